@@ -1,0 +1,128 @@
+#include "app/config.hpp"
+
+#include <cstdlib>
+#include <stdexcept>
+#include <toml++/toml.h>
+
+namespace parley::app {
+
+namespace {
+
+template <class T>
+ConfigKey number_key(std::string key, std::string help, T& field) {
+  return ConfigKey{
+      key, std::move(help),
+      [&field, key](const std::string& v) {
+        try {
+          std::size_t used = 0;
+          if constexpr (std::is_floating_point_v<T>) {
+            const double d = std::stod(v, &used);
+            if (used != v.size() || d < 0) throw std::invalid_argument(v);
+            field = static_cast<T>(d);
+          } else {
+            if (!v.empty() && v[0] == '-') throw std::invalid_argument(v);
+            const unsigned long long n = std::stoull(v, &used);
+            if (used != v.size()) throw std::invalid_argument(v);
+            field = static_cast<T>(n);
+          }
+        } catch (const std::exception&) {
+          throw std::invalid_argument(key + ": not a non-negative number: '" + v + "'");
+        }
+      },
+      [&field] {
+        if constexpr (std::is_floating_point_v<T>) {
+          std::string s = std::to_string(field);
+          s.erase(s.find_last_not_of('0') + 1);
+          if (!s.empty() && s.back() == '.') s.pop_back();
+          return s;
+        } else {
+          return std::to_string(field);
+        }
+      }};
+}
+
+ConfigKey string_key(std::string key, std::string help, std::string& field) {
+  return ConfigKey{key, std::move(help), [&field](const std::string& v) { field = v; }, [&field] { return field; }};
+}
+
+}  // namespace
+
+std::vector<ConfigKey> config_keys(Config& c) {
+  auto& l = c.limits;
+  return {
+      string_key("server.listen", "address:port to serve HTTP and WebSocket on (port 0: any free port)", c.listen),
+      number_key("server.threads", "I/O threads (0: one per core)", c.threads),
+      string_key("server.data_dir", "directory of the SQLite database", c.data_dir),
+      string_key("server.web_dir", "directory of the web UI", c.web_dir),
+      string_key("server.log_level", "trace, debug, info, warn, error", c.log_level),
+      string_key("server.default_room", "room created at start-up (empty: none)", c.default_room),
+      string_key("store.synchronous", "SQLite durability: NORMAL (process crash) or FULL (power loss)", c.store_synchronous),
+      number_key("store.max_queue", "messages waiting for commit before sends are refused", c.store_max_queue),
+      number_key("store.max_batch", "messages per commit", c.store_max_batch),
+      number_key("limits.max_frame_bytes", "largest client message (close 1009)", l.max_frame_bytes),
+      number_key("limits.max_text_length", "characters of a chat message (error text_too_long)", l.max_text_length),
+      number_key("limits.send_rate", "messages per second per connection (error rate_limited)", l.send_rate),
+      number_key("limits.send_burst", "messages a connection may send at once", l.send_burst),
+      number_key("limits.request_rate", "requests of any type per second per connection", l.request_rate),
+      number_key("limits.request_burst", "requests of any type at once", l.request_burst),
+      number_key("limits.max_rooms_per_connection", "rooms one connection may join", l.max_rooms_per_connection),
+      number_key("limits.max_outbound_bytes", "bytes queued to one client before it is closed with 1013", l.max_outbound_bytes),
+      number_key("limits.handshake_timeout_ms", "time to send a complete HTTP request", l.handshake_timeout_ms),
+      number_key("limits.hello_timeout_ms", "time from the upgrade to hello (close 1008)", l.hello_timeout_ms),
+      number_key("limits.ping_interval_ms", "ping a client silent for this long", l.ping_interval_ms),
+      number_key("limits.pong_timeout_ms", "close a pinged client still silent after this (1001)", l.pong_timeout_ms),
+      number_key("limits.close_timeout_ms", "wait for the peer's close frame", l.close_timeout_ms),
+      number_key("limits.typing_interval_ms", "at most one typing event per room per connection per this", l.typing_interval_ms),
+      number_key("limits.history_limit", "largest history page", l.history_limit),
+      number_key("limits.resume_limit", "most messages sent on a join with since", l.resume_limit),
+      number_key("limits.max_header_bytes", "HTTP request header size (431)", l.max_header_bytes),
+      number_key("rooms.recent_messages", "messages per room kept in memory", c.rooms.recent_messages),
+      number_key("rooms.dedupe_window", "client ids per room remembered for idempotent retries", c.rooms.dedupe_window),
+  };
+}
+
+void apply_setting(Config& config, const std::string& key, const std::string& value) {
+  for (auto& k : config_keys(config)) {
+    if (k.key == key) return k.set(value);
+  }
+  throw std::invalid_argument("unknown setting: " + key);
+}
+
+void apply_file(Config& config, const std::string& path) {
+  toml::table table;
+  try {
+    table = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    throw std::invalid_argument(path + ": " + std::string(e.description()));
+  }
+  for (auto& [section, node] : table) {
+    const auto* inner = node.as_table();
+    if (!inner) throw std::invalid_argument(path + ": '" + std::string(section.str()) + "' must be a table");
+    for (auto& [name, value] : *inner) {
+      const std::string key = std::string(section.str()) + "." + std::string(name.str());
+      std::string text;
+      if (auto s = value.value<std::string>(); s && value.is_string()) text = *s;
+      else if (auto i = value.value<std::int64_t>(); i && value.is_integer()) text = std::to_string(*i);
+      else if (auto d = value.value<double>(); d && value.is_floating_point()) text = std::to_string(*d);
+      else if (auto b = value.value<bool>(); b && value.is_boolean()) text = *b ? "true" : "false";
+      else throw std::invalid_argument(path + ": " + key + " has an unsupported type");
+      apply_setting(config, key, text);
+    }
+  }
+}
+
+void apply_environment(Config& config) {
+  for (auto& k : config_keys(config)) {
+    std::string env = "PARLEY_";
+    for (char ch : k.key) env.push_back(ch == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(ch))));
+    if (const char* v = std::getenv(env.c_str())) k.set(v);
+  }
+}
+
+std::string describe(Config& config) {
+  std::string out;
+  for (auto& k : config_keys(config)) out += "  " + k.key + " = " + k.get() + "\n";
+  return out;
+}
+
+}  // namespace parley::app

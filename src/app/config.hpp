@@ -1,0 +1,44 @@
+#pragma once
+// Configuration: defaults < TOML file < PARLEY_* environment < command-line flags. Every setting
+// has one dotted key ("limits.max_frame_bytes"), the same in the file (a table per section), the
+// environment (PARLEY_LIMITS_MAX_FRAME_BYTES) and `--set limits.max_frame_bytes=…`.
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/limits.hpp"
+
+namespace parley::app {
+
+struct Config {
+  std::string listen = "127.0.0.1:8080";
+  std::string data_dir = "./data";
+  std::string web_dir;  // empty: ./web if present, else the source tree's web/
+  unsigned threads = 0;  // 0: one per core
+  std::string log_level = "info";
+  std::string default_room = "general";
+  std::string store_synchronous = "NORMAL";
+  std::size_t store_max_queue = 100000;
+  std::size_t store_max_batch = 10000;
+  core::Limits limits;
+  core::RoomOptions rooms;
+};
+
+struct ConfigKey {
+  std::string key;
+  std::string help;
+  std::function<void(const std::string&)> set;  // throws std::invalid_argument on a bad value
+  std::function<std::string()> get;
+};
+
+// The table of every key, bound to `config`.
+std::vector<ConfigKey> config_keys(Config& config);
+
+// Applies one "key=value"; throws std::invalid_argument naming the key on failure.
+void apply_setting(Config& config, const std::string& key, const std::string& value);
+void apply_file(Config& config, const std::string& path);
+void apply_environment(Config& config);
+// "key = value" lines, for the start-up log.
+std::string describe(Config& config);
+
+}  // namespace parley::app

@@ -1,0 +1,73 @@
+// parley: the chat server. `parley serve` runs a node; see README.md and docs/operations.md.
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <iostream>
+
+#include "app/config.hpp"
+#include "app/server.hpp"
+
+int main(int argc, char** argv) {
+  using parley::app::Config;
+  CLI::App app{"Parley: a real-time chat server"};
+  app.set_version_flag("--version", std::string("parley ") + PARLEY_VERSION);
+  app.require_subcommand(1);
+
+  Config config;
+  std::string config_file;
+  std::string listen, data_dir, web_dir, log_level;
+  unsigned threads = 0;
+  bool threads_set = false;
+  std::vector<std::string> settings;
+  bool print_config = false;
+
+  auto* serve = app.add_subcommand("serve", "run a chat node");
+  serve->add_option("-c,--config", config_file, "TOML configuration file");
+  serve->add_option("--listen", listen, "address:port (default 127.0.0.1:8080; port 0 picks one)");
+  serve->add_option("--data", data_dir, "data directory (default ./data)");
+  serve->add_option("--web", web_dir, "web UI directory");
+  serve->add_option("--threads", threads, "I/O threads (default: one per core)")->each([&](const std::string&) { threads_set = true; });
+  serve->add_option("--log-level", log_level, "trace, debug, info, warn, error");
+  serve->add_option("--set", settings, "any setting, as key=value (e.g. limits.send_rate=20); repeatable");
+  serve->add_flag("--print-config", print_config, "print the effective configuration and exit");
+  auto* keys = app.add_subcommand("config-keys", "list every configuration key with its default");
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (keys->parsed()) {
+    for (auto& k : parley::app::config_keys(config)) std::cout << k.key << " = " << k.get() << "    # " << k.help << "\n";
+    return 0;
+  }
+  try {
+    if (!config_file.empty()) parley::app::apply_file(config, config_file);
+    parley::app::apply_environment(config);
+    if (!listen.empty()) config.listen = listen;
+    if (!data_dir.empty()) config.data_dir = data_dir;
+    if (!web_dir.empty()) config.web_dir = web_dir;
+    if (threads_set) config.threads = threads;
+    if (!log_level.empty()) config.log_level = log_level;
+    for (const auto& s : settings) {
+      const auto eq = s.find('=');
+      if (eq == std::string::npos) throw std::invalid_argument("--set needs key=value, got '" + s + "'");
+      parley::app::apply_setting(config, s.substr(0, eq), s.substr(eq + 1));
+    }
+    if (config.web_dir.empty())
+      config.web_dir = std::filesystem::exists("web/index.html") ? "web" : PARLEY_SOURCE_WEB_DIR;
+    const auto level = spdlog::level::from_str(config.log_level);
+    if (level == spdlog::level::off && config.log_level != "off")
+      throw std::invalid_argument("server.log_level: unknown level '" + config.log_level + "'");
+    spdlog::set_default_logger(spdlog::stderr_color_mt("parley"));
+    spdlog::set_level(level);
+    if (print_config) {
+      std::cout << parley::app::describe(config);
+      return 0;
+    }
+    spdlog::info("effective configuration:\n{}", parley::app::describe(config));
+    return parley::app::run_server(std::move(config));
+  } catch (const std::exception& e) {
+    std::cerr << "parley: " << e.what() << "\n";
+    return 2;
+  }
+}

@@ -1,0 +1,100 @@
+#include "app/server.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstdio>
+#include <thread>
+
+#include "net/listener.hpp"
+#include "node/node.hpp"
+#include "store/sqlite_store.hpp"
+
+namespace parley::app {
+
+namespace {
+
+boost::asio::ip::tcp::endpoint parse_endpoint(const std::string& s) {
+  const auto colon = s.rfind(':');
+  if (colon == std::string::npos) throw std::invalid_argument("server.listen must be host:port, got '" + s + "'");
+  std::string host = s.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.empty() || host == "localhost") host = "127.0.0.1";
+  unsigned long port = 0;
+  try {
+    port = std::stoul(s.substr(colon + 1));
+  } catch (const std::exception&) {
+    port = 70000;
+  }
+  if (port > 65535) throw std::invalid_argument("server.listen: bad port in '" + s + "'");
+  boost::system::error_code ec;
+  auto addr = boost::asio::ip::make_address(host, ec);
+  if (ec) throw std::invalid_argument("server.listen: bad address '" + host + "'");
+  return {addr, static_cast<unsigned short>(port)};
+}
+
+}  // namespace
+
+int run_server(Config config) {
+  std::signal(SIGPIPE, SIG_IGN);
+  const unsigned threads = config.threads ? config.threads : std::max(1u, std::thread::hardware_concurrency());
+  const auto endpoint = parse_endpoint(config.listen);
+
+  store::SqliteStore store(store::SqliteOptions{std::filesystem::path(config.data_dir) / "parley.db",
+                                                config.store_synchronous, config.store_max_queue,
+                                                config.store_max_batch});
+  node::NodeOptions options;
+  options.threads = threads;
+  options.limits = config.limits;
+  options.rooms = config.rooms;
+  options.default_room = config.default_room;
+  node::Node node(options, store);
+
+  net::HttpOptions http{config.web_dir};
+  std::vector<std::shared_ptr<net::Listener>> listeners;
+  auto first = std::make_shared<net::Listener>(node.shard(0), http, endpoint);
+  const unsigned short port = first->port();
+  listeners.push_back(first);
+  for (unsigned i = 1; i < node.shard_count(); ++i)
+    listeners.push_back(std::make_shared<net::Listener>(node.shard(i), http, boost::asio::ip::tcp::endpoint(endpoint.address(), port)));
+
+  node.start();
+  for (unsigned i = 0; i < node.shard_count(); ++i) node.shard(i).post([l = listeners[i]] { l->start(); });
+  const std::string where = endpoint.address().is_v6() ? "[" + endpoint.address().to_string() + "]" : endpoint.address().to_string();
+  spdlog::info("parley {} serving http://{}:{} (web {}, data {})", PARLEY_VERSION, where, port, config.web_dir, config.data_dir);
+  // A fixed line on stdout, for scripts and tests that started us with port 0.
+  std::printf("parley: listening on %s:%u\n", where.c_str(), static_cast<unsigned>(port));
+  std::fflush(stdout);
+
+  boost::asio::io_context main_ctx;
+  boost::asio::signal_set signals(main_ctx, SIGINT, SIGTERM);
+  int signal_number = 0;
+  signals.async_wait([&](const boost::system::error_code&, int sig) { signal_number = sig; });
+  main_ctx.run();
+
+  spdlog::info("signal {}: draining", signal_number);
+  node.set_draining();
+  for (unsigned i = 0; i < node.shard_count(); ++i) {
+    node::Shard& shard = node.shard(i);
+    shard.post([&shard, l = listeners[i]] {
+      l->stop();
+      std::vector<node::Session*> all;
+      shard.for_each_session([&](node::Session& s) { all.push_back(&s); });
+      for (auto* s : all) s->close(protocol::CloseCode::going_away, "server shutting down");
+    });
+  }
+  // Closing handshakes complete, or time out after close_timeout_ms (the shard ticker).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(config.limits.close_timeout_ms + 1500);
+  while (node.session_count() > 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  store.flush();
+  node.stop();
+  store.stop();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace parley::app

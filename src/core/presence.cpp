@@ -1,0 +1,27 @@
+#include "core/presence.hpp"
+
+#include <algorithm>
+
+namespace parley::core {
+
+bool Presence::add(const std::string& user) { return ++users_[user] == 1; }
+
+bool Presence::remove(const std::string& user) {
+  auto it = users_.find(user);
+  if (it == users_.end()) return false;
+  if (--it->second > 0) return false;
+  users_.erase(it);
+  return true;
+}
+
+std::vector<std::string> Presence::users() const {
+  std::vector<std::string> out;
+  out.reserve(users_.size());
+  for (const auto& [user, n] : users_) out.push_back(user);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+bool Presence::contains(std::string_view user) const { return users_.count(std::string(user)) > 0; }
+
+}  // namespace parley::core

@@ -1,0 +1,107 @@
+#include "core/room_log.hpp"
+
+#include <algorithm>
+
+#include "protocol/json_writer.hpp"
+
+namespace parley::core {
+
+namespace {
+std::string cid_key(std::string_view from, std::string_view cid) {
+  std::string key;
+  key.reserve(from.size() + 1 + cid.size());
+  key.append(from).push_back('\0');
+  key.append(cid);
+  return key;
+}
+
+void write_message_members(protocol::JsonWriter& w, const Message& m) {
+  w.str("room", m.room).unum("seq", m.seq).str("from", m.from).str("text", m.text).num("ts", m.ts);
+  if (!m.cid.empty()) w.str("cid", m.cid);
+}
+}  // namespace
+
+std::string message_event(const Message& m) {
+  protocol::JsonWriter w("message");
+  write_message_members(w, m);
+  return std::move(w).done();
+}
+
+std::string message_object(const Message& m) {
+  protocol::JsonWriter w;
+  write_message_members(w, m);
+  return std::move(w).done();
+}
+
+void RoomLog::restore(std::uint64_t last_seq, const std::vector<Message>& newest) {
+  assigned_ = committed_ = last_seq;
+  ring_.clear();
+  cids_.clear();
+  cid_order_.clear();
+  for (const Message& m : newest) {
+    if (!m.cid.empty()) remember_cid(m.from, m.cid, m.seq, m.ts);
+    if (newest.size() - static_cast<std::size_t>(&m - newest.data()) <= ring_capacity_) push_ring(m);
+  }
+}
+
+void RoomLog::assign(Message& m) {
+  m.seq = ++assigned_;
+  if (!m.cid.empty()) remember_cid(m.from, m.cid, m.seq, m.ts);
+}
+
+std::optional<RoomLog::CidHit> RoomLog::find_cid(std::string_view from, std::string_view cid) const {
+  auto it = cids_.find(cid_key(from, cid));
+  if (it == cids_.end()) return std::nullopt;
+  return it->second;
+}
+
+void RoomLog::remember_cid(const std::string& from, const std::string& cid, std::uint64_t seq, std::int64_t ts) {
+  if (dedupe_window_ == 0) return;
+  auto [it, inserted] = cids_.try_emplace(cid_key(from, cid), CidHit{seq, ts});
+  if (!inserted) return;
+  cid_order_.push_back(it->first);
+  while (cid_order_.size() > dedupe_window_) {
+    cids_.erase(cid_order_.front());
+    cid_order_.pop_front();
+  }
+}
+
+const RoomLog::Entry& RoomLog::commit(Message m) {
+  committed_ = m.seq;
+  push_ring(std::move(m));
+  return ring_.back();
+}
+
+void RoomLog::push_ring(Message m) {
+  auto event = std::make_shared<const std::string>(message_event(m));
+  ring_.push_back(Entry{std::move(m), std::move(event)});
+  while (ring_.size() > ring_capacity_) ring_.pop_front();
+}
+
+bool RoomLog::covers_after(std::uint64_t after) const noexcept {
+  return after >= committed_ || ring_first_seq() <= after + 1;
+}
+
+std::vector<EventPtr> RoomLog::events_after(std::uint64_t after) const {
+  std::vector<EventPtr> out;
+  if (after >= committed_) return out;
+  const std::uint64_t first = ring_first_seq();
+  std::size_t i = after + 1 > first ? static_cast<std::size_t>(after + 1 - first) : 0;
+  out.reserve(ring_.size() - std::min(i, ring_.size()));
+  for (; i < ring_.size(); ++i) out.push_back(ring_[i].event);
+  return out;
+}
+
+std::optional<std::vector<const Message*>> RoomLog::newest_before(std::uint64_t before, std::size_t limit) const {
+  // The answer is seqs [max(1, before - limit), before - 1] ∩ [1, committed].
+  const std::uint64_t end = std::min<std::uint64_t>(before == 0 ? 0 : before - 1, committed_);  // last seq wanted
+  std::vector<const Message*> out;
+  if (end == 0 || limit == 0) return out;
+  const std::uint64_t start = end >= limit ? end - limit + 1 : 1;
+  if (ring_.empty() || ring_first_seq() > start) return std::nullopt;
+  const std::uint64_t first = ring_first_seq();
+  for (std::uint64_t s = start; s <= end; ++s) out.push_back(&ring_[static_cast<std::size_t>(s - first)].message);
+  return out;
+}
+
+}  // namespace parley::core

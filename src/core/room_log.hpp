@@ -1,0 +1,71 @@
+#pragma once
+// The ordered log of one room, as its owner thread sees it: the next seq to assign, the
+// committed prefix, a bounded ring of recent committed messages (serialised once, shared by every
+// delivery and resume), and a bounded window of client ids for idempotent retries.
+// Not thread-safe: one owner thread per room.
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/message.hpp"
+
+namespace parley::core {
+
+using EventPtr = std::shared_ptr<const std::string>;
+
+class RoomLog {
+ public:
+  struct Entry {
+    Message message;
+    EventPtr event;  // the `message` event JSON
+  };
+  struct CidHit {
+    std::uint64_t seq;
+    std::int64_t ts;
+  };
+
+  RoomLog(std::size_t ring_capacity, std::size_t dedupe_window)
+      : ring_capacity_(ring_capacity ? ring_capacity : 1), dedupe_window_(dedupe_window) {}
+
+  // Start-up state from the store: the last seq and the newest messages, ascending.
+  void restore(std::uint64_t last_seq, const std::vector<Message>& newest);
+
+  std::uint64_t last_assigned() const noexcept { return assigned_; }
+  std::uint64_t last_committed() const noexcept { return committed_; }
+
+  // Assigns the next seq to `m` and remembers its cid; the caller commits it later, in order.
+  void assign(Message& m);
+  std::optional<CidHit> find_cid(std::string_view from, std::string_view cid) const;
+
+  // Records that the message with the next committed seq is durable; returns its entry.
+  const Entry& commit(Message m);
+
+  // True when the ring holds every committed message with seq > after.
+  bool covers_after(std::uint64_t after) const noexcept;
+  // Committed ring entries with seq > after, ascending (requires covers_after).
+  std::vector<EventPtr> events_after(std::uint64_t after) const;
+  // The newest `limit` ring messages with seq < before, ascending; nullopt when the ring cannot
+  // answer without the store (it does not reach back far enough).
+  std::optional<std::vector<const Message*>> newest_before(std::uint64_t before, std::size_t limit) const;
+  std::uint64_t ring_first_seq() const noexcept { return ring_.empty() ? committed_ + 1 : ring_.front().message.seq; }
+
+ private:
+  void remember_cid(const std::string& from, const std::string& cid, std::uint64_t seq, std::int64_t ts);
+  void push_ring(Message m);
+
+  std::size_t ring_capacity_;
+  std::size_t dedupe_window_;
+  std::uint64_t assigned_ = 0;
+  std::uint64_t committed_ = 0;
+  std::deque<Entry> ring_;
+  std::unordered_map<std::string, CidHit> cids_;  // key: from '\0' cid
+  std::deque<std::string> cid_order_;             // eviction order, oldest first
+};
+
+}  // namespace parley::core

@@ -1,0 +1,224 @@
+#include "net/http_session.hpp"
+
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+#include <openssl/evp.h>
+#include <spdlog/spdlog.h>
+
+#include <optional>
+
+#include "net/static_files.hpp"
+#include "net/ws_session.hpp"
+#include "node/node.hpp"
+#include "protocol/json_writer.hpp"
+
+namespace parley::net {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = boost::asio::ip::tcp;
+
+namespace {
+
+constexpr std::string_view subprotocol = "parley.v1";
+
+// Sec-WebSocket-Accept: base64(SHA-1(key + GUID)), RFC 6455 4.2.2.
+std::string accept_key(std::string_view key) {
+  std::string input(key);
+  input += "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(input.data(), input.size(), digest, &len, EVP_sha1(), nullptr);
+  unsigned char out[64];
+  const int n = EVP_EncodeBlock(out, digest, static_cast<int>(len));
+  return std::string(reinterpret_cast<char*>(out), static_cast<std::size_t>(n));
+}
+
+bool valid_client_key(std::string_view key) {
+  // base64 of 16 random bytes: 24 characters ending in "==".
+  if (key.size() != 24 || key.substr(22) != "==") return false;
+  for (char c : key.substr(0, 22))
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/')) return false;
+  return true;
+}
+
+bool offers_subprotocol(std::string_view header) {
+  while (!header.empty()) {
+    const auto comma = header.find(',');
+    std::string_view item = header.substr(0, comma);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (item == subprotocol) return true;
+    if (comma == std::string_view::npos) break;
+    header.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+std::string json_error(std::string_view code, std::string_view message) {
+  protocol::JsonWriter w;
+  w.str("code", code).str("message", message);
+  return std::move(w).done();
+}
+
+class HttpSession : public std::enable_shared_from_this<HttpSession> {
+ public:
+  HttpSession(node::Shard& shard, const HttpOptions& options, tcp::socket socket)
+      : shard_(shard), options_(options), stream_(std::move(socket)) {}
+
+  void run() { do_read(); }
+
+ private:
+  const core::Limits& limits() const { return shard_.node().options().limits; }
+
+  void do_read() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(limits().max_header_bytes));
+    parser_->body_limit(16 * 1024);  // no endpoint takes a body yet
+    // Bounds the whole request, so that a client trickling headers cannot hold the connection.
+    stream_.expires_after(std::chrono::milliseconds(limits().handshake_timeout_ms));
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+  }
+
+  void on_read(beast::error_code ec) {
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == boost::asio::error::operation_aborted ||
+        ec == boost::asio::error::connection_reset || ec == boost::asio::error::eof) {
+      return close();
+    }
+    if (ec == http::error::header_limit) return send_error(http::status::request_header_fields_too_large, "header_too_large", "request header too large", false);
+    if (ec == http::error::body_limit) return send_error(http::status::payload_too_large, "body_too_large", "request body too large", false);
+    if (ec) return send_error(http::status::bad_request, "bad_request", "malformed HTTP request", false);
+    shard_.metrics().http_requests.add();
+    auto& req = parser_->get();
+    const std::string_view target(req.target().data(), req.target().size());
+    const std::string_view path = target.substr(0, target.find('?'));
+    if (beast::websocket::is_upgrade(req)) return upgrade(req, path);
+    const bool keep = req.keep_alive();
+    if (req.method() != http::verb::get && req.method() != http::verb::head) {
+      return send_error(http::status::method_not_allowed, "method_not_allowed", "only GET and HEAD", keep);
+    }
+    node::Node& node = shard_.node();
+    if (path == "/healthz") return send_json(http::status::ok, R"({"status":"ok"})", keep);
+    if (path == "/readyz") {
+      return node.draining() ? send_json(http::status::service_unavailable, R"({"ready":false,"reason":"draining"})", keep)
+                             : send_json(http::status::ok, R"({"ready":true})", keep);
+    }
+    if (path == "/metrics") return send_text(http::status::ok, node.metrics_text(), "text/plain; version=0.0.4", keep);
+    if (path == "/ws") {
+      return send_error(http::status::upgrade_required, "upgrade_required", "connect with a WebSocket client", keep);
+    }
+    serve_file(req, target, keep);
+  }
+
+  void serve_file(const http::request<http::string_body>& req, std::string_view target, bool keep) {
+    auto file = resolve_static(options_.web_root, target);
+    if (!file) return send_error(http::status::not_found, "not_found", "no such file", keep);
+    http::file_body::value_type body;
+    beast::error_code ec;
+    body.open(file->c_str(), beast::file_mode::scan, ec);
+    if (ec) return send_error(http::status::not_found, "not_found", "no such file", keep);
+    const auto size = body.size();
+    auto res = std::make_shared<http::response<http::file_body>>(
+        std::piecewise_construct, std::make_tuple(std::move(body)), std::make_tuple(http::status::ok, req.version()));
+    res->set(http::field::server, "parley");
+    res->set(http::field::content_type, mime_type(*file));
+    res->set(http::field::cache_control, "no-cache");
+    res->set("X-Content-Type-Options", "nosniff");
+    res->content_length(size);
+    res->keep_alive(keep);
+    if (req.method() == http::verb::head) {
+      http::response<http::empty_body> head{http::status::ok, req.version()};
+      head.base() = res->base();
+      return write(std::make_shared<http::response<http::empty_body>>(std::move(head)), keep);
+    }
+    write(res, keep);
+  }
+
+  void upgrade(http::request<http::string_body>& req, std::string_view path) {
+    if (path != "/ws") return send_error(http::status::not_found, "not_found", "WebSocket endpoint is /ws", false);
+    if (shard_.node().draining())
+      return send_error(http::status::service_unavailable, "draining", "the server is shutting down; reconnect", false);
+    if (req[http::field::sec_websocket_version] != "13") {
+      auto res = make_json(http::status::upgrade_required,
+                           json_error("bad_version", "WebSocket version 13 is required"), false);
+      res->set(http::field::sec_websocket_version, "13");
+      return write(res, false);
+    }
+    const std::string_view key(req[http::field::sec_websocket_key]);
+    if (!valid_client_key(key))
+      return send_error(http::status::bad_request, "bad_handshake", "missing or invalid Sec-WebSocket-Key", false);
+
+    auto res = std::make_shared<http::response<http::empty_body>>(http::status::switching_protocols, req.version());
+    res->set(http::field::server, "parley");
+    res->set(http::field::upgrade, "websocket");
+    res->set(http::field::connection, "Upgrade");
+    res->set(http::field::sec_websocket_accept, accept_key(key));
+    if (offers_subprotocol(req[http::field::sec_websocket_protocol]))
+      res->set(http::field::sec_websocket_protocol, subprotocol);
+    stream_.expires_after(std::chrono::milliseconds(limits().handshake_timeout_ms));
+    http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
+      if (ec) return self->close();
+      self->stream_.expires_never();
+      // Bytes after the request (a client may send its first frame at once) go to the session.
+      auto data = self->buffer_.data();
+      std::string leftover(static_cast<const char*>(data.data()), data.size());
+      auto& shard = self->shard_;
+      auto session = std::make_shared<WsSession>(shard, shard.next_session_id(), self->stream_.release_socket(),
+                                                 std::move(leftover));
+      session->start();
+    });
+  }
+
+  std::shared_ptr<http::response<http::string_body>> make_json(http::status status, std::string body, bool keep) {
+    auto res = std::make_shared<http::response<http::string_body>>(status, 11);
+    res->set(http::field::server, "parley");
+    res->set(http::field::content_type, "application/json");
+    res->set(http::field::cache_control, "no-store");
+    res->body() = std::move(body);
+    res->prepare_payload();
+    res->keep_alive(keep);
+    return res;
+  }
+
+  void send_json(http::status status, std::string body, bool keep) { write(make_json(status, std::move(body), keep), keep); }
+
+  void send_error(http::status status, std::string_view code, std::string_view message, bool keep) {
+    write(make_json(status, json_error(code, message), keep), keep);
+  }
+
+  void send_text(http::status status, std::string body, std::string_view type, bool keep) {
+    auto res = make_json(status, std::move(body), keep);
+    res->set(http::field::content_type, type);
+    write(res, keep);
+  }
+
+  template <class Response>
+  void write(std::shared_ptr<Response> res, bool keep) {
+    http::async_write(stream_, *res, [self = shared_from_this(), res, keep](beast::error_code ec, std::size_t) {
+      if (ec || !keep) return self->close();
+      self->do_read();
+    });
+  }
+
+  void close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.close();
+  }
+
+  node::Shard& shard_;
+  const HttpOptions& options_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+};
+
+}  // namespace
+
+void start_http_session(node::Shard& shard, const HttpOptions& options, tcp::socket socket) {
+  std::make_shared<HttpSession>(shard, options, std::move(socket))->run();
+}
+
+}  // namespace parley::net

@@ -1,0 +1,21 @@
+#pragma once
+// One HTTP/1.1 connection: health, readiness and metrics endpoints, the static web UI, and the
+// WebSocket upgrade on /ws, after which the socket is handed to a WsSession.
+#include <filesystem>
+#include <memory>
+
+#include <boost/asio/ip/tcp.hpp>
+
+namespace parley::node {
+class Shard;
+}
+
+namespace parley::net {
+
+struct HttpOptions {
+  std::filesystem::path web_root;
+};
+
+void start_http_session(node::Shard& shard, const HttpOptions& options, boost::asio::ip::tcp::socket socket);
+
+}  // namespace parley::net

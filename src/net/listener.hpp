@@ -1,0 +1,35 @@
+#pragma once
+// One acceptor per shard on the same address (SO_REUSEPORT): the kernel spreads connections over
+// the I/O threads, and a connection lives and dies on the thread that accepted it.
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <memory>
+
+#include "net/http_session.hpp"
+
+namespace parley::node {
+class Shard;
+}
+
+namespace parley::net {
+
+class Listener : public std::enable_shared_from_this<Listener> {
+ public:
+  // Binds now (throws on failure); port 0 picks a free port, see port().
+  Listener(node::Shard& shard, const HttpOptions& options, const boost::asio::ip::tcp::endpoint& endpoint);
+  void start();
+  // Stops accepting; call on the shard's thread.
+  void stop();
+  unsigned short port() const;
+
+ private:
+  void do_accept();
+
+  node::Shard& shard_;
+  const HttpOptions& options_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::steady_timer retry_;
+};
+
+}  // namespace parley::net

@@ -1,0 +1,226 @@
+#include "net/ws_session.hpp"
+
+#include <boost/asio/write.hpp>
+#include <spdlog/spdlog.h>
+
+#include "node/node.hpp"
+#include "node/shard.hpp"
+
+namespace parley::net {
+
+using protocol::CloseCode;
+using protocol::Opcode;
+
+namespace {
+// Past this a buffer is given back after a write: a burst must not pin memory on an idle client.
+constexpr std::size_t keep_capacity = 64 * 1024;
+
+std::string_view reason_for(std::uint16_t code) {
+  switch (code) {
+    case 1002: return "protocol error";
+    case 1003: return "binary frames are not accepted";
+    case 1007: return "invalid UTF-8";
+    case 1009: return "frame too big";
+    default: return "";
+  }
+}
+}  // namespace
+
+WsSession::WsSession(node::Shard& shard, std::uint64_t id, boost::asio::ip::tcp::socket socket, std::string leftover)
+    : Session(shard, id, shard.node().options().limits),
+      socket_(std::move(socket)),
+      leftover_(std::move(leftover)),
+      reader_(shard.node().options().limits.max_frame_bytes),
+      opened_ms_(node::now_ms()),
+      last_seen_ms_(opened_ms_) {}
+
+WsSession::~WsSession() = default;
+
+void WsSession::start() {
+  shard().add_session(shared_from_this());
+  boost::system::error_code ec;
+  socket_.non_blocking(true, ec);
+  if (!leftover_.empty()) {
+    std::string bytes = std::move(leftover_);
+    on_bytes(std::span<char>(bytes.data(), bytes.size()));
+  }
+  if (state_ != State::closed) do_wait();
+}
+
+void WsSession::do_wait() {
+  socket_.async_wait(boost::asio::ip::tcp::socket::wait_read,
+                     [self = self()](const boost::system::error_code& ec) { self->on_readable(ec); });
+}
+
+void WsSession::on_readable(const boost::system::error_code& ec) {
+  if (state_ == State::closed) return;
+  if (ec) return hard_close();
+  auto& buf = shard().read_buffer();
+  // Read what the socket has, a few buffers at most per wake-up so that one busy client cannot
+  // starve the others on this thread.
+  for (int i = 0; i < 4 && state_ != State::closed; ++i) {
+    boost::system::error_code rec;
+    const std::size_t n = socket_.read_some(boost::asio::buffer(buf), rec);
+    if (rec == boost::asio::error::would_block || rec == boost::asio::error::try_again) break;
+    if (rec) return hard_close();  // EOF or reset
+    on_bytes(std::span<char>(buf.data(), n));
+    if (n < buf.size()) break;
+  }
+  if (state_ != State::closed) do_wait();
+}
+
+void WsSession::on_bytes(std::span<char> bytes) {
+  last_seen_ms_ = node::now_ms();
+  using Kind = protocol::FrameReader::Kind;
+  const std::uint16_t violation = reader_.consume(bytes, [this](const protocol::FrameReader::Event& e) {
+    switch (e.kind) {
+      case Kind::text:
+        if (state_ == State::open) shard().node().on_text(*this, e.payload);
+        break;
+      case Kind::ping:
+        if (state_ == State::open) {
+          pending_.add_control(Opcode::pong, e.payload);
+          if (!dirty_) {
+            dirty_ = true;
+            shard().mark_dirty(*this);
+          }
+        }
+        break;
+      case Kind::pong:
+        break;
+      case Kind::close:
+        on_peer_close(e.close_code);
+        return false;
+    }
+    return state_ != State::closed;
+  });
+  if (violation && state_ == State::open) {
+    shard().metrics().protocol_closes.add();
+    close(static_cast<CloseCode>(violation), reason_for(violation));
+  }
+  reader_.release_memory();
+}
+
+void WsSession::enqueue(std::string_view event) {
+  if (state_ != State::open || overflow_) return;
+  if (pending_.size() + inflight_.size() + event.size() > shard().node().options().limits.max_outbound_bytes) {
+    overflow_ = true;  // closed at flush time: we may be inside a fan-out over this room
+  } else {
+    pending_.add_event(event);
+  }
+  if (!dirty_) {
+    dirty_ = true;
+    shard().mark_dirty(*this);
+  }
+}
+
+void WsSession::flush() {
+  dirty_ = false;
+  if (state_ == State::closed) return;
+  if (overflow_ && state_ == State::open) {
+    // A slow consumer: what it has not read is dropped; it resumes from its last seq.
+    shard().metrics().slow_consumer_closes.add();
+    pending_.clear();
+    close(CloseCode::try_again_later, "slow consumer");
+  }
+  if (!writing_ && !pending_.empty()) do_write();
+  account();
+}
+
+void WsSession::do_write() {
+  inflight_.swap(pending_);
+  const std::string_view bytes = inflight_.seal();
+  writing_ = true;
+  boost::asio::async_write(socket_, boost::asio::buffer(bytes.data(), bytes.size()),
+                           [self = self()](const boost::system::error_code& ec, std::size_t n) { self->on_write(ec, n); });
+}
+
+void WsSession::on_write(const boost::system::error_code& ec, std::size_t n) {
+  writing_ = false;
+  if (state_ == State::closed) return;
+  if (ec) return hard_close();
+  auto& m = shard().metrics();
+  m.bytes_out.add(n);
+  m.writes.add();
+  inflight_.clear();
+  if (inflight_.capacity() > keep_capacity) inflight_.release_memory();
+  if (!pending_.empty()) {
+    do_write();
+  } else {
+    if (pending_.capacity() > keep_capacity) pending_.release_memory();
+    // Our close frame is out and the peer's is in: the closing handshake is complete.
+    if (state_ == State::closing && peer_closed_) return hard_close();
+  }
+  account();
+}
+
+void WsSession::close(CloseCode code, std::string_view reason) {
+  if (state_ != State::open) return;
+  state_ = State::closing;
+  close_deadline_ms_ = node::now_ms() + shard().node().options().limits.close_timeout_ms;
+  shard().node().on_closed(*this);
+  pending_.add_control(Opcode::close, protocol::make_close_payload(code, reason));
+  if (!writing_) do_write();
+  account();
+}
+
+void WsSession::on_peer_close(std::uint16_t code) {
+  peer_closed_ = true;
+  if (state_ == State::open) {
+    // Echo the peer's code (RFC 6455 5.5.1), then close the TCP connection once it is written.
+    state_ = State::closing;
+    close_deadline_ms_ = node::now_ms() + shard().node().options().limits.close_timeout_ms;
+    shard().node().on_closed(*this);
+    pending_.add_control(Opcode::close, code == 1005 ? std::string() : protocol::make_close_payload(static_cast<CloseCode>(code), {}));
+    if (!writing_) do_write();
+    return;
+  }
+  if (state_ == State::closing && !writing_ && pending_.empty()) hard_close();
+}
+
+void WsSession::tick(std::int64_t now) {
+  const auto& l = shard().node().options().limits;
+  if (state_ == State::closing) {
+    if (now >= close_deadline_ms_) hard_close();
+    return;
+  }
+  if (state_ != State::open) return;
+  if (user.empty() && now - opened_ms_ > static_cast<std::int64_t>(l.hello_timeout_ms)) {
+    return close(CloseCode::policy_violation, "hello timeout");
+  }
+  const auto silent = now - last_seen_ms_;
+  if (silent > static_cast<std::int64_t>(l.ping_interval_ms + l.pong_timeout_ms)) {
+    return close(CloseCode::going_away, "ping timeout");
+  }
+  if (silent > static_cast<std::int64_t>(l.ping_interval_ms) && ping_sent_ms_ <= last_seen_ms_) {
+    ping_sent_ms_ = now;
+    pending_.add_control(Opcode::ping, {});
+    if (!dirty_) {
+      dirty_ = true;
+      shard().mark_dirty(*this);
+    }
+  }
+}
+
+void WsSession::hard_close() {
+  if (state_ == State::closed) return;
+  if (state_ == State::open) shard().node().on_closed(*this);
+  state_ = State::closed;
+  boost::system::error_code ec;
+  socket_.shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
+  pending_.clear();
+  pending_.release_memory();
+  account();
+  shard().remove_session(id());  // the last reference may be a pending handler's
+}
+
+void WsSession::account() {
+  const std::uint64_t now = state_ == State::closed ? 0 : pending_.size() + inflight_.size();
+  auto& gauge = shard().metrics().outbound_bytes;
+  if (now > accounted_) gauge.add(now - accounted_);
+  else gauge.sub(accounted_ - now);
+  accounted_ = now;
+}
+
+}  // namespace parley::net

@@ -1,0 +1,62 @@
+#pragma once
+// One WebSocket connection after the upgrade. Beast parsed the HTTP handshake; from here Parley
+// owns the bytes (protocol/ws_frame.hpp): the session waits for readability instead of keeping a
+// read pending, reads into its shard's shared buffer, keeps only a partial frame, and writes every
+// event queued in a loop turn as one frame with one write. Lives on one shard thread; no locks.
+#include <boost/asio/ip/tcp.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "node/session.hpp"
+#include "protocol/frame_buffer.hpp"
+#include "protocol/ws_frame.hpp"
+
+namespace parley::net {
+
+class WsSession final : public node::Session {
+ public:
+  WsSession(node::Shard& shard, std::uint64_t id, boost::asio::ip::tcp::socket socket, std::string leftover);
+  ~WsSession() override;
+
+  // Registers with the shard, handles bytes that arrived with the handshake, starts reading.
+  void start();
+
+  void enqueue(std::string_view event) override;
+  void flush() override;
+  void close(protocol::CloseCode code, std::string_view reason) override;
+  void tick(std::int64_t now_ms) override;
+
+ private:
+  enum class State : std::uint8_t { open, closing, closed };
+
+  std::shared_ptr<WsSession> self() { return std::static_pointer_cast<WsSession>(shared_from_this()); }
+  void do_wait();
+  void on_readable(const boost::system::error_code& ec);
+  void on_bytes(std::span<char> bytes);
+  void do_write();
+  void on_write(const boost::system::error_code& ec, std::size_t n);
+  void on_peer_close(std::uint16_t code);
+  void hard_close();  // closes the socket now and forgets the session
+  void account();     // keeps the shard's outbound-bytes gauge true
+
+  boost::asio::ip::tcp::socket socket_;
+  std::string leftover_;
+  protocol::FrameReader reader_;
+  protocol::FrameBuffer pending_;   // events queued since the last write started
+  protocol::FrameBuffer inflight_;  // the write in progress
+  std::int64_t opened_ms_;
+  std::int64_t last_seen_ms_;
+  std::int64_t ping_sent_ms_ = 0;
+  std::int64_t close_deadline_ms_ = 0;
+  std::uint64_t accounted_ = 0;
+  State state_ = State::open;
+  bool writing_ = false;
+  bool dirty_ = false;
+  bool overflow_ = false;
+  bool peer_closed_ = false;
+};
+
+}  // namespace parley::net

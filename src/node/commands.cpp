@@ -1,0 +1,268 @@
+// Session side of the protocol: runs on the session's shard, checks everything that needs no
+// room state, and forwards room work to the owner (room_owner.cpp).
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "core/validate.hpp"
+#include "node/node.hpp"
+#include "protocol/json_writer.hpp"
+#include "protocol/utf8.hpp"
+
+namespace parley::node {
+
+using protocol::errc;
+using protocol::JsonWriter;
+using protocol::RequestType;
+
+namespace {
+SessionRef ref_of(const Session& s) { return SessionRef{s.shard().index(), s.id()}; }
+
+std::string retry_after(std::int64_t ms) { return "\"retry_after_ms\":" + std::to_string(ms); }
+}  // namespace
+
+void Node::on_text(Session& s, std::string_view frame) {
+  Shard& shard = s.shard();
+  shard.metrics().frames_in.add();
+  auto parsed = protocol::parse_request(frame);
+  if (auto* err = std::get_if<protocol::RequestError>(&parsed)) {
+    send_error(s, err->code, err->ref, err->message);
+    return;
+  }
+  auto& req = std::get<protocol::Request>(parsed);
+  std::int64_t wait_ms = 0;
+  if (!s.request_bucket().take(now_ms(), wait_ms)) {
+    shard.metrics().rate_limited.add();
+    send_error(s, errc::rate_limited, req.ref, "too many requests; slow down", retry_after(wait_ms));
+    return;
+  }
+  if (req.type == RequestType::ping) {
+    JsonWriter w("pong");
+    w.num("server_time", now_ms());
+    if (!req.ref.empty()) w.raw("ref", req.ref);
+    s.enqueue(std::move(w).done());
+    return;
+  }
+  if (req.type != RequestType::hello && s.user.empty()) {
+    send_error(s, errc::hello_required, req.ref);
+    return;
+  }
+  // Room ids are checked here once for every request that names one.
+  if (req.type != RequestType::hello && req.type != RequestType::rooms && !core::valid_room_id(req.room)) {
+    send_error(s, errc::bad_room, req.ref);
+    return;
+  }
+  switch (req.type) {
+    case RequestType::hello: return do_hello(s, req);
+    case RequestType::rooms: return do_rooms(s, req);
+    case RequestType::create: return do_create(s, req);
+    case RequestType::join: return do_join(s, req);
+    case RequestType::leave: return do_leave(s, req);
+    case RequestType::send: return do_send(s, req);
+    case RequestType::typing: return do_typing(s, req);
+    case RequestType::history: return do_history(s, req);
+    case RequestType::ping: return;
+  }
+}
+
+void Node::do_hello(Session& s, protocol::Request& req) {
+  if (!s.user.empty()) return send_error(s, errc::already_welcomed, req.ref);
+  if (!core::valid_name(req.name)) return send_error(s, errc::bad_name, req.ref);
+  s.user = req.name;
+  const auto& l = options_.limits;
+  JsonWriter limits;
+  limits.unum("max_text_length", l.max_text_length)
+      .unum("max_frame_bytes", l.max_frame_bytes)
+      .num("send_rate", static_cast<std::int64_t>(l.send_rate))
+      .num("send_burst", static_cast<std::int64_t>(l.send_burst))
+      .unum("history_limit", l.history_limit)
+      .unum("max_rooms", l.max_rooms_per_connection)
+      .unum("typing_interval_ms", l.typing_interval_ms);
+  char sid[24];
+  std::snprintf(sid, sizeof sid, "s-%llx", static_cast<unsigned long long>(s.id()));
+  JsonWriter w("welcome");
+  w.str("user", s.user).str("session", sid).num("server_time", now_ms()).raw("limits", std::move(limits).done());
+  if (!req.ref.empty()) w.raw("ref", req.ref);
+  s.enqueue(std::move(w).done());
+}
+
+void Node::do_rooms(Session& s, protocol::Request& req) {
+  // Scatter to every shard (each knows the rooms it owns), gather on this one: no shared state.
+  struct Summary {
+    std::string room;
+    std::size_t members;
+    std::uint64_t last_seq;
+  };
+  struct Gather {
+    unsigned pending;
+    std::vector<Summary> rooms;
+    SessionRef who;
+    std::string ref;
+  };
+  auto g = std::make_shared<Gather>(Gather{shard_count(), {}, ref_of(s), std::move(req.ref)});
+  Shard& home = s.shard();
+  for (auto& sh : shards_) {
+    Shard* shard = sh.get();
+    shard->post([this, shard, &home, g] {
+      std::vector<Summary> mine;
+      for (auto& [id, r] : shard->owned())
+        if (r->state != OwnedRoom::State::creating) mine.push_back(Summary{id, r->presence.size(), r->last_seq()});
+      home.post([this, &home, g, mine = std::move(mine)]() mutable {
+        for (auto& m : mine) g->rooms.push_back(std::move(m));
+        if (--g->pending > 0) return;
+        std::sort(g->rooms.begin(), g->rooms.end(), [](const auto& a, const auto& b) { return a.room < b.room; });
+        std::string list = "[";
+        for (const auto& r : g->rooms) {
+          if (list.size() > 1) list.push_back(',');
+          JsonWriter item;
+          item.str("room", r.room).unum("members", r.members).unum("last_seq", r.last_seq);
+          list += std::move(item).done();
+        }
+        list.push_back(']');
+        JsonWriter w("rooms");
+        w.raw("rooms", list);
+        if (!g->ref.empty()) w.raw("ref", g->ref);
+        if (Session* target = home.find_session(g->who.id)) target->enqueue(std::move(w).done());
+      });
+    });
+  }
+}
+
+void Node::do_create(Session& s, protocol::Request& req) {
+  Shard& owner = owner_of(req.room);
+  owner.post([this, &owner, room = std::move(req.room), user = s.user, who = ref_of(s), ref = std::move(req.ref)]() mutable {
+    owner_create(owner, std::move(room), std::move(user), who, std::move(ref));
+  });
+}
+
+void Node::do_join(Session& s, protocol::Request& req) {
+  if (s.find_room(req.room) || s.is_joining(req.room)) return send_error(s, errc::already_joined, req.ref);
+  if (s.rooms.size() + s.joining.size() >= options_.limits.max_rooms_per_connection)
+    return send_error(s, errc::too_many_rooms, req.ref);
+  s.joining.push_back(req.room);
+  Shard& owner = owner_of(req.room);
+  owner.post([this, &owner, room = std::move(req.room), user = s.user, who = ref_of(s), since = req.since,
+              ref = std::move(req.ref)]() mutable {
+    owner_join(owner, std::move(room), std::move(user), who, since, std::move(ref));
+  });
+}
+
+void Node::do_leave(Session& s, protocol::Request& req) {
+  auto it = std::find_if(s.rooms.begin(), s.rooms.end(), [&](const auto& r) { return r.room == req.room; });
+  if (it == s.rooms.end()) return send_error(s, errc::not_joined, req.ref);
+  s.rooms.erase(it);
+  s.shard().hub().remove(req.room, &s);
+  JsonWriter w("left");
+  w.str("room", req.room);
+  if (!req.ref.empty()) w.raw("ref", req.ref);
+  s.enqueue(std::move(w).done());
+  Shard& owner = owner_of(req.room);
+  owner.post([this, &owner, room = std::move(req.room), user = s.user, who = ref_of(s)]() mutable {
+    owner_leave(owner, std::move(room), std::move(user), who);
+  });
+}
+
+void Node::do_send(Session& s, protocol::Request& req) {
+  if (!s.find_room(req.room)) return send_error(s, errc::not_joined, req.ref);
+  if (!core::valid_cid(req.cid)) return send_error(s, errc::bad_cid, req.ref);
+  if (req.text.empty()) return send_error(s, errc::empty_text, req.ref);
+  // JSON escapes can spell lone surrogates; stored text must be valid UTF-8.
+  if (!protocol::is_valid_utf8(req.text)) return send_error(s, errc::bad_request, req.ref, "text is not valid UTF-8");
+  if (protocol::utf8_length(req.text) > options_.limits.max_text_length) {
+    return send_error(s, errc::text_too_long, req.ref,
+                      "the text is longer than " + std::to_string(options_.limits.max_text_length) + " characters");
+  }
+  std::int64_t wait_ms = 0;
+  const auto now = now_ms();
+  if (!s.send_bucket().take(now, wait_ms)) {
+    s.shard().metrics().rate_limited.add();
+    return send_error(s, errc::rate_limited, req.ref, {}, retry_after(wait_ms));
+  }
+  core::Message m{std::move(req.room), 0, s.user, std::move(req.text), now, std::move(req.cid)};
+  Shard& owner = owner_of(m.room);
+  owner.post([this, &owner, m = std::move(m), who = ref_of(s), ref = std::move(req.ref)]() mutable {
+    owner_send(owner, std::move(m), who, std::move(ref));
+  });
+}
+
+void Node::do_typing(Session& s, protocol::Request& req) {
+  Session::JoinedRoom* r = s.find_room(req.room);
+  if (!r) return send_error(s, errc::not_joined, req.ref);
+  const auto now = now_ms();
+  // Typing is ephemeral: events closer together than the interval are dropped without an error.
+  if (now - r->last_typing_ms < static_cast<std::int64_t>(options_.limits.typing_interval_ms)) return;
+  r->last_typing_ms = now;
+  Shard& owner = owner_of(req.room);
+  owner.post([this, &owner, room = std::move(req.room), user = s.user, id = s.id()]() mutable {
+    owner_typing(owner, std::move(room), std::move(user), id);
+  });
+}
+
+void Node::do_history(Session& s, protocol::Request& req) {
+  if (!s.find_room(req.room)) return send_error(s, errc::not_joined, req.ref);
+  const std::size_t max = options_.limits.history_limit;
+  const std::size_t limit = std::clamp<std::uint64_t>(req.limit.value_or(50), 1, max);
+  Shard& owner = owner_of(req.room);
+  owner.post([this, &owner, room = std::move(req.room), before = req.before.value_or(0), limit, who = ref_of(s),
+              ref = std::move(req.ref)]() mutable {
+    owner_history(owner, std::move(room), before, limit, who, std::move(ref));
+  });
+}
+
+void Node::on_closed(Session& s) {
+  for (auto& r : s.rooms) {
+    s.shard().hub().remove(r.room, &s);
+    Shard& owner = owner_of(r.room);
+    owner.post([this, &owner, room = r.room, user = s.user, who = ref_of(s)]() mutable {
+      owner_leave(owner, std::move(room), std::move(user), who);
+    });
+  }
+  s.rooms.clear();
+  // Joins still in flight are undone when their answer finds the session gone (see apply()).
+  s.joining.clear();
+}
+
+void Node::apply(Shard& shard, std::vector<ShardItem>& items) {
+  for (ShardItem& item : items) {
+    switch (item.kind) {
+      case ShardItem::Kind::deliver:
+        shard.metrics().deliveries.add(shard.hub().deliver(item.room, *item.event, item.session));
+        break;
+      case ShardItem::Kind::reply:
+        if (Session* s = shard.find_session(item.session)) s->enqueue(item.text);
+        break;
+      case ShardItem::Kind::join: {
+        Session* s = shard.find_session(item.session);
+        auto pending = s ? std::find(s->joining.begin(), s->joining.end(), item.room) : std::vector<std::string>::iterator{};
+        if (!s || pending == s->joining.end()) {
+          // The session closed while the owner was answering: undo the membership.
+          Shard& owner = owner_of(item.room);
+          owner.post([this, &owner, room = std::move(item.room), user = std::move(item.user),
+                      who = SessionRef{shard.index(), item.session}]() mutable {
+            owner_leave(owner, std::move(room), std::move(user), who);
+          });
+          break;
+        }
+        s->joining.erase(pending);
+        s->rooms.push_back(Session::JoinedRoom{item.room, 0});
+        // Every delivery the owner posted before this item carried a seq ≤ the gap's last; every
+        // one after it a later seq: adding the session here leaves no hole and no duplicate.
+        shard.hub().add(item.room, s);
+        s->enqueue(item.text);
+        for (const auto& e : item.gap) s->enqueue(*e);
+        break;
+      }
+      case ShardItem::Kind::join_failed:
+        if (Session* s = shard.find_session(item.session)) {
+          auto pending = std::find(s->joining.begin(), s->joining.end(), item.room);
+          if (pending != s->joining.end()) s->joining.erase(pending);
+          shard.metrics().errors_sent.add();
+          s->enqueue(item.text);
+        }
+        break;
+    }
+  }
+}
+
+}  // namespace parley::node

@@ -1,0 +1,118 @@
+#pragma once
+// The coordinator of one Parley node: owns the shards (one per I/O thread) and the store, and
+// routes each client request. A request is handled on its session's shard, which forwards
+// room work to the room's owner shard (hash of the room id). The owner decides the room's order:
+// it assigns seqs, commits through the store, then fans out to the shards with members. Nothing
+// is locked: work crosses threads by post().
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "core/limits.hpp"
+#include "core/room_log.hpp"
+#include "node/outbox.hpp"
+#include "node/shard.hpp"
+#include "protocol/codec.hpp"
+#include "store/store.hpp"
+
+namespace parley::node {
+
+inline std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+struct NodeOptions {
+  unsigned threads = 1;
+  core::Limits limits;
+  core::RoomOptions rooms;
+  std::string default_room = "general";
+};
+
+class Node {
+ public:
+  Node(NodeOptions options, store::Store& store);
+  ~Node();
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  // Loads the room directory and starts one thread per shard.
+  void start();
+  // Stops and joins the threads; sessions must be closed already (see drain()).
+  void stop();
+
+  unsigned shard_count() const noexcept { return static_cast<unsigned>(shards_.size()); }
+  Shard& shard(unsigned i) noexcept { return *shards_[i]; }
+  Shard& owner_of(std::string_view room) noexcept;
+  const NodeOptions& options() const noexcept { return options_; }
+  store::Store& store() noexcept { return store_; }
+
+  // Session side, on the session's shard.
+  void on_text(Session& s, std::string_view frame);
+  // The session is closing: leave its rooms.
+  void on_closed(Session& s);
+  void send_error(Session& s, protocol::errc code, std::string_view ref, std::string_view message = {},
+                  std::string_view extra = {});
+
+  // Draining: /readyz turns false; sessions are closed with 1001 by the server.
+  void set_draining() noexcept { draining_.store(true); }
+  bool draining() const noexcept { return draining_.load(); }
+  std::size_t session_count() const;
+
+  // Prometheus text exposition of every shard's counters and the store's.
+  std::string metrics_text() const;
+
+  // Called by a shard at the end of its turn with the sends it assigned seqs to.
+  void submit_appends(Shard& owner, std::vector<Shard::PendingAppend> batch);
+
+ private:
+  // Session side (commands.cpp).
+  void do_hello(Session& s, protocol::Request& r);
+  void do_rooms(Session& s, protocol::Request& r);
+  void do_create(Session& s, protocol::Request& r);
+  void do_join(Session& s, protocol::Request& r);
+  void do_leave(Session& s, protocol::Request& r);
+  void do_send(Session& s, protocol::Request& r);
+  void do_typing(Session& s, protocol::Request& r);
+  void do_history(Session& s, protocol::Request& r);
+  // Applies what an owner sent to this shard (deliveries, replies, finished joins).
+  void apply(Shard& shard, std::vector<ShardItem>& items);
+
+  // Owner side (room_owner.cpp), on the room's owner shard.
+  template <class F>
+  void with_room(Shard& owner, const std::string& room, F&& f);
+  void load_room(Shard& owner, OwnedRoom& r);
+  void owner_create(Shard& owner, std::string room, std::string user, SessionRef who, std::string ref);
+  void owner_join(Shard& owner, std::string room, std::string user, SessionRef who,
+                  std::optional<std::uint64_t> since, std::string ref);
+  void owner_finish_join(Shard& owner, OwnedRoom& r, std::string user, SessionRef who, std::string ref,
+                         std::uint64_t since, std::vector<core::Message> from_store, bool truncated);
+  void owner_leave(Shard& owner, std::string room, std::string user, SessionRef who);
+  void owner_send(Shard& owner, core::Message m, SessionRef who, std::string ref);
+  void owner_typing(Shard& owner, std::string room, std::string user, std::uint64_t from_session);
+  void owner_history(Shard& owner, std::string room, std::uint64_t before, std::size_t limit, SessionRef who,
+                     std::string ref);
+  void on_committed(Shard& owner, std::vector<Shard::PendingAppend> batch, std::error_code ec);
+  // Adds `event` for every member session of room `r` (on every shard), except one session.
+  void broadcast(Outbox& out, OwnedRoom& r, const core::EventPtr& event, std::uint64_t except = 0);
+  // Posts each shard its items.
+  void dispatch(Outbox& out);
+  // Posts one event to one session, wherever it lives.
+  void reply_now(SessionRef who, std::string event);
+  void join_failed(SessionRef who, const std::string& room, protocol::errc code, const std::string& ref);
+
+  NodeOptions options_;
+  store::Store& store_;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::vector<std::thread> threads_;
+  std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guards_;
+  std::atomic<bool> draining_{false};
+};
+
+}  // namespace parley::node

@@ -1,0 +1,44 @@
+#pragma once
+// A room as its owner thread holds it: the log (seq, ring, cids), presence, and on which shards it
+// has member sessions. Loaded from the store on first use; requests wait until then.
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/limits.hpp"
+#include "core/presence.hpp"
+#include "core/room_log.hpp"
+#include "node/session.hpp"
+
+namespace parley::node {
+
+struct OwnedRoom {
+  enum class State { unloaded, loading, creating, ready };
+
+  OwnedRoom(std::string room_id, const core::RoomOptions& opts, unsigned shard_count, State initial)
+      : id(std::move(room_id)), state(initial), log(opts.recent_messages, opts.dedupe_window),
+        shard_members(shard_count, 0) {}
+
+  std::string id;
+  State state;
+  std::uint64_t stored_last_seq = 0;  // from load_rooms, until the room is loaded
+  core::RoomLog log;
+  core::Presence presence;
+  std::vector<std::uint32_t> shard_members;  // member sessions per shard
+  std::vector<std::function<void(OwnedRoom*)>> waiting;  // run once loaded (or failed)
+
+  // A retried send whose original is not committed yet: acked when it is.
+  struct DupAck {
+    std::uint64_t seq;
+    std::int64_t ts;
+    SessionRef who;
+    std::string cid;
+    std::string ref;
+  };
+  std::vector<DupAck> dup_acks;
+
+  std::uint64_t last_seq() const noexcept { return state == State::ready ? log.last_committed() : stored_last_seq; }
+};
+
+}  // namespace parley::node

@@ -1,0 +1,93 @@
+#pragma once
+// One I/O thread's world: its io_context, its sessions, its hub (rooms → local sessions), the
+// rooms it owns, and the end-of-turn flush that writes each session that queued events once and
+// hands the store one batch. Shared-nothing: other threads reach a shard only by post().
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/message.hpp"
+#include "hub/local_rooms.hpp"
+#include "node/metrics.hpp"
+#include "node/owned_room.hpp"
+#include "node/session.hpp"
+
+namespace parley::node {
+
+class Node;
+
+class Shard {
+ public:
+  Shard(Node& node, unsigned index);
+  Shard(const Shard&) = delete;
+  Shard& operator=(const Shard&) = delete;
+
+  boost::asio::io_context& context() noexcept { return ctx_; }
+  unsigned index() const noexcept { return index_; }
+  Node& node() noexcept { return node_; }
+
+  template <class F>
+  void post(F&& f) {
+    boost::asio::post(ctx_, std::forward<F>(f));
+  }
+
+  // Sessions of this thread.
+  std::uint64_t next_session_id() noexcept { return (++session_counter_ << 8) | index_; }
+  void add_session(std::shared_ptr<Session> s);
+  void remove_session(std::uint64_t id);
+  Session* find_session(std::uint64_t id);
+  std::size_t session_count() const noexcept { return sessions_.size(); }
+  template <class F>
+  void for_each_session(F&& f) {
+    for (auto& [id, s] : sessions_) f(*s);
+  }
+
+  // Asks for s.flush() at the end of this loop turn.
+  void mark_dirty(Session& s);
+  // Queues a message for the store; the shard submits one batch per loop turn.
+  struct PendingAppend {
+    core::Message message;
+    SessionRef who;
+    std::string ref;
+  };
+  void queue_append(PendingAppend p);
+
+  hub::LocalRooms& hub() noexcept { return hub_; }
+  std::unordered_map<std::string, std::unique_ptr<OwnedRoom>>& owned() noexcept { return owned_; }
+  OwnedRoom* find_owned(const std::string& room);
+  // 256 KiB per thread, shared by every session of the thread: a session keeps no read buffer.
+  std::vector<char>& read_buffer() noexcept { return read_buffer_; }
+  ShardMetrics& metrics() noexcept { return metrics_; }
+  const ShardMetrics& metrics() const noexcept { return metrics_; }
+
+  // Starts the once-a-second tick (heartbeats, timeouts).
+  void start_ticker();
+  void stop_ticker();
+
+ private:
+  void schedule_flush();
+  void on_flush();
+  void on_tick();
+
+  Node& node_;
+  unsigned index_;
+  boost::asio::io_context ctx_{1};  // concurrency hint 1: one thread runs it
+  boost::asio::steady_timer ticker_{ctx_};
+  std::uint64_t session_counter_ = 0;
+  std::unordered_map<std::uint64_t, std::shared_ptr<Session>> sessions_;
+  std::vector<std::shared_ptr<Session>> dirty_;
+  std::vector<PendingAppend> appends_;
+  bool flush_scheduled_ = false;
+  hub::LocalRooms hub_;
+  std::unordered_map<std::string, std::unique_ptr<OwnedRoom>> owned_;
+  std::vector<char> read_buffer_;
+  ShardMetrics metrics_;
+};
+
+}  // namespace parley::node

@@ -1,0 +1,155 @@
+#include "protocol/codec.hpp"
+
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include "protocol/json_writer.hpp"
+
+namespace parley::protocol {
+
+namespace json = boost::json;
+
+std::string_view type_name(RequestType t) noexcept {
+  switch (t) {
+    case RequestType::hello: return "hello";
+    case RequestType::rooms: return "rooms";
+    case RequestType::create: return "create";
+    case RequestType::join: return "join";
+    case RequestType::leave: return "leave";
+    case RequestType::send: return "send";
+    case RequestType::typing: return "typing";
+    case RequestType::history: return "history";
+    case RequestType::ping: return "ping";
+  }
+  return "?";
+}
+
+namespace {
+
+std::optional<RequestType> lookup_type(std::string_view s) {
+  static constexpr std::pair<std::string_view, RequestType> table[] = {
+      {"hello", RequestType::hello},   {"rooms", RequestType::rooms},
+      {"create", RequestType::create}, {"join", RequestType::join},
+      {"leave", RequestType::leave},   {"send", RequestType::send},
+      {"typing", RequestType::typing}, {"history", RequestType::history},
+      {"ping", RequestType::ping},
+  };
+  for (const auto& [name, type] : table)
+    if (name == s) return type;
+  return std::nullopt;
+}
+
+struct Fields {
+  const json::object& obj;
+  std::string missing;  // first problem found, as a message
+
+  bool string(std::string_view key, std::string& out, bool required = true) {
+    const json::value* v = obj.if_contains(key);
+    if (!v) {
+      if (required && missing.empty()) missing = "missing field: " + std::string(key);
+      return !required;
+    }
+    if (!v->is_string()) {
+      if (missing.empty()) missing = "field must be a string: " + std::string(key);
+      return false;
+    }
+    out.assign(v->get_string().data(), v->get_string().size());
+    return true;
+  }
+
+  bool count(std::string_view key, std::optional<std::uint64_t>& out) {
+    const json::value* v = obj.if_contains(key);
+    if (!v || v->is_null()) return true;  // optional
+    if (v->is_uint64()) {
+      out = v->get_uint64();
+      return true;
+    }
+    if (v->is_int64() && v->get_int64() >= 0) {
+      out = static_cast<std::uint64_t>(v->get_int64());
+      return true;
+    }
+    if (v->is_double()) {
+      const double d = v->get_double();
+      if (d >= 0 && d <= 9007199254740992.0 && d == static_cast<double>(static_cast<std::uint64_t>(d))) {
+        out = static_cast<std::uint64_t>(d);
+        return true;
+      }
+    }
+    if (missing.empty()) missing = "field must be a non-negative integer: " + std::string(key);
+    return false;
+  }
+};
+
+}  // namespace
+
+std::variant<Request, RequestError> parse_request(std::string_view frame) {
+  // Client frames are small (the frame limit bounds them): parse into a stack buffer first.
+  unsigned char scratch[4096];
+  json::monotonic_resource mr(scratch, sizeof scratch);
+  json::parse_options opts;
+  opts.max_depth = 16;
+  std::error_code ec;
+  json::value root = json::parse(frame, ec, &mr, opts);
+  if (ec || !root.is_object()) return RequestError{errc::bad_json, std::string(default_message(errc::bad_json)), {}};
+  const json::object& obj = root.get_object();
+
+  Request req;
+  if (const json::value* ref = obj.if_contains("ref")) {
+    if (ref->is_string() ? ref->get_string().size() <= 64 : (ref->is_int64() || ref->is_uint64())) {
+      req.ref = json::serialize(*ref);
+    } else {
+      return RequestError{errc::bad_request, "ref must be a string of at most 64 characters or an integer", {}};
+    }
+  }
+  const json::value* type = obj.if_contains("type");
+  if (!type || !type->is_string()) return RequestError{errc::bad_request, "missing field: type", req.ref};
+  const auto t = lookup_type(type->get_string());
+  if (!t) return RequestError{errc::unknown_type, "unknown request type: " + std::string(type->get_string().subview(0, std::min<std::size_t>(type->get_string().size(), 32))), req.ref};
+  req.type = *t;
+
+  Fields f{obj, {}};
+  bool ok = true;
+  switch (req.type) {
+    case RequestType::hello:
+      ok = f.string("name", req.name);
+      break;
+    case RequestType::rooms:
+    case RequestType::ping:
+      break;
+    case RequestType::create:
+    case RequestType::leave:
+    case RequestType::typing:
+      ok = f.string("room", req.room);
+      break;
+    case RequestType::join:
+      ok = f.string("room", req.room) && f.count("since", req.since);
+      break;
+    case RequestType::send:
+      ok = f.string("room", req.room) && f.string("cid", req.cid) && f.string("text", req.text);
+      break;
+    case RequestType::history:
+      ok = f.string("room", req.room) && f.count("before", req.before) && f.count("limit", req.limit);
+      break;
+  }
+  if (!ok) return RequestError{errc::bad_request, std::move(f.missing), req.ref};
+  return req;
+}
+
+std::string error_event(errc code, std::string_view message, std::string_view ref,
+                        std::string_view extra) {
+  JsonWriter w("error");
+  w.str("code", code_name(code)).str("message", message.empty() ? default_message(code) : message);
+  if (!ref.empty()) w.raw("ref", ref);
+  std::string out = std::move(w).done();
+  if (!extra.empty()) {
+    out.pop_back();
+    out.push_back(',');
+    out.append(extra);
+    out.push_back('}');
+  }
+  return out;
+}
+
+}  // namespace parley::protocol

@@ -1,0 +1,45 @@
+#pragma once
+// Protocol v1 requests (client → server) and the events that answer them. Pure: bytes in,
+// values out. docs/protocol.md is the human contract; tests/unit/protocol_doc_test.cpp checks
+// every example in it against this codec.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "protocol/errc.hpp"
+
+namespace parley::protocol {
+
+enum class RequestType { hello, rooms, create, join, leave, send, typing, history, ping };
+
+std::string_view type_name(RequestType t) noexcept;
+
+struct Request {
+  RequestType type{};
+  std::string ref;  // the client's `ref` as JSON text, echoed verbatim; empty when absent
+  std::string name;  // hello
+  std::string room;  // create, join, leave, send, typing, history
+  std::string cid;   // send
+  std::string text;  // send
+  std::optional<std::uint64_t> since;   // join
+  std::optional<std::uint64_t> before;  // history
+  std::optional<std::uint64_t> limit;   // history
+};
+
+struct RequestError {
+  errc code;
+  std::string message;
+  std::string ref;  // echoed when the frame was an object with a usable ref
+};
+
+// Parses one client frame. Unknown fields are ignored (forward compatibility); missing or
+// mistyped ones are an error naming the field.
+std::variant<Request, RequestError> parse_request(std::string_view frame);
+
+// The error event: {"type":"error","code":…,"message":…,"ref":…,…extra members}.
+std::string error_event(errc code, std::string_view message, std::string_view ref,
+                        std::string_view extra_json_members = {});
+
+}  // namespace parley::protocol

@@ -1,0 +1,40 @@
+#pragma once
+// The stable error codes of protocol v1: the `code` of an `error` event. docs/protocol.md lists
+// each with its meaning; clients switch on the code, humans read the message.
+#include <string_view>
+#include <system_error>
+
+namespace parley::protocol {
+
+enum class errc {
+  bad_json = 1,    // the frame is not a JSON object
+  bad_request,     // a field is missing or has the wrong type or range
+  unknown_type,    // `type` names no request
+  hello_required,  // the first request must be hello
+  already_welcomed,
+  bad_name,        // display name empty, too long or with control characters
+  bad_room,        // room id not 1-64 of [A-Za-z0-9_.-]
+  no_such_room,
+  room_exists,
+  not_joined,
+  already_joined,
+  too_many_rooms,
+  text_too_long,
+  empty_text,
+  bad_cid,
+  rate_limited,
+  overloaded,      // the store's queue is full: retry later, nothing was stored
+  store_failed,
+  internal,
+};
+
+std::string_view code_name(errc e) noexcept;     // "rate_limited"
+std::string_view default_message(errc e) noexcept;
+
+const std::error_category& parley_category() noexcept;
+inline std::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), parley_category()}; }
+
+}  // namespace parley::protocol
+
+template <>
+struct std::is_error_code_enum<parley::protocol::errc> : std::true_type {};

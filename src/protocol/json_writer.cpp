@@ -1,0 +1,87 @@
+#include "protocol/json_writer.hpp"
+
+#include <charconv>
+
+namespace parley::protocol {
+
+void append_json_string(std::string& out, std::string_view s) {
+  static constexpr char hex[] = "0123456789abcdef";
+  out.push_back('"');
+  std::size_t run = 0;  // start of the pending run of bytes that need no escape
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      default:
+        out += "\\u00";
+        out.push_back(hex[c >> 4]);
+        out.push_back(hex[c & 0xF]);
+    }
+  }
+  out.append(s.data() + run, s.size() - run);
+  out.push_back('"');
+}
+
+JsonWriter::JsonWriter(std::string_view type) {
+  out_.reserve(128);
+  out_.push_back('{');
+  if (!type.empty()) str("type", type);
+}
+
+void JsonWriter::key(std::string_view k) {
+  if (!first_) out_.push_back(',');
+  first_ = false;
+  out_.push_back('"');
+  out_.append(k);  // keys are our own identifiers: nothing to escape
+  out_ += "\":";
+}
+
+JsonWriter& JsonWriter::str(std::string_view k, std::string_view value) {
+  key(k);
+  append_json_string(out_, value);
+  return *this;
+}
+
+JsonWriter& JsonWriter::num(std::string_view k, std::int64_t value) {
+  key(k);
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, value);
+  out_.append(buf, r.ptr);
+  return *this;
+}
+
+JsonWriter& JsonWriter::unum(std::string_view k, std::uint64_t value) {
+  key(k);
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, value);
+  out_.append(buf, r.ptr);
+  return *this;
+}
+
+JsonWriter& JsonWriter::boolean(std::string_view k, bool value) {
+  key(k);
+  out_ += value ? "true" : "false";
+  return *this;
+}
+
+JsonWriter& JsonWriter::raw(std::string_view k, std::string_view json) {
+  key(k);
+  out_.append(json);
+  return *this;
+}
+
+std::string JsonWriter::done() && {
+  out_.push_back('}');
+  return std::move(out_);
+}
+
+}  // namespace parley::protocol

@@ -1,0 +1,318 @@
+#include "store/sqlite_store.hpp"
+
+#include <sqlite3.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <future>
+#include <limits>
+#include <stdexcept>
+
+#include "protocol/errc.hpp"
+
+namespace parley::store {
+
+namespace {
+
+using protocol::errc;
+
+// Schema versions, applied in order; PRAGMA user_version records the last one applied.
+constexpr const char* migrations[] = {
+    R"sql(
+    CREATE TABLE rooms (
+      id TEXT PRIMARY KEY,
+      created_at INTEGER NOT NULL,
+      created_by TEXT NOT NULL
+    );
+    CREATE TABLE messages (
+      room TEXT NOT NULL,
+      seq INTEGER NOT NULL,
+      sender TEXT NOT NULL,
+      text TEXT NOT NULL,
+      ts INTEGER NOT NULL,
+      cid TEXT NOT NULL,
+      PRIMARY KEY (room, seq)
+    ) WITHOUT ROWID;
+    )sql",
+};
+
+std::string text_column(sqlite3_stmt* st, int col) {
+  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st, col));
+  return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(st, col))) : std::string();
+}
+
+void bind_text(sqlite3_stmt* st, int i, const std::string& s) {
+  sqlite3_bind_text(st, i, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
+}
+
+}  // namespace
+
+SqliteStore::SqliteStore(SqliteOptions options) : options_(std::move(options)) {
+  if (options_.path.has_parent_path()) std::filesystem::create_directories(options_.path.parent_path());
+  if (sqlite3_open_v2(options_.path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                      nullptr) != SQLITE_OK) {
+    std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    throw std::runtime_error("cannot open " + options_.path.string() + ": " + msg);
+  }
+  sqlite3_busy_timeout(db_, 5000);
+  exec("PRAGMA journal_mode=WAL");
+  if (options_.synchronous != "NORMAL" && options_.synchronous != "FULL")
+    throw std::runtime_error("store.synchronous must be NORMAL or FULL");
+  exec(("PRAGMA synchronous=" + options_.synchronous).c_str());
+  migrate();
+  auto prepare = [this](const char* sql, sqlite3_stmt** st) {
+    if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, st, nullptr) != SQLITE_OK)
+      throw std::runtime_error(std::string("sqlite prepare: ") + sqlite3_errmsg(db_));
+  };
+  prepare("INSERT INTO messages(room, seq, sender, text, ts, cid) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", &insert_message_);
+  prepare("INSERT OR IGNORE INTO rooms(id, created_at, created_by) VALUES (?1, ?2, ?3)", &insert_room_);
+  prepare("SELECT seq, sender, text, ts, cid FROM messages WHERE room = ?1 AND seq > ?2 AND seq < ?3 "
+          "ORDER BY seq DESC LIMIT ?4", &select_range_);
+  thread_ = std::thread([this] { run(); });
+}
+
+SqliteStore::~SqliteStore() {
+  stop();
+  sqlite3_finalize(insert_message_);
+  sqlite3_finalize(insert_room_);
+  sqlite3_finalize(select_range_);
+  sqlite3_close(db_);
+}
+
+void SqliteStore::exec(const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "unknown error";
+    sqlite3_free(err);
+    throw std::runtime_error(std::string("sqlite: ") + msg + " in: " + sql);
+  }
+}
+
+void SqliteStore::migrate() {
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(db_, "PRAGMA user_version", -1, &st, nullptr);
+  int version = 0;
+  if (sqlite3_step(st) == SQLITE_ROW) version = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  const int latest = static_cast<int>(std::size(migrations));
+  if (version > latest)
+    throw std::runtime_error("database schema version " + std::to_string(version) + " is newer than this binary's " +
+                             std::to_string(latest));
+  for (int v = version; v < latest; ++v) {
+    exec("BEGIN");
+    exec(migrations[v]);
+    exec(("PRAGMA user_version=" + std::to_string(v + 1)).c_str());
+    exec("COMMIT");
+    spdlog::info("store: applied schema migration {}", v + 1);
+  }
+}
+
+std::vector<StoredRoom> SqliteStore::load_rooms() {
+  std::vector<StoredRoom> rooms;
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(db_,
+                     "SELECT id, created_at, created_by, "
+                     "COALESCE((SELECT MAX(seq) FROM messages m WHERE m.room = r.id), 0) FROM rooms r ORDER BY id",
+                     -1, &st, nullptr);
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    rooms.push_back(StoredRoom{text_column(st, 0), static_cast<std::uint64_t>(sqlite3_column_int64(st, 3)),
+                               sqlite3_column_int64(st, 1), text_column(st, 2)});
+  }
+  sqlite3_finalize(st);
+  return rooms;
+}
+
+void SqliteStore::create_room_now(const StoredRoom& room) {
+  std::promise<std::error_code> done;
+  create_room(room, [&](std::error_code ec) { done.set_value(ec); });
+  if (auto ec = done.get_future().get()) throw std::runtime_error("cannot create room " + room.id + ": " + ec.message());
+}
+
+void SqliteStore::submit(Job job) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!stopping_) {
+      jobs_.push_back(std::move(job));
+      wake_.notify_one();
+      return;
+    }
+  }
+  // Stopped: fail the job on the caller's thread.
+  std::visit([this](auto& j) {
+    using J = std::decay_t<decltype(j)>;
+    if constexpr (std::is_same_v<J, ReadJob>) j.done(errc::store_failed, {});
+    else if constexpr (std::is_same_v<J, FlushJob>) j.done();
+    else if constexpr (std::is_same_v<J, AppendJob>) {
+      queued_.fetch_sub(j.batch.size());
+      j.done(errc::store_failed);
+    } else j.done(errc::store_failed);
+  }, job);
+}
+
+void SqliteStore::create_room(StoredRoom room, Done done) { submit(CreateJob{std::move(room), std::move(done)}); }
+
+bool SqliteStore::has_capacity() const { return queued_.load(std::memory_order_relaxed) < options_.max_queue; }
+
+void SqliteStore::append(std::vector<core::Message> batch, Done done) {
+  queued_.fetch_add(batch.size());
+  submit(AppendJob{std::move(batch), std::move(done)});
+}
+
+void SqliteStore::read(std::string room, std::uint64_t after, std::uint64_t before, std::size_t limit,
+                       ReadDone done) {
+  submit(ReadJob{std::move(room), after, before, limit, std::move(done)});
+}
+
+void SqliteStore::flush() {
+  std::promise<void> done;
+  submit(FlushJob{[&] { done.set_value(); }});
+  done.get_future().wait();
+}
+
+void SqliteStore::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) {
+      if (!thread_.joinable()) return;
+    }
+    stopping_ = true;
+    wake_.notify_one();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+StoreStats SqliteStore::stats() const {
+  return StoreStats{batches_.load(std::memory_order_relaxed), messages_.load(std::memory_order_relaxed),
+                    batch_micros_.load(std::memory_order_relaxed), queued_.load(std::memory_order_relaxed),
+                    failures_.load(std::memory_order_relaxed)};
+}
+
+void SqliteStore::run() {
+  std::deque<Job> work;
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
+      if (jobs_.empty() && stopping_) return;
+      work.swap(jobs_);
+    }
+    // Consecutive appends share one transaction; other jobs run in between, in order.
+    std::vector<AppendJob*> appends;
+    std::size_t batched = 0;
+    auto commit_pending = [&] {
+      if (!appends.empty()) commit_appends(appends);
+      appends.clear();
+      batched = 0;
+    };
+    for (Job& job : work) {
+      if (auto* a = std::get_if<AppendJob>(&job)) {
+        if (batched + a->batch.size() > options_.max_batch) commit_pending();
+        appends.push_back(a);
+        batched += a->batch.size();
+        continue;
+      }
+      commit_pending();
+      if (auto* c = std::get_if<CreateJob>(&job)) {
+        c->done(insert_room(c->room));
+      } else if (auto* r = std::get_if<ReadJob>(&job)) {
+        std::vector<core::Message> out;
+        auto ec = read_now(*r, out);
+        r->done(ec, std::move(out));
+      } else if (auto* f = std::get_if<FlushJob>(&job)) {
+        f->done();
+      }
+    }
+    commit_pending();
+    work.clear();
+  }
+}
+
+void SqliteStore::commit_appends(std::vector<AppendJob*>& jobs) {
+  std::size_t n = 0;
+  for (auto* j : jobs) n += j->batch.size();
+  auto backoff = std::chrono::milliseconds(50);
+  for (;;) {
+    const auto t0 = std::chrono::steady_clock::now();
+    bool ok = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK;
+    for (auto* j : jobs) {
+      for (const core::Message& m : j->batch) {
+        if (!ok) break;
+        sqlite3_reset(insert_message_);
+        bind_text(insert_message_, 1, m.room);
+        sqlite3_bind_int64(insert_message_, 2, static_cast<sqlite3_int64>(m.seq));
+        bind_text(insert_message_, 3, m.from);
+        bind_text(insert_message_, 4, m.text);
+        sqlite3_bind_int64(insert_message_, 5, m.ts);
+        bind_text(insert_message_, 6, m.cid);
+        ok = sqlite3_step(insert_message_) == SQLITE_DONE;
+      }
+    }
+    if (ok) ok = sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK;
+    if (ok) {
+      const auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
+      batches_.fetch_add(1, std::memory_order_relaxed);
+      messages_.fetch_add(n, std::memory_order_relaxed);
+      batch_micros_.fetch_add(static_cast<std::uint64_t>(us.count()), std::memory_order_relaxed);
+      queued_.fetch_sub(n);
+      for (auto* j : jobs) j->done({});
+      return;
+    }
+    // A failed commit is retried with the same seqs: skipping them would leave a hole in the room.
+    const std::string err = sqlite3_errmsg(db_);
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    failures_.fetch_add(1, std::memory_order_relaxed);
+    bool stopping;
+    {
+      std::lock_guard lock(mutex_);
+      stopping = stopping_;
+    }
+    if (stopping) {
+      spdlog::error("store: commit of {} messages failed at shutdown: {}", n, err);
+      queued_.fetch_sub(n);
+      for (auto* j : jobs) j->done(errc::store_failed);
+      return;
+    }
+    spdlog::error("store: commit of {} messages failed, retrying in {} ms: {}", n, backoff.count(), err);
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+  }
+}
+
+std::error_code SqliteStore::insert_room(const StoredRoom& room) {
+  sqlite3_reset(insert_room_);
+  bind_text(insert_room_, 1, room.id);
+  sqlite3_bind_int64(insert_room_, 2, room.created_at);
+  bind_text(insert_room_, 3, room.created_by);
+  if (sqlite3_step(insert_room_) != SQLITE_DONE) {
+    spdlog::error("store: cannot create room {}: {}", room.id, sqlite3_errmsg(db_));
+    return errc::store_failed;
+  }
+  return {};
+}
+
+std::error_code SqliteStore::read_now(const ReadJob& job, std::vector<core::Message>& out) {
+  sqlite3_stmt* st = select_range_;
+  sqlite3_reset(st);
+  bind_text(st, 1, job.room);
+  sqlite3_bind_int64(st, 2, static_cast<sqlite3_int64>(std::min<std::uint64_t>(job.after, INT64_MAX)));
+  sqlite3_bind_int64(st, 3, job.before == 0 ? std::numeric_limits<sqlite3_int64>::max()
+                                            : static_cast<sqlite3_int64>(std::min<std::uint64_t>(job.before, INT64_MAX)));
+  sqlite3_bind_int64(st, 4, static_cast<sqlite3_int64>(std::min<std::size_t>(job.limit, INT64_MAX)));
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    out.push_back(core::Message{job.room, static_cast<std::uint64_t>(sqlite3_column_int64(st, 0)), text_column(st, 1),
+                                text_column(st, 2), sqlite3_column_int64(st, 3), text_column(st, 4)});
+  }
+  if (rc != SQLITE_DONE) {
+    spdlog::error("store: read of {} failed: {}", job.room, sqlite3_errmsg(db_));
+    out.clear();
+    return errc::store_failed;
+  }
+  std::reverse(out.begin(), out.end());
+  return {};
+}
+
+}  // namespace parley::store

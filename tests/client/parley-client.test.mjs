@@ -1,0 +1,345 @@
+// Unit tests of web/js/parley-client.js against the real Parley server.
+// Run: node --experimental-websocket --test tests/client/   (npm run test:client)
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ParleyClient, State, parseFrame, backoffDelay } from '../../web/js/parley-client.js';
+import { startServer } from '../lib/server.mjs';
+import { sleep, waitFor } from '../lib/wait.mjs';
+
+const NativeWebSocket = globalThis.WebSocket;
+if (typeof NativeWebSocket !== 'function') {
+  throw new Error('no global WebSocket: run node with --experimental-websocket (Node 20) or use Node >= 22');
+}
+
+// Fast, deterministic-ish reconnects for tests.
+const FAST = { initialMs: 100, maxMs: 1000, factor: 2, jitter: 0.5 };
+
+/**
+ * A WebSocket constructor that wraps the real one, records what the client
+ * sends, and can hide chosen incoming events (to simulate a lost ack).
+ */
+function tapSocket({ drop = () => false } = {}) {
+  const sockets = [];
+  const sent = [];
+  class TapSocket {
+    constructor(url, protocols) {
+      this.ws = new NativeWebSocket(url, protocols);
+      sockets.push(this);
+      this.ws.onopen = (e) => this.onopen?.(e);
+      this.ws.onerror = (e) => this.onerror?.(e);
+      this.ws.onclose = (e) => this.onclose?.(e);
+      this.ws.onmessage = (e) => {
+        const kept = String(e.data).split('\n').filter((line) => line && !drop(JSON.parse(line)));
+        if (kept.length) this.onmessage?.({ data: kept.join('\n') });
+      };
+    }
+    get readyState() { return this.ws.readyState; }
+    send(data) { sent.push(JSON.parse(data)); this.ws.send(data); }
+    close(code, reason) { this.ws.close(code, reason); }
+  }
+  return { WebSocket: TapSocket, sockets, sent };
+}
+
+/** Record every event of these types, in arrival order. */
+function record(client, types) {
+  const log = [];
+  for (const type of types) client.on(type, (evt) => log.push({ type, ...evt }));
+  return log;
+}
+
+const clients = new Set();
+function newClient(server, name, extra = {}) {
+  // A socket that never opens is given up after 3 s (default 10 s).
+  const c = new ParleyClient({ url: server.wsUrl, name, WebSocket: NativeWebSocket, backoff: FAST, connectTimeoutMs: 3000, ...extra });
+  clients.add(c);
+  return c;
+}
+function closeAll() {
+  for (const c of clients) c.close();
+  clients.clear();
+}
+
+async function withServer(t, opts, fn) {
+  const server = await startServer(opts);
+  t.after(async () => {
+    closeAll();
+    await server.cleanup();
+  });
+  try {
+    await fn(server);
+  } catch (err) {
+    err.message += `\n--- server log ---\n${server.tail()}`;
+    throw err;
+  }
+}
+
+// ----------------------------------------------------------- pure functions
+
+test('parseFrame splits newline-batched events and skips blank or broken lines', () => {
+  const bad = [];
+  const events = parseFrame('{"type":"a","n":1}\n{"type":"b"}\n\n{oops\n{"type":"c"}\n', (l) => bad.push(l));
+  assert.deepEqual(events.map((e) => e.type), ['a', 'b', 'c']);
+  assert.deepEqual(bad, ['{oops']);
+});
+
+test('backoffDelay grows exponentially, is capped, and jitters downwards', () => {
+  const opts = { initialMs: 500, maxMs: 10000, factor: 2, jitter: 0.5 };
+  assert.equal(backoffDelay(0, opts, () => 0), 500);
+  assert.equal(backoffDelay(3, opts, () => 0), 4000);
+  assert.equal(backoffDelay(10, opts, () => 0), 10000);
+  assert.equal(backoffDelay(10, opts, () => 1), 5000);
+  for (let i = 0; i < 50; i++) {
+    const d = backoffDelay(2, opts);
+    assert.ok(d >= 1000 && d <= 2000, `delay ${d} out of range`);
+  }
+});
+
+// -------------------------------------------------------------- real server
+
+test('hello, join, send: ack and the message echo carry the same seq and cid', async (t) => {
+  await withServer(t, {}, async (server) => {
+    const ada = newClient(server, 'ada');
+    const welcome = await ada.connect();
+    assert.equal(welcome.user, 'ada');
+    assert.ok(welcome.limits.max_text_length > 0);
+    assert.equal(ada.state, State.CONNECTED);
+
+    const rooms = await ada.rooms();
+    assert.ok(rooms.some((r) => r.room === 'general'), 'general always exists');
+
+    const joined = await ada.join('general');
+    assert.equal(joined.room, 'general');
+    assert.equal(joined.last_seq, 0);
+    assert.ok(joined.members.includes('ada'));
+
+    const got = record(ada, ['message']);
+    const item = ada.send('general', 'hello 👋 <b>world</b>');
+    const ack = await item.promise;
+    assert.equal(ack.cid, item.cid);
+    assert.equal(ack.seq, 1);
+    await waitFor(() => got.length === 1, { what: 'message echo' });
+    assert.equal(got[0].seq, 1);
+    assert.equal(got[0].cid, item.cid);
+    assert.equal(got[0].text, 'hello 👋 <b>world</b>');
+    assert.equal(got[0].from, 'ada');
+    assert.deepEqual(ada.pending(), []);
+  });
+});
+
+test('several events in one frame are all delivered, in order', async (t) => {
+  await withServer(t, { set: { 'limits.send_rate': 1000, 'limits.send_burst': 1000 } }, async (server) => {
+    const ada = newClient(server, 'ada');
+    await ada.connect();
+    await ada.join('general');
+    const N = 40;
+    const items = [];
+    for (let i = 1; i <= N; i++) items.push(ada.send('general', `m${i}`));
+    await Promise.all(items.map((i) => i.promise));
+
+    // A late joiner asks for the whole backlog: joined + 40 messages.
+    const bob = newClient(server, 'bob');
+    await bob.connect();
+    const log = record(bob, ['joined', 'message']);
+    const framesBefore = bob.stats.frames;
+    const eventsBefore = bob.stats.events;
+    await bob.join('general', { since: 0 });
+    await waitFor(() => log.length === N + 1, { what: `${N} backlog messages` });
+    assert.equal(log[0].type, 'joined');
+    assert.deepEqual(log.slice(1).map((e) => e.text), items.map((_, i) => `m${i + 1}`));
+    assert.deepEqual(log.slice(1).map((e) => e.seq), items.map((_, i) => i + 1));
+    const frames = bob.stats.frames - framesBefore;
+    const events = bob.stats.events - eventsBefore;
+    t.diagnostic(`backlog of ${events} events arrived in ${frames} frames`);
+    assert.ok(frames < events, `expected the server to batch events (${events} events in ${frames} frames)`);
+    assert.equal(bob.lastSeq('general'), N);
+  });
+});
+
+test('after a server restart the client resumes every room from its last seq', async (t) => {
+  await withServer(t, {}, async (server) => {
+    // ada reconnects slowly (1 s, no jitter) so carol can post while she is away.
+    const tap = tapSocket();
+    const ada = newClient(server, 'ada', { WebSocket: tap.WebSocket, backoff: { initialMs: 1000, maxMs: 1000, factor: 1, jitter: 0 } });
+    await ada.connect();
+    await ada.join('general');
+    const states = record(ada, ['state']);
+    const got = record(ada, ['message', 'joined']);
+    for (const text of ['one', 'two', 'three']) await ada.send('general', text).promise;
+    await waitFor(() => got.length === 3, { what: 'three echoes' });
+
+    await server.restart();
+    assert.ok(server.exits.at(-1).code === 0, `SIGTERM should exit 0, got ${JSON.stringify(server.exits.at(-1))}`);
+
+    const carol = newClient(server, 'carol');
+    await carol.connect();
+    await carol.join('general');
+    await carol.send('general', 'four').promise;
+    await carol.send('general', 'five').promise;
+
+    await waitFor(() => ada.state === State.CONNECTED && got.filter((e) => e.type === 'message').length === 5,
+      { timeout: 10000, what: 'ada to resume and get four and five' });
+    const msgs = got.filter((e) => e.type === 'message');
+    assert.deepEqual(msgs.map((m) => m.text), ['one', 'two', 'three', 'four', 'five']);
+    assert.deepEqual(msgs.map((m) => m.seq), [1, 2, 3, 4, 5]);
+
+    const joins = tap.sent.filter((f) => f.type === 'join');
+    assert.equal(joins.length, 2);
+    assert.equal(joins[0].since, undefined);
+    assert.equal(joins[1].since, 3, 'the re-join asks for messages after seq 3');
+    const rejoined = got.filter((e) => e.type === 'joined').at(-1);
+    assert.equal(rejoined.resumed, true);
+    assert.equal(rejoined.last_seq, 5);
+
+    const seen = states.map((s) => s.state);
+    assert.ok(seen.includes(State.RECONNECTING), `states: ${seen}`);
+    assert.equal(seen.at(-1), State.CONNECTED);
+    const closed = states.find((s) => s.state === State.RECONNECTING);
+    assert.equal(closed.code, 1001, 'a draining server closes with 1001');
+  });
+});
+
+test('a send whose ack was lost is re-sent with the same cid and stored once', async (t) => {
+  await withServer(t, {}, async (server) => {
+    let hideAcks = true;
+    const tap = tapSocket({ drop: (evt) => hideAcks && evt.type === 'ack' });
+    const ada = newClient(server, 'ada', { WebSocket: tap.WebSocket });
+    await ada.connect();
+    await ada.join('general');
+    const got = record(ada, ['message']);
+
+    const item = ada.send('general', 'exactly once');
+    await waitFor(() => got.length === 1, { what: 'the echo' });
+    assert.equal(ada.pending().length, 1, 'no ack seen yet, so still pending');
+
+    // The connection drops before the ack arrives; the client re-sends.
+    hideAcks = false;
+    tap.sockets[0].close();
+    const ack = await item.promise;
+    assert.equal(ack.cid, item.cid);
+    assert.equal(ack.seq, got[0].seq, 'the server answers the re-send with the original ack');
+
+    const sends = tap.sent.filter((f) => f.type === 'send');
+    assert.equal(sends.length, 2);
+    assert.equal(sends[0].cid, sends[1].cid);
+
+    const history = await ada.history('general');
+    assert.deepEqual(history.messages.map((m) => m.text), ['exactly once']);
+    assert.equal(got.length, 1, 'no second message event');
+  });
+});
+
+test('raw protocol: repeating a send with the same cid returns the original ack', async (t) => {
+  await withServer(t, {}, async (server) => {
+    const ada = newClient(server, 'ada');
+    await ada.connect();
+    await ada.join('general');
+    const got = record(ada, ['message']);
+    const first = await ada.request({ type: 'send', room: 'general', cid: 'c-fixed-1', text: 'once' });
+    const second = await ada.request({ type: 'send', room: 'general', cid: 'c-fixed-1', text: 'once' });
+    assert.equal(first.type, 'ack');
+    assert.deepEqual({ ...second, ref: undefined }, { ...first, ref: undefined });
+    await sleep(200);
+    assert.equal(got.length, 1);
+    const { messages } = await ada.history('general');
+    assert.equal(messages.length, 1);
+  });
+});
+
+test('messages sent while the server is down are delivered after it comes back, in order', async (t) => {
+  await withServer(t, {}, async (server) => {
+    const ada = newClient(server, 'ada');
+    await ada.connect();
+    await ada.join('general');
+    await ada.send('general', 'before').promise;
+
+    await server.stop();
+    await waitFor(() => ada.state !== State.CONNECTED, { what: 'ada to notice' });
+    const items = ['offline 1', 'offline 2', 'offline 3'].map((text) => ada.send('general', text));
+    assert.equal(ada.pending('general').length, 3);
+    await sleep(300);
+    await server.start();
+
+    const acks = await Promise.all(items.map((i) => i.promise));
+    assert.deepEqual(acks.map((a) => a.seq), [2, 3, 4]);
+
+    const bob = newClient(server, 'bob');
+    await bob.connect();
+    await bob.join('general');
+    const { messages } = await bob.history('general');
+    assert.deepEqual(messages.map((m) => m.text), ['before', 'offline 1', 'offline 2', 'offline 3']);
+  });
+});
+
+test('errors: a permanent send error rejects that send only; the connection stays up', async (t) => {
+  await withServer(t, {}, async (server) => {
+    const ada = newClient(server, 'ada');
+    const welcome = await ada.connect();
+    await ada.join('general');
+    const failed = record(ada, ['send-failed']);
+    const tooLong = ada.send('general', 'x'.repeat(welcome.limits.max_text_length + 1));
+    await assert.rejects(tooLong.promise, (err) => err.code === 'text_too_long' || err.code === 'frame_too_large');
+    assert.equal(failed.length, 1);
+    assert.equal(ada.state, State.CONNECTED);
+    await assert.rejects(ada.request({ type: 'history', room: 'nope' }), (err) => typeof err.code === 'string');
+    await assert.rejects(ada.create('bad room!'), { code: 'bad_room' });
+    const ok = await ada.send('general', 'still here').promise;
+    assert.equal(ok.seq, 1);
+  });
+});
+
+test('presence, typing and created events reach the other members', async (t) => {
+  await withServer(t, {}, async (server) => {
+    const ada = newClient(server, 'ada');
+    const bob = newClient(server, 'bob');
+    await ada.connect();
+    await ada.join('general');
+    const log = record(ada, ['presence', 'typing', 'created']);
+    await bob.connect();
+    await bob.join('general');
+    await waitFor(() => log.some((e) => e.type === 'presence' && e.user === 'bob' && e.state === 'joined'), { what: 'presence joined' });
+
+    assert.equal(bob.typing('general'), true);
+    assert.equal(bob.typing('general'), false, 'throttled client-side');
+    await waitFor(() => log.some((e) => e.type === 'typing' && e.user === 'bob'), { what: 'typing' });
+
+    const created = await bob.create('ops');
+    assert.equal(created.room, 'ops');
+    assert.equal(created.by, 'bob');
+    await waitFor(() => log.some((e) => e.type === 'created' && e.room === 'ops'), { what: 'created broadcast' });
+    assert.equal(log.find((e) => e.type === 'created').ref, undefined);
+
+    await bob.leave('general');
+    await waitFor(() => log.some((e) => e.type === 'presence' && e.user === 'bob' && e.state === 'left'), { what: 'presence left' });
+  });
+});
+
+test('history pages backwards with before and has_more', async (t) => {
+  await withServer(t, { set: { 'limits.send_rate': 1000, 'limits.send_burst': 1000 } }, async (server) => {
+    const ada = newClient(server, 'ada');
+    await ada.connect();
+    await ada.join('general');
+    const items = [];
+    for (let i = 1; i <= 25; i++) items.push(ada.send('general', `h${i}`));
+    await Promise.all(items.map((i) => i.promise));
+    const newest = await ada.history('general', { limit: 10 });
+    assert.deepEqual(newest.messages.map((m) => m.seq), [16, 17, 18, 19, 20, 21, 22, 23, 24, 25]);
+    assert.equal(newest.has_more, true);
+    const older = await ada.history('general', { before: 16, limit: 10 });
+    assert.deepEqual(older.messages.map((m) => m.seq), [6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
+    const oldest = await ada.history('general', { before: 6, limit: 10 });
+    assert.deepEqual(oldest.messages.map((m) => m.seq), [1, 2, 3, 4, 5]);
+    assert.equal(oldest.has_more, false);
+  });
+});
+
+test('a refused name closes the client for good (no reconnect loop)', async (t) => {
+  await withServer(t, {}, async (server) => {
+    const bad = newClient(server, 'x'.repeat(33));
+    await assert.rejects(bad.connect(), { code: 'bad_name' });
+    assert.equal(bad.state, State.CLOSED);
+    const connects = bad.stats.connects;
+    await sleep(400);
+    assert.equal(bad.stats.connects, connects);
+  });
+});

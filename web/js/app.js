@@ -1,0 +1,448 @@
+// Parley web app: wires the protocol client (parley-client.js) to the UI
+// modules in ./ui. No framework, no build step.
+
+import { ParleyClient, State } from './parley-client.js';
+import { RoomState, prefs } from './store.js';
+import { $, h } from './ui/dom.js';
+import { MessageView, avatar } from './ui/messages.js';
+import { RoomList } from './ui/rooms.js';
+import { MemberList } from './ui/members.js';
+import { Composer } from './ui/composer.js';
+import { ConnectionBanner } from './ui/banner.js';
+import { TypingIndicator } from './ui/typing.js';
+import { Sidebar } from './ui/sidebar.js';
+import { plural, textLength } from './ui/format.js';
+
+const DEFAULT_ROOM = 'general';
+const PAGE_SIZE = 50;
+const MAX_AUTO_PAGES = 5;          // pages loaded just to fill the screen
+const DIRECTORY_REFRESH_MS = 60000;
+
+const rooms = new Map(); // joined rooms: name -> RoomState
+let client = null;
+let active = null;
+let me = null;
+let directoryTimer = null;
+
+// ------------------------------------------------------------------ UI parts
+
+const announcer = $('#announcer');
+function announce(text) {
+  announcer.append(h('p', {}, text));
+  while (announcer.childElementCount > 3) announcer.firstElementChild.remove();
+}
+
+const view = new MessageView({
+  scroller: $('#scroller'),
+  list: $('#message-list'),
+  pendingList: $('#pending-list'),
+  loadOlder: $('#load-older'),
+  historyStatus: $('#history-status'),
+  jump: $('#jump-latest'),
+  jumpText: $('#jump-latest-text'),
+  onLoadOlder: () => loadOlder(),
+  onRetry: (cid) => retryFailed(cid),
+  onDiscard: (cid) => { rooms.get(active)?.failed.delete(cid); renderPending(); },
+});
+
+const roomList = new RoomList({
+  list: $('#room-list'),
+  toggle: $('#new-room-toggle'),
+  form: $('#create-room-form'),
+  input: $('#create-room-name'),
+  error: $('#create-room-error'),
+  onOpen: (room) => openRoom(room, { focus: true }),
+  onCreate: (room) => createRoom(room),
+});
+
+const members = new MemberList({ list: $('#member-list'), count: $('#member-count'), heading: $('#members-heading') });
+const typing = new TypingIndicator($('#typing'));
+const banner = new ConnectionBanner({
+  el: $('#banner'),
+  text: $('#banner-text'),
+  countdown: $('#banner-countdown'),
+  retry: $('#banner-retry'),
+  onRetry: () => client?.reconnectNow(),
+});
+const sidebar = new Sidebar({
+  app: $('#app'),
+  sidebar: $('#sidebar'),
+  main: $('#chat'),
+  openBtn: $('#sidebar-open'),
+  closeBtn: $('#sidebar-close'),
+  backdrop: $('#sidebar-backdrop'),
+});
+const composer = new Composer({
+  form: $('#composer'),
+  input: $('#composer-input'),
+  send: $('#composer-send'),
+  count: $('#composer-count'),
+  label: $('#composer-label'),
+  announce,
+  onTyping: () => { if (active) client?.typing(active); },
+  onSend: (text) => {
+    if (!client || !active) return false;
+    client.send(active, text);
+    renderPending();
+    view.scrollToBottom();
+    return true;
+  },
+});
+
+// ------------------------------------------------------------------ rendering
+
+function renderRooms() {
+  roomList.render(active, rooms);
+  const unreadElsewhere = [...rooms.values()].some((r) => r.name !== active && r.unread > 0);
+  $('#menu-unread').hidden = !unreadElsewhere;
+  const total = [...rooms.values()].reduce((n, r) => n + r.unread, 0);
+  document.title = `${total ? `(${total}) ` : ''}${active ? `#${active} · ` : ''}Parley`;
+}
+
+function renderHeader() {
+  const room = rooms.get(active);
+  $('#room-name').textContent = active ?? '';
+  const online = room ? room.memberList().filter((m) => m.online).length : 0;
+  $('#room-sub').textContent = room?.joined ? `${plural(online, 'member', 'members')} online` : 'Joining…';
+}
+
+function renderMembers() {
+  members.render(rooms.get(active), me);
+  renderHeader();
+}
+
+function renderPending() {
+  const room = rooms.get(active);
+  if (!room || !client) return;
+  const pending = client.pending(active).filter((p) => !room.cids.has(p.cid));
+  view.renderPending(pending, room.failed);
+}
+
+function renderMe() {
+  $('#me-name').textContent = me ?? '';
+  $('#me-avatar').replaceWith(Object.assign(avatar(me ?? '?'), { id: 'me-avatar' }));
+}
+
+// --------------------------------------------------------------------- rooms
+
+function markRead(room) {
+  room.unread = 0;
+  const read = prefs.get('read', {});
+  read[room.name] = Math.max(read[room.name] ?? 0, client?.lastSeq(room.name) ?? room.newestSeq);
+  prefs.set('read', read);
+}
+
+function rememberRooms() {
+  prefs.set('rooms', [...rooms.keys()]);
+  prefs.set('active', active);
+}
+
+function ensureRoom(name) {
+  let room = rooms.get(name);
+  if (!room) {
+    room = new RoomState(name);
+    rooms.set(name, room);
+    client.join(name).catch((err) => onJoinFailed(name, err));
+    rememberRooms();
+  }
+  return room;
+}
+
+function onJoinFailed(name, err) {
+  if (err.code === 'disconnected' || err.code === 'closed') return; // re-joined on reconnect
+  rooms.delete(name);
+  rememberRooms();
+  announce(`Could not join #${name}: ${err.message}`);
+  if (active === name) openRoom(DEFAULT_ROOM);
+  else renderRooms();
+}
+
+function openRoom(name, { focus = false } = {}) {
+  const room = ensureRoom(name);
+  active = name;
+  rememberRooms();
+  if (!document.hidden) markRead(room);
+  view.setRoom(room, me);
+  composer.setRoom(name);
+  typing.render(room);
+  renderPending();
+  renderMembers();
+  renderRooms();
+  sidebar.closeIfPhone();
+  if (focus) composer.focus();
+  if (room.loaded) fillScreen(room);
+}
+
+async function createRoom(name) {
+  try {
+    await client.create(name);
+  } catch (err) {
+    if (err.code === 'bad_room') return 'That name is not allowed. Use letters, digits, “.”, “_” or “-”.';
+    if (err.code !== 'room_exists') return err.code === 'disconnected' ? 'Not connected. Try again in a moment.' : err.message;
+  }
+  roomList.addRoom(name);
+  openRoom(name, { focus: true });
+  return null;
+}
+
+async function refreshDirectory() {
+  try {
+    roomList.setDirectory(await client.rooms());
+    renderRooms();
+  } catch { /* not connected; refreshed on the next welcome */ }
+}
+
+// ------------------------------------------------------------------- history
+
+async function loadLatest(room) {
+  room.loaded = false;
+  if (room.name === active) view.updateHistoryTop();
+  try {
+    const page = await client.history(room.name, { limit: PAGE_SIZE });
+    room.add(page.messages);
+    room.hasMore = page.has_more;
+    room.loaded = true;
+  } catch (err) {
+    if (err.code !== 'disconnected') announce(`Could not load messages: ${err.message}`);
+    return; // a resume will retry
+  }
+  if (room.name === active) {
+    view.render({ keep: 'bottom' });
+    renderPending();
+    renderMembers();
+    fillScreen(room);
+  }
+}
+
+// Load older pages until the list can scroll (bounded).
+async function fillScreen(room, pages = 0) {
+  if (pages >= MAX_AUTO_PAGES || room.name !== active || !room.hasMore || view.scrollable) return;
+  await loadOlder();
+  fillScreen(room, pages + 1);
+}
+
+async function loadOlder() {
+  const room = rooms.get(active);
+  if (!room || !room.loaded || !room.hasMore || room.loadingOlder) return;
+  room.loadingOlder = true;
+  view.updateHistoryTop();
+  try {
+    const page = await client.history(room.name, { before: room.oldestSeq ?? undefined, limit: PAGE_SIZE });
+    room.add(page.messages);
+    room.hasMore = page.has_more;
+  } catch (err) {
+    if (err.code !== 'disconnected') announce(`Could not load older messages: ${err.message}`);
+  } finally {
+    room.loadingOlder = false;
+  }
+  if (room.name === active) {
+    view.render({ keep: 'anchor' });
+    renderMembers();
+  }
+}
+
+function retryFailed(cid) {
+  const room = rooms.get(active);
+  const failed = room?.failed.get(cid);
+  if (!failed) return;
+  room.failed.delete(cid);
+  client.send(room.name, failed.text);
+  renderPending();
+}
+
+// -------------------------------------------------------------- client events
+
+const SEND_ERRORS = {
+  text_too_long: 'Too long',
+  empty_text: 'Empty message',
+  frame_too_large: 'Too large',
+  no_such_room: 'Room no longer exists',
+  rate_limited: 'Sending too fast',
+};
+
+function wire(c) {
+  c.on('state', (e) => {
+    banner.set(e.state, { nextRetryAt: e.nextRetryAt, reconnected: e.reconnected });
+    $('#me-status').textContent = {
+      connected: 'Online', connecting: 'Connecting…', reconnecting: 'Reconnecting…', offline: 'Offline', closed: 'Disconnected',
+    }[e.state] ?? '';
+    $('#app').dataset.connection = e.state;
+    if (e.state !== State.CONNECTED) {
+      clearInterval(directoryTimer);
+      for (const room of rooms.values()) room.joined = false;
+      renderHeader();
+    }
+  });
+
+  c.on('welcome', (w) => {
+    me = w.user;
+    prefs.set('name', me);
+    renderMe();
+    composer.setLimit(w.limits?.max_text_length);
+    refreshDirectory();
+    clearInterval(directoryTimer);
+    directoryTimer = setInterval(refreshDirectory, DIRECTORY_REFRESH_MS);
+  });
+
+  c.on('joined', (e) => {
+    const room = rooms.get(e.room);
+    if (!room) return;
+    room.joined = true;
+    room.setMembers(e.members ?? [], me);
+    if (e.truncated) room.clearMessages();
+    if (!e.resumed) {
+      const lastRead = prefs.get('read', {})[e.room];
+      if (e.room !== active && typeof lastRead === 'number') room.unread = Math.max(0, (e.last_seq ?? 0) - lastRead);
+    }
+    if (!e.resumed || e.truncated) loadLatest(room);
+    if (e.room === active) {
+      if (e.truncated) view.render({ keep: 'bottom' });
+      renderMembers();
+      renderPending();
+    }
+    renderRooms();
+  });
+
+  c.on('message', (m) => {
+    const room = rooms.get(m.room);
+    if (!room || room.add([m]).length === 0) return;
+    const wasTyping = room.stopTyping(m.from);
+    const mine = m.from === me;
+    if (m.room === active) {
+      view.add(m);
+      if (wasTyping) typing.render(room);
+      if (mine) renderPending();
+      else announce(`${m.from}: ${m.text}`);
+      if (document.hidden && !mine) room.unread++;
+      else markRead(room);
+    } else if (!mine) {
+      room.unread++;
+    }
+    renderRooms();
+  });
+
+  c.on('queue', (e) => {
+    banner.setPending(e.pending);
+    renderPending();
+  });
+
+  c.on('send-failed', (e) => {
+    const room = rooms.get(e.room);
+    if (!room || e.error.code === 'left' || e.error.code === 'cancelled') return;
+    room.failed.set(e.cid, { text: e.text, reason: SEND_ERRORS[e.error.code] ?? 'Not sent' });
+    if (e.room === active) {
+      renderPending();
+      announce(`Message not sent: ${SEND_ERRORS[e.error.code] ?? e.error.message}`);
+    }
+  });
+
+  c.on('presence', (e) => {
+    const room = rooms.get(e.room);
+    if (!room || e.user === me) return;
+    room.presence(e.user, e.state);
+    if (e.room === active) { renderMembers(); typing.render(room); }
+  });
+
+  c.on('typing', (e) => {
+    const room = rooms.get(e.room);
+    if (!room || e.user === me) return;
+    room.setTyping(e.user);
+    if (e.room === active) typing.render(room);
+  });
+
+  c.on('created', (e) => {
+    roomList.addRoom(e.room);
+    renderRooms();
+  });
+
+  c.on('error', (e) => {
+    if (e.code === 'bad_name') leaveApp(e.message || 'That name is not allowed.');
+    else if (e.room && e.code === 'no_such_room') onJoinFailed(e.room, { code: e.code, message: 'the room does not exist' });
+    else console.warn('parley:', e.code, e.message);
+  });
+}
+
+// ----------------------------------------------------------------- join/leave
+
+function wsUrl() {
+  return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
+}
+
+function enterApp(name) {
+  me = name;
+  $('#join-screen').hidden = true;
+  $('#app').hidden = false;
+  renderMe();
+  client = new ParleyClient({ url: wsUrl(), name });
+  wire(client);
+  client.connect().catch(() => { /* reported through events */ });
+  const saved = prefs.get('rooms', []);
+  for (const r of [DEFAULT_ROOM, ...saved]) if (typeof r === 'string') ensureRoom(r);
+  const wanted = prefs.get('active', DEFAULT_ROOM);
+  openRoom(rooms.has(wanted) ? wanted : DEFAULT_ROOM);
+  composer.focus();
+}
+
+function leaveApp(error) {
+  client?.close();
+  prefs.remove('name');
+  prefs.remove('rooms');
+  prefs.remove('active');
+  if (error) sessionStorage.setItem('parley.joinError', error);
+  location.reload();
+}
+
+function validateName(name) {
+  if (!name) return 'Enter a display name.';
+  if (textLength(name) > 32) return 'Names can be at most 32 characters.';
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) return 'Names cannot contain control characters.';
+  return null;
+}
+
+function showJoin() {
+  $('#join-screen').hidden = false;
+  const form = $('#join-form');
+  const input = $('#join-name');
+  const error = $('#join-error');
+  const pendingError = sessionStorage.getItem('parley.joinError');
+  sessionStorage.removeItem('parley.joinError');
+  const setError = (msg) => {
+    error.textContent = msg ?? '';
+    error.hidden = !msg;
+    input.setAttribute('aria-invalid', msg ? 'true' : 'false');
+  };
+  setError(pendingError);
+  input.addEventListener('input', () => setError(null));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const name = input.value.trim();
+    const problem = validateName(name);
+    if (problem) { setError(problem); input.focus(); return; }
+    enterApp(name);
+  });
+  input.focus();
+}
+
+$('#sign-out').addEventListener('click', () => leaveApp());
+
+document.addEventListener('visibilitychange', () => {
+  const room = rooms.get(active);
+  if (!document.hidden && room) { markRead(room); renderRooms(); }
+});
+
+document.addEventListener('keydown', (e) => {
+  // Alt+ArrowUp / Alt+ArrowDown: previous / next room.
+  if (!e.altKey || (e.key !== 'ArrowUp' && e.key !== 'ArrowDown') || !active) return;
+  const names = [...$('#room-list').querySelectorAll('button[data-room]')].map((b) => b.dataset.room);
+  const i = names.indexOf(active);
+  const next = names[(i + (e.key === 'ArrowDown' ? 1 : names.length - 1)) % names.length];
+  if (next && next !== active) { e.preventDefault(); openRoom(next, { focus: true }); }
+});
+
+const savedName = prefs.get('name');
+if (savedName && !validateName(savedName)) enterApp(savedName);
+else showJoin();
+
+// For tests and debugging.
+window.parley = { get client() { return client; }, rooms };

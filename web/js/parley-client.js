@@ -1,0 +1,640 @@
+// parley-client.js — a dependency-free client for the Parley protocol v1.
+//
+// Works in browsers and in Node (pass a WebSocket constructor in the options
+// when there is no global one). See docs/client.md for the full API.
+
+export const PROTOCOL = 'parley.v1';
+
+/** Connection states reported by the "state" event. */
+export const State = Object.freeze({
+  IDLE: 'idle',                 // created, connect() not called yet
+  CONNECTING: 'connecting',     // first connection attempt
+  CONNECTED: 'connected',       // welcome received, rooms (re)joined
+  RECONNECTING: 'reconnecting', // lost the connection, retrying with backoff
+  OFFLINE: 'offline',           // several attempts failed (or the network is down); still retrying
+  CLOSED: 'closed',             // close() was called or the server refused us for good
+});
+
+const DEFAULTS = {
+  protocol: PROTOCOL,
+  backoff: { initialMs: 500, maxMs: 10000, factor: 2, jitter: 0.5 },
+  connectTimeoutMs: 10000,
+  requestTimeoutMs: 15000,
+  ackTimeoutMs: 15000,
+  pingIntervalMs: 25000,
+  pongTimeoutMs: 10000,
+  typingIntervalMs: 2000,
+  offlineAfterAttempts: 3,
+  maxSendAttempts: 8,
+  random: Math.random,
+};
+
+// Close codes that mean "our fault": reconnect, but never in a fast loop.
+const CLIENT_BUG_CODES = new Set([1002, 1003, 1007, 1008, 1009]);
+// Send errors that will never succeed when retried.
+const PERMANENT_SEND_ERRORS = new Set([
+  'text_too_long', 'empty_text', 'bad_request', 'bad_room', 'no_such_room', 'bad_json', 'frame_too_large',
+]);
+// Errors to a hello that mean "stop trying".
+const FATAL_HELLO_ERRORS = new Set(['bad_name', 'bad_request']);
+
+/**
+ * Split one text frame into events: the server may batch several JSON
+ * objects in one frame, one per line. Blank lines are ignored; a line that
+ * is not JSON is reported through onBadLine and skipped.
+ */
+export function parseFrame(data, onBadLine) {
+  const events = [];
+  for (const line of String(data).split('\n')) {
+    if (line.trim() === '') continue;
+    try {
+      const evt = JSON.parse(line);
+      if (evt && typeof evt === 'object') events.push(evt);
+      else onBadLine?.(line);
+    } catch {
+      onBadLine?.(line);
+    }
+  }
+  return events;
+}
+
+/** Backoff delay for a 0-based attempt number: exponential, capped, with jitter. */
+export function backoffDelay(attempt, { initialMs, maxMs, factor, jitter }, random = Math.random) {
+  const base = Math.min(maxMs, initialMs * factor ** Math.min(attempt, 30));
+  return Math.round(base * (1 - jitter * random()));
+}
+
+function randomTag() {
+  const bytes = new Uint8Array(6);
+  if (globalThis.crypto?.getRandomValues) globalThis.crypto.getRandomValues(bytes);
+  else for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(Math.random() * 256);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** An error from the server (or a local one shaped the same way). */
+export class ParleyError extends Error {
+  constructor(evt) {
+    super(evt.message || evt.code || 'error');
+    this.name = 'ParleyError';
+    this.code = evt.code;
+    this.event = evt;
+    if (evt.retry_after_ms !== undefined) this.retryAfterMs = evt.retry_after_ms;
+  }
+}
+
+export class ParleyClient {
+  /**
+   * @param {object} options
+   * @param {string} options.url        ws:// or wss:// URL of /ws
+   * @param {string} options.name       display name sent in hello
+   * @param {Function} [options.WebSocket] WebSocket constructor (default: globalThis.WebSocket)
+   */
+  constructor(options = {}) {
+    if (!options.url) throw new TypeError('ParleyClient: options.url is required');
+    this.options = { ...DEFAULTS, ...options, backoff: { ...DEFAULTS.backoff, ...options.backoff } };
+    this.WebSocket = options.WebSocket ?? globalThis.WebSocket;
+    if (typeof this.WebSocket !== 'function') {
+      throw new TypeError('ParleyClient: no WebSocket constructor (pass options.WebSocket)');
+    }
+    this.url = options.url;
+    this.name = options.name;
+
+    this.state = State.IDLE;
+    this.user = null;
+    this.session = null;
+    this.limits = null;
+    this.serverTimeOffset = 0;
+    this.stats = { frames: 0, events: 0, duplicates: 0, connects: 0 };
+
+    this._listeners = new Map();
+    this._ws = null;
+    this._attempt = 0;        // consecutive failed attempts
+    this._slowNext = false;   // next delay uses the maximum (client-bug close codes)
+    this._timers = { reconnect: null, connect: null, ping: null, pong: null, flush: null };
+    this._nextRetryAt = 0;
+    this._ref = 0;
+    this._requests = new Map(); // ref -> { resolve, reject, timer, type }
+    this._rooms = new Map();    // room -> { lastSeq: number|null, live: boolean, joining: boolean }
+    this._queue = [];           // pending sends, in the order they were made
+    this._cidTag = randomTag();
+    this._cidCounter = 0;
+    this._lastTyping = new Map();
+    this._welcomeWaiters = [];
+    this._onOnline = () => { if (this.state === State.OFFLINE || this.state === State.RECONNECTING) this.reconnectNow(); };
+    this._onOffline = () => { if (this.state === State.RECONNECTING) this._setState(State.OFFLINE); };
+  }
+
+  // ---------------------------------------------------------------- events
+
+  /** Subscribe to an event; returns a function that unsubscribes. */
+  on(type, fn) {
+    if (!this._listeners.has(type)) this._listeners.set(type, new Set());
+    this._listeners.get(type).add(fn);
+    return () => this.off(type, fn);
+  }
+
+  off(type, fn) {
+    this._listeners.get(type)?.delete(fn);
+  }
+
+  /** Resolve with the next event of this type that matches the predicate. */
+  once(type, predicate = () => true) {
+    return new Promise((resolve) => {
+      const off = this.on(type, (evt) => {
+        if (predicate(evt)) { off(); resolve(evt); }
+      });
+    });
+  }
+
+  _emit(type, evt) {
+    for (const fn of [...(this._listeners.get(type) ?? [])]) {
+      try { fn(evt); } catch (err) { console.error(`parley-client: "${type}" listener failed`, err); }
+    }
+  }
+
+  // ------------------------------------------------------------ connection
+
+  /** Connect (or reconnect). Resolves with the welcome event. */
+  connect() {
+    if (this.state === State.CONNECTED) return Promise.resolve(this._welcome);
+    const p = new Promise((resolve, reject) => this._welcomeWaiters.push({ resolve, reject }));
+    if (this.state === State.IDLE || this.state === State.CLOSED) {
+      this._attempt = 0;
+      globalThis.addEventListener?.('online', this._onOnline);
+      globalThis.addEventListener?.('offline', this._onOffline);
+      this._open(State.CONNECTING);
+    }
+    return p;
+  }
+
+  /** Close for good: no reconnect, pending requests rejected, queue kept. */
+  close() {
+    globalThis.removeEventListener?.('online', this._onOnline);
+    globalThis.removeEventListener?.('offline', this._onOffline);
+    this._clearTimers();
+    const ws = this._ws;
+    this._detach();
+    if (ws) try { ws.close(1000, 'bye'); } catch { /* already closing */ }
+    this._connectionLost(new ParleyError({ code: 'closed', message: 'client closed' }));
+    this._setState(State.CLOSED);
+    this._rejectWelcomeWaiters(new ParleyError({ code: 'closed', message: 'client closed' }));
+  }
+
+  /** Skip the backoff wait and try to connect right away. */
+  reconnectNow() {
+    if (this.state === State.CONNECTED || this.state === State.CLOSED || this.state === State.IDLE) return;
+    if (this._ws) return; // an attempt is already under way
+    clearTimeout(this._timers.reconnect);
+    this._open(this.state);
+  }
+
+  get connected() { return this.state === State.CONNECTED; }
+  /** ms timestamp of the next automatic attempt while reconnecting, else 0. */
+  get nextRetryAt() { return this._nextRetryAt; }
+  /** Number of consecutive failed attempts. */
+  get attempt() { return this._attempt; }
+
+  _setState(state, extra = {}) {
+    const previous = this.state;
+    if (previous === state && !extra.force) return;
+    this.state = state;
+    this._emit('state', { state, previous, attempt: this._attempt, nextRetryAt: this._nextRetryAt, ...extra });
+  }
+
+  _open(state) {
+    this._nextRetryAt = 0;
+    this._setState(state, { force: true });
+    let ws;
+    try {
+      ws = new this.WebSocket(this.url, this.options.protocol);
+    } catch (err) {
+      this._scheduleReconnect({ code: 0, reason: String(err?.message ?? err) });
+      return;
+    }
+    this._ws = ws;
+    this.stats.connects++;
+    this._timers.connect = setTimeout(() => {
+      // No welcome in time: give up on this socket and retry.
+      if (this._ws === ws) this._dropSocket(ws, { code: 4000, reason: 'connect timeout' });
+    }, this.options.connectTimeoutMs);
+
+    ws.onopen = () => {
+      if (this._ws !== ws) return;
+      this._hello();
+    };
+    ws.onmessage = (msg) => {
+      if (this._ws !== ws) return;
+      this._onFrame(msg.data);
+    };
+    ws.onerror = () => { /* a close event follows */ };
+    ws.onclose = (ev) => {
+      if (this._ws !== ws) return;
+      this._detach();
+      this._onSocketClosed({ code: ev.code, reason: ev.reason });
+    };
+  }
+
+  _detach() {
+    const ws = this._ws;
+    if (!ws) return;
+    ws.onopen = ws.onmessage = ws.onerror = ws.onclose = null;
+    this._ws = null;
+  }
+
+  // Abandon a socket that is stuck (no welcome, no pong).
+  _dropSocket(ws, info) {
+    this._detach();
+    try { ws.close(4000, info.reason); } catch { /* ignore */ }
+    this._onSocketClosed(info);
+  }
+
+  _hello() {
+    const ref = this._nextRef();
+    this._track(ref, 'hello').then((welcome) => {
+      clearTimeout(this._timers.connect);
+      this._welcome = welcome;
+      this.user = welcome.user;
+      this.session = welcome.session;
+      this.limits = welcome.limits ?? null;
+      if (typeof welcome.server_time === 'number') this.serverTimeOffset = welcome.server_time - Date.now();
+      const reconnected = this.stats.connects > 1;
+      this._attempt = 0;
+      this._slowNext = false;
+      this._setState(State.CONNECTED, { reconnected });
+      this._emit('welcome', welcome);
+      for (const w of this._welcomeWaiters.splice(0)) w.resolve(welcome);
+      this._startHeartbeat();
+      this._rejoinAll();
+    }, (err) => {
+      if (err.code === 'disconnected') return; // the close handler deals with it
+      if (FATAL_HELLO_ERRORS.has(err.code)) {
+        this._emit('error', err.event);
+        this._rejectWelcomeWaiters(err);
+        this.close();
+      } else if (this._ws) {
+        this._dropSocket(this._ws, { code: 4000, reason: `hello failed: ${err.code}` });
+      }
+    });
+    this._write({ type: 'hello', name: this.name, ref });
+  }
+
+  _rejectWelcomeWaiters(err) {
+    for (const w of this._welcomeWaiters.splice(0)) w.reject(err);
+  }
+
+  _onSocketClosed({ code, reason }) {
+    this._connectionLost(new ParleyError({ code: 'disconnected', message: `connection closed (${code})` }));
+    if (this.state === State.CLOSED) return;
+    this._scheduleReconnect({ code, reason });
+  }
+
+  // Everything tied to one connection is reset; queued sends stay queued.
+  _connectionLost(err) {
+    clearTimeout(this._timers.connect);
+    clearTimeout(this._timers.ping);
+    clearTimeout(this._timers.pong);
+    for (const [ref, req] of this._requests) {
+      clearTimeout(req.timer);
+      req.reject(err);
+      this._requests.delete(ref);
+    }
+    for (const rec of this._rooms.values()) { rec.live = false; rec.joining = false; }
+    for (const item of this._queue) { item.inflight = false; clearTimeout(item.timer); }
+  }
+
+  _scheduleReconnect({ code, reason }) {
+    const { backoff, random, offlineAfterAttempts } = this.options;
+    let attempt = this._attempt;
+    if (CLIENT_BUG_CODES.has(code) || this._slowNext) attempt = 30; // the cap: never loop fast
+    if (code === 1013) attempt = Math.max(attempt, 2);              // server asked us to back off
+    const delay = backoffDelay(attempt, backoff, random);
+    this._attempt++;
+    this._slowNext = CLIENT_BUG_CODES.has(code);
+    this._nextRetryAt = Date.now() + delay;
+    const offline = this._attempt > offlineAfterAttempts || globalThis.navigator?.onLine === false;
+    this._setState(offline ? State.OFFLINE : State.RECONNECTING, { code, reason, delayMs: delay, force: true });
+    clearTimeout(this._timers.reconnect);
+    this._timers.reconnect = setTimeout(() => this._open(this.state), delay);
+  }
+
+  _clearTimers() {
+    for (const key of Object.keys(this._timers)) clearTimeout(this._timers[key]);
+    for (const item of this._queue) clearTimeout(item.timer);
+  }
+
+  _startHeartbeat() {
+    clearTimeout(this._timers.ping);
+    const ws = this._ws;
+    this._timers.ping = setTimeout(() => {
+      if (this._ws !== ws || !ws) return;
+      this._timers.pong = setTimeout(() => {
+        if (this._ws === ws) this._dropSocket(ws, { code: 4001, reason: 'pong timeout' });
+      }, this.options.pongTimeoutMs);
+      this.ping().then(() => {
+        clearTimeout(this._timers.pong);
+        this._startHeartbeat();
+      }, () => { /* connection lost; handled elsewhere */ });
+    }, this.options.pingIntervalMs);
+  }
+
+  // --------------------------------------------------------------- framing
+
+  _write(obj) {
+    const ws = this._ws;
+    if (!ws || ws.readyState !== 1) return false;
+    ws.send(JSON.stringify(obj));
+    return true;
+  }
+
+  _onFrame(data) {
+    this.stats.frames++;
+    const events = parseFrame(data, (line) => {
+      this._emit('error', { type: 'error', code: 'bad_frame', message: 'unparsable line from server', line });
+    });
+    this.stats.events += events.length;
+    this._emit('frame', { events: events.length });
+    for (const evt of events) this._dispatch(evt);
+  }
+
+  _dispatch(evt) {
+    switch (evt.type) {
+      case 'joined': this._onJoined(evt); break;
+      case 'left': this._rooms.delete(evt.room); break;
+      case 'message': if (!this._onMessage(evt)) return; break;
+      case 'ack': this._onAck(evt); break;
+      case 'pong':
+        if (typeof evt.server_time === 'number') this.serverTimeOffset = evt.server_time - Date.now();
+        break;
+      case 'error': if (this._onSendError(evt)) return; break;
+      default: break;
+    }
+    if (evt.type !== 'error' || evt.ref === undefined || !this._requests.has(evt.ref)) {
+      if (evt.type !== 'joined') this._emit(evt.type, evt);
+    }
+    this._emit('event', evt);
+    if (evt.ref !== undefined && this._requests.has(evt.ref)) {
+      const req = this._requests.get(evt.ref);
+      this._requests.delete(evt.ref);
+      clearTimeout(req.timer);
+      if (evt.type === 'error') req.reject(new ParleyError(evt));
+      else req.resolve(evt);
+    }
+  }
+
+  _nextRef() { return ++this._ref; }
+
+  _track(ref, type, timeoutMs = this.options.requestTimeoutMs) {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this._requests.delete(ref);
+        reject(new ParleyError({ code: 'timeout', message: `${type} timed out` }));
+      }, timeoutMs);
+      this._requests.set(ref, { resolve, reject, timer, type });
+    });
+  }
+
+  /** Send a request and resolve with its reply (rejects with ParleyError). */
+  request(obj, { timeoutMs } = {}) {
+    if (this.state !== State.CONNECTED) {
+      return Promise.reject(new ParleyError({ code: 'disconnected', message: 'not connected' }));
+    }
+    const ref = this._nextRef();
+    const p = this._track(ref, obj.type, timeoutMs);
+    this._write({ ...obj, ref });
+    return p;
+  }
+
+  // ----------------------------------------------------------------- rooms
+
+  /** Room directory: [{room, members, last_seq}]. */
+  async rooms() {
+    const reply = await this.request({ type: 'rooms' });
+    return reply.rooms ?? [];
+  }
+
+  create(room) {
+    return this.request({ type: 'create', room });
+  }
+
+  /**
+   * Join a room. The client remembers it and re-joins it after every
+   * reconnect with `since` = the last seq it saw, so no message is lost or
+   * repeated. Pass `since` to get a backlog right away.
+   */
+  join(room, { since } = {}) {
+    let rec = this._rooms.get(room);
+    if (!rec) {
+      rec = { lastSeq: null, live: false, joining: false };
+      this._rooms.set(room, rec);
+    }
+    if (typeof since === 'number') rec.lastSeq = since;
+    if (this.state !== State.CONNECTED) {
+      // Joined when the connection comes back.
+      return this.once('joined', (e) => e.room === room);
+    }
+    return this._sendJoin(room, rec);
+  }
+
+  _sendJoin(room, rec) {
+    const msg = { type: 'join', room };
+    if (rec.lastSeq !== null) msg.since = rec.lastSeq;
+    rec.joining = true;
+    rec.resuming = rec.lastSeq !== null;
+    return this.request(msg).catch((err) => {
+      rec.joining = false;
+      if (err.code === 'no_such_room' || err.code === 'bad_room') {
+        this._rooms.delete(room);
+        this._failQueued((item) => item.room === room, err);
+      }
+      throw err;
+    });
+  }
+
+  _rejoinAll() {
+    for (const [room, rec] of this._rooms) {
+      this._sendJoin(room, rec).catch((err) => {
+        if (err.code !== 'disconnected') this._emit('error', { ...err.event, room });
+      });
+    }
+  }
+
+  _onJoined(evt) {
+    let rec = this._rooms.get(evt.room);
+    if (!rec) {
+      rec = { lastSeq: null, live: false, joining: false };
+      this._rooms.set(evt.room, rec);
+    }
+    const resumed = !!rec.resuming;
+    if (rec.lastSeq === null) rec.lastSeq = evt.last_seq ?? 0;
+    rec.live = true;
+    rec.joining = false;
+    this._emit('joined', { ...evt, resumed, truncated: !!evt.truncated });
+    this._flush();
+  }
+
+  /** Leave a room; queued sends for it are dropped (rejected). */
+  async leave(room) {
+    this._failQueued((item) => item.room === room, new ParleyError({ code: 'left', message: 'left the room' }));
+    const rec = this._rooms.get(room);
+    this._rooms.delete(room);
+    if (!rec || this.state !== State.CONNECTED) return { type: 'left', room };
+    return this.request({ type: 'leave', room });
+  }
+
+  /** Rooms this client is in (it re-joins them on reconnect). */
+  joinedRooms() { return [...this._rooms.keys()]; }
+
+  /** Highest seq seen in a room, or null if unknown. */
+  lastSeq(room) { return this._rooms.get(room)?.lastSeq ?? null; }
+
+  _onMessage(evt) {
+    const rec = this._rooms.get(evt.room);
+    if (rec && typeof evt.seq === 'number') {
+      if (rec.lastSeq !== null && evt.seq <= rec.lastSeq) {
+        this.stats.duplicates++;
+        return false; // already delivered
+      }
+      rec.lastSeq = evt.seq;
+    }
+    return true;
+  }
+
+  /** Older messages: resolves {messages, has_more} (ascending seq). */
+  async history(room, { before, limit = 50 } = {}) {
+    const msg = { type: 'history', room, limit };
+    if (typeof before === 'number') msg.before = before;
+    const reply = await this.request(msg);
+    return { room, messages: reply.messages ?? [], has_more: !!reply.has_more };
+  }
+
+  ping() {
+    return this.request({ type: 'ping' }, { timeoutMs: this.options.pongTimeoutMs });
+  }
+
+  /** Tell the room we are typing; throttled to one event per typingIntervalMs. */
+  typing(room) {
+    const now = Date.now();
+    if (now - (this._lastTyping.get(room) ?? 0) < this.options.typingIntervalMs) return false;
+    if (!this._rooms.get(room)?.live) return false;
+    this._lastTyping.set(room, now);
+    return this._write({ type: 'typing', room });
+  }
+
+  // ----------------------------------------------------------------- sends
+
+  /**
+   * Queue a message. Returns the queue entry: {cid, room, text, createdAt,
+   * promise}. The promise resolves with the ack once the message is durable;
+   * it survives disconnects (the entry is re-sent with the same cid after
+   * reconnect, and the server dedupes it) and rejects only on a permanent
+   * error (e.g. text_too_long) or leave().
+   */
+  send(room, text) {
+    const cid = `c-${this._cidTag}-${++this._cidCounter}`;
+    const item = { cid, room, text, createdAt: Date.now(), attempts: 0, inflight: false, timer: null };
+    item.promise = new Promise((resolve, reject) => { item.resolve = resolve; item.reject = reject; });
+    item.promise.catch(() => { /* callers may ignore failures; the "send-failed" event reports them */ });
+    if (this.limits?.max_frame_bytes) {
+      const bytes = new TextEncoder().encode(JSON.stringify({ type: 'send', room, cid, text, ref: cid })).length;
+      if (bytes > this.limits.max_frame_bytes) {
+        const err = new ParleyError({ code: 'frame_too_large', message: 'message too large' });
+        item.reject(err);
+        this._emit('send-failed', { cid, room, text, error: err });
+        return item;
+      }
+    }
+    this._queue.push(item);
+    this._emit('queue', { pending: this._queue.length });
+    this._flush();
+    return item;
+  }
+
+  /** Queued sends not yet acknowledged (optionally for one room). */
+  pending(room) {
+    return this._queue.filter((item) => room === undefined || item.room === room)
+      .map(({ cid, room: r, text, createdAt, inflight }) => ({ cid, room: r, text, createdAt, inflight }));
+  }
+
+  /** Drop a queued (not yet acknowledged) send. */
+  cancel(cid) {
+    this._failQueued((item) => item.cid === cid, new ParleyError({ code: 'cancelled', message: 'cancelled' }));
+  }
+
+  // One message in flight per room keeps the room's order intact.
+  _flush() {
+    clearTimeout(this._timers.flush);
+    if (this.state !== State.CONNECTED) return;
+    const busy = new Set();
+    const now = Date.now();
+    let wakeAt = Infinity;
+    for (const item of this._queue) {
+      if (busy.has(item.room)) continue;
+      busy.add(item.room);
+      if (item.inflight || !this._rooms.get(item.room)?.live) continue;
+      if (item.notBefore && item.notBefore > now) { wakeAt = Math.min(wakeAt, item.notBefore); continue; }
+      this._transmit(item);
+    }
+    if (wakeAt !== Infinity) this._timers.flush = setTimeout(() => this._flush(), wakeAt - now);
+  }
+
+  _transmit(item) {
+    item.inflight = true;
+    item.attempts++;
+    item.notBefore = 0;
+    this._write({ type: 'send', room: item.room, cid: item.cid, text: item.text, ref: item.cid });
+    clearTimeout(item.timer);
+    item.timer = setTimeout(() => {
+      // No ack: send the same cid again (the server dedupes).
+      item.inflight = false;
+      this._flush();
+    }, this.options.ackTimeoutMs);
+  }
+
+  _onAck(evt) {
+    const idx = this._queue.findIndex((item) => item.cid === evt.cid);
+    if (idx === -1) return;
+    const [item] = this._queue.splice(idx, 1);
+    clearTimeout(item.timer);
+    item.resolve(evt);
+    this._emit('queue', { pending: this._queue.length });
+    this._flush();
+  }
+
+  // Returns true if the error belonged to a queued send (and was handled).
+  _onSendError(evt) {
+    if (typeof evt.ref !== 'string') return false;
+    const item = this._queue.find((i) => i.cid === evt.ref);
+    if (!item) return false;
+    clearTimeout(item.timer);
+    item.inflight = false;
+    if (PERMANENT_SEND_ERRORS.has(evt.code) || item.attempts >= this.options.maxSendAttempts) {
+      this._failQueued((i) => i === item, new ParleyError(evt));
+      return true;
+    }
+    if (evt.code === 'not_joined') {
+      const rec = this._rooms.get(item.room);
+      if (rec && !rec.joining) {
+        rec.live = false;
+        this._sendJoin(item.room, rec).catch(() => {});
+      }
+    }
+    const wait = evt.retry_after_ms ?? backoffDelay(item.attempts - 1, this.options.backoff, this.options.random);
+    item.notBefore = Date.now() + wait;
+    this._emit('send-retry', { cid: item.cid, room: item.room, code: evt.code, retryInMs: wait });
+    this._flush();
+    return true;
+  }
+
+  _failQueued(pred, err) {
+    const failed = this._queue.filter(pred);
+    if (failed.length === 0) return;
+    this._queue = this._queue.filter((i) => !pred(i));
+    for (const item of failed) {
+      clearTimeout(item.timer);
+      item.reject(err);
+      this._emit('send-failed', { cid: item.cid, room: item.room, text: item.text, error: err });
+    }
+    this._emit('queue', { pending: this._queue.length });
+    this._flush();
+  }
+}

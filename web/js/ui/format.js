@@ -1,0 +1,57 @@
+// Formatting of times, days, names and counts. Locale-aware, emoji-safe.
+
+const timeFmt = new Intl.DateTimeFormat(undefined, { hour: 'numeric', minute: '2-digit' });
+const fullFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 'short' });
+const dayFmt = new Intl.DateTimeFormat(undefined, { weekday: 'long', month: 'long', day: 'numeric' });
+const dayYearFmt = new Intl.DateTimeFormat(undefined, { weekday: 'long', month: 'long', day: 'numeric', year: 'numeric' });
+const segmenter = typeof Intl.Segmenter === 'function' ? new Intl.Segmenter(undefined, { granularity: 'grapheme' }) : null;
+
+export const formatTime = (ts) => timeFmt.format(new Date(ts));
+export const formatFull = (ts) => fullFmt.format(new Date(ts));
+
+/** Local calendar day key, e.g. "2024-11-23". */
+export function dayKey(ts) {
+  const d = new Date(ts);
+  return `${d.getFullYear()}-${d.getMonth() + 1}-${d.getDate()}`;
+}
+
+/** "Today", "Yesterday", or a long date. */
+export function dayLabel(ts, now = Date.now()) {
+  const d = new Date(ts);
+  const today = new Date(now);
+  const yesterday = new Date(now);
+  yesterday.setDate(today.getDate() - 1);
+  if (dayKey(d) === dayKey(today)) return 'Today';
+  if (dayKey(d) === dayKey(yesterday)) return 'Yesterday';
+  return (d.getFullYear() === today.getFullYear() ? dayFmt : dayYearFmt).format(d);
+}
+
+/** Number of user-perceived characters (code points; never splits surrogates). */
+export function textLength(text) {
+  let n = 0;
+  for (const _ of text) n++; // eslint-disable-line no-unused-vars
+  return n;
+}
+
+/** First grapheme of a name, upper-cased: "ada" -> "A", "🦊fox" -> "🦊". */
+export function initial(name) {
+  const trimmed = name.trim();
+  if (!trimmed) return '?';
+  const first = segmenter ? segmenter.segment(trimmed)[Symbol.iterator]().next().value.segment : [...trimmed][0];
+  return first.toLocaleUpperCase();
+}
+
+/** A stable hue (0–359) for a name, used to colour avatars. */
+export function hue(name) {
+  let hash = 0;
+  for (const ch of name) hash = (hash * 31 + ch.codePointAt(0)) >>> 0;
+  return hash % 360;
+}
+
+export const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+
+export function listNames(names) {
+  if (names.length === 1) return names[0];
+  if (names.length === 2) return `${names[0]} and ${names[1]}`;
+  return `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
+}

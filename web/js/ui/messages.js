@@ -1,0 +1,171 @@
+// The message list of the active room: day separators, sender grouping,
+// own messages set apart, pending/failed sends, scroll-back and "jump to
+// latest". Message text is rendered with text nodes only (see linkify.js).
+
+import { h } from './dom.js';
+import { renderText } from './linkify.js';
+import { dayKey, dayLabel, formatFull, formatTime, hue, initial } from './format.js';
+
+const GROUP_GAP_MS = 5 * 60 * 1000;
+const NEAR_TOP_PX = 160;
+const NEAR_BOTTOM_PX = 80;
+
+export function avatar(name, extraClass = '') {
+  return h('span', { class: `avatar ${extraClass}`.trim(), 'aria-hidden': 'true', vars: { '--hue': String(hue(name)) } }, initial(name));
+}
+
+function sameGroup(prev, m) {
+  return prev && prev.from === m.from && m.ts - prev.ts < GROUP_GAP_MS && dayKey(prev.ts) === dayKey(m.ts);
+}
+
+function timeEl(ts) {
+  return h('time', { class: 'time', datetime: new Date(ts).toISOString(), title: formatFull(ts) }, formatTime(ts));
+}
+
+function messageNode(m, me, prev) {
+  const own = m.from === me;
+  const cont = sameGroup(prev, m);
+  const text = renderText(h('div', { class: 'text' }), m.text);
+  const bubble = h('div', { class: 'bubble' },
+    h('span', { class: own || cont ? 'from sr-only' : 'from' }, own ? 'You' : m.from),
+    own || cont ? h('span', { class: 'sr-only' }, ': ') : null,
+    text,
+    timeEl(m.ts));
+  return h('li', {
+    class: `msg${own ? ' own' : ''}${cont ? ' cont' : ''}`,
+    dataset: { seq: String(m.seq), from: m.from, ...(m.cid ? { cid: m.cid } : {}) },
+    vars: { '--hue': String(hue(m.from)) },
+  }, own ? null : (cont ? h('span', { class: 'avatar-gap', 'aria-hidden': 'true' }) : avatar(m.from)), bubble);
+}
+
+function daySeparator(ts) {
+  return h('li', { class: 'day-sep', dataset: { day: dayKey(ts) } }, h('span', {}, dayLabel(ts)));
+}
+
+export class MessageView {
+  constructor({ scroller, list, pendingList, loadOlder, historyStatus, jump, jumpText, onLoadOlder, onRetry, onDiscard }) {
+    Object.assign(this, { scroller, list, pendingList, loadOlderBtn: loadOlder, historyStatus, jump, jumpText });
+    this.onLoadOlder = onLoadOlder;
+    this.room = null;
+    this.me = null;
+    this.last = null;     // last rendered message
+    this.unseen = 0;      // new messages below the fold
+
+    scroller.addEventListener('scroll', () => this._onScroll(), { passive: true });
+    loadOlder.addEventListener('click', () => this.onLoadOlder());
+    jump.addEventListener('click', () => { this.scrollToBottom(); this.scroller.focus({ preventScroll: true }); });
+    pendingList.addEventListener('click', (e) => {
+      const btn = e.target.closest('button[data-action]');
+      if (!btn) return;
+      const cid = btn.closest('li').dataset.cid;
+      if (btn.dataset.action === 'retry') onRetry(cid);
+      else onDiscard(cid);
+    });
+  }
+
+  /** Show a room (full render, scrolled to the newest message). */
+  setRoom(room, me) {
+    this.room = room;
+    this.me = me;
+    this.scroller.setAttribute('aria-label', `Messages in #${room.name}`);
+    this.unseen = 0;
+    this.render({ keep: 'bottom' });
+  }
+
+  /**
+   * Re-render every loaded message. keep: 'bottom' sticks to the newest
+   * message, 'anchor' keeps what is on screen where it is (used when older
+   * history is inserted above).
+   */
+  render({ keep = 'anchor' } = {}) {
+    const { scroller } = this;
+    const fromBottom = scroller.scrollHeight - scroller.scrollTop;
+    const stick = keep === 'bottom' || this.atBottom();
+    const items = [];
+    let prev = null;
+    for (const m of this.room.sorted()) {
+      if (!prev || dayKey(prev.ts) !== dayKey(m.ts)) { items.push(daySeparator(m.ts)); prev = null; }
+      items.push(messageNode(m, this.me, prev));
+      prev = m;
+    }
+    this.last = prev;
+    this.list.replaceChildren(...items);
+    this.updateHistoryTop();
+    if (stick) this.scrollToBottom();
+    else scroller.scrollTop = scroller.scrollHeight - fromBottom;
+  }
+
+  /** A live message for the shown room. Returns true if it was appended. */
+  add(m) {
+    if (this.last && m.seq < this.last.seq) { this.render(); return true; }
+    const stick = this.atBottom() || m.from === this.me;
+    let prev = this.last;
+    if (!prev || dayKey(prev.ts) !== dayKey(m.ts)) { this.list.append(daySeparator(m.ts)); prev = null; }
+    this.list.append(messageNode(m, this.me, prev));
+    this.last = m;
+    if (this.room.messages.size === 1) this.updateHistoryTop();
+    if (stick) this.scrollToBottom();
+    else {
+      this.unseen++;
+      this.jumpText.textContent = this.unseen === 1 ? '1 new message' : `${this.unseen} new messages`;
+      this.jump.hidden = false;
+    }
+    return true;
+  }
+
+  /** Render the sends that are queued (not acked yet) or failed. */
+  renderPending(pending, failed) {
+    const stick = this.atBottom();
+    const items = [];
+    for (const p of pending) {
+      items.push(h('li', { class: 'msg own pending', dataset: { cid: p.cid } },
+        h('div', { class: 'bubble' },
+          h('span', { class: 'sr-only' }, 'You (sending): '),
+          renderText(h('div', { class: 'text' }), p.text),
+          h('span', { class: 'time status' }, 'Sending…'))));
+    }
+    for (const [cid, f] of failed) {
+      items.push(h('li', { class: 'msg own failed', dataset: { cid } },
+        h('div', { class: 'bubble' },
+          h('span', { class: 'sr-only' }, 'You (not sent): '),
+          renderText(h('div', { class: 'text' }), f.text)),
+        h('div', { class: 'failed-row' },
+          h('span', { class: 'failed-reason' }, f.reason),
+          h('button', { type: 'button', class: 'link-btn', dataset: { action: 'retry' } }, 'Retry'),
+          h('button', { type: 'button', class: 'link-btn', dataset: { action: 'discard' } }, 'Discard'))));
+    }
+    this.pendingList.replaceChildren(...items);
+    if (stick) this.scrollToBottom();
+  }
+
+  updateHistoryTop() {
+    const room = this.room;
+    if (!room) return;
+    const empty = room.messages.size === 0;
+    this.loadOlderBtn.hidden = !(room.hasMore && !room.loadingOlder);
+    let status = '';
+    if (room.loadingOlder || !room.loaded) status = 'Loading messages…';
+    else if (room.hasMore === false) status = empty ? `No messages in #${room.name} yet. Say hello!` : `This is the beginning of #${room.name}.`;
+    this.historyStatus.textContent = status;
+    this.historyStatus.classList.toggle('start', room.hasMore === false);
+  }
+
+  atBottom() {
+    const s = this.scroller;
+    return s.scrollHeight - s.scrollTop - s.clientHeight < NEAR_BOTTOM_PX;
+  }
+
+  scrollToBottom() {
+    this.scroller.scrollTop = this.scroller.scrollHeight;
+    this.unseen = 0;
+    this.jump.hidden = true;
+  }
+
+  /** Is there room to scroll? (If not, the app loads more history.) */
+  get scrollable() { return this.scroller.scrollHeight > this.scroller.clientHeight + 8; }
+
+  _onScroll() {
+    if (this.atBottom()) { this.unseen = 0; this.jump.hidden = true; }
+    if (this.scroller.scrollTop < NEAR_TOP_PX && this.room?.hasMore && !this.room.loadingOlder) this.onLoadOlder();
+  }
+}
