@@ -4,16 +4,26 @@
 
 namespace parley::hub {
 
-void LocalRooms::add(const std::string& room, node::Session* s) { rooms_[room].push_back(s); }
+void LocalRooms::add(const std::string& room, node::Session* s) {
+  auto& v = rooms_[room];
+  if (auto* joined = s->find_room(room)) joined->hub_index = static_cast<std::uint32_t>(v.size());
+  v.push_back(s);
+}
 
 void LocalRooms::remove(const std::string& room, node::Session* s) {
   auto it = rooms_.find(room);
   if (it == rooms_.end()) return;
   auto& v = it->second;
-  auto pos = std::find(v.begin(), v.end(), s);
-  if (pos != v.end()) {
-    *pos = v.back();  // order of members does not matter
+  const auto* joined = s->find_room(room);
+  std::size_t i = joined && joined->hub_index < v.size() && v[joined->hub_index] == s
+                      ? joined->hub_index
+                      : static_cast<std::size_t>(std::find(v.begin(), v.end(), s) - v.begin());
+  if (i < v.size()) {
+    // Order of members does not matter: the last one takes the freed place.
+    v[i] = v.back();
     v.pop_back();
+    if (i < v.size())
+      if (auto* moved = v[i]->find_room(room)) moved->hub_index = static_cast<std::uint32_t>(i);
   }
   if (v.empty()) rooms_.erase(it);
 }

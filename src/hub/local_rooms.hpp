@@ -13,7 +13,9 @@ namespace parley::hub {
 
 class LocalRooms {
  public:
+  // Adds `s` to `room` and records its position in s's JoinedRoom for the room (O(1) removal).
   void add(const std::string& room, node::Session* s);
+  // Removes `s` from `room` in O(1): the last member takes its place.
   void remove(const std::string& room, node::Session* s);
   // Queues `event` for every local member of `room` except the session with id `except`.
   // Returns the number of sessions it was queued for.

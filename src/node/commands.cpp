@@ -151,8 +151,8 @@ void Node::do_join(Session& s, protocol::Request& req) {
 void Node::do_leave(Session& s, protocol::Request& req) {
   auto it = std::find_if(s.rooms.begin(), s.rooms.end(), [&](const auto& r) { return r.room == req.room; });
   if (it == s.rooms.end()) return send_error(s, errc::not_joined, req.ref);
+  s.shard().hub().remove(req.room, &s);  // before the erase: the hub reads the entry's index
   s.rooms.erase(it);
-  s.shard().hub().remove(req.room, &s);
   JsonWriter w("left");
   w.str("room", req.room);
   if (!req.ref.empty()) w.raw("ref", req.ref);
@@ -245,7 +245,7 @@ void Node::apply(Shard& shard, std::vector<ShardItem>& items) {
           break;
         }
         s->joining.erase(pending);
-        s->rooms.push_back(Session::JoinedRoom{item.room, 0});
+        s->rooms.push_back(Session::JoinedRoom{item.room, 0, 0});
         // Every delivery the owner posted before this item carried a seq ≤ the gap's last; every
         // one after it a later seq: adding the session here leaves no hole and no duplicate.
         shard.hub().add(item.room, s);

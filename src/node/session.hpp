@@ -21,6 +21,7 @@ class Session : public std::enable_shared_from_this<Session> {
   struct JoinedRoom {
     std::string room;
     std::int64_t last_typing_ms = 0;
+    std::uint32_t hub_index = 0;  // position in the shard hub's member list of the room
   };
 
   Session(Shard& shard, std::uint64_t id, const core::Limits& limits)

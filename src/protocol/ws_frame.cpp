@@ -53,6 +53,21 @@ std::string make_close_payload(CloseCode code, std::string_view reason) {
   return p;
 }
 
+void unmask(char* p, std::size_t n, const char (&mask)[4]) noexcept {
+  // Eight bytes at a time: the mask repeats every four, so two copies of it make a word.
+  std::uint64_t m8;
+  char m[8] = {mask[0], mask[1], mask[2], mask[3], mask[0], mask[1], mask[2], mask[3]};
+  std::memcpy(&m8, m, 8);
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, p + i, 8);
+    w ^= m8;
+    std::memcpy(p + i, &w, 8);
+  }
+  for (; i < n; ++i) p[i] ^= mask[i & 3];
+}
+
 void FrameReader::release_memory() noexcept {
   if (partial_.empty()) std::string().swap(partial_);
   if (message_.empty()) std::string().swap(message_);
@@ -106,7 +121,7 @@ FrameReader::Step FrameReader::parse(std::span<char> data, Frame& frame, std::si
   std::memcpy(mask, data.data() + pos, 4);
   pos += 4;
   char* p = data.data() + pos;
-  for (std::size_t i = 0; i < len; ++i) p[i] ^= mask[i & 3];
+  unmask(p, static_cast<std::size_t>(len), mask);
   frame = Frame{fin, op, std::span<char>(p, static_cast<std::size_t>(len))};
   used = pos + static_cast<std::size_t>(len);
   return Step::frame;

@@ -46,6 +46,8 @@ std::size_t write_header(char* out, Opcode op, std::size_t payload_size) noexcep
 // A whole control frame (payload ≤ 125 bytes); a close frame's payload is the code and reason.
 std::string make_control_frame(Opcode op, std::string_view payload);
 std::string make_close_payload(CloseCode code, std::string_view reason);
+// XORs `n` bytes with the 4-byte masking key (RFC 6455 5.3), starting at key offset 0.
+void unmask(char* p, std::size_t n, const char (&mask)[4]) noexcept;
 
 // Reads client frames from the bytes of a socket, keeping at most one partial frame and one
 // partial message between calls.

@@ -1,0 +1,186 @@
+#pragma once
+// RedisClient: an asynchronous Redis client driven by one Boost.Asio io_context. hiredis is used
+// only to format (redisFormatCommandArgv) and parse (redisReader) RESP; every byte goes through a
+// non-blocking Asio socket, so no call here ever blocks the calling thread.
+//
+// Two connections live inside one client:
+//   * the command connection: pipelined commands, replies matched in FIFO order, every command
+//     queued during one turn of the loop written with one async_write;
+//   * the subscriber connection (opened on the first subscribe()): SUBSCRIBE/UNSUBSCRIBE and the
+//     messages. The set of wanted channels is the truth; it is re-subscribed after a reconnect.
+// Both reconnect with jittered exponential backoff (backoff_min_ms doubling to backoff_max_ms)
+// until stop().
+//
+// Threads: every public member may be called from any thread. Work is posted to the client's
+// strand on the io_context given to the constructor; every callback and handler runs there,
+// never inline in the caller. (Run that io_context on one thread, or on several: the strand
+// serialises the client either way.)
+//
+// Delivery: a command's callback runs exactly once. On connection loss the commands already
+// written fail with connection_lost (they may or may not have run: the caller decides whether to
+// retry); commands not yet written stay queued and go out after the reconnect. Pub/Sub is
+// at-most-once: messages published while the subscriber connection is down are lost; the
+// subscriber state handler tells the owner when to repair the gap.
+//
+// Lifetime: stop() closes both sockets, fails every pending callback with redis_errc::stopped
+// (== std::errc::operation_canceled) and ends reconnection. The destructor calls stop(). Callbacks
+// that were pending can still run after stop() or the destructor returns, on the io_context, until
+// it has run the posted work: whatever they capture must outlive that. The io_context must outlive
+// the client object. The client's internals are reference-counted, so destroying the client while
+// work is still posted is memory-safe.
+//
+// Bounded memory: at most max_pending commands (queued + in flight) and max_pending_bytes of
+// queued command bytes; one write carries at most max_write_bytes (or one larger command); a reply
+// larger than max_reply_bytes on the wire is a protocol error and drops the connection.
+//
+// Not for blocking commands (BLPOP, XREAD BLOCK ...): a blocked command holds every later command
+// of the pipeline behind it.
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace parley::broker {
+
+// The "redis" error category.
+enum class redis_errc {
+  connection_lost = 1,  // written, but the connection dropped before the reply: may have run
+  not_connected,        // down and queue_while_disconnected is false: never sent
+  queue_full,           // max_pending or max_pending_bytes reached: never sent
+  server_error,         // Redis answered with an error reply; the RedisReply carries its text
+  protocol_error,       // unparsable or oversized reply, or a reply nobody asked for
+  stopped,              // stop() was called: never sent, or its reply will never come
+};
+
+const std::error_category& redis_category() noexcept;
+inline std::error_code make_error_code(redis_errc e) noexcept {
+  return {static_cast<int>(e), redis_category()};
+}
+
+// An owned copy of one RESP2 reply.
+struct RedisReply {
+  enum class Type : std::uint8_t { nil, integer, string, status, error, array };
+
+  Type type = Type::nil;
+  long long integer = 0;           // Type::integer
+  std::string str;                 // Type::string, status and error
+  std::vector<RedisReply> elements;  // Type::array
+
+  bool is_nil() const noexcept { return type == Type::nil; }
+  bool is_error() const noexcept { return type == Type::error; }
+};
+
+// A Lua script with its SHA1 computed once, locally. Cheap to share; immutable.
+class RedisScript {
+ public:
+  explicit RedisScript(std::string source);
+  const std::string& source() const noexcept { return source_; }
+  const std::string& sha1() const noexcept { return sha1_; }  // 40 lowercase hex digits
+
+ private:
+  std::string source_;
+  std::string sha1_;
+};
+
+struct RedisOptions {
+  std::string host = "127.0.0.1";  // an IP address, or a name resolved asynchronously
+  std::uint16_t port = 6379;
+  std::uint32_t connect_timeout_ms = 2000;
+  std::uint32_t backoff_min_ms = 100;   // first retry; doubles per failed attempt, 50-100% jitter
+  std::uint32_t backoff_max_ms = 2000;  // 2 s: a restarted Redis is found again within seconds
+  std::size_t max_pending = 65536;      // commands queued + in flight; beyond: queue_full
+  std::size_t max_pending_bytes = std::size_t{64} << 20;  // formatted bytes queued, not yet sent
+  std::size_t max_write_bytes = std::size_t{1} << 20;     // 1 MiB per write keeps latency flat
+  std::size_t max_reply_bytes = std::size_t{64} << 20;    // one reply, on the wire
+  bool queue_while_disconnected = true;  // false: commands fail at once with not_connected
+};
+
+// Counters since construction; read with relaxed atomics, for metrics.
+struct RedisStats {
+  std::uint64_t commands = 0;      // commands written
+  std::uint64_t writes = 0;        // async_writes on the command connection
+  std::uint64_t replies = 0;       // replies parsed, both connections
+  std::uint64_t connects = 0;      // connections established, both connections
+  std::uint64_t queue_full = 0;    // commands refused with queue_full
+  std::uint64_t messages = 0;      // Pub/Sub messages delivered to the handler
+};
+
+namespace detail {
+class RedisCommandLink;
+class RedisSubscriberLink;
+struct RedisCounters;
+}  // namespace detail
+
+class RedisClient {
+ public:
+  using Options = RedisOptions;
+  using Reply = RedisReply;
+  using Script = RedisScript;
+  using Callback = std::function<void(std::error_code, RedisReply)>;
+  using StateHandler = std::function<void(bool up)>;
+  // The views are valid only during the call.
+  using MessageHandler = std::function<void(std::string_view channel, std::string_view payload)>;
+  using SubscribeDone = std::function<void(std::error_code)>;
+
+  // Does no I/O: call the set_* handlers, then start().
+  RedisClient(boost::asio::io_context& ctx, RedisOptions options = {});
+  ~RedisClient();
+  RedisClient(const RedisClient&) = delete;
+  RedisClient& operator=(const RedisClient&) = delete;
+
+  // Handlers are replaced, not chained. Set them before start() to see every event.
+  // Command connection: true once connected, false when an established connection is lost (and
+  // once at stop() if it was up). Not called for failed connection attempts.
+  void set_state_handler(StateHandler handler);
+  // Subscriber connection: true once every wanted channel is confirmed subscribed after a
+  // (re)connect, so the owner can now fetch what it may have missed; false when that connection
+  // is lost (and once at stop() if it was up).
+  void set_subscriber_state_handler(StateHandler handler);
+  // Called for each message on a channel that is wanted at the time it arrives.
+  void set_message_handler(MessageHandler handler);
+
+  // Starts connecting the command connection. Idempotent.
+  void start();
+  // Fails every pending callback with redis_errc::stopped and closes both connections for good.
+  // Idempotent. Later commands fail with stopped.
+  void stop();
+
+  // Sends args (the command and its arguments, binary-safe) and calls cb once with the reply.
+  // A Redis error reply is ec == redis_errc::server_error with the message in reply.str. Empty
+  // args fail with std::errc::invalid_argument.
+  void command(std::vector<std::string> args, Callback cb);
+
+  // EVALSHA script.sha1() keys args; on NOSCRIPT, sends EVAL with the source once, transparently
+  // (the EVAL is queued behind commands issued after this one).
+  void eval_script(const RedisScript& script, std::vector<std::string> keys,
+                   std::vector<std::string> args, Callback cb);
+
+  // Adds channel to the wanted set (starts the subscriber connection on first use). done, if
+  // given, runs once the server confirmed the subscription (after a reconnect if need be), with
+  // std::errc::operation_canceled if unsubscribe(channel) came first, or stopped.
+  void subscribe(std::string channel, SubscribeDone done = {});
+  // Removes channel from the wanted set: no message of it is delivered from now on.
+  void unsubscribe(std::string channel);
+
+  bool connected() const noexcept;             // command connection up
+  bool subscriber_connected() const noexcept;  // subscriber up and resubscribed
+  RedisStats stats() const noexcept;
+
+ private:
+  std::shared_ptr<detail::RedisCounters> counters_;
+  std::shared_ptr<detail::RedisCommandLink> cmd_;
+  std::shared_ptr<detail::RedisSubscriberLink> sub_;
+};
+
+}  // namespace parley::broker
+
+template <>
+struct std::is_error_code_enum<parley::broker::redis_errc> : std::true_type {};
