@@ -70,8 +70,8 @@ struct RedisReply {
   enum class Type : std::uint8_t { nil, integer, string, status, error, array };
 
   Type type = Type::nil;
-  long long integer = 0;           // Type::integer
-  std::string str;                 // Type::string, status and error
+  long long integer = 0;             // Type::integer
+  std::string str;                   // Type::string, status and error
   std::vector<RedisReply> elements;  // Type::array
 
   bool is_nil() const noexcept { return type == Type::nil; }
@@ -94,6 +94,9 @@ struct RedisOptions {
   std::string host = "127.0.0.1";  // an IP address, or a name resolved asynchronously
   std::uint16_t port = 6379;
   std::uint32_t connect_timeout_ms = 2000;
+  // A peer gone without a reset is detected within about this long (TCP keepalive and
+  // TCP_USER_TIMEOUT); 0 leaves the kernel defaults (hours). Long-running commands are unaffected.
+  std::uint32_t dead_peer_timeout_ms = 15000;
   std::uint32_t backoff_min_ms = 100;   // first retry; doubles per failed attempt, 50-100% jitter
   std::uint32_t backoff_max_ms = 2000;  // 2 s: a restarted Redis is found again within seconds
   std::size_t max_pending = 65536;      // commands queued + in flight; beyond: queue_full
@@ -105,12 +108,12 @@ struct RedisOptions {
 
 // Counters since construction; read with relaxed atomics, for metrics.
 struct RedisStats {
-  std::uint64_t commands = 0;      // commands written
-  std::uint64_t writes = 0;        // async_writes on the command connection
-  std::uint64_t replies = 0;       // replies parsed, both connections
-  std::uint64_t connects = 0;      // connections established, both connections
-  std::uint64_t queue_full = 0;    // commands refused with queue_full
-  std::uint64_t messages = 0;      // Pub/Sub messages delivered to the handler
+  std::uint64_t commands = 0;    // commands written
+  std::uint64_t writes = 0;      // async_writes on the command connection
+  std::uint64_t replies = 0;     // replies parsed, both connections
+  std::uint64_t connects = 0;    // connections established, both connections
+  std::uint64_t queue_full = 0;  // commands refused with queue_full
+  std::uint64_t messages = 0;    // Pub/Sub messages delivered to the handler
 };
 
 namespace detail {

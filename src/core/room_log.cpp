@@ -72,6 +72,12 @@ const RoomLog::Entry& RoomLog::commit(Message m) {
   return ring_.back();
 }
 
+const RoomLog::Entry& RoomLog::apply(Message m) {
+  if (!m.cid.empty()) remember_cid(m.from, m.cid, m.seq, m.ts);
+  assigned_ = std::max(assigned_, m.seq);
+  return commit(std::move(m));
+}
+
 void RoomLog::push_ring(Message m) {
   auto event = std::make_shared<const std::string>(message_event(m));
   ring_.push_back(Entry{std::move(m), std::move(event)});

@@ -45,6 +45,9 @@ class RoomLog {
 
   // Records that the message with the next committed seq is durable; returns its entry.
   const Entry& commit(Message m);
+  // Cluster mode: a message ordered by the broker (m.seq == last_committed() + 1) is applied,
+  // its cid remembered; returns its entry.
+  const Entry& apply(Message m);
 
   // True when the ring holds every committed message with seq > after.
   bool covers_after(std::uint64_t after) const noexcept;

@@ -102,8 +102,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     node::Node& node = shard_.node();
     if (path == "/healthz") return send_json(http::status::ok, R"({"status":"ok"})", keep);
     if (path == "/readyz") {
-      return node.draining() ? send_json(http::status::service_unavailable, R"({"ready":false,"reason":"draining"})", keep)
-                             : send_json(http::status::ok, R"({"ready":true})", keep);
+      if (node.draining()) return send_json(http::status::service_unavailable, R"({"ready":false,"reason":"draining"})", keep);
+      if (!node.ready()) return send_json(http::status::service_unavailable, R"({"ready":false,"reason":"broker unreachable"})", keep);
+      return send_json(http::status::ok, R"({"ready":true})", keep);
     }
     if (path == "/metrics") return send_text(http::status::ok, node.metrics_text(), "text/plain; version=0.0.4", keep);
     if (path == "/ws") {

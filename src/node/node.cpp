@@ -6,7 +6,8 @@
 
 namespace parley::node {
 
-Node::Node(NodeOptions options, store::Store& store) : options_(std::move(options)), store_(store) {
+Node::Node(NodeOptions options, store::Store& store, broker::Broker* broker)
+    : options_(std::move(options)), store_(store), broker_(broker) {
   if (options_.threads == 0) options_.threads = 1;
   shards_.reserve(options_.threads);
   for (unsigned i = 0; i < options_.threads; ++i) shards_.push_back(std::make_unique<Shard>(*this, i));
@@ -31,7 +32,11 @@ void Node::start() {
     owner.metrics().rooms_owned.add();
     ++n;
   }
-  spdlog::info("node: {} rooms, {} I/O threads", n, shard_count());
+  spdlog::info("node: {} rooms, {} I/O threads{}", n, shard_count(), broker_ ? ", clustered" : "");
+  if (broker_) {
+    broker_->set_handler(this);
+    broker_->start();
+  }
   for (auto& sh : shards_) {
     guards_.push_back(boost::asio::make_work_guard(sh->context()));
     sh->start_ticker();
@@ -53,6 +58,7 @@ void Node::start() {
 
 void Node::stop() {
   if (threads_.empty()) return;
+  if (broker_) broker_->stop();
   for (auto& sh : shards_) sh->post([s = sh.get()] { s->stop_ticker(); });
   guards_.clear();
   for (auto& sh : shards_) sh->context().stop();
@@ -132,7 +138,11 @@ std::string Node::metrics_text() const {
   out += "# HELP parley_store_failures_total Failed commits (each retried).\n# TYPE parley_store_failures_total counter\n";
   out += "parley_store_failures_total " + std::to_string(st.failures) + "\n";
   out += "# HELP parley_ready 1 while the node accepts new connections.\n# TYPE parley_ready gauge\n";
-  out += std::string("parley_ready ") + (draining() ? "0" : "1") + "\n";
+  out += std::string("parley_ready ") + (ready() ? "1" : "0") + "\n";
+  if (broker_) {
+    out += "# HELP parley_broker_up 1 while the cluster broker is reachable.\n# TYPE parley_broker_up gauge\n";
+    out += std::string("parley_broker_up ") + (broker_->ready() ? "1" : "0") + "\n";
+  }
   return out;
 }
 

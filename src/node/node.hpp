@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "broker/broker.hpp"
 #include "core/limits.hpp"
 #include "core/room_log.hpp"
 #include "node/outbox.hpp"
@@ -35,9 +36,11 @@ struct NodeOptions {
   std::string default_room = "general";
 };
 
-class Node {
+class Node final : public broker::Handler {
  public:
-  Node(NodeOptions options, store::Store& store);
+  // Without a broker the node is a whole chat service on its own; with one it is a member of a
+  // cluster, and the broker orders every room (see broker/broker.hpp).
+  Node(NodeOptions options, store::Store& store, broker::Broker* broker = nullptr);
   ~Node();
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
@@ -63,6 +66,16 @@ class Node {
   // Draining: /readyz turns false; sessions are closed with 1001 by the server.
   void set_draining() noexcept { draining_.store(true); }
   bool draining() const noexcept { return draining_.load(); }
+  // Accepting new clients: not draining, and the broker (if any) reachable.
+  bool ready() const noexcept { return !draining() && (!broker_ || broker_->ready()); }
+  bool clustered() const noexcept { return broker_ != nullptr; }
+
+  // broker::Handler, called on the broker's thread.
+  void on_message(core::Message m) override;
+  void on_room_created(std::string room, std::string by) override;
+  void on_state(bool up) override;
+  // Called by each shard about once a second.
+  void on_shard_tick(Shard& shard);
   std::size_t session_count() const;
 
   // Prometheus text exposition of every shard's counters and the store's.
@@ -107,8 +120,20 @@ class Node {
   void reply_now(SessionRef who, std::string event);
   void join_failed(SessionRef who, const std::string& room, protocol::errc code, const std::string& ref);
 
+  // Cluster mode (cluster.cpp), on the room's owner shard.
+  void cluster_send(Shard& owner, OwnedRoom& r, core::Message m, SessionRef who, std::string ref);
+  // Runs `f` once the room is subscribed and caught up with the broker.
+  void when_synced(Shard& owner, OwnedRoom& r, std::function<void(OwnedRoom*)> f);
+  void repair(Shard& owner, OwnedRoom& r);
+  void on_repaired(Shard& owner, const std::string& room, std::vector<core::Message> msgs);
+  void cluster_receive(Shard& owner, core::Message m);
+  // Applies every message that continues the room's sequence, from `early`, fanning out.
+  void drain_early(Shard& owner, OwnedRoom& r, Outbox& out);
+  void maybe_unsubscribe(OwnedRoom& r);
+
   NodeOptions options_;
   store::Store& store_;
+  broker::Broker* broker_ = nullptr;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::vector<std::thread> threads_;
   std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guards_;

@@ -3,6 +3,7 @@
 // has member sessions. Loaded from the store on first use; requests wait until then.
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,21 @@ struct OwnedRoom {
     std::string ref;
   };
   std::vector<DupAck> dup_acks;
+
+  // Cluster mode (a broker orders the room): subscribed while this node has members; synced
+  // once caught up with the broker's log since subscribing. Messages published past a gap wait
+  // in `early` (bounded) until the gap is repaired.
+  bool subscribed = false;
+  bool synced = false;
+  bool repairing = false;
+  std::map<std::uint64_t, core::Message> early;
+  std::vector<std::function<void(OwnedRoom*)>> sync_waiting;
+
+  std::uint32_t local_members() const noexcept {
+    std::uint32_t n = 0;
+    for (auto c : shard_members) n += c;
+    return n;
+  }
 
   std::uint64_t last_seq() const noexcept { return state == State::ready ? log.last_committed() : stored_last_seq; }
 };

@@ -91,6 +91,7 @@ void Node::owner_create(Shard& owner, std::string room, std::string user, Sessio
       }
       r->log.restore(0, {});
       r->state = OwnedRoom::State::ready;
+      if (broker_) broker_->announce_room(room, user);
       auto waiting = std::move(r->waiting);
       r->waiting.clear();
       for (auto& f : waiting) f(r);
@@ -116,6 +117,13 @@ void Node::owner_join(Shard& owner, std::string room, std::string user, SessionR
   with_room(owner, room, [this, &owner, room, user = std::move(user), who, since, ref = std::move(ref)](OwnedRoom* r) mutable {
     if (!r) return join_failed(who, room, errc::no_such_room, ref);
     if (r->state != OwnedRoom::State::ready) return join_failed(who, room, errc::store_failed, ref);
+    if (broker_ && !r->synced) {
+      // Cluster: the ring must be caught up with the broker before a gap can be computed.
+      return when_synced(owner, *r, [this, &owner, room, user, who, since, ref](OwnedRoom* synced) mutable {
+        if (!synced) return join_failed(who, room, errc::unavailable, ref);
+        owner_join(owner, room, std::move(user), who, since, std::move(ref));
+      });
+    }
     Outbox out(shard_count());
     if (r->presence.add(user)) {
       // Announced before the joiner is added on its shard: it learns of itself from `members`.
@@ -200,6 +208,7 @@ void Node::owner_leave(Shard& owner, std::string room, std::string user, Session
     broadcast(out, *r, std::make_shared<const std::string>(presence_event(r->id, user, "left")));
     dispatch(out);
   }
+  if (broker_) maybe_unsubscribe(*r);
 }
 
 void Node::owner_send(Shard& owner, core::Message m, SessionRef who, std::string ref) {
@@ -207,6 +216,7 @@ void Node::owner_send(Shard& owner, core::Message m, SessionRef who, std::string
   with_room(owner, room, [this, &owner, m = std::move(m), who, ref = std::move(ref)](OwnedRoom* r) mutable {
     if (!r) return reply_now(who, error_text(errc::no_such_room, ref));
     if (r->state != OwnedRoom::State::ready) return reply_now(who, error_text(errc::store_failed, ref));
+    if (broker_) return cluster_send(owner, *r, std::move(m), who, std::move(ref));
     if (auto hit = r->log.find_cid(m.from, m.cid)) {
       // An idempotent retry: the original ack, nothing stored twice.
       if (hit->seq <= r->log.last_committed()) return reply_now(who, ack_event(r->id, m.cid, hit->seq, hit->ts, ref));
@@ -235,6 +245,14 @@ void Node::on_committed(Shard& owner, std::vector<Shard::PendingAppend> batch, s
   if (ec) {
     // Only at shutdown: never acked, never delivered; the client retries with the same cid.
     for (auto& p : batch) out.reply(p.who, error_text(errc::store_failed, p.ref));
+    return dispatch(out);
+  }
+  if (broker_) {
+    // Cluster: members got the message from the broker; the ack says it is durable.
+    for (auto& p : batch) {
+      out.reply(p.who, ack_event(p.message.room, p.message.cid, p.message.seq, p.message.ts, p.ref));
+      owner.metrics().messages_acked.add();
+    }
     return dispatch(out);
   }
   std::vector<OwnedRoom*> touched;

@@ -77,6 +77,7 @@ void Shard::on_tick() {
   all.reserve(sessions_.size());
   for (auto& [id, s] : sessions_) all.push_back(s);
   for (auto& s : all) s->tick(now);
+  node_.on_shard_tick(*this);
   start_ticker();
 }
 

@@ -24,6 +24,7 @@ std::string_view code_name(errc e) noexcept {
     case errc::rate_limited: return "rate_limited";
     case errc::overloaded: return "overloaded";
     case errc::store_failed: return "store_failed";
+    case errc::unavailable: return "unavailable";
     case errc::internal: return "internal";
   }
   return "internal";
@@ -49,6 +50,7 @@ std::string_view default_message(errc e) noexcept {
     case errc::rate_limited: return "too many messages; slow down";
     case errc::overloaded: return "the server is busy; nothing was stored, retry later";
     case errc::store_failed: return "the message could not be stored";
+    case errc::unavailable: return "the cluster is unreachable; nothing was sent, retry later";
     case errc::internal: return "internal error";
   }
   return "internal error";

@@ -25,6 +25,7 @@ enum class errc {
   rate_limited,
   overloaded,      // the store's queue is full: retry later, nothing was stored
   store_failed,
+  unavailable,     // the cluster broker is unreachable: retry with the same cid
   internal,
 };
 

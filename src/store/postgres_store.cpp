@@ -105,9 +105,17 @@ std::string insert_sql(std::size_t rows) {
   return sql;
 }
 
+// libpq's messages span lines ("...\n\tIs the server running..."): one line per log entry.
 std::string trimmed(const char* msg) {
-  std::string s = msg ? msg : "";
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  std::string s;
+  for (const char* p = msg ? msg : ""; *p; ++p) {
+    if (*p == '\n' || *p == '\t') {
+      if (!s.empty() && s.back() != ' ') s += ' ';
+    } else {
+      s += *p;
+    }
+  }
+  while (!s.empty() && s.back() == ' ') s.pop_back();
   return s.empty() ? "unknown error" : s;
 }
 
@@ -204,15 +212,11 @@ bool PostgresStore::connect_once(std::string& err) {
   return true;
 }
 
-bool PostgresStore::ensure_connected() {
+bool PostgresStore::ensure_connected(std::string& err) {
   if (conn_ && PQstatus(conn_) == CONNECTION_OK) return true;
-  std::string err;
-  if (connect_once(err)) {
-    spdlog::info("store: connected to PostgreSQL ({})", describe(options_.conninfo));
-    return true;
-  }
-  spdlog::warn("store: cannot reach PostgreSQL: {}", err);
-  return false;
+  if (!connect_once(err)) return false;
+  spdlog::info("store: reconnected to PostgreSQL ({})", describe(options_.conninfo));
+  return true;
 }
 
 void PostgresStore::disconnect() {
@@ -270,9 +274,9 @@ std::vector<StoredRoom> PostgresStore::load_rooms() {
 }
 
 std::vector<StoredRoom> PostgresStore::load_rooms_now() {
-  std::string err = "not connected";
+  std::string err;
   for (int attempt = 0; attempt < 2; ++attempt) {
-    if (!ensure_connected()) continue;
+    if (!ensure_connected(err)) continue;
     Result r(PQexec(conn_,
                     "SELECT id, created_at, created_by, "
                     "COALESCE((SELECT MAX(seq) FROM messages m WHERE m.room = r.id), 0) FROM rooms r ORDER BY id"));
@@ -408,8 +412,8 @@ void PostgresStore::commit_appends(std::vector<AppendJob*>& jobs) {
   auto backoff = std::chrono::milliseconds(50);
   for (;;) {
     const auto t0 = Clock::now();
-    std::string err = "not connected";
-    Outcome outcome = ensure_connected() ? try_commit(jobs, err) : Outcome::connection_lost;
+    std::string err;
+    Outcome outcome = ensure_connected(err) ? try_commit(jobs, err) : Outcome::connection_lost;
     if (outcome == Outcome::ok) {
       const auto us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0);
       batches_.fetch_add(1, std::memory_order_relaxed);
@@ -534,8 +538,8 @@ PostgresStore::Outcome PostgresStore::insert_chunk(const core::Message* const* r
 std::error_code PostgresStore::insert_room(const StoredRoom& room) {
   auto backoff = std::chrono::milliseconds(50);
   for (;;) {
-    std::string err = "not connected";
-    if (ensure_connected()) {
+    std::string err;
+    if (ensure_connected(err)) {
       Params p;
       p.text(room.id);
       p.int8(room.created_at);
@@ -561,9 +565,9 @@ std::error_code PostgresStore::insert_room(const StoredRoom& room) {
 
 std::error_code PostgresStore::read_now(const ReadJob& job, std::vector<core::Message>& out) {
   // A read is not retried through an outage: the caller gets an error now, not a stalled reply.
-  std::string err = "not connected";
+  std::string err;
   for (int attempt = 0; attempt < 2; ++attempt) {
-    if (!ensure_connected()) break;
+    if (!ensure_connected(err)) break;
     Params p;
     p.text(job.room);
     p.int8(clamp64(job.after));

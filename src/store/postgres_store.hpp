@@ -77,7 +77,7 @@ class PostgresStore final : public Store {
   std::vector<StoredRoom> load_rooms_now();
 
   bool connect_once(std::string& err);
-  bool ensure_connected();
+  bool ensure_connected(std::string& err);
   void disconnect();
   void migrate();
   // False once stop() was called longer than stop_timeout ago: give up on an unreachable server.

@@ -1,0 +1,69 @@
+#pragma once
+// Broker: the seam between the nodes of a cluster. A single node runs without one: its owner
+// shards order each room and fan out in-process (see node/room_owner.cpp). With a broker, the
+// broker orders each room for every node at once:
+//
+//   publish()  assigns the room's next seq (one atomic step for the whole cluster), appends the
+//              message to the room's log (a capped stream) and publishes it to every node
+//              subscribed to the room. A repeated (from, cid) returns the original seq instead.
+//   delivery   at most once, in seq order per room *as published*; a node may miss messages
+//              (Pub/Sub is fire-and-forget), so receivers check seqs and repair gaps with fetch().
+//   fetch()    the room's logged messages with seq > after, ascending. The log is capped: it may
+//              start after `after + 1`; the store has the rest.
+//
+// Threads: every member may be called from any thread; completions and Handler calls run on
+// the broker's own thread; callers post back to their executor.
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "core/message.hpp"
+
+namespace parley::broker {
+
+struct Published {
+  std::uint64_t seq = 0;
+  std::int64_t ts = 0;
+  bool duplicate = false;  // (from, cid) was published before: seq and ts are the original's
+};
+
+class Handler {
+ public:
+  virtual ~Handler() = default;
+  // A message published to a room this node subscribes to.
+  virtual void on_message(core::Message m) = 0;
+  // A room was created somewhere in the cluster.
+  virtual void on_room_created(std::string room, std::string by) = 0;
+  // The connection to the broker went down or came back; after `up`, subscribed rooms may have
+  // missed messages: repair them.
+  virtual void on_state(bool up) = 0;
+};
+
+class Broker {
+ public:
+  using PublishDone = std::function<void(std::error_code, Published)>;
+  using FetchDone = std::function<void(std::error_code, std::vector<core::Message>)>;
+  using SeqDone = std::function<void(std::error_code, std::vector<std::uint64_t>)>;
+
+  virtual ~Broker() = default;
+
+  // Set once, before start().
+  virtual void set_handler(Handler* handler) = 0;
+  virtual void start() = 0;
+  virtual void stop() = 0;
+  // True while the broker is reachable: /readyz is false otherwise.
+  virtual bool ready() const = 0;
+
+  // `m.seq` is ignored; m.ts is the sender's node time.
+  virtual void publish(const core::Message& m, PublishDone done) = 0;
+  virtual void announce_room(const std::string& room, const std::string& by) = 0;
+  virtual void subscribe(const std::string& room) = 0;
+  virtual void unsubscribe(const std::string& room) = 0;
+  virtual void fetch(const std::string& room, std::uint64_t after, std::size_t limit, FetchDone done) = 0;
+  // The last assigned seq of each room (0 for none), for periodic gap checks.
+  virtual void last_seqs(const std::vector<std::string>& rooms, SeqDone done) = 0;
+};
+
+}  // namespace parley::broker

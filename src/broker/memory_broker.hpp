@@ -1,0 +1,78 @@
+#pragma once
+// MemoryBroker: the Broker contract in one process. A MemoryCluster holds what Redis holds in
+// production (per-room seq counters, capped logs, cids, subscriptions) and runs every operation on
+// its own thread; each node gets its own MemoryBroker endpoint. It lets the cluster path of the
+// node — ordering by the broker, gap repair, cross-node delivery — be tested with several nodes
+// in one process, and it is the reference the RedisBroker is checked against.
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <atomic>
+#include <deque>
+#include <map>
+#include <memory>
+#include <set>
+#include <thread>
+#include <unordered_map>
+
+#include "broker/broker.hpp"
+
+namespace parley::broker {
+
+class MemoryBroker;
+
+class MemoryCluster {
+ public:
+  explicit MemoryCluster(std::size_t log_capacity = 10000);
+  ~MemoryCluster();
+
+  std::unique_ptr<MemoryBroker> endpoint();
+  // Test hooks: the next `n` published messages are not delivered to `to` (a missed Pub/Sub
+  // message); `set_up(false)` makes every endpoint see the broker as unreachable.
+  void drop_next(MemoryBroker* to, int n);
+  void set_up(bool up);
+
+ private:
+  friend class MemoryBroker;
+  struct Room {
+    std::uint64_t seq = 0;
+    std::deque<core::Message> log;
+    std::unordered_map<std::string, std::pair<std::uint64_t, std::int64_t>> cids;
+    std::deque<std::string> cid_order;
+  };
+
+  boost::asio::io_context ctx_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
+  std::size_t log_capacity_;
+  std::unordered_map<std::string, Room> rooms_;  // on ctx_'s thread only
+  std::set<MemoryBroker*> endpoints_;
+  std::map<MemoryBroker*, int> drops_;
+  std::atomic<bool> up_{true};
+  std::thread thread_;
+};
+
+class MemoryBroker final : public Broker {
+ public:
+  explicit MemoryBroker(MemoryCluster& cluster) : cluster_(cluster) {}
+  ~MemoryBroker() override;
+
+  void set_handler(Handler* handler) override { handler_ = handler; }
+  void start() override;
+  void stop() override;
+  bool ready() const override { return cluster_.up_.load(); }
+  void publish(const core::Message& m, PublishDone done) override;
+  void announce_room(const std::string& room, const std::string& by) override;
+  void subscribe(const std::string& room) override;
+  void unsubscribe(const std::string& room) override;
+  void fetch(const std::string& room, std::uint64_t after, std::size_t limit, FetchDone done) override;
+  void last_seqs(const std::vector<std::string>& rooms, SeqDone done) override;
+
+ private:
+  friend class MemoryCluster;
+  MemoryCluster& cluster_;
+  Handler* handler_ = nullptr;
+  std::set<std::string> rooms_;  // subscriptions, on the cluster's thread
+  bool started_ = false;
+};
+
+}  // namespace parley::broker

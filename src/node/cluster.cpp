@@ -1,0 +1,208 @@
+// Cluster mode: the broker orders each room for every node (broker/broker.hpp). The owner shard
+// of a room on this node subscribes while the node has members in it, applies the broker's
+// messages in seq order, and repairs any gap (a missed Pub/Sub message, a broker restart) from
+// the broker's log, then the store, before it delivers anything after the gap.
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/steady_timer.hpp>
+
+#include "node/node.hpp"
+#include "protocol/json_writer.hpp"
+
+namespace parley::node {
+
+using protocol::errc;
+
+namespace {
+// Messages published past a gap that wait for its repair; past this the room re-syncs from the log.
+constexpr std::size_t max_early = 10000;
+
+std::string ack_json(const core::Message& m, std::uint64_t seq, std::int64_t ts, const std::string& ref) {
+  protocol::JsonWriter w("ack");
+  w.str("cid", m.cid).str("room", m.room).unum("seq", seq).num("ts", ts);
+  if (!ref.empty()) w.raw("ref", ref);
+  return std::move(w).done();
+}
+}  // namespace
+
+void Node::cluster_send(Shard& owner, OwnedRoom& r, core::Message m, SessionRef who, std::string ref) {
+  if (auto hit = r.log.find_cid(m.from, m.cid)) return reply_now(who, ack_json(m, hit->seq, hit->ts, ref));
+  if (!store_.has_capacity()) return reply_now(who, protocol::error_event(errc::overloaded, {}, ref));
+  owner.metrics().messages_in.add();
+  broker_->publish(m, [this, &owner, m, who, ref](std::error_code ec, broker::Published p) mutable {
+    owner.post([this, &owner, m = std::move(m), who, ref = std::move(ref), ec, p]() mutable {
+      if (ec) return reply_now(who, protocol::error_event(errc::unavailable, {}, ref));
+      // A retry of a message published before (perhaps through another node): it is in the
+      // broker's log, which is what the store recovers from; ack it as it was.
+      if (p.duplicate) return reply_now(who, ack_json(m, p.seq, p.ts, ref));
+      m.seq = p.seq;
+      m.ts = p.ts;
+      owner.queue_append(Shard::PendingAppend{std::move(m), who, std::move(ref)});
+    });
+  });
+}
+
+void Node::when_synced(Shard& owner, OwnedRoom& r, std::function<void(OwnedRoom*)> f) {
+  r.sync_waiting.push_back(std::move(f));
+  if (!r.subscribed) {
+    r.subscribed = true;
+    broker_->subscribe(r.id);
+  }
+  repair(owner, r);
+}
+
+void Node::repair(Shard& owner, OwnedRoom& r) {
+  if (r.repairing) return;
+  r.repairing = true;
+  broker_->fetch(r.id, r.log.last_committed(), options_.limits.resume_limit,
+                 [this, &owner, room = r.id](std::error_code ec, std::vector<core::Message> msgs) {
+                   owner.post([this, &owner, room, ec, msgs = std::move(msgs)]() mutable {
+                     OwnedRoom* r = owner.find_owned(room);
+                     if (!r) return;
+                     if (ec) {
+                       r->repairing = false;
+                       spdlog::warn("room {}: cannot fetch from the broker: {}", room, ec.message());
+                       auto waiting = std::move(r->sync_waiting);
+                       r->sync_waiting.clear();
+                       for (auto& f : waiting) f(nullptr);
+                       maybe_unsubscribe(*r);
+                       return;  // the periodic check (on_shard_tick) tries again
+                     }
+                     on_repaired(owner, room, std::move(msgs));
+                   });
+                 });
+}
+
+void Node::on_repaired(Shard& owner, const std::string& room, std::vector<core::Message> msgs) {
+  OwnedRoom* r = owner.find_owned(room);
+  if (!r) return;
+  const std::uint64_t last = r->log.last_committed();
+  if (!msgs.empty() && msgs.front().seq > last + 1) {
+    // The broker's log is capped and starts after our last seq: the store has the hole.
+    store_.read(room, last, msgs.front().seq, options_.limits.resume_limit,
+                [this, &owner, room, msgs = std::move(msgs)](std::error_code ec, std::vector<core::Message> older) mutable {
+                  owner.post([this, &owner, room, ec, older = std::move(older), msgs = std::move(msgs)]() mutable {
+                    OwnedRoom* r = owner.find_owned(room);
+                    if (!r) return;
+                    if (ec || older.empty() || older.front().seq != r->log.last_committed() + 1) {
+                      // Not persisted yet (the store lags the broker): keep what we have, retry.
+                      r->repairing = false;
+                      for (auto& m : msgs) r->early.emplace(m.seq, std::move(m));
+                      return;
+                    }
+                    for (auto& m : msgs) older.push_back(std::move(m));
+                    r->repairing = false;
+                    on_repaired(owner, room, std::move(older));
+                  });
+                });
+    return;
+  }
+  r->repairing = false;
+  for (auto& m : msgs) r->early.emplace(m.seq, std::move(m));
+  Outbox out(shard_count());
+  drain_early(owner, *r, out);
+  dispatch(out);
+  if (!r->early.empty()) return repair(owner, *r);  // still a hole (published meanwhile): again
+  r->synced = true;
+  auto waiting = std::move(r->sync_waiting);
+  r->sync_waiting.clear();
+  for (auto& f : waiting) f(r);
+}
+
+void Node::drain_early(Shard&, OwnedRoom& r, Outbox& out) {
+  auto it = r.early.begin();
+  while (it != r.early.end() && it->first <= r.log.last_committed()) it = r.early.erase(it);  // seen already
+  while (it != r.early.end() && it->first == r.log.last_committed() + 1) {
+    const auto& e = r.log.apply(std::move(it->second));
+    broadcast(out, r, e.event);
+    it = r.early.erase(it);
+  }
+}
+
+void Node::on_message(core::Message m) {
+  Shard& owner = owner_of(m.room);
+  owner.post([this, &owner, m = std::move(m)]() mutable { cluster_receive(owner, std::move(m)); });
+}
+
+void Node::cluster_receive(Shard& owner, core::Message m) {
+  OwnedRoom* r = owner.find_owned(m.room);
+  if (!r || !r->subscribed || r->state != OwnedRoom::State::ready) return;
+  if (m.seq <= r->log.last_committed()) return;  // already applied (from a repair)
+  if (r->repairing || !r->synced || m.seq != r->log.last_committed() + 1) {
+    if (r->early.size() >= max_early) {
+      r->early.clear();  // too far behind to buffer: re-read from the log
+      r->synced = false;
+    }
+    r->early.emplace(m.seq, std::move(m));
+    if (!r->repairing) repair(owner, *r);
+    return;
+  }
+  Outbox out(shard_count());
+  const auto& e = r->log.apply(std::move(m));
+  broadcast(out, *r, e.event);
+  if (!r->early.empty()) drain_early(owner, *r, out);
+  dispatch(out);
+}
+
+void Node::maybe_unsubscribe(OwnedRoom& r) {
+  if (!r.subscribed || r.local_members() > 0 || !r.sync_waiting.empty() || r.repairing) return;
+  broker_->unsubscribe(r.id);
+  r.subscribed = false;
+  r.synced = false;
+  r.early.clear();
+}
+
+void Node::on_room_created(std::string room, std::string by) {
+  Shard& owner = owner_of(room);
+  owner.post([this, &owner, room = std::move(room), by = std::move(by)] {
+    if (owner.find_owned(room)) return;
+    auto r = std::make_unique<OwnedRoom>(room, options_.rooms, shard_count(), OwnedRoom::State::unloaded);
+    owner.owned().emplace(room, std::move(r));
+    owner.metrics().rooms_owned.add();
+    protocol::JsonWriter w("created");
+    w.str("room", room).str("by", by);
+    const std::string event = std::move(w).done();
+    for (auto& sh : shards_) {
+      Shard* shard = sh.get();
+      shard->post([shard, event] {
+        shard->for_each_session([&](Session& s) {
+          if (!s.user.empty()) s.enqueue(event);
+        });
+      });
+    }
+  });
+}
+
+void Node::on_state(bool up) {
+  spdlog::log(up ? spdlog::level::info : spdlog::level::warn, "broker {}", up ? "reachable" : "unreachable");
+  if (!up) return;
+  // Whatever was published while we were away is in the broker's log: catch every room up.
+  for (auto& sh : shards_) {
+    Shard* shard = sh.get();
+    shard->post([this, shard] {
+      for (auto& [id, r] : shard->owned())
+        if (r->subscribed && r->state == OwnedRoom::State::ready) repair(*shard, *r);
+    });
+  }
+}
+
+void Node::on_shard_tick(Shard& shard) {
+  if (!broker_) return;
+  // Pub/Sub may drop a message with nothing after it to reveal the gap: compare each subscribed
+  // room's last seq with the broker's once a second.
+  std::vector<std::string> rooms;
+  for (auto& [id, r] : shard.owned())
+    if (r->subscribed && r->state == OwnedRoom::State::ready && !r->repairing) rooms.push_back(id);
+  if (rooms.empty()) return;
+  broker_->last_seqs(rooms, [this, &shard, rooms](std::error_code ec, std::vector<std::uint64_t> seqs) {
+    if (ec) return;
+    shard.post([this, &shard, rooms, seqs = std::move(seqs)] {
+      for (std::size_t i = 0; i < rooms.size() && i < seqs.size(); ++i) {
+        OwnedRoom* r = shard.find_owned(rooms[i]);
+        if (r && r->subscribed && seqs[i] > r->log.last_committed()) repair(shard, *r);
+      }
+    });
+  });
+}
+
+}  // namespace parley::node
