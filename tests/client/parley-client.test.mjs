@@ -343,3 +343,58 @@ test('a refused name closes the client for good (no reconnect loop)', async (t) 
     assert.equal(bad.stats.connects, connects);
   });
 });
+
+test('a resume gap larger than resume_limit comes back truncated: joined says so, newest part sent', async (t) => {
+  await withServer(t, { set: { 'limits.resume_limit': 5, 'limits.send_rate': 1000, 'limits.send_burst': 1000 } }, async (server) => {
+    const ada = newClient(server, 'ada');
+    await ada.connect();
+    await ada.join('general');
+    for (let i = 1; i <= 12; i++) ada.send('general', `t${i}`);
+    await waitFor(() => ada.pending().length === 0, { what: 'acks' });
+
+    const bob = newClient(server, 'bob');
+    await bob.connect();
+    const log = record(bob, ['joined', 'message']);
+    await bob.join('general', { since: 2 });
+    await waitFor(() => log.length === 6, { what: 'joined and 5 messages' });
+    assert.equal(log[0].type, 'joined');
+    assert.equal(log[0].truncated, true);
+    assert.equal(log[0].last_seq, 12);
+    assert.deepEqual(log.slice(1).map((m) => m.seq), [8, 9, 10, 11, 12]);
+    await sleep(100);
+    assert.equal(log.length, 6);
+  });
+});
+
+test('a burst larger than send_burst is paced client-side: all delivered in order, none refused', async (t) => {
+  await withServer(t, { set: { 'limits.send_rate': 20, 'limits.send_burst': 5 } }, async (server) => {
+    const ada = newClient(server, 'ada');
+    const welcome = await ada.connect();
+    assert.equal(welcome.limits.send_burst, 5);
+    await ada.join('general');
+    const retries = record(ada, ['send-retry']);
+    const items = [];
+    for (let i = 1; i <= 15; i++) items.push(ada.send('general', `b${i}`));
+    const acks = await Promise.all(items.map((i) => i.promise));
+    assert.deepEqual(acks.map((a) => a.seq), items.map((_, i) => i + 1));
+    assert.equal(retries.length, 0, `refused: ${JSON.stringify(retries)}`);
+  });
+});
+
+test('rate_limited sends are retried after retry_after_ms with the same cid', async (t) => {
+  await withServer(t, { set: { 'limits.send_rate': 20, 'limits.send_burst': 3 } }, async (server) => {
+    const ada = newClient(server, 'ada');
+    await ada.connect();
+    await ada.join('general');
+    ada.limits = { ...ada.limits, send_rate: 0 }; // switch client-side pacing off
+    const retries = record(ada, ['send-retry']);
+    const items = [];
+    for (let i = 1; i <= 10; i++) items.push(ada.send('general', `r${i}`));
+    const acks = await Promise.all(items.map((i) => i.promise));
+    assert.ok(retries.length > 0, 'the server refused some sends');
+    assert.ok(retries.every((r) => r.code === 'rate_limited' && r.retryInMs >= 0));
+    assert.deepEqual(acks.map((a) => a.seq).sort((a, b) => a - b), items.map((_, i) => i + 1));
+    const { messages } = await ada.history('general');
+    assert.deepEqual(messages.map((m) => m.text).sort(), items.map((i) => i.text).sort());
+  });
+});

@@ -11,7 +11,8 @@ import { Composer } from './ui/composer.js';
 import { ConnectionBanner } from './ui/banner.js';
 import { TypingIndicator } from './ui/typing.js';
 import { Sidebar } from './ui/sidebar.js';
-import { plural, textLength } from './ui/format.js';
+import { plural } from './ui/format.js';
+import { showJoin, validateName, rememberJoinError } from './ui/join.js';
 
 const DEFAULT_ROOM = 'general';
 const PAGE_SIZE = 50;
@@ -42,7 +43,8 @@ const view = new MessageView({
   jumpText: $('#jump-latest-text'),
   onLoadOlder: () => loadOlder(),
   onRetry: (cid) => retryFailed(cid),
-  onDiscard: (cid) => { rooms.get(active)?.failed.delete(cid); renderPending(); },
+  onEdit: (cid) => editFailed(cid),
+  onDiscard: (cid) => { rooms.get(active)?.failed.delete(cid); renderPending(); composer.focus(); },
 });
 
 const roomList = new RoomList({
@@ -91,6 +93,29 @@ const composer = new Composer({
 
 // ------------------------------------------------------------------ rendering
 
+// Cheap-to-delay parts are re-rendered at most once per frame, so a burst of
+// events (a resume backlog, a flushed send queue) does not re-layout per event.
+const dirty = new Set();
+let renderQueued = false;
+function invalidate(...parts) {
+  for (const p of parts) dirty.add(p);
+  if (renderQueued) return;
+  renderQueued = true;
+  const run = () => {
+    renderQueued = false;
+    const parts = new Set(dirty);
+    dirty.clear();
+    if (parts.has('read')) { const room = rooms.get(active); if (room) markRead(room); }
+    if (parts.has('rooms')) renderRooms();
+    if (parts.has('members')) renderMembers();
+    else if (parts.has('header')) renderHeader();
+    if (parts.has('pending')) renderPending();
+  };
+  // requestAnimationFrame does not run in background tabs; the title must.
+  if (document.hidden) setTimeout(run, 50);
+  else requestAnimationFrame(run);
+}
+
 function renderRooms() {
   roomList.render(active, rooms);
   const unreadElsewhere = [...rooms.values()].some((r) => r.name !== active && r.unread > 0);
@@ -103,7 +128,10 @@ function renderHeader() {
   const room = rooms.get(active);
   $('#room-name').textContent = active ?? '';
   const online = room ? room.memberList().filter((m) => m.online).length : 0;
-  $('#room-sub').textContent = room?.joined ? `${plural(online, 'member', 'members')} online` : 'Joining…';
+  let sub = `${plural(online, 'member', 'members')} online`;
+  if (client && client.state !== State.CONNECTED) sub = 'Waiting for the connection…';
+  else if (!room?.joined) sub = 'Joining…';
+  $('#room-sub').textContent = sub;
 }
 
 function renderMembers() {
@@ -241,6 +269,16 @@ async function loadOlder() {
   }
 }
 
+// Put a refused message (e.g. too long) back into the composer.
+function editFailed(cid) {
+  const room = rooms.get(active);
+  const failed = room?.failed.get(cid);
+  if (!failed) return;
+  room.failed.delete(cid);
+  composer.setText(failed.text);
+  renderPending();
+}
+
 function retryFailed(cid) {
   const room = rooms.get(active);
   const failed = room?.failed.get(cid);
@@ -269,8 +307,11 @@ function wire(c) {
     $('#app').dataset.connection = e.state;
     if (e.state !== State.CONNECTED) {
       clearInterval(directoryTimer);
-      for (const room of rooms.values()) room.joined = false;
-      renderHeader();
+      for (const room of rooms.values()) {
+        room.joined = false;
+        if (me) room.presence(me, 'left'); // we cannot vouch for anyone's presence now
+      }
+      invalidate('members');
     }
   });
 
@@ -309,27 +350,28 @@ function wire(c) {
     const wasTyping = room.stopTyping(m.from);
     const mine = m.from === me;
     if (m.room === active) {
+      if (mine) renderPending(); // drop the "Sending…" copy before the real one appears
       view.add(m);
       if (wasTyping) typing.render(room);
-      if (mine) renderPending();
-      else announce(`${m.from}: ${m.text}`);
+      if (!mine) announce(`${m.from}: ${m.text}`);
       if (document.hidden && !mine) room.unread++;
-      else markRead(room);
+      else invalidate('read');
     } else if (!mine) {
       room.unread++;
     }
-    renderRooms();
+    invalidate('rooms');
   });
 
   c.on('queue', (e) => {
     banner.setPending(e.pending);
-    renderPending();
+    invalidate('pending');
   });
 
   c.on('send-failed', (e) => {
     const room = rooms.get(e.room);
     if (!room || e.error.code === 'left' || e.error.code === 'cancelled') return;
-    room.failed.set(e.cid, { text: e.text, reason: SEND_ERRORS[e.error.code] ?? 'Not sent' });
+    const permanent = ['text_too_long', 'empty_text', 'frame_too_large', 'bad_request', 'bad_cid'].includes(e.error.code);
+    room.failed.set(e.cid, { text: e.text, reason: SEND_ERRORS[e.error.code] ?? 'Not sent', retryable: !permanent });
     if (e.room === active) {
       renderPending();
       announce(`Message not sent: ${SEND_ERRORS[e.error.code] ?? e.error.message}`);
@@ -388,40 +430,8 @@ function leaveApp(error) {
   prefs.remove('name');
   prefs.remove('rooms');
   prefs.remove('active');
-  if (error) sessionStorage.setItem('parley.joinError', error);
+  if (error) rememberJoinError(error);
   location.reload();
-}
-
-function validateName(name) {
-  if (!name) return 'Enter a display name.';
-  if (textLength(name) > 32) return 'Names can be at most 32 characters.';
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) return 'Names cannot contain control characters.';
-  return null;
-}
-
-function showJoin() {
-  $('#join-screen').hidden = false;
-  const form = $('#join-form');
-  const input = $('#join-name');
-  const error = $('#join-error');
-  const pendingError = sessionStorage.getItem('parley.joinError');
-  sessionStorage.removeItem('parley.joinError');
-  const setError = (msg) => {
-    error.textContent = msg ?? '';
-    error.hidden = !msg;
-    input.setAttribute('aria-invalid', msg ? 'true' : 'false');
-  };
-  setError(pendingError);
-  input.addEventListener('input', () => setError(null));
-  form.addEventListener('submit', (e) => {
-    e.preventDefault();
-    const name = input.value.trim();
-    const problem = validateName(name);
-    if (problem) { setError(problem); input.focus(); return; }
-    enterApp(name);
-  });
-  input.focus();
 }
 
 $('#sign-out').addEventListener('click', () => leaveApp());
@@ -442,7 +452,7 @@ document.addEventListener('keydown', (e) => {
 
 const savedName = prefs.get('name');
 if (savedName && !validateName(savedName)) enterApp(savedName);
-else showJoin();
+else showJoin(enterApp);
 
 // For tests and debugging.
 window.parley = { get client() { return client; }, rooms };

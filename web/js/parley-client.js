@@ -26,14 +26,18 @@ const DEFAULTS = {
   typingIntervalMs: 2000,
   offlineAfterAttempts: 3,
   maxSendAttempts: 8,
+  maxInFlight: 8,
   random: Math.random,
 };
 
 // Close codes that mean "our fault": reconnect, but never in a fast loop.
-const CLIENT_BUG_CODES = new Set([1002, 1003, 1007, 1008, 1009]);
-// Send errors that will never succeed when retried.
+const CLIENT_BUG_CODES = new Set([1002, 1003, 1007, 1009]);
+// Send errors that will never succeed when retried. Everything else
+// (rate_limited, overloaded, store_failed, unavailable, not_joined, ...) is
+// retried with the same cid.
 const PERMANENT_SEND_ERRORS = new Set([
-  'text_too_long', 'empty_text', 'bad_request', 'bad_room', 'no_such_room', 'bad_json', 'frame_too_large',
+  'text_too_long', 'empty_text', 'bad_request', 'bad_room', 'bad_cid', 'no_such_room', 'bad_json',
+  'frame_too_large', 'unknown_type', 'internal',
 ]);
 // Errors to a hello that mean "stop trying".
 const FATAL_HELLO_ERRORS = new Set(['bad_name', 'bad_request']);
@@ -256,8 +260,10 @@ export class ParleyClient {
       this.user = welcome.user;
       this.session = welcome.session;
       this.limits = welcome.limits ?? null;
+      this._bucket = undefined; // the server's send bucket is per connection
       if (typeof welcome.server_time === 'number') this.serverTimeOffset = welcome.server_time - Date.now();
-      const reconnected = this.stats.connects > 1;
+      const reconnected = this._welcomed === true;
+      this._welcomed = true;
       this._attempt = 0;
       this._slowNext = false;
       this._setState(State.CONNECTED, { reconnected });
@@ -428,7 +434,11 @@ export class ParleyClient {
       this._rooms.set(room, rec);
     }
     if (typeof since === 'number') rec.lastSeq = since;
-    if (this.state !== State.CONNECTED) {
+    if (rec.live && typeof since !== 'number') {
+      // Already in the room on this connection (the server would say already_joined).
+      return Promise.resolve(rec.joinedEvent);
+    }
+    if (this.state !== State.CONNECTED || rec.joining) {
       // Joined when the connection comes back.
       return this.once('joined', (e) => e.room === room);
     }
@@ -468,6 +478,7 @@ export class ParleyClient {
     if (rec.lastSeq === null) rec.lastSeq = evt.last_seq ?? 0;
     rec.live = true;
     rec.joining = false;
+    rec.joinedEvent = evt;
     this._emit('joined', { ...evt, resumed, truncated: !!evt.truncated });
     this._flush();
   }
@@ -560,21 +571,43 @@ export class ParleyClient {
     this._failQueued((item) => item.cid === cid, new ParleyError({ code: 'cancelled', message: 'cancelled' }));
   }
 
-  // One message in flight per room keeps the room's order intact.
+  // Up to maxInFlight sends per room are on the wire at once, in queue order,
+  // paced by a token bucket that follows the server's send_rate/send_burst so
+  // we are not refused in the first place. When a send must wait (retry after
+  // an error), the sends queued after it in that room wait too.
   _flush() {
     clearTimeout(this._timers.flush);
     if (this.state !== State.CONNECTED) return;
-    const busy = new Set();
     const now = Date.now();
+    const inflight = new Map();
+    for (const item of this._queue) if (item.inflight) inflight.set(item.room, (inflight.get(item.room) ?? 0) + 1);
+    const blocked = new Set();
     let wakeAt = Infinity;
     for (const item of this._queue) {
-      if (busy.has(item.room)) continue;
-      busy.add(item.room);
-      if (item.inflight || !this._rooms.get(item.room)?.live) continue;
-      if (item.notBefore && item.notBefore > now) { wakeAt = Math.min(wakeAt, item.notBefore); continue; }
+      if (item.inflight || blocked.has(item.room)) continue;
+      const n = inflight.get(item.room) ?? 0;
+      if (!this._rooms.get(item.room)?.live || n >= this.options.maxInFlight) { blocked.add(item.room); continue; }
+      if (item.notBefore > now) { wakeAt = Math.min(wakeAt, item.notBefore); blocked.add(item.room); continue; }
+      const wait = this._takeToken(now);
+      if (wait > 0) { wakeAt = Math.min(wakeAt, now + wait); break; }
       this._transmit(item);
+      inflight.set(item.room, n + 1);
     }
-    if (wakeAt !== Infinity) this._timers.flush = setTimeout(() => this._flush(), wakeAt - now);
+    if (wakeAt !== Infinity) this._timers.flush = setTimeout(() => this._flush(), Math.max(1, wakeAt - now));
+  }
+
+  // Client-side pacing: returns 0 and takes a token, or the ms to wait.
+  _takeToken(now) {
+    const rate = this.limits?.send_rate;
+    const burst = this.limits?.send_burst;
+    if (!(rate > 0) || !(burst > 0)) return 0;
+    const r = rate * 0.9; // stay a little under the server's rate
+    if (this._bucket === undefined) this._bucket = { tokens: burst, at: now };
+    const b = this._bucket;
+    b.tokens = Math.min(burst, b.tokens + ((now - b.at) * r) / 1000);
+    b.at = now;
+    if (b.tokens >= 1) { b.tokens -= 1; return 0; }
+    return Math.ceil(((1 - b.tokens) * 1000) / r);
   }
 
   _transmit(item) {

@@ -40,6 +40,12 @@ export class Composer {
 
   focus() { this.input.focus({ preventScroll: true }); }
 
+  setText(text) {
+    this.input.value = text;
+    this.update();
+    this.focus();
+  }
+
   submit() {
     const text = this.input.value;
     if (!text.trim() || this.over) {

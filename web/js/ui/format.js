@@ -41,11 +41,17 @@ export function initial(name) {
   return first.toLocaleUpperCase();
 }
 
-/** A stable hue (0–359) for a name, used to colour avatars. */
+// Well-separated hues for avatars and names.
+const HUES = [4, 25, 45, 90, 140, 165, 188, 205, 285, 305, 325, 345];
+
+/** A stable hue for a name (FNV-1a hash into a palette), used to colour avatars. */
 export function hue(name) {
-  let hash = 0;
-  for (const ch of name) hash = (hash * 31 + ch.codePointAt(0)) >>> 0;
-  return hash % 360;
+  let hash = 0x811c9dc5;
+  for (const ch of name) {
+    hash ^= ch.codePointAt(0);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return HUES[hash % HUES.length];
 }
 
 export const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;

@@ -42,8 +42,29 @@ function daySeparator(ts) {
   return h('li', { class: 'day-sep', dataset: { day: dayKey(ts) } }, h('span', {}, dayLabel(ts)));
 }
 
+function pendingNode(p) {
+  return h('li', { class: 'msg own pending', dataset: { cid: p.cid } },
+    h('div', { class: 'bubble' },
+      h('span', { class: 'sr-only' }, 'You (sending): '),
+      renderText(h('div', { class: 'text' }), p.text),
+      h('span', { class: 'time status' }, 'Sending…')));
+}
+
+function failedNode(cid, f) {
+  return h('li', { class: 'msg own failed', dataset: { cid } },
+    h('div', { class: 'bubble' },
+      h('span', { class: 'sr-only' }, 'You (not sent): '),
+      renderText(h('div', { class: 'text' }), f.text)),
+    h('div', { class: 'failed-row' },
+      h('span', { class: 'failed-reason' }, f.reason),
+      f.retryable
+        ? h('button', { type: 'button', class: 'link-btn', dataset: { action: 'retry' } }, 'Retry')
+        : h('button', { type: 'button', class: 'link-btn', dataset: { action: 'edit' } }, 'Edit'),
+      h('button', { type: 'button', class: 'link-btn', dataset: { action: 'discard' } }, 'Discard')));
+}
+
 export class MessageView {
-  constructor({ scroller, list, pendingList, loadOlder, historyStatus, jump, jumpText, onLoadOlder, onRetry, onDiscard }) {
+  constructor({ scroller, list, pendingList, loadOlder, historyStatus, jump, jumpText, onLoadOlder, onRetry, onEdit, onDiscard }) {
     Object.assign(this, { scroller, list, pendingList, loadOlderBtn: loadOlder, historyStatus, jump, jumpText });
     this.onLoadOlder = onLoadOlder;
     this.room = null;
@@ -59,6 +80,7 @@ export class MessageView {
       if (!btn) return;
       const cid = btn.closest('li').dataset.cid;
       if (btn.dataset.action === 'retry') onRetry(cid);
+      else if (btn.dataset.action === 'edit') onEdit(cid);
       else onDiscard(cid);
     });
   }
@@ -113,28 +135,22 @@ export class MessageView {
     return true;
   }
 
-  /** Render the sends that are queued (not acked yet) or failed. */
+  /** Render the sends that are queued (not acked yet) or failed; keyed by cid. */
   renderPending(pending, failed) {
     const stick = this.atBottom();
-    const items = [];
-    for (const p of pending) {
-      items.push(h('li', { class: 'msg own pending', dataset: { cid: p.cid } },
-        h('div', { class: 'bubble' },
-          h('span', { class: 'sr-only' }, 'You (sending): '),
-          renderText(h('div', { class: 'text' }), p.text),
-          h('span', { class: 'time status' }, 'Sending…'))));
-    }
-    for (const [cid, f] of failed) {
-      items.push(h('li', { class: 'msg own failed', dataset: { cid } },
-        h('div', { class: 'bubble' },
-          h('span', { class: 'sr-only' }, 'You (not sent): '),
-          renderText(h('div', { class: 'text' }), f.text)),
-        h('div', { class: 'failed-row' },
-          h('span', { class: 'failed-reason' }, f.reason),
-          h('button', { type: 'button', class: 'link-btn', dataset: { action: 'retry' } }, 'Retry'),
-          h('button', { type: 'button', class: 'link-btn', dataset: { action: 'discard' } }, 'Discard'))));
-    }
-    this.pendingList.replaceChildren(...items);
+    const want = [
+      ...pending.map((p) => [`p:${p.cid}`, () => pendingNode(p)]),
+      ...[...failed].map(([cid, f]) => [`f:${cid}`, () => failedNode(cid, f)]),
+    ];
+    const existing = new Map([...this.pendingList.children].map((li) => [li.dataset.key, li]));
+    const keys = new Set(want.map(([key]) => key));
+    for (const [key, li] of existing) if (!keys.has(key)) li.remove();
+    want.forEach(([key, build], i) => {
+      let node = existing.get(key);
+      if (!node) { node = build(); node.dataset.key = key; }
+      const at = this.pendingList.children[i];
+      if (at !== node) this.pendingList.insertBefore(node, at ?? null);
+    });
     if (stick) this.scrollToBottom();
   }
 
