@@ -38,10 +38,19 @@ void RoomLog::restore(std::uint64_t last_seq, const std::vector<Message>& newest
   ring_.clear();
   cids_.clear();
   cid_order_.clear();
-  for (const Message& m : newest) {
+  for (const Message& m : newest)
     if (!m.cid.empty()) remember_cid(m.from, m.cid, m.seq, m.ts);
-    if (newest.size() - static_cast<std::size_t>(&m - newest.data()) <= ring_capacity_) push_ring(m);
+  // The ring holds a run of seqs that ends at last_committed() with no hole (events_after and
+  // newest_before index it by seq). Keep only the tail of `newest` that is such a run: if the
+  // store's last seq is ahead of the messages it returned, the ring starts empty and reads go to
+  // the store.
+  std::size_t first = newest.size();
+  std::uint64_t want = last_seq;
+  while (first > 0 && newest.size() - first < ring_capacity_ && want > 0 && newest[first - 1].seq == want) {
+    --first;
+    --want;
   }
+  for (std::size_t i = first; i < newest.size(); ++i) push_ring(newest[i]);
 }
 
 void RoomLog::assign(Message& m) {

@@ -31,14 +31,19 @@ std::optional<std::filesystem::path> resolve_static(const std::filesystem::path&
     if (c == '\0' || c == '\\') return std::nullopt;
     path.push_back(c);
   }
-  // No segment may be "." or ".." and none may be hidden (".git", ".env").
+  // No segment may be "." or ".." and none may be hidden (".git", ".env"). No segment may be
+  // empty either (only the last, for a directory): "//etc/passwd" or "/%2fetc/passwd" would
+  // otherwise make the relative part absolute, and `root / "/etc/passwd"` is "/etc/passwd".
   for (std::size_t start = 1; start <= path.size();) {
     const auto end = std::min(path.find('/', start), path.size());
     const std::string_view seg(path.data() + start, end - start);
+    if (seg.empty() && end != path.size()) return std::nullopt;
     if (!seg.empty() && seg.front() == '.') return std::nullopt;
     start = end + 1;
   }
-  std::filesystem::path file = root / path.substr(1);
+  const std::filesystem::path rel(path.substr(1));
+  if (rel.has_root_path()) return std::nullopt;  // belt and braces: never leave the root
+  std::filesystem::path file = root / rel;
   std::error_code ec;
   if (std::filesystem::is_directory(file, ec)) file /= "index.html";
   if (!std::filesystem::is_regular_file(file, ec)) return std::nullopt;

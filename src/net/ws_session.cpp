@@ -1,5 +1,6 @@
 #include "net/ws_session.hpp"
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <spdlog/spdlog.h>
 
@@ -103,7 +104,11 @@ void WsSession::on_bytes(std::span<char> bytes) {
 
 void WsSession::enqueue(std::string_view event) {
   if (state_ != State::open || overflow_) return;
-  if (pending_.size() + inflight_.size() + event.size() > shard().node().options().limits.max_outbound_bytes) {
+  const std::uint64_t limit = shard().node().options().limits.max_outbound_bytes;
+  // The limit is on bytes the kernel has not taken. Before refusing, hand what is queued to the
+  // socket: a client that reads keeps up with a burst larger than the limit.
+  if (unsent() + event.size() > limit && !writing_ && !pending_.empty()) do_write();
+  if (unsent() + event.size() > limit) {
     overflow_ = true;  // closed at flush time: we may be inside a fan-out over this room
   } else {
     pending_.add_event(event);
@@ -128,11 +133,30 @@ void WsSession::flush() {
 }
 
 void WsSession::do_write() {
+  // The socket is non-blocking: write_some takes at once what the kernel buffer has room for
+  // (usually all of it), and only the rest waits for an async_write. So `writing_` means "the
+  // kernel is full", which is what max_outbound_bytes is about. A write error is left to the
+  // async_write: this may run inside a fan-out over the room, where closing is not allowed.
   inflight_.swap(pending_);
   const std::string_view bytes = inflight_.seal();
+  boost::system::error_code ec;
+  const std::size_t n = socket_.write_some(boost::asio::buffer(bytes.data(), bytes.size()), ec);
+  auto& m = shard().metrics();
+  m.bytes_out.add(n);
+  if (n == bytes.size()) {
+    m.writes.add();
+    inflight_.clear();
+    if (inflight_.capacity() > keep_capacity) inflight_.release_memory();
+    if (state_ == State::closing && peer_closed_) {
+      // Our close frame is out and the peer's is in; finish outside whatever called us.
+      boost::asio::post(socket_.get_executor(), [self = self()] { self->hard_close(); });
+    }
+    return;
+  }
   writing_ = true;
-  boost::asio::async_write(socket_, boost::asio::buffer(bytes.data(), bytes.size()),
-                           [self = self()](const boost::system::error_code& ec, std::size_t n) { self->on_write(ec, n); });
+  inflight_sent_ = n;
+  boost::asio::async_write(socket_, boost::asio::buffer(bytes.data() + n, bytes.size() - n),
+                           [self = self()](const boost::system::error_code& e, std::size_t k) { self->on_write(e, k); });
 }
 
 void WsSession::on_write(const boost::system::error_code& ec, std::size_t n) {
@@ -188,11 +212,13 @@ void WsSession::tick(std::int64_t now) {
   if (user.empty() && now - opened_ms_ > static_cast<std::int64_t>(l.hello_timeout_ms)) {
     return close(CloseCode::policy_violation, "hello timeout");
   }
-  const auto silent = now - last_seen_ms_;
-  if (silent > static_cast<std::int64_t>(l.ping_interval_ms + l.pong_timeout_ms)) {
+  // Any bytes from the client answer a ping. A ping is outstanding when nothing arrived since it
+  // was sent; the pong timeout runs from the ping, not from the client's last bytes.
+  const bool ping_outstanding = ping_sent_ms_ > last_seen_ms_;
+  if (ping_outstanding && now - ping_sent_ms_ > static_cast<std::int64_t>(l.pong_timeout_ms)) {
     return close(CloseCode::going_away, "ping timeout");
   }
-  if (silent > static_cast<std::int64_t>(l.ping_interval_ms) && ping_sent_ms_ <= last_seen_ms_) {
+  if (!ping_outstanding && now - last_seen_ms_ > static_cast<std::int64_t>(l.ping_interval_ms)) {
     ping_sent_ms_ = now;
     pending_.add_control(Opcode::ping, {});
     if (!dirty_) {

@@ -36,7 +36,9 @@ class WsSession final : public node::Session {
   void do_wait();
   void on_readable(const boost::system::error_code& ec);
   void on_bytes(std::span<char> bytes);
-  void do_write();
+  void do_write();  // hands pending_ to the kernel now (non-blocking), the rest by async_write
+  // Bytes queued that the kernel has not taken (what max_outbound_bytes limits).
+  std::uint64_t unsent() const noexcept { return pending_.size() + (writing_ ? inflight_.size() - inflight_sent_ : 0); }
   void on_write(const boost::system::error_code& ec, std::size_t n);
   void on_peer_close(std::uint16_t code);
   void hard_close();  // closes the socket now and forgets the session
@@ -52,6 +54,7 @@ class WsSession final : public node::Session {
   std::int64_t ping_sent_ms_ = 0;
   std::int64_t close_deadline_ms_ = 0;
   std::uint64_t accounted_ = 0;
+  std::size_t inflight_sent_ = 0;  // bytes of inflight_ the kernel took before its async_write
   State state_ = State::open;
   bool writing_ = false;
   bool dirty_ = false;

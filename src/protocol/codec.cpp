@@ -6,6 +6,7 @@
 #include <boost/json/value.hpp>
 
 #include "protocol/json_writer.hpp"
+#include "protocol/utf8.hpp"
 
 namespace parley::protocol {
 
@@ -97,7 +98,7 @@ std::variant<Request, RequestError> parse_request(std::string_view frame) {
 
   Request req;
   if (const json::value* ref = obj.if_contains("ref")) {
-    if (ref->is_string() ? ref->get_string().size() <= 64 : (ref->is_int64() || ref->is_uint64())) {
+    if (ref->is_string() ? utf8_length(ref->get_string()) <= 64 : (ref->is_int64() || ref->is_uint64())) {
       req.ref = json::serialize(*ref);
     } else {
       return RequestError{errc::bad_request, "ref must be a string of at most 64 characters or an integer", {}};
@@ -106,7 +107,7 @@ std::variant<Request, RequestError> parse_request(std::string_view frame) {
   const json::value* type = obj.if_contains("type");
   if (!type || !type->is_string()) return RequestError{errc::bad_request, "missing field: type", req.ref};
   const auto t = lookup_type(type->get_string());
-  if (!t) return RequestError{errc::unknown_type, "unknown request type: " + std::string(type->get_string().subview(0, std::min<std::size_t>(type->get_string().size(), 32))), req.ref};
+  if (!t) return RequestError{errc::unknown_type, "unknown request type: " + std::string(utf8_prefix(type->get_string(), 32)), req.ref};
   req.type = *t;
 
   Fields f{obj, {}};

@@ -61,4 +61,12 @@ std::size_t utf8_length(std::string_view bytes) noexcept {
   return n;
 }
 
+std::string_view utf8_prefix(std::string_view bytes, std::size_t max_bytes) noexcept {
+  if (bytes.size() <= max_bytes) return bytes;
+  std::size_t n = max_bytes;
+  // Back off while the first byte left out is a continuation byte (10xxxxxx).
+  while (n > 0 && (static_cast<unsigned char>(bytes[n]) & 0xC0) == 0x80) --n;
+  return bytes.substr(0, n);
+}
+
 }  // namespace parley::protocol

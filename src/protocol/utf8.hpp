@@ -27,4 +27,8 @@ bool is_valid_utf8(std::string_view bytes) noexcept;
 // Number of code points in valid UTF-8 (what a user calls the length of a text).
 std::size_t utf8_length(std::string_view bytes) noexcept;
 
+// The longest prefix of valid UTF-8 `bytes` of at most `max_bytes` bytes that ends on a code
+// point boundary (never half a character: a cut reason or message stays valid UTF-8).
+std::string_view utf8_prefix(std::string_view bytes, std::size_t max_bytes) noexcept;
+
 }  // namespace parley::protocol

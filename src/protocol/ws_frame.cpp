@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "protocol/utf8.hpp"
+
 namespace parley::protocol {
 
 bool is_valid_close_code(std::uint16_t code) noexcept {
@@ -38,12 +40,12 @@ std::string make_control_frame(Opcode op, std::string_view payload) {
   if (payload.size() > 125) payload = payload.substr(0, 125);
   std::string frame(2 + payload.size(), '\0');
   write_header(frame.data(), op, payload.size());
-  std::memcpy(frame.data() + 2, payload.data(), payload.size());
+  if (!payload.empty()) std::memcpy(frame.data() + 2, payload.data(), payload.size());  // data() may be null
   return frame;
 }
 
 std::string make_close_payload(CloseCode code, std::string_view reason) {
-  if (reason.size() > 123) reason = reason.substr(0, 123);
+  reason = utf8_prefix(reason, 123);  // a control frame's payload is at most 125 bytes
   const auto c = static_cast<std::uint16_t>(code);
   std::string p;
   p.reserve(2 + reason.size());

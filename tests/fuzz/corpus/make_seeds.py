@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""Regenerates the seed corpus of the fuzz targets (run from any directory).
+
+ws_frame inputs: byte 0 picks the message limit (& 3: 16, 125, 1000, 65536 bytes), byte 1 seeds
+the chunking, the rest is what a client sends after the upgrade.
+parse_request inputs: one client frame's text.
+"""
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MASK = b"\x37\xfa\x21\x3d"
+
+
+def frame(op, payload=b"", fin=True, rsv=0, masked=True, mask=MASK, form=None):
+    out = bytearray([(0x80 if fin else 0) | (rsv << 4) | op])
+    n = len(payload)
+    m = 0x80 if masked else 0
+    form = form or ("short" if n < 126 else "16" if n <= 0xFFFF else "64")
+    if form == "short":
+        out.append(m | n)
+    elif form == "16":
+        out.append(m | 126)
+        out += struct.pack(">H", n)
+    else:
+        out.append(m | 127)
+        out += struct.pack(">Q", n)
+    if masked:
+        out += mask
+        out += bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    else:
+        out += payload
+    return bytes(out)
+
+
+def close(code, reason=b""):
+    return frame(0x8, struct.pack(">H", code) + reason)
+
+
+WS = {
+    "text": frame(1, b'{"type":"hello","name":"ada"}'),
+    "text_utf8": frame(1, "caf\u00e9 \u20ac \U0001F600".encode()),
+    "fragmented": frame(1, b"Hel", fin=False) + frame(0, b"lo, ", fin=False) + frame(0, b"world"),
+    "interleaved_control": frame(1, b"a", fin=False) + frame(9, b"p") + frame(0, b"b", fin=False) + frame(10, b"q") + frame(0, b"c"),
+    "ping_pong": frame(9, bytes(range(125))) + frame(10, b""),
+    "close_reason": close(1000, b"bye"),
+    "close_empty": frame(8, b""),
+    "close_one_byte": frame(8, b"\x03"),
+    "close_1005": close(1005),
+    "close_4999": close(4999, "\u20ac".encode()),
+    "close_bad_utf8": close(1000, b"\xff"),
+    "rsv": frame(1, b"x", rsv=4),
+    "unmasked": frame(1, b"x", masked=False),
+    "opcode_3": frame(3, b"x"),
+    "ping_126": frame(9, b"p" * 126),
+    "ping_fragmented": frame(9, b"", fin=False),
+    "continuation_first": frame(0, b"x"),
+    "text_in_text": frame(1, b"a", fin=False) + frame(1, b"b"),
+    "binary": frame(2, b"\x00\x01"),
+    "bad_utf8": frame(1, b"\xc0\x80"),
+    "utf8_split": frame(1, b"\xe2", fin=False) + frame(0, b"\x82\xac"),
+    "utf8_split_bad": frame(1, b"\xed", fin=False) + frame(0, b"\xa0\x80"),
+    "len16": frame(1, b"a" * 300),
+    "len64": frame(1, b"b" * 65536),
+    "len16_nonminimal": frame(1, b"abc", form="16"),
+    "len64_top_bit": bytes([0x81, 0xFF]) + struct.pack(">Q", (1 << 63) | 5) + MASK + b"hello",
+    "too_big_sum": frame(1, b"x" * 10, fin=False) + frame(0, b"y" * 10),
+    "zero_mask": frame(1, b"zero mask", mask=b"\0\0\0\0"),
+    "many": b"".join(frame(1, b"m%d" % i) for i in range(20)),
+    "truncated": frame(1, b"truncated")[:-3],
+}
+
+for name, stream in WS.items():
+    limit = 1 if name == "too_big_sum" else 3  # 125 or 65536 bytes
+    with open(os.path.join(HERE, "ws_frame", name), "wb") as f:
+        f.write(bytes([limit, len(name)]) + stream)
+
+REQ = {
+    "hello": '{"type":"hello","name":"ada"}',
+    "rooms": '{"type":"rooms","ref":1}',
+    "create": '{"type":"create","room":"ops","ref":"c1"}',
+    "join": '{"type":"join","room":"general"}',
+    "join_since": '{"type":"join","room":"general","since":40}',
+    "join_since_double": '{"type":"join","room":"general","since":41.0}',
+    "join_since_negative": '{"type":"join","room":"general","since":-1}',
+    "join_since_fraction": '{"type":"join","room":"general","since":1.5}',
+    "leave": '{"type":"leave","room":"general"}',
+    "send": '{"type":"send","room":"general","cid":"c-17","text":"hi \\u2603","ref":"r"}',
+    "typing": '{"type":"typing","room":"general"}',
+    "history": '{"type":"history","room":"general","before":41,"limit":50}',
+    "ping": '{"type":"ping","ref":18446744073709551615}',
+    "unknown": '{"type":"dance","ref":"x"}',
+    "unknown_long_utf8": '{"type":"' + "t" * 31 + '\u20ac"}',
+    "bad_ref": '{"type":"ping","ref":{"a":1}}',
+    "long_ref": '{"type":"ping","ref":"' + "r" * 65 + '"}',
+    "no_type": '{"room":"general"}',
+    "array": '[{"type":"ping"}]',
+    "scalar": '42',
+    "not_json": 'hello',
+    "deep": '{"type":"ping","x":' + "[" * 20 + "]" * 20 + "}",
+    "unknown_fields": '{"type":"ping","future":{"a":[1,2,3]},"n":null}',
+    "escapes": '{"type":"hello","name":"a\\"d\\u00e9\\ud83d\\ude00"}',
+}
+
+for name, text in REQ.items():
+    with open(os.path.join(HERE, "parse_request", name + ".json"), "wb") as f:
+        f.write(text.encode())

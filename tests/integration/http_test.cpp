@@ -1,0 +1,176 @@
+// HTTP side of the server: health, readiness, metrics, static files and every refused request.
+#include <gtest/gtest.h>
+
+#include "harness.hpp"
+
+namespace parley::it {
+namespace {
+
+class Http : public ::testing::Test {
+ protected:
+  ServerProcess server{ServerOptions{{"limits.max_header_bytes=8192"}}};
+  unsigned short port() const { return server.port(); }
+};
+
+std::string json_code(const HttpResponse& r) { return std::string(r.json().as_object().at("code").as_string()); }
+
+TEST(Cli, VersionAndConfigKeys) {
+  auto v = run_parley({"--version"});
+  EXPECT_EQ(v.exit_code, 0);
+  EXPECT_NE(v.output.find("parley "), std::string::npos) << v.output;
+  auto k = run_parley({"config-keys"});
+  EXPECT_EQ(k.exit_code, 0);
+  for (const char* key : {"limits.max_frame_bytes = 65536", "limits.max_text_length = 4000", "limits.send_rate = 10",
+                          "limits.send_burst = 20", "limits.max_outbound_bytes = 4194304",
+                          "limits.ping_interval_ms = 20000", "rooms.recent_messages = 1024",
+                          "rooms.dedupe_window = 10000", "limits.max_header_bytes = 8192"})
+    EXPECT_NE(k.output.find(key), std::string::npos) << key << "\n" << k.output;
+}
+
+TEST(Cli, UnknownSettingIsRefused) {
+  auto r = run_parley({"serve", "--listen", "127.0.0.1:0", "--data", "/tmp/parley-it-never", "--set", "limits.nope=1"});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("limits.nope"), std::string::npos) << r.output;
+  auto bad = run_parley({"serve", "--listen", "127.0.0.1:0", "--data", "/tmp/parley-it-never", "--set", "limits.send_rate=-1"});
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+}
+
+TEST_F(Http, Healthz) {
+  auto r = http_get(port(), "/healthz");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.header("content-type"), "application/json");
+  EXPECT_EQ(r.json(), json::parse(R"({"status":"ok"})"));
+}
+
+TEST_F(Http, Readyz) {
+  auto r = http_get(port(), "/readyz");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_TRUE(r.json().as_object().at("ready").as_bool());
+}
+
+TEST_F(Http, MetricsArePrometheusText) {
+  {
+    WsClient c(port());
+    c.hello("ada");
+    c.join("general");
+    c.send_message("general", "m1", "hello");
+    auto r = http_get(port(), "/metrics");
+    EXPECT_EQ(r.status, 200);
+    EXPECT_NE(r.header("content-type").find("text/plain"), std::string::npos);
+    for (const char* name : {"parley_connections", "parley_messages_acked_total", "parley_slow_consumer_closes_total",
+                             "parley_connections_total", "parley_rooms", "parley_ready"})
+      EXPECT_TRUE(metric(r.body, name).has_value()) << name << " missing in\n" << r.body;
+    EXPECT_EQ(metric(r.body, "parley_connections"), 1.0);
+    EXPECT_EQ(metric(r.body, "parley_messages_acked_total"), 1.0);
+    EXPECT_EQ(metric(r.body, "parley_slow_consumer_closes_total"), 0.0);
+    EXPECT_NE(r.body.find("# TYPE parley_connections gauge"), std::string::npos);
+  }
+  // The connection gauge goes back down once the client is gone.
+  EXPECT_TRUE(eventually([&] { return fetch_metric(port(), "parley_connections") == 0.0; }, scaled(3s)));
+}
+
+TEST_F(Http, WsWithoutUpgradeIs426) {
+  auto r = http_get(port(), "/ws");
+  EXPECT_EQ(r.status, 426);
+  EXPECT_EQ(json_code(r), "upgrade_required");
+  EXPECT_TRUE(r.json().as_object().contains("message"));
+}
+
+TEST_F(Http, UnknownPathIs404Json) {
+  auto r = http_get(port(), "/no/such/thing");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.header("content-type"), "application/json");
+  EXPECT_EQ(json_code(r), "not_found");
+}
+
+TEST_F(Http, PostIs405Json) {
+  auto r = http_raw(port(), "POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
+  EXPECT_EQ(r.status, 405);
+  EXPECT_EQ(json_code(r), "method_not_allowed");
+}
+
+TEST_F(Http, BodyOverLimitIs413) {
+  const std::string body(20000, 'x');
+  auto r = http_raw(port(), "POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
+                                "\r\nConnection: close\r\n\r\n" + body);
+  EXPECT_EQ(r.status, 413);
+}
+
+TEST_F(Http, MalformedRequestIs400) {
+  auto r = http_raw(port(), "THIS IS NOT HTTP\r\n\r\n");
+  EXPECT_EQ(r.status, 400);
+}
+
+TEST_F(Http, BadWebSocketVersionIs426WithVersionHeader) {
+  auto r = http_raw(port(), "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n");
+  EXPECT_EQ(r.status, 426);
+  EXPECT_EQ(r.header("sec-websocket-version"), "13");
+  EXPECT_EQ(json_code(r), "bad_version");
+}
+
+TEST_F(Http, MissingWebSocketKeyIs400) {
+  auto r = http_raw(port(), "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                            "Sec-WebSocket-Version: 13\r\n\r\n");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(json_code(r), "bad_handshake");
+}
+
+TEST_F(Http, UpgradeOnOtherPathIs404) {
+  auto r = http_raw(port(), "GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+  EXPECT_EQ(r.status, 404);
+}
+
+TEST_F(Http, UpgradeAnswersAcceptKeyAndSubprotocol) {
+  RawClient c;
+  ASSERT_TRUE(c.connect(port()));
+  auto r = c.ws_upgrade();
+  EXPECT_EQ(r.status, 101);
+  // RFC 6455 1.3: the accept value for the sample key.
+  EXPECT_EQ(r.header("sec-websocket-accept"), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+  EXPECT_EQ(r.header("sec-websocket-protocol"), "parley.v1");
+  WsClient beast_client(port());
+  EXPECT_EQ(beast_client.subprotocol(), "parley.v1");
+}
+
+TEST_F(Http, HeaderOverLimitIs431) {
+  const std::string big(10000, 'a');
+  auto r = http_raw(port(), "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + big + "\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(r.status, 431);
+}
+
+TEST_F(Http, StaticFiles) {
+  auto index = http_get(port(), "/");
+  EXPECT_EQ(index.status, 200);
+  EXPECT_NE(index.header("content-type").find("text/html"), std::string::npos);
+  EXPECT_NE(index.body.find("<"), std::string::npos);
+  auto same = http_get(port(), "/index.html");
+  EXPECT_EQ(same.status, 200);
+  EXPECT_EQ(same.body, index.body);
+  // HEAD: headers only.
+  auto head = http_raw(port(), "HEAD /index.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(head.status, 200);
+}
+
+TEST_F(Http, PathTraversalAndHiddenFilesAreRefused) {
+  for (const char* path : {"/../CMakeLists.txt", "/%2e%2e/CMakeLists.txt", "/js/../../CMakeLists.txt", "/.git/config",
+                           "/%2E%2E%2FCMakeLists.txt"}) {
+    auto r = http_get(port(), path);
+    EXPECT_EQ(r.status, 404) << path;
+  }
+}
+
+TEST_F(Http, KeepAliveServesSeveralRequests) {
+  RawClient c;
+  ASSERT_TRUE(c.connect(port()));
+  for (int i = 0; i < 3; ++i) {
+    c.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    auto r = c.read_http_response(scaled(3s));
+    ASSERT_TRUE(r.has_value()) << "request " << i;
+    EXPECT_EQ(r->status, 200);
+  }
+}
+
+}  // namespace
+}  // namespace parley::it

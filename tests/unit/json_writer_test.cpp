@@ -1,0 +1,118 @@
+#include "protocol/json_writer.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <utility>
+
+namespace {
+
+namespace json = boost::json;
+using parley::protocol::append_json_string;
+using parley::protocol::JsonWriter;
+
+json::value parse(const std::string& s) {
+  boost::system::error_code ec;
+  json::value v = json::parse(s, ec);
+  EXPECT_FALSE(ec) << "not JSON: " << s << " (" << ec.message() << ")";
+  return v;
+}
+
+std::string json_quoted(std::string_view s) {
+  std::string out;
+  append_json_string(out, s);
+  return out;
+}
+
+TEST(JsonString, PlainText) { EXPECT_EQ(json_quoted("hello"), "\"hello\""); }
+
+TEST(JsonString, Empty) { EXPECT_EQ(json_quoted(""), "\"\""); }
+
+TEST(JsonString, QuotesAndBackslash) {
+  EXPECT_EQ(json_quoted("a\"b"), R"("a\"b")");
+  EXPECT_EQ(json_quoted("a\\b"), R"("a\\b")");
+  EXPECT_EQ(json_quoted("\"\\\""), R"("\"\\\"")");
+}
+
+TEST(JsonString, ShortEscapes) { EXPECT_EQ(json_quoted("\n\r\t\b\f"), R"("\n\r\t\b\f")"); }
+
+TEST(JsonString, OtherControlCharsAsU00XX) {
+  EXPECT_EQ(json_quoted(std::string(1, '\0')), R"("\u0000")");
+  EXPECT_EQ(json_quoted("\x01"), R"("\u0001")");
+  EXPECT_EQ(json_quoted("\x1f"), R"("\u001f")");
+  EXPECT_EQ(json_quoted("\x0b"), R"("\u000b")");
+  EXPECT_EQ(json_quoted("\x1b[31m"), R"("\u001b[31m")");
+}
+
+TEST(JsonString, SlashAndDelAreNotEscaped) {
+  EXPECT_EQ(json_quoted("</script>"), "\"</script>\"");
+  EXPECT_EQ(json_quoted("\x7F"), "\"\x7F\"");
+}
+
+TEST(JsonString, Utf8PassesThrough) {
+  const std::string s = "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80 \xE2\x80\xA8";
+  EXPECT_EQ(json_quoted(s), "\"" + s + "\"");
+}
+
+TEST(JsonString, AppendsToExistingText) {
+  std::string out = "x=";
+  append_json_string(out, "y");
+  EXPECT_EQ(out, "x=\"y\"");
+}
+
+TEST(JsonString, EveryByteBelow0x80RoundTrips) {
+  std::string s;
+  for (int c = 0; c < 0x80; ++c) s.push_back(static_cast<char>(c));
+  s += "\xC3\xA9\xF0\x9F\x98\x80";
+  const json::value v = parse(json_quoted(s));
+  ASSERT_TRUE(v.is_string());
+  EXPECT_EQ(std::string(v.get_string()), s);
+}
+
+TEST(JsonWriter, EmptyObject) { EXPECT_EQ(JsonWriter().done(), "{}"); }
+
+TEST(JsonWriter, TypeComesFirst) {
+  EXPECT_EQ(JsonWriter("pong").done(), R"({"type":"pong"})");
+  EXPECT_EQ(std::move(JsonWriter("ack").str("cid", "c1")).done(), R"({"type":"ack","cid":"c1"})");
+}
+
+TEST(JsonWriter, AllMemberKindsParseBack) {
+  const std::string out = std::move(JsonWriter("t")
+                              .str("s", "quote \" backslash \\ nl \n ctl \x02 utf8 \xE2\x82\xAC")
+                              .num("neg", -42)
+                              .num("min", std::numeric_limits<std::int64_t>::min())
+                              .num("max", std::numeric_limits<std::int64_t>::max())
+                              .unum("umax", std::numeric_limits<std::uint64_t>::max())
+                              .unum("zero", 0)
+                              .boolean("yes", true)
+                              .boolean("no", false)
+                              .raw("ref", R"({"a":[1,2]})")
+                              .raw("n", "null"))
+                              .done();
+  const json::value v = parse(out);
+  ASSERT_TRUE(v.is_object());
+  const auto& o = v.get_object();
+  EXPECT_EQ(o.size(), 11u);
+  EXPECT_EQ(o.at("type"), "t");
+  EXPECT_EQ(o.at("s"), "quote \" backslash \\ nl \n ctl \x02 utf8 \xE2\x82\xAC");
+  EXPECT_EQ(o.at("neg").as_int64(), -42);
+  EXPECT_EQ(o.at("min").as_int64(), std::numeric_limits<std::int64_t>::min());
+  EXPECT_EQ(o.at("max").as_int64(), std::numeric_limits<std::int64_t>::max());
+  EXPECT_EQ(o.at("umax").as_uint64(), std::numeric_limits<std::uint64_t>::max());
+  EXPECT_EQ(o.at("zero").to_number<std::uint64_t>(), 0u);
+  EXPECT_EQ(o.at("yes"), true);
+  EXPECT_EQ(o.at("no"), false);
+  EXPECT_EQ(o.at("ref"), json::parse(R"({"a":[1,2]})"));
+  EXPECT_TRUE(o.at("n").is_null());
+}
+
+TEST(JsonWriter, MembersKeepTheirOrder) {
+  EXPECT_EQ(std::move(JsonWriter().num("a", 1).num("b", 2).str("c", "3")).done(), R"({"a":1,"b":2,"c":"3"})");
+}
+
+TEST(JsonWriter, NoTypeWhenEmpty) { EXPECT_EQ(std::move(JsonWriter("").num("x", 1)).done(), R"({"x":1})"); }
+
+}  // namespace

@@ -1,0 +1,437 @@
+#include "core/room_log.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <string>
+#include <vector>
+
+namespace {
+
+namespace json = boost::json;
+using parley::core::Message;
+using parley::core::RoomLog;
+
+Message msg(std::string text, std::string cid = {}, std::string from = "ada") {
+  Message m;
+  m.room = "general";
+  m.from = std::move(from);
+  m.text = std::move(text);
+  m.ts = 1'700'000'000'000;
+  m.cid = std::move(cid);
+  return m;
+}
+
+// Assigns and commits `n` messages "m<seq>" with cids "c<seq>".
+void add(RoomLog& log, int n) {
+  for (int i = 0; i < n; ++i) {
+    const std::uint64_t next = log.last_assigned() + 1;
+    Message m = msg("m" + std::to_string(next), "c" + std::to_string(next));
+    log.assign(m);
+    EXPECT_EQ(m.seq, next);
+    log.commit(std::move(m));
+  }
+}
+
+std::uint64_t seq_of(const parley::core::EventPtr& e) {
+  return json::parse(*e).at("seq").to_number<std::uint64_t>();
+}
+
+std::vector<std::uint64_t> seqs(const std::vector<parley::core::EventPtr>& events) {
+  std::vector<std::uint64_t> out;
+  for (const auto& e : events) out.push_back(seq_of(e));
+  return out;
+}
+
+std::vector<std::uint64_t> seqs(const std::vector<const Message*>& msgs) {
+  std::vector<std::uint64_t> out;
+  for (const auto* m : msgs) out.push_back(m->seq);
+  return out;
+}
+
+std::vector<std::uint64_t> range(std::uint64_t from, std::uint64_t to) {
+  std::vector<std::uint64_t> out;
+  for (auto s = from; s <= to; ++s) out.push_back(s);
+  return out;
+}
+
+std::vector<Message> stored(std::uint64_t from, std::uint64_t to) {
+  std::vector<Message> out;
+  for (auto s = from; s <= to; ++s) {
+    Message m = msg("m" + std::to_string(s), "c" + std::to_string(s));
+    m.seq = s;
+    out.push_back(m);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sequencing
+
+TEST(RoomLog, StartsEmpty) {
+  RoomLog log(8, 8);
+  EXPECT_EQ(log.last_assigned(), 0u);
+  EXPECT_EQ(log.last_committed(), 0u);
+  EXPECT_EQ(log.ring_first_seq(), 1u);
+  EXPECT_TRUE(log.covers_after(0));
+  EXPECT_TRUE(log.events_after(0).empty());
+}
+
+TEST(RoomLog, AssignThenCommitInOrder) {
+  RoomLog log(8, 8);
+  Message a = msg("a"), b = msg("b");
+  log.assign(a);
+  log.assign(b);
+  EXPECT_EQ(a.seq, 1u);
+  EXPECT_EQ(b.seq, 2u);
+  EXPECT_EQ(log.last_assigned(), 2u);
+  EXPECT_EQ(log.last_committed(), 0u);  // assigned is not yet committed
+  EXPECT_TRUE(log.events_after(0).empty());
+  const auto& ea = log.commit(a);
+  EXPECT_EQ(ea.message.seq, 1u);
+  EXPECT_EQ(ea.message.text, "a");
+  ASSERT_TRUE(ea.event);
+  EXPECT_EQ(seq_of(ea.event), 1u);
+  EXPECT_EQ(log.last_committed(), 1u);
+  log.commit(b);
+  EXPECT_EQ(log.last_committed(), 2u);
+  EXPECT_EQ(seqs(log.events_after(0)), range(1, 2));
+}
+
+TEST(RoomLog, RingEvictsOldest) {
+  RoomLog log(4, 100);
+  add(log, 10);
+  EXPECT_EQ(log.ring_first_seq(), 7u);
+  EXPECT_EQ(seqs(log.events_after(6)), range(7, 10));
+}
+
+TEST(RoomLog, ZeroRingCapacityMeansOne) {
+  RoomLog log(0, 100);
+  add(log, 3);
+  EXPECT_EQ(log.ring_first_seq(), 3u);
+  EXPECT_EQ(seqs(log.events_after(2)), range(3, 3));
+}
+
+// ---------------------------------------------------------------------------------------------
+// covers_after / events_after
+
+TEST(RoomLog, CoversAfterEdges) {
+  RoomLog log(4, 100);
+  add(log, 10);  // ring: 7..10
+  EXPECT_TRUE(log.covers_after(10));   // nothing newer
+  EXPECT_TRUE(log.covers_after(11));   // ahead of the room (client from the future)
+  EXPECT_TRUE(log.covers_after(1000));
+  EXPECT_TRUE(log.covers_after(9));
+  EXPECT_TRUE(log.covers_after(6));    // exactly at the ring start: 7.. is in the ring
+  EXPECT_FALSE(log.covers_after(5));   // 6 was evicted
+  EXPECT_FALSE(log.covers_after(0));
+}
+
+TEST(RoomLog, CoversAfterEmptyRoom) {
+  RoomLog log(4, 100);
+  EXPECT_TRUE(log.covers_after(0));
+  EXPECT_TRUE(log.covers_after(5));
+}
+
+TEST(RoomLog, EventsAfterEdges) {
+  RoomLog log(4, 100);
+  add(log, 10);
+  EXPECT_TRUE(log.events_after(10).empty());
+  EXPECT_TRUE(log.events_after(11).empty());
+  EXPECT_TRUE(log.events_after(UINT64_MAX).empty());
+  EXPECT_EQ(seqs(log.events_after(9)), range(10, 10));
+  EXPECT_EQ(seqs(log.events_after(6)), range(7, 10));
+  EXPECT_EQ(seqs(log.events_after(7)), range(8, 10));
+}
+
+TEST(RoomLog, EventsAfterIsIdenticalSharedJson) {
+  RoomLog log(4, 100);
+  add(log, 2);
+  const auto a = log.events_after(0);
+  const auto b = log.events_after(0);
+  ASSERT_EQ(a.size(), 2u);
+  EXPECT_EQ(a[0].get(), b[0].get());  // serialised once, shared by every delivery
+}
+
+TEST(RoomLog, AssignedButUncommittedIsNotDelivered) {
+  RoomLog log(8, 100);
+  add(log, 3);
+  Message m = msg("pending");
+  log.assign(m);
+  EXPECT_EQ(log.last_assigned(), 4u);
+  EXPECT_EQ(seqs(log.events_after(0)), range(1, 3));
+  EXPECT_TRUE(log.covers_after(3));
+}
+
+// ---------------------------------------------------------------------------------------------
+// newest_before
+
+TEST(RoomLog, NewestBeforeUpperBound) {
+  RoomLog log(100, 100);
+  add(log, 10);
+  auto r = log.newest_before(11, 3);  // the caller's "latest page": before = committed + 1
+  ASSERT_TRUE(r);
+  EXPECT_EQ(seqs(*r), range(8, 10));
+  r = log.newest_before(5, 3);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(seqs(*r), range(2, 4));
+  r = log.newest_before(2, 3);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(seqs(*r), range(1, 1));
+  r = log.newest_before(1, 3);  // nothing before the first message
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->empty());
+}
+
+TEST(RoomLog, NewestBeforeBeyondCommittedIsClamped) {
+  RoomLog log(100, 100);
+  add(log, 10);
+  Message pending = msg("p");
+  log.assign(pending);  // seq 11, not committed: not history
+  auto r = log.newest_before(1000, 5);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(seqs(*r), range(6, 10));
+}
+
+TEST(RoomLog, NewestBeforeLimitLargerThanAvailable) {
+  RoomLog log(100, 100);
+  add(log, 10);
+  auto r = log.newest_before(11, 50);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(seqs(*r), range(1, 10));
+}
+
+TEST(RoomLog, NewestBeforeLimitZero) {
+  RoomLog log(100, 100);
+  add(log, 10);
+  auto r = log.newest_before(11, 0);
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->empty());
+}
+
+TEST(RoomLog, NewestBeforeEmptyRoom) {
+  RoomLog log(100, 100);
+  auto r = log.newest_before(1, 10);
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->empty());
+  r = log.newest_before(100, 10);
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->empty());
+}
+
+TEST(RoomLog, NewestBeforeRingNotReachingBackIsNullopt) {
+  RoomLog log(4, 100);
+  add(log, 10);  // ring: 7..10
+  auto r = log.newest_before(11, 4);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(seqs(*r), range(7, 10));
+  EXPECT_FALSE(log.newest_before(11, 5));  // would need 6
+}
+
+TEST(RoomLog, NewestBeforeAtTheRingStart) {
+  RoomLog log(4, 100);
+  add(log, 10);  // ring: 7..10
+  auto r = log.newest_before(8, 1);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(seqs(*r), range(7, 7));
+  EXPECT_FALSE(log.newest_before(7, 1));  // 6 is gone
+  EXPECT_FALSE(log.newest_before(8, 2));
+  EXPECT_FALSE(log.newest_before(3, 100));
+}
+
+TEST(RoomLog, NewestBeforePointsIntoTheRing) {
+  RoomLog log(4, 100);
+  add(log, 5);
+  auto r = log.newest_before(6, 2);
+  ASSERT_TRUE(r && r->size() == 2);
+  EXPECT_EQ((*r)[0]->text, "m4");
+  EXPECT_EQ((*r)[1]->text, "m5");
+  EXPECT_EQ((*r)[1]->cid, "c5");
+}
+
+// ---------------------------------------------------------------------------------------------
+// cids
+
+TEST(RoomLog, FindCidAfterAssign) {
+  RoomLog log(8, 8);
+  Message m = msg("hi", "c-17");
+  m.ts = 1234;
+  log.assign(m);
+  auto hit = log.find_cid("ada", "c-17");
+  ASSERT_TRUE(hit);
+  EXPECT_EQ(hit->seq, 1u);
+  EXPECT_EQ(hit->ts, 1234);
+  EXPECT_FALSE(log.find_cid("bob", "c-17"));  // cids are per sender
+  EXPECT_FALSE(log.find_cid("ada", "c-18"));
+}
+
+TEST(RoomLog, CidKeyCannotBeForgedByConcatenation) {
+  RoomLog log(8, 8);
+  Message m = msg("hi", "bc", "a");
+  log.assign(m);
+  EXPECT_TRUE(log.find_cid("a", "bc"));
+  EXPECT_FALSE(log.find_cid("ab", "c"));
+}
+
+TEST(RoomLog, EmptyCidIsNotRemembered) {
+  RoomLog log(8, 8);
+  Message m = msg("hi", "");
+  log.assign(m);
+  EXPECT_FALSE(log.find_cid("ada", ""));
+}
+
+TEST(RoomLog, DedupeWindowEvictsOldest) {
+  RoomLog log(100, 3);
+  add(log, 5);  // cids c1..c5
+  EXPECT_FALSE(log.find_cid("ada", "c1"));
+  EXPECT_FALSE(log.find_cid("ada", "c2"));
+  for (int s = 3; s <= 5; ++s) {
+    auto hit = log.find_cid("ada", "c" + std::to_string(s));
+    ASSERT_TRUE(hit) << s;
+    EXPECT_EQ(hit->seq, static_cast<std::uint64_t>(s));
+  }
+}
+
+TEST(RoomLog, DedupeWindowZeroRemembersNothing) {
+  RoomLog log(100, 0);
+  add(log, 2);
+  EXPECT_FALSE(log.find_cid("ada", "c1"));
+  EXPECT_FALSE(log.find_cid("ada", "c2"));
+}
+
+TEST(RoomLog, RepeatedCidKeepsTheFirstSeq) {
+  RoomLog log(100, 10);
+  Message a = msg("a", "same");
+  Message b = msg("b", "same");
+  log.assign(a);
+  log.assign(b);
+  EXPECT_EQ(log.find_cid("ada", "same")->seq, 1u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// restore
+
+TEST(RoomLog, RestoreSetsSeqsAndRing) {
+  RoomLog log(4, 100);
+  log.restore(10, stored(3, 10));
+  EXPECT_EQ(log.last_assigned(), 10u);
+  EXPECT_EQ(log.last_committed(), 10u);
+  EXPECT_EQ(log.ring_first_seq(), 7u);  // only the newest 4 fit
+  EXPECT_EQ(seqs(log.events_after(6)), range(7, 10));
+  EXPECT_TRUE(log.covers_after(6));
+  EXPECT_FALSE(log.covers_after(5));
+  Message m = msg("next");
+  log.assign(m);
+  EXPECT_EQ(m.seq, 11u);
+  log.commit(m);
+  EXPECT_EQ(seqs(log.events_after(9)), range(10, 11));
+}
+
+TEST(RoomLog, RestoreRemembersCidsBeyondTheRing) {
+  RoomLog log(2, 100);
+  log.restore(10, stored(3, 10));
+  auto hit = log.find_cid("ada", "c3");  // not in the ring, still deduplicated
+  ASSERT_TRUE(hit);
+  EXPECT_EQ(hit->seq, 3u);
+  EXPECT_TRUE(log.find_cid("ada", "c10"));
+  EXPECT_FALSE(log.find_cid("ada", "c2"));
+}
+
+TEST(RoomLog, RestoreRespectsTheDedupeWindow) {
+  RoomLog log(100, 2);
+  log.restore(10, stored(3, 10));
+  EXPECT_FALSE(log.find_cid("ada", "c8"));
+  EXPECT_TRUE(log.find_cid("ada", "c9"));
+  EXPECT_TRUE(log.find_cid("ada", "c10"));
+}
+
+TEST(RoomLog, RestoreReplacesEverything) {
+  RoomLog log(4, 100);
+  add(log, 3);
+  log.restore(0, {});
+  EXPECT_EQ(log.last_assigned(), 0u);
+  EXPECT_EQ(log.last_committed(), 0u);
+  EXPECT_TRUE(log.events_after(0).empty());
+  EXPECT_FALSE(log.find_cid("ada", "c1"));
+}
+
+TEST(RoomLog, RestoreWithoutMessagesButWithASeq) {
+  RoomLog log(4, 100);
+  log.restore(50, {});
+  EXPECT_EQ(log.last_committed(), 50u);
+  EXPECT_EQ(log.ring_first_seq(), 51u);
+  EXPECT_TRUE(log.covers_after(50));
+  EXPECT_FALSE(log.covers_after(49));
+  EXPECT_FALSE(log.newest_before(51, 1));  // the store must answer
+  Message m = msg("x");
+  log.assign(m);
+  EXPECT_EQ(m.seq, 51u);
+}
+
+TEST(RoomLog, NewestBeforeAfterRestore) {
+  RoomLog log(4, 100);
+  log.restore(10, stored(1, 10));
+  auto r = log.newest_before(11, 4);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(seqs(*r), range(7, 10));
+  EXPECT_FALSE(log.newest_before(11, 5));
+}
+
+TEST(RoomLog, RestoreWithLastSeqAheadOfTheMessagesStaysInBounds) {
+  // If the store's last seq is ahead of the newest message it returned (e.g. a read that raced a
+  // write, or a hole), the ring no longer ends at last_committed(): index arithmetic must not
+  // leave the ring.
+  RoomLog log(8, 100);
+  log.restore(10, stored(1, 5));
+  EXPECT_FALSE(log.covers_after(0));         // seqs 6..10 are not in memory: read the store
+  EXPECT_FALSE(log.newest_before(11, 3));    // same for history
+  EXPECT_TRUE(log.covers_after(10));
+  ASSERT_TRUE(log.find_cid("ada", "c3"));    // the cids of what was returned are still remembered
+  EXPECT_EQ(log.find_cid("ada", "c3")->seq, 3u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON
+
+TEST(Message, EventParsesBack) {
+  Message m = msg("hi \"there\"\n\xE2\x82\xAC", "c-1", "\xC3\xA9milie");
+  m.seq = 43;
+  m.ts = 1'700'000'000'123;
+  const json::value v = json::parse(parley::core::message_event(m));
+  const auto& o = v.as_object();
+  EXPECT_EQ(o.at("type"), "message");
+  EXPECT_EQ(o.at("room"), "general");
+  EXPECT_EQ(o.at("seq").to_number<std::uint64_t>(), 43u);
+  EXPECT_EQ(o.at("from"), "\xC3\xA9milie");
+  EXPECT_EQ(o.at("text"), "hi \"there\"\n\xE2\x82\xAC");
+  EXPECT_EQ(o.at("ts").to_number<std::int64_t>(), 1'700'000'000'123);
+  EXPECT_EQ(o.at("cid"), "c-1");
+  EXPECT_EQ(o.size(), 7u);
+}
+
+TEST(Message, EventWithoutCidOmitsIt) {
+  Message m = msg("x", "");
+  m.seq = 1;
+  const json::value v = json::parse(parley::core::message_event(m));
+  EXPECT_FALSE(v.as_object().contains("cid"));
+}
+
+TEST(Message, ObjectIsTheEventWithoutType) {
+  Message m = msg("x", "c");
+  m.seq = 7;
+  json::value ev = json::parse(parley::core::message_event(m));
+  const json::value obj = json::parse(parley::core::message_object(m));
+  EXPECT_FALSE(obj.as_object().contains("type"));
+  ev.as_object().erase("type");
+  EXPECT_EQ(ev, obj);
+}
+
+TEST(Message, RingEventIsTheMessageEvent) {
+  RoomLog log(4, 4);
+  Message m = msg("hello", "c9");
+  log.assign(m);
+  const auto& entry = log.commit(m);
+  EXPECT_EQ(*entry.event, parley::core::message_event(m));
+}
+
+}  // namespace
