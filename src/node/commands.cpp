@@ -22,9 +22,33 @@ SessionRef ref_of(const Session& s) { return SessionRef{s.shard().index(), s.id(
 std::string retry_after(std::int64_t ms) { return "\"retry_after_ms\":" + std::to_string(ms); }
 }  // namespace
 
+namespace {
+// Requests held behind a pending join, at most: a client pipelining that far ahead is refused.
+constexpr std::size_t max_held = 64;
+constexpr std::size_t max_held_bytes = 256 * 1024;
+
+bool blank(std::string_view text) {
+  return text.find_first_not_of(" \t\r\n") == std::string_view::npos;
+}
+}  // namespace
+
 void Node::on_text(Session& s, std::string_view frame) {
   Shard& shard = s.shard();
   shard.metrics().frames_in.add();
+  if (!s.joining.empty()) {
+    if (s.held.size() >= max_held || s.held_bytes + frame.size() > max_held_bytes) {
+      shard.metrics().rate_limited.add();
+      return send_error(s, errc::rate_limited, {}, "too many requests behind a pending join", retry_after(100));
+    }
+    s.held.emplace_back(frame);
+    s.held_bytes += frame.size();
+    return;
+  }
+  handle_frame(s, frame);
+}
+
+void Node::handle_frame(Session& s, std::string_view frame) {
+  Shard& shard = s.shard();
   auto parsed = protocol::parse_request(frame);
   if (auto* err = std::get_if<protocol::RequestError>(&parsed)) {
     send_error(s, err->code, err->ref, err->message);
@@ -166,9 +190,12 @@ void Node::do_leave(Session& s, protocol::Request& req) {
 void Node::do_send(Session& s, protocol::Request& req) {
   if (!s.find_room(req.room)) return send_error(s, errc::not_joined, req.ref);
   if (!core::valid_cid(req.cid)) return send_error(s, errc::bad_cid, req.ref);
-  if (req.text.empty()) return send_error(s, errc::empty_text, req.ref);
-  // JSON escapes can spell lone surrogates; stored text must be valid UTF-8.
+  if (blank(req.text)) return send_error(s, errc::empty_text, req.ref);
+  // JSON escapes can spell lone surrogates and NUL; stored text is valid UTF-8 without NUL
+  // (PostgreSQL cannot store NUL, and a refused commit would leave a hole in the room's seqs).
   if (!protocol::is_valid_utf8(req.text)) return send_error(s, errc::bad_request, req.ref, "text is not valid UTF-8");
+  if (req.text.find('\0') != std::string::npos)
+    return send_error(s, errc::bad_request, req.ref, "text must not contain U+0000");
   if (protocol::utf8_length(req.text) > options_.limits.max_text_length) {
     return send_error(s, errc::text_too_long, req.ref,
                       "the text is longer than " + std::to_string(options_.limits.max_text_length) + " characters");
@@ -210,6 +237,16 @@ void Node::do_history(Session& s, protocol::Request& req) {
   });
 }
 
+void Node::replay_held(Session& s) {
+  // Stops as soon as a replayed request starts another join: the rest waits for that one.
+  while (s.joining.empty() && !s.held.empty()) {
+    std::string frame = std::move(s.held.front());
+    s.held.pop_front();
+    s.held_bytes -= frame.size();
+    handle_frame(s, frame);
+  }
+}
+
 void Node::on_closed(Session& s) {
   for (auto& r : s.rooms) {
     s.shard().hub().remove(r.room, &s);
@@ -219,6 +256,8 @@ void Node::on_closed(Session& s) {
     });
   }
   s.rooms.clear();
+  s.held.clear();
+  s.held_bytes = 0;
   // Joins still in flight are undone when their answer finds the session gone (see apply()).
   s.joining.clear();
 }
@@ -251,6 +290,7 @@ void Node::apply(Shard& shard, std::vector<ShardItem>& items) {
         shard.hub().add(item.room, s);
         s->enqueue(item.text);
         for (const auto& e : item.gap) s->enqueue(*e);
+        replay_held(*s);
         break;
       }
       case ShardItem::Kind::join_failed:
@@ -259,6 +299,7 @@ void Node::apply(Shard& shard, std::vector<ShardItem>& items) {
           if (pending != s->joining.end()) s->joining.erase(pending);
           shard.metrics().errors_sent.add();
           s->enqueue(item.text);
+          replay_held(*s);
         }
         break;
     }

@@ -94,6 +94,9 @@ class Node final : public broker::Handler {
   void do_send(Session& s, protocol::Request& r);
   void do_typing(Session& s, protocol::Request& r);
   void do_history(Session& s, protocol::Request& r);
+  void handle_frame(Session& s, std::string_view frame);
+  // Handles the requests held behind a join that has just been answered.
+  void replay_held(Session& s);
   // Applies what an owner sent to this shard (deliveries, replies, finished joins).
   void apply(Shard& shard, std::vector<ShardItem>& items);
 

@@ -3,6 +3,7 @@
 // events for it. The transport (net::WsSession) implements the three virtual functions.
 // Everything here is touched only on the session's own shard thread.
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -49,6 +50,10 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string user;  // empty until hello
   std::vector<JoinedRoom> rooms;
   std::vector<std::string> joining;  // join sent to the owner, not answered yet
+  // Requests that arrived while a join was pending: replayed in order once it is answered, so
+  // that a client may send `join` and then `send` without waiting (requests are answered in order).
+  std::deque<std::string> held;
+  std::size_t held_bytes = 0;
   core::TokenBucket& send_bucket() noexcept { return send_bucket_; }
   core::TokenBucket& request_bucket() noexcept { return request_bucket_; }
   JoinedRoom* find_room(std::string_view room) noexcept {

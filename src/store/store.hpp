@@ -1,6 +1,6 @@
 #pragma once
 // Store: where messages and rooms are durable. One interface, two implementations with one
-// contract test suite (tests/contract/store_test.cpp): SqliteStore (the embedded default) and
+// contract test suite (tests/contract/store_contract_test.cpp): SqliteStore (the embedded default) and
 // PostgresStore (a cluster).
 //
 // Threads: start-up calls (open, load_rooms, create_room_now) run before any I/O thread. Every

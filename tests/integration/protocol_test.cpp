@@ -1,4 +1,6 @@
 // Protocol v1 over /ws: every request, its reply, and every error a bad request gets.
+#include <algorithm>
+
 #include "common.hpp"
 
 namespace parley::it {
@@ -210,6 +212,47 @@ TEST_F(Protocol, PipelinedDoubleJoinIsAlreadyJoined) {
   EXPECT_FALSE(a->wait_for("message", {}, 300ms)) << "a double join delivers twice";
 }
 
+TEST_F(Protocol, RequestsPipelinedBehindAJoinWaitForIt) {
+  // join, send and history without waiting: the send and history are handled after the join
+  // (not refused with not_joined). The ack waits for the commit, so the history may overtake it.
+  auto a = user("ada");
+  a->send_json({{"type", "join"}, {"room", "general"}, {"ref", "j"}});
+  a->send_json({{"type", "send"}, {"room", "general"}, {"cid", "p1"}, {"text", "first"}, {"ref", "s"}});
+  a->send_json({{"type", "history"}, {"room", "general"}, {"ref", "h"}});
+  std::vector<std::string> order;
+  for (int i = 0; i < 20 && order.size() < 3; ++i) {
+    auto e = a->next(scaled(5s));
+    ASSERT_TRUE(e);
+    if (e->contains("ref")) order.push_back(str(*e, "ref") + ":" + type_of(*e));
+  }
+  ASSERT_EQ(order.size(), 3u);
+  EXPECT_EQ(order[0], "j:joined");
+  std::sort(order.begin() + 1, order.end());
+  EXPECT_EQ(order[1], "h:history");
+  EXPECT_EQ(order[2], "s:ack");
+}
+
+TEST(Rooms, PipeliningTooFarBehindAJoinIsRateLimited) {
+  ServerProcess server({{"limits.request_rate=100000", "limits.request_burst=100000"}});
+  WsClient a(server.port());
+  a.hello("ada");
+  // A join and 100 pings back to back: pings that arrive while the join is pending are held
+  // (at most 64; past that rate_limited). Every ping gets exactly one answer and the connection
+  // stays, however many arrived before the join was answered.
+  a.send_json({{"type", "join"}, {"room", "general"}});
+  for (int i = 0; i < 100; ++i) a.send_json({{"type", "ping"}, {"ref", i}});
+  int pongs = 0, limited = 0;
+  for (int i = 0; i < 300 && pongs + limited < 100; ++i) {
+    auto e = a.next(scaled(5s));
+    ASSERT_TRUE(e);
+    pongs += type_of(*e) == "pong";
+    limited += type_of(*e) == "error" && str(*e, "code") == "rate_limited";
+  }
+  EXPECT_EQ(pongs + limited, 100);
+  EXPECT_GE(pongs, 64);
+  expect_alive(a);
+}
+
 TEST(Rooms, TooManyRoomsPerConnection) {
   ServerProcess server({{"limits.max_rooms_per_connection=3"}});
   WsClient a(server.port());
@@ -294,6 +337,8 @@ TEST(Send, ErrorsStoreNothing) {
                                 std::string("tab\t"), std::string("del\x7f")})
     expect_error(a, send("general", json::string(cid), "x"), "bad_cid");
   expect_error(a, send("general", "c", ""), "empty_text");
+  expect_error(a, send("general", "c", " \t\r\n "), "empty_text");
+  expect_error(a, send("general", "c", json::string("nul \0 inside", 13)), "bad_request");
   expect_error(a, send("general", "c", json::string(repeat("é", 501))), "text_too_long");
   expect_error(a, send("general", "c", 5), "bad_request");
   expect_error(a, send("general", 5, "x"), "bad_request");
