@@ -1,6 +1,9 @@
 #include "app/config.hpp"
 
+#include <cctype>
+#include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <stdexcept>
 #include <toml++/toml.h>
 
@@ -15,18 +18,20 @@ ConfigKey number_key(std::string key, std::string help, T& field) {
       [&field, key](const std::string& v) {
         try {
           std::size_t used = 0;
+          // Digits first: std::sto* skip leading spaces and take a sign (" -5"), and stod takes
+          // "nan" and "inf"; none of those is a setting.
+          if (v.empty() || !std::isdigit(static_cast<unsigned char>(v[0]))) throw std::invalid_argument(v);
           if constexpr (std::is_floating_point_v<T>) {
             const double d = std::stod(v, &used);
-            if (used != v.size() || d < 0) throw std::invalid_argument(v);
+            if (used != v.size() || !std::isfinite(d) || d < 0) throw std::invalid_argument(v);
             field = static_cast<T>(d);
           } else {
-            if (!v.empty() && v[0] == '-') throw std::invalid_argument(v);
             const unsigned long long n = std::stoull(v, &used);
-            if (used != v.size()) throw std::invalid_argument(v);
+            if (used != v.size() || n > std::numeric_limits<T>::max()) throw std::invalid_argument(v);
             field = static_cast<T>(n);
           }
         } catch (const std::exception&) {
-          throw std::invalid_argument(key + ": not a non-negative number: '" + v + "'");
+          throw std::invalid_argument(key + ": not a non-negative number in range: '" + v + "'");
         }
       },
       [&field] {
@@ -56,6 +61,12 @@ std::vector<ConfigKey> config_keys(Config& c) {
       string_key("server.web_dir", "directory of the web UI", c.web_dir),
       string_key("server.log_level", "trace, debug, info, warn, error", c.log_level),
       string_key("server.default_room", "room created at start-up (empty: none)", c.default_room),
+      string_key("store.backend", "sqlite (embedded, default) or postgres (a cluster)", c.store_backend),
+      string_key("store.postgres_url", "PostgreSQL conninfo or postgresql:// URI (store.backend=postgres)", c.store_postgres_url),
+      string_key("broker.backend", "local (one node) or redis (nodes of a cluster share rooms through Redis)", c.broker_backend),
+      string_key("broker.redis_url", "redis://host:port (broker.backend=redis)", c.broker_redis_url),
+      string_key("broker.prefix", "prefix of every Redis key and channel", c.broker_prefix),
+      number_key("broker.log_capacity", "messages per room kept in its Redis stream for gap repair", c.broker_log_capacity),
       string_key("store.synchronous", "SQLite durability: NORMAL (process crash) or FULL (power loss)", c.store_synchronous),
       number_key("store.max_queue", "messages waiting for commit before sends are refused", c.store_max_queue),
       number_key("store.max_batch", "messages per commit", c.store_max_batch),

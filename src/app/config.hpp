@@ -17,6 +17,12 @@ struct Config {
   unsigned threads = 0;  // 0: one per core
   std::string log_level = "info";
   std::string default_room = "general";
+  std::string store_backend = "sqlite";  // sqlite | postgres
+  std::string store_postgres_url;        // libpq conninfo or postgresql:// URI
+  std::string broker_backend = "local";  // local (this node alone) | redis (a cluster)
+  std::string broker_redis_url = "redis://127.0.0.1:6379";
+  std::string broker_prefix = "parley";
+  std::size_t broker_log_capacity = 10000;
   std::string store_synchronous = "NORMAL";
   std::size_t store_max_queue = 100000;
   std::size_t store_max_batch = 10000;

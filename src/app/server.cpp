@@ -11,6 +11,8 @@
 
 #include "net/listener.hpp"
 #include "node/node.hpp"
+#include "broker/redis_broker.hpp"
+#include "store/postgres_store.hpp"
 #include "store/sqlite_store.hpp"
 
 namespace parley::app {
@@ -43,15 +45,38 @@ int run_server(Config config) {
   const unsigned threads = config.threads ? config.threads : std::max(1u, std::thread::hardware_concurrency());
   const auto endpoint = parse_endpoint(config.listen);
 
-  store::SqliteStore store(store::SqliteOptions{std::filesystem::path(config.data_dir) / "parley.db",
-                                                config.store_synchronous, config.store_max_queue,
-                                                config.store_max_batch});
+  std::unique_ptr<store::Store> store_owner;
+  if (config.store_backend == "sqlite") {
+    store_owner = std::make_unique<store::SqliteStore>(store::SqliteOptions{
+        std::filesystem::path(config.data_dir) / "parley.db", config.store_synchronous, config.store_max_queue,
+        config.store_max_batch});
+  } else if (config.store_backend == "postgres") {
+    if (config.store_postgres_url.empty()) throw std::invalid_argument("store.backend=postgres needs store.postgres_url");
+    store::PostgresOptions po;
+    po.conninfo = config.store_postgres_url;
+    po.max_queue = config.store_max_queue;
+    po.max_batch = config.store_max_batch;
+    store_owner = std::make_unique<store::PostgresStore>(po);
+  } else {
+    throw std::invalid_argument("store.backend must be sqlite or postgres, not '" + config.store_backend + "'");
+  }
+  store::Store& store = *store_owner;
+  std::unique_ptr<broker::Broker> broker;
+  if (config.broker_backend == "redis") {
+    broker::RedisBrokerOptions bo;
+    bo.redis = broker::parse_redis_url(config.broker_redis_url);
+    bo.prefix = config.broker_prefix;
+    bo.log_capacity = config.broker_log_capacity;
+    broker = std::make_unique<broker::RedisBroker>(bo);
+  } else if (config.broker_backend != "local") {
+    throw std::invalid_argument("broker.backend must be local or redis, not '" + config.broker_backend + "'");
+  }
   node::NodeOptions options;
   options.threads = threads;
   options.limits = config.limits;
   options.rooms = config.rooms;
   options.default_room = config.default_room;
-  node::Node node(options, store);
+  node::Node node(options, store, broker.get());
 
   net::HttpOptions http{config.web_dir};
   std::vector<std::shared_ptr<net::Listener>> listeners;
@@ -93,6 +118,7 @@ int run_server(Config config) {
   store.flush();
   node.stop();
   store.stop();
+  broker.reset();
   spdlog::info("stopped");
   return 0;
 }

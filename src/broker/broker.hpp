@@ -56,10 +56,13 @@ class Broker {
   // True while the broker is reachable: /readyz is false otherwise.
   virtual bool ready() const = 0;
 
-  // `m.seq` is ignored; m.ts is the sender's node time.
+  // m.seq: the highest seq the caller has seen in the room; the broker never assigns a seq at or
+  // below it (a broker that lost its data must not reuse seqs). m.ts: the sender's node time.
   virtual void publish(const core::Message& m, PublishDone done) = 0;
   virtual void announce_room(const std::string& room, const std::string& by) = 0;
-  virtual void subscribe(const std::string& room) = 0;
+  // `done` runs once the subscription is live (after a reconnect if need be): from then on no
+  // published message is missed unless the connection drops, so a fetch() then finds the rest.
+  virtual void subscribe(const std::string& room, std::function<void(std::error_code)> done) = 0;
   virtual void unsubscribe(const std::string& room) = 0;
   virtual void fetch(const std::string& room, std::uint64_t after, std::size_t limit, FetchDone done) = 0;
   // The last assigned seq of each room (0 for none), for periodic gap checks.

@@ -2,6 +2,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
 #include <future>
 
 #include "protocol/errc.hpp"
@@ -70,6 +71,7 @@ void MemoryBroker::publish(const core::Message& msg, PublishDone done) {
     const std::string key = m.from + '\0' + m.cid;
     if (auto it = room.cids.find(key); it != room.cids.end())
       return done({}, Published{it->second.first, it->second.second, true});
+    room.seq = std::max(room.seq, m.seq);  // the caller's floor
     m.seq = ++room.seq;
     room.cids.emplace(key, std::make_pair(m.seq, m.ts));
     room.cid_order.push_back(key);
@@ -98,8 +100,11 @@ void MemoryBroker::announce_room(const std::string& room, const std::string& by)
   });
 }
 
-void MemoryBroker::subscribe(const std::string& room) {
-  boost::asio::post(cluster_.ctx_, [this, room] { rooms_.insert(room); });
+void MemoryBroker::subscribe(const std::string& room, std::function<void(std::error_code)> done) {
+  boost::asio::post(cluster_.ctx_, [this, room, done = std::move(done)] {
+    rooms_.insert(room);
+    if (done) done(cluster_.up_ ? std::error_code() : std::error_code(errc::unavailable));
+  });
 }
 
 void MemoryBroker::unsubscribe(const std::string& room) {

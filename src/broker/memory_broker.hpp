@@ -62,7 +62,7 @@ class MemoryBroker final : public Broker {
   bool ready() const override { return cluster_.up_.load(); }
   void publish(const core::Message& m, PublishDone done) override;
   void announce_room(const std::string& room, const std::string& by) override;
-  void subscribe(const std::string& room) override;
+  void subscribe(const std::string& room, std::function<void(std::error_code)> done) override;
   void unsubscribe(const std::string& room) override;
   void fetch(const std::string& room, std::uint64_t after, std::size_t limit, FetchDone done) override;
   void last_seqs(const std::vector<std::string>& rooms, SeqDone done) override;

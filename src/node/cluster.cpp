@@ -29,6 +29,7 @@ void Node::cluster_send(Shard& owner, OwnedRoom& r, core::Message m, SessionRef 
   if (auto hit = r.log.find_cid(m.from, m.cid)) return reply_now(who, ack_json(m, hit->seq, hit->ts, ref));
   if (!store_.has_capacity()) return reply_now(who, protocol::error_event(errc::overloaded, {}, ref));
   owner.metrics().messages_in.add();
+  m.seq = r.log.last_committed();  // the floor: never a seq below what this node has seen
   broker_->publish(m, [this, &owner, m, who, ref](std::error_code ec, broker::Published p) mutable {
     owner.post([this, &owner, m = std::move(m), who, ref = std::move(ref), ec, p]() mutable {
       if (ec) return reply_now(who, protocol::error_event(errc::unavailable, {}, ref));
@@ -44,11 +45,23 @@ void Node::cluster_send(Shard& owner, OwnedRoom& r, core::Message m, SessionRef 
 
 void Node::when_synced(Shard& owner, OwnedRoom& r, std::function<void(OwnedRoom*)> f) {
   r.sync_waiting.push_back(std::move(f));
-  if (!r.subscribed) {
-    r.subscribed = true;
-    broker_->subscribe(r.id);
-  }
-  repair(owner, r);
+  if (r.subscribed) return repair(owner, r);
+  r.subscribed = true;
+  // Fetch only once the subscription is live: whatever is published after that arrives by
+  // Pub/Sub, whatever before it is in the log.
+  broker_->subscribe(r.id, [this, &owner, room = r.id](std::error_code ec) {
+    owner.post([this, &owner, room, ec] {
+      OwnedRoom* r = owner.find_owned(room);
+      if (!r || !r->subscribed) return;
+      if (ec) {
+        auto waiting = std::move(r->sync_waiting);
+        r->sync_waiting.clear();
+        for (auto& f : waiting) f(nullptr);
+        return maybe_unsubscribe(*r);
+      }
+      repair(owner, *r);
+    });
+  });
 }
 
 void Node::repair(Shard& owner, OwnedRoom& r) {

@@ -1,0 +1,203 @@
+#include "broker/redis_broker.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <stdexcept>
+
+#include "protocol/errc.hpp"
+
+namespace parley::broker {
+
+namespace {
+
+// KEYS: seq, log, cids, cidq. ARGV: channel, cidkey, entry-without-seq ("ts\nfrom\ncid\ntext"),
+// ts, log capacity, floor.
+constexpr const char* publish_lua = R"lua(
+local dup = redis.call('HGET', KEYS[3], ARGV[2])
+if dup then return {0, dup} end
+local seq = redis.call('INCR', KEYS[1])
+local floor = tonumber(ARGV[6])
+if seq <= floor then
+  seq = floor + 1
+  redis.call('SET', KEYS[1], seq)
+end
+local entry = seq .. '\n' .. ARGV[3]
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], seq .. '-1', 'm', entry)
+redis.call('HSET', KEYS[3], ARGV[2], seq .. ':' .. ARGV[4])
+redis.call('RPUSH', KEYS[4], ARGV[2])
+if redis.call('LLEN', KEYS[4]) > tonumber(ARGV[5]) then
+  redis.call('HDEL', KEYS[3], redis.call('LPOP', KEYS[4]))
+end
+redis.call('PUBLISH', ARGV[1], entry)
+return {1, seq .. ':' .. ARGV[4]}
+)lua";
+
+template <class T>
+bool parse_number(std::string_view s, T& out) {
+  auto r = std::from_chars(s.data(), s.data() + s.size(), out);
+  return r.ec == std::errc() && r.ptr == s.data() + s.size();
+}
+
+std::error_code unavailable() { return protocol::errc::unavailable; }
+
+}  // namespace
+
+RedisOptions parse_redis_url(const std::string& url) {
+  std::string rest = url;
+  if (rest.rfind("redis://", 0) == 0) rest = rest.substr(8);
+  while (!rest.empty() && rest.back() == '/') rest.pop_back();
+  RedisOptions o;
+  const auto colon = rest.rfind(':');
+  o.host = colon == std::string::npos ? rest : rest.substr(0, colon);
+  if (colon != std::string::npos && !parse_number(std::string_view(rest).substr(colon + 1), o.port))
+    throw std::invalid_argument("broker.redis_url: bad port in '" + url + "'");
+  if (o.host.empty()) throw std::invalid_argument("broker.redis_url: no host in '" + url + "'");
+  return o;
+}
+
+std::string encode_entry(const core::Message& m) {
+  return std::to_string(m.seq) + '\n' + std::to_string(m.ts) + '\n' + m.from + '\n' + m.cid + '\n' + m.text;
+}
+
+std::optional<core::Message> decode_entry(const std::string& room, std::string_view e) {
+  core::Message m;
+  m.room = room;
+  std::string_view fields[4];
+  for (auto& f : fields) {
+    const auto nl = e.find('\n');
+    if (nl == std::string_view::npos) return std::nullopt;
+    f = e.substr(0, nl);
+    e.remove_prefix(nl + 1);
+  }
+  if (!parse_number(fields[0], m.seq) || !parse_number(fields[1], m.ts)) return std::nullopt;
+  m.from = fields[2];
+  m.cid = fields[3];
+  m.text = e;
+  return m;
+}
+
+RedisBroker::RedisBroker(RedisBrokerOptions options)
+    : options_(std::move(options)),
+      guard_(boost::asio::make_work_guard(ctx_)),
+      client_(ctx_, options_.redis),
+      publish_script_(publish_lua) {}
+
+RedisBroker::~RedisBroker() {
+  stop();
+  guard_.reset();
+  if (thread_.joinable()) {
+    ctx_.stop();
+    thread_.join();
+  }
+}
+
+std::string RedisBroker::key(const std::string& room, const char* what) const {
+  return options_.prefix + ":{" + room + "}:" + what;
+}
+
+void RedisBroker::start() {
+  if (started_.exchange(true)) return;
+  client_.set_state_handler([this](bool up) {
+    if (!up && handler_) handler_->on_state(false);
+  });
+  // Up means every wanted channel is subscribed again: now a fetch sees whatever was missed.
+  client_.set_subscriber_state_handler([this](bool up) {
+    if (handler_) handler_->on_state(up);
+  });
+  client_.set_message_handler([this](std::string_view ch, std::string_view payload) { on_channel_message(ch, payload); });
+  client_.start();
+  client_.subscribe(options_.prefix + ":rooms");
+  thread_ = std::thread([this] { ctx_.run(); });
+}
+
+void RedisBroker::stop() {
+  if (!started_.exchange(false)) return;
+  client_.stop();
+}
+
+bool RedisBroker::ready() const { return client_.connected() && client_.subscriber_connected(); }
+
+void RedisBroker::on_channel_message(std::string_view ch, std::string_view payload) {
+  if (!handler_) return;
+  if (ch == options_.prefix + ":rooms") {
+    const auto nl = payload.find('\n');
+    if (nl == std::string_view::npos) return;
+    handler_->on_room_created(std::string(payload.substr(0, nl)), std::string(payload.substr(nl + 1)));
+    return;
+  }
+  const std::string prefix = options_.prefix + ":room:";
+  if (ch.substr(0, prefix.size()) != prefix) return;
+  auto m = decode_entry(std::string(ch.substr(prefix.size())), payload);
+  if (!m) {
+    spdlog::warn("broker: undecodable message on {}", ch);
+    return;
+  }
+  handler_->on_message(std::move(*m));
+}
+
+void RedisBroker::publish(const core::Message& m, PublishDone done) {
+  std::string cidkey = m.from;
+  cidkey.push_back('\0');
+  cidkey += m.cid;
+  std::string rest = std::to_string(m.ts) + '\n' + m.from + '\n' + m.cid + '\n' + m.text;
+  const std::uint64_t floor = m.seq;  // a Redis that lost its data must not reuse seqs
+  client_.eval_script(
+      publish_script_, {key(m.room, "seq"), key(m.room, "log"), key(m.room, "cids"), key(m.room, "cidq")},
+      {channel(m.room), std::move(cidkey), std::move(rest), std::to_string(m.ts), std::to_string(options_.log_capacity),
+       std::to_string(floor)},
+      [done = std::move(done)](std::error_code ec, RedisReply reply) {
+        if (ec) {
+          if (ec == redis_errc::server_error) spdlog::error("broker: publish script: {}", reply.str);
+          return done(unavailable(), {});
+        }
+        Published p;
+        if (reply.type != RedisReply::Type::array || reply.elements.size() != 2) return done(unavailable(), {});
+        p.duplicate = reply.elements[0].integer == 0;
+        const std::string& st = reply.elements[1].str;
+        const auto colon = st.find(':');
+        if (colon == std::string::npos || !parse_number(std::string_view(st).substr(0, colon), p.seq) ||
+            !parse_number(std::string_view(st).substr(colon + 1), p.ts))
+          return done(unavailable(), {});
+        done({}, p);
+      });
+}
+
+void RedisBroker::announce_room(const std::string& room, const std::string& by) {
+  client_.command({"PUBLISH", options_.prefix + ":rooms", room + '\n' + by}, [](std::error_code, RedisReply) {});
+}
+
+void RedisBroker::subscribe(const std::string& room, std::function<void(std::error_code)> done) {
+  client_.subscribe(channel(room), std::move(done));
+}
+
+void RedisBroker::unsubscribe(const std::string& room) { client_.unsubscribe(channel(room)); }
+
+void RedisBroker::fetch(const std::string& room, std::uint64_t after, std::size_t limit, FetchDone done) {
+  client_.command({"XRANGE", key(room, "log"), std::to_string(after + 1), "+", "COUNT", std::to_string(limit)},
+                  [room, done = std::move(done)](std::error_code ec, RedisReply reply) {
+                    if (ec || reply.type != RedisReply::Type::array) return done(unavailable(), {});
+                    std::vector<core::Message> out;
+                    out.reserve(reply.elements.size());
+                    for (const auto& entry : reply.elements) {
+                      // [id, [field, value]]
+                      if (entry.elements.size() != 2 || entry.elements[1].elements.size() < 2) continue;
+                      if (auto m = decode_entry(room, entry.elements[1].elements[1].str)) out.push_back(std::move(*m));
+                    }
+                    done({}, std::move(out));
+                  });
+}
+
+void RedisBroker::last_seqs(const std::vector<std::string>& rooms, SeqDone done) {
+  std::vector<std::string> args{"MGET"};
+  for (const auto& r : rooms) args.push_back(key(r, "seq"));
+  client_.command(std::move(args), [n = rooms.size(), done = std::move(done)](std::error_code ec, RedisReply reply) {
+    if (ec || reply.type != RedisReply::Type::array) return done(unavailable(), {});
+    std::vector<std::uint64_t> out(n, 0);
+    for (std::size_t i = 0; i < n && i < reply.elements.size(); ++i)
+      if (!reply.elements[i].is_nil()) parse_number(std::string_view(reply.elements[i].str), out[i]);
+    done({}, std::move(out));
+  });
+}
+
+}  // namespace parley::broker

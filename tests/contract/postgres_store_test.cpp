@@ -1,0 +1,237 @@
+// What only PostgresStore has to survive: a server that dies and comes back under load, an
+// ambiguous commit, a row the server rejects, an unreachable server at start-up, migrations.
+#include <gtest/gtest.h>
+
+#include <mutex>
+#include <thread>
+
+#include "protocol/errc.hpp"
+#include "store_backends.hpp"
+
+namespace parley::contract {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using protocol::errc;
+using store::PostgresOptions;
+using store::PostgresStore;
+using store::StoredRoom;
+
+class PostgresStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (auto why = test::PgServer::unavailable_reason(); !why.empty()) GTEST_SKIP() << why;
+  }
+  static PostgresOptions options(const std::string& conninfo) {
+    PostgresOptions o;
+    o.conninfo = conninfo;
+    return o;
+  }
+  static std::string fresh_database() {
+    static int n = 0;
+    const std::string name = "pg_only_" + std::to_string(++n);
+    shared_pg().create_database(name);
+    return name;
+  }
+};
+
+TEST_F(PostgresStoreTest, ServerKilledAndRestartedUnderLoadLosesAndDuplicatesNothing) {
+  test::PgServer pg;  // its own server: this test kills it
+  pg.create_database("kill");
+  PostgresStore store(options(pg.conninfo("kill")));
+  store.create_room_now(StoredRoom{"r", 0, 1, "x"});
+
+  constexpr std::uint64_t per_append = 5;
+  struct Record {
+    Clock::time_point submitted, completed;
+    std::error_code ec;
+    int completions = 0;
+  };
+  std::mutex mutex;
+  std::vector<Record> records;
+  std::vector<std::size_t> completion_order;
+  std::atomic<bool> producing{true};
+
+  std::thread producer([&] {
+    std::uint64_t seq = 1;
+    for (std::size_t i = 0; producing.load(); ++i, seq += per_append) {
+      {
+        std::lock_guard lock(mutex);
+        records.push_back(Record{Clock::now(), {}, {}, 0});
+      }
+      store.append(make_batch("r", seq, per_append), [&, i](std::error_code ec) {
+        std::lock_guard lock(mutex);
+        auto& r = records[i];
+        r.completed = Clock::now();
+        r.ec = ec;
+        ++r.completions;
+        completion_order.push_back(i);
+      });
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  });
+
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  pg.kill();
+  const auto down = Clock::now();
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  const auto up = Clock::now();
+  pg.start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  producing = false;
+  producer.join();
+  store.flush();
+
+  std::lock_guard lock(mutex);
+  const std::size_t n = records.size();
+  ASSERT_GT(n, 100u);
+  std::size_t queued_while_down = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto& r = records[i];
+    ASSERT_EQ(r.completions, 1) << "append " << i;
+    EXPECT_FALSE(r.ec) << "append " << i << ": " << r.ec.message();
+    if (r.submitted > down) {
+      EXPECT_GE(r.completed, up) << "append " << i << " was acked while the server was down";
+      if (r.submitted < up) ++queued_while_down;
+    }
+  }
+  EXPECT_GT(queued_while_down, 50u);
+  for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(completion_order[i], i);
+  EXPECT_GT(store.stats().failures, 0u);
+
+  const std::uint64_t total = n * per_append;
+  auto rows = pg.query("kill", "SELECT count(*), count(DISTINCT seq), min(seq), max(seq) FROM messages WHERE room = 'r'");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0][0], std::to_string(total));  // no duplicate
+  EXPECT_EQ(rows[0][1], std::to_string(total));
+  EXPECT_EQ(rows[0][2], "1");
+  EXPECT_EQ(rows[0][3], std::to_string(total));  // no hole: count == max
+  auto [ec, all] = read_sync(store, "r", 0, 0, total + 10);
+  EXPECT_FALSE(ec);
+  EXPECT_EQ(seqs(all), seq_range(1, total));
+  store.stop();
+}
+
+TEST_F(PostgresStoreTest, RetryAfterAnAmbiguousCommitDoesNotDuplicateOrFail) {
+  const auto db = fresh_database();
+  PostgresStore store(options(shared_pg().conninfo(db)));
+  // As if a commit of seqs 4..6 had reached the server just before the connection died.
+  std::string values;
+  for (std::uint64_t seq = 4; seq <= 6; ++seq) {
+    const auto m = make_message("r", seq);
+    values += (values.empty() ? "" : ",") + std::string("('r',") + std::to_string(seq) + ",'" + m.from + "','" +
+              m.text + "'," + std::to_string(m.ts) + ",'" + m.cid + "')";
+  }
+  shared_pg().query(db, "INSERT INTO messages(room, seq, sender, text, ts, cid) VALUES " + values);
+
+  EXPECT_FALSE(append_sync(store, make_batch("r", 1, 10)));
+  auto rows = shared_pg().query(db, "SELECT count(*), max(seq) FROM messages WHERE room = 'r'");
+  EXPECT_EQ(rows[0][0], "10");
+  EXPECT_EQ(rows[0][1], "10");
+  auto [ec, all] = read_sync(store, "r", 0, 0, 100);
+  EXPECT_EQ(seqs(all), seq_range(1, 10));
+}
+
+TEST_F(PostgresStoreTest, ADifferentMessageUnderAStoredSeqFailsOnlyItsAppend) {
+  const auto db = fresh_database();
+  PostgresStore store(options(shared_pg().conninfo(db)));
+  shared_pg().query(db, "INSERT INTO messages VALUES ('r', 2, 'eve', 'not the same', 1, 'other-cid')");
+
+  std::mutex mutex;
+  std::vector<std::error_code> results(3);
+  std::vector<std::vector<core::Message>> batches = {make_batch("r", 1, 1), make_batch("r", 2, 1),
+                                                     make_batch("r", 3, 1)};
+  for (std::size_t i = 0; i < batches.size(); ++i)
+    store.append(batches[i], [&, i](std::error_code ec) {
+      std::lock_guard lock(mutex);
+      results[i] = ec;
+    });
+  store.flush();
+  EXPECT_FALSE(results[0]);
+  EXPECT_EQ(results[1], make_error_code(errc::store_failed));
+  EXPECT_FALSE(results[2]);
+  auto [ec, all] = read_sync(store, "r", 0, 0, 100);
+  ASSERT_EQ(seqs(all), seq_range(1, 3));
+  EXPECT_EQ(all[1].from, "eve");  // the stored message is kept
+}
+
+TEST_F(PostgresStoreTest, ARowTheServerRejectsFailsOnlyItsAppend) {
+  const auto db = fresh_database();
+  PostgresStore store(options(shared_pg().conninfo(db)));
+  auto bad = make_batch("r", 2, 1);
+  bad[0].text = std::string("NUL \0 inside", 12);  // PostgreSQL text cannot hold a NUL byte
+
+  std::mutex mutex;
+  std::vector<std::error_code> results(3);
+  std::vector<std::vector<core::Message>> batches = {make_batch("r", 1, 1), bad, make_batch("r", 3, 2)};
+  for (std::size_t i = 0; i < batches.size(); ++i)
+    store.append(batches[i], [&, i](std::error_code ec) {
+      std::lock_guard lock(mutex);
+      results[i] = ec;
+    });
+  store.flush();
+  EXPECT_FALSE(results[0]);
+  EXPECT_EQ(results[1], make_error_code(errc::store_failed));
+  EXPECT_FALSE(results[2]);
+  EXPECT_FALSE(append_sync(store, make_batch("r", 5, 1)));  // and the store goes on
+  auto [ec, all] = read_sync(store, "r", 0, 0, 100);
+  EXPECT_EQ(seqs(all), (std::vector<std::uint64_t>{1, 3, 4, 5}));
+}
+
+TEST_F(PostgresStoreTest, UnreachableServerAtStartUpThrowsAClearErrorWithoutThePassword) {
+  PostgresOptions o;
+  // Port 1 (tcpmux): nothing listens there, the connection is refused at once.
+  o.conninfo = "host=127.0.0.1 port=1 user=parley password=s3cret dbname=parley";
+  o.connect_timeout = std::chrono::milliseconds(600);
+  const auto t0 = Clock::now();
+  try {
+    PostgresStore store(o);
+    FAIL() << "constructed a store on port 1";
+  } catch (const std::runtime_error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("cannot connect to PostgreSQL"), std::string::npos) << what;
+    EXPECT_NE(what.find("port=1"), std::string::npos) << what;
+    EXPECT_EQ(what.find("s3cret"), std::string::npos) << what;
+  }
+  EXPECT_LT(Clock::now() - t0, std::chrono::seconds(10));
+}
+
+TEST_F(PostgresStoreTest, MigrationsAreVersionedAndAppliedOnce) {
+  const auto db = fresh_database();
+  { PostgresStore a(options(shared_pg().conninfo(db))); }
+  { PostgresStore b(options(shared_pg().conninfo(db))); }
+  auto rows = shared_pg().query(db, "SELECT version FROM schema_version ORDER BY version");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0][0], "1");
+
+  shared_pg().query(db, "INSERT INTO schema_version VALUES (99, 0)");
+  try {
+    PostgresStore c(options(shared_pg().conninfo(db)));
+    FAIL() << "opened a database with a newer schema";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("newer"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(PostgresStoreTest, StopGivesUpOnAnUnreachableServerAfterStopTimeout) {
+  test::PgServer pg;
+  pg.create_database("gone");
+  auto o = options(pg.conninfo("gone"));
+  o.stop_timeout = std::chrono::milliseconds(1000);
+  PostgresStore store(o);
+  ASSERT_FALSE(append_sync(store, make_batch("r", 1, 1)));
+  pg.kill();
+  auto result = std::make_shared<std::promise<std::error_code>>();
+  auto f = result->get_future();
+  store.append(make_batch("r", 2, 1), [result](std::error_code ec) { result->set_value(ec); });
+  // Never acked while the server is gone.
+  EXPECT_EQ(f.wait_for(std::chrono::milliseconds(500)), std::future_status::timeout);
+  const auto t0 = Clock::now();
+  store.stop();
+  EXPECT_LT(Clock::now() - t0, std::chrono::seconds(10));
+  ASSERT_EQ(f.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+  EXPECT_EQ(f.get(), make_error_code(errc::store_failed));
+}
+
+}  // namespace
+}  // namespace parley::contract

@@ -1,0 +1,380 @@
+// The Store contract (src/store/store.hpp), one typed suite over every implementation:
+// SqliteStore on a temp directory and PostgresStore on a real PostgreSQL started for the run.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "protocol/errc.hpp"
+#include "store_backends.hpp"
+
+namespace parley::contract {
+namespace {
+
+using protocol::errc;
+using store::StoredRoom;
+
+// Stops the shared PostgreSQL server at the end of the program.
+class PgEnvironment : public ::testing::Environment {
+ public:
+  void TearDown() override { shared_pg_slot().reset(); }
+};
+[[maybe_unused]] auto* const pg_environment = ::testing::AddGlobalTestEnvironment(new PgEnvironment);
+
+template <class Backend>
+class StoreContract : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (auto why = Backend::unavailable(); !why.empty()) GTEST_SKIP() << why;
+    backend_.emplace();
+    store_ = backend_->open();
+  }
+  void TearDown() override {
+    store_.reset();
+    backend_.reset();
+  }
+  void reopen(StoreLimits limits = {}) {
+    store_.reset();
+    store_ = backend_->open(limits);
+  }
+
+  std::optional<Backend> backend_;
+  std::unique_ptr<store::Store> store_;
+};
+
+struct BackendNames {
+  template <class T>
+  static std::string GetName(int) {
+    if constexpr (std::is_same_v<T, SqliteBackend>) return "Sqlite";
+    else return "Postgres";
+  }
+};
+
+using Backends = ::testing::Types<SqliteBackend, PostgresBackend>;
+TYPED_TEST_SUITE(StoreContract, Backends, BackendNames);
+
+TYPED_TEST(StoreContract, CreateRoomNowIsIdempotentAndLoadRoomsReportsLastSeq) {
+  auto& s = *this->store_;
+  EXPECT_TRUE(s.load_rooms().empty());
+  s.create_room_now(StoredRoom{"general", 0, 1000, "system"});
+  s.create_room_now(StoredRoom{"general", 0, 2000, "someone-else"});  // no-op: keeps the first
+  EXPECT_FALSE(create_sync(s, StoredRoom{"ops", 0, 3000, "ada"}));
+  EXPECT_FALSE(create_sync(s, StoredRoom{"ops", 0, 4000, "bob"}));
+
+  auto rooms = s.load_rooms();
+  ASSERT_EQ(rooms.size(), 2u);
+  EXPECT_EQ(rooms[0].id, "general");
+  EXPECT_EQ(rooms[0].created_at, 1000);
+  EXPECT_EQ(rooms[0].created_by, "system");
+  EXPECT_EQ(rooms[0].last_seq, 0u);
+  EXPECT_EQ(rooms[1].id, "ops");
+  EXPECT_EQ(rooms[1].created_at, 3000);
+  EXPECT_EQ(rooms[1].created_by, "ada");
+
+  ASSERT_FALSE(append_sync(s, make_batch("general", 1, 3)));
+  ASSERT_FALSE(append_sync(s, make_batch("ops", 1, 7)));
+  rooms = s.load_rooms();
+  ASSERT_EQ(rooms.size(), 2u);
+  EXPECT_EQ(rooms[0].last_seq, 3u);
+  EXPECT_EQ(rooms[1].last_seq, 7u);
+}
+
+TYPED_TEST(StoreContract, ReadReturnsNewestLimitBetweenAfterAndBeforeAscending) {
+  auto& s = *this->store_;
+  s.create_room_now(StoredRoom{"r", 0, 1, "x"});
+  s.create_room_now(StoredRoom{"other", 0, 1, "x"});
+  // Batches of different sizes, one mixing rooms.
+  ASSERT_FALSE(append_sync(s, make_batch("r", 1, 1)));
+  ASSERT_FALSE(append_sync(s, make_batch("r", 2, 9)));
+  auto mixed = make_batch("r", 11, 10);
+  for (auto& m : make_batch("other", 1, 5)) mixed.push_back(m);
+  ASSERT_FALSE(append_sync(s, mixed));
+
+  auto check = [&](std::uint64_t after, std::uint64_t before, std::size_t limit, std::vector<std::uint64_t> want) {
+    auto [ec, got] = read_sync(s, "r", after, before, limit);
+    EXPECT_FALSE(ec);
+    EXPECT_EQ(seqs(got), want) << "after=" << after << " before=" << before << " limit=" << limit;
+  };
+  check(0, 0, 100, seq_range(1, 20));
+  check(0, 0, 5, seq_range(16, 20));
+  check(5, 0, 100, seq_range(6, 20));
+  check(0, 10, 100, seq_range(1, 9));
+  check(0, 10, 3, seq_range(7, 9));
+  check(5, 10, 100, seq_range(6, 9));
+  check(5, 10, 2, seq_range(8, 9));
+  check(20, 0, 10, {});
+  check(0, 1, 10, {});
+  check(9, 10, 10, {});
+  check(0, 0, 0, {});
+  check(0, ~std::uint64_t{0}, 3, seq_range(18, 20));
+
+  auto [ec, other] = read_sync(s, "other", 0, 0, 100);
+  EXPECT_FALSE(ec);
+  EXPECT_EQ(seqs(other), seq_range(1, 5));
+  auto [ec2, none] = read_sync(s, "no-such-room", 0, 0, 100);
+  EXPECT_FALSE(ec2);
+  EXPECT_TRUE(none.empty());
+
+  // Every field round-trips.
+  auto [ec3, one] = read_sync(s, "r", 14, 16, 10);
+  ASSERT_EQ(one.size(), 1u);
+  const auto want = make_message("r", 15);
+  EXPECT_EQ(one[0].room, want.room);
+  EXPECT_EQ(one[0].seq, want.seq);
+  EXPECT_EQ(one[0].from, want.from);
+  EXPECT_EQ(one[0].text, want.text);
+  EXPECT_EQ(one[0].ts, want.ts);
+  EXPECT_EQ(one[0].cid, want.cid);
+}
+
+TYPED_TEST(StoreContract, CompletionsRunInSubmissionOrder) {
+  auto& s = *this->store_;
+  std::mutex mutex;
+  std::vector<int> order;
+  auto record = [&](int i) {
+    std::lock_guard lock(mutex);
+    order.push_back(i);
+  };
+  std::uint64_t seq = 1;
+  constexpr int jobs = 300;
+  for (int i = 0; i < jobs; ++i) {
+    if (i % 50 == 25) {
+      s.create_room(StoredRoom{"room-" + std::to_string(i), 0, 1, "x"}, [&, i](std::error_code ec) {
+        EXPECT_FALSE(ec);
+        record(i);
+      });
+    } else if (i % 50 == 40) {
+      s.read("r", 0, 0, 10, [&, i](std::error_code ec, std::vector<core::Message>) {
+        EXPECT_FALSE(ec);
+        record(i);
+      });
+    } else {
+      const std::uint64_t n = 1 + static_cast<std::uint64_t>(i % 5);
+      s.append(make_batch("r", seq, n), [&, i](std::error_code ec) {
+        EXPECT_FALSE(ec);
+        record(i);
+      });
+      seq += n;
+    }
+  }
+  s.flush();
+  std::lock_guard lock(mutex);
+  ASSERT_EQ(order.size(), static_cast<std::size_t>(jobs));
+  for (int i = 0; i < jobs; ++i) EXPECT_EQ(order[static_cast<std::size_t>(i)], i);
+}
+
+TYPED_TEST(StoreContract, FlushWaitsForEveryQueuedAppend) {
+  auto& s = *this->store_;
+  std::atomic<int> done{0};
+  for (std::uint64_t i = 0; i < 200; ++i)
+    s.append(make_batch("r", i * 10 + 1, 10), [&](std::error_code ec) {
+      EXPECT_FALSE(ec);
+      done.fetch_add(1);
+    });
+  s.flush();
+  EXPECT_EQ(done.load(), 200);
+  EXPECT_EQ(s.stats().queued, 0u);
+  EXPECT_EQ(s.stats().messages, 2000u);
+  s.flush();  // nothing queued: returns
+}
+
+TYPED_TEST(StoreContract, ReadsSeeEveryAppendWhoseCompletionRan) {
+  auto& s = *this->store_;
+  std::mutex mutex;
+  std::vector<std::uint64_t> seen;
+  int reads = 0;
+  for (std::uint64_t seq = 1; seq <= 100; ++seq) {
+    s.append({make_message("r", seq)}, [&, seq](std::error_code ec) {
+      ASSERT_FALSE(ec);
+      // Issued from the completion itself: the committed message must be visible.
+      s.read("r", seq - 1, seq + 1, 10, [&](std::error_code rec, std::vector<core::Message> m) {
+        std::lock_guard lock(mutex);
+        ++reads;
+        EXPECT_FALSE(rec);
+        for (auto& x : m) seen.push_back(x.seq);
+      });
+    });
+  }
+  s.flush();  // the appends
+  s.flush();  // the reads their completions queued
+  std::lock_guard lock(mutex);
+  EXPECT_EQ(reads, 100);
+  EXPECT_EQ(seen, seq_range(1, 100));
+  auto [ec, all] = read_sync(s, "r", 0, 0, 1000);
+  EXPECT_EQ(seqs(all), seq_range(1, 100));
+}
+
+TYPED_TEST(StoreContract, FiftyThousandMessagesCommitWithEveryCompletion) {
+  auto& s = *this->store_;
+  constexpr int rooms = 5, appends = 1000, per_append = 50;  // 50,000 messages
+  std::vector<std::uint64_t> next(rooms, 1);
+  std::atomic<int> ok{0}, failed{0};
+  for (int i = 0; i < appends; ++i) {
+    std::vector<core::Message> batch;
+    for (int k = 0; k < per_append; ++k) {
+      const int r = (i + k) % rooms;
+      batch.push_back(make_message("room" + std::to_string(r), next[static_cast<std::size_t>(r)]++));
+    }
+    s.append(std::move(batch), [&](std::error_code ec) { (ec ? failed : ok).fetch_add(1); });
+  }
+  s.flush();
+  EXPECT_EQ(ok.load(), appends);
+  EXPECT_EQ(failed.load(), 0);
+  const auto st = s.stats();
+  EXPECT_EQ(st.messages, static_cast<std::uint64_t>(appends * per_append));
+  EXPECT_LE(st.batches, static_cast<std::uint64_t>(appends));
+  EXPECT_EQ(st.queued, 0u);
+
+  for (int r = 0; r < rooms; ++r) s.create_room_now(StoredRoom{"room" + std::to_string(r), 0, 1, "x"});
+  for (const auto& room : s.load_rooms()) EXPECT_EQ(room.last_seq, 10000u) << room.id;
+  auto [ec, newest] = read_sync(s, "room3", 0, 0, 100);
+  EXPECT_FALSE(ec);
+  EXPECT_EQ(seqs(newest), seq_range(9901, 10000));
+  auto [ec2, all] = read_sync(s, "room0", 0, 0, 20000);
+  EXPECT_EQ(seqs(all), seq_range(1, 10000));
+}
+
+TYPED_TEST(StoreContract, HasCapacityIsFalseWhileTheQueueHoldsMaxQueue) {
+  this->reopen(StoreLimits{10, 10000});
+  auto& s = *this->store_;
+  EXPECT_TRUE(s.has_capacity());
+
+  // Hold the store thread inside a completion so later appends stay queued.
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool entered = false, release = false;
+  s.append({make_message("r", 1)}, [&](std::error_code ec) {
+    EXPECT_FALSE(ec);
+    std::unique_lock lock(mutex);
+    entered = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return release; });
+  });
+  {
+    std::unique_lock lock(mutex);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return entered; }));
+  }
+  EXPECT_TRUE(s.has_capacity());
+  std::atomic<int> done{0};
+  for (std::uint64_t seq = 2; seq <= 10; ++seq) {
+    s.append({make_message("r", seq)}, [&](std::error_code ec) {
+      EXPECT_FALSE(ec);
+      done.fetch_add(1);
+    });
+    EXPECT_TRUE(s.has_capacity()) << "after " << seq - 1 << " queued";
+  }
+  s.append({make_message("r", 11)}, [&](std::error_code ec) {
+    EXPECT_FALSE(ec);
+    done.fetch_add(1);
+  });
+  EXPECT_FALSE(s.has_capacity());
+  EXPECT_EQ(s.stats().queued, 10u);
+  {
+    std::lock_guard lock(mutex);
+    release = true;
+  }
+  cv.notify_all();
+  s.flush();
+  EXPECT_EQ(done.load(), 10);
+  EXPECT_TRUE(s.has_capacity());
+  auto [ec, all] = read_sync(s, "r", 0, 0, 100);
+  EXPECT_EQ(seqs(all), seq_range(1, 11));
+}
+
+TYPED_TEST(StoreContract, StopFlushesThenLaterCallsFailWithStoreFailed) {
+  auto& s = *this->store_;
+  std::atomic<int> ok{0};
+  for (std::uint64_t i = 0; i < 20; ++i)
+    s.append(make_batch("r", i * 5 + 1, 5), [&](std::error_code ec) {
+      if (!ec) ok.fetch_add(1);
+    });
+  s.stop();
+  EXPECT_EQ(ok.load(), 20);  // stop flushed them
+
+  std::optional<std::error_code> append_ec, create_ec, read_ec;
+  s.append(make_batch("r", 101, 1), [&](std::error_code ec) { append_ec = ec; });
+  s.create_room(StoredRoom{"late", 0, 1, "x"}, [&](std::error_code ec) { create_ec = ec; });
+  s.read("r", 0, 0, 10, [&](std::error_code ec, std::vector<core::Message>) { read_ec = ec; });
+  ASSERT_TRUE(append_ec && create_ec && read_ec);  // failed at once, on the caller's thread
+  EXPECT_EQ(*append_ec, make_error_code(errc::store_failed));
+  EXPECT_EQ(*create_ec, make_error_code(errc::store_failed));
+  EXPECT_EQ(*read_ec, make_error_code(errc::store_failed));
+  EXPECT_EQ(s.stats().queued, 0u);
+  s.flush();  // returns
+  s.stop();   // idempotent
+
+  this->reopen();
+  auto [ec, all] = read_sync(*this->store_, "r", 0, 0, 1000);
+  EXPECT_EQ(seqs(all), seq_range(1, 100));
+}
+
+TYPED_TEST(StoreContract, RestartKeepsRoomsMessagesAndLastSeq) {
+  this->store_->create_room_now(StoredRoom{"general", 0, 42, "system"});
+  EXPECT_FALSE(create_sync(*this->store_, StoredRoom{"ops", 0, 43, "ada"}));
+  ASSERT_FALSE(append_sync(*this->store_, make_batch("general", 1, 30)));
+  ASSERT_FALSE(append_sync(*this->store_, make_batch("ops", 1, 4)));
+
+  for (int round = 0; round < 2; ++round) {
+    this->reopen();
+    auto& s = *this->store_;
+    auto rooms = s.load_rooms();
+    ASSERT_EQ(rooms.size(), 2u);
+    EXPECT_EQ(rooms[0].id, "general");
+    EXPECT_EQ(rooms[0].created_at, 42);
+    EXPECT_EQ(rooms[0].created_by, "system");
+    EXPECT_EQ(rooms[0].last_seq, 30u + static_cast<unsigned>(round) * 5);
+    EXPECT_EQ(rooms[1].id, "ops");
+    EXPECT_EQ(rooms[1].last_seq, 4u);
+    auto [ec, all] = read_sync(s, "general", 0, 0, 1000);
+    EXPECT_FALSE(ec);
+    EXPECT_EQ(seqs(all), seq_range(1, 30 + static_cast<unsigned>(round) * 5));
+    EXPECT_EQ(all.back().text, make_message("general", all.back().seq).text);
+    // The sequence goes on where it stopped.
+    ASSERT_FALSE(append_sync(s, make_batch("general", rooms[0].last_seq + 1, 5)));
+  }
+}
+
+TYPED_TEST(StoreContract, UnicodeQuotesAndControlCharactersRoundTrip) {
+  auto& s = *this->store_;
+  const std::vector<std::string> texts = {
+      "héllo wörld — ça va?",
+      "日本語のテキスト、中文、한국어",
+      "emoji 😀🎉👩‍👩‍👧 and combining e\xCC\x81",
+      "quotes ' \" ` and backslashes \\ \\\\ \\n",
+      "'); DROP TABLE messages; --",
+      "$1 $$ %s %d {} ${x} \\x00 E'\\\\'",
+      "tab\there\nnew line\r\ncarriage \x01\x02\x1b[31m\x1f\x7f",
+      std::string(1, ' '),
+      "",
+      std::string(65536, 'x') + "ü",
+  };
+  std::vector<core::Message> batch;
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    auto m = make_message("uni", i + 1, "placeholder");
+    m.text = texts[i];
+    m.from = i % 2 ? "Zoë 👋" : "o'brien \"q\"";
+    m.cid = "c'\"\\-" + std::to_string(i);
+    batch.push_back(m);
+  }
+  ASSERT_FALSE(append_sync(s, batch));
+  auto check = [&] {
+    auto [ec, got] = read_sync(*this->store_, "uni", 0, 0, 100);
+    ASSERT_FALSE(ec);
+    ASSERT_EQ(got.size(), batch.size());
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      EXPECT_EQ(got[i].text, batch[i].text) << i;
+      EXPECT_EQ(got[i].from, batch[i].from) << i;
+      EXPECT_EQ(got[i].cid, batch[i].cid) << i;
+      EXPECT_EQ(got[i].ts, batch[i].ts) << i;
+    }
+  };
+  check();
+  this->reopen();
+  check();
+}
+
+}  // namespace
+}  // namespace parley::contract
