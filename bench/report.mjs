@@ -1,0 +1,390 @@
+// Renders bench/REPORT.md and bench/charts/*.png (gnuplot) from bench/results/<scenario>.json.
+//   node bench/report.mjs [--run RUN_ID[,RUN_ID...]]
+// Without --run: the newest full run (tag ending in -full), else the newest run of any kind.
+// Every number in a table is the median over the repeated runs of that scenario and server.
+import fs from "node:fs";
+import path from "node:path";
+import { execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+const BENCH = path.dirname(fileURLToPath(import.meta.url));
+const RESULTS = path.join(BENCH, "results");
+const CHARTS = path.join(BENCH, "charts");
+const SERVERS = ["parley", "bun", "node-ws-redis"];
+const SCENARIOS = ["fanout", "saturate", "idle", "rooms", "storm", "store", "cluster"];
+
+const args = process.argv.slice(2);
+const runArg = args.includes("--run") ? args[args.indexOf("--run") + 1] : "";
+
+const all = [];
+for (const sc of SCENARIOS) {
+  const f = path.join(RESULTS, `${sc}.json`);
+  if (!fs.existsSync(f)) continue;
+  for (const line of fs.readFileSync(f, "utf8").split("\n")) {
+    if (!line.trim()) continue;
+    try {
+      all.push(JSON.parse(line));
+    } catch {
+      /* a partial line from an interrupted run */
+    }
+  }
+}
+const tags = [...new Set(all.map((r) => r.tag).filter(Boolean))].sort();
+let chosen = runArg ? runArg.split(",") : [];
+if (!chosen.length) {
+  const full = tags.filter((t) => t.endsWith("-full"));
+  chosen = full.length ? full : tags.slice(-1);
+}
+// Per scenario and server, the newest of the chosen runs that has it: a re-run later supersedes.
+const rows = [];
+for (const sc of SCENARIOS)
+  for (const sv of SERVERS) {
+    const have = chosen.filter((t) => all.some((r) => r.tag === t && r.scenario === sc && r.server === sv)).sort();
+    if (have.length) rows.push(...all.filter((r) => r.scenario === sc && r.server === sv && r.tag === have[have.length - 1]));
+  }
+chosen = [...new Set(rows.map((r) => r.tag))].sort();
+
+const median = (xs) => {
+  const v = xs.filter((x) => typeof x === "number" && Number.isFinite(x)).sort((a, b) => a - b);
+  if (!v.length) return undefined;
+  const m = Math.floor(v.length / 2);
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+};
+const get = (o, p) => p.split(".").reduce((x, k) => (x == null ? undefined : x[k]), o);
+const runsOf = (sc, server) => rows.filter((r) => r.scenario === sc && r.server === server && !r.error);
+const med = (sc, server, p) => median(runsOf(sc, server).map((r) => get(r, p)));
+const range = (sc, server, p) => {
+  const v = runsOf(sc, server).map((r) => get(r, p)).filter((x) => typeof x === "number");
+  return v.length > 1 ? [Math.min(...v), Math.max(...v)] : null;
+};
+
+const fmt = (v, digits = 0) => {
+  if (v === undefined || v === null) return "–";
+  if (Math.abs(v) >= 1e6) return (v / 1e6).toFixed(2) + "M";
+  if (Math.abs(v) >= 1e4) return Math.round(v).toLocaleString("en-US");
+  return v.toFixed(digits);
+};
+const us = (v) => (v === undefined ? "–" : v >= 1000 ? (v / 1000).toFixed(2) + " ms" : v.toFixed(0) + " µs");
+const withRange = (sc, server, p, f = fmt) => {
+  const m = med(sc, server, p);
+  const r = range(sc, server, p);
+  return r && r[0] !== r[1] ? `${f(m)} <sub>(${f(r[0])}–${f(r[1])})</sub>` : f(m);
+};
+const servers = SERVERS.filter((s) => rows.some((r) => r.server === s));
+const nRuns = (sc) => Math.max(0, ...servers.map((s) => runsOf(sc, s).length));
+
+// --- charts -----------------------------------------------------------------------------------
+fs.mkdirSync(CHARTS, { recursive: true });
+const haveGnuplot = (() => {
+  try {
+    execFileSync("gnuplot", ["--version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+const charts = [];
+function plot(name, data, script) {
+  if (!haveGnuplot) return false;
+  const dat = path.join(CHARTS, `${name}.dat`);
+  fs.writeFileSync(dat, data);
+  const png = path.join(CHARTS, `${name}.png`);
+  const gp = `set terminal pngcairo size 800,420 font "sans,10" noenhanced
+set output '${png}'
+set datafile separator '\\t'
+set key outside right top
+set grid ytics
+set style fill solid 0.85 border -1
+${script.replaceAll("DAT", `'${dat}'`)}
+`;
+  try {
+    execFileSync("gnuplot", [], { input: gp, stdio: ["pipe", "ignore", "pipe"] });
+    fs.unlinkSync(dat);
+    charts.push(name);
+    return true;
+  } catch (e) {
+    console.error(`report: gnuplot failed for ${name}: ${e.stderr || e.message}`);
+    return false;
+  }
+}
+function bars(name, title, ylabel, values, opts = "") {
+  const data = values.filter(([, v]) => v !== undefined).map(([k, v]) => `${k}\t${v}`).join("\n") + "\n";
+  if (!values.some(([, v]) => v !== undefined)) return false;
+  return plot(
+    name,
+    data,
+    `set title "${title}"
+set ylabel "${ylabel}"
+set yrange [0:*]
+set boxwidth 0.6
+unset key
+${opts}
+plot DAT using 0:2:xtic(1) with boxes lc rgb "#4a7bd0", '' using 0:2:(sprintf("%.3g",$2)) with labels offset 0,0.8`
+  );
+}
+
+const sat = servers.map((s) => [s, med("saturate", s, "result.best_delivered_per_s")]);
+bars("saturate", "saturate: 1 room x 1,000 subscribers, 100 B, best zero-loss rate", "deliveries/s", sat);
+bars("saturate-cpu", "saturate: server CPU per million deliveries (lower is better)", "CPU seconds",
+  servers.map((s) => [s, med("saturate", s, "result.server_cpu_s_per_million_deliveries")]));
+
+// delivered/s against messages in flight, per server (median per window)
+{
+  const lines = [];
+  const blocks = [];
+  for (const s of servers) {
+    const byWin = new Map();
+    for (const r of runsOf("saturate", s))
+      for (const ph of r.phases || []) {
+        if (!byWin.has(ph.inflight)) byWin.set(ph.inflight, []);
+        byWin.get(ph.inflight).push(ph.delivered_per_s);
+      }
+    if (!byWin.size) continue;
+    blocks.push(s);
+    lines.push([...byWin.entries()].sort((a, b) => a[0] - b[0]).map(([w, v]) => `${w}\t${median(v)}`).join("\n"));
+  }
+  if (blocks.length)
+    plot(
+      "saturate-windows",
+      lines.join("\n\n\n") + "\n",
+      `set title "saturate: delivery rate against messages in flight"
+set xlabel "un-acked messages in flight (all publishers)"
+set ylabel "deliveries/s"
+set logscale x 2
+set yrange [0:*]
+plot ${blocks.map((s, i) => `DAT index ${i} using 1:2 with linespoints lw 2 title "${s}"`).join(", ")}`
+    );
+}
+
+// fanout latency percentiles, clustered
+{
+  const ps = ["p50", "p90", "p99", "p999"];
+  const data = servers
+    .filter((s) => runsOf("fanout", s).length)
+    .map((s) => [s, ...ps.map((p) => (med("fanout", s, `latency_us.${p}`) ?? 0) / 1000)].join("\t"))
+    .join("\n");
+  if (data)
+    plot(
+      "fanout-latency",
+      "server\t" + ps.join("\t") + "\n" + data + "\n",
+      `set title "fanout: send-to-receive latency at about 100,000 deliveries/s"
+set ylabel "milliseconds (log)"
+set logscale y
+set style data histograms
+set style histogram clustered gap 1
+set key autotitle columnhead
+plot for [i=2:5] DAT using i:xtic(1)`
+    );
+}
+bars("idle-rss", "idle: server RSS per connection (lower is better)", "bytes",
+  servers.map((s) => [s, med("idle", s, "result.rss_per_conn_bytes")]));
+bars("idle-connect", "idle: new connections per second (upgrade + hello)", "connections/s",
+  servers.map((s) => [s, med("idle", s, "result.connect_per_s")]));
+bars("store", "store: acked messages/s (Parley: durable in SQLite; baselines: not durable)", "acks/s",
+  servers.map((s) => [s, med("store", s, "result.acked_per_s")]));
+bars("rooms", "rooms: deliveries/s, many small rooms", "deliveries/s",
+  servers.map((s) => [s, med("rooms", s, "result.delivered_per_s")]));
+
+// --- REPORT.md --------------------------------------------------------------------------------
+const out = [];
+const line = (s = "") => out.push(s);
+const table = (head, body) => {
+  line("| " + head.join(" | ") + " |");
+  line("|" + head.map(() => "---").join("|") + "|");
+  for (const r of body) line("| " + r.join(" | ") + " |");
+  line();
+};
+const param = (sc) => {
+  const r = rows.find((x) => x.scenario === sc);
+  return r ? Object.entries(r.params).filter(([k]) => !["host", "port"].includes(k)).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(", ") : "";
+};
+const chart = (name, alt) => {
+  if (charts.includes(name)) line(`![${alt}](charts/${name}.png)\n`);
+};
+
+line("# Parley benchmark report");
+line();
+line(`Generated by \`bench/report.mjs\` from \`bench/results/*.json\`, run${chosen.length > 1 ? "s" : ""} ${chosen.map((t) => `\`${t}\``).join(", ")}. ` +
+  `Each cell is the median over the repeated runs (the range in small print); n = runs per server.`);
+line();
+const host = (() => {
+  try {
+    return `${execFileSync("nproc").toString().trim()} cores, ${(fs.readFileSync("/proc/meminfo", "utf8").match(/MemTotal:\s+(\d+)/)[1] / 1048576).toFixed(0)} GiB`;
+  } catch {
+    return "";
+  }
+})();
+const loads = rows.map((x) => x.loadavg_start).filter((x) => typeof x === "number");
+line(`Machine: ${host}; server, load generator (\`parley-bench\`) and baselines share it, all on loopback. ` +
+  "Servers: **parley** (this tree, Release, one I/O thread per core, SQLite store, rate limits lifted), " +
+  "**bun** (Bun's WebSocket pub/sub = uWebSockets, one thread, messages in memory: `bench/baselines/bun-server.js`), " +
+  "**node-ws-redis** (the seeds' architecture: one Node `ws` server per core relaying every message through one Redis channel: `bench/baselines/node-ws-redis.mjs`).");
+line();
+if (loads.length)
+  line(`Noise: the machine is shared; the 1-minute load average at the start of the runs was median ${median(loads).toFixed(1)} ` +
+    `(${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}) on ${execFileSync("nproc").toString().trim()} cores. ` +
+    "Above the core count, every absolute number here is depressed; compare servers within a run, not across runs.");
+line();
+
+// headline against the bar
+const P = (sc, p) => med(sc, "parley", p);
+const B = (sc, p) => med(sc, "bun", p);
+const N = (sc, p) => med(sc, "node-ws-redis", p);
+const verdict = (ok) => (ok === undefined ? "–" : ok ? "✅ met" : "❌ not met");
+const satP = P("saturate", "result.best_delivered_per_s"), satB = B("saturate", "result.best_delivered_per_s");
+const cpuP = P("saturate", "result.server_cpu_s_per_million_deliveries"), cpuB = B("saturate", "result.server_cpu_s_per_million_deliveries");
+const p99P = P("fanout", "latency_us.p99"), p99B = B("fanout", "latency_us.p99");
+const rssP = P("idle", "result.rss_per_conn_bytes");
+const conP = P("idle", "result.connect_per_s");
+const stP = P("store", "result.acked_per_s");
+const stormS = (v) => (v === undefined ? "–" : v < 0 ? "not within the time limit" : fmt(v, 2));
+const satFmt = (v) => (v === 0 ? "0 (loss at every window)" : fmt(v));
+const both = (a, b, f) => (a === undefined || b === undefined ? undefined : f(a, b));
+line("## The bar (issue 5)");
+line();
+table(
+  ["measure", "bar", "parley", "bun", "node-ws-redis", "verdict"],
+  [
+    ["saturate: deliveries/s (1 room × 1,000, 100 B)", "≥ 2,000,000 and ahead of Bun", satFmt(satP), satFmt(satB), satFmt(N("saturate", "result.best_delivered_per_s")),
+      verdict(both(satP, satB, (a, b) => a >= 2e6 && a > b) ?? (satP === undefined ? undefined : satP >= 2e6))],
+    ["saturate: server CPU s per million deliveries", "≤ Bun", fmt(cpuP, 2), fmt(cpuB, 2), fmt(N("saturate", "result.server_cpu_s_per_million_deliveries"), 2),
+      verdict(both(cpuP, cpuB, (a, b) => a <= b))],
+    ["fanout p99 at ~100,000 deliveries/s", "≤ Bun", us(p99P), us(p99B), us(N("fanout", "latency_us.p99")), verdict(both(p99P, p99B, (a, b) => a <= b))],
+    ["idle: server RSS per connection", "≤ 2.5 KB", fmt(rssP), fmt(B("idle", "result.rss_per_conn_bytes")), fmt(N("idle", "result.rss_per_conn_bytes")),
+      verdict(rssP === undefined ? undefined : rssP <= 2560)],
+    ["idle: new connections/s", "≥ 20,000", fmt(conP), fmt(B("idle", "result.connect_per_s")), fmt(N("idle", "result.connect_per_s")),
+      verdict(conP === undefined ? undefined : conP >= 20000)],
+    ["store: durable messages/s (SQLite)", "≥ 100,000", fmt(stP), fmt(B("store", "result.acked_per_s")) + " (not durable)",
+      fmt(N("store", "result.acked_per_s")) + " (not durable)", verdict(stP === undefined ? undefined : stP >= 1e5)],
+  ]
+);
+line("Idle sizes in the bar are at 18,000 connections; a quick run uses fewer, so its per-connection figures are indicative only.");
+line();
+
+if (nRuns("saturate")) {
+  line(`## saturate (n=${nRuns("saturate")})`);
+  line();
+  line(`Closed loop: each publisher keeps a window of un-acked messages; the window grows phase by phase until loss or a slow-consumer close; ` +
+    `the result is the best rate with zero loss. Server CPU is read from /proc/<pid>/stat. Params: ${param("saturate")}.`);
+  line();
+  table(
+    ["server", "best deliveries/s", "server CPU s / M deliveries", "p99 at best", "generator CPU %"],
+    servers.map((s) => {
+      const best = runsOf("saturate", s).map((r) => (r.phases || []).reduce((a, p) => (p.lost === 0 && p.closed === 0 && (!a || p.delivered_per_s > a.delivered_per_s) ? p : a), null));
+      return [s, withRange("saturate", s, "result.best_delivered_per_s"), withRange("saturate", s, "result.server_cpu_s_per_million_deliveries", (v) => fmt(v, 2)),
+        us(median(best.map((b) => b?.latency_us?.p99))), fmt(median(best.map((b) => b?.generator_cpu_pct)))];
+    })
+  );
+  chart("saturate", "saturate deliveries/s");
+  chart("saturate-cpu", "server CPU per million deliveries");
+  chart("saturate-windows", "deliveries/s against messages in flight");
+}
+
+if (nRuns("fanout")) {
+  line(`## fanout (n=${nRuns("fanout")})`);
+  line();
+  line(`Open loop: publishers at a fixed total rate; latency from the send time embedded in the text to its arrival. Params: ${param("fanout")}.`);
+  line();
+  table(
+    ["server", "delivered/s", "p50", "p90", "p99", "p99.9", "lost", "server CPU %"],
+    servers.map((s) => [s, withRange("fanout", s, "result.delivered_per_s"), us(med("fanout", s, "latency_us.p50")), us(med("fanout", s, "latency_us.p90")),
+      us(med("fanout", s, "latency_us.p99")), us(med("fanout", s, "latency_us.p999")), fmt(med("fanout", s, "delivery.lost")), fmt(med("fanout", s, "server_stats.cpu_pct"))])
+  );
+  chart("fanout-latency", "fanout latency percentiles");
+}
+
+if (nRuns("idle")) {
+  line(`## idle (n=${nRuns("idle")})`);
+  line();
+  line(`Connections held after upgrade + hello; server RSS (VmRSS, all of the server's processes) before and after. Params: ${param("idle")}.`);
+  line();
+  table(
+    ["server", "connections", "RSS per connection (B)", "new connections/s", "idle server CPU %"],
+    servers.map((s) => [s, fmt(med("idle", s, "result.connections")), withRange("idle", s, "result.rss_per_conn_bytes"), withRange("idle", s, "result.connect_per_s"),
+      fmt(med("idle", s, "result.idle_cpu_pct"), 2)])
+  );
+  chart("idle-rss", "RSS per connection");
+  chart("idle-connect", "connections per second");
+}
+
+if (nRuns("rooms")) {
+  line(`## rooms (n=${nRuns("rooms")})`);
+  line();
+  line(`Many small rooms at once (group chats, DMs): every member sends at a low rate. Params: ${param("rooms")}.`);
+  line();
+  table(
+    ["server", "delivered/s", "p50", "p99", "p99.9", "lost", "server CPU %"],
+    servers.map((s) => [s, withRange("rooms", s, "result.delivered_per_s"), us(med("rooms", s, "latency_us.p50")), us(med("rooms", s, "latency_us.p99")),
+      us(med("rooms", s, "latency_us.p999")), fmt(med("rooms", s, "delivery.lost")), fmt(med("rooms", s, "server_stats.cpu_pct"))])
+  );
+  chart("rooms", "rooms deliveries/s");
+}
+
+if (nRuns("storm")) {
+  line(`## storm (n=${nRuns("storm")})`);
+  line();
+  line(`Every subscriber drops its connection at once (RST) while publishers keep sending, reconnects and resumes with join since=<last seq>. ` +
+    `Caught up: every client has the seq the room had at the drop. Params: ${param("storm")}.`);
+  line();
+  table(
+    ["server", "clients", "all back (s)", "all caught up (s)", "lost", "duplicates"],
+    servers.map((s) => [s, fmt(med("storm", s, "result.clients")), withRange("storm", s, "result.reconnected_s", stormS),
+      withRange("storm", s, "result.caught_up_s", stormS), fmt(med("storm", s, "delivery.lost")), fmt(med("storm", s, "delivery.duplicates"))])
+  );
+}
+
+{
+  // Unique names make every join and leave a presence event to every member: O(N²) per storm.
+  const uniq = all.filter((r) => r.scenario === "storm" && r.server === "parley" && r.params && !r.params.shared_names &&
+    r.params.subscribers >= 5000 && r.result && r.params.rate <= 50).pop();
+  if (uniq && nRuns("storm")) {
+    line(`With a unique name per client (run \`${uniq.tag}\`, ${uniq.params.subscribers} clients, ${uniq.params.rate} msgs/s), Parley took ` +
+      `${fmt(uniq.connect.seconds, 1)} s for the initial joins (${fmt(uniq.connect.per_s)}/s) and after the drop ` +
+      `${uniq.result.caught_up_s < 0 ? `had only ${uniq.result.rejoined} of ${uniq.result.clients} clients back after the time limit` : `was caught up in ${fmt(uniq.result.caught_up_s, 2)} s`}: ` +
+      "each join and leave is a presence event sent to every member of the room, N² events for N clients. The baselines send no presence.");
+    line();
+  }
+}
+
+if (nRuns("store")) {
+  line(`## store (n=${nRuns("store")})`);
+  line();
+  line(`Many publishers, closed loop; an ack counts only once the server says the message is stored. ` +
+    `Parley acks after the SQLite commit (group commit, WAL); the baselines ack from memory (Bun) or after Redis (node-ws-redis), not durably. Params: ${param("store")}.`);
+  line();
+  table(
+    ["server", "acked messages/s", "ack p50", "ack p99", "send errors/s"],
+    servers.map((s) => [s, withRange("store", s, "result.acked_per_s"), us(med("store", s, "ack_latency_us.p50")), us(med("store", s, "ack_latency_us.p99")),
+      fmt(med("store", s, "result.send_errors_per_s"))])
+  );
+  chart("store", "store acks/s");
+}
+
+line("## cluster");
+line();
+line(nRuns("cluster") ? "See bench/results/cluster.json." : "Not run: the fanout through HAProxy needs the cluster launcher (scripts/cluster) wired into bench/run.");
+line();
+
+const prof = path.join(RESULTS, "profile-parley.txt");
+if (fs.existsSync(prof)) {
+  line("## Profile of Parley under saturate");
+  line();
+  line("From `bench/profile` (perf record -e cpu-clock -g -p <parley>), top symbols by self time:");
+  line();
+  line("```");
+  const text = fs.readFileSync(prof, "utf8").split("\n");
+  const i = text.findIndex((l) => l.startsWith("## top symbols"));
+  for (const l of text.slice(i + 1, i + 21)) line(l);
+  line("```");
+  line();
+}
+
+line("## How to reproduce");
+line();
+line("```");
+line("bench/run --quick          # everything, small sizes, < 5 minutes");
+line("bench/run                  # full sizes, 3 runs each; bench/run --profile adds the perf profile");
+line("build-bench/bench/parley-bench saturate --port <port> --server-pid <pid>   # one scenario by hand");
+line("```");
+fs.writeFileSync(path.join(BENCH, "REPORT.md"), out.join("\n") + "\n");
+console.error(`report: wrote bench/REPORT.md (${rows.length} results, runs ${chosen.join(", ")}; charts: ${charts.join(", ") || "none"})`);

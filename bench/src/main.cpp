@@ -1,0 +1,919 @@
+// parley-bench: the load generator of the Parley benchmark suite (see bench/README.md).
+//
+//   parley-bench <scenario> --port P [--server-pid PID[,PID...]] [options]
+//
+// Scenarios: fanout, saturate, idle, rooms, storm, store, cluster. Each prints one JSON line on
+// stdout (also appended to <out-dir>/<scenario>.json) and a human summary on stderr.
+//
+// The coordinator (this process) forks --procs worker processes; each owns connections
+// i % procs == its index and runs one epoll loop. They are driven through a line protocol on a
+// socketpair: stat, rate R, window W, hreset, storm, target SEQ, hist, quit.
+// Every run connects only to 127.0.0.0/8 and is bounded in time (--max-seconds).
+#include <arpa/inet.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "histogram.hpp"
+#include "worker.hpp"
+
+#ifndef PARLEY_BENCH_RESULTS_DIR
+#define PARLEY_BENCH_RESULTS_DIR "bench/results"
+#endif
+#ifndef PARLEY_SOURCE_DIR
+#define PARLEY_SOURCE_DIR "."
+#endif
+
+namespace {
+
+using bench::Histogram;
+using bench::Layout;
+using bench::now_ns;
+using bench::WorkerStats;
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+struct Options {
+  std::string scenario;
+  std::string host = "127.0.0.1";
+  int port = 0;
+  std::string path = "/ws";
+  std::string server = "parley";  // label of the server under test
+  std::string tag;                // free-form run label
+  std::vector<int> server_pids;
+  std::string out_dir = PARLEY_BENCH_RESULTS_DIR;
+  unsigned procs = 1;
+  unsigned concurrency = 512;  // connects in flight per process
+  std::string room = "general";
+  std::size_t subscribers = 1000;
+  std::size_t publishers = 10;
+  double rate = 100;  // messages/s over all publishers (fanout, storm)
+  std::size_t bytes = 100;
+  double duration = 10;
+  double warmup = 1;
+  std::vector<unsigned> windows{1, 4, 16, 64};
+  unsigned window = 32;  // store
+  std::size_t connections = 18000;
+  double hold = 5;
+  std::size_t rooms = 2000;
+  std::size_t members = 5;
+  double member_rate = 0.2;  // messages/s per member (rooms)
+  bool shared_names = false;
+  double max_seconds = 300;
+  double storm_timeout = 60;
+  double drain_timeout = 10;  // after sending stops: how long to wait for every delivery  // storm: how long to wait for every client to be back and caught up
+};
+
+[[noreturn]] void usage(const std::string& why) {
+  std::fprintf(stderr,
+               "parley-bench: %s\n"
+               "usage: parley-bench <fanout|saturate|idle|rooms|storm|store|cluster> --port P [options]\n"
+               "  --host 127.x.y.z  --path /ws  --server NAME  --tag TEXT  --server-pid PID[,PID..]\n"
+               "  --out-dir DIR (default %s; '-' for none)  --procs N  --concurrency N\n"
+               "  --room ID  --subscribers N  --publishers N  --rate MSGS_PER_S  --bytes N\n"
+               "  --duration S  --warmup S  --windows 1,4,16  --window N  --connections N  --hold S\n"
+               "  --rooms N  --members N  --member-rate R  --shared-names  --max-seconds S  --storm-timeout S  --drain-timeout S\n",
+               why.c_str(), PARLEY_BENCH_RESULTS_DIR);
+  std::exit(2);
+}
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::string cur;
+  std::istringstream in(s);
+  while (std::getline(in, cur, sep))
+    if (!cur.empty()) out.push_back(cur);
+  return out;
+}
+
+Options parse(int argc, char** argv) {
+  if (argc < 2) usage("missing scenario");
+  Options o;
+  o.scenario = argv[1];
+  static const char* known[] = {"fanout", "saturate", "idle", "rooms", "storm", "store", "cluster"};
+  if (std::none_of(std::begin(known), std::end(known), [&](const char* k) { return o.scenario == k; }))
+    usage("unknown scenario '" + o.scenario + "'");
+  for (int i = 2; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto val = [&]() -> std::string {
+      if (i + 1 >= argc) usage("missing value for " + a);
+      return argv[++i];
+    };
+    try {
+      if (a == "--host") o.host = val();
+      else if (a == "--port") o.port = std::stoi(val());
+      else if (a == "--path") o.path = val();
+      else if (a == "--server") o.server = val();
+      else if (a == "--tag") o.tag = val();
+      else if (a == "--server-pid")
+        for (auto& p : split(val(), ',')) o.server_pids.push_back(std::stoi(p));
+      else if (a == "--out-dir") o.out_dir = val();
+      else if (a == "--procs") o.procs = static_cast<unsigned>(std::stoul(val()));
+      else if (a == "--concurrency") o.concurrency = static_cast<unsigned>(std::stoul(val()));
+      else if (a == "--room") o.room = val();
+      else if (a == "--subscribers") o.subscribers = std::stoul(val());
+      else if (a == "--publishers") o.publishers = std::stoul(val());
+      else if (a == "--rate") o.rate = std::stod(val());
+      else if (a == "--bytes") o.bytes = std::stoul(val());
+      else if (a == "--duration") o.duration = std::stod(val());
+      else if (a == "--warmup") o.warmup = std::stod(val());
+      else if (a == "--windows") {
+        o.windows.clear();
+        for (auto& w : split(val(), ',')) o.windows.push_back(static_cast<unsigned>(std::stoul(w)));
+      } else if (a == "--window") o.window = static_cast<unsigned>(std::stoul(val()));
+      else if (a == "--connections") o.connections = std::stoul(val());
+      else if (a == "--hold") o.hold = std::stod(val());
+      else if (a == "--rooms") o.rooms = std::stoul(val());
+      else if (a == "--members") o.members = std::stoul(val());
+      else if (a == "--member-rate") o.member_rate = std::stod(val());
+      else if (a == "--shared-names") o.shared_names = true;
+      else if (a == "--max-seconds") o.max_seconds = std::stod(val());
+      else if (a == "--storm-timeout") o.storm_timeout = std::stod(val());
+      else if (a == "--drain-timeout") o.drain_timeout = std::stod(val());
+      else usage("unknown option " + a);
+    } catch (const std::logic_error&) {
+      usage("bad value for " + a);
+    }
+  }
+  if (o.port <= 0 || o.port > 65535) usage("--port is required");
+  if (o.procs == 0) o.procs = 1;
+  in_addr a{};
+  if (inet_pton(AF_INET, o.host.c_str(), &a) != 1 || (ntohl(a.s_addr) >> 24) != 127)
+    usage("--host must be an IPv4 loopback address (127.0.0.0/8)");
+  if (o.bytes < 21) o.bytes = 21;
+  return o;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The server under test, seen from /proc.
+
+struct Probe {
+  std::vector<int> pids;
+  long ticks = sysconf(_SC_CLK_TCK);
+
+  double cpu_s() const {
+    double total = 0;
+    for (int pid : pids) {
+      std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+      std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+      const auto rp = s.rfind(')');
+      if (rp == std::string::npos) continue;
+      std::istringstream in(s.substr(rp + 2));
+      std::string field;
+      std::vector<std::string> fields;
+      while (in >> field) fields.push_back(field);
+      // fields[0] is field 3 (state); utime and stime are fields 14 and 15.
+      if (fields.size() > 12) total += static_cast<double>(std::stoull(fields[11]) + std::stoull(fields[12])) / static_cast<double>(ticks);
+    }
+    return total;
+  }
+  double rss_kb() const {
+    double total = 0;
+    for (int pid : pids) {
+      std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+      std::string line;
+      while (std::getline(f, line))
+        if (line.rfind("VmRSS:", 0) == 0) total += std::stod(line.substr(6));
+    }
+    return total;
+  }
+  bool any() const { return !pids.empty(); }
+};
+
+// ---------------------------------------------------------------------------------------------
+// The worker processes.
+
+struct Fleet {
+  std::vector<pid_t> pids;
+  std::vector<int> fds;
+  std::vector<std::string> bufs;
+
+  void start(const Options& o, const Layout& layout, const bench::Target& target) {
+    for (unsigned w = 0; w < o.procs; ++w) {
+      int sv[2];
+      if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw std::runtime_error("socketpair failed");
+      std::fflush(nullptr);
+      const pid_t pid = fork();
+      if (pid < 0) throw std::runtime_error("fork failed");
+      if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        ::close(sv[0]);
+        for (int fd : fds) ::close(fd);
+        bench::WorkerConfig cfg;
+        cfg.target = target;
+        cfg.layout = &layout;
+        cfg.index = w;
+        cfg.workers = o.procs;
+        cfg.connect_concurrency = o.concurrency;
+        cfg.bytes = o.bytes;
+        int rc = 1;
+        {
+          bench::Worker worker(cfg, sv[1]);
+          rc = worker.run();
+        }
+        std::_Exit(rc);
+      }
+      ::close(sv[1]);
+      pids.push_back(pid);
+      fds.push_back(sv[0]);
+      bufs.emplace_back();
+    }
+  }
+
+  void send_all(const std::string& cmd) {
+    const std::string line = cmd + "\n";
+    for (int fd : fds)
+      if (::write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) throw std::runtime_error("a worker is gone");
+  }
+
+  std::string read_line(std::size_t w) {
+    const auto deadline = now_ns() + 30'000'000'000ull;
+    for (;;) {
+      const auto nl = bufs[w].find('\n');
+      if (nl != std::string::npos) {
+        std::string line = bufs[w].substr(0, nl);
+        bufs[w].erase(0, nl + 1);
+        return line;
+      }
+      pollfd p{fds[w], POLLIN, 0};
+      const auto left = deadline > now_ns() ? (deadline - now_ns()) / 1'000'000 : 0;
+      if (left == 0 || poll(&p, 1, static_cast<int>(left)) <= 0) throw std::runtime_error("a worker did not answer");
+      char buf[65536];
+      const ssize_t n = ::read(fds[w], buf, sizeof buf);
+      if (n <= 0) throw std::runtime_error("a worker died");
+      bufs[w].append(buf, static_cast<std::size_t>(n));
+    }
+  }
+
+  WorkerStats stat() {
+    send_all("stat");
+    WorkerStats sum;
+    for (std::size_t w = 0; w < fds.size(); ++w) {
+      std::istringstream in(read_line(w));
+      std::string head;
+      in >> head;
+      WorkerStats s;
+      for (std::uint64_t* f : {&s.ready, &s.failed, &s.closed, &s.sent, &s.acked, &s.errs, &s.delivered, &s.expected, &s.dups,
+                               &s.gaps, &s.maxack, &s.caught, &s.rejoined, &s.cpu_us, &s.events})
+        in >> *f;
+      sum.ready += s.ready;
+      sum.failed += s.failed;
+      sum.closed += s.closed;
+      sum.sent += s.sent;
+      sum.acked += s.acked;
+      sum.errs += s.errs;
+      sum.delivered += s.delivered;
+      sum.expected += s.expected;
+      sum.dups += s.dups;
+      sum.gaps += s.gaps;
+      sum.maxack = std::max(sum.maxack, s.maxack);
+      sum.caught += s.caught;
+      sum.rejoined += s.rejoined;
+      sum.cpu_us += s.cpu_us;
+      sum.events += s.events;
+    }
+    return sum;
+  }
+
+  struct Hist {
+    Histogram lat, ack;
+    std::map<std::string, std::uint64_t> errors;
+    std::map<std::string, std::uint64_t> closes;
+  };
+  Hist hist() {
+    send_all("hist");
+    Hist h;
+    for (std::size_t w = 0; w < fds.size(); ++w) {
+      std::istringstream in(read_line(w));
+      std::string head, lat, ack, errors, closes;
+      in >> head >> lat >> ack >> errors >> closes;
+      h.lat.merge_serialized(lat);
+      h.ack.merge_serialized(ack);
+      for (auto pair : {std::make_pair(&errors, &h.errors), std::make_pair(&closes, &h.closes)}) {
+        if (*pair.first == "-") continue;
+        for (auto& item : split(*pair.first, ',')) {
+          const auto c = item.rfind(':');
+          (*pair.second)[item.substr(0, c)] += std::stoull(item.substr(c + 1));
+        }
+      }
+    }
+    return h;
+  }
+
+  void stop() {
+    try {
+      send_all("quit");
+    } catch (const std::exception&) {
+    }
+    const auto deadline = now_ns() + 5'000'000'000ull;
+    for (pid_t p : pids) {
+      int status = 0;
+      while (waitpid(p, &status, WNOHANG) == 0) {
+        if (now_ns() > deadline) {
+          kill(p, SIGKILL);
+          waitpid(p, &status, 0);
+          break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+    }
+    for (int fd : fds) ::close(fd);
+    pids.clear();
+    fds.clear();
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+// A small JSON writer for the result line.
+
+class Json {
+ public:
+  Json& num(const std::string& k, double v) {
+    key(k);
+    char buf[48];
+    if (std::isfinite(v)) {
+      if (v == std::floor(v) && std::fabs(v) < 1e15) std::snprintf(buf, sizeof buf, "%.0f", v);
+      else std::snprintf(buf, sizeof buf, "%.6g", v);
+    } else {
+      std::snprintf(buf, sizeof buf, "null");
+    }
+    out_ += buf;
+    return *this;
+  }
+  Json& str(const std::string& k, const std::string& v) {
+    key(k);
+    out_ += '"';
+    for (char c : v) {
+      if (c == '"' || c == '\\') out_ += '\\';
+      if (static_cast<unsigned char>(c) < 0x20) continue;
+      out_ += c;
+    }
+    out_ += '"';
+    return *this;
+  }
+  Json& boolean(const std::string& k, bool v) {
+    key(k);
+    out_ += v ? "true" : "false";
+    return *this;
+  }
+  Json& raw(const std::string& k, const std::string& json) {
+    key(k);
+    out_ += json;
+    return *this;
+  }
+  std::string done() const { return "{" + out_ + "}"; }
+
+ private:
+  void key(const std::string& k) {
+    if (!out_.empty()) out_ += ',';
+    out_ += '"' + k + "\":";
+  }
+  std::string out_;
+};
+
+std::string latency_json(const Histogram& h) {
+  Json j;
+  j.num("count", static_cast<double>(h.total()));
+  j.num("p50", h.quantile(0.5) / 1000.0);
+  j.num("p90", h.quantile(0.9) / 1000.0);
+  j.num("p99", h.quantile(0.99) / 1000.0);
+  j.num("p999", h.quantile(0.999) / 1000.0);
+  j.num("max", static_cast<double>(h.max()) / 1000.0);
+  return j.done();
+}
+
+std::string map_json(const std::map<std::string, std::uint64_t>& m) {
+  Json j;
+  for (const auto& [k, v] : m) j.num(k, static_cast<double>(v));
+  return j.done();
+}
+
+std::string iso_now() {
+  const std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+void sleep_s(double s) {
+  if (s > 0) std::this_thread::sleep_for(std::chrono::microseconds(static_cast<long long>(s * 1e6)));
+}
+
+double secs(std::uint64_t a, std::uint64_t b) { return static_cast<double>(b - a) / 1e9; }
+
+// ---------------------------------------------------------------------------------------------
+// Scenarios
+
+struct Snapshot {
+  std::uint64_t t = 0;
+  WorkerStats s;
+  double server_cpu = 0;
+};
+
+class Run {
+ public:
+  explicit Run(Options o) : o_(std::move(o)) {
+    probe_.pids = o_.server_pids;
+    target_.addr.sin_family = AF_INET;
+    target_.addr.sin_port = htons(static_cast<std::uint16_t>(o_.port));
+    inet_pton(AF_INET, o_.host.c_str(), &target_.addr.sin_addr);
+    target_.host_header = o_.host + ":" + std::to_string(o_.port);
+    target_.path = o_.path;
+    char prefix[16];
+    std::snprintf(prefix, sizeof prefix, "b%04x", static_cast<unsigned>(now_ns() / 1000) & 0xFFFF);
+    layout_.name_prefix = prefix;
+    layout_.shared_names = o_.shared_names;
+    deadline_ = now_ns() + static_cast<std::uint64_t>(o_.max_seconds * 1e9);
+    load_start_ = loadavg();
+  }
+
+  int main() {
+    const std::string& sc = o_.scenario;
+    if (sc == "cluster") {
+      if (!std::filesystem::exists(std::filesystem::path(PARLEY_SOURCE_DIR) / "scripts" / "cluster")) {
+        std::fprintf(stderr,
+                     "parley-bench cluster: needs the cluster launcher (scripts/cluster), which is not in this tree yet.\n"
+                     "Start the cluster with it, then run: parley-bench cluster --port <haproxy port> --server-pid <pids>\n");
+        return 3;
+      }
+    }
+    if (sc == "fanout" || sc == "cluster" || sc == "saturate" || sc == "storm") one_room_layout(o_.subscribers, o_.publishers);
+    else if (sc == "idle") no_room_layout(o_.connections);
+    else if (sc == "rooms") rooms_layout();
+    else if (sc == "store") store_layout();
+    json_.str("scenario", sc).str("server", o_.server).str("tag", o_.tag).str("time", iso_now());
+    params();
+    try {
+      if (sc == "fanout" || sc == "cluster" || sc == "rooms") open_loop();
+      else if (sc == "saturate") saturate();
+      else if (sc == "idle") idle();
+      else if (sc == "storm") storm();
+      else if (sc == "store") store();
+    } catch (const std::exception& e) {
+      fleet_.stop();
+      std::fprintf(stderr, "parley-bench %s: %s\n", sc.c_str(), e.what());
+      json_.str("error", e.what());
+      ok_ = false;
+      emit();
+      return 1;
+    }
+    fleet_.stop();
+    emit();
+    return ok_ ? 0 : 1;
+  }
+
+ private:
+  // --- layouts
+  void one_room_layout(std::size_t n, std::size_t pubs) {
+    layout_.rooms = {o_.room};
+    layout_.room_members = {static_cast<std::uint32_t>(n)};
+    for (std::size_t i = 0; i < n; ++i) {
+      layout_.conn_room.push_back(0);
+      layout_.conn_pub.push_back(i < pubs);
+    }
+  }
+  void no_room_layout(std::size_t n) {
+    layout_.conn_room.assign(n, -1);
+    layout_.conn_pub.assign(n, false);
+  }
+  void rooms_layout() {
+    for (std::size_t r = 0; r < o_.rooms; ++r) {
+      layout_.rooms.push_back(layout_.name_prefix + "-r" + std::to_string(r));
+      layout_.room_members.push_back(static_cast<std::uint32_t>(o_.members));
+    }
+    for (std::size_t i = 0; i < o_.rooms * o_.members; ++i) {
+      layout_.conn_room.push_back(static_cast<std::int32_t>(i / o_.members));
+      layout_.conn_pub.push_back(true);
+    }
+    create_ = true;
+  }
+  void store_layout() {
+    const std::size_t k = std::max<std::size_t>(1, std::min(o_.rooms, o_.publishers));
+    for (std::size_t r = 0; r < k; ++r) {
+      layout_.rooms.push_back(k == 1 ? o_.room : layout_.name_prefix + "-s" + std::to_string(r));
+      layout_.room_members.push_back(0);
+    }
+    for (std::size_t i = 0; i < o_.publishers; ++i) {
+      layout_.conn_room.push_back(static_cast<std::int32_t>(i % k));
+      layout_.conn_pub.push_back(true);
+      layout_.room_members[i % k]++;
+    }
+    create_ = k > 1;
+  }
+
+  void params() {
+    Json p;
+    p.str("host", o_.host).num("port", o_.port).num("procs", o_.procs);
+    const std::string& sc = o_.scenario;
+    if (sc == "idle") {
+      p.num("connections", static_cast<double>(o_.connections)).num("hold_s", o_.hold);
+    } else if (sc == "rooms") {
+      p.num("rooms", static_cast<double>(o_.rooms)).num("members", static_cast<double>(o_.members))
+          .num("member_rate", o_.member_rate).num("bytes", static_cast<double>(o_.bytes)).num("duration_s", o_.duration);
+    } else if (sc == "store") {
+      p.num("publishers", static_cast<double>(o_.publishers)).num("rooms", static_cast<double>(layout_.rooms.size()))
+          .num("window", o_.window).num("bytes", static_cast<double>(o_.bytes)).num("duration_s", o_.duration);
+    } else {
+      p.str("room", o_.room).num("subscribers", static_cast<double>(o_.subscribers))
+          .num("publishers", static_cast<double>(o_.publishers)).num("bytes", static_cast<double>(o_.bytes))
+          .num("duration_s", o_.duration);
+      if (sc == "saturate") {
+        std::string w = "[";
+        for (auto x : o_.windows) w += (w.size() > 1 ? "," : "") + std::to_string(x);
+        p.raw("windows", w + "]");
+      } else {
+        p.num("rate", o_.rate);
+      }
+    }
+    p.boolean("shared_names", o_.shared_names);
+    json_.raw("params", p.done());
+  }
+
+  // --- helpers
+  void check_deadline() const {
+    if (now_ns() > deadline_) throw std::runtime_error("--max-seconds reached");
+  }
+  Snapshot snap() {
+    check_deadline();
+    Snapshot s;
+    s.s = fleet_.stat();
+    s.t = now_ns();
+    s.server_cpu = probe_.cpu_s();
+    return s;
+  }
+
+  void start_workers() {
+    if (create_) {
+      std::string err;
+      bench::WorkerConfig cfg;
+      cfg.target = target_;
+      cfg.layout = &layout_;
+      if (!bench::Worker::create_rooms(cfg, layout_.rooms, err)) throw std::runtime_error("creating rooms: " + err);
+    }
+    fleet_.start(o_, layout_, target_);
+  }
+
+  // Waits until every connection is ready (or failed); returns the seconds it took.
+  double wait_connected(double timeout_s) {
+    const auto t0 = now_ns();
+    const std::size_t n = layout_.size();
+    std::uint64_t cpu0 = 0, cpu1 = 0;
+    bool first = true;
+    for (;;) {
+      const auto s = fleet_.stat();
+      if (first) cpu0 = s.cpu_us;
+      first = false;
+      cpu1 = s.cpu_us;
+      if (s.ready + s.failed >= n) {
+        connect_.ready = s.ready;
+        connect_.failed = s.failed;
+        break;
+      }
+      if (secs(t0, now_ns()) > timeout_s) {
+        connect_.ready = s.ready;
+        connect_.failed = s.failed + (n - s.ready - s.failed);
+        break;
+      }
+      check_deadline();
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    connect_.seconds = secs(t0, now_ns());
+    Json c;
+    c.num("connections", static_cast<double>(n)).num("ready", static_cast<double>(connect_.ready))
+        .num("failed", static_cast<double>(connect_.failed)).num("seconds", connect_.seconds)
+        .num("per_s", connect_.seconds > 0 ? static_cast<double>(connect_.ready) / connect_.seconds : 0)
+        .num("generator_cpu_pct", connect_.seconds > 0 ? static_cast<double>(cpu1 - cpu0) / 1e4 / connect_.seconds : 0);
+    json_.raw("connect", c.done());
+    if (connect_.ready == 0) {
+      std::string why;
+      try {
+        for (const auto& [k, v] : fleet_.hist().errors) why += " " + k + "=" + std::to_string(v);
+      } catch (const std::exception&) {
+      }
+      throw std::runtime_error("no connection could be opened" + (why.empty() ? std::string() : ":" + why));
+    }
+    if (connect_.failed > 0) std::fprintf(stderr, "warning: %llu connections failed\n", static_cast<unsigned long long>(connect_.failed));
+    return connect_.seconds;
+  }
+
+  // After sending stops: waits until every acked message reached every member (or the timeout).
+  Snapshot drain(double timeout_s) {
+    const auto t0 = now_ns();
+    Snapshot s = snap();
+    while (secs(t0, s.t) < timeout_s) {
+      if (s.s.sent == s.s.acked + s.s.errs && s.s.delivered + s.s.gaps >= s.s.expected) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      s = snap();
+    }
+    return s;
+  }
+
+  void generator_json(const Snapshot& a, const Snapshot& b) {
+    Json g;
+    const double cpu = static_cast<double>(b.s.cpu_us - a.s.cpu_us) / 1e6;
+    g.num("procs", o_.procs).num("cpu_s", cpu).num("cpu_pct", 100.0 * cpu / secs(a.t, b.t));
+    json_.raw("generator", g.done());
+    gen_cpu_pct_ = 100.0 * cpu / secs(a.t, b.t);
+  }
+
+  void server_json(const Snapshot& a, const Snapshot& b, double deliveries) {
+    if (!probe_.any()) return;
+    Json s;
+    const double cpu = b.server_cpu - a.server_cpu;
+    s.num("cpu_s", cpu).num("cpu_pct", 100.0 * cpu / secs(a.t, b.t));
+    if (deliveries > 0) s.num("cpu_s_per_million_deliveries", cpu / (deliveries / 1e6));
+    s.num("rss_kb", probe_.rss_kb());
+    json_.raw("server_stats", s.done());
+  }
+
+  void loss_json(const Snapshot& end, const Fleet::Hist& h) {
+    const double loss = end.s.expected > end.s.delivered ? static_cast<double>(end.s.expected - end.s.delivered) : 0;
+    Json l;
+    l.num("expected", static_cast<double>(end.s.expected)).num("delivered", static_cast<double>(end.s.delivered))
+        .num("lost", loss).num("gaps", static_cast<double>(end.s.gaps)).num("duplicates", static_cast<double>(end.s.dups))
+        .num("unacked", static_cast<double>(end.s.sent - end.s.acked - end.s.errs))
+        .num("send_errors", static_cast<double>(end.s.errs)).num("closed", static_cast<double>(end.s.closed));
+    json_.raw("delivery", l.done());
+    json_.raw("errors", map_json(h.errors)).raw("close_codes", map_json(h.closes));
+    lost_ = loss;
+    if (end.s.dups > 0 || loss > 0) ok_ = false;
+  }
+
+  // fanout / cluster / rooms: publishers at a fixed total rate.
+  void open_loop() {
+    start_workers();
+    wait_connected(120);
+    std::size_t pubs = 0;
+    for (bool p : layout_.conn_pub) pubs += p;
+    const double total_rate = o_.scenario == "rooms" ? o_.member_rate * static_cast<double>(pubs) : o_.rate;
+    fleet_.send_all("rate " + std::to_string(total_rate / static_cast<double>(std::max<std::size_t>(pubs, 1))));
+    sleep_s(o_.warmup);
+    fleet_.send_all("hreset");
+    const Snapshot a = snap();
+    sleep_s(o_.duration);
+    const Snapshot b = snap();
+    fleet_.send_all("rate 0");
+    const Snapshot c = drain(o_.drain_timeout);
+    const auto h = fleet_.hist();
+    const double dt = secs(a.t, b.t);
+    const double delivered = static_cast<double>(b.s.delivered - a.s.delivered);
+    Json r;
+    r.num("target_msgs_per_s", total_rate).num("sent_per_s", static_cast<double>(b.s.sent - a.s.sent) / dt)
+        .num("acked_per_s", static_cast<double>(b.s.acked - a.s.acked) / dt).num("delivered_per_s", delivered / dt)
+        .num("seconds", dt);
+    json_.raw("result", r.done()).raw("latency_us", latency_json(h.lat)).raw("ack_latency_us", latency_json(h.ack));
+    loss_json(c, h);
+    server_json(a, b, delivered);
+    generator_json(a, b);
+    summary_ = o_.scenario + " " + o_.server + ": " + fmt(delivered / dt) + " deliveries/s (" +
+               fmt(static_cast<double>(b.s.sent - a.s.sent) / dt) + " msgs/s sent), latency p50 " +
+               fmt(h.lat.quantile(0.5) / 1e3) + " us p99 " + fmt(h.lat.quantile(0.99) / 1e3) + " us p99.9 " +
+               fmt(h.lat.quantile(0.999) / 1e3) + " us, lost " + fmt(lost_) + ", dups " + fmt(static_cast<double>(c.s.dups));
+  }
+
+  // saturate: closed loop, increasing windows; the best rate with zero loss.
+  void saturate() {
+    start_workers();
+    wait_connected(120);
+    std::string phases = "[";
+    double best = 0, best_cpu = 0;
+    Histogram best_lat;
+    std::uint64_t lost_before = 0, closed_before = 0;
+    Snapshot first{}, last{};
+    bool have_first = false;
+    std::string lines;
+    for (unsigned w : o_.windows) {
+      fleet_.send_all("window " + std::to_string(w));
+      sleep_s(std::min(1.0, o_.warmup));
+      fleet_.send_all("hreset");
+      const Snapshot a = snap();
+      if (!have_first) {
+        first = a;
+        have_first = true;
+      }
+      sleep_s(o_.duration);
+      const Snapshot b = snap();
+      fleet_.send_all("window 0");
+      const Snapshot c = drain(o_.drain_timeout);
+      last = c;
+      const auto h = fleet_.hist();
+      const double dt = secs(a.t, b.t);
+      const double delivered = static_cast<double>(b.s.delivered - a.s.delivered);
+      const double rate = delivered / dt;
+      const std::uint64_t lost_total = c.s.expected > c.s.delivered ? c.s.expected - c.s.delivered : 0;
+      const std::uint64_t lost = lost_total - std::min(lost_total, lost_before);
+      const std::uint64_t closed = c.s.closed - closed_before;
+      lost_before = lost_total;
+      closed_before = c.s.closed;
+      const double cpu = b.server_cpu - a.server_cpu;
+      const double cpu_per_m = delivered > 0 ? cpu / (delivered / 1e6) : 0;
+      const double gen_cpu = static_cast<double>(b.s.cpu_us - a.s.cpu_us) / 1e6;
+      Json ph;
+      ph.num("window", w).num("inflight", static_cast<double>(w * o_.publishers)).num("delivered_per_s", rate)
+          .num("msgs_per_s", static_cast<double>(b.s.acked - a.s.acked) / dt).num("lost", static_cast<double>(lost))
+          .num("closed", static_cast<double>(closed)).num("duplicates", static_cast<double>(c.s.dups));
+      if (probe_.any()) ph.num("server_cpu_pct", 100.0 * cpu / dt).num("server_cpu_s_per_million", cpu_per_m);
+      ph.num("generator_cpu_pct", 100.0 * gen_cpu / dt).raw("latency_us", latency_json(h.lat));
+      phases += (phases.size() > 1 ? "," : "") + ph.done();
+      lines += "  window " + std::to_string(w) + ": " + fmt(rate) + " deliveries/s, lost " + std::to_string(lost) +
+               ", server CPU " + (probe_.any() ? fmt(cpu_per_m) + " s per million" : "n/a") + ", generator CPU " +
+               fmt(100.0 * gen_cpu / dt) + "%, p99 " + fmt(h.lat.quantile(0.99) / 1e3) + " us\n";
+      if (lost == 0 && closed == 0 && rate > best) {
+        best = rate;
+        best_cpu = cpu_per_m;
+        best_lat = h.lat;
+      }
+      if (lost > 0 || closed > 0) break;  // past the zero-loss point
+    }
+    phases += "]";
+    Json r;
+    r.num("best_delivered_per_s", best);
+    if (probe_.any() && best > 0) r.num("server_cpu_s_per_million_deliveries", best_cpu);
+    json_.raw("result", r.done()).raw("phases", phases).raw("latency_us", latency_json(best_lat));
+    const auto h = fleet_.hist();
+    loss_json(last, h);
+    generator_json(first, last);
+    summary_ = "saturate " + o_.server + ": best " + fmt(best) + " deliveries/s with zero loss" +
+               (probe_.any() ? ", " + fmt(best_cpu) + " server CPU s per million deliveries" : "") + "\n" + lines;
+  }
+
+  void idle() {
+    const double rss0 = probe_.rss_kb();
+    start_workers();
+    wait_connected(300);
+    sleep_s(2);  // let the server settle (allocator, timers)
+    const double rss1 = probe_.rss_kb();
+    const Snapshot a = snap();
+    sleep_s(o_.hold);
+    const Snapshot b = snap();
+    const double n = static_cast<double>(connect_.ready);
+    Json r;
+    r.num("connections", n).num("connect_per_s", n / connect_.seconds);
+    if (probe_.any()) {
+      r.num("rss_before_kb", rss0).num("rss_after_kb", rss1).num("rss_per_conn_bytes", (rss1 - rss0) * 1024.0 / n)
+          .num("idle_cpu_pct", 100.0 * (b.server_cpu - a.server_cpu) / secs(a.t, b.t));
+    }
+    json_.raw("result", r.done());
+    generator_json(a, b);
+    if (connect_.failed > 0) ok_ = false;
+    summary_ = "idle " + o_.server + ": " + fmt(n) + " connections at " + fmt(n / connect_.seconds) + "/s" +
+               (probe_.any() ? ", " + fmt((rss1 - rss0) * 1024.0 / n) + " B server RSS per connection, idle CPU " +
+                                   fmt(100.0 * (b.server_cpu - a.server_cpu) / secs(a.t, b.t)) + "%"
+                             : "");
+  }
+
+  void storm() {
+    start_workers();
+    wait_connected(120);
+    const std::size_t n = layout_.size();
+    const std::size_t subs = n - std::min(n, o_.publishers);
+    fleet_.send_all("rate " + std::to_string(o_.rate / static_cast<double>(std::max<std::size_t>(o_.publishers, 1))));
+    sleep_s(std::max(1.0, o_.warmup));
+    const Snapshot a = snap();
+    fleet_.send_all("target " + std::to_string(a.s.maxack));
+    fleet_.send_all("hreset");
+    const auto t0 = now_ns();
+    fleet_.send_all("storm");
+    double back_s = -1, caught_s = -1;
+    Snapshot s = snap();
+    while (secs(t0, s.t) < o_.storm_timeout) {
+      if (back_s < 0 && s.s.ready >= n) back_s = secs(t0, s.t);
+      if (caught_s < 0 && s.s.caught >= subs && s.s.ready >= n) caught_s = secs(t0, s.t);
+      if (back_s >= 0 && caught_s >= 0) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      s = snap();
+    }
+    sleep_s(1);
+    fleet_.send_all("rate 0");
+    const Snapshot c = drain(o_.drain_timeout);
+    const auto h = fleet_.hist();
+    Json r;
+    r.num("clients", static_cast<double>(subs)).num("target_seq", static_cast<double>(a.s.maxack))
+        .num("reconnected_s", back_s).num("caught_up_s", caught_s).num("rejoined", static_cast<double>(c.s.rejoined))
+        .num("reconnects_per_s", back_s > 0 ? static_cast<double>(subs) / back_s : 0);
+    json_.raw("result", r.done()).raw("latency_us", latency_json(h.lat));
+    loss_json(c, h);
+    server_json(a, c, 0);
+    generator_json(a, c);
+    if (back_s < 0 || caught_s < 0) ok_ = false;
+    summary_ = "storm " + o_.server + ": " + std::to_string(subs) + " clients back in " + fmt(back_s) + " s, caught up in " +
+               fmt(caught_s) + " s, lost " + fmt(lost_) + ", dups " + fmt(static_cast<double>(c.s.dups));
+  }
+
+  void store() {
+    start_workers();
+    wait_connected(120);
+    fleet_.send_all("window " + std::to_string(o_.window));
+    sleep_s(o_.warmup);
+    fleet_.send_all("hreset");
+    const Snapshot a = snap();
+    sleep_s(o_.duration);
+    const Snapshot b = snap();
+    fleet_.send_all("window 0");
+    const Snapshot c = drain(o_.drain_timeout);
+    const auto h = fleet_.hist();
+    const double dt = secs(a.t, b.t);
+    const double acks = static_cast<double>(b.s.acked - a.s.acked) / dt;
+    Json r;
+    r.num("acked_per_s", acks).num("delivered_per_s", static_cast<double>(b.s.delivered - a.s.delivered) / dt)
+        .num("send_errors_per_s", static_cast<double>(b.s.errs - a.s.errs) / dt).num("seconds", dt);
+    json_.raw("result", r.done()).raw("ack_latency_us", latency_json(h.ack)).raw("latency_us", latency_json(h.lat));
+    loss_json(c, h);
+    server_json(a, b, static_cast<double>(b.s.acked - a.s.acked));
+    generator_json(a, b);
+    summary_ = "store " + o_.server + ": " + fmt(acks) + " acked messages/s, ack latency p50 " + fmt(h.ack.quantile(0.5) / 1e3) +
+               " us p99 " + fmt(h.ack.quantile(0.99) / 1e3) + " us, errors/s " +
+               fmt(static_cast<double>(b.s.errs - a.s.errs) / dt);
+  }
+
+  static std::string fmt(double v) {
+    char buf[32];
+    if (std::fabs(v) >= 100) std::snprintf(buf, sizeof buf, "%.0f", v);
+    else std::snprintf(buf, sizeof buf, "%.3g", v);
+    return buf;
+  }
+
+  static double loadavg() {
+    std::ifstream f("/proc/loadavg");
+    double l = 0;
+    f >> l;
+    return l;
+  }
+
+  void emit() {
+    // The machine is shared: the 1-minute load average says how noisy this run was.
+    json_.num("loadavg_start", load_start_).num("loadavg_end", loadavg());
+    json_.boolean("ok", ok_);
+    const std::string line = json_.done();
+    std::printf("%s\n", line.c_str());
+    std::fflush(stdout);
+    if (!summary_.empty()) {
+      std::fprintf(stderr, "%s", summary_.c_str());
+      if (summary_.back() != '\n') std::fprintf(stderr, "\n");
+      if (gen_cpu_pct_ > 80)
+        std::fprintf(stderr, "  note: the generator used %.0f%% of a core per process; it may be the bottleneck\n",
+                     gen_cpu_pct_ / o_.procs);
+    }
+    if (o_.out_dir != "-" && !o_.out_dir.empty()) {
+      std::error_code ec;
+      std::filesystem::create_directories(o_.out_dir, ec);
+      std::ofstream f(std::filesystem::path(o_.out_dir) / (o_.scenario + ".json"), std::ios::app);
+      f << line << "\n";
+    }
+  }
+
+  Options o_;
+  Layout layout_;
+  bench::Target target_;
+  Probe probe_;
+  Fleet fleet_;
+  Json json_;
+  bool create_ = false;
+  bool ok_ = true;
+  double lost_ = 0;
+  double gen_cpu_pct_ = 0;
+  double load_start_ = 0;
+  std::string summary_;
+  std::uint64_t deadline_ = 0;
+  struct {
+    std::uint64_t ready = 0, failed = 0;
+    double seconds = 0;
+  } connect_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  signal(SIGPIPE, SIG_IGN);
+  Options o = parse(argc, argv);
+  // A hard bound on the whole run, whatever happens to the server.
+  alarm(static_cast<unsigned>(o.max_seconds + 60));
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+  return Run(std::move(o)).main();
+}

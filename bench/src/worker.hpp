@@ -1,0 +1,139 @@
+#pragma once
+// One load-generating process: an epoll loop over its share of the client connections, each a
+// hand-written minimal WebSocket client speaking protocol v1. Controlled by the coordinator
+// through a line protocol on a socketpair (see main.cpp).
+#include <netinet/in.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "histogram.hpp"
+
+namespace bench {
+
+std::uint64_t now_ns() noexcept;
+
+// Who connection i of the whole run is: which room it joins (or none), whether it publishes.
+struct Layout {
+  std::vector<std::string> rooms;
+  std::vector<std::uint32_t> room_members;  // members of each room over the whole run
+  std::vector<std::int32_t> conn_room;      // -1: no room (idle)
+  std::vector<bool> conn_pub;
+  std::string name_prefix = "b";
+  bool shared_names = false;  // every subscriber says hello with the same name
+  std::size_t size() const { return conn_room.size(); }
+};
+
+struct Target {
+  sockaddr_in addr{};
+  std::string host_header;  // "127.0.0.1:8080"
+  std::string path = "/ws";
+};
+
+struct WorkerConfig {
+  Target target;
+  const Layout* layout = nullptr;
+  unsigned index = 0;     // worker number
+  unsigned workers = 1;   // connection i belongs to worker i % workers
+  unsigned connect_concurrency = 512;
+  std::size_t bytes = 100;  // message text length
+  bool setup_only = false;  // the coordinator's own connection that creates rooms
+};
+
+enum class ConnState : std::uint8_t { idle, connecting, handshake, hello, joining, ready, closing, closed };
+
+struct Conn {
+  int fd = -1;
+  std::uint32_t global = 0;
+  std::int32_t room = -1;
+  bool pub = false;
+  ConnState state = ConnState::idle;
+  bool dirty = false;
+  bool want_out = false;
+  bool resuming = false;
+  bool has_seq = false;
+  std::uint32_t mask = 0;
+  std::uint32_t epoch = 0;  // reconnects so far
+  std::uint64_t last_seq = 0;
+  std::uint64_t sent = 0, acked = 0, errs = 0;
+  std::string in;    // a partial frame (or the HTTP response while upgrading)
+  std::string frag;  // a fragmented message
+  std::string out;
+  std::size_t out_off = 0;
+};
+
+struct WorkerStats {
+  std::uint64_t ready = 0, failed = 0, closed = 0, sent = 0, acked = 0, errs = 0, delivered = 0, expected = 0,
+                dups = 0, gaps = 0, maxack = 0, caught = 0, rejoined = 0, cpu_us = 0, events = 0;
+};
+
+class Worker {
+ public:
+  Worker(WorkerConfig cfg, int control_fd);
+  ~Worker();
+  int run();  // the worker process's main loop; returns the exit code
+
+  // Used by the coordinator for room creation before the workers start.
+  static bool create_rooms(const WorkerConfig& cfg, const std::vector<std::string>& rooms, std::string& error);
+
+ private:
+  void start_connects();
+  void open_conn(Conn& c);
+  void on_event_fd(Conn& c, std::uint32_t events);
+  void on_writable(Conn& c);
+  void on_readable(Conn& c);
+  void consume(Conn& c, const char* data, std::size_t n);
+  std::size_t parse_frames(Conn& c, const char* data, std::size_t n);
+  void on_text(Conn& c, const char* p, std::size_t n);
+  void on_line(Conn& c, const char* p, std::size_t n);
+  void on_ready(Conn& c);
+  void fail(Conn& c, const char* why = nullptr);
+  void send_frame(Conn& c, std::string_view payload, unsigned opcode = 1);
+  void mark_dirty(Conn& c);
+  void flush_dirty();
+  void flush(Conn& c);
+  void send_message(Conn& c, std::uint64_t now);
+  void pace(std::uint64_t now);
+  void refill(Conn& c, std::uint64_t now);
+  void storm();
+  bool on_control();
+  void handle_command(const std::string& line);
+  void reply(const std::string& line);
+  WorkerStats stats();
+  std::uint64_t cpu_us() const;
+
+  WorkerConfig cfg_;
+  int ctl_;
+  int ep_ = -1;
+  std::vector<Conn> conns_;
+  std::vector<std::uint32_t> pubs_;      // indices into conns_
+  std::vector<std::uint32_t> to_connect_;  // queue of conns_ indices
+  std::size_t connect_next_ = 0;
+  unsigned in_flight_ = 0;  // connects not yet ready or failed
+  std::vector<std::uint32_t> dirty_;
+  std::vector<char> rbuf_;
+  std::string ctl_in_;
+  WorkerStats st_;
+  Histogram lat_;      // send → message received
+  Histogram ack_lat_;  // send → ack
+  std::map<std::string, std::uint64_t> error_codes_;
+  std::map<int, std::uint64_t> close_codes_;
+  // Sending.
+  double rate_per_pub_ = 0;  // open loop (msgs/s per publisher)
+  std::uint64_t rate_t0_ = 0, rate_sent_ = 0;
+  std::size_t rr_ = 0;
+  unsigned window_ = 0;  // closed loop: un-acked messages per publisher
+  std::uint64_t target_seq_ = 0;
+  std::string pad_;
+  bool quit_ = false;
+  // Setup mode (room creation).
+  std::vector<std::string> setup_rooms_;
+  std::size_t setup_answers_ = 0;
+  bool setup_failed_ = false;
+  std::string setup_error_;
+};
+
+}  // namespace bench
