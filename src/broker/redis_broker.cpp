@@ -103,6 +103,7 @@ void RedisBroker::start() {
   });
   // Up means every wanted channel is subscribed again: now a fetch sees whatever was missed.
   client_.set_subscriber_state_handler([this](bool up) {
+    if (up) replay_rooms();  // announcements published while the subscriber was down are lost
     if (handler_) handler_->on_state(up);
   });
   client_.set_message_handler([this](std::string_view ch, std::string_view payload) { on_channel_message(ch, payload); });
@@ -164,7 +165,20 @@ void RedisBroker::publish(const core::Message& m, PublishDone done) {
 }
 
 void RedisBroker::announce_room(const std::string& room, const std::string& by) {
+  // Recorded before it is published: a node whose subscriber was down reads the record when it is
+  // back (replay_rooms), so no node misses a room for good.
+  client_.command({"HSETNX", options_.prefix + ":room-index", room, by}, [](std::error_code, RedisReply) {});
   client_.command({"PUBLISH", options_.prefix + ":rooms", room + '\n' + by}, [](std::error_code, RedisReply) {});
+}
+
+void RedisBroker::replay_rooms() {
+  // Sent once the subscriber is confirmed: an announcement missed by it was recorded before this
+  // HGETALL runs. Rooms the node knows already are ignored by the handler.
+  client_.command({"HGETALL", options_.prefix + ":room-index"}, [this](std::error_code ec, RedisReply reply) {
+    if (ec || reply.type != RedisReply::Type::array || !handler_) return;
+    for (std::size_t i = 0; i + 1 < reply.elements.size(); i += 2)
+      handler_->on_room_created(reply.elements[i].str, reply.elements[i + 1].str);
+  });
 }
 
 void RedisBroker::subscribe(const std::string& room, std::function<void(std::error_code)> done) {

@@ -7,6 +7,7 @@
 // Keys (the room in a hash tag, so one room's keys share a Redis Cluster slot):
 //   <prefix>:{room}:seq   counter        <prefix>:{room}:log  stream, MAXLEN ~ log_capacity
 //   <prefix>:{room}:cids  hash cid→seq:ts <prefix>:{room}:cidq list, bounds cids to log_capacity
+//   <prefix>:room-index   hash room→creator: every announced room, re-read after a resubscribe
 // Channels: <prefix>:room:<room> (messages), <prefix>:rooms (room announcements).
 //
 // Threads: owns one thread running the Redis client's io_context; see broker.hpp.
@@ -55,6 +56,8 @@ class RedisBroker final : public Broker {
   std::string key(const std::string& room, const char* what) const;
   std::string channel(const std::string& room) const { return options_.prefix + ":room:" + room; }
   void on_channel_message(std::string_view channel, std::string_view payload);
+  // Tells the handler of every room ever announced (<prefix>:room-index), after a resubscribe.
+  void replay_rooms();
 
   RedisBrokerOptions options_;
   boost::asio::io_context ctx_;

@@ -26,7 +26,19 @@ std::string ack_json(const core::Message& m, std::uint64_t seq, std::int64_t ts,
 }  // namespace
 
 void Node::cluster_send(Shard& owner, OwnedRoom& r, core::Message m, SessionRef who, std::string ref) {
-  if (auto hit = r.log.find_cid(m.from, m.cid)) return reply_now(who, ack_json(m, hit->seq, hit->ts, ref));
+  if (auto hit = r.log.find_cid(m.from, m.cid)) {
+    // A retry of a message this node has applied: applied means published, not committed (its
+    // sender's node may have died before the commit), so the original is stored (again: a store
+    // takes the same row twice as success) and acked after that commit.
+    auto original = r.log.newest_before(hit->seq + 1, 1);
+    if (original && !original->empty() && original->back()->seq == hit->seq) {
+      m = *original->back();
+    } else {
+      m.seq = hit->seq;
+      m.ts = hit->ts;
+    }
+    return owner.queue_append(Shard::PendingAppend{std::move(m), who, std::move(ref)});
+  }
   if (!store_.has_capacity()) return reply_now(who, protocol::error_event(errc::overloaded, {}, ref));
   owner.metrics().messages_in.add();
   m.seq = r.log.last_committed();  // the floor: never a seq below what this node has seen

@@ -67,7 +67,11 @@ SqliteStore::SqliteStore(SqliteOptions options) : options_(std::move(options)) {
     if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, st, nullptr) != SQLITE_OK)
       throw std::runtime_error(std::string("sqlite prepare: ") + sqlite3_errmsg(db_));
   };
-  prepare("INSERT INTO messages(room, seq, sender, text, ts, cid) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", &insert_message_);
+  // A seq stored already is the same message stored again (a retry acked after a cluster node
+  // crashed before its commit): never a constraint failure, which would be retried forever.
+  prepare("INSERT INTO messages(room, seq, sender, text, ts, cid) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+          "ON CONFLICT(room, seq) DO NOTHING",
+          &insert_message_);
   prepare("INSERT OR IGNORE INTO rooms(id, created_at, created_by) VALUES (?1, ?2, ?3)", &insert_room_);
   prepare("SELECT seq, sender, text, ts, cid FROM messages WHERE room = ?1 AND seq > ?2 AND seq < ?3 "
           "ORDER BY seq DESC LIMIT ?4", &select_range_);

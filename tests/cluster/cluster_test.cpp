@@ -1,0 +1,938 @@
+// The cluster, with real processes and no mocks: one redis-server, one PostgreSQL, three parley
+// nodes (broker.backend=redis, store.backend=postgres) and HAProxy in front (http mode,
+// roundrobin, health check GET /readyz, timeout tunnel), all on free 127.0.0.1 ports. The cluster
+// is started once for the suite; each scenario leaves it whole for the next.
+//
+// A scenario's traffic is a ledger: members that send at a steady rate, reconnect through
+// HAProxy when their connection drops, rejoin with `since` and resend what was not acknowledged
+// with the same cid. Checked: each member sees a gap-free, duplicate-free run of seqs; every
+// acked message reaches every member, once, with the (sender, cid) it was acked for; and
+// PostgreSQL holds every message anyone saw, seqs 1..n without a hole.
+//
+// Every wait is bounded; every process is stopped at the end (also when a test fails).
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <hiredis/hiredis.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "harness.hpp"
+#include "pg_server.hpp"
+
+namespace parley::cluster_test {
+namespace {
+
+using namespace parley::it;
+using Clock = std::chrono::steady_clock;
+namespace fs = std::filesystem;
+
+unsigned short free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    if (fd >= 0) ::close(fd);
+    throw std::runtime_error("cannot find a free port");
+  }
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string tail(const std::string& s, std::size_t n = 4000) { return s.size() > n ? s.substr(s.size() - n) : s; }
+
+// A child process (redis-server, haproxy) with its output in a log file. It dies with the test
+// binary (PR_SET_PDEATHSIG), and the destructor kills it.
+class Child {
+ public:
+  Child(std::vector<std::string> args, fs::path log) : args_(std::move(args)), log_(std::move(log)) {}
+  ~Child() { kill(SIGKILL); }
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+
+  void start() {
+    if (pid_ > 0) throw std::runtime_error(args_[0] + " already running");
+    std::vector<char*> argv;
+    for (auto& a : args_) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const int out = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (out < 0) throw std::runtime_error("cannot open " + log_.string());
+    const pid_t parent = ::getpid();
+    const pid_t pid = ::fork();
+    if (pid < 0) throw std::runtime_error("fork failed");
+    if (pid == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) _exit(1);
+      ::dup2(out, 1);
+      ::dup2(out, 2);
+      const int devnull = ::open("/dev/null", O_RDONLY);
+      if (devnull >= 0) ::dup2(devnull, 0);
+      for (int fd = 3; fd < 1024; ++fd) ::close(fd);
+      ::execv(argv[0], argv.data());
+      _exit(127);
+    }
+    ::close(out);
+    pid_ = pid;
+  }
+  // Sends `sig` and waits (bounded) for the exit; SIGKILL after `wait`.
+  void kill(int sig, Ms wait = 5s) {
+    if (pid_ <= 0) return;
+    ::kill(pid_, sig);
+    const auto deadline = Clock::now() + wait;
+    for (;;) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) break;
+      if (Clock::now() > deadline) {
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, &status, 0);
+        break;
+      }
+      std::this_thread::sleep_for(10ms);
+    }
+    pid_ = -1;
+  }
+  bool alive() {
+    if (pid_ <= 0) return false;
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) pid_ = -1;
+    return pid_ > 0;
+  }
+  std::string log() const { return read_text(log_); }
+
+ private:
+  std::vector<std::string> args_;
+  fs::path log_;
+  pid_t pid_ = -1;
+};
+
+// A blocking hiredis connection, for looking at (and tampering with) Redis from outside.
+class RedisCli {
+ public:
+  explicit RedisCli(unsigned short port) {
+    timeval tv{2, 0};
+    c_ = redisConnectWithTimeout("127.0.0.1", port, tv);
+    if (!c_ || c_->err) {
+      std::string err = c_ ? c_->errstr : "out of memory";
+      if (c_) redisFree(c_);
+      c_ = nullptr;
+      throw std::runtime_error("redis connect: " + err);
+    }
+    redisSetTimeout(c_, tv);
+  }
+  ~RedisCli() {
+    if (c_) redisFree(c_);
+  }
+  RedisCli(const RedisCli&) = delete;
+  RedisCli& operator=(const RedisCli&) = delete;
+
+  // Runs a command; returns the reply as text (integer as decimal, nil as "(nil)").
+  std::string cmd(const std::vector<std::string>& args) {
+    std::vector<const char*> argv;
+    std::vector<size_t> lens;
+    for (const auto& a : args) {
+      argv.push_back(a.data());
+      lens.push_back(a.size());
+    }
+    auto* r = static_cast<redisReply*>(redisCommandArgv(c_, static_cast<int>(args.size()), argv.data(), lens.data()));
+    if (!r) throw std::runtime_error("redis " + args[0] + ": " + c_->errstr);
+    std::string out;
+    switch (r->type) {
+      case REDIS_REPLY_INTEGER: out = std::to_string(r->integer); break;
+      case REDIS_REPLY_NIL: out = "(nil)"; break;
+      case REDIS_REPLY_ERROR: {
+        std::string e(r->str, r->len);
+        freeReplyObject(r);
+        throw std::runtime_error("redis " + args[0] + ": " + e);
+      }
+      case REDIS_REPLY_STRING:
+      case REDIS_REPLY_STATUS: out.assign(r->str, r->len); break;
+      default: out = "(array of " + std::to_string(r->elements) + ")";
+    }
+    freeReplyObject(r);
+    return out;
+  }
+
+ private:
+  redisContext* c_ = nullptr;
+};
+
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+int readyz(unsigned short port) {
+  try {
+    return http_get(port, "/readyz", 1s).status;
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The cluster.
+
+struct Cluster {
+  fs::path dir;
+  unsigned short redis_port = 0, haproxy_port = 0, stats_port = 0;
+  std::unique_ptr<Child> redis, haproxy;
+  std::unique_ptr<test::PgServer> pg;
+  std::vector<std::unique_ptr<ServerProcess>> nodes;
+
+  void start_redis() {
+    redis->start();
+    const auto deadline = Clock::now() + 10s;
+    for (;;) {
+      try {
+        RedisCli cli(redis_port);
+        // While it loads its AOF, Redis answers -LOADING.
+        if (cli.cmd({"PING"}) == "PONG") return;
+      } catch (const std::exception&) {
+      }
+      if (!redis->alive()) throw std::runtime_error("redis-server exited:\n" + tail(redis->log()));
+      if (Clock::now() > deadline) throw std::runtime_error("redis-server not answering:\n" + tail(redis->log()));
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+
+  void start() {
+    char tmpl[] = "/tmp/parley-cluster-test-XXXXXX";
+    if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+    dir = tmpl;
+    fs::create_directories(dir / "redis");
+
+    redis_port = free_port();
+    redis = std::make_unique<Child>(
+        std::vector<std::string>{PARLEY_REDIS_SERVER, "--port", std::to_string(redis_port), "--bind", "127.0.0.1",
+                                 "--dir", (dir / "redis").string(), "--save", "", "--appendonly", "yes",
+                                 "--appendfsync", "always", "--daemonize", "no"},
+        dir / "redis.log");
+    start_redis();
+
+    pg = std::make_unique<test::PgServer>();
+    pg->create_database("parley");
+
+    const std::vector<std::string> settings = {
+        "store.backend=postgres",
+        "store.postgres_url=postgresql://postgres@127.0.0.1:" + std::to_string(pg->port()) + "/parley",
+        "broker.backend=redis",
+        "broker.redis_url=redis://127.0.0.1:" + std::to_string(redis_port),
+        // The ledger clients send faster than a person.
+        "limits.send_rate=50",
+        "limits.send_burst=100",
+    };
+    for (int i = 0; i < 3; ++i) {
+      ServerOptions o;
+      o.settings = settings;
+      o.threads = 2;
+      nodes.push_back(std::make_unique<ServerProcess>(o));
+    }
+    for (auto& n : nodes)
+      if (!eventually([&] { return readyz(n->port()) == 200; }, 15s))
+        throw std::runtime_error("node on port " + std::to_string(n->port()) + " not ready:\n" + tail(n->stderr_text()));
+
+    // HAProxy from the loopback template (the one scripts/cluster fills in).
+    haproxy_port = free_port();
+    stats_port = free_port();
+    std::string servers;
+    for (std::size_t i = 0; i < nodes.size(); ++i)
+      servers += "    server node" + std::to_string(i + 1) + " 127.0.0.1:" + std::to_string(nodes[i]->port()) + "\n";
+    std::istringstream tmpl_in(read_text(fs::path(PARLEY_SOURCE_DIR) / "deploy/haproxy.local.cfg.tmpl"));
+    std::string cfg, line;
+    while (std::getline(tmpl_in, line)) {
+      if (line.starts_with("#")) continue;
+      if (line == "@SERVERS@") {
+        cfg += servers;
+        continue;
+      }
+      for (auto [from, to] : {std::pair<std::string, std::string>{"@LISTEN_PORT@", std::to_string(haproxy_port)},
+                              {"@STATS_PORT@", std::to_string(stats_port)}})
+        if (auto at = line.find(from); at != std::string::npos) line.replace(at, from.size(), to);
+      cfg += line + "\n";
+    }
+    if (cfg.find("timeout tunnel") == std::string::npos || cfg.find("httpchk GET /readyz") == std::string::npos)
+      throw std::runtime_error("deploy/haproxy.local.cfg.tmpl lost its tunnel timeout or /readyz check");
+    std::ofstream(dir / "haproxy.cfg") << cfg;
+    haproxy = std::make_unique<Child>(std::vector<std::string>{PARLEY_HAPROXY, "-db", "-f", (dir / "haproxy.cfg").string()},
+                                      dir / "haproxy.log");
+    haproxy->start();
+    // Up once a request through it reaches a ready node.
+    if (!eventually([&] { return readyz(haproxy_port) == 200; }, 10s))
+      throw std::runtime_error("haproxy not serving:\n" + tail(haproxy->log()));
+  }
+
+  void stop() {
+    haproxy.reset();
+    for (auto& n : nodes)
+      if (n->running()) n->terminate(10s);
+    nodes.clear();
+    if (redis) redis->kill(SIGTERM);
+    redis.reset();
+    pg.reset();
+    if (!::testing::Test::HasFailure() && !dir.empty()) {
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+    } else if (!dir.empty()) {
+      std::fprintf(stderr, "cluster logs kept in %s\n", dir.c_str());
+    }
+  }
+
+  // Which node (0-based) has more WebSocket connections than in `before`; -1 if none.
+  std::vector<double> connections() {
+    std::vector<double> out;
+    for (auto& n : nodes) out.push_back(n->running() ? fetch_metric(n->port(), "parley_connections").value_or(-1) : -1);
+    return out;
+  }
+
+  // Waits until every running node is ready and, after a restart, HAProxy sees it again (health
+  // checks every 1 s, rise 1).
+  void wait_all_ready(bool restarted, Ms timeout = 15s) {
+    for (auto& n : nodes) {
+      if (n->running()) {
+        ASSERT_TRUE(eventually([&] { return readyz(n->port()) == 200; }, timeout)) << "node not ready";
+      }
+    }
+    if (restarted) std::this_thread::sleep_for(2500ms);
+  }
+};
+
+Cluster* g_cluster = nullptr;
+
+class ClusterEnv : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    if (std::string(PARLEY_REDIS_SERVER).empty()) skip_ = "redis-server not installed";
+    else if (std::string(PARLEY_HAPROXY).empty()) skip_ = "haproxy not installed";
+    else skip_ = test::PgServer::unavailable_reason();
+    if (!skip_.empty()) return;
+    cluster_ = std::make_unique<Cluster>();
+    try {
+      cluster_->start();
+      g_cluster = cluster_.get();
+    } catch (const std::exception& e) {
+      start_error_ = e.what();
+    }
+  }
+  void TearDown() override {
+    g_cluster = nullptr;
+    if (cluster_) cluster_->stop();
+    cluster_.reset();
+  }
+  static std::string skip_, start_error_;
+
+ private:
+  std::unique_ptr<Cluster> cluster_;
+};
+std::string ClusterEnv::skip_, ClusterEnv::start_error_;
+
+// ---------------------------------------------------------------------------------------------
+// Ledger traffic.
+
+struct Stats {
+  int reconnects = 0;
+  std::map<std::string, int> errors;  // error code → count (sends refused and retried)
+};
+
+// One member of a room: connects through `port` (HAProxy), reconnects when dropped, resumes
+// with since, resends unacknowledged messages with their cid.
+class Member {
+ public:
+  // Connects to `first_port` the first time (0: `port`), to `port` (HAProxy) after that.
+  Member(std::string name, std::string room, unsigned short port, std::shared_ptr<boost::asio::io_context> ioc,
+         bool sender, unsigned short first_port = 0)
+      : name_(std::move(name)), room_(std::move(room)), port_(port), first_port_(first_port ? first_port : port),
+        ioc_(std::move(ioc)), sender_(sender) {}
+
+  // Connects, hello, join (with since once it has joined before). False on failure.
+  bool connect(Stats& st) {
+    ws_.reset();
+    try {
+      auto ws = std::make_unique<WsClient>(joined_once_ ? port_ : first_port_, ioc_);
+      ws->hello(name_);
+      auto joined = ws->join(room_, joined_once_ ? std::optional<std::uint64_t>(last_) : std::nullopt);
+      if (!joined_once_) {
+        last_ = u64(joined, "last_seq");
+        start_ = last_;
+        joined_once_ = true;
+      } else {
+        ++st.reconnects;
+      }
+      ws_ = std::move(ws);
+      connections_++;
+      // Everything not acknowledged goes again, with its cid.
+      for (auto& [cid, p] : pending_) p.due = Clock::now();
+      return true;
+    } catch (const std::exception& e) {
+      last_error_ = e.what();
+      return false;
+    }
+  }
+
+  bool connected() const { return ws_ && !ws_->closed(); }
+  const std::string& name() const { return name_; }
+
+  // One step: reconnect if needed, read events, send what is due.
+  void step(Stats& st, bool produce) {
+    const auto now = Clock::now();
+    if (!connected()) {
+      if (now < retry_at_) return;
+      if (!connect(st)) {
+        retry_at_ = now + 200ms;
+        return;
+      }
+    }
+    take_events(st);
+    if (!connected()) return;
+    try {
+      if (sender_ && produce && now >= next_send_) {
+        const std::string cid = name_ + "-" + std::to_string(next_cid_++);
+        pending_[cid] = Pending{"msg " + cid, now};
+        next_send_ = now + 120ms;
+      }
+      for (auto& [cid, p] : pending_) {
+        if (p.due > now) continue;
+        ws_->send_json({{"type", "send"}, {"room", room_}, {"cid", cid}, {"text", p.text}, {"ref", cid}});
+        p.due = now + 5s;  // no answer in 5 s (a lost connection): again
+        ++sends_;
+      }
+    } catch (const std::exception& e) {
+      last_error_ = e.what();
+      ws_.reset();
+    }
+  }
+
+  void take_events(Stats& st) {
+    if (!ws_) return;
+    auto& q = ws_->events();
+    while (!q.empty()) {
+      json::object e = std::move(q.front());
+      q.pop_front();
+      const std::string type = type_of(e);
+      if (type == "message" && str(e, "room") == room_) {
+        const std::uint64_t seq = u64(e, "seq");
+        if (seq != last_ + 1)
+          violations_.push_back(name_ + ": got seq " + std::to_string(seq) + " after " + std::to_string(last_) +
+                                (seq <= last_ ? " (duplicate)" : " (hole)"));
+        if (seq > last_) {
+          last_ = seq;
+          seen_[seq] = str(e, "from") + "|" + str(e, "cid");
+        }
+      } else if (type == "ack") {
+        const std::string cid = str(e, "cid");
+        const std::uint64_t seq = u64(e, "seq");
+        if (auto it = acked_.find(cid); it != acked_.end() && it->second != seq)
+          violations_.push_back(name_ + ": cid " + cid + " acked twice with different seqs");
+        acked_[cid] = seq;
+        pending_.erase(cid);
+      } else if (type == "error") {
+        const std::string code = str(e, "code");
+        st.errors[code]++;
+        const std::string cid = str(e, "ref");
+        if (auto it = pending_.find(cid); it != pending_.end()) {
+          const auto after = e.contains("retry_after_ms") ? Ms(i64(e, "retry_after_ms")) : 300ms;
+          it->second.due = Clock::now() + std::max(after, 100ms);
+        } else {
+          violations_.push_back(name_ + ": unexpected error " + dump(e));
+        }
+      }
+    }
+  }
+
+  std::size_t pending() const { return pending_.size(); }
+  std::uint64_t last() const { return last_; }
+  std::uint64_t start() const { return start_; }
+  const std::map<std::string, std::uint64_t>& acked() const { return acked_; }
+  const std::map<std::uint64_t, std::string>& seen() const { return seen_; }
+  const std::vector<std::string>& violations() const { return violations_; }
+  const std::string& last_error() const { return last_error_; }
+  int connections() const { return connections_; }
+  void drop() {
+    if (ws_) ws_->drop();
+  }
+
+ private:
+  struct Pending {
+    std::string text;
+    Clock::time_point due;
+  };
+  std::string name_, room_;
+  unsigned short port_, first_port_;
+  std::shared_ptr<boost::asio::io_context> ioc_;
+  bool sender_;
+  std::unique_ptr<WsClient> ws_;
+  bool joined_once_ = false;
+  std::uint64_t start_ = 0, last_ = 0;
+  std::map<std::string, Pending> pending_;
+  std::map<std::string, std::uint64_t> acked_;
+  std::map<std::uint64_t, std::string> seen_;  // seq → "from|cid"
+  std::vector<std::string> violations_;
+  std::string last_error_;
+  Clock::time_point retry_at_{}, next_send_{};
+  int next_cid_ = 1;
+  int connections_ = 0;
+  int sends_ = 0;
+};
+
+class Traffic {
+ public:
+  // Member i connects to first_ports[i] first (when given), through `port` (HAProxy) after that.
+  Traffic(std::string room, unsigned short port, int members, std::vector<unsigned short> first_ports = {})
+      : room_(std::move(room)) {
+    ioc_ = std::make_shared<boost::asio::io_context>(1);
+    for (int i = 0; i < members; ++i) {
+      const unsigned short first = static_cast<std::size_t>(i) < first_ports.size() ? first_ports[i] : 0;
+      members_.push_back(std::make_unique<Member>("u" + std::to_string(i) + "-" + room_, room_, port, ioc_, true, first));
+    }
+  }
+
+  // Connects everyone (bounded). Fails the test if someone cannot join.
+  void connect_all() {
+    for (auto& m : members_) {
+      const auto deadline = Clock::now() + 10s;
+      while (!m->connect(stats_)) {
+        ASSERT_LT(Clock::now(), deadline) << m->name() << " cannot join: " << m->last_error();
+        std::this_thread::sleep_for(100ms);
+      }
+    }
+  }
+
+  // Runs the traffic for `d` (with new messages if `produce`).
+  void run(Ms d, bool produce = true) {
+    const auto deadline = Clock::now() + d;
+    while (Clock::now() < deadline) tick(produce);
+  }
+
+  void tick(bool produce) {
+    if (ioc_->stopped()) ioc_->restart();
+    ioc_->run_for(5ms);
+    for (auto& m : members_) m->step(stats_, produce);
+  }
+
+  // Stops producing and waits until every send is acked and everyone saw the newest acked seq.
+  bool settle(Ms timeout) {
+    const auto deadline = Clock::now() + timeout;
+    while (Clock::now() < deadline) {
+      tick(false);
+      bool done = true;
+      const std::uint64_t top = max_acked();
+      for (auto& m : members_)
+        if (m->pending() > 0 || m->last() < top || !m->connected()) done = false;
+      if (done) {
+        // A little more, so that a late duplicate would show.
+        run(300ms, false);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  std::uint64_t max_acked() const {
+    std::uint64_t top = 0;
+    for (auto& m : members_)
+      for (auto& [cid, seq] : m->acked()) top = std::max(top, seq);
+    return top;
+  }
+
+  std::size_t acked_count() const {
+    std::size_t n = 0;
+    for (auto& m : members_) n += m->acked().size();
+    return n;
+  }
+
+  std::string describe() const {
+    std::ostringstream os;
+    os << "room " << room_ << ": " << acked_count() << " acked, top seq " << max_acked() << ", reconnects "
+       << stats_.reconnects << ", errors {";
+    for (auto& [c, n] : stats_.errors) os << c << ":" << n << " ";
+    os << "}";
+    for (auto& m : members_)
+      os << "\n  " << m->name() << ": last " << m->last() << ", pending " << m->pending() << ", connections "
+         << m->connections() << (m->connected() ? "" : " (disconnected: " + m->last_error() + ")");
+    return os.str();
+  }
+
+  // The ledger check, against what the members saw and what PostgreSQL holds.
+  void check(test::PgServer& pg) {
+    SCOPED_TRACE(describe());
+    std::map<std::uint64_t, std::string> by_seq;  // acked seq → "from|cid"
+    for (auto& m : members_) {
+      for (const auto& v : m->violations()) ADD_FAILURE() << v;
+      for (auto& [cid, seq] : m->acked()) {
+        const std::string who = m->name() + "|" + cid;
+        auto [it, fresh] = by_seq.emplace(seq, who);
+        if (!fresh && it->second != who) ADD_FAILURE() << "seq " << seq << " acked for " << it->second << " and " << who;
+      }
+    }
+    ASSERT_GT(by_seq.size(), 0u) << "no message was acked";
+    for (auto& m : members_) {
+      for (auto& [seq, who] : by_seq) {
+        if (seq <= m->start()) continue;
+        auto it = m->seen().find(seq);
+        if (it == m->seen().end()) ADD_FAILURE() << m->name() << " never got acked seq " << seq << " (" << who << ")";
+        else if (it->second != who) ADD_FAILURE() << m->name() << " got seq " << seq << " as " << it->second << ", acked as " << who;
+      }
+    }
+    // PostgreSQL: every seq 1..n, each message anyone saw, each acked one.
+    std::uint64_t top_seen = 0;
+    for (auto& m : members_) top_seen = std::max(top_seen, m->last());
+    std::map<std::uint64_t, std::string> stored;
+    const auto deadline = Clock::now() + 10s;  // the sender's node may still be committing
+    for (;;) {
+      stored.clear();
+      for (auto& row : pg.query("parley", "SELECT seq, sender, cid FROM messages WHERE room = '" + room_ + "' ORDER BY seq"))
+        stored[std::stoull(row[0])] = row[1] + "|" + row[2];
+      if ((!stored.empty() && stored.rbegin()->first >= top_seen && stored.size() == stored.rbegin()->first) ||
+          Clock::now() > deadline)
+        break;
+      std::this_thread::sleep_for(100ms);
+    }
+    std::uint64_t expect = 1;
+    for (auto& [seq, who] : stored) {
+      if (seq != expect) ADD_FAILURE() << "PostgreSQL: seq " << seq << " follows " << expect - 1 << " (hole)";
+      expect = seq + 1;
+    }
+    for (auto& [seq, who] : by_seq) {
+      auto it = stored.find(seq);
+      if (it == stored.end()) ADD_FAILURE() << "acked seq " << seq << " (" << who << ") is not in PostgreSQL";
+      else if (it->second != who) ADD_FAILURE() << "PostgreSQL has seq " << seq << " as " << it->second << ", acked as " << who;
+    }
+    for (auto& m : members_)
+      for (auto& [seq, who] : m->seen())
+        if (!stored.count(seq)) ADD_FAILURE() << m->name() << " saw seq " << seq << " (" << who << "), not in PostgreSQL";
+  }
+
+  std::vector<std::unique_ptr<Member>>& members() { return members_; }
+  Stats& stats() { return stats_; }
+
+ private:
+  std::string room_;
+  std::shared_ptr<boost::asio::io_context> ioc_;
+  std::vector<std::unique_ptr<Member>> members_;
+  Stats stats_;
+};
+
+class ClusterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!ClusterEnv::skip_.empty()) GTEST_SKIP() << ClusterEnv::skip_;
+    ASSERT_TRUE(ClusterEnv::start_error_.empty()) << "the cluster did not start: " << ClusterEnv::start_error_;
+    ASSERT_NE(g_cluster, nullptr);
+    c = g_cluster;
+    // A previous scenario that failed half-way may have left a process down.
+    bool restarted = false;
+    if (!c->redis->alive()) {
+      c->start_redis();
+      restarted = true;
+    }
+    for (auto& n : c->nodes)
+      if (!n->running()) {
+        n->start();
+        restarted = true;
+      }
+    c->wait_all_ready(restarted);
+  }
+
+  void create_room(const std::string& room) {
+    WsClient a(c->haproxy_port);
+    a.hello("creator");
+    a.create(room);
+  }
+
+  void log(const std::string& what) {
+    std::fprintf(stderr, "[cluster %6.1fs] %s\n",
+                 std::chrono::duration<double>(Clock::now() - t0_).count(), what.c_str());
+  }
+
+  Cluster* c = nullptr;
+  Clock::time_point t0_ = Clock::now();
+};
+
+// Joins `room`, retrying while this node does not know the room yet (bounded).
+bool join_when_known(WsClient& w, const std::string& room, Ms timeout = 5s) {
+  const auto deadline = Clock::now() + timeout;
+  for (;;) {
+    auto r = w.request({{"type", "join"}, {"room", room}});
+    if (type_of(r) == "joined") return true;
+    if (str(r, "code") != "no_such_room" || Clock::now() > deadline) {
+      ADD_FAILURE() << "join " << room << ": " << dump(r);
+      return false;
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+}
+
+json::object expect_message(WsClient& w, std::uint64_t seq, Ms timeout = 5s) {
+  auto e = w.wait_for("message", {}, timeout);
+  if (!e) throw std::runtime_error("no message (expected seq " + std::to_string(seq) + ")");
+  if (u64(*e, "seq") != seq) throw std::runtime_error("expected seq " + std::to_string(seq) + ", got " + dump(*e));
+  return *e;
+}
+
+// (a) Two clients on different nodes chat in real time through HAProxy; a client that joined on
+// node 1 resumes with `since` on node 3 with no hole and no duplicate.
+TEST_F(ClusterTest, ChatAcrossNodesAndResumeOnAnotherNode) {
+  create_room("a-chat");
+  // Through HAProxy, round robin: find two clients that landed on different nodes.
+  std::vector<std::unique_ptr<WsClient>> clients;
+  std::vector<int> node_of;
+  auto before = c->connections();
+  for (int i = 0; i < 4 && clients.size() < 6; ++i) {
+    clients.push_back(std::make_unique<WsClient>(c->haproxy_port));
+    int landed = -1;
+    ASSERT_TRUE(eventually(
+        [&] {
+          auto now = c->connections();
+          for (std::size_t n = 0; n < now.size(); ++n)
+            if (now[n] > before[n]) landed = static_cast<int>(n);
+          return landed >= 0;
+        },
+        3s));
+    node_of.push_back(landed);
+    before = c->connections();
+    if (node_of.size() >= 2 && node_of.back() != node_of.front()) break;
+  }
+  ASSERT_GE(node_of.size(), 2u);
+  ASSERT_NE(node_of.front(), node_of.back()) << "HAProxy put every client on one node";
+  WsClient& ada = *clients.front();
+  WsClient& bob = *clients.back();
+  log("ada on node" + std::to_string(node_of.front() + 1) + ", bob on node" + std::to_string(node_of.back() + 1));
+  ada.hello("ada");
+  bob.hello("bob");
+  ada.join("a-chat");
+  bob.join("a-chat");
+
+  // Real time, both ways.
+  for (int i = 0; i < 5; ++i) {
+    WsClient& from = i % 2 ? bob : ada;
+    WsClient& to = i % 2 ? ada : bob;
+    const auto t = Clock::now();
+    auto ack = from.send_message("a-chat", "c" + std::to_string(i), "hello " + std::to_string(i));
+    auto got = to.wait_for("message", [&](const json::object& e) { return str(e, "cid") == "c" + std::to_string(i); }, 3s);
+    ASSERT_TRUE(got) << "message " << i << " did not cross nodes";
+    EXPECT_EQ(u64(*got, "seq"), u64(ack, "seq"));
+    EXPECT_LT(Clock::now() - t, 1s) << "not real time";
+  }
+
+  // carol joins on node 1, reads a little, goes away; others talk on; she comes back on node 3.
+  const auto n1 = c->nodes[0]->port(), n3 = c->nodes[2]->port();
+  std::uint64_t carol_last = 0;
+  {
+    WsClient carol(n1);
+    carol.hello("carol");
+    carol_last = u64(carol.join("a-chat"), "last_seq");
+    for (int i = 0; i < 3; ++i) {
+      auto ack = ada.send_message("a-chat", "d" + std::to_string(i), "before carol leaves");
+      carol_last = u64(expect_message(carol, u64(ack, "seq")), "seq");
+    }
+    carol.close();
+  }
+  std::vector<std::uint64_t> sent;
+  for (int i = 0; i < 10; ++i) sent.push_back(u64((i % 2 ? bob : ada).send_message("a-chat", "e" + std::to_string(i), "while away"), "seq"));
+  WsClient carol(n3);
+  carol.hello("carol");
+  auto joined = carol.join("a-chat", carol_last);
+  EXPECT_EQ(u64(joined, "last_seq"), sent.back());
+  // Live messages while the gap is served must neither overtake it nor repeat it.
+  auto live = bob.send_message("a-chat", "f0", "live");
+  std::uint64_t expect = carol_last + 1;
+  while (expect <= u64(live, "seq")) {
+    expect_message(carol, expect, 5s);
+    ++expect;
+  }
+  EXPECT_TRUE(carol.expect_no_event(300ms)) << dump(carol.events().front());
+  EXPECT_EQ(sent.front(), carol_last + 1);
+}
+
+// (e) A message that a node misses is repaired from the Redis stream before later ones are
+// delivered, and delivery stays in order.
+TEST_F(ClusterTest, MissedMessageIsRepairedFromTheStreamInOrder) {
+  const std::string room = "e-repair";
+  WsClient a(c->nodes[0]->port()), b(c->nodes[1]->port());
+  a.hello("ada");
+  b.hello("bob");
+  a.create(room);
+  a.join(room);
+  // node2 learns of the room from node1's announcement, a moment later.
+  ASSERT_TRUE(join_when_known(b, room));
+  auto first = a.send_message(room, "e1", "one");
+  expect_message(b, u64(first, "seq"));
+  expect_message(a, u64(first, "seq"));
+
+  RedisCli redis(c->redis_port);
+  const std::string seq_key = "parley:{" + room + "}:seq", log_key = "parley:{" + room + "}:log";
+  auto inject = [&](const std::string& cid, bool publish) {
+    // What the publish script does, minus (maybe) the PUBLISH: the message is in the log, and no
+    // node heard of it.
+    const std::string seq = redis.cmd({"INCR", seq_key});
+    const std::string entry = seq + "\n" + std::to_string(wall_ms()) + "\nghost\n" + cid + "\nmissed " + cid;
+    redis.cmd({"XADD", log_key, "MAXLEN", "~", "10000", seq + "-1", "m", entry});
+    if (publish) redis.cmd({"PUBLISH", "parley:room:" + room, entry});
+    return std::stoull(seq);
+  };
+
+  // 1. Missed, then a later one published: the later one reveals the gap.
+  const auto missed = inject("ghost-1", false);
+  auto later = a.send_message(room, "e2", "two");
+  ASSERT_EQ(u64(later, "seq"), missed + 1);
+  for (WsClient* w : {&a, &b}) {
+    auto m = expect_message(*w, missed);
+    EXPECT_EQ(str(m, "cid"), "ghost-1");
+    expect_message(*w, missed + 1);
+  }
+
+  // 2. Missed with nothing after it: the periodic check finds it.
+  const auto lonely = inject("ghost-2", false);
+  for (WsClient* w : {&a, &b}) expect_message(*w, lonely, 5s);
+
+  // 3. The subscriber connections are cut (CLIENT KILL): what is published meanwhile arrives
+  // after the resubscribe, from the stream, in order.
+  redis.cmd({"CLIENT", "KILL", "TYPE", "pubsub"});
+  std::vector<std::uint64_t> seqs;
+  for (int i = 0; i < 5; ++i) seqs.push_back(inject("ghost-k" + std::to_string(i), true));
+  auto after = a.send_message(room, "e3", "three");
+  seqs.push_back(u64(after, "seq"));
+  for (WsClient* w : {&a, &b})
+    for (auto s : seqs) expect_message(*w, s, 8s);
+  for (WsClient* w : {&a, &b}) {
+    auto extra = w->wait_for("message", {}, 300ms);
+    EXPECT_FALSE(extra) << "a message too many: " << dump(*extra);
+  }
+}
+
+// (c) Redis restarts under traffic: /readyz is false while it is down and true after; nodes
+// reconnect and resubscribe; no acked message is lost; seqs go on without a gap.
+TEST_F(ClusterTest, RedisRestartUnderTraffic) {
+  create_room("c-redis");
+  Traffic t("c-redis", c->haproxy_port, 6);
+  t.connect_all();
+  t.run(2s);
+  // A client on node1 that will create a room while Redis is away.
+  WsClient creator(c->nodes[0]->port());
+  creator.hello("creator");
+  log("kill -9 redis");
+  c->redis->kill(SIGKILL);
+  for (auto& n : c->nodes)
+    EXPECT_TRUE(eventually([&] { t.tick(true); return readyz(n->port()) == 503; }, 8s)) << "/readyz still 200 without Redis";
+  creator.create("c-created-while-down");
+  t.run(1500ms);
+  log("starting redis");
+  c->start_redis();
+  for (auto& n : c->nodes)
+    EXPECT_TRUE(eventually([&] { t.tick(true); return readyz(n->port()) == 200; }, 10s)) << "/readyz not back after Redis";
+  t.run(2s);
+  ASSERT_TRUE(t.settle(30s)) << t.describe();
+  log(t.describe());
+  t.check(*c->pg);
+  // Every node learns of the room created while its announcement could not be heard.
+  for (auto& n : c->nodes) {
+    WsClient w(n->port());
+    w.hello("late");
+    EXPECT_TRUE(join_when_known(w, "c-created-while-down")) << "node on port " << n->port();
+  }
+}
+
+// (d) PostgreSQL stops for a few seconds: sends are delayed or refused with a clear error, never
+// acked and then lost; everything catches up.
+TEST_F(ClusterTest, PostgresOutageUnderTraffic) {
+  create_room("d-postgres");
+  Traffic t("d-postgres", c->haproxy_port, 6);
+  t.connect_all();
+  t.run(2s);
+  log("stopping postgres");
+  c->pg->stop();
+  t.run(3s);
+  log("starting postgres");
+  c->pg->start();
+  t.run(2s);
+  ASSERT_TRUE(t.settle(30s)) << t.describe();
+  log(t.describe());
+  for (auto& [code, n] : t.stats().errors)
+    EXPECT_TRUE(code == "store_failed" || code == "overloaded" || code == "unavailable" || code == "rate_limited")
+        << code << " x" << n;
+  t.check(*c->pg);
+}
+
+// (b) kill -9 a node under steady traffic: its clients reconnect through HAProxy to the others and
+// resume; every acked message reaches every member exactly once, in order.
+TEST_F(ClusterTest, KillNodeUnderTraffic) {
+  create_room("b-kill");
+  Traffic t("b-kill", c->haproxy_port, 6);
+  t.connect_all();
+  auto conns = c->connections();
+  log("connections per node before the kill: " + std::to_string(conns[0]) + " " + std::to_string(conns[1]) + " " +
+      std::to_string(conns[2]));
+  t.run(2s);
+  log("kill -9 node2");
+  c->nodes[1]->kill9();
+  t.run(4s);
+  ASSERT_TRUE(t.settle(30s)) << t.describe();
+  EXPECT_GE(t.stats().reconnects, 1) << "nobody was on the killed node";
+  log(t.describe());
+  t.check(*c->pg);
+  // The node comes back and serves again.
+  c->nodes[1]->start();
+  EXPECT_TRUE(eventually([&] { return readyz(c->nodes[1]->port()) == 200; }, 15s));
+}
+
+// (b, harder) kill -9 a node whose sends are published (so delivered) but not yet committed:
+// PostgreSQL is stopped first so that commits wait. Its clients reconnect through HAProxy and
+// resend with the same cids: each must be acked only once it is in PostgreSQL, and every
+// message anyone saw must be in PostgreSQL in the end.
+TEST_F(ClusterTest, KillNodeWithUncommittedSends) {
+  create_room("b-uncommitted");
+  const auto n1 = c->nodes[0]->port(), n2 = c->nodes[1]->port(), n3 = c->nodes[2]->port();
+  Traffic t("b-uncommitted", c->haproxy_port, 4, {n2, n2, n1, n3});
+  t.connect_all();
+  t.run(1s);
+  log("stopping postgres");
+  c->pg->stop();
+  t.run(1500ms);
+  log("kill -9 node2, starting postgres");
+  c->nodes[1]->kill9();
+  c->pg->start();
+  t.run(3s);
+  ASSERT_TRUE(t.settle(30s)) << t.describe();
+  EXPECT_GE(t.stats().reconnects, 2);
+  log(t.describe());
+  t.check(*c->pg);
+  c->nodes[1]->start();
+  EXPECT_TRUE(eventually([&] { return readyz(c->nodes[1]->port()) == 200; }, 15s));
+}
+
+}  // namespace
+}  // namespace parley::cluster_test
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  ::testing::AddGlobalTestEnvironment(new parley::cluster_test::ClusterEnv);
+  return RUN_ALL_TESTS();
+}
