@@ -4,6 +4,7 @@
 // the broker's log, then the store, before it delivers anything after the gap.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/steady_timer.hpp>
 
 #include "node/node.hpp"
@@ -211,8 +212,68 @@ void Node::on_state(bool up) {
   }
 }
 
+namespace {
+// A message published this long ago and not in the store lost its sender's node before the commit.
+constexpr std::int64_t sweep_age_ms = 3000;
+constexpr unsigned sweep_every_ticks = 3;
+}  // namespace
+
+void Node::durability_sweep(Shard& shard) {
+  const std::int64_t cutoff = now_ms() - sweep_age_ms;
+  for (auto& [id, rp] : shard.owned()) {
+    OwnedRoom& r = *rp;
+    if (!r.subscribed || r.state != OwnedRoom::State::ready || r.sweeping) continue;
+    if (++r.sweep_ticks < sweep_every_ticks) continue;
+    r.sweep_ticks = 0;
+    const std::uint64_t last = r.log.last_committed();
+    const std::uint64_t from = std::max(r.durable_checked, r.log.ring_first_seq() - 1);
+    if (last <= from) continue;
+    auto ring = r.log.newest_before(last + 1, static_cast<std::size_t>(last - from));
+    if (!ring) continue;
+    // The old enough ones, from `from` on without a break (seqs ascend; clocks may disagree).
+    std::vector<core::Message> candidates;
+    for (const core::Message* m : *ring) {
+      if (m->seq <= from) continue;
+      if (m->ts >= cutoff) break;
+      candidates.push_back(*m);
+    }
+    if (candidates.empty()) continue;
+    r.sweeping = true;
+    const std::uint64_t hi = candidates.back().seq;
+    const std::size_t n = candidates.size();
+    store_.read(id, from, hi + 1, n,
+                [this, &shard, room = id, hi, candidates = std::move(candidates)](
+                    std::error_code ec, std::vector<core::Message> stored) mutable {
+                  shard.post([this, &shard, room, hi, ec, candidates = std::move(candidates),
+                              stored = std::move(stored)]() mutable {
+                    auto finish = [&shard, room, hi](bool ok) {
+                      OwnedRoom* r = shard.find_owned(room);
+                      if (!r) return;
+                      r->sweeping = false;
+                      if (ok) r->durable_checked = std::max(r->durable_checked, hi);
+                    };
+                    if (ec) return finish(false);
+                    std::vector<core::Message> missing;
+                    std::size_t i = 0;
+                    for (auto& m : candidates) {
+                      while (i < stored.size() && stored[i].seq < m.seq) ++i;
+                      if (i == stored.size() || stored[i].seq != m.seq) missing.push_back(std::move(m));
+                    }
+                    if (missing.empty()) return finish(true);
+                    spdlog::warn("room {}: {} published message(s) up to seq {} are not in the store (their node "
+                                 "stopped before its commit): storing them from the log",
+                                 room, missing.size(), hi);
+                    store_.append(std::move(missing), [&shard, finish](std::error_code aec) {
+                      shard.post([finish, ok = !aec] { finish(ok); });
+                    });
+                  });
+                });
+  }
+}
+
 void Node::on_shard_tick(Shard& shard) {
   if (!broker_) return;
+  durability_sweep(shard);
   // Pub/Sub may drop a message with nothing after it to reveal the gap: compare each subscribed
   // room's last seq with the broker's once a second.
   std::vector<std::string> rooms;

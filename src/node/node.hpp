@@ -133,6 +133,9 @@ class Node final : public broker::Handler {
   // Applies every message that continues the room's sequence, from `early`, fanning out.
   void drain_early(Shard& owner, OwnedRoom& r, Outbox& out);
   void maybe_unsubscribe(OwnedRoom& r);
+  // Stores applied messages that are still missing from the store a few seconds after their
+  // publication (their node died before its commit): the broker's log is the recovery log.
+  void durability_sweep(Shard& shard);
 
   NodeOptions options_;
   store::Store& store_;

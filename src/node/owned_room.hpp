@@ -47,6 +47,11 @@ struct OwnedRoom {
   bool repairing = false;
   std::map<std::uint64_t, core::Message> early;
   std::vector<std::function<void(OwnedRoom*)>> sync_waiting;
+  // Recovery (Node::durability_sweep): every applied message with seq <= durable_checked is known
+  // to be in the store; a sweep is in flight while sweeping.
+  std::uint64_t durable_checked = 0;
+  bool sweeping = false;
+  unsigned sweep_ticks = 0;
 
   std::uint32_t local_members() const noexcept {
     std::uint32_t n = 0;

@@ -400,8 +400,16 @@ class Member {
   bool connected() const { return ws_ && !ws_->closed(); }
   const std::string& name() const { return name_; }
 
+  // The member goes away for good (its unacked messages are never resent).
+  void abandon() {
+    gone_ = true;
+    ws_.reset();
+  }
+  bool gone() const { return gone_; }
+
   // One step: reconnect if needed, read events, send what is due.
   void step(Stats& st, bool produce) {
+    if (gone_) return;
     const auto now = Clock::now();
     if (!connected()) {
       if (now < retry_at_) return;
@@ -490,6 +498,7 @@ class Member {
   bool sender_;
   std::unique_ptr<WsClient> ws_;
   bool joined_once_ = false;
+  bool gone_ = false;
   std::uint64_t start_ = 0, last_ = 0;
   std::map<std::string, Pending> pending_;
   std::map<std::string, std::uint64_t> acked_;
@@ -545,7 +554,7 @@ class Traffic {
       bool done = true;
       const std::uint64_t top = max_acked();
       for (auto& m : members_)
-        if (m->pending() > 0 || m->last() < top || !m->connected()) done = false;
+        if (!m->gone() && (m->pending() > 0 || m->last() < top || !m->connected())) done = false;
       if (done) {
         // A little more, so that a late duplicate would show.
         run(300ms, false);
@@ -594,6 +603,7 @@ class Traffic {
     }
     ASSERT_GT(by_seq.size(), 0u) << "no message was acked";
     for (auto& m : members_) {
+      if (m->gone()) continue;
       for (auto& [seq, who] : by_seq) {
         if (seq <= m->start()) continue;
         auto it = m->seen().find(seq);
@@ -605,7 +615,8 @@ class Traffic {
     std::uint64_t top_seen = 0;
     for (auto& m : members_) top_seen = std::max(top_seen, m->last());
     std::map<std::uint64_t, std::string> stored;
-    const auto deadline = Clock::now() + 10s;  // the sender's node may still be committing
+    // The sender's node may still be committing, or a recovery sweep storing what a dead node had not.
+    const auto deadline = Clock::now() + 15s;
     for (;;) {
       stored.clear();
       for (auto& row : pg.query("parley", "SELECT seq, sender, cid FROM messages WHERE room = '" + room_ + "' ORDER BY seq"))
@@ -904,9 +915,10 @@ TEST_F(ClusterTest, KillNodeUnderTraffic) {
 }
 
 // (b, harder) kill -9 a node whose sends are published (so delivered) but not yet committed:
-// PostgreSQL is stopped first so that commits wait. Its clients reconnect through HAProxy and
-// resend with the same cids: each must be acked only once it is in PostgreSQL, and every
-// message anyone saw must be in PostgreSQL in the end.
+// PostgreSQL is stopped first so that commits wait. One of its clients reconnects through
+// HAProxy and resends with the same cids: each must be acked only once it is in PostgreSQL. The
+// other never comes back: what it had published was shown to everyone, so it must reach
+// PostgreSQL all the same (from the Redis stream).
 TEST_F(ClusterTest, KillNodeWithUncommittedSends) {
   create_room("b-uncommitted");
   const auto n1 = c->nodes[0]->port(), n2 = c->nodes[1]->port(), n3 = c->nodes[2]->port();
@@ -917,11 +929,12 @@ TEST_F(ClusterTest, KillNodeWithUncommittedSends) {
   c->pg->stop();
   t.run(1500ms);
   log("kill -9 node2, starting postgres");
+  t.members()[1]->abandon();
   c->nodes[1]->kill9();
   c->pg->start();
   t.run(3s);
   ASSERT_TRUE(t.settle(30s)) << t.describe();
-  EXPECT_GE(t.stats().reconnects, 2);
+  EXPECT_GE(t.stats().reconnects, 1);
   log(t.describe());
   t.check(*c->pg);
   c->nodes[1]->start();
