@@ -46,7 +46,15 @@ std::error_code unavailable() { return protocol::errc::unavailable; }
 RedisOptions parse_redis_url(const std::string& url) {
   std::string rest = url;
   if (rest.rfind("redis://", 0) == 0) rest = rest.substr(8);
-  while (!rest.empty() && rest.back() == '/') rest.pop_back();
+  // A database number ("redis://host:6379/0", as in deploy/compose.yaml): only 0, since Pub/Sub
+  // ignores databases (separate clusters on one Redis use broker.prefix instead).
+  if (const auto slash = rest.find('/'); slash != std::string::npos) {
+    const std::string db = rest.substr(slash + 1);
+    if (!db.empty() && db != "0")
+      throw std::invalid_argument("broker.redis_url: database " + db + " in '" + url +
+                                  "' is not supported: use 0 (and broker.prefix to share a Redis)");
+    rest.resize(slash);
+  }
   RedisOptions o;
   const auto colon = rest.rfind(':');
   o.host = colon == std::string::npos ? rest : rest.substr(0, colon);

@@ -245,7 +245,8 @@ struct Cluster {
         "store.backend=postgres",
         "store.postgres_url=postgresql://postgres@127.0.0.1:" + std::to_string(pg->port()) + "/parley",
         "broker.backend=redis",
-        "broker.redis_url=redis://127.0.0.1:" + std::to_string(redis_port),
+        // The URL form of scripts/cluster and deploy/compose.yaml, database included.
+        "broker.redis_url=redis://127.0.0.1:" + std::to_string(redis_port) + "/0",
         // The ledger clients send faster than a person.
         "limits.send_rate=50",
         "limits.send_burst=100",
