@@ -40,6 +40,19 @@ std::size_t LocalRooms::deliver(const std::string& room, std::string_view event,
   return n;
 }
 
+std::size_t LocalRooms::deliver_shared(const std::string& room, const std::shared_ptr<const std::string>& events,
+                                       std::span<const std::uint64_t> skip) {
+  auto it = rooms_.find(room);
+  if (it == rooms_.end()) return 0;
+  std::size_t n = 0;
+  for (node::Session* s : it->second) {
+    if (!skip.empty() && std::binary_search(skip.begin(), skip.end(), s->id())) continue;
+    s->enqueue_shared(events);
+    ++n;
+  }
+  return n;
+}
+
 std::size_t LocalRooms::members(const std::string& room) const {
   auto it = rooms_.find(room);
   return it == rooms_.end() ? 0 : it->second.size();

@@ -102,17 +102,36 @@ void WsSession::on_bytes(std::span<char> bytes) {
   reader_.release_memory();
 }
 
-void WsSession::enqueue(std::string_view event) {
-  if (state_ != State::open || overflow_) return;
+bool WsSession::make_room(std::size_t bytes) {
   const std::uint64_t limit = shard().node().options().limits.max_outbound_bytes;
   // The limit is on bytes the kernel has not taken. Before refusing, hand what is queued to the
   // socket: a client that reads keeps up with a burst larger than the limit.
-  if (unsent() + event.size() > limit && !writing_ && !pending_.empty()) do_write();
-  if (unsent() + event.size() > limit) {
+  if (unsent() + bytes > limit && !writing_ && !pending_.empty()) do_write();
+  if (unsent() + bytes > limit) {
     overflow_ = true;  // closed at flush time: we may be inside a fan-out over this room
-  } else {
-    pending_.add_event(event);
+    return false;
   }
+  return true;
+}
+
+void WsSession::enqueue(std::string_view event) {
+  if (state_ != State::open || overflow_) return;
+  if (make_room(event.size())) pending_.add_event(event);
+  if (!dirty_) {
+    dirty_ = true;
+    shard().mark_dirty(*this);
+  }
+}
+
+void WsSession::enqueue_shared(const std::shared_ptr<const std::string>& events) {
+  if (state_ != State::open || overflow_) return;
+  if (unsent() + events->size() > shard().node().options().limits.max_outbound_bytes &&
+      events->find('\n') != std::string::npos) {
+    // Near the limit: event by event, as enqueue() goes, so that the kernel takes what it can
+    // between them (a client that reads survives a burst larger than the limit).
+    return Session::enqueue_shared(events);
+  }
+  if (make_room(events->size())) pending_.add_shared(events);
   if (!dirty_) {
     dirty_ = true;
     shard().mark_dirty(*this);
@@ -138,12 +157,23 @@ void WsSession::do_write() {
   // kernel is full", which is what max_outbound_bytes is about. A write error is left to the
   // async_write: this may run inside a fan-out over the room, where closing is not allowed.
   inflight_.swap(pending_);
-  const std::string_view bytes = inflight_.seal();
+  // One scatter-gather write of the frame's pieces: shared events go to the kernel from the one
+  // copy every member's write points at.
+  auto& spans = shard().write_spans();
+  spans.clear();
+  inflight_.pieces(spans);
+  auto& iov = shard().write_buffers();
+  iov.clear();
+  std::size_t total = 0;
+  for (const auto sv : spans) {
+    iov.emplace_back(sv.data(), sv.size());
+    total += sv.size();
+  }
   boost::system::error_code ec;
-  const std::size_t n = socket_.write_some(boost::asio::buffer(bytes.data(), bytes.size()), ec);
+  const std::size_t n = socket_.write_some(iov, ec);
   auto& m = shard().metrics();
   m.bytes_out.add(n);
-  if (n == bytes.size()) {
+  if (n == total) {
     m.writes.add();
     inflight_.clear();
     if (inflight_.capacity() > keep_capacity) inflight_.release_memory();
@@ -153,6 +183,8 @@ void WsSession::do_write() {
     }
     return;
   }
+  // The kernel is full: the rest waits, as one contiguous buffer (shared events copied in).
+  const std::string_view bytes = inflight_.seal();
   writing_ = true;
   inflight_sent_ = n;
   boost::asio::async_write(socket_, boost::asio::buffer(bytes.data() + n, bytes.size() - n),

@@ -25,6 +25,7 @@ class WsSession final : public node::Session {
   void start();
 
   void enqueue(std::string_view event) override;
+  void enqueue_shared(const std::shared_ptr<const std::string>& events) override;
   void flush() override;
   void close(protocol::CloseCode code, std::string_view reason) override;
   void tick(std::int64_t now_ms) override;
@@ -37,6 +38,7 @@ class WsSession final : public node::Session {
   void on_readable(const boost::system::error_code& ec);
   void on_bytes(std::span<char> bytes);
   void do_write();  // hands pending_ to the kernel now (non-blocking), the rest by async_write
+  bool make_room(std::size_t bytes);  // false: over max_outbound_bytes (a slow consumer)
   // Bytes queued that the kernel has not taken (what max_outbound_bytes limits).
   std::uint64_t unsent() const noexcept { return pending_.size() + (writing_ ? inflight_.size() - inflight_sent_ : 0); }
   void on_write(const boost::system::error_code& ec, std::size_t n);

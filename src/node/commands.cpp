@@ -262,10 +262,69 @@ void Node::on_closed(Session& s) {
   s.joining.clear();
 }
 
+namespace {
+// Applies the run of items from `first` that are deliveries to one room (for every member) or
+// replies, as a committed batch makes them (message, ack, message, ack, ...); returns where the
+// run ends. Each member gets the run's events as one shared buffer, queued once, not copied; the
+// few sessions that replies go to get every item of the run in order, one by one. What each
+// session receives, and in which order, is what applying the items one by one gives.
+std::size_t deliver_run(Shard& shard, std::vector<ShardItem>& items, std::size_t first) {
+  const std::string& room = items[first].room;
+  std::size_t end = first, events = 0, bytes = 0;
+  std::vector<std::uint64_t> targets;
+  for (; end < items.size(); ++end) {
+    const ShardItem& it = items[end];
+    if (it.kind == ShardItem::Kind::deliver && it.session == 0 && it.room == room) {
+      ++events;
+      bytes += it.event->size() + 1;
+    } else if (it.kind == ShardItem::Kind::reply) {
+      targets.push_back(it.session);
+    } else {
+      break;
+    }
+  }
+  std::shared_ptr<const std::string> joined = items[first].event;
+  if (events > 1) {
+    auto all = std::make_shared<std::string>();
+    all->reserve(bytes);
+    for (std::size_t k = first; k < end; ++k) {
+      if (items[k].kind != ShardItem::Kind::deliver) continue;
+      if (!all->empty()) all->push_back('\n');
+      all->append(*items[k].event);
+    }
+    joined = std::move(all);
+  }
+  std::sort(targets.begin(), targets.end());
+  targets.erase(std::unique(targets.begin(), targets.end()), targets.end());
+  std::size_t delivered = events * shard.hub().deliver_shared(room, joined, targets);
+  // The sessions replies go to: every item in order. A member of the room is one the hub holds,
+  // which is a session with the room in its list.
+  std::vector<Session*> members;
+  for (std::uint64_t id : targets)
+    if (Session* s = shard.find_session(id); s && s->find_room(room)) members.push_back(s);
+  for (std::size_t k = first; k < end; ++k) {
+    ShardItem& it = items[k];
+    if (it.kind == ShardItem::Kind::deliver) {
+      for (Session* s : members) s->enqueue(*it.event);
+      delivered += members.size();
+    } else if (Session* s = shard.find_session(it.session)) {
+      s->enqueue(it.text);
+    }
+  }
+  shard.metrics().deliveries.add(delivered);
+  return end;
+}
+}  // namespace
+
 void Node::apply(Shard& shard, std::vector<ShardItem>& items) {
-  for (ShardItem& item : items) {
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    ShardItem& item = items[i];
     switch (item.kind) {
       case ShardItem::Kind::deliver:
+        if (item.session == 0) {
+          i = deliver_run(shard, items, i) - 1;
+          break;
+        }
         shard.metrics().deliveries.add(shard.hub().deliver(item.room, *item.event, item.session));
         break;
       case ShardItem::Kind::reply:

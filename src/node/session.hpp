@@ -36,6 +36,16 @@ class Session : public std::enable_shared_from_this<Session> {
   // Queues one event (one JSON object, no newline). It is written at the end of the loop turn,
   // with every other event queued for this client meanwhile, as one frame.
   virtual void enqueue(std::string_view event) = 0;
+  // The same for one or more events ('\n'-separated) that many sessions get: a transport may
+  // keep the reference instead of a copy. By default, each event is queued on its own.
+  virtual void enqueue_shared(const std::shared_ptr<const std::string>& events) {
+    std::string_view rest(*events);
+    for (auto nl = rest.find('\n'); nl != std::string_view::npos; nl = rest.find('\n')) {
+      enqueue(rest.substr(0, nl));
+      rest.remove_prefix(nl + 1);
+    }
+    enqueue(rest);
+  }
   // Writes what is queued (called once per loop turn by the shard for each session that queued).
   virtual void flush() = 0;
   // Starts the closing handshake with `code`; the session leaves its rooms.

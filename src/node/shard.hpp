@@ -2,6 +2,7 @@
 // One I/O thread's world: its io_context, its sessions, its hub (rooms → local sessions), the
 // rooms it owns, and the end-of-turn flush that writes each session that queued events once and
 // hands the store one batch. Shared-nothing: other threads reach a shard only by post().
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -9,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -63,6 +65,9 @@ class Shard {
   OwnedRoom* find_owned(const std::string& room);
   // 256 KiB per thread, shared by every session of the thread: a session keeps no read buffer.
   std::vector<char>& read_buffer() noexcept { return read_buffer_; }
+  // Scratch space for one scatter-gather write at a time, shared by the sessions of the thread.
+  std::vector<std::string_view>& write_spans() noexcept { return write_spans_; }
+  std::vector<boost::asio::const_buffer>& write_buffers() noexcept { return write_buffers_; }
   ShardMetrics& metrics() noexcept { return metrics_; }
   const ShardMetrics& metrics() const noexcept { return metrics_; }
 
@@ -87,6 +92,8 @@ class Shard {
   hub::LocalRooms hub_;
   std::unordered_map<std::string, std::unique_ptr<OwnedRoom>> owned_;
   std::vector<char> read_buffer_;
+  std::vector<std::string_view> write_spans_;
+  std::vector<boost::asio::const_buffer> write_buffers_;
   ShardMetrics metrics_;
 };
 

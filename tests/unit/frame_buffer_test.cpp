@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -241,6 +242,93 @@ TEST(FrameBuffer, SizeAccountsForQueuedBytes) {
   b.add_event(std::string(1000, 'x'));
   EXPECT_GE(b.size(), 1000u);
   EXPECT_LE(b.size(), 1000u + parley::protocol::max_header_size);
+}
+
+// Shared events (add_shared) give the same bytes as copied ones, through seal() and pieces().
+std::string join(const std::vector<std::string_view>& pieces) {
+  std::string out;
+  for (auto p : pieces) out.append(p);
+  return out;
+}
+
+std::shared_ptr<const std::string> shared(std::string s) { return std::make_shared<const std::string>(std::move(s)); }
+
+TEST(FrameBuffer, SharedEventsGiveTheSameBytesAsCopiedOnes) {
+  for (std::size_t n : {0u, 1u, 60u, 125u, 126u, 70000u}) {
+    SCOPED_TRACE(n);
+    const std::string big(n, 'b');
+    FrameBuffer copied, by_ref, by_ref_pieces;
+    for (FrameBuffer* b : {&copied, &by_ref, &by_ref_pieces}) b->add_event("{\"ack\":1}");
+    copied.add_event("{\"m\":1}\n{\"m\":2}");
+    copied.add_event(big);
+    copied.add_event("tail");
+    for (FrameBuffer* b : {&by_ref, &by_ref_pieces}) {
+      b->add_shared(shared("{\"m\":1}\n{\"m\":2}"));
+      b->add_shared(shared(big));
+      b->add_event("tail");
+    }
+    EXPECT_EQ(by_ref.size(), copied.size());
+    const std::string expected(copied.seal());
+    EXPECT_EQ(std::string(by_ref.seal()), expected);
+    std::vector<std::string_view> pieces;
+    by_ref_pieces.pieces(pieces);
+    EXPECT_EQ(join(pieces), expected);
+    const auto frames = decode_all(expected);
+    ASSERT_EQ(frames.size(), 1u);
+    expect_text(frames[0], "{\"ack\":1}\n{\"m\":1}\n{\"m\":2}\n" + big + "\ntail");
+  }
+}
+
+TEST(FrameBuffer, SharedEventsAfterAControlFrame) {
+  // The second text frame's header is written where its reserved space was; the shared event
+  // after it must move with the payload.
+  FrameBuffer copied, by_ref;
+  for (FrameBuffer* b : {&copied, &by_ref}) {
+    b->add_event("first");
+    b->add_control(Opcode::ping, "");
+    b->add_event("x");
+  }
+  copied.add_event("shared one");
+  by_ref.add_shared(shared("shared one"));
+  for (FrameBuffer* b : {&copied, &by_ref}) b->add_event("own");
+  const std::string expected(copied.seal());
+  std::vector<std::string_view> pieces;
+  by_ref.pieces(pieces);
+  EXPECT_EQ(join(pieces), expected);
+  EXPECT_EQ(std::string(by_ref.seal()), expected);  // seal after pieces: same bytes, now contiguous
+  const auto frames = decode_all(expected);
+  ASSERT_EQ(frames.size(), 3u);
+  expect_text(frames[0], "first");
+  EXPECT_EQ(frames[1].opcode, 0x9);
+  expect_text(frames[2], "x\nshared one\nown");
+}
+
+TEST(FrameBuffer, SharedEventsAreNotCopiedAndSurviveTheirOwner) {
+  FrameBuffer b;
+  auto ev = shared("{\"type\":\"message\"}");
+  const char* at = ev->data();
+  b.add_shared(ev);
+  ev.reset();  // the buffer keeps its reference
+  std::vector<std::string_view> pieces;
+  b.pieces(pieces);
+  ASSERT_EQ(pieces.size(), 2u);  // header, then the shared bytes themselves
+  EXPECT_EQ(pieces[1].data(), at);
+  const auto frames = decode_all(join(pieces));
+  ASSERT_EQ(frames.size(), 1u);
+  expect_text(frames[0], "{\"type\":\"message\"}");
+  b.clear();
+  EXPECT_TRUE(b.empty());
+  EXPECT_EQ(b.size(), 0u);
+}
+
+TEST(FrameBuffer, SwapCarriesSharedEvents) {
+  FrameBuffer pending, inflight;
+  pending.add_shared(shared("e1"));
+  inflight.swap(pending);
+  EXPECT_TRUE(pending.empty());
+  const auto frames = decode_all(inflight.seal());
+  ASSERT_EQ(frames.size(), 1u);
+  expect_text(frames[0], "e1");
 }
 
 }  // namespace
