@@ -1,14 +1,33 @@
 #include "protocol/json_writer.hpp"
 
 #include <charconv>
+#include <cstdint>
+#include <cstring>
 
 namespace parley::protocol {
+
+namespace {
+// True when one of the 8 bytes at p is a control character, '"' or '\\' (may also be true
+// for a byte after such a one: the caller then looks at each byte).
+inline bool needs_escape8(const char* p) {
+  std::uint64_t x;
+  std::memcpy(&x, p, 8);
+  constexpr std::uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+  const std::uint64_t quote = x ^ (ones * '"'), backslash = x ^ (ones * '\\');
+  const std::uint64_t below = (x - ones * 0x20) & ~x;
+  return (((quote - ones) & ~quote) | ((backslash - ones) & ~backslash) | below) & high;
+}
+}  // namespace
 
 void append_json_string(std::string& out, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
   out.push_back('"');
   std::size_t run = 0;  // start of the pending run of bytes that need no escape
-  for (std::size_t i = 0; i < s.size(); ++i) {
+  std::size_t i = 0;
+  for (; i < s.size(); ++i) {
+    // Eight bytes at a time while none of them needs an escape (the usual case).
+    while (i + 8 <= s.size() && !needs_escape8(s.data() + i)) i += 8;
+    if (i >= s.size()) break;
     const auto c = static_cast<unsigned char>(s[i]);
     if (c >= 0x20 && c != '"' && c != '\\') continue;
     out.append(s.data() + run, i - run);

@@ -72,6 +72,25 @@ TEST(JsonString, EveryByteBelow0x80RoundTrips) {
   EXPECT_EQ(std::string(v.get_string()), s);
 }
 
+TEST(JsonString, EscapesAtEveryPositionOfALongText) {
+  // Long runs are scanned eight bytes at a time: every escape must be found wherever it falls,
+  // next to UTF-8 bytes (>= 0x80) that need none.
+  for (char special : {'"', '\\', '\n', '\x01', '\x1f'}) {
+    for (std::size_t len : {7u, 8u, 9u, 16u, 17u, 40u}) {
+      for (std::size_t at = 0; at < len; ++at) {
+        std::string s(len, 'a');
+        if (at + 2 < len) s[at + 1] = '\xC3', s[at + 2] = '\xA9';  // U+00E9: bytes >= 0x80 need no escape
+        s[at] = special;
+        const json::value v = parse(json_quoted(s));
+        ASSERT_TRUE(v.is_string()) << int(special) << " at " << at << " of " << len;
+        EXPECT_EQ(std::string(v.get_string()), s);
+      }
+    }
+  }
+  EXPECT_EQ(json_quoted(std::string(20, 'x') + "\"" + std::string(20, 'y')),
+            "\"" + std::string(20, 'x') + "\\\"" + std::string(20, 'y') + "\"");
+}
+
 TEST(JsonWriter, EmptyObject) { EXPECT_EQ(JsonWriter().done(), "{}"); }
 
 TEST(JsonWriter, TypeComesFirst) {
