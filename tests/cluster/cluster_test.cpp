@@ -46,19 +46,27 @@ using namespace parley::it;
 using Clock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
 
+// A free 127.0.0.1 port below the kernel's ephemeral range: a port in that range, free when
+// checked, can become the local end of some outgoing connection before the server binds it.
 unsigned short free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    if (fd >= 0) ::close(fd);
-    throw std::runtime_error("cannot find a free port");
+  int low = 32768;
+  std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> low;
+  const int span = low > 21024 ? low - 20000 : 1024;
+  static unsigned seed = static_cast<unsigned>(::getpid()) * 2654435761u;
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    seed = seed * 1103515245u + 12345u;
+    const auto port = static_cast<unsigned short>(20000 + (seed >> 8) % static_cast<unsigned>(span));
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) break;
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(port);
+    const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    ::close(fd);
+    if (ok) return port;
   }
-  ::close(fd);
-  return ntohs(addr.sin_port);
+  throw std::runtime_error("cannot find a free port");
 }
 
 std::string read_text(const fs::path& p) {
