@@ -681,11 +681,9 @@ class ClusterTest : public ::testing::Test {
     c->wait_all_ready(restarted);
   }
 
-  void create_room(const std::string& room) {
-    WsClient a(c->haproxy_port);
-    a.hello("creator");
-    a.create(room);
-  }
+  // Creates `room` through HAProxy and waits until every node has heard of it (the other nodes
+  // learn of a room from its announcement, a moment later).
+  void create_room(const std::string& room);
 
   void log(const std::string& what) {
     std::fprintf(stderr, "[cluster %6.1fs] %s\n",
@@ -707,6 +705,18 @@ bool join_when_known(WsClient& w, const std::string& room, Ms timeout = 5s) {
       return false;
     }
     std::this_thread::sleep_for(50ms);
+  }
+}
+
+void ClusterTest::create_room(const std::string& room) {
+  WsClient a(c->haproxy_port);
+  a.hello("creator");
+  a.create(room);
+  for (auto& n : c->nodes) {
+    if (!n->running()) continue;
+    WsClient w(n->port());
+    w.hello("checker");
+    ASSERT_TRUE(join_when_known(w, room)) << "node on port " << n->port() << " never heard of " << room;
   }
 }
 
