@@ -67,6 +67,7 @@ std::vector<ConfigKey> config_keys(Config& c) {
       string_key("broker.redis_url", "redis://host:port (broker.backend=redis)", c.broker_redis_url),
       string_key("broker.prefix", "prefix of every Redis key and channel", c.broker_prefix),
       number_key("broker.log_capacity", "messages per room kept in its Redis stream for gap repair", c.broker_log_capacity),
+      number_key("broker.node_timeout_ms", "a node silent this long (killed) loses its members; heartbeat every fifth of it", c.broker_node_timeout_ms),
       string_key("store.synchronous", "SQLite durability: NORMAL (process crash) or FULL (power loss)", c.store_synchronous),
       number_key("store.max_queue", "messages waiting for commit before sends are refused", c.store_max_queue),
       number_key("store.max_batch", "messages per commit", c.store_max_batch),

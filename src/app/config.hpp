@@ -2,6 +2,7 @@
 // Configuration: defaults < TOML file < PARLEY_* environment < command-line flags. Every setting
 // has one dotted key ("limits.max_frame_bytes"), the same in the file (a table per section), the
 // environment (PARLEY_LIMITS_MAX_FRAME_BYTES) and `--set limits.max_frame_bytes=…`.
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -23,6 +24,7 @@ struct Config {
   std::string broker_redis_url = "redis://127.0.0.1:6379";
   std::string broker_prefix = "parley";
   std::size_t broker_log_capacity = 10000;
+  std::uint32_t broker_node_timeout_ms = 5000;
   std::string store_synchronous = "NORMAL";
   std::size_t store_max_queue = 100000;
   std::size_t store_max_batch = 10000;

@@ -11,6 +11,14 @@
 //   fetch()    the room's logged messages with seq > after, ascending. The log is capped: it may
 //              start after `after + 1`; the store has the rest.
 //
+// Presence across the cluster: each node tells the broker which users it has in which room
+// (presence_join/leave for its first/last local session of a user, presence_sync to restate a
+// room after a failure). The broker keeps every node's entries and a room's members (a user on
+// two nodes is one member), publishes a change (first entry of a user: joined; last: left) to the
+// nodes subscribed to the room, numbered per room (version 1, 2, ...), and removes the entries of
+// a node that stops: stop() removes them at once (a drain); a node that dies without stop() stops
+// renewing its heartbeat, and its entries are removed within node_timeout plus a beat.
+//
 // Threads: every member may be called from any thread; completions and Handler calls run on
 // the broker's own thread; callers post back to their executor.
 #include <cstdint>
@@ -22,6 +30,12 @@
 #include "core/message.hpp"
 
 namespace parley::broker {
+
+// A room's members on every node, and the version of its last presence change.
+struct PresenceSnapshot {
+  std::uint64_t version = 0;
+  std::vector<std::string> users;  // sorted, distinct
+};
 
 struct Published {
   std::uint64_t seq = 0;
@@ -39,6 +53,13 @@ class Handler {
   // The connection to the broker went down or came back; after `up`, subscribed rooms may have
   // missed messages: repair them.
   virtual void on_state(bool up) = 0;
+  // A user became a member of a room this node subscribes to (first entry anywhere), or stopped
+  // being one (last entry gone: left, drained or crashed). Versions count the room's changes; a
+  // jump means a missed change: read presence_members() again.
+  virtual void on_presence(std::string /*room*/, std::uint64_t /*version*/, std::string /*user*/, bool /*joined*/) {}
+  // The broker lost this node's entries (its heartbeat lapsed and another node removed them, or
+  // the broker lost its data): restate every room with presence_sync().
+  virtual void on_presence_reset() {}
 };
 
 class Broker {
@@ -46,6 +67,8 @@ class Broker {
   using PublishDone = std::function<void(std::error_code, Published)>;
   using FetchDone = std::function<void(std::error_code, std::vector<core::Message>)>;
   using SeqDone = std::function<void(std::error_code, std::vector<std::uint64_t>)>;
+  using PresenceDone = std::function<void(std::error_code)>;
+  using MembersDone = std::function<void(std::error_code, PresenceSnapshot)>;
 
   virtual ~Broker() = default;
 
@@ -67,6 +90,17 @@ class Broker {
   virtual void fetch(const std::string& room, std::uint64_t after, std::size_t limit, FetchDone done) = 0;
   // The last assigned seq of each room (0 for none), for periodic gap checks.
   virtual void last_seqs(const std::vector<std::string>& rooms, SeqDone done) = 0;
+
+  // Presence of this node's users (see above). Calls about one room must come from one thread
+  // (its owner shard): they apply in call order. An error means "may or may not have applied":
+  // restate the room with presence_sync() later. `done` may be empty.
+  virtual void presence_join(const std::string& room, const std::string& user, PresenceDone done) = 0;
+  virtual void presence_leave(const std::string& room, const std::string& user, PresenceDone done) = 0;
+  // This node's users in `room` are exactly `users` (joined and left events for the difference).
+  virtual void presence_sync(const std::string& room, std::vector<std::string> users, PresenceDone done) = 0;
+  // The room's members on every node. Ask once subscribed: every later change then arrives by
+  // on_presence() with a version above the snapshot's.
+  virtual void presence_members(const std::string& room, MembersDone done) = 0;
 };
 
 }  // namespace parley::broker

@@ -11,8 +11,9 @@ namespace parley::broker {
 
 using protocol::errc;
 
-MemoryCluster::MemoryCluster(std::size_t log_capacity)
-    : guard_(boost::asio::make_work_guard(ctx_)), log_capacity_(log_capacity), thread_([this] { ctx_.run(); }) {}
+MemoryCluster::MemoryCluster(std::size_t log_capacity, std::chrono::milliseconds node_timeout)
+    : guard_(boost::asio::make_work_guard(ctx_)), log_capacity_(log_capacity), node_timeout_(node_timeout),
+      thread_([this] { ctx_.run(); }) {}
 
 MemoryCluster::~MemoryCluster() {
   guard_.reset();
@@ -36,10 +37,79 @@ void MemoryCluster::set_up(bool up) {
   boost::asio::post(ctx_, [&] {
     up_.store(up);
     for (auto* e : endpoints_)
-      if (e->handler_) e->handler_->on_state(up);
+      if (e->handler_ && !e->crashed_) e->handler_->on_state(up);
     done.set_value();
   });
   done.get_future().wait();
+}
+
+void MemoryCluster::crash(MemoryBroker* node) {
+  std::promise<void> done;
+  boost::asio::post(ctx_, [&] {
+    node->crashed_ = true;
+    node->beat_timer_.reset();
+    done.set_value();
+  });
+  done.get_future().wait();
+}
+
+void MemoryCluster::presence_publish(const std::string& room, const std::string& user, bool joined) {
+  const std::uint64_t version = ++presence_[room].version;
+  for (auto* e : endpoints_)
+    if (e->handler_ && !e->crashed_ && e->rooms_.count(room)) e->handler_->on_presence(room, version, user, joined);
+}
+
+void MemoryCluster::presence_add(const std::string& id, const std::string& room, const std::string& user) {
+  if (!node_users_[id][room].insert(user).second) return;
+  if (++presence_[room].users[user] == 1) presence_publish(room, user, true);
+}
+
+void MemoryCluster::presence_remove(const std::string& id, const std::string& room, const std::string& user) {
+  auto node = node_users_.find(id);
+  if (node == node_users_.end()) return;
+  auto r = node->second.find(room);
+  if (r == node->second.end() || r->second.erase(user) == 0) return;
+  if (r->second.empty()) node->second.erase(r);
+  if (node->second.empty()) node_users_.erase(node);
+  auto& users = presence_[room].users;
+  if (auto it = users.find(user); it != users.end() && --it->second <= 0) {
+    users.erase(it);
+    presence_publish(room, user, false);
+  }
+}
+
+void MemoryCluster::drop_node(const std::string& id) {
+  auto node = node_users_.find(id);
+  if (node == node_users_.end()) return;
+  const auto rooms = node->second;  // presence_remove edits the original
+  for (const auto& [room, users] : rooms)
+    for (const auto& user : users) presence_remove(id, room, user);
+  node_users_.erase(id);
+}
+
+void MemoryCluster::beat(MemoryBroker* e) {
+  if (e->crashed_ || !e->started_) return;
+  if (up_) {
+    // As the Redis script does: renew our heartbeat, then remove every node whose heartbeat is
+    // gone. Ours gone (we were removed while away): restate our presence.
+    const auto now = std::chrono::steady_clock::now();
+    auto own = heartbeats_.find(e->id_);
+    const bool existed = own != heartbeats_.end() && own->second > now;
+    heartbeats_[e->id_] = now + node_timeout_;
+    std::vector<std::string> dead;
+    for (const auto& [id, users] : node_users_) {
+      auto hb = heartbeats_.find(id);
+      if (hb == heartbeats_.end() || hb->second <= now) dead.push_back(id);
+    }
+    for (const auto& id : dead) drop_node(id);
+    for (auto it = heartbeats_.begin(); it != heartbeats_.end();)
+      it = it->second <= now ? heartbeats_.erase(it) : std::next(it);
+    if (!existed && e->handler_) e->handler_->on_presence_reset();
+  }
+  e->beat_timer_->expires_after(std::max(node_timeout_ / 5, std::chrono::milliseconds(10)));
+  e->beat_timer_->async_wait([this, e](const boost::system::error_code& ec) {
+    if (!ec) beat(e);
+  });
 }
 
 MemoryBroker::~MemoryBroker() { stop(); }
@@ -47,8 +117,13 @@ MemoryBroker::~MemoryBroker() { stop(); }
 void MemoryBroker::start() {
   std::promise<void> done;
   boost::asio::post(cluster_.ctx_, [&] {
+    if (started_) return done.set_value();
     cluster_.endpoints_.insert(this);
     started_ = true;
+    if (id_.empty()) id_ = std::to_string(++cluster_.next_id_).insert(0, 1, 'm');
+    cluster_.heartbeats_[id_] = std::chrono::steady_clock::now() + cluster_.node_timeout_;
+    beat_timer_ = std::make_unique<boost::asio::steady_timer>(cluster_.ctx_);
+    cluster_.beat(this);
     done.set_value();
   });
   done.get_future().wait();
@@ -57,8 +132,14 @@ void MemoryBroker::start() {
 void MemoryBroker::stop() {
   std::promise<void> done;
   boost::asio::post(cluster_.ctx_, [&] {
+    if (started_ && !crashed_) {
+      // A drain: this node's members leave now, not after the timeout.
+      cluster_.drop_node(id_);
+      cluster_.heartbeats_.erase(id_);
+    }
     cluster_.endpoints_.erase(this);
     started_ = false;
+    beat_timer_.reset();
     done.set_value();
   });
   done.get_future().wait();
@@ -88,7 +169,7 @@ void MemoryBroker::publish(const core::Message& msg, PublishDone done) {
         --d->second;  // the test hook: this node misses the message
         continue;
       }
-      e->handler_->on_message(m);
+      if (!e->crashed_) e->handler_->on_message(m);
     }
   });
 }
@@ -96,7 +177,7 @@ void MemoryBroker::publish(const core::Message& msg, PublishDone done) {
 void MemoryBroker::announce_room(const std::string& room, const std::string& by) {
   boost::asio::post(cluster_.ctx_, [this, room, by] {
     for (auto* e : cluster_.endpoints_)
-      if (e != this && e->handler_) e->handler_->on_room_created(room, by);
+      if (e != this && e->handler_ && !e->crashed_) e->handler_->on_room_created(room, by);
   });
 }
 
@@ -132,6 +213,53 @@ void MemoryBroker::last_seqs(const std::vector<std::string>& rooms, SeqDone done
       out.push_back(it == cluster_.rooms_.end() ? 0 : it->second.seq);
     }
     done({}, std::move(out));
+  });
+}
+
+void MemoryBroker::presence_join(const std::string& room, const std::string& user, PresenceDone done) {
+  boost::asio::post(cluster_.ctx_, [this, room, user, done = std::move(done)] {
+    if (crashed_) return;
+    if (!cluster_.up_) return done ? done(errc::unavailable) : void();
+    cluster_.presence_add(id_, room, user);
+    if (done) done({});
+  });
+}
+
+void MemoryBroker::presence_leave(const std::string& room, const std::string& user, PresenceDone done) {
+  boost::asio::post(cluster_.ctx_, [this, room, user, done = std::move(done)] {
+    if (crashed_) return;
+    if (!cluster_.up_) return done ? done(errc::unavailable) : void();
+    cluster_.presence_remove(id_, room, user);
+    if (done) done({});
+  });
+}
+
+void MemoryBroker::presence_sync(const std::string& room, std::vector<std::string> users, PresenceDone done) {
+  boost::asio::post(cluster_.ctx_, [this, room, users = std::move(users), done = std::move(done)] {
+    if (crashed_) return;
+    if (!cluster_.up_) return done ? done(errc::unavailable) : void();
+    const std::set<std::string> want(users.begin(), users.end());
+    std::set<std::string> have;
+    if (auto node = cluster_.node_users_.find(id_); node != cluster_.node_users_.end())
+      if (auto r = node->second.find(room); r != node->second.end()) have = r->second;
+    for (const auto& u : have)
+      if (!want.count(u)) cluster_.presence_remove(id_, room, u);
+    for (const auto& u : want)
+      if (!have.count(u)) cluster_.presence_add(id_, room, u);
+    if (done) done({});
+  });
+}
+
+void MemoryBroker::presence_members(const std::string& room, MembersDone done) {
+  boost::asio::post(cluster_.ctx_, [this, room, done = std::move(done)] {
+    if (crashed_) return;
+    if (!cluster_.up_) return done(errc::unavailable, {});
+    PresenceSnapshot snap;
+    if (auto it = cluster_.presence_.find(room); it != cluster_.presence_.end()) {
+      snap.version = it->second.version;
+      for (const auto& [user, n] : it->second.users) snap.users.push_back(user);
+    }
+    done({}, std::move(snap));
   });
 }
 

@@ -2,12 +2,16 @@
 // MemoryBroker: the Broker contract in one process. A MemoryCluster holds what Redis holds in
 // production (per-room seq counters, capped logs, cids, subscriptions) and runs every operation on
 // its own thread; each node gets its own MemoryBroker endpoint. It lets the cluster path of the
-// node — ordering by the broker, gap repair, cross-node delivery — be tested with several nodes
-// in one process, and it is the reference the RedisBroker is checked against.
+// node — ordering by the broker, gap repair, cross-node delivery, presence across nodes — be
+// tested with several nodes in one process, and it is the reference the RedisBroker is checked
+// against. Presence as in Redis: each endpoint renews a heartbeat every node_timeout/5; at each
+// beat, the entries of endpoints whose heartbeat is older than node_timeout are removed (crash()).
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <deque>
 #include <map>
 #include <memory>
@@ -23,7 +27,8 @@ class MemoryBroker;
 
 class MemoryCluster {
  public:
-  explicit MemoryCluster(std::size_t log_capacity = 10000);
+  explicit MemoryCluster(std::size_t log_capacity = 10000,
+                         std::chrono::milliseconds node_timeout = std::chrono::milliseconds(5000));
   ~MemoryCluster();
 
   std::unique_ptr<MemoryBroker> endpoint();
@@ -31,6 +36,9 @@ class MemoryCluster {
   // message); `set_up(false)` makes every endpoint see the broker as unreachable.
   void drop_next(MemoryBroker* to, int n);
   void set_up(bool up);
+  // Test hook: `node` dies as a killed process would: no more heartbeats, requests or deliveries;
+  // the others remove its presence within node_timeout plus a beat.
+  void crash(MemoryBroker* node);
 
  private:
   friend class MemoryBroker;
@@ -40,6 +48,16 @@ class MemoryCluster {
     std::unordered_map<std::string, std::pair<std::uint64_t, std::int64_t>> cids;
     std::deque<std::string> cid_order;
   };
+  struct PresenceRoom {
+    std::uint64_t version = 0;
+    std::map<std::string, int> users;  // user → nodes that have it
+  };
+  // On ctx_'s thread: presence of node `id` (its users per room); publishes the changes.
+  void presence_add(const std::string& id, const std::string& room, const std::string& user);
+  void presence_remove(const std::string& id, const std::string& room, const std::string& user);
+  void presence_publish(const std::string& room, const std::string& user, bool joined);
+  void drop_node(const std::string& id);
+  void beat(MemoryBroker* e);
 
   boost::asio::io_context ctx_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
@@ -47,6 +65,11 @@ class MemoryCluster {
   std::unordered_map<std::string, Room> rooms_;  // on ctx_'s thread only
   std::set<MemoryBroker*> endpoints_;
   std::map<MemoryBroker*, int> drops_;
+  std::chrono::milliseconds node_timeout_;
+  std::unordered_map<std::string, PresenceRoom> presence_;
+  std::map<std::string, std::map<std::string, std::set<std::string>>> node_users_;  // node → room → users
+  std::map<std::string, std::chrono::steady_clock::time_point> heartbeats_;           // node → expiry
+  std::uint64_t next_id_ = 0;
   std::atomic<bool> up_{true};
   std::thread thread_;
 };
@@ -66,6 +89,10 @@ class MemoryBroker final : public Broker {
   void unsubscribe(const std::string& room) override;
   void fetch(const std::string& room, std::uint64_t after, std::size_t limit, FetchDone done) override;
   void last_seqs(const std::vector<std::string>& rooms, SeqDone done) override;
+  void presence_join(const std::string& room, const std::string& user, PresenceDone done) override;
+  void presence_leave(const std::string& room, const std::string& user, PresenceDone done) override;
+  void presence_sync(const std::string& room, std::vector<std::string> users, PresenceDone done) override;
+  void presence_members(const std::string& room, MembersDone done) override;
 
  private:
   friend class MemoryCluster;
@@ -73,6 +100,10 @@ class MemoryBroker final : public Broker {
   Handler* handler_ = nullptr;
   std::set<std::string> rooms_;  // subscriptions, on the cluster's thread
   bool started_ = false;
+  // On the cluster's thread.
+  std::string id_;  // the node id (presence entries, heartbeat)
+  bool crashed_ = false;
+  std::unique_ptr<boost::asio::steady_timer> beat_timer_;
 };
 
 }  // namespace parley::broker

@@ -89,7 +89,10 @@ RedisBroker::RedisBroker(RedisBrokerOptions options)
     : options_(std::move(options)),
       guard_(boost::asio::make_work_guard(ctx_)),
       client_(ctx_, options_.redis),
-      publish_script_(publish_lua) {}
+      publish_script_(publish_lua),
+      presence_script_(detail::presence_lua()) {
+  if (options_.node_id.empty()) options_.node_id = detail::random_node_id();
+}
 
 RedisBroker::~RedisBroker() {
   stop();
@@ -117,11 +120,13 @@ void RedisBroker::start() {
   client_.set_message_handler([this](std::string_view ch, std::string_view payload) { on_channel_message(ch, payload); });
   client_.start();
   client_.subscribe(options_.prefix + ":rooms");
+  start_heartbeat();
   thread_ = std::thread([this] { ctx_.run(); });
 }
 
 void RedisBroker::stop() {
   if (!started_.exchange(false)) return;
+  presence_goodbye();  // a drain: this node's members leave now
   client_.stop();
 }
 
@@ -137,6 +142,10 @@ void RedisBroker::on_channel_message(std::string_view ch, std::string_view paylo
   }
   const std::string prefix = options_.prefix + ":room:";
   if (ch.substr(0, prefix.size()) != prefix) return;
+  if (!payload.empty() && payload[0] == 'P') {  // a presence change (messages start with their seq)
+    on_presence_message(std::string(ch.substr(prefix.size())), payload);
+    return;
+  }
   auto m = decode_entry(std::string(ch.substr(prefix.size())), payload);
   if (!m) {
     spdlog::warn("broker: undecodable message on {}", ch);

@@ -8,13 +8,30 @@
 //   <prefix>:{room}:seq   counter        <prefix>:{room}:log  stream, MAXLEN ~ log_capacity
 //   <prefix>:{room}:cids  hash cid→seq:ts <prefix>:{room}:cidq list, bounds cids to log_capacity
 //   <prefix>:room-index   hash room→creator: every announced room, re-read after a resubscribe
-// Channels: <prefix>:room:<room> (messages), <prefix>:rooms (room announcements).
+// Channels: <prefix>:room:<room> (messages, and presence changes: "P\n<version>\n+|-\n<user>"),
+// <prefix>:rooms (room announcements).
+//
+// Presence (broker/redis_presence.cpp; one Lua script, so that a room's presence calls apply in
+// call order even across a NOSCRIPT retry; each call carries this node's op counter and a late one
+// is ignored):
+//   <prefix>:{room}:users   hash user → number of nodes that have it (the room's members)
+//   <prefix>:{room}:pver    counter: the room's presence changes (versions)
+//   <prefix>:{room}:node:<id>  set: node <id>'s users in the room
+//   <prefix>:node:<id>      heartbeat, SET PX node_timeout_ms every node_timeout_ms/5
+//   <prefix>:node:<id>:rooms  set: rooms where node <id> has users
+//   <prefix>:node:<id>:pseq   hash room → node <id>'s last applied op counter in the room
+//   <prefix>:nodes          set: nodes with presence entries
+// At every beat the script also removes the entries of each node in <prefix>:nodes whose
+// heartbeat has expired, publishing their leaves: a killed node's users are gone within
+// node_timeout_ms plus a beat. stop() removes this node's entries at once (a drain). The presence
+// script names keys it computes (several rooms per call): standalone Redis, not Redis Cluster.
 //
 // Threads: owns one thread running the Redis client's io_context; see broker.hpp.
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
 #include <atomic>
+#include <memory>
 #include <optional>
 #include <thread>
 
@@ -27,7 +44,14 @@ struct RedisBrokerOptions {
   RedisOptions redis;
   std::string prefix = "parley";
   std::size_t log_capacity = 10000;  // messages per room kept in its stream, and cids remembered
+  std::uint32_t node_timeout_ms = 5000;  // a node silent this long loses its presence entries
+  std::string node_id;                   // empty: random (16 hex digits)
 };
+
+namespace detail {
+const char* presence_lua();  // the presence script (redis_presence.cpp)
+std::string random_node_id();
+}  // namespace detail
 
 // "redis://host:port" or "host:port" → options; throws std::invalid_argument.
 RedisOptions parse_redis_url(const std::string& url);
@@ -51,8 +75,25 @@ class RedisBroker final : public Broker {
   void unsubscribe(const std::string& room) override;
   void fetch(const std::string& room, std::uint64_t after, std::size_t limit, FetchDone done) override;
   void last_seqs(const std::vector<std::string>& rooms, SeqDone done) override;
+  void presence_join(const std::string& room, const std::string& user, PresenceDone done) override;
+  void presence_leave(const std::string& room, const std::string& user, PresenceDone done) override;
+  void presence_sync(const std::string& room, std::vector<std::string> users, PresenceDone done) override;
+  void presence_members(const std::string& room, MembersDone done) override;
+
+  const std::string& node_id() const noexcept { return options_.node_id; }
+  // Test hook: drop both connections and stop the heartbeat without removing this node's
+  // presence, as a killed process would. The broker is stopped afterwards.
+  void abandon();
 
  private:
+  struct Beat;
+  void start_heartbeat();
+  void heartbeat(std::shared_ptr<Beat> beat);
+  // Removes this node's presence entries (waits up to 1 s for Redis); from stop().
+  void presence_goodbye();
+  void presence_op(const char* op, const std::string& room, std::vector<std::string> users, PresenceDone done);
+  bool on_presence_message(const std::string& room, std::string_view payload);
+
   std::string key(const std::string& room, const char* what) const;
   std::string channel(const std::string& room) const { return options_.prefix + ":room:" + room; }
   void on_channel_message(std::string_view channel, std::string_view payload);
@@ -64,6 +105,9 @@ class RedisBroker final : public Broker {
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
   RedisClient client_;
   RedisScript publish_script_;
+  RedisScript presence_script_;
+  std::atomic<std::uint64_t> presence_ops_{0};
+  std::shared_ptr<Beat> beat_;  // the heartbeat timer, on ctx_'s thread
   Handler* handler_ = nullptr;
   std::thread thread_;
   std::atomic<bool> started_{false};

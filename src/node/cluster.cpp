@@ -176,6 +176,7 @@ void Node::maybe_unsubscribe(OwnedRoom& r) {
   r.subscribed = false;
   r.synced = false;
   r.early.clear();
+  r.presence.forget_view();  // presence changes are no longer followed
 }
 
 void Node::on_room_created(std::string room, std::string by) {
@@ -208,6 +209,7 @@ void Node::on_state(bool up) {
     shard->post([this, shard] {
       for (auto& [id, r] : shard->owned())
         if (r->subscribed && r->state == OwnedRoom::State::ready) repair(*shard, *r);
+      presence_recover(*shard, false);  // presence changes were missed too
     });
   }
 }
@@ -273,6 +275,7 @@ void Node::durability_sweep(Shard& shard) {
 
 void Node::on_shard_tick(Shard& shard) {
   if (!broker_) return;
+  presence_tick(shard);
   durability_sweep(shard);
   // Pub/Sub may drop a message with nothing after it to reveal the gap: compare each subscribed
   // room's last seq with the broker's once a second.

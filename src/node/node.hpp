@@ -74,6 +74,8 @@ class Node final : public broker::Handler {
   void on_message(core::Message m) override;
   void on_room_created(std::string room, std::string by) override;
   void on_state(bool up) override;
+  void on_presence(std::string room, std::uint64_t version, std::string user, bool joined) override;
+  void on_presence_reset() override;
   // Called by each shard about once a second.
   void on_shard_tick(Shard& shard);
   std::size_t session_count() const;
@@ -133,6 +135,25 @@ class Node final : public broker::Handler {
   // Applies every message that continues the room's sequence, from `early`, fanning out.
   void drain_early(Shard& owner, OwnedRoom& r, Outbox& out);
   void maybe_unsubscribe(OwnedRoom& r);
+
+  // Cluster presence (presence_sync.cpp), on the room's owner shard.
+  // A local session of `user` joined or left: announce the change of the room's members to the
+  // local members, and tell the broker of this node's first or last session of the user.
+  void presence_add(Shard& owner, OwnedRoom& r, const std::string& user, Outbox& out);
+  void presence_remove(Shard& owner, OwnedRoom& r, const std::string& user, Outbox& out);
+  // Runs `f` once the room's cluster-wide members are known (a snapshot since subscribing).
+  void when_presence_ready(Shard& owner, OwnedRoom& r, std::function<void(OwnedRoom*)> f);
+  void presence_snapshot(Shard& owner, OwnedRoom& r);
+  void presence_changed(Shard& owner, const std::string& room, std::uint64_t version, const std::string& user,
+                        bool joined);
+  // Restates this node's users of the room to the broker.
+  void presence_restate(Shard& owner, OwnedRoom& r);
+  // After a broker reconnect (or with `restate`, after the broker lost this node's entries):
+  // re-read the member snapshot of every followed room; with `restate`, first restate every room
+  // this node has users in.
+  void presence_recover(Shard& shard, bool restate);
+  // Once a second: restate the rooms whose last presence call failed.
+  void presence_tick(Shard& shard);
   // Stores applied messages that are still missing from the store a few seconds after their
   // publication (their node died before its commit): the broker's log is the recovery log.
   void durability_sweep(Shard& shard);

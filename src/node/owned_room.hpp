@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "core/limits.hpp"
-#include "core/presence.hpp"
+#include "core/cluster_presence.hpp"
 #include "core/room_log.hpp"
 #include "node/session.hpp"
 
@@ -25,7 +25,8 @@ struct OwnedRoom {
   State state;
   std::uint64_t stored_last_seq = 0;  // from load_rooms, until the room is loaded
   core::RoomLog log;
-  core::Presence presence;
+  // Members: this node's sessions, and in cluster mode every node's (see ClusterPresence).
+  core::ClusterPresence presence;
   std::vector<std::uint32_t> shard_members;  // member sessions per shard
   std::vector<std::function<void(OwnedRoom*)>> waiting;  // run once loaded (or failed)
 
@@ -52,6 +53,11 @@ struct OwnedRoom {
   std::uint64_t durable_checked = 0;
   bool sweeping = false;
   unsigned sweep_ticks = 0;
+  // Cluster presence (presence_sync.cpp): joins waiting for the room's member snapshot, and
+  // whether the broker may not hold this node's users of the room as they are (a failed call):
+  // restated by the next tick.
+  std::vector<std::function<void(OwnedRoom*)>> presence_waiting;
+  bool presence_dirty = false;
 
   std::uint32_t local_members() const noexcept {
     std::uint32_t n = 0;

@@ -16,12 +16,6 @@ using protocol::JsonWriter;
 namespace {
 std::string error_text(errc code, const std::string& ref) { return protocol::error_event(code, {}, ref); }
 
-std::string presence_event(const std::string& room, const std::string& user, std::string_view state) {
-  JsonWriter w("presence");
-  w.str("room", room).str("user", user).str("state", state);
-  return std::move(w).done();
-}
-
 std::string ack_event(const std::string& room, const std::string& cid, std::uint64_t seq, std::int64_t ts,
                       const std::string& ref) {
   JsonWriter w("ack");
@@ -124,11 +118,16 @@ void Node::owner_join(Shard& owner, std::string room, std::string user, SessionR
         owner_join(owner, room, std::move(user), who, since, std::move(ref));
       });
     }
-    Outbox out(shard_count());
-    if (r->presence.add(user)) {
-      // Announced before the joiner is added on its shard: it learns of itself from `members`.
-      broadcast(out, *r, std::make_shared<const std::string>(presence_event(r->id, user, "joined")));
+    if (broker_ && r->presence.view() != core::ClusterPresence::View::ready) {
+      // Cluster: `members` lists every node's users; read them once subscribed.
+      return when_presence_ready(owner, *r, [this, &owner, room, user, who, since, ref](OwnedRoom* ready) mutable {
+        if (!ready) return join_failed(who, room, errc::unavailable, ref);
+        owner_join(owner, room, std::move(user), who, since, std::move(ref));
+      });
     }
+    Outbox out(shard_count());
+    // Announced before the joiner is added on its shard: it learns of itself from `members`.
+    presence_add(owner, *r, user, out);
     r->shard_members[who.shard]++;
     dispatch(out);
     const std::uint64_t committed = r->log.last_committed();
@@ -203,11 +202,9 @@ void Node::owner_leave(Shard& owner, std::string room, std::string user, Session
   OwnedRoom* r = owner.find_owned(room);
   if (!r || r->state != OwnedRoom::State::ready) return;
   if (r->shard_members[who.shard] > 0) r->shard_members[who.shard]--;
-  if (r->presence.remove(user)) {
-    Outbox out(shard_count());
-    broadcast(out, *r, std::make_shared<const std::string>(presence_event(r->id, user, "left")));
-    dispatch(out);
-  }
+  Outbox out(shard_count());
+  presence_remove(owner, *r, user, out);
+  dispatch(out);
   if (broker_) maybe_unsubscribe(*r);
 }
 

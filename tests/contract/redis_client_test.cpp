@@ -2,15 +2,9 @@
 // temporary directory, without persistence. Every wait is bounded.
 #include "broker/redis_client.hpp"
 
-#include <arpa/inet.h>
+#include "redis_server.hpp"
+
 #include <gtest/gtest.h>
-#include <hiredis/hiredis.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -28,8 +22,6 @@
 #include <utility>
 #include <vector>
 
-extern char** environ;
-
 namespace {
 
 using namespace std::chrono_literals;
@@ -39,113 +31,11 @@ using parley::broker::RedisOptions;
 using parley::broker::RedisReply;
 using parley::broker::RedisScript;
 
-std::uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  socklen_t len = sizeof a;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
-// A blocking hiredis connection: test-side only, to check the server from outside the client.
+using parley::test::RedisServer;
+std::uint16_t free_port() { return parley::test::free_loopback_port(); }
 std::optional<std::string> sync_command(std::uint16_t port, const std::vector<std::string>& args) {
-  timeval tv{0, 300'000};
-  redisContext* c = redisConnectWithTimeout("127.0.0.1", port, tv);
-  if (c == nullptr || c->err) {
-    if (c) redisFree(c);
-    return std::nullopt;
-  }
-  redisSetTimeout(c, timeval{2, 0});
-  std::vector<const char*> argv;
-  std::vector<size_t> lens;
-  for (const auto& a : args) {
-    argv.push_back(a.c_str());
-    lens.push_back(a.size());
-  }
-  auto* r = static_cast<redisReply*>(
-      redisCommandArgv(c, static_cast<int>(args.size()), argv.data(), lens.data()));
-  std::optional<std::string> out;
-  if (r && r->str)
-    out = std::string(r->str, r->len);
-  else if (r && r->type == REDIS_REPLY_INTEGER)
-    out = std::to_string(r->integer);
-  if (r) freeReplyObject(r);
-  redisFree(c);
-  return out;
+  return parley::test::redis_command(port, args);
 }
-
-class RedisServer {
- public:
-  RedisServer() {
-    char tmpl[] = "/tmp/parley-redis-XXXXXX";
-    dir_ = ::mkdtemp(tmpl);
-  }
-  ~RedisServer() {
-    kill();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-
-  std::uint16_t port() const { return port_; }
-
-  // Starts redis-server on port and waits for PING; false if it does not answer within 5 s.
-  bool start(std::uint16_t port) {
-    port_ = port;
-    std::string p = std::to_string(port);
-    std::vector<std::string> args{PARLEY_REDIS_SERVER,
-                                  "--port",
-                                  p,
-                                  "--bind",
-                                  "127.0.0.1",
-                                  "--save",
-                                  "",
-                                  "--appendonly",
-                                  "no",
-                                  "--dir",
-                                  dir_,
-                                  "--logfile",
-                                  dir_ + "/redis.log",
-                                  "--daemonize",
-                                  "no"};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    if (::posix_spawn(&pid_, argv[0], nullptr, nullptr, argv.data(), environ) != 0) {
-      pid_ = -1;
-      return false;
-    }
-    auto deadline = std::chrono::steady_clock::now() + 5s;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (sync_command(port_, {"PING"}) == "PONG") return true;
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {  // died: port taken?
-        pid_ = -1;
-        return false;
-      }
-      std::this_thread::sleep_for(20ms);
-    }
-    return false;
-  }
-
-  // SIGKILL: the clients see their connections reset, as with a crash.
-  void kill() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-  }
-
- private:
-  std::string dir_;
-  std::uint16_t port_ = 0;
-  pid_t pid_ = -1;
-};
 
 struct Result {
   std::error_code ec;
@@ -203,7 +93,7 @@ long long info_field(RedisClient& c, const std::string& section, const std::stri
 class RedisClientTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (std::string(PARLEY_REDIS_SERVER).empty()) GTEST_SKIP() << "redis-server not installed";
+    if (parley::test::redis_server_path().empty()) GTEST_SKIP() << "redis-server not installed";
     bool ok = false;
     for (int attempt = 0; attempt < 3 && !ok; ++attempt) ok = server_.start(free_port());
     ASSERT_TRUE(ok) << "redis-server did not start";

@@ -1,17 +1,23 @@
 // Several nodes in one process, ordered by a MemoryBroker, sharing one store: the cluster path of
 // the node (seq from the broker, delivery on every node, gap repair, broker outages, dedupe across
-// nodes) with real shards and real threads.
+// nodes) with real shards and real threads. Presence across nodes runs over both brokers: the
+// MemoryBroker and a RedisBroker on a real redis-server (tests/lib/redis_server).
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <future>
 #include <mutex>
+#include <set>
+#include <thread>
 
 #include "broker/memory_broker.hpp"
+#include "broker/redis_broker.hpp"
 #include "node/node.hpp"
+#include "redis_server.hpp"
 #include "store/sqlite_store.hpp"
 
 namespace {
@@ -32,16 +38,22 @@ class TestSession final : public parley::node::Session {
     cv_.notify_all();
   }
   void flush() override {}
+  json::object joined;  // the answer to the join of ClusterTest::client()
   void close(parley::protocol::CloseCode, std::string_view) override { shard().node().on_closed(*this); }
   void tick(std::int64_t) override {}
 
   // The next event of `type` (skipping others), or an empty object after the timeout.
   json::object next(const std::string& type, std::chrono::milliseconds timeout = 5s) {
+    return next_if(type, [](const json::object&) { return true; }, timeout);
+  }
+  // The next event of `type` that `pred` accepts (leaving the others queued).
+  json::object next_if(const std::string& type, const std::function<bool(const json::object&)>& pred,
+                       std::chrono::milliseconds timeout = 5s) {
     std::unique_lock lock(mutex_);
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
       for (std::size_t i = read_; i < events_.size(); ++i) {
-        if (events_[i].at("type").as_string() == type) {
+        if (events_[i].at("type").as_string() == type && pred(events_[i])) {
           auto e = events_[i];
           events_.erase(events_.begin() + static_cast<long>(i));
           return e;
@@ -69,20 +81,55 @@ void on_shard(Shard& shard, F&& f) {
 }
 
 struct TestNode {
-  std::unique_ptr<parley::broker::MemoryBroker> broker;
+  // The broker goes first (members are destroyed in reverse): its thread may still be completing
+  // calls that post to the node's shards.
   std::unique_ptr<Node> node;
+  std::unique_ptr<parley::broker::Broker> broker;
 };
+
+enum class Backend { memory, redis };
 
 class ClusterTest : public ::testing::Test {
  protected:
+  // Heartbeats lapse after this long: a crashed node's members leave within it and a beat.
+  static constexpr auto node_timeout = 1500ms;
+
+  virtual Backend backend() const { return Backend::memory; }
+
+  std::unique_ptr<parley::broker::Broker> make_broker() {
+    if (backend() == Backend::memory) return cluster_.endpoint();
+    parley::broker::RedisBrokerOptions o;
+    o.redis.port = redis_.port();
+    o.redis.backoff_min_ms = 50;
+    o.redis.backoff_max_ms = 400;
+    o.node_timeout_ms = static_cast<std::uint32_t>(node_timeout.count());
+    return std::make_unique<parley::broker::RedisBroker>(o);
+  }
+
+  parley::broker::MemoryBroker* memory(int n) { return static_cast<parley::broker::MemoryBroker*>(nodes_[n].broker.get()); }
+
+  // Node `n` dies as a killed process would: no goodbye, no more heartbeats.
+  void crash(int n) {
+    if (backend() == Backend::memory)
+      cluster_.crash(memory(n));
+    else
+      static_cast<parley::broker::RedisBroker*>(nodes_[n].broker.get())->abandon();
+  }
+
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() / ("parley-cluster-" + std::to_string(::getpid()) + "-" +
-                                                     ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    if (backend() == Backend::redis) {
+      if (parley::test::redis_server_path().empty()) GTEST_SKIP() << "redis-server not installed";
+      ASSERT_TRUE(redis_.start_any()) << "redis-server did not start";
+    }
+    std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    for (auto& ch : name)
+      if (ch == '/') ch = '-';
+    dir_ = std::filesystem::temp_directory_path() / ("parley-cluster-" + std::to_string(::getpid()) + "-" + name);
     std::filesystem::remove_all(dir_);
     store_ = std::make_unique<parley::store::SqliteStore>(parley::store::SqliteOptions{dir_ / "parley.db"});
     for (int i = 0; i < 2; ++i) {
       TestNode n;
-      n.broker = cluster_.endpoint();
+      n.broker = make_broker();
       parley::node::NodeOptions opts;
       opts.threads = 2;
       opts.limits.send_rate = opts.limits.send_burst = 1e6;
@@ -97,7 +144,7 @@ class ClusterTest : public ::testing::Test {
     for (auto& n : nodes_) n.node->stop();
     nodes_.clear();
     store_.reset();
-    std::filesystem::remove_all(dir_);
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
 
   // A welcomed session on node `n`, joined to `room`.
@@ -111,7 +158,8 @@ class ClusterTest : public ::testing::Test {
       s->shard().node().on_text(*s, R"({"type":"join","room":")" + room + R"("})");
     });
     EXPECT_FALSE(s->next("welcome").empty());
-    EXPECT_FALSE(s->next("joined").empty());
+    s->joined = s->next("joined");
+    EXPECT_FALSE(s->joined.empty());
     sessions_.push_back(s);
     return s;
   }
@@ -125,7 +173,8 @@ class ClusterTest : public ::testing::Test {
   }
 
   std::filesystem::path dir_;
-  parley::broker::MemoryCluster cluster_;
+  parley::test::RedisServer redis_;
+  parley::broker::MemoryCluster cluster_{10000, node_timeout};
   std::unique_ptr<parley::store::SqliteStore> store_;
   std::vector<TestNode> nodes_;
   std::vector<std::shared_ptr<TestSession>> sessions_;
@@ -149,7 +198,7 @@ TEST_F(ClusterTest, MessagesReachEveryNodeInSeqOrder) {
 TEST_F(ClusterTest, MissedMessageIsRepairedBeforeLaterOnes) {
   auto a = client(0, "ada");
   auto b = client(1, "bob");
-  cluster_.drop_next(nodes_[1].broker.get(), 2);  // node 1 misses seq 1 and 2
+  cluster_.drop_next(memory(1), 2);  // node 1 misses seq 1 and 2
   for (int i = 0; i < 5; ++i) say(a, send("c" + std::to_string(i), "m"));
   for (std::uint64_t seq = 1; seq <= 5; ++seq) {
     auto m = b->next("message");
@@ -161,7 +210,7 @@ TEST_F(ClusterTest, MissedMessageIsRepairedBeforeLaterOnes) {
 TEST_F(ClusterTest, MissedLastMessageIsFoundByThePeriodicCheck) {
   auto a = client(0, "ada");
   auto b = client(1, "bob");
-  cluster_.drop_next(nodes_[1].broker.get(), 1);
+  cluster_.drop_next(memory(1), 1);
   say(a, send("c1", "only"));
   auto m = b->next("message", 4s);  // nothing follows it: the once-a-second check finds the gap
   ASSERT_FALSE(m.empty());
@@ -233,5 +282,154 @@ TEST_F(ClusterTest, RoomCreatedOnOneNodeIsKnownOnTheOthers) {
   say(b, R"({"type":"join","room":"ops"})");
   EXPECT_FALSE(b->next("joined").empty());
 }
+
+// Presence across nodes, over both brokers.
+class PresenceTest : public ClusterTest, public ::testing::WithParamInterface<Backend> {
+ protected:
+  Backend backend() const override { return GetParam(); }
+
+  static std::set<std::string> members(const json::object& joined) {
+    std::set<std::string> out;
+    for (const auto& m : joined.at("members").as_array()) out.insert(std::string(m.as_string()));
+    return out;
+  }
+
+  // The next presence event about `user` in general, or an empty object after the timeout.
+  static json::object presence(TestSession& s, const std::string& user, std::chrono::milliseconds timeout = 5s) {
+    return s.next_if(
+        "presence", [&](const json::object& e) { return e.at("user").as_string() == user && e.at("room") == "general"; },
+        timeout);
+  }
+
+  // What `s` knows of the room's members: `members` of its join, then every presence event,
+  // until that equals `want` (true) or the timeout passes (false).
+  static bool sees(TestSession& s, const std::set<std::string>& want, std::chrono::milliseconds timeout = 5s) {
+    std::set<std::string> now = members(s.joined);
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (now != want) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return false;
+      auto e = s.next("presence", left);
+      if (e.empty()) return false;
+      const std::string user(e.at("user").as_string());
+      if (e.at("state") == "joined")
+        now.insert(user);
+      else
+        now.erase(user);
+    }
+    s.joined["members"] = json::array(want.begin(), want.end());
+    return true;
+  }
+};
+
+TEST_P(PresenceTest, MembersOnEveryNodeAreListedOnJoin) {
+  auto a = client(0, "ada");
+  auto b = client(1, "bob");
+  EXPECT_TRUE(sees(*b, {"ada", "bob"}));
+  EXPECT_TRUE(sees(*a, {"ada", "bob"}));
+  // Node 1 follows the room now: a later joiner there gets everyone in `members` at once.
+  auto c = client(1, "cy");
+  EXPECT_EQ(members(c->joined), (std::set<std::string>{"ada", "bob", "cy"}));
+  // Node 0 hears of cy through the broker, maybe after di's join: `members`, then events.
+  auto d = client(0, "di");
+  EXPECT_TRUE(sees(*d, {"ada", "bob", "cy", "di"}));
+}
+
+TEST_P(PresenceTest, JoinAndLeaveOnAnotherNodeAreAnnounced) {
+  auto a = client(0, "ada");
+  auto b = client(1, "bob");
+  auto joined = presence(*a, "bob");
+  ASSERT_FALSE(joined.empty());
+  EXPECT_EQ(joined.at("state"), "joined");
+  say(b, R"({"type":"leave","room":"general"})");
+  auto left = presence(*a, "bob");
+  ASSERT_FALSE(left.empty());
+  EXPECT_EQ(left.at("state"), "left");
+  EXPECT_TRUE(presence(*a, "bob", 300ms).empty());  // once each
+  // A node's own members hear of the leave too (the union of both views changed there).
+  auto c = client(1, "cy");
+  EXPECT_EQ(members(c->joined), (std::set<std::string>{"ada", "cy"}));
+}
+
+TEST_P(PresenceTest, CrashedNodesUsersLeaveWithinTheTimeout) {
+  auto a = client(0, "ada");
+  auto b = client(1, "bob");
+  ASSERT_FALSE(presence(*a, "bob").empty());
+  const auto crashed_at = std::chrono::steady_clock::now();
+  crash(1);
+  auto left = presence(*a, "bob", node_timeout + 5s);
+  ASSERT_FALSE(left.empty()) << "bob never left";
+  EXPECT_EQ(left.at("state"), "left");
+  const auto took = std::chrono::steady_clock::now() - crashed_at;
+  // The heartbeat lapses after node_timeout; the next beat of a live node (every fifth of it)
+  // removes the entries. Generous slack for a loaded machine, still far below "never".
+  EXPECT_LT(took, node_timeout + 2s);
+  auto c = client(0, "cy");
+  EXPECT_EQ(members(c->joined), (std::set<std::string>{"ada", "cy"}));
+}
+
+TEST_P(PresenceTest, DrainedNodesUsersLeaveAtOnce) {
+  auto a = client(0, "ada");
+  auto b = client(1, "bob");
+  ASSERT_FALSE(presence(*a, "bob").empty());
+  const auto stopped_at = std::chrono::steady_clock::now();
+  nodes_[1].node->stop();  // the drain's last step: the broker says goodbye
+  auto left = presence(*a, "bob", 3s);
+  ASSERT_FALSE(left.empty());
+  EXPECT_EQ(left.at("state"), "left");
+  EXPECT_LT(std::chrono::steady_clock::now() - stopped_at, node_timeout);  // not by the sweep
+}
+
+TEST_P(PresenceTest, SameUserOnTwoNodesIsOneMember) {
+  auto obs = client(0, "obs");
+  auto a1 = client(0, "ada");
+  ASSERT_EQ(presence(*obs, "ada").at("state"), "joined");
+  auto a2 = client(1, "ada");
+  auto x = client(1, "xi");
+  EXPECT_TRUE(sees(*x, {"ada", "obs", "xi"}));
+  EXPECT_EQ(x->joined.at("members").as_array().size(), 3u);
+  EXPECT_TRUE(presence(*obs, "ada", 300ms).empty());  // ada was there already
+  say(a1, R"({"type":"leave","room":"general"})");
+  EXPECT_TRUE(presence(*obs, "ada", 500ms).empty());  // still on node 1
+  EXPECT_TRUE(presence(*x, "ada", 100ms).empty());
+  say(a2, R"({"type":"leave","room":"general"})");
+  EXPECT_EQ(presence(*obs, "ada").at("state"), "left");
+  EXPECT_EQ(presence(*x, "ada").at("state"), "left");
+}
+
+TEST_P(PresenceTest, RoomsCountMembersOnEveryNode) {
+  auto a = client(0, "ada");
+  auto b = client(1, "bob");
+  ASSERT_TRUE(sees(*a, {"ada", "bob"}));
+  say(a, R"({"type":"rooms"})");
+  auto rooms = a->next("rooms");
+  ASSERT_FALSE(rooms.empty());
+  ASSERT_EQ(rooms.at("rooms").as_array().size(), 1u);
+  EXPECT_EQ(rooms.at("rooms").as_array()[0].as_object().at("members").as_int64(), 2);
+}
+
+TEST_P(PresenceTest, RestatedAfterTheBrokerLosesItsData) {
+  if (GetParam() != Backend::redis) GTEST_SKIP() << "Redis only: FLUSHALL";
+  auto a = client(0, "ada");
+  auto b = client(1, "bob");
+  ASSERT_TRUE(sees(*a, {"ada", "bob"}));
+  ASSERT_EQ(parley::test::redis_command(redis_.port(), {"FLUSHALL"}), "OK");
+  // Each node finds its heartbeat gone at its next beat, restates its users and re-reads the
+  // members; presence versions start again from 1.
+  auto c = client(1, "cy");
+  EXPECT_TRUE(sees(*c, {"ada", "bob", "cy"}));
+  std::this_thread::sleep_for(3 * node_timeout / 5);  // two beats: both nodes have restated
+  auto d = client(0, "di");
+  EXPECT_TRUE(sees(*d, {"ada", "bob", "cy", "di"}));
+  say(b, R"({"type":"leave","room":"general"})");
+  auto left = presence(*a, "bob");
+  ASSERT_FALSE(left.empty());
+  EXPECT_EQ(left.at("state"), "left");
+}
+
+INSTANTIATE_TEST_SUITE_P(Brokers, PresenceTest, ::testing::Values(Backend::memory, Backend::redis),
+                         [](const ::testing::TestParamInfo<Backend>& info) {
+                           return info.param == Backend::memory ? std::string("Memory") : std::string("Redis");
+                         });
 
 }  // namespace

@@ -1,0 +1,101 @@
+#include "core/cluster_presence.hpp"
+
+#include <algorithm>
+#include <iterator>
+
+namespace parley::core {
+
+ClusterPresence::LocalChange ClusterPresence::add(const std::string& user) {
+  LocalChange c;
+  c.first_or_last = local_.add(user);
+  c.visible = c.first_or_last && remote_.count(user) == 0;
+  return c;
+}
+
+ClusterPresence::LocalChange ClusterPresence::remove(const std::string& user) {
+  LocalChange c;
+  c.first_or_last = local_.remove(user);
+  c.visible = c.first_or_last && remote_.count(user) == 0;
+  return c;
+}
+
+std::vector<std::string> ClusterPresence::users() const {
+  std::vector<std::string> out = local_.users();
+  if (remote_.empty()) return out;
+  std::vector<std::string> all;
+  all.reserve(out.size() + remote_.size());
+  std::set_union(out.begin(), out.end(), remote_.begin(), remote_.end(), std::back_inserter(all));
+  return all;
+}
+
+std::size_t ClusterPresence::size() const {
+  if (remote_.empty()) return local_.size();
+  std::size_t n = remote_.size();
+  for (const auto& u : local_.users())
+    if (remote_.count(u) == 0) ++n;
+  return n;
+}
+
+void ClusterPresence::set_remote(const std::string& user, bool present, std::vector<Change>& out) {
+  const bool before = contains(user);
+  if (present)
+    remote_.insert(user);
+  else
+    remote_.erase(user);
+  const bool after = contains(user);
+  if (before != after) out.push_back(Change{user, after});
+}
+
+bool ClusterPresence::apply_snapshot(std::uint64_t version, std::vector<std::string> users, std::vector<Change>& out) {
+  std::sort(users.begin(), users.end());
+  users.erase(std::unique(users.begin(), users.end()), users.end());
+  // Leaves first, then joins, each in name order.
+  std::vector<std::string> gone;
+  std::set_difference(remote_.begin(), remote_.end(), users.begin(), users.end(), std::back_inserter(gone));
+  for (const auto& u : gone) set_remote(u, false, out);
+  for (const auto& u : users)
+    if (remote_.count(u) == 0) set_remote(u, true, out);
+  version_ = version;
+  view_ = View::ready;
+  pending_.erase(pending_.begin(), pending_.upper_bound(version));
+  drain_pending(out);
+  return !pending_.empty();
+}
+
+bool ClusterPresence::apply(std::uint64_t version, const std::string& user, bool joined, std::vector<Change>& out) {
+  if (view_ == View::none || version <= version_) return false;
+  if (view_ == View::ready && version == version_ + 1 && pending_.empty()) {
+    version_ = version;
+    set_remote(user, joined, out);
+    return false;
+  }
+  pending_[version] = {user, joined};
+  if (pending_.size() > max_pending) pending_.erase(pending_.begin());
+  if (view_ == View::loading) return false;
+  drain_pending(out);
+  return !pending_.empty();
+}
+
+void ClusterPresence::drain_pending(std::vector<Change>& out) {
+  auto it = pending_.begin();
+  while (it != pending_.end() && it->first <= version_) it = pending_.erase(it);
+  while (it != pending_.end() && it->first == version_ + 1) {
+    version_ = it->first;
+    set_remote(it->second.first, it->second.second, out);
+    it = pending_.erase(it);
+  }
+}
+
+void ClusterPresence::abort_snapshot() {
+  pending_.clear();
+  view_ = View::none;
+}
+
+void ClusterPresence::forget_view() {
+  remote_.clear();
+  pending_.clear();
+  view_ = View::none;
+  version_ = 0;
+}
+
+}  // namespace parley::core
