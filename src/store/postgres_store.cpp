@@ -254,8 +254,10 @@ void PostgresStore::migrate() {
     spdlog::info("store: applied PostgreSQL schema migration {}", n + 1);
   }
   exec("COMMIT");
-  // Statements over tables the migrations just created.
-  if (version < latest) {
+  // Statements over tables the migrations just created: here, or by another node while this one
+  // connected (connect_once skipped them while the tables did not exist yet).
+  Result described(PQdescribePrepared(conn_, "parley_insert_room"));
+  if (version < latest || PQresultStatus(described.get()) != PGRES_COMMAND_OK) {
     std::string err;
     if (!connect_once(err)) throw std::runtime_error("PostgreSQL reconnect after migration failed: " + err);
   }
