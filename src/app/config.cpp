@@ -64,7 +64,7 @@ std::vector<ConfigKey> config_keys(Config& c) {
       string_key("store.backend", "sqlite (embedded, default) or postgres (a cluster)", c.store_backend),
       string_key("store.postgres_url", "PostgreSQL conninfo or postgresql:// URI (store.backend=postgres)", c.store_postgres_url),
       string_key("broker.backend", "local (one node) or redis (nodes of a cluster share rooms through Redis)", c.broker_backend),
-      string_key("broker.redis_url", "redis://host:port (broker.backend=redis)", c.broker_redis_url),
+      string_key("broker.redis_url", "redis://host:port, or redis://host:port/0 (broker.backend=redis)", c.broker_redis_url),
       string_key("broker.prefix", "prefix of every Redis key and channel", c.broker_prefix),
       number_key("broker.log_capacity", "messages per room kept in its Redis stream for gap repair", c.broker_log_capacity),
       number_key("broker.node_timeout_ms", "a node silent this long (killed) loses its members; heartbeat every fifth of it", c.broker_node_timeout_ms),
