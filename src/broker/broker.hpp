@@ -69,6 +69,7 @@ class Broker {
   using SeqDone = std::function<void(std::error_code, std::vector<std::uint64_t>)>;
   using PresenceDone = std::function<void(std::error_code)>;
   using MembersDone = std::function<void(std::error_code, PresenceSnapshot)>;
+  using CountsDone = std::function<void(std::error_code, std::vector<std::size_t>)>;
 
   virtual ~Broker() = default;
 
@@ -101,6 +102,8 @@ class Broker {
   // The room's members on every node. Ask once subscribed: every later change then arrives by
   // on_presence() with a version above the snapshot's.
   virtual void presence_members(const std::string& room, MembersDone done) = 0;
+  // The number of members of each room, on every node (for the room list).
+  virtual void presence_counts(const std::vector<std::string>& rooms, CountsDone done) = 0;
 };
 
 }  // namespace parley::broker

@@ -263,4 +263,18 @@ void MemoryBroker::presence_members(const std::string& room, MembersDone done) {
   });
 }
 
+void MemoryBroker::presence_counts(const std::vector<std::string>& rooms, CountsDone done) {
+  boost::asio::post(cluster_.ctx_, [this, rooms, done = std::move(done)] {
+    if (crashed_) return;
+    if (!cluster_.up_) return done(errc::unavailable, {});
+    std::vector<std::size_t> out;
+    out.reserve(rooms.size());
+    for (const auto& r : rooms) {
+      auto it = cluster_.presence_.find(r);
+      out.push_back(it == cluster_.presence_.end() ? 0 : it->second.users.size());
+    }
+    done({}, std::move(out));
+  });
+}
+
 }  // namespace parley::broker

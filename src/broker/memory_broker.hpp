@@ -93,6 +93,7 @@ class MemoryBroker final : public Broker {
   void presence_leave(const std::string& room, const std::string& user, PresenceDone done) override;
   void presence_sync(const std::string& room, std::vector<std::string> users, PresenceDone done) override;
   void presence_members(const std::string& room, MembersDone done) override;
+  void presence_counts(const std::vector<std::string>& rooms, CountsDone done) override;
 
  private:
   friend class MemoryCluster;

@@ -79,6 +79,7 @@ class RedisBroker final : public Broker {
   void presence_leave(const std::string& room, const std::string& user, PresenceDone done) override;
   void presence_sync(const std::string& room, std::vector<std::string> users, PresenceDone done) override;
   void presence_members(const std::string& room, MembersDone done) override;
+  void presence_counts(const std::vector<std::string>& rooms, CountsDone done) override;
 
   const std::string& node_id() const noexcept { return options_.node_id; }
   // Test hook: drop both connections and stop the heartbeat without removing this node's

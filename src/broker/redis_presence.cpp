@@ -20,7 +20,7 @@ namespace {
 
 // ARGV: op, prefix, node, then per op:
 //   join|leave room opseq user      sync room opseq users...      members room
-//   beat ttl_ms                     gone
+//   counts rooms...                 beat ttl_ms                    gone
 // Every change of a room's members is counted in {room}:pver and published on the room's channel.
 constexpr const char* presence_lua_source = R"lua(
 local op, prefix, node = ARGV[1], ARGV[2], ARGV[3]
@@ -83,6 +83,10 @@ elseif op == 'sync' then
 elseif op == 'members' then
   local out = { tonumber(redis.call('GET', k(ARGV[4], 'pver')) or '0') }
   for _, user in ipairs(redis.call('HKEYS', k(ARGV[4], 'users'))) do out[#out + 1] = user end
+  return out
+elseif op == 'counts' then
+  local out = {}
+  for i = 4, #ARGV do out[#out + 1] = redis.call('HLEN', k(ARGV[i], 'users')) end
   return out
 elseif op == 'beat' then
   local hb = prefix .. ':node:' .. node
@@ -230,6 +234,21 @@ void RedisBroker::presence_members(const std::string& room, MembersDone done) {
                           snap.users.push_back(std::move(reply.elements[i].str));
                         std::sort(snap.users.begin(), snap.users.end());
                         done({}, std::move(snap));
+                      });
+}
+
+void RedisBroker::presence_counts(const std::vector<std::string>& rooms, CountsDone done) {
+  std::vector<std::string> args{"counts", options_.prefix, options_.node_id};
+  args.insert(args.end(), rooms.begin(), rooms.end());
+  client_.eval_script(presence_script_, {}, std::move(args),
+                      [n = rooms.size(), done = std::move(done)](std::error_code ec, RedisReply reply) {
+                        if (ec || reply.type != RedisReply::Type::array || reply.elements.size() != n)
+                          return done(protocol::errc::unavailable, {});
+                        std::vector<std::size_t> out;
+                        out.reserve(n);
+                        for (const auto& e : reply.elements)
+                          out.push_back(static_cast<std::size_t>(std::max(0LL, e.integer)));
+                        done({}, std::move(out));
                       });
 }
 

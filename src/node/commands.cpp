@@ -136,18 +136,33 @@ void Node::do_rooms(Session& s, protocol::Request& req) {
         for (auto& m : mine) g->rooms.push_back(std::move(m));
         if (--g->pending > 0) return;
         std::sort(g->rooms.begin(), g->rooms.end(), [](const auto& a, const auto& b) { return a.room < b.room; });
-        std::string list = "[";
-        for (const auto& r : g->rooms) {
-          if (list.size() > 1) list.push_back(',');
-          JsonWriter item;
-          item.str("room", r.room).unum("members", r.members).unum("last_seq", r.last_seq);
-          list += std::move(item).done();
-        }
-        list.push_back(']');
-        JsonWriter w("rooms");
-        w.raw("rooms", list);
-        if (!g->ref.empty()) w.raw("ref", g->ref);
-        if (Session* target = home.find_session(g->who.id)) target->enqueue(std::move(w).done());
+        auto answer = [&home, g] {
+          std::string list = "[";
+          for (const auto& r : g->rooms) {
+            if (list.size() > 1) list.push_back(',');
+            JsonWriter item;
+            item.str("room", r.room).unum("members", r.members).unum("last_seq", r.last_seq);
+            list += std::move(item).done();
+          }
+          list.push_back(']');
+          JsonWriter w("rooms");
+          w.raw("rooms", list);
+          if (!g->ref.empty()) w.raw("ref", g->ref);
+          if (Session* target = home.find_session(g->who.id)) target->enqueue(std::move(w).done());
+        };
+        if (!broker_ || g->rooms.empty()) return answer();
+        // Cluster: members on every node, from the broker (this node's count if it cannot answer).
+        std::vector<std::string> ids;
+        ids.reserve(g->rooms.size());
+        for (const auto& r : g->rooms) ids.push_back(r.room);
+        broker_->presence_counts(ids, [&home, g, answer](std::error_code ec, std::vector<std::size_t> counts) {
+          home.post([g, answer, ec, counts = std::move(counts)] {
+            if (!ec && counts.size() == g->rooms.size())
+              for (std::size_t i = 0; i < counts.size(); ++i)
+                g->rooms[i].members = std::max(g->rooms[i].members, counts[i]);
+            answer();
+          });
+        });
       });
     });
   }

@@ -406,6 +406,21 @@ TEST_P(PresenceTest, RoomsCountMembersOnEveryNode) {
   ASSERT_FALSE(rooms.empty());
   ASSERT_EQ(rooms.at("rooms").as_array().size(), 1u);
   EXPECT_EQ(rooms.at("rooms").as_array()[0].as_object().at("members").as_int64(), 2);
+  // A room nobody on this node is in: counted by the broker.
+  say(b, R"({"type":"create","room":"ops"})");
+  ASSERT_FALSE(b->next("created").empty());
+  say(b, R"({"type":"join","room":"ops"})");
+  ASSERT_FALSE(b->next("joined").empty());
+  std::int64_t ops_members = -1;
+  for (int attempt = 0; attempt < 50 && ops_members != 1; ++attempt) {  // bob's entry may lag
+    say(a, R"({"type":"rooms"})");
+    auto list = a->next("rooms");
+    ASSERT_FALSE(list.empty());
+    for (const auto& r : list.at("rooms").as_array())
+      if (r.as_object().at("room") == "ops") ops_members = r.as_object().at("members").as_int64();
+    if (ops_members != 1) std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(ops_members, 1);
 }
 
 TEST_P(PresenceTest, RestatedAfterTheBrokerLosesItsData) {
