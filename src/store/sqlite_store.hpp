@@ -58,7 +58,9 @@ class SqliteStore final : public Store {
 
   SqliteOptions options_;
   sqlite3* db_ = nullptr;
+  static constexpr std::size_t insert_rows = 32;
   sqlite3_stmt* insert_message_ = nullptr;
+  sqlite3_stmt* insert_messages_ = nullptr;  // insert_rows rows at once
   sqlite3_stmt* insert_room_ = nullptr;
   sqlite3_stmt* select_range_ = nullptr;
 
