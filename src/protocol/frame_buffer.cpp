@@ -22,9 +22,10 @@ void FrameBuffer::add_event(std::string_view event) {
 void FrameBuffer::add_shared(Shared events) {
   open_or_separate();
   const std::size_t n = events->size();
-  shared_.push_back(Ref{buf_.size(), std::move(events)});
-  shared_bytes_ += n;
-  open_shared_bytes_ += n;
+  if (!shared_) shared_ = std::make_unique<SharedPart>();
+  shared_->refs.push_back(Ref{buf_.size(), std::move(events)});
+  shared_->bytes += n;
+  shared_->open_bytes += n;
 }
 
 void FrameBuffer::add_control(Opcode op, std::string_view payload) {
@@ -42,11 +43,12 @@ void FrameBuffer::pieces(std::vector<std::string_view>& out) {
   seal_open_frame();
   const std::string_view all(buf_);
   std::size_t pos = begin_;
-  for (const Ref& r : shared_) {
-    if (r.at > pos) out.push_back(all.substr(pos, r.at - pos));
-    pos = r.at;
-    if (!r.data->empty()) out.emplace_back(*r.data);
-  }
+  if (shared_)
+    for (const Ref& r : shared_->refs) {
+      if (r.at > pos) out.push_back(all.substr(pos, r.at - pos));
+      pos = r.at;
+      if (!r.data->empty()) out.emplace_back(*r.data);
+    }
   if (all.size() > pos) out.push_back(all.substr(pos));
 }
 
@@ -54,7 +56,7 @@ void FrameBuffer::seal_open_frame() {
   if (open_ == npos) return;
   const std::size_t payload_at = open_ + max_header_size;
   const std::size_t own = buf_.size() - payload_at;
-  const std::size_t n = own + open_shared_bytes_;
+  const std::size_t n = own + (shared_ ? shared_->open_bytes : 0);
   const std::size_t h = header_size(n);
   char* base = buf_.data();
   if (open_ == 0 && begin_ == 0) {
@@ -67,19 +69,20 @@ void FrameBuffer::seal_open_frame() {
     std::memmove(base + open_ + h, base + payload_at, own);
     buf_.resize(open_ + h + own);
     const std::size_t gap = max_header_size - h;
-    for (Ref& r : shared_)
-      if (r.at >= payload_at) r.at -= gap;
+    if (shared_)
+      for (Ref& r : shared_->refs)
+        if (r.at >= payload_at) r.at -= gap;
   }
   open_ = npos;
-  open_shared_bytes_ = 0;
+  if (shared_) shared_->open_bytes = 0;
 }
 
 void FrameBuffer::flatten() {
-  if (shared_.empty()) return;
+  if (!shared_ || shared_->refs.empty()) return;
   std::string out;
-  out.reserve(buf_.size() - begin_ + shared_bytes_);
+  out.reserve(buf_.size() - begin_ + shared_->bytes);
   std::size_t pos = begin_;
-  for (const Ref& r : shared_) {
+  for (const Ref& r : shared_->refs) {
     out.append(buf_, pos, r.at - pos);
     out.append(*r.data);
     pos = r.at;
@@ -87,29 +90,29 @@ void FrameBuffer::flatten() {
   out.append(buf_, pos, std::string::npos);
   buf_.swap(out);
   begin_ = 0;
-  shared_.clear();
-  shared_bytes_ = 0;
+  shared_->refs.clear();
+  shared_->bytes = 0;
 }
 
 void FrameBuffer::clear() noexcept {
   buf_.clear();
-  shared_.clear();
-  shared_bytes_ = 0;
-  open_shared_bytes_ = 0;
+  if (shared_) {
+    shared_->refs.clear();
+    shared_->bytes = 0;
+    shared_->open_bytes = 0;
+  }
   open_ = npos;
   begin_ = 0;
 }
 
 void FrameBuffer::release_memory() noexcept {
   if (buf_.empty()) std::string().swap(buf_);
-  if (shared_.empty()) std::vector<Ref>().swap(shared_);
+  if (shared_ && shared_->refs.empty()) shared_.reset();
 }
 
 void FrameBuffer::swap(FrameBuffer& other) noexcept {
   buf_.swap(other.buf_);
   shared_.swap(other.shared_);
-  std::swap(shared_bytes_, other.shared_bytes_);
-  std::swap(open_shared_bytes_, other.open_shared_bytes_);
   std::swap(open_, other.open_);
   std::swap(begin_, other.begin_);
 }

@@ -37,7 +37,7 @@ class FrameBuffer {
 
   bool empty() const noexcept { return buf_.empty(); }
   // Bytes queued, including reserved header space (close enough for accounting).
-  std::size_t size() const noexcept { return buf_.size() + shared_bytes_; }
+  std::size_t size() const noexcept { return buf_.size() + (shared_ ? shared_->bytes : 0); }
   std::size_t capacity() const noexcept { return buf_.capacity(); }
   void clear() noexcept;
   // Gives back memory kept from a burst, so that an idle connection holds no buffer.
@@ -49,15 +49,20 @@ class FrameBuffer {
     std::size_t at;  // the shared bytes come after buf_[0, at)
     Shared data;
   };
+  // Allocated with the first shared event: a connection that only gets its own replies (most of
+  // them, idle) pays one pointer for this.
+  struct SharedPart {
+    std::vector<Ref> refs;
+    std::size_t bytes = 0;       // bytes of every shared event held
+    std::size_t open_bytes = 0;  // of which in the open frame
+  };
   void open_or_separate();
   void seal_open_frame();
   void flatten();
 
   static constexpr std::size_t npos = static_cast<std::size_t>(-1);
   std::string buf_;
-  std::vector<Ref> shared_;
-  std::size_t shared_bytes_ = 0;       // bytes of every shared event held
-  std::size_t open_shared_bytes_ = 0;  // of which in the open frame
+  std::unique_ptr<SharedPart> shared_;
   std::size_t open_ = npos;  // offset of the open frame's reserved header space
   std::size_t begin_ = 0;    // first byte to write (after sealing the first frame)
 };
