@@ -46,12 +46,27 @@ void Node::cluster_send(Shard& owner, OwnedRoom& r, core::Message m, SessionRef 
   broker_->publish(m, [this, &owner, m, who, ref](std::error_code ec, broker::Published p) mutable {
     owner.post([this, &owner, m = std::move(m), who, ref = std::move(ref), ec, p]() mutable {
       if (ec) return reply_now(who, protocol::error_event(errc::unavailable, {}, ref));
-      // A retry of a message published before (perhaps through another node): it is in the
-      // broker's log, which is what the store recovers from; ack it as it was.
-      if (p.duplicate) return reply_now(who, ack_json(m, p.seq, p.ts, ref));
+      // A retry of a message published before (perhaps through another node, perhaps one that
+      // crashed before its commit): the ack must mean "durable", so store the published message
+      // (from the broker's log) again and ack after that commit; a store holding it already
+      // takes the same row as success.
+      if (p.duplicate) return store_duplicate(owner, std::move(m), p, who, std::move(ref));
       m.seq = p.seq;
       m.ts = p.ts;
       owner.queue_append(Shard::PendingAppend{std::move(m), who, std::move(ref)});
+    });
+  });
+}
+
+void Node::store_duplicate(Shard& owner, core::Message m, broker::Published p, SessionRef who, std::string ref) {
+  broker_->fetch(m.room, p.seq - 1, 1, [this, &owner, m, p, who, ref](std::error_code ec, std::vector<core::Message> msgs) mutable {
+    owner.post([this, &owner, m = std::move(m), p, who, ref = std::move(ref), ec, msgs = std::move(msgs)]() mutable {
+      if (ec) return reply_now(who, protocol::error_event(errc::unavailable, {}, ref));
+      if (msgs.empty() || msgs.front().seq != p.seq) {
+        // Trimmed from the broker's log (broker.log_capacity messages ago): committed long since.
+        return reply_now(who, ack_json(m, p.seq, p.ts, ref));
+      }
+      owner.queue_append(Shard::PendingAppend{std::move(msgs.front()), who, std::move(ref)});
     });
   });
 }

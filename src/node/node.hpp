@@ -127,6 +127,7 @@ class Node final : public broker::Handler {
 
   // Cluster mode (cluster.cpp), on the room's owner shard.
   void cluster_send(Shard& owner, OwnedRoom& r, core::Message m, SessionRef who, std::string ref);
+  void store_duplicate(Shard& owner, core::Message m, broker::Published p, SessionRef who, std::string ref);
   // Runs `f` once the room is subscribed and caught up with the broker.
   void when_synced(Shard& owner, OwnedRoom& r, std::function<void(OwnedRoom*)> f);
   void repair(Shard& owner, OwnedRoom& r);
@@ -135,6 +136,9 @@ class Node final : public broker::Handler {
   // Applies every message that continues the room's sequence, from `early`, fanning out.
   void drain_early(Shard& owner, OwnedRoom& r, Outbox& out);
   void maybe_unsubscribe(OwnedRoom& r);
+  // Stores applied messages that are still missing from the store a few seconds after their
+  // publication (their node died before its commit): the broker's log is the recovery log.
+  void durability_sweep(Shard& shard);
 
   // Cluster presence (presence_sync.cpp), on the room's owner shard.
   // A local session of `user` joined or left: announce the change of the room's members to the
@@ -154,9 +158,6 @@ class Node final : public broker::Handler {
   void presence_recover(Shard& shard, bool restate);
   // Once a second: restate the rooms whose last presence call failed.
   void presence_tick(Shard& shard);
-  // Stores applied messages that are still missing from the store a few seconds after their
-  // publication (their node died before its commit): the broker's log is the recovery log.
-  void durability_sweep(Shard& shard);
 
   NodeOptions options_;
   store::Store& store_;
