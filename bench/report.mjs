@@ -360,9 +360,23 @@ if (nRuns("store")) {
   chart("store", "store acks/s");
 }
 
-line("## cluster");
-line();
-line(nRuns("cluster") ? "See bench/results/cluster.json." : "Not run: the fanout through HAProxy needs the cluster launcher (scripts/cluster) wired into bench/run.");
+if (nRuns("cluster")) {
+  line(`## cluster (n=${nRuns("cluster")})`);
+  line();
+  line(`fanout through HAProxy over 4 nodes (one I/O thread each), Redis (broker) and PostgreSQL (store), started by scripts/cluster; every process and the generator on the same 2 cores. Latency is send-to-receive across nodes. Params: ${param("cluster")}.`);
+  line();
+  table(
+    ["server", "delivered/s", "p50", "p90", "p99", "p99.9", "lost", "duplicates"],
+    servers.filter((s) => runsOf("cluster", s).length).map((s) => [s, withRange("cluster", s, "result.delivered_per_s"), us(med("cluster", s, "latency_us.p50")),
+      us(med("cluster", s, "latency_us.p90")), us(med("cluster", s, "latency_us.p99")), us(med("cluster", s, "latency_us.p999")),
+      fmt(med("cluster", s, "delivery.lost")), fmt(med("cluster", s, "delivery.duplicates"))])
+  );
+  line("The seed stack (node-ws-redis) has not been run in this topology yet.");
+} else {
+  line("## cluster");
+  line();
+  line("Not run: `bench/run --scenarios cluster` starts the loopback cluster (scripts/cluster) and drives it.");
+}
 line();
 
 const prof = path.join(RESULTS, "profile-parley.txt");
