@@ -81,10 +81,7 @@ void WsSession::on_bytes(std::span<char> bytes) {
       case Kind::ping:
         if (state_ == State::open) {
           pending_.add_control(Opcode::pong, e.payload);
-          if (!dirty_) {
-            dirty_ = true;
-            shard().mark_dirty(*this);
-          }
+          want_flush();
         }
         break;
       case Kind::pong:
@@ -117,10 +114,7 @@ bool WsSession::make_room(std::size_t bytes) {
 void WsSession::enqueue(std::string_view event) {
   if (state_ != State::open || overflow_) return;
   if (make_room(event.size())) pending_.add_event(event);
-  if (!dirty_) {
-    dirty_ = true;
-    shard().mark_dirty(*this);
-  }
+  want_flush();
 }
 
 void WsSession::enqueue_shared(const std::shared_ptr<const std::string>& events) {
@@ -132,10 +126,13 @@ void WsSession::enqueue_shared(const std::shared_ptr<const std::string>& events)
     return Session::enqueue_shared(events);
   }
   if (make_room(events->size())) pending_.add_shared(events);
-  if (!dirty_) {
-    dirty_ = true;
-    shard().mark_dirty(*this);
-  }
+  want_flush();
+}
+
+void WsSession::want_flush() {
+  if (dirty_) return;
+  dirty_ = true;
+  shard().mark_dirty(*this);
 }
 
 void WsSession::flush() {
@@ -253,10 +250,7 @@ void WsSession::tick(std::int64_t now) {
   if (!ping_outstanding && now - last_seen_ms_ > static_cast<std::int64_t>(l.ping_interval_ms)) {
     ping_sent_ms_ = now;
     pending_.add_control(Opcode::ping, {});
-    if (!dirty_) {
-      dirty_ = true;
-      shard().mark_dirty(*this);
-    }
+    want_flush();
   }
 }
 

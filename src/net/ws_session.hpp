@@ -37,6 +37,7 @@ class WsSession final : public node::Session {
   void do_wait();
   void on_readable(const boost::system::error_code& ec);
   void on_bytes(std::span<char> bytes);
+  void want_flush();  // asks the shard for flush() at the end of this loop turn (once)
   void do_write();  // hands pending_ to the kernel now (non-blocking), the rest by async_write
   bool make_room(std::size_t bytes);  // false: over max_outbound_bytes (a slow consumer)
   // Bytes queued that the kernel has not taken (what max_outbound_bytes limits).

@@ -20,9 +20,7 @@ namespace {
 SessionRef ref_of(const Session& s) { return SessionRef{s.shard().index(), s.id()}; }
 
 std::string retry_after(std::int64_t ms) { return "\"retry_after_ms\":" + std::to_string(ms); }
-}  // namespace
 
-namespace {
 // Requests held behind a pending join, at most: a client pipelining that far ahead is refused.
 constexpr std::size_t max_held = 64;
 constexpr std::size_t max_held_bytes = 256 * 1024;

@@ -71,17 +71,15 @@ SqliteStore::SqliteStore(SqliteOptions options) : options_(std::move(options)) {
   };
   // A seq stored already is the same message stored again (a retry acked after a cluster node
   // crashed before its commit): never a constraint failure, which would be retried forever.
-  prepare("INSERT INTO messages(room, seq, sender, text, ts, cid) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
-          "ON CONFLICT(room, seq) DO NOTHING",
-          &insert_message_);
-  {
-    // The same, insert_rows rows per statement: a batch spends its time in the B-tree, not in
-    // the statement machinery.
+  // One row per statement, and insert_rows rows per statement (a batch then spends its time in
+  // the B-tree, not in the statement machinery).
+  auto insert_sql = [](std::size_t rows) {
     std::string sql = "INSERT INTO messages(room, seq, sender, text, ts, cid) VALUES ";
-    for (std::size_t i = 0; i < insert_rows; ++i) sql += i ? ",(?,?,?,?,?,?)" : "(?,?,?,?,?,?)";
-    sql += " ON CONFLICT(room, seq) DO NOTHING";
-    prepare(sql.c_str(), &insert_messages_);
-  }
+    for (std::size_t i = 0; i < rows; ++i) sql += i ? ",(?,?,?,?,?,?)" : "(?,?,?,?,?,?)";
+    return sql + " ON CONFLICT(room, seq) DO NOTHING";
+  };
+  prepare(insert_sql(1).c_str(), &insert_message_);
+  prepare(insert_sql(insert_rows).c_str(), &insert_messages_);
   prepare("INSERT OR IGNORE INTO rooms(id, created_at, created_by) VALUES (?1, ?2, ?3)", &insert_room_);
   prepare("SELECT seq, sender, text, ts, cid FROM messages WHERE room = ?1 AND seq > ?2 AND seq < ?3 "
           "ORDER BY seq DESC LIMIT ?4", &select_range_);
