@@ -2,7 +2,13 @@
 
 #include <boost/asio/socket_base.hpp>
 #include <spdlog/spdlog.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "node/shard.hpp"
 
@@ -11,12 +17,13 @@ namespace parley::net {
 using tcp = boost::asio::ip::tcp;
 
 Listener::Listener(node::Shard& shard, const HttpOptions& options, const tcp::endpoint& endpoint)
-    : shard_(shard), options_(options), acceptor_(shard.context()), retry_(shard.context()) {
+    : shard_(shard), options_(options), acceptor_(shard.context()), retry_(shard.context()), protocol_(endpoint.protocol()) {
   acceptor_.open(endpoint.protocol());
   acceptor_.set_option(boost::asio::socket_base::reuse_address(true));
   acceptor_.set_option(boost::asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true));
   acceptor_.bind(endpoint);
   acceptor_.listen(4096);
+  acceptor_.non_blocking(true);  // accept_pending() drains it until EAGAIN
 }
 
 unsigned short Listener::port() const { return acceptor_.local_endpoint().port(); }
@@ -30,22 +37,43 @@ void Listener::stop() {
 }
 
 void Listener::do_accept() {
-  acceptor_.async_accept([self = shared_from_this()](boost::system::error_code ec, tcp::socket socket) {
+  // Wait for readability, then take every pending connection with accept4(): the new socket is
+  // non-blocking from birth (no ioctl per connection, which Asio's accept would cost), and a burst
+  // of connects costs one wake-up, not one handler each.
+  acceptor_.async_wait(tcp::acceptor::wait_read, [self = shared_from_this()](boost::system::error_code ec) {
     if (ec == boost::asio::error::operation_aborted || !self->acceptor_.is_open()) return;
-    if (ec) {
+    self->accept_pending();
+  });
+}
+
+void Listener::accept_pending() {
+  // Bounded per wake-up so that a connect storm cannot starve the sessions of this thread.
+  for (int i = 0; i < 256; ++i) {
+    const int fd = ::accept4(acceptor_.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      const int err = errno;
+      if (err == EAGAIN || err == EWOULDBLOCK) break;
+      if (err == EINTR || err == ECONNABORTED || err == EPROTO || err == EPERM) continue;  // that one is gone
       // Out of descriptors or memory: wait instead of spinning, the condition may pass.
-      spdlog::warn("accept: {}", ec.message());
-      self->retry_.expires_after(std::chrono::milliseconds(100));
-      self->retry_.async_wait([self](boost::system::error_code e) {
+      spdlog::warn("accept: {}", std::strerror(err));
+      retry_.expires_after(std::chrono::milliseconds(100));
+      retry_.async_wait([self = shared_from_this()](boost::system::error_code e) {
         if (!e) self->do_accept();
       });
       return;
     }
-    boost::system::error_code opt;
-    socket.set_option(tcp::no_delay(true), opt);
-    start_http_session(self->shard_, self->options_, std::move(socket));
-    self->do_accept();
-  });
+    const int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    boost::system::error_code ec;
+    tcp::socket socket(shard_.context());
+    socket.assign(protocol_, fd, ec);
+    if (ec) {
+      ::close(fd);
+      continue;
+    }
+    start_http_session(shard_, options_, std::move(socket));
+  }
+  do_accept();
 }
 
 }  // namespace parley::net

@@ -25,11 +25,13 @@ class Listener : public std::enable_shared_from_this<Listener> {
 
  private:
   void do_accept();
+  void accept_pending();
 
   node::Shard& shard_;
   const HttpOptions& options_;
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::steady_timer retry_;
+  boost::asio::ip::tcp protocol_;
 };
 
 }  // namespace parley::net

@@ -3,6 +3,12 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
 
 #include "node/node.hpp"
 #include "node/shard.hpp"
@@ -39,8 +45,7 @@ WsSession::~WsSession() = default;
 
 void WsSession::start() {
   shard().add_session(shared_from_this());
-  boost::system::error_code ec;
-  socket_.non_blocking(true, ec);
+  // The socket is non-blocking from accept4(); reads and writes pass MSG_DONTWAIT besides.
   if (!leftover_.empty()) {
     std::string bytes = std::move(leftover_);
     on_bytes(std::span<char>(bytes.data(), bytes.size()));
@@ -60,10 +65,10 @@ void WsSession::on_readable(const boost::system::error_code& ec) {
   // Read what the socket has, a few buffers at most per wake-up so that one busy client cannot
   // starve the others on this thread.
   for (int i = 0; i < 4 && state_ != State::closed; ++i) {
-    boost::system::error_code rec;
-    const std::size_t n = socket_.read_some(boost::asio::buffer(buf), rec);
-    if (rec == boost::asio::error::would_block || rec == boost::asio::error::try_again) break;
-    if (rec) return hard_close();  // EOF or reset
+    const ssize_t got = ::recv(socket_.native_handle(), buf.data(), buf.size(), MSG_DONTWAIT);
+    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) break;
+    if (got <= 0) return hard_close();  // EOF or reset
+    const auto n = static_cast<std::size_t>(got);
     on_bytes(std::span<char>(buf.data(), n));
     if (n < buf.size()) break;
   }
@@ -163,11 +168,10 @@ void WsSession::do_write() {
   iov.clear();
   std::size_t total = 0;
   for (const auto sv : spans) {
-    iov.emplace_back(sv.data(), sv.size());
+    iov.push_back(iovec{const_cast<char*>(sv.data()), sv.size()});
     total += sv.size();
   }
-  boost::system::error_code ec;
-  const std::size_t n = socket_.write_some(iov, ec);
+  const std::size_t n = send_now(iov);
   auto& m = shard().metrics();
   m.bytes_out.add(n);
   if (n == total) {
@@ -186,6 +190,26 @@ void WsSession::do_write() {
   inflight_sent_ = n;
   boost::asio::async_write(socket_, boost::asio::buffer(bytes.data() + n, bytes.size() - n),
                            [self = self()](const boost::system::error_code& e, std::size_t k) { self->on_write(e, k); });
+}
+
+std::size_t WsSession::send_now(std::span<iovec> iov) {
+  // sendmsg() takes at most IOV_MAX pieces: go on while the kernel takes whole chunks. An error
+  // (reset, broken pipe) counts as nothing sent; the async_write that follows reports it.
+  std::size_t sent = 0;
+  while (!iov.empty()) {
+    const std::size_t count = std::min<std::size_t>(iov.size(), IOV_MAX);
+    std::size_t chunk = 0;
+    for (std::size_t i = 0; i < count; ++i) chunk += iov[i].iov_len;
+    msghdr msg{};
+    msg.msg_iov = iov.data();
+    msg.msg_iovlen = count;
+    const ssize_t n = ::sendmsg(socket_.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n <= 0) break;
+    sent += static_cast<std::size_t>(n);
+    if (static_cast<std::size_t>(n) < chunk) break;
+    iov = iov.subspan(count);
+  }
+  return sent;
 }
 
 void WsSession::on_write(const boost::system::error_code& ec, std::size_t n) {

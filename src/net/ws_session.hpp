@@ -4,6 +4,7 @@
 // read pending, reads into its shard's shared buffer, keeps only a partial frame, and writes every
 // event queued in a loop turn as one frame with one write. Lives on one shard thread; no locks.
 #include <boost/asio/ip/tcp.hpp>
+#include <sys/uio.h>
 
 #include <cstdint>
 #include <memory>
@@ -39,6 +40,7 @@ class WsSession final : public node::Session {
   void on_bytes(std::span<char> bytes);
   void want_flush();  // asks the shard for flush() at the end of this loop turn (once)
   void do_write();  // hands pending_ to the kernel now (non-blocking), the rest by async_write
+  std::size_t send_now(std::span<iovec> iov);  // bytes the kernel took at once
   bool make_room(std::size_t bytes);  // false: over max_outbound_bytes (a slow consumer)
   // Bytes queued that the kernel has not taken (what max_outbound_bytes limits).
   std::uint64_t unsent() const noexcept { return pending_.size() + (writing_ ? inflight_.size() - inflight_sent_ : 0); }

@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <sys/uio.h>
 
 #include <cstdint>
 #include <memory>
@@ -67,7 +68,7 @@ class Shard {
   std::vector<char>& read_buffer() noexcept { return read_buffer_; }
   // Scratch space for one scatter-gather write at a time, shared by the sessions of the thread.
   std::vector<std::string_view>& write_spans() noexcept { return write_spans_; }
-  std::vector<boost::asio::const_buffer>& write_buffers() noexcept { return write_buffers_; }
+  std::vector<iovec>& write_buffers() noexcept { return write_buffers_; }
   ShardMetrics& metrics() noexcept { return metrics_; }
   const ShardMetrics& metrics() const noexcept { return metrics_; }
 
@@ -93,7 +94,7 @@ class Shard {
   std::unordered_map<std::string, std::unique_ptr<OwnedRoom>> owned_;
   std::vector<char> read_buffer_;
   std::vector<std::string_view> write_spans_;
-  std::vector<boost::asio::const_buffer> write_buffers_;
+  std::vector<iovec> write_buffers_;
   ShardMetrics metrics_;
 };
 

@@ -238,6 +238,30 @@ std::string json_input(Rng& r) {
   return o;
 }
 
+// An upgrade request built from the pieces browsers and tools send, in varied case and spacing,
+// sometimes broken; the first byte is the header limit (see upgrade_request_target.cpp).
+std::string upgrade_input(Rng& r) {
+  static const char* const lines[] = {
+      "Host: 127.0.0.1:8080", "Connection: Upgrade", "connection: keep-alive, upgrade", "Upgrade: websocket",
+      "upgrade:WebSocket", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13",
+      "sec-websocket-version:8", "Sec-WebSocket-Protocol: parley.v1", "Origin: http://x", "Content-Length: 0",
+      "Transfer-Encoding: chunked", " folded", "X-Empty:", "Bad Name: x", ": nameless", "Pragma: no-cache"};
+  static const char* const starts[] = {"GET /ws HTTP/1.1", "GET /ws?x=1 HTTP/1.1", "GET / HTTP/1.1",
+                                       "POST /ws HTTP/1.1", "GET /ws HTTP/1.0", "GET ws HTTP/1.1", "GET /ws"};
+  std::string o(1, static_cast<char>(r.chance(80) ? 255 : r.next()));
+  o += r.pick(starts);
+  o += "\r\n";
+  const std::size_t n = r.below(9);
+  for (std::size_t i = 0; i < n; ++i) {
+    o += r.pick(lines);
+    o += r.chance(95) ? "\r\n" : "\n";
+  }
+  if (r.chance(90)) o += "\r\n";
+  if (r.chance(20)) o += random_bytes(r, r.below(16));
+  if (r.chance(15)) mutate(r, o);
+  return o;
+}
+
 // ---------------------------------------------------------------------------------------------
 
 std::vector<std::string> read_corpus(const fs::path& dir) {
@@ -279,7 +303,8 @@ int main(int argc, char** argv) {
     else corpus = a;
   }
   const Target targets[] = {{"ws_frame", parley::fuzz::ws_frame, ws_input},
-                            {"parse_request", parley::fuzz::parse_request, json_input}};
+                            {"parse_request", parley::fuzz::parse_request, json_input},
+                            {"upgrade_request", parley::fuzz::upgrade_request, upgrade_input}};
   const auto start = std::chrono::steady_clock::now();
   const auto budget = std::chrono::duration<double>(seconds / std::size(targets));
   for (const Target& t : targets) {

@@ -105,3 +105,25 @@ REQ = {
 for name, text in REQ.items():
     with open(os.path.join(HERE, "parse_request", name + ".json"), "wb") as f:
         f.write(text.encode())
+
+# upgrade_request inputs: byte 0 picks the header limit (16 + 4 * byte), the rest is what a client
+# sends on a new connection.
+CHROMIUM = (
+    "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nConnection: Upgrade\r\nPragma: no-cache\r\n"
+    "Cache-Control: no-cache\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64)\r\nUpgrade: websocket\r\n"
+    "Origin: http://127.0.0.1:8080\r\nSec-WebSocket-Version: 13\r\nAccept-Encoding: gzip, deflate, br\r\n"
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+    "Sec-WebSocket-Protocol: parley.v1\r\n\r\n"
+)
+UPGRADE = {
+    "chromium": CHROMIUM,
+    "with_first_frame": CHROMIUM + "\x81\x85\x37\xfa\x21\x3d" + "hello",
+    "minimal": "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: upgrade\r\n"
+               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    "page": "GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n",
+}
+os.makedirs(os.path.join(HERE, "upgrade_request"), exist_ok=True)
+for name, text in UPGRADE.items():
+    with open(os.path.join(HERE, "upgrade_request", name + ".bin"), "wb") as f:
+        f.write(bytes([255]) + text.encode("latin-1"))

@@ -1,0 +1,38 @@
+#pragma once
+// The WebSocket opening handshake's fast path (RFC 6455 4.2.1): recognises the one request a
+// chat client sends on every connect — a plain `GET /ws` upgrade — without an HTTP library, so
+// that a connection costs a scan of its header instead of a general parser and a dozen
+// allocations. Anything else, or anything it is not sure of, is `other`: the caller hands the
+// bytes to the full HTTP parser (Beast), which answers errors, static files and health checks.
+// So this scanner only ever accepts; it never refuses.
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace parley::protocol {
+
+struct UpgradeRequest {
+  std::string_view target;     // "/ws" or "/ws?..." (the path is checked by the caller)
+  std::string_view key;        // Sec-WebSocket-Key, as sent
+  std::string_view version;    // Sec-WebSocket-Version
+  std::string_view protocols;  // Sec-WebSocket-Protocol (may be empty)
+  std::size_t length = 0;      // bytes of the request, including the blank line
+};
+
+enum class Scan {
+  complete,    // a well-formed GET upgrade to WebSocket; `out` is filled
+  incomplete,  // a well-formed prefix: read more (the caller bounds how much)
+  other,       // not a plain upgrade, malformed, or too large: give it to the HTTP parser
+};
+
+// Scans `bytes` from their start. `max_header_bytes` bounds the request (past it: `other`, and
+// the HTTP parser answers 431). The views in `out` point into `bytes`.
+Scan scan_upgrade_request(std::string_view bytes, std::size_t max_header_bytes, UpgradeRequest& out);
+
+// The 101 response; `accept` is base64(SHA-1(key + GUID)). `subprotocol` empty: none chosen.
+std::string make_upgrade_response(std::string_view accept, std::string_view subprotocol);
+
+// True when the comma-separated token list `list` holds `token` (ASCII case-insensitive).
+bool has_token(std::string_view list, std::string_view token);
+
+}  // namespace parley::protocol

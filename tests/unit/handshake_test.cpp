@@ -1,0 +1,149 @@
+#include "protocol/handshake.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace {
+
+using parley::protocol::has_token;
+using parley::protocol::make_upgrade_response;
+using parley::protocol::Scan;
+using parley::protocol::scan_upgrade_request;
+using parley::protocol::UpgradeRequest;
+
+constexpr std::size_t limit = 8192;
+
+// What a browser sends (Chromium, with its usual extra headers).
+const std::string browser =
+    "GET /ws HTTP/1.1\r\n"
+    "Host: 127.0.0.1:8080\r\n"
+    "Connection: Upgrade\r\n"
+    "Pragma: no-cache\r\n"
+    "Cache-Control: no-cache\r\n"
+    "User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)\r\n"
+    "Upgrade: websocket\r\n"
+    "Origin: http://127.0.0.1:8080\r\n"
+    "Sec-WebSocket-Version: 13\r\n"
+    "Accept-Encoding: gzip, deflate, br\r\n"
+    "Accept-Language: en-US,en;q=0.9\r\n"
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+    "Sec-WebSocket-Protocol: parley.v1\r\n"
+    "\r\n";
+
+Scan scan(const std::string& s, UpgradeRequest& r) { return scan_upgrade_request(s, limit, r); }
+Scan scan(const std::string& s) {
+  UpgradeRequest r;
+  return scan(s, r);
+}
+
+std::string replace(std::string s, const std::string& from, const std::string& to) {
+  const auto at = s.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  return s.replace(at, from.size(), to);
+}
+
+TEST(Handshake, BrowserUpgradeIsComplete) {
+  UpgradeRequest r;
+  ASSERT_EQ(scan(browser, r), Scan::complete);
+  EXPECT_EQ(r.target, "/ws");
+  EXPECT_EQ(r.key, "dGhlIHNhbXBsZSBub25jZQ==");
+  EXPECT_EQ(r.version, "13");
+  EXPECT_EQ(r.protocols, "parley.v1");
+  EXPECT_EQ(r.length, browser.size());
+}
+
+TEST(Handshake, BytesAfterTheRequestAreNotPartOfIt) {
+  // A client may send its first frame right behind the request.
+  UpgradeRequest r;
+  ASSERT_EQ(scan(browser + "\x81\x05hello", r), Scan::complete);
+  EXPECT_EQ(r.length, browser.size());
+}
+
+TEST(Handshake, HeaderNamesAndTokensIgnoreCaseAndSpaces) {
+  const std::string req =
+      "GET /ws?token=abc HTTP/1.1\r\nhost: x\r\nconnection: keep-alive, UPGRADE\r\nupgrade:WebSocket\r\n"
+      "sec-websocket-key:   dGhlIHNhbXBsZSBub25jZQ==  \t\r\nSEC-WEBSOCKET-VERSION: 13\r\n\r\n";
+  UpgradeRequest r;
+  ASSERT_EQ(scan(req, r), Scan::complete);
+  EXPECT_EQ(r.target, "/ws?token=abc");
+  EXPECT_EQ(r.key, "dGhlIHNhbXBsZSBub25jZQ==");
+  EXPECT_EQ(r.protocols, "");
+}
+
+TEST(Handshake, EveryPrefixIsIncomplete) {
+  for (std::size_t n = 0; n < browser.size(); ++n) {
+    EXPECT_EQ(scan(browser.substr(0, n)), Scan::incomplete) << n;
+  }
+}
+
+TEST(Handshake, WhatIsNotAPlainUpgradeGoesToTheHttpParser) {
+  // Requests for pages and health checks, and other methods, are decided at their first bytes.
+  EXPECT_EQ(scan("POST /ws HTTP/1.1\r\n"), Scan::other);
+  EXPECT_EQ(scan("HEAD"), Scan::other);
+  EXPECT_EQ(scan("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), Scan::other);  // no upgrade headers
+  EXPECT_EQ(scan(replace(browser, "HTTP/1.1", "HTTP/1.0")), Scan::other);
+  EXPECT_EQ(scan(replace(browser, "Upgrade: websocket", "Upgrade: h2c")), Scan::other);
+  EXPECT_EQ(scan(replace(browser, "Connection: Upgrade", "Connection: keep-alive")), Scan::other);
+  EXPECT_EQ(scan(replace(browser, "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", "")), Scan::other);
+  EXPECT_EQ(scan(replace(browser, "Sec-WebSocket-Version: 13\r\n", "")), Scan::other);
+  // A body, a repeated header, an obsolete line folding, a bare LF, control characters.
+  EXPECT_EQ(scan(replace(browser, "Pragma: no-cache", "Content-Length: 5")), Scan::other);
+  EXPECT_EQ(scan(replace(browser, "Pragma: no-cache", "Transfer-Encoding: chunked")), Scan::other);
+  EXPECT_EQ(scan(replace(browser, "Pragma: no-cache", "Upgrade: websocket")), Scan::other);
+  EXPECT_EQ(scan(replace(browser, "Pragma: no-cache", "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==")), Scan::other);
+  EXPECT_EQ(scan(replace(browser, "Pragma: no-cache\r\n", "Pragma: no-cache\r\n  folded\r\n")), Scan::other);
+  EXPECT_EQ(scan(replace(browser, "Pragma: no-cache\r\n", "Pragma: no-cache\n")), Scan::other);
+  EXPECT_EQ(scan(replace(browser, "Pragma: no-cache", std::string("Pragma: no\0cache", 16))), Scan::other);
+  EXPECT_EQ(scan(replace(browser, "Pragma: no-cache", "Pra gma: no-cache")), Scan::other);
+  EXPECT_EQ(scan(replace(browser, "Pragma: no-cache", ": no-cache")), Scan::other);
+  EXPECT_EQ(scan(replace(browser, "Pragma: no-cache", "Pragma")), Scan::other);
+  // Targets: origin-form only, no spaces or control characters.
+  EXPECT_EQ(scan(replace(browser, "GET /ws ", "GET http://x/ws ")), Scan::other);
+  EXPECT_EQ(scan(replace(browser, "GET /ws ", "GET /w s ")), Scan::other);
+  EXPECT_EQ(scan(replace(browser, "GET /ws ", "GET  /ws ")), Scan::other);
+  EXPECT_EQ(scan(replace(browser, "GET /ws ", "GET /w\x7fs ")), Scan::other);
+  EXPECT_EQ(scan(replace(browser, "GET /ws HTTP/1.1", "GET /ws")), Scan::other);
+}
+
+TEST(Handshake, TheHeaderLimitHoldsWhetherOrNotTheRequestIsWhole) {
+  const std::string big = replace(browser, "Pragma: no-cache", "X-Pad: " + std::string(limit, 'a'));
+  EXPECT_EQ(scan(big), Scan::other);
+  EXPECT_EQ(scan(big.substr(0, limit + 1)), Scan::other);  // not whole yet, already too large
+  UpgradeRequest r;
+  EXPECT_EQ(scan_upgrade_request(browser, browser.size(), r), Scan::complete);  // exactly at the limit
+  EXPECT_EQ(scan_upgrade_request(browser, browser.size() - 1, r), Scan::other);
+}
+
+TEST(Handshake, ErrorsAreLeftToTheCaller) {
+  // The scanner accepts a syntactically plain upgrade; the version, key and path are checked by
+  // the caller, which sends those requests to the HTTP session for its error answers.
+  UpgradeRequest r;
+  const std::string old_version = replace(browser, "Sec-WebSocket-Version: 13", "Sec-WebSocket-Version: 8");
+  ASSERT_EQ(scan(old_version, r), Scan::complete);
+  EXPECT_EQ(r.version, "8");
+  const std::string other_path = replace(browser, "GET /ws ", "GET /other ");  // the views point into it
+  ASSERT_EQ(scan(other_path, r), Scan::complete);
+  EXPECT_EQ(r.target, "/other");
+}
+
+TEST(Handshake, Tokens) {
+  EXPECT_TRUE(has_token("Upgrade", "upgrade"));
+  EXPECT_TRUE(has_token("keep-alive, Upgrade", "upgrade"));
+  EXPECT_TRUE(has_token(" keep-alive ,\tupgrade\t", "upgrade"));
+  EXPECT_FALSE(has_token("upgraded", "upgrade"));
+  EXPECT_FALSE(has_token("", "upgrade"));
+  EXPECT_FALSE(has_token(",,", "upgrade"));
+}
+
+TEST(Handshake, Response) {
+  EXPECT_EQ(make_upgrade_response("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", "parley.v1"),
+            "HTTP/1.1 101 Switching Protocols\r\nServer: parley\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: parley.v1\r\n\r\n");
+  EXPECT_EQ(make_upgrade_response("x", ""),
+            "HTTP/1.1 101 Switching Protocols\r\nServer: parley\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Accept: x\r\n\r\n");
+}
+
+}  // namespace
