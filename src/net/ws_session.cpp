@@ -265,6 +265,12 @@ void WsSession::tick(std::int64_t now) {
   if (user.empty() && now - opened_ms_ > static_cast<std::int64_t>(l.hello_timeout_ms)) {
     return close(CloseCode::policy_violation, "hello timeout");
   }
+  // An idle client keeps no write buffer: the capacity its last writes left behind (a few hundred
+  // bytes after the welcome) goes back, about a tenth of what an idle connection costs.
+  if (!writing_ && pending_.empty()) {
+    pending_.release_memory();
+    inflight_.release_memory();
+  }
   // Any bytes from the client answer a ping. A ping is outstanding when nothing arrived since it
   // was sent; the pong timeout runs from the ping, not from the client's last bytes.
   const bool ping_outstanding = ping_sent_ms_ > last_seen_ms_;

@@ -254,7 +254,7 @@ void Node::replay_held(Session& s) {
   // Stops as soon as a replayed request starts another join: the rest waits for that one.
   while (s.joining.empty() && !s.held.empty()) {
     std::string frame = std::move(s.held.front());
-    s.held.pop_front();
+    s.held.erase(s.held.begin());
     s.held_bytes -= frame.size();
     handle_frame(s, frame);
   }
