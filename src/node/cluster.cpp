@@ -82,9 +82,7 @@ void Node::when_synced(Shard& owner, OwnedRoom& r, std::function<void(OwnedRoom*
       OwnedRoom* r = owner.find_owned(room);
       if (!r || !r->subscribed) return;
       if (ec) {
-        auto waiting = std::move(r->sync_waiting);
-        r->sync_waiting.clear();
-        for (auto& f : waiting) f(nullptr);
+        finish_sync(*r, nullptr);
         return maybe_unsubscribe(*r);
       }
       repair(owner, *r);
@@ -103,9 +101,7 @@ void Node::repair(Shard& owner, OwnedRoom& r) {
                      if (ec) {
                        r->repairing = false;
                        spdlog::warn("room {}: cannot fetch from the broker: {}", room, ec.message());
-                       auto waiting = std::move(r->sync_waiting);
-                       r->sync_waiting.clear();
-                       for (auto& f : waiting) f(nullptr);
+                       finish_sync(*r, nullptr);
                        maybe_unsubscribe(*r);
                        return;  // the periodic check (on_shard_tick) tries again
                      }
@@ -145,9 +141,13 @@ void Node::on_repaired(Shard& owner, const std::string& room, std::vector<core::
   dispatch(out);
   if (!r->early.empty()) return repair(owner, *r);  // still a hole (published meanwhile): again
   r->synced = true;
-  auto waiting = std::move(r->sync_waiting);
-  r->sync_waiting.clear();
-  for (auto& f : waiting) f(r);
+  finish_sync(*r, r);
+}
+
+void Node::finish_sync(OwnedRoom& r, OwnedRoom* result) {
+  auto waiting = std::move(r.sync_waiting);
+  r.sync_waiting.clear();
+  for (auto& f : waiting) f(result);
 }
 
 void Node::drain_early(Shard&, OwnedRoom& r, Outbox& out) {

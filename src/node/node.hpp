@@ -130,6 +130,8 @@ class Node final : public broker::Handler {
   void store_duplicate(Shard& owner, core::Message m, broker::Published p, SessionRef who, std::string ref);
   // Runs `f` once the room is subscribed and caught up with the broker.
   void when_synced(Shard& owner, OwnedRoom& r, std::function<void(OwnedRoom*)> f);
+  // Hands the room's sync waiters their answer: the room (synced) or null (failed).
+  void finish_sync(OwnedRoom& r, OwnedRoom* result);
   void repair(Shard& owner, OwnedRoom& r);
   void on_repaired(Shard& owner, const std::string& room, std::vector<core::Message> msgs);
   void cluster_receive(Shard& owner, core::Message m);
