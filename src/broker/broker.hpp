@@ -23,6 +23,7 @@
 // the broker's own thread; callers post back to their executor.
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -70,6 +71,9 @@ class Broker {
   using PresenceDone = std::function<void(std::error_code)>;
   using MembersDone = std::function<void(std::error_code, PresenceSnapshot)>;
   using CountsDone = std::function<void(std::error_code, std::vector<std::size_t>)>;
+  using AnnounceDone = std::function<void(std::error_code)>;
+  // The room's creator if the room is known to the broker, nullopt if it is not.
+  using LookupDone = std::function<void(std::error_code, std::optional<std::string>)>;
 
   virtual ~Broker() = default;
 
@@ -83,7 +87,15 @@ class Broker {
   // m.seq: the highest seq the caller has seen in the room; the broker never assigns a seq at or
   // below it (a broker that lost its data must not reuse seqs). m.ts: the sender's node time.
   virtual void publish(const core::Message& m, PublishDone done) = 0;
-  virtual void announce_room(const std::string& room, const std::string& by) = 0;
+  // Records the room in the broker's room index, then tells every other node (on_room_created).
+  // `done` (may be empty) runs once the index holds the room, so that from then on lookup_room()
+  // finds it on every node; or with an error, within a bounded time, if the broker does not
+  // confirm it (the record is still sent when the broker is back).
+  virtual void announce_room(const std::string& room, const std::string& by, AnnounceDone done) = 0;
+  // Whether the room index holds `room` (announced by any node, at any time): for a room this
+  // node has not heard of, whose announcement may still be on its way. `done` runs once, within
+  // a bounded time: an unreachable or silent broker is an error, never a wait for a reconnect.
+  virtual void lookup_room(const std::string& room, LookupDone done) = 0;
   // `done` runs once the subscription is live (after a reconnect if need be): from then on no
   // published message is missed unless the connection drops, so a fetch() then finds the rest.
   virtual void subscribe(const std::string& room, std::function<void(std::error_code)> done) = 0;

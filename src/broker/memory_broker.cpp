@@ -174,10 +174,23 @@ void MemoryBroker::publish(const core::Message& msg, PublishDone done) {
   });
 }
 
-void MemoryBroker::announce_room(const std::string& room, const std::string& by) {
-  boost::asio::post(cluster_.ctx_, [this, room, by] {
+void MemoryBroker::announce_room(const std::string& room, const std::string& by, AnnounceDone done) {
+  boost::asio::post(cluster_.ctx_, [this, room, by, done = std::move(done)] {
+    // While "down" the record still lands (Redis would send it after the reconnect); `done`
+    // reports that it could not be confirmed.
+    cluster_.room_index_.emplace(room, by);  // the first creator stays, as with HSETNX
+    if (done) done(cluster_.up_ ? std::error_code() : std::error_code(errc::unavailable));
     for (auto* e : cluster_.endpoints_)
       if (e != this && e->handler_ && !e->crashed_) e->handler_->on_room_created(room, by);
+  });
+}
+
+void MemoryBroker::lookup_room(const std::string& room, LookupDone done) {
+  boost::asio::post(cluster_.ctx_, [this, room, done = std::move(done)] {
+    if (!cluster_.up_) return done(errc::unavailable, std::nullopt);
+    auto it = cluster_.room_index_.find(room);
+    if (it == cluster_.room_index_.end()) return done({}, std::nullopt);
+    done({}, it->second);
   });
 }
 

@@ -4,7 +4,8 @@
 // its own thread; each node gets its own MemoryBroker endpoint. It lets the cluster path of the
 // node — ordering by the broker, gap repair, cross-node delivery, presence across nodes — be
 // tested with several nodes in one process, and it is the reference the RedisBroker is checked
-// against. Presence as in Redis: each endpoint renews a heartbeat every node_timeout/5; at each
+// against (a single node runs without any broker). The room index (announce_room, lookup_room) as
+// in Redis. Presence as in Redis: each endpoint renews a heartbeat every node_timeout/5; at each
 // beat, the entries of endpoints whose heartbeat is older than node_timeout are removed (crash()).
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -63,6 +64,7 @@ class MemoryCluster {
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
   std::size_t log_capacity_;
   std::unordered_map<std::string, Room> rooms_;  // on ctx_'s thread only
+  std::unordered_map<std::string, std::string> room_index_;  // room → creator, as <prefix>:room-index
   std::set<MemoryBroker*> endpoints_;
   std::map<MemoryBroker*, int> drops_;
   std::chrono::milliseconds node_timeout_;
@@ -84,7 +86,8 @@ class MemoryBroker final : public Broker {
   void stop() override;
   bool ready() const override { return cluster_.up_.load(); }
   void publish(const core::Message& m, PublishDone done) override;
-  void announce_room(const std::string& room, const std::string& by) override;
+  void announce_room(const std::string& room, const std::string& by, AnnounceDone done) override;
+  void lookup_room(const std::string& room, LookupDone done) override;
   void subscribe(const std::string& room, std::function<void(std::error_code)> done) override;
   void unsubscribe(const std::string& room) override;
   void fetch(const std::string& room, std::uint64_t after, std::size_t limit, FetchDone done) override;

@@ -2,7 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
 #include <charconv>
+#include <chrono>
 #include <stdexcept>
 
 #include "protocol/errc.hpp"
@@ -181,11 +185,60 @@ void RedisBroker::publish(const core::Message& m, PublishDone done) {
       });
 }
 
-void RedisBroker::announce_room(const std::string& room, const std::string& by) {
+void RedisBroker::bounded_command(std::vector<std::string> args, RedisClient::Callback done) {
+  struct Pending {
+    Pending(boost::asio::io_context& ctx, RedisClient::Callback cb) : timer(ctx), done(std::move(cb)) {}
+    boost::asio::steady_timer timer;
+    RedisClient::Callback done;  // empty once called
+  };
+  if (!client_.connected()) return done(redis_errc::not_connected, {});
+  auto p = std::make_shared<Pending>(ctx_, std::move(done));
+  p->timer.expires_after(std::chrono::milliseconds(options_.request_timeout_ms));
+  p->timer.async_wait([p](const boost::system::error_code& ec) {
+    if (ec || !p->done) return;
+    auto f = std::move(p->done);
+    p->done = nullptr;
+    f(std::make_error_code(std::errc::timed_out), {});
+  });
+  client_.command(std::move(args), [p](std::error_code ec, RedisReply reply) {
+    if (!p->done) return;  // timed out already
+    p->timer.cancel();
+    auto f = std::move(p->done);
+    p->done = nullptr;
+    f(ec, std::move(reply));
+  });
+}
+
+void RedisBroker::announce_room(const std::string& room, const std::string& by, AnnounceDone done) {
   // Recorded before it is published: a node whose subscriber was down reads the record when it is
-  // back (replay_rooms), so no node misses a room for good.
-  client_.command({"HSETNX", options_.prefix + ":room-index", room, by}, [](std::error_code, RedisReply) {});
-  client_.command({"PUBLISH", options_.prefix + ":rooms", room + '\n' + by}, [](std::error_code, RedisReply) {});
+  // back (replay_rooms), so no node misses a room for good; and a node asked for the room before
+  // the announcement reaches it finds the record (lookup_room). Queued while Redis is down.
+  boost::asio::post(ctx_, [this, room, by, done = std::move(done)]() mutable {
+    std::vector<std::string> record{"HSETNX", options_.prefix + ":room-index", room, by};
+    if (client_.connected()) {
+      bounded_command(std::move(record), [room, done = std::move(done)](std::error_code ec, RedisReply) {
+        if (ec) spdlog::warn("broker: room {} not confirmed in the room index: {}", room, ec.message());
+        if (done) done(ec ? unavailable() : std::error_code());
+      });
+    } else {
+      // Down: the record and the announcement wait for the reconnect; the caller need not.
+      client_.command(std::move(record), [](std::error_code, RedisReply) {});
+      if (done) done(unavailable());
+    }
+    client_.command({"PUBLISH", options_.prefix + ":rooms", room + '\n' + by}, [](std::error_code, RedisReply) {});
+  });
+}
+
+void RedisBroker::lookup_room(const std::string& room, LookupDone done) {
+  boost::asio::post(ctx_, [this, room, done = std::move(done)]() mutable {
+    bounded_command({"HGET", options_.prefix + ":room-index", room},
+                    [done = std::move(done)](std::error_code ec, RedisReply reply) {
+                      if (ec || (reply.type != RedisReply::Type::string && !reply.is_nil()))
+                        return done(unavailable(), std::nullopt);
+                      if (reply.is_nil()) return done({}, std::nullopt);
+                      done({}, std::move(reply.str));
+                    });
+  });
 }
 
 void RedisBroker::replay_rooms() {

@@ -8,6 +8,7 @@
 //   <prefix>:{room}:seq   counter        <prefix>:{room}:log  stream, MAXLEN ~ log_capacity
 //   <prefix>:{room}:cids  hash cid→seq:ts <prefix>:{room}:cidq list, bounds cids to log_capacity
 //   <prefix>:room-index   hash room→creator: every announced room, re-read after a resubscribe
+//                         and looked up (HGET) for a room a node has not heard of
 // Channels: <prefix>:room:<room> (messages, and presence changes: "P\n<version>\n+|-\n<user>"),
 // <prefix>:rooms (room announcements).
 //
@@ -46,6 +47,8 @@ struct RedisBrokerOptions {
   std::size_t log_capacity = 10000;  // messages per room kept in its stream, and cids remembered
   std::uint32_t node_timeout_ms = 5000;  // a node silent this long loses its presence entries
   std::string node_id;                   // empty: random (16 hex digits)
+  // announce_room() and lookup_room() answer within this long, with an error if Redis has not.
+  std::uint32_t request_timeout_ms = 2000;
 };
 
 namespace detail {
@@ -70,7 +73,8 @@ class RedisBroker final : public Broker {
   void stop() override;
   bool ready() const override;
   void publish(const core::Message& m, PublishDone done) override;
-  void announce_room(const std::string& room, const std::string& by) override;
+  void announce_room(const std::string& room, const std::string& by, AnnounceDone done) override;
+  void lookup_room(const std::string& room, LookupDone done) override;
   void subscribe(const std::string& room, std::function<void(std::error_code)> done) override;
   void unsubscribe(const std::string& room) override;
   void fetch(const std::string& room, std::uint64_t after, std::size_t limit, FetchDone done) override;
@@ -95,6 +99,11 @@ class RedisBroker final : public Broker {
   void presence_op(const char* op, const std::string& room, std::vector<std::string> users, PresenceDone done);
   bool on_presence_message(const std::string& room, std::string_view payload);
 
+  // On ctx_'s thread: sends `args` and calls `done` once, with the reply or with
+  // std::errc::timed_out after request_timeout_ms (a late reply is dropped). While the command
+  // connection is down nothing is sent (not queued for the reconnect): `done` gets not_connected
+  // at once.
+  void bounded_command(std::vector<std::string> args, RedisClient::Callback done);
   std::string key(const std::string& room, const char* what) const;
   std::string channel(const std::string& room) const { return options_.prefix + ":room:" + room; }
   void on_channel_message(std::string_view channel, std::string_view payload);

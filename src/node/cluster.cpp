@@ -17,6 +17,8 @@ using protocol::errc;
 namespace {
 // Messages published past a gap that wait for its repair; past this the room re-syncs from the log.
 constexpr std::size_t max_early = 10000;
+// Requests waiting for one room's lookup in the broker's room index; past this: unavailable.
+constexpr std::size_t max_lookup_waiters = 1024;
 
 std::string ack_json(const core::Message& m, std::uint64_t seq, std::int64_t ts, const std::string& ref) {
   protocol::JsonWriter w("ack");
@@ -196,22 +198,43 @@ void Node::maybe_unsubscribe(OwnedRoom& r) {
 
 void Node::on_room_created(std::string room, std::string by) {
   Shard& owner = owner_of(room);
-  owner.post([this, &owner, room = std::move(room), by = std::move(by)] {
-    if (owner.find_owned(room)) return;
-    auto r = std::make_unique<OwnedRoom>(room, options_.rooms, shard_count(), OwnedRoom::State::unloaded);
-    owner.owned().emplace(room, std::move(r));
-    owner.metrics().rooms_owned.add();
-    protocol::JsonWriter w("created");
-    w.str("room", room).str("by", by);
-    const std::string event = std::move(w).done();
-    for (auto& sh : shards_) {
-      Shard* shard = sh.get();
-      shard->post([shard, event] {
-        shard->for_each_session([&](Session& s) {
-          if (!s.user.empty()) s.enqueue(event);
-        });
+  owner.post([this, &owner, room = std::move(room), by = std::move(by)] { learn_room(owner, room, by); });
+}
+
+void Node::learn_room(Shard& owner, const std::string& room, const std::string& by) {
+  if (owner.find_owned(room)) return;
+  auto r = std::make_unique<OwnedRoom>(room, options_.rooms, shard_count(), OwnedRoom::State::unloaded);
+  owner.owned().emplace(room, std::move(r));
+  owner.metrics().rooms_owned.add();
+  protocol::JsonWriter w("created");
+  w.str("room", room).str("by", by);
+  const std::string event = std::move(w).done();
+  for (auto& sh : shards_) {
+    Shard* shard = sh.get();
+    shard->post([shard, event] {
+      shard->for_each_session([&](Session& s) {
+        if (!s.user.empty()) s.enqueue(event);
       });
-    }
+    });
+  }
+}
+
+void Node::find_room(Shard& owner, const std::string& room, Shard::LookupWaiter then) {
+  auto& waiting = owner.lookups()[room];
+  if (waiting.size() >= max_lookup_waiters) return then(errc::unavailable);
+  waiting.push_back(std::move(then));
+  if (waiting.size() > 1) return;  // a lookup of the room is in flight: its answer serves this one too
+  owner.metrics().room_lookups.add();
+  broker_->lookup_room(room, [this, &owner, room](std::error_code ec, std::optional<std::string> by) {
+    owner.post([this, &owner, room, ec, by = std::move(by)] {
+      auto it = owner.lookups().find(room);
+      if (it == owner.lookups().end()) return;
+      auto waiting = std::move(it->second);
+      owner.lookups().erase(it);
+      if (ec) spdlog::warn("room {}: cannot look it up in the broker's room index: {}", room, ec.message());
+      if (!ec && by) learn_room(owner, room, *by);
+      for (auto& f : waiting) f(ec ? errc::unavailable : errc::no_such_room);
+    });
   });
 }
 

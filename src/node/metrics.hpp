@@ -30,6 +30,7 @@ struct ShardMetrics {
   Counter errors_sent;
   Counter rate_limited;
   Counter rooms_owned;        // gauge
+  Counter room_lookups;       // rooms looked up in the broker's room index (cluster)
 };
 
 }  // namespace parley::node

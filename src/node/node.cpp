@@ -118,6 +118,7 @@ std::string Node::metrics_text() const {
       {"parley_errors_sent_total", "Error events sent.", "counter", &ShardMetrics::errors_sent},
       {"parley_rate_limited_total", "Requests refused by a rate limit.", "counter", &ShardMetrics::rate_limited},
       {"parley_rooms", "Rooms known to this node.", "gauge", &ShardMetrics::rooms_owned},
+      {"parley_room_lookups_total", "Unknown rooms looked up in the cluster's room index.", "counter", &ShardMetrics::room_lookups},
   };
   std::string out;
   for (const Row& row : rows) {

@@ -103,10 +103,16 @@ class Node final : public broker::Handler {
   void apply(Shard& shard, std::vector<ShardItem>& items);
 
   // Owner side (room_owner.cpp), on the room's owner shard.
+  // Runs f(r, missing) once room `room` is loaded (r->state ready) or failed to load (not ready);
+  // r is null if there is no such room, and `missing` says why: no_such_room, or in a cluster
+  // unavailable (the broker could not tell whether another node created it; see find_room).
   template <class F>
   void with_room(Shard& owner, const std::string& room, F&& f);
   void load_room(Shard& owner, OwnedRoom& r);
   void owner_create(Shard& owner, std::string room, std::string user, SessionRef who, std::string ref);
+  // The room is in the store (and, in a cluster, in the broker's room index): ready, and said.
+  void owner_created(Shard& owner, const std::string& room, const std::string& user, SessionRef who,
+                     const std::string& ref);
   void owner_join(Shard& owner, std::string room, std::string user, SessionRef who,
                   std::optional<std::uint64_t> since, std::string ref);
   void owner_finish_join(Shard& owner, OwnedRoom& r, std::string user, SessionRef who, std::string ref,
@@ -128,6 +134,14 @@ class Node final : public broker::Handler {
   // Cluster mode (cluster.cpp), on the room's owner shard.
   void cluster_send(Shard& owner, OwnedRoom& r, core::Message m, SessionRef who, std::string ref);
   void store_duplicate(Shard& owner, core::Message m, broker::Published p, SessionRef who, std::string ref);
+  // A room this node has not heard of may have been created on another node a moment ago (its
+  // announcement still on the way): asks the broker's room index, learns the room if it is there,
+  // then runs `then` (see Shard::LookupWaiter). One lookup per room at a time; the requests that
+  // come meanwhile wait for it (up to a bound).
+  void find_room(Shard& owner, const std::string& room, Shard::LookupWaiter then);
+  // A room created elsewhere in the cluster is known here from now on (its log loads on first
+  // use), and every welcomed local session hears of it. Nothing if the room is known already.
+  void learn_room(Shard& owner, const std::string& room, const std::string& by);
   // Runs `f` once the room is subscribed and caught up with the broker.
   void when_synced(Shard& owner, OwnedRoom& r, std::function<void(OwnedRoom*)> f);
   // Hands the room's sync waiters their answer: the room (synced) or null (failed).

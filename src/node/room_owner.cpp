@@ -28,8 +28,16 @@ std::string ack_event(const std::string& room, const std::string& cid, std::uint
 template <class F>
 void Node::with_room(Shard& owner, const std::string& room, F&& f) {
   OwnedRoom* r = owner.find_owned(room);
-  if (!r || r->state == OwnedRoom::State::ready) return f(r);
-  r->waiting.emplace_back(std::forward<F>(f));
+  if (!r && broker_) {
+    // Cluster: perhaps created on another node a moment ago. Once the broker has answered, the
+    // room is known here if it exists anywhere: then this starts again.
+    return find_room(owner, room, [this, &owner, room, f = std::forward<F>(f)](errc missing) mutable {
+      if (owner.find_owned(room)) return with_room(owner, room, std::move(f));
+      f(nullptr, missing);
+    });
+  }
+  if (!r || r->state == OwnedRoom::State::ready) return f(r, errc::no_such_room);
+  r->waiting.emplace_back([f = std::forward<F>(f)](OwnedRoom* loaded) mutable { f(loaded, errc::no_such_room); });
   if (r->state == OwnedRoom::State::unloaded) load_room(owner, *r);
 }
 
@@ -83,33 +91,46 @@ void Node::owner_create(Shard& owner, std::string room, std::string user, Sessio
         for (auto& f : waiting) f(nullptr);
         return reply_now(who, error_text(errc::store_failed, ref));
       }
-      r->log.restore(0, {});
-      r->state = OwnedRoom::State::ready;
-      if (broker_) broker_->announce_room(room, user);
-      auto waiting = std::move(r->waiting);
-      r->waiting.clear();
-      for (auto& f : waiting) f(r);
-      JsonWriter w("created");
-      w.str("room", room).str("by", user);
-      const std::string event = std::move(w).done();
-      // The creator gets it with its ref; every other welcomed session learns of the room.
-      reply_now(who, ref.empty() ? event : event.substr(0, event.size() - 1) + ",\"ref\":" + ref + "}");
-      for (auto& sh : shards_) {
-        Shard* shard = sh.get();
-        shard->post([shard, event, except = who.id] {
-          shard->for_each_session([&](Session& s) {
-            if (!s.user.empty() && s.id() != except) s.enqueue(event);
-          });
-        });
-      }
+      if (!broker_) return owner_created(owner, room, user, who, ref);
+      // Cluster: `created` once the broker's room index has the room, so that a join anywhere
+      // after it finds the room even before the announcement reaches that node. Without the
+      // broker's word (an outage) the room is created all the same: the record goes out later.
+      broker_->announce_room(room, user, [this, &owner, room, user, who, ref](std::error_code) {
+        owner.post([this, &owner, room, user, who, ref] { owner_created(owner, room, user, who, ref); });
+      });
     });
   });
 }
 
+void Node::owner_created(Shard& owner, const std::string& room, const std::string& user, SessionRef who,
+                         const std::string& ref) {
+  OwnedRoom* r = owner.find_owned(room);
+  if (!r) return;
+  r->log.restore(0, {});
+  r->state = OwnedRoom::State::ready;
+  auto waiting = std::move(r->waiting);
+  r->waiting.clear();
+  for (auto& f : waiting) f(r);
+  JsonWriter w("created");
+  w.str("room", room).str("by", user);
+  const std::string event = std::move(w).done();
+  // The creator gets it with its ref; every other welcomed session learns of the room.
+  reply_now(who, ref.empty() ? event : event.substr(0, event.size() - 1) + ",\"ref\":" + ref + "}");
+  for (auto& sh : shards_) {
+    Shard* shard = sh.get();
+    shard->post([shard, event, except = who.id] {
+      shard->for_each_session([&](Session& s) {
+        if (!s.user.empty() && s.id() != except) s.enqueue(event);
+      });
+    });
+  }
+}
+
 void Node::owner_join(Shard& owner, std::string room, std::string user, SessionRef who,
                       std::optional<std::uint64_t> since, std::string ref) {
-  with_room(owner, room, [this, &owner, room, user = std::move(user), who, since, ref = std::move(ref)](OwnedRoom* r) mutable {
-    if (!r) return join_failed(who, room, errc::no_such_room, ref);
+  with_room(owner, room, [this, &owner, room, user = std::move(user), who, since, ref = std::move(ref)](
+                             OwnedRoom* r, errc missing) mutable {
+    if (!r) return join_failed(who, room, missing, ref);
     if (r->state != OwnedRoom::State::ready) return join_failed(who, room, errc::store_failed, ref);
     if (broker_ && !r->synced) {
       // Cluster: the ring must be caught up with the broker before a gap can be computed.
@@ -210,8 +231,9 @@ void Node::owner_leave(Shard& owner, std::string room, std::string user, Session
 
 void Node::owner_send(Shard& owner, core::Message m, SessionRef who, std::string ref) {
   const std::string room = m.room;
-  with_room(owner, room, [this, &owner, m = std::move(m), who, ref = std::move(ref)](OwnedRoom* r) mutable {
-    if (!r) return reply_now(who, error_text(errc::no_such_room, ref));
+  with_room(owner, room, [this, &owner, m = std::move(m), who, ref = std::move(ref)](OwnedRoom* r,
+                                                                                     errc missing) mutable {
+    if (!r) return reply_now(who, error_text(missing, ref));
     if (r->state != OwnedRoom::State::ready) return reply_now(who, error_text(errc::store_failed, ref));
     if (broker_) return cluster_send(owner, *r, std::move(m), who, std::move(ref));
     if (auto hit = r->log.find_cid(m.from, m.cid)) {
@@ -285,8 +307,9 @@ void Node::owner_typing(Shard& owner, std::string room, std::string user, std::u
 
 void Node::owner_history(Shard& owner, std::string room, std::uint64_t before, std::size_t limit, SessionRef who,
                          std::string ref) {
-  with_room(owner, room, [this, &owner, room, before, limit, who, ref = std::move(ref)](OwnedRoom* r) mutable {
-    if (!r) return reply_now(who, error_text(errc::no_such_room, ref));
+  with_room(owner, room, [this, &owner, room, before, limit, who, ref = std::move(ref)](OwnedRoom* r,
+                                                                                        errc missing) mutable {
+    if (!r) return reply_now(who, error_text(missing, ref));
     if (r->state != OwnedRoom::State::ready) return reply_now(who, error_text(errc::store_failed, ref));
     auto respond = [this, who, room, ref](const std::vector<const core::Message*>& msgs) {
       std::string list = "[";

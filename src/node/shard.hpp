@@ -9,6 +9,7 @@
 #include <sys/uio.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -20,6 +21,7 @@
 #include "node/metrics.hpp"
 #include "node/owned_room.hpp"
 #include "node/session.hpp"
+#include "protocol/errc.hpp"
 
 namespace parley::node {
 
@@ -64,6 +66,11 @@ class Shard {
   hub::LocalRooms& hub() noexcept { return hub_; }
   std::unordered_map<std::string, std::unique_ptr<OwnedRoom>>& owned() noexcept { return owned_; }
   OwnedRoom* find_owned(const std::string& room);
+  // Cluster: rooms this shard would own but has not heard of, being looked up in the broker's
+  // room index (Node::find_room), with the requests waiting for the answer. A waiter gets the
+  // error to give if the room is still unknown: no_such_room, or unavailable (no answer).
+  using LookupWaiter = std::function<void(protocol::errc)>;
+  std::unordered_map<std::string, std::vector<LookupWaiter>>& lookups() noexcept { return lookups_; }
   // 256 KiB per thread, shared by every session of the thread: a session keeps no read buffer.
   std::vector<char>& read_buffer() noexcept { return read_buffer_; }
   // Scratch space for one scatter-gather write at a time, shared by the sessions of the thread.
@@ -92,6 +99,7 @@ class Shard {
   bool flush_scheduled_ = false;
   hub::LocalRooms hub_;
   std::unordered_map<std::string, std::unique_ptr<OwnedRoom>> owned_;
+  std::unordered_map<std::string, std::vector<LookupWaiter>> lookups_;
   std::vector<char> read_buffer_;
   std::vector<std::string_view> write_spans_;
   std::vector<iovec> write_buffers_;

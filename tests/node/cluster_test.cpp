@@ -1,7 +1,8 @@
 // Several nodes in one process, ordered by a MemoryBroker, sharing one store: the cluster path of
 // the node (seq from the broker, delivery on every node, gap repair, broker outages, dedupe across
-// nodes) with real shards and real threads. Presence across nodes runs over both brokers: the
-// MemoryBroker and a RedisBroker on a real redis-server (tests/lib/redis_server).
+// nodes) with real shards and real threads. Presence across nodes, and the lookup of a room a
+// node has not heard of, run over both brokers: the MemoryBroker and a RedisBroker on a real
+// redis-server (tests/lib/redis_server).
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
@@ -46,14 +47,19 @@ class TestSession final : public parley::node::Session {
   json::object next(const std::string& type, std::chrono::milliseconds timeout = 5s) {
     return next_if(type, [](const json::object&) { return true; }, timeout);
   }
-  // The next event of `type` that `pred` accepts (leaving the others queued).
+  // The next event whose type is one of `types`, or an empty object after the timeout.
+  json::object next_any(const std::set<std::string>& types, std::chrono::milliseconds timeout = 5s) {
+    return next_if("", [&](const json::object& e) { return types.count(std::string(e.at("type").as_string())) > 0; },
+                   timeout);
+  }
+  // The next event of `type` that `pred` accepts (leaving the others queued); any type if empty.
   json::object next_if(const std::string& type, const std::function<bool(const json::object&)>& pred,
                        std::chrono::milliseconds timeout = 5s) {
     std::unique_lock lock(mutex_);
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
       for (std::size_t i = read_; i < events_.size(); ++i) {
-        if (events_[i].at("type").as_string() == type && pred(events_[i])) {
+        if ((type.empty() || events_[i].at("type").as_string() == type) && pred(events_[i])) {
           auto e = events_[i];
           events_.erase(events_.begin() + static_cast<long>(i));
           return e;
@@ -95,6 +101,13 @@ class ClusterTest : public ::testing::Test {
   static constexpr auto node_timeout = 1500ms;
 
   virtual Backend backend() const { return Backend::memory; }
+  // The broker node `n` runs on: `broker` itself, or something wrapped around it.
+  virtual std::unique_ptr<parley::broker::Broker> wrap(int /*n*/, std::unique_ptr<parley::broker::Broker> broker) {
+    return broker;
+  }
+
+  // A RedisBroker's announce_room and lookup_room answer within this long.
+  static constexpr auto request_timeout = 1000ms;
 
   std::unique_ptr<parley::broker::Broker> make_broker() {
     if (backend() == Backend::memory) return cluster_.endpoint();
@@ -103,6 +116,7 @@ class ClusterTest : public ::testing::Test {
     o.redis.backoff_min_ms = 50;
     o.redis.backoff_max_ms = 400;
     o.node_timeout_ms = static_cast<std::uint32_t>(node_timeout.count());
+    o.request_timeout_ms = static_cast<std::uint32_t>(request_timeout.count());
     return std::make_unique<parley::broker::RedisBroker>(o);
   }
 
@@ -129,7 +143,7 @@ class ClusterTest : public ::testing::Test {
     store_ = std::make_unique<parley::store::SqliteStore>(parley::store::SqliteOptions{dir_ / "parley.db"});
     for (int i = 0; i < 2; ++i) {
       TestNode n;
-      n.broker = make_broker();
+      n.broker = wrap(i, make_broker());
       parley::node::NodeOptions opts;
       opts.threads = 2;
       opts.limits.send_rate = opts.limits.send_burst = 1e6;
@@ -447,4 +461,254 @@ INSTANTIATE_TEST_SUITE_P(Brokers, PresenceTest, ::testing::Values(Backend::memor
                            return info.param == Backend::memory ? std::string("Memory") : std::string("Redis");
                          });
 
+// A broker that passes everything through, except that the room announcements it hears
+// (on_room_created) are held back until release(): a node that has not heard of a new room yet,
+// for as long as the test wants.
+class HoldingBroker final : public parley::broker::Broker, public parley::broker::Handler {
+ public:
+  explicit HoldingBroker(std::unique_ptr<parley::broker::Broker> inner) : inner_(std::move(inner)) {}
+
+  // Delivers the held announcements (on the caller's thread: the node posts them to its shards).
+  void release() {
+    std::vector<std::pair<std::string, std::string>> held;
+    {
+      std::lock_guard lock(mutex_);
+      held.swap(held_);
+      holding_ = false;
+    }
+    for (auto& [room, by] : held) handler_->on_room_created(room, by);
+  }
+  std::size_t held() {
+    std::lock_guard lock(mutex_);
+    return held_.size();
+  }
+
+  // Broker: to the real one.
+  void set_handler(parley::broker::Handler* handler) override {
+    handler_ = handler;
+    inner_->set_handler(this);
+  }
+  void start() override { inner_->start(); }
+  void stop() override { inner_->stop(); }
+  bool ready() const override { return inner_->ready(); }
+  void publish(const parley::core::Message& m, PublishDone done) override { inner_->publish(m, std::move(done)); }
+  void announce_room(const std::string& room, const std::string& by, AnnounceDone done) override {
+    inner_->announce_room(room, by, std::move(done));
+  }
+  void lookup_room(const std::string& room, LookupDone done) override { inner_->lookup_room(room, std::move(done)); }
+  void subscribe(const std::string& room, std::function<void(std::error_code)> done) override {
+    inner_->subscribe(room, std::move(done));
+  }
+  void unsubscribe(const std::string& room) override { inner_->unsubscribe(room); }
+  void fetch(const std::string& room, std::uint64_t after, std::size_t limit, FetchDone done) override {
+    inner_->fetch(room, after, limit, std::move(done));
+  }
+  void last_seqs(const std::vector<std::string>& rooms, SeqDone done) override {
+    inner_->last_seqs(rooms, std::move(done));
+  }
+  void presence_join(const std::string& room, const std::string& user, PresenceDone done) override {
+    inner_->presence_join(room, user, std::move(done));
+  }
+  void presence_leave(const std::string& room, const std::string& user, PresenceDone done) override {
+    inner_->presence_leave(room, user, std::move(done));
+  }
+  void presence_sync(const std::string& room, std::vector<std::string> users, PresenceDone done) override {
+    inner_->presence_sync(room, std::move(users), std::move(done));
+  }
+  void presence_members(const std::string& room, MembersDone done) override {
+    inner_->presence_members(room, std::move(done));
+  }
+  void presence_counts(const std::vector<std::string>& rooms, CountsDone done) override {
+    inner_->presence_counts(rooms, std::move(done));
+  }
+
+  // Handler: to the node, but room announcements wait.
+  void on_message(parley::core::Message m) override { handler_->on_message(std::move(m)); }
+  void on_room_created(std::string room, std::string by) override {
+    {
+      std::lock_guard lock(mutex_);
+      if (holding_) {
+        held_.emplace_back(std::move(room), std::move(by));
+        return;
+      }
+    }
+    handler_->on_room_created(std::move(room), std::move(by));
+  }
+  void on_state(bool up) override { handler_->on_state(up); }
+  void on_presence(std::string room, std::uint64_t version, std::string user, bool joined) override {
+    handler_->on_presence(std::move(room), version, std::move(user), joined);
+  }
+  void on_presence_reset() override { handler_->on_presence_reset(); }
+
+ private:
+  std::unique_ptr<parley::broker::Broker> inner_;
+  parley::broker::Handler* handler_ = nullptr;
+  std::mutex mutex_;
+  bool holding_ = true;
+  std::vector<std::pair<std::string, std::string>> held_;
+};
+
+// A join for a room this node has not heard of: the node asks the broker's room index (created on
+// another node a moment ago?) before it refuses. Node 1 hears no room announcement until the
+// test releases them; both nodes share one store.
+class RoomLookupTest : public ClusterTest, public ::testing::WithParamInterface<Backend> {
+ protected:
+  Backend backend() const override { return GetParam(); }
+  std::unique_ptr<parley::broker::Broker> wrap(int n, std::unique_ptr<parley::broker::Broker> broker) override {
+    if (n != 1) return broker;
+    auto holding = std::make_unique<HoldingBroker>(std::move(broker));
+    holding_ = holding.get();
+    return holding;
+  }
+
+  // The value of a counter in node `n`'s /metrics.
+  std::uint64_t metric(int n, const std::string& name) {
+    const std::string text = nodes_[n].node->metrics_text();
+    const auto at = text.find("\n" + name + " ");
+    if (at == std::string::npos) return ~std::uint64_t{0};
+    return std::stoull(text.substr(at + name.size() + 2));
+  }
+
+  void create(const std::shared_ptr<TestSession>& s, const std::string& room) {
+    say(s, R"({"type":"create","room":")" + room + R"("})");
+    auto created = s->next_if("created", about(room));
+    ASSERT_FALSE(created.empty()) << "no created for " << room;
+  }
+
+  static std::string join_frame(const std::string& room) { return R"({"type":"join","room":")" + room + R"("})"; }
+
+  // The answer to a join of `room`: `joined` or `error`, whichever comes first (empty: none).
+  json::object join(const std::shared_ptr<TestSession>& s, const std::string& room,
+                    std::chrono::milliseconds timeout = 5s) {
+    say(s, join_frame(room));
+    return s->next_any({"joined", "error"}, timeout);
+  }
+
+  static bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 5s) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!pred()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(10ms);
+    }
+    return true;
+  }
+
+  static std::function<bool(const json::object&)> about(const std::string& room) {
+    return [room](const json::object& e) { return e.at("room").as_string() == room; };
+  }
+
+  HoldingBroker* holding_ = nullptr;
+};
+
+TEST_P(RoomLookupTest, JoinRightAfterACreationElsewhereFindsTheRoom) {
+  auto a = client(0, "ada");
+  auto b = client(1, "bob");
+  create(a, "ops");
+  if (GetParam() == Backend::redis) {  // `created` came once the room index had the room
+    EXPECT_EQ(parley::test::redis_command(redis_.port(), {"HGET", "parley:room-index", "ops"}), "ada");
+  }
+  EXPECT_EQ(metric(1, "parley_room_lookups_total"), 0u);
+  // Node 1 has not heard of ops (its announcement is held back), yet the join finds it.
+  auto joined = join(b, "ops");
+  ASSERT_FALSE(joined.empty()) << "no answer";
+  ASSERT_EQ(joined.at("type").as_string(), "joined") << json::serialize(joined);
+  EXPECT_EQ(metric(1, "parley_room_lookups_total"), 1u);
+  auto created = b->next_if("created", about("ops"));  // node 1 tells its sessions of the room it learnt
+  ASSERT_FALSE(created.empty());
+  EXPECT_EQ(created.at("by").as_string(), "ada");
+  // The learnt room works like any other: messages cross the nodes.
+  say(a, join_frame("ops"));
+  ASSERT_FALSE(a->next_if("joined", about("ops")).empty());
+  say(a, R"({"type":"send","room":"ops","cid":"o1","text":"hello ops"})");
+  auto m = b->next_if("message", about("ops"));
+  ASSERT_FALSE(m.empty());
+  EXPECT_EQ(m.at("text").as_string(), "hello ops");
+  EXPECT_EQ(m.at("seq").as_int64(), 1);
+  // The announcement, when it arrives at last, changes nothing.
+  ASSERT_TRUE(eventually([&] { return holding_->held() >= 1; }));
+  holding_->release();
+  EXPECT_TRUE(b->next_if("created", about("ops"), 300ms).empty()) << "told of the room twice";
+  say(b, R"({"type":"history","room":"ops"})");
+  auto history = b->next_if("history", about("ops"));
+  ASSERT_FALSE(history.empty());
+  EXPECT_EQ(history.at("messages").as_array().size(), 1u);
+}
+
+TEST_P(RoomLookupTest, JoinOfARoomThatExistsNowhereIsRefused) {
+  auto b = client(1, "bob");
+  auto refused = join(b, "nowhere");
+  ASSERT_FALSE(refused.empty()) << "no answer";
+  ASSERT_EQ(refused.at("type").as_string(), "error") << json::serialize(refused);
+  EXPECT_EQ(refused.at("code").as_string(), "no_such_room");
+  EXPECT_EQ(metric(1, "parley_room_lookups_total"), 1u);
+  // Nothing is remembered of the miss: once created elsewhere, the room is found.
+  auto a = client(0, "ada");
+  create(a, "nowhere");
+  EXPECT_EQ(join(b, "nowhere").at("type").as_string(), "joined");
+  EXPECT_EQ(metric(1, "parley_room_lookups_total"), 2u);
+}
+
+TEST_P(RoomLookupTest, JoinsWhileALookupIsInFlightWaitForIt) {
+  if (GetParam() != Backend::redis) GTEST_SKIP() << "Redis only: CLIENT PAUSE holds the lookup";
+  auto a = client(0, "ada");
+  create(a, "ops");
+  std::vector<std::shared_ptr<TestSession>> bs;
+  for (int i = 0; i < 5; ++i) bs.push_back(client(1, "b" + std::to_string(i)));
+  // Redis holds every command for a while (less than the broker's request timeout): all five
+  // joins reach the room's owner while the first one's lookup waits for its answer.
+  ASSERT_EQ(parley::test::redis_command(redis_.port(), {"CLIENT", "PAUSE", "400", "ALL"}), "OK");
+  on_shard(nodes_[1].node->shard(0), [&] {
+    for (auto& s : bs) s->shard().node().on_text(*s, join_frame("ops"));
+  });
+  for (auto& s : bs) {
+    auto r = s->next_any({"joined", "error"});
+    ASSERT_FALSE(r.empty()) << "no answer";
+    EXPECT_EQ(r.at("type").as_string(), "joined") << json::serialize(r);
+  }
+  EXPECT_EQ(metric(1, "parley_room_lookups_total"), 1u);
+}
+
+TEST_P(RoomLookupTest, BrokerDownDuringALookupIsUnavailableNotAHang) {
+  auto a = client(0, "ada");
+  create(a, "ops");
+  create(a, "ops2");
+  auto b = client(1, "bob");
+  const auto bound = request_timeout + 2s;  // generous for a loaded machine; far below "never"
+  if (GetParam() == Backend::redis) {
+    // Redis takes the lookup and says nothing for longer than the broker waits.
+    const auto pause = 3 * request_timeout;
+    const auto paused_at = std::chrono::steady_clock::now();
+    ASSERT_EQ(parley::test::redis_command(redis_.port(), {"CLIENT", "PAUSE", std::to_string(pause.count()), "ALL"}),
+              "OK");
+    auto r = join(b, "ops", bound);
+    ASSERT_FALSE(r.empty()) << "no answer within " << bound.count() << " ms";
+    ASSERT_EQ(r.at("type").as_string(), "error") << json::serialize(r);
+    EXPECT_EQ(r.at("code").as_string(), "unavailable");
+    EXPECT_LT(std::chrono::steady_clock::now() - paused_at, pause) << "answered only once Redis did";
+    // Once Redis answers again, so does the lookup.
+    std::this_thread::sleep_until(paused_at + pause + 100ms);
+    auto again = join(b, "ops");
+    ASSERT_FALSE(again.empty()) << "no answer";
+    EXPECT_EQ(again.at("type").as_string(), "joined") << json::serialize(again);
+    // Redis gone: refused at once.
+    redis_.kill();
+  } else {
+    cluster_.set_up(false);
+  }
+  const auto asked_at = std::chrono::steady_clock::now();
+  auto r = join(b, "ops2", bound);
+  ASSERT_FALSE(r.empty()) << "no answer within " << bound.count() << " ms";
+  ASSERT_EQ(r.at("type").as_string(), "error") << json::serialize(r);
+  EXPECT_EQ(r.at("code").as_string(), "unavailable");
+  EXPECT_LT(std::chrono::steady_clock::now() - asked_at, bound);
+  if (GetParam() == Backend::memory) {
+    cluster_.set_up(true);
+    EXPECT_EQ(join(b, "ops2").at("type").as_string(), "joined");
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Brokers, RoomLookupTest, ::testing::Values(Backend::memory, Backend::redis),
+                         [](const ::testing::TestParamInfo<Backend>& info) {
+                           return info.param == Backend::memory ? std::string("Memory") : std::string("Redis");
+                         });
 }  // namespace
