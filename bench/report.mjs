@@ -11,7 +11,7 @@ const BENCH = path.dirname(fileURLToPath(import.meta.url));
 const RESULTS = path.join(BENCH, "results");
 const CHARTS = path.join(BENCH, "charts");
 const SERVERS = ["parley", "bun", "node-ws-redis"];
-const SCENARIOS = ["fanout", "saturate", "idle", "rooms", "storm", "store", "cluster"];
+const SCENARIOS = ["fanout", "saturate", "idle", "rooms", "storm", "store", "cluster", "cluster-saturate"];
 
 const args = process.argv.slice(2);
 const runArg = args.includes("--run") ? args[args.indexOf("--run") + 1] : "";
@@ -184,6 +184,8 @@ bars("store", "store: acked messages/s (Parley: durable in SQLite; baselines: no
   servers.map((s) => [s, med("store", s, "result.acked_per_s")]));
 bars("rooms", "rooms: deliveries/s, many small rooms", "deliveries/s",
   servers.map((s) => [s, med("rooms", s, "result.delivered_per_s")]));
+bars("cluster-saturate", "cluster-saturate: 4 nodes + Redis behind HAProxy, best zero-loss rate", "deliveries/s",
+  servers.filter((s) => runsOf("cluster-saturate", s).length).map((s) => [s, med("cluster-saturate", s, "result.best_delivered_per_s")]));
 
 // --- REPORT.md --------------------------------------------------------------------------------
 const out = [];
@@ -240,6 +242,8 @@ const stP = P("store", "result.acked_per_s");
 const stormS = (v) => (v === undefined ? "–" : v < 0 ? "not within the time limit" : fmt(v, 2));
 const satFmt = (v) => (v === 0 ? "0 (loss at every window)" : fmt(v));
 const both = (a, b, f) => (a === undefined || b === undefined ? undefined : f(a, b));
+const clP = P("cluster-saturate", "result.best_delivered_per_s"), clN = N("cluster-saturate", "result.best_delivered_per_s");
+const clRatio = both(clP, clN, (a, b) => (b > 0 ? a / b : undefined));
 line("## The bar (issue 5)");
 line();
 table(
@@ -256,6 +260,8 @@ table(
       verdict(conP === undefined ? undefined : conP >= 20000)],
     ["store: durable messages/s (SQLite)", "≥ 100,000", fmt(stP), fmt(B("store", "result.acked_per_s")) + " (not durable)",
       fmt(N("store", "result.acked_per_s")) + " (not durable)", verdict(stP === undefined ? undefined : stP >= 1e5)],
+    ["cluster (4 nodes + Redis behind HAProxy): deliveries/s vs seed stack", "≥ 10x", satFmt(clP), "–", satFmt(clN),
+      clRatio === undefined ? "–" : `${verdict(clRatio >= 10)} (${clRatio.toFixed(1)}x)`],
   ]
 );
 line("Idle sizes in the bar are at 18,000 connections; a quick run uses fewer, so its per-connection figures are indicative only.");
@@ -360,24 +366,74 @@ if (nRuns("store")) {
   chart("store", "store acks/s");
 }
 
-if (nRuns("cluster")) {
-  line(`## cluster (n=${nRuns("cluster")})`);
+if (nRuns("cluster") || nRuns("cluster-saturate")) {
+  const inCluster = (sc) => servers.filter((s) => runsOf(sc, s).length);
+  line(`## cluster (n=${Math.max(nRuns("cluster"), nRuns("cluster-saturate"))})`);
   line();
-  line(`fanout through HAProxy over 4 nodes (one I/O thread each), Redis (broker) and PostgreSQL (store), started by scripts/cluster; every process and the generator on the same 2 cores. Latency is send-to-receive across nodes. Params: ${param("cluster")}.`);
+  line("The same load through HAProxy (deploy/haproxy.local.cfg.tmpl, round robin) over 4 nodes, so that most deliveries cross nodes: " +
+    "**parley**: `scripts/cluster up --nodes 4` (one I/O thread per node), Redis as the broker (AOF on) and PostgreSQL as the store; " +
+    "**node-ws-redis** (the seed stack): 4 `node-ws-redis.mjs --workers 1` processes on their own ports, every message through one Redis " +
+    "(Lua script: seq, history, PUBLISH; no AOF, nothing durable). Each measurement starts a fresh cluster. Every process and the generator share the same 2 cores; " +
+    "server CPU is summed over every process of the stack (nodes and their workers, Redis, PostgreSQL with its backends, HAProxy).");
   line();
-  table(
-    ["server", "delivered/s", "p50", "p90", "p99", "p99.9", "lost", "duplicates"],
-    servers.filter((s) => runsOf("cluster", s).length).map((s) => [s, withRange("cluster", s, "result.delivered_per_s"), us(med("cluster", s, "latency_us.p50")),
-      us(med("cluster", s, "latency_us.p90")), us(med("cluster", s, "latency_us.p99")), us(med("cluster", s, "latency_us.p999")),
-      fmt(med("cluster", s, "delivery.lost")), fmt(med("cluster", s, "delivery.duplicates"))])
-  );
-  line("The seed stack (node-ws-redis) has not been run in this topology yet.");
+  const clLoads = rows.filter((r) => r.scenario.startsWith("cluster")).map((r) => r.loadavg_start).filter((x) => typeof x === "number");
+  if (clLoads.length)
+    line(`Load average at the start of these runs: median ${median(clLoads).toFixed(1)} (${Math.min(...clLoads).toFixed(1)}–${Math.max(...clLoads).toFixed(1)}); ` +
+      "it counts the benchmark's own processes too (about 5 while a cluster is driven); the servers took turns within each run, so the ratio is fairer than the absolute numbers.");
+  line();
+  if (nRuns("cluster")) {
+    line(`Open loop (\`cluster\`): fanout at a fixed offered rate; latency is send-to-receive across nodes; lost = not delivered by the end of the drain time. Params: ${param("cluster")}.`);
+    line();
+    table(
+      ["server", "offered deliveries/s", "delivered/s", "p50", "p90", "p99", "p99.9", "lost", "duplicates", "server CPU %"],
+      inCluster("cluster").map((s) => [s, fmt(median(runsOf("cluster", s).map((r) => r.result?.target_msgs_per_s * r.params?.subscribers))),
+        withRange("cluster", s, "result.delivered_per_s"), us(med("cluster", s, "latency_us.p50")),
+        us(med("cluster", s, "latency_us.p90")), us(med("cluster", s, "latency_us.p99")), us(med("cluster", s, "latency_us.p999")),
+        withRange("cluster", s, "delivery.lost"), fmt(med("cluster", s, "delivery.duplicates")), fmt(med("cluster", s, "server_stats.cpu_pct"))])
+    );
+    for (const s of inCluster("cluster")) {
+      const offered = median(runsOf("cluster", s).map((r) => r.result?.target_msgs_per_s * r.params?.subscribers));
+      const got = med("cluster", s, "result.delivered_per_s"), lost = med("cluster", s, "delivery.lost");
+      if (!offered || got === undefined || got >= 0.95 * offered) continue;
+      line(`${s} does not keep up with the offered load: it delivers ${fmt(got)} of the ${fmt(offered)} deliveries/s offered; the rest queues ` +
+        `(p50 ${us(med("cluster", s, "latency_us.p50"))}) and is delivered after the publishers stop` +
+        (lost > 0 ? `, but for ${fmt(lost)} deliveries lost (not there by the end of the drain time).` : ", within the drain time (no loss)."));
+      line();
+    }
+  }
+  if (nRuns("cluster-saturate")) {
+    line(`Closed loop (\`cluster-saturate\`): saturate through the same topology; the window of un-acked messages per publisher grows until loss or a close; ` +
+      `the result is the best rate with zero loss. Params: ${param("cluster-saturate")}.`);
+    line();
+    const bestPhase = (r) => (r.phases || []).reduce((a, p) => (p.lost === 0 && p.closed === 0 && (!a || p.delivered_per_s > a.delivered_per_s) ? p : a), null);
+    table(
+      ["server", "best zero-loss deliveries/s", "server CPU s / M deliveries (all processes)", "p99 at best", "window at best", "highest phase rate (loss allowed)", "generator CPU %"],
+      inCluster("cluster-saturate").map((s) => {
+        const runs = runsOf("cluster-saturate", s);
+        const best = runs.map(bestPhase);
+        return [s, withRange("cluster-saturate", s, "result.best_delivered_per_s", satFmt),
+          withRange("cluster-saturate", s, "result.server_cpu_s_per_million_deliveries", (v) => fmt(v, 2)),
+          us(median(best.map((b) => b?.latency_us?.p99))), fmt(median(best.map((b) => b?.window))),
+          fmt(median(runs.map((r) => Math.max(0, ...(r.phases || []).map((p) => p.delivered_per_s))))), fmt(median(best.map((b) => b?.generator_cpu_pct)))];
+      })
+    );
+    if (clRatio !== undefined)
+      line(`parley / node-ws-redis, best zero-loss deliveries/s (medians): **${clRatio.toFixed(1)}x** (the bar: ≥ 10x).`);
+    else if (clP !== undefined && clN === 0)
+      line("node-ws-redis lost messages at every window: no zero-loss rate to compare with.");
+    line();
+    chart("cluster-saturate", "cluster-saturate deliveries/s");
+  }
+  if (!inCluster("cluster").includes("node-ws-redis") && !inCluster("cluster-saturate").includes("node-ws-redis")) {
+    line("The seed stack (node-ws-redis) has not been run in this topology yet.");
+    line();
+  }
 } else {
   line("## cluster");
   line();
   line("Not run: `bench/run --scenarios cluster` starts the loopback cluster (scripts/cluster) and drives it.");
+  line();
 }
-line();
 
 const prof = path.join(RESULTS, "profile-parley.txt");
 if (fs.existsSync(prof)) {
@@ -398,6 +454,7 @@ line();
 line("```");
 line("bench/run --quick          # everything, small sizes, < 5 minutes");
 line("bench/run                  # full sizes, 3 runs each; bench/run --profile adds the perf profile");
+line("bench/run --scenarios cluster --servers parley,node-ws-redis   # cluster + cluster-saturate, both stacks");
 line("build-bench/bench/parley-bench saturate --port <port> --server-pid <pid>   # one scenario by hand");
 line("```");
 fs.writeFileSync(path.join(BENCH, "REPORT.md"), out.join("\n") + "\n");

@@ -5,7 +5,9 @@
 // create → created, join (with since) → joined + gap + live, send → ack + message to every member.
 //
 //   node bench/baselines/node-ws-redis.mjs --port 0 --redis-port 6379 [--workers 2]
-// prints "node-ws-redis: listening on 127.0.0.1:<port>" when every worker is ready.
+// prints "node-ws-redis: listening on 127.0.0.1:<port>" when every worker is ready. GET /readyz
+// answers 200, so that HAProxy's health check (deploy/haproxy.local.cfg.tmpl) can front several
+// of these processes on one Redis, as bench/run's cluster scenario does.
 import cluster from "node:cluster";
 import os from "node:os";
 import { createRequire } from "node:module";
@@ -58,6 +60,7 @@ if (cluster.isPrimary) {
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
 } else {
+  const http = require("node:http");
   const { WebSocketServer } = require("ws");
   const Redis = require("ioredis");
   const port = Number(process.env.BASELINE_PORT);
@@ -103,9 +106,14 @@ if (cluster.isPrimary) {
     for (const ws of set) deliver(ws, room, seq, ev);
   });
 
+  // ws's own server answers every plain request with 426; HAProxy checks GET /readyz.
+  const server = http.createServer((req, res) => {
+    const ready = req.url === "/readyz";
+    res.writeHead(ready ? 200 : 426, { "Content-Type": "text/plain" });
+    res.end(ready ? "ready\n" : "Upgrade Required\n");
+  });
   const wss = new WebSocketServer({
-    host,
-    port,
+    server,
     path: "/ws",
     perMessageDeflate: false,
     maxPayload: 64 * 1024,
@@ -192,7 +200,7 @@ if (cluster.isPrimary) {
     });
   });
 
-  wss.on("listening", () => process.send("ready"));
+  server.listen(port, host, () => process.send("ready"));
   process.on("SIGTERM", () => {
     for (const ws of wss.clients) ws.terminate();
     wss.close();

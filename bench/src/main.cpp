@@ -2,8 +2,10 @@
 //
 //   parley-bench <scenario> --port P [--server-pid PID[,PID...]] [options]
 //
-// Scenarios: fanout, saturate, idle, rooms, storm, store, cluster. Each prints one JSON line on
-// stdout (also appended to <out-dir>/<scenario>.json) and a human summary on stderr.
+// Scenarios: fanout, saturate, idle, rooms, storm, store, cluster, cluster-saturate. Each prints
+// one JSON line on stdout (also appended to <out-dir>/<scenario>.json) and a human summary on
+// stderr. cluster and cluster-saturate are fanout and saturate pointed at a load balancer in front
+// of several nodes: the same runs, recorded under their own names.
 //
 // The coordinator (this process) forks --procs worker processes; each owns connections
 // i % procs == its index and runs one epoll loop. They are driven through a line protocol on a
@@ -89,7 +91,7 @@ struct Options {
 [[noreturn]] void usage(const std::string& why) {
   std::fprintf(stderr,
                "parley-bench: %s\n"
-               "usage: parley-bench <fanout|saturate|idle|rooms|storm|store|cluster> --port P [options]\n"
+               "usage: parley-bench <fanout|saturate|idle|rooms|storm|store|cluster|cluster-saturate> --port P [options]\n"
                "  --host 127.x.y.z  --path /ws  --server NAME  --tag TEXT  --server-pid PID[,PID..]\n"
                "  --out-dir DIR (default %s; '-' for none)  --procs N  --concurrency N\n"
                "  --room ID  --subscribers N  --publishers N  --rate MSGS_PER_S  --bytes N\n"
@@ -112,7 +114,7 @@ Options parse(int argc, char** argv) {
   if (argc < 2) usage("missing scenario");
   Options o;
   o.scenario = argv[1];
-  static const char* known[] = {"fanout", "saturate", "idle", "rooms", "storm", "store", "cluster"};
+  static const char* known[] = {"fanout", "saturate", "idle", "rooms", "storm", "store", "cluster", "cluster-saturate"};
   if (std::none_of(std::begin(known), std::end(known), [&](const char* k) { return o.scenario == k; }))
     usage("unknown scenario '" + o.scenario + "'");
   for (int i = 2; i < argc; ++i) {
@@ -459,7 +461,8 @@ class Run {
         return 3;
       }
     }
-    if (sc == "fanout" || sc == "cluster" || sc == "saturate" || sc == "storm") one_room_layout(o_.subscribers, o_.publishers);
+    const bool closed_loop = sc == "saturate" || sc == "cluster-saturate";
+    if (sc == "fanout" || sc == "cluster" || closed_loop || sc == "storm") one_room_layout(o_.subscribers, o_.publishers);
     else if (sc == "idle") no_room_layout(o_.connections);
     else if (sc == "rooms") rooms_layout();
     else if (sc == "store") store_layout();
@@ -467,7 +470,7 @@ class Run {
     params();
     try {
       if (sc == "fanout" || sc == "cluster" || sc == "rooms") open_loop();
-      else if (sc == "saturate") saturate();
+      else if (closed_loop) saturate();
       else if (sc == "idle") idle();
       else if (sc == "storm") storm();
       else if (sc == "store") store();
@@ -539,7 +542,7 @@ class Run {
       p.str("room", o_.room).num("subscribers", static_cast<double>(o_.subscribers))
           .num("publishers", static_cast<double>(o_.publishers)).num("bytes", static_cast<double>(o_.bytes))
           .num("duration_s", o_.duration);
-      if (sc == "saturate") {
+      if (sc == "saturate" || sc == "cluster-saturate") {
         std::string w = "[";
         for (auto x : o_.windows) w += (w.size() > 1 ? "," : "") + std::to_string(x);
         p.raw("windows", w + "]");
@@ -755,7 +758,7 @@ class Run {
     const auto h = fleet_.hist();
     loss_json(last, h);
     generator_json(first, last);
-    summary_ = "saturate " + o_.server + ": best " + fmt(best) + " deliveries/s with zero loss" +
+    summary_ = o_.scenario + " " + o_.server + ": best " + fmt(best) + " deliveries/s with zero loss" +
                (probe_.any() ? ", " + fmt(best_cpu) + " server CPU s per million deliveries" : "") + "\n" + lines;
   }
 
