@@ -11,7 +11,7 @@ const BENCH = path.dirname(fileURLToPath(import.meta.url));
 const RESULTS = path.join(BENCH, "results");
 const CHARTS = path.join(BENCH, "charts");
 const SERVERS = ["parley", "bun", "node-ws-redis"];
-const SCENARIOS = ["fanout", "saturate", "idle", "rooms", "storm", "store", "cluster", "cluster-saturate"];
+const SCENARIOS = ["fanout", "saturate", "idle", "idle-scale", "rooms", "storm", "store", "cluster", "cluster-saturate"];
 
 const args = process.argv.slice(2);
 const runArg = args.includes("--run") ? args[args.indexOf("--run") + 1] : "";
@@ -311,6 +311,46 @@ if (nRuns("idle")) {
   );
   chart("idle-rss", "RSS per connection");
   chart("idle-connect", "connections per second");
+  const slab = med("idle", "parley", "result.kernel_slab_per_socket_bytes");
+  if (slab !== undefined) {
+    line();
+    line(`Besides the server's RSS, each connection costs kernel memory: the machine's slab grew by ${fmt(slab)} B per socket ` +
+      "(median; both ends of each loopback connection are this machine's sockets, so the growth is divided by two).");
+  }
+}
+
+// idle-scale: one run per size; the cost per connection must stay flat as N grows.
+const scaleRows = (sv) => rows.filter((r) => r.scenario === "idle-scale" && r.server === sv && !r.error)
+  .sort((a, b) => get(a, "result.connections") - get(b, "result.connections"));
+if (servers.some((s) => scaleRows(s).length)) {
+  line("## idle at growing sizes (one run per size)");
+  line();
+  line("The idle measurement at several connection counts. Marginal: the RSS added from the previous size to this one, per added connection.");
+  line();
+  const body = [];
+  for (const s of servers) {
+    let prev = null;
+    for (const r of scaleRows(s)) {
+      const n = get(r, "result.connections");
+      const after = get(r, "result.rss_after_kb");
+      const marginal = prev && after !== undefined ? ((after - prev.after) * 1024) / (n - prev.n) : undefined;
+      body.push([s, fmt(n), fmt(get(r, "result.rss_per_conn_bytes")), marginal === undefined ? "" : fmt(marginal),
+        fmt(get(r, "result.kernel_slab_per_socket_bytes")), fmt(get(r, "result.connect_per_s"))]);
+      prev = { n, after };
+    }
+  }
+  table(["server", "connections", "RSS per connection (B)", "marginal RSS per connection (B)", "kernel slab per socket (B)", "new connections/s"], body);
+  const pr = scaleRows("parley");
+  if (pr.length) {
+    const worst = Math.max(...pr.map((r) => get(r, "result.rss_per_conn_bytes") || 0));
+    const slabs = pr.map((r) => get(r, "result.kernel_slab_per_socket_bytes")).filter((x) => typeof x === "number");
+    const k = slabs.length ? median(slabs) : undefined;
+    line(`A million connections, from these figures (a machine without this one's 20,000-descriptor cap): Parley's RSS at most ` +
+      `${fmt(worst)} B × 1,000,000 = ${(worst / 1e3).toFixed(2)} GB` +
+      (k !== undefined ? `, plus the kernel's ${fmt(k)} B per socket = ${(k / 1e3).toFixed(2)} GB, so ${((worst + k) / 1e3).toFixed(1)} GB in all` : "") +
+      " — idle sockets hold no buffers. Past about 28,000 connections per source address the clients need more addresses (the generator spreads them over 127.0.0.0/8), and the server needs `ulimit -n` and `fs.file-max` above a million.");
+  }
+  line();
 }
 
 if (nRuns("rooms")) {

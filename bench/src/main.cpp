@@ -91,7 +91,7 @@ struct Options {
 [[noreturn]] void usage(const std::string& why) {
   std::fprintf(stderr,
                "parley-bench: %s\n"
-               "usage: parley-bench <fanout|saturate|idle|rooms|storm|store|cluster|cluster-saturate> --port P [options]\n"
+               "usage: parley-bench <fanout|saturate|idle|idle-scale|rooms|storm|store|cluster|cluster-saturate> --port P [options]\n"
                "  --host 127.x.y.z  --path /ws  --server NAME  --tag TEXT  --server-pid PID[,PID..]\n"
                "  --out-dir DIR (default %s; '-' for none)  --procs N  --concurrency N\n"
                "  --room ID  --subscribers N  --publishers N  --rate MSGS_PER_S  --bytes N\n"
@@ -114,7 +114,7 @@ Options parse(int argc, char** argv) {
   if (argc < 2) usage("missing scenario");
   Options o;
   o.scenario = argv[1];
-  static const char* known[] = {"fanout", "saturate", "idle", "rooms", "storm", "store", "cluster", "cluster-saturate"};
+  static const char* known[] = {"fanout", "saturate", "idle", "rooms", "storm", "store", "cluster", "cluster-saturate", "idle-scale"};
   if (std::none_of(std::begin(known), std::end(known), [&](const char* k) { return o.scenario == k; }))
     usage("unknown scenario '" + o.scenario + "'");
   for (int i = 2; i < argc; ++i) {
@@ -463,7 +463,7 @@ class Run {
     }
     const bool closed_loop = sc == "saturate" || sc == "cluster-saturate";
     if (sc == "fanout" || sc == "cluster" || closed_loop || sc == "storm") one_room_layout(o_.subscribers, o_.publishers);
-    else if (sc == "idle") no_room_layout(o_.connections);
+    else if (sc == "idle" || sc == "idle-scale") no_room_layout(o_.connections);
     else if (sc == "rooms") rooms_layout();
     else if (sc == "store") store_layout();
     json_.str("scenario", sc).str("server", o_.server).str("tag", o_.tag).str("time", iso_now());
@@ -471,7 +471,7 @@ class Run {
     try {
       if (sc == "fanout" || sc == "cluster" || sc == "rooms") open_loop();
       else if (closed_loop) saturate();
-      else if (sc == "idle") idle();
+      else if (sc == "idle" || sc == "idle-scale") idle();
       else if (sc == "storm") storm();
       else if (sc == "store") store();
     } catch (const std::exception& e) {
@@ -530,7 +530,7 @@ class Run {
     Json p;
     p.str("host", o_.host).num("port", o_.port).num("procs", o_.procs);
     const std::string& sc = o_.scenario;
-    if (sc == "idle") {
+    if (sc == "idle" || sc == "idle-scale") {
       p.num("connections", static_cast<double>(o_.connections)).num("hold_s", o_.hold);
     } else if (sc == "rooms") {
       p.num("rooms", static_cast<double>(o_.rooms)).num("members", static_cast<double>(o_.members))
@@ -762,18 +762,37 @@ class Run {
                (probe_.any() ? ", " + fmt(best_cpu) + " server CPU s per million deliveries" : "") + "\n" + lines;
   }
 
+  // Kernel slab memory in KB (/proc/meminfo): what the machine's sockets cost besides the
+  // processes' RSS (struct tcp_sock, inode, file, epoll item).
+  static double slab_kb() {
+    std::FILE* f = std::fopen("/proc/meminfo", "r");
+    if (!f) return 0;
+    char line[256];
+    double kb = 0;
+    while (std::fgets(line, sizeof line, f))
+      if (std::sscanf(line, "Slab: %lf kB", &kb) == 1) break;
+    std::fclose(f);
+    return kb;
+  }
+
+  // idle-scale is the same measurement, run by bench/run at several sizes: the per-connection
+  // cost must stay flat as N grows.
   void idle() {
     const double rss0 = probe_.rss_kb();
+    const double slab0 = slab_kb();
     start_workers();
     wait_connected(300);
     sleep_s(2);  // let the server settle (allocator, timers)
     const double rss1 = probe_.rss_kb();
+    const double slab1 = slab_kb();
     const Snapshot a = snap();
     sleep_s(o_.hold);
     const Snapshot b = snap();
     const double n = static_cast<double>(connect_.ready);
     Json r;
     r.num("connections", n).num("connect_per_s", n / connect_.seconds);
+    // Both ends of each loopback connection are sockets of this machine: half is the server's.
+    if (slab1 > 0) r.num("kernel_slab_per_socket_bytes", (slab1 - slab0) * 1024.0 / (2 * n));
     if (probe_.any()) {
       r.num("rss_before_kb", rss0).num("rss_after_kb", rss1).num("rss_per_conn_bytes", (rss1 - rss0) * 1024.0 / n)
           .num("idle_cpu_pct", 100.0 * (b.server_cpu - a.server_cpu) / secs(a.t, b.t));
