@@ -11,6 +11,8 @@ const BENCH = path.dirname(fileURLToPath(import.meta.url));
 const RESULTS = path.join(BENCH, "results");
 const CHARTS = path.join(BENCH, "charts");
 const SERVERS = ["parley", "bun", "node-ws-redis"];
+// Rows only in the store table and the bar: Parley on PostgreSQL instead of SQLite.
+const EXTRA_SERVERS = ["parley-pg"];
 const SCENARIOS = ["fanout", "saturate", "idle", "idle-scale", "rooms", "storm", "store", "cluster", "cluster-saturate"];
 
 const args = process.argv.slice(2);
@@ -38,7 +40,7 @@ if (!chosen.length) {
 // Per scenario and server, the newest of the chosen runs that has it: a re-run later supersedes.
 const rows = [];
 for (const sc of SCENARIOS)
-  for (const sv of SERVERS) {
+  for (const sv of [...SERVERS, ...EXTRA_SERVERS]) {
     const have = chosen.filter((t) => all.some((r) => r.tag === t && r.scenario === sc && r.server === sv)).sort();
     if (have.length) rows.push(...all.filter((r) => r.scenario === sc && r.server === sv && r.tag === have[have.length - 1]));
   }
@@ -239,6 +241,7 @@ const p99P = P("fanout", "latency_us.p99"), p99B = B("fanout", "latency_us.p99")
 const rssP = P("idle", "result.rss_per_conn_bytes");
 const conP = P("idle", "result.connect_per_s");
 const stP = P("store", "result.acked_per_s");
+const stPg = med("store", "parley-pg", "result.acked_per_s");
 const stormS = (v) => (v === undefined ? "–" : v < 0 ? "not within the time limit" : fmt(v, 2));
 const satFmt = (v) => (v === 0 ? "0 (loss at every window)" : fmt(v));
 const both = (a, b, f) => (a === undefined || b === undefined ? undefined : f(a, b));
@@ -260,6 +263,7 @@ table(
       verdict(conP === undefined ? undefined : conP >= 20000)],
     ["store: durable messages/s (SQLite)", "≥ 100,000", fmt(stP), fmt(B("store", "result.acked_per_s")) + " (not durable)",
       fmt(N("store", "result.acked_per_s")) + " (not durable)", verdict(stP === undefined ? undefined : stP >= 1e5)],
+    ...(stPg === undefined ? [] : [["store: durable messages/s (PostgreSQL)", "≥ 50,000", fmt(stPg), "–", "–", verdict(stPg >= 5e4)]]),
     ["cluster (4 nodes + Redis behind HAProxy): deliveries/s vs seed stack", "≥ 10x", satFmt(clP), "–", satFmt(clN),
       clRatio === undefined ? "–" : `${verdict(clRatio >= 10)} (${clRatio.toFixed(1)}x)`],
   ]
@@ -396,11 +400,12 @@ if (nRuns("store")) {
   line(`## store (n=${nRuns("store")})`);
   line();
   line(`Many publishers, closed loop; an ack counts only once the server says the message is stored. ` +
-    `Parley acks after the SQLite commit (group commit, WAL); the baselines ack from memory (Bun) or after Redis (node-ws-redis), not durably. Params: ${param("store")}.`);
+    `Parley acks after the SQLite commit (group commit, WAL); "parley (PostgreSQL store)" is the same binary with \`store.backend=postgres\` on a fresh local PostgreSQL (one transaction per batch; its postmaster and backends count as server CPU); the baselines ack from memory (Bun) or after Redis (node-ws-redis), not durably. Params: ${param("store")}.`);
   line();
   table(
     ["server", "acked messages/s", "ack p50", "ack p99", "send errors/s"],
-    servers.map((s) => [s, withRange("store", s, "result.acked_per_s"), us(med("store", s, "ack_latency_us.p50")), us(med("store", s, "ack_latency_us.p99")),
+    [...servers, ...(runsOf("store", "parley-pg").length ? ["parley-pg"] : [])].map((s) => [s === "parley-pg" ? "parley (PostgreSQL store)" : s,
+      withRange("store", s, "result.acked_per_s"), us(med("store", s, "ack_latency_us.p50")), us(med("store", s, "ack_latency_us.p99")),
       fmt(med("store", s, "result.send_errors_per_s"))])
   );
   chart("store", "store acks/s");
