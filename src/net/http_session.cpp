@@ -229,8 +229,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 };
 
 // The first request of a connection. A plain `GET /ws` upgrade — what every chat client sends —
-// is answered here from one non-blocking read, a header scan and one send: no HTTP parser, no
-// stream object, no allocation but the session's. Anything else (a page, a health check, a bad
+// is answered here from one non-blocking read, a header scan and one send: no HTTP parser and no
+// stream object, so a few small allocations instead of Beast's dozen. Anything else (a page, a health check, a bad
 // or partial request the scan is unsure of) goes with the bytes read so far to HttpSession, which
 // answers it exactly as if it had read them itself.
 class Handshake : public std::enable_shared_from_this<Handshake> {
