@@ -1,0 +1,81 @@
+// SqliteStore beyond the contract: its checkpoints run on a background connection, and the WAL
+// stays bounded while commits go on without a pause.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <string>
+
+#include "store_backends.hpp"
+
+namespace parley::contract {
+namespace {
+
+class SqliteStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/parley-sqlite-ckpt-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  std::uintmax_t wal_bytes() const {
+    std::error_code ec;
+    const auto n = std::filesystem::file_size(dir_ / "parley.db-wal", ec);
+    return ec ? 0 : n;
+  }
+  std::filesystem::path dir_;
+};
+
+TEST_F(SqliteStoreTest, CheckpointsInTheBackgroundKeepTheWalBoundedAndLoseNothing) {
+  constexpr std::size_t every = 16;  // pages; SQLite's own default is 1,000
+  store::SqliteOptions options{dir_ / "parley.db"};
+  options.checkpoint_pages = every;
+  auto s = std::make_unique<store::SqliteStore>(options);
+  ASSERT_FALSE(create_sync(*s, store::StoredRoom{"general", 0, 1, "ada"}));
+
+  // 1,500 commits of 10 messages of ~400 bytes: some 6,000 pages of WAL without checkpoints.
+  const std::string filler(400, 'x');
+  constexpr std::uint64_t commits = 1500, per_commit = 10;
+  std::uintmax_t largest = 0;
+  for (std::uint64_t c = 0; c < commits; ++c) {
+    std::vector<core::Message> batch;
+    for (std::uint64_t k = 1; k <= per_commit; ++k) {
+      const std::uint64_t seq = c * per_commit + k;
+      batch.push_back(make_message("general", seq, filler + std::to_string(seq)));
+    }
+    ASSERT_FALSE(append_sync(*s, std::move(batch)));
+    largest = std::max(largest, wal_bytes());
+  }
+  auto* sqlite = static_cast<store::SqliteStore*>(s.get());
+  EXPECT_GT(sqlite->checkpoint_passes(), 0u);
+  // The writer finished checkpoints, so the WAL started over from its beginning.
+  EXPECT_GT(sqlite->checkpoint_finishes(), 0u);
+  // The writer finishes at 4 × every pages, or at the latest at 16 ×; a frame is a page plus a
+  // 24-byte header. The slack covers the commits that land while a pass is running.
+  const std::uintmax_t frame = 4096 + 24;
+  EXPECT_LE(largest, (16 * every + 256) * frame) << "the WAL grew to " << largest << " bytes";
+
+  s.reset();  // closing checkpoints the rest and removes the WAL
+  EXPECT_EQ(wal_bytes(), 0u);
+  s = std::make_unique<store::SqliteStore>(options);
+  const auto rooms = s->load_rooms();
+  ASSERT_EQ(rooms.size(), 1u);
+  EXPECT_EQ(rooms[0].last_seq, commits * per_commit);
+  auto [ec, newest] = read_sync(*s, "general", 0, 0, 5);
+  ASSERT_FALSE(ec);
+  EXPECT_EQ(seqs(newest), seq_range(commits * per_commit - 4, commits * per_commit));
+  EXPECT_EQ(newest.back().text, filler + std::to_string(commits * per_commit));
+}
+
+TEST_F(SqliteStoreTest, ZeroCheckpointPagesIsRefused) {
+  store::SqliteOptions options{dir_ / "parley.db"};
+  options.checkpoint_pages = 0;
+  EXPECT_THROW(store::SqliteStore{options}, std::runtime_error);
+}
+
+}  // namespace
+}  // namespace parley::contract
