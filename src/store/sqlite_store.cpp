@@ -217,8 +217,8 @@ void SqliteStore::stop() {
   {
     std::lock_guard lock(checkpoint_mutex_);
     checkpoint_stopping_ = true;
-    checkpoint_wake_.notify_one();
   }
+  checkpoint_cv_.notify_all();
   // The writer's connection, closed last, checkpoints what is left and removes the WAL.
   if (checkpointer_.joinable()) checkpointer_.join();
 }
@@ -232,20 +232,37 @@ int SqliteStore::on_wal_commit(void* arg, sqlite3* db, const char*, int pages) {
   // writer copies the last few frames itself, between transactions (two fsyncs of little data,
   // about 2 ms here), and the WAL stays under that size. At 16 × the checkpointer has fallen
   // behind: the writer checkpoints whatever is left, however long it takes.
-  if (n >= 4 * every && (self->finish_wanted_.exchange(false, std::memory_order_relaxed) || n >= 16 * every)) {
+  const bool must = n >= 16 * every;
+  if (must || (n >= 4 * every && self->finish_wanted_.load(std::memory_order_relaxed))) {
+    {
+      // One checkpointer at a time (SQLite would refuse the second, busy). A finish waits for no
+      // pass: it is tried again after the next commit. At 16 × the writer waits for the pass.
+      std::unique_lock lock(self->checkpoint_mutex_);
+      if (self->checkpoint_running_ && !must) return SQLITE_OK;
+      self->checkpoint_cv_.wait(lock, [&] { return !self->checkpoint_running_; });
+      self->checkpoint_running_ = true;
+    }
+    self->finish_wanted_.store(false, std::memory_order_relaxed);
     int log = 0, copied = 0;
     if (sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &copied) == SQLITE_OK) {
       self->checkpoint_finishes_.fetch_add(1, std::memory_order_relaxed);
       self->backfilled_.store(copied == log ? 0 : static_cast<std::size_t>(copied), std::memory_order_relaxed);
     }
+    {
+      std::lock_guard lock(self->checkpoint_mutex_);
+      self->checkpoint_running_ = false;
+    }
+    self->checkpoint_cv_.notify_all();
     return SQLITE_OK;
   }
   std::size_t done = self->backfilled_.load(std::memory_order_relaxed);
   if (done > n) done = 0;  // the WAL started over
   if (n >= done + every) {
-    std::lock_guard lock(self->checkpoint_mutex_);
-    self->checkpoint_wanted_ = true;
-    self->checkpoint_wake_.notify_one();
+    {
+      std::lock_guard lock(self->checkpoint_mutex_);
+      self->checkpoint_wanted_ = true;
+    }
+    self->checkpoint_cv_.notify_all();
   }
   return SQLITE_OK;
 }
@@ -257,9 +274,10 @@ void SqliteStore::run_checkpointer() {
   for (;;) {
     {
       std::unique_lock lock(checkpoint_mutex_);
-      checkpoint_wake_.wait(lock, [&] { return checkpoint_wanted_ || checkpoint_stopping_; });
+      checkpoint_cv_.wait(lock, [&] { return (checkpoint_wanted_ && !checkpoint_running_) || checkpoint_stopping_; });
       if (checkpoint_stopping_) return;
       checkpoint_wanted_ = false;
+      checkpoint_running_ = true;
     }
     // PASSIVE never blocks the writer: a pass copies the frames committed before it began.
     // When the writer is due to finish, a few passes bring what is left down to finish_frames.
@@ -268,9 +286,9 @@ void SqliteStore::run_checkpointer() {
       const int rc = sqlite3_wal_checkpoint_v2(checkpoint_db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
       checkpoint_passes_.fetch_add(1, std::memory_order_relaxed);
       if (rc != SQLITE_OK) {
-        // Busy: the writer is finishing a checkpoint. Otherwise an I/O error. Either way the next
-        // commit past the threshold asks again, and at 16 × the writer checkpoints itself.
-        if (rc != SQLITE_BUSY) spdlog::warn("store: checkpoint failed: {}", sqlite3_errmsg(checkpoint_db_));
+        // An I/O error (the writer never checkpoints during a pass). The next commit past the
+        // threshold asks again, and at 16 × the writer checkpoints itself.
+        spdlog::warn("store: checkpoint failed: {}", sqlite3_errmsg(checkpoint_db_));
         break;
       }
       const auto total = static_cast<std::size_t>(std::max(log, 0));
@@ -282,6 +300,11 @@ void SqliteStore::run_checkpointer() {
         break;
       }
     }
+    {
+      std::lock_guard lock(checkpoint_mutex_);
+      checkpoint_running_ = false;
+    }
+    checkpoint_cv_.notify_all();
   }
 }
 

@@ -93,8 +93,9 @@ class SqliteStore final : public Store {
   sqlite3* checkpoint_db_ = nullptr;
   std::thread checkpointer_;
   std::mutex checkpoint_mutex_;
-  std::condition_variable checkpoint_wake_;
+  std::condition_variable checkpoint_cv_;
   bool checkpoint_wanted_ = false;    // guarded by checkpoint_mutex_
+  bool checkpoint_running_ = false;   // a pass or the writer's finish is on; guarded by checkpoint_mutex_
   bool checkpoint_stopping_ = false;  // guarded by checkpoint_mutex_
   std::atomic<bool> finish_wanted_{false};
   std::atomic<std::size_t> backfilled_{0};  // WAL frames in the database after the last pass

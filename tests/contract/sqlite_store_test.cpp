@@ -54,10 +54,10 @@ TEST_F(SqliteStoreTest, CheckpointsInTheBackgroundKeepTheWalBoundedAndLoseNothin
   EXPECT_GT(sqlite->checkpoint_passes(), 0u);
   // The writer finished checkpoints, so the WAL started over from its beginning.
   EXPECT_GT(sqlite->checkpoint_finishes(), 0u);
-  // The writer finishes at 4 × every pages, or at the latest at 16 ×; a frame is a page plus a
-  // 24-byte header. The slack covers the commits that land while a pass is running.
+  // The writer finishes at 4 × every pages, or at the latest at 16 × (waiting for a pass if one
+  // is running); a frame is a page plus a 24-byte header. The slack: one commit's frames.
   const std::uintmax_t frame = 4096 + 24;
-  EXPECT_LE(largest, (16 * every + 256) * frame) << "the WAL grew to " << largest << " bytes";
+  EXPECT_LE(largest, (16 * every + 32) * frame) << "the WAL grew to " << largest << " bytes";
 
   s.reset();  // closing checkpoints the rest and removes the WAL
   EXPECT_EQ(wal_bytes(), 0u);
