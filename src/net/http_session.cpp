@@ -44,16 +44,7 @@ bool valid_client_key(std::string_view key) {
 }
 
 bool offers_subprotocol(std::string_view header) {
-  while (!header.empty()) {
-    const auto comma = header.find(',');
-    std::string_view item = header.substr(0, comma);
-    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-    if (item == subprotocol) return true;
-    if (comma == std::string_view::npos) break;
-    header.remove_prefix(comma + 1);
-  }
-  return false;
+  return protocol::has_token(header, subprotocol, protocol::TokenCase::sensitive);
 }
 
 std::string json_error(std::string_view code, std::string_view message) {

@@ -41,10 +41,11 @@ bool take_once(std::string_view value, std::string_view& slot, bool& seen) {
 
 }  // namespace
 
-bool has_token(std::string_view list, std::string_view token) {
+bool has_token(std::string_view list, std::string_view token, TokenCase match) {
   while (true) {
     const auto comma = list.find(',');
-    if (iequals(trim(list.substr(0, comma)), token)) return true;
+    const std::string_view item = trim(list.substr(0, comma));
+    if (match == TokenCase::sensitive ? item == token : iequals(item, token)) return true;
     if (comma == std::string_view::npos) return false;
     list.remove_prefix(comma + 1);
   }

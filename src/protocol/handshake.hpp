@@ -32,7 +32,10 @@ Scan scan_upgrade_request(std::string_view bytes, std::size_t max_header_bytes, 
 // The 101 response; `accept` is base64(SHA-1(key + GUID)). `subprotocol` empty: none chosen.
 std::string make_upgrade_response(std::string_view accept, std::string_view subprotocol);
 
-// True when the comma-separated token list `list` holds `token` (ASCII case-insensitive).
-bool has_token(std::string_view list, std::string_view token);
+// True when the comma-separated list `list` holds `token`, blanks around items ignored: ASCII
+// case-insensitive for HTTP tokens (Connection, Upgrade), exact for subprotocol names, which
+// RFC 6455 (4.1) compares case-sensitively.
+enum class TokenCase { insensitive, sensitive };
+bool has_token(std::string_view list, std::string_view token, TokenCase match = TokenCase::insensitive);
 
 }  // namespace parley::protocol

@@ -135,6 +135,12 @@ TEST(Handshake, Tokens) {
   EXPECT_FALSE(has_token("upgraded", "upgrade"));
   EXPECT_FALSE(has_token("", "upgrade"));
   EXPECT_FALSE(has_token(",,", "upgrade"));
+  // Subprotocol names compare exactly (RFC 6455 4.1), blanks around them still ignored.
+  using parley::protocol::TokenCase;
+  EXPECT_TRUE(has_token("chat, parley.v1", "parley.v1", TokenCase::sensitive));
+  EXPECT_TRUE(has_token("\tparley.v1 ", "parley.v1", TokenCase::sensitive));
+  EXPECT_FALSE(has_token("Parley.V1", "parley.v1", TokenCase::sensitive));
+  EXPECT_FALSE(has_token("parley.v10", "parley.v1", TokenCase::sensitive));
 }
 
 TEST(Handshake, Response) {
