@@ -89,8 +89,10 @@ class Broker {
   virtual void publish(const core::Message& m, PublishDone done) = 0;
   // Records the room in the broker's room index, then tells every other node (on_room_created).
   // `done` (may be empty) runs once the index holds the room, so that from then on lookup_room()
-  // finds it on every node; or with an error, within a bounded time, if the broker does not
-  // confirm it (the record is still sent when the broker is back).
+  // finds it on every node; with errc::room_exists if the index held it already (another node
+  // created it a moment ago and announced it: this call announces nothing); or with another
+  // error, within a bounded time, if the broker does not confirm it (the record is still sent
+  // when the broker is back).
   virtual void announce_room(const std::string& room, const std::string& by, AnnounceDone done) = 0;
   // Whether the room index holds `room` (announced by any node, at any time): for a room this
   // node has not heard of, whose announcement may still be on its way. `done` runs once, within

@@ -178,7 +178,11 @@ void MemoryBroker::announce_room(const std::string& room, const std::string& by,
   boost::asio::post(cluster_.ctx_, [this, room, by, done = std::move(done)] {
     // While "down" the record still lands (Redis would send it after the reconnect); `done`
     // reports that it could not be confirmed.
-    cluster_.room_index_.emplace(room, by);  // the first creator stays, as with HSETNX
+    // The first creator stays, as with HSETNX, and only its announcement goes out.
+    if (!cluster_.room_index_.emplace(room, by).second) {
+      if (done) done(cluster_.up_ ? std::error_code(errc::room_exists) : std::error_code(errc::unavailable));
+      return;
+    }
     if (done) done(cluster_.up_ ? std::error_code() : std::error_code(errc::unavailable));
     for (auto* e : cluster_.endpoints_)
       if (e != this && e->handler_ && !e->crashed_) e->handler_->on_room_created(room, by);

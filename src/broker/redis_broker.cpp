@@ -215,17 +215,24 @@ void RedisBroker::announce_room(const std::string& room, const std::string& by, 
   // the announcement reaches it finds the record (lookup_room). Queued while Redis is down.
   boost::asio::post(ctx_, [this, room, by, done = std::move(done)]() mutable {
     std::vector<std::string> record{"HSETNX", options_.prefix + ":room-index", room, by};
+    std::vector<std::string> announce{"PUBLISH", options_.prefix + ":rooms", room + '\n' + by};
     if (client_.connected()) {
-      bounded_command(std::move(record), [room, done = std::move(done)](std::error_code ec, RedisReply) {
+      bounded_command(std::move(record), [this, room, announce = std::move(announce), done = std::move(done)](
+                                             std::error_code ec, RedisReply reply) mutable {
         if (ec) spdlog::warn("broker: room {} not confirmed in the room index: {}", room, ec.message());
-        if (done) done(ec ? unavailable() : std::error_code());
+        // HSETNX answers 0 when another node recorded the room first: that node announces it.
+        // Unconfirmed (an error, a timeout), it is announced: a node that knows the room already
+        // ignores the announcement.
+        const bool taken = !ec && reply.type == RedisReply::Type::integer && reply.integer == 0;
+        if (!taken) client_.command(std::move(announce), [](std::error_code, RedisReply) {});
+        if (done) done(ec ? unavailable() : taken ? std::error_code(protocol::errc::room_exists) : std::error_code());
       });
     } else {
       // Down: the record and the announcement wait for the reconnect; the caller need not.
       client_.command(std::move(record), [](std::error_code, RedisReply) {});
+      client_.command(std::move(announce), [](std::error_code, RedisReply) {});
       if (done) done(unavailable());
     }
-    client_.command({"PUBLISH", options_.prefix + ":rooms", room + '\n' + by}, [](std::error_code, RedisReply) {});
   });
 }
 

@@ -202,21 +202,19 @@ void Node::on_room_created(std::string room, std::string by) {
 }
 
 void Node::learn_room(Shard& owner, const std::string& room, const std::string& by) {
-  if (owner.find_owned(room)) return;
+  if (OwnedRoom* known = owner.find_owned(room)) {
+    // Created here at the same moment: whichever create the room index took, this one or that.
+    if (known->state == OwnedRoom::State::creating) known->heard_by = by;
+    if (known->untold) {
+      known->untold = false;
+      tell_created(room, by, 0);
+    }
+    return;
+  }
   auto r = std::make_unique<OwnedRoom>(room, options_.rooms, shard_count(), OwnedRoom::State::unloaded);
   owner.owned().emplace(room, std::move(r));
   owner.metrics().rooms_owned.add();
-  protocol::JsonWriter w("created");
-  w.str("room", room).str("by", by);
-  const std::string event = std::move(w).done();
-  for (auto& sh : shards_) {
-    Shard* shard = sh.get();
-    shard->post([shard, event] {
-      shard->for_each_session([&](Session& s) {
-        if (!s.user.empty()) s.enqueue(event);
-      });
-    });
-  }
+  tell_created(room, by, 0);
 }
 
 void Node::find_room(Shard& owner, const std::string& room, Shard::LookupWaiter then) {

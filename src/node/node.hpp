@@ -113,6 +113,11 @@ class Node final : public broker::Handler {
   // The room is in the store (and, in a cluster, in the broker's room index): ready, and said.
   void owner_created(Shard& owner, const std::string& room, const std::string& user, SessionRef who,
                      const std::string& ref);
+  // Cluster: the broker's room index had the room already, from another node's create: the
+  // creator is told room_exists, and the room is a learnt one.
+  void owner_create_lost(Shard& owner, const std::string& room, SessionRef who, const std::string& ref);
+  // `created` to every welcomed session of this node but `except`.
+  void tell_created(const std::string& room, const std::string& by, std::uint64_t except);
   void owner_join(Shard& owner, std::string room, std::string user, SessionRef who,
                   std::optional<std::uint64_t> since, std::string ref);
   void owner_finish_join(Shard& owner, OwnedRoom& r, std::string user, SessionRef who, std::string ref,
@@ -140,7 +145,8 @@ class Node final : public broker::Handler {
   // come meanwhile wait for it (up to a bound).
   void find_room(Shard& owner, const std::string& room, Shard::LookupWaiter then);
   // A room created elsewhere in the cluster is known here from now on (its log loads on first
-  // use), and every welcomed local session hears of it. Nothing if the room is known already.
+  // use), and every welcomed local session hears of it. Nothing if the room is known already
+  // (but see OwnedRoom::heard_by).
   void learn_room(Shard& owner, const std::string& room, const std::string& by);
   // Runs `f` once the room is subscribed and caught up with the broker.
   void when_synced(Shard& owner, OwnedRoom& r, std::function<void(OwnedRoom*)> f);

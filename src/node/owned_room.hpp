@@ -45,6 +45,11 @@ struct OwnedRoom {
   // in `early` (bounded) until the gap is repaired.
   bool subscribed = false;
   bool synced = false;
+  // A create here that loses to another node's (Node::owner_create_lost): that node's
+  // announcement, if it came during the create, is in heard_by; if not, the room is untold to
+  // this node's sessions until it comes (learn_room).
+  std::string heard_by;
+  bool untold = false;
   bool repairing = false;
   std::map<std::uint64_t, core::Message> early;
   std::vector<std::function<void(OwnedRoom*)>> sync_waiting;

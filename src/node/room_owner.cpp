@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "node/node.hpp"
 #include "protocol/json_writer.hpp"
@@ -95,8 +96,11 @@ void Node::owner_create(Shard& owner, std::string room, std::string user, Sessio
       // Cluster: `created` once the broker's room index has the room, so that a join anywhere
       // after it finds the room even before the announcement reaches that node. Without the
       // broker's word (an outage) the room is created all the same: the record goes out later.
-      broker_->announce_room(room, user, [this, &owner, room, user, who, ref](std::error_code) {
-        owner.post([this, &owner, room, user, who, ref] { owner_created(owner, room, user, who, ref); });
+      broker_->announce_room(room, user, [this, &owner, room, user, who, ref](std::error_code ec) {
+        owner.post([this, &owner, room, user, who, ref, ec] {
+          if (ec == errc::room_exists) return owner_create_lost(owner, room, who, ref);
+          owner_created(owner, room, user, who, ref);
+        });
       });
     });
   });
@@ -113,17 +117,38 @@ void Node::owner_created(Shard& owner, const std::string& room, const std::strin
   for (auto& f : waiting) f(r);
   JsonWriter w("created");
   w.str("room", room).str("by", user);
-  const std::string event = std::move(w).done();
+  if (!ref.empty()) w.raw("ref", ref);
   // The creator gets it with its ref; every other welcomed session learns of the room.
-  reply_now(who, ref.empty() ? event : event.substr(0, event.size() - 1) + ",\"ref\":" + ref + "}");
+  reply_now(who, std::move(w).done());
+  tell_created(room, user, who.id);
+}
+
+void Node::tell_created(const std::string& room, const std::string& by, std::uint64_t except) {
+  JsonWriter w("created");
+  w.str("room", room).str("by", by);
+  auto event = std::make_shared<const std::string>(std::move(w).done());
   for (auto& sh : shards_) {
     Shard* shard = sh.get();
-    shard->post([shard, event, except = who.id] {
+    shard->post([shard, event, except] {
       shard->for_each_session([&](Session& s) {
-        if (!s.user.empty() && s.id() != except) s.enqueue(event);
+        if (!s.user.empty() && s.id() != except) s.enqueue(*event);
       });
     });
   }
+}
+
+void Node::owner_create_lost(Shard& owner, const std::string& room, SessionRef who, const std::string& ref) {
+  // Another node created the room first (this node had not heard of it yet). The store holds it
+  // already (creating a room twice is harmless there): it is a room like any learnt one, loaded
+  // on first use. Its creator's announcement tells this node's sessions of it: now, if it came
+  // during the create, or when it comes.
+  OwnedRoom* r = owner.find_owned(room);
+  if (!r) return;
+  r->state = OwnedRoom::State::unloaded;
+  if (!r->waiting.empty()) load_room(owner, *r);
+  reply_now(who, error_text(errc::room_exists, ref));
+  if (!r->heard_by.empty()) return tell_created(room, std::exchange(r->heard_by, {}), 0);
+  r->untold = true;
 }
 
 void Node::owner_join(Shard& owner, std::string room, std::string user, SessionRef who,

@@ -634,6 +634,38 @@ TEST_P(RoomLookupTest, JoinRightAfterACreationElsewhereFindsTheRoom) {
   EXPECT_EQ(history.at("messages").as_array().size(), 1u);
 }
 
+TEST_P(RoomLookupTest, CreateOfARoomJustCreatedElsewhereIsRoomExists) {
+  auto a = client(0, "ada");
+  create(a, "ops");
+  // Node 1 has not heard of ops (its announcement is held back): the room index decides.
+  auto b = client(1, "bob");
+  say(b, R"({"type":"create","room":"ops","ref":"r1"})");
+  auto r = b->next_any({"created", "error"});
+  ASSERT_FALSE(r.empty()) << "no answer";
+  ASSERT_EQ(r.at("type").as_string(), "error") << json::serialize(r);
+  EXPECT_EQ(r.at("code").as_string(), "room_exists");
+  EXPECT_EQ(r.at("ref").as_string(), "r1") << json::serialize(r);
+  if (GetParam() == Backend::redis) {
+    EXPECT_EQ(parley::test::redis_command(redis_.port(), {"HGET", "parley:room-index", "ops"}), "ada");
+  }
+  // Node 1's sessions hear of the room once, from its creator's announcement.
+  ASSERT_TRUE(eventually([&] { return holding_->held() >= 1; }));
+  holding_->release();
+  auto created = b->next_if("created", about("ops"));
+  ASSERT_FALSE(created.empty()) << "node 1 was never told of the room";
+  EXPECT_EQ(created.at("by").as_string(), "ada");
+  EXPECT_TRUE(b->next_if("created", about("ops"), 300ms).empty()) << "told of the room twice";
+  EXPECT_TRUE(a->next_if("created", about("ops"), 300ms).empty()) << "node 0 was told of a second creation";
+  // The room is one room: a message from node 0 reaches a member on node 1, as seq 1.
+  ASSERT_EQ(join(b, "ops").at("type").as_string(), "joined");
+  ASSERT_EQ(join(a, "ops").at("type").as_string(), "joined");
+  say(a, R"({"type":"send","room":"ops","cid":"o1","text":"hello ops"})");
+  auto m = b->next_if("message", about("ops"));
+  ASSERT_FALSE(m.empty());
+  EXPECT_EQ(m.at("text").as_string(), "hello ops");
+  EXPECT_EQ(m.at("seq").as_int64(), 1);
+}
+
 TEST_P(RoomLookupTest, JoinOfARoomThatExistsNowhereIsRefused) {
   auto b = client(1, "bob");
   auto refused = join(b, "nowhere");
