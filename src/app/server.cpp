@@ -5,6 +5,8 @@
 #include <boost/asio/signal_set.hpp>
 #include <spdlog/spdlog.h>
 
+#include <sched.h>
+
 #include <csignal>
 #include <cstdio>
 #include <thread>
@@ -18,6 +20,15 @@
 namespace parley::app {
 
 namespace {
+
+// The cores this process may run on: its affinity mask (taskset, a container's cpuset), which
+// hardware_concurrency() ignores; more I/O threads than that only take turns on the same cores.
+unsigned usable_cores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return static_cast<unsigned>(CPU_COUNT(&set));
+  return std::max(1u, std::thread::hardware_concurrency());
+}
 
 boost::asio::ip::tcp::endpoint parse_endpoint(const std::string& s) {
   const auto colon = s.rfind(':');
@@ -42,7 +53,7 @@ boost::asio::ip::tcp::endpoint parse_endpoint(const std::string& s) {
 
 int run_server(Config config) {
   std::signal(SIGPIPE, SIG_IGN);
-  const unsigned threads = config.threads ? config.threads : std::max(1u, std::thread::hardware_concurrency());
+  const unsigned threads = config.threads ? config.threads : usable_cores();
   const auto endpoint = parse_endpoint(config.listen);
 
   std::unique_ptr<store::Store> store_owner;
