@@ -57,6 +57,7 @@ std::vector<ConfigKey> config_keys(Config& c) {
   return {
       string_key("server.listen", "address:port to serve HTTP and WebSocket on (port 0: any free port)", c.listen),
       number_key("server.threads", "I/O threads (0: one per core this process may use)", c.threads),
+      string_key("server.writes", "io_uring (a thread's writes of a loop turn in one system call; sendmsg where unavailable) or sendmsg", c.writes),
       string_key("server.data_dir", "directory of the SQLite database", c.data_dir),
       string_key("server.web_dir", "directory of the web UI", c.web_dir),
       string_key("server.log_level", "trace, debug, info, warn, error", c.log_level),

@@ -89,6 +89,7 @@ int run_server(Config config) {
   options.limits = config.limits;
   options.rooms = config.rooms;
   options.default_room = config.default_room;
+  options.io_uring_writes = config.writes == "io_uring";
   node::Node node(options, store, broker.get());
 
   net::HttpOptions http{config.web_dir};

@@ -11,6 +11,7 @@
 #include <climits>
 
 #include "node/node.hpp"
+#include "node/send_batch.hpp"
 #include "node/shard.hpp"
 
 namespace parley::net {
@@ -140,16 +141,51 @@ void WsSession::want_flush() {
   shard().mark_dirty(*this);
 }
 
-void WsSession::flush() {
-  dirty_ = false;
-  if (state_ == State::closed) return;
+bool WsSession::start_flush() {
   if (overflow_ && state_ == State::open) {
     // A slow consumer: what it has not read is dropped; it resumes from its last seq.
     shard().metrics().slow_consumer_closes.add();
     pending_.clear();
     close(CloseCode::try_again_later, "slow consumer");
   }
-  if (!writing_ && !pending_.empty()) do_write();
+  return !writing_ && !pending_.empty();
+}
+
+void WsSession::flush() {
+  dirty_ = false;
+  if (state_ == State::closed) return;
+  if (start_flush()) do_write();
+  account();
+}
+
+bool WsSession::flush_into(node::SendBatch& batch) {
+  dirty_ = false;
+  if (state_ == State::closed) return false;
+  if (!start_flush()) {
+    account();
+    return false;
+  }
+  inflight_.swap(pending_);
+  auto& spans = shard().write_spans();
+  spans.clear();
+  inflight_.pieces(spans);
+  if (spans.size() > IOV_MAX) {
+    // More pieces than one sendmsg takes (thousands of shared events queued): written now.
+    inflight_.swap(pending_);
+    do_write();
+    account();
+    return false;
+  }
+  auto& iov = batch.pieces();
+  const std::size_t first = iov.size();
+  for (const auto sv : spans) iov.push_back(iovec{const_cast<char*>(sv.data()), sv.size()});
+  batch.add(socket_.native_handle(), first, spans.size());
+  return true;
+}
+
+void WsSession::sent(std::int64_t result, std::size_t total) {
+  // An error counts as nothing sent: the async_write that follows reports it.
+  wrote(result > 0 ? static_cast<std::size_t>(result) : 0, total);
   account();
 }
 
@@ -171,7 +207,10 @@ void WsSession::do_write() {
     iov.push_back(iovec{const_cast<char*>(sv.data()), sv.size()});
     total += sv.size();
   }
-  const std::size_t n = send_now(iov);
+  wrote(send_now(iov), total);
+}
+
+void WsSession::wrote(std::size_t n, std::size_t total) {
   auto& m = shard().metrics();
   m.bytes_out.add(n);
   if (n == total) {

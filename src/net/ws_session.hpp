@@ -28,6 +28,8 @@ class WsSession final : public node::Session {
   void enqueue(std::string_view event) override;
   void enqueue_shared(const std::shared_ptr<const std::string>& events) override;
   void flush() override;
+  bool flush_into(node::SendBatch& batch) override;
+  void sent(std::int64_t result, std::size_t total) override;
   void close(protocol::CloseCode code, std::string_view reason) override;
   void tick(std::int64_t now_ms) override;
 
@@ -39,8 +41,10 @@ class WsSession final : public node::Session {
   void on_readable(const boost::system::error_code& ec);
   void on_bytes(std::span<char> bytes);
   void want_flush();  // asks the shard for flush() at the end of this loop turn (once)
+  bool start_flush();  // a flush's checks (not closed); true if pending_ is to be written now
   void do_write();  // hands pending_ to the kernel now (non-blocking), the rest by async_write
   std::size_t send_now(std::span<iovec> iov);  // bytes the kernel took at once
+  void wrote(std::size_t n, std::size_t total);  // n of inflight_'s total bytes are out: the rest by async_write
   bool make_room(std::size_t bytes);  // false: over max_outbound_bytes (a slow consumer)
   // Bytes queued that the kernel has not taken (what max_outbound_bytes limits).
   std::uint64_t unsent() const noexcept { return pending_.size() + (writing_ ? inflight_.size() - inflight_sent_ : 0); }

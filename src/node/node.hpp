@@ -34,6 +34,7 @@ struct NodeOptions {
   core::Limits limits;
   core::RoomOptions rooms;
   std::string default_room = "general";
+  bool io_uring_writes = true;  // server.writes: each shard's writes of a loop turn in one io_uring submission
 };
 
 class Node final : public broker::Handler {

@@ -15,6 +15,7 @@
 namespace parley::node {
 
 class Shard;
+class SendBatch;
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
@@ -47,6 +48,18 @@ class Session : public std::enable_shared_from_this<Session> {
   }
   // Writes what is queued (called once per loop turn by the shard for each session that queued).
   virtual void flush() = 0;
+  // The same, batched: the transport may add its write to `batch` instead of writing it now,
+  // and return true; the shard then submits one batch for all its sessions and hands each its
+  // outcome with sent() (see SendBatch::submit). By default it writes itself.
+  virtual bool flush_into(SendBatch& batch) {
+    (void)batch;
+    flush();
+    return false;
+  }
+  virtual void sent(std::int64_t result, std::size_t total) {
+    (void)result;
+    (void)total;
+  }
   // Starts the closing handshake with `code`; the session leaves its rooms.
   virtual void close(protocol::CloseCode code, std::string_view reason) = 0;
   // Called about once a second by the shard: heartbeats and timeouts.

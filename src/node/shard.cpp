@@ -6,7 +6,9 @@
 
 namespace parley::node {
 
-Shard::Shard(Node& node, unsigned index) : node_(node), index_(index), read_buffer_(256 * 1024) {}
+Shard::Shard(Node& node, unsigned index) : node_(node), index_(index), read_buffer_(256 * 1024) {
+  if (node.options().io_uring_writes) send_batch_ = SendBatch::create();
+}
 
 void Shard::add_session(std::shared_ptr<Session> s) {
   const auto id = s->id();
@@ -55,7 +57,15 @@ void Shard::on_flush() {
   }
   std::vector<std::shared_ptr<Session>> dirty;
   dirty.swap(dirty_);
-  for (auto& s : dirty) s->flush();
+  if (send_batch_ && dirty.size() > 1) {
+    // One system call for every write of this turn (a message to a room is a write per member).
+    batched_.clear();
+    for (auto& s : dirty)
+      if (s->flush_into(*send_batch_)) batched_.push_back(s.get());
+    send_batch_->submit([this](std::size_t i, std::int64_t result, std::size_t total) { batched_[i]->sent(result, total); });
+  } else {
+    for (auto& s : dirty) s->flush();
+  }
   // Keep the vector's capacity for the next turn.
   dirty.clear();
   if (dirty_.empty()) dirty_.swap(dirty);

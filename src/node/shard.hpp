@@ -20,6 +20,7 @@
 #include "hub/local_rooms.hpp"
 #include "node/metrics.hpp"
 #include "node/owned_room.hpp"
+#include "node/send_batch.hpp"
 #include "node/session.hpp"
 #include "protocol/errc.hpp"
 
@@ -103,6 +104,8 @@ class Shard {
   std::vector<char> read_buffer_;
   std::vector<std::string_view> write_spans_;
   std::vector<iovec> write_buffers_;
+  std::unique_ptr<SendBatch> send_batch_;  // null: io_uring off or unavailable
+  std::vector<Session*> batched_;          // the sessions of send_batch_'s entries, in order
   ShardMetrics metrics_;
 };
 

@@ -33,6 +33,9 @@ TEST(Cli, UnknownSettingIsRefused) {
   EXPECT_NE(r.output.find("limits.nope"), std::string::npos) << r.output;
   auto bad = run_parley({"serve", "--listen", "127.0.0.1:0", "--data", "/tmp/parley-it-never", "--set", "limits.send_rate=-1"});
   EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  auto writes = run_parley({"serve", "--listen", "127.0.0.1:0", "--data", "/tmp/parley-it-never", "--set", "server.writes=epoll"});
+  EXPECT_EQ(writes.exit_code, 2) << writes.output;
+  EXPECT_NE(writes.output.find("server.writes"), std::string::npos) << writes.output;
 }
 
 TEST_F(Http, Healthz) {
