@@ -13,7 +13,7 @@ const CHARTS = path.join(BENCH, "charts");
 const SERVERS = ["parley", "bun", "node-ws-redis"];
 // Rows only in the store table and the bar: Parley on PostgreSQL instead of SQLite.
 const EXTRA_SERVERS = ["parley-pg"];
-const SCENARIOS = ["fanout", "saturate", "idle", "idle-scale", "rooms", "storm", "store", "cluster", "cluster-saturate"];
+const SCENARIOS = ["fanout", "fanout-core", "saturate", "idle", "idle-scale", "rooms", "storm", "store", "cluster", "cluster-saturate"];
 
 const args = process.argv.slice(2);
 const runArg = args.includes("--run") ? args[args.indexOf("--run") + 1] : "";
@@ -238,6 +238,7 @@ const verdict = (ok) => (ok === undefined ? "–" : ok ? "✅ met" : "❌ not me
 const satP = P("saturate", "result.best_delivered_per_s"), satB = B("saturate", "result.best_delivered_per_s");
 const cpuP = P("saturate", "result.server_cpu_s_per_million_deliveries"), cpuB = B("saturate", "result.server_cpu_s_per_million_deliveries");
 const p99P = P("fanout", "latency_us.p99"), p99B = B("fanout", "latency_us.p99");
+const coreP = P("fanout-core", "latency_us.p99"), coreB = B("fanout-core", "latency_us.p99");
 const rssP = P("idle", "result.rss_per_conn_bytes");
 const conP = P("idle", "result.connect_per_s");
 const stP = P("store", "result.acked_per_s");
@@ -256,7 +257,10 @@ table(
       verdict(both(satP, satB, (a, b) => a >= 2e6 && a > b) ?? (satP === undefined ? undefined : satP >= 2e6))],
     ["saturate: server CPU s per million deliveries", "≤ Bun", fmt(cpuP, 2), fmt(cpuB, 2), fmt(N("saturate", "result.server_cpu_s_per_million_deliveries"), 2),
       verdict(both(cpuP, cpuB, (a, b) => a <= b))],
-    ["fanout p99 at ~100,000 deliveries/s", "≤ Bun", us(p99P), us(p99B), us(N("fanout", "latency_us.p99")), verdict(both(p99P, p99B, (a, b) => a <= b))],
+    ...(coreP === undefined && coreB === undefined ? [] : [["fanout p99 at ~100,000 deliveries/s, per core (`fanout-core`: server on one core, generator on the other)", "≤ Bun",
+      us(coreP), us(coreB), "–", verdict(both(coreP, coreB, (a, b) => a <= b))]]),
+    ["fanout p99 at ~100,000 deliveries/s, unpinned (`fanout`: Parley on one I/O thread per core, the generator on the same cores)", "≤ Bun",
+      us(p99P), us(p99B), us(N("fanout", "latency_us.p99")), verdict(both(p99P, p99B, (a, b) => a <= b))],
     ["idle: server RSS per connection", "≤ 2.5 KB", fmt(rssP), fmt(B("idle", "result.rss_per_conn_bytes")), fmt(N("idle", "result.rss_per_conn_bytes")),
       verdict(rssP === undefined ? undefined : rssP <= 2560)],
     ["idle: new connections/s", "≥ 20,000", fmt(conP), fmt(B("idle", "result.connect_per_s")), fmt(N("idle", "result.connect_per_s")),
@@ -301,6 +305,21 @@ if (nRuns("fanout")) {
       us(med("fanout", s, "latency_us.p99")), us(med("fanout", s, "latency_us.p999")), fmt(med("fanout", s, "delivery.lost")), fmt(med("fanout", s, "server_stats.cpu_pct"))])
   );
   chart("fanout-latency", "fanout latency percentiles");
+}
+
+if (nRuns("fanout-core")) {
+  line(`## fanout-core (n=${nRuns("fanout-core")})`);
+  line();
+  line("The same open loop with `taskset`: the server on one core (Parley on 1 I/O thread; its store thread shares that core), the generator on another. " +
+    "This is the per-core comparison: in `fanout` Parley's second I/O thread takes turns with the generator, which then reads later. " +
+    `Params: ${param("fanout-core")}.`);
+  line();
+  table(
+    ["server", "delivered/s", "p50", "p90", "p99", "p99.9", "lost", "server CPU %"],
+    servers.filter((s) => runsOf("fanout-core", s).length).map((s) => [s, withRange("fanout-core", s, "result.delivered_per_s"),
+      us(med("fanout-core", s, "latency_us.p50")), us(med("fanout-core", s, "latency_us.p90")), us(med("fanout-core", s, "latency_us.p99")),
+      us(med("fanout-core", s, "latency_us.p999")), fmt(med("fanout-core", s, "delivery.lost")), fmt(med("fanout-core", s, "server_stats.cpu_pct"))])
+  );
 }
 
 if (nRuns("idle")) {

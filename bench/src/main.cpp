@@ -2,10 +2,11 @@
 //
 //   parley-bench <scenario> --port P [--server-pid PID[,PID...]] [options]
 //
-// Scenarios: fanout, saturate, idle, rooms, storm, store, cluster, cluster-saturate. Each prints
-// one JSON line on stdout (also appended to <out-dir>/<scenario>.json) and a human summary on
-// stderr. cluster and cluster-saturate are fanout and saturate pointed at a load balancer in front
-// of several nodes: the same runs, recorded under their own names.
+// Scenarios: fanout, fanout-core, saturate, idle, rooms, storm, store, cluster, cluster-saturate.
+// Each prints one JSON line on stdout (also appended to <out-dir>/<scenario>.json) and a human
+// summary on stderr. cluster and cluster-saturate are fanout and saturate pointed at a load
+// balancer in front of several nodes; fanout-core is fanout with the server on one core and the
+// generator on another (bench/run pins them): the same runs, recorded under their own names.
 //
 // The coordinator (this process) forks --procs worker processes; each owns connections
 // i % procs == its index and runs one epoll loop. They are driven through a line protocol on a
@@ -91,7 +92,7 @@ struct Options {
 [[noreturn]] void usage(const std::string& why) {
   std::fprintf(stderr,
                "parley-bench: %s\n"
-               "usage: parley-bench <fanout|saturate|idle|idle-scale|rooms|storm|store|cluster|cluster-saturate> --port P [options]\n"
+               "usage: parley-bench <fanout|fanout-core|saturate|idle|idle-scale|rooms|storm|store|cluster|cluster-saturate> --port P [options]\n"
                "  --host 127.x.y.z  --path /ws  --server NAME  --tag TEXT  --server-pid PID[,PID..]\n"
                "  --out-dir DIR (default %s; '-' for none)  --procs N  --concurrency N\n"
                "  --room ID  --subscribers N  --publishers N  --rate MSGS_PER_S  --bytes N\n"
@@ -114,7 +115,7 @@ Options parse(int argc, char** argv) {
   if (argc < 2) usage("missing scenario");
   Options o;
   o.scenario = argv[1];
-  static const char* known[] = {"fanout", "saturate", "idle", "rooms", "storm", "store", "cluster", "cluster-saturate", "idle-scale"};
+  static const char* known[] = {"fanout", "fanout-core", "saturate", "idle", "rooms", "storm", "store", "cluster", "cluster-saturate", "idle-scale"};
   if (std::none_of(std::begin(known), std::end(known), [&](const char* k) { return o.scenario == k; }))
     usage("unknown scenario '" + o.scenario + "'");
   for (int i = 2; i < argc; ++i) {
@@ -462,14 +463,14 @@ class Run {
       }
     }
     const bool closed_loop = sc == "saturate" || sc == "cluster-saturate";
-    if (sc == "fanout" || sc == "cluster" || closed_loop || sc == "storm") one_room_layout(o_.subscribers, o_.publishers);
+    if (sc == "fanout" || sc == "fanout-core" || sc == "cluster" || closed_loop || sc == "storm") one_room_layout(o_.subscribers, o_.publishers);
     else if (sc == "idle" || sc == "idle-scale") no_room_layout(o_.connections);
     else if (sc == "rooms") rooms_layout();
     else if (sc == "store") store_layout();
     json_.str("scenario", sc).str("server", o_.server).str("tag", o_.tag).str("time", iso_now());
     params();
     try {
-      if (sc == "fanout" || sc == "cluster" || sc == "rooms") open_loop();
+      if (sc == "fanout" || sc == "fanout-core" || sc == "cluster" || sc == "rooms") open_loop();
       else if (closed_loop) saturate();
       else if (sc == "idle" || sc == "idle-scale") idle();
       else if (sc == "storm") storm();
