@@ -294,16 +294,20 @@ if (nRuns("saturate")) {
   chart("saturate-windows", "deliveries/s against messages in flight");
 }
 
+// The open-loop table of fanout and fanout-core: one row per server in `list`.
+const openLoopTable = (sc, list) =>
+  table(
+    ["server", "delivered/s", "p50", "p90", "p99", "p99.9", "lost", "server CPU %"],
+    list.map((s) => [s, withRange(sc, s, "result.delivered_per_s"), us(med(sc, s, "latency_us.p50")), us(med(sc, s, "latency_us.p90")),
+      us(med(sc, s, "latency_us.p99")), us(med(sc, s, "latency_us.p999")), fmt(med(sc, s, "delivery.lost")), fmt(med(sc, s, "server_stats.cpu_pct"))])
+  );
+
 if (nRuns("fanout")) {
   line(`## fanout (n=${nRuns("fanout")})`);
   line();
   line(`Open loop: publishers at a fixed total rate; latency from the send time embedded in the text to its arrival. Params: ${param("fanout")}.`);
   line();
-  table(
-    ["server", "delivered/s", "p50", "p90", "p99", "p99.9", "lost", "server CPU %"],
-    servers.map((s) => [s, withRange("fanout", s, "result.delivered_per_s"), us(med("fanout", s, "latency_us.p50")), us(med("fanout", s, "latency_us.p90")),
-      us(med("fanout", s, "latency_us.p99")), us(med("fanout", s, "latency_us.p999")), fmt(med("fanout", s, "delivery.lost")), fmt(med("fanout", s, "server_stats.cpu_pct"))])
-  );
+  openLoopTable("fanout", servers);
   chart("fanout-latency", "fanout latency percentiles");
 }
 
@@ -314,12 +318,7 @@ if (nRuns("fanout-core")) {
     "This is the per-core comparison: in `fanout` Parley's second I/O thread takes turns with the generator, which then reads later. " +
     `Params: ${param("fanout-core")}.`);
   line();
-  table(
-    ["server", "delivered/s", "p50", "p90", "p99", "p99.9", "lost", "server CPU %"],
-    servers.filter((s) => runsOf("fanout-core", s).length).map((s) => [s, withRange("fanout-core", s, "result.delivered_per_s"),
-      us(med("fanout-core", s, "latency_us.p50")), us(med("fanout-core", s, "latency_us.p90")), us(med("fanout-core", s, "latency_us.p99")),
-      us(med("fanout-core", s, "latency_us.p999")), fmt(med("fanout-core", s, "delivery.lost")), fmt(med("fanout-core", s, "server_stats.cpu_pct"))])
-  );
+  openLoopTable("fanout-core", servers.filter((s) => runsOf("fanout-core", s).length));
 }
 
 if (nRuns("idle")) {
