@@ -166,20 +166,17 @@ bool WsSession::flush_into(node::SendBatch& batch) {
     return false;
   }
   inflight_.swap(pending_);
-  auto& spans = shard().write_spans();
-  spans.clear();
-  inflight_.pieces(spans);
-  if (spans.size() > IOV_MAX) {
+  auto& iov = batch.pieces();
+  const std::size_t first = iov.size();
+  append_pieces(iov);  // the batch counts the bytes itself
+  if (iov.size() - first > IOV_MAX) {
     // More pieces than one sendmsg takes (thousands of shared events queued): written now.
-    inflight_.swap(pending_);
-    do_write();
+    iov.resize(first);
+    write_inflight();
     account();
     return false;
   }
-  auto& iov = batch.pieces();
-  const std::size_t first = iov.size();
-  for (const auto sv : spans) iov.push_back(iovec{const_cast<char*>(sv.data()), sv.size()});
-  batch.add(socket_.native_handle(), first, spans.size());
+  batch.add(socket_.native_handle(), first, iov.size() - first);
   return true;
 }
 
@@ -195,19 +192,28 @@ void WsSession::do_write() {
   // kernel is full", which is what max_outbound_bytes is about. A write error is left to the
   // async_write: this may run inside a fan-out over the room, where closing is not allowed.
   inflight_.swap(pending_);
+  write_inflight();
+}
+
+void WsSession::write_inflight() {
+  auto& iov = shard().write_buffers();
+  iov.clear();
+  const std::size_t total = append_pieces(iov);
+  wrote(send_now(iov), total);
+}
+
+std::size_t WsSession::append_pieces(std::vector<iovec>& out) {
   // One scatter-gather write of the frame's pieces: shared events go to the kernel from the one
   // copy every member's write points at.
   auto& spans = shard().write_spans();
   spans.clear();
   inflight_.pieces(spans);
-  auto& iov = shard().write_buffers();
-  iov.clear();
   std::size_t total = 0;
   for (const auto sv : spans) {
-    iov.push_back(iovec{const_cast<char*>(sv.data()), sv.size()});
+    out.push_back(iovec{const_cast<char*>(sv.data()), sv.size()});
     total += sv.size();
   }
-  wrote(send_now(iov), total);
+  return total;
 }
 
 void WsSession::wrote(std::size_t n, std::size_t total) {

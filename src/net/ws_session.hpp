@@ -43,6 +43,8 @@ class WsSession final : public node::Session {
   void want_flush();  // asks the shard for flush() at the end of this loop turn (once)
   bool start_flush();  // a flush's checks (not closed); true if pending_ is to be written now
   void do_write();  // hands pending_ to the kernel now (non-blocking), the rest by async_write
+  void write_inflight();  // the same for inflight_, which holds the write
+  std::size_t append_pieces(std::vector<iovec>& out);  // inflight_'s pieces as iovecs; their bytes
   std::size_t send_now(std::span<iovec> iov);  // bytes the kernel took at once
   void wrote(std::size_t n, std::size_t total);  // n of inflight_'s total bytes are out: the rest by async_write
   bool make_room(std::size_t bytes);  // false: over max_outbound_bytes (a slow consumer)
