@@ -4,15 +4,19 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/detail/hybi13.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
-#include <sys/socket.h>
 #include <spdlog/spdlog.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <optional>
+#include <utility>
 
 #include "net/static_files.hpp"
 #include "net/ws_session.hpp"
 #include "node/node.hpp"
+#include "node/shard.hpp"
 #include "protocol/handshake.hpp"
 #include "protocol/json_writer.hpp"
 
@@ -168,8 +172,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       auto data = self->buffer_.data();
       std::string leftover(static_cast<const char*>(data.data()), data.size());
       auto& shard = self->shard_;
-      auto session = std::make_shared<WsSession>(shard, shard.next_session_id(), self->stream_.release_socket(),
-                                                 std::move(leftover));
+      // The socket leaves Asio's reactor for the shard's poller.
+      boost::system::error_code release_ec;
+      const int fd = self->stream_.release_socket().release(release_ec);
+      if (release_ec) return;
+      auto session = std::make_shared<WsSession>(shard, shard.next_session_id(), fd, 0, std::move(leftover));
       session->start();
     });
   }
@@ -224,38 +231,57 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 // stream object, so a few small allocations instead of Beast's dozen. Anything else (a page, a health check, a bad
 // or partial request the scan is unsure of) goes with the bytes read so far to HttpSession, which
 // answers it exactly as if it had read them itself.
-class Handshake : public std::enable_shared_from_this<Handshake> {
+class Handshake : public std::enable_shared_from_this<Handshake>, private node::Poller::Watcher {
  public:
-  Handshake(node::Shard& shard, const HttpOptions& options, tcp::socket socket)
+  Handshake(node::Shard& shard, const HttpOptions& options, int fd, tcp protocol)
       : shard_(shard),
         options_(options),
-        socket_(std::move(socket)),
-        timer_(socket_.get_executor()),
+        fd_(fd),
+        protocol_(protocol),
+        timer_(shard.context()),
         deadline_(HttpSession::Clock::now() + std::chrono::milliseconds(limits().handshake_timeout_ms)) {}
 
-  void run() {
-    timer_.expires_at(deadline_);
-    timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-      if (!ec && !self->done_) self->close();
-    });
-    on_readable();  // a client sends its request with the connection: it is often here already
+  ~Handshake() {
+    if (fd_ >= 0) ::close(fd_);
   }
+
+  // A client sends its request as soon as it is connected: the request is usually here by the
+  // time the listener accepts, and then the handshake needs no timer and no registration with
+  // the poller (the session registers the socket).
+  void run() { on_readable(); }
 
  private:
   const core::Limits& limits() const { return shard_.node().options().limits; }
 
-  void do_wait() {
-    socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](boost::system::error_code ec) {
-      if (self->done_) return;
-      if (ec) return self->close();
-      self->on_readable();
-    });
+  // Waits for the rest of the request, or for room to send the rest of the 101.
+  void watch(bool writable) {
+    auto& poller = shard_.poller();
+    if (watched_ == 0) {
+      watched_ = poller.add(fd_, *this, writable);
+      if (watched_ == 0) return close();
+      self_ = shared_from_this();  // the poller holds a plain pointer
+      timer_.expires_at(deadline_);
+      timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+        if (!ec && !self->done_) self->close();
+      });
+    } else if (writable) {
+      poller.want_writable(watched_, fd_);
+    }
+  }
+
+  void on_ready(std::uint32_t events) override {
+    auto keep = shared_from_this();
+    if (sending_) {
+      if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) send_response();
+      return;
+    }
+    on_readable();
   }
 
   void on_readable() {
     auto& buf = shard_.read_buffer();
-    const ssize_t got = ::recv(socket_.native_handle(), buf.data(), buf.size(), MSG_DONTWAIT);
-    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return do_wait();
+    const ssize_t got = ::recv(fd_, buf.data(), buf.size(), MSG_DONTWAIT);
+    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return watch(false);
     if (got <= 0) return close();  // reset, or closed before a request
     std::string_view bytes(buf.data(), static_cast<std::size_t>(got));
     if (!partial_.empty()) {
@@ -266,7 +292,7 @@ class Handshake : public std::enable_shared_from_this<Handshake> {
     switch (protocol::scan_upgrade_request(bytes, limits().max_header_bytes, req)) {
       case protocol::Scan::incomplete:
         if (partial_.empty()) partial_.assign(bytes);
-        return do_wait();
+        return watch(false);
       case protocol::Scan::other:
         return to_http(bytes);
       case protocol::Scan::complete:
@@ -284,61 +310,79 @@ class Handshake : public std::enable_shared_from_this<Handshake> {
                                                 offers_subprotocol(req.protocols) ? subprotocol : std::string_view());
     // Bytes after the request (a client may send its first frame at once) go to the session.
     leftover_.assign(bytes.substr(req.length));
-    done_ = true;
-    timer_.cancel();
-    const ssize_t n = ::send(socket_.native_handle(), response_.data(), response_.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n == static_cast<ssize_t>(response_.size())) {
-      open_session();
-      return true;
-    }
-    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-      close();
-      return true;
-    }
-    // A fresh socket's buffer is empty, so this is rare: the rest of the 101 goes by async_write.
-    const std::size_t sent = n > 0 ? static_cast<std::size_t>(n) : 0;
-    boost::asio::async_write(socket_, boost::asio::buffer(response_.data() + sent, response_.size() - sent),
-                             [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-                               if (ec) return self->close();
-                               self->open_session();
-                             });
+    sending_ = true;
+    send_response();
     return true;
   }
 
+  void send_response() {
+    while (sent_ < response_.size()) {
+      const ssize_t n = ::send(fd_, response_.data() + sent_, response_.size() - sent_, MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n > 0) {
+        sent_ += static_cast<std::size_t>(n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      // A fresh socket's buffer is empty, so this is rare: the rest goes when there is room.
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return watch(true);
+      return close();
+    }
+    open_session();
+  }
+
   void open_session() {
-    auto session = std::make_shared<WsSession>(shard_, shard_.next_session_id(), std::move(socket_), std::move(leftover_));
+    finish();
+    auto session = std::make_shared<WsSession>(shard_, shard_.next_session_id(), std::exchange(fd_, -1),
+                                               std::exchange(watched_, 0), std::move(leftover_));
     session->start();
   }
 
   void to_http(std::string_view bytes) {
-    done_ = true;
-    timer_.cancel();
-    std::make_shared<HttpSession>(shard_, options_, std::move(socket_), bytes, deadline_)->run();
+    finish();
+    // HttpSession reads through Asio: the socket leaves the poller's set for Asio's.
+    shard_.poller().remove(std::exchange(watched_, 0), fd_, true);
+    boost::system::error_code ec;
+    tcp::socket socket(shard_.context());
+    socket.assign(protocol_, fd_, ec);
+    if (ec) return close();  // not taken: still ours
+    fd_ = -1;
+    std::make_shared<HttpSession>(shard_, options_, std::move(socket), bytes, deadline_)->run();
   }
 
   void close() {
+    finish();
+    shard_.poller().remove(std::exchange(watched_, 0), fd_);
+    ::shutdown(fd_, SHUT_WR);
+    ::close(std::exchange(fd_, -1));
+  }
+
+  // Done with the poller's and the timer's help; the last reference may then be a caller's.
+  void finish() {
     done_ = true;
-    timer_.cancel();
-    boost::system::error_code ec;
-    socket_.shutdown(tcp::socket::shutdown_send, ec);
-    socket_.close(ec);
+    if (self_) timer_.cancel();
+    self_.reset();
   }
 
   node::Shard& shard_;
   const HttpOptions& options_;
-  tcp::socket socket_;
+  int fd_;
+  tcp protocol_;
+  node::Poller::Handle watched_ = 0;
+  std::shared_ptr<Handshake> self_;  // while the poller watches
   boost::asio::steady_timer timer_;
   HttpSession::Clock::time_point deadline_;
   std::string partial_;   // a request that came in pieces, until it is whole
-  std::string response_;  // the 101, while an async_write sends its rest
+  std::string response_;  // the 101
+  std::size_t sent_ = 0;  // of response_
   std::string leftover_;
+  bool sending_ = false;
   bool done_ = false;
 };
 
 }  // namespace
 
-void start_http_session(node::Shard& shard, const HttpOptions& options, tcp::socket socket) {
-  std::make_shared<Handshake>(shard, options, std::move(socket))->run();
+void start_http_session(node::Shard& shard, const HttpOptions& options, int fd, tcp protocol) {
+  std::make_shared<Handshake>(shard, options, fd, protocol)->run();
 }
 
 }  // namespace parley::net

@@ -16,6 +16,7 @@ struct HttpOptions {
   std::filesystem::path web_root;
 };
 
-void start_http_session(node::Shard& shard, const HttpOptions& options, boost::asio::ip::tcp::socket socket);
+// Takes a connected, non-blocking socket of the given protocol (IPv4 or IPv6).
+void start_http_session(node::Shard& shard, const HttpOptions& options, int fd, boost::asio::ip::tcp protocol);
 
 }  // namespace parley::net

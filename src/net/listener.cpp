@@ -64,14 +64,7 @@ void Listener::accept_pending() {
     }
     const int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    boost::system::error_code ec;
-    tcp::socket socket(shard_.context());
-    socket.assign(protocol_, fd, ec);
-    if (ec) {
-      ::close(fd);
-      continue;
-    }
-    start_http_session(shard_, options_, std::move(socket));
+    start_http_session(shard_, options_, fd, protocol_);
   }
   do_accept();
 }

@@ -1,14 +1,15 @@
 #include "net/ws_session.hpp"
 
-#include <boost/asio/post.hpp>
-#include <boost/asio/write.hpp>
 #include <spdlog/spdlog.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstring>
 
 #include "node/node.hpp"
 #include "node/send_batch.hpp"
@@ -34,46 +35,59 @@ std::string_view reason_for(std::uint16_t code) {
 }
 }  // namespace
 
-WsSession::WsSession(node::Shard& shard, std::uint64_t id, boost::asio::ip::tcp::socket socket, std::string leftover)
+WsSession::WsSession(node::Shard& shard, std::uint64_t id, int fd, node::Poller::Handle watched, std::string leftover)
     : Session(shard, id, shard.node().options().limits),
-      socket_(std::move(socket)),
+      fd_(fd),
+      watched_(watched),
       leftover_(std::move(leftover)),
       reader_(shard.node().options().limits.max_frame_bytes),
       opened_ms_(node::now_ms()),
       last_seen_ms_(opened_ms_) {}
 
-WsSession::~WsSession() = default;
+WsSession::~WsSession() {
+  if (fd_ >= 0) ::close(fd_);  // a session dropped without hard_close (the node stopping)
+}
 
 void WsSession::start() {
   shard().add_session(shared_from_this());
+  auto& poller = shard().poller();
+  if (watched_ != 0) {
+    poller.rebind(watched_, *this);
+  } else if ((watched_ = poller.add(fd_, *this)) == 0) {
+    spdlog::warn("epoll_ctl: {}", std::strerror(errno));
+    return hard_close();
+  }
   // The socket is non-blocking from accept4(); reads and writes pass MSG_DONTWAIT besides.
+  // Registering reports bytes already waiting, so no read is missed.
   if (!leftover_.empty()) {
     std::string bytes = std::move(leftover_);
     on_bytes(std::span<char>(bytes.data(), bytes.size()));
   }
-  if (state_ != State::closed) do_wait();
 }
 
-void WsSession::do_wait() {
-  socket_.async_wait(boost::asio::ip::tcp::socket::wait_read,
-                     [self = self()](const boost::system::error_code& ec) { self->on_readable(ec); });
-}
-
-void WsSession::on_readable(const boost::system::error_code& ec) {
+void WsSession::on_ready(std::uint32_t events) {
+  auto keep = self();  // closing drops the shard's reference
   if (state_ == State::closed) return;
-  if (ec) return hard_close();
+  if ((events & EPOLLOUT) && writing_) continue_write();
+  if (state_ != State::closed && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) read_ready();
+}
+
+void WsSession::read_ready() {
   auto& buf = shard().read_buffer();
   // Read what the socket has, a few buffers at most per wake-up so that one busy client cannot
-  // starve the others on this thread.
-  for (int i = 0; i < 4 && state_ != State::closed; ++i) {
-    const ssize_t got = ::recv(socket_.native_handle(), buf.data(), buf.size(), MSG_DONTWAIT);
-    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) break;
+  // starve the others on this thread. The poller reports changes only: a read that stops early
+  // goes on next turn; one that got less than a buffer emptied the socket.
+  for (int i = 0; i < 4; ++i) {
+    if (state_ == State::closed) return;
+    const ssize_t got = ::recv(fd_, buf.data(), buf.size(), MSG_DONTWAIT);
+    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    if (got < 0 && errno == EINTR) continue;
     if (got <= 0) return hard_close();  // EOF or reset
     const auto n = static_cast<std::size_t>(got);
     on_bytes(std::span<char>(buf.data(), n));
-    if (n < buf.size()) break;
+    if (n < buf.size()) return;
   }
-  if (state_ != State::closed) do_wait();
+  if (state_ != State::closed) shard().post([self = self()] { self->read_ready(); });
 }
 
 void WsSession::on_bytes(std::span<char> bytes) {
@@ -176,21 +190,19 @@ bool WsSession::flush_into(node::SendBatch& batch) {
     account();
     return false;
   }
-  batch.add(socket_.native_handle(), first, iov.size() - first);
+  batch.add(fd_, first, iov.size() - first);
   return true;
 }
 
 void WsSession::sent(std::int64_t result, std::size_t total) {
-  // An error counts as nothing sent: the async_write that follows reports it.
-  wrote(result > 0 ? static_cast<std::size_t>(result) : 0, total);
+  wrote(result > 0 ? static_cast<std::size_t>(result) : 0, total, result < 0 ? static_cast<int>(-result) : 0);
   account();
 }
 
 void WsSession::do_write() {
-  // The socket is non-blocking: write_some takes at once what the kernel buffer has room for
-  // (usually all of it), and only the rest waits for an async_write. So `writing_` means "the
-  // kernel is full", which is what max_outbound_bytes is about. A write error is left to the
-  // async_write: this may run inside a fan-out over the room, where closing is not allowed.
+  // The socket is non-blocking: the kernel takes at once what its buffer has room for (usually
+  // all of it), and only the rest waits for the poller to report room. So `writing_` means "the
+  // kernel is full", which is what max_outbound_bytes is about.
   inflight_.swap(pending_);
   write_inflight();
 }
@@ -199,7 +211,9 @@ void WsSession::write_inflight() {
   auto& iov = shard().write_buffers();
   iov.clear();
   const std::size_t total = append_pieces(iov);
-  wrote(send_now(iov), total);
+  int error = 0;
+  const std::size_t n = send_now(iov, error);
+  wrote(n, total, error);
 }
 
 std::size_t WsSession::append_pieces(std::vector<iovec>& out) {
@@ -216,7 +230,7 @@ std::size_t WsSession::append_pieces(std::vector<iovec>& out) {
   return total;
 }
 
-void WsSession::wrote(std::size_t n, std::size_t total) {
+void WsSession::wrote(std::size_t n, std::size_t total, int error) {
   auto& m = shard().metrics();
   m.bytes_out.add(n);
   if (n == total) {
@@ -225,21 +239,43 @@ void WsSession::wrote(std::size_t n, std::size_t total) {
     if (inflight_.capacity() > keep_capacity) inflight_.release_memory();
     if (state_ == State::closing && peer_closed_) {
       // Our close frame is out and the peer's is in; finish outside whatever called us.
-      boost::asio::post(socket_.get_executor(), [self = self()] { self->hard_close(); });
+      shard().post([self = self()] { self->hard_close(); });
     }
     return;
   }
-  // The kernel is full: the rest waits, as one contiguous buffer (shared events copied in).
-  const std::string_view bytes = inflight_.seal();
+  // The rest waits, as one contiguous buffer (shared events copied in).
+  inflight_.seal();
   writing_ = true;
   inflight_sent_ = n;
-  boost::asio::async_write(socket_, boost::asio::buffer(bytes.data() + n, bytes.size() - n),
-                           [self = self()](const boost::system::error_code& e, std::size_t k) { self->on_write(e, k); });
+  if (error != 0 && error != EAGAIN && error != EWOULDBLOCK && error != EINTR) {
+    // Reset or broken pipe. This may run inside a fan-out over the room, where closing is not
+    // allowed: the connection ends after it.
+    shard().post([self = self()] { self->hard_close(); });
+    return;
+  }
+  // The kernel is full: the poller reports room (the first time this socket fills, it starts
+  // watching for room, which also reports room that appeared since the write).
+  shard().poller().want_writable(watched_, fd_);
 }
 
-std::size_t WsSession::send_now(std::span<iovec> iov) {
-  // sendmsg() takes at most IOV_MAX pieces: go on while the kernel takes whole chunks. An error
-  // (reset, broken pipe) counts as nothing sent; the async_write that follows reports it.
+void WsSession::continue_write() {
+  const std::string_view bytes = inflight_.seal();  // sealed already: the same bytes
+  while (inflight_sent_ < bytes.size()) {
+    const ssize_t n = ::send(fd_, bytes.data() + inflight_sent_, bytes.size() - inflight_sent_, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n > 0) {
+      shard().metrics().bytes_out.add(static_cast<std::size_t>(n));
+      inflight_sent_ += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return account();  // still full: wait for more room
+    if (n < 0 && errno == EINTR) continue;
+    return hard_close();
+  }
+  on_written();
+}
+
+std::size_t WsSession::send_now(std::span<iovec> iov, int& error) {
+  // sendmsg() takes at most IOV_MAX pieces: go on while the kernel takes whole chunks.
   std::size_t sent = 0;
   while (!iov.empty()) {
     const std::size_t count = std::min<std::size_t>(iov.size(), IOV_MAX);
@@ -248,7 +284,8 @@ std::size_t WsSession::send_now(std::span<iovec> iov) {
     msghdr msg{};
     msg.msg_iov = iov.data();
     msg.msg_iovlen = count;
-    const ssize_t n = ::sendmsg(socket_.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    const ssize_t n = ::sendmsg(fd_, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n < 0) error = errno;
     if (n <= 0) break;
     sent += static_cast<std::size_t>(n);
     if (static_cast<std::size_t>(n) < chunk) break;
@@ -257,13 +294,10 @@ std::size_t WsSession::send_now(std::span<iovec> iov) {
   return sent;
 }
 
-void WsSession::on_write(const boost::system::error_code& ec, std::size_t n) {
+void WsSession::on_written() {
   writing_ = false;
-  if (state_ == State::closed) return;
-  if (ec) return hard_close();
-  auto& m = shard().metrics();
-  m.bytes_out.add(n);
-  m.writes.add();
+  inflight_sent_ = 0;
+  shard().metrics().writes.add();
   inflight_.clear();
   if (inflight_.capacity() > keep_capacity) inflight_.release_memory();
   if (!pending_.empty()) {
@@ -333,9 +367,11 @@ void WsSession::hard_close() {
   if (state_ == State::closed) return;
   if (state_ == State::open) shard().node().on_closed(*this);
   state_ = State::closed;
-  boost::system::error_code ec;
-  socket_.shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
-  socket_.close(ec);
+  shard().poller().remove(watched_, fd_);
+  watched_ = 0;
+  ::shutdown(fd_, SHUT_RDWR);
+  ::close(fd_);
+  fd_ = -1;
   pending_.clear();
   pending_.release_memory();
   account();

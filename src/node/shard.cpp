@@ -8,6 +8,7 @@ namespace parley::node {
 
 Shard::Shard(Node& node, unsigned index) : node_(node), index_(index), read_buffer_(256 * 1024) {
   if (node.options().io_uring_writes) send_batch_ = SendBatch::create();
+  poller_.start();
 }
 
 void Shard::add_session(std::shared_ptr<Session> s) {

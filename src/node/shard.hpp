@@ -20,6 +20,7 @@
 #include "hub/local_rooms.hpp"
 #include "node/metrics.hpp"
 #include "node/owned_room.hpp"
+#include "node/poller.hpp"
 #include "node/send_batch.hpp"
 #include "node/session.hpp"
 #include "protocol/errc.hpp"
@@ -35,6 +36,8 @@ class Shard {
   Shard& operator=(const Shard&) = delete;
 
   boost::asio::io_context& context() noexcept { return ctx_; }
+  // Readiness of this thread's client sockets.
+  Poller& poller() noexcept { return poller_; }
   unsigned index() const noexcept { return index_; }
   Node& node() noexcept { return node_; }
 
@@ -93,6 +96,7 @@ class Shard {
   unsigned index_;
   boost::asio::io_context ctx_{1};  // concurrency hint 1: one thread runs it
   boost::asio::steady_timer ticker_{ctx_};
+  Poller poller_{ctx_};  // before sessions_: a session leaves it before it goes
   std::uint64_t session_counter_ = 0;
   std::unordered_map<std::uint64_t, std::shared_ptr<Session>> sessions_;
   std::vector<std::shared_ptr<Session>> dirty_;
