@@ -159,10 +159,43 @@ void Worker::open_conn(Conn& c) {
   const int r = ::connect(c.fd, reinterpret_cast<const sockaddr*>(&cfg_.target.addr), sizeof cfg_.target.addr);
   if (r != 0 && errno != EINPROGRESS) return fail(c, strerrorname_np(errno));
   c.state = ConnState::connecting;
+  // Over loopback the kernel usually completes the handshake inside connect(): then the request
+  // goes at once, as a browser's would, and the socket is watched for input only. Otherwise it
+  // waits for EPOLLOUT (connected) first.
+  const bool sent = send_upgrade(c);
+  if (c.fd < 0) return;
   epoll_event ev{};
-  ev.events = EPOLLIN | EPOLLOUT;
+  ev.events = sent ? EPOLLIN : EPOLLIN | EPOLLOUT;
   ev.data.u64 = static_cast<std::uint64_t>(&c - conns_.data());
   epoll_ctl(ep_, EPOLL_CTL_ADD, c.fd, &ev);
+  c.want_out = !sent;
+}
+
+bool Worker::send_upgrade(Conn& c) {
+  // False if the socket is not connected yet (nothing sent); on any other error the connection fails.
+  const std::string& req = upgrade_request();
+  const ssize_t n = ::send(c.fd, req.data(), req.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOTCONN)) return false;
+  if (n < 0) {
+    fail(c, strerrorname_np(errno));
+    return false;
+  }
+  c.state = ConnState::handshake;
+  if (static_cast<std::size_t>(n) < req.size()) {
+    c.out.assign(req, static_cast<std::size_t>(n));  // the rest by flush(), on EPOLLOUT
+    c.out_off = 0;
+    return false;
+  }
+  return true;
+}
+
+const std::string& Worker::upgrade_request() {
+  if (upgrade_request_.empty()) {
+    upgrade_request_ = "GET " + cfg_.target.path + " HTTP/1.1\r\nHost: " + cfg_.target.host_header +
+                       "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                       "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: parley.v1\r\n\r\n";
+  }
+  return upgrade_request_;
 }
 
 void Worker::fail(Conn& c, const char* why) {
@@ -266,14 +299,17 @@ void Worker::on_event_fd(Conn& c, std::uint32_t events) {
     socklen_t len = sizeof err;
     getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len);
     if (err != 0) return fail(c, strerrorname_np(err));
-    c.state = ConnState::handshake;
-    std::string req = "GET " + cfg_.target.path + " HTTP/1.1\r\nHost: " + cfg_.target.host_header +
-                      "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                      "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: parley.v1\r\n\r\n";
-    c.out = std::move(req);
-    c.out_off = 0;
-    c.want_out = true;  // registered with EPOLLOUT: flush() switches back to EPOLLIN when done
-    flush(c);
+    if (send_upgrade(c)) {
+      c.want_out = false;  // all sent: input only from now on
+      epoll_event ev{};
+      ev.events = EPOLLIN;
+      ev.data.u64 = static_cast<std::uint64_t>(&c - conns_.data());
+      epoll_ctl(ep_, EPOLL_CTL_MOD, c.fd, &ev);
+      return;
+    }
+    if (c.fd < 0) return;
+    if (c.state == ConnState::connecting) return fail(c, "not_connected");
+    flush(c);  // a part sent: the rest now or on EPOLLOUT
     return;
   }
   if (events & EPOLLIN) on_readable(c);

@@ -82,6 +82,8 @@ class Worker {
  private:
   void start_connects();
   void open_conn(Conn& c);
+  bool send_upgrade(Conn& c);  // sends the upgrade request if connected; false if it must wait
+  const std::string& upgrade_request();
   void on_event_fd(Conn& c, std::uint32_t events);
   void on_writable(Conn& c);
   void on_readable(Conn& c);
@@ -128,6 +130,7 @@ class Worker {
   unsigned window_ = 0;  // closed loop: un-acked messages per publisher
   std::uint64_t target_seq_ = 0;
   std::string pad_;
+  std::string upgrade_request_;  // built once: every connection sends the same
   bool quit_ = false;
   // Setup mode (room creation).
   std::vector<std::string> setup_rooms_;
