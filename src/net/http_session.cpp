@@ -259,7 +259,9 @@ class Handshake : public std::enable_shared_from_this<Handshake>, private node::
     if (watched_ == 0) {
       watched_ = poller.add(fd_, *this, writable);
       if (watched_ == 0) return close();
-      self_ = shared_from_this();  // the poller holds a plain pointer
+      // The poller holds a plain pointer: the timer's pending handler keeps this alive until
+      // finish() (or the deadline) ends the wait, and goes with the io_context at shutdown.
+      waiting_ = true;
       timer_.expires_at(deadline_);
       timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
         if (!ec && !self->done_) self->close();
@@ -356,11 +358,11 @@ class Handshake : public std::enable_shared_from_this<Handshake>, private node::
     ::close(std::exchange(fd_, -1));
   }
 
-  // Done with the poller's and the timer's help; the last reference may then be a caller's.
+  // Done with the poller's and the timer's help.
   void finish() {
     done_ = true;
-    if (self_) timer_.cancel();
-    self_.reset();
+    if (waiting_) timer_.cancel();
+    waiting_ = false;
   }
 
   node::Shard& shard_;
@@ -368,7 +370,6 @@ class Handshake : public std::enable_shared_from_this<Handshake>, private node::
   int fd_;
   tcp protocol_;
   node::Poller::Handle watched_ = 0;
-  std::shared_ptr<Handshake> self_;  // while the poller watches
   boost::asio::steady_timer timer_;
   HttpSession::Clock::time_point deadline_;
   std::string partial_;   // a request that came in pieces, until it is whole
@@ -376,6 +377,7 @@ class Handshake : public std::enable_shared_from_this<Handshake>, private node::
   std::size_t sent_ = 0;  // of response_
   std::string leftover_;
   bool sending_ = false;
+  bool waiting_ = false;  // the timer is armed
   bool done_ = false;
 };
 

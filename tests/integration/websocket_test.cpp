@@ -219,6 +219,59 @@ TEST_F(WebSocket, FirstFrameInTheSameWriteAsTheUpgrade) {
   EXPECT_EQ(str(*w, "user"), "eager");
 }
 
+TEST_F(WebSocket, RequestInPiecesIsUpgradedWhenWhole) {
+  // The request is not all there when the connection is accepted: the handshake waits in the
+  // shard's poller, and hands its registration to the session.
+  RawClient c;
+  ASSERT_TRUE(c.connect(server.port()));
+  const std::string req =
+      "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+  c.send(req.substr(0, 20));
+  std::this_thread::sleep_for(100ms);
+  c.send(req.substr(20, 40));
+  std::this_thread::sleep_for(100ms);
+  c.send(req.substr(60));
+  auto r = c.read_http_response(scaled(3s));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 101);
+  c.send(ws_frame(0x1, R"({"type":"hello","name":"patient"})"));
+  auto w = raw_wait(c, "welcome");
+  ASSERT_TRUE(w) << "the session did not hear the socket the handshake had registered";
+  EXPECT_EQ(str(*w, "user"), "patient");
+}
+
+TEST_F(WebSocket, UpgradeAfterAKeepAliveRequestIsAnsweredToo) {
+  // The second request of a connection is read by the HTTP session (through Asio), which hands
+  // the upgraded socket over to the shard's poller.
+  RawClient c;
+  ASSERT_TRUE(c.connect(server.port()));
+  c.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto health = c.read_http_response(scaled(3s));
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  c.send("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+         "Sec-WebSocket-Protocol: parley.v1\r\n\r\n" +
+         ws_frame(0x1, R"({"type":"hello","name":"second"})"));
+  auto r = c.read_http_response(scaled(3s));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 101);
+  EXPECT_EQ(r->header("sec-websocket-protocol"), "parley.v1");
+  auto w = raw_wait(c, "welcome");
+  ASSERT_TRUE(w) << "the frame sent with the upgrade request was lost";
+  EXPECT_EQ(str(*w, "user"), "second");
+  // And the session goes on reading: a ping is answered.
+  c.send(ws_frame(0x9, "still-here"));
+  bool pong = false;
+  for (int i = 0; i < 10 && !pong; ++i) {
+    auto f = c.read_frame(scaled(1s));
+    if (!f) break;
+    pong = f->opcode == 0xA && f->payload == "still-here";
+  }
+  EXPECT_TRUE(pong);
+}
+
 TEST(HelloTimeout, SilentConnectionIsClosed1008) {
   ServerProcess server({{"limits.hello_timeout_ms=500"}});
   WsClient silent(server.port());
