@@ -72,6 +72,7 @@ std::vector<ConfigKey> config_keys(Config& c) {
       string_key("store.synchronous", "SQLite durability: NORMAL (process crash) or FULL (power loss)", c.store_synchronous),
       number_key("store.max_queue", "messages waiting for commit before sends are refused", c.store_max_queue),
       number_key("store.max_batch", "messages per commit", c.store_max_batch),
+      number_key("store.checkpoint_pages", "SQLite WAL pages that start a background checkpoint (x4: the writer finishes one)", c.store_checkpoint_pages),
       number_key("limits.max_frame_bytes", "largest client message (close 1009)", l.max_frame_bytes),
       number_key("limits.max_text_length", "characters of a chat message (error text_too_long)", l.max_text_length),
       number_key("limits.send_rate", "messages per second per connection (error rate_limited)", l.send_rate),

@@ -29,6 +29,7 @@ struct Config {
   std::string store_synchronous = "NORMAL";
   std::size_t store_max_queue = 100000;
   std::size_t store_max_batch = 10000;
+  std::size_t store_checkpoint_pages = 1000;
   core::Limits limits;
   core::RoomOptions rooms;
 };

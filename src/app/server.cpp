@@ -60,7 +60,7 @@ int run_server(Config config) {
   if (config.store_backend == "sqlite") {
     store_owner = std::make_unique<store::SqliteStore>(store::SqliteOptions{
         std::filesystem::path(config.data_dir) / "parley.db", config.store_synchronous, config.store_max_queue,
-        config.store_max_batch});
+        config.store_max_batch, config.store_checkpoint_pages});
   } else if (config.store_backend == "postgres") {
     if (config.store_postgres_url.empty()) throw std::invalid_argument("store.backend=postgres needs store.postgres_url");
     store::PostgresOptions po;

@@ -36,6 +36,9 @@ TEST(Cli, UnknownSettingIsRefused) {
   auto writes = run_parley({"serve", "--listen", "127.0.0.1:0", "--data", "/tmp/parley-it-never", "--set", "server.writes=epoll"});
   EXPECT_EQ(writes.exit_code, 2) << writes.output;
   EXPECT_NE(writes.output.find("server.writes"), std::string::npos) << writes.output;
+  auto pages = run_parley({"serve", "--listen", "127.0.0.1:0", "--data", "/tmp/parley-it-never", "--set", "store.checkpoint_pages=0"});
+  EXPECT_EQ(pages.exit_code, 2) << pages.output;
+  EXPECT_NE(pages.output.find("store.checkpoint_pages"), std::string::npos) << pages.output;
 }
 
 TEST_F(Http, Healthz) {
