@@ -68,6 +68,7 @@ std::vector<ConfigKey> config_keys(Config& c) {
       string_key("broker.redis_url", "redis://host:port, or redis://host:port/0 (broker.backend=redis)", c.broker_redis_url),
       string_key("broker.prefix", "prefix of every Redis key and channel", c.broker_prefix),
       number_key("broker.log_capacity", "messages per room kept in its Redis stream for gap repair", c.broker_log_capacity),
+      number_key("broker.request_timeout_ms", "a room's create or lookup in Redis fails (error unavailable) if Redis has not answered within this", c.broker_request_timeout_ms),
       number_key("broker.node_timeout_ms", "a node silent this long (killed) loses its members; heartbeat every fifth of it", c.broker_node_timeout_ms),
       string_key("store.synchronous", "SQLite durability: NORMAL (process crash) or FULL (power loss)", c.store_synchronous),
       number_key("store.max_queue", "messages waiting for commit before sends are refused", c.store_max_queue),

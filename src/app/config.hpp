@@ -26,6 +26,7 @@ struct Config {
   std::string broker_prefix = "parley";
   std::size_t broker_log_capacity = 10000;
   std::uint32_t broker_node_timeout_ms = 5000;
+  std::uint32_t broker_request_timeout_ms = 2000;
   std::string store_synchronous = "NORMAL";
   std::size_t store_max_queue = 100000;
   std::size_t store_max_batch = 10000;

@@ -59,6 +59,7 @@ int main(int argc, char** argv) {
     if (level == spdlog::level::off && config.log_level != "off")
       throw std::invalid_argument("server.log_level: unknown level '" + config.log_level + "'");
     if (config.store_checkpoint_pages == 0) throw std::invalid_argument("store.checkpoint_pages: at least 1");
+    if (config.broker_request_timeout_ms < 100) throw std::invalid_argument("broker.request_timeout_ms: at least 100");
     if (config.writes != "io_uring" && config.writes != "sendmsg")
       throw std::invalid_argument("server.writes: io_uring or sendmsg, not '" + config.writes + "'");
     spdlog::set_default_logger(spdlog::stderr_color_mt("parley"));

@@ -80,6 +80,7 @@ int run_server(Config config) {
     bo.log_capacity = config.broker_log_capacity;
     if (config.broker_node_timeout_ms < 500) throw std::invalid_argument("broker.node_timeout_ms must be at least 500");
     bo.node_timeout_ms = config.broker_node_timeout_ms;
+    bo.request_timeout_ms = config.broker_request_timeout_ms;
     broker = std::make_unique<broker::RedisBroker>(bo);
   } else if (config.broker_backend != "local") {
     throw std::invalid_argument("broker.backend must be local or redis, not '" + config.broker_backend + "'");

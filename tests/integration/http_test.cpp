@@ -39,6 +39,9 @@ TEST(Cli, UnknownSettingIsRefused) {
   auto pages = run_parley({"serve", "--listen", "127.0.0.1:0", "--data", "/tmp/parley-it-never", "--set", "store.checkpoint_pages=0"});
   EXPECT_EQ(pages.exit_code, 2) << pages.output;
   EXPECT_NE(pages.output.find("store.checkpoint_pages"), std::string::npos) << pages.output;
+  auto timeout = run_parley({"serve", "--listen", "127.0.0.1:0", "--data", "/tmp/parley-it-never", "--set", "broker.request_timeout_ms=5"});
+  EXPECT_EQ(timeout.exit_code, 2) << timeout.output;
+  EXPECT_NE(timeout.output.find("broker.request_timeout_ms"), std::string::npos) << timeout.output;
 }
 
 TEST_F(Http, Healthz) {
