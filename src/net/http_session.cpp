@@ -282,8 +282,11 @@ class Handshake : public std::enable_shared_from_this<Handshake>, private node::
 
   void on_readable() {
     auto& buf = shard_.read_buffer();
-    const ssize_t got = ::recv(fd_, buf.data(), buf.size(), MSG_DONTWAIT);
-    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return watch(false);
+    ssize_t got;
+    do {
+      got = ::recv(fd_, buf.data(), buf.size(), MSG_DONTWAIT);
+    } while (got < 0 && errno == EINTR);
+    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return watch(false);
     if (got <= 0) return close();  // reset, or closed before a request
     std::string_view bytes(buf.data(), static_cast<std::size_t>(got));
     if (!partial_.empty()) {

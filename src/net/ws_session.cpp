@@ -53,6 +53,9 @@ void WsSession::start() {
   auto& poller = shard().poller();
   if (watched_ != 0) {
     poller.rebind(watched_, *this);
+    // The handshake may have been told of bytes it left unread (a frame that came while it was
+    // still sending its 101): the poller reports changes only, so look once.
+    shard().post([self = self()] { self->read_ready(); });
   } else if ((watched_ = poller.add(fd_, *this)) == 0) {
     spdlog::warn("epoll_ctl: {}", std::strerror(errno));
     return hard_close();
