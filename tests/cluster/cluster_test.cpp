@@ -316,9 +316,14 @@ struct Cluster {
   }
 
   // Which node (0-based) has more WebSocket connections than in `before`; -1 if none.
-  std::vector<double> connections() {
+  // Open connections per node (the gauge), -1 for a node that is down.
+  std::vector<double> connections() { return per_node("parley_connections"); }
+  // Connections each node has accepted so far (the counter): unlike the gauge, a connection that
+  // another client closed a moment ago cannot hide a new one.
+  std::vector<double> connections_accepted() { return per_node("parley_connections_total"); }
+  std::vector<double> per_node(const std::string& metric_name) {
     std::vector<double> out;
-    for (auto& n : nodes) out.push_back(n->running() ? fetch_metric(n->port(), "parley_connections").value_or(-1) : -1);
+    for (auto& n : nodes) out.push_back(n->running() ? fetch_metric(n->port(), metric_name).value_or(-1) : -1);
     return out;
   }
 
@@ -744,20 +749,22 @@ TEST_F(ClusterTest, ChatAcrossNodesAndResumeOnAnotherNode) {
   // Through HAProxy, round robin: find two clients that landed on different nodes.
   std::vector<std::unique_ptr<WsClient>> clients;
   std::vector<int> node_of;
-  auto before = c->connections();
+  // The accepted-connections counter, not the open-connections gauge: create_room's clients have
+  // just gone, and a node may count one of them off only after the next client arrived there.
+  auto before = c->connections_accepted();
   for (int i = 0; i < 4 && clients.size() < 6; ++i) {
     clients.push_back(std::make_unique<WsClient>(c->haproxy_port));
     int landed = -1;
     ASSERT_TRUE(eventually(
         [&] {
-          auto now = c->connections();
+          auto now = c->connections_accepted();
           for (std::size_t n = 0; n < now.size(); ++n)
             if (now[n] > before[n]) landed = static_cast<int>(n);
           return landed >= 0;
         },
         3s));
     node_of.push_back(landed);
-    before = c->connections();
+    before = c->connections_accepted();
     if (node_of.size() >= 2 && node_of.back() != node_of.front()) break;
   }
   ASSERT_GE(node_of.size(), 2u);
