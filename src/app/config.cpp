@@ -93,6 +93,7 @@ std::vector<ConfigKey> config_keys(Config& c) {
       number_key("limits.max_header_bytes", "HTTP request header size (431)", l.max_header_bytes),
       number_key("rooms.recent_messages", "messages per room kept in memory", c.rooms.recent_messages),
       number_key("rooms.dedupe_window", "client ids per room remembered for idempotent retries", c.rooms.dedupe_window),
+      number_key("rooms.presence_batch_ms", "a room's presence changes go out together, this long after the first (0: each at once)", c.rooms.presence_batch_ms),
   };
 }
 

@@ -31,8 +31,7 @@ std::vector<std::string> ClusterPresence::users() const {
 std::size_t ClusterPresence::size() const {
   if (remote_.empty()) return local_.size();
   std::size_t n = remote_.size();
-  for (const auto& u : local_.users())
-    if (remote_.count(u) == 0) ++n;
+  local_.for_each([&](const std::string& u) { n += remote_.count(u) == 0 ? 1 : 0; });
   return n;
 }
 

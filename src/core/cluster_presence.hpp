@@ -44,6 +44,17 @@ class ClusterPresence {
 
   // The union, sorted; its size; membership.
   std::vector<std::string> users() const;
+  // Calls f(const std::string&) for each user of the union, in name order, without copying.
+  template <class F>
+  void for_each_user(F&& f) const {
+    auto r = remote_.begin();
+    local_.for_each([&](const std::string& u) {
+      for (; r != remote_.end() && *r < u; ++r) f(*r);
+      if (r != remote_.end() && *r == u) ++r;
+      f(u);
+    });
+    for (; r != remote_.end(); ++r) f(*r);
+  }
   std::size_t size() const;
   bool contains(const std::string& user) const { return local_.contains(user) || remote_.count(user) > 0; }
 

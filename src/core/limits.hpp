@@ -36,6 +36,9 @@ struct Limits {
 struct RoomOptions {
   std::size_t recent_messages = 1024;  // in-memory ring: most resumes never touch the store
   std::size_t dedupe_window = 10000;   // the last cids remembered for idempotent retry
+  // A room's presence changes are sent together, this long after the first of them (0: each at
+  // once), so that a crowd arriving at once costs each member one write per batch.
+  std::size_t presence_batch_ms = 50;
 };
 
 }  // namespace parley::core

@@ -1,10 +1,11 @@
 #include "core/presence.hpp"
 
-#include <algorithm>
-
 namespace parley::core {
 
-bool Presence::add(const std::string& user) { return ++users_[user] == 1; }
+bool Presence::add(const std::string& user) {
+  auto it = users_.try_emplace(user, 0).first;
+  return ++it->second == 1;
+}
 
 bool Presence::remove(const std::string& user) {
   auto it = users_.find(user);
@@ -18,10 +19,9 @@ std::vector<std::string> Presence::users() const {
   std::vector<std::string> out;
   out.reserve(users_.size());
   for (const auto& [user, n] : users_) out.push_back(user);
-  std::sort(out.begin(), out.end());
   return out;
 }
 
-bool Presence::contains(std::string_view user) const { return users_.count(std::string(user)) > 0; }
+bool Presence::contains(std::string_view user) const { return users_.find(user) != users_.end(); }
 
 }  // namespace parley::core

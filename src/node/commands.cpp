@@ -343,6 +343,11 @@ void Node::apply(Shard& shard, std::vector<ShardItem>& items) {
       case ShardItem::Kind::reply:
         if (Session* s = shard.find_session(item.session)) s->enqueue(item.text);
         break;
+      case ShardItem::Kind::batch: {
+        const auto events = static_cast<std::size_t>(std::count(item.event->begin(), item.event->end(), '\n')) + 1;
+        shard.metrics().deliveries.add(events * shard.hub().deliver_shared(item.room, item.event, item.skip));
+        break;
+      }
       case ShardItem::Kind::join: {
         Session* s = shard.find_session(item.session);
         auto pending = s ? std::find(s->joining.begin(), s->joining.end(), item.room) : std::vector<std::string>::iterator{};

@@ -129,8 +129,11 @@ class Node final : public broker::Handler {
   void owner_history(Shard& owner, std::string room, std::uint64_t before, std::size_t limit, SessionRef who,
                      std::string ref);
   void on_committed(Shard& owner, std::vector<Shard::PendingAppend> batch, std::error_code ec);
-  // Adds `event` for every member session of room `r` (on every shard), except one session.
+  // Adds `event` for every member session of room `r` (on every shard), except one session,
+  // after the room's presence events that wait for their batch (so that members see bob arrive
+  // before bob's message).
   void broadcast(Outbox& out, OwnedRoom& r, const core::EventPtr& event, std::uint64_t except = 0);
+  void fan_out(Outbox& out, OwnedRoom& r, const core::EventPtr& event, std::uint64_t except = 0);
   // Posts each shard its items.
   void dispatch(Outbox& out);
   // Posts one event to one session, wherever it lives.
@@ -181,6 +184,11 @@ class Node final : public broker::Handler {
   void presence_recover(Shard& shard, bool restate);
   // Once a second: restate the rooms whose last presence call failed.
   void presence_tick(Shard& shard);
+  // Presence batches: a change of the room's members waits, with the others of the next
+  // rooms.presence_batch_ms, and goes to every member as one shared buffer (one write each).
+  void announce_presence(Shard& owner, OwnedRoom& r, const std::string& user, bool joined, Outbox& out);
+  void flush_presence(OwnedRoom& r, Outbox& out);  // the room's waiting presence events, now
+  void send_presence_batches(Shard& owner);         // the timer's: every waiting room of the shard
 
   NodeOptions options_;
   store::Store& store_;

@@ -17,6 +17,7 @@ struct ShardItem {
     reply,    // text to session `session`
     join,     // finish a join: add session to room, then send text (joined) and gap
     join_failed,  // forget the pending join of room, then send text (an error)
+    batch,    // event (a presence batch) to every local member of room but the sessions in `skip`
   };
   Kind kind;
   std::string room;
@@ -25,6 +26,7 @@ struct ShardItem {
   std::uint64_t session = 0;
   std::vector<core::EventPtr> gap;
   std::string user;
+  std::vector<std::uint64_t> skip;  // batch: sorted session ids
 };
 
 class Outbox {
@@ -32,10 +34,10 @@ class Outbox {
   explicit Outbox(unsigned shards) : per_shard_(shards) {}
 
   void deliver(unsigned shard, const std::string& room, core::EventPtr event, std::uint64_t except = 0) {
-    per_shard_[shard].push_back(ShardItem{ShardItem::Kind::deliver, room, std::move(event), {}, except, {}, {}});
+    per_shard_[shard].push_back(ShardItem{ShardItem::Kind::deliver, room, std::move(event), {}, except, {}, {}, {}});
   }
   void reply(SessionRef who, std::string text) {
-    per_shard_[who.shard].push_back(ShardItem{ShardItem::Kind::reply, {}, nullptr, std::move(text), who.id, {}, {}});
+    per_shard_[who.shard].push_back(ShardItem{ShardItem::Kind::reply, {}, nullptr, std::move(text), who.id, {}, {}, {}});
   }
   void add(unsigned shard, ShardItem item) { per_shard_[shard].push_back(std::move(item)); }
 

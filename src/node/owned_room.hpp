@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/limits.hpp"
@@ -63,6 +64,18 @@ struct OwnedRoom {
   // restated by the next tick.
   std::vector<std::function<void(OwnedRoom*)>> presence_waiting;
   bool presence_dirty = false;
+  // Presence events not sent yet ('\n'-separated, in order), waiting for the shard's presence
+  // batch (Node::announce_presence), with where each line starts; queued: the room is in the
+  // shard's list of such rooms. Sessions that joined while the batch waited get only the lines
+  // from their join on (its `members` shows the earlier ones, its own arrival among them).
+  std::string presence_batch;
+  std::vector<std::size_t> presence_lines;
+  struct LateJoiner {
+    SessionRef who;
+    std::size_t first_line;
+  };
+  std::unordered_map<std::uint64_t, LateJoiner> presence_late;  // by session id
+  bool presence_queued = false;
 
   std::uint32_t local_members() const noexcept {
     std::uint32_t n = 0;

@@ -5,7 +5,18 @@
 // members every change of the union of the two. A failed broker call leaves the room "dirty":
 // the next tick restates this node's users of the room, which the broker applies after anything
 // sent before. See broker/broker.hpp for the broker's side (heartbeats, crashed nodes).
+//
+// Announcements are batched: a change waits up to rooms.presence_batch_ms with the room's other
+// changes, and the batch goes to the members as one shared buffer, so that 5,000 users arriving
+// within a second cost each member a handful of writes, not one per arrival. A batch goes early,
+// ahead of any other event of the room, so the order of a room's events is kept. A member may so
+// receive changes from before its join (its `members` already shows them, and its own arrival):
+// applied in order to the `members` set, they leave it right.
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <utility>
 
 #include "node/node.hpp"
 #include "protocol/json_writer.hpp"
@@ -13,10 +24,10 @@
 namespace parley::node {
 
 namespace {
-core::EventPtr presence_event(const std::string& room, const std::string& user, bool joined) {
+std::string presence_event(const std::string& room, const std::string& user, bool joined) {
   protocol::JsonWriter w("presence");
   w.str("room", room).str("user", user).str("state", joined ? "joined" : "left");
-  return std::make_shared<const std::string>(std::move(w).done());
+  return std::move(w).done();
 }
 
 using View = core::ClusterPresence::View;
@@ -24,7 +35,7 @@ using View = core::ClusterPresence::View;
 
 void Node::presence_add(Shard& owner, OwnedRoom& r, const std::string& user, Outbox& out) {
   const auto c = r.presence.add(user);
-  if (c.visible) broadcast(out, r, presence_event(r.id, user, true));
+  if (c.visible) announce_presence(owner, r, user, true, out);
   if (!broker_ || !c.first_or_last) return;
   broker_->presence_join(r.id, user, [&owner, room = r.id](std::error_code ec) {
     if (!ec) return;
@@ -36,7 +47,7 @@ void Node::presence_add(Shard& owner, OwnedRoom& r, const std::string& user, Out
 
 void Node::presence_remove(Shard& owner, OwnedRoom& r, const std::string& user, Outbox& out) {
   const auto c = r.presence.remove(user);
-  if (c.visible) broadcast(out, r, presence_event(r.id, user, false));
+  if (c.visible) announce_presence(owner, r, user, false, out);
   if (!broker_ || !c.first_or_last) return;
   broker_->presence_leave(r.id, user, [&owner, room = r.id](std::error_code ec) {
     if (!ec) return;
@@ -44,6 +55,54 @@ void Node::presence_remove(Shard& owner, OwnedRoom& r, const std::string& user, 
       if (OwnedRoom* r = owner.find_owned(room)) r->presence_dirty = true;
     });
   });
+}
+
+void Node::announce_presence(Shard& owner, OwnedRoom& r, const std::string& user, bool joined, Outbox& out) {
+  const std::size_t delay_ms = options_.rooms.presence_batch_ms;
+  if (delay_ms == 0) return fan_out(out, r, std::make_shared<const std::string>(presence_event(r.id, user, joined)));
+  if (!r.presence_batch.empty()) r.presence_batch.push_back('\n');
+  r.presence_lines.push_back(r.presence_batch.size());
+  r.presence_batch += presence_event(r.id, user, joined);
+  if (r.presence_queued) return;  // its batch is due already
+  r.presence_queued = true;
+  auto& rooms = owner.presence_rooms();
+  rooms.push_back(r.id);
+  if (rooms.size() > 1) return;  // the timer is armed
+  owner.presence_timer().expires_after(std::chrono::milliseconds(delay_ms));
+  owner.presence_timer().async_wait([this, &owner](boost::system::error_code ec) {
+    if (!ec) send_presence_batches(owner);
+  });
+}
+
+void Node::flush_presence(OwnedRoom& r, Outbox& out) {
+  // The room stays queued: what it announces from now until the timer goes waits for it.
+  if (r.presence_batch.empty()) return;
+  auto batch = std::make_shared<const std::string>(std::exchange(r.presence_batch, {}));
+  const auto lines = std::exchange(r.presence_lines, {});
+  const auto late = std::exchange(r.presence_late, {});
+  std::vector<std::vector<std::uint64_t>> skip(shard_count());
+  for (const auto& [id, j] : late) skip[j.who.shard].push_back(id);
+  for (unsigned i = 0; i < r.shard_members.size(); ++i) {
+    if (r.shard_members[i] == 0) continue;
+    std::sort(skip[i].begin(), skip[i].end());
+    out.add(i, ShardItem{ShardItem::Kind::batch, r.id, batch, {}, 0, {}, {}, std::move(skip[i])});
+  }
+  // After the batch, on the same shard: a late joiner's lines come after the events it was
+  // skipped for.
+  for (const auto& [id, j] : late)
+    if (j.first_line < lines.size()) out.reply(j.who, batch->substr(lines[j.first_line]));
+}
+
+void Node::send_presence_batches(Shard& owner) {
+  auto rooms = std::exchange(owner.presence_rooms(), {});
+  Outbox out(shard_count());
+  for (const auto& id : rooms) {
+    OwnedRoom* r = owner.find_owned(id);
+    if (!r) continue;  // gone meanwhile, and its events with it
+    r->presence_queued = false;
+    flush_presence(*r, out);
+  }
+  dispatch(out);
 }
 
 void Node::when_presence_ready(Shard& owner, OwnedRoom& r, std::function<void(OwnedRoom*)> f) {
@@ -76,7 +135,7 @@ void Node::presence_snapshot(Shard& owner, OwnedRoom& r) {
       std::vector<core::ClusterPresence::Change> changes;
       const bool gap = r->presence.apply_snapshot(snap.version, std::move(snap.users), changes);
       Outbox out(shard_count());
-      for (const auto& c : changes) broadcast(out, *r, presence_event(r->id, c.user, c.joined));
+      for (const auto& c : changes) announce_presence(owner, *r, c.user, c.joined, out);
       dispatch(out);
       for (auto& f : waiting) f(r);
       if (gap && r->subscribed && r->presence.view() == View::ready) presence_snapshot(owner, *r);
@@ -99,7 +158,7 @@ void Node::presence_changed(Shard& owner, const std::string& room, std::uint64_t
   const bool gap = r->presence.apply(version, user, joined, changes);
   if (!changes.empty()) {
     Outbox out(shard_count());
-    for (const auto& c : changes) broadcast(out, *r, presence_event(r->id, c.user, c.joined));
+    for (const auto& c : changes) announce_presence(owner, *r, c.user, c.joined, out);
     dispatch(out);
   }
   if (gap) presence_snapshot(owner, *r);  // a change was missed: read the members again

@@ -65,13 +65,18 @@ void Node::load_room(Shard& owner, OwnedRoom& r) {
 }
 
 void Node::broadcast(Outbox& out, OwnedRoom& r, const core::EventPtr& event, std::uint64_t except) {
+  flush_presence(r, out);
+  fan_out(out, r, event, except);
+}
+
+void Node::fan_out(Outbox& out, OwnedRoom& r, const core::EventPtr& event, std::uint64_t except) {
   for (unsigned i = 0; i < r.shard_members.size(); ++i)
     if (r.shard_members[i] > 0) out.deliver(i, r.id, event, except);
 }
 
 void Node::join_failed(SessionRef who, const std::string& room, errc code, const std::string& ref) {
   Outbox out(shard_count());
-  out.add(who.shard, ShardItem{ShardItem::Kind::join_failed, room, nullptr, error_text(code, ref), who.id, {}, {}});
+  out.add(who.shard, ShardItem{ShardItem::Kind::join_failed, room, nullptr, error_text(code, ref), who.id, {}, {}, {}});
   dispatch(out);
 }
 
@@ -229,18 +234,21 @@ void Node::owner_finish_join(Shard& owner, OwnedRoom& r, std::string user, Sessi
   for (auto& e : r.log.events_after(last)) gap.push_back(std::move(e));
 
   std::string members = "[";
-  for (const auto& u : r.presence.users()) {
+  r.presence.for_each_user([&members](const std::string& u) {
     if (members.size() > 1) members.push_back(',');
     protocol::append_json_string(members, u);
-  }
+  });
   members.push_back(']');
   JsonWriter w("joined");
   w.str("room", r.id).unum("last_seq", r.log.last_committed()).raw("members", members);
   if (truncated) w.boolean("truncated", true);
   if (!ref.empty()) w.raw("ref", ref);
+  // `members` shows every presence change so far: the session gets only the later ones of the
+  // batch that is waiting (Node::flush_presence).
+  if (!r.presence_batch.empty()) r.presence_late[who.id] = OwnedRoom::LateJoiner{who, r.presence_lines.size()};
   Outbox out(shard_count());
   out.add(who.shard, ShardItem{ShardItem::Kind::join, r.id, nullptr, std::move(w).done(), who.id, std::move(gap),
-                               std::move(user)});
+                               std::move(user), {}});
   dispatch(out);
 }
 
@@ -248,6 +256,7 @@ void Node::owner_leave(Shard& owner, std::string room, std::string user, Session
   OwnedRoom* r = owner.find_owned(room);
   if (!r || r->state != OwnedRoom::State::ready) return;
   if (r->shard_members[who.shard] > 0) r->shard_members[who.shard]--;
+  r->presence_late.erase(who.id);  // nothing more of the waiting batch for it
   Outbox out(shard_count());
   presence_remove(owner, *r, user, out);
   dispatch(out);

@@ -79,7 +79,10 @@ void Shard::start_ticker() {
   });
 }
 
-void Shard::stop_ticker() { ticker_.cancel(); }
+void Shard::stop_ticker() {
+  ticker_.cancel();
+  presence_timer_.cancel();
+}
 
 void Shard::on_tick() {
   const auto now = now_ms();

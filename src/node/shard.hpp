@@ -87,6 +87,11 @@ class Shard {
   void start_ticker();
   void stop_ticker();
 
+  // Rooms owned here with presence events waiting for their batch, and the timer that sends
+  // them (Node::announce_presence); armed while the list is not empty.
+  std::vector<std::string>& presence_rooms() noexcept { return presence_rooms_; }
+  boost::asio::steady_timer& presence_timer() noexcept { return presence_timer_; }
+
  private:
   void schedule_flush();
   void on_flush();
@@ -96,6 +101,8 @@ class Shard {
   unsigned index_;
   boost::asio::io_context ctx_{1};  // concurrency hint 1: one thread runs it
   boost::asio::steady_timer ticker_{ctx_};
+  boost::asio::steady_timer presence_timer_{ctx_};
+  std::vector<std::string> presence_rooms_;
   Poller poller_{ctx_};  // before sessions_: a session leaves it before it goes
   std::uint64_t session_counter_ = 0;
   std::unordered_map<std::uint64_t, std::shared_ptr<Session>> sessions_;

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <latch>
 #include <mutex>
+#include <sstream>
 
 #include "common.hpp"
 
@@ -358,6 +359,120 @@ TEST(Presence, TwoUsersAndTwoTabs) {
   // ada comes back: joined again.
   ada1.join("general");
   EXPECT_TRUE(bob.wait_for("presence", presence("ada", "joined")));
+}
+
+
+// A batch window long enough that every join of these tests falls into one.
+const ServerOptions kSlowPresence{{"rooms.presence_batch_ms=1000"}};
+
+auto presence_of(const std::string& user, const std::string& state) {
+  return [user, state](const json::object& e) { return str(e, "user") == user && str(e, "state") == state; };
+}
+
+TEST(Presence, ACrowdArrivesInAFewFramesInOrder) {
+  ServerProcess server(kSlowPresence);
+  RawClient obs;
+  ASSERT_TRUE(obs.connect(server.port()));
+  ASSERT_EQ(obs.ws_upgrade().status, 101);
+  obs.send(ws_frame(0x1, R"({"type":"hello","name":"obs"})"));
+  obs.send(ws_frame(0x1, R"({"type":"join","room":"general"})"));
+  // welcome and joined (the observer's own arrival is not announced to it).
+  std::string seen;
+  for (int i = 0; i < 2; ++i) {
+    auto f = obs.read_frame(5s);
+    ASSERT_TRUE(f);
+    seen += f->payload + "\n";
+  }
+  ASSERT_NE(seen.find(R"("type":"joined")"), std::string::npos) << seen;
+  constexpr int crowd = 30;
+  auto io = std::make_shared<boost::asio::io_context>(1);
+  std::vector<std::unique_ptr<WsClient>> clients;
+  for (int i = 0; i < crowd; ++i) {
+    clients.push_back(std::make_unique<WsClient>(server.port(), io));
+    clients.back()->hello("c" + std::to_string(i));
+    clients.back()->join("general");
+  }
+  // Every arrival once, in the order of the joins, in far fewer frames than arrivals.
+  std::vector<std::string> users;
+  int frames = 0;
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (users.size() < crowd && std::chrono::steady_clock::now() < deadline) {
+    auto f = obs.read_frame(3s);
+    if (!f) break;
+    ++frames;
+    std::istringstream lines(f->payload);
+    for (std::string line; std::getline(lines, line);) {
+      auto e = json::parse(line).as_object();
+      ASSERT_EQ(type_of(e), "presence") << line;
+      EXPECT_EQ(str(e, "state"), "joined");
+      users.push_back(str(e, "user"));
+    }
+  }
+  ASSERT_EQ(users.size(), static_cast<std::size_t>(crowd));
+  for (int i = 0; i < crowd; ++i) EXPECT_EQ(users[static_cast<std::size_t>(i)], "c" + std::to_string(i));
+  EXPECT_LE(frames, 3) << "each arrival went out on its own";
+}
+
+TEST(Presence, AJoinerHearsOnlyWhatFollowsItsMembersList) {
+  ServerProcess server(kSlowPresence);
+  WsClient ada(server.port()), bob(server.port()), carol(server.port());
+  ada.hello("ada");
+  bob.hello("bob");
+  carol.hello("carol");
+  // All three inside one batch window: each one's `members` already shows the earlier arrivals.
+  EXPECT_EQ(ada.join("general").at("members"), json::parse(R"(["ada"])"));
+  EXPECT_EQ(bob.join("general").at("members"), json::parse(R"(["ada","bob"])"));
+  EXPECT_EQ(carol.join("general").at("members"), json::parse(R"(["ada","bob","carol"])"));
+  auto a1 = ada.wait_for("presence", {}, 3s);
+  auto a2 = ada.wait_for("presence", {}, 3s);
+  ASSERT_TRUE(a1 && a2) << "ada did not see bob and carol arrive";
+  EXPECT_EQ(str(*a1, "user"), "bob");
+  EXPECT_EQ(str(*a2, "user"), "carol");
+  auto b1 = bob.wait_for("presence", {}, 3s);
+  ASSERT_TRUE(b1) << "bob did not see carol arrive";
+  EXPECT_EQ(str(*b1, "user"), "carol") << dump(*b1);
+  EXPECT_FALSE(carol.wait_for("presence", {}, 300ms)) << "carol was told of arrivals her members list shows";
+  EXPECT_FALSE(ada.wait_for("presence", {}, 200ms)) << "ada was told of her own arrival";
+  EXPECT_FALSE(bob.wait_for("presence", {}, 200ms)) << "bob was told of an arrival his members list shows";
+}
+
+TEST(Presence, AnArrivalIsAnnouncedBeforeTheArrivingUsersFirstMessage) {
+  ServerProcess server(ServerOptions{{"rooms.presence_batch_ms=5000"}});
+  WsClient ada(server.port()), bob(server.port());
+  ada.hello("ada");
+  bob.hello("bob");
+  ada.join("general");
+  bob.join("general");
+  bob.send_message("general", "b1", "hi");  // long before the batch is due
+  auto first = ada.next(3s);
+  ASSERT_TRUE(first) << "ada heard nothing";
+  EXPECT_TRUE(presence_of("bob", "joined")(*first) && type_of(*first) == "presence") << dump(*first);
+  auto second = ada.next(3s);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(type_of(*second), "message") << dump(*second);
+  // A user who joins and leaves inside one window hears nothing more of the room.
+  WsClient dave(server.port()), carol(server.port());
+  dave.hello("dave");
+  carol.hello("carol");
+  dave.join("general");
+  EXPECT_EQ(type_of(dave.request({{"type", "leave"}, {"room", "general"}})), "left");
+  carol.join("general");
+  ada.send_message("general", "a1", "flush");
+  EXPECT_TRUE(ada.wait_for("presence", presence_of("dave", "joined"), 3s));
+  EXPECT_TRUE(ada.wait_for("presence", presence_of("dave", "left"), 3s));
+  EXPECT_TRUE(ada.wait_for("presence", presence_of("carol", "joined"), 3s));
+  EXPECT_FALSE(dave.wait_for("presence", {}, 300ms)) << "dave heard of the room after leaving it";
+}
+
+TEST(Presence, BatchOfZeroAnnouncesEachChangeAtOnce) {
+  ServerProcess server(ServerOptions{{"rooms.presence_batch_ms=0"}});
+  WsClient ada(server.port()), bob(server.port());
+  ada.hello("ada");
+  bob.hello("bob");
+  ada.join("general");
+  bob.join("general");
+  EXPECT_TRUE(ada.wait_for("presence", presence_of("bob", "joined"), 2s));
+  EXPECT_FALSE(bob.wait_for("presence", {}, 200ms)) << "bob was told of his own join";
 }
 
 }  // namespace

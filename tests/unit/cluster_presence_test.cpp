@@ -26,6 +26,25 @@ TEST(ClusterPresence, WithoutAViewItIsLocalPresence) {
   EXPECT_TRUE(out.empty());
 }
 
+TEST(ClusterPresence, WalkingTheMembersGivesTheSortedUnionOnce) {
+  ClusterPresence p;
+  auto walk = [&p] {
+    std::vector<std::string> seen;
+    p.for_each_user([&seen](const std::string& u) { seen.push_back(u); });
+    return seen;
+  };
+  EXPECT_TRUE(walk().empty());
+  for (const char* u : {"dan", "ada", "fay", "ada"}) p.add(u);
+  EXPECT_EQ(walk(), (std::vector<std::string>{"ada", "dan", "fay"}));
+  p.begin_snapshot();
+  Changes out;
+  // Remote names before, between, equal to and after the local ones.
+  p.apply_snapshot(1, {"zed", "bob", "dan", "eve", "aaron"}, out);
+  EXPECT_EQ(walk(), (std::vector<std::string>{"aaron", "ada", "bob", "dan", "eve", "fay", "zed"}));
+  EXPECT_EQ(walk(), p.users());
+  EXPECT_EQ(p.size(), 7u);
+}
+
 TEST(ClusterPresence, MembersAreTheUnionOfLocalAndCluster) {
   ClusterPresence p;
   p.add("ada");
