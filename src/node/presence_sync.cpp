@@ -9,9 +9,9 @@
 // Announcements are batched: a change waits up to rooms.presence_batch_ms with the room's other
 // changes, and the batch goes to the members as one shared buffer, so that 5,000 users arriving
 // within a second cost each member a handful of writes, not one per arrival. A batch goes early,
-// ahead of any other event of the room, so the order of a room's events is kept. A member may so
-// receive changes from before its join (its `members` already shows them, and its own arrival):
-// applied in order to the `members` set, they leave it right.
+// ahead of any other event of the room, so the order of a room's events is kept. A session that
+// joined while a batch waited is skipped by it and gets only the lines after its join: its
+// `members` shows the earlier ones, its own arrival among them.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
