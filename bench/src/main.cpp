@@ -2,7 +2,8 @@
 //
 //   parley-bench <scenario> --port P [--server-pid PID[,PID...]] [options]
 //
-// Scenarios: fanout, fanout-core, saturate, idle, rooms, storm, store, cluster, cluster-saturate.
+// Scenarios: fanout, fanout-core, saturate, idle, rooms, storm, storm-names, store, cluster,
+// cluster-saturate (storm-names: storm with a name per client, whatever --shared-names says).
 // Each prints one JSON line on stdout (also appended to <out-dir>/<scenario>.json) and a human
 // summary on stderr. cluster and cluster-saturate are fanout and saturate pointed at a load
 // balancer in front of several nodes; fanout-core is fanout with the server on one core and the
@@ -92,7 +93,7 @@ struct Options {
 [[noreturn]] void usage(const std::string& why) {
   std::fprintf(stderr,
                "parley-bench: %s\n"
-               "usage: parley-bench <fanout|fanout-core|saturate|idle|idle-scale|rooms|storm|store|cluster|cluster-saturate> --port P [options]\n"
+               "usage: parley-bench <fanout|fanout-core|saturate|idle|idle-scale|rooms|storm|storm-names|store|cluster|cluster-saturate> --port P [options]\n"
                "  --host 127.x.y.z  --path /ws  --server NAME  --tag TEXT  --server-pid PID[,PID..]\n"
                "  --out-dir DIR (default %s; '-' for none)  --procs N  --concurrency N\n"
                "  --room ID  --subscribers N  --publishers N  --rate MSGS_PER_S  --bytes N\n"
@@ -115,7 +116,7 @@ Options parse(int argc, char** argv) {
   if (argc < 2) usage("missing scenario");
   Options o;
   o.scenario = argv[1];
-  static const char* known[] = {"fanout", "fanout-core", "saturate", "idle", "rooms", "storm", "store", "cluster", "cluster-saturate", "idle-scale"};
+  static const char* known[] = {"fanout", "fanout-core", "saturate", "idle", "rooms", "storm", "storm-names", "store", "cluster", "cluster-saturate", "idle-scale"};
   if (std::none_of(std::begin(known), std::end(known), [&](const char* k) { return o.scenario == k; }))
     usage("unknown scenario '" + o.scenario + "'");
   for (int i = 2; i < argc; ++i) {
@@ -166,6 +167,7 @@ Options parse(int argc, char** argv) {
   if (inet_pton(AF_INET, o.host.c_str(), &a) != 1 || (ntohl(a.s_addr) >> 24) != 127)
     usage("--host must be an IPv4 loopback address (127.0.0.0/8)");
   if (o.bytes < 21) o.bytes = 21;
+  if (o.scenario == "storm-names") o.shared_names = false;  // its point: a name per client
   return o;
 }
 
@@ -463,7 +465,7 @@ class Run {
       }
     }
     const bool closed_loop = sc == "saturate" || sc == "cluster-saturate";
-    if (sc == "fanout" || sc == "fanout-core" || sc == "cluster" || closed_loop || sc == "storm") one_room_layout(o_.subscribers, o_.publishers);
+    if (sc == "fanout" || sc == "fanout-core" || sc == "cluster" || closed_loop || sc == "storm" || sc == "storm-names") one_room_layout(o_.subscribers, o_.publishers);
     else if (sc == "idle" || sc == "idle-scale") no_room_layout(o_.connections);
     else if (sc == "rooms") rooms_layout();
     else if (sc == "store") store_layout();
@@ -473,7 +475,7 @@ class Run {
       if (sc == "fanout" || sc == "fanout-core" || sc == "cluster" || sc == "rooms") open_loop();
       else if (closed_loop) saturate();
       else if (sc == "idle" || sc == "idle-scale") idle();
-      else if (sc == "storm") storm();
+      else if (sc == "storm" || sc == "storm-names") storm();
       else if (sc == "store") store();
     } catch (const std::exception& e) {
       fleet_.stop();
