@@ -20,11 +20,9 @@ ClusterPresence::LocalChange ClusterPresence::remove(const std::string& user) {
 }
 
 std::vector<std::string> ClusterPresence::users() const {
-  std::vector<std::string> out = local_.users();
-  if (remote_.empty()) return out;
   std::vector<std::string> all;
-  all.reserve(out.size() + remote_.size());
-  std::set_union(out.begin(), out.end(), remote_.begin(), remote_.end(), std::back_inserter(all));
+  all.reserve(local_.size() + remote_.size());
+  for_each_user([&all](const std::string& u) { all.push_back(u); });
   return all;
 }
 

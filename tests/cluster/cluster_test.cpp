@@ -315,7 +315,6 @@ struct Cluster {
     }
   }
 
-  // Which node (0-based) has more WebSocket connections than in `before`; -1 if none.
   // Open connections per node (the gauge), -1 for a node that is down.
   std::vector<double> connections() { return per_node("parley_connections"); }
   // Connections each node has accepted so far (the counter): unlike the gauge, a connection that

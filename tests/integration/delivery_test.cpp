@@ -322,11 +322,12 @@ TEST(Resume, SinceBoundaries) {
   }
 }
 
+auto presence_of(const std::string& user, const std::string& state) {
+  return [user, state](const json::object& e) { return str(e, "user") == user && str(e, "state") == state; };
+}
+
 TEST(Presence, TwoUsersAndTwoTabs) {
   ServerProcess server;
-  auto presence = [](const std::string& user, const std::string& state) {
-    return [user, state](const json::object& e) { return str(e, "user") == user && str(e, "state") == state; };
-  };
   WsClient ada1(server.port()), ada2(server.port()), bob(server.port());
   ada1.hello("ada");
   ada2.hello("ada");
@@ -335,7 +336,7 @@ TEST(Presence, TwoUsersAndTwoTabs) {
   EXPECT_EQ(j.at("members"), json::parse(R"(["ada"])"));
   auto jb = bob.join("general");
   EXPECT_EQ(jb.at("members"), json::parse(R"(["ada","bob"])"));
-  auto p = ada1.wait_for("presence", presence("bob", "joined"));
+  auto p = ada1.wait_for("presence", presence_of("bob", "joined"));
   ASSERT_TRUE(p) << "ada did not see bob join";
   EXPECT_EQ(str(*p, "room"), "general");
   EXPECT_FALSE(bob.wait_for("presence", {}, 200ms)) << "bob was told of his own join";
@@ -352,22 +353,17 @@ TEST(Presence, TwoUsersAndTwoTabs) {
   EXPECT_FALSE(ada1.wait_for("message", {}, 200ms));
   // The last tab disconnects: left.
   ada2.drop();
-  auto gone = bob.wait_for("presence", presence("ada", "left"));
+  auto gone = bob.wait_for("presence", presence_of("ada", "left"));
   ASSERT_TRUE(gone) << "bob was not told that ada left";
   auto rooms = bob.request({{"type", "rooms"}});
   EXPECT_EQ(u64(rooms.at("rooms").as_array()[0].as_object(), "members"), 1u) << dump(rooms);
   // ada comes back: joined again.
   ada1.join("general");
-  EXPECT_TRUE(bob.wait_for("presence", presence("ada", "joined")));
+  EXPECT_TRUE(bob.wait_for("presence", presence_of("ada", "joined")));
 }
-
 
 // A batch window long enough that every join of these tests falls into one.
 const ServerOptions kSlowPresence{{"rooms.presence_batch_ms=1000"}};
-
-auto presence_of(const std::string& user, const std::string& state) {
-  return [user, state](const json::object& e) { return str(e, "user") == user && str(e, "state") == state; };
-}
 
 TEST(Presence, ACrowdArrivesInAFewFramesInOrder) {
   ServerProcess server(kSlowPresence);
