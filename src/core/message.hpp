@@ -12,6 +12,9 @@ struct Message {
   std::string text;
   std::int64_t ts = 0;  // server time, ms since the epoch
   std::string cid;      // the sender's client id (idempotent retries)
+  // When this node got the message (steady clock, ns; 0: unknown), for the delivery latency
+  // metric. Not part of the message: never stored, sent or compared.
+  std::int64_t arrived_ns = 0;
 };
 
 // The `message` event for `m` (what members receive), and the same object without "type" (as in

@@ -156,13 +156,13 @@ void Node::drain_early(Shard&, OwnedRoom& r, Outbox& out) {
   auto it = r.early.begin();
   while (it != r.early.end() && it->first <= r.log.last_committed()) it = r.early.erase(it);  // seen already
   while (it != r.early.end() && it->first == r.log.last_committed() + 1) {
-    const auto& e = r.log.apply(std::move(it->second));
-    broadcast(out, r, e.event);
+    broadcast_message(out, r, r.log.apply(std::move(it->second)));
     it = r.early.erase(it);
   }
 }
 
 void Node::on_message(core::Message m) {
+  m.arrived_ns = steady_ns();  // this node's delivery is timed from here
   Shard& owner = owner_of(m.room);
   owner.post([this, &owner, m = std::move(m)]() mutable { cluster_receive(owner, std::move(m)); });
 }
@@ -181,8 +181,7 @@ void Node::cluster_receive(Shard& owner, core::Message m) {
     return;
   }
   Outbox out(shard_count());
-  const auto& e = r->log.apply(std::move(m));
-  broadcast(out, *r, e.event);
+  broadcast_message(out, *r, r->log.apply(std::move(m)));
   if (!r->early.empty()) drain_early(owner, *r, out);
   dispatch(out);
 }

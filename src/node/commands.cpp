@@ -219,7 +219,7 @@ void Node::do_send(Session& s, protocol::Request& req) {
     s.shard().metrics().rate_limited.add();
     return send_error(s, errc::rate_limited, req.ref, {}, retry_after(wait_ms));
   }
-  core::Message m{std::move(req.room), 0, s.user, std::move(req.text), now, std::move(req.cid)};
+  core::Message m{std::move(req.room), 0, s.user, std::move(req.text), now, std::move(req.cid), steady_ns()};
   Shard& owner = owner_of(m.room);
   owner.post([this, &owner, m = std::move(m), who = ref_of(s), ref = std::move(req.ref)]() mutable {
     owner_send(owner, std::move(m), who, std::move(ref));
@@ -290,6 +290,7 @@ std::size_t deliver_run(Shard& shard, std::vector<ShardItem>& items, std::size_t
     if (it.kind == ShardItem::Kind::deliver && it.session == 0 && it.room == room) {
       ++events;
       bytes += it.event->size() + 1;
+      shard.delivered(it.arrived_ns);
     } else if (it.kind == ShardItem::Kind::reply) {
       targets.push_back(it.session);
     } else {
@@ -339,6 +340,7 @@ void Node::apply(Shard& shard, std::vector<ShardItem>& items) {
           break;
         }
         shard.metrics().deliveries.add(shard.hub().deliver(item.room, *item.event, item.session));
+        shard.delivered(item.arrived_ns);
         break;
       case ShardItem::Kind::reply:
         if (Session* s = shard.find_session(item.session)) s->enqueue(item.text);

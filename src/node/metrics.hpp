@@ -1,6 +1,8 @@
 #pragma once
 // Counters of one shard. Written only by the shard's thread (relaxed load + store, no locked
 // instruction on the hot path), read by whichever thread serves /metrics.
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <string>
@@ -12,6 +14,28 @@ struct Counter {
   void add(std::uint64_t n = 1) noexcept { v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
   void sub(std::uint64_t n = 1) noexcept { v.store(v.load(std::memory_order_relaxed) - n, std::memory_order_relaxed); }
   std::uint64_t get() const noexcept { return v.load(std::memory_order_relaxed); }
+};
+
+// A latency histogram: bucket i counts observations of at most bounds_ns[i] (100 µs to 5 s in
+// steps of 1.3x to 1.7x, so that a quantile interpolated inside a bucket is never far off), the
+// last bucket everything above. Written by one thread, like Counter; the Prometheus text
+// (cumulative buckets, sum, count) is summed over shards.
+struct Histogram {
+  static constexpr std::array<std::uint64_t, 29> bounds_ns = {
+      100'000,       150'000,       200'000,     300'000,     500'000,     700'000,     1'000'000,   1'500'000,
+      2'000'000,     3'000'000,     5'000'000,   7'000'000,   10'000'000,  15'000'000,  20'000'000,  30'000'000,
+      50'000'000,    70'000'000,    100'000'000, 150'000'000, 200'000'000, 300'000'000, 500'000'000, 700'000'000,
+      1'000'000'000, 1'500'000'000, 2'000'000'000, 3'000'000'000, 5'000'000'000};
+  static constexpr std::size_t bounded = bounds_ns.size();
+
+  std::array<Counter, bounded + 1> buckets;
+  Counter sum_ns;
+
+  void observe_ns(std::uint64_t ns) noexcept {
+    const auto i = static_cast<std::size_t>(std::lower_bound(bounds_ns.begin(), bounds_ns.end(), ns) - bounds_ns.begin());
+    buckets[i].add();
+    sum_ns.add(ns);
+  }
 };
 
 struct ShardMetrics {
@@ -31,6 +55,10 @@ struct ShardMetrics {
   Counter rate_limited;
   Counter rooms_owned;        // gauge
   Counter room_lookups;       // rooms looked up in the broker's room index (cluster)
+  // From a chat message's arrival on this node (a client's send read, or its publication from
+  // the broker in a cluster) to its fan-out writes on this shard handed to the kernel: one
+  // observation per message per shard with members.
+  Histogram delivery;
 };
 
 }  // namespace parley::node

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <array>
+#include <cstdio>
 #include <functional>
 
 namespace parley::node {
@@ -127,6 +129,29 @@ std::string Node::metrics_text() const {
     out += std::string("# HELP ") + row.name + " " + row.help + "\n# TYPE " + row.name + " " + row.type + "\n";
     out += std::string(row.name) + " " + std::to_string(total) + "\n";
   }
+  // The delivery latency, over every shard: cumulative buckets; the count is their total, so
+  // that +Inf and _count agree even while a shard is writing.
+  std::array<std::uint64_t, Histogram::bounded + 1> counts{};
+  std::uint64_t sum_ns = 0;
+  for (const auto& sh : shards_) {
+    const Histogram& h = sh->metrics().delivery;
+    for (std::size_t i = 0; i < counts.size(); ++i) counts[i] += h.buckets[i].get();
+    sum_ns += h.sum_ns.get();
+  }
+  out += "# HELP parley_delivery_seconds From a chat message's arrival on this node to its fan-out writes handed to the "
+         "kernel, once per message per I/O thread with members.\n# TYPE parley_delivery_seconds histogram\n";
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < counts.size(); ++i) {
+    cumulative += counts[i];
+    char le[32];
+    if (i < Histogram::bounded)
+      std::snprintf(le, sizeof le, "%g", static_cast<double>(Histogram::bounds_ns[i]) / 1e9);
+    else
+      std::snprintf(le, sizeof le, "+Inf");
+    out += std::string("parley_delivery_seconds_bucket{le=\"") + le + "\"} " + std::to_string(cumulative) + "\n";
+  }
+  out += "parley_delivery_seconds_sum " + std::to_string(static_cast<double>(sum_ns) / 1e9) + "\n";
+  out += "parley_delivery_seconds_count " + std::to_string(cumulative) + "\n";
   const auto st = store_.stats();
   out += "# HELP parley_store_batches_total Store commits (group commit batches).\n# TYPE parley_store_batches_total counter\n";
   out += "parley_store_batches_total " + std::to_string(st.batches) + "\n";

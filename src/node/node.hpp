@@ -24,6 +24,12 @@
 
 namespace parley::node {
 
+// Steady-clock nanoseconds, for durations inside this process (core::Message::arrived_ns).
+inline std::int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 inline std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
@@ -132,8 +138,16 @@ class Node final : public broker::Handler {
   // Adds `event` for every member session of room `r` (on every shard), except one session,
   // after the room's presence events that wait for their batch (so that members see bob arrive
   // before bob's message).
-  void broadcast(Outbox& out, OwnedRoom& r, const core::EventPtr& event, std::uint64_t except = 0);
-  void fan_out(Outbox& out, OwnedRoom& r, const core::EventPtr& event, std::uint64_t except = 0);
+  // A chat message's event carries its arrival time (core::Message::arrived_ns; 0 for others),
+  // so that each shard can time its delivery (ShardMetrics::delivery).
+  void broadcast(Outbox& out, OwnedRoom& r, const core::EventPtr& event, std::uint64_t except = 0,
+                 std::int64_t arrived_ns = 0);
+  void fan_out(Outbox& out, OwnedRoom& r, const core::EventPtr& event, std::uint64_t except = 0,
+               std::int64_t arrived_ns = 0);
+  // A chat message just committed (or, in a cluster, applied) to every member.
+  void broadcast_message(Outbox& out, OwnedRoom& r, const core::RoomLog::Entry& e) {
+    broadcast(out, r, e.event, 0, e.message.arrived_ns);
+  }
   // Posts each shard its items.
   void dispatch(Outbox& out);
   // Posts one event to one session, wherever it lives.

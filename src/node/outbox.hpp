@@ -27,14 +27,17 @@ struct ShardItem {
   std::vector<core::EventPtr> gap;
   std::string user;
   std::vector<std::uint64_t> skip;  // batch: sorted session ids
+  std::int64_t arrived_ns = 0;      // deliver of a chat message: core::Message::arrived_ns
 };
 
 class Outbox {
  public:
   explicit Outbox(unsigned shards) : per_shard_(shards) {}
 
-  void deliver(unsigned shard, const std::string& room, core::EventPtr event, std::uint64_t except = 0) {
-    per_shard_[shard].push_back(ShardItem{ShardItem::Kind::deliver, room, std::move(event), {}, except, {}, {}, {}});
+  void deliver(unsigned shard, const std::string& room, core::EventPtr event, std::uint64_t except = 0,
+               std::int64_t arrived_ns = 0) {
+    per_shard_[shard].push_back(
+        ShardItem{ShardItem::Kind::deliver, room, std::move(event), {}, except, {}, {}, {}, arrived_ns});
   }
   void reply(SessionRef who, std::string text) {
     per_shard_[who.shard].push_back(ShardItem{ShardItem::Kind::reply, {}, nullptr, std::move(text), who.id, {}, {}, {}});

@@ -64,14 +64,16 @@ void Node::load_room(Shard& owner, OwnedRoom& r) {
   });
 }
 
-void Node::broadcast(Outbox& out, OwnedRoom& r, const core::EventPtr& event, std::uint64_t except) {
+void Node::broadcast(Outbox& out, OwnedRoom& r, const core::EventPtr& event, std::uint64_t except,
+                     std::int64_t arrived_ns) {
   flush_presence(r, out);
-  fan_out(out, r, event, except);
+  fan_out(out, r, event, except, arrived_ns);
 }
 
-void Node::fan_out(Outbox& out, OwnedRoom& r, const core::EventPtr& event, std::uint64_t except) {
+void Node::fan_out(Outbox& out, OwnedRoom& r, const core::EventPtr& event, std::uint64_t except,
+                   std::int64_t arrived_ns) {
   for (unsigned i = 0; i < r.shard_members.size(); ++i)
-    if (r.shard_members[i] > 0) out.deliver(i, r.id, event, except);
+    if (r.shard_members[i] > 0) out.deliver(i, r.id, event, except, arrived_ns);
 }
 
 void Node::join_failed(SessionRef who, const std::string& room, errc code, const std::string& ref) {
@@ -313,8 +315,7 @@ void Node::on_committed(Shard& owner, std::vector<Shard::PendingAppend> batch, s
     OwnedRoom* r = owner.find_owned(p.message.room);
     if (!r) continue;
     const std::string ack = ack_event(r->id, p.message.cid, p.message.seq, p.message.ts, p.ref);
-    const core::RoomLog::Entry& e = r->log.commit(std::move(p.message));
-    broadcast(out, *r, e.event);
+    broadcast_message(out, *r, r->log.commit(std::move(p.message)));
     out.reply(p.who, ack);
     owner.metrics().messages_acked.add();
     if (!r->dup_acks.empty() && std::find(touched.begin(), touched.end(), r) == touched.end()) touched.push_back(r);

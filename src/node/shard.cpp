@@ -42,6 +42,12 @@ void Shard::queue_append(PendingAppend p) {
   schedule_flush();
 }
 
+void Shard::delivered(std::int64_t arrived_ns) {
+  if (arrived_ns <= 0) return;
+  arrivals_.push_back(arrived_ns);
+  schedule_flush();
+}
+
 void Shard::schedule_flush() {
   if (flush_scheduled_) return;
   flush_scheduled_ = true;
@@ -70,6 +76,11 @@ void Shard::on_flush() {
   // Keep the vector's capacity for the next turn.
   dirty.clear();
   if (dirty_.empty()) dirty_.swap(dirty);
+  if (!arrivals_.empty()) {
+    const std::int64_t now = steady_ns();
+    for (std::int64_t a : arrivals_) metrics_.delivery.observe_ns(now > a ? static_cast<std::uint64_t>(now - a) : 0);
+    arrivals_.clear();
+  }
 }
 
 void Shard::start_ticker() {

@@ -66,6 +66,9 @@ class Shard {
     std::string ref;
   };
   void queue_append(PendingAppend p);
+  // A chat message that arrived at arrived_ns (steady clock) was queued to this shard's members:
+  // its delivery is timed when this turn's writes have been handed to the kernel.
+  void delivered(std::int64_t arrived_ns);
 
   hub::LocalRooms& hub() noexcept { return hub_; }
   std::unordered_map<std::string, std::unique_ptr<OwnedRoom>>& owned() noexcept { return owned_; }
@@ -108,6 +111,7 @@ class Shard {
   std::unordered_map<std::uint64_t, std::shared_ptr<Session>> sessions_;
   std::vector<std::shared_ptr<Session>> dirty_;
   std::vector<PendingAppend> appends_;
+  std::vector<std::int64_t> arrivals_;  // of this turn's delivered messages (delivered())
   bool flush_scheduled_ = false;
   hub::LocalRooms hub_;
   std::unordered_map<std::string, std::unique_ptr<OwnedRoom>> owned_;

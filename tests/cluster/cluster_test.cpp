@@ -787,6 +787,14 @@ TEST_F(ClusterTest, ChatAcrossNodesAndResumeOnAnotherNode) {
     EXPECT_EQ(u64(*got, "seq"), u64(ack, "seq"));
     EXPECT_LT(Clock::now() - t, 1s) << "not real time";
   }
+  // Each node times its deliveries of the five from their arrival from Redis (both nodes have a
+  // member, so both deliver all five).
+  EXPECT_TRUE(eventually(
+      [&] {
+        const auto n = c->per_node("parley_delivery_seconds_count");
+        return n[node_of.front()] >= 5 && n[node_of.back()] >= 5;
+      },
+      3s));
 
   // carol joins on node 1, reads a little, goes away; others talk on; she comes back on node 3.
   const auto n1 = c->nodes[0]->port(), n3 = c->nodes[2]->port();

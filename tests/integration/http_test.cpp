@@ -78,6 +78,47 @@ TEST_F(Http, MetricsArePrometheusText) {
   EXPECT_TRUE(eventually([&] { return fetch_metric(port(), "parley_connections") == 0.0; }, scaled(3s)));
 }
 
+// parley_delivery_seconds: a histogram of chat messages only, one observation per message per I/O
+// thread with members (two clients may sit on one thread or on two), cumulative buckets.
+TEST_F(Http, DeliveryLatencyHistogramCountsChatMessages) {
+  WsClient ada(port()), bob(port());
+  ada.hello("ada");
+  bob.hello("bob");
+  ada.join("general");
+  bob.join("general");
+  for (const char* cid : {"m1", "m2", "m3"}) {
+    ada.send_message("general", cid, "hello");
+    ASSERT_TRUE(bob.wait_for("message", [&](const json::object& e) { return str(e, "cid") == cid; }));
+  }
+  const std::string count = "parley_delivery_seconds_count";
+  ASSERT_TRUE(eventually([&] { return fetch_metric(port(), count).value_or(0) >= 3; }, scaled(3s)));
+  // Typing (not a chat message) is delivered but not counted.
+  bob.send_json(json::object{{"type", "typing"}, {"room", "general"}});
+  ASSERT_TRUE(ada.wait_for("typing"));
+  const auto r = http_get(port(), "/metrics");
+  EXPECT_NE(r.body.find("# TYPE parley_delivery_seconds histogram"), std::string::npos) << r.body;
+  const double n = metric(r.body, count).value_or(-1);
+  EXPECT_GE(n, 3.0);
+  EXPECT_LE(n, 6.0);
+  // Buckets are cumulative and end with +Inf at the count; the sum is a positive time.
+  double previous = 0;
+  std::size_t buckets = 0;
+  for (std::size_t at = 0; (at = r.body.find("parley_delivery_seconds_bucket{le=\"", at)) != std::string::npos; ++at) {
+    const auto line_end = r.body.find('\n', at);
+    const std::string line = r.body.substr(at, line_end - at);
+    const double v = std::stod(line.substr(line.rfind(' ') + 1));
+    EXPECT_GE(v, previous) << line;
+    previous = v;
+    ++buckets;
+  }
+  EXPECT_EQ(buckets, 30u);
+  EXPECT_EQ(metric(r.body, "parley_delivery_seconds_bucket{le=\"+Inf\"}"), n);
+  EXPECT_EQ(metric(r.body, "parley_delivery_seconds_bucket{le=\"5\"}"), n);  // all well under 5 s
+  const double sum = metric(r.body, "parley_delivery_seconds_sum").value_or(-1);
+  EXPECT_GT(sum, 0.0);
+  EXPECT_LT(sum, 5.0 * n);
+}
+
 TEST_F(Http, WsWithoutUpgradeIs426) {
   auto r = http_get(port(), "/ws");
   EXPECT_EQ(r.status, 426);
