@@ -11,8 +11,11 @@ const BENCH = path.dirname(fileURLToPath(import.meta.url));
 const RESULTS = path.join(BENCH, "results");
 const CHARTS = path.join(BENCH, "charts");
 const SERVERS = ["parley", "bun", "node-ws-redis"];
-// Rows only in the store table and the bar: Parley on PostgreSQL instead of SQLite.
-const EXTRA_SERVERS = ["parley-pg"];
+// Rows only in some tables and the bar: Parley on PostgreSQL instead of SQLite (store), and
+// Parley on one I/O thread (fanout).
+const EXTRA_SERVERS = ["parley-pg", "parley-1t"];
+const LABEL = { "parley-pg": "parley (PostgreSQL store)", "parley-1t": "parley, 1 I/O thread" };
+const label = (s) => LABEL[s] ?? s;
 const SCENARIOS = ["fanout", "fanout-core", "saturate", "idle", "idle-scale", "rooms", "storm", "storm-names", "store", "cluster", "cluster-saturate"];
 
 const args = process.argv.slice(2);
@@ -161,7 +164,7 @@ plot ${blocks.map((s, i) => `DAT index ${i} using 1:2 with linespoints lw 2 titl
 // fanout latency percentiles, clustered
 {
   const ps = ["p50", "p90", "p99", "p999"];
-  const data = servers
+  const data = [...servers, "parley-1t"]
     .filter((s) => runsOf("fanout", s).length)
     .map((s) => [s, ...ps.map((p) => (med("fanout", s, `latency_us.${p}`) ?? 0) / 1000)].join("\t"))
     .join("\n");
@@ -238,6 +241,7 @@ const verdict = (ok) => (ok === undefined ? "–" : ok ? "✅ met" : "❌ not me
 const satP = P("saturate", "result.best_delivered_per_s"), satB = B("saturate", "result.best_delivered_per_s");
 const cpuP = P("saturate", "result.server_cpu_s_per_million_deliveries"), cpuB = B("saturate", "result.server_cpu_s_per_million_deliveries");
 const p99P = P("fanout", "latency_us.p99"), p99B = B("fanout", "latency_us.p99");
+const p99P1 = med("fanout", "parley-1t", "latency_us.p99");
 const coreP = P("fanout-core", "latency_us.p99"), coreB = B("fanout-core", "latency_us.p99");
 const rssP = P("idle", "result.rss_per_conn_bytes");
 const conP = P("idle", "result.connect_per_s");
@@ -259,6 +263,8 @@ table(
       verdict(both(cpuP, cpuB, (a, b) => a <= b))],
     ...(coreP === undefined && coreB === undefined ? [] : [["fanout p99 at ~100,000 deliveries/s, per core (`fanout-core`: server on one core, generator on the other)", "≤ Bun",
       us(coreP), us(coreB), "–", verdict(both(coreP, coreB, (a, b) => a <= b))]]),
+    ...(p99P1 === undefined ? [] : [["fanout p99 at ~100,000 deliveries/s, unpinned, as many threads as Bun (`fanout`: Parley on 1 I/O thread, the generator on the same cores)", "≤ Bun",
+      us(p99P1), us(p99B), "–", verdict(both(p99P1, p99B, (a, b) => a <= b))]]),
     ["fanout p99 at ~100,000 deliveries/s, unpinned (`fanout`: Parley on one I/O thread per core, the generator on the same cores)", "≤ Bun",
       us(p99P), us(p99B), us(N("fanout", "latency_us.p99")), verdict(both(p99P, p99B, (a, b) => a <= b))],
     ["idle: server RSS per connection", "≤ 2.5 KB", fmt(rssP), fmt(B("idle", "result.rss_per_conn_bytes")), fmt(N("idle", "result.rss_per_conn_bytes")),
@@ -294,20 +300,30 @@ if (nRuns("saturate")) {
   chart("saturate-windows", "deliveries/s against messages in flight");
 }
 
-// The open-loop table of fanout and fanout-core: one row per server in `list`.
-const openLoopTable = (sc, list) =>
+// The open-loop table of fanout and fanout-core: one row per server in `list`; Parley's own
+// delivery latency (parley_delivery_seconds, read by the generator) where the runs have it.
+const openLoopTable = (sc, list) => {
+  const own = list.some((s) => med(sc, s, "server_delivery_us.p99") !== undefined);
   table(
-    ["server", "delivered/s", "p50", "p90", "p99", "p99.9", "lost", "server CPU %"],
-    list.map((s) => [s, withRange(sc, s, "result.delivered_per_s"), us(med(sc, s, "latency_us.p50")), us(med(sc, s, "latency_us.p90")),
-      us(med(sc, s, "latency_us.p99")), us(med(sc, s, "latency_us.p999")), fmt(med(sc, s, "delivery.lost")), fmt(med(sc, s, "server_stats.cpu_pct"))])
+    ["server", "delivered/s", "p50", "p90", "p99", "p99.9", "lost", "server CPU %", ...(own ? ["in the server: p50 / p99"] : [])],
+    list.map((s) => [label(s), withRange(sc, s, "result.delivered_per_s"), us(med(sc, s, "latency_us.p50")), us(med(sc, s, "latency_us.p90")),
+      us(med(sc, s, "latency_us.p99")), us(med(sc, s, "latency_us.p999")), fmt(med(sc, s, "delivery.lost")), fmt(med(sc, s, "server_stats.cpu_pct")),
+      ...(own ? [med(sc, s, "server_delivery_us.p99") === undefined ? "–" : `${us(med(sc, s, "server_delivery_us.p50"))} / ${us(med(sc, s, "server_delivery_us.p99"))}`] : [])])
   );
+};
 
 if (nRuns("fanout")) {
   line(`## fanout (n=${nRuns("fanout")})`);
   line();
   line(`Open loop: publishers at a fixed total rate; latency from the send time embedded in the text to its arrival. Params: ${param("fanout")}.`);
   line();
-  openLoopTable("fanout", servers);
+  line("**parley, 1 I/O thread** is the same server with `--threads 1`: as many threads as Bun has (its store thread aside). " +
+    "*In the server* is Parley's own `parley_delivery_seconds` histogram over the measured window (read from `/metrics` by the generator; " +
+    "interpolated in buckets 1.3–1.7x wide): from the read of a send to the last of its fan-out's writes handed to the kernel, once per I/O thread with members. " +
+    "The rest of the send-to-receive latency is the generator getting a core and reading 1,000 sockets per message: " +
+    "with two I/O threads Parley's writes end sooner, but on two cores shared with the generator they take its core just when it has a message to read.");
+  line();
+  openLoopTable("fanout", [...servers, ...(runsOf("fanout", "parley-1t").length ? ["parley-1t"] : [])]);
   chart("fanout-latency", "fanout latency percentiles");
 }
 
@@ -433,7 +449,7 @@ if (nRuns("store")) {
   line();
   table(
     ["server", "acked messages/s", "ack p50", "ack p99", "send errors/s"],
-    [...servers, ...(runsOf("store", "parley-pg").length ? ["parley-pg"] : [])].map((s) => [s === "parley-pg" ? "parley (PostgreSQL store)" : s,
+    [...servers, ...(runsOf("store", "parley-pg").length ? ["parley-pg"] : [])].map((s) => [label(s),
       withRange("store", s, "result.acked_per_s"), us(med("store", s, "ack_latency_us.p50")), us(med("store", s, "ack_latency_us.p99")),
       fmt(med("store", s, "result.send_errors_per_s"))])
   );
