@@ -88,18 +88,22 @@ struct Options {
   bool shared_names = false;
   double max_seconds = 300;
   double storm_timeout = 60;
-  double drain_timeout = 10;  // after sending stops: how long to wait for every delivery  // storm: how long to wait for every client to be back and caught up
+  double drain_timeout = 10;  // after sending stops: how long to wait for every delivery  // storm: how long to wait
+                              // for every client to be back and caught up
 };
 
 [[noreturn]] void usage(const std::string& why) {
   std::fprintf(stderr,
                "parley-bench: %s\n"
-               "usage: parley-bench <fanout|fanout-core|saturate|idle|idle-scale|rooms|storm|storm-names|store|cluster|cluster-saturate> --port P [options]\n"
+               "usage: parley-bench "
+               "<fanout|fanout-core|saturate|idle|idle-scale|rooms|storm|storm-names|store|cluster|cluster-saturate> "
+               "--port P [options]\n"
                "  --host 127.x.y.z  --path /ws  --server NAME  --tag TEXT  --server-pid PID[,PID..]\n"
                "  --out-dir DIR (default %s; '-' for none)  --procs N  --concurrency N\n"
                "  --room ID  --subscribers N  --publishers N  --rate MSGS_PER_S  --bytes N\n"
                "  --duration S  --warmup S  --windows 1,4,16  --window N  --connections N  --hold S\n"
-               "  --rooms N  --members N  --member-rate R  --shared-names  --max-seconds S  --storm-timeout S  --drain-timeout S\n",
+               "  --rooms N  --members N  --member-rate R  --shared-names  --max-seconds S  --storm-timeout S  "
+               "--drain-timeout S\n",
                why.c_str(), PARLEY_BENCH_RESULTS_DIR);
   std::exit(2);
 }
@@ -117,7 +121,9 @@ Options parse(int argc, char** argv) {
   if (argc < 2) usage("missing scenario");
   Options o;
   o.scenario = argv[1];
-  static const char* known[] = {"fanout", "fanout-core", "saturate", "idle", "rooms", "storm", "storm-names", "store", "cluster", "cluster-saturate", "idle-scale"};
+  static const char* known[] = {"fanout",    "fanout-core", "saturate", "idle",    "rooms",
+                                "storm",     "storm-names", "store",    "cluster", "cluster-saturate",
+                                "idle-scale"};
   if (std::none_of(std::begin(known), std::end(known), [&](const char* k) { return o.scenario == k; }))
     usage("unknown scenario '" + o.scenario + "'");
   for (int i = 2; i < argc; ++i) {
@@ -127,37 +133,63 @@ Options parse(int argc, char** argv) {
       return argv[++i];
     };
     try {
-      if (a == "--host") o.host = val();
-      else if (a == "--port") o.port = std::stoi(val());
-      else if (a == "--path") o.path = val();
-      else if (a == "--server") o.server = val();
-      else if (a == "--tag") o.tag = val();
+      if (a == "--host")
+        o.host = val();
+      else if (a == "--port")
+        o.port = std::stoi(val());
+      else if (a == "--path")
+        o.path = val();
+      else if (a == "--server")
+        o.server = val();
+      else if (a == "--tag")
+        o.tag = val();
       else if (a == "--server-pid")
         for (auto& p : split(val(), ',')) o.server_pids.push_back(std::stoi(p));
-      else if (a == "--out-dir") o.out_dir = val();
-      else if (a == "--procs") o.procs = static_cast<unsigned>(std::stoul(val()));
-      else if (a == "--concurrency") o.concurrency = static_cast<unsigned>(std::stoul(val()));
-      else if (a == "--room") o.room = val();
-      else if (a == "--subscribers") o.subscribers = std::stoul(val());
-      else if (a == "--publishers") o.publishers = std::stoul(val());
-      else if (a == "--rate") o.rate = std::stod(val());
-      else if (a == "--bytes") o.bytes = std::stoul(val());
-      else if (a == "--duration") o.duration = std::stod(val());
-      else if (a == "--warmup") o.warmup = std::stod(val());
+      else if (a == "--out-dir")
+        o.out_dir = val();
+      else if (a == "--procs")
+        o.procs = static_cast<unsigned>(std::stoul(val()));
+      else if (a == "--concurrency")
+        o.concurrency = static_cast<unsigned>(std::stoul(val()));
+      else if (a == "--room")
+        o.room = val();
+      else if (a == "--subscribers")
+        o.subscribers = std::stoul(val());
+      else if (a == "--publishers")
+        o.publishers = std::stoul(val());
+      else if (a == "--rate")
+        o.rate = std::stod(val());
+      else if (a == "--bytes")
+        o.bytes = std::stoul(val());
+      else if (a == "--duration")
+        o.duration = std::stod(val());
+      else if (a == "--warmup")
+        o.warmup = std::stod(val());
       else if (a == "--windows") {
         o.windows.clear();
         for (auto& w : split(val(), ',')) o.windows.push_back(static_cast<unsigned>(std::stoul(w)));
-      } else if (a == "--window") o.window = static_cast<unsigned>(std::stoul(val()));
-      else if (a == "--connections") o.connections = std::stoul(val());
-      else if (a == "--hold") o.hold = std::stod(val());
-      else if (a == "--rooms") o.rooms = std::stoul(val());
-      else if (a == "--members") o.members = std::stoul(val());
-      else if (a == "--member-rate") o.member_rate = std::stod(val());
-      else if (a == "--shared-names") o.shared_names = true;
-      else if (a == "--max-seconds") o.max_seconds = std::stod(val());
-      else if (a == "--storm-timeout") o.storm_timeout = std::stod(val());
-      else if (a == "--drain-timeout") o.drain_timeout = std::stod(val());
-      else usage("unknown option " + a);
+      } else if (a == "--window")
+        o.window = static_cast<unsigned>(std::stoul(val()));
+      else if (a == "--connections")
+        o.connections = std::stoul(val());
+      else if (a == "--hold")
+        o.hold = std::stod(val());
+      else if (a == "--rooms")
+        o.rooms = std::stoul(val());
+      else if (a == "--members")
+        o.members = std::stoul(val());
+      else if (a == "--member-rate")
+        o.member_rate = std::stod(val());
+      else if (a == "--shared-names")
+        o.shared_names = true;
+      else if (a == "--max-seconds")
+        o.max_seconds = std::stod(val());
+      else if (a == "--storm-timeout")
+        o.storm_timeout = std::stod(val());
+      else if (a == "--drain-timeout")
+        o.drain_timeout = std::stod(val());
+      else
+        usage("unknown option " + a);
     } catch (const std::logic_error&) {
       usage("bad value for " + a);
     }
@@ -191,7 +223,8 @@ struct Probe {
       std::vector<std::string> fields;
       while (in >> field) fields.push_back(field);
       // fields[0] is field 3 (state); utime and stime are fields 14 and 15.
-      if (fields.size() > 12) total += static_cast<double>(std::stoull(fields[11]) + std::stoull(fields[12])) / static_cast<double>(ticks);
+      if (fields.size() > 12)
+        total += static_cast<double>(std::stoull(fields[11]) + std::stoull(fields[12])) / static_cast<double>(ticks);
     }
     return total;
   }
@@ -251,7 +284,8 @@ struct Fleet {
   void send_all(const std::string& cmd) {
     const std::string line = cmd + "\n";
     for (int fd : fds)
-      if (::write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) throw std::runtime_error("a worker is gone");
+      if (::write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size()))
+        throw std::runtime_error("a worker is gone");
   }
 
   std::string read_line(std::size_t w) {
@@ -281,8 +315,8 @@ struct Fleet {
       std::string head;
       in >> head;
       WorkerStats s;
-      for (std::uint64_t* f : {&s.ready, &s.failed, &s.closed, &s.sent, &s.acked, &s.errs, &s.delivered, &s.expected, &s.dups,
-                               &s.gaps, &s.maxack, &s.caught, &s.rejoined, &s.cpu_us, &s.events})
+      for (std::uint64_t* f : {&s.ready, &s.failed, &s.closed, &s.sent, &s.acked, &s.errs, &s.delivered, &s.expected,
+                               &s.dups, &s.gaps, &s.maxack, &s.caught, &s.rejoined, &s.cpu_us, &s.events})
         in >> *f;
       sum.ready += s.ready;
       sum.failed += s.failed;
@@ -360,8 +394,10 @@ class Json {
     key(k);
     char buf[48];
     if (std::isfinite(v)) {
-      if (v == std::floor(v) && std::fabs(v) < 1e15) std::snprintf(buf, sizeof buf, "%.0f", v);
-      else std::snprintf(buf, sizeof buf, "%.6g", v);
+      if (v == std::floor(v) && std::fabs(v) < 1e15)
+        std::snprintf(buf, sizeof buf, "%.0f", v);
+      else
+        std::snprintf(buf, sizeof buf, "%.6g", v);
     } else {
       std::snprintf(buf, sizeof buf, "null");
     }
@@ -459,25 +495,35 @@ class Run {
     const std::string& sc = o_.scenario;
     if (sc == "cluster") {
       if (!std::filesystem::exists(std::filesystem::path(PARLEY_SOURCE_DIR) / "scripts" / "cluster")) {
-        std::fprintf(stderr,
-                     "parley-bench cluster: needs the cluster launcher (scripts/cluster), which is not in this tree yet.\n"
-                     "Start the cluster with it, then run: parley-bench cluster --port <haproxy port> --server-pid <pids>\n");
+        std::fprintf(
+            stderr,
+            "parley-bench cluster: needs the cluster launcher (scripts/cluster), which is not in this tree yet.\n"
+            "Start the cluster with it, then run: parley-bench cluster --port <haproxy port> --server-pid <pids>\n");
         return 3;
       }
     }
     const bool closed_loop = sc == "saturate" || sc == "cluster-saturate";
-    if (sc == "fanout" || sc == "fanout-core" || sc == "cluster" || closed_loop || sc == "storm" || sc == "storm-names") one_room_layout(o_.subscribers, o_.publishers);
-    else if (sc == "idle" || sc == "idle-scale") no_room_layout(o_.connections);
-    else if (sc == "rooms") rooms_layout();
-    else if (sc == "store") store_layout();
+    if (sc == "fanout" || sc == "fanout-core" || sc == "cluster" || closed_loop || sc == "storm" || sc == "storm-names")
+      one_room_layout(o_.subscribers, o_.publishers);
+    else if (sc == "idle" || sc == "idle-scale")
+      no_room_layout(o_.connections);
+    else if (sc == "rooms")
+      rooms_layout();
+    else if (sc == "store")
+      store_layout();
     json_.str("scenario", sc).str("server", o_.server).str("tag", o_.tag).str("time", iso_now());
     params();
     try {
-      if (sc == "fanout" || sc == "fanout-core" || sc == "cluster" || sc == "rooms") open_loop();
-      else if (closed_loop) saturate();
-      else if (sc == "idle" || sc == "idle-scale") idle();
-      else if (sc == "storm" || sc == "storm-names") storm();
-      else if (sc == "store") store();
+      if (sc == "fanout" || sc == "fanout-core" || sc == "cluster" || sc == "rooms")
+        open_loop();
+      else if (closed_loop)
+        saturate();
+      else if (sc == "idle" || sc == "idle-scale")
+        idle();
+      else if (sc == "storm" || sc == "storm-names")
+        storm();
+      else if (sc == "store")
+        store();
     } catch (const std::exception& e) {
       fleet_.stop();
       std::fprintf(stderr, "parley-bench %s: %s\n", sc.c_str(), e.what());
@@ -537,14 +583,22 @@ class Run {
     if (sc == "idle" || sc == "idle-scale") {
       p.num("connections", static_cast<double>(o_.connections)).num("hold_s", o_.hold);
     } else if (sc == "rooms") {
-      p.num("rooms", static_cast<double>(o_.rooms)).num("members", static_cast<double>(o_.members))
-          .num("member_rate", o_.member_rate).num("bytes", static_cast<double>(o_.bytes)).num("duration_s", o_.duration);
+      p.num("rooms", static_cast<double>(o_.rooms))
+          .num("members", static_cast<double>(o_.members))
+          .num("member_rate", o_.member_rate)
+          .num("bytes", static_cast<double>(o_.bytes))
+          .num("duration_s", o_.duration);
     } else if (sc == "store") {
-      p.num("publishers", static_cast<double>(o_.publishers)).num("rooms", static_cast<double>(layout_.rooms.size()))
-          .num("window", o_.window).num("bytes", static_cast<double>(o_.bytes)).num("duration_s", o_.duration);
+      p.num("publishers", static_cast<double>(o_.publishers))
+          .num("rooms", static_cast<double>(layout_.rooms.size()))
+          .num("window", o_.window)
+          .num("bytes", static_cast<double>(o_.bytes))
+          .num("duration_s", o_.duration);
     } else {
-      p.str("room", o_.room).num("subscribers", static_cast<double>(o_.subscribers))
-          .num("publishers", static_cast<double>(o_.publishers)).num("bytes", static_cast<double>(o_.bytes))
+      p.str("room", o_.room)
+          .num("subscribers", static_cast<double>(o_.subscribers))
+          .num("publishers", static_cast<double>(o_.publishers))
+          .num("bytes", static_cast<double>(o_.bytes))
           .num("duration_s", o_.duration);
       if (sc == "saturate" || sc == "cluster-saturate") {
         std::string w = "[";
@@ -608,8 +662,10 @@ class Run {
     }
     connect_.seconds = secs(t0, now_ns());
     Json c;
-    c.num("connections", static_cast<double>(n)).num("ready", static_cast<double>(connect_.ready))
-        .num("failed", static_cast<double>(connect_.failed)).num("seconds", connect_.seconds)
+    c.num("connections", static_cast<double>(n))
+        .num("ready", static_cast<double>(connect_.ready))
+        .num("failed", static_cast<double>(connect_.failed))
+        .num("seconds", connect_.seconds)
         .num("per_s", connect_.seconds > 0 ? static_cast<double>(connect_.ready) / connect_.seconds : 0)
         .num("generator_cpu_pct", connect_.seconds > 0 ? static_cast<double>(cpu1 - cpu0) / 1e4 / connect_.seconds : 0);
     json_.raw("connect", c.done());
@@ -621,7 +677,8 @@ class Run {
       }
       throw std::runtime_error("no connection could be opened" + (why.empty() ? std::string() : ":" + why));
     }
-    if (connect_.failed > 0) std::fprintf(stderr, "warning: %llu connections failed\n", static_cast<unsigned long long>(connect_.failed));
+    if (connect_.failed > 0)
+      std::fprintf(stderr, "warning: %llu connections failed\n", static_cast<unsigned long long>(connect_.failed));
     return connect_.seconds;
   }
 
@@ -658,10 +715,14 @@ class Run {
   void loss_json(const Snapshot& end, const Fleet::Hist& h) {
     const double loss = end.s.expected > end.s.delivered ? static_cast<double>(end.s.expected - end.s.delivered) : 0;
     Json l;
-    l.num("expected", static_cast<double>(end.s.expected)).num("delivered", static_cast<double>(end.s.delivered))
-        .num("lost", loss).num("gaps", static_cast<double>(end.s.gaps)).num("duplicates", static_cast<double>(end.s.dups))
+    l.num("expected", static_cast<double>(end.s.expected))
+        .num("delivered", static_cast<double>(end.s.delivered))
+        .num("lost", loss)
+        .num("gaps", static_cast<double>(end.s.gaps))
+        .num("duplicates", static_cast<double>(end.s.dups))
         .num("unacked", static_cast<double>(end.s.sent - end.s.acked - end.s.errs))
-        .num("send_errors", static_cast<double>(end.s.errs)).num("closed", static_cast<double>(end.s.closed));
+        .num("send_errors", static_cast<double>(end.s.errs))
+        .num("closed", static_cast<double>(end.s.closed));
     json_.raw("delivery", l.done());
     json_.raw("errors", map_json(h.errors)).raw("close_codes", map_json(h.closes));
     lost_ = loss;
@@ -691,16 +752,20 @@ class Run {
     const double dt = secs(a.t, b.t);
     const double delivered = static_cast<double>(b.s.delivered - a.s.delivered);
     Json r;
-    r.num("target_msgs_per_s", total_rate).num("sent_per_s", static_cast<double>(b.s.sent - a.s.sent) / dt)
-        .num("acked_per_s", static_cast<double>(b.s.acked - a.s.acked) / dt).num("delivered_per_s", delivered / dt)
+    r.num("target_msgs_per_s", total_rate)
+        .num("sent_per_s", static_cast<double>(b.s.sent - a.s.sent) / dt)
+        .num("acked_per_s", static_cast<double>(b.s.acked - a.s.acked) / dt)
+        .num("delivered_per_s", delivered / dt)
         .num("seconds", dt);
     json_.raw("result", r.done()).raw("latency_us", latency_json(h.lat)).raw("ack_latency_us", latency_json(h.ack));
     if (m0 && m1) {
       // From the server's histogram (exponential buckets: interpolated, so indicative).
       const auto d = m1->since(*m0);
       Json s;
-      s.num("count", static_cast<double>(d.count())).num("p50", d.quantile(0.5) * 1e6)
-          .num("p90", d.quantile(0.9) * 1e6).num("p99", d.quantile(0.99) * 1e6);
+      s.num("count", static_cast<double>(d.count()))
+          .num("p50", d.quantile(0.5) * 1e6)
+          .num("p90", d.quantile(0.9) * 1e6)
+          .num("p99", d.quantile(0.99) * 1e6);
       json_.raw("server_delivery_us", s.done());
     }
     loss_json(c, h);
@@ -709,7 +774,8 @@ class Run {
     summary_ = o_.scenario + " " + o_.server + ": " + fmt(delivered / dt) + " deliveries/s (" +
                fmt(static_cast<double>(b.s.sent - a.s.sent) / dt) + " msgs/s sent), latency p50 " +
                fmt(h.lat.quantile(0.5) / 1e3) + " us p99 " + fmt(h.lat.quantile(0.99) / 1e3) + " us p99.9 " +
-               fmt(h.lat.quantile(0.999) / 1e3) + " us, lost " + fmt(lost_) + ", dups " + fmt(static_cast<double>(c.s.dups));
+               fmt(h.lat.quantile(0.999) / 1e3) + " us, lost " + fmt(lost_) + ", dups " +
+               fmt(static_cast<double>(c.s.dups));
   }
 
   // saturate: closed loop, increasing windows; the best rate with zero loss.
@@ -750,9 +816,13 @@ class Run {
       const double cpu_per_m = delivered > 0 ? cpu / (delivered / 1e6) : 0;
       const double gen_cpu = static_cast<double>(b.s.cpu_us - a.s.cpu_us) / 1e6;
       Json ph;
-      ph.num("window", w).num("inflight", static_cast<double>(w * o_.publishers)).num("delivered_per_s", rate)
-          .num("msgs_per_s", static_cast<double>(b.s.acked - a.s.acked) / dt).num("lost", static_cast<double>(lost))
-          .num("closed", static_cast<double>(closed)).num("duplicates", static_cast<double>(c.s.dups));
+      ph.num("window", w)
+          .num("inflight", static_cast<double>(w * o_.publishers))
+          .num("delivered_per_s", rate)
+          .num("msgs_per_s", static_cast<double>(b.s.acked - a.s.acked) / dt)
+          .num("lost", static_cast<double>(lost))
+          .num("closed", static_cast<double>(closed))
+          .num("duplicates", static_cast<double>(c.s.dups));
       if (probe_.any()) ph.num("server_cpu_pct", 100.0 * cpu / dt).num("server_cpu_s_per_million", cpu_per_m);
       ph.num("generator_cpu_pct", 100.0 * gen_cpu / dt).raw("latency_us", latency_json(h.lat));
       phases += (phases.size() > 1 ? "," : "") + ph.done();
@@ -810,7 +880,9 @@ class Run {
     // Both ends of each loopback connection are sockets of this machine: half is the server's.
     if (slab1 > 0) r.num("kernel_slab_per_socket_bytes", (slab1 - slab0) * 1024.0 / (2 * n));
     if (probe_.any()) {
-      r.num("rss_before_kb", rss0).num("rss_after_kb", rss1).num("rss_per_conn_bytes", (rss1 - rss0) * 1024.0 / n)
+      r.num("rss_before_kb", rss0)
+          .num("rss_after_kb", rss1)
+          .num("rss_per_conn_bytes", (rss1 - rss0) * 1024.0 / n)
           .num("idle_cpu_pct", 100.0 * (b.server_cpu - a.server_cpu) / secs(a.t, b.t));
     }
     json_.raw("result", r.done());
@@ -848,16 +920,20 @@ class Run {
     const Snapshot c = drain(o_.drain_timeout);
     const auto h = fleet_.hist();
     Json r;
-    r.num("clients", static_cast<double>(subs)).num("target_seq", static_cast<double>(a.s.maxack))
-        .num("reconnected_s", back_s).num("caught_up_s", caught_s).num("rejoined", static_cast<double>(c.s.rejoined))
+    r.num("clients", static_cast<double>(subs))
+        .num("target_seq", static_cast<double>(a.s.maxack))
+        .num("reconnected_s", back_s)
+        .num("caught_up_s", caught_s)
+        .num("rejoined", static_cast<double>(c.s.rejoined))
         .num("reconnects_per_s", back_s > 0 ? static_cast<double>(subs) / back_s : 0);
     json_.raw("result", r.done()).raw("latency_us", latency_json(h.lat));
     loss_json(c, h);
     server_json(a, c, 0);
     generator_json(a, c);
     if (back_s < 0 || caught_s < 0) ok_ = false;
-    summary_ = "storm " + o_.server + ": " + std::to_string(subs) + " clients back in " + fmt(back_s) + " s, caught up in " +
-               fmt(caught_s) + " s, lost " + fmt(lost_) + ", dups " + fmt(static_cast<double>(c.s.dups));
+    summary_ = "storm " + o_.server + ": " + std::to_string(subs) + " clients back in " + fmt(back_s) +
+               " s, caught up in " + fmt(caught_s) + " s, lost " + fmt(lost_) + ", dups " +
+               fmt(static_cast<double>(c.s.dups));
   }
 
   void store() {
@@ -875,21 +951,25 @@ class Run {
     const double dt = secs(a.t, b.t);
     const double acks = static_cast<double>(b.s.acked - a.s.acked) / dt;
     Json r;
-    r.num("acked_per_s", acks).num("delivered_per_s", static_cast<double>(b.s.delivered - a.s.delivered) / dt)
-        .num("send_errors_per_s", static_cast<double>(b.s.errs - a.s.errs) / dt).num("seconds", dt);
+    r.num("acked_per_s", acks)
+        .num("delivered_per_s", static_cast<double>(b.s.delivered - a.s.delivered) / dt)
+        .num("send_errors_per_s", static_cast<double>(b.s.errs - a.s.errs) / dt)
+        .num("seconds", dt);
     json_.raw("result", r.done()).raw("ack_latency_us", latency_json(h.ack)).raw("latency_us", latency_json(h.lat));
     loss_json(c, h);
     server_json(a, b, static_cast<double>(b.s.acked - a.s.acked));
     generator_json(a, b);
-    summary_ = "store " + o_.server + ": " + fmt(acks) + " acked messages/s, ack latency p50 " + fmt(h.ack.quantile(0.5) / 1e3) +
-               " us p99 " + fmt(h.ack.quantile(0.99) / 1e3) + " us, errors/s " +
+    summary_ = "store " + o_.server + ": " + fmt(acks) + " acked messages/s, ack latency p50 " +
+               fmt(h.ack.quantile(0.5) / 1e3) + " us p99 " + fmt(h.ack.quantile(0.99) / 1e3) + " us, errors/s " +
                fmt(static_cast<double>(b.s.errs - a.s.errs) / dt);
   }
 
   static std::string fmt(double v) {
     char buf[32];
-    if (std::fabs(v) >= 100) std::snprintf(buf, sizeof buf, "%.0f", v);
-    else std::snprintf(buf, sizeof buf, "%.3g", v);
+    if (std::fabs(v) >= 100)
+      std::snprintf(buf, sizeof buf, "%.0f", v);
+    else
+      std::snprintf(buf, sizeof buf, "%.3g", v);
     return buf;
   }
 

@@ -30,8 +30,8 @@ std::string http_get(const Target& target, const char* path, int timeout_ms) {
     ::close(fd);
     return {};
   }
-  const std::string req = std::string("GET ") + path + " HTTP/1.1\r\nHost: " + target.host_header +
-                          "\r\nConnection: close\r\n\r\n";
+  const std::string req =
+      std::string("GET ") + path + " HTTP/1.1\r\nHost: " + target.host_header + "\r\nConnection: close\r\n\r\n";
   std::size_t sent = 0;
   while (sent < req.size()) {
     if (!wait(POLLOUT)) break;

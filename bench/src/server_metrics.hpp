@@ -13,7 +13,7 @@
 namespace bench {
 
 struct ServerHistogram {
-  std::vector<double> bounds_s;         // each bucket's upper bound; the last is +Inf
+  std::vector<double> bounds_s;           // each bucket's upper bound; the last is +Inf
   std::vector<std::uint64_t> cumulative;  // observations at most that bound
 
   std::uint64_t count() const { return cumulative.empty() ? 0 : cumulative.back(); }

@@ -122,7 +122,9 @@ Worker::~Worker() {
 std::uint64_t Worker::cpu_us() const {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
-  auto us = [](const timeval& t) { return static_cast<std::uint64_t>(t.tv_sec) * 1000000ull + static_cast<std::uint64_t>(t.tv_usec); };
+  auto us = [](const timeval& t) {
+    return static_cast<std::uint64_t>(t.tv_sec) * 1000000ull + static_cast<std::uint64_t>(t.tv_usec);
+  };
   return us(ru.ru_utime) + us(ru.ru_stime);
 }
 
@@ -191,16 +193,18 @@ bool Worker::send_upgrade(Conn& c) {
 
 const std::string& Worker::upgrade_request() {
   if (upgrade_request_.empty()) {
-    upgrade_request_ = "GET " + cfg_.target.path + " HTTP/1.1\r\nHost: " + cfg_.target.host_header +
-                       "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                       "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: parley.v1\r\n\r\n";
+    upgrade_request_ =
+        "GET " + cfg_.target.path + " HTTP/1.1\r\nHost: " + cfg_.target.host_header +
+        "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: parley.v1\r\n\r\n";
   }
   return upgrade_request_;
 }
 
 void Worker::fail(Conn& c, const char* why) {
   if (why && c.state != ConnState::ready) ++error_codes_[std::string("connect_") + why];
-  const bool was_connecting = c.state != ConnState::ready && c.state != ConnState::closing && c.state != ConnState::closed;
+  const bool was_connecting =
+      c.state != ConnState::ready && c.state != ConnState::closing && c.state != ConnState::closed;
   if (c.state == ConnState::ready) {
     --st_.ready;
     ++st_.closed;
@@ -346,10 +350,14 @@ void Worker::consume(Conn& c, const char* data, std::size_t n) {
     c.in.clear();
     c.state = ConnState::hello;
     std::string hello = "{\"type\":\"hello\",\"name\":\"" + cfg_.layout->name_prefix;
-    if (cfg_.setup_only) hello += "setup";
-    else if (c.pub) hello += "p" + std::to_string(c.global);
-    else if (cfg_.layout->shared_names) hello += "s";
-    else hello += std::to_string(c.global);
+    if (cfg_.setup_only)
+      hello += "setup";
+    else if (c.pub)
+      hello += "p" + std::to_string(c.global);
+    else if (cfg_.layout->shared_names)
+      hello += "s";
+    else
+      hello += std::to_string(c.global);
     hello += "\"}";
     send_frame(c, hello);
     if (!rest.empty()) consume(c, rest.data(), rest.size());
@@ -395,8 +403,10 @@ std::size_t Worker::parse_frames(Conn& c, const char* data, std::size_t n) {
     switch (op) {
       case 0x1:
       case 0x2:
-        if (fin) on_text(c, payload, plen);
-        else c.frag.assign(payload, plen);
+        if (fin)
+          on_text(c, payload, plen);
+        else
+          c.frag.assign(payload, plen);
         break;
       case 0x0:
         c.frag.append(payload, plen);
@@ -407,7 +417,8 @@ std::size_t Worker::parse_frames(Conn& c, const char* data, std::size_t n) {
         }
         break;
       case 0x8: {
-        int code = plen >= 2 ? (static_cast<unsigned char>(payload[0]) << 8) | static_cast<unsigned char>(payload[1]) : 1005;
+        int code =
+            plen >= 2 ? (static_cast<unsigned char>(payload[0]) << 8) | static_cast<unsigned char>(payload[1]) : 1005;
         ++close_codes_[code];
         if (c.state != ConnState::closing) {
           std::string echo = plen >= 2 ? std::string(payload, 2) : std::string();
@@ -417,11 +428,8 @@ std::size_t Worker::parse_frames(Conn& c, const char* data, std::size_t n) {
         fail(c);
         break;
       }
-      case 0x9:
-        send_frame(c, std::string_view(payload, plen), 0xA);
-        break;
-      default:
-        break;
+      case 0x9: send_frame(c, std::string_view(payload, plen), 0xA); break;
+      default: break;
     }
   }
   return pos;
@@ -511,7 +519,8 @@ void Worker::on_line(Conn& c, const char* p, std::size_t n) {
     const std::string_view code = find_string(p, n, "\"code\":\"");
     ++error_codes_[std::string(code)];
     if (cfg_.setup_only) {
-      if (code == "room_exists") ++setup_answers_;
+      if (code == "room_exists")
+        ++setup_answers_;
       else {
         setup_failed_ = true;
         setup_error_ = std::string(p, n);
@@ -598,7 +607,8 @@ void Worker::storm() {
     --st_.ready;
     to_connect_.push_back(i);
   }
-  dirty_.erase(std::remove_if(dirty_.begin(), dirty_.end(), [&](std::uint32_t i) { return conns_[i].fd < 0; }), dirty_.end());
+  dirty_.erase(std::remove_if(dirty_.begin(), dirty_.end(), [&](std::uint32_t i) { return conns_[i].fd < 0; }),
+               dirty_.end());
   start_connects();
 }
 
@@ -616,8 +626,10 @@ void Worker::reply(const std::string& line) {
   std::size_t off = 0;
   while (off < out.size()) {
     const ssize_t n = ::write(ctl_, out.data() + off, out.size() - off);
-    if (n > 0) off += static_cast<std::size_t>(n);
-    else if (n < 0 && errno == EINTR) continue;
+    if (n > 0)
+      off += static_cast<std::size_t>(n);
+    else if (n < 0 && errno == EINTR)
+      continue;
     else {
       quit_ = true;
       return;
@@ -632,8 +644,8 @@ void Worker::handle_command(const std::string& line) {
   if (cmd == "stat") {
     const WorkerStats s = stats();
     std::string o = "stat";
-    for (std::uint64_t v : {s.ready, s.failed, s.closed, s.sent, s.acked, s.errs, s.delivered, s.expected, s.dups, s.gaps,
-                            s.maxack, s.caught, s.rejoined, s.cpu_us, s.events}) {
+    for (std::uint64_t v : {s.ready, s.failed, s.closed, s.sent, s.acked, s.errs, s.delivered, s.expected, s.dups,
+                            s.gaps, s.maxack, s.caught, s.rejoined, s.cpu_us, s.events}) {
       o += ' ';
       append_u64(o, v);
     }
@@ -656,9 +668,11 @@ void Worker::handle_command(const std::string& line) {
     target_seq_ = std::stoull(arg);
   } else if (cmd == "hist") {
     std::string errors;
-    for (const auto& [code, count] : error_codes_) errors += (errors.empty() ? "" : ",") + (code.empty() ? "?" : code) + ":" + std::to_string(count);
+    for (const auto& [code, count] : error_codes_)
+      errors += (errors.empty() ? "" : ",") + (code.empty() ? "?" : code) + ":" + std::to_string(count);
     std::string closes;
-    for (const auto& [code, count] : close_codes_) closes += (closes.empty() ? "" : ",") + std::to_string(code) + ":" + std::to_string(count);
+    for (const auto& [code, count] : close_codes_)
+      closes += (closes.empty() ? "" : ",") + std::to_string(code) + ":" + std::to_string(count);
     reply("hist " + lat_.serialize() + " " + ack_lat_.serialize() + " " + (errors.empty() ? "-" : errors) + " " +
           (closes.empty() ? "-" : closes));
   } else if (cmd == "quit") {

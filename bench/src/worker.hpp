@@ -36,8 +36,8 @@ struct Target {
 struct WorkerConfig {
   Target target;
   const Layout* layout = nullptr;
-  unsigned index = 0;     // worker number
-  unsigned workers = 1;   // connection i belongs to worker i % workers
+  unsigned index = 0;    // worker number
+  unsigned workers = 1;  // connection i belongs to worker i % workers
   unsigned connect_concurrency = 512;
   std::size_t bytes = 100;  // message text length
   bool setup_only = false;  // the coordinator's own connection that creates rooms
@@ -66,8 +66,8 @@ struct Conn {
 };
 
 struct WorkerStats {
-  std::uint64_t ready = 0, failed = 0, closed = 0, sent = 0, acked = 0, errs = 0, delivered = 0, expected = 0,
-                dups = 0, gaps = 0, maxack = 0, caught = 0, rejoined = 0, cpu_us = 0, events = 0;
+  std::uint64_t ready = 0, failed = 0, closed = 0, sent = 0, acked = 0, errs = 0, delivered = 0, expected = 0, dups = 0,
+                gaps = 0, maxack = 0, caught = 0, rejoined = 0, cpu_us = 0, events = 0;
 };
 
 class Worker {
@@ -111,7 +111,7 @@ class Worker {
   int ctl_;
   int ep_ = -1;
   std::vector<Conn> conns_;
-  std::vector<std::uint32_t> pubs_;      // indices into conns_
+  std::vector<std::uint32_t> pubs_;        // indices into conns_
   std::vector<std::uint32_t> to_connect_;  // queue of conns_ indices
   std::size_t connect_next_ = 0;
   unsigned in_flight_ = 0;  // connects not yet ready or failed

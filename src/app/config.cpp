@@ -1,11 +1,11 @@
 #include "app/config.hpp"
 
+#include <toml++/toml.h>
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
 #include <stdexcept>
-#include <toml++/toml.h>
 
 namespace parley::app {
 
@@ -13,37 +13,36 @@ namespace {
 
 template <class T>
 ConfigKey number_key(std::string key, std::string help, T& field) {
-  return ConfigKey{
-      key, std::move(help),
-      [&field, key](const std::string& v) {
-        try {
-          std::size_t used = 0;
-          // Digits first: std::sto* skip leading spaces and take a sign (" -5"), and stod takes
-          // "nan" and "inf"; none of those is a setting.
-          if (v.empty() || !std::isdigit(static_cast<unsigned char>(v[0]))) throw std::invalid_argument(v);
-          if constexpr (std::is_floating_point_v<T>) {
-            const double d = std::stod(v, &used);
-            if (used != v.size() || !std::isfinite(d) || d < 0) throw std::invalid_argument(v);
-            field = static_cast<T>(d);
-          } else {
-            const unsigned long long n = std::stoull(v, &used);
-            if (used != v.size() || n > std::numeric_limits<T>::max()) throw std::invalid_argument(v);
-            field = static_cast<T>(n);
-          }
-        } catch (const std::exception&) {
-          throw std::invalid_argument(key + ": not a non-negative number in range: '" + v + "'");
-        }
-      },
-      [&field] {
-        if constexpr (std::is_floating_point_v<T>) {
-          std::string s = std::to_string(field);
-          s.erase(s.find_last_not_of('0') + 1);
-          if (!s.empty() && s.back() == '.') s.pop_back();
-          return s;
-        } else {
-          return std::to_string(field);
-        }
-      }};
+  return ConfigKey{key, std::move(help),
+                   [&field, key](const std::string& v) {
+                     try {
+                       std::size_t used = 0;
+                       // Digits first: std::sto* skip leading spaces and take a sign (" -5"), and stod takes
+                       // "nan" and "inf"; none of those is a setting.
+                       if (v.empty() || !std::isdigit(static_cast<unsigned char>(v[0]))) throw std::invalid_argument(v);
+                       if constexpr (std::is_floating_point_v<T>) {
+                         const double d = std::stod(v, &used);
+                         if (used != v.size() || !std::isfinite(d) || d < 0) throw std::invalid_argument(v);
+                         field = static_cast<T>(d);
+                       } else {
+                         const unsigned long long n = std::stoull(v, &used);
+                         if (used != v.size() || n > std::numeric_limits<T>::max()) throw std::invalid_argument(v);
+                         field = static_cast<T>(n);
+                       }
+                     } catch (const std::exception&) {
+                       throw std::invalid_argument(key + ": not a non-negative number in range: '" + v + "'");
+                     }
+                   },
+                   [&field] {
+                     if constexpr (std::is_floating_point_v<T>) {
+                       std::string s = std::to_string(field);
+                       s.erase(s.find_last_not_of('0') + 1);
+                       if (!s.empty() && s.back() == '.') s.pop_back();
+                       return s;
+                     } else {
+                       return std::to_string(field);
+                     }
+                   }};
 }
 
 ConfigKey string_key(std::string key, std::string help, std::string& field) {
@@ -57,23 +56,36 @@ std::vector<ConfigKey> config_keys(Config& c) {
   return {
       string_key("server.listen", "address:port to serve HTTP and WebSocket on (port 0: any free port)", c.listen),
       number_key("server.threads", "I/O threads (0: one per core this process may use)", c.threads),
-      string_key("server.writes", "io_uring (a thread's writes of a loop turn in one system call; sendmsg where unavailable) or sendmsg", c.writes),
+      string_key("server.writes",
+                 "io_uring (a thread's writes of a loop turn in one system call; sendmsg where unavailable) or sendmsg",
+                 c.writes),
       string_key("server.data_dir", "directory of the SQLite database", c.data_dir),
       string_key("server.web_dir", "directory of the web UI", c.web_dir),
       string_key("server.log_level", "trace, debug, info, warn, error", c.log_level),
       string_key("server.default_room", "room created at start-up (empty: none)", c.default_room),
       string_key("store.backend", "sqlite (embedded, default) or postgres (a cluster)", c.store_backend),
-      string_key("store.postgres_url", "PostgreSQL conninfo or postgresql:// URI (store.backend=postgres)", c.store_postgres_url),
-      string_key("broker.backend", "local (one node) or redis (nodes of a cluster share rooms through Redis)", c.broker_backend),
-      string_key("broker.redis_url", "redis://host:port, or redis://host:port/0 (broker.backend=redis)", c.broker_redis_url),
+      string_key("store.postgres_url", "PostgreSQL conninfo or postgresql:// URI (store.backend=postgres)",
+                 c.store_postgres_url),
+      string_key("broker.backend", "local (one node) or redis (nodes of a cluster share rooms through Redis)",
+                 c.broker_backend),
+      string_key("broker.redis_url", "redis://host:port, or redis://host:port/0 (broker.backend=redis)",
+                 c.broker_redis_url),
       string_key("broker.prefix", "prefix of every Redis key and channel", c.broker_prefix),
-      number_key("broker.log_capacity", "messages per room kept in its Redis stream for gap repair", c.broker_log_capacity),
-      number_key("broker.request_timeout_ms", "a room's create or lookup in Redis fails (error unavailable) if Redis has not answered within this", c.broker_request_timeout_ms),
-      number_key("broker.node_timeout_ms", "a node silent this long (killed) loses its members; heartbeat every fifth of it", c.broker_node_timeout_ms),
-      string_key("store.synchronous", "SQLite durability: NORMAL (process crash) or FULL (power loss)", c.store_synchronous),
+      number_key("broker.log_capacity", "messages per room kept in its Redis stream for gap repair",
+                 c.broker_log_capacity),
+      number_key("broker.request_timeout_ms",
+                 "a room's create or lookup in Redis fails (error unavailable) if Redis has not answered within this",
+                 c.broker_request_timeout_ms),
+      number_key("broker.node_timeout_ms",
+                 "a node silent this long (killed) loses its members; heartbeat every fifth of it",
+                 c.broker_node_timeout_ms),
+      string_key("store.synchronous", "SQLite durability: NORMAL (process crash) or FULL (power loss)",
+                 c.store_synchronous),
       number_key("store.max_queue", "messages waiting for commit before sends are refused", c.store_max_queue),
       number_key("store.max_batch", "messages per commit", c.store_max_batch),
-      number_key("store.checkpoint_pages", "SQLite WAL pages that start a background checkpoint (x4: the writer finishes one)", c.store_checkpoint_pages),
+      number_key("store.checkpoint_pages",
+                 "SQLite WAL pages that start a background checkpoint (x4: the writer finishes one)",
+                 c.store_checkpoint_pages),
       number_key("limits.max_frame_bytes", "largest client message (close 1009)", l.max_frame_bytes),
       number_key("limits.max_text_length", "characters of a chat message (error text_too_long)", l.max_text_length),
       number_key("limits.send_rate", "messages per second per connection (error rate_limited)", l.send_rate),
@@ -81,19 +93,23 @@ std::vector<ConfigKey> config_keys(Config& c) {
       number_key("limits.request_rate", "requests of any type per second per connection", l.request_rate),
       number_key("limits.request_burst", "requests of any type at once", l.request_burst),
       number_key("limits.max_rooms_per_connection", "rooms one connection may join", l.max_rooms_per_connection),
-      number_key("limits.max_outbound_bytes", "bytes queued to one client before it is closed with 1013", l.max_outbound_bytes),
+      number_key("limits.max_outbound_bytes", "bytes queued to one client before it is closed with 1013",
+                 l.max_outbound_bytes),
       number_key("limits.handshake_timeout_ms", "time to send a complete HTTP request", l.handshake_timeout_ms),
       number_key("limits.hello_timeout_ms", "time from the upgrade to hello (close 1008)", l.hello_timeout_ms),
       number_key("limits.ping_interval_ms", "ping a client silent for this long", l.ping_interval_ms),
       number_key("limits.pong_timeout_ms", "close a pinged client still silent after this (1001)", l.pong_timeout_ms),
       number_key("limits.close_timeout_ms", "wait for the peer's close frame", l.close_timeout_ms),
-      number_key("limits.typing_interval_ms", "at most one typing event per room per connection per this", l.typing_interval_ms),
+      number_key("limits.typing_interval_ms", "at most one typing event per room per connection per this",
+                 l.typing_interval_ms),
       number_key("limits.history_limit", "largest history page", l.history_limit),
       number_key("limits.resume_limit", "most messages sent on a join with since", l.resume_limit),
       number_key("limits.max_header_bytes", "HTTP request header size (431)", l.max_header_bytes),
       number_key("rooms.recent_messages", "messages per room kept in memory", c.rooms.recent_messages),
       number_key("rooms.dedupe_window", "client ids per room remembered for idempotent retries", c.rooms.dedupe_window),
-      number_key("rooms.presence_batch_ms", "a room's presence changes go out together, this long after the first (0: each at once)", c.rooms.presence_batch_ms),
+      number_key("rooms.presence_batch_ms",
+                 "a room's presence changes go out together, this long after the first (0: each at once)",
+                 c.rooms.presence_batch_ms),
   };
 }
 
@@ -117,11 +133,16 @@ void apply_file(Config& config, const std::string& path) {
     for (auto& [name, value] : *inner) {
       const std::string key = std::string(section.str()) + "." + std::string(name.str());
       std::string text;
-      if (auto s = value.value<std::string>(); s && value.is_string()) text = *s;
-      else if (auto i = value.value<std::int64_t>(); i && value.is_integer()) text = std::to_string(*i);
-      else if (auto d = value.value<double>(); d && value.is_floating_point()) text = std::to_string(*d);
-      else if (auto b = value.value<bool>(); b && value.is_boolean()) text = *b ? "true" : "false";
-      else throw std::invalid_argument(path + ": " + key + " has an unsupported type");
+      if (auto s = value.value<std::string>(); s && value.is_string())
+        text = *s;
+      else if (auto i = value.value<std::int64_t>(); i && value.is_integer())
+        text = std::to_string(*i);
+      else if (auto d = value.value<double>(); d && value.is_floating_point())
+        text = std::to_string(*d);
+      else if (auto b = value.value<bool>(); b && value.is_boolean())
+        text = *b ? "true" : "false";
+      else
+        throw std::invalid_argument(path + ": " + key + " has an unsupported type");
       apply_setting(config, key, text);
     }
   }
@@ -130,7 +151,8 @@ void apply_file(Config& config, const std::string& path) {
 void apply_environment(Config& config) {
   for (auto& k : config_keys(config)) {
     std::string env = "PARLEY_";
-    for (char ch : k.key) env.push_back(ch == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(ch))));
+    for (char ch : k.key)
+      env.push_back(ch == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(ch))));
     if (const char* v = std::getenv(env.c_str())) k.set(v);
   }
 }

@@ -14,8 +14,8 @@ namespace parley::app {
 struct Config {
   std::string listen = "127.0.0.1:8080";
   std::string data_dir = "./data";
-  std::string web_dir;  // empty: ./web if present, else the source tree's web/
-  unsigned threads = 0;  // 0: one per core
+  std::string web_dir;              // empty: ./web if present, else the source tree's web/
+  unsigned threads = 0;             // 0: one per core
   std::string writes = "io_uring";  // io_uring (one submission per loop turn) | sendmsg
   std::string log_level = "info";
   std::string default_room = "general";

@@ -1,7 +1,7 @@
 // parley: the chat server. `parley serve` runs a node; see README.md and docs/operations.md.
-#include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include <filesystem>
 #include <iostream>
@@ -28,7 +28,9 @@ int main(int argc, char** argv) {
   serve->add_option("--listen", listen, "address:port (default 127.0.0.1:8080; port 0 picks one)");
   serve->add_option("--data", data_dir, "data directory (default ./data)");
   serve->add_option("--web", web_dir, "web UI directory");
-  serve->add_option("--threads", threads, "I/O threads (default: one per core)")->each([&](const std::string&) { threads_set = true; });
+  serve->add_option("--threads", threads, "I/O threads (default: one per core)")->each([&](const std::string&) {
+    threads_set = true;
+  });
   serve->add_option("--log-level", log_level, "trace, debug, info, warn, error");
   serve->add_option("--set", settings, "any setting, as key=value (e.g. limits.send_rate=20); repeatable");
   serve->add_flag("--print-config", print_config, "print the effective configuration and exit");
@@ -37,7 +39,8 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   if (keys->parsed()) {
-    for (auto& k : parley::app::config_keys(config)) std::cout << k.key << " = " << k.get() << "    # " << k.help << "\n";
+    for (auto& k : parley::app::config_keys(config))
+      std::cout << k.key << " = " << k.get() << "    # " << k.help << "\n";
     return 0;
   }
   try {

@@ -1,9 +1,9 @@
 #include "app/server.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <spdlog/spdlog.h>
 
 #include <sched.h>
 
@@ -11,9 +11,9 @@
 #include <cstdio>
 #include <thread>
 
+#include "broker/redis_broker.hpp"
 #include "net/listener.hpp"
 #include "node/node.hpp"
-#include "broker/redis_broker.hpp"
 #include "store/postgres_store.hpp"
 #include "store/sqlite_store.hpp"
 
@@ -26,7 +26,8 @@ namespace {
 unsigned usable_cores() {
   cpu_set_t set;
   CPU_ZERO(&set);
-  if (::sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return static_cast<unsigned>(CPU_COUNT(&set));
+  if (::sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+    return static_cast<unsigned>(CPU_COUNT(&set));
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
@@ -58,11 +59,12 @@ int run_server(Config config) {
 
   std::unique_ptr<store::Store> store_owner;
   if (config.store_backend == "sqlite") {
-    store_owner = std::make_unique<store::SqliteStore>(store::SqliteOptions{
-        std::filesystem::path(config.data_dir) / "parley.db", config.store_synchronous, config.store_max_queue,
-        config.store_max_batch, config.store_checkpoint_pages});
+    store_owner = std::make_unique<store::SqliteStore>(
+        store::SqliteOptions{std::filesystem::path(config.data_dir) / "parley.db", config.store_synchronous,
+                             config.store_max_queue, config.store_max_batch, config.store_checkpoint_pages});
   } else if (config.store_backend == "postgres") {
-    if (config.store_postgres_url.empty()) throw std::invalid_argument("store.backend=postgres needs store.postgres_url");
+    if (config.store_postgres_url.empty())
+      throw std::invalid_argument("store.backend=postgres needs store.postgres_url");
     store::PostgresOptions po;
     po.conninfo = config.store_postgres_url;
     po.max_queue = config.store_max_queue;
@@ -99,12 +101,15 @@ int run_server(Config config) {
   const unsigned short port = first->port();
   listeners.push_back(first);
   for (unsigned i = 1; i < node.shard_count(); ++i)
-    listeners.push_back(std::make_shared<net::Listener>(node.shard(i), http, boost::asio::ip::tcp::endpoint(endpoint.address(), port)));
+    listeners.push_back(
+        std::make_shared<net::Listener>(node.shard(i), http, boost::asio::ip::tcp::endpoint(endpoint.address(), port)));
 
   node.start();
   for (unsigned i = 0; i < node.shard_count(); ++i) node.shard(i).post([l = listeners[i]] { l->start(); });
-  const std::string where = endpoint.address().is_v6() ? "[" + endpoint.address().to_string() + "]" : endpoint.address().to_string();
-  spdlog::info("parley {} serving http://{}:{} (web {}, data {})", PARLEY_VERSION, where, port, config.web_dir, config.data_dir);
+  const std::string where =
+      endpoint.address().is_v6() ? "[" + endpoint.address().to_string() + "]" : endpoint.address().to_string();
+  spdlog::info("parley {} serving http://{}:{} (web {}, data {})", PARLEY_VERSION, where, port, config.web_dir,
+               config.data_dir);
   // A fixed line on stdout, for scripts and tests that started us with port 0.
   std::printf("parley: listening on %s:%u\n", where.c_str(), static_cast<unsigned>(port));
   std::fflush(stdout);
@@ -127,7 +132,8 @@ int run_server(Config config) {
     });
   }
   // Closing handshakes complete, or time out after close_timeout_ms (the shard ticker).
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(config.limits.close_timeout_ms + 1500);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(config.limits.close_timeout_ms + 1500);
   while (node.session_count() > 0 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   store.flush();

@@ -12,7 +12,9 @@ namespace parley::broker {
 using protocol::errc;
 
 MemoryCluster::MemoryCluster(std::size_t log_capacity, std::chrono::milliseconds node_timeout)
-    : guard_(boost::asio::make_work_guard(ctx_)), log_capacity_(log_capacity), node_timeout_(node_timeout),
+    : guard_(boost::asio::make_work_guard(ctx_)),
+      log_capacity_(log_capacity),
+      node_timeout_(node_timeout),
       thread_([this] { ctx_.run(); }) {}
 
 MemoryCluster::~MemoryCluster() {

@@ -63,14 +63,14 @@ class MemoryCluster {
   boost::asio::io_context ctx_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
   std::size_t log_capacity_;
-  std::unordered_map<std::string, Room> rooms_;  // on ctx_'s thread only
+  std::unordered_map<std::string, Room> rooms_;              // on ctx_'s thread only
   std::unordered_map<std::string, std::string> room_index_;  // room → creator, as <prefix>:room-index
   std::set<MemoryBroker*> endpoints_;
   std::map<MemoryBroker*, int> drops_;
   std::chrono::milliseconds node_timeout_;
   std::unordered_map<std::string, PresenceRoom> presence_;
   std::map<std::string, std::map<std::string, std::set<std::string>>> node_users_;  // node → room → users
-  std::map<std::string, std::chrono::steady_clock::time_point> heartbeats_;           // node → expiry
+  std::map<std::string, std::chrono::steady_clock::time_point> heartbeats_;         // node → expiry
   std::uint64_t next_id_ = 0;
   std::atomic<bool> up_{true};
   std::thread thread_;

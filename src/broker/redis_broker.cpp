@@ -121,7 +121,8 @@ void RedisBroker::start() {
     if (up) replay_rooms();  // announcements published while the subscriber was down are lost
     if (handler_) handler_->on_state(up);
   });
-  client_.set_message_handler([this](std::string_view ch, std::string_view payload) { on_channel_message(ch, payload); });
+  client_.set_message_handler(
+      [this](std::string_view ch, std::string_view payload) { on_channel_message(ch, payload); });
   client_.start();
   client_.subscribe(options_.prefix + ":rooms");
   start_heartbeat();
@@ -164,25 +165,26 @@ void RedisBroker::publish(const core::Message& m, PublishDone done) {
   cidkey += m.cid;
   std::string rest = std::to_string(m.ts) + '\n' + m.from + '\n' + m.cid + '\n' + m.text;
   const std::uint64_t floor = m.seq;  // a Redis that lost its data must not reuse seqs
-  client_.eval_script(
-      publish_script_, {key(m.room, "seq"), key(m.room, "log"), key(m.room, "cids"), key(m.room, "cidq")},
-      {channel(m.room), std::move(cidkey), std::move(rest), std::to_string(m.ts), std::to_string(options_.log_capacity),
-       std::to_string(floor)},
-      [done = std::move(done)](std::error_code ec, RedisReply reply) {
-        if (ec) {
-          if (ec == redis_errc::server_error) spdlog::error("broker: publish script: {}", reply.str);
-          return done(unavailable(), {});
-        }
-        Published p;
-        if (reply.type != RedisReply::Type::array || reply.elements.size() != 2) return done(unavailable(), {});
-        p.duplicate = reply.elements[0].integer == 0;
-        const std::string& st = reply.elements[1].str;
-        const auto colon = st.find(':');
-        if (colon == std::string::npos || !parse_number(std::string_view(st).substr(0, colon), p.seq) ||
-            !parse_number(std::string_view(st).substr(colon + 1), p.ts))
-          return done(unavailable(), {});
-        done({}, p);
-      });
+  client_.eval_script(publish_script_,
+                      {key(m.room, "seq"), key(m.room, "log"), key(m.room, "cids"), key(m.room, "cidq")},
+                      {channel(m.room), std::move(cidkey), std::move(rest), std::to_string(m.ts),
+                       std::to_string(options_.log_capacity), std::to_string(floor)},
+                      [done = std::move(done)](std::error_code ec, RedisReply reply) {
+                        if (ec) {
+                          if (ec == redis_errc::server_error) spdlog::error("broker: publish script: {}", reply.str);
+                          return done(unavailable(), {});
+                        }
+                        Published p;
+                        if (reply.type != RedisReply::Type::array || reply.elements.size() != 2)
+                          return done(unavailable(), {});
+                        p.duplicate = reply.elements[0].integer == 0;
+                        const std::string& st = reply.elements[1].str;
+                        const auto colon = st.find(':');
+                        if (colon == std::string::npos || !parse_number(std::string_view(st).substr(0, colon), p.seq) ||
+                            !parse_number(std::string_view(st).substr(colon + 1), p.ts))
+                          return done(unavailable(), {});
+                        done({}, p);
+                      });
 }
 
 void RedisBroker::bounded_command(std::vector<std::string> args, RedisClient::Callback done) {

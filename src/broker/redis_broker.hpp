@@ -44,7 +44,7 @@ namespace parley::broker {
 struct RedisBrokerOptions {
   RedisOptions redis;
   std::string prefix = "parley";
-  std::size_t log_capacity = 10000;  // messages per room kept in its stream, and cids remembered
+  std::size_t log_capacity = 10000;      // messages per room kept in its stream, and cids remembered
   std::uint32_t node_timeout_ms = 5000;  // a node silent this long loses its presence entries
   std::string node_id;                   // empty: random (16 hex digits)
   // announce_room() and lookup_room() answer within this long, with an error if Redis has not.

@@ -35,31 +35,21 @@ class RedisCategory final : public std::error_category {
   const char* name() const noexcept override { return "redis"; }
   std::string message(int ev) const override {
     switch (static_cast<redis_errc>(ev)) {
-      case redis_errc::connection_lost:
-        return "connection to redis lost before the reply";
-      case redis_errc::not_connected:
-        return "not connected to redis";
-      case redis_errc::queue_full:
-        return "redis command queue full";
-      case redis_errc::server_error:
-        return "redis error reply";
-      case redis_errc::protocol_error:
-        return "redis protocol error";
-      case redis_errc::stopped:
-        return "redis client stopped";
+      case redis_errc::connection_lost: return "connection to redis lost before the reply";
+      case redis_errc::not_connected: return "not connected to redis";
+      case redis_errc::queue_full: return "redis command queue full";
+      case redis_errc::server_error: return "redis error reply";
+      case redis_errc::protocol_error: return "redis protocol error";
+      case redis_errc::stopped: return "redis client stopped";
     }
     return "unknown redis error";
   }
   std::error_condition default_error_condition(int ev) const noexcept override {
     switch (static_cast<redis_errc>(ev)) {
-      case redis_errc::stopped:
-        return std::errc::operation_canceled;
-      case redis_errc::not_connected:
-        return std::errc::not_connected;
-      case redis_errc::connection_lost:
-        return std::errc::connection_reset;
-      default:
-        return {ev, *this};
+      case redis_errc::stopped: return std::errc::operation_canceled;
+      case redis_errc::not_connected: return std::errc::not_connected;
+      case redis_errc::connection_lost: return std::errc::connection_reset;
+      default: return {ev, *this};
     }
   }
 };
@@ -151,14 +141,12 @@ const std::error_category& redis_category() noexcept {
   return category;
 }
 
-RedisScript::RedisScript(std::string source)
-    : source_(std::move(source)), sha1_(sha1_hex(source_)) {}
+RedisScript::RedisScript(std::string source) : source_(std::move(source)), sha1_(sha1_hex(source_)) {}
 
 namespace detail {
 
 struct RedisCounters {
-  std::atomic<std::uint64_t> commands{0}, writes{0}, replies{0}, connects{0}, queue_full{0},
-      messages{0};
+  std::atomic<std::uint64_t> commands{0}, writes{0}, replies{0}, connects{0}, queue_full{0}, messages{0};
 };
 
 // One TCP connection to Redis that reconnects with backoff until stopped. Strand-only: every
@@ -226,8 +214,9 @@ class RedisLink : public std::enable_shared_from_this<RedisLink> {
     auto buf = std::make_shared<std::string>(std::move(bytes));
     auto conn = conn_;
     asio::async_write(conn->sock, asio::buffer(*buf),
-                      [self = shared_from_this(), conn, buf](
-                          boost::system::error_code ec, std::size_t) { self->on_write(conn, ec); });
+                      [self = shared_from_this(), conn, buf](boost::system::error_code ec, std::size_t) {
+                        self->on_write(conn, ec);
+                      });
   }
 
   // Drops the current connection and schedules a reconnect.
@@ -279,20 +268,18 @@ class RedisLink : public std::enable_shared_from_this<RedisLink> {
     boost::system::error_code ec;
     auto addr = asio::ip::make_address(opts_.host, ec);
     if (!ec) {
-      conn->sock.async_connect(
-          tcp::endpoint(addr, opts_.port),
-          [self, conn](boost::system::error_code e) { self->on_connect(conn, e); });
+      conn->sock.async_connect(tcp::endpoint(addr, opts_.port),
+                               [self, conn](boost::system::error_code e) { self->on_connect(conn, e); });
       return;
     }
-    resolver_.async_resolve(
-        opts_.host, std::to_string(opts_.port),
-        [self, conn](boost::system::error_code e, tcp::resolver::results_type eps) {
-          if (e || self->conn_ != conn) return self->on_connect(conn, e);
-          asio::async_connect(conn->sock, eps,
-                              [self, conn](boost::system::error_code e2, const tcp::endpoint&) {
-                                self->on_connect(conn, e2);
-                              });
-        });
+    resolver_.async_resolve(opts_.host, std::to_string(opts_.port),
+                            [self, conn](boost::system::error_code e, tcp::resolver::results_type eps) {
+                              if (e || self->conn_ != conn) return self->on_connect(conn, e);
+                              asio::async_connect(conn->sock, eps,
+                                                  [self, conn](boost::system::error_code e2, const tcp::endpoint&) {
+                                                    self->on_connect(conn, e2);
+                                                  });
+                            });
   }
 
   void on_connect(const std::shared_ptr<Conn>& conn, boost::system::error_code ec) {
@@ -335,17 +322,14 @@ class RedisLink : public std::enable_shared_from_this<RedisLink> {
   void do_read(const std::shared_ptr<Conn>& conn) {
     conn->sock.async_read_some(
         asio::buffer(conn->rbuf.get(), kReadSize),
-        [self = shared_from_this(), conn](boost::system::error_code ec, std::size_t n) {
-          self->on_read(conn, ec, n);
-        });
+        [self = shared_from_this(), conn](boost::system::error_code ec, std::size_t n) { self->on_read(conn, ec, n); });
   }
 
   void on_read(const std::shared_ptr<Conn>& conn, boost::system::error_code ec, std::size_t n) {
     if (stopped_ || conn_ != conn) return;
     if (ec) return lose(redis_errc::connection_lost);
     redisReader* r = conn->reader.get();
-    if (redisReaderFeed(r, conn->rbuf.get(), n) != REDIS_OK)
-      return lose(redis_errc::protocol_error);
+    if (redisReaderFeed(r, conn->rbuf.get(), n) != REDIS_OK) return lose(redis_errc::protocol_error);
     bool any = false;
     for (;;) {
       void* raw = nullptr;
@@ -388,8 +372,7 @@ class RedisCommandLink final : public RedisLink {
   void enqueue(std::string wire, Callback cb) {
     if (stopped_) return cb(redis_errc::stopped, {});
     if (!up() && !opts_.queue_while_disconnected) return cb(redis_errc::not_connected, {});
-    if (queue_.size() + inflight_.size() >= opts_.max_pending ||
-        queue_bytes_ + wire.size() > opts_.max_pending_bytes) {
+    if (queue_.size() + inflight_.size() >= opts_.max_pending || queue_bytes_ + wire.size() > opts_.max_pending_bytes) {
       counters_->queue_full.fetch_add(1, std::memory_order_relaxed);
       return cb(redis_errc::queue_full, {});
     }
@@ -408,8 +391,7 @@ class RedisCommandLink final : public RedisLink {
     if (!up() || writing() || queue_.empty()) return;
     std::string out;
     std::size_t count = 0;
-    while (!queue_.empty() &&
-           (out.empty() || out.size() + queue_.front().wire.size() <= opts_.max_write_bytes)) {
+    while (!queue_.empty() && (out.empty() || out.size() + queue_.front().wire.size() <= opts_.max_write_bytes)) {
       Pending& p = queue_.front();
       queue_bytes_ -= p.wire.size();
       if (out.empty())
@@ -510,8 +492,7 @@ class RedisSubscriberLink final : public RedisLink {
     for (std::size_t i = 0; i < chans.size(); i += kChannelsPerCommand) {
       std::vector<std::string> args{verb};
       auto end = std::min(chans.size(), i + kChannelsPerCommand);
-      args.insert(args.end(),
-                  std::make_move_iterator(chans.begin() + static_cast<std::ptrdiff_t>(i)),
+      args.insert(args.end(), std::make_move_iterator(chans.begin() + static_cast<std::ptrdiff_t>(i)),
                   std::make_move_iterator(chans.begin() + static_cast<std::ptrdiff_t>(end)));
       out += format_command(args);
     }
@@ -520,8 +501,7 @@ class RedisSubscriberLink final : public RedisLink {
   void flush() override {
     if (!up() || writing()) return;
     std::vector<std::string> unsubs, subs;
-    std::set_difference(sent_.begin(), sent_.end(), wanted_.begin(), wanted_.end(),
-                        std::back_inserter(unsubs));
+    std::set_difference(sent_.begin(), sent_.end(), wanted_.begin(), wanted_.end(), std::back_inserter(unsubs));
     for (const auto& ch : wanted_)
       if (!sent_.count(ch) || force_.count(ch)) subs.push_back(ch);
     force_.clear();
@@ -654,8 +634,8 @@ void RedisClient::command(std::vector<std::string> args, Callback cb) {
   });
 }
 
-void RedisClient::eval_script(const RedisScript& script, std::vector<std::string> keys,
-                              std::vector<std::string> args, Callback cb) {
+void RedisClient::eval_script(const RedisScript& script, std::vector<std::string> keys, std::vector<std::string> args,
+                              Callback cb) {
   std::vector<std::string> argv;
   argv.reserve(3 + keys.size() + args.size());
   argv.push_back("EVALSHA");
@@ -668,8 +648,7 @@ void RedisClient::eval_script(const RedisScript& script, std::vector<std::string
   argv[1] = script.source();
   std::weak_ptr<detail::RedisCommandLink> weak = cmd_;
   // On NOSCRIPT the same callback is handed to an EVAL: the caller sees one completion.
-  auto on_reply = [weak, argv = std::move(argv), cb = std::move(cb)](std::error_code ec,
-                                                                     RedisReply reply) mutable {
+  auto on_reply = [weak, argv = std::move(argv), cb = std::move(cb)](std::error_code ec, RedisReply reply) mutable {
     bool noscript = ec == redis_errc::server_error && reply.str.starts_with("NOSCRIPT");
     auto link = weak.lock();
     if (!noscript || !link) return cb(ec, std::move(reply));

@@ -61,9 +61,7 @@ enum class redis_errc {
 };
 
 const std::error_category& redis_category() noexcept;
-inline std::error_code make_error_code(redis_errc e) noexcept {
-  return {static_cast<int>(e), redis_category()};
-}
+inline std::error_code make_error_code(redis_errc e) noexcept { return {static_cast<int>(e), redis_category()}; }
 
 // An owned copy of one RESP2 reply.
 struct RedisReply {
@@ -97,13 +95,13 @@ struct RedisOptions {
   // A peer gone without a reset is detected within about this long (TCP keepalive and
   // TCP_USER_TIMEOUT); 0 leaves the kernel defaults (hours). Long-running commands are unaffected.
   std::uint32_t dead_peer_timeout_ms = 15000;
-  std::uint32_t backoff_min_ms = 100;   // first retry; doubles per failed attempt, 50-100% jitter
-  std::uint32_t backoff_max_ms = 2000;  // 2 s: a restarted Redis is found again within seconds
-  std::size_t max_pending = 65536;      // commands queued + in flight; beyond: queue_full
+  std::uint32_t backoff_min_ms = 100;                     // first retry; doubles per failed attempt, 50-100% jitter
+  std::uint32_t backoff_max_ms = 2000;                    // 2 s: a restarted Redis is found again within seconds
+  std::size_t max_pending = 65536;                        // commands queued + in flight; beyond: queue_full
   std::size_t max_pending_bytes = std::size_t{64} << 20;  // formatted bytes queued, not yet sent
   std::size_t max_write_bytes = std::size_t{1} << 20;     // 1 MiB per write keeps latency flat
   std::size_t max_reply_bytes = std::size_t{64} << 20;    // one reply, on the wire
-  bool queue_while_disconnected = true;  // false: commands fail at once with not_connected
+  bool queue_while_disconnected = true;                   // false: commands fail at once with not_connected
 };
 
 // Counters since construction; read with relaxed atomics, for metrics.
@@ -163,8 +161,8 @@ class RedisClient {
 
   // EVALSHA script.sha1() keys args; on NOSCRIPT, sends EVAL with the source once, transparently
   // (the EVAL is queued behind commands issued after this one).
-  void eval_script(const RedisScript& script, std::vector<std::string> keys,
-                   std::vector<std::string> args, Callback cb);
+  void eval_script(const RedisScript& script, std::vector<std::string> keys, std::vector<std::string> args,
+                   Callback cb);
 
   // Adds channel to the wanted set (starts the subscriber connection on first use). done, if
   // given, runs once the server confirmed the subscription (after a reconnect if need be), with

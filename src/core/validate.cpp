@@ -21,8 +21,8 @@ bool valid_name(std::string_view name) noexcept {
 bool valid_room_id(std::string_view room) noexcept {
   if (room.empty() || room.size() > 64) return false;
   for (char c : room) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '_' || c == '.' || c == '-';
+    const bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
     if (!ok) return false;
   }
   return true;

@@ -1,13 +1,13 @@
 #include "net/http_session.hpp"
 
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/websocket/detail/hybi13.hpp>
-#include <boost/beast/websocket/rfc6455.hpp>
 #include <spdlog/spdlog.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket/detail/hybi13.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 
 #include <cerrno>
 #include <optional>
@@ -89,12 +89,16 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   }
 
   void on_read(beast::error_code ec) {
-    if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == boost::asio::error::operation_aborted ||
-        ec == boost::asio::error::connection_reset || ec == boost::asio::error::eof) {
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+        ec == boost::asio::error::operation_aborted || ec == boost::asio::error::connection_reset ||
+        ec == boost::asio::error::eof) {
       return close();
     }
-    if (ec == http::error::header_limit) return send_error(http::status::request_header_fields_too_large, "header_too_large", "request header too large", false);
-    if (ec == http::error::body_limit) return send_error(http::status::payload_too_large, "body_too_large", "request body too large", false);
+    if (ec == http::error::header_limit)
+      return send_error(http::status::request_header_fields_too_large, "header_too_large", "request header too large",
+                        false);
+    if (ec == http::error::body_limit)
+      return send_error(http::status::payload_too_large, "body_too_large", "request body too large", false);
     if (ec) return send_error(http::status::bad_request, "bad_request", "malformed HTTP request", false);
     shard_.metrics().http_requests.add();
     auto& req = parser_->get();
@@ -108,8 +112,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     node::Node& node = shard_.node();
     if (path == "/healthz") return send_json(http::status::ok, R"({"status":"ok"})", keep);
     if (path == "/readyz") {
-      if (node.draining()) return send_json(http::status::service_unavailable, R"({"ready":false,"reason":"draining"})", keep);
-      if (!node.ready()) return send_json(http::status::service_unavailable, R"({"ready":false,"reason":"broker unreachable"})", keep);
+      if (node.draining())
+        return send_json(http::status::service_unavailable, R"({"ready":false,"reason":"draining"})", keep);
+      if (!node.ready())
+        return send_json(http::status::service_unavailable, R"({"ready":false,"reason":"broker unreachable"})", keep);
       return send_json(http::status::ok, R"({"ready":true})", keep);
     }
     if (path == "/metrics") return send_text(http::status::ok, node.metrics_text(), "text/plain; version=0.0.4", keep);
@@ -192,7 +198,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     return res;
   }
 
-  void send_json(http::status status, std::string body, bool keep) { write(make_json(status, std::move(body), keep), keep); }
+  void send_json(http::status status, std::string body, bool keep) {
+    write(make_json(status, std::move(body), keep), keep);
+  }
 
   void send_error(http::status status, std::string_view code, std::string_view message, bool keep) {
     write(make_json(status, json_error(code, message), keep), keep);
@@ -298,8 +306,7 @@ class Handshake : public std::enable_shared_from_this<Handshake>, private node::
       case protocol::Scan::incomplete:
         if (partial_.empty()) partial_.assign(bytes);
         return watch(false);
-      case protocol::Scan::other:
-        return to_http(bytes);
+      case protocol::Scan::other: return to_http(bytes);
       case protocol::Scan::complete:
         if (!upgrade(bytes, req)) to_http(bytes);
         return;

@@ -1,11 +1,11 @@
 #include "net/listener.hpp"
 
-#include <boost/asio/socket_base.hpp>
-#include <spdlog/spdlog.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <boost/asio/socket_base.hpp>
 
 #include <cerrno>
 #include <cstring>
@@ -17,7 +17,11 @@ namespace parley::net {
 using tcp = boost::asio::ip::tcp;
 
 Listener::Listener(node::Shard& shard, const HttpOptions& options, const tcp::endpoint& endpoint)
-    : shard_(shard), options_(options), acceptor_(shard.context()), retry_(shard.context()), protocol_(endpoint.protocol()) {
+    : shard_(shard),
+      options_(options),
+      acceptor_(shard.context()),
+      retry_(shard.context()),
+      protocol_(endpoint.protocol()) {
   acceptor_.open(endpoint.protocol());
   acceptor_.set_option(boost::asio::socket_base::reuse_address(true));
   acceptor_.set_option(boost::asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true));

@@ -107,11 +107,8 @@ void WsSession::on_bytes(std::span<char> bytes) {
           want_flush();
         }
         break;
-      case Kind::pong:
-        break;
-      case Kind::close:
-        on_peer_close(e.close_code);
-        return false;
+      case Kind::pong: break;
+      case Kind::close: on_peer_close(e.close_code); return false;
     }
     return state_ != State::closed;
   });
@@ -264,7 +261,8 @@ void WsSession::wrote(std::size_t n, std::size_t total, int error) {
 void WsSession::continue_write() {
   const std::string_view bytes = inflight_.seal();  // sealed already: the same bytes
   while (inflight_sent_ < bytes.size()) {
-    const ssize_t n = ::send(fd_, bytes.data() + inflight_sent_, bytes.size() - inflight_sent_, MSG_DONTWAIT | MSG_NOSIGNAL);
+    const ssize_t n =
+        ::send(fd_, bytes.data() + inflight_sent_, bytes.size() - inflight_sent_, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (n > 0) {
       shard().metrics().bytes_out.add(static_cast<std::size_t>(n));
       inflight_sent_ += static_cast<std::size_t>(n);
@@ -330,7 +328,8 @@ void WsSession::on_peer_close(std::uint16_t code) {
     state_ = State::closing;
     close_deadline_ms_ = node::now_ms() + shard().node().options().limits.close_timeout_ms;
     shard().node().on_closed(*this);
-    pending_.add_control(Opcode::close, code == 1005 ? std::string() : protocol::make_close_payload(static_cast<CloseCode>(code), {}));
+    pending_.add_control(Opcode::close,
+                         code == 1005 ? std::string() : protocol::make_close_payload(static_cast<CloseCode>(code), {}));
     if (!writing_) do_write();
     return;
   }
@@ -384,8 +383,10 @@ void WsSession::hard_close() {
 void WsSession::account() {
   const std::uint64_t now = state_ == State::closed ? 0 : pending_.size() + inflight_.size();
   auto& gauge = shard().metrics().outbound_bytes;
-  if (now > accounted_) gauge.add(now - accounted_);
-  else gauge.sub(accounted_ - now);
+  if (now > accounted_)
+    gauge.add(now - accounted_);
+  else
+    gauge.sub(accounted_ - now);
   accounted_ = now;
 }
 

@@ -41,14 +41,14 @@ class WsSession final : public node::Session, private node::Poller::Watcher {
 
   std::shared_ptr<WsSession> self() { return std::static_pointer_cast<WsSession>(shared_from_this()); }
   void on_ready(std::uint32_t events) override;
-  void read_ready();  // reads what the socket has (a few buffers at most, then again next turn)
+  void read_ready();      // reads what the socket has (a few buffers at most, then again next turn)
   void continue_write();  // the socket has room again: the rest of inflight_
   void on_bytes(std::span<char> bytes);
-  void want_flush();  // asks the shard for flush() at the end of this loop turn (once)
-  bool start_flush();  // a flush's checks (not closed); true if pending_ is to be written now
-  void do_write();  // hands pending_ to the kernel now (non-blocking), the rest when there is room
+  void want_flush();      // asks the shard for flush() at the end of this loop turn (once)
+  bool start_flush();     // a flush's checks (not closed); true if pending_ is to be written now
+  void do_write();        // hands pending_ to the kernel now (non-blocking), the rest when there is room
   void write_inflight();  // the same for inflight_, which holds the write
-  std::size_t append_pieces(std::vector<iovec>& out);  // inflight_'s pieces as iovecs; their bytes
+  std::size_t append_pieces(std::vector<iovec>& out);      // inflight_'s pieces as iovecs; their bytes
   std::size_t send_now(std::span<iovec> iov, int& error);  // bytes the kernel took at once; errno if it refused
   // n of inflight_'s total bytes are out; the rest waits for room, or `error` (an errno) ends the connection.
   void wrote(std::size_t n, std::size_t total, int error);

@@ -61,16 +61,18 @@ void Node::cluster_send(Shard& owner, OwnedRoom& r, core::Message m, SessionRef 
 }
 
 void Node::store_duplicate(Shard& owner, core::Message m, broker::Published p, SessionRef who, std::string ref) {
-  broker_->fetch(m.room, p.seq - 1, 1, [this, &owner, m, p, who, ref](std::error_code ec, std::vector<core::Message> msgs) mutable {
-    owner.post([this, &owner, m = std::move(m), p, who, ref = std::move(ref), ec, msgs = std::move(msgs)]() mutable {
-      if (ec) return reply_now(who, protocol::error_event(errc::unavailable, {}, ref));
-      if (msgs.empty() || msgs.front().seq != p.seq) {
-        // Trimmed from the broker's log (broker.log_capacity messages ago): committed long since.
-        return reply_now(who, ack_json(m, p.seq, p.ts, ref));
-      }
-      owner.queue_append(Shard::PendingAppend{std::move(msgs.front()), who, std::move(ref)});
-    });
-  });
+  broker_->fetch(m.room, p.seq - 1, 1,
+                 [this, &owner, m, p, who, ref](std::error_code ec, std::vector<core::Message> msgs) mutable {
+                   owner.post([this, &owner, m = std::move(m), p, who, ref = std::move(ref), ec,
+                               msgs = std::move(msgs)]() mutable {
+                     if (ec) return reply_now(who, protocol::error_event(errc::unavailable, {}, ref));
+                     if (msgs.empty() || msgs.front().seq != p.seq) {
+                       // Trimmed from the broker's log (broker.log_capacity messages ago): committed long since.
+                       return reply_now(who, ack_json(m, p.seq, p.ts, ref));
+                     }
+                     owner.queue_append(Shard::PendingAppend{std::move(msgs.front()), who, std::move(ref)});
+                   });
+                 });
 }
 
 void Node::when_synced(Shard& owner, OwnedRoom& r, std::function<void(OwnedRoom*)> f) {
@@ -118,22 +120,23 @@ void Node::on_repaired(Shard& owner, const std::string& room, std::vector<core::
   const std::uint64_t last = r->log.last_committed();
   if (!msgs.empty() && msgs.front().seq > last + 1) {
     // The broker's log is capped and starts after our last seq: the store has the hole.
-    store_.read(room, last, msgs.front().seq, options_.limits.resume_limit,
-                [this, &owner, room, msgs = std::move(msgs)](std::error_code ec, std::vector<core::Message> older) mutable {
-                  owner.post([this, &owner, room, ec, older = std::move(older), msgs = std::move(msgs)]() mutable {
-                    OwnedRoom* r = owner.find_owned(room);
-                    if (!r) return;
-                    if (ec || older.empty() || older.front().seq != r->log.last_committed() + 1) {
-                      // Not persisted yet (the store lags the broker): keep what we have, retry.
-                      r->repairing = false;
-                      for (auto& m : msgs) r->early.emplace(m.seq, std::move(m));
-                      return;
-                    }
-                    for (auto& m : msgs) older.push_back(std::move(m));
-                    r->repairing = false;
-                    on_repaired(owner, room, std::move(older));
-                  });
-                });
+    store_.read(
+        room, last, msgs.front().seq, options_.limits.resume_limit,
+        [this, &owner, room, msgs = std::move(msgs)](std::error_code ec, std::vector<core::Message> older) mutable {
+          owner.post([this, &owner, room, ec, older = std::move(older), msgs = std::move(msgs)]() mutable {
+            OwnedRoom* r = owner.find_owned(room);
+            if (!r) return;
+            if (ec || older.empty() || older.front().seq != r->log.last_committed() + 1) {
+              // Not persisted yet (the store lags the broker): keep what we have, retry.
+              r->repairing = false;
+              for (auto& m : msgs) r->early.emplace(m.seq, std::move(m));
+              return;
+            }
+            for (auto& m : msgs) older.push_back(std::move(m));
+            r->repairing = false;
+            on_repaired(owner, room, std::move(older));
+          });
+        });
     return;
   }
   r->repairing = false;
@@ -297,9 +300,10 @@ void Node::durability_sweep(Shard& shard) {
                       if (i == stored.size() || stored[i].seq != m.seq) missing.push_back(std::move(m));
                     }
                     if (missing.empty()) return finish(true);
-                    spdlog::warn("room {}: {} published message(s) up to seq {} are not in the store (their node "
-                                 "stopped before its commit): storing them from the log",
-                                 room, missing.size(), hi);
+                    spdlog::warn(
+                        "room {}: {} published message(s) up to seq {} are not in the store (their node "
+                        "stopped before its commit): storing them from the log",
+                        room, missing.size(), hi);
                     store_.append(std::move(missing), [&shard, finish](std::error_code aec) {
                       shard.post([finish, ok = !aec] { finish(ok); });
                     });

@@ -25,9 +25,7 @@ std::string retry_after(std::int64_t ms) { return "\"retry_after_ms\":" + std::t
 constexpr std::size_t max_held = 64;
 constexpr std::size_t max_held_bytes = 256 * 1024;
 
-bool blank(std::string_view text) {
-  return text.find_first_not_of(" \t\r\n") == std::string_view::npos;
-}
+bool blank(std::string_view text) { return text.find_first_not_of(" \t\r\n") == std::string_view::npos; }
 }  // namespace
 
 void Node::on_text(Session& s, std::string_view frame) {
@@ -168,9 +166,10 @@ void Node::do_rooms(Session& s, protocol::Request& req) {
 
 void Node::do_create(Session& s, protocol::Request& req) {
   Shard& owner = owner_of(req.room);
-  owner.post([this, &owner, room = std::move(req.room), user = s.user, who = ref_of(s), ref = std::move(req.ref)]() mutable {
-    owner_create(owner, std::move(room), std::move(user), who, std::move(ref));
-  });
+  owner.post(
+      [this, &owner, room = std::move(req.room), user = s.user, who = ref_of(s), ref = std::move(req.ref)]() mutable {
+        owner_create(owner, std::move(room), std::move(user), who, std::move(ref));
+      });
 }
 
 void Node::do_join(Session& s, protocol::Request& req) {
@@ -352,7 +351,8 @@ void Node::apply(Shard& shard, std::vector<ShardItem>& items) {
       }
       case ShardItem::Kind::join: {
         Session* s = shard.find_session(item.session);
-        auto pending = s ? std::find(s->joining.begin(), s->joining.end(), item.room) : std::vector<std::string>::iterator{};
+        auto pending =
+            s ? std::find(s->joining.begin(), s->joining.end(), item.room) : std::vector<std::string>::iterator{};
         if (!s || pending == s->joining.end()) {
           // The session closed while the owner was answering: undo the membership.
           Shard& owner = owner_of(item.room);

@@ -22,9 +22,9 @@ struct Counter {
 // (cumulative buckets, sum, count) is summed over shards.
 struct Histogram {
   static constexpr std::array<std::uint64_t, 29> bounds_ns = {
-      100'000,       150'000,       200'000,     300'000,     500'000,     700'000,     1'000'000,   1'500'000,
-      2'000'000,     3'000'000,     5'000'000,   7'000'000,   10'000'000,  15'000'000,  20'000'000,  30'000'000,
-      50'000'000,    70'000'000,    100'000'000, 150'000'000, 200'000'000, 300'000'000, 500'000'000, 700'000'000,
+      100'000,       150'000,       200'000,       300'000,       500'000,      700'000,     1'000'000,   1'500'000,
+      2'000'000,     3'000'000,     5'000'000,     7'000'000,     10'000'000,   15'000'000,  20'000'000,  30'000'000,
+      50'000'000,    70'000'000,    100'000'000,   150'000'000,   200'000'000,  300'000'000, 500'000'000, 700'000'000,
       1'000'000'000, 1'500'000'000, 2'000'000'000, 3'000'000'000, 5'000'000'000};
   static constexpr std::size_t bounded = bounds_ns.size();
 
@@ -32,7 +32,8 @@ struct Histogram {
   Counter sum_ns;
 
   void observe_ns(std::uint64_t ns) noexcept {
-    const auto i = static_cast<std::size_t>(std::lower_bound(bounds_ns.begin(), bounds_ns.end(), ns) - bounds_ns.begin());
+    const auto i =
+        static_cast<std::size_t>(std::lower_bound(bounds_ns.begin(), bounds_ns.end(), ns) - bounds_ns.begin());
     buckets[i].add();
     sum_ns.add(ns);
   }
@@ -40,21 +41,21 @@ struct Histogram {
 
 struct ShardMetrics {
   Counter connections_total;
-  Counter connections;        // gauge
+  Counter connections;  // gauge
   Counter http_requests;
   Counter frames_in;
-  Counter messages_in;        // sends accepted (seq assigned)
+  Counter messages_in;  // sends accepted (seq assigned)
   Counter messages_acked;
-  Counter deliveries;         // events queued to sessions by fan-out
+  Counter deliveries;  // events queued to sessions by fan-out
   Counter bytes_out;
   Counter writes;
-  Counter outbound_bytes;     // gauge: queued and in flight
+  Counter outbound_bytes;  // gauge: queued and in flight
   Counter slow_consumer_closes;
-  Counter protocol_closes;    // closes for 1002/1003/1007/1009
+  Counter protocol_closes;  // closes for 1002/1003/1007/1009
   Counter errors_sent;
   Counter rate_limited;
-  Counter rooms_owned;        // gauge
-  Counter room_lookups;       // rooms looked up in the broker's room index (cluster)
+  Counter rooms_owned;   // gauge
+  Counter room_lookups;  // rooms looked up in the broker's room index (cluster)
   // From a chat message's arrival on this node (a client's send read, or its publication from
   // the broker in a cluster) to its fan-out writes on this shard handed to the kernel: one
   // observation per message per shard with members.

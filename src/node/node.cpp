@@ -110,17 +110,21 @@ std::string Node::metrics_text() const {
       {"parley_http_requests_total", "HTTP requests served.", "counter", &ShardMetrics::http_requests},
       {"parley_frames_in_total", "Client text frames received.", "counter", &ShardMetrics::frames_in},
       {"parley_messages_in_total", "Chat messages accepted (seq assigned).", "counter", &ShardMetrics::messages_in},
-      {"parley_messages_acked_total", "Chat messages durable and acknowledged.", "counter", &ShardMetrics::messages_acked},
+      {"parley_messages_acked_total", "Chat messages durable and acknowledged.", "counter",
+       &ShardMetrics::messages_acked},
       {"parley_deliveries_total", "Events queued to sessions by room fan-out.", "counter", &ShardMetrics::deliveries},
       {"parley_bytes_out_total", "WebSocket bytes written.", "counter", &ShardMetrics::bytes_out},
       {"parley_writes_total", "Socket writes.", "counter", &ShardMetrics::writes},
       {"parley_outbound_queue_bytes", "Bytes queued or in flight to clients.", "gauge", &ShardMetrics::outbound_bytes},
-      {"parley_slow_consumer_closes_total", "Sessions closed with 1013 for reading too slowly.", "counter", &ShardMetrics::slow_consumer_closes},
-      {"parley_protocol_closes_total", "Sessions closed for a WebSocket protocol violation.", "counter", &ShardMetrics::protocol_closes},
+      {"parley_slow_consumer_closes_total", "Sessions closed with 1013 for reading too slowly.", "counter",
+       &ShardMetrics::slow_consumer_closes},
+      {"parley_protocol_closes_total", "Sessions closed for a WebSocket protocol violation.", "counter",
+       &ShardMetrics::protocol_closes},
       {"parley_errors_sent_total", "Error events sent.", "counter", &ShardMetrics::errors_sent},
       {"parley_rate_limited_total", "Requests refused by a rate limit.", "counter", &ShardMetrics::rate_limited},
       {"parley_rooms", "Rooms known to this node.", "gauge", &ShardMetrics::rooms_owned},
-      {"parley_room_lookups_total", "Unknown rooms looked up in the cluster's room index.", "counter", &ShardMetrics::room_lookups},
+      {"parley_room_lookups_total", "Unknown rooms looked up in the cluster's room index.", "counter",
+       &ShardMetrics::room_lookups},
   };
   std::string out;
   for (const Row& row : rows) {
@@ -138,8 +142,9 @@ std::string Node::metrics_text() const {
     for (std::size_t i = 0; i < counts.size(); ++i) counts[i] += h.buckets[i].get();
     sum_ns += h.sum_ns.get();
   }
-  out += "# HELP parley_delivery_seconds From a chat message's arrival on this node to its fan-out writes handed to the "
-         "kernel, once per message per I/O thread with members.\n# TYPE parley_delivery_seconds histogram\n";
+  out +=
+      "# HELP parley_delivery_seconds From a chat message's arrival on this node to its fan-out writes handed to the "
+      "kernel, once per message per I/O thread with members.\n# TYPE parley_delivery_seconds histogram\n";
   std::uint64_t cumulative = 0;
   for (std::size_t i = 0; i < counts.size(); ++i) {
     cumulative += counts[i];
@@ -153,15 +158,20 @@ std::string Node::metrics_text() const {
   out += "parley_delivery_seconds_sum " + std::to_string(static_cast<double>(sum_ns) / 1e9) + "\n";
   out += "parley_delivery_seconds_count " + std::to_string(cumulative) + "\n";
   const auto st = store_.stats();
-  out += "# HELP parley_store_batches_total Store commits (group commit batches).\n# TYPE parley_store_batches_total counter\n";
+  out +=
+      "# HELP parley_store_batches_total Store commits (group commit batches).\n# TYPE parley_store_batches_total "
+      "counter\n";
   out += "parley_store_batches_total " + std::to_string(st.batches) + "\n";
   out += "# HELP parley_store_messages_total Messages committed.\n# TYPE parley_store_messages_total counter\n";
   out += "parley_store_messages_total " + std::to_string(st.messages) + "\n";
-  out += "# HELP parley_store_batch_seconds_total Time spent committing batches.\n# TYPE parley_store_batch_seconds_total counter\n";
+  out +=
+      "# HELP parley_store_batch_seconds_total Time spent committing batches.\n# TYPE parley_store_batch_seconds_total "
+      "counter\n";
   out += "parley_store_batch_seconds_total " + std::to_string(static_cast<double>(st.batch_micros_total) / 1e6) + "\n";
   out += "# HELP parley_store_queue Messages waiting for commit.\n# TYPE parley_store_queue gauge\n";
   out += "parley_store_queue " + std::to_string(st.queued) + "\n";
-  out += "# HELP parley_store_failures_total Failed commits (each retried).\n# TYPE parley_store_failures_total counter\n";
+  out +=
+      "# HELP parley_store_failures_total Failed commits (each retried).\n# TYPE parley_store_failures_total counter\n";
   out += "parley_store_failures_total " + std::to_string(st.failures) + "\n";
   out += "# HELP parley_ready 1 while the node accepts new connections.\n# TYPE parley_ready gauge\n";
   out += std::string("parley_ready ") + (ready() ? "1" : "0") + "\n";

@@ -125,8 +125,8 @@ class Node final : public broker::Handler {
   void owner_create_lost(Shard& owner, const std::string& room, SessionRef who, const std::string& ref);
   // `created` to every welcomed session of this node but `except`.
   void tell_created(const std::string& room, const std::string& by, std::uint64_t except);
-  void owner_join(Shard& owner, std::string room, std::string user, SessionRef who,
-                  std::optional<std::uint64_t> since, std::string ref);
+  void owner_join(Shard& owner, std::string room, std::string user, SessionRef who, std::optional<std::uint64_t> since,
+                  std::string ref);
   void owner_finish_join(Shard& owner, OwnedRoom& r, std::string user, SessionRef who, std::string ref,
                          std::uint64_t since, std::vector<core::Message> from_store, bool truncated);
   void owner_leave(Shard& owner, std::string room, std::string user, SessionRef who);
@@ -202,7 +202,7 @@ class Node final : public broker::Handler {
   // rooms.presence_batch_ms, and goes to every member as one shared buffer (one write each).
   void announce_presence(Shard& owner, OwnedRoom& r, const std::string& user, bool joined, Outbox& out);
   void flush_presence(OwnedRoom& r, Outbox& out);  // the room's waiting presence events, now
-  void send_presence_batches(Shard& owner);         // the timer's: every waiting room of the shard
+  void send_presence_batches(Shard& owner);        // the timer's: every waiting room of the shard
 
   NodeOptions options_;
   store::Store& store_;

@@ -13,11 +13,11 @@ namespace parley::node {
 
 struct ShardItem {
   enum class Kind {
-    deliver,  // event to every local member of room, except session `session`
-    reply,    // text to session `session`
-    join,     // finish a join: add session to room, then send text (joined) and gap
+    deliver,      // event to every local member of room, except session `session`
+    reply,        // text to session `session`
+    join,         // finish a join: add session to room, then send text (joined) and gap
     join_failed,  // forget the pending join of room, then send text (an error)
-    batch,    // event (a presence batch) to every local member of room but the sessions in `skip`
+    batch,        // event (a presence batch) to every local member of room but the sessions in `skip`
   };
   Kind kind;
   std::string room;
@@ -40,7 +40,8 @@ class Outbox {
         ShardItem{ShardItem::Kind::deliver, room, std::move(event), {}, except, {}, {}, {}, arrived_ns});
   }
   void reply(SessionRef who, std::string text) {
-    per_shard_[who.shard].push_back(ShardItem{ShardItem::Kind::reply, {}, nullptr, std::move(text), who.id, {}, {}, {}});
+    per_shard_[who.shard].push_back(
+        ShardItem{ShardItem::Kind::reply, {}, nullptr, std::move(text), who.id, {}, {}, {}});
   }
   void add(unsigned shard, ShardItem item) { per_shard_[shard].push_back(std::move(item)); }
 

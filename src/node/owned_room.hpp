@@ -8,8 +8,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "core/limits.hpp"
 #include "core/cluster_presence.hpp"
+#include "core/limits.hpp"
 #include "core/room_log.hpp"
 #include "node/session.hpp"
 
@@ -19,7 +19,9 @@ struct OwnedRoom {
   enum class State { unloaded, loading, creating, ready };
 
   OwnedRoom(std::string room_id, const core::RoomOptions& opts, unsigned shard_count, State initial)
-      : id(std::move(room_id)), state(initial), log(opts.recent_messages, opts.dedupe_window),
+      : id(std::move(room_id)),
+        state(initial),
+        log(opts.recent_messages, opts.dedupe_window),
         shard_members(shard_count, 0) {}
 
   std::string id;
@@ -28,7 +30,7 @@ struct OwnedRoom {
   core::RoomLog log;
   // Members: this node's sessions, and in cluster mode every node's (see ClusterPresence).
   core::ClusterPresence presence;
-  std::vector<std::uint32_t> shard_members;  // member sessions per shard
+  std::vector<std::uint32_t> shard_members;              // member sessions per shard
   std::vector<std::function<void(OwnedRoom*)>> waiting;  // run once loaded (or failed)
 
   // A retried send whose original is not committed yet: acked when it is.

@@ -4,9 +4,9 @@
 // descriptor with an epoll_ctl on every async_wait and sets O_NONBLOCK with an ioctl per socket,
 // which was four system calls per connection and one per read. Asio watches the set's one
 // descriptor; a turn of the set hands every ready socket to its watcher.
+#include <sys/epoll.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
-#include <sys/epoll.h>
 
 #include <array>
 #include <cstdint>
@@ -61,7 +61,7 @@ class Poller {
   static std::uint64_t key(Handle h, std::uint32_t generation) { return (std::uint64_t{generation} << 32) | h; }
 
   boost::asio::posix::stream_descriptor set_;  // the epoll descriptor, as Asio sees it
-  std::vector<Slot> slots_;                   // by handle; slot 0 unused
+  std::vector<Slot> slots_;                    // by handle; slot 0 unused
   std::vector<Handle> free_;
   std::array<epoll_event, 256> events_{};
   bool stopped_ = false;

@@ -160,50 +160,52 @@ void Node::owner_create_lost(Shard& owner, const std::string& room, SessionRef w
 
 void Node::owner_join(Shard& owner, std::string room, std::string user, SessionRef who,
                       std::optional<std::uint64_t> since, std::string ref) {
-  with_room(owner, room, [this, &owner, room, user = std::move(user), who, since, ref = std::move(ref)](
-                             OwnedRoom* r, errc missing) mutable {
-    if (!r) return join_failed(who, room, missing, ref);
-    if (r->state != OwnedRoom::State::ready) return join_failed(who, room, errc::store_failed, ref);
-    if (broker_ && !r->synced) {
-      // Cluster: the ring must be caught up with the broker before a gap can be computed.
-      return when_synced(owner, *r, [this, &owner, room, user, who, since, ref](OwnedRoom* synced) mutable {
-        if (!synced) return join_failed(who, room, errc::unavailable, ref);
-        owner_join(owner, room, std::move(user), who, since, std::move(ref));
+  with_room(
+      owner, room,
+      [this, &owner, room, user = std::move(user), who, since, ref = std::move(ref)](OwnedRoom* r,
+                                                                                     errc missing) mutable {
+        if (!r) return join_failed(who, room, missing, ref);
+        if (r->state != OwnedRoom::State::ready) return join_failed(who, room, errc::store_failed, ref);
+        if (broker_ && !r->synced) {
+          // Cluster: the ring must be caught up with the broker before a gap can be computed.
+          return when_synced(owner, *r, [this, &owner, room, user, who, since, ref](OwnedRoom* synced) mutable {
+            if (!synced) return join_failed(who, room, errc::unavailable, ref);
+            owner_join(owner, room, std::move(user), who, since, std::move(ref));
+          });
+        }
+        if (broker_ && r->presence.view() != core::ClusterPresence::View::ready) {
+          // Cluster: `members` lists every node's users; read them once subscribed.
+          return when_presence_ready(owner, *r, [this, &owner, room, user, who, since, ref](OwnedRoom* ready) mutable {
+            if (!ready) return join_failed(who, room, errc::unavailable, ref);
+            owner_join(owner, room, std::move(user), who, since, std::move(ref));
+          });
+        }
+        Outbox out(shard_count());
+        // Announced before the joiner is added on its shard: it learns of itself from `members`.
+        presence_add(owner, *r, user, out);
+        r->shard_members[who.shard]++;
+        dispatch(out);
+        const std::uint64_t committed = r->log.last_committed();
+        const std::uint64_t from = std::min(since.value_or(committed), committed);
+        const std::size_t limit = options_.limits.resume_limit;
+        if (committed - from <= limit && r->log.covers_after(from)) {
+          return owner_finish_join(owner, *r, std::move(user), who, std::move(ref), from, {}, false);
+        }
+        // The gap reaches past the ring: read it from the store, then add what committed meanwhile.
+        store_.read(r->id, from, 0, limit,
+                    [this, &owner, room, user, who, ref, from](std::error_code ec, std::vector<core::Message> msgs) {
+                      owner.post([this, &owner, room, user, who, ref, from, ec, msgs = std::move(msgs)]() mutable {
+                        OwnedRoom* r = owner.find_owned(room);
+                        if (!r) return;
+                        if (ec) {
+                          owner_leave(owner, room, user, who);
+                          return join_failed(who, room, errc::store_failed, ref);
+                        }
+                        const bool truncated = !msgs.empty() && msgs.front().seq > from + 1;
+                        owner_finish_join(owner, *r, user, who, ref, from, std::move(msgs), truncated);
+                      });
+                    });
       });
-    }
-    if (broker_ && r->presence.view() != core::ClusterPresence::View::ready) {
-      // Cluster: `members` lists every node's users; read them once subscribed.
-      return when_presence_ready(owner, *r, [this, &owner, room, user, who, since, ref](OwnedRoom* ready) mutable {
-        if (!ready) return join_failed(who, room, errc::unavailable, ref);
-        owner_join(owner, room, std::move(user), who, since, std::move(ref));
-      });
-    }
-    Outbox out(shard_count());
-    // Announced before the joiner is added on its shard: it learns of itself from `members`.
-    presence_add(owner, *r, user, out);
-    r->shard_members[who.shard]++;
-    dispatch(out);
-    const std::uint64_t committed = r->log.last_committed();
-    const std::uint64_t from = std::min(since.value_or(committed), committed);
-    const std::size_t limit = options_.limits.resume_limit;
-    if (committed - from <= limit && r->log.covers_after(from)) {
-      return owner_finish_join(owner, *r, std::move(user), who, std::move(ref), from, {}, false);
-    }
-    // The gap reaches past the ring: read it from the store, then add what committed meanwhile.
-    store_.read(r->id, from, 0, limit,
-                [this, &owner, room, user, who, ref, from](std::error_code ec, std::vector<core::Message> msgs) {
-                  owner.post([this, &owner, room, user, who, ref, from, ec, msgs = std::move(msgs)]() mutable {
-                    OwnedRoom* r = owner.find_owned(room);
-                    if (!r) return;
-                    if (ec) {
-                      owner_leave(owner, room, user, who);
-                      return join_failed(who, room, errc::store_failed, ref);
-                    }
-                    const bool truncated = !msgs.empty() && msgs.front().seq > from + 1;
-                    owner_finish_join(owner, *r, user, who, ref, from, std::move(msgs), truncated);
-                  });
-                });
-  });
 }
 
 void Node::owner_finish_join(Shard& owner, OwnedRoom& r, std::string user, SessionRef who, std::string ref,
@@ -249,8 +251,9 @@ void Node::owner_finish_join(Shard& owner, OwnedRoom& r, std::string user, Sessi
   // batch that is waiting (Node::flush_presence).
   if (!r.presence_batch.empty()) r.presence_late[who.id] = OwnedRoom::LateJoiner{who, r.presence_lines.size()};
   Outbox out(shard_count());
-  out.add(who.shard, ShardItem{ShardItem::Kind::join, r.id, nullptr, std::move(w).done(), who.id, std::move(gap),
-                               std::move(user), {}});
+  out.add(who.shard,
+          ShardItem{
+              ShardItem::Kind::join, r.id, nullptr, std::move(w).done(), who.id, std::move(gap), std::move(user), {}});
   dispatch(out);
 }
 
@@ -267,22 +270,23 @@ void Node::owner_leave(Shard& owner, std::string room, std::string user, Session
 
 void Node::owner_send(Shard& owner, core::Message m, SessionRef who, std::string ref) {
   const std::string room = m.room;
-  with_room(owner, room, [this, &owner, m = std::move(m), who, ref = std::move(ref)](OwnedRoom* r,
-                                                                                     errc missing) mutable {
-    if (!r) return reply_now(who, error_text(missing, ref));
-    if (r->state != OwnedRoom::State::ready) return reply_now(who, error_text(errc::store_failed, ref));
-    if (broker_) return cluster_send(owner, *r, std::move(m), who, std::move(ref));
-    if (auto hit = r->log.find_cid(m.from, m.cid)) {
-      // An idempotent retry: the original ack, nothing stored twice.
-      if (hit->seq <= r->log.last_committed()) return reply_now(who, ack_event(r->id, m.cid, hit->seq, hit->ts, ref));
-      r->dup_acks.push_back(OwnedRoom::DupAck{hit->seq, hit->ts, who, m.cid, ref});
-      return;
-    }
-    if (!store_.has_capacity()) return reply_now(who, error_text(errc::overloaded, ref));
-    r->log.assign(m);
-    owner.metrics().messages_in.add();
-    owner.queue_append(Shard::PendingAppend{std::move(m), who, std::move(ref)});
-  });
+  with_room(owner, room,
+            [this, &owner, m = std::move(m), who, ref = std::move(ref)](OwnedRoom* r, errc missing) mutable {
+              if (!r) return reply_now(who, error_text(missing, ref));
+              if (r->state != OwnedRoom::State::ready) return reply_now(who, error_text(errc::store_failed, ref));
+              if (broker_) return cluster_send(owner, *r, std::move(m), who, std::move(ref));
+              if (auto hit = r->log.find_cid(m.from, m.cid)) {
+                // An idempotent retry: the original ack, nothing stored twice.
+                if (hit->seq <= r->log.last_committed())
+                  return reply_now(who, ack_event(r->id, m.cid, hit->seq, hit->ts, ref));
+                r->dup_acks.push_back(OwnedRoom::DupAck{hit->seq, hit->ts, who, m.cid, ref});
+                return;
+              }
+              if (!store_.has_capacity()) return reply_now(who, error_text(errc::overloaded, ref));
+              r->log.assign(m);
+              owner.metrics().messages_in.add();
+              owner.queue_append(Shard::PendingAppend{std::move(m), who, std::move(ref)});
+            });
 }
 
 void Node::submit_appends(Shard& owner, std::vector<Shard::PendingAppend> batch) {
@@ -342,34 +346,36 @@ void Node::owner_typing(Shard& owner, std::string room, std::string user, std::u
 
 void Node::owner_history(Shard& owner, std::string room, std::uint64_t before, std::size_t limit, SessionRef who,
                          std::string ref) {
-  with_room(owner, room, [this, &owner, room, before, limit, who, ref = std::move(ref)](OwnedRoom* r,
-                                                                                        errc missing) mutable {
-    if (!r) return reply_now(who, error_text(missing, ref));
-    if (r->state != OwnedRoom::State::ready) return reply_now(who, error_text(errc::store_failed, ref));
-    auto respond = [this, who, room, ref](const std::vector<const core::Message*>& msgs) {
-      std::string list = "[";
-      for (const auto* m : msgs) {
-        if (list.size() > 1) list.push_back(',');
-        list += core::message_object(*m);
-      }
-      list.push_back(']');
-      JsonWriter w("history");
-      w.str("room", room).raw("messages", list).boolean("has_more", !msgs.empty() && msgs.front()->seq > 1);
-      if (!ref.empty()) w.raw("ref", ref);
-      reply_now(who, std::move(w).done());
-    };
-    // Only committed messages are history; the ring answers most pages without the store.
-    const std::uint64_t upper = before == 0 || before > r->log.last_committed() ? r->log.last_committed() + 1 : before;
-    if (auto hit = r->log.newest_before(upper, limit)) return respond(*hit);
-    store_.read(room, 0, upper, limit, [&owner, respond, who, ref, this](std::error_code ec, std::vector<core::Message> msgs) {
-      owner.post([respond, ec, msgs = std::move(msgs), who, ref, this] {
-        if (ec) return reply_now(who, error_text(errc::store_failed, ref));
-        std::vector<const core::Message*> ptrs;
-        for (const auto& m : msgs) ptrs.push_back(&m);
-        respond(ptrs);
-      });
-    });
-  });
+  with_room(owner, room,
+            [this, &owner, room, before, limit, who, ref = std::move(ref)](OwnedRoom* r, errc missing) mutable {
+              if (!r) return reply_now(who, error_text(missing, ref));
+              if (r->state != OwnedRoom::State::ready) return reply_now(who, error_text(errc::store_failed, ref));
+              auto respond = [this, who, room, ref](const std::vector<const core::Message*>& msgs) {
+                std::string list = "[";
+                for (const auto* m : msgs) {
+                  if (list.size() > 1) list.push_back(',');
+                  list += core::message_object(*m);
+                }
+                list.push_back(']');
+                JsonWriter w("history");
+                w.str("room", room).raw("messages", list).boolean("has_more", !msgs.empty() && msgs.front()->seq > 1);
+                if (!ref.empty()) w.raw("ref", ref);
+                reply_now(who, std::move(w).done());
+              };
+              // Only committed messages are history; the ring answers most pages without the store.
+              const std::uint64_t upper =
+                  before == 0 || before > r->log.last_committed() ? r->log.last_committed() + 1 : before;
+              if (auto hit = r->log.newest_before(upper, limit)) return respond(*hit);
+              store_.read(room, 0, upper, limit,
+                          [&owner, respond, who, ref, this](std::error_code ec, std::vector<core::Message> msgs) {
+                            owner.post([respond, ec, msgs = std::move(msgs), who, ref, this] {
+                              if (ec) return reply_now(who, error_text(errc::store_failed, ref));
+                              std::vector<const core::Message*> ptrs;
+                              for (const auto& m : msgs) ptrs.push_back(&m);
+                              respond(ptrs);
+                            });
+                          });
+            });
 }
 
 }  // namespace parley::node

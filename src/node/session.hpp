@@ -26,7 +26,8 @@ class Session : public std::enable_shared_from_this<Session> {
   };
 
   Session(Shard& shard, std::uint64_t id, const core::Limits& limits)
-      : shard_(shard), id_(id),
+      : shard_(shard),
+        id_(id),
         send_bucket_(limits.send_rate, limits.send_burst),
         request_bucket_(limits.request_rate, limits.request_burst) {}
   virtual ~Session() = default;

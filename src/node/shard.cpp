@@ -69,7 +69,8 @@ void Shard::on_flush() {
     batched_.clear();
     for (auto& s : dirty)
       if (s->flush_into(*send_batch_)) batched_.push_back(s.get());
-    send_batch_->submit([this](std::size_t i, std::int64_t result, std::size_t total) { batched_[i]->sent(result, total); });
+    send_batch_->submit(
+        [this](std::size_t i, std::int64_t result, std::size_t total) { batched_[i]->sent(result, total); });
   } else {
     for (auto& s : dirty) s->flush();
   }

@@ -2,11 +2,11 @@
 // One I/O thread's world: its io_context, its sessions, its hub (rooms → local sessions), the
 // rooms it owns, and the end-of-turn flush that writes each session that queued events once and
 // hands the store one batch. Shared-nothing: other threads reach a shard only by post().
+#include <sys/uio.h>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <sys/uio.h>
 
 #include <cstdint>
 #include <functional>

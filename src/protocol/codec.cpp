@@ -31,11 +31,9 @@ namespace {
 
 std::optional<RequestType> lookup_type(std::string_view s) {
   static constexpr std::pair<std::string_view, RequestType> table[] = {
-      {"hello", RequestType::hello},   {"rooms", RequestType::rooms},
-      {"create", RequestType::create}, {"join", RequestType::join},
-      {"leave", RequestType::leave},   {"send", RequestType::send},
-      {"typing", RequestType::typing}, {"history", RequestType::history},
-      {"ping", RequestType::ping},
+      {"hello", RequestType::hello},   {"rooms", RequestType::rooms},     {"create", RequestType::create},
+      {"join", RequestType::join},     {"leave", RequestType::leave},     {"send", RequestType::send},
+      {"typing", RequestType::typing}, {"history", RequestType::history}, {"ping", RequestType::ping},
   };
   for (const auto& [name, type] : table)
     if (name == s) return type;
@@ -107,26 +105,21 @@ std::variant<Request, RequestError> parse_request(std::string_view frame) {
   const json::value* type = obj.if_contains("type");
   if (!type || !type->is_string()) return RequestError{errc::bad_request, "missing field: type", req.ref};
   const auto t = lookup_type(type->get_string());
-  if (!t) return RequestError{errc::unknown_type, "unknown request type: " + std::string(utf8_prefix(type->get_string(), 32)), req.ref};
+  if (!t)
+    return RequestError{errc::unknown_type, "unknown request type: " + std::string(utf8_prefix(type->get_string(), 32)),
+                        req.ref};
   req.type = *t;
 
   Fields f{obj, {}};
   bool ok = true;
   switch (req.type) {
-    case RequestType::hello:
-      ok = f.string("name", req.name);
-      break;
+    case RequestType::hello: ok = f.string("name", req.name); break;
     case RequestType::rooms:
-    case RequestType::ping:
-      break;
+    case RequestType::ping: break;
     case RequestType::create:
     case RequestType::leave:
-    case RequestType::typing:
-      ok = f.string("room", req.room);
-      break;
-    case RequestType::join:
-      ok = f.string("room", req.room) && f.count("since", req.since);
-      break;
+    case RequestType::typing: ok = f.string("room", req.room); break;
+    case RequestType::join: ok = f.string("room", req.room) && f.count("since", req.since); break;
     case RequestType::send:
       ok = f.string("room", req.room) && f.string("cid", req.cid) && f.string("text", req.text);
       break;
@@ -138,8 +131,7 @@ std::variant<Request, RequestError> parse_request(std::string_view frame) {
   return req;
 }
 
-std::string error_event(errc code, std::string_view message, std::string_view ref,
-                        std::string_view extra) {
+std::string error_event(errc code, std::string_view message, std::string_view ref, std::string_view extra) {
   JsonWriter w("error");
   w.str("code", code_name(code)).str("message", message.empty() ? default_message(code) : message);
   if (!ref.empty()) w.raw("ref", ref);

@@ -18,11 +18,11 @@ std::string_view type_name(RequestType t) noexcept;
 
 struct Request {
   RequestType type{};
-  std::string ref;  // the client's `ref` as JSON text, echoed verbatim; empty when absent
-  std::string name;  // hello
-  std::string room;  // create, join, leave, send, typing, history
-  std::string cid;   // send
-  std::string text;  // send
+  std::string ref;                      // the client's `ref` as JSON text, echoed verbatim; empty when absent
+  std::string name;                     // hello
+  std::string room;                     // create, join, leave, send, typing, history
+  std::string cid;                      // send
+  std::string text;                     // send
   std::optional<std::uint64_t> since;   // join
   std::optional<std::uint64_t> before;  // history
   std::optional<std::uint64_t> limit;   // history

@@ -12,8 +12,8 @@ enum class errc {
   unknown_type,    // `type` names no request
   hello_required,  // the first request must be hello
   already_welcomed,
-  bad_name,        // display name empty, too long or with control characters
-  bad_room,        // room id not 1-64 of [A-Za-z0-9_.-]
+  bad_name,  // display name empty, too long or with control characters
+  bad_room,  // room id not 1-64 of [A-Za-z0-9_.-]
   no_such_room,
   room_exists,
   not_joined,
@@ -23,13 +23,13 @@ enum class errc {
   empty_text,
   bad_cid,
   rate_limited,
-  overloaded,      // the store's queue is full: retry later, nothing was stored
+  overloaded,  // the store's queue is full: retry later, nothing was stored
   store_failed,
-  unavailable,     // the cluster broker is unreachable: retry with the same cid
+  unavailable,  // the cluster broker is unreachable: retry with the same cid
   internal,
 };
 
-std::string_view code_name(errc e) noexcept;     // "rate_limited"
+std::string_view code_name(errc e) noexcept;  // "rate_limited"
 std::string_view default_message(errc e) noexcept;
 
 const std::error_category& parley_category() noexcept;

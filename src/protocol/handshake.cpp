@@ -94,12 +94,18 @@ Scan scan_upgrade_request(std::string_view bytes, std::size_t max_header_bytes, 
       if (!is_field_char(c)) return Scan::other;
     const std::string_view value = trim(value_raw);
     bool ok = true;
-    if (iequals(name, "upgrade")) ok = take_once(value, upgrade, seen_upgrade);
-    else if (iequals(name, "connection")) ok = take_once(value, connection, seen_connection);
-    else if (iequals(name, "sec-websocket-key")) ok = take_once(value, r.key, seen_key);
-    else if (iequals(name, "sec-websocket-version")) ok = take_once(value, r.version, seen_version);
-    else if (iequals(name, "sec-websocket-protocol")) ok = take_once(value, r.protocols, seen_protocols);
-    else if (iequals(name, "content-length") || iequals(name, "transfer-encoding")) ok = false;  // a body
+    if (iequals(name, "upgrade"))
+      ok = take_once(value, upgrade, seen_upgrade);
+    else if (iequals(name, "connection"))
+      ok = take_once(value, connection, seen_connection);
+    else if (iequals(name, "sec-websocket-key"))
+      ok = take_once(value, r.key, seen_key);
+    else if (iequals(name, "sec-websocket-version"))
+      ok = take_once(value, r.version, seen_version);
+    else if (iequals(name, "sec-websocket-protocol"))
+      ok = take_once(value, r.protocols, seen_protocols);
+    else if (iequals(name, "content-length") || iequals(name, "transfer-encoding"))
+      ok = false;  // a body
     if (!ok) return Scan::other;
   }
   if (!has_token(upgrade, "websocket") || !has_token(connection, "upgrade")) return Scan::other;
@@ -111,8 +117,9 @@ Scan scan_upgrade_request(std::string_view bytes, std::size_t max_header_bytes, 
 std::string make_upgrade_response(std::string_view accept, std::string_view subprotocol) {
   std::string res;
   res.reserve(160);
-  res += "HTTP/1.1 101 Switching Protocols\r\nServer: parley\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-         "Sec-WebSocket-Accept: ";
+  res +=
+      "HTTP/1.1 101 Switching Protocols\r\nServer: parley\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Accept: ";
   res += accept;
   res += "\r\n";
   if (!subprotocol.empty()) {

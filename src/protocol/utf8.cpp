@@ -26,12 +26,16 @@ bool Utf8Validator::feed(std::string_view bytes) noexcept {
         need_ = 1;
       } else if (c >= 0xE0 && c <= 0xEF) {
         need_ = 2;
-        if (c == 0xE0) lo_ = 0xA0;       // no overlong 3-byte forms
-        else if (c == 0xED) hi_ = 0x9F;  // no UTF-16 surrogates
+        if (c == 0xE0)
+          lo_ = 0xA0;  // no overlong 3-byte forms
+        else if (c == 0xED)
+          hi_ = 0x9F;  // no UTF-16 surrogates
       } else if (c >= 0xF0 && c <= 0xF4) {
         need_ = 3;
-        if (c == 0xF0) lo_ = 0x90;       // no overlong 4-byte forms
-        else if (c == 0xF4) hi_ = 0x8F;  // nothing above U+10FFFF
+        if (c == 0xF0)
+          lo_ = 0x90;  // no overlong 4-byte forms
+        else if (c == 0xF4)
+          hi_ = 0x8F;  // nothing above U+10FFFF
       } else {
         ok_ = false;
         return false;

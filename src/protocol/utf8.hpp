@@ -17,7 +17,7 @@ class Utf8Validator {
 
  private:
   bool ok_ = true;
-  std::uint8_t need_ = 0;  // continuation bytes still expected
+  std::uint8_t need_ = 0;   // continuation bytes still expected
   std::uint8_t lo_ = 0x80;  // allowed range of the next continuation byte
   std::uint8_t hi_ = 0xBF;
 };

@@ -9,11 +9,19 @@ namespace parley::protocol {
 bool is_valid_close_code(std::uint16_t code) noexcept {
   if (code >= 3000 && code <= 4999) return true;  // registered and private codes
   switch (code) {
-    case 1000: case 1001: case 1002: case 1003:
-    case 1007: case 1008: case 1009: case 1010: case 1011: case 1012: case 1013: case 1014:
-      return true;
-    default:
-      return false;  // 1004-1006 and 1015 must never be sent; the rest are unassigned
+    case 1000:
+    case 1001:
+    case 1002:
+    case 1003:
+    case 1007:
+    case 1008:
+    case 1009:
+    case 1010:
+    case 1011:
+    case 1012:
+    case 1013:
+    case 1014: return true;
+    default: return false;  // 1004-1006 and 1015 must never be sent; the rest are unassigned
   }
 }
 
@@ -82,7 +90,7 @@ FrameReader::Step FrameReader::parse(std::span<char> data, Frame& frame, std::si
   const bool fin = b0 & 0x80;
   const auto op = static_cast<Opcode>(b0 & 0x0F);
   const bool control = (b0 & 0x08) != 0;
-  if (b0 & 0x70) return failure_ = 1002, Step::fail;  // no extension negotiated: RSV must be 0
+  if (b0 & 0x70) return failure_ = 1002, Step::fail;     // no extension negotiated: RSV must be 0
   if (!(b1 & 0x80)) return failure_ = 1002, Step::fail;  // client frames must be masked
   switch (op) {
     case Opcode::continuation:
@@ -94,18 +102,15 @@ FrameReader::Step FrameReader::parse(std::span<char> data, Frame& frame, std::si
       break;
     case Opcode::close:
     case Opcode::ping:
-    case Opcode::pong:
-      break;
-    default:
-      return failure_ = 1002, Step::fail;
+    case Opcode::pong: break;
+    default: return failure_ = 1002, Step::fail;
   }
   std::uint64_t len = b1 & 0x7F;
   std::size_t pos = 2;
   if (control && (!fin || len > 125)) return failure_ = 1002, Step::fail;
   if (len == 126) {
     if (data.size() < 4) return Step::need_more;
-    len = (static_cast<std::uint64_t>(static_cast<std::uint8_t>(data[2])) << 8) |
-          static_cast<std::uint8_t>(data[3]);
+    len = (static_cast<std::uint64_t>(static_cast<std::uint8_t>(data[2])) << 8) | static_cast<std::uint8_t>(data[3]);
     pos = 4;
   } else if (len == 127) {
     if (data.size() < 10) return Step::need_more;

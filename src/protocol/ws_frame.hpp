@@ -57,7 +57,7 @@ class FrameReader {
 
   struct Event {
     Kind kind;
-    std::string_view payload;  // valid only during the callback; for close: the reason
+    std::string_view payload;      // valid only during the callback; for close: the reason
     std::uint16_t close_code = 0;  // for close: the peer's code, 1005 when it sent none
   };
 
@@ -135,10 +135,8 @@ template <class OnEvent>
 bool FrameReader::handle(const Frame& frame, OnEvent& on_event) {
   const std::string_view payload(frame.payload.data(), frame.payload.size());
   switch (frame.op) {
-    case Opcode::ping:
-      return on_event(Event{Kind::ping, payload});
-    case Opcode::pong:
-      return on_event(Event{Kind::pong, payload});
+    case Opcode::ping: return on_event(Event{Kind::ping, payload});
+    case Opcode::pong: return on_event(Event{Kind::pong, payload});
     case Opcode::close: {
       if (payload.size() == 1) {
         failure_ = 1002;

@@ -147,7 +147,9 @@ std::string column(const PGresult* r, int row, int col) {
   return std::string(PQgetvalue(r, row, col), static_cast<std::size_t>(PQgetlength(r, row, col)));
 }
 
-std::int64_t int_column(const PGresult* r, int row, int col) { return std::strtoll(PQgetvalue(r, row, col), nullptr, 10); }
+std::int64_t int_column(const PGresult* r, int row, int col) {
+  return std::strtoll(PQgetvalue(r, row, col), nullptr, 10);
+}
 
 }  // namespace
 
@@ -180,8 +182,8 @@ PostgresStore::~PostgresStore() {
 bool PostgresStore::connect_once(std::string& err) {
   disconnect();
   // Defaults first: the operator's conninfo (expanded from "dbname") overrides any of them.
-  const char* keys[] = {"connect_timeout", "client_encoding", "application_name", "keepalives", "keepalives_idle",
-                        "keepalives_interval", "keepalives_count", "dbname", nullptr};
+  const char* keys[] = {"connect_timeout",     "client_encoding",  "application_name", "keepalives", "keepalives_idle",
+                        "keepalives_interval", "keepalives_count", "dbname",           nullptr};
   const char* values[] = {"5", "UTF8", "parley", "1", "10", "5", "3", options_.conninfo.c_str(), nullptr};
   conn_ = PQconnectdbParams(keys, values, 1);
   if (!conn_ || PQstatus(conn_) != CONNECTION_OK) {
@@ -196,7 +198,8 @@ bool PostgresStore::connect_once(std::string& err) {
       {"parley_select_range",
        "SELECT seq, sender, text, ts, cid FROM messages WHERE room = $1 AND seq > $2 AND seq < $3 "
        "ORDER BY seq DESC LIMIT $4"},
-      {"parley_insert_room", "INSERT INTO rooms(id, created_at, created_by) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"},
+      {"parley_insert_room",
+       "INSERT INTO rooms(id, created_at, created_by) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"},
   };
   for (const auto& [name, sql] : statements) {
     Result r(PQprepare(conn_, name, sql.c_str(), 0, nullptr));
@@ -298,7 +301,8 @@ std::vector<StoredRoom> PostgresStore::load_rooms_now() {
 void PostgresStore::create_room_now(const StoredRoom& room) {
   std::promise<std::error_code> done;
   create_room(room, [&](std::error_code ec) { done.set_value(ec); });
-  if (auto ec = done.get_future().get()) throw std::runtime_error("cannot create room " + room.id + ": " + ec.message());
+  if (auto ec = done.get_future().get())
+    throw std::runtime_error("cannot create room " + room.id + ": " + ec.message());
 }
 
 void PostgresStore::submit(Job job) {
@@ -311,15 +315,20 @@ void PostgresStore::submit(Job job) {
     }
   }
   // Stopped: fail the job on the caller's thread.
-  std::visit([this](auto& j) {
-    using J = std::decay_t<decltype(j)>;
-    if constexpr (std::is_same_v<J, ReadJob>) j.done(errc::store_failed, {});
-    else if constexpr (std::is_same_v<J, CallJob>) j.fn();  // the store thread has exited
-    else if constexpr (std::is_same_v<J, AppendJob>) {
-      queued_.fetch_sub(j.batch.size());
-      j.done(errc::store_failed);
-    } else j.done(errc::store_failed);
-  }, job);
+  std::visit(
+      [this](auto& j) {
+        using J = std::decay_t<decltype(j)>;
+        if constexpr (std::is_same_v<J, ReadJob>)
+          j.done(errc::store_failed, {});
+        else if constexpr (std::is_same_v<J, CallJob>)
+          j.fn();  // the store thread has exited
+        else if constexpr (std::is_same_v<J, AppendJob>) {
+          queued_.fetch_sub(j.batch.size());
+          j.done(errc::store_failed);
+        } else
+          j.done(errc::store_failed);
+      },
+      job);
 }
 
 void PostgresStore::create_room(StoredRoom room, Done done) { submit(CreateJob{std::move(room), std::move(done)}); }
@@ -510,10 +519,10 @@ PostgresStore::Outcome PostgresStore::insert_chunk(const core::Message* const* r
     p.int8(m.ts);
     p.text(m.cid);
   }
-  Result r(n == chunk_rows
-               ? PQexecPrepared(conn_, "parley_insert_messages", p.size(), p.values(), p.lengths(), p.formats(), 0)
-               : PQexecParams(conn_, insert_sql(n).c_str(), p.size(), p.types(), p.values(), p.lengths(), p.formats(),
-                              0));
+  Result r(
+      n == chunk_rows
+          ? PQexecPrepared(conn_, "parley_insert_messages", p.size(), p.values(), p.lengths(), p.formats(), 0)
+          : PQexecParams(conn_, insert_sql(n).c_str(), p.size(), p.types(), p.values(), p.lengths(), p.formats(), 0));
   if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) return classify_failure(r.get(), err);
   if (static_cast<std::size_t>(std::strtoull(PQcmdTuples(r.get()), nullptr, 10)) == n) return Outcome::ok;
 

@@ -50,17 +50,30 @@ class PostgresStore final : public Store {
   void create_room(StoredRoom room, Done done) override;
   bool has_capacity() const override;
   void append(std::vector<core::Message> batch, Done done) override;
-  void read(std::string room, std::uint64_t after, std::uint64_t before, std::size_t limit,
-            ReadDone done) override;
+  void read(std::string room, std::uint64_t after, std::uint64_t before, std::size_t limit, ReadDone done) override;
   void flush() override;
   void stop() override;
   StoreStats stats() const override;
 
  private:
-  struct CreateJob { StoredRoom room; Done done; };
-  struct AppendJob { std::vector<core::Message> batch; Done done; std::error_code result; };
-  struct ReadJob { std::string room; std::uint64_t after, before; std::size_t limit; ReadDone done; };
-  struct CallJob { std::function<void()> fn; };  // start-up work run on the store thread
+  struct CreateJob {
+    StoredRoom room;
+    Done done;
+  };
+  struct AppendJob {
+    std::vector<core::Message> batch;
+    Done done;
+    std::error_code result;
+  };
+  struct ReadJob {
+    std::string room;
+    std::uint64_t after, before;
+    std::size_t limit;
+    ReadDone done;
+  };
+  struct CallJob {
+    std::function<void()> fn;
+  };  // start-up work run on the store thread
   using Job = std::variant<CreateJob, AppendJob, ReadJob, CallJob>;
   enum class Outcome { ok, connection_lost, data_error, failed };
 

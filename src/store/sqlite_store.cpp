@@ -1,7 +1,7 @@
 #include "store/sqlite_store.hpp"
 
-#include <sqlite3.h>
 #include <spdlog/spdlog.h>
+#include <sqlite3.h>
 
 #include <algorithm>
 #include <chrono>
@@ -82,8 +82,10 @@ SqliteStore::SqliteStore(SqliteOptions options) : options_(std::move(options)) {
   prepare(insert_sql(1).c_str(), &insert_message_);
   prepare(insert_sql(insert_rows).c_str(), &insert_messages_);
   prepare("INSERT OR IGNORE INTO rooms(id, created_at, created_by) VALUES (?1, ?2, ?3)", &insert_room_);
-  prepare("SELECT seq, sender, text, ts, cid FROM messages WHERE room = ?1 AND seq > ?2 AND seq < ?3 "
-          "ORDER BY seq DESC LIMIT ?4", &select_range_);
+  prepare(
+      "SELECT seq, sender, text, ts, cid FROM messages WHERE room = ?1 AND seq > ?2 AND seq < ?3 "
+      "ORDER BY seq DESC LIMIT ?4",
+      &select_range_);
   // SQLite's automatic checkpoint runs in the committing thread: every checkpoint_pages pages a
   // commit also copies the WAL into the database and fsyncs both, which held a commit (and every
   // message waiting on it) for up to 10 ms in the rooms benchmark. This hook replaces it.
@@ -160,7 +162,8 @@ std::vector<StoredRoom> SqliteStore::load_rooms() {
 void SqliteStore::create_room_now(const StoredRoom& room) {
   std::promise<std::error_code> done;
   create_room(room, [&](std::error_code ec) { done.set_value(ec); });
-  if (auto ec = done.get_future().get()) throw std::runtime_error("cannot create room " + room.id + ": " + ec.message());
+  if (auto ec = done.get_future().get())
+    throw std::runtime_error("cannot create room " + room.id + ": " + ec.message());
 }
 
 void SqliteStore::submit(Job job) {
@@ -173,15 +176,20 @@ void SqliteStore::submit(Job job) {
     }
   }
   // Stopped: fail the job on the caller's thread.
-  std::visit([this](auto& j) {
-    using J = std::decay_t<decltype(j)>;
-    if constexpr (std::is_same_v<J, ReadJob>) j.done(errc::store_failed, {});
-    else if constexpr (std::is_same_v<J, FlushJob>) j.done();
-    else if constexpr (std::is_same_v<J, AppendJob>) {
-      queued_.fetch_sub(j.batch.size());
-      j.done(errc::store_failed);
-    } else j.done(errc::store_failed);
-  }, job);
+  std::visit(
+      [this](auto& j) {
+        using J = std::decay_t<decltype(j)>;
+        if constexpr (std::is_same_v<J, ReadJob>)
+          j.done(errc::store_failed, {});
+        else if constexpr (std::is_same_v<J, FlushJob>)
+          j.done();
+        else if constexpr (std::is_same_v<J, AppendJob>) {
+          queued_.fetch_sub(j.batch.size());
+          j.done(errc::store_failed);
+        } else
+          j.done(errc::store_failed);
+      },
+      job);
 }
 
 void SqliteStore::create_room(StoredRoom room, Done done) { submit(CreateJob{std::move(room), std::move(done)}); }
@@ -193,8 +201,7 @@ void SqliteStore::append(std::vector<core::Message> batch, Done done) {
   submit(AppendJob{std::move(batch), std::move(done)});
 }
 
-void SqliteStore::read(std::string room, std::uint64_t after, std::uint64_t before, std::size_t limit,
-                       ReadDone done) {
+void SqliteStore::read(std::string room, std::uint64_t after, std::uint64_t before, std::size_t limit, ReadDone done) {
   submit(ReadJob{std::move(room), after, before, limit, std::move(done)});
 }
 
@@ -435,8 +442,9 @@ std::error_code SqliteStore::read_now(const ReadJob& job, std::vector<core::Mess
   sqlite3_reset(st);
   bind_text(st, 1, job.room);
   sqlite3_bind_int64(st, 2, static_cast<sqlite3_int64>(std::min<std::uint64_t>(job.after, INT64_MAX)));
-  sqlite3_bind_int64(st, 3, job.before == 0 ? std::numeric_limits<sqlite3_int64>::max()
-                                            : static_cast<sqlite3_int64>(std::min<std::uint64_t>(job.before, INT64_MAX)));
+  sqlite3_bind_int64(st, 3,
+                     job.before == 0 ? std::numeric_limits<sqlite3_int64>::max()
+                                     : static_cast<sqlite3_int64>(std::min<std::uint64_t>(job.before, INT64_MAX)));
   sqlite3_bind_int64(st, 4, static_cast<sqlite3_int64>(std::min<std::size_t>(job.limit, INT64_MAX)));
   int rc;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {

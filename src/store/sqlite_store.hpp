@@ -21,10 +21,10 @@ struct sqlite3_stmt;
 namespace parley::store {
 
 struct SqliteOptions {
-  std::filesystem::path path;     // the database file
-  std::string synchronous = "NORMAL";  // NORMAL: durable against a crashed process; FULL: also power loss
-  std::size_t max_queue = 100000;  // messages waiting for commit before sends are refused
-  std::size_t max_batch = 10000;   // messages per transaction
+  std::filesystem::path path;           // the database file
+  std::string synchronous = "NORMAL";   // NORMAL: durable against a crashed process; FULL: also power loss
+  std::size_t max_queue = 100000;       // messages waiting for commit before sends are refused
+  std::size_t max_batch = 10000;        // messages per transaction
   std::size_t checkpoint_pages = 1000;  // WAL pages that start a background checkpoint (SQLite's default)
 };
 
@@ -39,8 +39,7 @@ class SqliteStore final : public Store {
   void create_room(StoredRoom room, Done done) override;
   bool has_capacity() const override;
   void append(std::vector<core::Message> batch, Done done) override;
-  void read(std::string room, std::uint64_t after, std::uint64_t before, std::size_t limit,
-            ReadDone done) override;
+  void read(std::string room, std::uint64_t after, std::uint64_t before, std::size_t limit, ReadDone done) override;
   void flush() override;
   void stop() override;
   StoreStats stats() const override;
@@ -50,10 +49,23 @@ class SqliteStore final : public Store {
   std::uint64_t checkpoint_finishes() const noexcept { return checkpoint_finishes_.load(std::memory_order_relaxed); }
 
  private:
-  struct CreateJob { StoredRoom room; Done done; };
-  struct AppendJob { std::vector<core::Message> batch; Done done; };
-  struct ReadJob { std::string room; std::uint64_t after, before; std::size_t limit; ReadDone done; };
-  struct FlushJob { std::function<void()> done; };
+  struct CreateJob {
+    StoredRoom room;
+    Done done;
+  };
+  struct AppendJob {
+    std::vector<core::Message> batch;
+    Done done;
+  };
+  struct ReadJob {
+    std::string room;
+    std::uint64_t after, before;
+    std::size_t limit;
+    ReadDone done;
+  };
+  struct FlushJob {
+    std::function<void()> done;
+  };
   using Job = std::variant<CreateJob, AppendJob, ReadJob, FlushJob>;
 
   void run();

@@ -53,8 +53,7 @@ class Store {
   virtual void append(std::vector<core::Message> batch, Done done) = 0;
   // The newest `limit` messages of `room` with after < seq < before, ascending. before = 0 means
   // no upper bound.
-  virtual void read(std::string room, std::uint64_t after, std::uint64_t before, std::size_t limit,
-                    ReadDone done) = 0;
+  virtual void read(std::string room, std::uint64_t after, std::uint64_t before, std::size_t limit, ReadDone done) = 0;
 
   // Blocks until everything queued so far has committed and its completions ran.
   virtual void flush() = 0;

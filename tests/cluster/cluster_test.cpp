@@ -267,7 +267,8 @@ struct Cluster {
     }
     for (auto& n : nodes)
       if (!eventually([&] { return readyz(n->port()) == 200; }, 15s))
-        throw std::runtime_error("node on port " + std::to_string(n->port()) + " not ready:\n" + tail(n->stderr_text()));
+        throw std::runtime_error("node on port " + std::to_string(n->port()) + " not ready:\n" +
+                                 tail(n->stderr_text()));
 
     // HAProxy from the loopback template (the one scripts/cluster fills in).
     haproxy_port = free_port();
@@ -291,8 +292,8 @@ struct Cluster {
     if (cfg.find("timeout tunnel") == std::string::npos || cfg.find("httpchk GET /readyz") == std::string::npos)
       throw std::runtime_error("deploy/haproxy.local.cfg.tmpl lost its tunnel timeout or /readyz check");
     std::ofstream(dir / "haproxy.cfg") << cfg;
-    haproxy = std::make_unique<Child>(std::vector<std::string>{PARLEY_HAPROXY, "-db", "-f", (dir / "haproxy.cfg").string()},
-                                      dir / "haproxy.log");
+    haproxy = std::make_unique<Child>(
+        std::vector<std::string>{PARLEY_HAPROXY, "-db", "-f", (dir / "haproxy.cfg").string()}, dir / "haproxy.log");
     haproxy->start();
     // Up once a request through it reaches a ready node.
     if (!eventually([&] { return readyz(haproxy_port) == 200; }, 10s))
@@ -343,9 +344,12 @@ Cluster* g_cluster = nullptr;
 class ClusterEnv : public ::testing::Environment {
  public:
   void SetUp() override {
-    if (std::string(PARLEY_REDIS_SERVER).empty()) skip_ = "redis-server not installed";
-    else if (std::string(PARLEY_HAPROXY).empty()) skip_ = "haproxy not installed";
-    else skip_ = test::PgServer::unavailable_reason();
+    if (std::string(PARLEY_REDIS_SERVER).empty())
+      skip_ = "redis-server not installed";
+    else if (std::string(PARLEY_HAPROXY).empty())
+      skip_ = "haproxy not installed";
+    else
+      skip_ = test::PgServer::unavailable_reason();
     if (!skip_.empty()) return;
     cluster_ = std::make_unique<Cluster>();
     try {
@@ -382,8 +386,12 @@ class Member {
   // Connects to `first_port` the first time (0: `port`), to `port` (HAProxy) after that.
   Member(std::string name, std::string room, unsigned short port, std::shared_ptr<boost::asio::io_context> ioc,
          bool sender, unsigned short first_port = 0)
-      : name_(std::move(name)), room_(std::move(room)), port_(port), first_port_(first_port ? first_port : port),
-        ioc_(std::move(ioc)), sender_(sender) {}
+      : name_(std::move(name)),
+        room_(std::move(room)),
+        port_(port),
+        first_port_(first_port ? first_port : port),
+        ioc_(std::move(ioc)),
+        sender_(sender) {}
 
   // Connects, hello, join (with since once it has joined before). False on failure.
   bool connect(Stats& st) {
@@ -532,7 +540,8 @@ class Traffic {
     ioc_ = std::make_shared<boost::asio::io_context>(1);
     for (int i = 0; i < members; ++i) {
       const unsigned short first = static_cast<std::size_t>(i) < first_ports.size() ? first_ports[i] : 0;
-      members_.push_back(std::make_unique<Member>("u" + std::to_string(i) + "-" + room_, room_, port, ioc_, true, first));
+      members_.push_back(
+          std::make_unique<Member>("u" + std::to_string(i) + "-" + room_, room_, port, ioc_, true, first));
     }
   }
 
@@ -611,7 +620,8 @@ class Traffic {
       for (auto& [cid, seq] : m->acked()) {
         const std::string who = m->name() + "|" + cid;
         auto [it, fresh] = by_seq.emplace(seq, who);
-        if (!fresh && it->second != who) ADD_FAILURE() << "seq " << seq << " acked for " << it->second << " and " << who;
+        if (!fresh && it->second != who)
+          ADD_FAILURE() << "seq " << seq << " acked for " << it->second << " and " << who;
       }
     }
     ASSERT_GT(by_seq.size(), 0u) << "no message was acked";
@@ -620,8 +630,10 @@ class Traffic {
       for (auto& [seq, who] : by_seq) {
         if (seq <= m->start()) continue;
         auto it = m->seen().find(seq);
-        if (it == m->seen().end()) ADD_FAILURE() << m->name() << " never got acked seq " << seq << " (" << who << ")";
-        else if (it->second != who) ADD_FAILURE() << m->name() << " got seq " << seq << " as " << it->second << ", acked as " << who;
+        if (it == m->seen().end())
+          ADD_FAILURE() << m->name() << " never got acked seq " << seq << " (" << who << ")";
+        else if (it->second != who)
+          ADD_FAILURE() << m->name() << " got seq " << seq << " as " << it->second << ", acked as " << who;
       }
     }
     // PostgreSQL: every seq 1..n, each message anyone saw, each acked one.
@@ -632,7 +644,8 @@ class Traffic {
     const auto deadline = Clock::now() + 15s;
     for (;;) {
       stored.clear();
-      for (auto& row : pg.query("parley", "SELECT seq, sender, cid FROM messages WHERE room = '" + room_ + "' ORDER BY seq"))
+      for (auto& row :
+           pg.query("parley", "SELECT seq, sender, cid FROM messages WHERE room = '" + room_ + "' ORDER BY seq"))
         stored[std::stoull(row[0])] = row[1] + "|" + row[2];
       if ((!stored.empty() && stored.rbegin()->first >= top_seen && stored.size() == stored.rbegin()->first) ||
           Clock::now() > deadline)
@@ -646,12 +659,15 @@ class Traffic {
     }
     for (auto& [seq, who] : by_seq) {
       auto it = stored.find(seq);
-      if (it == stored.end()) ADD_FAILURE() << "acked seq " << seq << " (" << who << ") is not in PostgreSQL";
-      else if (it->second != who) ADD_FAILURE() << "PostgreSQL has seq " << seq << " as " << it->second << ", acked as " << who;
+      if (it == stored.end())
+        ADD_FAILURE() << "acked seq " << seq << " (" << who << ") is not in PostgreSQL";
+      else if (it->second != who)
+        ADD_FAILURE() << "PostgreSQL has seq " << seq << " as " << it->second << ", acked as " << who;
     }
     for (auto& m : members_)
       for (auto& [seq, who] : m->seen())
-        if (!stored.count(seq)) ADD_FAILURE() << m->name() << " saw seq " << seq << " (" << who << "), not in PostgreSQL";
+        if (!stored.count(seq))
+          ADD_FAILURE() << m->name() << " saw seq " << seq << " (" << who << "), not in PostgreSQL";
   }
 
   std::vector<std::unique_ptr<Member>>& members() { return members_; }
@@ -690,8 +706,8 @@ class ClusterTest : public ::testing::Test {
   void create_room(const std::string& room);
 
   void log(const std::string& what) {
-    std::fprintf(stderr, "[cluster %6.1fs] %s\n",
-                 std::chrono::duration<double>(Clock::now() - t0_).count(), what.c_str());
+    std::fprintf(stderr, "[cluster %6.1fs] %s\n", std::chrono::duration<double>(Clock::now() - t0_).count(),
+                 what.c_str());
   }
 
   Cluster* c = nullptr;
@@ -782,7 +798,8 @@ TEST_F(ClusterTest, ChatAcrossNodesAndResumeOnAnotherNode) {
     WsClient& to = i % 2 ? ada : bob;
     const auto t = Clock::now();
     auto ack = from.send_message("a-chat", "c" + std::to_string(i), "hello " + std::to_string(i));
-    auto got = to.wait_for("message", [&](const json::object& e) { return str(e, "cid") == "c" + std::to_string(i); }, 3s);
+    auto got = to.wait_for(
+        "message", [&](const json::object& e) { return str(e, "cid") == "c" + std::to_string(i); }, 3s);
     ASSERT_TRUE(got) << "message " << i << " did not cross nodes";
     EXPECT_EQ(u64(*got, "seq"), u64(ack, "seq"));
     EXPECT_LT(Clock::now() - t, 1s) << "not real time";
@@ -810,7 +827,8 @@ TEST_F(ClusterTest, ChatAcrossNodesAndResumeOnAnotherNode) {
     carol.close();
   }
   std::vector<std::uint64_t> sent;
-  for (int i = 0; i < 10; ++i) sent.push_back(u64((i % 2 ? bob : ada).send_message("a-chat", "e" + std::to_string(i), "while away"), "seq"));
+  for (int i = 0; i < 10; ++i)
+    sent.push_back(u64((i % 2 ? bob : ada).send_message("a-chat", "e" + std::to_string(i), "while away"), "seq"));
   WsClient carol(n3);
   carol.hello("carol");
   auto joined = carol.join("a-chat", carol_last);
@@ -895,13 +913,25 @@ TEST_F(ClusterTest, RedisRestartUnderTraffic) {
   log("kill -9 redis");
   c->redis->kill(SIGKILL);
   for (auto& n : c->nodes)
-    EXPECT_TRUE(eventually([&] { t.tick(true); return readyz(n->port()) == 503; }, 8s)) << "/readyz still 200 without Redis";
+    EXPECT_TRUE(eventually(
+        [&] {
+          t.tick(true);
+          return readyz(n->port()) == 503;
+        },
+        8s))
+        << "/readyz still 200 without Redis";
   creator.create("c-created-while-down");
   t.run(1500ms);
   log("starting redis");
   c->start_redis();
   for (auto& n : c->nodes)
-    EXPECT_TRUE(eventually([&] { t.tick(true); return readyz(n->port()) == 200; }, 10s)) << "/readyz not back after Redis";
+    EXPECT_TRUE(eventually(
+        [&] {
+          t.tick(true);
+          return readyz(n->port()) == 200;
+        },
+        10s))
+        << "/readyz not back after Redis";
   t.run(2s);
   ASSERT_TRUE(t.settle(30s)) << t.describe();
   log(t.describe());

@@ -100,7 +100,8 @@ TEST_F(PostgresStoreTest, ServerKilledAndRestartedUnderLoadLosesAndDuplicatesNot
   EXPECT_GT(store.stats().failures, 0u);
 
   const std::uint64_t total = n * per_append;
-  auto rows = pg.query("kill", "SELECT count(*), count(DISTINCT seq), min(seq), max(seq) FROM messages WHERE room = 'r'");
+  auto rows =
+      pg.query("kill", "SELECT count(*), count(DISTINCT seq), min(seq), max(seq) FROM messages WHERE room = 'r'");
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0][0], std::to_string(total));  // no duplicate
   EXPECT_EQ(rows[0][1], std::to_string(total));

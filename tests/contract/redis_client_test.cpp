@@ -69,9 +69,7 @@ class Recorder {
 std::future<Result> send(RedisClient& c, std::vector<std::string> args) {
   auto p = std::make_shared<std::promise<Result>>();
   auto f = p->get_future();
-  c.command(std::move(args), [p](std::error_code ec, RedisReply r) {
-    p->set_value({ec, std::move(r)});
-  });
+  c.command(std::move(args), [p](std::error_code ec, RedisReply r) { p->set_value({ec, std::move(r)}); });
   return f;
 }
 
@@ -138,8 +136,7 @@ class RedisClientTest : public ::testing::Test {
   }
 
   boost::asio::io_context ctx_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_{
-      ctx_.get_executor()};
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_{ctx_.get_executor()};
   std::thread io_thread_;
   std::vector<std::thread> extra_io_threads_;  // end when the io_context runs out of work
   std::promise<void> io_done_;
@@ -219,9 +216,7 @@ TEST_F(RedisClientTest, CallsFromManyThreadsWithAnIoContextOnTwoThreads) {
     callers.emplace_back([&, t] {
       std::string key = "k" + std::to_string(t), channel = "ch" + std::to_string(t);
       for (int i = 0; i < kPerThread; ++i) {
-        c.command({"INCR", key}, [&, t](std::error_code ec, RedisReply r) {
-          values.push({t, ec ? -1 : r.integer});
-        });
+        c.command({"INCR", key}, [&, t](std::error_code ec, RedisReply r) { values.push({t, ec ? -1 : r.integer}); });
         if (i % 50 == 0) {
           c.subscribe(channel);
           c.unsubscribe(channel);

@@ -78,7 +78,11 @@ class PostgresBackend {
 
 inline core::Message make_message(const std::string& room, std::uint64_t seq, std::string text = {}) {
   if (text.empty()) text = "message " + std::to_string(seq) + " in " + room;
-  return core::Message{room, seq, "ada", std::move(text), 1'700'000'000'000 + static_cast<std::int64_t>(seq),
+  return core::Message{room,
+                       seq,
+                       "ada",
+                       std::move(text),
+                       1'700'000'000'000 + static_cast<std::int64_t>(seq),
                        "c-" + room + "-" + std::to_string(seq)};
 }
 
@@ -116,8 +120,9 @@ inline ReadResult read_sync(store::Store& s, const std::string& room, std::uint6
                             std::size_t limit) {
   auto p = std::make_shared<std::promise<ReadResult>>();
   auto f = p->get_future();
-  s.read(room, after, before, limit,
-         [p](std::error_code ec, std::vector<core::Message> m) { p->set_value({ec, std::move(m)}); });
+  s.read(room, after, before, limit, [p](std::error_code ec, std::vector<core::Message> m) {
+    p->set_value({ec, std::move(m)});
+  });
   return wait_for(f);
 }
 

@@ -48,8 +48,10 @@ class StoreContract : public ::testing::Test {
 struct BackendNames {
   template <class T>
   static std::string GetName(int) {
-    if constexpr (std::is_same_v<T, SqliteBackend>) return "Sqlite";
-    else return "Postgres";
+    if constexpr (std::is_same_v<T, SqliteBackend>)
+      return "Sqlite";
+    else
+      return "Postgres";
   }
 };
 

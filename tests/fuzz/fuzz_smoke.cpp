@@ -34,22 +34,38 @@ struct Rng {
   std::size_t below(std::size_t n) { return n ? static_cast<std::size_t>(next() % n) : 0; }
   bool chance(int percent) { return below(100) < static_cast<std::size_t>(percent); }
   template <class T, std::size_t N>
-  const T& pick(const T (&a)[N]) { return a[below(N)]; }
+  const T& pick(const T (&a)[N]) {
+    return a[below(N)];
+  }
 };
 
 // ---------------------------------------------------------------------------------------------
 // Pieces of text: ASCII, valid UTF-8 of every length, and the classic invalid sequences.
 
-const char* const kValidPieces[] = {"a", "hello", " ", "{\"type\":\"ping\"}", "\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F\x98\x80",
-                                    "\xF4\x8F\xBF\xBF", "\xED\x9F\xBF", "\xEE\x80\x80", "\xC2\x80", "\n", "\\", "\""};
-const char* const kInvalidPieces[] = {"\x80", "\xC0\x80", "\xE0\x80\x80", "\xED\xA0\x80", "\xF4\x90\x80\x80", "\xF8",
-                                      "\xFF", "\xC2", "\xE2\x82", "\xF0\x9F\x98"};
+const char* const kValidPieces[] = {"a",
+                                    "hello",
+                                    " ",
+                                    "{\"type\":\"ping\"}",
+                                    "\xC3\xA9",
+                                    "\xE2\x82\xAC",
+                                    "\xF0\x9F\x98\x80",
+                                    "\xF4\x8F\xBF\xBF",
+                                    "\xED\x9F\xBF",
+                                    "\xEE\x80\x80",
+                                    "\xC2\x80",
+                                    "\n",
+                                    "\\",
+                                    "\""};
+const char* const kInvalidPieces[] = {"\x80", "\xC0\x80", "\xE0\x80\x80", "\xED\xA0\x80", "\xF4\x90\x80\x80",
+                                      "\xF8", "\xFF",     "\xC2",         "\xE2\x82",     "\xF0\x9F\x98"};
 
 std::string text(Rng& r, std::size_t approx, int invalid_percent) {
   std::string s;
   while (s.size() < approx) {
-    if (r.chance(invalid_percent)) s += r.pick(kInvalidPieces);
-    else s += r.pick(kValidPieces);
+    if (r.chance(invalid_percent))
+      s += r.pick(kInvalidPieces);
+    else
+      s += r.pick(kValidPieces);
   }
   return s;
 }
@@ -117,7 +133,8 @@ std::string frame(Rng& r, std::uint8_t op, bool fin, const std::string& payload)
   char key[4];
   for (auto& k : key) k = r.chance(10) ? 0 : static_cast<char>(r.next());
   if (masked) out.append(key, 4);
-  for (std::size_t i = 0; i < payload.size(); ++i) out.push_back(masked ? static_cast<char>(payload[i] ^ key[i & 3]) : payload[i]);
+  for (std::size_t i = 0; i < payload.size(); ++i)
+    out.push_back(masked ? static_cast<char>(payload[i] ^ key[i & 3]) : payload[i]);
   return out;
 }
 
@@ -130,7 +147,8 @@ std::size_t payload_size(Rng& r) {
 }
 
 std::string close_payload(Rng& r) {
-  static const std::uint16_t codes[] = {1000, 1001, 1002, 1003, 1004, 1005, 1006, 1007, 1011, 1015, 999, 2999, 3000, 4999, 5000, 0};
+  static const std::uint16_t codes[] = {1000, 1001, 1002, 1003, 1004, 1005, 1006, 1007,
+                                        1011, 1015, 999,  2999, 3000, 4999, 5000, 0};
   if (r.chance(10)) return r.chance(50) ? std::string() : std::string(1, 'x');
   const std::uint16_t c = r.pick(codes);
   std::string p{static_cast<char>(c >> 8), static_cast<char>(c & 0xFF)};
@@ -151,7 +169,8 @@ std::string ws_input(Rng& r) {
       out += frame(r, op, fin, text(r, payload_size(r), 3));
       in_message = !fin;
     } else if (k < 55) {
-      out += frame(r, r.chance(50) ? 0x9 : 0xA, !r.chance(3), r.chance(3) ? random_bytes(r, 126) : random_bytes(r, r.below(30)));
+      out += frame(r, r.chance(50) ? 0x9 : 0xA, !r.chance(3),
+                   r.chance(3) ? random_bytes(r, 126) : random_bytes(r, r.below(30)));
     } else if (k < 65) {
       out += frame(r, 0x8, true, close_payload(r));
     } else if (k < 70) {
@@ -181,15 +200,28 @@ std::string json_string(Rng& r) {
     case 1: return "\"" + std::string(r.chance(50) ? 64 : 65, 'r') + "\"";
     case 2: return "\"\\u00e9\\ud83d\\ude00\\n\\\"\\\\\"";
     case 3: return "\"" + text(r, r.below(40), 10) + "\"";  // raw bytes, sometimes invalid UTF-8
-    case 4: return "\"\\ud800\"";                              // a lone surrogate escape
+    case 4: return "\"\\ud800\"";                           // a lone surrogate escape
     default: return "\"" + text(r, r.below(12), 0) + "\"";
   }
 }
 
 std::string json_value(Rng& r, int depth = 0) {
-  static const char* const numbers[] = {"0", "1", "-1", "40", "1.5", "-0.5", "41.0", "4e1", "1e300", "-0",
-                                        "18446744073709551615", "18446744073709551616", "9007199254740992",
-                                        "9223372036854775807", "-9223372036854775808", "0.1"};
+  static const char* const numbers[] = {"0",
+                                        "1",
+                                        "-1",
+                                        "40",
+                                        "1.5",
+                                        "-0.5",
+                                        "41.0",
+                                        "4e1",
+                                        "1e300",
+                                        "-0",
+                                        "18446744073709551615",
+                                        "18446744073709551616",
+                                        "9007199254740992",
+                                        "9223372036854775807",
+                                        "-9223372036854775808",
+                                        "0.1"};
   switch (r.below(depth > 3 ? 6 : 8)) {
     case 0: return "null";
     case 1: return r.chance(50) ? "true" : "false";
@@ -204,14 +236,16 @@ std::string json_value(Rng& r, int depth = 0) {
     }
     default: {
       std::string o = "{";
-      for (int i = 0, n = static_cast<int>(r.below(3)); i < n; ++i) o += (i ? ",\"k" : "\"k") + std::to_string(i) + "\":" + json_value(r, depth + 1);
+      for (int i = 0, n = static_cast<int>(r.below(3)); i < n; ++i)
+        o += (i ? ",\"k" : "\"k") + std::to_string(i) + "\":" + json_value(r, depth + 1);
       return o + "}";
     }
   }
 }
 
 std::string json_input(Rng& r) {
-  static const char* const types[] = {"hello", "rooms", "create", "join", "leave", "send", "typing", "history", "ping", "PING", "nope", ""};
+  static const char* const types[] = {"hello",  "rooms",   "create", "join", "leave", "send",
+                                      "typing", "history", "ping",   "PING", "nope",  ""};
   static const char* const keys[] = {"room", "name", "cid", "text", "since", "before", "limit", "ref", "extra"};
   const std::size_t k = r.below(100);
   if (k < 3) return random_bytes(r, r.below(40));
@@ -229,9 +263,12 @@ std::string json_input(Rng& r) {
   for (int i = 0, n = static_cast<int>(r.below(6)); i < n; ++i) {
     const std::string key = r.pick(keys);
     const bool good_kind = r.chance(70);
-    if (key == "since" || key == "before" || key == "limit") member(key, good_kind ? std::to_string(r.below(1000)) : json_value(r));
-    else if (key == "ref") member(key, good_kind ? (r.chance(50) ? std::to_string(r.below(1000)) : json_string(r)) : json_value(r));
-    else member(key, good_kind ? json_string(r) : json_value(r));
+    if (key == "since" || key == "before" || key == "limit")
+      member(key, good_kind ? std::to_string(r.below(1000)) : json_value(r));
+    else if (key == "ref")
+      member(key, good_kind ? (r.chance(50) ? std::to_string(r.below(1000)) : json_string(r)) : json_value(r));
+    else
+      member(key, good_kind ? json_string(r) : json_value(r));
   }
   o += "}";
   if (r.chance(10)) mutate(r, o);
@@ -241,13 +278,26 @@ std::string json_input(Rng& r) {
 // An upgrade request built from the pieces browsers and tools send, in varied case and spacing,
 // sometimes broken; the first byte is the header limit (see upgrade_request_target.cpp).
 std::string upgrade_input(Rng& r) {
-  static const char* const lines[] = {
-      "Host: 127.0.0.1:8080", "Connection: Upgrade", "connection: keep-alive, upgrade", "Upgrade: websocket",
-      "upgrade:WebSocket", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13",
-      "sec-websocket-version:8", "Sec-WebSocket-Protocol: parley.v1", "Origin: http://x", "Content-Length: 0",
-      "Transfer-Encoding: chunked", " folded", "X-Empty:", "Bad Name: x", ": nameless", "Pragma: no-cache"};
-  static const char* const starts[] = {"GET /ws HTTP/1.1", "GET /ws?x=1 HTTP/1.1", "GET / HTTP/1.1",
-                                       "POST /ws HTTP/1.1", "GET /ws HTTP/1.0", "GET ws HTTP/1.1", "GET /ws"};
+  static const char* const lines[] = {"Host: 127.0.0.1:8080",
+                                      "Connection: Upgrade",
+                                      "connection: keep-alive, upgrade",
+                                      "Upgrade: websocket",
+                                      "upgrade:WebSocket",
+                                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+                                      "Sec-WebSocket-Version: 13",
+                                      "sec-websocket-version:8",
+                                      "Sec-WebSocket-Protocol: parley.v1",
+                                      "Origin: http://x",
+                                      "Content-Length: 0",
+                                      "Transfer-Encoding: chunked",
+                                      " folded",
+                                      "X-Empty:",
+                                      "Bad Name: x",
+                                      ": nameless",
+                                      "Pragma: no-cache"};
+  static const char* const starts[] = {
+      "GET /ws HTTP/1.1", "GET /ws?x=1 HTTP/1.1", "GET / HTTP/1.1", "POST /ws HTTP/1.1",
+      "GET /ws HTTP/1.0", "GET ws HTTP/1.1",      "GET /ws"};
   std::string o(1, static_cast<char>(r.chance(80) ? 255 : r.next()));
   o += r.pick(starts);
   o += "\r\n";
@@ -296,11 +346,16 @@ int main(int argc, char** argv) {
   parley::fuzz::byte_by_byte_limit = 256;  // keeps a Debug (-O0) run within seconds
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a == "--count" && i + 1 < argc) count = std::strtoull(argv[++i], nullptr, 10);
-    else if (a == "--seconds" && i + 1 < argc) seconds = std::strtod(argv[++i], nullptr);
-    else if (a == "--seed" && i + 1 < argc) seed = std::strtoull(argv[++i], nullptr, 10);
-    else if (a == "--bytewise" && i + 1 < argc) parley::fuzz::byte_by_byte_limit = std::strtoull(argv[++i], nullptr, 10);
-    else corpus = a;
+    if (a == "--count" && i + 1 < argc)
+      count = std::strtoull(argv[++i], nullptr, 10);
+    else if (a == "--seconds" && i + 1 < argc)
+      seconds = std::strtod(argv[++i], nullptr);
+    else if (a == "--seed" && i + 1 < argc)
+      seed = std::strtoull(argv[++i], nullptr, 10);
+    else if (a == "--bytewise" && i + 1 < argc)
+      parley::fuzz::byte_by_byte_limit = std::strtoull(argv[++i], nullptr, 10);
+    else
+      corpus = a;
   }
   const Target targets[] = {{"ws_frame", parley::fuzz::ws_frame, ws_input},
                             {"parse_request", parley::fuzz::parse_request, json_input},
@@ -310,16 +365,21 @@ int main(int argc, char** argv) {
   for (const Target& t : targets) {
     const auto t_start = std::chrono::steady_clock::now();
     const std::vector<std::string> seeds = read_corpus(corpus / t.name);
-    auto run = [&](const std::string& input) { t.entry(reinterpret_cast<const std::uint8_t*>(input.data()), input.size()); };
+    auto run = [&](const std::string& input) {
+      t.entry(reinterpret_cast<const std::uint8_t*>(input.data()), input.size());
+    };
     for (const auto& s : seeds) run(s);
     Rng r{seed ^ std::hash<std::string>{}(t.name)};
     std::size_t done = 0;
     for (; done < count; ++done) {
       std::string input;
       const std::size_t k = r.below(100);
-      if (k < 70) input = t.generate(r);
-      else if (k < 90 && !seeds.empty()) (input = seeds[r.below(seeds.size())], mutate(r, input));
-      else input = random_bytes(r, r.below(64));
+      if (k < 70)
+        input = t.generate(r);
+      else if (k < 90 && !seeds.empty())
+        (input = seeds[r.below(seeds.size())], mutate(r, input));
+      else
+        input = random_bytes(r, r.below(64));
       run(input);
       if ((done & 1023) == 0 && std::chrono::steady_clock::now() - t_start > budget) break;
     }

@@ -29,7 +29,7 @@ inline bool strict() {
 
 }  // namespace parley::fuzz
 
-#define FUZZ_CHECK(cond) \
-  do {                   \
+#define FUZZ_CHECK(cond)                                          \
+  do {                                                            \
     if (!(cond)) ::parley::fuzz::fail(__FILE__, __LINE__, #cond); \
   } while (0)

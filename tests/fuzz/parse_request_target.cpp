@@ -31,8 +31,9 @@ bool count_field(const json::object& o, std::string_view key, const std::optiona
   if (!got) return false;
   if (v->is_uint64()) return v->get_uint64() == *got;
   if (v->is_int64()) return v->get_int64() >= 0 && static_cast<std::uint64_t>(v->get_int64()) == *got;
-  if (v->is_double()) return v->get_double() >= 0 && v->get_double() <= 9007199254740992.0 && std::floor(v->get_double()) == v->get_double() &&
-                             static_cast<std::uint64_t>(v->get_double()) == *got;
+  if (v->is_double())
+    return v->get_double() >= 0 && v->get_double() <= 9007199254740992.0 &&
+           std::floor(v->get_double()) == v->get_double() && static_cast<std::uint64_t>(v->get_double()) == *got;
   return false;
 }
 
@@ -59,32 +60,29 @@ int parse_request(const std::uint8_t* data, std::size_t size) {
       const json::value ref = json::parse(req->ref, rec);
       FUZZ_CHECK(!rec);
       FUZZ_CHECK(o.contains("ref") && ref == o.at("ref"));
-      FUZZ_CHECK(ref.is_int64() || ref.is_uint64() || (ref.is_string() && protocol::utf8_length(ref.get_string()) <= 64));
+      FUZZ_CHECK(ref.is_int64() || ref.is_uint64() ||
+                 (ref.is_string() && protocol::utf8_length(ref.get_string()) <= 64));
     }
     using T = protocol::RequestType;
     switch (req->type) {
-      case T::hello:
-        FUZZ_CHECK(string_field(o, "name", req->name));
-        break;
+      case T::hello: FUZZ_CHECK(string_field(o, "name", req->name)); break;
       case T::create:
       case T::leave:
-      case T::typing:
-        FUZZ_CHECK(string_field(o, "room", req->room));
-        break;
+      case T::typing: FUZZ_CHECK(string_field(o, "room", req->room)); break;
       case T::join:
         FUZZ_CHECK(string_field(o, "room", req->room));
         FUZZ_CHECK(count_field(o, "since", req->since));
         break;
       case T::send:
-        FUZZ_CHECK(string_field(o, "room", req->room) && string_field(o, "cid", req->cid) && string_field(o, "text", req->text));
+        FUZZ_CHECK(string_field(o, "room", req->room) && string_field(o, "cid", req->cid) &&
+                   string_field(o, "text", req->text));
         break;
       case T::history:
         FUZZ_CHECK(string_field(o, "room", req->room));
         FUZZ_CHECK(count_field(o, "before", req->before) && count_field(o, "limit", req->limit));
         break;
       case T::rooms:
-      case T::ping:
-        break;
+      case T::ping: break;
     }
     return 0;
   }

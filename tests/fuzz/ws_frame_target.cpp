@@ -52,14 +52,14 @@ void check_event(const FrameReader::Event& e, std::size_t max) {
       FUZZ_CHECK(protocol::is_valid_utf8(e.payload));
       break;
     case Kind::ping:
-    case Kind::pong:
-      FUZZ_CHECK(e.payload.size() <= 125);
-      break;
+    case Kind::pong: FUZZ_CHECK(e.payload.size() <= 125); break;
     case Kind::close:
       FUZZ_CHECK(e.payload.size() <= 123);
       FUZZ_CHECK(protocol::is_valid_utf8(e.payload));
-      if (e.close_code == 1005) FUZZ_CHECK(e.payload.empty());
-      else FUZZ_CHECK(protocol::is_valid_close_code(e.close_code));
+      if (e.close_code == 1005)
+        FUZZ_CHECK(e.payload.empty());
+      else
+        FUZZ_CHECK(protocol::is_valid_close_code(e.close_code));
       break;
   }
 }
@@ -76,7 +76,8 @@ Run feed(std::string_view stream, std::size_t max, std::uint64_t seed, int mode)
     if (mode == 2) n = 1;
     std::string chunk(stream.substr(pos, n));
     pos += n;
-    const std::uint16_t code = reader.consume(std::span<char>(chunk.data(), chunk.size()), [&](const FrameReader::Event& e) {
+    const std::uint16_t code = reader.consume(std::span<char>(chunk.data(), chunk.size()), [&](const FrameReader::Event&
+                                                                                                   e) {
       FUZZ_CHECK(run.code == 0);
       check_event(e, max);
       run.events.push_back(Ev{e.kind, std::string(e.payload), e.kind == Kind::close ? e.close_code : std::uint16_t{0}});
@@ -106,7 +107,8 @@ std::string mask_server_frames(std::string_view server, std::uint32_t key) {
     std::uint64_t n = b1 & 0x7F;
     if (n == 126) {
       h = 4;
-      n = (static_cast<std::uint64_t>(static_cast<std::uint8_t>(server[pos + 2])) << 8) | static_cast<std::uint8_t>(server[pos + 3]);
+      n = (static_cast<std::uint64_t>(static_cast<std::uint8_t>(server[pos + 2])) << 8) |
+          static_cast<std::uint8_t>(server[pos + 3]);
     } else if (n == 127) {
       h = 10;
       n = 0;
@@ -115,7 +117,8 @@ std::string mask_server_frames(std::string_view server, std::uint32_t key) {
     FUZZ_CHECK(server.size() - pos - h >= n);
     out.append(server.substr(pos, h));
     out[out.size() - h + 1] = static_cast<char>(out[out.size() - h + 1] | 0x80);
-    const char k[4] = {static_cast<char>(key >> 24), static_cast<char>(key >> 16), static_cast<char>(key >> 8), static_cast<char>(key)};
+    const char k[4] = {static_cast<char>(key >> 24), static_cast<char>(key >> 16), static_cast<char>(key >> 8),
+                       static_cast<char>(key)};
     out.append(k, 4);
     for (std::size_t i = 0; i < n; ++i) out.push_back(static_cast<char>(server[pos + h + i] ^ k[i & 3]));
     pos += h + static_cast<std::size_t>(n);
@@ -150,11 +153,12 @@ int ws_frame(const std::uint8_t* data, std::size_t size) {
     FrameReader reader(max);
     std::string copy(stream);
     std::size_t seen = 0;
-    const std::uint16_t code = reader.consume(std::span<char>(copy.data(), copy.size()), [&](const FrameReader::Event& e) {
-      FUZZ_CHECK(seen < k);
-      FUZZ_CHECK(whole.events[seen].kind == e.kind && whole.events[seen].payload == e.payload);
-      return ++seen < k;
-    });
+    const std::uint16_t code =
+        reader.consume(std::span<char>(copy.data(), copy.size()), [&](const FrameReader::Event& e) {
+          FUZZ_CHECK(seen < k);
+          FUZZ_CHECK(whole.events[seen].kind == e.kind && whole.events[seen].payload == e.payload);
+          return ++seen < k;
+        });
     FUZZ_CHECK(seen == k);
     FUZZ_CHECK(code == 0);  // stopping is not a violation
   }
@@ -186,7 +190,9 @@ int ws_frame(const std::uint8_t* data, std::size_t size) {
       case Kind::close:
         flush_text();
         out.add_control(protocol::Opcode::close,
-                        e.code == 1005 ? std::string() : protocol::make_close_payload(static_cast<protocol::CloseCode>(e.code), e.payload));
+                        e.code == 1005
+                            ? std::string()
+                            : protocol::make_close_payload(static_cast<protocol::CloseCode>(e.code), e.payload));
         expected.push_back(e);
         break;
     }

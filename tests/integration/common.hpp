@@ -27,7 +27,8 @@ inline void expect_alive(WsClient& c) {
 }
 
 inline std::int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 inline std::string repeat(std::string_view s, std::size_t n) {

@@ -189,7 +189,8 @@ TEST(Resume, LosslessWhileMessagesKeepComing) {
   const std::uint64_t last_seen = first.back();
   ada->drop();
   ada.reset();
-  for (int i = 11; i <= 40; ++i) bob.send_message("general", "b" + std::to_string(i), "while away " + std::to_string(i));
+  for (int i = 11; i <= 40; ++i)
+    bob.send_message("general", "b" + std::to_string(i), "while away " + std::to_string(i));
 
   // A sender keeps sending while ada's join is processed.
   std::atomic<bool> stop{false};
@@ -231,7 +232,8 @@ TEST(Resume, LosslessWhileMessagesKeepComing) {
 struct GapSetup {
   ServerProcess server;
   WsClient bob;
-  explicit GapSetup(std::vector<std::string> settings) : server(ServerOptions{with(std::move(settings))}), bob(server.port()) {
+  explicit GapSetup(std::vector<std::string> settings)
+      : server(ServerOptions{with(std::move(settings))}), bob(server.port()) {
     bob.hello("bob");
     bob.join("general");
     {

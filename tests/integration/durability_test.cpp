@@ -33,7 +33,8 @@ TEST(Durability, RestartKeepsHistoryAndSeq) {
     a.hello("ada");
     a.create("ops");
     a.join("general");
-    for (int i = 1; i <= 10; ++i) a.send_message("general", "c" + std::to_string(i), "before restart " + std::to_string(i));
+    for (int i = 1; i <= 10; ++i)
+      a.send_message("general", "c" + std::to_string(i), "before restart " + std::to_string(i));
     before = a.full_history("general");
     ASSERT_EQ(before.size(), 10u);
   }
@@ -74,7 +75,7 @@ TEST(Durability, KillNineLosesNothingAcked) {
   struct Sent {
     std::string text;
   };
-  std::map<std::string, Sent> sent;          // cid -> what was sent
+  std::map<std::string, Sent> sent;            // cid -> what was sent
   std::map<std::string, std::uint64_t> acked;  // cid -> seq
   std::atomic<std::size_t> acked_count{0};
   std::atomic<bool> kill_now{false};
@@ -134,7 +135,12 @@ TEST(Durability, KillNineLosesNothingAcked) {
     ASSERT_TRUE(enough) << "fewer than 300 acks before the kill";
     ASSERT_EQ(error, "");
     // Read to the end of the stream (acks read now are not counted: they stay "in flight").
-    ASSERT_TRUE(eventually([&] { s.pump(5ms); return s.closed(); }, scaled(5s)));
+    ASSERT_TRUE(eventually(
+        [&] {
+          s.pump(5ms);
+          return s.closed();
+        },
+        scaled(5s)));
   }
   ASSERT_GT(sent.size(), acked.size()) << "the kill came after the last send: nothing was in flight";
   server.restart();
@@ -261,12 +267,15 @@ TEST(Drain, SigtermClosesClientsWith1001AndExitsZero) {
   ASSERT_TRUE(draining) << "no /readyz answer during the drain";
   EXPECT_EQ(draining->status, 503);
   EXPECT_FALSE(draining->json().as_object().at("ready").as_bool());
-  EXPECT_TRUE(eventually([&] {
-    RawClient n;
-    if (!n.connect(server.port())) return true;
-    n.send("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-    return n.closed_within(scaled(300ms)) && n.buffer().empty();
-  }, scaled(2s))) << "the server still accepts connections while draining";
+  EXPECT_TRUE(eventually(
+      [&] {
+        RawClient n;
+        if (!n.connect(server.port())) return true;
+        n.send("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        return n.closed_within(scaled(300ms)) && n.buffer().empty();
+      },
+      scaled(2s)))
+      << "the server still accepts connections while draining";
   EXPECT_EQ(server.wait_exit(scaled(10s)), 0);
 }
 

@@ -1,5 +1,6 @@
 #include "harness.hpp"
 
+#include <gtest/gtest.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -8,7 +9,6 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <gtest/gtest.h>
 
 #include <fcntl.h>
 #include <poll.h>
@@ -136,9 +136,10 @@ ServerProcess::~ServerProcess() {
 void ServerProcess::start() {
   if (pid_ > 0) fail("server already running");
   const std::string listen = "127.0.0.1:" + std::to_string(port_);
-  std::vector<std::string> args = {parley_binary(), "serve", "--listen", listen, "--data", data_dir_,
-                                   "--web", PARLEY_WEB_DIR, "--threads", std::to_string(options_.threads),
-                                   "--log-level", options_.log_level};
+  std::vector<std::string> args = {
+      parley_binary(), "serve",           "--listen",     listen,      "--data",
+      data_dir_,       "--web",           PARLEY_WEB_DIR, "--threads", std::to_string(options_.threads),
+      "--log-level",   options_.log_level};
   for (const auto& s : options_.settings) {
     args.push_back("--set");
     args.push_back(s);
@@ -235,8 +236,12 @@ std::string ServerProcess::stderr_text() const { return read_file(stderr_path_);
 
 std::string ServerProcess::sanitizer_reports() const {
   const std::string text = stderr_text();
-  static const char* markers[] = {"WARNING: ThreadSanitizer", "ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
-                                  "runtime error:", "SUMMARY: UndefinedBehaviorSanitizer", "unhandled exception"};
+  static const char* markers[] = {"WARNING: ThreadSanitizer",
+                                  "ERROR: AddressSanitizer",
+                                  "ERROR: LeakSanitizer",
+                                  "runtime error:",
+                                  "SUMMARY: UndefinedBehaviorSanitizer",
+                                  "unhandled exception"};
   std::string out;
   for (const char* m : markers) {
     std::size_t at = 0;
@@ -352,7 +357,9 @@ HttpResponse http_raw(unsigned short port, const std::string& request, Ms timeou
     if (head) {
       if (auto r = parse_http_response(c.buffer(), &used, true)) return *r;
     }
-    if (auto r = parse_http_response(c.buffer(), &used); r && (!r->header("content-length").empty() || r->status == 101)) return *r;
+    if (auto r = parse_http_response(c.buffer(), &used);
+        r && (!r->header("content-length").empty() || r->status == 101))
+      return *r;
     if (eof) {
       if (auto r = parse_http_response(c.buffer(), nullptr)) return *r;
       fail("connection closed before a complete response: " + c.buffer());
@@ -480,8 +487,10 @@ std::optional<HttpResponse> RawClient::read_http_response(Ms timeout) {
     if (::poll(&p, 1, static_cast<int>(std::min<long>(left.count(), 50))) > 0) {
       char tmp[65536];
       const ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
-      if (n <= 0) eof = true;
-      else buf_.append(tmp, static_cast<std::size_t>(n));
+      if (n <= 0)
+        eof = true;
+      else
+        buf_.append(tmp, static_cast<std::size_t>(n));
     }
     if (eof) return std::nullopt;
   }
@@ -505,7 +514,8 @@ HttpResponse RawClient::ws_upgrade(const std::string& path, const std::string& e
 
 std::uint16_t RawClient::Frame::close_code() const {
   if (payload.size() < 2) return 1005;
-  return static_cast<std::uint16_t>((static_cast<unsigned char>(payload[0]) << 8) | static_cast<unsigned char>(payload[1]));
+  return static_cast<std::uint16_t>((static_cast<unsigned char>(payload[0]) << 8) |
+                                    static_cast<unsigned char>(payload[1]));
 }
 
 std::optional<RawClient::Frame> RawClient::read_frame(Ms timeout, bool* eof) {
@@ -520,10 +530,15 @@ std::optional<RawClient::Frame> RawClient::read_frame(Ms timeout, bool* eof) {
       std::size_t pos = 2;
       bool complete = true;
       if (len == 126) {
-        if (buf_.size() < 4) complete = false;
-        else len = (static_cast<std::uint64_t>(static_cast<unsigned char>(buf_[2])) << 8) | static_cast<unsigned char>(buf_[3]), pos = 4;
+        if (buf_.size() < 4)
+          complete = false;
+        else
+          len = (static_cast<std::uint64_t>(static_cast<unsigned char>(buf_[2])) << 8) |
+                static_cast<unsigned char>(buf_[3]),
+          pos = 4;
       } else if (len == 127) {
-        if (buf_.size() < 10) complete = false;
+        if (buf_.size() < 10)
+          complete = false;
         else {
           len = 0;
           for (int i = 0; i < 8; ++i) len = (len << 8) | static_cast<unsigned char>(buf_[2 + i]);
@@ -591,7 +606,8 @@ std::string ws_frame(int opcode, std::string_view payload, bool fin, bool mask, 
   }
   const char key[4] = {0x37, static_cast<char>(0xfa), 0x21, 0x3d};
   if (mask) f.append(key, 4);
-  for (std::size_t i = 0; i < payload.size(); ++i) f.push_back(mask ? static_cast<char>(payload[i] ^ key[i & 3]) : payload[i]);
+  for (std::size_t i = 0; i < payload.size(); ++i)
+    f.push_back(mask ? static_cast<char>(payload[i] ^ key[i & 3]) : payload[i]);
   return f;
 }
 
@@ -658,8 +674,10 @@ struct WsClient::Impl {
         if (!line.empty()) {
           std::error_code jec;
           auto v = json::parse(line, jec);
-          if (jec || !v.is_object()) ADD_FAILURE() << "the server sent a line that is not a JSON object: " << line;
-          else events.push_back(std::move(v.get_object()));
+          if (jec || !v.is_object())
+            ADD_FAILURE() << "the server sent a line that is not a JSON object: " << line;
+          else
+            events.push_back(std::move(v.get_object()));
         } else {
           ADD_FAILURE() << "the server sent an empty line in a frame: [" << data << "]";
         }
@@ -800,7 +818,8 @@ void WsClient::clear() {
 json::object WsClient::request(json::object req, Ms timeout) {
   const std::int64_t ref = impl_->next_ref++;
   req["ref"] = ref;
-  const std::string type = req.contains("type") && req.at("type").is_string() ? std::string(req.at("type").as_string()) : "?";
+  const std::string type =
+      req.contains("type") && req.at("type").is_string() ? std::string(req.at("type").as_string()) : "?";
   send_json(req);
   auto& im = *impl_;
   std::optional<json::object> found;

@@ -75,7 +75,7 @@ class ServerProcess {
 
  private:
   ServerOptions options_;
-  std::string dir_;       // temp dir holding data/ and logs
+  std::string dir_;  // temp dir holding data/ and logs
   std::string data_dir_;
   std::string stdout_path_, stderr_path_;
   int pid_ = -1;

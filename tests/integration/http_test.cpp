@@ -20,10 +20,10 @@ TEST(Cli, VersionAndConfigKeys) {
   EXPECT_NE(v.output.find("parley "), std::string::npos) << v.output;
   auto k = run_parley({"config-keys"});
   EXPECT_EQ(k.exit_code, 0);
-  for (const char* key : {"limits.max_frame_bytes = 65536", "limits.max_text_length = 4000", "limits.send_rate = 10",
-                          "limits.send_burst = 20", "limits.max_outbound_bytes = 4194304",
-                          "limits.ping_interval_ms = 20000", "rooms.recent_messages = 1024",
-                          "rooms.dedupe_window = 10000", "limits.max_header_bytes = 8192"})
+  for (const char* key :
+       {"limits.max_frame_bytes = 65536", "limits.max_text_length = 4000", "limits.send_rate = 10",
+        "limits.send_burst = 20", "limits.max_outbound_bytes = 4194304", "limits.ping_interval_ms = 20000",
+        "rooms.recent_messages = 1024", "rooms.dedupe_window = 10000", "limits.max_header_bytes = 8192"})
     EXPECT_NE(k.output.find(key), std::string::npos) << key << "\n" << k.output;
 }
 
@@ -31,15 +31,19 @@ TEST(Cli, UnknownSettingIsRefused) {
   auto r = run_parley({"serve", "--listen", "127.0.0.1:0", "--data", "/tmp/parley-it-never", "--set", "limits.nope=1"});
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("limits.nope"), std::string::npos) << r.output;
-  auto bad = run_parley({"serve", "--listen", "127.0.0.1:0", "--data", "/tmp/parley-it-never", "--set", "limits.send_rate=-1"});
+  auto bad = run_parley(
+      {"serve", "--listen", "127.0.0.1:0", "--data", "/tmp/parley-it-never", "--set", "limits.send_rate=-1"});
   EXPECT_EQ(bad.exit_code, 2) << bad.output;
-  auto writes = run_parley({"serve", "--listen", "127.0.0.1:0", "--data", "/tmp/parley-it-never", "--set", "server.writes=epoll"});
+  auto writes = run_parley(
+      {"serve", "--listen", "127.0.0.1:0", "--data", "/tmp/parley-it-never", "--set", "server.writes=epoll"});
   EXPECT_EQ(writes.exit_code, 2) << writes.output;
   EXPECT_NE(writes.output.find("server.writes"), std::string::npos) << writes.output;
-  auto pages = run_parley({"serve", "--listen", "127.0.0.1:0", "--data", "/tmp/parley-it-never", "--set", "store.checkpoint_pages=0"});
+  auto pages = run_parley(
+      {"serve", "--listen", "127.0.0.1:0", "--data", "/tmp/parley-it-never", "--set", "store.checkpoint_pages=0"});
   EXPECT_EQ(pages.exit_code, 2) << pages.output;
   EXPECT_NE(pages.output.find("store.checkpoint_pages"), std::string::npos) << pages.output;
-  auto timeout = run_parley({"serve", "--listen", "127.0.0.1:0", "--data", "/tmp/parley-it-never", "--set", "broker.request_timeout_ms=5"});
+  auto timeout = run_parley(
+      {"serve", "--listen", "127.0.0.1:0", "--data", "/tmp/parley-it-never", "--set", "broker.request_timeout_ms=5"});
   EXPECT_EQ(timeout.exit_code, 2) << timeout.output;
   EXPECT_NE(timeout.output.find("broker.request_timeout_ms"), std::string::npos) << timeout.output;
 }
@@ -152,23 +156,26 @@ TEST_F(Http, MalformedRequestIs400) {
 }
 
 TEST_F(Http, BadWebSocketVersionIs426WithVersionHeader) {
-  auto r = http_raw(port(), "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n");
+  auto r = http_raw(port(),
+                    "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n");
   EXPECT_EQ(r.status, 426);
   EXPECT_EQ(r.header("sec-websocket-version"), "13");
   EXPECT_EQ(json_code(r), "bad_version");
 }
 
 TEST_F(Http, MissingWebSocketKeyIs400) {
-  auto r = http_raw(port(), "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                            "Sec-WebSocket-Version: 13\r\n\r\n");
+  auto r = http_raw(port(),
+                    "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    "Sec-WebSocket-Version: 13\r\n\r\n");
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(json_code(r), "bad_handshake");
 }
 
 TEST_F(Http, UpgradeOnOtherPathIs404) {
-  auto r = http_raw(port(), "GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+  auto r = http_raw(port(),
+                    "GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
   EXPECT_EQ(r.status, 404);
 }
 

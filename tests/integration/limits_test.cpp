@@ -14,12 +14,14 @@ TEST(RateLimit, BurstOfSendsIsPartlyRefusedThenRecovers) {
   a.join("general");
   constexpr int kBurst = 40;
   for (int i = 0; i < kBurst; ++i)
-    a.send_json({{"type", "send"}, {"room", "general"}, {"cid", "r" + std::to_string(i)}, {"text", "burst"}, {"ref", i}});
+    a.send_json(
+        {{"type", "send"}, {"room", "general"}, {"cid", "r" + std::to_string(i)}, {"text", "burst"}, {"ref", i}});
   int acks = 0, limited = 0;
   std::int64_t max_retry = 0;
   std::vector<std::uint64_t> ack_seqs;
   for (int i = 0; i < kBurst; ++i) {
-    auto r = a.wait_for("", [&](const json::object& e) { return e.contains("ref") && i64(e, "ref") == i; }, scaled(5s));
+    auto r = a.wait_for(
+        "", [&](const json::object& e) { return e.contains("ref") && i64(e, "ref") == i; }, scaled(5s));
     ASSERT_TRUE(r) << "no reply to send " << i;
     if (type_of(*r) == "ack") {
       ++acks;
@@ -128,8 +130,8 @@ TEST(SlowConsumer, IsClosedWith1013AndOthersAreUnaffected) {
   double closes = 0;
   for (int batch = 0; batch < 400 && closes < 1; ++batch) {
     for (int i = 0; i < kBatch; ++i) {
-      sender.send_json({{"type", "send"}, {"room", "general"}, {"cid", "s" + std::to_string(batch * kBatch + i)},
-                        {"text", text}});
+      sender.send_json(
+          {{"type", "send"}, {"room", "general"}, {"cid", "s" + std::to_string(batch * kBatch + i)}, {"text", text}});
       sender.pump();
     }
     // The sender reads everything (its own messages too) and waits for the batch's acks.
@@ -311,8 +313,10 @@ TEST(HandshakeTimeout, TricklingHeadersAreBoundedByTheWholeRequest) {
   const auto t0 = std::chrono::steady_clock::now();
   bool closed = false;
   for (int i = 0; i < 40 && !closed; ++i) {
-    if (!slow.try_send("X")) closed = true;  // a header byte every 100 ms, never finishing
-    else closed = slow.closed_within(100ms);
+    if (!slow.try_send("X"))
+      closed = true;  // a header byte every 100 ms, never finishing
+    else
+      closed = slow.closed_within(100ms);
   }
   EXPECT_TRUE(closed) << "a client trickling header bytes kept the connection for 4 s";
   EXPECT_LT(std::chrono::steady_clock::now() - t0, scaled(2500ms));

@@ -18,9 +18,9 @@ class Protocol : public ::testing::Test {
 };
 
 TEST(Hello, WelcomeCarriesUserSessionTimeAndLimits) {
-  ServerProcess server({{"limits.max_text_length=500", "limits.send_rate=7", "limits.send_burst=9",
-                         "limits.history_limit=33", "limits.max_rooms_per_connection=12",
-                         "limits.typing_interval_ms=1500", "limits.max_frame_bytes=30000"}});
+  ServerProcess server(
+      {{"limits.max_text_length=500", "limits.send_rate=7", "limits.send_burst=9", "limits.history_limit=33",
+        "limits.max_rooms_per_connection=12", "limits.typing_interval_ms=1500", "limits.max_frame_bytes=30000"}});
   WsClient a(server.port()), b(server.port());
   auto w = a.hello("ada");
   EXPECT_EQ(str(w, "user"), "ada");
@@ -70,9 +70,9 @@ TEST_F(Protocol, BadRefIsBadRequest) {
 
 TEST_F(Protocol, BadNamesAreRefused) {
   WsClient c(server.port());
-  for (const std::string& name : {std::string(""), repeat("a", 33), repeat("é", 33), std::string("a\x01") + "b",
-                                  std::string("tab\tname"), std::string("del\x7f"), std::string("c1\xc2\x85x"),
-                                  std::string("   "), std::string("nl\n")}) {
+  for (const std::string& name :
+       {std::string(""), repeat("a", 33), repeat("é", 33), std::string("a\x01") + "b", std::string("tab\tname"),
+        std::string("del\x7f"), std::string("c1\xc2\x85x"), std::string("   "), std::string("nl\n")}) {
     expect_error(c, {{"type", "hello"}, {"name", name}}, "bad_name");
   }
   expect_error(c, {{"type", "hello"}, {"name", 42}}, "bad_request");
@@ -84,7 +84,7 @@ TEST_F(Protocol, BadNamesAreRefused) {
 
 TEST_F(Protocol, GoodNamesAreWelcomed) {
   for (const std::string& name : {repeat("é", 32), repeat("a", 32), std::string("ada lovelace"), std::string("日本語"),
-                                 std::string("x"), std::string("😀")}) {
+                                  std::string("x"), std::string("😀")}) {
     WsClient c(server.port());
     auto w = c.hello(name);
     EXPECT_EQ(str(w, "user"), name);
@@ -162,7 +162,7 @@ TEST_F(Protocol, CreateExistingRoomIsRoomExists) {
 TEST_F(Protocol, BadRoomIds) {
   auto a = user("ada");
   for (const std::string& room : {std::string(""), repeat("r", 65), std::string("a b"), std::string("ünï"),
-                                 std::string("a/b"), std::string("a:b"), std::string("#general")}) {
+                                  std::string("a/b"), std::string("a:b"), std::string("#general")}) {
     expect_error(*a, {{"type", "create"}, {"room", room}}, "bad_room");
     expect_error(*a, {{"type", "join"}, {"room", room}}, "bad_room");
   }
@@ -334,7 +334,7 @@ TEST(Send, ErrorsStoreNothing) {
   expect_error(a, send("nope", "c", "no such room"), "not_joined");
   expect_error(a, send("bad room", "c", "x"), "bad_room");
   for (const std::string& cid : {std::string(""), repeat("c", 65), std::string("has space"), std::string("ü"),
-                                std::string("tab\t"), std::string("del\x7f")})
+                                 std::string("tab\t"), std::string("del\x7f")})
     expect_error(a, send("general", json::string(cid), "x"), "bad_cid");
   expect_error(a, send("general", "c", ""), "empty_text");
   expect_error(a, send("general", "c", " \t\r\n "), "empty_text");
@@ -484,9 +484,9 @@ TEST_F(Protocol, PingAnswersPong) {
 TEST_F(Protocol, NonJsonFramesAreBadJson) {
   auto c = user("ada");
   const std::string deep = repeat("[", 40) + repeat("]", 40);
-  for (const std::string& frame : {std::string("not json"), std::string("[1,2]"), std::string("42"),
-                                  std::string("\"text\""), std::string("{"), std::string("null"),
-                                  std::string("{\"type\":\"ping\"} trailing"), deep}) {
+  for (const std::string& frame :
+       {std::string("not json"), std::string("[1,2]"), std::string("42"), std::string("\"text\""), std::string("{"),
+        std::string("null"), std::string("{\"type\":\"ping\"} trailing"), deep}) {
     c->send_text(frame);
     auto e = c->wait_for("error");
     ASSERT_TRUE(e) << "no error for " << frame;

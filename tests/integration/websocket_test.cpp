@@ -58,8 +58,9 @@ TEST_F(WebSocket, FrameOverLimitCloses1009) {
 }
 
 TEST_F(WebSocket, FragmentedMessageOverLimitCloses1009) {
-  EXPECT_EQ(close_code_for(ws_frame(0x1, std::string(40000, 'x'), false) + ws_frame(0x0, std::string(40000, 'x'), true)),
-            std::optional<std::uint16_t>(1009));
+  EXPECT_EQ(
+      close_code_for(ws_frame(0x1, std::string(40000, 'x'), false) + ws_frame(0x0, std::string(40000, 'x'), true)),
+      std::optional<std::uint16_t>(1009));
 }
 
 TEST_F(WebSocket, FrameAtTheLimitIsAccepted) {
@@ -84,7 +85,8 @@ TEST_F(WebSocket, BinaryFrameCloses1003) {
 }
 
 TEST_F(WebSocket, InvalidUtf8Closes1007) {
-  EXPECT_EQ(close_code_for(ws_frame(0x1, "{\"type\":\"ping\",\"x\":\"\xff\xfe\"}")), std::optional<std::uint16_t>(1007));
+  EXPECT_EQ(close_code_for(ws_frame(0x1, "{\"type\":\"ping\",\"x\":\"\xff\xfe\"}")),
+            std::optional<std::uint16_t>(1007));
   // Overlong encoding and a surrogate encoded in UTF-8.
   EXPECT_EQ(close_code_for(ws_frame(0x1, "\xc0\xaf")), std::optional<std::uint16_t>(1007));
   EXPECT_EQ(close_code_for(ws_frame(0x1, "\xed\xa0\x80")), std::optional<std::uint16_t>(1007));
@@ -207,9 +209,10 @@ TEST_F(WebSocket, PipelinedFramesAreAnsweredInOrder) {
 TEST_F(WebSocket, FirstFrameInTheSameWriteAsTheUpgrade) {
   RawClient c;
   ASSERT_TRUE(c.connect(server.port()));
-  c.send("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n" +
-         ws_frame(0x1, R"({"type":"hello","name":"eager"})"));
+  c.send(
+      "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n" +
+      ws_frame(0x1, R"({"type":"hello","name":"eager"})"));
   auto r = c.read_http_response(scaled(3s));
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 101);
@@ -250,10 +253,11 @@ TEST_F(WebSocket, UpgradeAfterAKeepAliveRequestIsAnsweredToo) {
   auto health = c.read_http_response(scaled(3s));
   ASSERT_TRUE(health);
   EXPECT_EQ(health->status, 200);
-  c.send("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-         "Sec-WebSocket-Protocol: parley.v1\r\n\r\n" +
-         ws_frame(0x1, R"({"type":"hello","name":"second"})"));
+  c.send(
+      "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+      "Sec-WebSocket-Protocol: parley.v1\r\n\r\n" +
+      ws_frame(0x1, R"({"type":"hello","name":"second"})"));
   auto r = c.read_http_response(scaled(3s));
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 101);

@@ -84,8 +84,8 @@ PgServer::PgServer() : bin_(find_bindir()), port_(free_port()) {
       throw std::runtime_error("cannot hand " + dir_.string() + " to the postgres user");
   }
   try {
-    run({(bin_ / "initdb").string(), "-D", data_.string(), "-U", "postgres", "-A", "trust", "-E", "UTF8",
-         "--locale=C", "-N"});
+    run({(bin_ / "initdb").string(), "-D", data_.string(), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C",
+         "-N"});
     start();
   } catch (...) {
     std::filesystem::remove_all(dir_);
@@ -107,8 +107,8 @@ void PgServer::start() {
   // crash, which the OS page cache survives.
   const std::string options = "-p " + std::to_string(port_) + " -k " + dir_.string() +
                               " -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50";
-  run({(bin_ / "pg_ctl").string(), "-D", data_.string(), "-l", (dir_ / "server.log").string(), "-w", "-t", "60",
-       "-o", options, "start"});
+  run({(bin_ / "pg_ctl").string(), "-D", data_.string(), "-l", (dir_ / "server.log").string(), "-w", "-t", "60", "-o",
+       options, "start"});
   running_ = true;
 }
 
@@ -156,7 +156,8 @@ void PgServer::run(const std::vector<std::string>& args) {
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     std::string cmd;
     for (auto& a : full) cmd += a + " ";
-    throw std::runtime_error("command failed: " + cmd + "\n" + tail(log) + "\nserver log:\n" + tail(dir_ / "server.log"));
+    throw std::runtime_error("command failed: " + cmd + "\n" + tail(log) + "\nserver log:\n" +
+                             tail(dir_ / "server.log"));
   }
 }
 

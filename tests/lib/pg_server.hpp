@@ -19,9 +19,9 @@ class PgServer {
   PgServer(const PgServer&) = delete;
   PgServer& operator=(const PgServer&) = delete;
 
-  void start();           // pg_ctl start -w (same port and data)
-  void stop();            // pg_ctl stop -m fast
-  void kill();            // pg_ctl stop -m immediate: as abrupt as a crash, connections cut
+  void start();  // pg_ctl start -w (same port and data)
+  void stop();   // pg_ctl stop -m fast
+  void kill();   // pg_ctl stop -m immediate: as abrupt as a crash, connections cut
   int port() const { return port_; }
   std::string conninfo(const std::string& database = "postgres") const;
 

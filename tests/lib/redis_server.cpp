@@ -76,9 +76,21 @@ RedisServer::~RedisServer() {
 bool RedisServer::start(std::uint16_t port) {
   port_ = port;
   std::string p = std::to_string(port);
-  std::vector<std::string> args{redis_server_path(), "--port", p, "--bind", "127.0.0.1", "--save", "",
-                                "--appendonly", "no", "--dir", dir_, "--logfile", dir_ + "/redis.log",
-                                "--daemonize", "no"};
+  std::vector<std::string> args{redis_server_path(),
+                                "--port",
+                                p,
+                                "--bind",
+                                "127.0.0.1",
+                                "--save",
+                                "",
+                                "--appendonly",
+                                "no",
+                                "--dir",
+                                dir_,
+                                "--logfile",
+                                dir_ + "/redis.log",
+                                "--daemonize",
+                                "no"};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

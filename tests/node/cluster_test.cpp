@@ -45,12 +45,13 @@ class TestSession final : public parley::node::Session {
 
   // The next event of `type` (skipping others), or an empty object after the timeout.
   json::object next(const std::string& type, std::chrono::milliseconds timeout = 5s) {
-    return next_if(type, [](const json::object&) { return true; }, timeout);
+    return next_if(
+        type, [](const json::object&) { return true; }, timeout);
   }
   // The next event whose type is one of `types`, or an empty object after the timeout.
   json::object next_any(const std::set<std::string>& types, std::chrono::milliseconds timeout = 5s) {
-    return next_if("", [&](const json::object& e) { return types.count(std::string(e.at("type").as_string())) > 0; },
-                   timeout);
+    return next_if(
+        "", [&](const json::object& e) { return types.count(std::string(e.at("type").as_string())) > 0; }, timeout);
   }
   // The next event of `type` that `pred` accepts (leaving the others queued); any type if empty.
   json::object next_if(const std::string& type, const std::function<bool(const json::object&)>& pred,
@@ -120,7 +121,9 @@ class ClusterTest : public ::testing::Test {
     return std::make_unique<parley::broker::RedisBroker>(o);
   }
 
-  parley::broker::MemoryBroker* memory(int n) { return static_cast<parley::broker::MemoryBroker*>(nodes_[n].broker.get()); }
+  parley::broker::MemoryBroker* memory(int n) {
+    return static_cast<parley::broker::MemoryBroker*>(nodes_[n].broker.get());
+  }
 
   // Node `n` dies as a killed process would: no goodbye, no more heartbeats.
   void crash(int n) {
@@ -311,8 +314,8 @@ class PresenceTest : public ClusterTest, public ::testing::WithParamInterface<Ba
   // The next presence event about `user` in general, or an empty object after the timeout.
   static json::object presence(TestSession& s, const std::string& user, std::chrono::milliseconds timeout = 5s) {
     return s.next_if(
-        "presence", [&](const json::object& e) { return e.at("user").as_string() == user && e.at("room") == "general"; },
-        timeout);
+        "presence",
+        [&](const json::object& e) { return e.at("user").as_string() == user && e.at("room") == "general"; }, timeout);
   }
 
   // What `s` knows of the room's members: `members` of its join, then every presence event,
@@ -321,7 +324,8 @@ class PresenceTest : public ClusterTest, public ::testing::WithParamInterface<Ba
     std::set<std::string> now = members(s.joined);
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (now != want) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) return false;
       auto e = s.next("presence", left);
       if (e.empty()) return false;

@@ -2,11 +2,11 @@
 // (UNIX stream pairs: the same readiness semantics as TCP for what is tested here) and a real
 // io_context.
 #include <gtest/gtest.h>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -33,7 +33,9 @@ struct Pair {
     if (ours >= 0) ::close(ours);
     if (theirs >= 0) ::close(theirs);
   }
-  void say(std::string_view s) const { ASSERT_EQ(::send(theirs, s.data(), s.size(), 0), static_cast<ssize_t>(s.size())); }
+  void say(std::string_view s) const {
+    ASSERT_EQ(::send(theirs, s.data(), s.size(), 0), static_cast<ssize_t>(s.size()));
+  }
 };
 
 struct Recorder : Poller::Watcher {
@@ -56,7 +58,10 @@ void run_until(boost::asio::io_context& ctx, const std::function<bool()>& done,
 }
 
 // Runs the context a while, for what should not happen.
-void settle(boost::asio::io_context& ctx) { run_until(ctx, [] { return false; }, std::chrono::milliseconds(100)); }
+void settle(boost::asio::io_context& ctx) {
+  run_until(
+      ctx, [] { return false; }, std::chrono::milliseconds(100));
+}
 
 TEST(Poller, ReportsBytesThatArrivedBeforeAndAfterRegistering) {
   boost::asio::io_context ctx;

@@ -30,7 +30,8 @@ struct Pair {
   std::string drain() const {
     std::string got;
     char buf[65536];
-    for (ssize_t n; (n = ::recv(theirs, buf, sizeof buf, MSG_DONTWAIT)) > 0;) got.append(buf, static_cast<std::size_t>(n));
+    for (ssize_t n; (n = ::recv(theirs, buf, sizeof buf, MSG_DONTWAIT)) > 0;)
+      got.append(buf, static_cast<std::size_t>(n));
     return got;
   }
 };

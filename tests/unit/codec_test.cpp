@@ -20,7 +20,8 @@ using parley::protocol::RequestType;
 Request ok(std::string_view frame) {
   auto r = parse_request(frame);
   if (auto* e = std::get_if<RequestError>(&r)) {
-    ADD_FAILURE() << "parse_request(" << frame << ") failed: " << parley::protocol::code_name(e->code) << ": " << e->message;
+    ADD_FAILURE() << "parse_request(" << frame << ") failed: " << parley::protocol::code_name(e->code) << ": "
+                  << e->message;
     return {};
   }
   return std::get<Request>(r);
@@ -72,7 +73,9 @@ TEST(Codec, JoinWithSince) {
   EXPECT_EQ(ok(R"({"type":"join","room":"g","since":4e1})").since, 40u);
 }
 
-TEST(Codec, JoinWithNullSinceIsAbsent) { EXPECT_FALSE(ok(R"({"type":"join","room":"g","since":null})").since.has_value()); }
+TEST(Codec, JoinWithNullSinceIsAbsent) {
+  EXPECT_FALSE(ok(R"({"type":"join","room":"g","since":null})").since.has_value());
+}
 
 TEST(Codec, Leave) {
   const Request r = ok(R"({"type":"leave","room":"general"})");
@@ -175,7 +178,8 @@ TEST(Codec, RefLimitCountsCharactersNotBytes) {
 }
 
 TEST(Codec, BadRefIsBadRequest) {
-  for (const char* ref : {R"({"a":1})", "[1]", "1.5", "true", "null", R"("rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr")"}) {
+  for (const char* ref : {R"({"a":1})", "[1]", "1.5", "true", "null",
+                          R"("rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr")"}) {
     SCOPED_TRACE(ref);
     const RequestError e = err(std::string(R"({"type":"ping","ref":)") + ref + "}");
     EXPECT_EQ(e.code, errc::bad_request);
@@ -322,7 +326,8 @@ TEST(Codec, NegativeOrFractionalCountsAreBadRequest) {
 // error_event
 
 TEST(Codec, ErrorEventParsesBack) {
-  const std::string out = parley::protocol::error_event(errc::rate_limited, "slow \"down\"", R"("r1")", R"("retry_after_ms":500)");
+  const std::string out =
+      parley::protocol::error_event(errc::rate_limited, "slow \"down\"", R"("r1")", R"("retry_after_ms":500)");
   const json::value v = json::parse(out);
   const auto& o = v.as_object();
   EXPECT_EQ(o.at("type"), "error");

@@ -91,7 +91,9 @@ TEST(FrameBuffer, ControlFramesBetweenEventsKeepOrder) {
     b.add_event(e2);
     b.add_control(Opcode::pong, "p");
     b.add_event(e3);
-    b.add_control(Opcode::close, "\x03\xE8" "bye");
+    b.add_control(Opcode::close,
+                  "\x03\xE8"
+                  "bye");
     b.add_event("{}");
     const auto frames = decode_all(b.seal());
     ASSERT_EQ(frames.size(), 5u);
@@ -101,7 +103,9 @@ TEST(FrameBuffer, ControlFramesBetweenEventsKeepOrder) {
     EXPECT_EQ(frames[1].payload, "p");
     expect_text(frames[2], e3);
     EXPECT_EQ(frames[3].opcode, 0x8);
-    EXPECT_EQ(frames[3].payload, "\x03\xE8" "bye");
+    EXPECT_EQ(frames[3].payload,
+              "\x03\xE8"
+              "bye");
     expect_text(frames[4], "{}");
   }
 }
@@ -112,7 +116,11 @@ TEST(FrameBuffer, ControlFrameFirst) {
   b.add_event("x");
   b.add_control(Opcode::ping, "2");
   const std::string_view bytes = b.seal();
-  EXPECT_EQ(bytes, std::string_view("\x89\x00" "\x81\x01x" "\x89\x01" "2", 8));
+  EXPECT_EQ(bytes, std::string_view("\x89\x00"
+                                    "\x81\x01x"
+                                    "\x89\x01"
+                                    "2",
+                                    8));
 }
 
 TEST(FrameBuffer, ControlFrameAloneHasExactBytes) {

@@ -100,16 +100,16 @@ TEST(JsonWriter, TypeComesFirst) {
 
 TEST(JsonWriter, AllMemberKindsParseBack) {
   const std::string out = std::move(JsonWriter("t")
-                              .str("s", "quote \" backslash \\ nl \n ctl \x02 utf8 \xE2\x82\xAC")
-                              .num("neg", -42)
-                              .num("min", std::numeric_limits<std::int64_t>::min())
-                              .num("max", std::numeric_limits<std::int64_t>::max())
-                              .unum("umax", std::numeric_limits<std::uint64_t>::max())
-                              .unum("zero", 0)
-                              .boolean("yes", true)
-                              .boolean("no", false)
-                              .raw("ref", R"({"a":[1,2]})")
-                              .raw("n", "null"))
+                                        .str("s", "quote \" backslash \\ nl \n ctl \x02 utf8 \xE2\x82\xAC")
+                                        .num("neg", -42)
+                                        .num("min", std::numeric_limits<std::int64_t>::min())
+                                        .num("max", std::numeric_limits<std::int64_t>::max())
+                                        .unum("umax", std::numeric_limits<std::uint64_t>::max())
+                                        .unum("zero", 0)
+                                        .boolean("yes", true)
+                                        .boolean("no", false)
+                                        .raw("ref", R"({"a":[1,2]})")
+                                        .raw("n", "null"))
                               .done();
   const json::value v = parse(out);
   ASSERT_TRUE(v.is_object());

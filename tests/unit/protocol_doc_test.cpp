@@ -89,13 +89,14 @@ TEST_F(ProtocolDoc, ClientExamplesParseOrFailAsDocumented) {
       json::value reply = json::parse(lines_[i + 1].text, ec);
       if (!ec && reply.is_object() && reply.as_object().contains("code") && reply.at("type") == "error") {
         const auto code = errc_named(std::string(reply.at("code").as_string()));
-        if (code == errc::bad_json || code == errc::bad_request || code == errc::unknown_type) codec_error = reply.as_object();
+        if (code == errc::bad_json || code == errc::bad_request || code == errc::unknown_type)
+          codec_error = reply.as_object();
       }
     }
     if (!codec_error) {
       const auto* req = std::get_if<parley::protocol::Request>(&result);
-      ASSERT_NE(req, nullptr) << parley::protocol::code_name(std::get<parley::protocol::RequestError>(result).code) << ": "
-                              << std::get<parley::protocol::RequestError>(result).message;
+      ASSERT_NE(req, nullptr) << parley::protocol::code_name(std::get<parley::protocol::RequestError>(result).code)
+                              << ": " << std::get<parley::protocol::RequestError>(result).message;
       // The request's ref comes back verbatim.
       const json::value v = json::parse(c.text);
       if (v.as_object().contains("ref")) {

@@ -33,9 +33,7 @@ void add(RoomLog& log, int n) {
   }
 }
 
-std::uint64_t seq_of(const parley::core::EventPtr& e) {
-  return json::parse(*e).at("seq").to_number<std::uint64_t>();
-}
+std::uint64_t seq_of(const parley::core::EventPtr& e) { return json::parse(*e).at("seq").to_number<std::uint64_t>(); }
 
 std::vector<std::uint64_t> seqs(const std::vector<parley::core::EventPtr>& events) {
   std::vector<std::uint64_t> out;
@@ -117,13 +115,13 @@ TEST(RoomLog, ZeroRingCapacityMeansOne) {
 
 TEST(RoomLog, CoversAfterEdges) {
   RoomLog log(4, 100);
-  add(log, 10);  // ring: 7..10
-  EXPECT_TRUE(log.covers_after(10));   // nothing newer
-  EXPECT_TRUE(log.covers_after(11));   // ahead of the room (client from the future)
+  add(log, 10);                       // ring: 7..10
+  EXPECT_TRUE(log.covers_after(10));  // nothing newer
+  EXPECT_TRUE(log.covers_after(11));  // ahead of the room (client from the future)
   EXPECT_TRUE(log.covers_after(1000));
   EXPECT_TRUE(log.covers_after(9));
-  EXPECT_TRUE(log.covers_after(6));    // exactly at the ring start: 7.. is in the ring
-  EXPECT_FALSE(log.covers_after(5));   // 6 was evicted
+  EXPECT_TRUE(log.covers_after(6));   // exactly at the ring start: 7.. is in the ring
+  EXPECT_FALSE(log.covers_after(5));  // 6 was evicted
   EXPECT_FALSE(log.covers_after(0));
 }
 
@@ -383,10 +381,10 @@ TEST(RoomLog, RestoreWithLastSeqAheadOfTheMessagesStaysInBounds) {
   // leave the ring.
   RoomLog log(8, 100);
   log.restore(10, stored(1, 5));
-  EXPECT_FALSE(log.covers_after(0));         // seqs 6..10 are not in memory: read the store
-  EXPECT_FALSE(log.newest_before(11, 3));    // same for history
+  EXPECT_FALSE(log.covers_after(0));       // seqs 6..10 are not in memory: read the store
+  EXPECT_FALSE(log.newest_before(11, 3));  // same for history
   EXPECT_TRUE(log.covers_after(10));
-  ASSERT_TRUE(log.find_cid("ada", "c3"));    // the cids of what was returned are still remembered
+  ASSERT_TRUE(log.find_cid("ada", "c3"));  // the cids of what was returned are still remembered
   EXPECT_EQ(log.find_cid("ada", "c3")->seq, 3u);
 }
 

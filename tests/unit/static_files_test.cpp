@@ -106,9 +106,9 @@ TEST_F(StaticFiles, DotDotIsRefused) {
 }
 
 TEST_F(StaticFiles, EncodedDotDotIsRefused) {
-  for (const char* t : {"/%2e%2e/secret.txt", "/%2E%2E/secret.txt", "/.%2e/secret.txt", "/%2e./secret.txt",
-                        "/%2e%2e%2fsecret.txt", "/%2e%2e%2Fsecret.txt", "/sub%2f..%2f..%2fsecret.txt",
-                        "/sub/%2e%2e/%2e%2e/secret.txt"}) {
+  for (const char* t :
+       {"/%2e%2e/secret.txt", "/%2E%2E/secret.txt", "/.%2e/secret.txt", "/%2e./secret.txt", "/%2e%2e%2fsecret.txt",
+        "/%2e%2e%2Fsecret.txt", "/sub%2f..%2f..%2fsecret.txt", "/sub/%2e%2e/%2e%2e/secret.txt"}) {
     EXPECT_EQ(get(t), "") << t;
   }
 }
@@ -153,7 +153,8 @@ TEST_F(StaticFiles, MalformedPercentIsRefused) {
 TEST_F(StaticFiles, EveryServedFileIsInsideTheRoot) {
   // Absolute-path tricks: an empty first segment would make `root / path` an absolute path.
   const std::string secret = fs::weakly_canonical(base_ / "secret.txt").string();  // starts with '/'
-  for (const std::string& t : {"/" + secret, "/%2f" + secret.substr(1), "/%2F" + secret.substr(1), "/" + secret + "?x"}) {
+  for (const std::string& t :
+       {"/" + secret, "/%2f" + secret.substr(1), "/%2F" + secret.substr(1), "/" + secret + "?x"}) {
     SCOPED_TRACE(t);
     const auto r = resolve_static(root_, t);
     if (r) {

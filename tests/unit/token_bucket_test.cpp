@@ -92,9 +92,9 @@ TEST(TokenBucket, ClockGoingBackwardsAddsNoTokens) {
   TokenBucket b(10, 20);
   std::int64_t retry = 0;
   drain(b, kT0 + 10'000, retry);
-  EXPECT_FALSE(b.take(kT0, retry));          // ten seconds back
-  EXPECT_FALSE(b.take(kT0 + 5'000, retry));  // still behind the last time seen
-  EXPECT_FALSE(b.take(kT0 + 10'050, retry)); // half a token since the last time seen
+  EXPECT_FALSE(b.take(kT0, retry));           // ten seconds back
+  EXPECT_FALSE(b.take(kT0 + 5'000, retry));   // still behind the last time seen
+  EXPECT_FALSE(b.take(kT0 + 10'050, retry));  // half a token since the last time seen
   EXPECT_TRUE(b.take(kT0 + 10'100, retry));
   EXPECT_FALSE(b.take(kT0 + 10'100, retry));
 }

@@ -43,25 +43,26 @@ const std::vector<std::string> kValid = {
     "a",
     "hello, world",
     "\x7F",
-    "\xC2\x80",                  // U+0080, smallest 2-byte
-    "\xDF\xBF",                  // U+07FF, largest 2-byte
-    "\xE0\xA0\x80",              // U+0800, smallest 3-byte
-    "\xED\x9F\xBF",              // U+D7FF, just below the surrogates
-    "\xEE\x80\x80",              // U+E000, just above the surrogates
-    "\xEF\xBF\xBF",              // U+FFFF
-    "\xF0\x90\x80\x80",          // U+10000, smallest 4-byte
-    "\xF4\x8F\xBF\xBF",          // U+10FFFF, largest code point
-    "\xE2\x82\xAC",              // €
-    "\xF0\x9F\x98\x80",          // 😀
+    "\xC2\x80",          // U+0080, smallest 2-byte
+    "\xDF\xBF",          // U+07FF, largest 2-byte
+    "\xE0\xA0\x80",      // U+0800, smallest 3-byte
+    "\xED\x9F\xBF",      // U+D7FF, just below the surrogates
+    "\xEE\x80\x80",      // U+E000, just above the surrogates
+    "\xEF\xBF\xBF",      // U+FFFF
+    "\xF0\x90\x80\x80",  // U+10000, smallest 4-byte
+    "\xF4\x8F\xBF\xBF",  // U+10FFFF, largest code point
+    "\xE2\x82\xAC",      // €
+    "\xF0\x9F\x98\x80",  // 😀
     "caf\xC3\xA9 \xE2\x82\xAC 12 \xF0\x9F\x98\x80!",
     "0123456789abcdef0123456789abcdef\xC3\xA9 long ascii run before a 2-byte char",
     "\xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E",  // 日本語
 };
 
 const std::vector<std::string> kInvalid = {
-    "\x80",                      // lone continuation
+    "\x80",  // lone continuation
     "\xBF",
-    "a\x80" "b",
+    "a\x80"
+    "b",
     "\xC0\x80",                  // overlong NUL
     "\xC1\xBF",                  // overlong 2-byte
     "\xE0\x80\x80",              // overlong 3-byte
@@ -77,13 +78,13 @@ const std::vector<std::string> kInvalid = {
     "\xFC\x84\x80\x80\x80\x80",  // 6-byte form
     "\xFE",
     "\xFF",
-    "\xC2",                      // truncated 2-byte
-    "\xE2\x82",                  // truncated 3-byte
-    "\xF0\x9F\x98",              // truncated 4-byte
-    "abc\xE2\x82",               // truncated at the end after ASCII
-    "\xC2\x41",                  // continuation expected, ASCII found
+    "\xC2",          // truncated 2-byte
+    "\xE2\x82",      // truncated 3-byte
+    "\xF0\x9F\x98",  // truncated 4-byte
+    "abc\xE2\x82",   // truncated at the end after ASCII
+    "\xC2\x41",      // continuation expected, ASCII found
     "\xE2\x28\xA1",
-    "\xF0\x9F\x98\x80\x80",      // extra continuation after a complete 4-byte sequence
+    "\xF0\x9F\x98\x80\x80",  // extra continuation after a complete 4-byte sequence
     "0123456789abcdef\xC3\x28 after the fast path",
 };
 

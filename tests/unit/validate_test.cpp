@@ -45,7 +45,9 @@ TEST(ValidName, ControlCharacters) {
   for (int c = 0; c < 0x20; ++c) {
     EXPECT_FALSE(valid_name("a" + std::string(1, static_cast<char>(c)) + "b")) << c;
   }
-  EXPECT_FALSE(valid_name("a\x7F" "b"));
+  EXPECT_FALSE(
+      valid_name("a\x7F"
+                 "b"));
   EXPECT_FALSE(valid_name(std::string("ada\0", 4)));
   EXPECT_FALSE(valid_name("\tada"));
   EXPECT_FALSE(valid_name("ada\n"));
@@ -84,7 +86,8 @@ TEST(ValidRoomId, Ordinary) {
 TEST(ValidRoomId, Bad) {
   EXPECT_FALSE(valid_room_id(""));
   EXPECT_FALSE(valid_room_id(std::string(65, 'r')));
-  for (const char* s : {"a b", "a/b", "a\\b", "a:b", "a@b", "caf\xC3\xA9", "a\nb", "#x", "a+b", "a%20b", "a*", "a\"b"}) {
+  for (const char* s :
+       {"a b", "a/b", "a\\b", "a:b", "a@b", "caf\xC3\xA9", "a\nb", "#x", "a+b", "a%20b", "a*", "a\"b"}) {
     EXPECT_FALSE(valid_room_id(s)) << s;
   }
   EXPECT_FALSE(valid_room_id(std::string("a\0b", 3)));
@@ -93,7 +96,8 @@ TEST(ValidRoomId, Bad) {
 TEST(ValidRoomId, EveryByte) {
   for (int c = 0; c < 256; ++c) {
     const char ch = static_cast<char>(c);
-    const bool expected = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+    const bool expected =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
     EXPECT_EQ(valid_room_id(std::string(1, ch)), expected) << c;
   }
 }

@@ -53,7 +53,8 @@ Result feed(std::string_view bytes, const std::vector<std::size_t>& cuts, std::s
   auto piece = [&](std::size_t end) {
     std::string chunk(bytes.substr(prev, end - prev));
     prev = end;
-    const std::uint16_t code = reader.consume(std::span<char>(chunk.data(), chunk.size()), [&](const FrameReader::Event& e) {
+    const std::uint16_t code = reader.consume(std::span<char>(chunk.data(), chunk.size()), [&](const FrameReader::Event&
+                                                                                                   e) {
       EXPECT_EQ(r.code, 0) << "event after a failure";
       r.events.push_back(Ev{e.kind, std::string(e.payload), e.kind == Kind::close ? e.close_code : std::uint16_t{0}});
       return true;
@@ -71,7 +72,8 @@ Result feed(std::string_view bytes, const std::vector<std::size_t>& cuts, std::s
 Result feed_whole(std::string_view bytes, std::size_t max = kMax) { return feed(bytes, {}, max); }
 
 // The same result whole, byte by byte, and split in two at every offset.
-void expect_everywhere(std::string_view bytes, const std::vector<Ev>& events, std::uint16_t code = 0, std::size_t max = kMax) {
+void expect_everywhere(std::string_view bytes, const std::vector<Ev>& events, std::uint16_t code = 0,
+                       std::size_t max = kMax) {
   auto check = [&](const Result& r, const std::string& how) {
     EXPECT_EQ(r.events, events) << how;
     EXPECT_EQ(r.code, code) << how;
@@ -83,7 +85,8 @@ void expect_everywhere(std::string_view bytes, const std::vector<Ev>& events, st
   for (std::size_t i = 0; i <= bytes.size(); ++i) check(feed(bytes, {i}, max), "split at " + std::to_string(i));
   // Three pieces, a sample of cut pairs.
   for (std::size_t i = 1; i < bytes.size(); i += 3)
-    for (std::size_t j = i; j < bytes.size(); j += 5) check(feed(bytes, {i, j}, max), "split at " + std::to_string(i) + "," + std::to_string(j));
+    for (std::size_t j = i; j < bytes.size(); j += 5)
+      check(feed(bytes, {i, j}, max), "split at " + std::to_string(i) + "," + std::to_string(j));
 }
 
 void expect_code(std::string_view bytes, std::uint16_t code, std::size_t max = kMax) {
@@ -102,11 +105,13 @@ TEST(FrameReader, SingleTextFrame) { expect_everywhere(text_frame("hello"), {tex
 TEST(FrameReader, EmptyTextFrame) { expect_everywhere(text_frame(""), {text("")}); }
 
 TEST(FrameReader, Utf8TextFrame) {
-  expect_everywhere(text_frame("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80"), {text("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80")});
+  expect_everywhere(text_frame("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80"),
+                    {text("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80")});
 }
 
 TEST(FrameReader, SeveralFramesInOneBuffer) {
-  const std::string bytes = text_frame("one") + ctl_frame(0x9, "p") + text_frame("two") + ctl_frame(0xA, "") + text_frame("three");
+  const std::string bytes =
+      text_frame("one") + ctl_frame(0x9, "p") + text_frame("two") + ctl_frame(0xA, "") + text_frame("three");
   expect_everywhere(bytes, {text("one"), ping("p"), text("two"), pong(""), text("three")});
 }
 
@@ -129,13 +134,14 @@ TEST(FrameReader, FragmentedTextWithEmptyFragments) {
 }
 
 TEST(FrameReader, TwoFragmentedMessagesInARow) {
-  const std::string bytes = text_frame("a", false) + cont_frame("b") + text_frame("c", false) + cont_frame("d") + text_frame("e");
+  const std::string bytes =
+      text_frame("a", false) + cont_frame("b") + text_frame("c", false) + cont_frame("d") + text_frame("e");
   expect_everywhere(bytes, {text("ab"), text("cd"), text("e")});
 }
 
 TEST(FrameReader, ControlFramesInsideAFragmentedMessage) {
-  const std::string bytes = text_frame("a", false) + ctl_frame(0x9, "p1") + cont_frame("b", false) + ctl_frame(0xA, "q") +
-                            ctl_frame(0x9, "") + cont_frame("c");
+  const std::string bytes = text_frame("a", false) + ctl_frame(0x9, "p1") + cont_frame("b", false) +
+                            ctl_frame(0xA, "q") + ctl_frame(0x9, "") + cont_frame("c");
   expect_everywhere(bytes, {ping("p1"), pong("q"), ping(""), text("abc")});
 }
 
@@ -184,7 +190,8 @@ TEST(FrameReader, InvalidCloseCodesAre1002) {
 }
 
 TEST(FrameReader, ValidCloseCodesAreDelivered) {
-  for (std::uint16_t code : {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999}) {
+  for (std::uint16_t code :
+       {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999}) {
     SCOPED_TRACE(code);
     const Result r = feed_whole(close_frame(code, "ok"));
     EXPECT_EQ(r.code, 0);
@@ -194,7 +201,7 @@ TEST(FrameReader, ValidCloseCodesAreDelivered) {
 
 TEST(FrameReader, InvalidUtf8InCloseReasonIs1007) {
   expect_everywhere(close_frame(1000, "\xFF"), {}, 1007);
-  expect_everywhere(close_frame(1000, "ok\xE2\x82"), {}, 1007);  // truncated sequence
+  expect_everywhere(close_frame(1000, "ok\xE2\x82"), {}, 1007);    // truncated sequence
   expect_everywhere(close_frame(1000, "\xED\xA0\x80"), {}, 1007);  // surrogate
 }
 
@@ -275,7 +282,8 @@ TEST(FrameReader, InvalidUtf8TextIs1007) {
 
 TEST(FrameReader, Utf8SequenceSplitAcrossFragmentsIsValid) {
   expect_everywhere(text_frame("\xE2", false) + cont_frame("\x82", false) + cont_frame("\xAC"), {text("\xE2\x82\xAC")});
-  expect_everywhere(text_frame("x\xF0\x9F", false) + ctl_frame(0x9, "") + cont_frame("\x98\x80y"), {ping(""), text("x\xF0\x9F\x98\x80y")});
+  expect_everywhere(text_frame("x\xF0\x9F", false) + ctl_frame(0x9, "") + cont_frame("\x98\x80y"),
+                    {ping(""), text("x\xF0\x9F\x98\x80y")});
 }
 
 TEST(FrameReader, InvalidUtf8SplitAcrossFragmentsIs1007) {
@@ -300,7 +308,8 @@ TEST(FrameReader, MessageAtTheLimitIsAccepted) {
 TEST(FrameReader, MessageOverTheLimitIs1009) {
   expect_code(text_frame(std::string(101, 'm')), 1009, 100);
   expect_code(text_frame(std::string(60, 'm'), false) + cont_frame(std::string(41, 'm')), 1009, 100);
-  expect_code(text_frame(std::string(40, 'm'), false) + cont_frame(std::string(40, 'm'), false) + cont_frame(std::string(21, 'm')),
+  expect_code(text_frame(std::string(40, 'm'), false) + cont_frame(std::string(40, 'm'), false) +
+                  cont_frame(std::string(21, 'm')),
               1009, 100);
 }
 
@@ -308,13 +317,16 @@ TEST(FrameReader, OversizedFrameIsRefusedOnItsHeader) {
   // Only the header of a 1000-byte frame has arrived: the limit is enforced without buffering it.
   const std::string bytes = text_frame(std::string(1000, 'x'));
   EXPECT_EQ(feed_whole(bytes.substr(0, 8), 100).code, 1009);
-  EXPECT_EQ(feed_whole(text_frame(std::string(60, 'm'), false) + cont_frame(std::string(200, 'm')).substr(0, 8), 100).code, 1009);
+  EXPECT_EQ(
+      feed_whole(text_frame(std::string(60, 'm'), false) + cont_frame(std::string(200, 'm')).substr(0, 8), 100).code,
+      1009);
 }
 
 TEST(FrameReader, ControlFramesDoNotCountAgainstTheMessageLimit) {
   const std::string p(100, 'm');
   const std::string big_ping(125, 'p');
-  expect_everywhere(text_frame(p.substr(0, 50), false) + ctl_frame(0x9, big_ping) + cont_frame(p.substr(50)), {ping(big_ping), text(p)}, 0, 100);
+  expect_everywhere(text_frame(p.substr(0, 50), false) + ctl_frame(0x9, big_ping) + cont_frame(p.substr(50)),
+                    {ping(big_ping), text(p)}, 0, 100);
 }
 
 TEST(FrameReader, SixteenBitLength) {
@@ -414,10 +426,12 @@ TEST(FrameReader, BufferedCountsPartialFrameAndMessage) {
   EXPECT_EQ(reader.buffered(), 9u);  // plus 4 bytes of a frame
   std::string rest = cont_frame("678").substr(4);
   std::string got;
-  EXPECT_EQ(reader.consume(std::span<char>(rest.data(), rest.size()), [&](const FrameReader::Event& e) {
-    got = e.payload;
-    return true;
-  }), 0);
+  EXPECT_EQ(reader.consume(std::span<char>(rest.data(), rest.size()),
+                           [&](const FrameReader::Event& e) {
+                             got = e.payload;
+                             return true;
+                           }),
+            0);
   EXPECT_EQ(got, "12345678");
   EXPECT_EQ(reader.buffered(), 0u);
   reader.release_memory();
@@ -433,20 +447,24 @@ TEST(FrameReader, ReleaseMemoryKeepsAPartialFrame) {
   reader.release_memory();
   std::string b = whole.substr(5);
   std::string got;
-  EXPECT_EQ(reader.consume(std::span<char>(b.data(), b.size()), [&](const FrameReader::Event& e) {
-    got = e.payload;
-    return true;
-  }), 0);
+  EXPECT_EQ(reader.consume(std::span<char>(b.data(), b.size()),
+                           [&](const FrameReader::Event& e) {
+                             got = e.payload;
+                             return true;
+                           }),
+            0);
   EXPECT_EQ(got, "partial");
 }
 
 TEST(FrameReader, EmptyInputDoesNothing) {
   FrameReader reader(kMax);
   std::string empty;
-  EXPECT_EQ(reader.consume(std::span<char>(empty.data(), 0), [](const FrameReader::Event&) {
-    ADD_FAILURE();
-    return true;
-  }), 0);
+  EXPECT_EQ(reader.consume(std::span<char>(empty.data(), 0),
+                           [](const FrameReader::Event&) {
+                             ADD_FAILURE();
+                             return true;
+                           }),
+            0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -505,7 +523,8 @@ TEST(WsFrame, WriteHeaderExactBytes) {
 
 TEST(WsFrame, MakeControlFrame) {
   const std::string f = parley::protocol::make_control_frame(Opcode::ping, "abc");
-  EXPECT_EQ(f, std::string("\x89\x03" "abc"));
+  EXPECT_EQ(f, std::string("\x89\x03"
+                           "abc"));
   EXPECT_EQ(parley::protocol::make_control_frame(Opcode::pong, ""), std::string("\x8A\x00", 2));
   const auto frames = decode_server(parley::protocol::make_control_frame(Opcode::pong, std::string(125, 'p')));
   ASSERT_TRUE(frames && frames->size() == 1);
@@ -521,14 +540,18 @@ TEST(WsFrame, MakeControlFrameTruncatesTo125) {
 
 TEST(WsFrame, MakeClosePayload) {
   EXPECT_EQ(parley::protocol::make_close_payload(CloseCode::normal, ""), std::string("\x03\xE8"));
-  EXPECT_EQ(parley::protocol::make_close_payload(CloseCode::try_again_later, "slow consumer"), std::string("\x03\xF5" "slow consumer"));
+  EXPECT_EQ(parley::protocol::make_close_payload(CloseCode::try_again_later, "slow consumer"),
+            std::string("\x03\xF5"
+                        "slow consumer"));
   EXPECT_EQ(parley::protocol::make_close_payload(CloseCode::message_too_big, std::string(200, 'r')).size(), 125u);
   // A close frame built from it is one a client accepts.
-  const std::string frame = parley::protocol::make_control_frame(Opcode::close, parley::protocol::make_close_payload(CloseCode::going_away, "bye"));
+  const std::string frame = parley::protocol::make_control_frame(
+      Opcode::close, parley::protocol::make_close_payload(CloseCode::going_away, "bye"));
   const auto frames = decode_server(frame);
   ASSERT_TRUE(frames && frames->size() == 1);
   EXPECT_EQ((*frames)[0].opcode, 0x8);
-  EXPECT_EQ((*frames)[0].payload, std::string("\x03\xE9" "bye"));
+  EXPECT_EQ((*frames)[0].payload, std::string("\x03\xE9"
+                                              "bye"));
 }
 
 TEST(WsFrame, MakeClosePayloadKeepsTheReasonValidUtf8WhenTruncating) {
