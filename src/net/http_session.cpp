@@ -13,6 +13,7 @@
 #include <optional>
 #include <utility>
 
+#include "net/recv_now.hpp"
 #include "net/static_files.hpp"
 #include "net/ws_session.hpp"
 #include "node/node.hpp"
@@ -45,6 +46,20 @@ bool valid_client_key(std::string_view key) {
   for (char c : key.substr(0, 22))
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/')) return false;
   return true;
+}
+
+// Why a WebSocket upgrade request is refused (none: it is accepted), in the order HttpSession
+// answers the reasons. The hand-scanned fast path (Handshake) accepts exactly what this accepts
+// and hands every other request to HttpSession, which says why: one list, so the two paths
+// cannot come to disagree.
+enum class Refusal { none, not_found, draining, bad_version, bad_key };
+
+Refusal refusal_of(std::string_view path, std::string_view version, std::string_view key, bool draining) {
+  if (path != "/ws") return Refusal::not_found;
+  if (draining) return Refusal::draining;
+  if (version != "13") return Refusal::bad_version;
+  if (!valid_client_key(key)) return Refusal::bad_key;
+  return Refusal::none;
 }
 
 bool offers_subprotocol(std::string_view header) {
@@ -150,18 +165,23 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   }
 
   void upgrade(http::request<http::string_body>& req, std::string_view path) {
-    if (path != "/ws") return send_error(http::status::not_found, "not_found", "WebSocket endpoint is /ws", false);
-    if (shard_.node().draining())
-      return send_error(http::status::service_unavailable, "draining", "the server is shutting down; reconnect", false);
-    if (req[http::field::sec_websocket_version] != "13") {
-      auto res = make_json(http::status::upgrade_required,
-                           json_error("bad_version", "WebSocket version 13 is required"), false);
-      res->set(http::field::sec_websocket_version, "13");
-      return write(res, false);
-    }
     const std::string_view key(req[http::field::sec_websocket_key]);
-    if (!valid_client_key(key))
-      return send_error(http::status::bad_request, "bad_handshake", "missing or invalid Sec-WebSocket-Key", false);
+    switch (refusal_of(path, req[http::field::sec_websocket_version], key, shard_.node().draining())) {
+      case Refusal::none: break;
+      case Refusal::not_found:
+        return send_error(http::status::not_found, "not_found", "WebSocket endpoint is /ws", false);
+      case Refusal::draining:
+        return send_error(http::status::service_unavailable, "draining", "the server is shutting down; reconnect",
+                          false);
+      case Refusal::bad_version: {
+        auto res = make_json(http::status::upgrade_required,
+                             json_error("bad_version", "WebSocket version 13 is required"), false);
+        res->set(http::field::sec_websocket_version, "13");
+        return write(res, false);
+      }
+      case Refusal::bad_key:
+        return send_error(http::status::bad_request, "bad_handshake", "missing or invalid Sec-WebSocket-Key", false);
+    }
 
     auto res = std::make_shared<http::response<http::empty_body>>(http::status::switching_protocols, req.version());
     res->set(http::field::server, "parley");
@@ -290,13 +310,10 @@ class Handshake : public std::enable_shared_from_this<Handshake>, private node::
 
   void on_readable() {
     auto& buf = shard_.read_buffer();
-    ssize_t got;
-    do {
-      got = ::recv(fd_, buf.data(), buf.size(), MSG_DONTWAIT);
-    } while (got < 0 && errno == EINTR);
-    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return watch(false);
-    if (got <= 0) return close();  // reset, or closed before a request
-    std::string_view bytes(buf.data(), static_cast<std::size_t>(got));
+    const Received got = recv_now(fd_, buf);
+    if (got.state == Received::State::would_block) return watch(false);
+    if (got.state == Received::State::closed) return close();  // reset, or closed before a request
+    std::string_view bytes(buf.data(), got.bytes);
     if (!partial_.empty()) {
       partial_.append(bytes);
       bytes = partial_;
@@ -316,7 +333,7 @@ class Handshake : public std::enable_shared_from_this<Handshake>, private node::
   // False when the request is one HttpSession should answer (an error, or not /ws).
   bool upgrade(std::string_view bytes, const protocol::UpgradeRequest& req) {
     const std::string_view path = req.target.substr(0, req.target.find('?'));
-    if (path != "/ws" || req.version != "13" || !valid_client_key(req.key) || shard_.node().draining()) return false;
+    if (refusal_of(path, req.version, req.key, shard_.node().draining()) != Refusal::none) return false;
     shard_.metrics().http_requests.add();
     response_ = protocol::make_upgrade_response(accept_key(req.key),
                                                 offers_subprotocol(req.protocols) ? subprotocol : std::string_view());

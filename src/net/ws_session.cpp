@@ -11,6 +11,7 @@
 #include <climits>
 #include <cstring>
 
+#include "net/recv_now.hpp"
 #include "node/node.hpp"
 #include "node/send_batch.hpp"
 #include "node/shard.hpp"
@@ -82,13 +83,11 @@ void WsSession::read_ready() {
   // goes on next turn; one that got less than a buffer emptied the socket.
   for (int i = 0; i < 4; ++i) {
     if (state_ == State::closed) return;
-    const ssize_t got = ::recv(fd_, buf.data(), buf.size(), MSG_DONTWAIT);
-    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) return hard_close();  // EOF or reset
-    const auto n = static_cast<std::size_t>(got);
-    on_bytes(std::span<char>(buf.data(), n));
-    if (n < buf.size()) return;
+    const Received got = recv_now(fd_, buf);
+    if (got.state == Received::State::would_block) return;
+    if (got.state == Received::State::closed) return hard_close();  // EOF or reset
+    on_bytes(std::span<char>(buf.data(), got.bytes));
+    if (got.bytes < buf.size()) return;
   }
   if (state_ != State::closed) shard().post([self = self()] { self->read_ready(); });
 }
