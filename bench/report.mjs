@@ -238,6 +238,25 @@ const P = (sc, p) => med(sc, "parley", p);
 const B = (sc, p) => med(sc, "bun", p);
 const N = (sc, p) => med(sc, "node-ws-redis", p);
 const verdict = (ok) => (ok === undefined ? "–" : ok ? "✅ met" : "❌ not met");
+// Paired runs: bench/run takes the servers in turn, so run i of one server and run i of another
+// (in time order, within one run tag) ran minutes apart. "a ahead in k of n": a's value was at
+// most b's in k of the n pairs, a figure that drift in the host's speed moves less than medians.
+const paired = (sc, a, b, p) => {
+  const byTag = (s) => runsOf(sc, s).slice().sort((x, y) => String(x.time).localeCompare(String(y.time)));
+  const ra = byTag(a), rb = byTag(b);
+  let n = 0, k = 0;
+  for (const tag of new Set(ra.map((r) => r.tag))) {
+    const xa = ra.filter((r) => r.tag === tag), xb = rb.filter((r) => r.tag === tag);
+    for (let i = 0; i < Math.min(xa.length, xb.length); i++) {
+      const va = get(xa[i], p), vb = get(xb[i], p);
+      if (typeof va !== "number" || typeof vb !== "number") continue;
+      n++;
+      if (va <= vb) k++;
+    }
+  }
+  return n ? ` (ahead in ${k} of ${n} paired runs)` : "";
+};
+const pairedVerdict = (ok, sc, a, p) => (ok === undefined ? "–" : verdict(ok) + paired(sc, a, "bun", p));
 const satP = P("saturate", "result.best_delivered_per_s"), satB = B("saturate", "result.best_delivered_per_s");
 const cpuP = P("saturate", "result.server_cpu_s_per_million_deliveries"), cpuB = B("saturate", "result.server_cpu_s_per_million_deliveries");
 const p99P = P("fanout", "latency_us.p99"), p99B = B("fanout", "latency_us.p99");
@@ -262,11 +281,11 @@ table(
     ["saturate: server CPU s per million deliveries", "≤ Bun", fmt(cpuP, 2), fmt(cpuB, 2), fmt(N("saturate", "result.server_cpu_s_per_million_deliveries"), 2),
       verdict(both(cpuP, cpuB, (a, b) => a <= b))],
     ...(coreP === undefined && coreB === undefined ? [] : [["fanout p99 at ~100,000 deliveries/s, per core (`fanout-core`: server on one core, generator on the other)", "≤ Bun",
-      us(coreP), us(coreB), "–", verdict(both(coreP, coreB, (a, b) => a <= b))]]),
+      us(coreP), us(coreB), "–", pairedVerdict(both(coreP, coreB, (a, b) => a <= b), "fanout-core", "parley", "latency_us.p99")]]),
     ...(p99P1 === undefined ? [] : [["fanout p99 at ~100,000 deliveries/s, unpinned, as many threads as Bun (`fanout`: Parley on 1 I/O thread, the generator on the same cores)", "≤ Bun",
-      us(p99P1), us(p99B), "–", verdict(both(p99P1, p99B, (a, b) => a <= b))]]),
+      us(p99P1), us(p99B), "–", pairedVerdict(both(p99P1, p99B, (a, b) => a <= b), "fanout", "parley-1t", "latency_us.p99")]]),
     ["fanout p99 at ~100,000 deliveries/s, unpinned (`fanout`: Parley on one I/O thread per core, the generator on the same cores)", "≤ Bun",
-      us(p99P), us(p99B), us(N("fanout", "latency_us.p99")), verdict(both(p99P, p99B, (a, b) => a <= b))],
+      us(p99P), us(p99B), us(N("fanout", "latency_us.p99")), pairedVerdict(both(p99P, p99B, (a, b) => a <= b), "fanout", "parley", "latency_us.p99")],
     ["idle: server RSS per connection", "≤ 2.5 KB", fmt(rssP), fmt(B("idle", "result.rss_per_conn_bytes")), fmt(N("idle", "result.rss_per_conn_bytes")),
       verdict(rssP === undefined ? undefined : rssP <= 2560)],
     ["idle: new connections/s", "≥ 20,000", fmt(conP), fmt(B("idle", "result.connect_per_s")), fmt(N("idle", "result.connect_per_s")),
