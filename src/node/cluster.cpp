@@ -19,6 +19,21 @@ namespace {
 constexpr std::size_t max_early = 10000;
 // Requests waiting for one room's lookup in the broker's room index; past this: unavailable.
 constexpr std::size_t max_lookup_waiters = 1024;
+// A room found in the store but not in the room index is recorded there again, unless it was
+// stored less than this ago: its creator may still be on its way to the index (the store first,
+// then announce_room, whose answer it waits for), and a record from here could win that race and
+// have the creator told room_exists. Its creator records it; a later lookup would if it did not.
+constexpr std::int64_t reannounce_after_ms = 60000;
+
+// Hands the requests waiting for the room's lookup their answer: `missing` if the room is still
+// unknown (with_room tries again if the lookup made it known).
+void answer_lookup(Shard& owner, const std::string& room, errc missing) {
+  auto it = owner.lookups().find(room);
+  if (it == owner.lookups().end()) return;
+  auto waiting = std::move(it->second);
+  owner.lookups().erase(it);
+  for (auto& f : waiting) f(missing);
+}
 
 std::string ack_json(const core::Message& m, std::uint64_t seq, std::int64_t ts, const std::string& ref) {
   protocol::JsonWriter w("ack");
@@ -227,15 +242,44 @@ void Node::find_room(Shard& owner, const std::string& room, Shard::LookupWaiter 
   owner.metrics().room_lookups.add();
   broker_->lookup_room(room, [this, &owner, room](std::error_code ec, std::optional<std::string> by) {
     owner.post([this, &owner, room, ec, by = std::move(by)] {
-      auto it = owner.lookups().find(room);
-      if (it == owner.lookups().end()) return;
-      auto waiting = std::move(it->second);
-      owner.lookups().erase(it);
       if (ec) spdlog::warn("room {}: cannot look it up in the broker's room index: {}", room, ec.message());
-      if (!ec && by) learn_room(owner, room, *by);
-      for (auto& f : waiting) f(ec ? errc::unavailable : errc::no_such_room);
+      if (!ec && by) {
+        learn_room(owner, room, *by);
+        return answer_lookup(owner, room, errc::no_such_room);
+      }
+      // Not in the index (Redis lost its data: restarted without AOF, flushed, replaced) or no
+      // answer: the store decides, which holds every room before its creator announces it. The
+      // waiters stay in place meanwhile: still one lookup, one answer.
+      find_room_in_store(owner, room, !ec);
     });
   });
+}
+
+void Node::find_room_in_store(Shard& owner, const std::string& room, bool index_answered) {
+  auto done = [this, &owner, room, index_answered](std::error_code ec, std::optional<store::StoredRoom> found) {
+    owner.post([this, &owner, room, index_answered, ec, found = std::move(found)] {
+      // The store could not tell (it logged why): the room may exist.
+      if (ec) return answer_lookup(owner, room, errc::unavailable);
+      if (!found) return answer_lookup(owner, room, errc::no_such_room);
+      // Known by now (its announcement came, or a create here began): that path tells the
+      // sessions, with the index's word on who created it.
+      if (!owner.find_owned(room)) {
+        learn_room(owner, room, found->created_by);
+        // The index answered without it: record it again, so that other nodes find it there and
+        // those that have not heard of it learn it (on_room_created; a node that knows it ignores
+        // that, this one included). Fire and forget: the waiters' answer is the store's.
+        if (index_answered && now_ms() - found->created_at >= reannounce_after_ms) {
+          spdlog::warn(
+              "room {}: in the store but not in the broker's room index (did Redis lose its data?): "
+              "recording it there again",
+              room);
+          broker_->announce_room(room, found->created_by, {});
+        }
+      }
+      answer_lookup(owner, room, errc::no_such_room);
+    });
+  };
+  store_.find_room(room, std::move(done));
 }
 
 void Node::on_state(bool up) {

@@ -112,7 +112,8 @@ class Node final : public broker::Handler {
   // Owner side (room_owner.cpp), on the room's owner shard.
   // Runs f(r, missing) once room `room` is loaded (r->state ready) or failed to load (not ready);
   // r is null if there is no such room, and `missing` says why: no_such_room, or in a cluster
-  // unavailable (the broker could not tell whether another node created it; see find_room).
+  // unavailable (the store could not tell whether the room exists, and the broker's room index
+  // did not have it or did not answer; see find_room).
   template <class F>
   void with_room(Shard& owner, const std::string& room, F&& f);
   void load_room(Shard& owner, OwnedRoom& r);
@@ -158,10 +159,14 @@ class Node final : public broker::Handler {
   void cluster_send(Shard& owner, OwnedRoom& r, core::Message m, SessionRef who, std::string ref);
   void store_duplicate(Shard& owner, core::Message m, broker::Published p, SessionRef who, std::string ref);
   // A room this node has not heard of may have been created on another node a moment ago (its
-  // announcement still on the way): asks the broker's room index, learns the room if it is there,
-  // then runs `then` (see Shard::LookupWaiter). One lookup per room at a time; the requests that
-  // come meanwhile wait for it (up to a bound).
+  // announcement still on the way): asks the broker's room index and, if the index does not have
+  // it or does not answer, the store; learns the room if either has it, then runs `then` (see
+  // Shard::LookupWaiter). One lookup per room at a time; the requests that come meanwhile wait
+  // for it (up to a bound).
   void find_room(Shard& owner, const std::string& room, Shard::LookupWaiter then);
+  // find_room's second step. `index_answered`: the index said it does not have the room (not an
+  // error): a room the store has is then recorded in the index again.
+  void find_room_in_store(Shard& owner, const std::string& room, bool index_answered);
   // A room created elsewhere in the cluster is known here from now on (its log loads on first
   // use), and every welcomed local session hears of it. Nothing if the room is known already
   // (but see OwnedRoom::heard_by).

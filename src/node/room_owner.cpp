@@ -30,8 +30,9 @@ template <class F>
 void Node::with_room(Shard& owner, const std::string& room, F&& f) {
   OwnedRoom* r = owner.find_owned(room);
   if (!r && broker_) {
-    // Cluster: perhaps created on another node a moment ago. Once the broker has answered, the
-    // room is known here if it exists anywhere: then this starts again.
+    // Cluster: perhaps created on another node a moment ago. Once the lookup has answered (the
+    // broker's room index, or else the store), the room is known here if it exists anywhere: then
+    // this starts again.
     return find_room(owner, room, [this, &owner, room, f = std::forward<F>(f)](errc missing) mutable {
       if (owner.find_owned(room)) return with_room(owner, room, std::move(f));
       f(nullptr, missing);

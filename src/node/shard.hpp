@@ -74,8 +74,9 @@ class Shard {
   std::unordered_map<std::string, std::unique_ptr<OwnedRoom>>& owned() noexcept { return owned_; }
   OwnedRoom* find_owned(const std::string& room);
   // Cluster: rooms this shard would own but has not heard of, being looked up in the broker's
-  // room index (Node::find_room), with the requests waiting for the answer. A waiter gets the
-  // error to give if the room is still unknown: no_such_room, or unavailable (no answer).
+  // room index, then the store (Node::find_room), with the requests waiting for the answer. A
+  // waiter gets the error to give if the room is still unknown: no_such_room, or unavailable (no
+  // answer).
   using LookupWaiter = std::function<void(protocol::errc)>;
   std::unordered_map<std::string, std::vector<LookupWaiter>>& lookups() noexcept { return lookups_; }
   // 256 KiB per thread, shared by every session of the thread: a session keeps no read buffer.

@@ -200,6 +200,9 @@ bool PostgresStore::connect_once(std::string& err) {
        "ORDER BY seq DESC LIMIT $4"},
       {"parley_insert_room",
        "INSERT INTO rooms(id, created_at, created_by) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"},
+      {"parley_select_room",
+       "SELECT created_at, created_by, COALESCE((SELECT MAX(seq) FROM messages WHERE room = $1), 0) FROM rooms "
+       "WHERE id = $1"},
   };
   for (const auto& [name, sql] : statements) {
     Result r(PQprepare(conn_, name, sql.c_str(), 0, nullptr));
@@ -320,6 +323,8 @@ void PostgresStore::submit(Job job) {
         using J = std::decay_t<decltype(j)>;
         if constexpr (std::is_same_v<J, ReadJob>)
           j.done(errc::store_failed, {});
+        else if constexpr (std::is_same_v<J, FindRoomJob>)
+          j.done(errc::store_failed, std::nullopt);
         else if constexpr (std::is_same_v<J, CallJob>)
           j.fn();  // the store thread has exited
         else if constexpr (std::is_same_v<J, AppendJob>) {
@@ -343,6 +348,10 @@ void PostgresStore::append(std::vector<core::Message> batch, Done done) {
 void PostgresStore::read(std::string room, std::uint64_t after, std::uint64_t before, std::size_t limit,
                          ReadDone done) {
   submit(ReadJob{std::move(room), after, before, limit, std::move(done)});
+}
+
+void PostgresStore::find_room(std::string room, FindRoomDone done) {
+  submit(FindRoomJob{std::move(room), std::move(done)});
 }
 
 void PostgresStore::flush() {
@@ -408,6 +417,10 @@ void PostgresStore::run() {
         std::vector<core::Message> out;
         auto ec = read_now(*r, out);
         r->done(ec, std::move(out));
+      } else if (auto* fr = std::get_if<FindRoomJob>(&job)) {
+        std::optional<StoredRoom> found;
+        auto ec = find_room_now(fr->room, found);
+        fr->done(ec, std::move(found));
       } else if (auto* f = std::get_if<CallJob>(&job)) {
         f->fn();
       }
@@ -599,6 +612,28 @@ std::error_code PostgresStore::read_now(const ReadJob& job, std::vector<core::Me
     disconnect();
   }
   spdlog::error("store: read of {} failed: {}", job.room, err);
+  return errc::store_failed;
+}
+
+std::error_code PostgresStore::find_room_now(const std::string& room, std::optional<StoredRoom>& out) {
+  // As a read: not retried through an outage (the node asking answers its client now).
+  std::string err;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (!ensure_connected(err)) break;
+    Params p;
+    p.text(room);
+    Result r(PQexecPrepared(conn_, "parley_select_room", p.size(), p.values(), p.lengths(), p.formats(), 0));
+    if (PQresultStatus(r.get()) == PGRES_TUPLES_OK) {
+      if (PQntuples(r.get()) == 1)
+        out = StoredRoom{room, static_cast<std::uint64_t>(int_column(r.get(), 0, 2)), int_column(r.get(), 0, 0),
+                         column(r.get(), 0, 1)};
+      return {};
+    }
+    err = trimmed(PQerrorMessage(conn_));
+    if (PQstatus(conn_) == CONNECTION_OK) break;  // a query error, not a lost connection
+    disconnect();
+  }
+  spdlog::error("store: lookup of room {} failed: {}", room, err);
   return errc::store_failed;
 }
 

@@ -51,6 +51,7 @@ class PostgresStore final : public Store {
   bool has_capacity() const override;
   void append(std::vector<core::Message> batch, Done done) override;
   void read(std::string room, std::uint64_t after, std::uint64_t before, std::size_t limit, ReadDone done) override;
+  void find_room(std::string room, FindRoomDone done) override;
   void flush() override;
   void stop() override;
   StoreStats stats() const override;
@@ -71,10 +72,14 @@ class PostgresStore final : public Store {
     std::size_t limit;
     ReadDone done;
   };
+  struct FindRoomJob {
+    std::string room;
+    FindRoomDone done;
+  };
   struct CallJob {
     std::function<void()> fn;
   };  // start-up work run on the store thread
-  using Job = std::variant<CreateJob, AppendJob, ReadJob, CallJob>;
+  using Job = std::variant<CreateJob, AppendJob, ReadJob, FindRoomJob, CallJob>;
   enum class Outcome { ok, connection_lost, data_error, failed };
 
   void run();
@@ -87,6 +92,7 @@ class PostgresStore final : public Store {
   Outcome classify_failure(const pg_result* r, std::string& err);
   std::error_code insert_room(const StoredRoom& room);
   std::error_code read_now(const ReadJob& job, std::vector<core::Message>& out);
+  std::error_code find_room_now(const std::string& room, std::optional<StoredRoom>& out);
   std::vector<StoredRoom> load_rooms_now();
 
   bool connect_once(std::string& err);

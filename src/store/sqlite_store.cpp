@@ -86,6 +86,10 @@ SqliteStore::SqliteStore(SqliteOptions options) : options_(std::move(options)) {
       "SELECT seq, sender, text, ts, cid FROM messages WHERE room = ?1 AND seq > ?2 AND seq < ?3 "
       "ORDER BY seq DESC LIMIT ?4",
       &select_range_);
+  prepare(
+      "SELECT created_at, created_by, COALESCE((SELECT MAX(seq) FROM messages WHERE room = ?1), 0) FROM rooms "
+      "WHERE id = ?1",
+      &select_room_);
   // SQLite's automatic checkpoint runs in the committing thread: every checkpoint_pages pages a
   // commit also copies the WAL into the database and fsyncs both, which held a commit (and every
   // message waiting on it) for up to 10 ms in the rooms benchmark. This hook replaces it.
@@ -113,6 +117,7 @@ SqliteStore::~SqliteStore() {
   sqlite3_finalize(insert_messages_);
   sqlite3_finalize(insert_room_);
   sqlite3_finalize(select_range_);
+  sqlite3_finalize(select_room_);
   sqlite3_close(db_);
 }
 
@@ -181,6 +186,8 @@ void SqliteStore::submit(Job job) {
         using J = std::decay_t<decltype(j)>;
         if constexpr (std::is_same_v<J, ReadJob>)
           j.done(errc::store_failed, {});
+        else if constexpr (std::is_same_v<J, FindRoomJob>)
+          j.done(errc::store_failed, std::nullopt);
         else if constexpr (std::is_same_v<J, FlushJob>)
           j.done();
         else if constexpr (std::is_same_v<J, AppendJob>) {
@@ -203,6 +210,10 @@ void SqliteStore::append(std::vector<core::Message> batch, Done done) {
 
 void SqliteStore::read(std::string room, std::uint64_t after, std::uint64_t before, std::size_t limit, ReadDone done) {
   submit(ReadJob{std::move(room), after, before, limit, std::move(done)});
+}
+
+void SqliteStore::find_room(std::string room, FindRoomDone done) {
+  submit(FindRoomJob{std::move(room), std::move(done)});
 }
 
 void SqliteStore::flush() {
@@ -352,6 +363,10 @@ void SqliteStore::run() {
         std::vector<core::Message> out;
         auto ec = read_now(*r, out);
         r->done(ec, std::move(out));
+      } else if (auto* fr = std::get_if<FindRoomJob>(&job)) {
+        std::optional<StoredRoom> found;
+        auto ec = find_room_now(fr->room, found);
+        fr->done(ec, std::move(found));
       } else if (auto* f = std::get_if<FlushJob>(&job)) {
         f->done();
       }
@@ -457,6 +472,24 @@ std::error_code SqliteStore::read_now(const ReadJob& job, std::vector<core::Mess
     return errc::store_failed;
   }
   std::reverse(out.begin(), out.end());
+  return {};
+}
+
+std::error_code SqliteStore::find_room_now(const std::string& room, std::optional<StoredRoom>& out) {
+  sqlite3_stmt* st = select_room_;
+  sqlite3_reset(st);
+  bind_text(st, 1, room);
+  const int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    out = StoredRoom{room, static_cast<std::uint64_t>(sqlite3_column_int64(st, 2)), sqlite3_column_int64(st, 0),
+                     text_column(st, 1)};
+    sqlite3_reset(st);  // ends its read transaction: an open one would hold back every checkpoint
+    return {};
+  }
+  if (rc != SQLITE_DONE) {
+    spdlog::error("store: lookup of room {} failed: {}", room, sqlite3_errmsg(db_));
+    return errc::store_failed;
+  }
   return {};
 }
 

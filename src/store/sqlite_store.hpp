@@ -40,6 +40,7 @@ class SqliteStore final : public Store {
   bool has_capacity() const override;
   void append(std::vector<core::Message> batch, Done done) override;
   void read(std::string room, std::uint64_t after, std::uint64_t before, std::size_t limit, ReadDone done) override;
+  void find_room(std::string room, FindRoomDone done) override;
   void flush() override;
   void stop() override;
   StoreStats stats() const override;
@@ -63,10 +64,14 @@ class SqliteStore final : public Store {
     std::size_t limit;
     ReadDone done;
   };
+  struct FindRoomJob {
+    std::string room;
+    FindRoomDone done;
+  };
   struct FlushJob {
     std::function<void()> done;
   };
-  using Job = std::variant<CreateJob, AppendJob, ReadJob, FlushJob>;
+  using Job = std::variant<CreateJob, AppendJob, ReadJob, FindRoomJob, FlushJob>;
 
   void run();
   void run_checkpointer();
@@ -75,6 +80,7 @@ class SqliteStore final : public Store {
   void commit_appends(std::vector<AppendJob*>& jobs);
   std::error_code insert_room(const StoredRoom& room);
   std::error_code read_now(const ReadJob& job, std::vector<core::Message>& out);
+  std::error_code find_room_now(const std::string& room, std::optional<StoredRoom>& out);
   void exec(const char* sql);
   void migrate();
 
@@ -85,6 +91,7 @@ class SqliteStore final : public Store {
   sqlite3_stmt* insert_messages_ = nullptr;  // insert_rows rows at once
   sqlite3_stmt* insert_room_ = nullptr;
   sqlite3_stmt* select_range_ = nullptr;
+  sqlite3_stmt* select_room_ = nullptr;
 
   std::mutex mutex_;  // guards jobs_ and stopping_; never held during SQLite work
   std::condition_variable wake_;

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -37,6 +38,7 @@ class Store {
  public:
   using Done = std::function<void(std::error_code)>;
   using ReadDone = std::function<void(std::error_code, std::vector<core::Message>)>;
+  using FindRoomDone = std::function<void(std::error_code, std::optional<StoredRoom>)>;
 
   virtual ~Store() = default;
 
@@ -54,6 +56,11 @@ class Store {
   // The newest `limit` messages of `room` with after < seq < before, ascending. before = 0 means
   // no upper bound.
   virtual void read(std::string room, std::uint64_t after, std::uint64_t before, std::size_t limit, ReadDone done) = 0;
+  // The room as stored (last_seq: its highest stored seq), or nullopt without an error if the
+  // store has no such room. For a cluster node asked for a room it has not heard of, when the
+  // broker's room index does not have it or does not answer (Node::find_room): a room is stored
+  // before it is announced.
+  virtual void find_room(std::string room, FindRoomDone done) = 0;
 
   // Blocks until everything queued so far has committed and its completions ran.
   virtual void flush() = 0;

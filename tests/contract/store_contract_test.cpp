@@ -17,6 +17,15 @@ namespace {
 using protocol::errc;
 using store::StoredRoom;
 
+using FindResult = std::pair<std::error_code, std::optional<StoredRoom>>;
+
+FindResult find_sync(store::Store& s, const std::string& room) {
+  auto p = std::make_shared<std::promise<FindResult>>();
+  auto f = p->get_future();
+  s.find_room(room, [p](std::error_code ec, std::optional<StoredRoom> r) { p->set_value({ec, std::move(r)}); });
+  return wait_for(f);
+}
+
 // Stops the shared PostgreSQL server at the end of the program.
 class PgEnvironment : public ::testing::Environment {
  public:
@@ -132,6 +141,43 @@ TYPED_TEST(StoreContract, ReadReturnsNewestLimitBetweenAfterAndBeforeAscending) 
   EXPECT_EQ(one[0].cid, want.cid);
 }
 
+TYPED_TEST(StoreContract, FindRoomReportsTheRoomAsStoredOrNothing) {
+  auto& s = *this->store_;
+  s.create_room_now(StoredRoom{"general", 0, 1000, "system"});
+  EXPECT_FALSE(create_sync(s, StoredRoom{"ops", 0, 3000, "o'brien \"q\""}));
+  EXPECT_FALSE(create_sync(s, StoredRoom{"ops", 0, 4000, "bob"}));  // no-op: keeps the first
+  EXPECT_FALSE(create_sync(s, StoredRoom{"empty", 0, 5000, "ada"}));
+  ASSERT_FALSE(append_sync(s, make_batch("general", 1, 3)));
+  ASSERT_FALSE(append_sync(s, make_batch("ops", 1, 7)));
+  ASSERT_FALSE(append_sync(s, make_batch("orphan", 1, 2)));  // messages, but no room row
+
+  auto check = [&](const std::string& id, std::uint64_t last_seq, std::int64_t created_at, const std::string& by) {
+    auto [ec, room] = find_sync(*this->store_, id);
+    EXPECT_FALSE(ec) << id;
+    ASSERT_TRUE(room) << id;
+    EXPECT_EQ(room->id, id);
+    EXPECT_EQ(room->last_seq, last_seq) << id;
+    EXPECT_EQ(room->created_at, created_at) << id;
+    EXPECT_EQ(room->created_by, by) << id;
+  };
+  auto check_missing = [&](const std::string& id) {
+    auto [ec, room] = find_sync(*this->store_, id);
+    EXPECT_FALSE(ec) << id;  // not there is an answer, not a failure
+    EXPECT_FALSE(room) << id;
+  };
+  for (int round = 0; round < 2; ++round) {
+    check("general", 3, 1000, "system");
+    check("ops", 7, 3000, "o'brien \"q\"");
+    check("empty", 0, 5000, "ada");
+    check_missing("nowhere");
+    check_missing("orphan");   // the rooms table decides, not the messages
+    check_missing("General");  // ids are compared exactly
+    check_missing("ops' OR '1'='1");
+    check_missing("");
+    this->reopen();  // and the same after a restart
+  }
+}
+
 TYPED_TEST(StoreContract, CompletionsRunInSubmissionOrder) {
   auto& s = *this->store_;
   std::mutex mutex;
@@ -151,6 +197,13 @@ TYPED_TEST(StoreContract, CompletionsRunInSubmissionOrder) {
     } else if (i % 50 == 40) {
       s.read("r", 0, 0, 10, [&, i](std::error_code ec, std::vector<core::Message>) {
         EXPECT_FALSE(ec);
+        record(i);
+      });
+    } else if (i % 50 == 45) {
+      // The room created at i - 20 is found: it was submitted before.
+      s.find_room("room-" + std::to_string(i - 20), [&, i](std::error_code ec, std::optional<StoredRoom> room) {
+        EXPECT_FALSE(ec);
+        EXPECT_TRUE(room);
         record(i);
       });
     } else {
@@ -296,14 +349,21 @@ TYPED_TEST(StoreContract, StopFlushesThenLaterCallsFailWithStoreFailed) {
   s.stop();
   EXPECT_EQ(ok.load(), 20);  // stop flushed them
 
-  std::optional<std::error_code> append_ec, create_ec, read_ec;
+  std::optional<std::error_code> append_ec, create_ec, read_ec, find_ec;
+  bool found = true;
   s.append(make_batch("r", 101, 1), [&](std::error_code ec) { append_ec = ec; });
   s.create_room(StoredRoom{"late", 0, 1, "x"}, [&](std::error_code ec) { create_ec = ec; });
   s.read("r", 0, 0, 10, [&](std::error_code ec, std::vector<core::Message>) { read_ec = ec; });
-  ASSERT_TRUE(append_ec && create_ec && read_ec);  // failed at once, on the caller's thread
+  s.find_room("general", [&](std::error_code ec, std::optional<StoredRoom> room) {
+    find_ec = ec;
+    found = room.has_value();
+  });
+  ASSERT_TRUE(append_ec && create_ec && read_ec && find_ec);  // failed at once, on the caller's thread
   EXPECT_EQ(*append_ec, make_error_code(errc::store_failed));
   EXPECT_EQ(*create_ec, make_error_code(errc::store_failed));
   EXPECT_EQ(*read_ec, make_error_code(errc::store_failed));
+  EXPECT_EQ(*find_ec, make_error_code(errc::store_failed));
+  EXPECT_FALSE(found);
   EXPECT_EQ(s.stats().queued, 0u);
   s.flush();  // returns
   s.stop();   // idempotent
