@@ -93,6 +93,9 @@ void Node::owner_create(Shard& owner, std::string room, std::string user, Sessio
     owner.post([this, &owner, room, user, who, ref, ec] {
       OwnedRoom* r = owner.find_owned(room);
       if (!r) return;
+      // The store has the room already: another node's creation (in a cluster; its announcement
+      // is on its way, or Redis lost its record). One node on its own knows every stored room.
+      if (ec == errc::room_exists) return owner_create_lost(owner, room, who, ref);
       if (ec) {
         auto waiting = std::move(r->waiting);
         owner.owned().erase(room);
@@ -146,10 +149,10 @@ void Node::tell_created(const std::string& room, const std::string& by, std::uin
 }
 
 void Node::owner_create_lost(Shard& owner, const std::string& room, SessionRef who, const std::string& ref) {
-  // Another node created the room first (this node had not heard of it yet). The store holds it
-  // already (creating a room twice is harmless there): it is a room like any learnt one, loaded
-  // on first use. Its creator's announcement tells this node's sessions of it: now, if it came
-  // during the create, or when it comes.
+  // Another node created the room first (this node had not heard of it yet): the store had it
+  // already, or the broker's room index did. It is a room like any learnt one, loaded on first
+  // use. Its creator's announcement tells this node's sessions of it: now, if it came during the
+  // create, or when it comes (never, if Redis lost it: the room is still listed and joinable).
   OwnedRoom* r = owner.find_owned(room);
   if (!r) return;
   r->state = OwnedRoom::State::unloaded;

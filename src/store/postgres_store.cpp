@@ -303,7 +303,7 @@ std::vector<StoredRoom> PostgresStore::load_rooms_now() {
 
 void PostgresStore::create_room_now(const StoredRoom& room) {
   std::promise<std::error_code> done;
-  create_room(room, [&](std::error_code ec) { done.set_value(ec); });
+  create_room(room, [&](std::error_code ec) { done.set_value(ec == errc::room_exists ? std::error_code() : ec); });
   if (auto ec = done.get_future().get())
     throw std::runtime_error("cannot create room " + room.id + ": " + ec.message());
 }
@@ -569,7 +569,15 @@ std::error_code PostgresStore::insert_room(const StoredRoom& room) {
       p.int8(room.created_at);
       p.text(room.created_by);
       Result r(PQexecPrepared(conn_, "parley_insert_room", p.size(), p.values(), p.lengths(), p.formats(), 0));
-      if (PQresultStatus(r.get()) == PGRES_COMMAND_OK) return {};
+      if (PQresultStatus(r.get()) == PGRES_COMMAND_OK) {
+        if (std::string_view(PQcmdTuples(r.get())) != "0") return {};
+        // ON CONFLICT DO NOTHING: the room is there. Ours, if an earlier attempt stored it and
+        // its answer was lost with the connection; else another creation's.
+        std::optional<StoredRoom> stored;
+        if (auto ec = find_room_now(room.id, stored)) return ec;
+        const bool ours = stored && stored->created_at == room.created_at && stored->created_by == room.created_by;
+        return ours ? std::error_code() : std::error_code(errc::room_exists);
+      }
       err = trimmed(PQerrorMessage(conn_));
       if (PQstatus(conn_) == CONNECTION_OK && sqlstate(r.get()).starts_with("22")) {
         spdlog::error("store: cannot create room {}: {}", room.id, err);

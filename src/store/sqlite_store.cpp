@@ -166,7 +166,7 @@ std::vector<StoredRoom> SqliteStore::load_rooms() {
 
 void SqliteStore::create_room_now(const StoredRoom& room) {
   std::promise<std::error_code> done;
-  create_room(room, [&](std::error_code ec) { done.set_value(ec); });
+  create_room(room, [&](std::error_code ec) { done.set_value(ec == errc::room_exists ? std::error_code() : ec); });
   if (auto ec = done.get_future().get())
     throw std::runtime_error("cannot create room " + room.id + ": " + ec.message());
 }
@@ -449,7 +449,13 @@ std::error_code SqliteStore::insert_room(const StoredRoom& room) {
     spdlog::error("store: cannot create room {}: {}", room.id, sqlite3_errmsg(db_));
     return errc::store_failed;
   }
-  return {};
+  if (sqlite3_changes(db_) > 0) return {};
+  // INSERT OR IGNORE changed nothing: the room is there. The same row is this creation (the
+  // store's contract, which PostgreSQL needs for a retry after a lost answer); another is not.
+  std::optional<StoredRoom> stored;
+  if (auto ec = find_room_now(room.id, stored)) return ec;
+  const bool same = stored && stored->created_at == room.created_at && stored->created_by == room.created_by;
+  return same ? std::error_code() : std::error_code(errc::room_exists);
 }
 
 std::error_code SqliteStore::read_now(const ReadJob& job, std::vector<core::Message>& out) {

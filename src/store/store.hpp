@@ -46,6 +46,10 @@ class Store {
   // Creates a room synchronously at start-up (the default room); no-op when it exists.
   virtual void create_room_now(const StoredRoom& room) = 0;
 
+  // Stores a new room; errc::room_exists if the store has one of that id already (created
+  // elsewhere: in a cluster another node's, or one whose record the broker lost). A row with the
+  // same created_at and created_by is this very creation, stored by an attempt whose answer was
+  // lost (a dropped connection): that is success.
   virtual void create_room(StoredRoom room, Done done) = 0;
   // False while the queue of appends holds its limit: callers refuse new sends (errc::overloaded)
   // before assigning a seq. Checked, not reserved: a turn's worth of appends may overshoot.

@@ -73,7 +73,12 @@ TYPED_TEST(StoreContract, CreateRoomNowIsIdempotentAndLoadRoomsReportsLastSeq) {
   s.create_room_now(StoredRoom{"general", 0, 1000, "system"});
   s.create_room_now(StoredRoom{"general", 0, 2000, "someone-else"});  // no-op: keeps the first
   EXPECT_FALSE(create_sync(s, StoredRoom{"ops", 0, 3000, "ada"}));
-  EXPECT_FALSE(create_sync(s, StoredRoom{"ops", 0, 4000, "bob"}));
+  // Another creation of a stored room is refused (in a cluster: another node's, or one whose
+  // record the broker lost); the same row again is this creation retried, and succeeds.
+  EXPECT_EQ(create_sync(s, StoredRoom{"ops", 0, 4000, "bob"}), errc::room_exists);
+  EXPECT_EQ(create_sync(s, StoredRoom{"ops", 0, 3000, "bob"}), errc::room_exists);
+  EXPECT_EQ(create_sync(s, StoredRoom{"general", 0, 1000, "someone-else"}), errc::room_exists);
+  EXPECT_FALSE(create_sync(s, StoredRoom{"ops", 0, 3000, "ada"}));
 
   auto rooms = s.load_rooms();
   ASSERT_EQ(rooms.size(), 2u);
@@ -145,7 +150,7 @@ TYPED_TEST(StoreContract, FindRoomReportsTheRoomAsStoredOrNothing) {
   auto& s = *this->store_;
   s.create_room_now(StoredRoom{"general", 0, 1000, "system"});
   EXPECT_FALSE(create_sync(s, StoredRoom{"ops", 0, 3000, "o'brien \"q\""}));
-  EXPECT_FALSE(create_sync(s, StoredRoom{"ops", 0, 4000, "bob"}));  // no-op: keeps the first
+  EXPECT_EQ(create_sync(s, StoredRoom{"ops", 0, 4000, "bob"}), errc::room_exists);  // keeps the first
   EXPECT_FALSE(create_sync(s, StoredRoom{"empty", 0, 5000, "ada"}));
   ASSERT_FALSE(append_sync(s, make_batch("general", 1, 3)));
   ASSERT_FALSE(append_sync(s, make_batch("ops", 1, 7)));

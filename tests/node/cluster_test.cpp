@@ -791,6 +791,27 @@ TEST_P(RoomLookupTest, BrokerDownDuringALookupIsAnsweredByTheStoreNotAHang) {
   }
 }
 
+// A create of a room the store has but this node and the room index do not (Redis lost its
+// record): room_exists, not a second creation; the room then goes on with its history.
+TEST_P(RoomLookupTest, CreateOfARoomOnlyInTheStoreIsRoomExists) {
+  store_room("archive", "cy", 3);
+  auto b = client(1, "bob");
+  say(b, R"({"type":"create","room":"archive","ref":"r1"})");
+  auto r = b->next_any({"created", "error"});
+  ASSERT_FALSE(r.empty()) << "no answer";
+  ASSERT_EQ(r.at("type").as_string(), "error") << json::serialize(r);
+  EXPECT_EQ(r.at("code").as_string(), "room_exists");
+  EXPECT_EQ(r.at("ref").as_string(), "r1");
+  auto joined = join(b, "archive");
+  ASSERT_FALSE(joined.empty()) << "no answer";
+  ASSERT_EQ(joined.at("type").as_string(), "joined") << json::serialize(joined);
+  EXPECT_EQ(joined.at("last_seq").as_int64(), 3);
+  say(b, R"({"type":"send","room":"archive","cid":"b1","text":"still here"})");
+  auto m = b->next_if("message", about("archive"));
+  ASSERT_FALSE(m.empty());
+  EXPECT_EQ(m.at("seq").as_int64(), 4);
+}
+
 TEST_P(RoomLookupTest, JoinOfARoomOnlyInTheStoreFindsItAndRecordsItInTheIndexAgain) {
   auto a = client(0, "ada");
   auto b = client(1, "bob");
