@@ -13,8 +13,12 @@ const CHARTS = path.join(BENCH, "charts");
 const SERVERS = ["parley", "bun", "node-ws-redis"];
 // Rows only in some tables and the bar: Parley on PostgreSQL instead of SQLite (store), and
 // Parley on one I/O thread (fanout).
-const EXTRA_SERVERS = ["parley-pg", "parley-1t"];
-const LABEL = { "parley-pg": "parley (PostgreSQL store)", "parley-1t": "parley, 1 I/O thread" };
+const EXTRA_SERVERS = ["parley-pg", "parley-1t", "bun-durable"];
+const LABEL = {
+  "parley-pg": "parley (PostgreSQL store)",
+  "parley-1t": "parley, 1 I/O thread",
+  "bun-durable": "bun, durable (SQLite commit per message)",
+};
 const label = (s) => LABEL[s] ?? s;
 const SCENARIOS = ["fanout", "fanout-core", "saturate", "idle", "idle-scale", "rooms", "storm", "storm-names", "store", "cluster", "cluster-saturate"];
 
@@ -164,7 +168,7 @@ plot ${blocks.map((s, i) => `DAT index ${i} using 1:2 with linespoints lw 2 titl
 // fanout latency percentiles, clustered
 {
   const ps = ["p50", "p90", "p99", "p999"];
-  const data = [...servers, "parley-1t"]
+  const data = [...servers, "parley-1t", "bun-durable"]
     .filter((s) => runsOf("fanout", s).length)
     .map((s) => [s, ...ps.map((p) => (med("fanout", s, `latency_us.${p}`) ?? 0) / 1000)].join("\t"))
     .join("\n");
@@ -340,9 +344,12 @@ if (nRuns("fanout")) {
     "*In the server* is Parley's own `parley_delivery_seconds` histogram over the measured window (read from `/metrics` by the generator; " +
     "interpolated in buckets 1.3–1.7x wide): from the read of a send to the last of its fan-out's writes handed to the kernel, once per I/O thread with members. " +
     "The rest of the send-to-receive latency is the generator getting a core and reading 1,000 sockets per message: " +
-    "with two I/O threads Parley's writes end sooner, but on two cores shared with the generator they take its core just when it has a message to read.");
+    "with two I/O threads Parley's writes end sooner, but on two cores shared with the generator they take its core just when it has a message to read. " +
+    "**bun, durable** is the Bun baseline with Parley's guarantee added the simplest way: each message inserted into SQLite (WAL, synchronous=NORMAL, " +
+    "one transaction per message, on its event loop) before it is acked and published. Parley delivers a message only once its batch is committed " +
+    "(anything a member has seen is in history and survives a crash); plain Bun keeps messages in memory.");
   line();
-  openLoopTable("fanout", [...servers, ...(runsOf("fanout", "parley-1t").length ? ["parley-1t"] : [])]);
+  openLoopTable("fanout", [...servers, ...["parley-1t", "bun-durable"].filter((s) => runsOf("fanout", s).length)]);
   chart("fanout-latency", "fanout latency percentiles");
 }
 

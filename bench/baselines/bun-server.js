@@ -3,8 +3,15 @@
 // joined + gap + live, send → ack + message to every member (seq per room, in memory).
 // No persistence, no presence, no limits: the fastest shape of the same service.
 //
-//   bun bench/baselines/bun-server.js --port 0
+// With --durable DIR (bench/run's `bun-durable`), each message is first inserted into SQLite
+// (bun:sqlite, WAL, synchronous=NORMAL, Parley's table; one transaction per message, on the event
+// loop), and only then acked and published: Parley's guarantee (a message anyone has seen is in
+// history and survives a crash of the process) done the simplest way, to show what it costs.
+//
+//   bun bench/baselines/bun-server.js --port 0 [--durable DIR]
 // prints "bun-baseline: listening on 127.0.0.1:<port>" when ready.
+import { Database } from "bun:sqlite";
+
 const args = process.argv.slice(2);
 const arg = (name, def) => {
   const i = args.indexOf(name);
@@ -13,6 +20,17 @@ const arg = (name, def) => {
 const host = arg("--host", "127.0.0.1");
 const port = Number(arg("--port", "0"));
 const HISTORY = 10000;
+const durable = arg("--durable", "");
+
+let store = null;
+if (durable) {
+  const db = new Database(`${durable}/bun-baseline.db`, { create: true });
+  db.exec("PRAGMA journal_mode=WAL");
+  db.exec("PRAGMA synchronous=NORMAL");
+  db.exec(`CREATE TABLE IF NOT EXISTS messages (room TEXT NOT NULL, seq INTEGER NOT NULL, sender TEXT NOT NULL,
+           text TEXT NOT NULL, ts INTEGER NOT NULL, cid TEXT NOT NULL, PRIMARY KEY (room, seq)) WITHOUT ROWID`);
+  store = db.prepare("INSERT INTO messages (room, seq, sender, text, ts, cid) VALUES (?, ?, ?, ?, ?, ?)");
+}
 
 const rooms = new Map(); // id → { seq, history: [event strings], first: seq of history[0] }
 function room(id) {
@@ -92,6 +110,7 @@ const server = Bun.serve({
           const r = room(m.room);
           const seq = ++r.seq;
           const ts = Date.now();
+          if (store) store.run(m.room, seq, ws.data.user, String(m.text), ts, String(m.cid));
           const event = `{"type":"message","room":${str(m.room)},"seq":${seq},"from":${str(ws.data.user)},"text":${str(m.text)},"ts":${ts},"cid":${str(m.cid)}}`;
           r.history.push(event);
           if (r.history.length > HISTORY) {
