@@ -93,6 +93,7 @@ int run_server(Config config) {
   options.rooms = config.rooms;
   options.default_room = config.default_room;
   options.io_uring_writes = config.writes == "io_uring";
+  options.broker_wait_ms = config.broker_request_timeout_ms;
   node::Node node(options, store, broker.get());
 
   net::HttpOptions http{config.web_dir};

@@ -6,6 +6,9 @@
 
 #include <algorithm>
 #include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <memory>
+#include <utility>
 
 #include "node/node.hpp"
 #include "protocol/json_writer.hpp"
@@ -90,8 +93,32 @@ void Node::store_duplicate(Shard& owner, core::Message m, broker::Published p, S
                  });
 }
 
+namespace {
+// `f`, called once: by the returned function, or with null by a timer after `wait` if that has
+// not been called by then (it is then a no-op). The timer's handler and the returned function
+// share the state; whichever comes second lets it go.
+std::function<void(OwnedRoom*)> within(Shard& shard, std::chrono::milliseconds wait,
+                                       std::function<void(OwnedRoom*)> f) {
+  struct State {
+    std::function<void(OwnedRoom*)> f;
+    boost::asio::steady_timer timer;
+  };
+  auto st = std::make_shared<State>(State{std::move(f), boost::asio::steady_timer(shard.context())});
+  st->timer.expires_after(wait);
+  st->timer.async_wait([st](boost::system::error_code ec) {
+    if (!ec && st->f) std::exchange(st->f, nullptr)(nullptr);
+  });
+  return [st](OwnedRoom* r) {
+    if (!st->f) return;
+    st->timer.cancel();
+    std::exchange(st->f, nullptr)(r);
+  };
+}
+}  // namespace
+
 void Node::when_synced(Shard& owner, OwnedRoom& r, std::function<void(OwnedRoom*)> f) {
-  r.sync_waiting.push_back(std::move(f));
+  // Bounded: a subscribe waits for Redis to come back, and a client must not wait for an outage.
+  r.sync_waiting.push_back(within(owner, std::chrono::milliseconds(options_.broker_wait_ms), std::move(f)));
   if (r.subscribed) return repair(owner, r);
   r.subscribed = true;
   // Fetch only once the subscription is live: whatever is published after that arrives by

@@ -41,6 +41,9 @@ struct NodeOptions {
   core::RoomOptions rooms;
   std::string default_room = "general";
   bool io_uring_writes = true;  // server.writes: each shard's writes of a loop turn in one io_uring submission
+  // Cluster: the longest a client's join waits for the broker to catch its room up (a subscribe
+  // waits for Redis to be back); then `unavailable`. broker.request_timeout_ms.
+  std::uint32_t broker_wait_ms = 2000;
 };
 
 class Node final : public broker::Handler {
@@ -171,7 +174,9 @@ class Node final : public broker::Handler {
   // use), and every welcomed local session hears of it. Nothing if the room is known already
   // (but see OwnedRoom::heard_by).
   void learn_room(Shard& owner, const std::string& room, const std::string& by);
-  // Runs `f` once the room is subscribed and caught up with the broker.
+  // Runs `f` once the room is subscribed and caught up with the broker, or with null if that
+  // failed or has not happened within options().broker_wait_ms (the subscription goes on: a later
+  // request finds the room synced).
   void when_synced(Shard& owner, OwnedRoom& r, std::function<void(OwnedRoom*)> f);
   // Hands the room's sync waiters their answer: the room (synced) or null (failed).
   void finish_sync(OwnedRoom& r, OwnedRoom* result);

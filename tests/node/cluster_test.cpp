@@ -35,9 +35,15 @@ class TestSession final : public parley::node::Session {
  public:
   TestSession(Shard& shard, std::uint64_t id) : Session(shard, id, shard.node().options().limits) {}
 
-  void enqueue(std::string_view event) override {
+  // Events may come several to a call, one per line (a presence batch, a run of deliveries).
+  void enqueue(std::string_view events) override {
     std::lock_guard lock(mutex_);
-    events_.push_back(json::parse(event).as_object());
+    while (!events.empty()) {
+      const auto end = events.find('\n');
+      const auto line = events.substr(0, end);
+      if (!line.empty()) events_.push_back(json::parse(line).as_object());
+      events = end == std::string_view::npos ? std::string_view() : events.substr(end + 1);
+    }
     cv_.notify_all();
   }
   void flush() override {}
@@ -151,6 +157,7 @@ class ClusterTest : public ::testing::Test {
       n.broker = wrap(i, make_broker());
       parley::node::NodeOptions opts;
       opts.threads = 2;
+      opts.broker_wait_ms = static_cast<std::uint32_t>(request_timeout.count());
       opts.limits.send_rate = opts.limits.send_burst = 1e6;
       opts.limits.request_rate = opts.limits.request_burst = 1e6;
       n.node = std::make_unique<Node>(opts, *store_, n.broker.get());
@@ -789,6 +796,24 @@ TEST_P(RoomLookupTest, BrokerDownDuringALookupIsAnsweredByTheStoreNotAHang) {
     cluster_.set_up(true);
     EXPECT_EQ(join(b, "ops").at("type").as_string(), "joined");
   }
+}
+
+// A join of a room this node knows but does not follow yet needs the broker (subscribe, then
+// catch up): with Redis gone the subscription waits for it to come back, the client does not.
+TEST_P(RoomLookupTest, JoinWhileTheBrokerIsDownIsUnavailableNotHeld) {
+  auto a = client(0, "ada");
+  create(a, "ops");
+  if (GetParam() == Backend::redis)
+    redis_.kill();
+  else
+    cluster_.set_up(false);
+  const auto bound = request_timeout + 2s;  // generous for a loaded machine; far below "never"
+  const auto asked_at = std::chrono::steady_clock::now();
+  auto r = join(a, "ops", bound);
+  ASSERT_FALSE(r.empty()) << "no answer within " << bound.count() << " ms";
+  ASSERT_EQ(r.at("type").as_string(), "error") << json::serialize(r);
+  EXPECT_EQ(r.at("code").as_string(), "unavailable");
+  EXPECT_LT(std::chrono::steady_clock::now() - asked_at, bound);
 }
 
 // A create of a room the store has but this node and the room index do not (Redis lost its
