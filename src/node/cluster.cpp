@@ -93,32 +93,16 @@ void Node::store_duplicate(Shard& owner, core::Message m, broker::Published p, S
                  });
 }
 
-namespace {
-// `f`, called once: by the returned function, or with null by a timer after `wait` if that has
-// not been called by then (it is then a no-op). The timer's handler and the returned function
-// share the state; whichever comes second lets it go.
-std::function<void(OwnedRoom*)> within(Shard& shard, std::chrono::milliseconds wait,
-                                       std::function<void(OwnedRoom*)> f) {
-  struct State {
-    std::function<void(OwnedRoom*)> f;
-    boost::asio::steady_timer timer;
-  };
-  auto st = std::make_shared<State>(State{std::move(f), boost::asio::steady_timer(shard.context())});
-  st->timer.expires_after(wait);
-  st->timer.async_wait([st](boost::system::error_code ec) {
-    if (!ec && st->f) std::exchange(st->f, nullptr)(nullptr);
-  });
-  return [st](OwnedRoom* r) {
-    if (!st->f) return;
-    st->timer.cancel();
-    std::exchange(st->f, nullptr)(r);
-  };
-}
-}  // namespace
-
 void Node::when_synced(Shard& owner, OwnedRoom& r, std::function<void(OwnedRoom*)> f) {
   // Bounded: a subscribe waits for Redis to come back, and a client must not wait for an outage.
-  r.sync_waiting.push_back(within(owner, std::chrono::milliseconds(options_.broker_wait_ms), std::move(f)));
+  // The waiters its timer answered go now: clients retrying through an outage add one each.
+  std::erase_if(r.sync_waiting, [](const auto& w) { return w->answered(); });
+  auto w = std::make_shared<SyncWaiter>(owner.context(), std::move(f));
+  w->timer.expires_after(std::chrono::milliseconds(options_.broker_wait_ms));
+  w->timer.async_wait([w](boost::system::error_code ec) {
+    if (!ec) w->answer(nullptr);
+  });
+  r.sync_waiting.push_back(std::move(w));
   if (r.subscribed) return repair(owner, r);
   r.subscribed = true;
   // Fetch only once the subscription is live: whatever is published after that arrives by
@@ -194,7 +178,7 @@ void Node::on_repaired(Shard& owner, const std::string& room, std::vector<core::
 void Node::finish_sync(OwnedRoom& r, OwnedRoom* result) {
   auto waiting = std::move(r.sync_waiting);
   r.sync_waiting.clear();
-  for (auto& f : waiting) f(result);
+  for (auto& w : waiting) w->answer(result);
 }
 
 void Node::drain_early(Shard&, OwnedRoom& r, Outbox& out) {

@@ -1,11 +1,15 @@
 #pragma once
 // A room as its owner thread holds it: the log (seq, ring, cids), presence, and on which shards it
 // has member sessions. Loaded from the store on first use; requests wait until then.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "core/cluster_presence.hpp"
@@ -14,6 +18,25 @@
 #include "node/session.hpp"
 
 namespace parley::node {
+
+struct OwnedRoom;
+
+// A request waiting for its room to be caught up with the broker (Node::when_synced): answered
+// once, with the room by the sync or with null by its timer, whichever comes first.
+struct SyncWaiter {
+  SyncWaiter(boost::asio::io_context& ctx, std::function<void(OwnedRoom*)> then) : timer(ctx), f(std::move(then)) {}
+  void answer(OwnedRoom* r) {
+    if (!f) return;
+    timer.cancel();
+    std::exchange(f, nullptr)(r);
+  }
+  bool answered() const noexcept { return !f; }
+
+  boost::asio::steady_timer timer;
+
+ private:
+  std::function<void(OwnedRoom*)> f;
+};
 
 struct OwnedRoom {
   enum class State { unloaded, loading, creating, ready };
@@ -55,7 +78,7 @@ struct OwnedRoom {
   bool untold = false;
   bool repairing = false;
   std::map<std::uint64_t, core::Message> early;
-  std::vector<std::function<void(OwnedRoom*)>> sync_waiting;
+  std::vector<std::shared_ptr<SyncWaiter>> sync_waiting;  // Node::when_synced
   // Recovery (Node::durability_sweep): every applied message with seq <= durable_checked is known
   // to be in the store; a sweep is in flight while sweeping.
   std::uint64_t durable_checked = 0;
