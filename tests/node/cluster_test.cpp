@@ -606,13 +606,14 @@ class RoomLookupTest : public ClusterTest, public ::testing::WithParamInterface<
 
   // Joins `room` until joined (unavailable while the node reconnects to the broker), for up to 10 s.
   bool joins_once_back(const std::shared_ptr<TestSession>& s, const std::string& room) {
-    const auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (std::chrono::steady_clock::now() < deadline) {
-      auto r = join(s, room);
-      if (!r.empty() && r.at("type").as_string() == "joined") return true;
-      std::this_thread::sleep_for(100ms);
-    }
-    return false;
+    return eventually(
+        [&] {
+          auto r = join(s, room);
+          if (!r.empty() && r.at("type").as_string() == "joined") return true;
+          std::this_thread::sleep_for(100ms);  // unavailable comes at once meanwhile: not a join per 10 ms
+          return false;
+        },
+        10s);
   }
 
   static bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 5s) {
