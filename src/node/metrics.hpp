@@ -16,15 +16,16 @@ struct Counter {
   std::uint64_t get() const noexcept { return v.load(std::memory_order_relaxed); }
 };
 
-// A latency histogram: bucket i counts observations of at most bounds_ns[i] (100 µs to 5 s in
+// A latency histogram: bucket i counts observations of at most bounds_ns[i] (20 µs to 5 s in
 // steps of 1.3x to 1.7x, so that a quantile interpolated inside a bucket is never far off), the
 // last bucket everything above. Written by one thread, like Counter; the Prometheus text
 // (cumulative buckets, sum, count) is summed over shards.
 struct Histogram {
-  static constexpr std::array<std::uint64_t, 29> bounds_ns = {
-      100'000,       150'000,       200'000,       300'000,       500'000,      700'000,     1'000'000,   1'500'000,
-      2'000'000,     3'000'000,     5'000'000,     7'000'000,     10'000'000,   15'000'000,  20'000'000,  30'000'000,
-      50'000'000,    70'000'000,    100'000'000,   150'000'000,   200'000'000,  300'000'000, 500'000'000, 700'000'000,
+  static constexpr std::array<std::uint64_t, 33> bounds_ns = {
+      20'000,        30'000,        50'000,        70'000,        100'000,      150'000,     200'000,
+      300'000,       500'000,       700'000,       1'000'000,     1'500'000,    2'000'000,   3'000'000,
+      5'000'000,     7'000'000,     10'000'000,    15'000'000,    20'000'000,   30'000'000,  50'000'000,
+      70'000'000,    100'000'000,   150'000'000,   200'000'000,   300'000'000,  500'000'000, 700'000'000,
       1'000'000'000, 1'500'000'000, 2'000'000'000, 3'000'000'000, 5'000'000'000};
   static constexpr std::size_t bounded = bounds_ns.size();
 
@@ -60,6 +61,10 @@ struct ShardMetrics {
   // the broker in a cluster) to its fan-out writes on this shard handed to the kernel: one
   // observation per message per shard with members.
   Histogram delivery;
+  // From a chat message's arrival (a client's send read on this node) to its commit reported back
+  // to the room's owner thread: on one node the fan-out starts there, so this is the store's
+  // share of `delivery`; in a cluster the sender's ack is sent there. One observation per message.
+  Histogram commit;
 };
 
 }  // namespace parley::node

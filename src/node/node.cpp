@@ -97,6 +97,37 @@ void Node::send_error(Session& s, protocol::errc code, std::string_view ref, std
   s.enqueue(protocol::error_event(code, message, ref, extra));
 }
 
+namespace {
+
+// A histogram over every shard, in the Prometheus text format: cumulative buckets, the count
+// their total (so that +Inf and _count agree even while a shard is writing), the sum in seconds.
+void append_histogram(std::string& out, const std::vector<std::unique_ptr<Shard>>& shards, const char* name,
+                      const char* help, Histogram ShardMetrics::*field) {
+  std::array<std::uint64_t, Histogram::bounded + 1> counts{};
+  std::uint64_t sum_ns = 0;
+  for (const auto& sh : shards) {
+    const Histogram& h = sh->metrics().*field;
+    for (std::size_t i = 0; i < counts.size(); ++i) counts[i] += h.buckets[i].get();
+    sum_ns += h.sum_ns.get();
+  }
+  const std::string n(name);
+  out += "# HELP " + n + " " + help + "\n# TYPE " + n + " histogram\n";
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < counts.size(); ++i) {
+    cumulative += counts[i];
+    char le[32];
+    if (i < Histogram::bounded)
+      std::snprintf(le, sizeof le, "%g", static_cast<double>(Histogram::bounds_ns[i]) / 1e9);
+    else
+      std::snprintf(le, sizeof le, "+Inf");
+    out += n + "_bucket{le=\"" + le + "\"} " + std::to_string(cumulative) + "\n";
+  }
+  out += n + "_sum " + std::to_string(static_cast<double>(sum_ns) / 1e9) + "\n";
+  out += n + "_count " + std::to_string(cumulative) + "\n";
+}
+
+}  // namespace
+
 std::string Node::metrics_text() const {
   struct Row {
     const char* name;
@@ -133,30 +164,14 @@ std::string Node::metrics_text() const {
     out += std::string("# HELP ") + row.name + " " + row.help + "\n# TYPE " + row.name + " " + row.type + "\n";
     out += std::string(row.name) + " " + std::to_string(total) + "\n";
   }
-  // The delivery latency, over every shard: cumulative buckets; the count is their total, so
-  // that +Inf and _count agree even while a shard is writing.
-  std::array<std::uint64_t, Histogram::bounded + 1> counts{};
-  std::uint64_t sum_ns = 0;
-  for (const auto& sh : shards_) {
-    const Histogram& h = sh->metrics().delivery;
-    for (std::size_t i = 0; i < counts.size(); ++i) counts[i] += h.buckets[i].get();
-    sum_ns += h.sum_ns.get();
-  }
-  out +=
-      "# HELP parley_delivery_seconds From a chat message's arrival on this node to its fan-out writes handed to the "
-      "kernel, once per message per I/O thread with members.\n# TYPE parley_delivery_seconds histogram\n";
-  std::uint64_t cumulative = 0;
-  for (std::size_t i = 0; i < counts.size(); ++i) {
-    cumulative += counts[i];
-    char le[32];
-    if (i < Histogram::bounded)
-      std::snprintf(le, sizeof le, "%g", static_cast<double>(Histogram::bounds_ns[i]) / 1e9);
-    else
-      std::snprintf(le, sizeof le, "+Inf");
-    out += std::string("parley_delivery_seconds_bucket{le=\"") + le + "\"} " + std::to_string(cumulative) + "\n";
-  }
-  out += "parley_delivery_seconds_sum " + std::to_string(static_cast<double>(sum_ns) / 1e9) + "\n";
-  out += "parley_delivery_seconds_count " + std::to_string(cumulative) + "\n";
+  append_histogram(out, shards_, "parley_delivery_seconds",
+                   "From a chat message's arrival on this node to its fan-out writes handed to the kernel, once per "
+                   "message per I/O thread with members.",
+                   &ShardMetrics::delivery);
+  append_histogram(out, shards_, "parley_commit_seconds",
+                   "From a chat message's arrival on this node to its commit known to its room's owner thread: on one "
+                   "node its fan-out starts then, in a cluster its ack is sent then.",
+                   &ShardMetrics::commit);
   const auto st = store_.stats();
   out +=
       "# HELP parley_store_batches_total Store commits (group commit batches).\n# TYPE parley_store_batches_total "

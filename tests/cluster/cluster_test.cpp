@@ -812,6 +812,14 @@ TEST_F(ClusterTest, ChatAcrossNodesAndResumeOnAnotherNode) {
         return n[node_of.front()] >= 5 && n[node_of.back()] >= 5;
       },
       3s));
+  // And each sender's node times its commit (the ack): five in all.
+  EXPECT_TRUE(eventually(
+      [&] {
+        double total = 0;
+        for (const double v : c->per_node("parley_commit_seconds_count")) total += v;
+        return total >= 5;
+      },
+      3s));
 
   // carol joins on node 1, reads a little, goes away; others talk on; she comes back on node 3.
   const auto n1 = c->nodes[0]->port(), n3 = c->nodes[2]->port();

@@ -84,7 +84,7 @@ TEST_F(Http, MetricsArePrometheusText) {
 
 // parley_delivery_seconds: a histogram of chat messages only, one observation per message per I/O
 // thread with members (two clients may sit on one thread or on two), cumulative buckets.
-TEST_F(Http, DeliveryLatencyHistogramCountsChatMessages) {
+TEST_F(Http, DeliveryAndCommitHistogramsCountChatMessages) {
   WsClient ada(port()), bob(port());
   ada.hello("ada");
   bob.hello("bob");
@@ -105,22 +105,32 @@ TEST_F(Http, DeliveryLatencyHistogramCountsChatMessages) {
   EXPECT_GE(n, 3.0);
   EXPECT_LE(n, 6.0);
   // Buckets are cumulative and end with +Inf at the count; the sum is a positive time.
-  double previous = 0;
-  std::size_t buckets = 0;
-  for (std::size_t at = 0; (at = r.body.find("parley_delivery_seconds_bucket{le=\"", at)) != std::string::npos; ++at) {
-    const auto line_end = r.body.find('\n', at);
-    const std::string line = r.body.substr(at, line_end - at);
-    const double v = std::stod(line.substr(line.rfind(' ') + 1));
-    EXPECT_GE(v, previous) << line;
-    previous = v;
-    ++buckets;
-  }
-  EXPECT_EQ(buckets, 30u);
-  EXPECT_EQ(metric(r.body, "parley_delivery_seconds_bucket{le=\"+Inf\"}"), n);
-  EXPECT_EQ(metric(r.body, "parley_delivery_seconds_bucket{le=\"5\"}"), n);  // all well under 5 s
-  const double sum = metric(r.body, "parley_delivery_seconds_sum").value_or(-1);
-  EXPECT_GT(sum, 0.0);
-  EXPECT_LT(sum, 5.0 * n);
+  auto check_buckets = [&](const std::string& name, double expected) {
+    double previous = 0;
+    std::size_t buckets = 0;
+    const std::string prefix = name + "_bucket{le=\"";
+    for (std::size_t at = 0; (at = r.body.find(prefix, at)) != std::string::npos; ++at) {
+      const auto line_end = r.body.find('\n', at);
+      const std::string line = r.body.substr(at, line_end - at);
+      const double v = std::stod(line.substr(line.rfind(' ') + 1));
+      EXPECT_GE(v, previous) << line;
+      previous = v;
+      ++buckets;
+    }
+    EXPECT_EQ(buckets, 34u) << name;
+    EXPECT_EQ(metric(r.body, prefix + "+Inf\"}"), expected) << name;
+    EXPECT_EQ(metric(r.body, prefix + "5\"}"), expected) << name;  // all well under 5 s
+    const double sum = metric(r.body, name + "_sum").value_or(-1);
+    EXPECT_GT(sum, 0.0) << name;
+    EXPECT_LT(sum, 5.0 * expected) << name;
+    return sum;
+  };
+  const double delivery_sum = check_buckets("parley_delivery_seconds", n);
+  // The commit of each of the 3 messages, once each: a message's fan-out starts after its commit,
+  // so no delivery took less time than its commit.
+  EXPECT_NE(r.body.find("# TYPE parley_commit_seconds histogram"), std::string::npos);
+  EXPECT_EQ(metric(r.body, "parley_commit_seconds_count"), 3.0);
+  EXPECT_LE(check_buckets("parley_commit_seconds", 3.0), delivery_sum);
 }
 
 TEST_F(Http, WsWithoutUpgradeIs426) {
