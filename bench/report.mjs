@@ -245,20 +245,41 @@ const verdict = (ok) => (ok === undefined ? "–" : ok ? "✅ met" : "❌ not me
 // Paired runs: bench/run takes the servers in turn, so run i of one server and run i of another
 // (in time order, within one run tag) ran minutes apart. "a ahead in k of n": a's value was at
 // most b's in k of the n pairs, a figure that drift in the host's speed moves less than medians.
+// With 6 or more pairs, also the median of the differences a − b and its 95% confidence interval
+// by the sign test (order statistics d(j) and d(n+1−j), the largest j with P(Binomial(n, ½) < j) ≤
+// 2.5%): an interval that holds 0 means these runs cannot tell the two apart.
+const signTestInterval = (d) => {
+  const n = d.length;
+  let j = 0, cdf = 0, term = 0.5 ** n;  // term = C(n, i) / 2^n
+  for (let i = 0; i < n; i++) {
+    cdf += term;
+    if (cdf > 0.025) break;
+    j = i + 1;
+    term = (term * (n - i)) / (i + 1);
+  }
+  return j ? [d[j - 1], d[n - j]] : undefined;
+};
 const paired = (sc, a, b, p) => {
   const byTag = (s) => runsOf(sc, s).slice().sort((x, y) => String(x.time).localeCompare(String(y.time)));
   const ra = byTag(a), rb = byTag(b);
-  let n = 0, k = 0;
+  const diffs = [];
+  let k = 0;
   for (const tag of new Set(ra.map((r) => r.tag))) {
     const xa = ra.filter((r) => r.tag === tag), xb = rb.filter((r) => r.tag === tag);
     for (let i = 0; i < Math.min(xa.length, xb.length); i++) {
       const va = get(xa[i], p), vb = get(xb[i], p);
       if (typeof va !== "number" || typeof vb !== "number") continue;
-      n++;
+      diffs.push(va - vb);
       if (va <= vb) k++;
     }
   }
-  return n ? ` (ahead in ${k} of ${n} paired runs)` : "";
+  const n = diffs.length;
+  if (!n) return "";
+  diffs.sort((x, y) => x - y);
+  const ci = signTestInterval(diffs);
+  const signed = (v) => (v > 0 ? "+" : v < 0 ? "−" : "") + us(Math.abs(v));
+  return ` (ahead in ${k} of ${n} paired runs` +
+    (ci ? `; median difference ${signed(median(diffs))}, 95% CI ${signed(ci[0])} to ${signed(ci[1])}` : "") + ")";
 };
 const pairedVerdict = (ok, sc, a, p) => (ok === undefined ? "–" : verdict(ok) + paired(sc, a, "bun", p));
 const satP = P("saturate", "result.best_delivered_per_s"), satB = B("saturate", "result.best_delivered_per_s");
@@ -327,11 +348,15 @@ if (nRuns("saturate")) {
 // delivery latency (parley_delivery_seconds, read by the generator) where the runs have it.
 const openLoopTable = (sc, list) => {
   const own = list.some((s) => med(sc, s, "server_delivery_us.p99") !== undefined);
+  // The store's share (parley_commit_seconds), from runs whose server has it.
+  const commit = list.some((s) => med(sc, s, "server_commit_us.p50") !== undefined);
+  const pair = (s, key) => (med(sc, s, `${key}.p99`) === undefined ? "–" : `${us(med(sc, s, `${key}.p50`))} / ${us(med(sc, s, `${key}.p99`))}`);
   table(
-    ["server", "delivered/s", "p50", "p90", "p99", "p99.9", "lost", "server CPU %", ...(own ? ["in the server: p50 / p99"] : [])],
+    ["server", "delivered/s", "p50", "p90", "p99", "p99.9", "lost", "server CPU %",
+      ...(own ? ["in the server: p50 / p99"] : []), ...(commit ? ["of which to commit: p50 / p99"] : [])],
     list.map((s) => [label(s), withRange(sc, s, "result.delivered_per_s"), us(med(sc, s, "latency_us.p50")), us(med(sc, s, "latency_us.p90")),
       us(med(sc, s, "latency_us.p99")), us(med(sc, s, "latency_us.p999")), fmt(med(sc, s, "delivery.lost")), fmt(med(sc, s, "server_stats.cpu_pct")),
-      ...(own ? [med(sc, s, "server_delivery_us.p99") === undefined ? "–" : `${us(med(sc, s, "server_delivery_us.p50"))} / ${us(med(sc, s, "server_delivery_us.p99"))}`] : [])])
+      ...(own ? [pair(s, "server_delivery_us")] : []), ...(commit ? [pair(s, "server_commit_us")] : [])])
   );
 };
 
@@ -342,7 +367,8 @@ if (nRuns("fanout")) {
   line();
   line("**parley, 1 I/O thread** is the same server with `--threads 1`: as many threads as Bun has (its store thread aside). " +
     "*In the server* is Parley's own `parley_delivery_seconds` histogram over the measured window (read from `/metrics` by the generator; " +
-    "interpolated in buckets 1.3–1.7x wide): from the read of a send to the last of its fan-out's writes handed to the kernel, once per I/O thread with members. " +
+    "interpolated in buckets 1.3–1.7x wide): from the read of a send to the last of its fan-out's writes handed to the kernel, once per I/O thread with members; " +
+    "*to commit* is `parley_commit_seconds`, the part of it before the fan-out starts: the hand-off to the store thread, the SQLite commit and the hand-back. " +
     "The rest of the send-to-receive latency is the generator getting a core and reading 1,000 sockets per message: " +
     "with two I/O threads Parley's writes end sooner, but on two cores shared with the generator they take its core just when it has a message to read. " +
     "**bun, durable** is the Bun baseline with Parley's guarantee added the simplest way: each message inserted into SQLite (WAL, synchronous=NORMAL, " +

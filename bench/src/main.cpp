@@ -741,11 +741,11 @@ class Run {
     fleet_.send_all("hreset");
     // One server (not a balancer in front of several): its own delivery latency, if it has one.
     const bool one_server = o_.scenario != "cluster";
-    const auto m0 = one_server ? bench::scrape_delivery(target_) : std::nullopt;
+    const auto m0 = one_server ? bench::scrape_latency(target_) : std::nullopt;
     const Snapshot a = snap();
     sleep_s(o_.duration);
     const Snapshot b = snap();
-    const auto m1 = m0 ? bench::scrape_delivery(target_) : std::nullopt;
+    const auto m1 = m0 ? bench::scrape_latency(target_) : std::nullopt;
     fleet_.send_all("rate 0");
     const Snapshot c = drain(o_.drain_timeout);
     const auto h = fleet_.hist();
@@ -759,14 +759,17 @@ class Run {
         .num("seconds", dt);
     json_.raw("result", r.done()).raw("latency_us", latency_json(h.lat)).raw("ack_latency_us", latency_json(h.ack));
     if (m0 && m1) {
-      // From the server's histogram (exponential buckets: interpolated, so indicative).
-      const auto d = m1->since(*m0);
-      Json s;
-      s.num("count", static_cast<double>(d.count()))
-          .num("p50", d.quantile(0.5) * 1e6)
-          .num("p90", d.quantile(0.9) * 1e6)
-          .num("p99", d.quantile(0.99) * 1e6);
-      json_.raw("server_delivery_us", s.done());
+      // From the server's histograms (exponential buckets: interpolated, so indicative).
+      auto quantiles = [](const bench::ServerHistogram& d) {
+        Json s;
+        s.num("count", static_cast<double>(d.count()))
+            .num("p50", d.quantile(0.5) * 1e6)
+            .num("p90", d.quantile(0.9) * 1e6)
+            .num("p99", d.quantile(0.99) * 1e6);
+        return s.done();
+      };
+      json_.raw("server_delivery_us", quantiles(m1->delivery.since(m0->delivery)));
+      if (m0->commit && m1->commit) json_.raw("server_commit_us", quantiles(m1->commit->since(*m0->commit)));
     }
     loss_json(c, h);
     server_json(a, b, delivered);

@@ -76,9 +76,10 @@ ServerHistogram ServerHistogram::since(const ServerHistogram& earlier) const {
   return d;
 }
 
-std::optional<ServerHistogram> scrape_delivery(const Target& target) {
-  const std::string body = http_get(target, "/metrics", 1000);
-  static constexpr std::string_view prefix = "parley_delivery_seconds_bucket{le=\"";
+namespace {
+
+std::optional<ServerHistogram> parse_histogram(const std::string& body, const std::string& name) {
+  const std::string prefix = name + "_bucket{le=\"";
   ServerHistogram h;
   std::size_t at = 0;
   while ((at = body.find(prefix, at)) != std::string::npos) {
@@ -94,6 +95,15 @@ std::optional<ServerHistogram> scrape_delivery(const Target& target) {
   }
   if (h.bounds_s.empty() || !std::isinf(h.bounds_s.back())) return std::nullopt;
   return h;
+}
+
+}  // namespace
+
+std::optional<ServerLatency> scrape_latency(const Target& target) {
+  const std::string body = http_get(target, "/metrics", 1000);
+  auto delivery = parse_histogram(body, "parley_delivery_seconds");
+  if (!delivery) return std::nullopt;
+  return ServerLatency{std::move(*delivery), parse_histogram(body, "parley_commit_seconds")};
 }
 
 }  // namespace bench

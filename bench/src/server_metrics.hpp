@@ -1,9 +1,10 @@
 #pragma once
-// The server's own view of a run: Parley's delivery latency histogram (parley_delivery_seconds,
-// from a message's arrival to its fan-out writes handed to the kernel), read from GET /metrics
-// at the start and end of the measured window. Its difference with the generator's latency is
-// the time the generator took to read what the server had written. Servers without the metric
-// (the baselines) answer nothing usable: the result is then empty.
+// The server's own view of a run: Parley's latency histograms, read from GET /metrics at the
+// start and end of the measured window. parley_delivery_seconds runs from a message's arrival to
+// its fan-out writes handed to the kernel: its difference with the generator's latency is the
+// time the generator took to read what the server had written. parley_commit_seconds runs from
+// the arrival to the commit, where the fan-out starts: the store's share. Servers without the
+// metrics (the baselines) answer nothing usable: the result is then empty.
 #include <cstdint>
 #include <optional>
 #include <vector>
@@ -24,8 +25,13 @@ struct ServerHistogram {
   ServerHistogram since(const ServerHistogram& earlier) const;
 };
 
+struct ServerLatency {
+  ServerHistogram delivery;
+  std::optional<ServerHistogram> commit;  // a server from before parley_commit_seconds has none
+};
+
 // One GET /metrics on the target (bounded: 1 s, 4 MB); nullopt if there is no
 // parley_delivery_seconds histogram in the answer.
-std::optional<ServerHistogram> scrape_delivery(const Target& target);
+std::optional<ServerLatency> scrape_latency(const Target& target);
 
 }  // namespace bench
