@@ -1,6 +1,8 @@
 // Renders bench/REPORT.md and bench/charts/*.png (gnuplot) from bench/results/<scenario>.json.
-//   node bench/report.mjs [--run RUN_ID[,RUN_ID...]]
+//   node bench/report.mjs [--run RUN_ID[,RUN_ID...]] [--pair-runs RUN_ID[,RUN_ID...]]
 // Without --run: the newest full run (tag ending in -full), else the newest run of any kind.
+// --pair-runs: the bar's paired comparisons (fanout) pool these runs instead of the shown ones;
+// e.g. every run since bench/run rotates the servers' order.
 // Every number in a table is the median over the repeated runs of that scenario and server.
 import fs from "node:fs";
 import path from "node:path";
@@ -24,6 +26,7 @@ const SCENARIOS = ["fanout", "fanout-core", "saturate", "idle", "idle-scale", "r
 
 const args = process.argv.slice(2);
 const runArg = args.includes("--run") ? args[args.indexOf("--run") + 1] : "";
+const pairRuns = args.includes("--pair-runs") ? args[args.indexOf("--pair-runs") + 1].split(",") : [];
 
 const all = [];
 for (const sc of SCENARIOS) {
@@ -260,7 +263,9 @@ const signTestInterval = (d) => {
   return j ? [d[j - 1], d[n - j]] : undefined;
 };
 const paired = (sc, a, b, p) => {
-  const byTag = (s) => runsOf(sc, s).slice().sort((x, y) => String(x.time).localeCompare(String(y.time)));
+  const source = (s) =>
+    pairRuns.length ? all.filter((r) => r.scenario === sc && r.server === s && !r.error && pairRuns.includes(r.tag)) : runsOf(sc, s);
+  const byTag = (s) => source(s).slice().sort((x, y) => String(x.time).localeCompare(String(y.time)));
   const ra = byTag(a), rb = byTag(b);
   const diffs = [];
   let k = 0;
@@ -323,6 +328,10 @@ table(
   ]
 );
 line("Idle sizes in the bar are at 18,000 connections; a quick run uses fewer, so its per-connection figures are indicative only.");
+line();
+line("The fanout verdicts compare the medians of the columns. Their paired figures (in brackets) compare Parley and Bun within each run, " +
+  "where the machine's load was alike: a 95% confidence interval that holds 0 means the runs cannot tell the two apart." +
+  (pairRuns.length ? ` They pool the runs ${pairRuns.map((t) => `\`${t}\``).join(", ")} (${"`"}--pair-runs${"`"}).` : ""));
 line();
 
 if (nRuns("saturate")) {
@@ -597,6 +606,8 @@ line("```");
 line("bench/run --quick          # everything, small sizes, < 5 minutes");
 line("bench/run                  # full sizes, 3 runs each; bench/run --profile adds the perf profile");
 line("bench/run --scenarios cluster --servers parley,node-ws-redis   # cluster + cluster-saturate, both stacks");
+line("bench/run --scenarios fanout,fanout-core --servers parley,bun --runs 16   # the fanout rows again, 16 paired runs");
+if (pairRuns.length) line(`node bench/report.mjs --run ${chosen.join(",")} --pair-runs ${pairRuns.join(",")}   # this report`);
 line("build-bench/bench/parley-bench saturate --port <port> --server-pid <pid>   # one scenario by hand");
 line("```");
 fs.writeFileSync(path.join(BENCH, "REPORT.md"), out.join("\n") + "\n");
