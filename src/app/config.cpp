@@ -55,7 +55,8 @@ std::vector<ConfigKey> config_keys(Config& c) {
   auto& l = c.limits;
   return {
       string_key("server.listen", "address:port to serve HTTP and WebSocket on (port 0: any free port)", c.listen),
-      number_key("server.threads", "I/O threads (0: one per core this process may use)", c.threads),
+      number_key("server.threads", "I/O threads (0: one per core this process may use, at most its cgroup CPU limit)",
+                 c.threads),
       string_key("server.writes",
                  "io_uring (a thread's writes of a loop turn in one system call; sendmsg where unavailable) or sendmsg",
                  c.writes),

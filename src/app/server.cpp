@@ -5,12 +5,10 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
 
-#include <sched.h>
-
 #include <csignal>
 #include <cstdio>
-#include <thread>
 
+#include "app/cores.hpp"
 #include "broker/redis_broker.hpp"
 #include "net/listener.hpp"
 #include "node/node.hpp"
@@ -20,16 +18,6 @@
 namespace parley::app {
 
 namespace {
-
-// The cores this process may run on: its affinity mask (taskset, a container's cpuset), which
-// hardware_concurrency() ignores; more I/O threads than that only take turns on the same cores.
-unsigned usable_cores() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (::sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
-    return static_cast<unsigned>(CPU_COUNT(&set));
-  return std::max(1u, std::thread::hardware_concurrency());
-}
 
 boost::asio::ip::tcp::endpoint parse_endpoint(const std::string& s) {
   const auto colon = s.rfind(':');
