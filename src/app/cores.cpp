@@ -65,33 +65,30 @@ std::string dir_of(const Mount& m, std::string_view path) {
   return dir;
 }
 
-// The tightest of the limits that `limit_at(dir)` finds from `dir` up to `top`.
+// Calls `visit` with `dir` and each of its parents up to `top`.
 template <class F>
-std::optional<double> walk_up(std::string dir, const std::string& top, F limit_at) {
-  std::optional<double> best;
+void walk_up(std::string dir, const std::string& top, F visit) {
   for (;;) {
-    if (const auto v = limit_at(dir); v && (!best || *v < *best)) best = v;
-    if (dir == top || dir.size() <= top.size()) return best;
+    visit(dir);
+    if (dir == top || dir.size() <= top.size()) return;
     const auto slash = dir.rfind('/');
-    if (slash == std::string::npos || slash == 0) return best;
+    if (slash == std::string::npos || slash == 0) return;
     dir.resize(slash);
   }
 }
 
 }  // namespace
 
-std::optional<double> cpu_max_cpus(std::string_view cpu_max) {
-  const auto parts = split(trim(cpu_max), ' ');
-  if (parts.size() != 2) return std::nullopt;
-  const auto quota = to_int(parts[0]), period = to_int(parts[1]);
-  if (!quota || !period || *quota <= 0 || *period <= 0) return std::nullopt;  // "max": no limit
-  return static_cast<double>(*quota) / static_cast<double>(*period);
-}
-
 std::optional<double> cfs_quota_cpus(std::string_view quota, std::string_view period) {
   const auto q = to_int(quota), p = to_int(period);
   if (!q || !p || *q <= 0 || *p <= 0) return std::nullopt;  // -1: no limit
   return static_cast<double>(*q) / static_cast<double>(*p);
+}
+
+std::optional<double> cpu_max_cpus(std::string_view cpu_max) {
+  // "max 100000" is no limit: "max" is not a quota.
+  const auto parts = split(trim(cpu_max), ' ');
+  return parts.size() == 2 ? cfs_quota_cpus(parts[0], parts[1]) : std::nullopt;
 }
 
 std::optional<double> cgroup_cpu_limit(const ReadFile& read) {
@@ -125,12 +122,12 @@ std::optional<double> cgroup_cpu_limit(const ReadFile& read) {
   };
   // Both when both are mounted (a hybrid host has the cpu controller on one of them only).
   if (v2_path && v2_mount)
-    keep(walk_up(dir_of(*v2_mount, *v2_path), v2_mount->point,
-                 [&](const std::string& dir) { return cpu_max_cpus(read(dir + "/cpu.max")); }));
+    walk_up(dir_of(*v2_mount, *v2_path), v2_mount->point,
+            [&](const std::string& dir) { keep(cpu_max_cpus(read(dir + "/cpu.max"))); });
   if (v1_path && v1_mount)
-    keep(walk_up(dir_of(*v1_mount, *v1_path), v1_mount->point, [&](const std::string& dir) {
-      return cfs_quota_cpus(read(dir + "/cpu.cfs_quota_us"), read(dir + "/cpu.cfs_period_us"));
-    }));
+    walk_up(dir_of(*v1_mount, *v1_path), v1_mount->point, [&](const std::string& dir) {
+      keep(cfs_quota_cpus(read(dir + "/cpu.cfs_quota_us"), read(dir + "/cpu.cfs_period_us")));
+    });
   return best;
 }
 

@@ -38,6 +38,10 @@ struct Histogram {
     buckets[i].add();
     sum_ns.add(ns);
   }
+  // The time from `start_ns` to `now_ns` (steady clock readings); a start after now counts as 0.
+  void observe_between(std::int64_t start_ns, std::int64_t now_ns) noexcept {
+    observe_ns(now_ns > start_ns ? static_cast<std::uint64_t>(now_ns - start_ns) : 0);
+  }
 };
 
 struct ShardMetrics {

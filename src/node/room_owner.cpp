@@ -312,9 +312,7 @@ void Node::on_committed(Shard& owner, std::vector<Shard::PendingAppend> batch, s
   }
   const std::int64_t now = steady_ns();
   for (const auto& p : batch)
-    if (p.message.arrived_ns > 0)
-      owner.metrics().commit.observe_ns(
-          now > p.message.arrived_ns ? static_cast<std::uint64_t>(now - p.message.arrived_ns) : 0);
+    if (p.message.arrived_ns > 0) owner.metrics().commit.observe_between(p.message.arrived_ns, now);
   if (broker_) {
     // Cluster: members got the message from the broker; the ack says it is durable.
     for (auto& p : batch) {

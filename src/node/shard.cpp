@@ -79,7 +79,7 @@ void Shard::on_flush() {
   if (dirty_.empty()) dirty_.swap(dirty);
   if (!arrivals_.empty()) {
     const std::int64_t now = steady_ns();
-    for (std::int64_t a : arrivals_) metrics_.delivery.observe_ns(now > a ? static_cast<std::uint64_t>(now - a) : 0);
+    for (std::int64_t a : arrivals_) metrics_.delivery.observe_between(a, now);
     arrivals_.clear();
   }
 }
