@@ -2,6 +2,8 @@
 #include <cstdint>
 #include <string>
 
+#include "protocol/events.hpp"
+
 namespace parley::core {
 
 // One chat message, identified by (room, seq). Immutable once its seq is assigned.
@@ -17,9 +19,14 @@ struct Message {
   std::int64_t arrived_ns = 0;
 };
 
+// `m` as it goes on the wire (views into m).
+inline protocol::MessageFields fields(const Message& m) noexcept {
+  return protocol::MessageFields{m.room, m.seq, m.from, m.text, m.ts, m.cid};
+}
+
 // The `message` event for `m` (what members receive), and the same object without "type" (as in
-// a history reply).
-std::string message_event(const Message& m);
-std::string message_object(const Message& m);
+// a history reply): protocol/events.hpp encodes both.
+inline std::string message_event(const Message& m) { return protocol::message_event(fields(m)); }
+inline std::string message_object(const Message& m) { return protocol::message_object(fields(m)); }
 
 }  // namespace parley::core

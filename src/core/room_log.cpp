@@ -2,8 +2,6 @@
 
 #include <algorithm>
 
-#include "protocol/json_writer.hpp"
-
 namespace parley::core {
 
 namespace {
@@ -14,24 +12,7 @@ std::string cid_key(std::string_view from, std::string_view cid) {
   key.append(cid);
   return key;
 }
-
-void write_message_members(protocol::JsonWriter& w, const Message& m) {
-  w.str("room", m.room).unum("seq", m.seq).str("from", m.from).str("text", m.text).num("ts", m.ts);
-  if (!m.cid.empty()) w.str("cid", m.cid);
-}
 }  // namespace
-
-std::string message_event(const Message& m) {
-  protocol::JsonWriter w("message");
-  write_message_members(w, m);
-  return std::move(w).done();
-}
-
-std::string message_object(const Message& m) {
-  protocol::JsonWriter w;
-  write_message_members(w, m);
-  return std::move(w).done();
-}
 
 void RoomLog::restore(std::uint64_t last_seq, const std::vector<Message>& newest) {
   assigned_ = committed_ = last_seq;

@@ -18,8 +18,8 @@
 #include "net/ws_session.hpp"
 #include "node/node.hpp"
 #include "node/shard.hpp"
+#include "protocol/events.hpp"
 #include "protocol/handshake.hpp"
-#include "protocol/json_writer.hpp"
 
 namespace parley::net {
 
@@ -64,12 +64,6 @@ Refusal refusal_of(std::string_view path, std::string_view version, std::string_
 
 bool offers_subprotocol(std::string_view header) {
   return protocol::has_token(header, subprotocol, protocol::TokenCase::sensitive);
-}
-
-std::string json_error(std::string_view code, std::string_view message) {
-  protocol::JsonWriter w;
-  w.str("code", code).str("message", message);
-  return std::move(w).done();
 }
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
@@ -175,7 +169,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
                           false);
       case Refusal::bad_version: {
         auto res = make_json(http::status::upgrade_required,
-                             json_error("bad_version", "WebSocket version 13 is required"), false);
+                             protocol::http_error_body("bad_version", "WebSocket version 13 is required"), false);
         res->set(http::field::sec_websocket_version, "13");
         return write(res, false);
       }
@@ -223,7 +217,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   }
 
   void send_error(http::status status, std::string_view code, std::string_view message, bool keep) {
-    write(make_json(status, json_error(code, message), keep), keep);
+    write(make_json(status, protocol::http_error_body(code, message), keep), keep);
   }
 
   void send_text(http::status status, std::string body, std::string_view type, bool keep) {

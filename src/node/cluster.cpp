@@ -11,7 +11,7 @@
 #include <utility>
 
 #include "node/node.hpp"
-#include "protocol/json_writer.hpp"
+#include "protocol/events.hpp"
 
 namespace parley::node {
 
@@ -36,13 +36,6 @@ void answer_lookup(Shard& owner, const std::string& room, errc missing) {
   auto waiting = std::move(it->second);
   owner.lookups().erase(it);
   for (auto& f : waiting) f(missing);
-}
-
-std::string ack_json(const core::Message& m, std::uint64_t seq, std::int64_t ts, const std::string& ref) {
-  protocol::JsonWriter w("ack");
-  w.str("cid", m.cid).str("room", m.room).unum("seq", seq).num("ts", ts);
-  if (!ref.empty()) w.raw("ref", ref);
-  return std::move(w).done();
 }
 }  // namespace
 
@@ -86,7 +79,7 @@ void Node::store_duplicate(Shard& owner, core::Message m, broker::Published p, S
                      if (ec) return reply_now(who, protocol::error_event(errc::unavailable, {}, ref));
                      if (msgs.empty() || msgs.front().seq != p.seq) {
                        // Trimmed from the broker's log (broker.log_capacity messages ago): committed long since.
-                       return reply_now(who, ack_json(m, p.seq, p.ts, ref));
+                       return reply_now(who, protocol::ack_event(m.room, m.cid, p.seq, p.ts, ref));
                      }
                      owner.queue_append(Shard::PendingAppend{std::move(msgs.front()), who, std::move(ref)});
                    });

@@ -7,13 +7,12 @@
 
 #include "core/validate.hpp"
 #include "node/node.hpp"
-#include "protocol/json_writer.hpp"
+#include "protocol/events.hpp"
 #include "protocol/utf8.hpp"
 
 namespace parley::node {
 
 using protocol::errc;
-using protocol::JsonWriter;
 using protocol::RequestType;
 
 namespace {
@@ -57,13 +56,7 @@ void Node::handle_frame(Session& s, std::string_view frame) {
     send_error(s, errc::rate_limited, req.ref, "too many requests; slow down", retry_after(wait_ms));
     return;
   }
-  if (req.type == RequestType::ping) {
-    JsonWriter w("pong");
-    w.num("server_time", now_ms());
-    if (!req.ref.empty()) w.raw("ref", req.ref);
-    s.enqueue(std::move(w).done());
-    return;
-  }
+  if (req.type == RequestType::ping) return s.enqueue(protocol::pong_event(now_ms(), req.ref));
   if (req.type != RequestType::hello && s.user.empty()) {
     send_error(s, errc::hello_required, req.ref);
     return;
@@ -91,20 +84,16 @@ void Node::do_hello(Session& s, protocol::Request& req) {
   if (!core::valid_name(req.name)) return send_error(s, errc::bad_name, req.ref);
   s.user = req.name;
   const auto& l = options_.limits;
-  JsonWriter limits;
-  limits.unum("max_text_length", l.max_text_length)
-      .unum("max_frame_bytes", l.max_frame_bytes)
-      .num("send_rate", static_cast<std::int64_t>(l.send_rate))
-      .num("send_burst", static_cast<std::int64_t>(l.send_burst))
-      .unum("history_limit", l.history_limit)
-      .unum("max_rooms", l.max_rooms_per_connection)
-      .unum("typing_interval_ms", l.typing_interval_ms);
+  const protocol::WelcomeLimits limits{l.max_text_length,
+                                       l.max_frame_bytes,
+                                       static_cast<std::int64_t>(l.send_rate),
+                                       static_cast<std::int64_t>(l.send_burst),
+                                       l.history_limit,
+                                       l.max_rooms_per_connection,
+                                       l.typing_interval_ms};
   char sid[24];
   std::snprintf(sid, sizeof sid, "s-%llx", static_cast<unsigned long long>(s.id()));
-  JsonWriter w("welcome");
-  w.str("user", s.user).str("session", sid).num("server_time", now_ms()).raw("limits", std::move(limits).done());
-  if (!req.ref.empty()) w.raw("ref", req.ref);
-  s.enqueue(std::move(w).done());
+  s.enqueue(protocol::welcome_event(s.user, sid, now_ms(), limits, req.ref));
 }
 
 void Node::do_rooms(Session& s, protocol::Request& req) {
@@ -133,18 +122,10 @@ void Node::do_rooms(Session& s, protocol::Request& req) {
         if (--g->pending > 0) return;
         std::sort(g->rooms.begin(), g->rooms.end(), [](const auto& a, const auto& b) { return a.room < b.room; });
         auto answer = [&home, g] {
-          std::string list = "[";
-          for (const auto& r : g->rooms) {
-            if (list.size() > 1) list.push_back(',');
-            JsonWriter item;
-            item.str("room", r.room).unum("members", r.members).unum("last_seq", r.last_seq);
-            list += std::move(item).done();
-          }
-          list.push_back(']');
-          JsonWriter w("rooms");
-          w.raw("rooms", list);
-          if (!g->ref.empty()) w.raw("ref", g->ref);
-          if (Session* target = home.find_session(g->who.id)) target->enqueue(std::move(w).done());
+          std::vector<protocol::RoomSummary> list;
+          list.reserve(g->rooms.size());
+          for (const auto& r : g->rooms) list.push_back(protocol::RoomSummary{r.room, r.members, r.last_seq});
+          if (Session* target = home.find_session(g->who.id)) target->enqueue(protocol::rooms_event(list, g->ref));
         };
         if (!broker_ || g->rooms.empty()) return answer();
         // Cluster: members on every node, from the broker (this node's count if it cannot answer).
@@ -189,10 +170,7 @@ void Node::do_leave(Session& s, protocol::Request& req) {
   if (it == s.rooms.end()) return send_error(s, errc::not_joined, req.ref);
   s.shard().hub().remove(req.room, &s);  // before the erase: the hub reads the entry's index
   s.rooms.erase(it);
-  JsonWriter w("left");
-  w.str("room", req.room);
-  if (!req.ref.empty()) w.raw("ref", req.ref);
-  s.enqueue(std::move(w).done());
+  s.enqueue(protocol::left_event(req.room, req.ref));
   Shard& owner = owner_of(req.room);
   owner.post([this, &owner, room = std::move(req.room), user = s.user, who = ref_of(s)]() mutable {
     owner_leave(owner, std::move(room), std::move(user), who);

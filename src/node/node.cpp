@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <functional>
 
+#include "protocol/events.hpp"
+
 namespace parley::node {
 
 Node::Node(NodeOptions options, store::Store& store, broker::Broker* broker)

@@ -19,17 +19,11 @@
 #include <utility>
 
 #include "node/node.hpp"
-#include "protocol/json_writer.hpp"
+#include "protocol/events.hpp"
 
 namespace parley::node {
 
 namespace {
-std::string presence_event(const std::string& room, const std::string& user, bool joined) {
-  protocol::JsonWriter w("presence");
-  w.str("room", room).str("user", user).str("state", joined ? "joined" : "left");
-  return std::move(w).done();
-}
-
 using View = core::ClusterPresence::View;
 }  // namespace
 
@@ -59,10 +53,11 @@ void Node::presence_remove(Shard& owner, OwnedRoom& r, const std::string& user, 
 
 void Node::announce_presence(Shard& owner, OwnedRoom& r, const std::string& user, bool joined, Outbox& out) {
   const std::size_t delay_ms = options_.rooms.presence_batch_ms;
-  if (delay_ms == 0) return fan_out(out, r, std::make_shared<const std::string>(presence_event(r.id, user, joined)));
+  if (delay_ms == 0)
+    return fan_out(out, r, std::make_shared<const std::string>(protocol::presence_event(r.id, user, joined)));
   if (!r.presence_batch.empty()) r.presence_batch.push_back('\n');
   r.presence_lines.push_back(r.presence_batch.size());
-  r.presence_batch += presence_event(r.id, user, joined);
+  r.presence_batch += protocol::presence_event(r.id, user, joined);
   if (r.presence_queued) return;  // its batch is due already
   r.presence_queued = true;
   auto& rooms = owner.presence_rooms();

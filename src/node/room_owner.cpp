@@ -7,23 +7,15 @@
 #include <utility>
 
 #include "node/node.hpp"
-#include "protocol/json_writer.hpp"
+#include "protocol/events.hpp"
 
 namespace parley::node {
 
 using protocol::errc;
-using protocol::JsonWriter;
 
 namespace {
 std::string error_text(errc code, const std::string& ref) { return protocol::error_event(code, {}, ref); }
 
-std::string ack_event(const std::string& room, const std::string& cid, std::uint64_t seq, std::int64_t ts,
-                      const std::string& ref) {
-  JsonWriter w("ack");
-  w.str("cid", cid).str("room", room).unum("seq", seq).num("ts", ts);
-  if (!ref.empty()) w.raw("ref", ref);
-  return std::move(w).done();
-}
 }  // namespace
 
 template <class F>
@@ -126,18 +118,13 @@ void Node::owner_created(Shard& owner, const std::string& room, const std::strin
   auto waiting = std::move(r->waiting);
   r->waiting.clear();
   for (auto& f : waiting) f(r);
-  JsonWriter w("created");
-  w.str("room", room).str("by", user);
-  if (!ref.empty()) w.raw("ref", ref);
   // The creator gets it with its ref; every other welcomed session learns of the room.
-  reply_now(who, std::move(w).done());
+  reply_now(who, protocol::created_event(room, user, ref));
   tell_created(room, user, who.id);
 }
 
 void Node::tell_created(const std::string& room, const std::string& by, std::uint64_t except) {
-  JsonWriter w("created");
-  w.str("room", room).str("by", by);
-  auto event = std::make_shared<const std::string>(std::move(w).done());
+  auto event = std::make_shared<const std::string>(protocol::created_event(room, by, {}));
   for (auto& sh : shards_) {
     Shard* shard = sh.get();
     shard->post([shard, event, except] {
@@ -241,23 +228,17 @@ void Node::owner_finish_join(Shard& owner, OwnedRoom& r, std::string user, Sessi
   }
   for (auto& e : r.log.events_after(last)) gap.push_back(std::move(e));
 
-  std::string members = "[";
-  r.presence.for_each_user([&members](const std::string& u) {
-    if (members.size() > 1) members.push_back(',');
-    protocol::append_json_string(members, u);
-  });
-  members.push_back(']');
-  JsonWriter w("joined");
-  w.str("room", r.id).unum("last_seq", r.log.last_committed()).raw("members", members);
-  if (truncated) w.boolean("truncated", true);
-  if (!ref.empty()) w.raw("ref", ref);
+  std::vector<std::string_view> members;
+  members.reserve(r.presence.size());
+  r.presence.for_each_user([&members](const std::string& u) { members.push_back(u); });
+  std::string joined = protocol::joined_event(r.id, r.log.last_committed(), members, truncated, ref);
   // `members` shows every presence change so far: the session gets only the later ones of the
   // batch that is waiting (Node::flush_presence).
   if (!r.presence_batch.empty()) r.presence_late[who.id] = OwnedRoom::LateJoiner{who, r.presence_lines.size()};
   Outbox out(shard_count());
-  out.add(who.shard,
-          ShardItem{
-              ShardItem::Kind::join, r.id, nullptr, std::move(w).done(), who.id, std::move(gap), std::move(user), {}});
+  out.add(
+      who.shard,
+      ShardItem{ShardItem::Kind::join, r.id, nullptr, std::move(joined), who.id, std::move(gap), std::move(user), {}});
   dispatch(out);
 }
 
@@ -282,7 +263,7 @@ void Node::owner_send(Shard& owner, core::Message m, SessionRef who, std::string
               if (auto hit = r->log.find_cid(m.from, m.cid)) {
                 // An idempotent retry: the original ack, nothing stored twice.
                 if (hit->seq <= r->log.last_committed())
-                  return reply_now(who, ack_event(r->id, m.cid, hit->seq, hit->ts, ref));
+                  return reply_now(who, protocol::ack_event(r->id, m.cid, hit->seq, hit->ts, ref));
                 r->dup_acks.push_back(OwnedRoom::DupAck{hit->seq, hit->ts, who, m.cid, ref});
                 return;
               }
@@ -316,7 +297,7 @@ void Node::on_committed(Shard& owner, std::vector<Shard::PendingAppend> batch, s
   if (broker_) {
     // Cluster: members got the message from the broker; the ack says it is durable.
     for (auto& p : batch) {
-      out.reply(p.who, ack_event(p.message.room, p.message.cid, p.message.seq, p.message.ts, p.ref));
+      out.reply(p.who, protocol::ack_event(p.message.room, p.message.cid, p.message.seq, p.message.ts, p.ref));
       owner.metrics().messages_acked.add();
     }
     return dispatch(out);
@@ -325,7 +306,7 @@ void Node::on_committed(Shard& owner, std::vector<Shard::PendingAppend> batch, s
   for (auto& p : batch) {
     OwnedRoom* r = owner.find_owned(p.message.room);
     if (!r) continue;
-    const std::string ack = ack_event(r->id, p.message.cid, p.message.seq, p.message.ts, p.ref);
+    const std::string ack = protocol::ack_event(r->id, p.message.cid, p.message.seq, p.message.ts, p.ref);
     broadcast_message(out, *r, r->log.commit(std::move(p.message)));
     out.reply(p.who, ack);
     owner.metrics().messages_acked.add();
@@ -335,7 +316,7 @@ void Node::on_committed(Shard& owner, std::vector<Shard::PendingAppend> batch, s
     auto& dups = r->dup_acks;
     const auto committed = r->log.last_committed();
     for (auto& d : dups)
-      if (d.seq <= committed) out.reply(d.who, ack_event(r->id, d.cid, d.seq, d.ts, d.ref));
+      if (d.seq <= committed) out.reply(d.who, protocol::ack_event(r->id, d.cid, d.seq, d.ts, d.ref));
     dups.erase(std::remove_if(dups.begin(), dups.end(), [&](const auto& d) { return d.seq <= committed; }), dups.end());
   }
   dispatch(out);
@@ -344,10 +325,8 @@ void Node::on_committed(Shard& owner, std::vector<Shard::PendingAppend> batch, s
 void Node::owner_typing(Shard& owner, std::string room, std::string user, std::uint64_t from_session) {
   OwnedRoom* r = owner.find_owned(room);
   if (!r || r->state != OwnedRoom::State::ready) return;
-  JsonWriter w("typing");
-  w.str("room", room).str("user", user);
   Outbox out(shard_count());
-  broadcast(out, *r, std::make_shared<const std::string>(std::move(w).done()), from_session);
+  broadcast(out, *r, std::make_shared<const std::string>(protocol::typing_event(room, user)), from_session);
   dispatch(out);
 }
 
@@ -358,16 +337,10 @@ void Node::owner_history(Shard& owner, std::string room, std::uint64_t before, s
               if (!r) return reply_now(who, error_text(missing, ref));
               if (r->state != OwnedRoom::State::ready) return reply_now(who, error_text(errc::store_failed, ref));
               auto respond = [this, who, room, ref](const std::vector<const core::Message*>& msgs) {
-                std::string list = "[";
-                for (const auto* m : msgs) {
-                  if (list.size() > 1) list.push_back(',');
-                  list += core::message_object(*m);
-                }
-                list.push_back(']');
-                JsonWriter w("history");
-                w.str("room", room).raw("messages", list).boolean("has_more", !msgs.empty() && msgs.front()->seq > 1);
-                if (!ref.empty()) w.raw("ref", ref);
-                reply_now(who, std::move(w).done());
+                std::vector<protocol::MessageFields> list;
+                list.reserve(msgs.size());
+                for (const auto* m : msgs) list.push_back(core::fields(*m));
+                reply_now(who, protocol::history_event(room, list, !msgs.empty() && msgs.front()->seq > 1, ref));
               };
               // Only committed messages are history; the ring answers most pages without the store.
               const std::uint64_t upper =

@@ -131,18 +131,4 @@ std::variant<Request, RequestError> parse_request(std::string_view frame) {
   return req;
 }
 
-std::string error_event(errc code, std::string_view message, std::string_view ref, std::string_view extra) {
-  JsonWriter w("error");
-  w.str("code", code_name(code)).str("message", message.empty() ? default_message(code) : message);
-  if (!ref.empty()) w.raw("ref", ref);
-  std::string out = std::move(w).done();
-  if (!extra.empty()) {
-    out.pop_back();
-    out.push_back(',');
-    out.append(extra);
-    out.push_back('}');
-  }
-  return out;
-}
-
 }  // namespace parley::protocol

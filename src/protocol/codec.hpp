@@ -38,8 +38,4 @@ struct RequestError {
 // mistyped ones are an error naming the field.
 std::variant<Request, RequestError> parse_request(std::string_view frame);
 
-// The error event: {"type":"error","code":…,"message":…,"ref":…,…extra members}.
-std::string error_event(errc code, std::string_view message, std::string_view ref,
-                        std::string_view extra_json_members = {});
-
 }  // namespace parley::protocol

@@ -314,6 +314,19 @@ std::string upgrade_input(Rng& r) {
 
 // ---------------------------------------------------------------------------------------------
 
+// Fields for the server's event encoders, cut at 0xFF: text with a few invalid sequences (the
+// target leaves those fields out), quotes, backslashes, newlines and control characters.
+std::string events_input(Rng& r) {
+  std::string out;
+  const std::size_t fields = 1 + r.below(8);
+  for (std::size_t i = 0; i < fields; ++i) {
+    if (i) out.push_back('\xFF');
+    out += text(r, r.below(24), 5);
+    if (r.chance(20)) out.push_back(static_cast<char>(r.below(32)));
+  }
+  return out;
+}
+
 std::vector<std::string> read_corpus(const fs::path& dir) {
   std::vector<std::string> out;
   std::error_code ec;
@@ -359,7 +372,8 @@ int main(int argc, char** argv) {
   }
   const Target targets[] = {{"ws_frame", parley::fuzz::ws_frame, ws_input},
                             {"parse_request", parley::fuzz::parse_request, json_input},
-                            {"upgrade_request", parley::fuzz::upgrade_request, upgrade_input}};
+                            {"upgrade_request", parley::fuzz::upgrade_request, upgrade_input},
+                            {"server_events", parley::fuzz::server_events, events_input}};
   const auto start = std::chrono::steady_clock::now();
   const auto budget = std::chrono::duration<double>(seconds / std::size(targets));
   for (const Target& t : targets) {

@@ -11,6 +11,7 @@ namespace parley::fuzz {
 int ws_frame(const std::uint8_t* data, std::size_t size);
 int parse_request(const std::uint8_t* data, std::size_t size);
 int upgrade_request(const std::uint8_t* data, std::size_t size);
+int server_events(const std::uint8_t* data, std::size_t size);
 
 // ws_frame also feeds inputs up to this size byte by byte (quadratic-ish at -O0: fuzz_smoke lowers it).
 extern std::size_t byte_by_byte_limit;

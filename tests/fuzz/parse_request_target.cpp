@@ -11,6 +11,7 @@
 
 #include "fuzz_targets.hpp"
 #include "protocol/codec.hpp"
+#include "protocol/events.hpp"
 #include "protocol/utf8.hpp"
 
 namespace parley::fuzz {

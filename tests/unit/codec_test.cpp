@@ -1,4 +1,5 @@
 #include "protocol/codec.hpp"
+#include "protocol/events.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,8 +1,8 @@
 // docs/protocol.md is the wire contract: its examples are checked against the codec.
 //  - every client line ("C: …") parses, unless the next server line is an error the codec itself
 //    produces (bad_json, bad_request, unknown_type): then it fails with that code, message and ref;
-//  - every server line ("S: …") is one JSON object with a type; `message` and `error` events are
-//    byte for byte what message_event / error_event write;
+//  - every server line ("S: …") is one JSON object with a type, and byte for byte what the
+//    encoder of that type (protocol/events.hpp) writes from the example's own values;
 //  - the error table lists every errc code, and the close-code table only codes a peer may send.
 #include <gtest/gtest.h>
 
@@ -18,6 +18,7 @@
 #include "core/message.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/errc.hpp"
+#include "protocol/events.hpp"
 #include "protocol/ws_frame.hpp"
 
 namespace {
@@ -173,6 +174,96 @@ TEST_F(ProtocolDoc, ErrorExamplesAreWhatErrorEventWrites) {
     ++checked;
   }
   EXPECT_GT(checked, 0);
+}
+
+namespace {
+
+std::string_view str(const json::object& o, std::string_view key) { return o.at(key).as_string(); }
+std::string ref_of(const json::object& o) { return o.contains("ref") ? json::serialize(o.at("ref")) : std::string(); }
+
+parley::protocol::MessageFields message_of(const json::object& o) {
+  return {
+      str(o, "room"), o.at("seq").to_number<std::uint64_t>(), str(o, "from"),
+      str(o, "text"), o.at("ts").to_number<std::int64_t>(),   o.contains("cid") ? str(o, "cid") : std::string_view()};
+}
+
+// What the encoder of the event's type writes from the event's own values; nullopt for a type
+// with no encoder.
+std::optional<std::string> encode_like(const json::object& o) {
+  namespace p = parley::protocol;
+  const std::string_view type = str(o, "type");
+  const std::string ref = ref_of(o);
+  if (type == "welcome") {
+    const auto& l = o.at("limits").as_object();
+    auto n = [&](std::string_view k) { return l.at(k).to_number<std::uint64_t>(); };
+    const p::WelcomeLimits limits{n("max_text_length"),
+                                  n("max_frame_bytes"),
+                                  l.at("send_rate").to_number<std::int64_t>(),
+                                  l.at("send_burst").to_number<std::int64_t>(),
+                                  n("history_limit"),
+                                  n("max_rooms"),
+                                  n("typing_interval_ms")};
+    return p::welcome_event(str(o, "user"), str(o, "session"), o.at("server_time").to_number<std::int64_t>(), limits,
+                            ref);
+  }
+  if (type == "pong") return p::pong_event(o.at("server_time").to_number<std::int64_t>(), ref);
+  if (type == "rooms") {
+    std::vector<p::RoomSummary> rooms;
+    for (const auto& r : o.at("rooms").as_array())
+      rooms.push_back({str(r.as_object(), "room"), r.at("members").to_number<std::uint64_t>(),
+                       r.at("last_seq").to_number<std::uint64_t>()});
+    return p::rooms_event(rooms, ref);
+  }
+  if (type == "created") return p::created_event(str(o, "room"), str(o, "by"), ref);
+  if (type == "joined") {
+    std::vector<std::string_view> members;
+    for (const auto& m : o.at("members").as_array()) members.push_back(m.as_string());
+    return p::joined_event(str(o, "room"), o.at("last_seq").to_number<std::uint64_t>(), members,
+                           o.contains("truncated") && o.at("truncated").as_bool(), ref);
+  }
+  if (type == "left") return p::left_event(str(o, "room"), ref);
+  if (type == "ack")
+    return p::ack_event(str(o, "room"), str(o, "cid"), o.at("seq").to_number<std::uint64_t>(),
+                        o.at("ts").to_number<std::int64_t>(), ref);
+  if (type == "message") return p::message_event(message_of(o));
+  if (type == "presence") return p::presence_event(str(o, "room"), str(o, "user"), str(o, "state") == "joined");
+  if (type == "typing") return p::typing_event(str(o, "room"), str(o, "user"));
+  if (type == "history") {
+    std::vector<p::MessageFields> page;
+    for (const auto& m : o.at("messages").as_array()) page.push_back(message_of(m.as_object()));
+    return p::history_event(str(o, "room"), page, o.at("has_more").as_bool(), ref);
+  }
+  if (type == "error") {
+    std::string extra;
+    for (const auto& kv : o) {
+      if (kv.key() == "type" || kv.key() == "code" || kv.key() == "message" || kv.key() == "ref") continue;
+      if (!extra.empty()) extra += ",";
+      extra += json::serialize(json::string(kv.key())) + ":" + json::serialize(kv.value());
+    }
+    const auto code = errc_named(str(o, "code"));
+    if (!code) return std::nullopt;
+    return p::error_event(*code, str(o, "message"), ref, extra);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+TEST_F(ProtocolDoc, ServerExamplesAreWhatTheirEncodersWrite) {
+  std::set<std::string> types;
+  for (const Line& s : lines_) {
+    if (s.who != 'S') continue;
+    SCOPED_TRACE("docs/protocol.md:" + std::to_string(s.number) + ": " + s.text);
+    const json::value v = json::parse(s.text);
+    const auto encoded = encode_like(v.as_object());
+    ASSERT_TRUE(encoded) << "no encoder in protocol/events.hpp writes this event";
+    EXPECT_EQ(*encoded, s.text);
+    types.insert(std::string(v.at("type").as_string()));
+  }
+  // Every event type the server sends has an example.
+  for (const char* type : {"welcome", "pong", "rooms", "created", "joined", "left", "ack", "message", "presence",
+                           "typing", "history", "error"})
+    EXPECT_TRUE(types.count(type)) << "docs/protocol.md has no example of " << type;
 }
 
 TEST_F(ProtocolDoc, ErrorTableListsEveryCode) {

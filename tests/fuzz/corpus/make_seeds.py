@@ -127,3 +127,15 @@ os.makedirs(os.path.join(HERE, "upgrade_request"), exist_ok=True)
 for name, text in UPGRADE.items():
     with open(os.path.join(HERE, "upgrade_request", name + ".bin"), "wb") as f:
         f.write(bytes([255]) + text.encode("latin-1"))
+
+# server_events inputs: fields cut at 0xFF (the first 8 bytes also make the numbers); fields that
+# are not valid UTF-8 are left out by the target.
+EVENTS = {
+    "basic": b"general\xffada\xffhello \"world\"\n\xffc-1\xffops\xffr1",
+    "empty_fields": b"\xff\xff\xff\xff\xff",
+    "escapes": b"\\\"\x00\x1f\x7f\xffu\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xff\xed\xa0\x80\xff\n\r\t",
+}
+os.makedirs(os.path.join(HERE, "server_events"), exist_ok=True)
+for name, data in EVENTS.items():
+    with open(os.path.join(HERE, "server_events", name + ".bin"), "wb") as f:
+        f.write(data)

@@ -1,0 +1,153 @@
+#include "protocol/events.hpp"
+
+#include "protocol/json_writer.hpp"
+
+namespace parley::protocol {
+
+namespace {
+
+void with_ref(JsonWriter& w, std::string_view ref) {
+  if (!ref.empty()) w.raw("ref", ref);
+}
+
+void message_members(JsonWriter& w, const MessageFields& m) {
+  w.str("room", m.room).unum("seq", m.seq).str("from", m.from).str("text", m.text).num("ts", m.ts);
+  if (!m.cid.empty()) w.str("cid", m.cid);
+}
+
+}  // namespace
+
+std::string welcome_event(std::string_view user, std::string_view session, std::int64_t server_time,
+                          const WelcomeLimits& l, std::string_view ref) {
+  JsonWriter limits;
+  limits.unum("max_text_length", l.max_text_length)
+      .unum("max_frame_bytes", l.max_frame_bytes)
+      .num("send_rate", l.send_rate)
+      .num("send_burst", l.send_burst)
+      .unum("history_limit", l.history_limit)
+      .unum("max_rooms", l.max_rooms)
+      .unum("typing_interval_ms", l.typing_interval_ms);
+  JsonWriter w("welcome");
+  w.str("user", user).str("session", session).num("server_time", server_time).raw("limits", std::move(limits).done());
+  with_ref(w, ref);
+  return std::move(w).done();
+}
+
+std::string pong_event(std::int64_t server_time, std::string_view ref) {
+  JsonWriter w("pong");
+  w.num("server_time", server_time);
+  with_ref(w, ref);
+  return std::move(w).done();
+}
+
+std::string rooms_event(std::span<const RoomSummary> rooms, std::string_view ref) {
+  std::string list = "[";
+  for (const auto& r : rooms) {
+    if (list.size() > 1) list.push_back(',');
+    JsonWriter item;
+    item.str("room", r.room).unum("members", r.members).unum("last_seq", r.last_seq);
+    list += std::move(item).done();
+  }
+  list.push_back(']');
+  JsonWriter w("rooms");
+  w.raw("rooms", list);
+  with_ref(w, ref);
+  return std::move(w).done();
+}
+
+std::string created_event(std::string_view room, std::string_view by, std::string_view ref) {
+  JsonWriter w("created");
+  w.str("room", room).str("by", by);
+  with_ref(w, ref);
+  return std::move(w).done();
+}
+
+std::string joined_event(std::string_view room, std::uint64_t last_seq, std::span<const std::string_view> members,
+                         bool truncated, std::string_view ref) {
+  std::string list = "[";
+  for (const auto m : members) {
+    if (list.size() > 1) list.push_back(',');
+    append_json_string(list, m);
+  }
+  list.push_back(']');
+  JsonWriter w("joined");
+  w.str("room", room).unum("last_seq", last_seq).raw("members", list);
+  if (truncated) w.boolean("truncated", true);
+  with_ref(w, ref);
+  return std::move(w).done();
+}
+
+std::string left_event(std::string_view room, std::string_view ref) {
+  JsonWriter w("left");
+  w.str("room", room);
+  with_ref(w, ref);
+  return std::move(w).done();
+}
+
+std::string ack_event(std::string_view room, std::string_view cid, std::uint64_t seq, std::int64_t ts,
+                      std::string_view ref) {
+  JsonWriter w("ack");
+  w.str("cid", cid).str("room", room).unum("seq", seq).num("ts", ts);
+  with_ref(w, ref);
+  return std::move(w).done();
+}
+
+std::string message_event(const MessageFields& m) {
+  JsonWriter w("message");
+  message_members(w, m);
+  return std::move(w).done();
+}
+
+std::string message_object(const MessageFields& m) {
+  JsonWriter w;
+  message_members(w, m);
+  return std::move(w).done();
+}
+
+std::string presence_event(std::string_view room, std::string_view user, bool joined) {
+  JsonWriter w("presence");
+  w.str("room", room).str("user", user).str("state", joined ? "joined" : "left");
+  return std::move(w).done();
+}
+
+std::string typing_event(std::string_view room, std::string_view user) {
+  JsonWriter w("typing");
+  w.str("room", room).str("user", user);
+  return std::move(w).done();
+}
+
+std::string history_event(std::string_view room, std::span<const MessageFields> messages, bool has_more,
+                          std::string_view ref) {
+  std::string list = "[";
+  for (const auto& m : messages) {
+    if (list.size() > 1) list.push_back(',');
+    list += message_object(m);
+  }
+  list.push_back(']');
+  JsonWriter w("history");
+  w.str("room", room).raw("messages", list).boolean("has_more", has_more);
+  with_ref(w, ref);
+  return std::move(w).done();
+}
+
+std::string error_event(errc code, std::string_view message, std::string_view ref, std::string_view extra) {
+  JsonWriter w("error");
+  w.str("code", code_name(code)).str("message", message.empty() ? default_message(code) : message);
+  with_ref(w, ref);
+  std::string out = std::move(w).done();
+  if (!extra.empty()) {
+    out.pop_back();
+    out.push_back(',');
+    out.append(extra);
+    out.push_back('}');
+  }
+  return out;
+}
+
+std::string http_error_body(std::string_view code, std::string_view message) {
+  JsonWriter w;
+  w.str("code", code).str("message", message);
+  return std::move(w).done();
+}
+
+}  // namespace parley::protocol

@@ -1,0 +1,73 @@
+#pragma once
+// Every event the server sends, encoded in one place. docs/protocol.md shows each one, and
+// tests/unit/protocol_doc_test.cpp checks every example there byte for byte against these
+// functions; tests/fuzz feeds them arbitrary strings and parses what they write. Pure: values in,
+// one JSON object out, without a trailing newline (a frame may carry several, '\n'-separated).
+//
+// `ref` is a request's ref as JSON text (Request::ref), echoed verbatim; empty: none.
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "protocol/errc.hpp"
+
+namespace parley::protocol {
+
+// A chat message as it goes on the wire. Views: the caller's strings outlive the call.
+struct MessageFields {
+  std::string_view room;
+  std::uint64_t seq = 0;
+  std::string_view from;
+  std::string_view text;
+  std::int64_t ts = 0;
+  std::string_view cid;  // empty: not sent
+};
+
+// What `welcome` tells a client of the limits it must keep.
+struct WelcomeLimits {
+  std::uint64_t max_text_length = 0;
+  std::uint64_t max_frame_bytes = 0;
+  std::int64_t send_rate = 0;
+  std::int64_t send_burst = 0;
+  std::uint64_t history_limit = 0;
+  std::uint64_t max_rooms = 0;
+  std::uint64_t typing_interval_ms = 0;
+};
+
+// One row of the `rooms` list.
+struct RoomSummary {
+  std::string_view room;
+  std::uint64_t members = 0;
+  std::uint64_t last_seq = 0;
+};
+
+std::string welcome_event(std::string_view user, std::string_view session, std::int64_t server_time,
+                          const WelcomeLimits& limits, std::string_view ref);
+std::string pong_event(std::int64_t server_time, std::string_view ref);
+std::string rooms_event(std::span<const RoomSummary> rooms, std::string_view ref);
+// To the creator (with its ref) and to every other welcomed session (without).
+std::string created_event(std::string_view room, std::string_view by, std::string_view ref);
+// `members`: the room's members, in the order given (the owner keeps them in name order).
+std::string joined_event(std::string_view room, std::uint64_t last_seq, std::span<const std::string_view> members,
+                         bool truncated, std::string_view ref);
+std::string left_event(std::string_view room, std::string_view ref);
+std::string ack_event(std::string_view room, std::string_view cid, std::uint64_t seq, std::int64_t ts,
+                      std::string_view ref);
+// The `message` event members receive, and the same object without "type" (a history entry).
+std::string message_event(const MessageFields& m);
+std::string message_object(const MessageFields& m);
+std::string presence_event(std::string_view room, std::string_view user, bool joined);
+std::string typing_event(std::string_view room, std::string_view user);
+std::string history_event(std::string_view room, std::span<const MessageFields> messages, bool has_more,
+                          std::string_view ref);
+// {"type":"error","code":…,"message":…,"ref":…,…extra members}. An empty message is the code's
+// default_message(); `extra_json_members` is JSON text of members without braces
+// (`"retry_after_ms":500`).
+std::string error_event(errc code, std::string_view message, std::string_view ref,
+                        std::string_view extra_json_members = {});
+
+// The JSON body of an HTTP error answer: {"code":…,"message":…}.
+std::string http_error_body(std::string_view code, std::string_view message);
+
+}  // namespace parley::protocol
