@@ -45,6 +45,19 @@ ConfigKey number_key(std::string key, std::string help, T& field) {
                    }};
 }
 
+ConfigKey bool_key(std::string key, std::string help, bool& field) {
+  return ConfigKey{key, std::move(help),
+                   [&field, key](const std::string& v) {
+                     if (v == "true" || v == "1")
+                       field = true;
+                     else if (v == "false" || v == "0")
+                       field = false;
+                     else
+                       throw std::invalid_argument(key + ": not true or false: '" + v + "'");
+                   },
+                   [&field] { return std::string(field ? "true" : "false"); }};
+}
+
 ConfigKey string_key(std::string key, std::string help, std::string& field) {
   return ConfigKey{key, std::move(help), [&field](const std::string& v) { field = v; }, [&field] { return field; }};
 }
@@ -63,6 +76,9 @@ std::vector<ConfigKey> config_keys(Config& c) {
       string_key("server.data_dir", "directory of the SQLite database", c.data_dir),
       string_key("server.web_dir", "directory of the web UI", c.web_dir),
       string_key("server.log_level", "trace, debug, info, warn, error", c.log_level),
+      bool_key("server.fail_fast",
+               "abort on an exception a request handler lets out (tests; default: log it, count it, go on)",
+               c.fail_fast),
       string_key("server.default_room", "room created at start-up (empty: none)", c.default_room),
       string_key("store.backend", "sqlite (embedded, default) or postgres (a cluster)", c.store_backend),
       string_key("store.postgres_url", "PostgreSQL conninfo or postgresql:// URI (store.backend=postgres)",

@@ -18,6 +18,7 @@ struct Config {
   unsigned threads = 0;             // 0: one per core
   std::string writes = "io_uring";  // io_uring (one submission per loop turn) | sendmsg
   std::string log_level = "info";
+  bool fail_fast = false;  // abort on a handler's exception (tests), instead of logging and going on
   std::string default_room = "general";
   std::string store_backend = "sqlite";  // sqlite | postgres
   std::string store_postgres_url;        // libpq conninfo or postgresql:// URI

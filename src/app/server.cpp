@@ -82,16 +82,17 @@ int run_server(Config config) {
   options.default_room = config.default_room;
   options.io_uring_writes = config.writes == "io_uring";
   options.broker_wait_ms = config.broker_request_timeout_ms;
+  options.fail_fast = config.fail_fast;
   node::Node node(options, store, broker.get());
 
-  net::HttpOptions http{config.web_dir};
+  net::HttpOptions http{config.web_dir, &node};
   std::vector<std::shared_ptr<net::Listener>> listeners;
-  auto first = std::make_shared<net::Listener>(node.shard(0), http, endpoint);
+  auto first = std::make_shared<net::Listener>(node.shard(0).loop(), http, endpoint);
   const unsigned short port = first->port();
   listeners.push_back(first);
   for (unsigned i = 1; i < node.shard_count(); ++i)
-    listeners.push_back(
-        std::make_shared<net::Listener>(node.shard(i), http, boost::asio::ip::tcp::endpoint(endpoint.address(), port)));
+    listeners.push_back(std::make_shared<net::Listener>(node.shard(i).loop(), http,
+                                                        boost::asio::ip::tcp::endpoint(endpoint.address(), port)));
 
   node.start();
   for (unsigned i = 0; i < node.shard_count(); ++i) node.shard(i).post([l = listeners[i]] { l->start(); });
@@ -115,9 +116,9 @@ int run_server(Config config) {
     node::Shard& shard = node.shard(i);
     shard.post([&shard, l = listeners[i]] {
       l->stop();
-      std::vector<node::Session*> all;
-      shard.for_each_session([&](node::Session& s) { all.push_back(&s); });
-      for (auto* s : all) s->close(protocol::CloseCode::going_away, "server shutting down");
+      std::vector<net::Connection*> all;
+      shard.loop().for_each([&](net::Connection& c) { all.push_back(&c); });
+      for (auto* c : all) c->close(protocol::CloseCode::going_away, "server shutting down");
     });
   }
   // Closing handshakes complete, or time out after close_timeout_ms (the shard ticker).

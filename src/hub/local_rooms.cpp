@@ -4,37 +4,36 @@
 
 namespace parley::hub {
 
-void LocalRooms::add(const std::string& room, node::Session* s) {
-  auto& v = rooms_[room];
-  if (auto* joined = s->find_room(room)) joined->hub_index = static_cast<std::uint32_t>(v.size());
-  v.push_back(s);
+void LocalRooms::add(const std::string& room, Member* m) {
+  auto& r = rooms_[room];
+  if (!r.at.emplace(m, static_cast<std::uint32_t>(r.members.size())).second) return;
+  r.members.push_back(m);
 }
 
-void LocalRooms::remove(const std::string& room, node::Session* s) {
+void LocalRooms::remove(const std::string& room, Member* m) {
   auto it = rooms_.find(room);
   if (it == rooms_.end()) return;
-  auto& v = it->second;
-  const auto* joined = s->find_room(room);
-  std::size_t i = joined && joined->hub_index < v.size() && v[joined->hub_index] == s
-                      ? joined->hub_index
-                      : static_cast<std::size_t>(std::find(v.begin(), v.end(), s) - v.begin());
-  if (i < v.size()) {
-    // Order of members does not matter: the last one takes the freed place.
-    v[i] = v.back();
-    v.pop_back();
-    if (i < v.size())
-      if (auto* moved = v[i]->find_room(room)) moved->hub_index = static_cast<std::uint32_t>(i);
+  Room& r = it->second;
+  auto pos = r.at.find(m);
+  if (pos == r.at.end()) return;
+  const std::uint32_t i = pos->second;
+  r.at.erase(pos);
+  // Order of members does not matter: the last one takes the freed place.
+  if (i + 1 < r.members.size()) {
+    r.members[i] = r.members.back();
+    r.at[r.members[i]] = i;
   }
-  if (v.empty()) rooms_.erase(it);
+  r.members.pop_back();
+  if (r.members.empty()) rooms_.erase(it);
 }
 
 std::size_t LocalRooms::deliver(const std::string& room, std::string_view event, std::uint64_t except) {
   auto it = rooms_.find(room);
   if (it == rooms_.end()) return 0;
   std::size_t n = 0;
-  for (node::Session* s : it->second) {
-    if (s->id() == except) continue;
-    s->enqueue(event);
+  for (Member* m : it->second.members) {
+    if (m->member_id() == except) continue;
+    m->deliver(event);
     ++n;
   }
   return n;
@@ -45,17 +44,22 @@ std::size_t LocalRooms::deliver_shared(const std::string& room, const std::share
   auto it = rooms_.find(room);
   if (it == rooms_.end()) return 0;
   std::size_t n = 0;
-  for (node::Session* s : it->second) {
-    if (!skip.empty() && std::binary_search(skip.begin(), skip.end(), s->id())) continue;
-    s->enqueue_shared(events);
+  for (Member* m : it->second.members) {
+    if (!skip.empty() && std::binary_search(skip.begin(), skip.end(), m->member_id())) continue;
+    m->deliver_shared(events);
     ++n;
   }
   return n;
 }
 
+bool LocalRooms::contains(const std::string& room, const Member* m) const {
+  auto it = rooms_.find(room);
+  return it != rooms_.end() && it->second.at.count(m) > 0;
+}
+
 std::size_t LocalRooms::members(const std::string& room) const {
   auto it = rooms_.find(room);
-  return it == rooms_.end() ? 0 : it->second.size();
+  return it == rooms_.end() ? 0 : it->second.members.size();
 }
 
 }  // namespace parley::hub

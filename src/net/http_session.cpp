@@ -13,11 +13,10 @@
 #include <optional>
 #include <utility>
 
+#include "net/loop.hpp"
 #include "net/recv_now.hpp"
 #include "net/static_files.hpp"
 #include "net/ws_session.hpp"
-#include "node/node.hpp"
-#include "node/shard.hpp"
 #include "protocol/events.hpp"
 #include "protocol/handshake.hpp"
 
@@ -71,16 +70,16 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   using Clock = std::chrono::steady_clock;
 
   // `initial`: bytes of the first request already read; `deadline`: when it must be complete.
-  HttpSession(node::Shard& shard, const HttpOptions& options, tcp::socket socket, std::string_view initial,
+  HttpSession(Loop& loop, const HttpOptions& options, tcp::socket socket, std::string_view initial,
               Clock::time_point deadline)
-      : shard_(shard), options_(options), stream_(std::move(socket)), first_deadline_(deadline) {
+      : loop_(loop), options_(options), stream_(std::move(socket)), first_deadline_(deadline) {
     buffer_.commit(boost::asio::buffer_copy(buffer_.prepare(initial.size()), boost::asio::buffer(initial)));
   }
 
   void run() { do_read(); }
 
  private:
-  const core::Limits& limits() const { return shard_.node().options().limits; }
+  const core::Limits& limits() const { return loop_.limits(); }
 
   void do_read() {
     parser_.emplace();
@@ -109,7 +108,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (ec == http::error::body_limit)
       return send_error(http::status::payload_too_large, "body_too_large", "request body too large", false);
     if (ec) return send_error(http::status::bad_request, "bad_request", "malformed HTTP request", false);
-    shard_.metrics().http_requests.add();
+    loop_.metrics().http_requests.add();
     auto& req = parser_->get();
     const std::string_view target(req.target().data(), req.target().size());
     const std::string_view path = target.substr(0, target.find('?'));
@@ -118,16 +117,17 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (req.method() != http::verb::get && req.method() != http::verb::head) {
       return send_error(http::status::method_not_allowed, "method_not_allowed", "only GET and HEAD", keep);
     }
-    node::Node& node = shard_.node();
+    const HttpService& service = *options_.service;
     if (path == "/healthz") return send_json(http::status::ok, R"({"status":"ok"})", keep);
     if (path == "/readyz") {
-      if (node.draining())
+      if (service.draining())
         return send_json(http::status::service_unavailable, R"({"ready":false,"reason":"draining"})", keep);
-      if (!node.ready())
+      if (!service.ready())
         return send_json(http::status::service_unavailable, R"({"ready":false,"reason":"broker unreachable"})", keep);
       return send_json(http::status::ok, R"({"ready":true})", keep);
     }
-    if (path == "/metrics") return send_text(http::status::ok, node.metrics_text(), "text/plain; version=0.0.4", keep);
+    if (path == "/metrics")
+      return send_text(http::status::ok, service.metrics_text(), "text/plain; version=0.0.4", keep);
     if (path == "/ws") {
       return send_error(http::status::upgrade_required, "upgrade_required", "connect with a WebSocket client", keep);
     }
@@ -160,7 +160,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
   void upgrade(http::request<http::string_body>& req, std::string_view path) {
     const std::string_view key(req[http::field::sec_websocket_key]);
-    switch (refusal_of(path, req[http::field::sec_websocket_version], key, shard_.node().draining())) {
+    switch (refusal_of(path, req[http::field::sec_websocket_version], key, options_.service->draining())) {
       case Refusal::none: break;
       case Refusal::not_found:
         return send_error(http::status::not_found, "not_found", "WebSocket endpoint is /ws", false);
@@ -191,12 +191,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       // Bytes after the request (a client may send its first frame at once) go to the session.
       auto data = self->buffer_.data();
       std::string leftover(static_cast<const char*>(data.data()), data.size());
-      auto& shard = self->shard_;
-      // The socket leaves Asio's reactor for the shard's poller.
+      auto& loop = self->loop_;
+      // The socket leaves Asio's reactor for the loop's poller.
       boost::system::error_code release_ec;
       const int fd = self->stream_.release_socket().release(release_ec);
       if (release_ec) return;
-      auto session = std::make_shared<WsSession>(shard, shard.next_session_id(), fd, 0, std::move(leftover));
+      auto session = std::make_shared<WsSession>(loop, loop.next_connection_id(), fd, 0, std::move(leftover));
       session->start();
     });
   }
@@ -240,7 +240,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     stream_.close();
   }
 
-  node::Shard& shard_;
+  Loop& loop_;
   const HttpOptions& options_;
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
@@ -253,14 +253,14 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 // stream object, so a few small allocations instead of Beast's dozen. Anything else (a page, a health check, a bad
 // or partial request the scan is unsure of) goes with the bytes read so far to HttpSession, which
 // answers it exactly as if it had read them itself.
-class Handshake : public std::enable_shared_from_this<Handshake>, private node::Poller::Watcher {
+class Handshake : public std::enable_shared_from_this<Handshake>, private Poller::Watcher {
  public:
-  Handshake(node::Shard& shard, const HttpOptions& options, int fd, tcp protocol)
-      : shard_(shard),
+  Handshake(Loop& loop, const HttpOptions& options, int fd, tcp protocol)
+      : loop_(loop),
         options_(options),
         fd_(fd),
         protocol_(protocol),
-        timer_(shard.context()),
+        timer_(loop.context()),
         deadline_(HttpSession::Clock::now() + std::chrono::milliseconds(limits().handshake_timeout_ms)) {}
 
   ~Handshake() {
@@ -273,11 +273,11 @@ class Handshake : public std::enable_shared_from_this<Handshake>, private node::
   void run() { on_readable(); }
 
  private:
-  const core::Limits& limits() const { return shard_.node().options().limits; }
+  const core::Limits& limits() const { return loop_.limits(); }
 
   // Waits for the rest of the request, or for room to send the rest of the 101.
   void watch(bool writable) {
-    auto& poller = shard_.poller();
+    auto& poller = loop_.poller();
     if (watched_ == 0) {
       watched_ = poller.add(fd_, *this, writable);
       if (watched_ == 0) return close();
@@ -303,7 +303,7 @@ class Handshake : public std::enable_shared_from_this<Handshake>, private node::
   }
 
   void on_readable() {
-    auto& buf = shard_.read_buffer();
+    auto& buf = loop_.read_buffer();
     const Received got = recv_now(fd_, buf);
     if (got.state == Received::State::would_block) return watch(false);
     if (got.state == Received::State::closed) return close();  // reset, or closed before a request
@@ -327,8 +327,8 @@ class Handshake : public std::enable_shared_from_this<Handshake>, private node::
   // False when the request is one HttpSession should answer (an error, or not /ws).
   bool upgrade(std::string_view bytes, const protocol::UpgradeRequest& req) {
     const std::string_view path = req.target.substr(0, req.target.find('?'));
-    if (refusal_of(path, req.version, req.key, shard_.node().draining()) != Refusal::none) return false;
-    shard_.metrics().http_requests.add();
+    if (refusal_of(path, req.version, req.key, options_.service->draining()) != Refusal::none) return false;
+    loop_.metrics().http_requests.add();
     response_ = protocol::make_upgrade_response(accept_key(req.key),
                                                 offers_subprotocol(req.protocols) ? subprotocol : std::string_view());
     // Bytes after the request (a client may send its first frame at once) go to the session.
@@ -355,7 +355,7 @@ class Handshake : public std::enable_shared_from_this<Handshake>, private node::
 
   void open_session() {
     finish();
-    auto session = std::make_shared<WsSession>(shard_, shard_.next_session_id(), std::exchange(fd_, -1),
+    auto session = std::make_shared<WsSession>(loop_, loop_.next_connection_id(), std::exchange(fd_, -1),
                                                std::exchange(watched_, 0), std::move(leftover_));
     session->start();
   }
@@ -363,18 +363,18 @@ class Handshake : public std::enable_shared_from_this<Handshake>, private node::
   void to_http(std::string_view bytes) {
     finish();
     // HttpSession reads through Asio: the socket leaves the poller's set for Asio's.
-    shard_.poller().remove(std::exchange(watched_, 0), fd_, true);
+    loop_.poller().remove(std::exchange(watched_, 0), fd_, true);
     boost::system::error_code ec;
-    tcp::socket socket(shard_.context());
+    tcp::socket socket(loop_.context());
     socket.assign(protocol_, fd_, ec);
     if (ec) return close();  // not taken: still ours
     fd_ = -1;
-    std::make_shared<HttpSession>(shard_, options_, std::move(socket), bytes, deadline_)->run();
+    std::make_shared<HttpSession>(loop_, options_, std::move(socket), bytes, deadline_)->run();
   }
 
   void close() {
     finish();
-    shard_.poller().remove(std::exchange(watched_, 0), fd_);
+    loop_.poller().remove(std::exchange(watched_, 0), fd_);
     ::shutdown(fd_, SHUT_WR);
     ::close(std::exchange(fd_, -1));
   }
@@ -386,11 +386,11 @@ class Handshake : public std::enable_shared_from_this<Handshake>, private node::
     waiting_ = false;
   }
 
-  node::Shard& shard_;
+  Loop& loop_;
   const HttpOptions& options_;
   int fd_;
   tcp protocol_;
-  node::Poller::Handle watched_ = 0;
+  Poller::Handle watched_ = 0;
   boost::asio::steady_timer timer_;
   HttpSession::Clock::time_point deadline_;
   std::string partial_;   // a request that came in pieces, until it is whole
@@ -404,8 +404,8 @@ class Handshake : public std::enable_shared_from_this<Handshake>, private node::
 
 }  // namespace
 
-void start_http_session(node::Shard& shard, const HttpOptions& options, int fd, tcp protocol) {
-  std::make_shared<Handshake>(shard, options, fd, protocol)->run();
+void start_http_session(Loop& loop, const HttpOptions& options, int fd, tcp protocol) {
+  std::make_shared<Handshake>(loop, options, fd, protocol)->run();
 }
 
 }  // namespace parley::net

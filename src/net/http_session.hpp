@@ -3,20 +3,35 @@
 // WebSocket upgrade on /ws, after which the socket is handed to a WsSession.
 #include <filesystem>
 #include <memory>
+#include <string>
 
 #include <boost/asio/ip/tcp.hpp>
 
-namespace parley::node {
-class Shard;
-}
-
 namespace parley::net {
+
+class Loop;
+
+// What HTTP asks of the layer above (the node): whether to take new clients, and the metrics.
+// Called on any loop thread.
+class HttpService {
+ public:
+  // Draining: /readyz fails and upgrades are refused with 503, so that clients go elsewhere.
+  virtual bool draining() const = 0;
+  // Accepting new clients: not draining, and whatever the node depends on reachable.
+  virtual bool ready() const = 0;
+  // The Prometheus text of /metrics.
+  virtual std::string metrics_text() const = 0;
+
+ protected:
+  ~HttpService() = default;
+};
 
 struct HttpOptions {
   std::filesystem::path web_root;
+  HttpService* service = nullptr;
 };
 
 // Takes a connected, non-blocking socket of the given protocol (IPv4 or IPv6).
-void start_http_session(node::Shard& shard, const HttpOptions& options, int fd, boost::asio::ip::tcp protocol);
+void start_http_session(Loop& loop, const HttpOptions& options, int fd, boost::asio::ip::tcp protocol);
 
 }  // namespace parley::net

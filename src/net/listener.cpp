@@ -10,17 +10,17 @@
 #include <cerrno>
 #include <cstring>
 
-#include "node/shard.hpp"
+#include "net/loop.hpp"
 
 namespace parley::net {
 
 using tcp = boost::asio::ip::tcp;
 
-Listener::Listener(node::Shard& shard, const HttpOptions& options, const tcp::endpoint& endpoint)
-    : shard_(shard),
+Listener::Listener(Loop& loop, const HttpOptions& options, const tcp::endpoint& endpoint)
+    : loop_(loop),
       options_(options),
-      acceptor_(shard.context()),
-      retry_(shard.context()),
+      acceptor_(loop.context()),
+      retry_(loop.context()),
       protocol_(endpoint.protocol()) {
   acceptor_.open(endpoint.protocol());
   acceptor_.set_option(boost::asio::socket_base::reuse_address(true));
@@ -51,7 +51,7 @@ void Listener::do_accept() {
 }
 
 void Listener::accept_pending() {
-  // Bounded per wake-up so that a connect storm cannot starve the sessions of this thread.
+  // Bounded per wake-up so that a connect storm cannot starve the connections of this thread.
   for (int i = 0; i < 256; ++i) {
     const int fd = ::accept4(acceptor_.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
@@ -68,7 +68,7 @@ void Listener::accept_pending() {
     }
     const int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    start_http_session(shard_, options_, fd, protocol_);
+    start_http_session(loop_, options_, fd, protocol_);
   }
   do_accept();
 }

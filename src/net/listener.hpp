@@ -1,5 +1,5 @@
 #pragma once
-// One acceptor per shard on the same address (SO_REUSEPORT): the kernel spreads connections over
+// One acceptor per loop on the same address (SO_REUSEPORT): the kernel spreads connections over
 // the I/O threads, and a connection lives and dies on the thread that accepted it.
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -8,18 +8,16 @@
 
 #include "net/http_session.hpp"
 
-namespace parley::node {
-class Shard;
-}
-
 namespace parley::net {
+
+class Loop;
 
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
   // Binds now (throws on failure); port 0 picks a free port, see port().
-  Listener(node::Shard& shard, const HttpOptions& options, const boost::asio::ip::tcp::endpoint& endpoint);
+  Listener(Loop& loop, const HttpOptions& options, const boost::asio::ip::tcp::endpoint& endpoint);
   void start();
-  // Stops accepting; call on the shard's thread.
+  // Stops accepting; call on the loop's thread.
   void stop();
   unsigned short port() const;
 
@@ -27,7 +25,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   void do_accept();
   void accept_pending();
 
-  node::Shard& shard_;
+  Loop& loop_;
   const HttpOptions& options_;
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::steady_timer retry_;

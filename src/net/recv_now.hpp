@@ -1,5 +1,5 @@
 #pragma once
-// One non-blocking read of a socket whose readiness the shard's poller reported: the handshake
+// One non-blocking read of a socket whose readiness the loop's poller reported: the handshake
 // and the WebSocket session read the same way, and tell the same three outcomes apart.
 #include <sys/socket.h>
 

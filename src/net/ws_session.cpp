@@ -11,10 +11,9 @@
 #include <climits>
 #include <cstring>
 
+#include "net/loop.hpp"
 #include "net/recv_now.hpp"
-#include "node/node.hpp"
-#include "node/send_batch.hpp"
-#include "node/shard.hpp"
+#include "net/send_batch.hpp"
 
 namespace parley::net {
 
@@ -36,27 +35,26 @@ std::string_view reason_for(std::uint16_t code) {
 }
 }  // namespace
 
-WsSession::WsSession(node::Shard& shard, std::uint64_t id, int fd, node::Poller::Handle watched, std::string leftover)
-    : Session(shard, id, shard.node().options().limits),
+WsSession::WsSession(Loop& loop, std::uint64_t id, int fd, Poller::Handle watched, std::string leftover)
+    : Connection(loop, id),
       fd_(fd),
       watched_(watched),
       leftover_(std::move(leftover)),
-      reader_(shard.node().options().limits.max_frame_bytes),
-      opened_ms_(node::now_ms()),
-      last_seen_ms_(opened_ms_) {}
+      reader_(loop.limits().max_frame_bytes),
+      last_seen_ms_(loop.clock().now_ms()) {}
 
 WsSession::~WsSession() {
-  if (fd_ >= 0) ::close(fd_);  // a session dropped without hard_close (the node stopping)
+  if (fd_ >= 0) ::close(fd_);  // a session dropped without hard_close (the server stopping)
 }
 
 void WsSession::start() {
-  shard().add_session(shared_from_this());
-  auto& poller = shard().poller();
+  loop().add(shared_from_this());
+  auto& poller = loop().poller();
   if (watched_ != 0) {
     poller.rebind(watched_, *this);
     // The handshake may have been told of bytes it left unread (a frame that came while it was
     // still sending its 101): the poller reports changes only, so look once.
-    shard().post([self = self()] { self->read_ready(); });
+    loop().post([self = self()] { self->read_ready(); });
   } else if ((watched_ = poller.add(fd_, *this)) == 0) {
     spdlog::warn("epoll_ctl: {}", std::strerror(errno));
     return hard_close();
@@ -70,14 +68,14 @@ void WsSession::start() {
 }
 
 void WsSession::on_ready(std::uint32_t events) {
-  auto keep = self();  // closing drops the shard's reference
+  auto keep = self();  // closing drops the loop's reference
   if (state_ == State::closed) return;
   if ((events & EPOLLOUT) && writing_) continue_write();
   if (state_ != State::closed && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) read_ready();
 }
 
 void WsSession::read_ready() {
-  auto& buf = shard().read_buffer();
+  auto& buf = loop().read_buffer();
   // Read what the socket has, a few buffers at most per wake-up so that one busy client cannot
   // starve the others on this thread. The poller reports changes only: a read that stops early
   // goes on next turn; one that got less than a buffer emptied the socket.
@@ -89,16 +87,16 @@ void WsSession::read_ready() {
     on_bytes(std::span<char>(buf.data(), got.bytes));
     if (got.bytes < buf.size()) return;
   }
-  if (state_ != State::closed) shard().post([self = self()] { self->read_ready(); });
+  if (state_ != State::closed) loop().post([self = self()] { self->read_ready(); });
 }
 
 void WsSession::on_bytes(std::span<char> bytes) {
-  last_seen_ms_ = node::now_ms();
+  last_seen_ms_ = loop().clock().now_ms();
   using Kind = protocol::FrameReader::Kind;
   const std::uint16_t violation = reader_.consume(bytes, [this](const protocol::FrameReader::Event& e) {
     switch (e.kind) {
       case Kind::text:
-        if (state_ == State::open) shard().node().on_text(*this, e.payload);
+        if (state_ == State::open) loop().handler().on_text(*this, e.payload);
         break;
       case Kind::ping:
         if (state_ == State::open) {
@@ -112,14 +110,14 @@ void WsSession::on_bytes(std::span<char> bytes) {
     return state_ != State::closed;
   });
   if (violation && state_ == State::open) {
-    shard().metrics().protocol_closes.add();
+    loop().metrics().protocol_closes.add();
     close(static_cast<CloseCode>(violation), reason_for(violation));
   }
   reader_.release_memory();
 }
 
 bool WsSession::make_room(std::size_t bytes) {
-  const std::uint64_t limit = shard().node().options().limits.max_outbound_bytes;
+  const std::uint64_t limit = loop().limits().max_outbound_bytes;
   // The limit is on bytes the kernel has not taken. Before refusing, hand what is queued to the
   // socket: a client that reads keeps up with a burst larger than the limit.
   if (unsent() + bytes > limit && !writing_ && !pending_.empty()) do_write();
@@ -138,11 +136,10 @@ void WsSession::enqueue(std::string_view event) {
 
 void WsSession::enqueue_shared(const std::shared_ptr<const std::string>& events) {
   if (state_ != State::open || overflow_) return;
-  if (unsent() + events->size() > shard().node().options().limits.max_outbound_bytes &&
-      events->find('\n') != std::string::npos) {
+  if (unsent() + events->size() > loop().limits().max_outbound_bytes && events->find('\n') != std::string::npos) {
     // Near the limit: event by event, as enqueue() goes, so that the kernel takes what it can
     // between them (a client that reads survives a burst larger than the limit).
-    return Session::enqueue_shared(events);
+    return Connection::enqueue_shared(events);
   }
   if (make_room(events->size())) pending_.add_shared(events);
   want_flush();
@@ -151,13 +148,13 @@ void WsSession::enqueue_shared(const std::shared_ptr<const std::string>& events)
 void WsSession::want_flush() {
   if (dirty_) return;
   dirty_ = true;
-  shard().mark_dirty(*this);
+  loop().mark_dirty(*this);
 }
 
 bool WsSession::start_flush() {
   if (overflow_ && state_ == State::open) {
     // A slow consumer: what it has not read is dropped; it resumes from its last seq.
-    shard().metrics().slow_consumer_closes.add();
+    loop().metrics().slow_consumer_closes.add();
     pending_.clear();
     close(CloseCode::try_again_later, "slow consumer");
   }
@@ -171,7 +168,7 @@ void WsSession::flush() {
   account();
 }
 
-bool WsSession::flush_into(node::SendBatch& batch) {
+bool WsSession::flush_into(SendBatch& batch) {
   dirty_ = false;
   if (state_ == State::closed) return false;
   if (!start_flush()) {
@@ -207,7 +204,7 @@ void WsSession::do_write() {
 }
 
 void WsSession::write_inflight() {
-  auto& iov = shard().write_buffers();
+  auto& iov = loop().write_buffers();
   iov.clear();
   const std::size_t total = append_pieces(iov);
   int error = 0;
@@ -218,7 +215,7 @@ void WsSession::write_inflight() {
 std::size_t WsSession::append_pieces(std::vector<iovec>& out) {
   // One scatter-gather write of the frame's pieces: shared events go to the kernel from the one
   // copy every member's write points at.
-  auto& spans = shard().write_spans();
+  auto& spans = loop().write_spans();
   spans.clear();
   inflight_.pieces(spans);
   std::size_t total = 0;
@@ -230,7 +227,7 @@ std::size_t WsSession::append_pieces(std::vector<iovec>& out) {
 }
 
 void WsSession::wrote(std::size_t n, std::size_t total, int error) {
-  auto& m = shard().metrics();
+  auto& m = loop().metrics();
   m.bytes_out.add(n);
   if (n == total) {
     m.writes.add();
@@ -238,7 +235,7 @@ void WsSession::wrote(std::size_t n, std::size_t total, int error) {
     if (inflight_.capacity() > keep_capacity) inflight_.release_memory();
     if (state_ == State::closing && peer_closed_) {
       // Our close frame is out and the peer's is in; finish outside whatever called us.
-      shard().post([self = self()] { self->hard_close(); });
+      loop().post([self = self()] { self->hard_close(); });
     }
     return;
   }
@@ -249,12 +246,12 @@ void WsSession::wrote(std::size_t n, std::size_t total, int error) {
   if (error != 0 && error != EAGAIN && error != EWOULDBLOCK && error != EINTR) {
     // Reset or broken pipe. This may run inside a fan-out over the room, where closing is not
     // allowed: the connection ends after it.
-    shard().post([self = self()] { self->hard_close(); });
+    loop().post([self = self()] { self->hard_close(); });
     return;
   }
   // The kernel is full: the poller reports room (the first time this socket fills, it starts
   // watching for room, which also reports room that appeared since the write).
-  shard().poller().want_writable(watched_, fd_);
+  loop().poller().want_writable(watched_, fd_);
 }
 
 void WsSession::continue_write() {
@@ -263,7 +260,7 @@ void WsSession::continue_write() {
     const ssize_t n =
         ::send(fd_, bytes.data() + inflight_sent_, bytes.size() - inflight_sent_, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (n > 0) {
-      shard().metrics().bytes_out.add(static_cast<std::size_t>(n));
+      loop().metrics().bytes_out.add(static_cast<std::size_t>(n));
       inflight_sent_ += static_cast<std::size_t>(n);
       continue;
     }
@@ -297,7 +294,7 @@ std::size_t WsSession::send_now(std::span<iovec> iov, int& error) {
 void WsSession::on_written() {
   writing_ = false;
   inflight_sent_ = 0;
-  shard().metrics().writes.add();
+  loop().metrics().writes.add();
   inflight_.clear();
   if (inflight_.capacity() > keep_capacity) inflight_.release_memory();
   if (!pending_.empty()) {
@@ -313,8 +310,8 @@ void WsSession::on_written() {
 void WsSession::close(CloseCode code, std::string_view reason) {
   if (state_ != State::open) return;
   state_ = State::closing;
-  close_deadline_ms_ = node::now_ms() + shard().node().options().limits.close_timeout_ms;
-  shard().node().on_closed(*this);
+  close_deadline_ms_ = loop().clock().now_ms() + loop().limits().close_timeout_ms;
+  loop().handler().on_closed(*this);
   pending_.add_control(Opcode::close, protocol::make_close_payload(code, reason));
   if (!writing_) do_write();
   account();
@@ -325,8 +322,8 @@ void WsSession::on_peer_close(std::uint16_t code) {
   if (state_ == State::open) {
     // Echo the peer's code (RFC 6455 5.5.1), then close the TCP connection once it is written.
     state_ = State::closing;
-    close_deadline_ms_ = node::now_ms() + shard().node().options().limits.close_timeout_ms;
-    shard().node().on_closed(*this);
+    close_deadline_ms_ = loop().clock().now_ms() + loop().limits().close_timeout_ms;
+    loop().handler().on_closed(*this);
     pending_.add_control(Opcode::close,
                          code == 1005 ? std::string() : protocol::make_close_payload(static_cast<CloseCode>(code), {}));
     if (!writing_) do_write();
@@ -336,15 +333,12 @@ void WsSession::on_peer_close(std::uint16_t code) {
 }
 
 void WsSession::tick(std::int64_t now) {
-  const auto& l = shard().node().options().limits;
+  const auto& l = loop().limits();
   if (state_ == State::closing) {
     if (now >= close_deadline_ms_) hard_close();
     return;
   }
   if (state_ != State::open) return;
-  if (user.empty() && now - opened_ms_ > static_cast<std::int64_t>(l.hello_timeout_ms)) {
-    return close(CloseCode::policy_violation, "hello timeout");
-  }
   // An idle client keeps no write buffer: the capacity its last writes left behind (a few hundred
   // bytes after the welcome) goes back, about a tenth of what an idle connection costs.
   if (!writing_ && pending_.empty()) {
@@ -366,9 +360,9 @@ void WsSession::tick(std::int64_t now) {
 
 void WsSession::hard_close() {
   if (state_ == State::closed) return;
-  if (state_ == State::open) shard().node().on_closed(*this);
+  if (state_ == State::open) loop().handler().on_closed(*this);
   state_ = State::closed;
-  shard().poller().remove(watched_, fd_);
+  loop().poller().remove(watched_, fd_);
   watched_ = 0;
   ::shutdown(fd_, SHUT_RDWR);
   ::close(fd_);
@@ -376,12 +370,12 @@ void WsSession::hard_close() {
   pending_.clear();
   pending_.release_memory();
   account();
-  shard().remove_session(id());  // the last reference may be a pending handler's
+  loop().remove(id());  // the last reference may be a pending handler's
 }
 
 void WsSession::account() {
   const std::uint64_t now = state_ == State::closed ? 0 : pending_.size() + inflight_.size();
-  auto& gauge = shard().metrics().outbound_bytes;
+  auto& gauge = loop().metrics().outbound_bytes;
   if (now > accounted_)
     gauge.add(now - accounted_);
   else

@@ -1,9 +1,10 @@
 #pragma once
 // One WebSocket connection after the upgrade. From the handshake on Parley owns the bytes
-// (protocol/ws_frame.hpp): the session is told by its shard's poller when the socket is ready
-// instead of keeping a read pending, reads into its shard's shared buffer, keeps only a partial
-// frame, and writes every event queued in a loop turn as one frame with one write. Lives on one
-// shard thread; no locks.
+// (protocol/ws_frame.hpp): the session is told by its loop's poller when the socket is ready
+// instead of keeping a read pending, reads into its loop's shared buffer, keeps only a partial
+// frame, and writes every event queued in a loop turn as one frame with one write. Text frames go
+// to the loop's ConnectionHandler; pings, pongs, close frames and every limit of the WebSocket
+// layer are handled here. Lives on one loop thread; no locks.
 #include <sys/uio.h>
 
 #include <cstdint>
@@ -11,27 +12,27 @@
 #include <span>
 #include <string>
 
-#include "node/poller.hpp"
-#include "node/session.hpp"
+#include "net/connection.hpp"
+#include "net/poller.hpp"
 #include "protocol/frame_buffer.hpp"
 #include "protocol/ws_frame.hpp"
 
 namespace parley::net {
 
-class WsSession final : public node::Session, private node::Poller::Watcher {
+class WsSession final : public Connection, private Poller::Watcher {
  public:
-  // Takes the connected, non-blocking socket `fd`; `watched`: its registration with the shard's
+  // Takes the connected, non-blocking socket `fd`; `watched`: its registration with the loop's
   // poller if the handshake made one (0: none yet).
-  WsSession(node::Shard& shard, std::uint64_t id, int fd, node::Poller::Handle watched, std::string leftover);
+  WsSession(Loop& loop, std::uint64_t id, int fd, Poller::Handle watched, std::string leftover);
   ~WsSession() override;
 
-  // Registers with the shard and its poller, handles bytes that arrived with the handshake.
+  // Registers with the loop and its poller, handles bytes that arrived with the handshake.
   void start();
 
   void enqueue(std::string_view event) override;
   void enqueue_shared(const std::shared_ptr<const std::string>& events) override;
   void flush() override;
-  bool flush_into(node::SendBatch& batch) override;
+  bool flush_into(SendBatch& batch) override;
   void sent(std::int64_t result, std::size_t total) override;
   void close(protocol::CloseCode code, std::string_view reason) override;
   void tick(std::int64_t now_ms) override;
@@ -44,7 +45,7 @@ class WsSession final : public node::Session, private node::Poller::Watcher {
   void read_ready();      // reads what the socket has (a few buffers at most, then again next turn)
   void continue_write();  // the socket has room again: the rest of inflight_
   void on_bytes(std::span<char> bytes);
-  void want_flush();      // asks the shard for flush() at the end of this loop turn (once)
+  void want_flush();      // asks the loop for flush() at the end of this turn (once)
   bool start_flush();     // a flush's checks (not closed); true if pending_ is to be written now
   void do_write();        // hands pending_ to the kernel now (non-blocking), the rest when there is room
   void write_inflight();  // the same for inflight_, which holds the write
@@ -58,15 +59,14 @@ class WsSession final : public node::Session, private node::Poller::Watcher {
   void on_written();  // inflight_ is out
   void on_peer_close(std::uint16_t code);
   void hard_close();  // closes the socket now and forgets the session
-  void account();     // keeps the shard's outbound-bytes gauge true
+  void account();     // keeps the loop's outbound-bytes gauge true
 
   int fd_;
-  node::Poller::Handle watched_;
+  Poller::Handle watched_;
   std::string leftover_;
   protocol::FrameReader reader_;
   protocol::FrameBuffer pending_;   // events queued since the last write started
   protocol::FrameBuffer inflight_;  // the write in progress
-  std::int64_t opened_ms_;
   std::int64_t last_seen_ms_;
   std::int64_t ping_sent_ms_ = 0;
   std::int64_t close_deadline_ms_ = 0;

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "core/room_log.hpp"
-#include "node/session.hpp"
+#include "node/client.hpp"
 
 namespace parley::node {
 

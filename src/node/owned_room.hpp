@@ -1,8 +1,10 @@
 #pragma once
-// A room as its owner thread holds it: the log (seq, ring, cids), presence, and on which shards it
-// has member sessions. Loaded from the store on first use; requests wait until then.
+// A room as its owner thread holds it: the log (seq, ring, cids), presence, on which shards it
+// has member sessions, the presence events waiting for their batch, and, in a cluster, how it
+// follows the broker. Loaded from the store on first use; requests wait until then.
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -15,14 +17,15 @@
 #include "core/cluster_presence.hpp"
 #include "core/limits.hpp"
 #include "core/room_log.hpp"
-#include "node/session.hpp"
+#include "node/client.hpp"
+#include "node/room_link.hpp"
 
 namespace parley::node {
 
 struct OwnedRoom;
 
-// A request waiting for its room to be caught up with the broker (Node::when_synced): answered
-// once, with the room by the sync or with null by its timer, whichever comes first.
+// A request waiting for its room to be caught up with the broker (ClusterSync::when_synced):
+// answered once, with the room by the sync or with null by its timer, whichever comes first.
 struct SyncWaiter {
   SyncWaiter(boost::asio::io_context& ctx, std::function<void(OwnedRoom*)> then) : timer(ctx), f(std::move(then)) {}
   void answer(OwnedRoom* r) {
@@ -36,6 +39,45 @@ struct SyncWaiter {
 
  private:
   std::function<void(OwnedRoom*)> f;
+};
+
+// Presence events not sent yet ('\n'-separated, in order), waiting for the shard's presence batch
+// (Delivery::announce_presence), with where each line starts; `queued`: the room is in the
+// shard's list of such rooms. Sessions that joined while the batch waited get only the lines from
+// their join on (its `members` shows the earlier ones, its own arrival among them).
+struct PresenceBatch {
+  std::string lines;
+  std::vector<std::size_t> starts;
+  struct LateJoiner {
+    SessionRef who;
+    std::size_t first_line;
+  };
+  std::unordered_map<std::uint64_t, LateJoiner> late;  // by session id
+  bool queued = false;
+};
+
+// A room in a cluster (a broker orders it): how this node follows it (RoomLink), the messages
+// published past a gap that wait for its repair, the joins waiting for a sync, and the
+// bookkeeping of recovery and presence that only a cluster has (node/cluster_sync.cpp,
+// node/presence_sync.cpp).
+struct ClusterRoom {
+  RoomLink link;
+  std::map<std::uint64_t, core::Message> early;           // bounded: ClusterSync::max_early
+  std::vector<std::shared_ptr<SyncWaiter>> sync_waiting;  // ClusterSync::when_synced
+  // A create here that loses to another node's (RoomDirectory::create_lost): that node's
+  // announcement, if it came during the create, is in heard_by; if not, the room is untold to
+  // this node's sessions until it comes (RoomDirectory::learn).
+  std::string heard_by;
+  bool untold = false;
+  // Recovery (ClusterSync::durability_sweep): every applied message with seq <= durable_checked
+  // is known to be in the store; a sweep is in flight while sweeping.
+  std::uint64_t durable_checked = 0;
+  bool sweeping = false;
+  unsigned sweep_ticks = 0;
+  // Presence: joins waiting for the room's member snapshot, and whether the broker may not hold
+  // this node's users of the room as they are (a failed call): restated by the next tick.
+  std::vector<std::function<void(OwnedRoom*)>> presence_waiting;
+  bool presence_dirty = false;
 };
 
 struct OwnedRoom {
@@ -66,41 +108,8 @@ struct OwnedRoom {
   };
   std::vector<DupAck> dup_acks;
 
-  // Cluster mode (a broker orders the room): subscribed while this node has members; synced
-  // once caught up with the broker's log since subscribing. Messages published past a gap wait
-  // in `early` (bounded) until the gap is repaired.
-  bool subscribed = false;
-  bool synced = false;
-  // A create here that loses to another node's (Node::owner_create_lost): that node's
-  // announcement, if it came during the create, is in heard_by; if not, the room is untold to
-  // this node's sessions until it comes (learn_room).
-  std::string heard_by;
-  bool untold = false;
-  bool repairing = false;
-  std::map<std::uint64_t, core::Message> early;
-  std::vector<std::shared_ptr<SyncWaiter>> sync_waiting;  // Node::when_synced
-  // Recovery (Node::durability_sweep): every applied message with seq <= durable_checked is known
-  // to be in the store; a sweep is in flight while sweeping.
-  std::uint64_t durable_checked = 0;
-  bool sweeping = false;
-  unsigned sweep_ticks = 0;
-  // Cluster presence (presence_sync.cpp): joins waiting for the room's member snapshot, and
-  // whether the broker may not hold this node's users of the room as they are (a failed call):
-  // restated by the next tick.
-  std::vector<std::function<void(OwnedRoom*)>> presence_waiting;
-  bool presence_dirty = false;
-  // Presence events not sent yet ('\n'-separated, in order), waiting for the shard's presence
-  // batch (Node::announce_presence), with where each line starts; queued: the room is in the
-  // shard's list of such rooms. Sessions that joined while the batch waited get only the lines
-  // from their join on (its `members` shows the earlier ones, its own arrival among them).
-  std::string presence_batch;
-  std::vector<std::size_t> presence_lines;
-  struct LateJoiner {
-    SessionRef who;
-    std::size_t first_line;
-  };
-  std::unordered_map<std::uint64_t, LateJoiner> presence_late;  // by session id
-  bool presence_queued = false;
+  PresenceBatch batch;
+  ClusterRoom cluster;
 
   std::uint32_t local_members() const noexcept {
     std::uint32_t n = 0;

@@ -1,70 +1,98 @@
 #pragma once
-// One I/O thread's world: its io_context, its sessions, its hub (rooms → local sessions), the
-// rooms it owns, and the end-of-turn flush that writes each session that queued events once and
-// hands the store one batch. Shared-nothing: other threads reach a shard only by post().
-#include <sys/uio.h>
-#include <boost/asio/buffer.hpp>
+// One I/O thread's node side: its network loop (net::Loop: sockets, connections, the end-of-turn
+// writes), its hub (rooms → local members), the rooms it owns, the messages its rooms assigned
+// seqs to in this turn (handed to the store as one batch at the turn's end), and its counters.
+// Shared-nothing: other threads reach a shard only by post(). A shard calls nothing of the node
+// by name: at the end of a turn and once a second it calls its ShardWork (the node).
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
-#include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include "core/message.hpp"
+#include "core/metrics.hpp"
 #include "hub/local_rooms.hpp"
-#include "node/metrics.hpp"
+#include "net/loop.hpp"
+#include "node/client.hpp"
 #include "node/owned_room.hpp"
-#include "node/poller.hpp"
-#include "node/send_batch.hpp"
-#include "node/session.hpp"
 #include "protocol/errc.hpp"
 
 namespace parley::node {
 
-class Node;
+class Shard;
 
-class Shard {
+// Counters of the node's work on one shard (net::LoopMetrics has the connections'), written by
+// the shard's thread.
+struct ShardMetrics {
+  core::Counter frames_in;
+  core::Counter messages_in;  // sends accepted (seq assigned)
+  core::Counter messages_acked;
+  core::Counter deliveries;  // events queued to sessions by fan-out
+  core::Counter errors_sent;
+  core::Counter rate_limited;
+  core::Counter rooms_owned;     // gauge
+  core::Counter room_lookups;    // rooms looked up in the broker's room index (cluster)
+  core::Counter handler_errors;  // exceptions a handler let out (logged; see NodeOptions::fail_fast)
+  // From a chat message's arrival on this node (a client's send read, or its publication from
+  // the broker in a cluster) to its fan-out writes on this shard handed to the kernel: one
+  // observation per message per shard with members.
+  core::Histogram delivery;
+  // From a chat message's arrival (a client's send read on this node) to its commit reported back
+  // to the room's owner thread: on one node the fan-out starts there, so this is the store's
+  // share of `delivery`; in a cluster the sender's ack is sent there. One observation per message.
+  core::Histogram commit;
+};
+
+// A message a room's owner assigned a seq to, waiting for the end of the turn to go to the store.
+struct PendingAppend {
+  core::Message message;
+  SessionRef who;
+  std::string ref;
+};
+
+// What a shard asks of the node, on the shard's thread.
+class ShardWork {
  public:
-  Shard(Node& node, unsigned index);
+  // The turn's messages, for the store (one batch per turn).
+  virtual void submit_appends(Shard& shard, std::vector<PendingAppend> batch) = 0;
+  // About once a second, after every connection's tick.
+  virtual void on_tick(Shard& shard, std::int64_t now_ms) = 0;
+
+ protected:
+  ~ShardWork() = default;
+};
+
+class Shard final : private net::Loop::TurnHooks {
+ public:
+  Shard(net::LoopOptions loop, ShardWork& work);
   Shard(const Shard&) = delete;
   Shard& operator=(const Shard&) = delete;
 
-  boost::asio::io_context& context() noexcept { return ctx_; }
-  // Readiness of this thread's client sockets.
-  Poller& poller() noexcept { return poller_; }
-  unsigned index() const noexcept { return index_; }
-  Node& node() noexcept { return node_; }
+  net::Loop& loop() noexcept { return loop_; }
+  boost::asio::io_context& context() noexcept { return loop_.context(); }
+  unsigned index() const noexcept { return loop_.index(); }
+  const core::Clock& clock() const noexcept { return loop_.clock(); }
 
   template <class F>
   void post(F&& f) {
-    boost::asio::post(ctx_, std::forward<F>(f));
+    loop_.post(std::forward<F>(f));
   }
 
-  // Sessions of this thread.
-  std::uint64_t next_session_id() noexcept { return (++session_counter_ << 8) | index_; }
-  void add_session(std::shared_ptr<Session> s);
-  void remove_session(std::uint64_t id);
-  Session* find_session(std::uint64_t id);
-  std::size_t session_count() const noexcept { return sessions_.size(); }
+  // The client of connection `id` on this thread, if it is still here.
+  Client* find_client(std::uint64_t id);
   template <class F>
-  void for_each_session(F&& f) {
-    for (auto& [id, s] : sessions_) f(*s);
+  void for_each_client(F&& f) {
+    loop_.for_each([&](net::Connection& c) {
+      if (c.state()) f(Client::of(c));
+    });
   }
 
-  // Asks for s.flush() at the end of this loop turn.
-  void mark_dirty(Session& s);
   // Queues a message for the store; the shard submits one batch per loop turn.
-  struct PendingAppend {
-    core::Message message;
-    SessionRef who;
-    std::string ref;
-  };
   void queue_append(PendingAppend p);
   // A chat message that arrived at arrived_ns (steady clock) was queued to this shard's members:
   // its delivery is timed when this turn's writes have been handed to the kernel.
@@ -74,54 +102,37 @@ class Shard {
   std::unordered_map<std::string, std::unique_ptr<OwnedRoom>>& owned() noexcept { return owned_; }
   OwnedRoom* find_owned(const std::string& room);
   // Cluster: rooms this shard would own but has not heard of, being looked up in the broker's
-  // room index, then the store (Node::find_room), with the requests waiting for the answer. A
-  // waiter gets the error to give if the room is still unknown: no_such_room, or unavailable (no
-  // answer).
+  // room index, then the store (RoomDirectory::find), with the requests waiting for the answer.
+  // A waiter gets the error to give if the room is still unknown: no_such_room, or unavailable
+  // (no answer).
   using LookupWaiter = std::function<void(protocol::errc)>;
   std::unordered_map<std::string, std::vector<LookupWaiter>>& lookups() noexcept { return lookups_; }
-  // 256 KiB per thread, shared by every session of the thread: a session keeps no read buffer.
-  std::vector<char>& read_buffer() noexcept { return read_buffer_; }
-  // Scratch space for one scatter-gather write at a time, shared by the sessions of the thread.
-  std::vector<std::string_view>& write_spans() noexcept { return write_spans_; }
-  std::vector<iovec>& write_buffers() noexcept { return write_buffers_; }
   ShardMetrics& metrics() noexcept { return metrics_; }
   const ShardMetrics& metrics() const noexcept { return metrics_; }
 
-  // Starts the once-a-second tick (heartbeats, timeouts).
-  void start_ticker();
-  void stop_ticker();
-
   // Rooms owned here with presence events waiting for their batch, and the timer that sends
-  // them (Node::announce_presence); armed while the list is not empty.
+  // them (Delivery::announce_presence); armed while the list is not empty.
   std::vector<std::string>& presence_rooms() noexcept { return presence_rooms_; }
   boost::asio::steady_timer& presence_timer() noexcept { return presence_timer_; }
 
- private:
-  void schedule_flush();
-  void on_flush();
-  void on_tick();
+  // The once-a-second tick; stop on the shard's thread.
+  void start_ticker() { loop_.start_ticker(); }
+  void stop_ticker();
 
-  Node& node_;
-  unsigned index_;
-  boost::asio::io_context ctx_{1};  // concurrency hint 1: one thread runs it
-  boost::asio::steady_timer ticker_{ctx_};
-  boost::asio::steady_timer presence_timer_{ctx_};
+ private:
+  void before_writes() override;
+  void after_writes() override;
+  void on_tick(std::int64_t now_ms) override;
+
+  net::Loop loop_;
+  ShardWork& work_;
+  boost::asio::steady_timer presence_timer_{loop_.context()};
   std::vector<std::string> presence_rooms_;
-  Poller poller_{ctx_};  // before sessions_: a session leaves it before it goes
-  std::uint64_t session_counter_ = 0;
-  std::unordered_map<std::uint64_t, std::shared_ptr<Session>> sessions_;
-  std::vector<std::shared_ptr<Session>> dirty_;
   std::vector<PendingAppend> appends_;
   std::vector<std::int64_t> arrivals_;  // of this turn's delivered messages (delivered())
-  bool flush_scheduled_ = false;
   hub::LocalRooms hub_;
   std::unordered_map<std::string, std::unique_ptr<OwnedRoom>> owned_;
   std::unordered_map<std::string, std::vector<LookupWaiter>> lookups_;
-  std::vector<char> read_buffer_;
-  std::vector<std::string_view> write_spans_;
-  std::vector<iovec> write_buffers_;
-  std::unique_ptr<SendBatch> send_batch_;  // null: io_uring off or unavailable
-  std::vector<Session*> batched_;          // the sessions of send_batch_'s entries, in order
   ShardMetrics metrics_;
 };
 

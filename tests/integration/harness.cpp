@@ -140,6 +140,9 @@ void ServerProcess::start() {
       parley_binary(), "serve",           "--listen",     listen,      "--data",
       data_dir_,       "--web",           PARLEY_WEB_DIR, "--threads", std::to_string(options_.threads),
       "--log-level",   options_.log_level};
+  // A handler that throws is a failed test, not a logged line (the server's default).
+  args.push_back("--set");
+  args.push_back("server.fail_fast=true");
   for (const auto& s : options_.settings) {
     args.push_back("--set");
     args.push_back(s);

@@ -72,7 +72,9 @@ export class ParleyServer {
   }
 
   _spawn() {
-    const args = ['serve', '--listen', `127.0.0.1:${this.port}`, '--data', this.dataDir, '--web', this.webDir];
+    // A handler that throws is a failed test, not a logged line (the server's default).
+    const args = ['serve', '--listen', `127.0.0.1:${this.port}`, '--data', this.dataDir, '--web', this.webDir,
+      '--set', 'server.fail_fast=true'];
     for (const [k, v] of Object.entries(this.set)) args.push('--set', `${k}=${v}`);
     const child = spawn(this.bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     running.add(child);

@@ -31,9 +31,12 @@ using parley::node::Node;
 using parley::node::Shard;
 
 // A client without a socket: events land in a queue the test reads.
-class TestSession final : public parley::node::Session {
+class TestSession final : public parley::net::Connection {
  public:
-  TestSession(Shard& shard, std::uint64_t id) : Session(shard, id, shard.node().options().limits) {}
+  TestSession(Shard& shard, std::uint64_t id) : Connection(shard.loop(), id), shard_(shard) {}
+  Shard& shard() const { return shard_; }
+  // A frame from this client, as its transport would hand it over (on the shard's thread).
+  void frame(std::string_view text) { loop().handler().on_text(*this, text); }
 
   // Events may come several to a call, one per line (a presence batch, a run of deliveries).
   void enqueue(std::string_view events) override {
@@ -48,7 +51,7 @@ class TestSession final : public parley::node::Session {
   }
   void flush() override {}
   json::object joined;  // the answer to the join of ClusterTest::client()
-  void close(parley::protocol::CloseCode, std::string_view) override { shard().node().on_closed(*this); }
+  void close(parley::protocol::CloseCode, std::string_view) override { loop().handler().on_closed(*this); }
   void tick(std::int64_t) override {}
 
   // The next event of `type` (skipping others), or an empty object after the timeout.
@@ -79,6 +82,7 @@ class TestSession final : public parley::node::Session {
   }
 
  private:
+  Shard& shard_;
   std::mutex mutex_;
   std::condition_variable cv_;
   std::vector<json::object> events_;
@@ -157,6 +161,7 @@ class ClusterTest : public ::testing::Test {
       n.broker = wrap(i, make_broker());
       parley::node::NodeOptions opts;
       opts.threads = 2;
+      opts.fail_fast = true;  // a handler that throws is a failed test
       opts.broker_wait_ms = static_cast<std::uint32_t>(request_timeout.count());
       opts.limits.send_rate = opts.limits.send_burst = 1e6;
       opts.limits.request_rate = opts.limits.request_burst = 1e6;
@@ -178,10 +183,10 @@ class ClusterTest : public ::testing::Test {
     Shard& shard = nodes_[n].node->shard(0);
     std::shared_ptr<TestSession> s;
     on_shard(shard, [&] {
-      s = std::make_shared<TestSession>(shard, shard.next_session_id());
-      shard.add_session(s);
-      s->shard().node().on_text(*s, R"({"type":"hello","name":")" + name + R"("})");
-      s->shard().node().on_text(*s, R"({"type":"join","room":")" + room + R"("})");
+      s = std::make_shared<TestSession>(shard, shard.loop().next_connection_id());
+      shard.loop().add(s);
+      s->frame(R"({"type":"hello","name":")" + name + R"("})");
+      s->frame(R"({"type":"join","room":")" + room + R"("})");
     });
     EXPECT_FALSE(s->next("welcome").empty());
     s->joined = s->next("joined");
@@ -191,7 +196,7 @@ class ClusterTest : public ::testing::Test {
   }
 
   void say(const std::shared_ptr<TestSession>& s, const std::string& frame) {
-    on_shard(s->shard(), [&] { s->shard().node().on_text(*s, frame); });
+    on_shard(s->shard(), [&] { s->frame(frame); });
   }
 
   static std::string send(const std::string& cid, const std::string& text) {
@@ -280,12 +285,12 @@ TEST_F(ClusterTest, ResumeOnAnotherNodeHasNoHoleAndNoDuplicate) {
   for (int i = 0; i < 10; ++i) ASSERT_FALSE(a->next("ack").empty());
   // bob saw up to seq 4 on node 0, reconnects to node 1 and resumes.
   Shard& shard = nodes_[1].node->shard(1);
-  auto b = std::make_shared<TestSession>(shard, shard.next_session_id());
+  auto b = std::make_shared<TestSession>(shard, shard.loop().next_connection_id());
   sessions_.push_back(b);
   on_shard(shard, [&] {
-    shard.add_session(b);
-    shard.node().on_text(*b, R"({"type":"hello","name":"bob"})");
-    shard.node().on_text(*b, R"({"type":"join","room":"general","since":4})");
+    shard.loop().add(b);
+    b->frame(R"({"type":"hello","name":"bob"})");
+    b->frame(R"({"type":"join","room":"general","since":4})");
   });
   ASSERT_FALSE(b->next("joined").empty());
   say(a, send("c10", "live"));
@@ -633,7 +638,7 @@ class RoomLookupTest : public ClusterTest, public ::testing::WithParamInterface<
   // if the room index had lost it (a Redis restarted without AOF) and no running node had heard
   // of it.
   void store_room(const std::string& room, const std::string& by, std::uint64_t messages,
-                  std::int64_t created_at = parley::node::now_ms() - 3600 * 1000) {
+                  std::int64_t created_at = parley::core::system_clock().now_ms() - 3600 * 1000) {
     std::promise<std::error_code> created;
     store_->create_room(parley::store::StoredRoom{room, 0, created_at, by},
                         [&](std::error_code ec) { created.set_value(ec); });
@@ -746,7 +751,7 @@ TEST_P(RoomLookupTest, JoinsWhileALookupIsInFlightWaitForIt) {
   // joins reach the room's owner while the first one's lookup waits for its answer.
   ASSERT_EQ(parley::test::redis_command(redis_.port(), {"CLIENT", "PAUSE", "400", "ALL"}), "OK");
   on_shard(nodes_[1].node->shard(0), [&] {
-    for (auto& s : bs) s->shard().node().on_text(*s, join_frame("ops"));
+    for (auto& s : bs) s->frame(join_frame("ops"));
   });
   for (auto& s : bs) {
     auto r = s->next_any({"joined", "error"});
@@ -911,7 +916,7 @@ TEST_P(RoomLookupTest, RoomStoredMomentsAgoIsLeftToItsCreatorToRecord) {
   // Recording it from here could beat that creator to the index and have it told room_exists.
   auto a = client(0, "ada");
   auto b = client(1, "bob");
-  store_room("fresh", "cy", 0, parley::node::now_ms());
+  store_room("fresh", "cy", 0, parley::core::system_clock().now_ms());
   auto joined = join(b, "fresh");
   ASSERT_FALSE(joined.empty()) << "no answer";
   ASSERT_EQ(joined.at("type").as_string(), "joined") << json::serialize(joined);

@@ -2,9 +2,9 @@
 // observation lands in.
 #include <gtest/gtest.h>
 
-#include "node/metrics.hpp"
+#include "core/metrics.hpp"
 
-namespace parley::node {
+namespace parley::core {
 namespace {
 
 std::size_t bucket_of(std::uint64_t ns) {
@@ -49,4 +49,4 @@ TEST(Histogram, SumsWhatItObserves) {
 }
 
 }  // namespace
-}  // namespace parley::node
+}  // namespace parley::core

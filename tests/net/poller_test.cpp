@@ -1,4 +1,4 @@
-// Poller: a shard's own epoll set for its client sockets (node/poller.hpp), over real sockets
+// Poller: a loop's own epoll set for its client sockets (net/poller.hpp), over real sockets
 // (UNIX stream pairs: the same readiness semantics as TCP for what is tested here) and a real
 // io_context.
 #include <gtest/gtest.h>
@@ -14,11 +14,11 @@
 #include <string>
 #include <vector>
 
-#include "node/poller.hpp"
+#include "net/poller.hpp"
 
 namespace {
 
-using parley::node::Poller;
+using parley::net::Poller;
 
 struct Pair {
   int ours = -1, theirs = -1;

@@ -1,4 +1,4 @@
-#include "node/send_batch.hpp"
+#include "net/send_batch.hpp"
 
 #include <liburing.h>
 #include <spdlog/spdlog.h>
@@ -8,7 +8,7 @@
 #include <cstring>
 #include <exception>
 
-namespace parley::node {
+namespace parley::net {
 
 namespace {
 constexpr unsigned ring_size = 512;  // submission entries; a larger batch goes in several rounds
@@ -102,4 +102,4 @@ void SendBatch::run() {
   for (; next < entries_.size(); ++next) send_directly(entries_[next]);
 }
 
-}  // namespace parley::node
+}  // namespace parley::net

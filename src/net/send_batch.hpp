@@ -3,7 +3,7 @@
 // sendmsg() per session. On this 2-core VM a system call costs more than the TCP work of a small
 // write (sendmsg to 500 loopback sockets: 7 µs each; as one io_uring submission: 2 µs each),
 // and a message to a room of N members is N writes. Where io_uring is not available (an old
-// kernel, a seccomp profile that forbids it) create() returns null and the shard writes each
+// kernel, a seccomp profile that forbids it) create() returns null and the loop writes each
 // session itself.
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -15,7 +15,7 @@
 
 struct io_uring;
 
-namespace parley::node {
+namespace parley::net {
 
 class SendBatch {
  public:
@@ -61,4 +61,4 @@ class SendBatch {
   std::vector<msghdr> headers_;
 };
 
-}  // namespace parley::node
+}  // namespace parley::net

@@ -1,4 +1,4 @@
-#include "node/poller.hpp"
+#include "net/poller.hpp"
 
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -8,7 +8,7 @@
 #include <stdexcept>
 #include <system_error>
 
-namespace parley::node {
+namespace parley::net {
 
 namespace {
 int make_set() {
@@ -107,4 +107,4 @@ void Poller::on_ready() {
   wait();
 }
 
-}  // namespace parley::node
+}  // namespace parley::net

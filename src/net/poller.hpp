@@ -1,5 +1,5 @@
 #pragma once
-// Readiness of a shard's client sockets, from an epoll set of the shard's own. Each socket is
+// Readiness of a loop's client sockets, from an epoll set of the loop's own. Each socket is
 // added once, edge-triggered, and not touched again until it closes: Asio's reactor re-arms the
 // descriptor with an epoll_ctl on every async_wait and sets O_NONBLOCK with an ioctl per socket,
 // which was four system calls per connection and one per read. Asio watches the set's one
@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <vector>
 
-namespace parley::node {
+namespace parley::net {
 
 class Poller {
  public:
@@ -67,4 +67,4 @@ class Poller {
   bool stopped_ = false;
 };
 
-}  // namespace parley::node
+}  // namespace parley::net

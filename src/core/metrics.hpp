@@ -1,13 +1,13 @@
 #pragma once
-// Counters of one shard. Written only by the shard's thread (relaxed load + store, no locked
-// instruction on the hot path), read by whichever thread serves /metrics.
+// Counters and latency histograms, each written by one thread (relaxed load + store, no locked
+// instruction on the hot path) and read by whichever thread serves /metrics. The sets of them are
+// each layer's own (net::LoopMetrics, node::ShardMetrics); node/metrics.cpp renders them.
 #include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdint>
-#include <string>
 
-namespace parley::node {
+namespace parley::core {
 
 struct Counter {
   std::atomic<std::uint64_t> v{0};
@@ -44,31 +44,4 @@ struct Histogram {
   }
 };
 
-struct ShardMetrics {
-  Counter connections_total;
-  Counter connections;  // gauge
-  Counter http_requests;
-  Counter frames_in;
-  Counter messages_in;  // sends accepted (seq assigned)
-  Counter messages_acked;
-  Counter deliveries;  // events queued to sessions by fan-out
-  Counter bytes_out;
-  Counter writes;
-  Counter outbound_bytes;  // gauge: queued and in flight
-  Counter slow_consumer_closes;
-  Counter protocol_closes;  // closes for 1002/1003/1007/1009
-  Counter errors_sent;
-  Counter rate_limited;
-  Counter rooms_owned;   // gauge
-  Counter room_lookups;  // rooms looked up in the broker's room index (cluster)
-  // From a chat message's arrival on this node (a client's send read, or its publication from
-  // the broker in a cluster) to its fan-out writes on this shard handed to the kernel: one
-  // observation per message per shard with members.
-  Histogram delivery;
-  // From a chat message's arrival (a client's send read on this node) to its commit reported back
-  // to the room's owner thread: on one node the fan-out starts there, so this is the store's
-  // share of `delivery`; in a cluster the sender's ack is sent there. One observation per message.
-  Histogram commit;
-};
-
-}  // namespace parley::node
+}  // namespace parley::core

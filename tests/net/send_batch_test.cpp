@@ -1,4 +1,4 @@
-// SendBatch: the writes of a loop turn in io_uring submissions (node/send_batch.hpp), over real
+// SendBatch: the writes of a loop turn in io_uring submissions (net/send_batch.hpp), over real
 // sockets (UNIX stream pairs: the same sendmsg semantics as TCP for what is tested here).
 #include <gtest/gtest.h>
 #include <sys/socket.h>
@@ -8,11 +8,11 @@
 #include <string>
 #include <vector>
 
-#include "node/send_batch.hpp"
+#include "net/send_batch.hpp"
 
 namespace {
 
-using parley::node::SendBatch;
+using parley::net::SendBatch;
 
 struct Pair {
   int ours = -1, theirs = -1;

@@ -1,0 +1,66 @@
+#pragma once
+// Cluster mode: the broker orders each room for every node (broker/broker.hpp). The owner shard
+// of a room on this node publishes its clients' messages through the broker, subscribes to the
+// room while the node has members in it, applies the broker's messages in seq order, and repairs
+// any gap (a missed Pub/Sub message, a broker restart) from the broker's log, then the store,
+// before it delivers anything after the gap. How a room follows the broker is its RoomLink.
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "broker/broker.hpp"
+#include "node/context.hpp"
+#include "node/outbox.hpp"
+
+namespace parley::node {
+
+class Delivery;
+class PresenceSync;
+
+class ClusterSync {
+ public:
+  // Messages published past a gap that wait for its repair; past this the room re-syncs from
+  // the log.
+  static constexpr std::size_t max_early = 10000;
+
+  ClusterSync(NodeContext& ctx, Delivery& delivery, PresenceSync& presence)
+      : ctx_(ctx), delivery_(delivery), presence_(presence) {}
+
+  // A client's message for room `r`: published (the broker assigns its seq and tells every
+  // node), then committed here and acked after the commit (RoomOwner::on_committed).
+  void send(Shard& owner, OwnedRoom& r, core::Message m, SessionRef who, std::string ref);
+  // Runs `f` once the room is subscribed and caught up with the broker, or with null if that
+  // failed or has not happened within options.broker_wait_ms (the subscription goes on: a later
+  // request finds the room synced).
+  void when_synced(Shard& owner, OwnedRoom& r, std::function<void(OwnedRoom*)> f);
+  // Unsubscribes the room if nothing here needs it any more (no member, no waiter, no fetch).
+  void maybe_unsubscribe(OwnedRoom& r);
+
+  // The broker's word (broker::Handler), posted to the room's owner shard: a published message.
+  void receive(Shard& owner, core::Message m);
+  // The broker is reachable again (`up`) or not: whatever was published while this node was
+  // away is in the broker's log, so every subscribed room catches up.
+  void on_state(bool up);
+  // Once a second on each shard: the durability sweep, and a check of every subscribed room's
+  // last seq against the broker's (Pub/Sub may drop a message with nothing after it to show the
+  // gap).
+  void tick(Shard& shard);
+
+ private:
+  void store_duplicate(Shard& owner, core::Message m, broker::Published p, SessionRef who, std::string ref);
+  // Hands the room's sync waiters their answer: the room (synced) or null (failed).
+  void finish_sync(OwnedRoom& r, OwnedRoom* result);
+  void repair(Shard& owner, OwnedRoom& r);
+  void on_repaired(Shard& owner, const std::string& room, std::vector<core::Message> msgs);
+  // Applies every message that continues the room's sequence, from `early`, fanning out.
+  void drain_early(OwnedRoom& r, Outbox& out);
+  // Stores applied messages that are still missing from the store a few seconds after their
+  // publication (their node died before its commit): the broker's log is the recovery log.
+  void durability_sweep(Shard& shard);
+
+  NodeContext& ctx_;
+  Delivery& delivery_;
+  PresenceSync& presence_;
+};
+
+}  // namespace parley::node

@@ -1,0 +1,121 @@
+// The node's /metrics: every loop's and shard's counters summed, the latency histograms, the
+// store's and the broker's state, in the Prometheus text format.
+#include <array>
+#include <cstdio>
+
+#include "node/node.hpp"
+
+namespace parley::node {
+
+using core::Counter;
+using core::Histogram;
+
+namespace {
+
+// A histogram over every shard, in the Prometheus text format: cumulative buckets, the count
+// their total (so that +Inf and _count agree even while a shard is writing), the sum in seconds.
+void append_histogram(std::string& out, const std::vector<std::unique_ptr<Shard>>& shards, const char* name,
+                      const char* help, Histogram ShardMetrics::*field) {
+  std::array<std::uint64_t, Histogram::bounded + 1> counts{};
+  std::uint64_t sum_ns = 0;
+  for (const auto& sh : shards) {
+    const Histogram& h = sh->metrics().*field;
+    for (std::size_t i = 0; i < counts.size(); ++i) counts[i] += h.buckets[i].get();
+    sum_ns += h.sum_ns.get();
+  }
+  const std::string n(name);
+  out += "# HELP " + n + " " + help + "\n# TYPE " + n + " histogram\n";
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < counts.size(); ++i) {
+    cumulative += counts[i];
+    char le[32];
+    if (i < Histogram::bounded)
+      std::snprintf(le, sizeof le, "%g", static_cast<double>(Histogram::bounds_ns[i]) / 1e9);
+    else
+      std::snprintf(le, sizeof le, "+Inf");
+    out += n + "_bucket{le=\"" + le + "\"} " + std::to_string(cumulative) + "\n";
+  }
+  out += n + "_sum " + std::to_string(static_cast<double>(sum_ns) / 1e9) + "\n";
+  out += n + "_count " + std::to_string(cumulative) + "\n";
+}
+
+}  // namespace
+
+std::string Node::metrics_text() const {
+  // Each counter is one of a loop's (the network's) or one of a shard's (the node's work).
+  struct Row {
+    const char* name;
+    const char* help;
+    const char* type;
+    Counter net::LoopMetrics::*loop;
+    Counter ShardMetrics::*shard;
+  };
+  using L = net::LoopMetrics;
+  using S = ShardMetrics;
+  static constexpr Row rows[] = {
+      {"parley_connections", "Open WebSocket connections.", "gauge", &L::connections, nullptr},
+      {"parley_connections_total", "WebSocket connections accepted.", "counter", &L::connections_total, nullptr},
+      {"parley_http_requests_total", "HTTP requests served.", "counter", &L::http_requests, nullptr},
+      {"parley_frames_in_total", "Client text frames received.", "counter", nullptr, &S::frames_in},
+      {"parley_messages_in_total", "Chat messages accepted (seq assigned).", "counter", nullptr, &S::messages_in},
+      {"parley_messages_acked_total", "Chat messages durable and acknowledged.", "counter", nullptr,
+       &S::messages_acked},
+      {"parley_deliveries_total", "Events queued to sessions by room fan-out.", "counter", nullptr, &S::deliveries},
+      {"parley_bytes_out_total", "WebSocket bytes written.", "counter", &L::bytes_out, nullptr},
+      {"parley_writes_total", "Socket writes.", "counter", &L::writes, nullptr},
+      {"parley_outbound_queue_bytes", "Bytes queued or in flight to clients.", "gauge", &L::outbound_bytes, nullptr},
+      {"parley_slow_consumer_closes_total", "Sessions closed with 1013 for reading too slowly.", "counter",
+       &L::slow_consumer_closes, nullptr},
+      {"parley_protocol_closes_total", "Sessions closed for a WebSocket protocol violation.", "counter",
+       &L::protocol_closes, nullptr},
+      {"parley_errors_sent_total", "Error events sent.", "counter", nullptr, &S::errors_sent},
+      {"parley_rate_limited_total", "Requests refused by a rate limit.", "counter", nullptr, &S::rate_limited},
+      {"parley_rooms", "Rooms known to this node.", "gauge", nullptr, &S::rooms_owned},
+      {"parley_room_lookups_total", "Unknown rooms looked up in the cluster's room index.", "counter", nullptr,
+       &S::room_lookups},
+      {"parley_handler_errors_total", "Exceptions a request handler let out (bugs; logged).", "counter", nullptr,
+       &S::handler_errors},
+  };
+  const auto& shards = ctx_.shards;
+  std::string out;
+  for (const Row& row : rows) {
+    std::uint64_t total = 0;
+    for (const auto& sh : shards)
+      total += row.loop ? (sh->loop().metrics().*row.loop).get() : (sh->metrics().*row.shard).get();
+    out += std::string("# HELP ") + row.name + " " + row.help + "\n# TYPE " + row.name + " " + row.type + "\n";
+    out += std::string(row.name) + " " + std::to_string(total) + "\n";
+  }
+  append_histogram(out, shards, "parley_delivery_seconds",
+                   "From a chat message's arrival on this node to its fan-out writes handed to the kernel, once per "
+                   "message per I/O thread with members.",
+                   &ShardMetrics::delivery);
+  append_histogram(out, shards, "parley_commit_seconds",
+                   "From a chat message's arrival on this node to its commit known to its room's owner thread: on one "
+                   "node its fan-out starts then, in a cluster its ack is sent then.",
+                   &ShardMetrics::commit);
+  const auto st = ctx_.store.stats();
+  out +=
+      "# HELP parley_store_batches_total Store commits (group commit batches).\n# TYPE parley_store_batches_total "
+      "counter\n";
+  out += "parley_store_batches_total " + std::to_string(st.batches) + "\n";
+  out += "# HELP parley_store_messages_total Messages committed.\n# TYPE parley_store_messages_total counter\n";
+  out += "parley_store_messages_total " + std::to_string(st.messages) + "\n";
+  out +=
+      "# HELP parley_store_batch_seconds_total Time spent committing batches.\n# TYPE parley_store_batch_seconds_total "
+      "counter\n";
+  out += "parley_store_batch_seconds_total " + std::to_string(static_cast<double>(st.batch_micros_total) / 1e6) + "\n";
+  out += "# HELP parley_store_queue Messages waiting for commit.\n# TYPE parley_store_queue gauge\n";
+  out += "parley_store_queue " + std::to_string(st.queued) + "\n";
+  out +=
+      "# HELP parley_store_failures_total Failed commits (each retried).\n# TYPE parley_store_failures_total counter\n";
+  out += "parley_store_failures_total " + std::to_string(st.failures) + "\n";
+  out += "# HELP parley_ready 1 while the node accepts new connections.\n# TYPE parley_ready gauge\n";
+  out += std::string("parley_ready ") + (ready() ? "1" : "0") + "\n";
+  if (ctx_.broker) {
+    out += "# HELP parley_broker_up 1 while the cluster broker is reachable.\n# TYPE parley_broker_up gauge\n";
+    out += std::string("parley_broker_up ") + (ctx_.broker->ready() ? "1" : "0") + "\n";
+  }
+  return out;
+}
+
+}  // namespace parley::node

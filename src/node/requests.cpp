@@ -1,0 +1,314 @@
+#include "node/requests.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "core/validate.hpp"
+#include "node/delivery.hpp"
+#include "node/room_directory.hpp"
+#include "node/room_owner.hpp"
+#include "protocol/events.hpp"
+#include "protocol/utf8.hpp"
+
+namespace parley::node {
+
+using protocol::errc;
+using protocol::RequestType;
+
+namespace {
+SessionRef ref_of(const Client& s) { return SessionRef{s.shard().index(), s.id()}; }
+
+std::string retry_after(std::int64_t ms) { return "\"retry_after_ms\":" + std::to_string(ms); }
+
+// Requests held behind a pending join, at most: a client pipelining that far ahead is refused.
+constexpr std::size_t max_held = 64;
+constexpr std::size_t max_held_bytes = 256 * 1024;
+
+bool blank(std::string_view text) { return text.find_first_not_of(" \t\r\n") == std::string_view::npos; }
+}  // namespace
+
+void Requests::on_open(net::Connection& c) {
+  Shard& shard = ctx_.shard(c.loop().index());
+  c.attach(std::make_unique<Client>(c, shard, ctx_.limits(), ctx_.now_ms()));
+}
+
+void Requests::tick(Shard& shard, std::int64_t now_ms) {
+  const auto timeout = static_cast<std::int64_t>(ctx_.limits().hello_timeout_ms);
+  std::vector<Client*> late;
+  shard.for_each_client([&](Client& s) {
+    if (s.user.empty() && now_ms - s.opened_ms() > timeout) late.push_back(&s);
+  });
+  // Closing tells on_closed, which does not remove the connection from the loop.
+  for (Client* s : late) s->connection().close(protocol::CloseCode::policy_violation, "hello timeout");
+}
+
+void Requests::send_error(Client& s, errc code, std::string_view ref, std::string_view message,
+                          std::string_view extra) {
+  s.shard().metrics().errors_sent.add();
+  s.send(protocol::error_event(code, message, ref, extra));
+}
+
+void Requests::on_text(net::Connection& c, std::string_view frame) {
+  Client& s = Client::of(c);
+  Shard& shard = s.shard();
+  shard.metrics().frames_in.add();
+  if (!s.joining.empty()) {
+    if (s.held.size() >= max_held || s.held_bytes + frame.size() > max_held_bytes) {
+      shard.metrics().rate_limited.add();
+      return send_error(s, errc::rate_limited, {}, "too many requests behind a pending join", retry_after(100));
+    }
+    s.held.emplace_back(frame);
+    s.held_bytes += frame.size();
+    return;
+  }
+  handle_frame(s, frame);
+}
+
+void Requests::handle_frame(Client& s, std::string_view frame) {
+  Shard& shard = s.shard();
+  auto parsed = protocol::parse_request(frame);
+  if (auto* err = std::get_if<protocol::RequestError>(&parsed)) {
+    send_error(s, err->code, err->ref, err->message);
+    return;
+  }
+  auto& req = std::get<protocol::Request>(parsed);
+  std::int64_t wait_ms = 0;
+  if (!s.request_bucket().take(ctx_.now_ms(), wait_ms)) {
+    shard.metrics().rate_limited.add();
+    send_error(s, errc::rate_limited, req.ref, "too many requests; slow down", retry_after(wait_ms));
+    return;
+  }
+  if (req.type == RequestType::ping) return s.send(protocol::pong_event(ctx_.now_ms(), req.ref));
+  if (req.type != RequestType::hello && s.user.empty()) {
+    send_error(s, errc::hello_required, req.ref);
+    return;
+  }
+  // Room ids are checked here once for every request that names one.
+  if (req.type != RequestType::hello && req.type != RequestType::rooms && !core::valid_room_id(req.room)) {
+    send_error(s, errc::bad_room, req.ref);
+    return;
+  }
+  switch (req.type) {
+    case RequestType::hello: return do_hello(s, req);
+    case RequestType::rooms: return do_rooms(s, req);
+    case RequestType::create: return do_create(s, req);
+    case RequestType::join: return do_join(s, req);
+    case RequestType::leave: return do_leave(s, req);
+    case RequestType::send: return do_send(s, req);
+    case RequestType::typing: return do_typing(s, req);
+    case RequestType::history: return do_history(s, req);
+    case RequestType::ping: return;
+  }
+}
+
+void Requests::do_hello(Client& s, protocol::Request& req) {
+  if (!s.user.empty()) return send_error(s, errc::already_welcomed, req.ref);
+  if (!core::valid_name(req.name)) return send_error(s, errc::bad_name, req.ref);
+  s.user = req.name;
+  const auto& l = ctx_.options.limits;
+  const protocol::WelcomeLimits limits{l.max_text_length,
+                                       l.max_frame_bytes,
+                                       static_cast<std::int64_t>(l.send_rate),
+                                       static_cast<std::int64_t>(l.send_burst),
+                                       l.history_limit,
+                                       l.max_rooms_per_connection,
+                                       l.typing_interval_ms};
+  char sid[24];
+  std::snprintf(sid, sizeof sid, "s-%llx", static_cast<unsigned long long>(s.id()));
+  s.send(protocol::welcome_event(s.user, sid, ctx_.now_ms(), limits, req.ref));
+}
+
+void Requests::do_rooms(Client& s, protocol::Request& req) {
+  // Scatter to every shard (each knows the rooms it owns), gather on this one: no shared state.
+  struct Summary {
+    std::string room;
+    std::size_t members;
+    std::uint64_t last_seq;
+  };
+  struct Gather {
+    unsigned pending;
+    std::vector<Summary> rooms;
+    SessionRef who;
+    std::string ref;
+  };
+  auto g = std::make_shared<Gather>(Gather{ctx_.shard_count(), {}, ref_of(s), std::move(req.ref)});
+  Shard& home = s.shard();
+  for (auto& sh : ctx_.shards) {
+    Shard* shard = sh.get();
+    shard->post([this, shard, &home, g] {
+      std::vector<Summary> mine;
+      for (auto& [id, r] : shard->owned())
+        if (r->state != OwnedRoom::State::creating) mine.push_back(Summary{id, r->presence.size(), r->last_seq()});
+      home.post([this, &home, g, mine = std::move(mine)]() mutable {
+        for (auto& m : mine) g->rooms.push_back(std::move(m));
+        if (--g->pending > 0) return;
+        std::sort(g->rooms.begin(), g->rooms.end(), [](const auto& a, const auto& b) { return a.room < b.room; });
+        auto answer = [&home, g] {
+          std::vector<protocol::RoomSummary> list;
+          list.reserve(g->rooms.size());
+          for (const auto& r : g->rooms) list.push_back(protocol::RoomSummary{r.room, r.members, r.last_seq});
+          if (Client* target = home.find_client(g->who.id)) target->send(protocol::rooms_event(list, g->ref));
+        };
+        if (!ctx_.broker || g->rooms.empty()) return answer();
+        // Cluster: members on every node, from the broker (this node's count if it cannot answer).
+        std::vector<std::string> ids;
+        ids.reserve(g->rooms.size());
+        for (const auto& r : g->rooms) ids.push_back(r.room);
+        ctx_.broker->presence_counts(ids, [&home, g, answer](std::error_code ec, std::vector<std::size_t> counts) {
+          home.post([g, answer, ec, counts = std::move(counts)] {
+            if (!ec && counts.size() == g->rooms.size())
+              for (std::size_t i = 0; i < counts.size(); ++i)
+                g->rooms[i].members = std::max(g->rooms[i].members, counts[i]);
+            answer();
+          });
+        });
+      });
+    });
+  }
+}
+
+void Requests::do_create(Client& s, protocol::Request& req) {
+  Shard& owner = ctx_.owner_of(req.room);
+  owner.post(
+      [this, &owner, room = std::move(req.room), user = s.user, who = ref_of(s), ref = std::move(req.ref)]() mutable {
+        rooms_.create(owner, std::move(room), std::move(user), who, std::move(ref));
+      });
+}
+
+void Requests::do_join(Client& s, protocol::Request& req) {
+  if (s.find_room(req.room) || s.is_joining(req.room)) return send_error(s, errc::already_joined, req.ref);
+  if (s.rooms.size() + s.joining.size() >= ctx_.options.limits.max_rooms_per_connection)
+    return send_error(s, errc::too_many_rooms, req.ref);
+  s.joining.push_back(req.room);
+  Shard& owner = ctx_.owner_of(req.room);
+  owner.post([this, &owner, room = std::move(req.room), user = s.user, who = ref_of(s), since = req.since,
+              ref = std::move(req.ref)]() mutable {
+    owner_.join(owner, std::move(room), std::move(user), who, since, std::move(ref));
+  });
+}
+
+void Requests::do_leave(Client& s, protocol::Request& req) {
+  auto it = std::find_if(s.rooms.begin(), s.rooms.end(), [&](const auto& r) { return r.room == req.room; });
+  if (it == s.rooms.end()) return send_error(s, errc::not_joined, req.ref);
+  s.shard().hub().remove(req.room, &s);
+  s.rooms.erase(it);
+  s.send(protocol::left_event(req.room, req.ref));
+  Shard& owner = ctx_.owner_of(req.room);
+  owner.post([this, &owner, room = std::move(req.room), user = s.user, who = ref_of(s)]() mutable {
+    owner_.leave(owner, std::move(room), std::move(user), who);
+  });
+}
+
+void Requests::do_send(Client& s, protocol::Request& req) {
+  if (!s.find_room(req.room)) return send_error(s, errc::not_joined, req.ref);
+  if (!core::valid_cid(req.cid)) return send_error(s, errc::bad_cid, req.ref);
+  if (blank(req.text)) return send_error(s, errc::empty_text, req.ref);
+  // JSON escapes can spell lone surrogates and NUL; stored text is valid UTF-8 without NUL
+  // (PostgreSQL cannot store NUL, and a refused commit would leave a hole in the room's seqs).
+  if (!protocol::is_valid_utf8(req.text)) return send_error(s, errc::bad_request, req.ref, "text is not valid UTF-8");
+  if (req.text.find('\0') != std::string::npos)
+    return send_error(s, errc::bad_request, req.ref, "text must not contain U+0000");
+  if (protocol::utf8_length(req.text) > ctx_.options.limits.max_text_length) {
+    return send_error(s, errc::text_too_long, req.ref,
+                      "the text is longer than " + std::to_string(ctx_.options.limits.max_text_length) + " characters");
+  }
+  std::int64_t wait_ms = 0;
+  const auto now = ctx_.now_ms();
+  if (!s.send_bucket().take(now, wait_ms)) {
+    s.shard().metrics().rate_limited.add();
+    return send_error(s, errc::rate_limited, req.ref, {}, retry_after(wait_ms));
+  }
+  core::Message m{std::move(req.room),     0, s.user, std::move(req.text), now, std::move(req.cid),
+                  ctx_.clock().steady_ns()};
+  Shard& owner = ctx_.owner_of(m.room);
+  owner.post([this, &owner, m = std::move(m), who = ref_of(s), ref = std::move(req.ref)]() mutable {
+    owner_.send(owner, std::move(m), who, std::move(ref));
+  });
+}
+
+void Requests::do_typing(Client& s, protocol::Request& req) {
+  Client::JoinedRoom* r = s.find_room(req.room);
+  if (!r) return send_error(s, errc::not_joined, req.ref);
+  const auto now = ctx_.now_ms();
+  // Typing is ephemeral: events closer together than the interval are dropped without an error.
+  if (now - r->last_typing_ms < static_cast<std::int64_t>(ctx_.options.limits.typing_interval_ms)) return;
+  r->last_typing_ms = now;
+  Shard& owner = ctx_.owner_of(req.room);
+  owner.post([this, &owner, room = std::move(req.room), user = s.user, id = s.id()]() mutable {
+    owner_.typing(owner, std::move(room), std::move(user), id);
+  });
+}
+
+void Requests::do_history(Client& s, protocol::Request& req) {
+  if (!s.find_room(req.room)) return send_error(s, errc::not_joined, req.ref);
+  const std::size_t max = ctx_.options.limits.history_limit;
+  const std::size_t limit = std::clamp<std::uint64_t>(req.limit.value_or(50), 1, max);
+  Shard& owner = ctx_.owner_of(req.room);
+  owner.post([this, &owner, room = std::move(req.room), before = req.before.value_or(0), limit, who = ref_of(s),
+              ref = std::move(req.ref)]() mutable {
+    owner_.history(owner, std::move(room), before, limit, who, std::move(ref));
+  });
+}
+
+void Requests::replay_held(Client& s) {
+  // Stops as soon as a replayed request starts another join: the rest waits for that one.
+  while (s.joining.empty() && !s.held.empty()) {
+    std::string frame = std::move(s.held.front());
+    s.held.erase(s.held.begin());
+    s.held_bytes -= frame.size();
+    handle_frame(s, frame);
+  }
+}
+
+void Requests::on_closed(net::Connection& c) {
+  if (!c.state()) return;
+  Client& s = Client::of(c);
+  for (auto& r : s.rooms) {
+    s.shard().hub().remove(r.room, &s);
+    Shard& owner = ctx_.owner_of(r.room);
+    owner.post([this, &owner, room = r.room, user = s.user, who = ref_of(s)]() mutable {
+      owner_.leave(owner, std::move(room), std::move(user), who);
+    });
+  }
+  s.rooms.clear();
+  s.held.clear();
+  s.held_bytes = 0;
+  // Joins still in flight are undone when their answer finds the session gone (see joined()).
+  s.joining.clear();
+}
+
+void Requests::joined(Shard& shard, ShardItem& item) {
+  Client* s = shard.find_client(item.session);
+  auto pending = s ? std::find(s->joining.begin(), s->joining.end(), item.room) : std::vector<std::string>::iterator{};
+  if (!s || pending == s->joining.end()) {
+    // The session closed while the owner was answering: undo the membership.
+    Shard& owner = ctx_.owner_of(item.room);
+    owner.post([this, &owner, room = std::move(item.room), user = std::move(item.user),
+                who = SessionRef{shard.index(), item.session}]() mutable {
+      owner_.leave(owner, std::move(room), std::move(user), who);
+    });
+    return;
+  }
+  s->joining.erase(pending);
+  s->rooms.push_back(Client::JoinedRoom{item.room, 0});
+  // Every delivery the owner posted before this item carried a seq ≤ the gap's last; every
+  // one after it a later seq: adding the session here leaves no hole and no duplicate.
+  shard.hub().add(item.room, s);
+  s->send(item.text);
+  for (const auto& e : item.gap) s->send(*e);
+  replay_held(*s);
+}
+
+void Requests::join_refused(Shard& shard, ShardItem& item) {
+  if (Client* s = shard.find_client(item.session)) {
+    auto pending = std::find(s->joining.begin(), s->joining.end(), item.room);
+    if (pending != s->joining.end()) s->joining.erase(pending);
+    shard.metrics().errors_sent.add();
+    s->send(item.text);
+    replay_held(*s);
+  }
+}
+
+}  // namespace parley::node

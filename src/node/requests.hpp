@@ -1,0 +1,61 @@
+#pragma once
+// The session side of the protocol: runs on the session's own shard. Every frame a client sends
+// arrives here (net::ConnectionHandler), is parsed (protocol/codec), checked against everything
+// that needs no room state (hello, rate limits, ids, text, membership) and either answered at
+// once or handed to the room's owner shard (RoomOwner, RoomDirectory) by post(). Requests behind
+// a pending join wait for its answer, which comes back here (joined / join_refused), so that a
+// client's requests are answered in order.
+#include <cstdint>
+#include <string_view>
+
+#include "net/connection.hpp"
+#include "node/context.hpp"
+#include "node/outbox.hpp"
+#include "protocol/codec.hpp"
+
+namespace parley::node {
+
+class Delivery;
+class RoomDirectory;
+class RoomOwner;
+
+class Requests final : public net::ConnectionHandler {
+ public:
+  Requests(NodeContext& ctx, RoomOwner& owner, RoomDirectory& rooms, Delivery& delivery)
+      : ctx_(ctx), owner_(owner), rooms_(rooms), delivery_(delivery) {}
+
+  // net::ConnectionHandler, on the connection's thread.
+  void on_open(net::Connection& c) override;
+  void on_text(net::Connection& c, std::string_view frame) override;
+  void on_closed(net::Connection& c) override;
+
+  // The owner's answer to a join, applied on the session's shard (Delivery::apply): the session
+  // is in the room from here on, hears `joined` and the gap, and its held requests go on.
+  void joined(Shard& shard, ShardItem& item);
+  void join_refused(Shard& shard, ShardItem& item);
+  // Once a second: sessions that have not said hello within limits.hello_timeout_ms are closed.
+  void tick(Shard& shard, std::int64_t now_ms);
+
+  void send_error(Client& s, protocol::errc code, std::string_view ref, std::string_view message = {},
+                  std::string_view extra = {});
+
+ private:
+  void handle_frame(Client& s, std::string_view frame);
+  void do_hello(Client& s, protocol::Request& r);
+  void do_rooms(Client& s, protocol::Request& r);
+  void do_create(Client& s, protocol::Request& r);
+  void do_join(Client& s, protocol::Request& r);
+  void do_leave(Client& s, protocol::Request& r);
+  void do_send(Client& s, protocol::Request& r);
+  void do_typing(Client& s, protocol::Request& r);
+  void do_history(Client& s, protocol::Request& r);
+  // Handles the requests held behind a join that has just been answered.
+  void replay_held(Client& s);
+
+  NodeContext& ctx_;
+  RoomOwner& owner_;
+  RoomDirectory& rooms_;
+  Delivery& delivery_;
+};
+
+}  // namespace parley::node

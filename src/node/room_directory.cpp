@@ -1,0 +1,198 @@
+#include "node/room_directory.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "node/delivery.hpp"
+#include "protocol/events.hpp"
+
+namespace parley::node {
+
+using protocol::errc;
+
+namespace {
+// Requests waiting for one room's lookup in the broker's room index; past this: unavailable.
+constexpr std::size_t max_lookup_waiters = 1024;
+// A room found in the store but not in the room index is recorded there again, unless it was
+// stored less than this ago: its creator may still be on its way to the index (the store first,
+// then announce_room, whose answer it waits for), and a record from here could win that race and
+// have the creator told room_exists. Its creator records it; a later lookup would if it did not.
+constexpr std::int64_t reannounce_after_ms = 60000;
+
+// Hands the requests waiting for the room's lookup their answer: `missing` if the room is still
+// unknown (with_room tries again if the lookup made it known).
+void answer_lookup(Shard& owner, const std::string& room, errc missing) {
+  auto it = owner.lookups().find(room);
+  if (it == owner.lookups().end()) return;
+  auto waiting = std::move(it->second);
+  owner.lookups().erase(it);
+  for (auto& f : waiting) f(missing);
+}
+}  // namespace
+
+std::size_t RoomDirectory::load_all() {
+  if (!ctx_.options.default_room.empty())
+    ctx_.store.create_room_now(store::StoredRoom{ctx_.options.default_room, 0, ctx_.now_ms(), "parley"});
+  std::size_t n = 0;
+  for (auto& room : ctx_.store.load_rooms()) {
+    Shard& owner = ctx_.owner_of(room.id);
+    auto r = std::make_unique<OwnedRoom>(room.id, ctx_.options.rooms, ctx_.shard_count(), OwnedRoom::State::unloaded);
+    r->stored_last_seq = room.last_seq;
+    owner.owned().emplace(room.id, std::move(r));
+    owner.metrics().rooms_owned.add();
+    ++n;
+  }
+  return n;
+}
+
+void RoomDirectory::load(Shard& owner, OwnedRoom& r) {
+  r.state = OwnedRoom::State::loading;
+  const std::size_t n = std::max(ctx_.options.rooms.recent_messages, ctx_.options.rooms.dedupe_window);
+  ctx_.store.read(r.id, 0, 0, n, [this, &owner, room = r.id](std::error_code ec, std::vector<core::Message> msgs) {
+    owner.post([this, &owner, room, ec, msgs = std::move(msgs)]() mutable {
+      OwnedRoom* r = owner.find_owned(room);
+      if (!r) return;
+      if (ec) {
+        spdlog::error("room {}: cannot load from the store: {}", room, ec.message());
+        r->state = OwnedRoom::State::unloaded;  // the next request tries again
+      } else {
+        const std::uint64_t last = std::max(r->stored_last_seq, msgs.empty() ? 0 : msgs.back().seq);
+        r->log.restore(last, msgs);
+        r->state = OwnedRoom::State::ready;
+      }
+      auto waiting = std::move(r->waiting);
+      r->waiting.clear();
+      for (auto& f : waiting) f(r);
+    });
+  });
+}
+
+void RoomDirectory::create(Shard& owner, std::string room, std::string user, SessionRef who, std::string ref) {
+  if (owner.find_owned(room)) return delivery_.reply_now(who, protocol::error_event(errc::room_exists, {}, ref));
+  auto r = std::make_unique<OwnedRoom>(room, ctx_.options.rooms, ctx_.shard_count(), OwnedRoom::State::creating);
+  owner.owned().emplace(room, std::move(r));
+  owner.metrics().rooms_owned.add();
+  store::StoredRoom stored{room, 0, ctx_.now_ms(), user};
+  ctx_.store.create_room(stored, [this, &owner, room, user, who, ref](std::error_code ec) {
+    owner.post([this, &owner, room, user, who, ref, ec] {
+      OwnedRoom* r = owner.find_owned(room);
+      if (!r) return;
+      // The store has the room already: another node's creation (in a cluster; its announcement
+      // is on its way, or Redis lost its record). One node on its own knows every stored room.
+      if (ec == errc::room_exists) return create_lost(owner, room, who, ref);
+      if (ec) {
+        auto waiting = std::move(r->waiting);
+        owner.owned().erase(room);
+        owner.metrics().rooms_owned.sub();
+        for (auto& f : waiting) f(nullptr);
+        return delivery_.reply_now(who, protocol::error_event(errc::store_failed, {}, ref));
+      }
+      if (!ctx_.broker) return created(owner, room, user, who, ref);
+      // Cluster: `created` once the broker's room index has the room, so that a join anywhere
+      // after it finds the room even before the announcement reaches that node. Without the
+      // broker's word (an outage) the room is created all the same: the record goes out later.
+      ctx_.broker->announce_room(room, user, [this, &owner, room, user, who, ref](std::error_code ec) {
+        owner.post([this, &owner, room, user, who, ref, ec] {
+          if (ec == errc::room_exists) return create_lost(owner, room, who, ref);
+          created(owner, room, user, who, ref);
+        });
+      });
+    });
+  });
+}
+
+void RoomDirectory::created(Shard& owner, const std::string& room, const std::string& user, SessionRef who,
+                            const std::string& ref) {
+  OwnedRoom* r = owner.find_owned(room);
+  if (!r) return;
+  r->log.restore(0, {});
+  r->state = OwnedRoom::State::ready;
+  auto waiting = std::move(r->waiting);
+  r->waiting.clear();
+  for (auto& f : waiting) f(r);
+  // The creator gets it with its ref; every other welcomed session learns of the room.
+  delivery_.reply_now(who, protocol::created_event(room, user, ref));
+  delivery_.tell_created(room, user, who.id);
+}
+
+void RoomDirectory::create_lost(Shard& owner, const std::string& room, SessionRef who, const std::string& ref) {
+  // Another node created the room first (this node had not heard of it yet): the store had it
+  // already, or the broker's room index did. It is a room like any learnt one, loaded on first
+  // use. Its creator's announcement tells this node's sessions of it: now, if it came during the
+  // create, or when it comes (never, if Redis lost it: the room is still listed and joinable).
+  OwnedRoom* r = owner.find_owned(room);
+  if (!r) return;
+  r->state = OwnedRoom::State::unloaded;
+  if (!r->waiting.empty()) load(owner, *r);
+  delivery_.reply_now(who, protocol::error_event(errc::room_exists, {}, ref));
+  if (!r->cluster.heard_by.empty()) return delivery_.tell_created(room, std::exchange(r->cluster.heard_by, {}), 0);
+  r->cluster.untold = true;
+}
+
+void RoomDirectory::learn(Shard& owner, const std::string& room, const std::string& by) {
+  if (OwnedRoom* known = owner.find_owned(room)) {
+    // Created here at the same moment: whichever create the room index took, this one or that.
+    if (known->state == OwnedRoom::State::creating) known->cluster.heard_by = by;
+    if (known->cluster.untold) {
+      known->cluster.untold = false;
+      delivery_.tell_created(room, by, 0);
+    }
+    return;
+  }
+  auto r = std::make_unique<OwnedRoom>(room, ctx_.options.rooms, ctx_.shard_count(), OwnedRoom::State::unloaded);
+  owner.owned().emplace(room, std::move(r));
+  owner.metrics().rooms_owned.add();
+  delivery_.tell_created(room, by, 0);
+}
+
+void RoomDirectory::find(Shard& owner, const std::string& room, Shard::LookupWaiter then) {
+  auto& waiting = owner.lookups()[room];
+  if (waiting.size() >= max_lookup_waiters) return then(errc::unavailable);
+  waiting.push_back(std::move(then));
+  if (waiting.size() > 1) return;  // a lookup of the room is in flight: its answer serves this one too
+  owner.metrics().room_lookups.add();
+  ctx_.broker->lookup_room(room, [this, &owner, room](std::error_code ec, std::optional<std::string> by) {
+    owner.post([this, &owner, room, ec, by = std::move(by)] {
+      if (ec) spdlog::warn("room {}: cannot look it up in the broker's room index: {}", room, ec.message());
+      if (!ec && by) {
+        learn(owner, room, *by);
+        return answer_lookup(owner, room, errc::no_such_room);
+      }
+      // Not in the index (Redis lost its data: restarted without AOF, flushed, replaced) or no
+      // answer: the store decides, which holds every room before its creator announces it. The
+      // waiters stay in place meanwhile: still one lookup, one answer.
+      find_in_store(owner, room, !ec);
+    });
+  });
+}
+
+void RoomDirectory::find_in_store(Shard& owner, const std::string& room, bool index_answered) {
+  auto done = [this, &owner, room, index_answered](std::error_code ec, std::optional<store::StoredRoom> found) {
+    owner.post([this, &owner, room, index_answered, ec, found = std::move(found)] {
+      // The store could not tell (it logged why): the room may exist.
+      if (ec) return answer_lookup(owner, room, errc::unavailable);
+      if (!found) return answer_lookup(owner, room, errc::no_such_room);
+      // Known by now (its announcement came, or a create here began): that path tells the
+      // sessions, with the index's word on who created it.
+      if (!owner.find_owned(room)) {
+        learn(owner, room, found->created_by);
+        // The index answered without it: record it again, so that other nodes find it there and
+        // those that have not heard of it learn it (on_room_created; a node that knows it ignores
+        // that, this one included). Fire and forget: the waiters' answer is the store's.
+        if (index_answered && ctx_.now_ms() - found->created_at >= reannounce_after_ms) {
+          spdlog::warn(
+              "room {}: in the store but not in the broker's room index (did Redis lose its data?): "
+              "recording it there again",
+              room);
+          ctx_.broker->announce_room(room, found->created_by, {});
+        }
+      }
+      answer_lookup(owner, room, errc::no_such_room);
+    });
+  };
+  ctx_.store.find_room(room, std::move(done));
+}
+
+}  // namespace parley::node

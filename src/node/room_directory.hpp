@@ -1,0 +1,80 @@
+#pragma once
+// The rooms this node knows, each on its owner shard: which exist, their loading from the store
+// on first use, their creation, and, in a cluster, learning of rooms created on other nodes (their
+// announcement, or a lookup in the broker's room index and then the store when a client names a
+// room this node has not heard of yet).
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "node/context.hpp"
+#include "protocol/errc.hpp"
+
+namespace parley::node {
+
+class Delivery;
+
+class RoomDirectory {
+ public:
+  RoomDirectory(NodeContext& ctx, Delivery& delivery) : ctx_(ctx), delivery_(delivery) {}
+
+  // At start-up, before the threads run: each owner learns its rooms from the store (their logs
+  // load on first use), and the default room exists. Returns how many rooms there are.
+  std::size_t load_all();
+
+  // Runs f(r, missing) once room `room` is loaded (r->state ready) or failed to load (not ready);
+  // r is null if there is no such room, and `missing` says why: no_such_room, or in a cluster
+  // unavailable (the store could not tell whether the room exists, and the broker's room index
+  // did not have it or did not answer; see find()). On the room's owner shard.
+  template <class F>
+  void with_room(Shard& owner, const std::string& room, F&& f);
+
+  // `create` of `who`: the room is stored (and, in a cluster, recorded in the broker's room
+  // index) before its creator hears `created` and every other welcomed session of the node
+  // learns of it. On the room's owner shard.
+  void create(Shard& owner, std::string room, std::string user, SessionRef who, std::string ref);
+  // A room created elsewhere in the cluster is known here from now on (its log loads on first
+  // use), and every welcomed local session hears of it. Nothing if the room is known already
+  // (but see ClusterRoom::heard_by).
+  void learn(Shard& owner, const std::string& room, const std::string& by);
+
+ private:
+  void load(Shard& owner, OwnedRoom& r);
+  // The room is in the store (and, in a cluster, in the broker's room index): ready, and said.
+  void created(Shard& owner, const std::string& room, const std::string& user, SessionRef who, const std::string& ref);
+  // Cluster: the broker's room index or the store had the room already, from another node's
+  // create: the creator is told room_exists, and the room is a learnt one.
+  void create_lost(Shard& owner, const std::string& room, SessionRef who, const std::string& ref);
+  // A room this node has not heard of may have been created on another node a moment ago (its
+  // announcement still on the way): asks the broker's room index and, if the index does not have
+  // it or does not answer, the store; learns the room if either has it, then runs `then` (see
+  // Shard::LookupWaiter). One lookup per room at a time; the requests that come meanwhile wait
+  // for it (up to a bound).
+  void find(Shard& owner, const std::string& room, Shard::LookupWaiter then);
+  // find's second step. `index_answered`: the index said it does not have the room (not an
+  // error): a room the store has is then recorded in the index again.
+  void find_in_store(Shard& owner, const std::string& room, bool index_answered);
+
+  NodeContext& ctx_;
+  Delivery& delivery_;
+};
+
+template <class F>
+void RoomDirectory::with_room(Shard& owner, const std::string& room, F&& f) {
+  OwnedRoom* r = owner.find_owned(room);
+  if (!r && ctx_.broker) {
+    // Cluster: perhaps created on another node a moment ago. Once the lookup has answered (the
+    // broker's room index, or else the store), the room is known here if it exists anywhere: then
+    // this starts again.
+    return find(owner, room, [this, &owner, room, f = std::forward<F>(f)](protocol::errc missing) mutable {
+      if (owner.find_owned(room)) return with_room(owner, room, std::move(f));
+      f(nullptr, missing);
+    });
+  }
+  if (!r || r->state == OwnedRoom::State::ready) return f(r, protocol::errc::no_such_room);
+  r->waiting.emplace_back(
+      [f = std::forward<F>(f)](OwnedRoom* loaded) mutable { f(loaded, protocol::errc::no_such_room); });
+  if (r->state == OwnedRoom::State::unloaded) load(owner, *r);
+}
+
+}  // namespace parley::node

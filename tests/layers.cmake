@@ -1,0 +1,42 @@
+# The `layers` test: every #include "<dir>/..." in src/<layer>/ names its own layer or one below
+# it, as the layer table of the top CMakeLists.txt says (PARLEY_LAYER_DEPS_<layer>, followed to
+# the end). The libraries' links catch an upward call; this catches an upward include, which a
+# header-only use would slip past the linker. Run as
+#   cmake -DSOURCE_DIR=... -DLAYERS=protocol:core:... -DDEPS_<layer>=a:b ... -P layers.cmake
+cmake_minimum_required(VERSION 3.25)
+string(REPLACE ":" ";" LAYERS "${LAYERS}")
+foreach(layer IN LISTS LAYERS)
+  string(REPLACE ":" ";" DEPS_${layer} "${DEPS_${layer}}")
+endforeach()
+foreach(layer IN LISTS LAYERS)
+  # Everything below `layer`: its deps, their deps, ...
+  set(allowed ${layer})
+  set(todo ${DEPS_${layer}})
+  while(todo)
+    list(POP_FRONT todo dep)
+    if(NOT dep IN_LIST allowed)
+      list(APPEND allowed ${dep})
+      list(APPEND todo ${DEPS_${dep}})
+    endif()
+  endwhile()
+  file(GLOB files ${SOURCE_DIR}/src/${layer}/*.cpp ${SOURCE_DIR}/src/${layer}/*.hpp)
+  foreach(file IN LISTS files)
+    file(STRINGS ${file} includes REGEX "^#include \"[a-z_]+/")
+    foreach(line IN LISTS includes)
+      string(REGEX REPLACE "^#include \"([a-z_]+)/.*" "\\1" target "${line}")
+      if(NOT target IN_LIST LAYERS)
+        continue()  # not a layer of src/
+      endif()
+      if(NOT target IN_LIST allowed)
+        file(RELATIVE_PATH rel ${SOURCE_DIR} ${file})
+        list(APPEND violations "${rel}: ${line} (${layer} may include only ${allowed})")
+      endif()
+    endforeach()
+  endforeach()
+  list(JOIN allowed ", " below)
+  message(STATUS "${layer}: includes only ${below}")
+endforeach()
+if(violations)
+  list(JOIN violations "\n" text)
+  message(FATAL_ERROR "includes that point up a layer:\n${text}")
+endif()
