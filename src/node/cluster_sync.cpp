@@ -114,9 +114,11 @@ void ClusterSync::on_repaired(Shard& owner, const std::string& room, std::vector
   if (!r) return;
   const std::uint64_t last = r->log.last_committed();
   if (!msgs.empty() && msgs.front().seq > last + 1) {
-    // The broker's log is capped and starts after our last seq: the store has the hole.
+    // The broker's log is capped and starts after our last seq: the store has the hole. (Read
+    // before the call: its arguments are evaluated in no set order, and the lambda takes msgs.)
+    const std::uint64_t first = msgs.front().seq;
     ctx_.store.read(
-        room, last, msgs.front().seq, ctx_.options.limits.resume_limit,
+        room, last, first, ctx_.options.limits.resume_limit,
         [this, &owner, room, msgs = std::move(msgs)](std::error_code ec, std::vector<core::Message> older) mutable {
           owner.post([this, &owner, room, ec, older = std::move(older), msgs = std::move(msgs)]() mutable {
             OwnedRoom* r = owner.find_owned(room);
