@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstdio>
 #include <cstdlib>
 
 namespace parley::node {
@@ -12,12 +13,18 @@ Node::Node(NodeOptions options, store::Store& store, broker::Broker* broker) : c
   ctx_.shards.reserve(ctx_.options.threads);
   for (unsigned i = 0; i < ctx_.options.threads; ++i) {
     net::LoopOptions loop{i, ctx_.options.limits, ctx_.options.clock, ctx_.options.io_uring_writes};
-    ctx_.shards.push_back(std::make_unique<Shard>(std::move(loop), static_cast<ShardWork&>(*this)));
+    ctx_.shards.push_back(std::make_unique<Shard>(loop, static_cast<ShardWork&>(*this)));
     ctx_.shards.back()->loop().set_handler(requests_);
   }
 }
 
-Node::~Node() { stop(); }
+Node::~Node() {
+  try {
+    stop();
+  } catch (const std::exception& e) {  // a thread that would not join: nothing left to do but say so
+    spdlog::error("node: stopping failed: {}", e.what());
+  }
+}
 
 void Node::start() {
   const std::size_t n = rooms_.load_all();
@@ -41,7 +48,11 @@ void Node::start() {
           // served; in tests (fail_fast) the process stops here, so that the bug is seen.
           spdlog::critical("shard {}: unhandled exception: {}", s->index(), e.what());
           s->metrics().handler_errors.add();
-          if (fail_fast) std::abort();
+          if (fail_fast) {
+            std::fprintf(stderr, "parley: shard %u: unhandled exception: %s (server.fail_fast: aborting)\n", s->index(),
+                         e.what());
+            std::abort();
+          }
         }
       }
     });
