@@ -12,7 +12,7 @@ namespace parley::app {
 namespace {
 
 template <class T>
-ConfigKey number_key(std::string key, std::string help, T& field) {
+ConfigKey number_key(const std::string& key, std::string help, T& field) {
   return ConfigKey{key, std::move(help),
                    [&field, key](const std::string& v) {
                      try {
@@ -45,7 +45,7 @@ ConfigKey number_key(std::string key, std::string help, T& field) {
                    }};
 }
 
-ConfigKey bool_key(std::string key, std::string help, bool& field) {
+ConfigKey bool_key(const std::string& key, std::string help, bool& field) {
   return ConfigKey{key, std::move(help),
                    [&field, key](const std::string& v) {
                      if (v == "true" || v == "1")
@@ -59,7 +59,8 @@ ConfigKey bool_key(std::string key, std::string help, bool& field) {
 }
 
 ConfigKey string_key(std::string key, std::string help, std::string& field) {
-  return ConfigKey{key, std::move(help), [&field](const std::string& v) { field = v; }, [&field] { return field; }};
+  return ConfigKey{std::move(key), std::move(help), [&field](const std::string& v) { field = v; },
+                   [&field] { return field; }};
 }
 
 }  // namespace
@@ -159,7 +160,8 @@ void apply_file(Config& config, const std::string& path) {
       else if (auto b = value.value<bool>(); b && value.is_boolean())
         text = *b ? "true" : "false";
       else
-        throw std::invalid_argument(path + ": " + key + " has an unsupported type");
+        throw std::invalid_argument(
+            path + ": " + key + " has an unsupported type");  // NOLINT(performance-inefficient-string-concatenation)
       apply_setting(config, key, text);
     }
   }

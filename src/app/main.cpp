@@ -9,7 +9,7 @@
 #include "app/config.hpp"
 #include "app/server.hpp"
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) try {
   using parley::app::Config;
   CLI::App app{"Parley: a real-time chat server"};
   app.set_version_flag("--version", std::string("parley ") + PARLEY_VERSION);
@@ -77,4 +77,8 @@ int main(int argc, char** argv) {
     std::cerr << "parley: " << e.what() << "\n";
     return 2;
   }
+} catch (const std::exception& e) {
+  // A failure outside the configuration (the command line's parser, the terminal).
+  std::cerr << "parley: " << e.what() << "\n";
+  return 1;
 }

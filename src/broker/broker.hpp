@@ -57,7 +57,9 @@ class Handler {
   // A user became a member of a room this node subscribes to (first entry anywhere), or stopped
   // being one (last entry gone: left, drained or crashed). Versions count the room's changes; a
   // jump means a missed change: read presence_members() again.
-  virtual void on_presence(std::string /*room*/, std::uint64_t /*version*/, std::string /*user*/, bool /*joined*/) {}
+  // By value: an implementation keeps them (posts them to the room's owner).
+  virtual void on_presence(std::string /*room*/, std::uint64_t /*version*/, std::string /*user*/,  // NOLINT
+                           bool /*joined*/) {}
   // The broker lost this node's entries (its heartbeat lapsed and another node removed them, or
   // the broker lost its data): restate every room with presence_sync().
   virtual void on_presence_reset() {}

@@ -1,5 +1,6 @@
 #include "broker/memory_broker.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
@@ -114,7 +115,13 @@ void MemoryCluster::beat(MemoryBroker* e) {
   });
 }
 
-MemoryBroker::~MemoryBroker() { stop(); }
+MemoryBroker::~MemoryBroker() {
+  try {
+    stop();
+  } catch (const std::exception& e) {
+    spdlog::error("broker: stopping the in-process broker failed: {}", e.what());
+  }
+}
 
 void MemoryBroker::start() {
   std::promise<void> done;

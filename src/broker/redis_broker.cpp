@@ -169,7 +169,7 @@ void RedisBroker::publish(const core::Message& m, PublishDone done) {
                       {key(m.room, "seq"), key(m.room, "log"), key(m.room, "cids"), key(m.room, "cidq")},
                       {channel(m.room), std::move(cidkey), std::move(rest), std::to_string(m.ts),
                        std::to_string(options_.log_capacity), std::to_string(floor)},
-                      [done = std::move(done)](std::error_code ec, RedisReply reply) {
+                      [done = std::move(done)](std::error_code ec, const RedisReply& reply) {
                         if (ec) {
                           if (ec == redis_errc::server_error) spdlog::error("broker: publish script: {}", reply.str);
                           return done(unavailable(), {});
@@ -187,7 +187,7 @@ void RedisBroker::publish(const core::Message& m, PublishDone done) {
                       });
 }
 
-void RedisBroker::bounded_command(std::vector<std::string> args, RedisClient::Callback done) {
+void RedisBroker::bounded_command(const std::vector<std::string>& args, RedisClient::Callback done) {
   struct Pending {
     Pending(boost::asio::io_context& ctx, RedisClient::Callback cb) : timer(ctx), done(std::move(cb)) {}
     boost::asio::steady_timer timer;
@@ -202,7 +202,7 @@ void RedisBroker::bounded_command(std::vector<std::string> args, RedisClient::Ca
     p->done = nullptr;
     f(std::make_error_code(std::errc::timed_out), {});
   });
-  client_.command(std::move(args), [p](std::error_code ec, RedisReply reply) {
+  client_.command(args, [p](std::error_code ec, RedisReply reply) {
     if (!p->done) return;  // timed out already
     p->timer.cancel();
     auto f = std::move(p->done);
@@ -219,20 +219,20 @@ void RedisBroker::announce_room(const std::string& room, const std::string& by, 
     std::vector<std::string> record{"HSETNX", options_.prefix + ":room-index", room, by};
     std::vector<std::string> announce{"PUBLISH", options_.prefix + ":rooms", room + '\n' + by};
     if (client_.connected()) {
-      bounded_command(std::move(record), [this, room, announce = std::move(announce), done = std::move(done)](
-                                             std::error_code ec, RedisReply reply) mutable {
+      bounded_command(record, [this, room, announce = std::move(announce), done = std::move(done)](
+                                  std::error_code ec, const RedisReply& reply) mutable {
         if (ec) spdlog::warn("broker: room {} not confirmed in the room index: {}", room, ec.message());
         // HSETNX answers 0 when another node recorded the room first: that node announces it.
         // Unconfirmed (an error, a timeout), it is announced: a node that knows the room already
         // ignores the announcement.
         const bool taken = !ec && reply.type == RedisReply::Type::integer && reply.integer == 0;
-        if (!taken) client_.command(std::move(announce), [](std::error_code, RedisReply) {});
+        if (!taken) client_.command(announce, [](std::error_code, const RedisReply&) {});
         if (done) done(ec ? unavailable() : taken ? std::error_code(protocol::errc::room_exists) : std::error_code());
       });
     } else {
       // Down: the record and the announcement wait for the reconnect; the caller need not.
-      client_.command(std::move(record), [](std::error_code, RedisReply) {});
-      client_.command(std::move(announce), [](std::error_code, RedisReply) {});
+      client_.command(record, [](std::error_code, const RedisReply&) {});
+      client_.command(announce, [](std::error_code, const RedisReply&) {});
       if (done) done(unavailable());
     }
   });
@@ -253,7 +253,7 @@ void RedisBroker::lookup_room(const std::string& room, LookupDone done) {
 void RedisBroker::replay_rooms() {
   // Sent once the subscriber is confirmed: an announcement missed by it was recorded before this
   // HGETALL runs. Rooms the node knows already are ignored by the handler.
-  client_.command({"HGETALL", options_.prefix + ":room-index"}, [this](std::error_code ec, RedisReply reply) {
+  client_.command({"HGETALL", options_.prefix + ":room-index"}, [this](std::error_code ec, const RedisReply& reply) {
     if (ec || reply.type != RedisReply::Type::array || !handler_) return;
     for (std::size_t i = 0; i + 1 < reply.elements.size(); i += 2)
       handler_->on_room_created(reply.elements[i].str, reply.elements[i + 1].str);
@@ -268,7 +268,7 @@ void RedisBroker::unsubscribe(const std::string& room) { client_.unsubscribe(cha
 
 void RedisBroker::fetch(const std::string& room, std::uint64_t after, std::size_t limit, FetchDone done) {
   client_.command({"XRANGE", key(room, "log"), std::to_string(after + 1), "+", "COUNT", std::to_string(limit)},
-                  [room, done = std::move(done)](std::error_code ec, RedisReply reply) {
+                  [room, done = std::move(done)](std::error_code ec, const RedisReply& reply) {
                     if (ec || reply.type != RedisReply::Type::array) return done(unavailable(), {});
                     std::vector<core::Message> out;
                     out.reserve(reply.elements.size());
@@ -284,7 +284,7 @@ void RedisBroker::fetch(const std::string& room, std::uint64_t after, std::size_
 void RedisBroker::last_seqs(const std::vector<std::string>& rooms, SeqDone done) {
   std::vector<std::string> args{"MGET"};
   for (const auto& r : rooms) args.push_back(key(r, "seq"));
-  client_.command(std::move(args), [n = rooms.size(), done = std::move(done)](std::error_code ec, RedisReply reply) {
+  client_.command(args, [n = rooms.size(), done = std::move(done)](std::error_code ec, const RedisReply& reply) {
     if (ec || reply.type != RedisReply::Type::array) return done(unavailable(), {});
     std::vector<std::uint64_t> out(n, 0);
     for (std::size_t i = 0; i < n && i < reply.elements.size(); ++i)

@@ -93,7 +93,7 @@ class RedisBroker final : public Broker {
  private:
   struct Beat;
   void start_heartbeat();
-  void heartbeat(std::shared_ptr<Beat> beat);
+  void heartbeat(const std::shared_ptr<Beat>& beat);
   // Removes this node's presence entries (waits up to 1 s for Redis); from stop().
   void presence_goodbye();
   void presence_op(const char* op, const std::string& room, std::vector<std::string> users, PresenceDone done);
@@ -103,7 +103,7 @@ class RedisBroker final : public Broker {
   // std::errc::timed_out after request_timeout_ms (a late reply is dropped). While the command
   // connection is down nothing is sent (not queued for the reconnect): `done` gets not_connected
   // at once.
-  void bounded_command(std::vector<std::string> args, RedisClient::Callback done);
+  void bounded_command(const std::vector<std::string>& args, RedisClient::Callback done);
   std::string key(const std::string& room, const char* what) const;
   std::string channel(const std::string& room) const { return options_.prefix + ":room:" + room; }
   void on_channel_message(std::string_view channel, std::string_view payload);

@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/evp.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -108,7 +109,7 @@ std::string sha1_hex(std::string_view data) {
   EVP_Digest(data.data(), data.size(), md, &len, EVP_sha1(), nullptr);
   static constexpr char hex[] = "0123456789abcdef";
   std::string out;
-  out.reserve(len * 2);
+  out.reserve(std::size_t{len} * 2);
   for (unsigned int i = 0; i < len; ++i) {
     out.push_back(hex[md[i] >> 4]);
     out.push_back(hex[md[i] & 0xf]);
@@ -233,7 +234,7 @@ class RedisLink : public std::enable_shared_from_this<RedisLink> {
   bool started_ = false;
 
  private:
-  static constexpr std::size_t kReadSize = 64 * 1024;  // one read per wake-up takes it all
+  static constexpr std::size_t kReadSize = std::size_t{64} * 1024;  // one read per wake-up takes it all
 
   struct Conn {
     explicit Conn(const Strand& s) : sock(s), reader(redisReaderCreate()) {}
@@ -273,7 +274,7 @@ class RedisLink : public std::enable_shared_from_this<RedisLink> {
       return;
     }
     resolver_.async_resolve(opts_.host, std::to_string(opts_.port),
-                            [self, conn](boost::system::error_code e, tcp::resolver::results_type eps) {
+                            [self, conn](boost::system::error_code e, const tcp::resolver::results_type& eps) {
                               if (e || self->conn_ != conn) return self->on_connect(conn, e);
                               asio::async_connect(conn->sock, eps,
                                                   [self, conn](boost::system::error_code e2, const tcp::endpoint&) {
@@ -594,7 +595,13 @@ RedisClient::RedisClient(asio::io_context& ctx, RedisOptions options)
   sub_ = std::make_shared<detail::RedisSubscriberLink>(strand, std::move(options), counters_);
 }
 
-RedisClient::~RedisClient() { stop(); }
+RedisClient::~RedisClient() {
+  try {
+    stop();
+  } catch (const std::exception& e) {
+    spdlog::error("redis: stopping the client failed: {}", e.what());
+  }
+}
 
 // Every public member posts to the strand: the links are strand-only.
 namespace {
@@ -625,7 +632,7 @@ void RedisClient::stop() {
   post_to(sub_, [](auto& l) { l.stop(); });
 }
 
-void RedisClient::command(std::vector<std::string> args, Callback cb) {
+void RedisClient::command(const std::vector<std::string>& args, Callback cb) {
   // Formatting happens on the caller's thread: it spreads the work and keeps the strand short.
   std::string wire = args.empty() ? std::string{} : format_command(args);
   post_to(cmd_, [wire = std::move(wire), cb = std::move(cb)](auto& l) mutable {

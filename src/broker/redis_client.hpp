@@ -157,7 +157,7 @@ class RedisClient {
   // Sends args (the command and its arguments, binary-safe) and calls cb once with the reply.
   // A Redis error reply is ec == redis_errc::server_error with the message in reply.str. Empty
   // args fail with std::errc::invalid_argument.
-  void command(std::vector<std::string> args, Callback cb);
+  void command(const std::vector<std::string>& args, Callback cb);
 
   // EVALSHA script.sha1() keys args; on NOSCRIPT, sends EVAL with the source once, transparently
   // (the EVAL is queued behind commands issued after this one).

@@ -142,11 +142,11 @@ void RedisBroker::start_heartbeat() {
   boost::asio::post(ctx_, [this, beat = beat_] { heartbeat(beat); });
 }
 
-void RedisBroker::heartbeat(std::shared_ptr<Beat> beat) {
+void RedisBroker::heartbeat(const std::shared_ptr<Beat>& beat) {
   if (beat->stopped) return;
   client_.eval_script(
       presence_script_, {}, {"beat", options_.prefix, options_.node_id, std::to_string(options_.node_timeout_ms)},
-      [this, beat](std::error_code ec, RedisReply reply) {
+      [this, beat](std::error_code ec, const RedisReply& reply) {
         if (beat->stopped) return;
         if (!ec && reply.type == RedisReply::Type::array && reply.elements.size() == 2) {
           const bool existed = reply.elements[0].integer != 0;
@@ -180,7 +180,7 @@ void RedisBroker::presence_goodbye() {
   auto said = std::make_shared<std::promise<void>>();
   auto future = said->get_future();
   client_.eval_script(presence_script_, {}, {"gone", options_.prefix, options_.node_id},
-                      [said](std::error_code, RedisReply) { said->set_value(); });
+                      [said](std::error_code, const RedisReply&) { said->set_value(); });
   if (future.wait_for(std::chrono::seconds(1)) != std::future_status::ready)
     spdlog::warn("broker: could not remove this node's presence in time; other nodes will");
 }
@@ -205,7 +205,7 @@ void RedisBroker::presence_op(const char* op, const std::string& room, std::vect
   args.reserve(args.size() + users.size());
   for (auto& u : users) args.push_back(std::move(u));
   client_.eval_script(presence_script_, {}, std::move(args),
-                      [op, done = std::move(done)](std::error_code ec, RedisReply reply) {
+                      [op, done = std::move(done)](std::error_code ec, const RedisReply& reply) {
                         if (ec == redis_errc::server_error) spdlog::error("broker: presence {}: {}", op, reply.str);
                         if (done) done(ec ? std::error_code(protocol::errc::unavailable) : std::error_code());
                       });
@@ -241,7 +241,7 @@ void RedisBroker::presence_counts(const std::vector<std::string>& rooms, CountsD
   std::vector<std::string> args{"counts", options_.prefix, options_.node_id};
   args.insert(args.end(), rooms.begin(), rooms.end());
   client_.eval_script(presence_script_, {}, std::move(args),
-                      [n = rooms.size(), done = std::move(done)](std::error_code ec, RedisReply reply) {
+                      [n = rooms.size(), done = std::move(done)](std::error_code ec, const RedisReply& reply) {
                         if (ec || reply.type != RedisReply::Type::array || reply.elements.size() != n)
                           return done(protocol::errc::unavailable, {});
                         std::vector<std::size_t> out;

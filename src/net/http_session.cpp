@@ -84,7 +84,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void do_read() {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(limits().max_header_bytes));
-    parser_->body_limit(16 * 1024);  // no endpoint takes a body yet
+    parser_->body_limit(std::uint64_t{16} * 1024);  // no endpoint takes a body yet
     // Bounds the whole request, so that a client trickling headers cannot hold the connection.
     if (first_deadline_) {
       stream_.expires_at(*first_deadline_);

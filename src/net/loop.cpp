@@ -6,7 +6,7 @@
 
 namespace parley::net {
 
-Loop::Loop(LoopOptions options) : options_(std::move(options)), read_buffer_(256 * 1024) {
+Loop::Loop(const LoopOptions& options) : options_(options), read_buffer_(std::size_t{256} * 1024) {
   if (options_.io_uring_writes) send_batch_ = SendBatch::create();
   poller_.start();
 }

@@ -64,7 +64,7 @@ class Loop {
     ~TurnHooks() = default;
   };
 
-  explicit Loop(LoopOptions options);
+  explicit Loop(const LoopOptions& options);
   ~Loop();
   Loop(const Loop&) = delete;
   Loop& operator=(const Loop&) = delete;

@@ -22,7 +22,7 @@ using protocol::Opcode;
 
 namespace {
 // Past this a buffer is given back after a write: a burst must not pin memory on an idle client.
-constexpr std::size_t keep_capacity = 64 * 1024;
+constexpr std::size_t keep_capacity = std::size_t{64} * 1024;
 
 std::string_view reason_for(std::uint16_t code) {
   switch (code) {

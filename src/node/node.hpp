@@ -36,7 +36,7 @@ class Node final : public broker::Handler, public net::HttpService, private Shar
   // Without a broker the node is a whole chat service on its own; with one it is a member of a
   // cluster, and the broker orders every room (see broker/broker.hpp).
   Node(NodeOptions options, store::Store& store, broker::Broker* broker = nullptr);
-  ~Node();
+  ~Node() override;
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
 

@@ -24,7 +24,7 @@ std::string retry_after(std::int64_t ms) { return "\"retry_after_ms\":" + std::t
 
 // Requests held behind a pending join, at most: a client pipelining that far ahead is refused.
 constexpr std::size_t max_held = 64;
-constexpr std::size_t max_held_bytes = 256 * 1024;
+constexpr std::size_t max_held_bytes = std::size_t{256} * 1024;
 
 bool blank(std::string_view text) { return text.find_first_not_of(" \t\r\n") == std::string_view::npos; }
 }  // namespace
@@ -171,10 +171,8 @@ void Requests::do_rooms(Client& s, protocol::Request& req) {
 
 void Requests::do_create(Client& s, protocol::Request& req) {
   Shard& owner = ctx_.owner_of(req.room);
-  owner.post(
-      [this, &owner, room = std::move(req.room), user = s.user, who = ref_of(s), ref = std::move(req.ref)]() mutable {
-        rooms_.create(owner, std::move(room), std::move(user), who, std::move(ref));
-      });
+  owner.post([this, &owner, room = std::move(req.room), user = s.user, who = ref_of(s),
+              ref = std::move(req.ref)]() mutable { rooms_.create(owner, room, user, who, ref); });
 }
 
 void Requests::do_join(Client& s, protocol::Request& req) {
@@ -183,10 +181,9 @@ void Requests::do_join(Client& s, protocol::Request& req) {
     return send_error(s, errc::too_many_rooms, req.ref);
   s.joining.push_back(req.room);
   Shard& owner = ctx_.owner_of(req.room);
-  owner.post([this, &owner, room = std::move(req.room), user = s.user, who = ref_of(s), since = req.since,
-              ref = std::move(req.ref)]() mutable {
-    owner_.join(owner, std::move(room), std::move(user), who, since, std::move(ref));
-  });
+  owner.post(
+      [this, &owner, room = std::move(req.room), user = s.user, who = ref_of(s), since = req.since,
+       ref = std::move(req.ref)]() mutable { owner_.join(owner, room, std::move(user), who, since, std::move(ref)); });
 }
 
 void Requests::do_leave(Client& s, protocol::Request& req) {
@@ -197,7 +194,7 @@ void Requests::do_leave(Client& s, protocol::Request& req) {
   s.send(protocol::left_event(req.room, req.ref));
   Shard& owner = ctx_.owner_of(req.room);
   owner.post([this, &owner, room = std::move(req.room), user = s.user, who = ref_of(s)]() mutable {
-    owner_.leave(owner, std::move(room), std::move(user), who);
+    owner_.leave(owner, room, user, who);
   });
 }
 
@@ -237,7 +234,7 @@ void Requests::do_typing(Client& s, protocol::Request& req) {
   r->last_typing_ms = now;
   Shard& owner = ctx_.owner_of(req.room);
   owner.post([this, &owner, room = std::move(req.room), user = s.user, id = s.id()]() mutable {
-    owner_.typing(owner, std::move(room), std::move(user), id);
+    owner_.typing(owner, room, user, id);
   });
 }
 
@@ -247,9 +244,7 @@ void Requests::do_history(Client& s, protocol::Request& req) {
   const std::size_t limit = std::clamp<std::uint64_t>(req.limit.value_or(50), 1, max);
   Shard& owner = ctx_.owner_of(req.room);
   owner.post([this, &owner, room = std::move(req.room), before = req.before.value_or(0), limit, who = ref_of(s),
-              ref = std::move(req.ref)]() mutable {
-    owner_.history(owner, std::move(room), before, limit, who, std::move(ref));
-  });
+              ref = std::move(req.ref)]() mutable { owner_.history(owner, room, before, limit, who, std::move(ref)); });
 }
 
 void Requests::replay_held(Client& s) {
@@ -269,7 +264,7 @@ void Requests::on_closed(net::Connection& c) {
     s.shard().hub().remove(r.room, &s);
     Shard& owner = ctx_.owner_of(r.room);
     owner.post([this, &owner, room = r.room, user = s.user, who = ref_of(s)]() mutable {
-      owner_.leave(owner, std::move(room), std::move(user), who);
+      owner_.leave(owner, room, user, who);
     });
   }
   s.rooms.clear();
@@ -286,9 +281,7 @@ void Requests::joined(Shard& shard, ShardItem& item) {
     // The session closed while the owner was answering: undo the membership.
     Shard& owner = ctx_.owner_of(item.room);
     owner.post([this, &owner, room = std::move(item.room), user = std::move(item.user),
-                who = SessionRef{shard.index(), item.session}]() mutable {
-      owner_.leave(owner, std::move(room), std::move(user), who);
-    });
+                who = SessionRef{shard.index(), item.session}]() mutable { owner_.leave(owner, room, user, who); });
     return;
   }
   s->joining.erase(pending);

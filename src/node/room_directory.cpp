@@ -69,7 +69,8 @@ void RoomDirectory::load(Shard& owner, OwnedRoom& r) {
   });
 }
 
-void RoomDirectory::create(Shard& owner, std::string room, std::string user, SessionRef who, std::string ref) {
+void RoomDirectory::create(Shard& owner, const std::string& room, const std::string& user, SessionRef who,
+                           const std::string& ref) {
   if (owner.find_owned(room)) return delivery_.reply_now(who, protocol::error_event(errc::room_exists, {}, ref));
   auto r = std::make_unique<OwnedRoom>(room, ctx_.options.rooms, ctx_.shard_count(), OwnedRoom::State::creating);
   owner.owned().emplace(room, std::move(r));

@@ -32,7 +32,7 @@ class RoomDirectory {
   // `create` of `who`: the room is stored (and, in a cluster, recorded in the broker's room
   // index) before its creator hears `created` and every other welcomed session of the node
   // learns of it. On the room's owner shard.
-  void create(Shard& owner, std::string room, std::string user, SessionRef who, std::string ref);
+  void create(Shard& owner, const std::string& room, const std::string& user, SessionRef who, const std::string& ref);
   // A room created elsewhere in the cluster is known here from now on (its log loads on first
   // use), and every welcomed local session hears of it. Nothing if the room is known already
   // (but see ClusterRoom::heard_by).

@@ -15,7 +15,7 @@ namespace parley::node {
 
 using protocol::errc;
 
-void RoomOwner::join(Shard& owner, std::string room, std::string user, SessionRef who,
+void RoomOwner::join(Shard& owner, const std::string& room, std::string user, SessionRef who,
                      std::optional<std::uint64_t> since, std::string ref) {
   rooms_.with_room(
       owner, room,
@@ -47,7 +47,7 @@ void RoomOwner::join(Shard& owner, std::string room, std::string user, SessionRe
         const std::uint64_t from = std::min(since.value_or(committed), committed);
         const std::size_t limit = ctx_.options.limits.resume_limit;
         if (committed - from <= limit && r->log.covers_after(from)) {
-          return finish_join(owner, *r, std::move(user), who, std::move(ref), from, {}, false);
+          return finish_join(owner, *r, std::move(user), who, ref, from, {}, false);
         }
         // The gap reaches past the ring: read it from the store, then add what committed meanwhile.
         ctx_.store.read(
@@ -67,7 +67,7 @@ void RoomOwner::join(Shard& owner, std::string room, std::string user, SessionRe
       });
 }
 
-void RoomOwner::finish_join(Shard& owner, OwnedRoom& r, std::string user, SessionRef who, std::string ref,
+void RoomOwner::finish_join(Shard& owner, OwnedRoom& r, std::string user, SessionRef who, const std::string& ref,
                             std::uint64_t since, std::vector<core::Message> from_store, bool truncated) {
   std::vector<core::EventPtr> gap;
   std::uint64_t last = since;
@@ -110,7 +110,7 @@ void RoomOwner::finish_join(Shard& owner, OwnedRoom& r, std::string user, Sessio
   delivery_.dispatch(out);
 }
 
-void RoomOwner::leave(Shard& owner, std::string room, std::string user, SessionRef who) {
+void RoomOwner::leave(Shard& owner, const std::string& room, const std::string& user, SessionRef who) {
   OwnedRoom* r = owner.find_owned(room);
   if (!r || r->state != OwnedRoom::State::ready) return;
   if (r->shard_members[who.shard] > 0) r->shard_members[who.shard]--;
@@ -192,7 +192,7 @@ void RoomOwner::on_committed(Shard& owner, std::vector<PendingAppend> batch, std
   delivery_.dispatch(out);
 }
 
-void RoomOwner::typing(Shard& owner, std::string room, std::string user, std::uint64_t from_session) {
+void RoomOwner::typing(Shard& owner, const std::string& room, const std::string& user, std::uint64_t from_session) {
   OwnedRoom* r = owner.find_owned(room);
   if (!r || r->state != OwnedRoom::State::ready) return;
   Outbox out(ctx_.shard_count());
@@ -200,7 +200,7 @@ void RoomOwner::typing(Shard& owner, std::string room, std::string user, std::ui
   delivery_.dispatch(out);
 }
 
-void RoomOwner::history(Shard& owner, std::string room, std::uint64_t before, std::size_t limit, SessionRef who,
+void RoomOwner::history(Shard& owner, const std::string& room, std::uint64_t before, std::size_t limit, SessionRef who,
                         std::string ref) {
   rooms_.with_room(
       owner, room, [this, &owner, room, before, limit, who, ref = std::move(ref)](OwnedRoom* r, errc missing) mutable {

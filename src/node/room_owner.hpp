@@ -27,20 +27,20 @@ class RoomOwner {
 
   // Each on the room's owner shard, for the session `who`; `ref` is its request's ref.
   // The session's shard is counted as a member, then sent `joined` and the gap after `since`.
-  void join(Shard& owner, std::string room, std::string user, SessionRef who, std::optional<std::uint64_t> since,
+  void join(Shard& owner, const std::string& room, std::string user, SessionRef who, std::optional<std::uint64_t> since,
             std::string ref);
-  void leave(Shard& owner, std::string room, std::string user, SessionRef who);
+  void leave(Shard& owner, const std::string& room, const std::string& user, SessionRef who);
   void send(Shard& owner, core::Message m, SessionRef who, std::string ref);
-  void typing(Shard& owner, std::string room, std::string user, std::uint64_t from_session);
-  void history(Shard& owner, std::string room, std::uint64_t before, std::size_t limit, SessionRef who,
+  void typing(Shard& owner, const std::string& room, const std::string& user, std::uint64_t from_session);
+  void history(Shard& owner, const std::string& room, std::uint64_t before, std::size_t limit, SessionRef who,
                std::string ref);
 
   // The turn's sends of the shard, to the store as one batch (called at the end of the turn).
   void submit_appends(Shard& owner, std::vector<PendingAppend> batch);
 
  private:
-  void finish_join(Shard& owner, OwnedRoom& r, std::string user, SessionRef who, std::string ref, std::uint64_t since,
-                   std::vector<core::Message> from_store, bool truncated);
+  void finish_join(Shard& owner, OwnedRoom& r, std::string user, SessionRef who, const std::string& ref,
+                   std::uint64_t since, std::vector<core::Message> from_store, bool truncated);
   void on_committed(Shard& owner, std::vector<PendingAppend> batch, std::error_code ec);
 
   NodeContext& ctx_;

@@ -2,7 +2,7 @@
 
 namespace parley::node {
 
-Shard::Shard(net::LoopOptions loop, ShardWork& work) : loop_(std::move(loop)), work_(work) { loop_.set_hooks(*this); }
+Shard::Shard(const net::LoopOptions& loop, ShardWork& work) : loop_(loop), work_(work) { loop_.set_hooks(*this); }
 
 Client* Shard::find_client(std::uint64_t id) {
   net::Connection* c = loop_.find(id);

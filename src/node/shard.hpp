@@ -69,7 +69,7 @@ class ShardWork {
 
 class Shard final : private net::Loop::TurnHooks {
  public:
-  Shard(net::LoopOptions loop, ShardWork& work);
+  Shard(const net::LoopOptions& loop, ShardWork& work);
   Shard(const Shard&) = delete;
   Shard& operator=(const Shard&) = delete;
 
