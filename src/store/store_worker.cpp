@@ -28,6 +28,8 @@ StoreWorker::~StoreWorker() { stop(); }
 
 void StoreWorker::start() {
   thread_ = std::thread([this] { run(); });
+  std::lock_guard lock(mutex_);  // read by submit() after its own turn with the lock
+  thread_id_ = thread_.get_id();
 }
 
 std::vector<StoredRoom> StoreWorker::load_rooms() {
@@ -83,7 +85,11 @@ void StoreWorker::stop() {
   }
   // Wakes the idle loop, or a backoff wait that may now have to end at the deadline.
   wake_.notify_all();
-  // A second stop() (the destructor's) waits for the first one's join.
+  join();
+}
+
+void StoreWorker::join() {
+  // Once, whoever comes first; the others (a second stop(), the destructor's) wait for it.
   std::call_once(joined_, [this] {
     if (thread_.joinable()) thread_.join();
   });
@@ -112,9 +118,13 @@ void StoreWorker::submit(Job job) {
           j.done(errc::store_failed, {});
         else if constexpr (std::is_same_v<J, FindRoomJob>)
           j.done(errc::store_failed, std::nullopt);
-        else if constexpr (std::is_same_v<J, CallJob>)
-          j.fn();  // flush has nothing to wait for; start-up work runs here
-        else if constexpr (std::is_same_v<J, AppendJob>) {
+        else if constexpr (std::is_same_v<J, CallJob>) {
+          // The thread may still be draining: a flush waits for it to end, and start-up work may
+          // use the backend only once the thread is gone. From the thread itself (a completion
+          // during the drain) it runs now.
+          if (std::this_thread::get_id() != thread_id_) join();
+          j.fn();
+        } else if constexpr (std::is_same_v<J, AppendJob>) {
           queued_.fetch_sub(j.batch.size());
           j.done(errc::store_failed);
         } else

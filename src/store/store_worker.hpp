@@ -4,21 +4,21 @@
 // order, in what groups, how often after a failure, and what a caller hears once it has stopped.
 //
 // Threads: every call may come from any thread. The backend is called on the worker's thread only
-// (or, once stop() has joined it, a start-up call runs on its caller's: nobody else is left), so
-// it owns its connection without a lock. Completion handlers run on the worker's thread, in
-// submission order; one that blocks holds up every job behind it, and one that calls flush() or
-// stop() waits for itself.
+// (or, once stop() has joined it, by a start-up call on its caller's: nobody else is left), so it
+// owns its connection without a lock. Completion handlers run on the worker's thread, in
+// submission order; one that blocks holds up every job behind it, and one must not call flush()
+// or stop(), which would wait for itself.
 // Ordering: jobs run in submission order. Consecutive appends share one commit of at most
 // max_batch messages (one append larger than that commits alone); any other job ends the group,
 // so a read sees every append submitted before it.
 // Failures: a commit that fails is retried with the same rows after 50 ms, doubling to 2 s: an
 // assigned seq is never skipped. A commit the database rejects as data is retried append by
-// append, so that only the append holding the bad row fails. Creations retry the same way; reads
-// and lookups answer at once.
+// append, so that only the append holding the bad row fails. A creation is retried the same way;
+// reads and lookups answer at once, as their callers wait.
 // Stop: stop() lets the queue drain, then joins the thread. A commit or creation failing after
 // stop() is retried until stop_timeout has passed since, then fails with errc::store_failed
-// (nothing unacknowledged is claimed stored). After stop() every call fails on its caller's
-// thread at once; flush() returns.
+// (nothing unacknowledged is claimed stored). Once stop() has begun every call fails on its
+// caller's thread at once, except flush() and start-up calls: they wait for the drain to end.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -39,7 +39,7 @@
 
 namespace parley::store {
 
-// One database, one attempt at a time. Every call comes from the worker's thread.
+// One database, one attempt at a time, from one thread at a time (see Threads above).
 class StoreBackend {
  public:
   enum class Outcome {
@@ -133,6 +133,7 @@ class StoreWorker {
   std::error_code create(const StoredRoom& room);
   // False once stop() was called longer than stop_timeout ago.
   bool keep_retrying();
+  void join();
   void wait_backoff(std::chrono::milliseconds& backoff);
 
   StoreBackend& backend_;
@@ -144,6 +145,7 @@ class StoreWorker {
   bool stopping_ = false;
   std::chrono::steady_clock::time_point stop_deadline_{};
   std::thread thread_;
+  std::thread::id thread_id_;  // set by start(), under mutex_
   std::once_flag joined_;
 
   std::atomic<std::uint64_t> queued_{0};

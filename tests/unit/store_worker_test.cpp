@@ -399,7 +399,8 @@ TEST(StoreWorker, StopDrainsTheQueueThenEveryCallFailsAtOnceOnTheCallersThread) 
   StoreWorker worker(backend, StoreWorkerOptions{});
   worker.start();
   Completions drained;
-  std::thread stopper;
+  std::thread stopper, flusher;
+  std::size_t drained_at_flush = 0;
   {
     Hold hold(worker);
     for (int i = 1; i <= 5; ++i) worker.append(batch(static_cast<std::uint64_t>(i), 1), drained.done(i));
@@ -414,8 +415,15 @@ TEST(StoreWorker, StopDrainsTheQueueThenEveryCallFailsAtOnceOnTheCallersThread) 
       if (*refused) break;
       std::this_thread::sleep_for(1ms);
     }
+    // A flush now still waits for the drain.
+    flusher = std::thread([&] {
+      worker.flush();
+      drained_at_flush = drained.order().size();
+    });
   }
   stopper.join();
+  flusher.join();
+  EXPECT_EQ(drained_at_flush, 5u);
   EXPECT_EQ(drained.order(), (std::vector<int>{1, 2, 3, 4, 5}));
   for (auto ec : drained.results()) EXPECT_FALSE(ec);
 
