@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <functional>
 #include <future>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -94,32 +95,35 @@ class FakeBackend final : public StoreBackend {
 };
 
 // Holds the worker's thread inside a completion, so that what the test submits next is queued
-// together and taken in one swap.
+// together and taken in one swap. The completion shares the state: it may still be leaving the
+// wait when the Hold is gone.
 class Hold {
  public:
-  explicit Hold(StoreWorker& worker) {
-    worker.find_room("hold", [this](std::error_code, std::optional<StoredRoom>) {
-      std::unique_lock lock(mutex_);
-      entered_ = true;
-      cv_.notify_all();
-      cv_.wait(lock, [&] { return released_; });
+  explicit Hold(StoreWorker& worker) : state_(std::make_shared<State>()) {
+    worker.find_room("hold", [s = state_](std::error_code, std::optional<StoredRoom>) {
+      std::unique_lock lock(s->mutex);
+      s->entered = true;
+      s->cv.notify_all();
+      s->cv.wait(lock, [&] { return s->released; });
     });
-    std::unique_lock lock(mutex_);
-    cv_.wait(lock, [&] { return entered_; });
+    std::unique_lock lock(state_->mutex);
+    state_->cv.wait(lock, [&] { return state_->entered; });
   }
-  ~Hold() { release(); }
-  void release() {
+  ~Hold() {
     {
-      std::lock_guard lock(mutex_);
-      released_ = true;
+      std::lock_guard lock(state_->mutex);
+      state_->released = true;
     }
-    cv_.notify_all();
+    state_->cv.notify_all();
   }
 
  private:
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  bool entered_ = false, released_ = false;
+  struct State {
+    std::mutex mutex;
+    std::condition_variable cv;
+    bool entered = false, released = false;
+  };
+  std::shared_ptr<State> state_;
 };
 
 // Completions, in the order they ran, with the thread they ran on.
@@ -176,9 +180,9 @@ struct Backoffs {
 
 TEST(StoreWorker, ConsecutiveAppendsShareOneCommitOfAtMostMaxBatchMessages) {
   FakeBackend backend;
+  Completions c;
   StoreWorker worker(backend, StoreWorkerOptions{.max_batch = 10});
   worker.start();
-  Completions c;
   {
     Hold hold(worker);
     worker.append(batch(1, 4), c.done(1));
@@ -202,9 +206,9 @@ TEST(StoreWorker, ConsecutiveAppendsShareOneCommitOfAtMostMaxBatchMessages) {
 
 TEST(StoreWorker, OtherJobsRunInSubmissionOrderBetweenCommitsOnTheWorkerThread) {
   FakeBackend backend;
+  Completions c;
   StoreWorker worker(backend, StoreWorkerOptions{});
   worker.start();
-  Completions c;
   {
     Hold hold(worker);
     worker.append(batch(1, 1), c.done(1));
@@ -233,9 +237,9 @@ TEST(StoreWorker, AFailedCommitIsRetriedWithTheSameRowsAfterABackoffThatDoublesT
     return ++attempts <= 8 ? Outcome::retry : Outcome::ok;
   };
   Backoffs backoffs;
+  Completions c;
   StoreWorker worker(backend, StoreWorkerOptions{.wait = backoffs.hook()});
   worker.start();
-  Completions c;
   {
     Hold hold(worker);
     worker.append(batch(1, 2), c.done(1));
@@ -263,9 +267,9 @@ TEST(StoreWorker, AnAppendTheBackendRefusesInACommitFailsAlone) {
       if (a.messages->front().seq == 2) a.result = errc::store_failed;  // another message under seq 2
     return Outcome::ok;
   };
+  Completions c;
   StoreWorker worker(backend, StoreWorkerOptions{});
   worker.start();
-  Completions c;
   {
     Hold hold(worker);
     for (int i = 1; i <= 3; ++i) worker.append(batch(static_cast<std::uint64_t>(i), 1), c.done(i));
@@ -286,9 +290,9 @@ TEST(StoreWorker, ABatchRejectedAsDataIsCommittedAppendByAppendAndOnlyTheBadOneF
         }
     return Outcome::ok;
   };
+  Completions c;
   StoreWorker worker(backend, StoreWorkerOptions{});
   worker.start();
-  Completions c;
   {
     Hold hold(worker);
     worker.append(batch(1, 2), c.done(1));
@@ -315,9 +319,9 @@ TEST(StoreWorker, ACreationIsRetriedThroughAnOutageButNotWhenRejected) {
     return Outcome::ok;
   };
   Backoffs backoffs;
+  Completions c;
   StoreWorker worker(backend, StoreWorkerOptions{.wait = backoffs.hook()});
   worker.start();
-  Completions c;
   worker.create_room(StoredRoom{"a", 0, 1, "ada"}, c.done(1));
   worker.flush();
   EXPECT_EQ(c.results(), (std::vector<std::error_code>{make_error_code(errc::room_exists)}));
@@ -338,10 +342,10 @@ TEST(StoreWorker, ACreationIsRetriedThroughAnOutageButNotWhenRejected) {
 
 TEST(StoreWorker, HasCapacityIsFalseWhileMaxQueueMessagesWaitForCommit) {
   FakeBackend backend;
+  Completions c;
   StoreWorker worker(backend, StoreWorkerOptions{.max_queue = 10});
   worker.start();
   EXPECT_TRUE(worker.has_capacity());
-  Completions c;
   {
     Hold hold(worker);
     worker.append(batch(1, 6), c.done(1));
@@ -361,9 +365,9 @@ TEST(StoreWorker, HasCapacityIsFalseWhileMaxQueueMessagesWaitForCommit) {
 
 TEST(StoreWorker, FlushReturnsOnceEverythingQueuedBeforeItHasCompleted) {
   FakeBackend backend;
+  Completions c;
   StoreWorker worker(backend, StoreWorkerOptions{});
   worker.start();
-  Completions c;
   std::atomic<bool> flushed{false};
   std::thread flusher;
   {
@@ -396,14 +400,20 @@ TEST(StoreWorker, LoadRoomsRunsOnTheWorkerThreadAndPassesItsErrorOn) {
 
 TEST(StoreWorker, StopDrainsTheQueueThenEveryCallFailsAtOnceOnTheCallersThread) {
   FakeBackend backend;
+  Completions drained;
   StoreWorker worker(backend, StoreWorkerOptions{});
   worker.start();
-  Completions drained;
   std::thread stopper, flusher;
   std::size_t drained_at_flush = 0;
+  bool flushed_from_completion = false;
   {
     Hold hold(worker);
     for (int i = 1; i <= 5; ++i) worker.append(batch(static_cast<std::uint64_t>(i), 1), drained.done(i));
+    // A completion that flushes during the drain is not left waiting for itself.
+    worker.append(batch(6, 1), [&](std::error_code) {
+      worker.flush();
+      flushed_from_completion = true;
+    });
     stopper = std::thread([&] { worker.stop(); });
     // Held until stop() has begun: a probe is refused on this thread, not queued.
     const auto caller = std::this_thread::get_id();
@@ -424,12 +434,13 @@ TEST(StoreWorker, StopDrainsTheQueueThenEveryCallFailsAtOnceOnTheCallersThread) 
   stopper.join();
   flusher.join();
   EXPECT_EQ(drained_at_flush, 5u);
+  EXPECT_TRUE(flushed_from_completion);
   EXPECT_EQ(drained.order(), (std::vector<int>{1, 2, 3, 4, 5}));
   for (auto ec : drained.results()) EXPECT_FALSE(ec);
 
   const auto calls = backend.calls();
   Completions late;
-  worker.append(batch(6, 3), late.done(1));
+  worker.append(batch(7, 3), late.done(1));
   worker.create_room(StoredRoom{"late", 0, 1, "x"}, late.done(2));
   worker.read("r", 0, 0, 10, late.read_done(3));
   worker.find_room("general", late.find_done(4));
@@ -479,9 +490,9 @@ const auto quick_retry = [](std::chrono::milliseconds) { std::this_thread::sleep
 
 TEST(StoreWorker, WithNoStopTimeoutACommitFailingAtStopFailsAtOnce) {
   HealingBackend healing(2s);  // would succeed, had it been retried that long
+  Completions c;
   StoreWorker worker(healing.backend, StoreWorkerOptions{.wait = quick_retry});
   worker.start();
-  Completions c;
   worker.append(batch(1, 1), c.done(1));
   healing.wait_for_attempts(3);
   const auto t0 = Clock::now();
@@ -495,9 +506,9 @@ TEST(StoreWorker, WithNoStopTimeoutACommitFailingAtStopFailsAtOnce) {
 
 TEST(StoreWorker, WithAStopTimeoutACommitFailingAtStopIsRetriedUntilItSucceeds) {
   HealingBackend healing(50ms);
+  Completions c;
   StoreWorker worker(healing.backend, StoreWorkerOptions{.stop_timeout = 10s, .wait = quick_retry});
   worker.start();
-  Completions c;
   worker.append(batch(1, 1), c.done(1));
   healing.wait_for_attempts(3);
   const auto t0 = Clock::now();
@@ -511,9 +522,9 @@ TEST(StoreWorker, WithAStopTimeoutACommitFailingAtStopIsRetriedUntilItSucceeds) 
 
 TEST(StoreWorker, WithAStopTimeoutACommitStillFailingThenFails) {
   HealingBackend healing(1h);
+  Completions c;
   StoreWorker worker(healing.backend, StoreWorkerOptions{.stop_timeout = 200ms, .wait = quick_retry});
   worker.start();
-  Completions c;
   worker.append(batch(1, 1), c.done(1));
   healing.wait_for_attempts(3);
   const auto t0 = Clock::now();
@@ -532,9 +543,9 @@ TEST(StoreWorker, StopCutsABackoffWaitShort) {
   for (auto stop_timeout : {0ms, 150ms}) {
     SCOPED_TRACE(stop_timeout.count());
     HealingBackend healing(1h);
+    Completions c;
     StoreWorker worker(healing.backend, StoreWorkerOptions{.stop_timeout = stop_timeout});
     worker.start();
-    Completions c;
     worker.append(batch(1, 1), c.done(1));
     healing.wait_for_attempts(4);  // after 50 + 100 + 200 ms: the next wait is 400 ms
     const auto t0 = Clock::now();
