@@ -6,10 +6,11 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <future>
+#include <deque>
 #include <limits>
 #include <memory>
 #include <stdexcept>
+#include <thread>
 
 #include "protocol/errc.hpp"
 
@@ -153,7 +154,11 @@ std::int64_t int_column(const PGresult* r, int row, int col) {
 
 }  // namespace
 
-PostgresStore::PostgresStore(PostgresOptions options) : options_(std::move(options)) {
+PostgresStore::PostgresStore(PostgresOptions options)
+    : options_(std::move(options)),
+      worker_(*this, StoreWorkerOptions{.max_queue = options_.max_queue,
+                                        .max_batch = options_.max_batch,
+                                        .stop_timeout = options_.stop_timeout}) {
   const auto deadline = Clock::now() + options_.connect_timeout;
   auto backoff = std::chrono::milliseconds(100);
   std::string err;
@@ -171,11 +176,11 @@ PostgresStore::PostgresStore(PostgresOptions options) : options_(std::move(optio
     disconnect();
     throw;
   }
-  thread_ = std::thread([this] { run(); });
+  worker_.start();
 }
 
 PostgresStore::~PostgresStore() {
-  stop();
+  worker_.stop();
   disconnect();
 }
 
@@ -269,18 +274,6 @@ void PostgresStore::migrate() {
   }
 }
 
-std::vector<StoredRoom> PostgresStore::load_rooms() {
-  std::promise<std::vector<StoredRoom>> done;
-  submit(CallJob{[&] {
-    try {
-      done.set_value(load_rooms_now());
-    } catch (...) {
-      done.set_exception(std::current_exception());
-    }
-  }});
-  return done.get_future().get();
-}
-
 std::vector<StoredRoom> PostgresStore::load_rooms_now() {
   std::string err;
   for (int attempt = 0; attempt < 2; ++attempt) {
@@ -301,209 +294,52 @@ std::vector<StoredRoom> PostgresStore::load_rooms_now() {
   throw std::runtime_error("cannot load rooms from PostgreSQL: " + err);
 }
 
-void PostgresStore::create_room_now(const StoredRoom& room) {
-  std::promise<std::error_code> done;
-  create_room(room, [&](std::error_code ec) { done.set_value(ec == errc::room_exists ? std::error_code() : ec); });
-  if (auto ec = done.get_future().get())
-    throw std::runtime_error("cannot create room " + room.id + ": " + ec.message());
-}
-
-void PostgresStore::submit(Job job) {
-  {
-    std::lock_guard lock(mutex_);
-    if (!stopping_) {
-      jobs_.push_back(std::move(job));
-      wake_.notify_one();
-      return;
-    }
-  }
-  // Stopped: fail the job on the caller's thread.
-  std::visit(
-      [this](auto& j) {
-        using J = std::decay_t<decltype(j)>;
-        if constexpr (std::is_same_v<J, ReadJob>)
-          j.done(errc::store_failed, {});
-        else if constexpr (std::is_same_v<J, FindRoomJob>)
-          j.done(errc::store_failed, std::nullopt);
-        else if constexpr (std::is_same_v<J, CallJob>)
-          j.fn();  // the store thread has exited
-        else if constexpr (std::is_same_v<J, AppendJob>) {
-          queued_.fetch_sub(j.batch.size());
-          j.done(errc::store_failed);
-        } else
-          j.done(errc::store_failed);
-      },
-      job);
-}
-
-void PostgresStore::create_room(StoredRoom room, Done done) { submit(CreateJob{std::move(room), std::move(done)}); }
-
-bool PostgresStore::has_capacity() const { return queued_.load(std::memory_order_relaxed) < options_.max_queue; }
-
+std::vector<StoredRoom> PostgresStore::load_rooms() { return worker_.load_rooms(); }
+void PostgresStore::create_room_now(const StoredRoom& room) { worker_.create_room_now(room); }
+void PostgresStore::create_room(StoredRoom room, Done done) { worker_.create_room(std::move(room), std::move(done)); }
+bool PostgresStore::has_capacity() const { return worker_.has_capacity(); }
 void PostgresStore::append(std::vector<core::Message> batch, Done done) {
-  queued_.fetch_add(batch.size());
-  submit(AppendJob{std::move(batch), std::move(done), {}});
+  worker_.append(std::move(batch), std::move(done));
 }
-
 void PostgresStore::read(std::string room, std::uint64_t after, std::uint64_t before, std::size_t limit,
                          ReadDone done) {
-  submit(ReadJob{std::move(room), after, before, limit, std::move(done)});
+  worker_.read(std::move(room), after, before, limit, std::move(done));
 }
-
 void PostgresStore::find_room(std::string room, FindRoomDone done) {
-  submit(FindRoomJob{std::move(room), std::move(done)});
+  worker_.find_room(std::move(room), std::move(done));
 }
+void PostgresStore::flush() { worker_.flush(); }
+void PostgresStore::stop() { worker_.stop(); }
+StoreStats PostgresStore::stats() const { return worker_.stats(); }
 
-void PostgresStore::flush() {
-  std::promise<void> done;
-  submit(CallJob{[&] { done.set_value(); }});
-  done.get_future().wait();
-}
-
-void PostgresStore::stop() {
-  {
-    std::lock_guard lock(mutex_);
-    if (!stopping_) stop_deadline_ = Clock::now() + options_.stop_timeout;
-    stopping_ = true;
-    wake_.notify_one();
-  }
-  if (thread_.joinable()) thread_.join();
-}
-
-StoreStats PostgresStore::stats() const {
-  return StoreStats{batches_.load(std::memory_order_relaxed), messages_.load(std::memory_order_relaxed),
-                    batch_micros_.load(std::memory_order_relaxed), queued_.load(std::memory_order_relaxed),
-                    failures_.load(std::memory_order_relaxed)};
-}
-
-bool PostgresStore::keep_retrying() {
-  std::lock_guard lock(mutex_);
-  return !stopping_ || Clock::now() < stop_deadline_;
-}
-
-void PostgresStore::sleep_backoff(std::chrono::milliseconds& backoff) {
-  std::this_thread::sleep_for(backoff);
-  backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
-}
-
-void PostgresStore::run() {
-  std::deque<Job> work;
-  for (;;) {
-    {
-      std::unique_lock lock(mutex_);
-      wake_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
-      if (jobs_.empty() && stopping_) return;
-      work.swap(jobs_);
-    }
-    // Consecutive appends share one transaction; other jobs run in between, in order.
-    std::vector<AppendJob*> appends;
-    std::size_t batched = 0;
-    auto commit_pending = [&] {
-      if (!appends.empty()) commit_appends(appends);
-      appends.clear();
-      batched = 0;
-    };
-    for (Job& job : work) {
-      if (auto* a = std::get_if<AppendJob>(&job)) {
-        if (batched + a->batch.size() > options_.max_batch) commit_pending();
-        appends.push_back(a);
-        batched += a->batch.size();
-        continue;
-      }
-      commit_pending();
-      if (auto* c = std::get_if<CreateJob>(&job)) {
-        c->done(insert_room(c->room));
-      } else if (auto* r = std::get_if<ReadJob>(&job)) {
-        std::vector<core::Message> out;
-        auto ec = read_now(*r, out);
-        r->done(ec, std::move(out));
-      } else if (auto* fr = std::get_if<FindRoomJob>(&job)) {
-        std::optional<StoredRoom> found;
-        auto ec = find_room_now(fr->room, found);
-        fr->done(ec, std::move(found));
-      } else if (auto* f = std::get_if<CallJob>(&job)) {
-        f->fn();
-      }
-    }
-    commit_pending();
-    work.clear();
-  }
-}
-
-void PostgresStore::commit_appends(std::vector<AppendJob*>& jobs) {
-  std::size_t n = 0;
-  for (auto* j : jobs) n += j->batch.size();
-  auto backoff = std::chrono::milliseconds(50);
-  for (;;) {
-    const auto t0 = Clock::now();
-    std::string err;
-    Outcome outcome = ensure_connected(err) ? try_commit(jobs, err) : Outcome::connection_lost;
-    if (outcome == Outcome::ok) {
-      const auto us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0);
-      batches_.fetch_add(1, std::memory_order_relaxed);
-      messages_.fetch_add(n, std::memory_order_relaxed);
-      batch_micros_.fetch_add(static_cast<std::uint64_t>(us.count()), std::memory_order_relaxed);
-      queued_.fetch_sub(n);
-      for (auto* j : jobs) j->done(j->result);
-      return;
-    }
-    failures_.fetch_add(1, std::memory_order_relaxed);
-    if (outcome == Outcome::data_error) {
-      // The server refuses a row as data: retrying the batch would fail forever. Commit each
-      // append on its own so only the one holding the bad row fails.
-      if (jobs.size() > 1) {
-        spdlog::warn("store: batch of {} appends rejected ({}); committing them one by one", jobs.size(), err);
-        for (auto* j : jobs) {
-          std::vector<AppendJob*> one{j};
-          commit_appends(one);
-        }
-        return;
-      }
-      spdlog::error("store: append of {} messages rejected by PostgreSQL: {}", n, err);
-      queued_.fetch_sub(n);
-      jobs.front()->done(errc::store_failed);
-      return;
-    }
-    // Connection lost or a transient error: retry with the same seqs (skipping them would leave
-    // a hole). If the COMMIT itself was cut off, the retry finds the rows and does not duplicate.
-    if (!keep_retrying()) {
-      spdlog::error("store: commit of {} messages failed at shutdown: {}", n, err);
-      queued_.fetch_sub(n);
-      for (auto* j : jobs) j->done(errc::store_failed);
-      return;
-    }
-    spdlog::error("store: commit of {} messages failed, retrying in {} ms: {}", n, backoff.count(), err);
-    sleep_backoff(backoff);
-  }
-}
-
-PostgresStore::Outcome PostgresStore::classify_failure(const PGresult* r, std::string& err) {
+StoreBackend::Outcome PostgresStore::classify_failure(const PGresult* r, std::string& err) {
   err = trimmed(PQerrorMessage(conn_));
   const std::string state = sqlstate(r);
   // Class 22 (data exception, e.g. a NUL byte in a text) and 54 (program limit): this row can
   // never be stored. The transaction is rolled back; the connection is fine.
   if (PQstatus(conn_) == CONNECTION_OK && (state.starts_with("22") || state.starts_with("54"))) {
     Result(PQexec(conn_, "ROLLBACK"));
-    return Outcome::data_error;
+    return Outcome::rejected;
   }
-  // Anything else: start over on a fresh connection, whatever state this one is in.
-  const bool lost = PQstatus(conn_) != CONNECTION_OK || state.starts_with("08") || state.starts_with("57P");
+  // Anything else (a lost connection, a server shutting down, a transient error): start over on a
+  // fresh connection, whatever state this one is in.
   disconnect();
-  return lost ? Outcome::connection_lost : Outcome::failed;
+  return Outcome::retry;
 }
 
-PostgresStore::Outcome PostgresStore::try_commit(std::vector<AppendJob*>& jobs, std::string& err) {
-  for (auto* j : jobs) j->result = {};
+StoreBackend::Outcome PostgresStore::try_commit(std::span<Append> appends, std::string& err) {
+  // A lost connection is opened again here, on the next attempt: the worker's backoff spaces them.
+  if (!ensure_connected(err)) return Outcome::retry;
   {
     Result r(PQexec(conn_, "BEGIN"));
     if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) return classify_failure(r.get(), err);
   }
   std::vector<const core::Message*> rows;
-  std::vector<AppendJob*> owners;
-  for (auto* j : jobs) {
-    for (const auto& m : j->batch) {
+  std::vector<Append*> owners;
+  for (Append& a : appends) {
+    for (const auto& m : *a.messages) {
       rows.push_back(&m);
-      owners.push_back(j);
+      owners.push_back(&a);
       if (rows.size() == chunk_rows) {
         if (auto o = insert_chunk(rows.data(), rows.size(), owners, err); o != Outcome::ok) return o;
         rows.clear();
@@ -519,8 +355,8 @@ PostgresStore::Outcome PostgresStore::try_commit(std::vector<AppendJob*>& jobs, 
   return Outcome::ok;
 }
 
-PostgresStore::Outcome PostgresStore::insert_chunk(const core::Message* const* rows, std::size_t n,
-                                                   std::vector<AppendJob*>& owners, std::string& err) {
+StoreBackend::Outcome PostgresStore::insert_chunk(const core::Message* const* rows, std::size_t n,
+                                                  std::vector<Append*>& owners, std::string& err) {
   Params p;
   p.reserve(n * 6);
   for (std::size_t i = 0; i < n; ++i) {
@@ -559,67 +395,58 @@ PostgresStore::Outcome PostgresStore::insert_chunk(const core::Message* const* r
   return Outcome::ok;
 }
 
-std::error_code PostgresStore::insert_room(const StoredRoom& room) {
-  auto backoff = std::chrono::milliseconds(50);
-  for (;;) {
-    std::string err;
-    if (ensure_connected(err)) {
-      Params p;
-      p.text(room.id);
-      p.int8(room.created_at);
-      p.text(room.created_by);
-      Result r(PQexecPrepared(conn_, "parley_insert_room", p.size(), p.values(), p.lengths(), p.formats(), 0));
-      if (PQresultStatus(r.get()) == PGRES_COMMAND_OK) {
-        if (std::string_view(PQcmdTuples(r.get())) != "0") return {};
-        // ON CONFLICT DO NOTHING: the room is there. Ours, if an earlier attempt stored it and
-        // its answer was lost with the connection; else another creation's.
-        std::optional<StoredRoom> stored;
-        if (auto ec = find_room_now(room.id, stored)) return ec;
-        const bool ours = stored && stored->created_at == room.created_at && stored->created_by == room.created_by;
-        return ours ? std::error_code() : std::error_code(errc::room_exists);
-      }
-      err = trimmed(PQerrorMessage(conn_));
-      if (PQstatus(conn_) == CONNECTION_OK && sqlstate(r.get()).starts_with("22")) {
-        spdlog::error("store: cannot create room {}: {}", room.id, err);
-        return errc::store_failed;
-      }
-      disconnect();
+StoreBackend::Outcome PostgresStore::try_create_room(const StoredRoom& room, std::error_code& result,
+                                                     std::string& err) {
+  if (!ensure_connected(err)) return Outcome::retry;
+  Params p;
+  p.text(room.id);
+  p.int8(room.created_at);
+  p.text(room.created_by);
+  Result r(PQexecPrepared(conn_, "parley_insert_room", p.size(), p.values(), p.lengths(), p.formats(), 0));
+  if (PQresultStatus(r.get()) == PGRES_COMMAND_OK) {
+    if (std::string_view(PQcmdTuples(r.get())) != "0") return Outcome::ok;
+    // ON CONFLICT DO NOTHING: the room is there. Ours, if an earlier attempt stored it and its
+    // answer was lost with the connection; else another creation's.
+    std::optional<StoredRoom> stored;
+    if (auto ec = find_room_now(room.id, stored)) {
+      result = ec;
+      return Outcome::ok;
     }
-    failures_.fetch_add(1, std::memory_order_relaxed);
-    if (!keep_retrying()) {
-      spdlog::error("store: cannot create room {}: {}", room.id, err);
-      return errc::store_failed;
-    }
-    spdlog::error("store: creating room {} failed, retrying in {} ms: {}", room.id, backoff.count(), err);
-    sleep_backoff(backoff);
+    const bool ours = stored && stored->created_at == room.created_at && stored->created_by == room.created_by;
+    if (!ours) result = errc::room_exists;
+    return Outcome::ok;
   }
+  err = trimmed(PQerrorMessage(conn_));
+  if (PQstatus(conn_) == CONNECTION_OK && sqlstate(r.get()).starts_with("22")) return Outcome::rejected;
+  disconnect();
+  return Outcome::retry;
 }
 
-std::error_code PostgresStore::read_now(const ReadJob& job, std::vector<core::Message>& out) {
+std::error_code PostgresStore::read_now(const std::string& room, std::uint64_t after, std::uint64_t before,
+                                        std::size_t limit, std::vector<core::Message>& out) {
   // A read is not retried through an outage: the caller gets an error now, not a stalled reply.
   std::string err;
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (!ensure_connected(err)) break;
     Params p;
-    p.text(job.room);
-    p.int8(clamp64(job.after));
-    p.int8(job.before == 0 ? std::numeric_limits<std::int64_t>::max() : clamp64(job.before));
-    p.int8(clamp64(job.limit));
+    p.text(room);
+    p.int8(clamp64(after));
+    p.int8(before == 0 ? std::numeric_limits<std::int64_t>::max() : clamp64(before));
+    p.int8(clamp64(limit));
     Result r(PQexecPrepared(conn_, "parley_select_range", p.size(), p.values(), p.lengths(), p.formats(), 0));
     if (PQresultStatus(r.get()) == PGRES_TUPLES_OK) {
       const int rows = PQntuples(r.get());
       out.reserve(static_cast<std::size_t>(rows));
       for (int i = rows - 1; i >= 0; --i)
-        out.push_back(core::Message{job.room, static_cast<std::uint64_t>(int_column(r.get(), i, 0)),
-                                    column(r.get(), i, 1), column(r.get(), i, 2), int_column(r.get(), i, 3),
-                                    column(r.get(), i, 4)});
+        out.push_back(core::Message{room, static_cast<std::uint64_t>(int_column(r.get(), i, 0)), column(r.get(), i, 1),
+                                    column(r.get(), i, 2), int_column(r.get(), i, 3), column(r.get(), i, 4)});
       return {};
     }
     err = trimmed(PQerrorMessage(conn_));
     if (PQstatus(conn_) == CONNECTION_OK) break;  // a query error, not a lost connection
     disconnect();
   }
-  spdlog::error("store: read of {} failed: {}", job.room, err);
+  spdlog::error("store: read of {} failed: {}", room, err);
   return errc::store_failed;
 }
 

@@ -1,8 +1,8 @@
 #pragma once
-// PostgresStore: the cluster store. Same contract as SqliteStore (see store.hpp): one thread owns
-// one libpq connection and commits every append queued since its last commit in one transaction
-// (group commit, multi-row INSERTs). Several nodes share one database; each node's store only
-// writes the (room, seq) pairs its broker assigned to it.
+// PostgresStore: the cluster store. Same contract as SqliteStore (see store.hpp): one thread (a
+// StoreWorker) owns one libpq connection and commits every append queued since its last commit in
+// one transaction (group commit, multi-row INSERTs). Several nodes share one database; each node's
+// store only writes the (room, seq) pairs its broker assigned to it.
 //
 // Failures: a lost connection is re-opened with backoff and the batch is retried with the same
 // seqs; nothing is acked before its COMMIT returned. Inserts are `ON CONFLICT DO NOTHING` and every
@@ -11,16 +11,11 @@
 // already stored under the same (room, seq) fails only its own append (errc::store_failed). A row
 // the server rejects as data (class 22, e.g. a NUL byte in the text) fails only its own append too,
 // so one bad message cannot wedge the queue.
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <deque>
-#include <mutex>
 #include <string>
-#include <thread>
-#include <variant>
 
 #include "store/store.hpp"
+#include "store/store_worker.hpp"
 
 struct pg_conn;
 struct pg_result;
@@ -38,7 +33,7 @@ struct PostgresOptions {
   std::chrono::milliseconds stop_timeout{10000};
 };
 
-class PostgresStore final : public Store {
+class PostgresStore final : public Store, private StoreBackend {
  public:
   // Connects (with bounded retry) and applies pending schema migrations; throws
   // std::runtime_error with the server's message when it cannot.
@@ -57,67 +52,26 @@ class PostgresStore final : public Store {
   StoreStats stats() const override;
 
  private:
-  struct CreateJob {
-    StoredRoom room;
-    Done done;
-  };
-  struct AppendJob {
-    std::vector<core::Message> batch;
-    Done done;
-    std::error_code result;
-  };
-  struct ReadJob {
-    std::string room;
-    std::uint64_t after, before;
-    std::size_t limit;
-    ReadDone done;
-  };
-  struct FindRoomJob {
-    std::string room;
-    FindRoomDone done;
-  };
-  struct CallJob {
-    std::function<void()> fn;
-  };  // start-up work run on the store thread
-  using Job = std::variant<CreateJob, AppendJob, ReadJob, FindRoomJob, CallJob>;
-  enum class Outcome { ok, connection_lost, data_error, failed };
+  Outcome try_commit(std::span<Append> appends, std::string& err) override;
+  Outcome try_create_room(const StoredRoom& room, std::error_code& result, std::string& err) override;
+  std::error_code read_now(const std::string& room, std::uint64_t after, std::uint64_t before, std::size_t limit,
+                           std::vector<core::Message>& out) override;
+  std::error_code find_room_now(const std::string& room, std::optional<StoredRoom>& out) override;
+  std::vector<StoredRoom> load_rooms_now() override;
 
-  void run();
-  void submit(Job job);
-  void commit_appends(std::vector<AppendJob*>& jobs);
-  Outcome try_commit(std::vector<AppendJob*>& jobs, std::string& err);
-  Outcome insert_chunk(const core::Message* const* rows, std::size_t n, std::vector<AppendJob*>& owners,
-                       std::string& err);
-  // Classifies a failed statement; rolls back or drops the connection accordingly.
+  Outcome insert_chunk(const core::Message* const* rows, std::size_t n, std::vector<Append*>& owners, std::string& err);
+  // Classifies a failed statement (a row refused as data, or anything else: retried); rolls back
+  // or drops the connection accordingly.
   Outcome classify_failure(const pg_result* r, std::string& err);
-  std::error_code insert_room(const StoredRoom& room);
-  std::error_code read_now(const ReadJob& job, std::vector<core::Message>& out);
-  std::error_code find_room_now(const std::string& room, std::optional<StoredRoom>& out);
-  std::vector<StoredRoom> load_rooms_now();
 
   bool connect_once(std::string& err);
   bool ensure_connected(std::string& err);
   void disconnect();
   void migrate();
-  // False once stop() was called longer than stop_timeout ago: give up on an unreachable server.
-  bool keep_retrying();
-  void sleep_backoff(std::chrono::milliseconds& backoff);
 
   PostgresOptions options_;
   pg_conn* conn_ = nullptr;  // touched by the store thread only (and the constructor before it)
-
-  std::mutex mutex_;  // guards jobs_, stopping_, stop_deadline_; never held during database work
-  std::condition_variable wake_;
-  std::deque<Job> jobs_;
-  bool stopping_ = false;
-  std::chrono::steady_clock::time_point stop_deadline_{};
-  std::thread thread_;
-
-  std::atomic<std::uint64_t> queued_{0};
-  std::atomic<std::uint64_t> batches_{0};
-  std::atomic<std::uint64_t> messages_{0};
-  std::atomic<std::uint64_t> batch_micros_{0};
-  std::atomic<std::uint64_t> failures_{0};
+  StoreWorker worker_;       // the store thread
 };
 
 }  // namespace parley::store

@@ -4,9 +4,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdint>
-#include <future>
 #include <limits>
 #include <stdexcept>
 
@@ -49,7 +47,11 @@ void bind_text(sqlite3_stmt* st, int i, const std::string& s) {
 
 }  // namespace
 
-SqliteStore::SqliteStore(SqliteOptions options) : options_(std::move(options)) {
+SqliteStore::SqliteStore(SqliteOptions options)
+    : options_(std::move(options)),
+      // stop_timeout 0: a commit failing at shutdown fails at once. The failure is the local disk's
+      // (full, an I/O error), not a server's that may restart in a few seconds.
+      worker_(*this, StoreWorkerOptions{.max_queue = options_.max_queue, .max_batch = options_.max_batch}) {
   if (options_.checkpoint_pages == 0) throw std::runtime_error("store: checkpoint_pages must be at least 1");
   if (options_.path.has_parent_path()) std::filesystem::create_directories(options_.path.parent_path());
   if (sqlite3_open_v2(options_.path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
@@ -107,7 +109,7 @@ SqliteStore::SqliteStore(SqliteOptions options) : options_(std::move(options)) {
   // checkpoint size.
   exec(("PRAGMA journal_size_limit=" + std::to_string(4 * options_.checkpoint_pages * 4096)).c_str());
   checkpointer_ = std::thread([this] { run_checkpointer(); });
-  thread_ = std::thread([this] { run(); });
+  worker_.start();
 }
 
 SqliteStore::~SqliteStore() {
@@ -149,7 +151,7 @@ void SqliteStore::migrate() {
   }
 }
 
-std::vector<StoredRoom> SqliteStore::load_rooms() {
+std::vector<StoredRoom> SqliteStore::load_rooms_now() {
   std::vector<StoredRoom> rooms;
   sqlite3_stmt* st = nullptr;
   sqlite3_prepare_v2(db_,
@@ -164,74 +166,24 @@ std::vector<StoredRoom> SqliteStore::load_rooms() {
   return rooms;
 }
 
-void SqliteStore::create_room_now(const StoredRoom& room) {
-  std::promise<std::error_code> done;
-  create_room(room, [&](std::error_code ec) { done.set_value(ec == errc::room_exists ? std::error_code() : ec); });
-  if (auto ec = done.get_future().get())
-    throw std::runtime_error("cannot create room " + room.id + ": " + ec.message());
-}
-
-void SqliteStore::submit(Job job) {
-  {
-    std::lock_guard lock(mutex_);
-    if (!stopping_) {
-      jobs_.push_back(std::move(job));
-      wake_.notify_one();
-      return;
-    }
-  }
-  // Stopped: fail the job on the caller's thread.
-  std::visit(
-      [this](auto& j) {
-        using J = std::decay_t<decltype(j)>;
-        if constexpr (std::is_same_v<J, ReadJob>)
-          j.done(errc::store_failed, {});
-        else if constexpr (std::is_same_v<J, FindRoomJob>)
-          j.done(errc::store_failed, std::nullopt);
-        else if constexpr (std::is_same_v<J, FlushJob>)
-          j.done();
-        else if constexpr (std::is_same_v<J, AppendJob>) {
-          queued_.fetch_sub(j.batch.size());
-          j.done(errc::store_failed);
-        } else
-          j.done(errc::store_failed);
-      },
-      job);
-}
-
-void SqliteStore::create_room(StoredRoom room, Done done) { submit(CreateJob{std::move(room), std::move(done)}); }
-
-bool SqliteStore::has_capacity() const { return queued_.load(std::memory_order_relaxed) < options_.max_queue; }
-
+std::vector<StoredRoom> SqliteStore::load_rooms() { return worker_.load_rooms(); }
+void SqliteStore::create_room_now(const StoredRoom& room) { worker_.create_room_now(room); }
+void SqliteStore::create_room(StoredRoom room, Done done) { worker_.create_room(std::move(room), std::move(done)); }
+bool SqliteStore::has_capacity() const { return worker_.has_capacity(); }
 void SqliteStore::append(std::vector<core::Message> batch, Done done) {
-  queued_.fetch_add(batch.size());
-  submit(AppendJob{std::move(batch), std::move(done)});
+  worker_.append(std::move(batch), std::move(done));
 }
-
 void SqliteStore::read(std::string room, std::uint64_t after, std::uint64_t before, std::size_t limit, ReadDone done) {
-  submit(ReadJob{std::move(room), after, before, limit, std::move(done)});
+  worker_.read(std::move(room), after, before, limit, std::move(done));
 }
-
 void SqliteStore::find_room(std::string room, FindRoomDone done) {
-  submit(FindRoomJob{std::move(room), std::move(done)});
+  worker_.find_room(std::move(room), std::move(done));
 }
-
-void SqliteStore::flush() {
-  std::promise<void> done;
-  submit(FlushJob{[&] { done.set_value(); }});
-  done.get_future().wait();
-}
+void SqliteStore::flush() { worker_.flush(); }
+StoreStats SqliteStore::stats() const { return worker_.stats(); }
 
 void SqliteStore::stop() {
-  {
-    std::lock_guard lock(mutex_);
-    if (stopping_) {
-      if (!thread_.joinable()) return;
-    }
-    stopping_ = true;
-    wake_.notify_one();
-  }
-  if (thread_.joinable()) thread_.join();
+  worker_.stop();
   {
     std::lock_guard lock(checkpoint_mutex_);
     checkpoint_stopping_ = true;
@@ -326,63 +278,13 @@ void SqliteStore::run_checkpointer() {
   }
 }
 
-StoreStats SqliteStore::stats() const {
-  return StoreStats{batches_.load(std::memory_order_relaxed), messages_.load(std::memory_order_relaxed),
-                    batch_micros_.load(std::memory_order_relaxed), queued_.load(std::memory_order_relaxed),
-                    failures_.load(std::memory_order_relaxed)};
-}
-
-void SqliteStore::run() {
-  std::deque<Job> work;
-  for (;;) {
-    {
-      std::unique_lock lock(mutex_);
-      wake_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
-      if (jobs_.empty() && stopping_) return;
-      work.swap(jobs_);
-    }
-    // Consecutive appends share one transaction; other jobs run in between, in order.
-    std::vector<AppendJob*> appends;
-    std::size_t batched = 0;
-    auto commit_pending = [&] {
-      if (!appends.empty()) commit_appends(appends);
-      appends.clear();
-      batched = 0;
-    };
-    for (Job& job : work) {
-      if (auto* a = std::get_if<AppendJob>(&job)) {
-        if (batched + a->batch.size() > options_.max_batch) commit_pending();
-        appends.push_back(a);
-        batched += a->batch.size();
-        continue;
-      }
-      commit_pending();
-      if (auto* c = std::get_if<CreateJob>(&job)) {
-        c->done(insert_room(c->room));
-      } else if (auto* r = std::get_if<ReadJob>(&job)) {
-        std::vector<core::Message> out;
-        auto ec = read_now(*r, out);
-        r->done(ec, std::move(out));
-      } else if (auto* fr = std::get_if<FindRoomJob>(&job)) {
-        std::optional<StoredRoom> found;
-        auto ec = find_room_now(fr->room, found);
-        fr->done(ec, std::move(found));
-      } else if (auto* f = std::get_if<FlushJob>(&job)) {
-        f->done();
-      }
-    }
-    commit_pending();
-    work.clear();
-  }
-}
-
-void SqliteStore::commit_appends(std::vector<AppendJob*>& jobs) {
+StoreBackend::Outcome SqliteStore::try_commit(std::span<Append> appends, std::string& err) {
   // Rows in (room, seq) order: consecutive inserts land on the same leaf page. A room's messages
-  // are in seq order within a job and across jobs (one owner submits them in order); the sort is
-  // stable.
+  // are in seq order within an append and across appends (one owner submits them in order); the
+  // sort is stable.
   std::vector<const core::Message*> rows;
-  for (auto* j : jobs)
-    for (const core::Message& m : j->batch) rows.push_back(&m);
+  for (const Append& a : appends)
+    for (const core::Message& m : *a.messages) rows.push_back(&m);
   std::stable_sort(rows.begin(), rows.end(),
                    [](const core::Message* a, const core::Message* b) { return a->room < b->room; });
   const std::size_t n = rows.size();
@@ -394,86 +296,68 @@ void SqliteStore::commit_appends(std::vector<AppendJob*>& jobs) {
     sqlite3_bind_int64(st, at + 5, m.ts);
     bind_text(st, at + 6, m.cid);
   };
-  auto backoff = std::chrono::milliseconds(50);
-  for (;;) {
-    const auto t0 = std::chrono::steady_clock::now();
-    bool ok = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK;
-    std::size_t i = 0;
-    for (; ok && i + insert_rows <= n; i += insert_rows) {
-      sqlite3_reset(insert_messages_);
-      for (std::size_t k = 0; k < insert_rows; ++k) bind_row(insert_messages_, static_cast<int>(6 * k), *rows[i + k]);
-      ok = sqlite3_step(insert_messages_) == SQLITE_DONE;
-    }
-    for (; ok && i < n; ++i) {
-      sqlite3_reset(insert_message_);
-      bind_row(insert_message_, 0, *rows[i]);
-      ok = sqlite3_step(insert_message_) == SQLITE_DONE;
-    }
-    if (ok) ok = sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK;
-    if (ok) {
-      const auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
-      batches_.fetch_add(1, std::memory_order_relaxed);
-      messages_.fetch_add(n, std::memory_order_relaxed);
-      batch_micros_.fetch_add(static_cast<std::uint64_t>(us.count()), std::memory_order_relaxed);
-      queued_.fetch_sub(n);
-      for (auto* j : jobs) j->done({});
-      return;
-    }
-    // A failed commit is retried with the same seqs: skipping them would leave a hole in the room.
-    const std::string err = sqlite3_errmsg(db_);
-    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-    failures_.fetch_add(1, std::memory_order_relaxed);
-    bool stopping;
-    {
-      std::lock_guard lock(mutex_);
-      stopping = stopping_;
-    }
-    if (stopping) {
-      spdlog::error("store: commit of {} messages failed at shutdown: {}", n, err);
-      queued_.fetch_sub(n);
-      for (auto* j : jobs) j->done(errc::store_failed);
-      return;
-    }
-    spdlog::error("store: commit of {} messages failed, retrying in {} ms: {}", n, backoff.count(), err);
-    std::this_thread::sleep_for(backoff);
-    backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+  bool ok = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK;
+  std::size_t i = 0;
+  for (; ok && i + insert_rows <= n; i += insert_rows) {
+    sqlite3_reset(insert_messages_);
+    for (std::size_t k = 0; k < insert_rows; ++k) bind_row(insert_messages_, static_cast<int>(6 * k), *rows[i + k]);
+    ok = sqlite3_step(insert_messages_) == SQLITE_DONE;
   }
+  for (; ok && i < n; ++i) {
+    sqlite3_reset(insert_message_);
+    bind_row(insert_message_, 0, *rows[i]);
+    ok = sqlite3_step(insert_message_) == SQLITE_DONE;
+  }
+  if (ok) ok = sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK;
+  if (ok) return Outcome::ok;
+  // Busy, full or an I/O error: SQLite stores any text and integer as given and skips a stored
+  // seq, so nothing is refused as data, and the same rows are tried again.
+  err = sqlite3_errmsg(db_);
+  sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  return Outcome::retry;
 }
 
-std::error_code SqliteStore::insert_room(const StoredRoom& room) {
+StoreBackend::Outcome SqliteStore::try_create_room(const StoredRoom& room, std::error_code& result, std::string& err) {
   sqlite3_reset(insert_room_);
   bind_text(insert_room_, 1, room.id);
   sqlite3_bind_int64(insert_room_, 2, room.created_at);
   bind_text(insert_room_, 3, room.created_by);
   if (sqlite3_step(insert_room_) != SQLITE_DONE) {
-    spdlog::error("store: cannot create room {}: {}", room.id, sqlite3_errmsg(db_));
-    return errc::store_failed;
+    // Not retried: unlike an append's seq, a refused creation leaves no hole; its client hears
+    // store_failed and may ask again.
+    err = sqlite3_errmsg(db_);
+    return Outcome::rejected;
   }
-  if (sqlite3_changes(db_) > 0) return {};
+  if (sqlite3_changes(db_) > 0) return Outcome::ok;
   // INSERT OR IGNORE changed nothing: the room is there. The same row is this creation (the
   // store's contract, which PostgreSQL needs for a retry after a lost answer); another is not.
   std::optional<StoredRoom> stored;
-  if (auto ec = find_room_now(room.id, stored)) return ec;
+  if (auto ec = find_room_now(room.id, stored)) {
+    result = ec;
+    return Outcome::ok;
+  }
   const bool same = stored && stored->created_at == room.created_at && stored->created_by == room.created_by;
-  return same ? std::error_code() : std::error_code(errc::room_exists);
+  if (!same) result = errc::room_exists;
+  return Outcome::ok;
 }
 
-std::error_code SqliteStore::read_now(const ReadJob& job, std::vector<core::Message>& out) {
+std::error_code SqliteStore::read_now(const std::string& room, std::uint64_t after, std::uint64_t before,
+                                      std::size_t limit, std::vector<core::Message>& out) {
   sqlite3_stmt* st = select_range_;
   sqlite3_reset(st);
-  bind_text(st, 1, job.room);
-  sqlite3_bind_int64(st, 2, static_cast<sqlite3_int64>(std::min<std::uint64_t>(job.after, INT64_MAX)));
+  bind_text(st, 1, room);
+  sqlite3_bind_int64(st, 2, static_cast<sqlite3_int64>(std::min<std::uint64_t>(after, INT64_MAX)));
   sqlite3_bind_int64(st, 3,
-                     job.before == 0 ? std::numeric_limits<sqlite3_int64>::max()
-                                     : static_cast<sqlite3_int64>(std::min<std::uint64_t>(job.before, INT64_MAX)));
-  sqlite3_bind_int64(st, 4, static_cast<sqlite3_int64>(std::min<std::size_t>(job.limit, INT64_MAX)));
+                     before == 0 ? std::numeric_limits<sqlite3_int64>::max()
+                                 : static_cast<sqlite3_int64>(std::min<std::uint64_t>(before, INT64_MAX)));
+  sqlite3_bind_int64(st, 4, static_cast<sqlite3_int64>(std::min<std::size_t>(limit, INT64_MAX)));
   int rc;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    out.push_back(core::Message{job.room, static_cast<std::uint64_t>(sqlite3_column_int64(st, 0)), text_column(st, 1),
+    out.push_back(core::Message{room, static_cast<std::uint64_t>(sqlite3_column_int64(st, 0)), text_column(st, 1),
                                 text_column(st, 2), sqlite3_column_int64(st, 3), text_column(st, 4)});
   }
   if (rc != SQLITE_DONE) {
-    spdlog::error("store: read of {} failed: {}", job.room, sqlite3_errmsg(db_));
+    spdlog::error("store: read of {} failed: {}", room, sqlite3_errmsg(db_));
     out.clear();
     return errc::store_failed;
   }

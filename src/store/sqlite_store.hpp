@@ -1,19 +1,20 @@
 #pragma once
-// SqliteStore: the embedded default. One file in the data directory, WAL mode, one thread that
-// owns the connection and commits every append queued since its last commit in one transaction
-// (group commit): under load a batch holds thousands of messages for the price of one commit.
+// SqliteStore: the embedded default. One file in the data directory, WAL mode, one thread (a
+// StoreWorker) that owns the connection and commits every append queued since its last commit in
+// one transaction (group commit): under load a batch holds thousands of messages for the price of
+// one commit. A failed commit is retried until it succeeds; at stop() it fails at once (a local
+// file that fails is not waited for).
 // Checkpoints (copying the WAL into the database file, with two fsyncs) run on a second thread
 // with its own connection, so that commits rarely wait for the disk: only every 4,000 WAL pages
 // does the writer finish a checkpoint's last few pages itself, which lets the WAL start over.
 #include <atomic>
 #include <condition_variable>
-#include <deque>
 #include <filesystem>
 #include <mutex>
 #include <thread>
-#include <variant>
 
 #include "store/store.hpp"
+#include "store/store_worker.hpp"
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -28,7 +29,7 @@ struct SqliteOptions {
   std::size_t checkpoint_pages = 1000;  // WAL pages that start a background checkpoint (SQLite's default)
 };
 
-class SqliteStore final : public Store {
+class SqliteStore final : public Store, private StoreBackend {
  public:
   // Opens (creating if needed) and migrates the database; throws std::runtime_error on failure.
   explicit SqliteStore(SqliteOptions options);
@@ -50,37 +51,15 @@ class SqliteStore final : public Store {
   std::uint64_t checkpoint_finishes() const noexcept { return checkpoint_finishes_.load(std::memory_order_relaxed); }
 
  private:
-  struct CreateJob {
-    StoredRoom room;
-    Done done;
-  };
-  struct AppendJob {
-    std::vector<core::Message> batch;
-    Done done;
-  };
-  struct ReadJob {
-    std::string room;
-    std::uint64_t after, before;
-    std::size_t limit;
-    ReadDone done;
-  };
-  struct FindRoomJob {
-    std::string room;
-    FindRoomDone done;
-  };
-  struct FlushJob {
-    std::function<void()> done;
-  };
-  using Job = std::variant<CreateJob, AppendJob, ReadJob, FindRoomJob, FlushJob>;
+  Outcome try_commit(std::span<Append> appends, std::string& err) override;
+  Outcome try_create_room(const StoredRoom& room, std::error_code& result, std::string& err) override;
+  std::error_code read_now(const std::string& room, std::uint64_t after, std::uint64_t before, std::size_t limit,
+                           std::vector<core::Message>& out) override;
+  std::error_code find_room_now(const std::string& room, std::optional<StoredRoom>& out) override;
+  std::vector<StoredRoom> load_rooms_now() override;
 
-  void run();
   void run_checkpointer();
   static int on_wal_commit(void* self, sqlite3* db, const char* name, int pages);
-  void submit(Job job);
-  void commit_appends(std::vector<AppendJob*>& jobs);
-  std::error_code insert_room(const StoredRoom& room);
-  std::error_code read_now(const ReadJob& job, std::vector<core::Message>& out);
-  std::error_code find_room_now(const std::string& room, std::optional<StoredRoom>& out);
   void exec(const char* sql);
   void migrate();
 
@@ -93,17 +72,8 @@ class SqliteStore final : public Store {
   sqlite3_stmt* select_range_ = nullptr;
   sqlite3_stmt* select_room_ = nullptr;
 
-  std::mutex mutex_;  // guards jobs_ and stopping_; never held during SQLite work
-  std::condition_variable wake_;
-  std::deque<Job> jobs_;
-  bool stopping_ = false;
-  std::thread thread_;
-
-  std::atomic<std::uint64_t> queued_{0};
-  std::atomic<std::uint64_t> batches_{0};
-  std::atomic<std::uint64_t> messages_{0};
-  std::atomic<std::uint64_t> batch_micros_{0};
-  std::atomic<std::uint64_t> failures_{0};
+  // The store thread: it alone uses db_ and the statements above.
+  StoreWorker worker_;
 
   // The background checkpointer: its own connection and thread. The commit hook (writer thread)
   // asks it for a pass every checkpoint_pages new WAL frames; once the WAL is 4 × that long and

@@ -1,0 +1,270 @@
+#include "store/store_worker.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <future>
+#include <stdexcept>
+#include <type_traits>
+
+#include "protocol/errc.hpp"
+
+namespace parley::store {
+
+namespace {
+
+using protocol::errc;
+using Clock = std::chrono::steady_clock;
+
+constexpr auto first_backoff = std::chrono::milliseconds(50);
+constexpr auto max_backoff = std::chrono::milliseconds(2000);
+
+}  // namespace
+
+StoreWorker::StoreWorker(StoreBackend& backend, StoreWorkerOptions options)
+    : backend_(backend), options_(std::move(options)) {}
+
+StoreWorker::~StoreWorker() { stop(); }
+
+void StoreWorker::start() {
+  thread_ = std::thread([this] { run(); });
+  std::lock_guard lock(mutex_);  // read by submit() after its own turn with the lock
+  thread_id_ = thread_.get_id();
+}
+
+std::vector<StoredRoom> StoreWorker::load_rooms() {
+  std::promise<std::vector<StoredRoom>> done;
+  submit(CallJob{[&] {
+    try {
+      done.set_value(backend_.load_rooms_now());
+    } catch (...) {
+      done.set_exception(std::current_exception());
+    }
+  }});
+  return done.get_future().get();
+}
+
+void StoreWorker::create_room_now(const StoredRoom& room) {
+  std::promise<std::error_code> done;
+  create_room(room, [&](std::error_code ec) { done.set_value(ec == errc::room_exists ? std::error_code() : ec); });
+  if (auto ec = done.get_future().get())
+    throw std::runtime_error("cannot create room " + room.id + ": " + ec.message());
+}
+
+void StoreWorker::create_room(StoredRoom room, Store::Done done) {
+  submit(CreateJob{std::move(room), std::move(done)});
+}
+
+bool StoreWorker::has_capacity() const { return queued_.load(std::memory_order_relaxed) < options_.max_queue; }
+
+void StoreWorker::append(std::vector<core::Message> batch, Store::Done done) {
+  queued_.fetch_add(batch.size());
+  submit(AppendJob{std::move(batch), std::move(done)});
+}
+
+void StoreWorker::read(std::string room, std::uint64_t after, std::uint64_t before, std::size_t limit,
+                       Store::ReadDone done) {
+  submit(ReadJob{std::move(room), after, before, limit, std::move(done)});
+}
+
+void StoreWorker::find_room(std::string room, Store::FindRoomDone done) {
+  submit(FindRoomJob{std::move(room), std::move(done)});
+}
+
+void StoreWorker::flush() {
+  std::promise<void> done;
+  submit(CallJob{[&] { done.set_value(); }});
+  done.get_future().wait();
+}
+
+void StoreWorker::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (!stopping_) stop_deadline_ = Clock::now() + options_.stop_timeout;
+    stopping_ = true;
+  }
+  // Wakes the idle loop, or a backoff wait that may now have to end at the deadline.
+  wake_.notify_all();
+  join();
+}
+
+void StoreWorker::join() {
+  // Once, whoever comes first; the others (a second stop(), the destructor's) wait for it.
+  std::call_once(joined_, [this] {
+    if (thread_.joinable()) thread_.join();
+  });
+}
+
+StoreStats StoreWorker::stats() const {
+  return StoreStats{batches_.load(std::memory_order_relaxed), messages_.load(std::memory_order_relaxed),
+                    batch_micros_.load(std::memory_order_relaxed), queued_.load(std::memory_order_relaxed),
+                    failures_.load(std::memory_order_relaxed)};
+}
+
+void StoreWorker::submit(Job job) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!stopping_) {
+      jobs_.push_back(std::move(job));
+      wake_.notify_one();
+      return;
+    }
+  }
+  // Stopped: fail the job on the caller's thread.
+  std::visit(
+      [this](auto& j) {
+        using J = std::decay_t<decltype(j)>;
+        if constexpr (std::is_same_v<J, ReadJob>)
+          j.done(errc::store_failed, {});
+        else if constexpr (std::is_same_v<J, FindRoomJob>)
+          j.done(errc::store_failed, std::nullopt);
+        else if constexpr (std::is_same_v<J, CallJob>) {
+          // The thread may still be draining: a flush waits for it to end, and start-up work may
+          // use the backend only once the thread is gone. From the thread itself (a completion
+          // during the drain) it runs now.
+          if (std::this_thread::get_id() != thread_id_) join();
+          j.fn();
+        } else if constexpr (std::is_same_v<J, AppendJob>) {
+          queued_.fetch_sub(j.batch.size());
+          j.done(errc::store_failed);
+        } else
+          j.done(errc::store_failed);
+      },
+      job);
+}
+
+bool StoreWorker::keep_retrying() {
+  std::lock_guard lock(mutex_);
+  return !stopping_ || Clock::now() < stop_deadline_;
+}
+
+void StoreWorker::wait_backoff(std::chrono::milliseconds& backoff) {
+  if (options_.wait) {
+    options_.wait(backoff);
+  } else {
+    // stop() ends the wait early: with no time left to retry the next attempt is the last, and
+    // with some it need not outlast the deadline.
+    std::unique_lock lock(mutex_);
+    const bool was_stopping = stopping_;
+    auto until = Clock::now() + backoff;
+    if (stopping_) until = std::min(until, stop_deadline_);
+    wake_.wait_until(lock, until, [&] { return stopping_ != was_stopping; });
+  }
+  backoff = std::min(backoff * 2, max_backoff);
+}
+
+void StoreWorker::run() {
+  std::deque<Job> work;
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
+      if (jobs_.empty() && stopping_) return;
+      work.swap(jobs_);
+    }
+    // Consecutive appends share one transaction; other jobs run in between, in order.
+    std::vector<AppendJob*> appends;
+    std::size_t batched = 0;
+    auto commit_pending = [&] {
+      if (!appends.empty()) commit(appends);
+      appends.clear();
+      batched = 0;
+    };
+    for (Job& job : work) {
+      if (auto* a = std::get_if<AppendJob>(&job)) {
+        if (batched + a->batch.size() > options_.max_batch) commit_pending();
+        appends.push_back(a);
+        batched += a->batch.size();
+        continue;
+      }
+      commit_pending();
+      if (auto* c = std::get_if<CreateJob>(&job)) {
+        c->done(create(c->room));
+      } else if (auto* r = std::get_if<ReadJob>(&job)) {
+        std::vector<core::Message> out;
+        auto ec = backend_.read_now(r->room, r->after, r->before, r->limit, out);
+        r->done(ec, std::move(out));
+      } else if (auto* fr = std::get_if<FindRoomJob>(&job)) {
+        std::optional<StoredRoom> found;
+        auto ec = backend_.find_room_now(fr->room, found);
+        fr->done(ec, std::move(found));
+      } else if (auto* f = std::get_if<CallJob>(&job)) {
+        f->fn();
+      }
+    }
+    commit_pending();
+    work.clear();
+  }
+}
+
+void StoreWorker::commit(std::span<AppendJob*> jobs) {
+  std::vector<StoreBackend::Append> appends;
+  appends.reserve(jobs.size());
+  std::size_t n = 0;
+  for (auto* j : jobs) {
+    appends.push_back({&j->batch, {}});
+    n += j->batch.size();
+  }
+  auto backoff = first_backoff;
+  for (;;) {
+    for (auto& a : appends) a.result = {};
+    std::string err;
+    const auto t0 = Clock::now();
+    const auto outcome = backend_.try_commit(appends, err);
+    if (outcome == StoreBackend::Outcome::ok) {
+      const auto us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0);
+      batches_.fetch_add(1, std::memory_order_relaxed);
+      messages_.fetch_add(n, std::memory_order_relaxed);
+      batch_micros_.fetch_add(static_cast<std::uint64_t>(us.count()), std::memory_order_relaxed);
+      queued_.fetch_sub(n);
+      for (std::size_t i = 0; i < jobs.size(); ++i) jobs[i]->done(appends[i].result);
+      return;
+    }
+    failures_.fetch_add(1, std::memory_order_relaxed);
+    if (outcome == StoreBackend::Outcome::rejected) {
+      // Retrying the batch would fail forever. Commit each append on its own so only the one
+      // holding the bad row fails.
+      if (jobs.size() > 1) {
+        spdlog::warn("store: batch of {} appends rejected ({}); committing them one by one", jobs.size(), err);
+        for (auto*& j : jobs) commit(std::span(&j, 1));
+        return;
+      }
+      spdlog::error("store: append of {} messages rejected by the database: {}", n, err);
+      queued_.fetch_sub(n);
+      jobs.front()->done(errc::store_failed);
+      return;
+    }
+    // Retried with the same seqs: skipping them would leave a hole in the room.
+    if (!keep_retrying()) {
+      spdlog::error("store: commit of {} messages failed at shutdown: {}", n, err);
+      queued_.fetch_sub(n);
+      for (auto* j : jobs) j->done(errc::store_failed);
+      return;
+    }
+    spdlog::error("store: commit of {} messages failed, retrying in {} ms: {}", n, backoff.count(), err);
+    wait_backoff(backoff);
+  }
+}
+
+std::error_code StoreWorker::create(const StoredRoom& room) {
+  auto backoff = first_backoff;
+  for (;;) {
+    std::error_code result;
+    std::string err;
+    const auto outcome = backend_.try_create_room(room, result, err);
+    if (outcome == StoreBackend::Outcome::ok) return result;
+    if (outcome == StoreBackend::Outcome::rejected) {
+      spdlog::error("store: cannot create room {}: {}", room.id, err);
+      return errc::store_failed;
+    }
+    failures_.fetch_add(1, std::memory_order_relaxed);
+    if (!keep_retrying()) {
+      spdlog::error("store: cannot create room {}: {}", room.id, err);
+      return errc::store_failed;
+    }
+    spdlog::error("store: creating room {} failed, retrying in {} ms: {}", room.id, backoff.count(), err);
+    wait_backoff(backoff);
+  }
+}
+
+}  // namespace parley::store

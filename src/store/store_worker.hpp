@@ -1,0 +1,158 @@
+#pragma once
+// StoreWorker: the store thread both stores share. A store (SqliteStore, PostgresStore) is a
+// StoreBackend that does one thing once against its database; the worker decides when, in what
+// order, in what groups, how often after a failure, and what a caller hears once it has stopped.
+//
+// Threads: every call may come from any thread. The backend is called on the worker's thread only
+// (or, once stop() has joined it, by a start-up call on its caller's: nobody else is left), so it
+// owns its connection without a lock. Completion handlers run on the worker's thread, in
+// submission order; one that blocks holds up every job behind it, and one must not call flush()
+// or stop(), which would wait for itself.
+// Ordering: jobs run in submission order. Consecutive appends share one commit of at most
+// max_batch messages (one append larger than that commits alone); any other job ends the group,
+// so a read sees every append submitted before it.
+// Failures: a commit that fails is retried with the same rows after 50 ms, doubling to 2 s: an
+// assigned seq is never skipped. A commit the database rejects as data is retried append by
+// append, so that only the append holding the bad row fails. A creation is retried the same way;
+// reads and lookups answer at once, as their callers wait.
+// Stop: stop() lets the queue drain, then joins the thread. A commit or creation failing after
+// stop() is retried until stop_timeout has passed since, then fails with errc::store_failed
+// (nothing unacknowledged is claimed stored). Once stop() has begun every call fails on its
+// caller's thread at once, except flush() and start-up calls: they wait for the drain to end.
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <variant>
+#include <vector>
+
+#include "store/store.hpp"
+
+namespace parley::store {
+
+// One database, one attempt at a time, from one thread at a time (see Threads above).
+class StoreBackend {
+ public:
+  enum class Outcome {
+    ok,
+    retry,     // connection lost, database busy, disk full: the same attempt may succeed later
+    rejected,  // the database refuses it as data: retrying cannot help
+  };
+  // One append of a commit: its messages (seqs assigned, any rooms) and the answer its completion
+  // gets if the commit succeeds. Cleared before each attempt; a backend sets it to fail this
+  // append alone in a commit that otherwise succeeds.
+  struct Append {
+    const std::vector<core::Message>* messages = nullptr;
+    std::error_code result;
+  };
+
+  virtual ~StoreBackend() = default;
+
+  // Commits every message of `appends` in one transaction, or none of them; err says why not.
+  virtual Outcome try_commit(std::span<Append> appends, std::string& err) = 0;
+  // ok: `result` holds the answer ({}, errc::room_exists, or errc::store_failed already logged);
+  // retry and rejected: err says why.
+  virtual Outcome try_create_room(const StoredRoom& room, std::error_code& result, std::string& err) = 0;
+  // One answer, not retried through an outage: the caller is waiting. Errors are logged here.
+  virtual std::error_code read_now(const std::string& room, std::uint64_t after, std::uint64_t before,
+                                   std::size_t limit, std::vector<core::Message>& out) = 0;
+  virtual std::error_code find_room_now(const std::string& room, std::optional<StoredRoom>& out) = 0;
+  // Start-up; throws std::runtime_error when the rooms cannot be read.
+  virtual std::vector<StoredRoom> load_rooms_now() = 0;
+};
+
+struct StoreWorkerOptions {
+  std::size_t max_queue = 100000;  // messages waiting for commit before has_capacity() is false
+  std::size_t max_batch = 10000;   // messages per commit
+  // How long after stop() a failing commit or creation is still retried before it fails with
+  // errc::store_failed; 0: not at all.
+  std::chrono::milliseconds stop_timeout{0};
+  // Tests: called instead of waiting out a retry's backoff (which otherwise waits on the clock,
+  // cut short by stop()).
+  std::function<void(std::chrono::milliseconds)> wait{};
+};
+
+class StoreWorker {
+ public:
+  StoreWorker(StoreBackend& backend, StoreWorkerOptions options);
+  ~StoreWorker();  // stop()
+  StoreWorker(const StoreWorker&) = delete;
+  StoreWorker& operator=(const StoreWorker&) = delete;
+
+  // Starts the thread: the last step of the store's constructor, once the backend is ready.
+  void start();
+
+  // The Store operations (store.hpp states their contract).
+  std::vector<StoredRoom> load_rooms();
+  void create_room_now(const StoredRoom& room);
+  void create_room(StoredRoom room, Store::Done done);
+  bool has_capacity() const;
+  void append(std::vector<core::Message> batch, Store::Done done);
+  void read(std::string room, std::uint64_t after, std::uint64_t before, std::size_t limit, Store::ReadDone done);
+  void find_room(std::string room, Store::FindRoomDone done);
+  void flush();
+  void stop();
+  StoreStats stats() const;
+
+ private:
+  struct CreateJob {
+    StoredRoom room;
+    Store::Done done;
+  };
+  struct AppendJob {
+    std::vector<core::Message> batch;
+    Store::Done done;
+  };
+  struct ReadJob {
+    std::string room;
+    std::uint64_t after, before;
+    std::size_t limit;
+    Store::ReadDone done;
+  };
+  struct FindRoomJob {
+    std::string room;
+    Store::FindRoomDone done;
+  };
+  struct CallJob {
+    std::function<void()> fn;  // flush, start-up work
+  };
+  using Job = std::variant<CreateJob, AppendJob, ReadJob, FindRoomJob, CallJob>;
+
+  void run();
+  void submit(Job job);
+  void commit(std::span<AppendJob*> jobs);
+  std::error_code create(const StoredRoom& room);
+  // False once stop() was called longer than stop_timeout ago.
+  bool keep_retrying();
+  void join();
+  void wait_backoff(std::chrono::milliseconds& backoff);
+
+  StoreBackend& backend_;
+  StoreWorkerOptions options_;
+
+  std::mutex mutex_;  // guards jobs_, stopping_, stop_deadline_; never held during backend work
+  std::condition_variable wake_;
+  std::deque<Job> jobs_;
+  bool stopping_ = false;
+  std::chrono::steady_clock::time_point stop_deadline_{};
+  std::thread thread_;
+  std::thread::id thread_id_;  // set by start(), under mutex_
+  std::once_flag joined_;
+
+  std::atomic<std::uint64_t> queued_{0};
+  std::atomic<std::uint64_t> batches_{0};
+  std::atomic<std::uint64_t> messages_{0};
+  std::atomic<std::uint64_t> batch_micros_{0};
+  std::atomic<std::uint64_t> failures_{0};
+};
+
+}  // namespace parley::store
