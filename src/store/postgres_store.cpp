@@ -230,6 +230,8 @@ bool PostgresStore::ensure_connected(std::string& err) {
   return true;
 }
 
+void PostgresStore::rollback() { Result ended(PQexec(conn_, "ROLLBACK")); }
+
 void PostgresStore::disconnect() {
   if (conn_) PQfinish(conn_);
   conn_ = nullptr;
@@ -241,7 +243,7 @@ void PostgresStore::migrate() {
     const auto st = PQresultStatus(r.get());
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
       const std::string msg = trimmed(PQerrorMessage(conn_));
-      Result(PQexec(conn_, "ROLLBACK"));
+      rollback();
       throw std::runtime_error(std::string("PostgreSQL schema migration failed: ") + msg);
     }
     return r;
@@ -253,7 +255,7 @@ void PostgresStore::migrate() {
   const int version = static_cast<int>(int_column(v.get(), 0, 0));
   const int latest = static_cast<int>(std::size(migrations));
   if (version > latest) {
-    Result(PQexec(conn_, "ROLLBACK"));
+    rollback();
     throw std::runtime_error("database schema version " + std::to_string(version) + " is newer than this binary's " +
                              std::to_string(latest));
   }
@@ -283,6 +285,7 @@ std::vector<StoredRoom> PostgresStore::load_rooms_now() {
                     "COALESCE((SELECT MAX(seq) FROM messages m WHERE m.room = r.id), 0) FROM rooms r ORDER BY id"));
     if (PQresultStatus(r.get()) == PGRES_TUPLES_OK) {
       std::vector<StoredRoom> rooms;
+      rooms.reserve(static_cast<std::size_t>(PQntuples(r.get())));
       for (int i = 0; i < PQntuples(r.get()); ++i)
         rooms.push_back(StoredRoom{column(r.get(), i, 0), static_cast<std::uint64_t>(int_column(r.get(), i, 3)),
                                    int_column(r.get(), i, 1), column(r.get(), i, 2)});
@@ -318,7 +321,7 @@ StoreBackend::Outcome PostgresStore::classify_failure(const PGresult* r, std::st
   // Class 22 (data exception, e.g. a NUL byte in a text) and 54 (program limit): this row can
   // never be stored. The transaction is rolled back; the connection is fine.
   if (PQstatus(conn_) == CONNECTION_OK && (state.starts_with("22") || state.starts_with("54"))) {
-    Result(PQexec(conn_, "ROLLBACK"));
+    rollback();
     return Outcome::rejected;
   }
   // Anything else (a lost connection, a server shutting down, a transient error): start over on a

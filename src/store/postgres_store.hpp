@@ -67,6 +67,8 @@ class PostgresStore final : public Store, private StoreBackend {
   bool connect_once(std::string& err);
   bool ensure_connected(std::string& err);
   void disconnect();
+  // Ends the open transaction; its answer does not matter (an error leaves nothing open).
+  void rollback();
   void migrate();
 
   PostgresOptions options_;
