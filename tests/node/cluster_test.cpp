@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <functional>
 #include <future>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -30,7 +31,8 @@ namespace json = boost::json;
 using parley::node::Node;
 using parley::node::Shard;
 
-// A client without a socket: events land in a queue the test reads.
+// A client without a socket: events land in a queue the test reads. Made by
+// ClusterFixture::open_session() only, and spoken for by ClusterFixture::say() only.
 class TestSession final : public parley::node::Session {
  public:
   TestSession(Shard& shard, std::uint64_t id) : Session(shard, id, shard.node().options().limits) {}
@@ -47,7 +49,7 @@ class TestSession final : public parley::node::Session {
     cv_.notify_all();
   }
   void flush() override {}
-  json::object joined;  // the answer to the join of ClusterTest::client()
+  json::object joined;  // the answer to the join of ClusterFixture::client()
   void close(parley::protocol::CloseCode, std::string_view) override { shard().node().on_closed(*this); }
   void tick(std::int64_t) override {}
 
@@ -95,21 +97,138 @@ void on_shard(Shard& shard, F&& f) {
   ASSERT_EQ(done.get_future().wait_for(5s), std::future_status::ready);
 }
 
+// A broker that passes every call to the one it wraps, and every Handler call back to the node:
+// the base of the test's fault-injecting decorators, which override what they change. Works over
+// any broker: faults injected this way do not depend on one implementation's internals.
+class ForwardingBroker : public parley::broker::Broker, public parley::broker::Handler {
+ public:
+  explicit ForwardingBroker(std::unique_ptr<parley::broker::Broker> inner) : inner_(std::move(inner)) {}
+
+  // Broker: to the real one.
+  void set_handler(parley::broker::Handler* handler) override {
+    handler_ = handler;
+    inner_->set_handler(this);
+  }
+  void start() override { inner_->start(); }
+  void stop() override { inner_->stop(); }
+  bool ready() const override { return inner_->ready(); }
+  void publish(const parley::core::Message& m, PublishDone done) override { inner_->publish(m, std::move(done)); }
+  void announce_room(const std::string& room, const std::string& by, AnnounceDone done) override {
+    inner_->announce_room(room, by, std::move(done));
+  }
+  void lookup_room(const std::string& room, LookupDone done) override { inner_->lookup_room(room, std::move(done)); }
+  void subscribe(const std::string& room, std::function<void(std::error_code)> done) override {
+    inner_->subscribe(room, std::move(done));
+  }
+  void unsubscribe(const std::string& room) override { inner_->unsubscribe(room); }
+  void fetch(const std::string& room, std::uint64_t after, std::size_t limit, FetchDone done) override {
+    inner_->fetch(room, after, limit, std::move(done));
+  }
+  void last_seqs(const std::vector<std::string>& rooms, SeqDone done) override {
+    inner_->last_seqs(rooms, std::move(done));
+  }
+  void presence_join(const std::string& room, const std::string& user, PresenceDone done) override {
+    inner_->presence_join(room, user, std::move(done));
+  }
+  void presence_leave(const std::string& room, const std::string& user, PresenceDone done) override {
+    inner_->presence_leave(room, user, std::move(done));
+  }
+  void presence_sync(const std::string& room, std::vector<std::string> users, PresenceDone done) override {
+    inner_->presence_sync(room, std::move(users), std::move(done));
+  }
+  void presence_members(const std::string& room, MembersDone done) override {
+    inner_->presence_members(room, std::move(done));
+  }
+  void presence_counts(const std::vector<std::string>& rooms, CountsDone done) override {
+    inner_->presence_counts(rooms, std::move(done));
+  }
+
+  // Handler: to the node.
+  void on_message(parley::core::Message m) override { handler_->on_message(std::move(m)); }
+  void on_room_created(std::string room, std::string by) override {
+    handler_->on_room_created(std::move(room), std::move(by));
+  }
+  void on_state(bool up) override { handler_->on_state(up); }
+  void on_presence(std::string room, std::uint64_t version, std::string user, bool joined) override {
+    handler_->on_presence(std::move(room), version, std::move(user), joined);
+  }
+  void on_presence_reset() override { handler_->on_presence_reset(); }
+
+ protected:
+  std::unique_ptr<parley::broker::Broker> inner_;
+  parley::broker::Handler* handler_ = nullptr;
+};
+
+// A broker that passes everything through, except that the room announcements it hears
+// (on_room_created) are held back until release(): a node that has not heard of a new room yet,
+// for as long as the test wants. And, on demand, every lookup_room fails, as that of a broker that
+// cannot be reached would, while the rest keeps working.
+class HoldingBroker final : public ForwardingBroker {
+ public:
+  using ForwardingBroker::ForwardingBroker;
+
+  // Delivers the held announcements (on the caller's thread: the node posts them to its shards).
+  void release() {
+    std::vector<std::pair<std::string, std::string>> held;
+    {
+      std::lock_guard lock(mutex_);
+      held.swap(held_);
+      holding_ = false;
+    }
+    for (auto& [room, by] : held) handler_->on_room_created(room, by);
+  }
+  std::size_t held() {
+    std::lock_guard lock(mutex_);
+    return held_.size();
+  }
+  void fail_lookups(bool fail) { fail_lookups_.store(fail); }
+
+  void lookup_room(const std::string& room, LookupDone done) override {
+    if (fail_lookups_.load()) return done(parley::protocol::errc::unavailable, std::nullopt);
+    inner_->lookup_room(room, std::move(done));
+  }
+  // Room announcements wait.
+  void on_room_created(std::string room, std::string by) override {
+    {
+      std::lock_guard lock(mutex_);
+      if (holding_) {
+        held_.emplace_back(std::move(room), std::move(by));
+        return;
+      }
+    }
+    handler_->on_room_created(std::move(room), std::move(by));
+  }
+
+ private:
+  std::mutex mutex_;
+  bool holding_ = true;
+  std::vector<std::pair<std::string, std::string>> held_;
+  std::atomic<bool> fail_lookups_{false};
+};
+
 struct TestNode {
   // The broker goes first (members are destroyed in reverse): its thread may still be completing
   // calls that post to the node's shards.
   std::unique_ptr<Node> node;
-  std::unique_ptr<parley::broker::Broker> broker;
+  std::unique_ptr<parley::broker::Broker> broker;  // what the node runs on: `inner`, maybe wrapped
+  parley::broker::Broker* inner = nullptr;         // the MemoryBroker or RedisBroker itself
 };
 
 enum class Backend { memory, redis };
 
-class ClusterTest : public ::testing::Test {
+std::string backend_name(const ::testing::TestParamInfo<Backend>& info) {
+  return info.param == Backend::memory ? "Memory" : "Redis";
+}
+
+// Two nodes (each with two shards) on one store and one broker of `backend()`. The test's
+// sessions are made by open_session() and speak through say(): the only two places that know how
+// a session is attached to a shard and fed a frame.
+class ClusterFixture : public ::testing::Test {
  protected:
   // Heartbeats lapse after this long: a crashed node's members leave within it and a beat.
   static constexpr auto node_timeout = 1500ms;
 
-  virtual Backend backend() const { return Backend::memory; }
+  virtual Backend backend() const = 0;
   // The broker node `n` runs on: `broker` itself, or something wrapped around it.
   virtual std::unique_ptr<parley::broker::Broker> wrap(int /*n*/, std::unique_ptr<parley::broker::Broker> broker) {
     return broker;
@@ -129,16 +248,14 @@ class ClusterTest : public ::testing::Test {
     return std::make_unique<parley::broker::RedisBroker>(o);
   }
 
-  parley::broker::MemoryBroker* memory(int n) {
-    return static_cast<parley::broker::MemoryBroker*>(nodes_[n].broker.get());
-  }
+  parley::broker::MemoryBroker* memory(int n) { return static_cast<parley::broker::MemoryBroker*>(nodes_[n].inner); }
 
   // Node `n` dies as a killed process would: no goodbye, no more heartbeats.
   void crash(int n) {
     if (backend() == Backend::memory)
       cluster_.crash(memory(n));
     else
-      static_cast<parley::broker::RedisBroker*>(nodes_[n].broker.get())->abandon();
+      static_cast<parley::broker::RedisBroker*>(nodes_[n].inner)->abandon();
   }
 
   void SetUp() override {
@@ -154,7 +271,9 @@ class ClusterTest : public ::testing::Test {
     store_ = std::make_unique<parley::store::SqliteStore>(parley::store::SqliteOptions{dir_ / "parley.db"});
     for (int i = 0; i < 2; ++i) {
       TestNode n;
-      n.broker = wrap(i, make_broker());
+      auto broker = make_broker();
+      n.inner = broker.get();
+      n.broker = wrap(i, std::move(broker));
       parley::node::NodeOptions opts;
       opts.threads = 2;
       opts.broker_wait_ms = static_cast<std::uint32_t>(request_timeout.count());
@@ -173,29 +292,66 @@ class ClusterTest : public ::testing::Test {
     if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
 
-  // A welcomed session on node `n`, joined to `room`.
-  std::shared_ptr<TestSession> client(int n, const std::string& name, const std::string& room = "general") {
-    Shard& shard = nodes_[n].node->shard(0);
+  // A new session on `shard`, before its hello. Every session of the tests is made here.
+  std::shared_ptr<TestSession> open_session(Shard& shard) {
     std::shared_ptr<TestSession> s;
     on_shard(shard, [&] {
       s = std::make_shared<TestSession>(shard, shard.next_session_id());
       shard.add_session(s);
-      s->shard().node().on_text(*s, R"({"type":"hello","name":")" + name + R"("})");
-      s->shard().node().on_text(*s, R"({"type":"join","room":")" + room + R"("})");
     });
-    EXPECT_FALSE(s->next("welcome").empty());
-    s->joined = s->next("joined");
-    EXPECT_FALSE(s->joined.empty());
     sessions_.push_back(s);
     return s;
   }
 
-  void say(const std::shared_ptr<TestSession>& s, const std::string& frame) {
-    on_shard(s->shard(), [&] { s->shard().node().on_text(*s, frame); });
+  // A welcomed session on node `n`, joined to `room`.
+  std::shared_ptr<TestSession> client(int n, const std::string& name, const std::string& room = "general") {
+    auto s = open_session(nodes_[n].node->shard(0));
+    say(s, R"({"type":"hello","name":")" + name + R"("})");
+    say(s, R"({"type":"join","room":")" + room + R"("})");
+    EXPECT_FALSE(s->next("welcome").empty());
+    s->joined = s->next("joined");
+    EXPECT_FALSE(s->joined.empty());
+    return s;
+  }
+
+  void say(const std::shared_ptr<TestSession>& s, const std::string& frame) { say(std::vector{s}, frame); }
+
+  // `frame` from each of `sessions`, at once: one task per shard, with the frames of that shard's
+  // sessions in order, every task posted before any is waited for. Every frame of the tests
+  // reaches its node here.
+  void say(const std::vector<std::shared_ptr<TestSession>>& sessions, const std::string& frame) {
+    std::map<Shard*, std::vector<std::shared_ptr<TestSession>>> by_shard;
+    for (const auto& s : sessions) by_shard[&s->shard()].push_back(s);
+    std::vector<std::future<void>> done;
+    for (auto& [shard, ss] : by_shard) {
+      auto said = std::make_shared<std::promise<void>>();
+      done.push_back(said->get_future());
+      shard->post([shard, ss, frame, said] {
+        for (const auto& s : ss) shard->node().on_text(*s, frame);
+        said->set_value();
+      });
+    }
+    for (auto& d : done) ASSERT_EQ(d.wait_for(5s), std::future_status::ready);
   }
 
   static std::string send(const std::string& cid, const std::string& text) {
     return R"({"type":"send","room":"general","cid":")" + cid + R"(","text":")" + text + R"("})";
+  }
+
+  // Polls `pred` every `interval` until it holds (true) or `timeout` has passed (false): the way
+  // the tests wait for a state change they can observe, never a fixed sleep.
+  static bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 5s,
+                         std::chrono::milliseconds interval = 10ms) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!pred()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(interval);
+    }
+    return true;
+  }
+
+  static std::function<bool(const json::object&)> about(const std::string& room) {
+    return [room](const json::object& e) { return e.at("room").as_string() == room; };
   }
 
   std::filesystem::path dir_;
@@ -204,6 +360,12 @@ class ClusterTest : public ::testing::Test {
   std::unique_ptr<parley::store::SqliteStore> store_;
   std::vector<TestNode> nodes_;
   std::vector<std::shared_ptr<TestSession>> sessions_;
+};
+
+// The cluster path itself, on the MemoryBroker.
+class ClusterTest : public ClusterFixture {
+ protected:
+  Backend backend() const override { return Backend::memory; }
 };
 
 TEST_F(ClusterTest, MessagesReachEveryNodeInSeqOrder) {
@@ -279,14 +441,9 @@ TEST_F(ClusterTest, ResumeOnAnotherNodeHasNoHoleAndNoDuplicate) {
   for (int i = 0; i < 10; ++i) say(a, send("c" + std::to_string(i), "m"));
   for (int i = 0; i < 10; ++i) ASSERT_FALSE(a->next("ack").empty());
   // bob saw up to seq 4 on node 0, reconnects to node 1 and resumes.
-  Shard& shard = nodes_[1].node->shard(1);
-  auto b = std::make_shared<TestSession>(shard, shard.next_session_id());
-  sessions_.push_back(b);
-  on_shard(shard, [&] {
-    shard.add_session(b);
-    shard.node().on_text(*b, R"({"type":"hello","name":"bob"})");
-    shard.node().on_text(*b, R"({"type":"join","room":"general","since":4})");
-  });
+  auto b = open_session(nodes_[1].node->shard(1));
+  say(b, R"({"type":"hello","name":"bob"})");
+  say(b, R"({"type":"join","room":"general","since":4})");
   ASSERT_FALSE(b->next("joined").empty());
   say(a, send("c10", "live"));
   for (std::uint64_t seq = 5; seq <= 11; ++seq) {
@@ -310,7 +467,7 @@ TEST_F(ClusterTest, RoomCreatedOnOneNodeIsKnownOnTheOthers) {
 }
 
 // Presence across nodes, over both brokers.
-class PresenceTest : public ClusterTest, public ::testing::WithParamInterface<Backend> {
+class PresenceTest : public ClusterFixture, public ::testing::WithParamInterface<Backend> {
  protected:
   Backend backend() const override { return GetParam(); }
 
@@ -469,109 +626,13 @@ TEST_P(PresenceTest, RestatedAfterTheBrokerLosesItsData) {
   EXPECT_EQ(left.at("state"), "left");
 }
 
-INSTANTIATE_TEST_SUITE_P(Brokers, PresenceTest, ::testing::Values(Backend::memory, Backend::redis),
-                         [](const ::testing::TestParamInfo<Backend>& info) {
-                           return info.param == Backend::memory ? std::string("Memory") : std::string("Redis");
-                         });
-
-// A broker that passes everything through, except that the room announcements it hears
-// (on_room_created) are held back until release(): a node that has not heard of a new room yet,
-// for as long as the test wants. And, on demand, every lookup_room fails, as that of a broker that
-// cannot be reached would, while the rest keeps working.
-class HoldingBroker final : public parley::broker::Broker, public parley::broker::Handler {
- public:
-  explicit HoldingBroker(std::unique_ptr<parley::broker::Broker> inner) : inner_(std::move(inner)) {}
-
-  // Delivers the held announcements (on the caller's thread: the node posts them to its shards).
-  void release() {
-    std::vector<std::pair<std::string, std::string>> held;
-    {
-      std::lock_guard lock(mutex_);
-      held.swap(held_);
-      holding_ = false;
-    }
-    for (auto& [room, by] : held) handler_->on_room_created(room, by);
-  }
-  std::size_t held() {
-    std::lock_guard lock(mutex_);
-    return held_.size();
-  }
-  void fail_lookups(bool fail) { fail_lookups_.store(fail); }
-
-  // Broker: to the real one.
-  void set_handler(parley::broker::Handler* handler) override {
-    handler_ = handler;
-    inner_->set_handler(this);
-  }
-  void start() override { inner_->start(); }
-  void stop() override { inner_->stop(); }
-  bool ready() const override { return inner_->ready(); }
-  void publish(const parley::core::Message& m, PublishDone done) override { inner_->publish(m, std::move(done)); }
-  void announce_room(const std::string& room, const std::string& by, AnnounceDone done) override {
-    inner_->announce_room(room, by, std::move(done));
-  }
-  void lookup_room(const std::string& room, LookupDone done) override {
-    if (fail_lookups_.load()) return done(parley::protocol::errc::unavailable, std::nullopt);
-    inner_->lookup_room(room, std::move(done));
-  }
-  void subscribe(const std::string& room, std::function<void(std::error_code)> done) override {
-    inner_->subscribe(room, std::move(done));
-  }
-  void unsubscribe(const std::string& room) override { inner_->unsubscribe(room); }
-  void fetch(const std::string& room, std::uint64_t after, std::size_t limit, FetchDone done) override {
-    inner_->fetch(room, after, limit, std::move(done));
-  }
-  void last_seqs(const std::vector<std::string>& rooms, SeqDone done) override {
-    inner_->last_seqs(rooms, std::move(done));
-  }
-  void presence_join(const std::string& room, const std::string& user, PresenceDone done) override {
-    inner_->presence_join(room, user, std::move(done));
-  }
-  void presence_leave(const std::string& room, const std::string& user, PresenceDone done) override {
-    inner_->presence_leave(room, user, std::move(done));
-  }
-  void presence_sync(const std::string& room, std::vector<std::string> users, PresenceDone done) override {
-    inner_->presence_sync(room, std::move(users), std::move(done));
-  }
-  void presence_members(const std::string& room, MembersDone done) override {
-    inner_->presence_members(room, std::move(done));
-  }
-  void presence_counts(const std::vector<std::string>& rooms, CountsDone done) override {
-    inner_->presence_counts(rooms, std::move(done));
-  }
-
-  // Handler: to the node, but room announcements wait.
-  void on_message(parley::core::Message m) override { handler_->on_message(std::move(m)); }
-  void on_room_created(std::string room, std::string by) override {
-    {
-      std::lock_guard lock(mutex_);
-      if (holding_) {
-        held_.emplace_back(std::move(room), std::move(by));
-        return;
-      }
-    }
-    handler_->on_room_created(std::move(room), std::move(by));
-  }
-  void on_state(bool up) override { handler_->on_state(up); }
-  void on_presence(std::string room, std::uint64_t version, std::string user, bool joined) override {
-    handler_->on_presence(std::move(room), version, std::move(user), joined);
-  }
-  void on_presence_reset() override { handler_->on_presence_reset(); }
-
- private:
-  std::unique_ptr<parley::broker::Broker> inner_;
-  parley::broker::Handler* handler_ = nullptr;
-  std::mutex mutex_;
-  bool holding_ = true;
-  std::vector<std::pair<std::string, std::string>> held_;
-  std::atomic<bool> fail_lookups_{false};
-};
+INSTANTIATE_TEST_SUITE_P(Brokers, PresenceTest, ::testing::Values(Backend::memory, Backend::redis), backend_name);
 
 // A join for a room this node has not heard of: the node asks the broker's room index (created on
 // another node a moment ago?), then the store (the index lost it, or did not answer), before it
 // refuses. Node 1 hears no room announcement until the test releases them; both nodes share one
 // store.
-class RoomLookupTest : public ClusterTest, public ::testing::WithParamInterface<Backend> {
+class RoomLookupTest : public ClusterFixture, public ::testing::WithParamInterface<Backend> {
  protected:
   Backend backend() const override { return GetParam(); }
   std::unique_ptr<parley::broker::Broker> wrap(int n, std::unique_ptr<parley::broker::Broker> broker) override {
@@ -614,19 +675,6 @@ class RoomLookupTest : public ClusterTest, public ::testing::WithParamInterface<
           return false;
         },
         10s);
-  }
-
-  static bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 5s) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!pred()) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      std::this_thread::sleep_for(10ms);
-    }
-    return true;
-  }
-
-  static std::function<bool(const json::object&)> about(const std::string& room) {
-    return [room](const json::object& e) { return e.at("room").as_string() == room; };
   }
 
   // A room in the shared store only, created an hour ago by `by`, with `messages` messages: as
@@ -745,9 +793,7 @@ TEST_P(RoomLookupTest, JoinsWhileALookupIsInFlightWaitForIt) {
   // Redis holds every command for a while (less than the broker's request timeout): all five
   // joins reach the room's owner while the first one's lookup waits for its answer.
   ASSERT_EQ(parley::test::redis_command(redis_.port(), {"CLIENT", "PAUSE", "400", "ALL"}), "OK");
-  on_shard(nodes_[1].node->shard(0), [&] {
-    for (auto& s : bs) s->shard().node().on_text(*s, join_frame("ops"));
-  });
+  say(bs, join_frame("ops"));
   for (auto& s : bs) {
     auto r = s->next_any({"joined", "error"});
     ASSERT_FALSE(r.empty()) << "no answer";
@@ -954,8 +1000,5 @@ TEST_P(RoomLookupTest, BrokerFailingItsLookupLeavesTheAnswerToTheStore) {
   EXPECT_EQ(metric(1, "parley_room_lookups_total"), 3u);  // one per lookup, store or not
 }
 
-INSTANTIATE_TEST_SUITE_P(Brokers, RoomLookupTest, ::testing::Values(Backend::memory, Backend::redis),
-                         [](const ::testing::TestParamInfo<Backend>& info) {
-                           return info.param == Backend::memory ? std::string("Memory") : std::string("Redis");
-                         });
+INSTANTIATE_TEST_SUITE_P(Brokers, RoomLookupTest, ::testing::Values(Backend::memory, Backend::redis), backend_name);
 }  // namespace
