@@ -778,14 +778,19 @@ TEST_P(PresenceTest, RoomsCountMembersOnEveryNode) {
   say(b, R"({"type":"join","room":"ops"})");
   ASSERT_FALSE(b->next("joined").empty());
   std::int64_t ops_members = -1;
-  for (int attempt = 0; attempt < 50 && ops_members != 1; ++attempt) {  // bob's entry may lag
-    say(a, R"({"type":"rooms"})");
-    auto list = a->next("rooms");
-    ASSERT_FALSE(list.empty());
-    for (const auto& r : list.at("rooms").as_array())
-      if (r.as_object().at("room") == "ops") ops_members = r.as_object().at("members").as_int64();
-    if (ops_members != 1) std::this_thread::sleep_for(20ms);
-  }
+  eventually(  // bob's entry may lag
+      [&] {
+        say(a, R"({"type":"rooms"})");
+        auto list = a->next("rooms");
+        if (list.empty()) {
+          ADD_FAILURE() << "no answer to rooms";
+          return true;
+        }
+        for (const auto& r : list.at("rooms").as_array())
+          if (r.as_object().at("room") == "ops") ops_members = r.as_object().at("members").as_int64();
+        return ops_members == 1;
+      },
+      5s, 20ms);
   EXPECT_EQ(ops_members, 1);
 }
 
@@ -799,7 +804,11 @@ TEST_P(PresenceTest, RestatedAfterTheBrokerLosesItsData) {
   // members; presence versions start again from 1.
   auto c = client(1, "cy");
   EXPECT_TRUE(sees(*c, {"ada", "bob", "cy"}));
-  std::this_thread::sleep_for(3 * node_timeout / 5);  // two beats: both nodes have restated
+  // Both nodes have restated (ada is only there again once node 0 has, bob once node 1 has); each
+  // asked for the members after its restatement.
+  ASSERT_TRUE(eventually([&] {
+    return parley::test::redis_command(redis_.port(), {"HLEN", "parley:{general}:users"}) == "3";
+  })) << "the nodes did not restate their users";
   auto d = client(0, "di");
   EXPECT_TRUE(sees(*d, {"ada", "bob", "cy", "di"}));
   say(b, R"({"type":"leave","room":"general"})");
@@ -852,11 +861,9 @@ class RoomLookupTest : public ClusterFixture, public ::testing::WithParamInterfa
     return eventually(
         [&] {
           auto r = join(s, room);
-          if (!r.empty() && r.at("type").as_string() == "joined") return true;
-          std::this_thread::sleep_for(100ms);  // unavailable comes at once meanwhile: not a join per 10 ms
-          return false;
+          return !r.empty() && r.at("type").as_string() == "joined";
         },
-        10s);
+        10s, 100ms);  // unavailable comes at once meanwhile: not a join per 10 ms
   }
 
   // A room in the shared store only, created an hour ago by `by`, with `messages` messages: as
@@ -1006,7 +1013,8 @@ TEST_P(RoomLookupTest, BrokerDownDuringALookupIsAnsweredByTheStoreNotAHang) {
               "OK");
     refused_in_time("nowhere");
     EXPECT_LT(std::chrono::steady_clock::now() - paused_at, pause) << "answered only once Redis did";
-    std::this_thread::sleep_until(paused_at + pause + 100ms);
+    // Redis answers again once the pause is over.
+    ASSERT_TRUE(eventually([&] { return parley::test::redis_command(redis_.port(), {"PING"}) == "PONG"; }, pause));
     // Redis gone: the lookup fails at once.
     redis_.kill();
   } else {
