@@ -100,10 +100,12 @@ void on_shard(Shard& shard, F&& f) {
 
 // A broker that passes every call to the one it wraps, and every Handler call back to the node:
 // the base of the test's fault-injecting decorators, which override what they change. Works over
-// any broker: faults injected this way do not depend on one implementation's internals.
+// any broker: faults injected this way do not depend on one implementation's internals. It does
+// not own the broker it wraps, which must be destroyed first (see TestNode): that joins the
+// thread which calls the decorator's Handler side.
 class ForwardingBroker : public parley::broker::Broker, public parley::broker::Handler {
  public:
-  explicit ForwardingBroker(std::unique_ptr<parley::broker::Broker> inner) : inner_(std::move(inner)) {}
+  explicit ForwardingBroker(parley::broker::Broker& inner) : inner_(&inner) {}
 
   // Broker: to the real one.
   void set_handler(parley::broker::Handler* handler) override {
@@ -156,7 +158,7 @@ class ForwardingBroker : public parley::broker::Broker, public parley::broker::H
   void on_presence_reset() override { handler_->on_presence_reset(); }
 
  protected:
-  std::unique_ptr<parley::broker::Broker> inner_;
+  parley::broker::Broker* inner_;
   parley::broker::Handler* handler_ = nullptr;
 };
 
@@ -216,14 +218,13 @@ class DroppingBroker final : public ForwardingBroker {
   void drop_next(int n) { to_drop_.fetch_add(n); }
   int dropped() const { return dropped_.load(); }
   // Publishes the broker answered as duplicates of an earlier (from, cid).
-  int duplicates() const { return duplicates_->load(); }
+  int duplicates() const { return duplicates_.load(); }
 
   void publish(const parley::core::Message& m, PublishDone done) override {
-    inner_->publish(
-        m, [duplicates = duplicates_, done = std::move(done)](std::error_code ec, parley::broker::Published p) {
-          if (!ec && p.duplicate) duplicates->fetch_add(1);
-          done(ec, p);
-        });
+    inner_->publish(m, [this, done = std::move(done)](std::error_code ec, parley::broker::Published p) {
+      if (!ec && p.duplicate) duplicates_.fetch_add(1);
+      done(ec, p);
+    });
   }
 
   void on_message(parley::core::Message m) override {
@@ -240,15 +241,18 @@ class DroppingBroker final : public ForwardingBroker {
  private:
   std::atomic<int> to_drop_{0};
   std::atomic<int> dropped_{0};
-  std::shared_ptr<std::atomic<int>> duplicates_ = std::make_shared<std::atomic<int>>(0);
+  std::atomic<int> duplicates_{0};
 };
 
 struct TestNode {
-  // The broker goes first (members are destroyed in reverse): its thread may still be completing
-  // calls that post to the node's shards.
+  // Members are destroyed in reverse: the broker goes first, as its thread may still be
+  // completing calls into the decorator and posts to the node's shards; then the decorator.
   std::unique_ptr<Node> node;
-  std::unique_ptr<parley::broker::Broker> broker;  // what the node runs on: `inner`, maybe wrapped
-  parley::broker::Broker* inner = nullptr;         // the MemoryBroker or RedisBroker itself
+  std::unique_ptr<parley::broker::Broker> decorator;  // a test's wrapper around `inner`, or none
+  std::unique_ptr<parley::broker::Broker> inner;      // the MemoryBroker or RedisBroker itself
+
+  // What the node runs on.
+  parley::broker::Broker* broker() const { return decorator ? decorator.get() : inner.get(); }
 };
 
 enum class Backend { memory, redis };
@@ -266,10 +270,8 @@ class ClusterFixture : public ::testing::Test {
   static constexpr auto node_timeout = 1500ms;
 
   virtual Backend backend() const = 0;
-  // The broker node `n` runs on: `broker` itself, or something wrapped around it.
-  virtual std::unique_ptr<parley::broker::Broker> wrap(int /*n*/, std::unique_ptr<parley::broker::Broker> broker) {
-    return broker;
-  }
+  // A decorator for node `n` to run on instead of `inner` itself, or none.
+  virtual std::unique_ptr<parley::broker::Broker> wrap(int /*n*/, parley::broker::Broker& /*inner*/) { return nullptr; }
 
   // A RedisBroker's announce_room and lookup_room answer within this long.
   static constexpr auto request_timeout = 1000ms;
@@ -285,14 +287,16 @@ class ClusterFixture : public ::testing::Test {
     return std::make_unique<parley::broker::RedisBroker>(o);
   }
 
-  parley::broker::MemoryBroker* memory(int n) { return static_cast<parley::broker::MemoryBroker*>(nodes_[n].inner); }
+  parley::broker::MemoryBroker* memory(int n) {
+    return static_cast<parley::broker::MemoryBroker*>(nodes_[n].inner.get());
+  }
 
   // Node `n` dies as a killed process would: no goodbye, no more heartbeats.
   void crash(int n) {
     if (backend() == Backend::memory)
       cluster_.crash(memory(n));
     else
-      static_cast<parley::broker::RedisBroker*>(nodes_[n].inner)->abandon();
+      static_cast<parley::broker::RedisBroker*>(nodes_[n].inner.get())->abandon();
   }
 
   void SetUp() override {
@@ -308,15 +312,14 @@ class ClusterFixture : public ::testing::Test {
     store_ = std::make_unique<parley::store::SqliteStore>(parley::store::SqliteOptions{dir_ / "parley.db"});
     for (int i = 0; i < 2; ++i) {
       TestNode n;
-      auto broker = make_broker();
-      n.inner = broker.get();
-      n.broker = wrap(i, std::move(broker));
+      n.inner = make_broker();
+      n.decorator = wrap(i, *n.inner);
       parley::node::NodeOptions opts;
       opts.threads = 2;
       opts.broker_wait_ms = static_cast<std::uint32_t>(request_timeout.count());
       opts.limits.send_rate = opts.limits.send_burst = 1e6;
       opts.limits.request_rate = opts.limits.request_burst = 1e6;
-      n.node = std::make_unique<Node>(opts, *store_, n.broker.get());
+      n.node = std::make_unique<Node>(opts, *store_, n.broker());
       n.node->start();
       nodes_.push_back(std::move(n));
     }
@@ -405,8 +408,8 @@ class ClusterFixture : public ::testing::Test {
 class ClusterTest : public ClusterFixture, public ::testing::WithParamInterface<Backend> {
  protected:
   Backend backend() const override { return GetParam(); }
-  std::unique_ptr<parley::broker::Broker> wrap(int n, std::unique_ptr<parley::broker::Broker> broker) override {
-    auto dropping = std::make_unique<DroppingBroker>(std::move(broker));
+  std::unique_ptr<parley::broker::Broker> wrap(int n, parley::broker::Broker& inner) override {
+    auto dropping = std::make_unique<DroppingBroker>(inner);
     dropping_[n] = dropping.get();
     return dropping;
   }
@@ -826,9 +829,9 @@ INSTANTIATE_TEST_SUITE_P(Brokers, PresenceTest, ::testing::Values(Backend::memor
 class RoomLookupTest : public ClusterFixture, public ::testing::WithParamInterface<Backend> {
  protected:
   Backend backend() const override { return GetParam(); }
-  std::unique_ptr<parley::broker::Broker> wrap(int n, std::unique_ptr<parley::broker::Broker> broker) override {
-    if (n != 1) return broker;
-    auto holding = std::make_unique<HoldingBroker>(std::move(broker));
+  std::unique_ptr<parley::broker::Broker> wrap(int n, parley::broker::Broker& inner) override {
+    if (n != 1) return nullptr;
+    auto holding = std::make_unique<HoldingBroker>(inner);
     holding_ = holding.get();
     return holding;
   }
