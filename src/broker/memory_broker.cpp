@@ -46,6 +46,21 @@ void MemoryCluster::set_up(bool up) {
   done.get_future().wait();
 }
 
+void MemoryCluster::restart_empty() {
+  set_up(false);
+  std::promise<void> done;
+  boost::asio::post(ctx_, [&] {
+    rooms_.clear();
+    room_index_.clear();
+    presence_.clear();
+    node_users_.clear();
+    heartbeats_.clear();
+    done.set_value();
+  });
+  done.get_future().wait();
+  set_up(true);
+}
+
 void MemoryCluster::crash(MemoryBroker* node) {
   std::promise<void> done;
   boost::asio::post(ctx_, [&] {

@@ -37,6 +37,10 @@ class MemoryCluster {
   // message); `set_up(false)` makes every endpoint see the broker as unreachable.
   void drop_next(MemoryBroker* to, int n);
   void set_up(bool up);
+  // Test hook: the broker restarts without its data, as a Redis without persistence killed and
+  // started again: every endpoint sees it go down and come back with no seq counters, logs,
+  // cids, room index, presence or heartbeats (subscriptions are the endpoints': they stay).
+  void restart_empty();
   // Test hook: `node` dies as a killed process would: no more heartbeats, requests or deliveries;
   // the others remove its presence within node_timeout plus a beat.
   void crash(MemoryBroker* node);

@@ -119,11 +119,30 @@ bool RedisServer::start_any() {
 }
 
 void RedisServer::kill() {
-  if (pid_ <= 0) return;
-  ::kill(pid_, SIGKILL);
-  int status = 0;
-  ::waitpid(pid_, &status, 0);
-  pid_ = -1;
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+  }
+  std::error_code ec;
+  std::filesystem::remove(std::filesystem::path(dir_) / "dump.rdb", ec);  // what a stop() saved
+}
+
+bool RedisServer::stop() {
+  if (pid_ <= 0) return false;
+  redis_command(port_, {"SHUTDOWN", "SAVE"});  // no reply: the server closes the connection and exits
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return true;
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  kill();
+  return false;
 }
 
 }  // namespace parley::test

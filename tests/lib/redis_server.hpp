@@ -1,8 +1,8 @@
 #pragma once
 // RedisServer: a throwaway redis-server for tests, from the Debian package: on a loopback port,
-// in a temporary directory, without persistence. The destructor kills it and removes the
-// directory. Also: a free loopback port, and a blocking hiredis command for looking at the server
-// from outside the code under test.
+// in a temporary directory, without persistence (but for stop(), which saves a snapshot for
+// restart()). The destructor kills it and removes the directory. Also: a free loopback port, and
+// a blocking hiredis command for looking at the server from outside the code under test.
 #include <sys/types.h>
 
 #include <cstdint>
@@ -35,8 +35,14 @@ class RedisServer {
   bool start(std::uint16_t port);
   // start() on a free port, up to three attempts.
   bool start_any();
-  // SIGKILL: the clients see their connections reset, as with a crash.
+  // SIGKILL: the clients see their connections reset, as with a crash. The data is gone: a
+  // start() or restart() after it begins empty.
   void kill();
+  // An outage that keeps the data: SHUTDOWN SAVE (the clients see their connections closed),
+  // then restart() on the same port loads what was saved. False if the server did not exit.
+  bool stop();
+  // start() on the port of the last start(), with the data of the last stop() if any.
+  bool restart() { return start(port_); }
 
  private:
   std::string dir_;
