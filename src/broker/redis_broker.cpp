@@ -96,6 +96,8 @@ RedisBroker::RedisBroker(RedisBrokerOptions options)
       publish_script_(publish_lua),
       presence_script_(detail::presence_lua()) {
   if (options_.node_id.empty()) options_.node_id = detail::random_node_id();
+  client_.load_on_connect(publish_script_);
+  client_.load_on_connect(presence_script_);
 }
 
 RedisBroker::~RedisBroker() {
@@ -165,11 +167,15 @@ void RedisBroker::publish(const core::Message& m, PublishDone done) {
   cidkey += m.cid;
   std::string rest = std::to_string(m.ts) + '\n' + m.from + '\n' + m.cid + '\n' + m.text;
   const std::uint64_t floor = m.seq;  // a Redis that lost its data must not reuse seqs
+  // A send during an outage is refused at once, and one Redis does not answer in time is refused
+  // then: the client retries with the same cid, which the script dedupes if this one ran after
+  // all. Queued for the reconnect instead, it would go out, unanswered, after the client's retry.
+  if (!client_.connected()) return done(unavailable(), {});
   client_.eval_script(publish_script_,
                       {key(m.room, "seq"), key(m.room, "log"), key(m.room, "cids"), key(m.room, "cidq")},
                       {channel(m.room), std::move(cidkey), std::move(rest), std::to_string(m.ts),
                        std::to_string(options_.log_capacity), std::to_string(floor)},
-                      [done = std::move(done)](std::error_code ec, const RedisReply& reply) {
+                      bounded([done = std::move(done)](std::error_code ec, const RedisReply& reply) {
                         if (ec) {
                           if (ec == redis_errc::server_error) spdlog::error("broker: publish script: {}", reply.str);
                           return done(unavailable(), {});
@@ -184,16 +190,15 @@ void RedisBroker::publish(const core::Message& m, PublishDone done) {
                             !parse_number(std::string_view(st).substr(colon + 1), p.ts))
                           return done(unavailable(), {});
                         done({}, p);
-                      });
+                      }));
 }
 
-void RedisBroker::bounded_command(const std::vector<std::string>& args, RedisClient::Callback done) {
+RedisClient::Callback RedisBroker::bounded(RedisClient::Callback done) {
   struct Pending {
     Pending(boost::asio::io_context& ctx, RedisClient::Callback cb) : timer(ctx), done(std::move(cb)) {}
     boost::asio::steady_timer timer;
     RedisClient::Callback done;  // empty once called
   };
-  if (!client_.connected()) return done(redis_errc::not_connected, {});
   auto p = std::make_shared<Pending>(ctx_, std::move(done));
   p->timer.expires_after(std::chrono::milliseconds(options_.request_timeout_ms));
   p->timer.async_wait([p](const boost::system::error_code& ec) {
@@ -202,13 +207,18 @@ void RedisBroker::bounded_command(const std::vector<std::string>& args, RedisCli
     p->done = nullptr;
     f(std::make_error_code(std::errc::timed_out), {});
   });
-  client_.command(args, [p](std::error_code ec, RedisReply reply) {
+  return [p](std::error_code ec, RedisReply reply) {
     if (!p->done) return;  // timed out already
     p->timer.cancel();
     auto f = std::move(p->done);
     p->done = nullptr;
     f(ec, std::move(reply));
-  });
+  };
+}
+
+void RedisBroker::bounded_command(const std::vector<std::string>& args, RedisClient::Callback done) {
+  if (!client_.connected()) return done(redis_errc::not_connected, {});
+  client_.command(args, bounded(std::move(done)));
 }
 
 void RedisBroker::announce_room(const std::string& room, const std::string& by, AnnounceDone done) {

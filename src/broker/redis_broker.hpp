@@ -99,8 +99,10 @@ class RedisBroker final : public Broker {
   void presence_op(const char* op, const std::string& room, std::vector<std::string> users, PresenceDone done);
   bool on_presence_message(const std::string& room, std::string_view payload);
 
-  // On ctx_'s thread: sends `args` and calls `done` once, with the reply or with
-  // std::errc::timed_out after request_timeout_ms (a late reply is dropped). While the command
+  // `done`, called once: with the reply, or with std::errc::timed_out after request_timeout_ms (a
+  // late reply is dropped; the command may still have run).
+  RedisClient::Callback bounded(RedisClient::Callback done);
+  // On ctx_'s thread: sends `args` and calls `done` once, bounded as above. While the command
   // connection is down nothing is sent (not queued for the reconnect): `done` gets not_connected
   // at once.
   void bounded_command(const std::vector<std::string>& args, RedisClient::Callback done);

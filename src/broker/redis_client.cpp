@@ -382,6 +382,12 @@ class RedisCommandLink final : public RedisLink {
     post_flush();
   }
 
+  // Strand-only: sent first on every connection from now on (and now, if up).
+  void load_on_connect(std::string wire) {
+    if (up()) enqueue(wire, [](std::error_code, const RedisReply&) {});
+    loads_.push_back(std::move(wire));
+  }
+
  private:
   struct Pending {
     std::string wire;
@@ -409,6 +415,13 @@ class RedisCommandLink final : public RedisLink {
   }
 
   void on_up() override {
+    // Ahead of everything queued while down: the scripts the queued EVALSHAs need.
+    for (auto it = loads_.rbegin(); it != loads_.rend(); ++it) {
+      queue_bytes_ += it->size();
+      queue_.push_front(Pending{*it, [](std::error_code ec, const RedisReply& reply) {
+                                  if (ec) spdlog::warn("redis: SCRIPT LOAD failed: {}", reply.str);
+                                }});
+    }
     if (state_) state_(true);
     flush();
   }
@@ -445,6 +458,7 @@ class RedisCommandLink final : public RedisLink {
   std::deque<Pending> queue_;
   std::size_t queue_bytes_ = 0;
   std::deque<Callback> inflight_;
+  std::vector<std::string> loads_;  // SCRIPT LOAD commands, sent first on every connection
   RedisClient::StateHandler state_;
 };
 
@@ -639,6 +653,11 @@ void RedisClient::command(const std::vector<std::string>& args, Callback cb) {
     if (wire.empty()) return cb(std::make_error_code(std::errc::invalid_argument), {});
     l.enqueue(std::move(wire), std::move(cb));
   });
+}
+
+void RedisClient::load_on_connect(const RedisScript& script) {
+  std::string wire = format_command({"SCRIPT", "LOAD", script.source()});
+  post_to(cmd_, [wire = std::move(wire)](auto& l) mutable { l.load_on_connect(std::move(wire)); });
 }
 
 void RedisClient::eval_script(const RedisScript& script, std::vector<std::string> keys, std::vector<std::string> args,

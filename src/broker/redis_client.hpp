@@ -159,8 +159,14 @@ class RedisClient {
   // args fail with std::errc::invalid_argument.
   void command(const std::vector<std::string>& args, Callback cb);
 
-  // EVALSHA script.sha1() keys args; on NOSCRIPT, sends EVAL with the source once, transparently
-  // (the EVAL is queued behind commands issued after this one).
+  // Loads `script` (SCRIPT LOAD) first thing on every command connection, before anything queued:
+  // a Redis that restarted or is new has an empty script cache, and eval_script's NOSCRIPT
+  // fallback would put its EVAL behind the commands issued meanwhile (one client's publishes out
+  // of their order).
+  void load_on_connect(const RedisScript& script);
+  // EVALSHA script.sha1() keys args; on NOSCRIPT (a script not loaded on connect, or a SCRIPT
+  // FLUSH since), sends EVAL with the source once, transparently (queued behind commands issued
+  // after this one).
   void eval_script(const RedisScript& script, std::vector<std::string> keys, std::vector<std::string> args,
                    Callback cb);
 

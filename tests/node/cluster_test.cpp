@@ -167,6 +167,17 @@ class DroppingBroker final : public ForwardingBroker {
     });
   }
 
+  // Until told otherwise, fetch() and last_seqs() fail: the node cannot repair a gap yet.
+  void fail_repairs(bool fail) { fail_repairs_.store(fail); }
+  void fetch(const std::string& room, std::uint64_t after, std::size_t limit, FetchDone done) override {
+    if (fail_repairs_.load()) return done(parley::protocol::errc::unavailable, {});
+    inner_->fetch(room, after, limit, std::move(done));
+  }
+  void last_seqs(const std::vector<std::string>& rooms, SeqDone done) override {
+    if (fail_repairs_.load()) return done(parley::protocol::errc::unavailable, {});
+    inner_->last_seqs(rooms, std::move(done));
+  }
+
   void on_message(parley::core::Message m) override {
     int left = to_drop_.load();
     while (left > 0 && !to_drop_.compare_exchange_weak(left, left - 1)) {
@@ -182,6 +193,7 @@ class DroppingBroker final : public ForwardingBroker {
   std::atomic<int> to_drop_{0};
   std::atomic<int> dropped_{0};
   std::atomic<int> duplicates_{0};
+  std::atomic<bool> fail_repairs_{false};
 };
 
 struct TestNode {
@@ -206,6 +218,10 @@ std::string backend_name(const ::testing::TestParamInfo<Backend>& info) {
 // a session is attached to a shard and fed a frame.
 class ClusterFixture : public ::testing::Test {
  protected:
+  // Messages per room in the broker's log.
+  explicit ClusterFixture(std::size_t log_capacity = 10000)
+      : log_capacity_(log_capacity), cluster_{log_capacity, node_timeout} {}
+
   // Heartbeats lapse after this long: a crashed node's members leave within it and a beat.
   static constexpr auto node_timeout = 1500ms;
 
@@ -224,6 +240,7 @@ class ClusterFixture : public ::testing::Test {
     o.redis.backoff_max_ms = 400;
     o.node_timeout_ms = static_cast<std::uint32_t>(node_timeout.count());
     o.request_timeout_ms = static_cast<std::uint32_t>(request_timeout.count());
+    o.log_capacity = log_capacity_;
     return std::make_unique<parley::broker::RedisBroker>(o);
   }
 
@@ -333,7 +350,8 @@ class ClusterFixture : public ::testing::Test {
 
   std::filesystem::path dir_;
   parley::test::RedisServer redis_;
-  parley::broker::MemoryCluster cluster_{10000, node_timeout};
+  std::size_t log_capacity_;
+  parley::broker::MemoryCluster cluster_;
   std::unique_ptr<parley::store::SqliteStore> store_;
   std::vector<TestNode> nodes_;
   std::vector<std::shared_ptr<TestSession>> sessions_;
@@ -344,6 +362,7 @@ class ClusterFixture : public ::testing::Test {
 // is the backend's own: the MemoryBroker's set_up(), or the redis-server stopped and started again.
 class ClusterTest : public ClusterFixture, public ::testing::WithParamInterface<Backend> {
  protected:
+  using ClusterFixture::ClusterFixture;
   Backend backend() const override { return GetParam(); }
   std::unique_ptr<parley::broker::Broker> wrap(int n, parley::broker::Broker& inner) override {
     auto dropping = std::make_unique<DroppingBroker>(inner);
@@ -438,10 +457,6 @@ TEST_P(ClusterTest, RetryThroughAnotherNodeIsDeduplicated) {
 }
 
 TEST_P(ClusterTest, BrokerOutageRefusesSendsAndCatchesUp) {
-  // Not kept by the RedisBroker today: its client queues the publish while Redis is down (the
-  // send gets no answer, and goes out, acked, once Redis is back), so the retry below is a
-  // duplicate of "lost?". Redis stopped with SHUTDOWN, or frozen with SIGSTOP, alike.
-  if (GetParam() == Backend::redis) GTEST_SKIP() << "RedisBroker queues a publish while Redis is down";
   auto a = client(0, "ada");
   auto b = client(1, "bob");
   broker_down();
@@ -452,8 +467,23 @@ TEST_P(ClusterTest, BrokerOutageRefusesSendsAndCatchesUp) {
   EXPECT_EQ(err.at("code").as_string(), "unavailable");
   broker_up();
   EXPECT_TRUE(eventually([&] { return nodes_[0].node->ready(); }));
-  say(a, send("c1", "retried"));
-  EXPECT_EQ(a->next("ack").at("seq").as_int64(), 1);
+  // As a client does: `unavailable` means "retry with the same cid" (a Redis that has just
+  // started may still answer LOADING for a moment after the node is ready again).
+  json::object answer;
+  int attempts = 0;
+  EXPECT_TRUE(eventually(
+      [&] {
+        ++attempts;
+        say(a, send("c1", "retried"));
+        answer = a->next_any({"ack", "error"});
+        return !answer.empty() && answer.at("type") == "ack";
+      },
+      10s, 100ms));
+  if (GetParam() == Backend::memory) {
+    EXPECT_EQ(attempts, 1);  // ready means ready, in-process
+  }
+  ASSERT_FALSE(answer.empty());
+  EXPECT_EQ(answer.at("seq").as_int64(), 1);
   EXPECT_EQ(b->next("message").at("text").as_string(), "retried");
 }
 
@@ -587,6 +617,82 @@ TEST_P(ClusterTest, BrokerRestartedWithoutItsDataReusesNoSeq) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Brokers, ClusterTest, ::testing::Values(Backend::memory, Backend::redis), backend_name);
+
+// "fetch(): the log is capped: it may start after `after + 1`; the store has the rest." A node that
+// misses more messages than the log keeps repairs the older ones from the store. (It crashed once:
+// ClusterSync::on_repaired read msgs.front().seq in the same call that moved msgs into a lambda.)
+class SmallLogTest : public ClusterTest {
+ protected:
+  SmallLogTest() : ClusterTest(3) {}
+};
+
+TEST_P(SmallLogTest, GapOlderThanTheLogIsRepairedFromTheStore) {
+  if (GetParam() == Backend::redis) {  // MAXLEN ~ trims whole stream nodes: make them one entry
+    ASSERT_EQ(parley::test::redis_command(redis_.port(), {"CONFIG", "SET", "stream-node-max-entries", "1"}), "OK");
+  }
+  auto a = client(0, "ada");
+  auto b = client(1, "bob");
+  for (int i = 0; i < 3; ++i) say(a, send("c" + std::to_string(i), "m" + std::to_string(i + 1)));
+  for (std::int64_t seq = 1; seq <= 3; ++seq) ASSERT_EQ(b->next("message").at("seq").as_int64(), seq);
+  drop_next(1, 6);  // seq 4 to 9: when 10 arrives, the log holds 8 to 10 and the store 4 to 7
+  for (int i = 3; i < 10; ++i) say(a, send("c" + std::to_string(i), "m" + std::to_string(i + 1)));
+  for (std::int64_t seq = 4; seq <= 10; ++seq) {
+    auto m = b->next("message");
+    ASSERT_FALSE(m.empty()) << "missing seq " << seq;
+    EXPECT_EQ(m.at("seq").as_int64(), seq);
+    EXPECT_EQ(m.at("text").as_string(), "m" + std::to_string(seq));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Brokers, SmallLogTest, ::testing::Values(Backend::memory, Backend::redis), backend_name);
+
+// "A broker that lost its data must not reuse seqs" (broker.hpp); "no gaps, no reuse", "nothing
+// acknowledged is lost" (protocol.md). Node 0 misses seq 4 and 5 and the broker loses its data
+// before node 0 repairs them: node 0's next send has floor 3 and gets seq 4 again, acked, never
+// delivered on node 1 and never stored (the store keeps bob's seq 4). NOT KEPT YET: the floor of a
+// publish after the broker lost its data must come from the store, which is the failover work of
+// the "past one Redis" issue; this test is the bar for it, disabled until then.
+TEST_P(ClusterTest, DISABLED_NodeBehindWhenTheBrokerLosesItsDataReusesNoSeq) {
+  auto a = client(0, "ada");
+  auto b = client(1, "bob");
+  for (int i = 0; i < 3; ++i) say(b, send("b" + std::to_string(i), "m" + std::to_string(i + 1)));
+  for (auto* s : {a.get(), b.get()})
+    for (std::int64_t seq = 1; seq <= 3; ++seq) ASSERT_EQ(s->next("message").at("seq").as_int64(), seq);
+  dropping_[0]->fail_repairs(true);
+  drop_next(0, 2);
+  for (int i = 3; i < 5; ++i) say(b, send("b" + std::to_string(i), "m" + std::to_string(i + 1)));
+  for (std::int64_t seq = 4; seq <= 5; ++seq) ASSERT_EQ(b->next("message").at("seq").as_int64(), seq);
+  ASSERT_TRUE(eventually([&] { return dropping_[0]->dropped() == 2; }));
+  broker_restart_empty();
+  dropping_[0]->fail_repairs(false);
+  ASSERT_TRUE(both_ready());
+  say(a, send("a0", "from node 0"));
+  auto ack = a->next_any({"ack", "error"});
+  ASSERT_FALSE(ack.empty()) << "no answer";
+  if (ack.at("type").as_string() == "ack") {
+    EXPECT_GT(ack.at("seq").as_int64(), 5) << "seq reused: node 1 and the store have seen it";
+    auto m = b->next_if("message", [](const json::object& e) { return e.at("cid") == "a0"; });
+    EXPECT_FALSE(m.empty()) << "acked, never delivered on node 1";
+  }
+  say(b, send("b5", "from node 1"));
+  EXPECT_FALSE(b->next("ack").empty());
+}
+
+// protocol.md: "Requests on one connection are handled in order". One client's sends get seqs in
+// the order it sent them, on a Redis that has not cached the publish script yet too (new or
+// restarted): the client loads its scripts first on every connection, because an EVALSHA answered
+// NOSCRIPT would be sent again as EVAL behind the commands issued meanwhile.
+TEST_P(ClusterTest, OneClientsSendsAreNumberedInTheirOrder) {
+  auto a = client(0, "ada");
+  auto b = client(1, "bob");
+  for (int i = 0; i < 10; ++i) say(a, send("c" + std::to_string(i), "m" + std::to_string(i + 1)));
+  for (std::int64_t seq = 1; seq <= 10; ++seq) {
+    auto m = b->next("message");
+    ASSERT_FALSE(m.empty()) << "missing seq " << seq;
+    EXPECT_EQ(m.at("seq").as_int64(), seq);
+    EXPECT_EQ(m.at("text").as_string(), "m" + std::to_string(seq));
+  }
+}
 
 // Presence across nodes, over both brokers.
 class PresenceTest : public ClusterFixture, public ::testing::WithParamInterface<Backend> {
