@@ -217,7 +217,8 @@ test('plural: singular only for exactly one', () => {
   assert.equal(plural(1000, 'message', 'messages'), '1000 messages');
 });
 
-test('listNames: "a", "a and b", "a, b and c"', () => {
+test('listNames: "", "a", "a and b", "a, b and c"', () => {
+  assert.equal(listNames([]), '', 'was " and undefined"');
   assert.equal(listNames(['ada']), 'ada');
   assert.equal(listNames(['ada', 'bob']), 'ada and bob');
   assert.equal(listNames(['ada', 'bob', 'carol']), 'ada, bob and carol');
