@@ -183,6 +183,18 @@ test('a closing bracket that balances one inside the URL is kept (Wikipedia-styl
   assert.deepEqual(links('https://example.com/a)b)'), [link('https://example.com/a)b')]);
 });
 
+test('a balancing bracket is kept even when punctuation comes just before it', () => {
+  // Used to be cut to ".../Union_Station_(Washington,_D.C": the bracket was only
+  // checked when it was the only trailing punctuation character.
+  const dc = 'https://en.wikipedia.org/wiki/Union_Station_(Washington,_D.C.)';
+  assert.deepEqual(links(dc), [link(dc)]);
+  assert.deepEqual(render(`${dc}.`), [link(dc), '.']);
+  assert.deepEqual(render(`(${dc})`), ['(', link(dc), ')']);
+  assert.deepEqual(links('https://example.com/Hello_(Hi!)'), [link('https://example.com/Hello_(Hi!)')]);
+  assert.deepEqual(links('https://example.com/a[b.]'), [link('https://example.com/a[b.]')]);
+  assert.deepEqual(render('(https://example.com/a.)'), ['(', link('https://example.com/a'), '.)'], 'nothing to balance: trimmed');
+});
+
 // ------------------------------------------------------------ several URLs
 
 test('several URLs, separated by spaces, newlines or nothing but punctuation', () => {
@@ -223,6 +235,21 @@ test('long input: a 4000-character message of links and one very long URL render
   assert.deepEqual(render(`${long} end`), [link(long), ' end']);
   const prose = 'lorem ipsum <b>dolor</b> '.repeat(5000);
   assert.deepEqual(render(prose), [prose]);
+});
+
+test('a URL ending in a long run of punctuation renders in linear time, not quadratic', () => {
+  // Trimming used to rescan the URL for each character it removed: these four
+  // took 80 s together (a 4000-character message, the default limit, about
+  // 20 ms), and every member's browser renders every message of a room.
+  const N = 200000;
+  const started = performance.now();
+  assert.deepEqual(render(`https://x.example/${'.'.repeat(N)}`), [link('https://x.example/'), '.'.repeat(N)]);
+  assert.deepEqual(render(`https://x.example/${')'.repeat(N)}`), [link('https://x.example/'), ')'.repeat(N)]);
+  const balanced = `https://x.example/${'('.repeat(N)}${')'.repeat(N)}`;
+  assert.equal(links(balanced)[0].text, balanced);
+  assert.deepEqual(render(`https://x.example/${'.'.repeat(N)}a`), [link(`https://x.example/${'.'.repeat(N)}a`)]);
+  const ms = performance.now() - started;
+  assert.ok(ms < 3000, `took ${Math.round(ms)} ms`);
 });
 
 /** Deterministic PRNG (mulberry32). */
