@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Runs the browser-side test suites with node:test.
-//   node tests/run.mjs [client] [e2e] [FILE...]   (default: client and e2e)
+//   node tests/run.mjs [web] [client] [e2e] [FILE...]   (default: all three)
+// web: the UI's pure modules in plain Node (no browser, no server).
 // Env: PARLEY_BIN (server binary, default build/parley), CHROMIUM_PATH
 // (default /usr/bin/chromium), PARLEY_SCREENSHOT_DIR (keep screenshots).
 // Node 20 needs --experimental-websocket for the global WebSocket used by the
@@ -12,10 +13,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const suites = { client: path.join(here, 'client'), e2e: path.join(here, 'e2e') };
+const suites = { web: path.join(here, 'web'), client: path.join(here, 'client'), e2e: path.join(here, 'e2e') };
 
 const args = process.argv.slice(2);
-const wanted = args.length ? args : ['client', 'e2e'];
+const wanted = args.length ? args : ['web', 'client', 'e2e'];
 const files = [];
 for (const arg of wanted) {
   if (suites[arg]) {

@@ -57,6 +57,7 @@ export function hue(name) {
 export const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
 
 export function listNames(names) {
+  if (names.length === 0) return '';
   if (names.length === 1) return names[0];
   if (names.length === 2) return `${names[0]} and ${names[1]}`;
   return `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;

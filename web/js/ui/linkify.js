@@ -4,27 +4,32 @@
 import { h } from './dom.js';
 
 const URL_RE = /\bhttps?:\/\/[^\s<>"'`]+/gi;
-const TRAILING = /[.,;:!?'")\]}>*_~]+$/;
+// Characters that end a sentence or wrap a URL rather than belong to it.
+const TRAILING = new Set('.,;:!?\'")]}>*_~');
+const OPENING = { ')': '(', ']': '[', '}': '{' };
 
-// Drop trailing punctuation that is probably not part of the URL, but keep a
-// closing bracket that balances one inside it (e.g. Wikipedia links).
+const count = (s, ch) => s.split(ch).length - 1;
+
+// Drop trailing punctuation that is probably not part of the URL, one
+// character at a time, but keep a closing bracket that balances one inside it
+// (Wikipedia links such as .../Union_Station_(Washington,_D.C.)). Linear in
+// the URL's length, however much punctuation it ends with.
 function trimUrl(raw) {
-  let url = raw;
-  for (;;) {
-    const m = url.match(TRAILING);
-    if (!m) break;
-    let cut = m[0].length;
-    const last = url.at(-1);
-    const pairs = { ')': '(', ']': '[', '}': '{' };
-    if (cut === 1 && pairs[last]) {
-      const opens = url.split(pairs[last]).length - 1;
-      const closes = url.split(last).length - 1;
-      if (opens >= closes) break;
+  const opens = {};
+  const closes = {};
+  let end = raw.length;
+  while (end > 0 && TRAILING.has(raw[end - 1])) {
+    const last = raw[end - 1];
+    const open = OPENING[last];
+    if (open) {
+      opens[open] ??= count(raw, open);  // opening brackets are never trimmed
+      closes[last] ??= count(raw, last); // met from the end, so none trimmed yet
+      if (opens[open] >= closes[last]) break;
+      closes[last]--;
     }
-    if (cut > 1) cut = 1; // peel one character at a time
-    url = url.slice(0, -cut);
+    end--;
   }
-  return url;
+  return raw.slice(0, end);
 }
 
 function safeHref(text) {

@@ -1,0 +1,65 @@
+// The smallest DOM that web/js/ui/dom.js and linkify.js need: elements with
+// attributes, children and text nodes. Anything that would parse HTML
+// (innerHTML, outerHTML, insertAdjacentHTML, createContextualFragment)
+// throws, so a test fails if user text ever goes that way.
+
+const htmlParsing = (what) => () => { throw new Error(`${what} used: user text must never be parsed as HTML`); };
+
+export class FakeNode {}
+
+export class FakeText extends FakeNode {
+  constructor(data) {
+    super();
+    this.data = data;
+  }
+  get nodeType() { return 3; }
+  get textContent() { return this.data; }
+}
+
+export class FakeElement extends FakeNode {
+  constructor(tag) {
+    super();
+    this.tagName = tag.toUpperCase();
+    this.childNodes = [];
+    this.attributes = new Map();
+    this.dataset = {};
+    this.listeners = [];
+    const vars = new Map();
+    this.style = { vars, setProperty: (k, v) => vars.set(k, String(v)) };
+  }
+  get nodeType() { return 1; }
+  get className() { return this.attributes.get('class') ?? ''; }
+  set className(v) { this.attributes.set('class', String(v)); }
+  setAttribute(k, v) { this.attributes.set(k, String(v)); }
+  getAttribute(k) { return this.attributes.has(k) ? this.attributes.get(k) : null; }
+  addEventListener(type, fn) { this.listeners.push([type, fn]); }
+  /** Like ParentNode.append: nodes are moved in, anything else becomes a text node. */
+  append(...items) {
+    for (const item of items) this.childNodes.push(item instanceof FakeNode ? item : new FakeText(String(item)));
+  }
+  get children() { return this.childNodes.filter((n) => n instanceof FakeElement); }
+  get textContent() { return this.childNodes.map((n) => n.textContent).join(''); }
+  set textContent(v) { this.childNodes = v === '' || v === null ? [] : [new FakeText(String(v))]; }
+  set innerHTML(_) { htmlParsing('innerHTML')(); }
+  get innerHTML() { return htmlParsing('innerHTML')(); }
+  set outerHTML(_) { htmlParsing('outerHTML')(); }
+  insertAdjacentHTML() { htmlParsing('insertAdjacentHTML')(); }
+}
+
+/**
+ * Install `document` and `Node` on globalThis for the rest of this test file
+ * (each node:test file runs in its own process). Returns the log of created tags.
+ */
+export function installFakeDom() {
+  const created = [];
+  globalThis.Node = FakeNode;
+  globalThis.document = {
+    createElement(tag) {
+      created.push(tag);
+      return new FakeElement(tag);
+    },
+    createTextNode: (data) => new FakeText(String(data)),
+    createRange: () => ({ createContextualFragment: htmlParsing('createContextualFragment') }),
+  };
+  return created;
+}

@@ -1,0 +1,319 @@
+// Unit tests of web/js/store.js: RoomState (messages merged by seq, members
+// and presence, typing, unread, failed sends) and prefs (localStorage).
+// Plain Node, no browser, no server. Run: node tests/run.mjs web   (npm run test:web)
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { RoomState, prefs } from '../../web/js/store.js';
+
+const T0 = Date.UTC(2024, 10, 23, 12, 0, 0); // a fixed "now"; the real clock is never used
+
+let nextCid = 1;
+const msg = (seq, from = 'ada', extra = {}) => ({ type: 'message', room: 'general', seq, from, text: `m${seq}`, ts: T0 + seq * 1000, cid: `c-${nextCid++}`, ...extra });
+const seqs = (room) => room.sorted().map((m) => m.seq);
+
+/** Deterministic PRNG (mulberry32) so a failing shuffle can be reproduced. */
+function rng(seed) {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+// ------------------------------------------------------------------ messages
+
+test('a new room is empty: no messages, nothing known about history, nothing unread', () => {
+  const room = new RoomState('general');
+  assert.equal(room.name, 'general');
+  assert.deepEqual(room.sorted(), []);
+  assert.equal(room.oldestSeq, null);
+  assert.equal(room.newestSeq, 0);
+  assert.equal(room.hasMore, null);
+  assert.equal(room.loaded, false);
+  assert.equal(room.loadingOlder, false);
+  assert.equal(room.joined, false);
+  assert.equal(room.unread, 0);
+  assert.deepEqual(room.memberList(), []);
+  assert.deepEqual(room.typingUsers(T0), []);
+  assert.equal(room.failed.size, 0);
+});
+
+test('add returns only the messages that were new; a repeated seq is dropped and the first copy kept', () => {
+  const room = new RoomState('general');
+  const a = msg(1);
+  const b = msg(2);
+  assert.deepEqual(room.add([a, b]), [a, b]);
+  assert.deepEqual(room.add([b]), [], 'the live echo of a message already loaded by history');
+  const impostor = msg(1, 'mallory', { text: 'changed' });
+  assert.deepEqual(room.add([impostor, msg(3)]).map((m) => m.seq), [3]);
+  assert.equal(room.messages.get(1), a, 'a later copy with the same seq does not replace the first');
+  assert.deepEqual(seqs(room), [1, 2, 3]);
+  assert.deepEqual(room.add([]), []);
+});
+
+test('add skips entries without a numeric seq (no crash, nothing half-added)', () => {
+  const room = new RoomState('general');
+  const added = room.add([
+    { from: 'x', text: 'no seq', cid: 'c-a' },
+    { seq: '4', from: 'x', text: 'string seq', cid: 'c-b' },
+    { seq: null, from: 'x', cid: 'c-c' },
+    msg(5),
+  ]);
+  assert.deepEqual(added.map((m) => m.seq), [5]);
+  assert.deepEqual(seqs(room), [5]);
+  assert.equal(room.cids.has('c-a') || room.cids.has('c-b') || room.cids.has('c-c'), false);
+  assert.equal(room.members.has('x'), false);
+});
+
+test('history pages, live messages and a resume gap merge into one ascending list without duplicates', () => {
+  const room = new RoomState('general');
+  const range = (from, to) => Array.from({ length: to - from + 1 }, (_, i) => msg(from + i));
+  room.add(range(51, 100));                    // newest page
+  room.add([msg(101), msg(102)]);              // live
+  room.add(range(99, 105));                    // resume gap overlapping what we have
+  assert.deepEqual(room.add(range(1, 50)).length, 50); // scroll-back
+  assert.deepEqual(seqs(room), range(1, 105).map((m) => m.seq));
+  assert.equal(room.oldestSeq, 1);
+  assert.equal(room.newestSeq, 105);
+});
+
+test('messages arriving in any order, with repeats, come out once each in seq order', () => {
+  const random = rng(42);
+  const room = new RoomState('general');
+  const all = Array.from({ length: 500 }, (_, i) => msg(i + 1, `u${i % 7}`));
+  const stream = [...all, ...all.filter(() => random() < 0.3)]; // ~150 repeats
+  for (let i = stream.length - 1; i > 0; i--) { // Fisher-Yates
+    const j = Math.floor(random() * (i + 1));
+    [stream[i], stream[j]] = [stream[j], stream[i]];
+  }
+  let added = 0;
+  for (let i = 0; i < stream.length; i += 13) {
+    added += room.add(stream.slice(i, i + 13)).length;
+    const s = seqs(room);
+    assert.ok(s.every((v, k) => k === 0 || s[k - 1] < v), 'strictly ascending after every batch');
+  }
+  assert.equal(added, 500);
+  assert.deepEqual(seqs(room), all.map((m) => m.seq));
+  assert.equal(room.cids.size, 500);
+});
+
+test('sorted() reflects every add (its cache is dropped when something new arrives)', () => {
+  const room = new RoomState('general');
+  room.add([msg(10)]);
+  const first = room.sorted();
+  assert.equal(room.sorted(), first, 'no change: the same array');
+  room.add([msg(10)]);
+  assert.equal(room.sorted(), first, 'a duplicate changes nothing');
+  room.add([msg(5)]);
+  assert.deepEqual(seqs(room), [5, 10]);
+  assert.equal(room.oldestSeq, 5);
+  room.add([msg(20)]);
+  assert.equal(room.newestSeq, 20);
+});
+
+test('seqs need not be contiguous; oldest and newest follow the loaded set', () => {
+  const room = new RoomState('general');
+  room.add([msg(1000), msg(7), msg(300)]);
+  assert.deepEqual(seqs(room), [7, 300, 1000]);
+  assert.equal(room.oldestSeq, 7);
+  assert.equal(room.newestSeq, 1000);
+});
+
+test('isNewest: a seq at or above every loaded one', () => {
+  const room = new RoomState('general');
+  assert.equal(room.isNewest(1), true, 'anything is newest in an empty room');
+  room.add([msg(3), msg(8)]);
+  assert.equal(room.isNewest(8), true);
+  assert.equal(room.isNewest(9), true);
+  assert.equal(room.isNewest(7), false);
+});
+
+test('cids of loaded messages are remembered, so a pending copy can be hidden once the real one arrives', () => {
+  const room = new RoomState('general');
+  room.add([msg(1, 'ada', { cid: 'c-abc-1' }), msg(2, 'bob', { cid: undefined })]);
+  assert.equal(room.cids.has('c-abc-1'), true);
+  assert.equal(room.cids.size, 1, 'a message without cid adds none');
+});
+
+test('clearMessages (truncated resume) forgets messages and history state but keeps members, unread, typing and failed sends', () => {
+  const room = new RoomState('general');
+  room.add([msg(1, 'bob'), msg(2, 'carol')]);
+  room.hasMore = false;
+  room.loaded = true;
+  room.unread = 3;
+  room.setTyping('bob', T0);
+  room.failed.set('c-x', { text: 'hi', reason: 'Too long' });
+  room.clearMessages();
+  assert.deepEqual(room.sorted(), []);
+  assert.equal(room.oldestSeq, null);
+  assert.equal(room.newestSeq, 0);
+  assert.equal(room.cids.size, 0);
+  assert.equal(room.hasMore, null);
+  assert.equal(room.loaded, false);
+  assert.equal(room.unread, 3);
+  assert.deepEqual(room.typingUsers(T0), ['bob']);
+  assert.equal(room.failed.size, 1);
+  assert.deepEqual(room.memberList().map((m) => m.name), ['bob', 'carol']);
+  // The same seqs can be loaded again afterwards.
+  assert.equal(room.add([msg(1, 'bob')]).length, 1);
+});
+
+// ------------------------------------------------------------------- members
+
+test('authors of loaded messages become members, offline until presence says otherwise', () => {
+  const room = new RoomState('general');
+  room.setMembers(['bob'], 'ada');
+  room.add([msg(1, 'bob'), msg(2, 'zed')]);
+  assert.deepEqual(room.memberList(), [
+    { name: 'ada', online: true },
+    { name: 'bob', online: true },  // a message does not mark an online member offline
+    { name: 'zed', online: false },
+  ]);
+});
+
+test('setMembers (on every joined) replaces who is online; me is always online; others stay listed offline', () => {
+  const room = new RoomState('general');
+  room.add([msg(1, 'old')]);
+  room.setMembers(['bob', 'carol'], 'ada');
+  assert.deepEqual(room.memberList().filter((m) => m.online).map((m) => m.name), ['ada', 'bob', 'carol']);
+  // A reconnect: carol has gone meanwhile, dave came, the server's list does not include us yet.
+  room.setMembers(['bob', 'dave'], 'ada');
+  assert.deepEqual(room.memberList(), [
+    { name: 'ada', online: true },
+    { name: 'bob', online: true },
+    { name: 'dave', online: true },
+    { name: 'carol', online: false },
+    { name: 'old', online: false },
+  ]);
+  room.setMembers([], null);
+  assert.ok(room.memberList().every((m) => !m.online), 'no me (not signed in yet): nobody online');
+});
+
+test('presence: joined marks online, left marks offline and ends typing; unknown users are added', () => {
+  const room = new RoomState('general');
+  room.presence('bob', 'joined');
+  assert.deepEqual(room.memberList(), [{ name: 'bob', online: true }]);
+  room.setTyping('bob', T0);
+  room.presence('bob', 'joined'); // repeated
+  assert.deepEqual(room.typingUsers(T0), ['bob'], 'joined again does not end typing');
+  room.presence('bob', 'left');
+  assert.deepEqual(room.memberList(), [{ name: 'bob', online: false }]);
+  assert.deepEqual(room.typingUsers(T0), []);
+  room.presence('carol', 'left'); // left without ever being seen
+  assert.deepEqual(room.memberList().map((m) => m.name), ['bob', 'carol']);
+  room.presence('bob', 'joined');
+  assert.deepEqual(room.memberList()[0], { name: 'bob', online: true });
+});
+
+test('memberList: online first, then by name, case-insensitively', () => {
+  const room = new RoomState('general');
+  for (const name of ['zoe', 'Bob', 'amy', 'Carl', 'ben']) room.presence(name, 'left');
+  room.presence('zoe', 'joined');
+  room.presence('Carl', 'joined');
+  assert.deepEqual(room.memberList().map((m) => `${m.name}:${m.online ? 'on' : 'off'}`),
+    ['Carl:on', 'zoe:on', 'amy:off', 'ben:off', 'Bob:off']);
+});
+
+// -------------------------------------------------------------------- typing
+
+test('typing lasts 5 s after the last event: shown at 4999 ms, gone at 5000 ms', () => {
+  const room = new RoomState('general');
+  room.setTyping('bob', T0);
+  assert.deepEqual(room.typingUsers(T0 + 4999), ['bob']);
+  assert.deepEqual(room.typingUsers(T0 + 5000), []);
+  assert.equal(room.typing.size, 0, 'expired entries are dropped, not just hidden');
+});
+
+test('a new typing event extends the window; several typists keep their order', () => {
+  const room = new RoomState('general');
+  room.setTyping('bob', T0);
+  room.setTyping('carol', T0 + 1000);
+  room.setTyping('bob', T0 + 3000);
+  assert.deepEqual(room.typingUsers(T0 + 5500), ['bob', 'carol']);
+  assert.deepEqual(room.typingUsers(T0 + 6000), ['bob'], 'carol expired at T0+6000');
+  assert.deepEqual(room.typingUsers(T0 + 7999), ['bob']);
+  assert.deepEqual(room.typingUsers(T0 + 8000), []);
+});
+
+test('stopTyping (their message arrived) reports whether they were typing', () => {
+  const room = new RoomState('general');
+  room.setTyping('bob', T0);
+  assert.equal(room.stopTyping('bob'), true);
+  assert.equal(room.stopTyping('bob'), false);
+  assert.equal(room.stopTyping('nobody'), false);
+  assert.deepEqual(room.typingUsers(T0), []);
+});
+
+// --------------------------------------------------------------------- prefs
+
+/**
+ * Put a localStorage on globalThis for the length of one test (Node 20 has
+ * none; newer Node may have its own, which is put back afterwards).
+ */
+function withLocalStorage(t, storage) {
+  const saved = Object.getOwnPropertyDescriptor(globalThis, 'localStorage');
+  Object.defineProperty(globalThis, 'localStorage', { value: storage, configurable: true, writable: true });
+  t.after(() => {
+    if (saved) Object.defineProperty(globalThis, 'localStorage', saved);
+    else delete globalThis.localStorage;
+  });
+}
+
+function memoryStorage() {
+  const data = new Map();
+  return {
+    data,
+    getItem: (k) => (data.has(k) ? data.get(k) : null),
+    setItem: (k, v) => { data.set(k, String(v)); },
+    removeItem: (k) => { data.delete(k); },
+  };
+}
+
+test('prefs store JSON under "parley.<key>" and read it back; missing keys give the fallback', (t) => {
+  const storage = memoryStorage();
+  withLocalStorage(t, storage);
+  prefs.set('rooms', ['general', 'café ☕']);
+  prefs.set('read', { general: 12 });
+  prefs.set('name', 'ada');
+  assert.equal(storage.data.get('parley.rooms'), '["general","café ☕"]');
+  assert.deepEqual(prefs.get('rooms', []), ['general', 'café ☕']);
+  assert.deepEqual(prefs.get('read', {}), { general: 12 });
+  assert.equal(prefs.get('name'), 'ada');
+  assert.equal(prefs.get('active'), null);
+  assert.equal(prefs.get('active', 'general'), 'general');
+  prefs.remove('name');
+  assert.equal(storage.data.has('parley.name'), false);
+  assert.equal(prefs.get('name', 'none'), 'none');
+  assert.equal(prefs.get('rooms', []).length, 2, 'remove touches only its key');
+});
+
+test('prefs: a value that is not JSON (edited by hand, another app) gives the fallback', (t) => {
+  const storage = memoryStorage();
+  withLocalStorage(t, storage);
+  storage.setItem('parley.read', '{broken');
+  storage.setItem('parley.name', 'ada'); // not quoted
+  assert.deepEqual(prefs.get('read', {}), {});
+  assert.equal(prefs.get('name', null), null);
+});
+
+test('prefs never throw when storage is unavailable (private mode, disabled, quota exceeded)', (t) => {
+  const boom = () => { throw new Error('SecurityError'); };
+  withLocalStorage(t, { getItem: boom, setItem: boom, removeItem: boom });
+  assert.deepEqual(prefs.get('rooms', ['general']), ['general']);
+  assert.doesNotThrow(() => prefs.set('rooms', ['x']));
+  assert.doesNotThrow(() => prefs.remove('rooms'));
+});
+
+test('prefs work without any localStorage global (plain Node): the fallback, no throw', (t) => {
+  const saved = Object.getOwnPropertyDescriptor(globalThis, 'localStorage');
+  if (saved) {
+    delete globalThis.localStorage;
+    t.after(() => Object.defineProperty(globalThis, 'localStorage', saved));
+  }
+  assert.equal(typeof globalThis.localStorage, 'undefined');
+  assert.equal(prefs.get('name', 'fallback'), 'fallback');
+  assert.doesNotThrow(() => prefs.set('name', 'ada'));
+  assert.doesNotThrow(() => prefs.remove('name'));
+});
