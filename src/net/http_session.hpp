@@ -7,6 +7,9 @@
 
 #include <boost/asio/ip/tcp.hpp>
 
+#include <chrono>
+#include <string_view>
+
 namespace parley::net {
 
 class Loop;
@@ -31,7 +34,15 @@ struct HttpOptions {
   HttpService* service = nullptr;
 };
 
-// Takes a connected, non-blocking socket of the given protocol (IPv4 or IPv6).
+// Takes a connected, non-blocking socket of the given protocol (IPv4 or IPv6): reads its first
+// request, answers a WebSocket upgrade at once (net/handshake.cpp), and hands anything else to
+// serve_http.
 void start_http_session(Loop& loop, const HttpOptions& options, int fd, boost::asio::ip::tcp protocol);
+
+// Serves HTTP/1.1 on `socket` with Beast (health, readiness, metrics, the static UI, and the
+// upgrades the fast path did not take), as if it had read `initial` itself; the first request
+// must be whole by `deadline`.
+void serve_http(Loop& loop, const HttpOptions& options, boost::asio::ip::tcp::socket socket, std::string_view initial,
+                std::chrono::steady_clock::time_point deadline);
 
 }  // namespace parley::net
