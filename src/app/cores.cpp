@@ -4,8 +4,10 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -131,19 +133,47 @@ std::optional<double> cgroup_cpu_limit(const ReadFile& read) {
   return best;
 }
 
+namespace {
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return std::string();
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+}  // namespace
+
+std::size_t usable_memory_bytes(const ReadFile& read) {
+  std::size_t total = 0;
+  std::istringstream meminfo(read("/proc/meminfo"));
+  for (std::string line; std::getline(meminfo, line);) {
+    if (line.rfind("MemTotal:", 0) == 0) {
+      total = static_cast<std::size_t>(std::strtoull(line.c_str() + 9, nullptr, 10)) * 1024;  // kB
+      break;
+    }
+  }
+  // cgroup v2: "0::/path" names the process's cgroup; its memory.max is "max" or bytes.
+  std::istringstream cgroups(read("/proc/self/cgroup"));
+  for (std::string line; std::getline(cgroups, line);) {
+    if (line.rfind("0::", 0) != 0) continue;
+    const std::string max = read("/sys/fs/cgroup" + line.substr(3) + "/memory.max");
+    if (!max.empty() && std::isdigit(static_cast<unsigned char>(max[0]))) {
+      const auto limit = static_cast<std::size_t>(std::strtoull(max.c_str(), nullptr, 10));
+      if (limit > 0 && (total == 0 || limit < total)) total = limit;
+    }
+  }
+  return total;
+}
+
+std::size_t default_memory_budget() { return usable_memory_bytes(read_file) / 5 * 4; }
+
 unsigned usable_cores() {
   unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   cpu_set_t set;
   CPU_ZERO(&set);
   if (::sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
     cores = static_cast<unsigned>(CPU_COUNT(&set));
-  const auto limit = cgroup_cpu_limit([](const std::string& path) {
-    std::ifstream in(path);
-    if (!in) return std::string();
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-  });
+  const auto limit = cgroup_cpu_limit(read_file);
   if (limit) {
     const unsigned allowed = std::max(1u, static_cast<unsigned>(std::ceil(*limit - 1e-9)));
     if (allowed < cores) {

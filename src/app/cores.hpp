@@ -4,6 +4,7 @@
 // (`docker run --cpus`, a Kubernetes CPU limit), rounded up. A container allowed 2 CPUs on a
 // 32-core host gets 2 I/O threads, not 32 that take turns on its quota and are throttled
 // together.
+#include <cstddef>
 #include <functional>
 #include <optional>
 #include <string>
@@ -29,5 +30,11 @@ std::optional<double> cgroup_cpu_limit(const ReadFile& read);
 
 // The I/O threads for server.threads = 0 (at least 1).
 unsigned usable_cores();
+
+// The memory this process may use: its cgroup v2 `memory.max` (the process's own cgroup), or
+// else the machine's MemTotal. `read` is the file system (tests give their own).
+std::size_t usable_memory_bytes(const ReadFile& read);
+// limits.max_memory_bytes = 0: 80% of that.
+std::size_t default_memory_budget();
 
 }  // namespace parley::app

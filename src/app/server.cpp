@@ -78,6 +78,7 @@ int run_server(Config config) {
   node::NodeOptions options;
   options.threads = threads;
   options.limits = config.limits;
+  if (options.limits.max_memory_bytes == 0) options.limits.max_memory_bytes = default_memory_budget();
   options.rooms = config.rooms;
   options.default_room = config.default_room;
   options.io_uring_writes = config.writes == "io_uring";
@@ -85,7 +86,7 @@ int run_server(Config config) {
   options.fail_fast = config.fail_fast;
   node::Node node(options, store, broker.get());
 
-  net::HttpOptions http{config.web_dir, &node};
+  net::HttpOptions http{config.web_dir, &node, &node.admission()};
   std::vector<std::shared_ptr<net::Listener>> listeners;
   auto first = std::make_shared<net::Listener>(node.shard(0).loop(), http, endpoint);
   const unsigned short port = first->port();

@@ -21,15 +21,61 @@ struct Limits {
   // 4 MiB: the server stops queueing for a client that reads slower than its rooms talk and
   // closes it with 1013; it resumes from its last seq.
   std::size_t max_outbound_bytes = std::size_t{4} * 1024 * 1024;
-  std::uint32_t handshake_timeout_ms = 5000;             // TCP accept → complete upgrade request
-  std::uint32_t hello_timeout_ms = 10000;                // upgrade → hello
-  std::uint32_t ping_interval_ms = 20000;                // ping a client that has been silent this long
-  std::uint32_t pong_timeout_ms = 20000;                 // …and close it if still silent after this
-  std::uint32_t close_timeout_ms = 2000;                 // wait for the peer's close frame
-  std::uint32_t typing_interval_ms = 1000;               // at most one typing event per room per this
-  std::size_t history_limit = 100;                       // largest page of history
-  std::size_t resume_limit = 10000;                      // most messages sent for a join with since
+  std::uint32_t handshake_timeout_ms = 5000;  // TCP accept → complete upgrade request
+  std::uint32_t hello_timeout_ms = 10000;     // upgrade → hello
+  std::uint32_t ping_interval_ms = 20000;     // ping a client that has been silent this long
+  std::uint32_t pong_timeout_ms = 20000;      // …and close it if still silent after this
+  std::uint32_t close_timeout_ms = 2000;      // wait for the peer's close frame
+  std::uint32_t typing_interval_ms = 1000;    // at most one typing event per room per this
+  std::size_t history_limit = 100;            // largest page of history
+  std::size_t rooms_page = 100;               // largest page of `rooms` (and the default)
+  std::size_t members_page = 100;    // members listed in `joined` (the rest by `members`), and its largest page
+  std::size_t resume_limit = 10000;  // most messages sent for a join with since
   std::size_t max_header_bytes = std::size_t{8} * 1024;  // HTTP request header
+
+  // --- What one client may make the node hold or do (docs/security.md) ---
+
+  // Every frame a connection sends, text or control, takes a token: past the rate the connection
+  // is failed with 1008. 0: four times request_rate and request_burst, so that a chatty client meets
+  // the request bucket (and polite `rate_limited` answers) long before this, and a flood meets this.
+  double frame_rate = 0;
+  double frame_burst = 0;
+  // A frame (or a fragmented message) once begun must be whole within this, or 1008: a client
+  // trickling a frame a byte at a time holds its partial frame no longer.
+  std::uint32_t frame_timeout_ms = 10000;
+  // Requests whose answer a room's owner builds (join, history, rooms, members, create) that one
+  // connection may have unanswered at once; past it, and while the connection has more than half
+  // of max_outbound_bytes unread, such requests get rate_limited: a reply is built only for a
+  // client that reads.
+  std::size_t max_requests_in_flight = 8;
+  // Connections of the whole node, 0: the descriptor limit less 256 (the store, the broker, the
+  // logs and HTTP keep theirs). Past it a new connection is answered 503 at once, not left in
+  // the listen backlog.
+  std::size_t max_connections = 0;
+  // Per client address (an IPv4 address, an IPv6 /64; behind trusted proxies, the address their
+  // PROXY header gives), across all its connections and I/O threads: connections open, new
+  // connections per second (429 past either), sends and requests per second (rate_limited).
+  std::size_t max_connections_per_address = 1000;
+  double connect_rate_per_address = 50;
+  double connect_burst_per_address = 200;
+  double send_rate_per_address = 100;
+  double send_burst_per_address = 200;
+  double request_rate_per_address = 500;
+  double request_burst_per_address = 1000;
+  // Per user (the display name, until accounts) across all its connections: sends per second.
+  double send_rate_per_user = 20;
+  double send_burst_per_user = 40;
+  // Room creations per address and per user (a rate: one per 10 s, ten saved up), and rooms on
+  // the node in all (room_limit past it).
+  double room_create_rate = 0.1;
+  double room_create_burst = 10;
+  std::size_t max_rooms = 10000;
+  // Resident memory past which the node sheds load: new connections get 503 and new work
+  // `overloaded`, until it is under 90% of this again. 0: 80% of the cgroup's memory limit, or
+  // of the machine's memory.
+  std::size_t max_memory_bytes = 0;
+  // Keys (addresses, users) the per-key budgets remember; see core::KeyedLimits.
+  std::size_t max_tracked_keys = 100000;
 };
 
 // Per room, on its owner thread.

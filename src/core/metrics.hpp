@@ -16,6 +16,13 @@ struct Counter {
   std::uint64_t get() const noexcept { return v.load(std::memory_order_relaxed); }
 };
 
+// A counter several threads add to (a locked add: for what is not on the hot path).
+struct SharedCounter {
+  std::atomic<std::uint64_t> v{0};
+  void add(std::uint64_t n = 1) noexcept { v.fetch_add(n, std::memory_order_relaxed); }
+  std::uint64_t get() const noexcept { return v.load(std::memory_order_relaxed); }
+};
+
 // A latency histogram: bucket i counts observations of at most bounds_ns[i] (20 µs to 5 s in
 // steps of 1.3x to 1.7x, so that a quantile interpolated inside a bucket is never far off), the
 // last bucket everything above. Written by one thread, like Counter; the Prometheus text

@@ -1,6 +1,7 @@
 #include "core/room_log.hpp"
 
 #include <algorithm>
+#include <functional>
 
 namespace parley::core {
 
@@ -20,7 +21,7 @@ void RoomLog::restore(std::uint64_t last_seq, const std::vector<Message>& newest
   cids_.clear();
   cid_order_.clear();
   for (const Message& m : newest)
-    if (!m.cid.empty()) remember_cid(m.from, m.cid, m.seq, m.ts);
+    if (!m.cid.empty()) remember_cid(m);
   // The ring holds a run of seqs that ends at last_committed() with no hole (events_after and
   // newest_before index it by seq). Keep only the tail of `newest` that is such a run: if the
   // store's last seq is ahead of the messages it returned, the ring starts empty and reads go to
@@ -36,7 +37,7 @@ void RoomLog::restore(std::uint64_t last_seq, const std::vector<Message>& newest
 
 void RoomLog::assign(Message& m) {
   m.seq = ++assigned_;
-  if (!m.cid.empty()) remember_cid(m.from, m.cid, m.seq, m.ts);
+  if (!m.cid.empty()) remember_cid(m);
 }
 
 std::optional<RoomLog::CidHit> RoomLog::find_cid(std::string_view from, std::string_view cid) const {
@@ -45,9 +46,11 @@ std::optional<RoomLog::CidHit> RoomLog::find_cid(std::string_view from, std::str
   return it->second;
 }
 
-void RoomLog::remember_cid(const std::string& from, const std::string& cid, std::uint64_t seq, std::int64_t ts) {
+std::uint64_t RoomLog::text_hash(std::string_view text) noexcept { return std::hash<std::string_view>{}(text); }
+
+void RoomLog::remember_cid(const Message& m) {
   if (dedupe_window_ == 0) return;
-  auto [it, inserted] = cids_.try_emplace(cid_key(from, cid), CidHit{seq, ts});
+  auto [it, inserted] = cids_.try_emplace(cid_key(m.from, m.cid), CidHit{m.seq, m.ts, text_hash(m.text)});
   if (!inserted) return;
   cid_order_.push_back(it->first);
   while (cid_order_.size() > dedupe_window_) {
@@ -63,7 +66,7 @@ const RoomLog::Entry& RoomLog::commit(Message m) {
 }
 
 const RoomLog::Entry& RoomLog::apply(Message m) {
-  if (!m.cid.empty()) remember_cid(m.from, m.cid, m.seq, m.ts);
+  if (!m.cid.empty()) remember_cid(m);
   assigned_ = std::max(assigned_, m.seq);
   return commit(std::move(m));
 }

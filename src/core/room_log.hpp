@@ -28,7 +28,10 @@ class RoomLog {
   struct CidHit {
     std::uint64_t seq;
     std::int64_t ts;
+    std::uint64_t text_hash;  // of the text first sent with the cid (text_hash()): a retry sends the same
   };
+  // A hash of a message's text, to tell a retry (same text) from a cid reused for another text.
+  static std::uint64_t text_hash(std::string_view text) noexcept;
 
   RoomLog(std::size_t ring_capacity, std::size_t dedupe_window)
       : ring_capacity_(ring_capacity ? ring_capacity : 1), dedupe_window_(dedupe_window) {}
@@ -59,7 +62,7 @@ class RoomLog {
   std::uint64_t ring_first_seq() const noexcept { return ring_.empty() ? committed_ + 1 : ring_.front().message.seq; }
 
  private:
-  void remember_cid(const std::string& from, const std::string& cid, std::uint64_t seq, std::int64_t ts);
+  void remember_cid(const Message& m);
   void push_ring(Message m);
 
   std::size_t ring_capacity_;

@@ -18,4 +18,9 @@ bool Connection::flush_into(SendBatch&) {
 
 void Connection::sent(std::int64_t, std::size_t) {}
 
+const std::string& Connection::peer_address() const noexcept {
+  static const std::string local = "local";
+  return local;
+}
+
 }  // namespace parley::net

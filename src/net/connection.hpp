@@ -49,6 +49,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   virtual void close(protocol::CloseCode code, std::string_view reason) = 0;
   // Called about once a second by the loop: heartbeats and timeouts.
   virtual void tick(std::int64_t now_ms) = 0;
+  // Bytes queued for this client that the kernel has not taken yet: a client far behind gets no
+  // new reply built for it (see limits.max_requests_in_flight).
+  virtual std::size_t queued_bytes() const noexcept { return 0; }
+  // The key of the client's address (net::Admission::address_key): per-address budgets use it.
+  virtual const std::string& peer_address() const noexcept;
 
   Loop& loop() const noexcept { return loop_; }
   std::uint64_t id() const noexcept { return id_; }

@@ -31,11 +31,12 @@ namespace {
 // answers it exactly as if it had read them itself.
 class Handshake : public std::enable_shared_from_this<Handshake>, private Poller::Watcher {
  public:
-  Handshake(Loop& loop, const HttpOptions& options, int fd, tcp protocol)
+  Handshake(Loop& loop, const HttpOptions& options, int fd, tcp protocol, Admission::Ticket ticket)
       : loop_(loop),
         options_(options),
         fd_(fd),
         protocol_(protocol),
+        ticket_(std::move(ticket)),
         timer_(loop.context()),
         deadline_(std::chrono::steady_clock::now() + std::chrono::milliseconds(limits().handshake_timeout_ms)) {}
 
@@ -104,6 +105,8 @@ class Handshake : public std::enable_shared_from_this<Handshake>, private Poller
   bool upgrade(std::string_view bytes, const protocol::UpgradeRequest& req) {
     const std::string_view path = req.target.substr(0, req.target.find('?'));
     if (refusal_of(path, req.version, req.key, options_.service->draining()) != Refusal::none) return false;
+    // Over a budget (the address's, the node's memory): HttpSession says which, with its status.
+    if (options_.admission->admit(ticket_) != Admission::Verdict::ok) return false;
     loop_.metrics().http_requests.add();
     response_ = protocol::make_upgrade_response(accept_key(req.key),
                                                 offers_subprotocol(req.protocols) ? subprotocol : std::string_view());
@@ -132,7 +135,7 @@ class Handshake : public std::enable_shared_from_this<Handshake>, private Poller
   void open_session() {
     finish();
     auto session = std::make_shared<WsSession>(loop_, loop_.next_connection_id(), std::exchange(fd_, -1),
-                                               std::exchange(watched_, 0), std::move(leftover_));
+                                               std::exchange(watched_, 0), std::move(leftover_), std::move(ticket_));
     session->start();
   }
 
@@ -145,7 +148,7 @@ class Handshake : public std::enable_shared_from_this<Handshake>, private Poller
     socket.assign(protocol_, fd_, ec);
     if (ec) return close();  // not taken: still ours
     fd_ = -1;
-    serve_http(loop_, options_, std::move(socket), bytes, deadline_);
+    serve_http(loop_, options_, std::move(socket), bytes, deadline_, std::move(ticket_));
   }
 
   void close() {
@@ -166,6 +169,7 @@ class Handshake : public std::enable_shared_from_this<Handshake>, private Poller
   const HttpOptions& options_;
   int fd_;
   tcp protocol_;
+  Admission::Ticket ticket_;
   Poller::Handle watched_ = 0;
   boost::asio::steady_timer timer_;
   std::chrono::steady_clock::time_point deadline_;
@@ -180,8 +184,8 @@ class Handshake : public std::enable_shared_from_this<Handshake>, private Poller
 
 }  // namespace
 
-void start_http_session(Loop& loop, const HttpOptions& options, int fd, tcp protocol) {
-  std::make_shared<Handshake>(loop, options, fd, protocol)->run();
+void start_http_session(Loop& loop, const HttpOptions& options, int fd, tcp protocol, Admission::Ticket ticket) {
+  std::make_shared<Handshake>(loop, options, fd, protocol, std::move(ticket))->run();
 }
 
 }  // namespace parley::net

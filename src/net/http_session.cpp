@@ -13,6 +13,7 @@
 #include "net/upgrade.hpp"
 #include "net/ws_session.hpp"
 #include "protocol/events.hpp"
+#include "protocol/json_writer.hpp"
 
 namespace parley::net {
 
@@ -28,8 +29,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
   // `initial`: bytes of the first request already read; `deadline`: when it must be complete.
   HttpSession(Loop& loop, const HttpOptions& options, tcp::socket socket, std::string_view initial,
-              Clock::time_point deadline)
-      : loop_(loop), options_(options), stream_(std::move(socket)), first_deadline_(deadline) {
+              Clock::time_point deadline, Admission::Ticket ticket)
+      : loop_(loop),
+        options_(options),
+        stream_(std::move(socket)),
+        first_deadline_(deadline),
+        ticket_(std::move(ticket)) {
     buffer_.commit(boost::asio::buffer_copy(buffer_.prepare(initial.size()), boost::asio::buffer(initial)));
   }
 
@@ -79,8 +84,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (path == "/readyz") {
       if (service.draining())
         return send_json(http::status::service_unavailable, R"({"ready":false,"reason":"draining"})", keep);
-      if (!service.ready())
-        return send_json(http::status::service_unavailable, R"({"ready":false,"reason":"broker unreachable"})", keep);
+      if (!service.ready()) {
+        protocol::JsonWriter w;
+        w.boolean("ready", false).str("reason", service.unready_reason());
+        return send_json(http::status::service_unavailable, std::move(w).done(), keep);
+      }
       return send_json(http::status::ok, R"({"ready":true})", keep);
     }
     if (path == "/metrics")
@@ -133,6 +141,24 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       case Refusal::bad_key:
         return send_error(http::status::bad_request, "bad_handshake", "missing or invalid Sec-WebSocket-Key", false);
     }
+    switch (options_.admission->admit(ticket_)) {
+      case Admission::Verdict::ok: break;
+      case Admission::Verdict::address_limit: {
+        auto res = make_json(http::status::too_many_requests,
+                             protocol::http_error_body("too_many_connections",
+                                                       "too many connections from your address; try again later"),
+                             false);
+        res->set(http::field::retry_after, "1");
+        return write(res, false);
+      }
+      case Admission::Verdict::shedding: {
+        auto res =
+            make_json(http::status::service_unavailable,
+                      protocol::http_error_body("overloaded", "the server is overloaded; try again later"), false);
+        res->set(http::field::retry_after, "1");
+        return write(res, false);
+      }
+    }
 
     auto res = std::make_shared<http::response<http::empty_body>>(http::status::switching_protocols, req.version());
     res->set(http::field::server, "parley");
@@ -153,7 +179,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       boost::system::error_code release_ec;
       const int fd = self->stream_.release_socket().release(release_ec);
       if (release_ec) return;
-      auto session = std::make_shared<WsSession>(loop, loop.next_connection_id(), fd, 0, std::move(leftover));
+      auto session = std::make_shared<WsSession>(loop, loop.next_connection_id(), fd, 0, std::move(leftover),
+                                                 std::move(self->ticket_));
       session->start();
     });
   }
@@ -203,13 +230,14 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<Clock::time_point> first_deadline_;
+  Admission::Ticket ticket_;  // the socket's place in the node's budget, handed to the WsSession
 };
 
 }  // namespace
 
 void serve_http(Loop& loop, const HttpOptions& options, tcp::socket socket, std::string_view initial,
-                std::chrono::steady_clock::time_point deadline) {
-  std::make_shared<HttpSession>(loop, options, std::move(socket), initial, deadline)->run();
+                std::chrono::steady_clock::time_point deadline, Admission::Ticket ticket) {
+  std::make_shared<HttpSession>(loop, options, std::move(socket), initial, deadline, std::move(ticket))->run();
 }
 
 }  // namespace parley::net

@@ -7,6 +7,8 @@
 
 #include <boost/asio/ip/tcp.hpp>
 
+#include "net/admission.hpp"
+
 #include <chrono>
 #include <string_view>
 
@@ -22,6 +24,8 @@ class HttpService {
   virtual bool draining() const = 0;
   // Accepting new clients: not draining, and whatever the node depends on reachable.
   virtual bool ready() const = 0;
+  // Why not ready (not draining), for /readyz: "broker unreachable", "overloaded".
+  virtual std::string_view unready_reason() const = 0;
   // The Prometheus text of /metrics.
   virtual std::string metrics_text() const = 0;
 
@@ -32,17 +36,19 @@ class HttpService {
 struct HttpOptions {
   std::filesystem::path web_root;
   HttpService* service = nullptr;
+  Admission* admission = nullptr;  // shared by every loop of the node
 };
 
 // Takes a connected, non-blocking socket of the given protocol (IPv4 or IPv6): reads its first
 // request, answers a WebSocket upgrade at once (net/handshake.cpp), and hands anything else to
 // serve_http.
-void start_http_session(Loop& loop, const HttpOptions& options, int fd, boost::asio::ip::tcp protocol);
+void start_http_session(Loop& loop, const HttpOptions& options, int fd, boost::asio::ip::tcp protocol,
+                        Admission::Ticket ticket);
 
 // Serves HTTP/1.1 on `socket` with Beast (health, readiness, metrics, the static UI, and the
 // upgrades the fast path did not take), as if it had read `initial` itself; the first request
 // must be whole by `deadline`.
 void serve_http(Loop& loop, const HttpOptions& options, boost::asio::ip::tcp::socket socket, std::string_view initial,
-                std::chrono::steady_clock::time_point deadline);
+                std::chrono::steady_clock::time_point deadline, Admission::Ticket ticket);
 
 }  // namespace parley::net

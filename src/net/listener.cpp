@@ -7,8 +7,11 @@
 #include <unistd.h>
 #include <boost/asio/socket_base.hpp>
 
+#include <fcntl.h>
+
 #include <cerrno>
 #include <cstring>
+#include <string>
 
 #include "net/loop.hpp"
 
@@ -28,6 +31,11 @@ Listener::Listener(Loop& loop, const HttpOptions& options, const tcp::endpoint& 
   acceptor_.bind(endpoint);
   acceptor_.listen(4096);
   acceptor_.non_blocking(true);  // accept_pending() drains it until EAGAIN
+  reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+Listener::~Listener() {
+  if (reserve_fd_ >= 0) ::close(reserve_fd_);
 }
 
 unsigned short Listener::port() const { return acceptor_.local_endpoint().port(); }
@@ -53,12 +61,16 @@ void Listener::do_accept() {
 void Listener::accept_pending() {
   // Bounded per wake-up so that a connect storm cannot starve the connections of this thread.
   for (int i = 0; i < 256; ++i) {
-    const int fd = ::accept4(acceptor_.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    sockaddr_storage peer{};
+    socklen_t peer_len = sizeof peer;
+    const int fd = ::accept4(acceptor_.native_handle(), reinterpret_cast<sockaddr*>(&peer), &peer_len,
+                             SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       const int err = errno;
       if (err == EAGAIN || err == EWOULDBLOCK) break;
       if (err == EINTR || err == ECONNABORTED || err == EPROTO || err == EPERM) continue;  // that one is gone
-      // Out of descriptors or memory: wait instead of spinning, the condition may pass.
+      if ((err == EMFILE || err == ENFILE) && refuse_with_reserve()) continue;
+      // Out of memory, or no reserve descriptor: wait instead of spinning, the condition may pass.
       spdlog::warn("accept: {}", std::strerror(err));
       retry_.expires_after(std::chrono::milliseconds(100));
       retry_.async_wait([self = shared_from_this()](boost::system::error_code e) {
@@ -66,11 +78,44 @@ void Listener::accept_pending() {
       });
       return;
     }
+    Admission::Ticket ticket;
+    if (!options_.admission->accept_socket(ticket,
+                                           Admission::address_key(reinterpret_cast<sockaddr*>(&peer), peer_len))) {
+      refuse(fd);  // the node is at max_connections
+      continue;
+    }
     const int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    start_http_session(loop_, options_, fd, protocol_);
+    start_http_session(loop_, options_, fd, protocol_, std::move(ticket));
   }
   do_accept();
+}
+
+void Listener::refuse(int fd) {
+  // One non-blocking send into a fresh socket's empty buffer: the client reads why, not a reset.
+  static const std::string answer = [] {
+    const std::string body = R"({"code":"overloaded","message":"the server is full; try again later"})";
+    return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n"
+           "X-Content-Type-Options: nosniff\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n" + body;
+  }();
+  [[maybe_unused]] const auto sent = ::send(fd, answer.data(), answer.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  ::shutdown(fd, SHUT_WR);
+  ::close(fd);
+}
+
+bool Listener::refuse_with_reserve() {
+  // Out of descriptors: the reserve gives one back for as long as it takes to accept a waiting
+  // connection and answer it 503, so that clients are refused at once, not left in the backlog
+  // (and the listener is not woken for them again and again).
+  if (reserve_fd_ < 0) return false;
+  ::close(reserve_fd_);
+  reserve_fd_ = -1;
+  const int fd = ::accept4(acceptor_.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (fd >= 0) refuse(fd);
+  reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) options_.admission->refused_for_descriptors();
+  return fd >= 0;
 }
 
 }  // namespace parley::net

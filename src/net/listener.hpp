@@ -16,6 +16,9 @@ class Listener : public std::enable_shared_from_this<Listener> {
  public:
   // Binds now (throws on failure); port 0 picks a free port, see port().
   Listener(Loop& loop, const HttpOptions& options, const boost::asio::ip::tcp::endpoint& endpoint);
+  ~Listener();
+  Listener(const Listener&) = delete;
+  Listener& operator=(const Listener&) = delete;
   void start();
   // Stops accepting; call on the loop's thread.
   void stop();
@@ -24,12 +27,18 @@ class Listener : public std::enable_shared_from_this<Listener> {
  private:
   void do_accept();
   void accept_pending();
+  // Answers a socket 503 and closes it.
+  static void refuse(int fd);
+  // Out of descriptors: refuses one waiting connection with the help of the reserve; false if
+  // there was none to take.
+  bool refuse_with_reserve();
 
   Loop& loop_;
   const HttpOptions& options_;
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::steady_timer retry_;
   boost::asio::ip::tcp protocol_;
+  int reserve_fd_ = -1;  // a descriptor kept for the moment the process runs out (refuse_with_reserve)
 };
 
 }  // namespace parley::net

@@ -35,12 +35,16 @@ std::string_view reason_for(std::uint16_t code) {
 }
 }  // namespace
 
-WsSession::WsSession(Loop& loop, std::uint64_t id, int fd, Poller::Handle watched, std::string leftover)
+WsSession::WsSession(Loop& loop, std::uint64_t id, int fd, Poller::Handle watched, std::string leftover,
+                     Admission::Ticket ticket)
     : Connection(loop, id),
       fd_(fd),
       watched_(watched),
       leftover_(std::move(leftover)),
+      ticket_(std::move(ticket)),
       reader_(loop.limits().max_frame_bytes),
+      frames_(loop.limits().frame_rate > 0 ? loop.limits().frame_rate : 4 * loop.limits().request_rate,
+              loop.limits().frame_burst > 0 ? loop.limits().frame_burst : 4 * loop.limits().request_burst),
       last_seen_ms_(loop.clock().now_ms()) {}
 
 WsSession::~WsSession() {
@@ -91,16 +95,33 @@ void WsSession::read_ready() {
 }
 
 void WsSession::on_bytes(std::span<char> bytes) {
-  last_seen_ms_ = loop().clock().now_ms();
+  if (failing_) {  // nothing more is read from a failed peer: dropped until it closes
+    drained_ += bytes.size();
+    if (drained_ > std::size_t{64} * 1024) hard_close();
+    return;
+  }
+  const std::int64_t now = loop().clock().now_ms();
+  last_seen_ms_ = now;
   using Kind = protocol::FrameReader::Kind;
-  const std::uint16_t violation = reader_.consume(bytes, [this](const protocol::FrameReader::Event& e) {
+  bool flooding = false;
+  const std::uint16_t violation = reader_.consume(bytes, [&](const protocol::FrameReader::Event& e) {
+    // Every frame counts, control frames too: a client that sends more than limits.frame_rate
+    // is flooding, not chatting (the request bucket answers a chatty one first).
+    std::int64_t wait = 0;
+    if (e.kind != Kind::close && !frames_.take(now, wait)) {
+      flooding = true;
+      return false;
+    }
     switch (e.kind) {
       case Kind::text:
         if (state_ == State::open) loop().handler().on_text(*this, e.payload);
         break;
       case Kind::ping:
+        // Answered at the end of the turn; of several pings in a turn only the last (RFC 6455
+        // 5.5.3): a ping flood queues one pong, not one each.
         if (state_ == State::open) {
-          pending_.add_control(Opcode::pong, e.payload);
+          pong_.assign(e.payload);
+          pong_due_ = true;
           want_flush();
         }
         break;
@@ -109,10 +130,19 @@ void WsSession::on_bytes(std::span<char> bytes) {
     }
     return state_ != State::closed;
   });
+  if (flooding && state_ == State::open) {
+    loop().metrics().protocol_closes.add();
+    return fail(CloseCode::policy_violation, "too many frames");
+  }
   if (violation && state_ == State::open) {
     loop().metrics().protocol_closes.add();
-    close(static_cast<CloseCode>(violation), reason_for(violation));
+    return fail(static_cast<CloseCode>(violation), reason_for(violation));
   }
+  // A frame begun must be whole within limits.frame_timeout_ms (tick()).
+  if (reader_.buffered() == 0)
+    partial_since_ms_ = 0;
+  else if (partial_since_ms_ == 0)
+    partial_since_ms_ = now;
   reader_.release_memory();
 }
 
@@ -152,10 +182,21 @@ void WsSession::want_flush() {
 }
 
 bool WsSession::start_flush() {
+  if (pong_due_ && state_ == State::open) {
+    pong_due_ = false;
+    // The pong counts against max_outbound_bytes like any event: a client that pings and never
+    // reads is a slow consumer.
+    if (make_room(pong_.size() + 2)) pending_.add_control(Opcode::pong, pong_);
+  }
   if (overflow_ && state_ == State::open) {
-    // A slow consumer: what it has not read is dropped; it resumes from its last seq.
+    // A slow consumer: what it has not read is dropped, and its 1013 goes next, ahead of it; it
+    // resumes from its last seq. A frame the kernel has begun taking must be finished first.
     loop().metrics().slow_consumer_closes.add();
     pending_.clear();
+    if (writing_ && inflight_sent_ == 0) {
+      inflight_.clear();
+      writing_ = false;
+    }
     close(CloseCode::try_again_later, "slow consumer");
   }
   return !writing_ && !pending_.empty();
@@ -229,6 +270,7 @@ std::size_t WsSession::append_pieces(std::vector<iovec>& out) {
 void WsSession::wrote(std::size_t n, std::size_t total, int error) {
   auto& m = loop().metrics();
   m.bytes_out.add(n);
+  written_ += n;
   if (n == total) {
     m.writes.add();
     inflight_.clear();
@@ -262,6 +304,7 @@ void WsSession::continue_write() {
     if (n > 0) {
       loop().metrics().bytes_out.add(static_cast<std::size_t>(n));
       inflight_sent_ += static_cast<std::size_t>(n);
+      written_ += static_cast<std::uint64_t>(n);
       continue;
     }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return account();  // still full: wait for more room
@@ -310,11 +353,25 @@ void WsSession::on_written() {
 void WsSession::close(CloseCode code, std::string_view reason) {
   if (state_ != State::open) return;
   state_ = State::closing;
-  close_deadline_ms_ = loop().clock().now_ms() + loop().limits().close_timeout_ms;
+  closing_since_ms_ = loop().clock().now_ms();
+  close_deadline_ms_ = closing_since_ms_ + loop().limits().close_timeout_ms;
+  written_at_deadline_ = written_;
   loop().handler().on_closed(*this);
   pending_.add_control(Opcode::close, protocol::make_close_payload(code, reason));
   if (!writing_) do_write();
   account();
+}
+
+void WsSession::fail(CloseCode code, std::string_view reason) {
+  close(code, reason);  // the close frame, written now if the socket takes it
+  if (state_ != State::closing) return;
+  // FIN right after the close frame: the server ends the connection, and waits for nothing from
+  // the peer. What the peer still sends is read and dropped (up to 64 KiB, for 2 s at most):
+  // closing a socket with unread bytes resets it, and a reset can destroy the close frame
+  // before the peer has read it.
+  ::shutdown(fd_, SHUT_WR);
+  failing_ = true;
+  close_deadline_ms_ = loop().clock().now_ms() + std::min<std::int64_t>(2000, loop().limits().close_timeout_ms);
 }
 
 void WsSession::on_peer_close(std::uint16_t code) {
@@ -322,7 +379,9 @@ void WsSession::on_peer_close(std::uint16_t code) {
   if (state_ == State::open) {
     // Echo the peer's code (RFC 6455 5.5.1), then close the TCP connection once it is written.
     state_ = State::closing;
-    close_deadline_ms_ = loop().clock().now_ms() + loop().limits().close_timeout_ms;
+    closing_since_ms_ = loop().clock().now_ms();
+    close_deadline_ms_ = closing_since_ms_ + loop().limits().close_timeout_ms;
+    written_at_deadline_ = written_;
     loop().handler().on_closed(*this);
     pending_.add_control(Opcode::close,
                          code == 1005 ? std::string() : protocol::make_close_payload(static_cast<CloseCode>(code), {}));
@@ -335,10 +394,24 @@ void WsSession::on_peer_close(std::uint16_t code) {
 void WsSession::tick(std::int64_t now) {
   const auto& l = loop().limits();
   if (state_ == State::closing) {
-    if (now >= close_deadline_ms_) hard_close();
-    return;
+    if (now < close_deadline_ms_) return;
+    if (failing_) return hard_close();
+    // A peer still reading what was queued before the close frame (a slow consumer's 1013 comes
+    // after the rest of the frame it was reading) gets more time, up to five close timeouts in
+    // all; one that took nothing since the last deadline does not.
+    const bool progress = written_ > written_at_deadline_;
+    if (progress && now - closing_since_ms_ < 5 * static_cast<std::int64_t>(l.close_timeout_ms)) {
+      written_at_deadline_ = written_;
+      close_deadline_ms_ = now + l.close_timeout_ms;
+      return;
+    }
+    return hard_close();
   }
   if (state_ != State::open) return;
+  if (partial_since_ms_ != 0 && now - partial_since_ms_ > static_cast<std::int64_t>(l.frame_timeout_ms)) {
+    loop().metrics().protocol_closes.add();
+    return fail(CloseCode::policy_violation, "frame timeout");
+  }
   // An idle client keeps no write buffer: the capacity its last writes left behind (a few hundred
   // bytes after the welcome) goes back, about a tenth of what an idle connection costs.
   if (!writing_ && pending_.empty()) {

@@ -12,6 +12,8 @@
 #include <span>
 #include <string>
 
+#include "core/token_bucket.hpp"
+#include "net/admission.hpp"
 #include "net/connection.hpp"
 #include "net/poller.hpp"
 #include "protocol/frame_buffer.hpp"
@@ -23,7 +25,8 @@ class WsSession final : public Connection, private Poller::Watcher {
  public:
   // Takes the connected, non-blocking socket `fd`; `watched`: its registration with the loop's
   // poller if the handshake made one (0: none yet).
-  WsSession(Loop& loop, std::uint64_t id, int fd, Poller::Handle watched, std::string leftover);
+  WsSession(Loop& loop, std::uint64_t id, int fd, Poller::Handle watched, std::string leftover,
+            Admission::Ticket ticket);
   ~WsSession() override;
 
   // Registers with the loop and its poller, handles bytes that arrived with the handshake.
@@ -36,6 +39,8 @@ class WsSession final : public Connection, private Poller::Watcher {
   void sent(std::int64_t result, std::size_t total) override;
   void close(protocol::CloseCode code, std::string_view reason) override;
   void tick(std::int64_t now_ms) override;
+  std::size_t queued_bytes() const noexcept override { return unsent(); }
+  const std::string& peer_address() const noexcept override { return ticket_.address(); }
 
  private:
   enum class State : std::uint8_t { open, closing, closed };
@@ -58,18 +63,29 @@ class WsSession final : public Connection, private Poller::Watcher {
   std::uint64_t unsent() const noexcept { return pending_.size() + (writing_ ? inflight_.size() - inflight_sent_ : 0); }
   void on_written();  // inflight_ is out
   void on_peer_close(std::uint16_t code);
+  // Fails the connection (RFC 6455 7.1.7): the close frame goes out if the socket takes it now,
+  // then the TCP connection is closed at once, without waiting for the peer's close frame. For a
+  // peer that broke the protocol or a budget: it gets no more of the node's time.
+  void fail(protocol::CloseCode code, std::string_view reason);
   void hard_close();  // closes the socket now and forgets the session
   void account();     // keeps the loop's outbound-bytes gauge true
 
   int fd_;
   Poller::Handle watched_;
   std::string leftover_;
+  Admission::Ticket ticket_;  // its place in the node's connection budgets, given back at the end
   protocol::FrameReader reader_;
+  core::TokenBucket frames_;        // every frame it sends takes a token (limits.frame_rate)
+  std::string pong_;                // the payload of the last ping not answered yet (one pong per turn)
   protocol::FrameBuffer pending_;   // events queued since the last write started
   protocol::FrameBuffer inflight_;  // the write in progress
   std::int64_t last_seen_ms_;
   std::int64_t ping_sent_ms_ = 0;
   std::int64_t close_deadline_ms_ = 0;
+  std::int64_t partial_since_ms_ = 0;  // when the frame being read began (0: none)
+  std::int64_t closing_since_ms_ = 0;
+  std::uint64_t written_ = 0;  // bytes the kernel took, all told (a closing peer's progress)
+  std::uint64_t written_at_deadline_ = 0;
   std::uint64_t accounted_ = 0;
   std::size_t inflight_sent_ = 0;  // bytes of inflight_ the kernel has taken, while writing_
   State state_ = State::open;
@@ -77,6 +93,9 @@ class WsSession final : public Connection, private Poller::Watcher {
   bool dirty_ = false;
   bool overflow_ = false;
   bool peer_closed_ = false;
+  bool pong_due_ = false;
+  bool failing_ = false;     // fail(): only the end of the peer's input is awaited
+  std::size_t drained_ = 0;  // bytes dropped from a failed peer
 };
 
 }  // namespace parley::net

@@ -58,6 +58,9 @@ class Client final : public net::ConnectionState, public hub::Member {
   // of a vector is cheap.
   std::vector<std::string> held;
   std::size_t held_bytes = 0;
+  // Requests whose answer a room's owner builds, sent and not answered yet (Delivery::answer, and
+  // the answers to joins): at most limits.max_requests_in_flight.
+  std::uint32_t in_flight = 0;
   core::TokenBucket& send_bucket() noexcept { return send_bucket_; }
   core::TokenBucket& request_bucket() noexcept { return request_bucket_; }
   JoinedRoom* find_room(std::string_view room) noexcept {

@@ -18,6 +18,8 @@ using protocol::errc;
 
 void ClusterSync::send(Shard& owner, OwnedRoom& r, core::Message m, SessionRef who, std::string ref) {
   if (auto hit = r.log.find_cid(m.from, m.cid)) {
+    if (hit->text_hash != core::RoomLog::text_hash(m.text))
+      return delivery_.reply_now(who, protocol::error_event(errc::cid_conflict, {}, ref));
     // A retry of a message this node has applied: applied means published, not committed (its
     // sender's node may have died before the commit), so the original is stored (again: a store
     // takes the same row twice as success) and acked after that commit.

@@ -2,6 +2,7 @@
 // What every part of a node works with: its options, its clock, the store, the broker (null: a
 // node on its own) and the shards. Node owns it; the parts (Requests, RoomOwner, RoomDirectory,
 // Delivery, ClusterSync, PresenceSync) each hold a reference.
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -11,7 +12,9 @@
 
 #include "broker/broker.hpp"
 #include "core/clock.hpp"
+#include "core/keyed_limits.hpp"
 #include "core/limits.hpp"
+#include "net/admission.hpp"
 #include "node/shard.hpp"
 #include "store/store.hpp"
 
@@ -35,12 +38,21 @@ struct NodeOptions {
 };
 
 struct NodeContext {
-  NodeContext(NodeOptions o, store::Store& s, broker::Broker* b) : options(std::move(o)), store(s), broker(b) {}
+  NodeContext(NodeOptions o, store::Store& s, broker::Broker* b);
 
   NodeOptions options;
   store::Store& store;
   broker::Broker* broker;
+  // What one client may do across all its connections and every thread: per client address
+  // (sends, requests, room creations) and per user (sends, room creations). The connections an
+  // address may hold are net::Admission's. Before the shards: their connections give back their
+  // admission tickets when they go.
+  core::KeyedLimits per_address;
+  core::KeyedLimits per_user;
+  net::Admission admission;
   std::vector<std::unique_ptr<Shard>> shards;
+  // Over limits.max_memory_bytes (Node's tick): new work gets `overloaded`, new connections 503.
+  std::atomic<bool> shedding{false};
 
   unsigned shard_count() const noexcept { return static_cast<unsigned>(shards.size()); }
   Shard& shard(unsigned i) const noexcept { return *shards[i]; }

@@ -26,6 +26,16 @@ void Delivery::reply_now(SessionRef who, std::string event) {
   });
 }
 
+void Delivery::answer(SessionRef who, std::string event) {
+  Shard& target = ctx_.shard(who.shard);
+  target.post([&target, id = who.id, event = std::move(event)] {
+    Client* s = target.find_client(id);
+    if (!s) return;
+    if (s->in_flight > 0) --s->in_flight;
+    s->send(event);
+  });
+}
+
 void Delivery::join_failed(SessionRef who, const std::string& room, protocol::errc code, const std::string& ref) {
   Outbox out(ctx_.shard_count());
   out.add(

@@ -30,6 +30,8 @@ class Delivery {
   void dispatch(Outbox& out);
   // Posts one event to one session, wherever it lives.
   void reply_now(SessionRef who, std::string event);
+  // The same for the answer to a request the session counted in flight (Client::in_flight).
+  void answer(SessionRef who, std::string event);
   // The join of `who` failed: the session forgets it and hears `code`.
   void join_failed(SessionRef who, const std::string& room, protocol::errc code, const std::string& ref);
   // Adds `event` for every member session of room `r` (on every shard), except one session,

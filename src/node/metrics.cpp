@@ -109,6 +109,30 @@ std::string Node::metrics_text() const {
   out +=
       "# HELP parley_store_failures_total Failed commits (each retried).\n# TYPE parley_store_failures_total counter\n";
   out += "parley_store_failures_total " + std::to_string(st.failures) + "\n";
+  // Budgets (docs/security.md): what was refused, and what the node holds.
+  const auto gauge_or_counter = [&out](const char* name, const char* help, const char* type, std::uint64_t v) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+    out += std::string(name) + " " + std::to_string(v) + "\n";
+  };
+  const auto& adm = ctx_.admission;
+  gauge_or_counter("parley_sockets", "Sockets open (WebSocket, HTTP, handshakes), against limits.max_connections.",
+                   "gauge", adm.sockets());
+  gauge_or_counter("parley_sockets_max", "limits.max_connections as it applies.", "gauge", adm.max_sockets());
+  gauge_or_counter("parley_refused_full_total", "Connections answered 503: the node was full or out of descriptors.",
+                   "counter", adm.counters().refused_full.get());
+  gauge_or_counter("parley_refused_address_total",
+                   "Upgrades answered 429: an address over its connection count or rate.", "counter",
+                   adm.counters().refused_address.get());
+  gauge_or_counter("parley_refused_shedding_total", "Upgrades answered 503 while over the memory budget.", "counter",
+                   adm.counters().refused_shedding.get());
+  gauge_or_counter("parley_tracked_addresses", "Client addresses the per-address budgets remember.", "gauge",
+                   ctx_.per_address.keys());
+  gauge_or_counter("parley_memory_rss_bytes", "Resident memory, read once a second.", "gauge",
+                   rss_bytes_.load(std::memory_order_relaxed));
+  gauge_or_counter("parley_memory_budget_bytes", "limits.max_memory_bytes as it applies.", "gauge",
+                   ctx_.limits().max_memory_bytes);
+  gauge_or_counter("parley_shedding", "1 while over the memory budget: new work refused.", "gauge",
+                   ctx_.shedding.load(std::memory_order_relaxed) ? 1 : 0);
   out += "# HELP parley_ready 1 while the node accepts new connections.\n# TYPE parley_ready gauge\n";
   out += std::string("parley_ready ") + (ready() ? "1" : "0") + "\n";
   if (ctx_.broker) {

@@ -2,10 +2,42 @@
 
 #include <spdlog/spdlog.h>
 
+#include <malloc.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 
 namespace parley::node {
+
+namespace {
+core::KeyedLimits::Options per_address_options(const core::Limits& l) {
+  using A = core::KeyedLimits::Action;
+  core::KeyedLimits::Options o;
+  o.rates[static_cast<std::size_t>(A::send)] = {l.send_rate_per_address, l.send_burst_per_address};
+  o.rates[static_cast<std::size_t>(A::request)] = {l.request_rate_per_address, l.request_burst_per_address};
+  o.rates[static_cast<std::size_t>(A::create_room)] = {l.room_create_rate, l.room_create_burst};
+  o.max_keys = l.max_tracked_keys;
+  return o;
+}
+
+core::KeyedLimits::Options per_user_options(const core::Limits& l) {
+  using A = core::KeyedLimits::Action;
+  core::KeyedLimits::Options o;
+  o.rates[static_cast<std::size_t>(A::send)] = {l.send_rate_per_user, l.send_burst_per_user};
+  o.rates[static_cast<std::size_t>(A::create_room)] = {l.room_create_rate, l.room_create_burst};
+  o.max_keys = l.max_tracked_keys;
+  return o;
+}
+}  // namespace
+
+NodeContext::NodeContext(NodeOptions o, store::Store& s, broker::Broker* b)
+    : options(std::move(o)),
+      store(s),
+      broker(b),
+      per_address(per_address_options(options.limits)),
+      per_user(per_user_options(options.limits)),
+      admission(options.limits, *options.clock) {}
 
 Node::Node(NodeOptions options, store::Store& store, broker::Broker* broker) : ctx_(std::move(options), store, broker) {
   if (ctx_.options.threads == 0) ctx_.options.threads = 1;
@@ -81,9 +113,40 @@ void Node::submit_appends(Shard& shard, std::vector<PendingAppend> batch) {
 
 void Node::on_tick(Shard& shard, std::int64_t now_ms) {
   requests_.tick(shard, now_ms);
+  if (shard.index() == 0) check_memory();
   if (!ctx_.broker) return;
   presence_.tick(shard);
   cluster_.tick(shard);
+}
+
+void Node::check_memory() {
+  const std::size_t budget = ctx_.limits().max_memory_bytes;
+  // Resident set, from the second field of /proc/self/statm (pages): one small read a second.
+  std::size_t rss = 0;
+  if (std::FILE* f = std::fopen("/proc/self/statm", "r")) {
+    unsigned long long size = 0, resident = 0;
+    if (std::fscanf(f, "%llu %llu", &size, &resident) == 2)
+      rss = static_cast<std::size_t>(resident) * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+    std::fclose(f);
+  }
+  rss_bytes_.store(rss, std::memory_order_relaxed);
+  if (budget == 0 || rss == 0) return;
+  const bool was = ctx_.shedding.load(std::memory_order_relaxed);
+  // On past the budget, off again under 90% of it: no flapping at the edge.
+  const bool now = was ? rss >= budget / 10 * 9 : rss > budget;
+  if (now == was) {
+    if (now) ::malloc_trim(0);  // freed memory back to the system, so that the RSS can fall
+    return;
+  }
+  ctx_.shedding.store(now, std::memory_order_relaxed);
+  ctx_.admission.set_shedding(now);
+  if (now) {
+    spdlog::warn("node: resident memory {} MB is over limits.max_memory_bytes ({} MB): shedding load", rss >> 20,
+                 budget >> 20);
+    ::malloc_trim(0);
+  } else {
+    spdlog::info("node: resident memory {} MB, under 90% of the budget: taking new work again", rss >> 20);
+  }
 }
 
 void Node::on_message(core::Message m) {

@@ -51,6 +51,8 @@ class Node final : public broker::Handler, public net::HttpService, private Shar
   const NodeOptions& options() const noexcept { return ctx_.options; }
   // What every connection of every shard reports to (the session side).
   net::ConnectionHandler& sessions() noexcept { return requests_; }
+  // Who may connect (the listeners and HTTP sessions of every loop ask it).
+  net::Admission& admission() noexcept { return ctx_.admission; }
 
   // Draining: /readyz turns false; sessions are closed with 1001 by the server.
   void set_draining() noexcept { draining_.store(true); }
@@ -59,8 +61,14 @@ class Node final : public broker::Handler, public net::HttpService, private Shar
 
   // net::HttpService, on any thread.
   bool draining() const override { return draining_.load(); }
-  // Accepting new clients: not draining, and the broker (if any) reachable.
-  bool ready() const override { return !draining() && (!ctx_.broker || ctx_.broker->ready()); }
+  // Accepting new clients: not draining, not over the memory budget, and the broker (if any)
+  // reachable.
+  bool ready() const override {
+    return !draining() && !ctx_.shedding.load(std::memory_order_relaxed) && (!ctx_.broker || ctx_.broker->ready());
+  }
+  std::string_view unready_reason() const override {
+    return ctx_.shedding.load(std::memory_order_relaxed) ? "overloaded" : "broker unreachable";
+  }
   // Prometheus text exposition of every shard's counters and the store's (node/metrics.cpp).
   std::string metrics_text() const override;
 
@@ -75,6 +83,8 @@ class Node final : public broker::Handler, public net::HttpService, private Shar
   // ShardWork, on the shard's thread.
   void submit_appends(Shard& shard, std::vector<PendingAppend> batch) override;
   void on_tick(Shard& shard, std::int64_t now_ms) override;
+  // Once a second (shard 0): the resident set against limits.max_memory_bytes; sheds load past it.
+  void check_memory();
 
   NodeContext ctx_;
   Delivery delivery_{ctx_};
@@ -86,6 +96,7 @@ class Node final : public broker::Handler, public net::HttpService, private Shar
   std::vector<std::thread> threads_;
   std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guards_;
   std::atomic<bool> draining_{false};
+  std::atomic<std::size_t> rss_bytes_{0};  // the last check_memory() reading
 };
 
 }  // namespace parley::node

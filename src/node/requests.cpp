@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 
 #include "core/validate.hpp"
@@ -27,6 +28,17 @@ constexpr std::size_t max_held = 64;
 constexpr std::size_t max_held_bytes = std::size_t{256} * 1024;
 
 bool blank(std::string_view text) { return text.find_first_not_of(" \t\r\n") == std::string_view::npos; }
+
+// Whether `id` contains `lower` (lower-case ASCII) in any case: room ids are ASCII.
+bool contains_folded(std::string_view id, std::string_view lower) {
+  if (lower.size() > id.size()) return false;
+  for (std::size_t i = 0; i + lower.size() <= id.size(); ++i) {
+    std::size_t k = 0;
+    while (k < lower.size() && std::tolower(static_cast<unsigned char>(id[i + k])) == lower[k]) ++k;
+    if (k == lower.size()) return true;
+  }
+  return false;
+}
 }  // namespace
 
 void Requests::on_open(net::Connection& c) {
@@ -57,7 +69,12 @@ void Requests::on_text(net::Connection& c, std::string_view frame) {
   if (!s.joining.empty()) {
     if (s.held.size() >= max_held || s.held_bytes + frame.size() > max_held_bytes) {
       shard.metrics().rate_limited.add();
-      return send_error(s, errc::rate_limited, {}, "too many requests behind a pending join", retry_after(100));
+      // The refusal names the request it refuses, as every answer does.
+      const auto parsed = protocol::parse_request(frame);
+      const std::string& ref = std::holds_alternative<protocol::Request>(parsed)
+                                   ? std::get<protocol::Request>(parsed).ref
+                                   : std::get<protocol::RequestError>(parsed).ref;
+      return send_error(s, errc::rate_limited, ref, "too many requests behind a pending join", retry_after(100));
     }
     s.held.emplace_back(frame);
     s.held_bytes += frame.size();
@@ -68,25 +85,57 @@ void Requests::on_text(net::Connection& c, std::string_view frame) {
 
 void Requests::handle_frame(Client& s, std::string_view frame) {
   Shard& shard = s.shard();
+  // Every frame takes a request token before it is even parsed, malformed ones too: an answer
+  // costs the node as much whatever the frame was. Per connection, then per client address.
+  const std::int64_t now = ctx_.now_ms();
+  std::int64_t wait_ms = 0;
+  const bool within =
+      s.request_bucket().take(now, wait_ms) &&
+      ctx_.per_address.take(s.connection().peer_address(), core::KeyedLimits::Action::request, now, wait_ms);
   auto parsed = protocol::parse_request(frame);
+  if (!within) {
+    shard.metrics().rate_limited.add();
+    const std::string& ref = std::holds_alternative<protocol::Request>(parsed)
+                                 ? std::get<protocol::Request>(parsed).ref
+                                 : std::get<protocol::RequestError>(parsed).ref;
+    return send_error(s, errc::rate_limited, ref, "too many requests; slow down", retry_after(wait_ms));
+  }
   if (auto* err = std::get_if<protocol::RequestError>(&parsed)) {
     send_error(s, err->code, err->ref, err->message);
     return;
   }
   auto& req = std::get<protocol::Request>(parsed);
-  std::int64_t wait_ms = 0;
-  if (!s.request_bucket().take(ctx_.now_ms(), wait_ms)) {
-    shard.metrics().rate_limited.add();
-    send_error(s, errc::rate_limited, req.ref, "too many requests; slow down", retry_after(wait_ms));
-    return;
-  }
-  if (req.type == RequestType::ping) return s.send(protocol::pong_event(ctx_.now_ms(), req.ref));
+  // A ping needs no hello: it is a liveness check (docs/protocol.md), and it costs a request token
+  // like every other frame.
+  if (req.type == RequestType::ping) return s.send(protocol::pong_event(now, req.ref));
   if (req.type != RequestType::hello && s.user.empty()) {
     send_error(s, errc::hello_required, req.ref);
     return;
   }
+  // Over the node's memory budget: nothing new is taken on; what is under way goes on.
+  if (ctx_.shedding.load(std::memory_order_relaxed) && req.type != RequestType::leave &&
+      req.type != RequestType::hello) {
+    send_error(s, errc::overloaded, req.ref, "the server is overloaded; retry later", retry_after(1000));
+    return;
+  }
+  // A request whose answer the room's owner builds is taken only from a client that reads its
+  // answers, and only so many at a time (limits.max_requests_in_flight).
+  if (req.type == RequestType::join || req.type == RequestType::history || req.type == RequestType::rooms ||
+      req.type == RequestType::members || req.type == RequestType::create) {
+    const auto& l = ctx_.limits();
+    if (s.in_flight >= l.max_requests_in_flight) {
+      shard.metrics().rate_limited.add();
+      return send_error(s, errc::rate_limited, req.ref, "too many requests waiting for their answers",
+                        retry_after(100));
+    }
+    if (s.connection().queued_bytes() > l.max_outbound_bytes / 2) {
+      shard.metrics().rate_limited.add();
+      return send_error(s, errc::rate_limited, req.ref, "read what was sent before asking for more", retry_after(100));
+    }
+  }
   // Room ids are checked here once for every request that names one.
-  if (req.type != RequestType::hello && req.type != RequestType::rooms && !core::valid_room_id(req.room)) {
+  if (req.type != RequestType::hello && req.type != RequestType::rooms && req.type != RequestType::ping &&
+      !core::valid_room_id(req.room)) {
     send_error(s, errc::bad_room, req.ref);
     return;
   }
@@ -99,6 +148,7 @@ void Requests::handle_frame(Client& s, std::string_view frame) {
     case RequestType::send: return do_send(s, req);
     case RequestType::typing: return do_typing(s, req);
     case RequestType::history: return do_history(s, req);
+    case RequestType::members: return do_members(s, req);
     case RequestType::ping: return;
   }
 }
@@ -122,6 +172,7 @@ void Requests::do_hello(Client& s, protocol::Request& req) {
 
 void Requests::do_rooms(Client& s, protocol::Request& req) {
   // Scatter to every shard (each knows the rooms it owns), gather on this one: no shared state.
+  // A page: the ids after `after` that contain `q` (any case), the first `limit` in id order.
   struct Summary {
     std::string room;
     std::size_t members;
@@ -133,23 +184,47 @@ void Requests::do_rooms(Client& s, protocol::Request& req) {
     SessionRef who;
     std::string ref;
   };
+  const std::size_t page =
+      std::clamp<std::uint64_t>(req.limit.value_or(ctx_.limits().rooms_page), 1, ctx_.limits().rooms_page);
+  std::string query = std::move(req.query);
+  std::transform(query.begin(), query.end(), query.begin(), [](unsigned char c) { return std::tolower(c); });
   auto g = std::make_shared<Gather>(Gather{ctx_.shard_count(), {}, ref_of(s), std::move(req.ref)});
+  auto after = std::make_shared<const std::string>(std::move(req.after));
+  auto q = std::make_shared<const std::string>(std::move(query));
+  ++s.in_flight;
   Shard& home = s.shard();
+  const auto by_id = [](const Summary& a, const Summary& b) { return a.room < b.room; };
   for (auto& sh : ctx_.shards) {
     Shard* shard = sh.get();
-    shard->post([this, shard, &home, g] {
+    shard->post([this, shard, &home, g, after, q, page, by_id] {
       std::vector<Summary> mine;
-      for (auto& [id, r] : shard->owned())
-        if (r->state != OwnedRoom::State::creating) mine.push_back(Summary{id, r->presence.size(), r->last_seq()});
-      home.post([this, &home, g, mine = std::move(mine)]() mutable {
+      for (auto& [id, r] : shard->owned()) {
+        if (r->state == OwnedRoom::State::creating || id <= *after) continue;
+        if (!q->empty() && !contains_folded(id, *q)) continue;
+        mine.push_back(Summary{id, r->presence.size(), r->last_seq()});
+      }
+      // Only a page (and one more, to know there is a next page) leaves the shard.
+      if (mine.size() > page + 1) {
+        std::nth_element(mine.begin(), mine.begin() + static_cast<std::ptrdiff_t>(page), mine.end(), by_id);
+        mine.resize(page + 1);
+      }
+      home.post([this, &home, g, page, by_id, mine = std::move(mine)]() mutable {
         for (auto& m : mine) g->rooms.push_back(std::move(m));
         if (--g->pending > 0) return;
-        std::sort(g->rooms.begin(), g->rooms.end(), [](const auto& a, const auto& b) { return a.room < b.room; });
-        auto answer = [&home, g] {
+        std::sort(g->rooms.begin(), g->rooms.end(), by_id);
+        std::string next;
+        if (g->rooms.size() > page) {
+          g->rooms.resize(page);
+          next = g->rooms.back().room;
+        }
+        auto answer = [this, &home, g, next] {
           std::vector<protocol::RoomSummary> list;
           list.reserve(g->rooms.size());
           for (const auto& r : g->rooms) list.push_back(protocol::RoomSummary{r.room, r.members, r.last_seq});
-          if (Client* target = home.find_client(g->who.id)) target->send(protocol::rooms_event(list, g->ref));
+          if (Client* target = home.find_client(g->who.id)) {
+            if (target->in_flight > 0) --target->in_flight;
+            target->send(protocol::rooms_event(list, next, g->ref));
+          }
         };
         if (!ctx_.broker || g->rooms.empty()) return answer();
         // Cluster: members on every node, from the broker (this node's count if it cannot answer).
@@ -170,6 +245,18 @@ void Requests::do_rooms(Client& s, protocol::Request& req) {
 }
 
 void Requests::do_create(Client& s, protocol::Request& req) {
+  // Room creations are budgeted per address and per user (limits.room_create_rate), and rooms in
+  // all (limits.max_rooms, checked by the owner): a room is a lasting cost.
+  const std::int64_t now = ctx_.now_ms();
+  std::int64_t wait_ms = 0;
+  using A = core::KeyedLimits::Action;
+  if (!ctx_.per_address.take(s.connection().peer_address(), A::create_room, now, wait_ms) ||
+      !ctx_.per_user.take(s.user, A::create_room, now, wait_ms)) {
+    s.shard().metrics().rate_limited.add();
+    return send_error(s, errc::rate_limited, req.ref, "too many rooms created; wait before creating another",
+                      retry_after(wait_ms));
+  }
+  ++s.in_flight;
   Shard& owner = ctx_.owner_of(req.room);
   owner.post([this, &owner, room = std::move(req.room), user = s.user, who = ref_of(s),
               ref = std::move(req.ref)]() mutable { rooms_.create(owner, room, user, who, ref); });
@@ -180,6 +267,7 @@ void Requests::do_join(Client& s, protocol::Request& req) {
   if (s.rooms.size() + s.joining.size() >= ctx_.options.limits.max_rooms_per_connection)
     return send_error(s, errc::too_many_rooms, req.ref);
   s.joining.push_back(req.room);
+  ++s.in_flight;
   Shard& owner = ctx_.owner_of(req.room);
   owner.post(
       [this, &owner, room = std::move(req.room), user = s.user, who = ref_of(s), since = req.since,
@@ -213,7 +301,11 @@ void Requests::do_send(Client& s, protocol::Request& req) {
   }
   std::int64_t wait_ms = 0;
   const auto now = ctx_.now_ms();
-  if (!s.send_bucket().take(now, wait_ms)) {
+  // Per connection, per client address, per user: a crowd of connections is one sender.
+  using A = core::KeyedLimits::Action;
+  if (!s.send_bucket().take(now, wait_ms) ||
+      !ctx_.per_address.take(s.connection().peer_address(), A::send, now, wait_ms) ||
+      !ctx_.per_user.take(s.user, A::send, now, wait_ms)) {
     s.shard().metrics().rate_limited.add();
     return send_error(s, errc::rate_limited, req.ref, {}, retry_after(wait_ms));
   }
@@ -242,9 +334,20 @@ void Requests::do_history(Client& s, protocol::Request& req) {
   if (!s.find_room(req.room)) return send_error(s, errc::not_joined, req.ref);
   const std::size_t max = ctx_.options.limits.history_limit;
   const std::size_t limit = std::clamp<std::uint64_t>(req.limit.value_or(50), 1, max);
+  ++s.in_flight;
   Shard& owner = ctx_.owner_of(req.room);
   owner.post([this, &owner, room = std::move(req.room), before = req.before.value_or(0), limit, who = ref_of(s),
               ref = std::move(req.ref)]() mutable { owner_.history(owner, room, before, limit, who, std::move(ref)); });
+}
+
+void Requests::do_members(Client& s, protocol::Request& req) {
+  if (!s.find_room(req.room)) return send_error(s, errc::not_joined, req.ref);
+  const std::size_t max = ctx_.limits().members_page;
+  const std::size_t limit = std::clamp<std::uint64_t>(req.limit.value_or(max), 1, max);
+  ++s.in_flight;
+  Shard& owner = ctx_.owner_of(req.room);
+  owner.post([this, &owner, room = std::move(req.room), after = std::move(req.after), limit, who = ref_of(s),
+              ref = std::move(req.ref)]() mutable { owner_.members(owner, room, after, limit, who, ref); });
 }
 
 void Requests::replay_held(Client& s) {
@@ -276,6 +379,7 @@ void Requests::on_closed(net::Connection& c) {
 
 void Requests::joined(Shard& shard, ShardItem& item) {
   Client* s = shard.find_client(item.session);
+  if (s && s->in_flight > 0) --s->in_flight;
   auto pending = s ? std::find(s->joining.begin(), s->joining.end(), item.room) : std::vector<std::string>::iterator{};
   if (!s || pending == s->joining.end()) {
     // The session closed while the owner was answering: undo the membership.
@@ -296,6 +400,7 @@ void Requests::joined(Shard& shard, ShardItem& item) {
 
 void Requests::join_refused(Shard& shard, ShardItem& item) {
   if (Client* s = shard.find_client(item.session)) {
+    if (s->in_flight > 0) --s->in_flight;
     auto pending = std::find(s->joining.begin(), s->joining.end(), item.room);
     if (pending != s->joining.end()) s->joining.erase(pending);
     shard.metrics().errors_sent.add();

@@ -49,6 +49,7 @@ class Requests final : public net::ConnectionHandler {
   void do_send(Client& s, protocol::Request& r);
   void do_typing(Client& s, protocol::Request& r);
   void do_history(Client& s, protocol::Request& r);
+  void do_members(Client& s, protocol::Request& r);
   // Handles the requests held behind a join that has just been answered.
   void replay_held(Client& s);
 

@@ -71,7 +71,12 @@ void RoomDirectory::load(Shard& owner, OwnedRoom& r) {
 
 void RoomDirectory::create(Shard& owner, const std::string& room, const std::string& user, SessionRef who,
                            const std::string& ref) {
-  if (owner.find_owned(room)) return delivery_.reply_now(who, protocol::error_event(errc::room_exists, {}, ref));
+  if (owner.find_owned(room)) return delivery_.answer(who, protocol::error_event(errc::room_exists, {}, ref));
+  // Rooms in all (limits.max_rooms): counted over the shards' gauges, so a turn's creations on
+  // several shards may overshoot by a few.
+  std::size_t rooms = 0;
+  for (const auto& sh : ctx_.shards) rooms += sh->metrics().rooms_owned.get();
+  if (rooms >= ctx_.limits().max_rooms) return delivery_.answer(who, protocol::error_event(errc::room_limit, {}, ref));
   auto r = std::make_unique<OwnedRoom>(room, ctx_.options.rooms, ctx_.shard_count(), OwnedRoom::State::creating);
   owner.owned().emplace(room, std::move(r));
   owner.metrics().rooms_owned.add();
@@ -79,7 +84,7 @@ void RoomDirectory::create(Shard& owner, const std::string& room, const std::str
   ctx_.store.create_room(stored, [this, &owner, room, user, who, ref](std::error_code ec) {
     owner.post([this, &owner, room, user, who, ref, ec] {
       OwnedRoom* r = owner.find_owned(room);
-      if (!r) return;
+      if (!r) return delivery_.answer(who, protocol::error_event(errc::store_failed, {}, ref));
       // The store has the room already: another node's creation (in a cluster; its announcement
       // is on its way, or Redis lost its record). One node on its own knows every stored room.
       if (ec == errc::room_exists) return create_lost(owner, room, who, ref);
@@ -88,7 +93,7 @@ void RoomDirectory::create(Shard& owner, const std::string& room, const std::str
         owner.owned().erase(room);
         owner.metrics().rooms_owned.sub();
         for (auto& f : waiting) f(nullptr);
-        return delivery_.reply_now(who, protocol::error_event(errc::store_failed, {}, ref));
+        return delivery_.answer(who, protocol::error_event(errc::store_failed, {}, ref));
       }
       if (!ctx_.broker) return created(owner, room, user, who, ref);
       // Cluster: `created` once the broker's room index has the room, so that a join anywhere
@@ -107,14 +112,14 @@ void RoomDirectory::create(Shard& owner, const std::string& room, const std::str
 void RoomDirectory::created(Shard& owner, const std::string& room, const std::string& user, SessionRef who,
                             const std::string& ref) {
   OwnedRoom* r = owner.find_owned(room);
-  if (!r) return;
+  if (!r) return delivery_.answer(who, protocol::error_event(errc::store_failed, {}, ref));
   r->log.restore(0, {});
   r->state = OwnedRoom::State::ready;
   auto waiting = std::move(r->waiting);
   r->waiting.clear();
   for (auto& f : waiting) f(r);
   // The creator gets it with its ref; every other welcomed session learns of the room.
-  delivery_.reply_now(who, protocol::created_event(room, user, ref));
+  delivery_.answer(who, protocol::created_event(room, user, ref));
   delivery_.tell_created(room, user, who.id);
 }
 
@@ -124,10 +129,10 @@ void RoomDirectory::create_lost(Shard& owner, const std::string& room, SessionRe
   // use. Its creator's announcement tells this node's sessions of it: now, if it came during the
   // create, or when it comes (never, if Redis lost it: the room is still listed and joinable).
   OwnedRoom* r = owner.find_owned(room);
-  if (!r) return;
+  if (!r) return delivery_.answer(who, protocol::error_event(errc::room_exists, {}, ref));
   r->state = OwnedRoom::State::unloaded;
   if (!r->waiting.empty()) load(owner, *r);
-  delivery_.reply_now(who, protocol::error_event(errc::room_exists, {}, ref));
+  delivery_.answer(who, protocol::error_event(errc::room_exists, {}, ref));
   if (!r->cluster.heard_by.empty()) return delivery_.tell_created(room, std::exchange(r->cluster.heard_by, {}), 0);
   r->cluster.untold = true;
 }

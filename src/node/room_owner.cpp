@@ -96,10 +96,14 @@ void RoomOwner::finish_join(Shard& owner, OwnedRoom& r, std::string user, Sessio
   }
   for (auto& e : r.log.events_after(last)) gap.push_back(std::move(e));
 
+  // The first page of members; the rest by `members` (a crowd's join is not a crowd-sized event).
+  const std::size_t page = ctx_.limits().members_page;
   std::vector<std::string_view> members;
-  members.reserve(r.presence.size());
-  r.presence.for_each_user([&members](const std::string& u) { members.push_back(u); });
-  std::string joined = protocol::joined_event(r.id, r.log.last_committed(), members, truncated, ref);
+  members.reserve(std::min(page, r.presence.size()));
+  r.presence.for_each_user([&members, page](const std::string& u) {
+    if (members.size() < page) members.push_back(u);
+  });
+  std::string joined = protocol::joined_event(r.id, r.log.last_committed(), members, r.presence.size(), truncated, ref);
   // `members` shows every presence change so far: the session gets only the later ones of the
   // batch that is waiting (Delivery::flush_presence).
   if (!r.batch.lines.empty()) r.batch.late[who.id] = PresenceBatch::LateJoiner{who, r.batch.starts.size()};
@@ -204,14 +208,14 @@ void RoomOwner::history(Shard& owner, const std::string& room, std::uint64_t bef
                         std::string ref) {
   rooms_.with_room(
       owner, room, [this, &owner, room, before, limit, who, ref = std::move(ref)](OwnedRoom* r, errc missing) mutable {
-        if (!r) return delivery_.reply_now(who, protocol::error_event(missing, {}, ref));
+        if (!r) return delivery_.answer(who, protocol::error_event(missing, {}, ref));
         if (r->state != OwnedRoom::State::ready)
-          return delivery_.reply_now(who, protocol::error_event(errc::store_failed, {}, ref));
+          return delivery_.answer(who, protocol::error_event(errc::store_failed, {}, ref));
         auto respond = [this, who, room, ref](const std::vector<const core::Message*>& msgs) {
           std::vector<protocol::MessageFields> list;
           list.reserve(msgs.size());
           for (const auto* m : msgs) list.push_back(core::fields(*m));
-          delivery_.reply_now(who, protocol::history_event(room, list, !msgs.empty() && msgs.front()->seq > 1, ref));
+          delivery_.answer(who, protocol::history_event(room, list, !msgs.empty() && msgs.front()->seq > 1, ref));
         };
         // Only committed messages are history; the ring answers most pages without the store.
         const std::uint64_t upper =
@@ -220,13 +224,30 @@ void RoomOwner::history(Shard& owner, const std::string& room, std::uint64_t bef
         ctx_.store.read(room, 0, upper, limit,
                         [&owner, respond, who, ref, this](std::error_code ec, std::vector<core::Message> msgs) {
                           owner.post([respond, ec, msgs = std::move(msgs), who, ref, this] {
-                            if (ec) return delivery_.reply_now(who, protocol::error_event(errc::store_failed, {}, ref));
+                            if (ec) return delivery_.answer(who, protocol::error_event(errc::store_failed, {}, ref));
                             std::vector<const core::Message*> ptrs;
                             for (const auto& m : msgs) ptrs.push_back(&m);
                             respond(ptrs);
                           });
                         });
       });
+}
+
+void RoomOwner::members(Shard& owner, const std::string& room, const std::string& after, std::size_t limit,
+                        SessionRef who, const std::string& ref) {
+  OwnedRoom* r = owner.find_owned(room);
+  if (!r || r->state != OwnedRoom::State::ready)
+    return delivery_.answer(who, protocol::error_event(errc::no_such_room, {}, ref));
+  std::vector<std::string_view> page;
+  bool more = false;
+  r->presence.for_each_user([&](const std::string& u) {
+    if (u <= after) return;
+    if (page.size() < limit)
+      page.push_back(u);
+    else
+      more = true;
+  });
+  delivery_.answer(who, protocol::members_event(room, page, more ? page.back() : std::string_view(), ref));
 }
 
 }  // namespace parley::node

@@ -34,6 +34,9 @@ class RoomOwner {
   void typing(Shard& owner, const std::string& room, const std::string& user, std::uint64_t from_session);
   void history(Shard& owner, const std::string& room, std::uint64_t before, std::size_t limit, SessionRef who,
                std::string ref);
+  // A page of the room's members in name order, after `after`.
+  void members(Shard& owner, const std::string& room, const std::string& after, std::size_t limit, SessionRef who,
+               const std::string& ref);
 
   // The turn's sends of the shard, to the store as one batch (called at the end of the turn).
   void submit_appends(Shard& owner, std::vector<PendingAppend> batch);

@@ -22,6 +22,7 @@ std::string_view type_name(RequestType t) noexcept {
     case RequestType::send: return "send";
     case RequestType::typing: return "typing";
     case RequestType::history: return "history";
+    case RequestType::members: return "members";
     case RequestType::ping: return "ping";
   }
   return "?";
@@ -31,9 +32,10 @@ namespace {
 
 std::optional<RequestType> lookup_type(std::string_view s) {
   static constexpr std::pair<std::string_view, RequestType> table[] = {
-      {"hello", RequestType::hello},   {"rooms", RequestType::rooms},     {"create", RequestType::create},
-      {"join", RequestType::join},     {"leave", RequestType::leave},     {"send", RequestType::send},
-      {"typing", RequestType::typing}, {"history", RequestType::history}, {"ping", RequestType::ping},
+      {"hello", RequestType::hello},     {"rooms", RequestType::rooms},     {"create", RequestType::create},
+      {"join", RequestType::join},       {"leave", RequestType::leave},     {"send", RequestType::send},
+      {"typing", RequestType::typing},   {"history", RequestType::history}, {"ping", RequestType::ping},
+      {"members", RequestType::members},
   };
   for (const auto& [name, type] : table)
     if (name == s) return type;
@@ -115,6 +117,11 @@ std::variant<Request, RequestError> parse_request(std::string_view frame) {
   switch (req.type) {
     case RequestType::hello: ok = f.string("name", req.name); break;
     case RequestType::rooms:
+      ok = f.string("after", req.after, false) && f.string("q", req.query, false) && f.count("limit", req.limit);
+      break;
+    case RequestType::members:
+      ok = f.string("room", req.room) && f.string("after", req.after, false) && f.count("limit", req.limit);
+      break;
     case RequestType::ping: break;
     case RequestType::create:
     case RequestType::leave:

@@ -12,7 +12,7 @@
 
 namespace parley::protocol {
 
-enum class RequestType { hello, rooms, create, join, leave, send, typing, history, ping };
+enum class RequestType { hello, rooms, create, join, leave, send, typing, history, members, ping };
 
 std::string_view type_name(RequestType t) noexcept;
 
@@ -20,12 +20,14 @@ struct Request {
   RequestType type{};
   std::string ref;                      // the client's `ref` as JSON text, echoed verbatim; empty when absent
   std::string name;                     // hello
-  std::string room;                     // create, join, leave, send, typing, history
+  std::string room;                     // create, join, leave, send, typing, history, members
   std::string cid;                      // send
   std::string text;                     // send
   std::optional<std::uint64_t> since;   // join
   std::optional<std::uint64_t> before;  // history
-  std::optional<std::uint64_t> limit;   // history
+  std::optional<std::uint64_t> limit;   // history, rooms, members
+  std::string after;                    // rooms (a room id), members (a name): the page after it
+  std::string query;                    // rooms: only ids that contain it (`q`)
 };
 
 struct RequestError {

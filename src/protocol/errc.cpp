@@ -25,6 +25,8 @@ std::string_view code_name(errc e) noexcept {
     case errc::overloaded: return "overloaded";
     case errc::store_failed: return "store_failed";
     case errc::unavailable: return "unavailable";
+    case errc::cid_conflict: return "cid_conflict";
+    case errc::room_limit: return "room_limit";
     case errc::internal: return "internal";
   }
   return "internal";
@@ -51,6 +53,8 @@ std::string_view default_message(errc e) noexcept {
     case errc::overloaded: return "the server is busy; nothing was stored, retry later";
     case errc::store_failed: return "the message could not be stored";
     case errc::unavailable: return "the cluster is unreachable; nothing was sent, retry later";
+    case errc::cid_conflict: return "this cid was used for another text; send it with a new cid";
+    case errc::room_limit: return "the server has as many rooms as it may hold";
     case errc::internal: return "internal error";
   }
   return "internal error";

@@ -25,7 +25,9 @@ enum class errc {
   rate_limited,
   overloaded,  // the store's queue is full: retry later, nothing was stored
   store_failed,
-  unavailable,  // the cluster broker is unreachable: retry with the same cid
+  unavailable,   // the cluster broker is unreachable: retry with the same cid
+  cid_conflict,  // a send reuses a cid of this user with another text
+  room_limit,    // the node holds limits.max_rooms rooms: no more can be created
   internal,
 };
 

@@ -40,7 +40,7 @@ std::string pong_event(std::int64_t server_time, std::string_view ref) {
   return std::move(w).done();
 }
 
-std::string rooms_event(std::span<const RoomSummary> rooms, std::string_view ref) {
+std::string rooms_event(std::span<const RoomSummary> rooms, std::string_view next, std::string_view ref) {
   std::string list = "[";
   for (const auto& r : rooms) {
     if (list.size() > 1) list.push_back(',');
@@ -51,6 +51,7 @@ std::string rooms_event(std::span<const RoomSummary> rooms, std::string_view ref
   list.push_back(']');
   JsonWriter w("rooms");
   w.raw("rooms", list);
+  if (!next.empty()) w.str("next", next);
   with_ref(w, ref);
   return std::move(w).done();
 }
@@ -62,17 +63,32 @@ std::string created_event(std::string_view room, std::string_view by, std::strin
   return std::move(w).done();
 }
 
-std::string joined_event(std::string_view room, std::uint64_t last_seq, std::span<const std::string_view> members,
-                         bool truncated, std::string_view ref) {
+namespace {
+std::string name_list(std::span<const std::string_view> names) {
   std::string list = "[";
-  for (const auto m : members) {
+  for (const auto m : names) {
     if (list.size() > 1) list.push_back(',');
     append_json_string(list, m);
   }
   list.push_back(']');
+  return list;
+}
+}  // namespace
+
+std::string joined_event(std::string_view room, std::uint64_t last_seq, std::span<const std::string_view> members,
+                         std::uint64_t member_count, bool truncated, std::string_view ref) {
   JsonWriter w("joined");
-  w.str("room", room).unum("last_seq", last_seq).raw("members", list);
+  w.str("room", room).unum("last_seq", last_seq).raw("members", name_list(members)).unum("member_count", member_count);
   if (truncated) w.boolean("truncated", true);
+  with_ref(w, ref);
+  return std::move(w).done();
+}
+
+std::string members_event(std::string_view room, std::span<const std::string_view> members, std::string_view next,
+                          std::string_view ref) {
+  JsonWriter w("members");
+  w.str("room", room).raw("members", name_list(members));
+  if (!next.empty()) w.str("next", next);
   with_ref(w, ref);
   return std::move(w).done();
 }

@@ -45,12 +45,17 @@ struct RoomSummary {
 std::string welcome_event(std::string_view user, std::string_view session, std::int64_t server_time,
                           const WelcomeLimits& limits, std::string_view ref);
 std::string pong_event(std::int64_t server_time, std::string_view ref);
-std::string rooms_event(std::span<const RoomSummary> rooms, std::string_view ref);
+// One page of the room list: `next` is the cursor of the page after it (empty: the last page).
+std::string rooms_event(std::span<const RoomSummary> rooms, std::string_view next, std::string_view ref);
 // To the creator (with its ref) and to every other welcomed session (without).
 std::string created_event(std::string_view room, std::string_view by, std::string_view ref);
-// `members`: the room's members, in the order given (the owner keeps them in name order).
+// `members`: the room's first members, in the order given (the owner keeps them in name order);
+// `member_count`: all of them (a client pages through the rest with `members`).
 std::string joined_event(std::string_view room, std::uint64_t last_seq, std::span<const std::string_view> members,
-                         bool truncated, std::string_view ref);
+                         std::uint64_t member_count, bool truncated, std::string_view ref);
+// One page of a room's members, in name order; `next` as for rooms.
+std::string members_event(std::string_view room, std::span<const std::string_view> members, std::string_view next,
+                          std::string_view ref);
 std::string left_event(std::string_view room, std::string_view ref);
 std::string ack_event(std::string_view room, std::string_view cid, std::uint64_t seq, std::int64_t ts,
                       std::string_view ref);

@@ -25,6 +25,11 @@ bool string_field(const json::object& o, std::string_view key, const std::string
   return v && v->is_string() && std::string_view(v->get_string()) == got;
 }
 
+// An optional string: absent reads as empty.
+bool optional_string_field(const json::object& o, std::string_view key, const std::string& got) {
+  return o.contains(key) ? string_field(o, key, got) : got.empty();
+}
+
 // The codec's rule for a count, restated: a non-negative integer (an integral double up to 2^53).
 bool count_field(const json::object& o, std::string_view key, const std::optional<std::uint64_t>& got) {
   const json::value* v = o.if_contains(key);
@@ -83,6 +88,13 @@ int parse_request(const std::uint8_t* data, std::size_t size) {
         FUZZ_CHECK(count_field(o, "before", req->before) && count_field(o, "limit", req->limit));
         break;
       case T::rooms:
+        FUZZ_CHECK(optional_string_field(o, "after", req->after) && optional_string_field(o, "q", req->query));
+        FUZZ_CHECK(count_field(o, "limit", req->limit));
+        break;
+      case T::members:
+        FUZZ_CHECK(string_field(o, "room", req->room) && optional_string_field(o, "after", req->after));
+        FUZZ_CHECK(count_field(o, "limit", req->limit));
+        break;
       case T::ping: break;
     }
     return 0;

@@ -74,7 +74,8 @@ int server_events(const std::uint8_t* data, std::size_t size) {
   }
   {
     const std::vector<std::string_view> members(f.begin(), f.end());
-    auto o = parse_event(protocol::joined_event(f[0], number, members, number & 2, ref), "joined");
+    auto o = parse_event(protocol::joined_event(f[0], number, members, number / 3, number & 2, ref), "joined");
+    FUZZ_CHECK(o.at("member_count").to_number<std::uint64_t>() == number / 3);
     const auto& list = o.at("members").as_array();
     FUZZ_CHECK(list.size() == members.size());
     for (std::size_t i = 0; i < members.size(); ++i) FUZZ_CHECK(same(list[i], members[i]));
@@ -98,8 +99,12 @@ int server_events(const std::uint8_t* data, std::size_t size) {
   }
   {
     const protocol::RoomSummary rooms[] = {{f[0], number, number / 2}, {f[1], 0, 0}};
-    auto o = parse_event(protocol::rooms_event(rooms, ref), "rooms");
+    auto o = parse_event(protocol::rooms_event(rooms, f[2], ref), "rooms");
     FUZZ_CHECK(same(o.at("rooms").as_array()[1].at("room"), f[1]));
+    FUZZ_CHECK(f[2].empty() ? !o.contains("next") : same(o.at("next"), f[2]));
+    const std::vector<std::string_view> names(f.begin(), f.end());
+    auto m = parse_event(protocol::members_event(f[0], names, f[3], ref), "members");
+    FUZZ_CHECK(m.at("members").as_array().size() == names.size());
   }
   {
     const protocol::MessageFields page[] = {m, m};

@@ -141,8 +141,15 @@ void ServerProcess::start() {
       data_dir_,       "--web",           PARLEY_WEB_DIR, "--threads", std::to_string(options_.threads),
       "--log-level",   options_.log_level};
   // A handler that throws is a failed test, not a logged line (the server's default).
-  args.push_back("--set");
-  args.push_back("server.fail_fast=true");
+  // A test's clients all come from 127.0.0.1, as many users behind one address would: the
+  // per-address and per-user budgets are off unless a test sets them (limits_test, hostile/).
+  for (const char* s :
+       {"server.fail_fast=true", "limits.max_connections_per_address=0", "limits.connect_rate_per_address=0",
+        "limits.send_rate_per_address=0", "limits.request_rate_per_address=0", "limits.send_rate_per_user=0",
+        "limits.room_create_rate=0"}) {
+    args.push_back("--set");
+    args.push_back(s);
+  }
   for (const auto& s : options_.settings) {
     args.push_back("--set");
     args.push_back(s);

@@ -72,9 +72,13 @@ export class ParleyServer {
   }
 
   _spawn() {
-    // A handler that throws is a failed test, not a logged line (the server's default).
-    const args = ['serve', '--listen', `127.0.0.1:${this.port}`, '--data', this.dataDir, '--web', this.webDir,
-      '--set', 'server.fail_fast=true'];
+    // A handler that throws is a failed test, not a logged line (the server's default). A test's
+    // clients all come from 127.0.0.1, as many users behind one address would: the per-address
+    // and per-user budgets are off unless the test sets them.
+    const args = ['serve', '--listen', `127.0.0.1:${this.port}`, '--data', this.dataDir, '--web', this.webDir];
+    for (const s of ['server.fail_fast=true', 'limits.max_connections_per_address=0', 'limits.connect_rate_per_address=0',
+      'limits.send_rate_per_address=0', 'limits.request_rate_per_address=0', 'limits.send_rate_per_user=0',
+      'limits.room_create_rate=0']) args.push('--set', s);
     for (const [k, v] of Object.entries(this.set)) args.push('--set', `${k}=${v}`);
     const child = spawn(this.bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     running.add(child);

@@ -274,6 +274,9 @@ class ClusterFixture : public ::testing::Test {
       parley::node::NodeOptions opts;
       opts.threads = 2;
       opts.fail_fast = true;  // a handler that throws is a failed test
+      // Every test session is "local": the per-address and per-user budgets are not these tests'.
+      opts.limits.send_rate_per_address = opts.limits.request_rate_per_address = 0;
+      opts.limits.send_rate_per_user = opts.limits.room_create_rate = 0;
       opts.broker_wait_ms = static_cast<std::uint32_t>(request_timeout.count());
       opts.limits.send_rate = opts.limits.send_burst = 1e6;
       opts.limits.request_rate = opts.limits.request_burst = 1e6;

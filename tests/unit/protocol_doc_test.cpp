@@ -212,14 +212,20 @@ std::optional<std::string> encode_like(const json::object& o) {
     for (const auto& r : o.at("rooms").as_array())
       rooms.push_back({str(r.as_object(), "room"), r.at("members").to_number<std::uint64_t>(),
                        r.at("last_seq").to_number<std::uint64_t>()});
-    return p::rooms_event(rooms, ref);
+    return p::rooms_event(rooms, o.contains("next") ? str(o, "next") : std::string_view(), ref);
   }
   if (type == "created") return p::created_event(str(o, "room"), str(o, "by"), ref);
   if (type == "joined") {
     std::vector<std::string_view> members;
     for (const auto& m : o.at("members").as_array()) members.push_back(m.as_string());
     return p::joined_event(str(o, "room"), o.at("last_seq").to_number<std::uint64_t>(), members,
+                           o.at("member_count").to_number<std::uint64_t>(),
                            o.contains("truncated") && o.at("truncated").as_bool(), ref);
+  }
+  if (type == "members") {
+    std::vector<std::string_view> members;
+    for (const auto& m : o.at("members").as_array()) members.push_back(m.as_string());
+    return p::members_event(str(o, "room"), members, o.contains("next") ? str(o, "next") : std::string_view(), ref);
   }
   if (type == "left") return p::left_event(str(o, "room"), ref);
   if (type == "ack")
@@ -261,8 +267,8 @@ TEST_F(ProtocolDoc, ServerExamplesAreWhatTheirEncodersWrite) {
     types.insert(std::string(v.at("type").as_string()));
   }
   // Every event type the server sends has an example.
-  for (const char* type : {"welcome", "pong", "rooms", "created", "joined", "left", "ack", "message", "presence",
-                           "typing", "history", "error"})
+  for (const char* type : {"welcome", "pong", "rooms", "created", "joined", "members", "left", "ack", "message",
+                           "presence", "typing", "history", "error"})
     EXPECT_TRUE(types.count(type)) << "docs/protocol.md has no example of " << type;
 }
 
