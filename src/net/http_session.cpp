@@ -5,7 +5,11 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <utility>
 
 #include "net/loop.hpp"
@@ -13,6 +17,7 @@
 #include "net/upgrade.hpp"
 #include "net/ws_session.hpp"
 #include "protocol/events.hpp"
+#include "protocol/http_request.hpp"
 
 namespace parley::net {
 
@@ -21,6 +26,35 @@ namespace http = beast::http;
 using tcp = boost::asio::ip::tcp;
 
 namespace {
+
+// Beast's own refusals of a request's framing (Content-Length with chunked, in either order;
+// Transfer-Encoding after Content-Length; a bad or repeated Content-Length).
+constexpr protocol::HttpAnswer conflicting_framing{400, "bad_framing",
+                                                   "conflicting Transfer-Encoding or Content-Length"};
+constexpr protocol::HttpAnswer bad_content_length{400, "bad_framing", "invalid Content-Length"};
+
+// What RFC 9112 asks of a request's framing fields, from what Beast read; `joined` holds the
+// Transfer-Encoding list when it spans several lines.
+protocol::RequestFraming framing_of(const http::request<http::string_body>& req, std::string& joined) {
+  protocol::RequestFraming f;
+  f.http11 = req.version() >= 11;  // Beast reads 1.0 and 1.1 only
+  for (const auto& field : req) {
+    const std::string_view value(field.value().data(), field.value().size());
+    switch (field.name()) {
+      case http::field::host:
+        if (f.host_lines++ == 0) f.host = value;
+        break;
+      case http::field::transfer_encoding:
+        if (f.transfer_encoding_lines++ > 0) joined += ", ";
+        joined += value;
+        break;
+      case http::field::content_length: f.content_length = true; break;
+      default: break;
+    }
+  }
+  f.transfer_encoding = joined;
+  return f;
+}
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
@@ -49,11 +83,57 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     } else {
       stream_.expires_after(std::chrono::milliseconds(limits().handshake_timeout_ms));
     }
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+    read_header();
   }
 
-  void on_read(beast::error_code ec) {
+  // Parses what the buffer holds, reading more until the request's header is whole (as
+  // http::async_read_header would). Beast joins folded header lines (obs-fold) silently, so the
+  // bytes are looked at before the parser sees them; it parses the field lines only once all of
+  // them are here, and the request line alone before that.
+  void read_header() {
+    while (!parser_->is_header_done()) {
+      const auto data = buffer_.data();
+      const std::string_view bytes(static_cast<const char*>(data.data()),
+                                   std::min(data.size(), limits().max_header_bytes));
+      if (protocol::has_obs_fold(bytes)) return refuse(protocol::folded_header_answer);
+      beast::error_code ec;
+      buffer_.consume(parser_->put(data, ec));
+      if (ec == http::error::need_more) return read_more();
+      if (ec) return on_error(ec);
+    }
+    on_header();
+  }
+
+  void read_more() {
+    stream_.async_read_some(buffer_.prepare(beast::read_size(buffer_, 65536)),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                              self->buffer_.commit(n);
+                              if (ec == boost::asio::error::eof)
+                                return self->on_error(self->parser_->got_some() ? http::error::partial_message
+                                                                                : http::error::end_of_stream);
+                              if (ec) return self->on_error(ec);
+                              self->read_header();
+                            });
+  }
+
+  // The header is whole: refuse what RFC 9112 forbids and Beast let through, before any of the
+  // body is read (its length may be the very thing in doubt), then read the body.
+  void on_header() {
+    std::string joined;
+    const protocol::RequestFraming framing = framing_of(parser_->get(), joined);
+    if (const auto refusal = protocol::check_request(framing); refusal != protocol::RequestRefusal::none)
+      return refuse(protocol::answer_for(refusal));
+    // Accepted, a Transfer-Encoding is "chunked": Beast must read the body as chunked too.
+    if (framing.transfer_encoding_lines > 0 && !parser_->chunked())
+      return refuse(protocol::answer_for(protocol::RequestRefusal::bad_transfer_encoding));
+    if (parser_->is_done()) return on_request();
+    http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec) return self->on_error(ec);
+      self->on_request();
+    });
+  }
+
+  void on_error(beast::error_code ec) {
     if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
         ec == boost::asio::error::operation_aborted || ec == boost::asio::error::connection_reset ||
         ec == boost::asio::error::eof) {
@@ -64,7 +144,18 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
                         false);
     if (ec == http::error::body_limit)
       return send_error(http::status::payload_too_large, "body_too_large", "request body too large", false);
-    if (ec) return send_error(http::status::bad_request, "bad_request", "malformed HTTP request", false);
+    if (ec == http::error::bad_transfer_encoding) return refuse(conflicting_framing);
+    if (ec == http::error::bad_content_length || ec == http::error::multiple_content_length)
+      return refuse(parser_->chunked() ? conflicting_framing : bad_content_length);
+    send_error(http::status::bad_request, "bad_request", "malformed HTTP request", false);
+  }
+
+  // A refused request: its answer, and the connection closed after it.
+  void refuse(const protocol::HttpAnswer& answer) {
+    send_error(static_cast<http::status>(answer.status), answer.code, answer.message, false);
+  }
+
+  void on_request() {
     loop_.metrics().http_requests.add();
     auto& req = parser_->get();
     const std::string_view target(req.target().data(), req.target().size());
