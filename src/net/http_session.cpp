@@ -27,6 +27,11 @@ using tcp = boost::asio::ip::tcp;
 
 namespace {
 
+// After an answer that closes the connection, how long and how much of what the client still
+// sends is read and dropped before the socket is closed (see linger()).
+constexpr std::chrono::seconds linger_time{2};
+constexpr std::size_t linger_bytes = 64 * 1024;
+
 // Beast's own refusals of a request's framing (Content-Length with chunked, in either order;
 // Transfer-Encoding after Content-Length; a bad or repeated Content-Length).
 constexpr protocol::HttpAnswer conflicting_framing{400, "bad_framing",
@@ -277,8 +282,32 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   template <class Response>
   void write(std::shared_ptr<Response> res, bool keep) {
     http::async_write(stream_, *res, [self = shared_from_this(), res, keep](beast::error_code ec, std::size_t) {
-      if (ec || !keep) return self->close();
+      if (ec) return self->close();
+      if (!keep) return self->linger();
       self->do_read();
+    });
+  }
+
+  // The end of a connection after an answer that closed it (Connection: close, HTTP/1.0, a
+  // refused request). The client may still be sending: the refused request's body, a request
+  // behind it. Closing a socket with unread bytes makes the kernel reset the connection, and a
+  // reset can destroy the answer before the client reads it. So: stop sending (the client sees
+  // the answer end), then read and drop what comes, for at most linger_time and linger_bytes
+  // (nothing of it is parsed), and close when the client does.
+  void linger() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) return close();
+    buffer_.clear();
+    stream_.expires_after(linger_time);
+    drain();
+  }
+
+  void drain() {
+    stream_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+      self->lingered_ += n;
+      if (ec || self->lingered_ > linger_bytes) return self->close();
+      self->drain();
     });
   }
 
@@ -294,6 +323,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<Clock::time_point> first_deadline_;
+  std::size_t lingered_ = 0;  // bytes dropped after the last answer
 };
 
 }  // namespace

@@ -1,6 +1,8 @@
 // HTTP side of the server: health, readiness, metrics, static files and every refused request.
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "harness.hpp"
 
 namespace parley::it {
@@ -406,6 +408,32 @@ TEST_F(Http, RefusalsOnAKeptConnectionClose) {
   bool eof = false;
   EXPECT_EQ(c.read_until_eof(scaled(3s), &eof), "");
   EXPECT_TRUE(eof);
+}
+
+TEST_F(Http, AfterARefusalWhatTheClientStillSendsIsDroppedNotReset) {
+  // The server shuts its side after a refusal but keeps reading for a while: had it closed the
+  // socket with bytes unread, the kernel would answer them with a reset, which can destroy the
+  // answer before the client has read it.
+  RawClient c;
+  ASSERT_TRUE(c.connect(port()));
+  c.send("POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n");
+  auto r = c.read_http_response(scaled(3s));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 501);
+  const std::string more(4096, 'x');
+  EXPECT_TRUE(c.try_send(more));
+  std::this_thread::sleep_for(100ms);
+  EXPECT_TRUE(c.try_send(more)) << "the server reset the connection";
+  bool eof = false;
+  EXPECT_EQ(c.read_until_eof(200ms, &eof), "");
+  EXPECT_TRUE(eof);  // the answer was the last thing it sent
+  // ...but not for ever: past 64 KiB (or 2 s) it closes, and what comes after is refused.
+  bool reset = false;
+  for (int i = 0; i < 200 && !reset; ++i) {
+    reset = !c.try_send(more);
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_TRUE(reset);
 }
 
 TEST_F(Http, KeepAliveServesSeveralRequests) {
