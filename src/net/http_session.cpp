@@ -38,6 +38,17 @@ constexpr protocol::HttpAnswer conflicting_framing{400, "bad_framing",
                                                    "conflicting Transfer-Encoding or Content-Length"};
 constexpr protocol::HttpAnswer bad_content_length{400, "bad_framing", "invalid Content-Length"};
 
+// Headers on every answer but the 101: a policy (page_policy or data_policy), no framing for
+// browsers that predate frame-ancestors, no MIME sniffing, and no Referer sent from the page to
+// the sites its messages link to.
+template <class Fields>
+void set_security_headers(Fields& fields, std::string_view policy) {
+  fields.set("Content-Security-Policy", policy);
+  fields.set("X-Frame-Options", "DENY");
+  fields.set("X-Content-Type-Options", "nosniff");
+  fields.set("Referrer-Policy", "no-referrer");
+}
+
 // What RFC 9112 asks of a request's framing fields, from what Beast read; `joined` holds the
 // Transfer-Encoding list when it spans several lines.
 protocol::RequestFraming framing_of(const http::request<http::string_body>& req, std::string& joined) {
@@ -200,7 +211,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     res->set(http::field::server, "parley");
     res->set(http::field::content_type, mime_type(*file));
     res->set(http::field::cache_control, "no-cache");
-    res->set("X-Content-Type-Options", "nosniff");
+    set_security_headers(*res, page_policy);
     res->content_length(size);
     res->keep_alive(keep);
     if (req.method() == http::verb::head) {
@@ -259,6 +270,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     res->set(http::field::server, "parley");
     res->set(http::field::content_type, "application/json");
     res->set(http::field::cache_control, "no-store");
+    set_security_headers(*res, data_policy);
     res->body() = std::move(body);
     res->prepare_payload();
     res->keep_alive(keep);

@@ -436,6 +436,60 @@ TEST_F(Http, AfterARefusalWhatTheClientStillSendsIsDroppedNotReset) {
   EXPECT_TRUE(reset);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Security headers.
+
+// The policy of the page, as web/index.html states it in its <meta> (which cannot carry
+// frame-ancestors: a <meta> policy ignores it).
+std::string meta_policy(const std::string& html) {
+  const std::string tag = "http-equiv=\"Content-Security-Policy\"";
+  const auto at = html.find(tag);
+  if (at == std::string::npos) return {};
+  const auto open = html.find("content=\"", at);
+  const auto close = html.find('"', open + 9);
+  return html.substr(open + 9, close - open - 9);
+}
+
+void expect_security_headers(const HttpResponse& r, const std::string& what) {
+  SCOPED_TRACE(what);
+  EXPECT_EQ(r.header("x-content-type-options"), "nosniff");
+  EXPECT_EQ(r.header("x-frame-options"), "DENY");
+  EXPECT_EQ(r.header("referrer-policy"), "no-referrer");
+  const std::string csp = r.header("content-security-policy");
+  EXPECT_NE(csp.find("frame-ancestors 'none'"), std::string::npos) << csp;
+  EXPECT_NE(csp.find("default-src 'none'"), std::string::npos) << csp;
+}
+
+TEST_F(Http, EveryAnswerCarriesTheSecurityHeaders) {
+  const auto index = http_get(port(), "/");
+  expect_security_headers(index, "/");
+  const std::string csp = index.header("content-security-policy");
+  EXPECT_EQ(csp,
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+            "base-uri 'none'; form-action 'self'; frame-ancestors 'none'");
+  // The page's own <meta> says the same, less what only a header can say.
+  EXPECT_EQ(meta_policy(index.body) + "; frame-ancestors 'none'", csp);
+  EXPECT_EQ(index.header("cache-control"), "no-cache");
+
+  const auto js = http_get(port(), "/js/app.js");
+  EXPECT_EQ(js.status, 200);
+  expect_security_headers(js, "/js/app.js");
+  EXPECT_EQ(js.header("content-type"), "text/javascript; charset=utf-8");
+  const auto head = http_raw(port(), "HEAD /js/app.js HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  expect_security_headers(head, "HEAD /js/app.js");
+
+  // What is not the page (JSON, metrics, errors) may load nothing and be framed by no one.
+  for (const char* path : {"/healthz", "/readyz", "/metrics", "/no/such/thing", "/ws"}) {
+    const auto r = http_get(port(), path);
+    expect_security_headers(r, path);
+    EXPECT_EQ(r.header("content-security-policy"), "default-src 'none'; frame-ancestors 'none'") << path;
+    EXPECT_EQ(r.header("cache-control"), "no-store") << path;
+  }
+  expect_security_headers(http_raw(port(), "THIS IS NOT HTTP\r\n\r\n"), "a malformed request");
+  expect_security_headers(http_raw(port(), "GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n"),
+                          "a refusal");
+}
+
 TEST_F(Http, KeepAliveServesSeveralRequests) {
   RawClient c;
   ASSERT_TRUE(c.connect(port()));
