@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 #include "net/loop.hpp"
@@ -214,12 +215,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     set_security_headers(*res, page_policy);
     res->content_length(size);
     res->keep_alive(keep);
-    if (req.method() == http::verb::head) {
-      http::response<http::empty_body> head{http::status::ok, req.version()};
-      head.base() = res->base();
-      return write(std::make_shared<http::response<http::empty_body>>(std::move(head)), keep);
-    }
-    write(res, keep);
+    write(res, keep);  // without the body for HEAD
   }
 
   void upgrade(http::request<http::string_body>& req, std::string_view path) {
@@ -293,6 +289,15 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
   template <class Response>
   void write(std::shared_ptr<Response> res, bool keep) {
+    // RFC 9110 9.3.2: the answer to HEAD is the GET answer's header (Content-Length included)
+    // without its body; sent, the client would read the body as the next answer.
+    if constexpr (!std::is_same_v<Response, http::response<http::empty_body>>) {
+      if (parser_ && parser_->is_header_done() && parser_->get().method() == http::verb::head) {
+        auto head = std::make_shared<http::response<http::empty_body>>();
+        head->base() = res->base();
+        return write(head, keep);
+      }
+    }
     http::async_write(stream_, *res, [self = shared_from_this(), res, keep](beast::error_code ec, std::size_t) {
       if (ec) return self->close();
       if (!keep) return self->linger();

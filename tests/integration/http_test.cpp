@@ -490,6 +490,31 @@ TEST_F(Http, EveryAnswerCarriesTheSecurityHeaders) {
                           "a refusal");
 }
 
+TEST_F(Http, AnswersToHeadCarryNoBody) {
+  // RFC 9110 9.3.2: the answer to HEAD has the GET answer's header and no body; a client reads the
+  // next answer right after the header, so a body there would be read as the next answer.
+  for (const char* path : {"/healthz", "/readyz", "/metrics", "/no/such/thing", "/ws", "/index.html"}) {
+    SCOPED_TRACE(path);
+    RawClient c;
+    ASSERT_TRUE(c.connect(port()));
+    c.send("HEAD " + std::string(path) + " HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    std::string got;
+    std::optional<HttpResponse> second;
+    for (int i = 0; i < 100 && !second; ++i) {
+      got += c.read_some(scaled(30ms));
+      std::size_t used = 0;
+      if (!parse_http_response(got, &used, true)) continue;
+      const std::string rest = got.substr(used);
+      if (rest.size() >= 5 && rest.rfind("HTTP/", 0) != 0) break;  // a body where the next answer belongs
+      std::size_t used2 = 0;
+      if (auto r = parse_http_response(rest, &used2)) second = r;  // whole, by its Content-Length
+    }
+    ASSERT_TRUE(second.has_value()) << got;
+    EXPECT_EQ(second->status, 200);
+    EXPECT_EQ(second->body, R"({"status":"ok"})");
+  }
+}
+
 TEST_F(Http, KeepAliveServesSeveralRequests) {
   RawClient c;
   ASSERT_TRUE(c.connect(port()));
