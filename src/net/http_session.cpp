@@ -5,7 +5,12 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
 #include <utility>
 
 #include "net/loop.hpp"
@@ -13,6 +18,7 @@
 #include "net/upgrade.hpp"
 #include "net/ws_session.hpp"
 #include "protocol/events.hpp"
+#include "protocol/http_request.hpp"
 #include "protocol/json_writer.hpp"
 
 namespace parley::net {
@@ -22,6 +28,51 @@ namespace http = beast::http;
 using tcp = boost::asio::ip::tcp;
 
 namespace {
+
+// After an answer that closes the connection, how long and how much of what the client still
+// sends is read and dropped before the socket is closed (see linger()).
+constexpr std::chrono::seconds linger_time{2};
+constexpr std::size_t linger_bytes = 64 * 1024;
+
+// Beast's own refusals of a request's framing (Content-Length with chunked, in either order;
+// Transfer-Encoding after Content-Length; a bad or repeated Content-Length).
+constexpr protocol::HttpAnswer conflicting_framing{400, "bad_framing",
+                                                   "conflicting Transfer-Encoding or Content-Length"};
+constexpr protocol::HttpAnswer bad_content_length{400, "bad_framing", "invalid Content-Length"};
+
+// Headers on every answer but the 101: a policy (page_policy or data_policy), no framing for
+// browsers that predate frame-ancestors, no MIME sniffing, and no Referer sent from the page to
+// the sites its messages link to.
+template <class Fields>
+void set_security_headers(Fields& fields, std::string_view policy) {
+  fields.set("Content-Security-Policy", policy);
+  fields.set("X-Frame-Options", "DENY");
+  fields.set("X-Content-Type-Options", "nosniff");
+  fields.set("Referrer-Policy", "no-referrer");
+}
+
+// What RFC 9112 asks of a request's framing fields, from what Beast read; `joined` holds the
+// Transfer-Encoding list when it spans several lines.
+protocol::RequestFraming framing_of(const http::request<http::string_body>& req, std::string& joined) {
+  protocol::RequestFraming f;
+  f.http11 = req.version() >= 11;  // Beast reads 1.0 and 1.1 only
+  for (const auto& field : req) {
+    const std::string_view value(field.value().data(), field.value().size());
+    switch (field.name()) {
+      case http::field::host:
+        if (f.host_lines++ == 0) f.host = value;
+        break;
+      case http::field::transfer_encoding:
+        if (f.transfer_encoding_lines++ > 0) joined += ", ";
+        joined += value;
+        break;
+      case http::field::content_length: f.content_length = true; break;
+      default: break;
+    }
+  }
+  f.transfer_encoding = joined;
+  return f;
+}
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
@@ -54,11 +105,57 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     } else {
       stream_.expires_after(std::chrono::milliseconds(limits().handshake_timeout_ms));
     }
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+    read_header();
   }
 
-  void on_read(beast::error_code ec) {
+  // Parses what the buffer holds, reading more until the request's header is whole (as
+  // http::async_read_header would). Beast joins folded header lines (obs-fold) silently, so the
+  // bytes are looked at before the parser sees them; it parses the field lines only once all of
+  // them are here, and the request line alone before that.
+  void read_header() {
+    while (!parser_->is_header_done()) {
+      const auto data = buffer_.data();
+      const std::string_view bytes(static_cast<const char*>(data.data()),
+                                   std::min(data.size(), limits().max_header_bytes));
+      if (protocol::has_obs_fold(bytes)) return refuse(protocol::folded_header_answer);
+      beast::error_code ec;
+      buffer_.consume(parser_->put(data, ec));
+      if (ec == http::error::need_more) return read_more();
+      if (ec) return on_error(ec);
+    }
+    on_header();
+  }
+
+  void read_more() {
+    stream_.async_read_some(buffer_.prepare(beast::read_size(buffer_, 65536)),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                              self->buffer_.commit(n);
+                              if (ec == boost::asio::error::eof)
+                                return self->on_error(self->parser_->got_some() ? http::error::partial_message
+                                                                                : http::error::end_of_stream);
+                              if (ec) return self->on_error(ec);
+                              self->read_header();
+                            });
+  }
+
+  // The header is whole: refuse what RFC 9112 forbids and Beast let through, before any of the
+  // body is read (its length may be the very thing in doubt), then read the body.
+  void on_header() {
+    std::string joined;
+    const protocol::RequestFraming framing = framing_of(parser_->get(), joined);
+    if (const auto refusal = protocol::check_request(framing); refusal != protocol::RequestRefusal::none)
+      return refuse(protocol::answer_for(refusal));
+    // Accepted, a Transfer-Encoding is "chunked": Beast must read the body as chunked too.
+    if (framing.transfer_encoding_lines > 0 && !parser_->chunked())
+      return refuse(protocol::answer_for(protocol::RequestRefusal::bad_transfer_encoding));
+    if (parser_->is_done()) return on_request();
+    http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec) return self->on_error(ec);
+      self->on_request();
+    });
+  }
+
+  void on_error(beast::error_code ec) {
     if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
         ec == boost::asio::error::operation_aborted || ec == boost::asio::error::connection_reset ||
         ec == boost::asio::error::eof) {
@@ -69,7 +166,18 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
                         false);
     if (ec == http::error::body_limit)
       return send_error(http::status::payload_too_large, "body_too_large", "request body too large", false);
-    if (ec) return send_error(http::status::bad_request, "bad_request", "malformed HTTP request", false);
+    if (ec == http::error::bad_transfer_encoding) return refuse(conflicting_framing);
+    if (ec == http::error::bad_content_length || ec == http::error::multiple_content_length)
+      return refuse(parser_->chunked() ? conflicting_framing : bad_content_length);
+    send_error(http::status::bad_request, "bad_request", "malformed HTTP request", false);
+  }
+
+  // A refused request: its answer, and the connection closed after it.
+  void refuse(const protocol::HttpAnswer& answer) {
+    send_error(static_cast<http::status>(answer.status), answer.code, answer.message, false);
+  }
+
+  void on_request() {
     loop_.metrics().http_requests.add();
     auto& req = parser_->get();
     const std::string_view target(req.target().data(), req.target().size());
@@ -112,15 +220,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     res->set(http::field::server, "parley");
     res->set(http::field::content_type, mime_type(*file));
     res->set(http::field::cache_control, "no-cache");
-    res->set("X-Content-Type-Options", "nosniff");
+    set_security_headers(*res, page_policy);
     res->content_length(size);
     res->keep_alive(keep);
-    if (req.method() == http::verb::head) {
-      http::response<http::empty_body> head{http::status::ok, req.version()};
-      head.base() = res->base();
-      return write(std::make_shared<http::response<http::empty_body>>(std::move(head)), keep);
-    }
-    write(res, keep);
+    write(res, keep);  // without the body for HEAD
   }
 
   void upgrade(http::request<http::string_body>& req, std::string_view path) {
@@ -190,6 +293,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     res->set(http::field::server, "parley");
     res->set(http::field::content_type, "application/json");
     res->set(http::field::cache_control, "no-store");
+    set_security_headers(*res, data_policy);
     res->body() = std::move(body);
     res->prepare_payload();
     res->keep_alive(keep);
@@ -212,9 +316,42 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
   template <class Response>
   void write(std::shared_ptr<Response> res, bool keep) {
+    // RFC 9110 9.3.2: the answer to HEAD is the GET answer's header (Content-Length included)
+    // without its body; sent, the client would read the body as the next answer.
+    if constexpr (!std::is_same_v<Response, http::response<http::empty_body>>) {
+      if (parser_ && parser_->is_header_done() && parser_->get().method() == http::verb::head) {
+        auto head = std::make_shared<http::response<http::empty_body>>();
+        head->base() = res->base();
+        return write(head, keep);
+      }
+    }
     http::async_write(stream_, *res, [self = shared_from_this(), res, keep](beast::error_code ec, std::size_t) {
-      if (ec || !keep) return self->close();
+      if (ec) return self->close();
+      if (!keep) return self->linger();
       self->do_read();
+    });
+  }
+
+  // The end of a connection after an answer that closed it (Connection: close, HTTP/1.0, a
+  // refused request). The client may still be sending: the refused request's body, a request
+  // behind it. Closing a socket with unread bytes makes the kernel reset the connection, and a
+  // reset can destroy the answer before the client reads it. So: stop sending (the client sees
+  // the answer end), then read and drop what comes, for at most linger_time and linger_bytes
+  // (nothing of it is parsed), and close when the client does.
+  void linger() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) return close();
+    buffer_.clear();
+    stream_.expires_after(linger_time);
+    drain();
+  }
+
+  void drain() {
+    stream_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+      self->lingered_ += n;
+      if (ec || self->lingered_ > linger_bytes) return self->close();
+      self->drain();
     });
   }
 
@@ -231,6 +368,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<Clock::time_point> first_deadline_;
   Admission::Ticket ticket_;  // the socket's place in the node's budget, handed to the WsSession
+  std::size_t lingered_ = 0;  // bytes dropped after the last answer
 };
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "protocol/http_request.hpp"
+
 namespace parley::protocol {
 
 namespace {
@@ -78,8 +80,9 @@ Scan scan_upgrade_request(std::string_view bytes, std::size_t max_header_bytes, 
   UpgradeRequest r;
   r.target = target;
   r.length = length;
-  std::string_view upgrade, connection;
-  bool seen_upgrade = false, seen_connection = false, seen_key = false, seen_version = false, seen_protocols = false;
+  std::string_view upgrade, connection, host;
+  bool seen_upgrade = false, seen_connection = false, seen_key = false, seen_version = false, seen_protocols = false,
+       seen_host = false;
   while (!rest.empty()) {
     const auto eol = rest.find("\r\n");  // present: `rest` ends in CRLF
     const std::string_view line = rest.substr(0, eol);
@@ -94,10 +97,12 @@ Scan scan_upgrade_request(std::string_view bytes, std::size_t max_header_bytes, 
       if (!is_field_char(c)) return Scan::other;
     const std::string_view value = trim(value_raw);
     bool ok = true;
-    if (iequals(name, "upgrade"))
+    if (iequals(name, "host"))
+      ok = take_once(value, host, seen_host);
+    else if (iequals(name, "upgrade"))
       ok = take_once(value, upgrade, seen_upgrade);
     else if (iequals(name, "connection"))
-      ok = take_once(value, connection, seen_connection);
+      ok = take_once(value, connection, seen_connection) && valid_token_list(value);  // else Beast says 400
     else if (iequals(name, "sec-websocket-key"))
       ok = take_once(value, r.key, seen_key);
     else if (iequals(name, "sec-websocket-version"))
@@ -106,8 +111,12 @@ Scan scan_upgrade_request(std::string_view bytes, std::size_t max_header_bytes, 
       ok = take_once(value, r.protocols, seen_protocols);
     else if (iequals(name, "content-length") || iequals(name, "transfer-encoding"))
       ok = false;  // a body
+    else if (iequals(name, "proxy-connection"))
+      ok = false;  // Beast parses it as it parses Connection: let it
     if (!ok) return Scan::other;
   }
+  // RFC 9112 3.2: exactly one Host (a second one was refused above), and a valid one.
+  if (!seen_host || !valid_host(host)) return Scan::other;
   if (!has_token(upgrade, "websocket") || !has_token(connection, "upgrade")) return Scan::other;
   if (!seen_key || !seen_version) return Scan::other;
   out = r;

@@ -4,7 +4,10 @@
 // that a connection costs a scan of its header instead of a general parser and a dozen
 // allocations. Anything else, or anything it is not sure of, is `other`: the caller hands the
 // bytes to the full HTTP parser (Beast), which answers errors, static files and health checks.
-// So this scanner only ever accepts; it never refuses.
+// So this scanner only ever accepts; it never refuses. What it accepts, the HTTP session would
+// accept too: HTTP/1.1 with exactly one valid Host, no body (no Content-Length or
+// Transfer-Encoding), no folded line (obs-fold), a Connection list Beast can parse
+// (http_request.hpp has the rules both apply; the fuzz target checks the two agree).
 #include <cstddef>
 #include <string>
 #include <string_view>

@@ -233,3 +233,47 @@ test('join screen: the name is checked before joining', async (t) => {
   assert.equal(await page.locator('#me-name').textContent(), '🦊'.repeat(32));
   assert.deepEqual(page.errors, []);
 });
+
+test('security headers: the page keeps its own policy, runs no injected inline script and is framed by no one', async (t) => {
+  const server = await serverFor(t);
+  const { page } = await person(t);
+  const response = await page.goto(server.url);
+  const headers = response.headers();
+  assert.match(headers['content-security-policy'], /(^|; )frame-ancestors 'none'(;|$)/);
+  assert.match(headers['content-security-policy'], /(^|; )connect-src 'self'(;|$)/);
+  assert.equal(headers['x-frame-options'], 'DENY');
+  assert.equal(headers['x-content-type-options'], 'nosniff');
+  assert.equal(headers['referrer-policy'], 'no-referrer');
+  // The app itself, WebSocket included, breaks none of it: page.errors collects every
+  // securitypolicyviolation event (and every console error).
+  await page.getByLabel('Display name').fill('ada');
+  await page.getByRole('button', { name: 'Join chat' }).click();
+  await page.locator('#app[data-connection="connected"]').waitFor({ state: 'attached' });
+  await send(page, 'hello');
+  await waitForTexts(page, ['hello']);
+  assert.deepEqual(page.errors, []);
+
+  // A script element slipped into the page does not run, and the browser reports why (which is
+  // also how the check above would see a violation of the app's own).
+  await page.evaluate(() => {
+    const s = document.createElement('script');
+    s.textContent = 'window.__injected = 1';
+    document.head.append(s);
+  });
+  await until(() => page.errors.some((e) => e.startsWith('csp: script-src')));
+  assert.ok(page.errors.some((e) => e.startsWith('csp: script-src')), page.errors.join('\n'));
+  assert.equal(await page.evaluate(() => window.__injected), undefined);
+
+  // Another page cannot frame it (clickjacking): the frame shows Chromium's error page instead.
+  const { page: other } = await person(t);
+  await other.setContent(`<iframe src="${server.url}/"></iframe>`);
+  const framed = other.frames()[1];
+  await until(() => framed.url().startsWith('chrome-error:'));
+  assert.match(framed.url(), /^chrome-error:/);
+  assert.ok(other.errors.some((e) => /frame-ancestors 'none'/.test(e)), other.errors.join('\n'));
+});
+
+/** Polls `cond` every 20 ms for up to 2 s. */
+async function until(cond) {
+  for (let i = 0; i < 100 && !cond(); i++) await new Promise((r) => setTimeout(r, 20));
+}

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "fuzz_targets.hpp"
@@ -276,9 +277,21 @@ std::string json_input(Rng& r) {
 }
 
 // An upgrade request built from the pieces browsers and tools send, in varied case and spacing,
-// sometimes broken; the first byte is the header limit (see upgrade_request_target.cpp).
+// sometimes broken; the first byte is the header limit (see upgrade_request_target.cpp). Half of
+// them start from the lines a valid upgrade needs, in any order, plus a few others: the requests
+// the fast path must hand to the HTTP session differ from one it answers by a line or a byte.
 std::string upgrade_input(Rng& r) {
+  static const char* const needed[] = {"Host: 127.0.0.1:8080", "Connection: Upgrade", "Upgrade: websocket",
+                                       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13"};
   static const char* const lines[] = {"Host: 127.0.0.1:8080",
+                                      "host:[::1]",
+                                      "Host: a b",
+                                      "Host: x:8o",
+                                      "Host:",
+                                      "Transfer-Encoding: xchunked",
+                                      "Connection: upgrade, @@",
+                                      "Connection: , Upgrade,",
+                                      "Proxy-Connection: keep-alive",
                                       "Connection: Upgrade",
                                       "connection: keep-alive, upgrade",
                                       "Upgrade: websocket",
@@ -301,9 +314,12 @@ std::string upgrade_input(Rng& r) {
   std::string o(1, static_cast<char>(r.chance(80) ? 255 : r.next()));
   o += r.pick(starts);
   o += "\r\n";
-  const std::size_t n = r.below(9);
-  for (std::size_t i = 0; i < n; ++i) {
-    o += r.pick(lines);
+  std::vector<std::string> header;
+  if (r.chance(50)) header.assign(std::begin(needed), std::end(needed));
+  for (std::size_t n = r.below(header.empty() ? 9 : 3); n > 0; --n) header.emplace_back(r.pick(lines));
+  for (std::size_t i = header.size(); i > 1; --i) std::swap(header[i - 1], header[r.below(i)]);
+  for (const auto& line : header) {
+    o += line;
     o += r.chance(95) ? "\r\n" : "\n";
   }
   if (r.chance(90)) o += "\r\n";

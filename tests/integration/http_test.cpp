@@ -1,6 +1,8 @@
 // HTTP side of the server: health, readiness, metrics, static files and every refused request.
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "harness.hpp"
 
 namespace parley::it {
@@ -225,6 +227,291 @@ TEST_F(Http, PathTraversalAndHiddenFilesAreRefused) {
                            "/%2E%2E%2FCMakeLists.txt"}) {
     auto r = http_get(port(), path);
     EXPECT_EQ(r.status, 404) << path;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// RFC 9112 framing: what the server refuses, and that it then closes the connection without
+// reading anything after the refused request as a request of its own (request smuggling).
+
+// The answer to `request` on a fresh keep-alive connection, and every byte the server sent after
+// it before closing (fails the test if it does not close).
+struct Answer {
+  HttpResponse response;
+  std::string after;
+};
+Answer answer_then_close(unsigned short port, const std::string& request) {
+  RawClient c;
+  EXPECT_TRUE(c.connect(port));
+  c.send(request);
+  auto r = c.read_http_response(scaled(3s));
+  if (!r) {
+    ADD_FAILURE() << "no answer to\n" << request << "\ngot: " << c.buffer();
+    return {};
+  }
+  bool eof = false;
+  std::string after = c.read_until_eof(scaled(3s), &eof);
+  EXPECT_TRUE(eof) << "the connection stayed open after\n" << request;
+  return {*r, after};
+}
+
+// A second request hidden where the first one's body would be, if its framing were misread.
+const std::string smuggled = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+
+TEST_F(Http, UnknownTransferCodingIs501AndWhatFollowsIsNeverARequest) {
+  // RFC 9112 6.1: a transfer coding the server does not understand is 501. Beast 1.81 took all
+  // of these as "no body" (or, for "gzip, chunked", as chunked, ignoring the gzip) and answered
+  // the hidden request as a second one.
+  for (const char* coding : {"xchunked", "gzip", "chunked, gzip", "gzip, chunked", "chunked;ext=1"}) {
+    SCOPED_TRACE(coding);
+    const auto a =
+        answer_then_close(port(), "GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: " + std::string(coding) +
+                                      "\r\n\r\n" + smuggled);
+    EXPECT_EQ(a.response.status, 501);
+    EXPECT_EQ(json_code(a.response), "unsupported_transfer_coding");
+    EXPECT_EQ(a.response.header("connection"), "close");
+    EXPECT_EQ(a.after, "");  // the hidden request got no answer
+  }
+  // Two Transfer-Encoding lines are one list: "gzip" then "chunked" is "gzip, chunked".
+  const auto two = answer_then_close(port(),
+                                     "POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n"
+                                     "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n" +
+                                         smuggled);
+  EXPECT_EQ(two.response.status, 501);
+  EXPECT_EQ(two.after, "");
+}
+
+TEST_F(Http, TransferEncodingThatIsNotChunkedOnceIs400) {
+  for (const char* coding : {"chunked, chunked", "chunked,", ", chunked", ""}) {
+    SCOPED_TRACE(coding);
+    const auto a =
+        answer_then_close(port(), "POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: " + std::string(coding) +
+                                      "\r\n\r\n" + smuggled);
+    EXPECT_EQ(a.response.status, 400);
+    EXPECT_EQ(json_code(a.response), "bad_framing");
+    EXPECT_EQ(a.response.header("connection"), "close");
+    EXPECT_EQ(a.after, "");
+  }
+}
+
+TEST_F(Http, TransferEncodingWithContentLengthIs400AndCloses) {
+  // RFC 9112 6.1 and 6.3: both framings at once is a smuggling shape; refuse and close. Beast
+  // refused chunked with Content-Length (as a generic bad request) but read an unknown coding
+  // followed by Content-Length by the length.
+  const std::string body = smuggled;
+  const std::string length = "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  for (const std::string& headers :
+       {"Transfer-Encoding: chunked\r\n" + length, length + "Transfer-Encoding: chunked\r\n",
+        "Transfer-Encoding: xchunked\r\n" + length, length + "Transfer-Encoding: xchunked\r\n"}) {
+    SCOPED_TRACE(headers);
+    const auto a =
+        answer_then_close(port(), "POST /healthz HTTP/1.1\r\nHost: x\r\n" + headers + "\r\n" + body + smuggled);
+    EXPECT_EQ(a.response.status, 400);
+    EXPECT_EQ(json_code(a.response), "bad_framing");
+    EXPECT_EQ(a.response.header("connection"), "close");
+    EXPECT_EQ(a.after, "");
+  }
+}
+
+TEST_F(Http, TransferEncodingInHttp10Is400) {
+  // RFC 9112 6.1: HTTP/1.0 has no Transfer-Encoding; its framing is faulty.
+  const auto a = answer_then_close(port(), "POST /healthz HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+  EXPECT_EQ(a.response.status, 400);
+  EXPECT_EQ(json_code(a.response), "bad_framing");
+}
+
+TEST_F(Http, ChunkedBodiesStillWork) {
+  // The one coding the server understands: the body is read, the request answered (405: no
+  // endpoint takes a body) and the connection kept for the next request.
+  RawClient c;
+  ASSERT_TRUE(c.connect(port()));
+  c.send("POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n" + smuggled);
+  auto first = c.read_http_response(scaled(3s));
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->status, 405);
+  auto second = c.read_http_response(scaled(3s));
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->status, 200);
+}
+
+TEST_F(Http, Http11WithoutExactlyOneValidHostIs400) {
+  // RFC 9112 3.2. Beast checks none of this.
+  for (const std::string& hosts : {std::string(), std::string("Host: a\r\nHost: a\r\n"), std::string("Host: a b\r\n"),
+                                   std::string("Host: a/b\r\n"), std::string("Host: x:80x\r\n")}) {
+    SCOPED_TRACE(hosts);
+    const auto a = answer_then_close(port(), "GET /healthz HTTP/1.1\r\n" + hosts + "\r\n" + smuggled);
+    EXPECT_EQ(a.response.status, 400);
+    EXPECT_EQ(json_code(a.response), "bad_host");
+    EXPECT_EQ(a.after, "");
+  }
+  // The same for an upgrade: the fast path hands it to the HTTP session, which refuses it.
+  RawClient c;
+  ASSERT_TRUE(c.connect(port()));
+  c.send(
+      "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+  auto r = c.read_http_response(scaled(3s));
+  ASSERT_TRUE(r.has_value()) << c.buffer();
+  EXPECT_EQ(r->status, 400);
+  EXPECT_EQ(json_code(*r), "bad_host");
+}
+
+TEST_F(Http, ValidHostsAreServed) {
+  for (const char* host : {"127.0.0.1:8080", "example.com", "[::1]:80", "", "xn--bcher-kva.example"}) {
+    SCOPED_TRACE(host);
+    auto r = http_raw(port(), "GET /healthz HTTP/1.1\r\nHost: " + std::string(host) + "\r\nConnection: close\r\n\r\n");
+    EXPECT_EQ(r.status, 200);
+  }
+}
+
+TEST_F(Http, Http10WithoutHostIsServed) {
+  // Host is required of HTTP/1.1 only: HAProxy's `option httpchk GET /readyz` sends HTTP/1.0
+  // without one.
+  auto r = http_raw(port(), "GET /readyz HTTP/1.0\r\n\r\n");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_TRUE(r.json().as_object().at("ready").as_bool());
+}
+
+TEST_F(Http, ObsoleteLineFoldingIs400) {
+  // RFC 9112 5.2: a server rejects a folded field line (or replaces the fold; we reject). Beast
+  // joined the lines silently: "Host:\r\n x" was Host "x".
+  for (const std::string& fold :
+       {std::string("X-A: a\r\n b\r\n"), std::string("X-A: a\r\n\tb\r\n"), std::string("X-A:\r\n b\r\n")}) {
+    SCOPED_TRACE(fold);
+    const auto a = answer_then_close(port(), "GET /healthz HTTP/1.1\r\nHost: x\r\n" + fold + "\r\n" + smuggled);
+    EXPECT_EQ(a.response.status, 400);
+    EXPECT_EQ(json_code(a.response), "folded_header");
+    EXPECT_EQ(a.after, "");
+  }
+  const auto host = answer_then_close(port(), "GET /healthz HTTP/1.1\r\nHost:\r\n x\r\n\r\n");
+  EXPECT_EQ(host.response.status, 400);
+  // A folded line in an upgrade: the fast path hands it over, and it is refused there too.
+  RawClient c;
+  ASSERT_TRUE(c.connect(port()));
+  auto r = c.ws_upgrade("/ws", "X-A: a\r\n folded\r\n");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(json_code(r), "folded_header");
+}
+
+TEST_F(Http, RefusalsOnAKeptConnectionClose) {
+  // The refusal of the second request of a connection also closes it.
+  RawClient c;
+  ASSERT_TRUE(c.connect(port()));
+  c.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto first = c.read_http_response(scaled(3s));
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->status, 200);
+  c.send("GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n" + smuggled);
+  auto second = c.read_http_response(scaled(3s));
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->status, 501);
+  bool eof = false;
+  EXPECT_EQ(c.read_until_eof(scaled(3s), &eof), "");
+  EXPECT_TRUE(eof);
+}
+
+TEST_F(Http, AfterARefusalWhatTheClientStillSendsIsDroppedNotReset) {
+  // The server shuts its side after a refusal but keeps reading for a while: had it closed the
+  // socket with bytes unread, the kernel would answer them with a reset, which can destroy the
+  // answer before the client has read it.
+  RawClient c;
+  ASSERT_TRUE(c.connect(port()));
+  c.send("POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n");
+  auto r = c.read_http_response(scaled(3s));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 501);
+  const std::string more(4096, 'x');
+  EXPECT_TRUE(c.try_send(more));
+  std::this_thread::sleep_for(100ms);
+  EXPECT_TRUE(c.try_send(more)) << "the server reset the connection";
+  bool eof = false;
+  EXPECT_EQ(c.read_until_eof(200ms, &eof), "");
+  EXPECT_TRUE(eof);  // the answer was the last thing it sent
+  // ...but not for ever: past 64 KiB (or 2 s) it closes, and what comes after is refused.
+  bool reset = false;
+  for (int i = 0; i < 200 && !reset; ++i) {
+    reset = !c.try_send(more);
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_TRUE(reset);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Security headers.
+
+// The policy of the page, as web/index.html states it in its <meta> (which cannot carry
+// frame-ancestors: a <meta> policy ignores it).
+std::string meta_policy(const std::string& html) {
+  const std::string tag = "http-equiv=\"Content-Security-Policy\"";
+  const auto at = html.find(tag);
+  if (at == std::string::npos) return {};
+  const auto open = html.find("content=\"", at);
+  const auto close = html.find('"', open + 9);
+  return html.substr(open + 9, close - open - 9);
+}
+
+void expect_security_headers(const HttpResponse& r, const std::string& what) {
+  SCOPED_TRACE(what);
+  EXPECT_EQ(r.header("x-content-type-options"), "nosniff");
+  EXPECT_EQ(r.header("x-frame-options"), "DENY");
+  EXPECT_EQ(r.header("referrer-policy"), "no-referrer");
+  const std::string csp = r.header("content-security-policy");
+  EXPECT_NE(csp.find("frame-ancestors 'none'"), std::string::npos) << csp;
+  EXPECT_NE(csp.find("default-src 'none'"), std::string::npos) << csp;
+}
+
+TEST_F(Http, EveryAnswerCarriesTheSecurityHeaders) {
+  const auto index = http_get(port(), "/");
+  expect_security_headers(index, "/");
+  const std::string csp = index.header("content-security-policy");
+  EXPECT_EQ(csp,
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+            "base-uri 'none'; form-action 'self'; frame-ancestors 'none'");
+  // The page's own <meta> says the same, less what only a header can say.
+  EXPECT_EQ(meta_policy(index.body) + "; frame-ancestors 'none'", csp);
+  EXPECT_EQ(index.header("cache-control"), "no-cache");
+
+  const auto js = http_get(port(), "/js/app.js");
+  EXPECT_EQ(js.status, 200);
+  expect_security_headers(js, "/js/app.js");
+  EXPECT_EQ(js.header("content-type"), "text/javascript; charset=utf-8");
+  const auto head = http_raw(port(), "HEAD /js/app.js HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  expect_security_headers(head, "HEAD /js/app.js");
+
+  // What is not the page (JSON, metrics, errors) may load nothing and be framed by no one.
+  for (const char* path : {"/healthz", "/readyz", "/metrics", "/no/such/thing", "/ws"}) {
+    const auto r = http_get(port(), path);
+    expect_security_headers(r, path);
+    EXPECT_EQ(r.header("content-security-policy"), "default-src 'none'; frame-ancestors 'none'") << path;
+    EXPECT_EQ(r.header("cache-control"), "no-store") << path;
+  }
+  expect_security_headers(http_raw(port(), "THIS IS NOT HTTP\r\n\r\n"), "a malformed request");
+  expect_security_headers(http_raw(port(), "GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n"),
+                          "a refusal");
+}
+
+TEST_F(Http, AnswersToHeadCarryNoBody) {
+  // RFC 9110 9.3.2: the answer to HEAD has the GET answer's header and no body; a client reads the
+  // next answer right after the header, so a body there would be read as the next answer.
+  for (const char* path : {"/healthz", "/readyz", "/metrics", "/no/such/thing", "/ws", "/index.html"}) {
+    SCOPED_TRACE(path);
+    RawClient c;
+    ASSERT_TRUE(c.connect(port()));
+    c.send("HEAD " + std::string(path) + " HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    std::string got;
+    std::optional<HttpResponse> second;
+    for (int i = 0; i < 100 && !second; ++i) {
+      got += c.read_some(scaled(30ms));
+      std::size_t used = 0;
+      if (!parse_http_response(got, &used, true)) continue;
+      const std::string rest = got.substr(used);
+      if (rest.size() >= 5 && rest.rfind("HTTP/", 0) != 0) break;  // a body where the next answer belongs
+      std::size_t used2 = 0;
+      if (auto r = parse_http_response(rest, &used2)) second = r;  // whole, by its Content-Length
+    }
+    ASSERT_TRUE(second.has_value()) << got;
+    EXPECT_EQ(second->status, 200);
+    EXPECT_EQ(second->body, R"({"status":"ok"})");
   }
 }
 

@@ -23,8 +23,9 @@ export async function launchBrowser() {
 }
 
 /**
- * A new person: own browser context and page. Page errors and console
- * errors are collected in page.errors so tests can assert there were none.
+ * A new person: own browser context and page. Page errors, console errors and
+ * Content-Security-Policy violations (the securitypolicyviolation events of
+ * every frame) are collected in page.errors so tests can assert there were none.
  */
 export async function newPerson(browser, { viewport = { width: 1280, height: 800 }, colorScheme = 'light' } = {}) {
   const context = await browser.newContext({ viewport, colorScheme, reducedMotion: 'reduce' });
@@ -32,6 +33,12 @@ export async function newPerson(browser, { viewport = { width: 1280, height: 800
   page.setDefaultTimeout(15000);
   page.errors = [];
   page.on('pageerror', (err) => page.errors.push(`pageerror: ${err.message}`));
+  await page.exposeFunction('__parleyCspViolation', (what) => page.errors.push(`csp: ${what}`));
+  await page.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => {
+      window.__parleyCspViolation(`${e.effectiveDirective} blocked ${e.blockedURI || '(inline)'} at ${e.sourceFile}:${e.lineNumber}`);
+    });
+  });
   page.on('console', (msg) => {
     if (msg.type() === 'error' && !/WebSocket connection to .* failed|ERR_CONNECTION_REFUSED|Failed to load resource/.test(msg.text())) {
       page.errors.push(`console: ${msg.text()}`);

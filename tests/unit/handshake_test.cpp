@@ -107,6 +107,41 @@ TEST(Handshake, WhatIsNotAPlainUpgradeGoesToTheHttpParser) {
   EXPECT_EQ(scan(replace(browser, "GET /ws HTTP/1.1", "GET /ws")), Scan::other);
 }
 
+TEST(Handshake, WhatTheHttpSessionWouldRefuseGoesToIt) {
+  // RFC 9112 3.2: an HTTP/1.1 request has exactly one Host, and a valid one. The session answers
+  // 400 to any other, so the scan hands them all over (one place answers errors).
+  EXPECT_EQ(scan(replace(browser, "Host: 127.0.0.1:8080\r\n", "")), Scan::other);
+  EXPECT_EQ(scan(replace(browser, "Pragma: no-cache", "Host: 127.0.0.1:8080")), Scan::other);
+  EXPECT_EQ(scan(replace(browser, "Pragma: no-cache", "host: other")), Scan::other);
+  EXPECT_EQ(scan(replace(browser, "Host: 127.0.0.1:8080", "Host: a b")), Scan::other);
+  EXPECT_EQ(scan(replace(browser, "Host: 127.0.0.1:8080", "Host: a/b")), Scan::other);
+  EXPECT_EQ(scan(replace(browser, "Host: 127.0.0.1:8080", "Host: a:8o")), Scan::other);
+  EXPECT_EQ(scan(replace(browser, "Host: 127.0.0.1:8080", "Host: [::1")), Scan::other);
+  // RFC 9112 5.2: obs-fold, wherever it is (also a Host folded onto its next line).
+  EXPECT_EQ(scan(replace(browser, "Pragma: no-cache\r\n", "Pragma: no-cache\r\n\tfolded\r\n")), Scan::other);
+  EXPECT_EQ(scan(replace(browser, "Pragma: no-cache\r\n", "Pragma: no-cache\r\n a: b\r\n")), Scan::other);
+  EXPECT_EQ(scan(replace(browser, "Host: 127.0.0.1:8080\r\n", "Host:\r\n 127.0.0.1:8080\r\n")), Scan::other);
+  EXPECT_EQ(scan(replace(browser, "GET /ws HTTP/1.1\r\n", "GET /ws HTTP/1.1\r\n X-First: folded\r\n")), Scan::other);
+  // A body on the upgrade GET, whatever its coding (the session says 400 or 501).
+  EXPECT_EQ(scan(replace(browser, "Pragma: no-cache", "Transfer-Encoding: xchunked")), Scan::other);
+  EXPECT_EQ(scan(replace(browser, "Pragma: no-cache", "transfer-encoding: identity")), Scan::other);
+  EXPECT_EQ(scan(replace(browser, "Pragma: no-cache", "Content-Length: 0")), Scan::other);
+  // A Connection list Beast cannot parse (it answers 400), and Proxy-Connection, which it also
+  // parses.
+  EXPECT_EQ(scan(replace(browser, "Connection: Upgrade", "Connection: Upgrade, @@")), Scan::other);
+  EXPECT_EQ(scan(replace(browser, "Connection: Upgrade", "Connection: Upgrade \"x\"")), Scan::other);
+  EXPECT_EQ(scan(replace(browser, "Pragma: no-cache", "Proxy-Connection: keep-alive")), Scan::other);
+}
+
+TEST(Handshake, HostsAndConnectionListsTheSessionAccepts) {
+  for (const char* host : {"Host: 127.0.0.1", "Host: example.com:443", "Host: [::1]:8080", "Host:", "host:x",
+                           "Host: xn--bcher-kva.example", "Host: a%41b"}) {
+    EXPECT_EQ(scan(replace(browser, "Host: 127.0.0.1:8080", host)), Scan::complete) << host;
+  }
+  // Empty list elements are allowed (RFC 9110 5.6.1), as Beast allows them.
+  EXPECT_EQ(scan(replace(browser, "Connection: Upgrade", "Connection: , keep-alive,, Upgrade ,")), Scan::complete);
+}
+
 TEST(Handshake, TheHeaderLimitHoldsWhetherOrNotTheRequestIsWhole) {
   const std::string big = replace(browser, "Pragma: no-cache", "X-Pad: " + std::string(limit, 'a'));
   EXPECT_EQ(scan(big), Scan::other);

@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -19,6 +20,7 @@
 #include "protocol/codec.hpp"
 #include "protocol/errc.hpp"
 #include "protocol/events.hpp"
+#include "protocol/http_request.hpp"
 #include "protocol/ws_frame.hpp"
 
 namespace {
@@ -288,6 +290,26 @@ TEST_F(ProtocolDoc, ErrorTableListsEveryCode) {
   // Codes documented ahead of the code (cluster mode) are allowed; list them so a reader sees them.
   for (const auto& name : documented) {
     if (!errc_named(name)) std::cout << "[ note ] documented but not in errc: " << name << "\n";
+  }
+}
+
+TEST_F(ProtocolDoc, HttpErrorTableListsEveryRefusal) {
+  // Rows "| status | `code` |" of the table of HTTP errors.
+  std::set<std::pair<int, std::string>> documented;
+  const std::regex row(R"(^\| ([1-5][0-9][0-9]) \| `([a-z_]+)` \|)");
+  std::istringstream in(doc_);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::smatch m;
+    if (std::regex_search(line, m, row)) documented.emplace(std::stoi(m[1]), m[2]);
+  }
+  using parley::protocol::RequestRefusal;
+  std::vector<parley::protocol::HttpAnswer> answers{parley::protocol::folded_header_answer};
+  for (int i = static_cast<int>(RequestRefusal::none) + 1; i <= static_cast<int>(RequestRefusal::bad_host); ++i)
+    answers.push_back(parley::protocol::answer_for(static_cast<RequestRefusal>(i)));
+  for (const auto& a : answers) {
+    EXPECT_TRUE(documented.count({a.status, std::string(a.code)}))
+        << a.status << " " << a.code << " is missing from the HTTP error table of docs/protocol.md";
   }
 }
 

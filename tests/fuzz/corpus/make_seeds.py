@@ -119,8 +119,16 @@ CHROMIUM = (
 UPGRADE = {
     "chromium": CHROMIUM,
     "with_first_frame": CHROMIUM + "\x81\x85\x37\xfa\x21\x3d" + "hello",
-    "minimal": "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: upgrade\r\n"
+    "minimal": "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: upgrade\r\n"
                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    # Requests the session refuses (RFC 9112), one line or byte away from an upgrade.
+    "no_host": "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: upgrade\r\n"
+               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    "folded_host": "GET /ws HTTP/1.1\r\nHost:\r\n x\r\nUpgrade: websocket\r\nConnection: upgrade\r\n"
+                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    "xchunked": "GET /ws HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\nUpgrade: websocket\r\n"
+                "Connection: upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                "Sec-WebSocket-Version: 13\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
     "page": "GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n",
 }
 os.makedirs(os.path.join(HERE, "upgrade_request"), exist_ok=True)
