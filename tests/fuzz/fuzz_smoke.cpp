@@ -343,6 +343,52 @@ std::string events_input(Rng& r) {
   return out;
 }
 
+// A PROXY v2 header as proxies send it (TCP over IPv4 and IPv6, LOCAL, UNSPEC, UDP, UNIX, with
+// TLVs), its fields sometimes off (version, command, family, a short address block, a length that
+// lies, a TLV past the end), cut short or followed by the request; byte 0 picks the limit (see
+// proxy_header_target.cpp).
+std::string proxy_input(Rng& r) {
+  static const std::uint8_t version_commands[] = {0x21, 0x21, 0x21, 0x20};
+  static const std::uint8_t bad_version_commands[] = {0x11, 0x22, 0x2F, 0x01, 0x31};
+  static const std::uint8_t families[] = {0x11, 0x11, 0x11, 0x21, 0x21, 0x21, 0x00, 0x12, 0x22, 0x31, 0x32, 0x10, 0x01};
+  static const std::uint8_t bad_families[] = {0x13, 0x41, 0x3F, 0xF1};
+  static const std::uint8_t tlv_types[] = {0x01, 0x02, 0x03, 0x04, 0x05, 0x20, 0x30, 0xE0};
+  std::string o(1, static_cast<char>(r.chance(70) ? 255 : r.next()));
+  o.append("\r\n\r\n\0\r\nQUIT\n", 12);
+  o.push_back(static_cast<char>(r.chance(5) ? r.pick(bad_version_commands) : r.pick(version_commands)));
+  const std::uint8_t family = r.chance(5) ? r.pick(bad_families) : r.pick(families);
+  o.push_back(static_cast<char>(family));
+  const std::size_t family_bytes[] = {0, 12, 36, 216};
+  std::size_t addresses = (family & 0x0F) != 0 && (family >> 4) < 4 ? family_bytes[family >> 4] : 0;
+  if (r.chance(10)) addresses = r.below(addresses + 8);  // too short (or some bytes for UNSPEC)
+  std::string body = random_bytes(r, addresses);
+  for (std::size_t i = 0, n = r.chance(60) ? 0 : 1 + r.below(4); i < n; ++i) {
+    const std::size_t value = r.chance(90) ? r.below(40) : r.below(400);
+    std::size_t said = value;
+    if (r.chance(5)) said = value + 1 + r.below(3);  // runs past the length
+    body.push_back(static_cast<char>(r.pick(tlv_types)));
+    body.push_back(static_cast<char>(said >> 8));
+    body.push_back(static_cast<char>(said & 0xFF));
+    body += random_bytes(r, value);
+  }
+  if (r.chance(5)) body.resize(body.size() + 1 + r.below(2), '\0');  // a tail too short for a TLV
+  std::size_t length = body.size();
+  if (r.chance(4)) length = static_cast<std::uint16_t>(r.next());
+  if (r.chance(4)) length = (length + 0x10000 - 3 + r.below(7)) & 0xFFFF;
+  o.push_back(static_cast<char>(length >> 8));
+  o.push_back(static_cast<char>(length & 0xFF));
+  o += body;
+  if (r.chance(10)) o.resize(1 + r.below(o.size()));
+  if (r.chance(60)) o += "GET /ws HTTP/1.1\r\nHost: x\r\n\r\n";
+  if (r.chance(10)) {
+    std::string rest = o.substr(1);
+    mutate(r, rest);
+    o.resize(1);
+    o += rest;
+  }
+  return o;
+}
+
 std::vector<std::string> read_corpus(const fs::path& dir) {
   std::vector<std::string> out;
   std::error_code ec;
@@ -389,7 +435,8 @@ int main(int argc, char** argv) {
   const Target targets[] = {{"ws_frame", parley::fuzz::ws_frame, ws_input},
                             {"parse_request", parley::fuzz::parse_request, json_input},
                             {"upgrade_request", parley::fuzz::upgrade_request, upgrade_input},
-                            {"server_events", parley::fuzz::server_events, events_input}};
+                            {"server_events", parley::fuzz::server_events, events_input},
+                            {"proxy_header", parley::fuzz::proxy_header, proxy_input}};
   const auto start = std::chrono::steady_clock::now();
   const auto budget = std::chrono::duration<double>(seconds / std::size(targets));
   for (const Target& t : targets) {

@@ -12,6 +12,7 @@ int ws_frame(const std::uint8_t* data, std::size_t size);
 int parse_request(const std::uint8_t* data, std::size_t size);
 int upgrade_request(const std::uint8_t* data, std::size_t size);
 int server_events(const std::uint8_t* data, std::size_t size);
+int proxy_header(const std::uint8_t* data, std::size_t size);
 
 // ws_frame also feeds inputs up to this size byte by byte (quadratic-ish at -O0: fuzz_smoke lowers it).
 extern std::size_t byte_by_byte_limit;

@@ -147,3 +147,42 @@ os.makedirs(os.path.join(HERE, "server_events"), exist_ok=True)
 for name, data in EVENTS.items():
     with open(os.path.join(HERE, "server_events", name + ".bin"), "wb") as f:
         f.write(data)
+
+# proxy_header inputs: byte 0 picks the limit (0xFF: the default, else 16 + 2 * byte), the rest is
+# what a proxy sends first on a connection: a PROXY protocol v2 header, then the request.
+SIG = b"\r\n\r\n\x00\r\nQUIT\n"
+
+
+def pp2(ver_cmd, fam, block, length=None):
+    return SIG + bytes([ver_cmd, fam]) + struct.pack(">H", len(block) if length is None else length) + block
+
+
+def tlv(kind, value):
+    return bytes([kind]) + struct.pack(">H", len(value)) + value
+
+
+V4 = bytes([172, 19, 0, 1, 172, 19, 0, 3]) + struct.pack(">HH", 42578, 80)
+V6 = (bytes.fromhex("20010db8000000000000000000000001") + bytes.fromhex("20010db8000000000000000000000002")
+      + struct.pack(">HH", 50000, 443))
+GET = b"GET /ws HTTP/1.1\r\nHost: chat.example\r\nUpgrade: websocket\r\n\r\n"
+PROXY = {
+    "tcp4": pp2(0x21, 0x11, V4) + GET,
+    "tcp6": pp2(0x21, 0x21, V6) + GET,
+    "local": pp2(0x20, 0x00, b"") + GET,
+    "local_with_block": pp2(0x20, 0x11, V4),
+    "tlvs": pp2(0x21, 0x11, V4 + tlv(0x01, b"h2") + tlv(0x02, b"example.com") + tlv(0x05, b"id-1")
+                + tlv(0x20, b"\x01\x00\x00\x00\x00" + tlv(0x21, b"TLSv1.3")) + tlv(0x04, b"")) + GET,
+    "tlv_past_end": pp2(0x21, 0x21, V6 + b"\x01\x00\x09h2"),
+    "unspec": pp2(0x21, 0x00, b""),
+    "udp4": pp2(0x21, 0x12, V4),
+    "unix": pp2(0x21, 0x31, b"/run/haproxy.sock".ljust(108, b"\0") + b"/run/parley.sock".ljust(108, b"\0")),
+    "short_ipv4_block": pp2(0x21, 0x11, V4[:8]),
+    "length_over_limit": pp2(0x21, 0x11, V4, length=0xFFFF),
+    "truncated": pp2(0x21, 0x21, V6)[:30],
+    "v1": b"PROXY TCP4 192.168.0.1 192.168.0.11 56324 443\r\n" + GET,
+    "http": GET,
+}
+os.makedirs(os.path.join(HERE, "proxy_header"), exist_ok=True)
+for name, data in PROXY.items():
+    with open(os.path.join(HERE, "proxy_header", name + ".bin"), "wb") as f:
+        f.write(bytes([255]) + data)
