@@ -86,6 +86,7 @@ int run_server(Config config) {
   options.fail_fast = config.fail_fast;
   node::Node node(options, store, broker.get());
 
+  node.admission().set_trusted_proxies(config.trusted_proxies);
   net::HttpOptions http{config.web_dir, &node, &node.admission()};
   std::vector<std::shared_ptr<net::Listener>> listeners;
   auto first = std::make_shared<net::Listener>(node.shard(0).loop(), http, endpoint);

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/clock.hpp"
 #include "core/keyed_limits.hpp"
@@ -35,6 +36,8 @@ class Admission {
     ~Ticket() { release(); }
     void release();
     const std::string& address() const noexcept { return address_; }
+    // Accepted from a trusted proxy: its first bytes may be a PROXY v2 header naming the client.
+    bool from_trusted_proxy() const noexcept { return proxied_; }
 
    private:
     friend class Admission;
@@ -42,6 +45,7 @@ class Admission {
     std::string address_;  // the budget's key: "203.0.113.7", "2001:db8:1:2::/64"
     bool socket_ = false;
     bool upgraded_ = false;
+    bool proxied_ = false;
   };
 
   struct Counters {
@@ -56,12 +60,18 @@ class Admission {
   // to itself, and picks addresses in it at will); IPv4-mapped IPv6 as IPv4.
   static std::string address_key(const sockaddr* addr, socklen_t len);
 
-  // A socket was accepted from `address`: the ticket holds it, or is empty if the node is full.
-  bool accept_socket(Ticket& ticket, std::string address);
+  // A socket was accepted from `peer`: the ticket holds it, or is empty if the node is full.
+  bool accept_socket(Ticket& ticket, const sockaddr* peer, socklen_t len);
   enum class Verdict { ok, address_limit, shedding };
   // The ticket's connection asks to upgrade (its address may have changed: a PROXY header).
   Verdict admit(Ticket& ticket);
   void set_address(Ticket& ticket, std::string address) { ticket.address_ = std::move(address); }
+
+  // The proxies whose PROXY v2 header is believed (server.trusted_proxies): addresses or CIDR
+  // blocks, "127.0.0.1, 10.0.0.0/8, ::1". Throws std::invalid_argument naming a bad entry. Set
+  // once, before the loops run.
+  void set_trusted_proxies(std::string_view list);
+  bool trusted(const sockaddr* peer, socklen_t len) const noexcept;
 
   // A connection answered 503 because the process was out of descriptors.
   void refused_for_descriptors() noexcept { counters_.refused_full.add(); }
@@ -74,7 +84,13 @@ class Admission {
   const Counters& counters() const noexcept { return counters_; }
 
  private:
+  struct Block {
+    int family;  // AF_INET or AF_INET6
+    std::uint8_t bytes[16];
+    unsigned prefix;
+  };
   const core::Clock& clock_;
+  std::vector<Block> trusted_;
   std::size_t max_sockets_;
   std::atomic<std::size_t> sockets_{0};
   std::atomic<bool> shedding_{false};

@@ -17,6 +17,7 @@
 #include "net/upgrade.hpp"
 #include "net/ws_session.hpp"
 #include "protocol/handshake.hpp"
+#include "protocol/proxy_header.hpp"
 
 namespace parley::net {
 
@@ -88,6 +89,30 @@ class Handshake : public std::enable_shared_from_this<Handshake>, private Poller
     if (!partial_.empty()) {
       partial_.append(bytes);
       bytes = partial_;
+    }
+    if (ticket_.from_trusted_proxy() && !proxy_read_) {
+      // A trusted proxy's connection starts with a PROXY v2 header naming the client: budgets
+      // are the client's from here on. One of the proxy's own (a health check) has none.
+      protocol::ProxyHeader header;
+      switch (protocol::parse_proxy_header(bytes, header)) {
+        case protocol::ProxyParse::incomplete:
+          if (partial_.empty()) partial_.assign(bytes);
+          return watch(false);
+        case protocol::ProxyParse::invalid:
+          if (bytes.front() == '\r') return close();  // a header that breaks off
+          proxy_read_ = true;
+          break;
+        case protocol::ProxyParse::complete: {
+          proxy_read_ = true;
+          sockaddr_storage source{};
+          if (const socklen_t len = protocol::proxy_source_sockaddr(header, source))
+            options_.admission->set_address(ticket_, Admission::address_key(reinterpret_cast<sockaddr*>(&source), len));
+          partial_.assign(bytes.substr(header.length));
+          if (partial_.empty()) return watch(false);
+          bytes = partial_;
+          break;
+        }
+      }
     }
     protocol::UpgradeRequest req;
     switch (protocol::scan_upgrade_request(bytes, limits().max_header_bytes, req)) {
@@ -170,6 +195,7 @@ class Handshake : public std::enable_shared_from_this<Handshake>, private Poller
   int fd_;
   tcp protocol_;
   Admission::Ticket ticket_;
+  bool proxy_read_ = false;  // the PROXY header of a trusted proxy's connection is read (or absent)
   Poller::Handle watched_ = 0;
   boost::asio::steady_timer timer_;
   std::chrono::steady_clock::time_point deadline_;

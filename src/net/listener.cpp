@@ -79,8 +79,7 @@ void Listener::accept_pending() {
       return;
     }
     Admission::Ticket ticket;
-    if (!options_.admission->accept_socket(ticket,
-                                           Admission::address_key(reinterpret_cast<sockaddr*>(&peer), peer_len))) {
+    if (!options_.admission->accept_socket(ticket, reinterpret_cast<sockaddr*>(&peer), peer_len)) {
       refuse(fd);  // the node is at max_connections
       continue;
     }
@@ -97,7 +96,8 @@ void Listener::refuse(int fd) {
     const std::string body = R"({"code":"overloaded","message":"the server is full; try again later"})";
     return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n"
            "X-Content-Type-Options: nosniff\r\nContent-Security-Policy: default-src 'none'; frame-ancestors 'none'\r\n"
-           "X-Frame-Options: DENY\r\nReferrer-Policy: no-referrer\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: " +
+           "X-Frame-Options: DENY\r\nReferrer-Policy: no-referrer\r\nRetry-After: 1\r\nConnection: "
+           "close\r\nContent-Length: " +
            std::to_string(body.size()) + "\r\n\r\n" + body;
   }();
   [[maybe_unused]] const auto sent = ::send(fd, answer.data(), answer.size(), MSG_DONTWAIT | MSG_NOSIGNAL);

@@ -258,6 +258,8 @@ struct Cluster {
         // The ledger clients send faster than a person.
         "limits.send_rate=50",
         "limits.send_burst=100",
+        // HAProxy names each client with a PROXY v2 header (send-proxy-v2, as deploy/ does).
+        "server.trusted_proxies=127.0.0.1",
     };
     for (int i = 0; i < 3; ++i) {
       ServerOptions o;
@@ -275,7 +277,8 @@ struct Cluster {
     stats_port = free_port();
     std::string servers;
     for (std::size_t i = 0; i < nodes.size(); ++i)
-      servers += "    server node" + std::to_string(i + 1) + " 127.0.0.1:" + std::to_string(nodes[i]->port()) + "\n";
+      servers += "    server node" + std::to_string(i + 1) + " 127.0.0.1:" + std::to_string(nodes[i]->port()) +
+                 " send-proxy-v2\n";
     std::istringstream tmpl_in(read_text(fs::path(PARLEY_SOURCE_DIR) / "deploy/haproxy.local.cfg.tmpl"));
     std::string cfg, line;
     while (std::getline(tmpl_in, line)) {
