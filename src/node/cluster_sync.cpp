@@ -60,6 +60,9 @@ void ClusterSync::store_duplicate(Shard& owner, core::Message m, broker::Publish
                            // Trimmed from the broker's log (broker.log_capacity messages ago): committed long since.
                            return delivery_.reply_now(who, protocol::ack_event(m.room, m.cid, p.seq, p.ts, ref));
                          }
+                         // The cid was published with another text: not a retry.
+                         if (msgs.front().text != m.text)
+                           return delivery_.reply_now(who, protocol::error_event(errc::cid_conflict, {}, ref));
                          owner.queue_append(PendingAppend{std::move(msgs.front()), who, std::move(ref)});
                        });
                      });

@@ -134,7 +134,11 @@ void RoomOwner::send(Shard& owner, core::Message m, SessionRef who, std::string 
                        return delivery_.reply_now(who, protocol::error_event(errc::store_failed, {}, ref));
                      if (ctx_.broker) return cluster_.send(owner, *r, std::move(m), who, std::move(ref));
                      if (auto hit = r->log.find_cid(m.from, m.cid)) {
-                       // An idempotent retry: the original ack, nothing stored twice.
+                       // A cid already used for another text is not a retry: its sender would
+                       // believe the new text stored. A retry gets the original ack, nothing stored
+                       // twice.
+                       if (hit->text_hash != core::RoomLog::text_hash(m.text))
+                         return delivery_.reply_now(who, protocol::error_event(errc::cid_conflict, {}, ref));
                        if (hit->seq <= r->log.last_committed())
                          return delivery_.reply_now(who, protocol::ack_event(r->id, m.cid, hit->seq, hit->ts, ref));
                        r->dup_acks.push_back(OwnedRoom::DupAck{hit->seq, hit->ts, who, m.cid, ref});
