@@ -163,6 +163,8 @@ std::vector<ConfigKey> config_keys(Config& c) {
       number_key("limits.max_tracked_keys", "addresses and users the per-key budgets remember", l.max_tracked_keys),
       number_key("rooms.recent_messages", "messages per room kept in memory", c.rooms.recent_messages),
       number_key("rooms.dedupe_window", "client ids per room remembered for idempotent retries", c.rooms.dedupe_window),
+      number_key("rooms.idle_unload_ms", "an idle room's log leaves memory after this (0: never)",
+                 c.rooms.idle_unload_ms),
       number_key("rooms.presence_batch_ms",
                  "a room's presence changes go out together, this long after the first (0: each at once)",
                  c.rooms.presence_batch_ms),

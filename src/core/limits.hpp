@@ -85,6 +85,10 @@ struct RoomOptions {
   // A room's presence changes are sent together, this long after the first of them (0: each at
   // once), so that a crowd arriving at once costs each member one write per batch.
   std::size_t presence_batch_ms = 50;
+  // A room with no member on this node and no work under way for this long gives its ring and
+  // cids back (they load from the store again on the next request), so that memory follows the
+  // rooms in use, not every room ever touched. 0: never.
+  std::size_t idle_unload_ms = 300000;
 };
 
 }  // namespace parley::core

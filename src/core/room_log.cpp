@@ -35,6 +35,12 @@ void RoomLog::restore(std::uint64_t last_seq, const std::vector<Message>& newest
   for (std::size_t i = first; i < newest.size(); ++i) push_ring(newest[i]);
 }
 
+void RoomLog::release() noexcept {
+  std::deque<Entry>().swap(ring_);
+  std::unordered_map<std::string, CidHit>().swap(cids_);
+  std::deque<std::string>().swap(cid_order_);
+}
+
 void RoomLog::assign(Message& m) {
   m.seq = ++assigned_;
   if (!m.cid.empty()) remember_cid(m);

@@ -38,6 +38,8 @@ class RoomLog {
 
   // Start-up state from the store: the last seq and the newest messages, ascending.
   void restore(std::uint64_t last_seq, const std::vector<Message>& newest);
+  // Gives the ring's and the cids' memory back (an idle room); restore() fills them again.
+  void release() noexcept;
 
   std::uint64_t last_assigned() const noexcept { return assigned_; }
   std::uint64_t last_committed() const noexcept { return committed_; }

@@ -71,6 +71,8 @@ std::string Node::metrics_text() const {
       {"parley_errors_sent_total", "Error events sent.", "counter", nullptr, &S::errors_sent},
       {"parley_rate_limited_total", "Requests refused by a rate limit.", "counter", nullptr, &S::rate_limited},
       {"parley_rooms", "Rooms known to this node.", "gauge", nullptr, &S::rooms_owned},
+      {"parley_rooms_loaded", "Rooms with their log in memory (the others load on use).", "gauge", nullptr,
+       &S::rooms_loaded},
       {"parley_room_lookups_total", "Unknown rooms looked up in the cluster's room index.", "counter", nullptr,
        &S::room_lookups},
       {"parley_handler_errors_total", "Exceptions a request handler let out (bugs; logged).", "counter", nullptr,

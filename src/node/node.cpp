@@ -113,6 +113,7 @@ void Node::submit_appends(Shard& shard, std::vector<PendingAppend> batch) {
 
 void Node::on_tick(Shard& shard, std::int64_t now_ms) {
   requests_.tick(shard, now_ms);
+  rooms_.unload_idle(shard, now_ms);
   if (shard.index() == 0) check_memory();
   if (!ctx_.broker) return;
   presence_.tick(shard);

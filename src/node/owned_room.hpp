@@ -92,6 +92,7 @@ struct OwnedRoom {
   std::string id;
   State state;
   std::uint64_t stored_last_seq = 0;  // from load_rooms, until the room is loaded
+  std::int64_t last_used_ms = 0;      // the last request for it (RoomDirectory::unload_idle)
   core::RoomLog log;
   // Members: this node's sessions, and in cluster mode every node's (see ClusterPresence).
   core::ClusterPresence presence;

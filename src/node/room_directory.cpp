@@ -61,6 +61,8 @@ void RoomDirectory::load(Shard& owner, OwnedRoom& r) {
         const std::uint64_t last = std::max(r->stored_last_seq, msgs.empty() ? 0 : msgs.back().seq);
         r->log.restore(last, msgs);
         r->state = OwnedRoom::State::ready;
+        r->last_used_ms = ctx_.now_ms();
+        owner.metrics().rooms_loaded.add();
       }
       auto waiting = std::move(r->waiting);
       r->waiting.clear();
@@ -115,6 +117,8 @@ void RoomDirectory::created(Shard& owner, const std::string& room, const std::st
   if (!r) return delivery_.answer(who, protocol::error_event(errc::store_failed, {}, ref));
   r->log.restore(0, {});
   r->state = OwnedRoom::State::ready;
+  r->last_used_ms = ctx_.now_ms();
+  owner.metrics().rooms_loaded.add();
   auto waiting = std::move(r->waiting);
   r->waiting.clear();
   for (auto& f : waiting) f(r);
@@ -199,6 +203,28 @@ void RoomDirectory::find_in_store(Shard& owner, const std::string& room, bool in
     });
   };
   ctx_.store.find_room(room, std::move(done));
+}
+
+void RoomDirectory::unload_idle(Shard& shard, std::int64_t now_ms) {
+  const auto idle_ms = static_cast<std::int64_t>(ctx_.options.rooms.idle_unload_ms);
+  if (idle_ms == 0) return;
+  for (auto& [id, rp] : shard.owned()) {
+    OwnedRoom& r = *rp;
+    if (r.state != OwnedRoom::State::ready || now_ms - r.last_used_ms < idle_ms) continue;
+    // Nothing under way: no member here, no request waiting, nothing being committed, no
+    // presence to send, and (in a cluster) not followed.
+    const auto& c = r.cluster;
+    if (r.local_members() > 0 || !r.waiting.empty() || !r.dup_acks.empty() ||
+        r.log.last_assigned() != r.log.last_committed() || !r.batch.lines.empty() || r.batch.queued ||
+        c.link.subscribed() || !c.sync_waiting.empty() || !c.presence_waiting.empty() || c.sweeping ||
+        r.presence.size() > 0)
+      continue;
+    r.stored_last_seq = r.log.last_committed();
+    r.log.release();
+    r.presence = core::ClusterPresence();
+    r.state = OwnedRoom::State::unloaded;
+    shard.metrics().rooms_loaded.sub();
+  }
 }
 
 }  // namespace parley::node

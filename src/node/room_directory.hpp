@@ -37,6 +37,8 @@ class RoomDirectory {
   // use), and every welcomed local session hears of it. Nothing if the room is known already
   // (but see ClusterRoom::heard_by).
   void learn(Shard& owner, const std::string& room, const std::string& by);
+  // Once a second on each shard: rooms idle for rooms.idle_unload_ms give their log back.
+  void unload_idle(Shard& shard, std::int64_t now_ms);
 
  private:
   void load(Shard& owner, OwnedRoom& r);
@@ -71,6 +73,7 @@ void RoomDirectory::with_room(Shard& owner, const std::string& room, F&& f) {
       f(nullptr, missing);
     });
   }
+  if (r) r->last_used_ms = ctx_.now_ms();
   if (!r || r->state == OwnedRoom::State::ready) return f(r, protocol::errc::no_such_room);
   r->waiting.emplace_back(
       [f = std::forward<F>(f)](OwnedRoom* loaded) mutable { f(loaded, protocol::errc::no_such_room); });

@@ -36,6 +36,7 @@ struct ShardMetrics {
   core::Counter errors_sent;
   core::Counter rate_limited;
   core::Counter rooms_owned;     // gauge
+  core::Counter rooms_loaded;    // gauge: rooms with their log in memory
   core::Counter room_lookups;    // rooms looked up in the broker's room index (cluster)
   core::Counter handler_errors;  // exceptions a handler let out (logged; see NodeOptions::fail_fast)
   // From a chat message's arrival on this node (a client's send read, or its publication from

@@ -372,3 +372,43 @@ TEST(Budgets, OverTheMemoryBudgetTheNodeShedsLoad) {
 
 }  // namespace
 }  // namespace parley::it
+
+namespace parley::it {
+namespace {
+
+TEST(Budgets, AnIdleRoomLeavesMemoryAndComesBackWhole) {
+  ServerProcess server({{"rooms.idle_unload_ms=1000"}});
+  {
+    WsClient c(server.port());
+    c.hello("ada");
+    c.create("quiet");
+    c.join("quiet");
+    for (int i = 1; i <= 5; ++i) c.send_message("quiet", "q" + std::to_string(i), "m" + std::to_string(i));
+    c.close();
+  }
+  const auto loaded = [&] { return fetch_metric(server.port(), "parley_rooms_loaded").value_or(-1); };
+  EXPECT_TRUE(eventually([&] { return loaded() == 0; }, scaled(5s))) << "rooms still loaded: " << loaded();
+  WsClient d(server.port());
+  d.hello("bob");
+  auto rooms = d.request({{"type", "rooms"}, {"q", "quiet"}});
+  EXPECT_EQ(u64(rooms.at("rooms").as_array()[0].as_object(), "last_seq"), 5u) << "listed from what was stored";
+  auto joined = d.join("quiet", 2);
+  EXPECT_EQ(u64(joined, "last_seq"), 5u);
+  for (std::uint64_t seq = 3; seq <= 5; ++seq) {
+    auto m = d.wait_for("message");
+    ASSERT_TRUE(m);
+    EXPECT_EQ(u64(*m, "seq"), seq);
+  }
+  // Its dedupe window came back with it: ada's retry is her original ack.
+  WsClient ada(server.port());
+  ada.hello("ada");
+  ada.join("quiet");
+  auto retry = ada.request({{"type", "send"}, {"room", "quiet"}, {"cid", "q1"}, {"text", "m1"}});
+  EXPECT_EQ(type_of(retry), "ack") << dump(retry);
+  EXPECT_EQ(u64(retry, "seq"), 1u);
+  auto next = d.send_message("quiet", "b1", "after the reload");
+  EXPECT_EQ(u64(next, "seq"), 6u);
+}
+
+}  // namespace
+}  // namespace parley::it
