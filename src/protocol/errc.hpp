@@ -12,7 +12,7 @@ enum class errc {
   unknown_type,    // `type` names no request
   hello_required,  // the first request must be hello
   already_welcomed,
-  bad_name,  // display name empty, too long or with control characters
+  bad_name,  // display name refused by the name profile (protocol.md, hello): empty, too long, invisible, ...
   bad_room,  // room id not 1-64 of [A-Za-z0-9_.-]
   no_such_room,
   room_exists,
