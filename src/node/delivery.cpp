@@ -26,11 +26,13 @@ void Delivery::reply_now(SessionRef who, std::string event) {
   });
 }
 
-void Delivery::join_failed(SessionRef who, const std::string& room, protocol::errc code, const std::string& ref) {
+void Delivery::join_failed(SessionRef who, const std::string& room, protocol::errc code, const std::string& ref,
+                           std::string_view message) {
   Outbox out(ctx_.shard_count());
   out.add(
       who.shard,
-      ShardItem{ShardItem::Kind::join_failed, room, nullptr, protocol::error_event(code, {}, ref), who.id, {}, {}, {}});
+      ShardItem{
+          ShardItem::Kind::join_failed, room, nullptr, protocol::error_event(code, message, ref), who.id, {}, {}, {}});
   dispatch(out);
 }
 

@@ -25,6 +25,7 @@ std::string_view code_name(errc e) noexcept {
     case errc::overloaded: return "overloaded";
     case errc::store_failed: return "store_failed";
     case errc::unavailable: return "unavailable";
+    case errc::confusable_name: return "confusable_name";
     case errc::internal: return "internal";
   }
   return "internal";
@@ -51,6 +52,7 @@ std::string_view default_message(errc e) noexcept {
     case errc::overloaded: return "the server is busy; nothing was stored, retry later";
     case errc::store_failed: return "the message could not be stored";
     case errc::unavailable: return "the cluster is unreachable; nothing was sent, retry later";
+    case errc::confusable_name: return "someone in this room has a name that looks like yours; choose another name";
     case errc::internal: return "internal error";
   }
   return "internal error";

@@ -25,7 +25,8 @@ enum class errc {
   rate_limited,
   overloaded,  // the store's queue is full: retry later, nothing was stored
   store_failed,
-  unavailable,  // the cluster broker is unreachable: retry with the same cid
+  unavailable,      // the cluster broker is unreachable: retry with the same cid
+  confusable_name,  // join: another user in the room has a name that looks like this one
   internal,
 };
 

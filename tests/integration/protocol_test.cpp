@@ -219,6 +219,49 @@ TEST_F(Protocol, JoinAnswersJoinedWithMembers) {
   EXPECT_EQ(j2.at("members"), json::parse(R"(["ada","bob"])"));
 }
 
+TEST_F(Protocol, ALookAlikeNameCannotJoinTheSameNameCan) {
+  auto a = user("paypal");
+  a->join("general");
+  // The same name on a second connection is the same user (a second tab): it joins.
+  auto tab = user("paypal");
+  auto j = tab->join("general");
+  EXPECT_EQ(j.at("members"), json::parse(R"(["paypal"])"));
+  // A Cyrillic а makes another user whose name looks the same: refused, and not in the room.
+  WsClient b(server.port());
+  EXPECT_EQ(str(b.hello("p\u0430ypal"), "user"), "p\u0430ypal");
+  b.send_json({{"type", "join"}, {"room", "general"}, {"ref", "j"}});
+  auto e = b.wait_for("error");
+  ASSERT_TRUE(e) << "no error";
+  EXPECT_EQ(str(*e, "code"), "confusable_name") << dump(*e);
+  EXPECT_EQ(str(*e, "ref"), "j");
+  EXPECT_NE(str(*e, "message").find("\"paypal\""), std::string::npos) << dump(*e);
+  EXPECT_FALSE(a->wait_for("presence", {}, 300ms)) << "the refused user was announced";
+  expect_error(b, {{"type", "send"}, {"room", "general"}, {"cid", "c"}, {"text", "hi"}}, "not_joined");
+  // Case and TR39's own pairs (I and l) count too; unrelated names do not.
+  WsClient c(server.port()), d(server.port());
+  c.hello("PayPal");
+  expect_error(c, {{"type", "join"}, {"room", "general"}}, "confusable_name");
+  d.hello("bob");
+  d.join("general");
+  auto l = user("l");
+  l->join("general");
+  WsClient capital_i(server.port());
+  capital_i.hello("I");
+  expect_error(capital_i, {{"type", "join"}, {"room", "general"}}, "confusable_name");
+  // Another room is fine, and so is this one once the name's last session has left.
+  b.create("elsewhere");
+  b.join("elsewhere");
+  a->close();
+  tab->close();
+  bool joined = eventually(
+      [&] {
+        auto r = b.request({{"type", "join"}, {"room", "general"}});
+        return type_of(r) == "joined";
+      },
+      scaled(5s));
+  EXPECT_TRUE(joined) << "the look-alike could not join after paypal left";
+}
+
 TEST_F(Protocol, JoinErrors) {
   auto a = user("ada");
   expect_error(*a, {{"type", "join"}, {"room", "nope"}}, "no_such_room");
