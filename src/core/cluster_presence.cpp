@@ -3,12 +3,15 @@
 #include <algorithm>
 #include <iterator>
 
+#include "core/names.hpp"
+
 namespace parley::core {
 
-ClusterPresence::LocalChange ClusterPresence::add(const std::string& user) {
+ClusterPresence::LocalChange ClusterPresence::add(const std::string& user, std::string_view key) {
   LocalChange c;
   c.first_or_last = local_.add(user);
   c.visible = c.first_or_last && remote_.count(user) == 0;
+  if (c.visible) index_add(user, key);
   return c;
 }
 
@@ -16,7 +19,27 @@ ClusterPresence::LocalChange ClusterPresence::remove(const std::string& user) {
   LocalChange c;
   c.first_or_last = local_.remove(user);
   c.visible = c.first_or_last && remote_.count(user) == 0;
+  if (c.visible) index_remove(user);
   return c;
+}
+
+const std::string* ClusterPresence::confusable_with(std::string_view key) const {
+  auto it = by_key_.find(key);
+  return it == by_key_.end() || it->second.empty() ? nullptr : &it->second.front();
+}
+
+void ClusterPresence::index_add(const std::string& user, std::string_view key) {
+  auto& names = key.empty() ? by_key_[name_skeleton(user)] : by_key_[std::string(key)];
+  names.push_back(user);
+}
+
+void ClusterPresence::index_remove(const std::string& user) {
+  // The key again (a microsecond of ICU) rather than a second copy of every member's key.
+  auto it = by_key_.find(name_skeleton(user));
+  if (it == by_key_.end()) return;
+  auto& names = it->second;
+  names.erase(std::remove(names.begin(), names.end(), user), names.end());
+  if (names.empty()) by_key_.erase(it);
 }
 
 std::vector<std::string> ClusterPresence::users() const {
@@ -40,7 +63,12 @@ void ClusterPresence::set_remote(const std::string& user, bool present, std::vec
   else
     remote_.erase(user);
   const bool after = contains(user);
-  if (before != after) out.push_back(Change{user, after});
+  if (before == after) return;
+  if (after)
+    index_add(user, {});
+  else
+    index_remove(user);
+  out.push_back(Change{user, after});
 }
 
 bool ClusterPresence::apply_snapshot(std::uint64_t version, std::vector<std::string> users, std::vector<Change>& out) {
@@ -89,6 +117,8 @@ void ClusterPresence::abort_snapshot() {
 }
 
 void ClusterPresence::forget_view() {
+  for (const auto& u : remote_)
+    if (!local_.contains(u)) index_remove(u);
   remote_.clear();
   pending_.clear();
   view_ = View::none;

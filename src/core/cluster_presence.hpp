@@ -10,12 +10,21 @@
 // join or leave from the broker like every other node, and the union makes that silent (the
 // local sessions already said it), except a leave, which shows once the last node has let go.
 //
+// Names that look alike: the union's names are also kept by their key (core::name_skeleton), so
+// that a joiner whose name a reader would take for a member's (TR39 confusables, or a difference
+// of case only) is found with one hash lookup, not a scan of the members. The owner refuses such a
+// joiner; a second session of the same user is no conflict. Names that came in together anyway
+// (two nodes admitting them at the same moment) are kept side by side.
+//
 // Versions: the broker numbers a room's changes 1, 2, ...; a change at or below the view's version
 // is old news, the next one applies, a later one waits (bounded) and asks for a fresh snapshot.
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -36,9 +45,15 @@ class ClusterPresence {
   };
   enum class View { none, loading, ready };
 
-  // Local sessions.
-  LocalChange add(const std::string& user);
+  // Local sessions. `key` is name_skeleton(user) if the caller has it (empty: computed here
+  // when needed, i.e. when the user becomes a member).
+  LocalChange add(const std::string& user, std::string_view key = {});
   LocalChange remove(const std::string& user);
+
+  // A member whose name has this key (core::name_skeleton), if any: for a joiner who is not a
+  // member, another user whose name looks like the joiner's. The pointer lives until the next
+  // change.
+  const std::string* confusable_with(std::string_view key) const;
   std::vector<std::string> local_users() const { return local_.users(); }
   std::size_t local_size() const noexcept { return local_.size(); }
 
@@ -81,12 +96,22 @@ class ClusterPresence {
  private:
   void set_remote(const std::string& user, bool present, std::vector<Change>& out);
   void drain_pending(std::vector<Change>& out);
+  // The union's names by key: on a user's arrival in the union and on its departure.
+  void index_add(const std::string& user, std::string_view key);
+  void index_remove(const std::string& user);
+
+  struct KeyHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  };
 
   Presence local_;
   std::set<std::string> remote_;
   View view_ = View::none;
   std::uint64_t version_ = 0;
   std::map<std::uint64_t, std::pair<std::string, bool>> pending_;
+  // Key → the members with it: one name, but for names that came in together (see above).
+  std::unordered_map<std::string, std::vector<std::string>, KeyHash, std::equal_to<>> by_key_;
 };
 
 }  // namespace parley::core

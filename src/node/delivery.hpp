@@ -7,6 +7,7 @@
 // its one session, and the answer to a join goes back to the session side (Requests).
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/room_log.hpp"
@@ -33,7 +34,8 @@ class Delivery {
   // The same for the answer to a request the session counted in flight (Client::in_flight).
   void answer(SessionRef who, std::string event);
   // The join of `who` failed: the session forgets it and hears `code`.
-  void join_failed(SessionRef who, const std::string& room, protocol::errc code, const std::string& ref);
+  void join_failed(SessionRef who, const std::string& room, protocol::errc code, const std::string& ref,
+                   std::string_view message = {});
   // Adds `event` for every member session of room `r` (on every shard), except one session,
   // after the room's presence events that wait for their batch (so that members see bob arrive
   // before bob's message). A chat message's event carries its arrival time

@@ -19,8 +19,8 @@ namespace {
 using View = core::ClusterPresence::View;
 }  // namespace
 
-void PresenceSync::add(Shard& owner, OwnedRoom& r, const std::string& user, Outbox& out) {
-  const auto c = r.presence.add(user);
+void PresenceSync::add(Shard& owner, OwnedRoom& r, const std::string& user, std::string_view key, Outbox& out) {
+  const auto c = r.presence.add(user, key);
   if (c.visible) delivery_.announce_presence(owner, r, user, true, out);
   if (!ctx_.broker || !c.first_or_last) return;
   ctx_.broker->presence_join(r.id, user, [&owner, room = r.id](std::error_code ec) {

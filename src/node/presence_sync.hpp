@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 
 #include "node/context.hpp"
 #include "node/outbox.hpp"
@@ -25,7 +26,7 @@ class PresenceSync {
   // A local session of `user` joined or left room `r` (on its owner shard): announce the change
   // of the room's members to the local members, and tell the broker of this node's first or last
   // session of the user.
-  void add(Shard& owner, OwnedRoom& r, const std::string& user, Outbox& out);
+  void add(Shard& owner, OwnedRoom& r, const std::string& user, std::string_view key, Outbox& out);
   void remove(Shard& owner, OwnedRoom& r, const std::string& user, Outbox& out);
   // Runs `f` once the room's cluster-wide members are known (a snapshot since subscribing); with
   // null if the broker could not say.

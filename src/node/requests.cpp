@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cstdio>
 
+#include "core/names.hpp"
 #include "core/validate.hpp"
 #include "node/delivery.hpp"
 #include "node/room_directory.hpp"
@@ -26,8 +27,6 @@ std::string retry_after(std::int64_t ms) { return "\"retry_after_ms\":" + std::t
 // Requests held behind a pending join, at most: a client pipelining that far ahead is refused.
 constexpr std::size_t max_held = 64;
 constexpr std::size_t max_held_bytes = std::size_t{256} * 1024;
-
-bool blank(std::string_view text) { return text.find_first_not_of(" \t\r\n") == std::string_view::npos; }
 
 // Whether `id` contains `lower` (lower-case ASCII) in any case: room ids are ASCII.
 bool contains_folded(std::string_view id, std::string_view lower) {
@@ -155,8 +154,11 @@ void Requests::handle_frame(Client& s, std::string_view frame) {
 
 void Requests::do_hello(Client& s, protocol::Request& req) {
   if (!s.user.empty()) return send_error(s, errc::already_welcomed, req.ref);
-  if (!core::valid_name(req.name)) return send_error(s, errc::bad_name, req.ref);
-  s.user = req.name;
+  core::NameError why{};
+  auto name = core::normalize_name(req.name, &why);
+  if (!name) return send_error(s, errc::bad_name, req.ref, core::describe(why));
+  // The normalised name is the user's name from here on; `welcome` tells the client.
+  s.user = std::move(*name);
   const auto& l = ctx_.options.limits;
   const protocol::WelcomeLimits limits{l.max_text_length,
                                        l.max_frame_bytes,
@@ -289,12 +291,14 @@ void Requests::do_leave(Client& s, protocol::Request& req) {
 void Requests::do_send(Client& s, protocol::Request& req) {
   if (!s.find_room(req.room)) return send_error(s, errc::not_joined, req.ref);
   if (!core::valid_cid(req.cid)) return send_error(s, errc::bad_cid, req.ref);
-  if (blank(req.text)) return send_error(s, errc::empty_text, req.ref);
   // JSON escapes can spell lone surrogates and NUL; stored text is valid UTF-8 without NUL
   // (PostgreSQL cannot store NUL, and a refused commit would leave a hole in the room's seqs).
   if (!protocol::is_valid_utf8(req.text)) return send_error(s, errc::bad_request, req.ref, "text is not valid UTF-8");
   if (req.text.find('\0') != std::string::npos)
     return send_error(s, errc::bad_request, req.ref, "text must not contain U+0000");
+  // Nothing to see (whitespace, zero-width, format and control characters only): by Unicode's
+  // properties, so that U+200B or U+2060 do not make an empty message look like one.
+  if (!core::visible_text(req.text)) return send_error(s, errc::empty_text, req.ref);
   if (protocol::utf8_length(req.text) > ctx_.options.limits.max_text_length) {
     return send_error(s, errc::text_too_long, req.ref,
                       "the text is longer than " + std::to_string(ctx_.options.limits.max_text_length) + " characters");

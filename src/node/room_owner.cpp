@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "core/names.hpp"
 #include "node/cluster_sync.hpp"
 #include "node/delivery.hpp"
 #include "node/presence_sync.hpp"
@@ -38,9 +39,21 @@ void RoomOwner::join(Shard& owner, const std::string& room, std::string user, Se
             join(owner, room, std::move(user), who, since, std::move(ref));
           });
         }
+        // A user whose name a reader would take for a member's (another user: the same name is
+        // the same user, in another tab) is refused: one key and one hash lookup, against every
+        // node's members in a cluster (the union waited for above).
+        std::string key;
+        if (!r->presence.contains(user)) {
+          key = core::name_skeleton(user);
+          if (const std::string* other = r->presence.confusable_with(key)) {
+            return delivery_.join_failed(
+                who, room, errc::confusable_name, ref,
+                "\"" + *other + "\" is in this room and has a name that looks like yours; choose another name");
+          }
+        }
         Outbox out(ctx_.shard_count());
         // Announced before the joiner is added on its shard: it learns of itself from `members`.
-        presence_.add(owner, *r, user, out);
+        presence_.add(owner, *r, user, key, out);
         r->shard_members[who.shard]++;
         delivery_.dispatch(out);
         const std::uint64_t committed = r->log.last_committed();

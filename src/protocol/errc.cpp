@@ -27,6 +27,7 @@ std::string_view code_name(errc e) noexcept {
     case errc::unavailable: return "unavailable";
     case errc::cid_conflict: return "cid_conflict";
     case errc::room_limit: return "room_limit";
+    case errc::confusable_name: return "confusable_name";
     case errc::internal: return "internal";
   }
   return "internal";
@@ -39,7 +40,7 @@ std::string_view default_message(errc e) noexcept {
     case errc::unknown_type: return "unknown request type";
     case errc::hello_required: return "send hello first";
     case errc::already_welcomed: return "hello was already accepted on this connection";
-    case errc::bad_name: return "a name is 1 to 32 characters, without control characters";
+    case errc::bad_name: return "a name is 1 to 32 visible characters, without control or invisible characters";
     case errc::bad_room: return "a room id is 1 to 64 characters of A-Z a-z 0-9 _ . -";
     case errc::no_such_room: return "no such room";
     case errc::room_exists: return "a room with this id exists";
@@ -47,7 +48,7 @@ std::string_view default_message(errc e) noexcept {
     case errc::already_joined: return "already in this room";
     case errc::too_many_rooms: return "too many rooms on one connection";
     case errc::text_too_long: return "the text is too long";
-    case errc::empty_text: return "the text is empty";
+    case errc::empty_text: return "the text is empty or has nothing visible";
     case errc::bad_cid: return "a cid is 1 to 64 printable ASCII characters";
     case errc::rate_limited: return "too many messages; slow down";
     case errc::overloaded: return "the server is busy; nothing was stored, retry later";
@@ -55,6 +56,7 @@ std::string_view default_message(errc e) noexcept {
     case errc::unavailable: return "the cluster is unreachable; nothing was sent, retry later";
     case errc::cid_conflict: return "this cid was used for another text; send it with a new cid";
     case errc::room_limit: return "the server has as many rooms as it may hold";
+    case errc::confusable_name: return "someone in this room has a name that looks like yours; choose another name";
     case errc::internal: return "internal error";
   }
   return "internal error";

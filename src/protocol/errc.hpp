@@ -12,7 +12,7 @@ enum class errc {
   unknown_type,    // `type` names no request
   hello_required,  // the first request must be hello
   already_welcomed,
-  bad_name,  // display name empty, too long or with control characters
+  bad_name,  // display name refused by the name profile (protocol.md, hello): empty, too long, invisible, ...
   bad_room,  // room id not 1-64 of [A-Za-z0-9_.-]
   no_such_room,
   room_exists,
@@ -25,9 +25,10 @@ enum class errc {
   rate_limited,
   overloaded,  // the store's queue is full: retry later, nothing was stored
   store_failed,
-  unavailable,   // the cluster broker is unreachable: retry with the same cid
-  cid_conflict,  // a send reuses a cid of this user with another text
-  room_limit,    // the node holds limits.max_rooms rooms: no more can be created
+  unavailable,      // the cluster broker is unreachable: retry with the same cid
+  cid_conflict,     // a send reuses a cid of this user with another text
+  room_limit,       // the node holds limits.max_rooms rooms: no more can be created
+  confusable_name,  // join: another user in the room has a name that looks like this one
   internal,
 };
 

@@ -344,6 +344,25 @@ test('a refused name closes the client for good (no reconnect loop)', async (t) 
   });
 });
 
+test("the welcome carries the server's name; a look-alike of a member is refused a room and forgets it", async (t) => {
+  await withServer(t, {}, async (server) => {
+    const ada = newClient(server, '  ｐａｙｐａｌ ');
+    const welcome = await ada.connect();
+    assert.equal(welcome.user, 'paypal');
+    assert.equal(ada.user, 'paypal');
+    await ada.join('general');
+    const twin = newClient(server, 'p\u0430ypal'); // a Cyrillic а
+    await twin.connect();
+    await assert.rejects(twin.join('general'), { code: 'confusable_name' });
+    assert.deepEqual(twin.joinedRooms(), [], 'not joined again on the next reconnect');
+    const tab = newClient(server, 'paypal'); // the same user, a second tab
+    await tab.connect();
+    const joined = await tab.join('general');
+    assert.deepEqual(joined.members, ['paypal']);
+    for (const c of [ada, twin, tab]) c.close();
+  });
+});
+
 test('a resume gap larger than resume_limit comes back truncated: joined says so, newest part sent', async (t) => {
   await withServer(t, { set: { 'limits.resume_limit': 5, 'limits.send_rate': 1000, 'limits.send_burst': 1000 } }, async (server) => {
     const ada = newClient(server, 'ada');

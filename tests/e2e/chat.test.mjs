@@ -277,3 +277,21 @@ test('security headers: the page keeps its own policy, runs no injected inline s
 async function until(cond) {
   for (let i = 0; i < 100 && !cond(); i++) await new Promise((r) => setTimeout(r, 20));
 }
+
+test("the name shown is the server's; a look-alike of someone in #general chooses another name", async (t) => {
+  const server = await serverFor(t);
+  const { page: ada } = await person(t);
+  await joinAs(ada, server.url, '  ｐａｙｐａｌ  ');
+  await ada.locator('#me-name', { hasText: /^paypal$/ }).waitFor();
+  await ada.locator('#member-list li.member[data-user="paypal"]').waitFor();
+
+  const { page: twin } = await person(t);
+  await twin.goto(server.url);
+  await twin.getByLabel('Display name').fill('p\u0430ypal'); // a Cyrillic а
+  await twin.getByRole('button', { name: 'Join chat' }).click();
+  // Back on the join screen, told why, with no reconnect or re-join loop meanwhile.
+  await twin.getByRole('alert').filter({ hasText: 'looks like yours' }).waitFor();
+  assert.equal(await twin.locator('#join-screen').isVisible(), true);
+  assert.equal(await ada.locator('#member-list li.member[data-user="p\u0430ypal"]').count(), 0);
+  assert.deepEqual(ada.errors, []);
+});

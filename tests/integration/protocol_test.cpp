@@ -72,7 +72,9 @@ TEST_F(Protocol, BadNamesAreRefused) {
   WsClient c(server.port());
   for (const std::string& name :
        {std::string(""), repeat("a", 33), repeat("é", 33), std::string("a\x01") + "b", std::string("tab\tname"),
-        std::string("del\x7f"), std::string("c1\xc2\x85x"), std::string("   "), std::string("nl\n")}) {
+        std::string("del\x7f"), std::string("c1\xc2\x85x"), std::string("   "), std::string("nl\n"),
+        std::string("\u200b"), std::string("\ufe0f\ufe0f"), std::string("a\u200bda"),
+        std::string("\uff21") + repeat("a", 32)}) {
     expect_error(c, {{"type", "hello"}, {"name", name}}, "bad_name");
   }
   expect_error(c, {{"type", "hello"}, {"name", 42}}, "bad_request");
@@ -80,6 +82,37 @@ TEST_F(Protocol, BadNamesAreRefused) {
   // Still not welcomed: a room request needs hello.
   expect_error(c, {{"type", "rooms"}}, "hello_required");
   expect_alive(c);
+}
+
+TEST_F(Protocol, BidiControlsInANameAreBadName) {
+  // "admin" + RIGHT-TO-LEFT OVERRIDE + "txt.exe" would show as "adminexe.txt".
+  WsClient c(server.port());
+  c.send_json({{"type", "hello"}, {"name", "admin\u202etxt.exe"}, {"ref", "h"}});
+  auto e = c.wait_for("error");
+  ASSERT_TRUE(e) << "no error";
+  EXPECT_EQ(str(*e, "code"), "bad_name") << dump(*e);
+  EXPECT_EQ(str(*e, "ref"), "h");
+  EXPECT_NE(str(*e, "message").find("bidirectional"), std::string::npos) << dump(*e);
+  for (const std::string& name : {std::string("a\u2066b"), std::string("\u200fada"), std::string("ada\u061c")})
+    expect_error(c, {{"type", "hello"}, {"name", name}}, "bad_name");
+  c.hello("admin");
+}
+
+TEST_F(Protocol, WelcomeCarriesTheNormalisedName) {
+  // Fullwidth letters, spaces around and inside (an ideographic and a no-break space among them):
+  // the server's name is what everyone sees, and what `welcome` says.
+  WsClient a(server.port());
+  auto w = a.hello("  \uff41\uff44\uff41\u3000\u00a0 lovelace ");
+  EXPECT_EQ(str(w, "user"), "ada lovelace") << dump(w);
+  auto j = a.join("general");
+  EXPECT_EQ(j.at("members"), json::parse(R"(["ada lovelace"])"));
+  a.send_message("general", "c1", "hi");
+  auto h = a.full_history("general");
+  ASSERT_EQ(h.size(), 1u);
+  EXPECT_EQ(str(h[0], "from"), "ada lovelace");
+  // Decomposed é is composed; case is kept.
+  WsClient b(server.port());
+  EXPECT_EQ(str(b.hello("E\u0301milie"), "user"), "\u00c9milie");
 }
 
 TEST_F(Protocol, GoodNamesAreWelcomed) {
@@ -184,6 +217,49 @@ TEST_F(Protocol, JoinAnswersJoinedWithMembers) {
   auto b = user("bob");
   auto j2 = b->join("general");
   EXPECT_EQ(j2.at("members"), json::parse(R"(["ada","bob"])"));
+}
+
+TEST_F(Protocol, ALookAlikeNameCannotJoinTheSameNameCan) {
+  auto a = user("paypal");
+  a->join("general");
+  // The same name on a second connection is the same user (a second tab): it joins.
+  auto tab = user("paypal");
+  auto j = tab->join("general");
+  EXPECT_EQ(j.at("members"), json::parse(R"(["paypal"])"));
+  // A Cyrillic а makes another user whose name looks the same: refused, and not in the room.
+  WsClient b(server.port());
+  EXPECT_EQ(str(b.hello("p\u0430ypal"), "user"), "p\u0430ypal");
+  b.send_json({{"type", "join"}, {"room", "general"}, {"ref", "j"}});
+  auto e = b.wait_for("error");
+  ASSERT_TRUE(e) << "no error";
+  EXPECT_EQ(str(*e, "code"), "confusable_name") << dump(*e);
+  EXPECT_EQ(str(*e, "ref"), "j");
+  EXPECT_NE(str(*e, "message").find("\"paypal\""), std::string::npos) << dump(*e);
+  EXPECT_FALSE(a->wait_for("presence", {}, 300ms)) << "the refused user was announced";
+  expect_error(b, {{"type", "send"}, {"room", "general"}, {"cid", "c"}, {"text", "hi"}}, "not_joined");
+  // Case and TR39's own pairs (I and l) count too; unrelated names do not.
+  WsClient c(server.port()), d(server.port());
+  c.hello("PayPal");
+  expect_error(c, {{"type", "join"}, {"room", "general"}}, "confusable_name");
+  d.hello("bob");
+  d.join("general");
+  auto l = user("l");
+  l->join("general");
+  WsClient capital_i(server.port());
+  capital_i.hello("I");
+  expect_error(capital_i, {{"type", "join"}, {"room", "general"}}, "confusable_name");
+  // Another room is fine, and so is this one once the name's last session has left.
+  b.create("elsewhere");
+  b.join("elsewhere");
+  a->close();
+  tab->close();
+  bool joined = eventually(
+      [&] {
+        auto r = b.request({{"type", "join"}, {"room", "general"}});
+        return type_of(r) == "joined";
+      },
+      scaled(5s));
+  EXPECT_TRUE(joined) << "the look-alike could not join after paypal left";
 }
 
 TEST_F(Protocol, JoinErrors) {
@@ -338,6 +414,9 @@ TEST(Send, ErrorsStoreNothing) {
     expect_error(a, send("general", json::string(cid), "x"), "bad_cid");
   expect_error(a, send("general", "c", ""), "empty_text");
   expect_error(a, send("general", "c", " \t\r\n "), "empty_text");
+  // Invisible is empty too: zero-width, word joiner, BOM, variation selector, no-break space.
+  expect_error(a, send("general", "c", " \u200b\u2060\ufeff"), "empty_text");
+  expect_error(a, send("general", "c", "\ufe0f\u00a0\u3000\u200d"), "empty_text");
   expect_error(a, send("general", "c", json::string("nul \0 inside", 13)), "bad_request");
   expect_error(a, send("general", "c", json::string(repeat("é", 501))), "text_too_long");
   expect_error(a, send("general", "c", 5), "bad_request");

@@ -812,6 +812,24 @@ TEST_P(PresenceTest, SameUserOnTwoNodesIsOneMember) {
   EXPECT_EQ(presence(*x, "ada").at("state"), "left");
 }
 
+TEST_P(PresenceTest, ALookAlikeOfAMemberOnAnotherNodeIsRefused) {
+  auto a = client(0, "paypal");
+  // The first session of the room on node 1: its join waits for the room's members on every
+  // node, and finds paypal among them.
+  auto b = open_session(nodes_[1].node->shard(0));
+  say(b, R"({"type":"hello","name":"p\u0430ypal"})");  // a Cyrillic а
+  ASSERT_FALSE(b->next("welcome").empty());
+  say(b, R"({"type":"join","room":"general","ref":"j"})");
+  auto e = b->next_any({"error", "joined"});
+  ASSERT_FALSE(e.empty());
+  EXPECT_EQ(e.at("type"), "error");
+  EXPECT_EQ(e.at("code"), "confusable_name");
+  EXPECT_TRUE(presence(*a, "p\u0430ypal", 300ms).empty());
+  // The same name on node 1 is the same user: it joins, one member.
+  auto a2 = client(1, "paypal");
+  EXPECT_EQ(members(a2->joined), (std::set<std::string>{"paypal"}));
+}
+
 TEST_P(PresenceTest, RoomsCountMembersOnEveryNode) {
   auto a = client(0, "ada");
   auto b = client(1, "bob");

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "core/names.hpp"
+
 namespace {
 
 using parley::core::ClusterPresence;
@@ -116,6 +118,57 @@ TEST(ClusterPresence, ForgettingTheViewDropsOtherNodesMembers) {
   out.clear();
   EXPECT_FALSE(p.apply(2, "cy", true, out));
   EXPECT_TRUE(out.empty());
+}
+
+TEST(ClusterPresence, ConfusableNamesAreFoundByKey) {
+  using parley::core::name_skeleton;
+  ClusterPresence p;
+  auto who = [&p](const std::string& name) {
+    const std::string* other = p.confusable_with(name_skeleton(name));
+    return other ? *other : std::string("-");
+  };
+  EXPECT_EQ(who("ada"), "-");
+  p.add("paypal");
+  p.add("ada", name_skeleton("ada"));         // with the key the caller computed
+  EXPECT_EQ(who("p\xD0\xB0ypal"), "paypal");  // Cyrillic а
+  EXPECT_EQ(who("Ada"), "ada");
+  EXPECT_EQ(who("bob"), "-");
+  // A second session changes nothing; the key goes with the last one.
+  p.add("ada");
+  p.remove("ada");
+  EXPECT_EQ(who("Ada"), "ada");
+  p.remove("ada");
+  EXPECT_EQ(who("Ada"), "-");
+  EXPECT_EQ(who("PAYPAL"), "paypal");
+}
+
+TEST(ClusterPresence, ConfusableNamesOnOtherNodesCount) {
+  using parley::core::name_skeleton;
+  ClusterPresence p;
+  p.add("ada");
+  p.begin_snapshot();
+  Changes out;
+  p.apply_snapshot(1, {"bob", "I"}, out);
+  EXPECT_NE(p.confusable_with(name_skeleton("l")), nullptr);  // I (another node) looks like l
+  EXPECT_EQ(*p.confusable_with(name_skeleton("B0B")), "bob");
+  // bob leaves there; a member here and there stays a member while either has it.
+  p.add("I");
+  p.apply(2, "I", false, out);
+  EXPECT_NE(p.confusable_with(name_skeleton("l")), nullptr);
+  p.remove("I");
+  EXPECT_EQ(p.confusable_with(name_skeleton("l")), nullptr);
+  p.apply(3, "bob", false, out);
+  EXPECT_EQ(p.confusable_with(name_skeleton("bob")), nullptr);
+  // Names that came in together (two nodes at once) stay side by side; each leaves on its own.
+  p.apply(4, "bob", true, out);
+  p.add("Bob");
+  EXPECT_NE(p.confusable_with(name_skeleton("bob")), nullptr);
+  p.remove("Bob");
+  EXPECT_EQ(*p.confusable_with(name_skeleton("bob")), "bob");
+  // Unfollowed: the other nodes' members are forgotten, this node's kept.
+  p.forget_view();
+  EXPECT_EQ(p.confusable_with(name_skeleton("bob")), nullptr);
+  EXPECT_EQ(*p.confusable_with(name_skeleton("ADA")), "ada");
 }
 
 }  // namespace

@@ -178,6 +178,11 @@ function ensureRoom(name) {
 
 function onJoinFailed(name, err) {
   if (err.code === 'disconnected' || err.code === 'closed') return; // re-joined on reconnect
+  // Someone in the room has a name that looks like ours. #general is always joined, so there the
+  // name cannot be used: back to the join screen, with the server's explanation.
+  if (err.code === 'confusable_name' && name === DEFAULT_ROOM) {
+    return leaveApp(`Your name cannot be used in #${name}: ${err.message}`);
+  }
   rooms.delete(name);
   rememberRooms();
   announce(`Could not join #${name}: ${err.message}`);
@@ -400,6 +405,7 @@ function wire(c) {
   c.on('error', (e) => {
     if (e.code === 'bad_name') leaveApp(e.message || 'That name is not allowed.');
     else if (e.room && e.code === 'no_such_room') onJoinFailed(e.room, { code: e.code, message: 'the room does not exist' });
+    else if (e.room && e.code === 'confusable_name') onJoinFailed(e.room, { code: e.code, message: e.message });
     else console.warn('parley:', e.code, e.message);
   });
 }

@@ -452,7 +452,9 @@ export class ParleyClient {
     rec.resuming = rec.lastSeq !== null;
     return this.request(msg).catch((err) => {
       rec.joining = false;
-      if (err.code === 'no_such_room' || err.code === 'bad_room') {
+      // A room this client cannot be in: forgotten, not joined again on every reconnect.
+      // (confusable_name: another user there has a name that looks like this client's.)
+      if (err.code === 'no_such_room' || err.code === 'bad_room' || err.code === 'confusable_name') {
         this._rooms.delete(room);
         this._failQueued((item) => item.room === room, err);
       }

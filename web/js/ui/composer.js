@@ -1,7 +1,7 @@
 // Message composer: Enter sends, Shift+Enter adds a line, grows with its
 // content, shows the length limit, and reports typing (the client throttles).
 
-import { textLength } from './format.js';
+import { hasVisible, textLength } from './format.js';
 
 const MAX_HEIGHT_PX = 200;
 
@@ -19,7 +19,7 @@ export class Composer {
     });
     input.addEventListener('input', () => {
       this.update();
-      if (input.value.trim()) this.onTyping();
+      if (hasVisible(input.value)) this.onTyping();
     });
     form.addEventListener('submit', (e) => {
       e.preventDefault();
@@ -48,7 +48,7 @@ export class Composer {
 
   submit() {
     const text = this.input.value;
-    if (!text.trim() || this.over) {
+    if (!hasVisible(text) || this.over) {
       if (this.over) this.announce(`Message is too long: the limit is ${this.limit} characters.`);
       return;
     }
@@ -67,7 +67,7 @@ export class Composer {
     this.count.title = `Messages can be up to ${this.limit} characters`;
     this.input.setAttribute('aria-invalid', String(this.over));
     if (this.over && !wasOver) this.announce(`Message is too long: the limit is ${this.limit} characters.`);
-    this.sendBtn.disabled = !this.input.value.trim() || this.over;
+    this.sendBtn.disabled = !hasVisible(this.input.value) || this.over;
     // Grow with the content, up to a limit.
     this.input.style.height = 'auto';
     this.input.style.height = `${Math.min(this.input.scrollHeight, MAX_HEIGHT_PX)}px`;

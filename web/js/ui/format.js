@@ -33,6 +33,16 @@ export function textLength(text) {
   return n;
 }
 
+// A character there is something to see of: not White_Space, not Default_Ignorable_Code_Point
+// (zero-width characters, variation selectors, ...), not a format or control character. The
+// server's rule for empty_text (core/names.cpp, visible_text), by the same Unicode properties.
+const VISIBLE = /[^\p{White_Space}\p{Default_Ignorable_Code_Point}\p{Cf}\p{Cc}]/u;
+
+/** True if `text` has anything to see: "a\u200b" yes, " \u200b\ufeff" no. */
+export function hasVisible(text) {
+  return VISIBLE.test(text);
+}
+
 /** First grapheme of a name, upper-cased: "ada" -> "A", "🦊fox" -> "🦊". */
 export function initial(name) {
   const trimmed = name.trim();

@@ -1,16 +1,35 @@
-// The join screen: ask for a display name (1–32 characters, no control
-// characters — the server's rule), then hand it to onJoin.
+// The join screen: ask for a display name, check it as far as the browser can, then hand it to
+// onJoin. The server has the last word (docs/protocol.md, hello): it normalises the name (the
+// welcome carries the result, which the app shows) and refuses what its profile refuses, with a
+// message the join screen shows after the reload.
 
 import { $ } from './dom.js';
-import { textLength } from './format.js';
+import { hasVisible, textLength } from './format.js';
 
 const ERROR_KEY = 'parley.joinError';
 
-export function validateName(name) {
+/**
+ * The name as the server will make it: every space character a space, spaces trimmed and
+ * collapsed, NFKC (fullwidth "ａｄａ" is "ada"), until nothing changes.
+ */
+export function normalizeName(name) {
+  let out = name;
+  for (let i = 0; i < 4; i++) {
+    const next = out.replace(/\p{Zs}/gu, ' ').replace(/ {2,}/g, ' ').trim().normalize('NFKC');
+    if (next === out) break;
+    out = next;
+  }
+  return out;
+}
+
+/** A problem with the name the server would certainly refuse, or null. */
+export function validateName(raw) {
+  const name = normalizeName(raw);
   if (!name) return 'Enter a display name.';
   if (textLength(name) > 32) return 'Names can be at most 32 characters.';
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) return 'Names cannot contain control characters.';
+  if (/\p{Cc}/u.test(name)) return 'Names cannot contain control characters.';
+  if (/\p{Bidi_Control}/u.test(name)) return 'Names cannot contain text-direction control characters.';
+  if (!hasVisible(name)) return 'Names need a visible character.';
   return null;
 }
 
@@ -36,7 +55,7 @@ export function showJoin(onJoin) {
   input.addEventListener('input', () => setError(null));
   form.addEventListener('submit', (e) => {
     e.preventDefault();
-    const name = input.value.trim();
+    const name = normalizeName(input.value);
     const problem = validateName(name);
     if (problem) { setError(problem); input.focus(); return; }
     $('#join-screen').hidden = true;
