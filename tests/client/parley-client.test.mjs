@@ -417,3 +417,36 @@ test('rate_limited sends are retried after retry_after_ms with the same cid', as
     assert.deepEqual(messages.map((m) => m.text).sort(), items.map((i) => i.text).sort());
   });
 });
+
+test('the room directory and a room\'s members come in pages', async (t) => {
+  await withServer(t, { set: { 'limits.rooms_page': 2, 'limits.members_page': 2, 'rooms.presence_batch_ms': 0 } }, async (server) => {
+    const ada = newClient(server, 'ada');
+    await ada.connect();
+    for (const room of ['ops', 'devops', 'sales']) await ada.create(room);
+    const seen = [];
+    let page = await ada.roomsPage();
+    for (;;) {
+      seen.push(...page.rooms.map((r) => r.room));
+      assert.ok(page.rooms.length <= 2);
+      if (!page.next) break;
+      page = await ada.roomsPage({ after: page.next });
+    }
+    assert.deepEqual(seen, ['devops', 'general', 'ops', 'sales']);
+    assert.deepEqual((await ada.rooms()).map((r) => r.room), ['devops', 'general'], 'rooms() is the first page');
+    const found = await ada.roomsPage({ q: 'OPS' });
+    assert.deepEqual(found.rooms.map((r) => r.room), ['devops', 'ops']);
+
+    for (const name of ['bob', 'cy']) {
+      const c = newClient(server, name);
+      await c.connect();
+      await c.join('general');
+    }
+    await ada.join('general');
+    const first = await ada.members('general');
+    assert.deepEqual(first.members, ['ada', 'bob']);
+    assert.equal(first.next, 'bob');
+    const rest = await ada.members('general', { after: first.next });
+    assert.deepEqual(rest.members, ['cy']);
+    assert.equal(rest.next, null);
+  });
+});

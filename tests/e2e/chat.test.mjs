@@ -295,3 +295,32 @@ test("the name shown is the server's; a look-alike of someone in #general choose
   assert.equal(await ada.locator('#member-list li.member[data-user="p\u0430ypal"]').count(), 0);
   assert.deepEqual(ada.errors, []);
 });
+
+test('the room directory: a page at a time, "More rooms" for the next, and a search', async (t) => {
+  const server = await serverFor(t, { set: { 'limits.rooms_page': 2 } });
+  const { page: ada } = await person(t);
+  await joinAs(ada, server.url, 'ada');
+  for (const room of ['ops', 'devops', 'sales']) {
+    await ada.getByRole('button', { name: 'Create a room' }).click();
+    await ada.getByLabel('New room name').fill(room);
+    await ada.getByLabel('New room name').press('Enter');
+    await ada.locator('#room-name', { hasText: room }).waitFor();
+  }
+  const { page: bob } = await person(t);
+  await joinAs(bob, server.url, 'bob');
+  // The first page: devops and general (and bob's own rooms); the rest on request.
+  await bob.locator('#room-list button[data-room="devops"]').waitFor();
+  const more = bob.getByRole('button', { name: 'More rooms' });
+  await more.waitFor();
+  assert.equal(await bob.locator('#room-list button[data-room="sales"]').count(), 0);
+  await more.click();  // the last page: ops and sales
+  await bob.locator('#room-list button[data-room="ops"]').waitFor();
+  await bob.locator('#room-list button[data-room="sales"]').waitFor();
+  await more.waitFor({ state: 'hidden' });
+  // A search asks the server: only what matches (and the rooms bob is in).
+  await bob.getByLabel('Find a room').fill('SAL');
+  await bob.locator('#room-list button[data-room="devops"]').waitFor({ state: 'detached' });
+  assert.deepEqual(await bob.locator('#room-list button[data-room]').evaluateAll((b) => b.map((x) => x.dataset.room)),
+    ['general', 'sales']);
+  assert.deepEqual(bob.errors, []);
+});

@@ -53,8 +53,12 @@ const roomList = new RoomList({
   form: $('#create-room-form'),
   input: $('#create-room-name'),
   error: $('#create-room-error'),
+  search: $('#room-search'),
+  more: $('#more-rooms'),
   onOpen: (room) => openRoom(room, { focus: true }),
   onCreate: (room) => createRoom(room),
+  onSearch: () => refreshDirectory(),
+  onMore: (q, after) => refreshDirectory({ after }),
 });
 
 const members = new MemberList({ list: $('#member-list'), count: $('#member-count'), heading: $('#members-heading') });
@@ -218,9 +222,12 @@ async function createRoom(name) {
   return null;
 }
 
-async function refreshDirectory() {
+// The room directory, a page at a time (the server's: limits.rooms_page), filtered by the search
+// box; `after` appends the page after it.
+async function refreshDirectory({ after } = {}) {
   try {
-    roomList.setDirectory(await client.rooms());
+    const page = await client.roomsPage({ q: roomList.query || undefined, after });
+    roomList.setDirectory(page.rooms, { next: page.next, append: Boolean(after) });
     renderRooms();
   } catch { /* not connected; refreshed on the next welcome */ }
 }

@@ -412,10 +412,32 @@ export class ParleyClient {
 
   // ----------------------------------------------------------------- rooms
 
-  /** Room directory: [{room, members, last_seq}]. */
+  /** The first page of the room directory: [{room, members, last_seq}]. */
   async rooms() {
-    const reply = await this.request({ type: 'rooms' });
-    return reply.rooms ?? [];
+    return (await this.roomsPage()).rooms;
+  }
+
+  /**
+   * One page of the room directory, in id order: {rooms: [{room, members, last_seq}], next}.
+   * `q` keeps the ids that contain it (any case); `after` is the previous page's `next`; `next`
+   * is null on the last page. The server caps `limit` (limits.rooms_page).
+   */
+  async roomsPage({ after, limit, q } = {}) {
+    const req = { type: 'rooms' };
+    if (after) req.after = after;
+    if (limit) req.limit = limit;
+    if (q) req.q = q;
+    const reply = await this.request(req);
+    return { rooms: reply.rooms ?? [], next: reply.next ?? null };
+  }
+
+  /** One page of a joined room's members, in name order: {members: [names], next}. */
+  async members(room, { after, limit } = {}) {
+    const req = { type: 'members', room };
+    if (after) req.after = after;
+    if (limit) req.limit = limit;
+    const reply = await this.request(req);
+    return { members: reply.members ?? [], next: reply.next ?? null };
   }
 
   create(room) {

@@ -5,9 +5,22 @@ import { h } from './dom.js';
 export const ROOM_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 
 export class RoomList {
-  constructor({ list, toggle, form, input, error, onOpen, onCreate }) {
-    Object.assign(this, { list, toggle, form, input, error, onOpen, onCreate });
+  constructor({ list, toggle, form, input, error, search, more, onOpen, onCreate, onSearch, onMore }) {
+    Object.assign(this, { list, toggle, form, input, error, search, more, onOpen, onCreate, onSearch, onMore });
     this.directory = new Map(); // room -> { members, last_seq }
+    this.next = null;            // the cursor of the directory's next page, if any
+    this.query = '';
+
+    // The directory comes from the server in pages (and a search is the server's): the list
+    // shows the first page, "More rooms" the next, and a search replaces the pages.
+    if (search) {
+      let timer = null;
+      search.addEventListener('input', () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => { this.query = search.value.trim(); this.onSearch?.(this.query); }, 250);
+      });
+    }
+    more?.addEventListener('click', () => this.onMore?.(this.query, this.next));
 
     list.addEventListener('click', (e) => {
       const btn = e.target.closest('button[data-room]');
@@ -55,8 +68,11 @@ export class RoomList {
   }
 
   /** Merge the server's room directory ([{room, members, last_seq}]). */
-  setDirectory(rooms) {
+  setDirectory(rooms, { next = null, append = false } = {}) {
+    if (!append) this.directory.clear();
     for (const r of rooms) this.directory.set(r.room, { members: r.members, last_seq: r.last_seq });
+    this.next = next;
+    if (this.more) this.more.hidden = !next;
   }
 
   addRoom(room) {
