@@ -208,6 +208,8 @@ bool PostgresStore::connect_once(std::string& err) {
       {"parley_select_room",
        "SELECT created_at, created_by, COALESCE((SELECT MAX(seq) FROM messages WHERE room = $1), 0) FROM rooms "
        "WHERE id = $1"},
+      {"parley_delete_messages", "DELETE FROM messages WHERE room = $1"},
+      {"parley_delete_room", "DELETE FROM rooms WHERE id = $1"},
   };
   for (const auto& [name, sql] : statements) {
     Result r(PQprepare(conn_, name, sql.c_str(), 0, nullptr));
@@ -300,6 +302,7 @@ std::vector<StoredRoom> PostgresStore::load_rooms_now() {
 std::vector<StoredRoom> PostgresStore::load_rooms() { return worker_.load_rooms(); }
 void PostgresStore::create_room_now(const StoredRoom& room) { worker_.create_room_now(room); }
 void PostgresStore::create_room(StoredRoom room, Done done) { worker_.create_room(std::move(room), std::move(done)); }
+void PostgresStore::delete_room(std::string room, Done done) { worker_.delete_room(std::move(room), std::move(done)); }
 bool PostgresStore::has_capacity() const { return worker_.has_capacity(); }
 void PostgresStore::append(std::vector<core::Message> batch, Done done) {
   worker_.append(std::move(batch), std::move(done));
@@ -422,6 +425,32 @@ StoreBackend::Outcome PostgresStore::try_create_room(const StoredRoom& room, std
   err = trimmed(PQerrorMessage(conn_));
   if (PQstatus(conn_) == CONNECTION_OK && sqlstate(r.get()).starts_with("22")) return Outcome::rejected;
   disconnect();
+  return Outcome::retry;
+}
+
+StoreBackend::Outcome PostgresStore::try_delete_room(const std::string& room, std::string& err) {
+  if (!ensure_connected(err)) return Outcome::retry;
+  // One transaction: the room never loses its messages without itself, or the reverse.
+  Params p;
+  p.text(room);
+  Result begin(PQexec(conn_, "BEGIN"));
+  bool ok = PQresultStatus(begin.get()) == PGRES_COMMAND_OK;
+  for (const char* statement : {"parley_delete_messages", "parley_delete_room"}) {
+    if (!ok) break;
+    Result r(PQexecPrepared(conn_, statement, p.size(), p.values(), p.lengths(), p.formats(), 0));
+    ok = PQresultStatus(r.get()) == PGRES_COMMAND_OK;
+  }
+  if (ok) {
+    Result commit(PQexec(conn_, "COMMIT"));
+    ok = PQresultStatus(commit.get()) == PGRES_COMMAND_OK;
+  }
+  if (ok) return Outcome::ok;
+  err = trimmed(PQerrorMessage(conn_));
+  if (PQstatus(conn_) == CONNECTION_OK) {
+    rollback();
+  } else {
+    disconnect();
+  }
   return Outcome::retry;
 }
 

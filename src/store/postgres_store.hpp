@@ -43,6 +43,7 @@ class PostgresStore final : public Store, private StoreBackend {
   std::vector<StoredRoom> load_rooms() override;
   void create_room_now(const StoredRoom& room) override;
   void create_room(StoredRoom room, Done done) override;
+  void delete_room(std::string room, Done done) override;
   bool has_capacity() const override;
   void append(std::vector<core::Message> batch, Done done) override;
   void read(std::string room, std::uint64_t after, std::uint64_t before, std::size_t limit, ReadDone done) override;
@@ -54,6 +55,7 @@ class PostgresStore final : public Store, private StoreBackend {
  private:
   Outcome try_commit(std::span<Append> appends, std::string& err) override;
   Outcome try_create_room(const StoredRoom& room, std::error_code& result, std::string& err) override;
+  Outcome try_delete_room(const std::string& room, std::string& err) override;
   std::error_code read_now(const std::string& room, std::uint64_t after, std::uint64_t before, std::size_t limit,
                            std::vector<core::Message>& out) override;
   std::error_code find_room_now(const std::string& room, std::optional<StoredRoom>& out) override;

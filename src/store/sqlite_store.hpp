@@ -38,6 +38,7 @@ class SqliteStore final : public Store, private StoreBackend {
   std::vector<StoredRoom> load_rooms() override;
   void create_room_now(const StoredRoom& room) override;
   void create_room(StoredRoom room, Done done) override;
+  void delete_room(std::string room, Done done) override;
   bool has_capacity() const override;
   void append(std::vector<core::Message> batch, Done done) override;
   void read(std::string room, std::uint64_t after, std::uint64_t before, std::size_t limit, ReadDone done) override;
@@ -53,6 +54,7 @@ class SqliteStore final : public Store, private StoreBackend {
  private:
   Outcome try_commit(std::span<Append> appends, std::string& err) override;
   Outcome try_create_room(const StoredRoom& room, std::error_code& result, std::string& err) override;
+  Outcome try_delete_room(const std::string& room, std::string& err) override;
   std::error_code read_now(const std::string& room, std::uint64_t after, std::uint64_t before, std::size_t limit,
                            std::vector<core::Message>& out) override;
   std::error_code find_room_now(const std::string& room, std::optional<StoredRoom>& out) override;
@@ -71,6 +73,8 @@ class SqliteStore final : public Store, private StoreBackend {
   sqlite3_stmt* insert_room_ = nullptr;
   sqlite3_stmt* select_range_ = nullptr;
   sqlite3_stmt* select_room_ = nullptr;
+  sqlite3_stmt* delete_messages_ = nullptr;
+  sqlite3_stmt* delete_room_ = nullptr;
 
   // The store thread: it alone uses db_ and the statements above.
   StoreWorker worker_;

@@ -51,6 +51,9 @@ class Store {
   // same created_at and created_by is this very creation, stored by an attempt whose answer was
   // lost (a dropped connection): that is success.
   virtual void create_room(StoredRoom room, Done done) = 0;
+  // Deletes a room and every message of it; success if there was no such room. Appends
+  // submitted before it are committed first (and deleted with it).
+  virtual void delete_room(std::string room, Done done) = 0;
   // False while the queue of appends holds its limit: callers refuse new sends (errc::overloaded)
   // before assigning a seq. Checked, not reserved: a turn's worth of appends may overshoot.
   virtual bool has_capacity() const = 0;

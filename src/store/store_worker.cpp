@@ -51,6 +51,10 @@ void StoreWorker::create_room_now(const StoredRoom& room) {
     throw std::runtime_error("cannot create room " + room.id + ": " + ec.message());
 }
 
+void StoreWorker::delete_room(std::string room, Store::Done done) {
+  submit(DeleteJob{std::move(room), std::move(done)});
+}
+
 void StoreWorker::create_room(StoredRoom room, Store::Done done) {
   submit(CreateJob{std::move(room), std::move(done)});
 }
@@ -180,6 +184,8 @@ void StoreWorker::run() {
       commit_pending();
       if (auto* c = std::get_if<CreateJob>(&job)) {
         c->done(create(c->room));
+      } else if (auto* d = std::get_if<DeleteJob>(&job)) {
+        d->done(remove(d->room));
       } else if (auto* r = std::get_if<ReadJob>(&job)) {
         std::vector<core::Message> out;
         auto ec = backend_.read_now(r->room, r->after, r->before, r->limit, out);
@@ -246,25 +252,37 @@ void StoreWorker::commit(std::span<AppendJob*> jobs) {
   }
 }
 
-std::error_code StoreWorker::create(const StoredRoom& room) {
+template <class Attempt>
+std::error_code StoreWorker::retried(const char* what, const std::string& room, Attempt&& attempt) {
   auto backoff = first_backoff;
   for (;;) {
-    std::error_code result;
     std::string err;
-    const auto outcome = backend_.try_create_room(room, result, err);
-    if (outcome == StoreBackend::Outcome::ok) return result;
+    const auto outcome = attempt(err);
+    if (outcome == StoreBackend::Outcome::ok) return {};
     if (outcome == StoreBackend::Outcome::rejected) {
-      spdlog::error("store: cannot create room {}: {}", room.id, err);
+      spdlog::error("store: cannot {} room {}: {}", what, room, err);
       return errc::store_failed;
     }
     failures_.fetch_add(1, std::memory_order_relaxed);
     if (!keep_retrying()) {
-      spdlog::error("store: cannot create room {}: {}", room.id, err);
+      spdlog::error("store: cannot {} room {}: {}", what, room, err);
       return errc::store_failed;
     }
-    spdlog::error("store: creating room {} failed, retrying in {} ms: {}", room.id, backoff.count(), err);
+    spdlog::error("store: cannot {} room {}, retrying in {} ms: {}", what, room, backoff.count(), err);
     wait_backoff(backoff);
   }
+}
+
+std::error_code StoreWorker::create(const StoredRoom& room) {
+  std::error_code result;
+  if (auto ec = retried("create", room.id,
+                        [&](std::string& err) { return backend_.try_create_room(room, result, err); }))
+    return ec;
+  return result;
+}
+
+std::error_code StoreWorker::remove(const std::string& room) {
+  return retried("delete", room, [&](std::string& err) { return backend_.try_delete_room(room, err); });
 }
 
 }  // namespace parley::store

@@ -62,6 +62,8 @@ class StoreBackend {
   // ok: `result` holds the answer ({}, errc::room_exists, or errc::store_failed already logged);
   // retry and rejected: err says why.
   virtual Outcome try_create_room(const StoredRoom& room, std::error_code& result, std::string& err) = 0;
+  // The room and its messages gone, in one transaction (none of it on failure).
+  virtual Outcome try_delete_room(const std::string& room, std::string& err) = 0;
   // One answer, not retried through an outage: the caller is waiting. Errors are logged here.
   virtual std::error_code read_now(const std::string& room, std::uint64_t after, std::uint64_t before,
                                    std::size_t limit, std::vector<core::Message>& out) = 0;
@@ -95,6 +97,7 @@ class StoreWorker {
   std::vector<StoredRoom> load_rooms();
   void create_room_now(const StoredRoom& room);
   void create_room(StoredRoom room, Store::Done done);
+  void delete_room(std::string room, Store::Done done);
   bool has_capacity() const;
   void append(std::vector<core::Message> batch, Store::Done done);
   void read(std::string room, std::uint64_t after, std::uint64_t before, std::size_t limit, Store::ReadDone done);
@@ -122,15 +125,24 @@ class StoreWorker {
     std::string room;
     Store::FindRoomDone done;
   };
+  struct DeleteJob {
+    std::string room;
+    Store::Done done;
+  };
   struct CallJob {
     std::function<void()> fn;  // flush, start-up work
   };
-  using Job = std::variant<CreateJob, AppendJob, ReadJob, FindRoomJob, CallJob>;
+  using Job = std::variant<CreateJob, AppendJob, ReadJob, FindRoomJob, DeleteJob, CallJob>;
 
   void run();
   void submit(Job job);
   void commit(std::span<AppendJob*> jobs);
   std::error_code create(const StoredRoom& room);
+  std::error_code remove(const std::string& room);
+  // Runs attempt(err) (an Outcome) until ok, retrying through outages as a commit is; `what`
+  // names it in the log.
+  template <class Attempt>
+  std::error_code retried(const char* what, const std::string& room, Attempt&& attempt);
   // False once stop() was called longer than stop_timeout ago.
   bool keep_retrying();
   void join();

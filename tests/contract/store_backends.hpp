@@ -114,6 +114,13 @@ inline std::error_code create_sync(store::Store& s, store::StoredRoom room) {
   return wait_for(f);
 }
 
+inline std::error_code delete_sync(store::Store& s, const std::string& room) {
+  auto p = std::make_shared<std::promise<std::error_code>>();
+  auto f = p->get_future();
+  s.delete_room(room, [p](std::error_code ec) { p->set_value(ec); });
+  return wait_for(f);
+}
+
 using ReadResult = std::pair<std::error_code, std::vector<core::Message>>;
 
 inline ReadResult read_sync(store::Store& s, const std::string& room, std::uint64_t after, std::uint64_t before,

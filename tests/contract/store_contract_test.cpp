@@ -183,6 +183,28 @@ TYPED_TEST(StoreContract, FindRoomReportsTheRoomAsStoredOrNothing) {
   }
 }
 
+TYPED_TEST(StoreContract, DeleteRoomRemovesTheRoomAndEveryMessageOfItOnly) {
+  auto& s = *this->store_;
+  ASSERT_FALSE(create_sync(s, StoredRoom{"doomed", 0, 1000, "ada"}));
+  ASSERT_FALSE(create_sync(s, StoredRoom{"kept", 0, 1000, "ada"}));
+  // Appends submitted before the deletion are committed first, and go with the room.
+  s.append(make_batch("doomed", 1, 5), [](std::error_code) {});
+  ASSERT_FALSE(append_sync(s, make_batch("kept", 1, 3)));
+  EXPECT_FALSE(delete_sync(s, "doomed"));
+  EXPECT_FALSE(delete_sync(s, "never-was")) << "deleting what is not there is done";
+  for (int round = 0; round < 2; ++round) {
+    auto [ec, room] = find_sync(*this->store_, "doomed");
+    EXPECT_FALSE(ec);
+    EXPECT_FALSE(room);
+    EXPECT_TRUE(read_sync(*this->store_, "doomed", 0, 0, 100).second.empty());
+    EXPECT_EQ(seqs(read_sync(*this->store_, "kept", 0, 0, 100).second), (std::vector<std::uint64_t>{1, 2, 3}));
+    this->reopen();
+  }
+  // The id is free again: a new room of that name starts at seq 1 with no history.
+  EXPECT_FALSE(create_sync(*this->store_, StoredRoom{"doomed", 0, 2000, "bob"}));
+  EXPECT_TRUE(read_sync(*this->store_, "doomed", 0, 0, 100).second.empty());
+}
+
 TYPED_TEST(StoreContract, CompletionsRunInSubmissionOrder) {
   auto& s = *this->store_;
   std::mutex mutex;

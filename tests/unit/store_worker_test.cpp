@@ -40,6 +40,7 @@ class FakeBackend final : public StoreBackend {
  public:
   std::function<Outcome(std::span<Append>, std::string&)> commit_outcome;
   std::function<Outcome(std::error_code&, std::string&)> create_outcome;
+  std::function<Outcome(std::string&)> delete_outcome;
 
   Outcome try_commit(std::span<Append> appends, std::string& err) override {
     std::string entry = "commit";
@@ -50,6 +51,10 @@ class FakeBackend final : public StoreBackend {
   Outcome try_create_room(const StoredRoom& room, std::error_code& result, std::string& err) override {
     record("create " + room.id);
     return create_outcome ? create_outcome(result, err) : Outcome::ok;
+  }
+  Outcome try_delete_room(const std::string& room, std::string& err) override {
+    record("delete " + room);
+    return delete_outcome ? delete_outcome(err) : Outcome::ok;
   }
   std::error_code read_now(const std::string& room, std::uint64_t, std::uint64_t, std::size_t,
                            std::vector<core::Message>& out) override {
@@ -338,6 +343,27 @@ TEST(StoreWorker, ACreationIsRetriedThroughAnOutageButNotWhenRejected) {
   EXPECT_EQ(backoffs.asked.size(), 2u);
   EXPECT_EQ(backend.log().back(), "create b");
   EXPECT_EQ(backend.log().size(), 4u);
+}
+
+TEST(StoreWorker, ADeletionFollowsTheAppendsBeforeItAndIsRetriedThroughAnOutage) {
+  FakeBackend backend;
+  int attempts = 0;
+  backend.delete_outcome = [&](std::string& err) {
+    err = "database is locked";
+    return ++attempts <= 1 ? Outcome::retry : Outcome::ok;
+  };
+  Backoffs backoffs;
+  Completions c;
+  StoreWorker worker(backend, StoreWorkerOptions{.wait = backoffs.hook()});
+  worker.start();
+  worker.append(batch(1, 2), c.done(1));
+  worker.delete_room("r", c.done(2));
+  worker.flush();
+  EXPECT_EQ(c.results(), (std::vector<std::error_code>{{}, {}}));
+  ASSERT_GE(backend.log().size(), 3u);
+  EXPECT_EQ(backend.log()[0].rfind("commit", 0), 0u) << "the append is committed before the room goes";
+  EXPECT_EQ(backend.log().back(), "delete r");
+  EXPECT_EQ(backoffs.asked, (std::vector<std::chrono::milliseconds>{50ms}));
 }
 
 TEST(StoreWorker, HasCapacityIsFalseWhileMaxQueueMessagesWaitForCommit) {
