@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "app/admin.hpp"
 #include "app/config.hpp"
 #include "app/server.hpp"
 
@@ -35,9 +36,15 @@ int main(int argc, char** argv) try {
   serve->add_option("--set", settings, "any setting, as key=value (e.g. limits.send_rate=20); repeatable");
   serve->add_flag("--print-config", print_config, "print the effective configuration and exit");
   auto* keys = app.add_subcommand("config-keys", "list every configuration key with its default");
+  auto* admin = app.add_subcommand("admin", "send a command to the node running on a data directory");
+  std::vector<std::string> admin_args;
+  std::string admin_data = "./data";
+  admin->add_option("command", admin_args, "delete-room ROOM")->required();
+  admin->add_option("--data", admin_data, "the node's data directory (default ./data)");
 
   CLI11_PARSE(app, argc, argv);
 
+  if (admin->parsed()) return parley::app::run_admin(admin_args, admin_data);
   if (keys->parsed()) {
     for (auto& k : parley::app::config_keys(config))
       std::cout << k.key << " = " << k.get() << "    # " << k.help << "\n";

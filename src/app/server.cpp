@@ -7,7 +7,10 @@
 
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
+#include <memory>
 
+#include "app/admin.hpp"
 #include "app/cores.hpp"
 #include "broker/redis_broker.hpp"
 #include "net/listener.hpp"
@@ -107,9 +110,22 @@ int run_server(Config config) {
   std::fflush(stdout);
 
   boost::asio::io_context main_ctx;
+  // The operator's socket; a node that cannot make one (a read-only data directory, a path
+  // longer than a socket address holds) still serves, without `parley admin`.
+  std::unique_ptr<AdminSocket> admin;
+  try {
+    std::filesystem::create_directories(config.data_dir);
+    admin = std::make_unique<AdminSocket>(main_ctx, std::filesystem::path(config.data_dir) / "parley.sock", node);
+    admin->start();
+  } catch (const std::exception& e) {
+    spdlog::warn("no admin socket: {}", e.what());
+  }
   boost::asio::signal_set signals(main_ctx, SIGINT, SIGTERM);
   int signal_number = 0;
-  signals.async_wait([&](const boost::system::error_code&, int sig) { signal_number = sig; });
+  signals.async_wait([&](const boost::system::error_code&, int sig) {
+    signal_number = sig;
+    if (admin) admin->close();
+  });
   main_ctx.run();
 
   spdlog::info("signal {}: draining", signal_number);

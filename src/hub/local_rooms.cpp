@@ -52,6 +52,14 @@ std::size_t LocalRooms::deliver_shared(const std::string& room, const std::share
   return n;
 }
 
+std::vector<Member*> LocalRooms::remove_room(const std::string& room) {
+  auto it = rooms_.find(room);
+  if (it == rooms_.end()) return {};
+  std::vector<Member*> members = std::move(it->second.members);
+  rooms_.erase(it);
+  return members;
+}
+
 bool LocalRooms::contains(const std::string& room, const Member* m) const {
   auto it = rooms_.find(room);
   return it != rooms_.end() && it->second.at.count(m) > 0;

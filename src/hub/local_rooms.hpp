@@ -27,6 +27,8 @@ class LocalRooms {
   // `skip` (sorted). Returns the number of members it was queued for.
   std::size_t deliver_shared(const std::string& room, const std::shared_ptr<const std::string>& events,
                              std::span<const std::uint64_t> skip = {});
+  // Forgets the room; returns its members (none if there was no such room).
+  std::vector<Member*> remove_room(const std::string& room);
   bool contains(const std::string& room, const Member* m) const;
   std::size_t members(const std::string& room) const;
   std::size_t rooms() const noexcept { return rooms_.size(); }

@@ -70,6 +70,22 @@ void Delivery::tell_created(const std::string& room, const std::string& by, std:
   }
 }
 
+void Delivery::tell_deleted(const std::string& room) {
+  auto event = std::make_shared<const std::string>(protocol::room_deleted_event(room));
+  for (auto& sh : ctx_.shards) {
+    Shard* shard = sh.get();
+    shard->post([shard, room, event] {
+      for (hub::Member* m : shard->hub().remove_room(room)) {
+        auto& rooms = static_cast<Client*>(m)->rooms;
+        std::erase_if(rooms, [&](const Client::JoinedRoom& j) { return j.room == room; });
+      }
+      shard->for_each_client([&](Client& s) {
+        if (!s.user.empty()) s.send(*event);
+      });
+    });
+  }
+}
+
 void Delivery::announce_presence(Shard& owner, OwnedRoom& r, const std::string& user, bool joined, Outbox& out) {
   const std::size_t delay_ms = ctx_.options.rooms.presence_batch_ms;
   if (delay_ms == 0)

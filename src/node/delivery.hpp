@@ -48,6 +48,8 @@ class Delivery {
   }
   // `created` to every welcomed session of this node but `except`.
   void tell_created(const std::string& room, const std::string& by, std::uint64_t except);
+  // `room_deleted` to every welcomed session of this node; its members are out of it.
+  void tell_deleted(const std::string& room);
 
   // Presence batches: a change of the room's members waits, with the others of the next
   // rooms.presence_batch_ms, and goes to every member as one shared buffer (one write each).

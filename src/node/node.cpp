@@ -150,6 +150,11 @@ void Node::check_memory() {
   }
 }
 
+void Node::delete_room(const std::string& room, std::function<void(std::error_code, std::string)> done) {
+  Shard& owner = ctx_.owner_of(room);
+  owner.post([this, &owner, room, done = std::move(done)]() mutable { rooms_.remove(owner, room, std::move(done)); });
+}
+
 void Node::on_message(core::Message m) {
   m.arrived_ns = ctx_.clock().steady_ns();  // this node's delivery is timed from here
   Shard& owner = ctx_.owner_of(m.room);

@@ -54,6 +54,10 @@ class Node final : public broker::Handler, public net::HttpService, private Shar
   // Who may connect (the listeners and HTTP sessions of every loop ask it).
   net::Admission& admission() noexcept { return ctx_.admission; }
 
+  // An operator's command (app/admin.cpp): deletes a room (RoomDirectory::remove). `done` runs on
+  // the room's owner thread.
+  void delete_room(const std::string& room, std::function<void(std::error_code, std::string)> done);
+
   // Draining: /readyz turns false; sessions are closed with 1001 by the server.
   void set_draining() noexcept { draining_.store(true); }
   bool clustered() const noexcept { return ctx_.broker != nullptr; }

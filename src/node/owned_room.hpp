@@ -81,7 +81,8 @@ struct ClusterRoom {
 };
 
 struct OwnedRoom {
-  enum class State { unloaded, loading, creating, ready };
+  // deleting: an operator's deletion is under way; the room answers as if it were gone.
+  enum class State { unloaded, loading, creating, ready, deleting };
 
   OwnedRoom(std::string room_id, const core::RoomOptions& opts, unsigned shard_count, State initial)
       : id(std::move(room_id)),

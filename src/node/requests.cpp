@@ -201,7 +201,7 @@ void Requests::do_rooms(Client& s, protocol::Request& req) {
     shard->post([this, shard, &home, g, after, q, page, by_id] {
       std::vector<Summary> mine;
       for (auto& [id, r] : shard->owned()) {
-        if (r->state == OwnedRoom::State::creating || id <= *after) continue;
+        if (r->state == OwnedRoom::State::creating || r->state == OwnedRoom::State::deleting || id <= *after) continue;
         if (!q->empty() && !contains_folded(id, *q)) continue;
         mine.push_back(Summary{id, r->presence.size(), r->last_seq()});
       }

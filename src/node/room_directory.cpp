@@ -53,7 +53,7 @@ void RoomDirectory::load(Shard& owner, OwnedRoom& r) {
   ctx_.store.read(r.id, 0, 0, n, [this, &owner, room = r.id](std::error_code ec, std::vector<core::Message> msgs) {
     owner.post([this, &owner, room, ec, msgs = std::move(msgs)]() mutable {
       OwnedRoom* r = owner.find_owned(room);
-      if (!r) return;
+      if (!r || r->state != OwnedRoom::State::loading) return;
       if (ec) {
         spdlog::error("room {}: cannot load from the store: {}", room, ec.message());
         r->state = OwnedRoom::State::unloaded;  // the next request tries again
@@ -225,6 +225,40 @@ void RoomDirectory::unload_idle(Shard& shard, std::int64_t now_ms) {
     r.state = OwnedRoom::State::unloaded;
     shard.metrics().rooms_loaded.sub();
   }
+}
+
+void RoomDirectory::remove(Shard& owner, const std::string& room,
+                           std::function<void(std::error_code, std::string)> done) {
+  OwnedRoom* r = owner.find_owned(room);
+  if (!r || r->state == OwnedRoom::State::deleting) return done(errc::no_such_room, "no such room");
+  if (ctx_.broker) return done(errc::unavailable, "deleting a room is not supported in a cluster yet");
+  if (room == ctx_.options.default_room)
+    return done(errc::bad_request, "the default room (server.default_room) is created again at start-up");
+  if (r->state == OwnedRoom::State::loading || r->state == OwnedRoom::State::creating)
+    return done(errc::unavailable, "the room is being created or loaded; try again");
+  const bool loaded = r->state == OwnedRoom::State::ready;
+  // From now on the room answers as if it were gone. The store deletes it after this turn's
+  // appends, which the end of the turn hands it first: nothing of the room outlives it there.
+  r->state = OwnedRoom::State::deleting;
+  owner.post([this, &owner, room, loaded, done = std::move(done)]() mutable {
+    ctx_.store.delete_room(room, [this, &owner, room, loaded, done = std::move(done)](std::error_code ec) mutable {
+      owner.post([this, &owner, room, loaded, ec, done = std::move(done)] {
+        OwnedRoom* r = owner.find_owned(room);
+        if (!r) return done(errc::no_such_room, "no such room");
+        if (ec) {
+          // Still stored: the room stays as it was (nothing was accepted for it meanwhile).
+          r->state = loaded ? OwnedRoom::State::ready : OwnedRoom::State::unloaded;
+          return done(errc::store_failed, "the store could not delete it; try again");
+        }
+        owner.owned().erase(room);
+        owner.metrics().rooms_owned.sub();
+        if (loaded) owner.metrics().rooms_loaded.sub();
+        delivery_.tell_deleted(room);
+        spdlog::info("room {}: deleted by the operator", room);
+        done({}, {});
+      });
+    });
+  });
 }
 
 }  // namespace parley::node

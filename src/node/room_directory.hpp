@@ -3,8 +3,10 @@
 // on first use, their creation, and, in a cluster, learning of rooms created on other nodes (their
 // announcement, or a lookup in the broker's room index and then the store when a client names a
 // room this node has not heard of yet).
+#include <functional>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <utility>
 
 #include "node/context.hpp"
@@ -37,6 +39,12 @@ class RoomDirectory {
   // use), and every welcomed local session hears of it. Nothing if the room is known already
   // (but see ClusterRoom::heard_by).
   void learn(Shard& owner, const std::string& room, const std::string& by);
+  // An operator deletes `room` (on its owner shard): its messages leave the store, its members the
+  // room (`room_deleted` to every welcomed session), and the node forgets it. `done` gets {} or
+  // the reason it was not: no_such_room; bad_request (the default room, which start-up would
+  // create again); unavailable (a cluster: not supported yet; or the room is being created or
+  // loaded: try again); store_failed. Called on the owner shard, answered there.
+  void remove(Shard& owner, const std::string& room, std::function<void(std::error_code, std::string)> done);
   // Once a second on each shard: rooms idle for rooms.idle_unload_ms give their log back.
   void unload_idle(Shard& shard, std::int64_t now_ms);
 
@@ -64,6 +72,7 @@ class RoomDirectory {
 template <class F>
 void RoomDirectory::with_room(Shard& owner, const std::string& room, F&& f) {
   OwnedRoom* r = owner.find_owned(room);
+  if (r && r->state == OwnedRoom::State::deleting) return f(nullptr, protocol::errc::no_such_room);
   if (!r && ctx_.broker) {
     // Cluster: perhaps created on another node a moment ago. Once the lookup has answered (the
     // broker's room index, or else the store), the room is known here if it exists anywhere: then

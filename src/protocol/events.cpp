@@ -93,6 +93,12 @@ std::string members_event(std::string_view room, std::span<const std::string_vie
   return std::move(w).done();
 }
 
+std::string room_deleted_event(std::string_view room) {
+  JsonWriter w("room_deleted");
+  w.str("room", room);
+  return std::move(w).done();
+}
+
 std::string left_event(std::string_view room, std::string_view ref) {
   JsonWriter w("left");
   w.str("room", room);

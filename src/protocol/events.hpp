@@ -57,6 +57,8 @@ std::string joined_event(std::string_view room, std::uint64_t last_seq, std::spa
 std::string members_event(std::string_view room, std::span<const std::string_view> members, std::string_view next,
                           std::string_view ref);
 std::string left_event(std::string_view room, std::string_view ref);
+// To every welcomed session: the room is gone (an operator deleted it), and its members are out.
+std::string room_deleted_event(std::string_view room);
 std::string ack_event(std::string_view room, std::string_view cid, std::uint64_t seq, std::int64_t ts,
                       std::string_view ref);
 // The `message` event members receive, and the same object without "type" (a history entry).

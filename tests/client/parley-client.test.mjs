@@ -450,3 +450,34 @@ test('the room directory and a room\'s members come in pages', async (t) => {
     assert.equal(rest.next, null);
   });
 });
+
+test('a room the operator deletes is forgotten: not re-joined, its queued sends fail, its seq gone', async (t) => {
+  await withServer(t, {}, async (server) => {
+    const lost = new Set(); // acks hidden from the client: its send stays queued
+    const tap = tapSocket({ drop: (e) => e.type === 'ack' && lost.has(e.cid) });
+    const ada = newClient(server, 'ada', { WebSocket: tap.WebSocket });
+    await ada.connect();
+    await ada.create('ops');
+    await ada.join('ops');
+    await ada.send('ops', 'before').promise;
+    assert.equal(ada.lastSeq('ops'), 1);
+    const log = record(ada, ['room_deleted']);
+    const stuck = ada.send('ops', 'never acked'); // the ack arrives later, and is hidden
+    lost.add(stuck.cid);
+    const failed = stuck.promise.then(() => null, (err) => err);
+
+    const r = await server.admin('delete-room', 'ops');
+    assert.equal(r.code, 0, r.output);
+    await waitFor(() => log.length === 1, { what: 'room_deleted' });
+    assert.equal((await failed)?.code, 'room_deleted');
+    assert.equal(log[0].room, 'ops');
+    assert.deepEqual(ada.joinedRooms(), []);
+    assert.equal(ada.lastSeq('ops'), null);
+
+    // A reconnect does not bring it back (no join for it is sent).
+    await server.restart();
+    await waitFor(() => ada.state === State.CONNECTED, { what: 'reconnected' });
+    assert.deepEqual(ada.joinedRooms(), []);
+    assert.ok(!(await ada.rooms()).some((x) => x.room === 'ops'));
+  });
+});

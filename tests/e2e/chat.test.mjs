@@ -324,3 +324,32 @@ test('the room directory: a page at a time, "More rooms" for the next, and a sea
     ['general', 'sales']);
   assert.deepEqual(bob.errors, []);
 });
+
+test('a room the operator deletes leaves every list; whoever was in it is moved to #general and told', async (t) => {
+  const server = await serverFor(t);
+  const { page: ada } = await person(t);
+  const { page: bob } = await person(t);
+  await joinAs(ada, server.url, 'ada');
+  await joinAs(bob, server.url, 'bob');
+  await ada.getByRole('button', { name: 'Create a room' }).click();
+  await ada.getByLabel('New room name').fill('ops');
+  await ada.getByLabel('New room name').press('Enter');
+  await ada.locator('#room-name', { hasText: 'ops' }).waitFor();
+  await send(ada, 'to be deleted');
+  await waitForTexts(ada, ['to be deleted']);
+  await bob.locator('#room-list button[data-room="ops"]').waitFor();
+
+  const r = await server.admin('delete-room', 'ops');
+  assert.equal(r.code, 0, r.output);
+
+  await ada.locator('#room-notice', { hasText: '#ops was deleted' }).waitFor();
+  await ada.locator('#room-name', { hasText: 'general' }).waitFor();
+  await ada.locator('#room-list button[data-room="ops"]').waitFor({ state: 'detached' });
+  await bob.locator('#room-list button[data-room="ops"]').waitFor({ state: 'detached' });
+  assert.equal(await bob.locator('#room-notice').isHidden(), true, 'bob was not in it: no notice');
+
+  // A reload does not try to join it again (it is no longer remembered).
+  await ada.reload();
+  await ada.locator('#room-name', { hasText: 'general' }).waitFor();
+  assert.equal(await ada.locator('#room-list button[data-room="ops"]').count(), 0);
+});

@@ -2,7 +2,7 @@
 // fresh temporary data directory, killed afterwards (also when the test
 // process dies). The binary is $PARLEY_BIN or <repo>/build/parley.
 
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -162,6 +162,15 @@ export class ParleyServer {
   }
 
   tail(n = 40) { return this.log.slice(-n).join('\n'); }
+
+  /** `parley admin ...args --data <dataDir>`: resolves to { code, output }. */
+  admin(...args) {
+    return new Promise((resolve) => {
+      execFile(PARLEY_BIN, ['admin', ...args, '--data', this.dataDir], { timeout: 10000 }, (err, stdout, stderr) => {
+        resolve({ code: err ? (err.code ?? 1) : 0, output: `${stdout}${stderr}` });
+      });
+    });
+  }
 }
 
 /** Start a fresh server (fresh data dir, free port). */

@@ -217,6 +217,7 @@ std::optional<std::string> encode_like(const json::object& o) {
     return p::rooms_event(rooms, o.contains("next") ? str(o, "next") : std::string_view(), ref);
   }
   if (type == "created") return p::created_event(str(o, "room"), str(o, "by"), ref);
+  if (type == "room_deleted") return p::room_deleted_event(str(o, "room"));
   if (type == "joined") {
     std::vector<std::string_view> members;
     for (const auto& m : o.at("members").as_array()) members.push_back(m.as_string());
@@ -269,8 +270,8 @@ TEST_F(ProtocolDoc, ServerExamplesAreWhatTheirEncodersWrite) {
     types.insert(std::string(v.at("type").as_string()));
   }
   // Every event type the server sends has an example.
-  for (const char* type : {"welcome", "pong", "rooms", "created", "joined", "members", "left", "ack", "message",
-                           "presence", "typing", "history", "error"})
+  for (const char* type : {"welcome", "pong", "rooms", "created", "room_deleted", "joined", "members", "left", "ack",
+                           "message", "presence", "typing", "history", "error"})
     EXPECT_TRUE(types.count(type)) << "docs/protocol.md has no example of " << type;
 }
 

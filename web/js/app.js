@@ -28,6 +28,16 @@ let directoryTimer = null;
 // ------------------------------------------------------------------ UI parts
 
 const announcer = $('#announcer');
+// A notice above the messages that goes away after a while (a room the operator deleted).
+let noticeTimer = null;
+function notice(text) {
+  const el = $('#room-notice');
+  el.textContent = text;
+  el.hidden = false;
+  clearTimeout(noticeTimer);
+  noticeTimer = setTimeout(() => { el.hidden = true; }, 10000);
+}
+
 function announce(text) {
   announcer.append(h('p', {}, text));
   while (announcer.childElementCount > 3) announcer.firstElementChild.remove();
@@ -381,7 +391,7 @@ function wire(c) {
 
   c.on('send-failed', (e) => {
     const room = rooms.get(e.room);
-    if (!room || e.error.code === 'left' || e.error.code === 'cancelled') return;
+    if (!room || ['left', 'cancelled', 'room_deleted'].includes(e.error.code)) return;
     const permanent = ['text_too_long', 'empty_text', 'frame_too_large', 'bad_request', 'bad_cid'].includes(e.error.code);
     room.failed.set(e.cid, { text: e.text, reason: SEND_ERRORS[e.error.code] ?? 'Not sent', retryable: !permanent });
     if (e.room === active) {
@@ -407,6 +417,16 @@ function wire(c) {
   c.on('created', (e) => {
     roomList.addRoom(e.room);
     renderRooms();
+  });
+
+  c.on('room_deleted', (e) => {
+    roomList.removeRoom(e.room);
+    if (!rooms.has(e.room)) return renderRooms();
+    rooms.delete(e.room);
+    rememberRooms();
+    notice(`#${e.room} was deleted by the server's operator.`);
+    if (active === e.room) openRoom(DEFAULT_ROOM);
+    else renderRooms();
   });
 
   c.on('error', (e) => {

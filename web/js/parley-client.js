@@ -366,6 +366,7 @@ export class ParleyClient {
     switch (evt.type) {
       case 'joined': this._onJoined(evt); break;
       case 'left': this._rooms.delete(evt.room); break;
+      case 'room_deleted': this._onRoomDeleted(evt); break;
       case 'message': if (!this._onMessage(evt)) return; break;
       case 'ack': this._onAck(evt); break;
       case 'pong':
@@ -514,6 +515,14 @@ export class ParleyClient {
     this._rooms.delete(room);
     if (!rec || this.state !== State.CONNECTED) return { type: 'left', room };
     return this.request({ type: 'leave', room });
+  }
+
+  // The operator deleted a room: it is not re-joined on reconnect, its seq is forgotten (a room
+  // created again with the same id starts at 1), and sends queued for it fail.
+  _onRoomDeleted(evt) {
+    this._failQueued((item) => item.room === evt.room,
+      new ParleyError({ code: 'room_deleted', message: 'the room was deleted' }));
+    this._rooms.delete(evt.room);
   }
 
   /** Rooms this client is in (it re-joins them on reconnect). */

@@ -79,6 +79,10 @@ export class RoomList {
     if (!this.directory.has(room)) this.directory.set(room, { members: 0, last_seq: 0 });
   }
 
+  removeRoom(room) {
+    this.directory.delete(room);
+  }
+
   /** Render; states: Map room -> RoomState for joined rooms. */
   render(active, states) {
     const names = new Set([...this.directory.keys(), ...states.keys()]);

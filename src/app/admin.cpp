@@ -1,0 +1,146 @@
+#include "app/admin.hpp"
+
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <boost/asio/post.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/write.hpp>
+
+#include <cerrno>
+#include <chrono>
+#include <iostream>
+#include <stdexcept>
+
+#include "node/node.hpp"
+#include "protocol/errc.hpp"
+
+namespace parley::app {
+
+namespace asio = boost::asio;
+using local = asio::local::stream_protocol;
+
+namespace {
+
+constexpr std::size_t max_command = 1024;
+
+// One operator connection: a command line and its answer within 30 s, then the end.
+class AdminConnection : public std::enable_shared_from_this<AdminConnection> {
+ public:
+  AdminConnection(asio::io_context& ctx, local::socket socket, node::Node& node)
+      : ctx_(ctx), socket_(std::move(socket)), node_(node), timer_(ctx), buffer_(max_command) {}
+
+  void run() {
+    timer_.expires_after(std::chrono::seconds(30));
+    timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (!ec) self->socket_.close();
+    });
+    asio::async_read_until(
+        socket_, buffer_, '\n', [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+          if (ec == asio::error::not_found) return self->answer("error bad_request: the command is too long");
+          if (ec) {
+            self->timer_.cancel();
+            return;
+          }
+          std::string line(asio::buffers_begin(self->buffer_.data()), asio::buffers_begin(self->buffer_.data()) + n);
+          while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+          self->execute(line);
+        });
+  }
+
+ private:
+  void execute(const std::string& line) {
+    const auto space = line.find(' ');
+    const std::string command = line.substr(0, space);
+    const std::string arg = space == std::string::npos ? std::string() : line.substr(space + 1);
+    if (command == "delete-room" && !arg.empty()) {
+      spdlog::info("admin: delete-room {}", arg);
+      return node_.delete_room(arg, [self = shared_from_this()](std::error_code ec, std::string message) {
+        asio::post(self->ctx_, [self, ec, message = std::move(message)] {
+          self->answer(ec ? "error " + std::string(protocol::code_name(static_cast<protocol::errc>(ec.value()))) +
+                                ": " + message
+                          : "ok");
+        });
+      });
+    }
+    answer("error bad_request: unknown command; the commands are: delete-room ROOM");
+  }
+
+  void answer(std::string text) {
+    auto out = std::make_shared<std::string>(std::move(text) + "\n");
+    asio::async_write(socket_, asio::buffer(*out),
+                      [self = shared_from_this(), out](boost::system::error_code, std::size_t) {
+                        self->timer_.cancel();
+                        boost::system::error_code ignored;
+                        self->socket_.close(ignored);
+                      });
+  }
+
+  asio::io_context& ctx_;
+  local::socket socket_;
+  node::Node& node_;
+  asio::steady_timer timer_;
+  asio::streambuf buffer_;
+};
+
+}  // namespace
+
+AdminSocket::AdminSocket(asio::io_context& ctx, std::filesystem::path path, node::Node& node)
+    : ctx_(ctx), path_(std::move(path)), node_(node), acceptor_(ctx) {
+  std::error_code ignored;
+  std::filesystem::remove(path_, ignored);  // a socket file a killed server left behind
+  // Created 0600 from the start: the umask closes it before bind makes it.
+  const mode_t old = ::umask(0077);
+  boost::system::error_code ec;
+  acceptor_.open(local(), ec);
+  if (!ec) acceptor_.bind(local::endpoint(path_.string()), ec);
+  if (!ec) acceptor_.listen(16, ec);
+  ::umask(old);
+  if (!ec && ::chmod(path_.c_str(), 0600) != 0) ec.assign(errno, boost::system::system_category());
+  if (ec) throw std::runtime_error("admin socket " + path_.string() + ": " + ec.message());
+}
+
+AdminSocket::~AdminSocket() {
+  close();
+  std::error_code ignored;
+  std::filesystem::remove(path_, ignored);
+}
+
+void AdminSocket::start() { do_accept(); }
+
+void AdminSocket::close() {
+  boost::system::error_code ignored;
+  acceptor_.close(ignored);
+}
+
+void AdminSocket::do_accept() {
+  acceptor_.async_accept([this](boost::system::error_code ec, local::socket socket) {
+    if (ec) return;  // closed
+    std::make_shared<AdminConnection>(ctx_, std::move(socket), node_)->run();
+    do_accept();
+  });
+}
+
+int run_admin(const std::vector<std::string>& args, const std::string& data_dir) {
+  std::string line;
+  for (const auto& a : args) line += (line.empty() ? "" : " ") + a;
+  const auto path = std::filesystem::path(data_dir) / "parley.sock";
+  try {
+    asio::io_context ctx;
+    local::socket socket(ctx);
+    socket.connect(local::endpoint(path.string()));
+    asio::write(socket, asio::buffer(line + "\n"));
+    asio::streambuf reply;
+    asio::read_until(socket, reply, '\n');
+    std::string answer((std::istreambuf_iterator<char>(&reply)), std::istreambuf_iterator<char>());
+    while (!answer.empty() && answer.back() == '\n') answer.pop_back();
+    std::cout << answer << "\n";
+    return answer == "ok" ? 0 : 1;
+  } catch (const std::exception& e) {
+    std::cerr << "parley admin: cannot reach the node at " << path.string() << ": " << e.what() << "\n";
+    return 2;
+  }
+}
+
+}  // namespace parley::app
