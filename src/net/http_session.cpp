@@ -32,7 +32,7 @@ namespace {
 // After an answer that closes the connection, how long and how much of what the client still
 // sends is read and dropped before the socket is closed (see linger()).
 constexpr std::chrono::seconds linger_time{2};
-constexpr std::size_t linger_bytes = 64 * 1024;
+constexpr std::size_t linger_bytes = std::size_t{64} * 1024;
 
 // Beast's own refusals of a request's framing (Content-Length with chunked, in either order;
 // Transfer-Encoding after Content-Length; a bad or repeated Content-Length).

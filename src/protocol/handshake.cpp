@@ -109,10 +109,9 @@ Scan scan_upgrade_request(std::string_view bytes, std::size_t max_header_bytes, 
       ok = take_once(value, r.version, seen_version);
     else if (iequals(name, "sec-websocket-protocol"))
       ok = take_once(value, r.protocols, seen_protocols);
-    else if (iequals(name, "content-length") || iequals(name, "transfer-encoding"))
-      ok = false;  // a body
-    else if (iequals(name, "proxy-connection"))
-      ok = false;  // Beast parses it as it parses Connection: let it
+    else if (iequals(name, "content-length") || iequals(name, "transfer-encoding") ||
+             iequals(name, "proxy-connection"))
+      ok = false;  // a body; or Proxy-Connection, which Beast parses as it parses Connection: let it
     if (!ok) return Scan::other;
   }
   // RFC 9112 3.2: exactly one Host (a second one was refused above), and a valid one.
