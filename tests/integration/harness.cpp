@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -26,6 +27,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+#include <unordered_set>
 
 #ifndef PARLEY_BINARY
 #error "PARLEY_BINARY must name the parley executable"
@@ -101,7 +103,27 @@ bool eventually(const std::function<bool()>& cond, Ms timeout) {
 // ---------------------------------------------------------------------------------------------
 // ServerProcess
 
-std::string parley_binary() { return PARLEY_BINARY; }
+std::string parley_binary() {
+  if (const char* bin = std::getenv("PARLEY_BIN"); bin && *bin) return bin;
+  return PARLEY_BINARY;
+}
+
+const std::vector<std::string>& parley_config_keys() {
+  static const std::vector<std::string> keys = [] {
+    std::vector<std::string> out;
+    const RunResult r = run_parley({"config-keys"});
+    if (r.exit_code != 0) fail("parley config-keys failed: " + r.output);
+    // Lines are "key = default    # what it is".
+    std::istringstream in(r.output);
+    std::string line;
+    while (std::getline(in, line)) {
+      const auto eq = line.find(" = ");
+      if (eq != std::string::npos && eq > 0) out.push_back(line.substr(0, eq));
+    }
+    return out;
+  }();
+  return keys;
+}
 
 ServerProcess::ServerProcess(ServerOptions options) : options_(std::move(options)) {
   char tmpl[] = "/tmp/parley-it-XXXXXX";
@@ -136,21 +158,29 @@ ServerProcess::~ServerProcess() {
 void ServerProcess::start() {
   if (pid_ > 0) fail("server already running");
   const std::string listen = "127.0.0.1:" + std::to_string(port_);
+  const std::string argv0 = parley_binary();
   std::vector<std::string> args = {
-      parley_binary(), "serve",           "--listen",     listen,      "--data",
-      data_dir_,       "--web",           PARLEY_WEB_DIR, "--threads", std::to_string(options_.threads),
-      "--log-level",   options_.log_level};
+      argv0,         "serve",           "--listen",     listen,      "--data",
+      data_dir_,     "--web",           PARLEY_WEB_DIR, "--threads", std::to_string(options_.threads),
+      "--log-level", options_.log_level};
   // A handler that throws is a failed test, not a logged line (the server's default).
+  std::vector<std::string> settings = {"server.fail_fast=true"};
   // A test's clients all come from 127.0.0.1, as many users behind one address would: the
-  // per-address and per-user budgets are off unless a test sets them (limits_test, hostile/).
-  for (const char* s :
-       {"server.fail_fast=true", "limits.max_connections_per_address=0", "limits.connect_rate_per_address=0",
-        "limits.send_rate_per_address=0", "limits.request_rate_per_address=0", "limits.send_rate_per_user=0",
-        "limits.room_create_rate=0"}) {
-    args.push_back("--set");
-    args.push_back(s);
+  // per-address and per-user budgets are off unless a test keeps them (client_budgets: hostile/).
+  if (!options_.client_budgets) {
+    settings.insert(settings.end(), {"limits.max_connections_per_address=0", "limits.connect_rate_per_address=0",
+                                     "limits.send_rate_per_address=0", "limits.request_rate_per_address=0",
+                                     "limits.send_rate_per_user=0", "limits.room_create_rate=0"});
   }
-  for (const auto& s : options_.settings) {
+  settings.insert(settings.end(), options_.settings.begin(), options_.settings.end());
+  std::unordered_set<std::string> known;
+  if (options_.drop_unknown_settings) known.insert(parley_config_keys().begin(), parley_config_keys().end());
+  for (const auto& s : settings) {
+    if (options_.drop_unknown_settings && !known.contains(s.substr(0, s.find('=')))) {
+      if (starts_ == 0)
+        std::fprintf(stderr, "note: %s does not know the setting %s: not passed\n", argv0.c_str(), s.c_str());
+      continue;
+    }
     args.push_back("--set");
     args.push_back(s);
   }
@@ -173,6 +203,10 @@ void ServerProcess::start() {
     if (devnull >= 0) ::dup2(devnull, 0);
     // Client sockets of this test must not live on in the server.
     close_fds_from(3);
+    if (options_.max_files > 0) {
+      const rlimit r{options_.max_files, options_.max_files};
+      if (::setrlimit(RLIMIT_NOFILE, &r) != 0) _exit(126);
+    }
     ::execv(argv[0], argv.data());
     _exit(127);
   }

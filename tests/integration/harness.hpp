@@ -44,6 +44,16 @@ struct ServerOptions {
   std::vector<std::string> settings;  // "key=value", each passed as --set key=value
   unsigned threads = 2;
   std::string log_level = "info";
+  // The binary's own per-address and per-user budgets (its defaults, or what `settings` says).
+  // Off by default: a test's clients all come from 127.0.0.1, as many users behind one address
+  // would. The hostile suite keeps them: a node's defaults are what it attacks.
+  bool client_budgets = false;
+  // Drop every setting whose key the binary does not list in `config-keys`, with a note on
+  // stderr, instead of letting the server refuse to start: for running a suite against an older
+  // binary (PARLEY_BIN) that predates some keys.
+  bool drop_unknown_settings = false;
+  // RLIMIT_NOFILE of the server process (0: this process's): a node that runs out of descriptors.
+  unsigned long max_files = 0;
 };
 
 class ServerProcess {
@@ -68,6 +78,7 @@ class ServerProcess {
   bool running() const { return pid_ > 0; }
 
   unsigned short port() const { return port_; }
+  int pid() const { return pid_; }  // -1 when not running
   const std::string& data_dir() const { return data_dir_; }
   std::string stderr_text() const;
   // Sanitizer or crash reports found in the server's stderr (empty if none).
@@ -83,8 +94,11 @@ class ServerProcess {
   int starts_ = 0;
 };
 
-// Path of the binary under test.
+// Path of the binary under test: $PARLEY_BIN if set (an older build, to measure it with the same
+// tests), else the one this build made.
 std::string parley_binary();
+// The keys `parley config-keys` lists for the binary under test (asked once).
+const std::vector<std::string>& parley_config_keys();
 // Runs the binary with `args` to completion (bounded); returns exit code and stdout+stderr.
 struct RunResult {
   int exit_code = -1;
