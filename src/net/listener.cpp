@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 #include <string>
 
 #include "net/loop.hpp"
@@ -18,6 +19,18 @@
 namespace parley::net {
 
 using tcp = boost::asio::ip::tcp;
+
+namespace {
+// One reserve descriptor for all the listeners of the process, and one lock around every
+// accept: a listener that gives the reserve up to accept a connection it must refuse gets that
+// very descriptor number (no other listener's accept can take it meanwhile and keep it for a
+// connection, leaving the first without a reserve for good), and a reserve lost to another part
+// of the process (a file being served) is opened again at the next chance.
+std::mutex accept_mutex;
+int reserve_fd = -1;  // guarded by accept_mutex
+
+int open_reserve() { return ::open("/dev/null", O_RDONLY | O_CLOEXEC); }
+}  // namespace
 
 Listener::Listener(Loop& loop, const HttpOptions& options, const tcp::endpoint& endpoint)
     : loop_(loop),
@@ -31,12 +44,11 @@ Listener::Listener(Loop& loop, const HttpOptions& options, const tcp::endpoint& 
   acceptor_.bind(endpoint);
   acceptor_.listen(4096);
   acceptor_.non_blocking(true);  // accept_pending() drains it until EAGAIN
-  reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  std::lock_guard lock(accept_mutex);
+  if (reserve_fd < 0) reserve_fd = open_reserve();
 }
 
-Listener::~Listener() {
-  if (reserve_fd_ >= 0) ::close(reserve_fd_);
-}
+Listener::~Listener() = default;
 
 unsigned short Listener::port() const { return acceptor_.local_endpoint().port(); }
 
@@ -63,13 +75,20 @@ void Listener::accept_pending() {
   for (int i = 0; i < 256; ++i) {
     sockaddr_storage peer{};
     socklen_t peer_len = sizeof peer;
-    const int fd = ::accept4(acceptor_.native_handle(), reinterpret_cast<sockaddr*>(&peer), &peer_len,
-                             SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int fd = -1;
+    int err = 0;
+    bool refused = false;
+    {
+      std::lock_guard lock(accept_mutex);
+      fd = ::accept4(acceptor_.native_handle(), reinterpret_cast<sockaddr*>(&peer), &peer_len,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) err = errno;
+      if (err == EMFILE || err == ENFILE) refused = refuse_with_reserve();
+    }
     if (fd < 0) {
-      const int err = errno;
       if (err == EAGAIN || err == EWOULDBLOCK) break;
       if (err == EINTR || err == ECONNABORTED || err == EPROTO || err == EPERM) continue;  // that one is gone
-      if ((err == EMFILE || err == ENFILE) && refuse_with_reserve()) continue;
+      if (refused) continue;
       // Out of memory, or no reserve descriptor: wait instead of spinning, the condition may pass.
       spdlog::warn("accept: {}", std::strerror(err));
       retry_.expires_after(std::chrono::milliseconds(100));
@@ -106,15 +125,15 @@ void Listener::refuse(int fd) {
 }
 
 bool Listener::refuse_with_reserve() {
-  // Out of descriptors: the reserve gives one back for as long as it takes to accept a waiting
-  // connection and answer it 503, so that clients are refused at once, not left in the backlog
-  // (and the listener is not woken for them again and again).
-  if (reserve_fd_ < 0) return false;
-  ::close(reserve_fd_);
-  reserve_fd_ = -1;
+  // Out of descriptors (accept_mutex held): the reserve gives one back for as long as it takes to
+  // accept a waiting connection and answer it 503, so that clients are refused at once, not left
+  // in the backlog (and the listener is not woken for them again and again).
+  if (reserve_fd < 0) reserve_fd = open_reserve();  // lost last time: a descriptor may be free now
+  if (reserve_fd < 0) return false;
+  ::close(reserve_fd);
   const int fd = ::accept4(acceptor_.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
   if (fd >= 0) refuse(fd);
-  reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  reserve_fd = open_reserve();
   if (fd >= 0) options_.admission->refused_for_descriptors();
   return fd >= 0;
 }

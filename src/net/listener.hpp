@@ -38,7 +38,6 @@ class Listener : public std::enable_shared_from_this<Listener> {
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::steady_timer retry_;
   boost::asio::ip::tcp protocol_;
-  int reserve_fd_ = -1;  // a descriptor kept for the moment the process runs out (refuse_with_reserve)
 };
 
 }  // namespace parley::net

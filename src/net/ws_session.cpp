@@ -1,7 +1,9 @@
 #include "net/ws_session.hpp"
 
+#include <linux/sockios.h>
 #include <spdlog/spdlog.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -21,6 +23,12 @@ using protocol::CloseCode;
 using protocol::Opcode;
 
 namespace {
+// Bytes the kernel holds for the peer, not yet acknowledged by it (0 if it cannot say).
+int unsent_bytes(int fd) {
+  int n = 0;
+  return ::ioctl(fd, SIOCOUTQ, &n) == 0 ? n : 0;
+}
+
 // Past this a buffer is given back after a write: a burst must not pin memory on an idle client.
 constexpr std::size_t keep_capacity = std::size_t{64} * 1024;
 
@@ -356,6 +364,7 @@ void WsSession::close(CloseCode code, std::string_view reason) {
   closing_since_ms_ = loop().clock().now_ms();
   close_deadline_ms_ = closing_since_ms_ + loop().limits().close_timeout_ms;
   written_at_deadline_ = written_;
+  unsent_at_deadline_ = unsent_bytes(fd_);
   loop().handler().on_closed(*this);
   pending_.add_control(Opcode::close, protocol::make_close_payload(code, reason));
   if (!writing_) do_write();
@@ -382,6 +391,7 @@ void WsSession::on_peer_close(std::uint16_t code) {
     closing_since_ms_ = loop().clock().now_ms();
     close_deadline_ms_ = closing_since_ms_ + loop().limits().close_timeout_ms;
     written_at_deadline_ = written_;
+    unsent_at_deadline_ = unsent_bytes(fd_);
     loop().handler().on_closed(*this);
     pending_.add_control(Opcode::close,
                          code == 1005 ? std::string() : protocol::make_close_payload(static_cast<CloseCode>(code), {}));
@@ -398,10 +408,14 @@ void WsSession::tick(std::int64_t now) {
     if (failing_) return hard_close();
     // A peer still reading what was queued before the close frame (a slow consumer's 1013 comes
     // after the rest of the frame it was reading) gets more time, up to five close timeouts in
-    // all; one that took nothing since the last deadline does not.
-    const bool progress = written_ > written_at_deadline_;
+    // all; one that took nothing since the last deadline does not. Taking counts from the
+    // kernel's send queue too: a reader draining megabytes the kernel holds makes no room for
+    // our writes for a while, yet it is reading.
+    const int unsent = unsent_bytes(fd_);
+    const bool progress = written_ > written_at_deadline_ || unsent < unsent_at_deadline_;
     if (progress && now - closing_since_ms_ < 5 * static_cast<std::int64_t>(l.close_timeout_ms)) {
       written_at_deadline_ = written_;
+      unsent_at_deadline_ = unsent;
       close_deadline_ms_ = now + l.close_timeout_ms;
       return;
     }

@@ -86,6 +86,7 @@ class WsSession final : public Connection, private Poller::Watcher {
   std::int64_t closing_since_ms_ = 0;
   std::uint64_t written_ = 0;  // bytes the kernel took, all told (a closing peer's progress)
   std::uint64_t written_at_deadline_ = 0;
+  int unsent_at_deadline_ = 0;  // bytes in the kernel's send queue then (unsent_bytes())
   std::uint64_t accounted_ = 0;
   std::size_t inflight_sent_ = 0;  // bytes of inflight_ the kernel has taken, while writing_
   State state_ = State::open;

@@ -109,8 +109,7 @@ Scan scan_upgrade_request(std::string_view bytes, std::size_t max_header_bytes, 
       ok = take_once(value, r.version, seen_version);
     else if (iequals(name, "sec-websocket-protocol"))
       ok = take_once(value, r.protocols, seen_protocols);
-    else if (iequals(name, "content-length") || iequals(name, "transfer-encoding") ||
-             iequals(name, "proxy-connection"))
+    else if (iequals(name, "content-length") || iequals(name, "transfer-encoding") || iequals(name, "proxy-connection"))
       ok = false;  // a body; or Proxy-Connection, which Beast parses as it parses Connection: let it
     if (!ok) return Scan::other;
   }

@@ -275,8 +275,8 @@ std::error_code StoreWorker::retried(const char* what, const std::string& room, 
 
 std::error_code StoreWorker::create(const StoredRoom& room) {
   std::error_code result;
-  if (auto ec = retried("create", room.id,
-                        [&](std::string& err) { return backend_.try_create_room(room, result, err); }))
+  if (auto ec =
+          retried("create", room.id, [&](std::string& err) { return backend_.try_create_room(room, result, err); }))
     return ec;
   return result;
 }

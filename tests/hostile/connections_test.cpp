@@ -140,16 +140,10 @@ TEST_F(HostileTest, NodeFull) {
 // server's RLIMIT_NOFILE is 1024 for this test). Before: the listener waited, and connections
 // piled up unanswered in the listen backlog. Now: a reserve descriptor answers each 503 at once.
 //
-// FINDING (not bounded yet; this test fails): each I/O thread's listener has a reserve descriptor
-// of its own, and they race for descriptor numbers. When one closes its reserve to accept a
-// connection, the other thread's accept4() can take that number; the first then gets EMFILE,
-// cannot open its reserve again, and has none from then on (Listener::refuse_with_reserve only
-// reopens a reserve it has just used): it logs "accept: Too many open files" every 100 ms and
-// leaves its connections in the listen backlog unanswered, as before, until the process has
-// descriptors again, and its reserve never comes back. Seen: the attacker's whole window (1,000
-// connections) connected and unanswered (ss: Recv-Q of a listening socket), and newcomers that
-// land on that listener waiting seconds, until the attacker lets go. With 1,500 connections
-// instead of 4,000 it happened in about two runs of three.
+// Found by this test (fixed): each I/O thread's listener had a reserve of its own, and they raced
+// for descriptor numbers; a listener whose reserve another thread's accept took had none from then
+// on and left its backlog unanswered. Now one reserve serves the process, every accept4() takes
+// one lock, and a lost reserve is opened again at the next chance (net/listener.cpp).
 TEST_F(HostileTest, OutOfDescriptors) {
   constexpr std::size_t kAddresses = 40, kPerAddress = 100;
   start_node({"limits.max_connections=100000"}, 1024);

@@ -233,16 +233,11 @@ TEST_F(SlowConsumerTest, ResumesAndFinds1013) {
 // steadily at 512 KiB/s: all it has to read before the 1013 (some 2.8 MB) takes about 5.5 s,
 // within the five close timeouts a closing peer that still reads is given.
 //
-// FINDING (this test fails, before and after the budgets): the reader is cut at close_timeout_ms,
-// without its 1013. Ahead of the close frame is what the kernel holds for the client, its send
-// buffer (autotuned to some 2.7 MB on loopback, tcp_wmem's 4 MB at most), and the rest of the frame
-// the kernel had begun taking. WsSession::tick judges "still reads" by bytes the server has handed
-// to the kernel since the close (written_), and those do not move while the client drains the
-// kernel's buffer: the socket reports room only once a good part of it is free. So at the first
-// deadline the reader, reading all along, shows no progress and is hard-closed; the close frame,
-// still in the server's queue, is lost. (Resuming after 1.0 s at the same rate, or after 0.5 s at
-// 1 MiB/s, the reader frees room before the deadline and gets its 1013, before and after alike.)
-// Judging progress by what the peer has taken (SIOCOUTQ shrinking) would give it its time.
+// Found by this test (fixed; it failed before and after the budgets): ahead of the close frame is
+// what the kernel holds for the client, its send buffer (autotuned to some 2.7 MB on loopback),
+// and while the client drains it the server hands the kernel nothing, so "bytes written since the
+// close" showed no progress and the reader was hard-closed at the first deadline, its 1013 lost.
+// WsSession::tick now counts the kernel's send queue shrinking (SIOCOUTQ) as reading too.
 TEST_F(SlowConsumerTest, ResumesWithinCloseTimeoutAndReadsSteadily) {
   const std::string got = run("slow_consumer_resuming_late", 1500ms, 512 * 1024);
   expect_node_held(200, 2000ms);
