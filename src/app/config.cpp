@@ -84,6 +84,10 @@ std::vector<ConfigKey> config_keys(Config& c) {
       string_key("server.trusted_proxies",
                  "proxies whose PROXY v2 header names the client (addresses or CIDR blocks, comma-separated)",
                  c.trusted_proxies),
+      string_key("server.allowed_origins",
+                 "web pages that may open a WebSocket: empty = the same origin as the request's Host, * = any, or "
+                 "origins, comma-separated (https://chat.example.com)",
+                 c.allowed_origins),
       string_key("store.backend", "sqlite (embedded, default) or postgres (a cluster)", c.store_backend),
       string_key("store.postgres_url", "PostgreSQL conninfo or postgresql:// URI (store.backend=postgres)",
                  c.store_postgres_url),

@@ -9,6 +9,7 @@
 #include "app/admin.hpp"
 #include "app/config.hpp"
 #include "app/server.hpp"
+#include "net/upgrade.hpp"
 
 int main(int argc, char** argv) try {
   using parley::app::Config;
@@ -72,6 +73,7 @@ int main(int argc, char** argv) try {
     if (config.broker_request_timeout_ms < 100) throw std::invalid_argument("broker.request_timeout_ms: at least 100");
     if (config.writes != "io_uring" && config.writes != "sendmsg")
       throw std::invalid_argument("server.writes: io_uring or sendmsg, not '" + config.writes + "'");
+    (void)parley::net::OriginPolicy(config.allowed_origins);  // throws naming a bad entry
     spdlog::set_default_logger(spdlog::stderr_color_mt("parley"));
     spdlog::set_level(level);
     if (print_config) {

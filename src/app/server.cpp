@@ -90,7 +90,7 @@ int run_server(Config config) {
   node::Node node(options, store, broker.get());
 
   node.admission().set_trusted_proxies(config.trusted_proxies);
-  net::HttpOptions http{config.web_dir, &node, &node.admission()};
+  net::HttpOptions http{config.web_dir, &node, &node.admission(), net::OriginPolicy(config.allowed_origins)};
   std::vector<std::shared_ptr<net::Listener>> listeners;
   auto first = std::make_shared<net::Listener>(node.shard(0).loop(), http, endpoint);
   const unsigned short port = first->port();

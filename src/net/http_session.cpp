@@ -228,7 +228,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
   void upgrade(http::request<http::string_body>& req, std::string_view path) {
     const std::string_view key(req[http::field::sec_websocket_key]);
-    switch (refusal_of(path, req[http::field::sec_websocket_version], key, options_.service->draining())) {
+    // Two Origin headers are refused: which one a browser meant cannot be known.
+    const auto origins = req.count(http::field::origin);
+    const bool origin_ok =
+        origins <= 1 &&
+        options_.origins.allows(origins ? std::optional(std::string_view(req[http::field::origin])) : std::nullopt,
+                                req[http::field::host]);
+    switch (refusal_of(path, req[http::field::sec_websocket_version], key, options_.service->draining(), origin_ok)) {
       case Refusal::none: break;
       case Refusal::not_found:
         return send_error(http::status::not_found, "not_found", "WebSocket endpoint is /ws", false);
@@ -243,6 +249,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       }
       case Refusal::bad_key:
         return send_error(http::status::bad_request, "bad_handshake", "missing or invalid Sec-WebSocket-Key", false);
+      case Refusal::bad_origin:
+        loop_.metrics().origin_refusals.add();
+        return send_error(http::status::forbidden, "forbidden_origin",
+                          "this page's origin may not open a WebSocket here (server.allowed_origins)", false);
     }
     switch (options_.admission->admit(ticket_)) {
       case Admission::Verdict::ok: break;

@@ -8,6 +8,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include "net/admission.hpp"
+#include "net/upgrade.hpp"
 
 #include <chrono>
 #include <string_view>
@@ -37,6 +38,7 @@ struct HttpOptions {
   std::filesystem::path web_root;
   HttpService* service = nullptr;
   Admission* admission = nullptr;  // shared by every loop of the node
+  OriginPolicy origins;            // which pages may open a WebSocket (server.allowed_origins)
 };
 
 // Takes a connected, non-blocking socket of the given protocol (IPv4 or IPv6): reads its first

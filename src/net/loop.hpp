@@ -39,6 +39,7 @@ struct LoopMetrics {
   core::Counter outbound_bytes;  // gauge: queued and in flight
   core::Counter slow_consumer_closes;
   core::Counter protocol_closes;  // closes for 1002/1003/1007/1009
+  core::Counter origin_refusals;  // upgrades refused for their Origin (403)
 };
 
 struct LoopOptions {

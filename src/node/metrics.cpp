@@ -56,6 +56,8 @@ std::string Node::metrics_text() const {
       {"parley_connections", "Open WebSocket connections.", "gauge", &L::connections, nullptr},
       {"parley_connections_total", "WebSocket connections accepted.", "counter", &L::connections_total, nullptr},
       {"parley_http_requests_total", "HTTP requests served.", "counter", &L::http_requests, nullptr},
+      {"parley_origin_refusals_total", "WebSocket upgrades refused for their Origin (server.allowed_origins).",
+       "counter", &L::origin_refusals, nullptr},
       {"parley_frames_in_total", "Client text frames received.", "counter", nullptr, &S::frames_in},
       {"parley_messages_in_total", "Chat messages accepted (seq assigned).", "counter", nullptr, &S::messages_in},
       {"parley_messages_acked_total", "Chat messages durable and acknowledged.", "counter", nullptr,

@@ -80,7 +80,7 @@ Scan scan_upgrade_request(std::string_view bytes, std::size_t max_header_bytes, 
   UpgradeRequest r;
   r.target = target;
   r.length = length;
-  std::string_view upgrade, connection, host;
+  std::string_view upgrade, connection;
   bool seen_upgrade = false, seen_connection = false, seen_key = false, seen_version = false, seen_protocols = false,
        seen_host = false;
   while (!rest.empty()) {
@@ -98,7 +98,9 @@ Scan scan_upgrade_request(std::string_view bytes, std::size_t max_header_bytes, 
     const std::string_view value = trim(value_raw);
     bool ok = true;
     if (iequals(name, "host"))
-      ok = take_once(value, host, seen_host);
+      ok = take_once(value, r.host, seen_host);
+    else if (iequals(name, "origin"))
+      ok = take_once(value, r.origin, r.has_origin);  // two: HttpSession refuses it
     else if (iequals(name, "upgrade"))
       ok = take_once(value, upgrade, seen_upgrade);
     else if (iequals(name, "connection"))
@@ -114,7 +116,7 @@ Scan scan_upgrade_request(std::string_view bytes, std::size_t max_header_bytes, 
     if (!ok) return Scan::other;
   }
   // RFC 9112 3.2: exactly one Host (a second one was refused above), and a valid one.
-  if (!seen_host || !valid_host(host)) return Scan::other;
+  if (!seen_host || !valid_host(r.host)) return Scan::other;
   if (!has_token(upgrade, "websocket") || !has_token(connection, "upgrade")) return Scan::other;
   if (!seen_key || !seen_version) return Scan::other;
   out = r;

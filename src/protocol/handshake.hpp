@@ -7,7 +7,8 @@
 // So this scanner only ever accepts; it never refuses. What it accepts, the HTTP session would
 // accept too: HTTP/1.1 with exactly one valid Host, no body (no Content-Length or
 // Transfer-Encoding), no folded line (obs-fold), a Connection list Beast can parse
-// (http_request.hpp has the rules both apply; the fuzz target checks the two agree).
+// (http_request.hpp has the rules both apply; the fuzz target checks the two agree), at most one
+// Origin.
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -19,7 +20,10 @@ struct UpgradeRequest {
   std::string_view key;        // Sec-WebSocket-Key, as sent
   std::string_view version;    // Sec-WebSocket-Version
   std::string_view protocols;  // Sec-WebSocket-Protocol (may be empty)
-  std::size_t length = 0;      // bytes of the request, including the blank line
+  std::string_view host;       // Host
+  std::string_view origin;     // Origin, if has_origin (browsers send it; other clients may not)
+  bool has_origin = false;
+  std::size_t length = 0;  // bytes of the request, including the blank line
 };
 
 enum class Scan {

@@ -184,6 +184,58 @@ TEST_F(Http, MissingWebSocketKeyIs400) {
   EXPECT_EQ(json_code(r), "bad_handshake");
 }
 
+// Cross-site WebSocket hijacking: a page on another site may not open a socket here, through
+// either path to the upgrade (the fast path hands a refused request to the HTTP session).
+std::string upgrade_from(const std::string& host, const std::string& origin_lines) {
+  return "GET /ws HTTP/1.1\r\nHost: " + host + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" + origin_lines +
+         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+}
+
+TEST_F(Http, UpgradeFromAnotherOriginIs403) {
+  const std::string host = "127.0.0.1:" + std::to_string(port());
+  auto evil = http_raw(port(), upgrade_from(host, "Origin: https://evil.example\r\n"));
+  EXPECT_EQ(evil.status, 403);
+  EXPECT_EQ(json_code(evil), "forbidden_origin");
+  auto null_origin = http_raw(port(), upgrade_from(host, "Origin: null\r\n"));
+  EXPECT_EQ(null_origin.status, 403);
+  auto two = http_raw(port(), upgrade_from(host, "Origin: http://" + host + "\r\nOrigin: https://evil.example\r\n"));
+  EXPECT_EQ(two.status, 403) << "two Origins: refused, whichever comes first";
+  auto other_port = http_raw(port(), upgrade_from(host, "Origin: http://127.0.0.1:1\r\n"));
+  EXPECT_EQ(other_port.status, 403);
+  EXPECT_EQ(fetch_metric(port(), "parley_origin_refusals_total"), 4.0);
+
+  // The page's own origin, and a client that is not a browser page (no Origin), are let in.
+  RawClient same;
+  ASSERT_TRUE(same.connect(port()));
+  same.send(upgrade_from(host, "Origin: http://" + host + "\r\n"));
+  auto ok = same.read_http_response(5s);
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 101);
+  RawClient bot;
+  ASSERT_TRUE(bot.connect(port()));
+  bot.send(upgrade_from(host, ""));
+  auto bot_ok = bot.read_http_response(5s);
+  ASSERT_TRUE(bot_ok);
+  EXPECT_EQ(bot_ok->status, 101);
+}
+
+TEST(HttpOrigins, AllowedOriginsListReplacesSameOrigin) {
+  ServerProcess server({{"server.allowed_origins=https://chat.example.com"}});
+  const std::string host = "127.0.0.1:" + std::to_string(server.port());
+  RawClient listed;
+  ASSERT_TRUE(listed.connect(server.port()));
+  listed.send(upgrade_from(host, "Origin: https://chat.example.com\r\n"));
+  auto ok = listed.read_http_response(5s);
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 101);
+  auto same = http_raw(server.port(), upgrade_from(host, "Origin: http://" + host + "\r\n"));
+  EXPECT_EQ(same.status, 403) << "a list replaces the same-origin rule";
+  auto bad = run_parley({"serve", "--listen", "127.0.0.1:0", "--data", "/tmp/parley-it-never", "--set",
+                         "server.allowed_origins=chat.example.com"});
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("server.allowed_origins"), std::string::npos) << bad.output;
+}
+
 TEST_F(Http, UpgradeOnOtherPathIs404) {
   auto r = http_raw(port(),
                     "GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"

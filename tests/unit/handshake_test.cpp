@@ -51,7 +51,20 @@ TEST(Handshake, BrowserUpgradeIsComplete) {
   EXPECT_EQ(r.key, "dGhlIHNhbXBsZSBub25jZQ==");
   EXPECT_EQ(r.version, "13");
   EXPECT_EQ(r.protocols, "parley.v1");
+  EXPECT_EQ(r.host, "127.0.0.1:8080");
+  EXPECT_TRUE(r.has_origin);
+  EXPECT_EQ(r.origin, "http://127.0.0.1:8080");
   EXPECT_EQ(r.length, browser.size());
+}
+
+TEST(Handshake, OriginIsOptionalAndOnlyOnce) {
+  UpgradeRequest r;
+  ASSERT_EQ(scan(replace(browser, "Origin: http://127.0.0.1:8080\r\n", ""), r), Scan::complete);
+  EXPECT_FALSE(r.has_origin);
+  // Two Origins: the HTTP session refuses the request, so the fast path must not accept it.
+  EXPECT_EQ(scan(replace(browser, "Origin: http://127.0.0.1:8080\r\n",
+                         "Origin: http://127.0.0.1:8080\r\nOrigin: https://evil.example\r\n")),
+            Scan::other);
 }
 
 TEST(Handshake, BytesAfterTheRequestAreNotPartOfIt) {
