@@ -28,6 +28,8 @@ std::string_view code_name(errc e) noexcept {
     case errc::cid_conflict: return "cid_conflict";
     case errc::room_limit: return "room_limit";
     case errc::confusable_name: return "confusable_name";
+    case errc::name_taken: return "name_taken";
+    case errc::no_such_user: return "no_such_user";
     case errc::internal: return "internal";
   }
   return "internal";
@@ -57,6 +59,8 @@ std::string_view default_message(errc e) noexcept {
     case errc::cid_conflict: return "this cid was used for another text; send it with a new cid";
     case errc::room_limit: return "the server has as many rooms as it may hold";
     case errc::confusable_name: return "someone in this room has a name that looks like yours; choose another name";
+    case errc::name_taken: return "another account has this name, or one that looks like it; choose another name";
+    case errc::no_such_user: return "no such account";
     case errc::internal: return "internal error";
   }
   return "internal error";

@@ -29,6 +29,8 @@ enum class errc {
   cid_conflict,     // a send reuses a cid of this user with another text
   room_limit,       // the node holds limits.max_rooms rooms: no more can be created
   confusable_name,  // join: another user in the room has a name that looks like this one
+  name_taken,       // register: another account has this name, or one that looks like it
+  no_such_user,     // the account does not exist (or was deleted)
   internal,
 };
 

@@ -6,18 +6,23 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <deque>
 #include <limits>
-#include <memory>
 #include <stdexcept>
 #include <thread>
 
 #include "protocol/errc.hpp"
+#include "store/pg_rows.hpp"
 
 namespace parley::store {
 
 namespace {
 
+using pg::column;
+using pg::int_column;
+using pg::Params;
+using pg::Result;
+using pg::sqlstate;
+using pg::trimmed;
 using protocol::errc;
 using Clock = std::chrono::steady_clock;
 
@@ -40,7 +45,32 @@ constexpr const char* migrations[] = {
       PRIMARY KEY (room, seq)
     );
     )sql",
+    // 2: accounts and sign-in sessions. A deleted user keeps its row (messages refer to its id)
+    // with name_key NULL, so that its name is free again (NULLs are never equal in a UNIQUE).
+    R"sql(
+    CREATE TABLE users (
+      id text PRIMARY KEY,
+      name text NOT NULL,
+      name_key text CONSTRAINT users_name_key_unique UNIQUE,
+      password_hash text NOT NULL,
+      created_at bigint NOT NULL,
+      deleted boolean NOT NULL DEFAULT false
+    );
+    CREATE TABLE sessions (
+      token_digest text PRIMARY KEY,
+      user_id text NOT NULL REFERENCES users(id),
+      created_at bigint NOT NULL,
+      last_seen_at bigint NOT NULL,
+      expires_at bigint NOT NULL,
+      label text NOT NULL
+    );
+    CREATE INDEX sessions_user_id ON sessions(user_id);
+    CREATE INDEX sessions_expires_at ON sessions(expires_at);
+    )sql",
 };
+
+// A statement over a table of the newest migration: prepared once that migration has run.
+constexpr const char* newest_statement = "parley_insert_user";
 
 // Nodes starting together against one database take this advisory lock around their migrations.
 constexpr const char* migration_lock = "SELECT pg_advisory_xact_lock(7079686568)";  // "parley" digits
@@ -48,49 +78,6 @@ constexpr const char* migration_lock = "SELECT pg_advisory_xact_lock(7079686568)
 // 500 rows x 6 parameters: far below the protocol's 65,535 parameters per statement, large enough
 // that a 10,000-message batch is 20 statements.
 constexpr std::size_t chunk_rows = 500;
-constexpr unsigned text_oid = 25;
-constexpr unsigned int8_oid = 20;
-
-struct ResultDeleter {
-  void operator()(PGresult* r) const noexcept { PQclear(r); }
-};
-using Result = std::unique_ptr<PGresult, ResultDeleter>;
-
-// Statement parameters: strings go in binary format (their exact bytes: a NUL byte is rejected by
-// the server instead of silently cutting the text short), integers as decimal text.
-class Params {
- public:
-  void text(const std::string& s) {
-    values_.push_back(s.data());
-    lengths_.push_back(static_cast<int>(s.size()));
-    formats_.push_back(1);
-    types_.push_back(text_oid);
-  }
-  void int8(std::int64_t v) {
-    const std::string& s = ints_.emplace_back(std::to_string(v));  // deque: stable addresses
-    values_.push_back(s.c_str());
-    lengths_.push_back(0);
-    formats_.push_back(0);
-    types_.push_back(int8_oid);
-  }
-  int size() const { return static_cast<int>(values_.size()); }
-  const char* const* values() const { return values_.data(); }
-  const int* lengths() const { return lengths_.data(); }
-  const int* formats() const { return formats_.data(); }
-  const unsigned* types() const { return types_.data(); }
-  void reserve(std::size_t n) {
-    values_.reserve(n);
-    lengths_.reserve(n);
-    formats_.reserve(n);
-    types_.reserve(n);
-  }
-
- private:
-  std::deque<std::string> ints_;
-  std::vector<const char*> values_;
-  std::vector<int> lengths_, formats_;
-  std::vector<unsigned> types_;
-};
 
 std::int64_t clamp64(std::uint64_t v) { return static_cast<std::int64_t>(std::min<std::uint64_t>(v, INT64_MAX)); }
 
@@ -104,25 +91,6 @@ std::string insert_sql(std::size_t rows) {
   }
   sql += " ON CONFLICT (room, seq) DO NOTHING";
   return sql;
-}
-
-// libpq's messages span lines ("...\n\tIs the server running..."): one line per log entry.
-std::string trimmed(const char* msg) {
-  std::string s;
-  for (const char* p = msg ? msg : ""; *p; ++p) {
-    if (*p == '\n' || *p == '\t') {
-      if (!s.empty() && s.back() != ' ') s += ' ';
-    } else {
-      s += *p;
-    }
-  }
-  while (!s.empty() && s.back() == ' ') s.pop_back();
-  return s.empty() ? "unknown error" : s;
-}
-
-std::string sqlstate(const PGresult* r) {
-  const char* s = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
-  return s ? s : "";
 }
 
 // The conninfo without its password, for messages.
@@ -142,14 +110,6 @@ std::string describe(const std::string& conninfo) {
   }
   PQconninfoFree(opts);
   return out.empty() ? "libpq defaults" : out;
-}
-
-std::string column(const PGresult* r, int row, int col) {
-  return std::string(PQgetvalue(r, row, col), static_cast<std::size_t>(PQgetlength(r, row, col)));
-}
-
-std::int64_t int_column(const PGresult* r, int row, int col) {
-  return std::strtoll(PQgetvalue(r, row, col), nullptr, 10);
 }
 
 }  // namespace
@@ -211,7 +171,9 @@ bool PostgresStore::connect_once(std::string& err) {
       {"parley_delete_messages", "DELETE FROM messages WHERE room = $1"},
       {"parley_delete_room", "DELETE FROM rooms WHERE id = $1"},
   };
-  for (const auto& [name, sql] : statements) {
+  std::vector<std::pair<const char*, std::string>> all(std::begin(statements), std::end(statements));
+  for (auto& statement : account_statements()) all.push_back(std::move(statement));
+  for (const auto& [name, sql] : all) {
     Result r(PQprepare(conn_, name, sql.c_str(), 0, nullptr));
     if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) {
       const std::string state = sqlstate(r.get());
@@ -271,7 +233,7 @@ void PostgresStore::migrate() {
   exec("COMMIT");
   // Statements over tables the migrations just created: here, or by another node while this one
   // connected (connect_once skipped them while the tables did not exist yet).
-  Result described(PQdescribePrepared(conn_, "parley_insert_room"));
+  Result described(PQdescribePrepared(conn_, newest_statement));
   if (version < latest || PQresultStatus(described.get()) != PGRES_COMMAND_OK) {
     std::string err;
     if (!connect_once(err)) throw std::runtime_error("PostgreSQL reconnect after migration failed: " + err);
@@ -314,6 +276,38 @@ void PostgresStore::read(std::string room, std::uint64_t after, std::uint64_t be
 void PostgresStore::find_room(std::string room, FindRoomDone done) {
   worker_.find_room(std::move(room), std::move(done));
 }
+void PostgresStore::create_user(StoredUser user, Done done) { worker_.create_user(std::move(user), std::move(done)); }
+void PostgresStore::find_user_by_name_key(std::string name_key, FindUserDone done) {
+  worker_.find_user_by_name_key(std::move(name_key), std::move(done));
+}
+void PostgresStore::find_user(std::string id, FindUserDone done) { worker_.find_user(std::move(id), std::move(done)); }
+void PostgresStore::set_password(std::string user_id, std::string password_hash, std::string keep_session_digest,
+                                 Done done) {
+  worker_.set_password(std::move(user_id), std::move(password_hash), std::move(keep_session_digest), std::move(done));
+}
+void PostgresStore::delete_user(std::string user_id, Done done) {
+  worker_.delete_user(std::move(user_id), std::move(done));
+}
+void PostgresStore::create_session(StoredSession session, Done done) {
+  worker_.create_session(std::move(session), std::move(done));
+}
+void PostgresStore::find_session(std::string token_digest, std::int64_t now_ms, FindSessionDone done) {
+  worker_.find_session(std::move(token_digest), now_ms, std::move(done));
+}
+void PostgresStore::touch_session(std::string token_digest, std::int64_t last_seen_at, std::int64_t expires_at,
+                                  Done done) {
+  worker_.touch_session(std::move(token_digest), last_seen_at, expires_at, std::move(done));
+}
+void PostgresStore::list_sessions(std::string user_id, ListSessionsDone done) {
+  worker_.list_sessions(std::move(user_id), std::move(done));
+}
+void PostgresStore::revoke_session(std::string user_id, std::string token_digest, Done done) {
+  worker_.revoke_session(std::move(user_id), std::move(token_digest), std::move(done));
+}
+void PostgresStore::revoke_sessions(std::string user_id, Done done) {
+  worker_.revoke_sessions(std::move(user_id), std::move(done));
+}
+void PostgresStore::sweep_sessions(std::int64_t now_ms, Done done) { worker_.sweep_sessions(now_ms, std::move(done)); }
 void PostgresStore::flush() { worker_.flush(); }
 void PostgresStore::stop() { worker_.stop(); }
 StoreStats PostgresStore::stats() const { return worker_.stats(); }

@@ -11,8 +11,13 @@
 // already stored under the same (room, seq) fails only its own append (errc::store_failed). A row
 // the server rejects as data (class 22, e.g. a NUL byte in the text) fails only its own append too,
 // so one bad message cannot wedge the queue.
+// Account calls (postgres_accounts.cpp) run once more on a fresh connection when theirs was lost
+// during the call (a server restarted while the node was idle), then answer store_failed: every
+// one of them may run twice, a creation recognising its own row as rooms do.
 #include <chrono>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "store/store.hpp"
 #include "store/store_worker.hpp"
@@ -48,6 +53,19 @@ class PostgresStore final : public Store, private StoreBackend {
   void append(std::vector<core::Message> batch, Done done) override;
   void read(std::string room, std::uint64_t after, std::uint64_t before, std::size_t limit, ReadDone done) override;
   void find_room(std::string room, FindRoomDone done) override;
+  void create_user(StoredUser user, Done done) override;
+  void find_user_by_name_key(std::string name_key, FindUserDone done) override;
+  void find_user(std::string id, FindUserDone done) override;
+  void set_password(std::string user_id, std::string password_hash, std::string keep_session_digest,
+                    Done done) override;
+  void delete_user(std::string user_id, Done done) override;
+  void create_session(StoredSession session, Done done) override;
+  void find_session(std::string token_digest, std::int64_t now_ms, FindSessionDone done) override;
+  void touch_session(std::string token_digest, std::int64_t last_seen_at, std::int64_t expires_at, Done done) override;
+  void list_sessions(std::string user_id, ListSessionsDone done) override;
+  void revoke_session(std::string user_id, std::string token_digest, Done done) override;
+  void revoke_sessions(std::string user_id, Done done) override;
+  void sweep_sessions(std::int64_t now_ms, Done done) override;
   void flush() override;
   void stop() override;
   StoreStats stats() const override;
@@ -60,6 +78,29 @@ class PostgresStore final : public Store, private StoreBackend {
                            std::vector<core::Message>& out) override;
   std::error_code find_room_now(const std::string& room, std::optional<StoredRoom>& out) override;
   std::vector<StoredRoom> load_rooms_now() override;
+  // Accounts: postgres_accounts.cpp.
+  std::error_code create_user_now(const StoredUser& user) override;
+  std::error_code find_user_by_name_key_now(const std::string& name_key, std::optional<StoredUser>& out) override;
+  std::error_code find_user_now(const std::string& id, std::optional<StoredUser>& out) override;
+  std::error_code set_password_now(const std::string& user_id, const std::string& password_hash,
+                                   const std::string& keep_session_digest) override;
+  std::error_code delete_user_now(const std::string& user_id) override;
+  std::error_code create_session_now(const StoredSession& session) override;
+  std::error_code find_session_now(const std::string& token_digest, std::int64_t now_ms,
+                                   std::optional<std::pair<StoredSession, StoredUser>>& out) override;
+  std::error_code touch_session_now(const std::string& token_digest, std::int64_t last_seen_at,
+                                    std::int64_t expires_at) override;
+  std::error_code list_sessions_now(const std::string& user_id, std::vector<StoredSession>& out) override;
+  std::error_code revoke_session_now(const std::string& user_id, const std::string& token_digest) override;
+  std::error_code revoke_sessions_now(const std::string& user_id) override;
+  std::error_code sweep_sessions_now(std::int64_t now_ms) override;
+  // The account statements, prepared with the others on every connection.
+  static std::vector<std::pair<const char*, std::string>> account_statements();
+  // Runs an account operation (op() answers, or nullopt when a statement failed) on a live
+  // connection, and once more on a fresh one if the connection was lost during it: every account
+  // operation may run twice (a creation recognises its own row). Not more: a user is waiting.
+  template <class Op>
+  std::error_code account_call(const char* what, Op&& op);
 
   Outcome insert_chunk(const core::Message* const* rows, std::size_t n, std::vector<Append*>& owners, std::string& err);
   // Classifies a failed statement (a row refused as data, or anything else: retried); rolls back

@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "protocol/errc.hpp"
+#include "store/sqlite_rows.hpp"
 
 namespace parley::store {
 
@@ -34,16 +35,32 @@ constexpr const char* migrations[] = {
       PRIMARY KEY (room, seq)
     ) WITHOUT ROWID;
     )sql",
+    // 2: accounts and sign-in sessions. A deleted user keeps its row (messages refer to its id)
+    // with name_key NULL, so that its name is free again (NULLs are never equal in a UNIQUE).
+    R"sql(
+    CREATE TABLE users (
+      id TEXT PRIMARY KEY,
+      name TEXT NOT NULL,
+      name_key TEXT UNIQUE,
+      password_hash TEXT NOT NULL,
+      created_at INTEGER NOT NULL,
+      deleted INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE sessions (
+      token_digest TEXT PRIMARY KEY,
+      user_id TEXT NOT NULL REFERENCES users(id),
+      created_at INTEGER NOT NULL,
+      last_seen_at INTEGER NOT NULL,
+      expires_at INTEGER NOT NULL,
+      label TEXT NOT NULL
+    );
+    CREATE INDEX sessions_user_id ON sessions(user_id);
+    CREATE INDEX sessions_expires_at ON sessions(expires_at);
+    )sql",
 };
 
-std::string text_column(sqlite3_stmt* st, int col) {
-  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st, col));
-  return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(st, col))) : std::string();
-}
-
-void bind_text(sqlite3_stmt* st, int i, const std::string& s) {
-  sqlite3_bind_text(st, i, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
-}
+using sqlite_rows::bind_text;
+using sqlite_rows::text_column;
 
 }  // namespace
 
@@ -94,6 +111,7 @@ SqliteStore::SqliteStore(SqliteOptions options)
       &select_room_);
   prepare("DELETE FROM messages WHERE room = ?1", &delete_messages_);
   prepare("DELETE FROM rooms WHERE id = ?1", &delete_room_);
+  prepare_accounts();
   // SQLite's automatic checkpoint runs in the committing thread: every checkpoint_pages pages a
   // commit also copies the WAL into the database and fsyncs both, which held a commit (and every
   // message waiting on it) for up to 10 ms in the rooms benchmark. This hook replaces it.
@@ -124,6 +142,7 @@ SqliteStore::~SqliteStore() {
   sqlite3_finalize(select_room_);
   sqlite3_finalize(delete_messages_);
   sqlite3_finalize(delete_room_);
+  for (sqlite3_stmt* st : account_statements()) sqlite3_finalize(st);
   sqlite3_close(db_);
 }
 
@@ -184,6 +203,38 @@ void SqliteStore::read(std::string room, std::uint64_t after, std::uint64_t befo
 void SqliteStore::find_room(std::string room, FindRoomDone done) {
   worker_.find_room(std::move(room), std::move(done));
 }
+void SqliteStore::create_user(StoredUser user, Done done) { worker_.create_user(std::move(user), std::move(done)); }
+void SqliteStore::find_user_by_name_key(std::string name_key, FindUserDone done) {
+  worker_.find_user_by_name_key(std::move(name_key), std::move(done));
+}
+void SqliteStore::find_user(std::string id, FindUserDone done) { worker_.find_user(std::move(id), std::move(done)); }
+void SqliteStore::set_password(std::string user_id, std::string password_hash, std::string keep_session_digest,
+                               Done done) {
+  worker_.set_password(std::move(user_id), std::move(password_hash), std::move(keep_session_digest), std::move(done));
+}
+void SqliteStore::delete_user(std::string user_id, Done done) {
+  worker_.delete_user(std::move(user_id), std::move(done));
+}
+void SqliteStore::create_session(StoredSession session, Done done) {
+  worker_.create_session(std::move(session), std::move(done));
+}
+void SqliteStore::find_session(std::string token_digest, std::int64_t now_ms, FindSessionDone done) {
+  worker_.find_session(std::move(token_digest), now_ms, std::move(done));
+}
+void SqliteStore::touch_session(std::string token_digest, std::int64_t last_seen_at, std::int64_t expires_at,
+                                Done done) {
+  worker_.touch_session(std::move(token_digest), last_seen_at, expires_at, std::move(done));
+}
+void SqliteStore::list_sessions(std::string user_id, ListSessionsDone done) {
+  worker_.list_sessions(std::move(user_id), std::move(done));
+}
+void SqliteStore::revoke_session(std::string user_id, std::string token_digest, Done done) {
+  worker_.revoke_session(std::move(user_id), std::move(token_digest), std::move(done));
+}
+void SqliteStore::revoke_sessions(std::string user_id, Done done) {
+  worker_.revoke_sessions(std::move(user_id), std::move(done));
+}
+void SqliteStore::sweep_sessions(std::int64_t now_ms, Done done) { worker_.sweep_sessions(now_ms, std::move(done)); }
 void SqliteStore::flush() { worker_.flush(); }
 StoreStats SqliteStore::stats() const { return worker_.stats(); }
 

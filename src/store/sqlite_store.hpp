@@ -10,6 +10,8 @@
 #include <atomic>
 #include <condition_variable>
 #include <filesystem>
+#include <functional>
+#include <initializer_list>
 #include <mutex>
 #include <thread>
 
@@ -43,6 +45,19 @@ class SqliteStore final : public Store, private StoreBackend {
   void append(std::vector<core::Message> batch, Done done) override;
   void read(std::string room, std::uint64_t after, std::uint64_t before, std::size_t limit, ReadDone done) override;
   void find_room(std::string room, FindRoomDone done) override;
+  void create_user(StoredUser user, Done done) override;
+  void find_user_by_name_key(std::string name_key, FindUserDone done) override;
+  void find_user(std::string id, FindUserDone done) override;
+  void set_password(std::string user_id, std::string password_hash, std::string keep_session_digest,
+                    Done done) override;
+  void delete_user(std::string user_id, Done done) override;
+  void create_session(StoredSession session, Done done) override;
+  void find_session(std::string token_digest, std::int64_t now_ms, FindSessionDone done) override;
+  void touch_session(std::string token_digest, std::int64_t last_seen_at, std::int64_t expires_at, Done done) override;
+  void list_sessions(std::string user_id, ListSessionsDone done) override;
+  void revoke_session(std::string user_id, std::string token_digest, Done done) override;
+  void revoke_sessions(std::string user_id, Done done) override;
+  void sweep_sessions(std::int64_t now_ms, Done done) override;
   void flush() override;
   void stop() override;
   StoreStats stats() const override;
@@ -59,6 +74,28 @@ class SqliteStore final : public Store, private StoreBackend {
                            std::vector<core::Message>& out) override;
   std::error_code find_room_now(const std::string& room, std::optional<StoredRoom>& out) override;
   std::vector<StoredRoom> load_rooms_now() override;
+  // Accounts: sqlite_accounts.cpp.
+  std::error_code create_user_now(const StoredUser& user) override;
+  std::error_code find_user_by_name_key_now(const std::string& name_key, std::optional<StoredUser>& out) override;
+  std::error_code find_user_now(const std::string& id, std::optional<StoredUser>& out) override;
+  std::error_code set_password_now(const std::string& user_id, const std::string& password_hash,
+                                   const std::string& keep_session_digest) override;
+  std::error_code delete_user_now(const std::string& user_id) override;
+  std::error_code create_session_now(const StoredSession& session) override;
+  std::error_code find_session_now(const std::string& token_digest, std::int64_t now_ms,
+                                   std::optional<std::pair<StoredSession, StoredUser>>& out) override;
+  std::error_code touch_session_now(const std::string& token_digest, std::int64_t last_seen_at,
+                                    std::int64_t expires_at) override;
+  std::error_code list_sessions_now(const std::string& user_id, std::vector<StoredSession>& out) override;
+  std::error_code revoke_session_now(const std::string& user_id, const std::string& token_digest) override;
+  std::error_code revoke_sessions_now(const std::string& user_id) override;
+  std::error_code sweep_sessions_now(std::int64_t now_ms) override;
+  void prepare_accounts();
+  std::vector<sqlite3_stmt*> account_statements() const;
+  // Runs `steps` (each true on success) in one write transaction; false (rolled back) if any fails.
+  bool in_transaction(std::initializer_list<std::function<bool()>> steps);
+  // Logs what failed (never a value: a hash or digest may be among them); store_failed.
+  std::error_code failed(const char* what);
 
   void run_checkpointer();
   static int on_wal_commit(void* self, sqlite3* db, const char* name, int pages);
@@ -75,6 +112,20 @@ class SqliteStore final : public Store, private StoreBackend {
   sqlite3_stmt* select_room_ = nullptr;
   sqlite3_stmt* delete_messages_ = nullptr;
   sqlite3_stmt* delete_room_ = nullptr;
+  sqlite3_stmt* insert_user_ = nullptr;
+  sqlite3_stmt* select_user_by_key_ = nullptr;
+  sqlite3_stmt* select_user_ = nullptr;
+  sqlite3_stmt* update_password_ = nullptr;
+  sqlite3_stmt* mark_user_deleted_ = nullptr;
+  sqlite3_stmt* delete_other_sessions_ = nullptr;  // of a user, but one
+  sqlite3_stmt* delete_user_sessions_ = nullptr;
+  sqlite3_stmt* insert_session_ = nullptr;
+  sqlite3_stmt* select_session_ = nullptr;
+  sqlite3_stmt* delete_expired_session_ = nullptr;
+  sqlite3_stmt* touch_session_ = nullptr;
+  sqlite3_stmt* select_sessions_ = nullptr;
+  sqlite3_stmt* delete_session_ = nullptr;  // of a user
+  sqlite3_stmt* sweep_sessions_ = nullptr;
 
   // The store thread: it alone uses db_ and the statements above.
   StoreWorker worker_;

@@ -1,5 +1,5 @@
 #pragma once
-// Store: where messages and rooms are durable. One interface, two implementations with one
+// Store: where messages, rooms, accounts and sign-in sessions are durable. One interface, two implementations with one
 // contract test suite (tests/contract/store_contract_test.cpp): SqliteStore (the embedded default) and
 // PostgresStore (a cluster).
 //
@@ -7,12 +7,18 @@
 // other call may come from any thread; the work runs on the store's own thread, and its
 // completion handler is called there, in submission order. Callers post back to their executor.
 // Ordering: appends commit in submission order; a read sees every append whose completion ran.
+// Every call runs in submission order, account calls among the others: a find sees every write
+// submitted before it.
+// Accounts: rows only. The password hash and the session token's digest arrive computed, as
+// opaque strings; the store never sees a password or a token. An account call is not retried
+// through an outage: it answers errc::store_failed at once, as a user is waiting.
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include "core/message.hpp"
@@ -24,6 +30,26 @@ struct StoredRoom {
   std::uint64_t last_seq = 0;
   std::int64_t created_at = 0;
   std::string created_by;
+};
+
+// An account. Kept when deleted (messages refer to its id), without its name key and hash.
+struct StoredUser {
+  std::string id;               // opaque, stable ("u_..."), never reused
+  std::string name;             // display name as registered
+  std::string name_key;         // the key names are unique under (the caller's folding: skeleton), among live users
+  std::string password_hash;    // encoded argon2id; empty for a deleted user
+  std::int64_t created_at = 0;  // ms since epoch
+  bool deleted = false;
+};
+
+// A signed-in session. Expired ones are removed lazily (find_session drops the one it is asked
+// for) and by sweep_sessions, which the node calls periodically: the table does not grow without
+// bound.
+struct StoredSession {
+  std::string token_digest;  // hex digest of the session token (the token itself is never stored)
+  std::string user_id;
+  std::int64_t created_at = 0, last_seen_at = 0, expires_at = 0;  // ms since epoch
+  std::string label;  // e.g. the User-Agent, at most 200 bytes (the caller truncates)
 };
 
 struct StoreStats {
@@ -39,6 +65,15 @@ class Store {
   using Done = std::function<void(std::error_code)>;
   using ReadDone = std::function<void(std::error_code, std::vector<core::Message>)>;
   using FindRoomDone = std::function<void(std::error_code, std::optional<StoredRoom>)>;
+  using FindUserDone = std::function<void(std::error_code, std::optional<StoredUser>)>;
+  using FindSessionDone = std::function<void(std::error_code, std::optional<std::pair<StoredSession, StoredUser>>)>;
+  using ListSessionsDone = std::function<void(std::error_code, std::vector<StoredSession>)>;
+
+  // list_sessions answers at most this many: a budget on one reply, whatever a user piled up.
+  static constexpr std::size_t max_listed_sessions = 100;
+  // sweep_sessions deletes at most this many rows per call, so one sweep never holds the store
+  // thread (and every message waiting behind it) for long; the next call goes on.
+  static constexpr std::size_t max_swept_sessions = 10000;
 
   virtual ~Store() = default;
 
@@ -68,6 +103,49 @@ class Store {
   // broker's room index does not have it or does not answer (Node::find_room): a room is stored
   // before it is announced.
   virtual void find_room(std::string room, FindRoomDone done) = 0;
+
+  // Accounts (see Accounts above). Every failure not named here is errc::store_failed.
+  //
+  // Stores a new user (deleted false). errc::name_taken if a live user has the same name_key; the
+  // database decides (a unique key), so of two concurrent registrations on any nodes exactly one
+  // succeeds. A stored row with the same id and the same fields is this very creation, stored by
+  // an attempt whose answer was lost: success. Another user of the same id is a bug: store_failed.
+  virtual void create_user(StoredUser user, Done done) = 0;
+  // The live user of that name_key, or nullopt without an error.
+  virtual void find_user_by_name_key(std::string name_key, FindUserDone done) = 0;
+  // The user of that id, deleted ones too (deleted true, name_key and password_hash empty):
+  // messages from a deleted user still show as such. nullopt without an error if none.
+  virtual void find_user(std::string id, FindUserDone done) = 0;
+  // Replaces the hash and, in the same transaction, deletes every session of the user but
+  // keep_session_digest (empty: all of them): a password change signs out everywhere else.
+  // errc::no_such_user if there is no live user of that id.
+  virtual void set_password(std::string user_id, std::string password_hash, std::string keep_session_digest,
+                            Done done) = 0;
+  // Marks the user deleted, clears its hash, frees its name (its name_key no longer blocks a
+  // registration) and deletes its sessions, in one transaction; the row stays. Success if it is
+  // deleted already; errc::no_such_user if no user ever had that id.
+  virtual void delete_user(std::string user_id, Done done) = 0;
+
+  // Stores a new session. errc::no_such_user if its user is not live (deleted since it signed in).
+  virtual void create_session(StoredSession session, Done done) = 0;
+  // The session and its user; nullopt without an error if there is no such session, if it has
+  // expired (expires_at <= now_ms: the row is deleted then), or if its user is deleted.
+  virtual void find_session(std::string token_digest, std::int64_t now_ms, FindSessionDone done) = 0;
+  // Sliding expiry: sets last_seen_at and expires_at. An expired session (expires_at <=
+  // last_seen_at) is not brought back, and a session that is gone is no error: the next
+  // find_session answers nullopt either way.
+  virtual void touch_session(std::string token_digest, std::int64_t last_seen_at, std::int64_t expires_at,
+                             Done done) = 0;
+  // The user's sessions, newest (created_at) first, at most max_listed_sessions of them. Expired
+  // sessions not swept yet are listed too: the caller compares expires_at with its clock.
+  virtual void list_sessions(std::string user_id, ListSessionsDone done) = 0;
+  // Deletes one session of this user. The digest of another user's session, or of none, is a
+  // silent success that changes nothing: the caller cannot learn that it exists.
+  virtual void revoke_session(std::string user_id, std::string token_digest, Done done) = 0;
+  // Deletes every session of the user.
+  virtual void revoke_sessions(std::string user_id, Done done) = 0;
+  // Deletes sessions with expires_at <= now_ms, at most max_swept_sessions of them.
+  virtual void sweep_sessions(std::int64_t now_ms, Done done) = 0;
 
   // Blocks until everything queued so far has committed and its completions ran.
   virtual void flush() = 0;

@@ -75,6 +75,88 @@ void StoreWorker::find_room(std::string room, Store::FindRoomDone done) {
   submit(FindRoomJob{std::move(room), std::move(done)});
 }
 
+template <class Attempt>
+void StoreWorker::account(Store::Done done, Attempt attempt) {
+  submit(AccountJob{[done = std::move(done), attempt = std::move(attempt)](StoreBackend* backend) {
+    done(backend ? attempt(*backend) : make_error_code(errc::store_failed));
+  }});
+}
+
+template <class Out, class Attempt>
+void StoreWorker::account(std::function<void(std::error_code, Out)> done, Attempt attempt) {
+  submit(AccountJob{[done = std::move(done), attempt = std::move(attempt)](StoreBackend* backend) {
+    Out out{};
+    const std::error_code ec = backend ? attempt(*backend, out) : make_error_code(errc::store_failed);
+    if (ec) out = Out{};
+    done(ec, std::move(out));
+  }});
+}
+
+void StoreWorker::create_user(StoredUser user, Store::Done done) {
+  account(std::move(done), [user = std::move(user)](StoreBackend& b) { return b.create_user_now(user); });
+}
+
+void StoreWorker::find_user_by_name_key(std::string name_key, Store::FindUserDone done) {
+  account(std::move(done), [name_key = std::move(name_key)](StoreBackend& b, std::optional<StoredUser>& out) {
+    return b.find_user_by_name_key_now(name_key, out);
+  });
+}
+
+void StoreWorker::find_user(std::string id, Store::FindUserDone done) {
+  account(std::move(done),
+          [id = std::move(id)](StoreBackend& b, std::optional<StoredUser>& out) { return b.find_user_now(id, out); });
+}
+
+void StoreWorker::set_password(std::string user_id, std::string password_hash, std::string keep_session_digest,
+                               Store::Done done) {
+  account(std::move(done), [user_id = std::move(user_id), password_hash = std::move(password_hash),
+                            keep = std::move(keep_session_digest)](StoreBackend& b) {
+    return b.set_password_now(user_id, password_hash, keep);
+  });
+}
+
+void StoreWorker::delete_user(std::string user_id, Store::Done done) {
+  account(std::move(done), [user_id = std::move(user_id)](StoreBackend& b) { return b.delete_user_now(user_id); });
+}
+
+void StoreWorker::create_session(StoredSession session, Store::Done done) {
+  account(std::move(done), [session = std::move(session)](StoreBackend& b) { return b.create_session_now(session); });
+}
+
+void StoreWorker::find_session(std::string token_digest, std::int64_t now_ms, Store::FindSessionDone done) {
+  account(std::move(done), [token_digest = std::move(token_digest), now_ms](
+                               StoreBackend& b, std::optional<std::pair<StoredSession, StoredUser>>& out) {
+    return b.find_session_now(token_digest, now_ms, out);
+  });
+}
+
+void StoreWorker::touch_session(std::string token_digest, std::int64_t last_seen_at, std::int64_t expires_at,
+                                Store::Done done) {
+  account(std::move(done), [token_digest = std::move(token_digest), last_seen_at, expires_at](StoreBackend& b) {
+    return b.touch_session_now(token_digest, last_seen_at, expires_at);
+  });
+}
+
+void StoreWorker::list_sessions(std::string user_id, Store::ListSessionsDone done) {
+  account(std::move(done), [user_id = std::move(user_id)](StoreBackend& b, std::vector<StoredSession>& out) {
+    return b.list_sessions_now(user_id, out);
+  });
+}
+
+void StoreWorker::revoke_session(std::string user_id, std::string token_digest, Store::Done done) {
+  account(std::move(done), [user_id = std::move(user_id), token_digest = std::move(token_digest)](StoreBackend& b) {
+    return b.revoke_session_now(user_id, token_digest);
+  });
+}
+
+void StoreWorker::revoke_sessions(std::string user_id, Store::Done done) {
+  account(std::move(done), [user_id = std::move(user_id)](StoreBackend& b) { return b.revoke_sessions_now(user_id); });
+}
+
+void StoreWorker::sweep_sessions(std::int64_t now_ms, Store::Done done) {
+  account(std::move(done), [now_ms](StoreBackend& b) { return b.sweep_sessions_now(now_ms); });
+}
+
 void StoreWorker::flush() {
   std::promise<void> done;
   submit(CallJob{[&] { done.set_value(); }});
@@ -122,6 +204,8 @@ void StoreWorker::submit(Job job) {
           j.done(errc::store_failed, {});
         else if constexpr (std::is_same_v<J, FindRoomJob>)
           j.done(errc::store_failed, std::nullopt);
+        else if constexpr (std::is_same_v<J, AccountJob>)
+          j.fn(nullptr);
         else if constexpr (std::is_same_v<J, CallJob>) {
           // The thread may still be draining: a flush waits for it to end, and start-up work may
           // use the backend only once the thread is gone. From the thread itself (a completion
@@ -196,6 +280,8 @@ void StoreWorker::run() {
         fr->done(ec, std::move(found));
       } else if (auto* f = std::get_if<CallJob>(&job)) {
         f->fn();
+      } else if (auto* acc = std::get_if<AccountJob>(&job)) {
+        acc->fn(&backend_);
       }
     }
     commit_pending();

@@ -14,7 +14,10 @@
 // Failures: a commit that fails is retried with the same rows after 50 ms, doubling to 2 s: an
 // assigned seq is never skipped. A commit the database rejects as data is retried append by
 // append, so that only the append holding the bad row fails. A creation is retried the same way;
-// reads and lookups answer at once, as their callers wait.
+// reads and lookups answer at once, as their callers wait. Account calls (users, sessions) are
+// not retried either, writes included: a user is waiting for the answer, and store_failed now
+// beats a page that hangs through an outage (the user tries again). They run one by one between
+// the other jobs, never inside an append group.
 // Stop: stop() lets the queue drain, then joins the thread. A commit or creation failing after
 // stop() is retried until stop_timeout has passed since, then fails with errc::store_failed
 // (nothing unacknowledged is claimed stored). Once stop() has begun every call fails on its
@@ -70,6 +73,24 @@ class StoreBackend {
   virtual std::error_code find_room_now(const std::string& room, std::optional<StoredRoom>& out) = 0;
   // Start-up; throws std::runtime_error when the rooms cannot be read.
   virtual std::vector<StoredRoom> load_rooms_now() = 0;
+
+  // Account rows (store.hpp states each contract). One answer, not retried through an outage:
+  // the caller is waiting. Errors are logged here, never with a hash or a digest in them.
+  virtual std::error_code create_user_now(const StoredUser& user) = 0;
+  virtual std::error_code find_user_by_name_key_now(const std::string& name_key, std::optional<StoredUser>& out) = 0;
+  virtual std::error_code find_user_now(const std::string& id, std::optional<StoredUser>& out) = 0;
+  virtual std::error_code set_password_now(const std::string& user_id, const std::string& password_hash,
+                                           const std::string& keep_session_digest) = 0;
+  virtual std::error_code delete_user_now(const std::string& user_id) = 0;
+  virtual std::error_code create_session_now(const StoredSession& session) = 0;
+  virtual std::error_code find_session_now(const std::string& token_digest, std::int64_t now_ms,
+                                           std::optional<std::pair<StoredSession, StoredUser>>& out) = 0;
+  virtual std::error_code touch_session_now(const std::string& token_digest, std::int64_t last_seen_at,
+                                            std::int64_t expires_at) = 0;
+  virtual std::error_code list_sessions_now(const std::string& user_id, std::vector<StoredSession>& out) = 0;
+  virtual std::error_code revoke_session_now(const std::string& user_id, const std::string& token_digest) = 0;
+  virtual std::error_code revoke_sessions_now(const std::string& user_id) = 0;
+  virtual std::error_code sweep_sessions_now(std::int64_t now_ms) = 0;
 };
 
 struct StoreWorkerOptions {
@@ -102,6 +123,18 @@ class StoreWorker {
   void append(std::vector<core::Message> batch, Store::Done done);
   void read(std::string room, std::uint64_t after, std::uint64_t before, std::size_t limit, Store::ReadDone done);
   void find_room(std::string room, Store::FindRoomDone done);
+  void create_user(StoredUser user, Store::Done done);
+  void find_user_by_name_key(std::string name_key, Store::FindUserDone done);
+  void find_user(std::string id, Store::FindUserDone done);
+  void set_password(std::string user_id, std::string password_hash, std::string keep_session_digest, Store::Done done);
+  void delete_user(std::string user_id, Store::Done done);
+  void create_session(StoredSession session, Store::Done done);
+  void find_session(std::string token_digest, std::int64_t now_ms, Store::FindSessionDone done);
+  void touch_session(std::string token_digest, std::int64_t last_seen_at, std::int64_t expires_at, Store::Done done);
+  void list_sessions(std::string user_id, Store::ListSessionsDone done);
+  void revoke_session(std::string user_id, std::string token_digest, Store::Done done);
+  void revoke_sessions(std::string user_id, Store::Done done);
+  void sweep_sessions(std::int64_t now_ms, Store::Done done);
   void flush();
   void stop();
   StoreStats stats() const;
@@ -132,10 +165,21 @@ class StoreWorker {
   struct CallJob {
     std::function<void()> fn;  // flush, start-up work
   };
-  using Job = std::variant<CreateJob, AppendJob, ReadJob, FindRoomJob, DeleteJob, CallJob>;
+  // One account call: the backend to run it against, or nullptr once the store has stopped (it
+  // then answers errc::store_failed).
+  struct AccountJob {
+    std::function<void(StoreBackend*)> fn;
+  };
+  using Job = std::variant<CreateJob, AppendJob, ReadJob, FindRoomJob, DeleteJob, CallJob, AccountJob>;
 
   void run();
   void submit(Job job);
+  // Submits an AccountJob answering done with attempt(backend) (a write) or with
+  // attempt(backend, out) and out (a lookup).
+  template <class Attempt>
+  void account(Store::Done done, Attempt attempt);
+  template <class Out, class Attempt>
+  void account(std::function<void(std::error_code, Out)> done, Attempt attempt);
   void commit(std::span<AppendJob*> jobs);
   std::error_code create(const StoredRoom& room);
   std::error_code remove(const std::string& room);

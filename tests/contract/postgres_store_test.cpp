@@ -202,8 +202,9 @@ TEST_F(PostgresStoreTest, MigrationsAreVersionedAndAppliedOnce) {
   { PostgresStore a(options(shared_pg().conninfo(db))); }
   { PostgresStore b(options(shared_pg().conninfo(db))); }
   auto rows = shared_pg().query(db, "SELECT version FROM schema_version ORDER BY version");
-  ASSERT_EQ(rows.size(), 1u);
+  ASSERT_EQ(rows.size(), 2u);  // 1: rooms and messages; 2: users and sessions
   EXPECT_EQ(rows[0][0], "1");
+  EXPECT_EQ(rows[1][0], "2");
 
   shared_pg().query(db, "INSERT INTO schema_version VALUES (99, 0)");
   try {

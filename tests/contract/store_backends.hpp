@@ -10,6 +10,7 @@
 #include <future>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -75,6 +76,18 @@ class PostgresBackend {
   }
   std::string database_;
 };
+
+// Typed suites run over Backends, named "Sqlite" and "Postgres" (CTest filters on the names).
+struct BackendNames {
+  template <class T>
+  static std::string GetName(int) {
+    if constexpr (std::is_same_v<T, SqliteBackend>)
+      return "Sqlite";
+    else
+      return "Postgres";
+  }
+};
+using Backends = ::testing::Types<SqliteBackend, PostgresBackend>;
 
 inline core::Message make_message(const std::string& room, std::uint64_t seq, std::string text = {}) {
   if (text.empty()) text = "message " + std::to_string(seq) + " in " + room;

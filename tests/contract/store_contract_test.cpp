@@ -54,17 +54,6 @@ class StoreContract : public ::testing::Test {
   std::unique_ptr<store::Store> store_;
 };
 
-struct BackendNames {
-  template <class T>
-  static std::string GetName(int) {
-    if constexpr (std::is_same_v<T, SqliteBackend>)
-      return "Sqlite";
-    else
-      return "Postgres";
-  }
-};
-
-using Backends = ::testing::Types<SqliteBackend, PostgresBackend>;
 TYPED_TEST_SUITE(StoreContract, Backends, BackendNames);
 
 TYPED_TEST(StoreContract, CreateRoomNowIsIdempotentAndLoadRoomsReportsLastSeq) {

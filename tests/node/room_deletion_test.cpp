@@ -37,6 +37,34 @@ class FlakyDeleteStore final : public store::Store {
     real_.read(std::move(room), after, before, limit, std::move(done));
   }
   void find_room(std::string room, FindRoomDone done) override { real_.find_room(std::move(room), std::move(done)); }
+  void create_user(store::StoredUser user, Done done) override { real_.create_user(std::move(user), std::move(done)); }
+  void find_user_by_name_key(std::string key, FindUserDone done) override {
+    real_.find_user_by_name_key(std::move(key), std::move(done));
+  }
+  void find_user(std::string id, FindUserDone done) override { real_.find_user(std::move(id), std::move(done)); }
+  void set_password(std::string user, std::string hash, std::string keep, Done done) override {
+    real_.set_password(std::move(user), std::move(hash), std::move(keep), std::move(done));
+  }
+  void delete_user(std::string user, Done done) override { real_.delete_user(std::move(user), std::move(done)); }
+  void create_session(store::StoredSession session, Done done) override {
+    real_.create_session(std::move(session), std::move(done));
+  }
+  void find_session(std::string digest, std::int64_t now_ms, FindSessionDone done) override {
+    real_.find_session(std::move(digest), now_ms, std::move(done));
+  }
+  void touch_session(std::string digest, std::int64_t seen, std::int64_t expires, Done done) override {
+    real_.touch_session(std::move(digest), seen, expires, std::move(done));
+  }
+  void list_sessions(std::string user, ListSessionsDone done) override {
+    real_.list_sessions(std::move(user), std::move(done));
+  }
+  void revoke_session(std::string user, std::string digest, Done done) override {
+    real_.revoke_session(std::move(user), std::move(digest), std::move(done));
+  }
+  void revoke_sessions(std::string user, Done done) override {
+    real_.revoke_sessions(std::move(user), std::move(done));
+  }
+  void sweep_sessions(std::int64_t now_ms, Done done) override { real_.sweep_sessions(now_ms, std::move(done)); }
   void flush() override { real_.flush(); }
   void stop() override { real_.stop(); }
   store::StoreStats stats() const override { return real_.stats(); }

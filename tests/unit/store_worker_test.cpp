@@ -73,6 +73,39 @@ class FakeBackend final : public StoreBackend {
     return {StoredRoom{"general", 3, 1, "ada"}};
   }
 
+  // Accounts: each call is logged ("account <what>") and answers `account_result`.
+  std::error_code account_result;
+  std::error_code create_user_now(const StoredUser& user) override { return account("create_user " + user.id); }
+  std::error_code find_user_by_name_key_now(const std::string& key, std::optional<StoredUser>& out) override {
+    if (!account_result) out = StoredUser{"u_1", "Ada", key, "h", 1, false};
+    return account("find_user_by_name_key " + key);
+  }
+  std::error_code find_user_now(const std::string& id, std::optional<StoredUser>& out) override {
+    if (!account_result) out = StoredUser{id, "Ada", "ada", "h", 1, false};
+    return account("find_user " + id);
+  }
+  std::error_code set_password_now(const std::string& user, const std::string&, const std::string&) override {
+    return account("set_password " + user);
+  }
+  std::error_code delete_user_now(const std::string& user) override { return account("delete_user " + user); }
+  std::error_code create_session_now(const StoredSession& s) override { return account("create_session " + s.user_id); }
+  std::error_code find_session_now(const std::string&, std::int64_t,
+                                   std::optional<std::pair<StoredSession, StoredUser>>&) override {
+    return account("find_session");
+  }
+  std::error_code touch_session_now(const std::string&, std::int64_t, std::int64_t) override {
+    return account("touch_session");
+  }
+  std::error_code list_sessions_now(const std::string& user, std::vector<StoredSession>& out) override {
+    if (!account_result) out.push_back(StoredSession{"d", user, 1, 1, 2, "ua"});
+    return account("list_sessions " + user);
+  }
+  std::error_code revoke_session_now(const std::string& user, const std::string&) override {
+    return account("revoke_session " + user);
+  }
+  std::error_code revoke_sessions_now(const std::string& user) override { return account("revoke_sessions " + user); }
+  std::error_code sweep_sessions_now(std::int64_t) override { return account("sweep_sessions"); }
+
   std::vector<std::string> log() {
     std::lock_guard lock(mutex_);
     return log_;
@@ -89,6 +122,10 @@ class FakeBackend final : public StoreBackend {
   bool load_throws = false;
 
  private:
+  std::error_code account(std::string entry) {
+    record("account " + std::move(entry));
+    return account_result;
+  }
   void record(std::string entry) {
     std::lock_guard lock(mutex_);
     log_.push_back(std::move(entry));
@@ -232,6 +269,70 @@ TEST(StoreWorker, OtherJobsRunInSubmissionOrderBetweenCommitsOnTheWorkerThread) 
   ASSERT_EQ(backend.threads().size(), 1u);
   EXPECT_EQ(c.threads(), backend.threads());
   EXPECT_EQ(backend.threads().count(std::this_thread::get_id()), 0u);
+}
+
+TEST(StoreWorker, AccountCallsRunInOrderBetweenCommitsAnswerOnceAndFailAtOnceAfterStop) {
+  FakeBackend backend;
+  Completions c;
+  StoreWorker worker(backend, StoreWorkerOptions{});
+  worker.start();
+  std::optional<StoredUser> found;
+  std::vector<StoredSession> listed;
+  {
+    Hold hold(worker);
+    worker.append(batch(1, 1), c.done(1));
+    worker.create_user(StoredUser{"u_1", "Ada", "ada", "h", 1, false}, c.done(2));
+    worker.append(batch(2, 1), c.done(3));
+    auto found_done = c.done(4);
+    worker.find_user_by_name_key("ada", [&, found_done](std::error_code ec, std::optional<StoredUser> u) {
+      found = std::move(u);
+      found_done(ec);
+    });
+    auto listed_done = c.done(5);
+    worker.list_sessions("u_1", [&, listed_done](std::error_code ec, std::vector<StoredSession> s) {
+      listed = std::move(s);
+      listed_done(ec);
+    });
+    worker.sweep_sessions(10, c.done(6));
+  }
+  worker.flush();
+  EXPECT_EQ(backend.log(), (std::vector<std::string>{"find hold", "commit 1", "account create_user u_1", "commit 2",
+                                                     "account find_user_by_name_key ada", "account list_sessions u_1",
+                                                     "account sweep_sessions"}));
+  EXPECT_EQ(c.order(), (std::vector<int>{1, 2, 3, 4, 5, 6}));
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->name_key, "ada");
+  EXPECT_EQ(listed.size(), 1u);
+  ASSERT_EQ(backend.threads().size(), 1u);
+  EXPECT_EQ(c.threads(), backend.threads());
+
+  // A failure is answered at once: one attempt, no backoff, and no value with it.
+  backend.account_result = store_failed;
+  Completions failing;
+  const auto calls = backend.calls();
+  worker.set_password("u_1", "h2", "", failing.done(1));
+  auto list_done = failing.done(2);
+  worker.list_sessions("u_1", [&, list_done](std::error_code ec, std::vector<StoredSession> s) {
+    EXPECT_TRUE(s.empty());
+    list_done(ec);
+  });
+  worker.flush();
+  EXPECT_EQ(backend.calls(), calls + 2);
+  EXPECT_EQ(failing.results(), std::vector<std::error_code>(2, store_failed));
+
+  worker.stop();
+  Completions late;
+  worker.delete_user("u_1", late.done(1));
+  auto session_done = late.done(2);
+  worker.find_session("d", 1,
+                      [&, session_done](std::error_code ec, std::optional<std::pair<StoredSession, StoredUser>> s) {
+                        EXPECT_FALSE(s);
+                        session_done(ec);
+                      });
+  EXPECT_EQ(late.order(), (std::vector<int>{1, 2}));  // ran before the calls returned
+  EXPECT_EQ(late.results(), std::vector<std::error_code>(2, store_failed));
+  EXPECT_EQ(late.threads(), std::set<std::thread::id>{std::this_thread::get_id()});
+  EXPECT_EQ(backend.calls(), calls + 2);
 }
 
 TEST(StoreWorker, AFailedCommitIsRetriedWithTheSameRowsAfterABackoffThatDoublesTo2s) {

@@ -1,0 +1,86 @@
+#pragma once
+// Small helpers for PostgresStore's statements (postgres_store.cpp, postgres_accounts.cpp). Store
+// thread only, as the connection they use.
+#include <libpq-fe.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace parley::store::pg {
+
+inline constexpr unsigned text_oid = 25;
+inline constexpr unsigned int8_oid = 20;
+
+struct ResultDeleter {
+  void operator()(PGresult* r) const noexcept { PQclear(r); }
+};
+using Result = std::unique_ptr<PGresult, ResultDeleter>;
+
+// Statement parameters: strings go in binary format (their exact bytes: a NUL byte is rejected by
+// the server instead of silently cutting the text short), integers as decimal text.
+class Params {
+ public:
+  void text(const std::string& s) {
+    values_.push_back(s.data());
+    lengths_.push_back(static_cast<int>(s.size()));
+    formats_.push_back(1);
+    types_.push_back(text_oid);
+  }
+  void int8(std::int64_t v) {
+    const std::string& s = ints_.emplace_back(std::to_string(v));  // deque: stable addresses
+    values_.push_back(s.c_str());
+    lengths_.push_back(0);
+    formats_.push_back(0);
+    types_.push_back(int8_oid);
+  }
+  int size() const { return static_cast<int>(values_.size()); }
+  const char* const* values() const { return values_.data(); }
+  const int* lengths() const { return lengths_.data(); }
+  const int* formats() const { return formats_.data(); }
+  const unsigned* types() const { return types_.data(); }
+  void reserve(std::size_t n) {
+    values_.reserve(n);
+    lengths_.reserve(n);
+    formats_.reserve(n);
+    types_.reserve(n);
+  }
+
+ private:
+  std::deque<std::string> ints_;
+  std::vector<const char*> values_;
+  std::vector<int> lengths_, formats_;
+  std::vector<unsigned> types_;
+};
+
+// libpq's messages span lines ("...\n\tIs the server running..."): one line per log entry.
+inline std::string trimmed(const char* msg) {
+  std::string s;
+  for (const char* p = msg ? msg : ""; *p; ++p) {
+    if (*p == '\n' || *p == '\t') {
+      if (!s.empty() && s.back() != ' ') s += ' ';
+    } else {
+      s += *p;
+    }
+  }
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  return s.empty() ? "unknown error" : s;
+}
+
+inline std::string sqlstate(const PGresult* r) {
+  const char* s = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+  return s ? s : "";
+}
+
+inline std::string column(const PGresult* r, int row, int col) {
+  return std::string(PQgetvalue(r, row, col), static_cast<std::size_t>(PQgetlength(r, row, col)));
+}
+
+inline std::int64_t int_column(const PGresult* r, int row, int col) {
+  return std::strtoll(PQgetvalue(r, row, col), nullptr, 10);
+}
+
+}  // namespace parley::store::pg

@@ -1,0 +1,318 @@
+// PostgresStore's account rows: users and sign-in sessions (store.hpp states the contract). On
+// the store thread, between the other jobs; one answer each, not retried through an outage
+// (store_worker.hpp).
+#include <libpq-fe.h>
+#include <spdlog/spdlog.h>
+
+#include <optional>
+#include <string_view>
+
+#include "protocol/errc.hpp"
+#include "store/pg_rows.hpp"
+#include "store/postgres_store.hpp"
+
+namespace parley::store {
+
+namespace {
+
+using pg::column;
+using pg::int_column;
+using pg::Params;
+using pg::Result;
+using protocol::errc;
+
+constexpr std::string_view unique_violation = "23505";
+constexpr std::string_view name_key_constraint = "users_name_key_unique";
+
+// Runs one prepared statement; null unless it succeeded (the connection then says why).
+Result run(PGconn* conn, const char* statement, const Params& p) {
+  Result r(PQexecPrepared(conn, statement, p.size(), p.values(), p.lengths(), p.formats(), 0));
+  const auto status = PQresultStatus(r.get());
+  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return r;
+  return nullptr;
+}
+
+// As run(), and the failed result too: its SQLSTATE and constraint tell a taken name.
+Result run_keep(PGconn* conn, const char* statement, const Params& p, bool& ok) {
+  Result r(PQexecPrepared(conn, statement, p.size(), p.values(), p.lengths(), p.formats(), 0));
+  const auto status = PQresultStatus(r.get());
+  ok = status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK;
+  return r;
+}
+
+bool exec(PGconn* conn, const char* sql) {
+  Result r(PQexec(conn, sql));
+  return PQresultStatus(r.get()) == PGRES_COMMAND_OK;
+}
+
+bool changed(const Result& r) { return std::string_view(PQcmdTuples(r.get())) != "0"; }
+
+std::string field(const PGresult* r, int field_code) {
+  const char* s = PQresultErrorField(r, field_code);
+  return s ? s : "";
+}
+
+constexpr const char* user_columns = "id, name, COALESCE(name_key, ''), password_hash, created_at, deleted";
+
+StoredUser user_row(const PGresult* r, int at) {
+  return StoredUser{column(r, 0, at),     column(r, 0, at + 1),     column(r, 0, at + 2),
+                    column(r, 0, at + 3), int_column(r, 0, at + 4), column(r, 0, at + 5) == "t"};
+}
+
+StoredSession session_row(const PGresult* r, int row) {
+  return StoredSession{column(r, row, 0),     column(r, row, 1),     int_column(r, row, 2),
+                       int_column(r, row, 3), int_column(r, row, 4), column(r, row, 5)};
+}
+
+}  // namespace
+
+std::vector<std::pair<const char*, std::string>> PostgresStore::account_statements() {
+  const std::string users = user_columns;
+  return {
+      {"parley_insert_user",
+       "INSERT INTO users(id, name, name_key, password_hash, created_at, deleted) VALUES ($1, $2, $3, $4, $5, false)"},
+      {"parley_select_user_by_key", "SELECT " + users + " FROM users WHERE name_key = $1 AND NOT deleted"},
+      {"parley_select_user", "SELECT " + users + " FROM users WHERE id = $1"},
+      {"parley_update_password", "UPDATE users SET password_hash = $2 WHERE id = $1 AND NOT deleted"},
+      // Matches a deleted user too: deleting again is success.
+      {"parley_mark_user_deleted",
+       "UPDATE users SET deleted = true, name_key = NULL, password_hash = '' WHERE id = $1"},
+      {"parley_delete_other_sessions", "DELETE FROM sessions WHERE user_id = $1 AND token_digest <> $2"},
+      {"parley_delete_user_sessions", "DELETE FROM sessions WHERE user_id = $1"},
+      // Only for a live user: the database checks, in the same statement.
+      {"parley_insert_session",
+       "INSERT INTO sessions(token_digest, user_id, created_at, last_seen_at, expires_at, label) "
+       "SELECT $1::text, $2::text, $3::bigint, $4::bigint, $5::bigint, $6::text "
+       "WHERE EXISTS (SELECT 1 FROM users WHERE id = $2::text AND NOT deleted)"},
+      {"parley_select_session",
+       "SELECT s.token_digest, s.user_id, s.created_at, s.last_seen_at, s.expires_at, s.label, u.id, u.name, "
+       "COALESCE(u.name_key, ''), u.password_hash, u.created_at, u.deleted FROM sessions s JOIN users u ON u.id = "
+       "s.user_id WHERE s.token_digest = $1"},
+      {"parley_delete_expired_session", "DELETE FROM sessions WHERE token_digest = $1 AND expires_at <= $2"},
+      {"parley_touch_session",
+       "UPDATE sessions SET last_seen_at = $2, expires_at = $3 WHERE token_digest = $1 AND expires_at > $2"},
+      {"parley_select_sessions",
+       "SELECT token_digest, user_id, created_at, last_seen_at, expires_at, label FROM sessions WHERE user_id = $1 "
+       "ORDER BY created_at DESC, token_digest LIMIT " +
+           std::to_string(Store::max_listed_sessions)},
+      {"parley_delete_session", "DELETE FROM sessions WHERE user_id = $1 AND token_digest = $2"},
+      {"parley_sweep_sessions",
+       "DELETE FROM sessions WHERE token_digest IN (SELECT token_digest FROM sessions WHERE expires_at <= $1 LIMIT " +
+           std::to_string(Store::max_swept_sessions) + ")"},
+  };
+}
+
+template <class Op>
+std::error_code PostgresStore::account_call(const char* what, Op&& op) {
+  std::string err;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (!ensure_connected(err)) break;
+    if (std::optional<std::error_code> answer = op()) return *answer;
+    err = pg::trimmed(PQerrorMessage(conn_));
+    if (PQstatus(conn_) == CONNECTION_OK) {
+      rollback();  // a statement refused (a query error, not a lost connection): no second try
+      break;
+    }
+    disconnect();
+  }
+  // The message names no value (PQexecPrepared's parameters are not in it): no hash, no digest.
+  spdlog::error("store: {} failed: {}", what, err);
+  return errc::store_failed;
+}
+
+std::error_code PostgresStore::create_user_now(const StoredUser& user) {
+  return account_call("create_user", [&]() -> std::optional<std::error_code> {
+    Params p;
+    p.text(user.id);
+    p.text(user.name);
+    p.text(user.name_key);
+    p.text(user.password_hash);
+    p.int8(user.created_at);
+    bool ok = false;
+    Result r = run_keep(conn_, "parley_insert_user", p, ok);
+    if (ok) return std::error_code();
+    if (pg::sqlstate(r.get()) != unique_violation) return std::nullopt;
+    // The database decided (no read-then-write race). Either key may be reported first: the
+    // same row is this very creation, stored by a first attempt whose answer was lost.
+    const bool name_taken = field(r.get(), PG_DIAG_CONSTRAINT_NAME) == name_key_constraint;
+    Params q;
+    q.text(user.id);
+    Result found = run(conn_, "parley_select_user", q);
+    if (!found) return std::nullopt;
+    std::optional<StoredUser> stored;
+    if (PQntuples(found.get()) == 1) stored = user_row(found.get(), 0);
+    if (stored && !stored->deleted && stored->name == user.name && stored->name_key == user.name_key &&
+        stored->password_hash == user.password_hash && stored->created_at == user.created_at)
+      return std::error_code();
+    if (stored) {
+      spdlog::error("store: create_user: id {} is taken by another user", user.id);
+      return make_error_code(errc::store_failed);
+    }
+    return name_taken ? make_error_code(errc::name_taken) : make_error_code(errc::store_failed);
+  });
+}
+
+std::error_code PostgresStore::find_user_by_name_key_now(const std::string& name_key, std::optional<StoredUser>& out) {
+  return account_call("find_user_by_name_key", [&]() -> std::optional<std::error_code> {
+    Params p;
+    p.text(name_key);
+    Result r = run(conn_, "parley_select_user_by_key", p);
+    if (!r) return std::nullopt;
+    if (PQntuples(r.get()) == 1) out = user_row(r.get(), 0);
+    return std::error_code();
+  });
+}
+
+std::error_code PostgresStore::find_user_now(const std::string& id, std::optional<StoredUser>& out) {
+  return account_call("find_user", [&]() -> std::optional<std::error_code> {
+    Params p;
+    p.text(id);
+    Result r = run(conn_, "parley_select_user", p);
+    if (!r) return std::nullopt;
+    if (PQntuples(r.get()) == 1) out = user_row(r.get(), 0);
+    return std::error_code();
+  });
+}
+
+std::error_code PostgresStore::set_password_now(const std::string& user_id, const std::string& password_hash,
+                                                const std::string& keep_session_digest) {
+  return account_call("set_password", [&]() -> std::optional<std::error_code> {
+    if (!exec(conn_, "BEGIN")) return std::nullopt;
+    Params p;
+    p.text(user_id);
+    p.text(password_hash);
+    Result updated = run(conn_, "parley_update_password", p);
+    if (!updated) return std::nullopt;
+    if (!changed(updated)) {
+      rollback();
+      return make_error_code(errc::no_such_user);
+    }
+    Params q;
+    q.text(user_id);
+    q.text(keep_session_digest);
+    if (!run(conn_, "parley_delete_other_sessions", q) || !exec(conn_, "COMMIT")) return std::nullopt;
+    return std::error_code();
+  });
+}
+
+std::error_code PostgresStore::delete_user_now(const std::string& user_id) {
+  return account_call("delete_user", [&]() -> std::optional<std::error_code> {
+    if (!exec(conn_, "BEGIN")) return std::nullopt;
+    Params p;
+    p.text(user_id);
+    Result marked = run(conn_, "parley_mark_user_deleted", p);
+    if (!marked) return std::nullopt;
+    if (!changed(marked)) {
+      rollback();
+      return make_error_code(errc::no_such_user);
+    }
+    if (!run(conn_, "parley_delete_user_sessions", p) || !exec(conn_, "COMMIT")) return std::nullopt;
+    return std::error_code();
+  });
+}
+
+std::error_code PostgresStore::create_session_now(const StoredSession& session) {
+  return account_call("create_session", [&]() -> std::optional<std::error_code> {
+    Params p;
+    p.text(session.token_digest);
+    p.text(session.user_id);
+    p.int8(session.created_at);
+    p.int8(session.last_seen_at);
+    p.int8(session.expires_at);
+    p.text(session.label);
+    bool ok = false;
+    Result r = run_keep(conn_, "parley_insert_session", p, ok);
+    if (ok) return changed(r) ? std::error_code() : make_error_code(errc::no_such_user);
+    if (pg::sqlstate(r.get()) != unique_violation) return std::nullopt;
+    // The digest is stored: by a first attempt whose answer was lost (the same session), or a
+    // bug (a digest of a fresh random token does not repeat).
+    Params q;
+    q.text(session.token_digest);
+    Result s = run(conn_, "parley_select_session", q);
+    if (!s) return std::nullopt;
+    if (PQntuples(s.get()) == 1) {
+      const StoredSession row = session_row(s.get(), 0);
+      if (row.user_id == session.user_id && row.created_at == session.created_at) return std::error_code();
+    }
+    spdlog::error("store: create_session: the digest is stored for another session");
+    return make_error_code(errc::store_failed);
+  });
+}
+
+std::error_code PostgresStore::find_session_now(const std::string& token_digest, std::int64_t now_ms,
+                                                std::optional<std::pair<StoredSession, StoredUser>>& out) {
+  return account_call("find_session", [&]() -> std::optional<std::error_code> {
+    Params p;
+    p.text(token_digest);
+    Result r = run(conn_, "parley_select_session", p);
+    if (!r) return std::nullopt;
+    if (PQntuples(r.get()) != 1) return std::error_code();
+    std::pair<StoredSession, StoredUser> found{session_row(r.get(), 0), user_row(r.get(), 6)};
+    if (found.first.expires_at <= now_ms) {
+      // Expired: removed now (lazily; sweep_sessions gets the ones nobody asks for). A failure
+      // here changes no answer: the sweep tries again.
+      Params q;
+      q.text(token_digest);
+      q.int8(now_ms);
+      if (!run(conn_, "parley_delete_expired_session", q))
+        spdlog::warn("store: removing an expired session failed: {}", pg::trimmed(PQerrorMessage(conn_)));
+      return std::error_code();
+    }
+    if (!found.second.deleted) out = std::move(found);
+    return std::error_code();
+  });
+}
+
+std::error_code PostgresStore::touch_session_now(const std::string& token_digest, std::int64_t last_seen_at,
+                                                 std::int64_t expires_at) {
+  return account_call("touch_session", [&]() -> std::optional<std::error_code> {
+    Params p;
+    p.text(token_digest);
+    p.int8(last_seen_at);
+    p.int8(expires_at);
+    if (!run(conn_, "parley_touch_session", p)) return std::nullopt;
+    return std::error_code();
+  });
+}
+
+std::error_code PostgresStore::list_sessions_now(const std::string& user_id, std::vector<StoredSession>& out) {
+  return account_call("list_sessions", [&]() -> std::optional<std::error_code> {
+    Params p;
+    p.text(user_id);
+    Result r = run(conn_, "parley_select_sessions", p);
+    if (!r) return std::nullopt;
+    out.clear();
+    for (int i = 0; i < PQntuples(r.get()); ++i) out.push_back(session_row(r.get(), i));
+    return std::error_code();
+  });
+}
+
+std::error_code PostgresStore::revoke_session_now(const std::string& user_id, const std::string& token_digest) {
+  return account_call("revoke_session", [&]() -> std::optional<std::error_code> {
+    Params p;
+    p.text(user_id);
+    p.text(token_digest);
+    if (!run(conn_, "parley_delete_session", p)) return std::nullopt;
+    return std::error_code();
+  });
+}
+
+std::error_code PostgresStore::revoke_sessions_now(const std::string& user_id) {
+  return account_call("revoke_sessions", [&]() -> std::optional<std::error_code> {
+    Params p;
+    p.text(user_id);
+    if (!run(conn_, "parley_delete_user_sessions", p)) return std::nullopt;
+    return std::error_code();
+  });
+}
+
+std::error_code PostgresStore::sweep_sessions_now(std::int64_t now_ms) {
+  return account_call("sweep_sessions", [&]() -> std::optional<std::error_code> {
+    Params p;
+    p.int8(now_ms);
+    if (!run(conn_, "parley_sweep_sessions", p)) return std::nullopt;
+    return std::error_code();
+  });
+}
+
+}  // namespace parley::store

@@ -1,0 +1,36 @@
+#pragma once
+// Small helpers for SqliteStore's statements (sqlite_store.cpp, sqlite_accounts.cpp). Store
+// thread only, as the statements they touch.
+#include <sqlite3.h>
+
+#include <string>
+
+namespace parley::store::sqlite_rows {
+
+inline std::string text_column(sqlite3_stmt* st, int col) {
+  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st, col));
+  return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(st, col))) : std::string();
+}
+
+// SQLITE_STATIC: `s` must outlive the statement's next reset (a Reset below, in the same scope).
+inline void bind_text(sqlite3_stmt* st, int i, const std::string& s) {
+  sqlite3_bind_text(st, i, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
+}
+
+// Resets a prepared statement when the scope ends: its read transaction ends (an open one would
+// hold back every checkpoint) and no binding outlives the strings it points to.
+class Reset {
+ public:
+  explicit Reset(sqlite3_stmt* st) noexcept : st_(st) { sqlite3_reset(st_); }
+  ~Reset() {
+    sqlite3_reset(st_);
+    sqlite3_clear_bindings(st_);
+  }
+  Reset(const Reset&) = delete;
+  Reset& operator=(const Reset&) = delete;
+
+ private:
+  sqlite3_stmt* st_;
+};
+
+}  // namespace parley::store::sqlite_rows
