@@ -81,6 +81,7 @@ Scan scan_upgrade_request(std::string_view bytes, std::size_t max_header_bytes, 
   r.target = target;
   r.length = length;
   std::string_view upgrade, connection;
+  bool seen_cookie = false;
   bool seen_upgrade = false, seen_connection = false, seen_key = false, seen_version = false, seen_protocols = false,
        seen_host = false;
   while (!rest.empty()) {
@@ -99,10 +100,12 @@ Scan scan_upgrade_request(std::string_view bytes, std::size_t max_header_bytes, 
     bool ok = true;
     if (iequals(name, "host"))
       ok = take_once(value, r.host, seen_host);
+    else if (iequals(name, "cookie"))
+      ok = take_once(value, r.cookie, seen_cookie);  // two: HttpSession joins them
     else if (iequals(name, "origin"))
       ok = take_once(value, r.origin, r.has_origin);  // two: HttpSession refuses it
     else if (iequals(name, "upgrade"))
-      ok = take_once(value, upgrade, seen_upgrade);
+      ok = take_once(value, upgrade, seen_upgrade) && valid_token_list(value);  // else Beast reads no upgrade
     else if (iequals(name, "connection"))
       ok = take_once(value, connection, seen_connection) && valid_token_list(value);  // else Beast says 400
     else if (iequals(name, "sec-websocket-key"))

@@ -23,7 +23,8 @@ struct UpgradeRequest {
   std::string_view host;       // Host
   std::string_view origin;     // Origin, if has_origin (browsers send it; other clients may not)
   bool has_origin = false;
-  std::size_t length = 0;  // bytes of the request, including the blank line
+  std::string_view cookie;  // Cookie (empty if none; two Cookie lines: `other`)
+  std::size_t length = 0;   // bytes of the request, including the blank line
 };
 
 enum class Scan {

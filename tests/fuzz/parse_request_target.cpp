@@ -71,7 +71,10 @@ int parse_request(const std::uint8_t* data, std::size_t size) {
     }
     using T = protocol::RequestType;
     switch (req->type) {
-      case T::hello: FUZZ_CHECK(string_field(o, "name", req->name)); break;
+      case T::hello:
+        FUZZ_CHECK(optional_string_field(o, "name", req->name));
+        FUZZ_CHECK(optional_string_field(o, "token", req->token));
+        break;
       case T::create:
       case T::leave:
       case T::typing: FUZZ_CHECK(string_field(o, "room", req->room)); break;

@@ -49,6 +49,10 @@ void check_the_session_agrees(std::string_view request, std::size_t limit, const
   FUZZ_CHECK(sv(req[http::field::sec_websocket_key]) == r.key);
   FUZZ_CHECK(sv(req[http::field::sec_websocket_version]) == r.version);
   FUZZ_CHECK(sv(req[http::field::sec_websocket_protocol]) == r.protocols);
+  // The Origin check and the session cookie read the same values on both paths.
+  FUZZ_CHECK(req.count(http::field::origin) == (r.has_origin ? 1U : 0U));
+  FUZZ_CHECK(sv(req[http::field::origin]) == r.origin && sv(req[http::field::host]) == r.host);
+  FUZZ_CHECK(req.count(http::field::cookie) <= 1 && sv(req[http::field::cookie]) == r.cookie);
   protocol::RequestFraming framing;
   framing.http11 = req.version() == 11;
   std::string transfer_encoding;
@@ -77,7 +81,8 @@ int upgrade_request(const std::uint8_t* data, std::size_t size) {
   FUZZ_CHECK(request.substr(r.length - 4) == "\r\n\r\n");
   FUZZ_CHECK(request.find("\r\n\r\n") == r.length - 4);
   FUZZ_CHECK(inside(r.target, request) && inside(r.key, request) && inside(r.version, request) &&
-             inside(r.protocols, request));
+             inside(r.protocols, request) && inside(r.host, request) && inside(r.origin, request) &&
+             inside(r.cookie, request));
   FUZZ_CHECK(!r.target.empty() && r.target.front() == '/');
   protocol::UpgradeRequest again;
   FUZZ_CHECK(protocol::scan_upgrade_request(request, limit, again) == protocol::Scan::complete);

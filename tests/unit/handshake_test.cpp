@@ -57,6 +57,19 @@ TEST(Handshake, BrowserUpgradeIsComplete) {
   EXPECT_EQ(r.length, browser.size());
 }
 
+TEST(Handshake, AnUpgradeListBeastWouldNotReadGoesToIt) {
+  // Beast stops reading a token list at an element that is not a token: no upgrade (426).
+  EXPECT_EQ(scan(replace(browser, "Upgrade: websocket", "Upgrade: ,wegrade: ,webSocket")), Scan::other);
+  EXPECT_EQ(scan(replace(browser, "Upgrade: websocket", "Upgrade: h2c, websocket")), Scan::complete);
+}
+
+TEST(Handshake, CookieIsRecordedOnce) {
+  UpgradeRequest r;
+  ASSERT_EQ(scan(replace(browser, "Pragma: no-cache\r\n", "Cookie: a=1; parley_session=abc\r\n"), r), Scan::complete);
+  EXPECT_EQ(r.cookie, "a=1; parley_session=abc");
+  EXPECT_EQ(scan(replace(browser, "Pragma: no-cache\r\n", "Cookie: a=1\r\nCookie: b=2\r\n")), Scan::other);
+}
+
 TEST(Handshake, OriginIsOptionalAndOnlyOnce) {
   UpgradeRequest r;
   ASSERT_EQ(scan(replace(browser, "Origin: http://127.0.0.1:8080\r\n", ""), r), Scan::complete);

@@ -130,6 +130,14 @@ UPGRADE = {
                 "Connection: upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                 "Sec-WebSocket-Version: 13\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
     "page": "GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n",
+    # Found by libFuzzer: an Upgrade list that holds "websocket" after an element that is not a
+    # token; Beast stops reading the list there (no upgrade: 426), so the fast path must not take it.
+    "upgrade_list_not_tokens": "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: ,wegrade: ,webSocket\r\n"
+                               "Connection: upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                               "Sec-WebSocket-Version: 13\r\n\r\n",
+    # Cookie and Origin, once each, as a browser sends them; a second Cookie goes to Beast.
+    "cookie_and_origin": CHROMIUM.replace("Pragma: no-cache\r\n", "Cookie: a=1; parley_session=abc\r\n"),
+    "two_cookies": CHROMIUM.replace("Pragma: no-cache\r\n", "Cookie: a=1\r\nCookie: parley_session=abc\r\n"),
 }
 os.makedirs(os.path.join(HERE, "upgrade_request"), exist_ok=True)
 for name, text in UPGRADE.items():
