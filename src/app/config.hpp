@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "auth/options.hpp"
 #include "core/limits.hpp"
 
 namespace parley::app {
@@ -36,6 +37,7 @@ struct Config {
   std::size_t store_checkpoint_pages = 1000;
   core::Limits limits;
   core::RoomOptions rooms;
+  auth::AuthOptions auth;
 };
 
 struct ConfigKey {

@@ -74,6 +74,9 @@ int main(int argc, char** argv) try {
     if (config.writes != "io_uring" && config.writes != "sendmsg")
       throw std::invalid_argument("server.writes: io_uring or sendmsg, not '" + config.writes + "'");
     (void)parley::net::OriginPolicy(config.allowed_origins);  // throws naming a bad entry
+    config.auth.password.validate();
+    if (config.auth.hash_threads == 0) throw std::invalid_argument("auth.hash_threads: at least 1");
+    if (config.auth.hash_queue == 0) throw std::invalid_argument("auth.hash_queue: at least 1");
     spdlog::set_default_logger(spdlog::stderr_color_mt("parley"));
     spdlog::set_level(level);
     if (print_config) {

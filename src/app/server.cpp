@@ -87,10 +87,12 @@ int run_server(Config config) {
   options.io_uring_writes = config.writes == "io_uring";
   options.broker_wait_ms = config.broker_request_timeout_ms;
   options.fail_fast = config.fail_fast;
+  options.auth = config.auth;
   node::Node node(options, store, broker.get());
 
   node.admission().set_trusted_proxies(config.trusted_proxies);
-  net::HttpOptions http{config.web_dir, &node, &node.admission(), net::OriginPolicy(config.allowed_origins)};
+  net::HttpOptions http{config.web_dir, &node, &node.admission(), net::OriginPolicy(config.allowed_origins),
+                        &node.accounts()};
   std::vector<std::shared_ptr<net::Listener>> listeners;
   auto first = std::make_shared<net::Listener>(node.shard(0).loop(), http, endpoint);
   const unsigned short port = first->port();

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "protocol/ws_frame.hpp"
 
@@ -58,6 +59,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Loop& loop() const noexcept { return loop_; }
   std::uint64_t id() const noexcept { return id_; }
 
+  // The session token of the upgrade's cookie (net::session_cookie), for the layer above to check
+  // at hello; taken once.
+  void set_credential(std::string token) { credential_ = std::move(token); }
+  std::string take_credential() noexcept { return std::exchange(credential_, {}); }
+
   ConnectionState* state() const noexcept { return state_.get(); }
   void attach(std::unique_ptr<ConnectionState> state) noexcept { state_ = std::move(state); }
 
@@ -65,6 +71,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Loop& loop_;
   std::uint64_t id_;
   std::unique_ptr<ConnectionState> state_;
+  std::string credential_;
 };
 
 // What a connection tells the layer above (node's session side). Called on the connection's loop

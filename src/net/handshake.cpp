@@ -138,6 +138,7 @@ class Handshake : public std::enable_shared_from_this<Handshake>, private Poller
                                                 offers_subprotocol(req.protocols) ? subprotocol : std::string_view());
     // Bytes after the request (a client may send its first frame at once) go to the session.
     leftover_.assign(bytes.substr(req.length));
+    credential_ = upgrade_credential(req.cookie);
     sending_ = true;
     send_response();
     return true;
@@ -162,6 +163,7 @@ class Handshake : public std::enable_shared_from_this<Handshake>, private Poller
     finish();
     auto session = std::make_shared<WsSession>(loop_, loop_.next_connection_id(), std::exchange(fd_, -1),
                                                std::exchange(watched_, 0), std::move(leftover_), std::move(ticket_));
+    session->set_credential(std::move(credential_));
     session->start();
   }
 
@@ -192,6 +194,7 @@ class Handshake : public std::enable_shared_from_this<Handshake>, private Poller
   }
 
   Loop& loop_;
+  std::string credential_;  // the session cookie of the upgrade, for the WsSession
   const HttpOptions& options_;
   int fd_;
   tcp protocol_;

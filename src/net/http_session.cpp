@@ -97,7 +97,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void do_read() {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(limits().max_header_bytes));
-    parser_->body_limit(std::uint64_t{16} * 1024);  // no endpoint takes a body yet
+    parser_->body_limit(std::uint64_t{16} * 1024);  // /api/ bodies are small JSON objects
     // Bounds the whole request, so that a client trickling headers cannot hold the connection.
     if (first_deadline_) {
       stream_.expires_at(*first_deadline_);
@@ -184,6 +184,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     const std::string_view path = target.substr(0, target.find('?'));
     if (beast::websocket::is_upgrade(req)) return upgrade(req, path);
     const bool keep = req.keep_alive();
+    if (path.starts_with("/api/")) return api(req, target, path, keep);
     if (req.method() != http::verb::get && req.method() != http::verb::head) {
       return send_error(http::status::method_not_allowed, "method_not_allowed", "only GET and HEAD", keep);
     }
@@ -205,6 +206,51 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       return send_error(http::status::upgrade_required, "upgrade_required", "connect with a WebSocket client", keep);
     }
     serve_file(req, target, keep);
+  }
+
+  // /api/: the layer above answers, perhaps later and from another thread; this connection reads
+  // nothing more until it has. A request from a page of another origin is refused here (a
+  // browser sends Origin with every POST and DELETE, and with a cross-origin GET): with cookies
+  // for sessions, that is the defence against cross-site request forgery, beside SameSite.
+  void api(http::request<http::string_body>& req, std::string_view target, std::string_view path, bool keep) {
+    if (!options_.api) return send_error(http::status::not_found, "not_found", "no such endpoint", keep);
+    const auto origins = req.count(http::field::origin);
+    if (origins > 1 ||
+        !options_.origins.allows(origins ? std::optional(std::string_view(req[http::field::origin])) : std::nullopt,
+                                 req[http::field::host])) {
+      loop_.metrics().origin_refusals.add();
+      return send_error(http::status::forbidden, "forbidden_origin", "this page's origin may not call this API", keep);
+    }
+    ApiRequest r;
+    r.method = std::string(req.method_string());
+    r.path = std::string(path);
+    if (const auto q = target.find('?'); q != std::string_view::npos) r.query = std::string(target.substr(q + 1));
+    r.body = std::move(req.body());
+    for (const auto& field : req) {
+      if (field.name() != http::field::cookie) continue;
+      if (!r.cookie.empty()) r.cookie += "; ";
+      r.cookie += std::string_view(field.value().data(), field.value().size());
+    }
+    r.authorization = std::string(req[http::field::authorization]);
+    r.user_agent = std::string(req[http::field::user_agent]);
+    r.address = ticket_.address();
+    // The answer comes back to this connection's loop (the loop outlives the node's Accounts).
+    options_.api->handle_api(std::move(r), [self = shared_from_this(), keep](ApiResponse res) {
+      auto& context = self->loop_.context();
+      boost::asio::post(context,
+                        [self, keep, res = std::move(res)]() mutable { self->api_answer(std::move(res), keep); });
+    });
+  }
+
+  void api_answer(ApiResponse res, bool keep) {
+    auto out = make_json(static_cast<http::status>(res.status), std::move(res.body), keep);
+    if (res.status == 204) {
+      out->erase(http::field::content_type);
+      out->body().clear();
+      out->prepare_payload();
+    }
+    for (auto& [name, value] : res.headers) out->insert(name, value);
+    write(out, keep);  // without the body for HEAD
   }
 
   void serve_file(const http::request<http::string_body>& req, std::string_view target, bool keep) {
@@ -280,22 +326,31 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     res->set(http::field::sec_websocket_accept, accept_key(key));
     if (offers_subprotocol(req[http::field::sec_websocket_protocol]))
       res->set(http::field::sec_websocket_protocol, subprotocol);
+    std::string cookies;
+    for (const auto& field : req) {
+      if (field.name() != http::field::cookie) continue;
+      if (!cookies.empty()) cookies += "; ";
+      cookies += std::string_view(field.value().data(), field.value().size());
+    }
     stream_.expires_after(std::chrono::milliseconds(limits().handshake_timeout_ms));
-    http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
-      if (ec) return self->close();
-      self->stream_.expires_never();
-      // Bytes after the request (a client may send its first frame at once) go to the session.
-      auto data = self->buffer_.data();
-      std::string leftover(static_cast<const char*>(data.data()), data.size());
-      auto& loop = self->loop_;
-      // The socket leaves Asio's reactor for the loop's poller.
-      boost::system::error_code release_ec;
-      const int fd = self->stream_.release_socket().release(release_ec);
-      if (release_ec) return;
-      auto session = std::make_shared<WsSession>(loop, loop.next_connection_id(), fd, 0, std::move(leftover),
-                                                 std::move(self->ticket_));
-      session->start();
-    });
+    http::async_write(stream_, *res,
+                      [self = shared_from_this(), res, credential = upgrade_credential(cookies)](beast::error_code ec,
+                                                                                                 std::size_t) mutable {
+                        if (ec) return self->close();
+                        self->stream_.expires_never();
+                        // Bytes after the request (a client may send its first frame at once) go to the session.
+                        auto data = self->buffer_.data();
+                        std::string leftover(static_cast<const char*>(data.data()), data.size());
+                        auto& loop = self->loop_;
+                        // The socket leaves Asio's reactor for the loop's poller.
+                        boost::system::error_code release_ec;
+                        const int fd = self->stream_.release_socket().release(release_ec);
+                        if (release_ec) return;
+                        auto session = std::make_shared<WsSession>(loop, loop.next_connection_id(), fd, 0,
+                                                                   std::move(leftover), std::move(self->ticket_));
+                        session->set_credential(std::move(credential));
+                        session->start();
+                      });
   }
 
   std::shared_ptr<http::response<http::string_body>> make_json(http::status status, std::string body, bool keep) {

@@ -11,7 +11,10 @@
 #include "net/upgrade.hpp"
 
 #include <chrono>
+#include <functional>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace parley::net {
 
@@ -34,11 +37,44 @@ class HttpService {
   ~HttpService() = default;
 };
 
+// A request under /api/ (docs/api.md), read whole: what the layer above needs to answer it.
+struct ApiRequest {
+  std::string method;  // GET, POST, DELETE
+  std::string path;    // "/api/login" (no query)
+  std::string query;   // after '?', as sent
+  std::string body;    // at most 16 KiB
+  std::string cookie;  // the Cookie header (all of them, joined with "; ")
+  std::string authorization;
+  std::string user_agent;
+  std::string address;  // the client's address key (Admission::address_key), for its budgets
+  bool secure = false;  // came over TLS: cookies are Secure
+};
+
+struct ApiResponse {
+  unsigned status = 200;
+  std::string body;                                          // JSON; empty with 204
+  std::vector<std::pair<std::string, std::string>> headers;  // Set-Cookie, Retry-After, ...
+};
+
+// What /api/ asks of the layer above (the node's accounts). Called on the connection's loop
+// thread; `respond` must be called exactly once, from any thread (it posts to the loop), and may
+// be called after the connection has gone (then it does nothing). The connection reads no further
+// request until it has been.
+class ApiService {
+ public:
+  using Respond = std::function<void(ApiResponse)>;
+  virtual void handle_api(ApiRequest request, Respond respond) = 0;
+
+ protected:
+  ~ApiService() = default;
+};
+
 struct HttpOptions {
   std::filesystem::path web_root;
   HttpService* service = nullptr;
   Admission* admission = nullptr;  // shared by every loop of the node
-  OriginPolicy origins;            // which pages may open a WebSocket (server.allowed_origins)
+  OriginPolicy origins;            // which pages may open a WebSocket or call /api/ (server.allowed_origins)
+  ApiService* api = nullptr;       // /api/; none: 404
 };
 
 // Takes a connected, non-blocking socket of the given protocol (IPv4 or IPv6): reads its first

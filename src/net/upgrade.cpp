@@ -80,6 +80,22 @@ std::optional<ParsedOrigin> parse_origin(std::string_view origin) {
 
 }  // namespace
 
+std::string_view cookie_value(std::string_view header, std::string_view name) {
+  while (!header.empty()) {
+    const auto semi = header.find(';');
+    std::string_view item = trim(header.substr(0, semi));
+    header = semi == std::string_view::npos ? std::string_view() : header.substr(semi + 1);
+    if (item.size() > name.size() && item.starts_with(name) && item[name.size()] == '=')
+      return item.substr(name.size() + 1);
+  }
+  return {};
+}
+
+std::string upgrade_credential(std::string_view cookie_header) {
+  const std::string_view v = cookie_value(cookie_header, session_cookie);
+  return v.size() <= 64 ? std::string(v) : std::string();
+}
+
 OriginPolicy::OriginPolicy(std::string_view list) {
   while (!list.empty()) {
     const auto comma = list.find(',');

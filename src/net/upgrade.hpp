@@ -10,6 +10,13 @@
 namespace parley::net {
 
 inline constexpr std::string_view subprotocol = "parley.v1";
+// The cookie that holds a browser's session token (docs/api.md).
+inline constexpr std::string_view session_cookie = "parley_session";
+// The value of cookie `name` in a Cookie header ("a=1; parley_session=xyz"), or empty.
+std::string_view cookie_value(std::string_view header, std::string_view name);
+// What a connection keeps of an upgrade's Cookie header: its session cookie's value, or empty if
+// none or if it is too long to be a token (nothing a client sends is kept unbounded).
+std::string upgrade_credential(std::string_view cookie_header);
 
 // Sec-WebSocket-Accept for a client's Sec-WebSocket-Key (RFC 6455 4.2.2).
 std::string accept_key(std::string_view key);

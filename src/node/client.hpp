@@ -48,7 +48,11 @@ class Client final : public net::ConnectionState, public hub::Member {
   void deliver_shared(const std::shared_ptr<const std::string>& events) override { connection_.enqueue_shared(events); }
 
   // Protocol state, for the session side (node/requests.cpp).
-  std::string user;  // empty until hello
+  std::string user;     // empty until hello
+  std::string user_id;  // the account's id when signed in; empty for a guest
+  // A hello is being checked (a session token, or a guest's name against the accounts): requests
+  // that arrive meanwhile are held, as behind a join.
+  bool welcoming = false;
   std::vector<JoinedRoom> rooms;
   std::vector<std::string> joining;  // join sent to the owner, not answered yet
   // Requests that arrived while a join was pending: replayed in order once it is answered, so

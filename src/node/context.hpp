@@ -15,6 +15,7 @@
 #include "core/keyed_limits.hpp"
 #include "core/limits.hpp"
 #include "net/admission.hpp"
+#include "node/accounts.hpp"
 #include "node/shard.hpp"
 #include "store/store.hpp"
 
@@ -35,6 +36,7 @@ struct NodeOptions {
   // (parley_handler_errors_total) and the thread goes on serving its other clients. On (tests,
   // server.fail_fast): the process aborts, so that the bug cannot hide behind a passing test.
   bool fail_fast = false;
+  auth::AuthOptions auth;  // accounts, sign-in, guests (auth.*)
 };
 
 struct NodeContext {
@@ -50,6 +52,8 @@ struct NodeContext {
   core::KeyedLimits per_address;
   core::KeyedLimits per_user;
   net::Admission admission;
+  // Accounts and sign-in sessions (/api/, and the token of a hello).
+  Accounts accounts;
   std::vector<std::unique_ptr<Shard>> shards;
   // Over limits.max_memory_bytes (Node's tick): new work gets `overloaded`, new connections 503.
   std::atomic<bool> shedding{false};

@@ -97,6 +97,28 @@ std::string Node::metrics_text() const {
                    "From a chat message's arrival on this node to its commit known to its room's owner thread: on one "
                    "node its fan-out starts then, in a cluster its ack is sent then.",
                    &ShardMetrics::commit);
+  const auto& acc = ctx_.accounts.counters();
+  const auto& pool = ctx_.accounts.pool();
+  const struct {
+    const char* name;
+    const char* help;
+    const char* type;
+    std::uint64_t value;
+  } auth_rows[] = {
+      {"parley_auth_registrations_total", "Accounts registered.", "counter", acc.registered.get()},
+      {"parley_auth_signins_total", "Sign-ins that succeeded.", "counter", acc.signins.get()},
+      {"parley_auth_signin_failures_total", "Sign-ins and password checks refused for a wrong name or password.",
+       "counter", acc.signin_failures.get()},
+      {"parley_auth_throttled_total", "Sign-in and registration attempts refused by a budget (429).", "counter",
+       acc.throttled.get()},
+      {"parley_auth_hash_queue", "Password hashes waiting for a thread of the pool.", "gauge", pool.queued()},
+      {"parley_auth_hash_rejected_total", "Password hashes refused: the pool's queue was full (503).", "counter",
+       pool.rejected()},
+  };
+  for (const auto& row : auth_rows) {
+    out += std::string("# HELP ") + row.name + " " + row.help + "\n# TYPE " + row.name + " " + row.type + "\n";
+    out += std::string(row.name) + " " + std::to_string(row.value) + "\n";
+  }
   const auto st = ctx_.store.stats();
   out +=
       "# HELP parley_store_batches_total Store commits (group commit batches).\n# TYPE parley_store_batches_total "

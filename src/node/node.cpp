@@ -37,7 +37,8 @@ NodeContext::NodeContext(NodeOptions o, store::Store& s, broker::Broker* b)
       broker(b),
       per_address(per_address_options(options.limits)),
       per_user(per_user_options(options.limits)),
-      admission(options.limits, *options.clock) {}
+      admission(options.limits, *options.clock),
+      accounts(options.auth, s, *options.clock) {}
 
 Node::Node(NodeOptions options, store::Store& store, broker::Broker* broker) : ctx_(std::move(options), store, broker) {
   if (ctx_.options.threads == 0) ctx_.options.threads = 1;
@@ -92,6 +93,8 @@ void Node::start() {
 }
 
 void Node::stop() {
+  // The hashing pool first: what it runs answers through the loops, which must still be there.
+  ctx_.accounts.stop();
   if (threads_.empty()) return;
   if (ctx_.broker) ctx_.broker->stop();
   for (auto& sh : ctx_.shards) sh->post([s = sh.get()] { s->stop_ticker(); });
@@ -114,7 +117,10 @@ void Node::submit_appends(Shard& shard, std::vector<PendingAppend> batch) {
 void Node::on_tick(Shard& shard, std::int64_t now_ms) {
   requests_.tick(shard, now_ms);
   rooms_.unload_idle(shard, now_ms);
-  if (shard.index() == 0) check_memory();
+  if (shard.index() == 0) {
+    check_memory();
+    ctx_.accounts.sweep(now_ms);
+  }
   if (!ctx_.broker) return;
   presence_.tick(shard);
   cluster_.tick(shard);

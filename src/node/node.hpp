@@ -53,6 +53,8 @@ class Node final : public broker::Handler, public net::HttpService, private Shar
   net::ConnectionHandler& sessions() noexcept { return requests_; }
   // Who may connect (the listeners and HTTP sessions of every loop ask it).
   net::Admission& admission() noexcept { return ctx_.admission; }
+  // Registration, sign-in and sessions: the /api/ of every loop's HTTP sessions.
+  Accounts& accounts() noexcept { return ctx_.accounts; }
 
   // An operator's command (app/admin.cpp): deletes a room (RoomDirectory::remove). `done` runs on
   // the room's owner thread.

@@ -65,7 +65,7 @@ void Requests::on_text(net::Connection& c, std::string_view frame) {
   Client& s = Client::of(c);
   Shard& shard = s.shard();
   shard.metrics().frames_in.add();
-  if (!s.joining.empty()) {
+  if (!s.joining.empty() || s.welcoming) {
     if (s.held.size() >= max_held || s.held_bytes + frame.size() > max_held_bytes) {
       shard.metrics().rate_limited.add();
       // The refusal names the request it refuses, as every answer does.
@@ -154,11 +154,64 @@ void Requests::handle_frame(Client& s, std::string_view frame) {
 
 void Requests::do_hello(Client& s, protocol::Request& req) {
   if (!s.user.empty()) return send_error(s, errc::already_welcomed, req.ref);
+  // A browser's session is the cookie its upgrade carried; a hello without a name or a token uses it.
+  std::string cookie = s.connection().take_credential();
+  if (req.token.empty() && req.name.empty()) req.token = std::move(cookie);
+  if (!req.token.empty()) {
+    // Signed in: the session names the user. The answer comes from the store; requests wait.
+    s.welcoming = true;
+    ctx_.accounts.authenticate(
+        req.token, [this, who = ref_of(s), ref = req.ref](std::error_code ec, std::optional<SignedIn> in) mutable {
+          Shard& home = ctx_.shard(who.shard);
+          home.post([this, &home, who, ref = std::move(ref), ec, in = std::move(in)]() mutable {
+            Client* s = home.find_client(who.id);
+            if (!s) return;
+            s->welcoming = false;
+            if (ec) {
+              send_error(*s, errc::store_failed, ref, "the accounts could not be reached; try again");
+            } else if (!in) {
+              send_error(*s, errc::unauthorized, ref, "the session has ended or the token is wrong; sign in again");
+            } else {
+              s->user_id = std::move(in->user.id);
+              welcome(*s, std::move(in->user.name), ref);
+            }
+            replay_held(*s);
+          });
+        });
+    return;
+  }
+  if (!ctx_.accounts.options().guests)
+    return send_error(s, errc::unauthorized, req.ref, "this server has no guests: sign in");
+  if (req.name.empty()) return send_error(s, errc::bad_name, req.ref, "a guest needs a name; an account, a token");
   core::NameError why{};
   auto name = core::normalize_name(req.name, &why);
   if (!name) return send_error(s, errc::bad_name, req.ref, core::describe(why));
+  // A guest may not take an account's name, nor one that looks like it.
+  s.welcoming = true;
+  std::string key = core::name_skeleton(*name);  // before the callback takes the name
+  ctx_.store.find_user_by_name_key(std::move(key), [this, who = ref_of(s), ref = req.ref, name = std::move(*name)](
+                                                       std::error_code ec,
+                                                       const std::optional<store::StoredUser>& user) mutable {
+    Shard& home = ctx_.shard(who.shard);
+    home.post([this, &home, who, ref = std::move(ref), name = std::move(name), ec, taken = user.has_value()]() mutable {
+      Client* s = home.find_client(who.id);
+      if (!s) return;
+      s->welcoming = false;
+      if (ec) {
+        send_error(*s, errc::store_failed, ref, "the accounts could not be reached; try again");
+      } else if (taken) {
+        send_error(*s, errc::name_taken, ref, "this name belongs to an account: sign in, or choose another");
+      } else {
+        welcome(*s, std::move(name), ref);
+      }
+      replay_held(*s);
+    });
+  });
+}
+
+void Requests::welcome(Client& s, std::string name, const std::string& ref) {
   // The normalised name is the user's name from here on; `welcome` tells the client.
-  s.user = std::move(*name);
+  s.user = std::move(name);
   const auto& l = ctx_.options.limits;
   const protocol::WelcomeLimits limits{l.max_text_length,
                                        l.max_frame_bytes,
@@ -169,7 +222,7 @@ void Requests::do_hello(Client& s, protocol::Request& req) {
                                        l.typing_interval_ms};
   char sid[24];
   std::snprintf(sid, sizeof sid, "s-%llx", static_cast<unsigned long long>(s.id()));
-  s.send(protocol::welcome_event(s.user, sid, ctx_.now_ms(), limits, req.ref));
+  s.send(protocol::welcome_event(s.user, sid, ctx_.now_ms(), limits, ref));
 }
 
 void Requests::do_rooms(Client& s, protocol::Request& req) {
@@ -356,7 +409,7 @@ void Requests::do_members(Client& s, protocol::Request& req) {
 
 void Requests::replay_held(Client& s) {
   // Stops as soon as a replayed request starts another join: the rest waits for that one.
-  while (s.joining.empty() && !s.held.empty()) {
+  while (s.joining.empty() && !s.welcoming && !s.held.empty()) {
     std::string frame = std::move(s.held.front());
     s.held.erase(s.held.begin());
     s.held_bytes -= frame.size();

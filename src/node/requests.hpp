@@ -42,6 +42,8 @@ class Requests final : public net::ConnectionHandler {
  private:
   void handle_frame(Client& s, std::string_view frame);
   void do_hello(Client& s, protocol::Request& r);
+  // Hello accepted: `name` is the client's from now on.
+  void welcome(Client& s, std::string name, const std::string& ref);
   void do_rooms(Client& s, protocol::Request& r);
   void do_create(Client& s, protocol::Request& r);
   void do_join(Client& s, protocol::Request& r);

@@ -115,7 +115,7 @@ std::variant<Request, RequestError> parse_request(std::string_view frame) {
   Fields f{obj, {}};
   bool ok = true;
   switch (req.type) {
-    case RequestType::hello: ok = f.string("name", req.name); break;
+    case RequestType::hello: ok = f.string("name", req.name, false) && f.string("token", req.token, false); break;
     case RequestType::rooms:
       ok = f.string("after", req.after, false) && f.string("q", req.query, false) && f.count("limit", req.limit);
       break;

@@ -19,7 +19,8 @@ std::string_view type_name(RequestType t) noexcept;
 struct Request {
   RequestType type{};
   std::string ref;                      // the client's `ref` as JSON text, echoed verbatim; empty when absent
-  std::string name;                     // hello
+  std::string name;                     // hello (a guest's name; none with a token)
+  std::string token;                    // hello: a session token (signed in)
   std::string room;                     // create, join, leave, send, typing, history, members
   std::string cid;                      // send
   std::string text;                     // send

@@ -30,6 +30,7 @@ std::string_view code_name(errc e) noexcept {
     case errc::confusable_name: return "confusable_name";
     case errc::name_taken: return "name_taken";
     case errc::no_such_user: return "no_such_user";
+    case errc::unauthorized: return "unauthorized";
     case errc::internal: return "internal";
   }
   return "internal";
@@ -61,6 +62,7 @@ std::string_view default_message(errc e) noexcept {
     case errc::confusable_name: return "someone in this room has a name that looks like yours; choose another name";
     case errc::name_taken: return "another account has this name, or one that looks like it; choose another name";
     case errc::no_such_user: return "no such account";
+    case errc::unauthorized: return "sign in first";
     case errc::internal: return "internal error";
   }
   return "internal error";

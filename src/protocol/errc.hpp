@@ -31,6 +31,7 @@ enum class errc {
   confusable_name,  // join: another user in the room has a name that looks like this one
   name_taken,       // register: another account has this name, or one that looks like it
   no_such_user,     // the account does not exist (or was deleted)
+  unauthorized,     // hello: the session token names no session, or guests are off
   internal,
 };
 

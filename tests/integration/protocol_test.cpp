@@ -78,7 +78,8 @@ TEST_F(Protocol, BadNamesAreRefused) {
     expect_error(c, {{"type", "hello"}, {"name", name}}, "bad_name");
   }
   expect_error(c, {{"type", "hello"}, {"name", 42}}, "bad_request");
-  expect_error(c, {{"type", "hello"}}, "bad_request");
+  // Neither a name nor a token (nor a session cookie on the upgrade): a guest without a name.
+  expect_error(c, {{"type", "hello"}}, "bad_name");
   // Still not welcomed: a room request needs hello.
   expect_error(c, {{"type", "rooms"}}, "hello_required");
   expect_alive(c);

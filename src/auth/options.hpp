@@ -1,0 +1,26 @@
+#pragma once
+// The settings of accounts and sign-in (auth.* in docs/operations.md), in one place for the
+// configuration (app/) and the node's Accounts, which applies them.
+#include <cstddef>
+#include <cstdint>
+
+#include "auth/password.hpp"
+
+namespace parley::auth {
+
+struct AuthOptions {
+  bool guests = true;           // auth.guests: a name alone (no account) may say hello
+  PasswordParams password;      // argon2id cost: auth.hash_opslimit, auth.hash_memlimit
+  unsigned hash_threads = 1;    // auth.hash_threads: hashes at once (each holds password.memlimit)
+  std::size_t hash_queue = 64;  // auth.hash_queue: hashes waiting; past it 503
+  std::int64_t session_ttl_ms = std::int64_t{30} * 24 * 3600 * 1000;  // unused this long, a session ends
+  double signin_rate_per_address = 0.2;                               // attempts per second, after the burst
+  double signin_burst_per_address = 20;
+  double signin_rate_per_account = 0.05;  // one attempt per 20 s after the burst
+  double signin_burst_per_account = 5;
+  double register_rate_per_address = 0.02;  // one registration per 50 s after the burst
+  double register_burst_per_address = 5;
+  std::size_t max_tracked_keys = 100000;
+};
+
+}  // namespace parley::auth

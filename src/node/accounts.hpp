@@ -1,0 +1,99 @@
+#pragma once
+// Accounts: registration, sign-in and the sessions of signed-in users, over HTTP under /api/
+// (docs/api.md), and the check of a session token for a WebSocket's hello.
+//
+// Who does what: the rules and secrets are auth/'s (password rules, argon2id, tokens); the rows
+// are the Store's (users, sessions; the token itself is never stored, only its digest); every
+// password hash and verification runs on the HashPool, never on an I/O thread or the store's.
+// A request's steps hop from the loop (parse, budgets) to the pool (hash) to the store (rows) and
+// back, each step a callback; the answer reaches the connection through ApiService::Respond.
+//
+// Threads: handle_api() and authenticate() are called on a loop thread; their callbacks run on a
+// pool or store thread, so this class keeps no state but its thread-safe budgets.
+// Budgets: sign-in attempts per client address and per account (a token bucket each: a burst,
+// then one attempt per interval; over it 429 with Retry-After), registrations per address, and
+// the pool's queue (past it 503 with Retry-After: hashing is the expensive part).
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "auth/hash_pool.hpp"
+#include "auth/options.hpp"
+#include "auth/password.hpp"
+#include "core/clock.hpp"
+#include "core/keyed_limits.hpp"
+#include "core/metrics.hpp"
+#include "net/http_session.hpp"
+#include "store/store.hpp"
+
+namespace parley::node {
+
+// A signed-in user, as a session token proves.
+struct SignedIn {
+  store::StoredUser user;
+  store::StoredSession session;
+};
+
+class Accounts final : public net::ApiService {
+ public:
+  Accounts(const auth::AuthOptions& options, store::Store& store, const core::Clock& clock);
+  ~Accounts();
+  Accounts(const Accounts&) = delete;
+  Accounts& operator=(const Accounts&) = delete;
+
+  void handle_api(net::ApiRequest request, Respond respond) override;
+
+  // The user a session token names (from hello, or the cookie of an upgrade), or nullopt if it
+  // names none: malformed, unknown, expired, revoked, or its user deleted. `done` runs on the
+  // store's thread; ec set if the store could not answer.
+  using AuthDone = std::function<void(std::error_code, std::optional<SignedIn>)>;
+  void authenticate(std::string_view token, AuthDone done);
+
+  const auth::AuthOptions& options() const noexcept { return options_; }
+  // Stops the hashing pool (what it holds still answers). Before the store stops.
+  void stop();
+  // Called about once a second (one thread): every ten minutes, expired sessions leave the store.
+  void sweep(std::int64_t now_ms);
+
+  struct Counters {
+    core::SharedCounter registered;       // accounts made
+    core::SharedCounter signins;          // sign-ins that succeeded
+    core::SharedCounter signin_failures;  // wrong name or password
+    core::SharedCounter throttled;        // attempts refused by a budget (429)
+  };
+  const Counters& counters() const noexcept { return counters_; }
+  const auth::HashPool& pool() const noexcept { return pool_; }
+
+ private:
+  void do_register(const net::ApiRequest& req, Respond respond);
+  void do_login(const net::ApiRequest& req, Respond respond);
+  void do_logout(const net::ApiRequest& req, Respond respond);
+  void do_me(const net::ApiRequest& req, Respond respond);
+  void do_sessions(const net::ApiRequest& req, Respond respond);
+  void do_revoke(const net::ApiRequest& req, std::string digest, Respond respond);
+  void do_password(const net::ApiRequest& req, Respond respond);
+  void do_delete(const net::ApiRequest& req, Respond respond);
+  // Runs `then` with the request's signed-in user, or answers 401.
+  void with_user(const net::ApiRequest& req, Respond respond, std::function<void(SignedIn, Respond)> then);
+  // A new session for `user`; answers `status` with the user, the cookie and (if asked) the token.
+  void start_session(store::StoredUser user, const net::ApiRequest& req, bool want_token, unsigned status,
+                     Respond respond);
+  // Takes a token from `limits` for `key`; false after answering 429.
+  bool take(core::KeyedLimits& limits, std::string_view key, const Respond& respond);
+  // Queues `work` on the pool; false after answering 503.
+  bool hash(std::function<void()> work, const Respond& respond);
+
+  auth::AuthOptions options_;
+  store::Store& store_;
+  const core::Clock& clock_;
+  core::KeyedLimits signin_by_address_;
+  core::KeyedLimits signin_by_account_;
+  core::KeyedLimits register_by_address_;
+  Counters counters_;
+  std::int64_t next_sweep_ms_ = 0;  // sweep()'s thread only
+  auth::HashPool pool_;             // last: its threads go first
+};
+
+}  // namespace parley::node

@@ -1,0 +1,305 @@
+// Accounts over /api/ (docs/api.md) and signed-in WebSocket sessions: every path and its refusal,
+// as a user and as an attacker would try them, against the real binary.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "common.hpp"
+
+namespace parley::it {
+namespace {
+
+// The cheapest argon2id libsodium allows: the tests exercise the paths, not the cost.
+const std::vector<std::string> cheap_hashes{"auth.hash_opslimit=1", "auth.hash_memlimit=8192"};
+
+ServerOptions with(std::vector<std::string> more) {
+  ServerOptions o;
+  o.settings = cheap_hashes;
+  // Generous sign-in budgets unless a test says otherwise: every client here is 127.0.0.1.
+  o.settings.insert(o.settings.end(), {"auth.signin_burst_per_address=1000", "auth.register_burst_per_address=1000",
+                                       "auth.signin_burst_per_account=1000"});
+  o.settings.insert(o.settings.end(), more.begin(), more.end());
+  return o;
+}
+
+// One HTTP request to /api/, on a connection of its own.
+HttpResponse api(unsigned short port, const std::string& method, const std::string& path, const std::string& body = {},
+                 const std::string& extra_headers = {}) {
+  std::string req = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
+                    "\r\nConnection: close\r\n" + extra_headers;
+  if (!body.empty() || method == "POST")
+    req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+  req += "\r\n" + body;
+  return http_raw(port, req);
+}
+
+std::string code(const HttpResponse& r) {
+  const auto v = r.json();
+  return v.is_object() && v.as_object().contains("code") ? std::string(v.as_object().at("code").as_string()) : "";
+}
+
+// "parley_session=<token>" from a Set-Cookie header (the cookie a browser would send back).
+std::string session_cookie(const HttpResponse& r) {
+  const std::string set = r.header("set-cookie");
+  return set.substr(0, set.find(';'));
+}
+
+std::string cookie_header(const std::string& cookie) { return "Cookie: " + cookie + "\r\n"; }
+
+HttpResponse register_user(unsigned short port, const std::string& name, const std::string& password,
+                           bool want_token = false) {
+  return api(port, "POST", "/api/register",
+             dump(json::object{{"name", name}, {"password", password}, {"token", want_token}}));
+}
+
+HttpResponse login(unsigned short port, const std::string& name, const std::string& password, bool want_token = false,
+                   const std::string& extra = {}) {
+  return api(port, "POST", "/api/login",
+             dump(json::object{{"name", name}, {"password", password}, {"token", want_token}}), extra);
+}
+
+TEST(Accounts, RegisterSignInAndOutWithTheCookie) {
+  ServerProcess server(with({}));
+  auto reg = register_user(server.port(), "ada", "correct horse");
+  ASSERT_EQ(reg.status, 201) << reg.body;
+  const auto user = reg.json().as_object().at("user").as_object();
+  EXPECT_EQ(user.at("name").as_string(), "ada");
+  EXPECT_TRUE(std::string(user.at("id").as_string()).starts_with("u_"));
+  EXPECT_FALSE(reg.json().as_object().contains("token")) << "the token is the cookie's unless asked for";
+  const std::string set = reg.header("set-cookie");
+  EXPECT_NE(set.find("HttpOnly"), std::string::npos) << set;
+  EXPECT_NE(set.find("SameSite=Lax"), std::string::npos) << set;
+  EXPECT_NE(set.find("Path=/"), std::string::npos) << set;
+  const std::string cookie = session_cookie(reg);
+
+  auto me = api(server.port(), "GET", "/api/me", {}, cookie_header(cookie));
+  ASSERT_EQ(me.status, 200) << me.body;
+  EXPECT_EQ(me.json().as_object().at("user").as_object().at("id"), user.at("id"));
+
+  auto in = login(server.port(), "ada", "correct horse");
+  ASSERT_EQ(in.status, 200) << in.body;
+  EXPECT_NE(session_cookie(in), cookie) << "each sign-in is a session of its own";
+
+  auto out = api(server.port(), "POST", "/api/logout", {}, cookie_header(cookie));
+  EXPECT_EQ(out.status, 204) << out.body;
+  EXPECT_NE(out.header("set-cookie").find("Max-Age=0"), std::string::npos) << out.header("set-cookie");
+  // A copy of the cookie kept after sign-out (stolen) opens nothing.
+  auto stolen = api(server.port(), "GET", "/api/me", {}, cookie_header(cookie));
+  EXPECT_EQ(stolen.status, 401);
+  EXPECT_EQ(code(stolen), "unauthorized");
+  // The other session is still good.
+  EXPECT_EQ(api(server.port(), "GET", "/api/me", {}, cookie_header(session_cookie(in))).status, 200);
+}
+
+TEST(Accounts, AccountsAndSessionsOutliveARestart) {
+  ServerProcess server(with({}));
+  auto reg = register_user(server.port(), "ada", "correct horse");
+  ASSERT_EQ(reg.status, 201);
+  server.stop();
+  server.restart();
+  EXPECT_EQ(api(server.port(), "GET", "/api/me", {}, cookie_header(session_cookie(reg))).status, 200);
+  EXPECT_EQ(login(server.port(), "ada", "correct horse").status, 200);
+}
+
+TEST(Accounts, RegistrationRefusalsSayWhy) {
+  ServerProcess server(with({}));
+  const auto port = server.port();
+  EXPECT_EQ(code(api(port, "POST", "/api/register", "not json")), "bad_json");
+  EXPECT_EQ(code(api(port, "POST", "/api/register", R"({"name":"ada"})")), "bad_request");
+  EXPECT_EQ(code(api(port, "POST", "/api/register", R"({"name":"ada","password":5})")), "bad_request");
+  auto short_pw = register_user(port, "ada", "seven77");
+  EXPECT_EQ(short_pw.status, 400);
+  EXPECT_EQ(code(short_pw), "bad_password");
+  EXPECT_EQ(code(register_user(port, "ada", std::string(1025, 'x'))), "bad_password");
+  auto bad_name = register_user(port, "a\u202Eb", "correct horse");
+  EXPECT_EQ(bad_name.status, 400);
+  EXPECT_EQ(code(bad_name), "bad_name");
+  ASSERT_EQ(register_user(port, "ada", "correct horse").status, 201);
+  auto again = register_user(port, "ada", "another password");
+  EXPECT_EQ(again.status, 409);
+  EXPECT_EQ(code(again), "name_taken");
+  EXPECT_EQ(code(register_user(port, "ADA", "another password")), "name_taken") << "a name that looks the same";
+  EXPECT_EQ(api(port, "GET", "/api/register").status, 405);
+  EXPECT_EQ(api(port, "GET", "/api/nothing").status, 404);
+}
+
+TEST(Accounts, AWrongPasswordAndAnUnknownNameAreTheSameAnswer) {
+  ServerProcess server(with({}));
+  ASSERT_EQ(register_user(server.port(), "ada", "correct horse").status, 201);
+  auto wrong = login(server.port(), "ada", "wrong horse!");
+  auto unknown = login(server.port(), "nobody", "correct horse");
+  EXPECT_EQ(wrong.status, 401);
+  EXPECT_EQ(unknown.status, 401);
+  EXPECT_EQ(wrong.body, unknown.body);
+  EXPECT_TRUE(wrong.header("set-cookie").empty());
+}
+
+TEST(Accounts, BruteForceIsThrottledThenAllowedAgain) {
+  // Per account: three attempts at once, then one a second.
+  ServerProcess server(with({"auth.signin_burst_per_account=3", "auth.signin_rate_per_account=1"}));
+  ASSERT_EQ(register_user(server.port(), "ada", "correct horse").status, 201);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(login(server.port(), "ada", "guess " + std::to_string(i)).status, 401);
+  auto locked = login(server.port(), "ada", "correct horse");
+  EXPECT_EQ(locked.status, 429) << "even the right password waits: the guesser cannot tell";
+  EXPECT_EQ(code(locked), "rate_limited");
+  EXPECT_EQ(locked.header("retry-after"), "1");
+  // Another account is not locked by it.
+  ASSERT_EQ(register_user(server.port(), "bob", "correct horse").status, 201);
+  EXPECT_EQ(login(server.port(), "bob", "correct horse").status, 200);
+  std::this_thread::sleep_for(scaled(1100ms));
+  EXPECT_EQ(login(server.port(), "ada", "correct horse").status, 200);
+}
+
+TEST(Accounts, OneAddressMeetsItsOwnSignInBudget) {
+  ServerOptions o = with({});
+  o.settings.push_back("auth.signin_burst_per_address=2");
+  o.settings.push_back("auth.signin_rate_per_address=0.001");
+  ServerProcess server(o);
+  EXPECT_EQ(login(server.port(), "a1", "whatever12").status, 401);
+  EXPECT_EQ(login(server.port(), "a2", "whatever12").status, 401);
+  auto third = login(server.port(), "a3", "whatever12");
+  EXPECT_EQ(third.status, 429) << "over many account names, from one address";
+  EXPECT_FALSE(third.header("retry-after").empty());
+  EXPECT_GE(fetch_metric(server.port(), "parley_auth_throttled_total").value_or(0), 1.0);
+}
+
+TEST(Accounts, SessionsAreListedAndRevokedOneOrAll) {
+  ServerProcess server(with({}));
+  auto a = register_user(server.port(), "ada", "correct horse");
+  auto b = login(server.port(), "ada", "correct horse", false, "User-Agent: second device\r\n");
+  const std::string ca = session_cookie(a), cb = session_cookie(b);
+  auto list = api(server.port(), "GET", "/api/sessions", {}, cookie_header(ca));
+  ASSERT_EQ(list.status, 200) << list.body;
+  const auto listed = list.json();
+  const auto& sessions = listed.as_object().at("sessions").as_array();
+  ASSERT_EQ(sessions.size(), 2U);
+  std::string other;
+  int current = 0;
+  for (const auto& s : sessions) {
+    if (s.as_object().at("current").as_bool())
+      ++current;
+    else
+      other = std::string(s.as_object().at("id").as_string());
+  }
+  EXPECT_EQ(current, 1);
+  // Another user cannot end ada's session, even knowing its id.
+  auto eve = register_user(server.port(), "eve", "correct horse");
+  EXPECT_EQ(api(server.port(), "DELETE", "/api/sessions/" + other, {}, cookie_header(session_cookie(eve))).status, 204);
+  EXPECT_EQ(api(server.port(), "GET", "/api/me", {}, cookie_header(cb)).status, 200);
+  // Ada can.
+  EXPECT_EQ(api(server.port(), "DELETE", "/api/sessions/" + other, {}, cookie_header(ca)).status, 204);
+  EXPECT_EQ(api(server.port(), "GET", "/api/me", {}, cookie_header(cb)).status, 401);
+  EXPECT_EQ(api(server.port(), "GET", "/api/me", {}, cookie_header(ca)).status, 200);
+  // Sign out everywhere.
+  auto c = login(server.port(), "ada", "correct horse");
+  EXPECT_EQ(api(server.port(), "DELETE", "/api/sessions", {}, cookie_header(ca)).status, 204);
+  EXPECT_EQ(api(server.port(), "GET", "/api/me", {}, cookie_header(ca)).status, 401);
+  EXPECT_EQ(api(server.port(), "GET", "/api/me", {}, cookie_header(session_cookie(c))).status, 401);
+}
+
+TEST(Accounts, APasswordChangeEndsEveryOtherSession) {
+  ServerProcess server(with({}));
+  auto a = register_user(server.port(), "ada", "correct horse");
+  auto b = login(server.port(), "ada", "correct horse");
+  auto wrong = api(server.port(), "POST", "/api/password",
+                   R"({"password":"not it at all","new_password":"battery staple"})", cookie_header(session_cookie(a)));
+  EXPECT_EQ(wrong.status, 401);
+  auto weak = api(server.port(), "POST", "/api/password", R"({"password":"correct horse","new_password":"short"})",
+                  cookie_header(session_cookie(a)));
+  EXPECT_EQ(code(weak), "bad_password");
+  auto changed =
+      api(server.port(), "POST", "/api/password", R"({"password":"correct horse","new_password":"battery staple"})",
+          cookie_header(session_cookie(a)));
+  EXPECT_EQ(changed.status, 204) << changed.body;
+  EXPECT_EQ(api(server.port(), "GET", "/api/me", {}, cookie_header(session_cookie(a))).status, 200);
+  EXPECT_EQ(api(server.port(), "GET", "/api/me", {}, cookie_header(session_cookie(b))).status, 401);
+  EXPECT_EQ(login(server.port(), "ada", "correct horse").status, 401);
+  EXPECT_EQ(login(server.port(), "ada", "battery staple").status, 200);
+}
+
+TEST(Accounts, ADeletedAccountSignsOutAndFreesItsName) {
+  ServerProcess server(with({}));
+  auto a = register_user(server.port(), "ada", "correct horse");
+  const std::string ca = session_cookie(a);
+  EXPECT_EQ(api(server.port(), "DELETE", "/api/me", R"({"password":"wrong one!"})", cookie_header(ca)).status, 401);
+  EXPECT_EQ(api(server.port(), "DELETE", "/api/me", R"({"password":"correct horse"})", cookie_header(ca)).status, 204);
+  EXPECT_EQ(api(server.port(), "GET", "/api/me", {}, cookie_header(ca)).status, 401);
+  EXPECT_EQ(login(server.port(), "ada", "correct horse").status, 401);
+  EXPECT_EQ(register_user(server.port(), "ada", "a new password").status, 201);
+}
+
+TEST(Accounts, TheApiRefusesAnotherSitesPage) {
+  ServerProcess server(with({}));
+  auto r = api(server.port(), "POST", "/api/register", R"({"name":"ada","password":"correct horse"})",
+               "Origin: https://evil.example\r\n");
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(code(r), "forbidden_origin");
+  EXPECT_EQ(login(server.port(), "ada", "correct horse").status, 401) << "nothing was registered";
+  auto same = api(server.port(), "POST", "/api/register", R"({"name":"ada","password":"correct horse"})",
+                  "Origin: http://127.0.0.1:" + std::to_string(server.port()) + "\r\n");
+  EXPECT_EQ(same.status, 201);
+}
+
+TEST(Accounts, HelloWithATokenIsTheAccountsUser) {
+  ServerProcess server(with({}));
+  auto reg = register_user(server.port(), "ada", "correct horse", true);
+  ASSERT_EQ(reg.status, 201);
+  const std::string token(reg.json().as_object().at("token").as_string());
+  EXPECT_EQ(token.size(), 43U);
+  WsClient c(server.port());
+  auto welcome = c.request({{"type", "hello"}, {"token", token}, {"ref", "h"}});
+  ASSERT_EQ(type_of(welcome), "welcome") << dump(welcome);
+  EXPECT_EQ(str(welcome, "user"), "ada");
+  c.join("general");
+  auto ack = c.send_message("general", "c1", "signed in");
+  EXPECT_EQ(type_of(ack), "ack");
+
+  // The same bearer token works for the API.
+  EXPECT_EQ(api(server.port(), "GET", "/api/me", {}, "Authorization: Bearer " + token + "\r\n").status, 200);
+
+  // Forged, malformed and revoked tokens are refused, and the connection stays for another try.
+  WsClient d(server.port());
+  expect_error(d, {{"type", "hello"}, {"token", std::string(43, 'A')}}, "unauthorized");
+  expect_error(d, {{"type", "hello"}, {"token", "not a token"}}, "unauthorized");
+  EXPECT_EQ(api(server.port(), "POST", "/api/logout", {}, "Authorization: Bearer " + token + "\r\n").status, 204);
+  expect_error(d, {{"type", "hello"}, {"token", token}}, "unauthorized");
+  auto fresh = login(server.port(), "ada", "correct horse", true);
+  auto again = d.request({{"type", "hello"}, {"token", fresh.json().as_object().at("token").as_string()}});
+  EXPECT_EQ(type_of(again), "welcome") << dump(again);
+}
+
+TEST(Accounts, RequestsBehindATokenHelloWaitForIt) {
+  ServerProcess server(with({}));
+  auto reg = register_user(server.port(), "ada", "correct horse", true);
+  const std::string token(reg.json().as_object().at("token").as_string());
+  WsClient c(server.port());
+  // Pipelined: the join must not be answered hello_required while the token is checked.
+  c.send_json({{"type", "hello"}, {"token", token}, {"ref", 1}});
+  c.send_json({{"type", "join"}, {"room", "general"}, {"ref", 2}});
+  auto first = c.next(scaled(3s));
+  ASSERT_TRUE(first);
+  EXPECT_EQ(type_of(*first), "welcome") << dump(*first);
+  auto joined = c.wait_for("joined", {}, scaled(3s));
+  EXPECT_TRUE(joined);
+}
+
+TEST(Accounts, AGuestCannotTakeAnAccountsName) {
+  ServerProcess server(with({}));
+  ASSERT_EQ(register_user(server.port(), "ada", "correct horse").status, 201);
+  WsClient c(server.port());
+  expect_error(c, {{"type", "hello"}, {"name", "ada"}}, "name_taken");
+  expect_error(c, {{"type", "hello"}, {"name", "Ada"}}, "name_taken");
+  EXPECT_EQ(str(c.hello("bob"), "user"), "bob");
+}
+
+TEST(Accounts, WithGuestsOffOnlyAccountsMaySayHello) {
+  ServerProcess server(with({"auth.guests=false"}));
+  WsClient c(server.port());
+  expect_error(c, {{"type", "hello"}, {"name", "bob"}}, "unauthorized");
+  auto reg = register_user(server.port(), "ada", "correct horse", true);
+  auto welcome = c.request({{"type", "hello"}, {"token", reg.json().as_object().at("token").as_string()}});
+  EXPECT_EQ(type_of(welcome), "welcome") << dump(welcome);
+}
+
+}  // namespace
+}  // namespace parley::it
