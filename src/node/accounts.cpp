@@ -303,8 +303,9 @@ void Accounts::do_me(const ApiRequest& req, Respond respond) {
 void Accounts::do_logout(const ApiRequest& req, Respond respond) {
   const bool secure = req.secure;
   with_user(req, std::move(respond), [this, secure](const SignedIn& who, const Respond& respond) {
-    store_.revoke_session(who.user.id, who.session.token_digest, [respond, secure](std::error_code ec) {
+    store_.revoke_session(who.user.id, who.session.token_digest, [this, who, respond, secure](std::error_code ec) {
       if (ec) return respond(store_error(ec));
+      ended(who.user.id, who.session.token_digest);
       ApiResponse r{204, {}, {}};
       r.headers.emplace_back("Set-Cookie", cookie("", 0, secure));
       respond(std::move(r));
@@ -344,8 +345,9 @@ void Accounts::do_revoke(const ApiRequest& req, std::string digest, Respond resp
             [this, digest = std::move(digest), secure](const SignedIn& who, const Respond& respond) {
               // All of them (sign out everywhere), or one; this one among them clears its cookie.
               const bool this_one = digest.empty() || digest == who.session.token_digest;
-              auto answer = [respond, this_one, secure](std::error_code ec) {
+              auto answer = [this, respond, this_one, secure, user = who.user.id, digest](std::error_code ec) {
                 if (ec) return respond(store_error(ec));
+                ended(user, digest);  // another user's digest matches none of this user's sockets
                 ApiResponse r{204, {}, {}};
                 if (this_one) r.headers.emplace_back("Set-Cookie", cookie("", 0, secure));
                 respond(std::move(r));
@@ -382,11 +384,13 @@ void Accounts::do_password(const ApiRequest& req, Respond respond) {
                       return respond(busy());
                     }
                     // Every other session ends: whoever knew the old password is signed out.
-                    store_.set_password(who.user.id, std::move(encoded), who.session.token_digest,
-                                        [respond](std::error_code ec) {
-                                          if (ec) return respond(store_error(ec));
-                                          respond(ApiResponse{204, {}, {}});
-                                        });
+                    store_.set_password(
+                        who.user.id, std::move(encoded), who.session.token_digest,
+                        [this, respond, user = who.user.id, keep = who.session.token_digest](std::error_code ec) {
+                          if (ec) return respond(store_error(ec));
+                          ended(user, {}, keep);
+                          respond(ApiResponse{204, {}, {}});
+                        });
                   },
                   respond);
             });
@@ -407,8 +411,9 @@ void Accounts::do_delete(const ApiRequest& req, Respond respond) {
                       counters_.signin_failures.add();
                       return respond(error(401, "bad_credentials", "wrong password"));
                     }
-                    store_.delete_user(who.user.id, [respond, secure](std::error_code ec) {
+                    store_.delete_user(who.user.id, [this, respond, secure, user = who.user.id](std::error_code ec) {
                       if (ec) return respond(store_error(ec));
+                      ended(user, {});
                       ApiResponse r{204, {}, {}};
                       r.headers.emplace_back("Set-Cookie", cookie("", 0, secure));
                       respond(std::move(r));

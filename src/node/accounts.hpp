@@ -52,6 +52,13 @@ class Accounts final : public net::ApiService {
   void authenticate(std::string_view token, AuthDone done);
 
   const auth::AuthOptions& options() const noexcept { return options_; }
+
+  // Sessions of `user_id` have ended (signed out, revoked, password changed, account deleted):
+  // `digest` names the one that ended, or is empty for all of them but `keep`. Called on the
+  // store's thread once the store has them gone; the node closes their open WebSockets. Set
+  // before the node serves.
+  using EndedHook = std::function<void(const std::string& user_id, const std::string& digest, const std::string& keep)>;
+  void set_on_ended(EndedHook hook) { on_ended_ = std::move(hook); }
   // Stops the hashing pool (what it holds still answers). Before the store stops.
   void stop();
   // Called about once a second (one thread): every ten minutes, expired sessions leave the store.
@@ -93,7 +100,11 @@ class Accounts final : public net::ApiService {
   core::KeyedLimits register_by_address_;
   Counters counters_;
   std::int64_t next_sweep_ms_ = 0;  // sweep()'s thread only
-  auth::HashPool pool_;             // last: its threads go first
+  EndedHook on_ended_;
+  void ended(const std::string& user_id, const std::string& digest, const std::string& keep = {}) const {
+    if (on_ended_) on_ended_(user_id, digest, keep);
+  }
+  auth::HashPool pool_;  // last: its threads go first
 };
 
 }  // namespace parley::node

@@ -1,4 +1,5 @@
 #include "node/node.hpp"
+#include "node/client.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -7,6 +8,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <vector>
 
 namespace parley::node {
 
@@ -49,6 +51,23 @@ Node::Node(NodeOptions options, store::Store& store, broker::Broker* broker) : c
     ctx_.shards.push_back(std::make_unique<Shard>(loop, static_cast<ShardWork&>(*this)));
     ctx_.shards.back()->loop().set_handler(requests_);
   }
+  // A session that ends closes the WebSockets signed in with it, on this node. (In a cluster, a
+  // socket on another node stays until it closes: the broker does not carry this yet.)
+  ctx_.accounts.set_on_ended([this](const std::string& user, const std::string& digest, const std::string& keep) {
+    for (auto& sh : ctx_.shards) {
+      Shard* shard = sh.get();
+      shard->post([shard, user, digest, keep] {
+        std::vector<net::Connection*> ended;
+        shard->loop().for_each([&](net::Connection& c) {
+          if (!c.state()) return;
+          const Client& s = Client::of(c);
+          if (s.user_id != user || s.session.empty()) return;
+          if (digest.empty() ? s.session != keep : s.session == digest) ended.push_back(&c);
+        });
+        for (auto* c : ended) c->close(protocol::CloseCode::policy_violation, "signed out");
+      });
+    }
+  });
 }
 
 Node::~Node() {

@@ -173,6 +173,7 @@ void Requests::do_hello(Client& s, protocol::Request& req) {
               send_error(*s, errc::unauthorized, ref, "the session has ended or the token is wrong; sign in again");
             } else {
               s->user_id = std::move(in->user.id);
+              s->session = std::move(in->session.token_digest);
               welcome(*s, std::move(in->user.name), ref);
             }
             replay_held(*s);
