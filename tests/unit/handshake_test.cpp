@@ -65,7 +65,8 @@ TEST(Handshake, AnUpgradeListBeastWouldNotReadGoesToIt) {
 
 TEST(Handshake, CookieIsRecordedOnce) {
   UpgradeRequest r;
-  ASSERT_EQ(scan(replace(browser, "Pragma: no-cache\r\n", "Cookie: a=1; parley_session=abc\r\n"), r), Scan::complete);
+  const std::string with_cookie = replace(browser, "Pragma: no-cache\r\n", "Cookie: a=1; parley_session=abc\r\n");
+  ASSERT_EQ(scan(with_cookie, r), Scan::complete);  // r's views point into with_cookie
   EXPECT_EQ(r.cookie, "a=1; parley_session=abc");
   EXPECT_EQ(scan(replace(browser, "Pragma: no-cache\r\n", "Cookie: a=1\r\nCookie: b=2\r\n")), Scan::other);
 }
