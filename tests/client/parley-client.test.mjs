@@ -1,4 +1,5 @@
-// Unit tests of web/js/parley-client.js against the real Parley server.
+// Unit tests of web/js/parley-client.js: against the real Parley server, and a few against a
+// scripted fake socket (what the client says and does, without a server).
 // Run: node --experimental-websocket --test tests/client/   (npm run test:client)
 
 import { test } from 'node:test';
@@ -93,6 +94,108 @@ test('backoffDelay grows exponentially, is capped, and jitters downwards', () =>
     const d = backoffDelay(2, opts);
     assert.ok(d >= 1000 && d <= 2000, `delay ${d} out of range`);
   }
+});
+
+// ------------------------------------------------------- a fake socket (no server)
+
+/**
+ * A scripted WebSocket: the test opens it, answers what the client sent, and counts how many
+ * sockets the client made (a reconnect loop would make more).
+ */
+function fakeSockets() {
+  const sockets = [];
+  class FakeSocket {
+    constructor(url, protocol) {
+      this.url = url;
+      this.protocol = protocol;
+      this.readyState = 0;
+      this.sent = [];
+      sockets.push(this);
+    }
+    send(data) { this.sent.push(JSON.parse(data)); }
+    close() { this.readyState = 3; }
+    open() { this.readyState = 1; this.onopen?.({}); }
+    receive(evt) { this.onmessage?.({ data: JSON.stringify(evt) }); }
+    drop(code = 1006) { this.readyState = 3; this.onclose?.({ code, reason: '' }); }
+  }
+  return { WebSocket: FakeSocket, sockets };
+}
+
+const WELCOME = { type: 'welcome', session: 's-1', server_time: 0, limits: { max_text_length: 4000 } };
+
+function fakeClient(t, options = {}) {
+  const fake = fakeSockets();
+  const c = new ParleyClient({ url: 'ws://parley.test/ws', WebSocket: fake.WebSocket, backoff: { initialMs: 10, maxMs: 20, factor: 2, jitter: 0 }, pingIntervalMs: 60000, ...options });
+  t.after(() => c.close());
+  return { client: c, sockets: fake.sockets };
+}
+
+test('fake socket: with a name the hello carries it (a guest)', async (t) => {
+  const { client, sockets } = fakeClient(t, { name: 'ada' });
+  const welcomed = client.connect();
+  sockets[0].open();
+  assert.deepEqual(sockets[0].sent, [{ type: 'hello', name: 'ada', ref: 1 }]);
+  sockets[0].receive({ ...WELCOME, user: 'ada', ref: 1 });
+  assert.equal((await welcomed).user, 'ada');
+});
+
+test('fake socket: without a name the hello is bare (the session cookie speaks) and welcome names the user', async (t) => {
+  for (const name of [undefined, null]) {
+    const { client, sockets } = fakeClient(t, { name });
+    const welcomed = client.connect();
+    sockets[0].open();
+    assert.deepEqual(sockets[0].sent, [{ type: 'hello', ref: 1 }], 'no name key at all');
+    assert.equal(JSON.stringify(sockets[0].sent[0]), '{"type":"hello","ref":1}');
+    sockets[0].receive({ ...WELCOME, user: 'ada', ref: 1 });
+    const welcome = await welcomed;
+    assert.equal(welcome.user, 'ada');
+    assert.equal(client.user, 'ada');
+    assert.equal(client.state, State.CONNECTED);
+    // A reconnect says the same bare hello again.
+    sockets[0].drop();
+    await waitFor(() => sockets.length === 2, { timeout: 2000, what: 'the reconnect' });
+    sockets[1].open();
+    assert.deepEqual(sockets[1].sent[0], { type: 'hello', ref: sockets[1].sent[0].ref });
+    client.close();
+  }
+});
+
+for (const [code, message] of [
+  ['unauthorized', 'the session has ended or the token is wrong; sign in again'],
+  ['name_taken', 'this name belongs to an account: sign in, or choose another'],
+]) {
+  test(`fake socket: a hello refused with ${code} closes the client for good (no reconnect loop)`, async (t) => {
+    const { client, sockets } = fakeClient(t, code === 'name_taken' ? { name: 'Ada' } : {});
+    const errors = record(client, ['error']);
+    const states = record(client, ['state']);
+    const welcomed = client.connect();
+    sockets[0].open();
+    sockets[0].receive({ type: 'error', code, message, ref: 1 });
+    await assert.rejects(welcomed, { code, message });
+    assert.equal(client.state, State.CLOSED);
+    assert.deepEqual(errors.map((e) => [e.code, e.message]), [[code, message]], 'the app hears it once, with the message');
+    assert.ok(!states.some((s) => s.state === State.RECONNECTING), 'no reconnect scheduled');
+    await sleep(150); // many backoff periods (10–20 ms)
+    assert.equal(sockets.length, 1, 'no second socket');
+    assert.equal(sockets[0].readyState, 3, 'the socket was closed');
+    // connect() again is the caller's choice (e.g. after signing in): it tries once more.
+    const again = client.connect();
+    assert.equal(sockets.length, 2);
+    sockets[1].open();
+    sockets[1].receive({ ...WELCOME, user: 'ada', ref: sockets[1].sent[0].ref });
+    assert.equal((await again).user, 'ada');
+  });
+}
+
+test('fake socket: a hello error that is not fatal (store_failed) is retried on a new socket', async (t) => {
+  const { client, sockets } = fakeClient(t);
+  const welcomed = client.connect();
+  sockets[0].open();
+  sockets[0].receive({ type: 'error', code: 'store_failed', message: 'the accounts could not be reached; try again', ref: 1 });
+  await waitFor(() => sockets.length === 2, { timeout: 2000, what: 'the retry' });
+  sockets[1].open();
+  sockets[1].receive({ ...WELCOME, user: 'ada', ref: sockets[1].sent[0].ref });
+  assert.equal((await welcomed).user, 'ada');
 });
 
 // -------------------------------------------------------------- real server
@@ -341,6 +444,79 @@ test('a refused name closes the client for good (no reconnect loop)', async (t) 
     const connects = bad.stats.connects;
     await sleep(400);
     assert.equal(bad.stats.connects, connects);
+  });
+});
+
+// Tests' servers hash passwords cheaply (the defaults take a good part of a second).
+const CHEAP_HASH = { 'auth.hash_opslimit': 1, 'auth.hash_memlimit': 8192 };
+
+/** POST /api/register (or login): resolves to { status, body, cookie } with the session cookie. */
+async function api(server, path, body) {
+  const res = await fetch(`${server.url}${path}`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  const cookie = (res.headers.get('set-cookie') ?? '').split(';')[0];
+  return { status: res.status, body: text ? JSON.parse(text) : null, cookie };
+}
+
+/** A WebSocket constructor that sends this Cookie header with the upgrade, as a browser would. */
+function withCookie(cookie) {
+  return class extends NativeWebSocket {
+    constructor(url, protocols) { super(url, { protocols, headers: { Cookie: cookie } }); }
+  };
+}
+
+test('signed in: a hello without a name is welcomed by the session cookie of the upgrade', async (t) => {
+  await withServer(t, { set: CHEAP_HASH }, async (server) => {
+    const reg = await api(server, '/api/register', { name: 'ada', password: 'correct horse' });
+    assert.equal(reg.status, 201);
+    assert.match(reg.cookie, /^parley_session=./);
+    const ada = newClient(server, undefined, { WebSocket: withCookie(reg.cookie) });
+    const welcome = await ada.connect();
+    assert.equal(welcome.user, 'ada');
+    await ada.join('general');
+    assert.equal((await ada.send('general', 'signed in').promise).seq, 1);
+  });
+});
+
+test('signed out or refused: unauthorized and name_taken close the client for good', async (t) => {
+  await withServer(t, { set: CHEAP_HASH }, async (server) => {
+    assert.equal((await api(server, '/api/register', { name: 'ada', password: 'correct horse' })).status, 201);
+    const cases = [
+      // A cookie that names no session.
+      [newClient(server, undefined, { WebSocket: withCookie(`parley_session=${'A'.repeat(43)}`) }), 'unauthorized'],
+      // A guest with the account's name, or one that looks like it.
+      [newClient(server, 'ada'), 'name_taken'],
+      [newClient(server, 'Ada'), 'name_taken'],
+    ];
+    for (const [c, code] of cases) {
+      await assert.rejects(c.connect(), { code });
+      assert.equal(c.state, State.CLOSED);
+    }
+    // No cookie at all, on a server with guests: a guest without a name (bad_name, today) or no
+    // session (unauthorized); either way refused for good.
+    const bare = newClient(server, undefined);
+    await assert.rejects(bare.connect(), (err) => ['bad_name', 'unauthorized'].includes(err.code));
+    cases.push([bare]);
+    await sleep(400); // several backoff periods of FAST
+    for (const [c] of cases) assert.equal(c.stats.connects, 1, 'no reconnect loop');
+  });
+});
+
+test('guests switched off (auth.guests=false): a guest is refused with unauthorized, an account is not', async (t) => {
+  await withServer(t, { set: { ...CHEAP_HASH, 'auth.guests': 'false' } }, async (server) => {
+    const guest = newClient(server, 'bob');
+    await assert.rejects(guest.connect(), { code: 'unauthorized' });
+    assert.equal(guest.state, State.CLOSED);
+    const nameless = newClient(server, undefined);
+    await assert.rejects(nameless.connect(), { code: 'unauthorized' });
+    await sleep(400);
+    assert.equal(guest.stats.connects, 1);
+    assert.equal(nameless.stats.connects, 1);
+    const reg = await api(server, '/api/register', { name: 'bob', password: 'correct horse' });
+    const bob = newClient(server, undefined, { WebSocket: withCookie(reg.cookie) });
+    assert.equal((await bob.connect()).user, 'bob');
   });
 });
 

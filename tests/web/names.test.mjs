@@ -1,4 +1,4 @@
-// Unit tests of what the UI checks of names and message text before the server does
+// Unit tests of what the UI checks of names, passwords and message text before the server does
 // (web/js/ui/join.js, format.js hasVisible): the same Unicode rules as the server
 // (docs/protocol.md, hello and send), as far as a browser has them.
 // Plain Node, no browser. Run: node tests/run.mjs web   (npm run test:web)
@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hasVisible } from '../../web/js/ui/format.js';
-import { normalizeName, validateName } from '../../web/js/ui/join.js';
+import { normalizeName, validateName, validatePassword } from '../../web/js/ui/join.js';
 
 test('hasVisible: only whitespace and invisible characters are nothing to send', () => {
   for (const text of ['', ' \t\r\n ', ' \u200b\u2060\ufeff', '\u00a0\u3000\u2028', '\ufe0f\ufe0e', '\u200d\u200c\u034f', '\u202e\u2066', '\u{e0020}', '\u3164', '\u0001']) {
@@ -45,4 +45,16 @@ test('validateName: what the server would certainly refuse', () => {
   assert.match(validateName('\u200b\u200b'), /visible character/);
   // A joiner after a virama is Devanagari spelling: left to the server, which allows it.
   assert.equal(validateName('क्\u200dष'), null);
+});
+
+test('validatePassword: at least 8 characters (code points, as the server counts), at most 1024 bytes', () => {
+  assert.equal(validatePassword(''), 'A password needs at least 8 characters.');
+  assert.equal(validatePassword('1234567'), 'A password needs at least 8 characters.');
+  assert.equal(validatePassword('12345678'), null);
+  assert.equal(validatePassword('correct horse'), null);
+  assert.equal(validatePassword('🦊'.repeat(7)), 'A password needs at least 8 characters.', '14 UTF-16 units, 7 characters');
+  assert.equal(validatePassword('🦊'.repeat(8)), null);
+  assert.equal(validatePassword('x'.repeat(1024)), null);
+  assert.equal(validatePassword('x'.repeat(1025)), 'A password may have at most 1024 bytes.');
+  assert.equal(validatePassword('é'.repeat(513)), 'A password may have at most 1024 bytes.', '2 bytes each');
 });

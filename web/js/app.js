@@ -12,7 +12,8 @@ import { ConnectionBanner } from './ui/banner.js';
 import { TypingIndicator } from './ui/typing.js';
 import { Sidebar } from './ui/sidebar.js';
 import { plural } from './ui/format.js';
-import { showJoin, validateName, rememberJoinError } from './ui/join.js';
+import { showJoin, validateName, rememberJoinError, pendingJoinError } from './ui/join.js';
+import * as account from './account.js';
 
 const DEFAULT_ROOM = 'general';
 const PAGE_SIZE = 50;
@@ -23,6 +24,7 @@ const rooms = new Map(); // joined rooms: name -> RoomState
 let client = null;
 let active = null;
 let me = null;
+let signedIn = false; // an account's session (the cookie), not a guest's name
 let directoryTimer = null;
 
 // ------------------------------------------------------------------ UI parts
@@ -162,6 +164,7 @@ function renderPending() {
 
 function renderMe() {
   $('#me-name').textContent = me ?? '';
+  $('#me-guest').hidden = signedIn;
   $('#me-avatar').replaceWith(Object.assign(avatar(me ?? '?'), { id: 'me-avatar' }));
 }
 
@@ -192,10 +195,16 @@ function ensureRoom(name) {
 
 function onJoinFailed(name, err) {
   if (err.code === 'disconnected' || err.code === 'closed') return; // re-joined on reconnect
-  // Someone in the room has a name that looks like ours. #general is always joined, so there the
-  // name cannot be used: back to the join screen, with the server's explanation.
+  // Someone in the room has a name that looks like ours. #general is always joined, so there a
+  // guest's name cannot be used: back to the join screen, with the server's explanation. An
+  // account keeps its name (and its session): it stays out of #general, told why, until a reload.
   if (err.code === 'confusable_name' && name === DEFAULT_ROOM) {
-    return leaveApp(`Your name cannot be used in #${name}: ${err.message}`);
+    if (!signedIn) return leaveApp(`Your name cannot be used in #${name}: ${err.message}`);
+    const room = rooms.get(name);
+    if (room) room.joined = false;
+    notice(`You cannot be in #${name} now: ${err.message}`);
+    announce(`Could not join #${name}: ${err.message}`);
+    return renderMembers();
   }
   rooms.delete(name);
   rememberRooms();
@@ -339,7 +348,14 @@ function wire(c) {
 
   c.on('welcome', (w) => {
     me = w.user;
-    prefs.set('name', me);
+    // A guest's name is asked for again by the next hello; an account's session is the cookie's.
+    if (signedIn) {
+      prefs.set('account', me);
+      prefs.set('lastAccount', me);
+    } else {
+      prefs.set('name', me);
+      prefs.remove('guests'); // this server has guests after all
+    }
     renderMe();
     composer.setLimit(w.limits?.max_text_length);
     refreshDirectory();
@@ -430,7 +446,7 @@ function wire(c) {
   });
 
   c.on('error', (e) => {
-    if (e.code === 'bad_name') leaveApp(e.message || 'That name is not allowed.');
+    if (['bad_name', 'unauthorized', 'name_taken'].includes(e.code)) helloRefused(e);
     else if (e.room && e.code === 'no_such_room') onJoinFailed(e.room, { code: e.code, message: 'the room does not exist' });
     else if (e.room && e.code === 'confusable_name') onJoinFailed(e.room, { code: e.code, message: e.message });
     else console.warn('parley:', e.code, e.message);
@@ -443,12 +459,36 @@ function wsUrl() {
   return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
 }
 
-function enterApp(name) {
+// The hello was refused for good (the client has closed): back to the join screen, told why.
+function helloRefused(e) {
+  if (signedIn) {
+    // The cookie's session has ended (signed out elsewhere, revoked, expired).
+    return leaveApp({ message: 'Your session has ended: sign in again.', tab: 'signin', name: me, sessionEnded: true });
+  }
+  if (e.code === 'unauthorized') {
+    prefs.set('guests', false); // next time, the join screen opens on Sign in
+    return leaveApp({ message: 'This server needs an account: sign in or create one.', tab: 'signin' });
+  }
+  if (e.code === 'name_taken') {
+    return leaveApp({ message: account.sentence(e.message || 'This name belongs to an account.'), tab: 'guest', name: me, offerSignIn: true });
+  }
+  leaveApp({ message: e.message || 'That name is not allowed.' });
+}
+
+// name: the guest's name, or the account's as the server says it; asAccount: say hello with
+// no name, and the server knows us by the session cookie of the WebSocket upgrade.
+function enterApp(name, { asAccount = false } = {}) {
   me = name;
+  signedIn = asAccount;
+  if (asAccount) {
+    prefs.set('account', name);
+    prefs.set('lastAccount', name);
+    prefs.remove('name');
+  }
   $('#join-screen').hidden = true;
   $('#app').hidden = false;
   renderMe();
-  client = new ParleyClient({ url: wsUrl(), name });
+  client = new ParleyClient({ url: wsUrl(), name: asAccount ? undefined : name });
   wire(client);
   client.connect().catch(() => { /* reported through events */ });
   const saved = prefs.get('rooms', []);
@@ -458,16 +498,31 @@ function enterApp(name) {
   composer.focus();
 }
 
+// Back to the join screen (a reload, which starts everything afresh), forgetting the guest's
+// name, the account's session marker and the rooms; error: shown there (see rememberJoinError).
 function leaveApp(error) {
   client?.close();
   prefs.remove('name');
+  prefs.remove('account');
   prefs.remove('rooms');
   prefs.remove('active');
-  if (error) rememberJoinError(error);
+  if (typeof error === 'string') rememberJoinError(error);
+  else if (error) rememberJoinError(error.message, error);
   location.reload();
 }
 
-$('#sign-out').addEventListener('click', () => leaveApp());
+// Sign out: an account ends its session on the server (which clears the cookie); a guest just
+// forgets its name. Either way, back to the join screen.
+$('#sign-out').addEventListener('click', async (e) => {
+  const button = e.currentTarget;
+  if (!signedIn) return leaveApp();
+  button.disabled = true;
+  const r = await account.logout();
+  // 401: the session had ended already, which is signed out too.
+  if (r.ok || r.status === 401) return leaveApp();
+  button.disabled = false;
+  notice(`Could not sign out: ${account.errorText(r)}`);
+});
 
 document.addEventListener('visibilitychange', () => {
   const room = rooms.get(active);
@@ -483,9 +538,42 @@ document.addEventListener('keydown', (e) => {
   if (next && next !== active) { e.preventDefault(); openRoom(next, { focus: true }); }
 });
 
-const savedName = prefs.get('name');
-if (savedName && !validateName(savedName)) enterApp(savedName);
-else showJoin(enterApp);
+// The join screen's sign in and create account: null once in, else the message to show.
+async function signIn(name, password, call) {
+  const r = await call(name, password);
+  if (!r.ok || !r.user) return account.errorText(r);
+  enterApp(r.user.name, { asAccount: true });
+  return null;
+}
+
+// First the session (an account's survives a reload), then a remembered guest name, then the
+// join screen.
+async function start() {
+  // A session the WebSocket refused just now goes to the join screen even if /api/me still
+  // takes its cookie (a proxy that keeps cookies from /ws would otherwise reload in a loop).
+  const who = pendingJoinError()?.sessionEnded ? { ok: false, status: 401 } : await account.me();
+  if (who.ok && who.user) return enterApp(who.user.name, { asAccount: true });
+  // The server cannot say now (down, restarting): a browser that was signed in stays so, and
+  // its client says hello when the server is back (refused then if the session has ended).
+  const remembered = prefs.get('account');
+  if (typeof remembered === 'string' && remembered && (who.status === 0 || who.status >= 500)) {
+    return enterApp(remembered, { asAccount: true });
+  }
+  prefs.remove('account');
+  const savedName = prefs.get('name');
+  if (savedName && !validateName(savedName)) return enterApp(savedName);
+  const lastAccount = prefs.get('lastAccount');
+  const known = typeof lastAccount === 'string' && lastAccount ? lastAccount : '';
+  showJoin({
+    onGuest: (name) => enterApp(name),
+    onSignIn: (name, password) => signIn(name, password, account.login),
+    onRegister: (name, password) => signIn(name, password, account.register),
+    tab: known || prefs.get('guests') === false ? 'signin' : 'guest',
+    name: known,
+  });
+}
+
+start();
 
 // For tests and debugging.
 window.parley = { get client() { return client; }, rooms };

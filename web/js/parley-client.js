@@ -39,8 +39,10 @@ const PERMANENT_SEND_ERRORS = new Set([
   'text_too_long', 'empty_text', 'bad_request', 'bad_room', 'bad_cid', 'no_such_room', 'bad_json',
   'frame_too_large', 'unknown_type', 'internal',
 ]);
-// Errors to a hello that mean "stop trying".
-const FATAL_HELLO_ERRORS = new Set(['bad_name', 'bad_request']);
+// Errors to a hello that mean "stop trying": the same hello would get the same answer.
+// unauthorized: no session (or it has ended), or a guest where the server has none;
+// name_taken: a guest's name belongs to an account (or looks like one).
+const FATAL_HELLO_ERRORS = new Set(['bad_name', 'bad_request', 'unauthorized', 'name_taken']);
 
 /**
  * Split one text frame into events: the server may batch several JSON
@@ -90,7 +92,9 @@ export class ParleyClient {
   /**
    * @param {object} options
    * @param {string} options.url        ws:// or wss:// URL of /ws
-   * @param {string} options.name       display name sent in hello
+   * @param {string} [options.name]     a guest's display name for hello; without it the hello
+   *                                    carries no name and the server uses the session cookie
+   *                                    of the WebSocket upgrade (a signed-in browser)
    * @param {Function} [options.WebSocket] WebSocket constructor (default: globalThis.WebSocket)
    */
   constructor(options = {}) {
@@ -281,7 +285,8 @@ export class ParleyClient {
         this._dropSocket(this._ws, { code: 4000, reason: `hello failed: ${err.code}` });
       }
     });
-    this._write({ type: 'hello', name: this.name, ref });
+    // A guest says its name; a signed-in browser says nothing and is known by its cookie.
+    this._write(this.name == null ? { type: 'hello', ref } : { type: 'hello', name: this.name, ref });
   }
 
   _rejectWelcomeWaiters(err) {
