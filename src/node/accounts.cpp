@@ -200,6 +200,7 @@ void Accounts::do_register(const ApiRequest& req, Respond respond) {
             return respond(error(409, "name_taken", "another account has this name, or one that looks like it"));
           if (ec) return respond(store_error(ec));
           counters_.registered.add();
+          if (on_registered_) on_registered_(user.name_key);
           start_session(std::move(user), req, want_token, 201, std::move(respond));
         });
       },
@@ -302,7 +303,23 @@ void Accounts::do_me(const ApiRequest& req, Respond respond) {
 
 void Accounts::do_logout(const ApiRequest& req, Respond respond) {
   const bool secure = req.secure;
-  with_user(req, std::move(respond), [this, secure](const SignedIn& who, const Respond& respond) {
+  // Signing out is idempotent: without a live session the answer is the same 204, and the cookie
+  // a browser still holds is cleared.
+  std::string_view token = bearer(req.authorization);
+  if (token.empty()) token = net::cookie_value(req.cookie, net::session_cookie);
+  if (!auth::looks_like_token(token)) {
+    ApiResponse r{204, {}, {}};
+    r.headers.emplace_back("Set-Cookie", cookie("", 0, secure));
+    return respond(std::move(r));
+  }
+  authenticate(token, [this, secure, respond = std::move(respond)](std::error_code ec, std::optional<SignedIn> in) {
+    if (ec) return respond(store_error(ec));
+    if (!in) {
+      ApiResponse r{204, {}, {}};
+      r.headers.emplace_back("Set-Cookie", cookie("", 0, secure));
+      return respond(std::move(r));
+    }
+    const SignedIn& who = *in;
     store_.revoke_session(who.user.id, who.session.token_digest, [this, who, respond, secure](std::error_code ec) {
       if (ec) return respond(store_error(ec));
       ended(who.user.id, who.session.token_digest);

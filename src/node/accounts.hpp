@@ -59,6 +59,11 @@ class Accounts final : public net::ApiService {
   // before the node serves.
   using EndedHook = std::function<void(const std::string& user_id, const std::string& digest, const std::string& keep)>;
   void set_on_ended(EndedHook hook) { on_ended_ = std::move(hook); }
+  // An account has taken a name (its name key, core::name_skeleton): guests online under that
+  // name or a look-alike must go (they took it first, but a guest cannot keep an account's name).
+  // Called on the store's thread. Set before the node serves.
+  using RegisteredHook = std::function<void(const std::string& name_key)>;
+  void set_on_registered(RegisteredHook hook) { on_registered_ = std::move(hook); }
   // Stops the hashing pool (what it holds still answers). Before the store stops.
   void stop();
   // Called about once a second (one thread): every ten minutes, expired sessions leave the store.
@@ -101,6 +106,7 @@ class Accounts final : public net::ApiService {
   Counters counters_;
   std::int64_t next_sweep_ms_ = 0;  // sweep()'s thread only
   EndedHook on_ended_;
+  RegisteredHook on_registered_;
   void ended(const std::string& user_id, const std::string& digest, const std::string& keep = {}) const {
     if (on_ended_) on_ended_(user_id, digest, keep);
   }

@@ -1,5 +1,4 @@
 #include "node/node.hpp"
-#include "node/client.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -9,6 +8,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
+
+#include "core/names.hpp"
+#include "node/client.hpp"
 
 namespace parley::node {
 
@@ -65,6 +67,24 @@ Node::Node(NodeOptions options, store::Store& store, broker::Broker* broker) : c
           if (digest.empty() ? s.session != keep : s.session == digest) ended.push_back(&c);
         });
         for (auto* c : ended) c->close(protocol::CloseCode::policy_violation, "signed out");
+      });
+    }
+  });
+  // A name just registered: guests using it (or a look-alike) on this node are closed; saying
+  // hello again, they hear name_taken. (Guests on other nodes of a cluster keep it until they
+  // reconnect.)
+  ctx_.accounts.set_on_registered([this](const std::string& key) {
+    for (auto& sh : ctx_.shards) {
+      Shard* shard = sh.get();
+      shard->post([shard, key] {
+        std::vector<net::Connection*> taken;
+        shard->loop().for_each([&](net::Connection& c) {
+          if (!c.state()) return;
+          const Client& s = Client::of(c);
+          if (s.user.empty() || !s.user_id.empty()) return;
+          if (core::name_skeleton(s.user) == key) taken.push_back(&c);
+        });
+        for (auto* c : taken) c->close(protocol::CloseCode::policy_violation, "name registered");
       });
     }
   });

@@ -305,6 +305,33 @@ TEST(Accounts, AnEndedSessionClosesItsOpenSockets) {
   expect_alive(*on_c);
 }
 
+TEST(Accounts, RegisteringANameClosesTheGuestsUsingIt) {
+  ServerProcess server(with({}));
+  WsClient guest(server.port());
+  guest.hello("ada");
+  WsClient lookalike(server.port());
+  lookalike.hello("ADA");
+  WsClient other(server.port());
+  other.hello("bob");
+  ASSERT_EQ(register_user(server.port(), "ada", "correct horse").status, 201);
+  EXPECT_FALSE(guest.next(scaled(3s))) << "the guest's socket is closed";
+  EXPECT_FALSE(lookalike.next(scaled(3s)));
+  expect_alive(other);
+  WsClient again(server.port());
+  expect_error(again, {{"type", "hello"}, {"name", "ada"}}, "name_taken");
+}
+
+TEST(Accounts, SigningOutIsIdempotentAndClearsTheCookie) {
+  ServerProcess server(with({}));
+  auto reg = register_user(server.port(), "ada", "correct horse");
+  const std::string cookie = session_cookie(reg);
+  EXPECT_EQ(api(server.port(), "POST", "/api/logout", {}, cookie_header(cookie)).status, 204);
+  auto again = api(server.port(), "POST", "/api/logout", {}, cookie_header(cookie));
+  EXPECT_EQ(again.status, 204);
+  EXPECT_NE(again.header("set-cookie").find("Max-Age=0"), std::string::npos) << "a dead cookie is cleared too";
+  EXPECT_EQ(api(server.port(), "POST", "/api/logout").status, 204);
+}
+
 TEST(Accounts, RequestsBehindATokenHelloWaitForIt) {
   ServerProcess server(with({}));
   auto reg = register_user(server.port(), "ada", "correct horse", true);
