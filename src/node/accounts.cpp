@@ -83,6 +83,20 @@ std::optional<std::string> field(const json::object& o, std::string_view key, co
   return std::string(v->as_string());
 }
 
+// What a register or login body holds.
+struct Credentials {
+  std::string name;
+  std::string password;
+  bool want_token = false;
+};
+
+// 204 with the session cookie cleared: the answer to every request that ends this session.
+ApiResponse signed_out(bool secure) {
+  ApiResponse r{204, {}, {}};
+  r.headers.emplace_back("Set-Cookie", cookie("", 0, secure));
+  return r;
+}
+
 std::string_view bearer(std::string_view authorization) {
   constexpr std::string_view prefix = "Bearer ";
   if (authorization.size() <= prefix.size()) return {};
@@ -90,6 +104,24 @@ std::string_view bearer(std::string_view authorization) {
   std::transform(lowered.begin(), lowered.end(), lowered.begin(), [](unsigned char c) { return std::tolower(c); });
   if (lowered != "bearer ") return {};
   return authorization.substr(prefix.size());
+}
+
+// The session token of a request: its Bearer token, else its session cookie (empty if neither).
+std::string_view session_token(const ApiRequest& req) {
+  const std::string_view token = bearer(req.authorization);
+  return token.empty() ? net::cookie_value(req.cookie, net::session_cookie) : token;
+}
+
+// The credentials of a register or login body, or nullopt (answered 400).
+std::optional<Credentials> credentials(const ApiRequest& req, const net::ApiService::Respond& respond) {
+  auto body = body_object(req, respond);
+  if (!body) return std::nullopt;
+  auto name = field(*body, "name", respond);
+  if (!name) return std::nullopt;
+  auto password = field(*body, "password", respond);
+  if (!password) return std::nullopt;
+  const auto* want = body->if_contains("token");
+  return Credentials{std::move(*name), std::move(*password), want && want->is_bool() && want->as_bool()};
 }
 
 std::string_view password_message(auth::PasswordProblem p) {
@@ -169,18 +201,13 @@ bool Accounts::hash(std::function<void()> work, const Respond& respond) {
 }
 
 void Accounts::do_register(const ApiRequest& req, Respond respond) {
-  auto body = body_object(req, respond);
-  if (!body) return;
-  auto name_in = field(*body, "name", respond);
-  if (!name_in) return;
-  auto password = field(*body, "password", respond);
-  if (!password) return;
-  const auto* want = body->if_contains("token");
-  const bool want_token = want && want->is_bool() && want->as_bool();
+  auto in = credentials(req, respond);
+  if (!in) return;
+  const bool want_token = in->want_token;
   core::NameError why{};
-  auto name = core::normalize_name(*name_in, &why);
+  auto name = core::normalize_name(in->name, &why);
   if (!name) return respond(error(400, "bad_name", core::describe(why)));
-  if (const auto problem = auth::check_password(*password); problem != auth::PasswordProblem::none)
+  if (const auto problem = auth::check_password(in->password); problem != auth::PasswordProblem::none)
     return respond(error(400, "bad_password", password_message(problem)));
   if (!take(register_by_address_, req.address, respond)) return;
   store::StoredUser user;
@@ -189,7 +216,7 @@ void Accounts::do_register(const ApiRequest& req, Respond respond) {
   user.name = std::move(*name);
   user.created_at = clock_.now_ms();
   hash(
-      [this, req, respond, want_token, user = std::move(user), password = std::move(*password)]() mutable {
+      [this, req, respond, want_token, user = std::move(user), password = std::move(in->password)]() mutable {
         try {
           user.password_hash = auth::hash_password(password, options_.password);
         } catch (const std::exception&) {
@@ -208,20 +235,15 @@ void Accounts::do_register(const ApiRequest& req, Respond respond) {
 }
 
 void Accounts::do_login(const ApiRequest& req, Respond respond) {
-  auto body = body_object(req, respond);
-  if (!body) return;
-  auto name_in = field(*body, "name", respond);
-  if (!name_in) return;
-  auto password = field(*body, "password", respond);
-  if (!password) return;
-  const auto* want = body->if_contains("token");
-  const bool want_token = want && want->is_bool() && want->as_bool();
+  auto in = credentials(req, respond);
+  if (!in) return;
+  const bool want_token = in->want_token;
   if (!take(signin_by_address_, req.address, respond)) return;
   // A name no account can have is a wrong name; its key is the skeleton of what was sent.
-  auto name = core::normalize_name(*name_in);
-  const std::string key = core::name_skeleton(name ? *name : *name_in);
+  auto name = core::normalize_name(in->name);
+  const std::string key = core::name_skeleton(name ? *name : in->name);
   if (!take(signin_by_account_, key, respond)) return;
-  store_.find_user_by_name_key(key, [this, req, respond, want_token, password = std::move(*password)](
+  store_.find_user_by_name_key(key, [this, req, respond, want_token, password = std::move(in->password)](
                                         std::error_code ec, std::optional<store::StoredUser> user) mutable {
     if (ec) return respond(store_error(ec));
     hash(
@@ -282,8 +304,7 @@ void Accounts::authenticate(std::string_view token, AuthDone done) {
 }
 
 void Accounts::with_user(const ApiRequest& req, Respond respond, std::function<void(SignedIn, Respond)> then) {
-  std::string_view token = bearer(req.authorization);
-  if (token.empty()) token = net::cookie_value(req.cookie, net::session_cookie);
+  const std::string_view token = session_token(req);
   if (token.empty()) return respond(error(401, "unauthorized", "sign in first"));
   authenticate(token, [respond = std::move(respond), then = std::move(then)](std::error_code ec,
                                                                              std::optional<SignedIn> who) mutable {
@@ -303,31 +324,19 @@ void Accounts::do_me(const ApiRequest& req, Respond respond) {
 
 void Accounts::do_logout(const ApiRequest& req, Respond respond) {
   const bool secure = req.secure;
-  // Signing out is idempotent: without a live session the answer is the same 204, and the cookie
-  // a browser still holds is cleared.
-  std::string_view token = bearer(req.authorization);
-  if (token.empty()) token = net::cookie_value(req.cookie, net::session_cookie);
-  if (!auth::looks_like_token(token)) {
-    ApiResponse r{204, {}, {}};
-    r.headers.emplace_back("Set-Cookie", cookie("", 0, secure));
-    return respond(std::move(r));
-  }
-  authenticate(token, [this, secure, respond = std::move(respond)](std::error_code ec, std::optional<SignedIn> in) {
-    if (ec) return respond(store_error(ec));
-    if (!in) {
-      ApiResponse r{204, {}, {}};
-      r.headers.emplace_back("Set-Cookie", cookie("", 0, secure));
-      return respond(std::move(r));
-    }
-    const SignedIn& who = *in;
-    store_.revoke_session(who.user.id, who.session.token_digest, [this, who, respond, secure](std::error_code ec) {
-      if (ec) return respond(store_error(ec));
-      ended(who.user.id, who.session.token_digest);
-      ApiResponse r{204, {}, {}};
-      r.headers.emplace_back("Set-Cookie", cookie("", 0, secure));
-      respond(std::move(r));
-    });
-  });
+  // Signing out is idempotent: without a live session (none sent, a malformed one, one already
+  // ended) the answer is the same 204, and the cookie a browser still holds is cleared.
+  authenticate(
+      session_token(req), [this, secure, respond = std::move(respond)](std::error_code ec, std::optional<SignedIn> in) {
+        if (ec) return respond(store_error(ec));
+        if (!in) return respond(signed_out(secure));
+        const SignedIn& who = *in;
+        store_.revoke_session(who.user.id, who.session.token_digest, [this, who, respond, secure](std::error_code ec) {
+          if (ec) return respond(store_error(ec));
+          ended(who.user.id, who.session.token_digest);
+          respond(signed_out(secure));
+        });
+      });
 }
 
 void Accounts::do_sessions(const ApiRequest& req, Respond respond) {
@@ -365,9 +374,7 @@ void Accounts::do_revoke(const ApiRequest& req, std::string digest, Respond resp
               auto answer = [this, respond, this_one, secure, user = who.user.id, digest](std::error_code ec) {
                 if (ec) return respond(store_error(ec));
                 ended(user, digest);  // another user's digest matches none of this user's sockets
-                ApiResponse r{204, {}, {}};
-                if (this_one) r.headers.emplace_back("Set-Cookie", cookie("", 0, secure));
-                respond(std::move(r));
+                respond(this_one ? signed_out(secure) : ApiResponse{204, {}, {}});
               };
               if (digest.empty()) return store_.revoke_sessions(who.user.id, std::move(answer));
               store_.revoke_session(who.user.id, digest, std::move(answer));
@@ -431,9 +438,7 @@ void Accounts::do_delete(const ApiRequest& req, Respond respond) {
                     store_.delete_user(who.user.id, [this, respond, secure, user = who.user.id](std::error_code ec) {
                       if (ec) return respond(store_error(ec));
                       ended(user, {});
-                      ApiResponse r{204, {}, {}};
-                      r.headers.emplace_back("Set-Cookie", cookie("", 0, secure));
-                      respond(std::move(r));
+                      respond(signed_out(secure));
                     });
                   },
                   respond);

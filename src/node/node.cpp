@@ -56,37 +56,18 @@ Node::Node(NodeOptions options, store::Store& store, broker::Broker* broker) : c
   // A session that ends closes the WebSockets signed in with it, on this node. (In a cluster, a
   // socket on another node stays until it closes: the broker does not carry this yet.)
   ctx_.accounts.set_on_ended([this](const std::string& user, const std::string& digest, const std::string& keep) {
-    for (auto& sh : ctx_.shards) {
-      Shard* shard = sh.get();
-      shard->post([shard, user, digest, keep] {
-        std::vector<net::Connection*> ended;
-        shard->loop().for_each([&](net::Connection& c) {
-          if (!c.state()) return;
-          const Client& s = Client::of(c);
-          if (s.user_id != user || s.session.empty()) return;
-          if (digest.empty() ? s.session != keep : s.session == digest) ended.push_back(&c);
-        });
-        for (auto* c : ended) c->close(protocol::CloseCode::policy_violation, "signed out");
-      });
-    }
+    close_clients("signed out", [user, digest, keep](const Client& s) {
+      if (s.user_id != user || s.session.empty()) return false;
+      return digest.empty() ? s.session != keep : s.session == digest;
+    });
   });
   // A name just registered: guests using it (or a look-alike) on this node are closed; saying
   // hello again, they hear name_taken. (Guests on other nodes of a cluster keep it until they
   // reconnect.)
   ctx_.accounts.set_on_registered([this](const std::string& key) {
-    for (auto& sh : ctx_.shards) {
-      Shard* shard = sh.get();
-      shard->post([shard, key] {
-        std::vector<net::Connection*> taken;
-        shard->loop().for_each([&](net::Connection& c) {
-          if (!c.state()) return;
-          const Client& s = Client::of(c);
-          if (s.user.empty() || !s.user_id.empty()) return;
-          if (core::name_skeleton(s.user) == key) taken.push_back(&c);
-        });
-        for (auto* c : taken) c->close(protocol::CloseCode::policy_violation, "name registered");
-      });
-    }
+    close_clients("name registered", [key](const Client& s) {
+      return !s.user.empty() && s.user_id.empty() && core::name_skeleton(s.user) == key;
+    });
   });
 }
 
@@ -127,6 +108,20 @@ void Node::start() {
           }
         }
       }
+    });
+  }
+}
+
+void Node::close_clients(const char* reason, std::function<bool(const Client&)> which) {
+  auto shared = std::make_shared<const std::function<bool(const Client&)>>(std::move(which));
+  for (auto& sh : ctx_.shards) {
+    Shard* shard = sh.get();
+    shard->post([shard, reason, shared] {
+      std::vector<net::Connection*> matched;  // closing changes the set for_each walks
+      shard->loop().for_each([&](net::Connection& c) {
+        if (c.state() && (*shared)(Client::of(c))) matched.push_back(&c);
+      });
+      for (auto* c : matched) c->close(protocol::CloseCode::policy_violation, reason);
     });
   }
 }

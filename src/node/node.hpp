@@ -12,6 +12,7 @@
 // Nothing is locked: work crosses threads by post(). docs/architecture.md walks a `send` through
 // these files in the order it happens.
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -91,6 +92,8 @@ class Node final : public broker::Handler, public net::HttpService, private Shar
   void on_tick(Shard& shard, std::int64_t now_ms) override;
   // Once a second (shard 0): the resident set against limits.max_memory_bytes; sheds load past it.
   void check_memory();
+  // On every shard: closes (1008, `reason`) the clients `which` picks. From any thread.
+  void close_clients(const char* reason, std::function<bool(const Client&)> which);
 
   NodeContext ctx_;
   Delivery delivery_{ctx_};

@@ -160,25 +160,17 @@ void Requests::do_hello(Client& s, protocol::Request& req) {
   if (!req.token.empty()) {
     // Signed in: the session names the user. The answer comes from the store; requests wait.
     s.welcoming = true;
-    ctx_.accounts.authenticate(
-        req.token, [this, who = ref_of(s), ref = req.ref](std::error_code ec, std::optional<SignedIn> in) mutable {
-          Shard& home = ctx_.shard(who.shard);
-          home.post([this, &home, who, ref = std::move(ref), ec, in = std::move(in)]() mutable {
-            Client* s = home.find_client(who.id);
-            if (!s) return;
-            s->welcoming = false;
-            if (ec) {
-              send_error(*s, errc::store_failed, ref, "the accounts could not be reached; try again");
-            } else if (!in) {
-              send_error(*s, errc::unauthorized, ref, "the session has ended or the token is wrong; sign in again");
-            } else {
-              s->user_id = std::move(in->user.id);
-              s->session = std::move(in->session.token_digest);
-              welcome(*s, std::move(in->user.name), ref);
-            }
-            replay_held(*s);
-          });
-        });
+    ctx_.accounts.authenticate(req.token, [this, who = ref_of(s), ref = req.ref](std::error_code ec,
+                                                                                 std::optional<SignedIn> in) mutable {
+      welcomed(who, [this, ref = std::move(ref), ec, in = std::move(in)](Client& s) mutable {
+        if (ec) return send_error(s, errc::store_failed, ref, "the accounts could not be reached; try again");
+        if (!in)
+          return send_error(s, errc::unauthorized, ref, "the session has ended or the token is wrong; sign in again");
+        s.user_id = std::move(in->user.id);
+        s.session = std::move(in->session.token_digest);
+        welcome(s, std::move(in->user.name), ref);
+      });
+    });
     return;
   }
   if (!ctx_.accounts.options().guests)
@@ -190,23 +182,27 @@ void Requests::do_hello(Client& s, protocol::Request& req) {
   // A guest may not take an account's name, nor one that looks like it.
   s.welcoming = true;
   std::string key = core::name_skeleton(*name);  // before the callback takes the name
-  ctx_.store.find_user_by_name_key(std::move(key), [this, who = ref_of(s), ref = req.ref, name = std::move(*name)](
-                                                       std::error_code ec,
-                                                       const std::optional<store::StoredUser>& user) mutable {
-    Shard& home = ctx_.shard(who.shard);
-    home.post([this, &home, who, ref = std::move(ref), name = std::move(name), ec, taken = user.has_value()]() mutable {
-      Client* s = home.find_client(who.id);
-      if (!s) return;
-      s->welcoming = false;
-      if (ec) {
-        send_error(*s, errc::store_failed, ref, "the accounts could not be reached; try again");
-      } else if (taken) {
-        send_error(*s, errc::name_taken, ref, "this name belongs to an account: sign in, or choose another");
-      } else {
-        welcome(*s, std::move(name), ref);
-      }
-      replay_held(*s);
-    });
+  ctx_.store.find_user_by_name_key(
+      std::move(key), [this, who = ref_of(s), ref = req.ref, name = std::move(*name)](
+                          std::error_code ec, const std::optional<store::StoredUser>& user) mutable {
+        welcomed(who, [this, ref = std::move(ref), name = std::move(name), ec,
+                       taken = user.has_value()](Client& s) mutable {
+          if (ec) return send_error(s, errc::store_failed, ref, "the accounts could not be reached; try again");
+          if (taken)
+            return send_error(s, errc::name_taken, ref, "this name belongs to an account: sign in, or choose another");
+          welcome(s, std::move(name), ref);
+        });
+      });
+}
+
+void Requests::welcomed(SessionRef who, std::function<void(Client&)> finish) {
+  Shard& home = ctx_.shard(who.shard);
+  home.post([this, &home, who, finish = std::move(finish)] {
+    Client* s = home.find_client(who.id);
+    if (!s) return;
+    s->welcoming = false;
+    finish(*s);
+    replay_held(*s);
   });
 }
 

@@ -6,6 +6,8 @@
 // a pending join wait for its answer, which comes back here (joined / join_refused), so that a
 // client's requests are answered in order.
 #include <cstdint>
+#include <functional>
+#include <string>
 #include <string_view>
 
 #include "net/connection.hpp"
@@ -44,6 +46,9 @@ class Requests final : public net::ConnectionHandler {
   void do_hello(Client& s, protocol::Request& r);
   // Hello accepted: `name` is the client's from now on.
   void welcome(Client& s, std::string name, const std::string& ref);
+  // A hello checked off the shard (by the store) is decided: on the client's shard, if the client
+  // is still there, `finish` answers it; then the requests held behind the hello go on.
+  void welcomed(SessionRef who, std::function<void(Client&)> finish);
   void do_rooms(Client& s, protocol::Request& r);
   void do_create(Client& s, protocol::Request& r);
   void do_join(Client& s, protocol::Request& r);

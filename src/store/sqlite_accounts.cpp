@@ -125,20 +125,21 @@ std::error_code SqliteStore::create_user_now(const StoredUser& user) {
   return errc::store_failed;
 }
 
+std::error_code SqliteStore::select_one_user(sqlite3_stmt* stmt, const std::string& key, const char* what,
+                                             std::optional<StoredUser>& out) {
+  Reset reset(stmt);
+  bind_text(stmt, 1, key);
+  const int rc = sqlite3_step(stmt);
+  if (rc == SQLITE_ROW) out = user_row(stmt, 0);
+  return rc == SQLITE_ROW || rc == SQLITE_DONE ? std::error_code() : failed(what);
+}
+
 std::error_code SqliteStore::find_user_by_name_key_now(const std::string& name_key, std::optional<StoredUser>& out) {
-  Reset reset(select_user_by_key_);
-  bind_text(select_user_by_key_, 1, name_key);
-  const int rc = sqlite3_step(select_user_by_key_);
-  if (rc == SQLITE_ROW) out = user_row(select_user_by_key_, 0);
-  return rc == SQLITE_ROW || rc == SQLITE_DONE ? std::error_code() : failed("find_user_by_name_key");
+  return select_one_user(select_user_by_key_, name_key, "find_user_by_name_key", out);
 }
 
 std::error_code SqliteStore::find_user_now(const std::string& id, std::optional<StoredUser>& out) {
-  Reset reset(select_user_);
-  bind_text(select_user_, 1, id);
-  const int rc = sqlite3_step(select_user_);
-  if (rc == SQLITE_ROW) out = user_row(select_user_, 0);
-  return rc == SQLITE_ROW || rc == SQLITE_DONE ? std::error_code() : failed("find_user");
+  return select_one_user(select_user_, id, "find_user", out);
 }
 
 std::error_code SqliteStore::set_password_now(const std::string& user_id, const std::string& password_hash,

@@ -96,6 +96,9 @@ class SqliteStore final : public Store, private StoreBackend {
   bool in_transaction(std::initializer_list<std::function<bool()>> steps);
   // Logs what failed (never a value: a hash or digest may be among them); store_failed.
   std::error_code failed(const char* what);
+  // Runs a one-key query of a users row (`stmt` selects user_columns, first placeholder the key).
+  std::error_code select_one_user(sqlite3_stmt* stmt, const std::string& key, const char* what,
+                                  std::optional<StoredUser>& out);
 
   void run_checkpointer();
   static int on_wal_commit(void* self, sqlite3* db, const char* name, int pages);
