@@ -44,22 +44,9 @@ StoredSession session(const std::string& digest, const std::string& user_id, std
 }
 
 template <class Backend>
-class StoreAccounts : public ::testing::Test {
+class StoreAccounts : public StoreFixture<Backend> {
  protected:
-  void SetUp() override {
-    if (auto why = Backend::unavailable(); !why.empty()) GTEST_SKIP() << why;
-    backend_.emplace();
-    store_ = backend_->open();
-  }
-  void TearDown() override {
-    store_.reset();
-    backend_.reset();
-  }
-  void reopen() {
-    store_.reset();
-    store_ = backend_->open();
-  }
-  Store& s() { return *store_; }
+  Store& s() { return *this->store_; }
 
   std::error_code create_user(const StoredUser& u) {
     return done_sync([&](Store::Done d) { s().create_user(u, std::move(d)); });
@@ -109,9 +96,6 @@ class StoreAccounts : public ::testing::Test {
   std::error_code sweep(std::int64_t now) {
     return done_sync([&](Store::Done d) { s().sweep_sessions(now, std::move(d)); });
   }
-
-  std::optional<Backend> backend_;
-  std::unique_ptr<Store> store_;
 };
 
 TYPED_TEST_SUITE(StoreAccounts, Backends, BackendNames);

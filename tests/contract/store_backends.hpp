@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <future>
 #include <memory>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -157,5 +158,28 @@ inline std::vector<std::uint64_t> seq_range(std::uint64_t first, std::uint64_t l
   for (auto s = first; s <= last; ++s) out.push_back(s);
   return out;
 }
+
+// A fresh backend and a store open on it for each test (skipped where the backend is not to be
+// had); reopen() closes the store and opens another on the same data (a restart).
+template <class Backend>
+class StoreFixture : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (auto why = Backend::unavailable(); !why.empty()) GTEST_SKIP() << why;
+    backend_.emplace();
+    store_ = backend_->open();
+  }
+  void TearDown() override {
+    store_.reset();
+    backend_.reset();
+  }
+  void reopen(StoreLimits limits = {}) {
+    store_.reset();
+    store_ = backend_->open(limits);
+  }
+
+  std::optional<Backend> backend_;
+  std::unique_ptr<store::Store> store_;
+};
 
 }  // namespace parley::contract

@@ -34,25 +34,7 @@ class PgEnvironment : public ::testing::Environment {
 [[maybe_unused]] auto* const pg_environment = ::testing::AddGlobalTestEnvironment(new PgEnvironment);
 
 template <class Backend>
-class StoreContract : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (auto why = Backend::unavailable(); !why.empty()) GTEST_SKIP() << why;
-    backend_.emplace();
-    store_ = backend_->open();
-  }
-  void TearDown() override {
-    store_.reset();
-    backend_.reset();
-  }
-  void reopen(StoreLimits limits = {}) {
-    store_.reset();
-    store_ = backend_->open(limits);
-  }
-
-  std::optional<Backend> backend_;
-  std::unique_ptr<store::Store> store_;
-};
+class StoreContract : public StoreFixture<Backend> {};
 
 TYPED_TEST_SUITE(StoreContract, Backends, BackendNames);
 

@@ -4,8 +4,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer } from '../lib/server.mjs';
-import { launchBrowser, newPerson, joinAs, send, waitForTexts, waitConnected } from '../lib/browser.mjs';
+import { launchBrowser, serverFor, personFor, joinAs, send, waitForTexts, waitConnected } from '../lib/browser.mjs';
 
 let browser;
 before(async () => { browser = await launchBrowser(); });
@@ -14,18 +13,7 @@ after(async () => { await browser?.close(); });
 // Cheap password hashing: the defaults cost a good part of a second per hash.
 const CHEAP_HASH = { 'auth.hash_opslimit': 1, 'auth.hash_memlimit': 8192 };
 
-/** Fresh server for one test, cleaned up even when the test fails. */
-async function serverFor(t, opts) {
-  const server = await startServer(opts);
-  t.after(() => server.cleanup());
-  return server;
-}
-
-async function person(t, opts) {
-  const p = await newPerson(browser, opts);
-  t.after(() => p.context.close());
-  return p;
-}
+const person = (t, opts) => personFor(t, browser, opts);
 
 const panel = (page, tab) => page.getByRole('tabpanel', { name: tab });
 const selectedTab = (page) => page.locator('#join-screen [role="tab"][aria-selected="true"]').textContent();

@@ -2,25 +2,13 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer } from '../lib/server.mjs';
-import { launchBrowser, newPerson, joinAs, send, messages, waitForTexts } from '../lib/browser.mjs';
+import { launchBrowser, serverFor, personFor, joinAs, send, messages, waitForTexts } from '../lib/browser.mjs';
 
 let browser;
 before(async () => { browser = await launchBrowser(); });
 after(async () => { await browser?.close(); });
 
-/** Fresh server for one test, cleaned up even when the test fails. */
-async function serverFor(t, opts) {
-  const server = await startServer(opts);
-  t.after(() => server.cleanup());
-  return server;
-}
-
-async function person(t, opts) {
-  const p = await newPerson(browser, opts);
-  t.after(() => p.context.close());
-  return p;
-}
+const person = (t, opts) => personFor(t, browser, opts);
 
 test('two people chat in real time; a third joins later and sees the history', async (t) => {
   const server = await serverFor(t);

@@ -2,24 +2,13 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer } from '../lib/server.mjs';
-import { launchBrowser, newPerson, joinAs, send, messages, waitForTexts, waitConnected } from '../lib/browser.mjs';
+import { launchBrowser, serverFor, personFor, joinAs, send, messages, waitForTexts, waitConnected } from '../lib/browser.mjs';
 
 let browser;
 before(async () => { browser = await launchBrowser(); });
 after(async () => { await browser?.close(); });
 
-async function serverFor(t, opts) {
-  const server = await startServer(opts);
-  t.after(() => server.cleanup());
-  return server;
-}
-
-async function person(t, opts) {
-  const p = await newPerson(browser, opts);
-  t.after(() => p.context.close());
-  return p;
-}
+const person = (t, opts) => personFor(t, browser, opts);
 
 const banner = (page) => page.locator('#banner');
 

@@ -3,6 +3,7 @@
 
 import { chromium } from 'playwright-core';
 import { existsSync } from 'node:fs';
+import { startServer } from './server.mjs';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 export const CHROMIUM_ARGS = [
@@ -86,4 +87,18 @@ export async function waitForTexts(page, texts, timeout = 20000) {
     err.message += `\nwanted: ${JSON.stringify(texts)}\ngot:    ${JSON.stringify(got)}`;
     throw err;
   });
+}
+
+/** A fresh server for one test (node:test's `t`), cleaned up when the test ends, pass or fail. */
+export async function serverFor(t, opts) {
+  const server = await startServer(opts);
+  t.after(() => server.cleanup());
+  return server;
+}
+
+/** A person (a browser context of its own) for one test, closed when the test ends. */
+export async function personFor(t, browser, opts) {
+  const p = await newPerson(browser, opts);
+  t.after(() => p.context.close());
+  return p;
 }
