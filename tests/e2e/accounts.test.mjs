@@ -126,6 +126,9 @@ test('join screen: tabs by keyboard; guests switched off send a guest to Sign in
   });
   const { page } = await person(t);
   await page.goto(server.url);
+  // The join screen shows once /api/me has answered, and focuses its first field then: wait for
+  // it, or that focus lands after ours and the arrows below go to a text field.
+  await page.locator('#join-screen').waitFor({ state: 'visible' });
 
   // The tabs: one tab stop (the selected tab), arrows move and select, Home and End, wrapping.
   const tab = (name) => page.getByRole('tab', { name });
