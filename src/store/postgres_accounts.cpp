@@ -1,4 +1,5 @@
-// PostgresStore's account rows: users and sign-in sessions (store.hpp states the contract). On
+// PostgresStore's account rows: users and sign-in sessions, and room access: members with roles,
+// and bans (store.hpp states the contract). On
 // the store thread, between the other jobs; one answer each, not retried through an outage
 // (store_worker.hpp).
 #include <libpq-fe.h>
@@ -311,6 +312,85 @@ std::error_code PostgresStore::sweep_sessions_now(std::int64_t now_ms) {
     Params p;
     p.int8(now_ms);
     if (!run(conn_, "parley_sweep_sessions", p)) return std::nullopt;
+    return std::error_code();
+  });
+}
+
+namespace {
+// A one-off statement (room access calls are rare): null unless it succeeded.
+Result run_sql(PGconn* conn, const char* sql, const Params& p) {
+  Result r(PQexecParams(conn, sql, p.size(), p.types(), p.values(), p.lengths(), p.formats(), 0));
+  const auto status = PQresultStatus(r.get());
+  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return r;
+  return nullptr;
+}
+}  // namespace
+
+std::error_code PostgresStore::load_access_now(const std::string& room, StoredAccess& out) {
+  return account_call("load_access", [&]() -> std::optional<std::error_code> {
+    Params p;
+    p.text(room);
+    p.int8(static_cast<std::int64_t>(Store::max_loaded_members));
+    Result members = run_sql(
+        conn_, "SELECT user_id, role, since FROM room_members WHERE room = $1 ORDER BY since, user_id LIMIT $2", p);
+    if (!members) return std::nullopt;
+    Params q;
+    q.text(room);
+    Result bans = run_sql(conn_, "SELECT user_id FROM room_bans WHERE room = $1 ORDER BY user_id", q);
+    if (!bans) return std::nullopt;
+    out = StoredAccess{};
+    for (int i = 0; i < PQntuples(members.get()); ++i) {
+      // A role this version does not know reads as a plain member: never more than it was.
+      const auto role = core::parse_role(column(members.get(), i, 1)).value_or(core::Role::member);
+      out.members.push_back(StoredMember{column(members.get(), i, 0), role, int_column(members.get(), i, 2)});
+    }
+    for (int i = 0; i < PQntuples(bans.get()); ++i) out.banned.push_back(column(bans.get(), i, 0));
+    return std::error_code();
+  });
+}
+
+std::error_code PostgresStore::set_member_now(const std::string& room, const StoredMember& member) {
+  return account_call("set_member", [&]() -> std::optional<std::error_code> {
+    const std::string role(core::role_name(member.role));
+    Params p;
+    p.text(room);
+    p.text(member.user_id);
+    p.text(role);
+    p.int8(member.since);
+    if (!run_sql(conn_,
+                 "INSERT INTO room_members(room, user_id, role, since) VALUES ($1, $2, $3, $4) "
+                 "ON CONFLICT (room, user_id) DO UPDATE SET role = excluded.role",
+                 p))
+      return std::nullopt;
+    return std::error_code();
+  });
+}
+
+std::error_code PostgresStore::remove_member_now(const std::string& room, const std::string& user_id, bool ban) {
+  return account_call("remove_member", [&]() -> std::optional<std::error_code> {
+    const std::string banned = ban ? "t" : "f";
+    Params p;
+    p.text(room);
+    p.text(user_id);
+    p.text(banned);
+    // One statement: the removal and the ban commit together.
+    if (!run_sql(
+            conn_,
+            "WITH d AS (DELETE FROM room_members WHERE room = $1 AND user_id = $2) "
+            "INSERT INTO room_bans(room, user_id, since) SELECT $1, $2, (extract(epoch from now()) * 1000)::bigint "
+            "WHERE $3::text = 't' ON CONFLICT DO NOTHING",
+            p))
+      return std::nullopt;
+    return std::error_code();
+  });
+}
+
+std::error_code PostgresStore::unban_now(const std::string& room, const std::string& user_id) {
+  return account_call("unban", [&]() -> std::optional<std::error_code> {
+    Params p;
+    p.text(room);
+    p.text(user_id);
+    if (!run_sql(conn_, "DELETE FROM room_bans WHERE room = $1 AND user_id = $2", p)) return std::nullopt;
     return std::error_code();
   });
 }

@@ -67,10 +67,29 @@ constexpr const char* migrations[] = {
     CREATE INDEX sessions_user_id ON sessions(user_id);
     CREATE INDEX sessions_expires_at ON sessions(expires_at);
     )sql",
+    // 3: room access: private rooms (a password hash, or none: by invitation), members with
+    // roles, bans.
+    R"sql(
+    ALTER TABLE rooms ADD COLUMN kind text NOT NULL DEFAULT 'public';
+    ALTER TABLE rooms ADD COLUMN password_hash text NOT NULL DEFAULT '';
+    CREATE TABLE room_members (
+      room text NOT NULL,
+      user_id text NOT NULL,
+      role text NOT NULL,
+      since bigint NOT NULL,
+      PRIMARY KEY (room, user_id)
+    );
+    CREATE TABLE room_bans (
+      room text NOT NULL,
+      user_id text NOT NULL,
+      since bigint NOT NULL,
+      PRIMARY KEY (room, user_id)
+    );
+    )sql",
 };
 
 // A statement over a table of the newest migration: prepared once that migration has run.
-constexpr const char* newest_statement = "parley_insert_user";
+constexpr const char* newest_statement = "parley_insert_room";
 
 // Nodes starting together against one database take this advisory lock around their migrations.
 constexpr const char* migration_lock = "SELECT pg_advisory_xact_lock(7079686568)";  // "parley" digits
@@ -163,12 +182,18 @@ bool PostgresStore::connect_once(std::string& err) {
       {"parley_select_range",
        "SELECT seq, sender, text, ts, cid FROM messages WHERE room = $1 AND seq > $2 AND seq < $3 "
        "ORDER BY seq DESC LIMIT $4"},
+      // The room and its owner in one statement: a private room never exists without its owner.
+      // Answers how many rooms it inserted (0: the id is taken).
       {"parley_insert_room",
-       "INSERT INTO rooms(id, created_at, created_by) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"},
+       "WITH r AS (INSERT INTO rooms(id, created_at, created_by, kind, password_hash) VALUES ($1, $2, $3, $4, $5) "
+       "ON CONFLICT DO NOTHING RETURNING id), m AS (INSERT INTO room_members(room, user_id, role, since) "
+       "SELECT id, $6::text, 'owner', $2 FROM r WHERE $6::text <> '' RETURNING 1) SELECT count(*) FROM r"},
       {"parley_select_room",
-       "SELECT created_at, created_by, COALESCE((SELECT MAX(seq) FROM messages WHERE room = $1), 0) FROM rooms "
-       "WHERE id = $1"},
+       "SELECT created_at, created_by, COALESCE((SELECT MAX(seq) FROM messages WHERE room = $1), 0), kind, "
+       "password_hash FROM rooms WHERE id = $1"},
       {"parley_delete_messages", "DELETE FROM messages WHERE room = $1"},
+      {"parley_delete_room_members", "DELETE FROM room_members WHERE room = $1"},
+      {"parley_delete_room_bans", "DELETE FROM room_bans WHERE room = $1"},
       {"parley_delete_room", "DELETE FROM rooms WHERE id = $1"},
   };
   std::vector<std::pair<const char*, std::string>> all(std::begin(statements), std::end(statements));
@@ -177,8 +202,9 @@ bool PostgresStore::connect_once(std::string& err) {
     Result r(PQprepare(conn_, name, sql.c_str(), 0, nullptr));
     if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) {
       const std::string state = sqlstate(r.get());
-      // 42P01 (no such table) before the first migration: prepared again after it.
-      if (state == "42P01") continue;
+      // 42P01 (no such table) or 42703 (no such column) before the migration that makes it:
+      // prepared again after it.
+      if (state == "42P01" || state == "42703") continue;
       err = std::string("prepare ") + name + ": " + trimmed(PQerrorMessage(conn_));
       disconnect();
       return false;
@@ -246,13 +272,20 @@ std::vector<StoredRoom> PostgresStore::load_rooms_now() {
     if (!ensure_connected(err)) continue;
     Result r(PQexec(conn_,
                     "SELECT id, created_at, created_by, "
-                    "COALESCE((SELECT MAX(seq) FROM messages m WHERE m.room = r.id), 0) FROM rooms r ORDER BY id"));
+                    "COALESCE((SELECT MAX(seq) FROM messages m WHERE m.room = r.id), 0), kind, password_hash "
+                    "FROM rooms r ORDER BY id"));
     if (PQresultStatus(r.get()) == PGRES_TUPLES_OK) {
       std::vector<StoredRoom> rooms;
       rooms.reserve(static_cast<std::size_t>(PQntuples(r.get())));
-      for (int i = 0; i < PQntuples(r.get()); ++i)
-        rooms.push_back(StoredRoom{column(r.get(), i, 0), static_cast<std::uint64_t>(int_column(r.get(), i, 3)),
-                                   int_column(r.get(), i, 1), column(r.get(), i, 2)});
+      for (int i = 0; i < PQntuples(r.get()); ++i) {
+        StoredRoom room{.id = column(r.get(), i, 0),
+                        .last_seq = static_cast<std::uint64_t>(int_column(r.get(), i, 3)),
+                        .created_at = int_column(r.get(), i, 1),
+                        .created_by = column(r.get(), i, 2),
+                        .kind = core::parse_kind(column(r.get(), i, 4)).value_or(core::RoomKind::private_room),
+                        .password_hash = column(r.get(), i, 5)};
+        rooms.push_back(std::move(room));
+      }
       return rooms;
     }
     err = trimmed(PQerrorMessage(conn_));
@@ -308,6 +341,18 @@ void PostgresStore::revoke_sessions(std::string user_id, Done done) {
   worker_.revoke_sessions(std::move(user_id), std::move(done));
 }
 void PostgresStore::sweep_sessions(std::int64_t now_ms, Done done) { worker_.sweep_sessions(now_ms, std::move(done)); }
+void PostgresStore::load_access(std::string room, AccessDone done) {
+  worker_.load_access(std::move(room), std::move(done));
+}
+void PostgresStore::set_member(std::string room, StoredMember member, Done done) {
+  worker_.set_member(std::move(room), std::move(member), std::move(done));
+}
+void PostgresStore::remove_member(std::string room, std::string user_id, bool ban, Done done) {
+  worker_.remove_member(std::move(room), std::move(user_id), ban, std::move(done));
+}
+void PostgresStore::unban(std::string room, std::string user_id, Done done) {
+  worker_.unban(std::move(room), std::move(user_id), std::move(done));
+}
 void PostgresStore::flush() { worker_.flush(); }
 void PostgresStore::stop() { worker_.stop(); }
 StoreStats PostgresStore::stats() const { return worker_.stats(); }
@@ -402,9 +447,13 @@ StoreBackend::Outcome PostgresStore::try_create_room(const StoredRoom& room, std
   p.text(room.id);
   p.int8(room.created_at);
   p.text(room.created_by);
+  const std::string kind(core::kind_name(room.kind));  // Params keeps a pointer to it
+  p.text(kind);
+  p.text(room.password_hash);
+  p.text(room.owner_id);
   Result r(PQexecPrepared(conn_, "parley_insert_room", p.size(), p.values(), p.lengths(), p.formats(), 0));
-  if (PQresultStatus(r.get()) == PGRES_COMMAND_OK) {
-    if (std::string_view(PQcmdTuples(r.get())) != "0") return Outcome::ok;
+  if (PQresultStatus(r.get()) == PGRES_TUPLES_OK) {
+    if (int_column(r.get(), 0, 0) != 0) return Outcome::ok;
     // ON CONFLICT DO NOTHING: the room is there. Ours, if an earlier attempt stored it and its
     // answer was lost with the connection; else another creation's.
     std::optional<StoredRoom> stored;
@@ -429,7 +478,8 @@ StoreBackend::Outcome PostgresStore::try_delete_room(const std::string& room, st
   p.text(room);
   Result begin(PQexec(conn_, "BEGIN"));
   bool ok = PQresultStatus(begin.get()) == PGRES_COMMAND_OK;
-  for (const char* statement : {"parley_delete_messages", "parley_delete_room"}) {
+  for (const char* statement :
+       {"parley_delete_messages", "parley_delete_room_members", "parley_delete_room_bans", "parley_delete_room"}) {
     if (!ok) break;
     Result r(PQexecPrepared(conn_, statement, p.size(), p.values(), p.lengths(), p.formats(), 0));
     ok = PQresultStatus(r.get()) == PGRES_COMMAND_OK;
@@ -486,8 +536,12 @@ std::error_code PostgresStore::find_room_now(const std::string& room, std::optio
     Result r(PQexecPrepared(conn_, "parley_select_room", p.size(), p.values(), p.lengths(), p.formats(), 0));
     if (PQresultStatus(r.get()) == PGRES_TUPLES_OK) {
       if (PQntuples(r.get()) == 1)
-        out = StoredRoom{room, static_cast<std::uint64_t>(int_column(r.get(), 0, 2)), int_column(r.get(), 0, 0),
-                         column(r.get(), 0, 1)};
+        out = StoredRoom{.id = room,
+                         .last_seq = static_cast<std::uint64_t>(int_column(r.get(), 0, 2)),
+                         .created_at = int_column(r.get(), 0, 0),
+                         .created_by = column(r.get(), 0, 1),
+                         .kind = core::parse_kind(column(r.get(), 0, 3)).value_or(core::RoomKind::private_room),
+                         .password_hash = column(r.get(), 0, 4)};
       return {};
     }
     err = trimmed(PQerrorMessage(conn_));

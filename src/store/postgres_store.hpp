@@ -66,6 +66,10 @@ class PostgresStore final : public Store, private StoreBackend {
   void revoke_session(std::string user_id, std::string token_digest, Done done) override;
   void revoke_sessions(std::string user_id, Done done) override;
   void sweep_sessions(std::int64_t now_ms, Done done) override;
+  void load_access(std::string room, AccessDone done) override;
+  void set_member(std::string room, StoredMember member, Done done) override;
+  void remove_member(std::string room, std::string user_id, bool ban, Done done) override;
+  void unban(std::string room, std::string user_id, Done done) override;
   void flush() override;
   void stop() override;
   StoreStats stats() const override;
@@ -94,6 +98,11 @@ class PostgresStore final : public Store, private StoreBackend {
   std::error_code revoke_session_now(const std::string& user_id, const std::string& token_digest) override;
   std::error_code revoke_sessions_now(const std::string& user_id) override;
   std::error_code sweep_sessions_now(std::int64_t now_ms) override;
+  // Room access: postgres_access.cpp.
+  std::error_code load_access_now(const std::string& room, StoredAccess& out) override;
+  std::error_code set_member_now(const std::string& room, const StoredMember& member) override;
+  std::error_code remove_member_now(const std::string& room, const std::string& user_id, bool ban) override;
+  std::error_code unban_now(const std::string& room, const std::string& user_id) override;
   // The account statements, prepared with the others on every connection.
   static std::vector<std::pair<const char*, std::string>> account_statements();
   // Runs an account operation (op() answers, or nullopt when a statement failed) on a live

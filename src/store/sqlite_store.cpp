@@ -57,6 +57,25 @@ constexpr const char* migrations[] = {
     CREATE INDEX sessions_user_id ON sessions(user_id);
     CREATE INDEX sessions_expires_at ON sessions(expires_at);
     )sql",
+    // 3: room access: private rooms (a password hash, or none: by invitation), members with
+    // roles, bans.
+    R"sql(
+    ALTER TABLE rooms ADD COLUMN kind TEXT NOT NULL DEFAULT 'public';
+    ALTER TABLE rooms ADD COLUMN password_hash TEXT NOT NULL DEFAULT '';
+    CREATE TABLE room_members (
+      room TEXT NOT NULL,
+      user_id TEXT NOT NULL,
+      role TEXT NOT NULL,
+      since INTEGER NOT NULL,
+      PRIMARY KEY (room, user_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE room_bans (
+      room TEXT NOT NULL,
+      user_id TEXT NOT NULL,
+      since INTEGER NOT NULL,
+      PRIMARY KEY (room, user_id)
+    ) WITHOUT ROWID;
+    )sql",
 };
 
 using sqlite_rows::bind_text;
@@ -100,14 +119,19 @@ SqliteStore::SqliteStore(SqliteOptions options)
   };
   prepare(insert_sql(1).c_str(), &insert_message_);
   prepare(insert_sql(insert_rows).c_str(), &insert_messages_);
-  prepare("INSERT OR IGNORE INTO rooms(id, created_at, created_by) VALUES (?1, ?2, ?3)", &insert_room_);
+  prepare("INSERT OR IGNORE INTO rooms(id, created_at, created_by, kind, password_hash) VALUES (?1, ?2, ?3, ?4, ?5)",
+          &insert_room_);
+  prepare("INSERT OR IGNORE INTO room_members(room, user_id, role, since) VALUES (?1, ?2, 'owner', ?3)",
+          &insert_owner_);
+  prepare("DELETE FROM room_members WHERE room = ?1", &delete_room_members_);
+  prepare("DELETE FROM room_bans WHERE room = ?1", &delete_room_bans_);
   prepare(
       "SELECT seq, sender, text, ts, cid FROM messages WHERE room = ?1 AND seq > ?2 AND seq < ?3 "
       "ORDER BY seq DESC LIMIT ?4",
       &select_range_);
   prepare(
-      "SELECT created_at, created_by, COALESCE((SELECT MAX(seq) FROM messages WHERE room = ?1), 0) FROM rooms "
-      "WHERE id = ?1",
+      "SELECT created_at, created_by, COALESCE((SELECT MAX(seq) FROM messages WHERE room = ?1), 0), kind, "
+      "password_hash FROM rooms WHERE id = ?1",
       &select_room_);
   prepare("DELETE FROM messages WHERE room = ?1", &delete_messages_);
   prepare("DELETE FROM rooms WHERE id = ?1", &delete_room_);
@@ -142,6 +166,9 @@ SqliteStore::~SqliteStore() {
   sqlite3_finalize(select_room_);
   sqlite3_finalize(delete_messages_);
   sqlite3_finalize(delete_room_);
+  sqlite3_finalize(insert_owner_);
+  sqlite3_finalize(delete_room_members_);
+  sqlite3_finalize(delete_room_bans_);
   for (sqlite3_stmt* st : account_statements()) sqlite3_finalize(st);
   sqlite3_close(db_);
 }
@@ -179,11 +206,17 @@ std::vector<StoredRoom> SqliteStore::load_rooms_now() {
   sqlite3_stmt* st = nullptr;
   sqlite3_prepare_v2(db_,
                      "SELECT id, created_at, created_by, "
-                     "COALESCE((SELECT MAX(seq) FROM messages m WHERE m.room = r.id), 0) FROM rooms r ORDER BY id",
+                     "COALESCE((SELECT MAX(seq) FROM messages m WHERE m.room = r.id), 0), kind, password_hash "
+                     "FROM rooms r ORDER BY id",
                      -1, &st, nullptr);
   while (sqlite3_step(st) == SQLITE_ROW) {
-    rooms.push_back(StoredRoom{text_column(st, 0), static_cast<std::uint64_t>(sqlite3_column_int64(st, 3)),
-                               sqlite3_column_int64(st, 1), text_column(st, 2)});
+    StoredRoom room{.id = text_column(st, 0),
+                    .last_seq = static_cast<std::uint64_t>(sqlite3_column_int64(st, 3)),
+                    .created_at = sqlite3_column_int64(st, 1),
+                    .created_by = text_column(st, 2),
+                    .kind = core::parse_kind(text_column(st, 4)).value_or(core::RoomKind::private_room),
+                    .password_hash = text_column(st, 5)};
+    rooms.push_back(std::move(room));
   }
   sqlite3_finalize(st);
   return rooms;
@@ -235,6 +268,18 @@ void SqliteStore::revoke_sessions(std::string user_id, Done done) {
   worker_.revoke_sessions(std::move(user_id), std::move(done));
 }
 void SqliteStore::sweep_sessions(std::int64_t now_ms, Done done) { worker_.sweep_sessions(now_ms, std::move(done)); }
+void SqliteStore::load_access(std::string room, AccessDone done) {
+  worker_.load_access(std::move(room), std::move(done));
+}
+void SqliteStore::set_member(std::string room, StoredMember member, Done done) {
+  worker_.set_member(std::move(room), std::move(member), std::move(done));
+}
+void SqliteStore::remove_member(std::string room, std::string user_id, bool ban, Done done) {
+  worker_.remove_member(std::move(room), std::move(user_id), ban, std::move(done));
+}
+void SqliteStore::unban(std::string room, std::string user_id, Done done) {
+  worker_.unban(std::move(room), std::move(user_id), std::move(done));
+}
 void SqliteStore::flush() { worker_.flush(); }
 StoreStats SqliteStore::stats() const { return worker_.stats(); }
 
@@ -374,17 +419,37 @@ StoreBackend::Outcome SqliteStore::try_commit(std::span<Append> appends, std::st
 }
 
 StoreBackend::Outcome SqliteStore::try_create_room(const StoredRoom& room, std::error_code& result, std::string& err) {
-  sqlite3_reset(insert_room_);
-  bind_text(insert_room_, 1, room.id);
-  sqlite3_bind_int64(insert_room_, 2, room.created_at);
-  bind_text(insert_room_, 3, room.created_by);
-  if (sqlite3_step(insert_room_) != SQLITE_DONE) {
+  // The room and its owner in one transaction: a private room never exists without its owner.
+  bool inserted = false;
+  const std::string kind(core::kind_name(room.kind));  // bound SQLITE_STATIC: outlives the step
+  const bool stored_ok = in_transaction({
+      [&] {
+        sqlite3_reset(insert_room_);
+        bind_text(insert_room_, 1, room.id);
+        sqlite3_bind_int64(insert_room_, 2, room.created_at);
+        bind_text(insert_room_, 3, room.created_by);
+        bind_text(insert_room_, 4, kind);
+        bind_text(insert_room_, 5, room.password_hash);
+        if (sqlite3_step(insert_room_) != SQLITE_DONE) return false;
+        inserted = sqlite3_changes(db_) > 0;
+        return true;
+      },
+      [&] {
+        if (!inserted || room.owner_id.empty()) return true;
+        sqlite3_reset(insert_owner_);
+        bind_text(insert_owner_, 1, room.id);
+        bind_text(insert_owner_, 2, room.owner_id);
+        sqlite3_bind_int64(insert_owner_, 3, room.created_at);
+        return sqlite3_step(insert_owner_) == SQLITE_DONE;
+      },
+  });
+  if (!stored_ok) {
     // Not retried: unlike an append's seq, a refused creation leaves no hole; its client hears
     // store_failed and may ask again.
     err = sqlite3_errmsg(db_);
     return Outcome::rejected;
   }
-  if (sqlite3_changes(db_) > 0) return Outcome::ok;
+  if (inserted) return Outcome::ok;
   // INSERT OR IGNORE changed nothing: the room is there. The same row is this creation (the
   // store's contract, which PostgreSQL needs for a retry after a lost answer); another is not.
   std::optional<StoredRoom> stored;
@@ -400,7 +465,7 @@ StoreBackend::Outcome SqliteStore::try_create_room(const StoredRoom& room, std::
 StoreBackend::Outcome SqliteStore::try_delete_room(const std::string& room, std::string& err) {
   // One transaction: the room never loses its messages without itself, or the reverse.
   bool ok = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK;
-  for (sqlite3_stmt* st : {delete_messages_, delete_room_}) {
+  for (sqlite3_stmt* st : {delete_messages_, delete_room_members_, delete_room_bans_, delete_room_}) {
     if (!ok) break;
     sqlite3_reset(st);
     bind_text(st, 1, room);
@@ -443,8 +508,12 @@ std::error_code SqliteStore::find_room_now(const std::string& room, std::optiona
   bind_text(st, 1, room);
   const int rc = sqlite3_step(st);
   if (rc == SQLITE_ROW) {
-    out = StoredRoom{room, static_cast<std::uint64_t>(sqlite3_column_int64(st, 2)), sqlite3_column_int64(st, 0),
-                     text_column(st, 1)};
+    out = StoredRoom{.id = room,
+                     .last_seq = static_cast<std::uint64_t>(sqlite3_column_int64(st, 2)),
+                     .created_at = sqlite3_column_int64(st, 0),
+                     .created_by = text_column(st, 1),
+                     .kind = core::parse_kind(text_column(st, 3)).value_or(core::RoomKind::private_room),
+                     .password_hash = text_column(st, 4)};
     sqlite3_reset(st);  // ends its read transaction: an open one would hold back every checkpoint
     return {};
   }

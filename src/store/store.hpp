@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "core/message.hpp"
+#include "core/room_access.hpp"
 
 namespace parley::store {
 
@@ -30,6 +31,26 @@ struct StoredRoom {
   std::uint64_t last_seq = 0;
   std::int64_t created_at = 0;
   std::string created_by;
+  // Access (core::RoomAccess): a private room is listed to and joined by its members only, with
+  // its password (an argon2id hash; empty: by invitation only).
+  core::RoomKind kind = core::RoomKind::public_room;
+  std::string password_hash{};
+  // create_room: the creator's account id, made the room's owner in the same step (empty: a
+  // guest's or the operator's room, without an owner).
+  std::string owner_id{};
+};
+
+// A member of a room with a role (core::Role), and since when (ms since epoch).
+struct StoredMember {
+  std::string user_id;
+  core::Role role = core::Role::member;
+  std::int64_t since = 0;
+};
+
+// A room's members and bans (load_access), at most Store::max_loaded_members members.
+struct StoredAccess {
+  std::vector<StoredMember> members;
+  std::vector<std::string> banned;
 };
 
 // An account. Kept when deleted (messages refer to its id), without its name key and hash.
@@ -68,6 +89,7 @@ class Store {
   using FindUserDone = std::function<void(std::error_code, std::optional<StoredUser>)>;
   using FindSessionDone = std::function<void(std::error_code, std::optional<std::pair<StoredSession, StoredUser>>)>;
   using ListSessionsDone = std::function<void(std::error_code, std::vector<StoredSession>)>;
+  using AccessDone = std::function<void(std::error_code, StoredAccess)>;
 
   // list_sessions answers at most this many: a budget on one reply, whatever a user piled up.
   static constexpr std::size_t max_listed_sessions = 100;
@@ -146,6 +168,23 @@ class Store {
   virtual void revoke_sessions(std::string user_id, Done done) = 0;
   // Deletes sessions with expires_at <= now_ms, at most max_swept_sessions of them.
   virtual void sweep_sessions(std::int64_t now_ms, Done done) = 0;
+
+  // Room access: rows only, answered at once like the account calls (never retried through an
+  // outage). The node decides who may do what (core::RoomAccess) and keeps the room's rows in
+  // memory while it owns the room.
+  //
+  // A room can hold at most this many members (the node refuses more); load_access reads at most
+  // as many, the oldest first.
+  static constexpr std::size_t max_loaded_members = 10000;
+  // The room's members (oldest first) and bans.
+  virtual void load_access(std::string room, AccessDone done) = 0;
+  // Makes the user a member of the room with member.role (a member already: the role changes).
+  virtual void set_member(std::string room, StoredMember member, Done done) = 0;
+  // The user is no longer a member (success if it was not one); with `ban`, also banned, in the
+  // same transaction.
+  virtual void remove_member(std::string room, std::string user_id, bool ban, Done done) = 0;
+  // Lifts the user's ban (success if there was none).
+  virtual void unban(std::string room, std::string user_id, Done done) = 0;
 
   // Blocks until everything queued so far has committed and its completions ran.
   virtual void flush() = 0;

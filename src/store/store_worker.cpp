@@ -157,6 +157,29 @@ void StoreWorker::sweep_sessions(std::int64_t now_ms, Store::Done done) {
   account(std::move(done), [now_ms](StoreBackend& b) { return b.sweep_sessions_now(now_ms); });
 }
 
+void StoreWorker::load_access(std::string room, Store::AccessDone done) {
+  account(std::move(done),
+          [room = std::move(room)](StoreBackend& b, StoredAccess& out) { return b.load_access_now(room, out); });
+}
+
+void StoreWorker::set_member(std::string room, StoredMember member, Store::Done done) {
+  account(std::move(done), [room = std::move(room), member = std::move(member)](StoreBackend& b) {
+    return b.set_member_now(room, member);
+  });
+}
+
+void StoreWorker::remove_member(std::string room, std::string user_id, bool ban, Store::Done done) {
+  account(std::move(done), [room = std::move(room), user_id = std::move(user_id), ban](StoreBackend& b) {
+    return b.remove_member_now(room, user_id, ban);
+  });
+}
+
+void StoreWorker::unban(std::string room, std::string user_id, Store::Done done) {
+  account(std::move(done), [room = std::move(room), user_id = std::move(user_id)](StoreBackend& b) {
+    return b.unban_now(room, user_id);
+  });
+}
+
 void StoreWorker::flush() {
   std::promise<void> done;
   submit(CallJob{[&] { done.set_value(); }});

@@ -91,6 +91,10 @@ class StoreBackend {
   virtual std::error_code revoke_session_now(const std::string& user_id, const std::string& token_digest) = 0;
   virtual std::error_code revoke_sessions_now(const std::string& user_id) = 0;
   virtual std::error_code sweep_sessions_now(std::int64_t now_ms) = 0;
+  virtual std::error_code load_access_now(const std::string& room, StoredAccess& out) = 0;
+  virtual std::error_code set_member_now(const std::string& room, const StoredMember& member) = 0;
+  virtual std::error_code remove_member_now(const std::string& room, const std::string& user_id, bool ban) = 0;
+  virtual std::error_code unban_now(const std::string& room, const std::string& user_id) = 0;
 };
 
 struct StoreWorkerOptions {
@@ -135,6 +139,10 @@ class StoreWorker {
   void revoke_session(std::string user_id, std::string token_digest, Store::Done done);
   void revoke_sessions(std::string user_id, Store::Done done);
   void sweep_sessions(std::int64_t now_ms, Store::Done done);
+  void load_access(std::string room, Store::AccessDone done);
+  void set_member(std::string room, StoredMember member, Store::Done done);
+  void remove_member(std::string room, std::string user_id, bool ban, Store::Done done);
+  void unban(std::string room, std::string user_id, Store::Done done);
   void flush();
   void stop();
   StoreStats stats() const;

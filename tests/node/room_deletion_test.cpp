@@ -58,6 +58,16 @@ class FlakyDeleteStore final : public store::Store {
   void list_sessions(std::string user, ListSessionsDone done) override {
     real_.list_sessions(std::move(user), std::move(done));
   }
+  void load_access(std::string room, AccessDone done) override { real_.load_access(std::move(room), std::move(done)); }
+  void set_member(std::string room, store::StoredMember m, Done done) override {
+    real_.set_member(std::move(room), std::move(m), std::move(done));
+  }
+  void remove_member(std::string room, std::string user, bool ban, Done done) override {
+    real_.remove_member(std::move(room), std::move(user), ban, std::move(done));
+  }
+  void unban(std::string room, std::string user, Done done) override {
+    real_.unban(std::move(room), std::move(user), std::move(done));
+  }
   void revoke_session(std::string user, std::string digest, Done done) override {
     real_.revoke_session(std::move(user), std::move(digest), std::move(done));
   }

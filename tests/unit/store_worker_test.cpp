@@ -105,6 +105,16 @@ class FakeBackend final : public StoreBackend {
   }
   std::error_code revoke_sessions_now(const std::string& user) override { return account("revoke_sessions " + user); }
   std::error_code sweep_sessions_now(std::int64_t) override { return account("sweep_sessions"); }
+  std::error_code load_access_now(const std::string& room, StoredAccess&) override {
+    return account("load_access " + room);
+  }
+  std::error_code set_member_now(const std::string& room, const StoredMember&) override {
+    return account("set_member " + room);
+  }
+  std::error_code remove_member_now(const std::string& room, const std::string&, bool) override {
+    return account("remove_member " + room);
+  }
+  std::error_code unban_now(const std::string& room, const std::string&) override { return account("unban " + room); }
 
   std::vector<std::string> log() {
     std::lock_guard lock(mutex_);

@@ -1,0 +1,76 @@
+#pragma once
+// Who may do what in a room: its kind (public or private), its members' roles and its bans. Pure
+// rules; the room's owner shard holds one per room (node/owned_room.hpp) and decides every
+// request by it, and the store keeps the rows (store::StoredAccess).
+//
+// Only accounts (ids with a stable prefix: "u_" registered here, "x_" from an operator's JWT) hold
+// a role or a ban; a guest's id lasts a connection, so a guest is never a member of a private
+// room and cannot be banned for longer than it stays.
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace parley::core {
+
+enum class RoomKind : std::uint8_t { public_room, private_room };
+// In rank order: a higher role may do all a lower one may.
+enum class Role : std::uint8_t { none, member, moderator, owner };
+
+std::string_view kind_name(RoomKind k) noexcept;  // "public", "private"
+std::optional<RoomKind> parse_kind(std::string_view s) noexcept;
+std::string_view role_name(Role r) noexcept;  // "", "member", "moderator", "owner"
+std::optional<Role> parse_role(std::string_view s) noexcept;
+
+// Whether `user_id` is an account's (stable) id, which may hold roles and bans.
+bool is_account_id(std::string_view user_id) noexcept;
+
+enum class RoomAction : std::uint8_t {
+  see,       // listed in `rooms`, told of by `created`
+  join,      // join, and so send, typing, history and members while joined
+  invite,    // make an account a member (private rooms)
+  remove,    // kick a member of a lower role (and ban: the same right)
+  set_role,  // make a member a moderator or a moderator a member
+};
+
+class RoomAccess {
+ public:
+  RoomAccess() = default;
+  explicit RoomAccess(RoomKind kind, std::string password_hash = {})
+      : kind_(kind), password_hash_(std::move(password_hash)) {}
+
+  RoomKind kind() const noexcept { return kind_; }
+  bool is_private() const noexcept { return kind_ == RoomKind::private_room; }
+  // An argon2id hash: a private room with one is joined with its password; without, by invitation.
+  const std::string& password_hash() const noexcept { return password_hash_; }
+
+  Role role_of(const std::string& user_id) const;
+  bool banned(const std::string& user_id) const { return banned_.contains(user_id); }
+  bool may(const std::string& user_id, RoomAction action) const;
+  // May `actor` remove, ban or change the role of `target`: the right to, and a higher role.
+  bool may_act_on(const std::string& actor, const std::string& target, RoomAction action) const;
+
+  // The rows as the store has them, or changes as they happen. Roles and bans of ids that are
+  // not accounts' are ignored.
+  void set_role(const std::string& user_id, Role role);  // Role::none: no longer a member
+  void ban(const std::string& user_id);                  // and no longer a member
+  void unban(const std::string& user_id) { banned_.erase(user_id); }
+
+  std::size_t member_count() const noexcept { return roles_.size(); }
+  std::size_t ban_count() const noexcept { return banned_.size(); }
+  template <class F>
+  void for_each_member(F&& f) const {
+    for (const auto& [id, role] : roles_) f(id, role);
+  }
+
+ private:
+  RoomKind kind_ = RoomKind::public_room;
+  std::string password_hash_;
+  std::unordered_map<std::string, Role> roles_;
+  std::unordered_set<std::string> banned_;
+};
+
+}  // namespace parley::core

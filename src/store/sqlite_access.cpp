@@ -1,0 +1,98 @@
+// SqliteStore's room access rows: members with roles, and bans (store.hpp states the contract).
+// On the store thread, between the other jobs; one answer each, never retried. Rare calls (a
+// room's load, an invitation, a removal): their statements are prepared per call.
+#include <sqlite3.h>
+
+#include <string>
+
+#include "protocol/errc.hpp"
+#include "store/sqlite_rows.hpp"
+#include "store/sqlite_store.hpp"
+
+namespace parley::store {
+
+namespace {
+
+using sqlite_rows::bind_text;
+using sqlite_rows::text_column;
+
+// One statement, prepared for one call and finalized with it.
+class Statement {
+ public:
+  Statement(sqlite3* db, const char* sql) { sqlite3_prepare_v2(db, sql, -1, &st_, nullptr); }
+  ~Statement() { sqlite3_finalize(st_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  sqlite3_stmt* get() const noexcept { return st_; }
+  explicit operator bool() const noexcept { return st_ != nullptr; }
+
+ private:
+  sqlite3_stmt* st_ = nullptr;
+};
+
+// Runs a statement whose first two placeholders are the room and the user.
+bool run_pair(sqlite3* db, const char* sql, const std::string& room, const std::string& user_id) {
+  Statement st(db, sql);
+  if (!st) return false;
+  bind_text(st.get(), 1, room);
+  bind_text(st.get(), 2, user_id);
+  return sqlite3_step(st.get()) == SQLITE_DONE;
+}
+
+}  // namespace
+
+std::error_code SqliteStore::load_access_now(const std::string& room, StoredAccess& out) {
+  {
+    Statement st(db_, "SELECT user_id, role, since FROM room_members WHERE room = ?1 ORDER BY since, user_id LIMIT ?2");
+    if (!st) return failed("load_access");
+    bind_text(st.get(), 1, room);
+    sqlite3_bind_int64(st.get(), 2, static_cast<sqlite3_int64>(Store::max_loaded_members));
+    int rc;
+    while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
+      // A role this version does not know reads as a plain member: never more than it was.
+      const auto role = core::parse_role(text_column(st.get(), 1)).value_or(core::Role::member);
+      out.members.push_back(StoredMember{text_column(st.get(), 0), role, sqlite3_column_int64(st.get(), 2)});
+    }
+    if (rc != SQLITE_DONE) return failed("load_access");
+  }
+  Statement st(db_, "SELECT user_id FROM room_bans WHERE room = ?1 ORDER BY user_id");
+  if (!st) return failed("load_access");
+  bind_text(st.get(), 1, room);
+  int rc;
+  while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) out.banned.push_back(text_column(st.get(), 0));
+  return rc == SQLITE_DONE ? std::error_code() : failed("load_access");
+}
+
+std::error_code SqliteStore::set_member_now(const std::string& room, const StoredMember& member) {
+  Statement st(db_,
+               "INSERT INTO room_members(room, user_id, role, since) VALUES (?1, ?2, ?3, ?4) "
+               "ON CONFLICT(room, user_id) DO UPDATE SET role = excluded.role");
+  if (!st) return failed("set_member");
+  const std::string role(core::role_name(member.role));
+  bind_text(st.get(), 1, room);
+  bind_text(st.get(), 2, member.user_id);
+  bind_text(st.get(), 3, role);
+  sqlite3_bind_int64(st.get(), 4, member.since);
+  return sqlite3_step(st.get()) == SQLITE_DONE ? std::error_code() : failed("set_member");
+}
+
+std::error_code SqliteStore::remove_member_now(const std::string& room, const std::string& user_id, bool ban) {
+  const bool ok = in_transaction({
+      [&] { return run_pair(db_, "DELETE FROM room_members WHERE room = ?1 AND user_id = ?2", room, user_id); },
+      [&] {
+        if (!ban) return true;
+        return run_pair(db_,
+                        "INSERT OR IGNORE INTO room_bans(room, user_id, since) "
+                        "VALUES (?1, ?2, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER))",
+                        room, user_id);
+      },
+  });
+  return ok ? std::error_code() : make_error_code(protocol::errc::store_failed);
+}
+
+std::error_code SqliteStore::unban_now(const std::string& room, const std::string& user_id) {
+  return run_pair(db_, "DELETE FROM room_bans WHERE room = ?1 AND user_id = ?2", room, user_id) ? std::error_code()
+                                                                                                : failed("unban");
+}
+
+}  // namespace parley::store
