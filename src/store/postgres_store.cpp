@@ -9,6 +9,7 @@
 #include <limits>
 #include <stdexcept>
 #include <thread>
+#include <unordered_map>
 
 #include "protocol/errc.hpp"
 #include "store/pg_rows.hpp"
@@ -286,7 +287,25 @@ std::vector<StoredRoom> PostgresStore::load_rooms_now() {
                         .password_hash = column(r.get(), i, 5)};
         rooms.push_back(std::move(room));
       }
-      return rooms;
+      // Every room's access rows, two queries for all: rooms are few next to their messages.
+      std::unordered_map<std::string, std::size_t> at;
+      for (std::size_t i = 0; i < rooms.size(); ++i) at.emplace(rooms[i].id, i);
+      Result members(PQexec(conn_, "SELECT room, user_id, role, since FROM room_members ORDER BY room, since, user_id"));
+      Result bans(PQexec(conn_, "SELECT room, user_id FROM room_bans ORDER BY room, user_id"));
+      if (PQresultStatus(members.get()) == PGRES_TUPLES_OK && PQresultStatus(bans.get()) == PGRES_TUPLES_OK) {
+        for (int i = 0; i < PQntuples(members.get()); ++i) {
+          auto it = at.find(column(members.get(), i, 0));
+          if (it == at.end() || rooms[it->second].members.size() >= max_loaded_members) continue;
+          const auto role = core::parse_role(column(members.get(), i, 2)).value_or(core::Role::member);
+          rooms[it->second].members.push_back(
+              StoredMember{column(members.get(), i, 1), role, int_column(members.get(), i, 3)});
+        }
+        for (int i = 0; i < PQntuples(bans.get()); ++i) {
+          auto it = at.find(column(bans.get(), i, 0));
+          if (it != at.end()) rooms[it->second].banned.push_back(column(bans.get(), i, 1));
+        }
+        return rooms;
+      }
     }
     err = trimmed(PQerrorMessage(conn_));
     if (PQstatus(conn_) == CONNECTION_OK) break;
@@ -542,6 +561,14 @@ std::error_code PostgresStore::find_room_now(const std::string& room, std::optio
                          .created_by = column(r.get(), 0, 1),
                          .kind = core::parse_kind(column(r.get(), 0, 3)).value_or(core::RoomKind::private_room),
                          .password_hash = column(r.get(), 0, 4)};
+      if (!out) return {};
+      StoredAccess access;
+      if (auto ec = load_access_now(room, access)) {
+        out.reset();
+        return ec;
+      }
+      out->members = std::move(access.members);
+      out->banned = std::move(access.banned);
       return {};
     }
     err = trimmed(PQerrorMessage(conn_));

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <limits>
 #include <stdexcept>
+#include <unordered_map>
 
 #include "protocol/errc.hpp"
 #include "store/sqlite_rows.hpp"
@@ -217,6 +218,24 @@ std::vector<StoredRoom> SqliteStore::load_rooms_now() {
                     .kind = core::parse_kind(text_column(st, 4)).value_or(core::RoomKind::private_room),
                     .password_hash = text_column(st, 5)};
     rooms.push_back(std::move(room));
+  }
+  sqlite3_finalize(st);
+  // Every room's access rows, two queries for all: rooms are few next to their messages.
+  std::unordered_map<std::string, std::size_t> at;
+  for (std::size_t i = 0; i < rooms.size(); ++i) at.emplace(rooms[i].id, i);
+  sqlite3_prepare_v2(db_, "SELECT room, user_id, role, since FROM room_members ORDER BY room, since, user_id", -1,
+                     &st, nullptr);
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    auto it = at.find(text_column(st, 0));
+    if (it == at.end() || rooms[it->second].members.size() >= max_loaded_members) continue;
+    const auto role = core::parse_role(text_column(st, 2)).value_or(core::Role::member);
+    rooms[it->second].members.push_back(StoredMember{text_column(st, 1), role, sqlite3_column_int64(st, 3)});
+  }
+  sqlite3_finalize(st);
+  sqlite3_prepare_v2(db_, "SELECT room, user_id FROM room_bans ORDER BY room, user_id", -1, &st, nullptr);
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    auto it = at.find(text_column(st, 0));
+    if (it != at.end()) rooms[it->second].banned.push_back(text_column(st, 1));
   }
   sqlite3_finalize(st);
   return rooms;
@@ -515,6 +534,13 @@ std::error_code SqliteStore::find_room_now(const std::string& room, std::optiona
                      .kind = core::parse_kind(text_column(st, 3)).value_or(core::RoomKind::private_room),
                      .password_hash = text_column(st, 4)};
     sqlite3_reset(st);  // ends its read transaction: an open one would hold back every checkpoint
+    StoredAccess access;
+    if (auto ec = load_access_now(room, access)) {
+      out.reset();
+      return ec;
+    }
+    out->members = std::move(access.members);
+    out->banned = std::move(access.banned);
     return {};
   }
   if (rc != SQLITE_DONE) {

@@ -26,6 +26,13 @@
 
 namespace parley::store {
 
+// A member of a room with a role (core::Role), and since when (ms since epoch).
+struct StoredMember {
+  std::string user_id;
+  core::Role role = core::Role::member;
+  std::int64_t since = 0;
+};
+
 struct StoredRoom {
   std::string id;
   std::uint64_t last_seq = 0;
@@ -38,13 +45,10 @@ struct StoredRoom {
   // create_room: the creator's account id, made the room's owner in the same step (empty: a
   // guest's or the operator's room, without an owner).
   std::string owner_id{};
-};
-
-// A member of a room with a role (core::Role), and since when (ms since epoch).
-struct StoredMember {
-  std::string user_id;
-  core::Role role = core::Role::member;
-  std::int64_t since = 0;
+  // load_rooms and find_room: the room's members (oldest first, at most max_loaded_members) and
+  // bans, as load_access answers them.
+  std::vector<StoredMember> members{};
+  std::vector<std::string> banned{};
 };
 
 // A room's members and bans (load_access), at most Store::max_loaded_members members.

@@ -85,6 +85,11 @@ TYPED_TEST(StoreAccess, APrivateRoomKeepsItsKindPasswordAndOwnerAcrossARestart) 
     ASSERT_NE(it, loaded.end());
     EXPECT_EQ(it->kind, RoomKind::private_room);
     EXPECT_EQ(it->password_hash, found->password_hash);
+    // load_rooms and find_room carry the members and bans too.
+    ASSERT_EQ(it->members.size(), 1u);
+    EXPECT_EQ(it->members[0].user_id, "u_ada");
+    ASSERT_EQ(found->members.size(), 1u);
+    EXPECT_EQ(found->members[0].role, Role::owner);
     const auto a = this->access("secret");
     EXPECT_EQ(roles(a), (std::vector<std::pair<std::string, Role>>{{"u_ada", Role::owner}}));
     ASSERT_EQ(a.members.size(), 1u);
@@ -119,6 +124,11 @@ TYPED_TEST(StoreAccess, MembersRolesAndBansChangeAsAskedAndSurviveARestart) {
   a = this->access("club");
   EXPECT_EQ(roles(a), (std::vector<std::pair<std::string, Role>>{{"u_ada", Role::owner}}));
   EXPECT_EQ(a.banned, (std::vector<std::string>{"u_cy", "u_eve"}));
+  const auto loaded = this->s().load_rooms();
+  auto club = std::find_if(loaded.begin(), loaded.end(), [](const StoredRoom& r) { return r.id == "club"; });
+  ASSERT_NE(club, loaded.end());
+  EXPECT_EQ(club->banned, a.banned);
+  EXPECT_EQ(club->members.size(), 1u);
   // A ban twice is one ban; unban lifts it, and unbanning again is no error.
   ASSERT_FALSE(this->call([&](Store::Done d) { this->s().remove_member("club", "u_cy", true, d); }));
   ASSERT_FALSE(this->call([&](Store::Done d) { this->s().unban("club", "u_cy", d); }));

@@ -1,0 +1,85 @@
+// core::RoomAccess: who may see, join, invite, remove and change roles in a room.
+#include "core/room_access.hpp"
+
+#include <gtest/gtest.h>
+
+namespace parley::core {
+namespace {
+
+using A = RoomAction;
+
+TEST(RoomAccess, APublicRoomIsOpenToAllButTheBanned) {
+  RoomAccess r(RoomKind::public_room);
+  r.set_role("u_owner", Role::owner);
+  for (const std::string who : {"u_anyone", "x_from_jwt", "g_0123456789abcdef", ""}) {
+    EXPECT_TRUE(r.may(who, A::see)) << who;
+    EXPECT_TRUE(r.may(who, A::join)) << who;
+    EXPECT_FALSE(r.may(who, A::invite)) << who;
+    EXPECT_FALSE(r.may(who, A::remove)) << who;
+  }
+  r.ban("u_anyone");
+  EXPECT_FALSE(r.may("u_anyone", A::join));
+  EXPECT_FALSE(r.may("u_anyone", A::see));
+  r.unban("u_anyone");
+  EXPECT_TRUE(r.may("u_anyone", A::join));
+}
+
+TEST(RoomAccess, APrivateRoomIsItsMembersOnly) {
+  RoomAccess r(RoomKind::private_room, "$argon2id$...");
+  EXPECT_TRUE(r.is_private());
+  r.set_role("u_ada", Role::owner);
+  r.set_role("u_bob", Role::member);
+  EXPECT_TRUE(r.may("u_bob", A::see));
+  EXPECT_TRUE(r.may("u_bob", A::join));
+  EXPECT_TRUE(r.may("u_bob", A::invite));
+  EXPECT_FALSE(r.may("u_bob", A::remove));
+  for (const std::string who : {"u_eve", "g_0123456789abcdef", ""}) {
+    EXPECT_FALSE(r.may(who, A::see)) << who;
+    EXPECT_FALSE(r.may(who, A::join)) << who;
+    EXPECT_FALSE(r.may(who, A::invite)) << who;
+  }
+  // A guest's id lasts a connection: it never holds a role or a ban.
+  r.set_role("g_0123456789abcdef", Role::member);
+  r.set_role("", Role::owner);
+  EXPECT_FALSE(r.may("g_0123456789abcdef", A::join));
+  EXPECT_EQ(r.member_count(), 2u);
+  // Banned: no longer a member either.
+  r.ban("u_bob");
+  EXPECT_EQ(r.role_of("u_bob"), Role::none);
+  EXPECT_FALSE(r.may("u_bob", A::join));
+  r.unban("u_bob");
+  EXPECT_FALSE(r.may("u_bob", A::join)) << "unbanned is not a member again";
+}
+
+TEST(RoomAccess, OnlyAHigherRoleActsOnAnother) {
+  RoomAccess r(RoomKind::private_room);
+  r.set_role("u_owner", Role::owner);
+  r.set_role("u_mod", Role::moderator);
+  r.set_role("u_mod2", Role::moderator);
+  r.set_role("u_member", Role::member);
+  EXPECT_TRUE(r.may_act_on("u_owner", "u_mod", A::remove));
+  EXPECT_TRUE(r.may_act_on("u_owner", "u_member", A::set_role));
+  EXPECT_TRUE(r.may_act_on("u_mod", "u_member", A::remove));
+  EXPECT_TRUE(r.may_act_on("u_mod", "u_stranger", A::remove)) << "a ban of a non-member";
+  EXPECT_FALSE(r.may_act_on("u_mod", "u_mod2", A::remove));
+  EXPECT_FALSE(r.may_act_on("u_mod", "u_owner", A::remove));
+  EXPECT_FALSE(r.may_act_on("u_mod", "u_member", A::set_role)) << "only the owner changes roles";
+  EXPECT_FALSE(r.may_act_on("u_member", "u_stranger", A::remove));
+  EXPECT_FALSE(r.may_act_on("u_owner", "u_owner", A::remove)) << "not oneself";
+}
+
+TEST(RoomAccess, NamesRoundTripAndUnknownOnesAreRefused) {
+  for (auto k : {RoomKind::public_room, RoomKind::private_room}) EXPECT_EQ(parse_kind(kind_name(k)), k);
+  for (auto role : {Role::member, Role::moderator, Role::owner}) EXPECT_EQ(parse_role(role_name(role)), role);
+  EXPECT_FALSE(parse_kind("secret"));
+  EXPECT_FALSE(parse_role("admin"));
+  EXPECT_FALSE(parse_role(""));
+  EXPECT_TRUE(is_account_id("u_1"));
+  EXPECT_TRUE(is_account_id("x_sub"));
+  EXPECT_FALSE(is_account_id("g_1"));
+  EXPECT_FALSE(is_account_id("u_"));
+  EXPECT_FALSE(is_account_id("ada"));
+}
+
+}  // namespace
+}  // namespace parley::core
