@@ -51,6 +51,9 @@ class Handler {
   virtual void on_message(core::Message m) = 0;
   // A room was created somewhere in the cluster.
   virtual void on_room_created(std::string room, std::string by) = 0;
+  // A node changed the access of `user_id` to `room` (a member added, removed or banned, a role
+  // changed): it is in the store; read it again. Not for the node that announced it.
+  virtual void on_access_changed(std::string /*room*/, std::string /*user_id*/) {}  // NOLINT
   // The connection to the broker went down or came back; after `up`, subscribed rooms may have
   // missed messages: repair them.
   virtual void on_state(bool up) = 0;
@@ -100,6 +103,10 @@ class Broker {
   // node has not heard of, whose announcement may still be on its way. `done` runs once, within
   // a bounded time: an unreachable or silent broker is an error, never a wait for a reconnect.
   virtual void lookup_room(const std::string& room, LookupDone done) = 0;
+  // Tells every other node that the access of `user_id` to `room` changed (on_access_changed).
+  // Fire and forget, at most once: a node that misses it (its subscriber was down) reads every
+  // room's access again when it is back (on_state up).
+  virtual void announce_access(const std::string& room, const std::string& user_id) = 0;
   // `done` runs once the subscription is live (after a reconnect if need be): from then on no
   // published message is missed unless the connection drops, so a fetch() then finds the rest.
   virtual void subscribe(const std::string& room, std::function<void(std::error_code)> done) = 0;

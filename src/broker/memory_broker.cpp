@@ -213,6 +213,14 @@ void MemoryBroker::announce_room(const std::string& room, const std::string& by,
   });
 }
 
+void MemoryBroker::announce_access(const std::string& room, const std::string& user_id) {
+  boost::asio::post(cluster_.ctx_, [this, room, user_id] {
+    if (!cluster_.up_) return;  // Pub/Sub while down: lost (the nodes read every room again once up)
+    for (auto* e : cluster_.endpoints_)
+      if (e != this && e->handler_ && !e->crashed_) e->handler_->on_access_changed(room, user_id);
+  });
+}
+
 void MemoryBroker::lookup_room(const std::string& room, LookupDone done) {
   boost::asio::post(cluster_.ctx_, [this, room, done = std::move(done)] {
     if (!cluster_.up_) return done(errc::unavailable, std::nullopt);

@@ -92,6 +92,7 @@ class MemoryBroker final : public Broker {
   void publish(const core::Message& m, PublishDone done) override;
   void announce_room(const std::string& room, const std::string& by, AnnounceDone done) override;
   void lookup_room(const std::string& room, LookupDone done) override;
+  void announce_access(const std::string& room, const std::string& user_id) override;
   void subscribe(const std::string& room, std::function<void(std::error_code)> done) override;
   void unsubscribe(const std::string& room) override;
   void fetch(const std::string& room, std::uint64_t after, std::size_t limit, FetchDone done) override;

@@ -127,6 +127,7 @@ void RedisBroker::start() {
       [this](std::string_view ch, std::string_view payload) { on_channel_message(ch, payload); });
   client_.start();
   client_.subscribe(options_.prefix + ":rooms");
+  client_.subscribe(options_.prefix + ":access");
   start_heartbeat();
   thread_ = std::thread([this] { ctx_.run(); });
 }
@@ -145,6 +146,12 @@ void RedisBroker::on_channel_message(std::string_view ch, std::string_view paylo
     const auto nl = payload.find('\n');
     if (nl == std::string_view::npos) return;
     handler_->on_room_created(std::string(payload.substr(0, nl)), std::string(payload.substr(nl + 1)));
+    return;
+  }
+  if (ch == options_.prefix + ":access") {
+    const auto nl = payload.find('\n');
+    if (nl == std::string_view::npos) return;
+    handler_->on_access_changed(std::string(payload.substr(0, nl)), std::string(payload.substr(nl + 1)));
     return;
   }
   const std::string prefix = options_.prefix + ":room:";
@@ -258,6 +265,11 @@ void RedisBroker::lookup_room(const std::string& room, LookupDone done) {
                       done({}, std::move(reply.str));
                     });
   });
+}
+
+void RedisBroker::announce_access(const std::string& room, const std::string& user_id) {
+  client_.command({"PUBLISH", options_.prefix + ":access", room + '\n' + user_id},
+                  [](std::error_code, const RedisReply&) {});
 }
 
 void RedisBroker::replay_rooms() {

@@ -10,7 +10,7 @@
 //   <prefix>:room-index   hash room→creator: every announced room, re-read after a resubscribe
 //                         and looked up (HGET) for a room a node has not heard of
 // Channels: <prefix>:room:<room> (messages, and presence changes: "P\n<version>\n+|-\n<user>"),
-// <prefix>:rooms (room announcements).
+// <prefix>:rooms (room announcements), <prefix>:access (room access changes: "room\nuser_id").
 //
 // Presence (broker/redis_presence.cpp; one Lua script, so that a room's presence calls apply in
 // call order even across a NOSCRIPT retry; each call carries this node's op counter and a late one
@@ -75,6 +75,7 @@ class RedisBroker final : public Broker {
   void publish(const core::Message& m, PublishDone done) override;
   void announce_room(const std::string& room, const std::string& by, AnnounceDone done) override;
   void lookup_room(const std::string& room, LookupDone done) override;
+  void announce_access(const std::string& room, const std::string& user_id) override;
   void subscribe(const std::string& room, std::function<void(std::error_code)> done) override;
   void unsubscribe(const std::string& room) override;
   void fetch(const std::string& room, std::uint64_t after, std::size_t limit, FetchDone done) override;

@@ -194,6 +194,43 @@ bool Accounts::take(core::KeyedLimits& limits, std::string_view key, const Respo
   return false;
 }
 
+void Accounts::hash_room_password(std::string password, RoomHashDone done) {
+  using protocol::errc;
+  if (const auto problem = auth::check_password(password); problem != auth::PasswordProblem::none)
+    return done(errc::bad_password, 0, std::string(password_message(problem)));
+  auto shared = std::make_shared<RoomHashDone>(std::move(done));
+  const bool queued = pool_.submit([this, password = std::move(password), shared] {
+    std::string encoded;
+    try {
+      encoded = auth::hash_password(password, options_.password);
+    } catch (const std::exception&) {
+      return (*shared)(errc::overloaded, 1000, {});  // out of memory for the hash: like a full pool
+    }
+    (*shared)({}, 0, std::move(encoded));
+  });
+  if (!queued) (*shared)(errc::overloaded, 1000, {});
+}
+
+void Accounts::check_room_password(std::string_view address, std::string_view user_id, std::string password,
+                                   std::string hash, RoomCheckDone done) {
+  using protocol::errc;
+  const std::int64_t now = clock_.now_ms();
+  std::int64_t retry_ms = 0;
+  using A = core::KeyedLimits::Action;
+  if (!signin_by_address_.take(address, A::request, now, retry_ms) ||
+      !signin_by_account_.take(user_id, A::request, now, retry_ms)) {
+    counters_.throttled.add();
+    return done(errc::rate_limited, retry_ms, false);
+  }
+  auto shared = std::make_shared<RoomCheckDone>(std::move(done));
+  const bool queued = pool_.submit([this, password = std::move(password), hash = std::move(hash), shared] {
+    const bool ok = auth::verify_password(hash, password);
+    if (!ok) counters_.signin_failures.add();
+    (*shared)({}, 0, ok);
+  });
+  if (!queued) (*shared)(errc::overloaded, 1000, false);
+}
+
 bool Accounts::hash(std::function<void()> work, const Respond& respond) {
   if (pool_.submit(std::move(work))) return true;
   respond(busy());

@@ -64,6 +64,17 @@ class Accounts final : public net::ApiService {
   // Called on the store's thread. Set before the node serves.
   using RegisteredHook = std::function<void(const std::string& name_key)>;
   void set_on_registered(RegisteredHook hook) { on_registered_ = std::move(hook); }
+  // Private rooms' passwords, on the same pool and, for checks, the same budgets as a sign-in (a
+  // room password is a password to guess too). `done` runs on a pool thread, or at once with
+  // rate_limited (retry_ms set: the budget of the address or the account is spent) or overloaded
+  // (the pool's queue is full). A password the rules refuse is bad_password, with the rule's
+  // message in `hash`.
+  using RoomHashDone = std::function<void(std::error_code, std::int64_t retry_ms, std::string hash)>;
+  void hash_room_password(std::string password, RoomHashDone done);
+  using RoomCheckDone = std::function<void(std::error_code, std::int64_t retry_ms, bool matches)>;
+  void check_room_password(std::string_view address, std::string_view user_id, std::string password, std::string hash,
+                           RoomCheckDone done);
+
   // Stops the hashing pool (what it holds still answers). Before the store stops.
   void stop();
   // Called about once a second (one thread): every ten minutes, expired sessions leave the store.

@@ -37,12 +37,16 @@ void Delivery::answer(SessionRef who, std::string event) {
 }
 
 void Delivery::join_failed(SessionRef who, const std::string& room, protocol::errc code, const std::string& ref,
-                           std::string_view message) {
+                           std::string_view message, std::string_view extra) {
   Outbox out(ctx_.shard_count());
-  out.add(
-      who.shard,
-      ShardItem{
-          ShardItem::Kind::join_failed, room, nullptr, protocol::error_event(code, message, ref), who.id, {}, {}, {}});
+  out.add(who.shard, ShardItem{ShardItem::Kind::join_failed,
+                               room,
+                               nullptr,
+                               protocol::error_event(code, message, ref, extra),
+                               who.id,
+                               {},
+                               {},
+                               {}});
   dispatch(out);
 }
 

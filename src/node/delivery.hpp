@@ -35,7 +35,7 @@ class Delivery {
   void answer(SessionRef who, std::string event);
   // The join of `who` failed: the session forgets it and hears `code`.
   void join_failed(SessionRef who, const std::string& room, protocol::errc code, const std::string& ref,
-                   std::string_view message = {});
+                   std::string_view message = {}, std::string_view extra = {});
   // Adds `event` for every member session of room `r` (on every shard), except one session,
   // after the room's presence events that wait for their batch (so that members see bob arrive
   // before bob's message). A chat message's event carries its arrival time

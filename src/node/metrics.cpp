@@ -77,6 +77,10 @@ std::string Node::metrics_text() const {
        &S::rooms_loaded},
       {"parley_room_lookups_total", "Unknown rooms looked up in the cluster's room index.", "counter", nullptr,
        &S::room_lookups},
+      {"parley_access_denied_total", "Requests a room's access refused (forbidden, bad_password).", "counter", nullptr,
+       &S::access_denied},
+      {"parley_removed_sessions_total", "Sessions taken out of a room by a removal or a ban.", "counter", nullptr,
+       &S::removed_sessions},
       {"parley_handler_errors_total", "Exceptions a request handler let out (bugs; logged).", "counter", nullptr,
        &S::handler_errors},
   };

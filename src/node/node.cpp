@@ -206,7 +206,24 @@ void Node::on_room_created(std::string room, std::string by) {
   owner.post([this, &owner, room = std::move(room), by = std::move(by)] { rooms_.learn(owner, room, by); });
 }
 
-void Node::on_state(bool up) { cluster_.on_state(up); }
+void Node::on_access_changed(std::string room, std::string user_id) {
+  Shard& owner = ctx_.owner_of(room);
+  owner.post([this, &owner, room = std::move(room), user_id = std::move(user_id)] {
+    moderation_.on_access_changed(owner, room, user_id);
+  });
+}
+
+void Node::on_state(bool up) {
+  cluster_.on_state(up);
+  // Access changes announced while the broker was away are lost: every owner reads its rooms'
+  // access again and takes out whoever may no longer be in one.
+  if (up) {
+    for (auto& sh : ctx_.shards) {
+      Shard* shard = sh.get();
+      shard->post([this, shard] { moderation_.recheck_all(*shard); });
+    }
+  }
+}
 
 void Node::on_presence(std::string room, std::uint64_t version, std::string user, bool joined) {
   Shard& owner = ctx_.owner_of(room);

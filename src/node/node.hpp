@@ -24,6 +24,7 @@
 #include "node/cluster_sync.hpp"
 #include "node/context.hpp"
 #include "node/delivery.hpp"
+#include "node/moderation.hpp"
 #include "node/presence_sync.hpp"
 #include "node/requests.hpp"
 #include "node/room_directory.hpp"
@@ -82,6 +83,7 @@ class Node final : public broker::Handler, public net::HttpService, private Shar
   // broker::Handler, called on the broker's thread: each is posted to the room's owner shard.
   void on_message(core::Message m) override;
   void on_room_created(std::string room, std::string by) override;
+  void on_access_changed(std::string room, std::string user_id) override;
   void on_state(bool up) override;
   void on_presence(std::string room, std::uint64_t version, std::string user, bool joined) override;
   void on_presence_reset() override;
@@ -101,7 +103,8 @@ class Node final : public broker::Handler, public net::HttpService, private Shar
   RoomDirectory rooms_{ctx_, delivery_};
   ClusterSync cluster_{ctx_, delivery_, presence_};
   RoomOwner owner_{ctx_, rooms_, cluster_, presence_, delivery_};
-  Requests requests_{ctx_, owner_, rooms_, delivery_};
+  Moderation moderation_{ctx_, rooms_, owner_, delivery_};
+  Requests requests_{ctx_, owner_, rooms_, delivery_, moderation_};
   std::vector<std::thread> threads_;
   std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guards_;
   std::atomic<bool> draining_{false};

@@ -16,9 +16,11 @@
 
 #include "core/cluster_presence.hpp"
 #include "core/limits.hpp"
+#include "core/room_access.hpp"
 #include "core/room_log.hpp"
 #include "node/client.hpp"
 #include "node/room_link.hpp"
+#include "store/store.hpp"
 
 namespace parley::node {
 
@@ -93,7 +95,13 @@ struct OwnedRoom {
   std::string id;
   State state;
   std::uint64_t stored_last_seq = 0;  // from load_rooms, until the room is loaded
-  std::int64_t last_used_ms = 0;      // the last request for it (RoomDirectory::unload_idle)
+  // Who may see, join and moderate it: every request is decided by it, here. Kept while the log
+  // is unloaded (the room list needs it). A room learnt from another node has none until its
+  // store record is read (RoomDirectory::learn): meanwhile it is listed to nobody and its joins
+  // wait for it, as for a load.
+  core::RoomAccess access;
+  bool access_known = true;
+  std::int64_t last_used_ms = 0;  // the last request for it (RoomDirectory::unload_idle)
   core::RoomLog log;
   // Members: this node's sessions, and in cluster mode every node's (see ClusterPresence).
   core::ClusterPresence presence;
@@ -117,6 +125,14 @@ struct OwnedRoom {
     std::uint32_t n = 0;
     for (auto c : shard_members) n += c;
     return n;
+  }
+
+  // The room's access as the store has it (kind, password, members, bans).
+  void set_access(const store::StoredRoom& stored) {
+    access = core::RoomAccess(stored.kind, stored.password_hash);
+    for (const auto& m : stored.members) access.set_role(m.user_id, m.role);
+    for (const auto& b : stored.banned) access.ban(b);
+    access_known = true;
   }
 
   std::uint64_t last_seq() const noexcept { return state == State::ready ? log.last_committed() : stored_last_seq; }

@@ -9,6 +9,7 @@
 #include "core/names.hpp"
 #include "core/validate.hpp"
 #include "node/delivery.hpp"
+#include "node/moderation.hpp"
 #include "node/room_directory.hpp"
 #include "node/room_owner.hpp"
 #include "protocol/events.hpp"
@@ -120,7 +121,8 @@ void Requests::handle_frame(Client& s, std::string_view frame) {
   // A request whose answer the room's owner builds is taken only from a client that reads its
   // answers, and only so many at a time (limits.max_requests_in_flight).
   if (req.type == RequestType::join || req.type == RequestType::history || req.type == RequestType::rooms ||
-      req.type == RequestType::members || req.type == RequestType::create) {
+      req.type == RequestType::members || req.type == RequestType::create || req.type == RequestType::invite ||
+      req.type == RequestType::remove || req.type == RequestType::unban || req.type == RequestType::set_role) {
     const auto& l = ctx_.limits();
     if (s.in_flight >= l.max_requests_in_flight) {
       shard.metrics().rate_limited.add();
@@ -148,6 +150,10 @@ void Requests::handle_frame(Client& s, std::string_view frame) {
     case RequestType::typing: return do_typing(s, req);
     case RequestType::history: return do_history(s, req);
     case RequestType::members: return do_members(s, req);
+    case RequestType::invite:
+    case RequestType::remove:
+    case RequestType::unban:
+    case RequestType::set_role: return do_moderate(s, req);
     case RequestType::ping: return;
   }
 }
@@ -229,6 +235,7 @@ void Requests::do_rooms(Client& s, protocol::Request& req) {
     std::string room;
     std::size_t members;
     std::uint64_t last_seq;
+    bool private_room;
   };
   struct Gather {
     unsigned pending;
@@ -246,14 +253,18 @@ void Requests::do_rooms(Client& s, protocol::Request& req) {
   ++s.in_flight;
   Shard& home = s.shard();
   const auto by_id = [](const Summary& a, const Summary& b) { return a.room < b.room; };
+  auto user_id = std::make_shared<const std::string>(s.user_id);
   for (auto& sh : ctx_.shards) {
     Shard* shard = sh.get();
-    shard->post([this, shard, &home, g, after, q, page, by_id] {
+    shard->post([this, shard, &home, g, after, q, page, by_id, user_id] {
       std::vector<Summary> mine;
       for (auto& [id, r] : shard->owned()) {
         if (r->state == OwnedRoom::State::creating || r->state == OwnedRoom::State::deleting || id <= *after) continue;
+        // Listed to those who may see it: a private room to its members, a room to none who is
+        // banned from it, a room whose access is not read yet to nobody.
+        if (!r->access_known || !r->access.may(*user_id, core::RoomAction::see)) continue;
         if (!q->empty() && !contains_folded(id, *q)) continue;
-        mine.push_back(Summary{id, r->presence.size(), r->last_seq()});
+        mine.push_back(Summary{id, r->presence.size(), r->last_seq(), r->access.is_private()});
       }
       // Only a page (and one more, to know there is a next page) leaves the shard.
       if (mine.size() > page + 1) {
@@ -272,7 +283,8 @@ void Requests::do_rooms(Client& s, protocol::Request& req) {
         auto answer = [this, &home, g, next] {
           std::vector<protocol::RoomSummary> list;
           list.reserve(g->rooms.size());
-          for (const auto& r : g->rooms) list.push_back(protocol::RoomSummary{r.room, r.members, r.last_seq});
+          for (const auto& r : g->rooms)
+            list.push_back(protocol::RoomSummary{r.room, r.members, r.last_seq, r.private_room});
           if (Client* target = home.find_client(g->who.id)) {
             if (target->in_flight > 0) --target->in_flight;
             target->send(protocol::rooms_event(list, next, g->ref));
@@ -297,6 +309,11 @@ void Requests::do_rooms(Client& s, protocol::Request& req) {
 }
 
 void Requests::do_create(Client& s, protocol::Request& req) {
+  // A private room belongs to an account: a guest's id lasts a connection.
+  const bool account = core::is_account_id(s.user_id);
+  if (req.private_room && !account) return send_error(s, errc::forbidden, req.ref, "sign in to create a private room");
+  if (!req.password.empty() && !req.private_room)
+    return send_error(s, errc::bad_request, req.ref, "only a private room has a password");
   // Room creations are budgeted per address and per user (limits.room_create_rate), and rooms in
   // all (limits.max_rooms, checked by the owner): a room is a lasting cost.
   const std::int64_t now = ctx_.now_ms();
@@ -309,9 +326,28 @@ void Requests::do_create(Client& s, protocol::Request& req) {
                       retry_after(wait_ms));
   }
   ++s.in_flight;
-  Shard& owner = ctx_.owner_of(req.room);
-  owner.post([this, &owner, room = std::move(req.room), user = s.user, who = ref_of(s),
-              ref = std::move(req.ref)]() mutable { rooms_.create(owner, room, user, who, ref); });
+  store::StoredRoom spec{.id = std::move(req.room), .created_by = s.user};
+  spec.kind = req.private_room ? core::RoomKind::private_room : core::RoomKind::public_room;
+  // An account's room has an owner (who may moderate it); a guest's public room has none.
+  if (account) spec.owner_id = s.user_id;
+  auto create = [this, who = ref_of(s), ref = req.ref](store::StoredRoom spec) mutable {
+    Shard& owner = ctx_.owner_of(spec.id);
+    owner.post([this, &owner, spec = std::move(spec), who, ref = std::move(ref)]() mutable {
+      rooms_.create(owner, std::move(spec), who, ref);
+    });
+  };
+  if (req.password.empty()) return create(std::move(spec));
+  // The password is hashed (argon2id, on the hash pool) before anything is stored.
+  ctx_.accounts.hash_room_password(
+      std::move(req.password), [this, create = std::move(create), spec = std::move(spec), who = ref_of(s),
+                                ref = req.ref](std::error_code ec, std::int64_t retry_ms, std::string hash) mutable {
+        if (ec == errc::bad_password) return delivery_.answer(who, protocol::error_event(errc::bad_request, hash, ref));
+        if (ec)
+          return delivery_.answer(who, protocol::error_event(errc::overloaded, "the server is busy; try again", ref,
+                                                             retry_after(retry_ms)));
+        spec.password_hash = std::move(hash);
+        create(std::move(spec));
+      });
 }
 
 void Requests::do_join(Client& s, protocol::Request& req) {
@@ -321,9 +357,32 @@ void Requests::do_join(Client& s, protocol::Request& req) {
   s.joining.push_back(req.room);
   ++s.in_flight;
   Shard& owner = ctx_.owner_of(req.room);
-  owner.post(
-      [this, &owner, room = std::move(req.room), user = s.user, who = ref_of(s), since = req.since,
-       ref = std::move(req.ref)]() mutable { owner_.join(owner, room, std::move(user), who, since, std::move(ref)); });
+  JoinAuth auth{s.user_id, std::move(req.password), s.connection().peer_address()};
+  owner.post([this, &owner, room = std::move(req.room), user = s.user, who = ref_of(s), since = req.since,
+              ref = std::move(req.ref), auth = std::move(auth)]() mutable {
+    owner_.join(owner, room, std::move(user), who, since, std::move(ref), std::move(auth));
+  });
+}
+
+void Requests::do_moderate(Client& s, protocol::Request& req) {
+  if (!core::is_account_id(s.user_id)) return send_error(s, errc::forbidden, req.ref, "sign in to manage a room");
+  core::NameError why{};
+  auto name = core::normalize_name(req.user, &why);
+  if (!name) return send_error(s, errc::bad_name, req.ref, core::describe(why));
+  ++s.in_flight;
+  Actor actor{s.user_id, s.user, ref_of(s), req.ref};
+  // The account is found by its name key (the look-alike folding registration uses).
+  ctx_.store.find_user_by_name_key(
+      core::name_skeleton(*name), [this, req = std::move(req), actor = std::move(actor)](
+                                      std::error_code ec, const std::optional<store::StoredUser>& user) mutable {
+        if (ec) return delivery_.answer(actor.who, protocol::error_event(errc::store_failed, {}, actor.ref));
+        if (!user)
+          return delivery_.answer(actor.who,
+                                  protocol::error_event(errc::no_such_user, "no account of that name", actor.ref));
+        Shard& owner = ctx_.owner_of(req.room);
+        owner.post([this, &owner, req = std::move(req), actor = std::move(actor), id = user->id,
+                    name = user->name]() mutable { moderation_.apply(owner, req, std::move(actor), id, name); });
+      });
 }
 
 void Requests::do_leave(Client& s, protocol::Request& req) {
@@ -379,8 +438,8 @@ void Requests::do_typing(Client& s, protocol::Request& req) {
   if (now - r->last_typing_ms < static_cast<std::int64_t>(ctx_.options.limits.typing_interval_ms)) return;
   r->last_typing_ms = now;
   Shard& owner = ctx_.owner_of(req.room);
-  owner.post([this, &owner, room = std::move(req.room), user = s.user, id = s.id()]() mutable {
-    owner_.typing(owner, room, user, id);
+  owner.post([this, &owner, room = std::move(req.room), user = s.user, user_id = s.user_id, id = s.id()]() mutable {
+    owner_.typing(owner, room, user, user_id, id);
   });
 }
 
@@ -391,7 +450,9 @@ void Requests::do_history(Client& s, protocol::Request& req) {
   ++s.in_flight;
   Shard& owner = ctx_.owner_of(req.room);
   owner.post([this, &owner, room = std::move(req.room), before = req.before.value_or(0), limit, who = ref_of(s),
-              ref = std::move(req.ref)]() mutable { owner_.history(owner, room, before, limit, who, std::move(ref)); });
+              ref = std::move(req.ref), user_id = s.user_id]() mutable {
+    owner_.history(owner, room, before, limit, who, std::move(ref), std::move(user_id));
+  });
 }
 
 void Requests::do_members(Client& s, protocol::Request& req) {
@@ -401,7 +462,8 @@ void Requests::do_members(Client& s, protocol::Request& req) {
   ++s.in_flight;
   Shard& owner = ctx_.owner_of(req.room);
   owner.post([this, &owner, room = std::move(req.room), after = std::move(req.after), limit, who = ref_of(s),
-              ref = std::move(req.ref)]() mutable { owner_.members(owner, room, after, limit, who, ref); });
+              ref = std::move(req.ref),
+              user_id = s.user_id]() mutable { owner_.members(owner, room, after, limit, who, ref, user_id); });
 }
 
 void Requests::replay_held(Client& s) {

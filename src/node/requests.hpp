@@ -18,13 +18,14 @@
 namespace parley::node {
 
 class Delivery;
+class Moderation;
 class RoomDirectory;
 class RoomOwner;
 
 class Requests final : public net::ConnectionHandler {
  public:
-  Requests(NodeContext& ctx, RoomOwner& owner, RoomDirectory& rooms, Delivery& delivery)
-      : ctx_(ctx), owner_(owner), rooms_(rooms), delivery_(delivery) {}
+  Requests(NodeContext& ctx, RoomOwner& owner, RoomDirectory& rooms, Delivery& delivery, Moderation& moderation)
+      : ctx_(ctx), owner_(owner), rooms_(rooms), delivery_(delivery), moderation_(moderation) {}
 
   // net::ConnectionHandler, on the connection's thread.
   void on_open(net::Connection& c) override;
@@ -57,6 +58,8 @@ class Requests final : public net::ConnectionHandler {
   void do_typing(Client& s, protocol::Request& r);
   void do_history(Client& s, protocol::Request& r);
   void do_members(Client& s, protocol::Request& r);
+  // invite, remove, unban, set_role: the target account by name, then Moderation on the owner.
+  void do_moderate(Client& s, protocol::Request& r);
   // Handles the requests held behind a join that has just been answered.
   void replay_held(Client& s);
 
@@ -64,6 +67,7 @@ class Requests final : public net::ConnectionHandler {
   RoomOwner& owner_;
   RoomDirectory& rooms_;
   Delivery& delivery_;
+  Moderation& moderation_;
 };
 
 }  // namespace parley::node

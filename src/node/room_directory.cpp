@@ -33,13 +33,16 @@ void answer_lookup(Shard& owner, const std::string& room, errc missing) {
 }  // namespace
 
 std::size_t RoomDirectory::load_all() {
-  if (!ctx_.options.default_room.empty())
-    ctx_.store.create_room_now(store::StoredRoom{ctx_.options.default_room, 0, ctx_.now_ms(), "parley"});
+  if (!ctx_.options.default_room.empty()) {
+    store::StoredRoom lobby{.id = ctx_.options.default_room, .created_at = ctx_.now_ms(), .created_by = "parley"};
+    ctx_.store.create_room_now(lobby);
+  }
   std::size_t n = 0;
   for (auto& room : ctx_.store.load_rooms()) {
     Shard& owner = ctx_.owner_of(room.id);
     auto r = std::make_unique<OwnedRoom>(room.id, ctx_.options.rooms, ctx_.shard_count(), OwnedRoom::State::unloaded);
     r->stored_last_seq = room.last_seq;
+    r->set_access(room);
     owner.owned().emplace(room.id, std::move(r));
     owner.metrics().rooms_owned.add();
     ++n;
@@ -47,8 +50,38 @@ std::size_t RoomDirectory::load_all() {
   return n;
 }
 
+void RoomDirectory::refresh_access(Shard& owner, const std::string& room, std::function<void(OwnedRoom*)> then) {
+  ctx_.store.find_room(
+      room, [&owner, room, then = std::move(then)](std::error_code ec, std::optional<store::StoredRoom> found) mutable {
+        owner.post([&owner, room, ec, found = std::move(found), then = std::move(then)] {
+          OwnedRoom* r = owner.find_owned(room);
+          if (!r || ec || !found) {
+            if (ec) spdlog::warn("room {}: cannot read its access from the store: {}", room, ec.message());
+            return then(nullptr);
+          }
+          r->set_access(*found);
+          then(r);
+        });
+      });
+}
+
 void RoomDirectory::load(Shard& owner, OwnedRoom& r) {
   r.state = OwnedRoom::State::loading;
+  if (!r.access_known) {
+    // A learnt room whose access was not read yet: that first, then its log.
+    return refresh_access(owner, r.id, [this, &owner, room = r.id](OwnedRoom* got) {
+      OwnedRoom* r = owner.find_owned(room);
+      if (!r || r->state != OwnedRoom::State::loading) return;
+      if (!got) {
+        r->state = OwnedRoom::State::unloaded;  // the next request tries again
+        auto waiting = std::move(r->waiting);
+        r->waiting.clear();
+        for (auto& f : waiting) f(r);
+        return;
+      }
+      load(owner, *r);
+    });
+  }
   const std::size_t n = std::max(ctx_.options.rooms.recent_messages, ctx_.options.rooms.dedupe_window);
   ctx_.store.read(r.id, 0, 0, n, [this, &owner, room = r.id](std::error_code ec, std::vector<core::Message> msgs) {
     owner.post([this, &owner, room, ec, msgs = std::move(msgs)]() mutable {
@@ -71,8 +104,9 @@ void RoomDirectory::load(Shard& owner, OwnedRoom& r) {
   });
 }
 
-void RoomDirectory::create(Shard& owner, const std::string& room, const std::string& user, SessionRef who,
-                           const std::string& ref) {
+void RoomDirectory::create(Shard& owner, store::StoredRoom spec, SessionRef who, const std::string& ref) {
+  const std::string room = spec.id;
+  const std::string user = spec.created_by;
   if (owner.find_owned(room)) return delivery_.answer(who, protocol::error_event(errc::room_exists, {}, ref));
   // Rooms in all (limits.max_rooms): counted over the shards' gauges, so a turn's creations on
   // several shards may overshoot by a few.
@@ -80,10 +114,14 @@ void RoomDirectory::create(Shard& owner, const std::string& room, const std::str
   for (const auto& sh : ctx_.shards) rooms += sh->metrics().rooms_owned.get();
   if (rooms >= ctx_.limits().max_rooms) return delivery_.answer(who, protocol::error_event(errc::room_limit, {}, ref));
   auto r = std::make_unique<OwnedRoom>(room, ctx_.options.rooms, ctx_.shard_count(), OwnedRoom::State::creating);
+  spec.created_at = ctx_.now_ms();
+  store::StoredRoom rows = spec;
+  if (!spec.owner_id.empty())
+    rows.members.push_back(store::StoredMember{spec.owner_id, core::Role::owner, spec.created_at});
+  r->set_access(rows);
   owner.owned().emplace(room, std::move(r));
   owner.metrics().rooms_owned.add();
-  store::StoredRoom stored{room, 0, ctx_.now_ms(), user};
-  ctx_.store.create_room(stored, [this, &owner, room, user, who, ref](std::error_code ec) {
+  ctx_.store.create_room(std::move(spec), [this, &owner, room, user, who, ref](std::error_code ec) {
     owner.post([this, &owner, room, user, who, ref, ec] {
       OwnedRoom* r = owner.find_owned(room);
       if (!r) return delivery_.answer(who, protocol::error_event(errc::store_failed, {}, ref));
@@ -122,9 +160,9 @@ void RoomDirectory::created(Shard& owner, const std::string& room, const std::st
   auto waiting = std::move(r->waiting);
   r->waiting.clear();
   for (auto& f : waiting) f(r);
-  // The creator gets it with its ref; every other welcomed session learns of the room.
-  delivery_.answer(who, protocol::created_event(room, user, ref));
-  delivery_.tell_created(room, user, who.id);
+  // The creator gets it with its ref; every other welcomed session learns of a public room.
+  delivery_.answer(who, protocol::created_event(room, user, ref, r->access.is_private()));
+  if (!r->access.is_private()) delivery_.tell_created(room, user, who.id);
 }
 
 void RoomDirectory::create_lost(Shard& owner, const std::string& room, SessionRef who, const std::string& ref) {
@@ -135,26 +173,56 @@ void RoomDirectory::create_lost(Shard& owner, const std::string& room, SessionRe
   OwnedRoom* r = owner.find_owned(room);
   if (!r) return delivery_.answer(who, protocol::error_event(errc::room_exists, {}, ref));
   r->state = OwnedRoom::State::unloaded;
+  // Its access is the other creation's, not the one this node set up: read it (load() does).
+  r->access = core::RoomAccess(core::RoomKind::private_room);
+  r->access_known = false;
   if (!r->waiting.empty()) load(owner, *r);
   delivery_.answer(who, protocol::error_event(errc::room_exists, {}, ref));
-  if (!r->cluster.heard_by.empty()) return delivery_.tell_created(room, std::exchange(r->cluster.heard_by, {}), 0);
+  if (!r->cluster.heard_by.empty()) {
+    const std::string by = std::exchange(r->cluster.heard_by, {});
+    return refresh_access(owner, room, [this, &owner, by](OwnedRoom* got) {
+      if (got) told(owner, *got, by);
+    });
+  }
   r->cluster.untold = true;
 }
 
-void RoomDirectory::learn(Shard& owner, const std::string& room, const std::string& by) {
+void RoomDirectory::told(Shard& owner, OwnedRoom& r, const std::string& by) {
+  (void)owner;
+  if (!r.access.is_private()) delivery_.tell_created(r.id, by, 0);
+}
+
+void RoomDirectory::learn(Shard& owner, const std::string& room, const std::string& by,
+                          std::optional<store::StoredRoom> stored) {
   if (OwnedRoom* known = owner.find_owned(room)) {
     // Created here at the same moment: whichever create the room index took, this one or that.
     if (known->state == OwnedRoom::State::creating) known->cluster.heard_by = by;
     if (known->cluster.untold) {
       known->cluster.untold = false;
-      delivery_.tell_created(room, by, 0);
+      if (known->access_known) {
+        told(owner, *known, by);
+      } else {
+        refresh_access(owner, room, [this, &owner, by](OwnedRoom* got) {
+          if (got) told(owner, *got, by);
+        });
+      }
     }
     return;
   }
   auto r = std::make_unique<OwnedRoom>(room, ctx_.options.rooms, ctx_.shard_count(), OwnedRoom::State::unloaded);
+  OwnedRoom& learnt = *r;
   owner.owned().emplace(room, std::move(r));
   owner.metrics().rooms_owned.add();
-  delivery_.tell_created(room, by, 0);
+  if (stored) {
+    learnt.set_access(*stored);
+    return told(owner, learnt, by);
+  }
+  // Not listed, and not told, until its access is read: a private room is for its members only.
+  learnt.access = core::RoomAccess(core::RoomKind::private_room);
+  learnt.access_known = false;
+  refresh_access(owner, room, [this, &owner, by](OwnedRoom* got) {
+    if (got) told(owner, *got, by);
+  });
 }
 
 void RoomDirectory::find(Shard& owner, const std::string& room, Shard::LookupWaiter then) {
@@ -187,7 +255,7 @@ void RoomDirectory::find_in_store(Shard& owner, const std::string& room, bool in
       // Known by now (its announcement came, or a create here began): that path tells the
       // sessions, with the index's word on who created it.
       if (!owner.find_owned(room)) {
-        learn(owner, room, found->created_by);
+        learn(owner, room, found->created_by, *found);
         // The index answered without it: record it again, so that other nodes find it there and
         // those that have not heard of it learn it (on_room_created; a node that knows it ignores
         // that, this one included). Fire and forget: the waiters' answer is the store's.

@@ -31,14 +31,20 @@ class RoomDirectory {
   template <class F>
   void with_room(Shard& owner, const std::string& room, F&& f);
 
-  // `create` of `who`: the room is stored (and, in a cluster, recorded in the broker's room
-  // index) before its creator hears `created` and every other welcomed session of the node
-  // learns of it. On the room's owner shard.
-  void create(Shard& owner, const std::string& room, const std::string& user, SessionRef who, const std::string& ref);
+  // `create` of `who`: the room (spec: id, created_by, kind, password_hash, owner_id) is stored
+  // (and, in a cluster, recorded in the broker's room index) before its creator hears `created`
+  // and, for a public room, every other welcomed session of the node learns of it. On the room's
+  // owner shard.
+  void create(Shard& owner, store::StoredRoom spec, SessionRef who, const std::string& ref);
   // A room created elsewhere in the cluster is known here from now on (its log loads on first
-  // use), and every welcomed local session hears of it. Nothing if the room is known already
+  // use); once its access is read from the store (`stored`, if the caller has it), every
+  // welcomed local session hears of it if it is public. Nothing if the room is known already
   // (but see ClusterRoom::heard_by).
-  void learn(Shard& owner, const std::string& room, const std::string& by);
+  void learn(Shard& owner, const std::string& room, const std::string& by,
+             std::optional<store::StoredRoom> stored = std::nullopt);
+  // Reads the room's access from the store again (its members, bans, kind); `then(r)` with the
+  // room once it is set, or with null if the store could not answer or the room is gone.
+  void refresh_access(Shard& owner, const std::string& room, std::function<void(OwnedRoom*)> then);
   // An operator deletes `room` (on its owner shard): its messages leave the store, its members the
   // room (`room_deleted` to every welcomed session), and the node forgets it. `done` gets {} or
   // the reason it was not: no_such_room; bad_request (the default room, which start-up would
@@ -50,6 +56,8 @@ class RoomDirectory {
 
  private:
   void load(Shard& owner, OwnedRoom& r);
+  // learn's second half: the access is known; public rooms are told.
+  void told(Shard& owner, OwnedRoom& r, const std::string& by);
   // The room is in the store (and, in a cluster, in the broker's room index): ready, and said.
   void created(Shard& owner, const std::string& room, const std::string& user, SessionRef who, const std::string& ref);
   // Cluster: the broker's room index or the store had the room already, from another node's

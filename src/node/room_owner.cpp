@@ -17,28 +17,47 @@ namespace parley::node {
 using protocol::errc;
 
 void RoomOwner::join(Shard& owner, const std::string& room, std::string user, SessionRef who,
-                     std::optional<std::uint64_t> since, std::string ref) {
+                     std::optional<std::uint64_t> since, std::string ref, JoinAuth auth) {
   rooms_.with_room(
       owner, room,
-      [this, &owner, room, user = std::move(user), who, since, ref = std::move(ref)](OwnedRoom* r,
-                                                                                     errc missing) mutable {
+      [this, &owner, room, user = std::move(user), who, since, ref = std::move(ref), auth = std::move(auth)](
+          OwnedRoom* r, errc missing) mutable {
         if (!r) return delivery_.join_failed(who, room, missing, ref);
         if (r->state != OwnedRoom::State::ready) return delivery_.join_failed(who, room, errc::store_failed, ref);
+        const core::RoomAccess& access = r->access;
+        if (!access.may(auth.user_id, core::RoomAction::join)) {
+          owner.metrics().access_denied.add();
+          // A private room answers its name to a stranger (as `create` would, with room_exists),
+          // nothing more: not its members, not its messages.
+          if (access.banned(auth.user_id))
+            return delivery_.join_failed(who, room, errc::forbidden, ref, "you are banned from this room");
+          if (!core::is_account_id(auth.user_id))
+            return delivery_.join_failed(who, room, errc::forbidden, ref, "a private room: sign in to join it");
+          if (access.password_hash().empty())
+            return delivery_.join_failed(who, room, errc::forbidden, ref,
+                                         "a private room: its members invite who may join");
+          if (auth.password.empty())
+            return delivery_.join_failed(who, room, errc::forbidden, ref,
+                                         "a private room: join with its password, or be invited");
+          return admit(owner, room, std::move(user), who, since, std::move(ref), std::move(auth));
+        }
         if (ctx_.broker && !r->cluster.link.synced()) {
           // Cluster: the ring must be caught up with the broker before a gap can be computed.
           return cluster_.when_synced(owner, *r,
-                                      [this, &owner, room, user, who, since, ref](OwnedRoom* synced) mutable {
+                                      [this, &owner, room, user, who, since, ref, auth](OwnedRoom* synced) mutable {
                                         if (!synced) return delivery_.join_failed(who, room, errc::unavailable, ref);
-                                        join(owner, room, std::move(user), who, since, std::move(ref));
+                                        join(owner, room, std::move(user), who, since, std::move(ref), std::move(auth));
                                       });
         }
         if (ctx_.broker && r->presence.view() != core::ClusterPresence::View::ready) {
           // Cluster: `members` lists every node's users; read them once subscribed.
-          return presence_.when_ready(owner, *r, [this, &owner, room, user, who, since, ref](OwnedRoom* ready) mutable {
-            if (!ready) return delivery_.join_failed(who, room, errc::unavailable, ref);
-            join(owner, room, std::move(user), who, since, std::move(ref));
-          });
+          return presence_.when_ready(owner, *r,
+                                      [this, &owner, room, user, who, since, ref, auth](OwnedRoom* ready) mutable {
+                                        if (!ready) return delivery_.join_failed(who, room, errc::unavailable, ref);
+                                        join(owner, room, std::move(user), who, since, std::move(ref), std::move(auth));
+                                      });
         }
+        std::string role(core::role_name(access.role_of(auth.user_id)));
         // A user whose name a reader would take for a member's (another user: the same name is
         // the same user, in another tab) is refused: one key and one hash lookup, against every
         // node's members in a cluster (the union waited for above).
@@ -60,13 +79,13 @@ void RoomOwner::join(Shard& owner, const std::string& room, std::string user, Se
         const std::uint64_t from = std::min(since.value_or(committed), committed);
         const std::size_t limit = ctx_.options.limits.resume_limit;
         if (committed - from <= limit && r->log.covers_after(from)) {
-          return finish_join(owner, *r, std::move(user), who, ref, from, {}, false);
+          return finish_join(owner, *r, std::move(user), who, ref, from, {}, false, std::move(role));
         }
         // The gap reaches past the ring: read it from the store, then add what committed meanwhile.
         ctx_.store.read(
             r->id, from, 0, limit,
-            [this, &owner, room, user, who, ref, from](std::error_code ec, std::vector<core::Message> msgs) {
-              owner.post([this, &owner, room, user, who, ref, from, ec, msgs = std::move(msgs)]() mutable {
+            [this, &owner, room, user, who, ref, from, role](std::error_code ec, std::vector<core::Message> msgs) {
+              owner.post([this, &owner, room, user, who, ref, from, role, ec, msgs = std::move(msgs)]() mutable {
                 OwnedRoom* r = owner.find_owned(room);
                 if (!r) return;
                 if (ec) {
@@ -74,14 +93,63 @@ void RoomOwner::join(Shard& owner, const std::string& room, std::string user, Se
                   return delivery_.join_failed(who, room, errc::store_failed, ref);
                 }
                 const bool truncated = !msgs.empty() && msgs.front().seq > from + 1;
-                finish_join(owner, *r, user, who, ref, from, std::move(msgs), truncated);
+                finish_join(owner, *r, user, who, ref, from, std::move(msgs), truncated, role);
               });
             });
       });
 }
 
+void RoomOwner::access_changed(const OwnedRoom& r, const std::string& user_id) {
+  if (ctx_.broker) ctx_.broker->announce_access(r.id, user_id);
+}
+
+void RoomOwner::admit(Shard& owner, const std::string& room, std::string user, SessionRef who,
+                      std::optional<std::uint64_t> since, std::string ref, JoinAuth auth) {
+  OwnedRoom* r = owner.find_owned(room);
+  if (!r) return delivery_.join_failed(who, room, errc::no_such_room, ref);
+  std::string password = std::exchange(auth.password, {});
+  ctx_.accounts.check_room_password(
+      auth.address, auth.user_id, std::move(password), r->access.password_hash(),
+      [this, &owner, room, user = std::move(user), who, since, ref = std::move(ref), auth = std::move(auth)](
+          std::error_code ec, std::int64_t retry_ms, bool matches) mutable {
+        owner.post([this, &owner, room, user = std::move(user), who, since, ref = std::move(ref),
+                    auth = std::move(auth), ec, retry_ms, matches]() mutable {
+          if (ec == errc::rate_limited)
+            return delivery_.join_failed(who, room, errc::rate_limited, ref, "too many password attempts; wait",
+                                         "\"retry_after_ms\":" + std::to_string(retry_ms));
+          if (ec)
+            return delivery_.join_failed(who, room, errc::overloaded, ref, "the server is busy; try again",
+                                         "\"retry_after_ms\":" + std::to_string(retry_ms));
+          if (!matches) {
+            owner.metrics().access_denied.add();
+            return delivery_.join_failed(who, room, errc::bad_password, ref);
+          }
+          const store::StoredMember member{auth.user_id, core::Role::member, ctx_.now_ms()};
+          ctx_.store.set_member(room, member,
+                                [this, &owner, room, user = std::move(user), who, since, ref = std::move(ref),
+                                 auth = std::move(auth)](std::error_code ec) mutable {
+                                  owner.post([this, &owner, room, user = std::move(user), who, since,
+                                              ref = std::move(ref), auth = std::move(auth), ec]() mutable {
+                                    OwnedRoom* r = owner.find_owned(room);
+                                    if (!r) return delivery_.join_failed(who, room, errc::no_such_room, ref);
+                                    if (ec) return delivery_.join_failed(who, room, errc::store_failed, ref);
+                                    // Banned while the password was checked: the ban stands.
+                                    if (r->access.banned(auth.user_id))
+                                      return delivery_.join_failed(who, room, errc::forbidden, ref,
+                                                                   "you are banned from this room");
+                                    if (r->access.role_of(auth.user_id) == core::Role::none)
+                                      r->access.set_role(auth.user_id, core::Role::member);
+                                    access_changed(*r, auth.user_id);
+                                    join(owner, room, std::move(user), who, since, std::move(ref), std::move(auth));
+                                  });
+                                });
+        });
+      });
+}
+
 void RoomOwner::finish_join(Shard& owner, OwnedRoom& r, std::string user, SessionRef who, const std::string& ref,
-                            std::uint64_t since, std::vector<core::Message> from_store, bool truncated) {
+                            std::uint64_t since, std::vector<core::Message> from_store, bool truncated,
+                            std::string role) {
   std::vector<core::EventPtr> gap;
   std::uint64_t last = since;
   for (const auto& m : from_store) {
@@ -91,9 +159,9 @@ void RoomOwner::finish_join(Shard& owner, OwnedRoom& r, std::string user, Sessio
   if (!r.log.covers_after(last)) {
     // Rare: the ring moved past the store's answer while it was read. Read the rest.
     ctx_.store.read(r.id, last, 0, ctx_.options.limits.resume_limit,
-                    [this, &owner, room = r.id, user, who, ref, since, truncated, from_store = std::move(from_store)](
-                        std::error_code ec, std::vector<core::Message> more) mutable {
-                      owner.post([this, &owner, room, user, who, ref, since, truncated, ec,
+                    [this, &owner, room = r.id, user, who, ref, since, truncated, role,
+                     from_store = std::move(from_store)](std::error_code ec, std::vector<core::Message> more) mutable {
+                      owner.post([this, &owner, room, user, who, ref, since, truncated, role, ec,
                                   from_store = std::move(from_store), more = std::move(more)]() mutable {
                         OwnedRoom* r = owner.find_owned(room);
                         if (!r) return;
@@ -102,7 +170,7 @@ void RoomOwner::finish_join(Shard& owner, OwnedRoom& r, std::string user, Sessio
                           return delivery_.join_failed(who, room, errc::store_failed, ref);
                         }
                         for (auto& m : more) from_store.push_back(std::move(m));
-                        finish_join(owner, *r, user, who, ref, since, std::move(from_store), truncated);
+                        finish_join(owner, *r, user, who, ref, since, std::move(from_store), truncated, role);
                       });
                     });
     return;
@@ -116,7 +184,8 @@ void RoomOwner::finish_join(Shard& owner, OwnedRoom& r, std::string user, Sessio
   r.presence.for_each_user([&members, page](const std::string& u) {
     if (members.size() < page) members.push_back(u);
   });
-  std::string joined = protocol::joined_event(r.id, r.log.last_committed(), members, r.presence.size(), truncated, ref);
+  std::string joined = protocol::joined_event(r.id, r.log.last_committed(), members, r.presence.size(), truncated, ref,
+                                              role, r.access.is_private());
   // `members` shows every presence change so far: the session gets only the later ones of the
   // batch that is waiting (Delivery::flush_presence).
   if (!r.batch.lines.empty()) r.batch.late[who.id] = PresenceBatch::LateJoiner{who, r.batch.starts.size()};
@@ -213,21 +282,32 @@ void RoomOwner::on_committed(Shard& owner, std::vector<PendingAppend> batch, std
   delivery_.dispatch(out);
 }
 
-void RoomOwner::typing(Shard& owner, const std::string& room, const std::string& user, std::uint64_t from_session) {
+void RoomOwner::typing(Shard& owner, const std::string& room, const std::string& user, const std::string& user_id,
+                       std::uint64_t from_session) {
   OwnedRoom* r = owner.find_owned(room);
   if (!r || r->state != OwnedRoom::State::ready) return;
+  // Removed a moment ago (its session is being taken out): silently nothing, as typing is.
+  if (!r->access.may(user_id, core::RoomAction::join)) return;
   Outbox out(ctx_.shard_count());
   delivery_.broadcast(out, *r, std::make_shared<const std::string>(protocol::typing_event(room, user)), from_session);
   delivery_.dispatch(out);
 }
 
 void RoomOwner::history(Shard& owner, const std::string& room, std::uint64_t before, std::size_t limit, SessionRef who,
-                        std::string ref) {
+                        std::string ref, std::string user_id) {
   rooms_.with_room(
-      owner, room, [this, &owner, room, before, limit, who, ref = std::move(ref)](OwnedRoom* r, errc missing) mutable {
+      owner, room,
+      [this, &owner, room, before, limit, who, ref = std::move(ref), user_id = std::move(user_id)](
+          OwnedRoom* r, errc missing) mutable {
         if (!r) return delivery_.answer(who, protocol::error_event(missing, {}, ref));
         if (r->state != OwnedRoom::State::ready)
           return delivery_.answer(who, protocol::error_event(errc::store_failed, {}, ref));
+        // Checked here, where access changes, and not only by the session's membership: a request
+        // sent the moment its user was removed reads nothing.
+        if (!r->access.may(user_id, core::RoomAction::join)) {
+          owner.metrics().access_denied.add();
+          return delivery_.answer(who, protocol::error_event(errc::forbidden, "not a member of this room", ref));
+        }
         auto respond = [this, who, room, ref](const std::vector<const core::Message*>& msgs) {
           std::vector<protocol::MessageFields> list;
           list.reserve(msgs.size());
@@ -251,10 +331,14 @@ void RoomOwner::history(Shard& owner, const std::string& room, std::uint64_t bef
 }
 
 void RoomOwner::members(Shard& owner, const std::string& room, const std::string& after, std::size_t limit,
-                        SessionRef who, const std::string& ref) {
+                        SessionRef who, const std::string& ref, const std::string& user_id) {
   OwnedRoom* r = owner.find_owned(room);
   if (!r || r->state != OwnedRoom::State::ready)
     return delivery_.answer(who, protocol::error_event(errc::no_such_room, {}, ref));
+  if (!r->access.may(user_id, core::RoomAction::join)) {
+    owner.metrics().access_denied.add();
+    return delivery_.answer(who, protocol::error_event(errc::forbidden, "not a member of this room", ref));
+  }
   std::vector<std::string_view> page;
   bool more = false;
   r->presence.for_each_user([&](const std::string& u) {

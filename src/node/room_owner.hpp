@@ -20,6 +20,15 @@ class Delivery;
 class PresenceSync;
 class RoomDirectory;
 
+// Who asks to join, as far as a room's access is concerned: the account (core::is_account_id;
+// a guest's id otherwise), and a private room's password if the request carried one, with the
+// client's address for the password budgets.
+struct JoinAuth {
+  std::string user_id;
+  std::string password;
+  std::string address;
+};
+
 class RoomOwner {
  public:
   RoomOwner(NodeContext& ctx, RoomDirectory& rooms, ClusterSync& cluster, PresenceSync& presence, Delivery& delivery)
@@ -27,23 +36,35 @@ class RoomOwner {
 
   // Each on the room's owner shard, for the session `who`; `ref` is its request's ref.
   // The session's shard is counted as a member, then sent `joined` and the gap after `since`.
+  // The room's access decides first (RoomAccess::may join; a private room's password is checked
+  // on the hash pool, and its user becomes a member).
   void join(Shard& owner, const std::string& room, std::string user, SessionRef who, std::optional<std::uint64_t> since,
-            std::string ref);
+            std::string ref, JoinAuth auth);
   void leave(Shard& owner, const std::string& room, const std::string& user, SessionRef who);
   void send(Shard& owner, core::Message m, SessionRef who, std::string ref);
-  void typing(Shard& owner, const std::string& room, const std::string& user, std::uint64_t from_session);
+  // Typing, history and members are checked against the room's access again here (user_id): a
+  // session whose user was removed may still send them until its shard takes it out.
+  void typing(Shard& owner, const std::string& room, const std::string& user, const std::string& user_id,
+              std::uint64_t from_session);
   void history(Shard& owner, const std::string& room, std::uint64_t before, std::size_t limit, SessionRef who,
-               std::string ref);
+               std::string ref, std::string user_id);
   // A page of the room's members in name order, after `after`.
   void members(Shard& owner, const std::string& room, const std::string& after, std::size_t limit, SessionRef who,
-               const std::string& ref);
+               const std::string& ref, const std::string& user_id);
+
+  // The access of `user_id` to room `r` changed here (stored): in a cluster the other nodes are
+  // told, to read it again (Moderation::on_access_changed).
+  void access_changed(const OwnedRoom& r, const std::string& user_id);
 
   // The turn's sends of the shard, to the store as one batch (called at the end of the turn).
   void submit_appends(Shard& owner, std::vector<PendingAppend> batch);
 
  private:
   void finish_join(Shard& owner, OwnedRoom& r, std::string user, SessionRef who, const std::string& ref,
-                   std::uint64_t since, std::vector<core::Message> from_store, bool truncated);
+                   std::uint64_t since, std::vector<core::Message> from_store, bool truncated, std::string role);
+  // A private room's password, right: the user is a member (stored), and the join goes on.
+  void admit(Shard& owner, const std::string& room, std::string user, SessionRef who,
+             std::optional<std::uint64_t> since, std::string ref, JoinAuth auth);
   void on_committed(Shard& owner, std::vector<PendingAppend> batch, std::error_code ec);
 
   NodeContext& ctx_;

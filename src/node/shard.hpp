@@ -35,10 +35,12 @@ struct ShardMetrics {
   core::Counter deliveries;  // events queued to sessions by fan-out
   core::Counter errors_sent;
   core::Counter rate_limited;
-  core::Counter rooms_owned;     // gauge
-  core::Counter rooms_loaded;    // gauge: rooms with their log in memory
-  core::Counter room_lookups;    // rooms looked up in the broker's room index (cluster)
-  core::Counter handler_errors;  // exceptions a handler let out (logged; see NodeOptions::fail_fast)
+  core::Counter rooms_owned;       // gauge
+  core::Counter rooms_loaded;      // gauge: rooms with their log in memory
+  core::Counter room_lookups;      // rooms looked up in the broker's room index (cluster)
+  core::Counter access_denied;     // requests refused by a room's access (forbidden, bad_password)
+  core::Counter removed_sessions;  // sessions taken out of a room (removed or banned)
+  core::Counter handler_errors;    // exceptions a handler let out (logged; see NodeOptions::fail_fast)
   // From a chat message's arrival on this node (a client's send read, or its publication from
   // the broker in a cluster) to its fan-out writes on this shard handed to the kernel: one
   // observation per message per shard with members.

@@ -24,6 +24,10 @@ std::string_view type_name(RequestType t) noexcept {
     case RequestType::history: return "history";
     case RequestType::members: return "members";
     case RequestType::ping: return "ping";
+    case RequestType::invite: return "invite";
+    case RequestType::remove: return "remove";
+    case RequestType::unban: return "unban";
+    case RequestType::set_role: return "set_role";
   }
   return "?";
 }
@@ -32,10 +36,11 @@ namespace {
 
 std::optional<RequestType> lookup_type(std::string_view s) {
   static constexpr std::pair<std::string_view, RequestType> table[] = {
-      {"hello", RequestType::hello},     {"rooms", RequestType::rooms},     {"create", RequestType::create},
-      {"join", RequestType::join},       {"leave", RequestType::leave},     {"send", RequestType::send},
-      {"typing", RequestType::typing},   {"history", RequestType::history}, {"ping", RequestType::ping},
-      {"members", RequestType::members},
+      {"hello", RequestType::hello},     {"rooms", RequestType::rooms},       {"create", RequestType::create},
+      {"join", RequestType::join},       {"leave", RequestType::leave},       {"send", RequestType::send},
+      {"typing", RequestType::typing},   {"history", RequestType::history},   {"ping", RequestType::ping},
+      {"members", RequestType::members}, {"invite", RequestType::invite},     {"remove", RequestType::remove},
+      {"unban", RequestType::unban},     {"set_role", RequestType::set_role},
   };
   for (const auto& [name, type] : table)
     if (name == s) return type;
@@ -57,6 +62,17 @@ struct Fields {
       return false;
     }
     out.assign(v->get_string().data(), v->get_string().size());
+    return true;
+  }
+
+  bool flag(std::string_view key, bool& out) {
+    const json::value* v = obj.if_contains(key);
+    if (!v || v->is_null()) return true;  // optional: false
+    if (!v->is_bool()) {
+      if (missing.empty()) missing = "field must be true or false: " + std::string(key);
+      return false;
+    }
+    out = v->get_bool();
     return true;
   }
 
@@ -124,9 +140,22 @@ std::variant<Request, RequestError> parse_request(std::string_view frame) {
       break;
     case RequestType::ping: break;
     case RequestType::create:
+      ok = f.string("room", req.room) && f.flag("private", req.private_room) &&
+           f.string("password", req.password, false);
+      break;
+    case RequestType::invite:
+    case RequestType::unban: ok = f.string("room", req.room) && f.string("user", req.user); break;
+    case RequestType::remove:
+      ok = f.string("room", req.room) && f.string("user", req.user) && f.flag("ban", req.ban);
+      break;
+    case RequestType::set_role:
+      ok = f.string("room", req.room) && f.string("user", req.user) && f.string("role", req.role);
+      break;
     case RequestType::leave:
     case RequestType::typing: ok = f.string("room", req.room); break;
-    case RequestType::join: ok = f.string("room", req.room) && f.count("since", req.since); break;
+    case RequestType::join:
+      ok = f.string("room", req.room) && f.count("since", req.since) && f.string("password", req.password, false);
+      break;
     case RequestType::send:
       ok = f.string("room", req.room) && f.string("cid", req.cid) && f.string("text", req.text);
       break;

@@ -12,7 +12,22 @@
 
 namespace parley::protocol {
 
-enum class RequestType { hello, rooms, create, join, leave, send, typing, history, members, ping };
+enum class RequestType {
+  hello,
+  rooms,
+  create,
+  join,
+  leave,
+  send,
+  typing,
+  history,
+  members,
+  ping,
+  invite,
+  remove,
+  unban,
+  set_role,
+};
 
 std::string_view type_name(RequestType t) noexcept;
 
@@ -29,6 +44,11 @@ struct Request {
   std::optional<std::uint64_t> limit;   // history, rooms, members
   std::string after;                    // rooms (a room id), members (a name): the page after it
   std::string query;                    // rooms: only ids that contain it (`q`)
+  std::string password;                 // create (a private room's), join (a private room)
+  bool private_room = false;            // create (`private`)
+  std::string user;                     // invite, remove, unban, set_role: the account, by name
+  std::string role;                     // set_role: "moderator" or "member"
+  bool ban = false;                     // remove: and may not come back
 };
 
 struct RequestError {

@@ -31,6 +31,8 @@ std::string_view code_name(errc e) noexcept {
     case errc::name_taken: return "name_taken";
     case errc::no_such_user: return "no_such_user";
     case errc::unauthorized: return "unauthorized";
+    case errc::forbidden: return "forbidden";
+    case errc::bad_password: return "bad_password";
     case errc::internal: return "internal";
   }
   return "internal";
@@ -63,6 +65,8 @@ std::string_view default_message(errc e) noexcept {
     case errc::name_taken: return "another account has this name, or one that looks like it; choose another name";
     case errc::no_such_user: return "no such account";
     case errc::unauthorized: return "sign in first";
+    case errc::forbidden: return "not allowed in this room";
+    case errc::bad_password: return "wrong password for this room";
     case errc::internal: return "internal error";
   }
   return "internal error";

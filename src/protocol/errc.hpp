@@ -32,6 +32,8 @@ enum class errc {
   name_taken,       // register: another account has this name, or one that looks like it
   no_such_user,     // the account does not exist (or was deleted)
   unauthorized,     // hello: the session token names no session, or guests are off
+  forbidden,        // the user may not do this in this room (not a member, banned, not its owner, ...)
+  bad_password,     // join: a private room's password is wrong
   internal,
 };
 

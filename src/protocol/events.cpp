@@ -46,6 +46,7 @@ std::string rooms_event(std::span<const RoomSummary> rooms, std::string_view nex
     if (list.size() > 1) list.push_back(',');
     JsonWriter item;
     item.str("room", r.room).unum("members", r.members).unum("last_seq", r.last_seq);
+    if (r.private_room) item.boolean("private", true);
     list += std::move(item).done();
   }
   list.push_back(']');
@@ -56,9 +57,10 @@ std::string rooms_event(std::span<const RoomSummary> rooms, std::string_view nex
   return std::move(w).done();
 }
 
-std::string created_event(std::string_view room, std::string_view by, std::string_view ref) {
+std::string created_event(std::string_view room, std::string_view by, std::string_view ref, bool private_room) {
   JsonWriter w("created");
   w.str("room", room).str("by", by);
+  if (private_room) w.boolean("private", true);
   with_ref(w, ref);
   return std::move(w).done();
 }
@@ -76,10 +78,13 @@ std::string name_list(std::span<const std::string_view> names) {
 }  // namespace
 
 std::string joined_event(std::string_view room, std::uint64_t last_seq, std::span<const std::string_view> members,
-                         std::uint64_t member_count, bool truncated, std::string_view ref) {
+                         std::uint64_t member_count, bool truncated, std::string_view ref, std::string_view role,
+                         bool private_room) {
   JsonWriter w("joined");
   w.str("room", room).unum("last_seq", last_seq).raw("members", name_list(members)).unum("member_count", member_count);
   if (truncated) w.boolean("truncated", true);
+  if (private_room) w.boolean("private", true);
+  if (!role.empty()) w.str("role", role);
   with_ref(w, ref);
   return std::move(w).done();
 }
@@ -102,6 +107,37 @@ std::string room_deleted_event(std::string_view room) {
 std::string left_event(std::string_view room, std::string_view ref) {
   JsonWriter w("left");
   w.str("room", room);
+  with_ref(w, ref);
+  return std::move(w).done();
+}
+
+std::string removed_event(std::string_view room, std::string_view user, std::string_view by, bool banned,
+                          std::string_view ref) {
+  JsonWriter w("removed");
+  w.str("room", room).str("user", user);
+  if (!by.empty()) w.str("by", by);
+  if (banned) w.boolean("banned", true);
+  with_ref(w, ref);
+  return std::move(w).done();
+}
+
+std::string invited_event(std::string_view room, std::string_view user, std::string_view ref) {
+  JsonWriter w("invited");
+  w.str("room", room).str("user", user);
+  with_ref(w, ref);
+  return std::move(w).done();
+}
+
+std::string unbanned_event(std::string_view room, std::string_view user, std::string_view ref) {
+  JsonWriter w("unbanned");
+  w.str("room", room).str("user", user);
+  with_ref(w, ref);
+  return std::move(w).done();
+}
+
+std::string role_event(std::string_view room, std::string_view user, std::string_view role, std::string_view ref) {
+  JsonWriter w("role");
+  w.str("room", room).str("user", user).str("role", role);
   with_ref(w, ref);
   return std::move(w).done();
 }

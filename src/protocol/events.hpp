@@ -40,6 +40,7 @@ struct RoomSummary {
   std::string_view room;
   std::uint64_t members = 0;
   std::uint64_t last_seq = 0;
+  bool private_room = false;  // "private": true (listed to its members only)
 };
 
 std::string welcome_event(std::string_view user, std::string_view session, std::int64_t server_time,
@@ -48,15 +49,25 @@ std::string pong_event(std::int64_t server_time, std::string_view ref);
 // One page of the room list: `next` is the cursor of the page after it (empty: the last page).
 std::string rooms_event(std::span<const RoomSummary> rooms, std::string_view next, std::string_view ref);
 // To the creator (with its ref) and to every other welcomed session (without).
-std::string created_event(std::string_view room, std::string_view by, std::string_view ref);
+// A private room's creation is told to its creator only ("private": true).
+std::string created_event(std::string_view room, std::string_view by, std::string_view ref, bool private_room = false);
 // `members`: the room's first members, in the order given (the owner keeps them in name order);
 // `member_count`: all of them (a client pages through the rest with `members`).
 std::string joined_event(std::string_view room, std::uint64_t last_seq, std::span<const std::string_view> members,
-                         std::uint64_t member_count, bool truncated, std::string_view ref);
+                         std::uint64_t member_count, bool truncated, std::string_view ref, std::string_view role = {},
+                         bool private_room = false);
 // One page of a room's members, in name order; `next` as for rooms.
 std::string members_event(std::string_view room, std::span<const std::string_view> members, std::string_view next,
                           std::string_view ref);
 std::string left_event(std::string_view room, std::string_view ref);
+// Room access (docs/protocol.md, "Private rooms and moderation"). `removed` goes to the one who
+// removed (with its ref) and to every session of the removed user in the room (without): they
+// are out of it from then on.
+std::string removed_event(std::string_view room, std::string_view user, std::string_view by, bool banned,
+                          std::string_view ref);
+std::string invited_event(std::string_view room, std::string_view user, std::string_view ref);
+std::string unbanned_event(std::string_view room, std::string_view user, std::string_view ref);
+std::string role_event(std::string_view room, std::string_view user, std::string_view role, std::string_view ref);
 // To every welcomed session: the room is gone (an operator deleted it), and its members are out.
 std::string room_deleted_event(std::string_view room);
 std::string ack_event(std::string_view room, std::string_view cid, std::uint64_t seq, std::int64_t ts,

@@ -202,9 +202,10 @@ TEST_F(PostgresStoreTest, MigrationsAreVersionedAndAppliedOnce) {
   { PostgresStore a(options(shared_pg().conninfo(db))); }
   { PostgresStore b(options(shared_pg().conninfo(db))); }
   auto rows = shared_pg().query(db, "SELECT version FROM schema_version ORDER BY version");
-  ASSERT_EQ(rows.size(), 2u);  // 1: rooms and messages; 2: users and sessions
+  ASSERT_EQ(rows.size(), 3u);  // 1: rooms and messages; 2: users and sessions; 3: room access
   EXPECT_EQ(rows[0][0], "1");
   EXPECT_EQ(rows[1][0], "2");
+  EXPECT_EQ(rows[2][0], "3");
 
   shared_pg().query(db, "INSERT INTO schema_version VALUES (99, 0)");
   try {

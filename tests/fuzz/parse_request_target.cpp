@@ -30,6 +30,13 @@ bool optional_string_field(const json::object& o, std::string_view key, const st
   return o.contains(key) ? string_field(o, key, got) : got.empty();
 }
 
+// An optional flag: absent or null reads as false.
+bool flag_field(const json::object& o, std::string_view key, bool got) {
+  const json::value* v = o.if_contains(key);
+  if (!v || v->is_null()) return !got;
+  return v->is_bool() && v->get_bool() == got;
+}
+
 // The codec's rule for a count, restated: a non-negative integer (an integral double up to 2^53).
 bool count_field(const json::object& o, std::string_view key, const std::optional<std::uint64_t>& got) {
   const json::value* v = o.if_contains(key);
@@ -76,11 +83,24 @@ int parse_request(const std::uint8_t* data, std::size_t size) {
         FUZZ_CHECK(optional_string_field(o, "token", req->token));
         break;
       case T::create:
+        FUZZ_CHECK(string_field(o, "room", req->room) && flag_field(o, "private", req->private_room));
+        FUZZ_CHECK(optional_string_field(o, "password", req->password));
+        break;
       case T::leave:
       case T::typing: FUZZ_CHECK(string_field(o, "room", req->room)); break;
       case T::join:
         FUZZ_CHECK(string_field(o, "room", req->room));
-        FUZZ_CHECK(count_field(o, "since", req->since));
+        FUZZ_CHECK(count_field(o, "since", req->since) && optional_string_field(o, "password", req->password));
+        break;
+      case T::invite:
+      case T::unban: FUZZ_CHECK(string_field(o, "room", req->room) && string_field(o, "user", req->user)); break;
+      case T::remove:
+        FUZZ_CHECK(string_field(o, "room", req->room) && string_field(o, "user", req->user));
+        FUZZ_CHECK(flag_field(o, "ban", req->ban));
+        break;
+      case T::set_role:
+        FUZZ_CHECK(string_field(o, "room", req->room) && string_field(o, "user", req->user) &&
+                   string_field(o, "role", req->role));
         break;
       case T::send:
         FUZZ_CHECK(string_field(o, "room", req->room) && string_field(o, "cid", req->cid) &&

@@ -9,57 +9,8 @@
 namespace parley::it {
 namespace {
 
-// The cheapest argon2id libsodium allows: the tests exercise the paths, not the cost.
-const std::vector<std::string> cheap_hashes{"auth.hash_opslimit=1", "auth.hash_memlimit=8192"};
-
-ServerOptions with(std::vector<std::string> more) {
-  ServerOptions o;
-  o.settings = cheap_hashes;
-  // Generous sign-in budgets unless a test says otherwise: every client here is 127.0.0.1.
-  o.settings.insert(o.settings.end(), {"auth.signin_burst_per_address=1000", "auth.register_burst_per_address=1000",
-                                       "auth.signin_burst_per_account=1000"});
-  o.settings.insert(o.settings.end(), more.begin(), more.end());
-  return o;
-}
-
-// One HTTP request to /api/, on a connection of its own.
-HttpResponse api(unsigned short port, const std::string& method, const std::string& path, const std::string& body = {},
-                 const std::string& extra_headers = {}) {
-  std::string req = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
-                    "\r\nConnection: close\r\n" + extra_headers;
-  if (!body.empty() || method == "POST")
-    req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
-  req += "\r\n" + body;
-  return http_raw(port, req);
-}
-
-std::string code(const HttpResponse& r) {
-  const auto v = r.json();
-  return v.is_object() && v.as_object().contains("code") ? std::string(v.as_object().at("code").as_string()) : "";
-}
-
-// "parley_session=<token>" from a Set-Cookie header (the cookie a browser would send back).
-std::string session_cookie(const HttpResponse& r) {
-  const std::string set = r.header("set-cookie");
-  return set.substr(0, set.find(';'));
-}
-
-std::string cookie_header(const std::string& cookie) { return "Cookie: " + cookie + "\r\n"; }
-
-HttpResponse register_user(unsigned short port, const std::string& name, const std::string& password,
-                           bool want_token = false) {
-  return api(port, "POST", "/api/register",
-             dump(json::object{{"name", name}, {"password", password}, {"token", want_token}}));
-}
-
-HttpResponse login(unsigned short port, const std::string& name, const std::string& password, bool want_token = false,
-                   const std::string& extra = {}) {
-  return api(port, "POST", "/api/login",
-             dump(json::object{{"name", name}, {"password", password}, {"token", want_token}}), extra);
-}
-
 TEST(Accounts, RegisterSignInAndOutWithTheCookie) {
-  ServerProcess server(with({}));
+  ServerProcess server(with_accounts({}));
   auto reg = register_user(server.port(), "ada", "correct horse");
   ASSERT_EQ(reg.status, 201) << reg.body;
   const auto user = reg.json().as_object().at("user").as_object();
@@ -92,7 +43,7 @@ TEST(Accounts, RegisterSignInAndOutWithTheCookie) {
 }
 
 TEST(Accounts, AccountsAndSessionsOutliveARestart) {
-  ServerProcess server(with({}));
+  ServerProcess server(with_accounts({}));
   auto reg = register_user(server.port(), "ada", "correct horse");
   ASSERT_EQ(reg.status, 201);
   server.stop();
@@ -102,7 +53,7 @@ TEST(Accounts, AccountsAndSessionsOutliveARestart) {
 }
 
 TEST(Accounts, RegistrationRefusalsSayWhy) {
-  ServerProcess server(with({}));
+  ServerProcess server(with_accounts({}));
   const auto port = server.port();
   EXPECT_EQ(code(api(port, "POST", "/api/register", "not json")), "bad_json");
   EXPECT_EQ(code(api(port, "POST", "/api/register", R"({"name":"ada"})")), "bad_request");
@@ -124,7 +75,7 @@ TEST(Accounts, RegistrationRefusalsSayWhy) {
 }
 
 TEST(Accounts, AWrongPasswordAndAnUnknownNameAreTheSameAnswer) {
-  ServerProcess server(with({}));
+  ServerProcess server(with_accounts({}));
   ASSERT_EQ(register_user(server.port(), "ada", "correct horse").status, 201);
   auto wrong = login(server.port(), "ada", "wrong horse!");
   auto unknown = login(server.port(), "nobody", "correct horse");
@@ -136,7 +87,7 @@ TEST(Accounts, AWrongPasswordAndAnUnknownNameAreTheSameAnswer) {
 
 TEST(Accounts, BruteForceIsThrottledThenAllowedAgain) {
   // Per account: three attempts at once, then one a second.
-  ServerProcess server(with({"auth.signin_burst_per_account=3", "auth.signin_rate_per_account=1"}));
+  ServerProcess server(with_accounts({"auth.signin_burst_per_account=3", "auth.signin_rate_per_account=1"}));
   ASSERT_EQ(register_user(server.port(), "ada", "correct horse").status, 201);
   for (int i = 0; i < 3; ++i) EXPECT_EQ(login(server.port(), "ada", "guess " + std::to_string(i)).status, 401);
   auto locked = login(server.port(), "ada", "correct horse");
@@ -154,7 +105,7 @@ TEST(Accounts, BruteForceIsThrottledThenAllowedAgain) {
 }
 
 TEST(Accounts, OneAddressMeetsItsOwnSignInBudget) {
-  ServerOptions o = with({});
+  ServerOptions o = with_accounts({});
   o.settings.push_back("auth.signin_burst_per_address=2");
   o.settings.push_back("auth.signin_rate_per_address=0.001");
   ServerProcess server(o);
@@ -167,7 +118,7 @@ TEST(Accounts, OneAddressMeetsItsOwnSignInBudget) {
 }
 
 TEST(Accounts, SessionsAreListedAndRevokedOneOrAll) {
-  ServerProcess server(with({}));
+  ServerProcess server(with_accounts({}));
   auto a = register_user(server.port(), "ada", "correct horse");
   auto b = login(server.port(), "ada", "correct horse", false, "User-Agent: second device\r\n");
   const std::string ca = session_cookie(a), cb = session_cookie(b);
@@ -201,7 +152,7 @@ TEST(Accounts, SessionsAreListedAndRevokedOneOrAll) {
 }
 
 TEST(Accounts, APasswordChangeEndsEveryOtherSession) {
-  ServerProcess server(with({}));
+  ServerProcess server(with_accounts({}));
   auto a = register_user(server.port(), "ada", "correct horse");
   auto b = login(server.port(), "ada", "correct horse");
   auto wrong = api(server.port(), "POST", "/api/password",
@@ -221,7 +172,7 @@ TEST(Accounts, APasswordChangeEndsEveryOtherSession) {
 }
 
 TEST(Accounts, ADeletedAccountSignsOutAndFreesItsName) {
-  ServerProcess server(with({}));
+  ServerProcess server(with_accounts({}));
   auto a = register_user(server.port(), "ada", "correct horse");
   const std::string ca = session_cookie(a);
   EXPECT_EQ(api(server.port(), "DELETE", "/api/me", R"({"password":"wrong one!"})", cookie_header(ca)).status, 401);
@@ -232,7 +183,7 @@ TEST(Accounts, ADeletedAccountSignsOutAndFreesItsName) {
 }
 
 TEST(Accounts, TheApiRefusesAnotherSitesPage) {
-  ServerProcess server(with({}));
+  ServerProcess server(with_accounts({}));
   auto r = api(server.port(), "POST", "/api/register", R"({"name":"ada","password":"correct horse"})",
                "Origin: https://evil.example\r\n");
   EXPECT_EQ(r.status, 403);
@@ -244,7 +195,7 @@ TEST(Accounts, TheApiRefusesAnotherSitesPage) {
 }
 
 TEST(Accounts, HelloWithATokenIsTheAccountsUser) {
-  ServerProcess server(with({}));
+  ServerProcess server(with_accounts({}));
   auto reg = register_user(server.port(), "ada", "correct horse", true);
   ASSERT_EQ(reg.status, 201);
   const std::string token(reg.json().as_object().at("token").as_string());
@@ -272,7 +223,7 @@ TEST(Accounts, HelloWithATokenIsTheAccountsUser) {
 }
 
 TEST(Accounts, AnEndedSessionClosesItsOpenSockets) {
-  ServerProcess server(with({}));
+  ServerProcess server(with_accounts({}));
   auto a = register_user(server.port(), "ada", "correct horse", true);
   auto b = login(server.port(), "ada", "correct horse", true);
   const std::string ta(a.json().as_object().at("token").as_string());
@@ -306,7 +257,7 @@ TEST(Accounts, AnEndedSessionClosesItsOpenSockets) {
 }
 
 TEST(Accounts, RegisteringANameClosesTheGuestsUsingIt) {
-  ServerProcess server(with({}));
+  ServerProcess server(with_accounts({}));
   WsClient guest(server.port());
   guest.hello("ada");
   WsClient lookalike(server.port());
@@ -322,7 +273,7 @@ TEST(Accounts, RegisteringANameClosesTheGuestsUsingIt) {
 }
 
 TEST(Accounts, SigningOutIsIdempotentAndClearsTheCookie) {
-  ServerProcess server(with({}));
+  ServerProcess server(with_accounts({}));
   auto reg = register_user(server.port(), "ada", "correct horse");
   const std::string cookie = session_cookie(reg);
   EXPECT_EQ(api(server.port(), "POST", "/api/logout", {}, cookie_header(cookie)).status, 204);
@@ -333,7 +284,7 @@ TEST(Accounts, SigningOutIsIdempotentAndClearsTheCookie) {
 }
 
 TEST(Accounts, RequestsBehindATokenHelloWaitForIt) {
-  ServerProcess server(with({}));
+  ServerProcess server(with_accounts({}));
   auto reg = register_user(server.port(), "ada", "correct horse", true);
   const std::string token(reg.json().as_object().at("token").as_string());
   WsClient c(server.port());
@@ -348,7 +299,7 @@ TEST(Accounts, RequestsBehindATokenHelloWaitForIt) {
 }
 
 TEST(Accounts, AGuestCannotTakeAnAccountsName) {
-  ServerProcess server(with({}));
+  ServerProcess server(with_accounts({}));
   ASSERT_EQ(register_user(server.port(), "ada", "correct horse").status, 201);
   WsClient c(server.port());
   expect_error(c, {{"type", "hello"}, {"name", "ada"}}, "name_taken");
@@ -357,7 +308,7 @@ TEST(Accounts, AGuestCannotTakeAnAccountsName) {
 }
 
 TEST(Accounts, WithGuestsOffOnlyAccountsMaySayHello) {
-  ServerProcess server(with({"auth.guests=false"}));
+  ServerProcess server(with_accounts({"auth.guests=false"}));
   WsClient c(server.port());
   expect_error(c, {{"type", "hello"}, {"name", "bob"}}, "unauthorized");
   auto reg = register_user(server.port(), "ada", "correct horse", true);

@@ -50,4 +50,56 @@ inline std::vector<std::uint64_t> range(std::uint64_t first, std::uint64_t last)
   return out;
 }
 
+// Accounts (/api/, docs/api.md).
+
+// The cheapest argon2id libsodium allows: the tests exercise the paths, not the cost.
+inline const std::vector<std::string> cheap_hashes{"auth.hash_opslimit=1", "auth.hash_memlimit=8192"};
+
+// A server for account tests: cheap hashes, generous sign-in budgets, and `more` settings.
+inline ServerOptions with_accounts(std::vector<std::string> more) {
+  ServerOptions o;
+  o.settings = cheap_hashes;
+  // Generous sign-in budgets unless a test says otherwise: every client here is 127.0.0.1.
+  o.settings.insert(o.settings.end(), {"auth.signin_burst_per_address=1000", "auth.register_burst_per_address=1000",
+                                       "auth.signin_burst_per_account=1000"});
+  o.settings.insert(o.settings.end(), more.begin(), more.end());
+  return o;
+}
+
+// One HTTP request to /api/, on a connection of its own.
+inline HttpResponse api(unsigned short port, const std::string& method, const std::string& path,
+                        const std::string& body = {}, const std::string& extra_headers = {}) {
+  std::string req = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
+                    "\r\nConnection: close\r\n" + extra_headers;
+  if (!body.empty() || method == "POST")
+    req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+  req += "\r\n" + body;
+  return http_raw(port, req);
+}
+
+inline std::string code(const HttpResponse& r) {
+  const auto v = r.json();
+  return v.is_object() && v.as_object().contains("code") ? std::string(v.as_object().at("code").as_string()) : "";
+}
+
+// "parley_session=<token>" from a Set-Cookie header (the cookie a browser would send back).
+inline std::string session_cookie(const HttpResponse& r) {
+  const std::string set = r.header("set-cookie");
+  return set.substr(0, set.find(';'));
+}
+
+inline std::string cookie_header(const std::string& cookie) { return "Cookie: " + cookie + "\r\n"; }
+
+inline HttpResponse register_user(unsigned short port, const std::string& name, const std::string& password,
+                                  bool want_token = false) {
+  return api(port, "POST", "/api/register",
+             dump(json::object{{"name", name}, {"password", password}, {"token", want_token}}));
+}
+
+inline HttpResponse login(unsigned short port, const std::string& name, const std::string& password,
+                          bool want_token = false, const std::string& extra = {}) {
+  return api(port, "POST", "/api/login",
+             dump(json::object{{"name", name}, {"password", password}, {"token", want_token}}), extra);
+}
+
 }  // namespace parley::it

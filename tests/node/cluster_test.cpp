@@ -13,14 +13,17 @@
 #include <filesystem>
 #include <functional>
 #include <future>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <set>
 #include <thread>
 
+#include "auth/token.hpp"
 #include "broker/memory_broker.hpp"
 #include "broker/redis_broker.hpp"
+#include "core/names.hpp"
 #include "node/node.hpp"
 #include "redis_server.hpp"
 #include "store/sqlite_store.hpp"
@@ -60,6 +63,9 @@ class ForwardingBroker : public parley::broker::Broker, public parley::broker::H
     inner_->announce_room(room, by, std::move(done));
   }
   void lookup_room(const std::string& room, LookupDone done) override { inner_->lookup_room(room, std::move(done)); }
+  void announce_access(const std::string& room, const std::string& user_id) override {
+    inner_->announce_access(room, user_id);
+  }
   void subscribe(const std::string& room, std::function<void(std::error_code)> done) override {
     inner_->subscribe(room, std::move(done));
   }
@@ -90,6 +96,9 @@ class ForwardingBroker : public parley::broker::Broker, public parley::broker::H
   void on_message(parley::core::Message m) override { handler_->on_message(std::move(m)); }
   void on_room_created(std::string room, std::string by) override {
     handler_->on_room_created(std::move(room), std::move(by));
+  }
+  void on_access_changed(std::string room, std::string user_id) override {
+    handler_->on_access_changed(std::move(room), std::move(user_id));
   }
   void on_state(bool up) override { handler_->on_state(up); }
   void on_presence(std::string room, std::uint64_t version, std::string user, bool joined) override {
@@ -311,6 +320,27 @@ class ClusterFixture : public ::testing::Test {
     return s;
   }
 
+  // A signed-in session of account `name` on node `n` (the account and its session are put in
+  // the cluster's store directly: the API is not what these tests are about).
+  std::shared_ptr<TestSession> account(int n, const std::string& name) {
+    const std::int64_t now = 1'700'000'000'000;
+    parley::store::StoredUser user{"u_" + name,        name, parley::core::name_skeleton(name),
+                                   "$argon2id$unused", now,  false};
+    const std::string token = parley::auth::mint_token();
+    parley::store::StoredSession session{
+        parley::auth::token_digest(token), user.id, now, now, std::numeric_limits<std::int64_t>::max() / 2, "test"};
+    std::promise<std::error_code> made;
+    store_->create_user(user, [&](std::error_code ec) {
+      if (ec) return made.set_value(ec);
+      store_->create_session(session, [&](std::error_code ec2) { made.set_value(ec2); });
+    });
+    EXPECT_FALSE(made.get_future().get());
+    auto s = open_session(nodes_[n].node->shard(0));
+    say(s, R"({"type":"hello","token":")" + token + R"("})");
+    EXPECT_FALSE(s->next("welcome").empty());
+    return s;
+  }
+
   void say(const std::shared_ptr<TestSession>& s, const std::string& frame) { say(std::vector{s}, frame); }
 
   // `frame` from each of `sessions`, at once: one task per shard, with the frames of that shard's
@@ -442,6 +472,43 @@ TEST_P(ClusterTest, MissedLastMessageIsFoundByThePeriodicCheck) {
   auto m = b->next("message", 4s);  // nothing follows it: the once-a-second check finds the gap
   ASSERT_FALSE(m.empty());
   EXPECT_EQ(m.at("seq").as_int64(), 1);
+}
+
+// Room access is the room's on every node: a member removed and banned on node 0 is out of the
+// room on node 1 at once (its session hears `removed` and receives nothing more), and cannot
+// come back there.
+TEST_P(ClusterTest, AMemberRemovedOnOneNodeIsOutOnTheOther) {
+  auto ada = account(0, "ada");
+  auto bob = account(1, "bob");
+  say(ada, R"({"type":"create","room":"club","private":true})");
+  ASSERT_FALSE(ada->next("created").empty());
+  say(bob, R"({"type":"join","room":"club"})");
+  EXPECT_EQ(bob->next("error").at("code").as_string(), "forbidden") << "not invited yet, on the other node";
+  say(ada, R"({"type":"invite","room":"club","user":"bob"})");
+  ASSERT_FALSE(ada->next("invited").empty());
+  say(ada, R"({"type":"join","room":"club"})");
+  ASSERT_FALSE(ada->next("joined").empty());
+  say(bob, R"({"type":"join","room":"club"})");
+  ASSERT_FALSE(bob->next("joined").empty());
+  say(ada, R"({"type":"send","room":"club","cid":"a1","text":"before"})");
+  ASSERT_FALSE(
+      bob->next_if("message", [](const json::object& m) { return m.at("text").as_string() == "before"; }).empty());
+
+  say(ada, R"({"type":"remove","room":"club","user":"bob","ban":true})");
+  ASSERT_FALSE(ada->next("removed").empty());
+  auto removed = bob->next("removed");
+  ASSERT_FALSE(removed.empty()) << "node 1 did not take bob out";
+  EXPECT_EQ(removed.at("room").as_string(), "club");
+  EXPECT_TRUE(removed.at("banned").as_bool());
+  say(ada, R"({"type":"send","room":"club","cid":"a2","text":"after"})");
+  ASSERT_FALSE(ada->next("ack").empty());
+  EXPECT_TRUE(bob->next_if(
+                     "message", [](const json::object& m) { return m.at("text").as_string() == "after"; }, 500ms)
+                  .empty());
+  say(bob, R"({"type":"send","room":"club","cid":"b1","text":"still here?"})");
+  EXPECT_EQ(bob->next("error").at("code").as_string(), "not_joined");
+  say(bob, R"({"type":"join","room":"club"})");
+  EXPECT_EQ(bob->next("error").at("code").as_string(), "forbidden");
 }
 
 TEST_P(ClusterTest, RetryThroughAnotherNodeIsDeduplicated) {

@@ -181,6 +181,7 @@ TEST_F(ProtocolDoc, ErrorExamplesAreWhatErrorEventWrites) {
 namespace {
 
 std::string_view str(const json::object& o, std::string_view key) { return o.at(key).as_string(); }
+bool flag(const json::object& o, std::string_view key) { return o.contains(key) && o.at(key).as_bool(); }
 std::string ref_of(const json::object& o) { return o.contains("ref") ? json::serialize(o.at("ref")) : std::string(); }
 
 parley::protocol::MessageFields message_of(const json::object& o) {
@@ -213,17 +214,17 @@ std::optional<std::string> encode_like(const json::object& o) {
     std::vector<p::RoomSummary> rooms;
     for (const auto& r : o.at("rooms").as_array())
       rooms.push_back({str(r.as_object(), "room"), r.at("members").to_number<std::uint64_t>(),
-                       r.at("last_seq").to_number<std::uint64_t>()});
+                       r.at("last_seq").to_number<std::uint64_t>(), flag(r.as_object(), "private")});
     return p::rooms_event(rooms, o.contains("next") ? str(o, "next") : std::string_view(), ref);
   }
-  if (type == "created") return p::created_event(str(o, "room"), str(o, "by"), ref);
+  if (type == "created") return p::created_event(str(o, "room"), str(o, "by"), ref, flag(o, "private"));
   if (type == "room_deleted") return p::room_deleted_event(str(o, "room"));
   if (type == "joined") {
     std::vector<std::string_view> members;
     for (const auto& m : o.at("members").as_array()) members.push_back(m.as_string());
     return p::joined_event(str(o, "room"), o.at("last_seq").to_number<std::uint64_t>(), members,
-                           o.at("member_count").to_number<std::uint64_t>(),
-                           o.contains("truncated") && o.at("truncated").as_bool(), ref);
+                           o.at("member_count").to_number<std::uint64_t>(), flag(o, "truncated"), ref,
+                           o.contains("role") ? str(o, "role") : std::string_view(), flag(o, "private"));
   }
   if (type == "members") {
     std::vector<std::string_view> members;
@@ -231,6 +232,12 @@ std::optional<std::string> encode_like(const json::object& o) {
     return p::members_event(str(o, "room"), members, o.contains("next") ? str(o, "next") : std::string_view(), ref);
   }
   if (type == "left") return p::left_event(str(o, "room"), ref);
+  if (type == "removed")
+    return p::removed_event(str(o, "room"), str(o, "user"), o.contains("by") ? str(o, "by") : std::string_view(),
+                            flag(o, "banned"), ref);
+  if (type == "invited") return p::invited_event(str(o, "room"), str(o, "user"), ref);
+  if (type == "unbanned") return p::unbanned_event(str(o, "room"), str(o, "user"), ref);
+  if (type == "role") return p::role_event(str(o, "room"), str(o, "user"), str(o, "role"), ref);
   if (type == "ack")
     return p::ack_event(str(o, "room"), str(o, "cid"), o.at("seq").to_number<std::uint64_t>(),
                         o.at("ts").to_number<std::int64_t>(), ref);
@@ -270,8 +277,9 @@ TEST_F(ProtocolDoc, ServerExamplesAreWhatTheirEncodersWrite) {
     types.insert(std::string(v.at("type").as_string()));
   }
   // Every event type the server sends has an example.
-  for (const char* type : {"welcome", "pong", "rooms", "created", "room_deleted", "joined", "members", "left", "ack",
-                           "message", "presence", "typing", "history", "error"})
+  for (const char* type :
+       {"welcome", "pong", "rooms", "created", "room_deleted", "joined", "members", "left", "ack", "message",
+        "presence", "typing", "history", "error", "removed", "invited", "unbanned", "role"})
     EXPECT_TRUE(types.count(type)) << "docs/protocol.md has no example of " << type;
 }
 

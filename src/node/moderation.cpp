@@ -1,0 +1,198 @@
+#include "node/moderation.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <memory>
+#include <utility>
+
+#include "node/delivery.hpp"
+#include "node/room_directory.hpp"
+#include "node/room_owner.hpp"
+#include "protocol/events.hpp"
+
+namespace parley::node {
+
+using core::Role;
+using core::RoomAction;
+using protocol::errc;
+using protocol::RequestType;
+
+void Moderation::answer(const Actor& a, std::string event) { delivery_.answer(a.who, std::move(event)); }
+
+void Moderation::refuse(const Actor& a, errc code, std::string_view message) {
+  // On the room's owner shard (apply's callbacks), whose counters these are.
+  if (code == errc::forbidden && a.owner) a.owner->metrics().access_denied.add();
+  delivery_.answer(a.who, protocol::error_event(code, message, a.ref));
+}
+
+void Moderation::apply(Shard& owner, const protocol::Request& req, Actor actor, std::string target_id,
+                       std::string target_name) {
+  actor.owner = &owner;
+  const RequestType type = req.type;
+  const bool ban = req.ban;
+  std::string role_text = req.role;
+  rooms_.with_room(
+      owner, req.room,
+      [this, &owner, type, ban, role_text = std::move(role_text), actor = std::move(actor),
+       target_id = std::move(target_id), target_name = std::move(target_name)](OwnedRoom* r, errc missing) mutable {
+        if (!r) return refuse(actor, missing);
+        if (r->state != OwnedRoom::State::ready) return refuse(actor, errc::store_failed);
+        core::RoomAccess& access = r->access;
+        // A stranger to a private room learns nothing of it: the same answer whatever it asks.
+        if (!access.may(actor.user_id, RoomAction::see))
+          return refuse(actor, errc::forbidden, "not a member of this room");
+        const std::string room = r->id;
+        const auto now = ctx_.now_ms();
+        // The store first, then the room's access and the answers: nothing is granted that a restart
+        // would take back.
+        switch (type) {
+          case RequestType::invite: {
+            if (!access.may(actor.user_id, RoomAction::invite))
+              return refuse(actor, errc::forbidden,
+                            access.is_private() ? "only a member can invite" : "a public room needs no invitation");
+            if (access.banned(target_id)) return refuse(actor, errc::forbidden, "that user is banned from this room");
+            if (access.role_of(target_id) != Role::none)
+              return answer(actor, protocol::invited_event(room, target_name, actor.ref));
+            if (access.member_count() >= store::Store::max_loaded_members)
+              return refuse(actor, errc::forbidden, "the room has as many members as it may have");
+            ctx_.store.set_member(room, store::StoredMember{target_id, Role::member, now},
+                                  [this, &owner, room, actor, target_id, target_name](std::error_code ec) {
+                                    owner.post([this, &owner, room, actor, target_id, target_name, ec] {
+                                      OwnedRoom* r = owner.find_owned(room);
+                                      if (!r || ec) return refuse(actor, r ? errc::store_failed : errc::no_such_room);
+                                      if (r->access.role_of(target_id) == Role::none && !r->access.banned(target_id))
+                                        r->access.set_role(target_id, Role::member);
+                                      owner_.access_changed(*r, target_id);
+                                      answer(actor, protocol::invited_event(room, target_name, actor.ref));
+                                    });
+                                  });
+            return;
+          }
+          case RequestType::remove: {
+            if (!access.may_act_on(actor.user_id, target_id, RoomAction::remove))
+              return refuse(actor, errc::forbidden,
+                            "only the owner and moderators remove members, and not one of their own role or higher");
+            ctx_.store.remove_member(
+                room, target_id, ban, [this, &owner, room, actor, target_id, target_name, ban](std::error_code ec) {
+                  owner.post([this, &owner, room, actor, target_id, target_name, ban, ec] {
+                    OwnedRoom* r = owner.find_owned(room);
+                    if (!r || ec) return refuse(actor, r ? errc::store_failed : errc::no_such_room);
+                    if (ban) {
+                      r->access.ban(target_id);
+                    } else {
+                      r->access.set_role(target_id, Role::none);
+                    }
+                    owner_.access_changed(*r, target_id);
+                    answer(actor, protocol::removed_event(room, target_name, actor.name, ban, actor.ref));
+                    take_out(room, target_id, protocol::removed_event(room, target_name, actor.name, ban, {}));
+                  });
+                });
+            return;
+          }
+          case RequestType::unban: {
+            if (!access.may(actor.user_id, RoomAction::remove))
+              return refuse(actor, errc::forbidden, "only the owner and moderators lift bans");
+            ctx_.store.unban(room, target_id, [this, &owner, room, actor, target_id, target_name](std::error_code ec) {
+              owner.post([this, &owner, room, actor, target_id, target_name, ec] {
+                OwnedRoom* r = owner.find_owned(room);
+                if (!r || ec) return refuse(actor, r ? errc::store_failed : errc::no_such_room);
+                r->access.unban(target_id);
+                owner_.access_changed(*r, target_id);
+                answer(actor, protocol::unbanned_event(room, target_name, actor.ref));
+              });
+            });
+            return;
+          }
+          case RequestType::set_role: {
+            const auto role = core::parse_role(role_text);
+            if (!role || *role == Role::owner)
+              return refuse(actor, errc::bad_request, "role must be \"moderator\" or \"member\"");
+            if (!access.may_act_on(actor.user_id, target_id, RoomAction::set_role))
+              return refuse(actor, errc::forbidden, "only the owner changes roles");
+            if (access.banned(target_id)) return refuse(actor, errc::forbidden, "that user is banned from this room");
+            if (access.is_private() && access.role_of(target_id) == Role::none)
+              return refuse(actor, errc::forbidden, "not a member of this room: invite them first");
+            const Role want = *role;
+            ctx_.store.set_member(room, store::StoredMember{target_id, want, now},
+                                  [this, &owner, room, actor, target_id, target_name, want](std::error_code ec) {
+                                    owner.post([this, &owner, room, actor, target_id, target_name, want, ec] {
+                                      OwnedRoom* r = owner.find_owned(room);
+                                      if (!r || ec) return refuse(actor, r ? errc::store_failed : errc::no_such_room);
+                                      if (!r->access.banned(target_id)) r->access.set_role(target_id, want);
+                                      owner_.access_changed(*r, target_id);
+                                      answer(actor,
+                                             protocol::role_event(room, target_name, core::role_name(want), actor.ref));
+                                    });
+                                  });
+            return;
+          }
+          default: return refuse(actor, errc::bad_request);
+        }
+      });
+}
+
+void Moderation::on_access_changed(Shard& owner, const std::string& room, const std::string& user_id) {
+  OwnedRoom* r = owner.find_owned(room);
+  if (!r) return;
+  rooms_.refresh_access(owner, room, [this, room, user_id](OwnedRoom* r) {
+    if (!r || r->access.may(user_id, RoomAction::join)) return;
+    const bool banned = r->access.banned(user_id);
+    take_out_where(
+        room, [user_id](const Client& s) { return s.user_id == user_id; },
+        [room, banned](const Client& s) { return protocol::removed_event(room, s.user, {}, banned, {}); });
+  });
+}
+
+void Moderation::recheck_all(Shard& owner) {
+  std::vector<std::string> rooms;
+  for (const auto& [id, r] : owner.owned())
+    if (r->local_members() > 0) rooms.push_back(id);
+  for (const auto& room : rooms) {
+    rooms_.refresh_access(owner, room, [this, room](OwnedRoom* r) {
+      if (r) take_out_unwelcome(room, r->access);
+    });
+  }
+}
+
+void Moderation::take_out(const std::string& room, const std::string& user_id, std::string event) {
+  take_out_where(
+      room, [user_id](const Client& s) { return s.user_id == user_id; },
+      [event = std::move(event)](const Client&) { return event; });
+}
+
+void Moderation::take_out_unwelcome(const std::string& room, const core::RoomAccess& access) {
+  auto snapshot = std::make_shared<const core::RoomAccess>(access);
+  take_out_where(
+      room, [snapshot](const Client& s) { return !snapshot->may(s.user_id, RoomAction::join); },
+      [room, snapshot](const Client& s) {
+        return protocol::removed_event(room, s.user, {}, snapshot->banned(s.user_id), {});
+      });
+}
+
+void Moderation::take_out_where(const std::string& room, std::function<bool(const Client&)> which,
+                                std::function<std::string(const Client&)> event) {
+  auto which_shared = std::make_shared<const std::function<bool(const Client&)>>(std::move(which));
+  auto event_shared = std::make_shared<const std::function<std::string(const Client&)>>(std::move(event));
+  for (auto& sh : ctx_.shards) {
+    Shard* shard = sh.get();
+    shard->post([this, shard, room, which_shared, event_shared] {
+      std::vector<Client*> out;
+      shard->for_each_client([&](Client& s) {
+        if (s.find_room(room) && (*which_shared)(s)) out.push_back(&s);
+      });
+      for (Client* s : out) {
+        shard->hub().remove(room, s);
+        std::erase_if(s->rooms, [&](const Client::JoinedRoom& j) { return j.room == room; });
+        s->send((*event_shared)(*s));
+        shard->metrics().removed_sessions.add();
+        Shard& owner = ctx_.owner_of(room);
+        owner.post([this, &owner, room, user = s->user, who = SessionRef{shard->index(), s->id()}] {
+          owner_.leave(owner, room, user, who);
+        });
+      }
+    });
+  }
+}
+
+}  // namespace parley::node

@@ -1,0 +1,196 @@
+// Private rooms, roles and moderation (docs/protocol.md, "Private rooms and moderation"): every
+// access decision and its refusal, as members, strangers, guests and removed users try them,
+// against the real binary.
+#include <gtest/gtest.h>
+
+#include <memory>
+
+#include "common.hpp"
+
+namespace parley::it {
+namespace {
+
+// A registered account's WebSocket client, welcomed with its token.
+std::unique_ptr<WsClient> account(ServerProcess& server, const std::string& name) {
+  auto reg = register_user(server.port(), name, "correct horse", true);
+  EXPECT_EQ(reg.status, 201) << reg.body;
+  auto c = std::make_unique<WsClient>(server.port());
+  auto w = c->request({{"type", "hello"}, {"token", reg.json().as_object().at("token").as_string()}});
+  EXPECT_EQ(type_of(w), "welcome") << dump(w);
+  return c;
+}
+
+// The ids of the rooms `c` is shown.
+std::set<std::string> listed(WsClient& c) {
+  auto r = c.request({{"type", "rooms"}});
+  EXPECT_EQ(type_of(r), "rooms") << dump(r);
+  std::set<std::string> out;
+  for (const auto& v : r.at("rooms").as_array()) out.insert(std::string(v.as_object().at("room").as_string()));
+  return out;
+}
+
+json::object create_private(WsClient& c, const std::string& room, const std::string& password = {}) {
+  json::object req{{"type", "create"}, {"room", room}, {"private", true}};
+  if (!password.empty()) req["password"] = password;
+  return c.request(std::move(req));
+}
+
+TEST(RoomAccess, APrivateRoomIsListedToAndJoinedByItsMembersOnly) {
+  ServerProcess server(with_accounts({}));
+  auto ada = account(server, "ada");
+  auto bob = account(server, "bob");
+  WsClient guest(server.port());
+  guest.hello("carol");
+
+  auto created = create_private(*ada, "club", "club password");
+  ASSERT_EQ(type_of(created), "created") << dump(created);
+  EXPECT_TRUE(created.at("private").as_bool());
+  // Nobody else is told of it, and only its members see it listed.
+  EXPECT_TRUE(bob->expect_no_event(200ms));
+  EXPECT_TRUE(listed(*ada).contains("club"));
+  EXPECT_FALSE(listed(*bob).contains("club"));
+  EXPECT_FALSE(listed(guest).contains("club"));
+  auto joined = ada->join("club");
+  EXPECT_EQ(str(joined, "role"), "owner") << dump(joined);
+  EXPECT_TRUE(joined.at("private").as_bool());
+
+  // A stranger: no password, a wrong one, then the right one makes a member.
+  expect_error(*bob, {{"type", "join"}, {"room", "club"}}, "forbidden");
+  expect_error(*bob, {{"type", "join"}, {"room", "club"}, {"password", "wrong password"}}, "bad_password");
+  expect_error(*bob, {{"type", "send"}, {"room", "club"}, {"cid", "c1"}, {"text", "hi"}}, "not_joined");
+  expect_error(*bob, {{"type", "history"}, {"room", "club"}}, "not_joined");
+  auto in = bob->request({{"type", "join"}, {"room", "club"}, {"password", "club password"}});
+  ASSERT_EQ(type_of(in), "joined") << dump(in);
+  EXPECT_EQ(str(in, "role"), "member");
+  bob->send_message("club", "c1", "hello club");
+  ASSERT_TRUE(ada->wait_for("message", [](const json::object& m) { return str(m, "text") == "hello club"; }));
+
+  // Membership lasts: a new session of bob's joins without the password and sees it listed.
+  auto again = std::make_unique<WsClient>(server.port());
+  auto tok = login(server.port(), "bob", "correct horse", true);
+  auto w = again->request({{"type", "hello"}, {"token", tok.json().as_object().at("token").as_string()}});
+  ASSERT_EQ(type_of(w), "welcome");
+  EXPECT_TRUE(listed(*again).contains("club"));
+  EXPECT_EQ(type_of(again->request({{"type", "join"}, {"room", "club"}})), "joined");
+
+  // A guest can neither join nor create a private room, password or not.
+  expect_error(guest, {{"type", "join"}, {"room", "club"}, {"password", "club password"}}, "forbidden");
+  expect_error(guest, {{"type", "create"}, {"room", "mine"}, {"private", true}}, "forbidden");
+  expect_error(*ada, {{"type", "create"}, {"room", "pub"}, {"password", "a password!"}}, "bad_request");
+  expect_error(*ada, {{"type", "create"}, {"room", "short"}, {"private", true}, {"password", "short"}}, "bad_request");
+  expect_error(*ada, {{"type", "create"}, {"room", "x"}, {"private", "yes"}}, "bad_request");
+}
+
+TEST(RoomAccess, InvitationsRolesAndWhoMayDoWhat) {
+  ServerProcess server(with_accounts({}));
+  auto ada = account(server, "ada");
+  auto bob = account(server, "bob");
+  auto cy = account(server, "cy");
+  ASSERT_EQ(type_of(create_private(*ada, "team")), "created");
+  // Without a password: by invitation only.
+  expect_error(*bob, {{"type", "join"}, {"room", "team"}, {"password", "anything at all"}}, "forbidden");
+  expect_error(*bob, {{"type", "invite"}, {"room", "team"}, {"user", "cy"}}, "forbidden");
+  expect_error(*ada, {{"type", "invite"}, {"room", "team"}, {"user", "nobody"}}, "no_such_user");
+  auto invited = ada->request({{"type", "invite"}, {"room", "team"}, {"user", "Bob"}});
+  ASSERT_EQ(type_of(invited), "invited") << dump(invited);
+  EXPECT_EQ(str(invited, "user"), "bob");
+  EXPECT_EQ(type_of(bob->join("team")), "joined");
+  // A member invites too; only the owner changes roles; a moderator removes members only.
+  EXPECT_EQ(type_of(bob->request({{"type", "invite"}, {"room", "team"}, {"user", "cy"}})), "invited");
+  expect_error(*bob, {{"type", "set_role"}, {"room", "team"}, {"user", "cy"}, {"role", "moderator"}}, "forbidden");
+  expect_error(*bob, {{"type", "remove"}, {"room", "team"}, {"user", "cy"}}, "forbidden");
+  expect_error(*ada, {{"type", "set_role"}, {"room", "team"}, {"user", "bob"}, {"role", "owner"}}, "bad_request");
+  auto role = ada->request({{"type", "set_role"}, {"room", "team"}, {"user", "bob"}, {"role", "moderator"}});
+  ASSERT_EQ(type_of(role), "role") << dump(role);
+  EXPECT_EQ(str(role, "role"), "moderator");
+  expect_error(*bob, {{"type", "remove"}, {"room", "team"}, {"user", "ada"}}, "forbidden");
+  EXPECT_EQ(type_of(cy->join("team")), "joined");
+  auto removed = bob->request({{"type", "remove"}, {"room", "team"}, {"user", "cy"}});
+  ASSERT_EQ(type_of(removed), "removed") << dump(removed);
+  EXPECT_EQ(str(removed, "by"), "bob");
+  // Removed without a ban: out, and back only by another invitation.
+  ASSERT_TRUE(cy->wait_for("removed"));
+  expect_error(*cy, {{"type", "join"}, {"room", "team"}}, "forbidden");
+  // A guest cannot manage anything.
+  WsClient guest(server.port());
+  guest.hello("dora");
+  expect_error(guest, {{"type", "invite"}, {"room", "team"}, {"user", "bob"}}, "forbidden");
+}
+
+TEST(RoomAccess, ABannedMemberIsOutAtOnceAndStaysOutUntilUnbanned) {
+  ServerProcess server(with_accounts({}));
+  auto ada = account(server, "ada");
+  auto bob = account(server, "bob");
+  ASSERT_EQ(type_of(create_private(*ada, "club", "club password")), "created");
+  ada->join("club");
+  ASSERT_EQ(type_of(bob->request({{"type", "join"}, {"room", "club"}, {"password", "club password"}})), "joined");
+  bob->clear();
+
+  auto banned = ada->request({{"type", "remove"}, {"room", "club"}, {"user", "bob"}, {"ban", true}});
+  ASSERT_EQ(type_of(banned), "removed") << dump(banned);
+  EXPECT_TRUE(banned.at("banned").as_bool());
+  auto told = bob->wait_for("removed");
+  ASSERT_TRUE(told);
+  EXPECT_EQ(str(*told, "room"), "club");
+  EXPECT_EQ(str(*told, "by"), "ada");
+  // No longer in it: nothing more of it reaches bob, and nothing of bob's reaches it.
+  ada->send_message("club", "a1", "after the ban");
+  EXPECT_FALSE(bob->wait_for("message", {}, 300ms));
+  expect_error(*bob, {{"type", "send"}, {"room", "club"}, {"cid", "b1"}, {"text", "still here?"}}, "not_joined");
+  expect_error(*bob, {{"type", "join"}, {"room", "club"}, {"password", "club password"}}, "forbidden");
+  EXPECT_FALSE(listed(*bob).contains("club"));
+  // Across a restart too.
+  ada.reset();
+  bob.reset();
+  server.stop();
+  server.restart();
+  auto bob_again = std::make_unique<WsClient>(server.port());
+  auto tok = login(server.port(), "bob", "correct horse", true);
+  ASSERT_EQ(type_of(bob_again->request({{"type", "hello"}, {"token", tok.json().as_object().at("token").as_string()}})),
+            "welcome");
+  expect_error(*bob_again, {{"type", "join"}, {"room", "club"}, {"password", "club password"}}, "forbidden");
+  auto ada_again = std::make_unique<WsClient>(server.port());
+  auto ta = login(server.port(), "ada", "correct horse", true);
+  ASSERT_EQ(type_of(ada_again->request({{"type", "hello"}, {"token", ta.json().as_object().at("token").as_string()}})),
+            "welcome");
+  EXPECT_EQ(type_of(ada_again->request({{"type", "unban"}, {"room", "club"}, {"user", "bob"}})), "unbanned");
+  EXPECT_EQ(type_of(bob_again->request({{"type", "join"}, {"room", "club"}, {"password", "club password"}})), "joined");
+}
+
+TEST(RoomAccess, APublicRoomsOwnerBansAnAccountAndGuestsStayWelcome) {
+  ServerProcess server(with_accounts({}));
+  auto ada = account(server, "ada");
+  auto bob = account(server, "bob");
+  ASSERT_EQ(type_of(ada->create("agora")), "created");
+  bob->join("agora");
+  WsClient guest(server.port());
+  guest.hello("carol");
+  guest.join("agora");
+  EXPECT_EQ(type_of(ada->request({{"type", "remove"}, {"room", "agora"}, {"user", "bob"}, {"ban", true}})), "removed");
+  ASSERT_TRUE(bob->wait_for("removed"));
+  expect_error(*bob, {{"type", "join"}, {"room", "agora"}}, "forbidden");
+  EXPECT_FALSE(listed(*bob).contains("agora"));
+  // Kicked without a ban from a public room: back at once if they like.
+  auto dora = account(server, "dora");
+  dora->join("agora");
+  EXPECT_EQ(type_of(ada->request({{"type", "remove"}, {"room", "agora"}, {"user", "dora"}})), "removed");
+  ASSERT_TRUE(dora->wait_for("removed"));
+  EXPECT_EQ(type_of(dora->join("agora")), "joined");
+  guest.send_message("agora", "g1", "guests still welcome");
+}
+
+TEST(RoomAccess, RoomPasswordGuessesSpendTheSignInBudget) {
+  ServerProcess server(with_accounts({"auth.signin_burst_per_account=3", "auth.signin_rate_per_account=0.01"}));
+  auto ada = account(server, "ada");
+  auto eve = account(server, "eve");
+  ASSERT_EQ(type_of(create_private(*ada, "vault", "vault password")), "created");
+  for (int i = 0; i < 3; ++i)
+    expect_error(*eve, {{"type", "join"}, {"room", "vault"}, {"password", "guess " + std::to_string(i)}},
+                 "bad_password");
+  auto r = eve->request({{"type", "join"}, {"room", "vault"}, {"password", "vault password"}});
+  EXPECT_EQ(str(r, "code"), "rate_limited") << dump(r);
+  EXPECT_GT(u64(r, "retry_after_ms"), 0u);
+}
+
+}  // namespace
+}  // namespace parley::it
