@@ -89,9 +89,9 @@ std::optional<std::int64_t> numeric_date_ms(const json::value& v) {
   else
     return std::nullopt;
   const double ms = std::floor(seconds * 1000.0);
-  constexpr auto max = static_cast<double>(std::numeric_limits<std::int64_t>::max() / 2);
-  if (ms >= max) return std::numeric_limits<std::int64_t>::max() / 2;
-  if (ms <= -max) return -(std::numeric_limits<std::int64_t>::max() / 2);
+  constexpr std::int64_t cap = 4'000'000'000'000'000'000;  // ms: 126 million years, far inside int64
+  if (ms >= static_cast<double>(cap)) return cap;
+  if (ms <= -static_cast<double>(cap)) return -cap;
   return static_cast<std::int64_t>(ms);
 }
 
@@ -233,7 +233,9 @@ std::string JwtResult::message() const {
 
 JwtVerifier::JwtVerifier(JwtOptions options) : options_(std::move(options)) {
   ensure_sodium();
-  if (options_.leeway_ms < 0) throw std::invalid_argument("auth.jwt_leeway_ms: not negative");
+  // An hour at most: a leeway of days would make exp meaningless (and a huge one overflow).
+  if (options_.leeway_ms < 0 || options_.leeway_ms > max_jwt_leeway_ms)
+    throw std::invalid_argument("auth.jwt_leeway_ms: 0 to " + std::to_string(max_jwt_leeway_ms) + " (an hour)");
   const Named& a = named(options_.algorithm);
   if (a.min_secret > 0) {
     if (options_.key.size() < a.min_secret)

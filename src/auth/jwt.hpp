@@ -44,10 +44,12 @@ struct JwtOptions {
   std::string key;       // the secret's bytes (HS*) or the PEM text of the public key (RS*, ES*)
   std::string issuer;    // if not empty: `iss` must equal it
   std::string audience;  // if not empty: `aud` must be it, or an array holding it
-  // Clock skew between the backend and this node: exp, nbf and iat are each given this much.
+  // Clock skew between the backend and this node: exp, nbf and iat are each given this much
+  // (0 to max_jwt_leeway_ms).
   std::int64_t leeway_ms = 30000;
 };
 
+inline constexpr std::int64_t max_jwt_leeway_ms = std::int64_t{3600} * 1000;
 inline constexpr std::size_t max_jwt_bytes = 8192;         // a token longer than this is not read
 inline constexpr std::size_t max_jwt_subject = 128;        // bytes of `sub`
 inline constexpr std::string_view jwt_user_prefix = "x_";  // the Parley user id is this + sub
@@ -92,7 +94,8 @@ class JwtVerifier {
   // Throws std::invalid_argument (a configuration error, naming what is wrong, never the key's
   // bytes) if the key does not fit the algorithm: a secret shorter than the hash, a secret that
   // is a PEM key (the confusion this class guards against), a PEM that is no public key, a key
-  // of another type, an RSA key under 2048 bits, an EC key on another curve; or a negative leeway.
+  // of another type, an RSA key under 2048 bits, an EC key on another curve; or a leeway that is
+  // negative or over max_jwt_leeway_ms.
   explicit JwtVerifier(JwtOptions options);
   ~JwtVerifier();
   JwtVerifier(const JwtVerifier&) = delete;

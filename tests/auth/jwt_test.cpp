@@ -337,6 +337,12 @@ TEST(Jwt, KeysThatDoNotFitTheAlgorithmAreConfigErrors) {
   EXPECT_THROW(verifier(JwtAlgorithm::es256, rsa_keys().public_pem), std::invalid_argument);
   EXPECT_THROW(verifier(JwtAlgorithm::es384, ec_keys().public_pem), std::invalid_argument) << "P-256 for ES384";
   EXPECT_THROW(verifier(JwtAlgorithm::rs256, make_keys("RSA", 1024).public_pem), std::invalid_argument);
+  JwtOptions lenient;
+  lenient.key = random_secret();
+  lenient.leeway_ms = max_jwt_leeway_ms + 1;
+  EXPECT_THROW(JwtVerifier{lenient}, std::invalid_argument) << "a leeway of more than an hour";
+  lenient.leeway_ms = -1;
+  EXPECT_THROW(JwtVerifier{lenient}, std::invalid_argument);
   try {
     verifier(JwtAlgorithm::hs256, "short secret");
   } catch (const std::invalid_argument& e) {

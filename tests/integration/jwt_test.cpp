@@ -27,7 +27,7 @@ struct KeyDir {
   }
   ~KeyDir() { std::system(("rm -rf '" + path + "'").c_str()); }  // NOLINT(cert-env33-c)
   std::string write(const std::string& name, const std::string& bytes) const {
-    const std::string file = path + "/" + name;
+    std::string file = path + "/" + name;
     std::ofstream(file, std::ios::binary) << bytes;
     return file;
   }
@@ -86,7 +86,7 @@ void expect_refused(WsClient& c, const std::string& token, const std::string& sa
   EXPECT_EQ(dump(r).find(token.substr(0, 20)), std::string::npos) << "the token is not echoed";
 }
 
-TEST(Jwt, HS256HelloWithGuestsOffIsWelcomedAndBadTokensAreNot) {
+TEST(JwtHello, HS256HelloWithGuestsOffIsWelcomedAndBadTokensAreNot) {
   KeyDir keys;
   const std::string secret = random_secret();
   ServerOptions o;
@@ -113,7 +113,7 @@ TEST(Jwt, HS256HelloWithGuestsOffIsWelcomedAndBadTokensAreNot) {
   EXPECT_EQ(server.stderr_text().find(secret.substr(0, 8)), std::string::npos);
 }
 
-TEST(Jwt, RS256HelloRefusesTheKeyConfusion) {
+TEST(JwtHello, RS256HelloRefusesTheKeyConfusion) {
   KeyDir keys;
   const RsaPair rsa = rsa_pair();
   ServerOptions o;
@@ -130,7 +130,7 @@ TEST(Jwt, RS256HelloRefusesTheKeyConfusion) {
   expect_error(d, {{"type", "hello"}, {"token", std::string(43, 'A')}}, "unauthorized");
 }
 
-TEST(Jwt, KeysThatDoNotFitAreConfigErrors) {
+TEST(JwtHello, KeysThatDoNotFitAreConfigErrors) {
   KeyDir keys;
   auto serve = [](std::vector<std::string> sets) {
     std::vector<std::string> args{"serve", "--listen", "127.0.0.1:0", "--data", "/tmp/parley-it-never"};
