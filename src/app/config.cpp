@@ -4,6 +4,8 @@
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <limits>
 #include <stdexcept>
 
@@ -194,7 +196,56 @@ std::vector<ConfigKey> config_keys(Config& c) {
                  c.auth.register_rate_per_address),
       number_key("auth.register_burst_per_address", "registrations an address may make at once (429 past it)",
                  c.auth.register_burst_per_address),
+      string_key("auth.jwt_algorithm",
+                 "the one algorithm of the operator's JWTs in hello: HS256, HS384, HS512, RS256, RS384, RS512, ES256 "
+                 "or ES384 (required with a key file)",
+                 c.auth.jwt_algorithm),
+      string_key("auth.jwt_secret_file",
+                 "file of the shared secret of HS* JWTs, at least the hash's size (32 bytes for HS256); read once at "
+                 "start-up (empty: no HS* JWTs)",
+                 c.auth.jwt_secret_file),
+      string_key("auth.jwt_public_key_file",
+                 "PEM public key of RS*/ES* JWTs (RSA 2048+ bits, or P-256/P-384); read once at start-up (empty: no "
+                 "RS*/ES* JWTs)",
+                 c.auth.jwt_public_key_file),
+      string_key("auth.jwt_issuer", "if set, a JWT's iss must equal it", c.auth.jwt_issuer),
+      string_key("auth.jwt_audience", "if set, a JWT's aud must be it or hold it", c.auth.jwt_audience),
+      number_key("auth.jwt_leeway_ms", "clock skew allowed on a JWT's exp, nbf and iat", c.auth.jwt_leeway_ms),
   };
+}
+
+std::shared_ptr<const auth::JwtVerifier> load_jwt_verifier(const auth::AuthOptions& a) {
+  const bool secret = !a.jwt_secret_file.empty();
+  const bool public_key = !a.jwt_public_key_file.empty();
+  if (!secret && !public_key) {
+    if (!a.jwt_algorithm.empty())
+      throw std::invalid_argument("auth.jwt_algorithm: needs auth.jwt_secret_file or auth.jwt_public_key_file");
+    return nullptr;
+  }
+  if (secret && public_key)
+    throw std::invalid_argument("auth.jwt_secret_file and auth.jwt_public_key_file: one algorithm, so one key");
+  const auto algorithm = auth::parse_jwt_algorithm(a.jwt_algorithm);
+  if (!algorithm)
+    throw std::invalid_argument("auth.jwt_algorithm: HS256, HS384, HS512, RS256, RS384, RS512, ES256 or ES384, not '" +
+                                a.jwt_algorithm + "'");
+  if (auth::jwt_uses_secret(*algorithm) != secret)
+    throw std::invalid_argument("auth.jwt_algorithm: " + a.jwt_algorithm + " takes " +
+                                (secret ? "auth.jwt_public_key_file" : "auth.jwt_secret_file"));
+  const std::string& path = secret ? a.jwt_secret_file : a.jwt_public_key_file;
+  const std::string key_name = secret ? "auth.jwt_secret_file" : "auth.jwt_public_key_file";
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::invalid_argument(key_name + ": cannot read '" + path + "'");
+  auth::JwtOptions o;
+  o.algorithm = *algorithm;
+  o.key.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  if (in.bad()) throw std::invalid_argument(key_name + ": cannot read '" + path + "'");
+  // `echo`, `openssl rand -base64 48 > file` and editors end a file with a newline: not the secret's.
+  if (secret && !o.key.empty() && o.key.back() == '\n') o.key.pop_back();
+  if (secret && !o.key.empty() && o.key.back() == '\r') o.key.pop_back();
+  o.issuer = a.jwt_issuer;
+  o.audience = a.jwt_audience;
+  o.leeway_ms = a.jwt_leeway_ms;
+  return std::make_shared<const auth::JwtVerifier>(std::move(o));
 }
 
 void apply_setting(Config& config, const std::string& key, const std::string& value) {

@@ -4,9 +4,11 @@
 // environment (PARLEY_LIMITS_MAX_FRAME_BYTES) and `--set limits.max_frame_bytes=…`.
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "auth/jwt.hpp"
 #include "auth/options.hpp"
 #include "core/limits.hpp"
 
@@ -54,6 +56,11 @@ std::vector<ConfigKey> config_keys(Config& config);
 void apply_setting(Config& config, const std::string& key, const std::string& value);
 void apply_file(Config& config, const std::string& path);
 void apply_environment(Config& config);
+// The verifier of the operator's JWTs (auth.jwt_*), its key file read now, once; null if no key
+// file is set. Throws std::invalid_argument naming the key: an unknown algorithm, both files or
+// an algorithm without one, a file that cannot be read, a key that does not fit the algorithm
+// (auth::JwtVerifier). A secret file's one trailing newline is not part of the secret.
+std::shared_ptr<const auth::JwtVerifier> load_jwt_verifier(const auth::AuthOptions& auth);
 // "key = value" lines, for the start-up log.
 std::string describe(Config& config);
 

@@ -47,6 +47,8 @@ int run_server(Config config) {
   std::signal(SIGPIPE, SIG_IGN);
   const unsigned threads = config.threads ? config.threads : usable_cores();
   const auto endpoint = parse_endpoint(config.listen);
+  // Before anything opens: a key that does not fit is a configuration error (exit 2).
+  auto jwt = load_jwt_verifier(config.auth);
 
   std::unique_ptr<store::Store> store_owner;
   if (config.store_backend == "sqlite") {
@@ -88,6 +90,7 @@ int run_server(Config config) {
   options.broker_wait_ms = config.broker_request_timeout_ms;
   options.fail_fast = config.fail_fast;
   options.auth = config.auth;
+  options.jwt = std::move(jwt);
   node::Node node(options, store, broker.get());
 
   node.admission().set_trusted_proxies(config.trusted_proxies);

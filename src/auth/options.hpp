@@ -3,6 +3,7 @@
 // configuration (app/) and the node's Accounts, which applies them.
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "auth/password.hpp"
 
@@ -21,6 +22,14 @@ struct AuthOptions {
   double register_rate_per_address = 0.02;  // one registration per 50 s after the burst
   double register_burst_per_address = 5;
   std::size_t max_tracked_keys = 100000;
+  // JWTs from the operator's backend in hello (auth/jwt.hpp; docs/security.md). Off unless a key
+  // file is set; app/ reads the file once at start-up into an auth::JwtVerifier.
+  std::string jwt_algorithm;           // auth.jwt_algorithm: HS256 … ES384, required with a key file
+  std::string jwt_secret_file;         // auth.jwt_secret_file: HS*: the shared secret (32+ bytes)
+  std::string jwt_public_key_file;     // auth.jwt_public_key_file: RS*, ES*: the PEM public key
+  std::string jwt_issuer;              // auth.jwt_issuer: if set, iss must equal it
+  std::string jwt_audience;            // auth.jwt_audience: if set, aud must hold it
+  std::int64_t jwt_leeway_ms = 30000;  // auth.jwt_leeway_ms: clock skew allowed on exp, nbf, iat
 };
 
 }  // namespace parley::auth

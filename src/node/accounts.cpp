@@ -135,8 +135,10 @@ std::string_view password_message(auth::PasswordProblem p) {
 
 }  // namespace
 
-Accounts::Accounts(const auth::AuthOptions& options, store::Store& store, const core::Clock& clock)
+Accounts::Accounts(const auth::AuthOptions& options, store::Store& store, const core::Clock& clock,
+                   std::shared_ptr<const auth::JwtVerifier> jwt)
     : options_(options),
+      jwt_(std::move(jwt)),
       store_(store),
       clock_(clock),
       signin_by_address_(
@@ -338,6 +340,22 @@ void Accounts::authenticate(std::string_view token, AuthDone done) {
                         }
                         done({}, SignedIn{std::move(user), std::move(session)});
                       });
+}
+
+void Accounts::verify_jwt(std::string token, JwtDone done) {
+  const auto check = [this](const std::string& token) {
+    auth::JwtResult r = jwt_->verify(token, clock_.now_ms());
+    if (r.ok())
+      counters_.jwt_ok.add();
+    else if (r.problem == auth::JwtProblem::expired)
+      counters_.jwt_expired.add();
+    else
+      counters_.jwt_invalid.add();
+    return r;
+  };
+  if (auth::jwt_uses_secret(jwt_->algorithm())) return done(check(token));
+  auto answer = std::make_shared<JwtDone>(std::move(done));
+  if (!pool_.submit([check, answer, token = std::move(token)] { (*answer)(check(token)); })) (*answer)(std::nullopt);
 }
 
 void Accounts::with_user(const ApiRequest& req, Respond respond, std::function<void(SignedIn, Respond)> then) {

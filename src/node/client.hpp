@@ -49,9 +49,10 @@ class Client final : public net::ConnectionState, public hub::Member {
 
   // Protocol state, for the session side (node/requests.cpp).
   std::string user;     // empty until hello
-  std::string user_id;  // the account's id when signed in; empty for a guest
-  std::string session;  // the digest of the session it signed in with (Accounts::set_on_ended)
-  // A hello is being checked (a session token, or a guest's name against the accounts): requests
+  std::string user_id;  // the account's id when signed in, "x_" + sub for a JWT; empty for a guest
+  std::string session;  // the digest of the session it signed in with (Accounts::set_on_ended); a
+                        // JWT has none: nothing ends it before its exp
+  // A hello is being checked (a session token, a JWT, or a guest's name against the accounts): requests
   // that arrive meanwhile are held, as behind a join.
   bool welcoming = false;
   std::vector<JoinedRoom> rooms;

@@ -37,6 +37,8 @@ struct NodeOptions {
   // server.fail_fast): the process aborts, so that the bug cannot hide behind a passing test.
   bool fail_fast = false;
   auth::AuthOptions auth;  // accounts, sign-in, guests (auth.*)
+  // The operator's JWTs in hello (auth.jwt_*: app/ reads the key once and builds it); null: none.
+  std::shared_ptr<const auth::JwtVerifier> jwt;
 };
 
 struct NodeContext {

@@ -123,6 +123,12 @@ std::string Node::metrics_text() const {
     out += std::string("# HELP ") + row.name + " " + row.help + "\n# TYPE " + row.name + " " + row.type + "\n";
     out += std::string(row.name) + " " + std::to_string(row.value) + "\n";
   }
+  out +=
+      "# HELP parley_auth_jwt_total Hellos with an operator's JWT, by result (expired: past exp and the leeway; "
+      "invalid: any other refusal).\n# TYPE parley_auth_jwt_total counter\n";
+  out += "parley_auth_jwt_total{result=\"ok\"} " + std::to_string(acc.jwt_ok.get()) + "\n";
+  out += "parley_auth_jwt_total{result=\"expired\"} " + std::to_string(acc.jwt_expired.get()) + "\n";
+  out += "parley_auth_jwt_total{result=\"invalid\"} " + std::to_string(acc.jwt_invalid.get()) + "\n";
   const auto st = ctx_.store.stats();
   out +=
       "# HELP parley_store_batches_total Store commits (group commit batches).\n# TYPE parley_store_batches_total "

@@ -42,7 +42,7 @@ NodeContext::NodeContext(NodeOptions o, store::Store& s, broker::Broker* b)
       per_address(per_address_options(options.limits)),
       per_user(per_user_options(options.limits)),
       admission(options.limits, *options.clock),
-      accounts(options.auth, s, *options.clock) {}
+      accounts(options.auth, s, *options.clock, options.jwt) {}
 
 Node::Node(NodeOptions options, store::Store& store, broker::Broker* broker) : ctx_(std::move(options), store, broker) {
   if (ctx_.options.threads == 0) ctx_.options.threads = 1;

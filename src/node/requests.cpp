@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cstdio>
 
+#include "auth/jwt.hpp"
 #include "core/names.hpp"
 #include "core/validate.hpp"
 #include "node/delivery.hpp"
@@ -163,6 +164,23 @@ void Requests::do_hello(Client& s, protocol::Request& req) {
   // A browser's session is the cookie its upgrade carried; a hello without a name or a token uses it.
   std::string cookie = s.connection().take_credential();
   if (req.token.empty() && req.name.empty()) req.token = std::move(cookie);
+  if (!req.token.empty() && ctx_.accounts.accepts_jwt() && auth::looks_like_jwt(req.token)) {
+    // The operator's JWT (two dots; a session token has none): its signature and claims are the
+    // whole proof, no store. No session either: nothing can end it before its exp.
+    s.welcoming = true;
+    ctx_.accounts.verify_jwt(
+        std::move(req.token), [this, who = ref_of(s), ref = req.ref](std::optional<auth::JwtResult> r) mutable {
+          welcomed(who, [this, ref = std::move(ref), r = std::move(r)](Client& s) mutable {
+            if (!r)
+              return send_error(s, errc::overloaded, ref, "too many sign-ins at once; try again in a moment",
+                                retry_after(1000));
+            if (!r->ok()) return send_error(s, errc::unauthorized, ref, r->message());
+            s.user_id = std::move(r->user.user_id);
+            welcome(s, std::move(r->user.name), ref);
+          });
+        });
+    return;
+  }
   if (!req.token.empty()) {
     // Signed in: the session names the user. The answer comes from the store; requests wait.
     s.welcoming = true;

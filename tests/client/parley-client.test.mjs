@@ -7,6 +7,10 @@ import assert from 'node:assert/strict';
 import { ParleyClient, State, parseFrame, backoffDelay } from '../../web/js/parley-client.js';
 import { startServer } from '../lib/server.mjs';
 import { sleep, waitFor } from '../lib/wait.mjs';
+import { createHmac, randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 
 const NativeWebSocket = globalThis.WebSocket;
 if (typeof NativeWebSocket !== 'function') {
@@ -186,6 +190,51 @@ for (const [code, message] of [
     assert.equal((await again).user, 'ada');
   });
 }
+
+test('fake socket: a token option is the hello\'s token, and wins over a name', async (t) => {
+  const { client, sockets } = fakeClient(t, { token: 'aaa.bbb.ccc', name: 'ada' });
+  const welcomed = client.connect();
+  sockets[0].open();
+  assert.deepEqual(sockets[0].sent, [{ type: 'hello', token: 'aaa.bbb.ccc', ref: 1 }]);
+  sockets[0].receive({ ...WELCOME, user: 'Ada Site', ref: 1 });
+  assert.equal((await welcomed).user, 'Ada Site');
+});
+
+test('fake socket: a token function is asked again on every hello (a fresh JWT per reconnect)', async (t) => {
+  let asked = 0;
+  const { client, sockets } = fakeClient(t, { token: async () => `jwt.number.${++asked}` });
+  const welcomed = client.connect();
+  sockets[0].open();
+  await waitFor(() => sockets[0].sent.length === 1, { timeout: 2000, what: 'the hello' });
+  assert.deepEqual(sockets[0].sent[0], { type: 'hello', token: 'jwt.number.1', ref: 1 });
+  sockets[0].receive({ ...WELCOME, user: 'ada', ref: 1 });
+  await welcomed;
+  sockets[0].drop();
+  await waitFor(() => sockets.length === 2, { timeout: 2000, what: 'the reconnect' });
+  sockets[1].open();
+  await waitFor(() => sockets[1].sent.length === 1, { timeout: 2000, what: 'the second hello' });
+  assert.equal(sockets[1].sent[0].token, 'jwt.number.2');
+  assert.equal(asked, 2);
+});
+
+test('fake socket: a token function that fails drops the socket and tries again', async (t) => {
+  let calls = 0;
+  const { client, sockets } = fakeClient(t, {
+    token: () => {
+      if (++calls === 1) throw new Error('the site\'s backend is down');
+      return Promise.resolve('aaa.bbb.ccc');
+    },
+  });
+  const welcomed = client.connect();
+  sockets[0].open();
+  assert.deepEqual(sockets[0].sent, [], 'no hello without a token');
+  await waitFor(() => sockets.length === 2, { timeout: 2000, what: 'the retry' });
+  sockets[1].open();
+  await waitFor(() => sockets[1].sent.length === 1, { timeout: 2000, what: 'the hello' });
+  assert.equal(sockets[1].sent[0].token, 'aaa.bbb.ccc');
+  sockets[1].receive({ ...WELCOME, user: 'ada', ref: sockets[1].sent[0].ref });
+  assert.equal((await welcomed).user, 'ada');
+});
 
 test('fake socket: a hello error that is not fatal (store_failed) is retried on a new socket', async (t) => {
   const { client, sockets } = fakeClient(t);
@@ -466,6 +515,29 @@ function withCookie(cookie) {
     constructor(url, protocols) { super(url, { protocols, headers: { Cookie: cookie } }); }
   };
 }
+
+/** An HS256 JWT, as a site's backend would sign it (node:crypto; no library). */
+function hs256(claims, secret) {
+  const part = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const signed = `${part({ alg: 'HS256', typ: 'JWT' })}.${part(claims)}`;
+  return `${signed}.${createHmac('sha256', secret).update(signed).digest('base64url')}`;
+}
+
+test('a site\'s JWT as the token option: welcomed with the token\'s name, guests off', async (t) => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'parley-jwt-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const secret = randomBytes(32).toString('hex');
+  await writeFile(path.join(dir, 'secret'), secret);
+  const set = { 'auth.guests': 'false', 'auth.jwt_algorithm': 'HS256', 'auth.jwt_secret_file': path.join(dir, 'secret') };
+  await withServer(t, { set }, async (server) => {
+    const exp = Math.floor(Date.now() / 1000) + 60;
+    const c = newClient(server, undefined, { token: () => hs256({ sub: 'site-7', name: 'Grace', exp }, secret) });
+    const welcome = await c.connect();
+    assert.equal(welcome.user, 'Grace');
+    const bad = newClient(server, undefined, { token: hs256({ sub: 'site-7', exp }, 'not the secret, not the secret!!') });
+    await assert.rejects(bad.connect(), { code: 'unauthorized' });
+  });
+});
 
 test('signed in: a hello without a name is welcomed by the session cookie of the upgrade', async (t) => {
   await withServer(t, { set: CHEAP_HASH }, async (server) => {

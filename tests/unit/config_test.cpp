@@ -283,6 +283,55 @@ TEST_F(ConfigFile, MissingFileIsAnError) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// load_jwt_verifier: the key file read once, and the combinations that are configuration errors.
+
+TEST_F(ConfigFile, JwtIsOffWithoutAKeyFile) {
+  Config c;
+  EXPECT_EQ(parley::app::load_jwt_verifier(c.auth), nullptr);
+  c.auth.jwt_algorithm = "HS256";
+  EXPECT_NE(invalid_argument_of([&] { (void)parley::app::load_jwt_verifier(c.auth); }).find("auth.jwt_algorithm"),
+            std::string::npos)
+      << "an algorithm without a key is a mistake, not JWTs off";
+}
+
+TEST_F(ConfigFile, JwtSecretFileLessItsTrailingNewline) {
+  Config c;
+  c.auth.jwt_algorithm = "HS256";
+  // 32 bytes and a newline: the newline is not counted, so 31 and a newline is too short.
+  c.auth.jwt_secret_file = write(std::string(32, 'k') + "\n");
+  const auto v = parley::app::load_jwt_verifier(c.auth);
+  ASSERT_NE(v, nullptr);
+  EXPECT_EQ(v->algorithm(), parley::auth::JwtAlgorithm::hs256);
+  c.auth.jwt_secret_file = write(std::string(31, 'k') + "\n");
+  EXPECT_NE(invalid_argument_of([&] { (void)parley::app::load_jwt_verifier(c.auth); }).find("at least 32 bytes"),
+            std::string::npos);
+}
+
+TEST_F(ConfigFile, JwtKeyCombinationsThatAreErrors) {
+  const std::string secret = write(std::string(64, 'k'));
+  auto error_of = [](const parley::auth::AuthOptions& a) {
+    return invalid_argument_of([&] { (void)parley::app::load_jwt_verifier(a); });
+  };
+  parley::auth::AuthOptions a;
+  a.jwt_secret_file = secret;
+  EXPECT_NE(error_of(a).find("auth.jwt_algorithm"), std::string::npos) << "no algorithm: none is guessed";
+  a.jwt_algorithm = "hs256";
+  EXPECT_NE(error_of(a).find("auth.jwt_algorithm"), std::string::npos) << "RFC 7518's spelling only";
+  a.jwt_algorithm = "none";
+  EXPECT_NE(error_of(a).find("auth.jwt_algorithm"), std::string::npos);
+  a.jwt_algorithm = "RS256";
+  EXPECT_NE(error_of(a).find("auth.jwt_public_key_file"), std::string::npos) << "RS256 takes a public key";
+  a.jwt_public_key_file = secret;
+  EXPECT_NE(error_of(a).find("one key"), std::string::npos) << "both files";
+  a.jwt_secret_file.clear();
+  a.jwt_public_key_file = (dir_ / "missing.pem").string();
+  EXPECT_NE(error_of(a).find("cannot read"), std::string::npos);
+  a.jwt_public_key_file = secret;
+  EXPECT_NE(error_of(a).find("not a PEM public key"), std::string::npos);
+  EXPECT_EQ(error_of(a).find("kkkk"), std::string::npos) << "never the key's bytes";
+}
+
+// ---------------------------------------------------------------------------------------------
 // apply_environment
 
 class ScopedEnv {

@@ -95,6 +95,10 @@ export class ParleyClient {
    * @param {string} [options.name]     a guest's display name for hello; without it the hello
    *                                    carries no name and the server uses the session cookie
    *                                    of the WebSocket upgrade (a signed-in browser)
+   * @param {string|Function} [options.token] who the user is, instead of a name: a session token
+   *                                    (api.md) or a JWT the site's backend signed; or a function
+   *                                    returning one (or a Promise of one), asked on every hello
+   *                                    so that each reconnect gets a fresh short-lived JWT
    * @param {Function} [options.WebSocket] WebSocket constructor (default: globalThis.WebSocket)
    */
   constructor(options = {}) {
@@ -106,6 +110,7 @@ export class ParleyClient {
     }
     this.url = options.url;
     this.name = options.name;
+    this.token = options.token;
 
     this.state = State.IDLE;
     this.user = null;
@@ -285,8 +290,26 @@ export class ParleyClient {
         this._dropSocket(this._ws, { code: 4000, reason: `hello failed: ${err.code}` });
       }
     });
-    // A guest says its name; a signed-in browser says nothing and is known by its cookie.
-    this._write(this.name == null ? { type: 'hello', ref } : { type: 'hello', name: this.name, ref });
+    // A token (a session token, or the site's JWT) says who the user is; else a guest says its
+    // name; a signed-in browser says nothing and is known by its cookie. A token function is
+    // asked on every hello, so that a reconnect carries a fresh short-lived JWT.
+    const ws = this._ws;
+    const say = (token) => {
+      if (this._ws !== ws) return; // the socket went while the token was fetched
+      if (token != null && token !== '') this._write({ type: 'hello', token: String(token), ref });
+      else this._write(this.name == null ? { type: 'hello', ref } : { type: 'hello', name: this.name, ref });
+    };
+    const failed = (err) => {
+      if (this._ws === ws) this._dropSocket(ws, { code: 4000, reason: `token: ${err?.message ?? err}` });
+    };
+    if (typeof this.token !== 'function') return say(this.token);
+    let got;
+    try {
+      got = this.token();
+    } catch (err) {
+      return failed(err);
+    }
+    Promise.resolve(got).then(say, failed);
   }
 
   _rejectWelcomeWaiters(err) {
