@@ -3,6 +3,8 @@
 #include <sodium.h>
 
 #include <array>
+#include <string>
+#include <utility>
 
 #include "auth/sodium.hpp"
 
@@ -61,6 +63,15 @@ std::string new_user_id() {
   std::array<char, user_id_bytes * 2 + 1> hex{};
   sodium_bin2hex(hex.data(), hex.size(), bytes.data(), bytes.size());
   return "u_" + std::string(hex.data(), user_id_bytes * 2);
+}
+
+std::string direct_room_id(std::string_view a, std::string_view b) {
+  if (b < a) std::swap(a, b);
+  std::string both;
+  both.reserve(a.size() + b.size() + 1);
+  both.append(a).push_back('\n');
+  both.append(b);
+  return "dm-" + token_digest(both).substr(0, 24);
 }
 
 }  // namespace parley::auth

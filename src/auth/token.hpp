@@ -40,4 +40,10 @@ bool constant_time_equal(std::string_view a, std::string_view b) noexcept;
 // reused: 128 random bits do not repeat, and a deleted account's id is not given out again.
 std::string new_user_id();
 
+// The one room id of the direct conversation between two accounts, in either order: "dm-" and
+// the first 24 hex digits of the BLAKE2b of both ids (sorted). Ids are the server's own (random)
+// or an operator's (JWT `sub`), so no user picks one to collide with another pair's room; and the
+// room's members decide its access, not its id.
+std::string direct_room_id(std::string_view a, std::string_view b);
+
 }  // namespace parley::auth

@@ -2,11 +2,19 @@
 
 namespace parley::core {
 
-std::string_view kind_name(RoomKind k) noexcept { return k == RoomKind::private_room ? "private" : "public"; }
+std::string_view kind_name(RoomKind k) noexcept {
+  switch (k) {
+    case RoomKind::public_room: return "public";
+    case RoomKind::private_room: return "private";
+    case RoomKind::direct: return "direct";
+  }
+  return "private";
+}
 
 std::optional<RoomKind> parse_kind(std::string_view s) noexcept {
   if (s == "public") return RoomKind::public_room;
   if (s == "private") return RoomKind::private_room;
+  if (s == "direct") return RoomKind::direct;
   return std::nullopt;
 }
 
@@ -42,7 +50,7 @@ bool RoomAccess::may(const std::string& user_id, RoomAction action) const {
   switch (action) {
     case RoomAction::see:
     case RoomAction::join: return !is_private() || role >= Role::member;
-    case RoomAction::invite: return is_private() && role >= Role::member;
+    case RoomAction::invite: return kind_ == RoomKind::private_room && role >= Role::member;
     case RoomAction::remove: return role >= Role::moderator;
     case RoomAction::set_role: return role == Role::owner;
   }

@@ -16,17 +16,21 @@
 
 namespace parley::core {
 
-enum class RoomKind : std::uint8_t { public_room, private_room };
+// direct: a conversation between two accounts, its only members; no roles, no invitations.
+enum class RoomKind : std::uint8_t { public_room, private_room, direct };
 // In rank order: a higher role may do all a lower one may.
 enum class Role : std::uint8_t { none, member, moderator, owner };
 
-std::string_view kind_name(RoomKind k) noexcept;  // "public", "private"
+std::string_view kind_name(RoomKind k) noexcept;  // "public", "private", "direct"
 std::optional<RoomKind> parse_kind(std::string_view s) noexcept;
 std::string_view role_name(Role r) noexcept;  // "", "member", "moderator", "owner"
 std::optional<Role> parse_role(std::string_view s) noexcept;
 
 // Whether `user_id` is an account's (stable) id, which may hold roles and bans.
 bool is_account_id(std::string_view user_id) noexcept;
+
+// Ids starting "dm-" are direct conversations' only (auth::direct_room_id; `create` refuses them).
+inline bool is_direct_room_id(std::string_view room) noexcept { return room.starts_with("dm-"); }
 
 enum class RoomAction : std::uint8_t {
   see,       // listed in `rooms`, told of by `created`
@@ -43,7 +47,9 @@ class RoomAccess {
       : kind_(kind), password_hash_(std::move(password_hash)) {}
 
   RoomKind kind() const noexcept { return kind_; }
-  bool is_private() const noexcept { return kind_ == RoomKind::private_room; }
+  // Members only: a private room or a direct conversation.
+  bool is_private() const noexcept { return kind_ != RoomKind::public_room; }
+  bool is_direct() const noexcept { return kind_ == RoomKind::direct; }
   // An argon2id hash: a private room with one is joined with its password; without, by invitation.
   const std::string& password_hash() const noexcept { return password_hash_; }
 

@@ -74,6 +74,20 @@ void Delivery::tell_created(const std::string& room, const std::string& by, std:
   }
 }
 
+void Delivery::tell_users(std::string event, std::vector<std::string> user_ids, std::uint64_t except) {
+  auto shared = std::make_shared<const std::string>(std::move(event));
+  auto ids = std::make_shared<const std::vector<std::string>>(std::move(user_ids));
+  for (auto& sh : ctx_.shards) {
+    Shard* shard = sh.get();
+    shard->post([shard, shared, ids, except] {
+      shard->for_each_client([&](Client& s) {
+        if (s.id() != except && !s.user_id.empty() && std::find(ids->begin(), ids->end(), s.user_id) != ids->end())
+          s.send(*shared);
+      });
+    });
+  }
+}
+
 void Delivery::tell_deleted(const std::string& room) {
   auto event = std::make_shared<const std::string>(protocol::room_deleted_event(room));
   for (auto& sh : ctx_.shards) {

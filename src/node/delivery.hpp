@@ -48,6 +48,8 @@ class Delivery {
   }
   // `created` to every welcomed session of this node but `except`.
   void tell_created(const std::string& room, const std::string& by, std::uint64_t except);
+  // `event` (a `created`) to every session of this node whose user is one of `user_ids`, but `except`.
+  void tell_users(std::string event, std::vector<std::string> user_ids, std::uint64_t except);
   // `room_deleted` to every welcomed session of this node; its members are out of it.
   void tell_deleted(const std::string& room);
 

@@ -101,6 +101,7 @@ struct OwnedRoom {
   // wait for it, as for a load.
   core::RoomAccess access;
   bool access_known = true;
+  std::string peers;              // a direct conversation's two accounts (store::StoredRoom::peers)
   std::int64_t last_used_ms = 0;  // the last request for it (RoomDirectory::unload_idle)
   core::RoomLog log;
   // Members: this node's sessions, and in cluster mode every node's (see ClusterPresence).
@@ -132,7 +133,21 @@ struct OwnedRoom {
     access = core::RoomAccess(stored.kind, stored.password_hash);
     for (const auto& m : stored.members) access.set_role(m.user_id, m.role);
     for (const auto& b : stored.banned) access.ban(b);
+    peers = stored.peers;
     access_known = true;
+  }
+
+  // A direct conversation's other account's name, as `viewer` sees it (empty if none).
+  std::string peer_of(std::string_view viewer) const {
+    std::string_view rest = peers;
+    while (!rest.empty()) {
+      const auto nl = rest.find('\n');
+      const std::string_view line = rest.substr(0, nl);
+      const auto tab = line.find('\t');
+      if (tab != std::string_view::npos && line.substr(0, tab) != viewer) return std::string(line.substr(tab + 1));
+      rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+    }
+    return {};
   }
 
   std::uint64_t last_seq() const noexcept { return state == State::ready ? log.last_committed() : stored_last_seq; }

@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "auth/jwt.hpp"
+#include "auth/token.hpp"
 #include "core/names.hpp"
 #include "core/validate.hpp"
 #include "node/delivery.hpp"
@@ -123,7 +124,8 @@ void Requests::handle_frame(Client& s, std::string_view frame) {
   // answers, and only so many at a time (limits.max_requests_in_flight).
   if (req.type == RequestType::join || req.type == RequestType::history || req.type == RequestType::rooms ||
       req.type == RequestType::members || req.type == RequestType::create || req.type == RequestType::invite ||
-      req.type == RequestType::remove || req.type == RequestType::unban || req.type == RequestType::set_role) {
+      req.type == RequestType::remove || req.type == RequestType::unban || req.type == RequestType::set_role ||
+      req.type == RequestType::dm) {
     const auto& l = ctx_.limits();
     if (s.in_flight >= l.max_requests_in_flight) {
       shard.metrics().rate_limited.add();
@@ -137,7 +139,7 @@ void Requests::handle_frame(Client& s, std::string_view frame) {
   }
   // Room ids are checked here once for every request that names one.
   if (req.type != RequestType::hello && req.type != RequestType::rooms && req.type != RequestType::ping &&
-      !core::valid_room_id(req.room)) {
+      req.type != RequestType::dm && !core::valid_room_id(req.room)) {
     send_error(s, errc::bad_room, req.ref);
     return;
   }
@@ -155,6 +157,7 @@ void Requests::handle_frame(Client& s, std::string_view frame) {
     case RequestType::remove:
     case RequestType::unban:
     case RequestType::set_role: return do_moderate(s, req);
+    case RequestType::dm: return do_dm(s, req);
     case RequestType::ping: return;
   }
 }
@@ -254,6 +257,8 @@ void Requests::do_rooms(Client& s, protocol::Request& req) {
     std::size_t members;
     std::uint64_t last_seq;
     bool private_room;
+    bool direct;
+    std::string with;
   };
   struct Gather {
     unsigned pending;
@@ -282,7 +287,8 @@ void Requests::do_rooms(Client& s, protocol::Request& req) {
         // banned from it, a room whose access is not read yet to nobody.
         if (!r->access_known || !r->access.may(*user_id, core::RoomAction::see)) continue;
         if (!q->empty() && !contains_folded(id, *q)) continue;
-        mine.push_back(Summary{id, r->presence.size(), r->last_seq(), r->access.is_private()});
+        mine.push_back(Summary{id, r->presence.size(), r->last_seq(), r->access.is_private(), r->access.is_direct(),
+                               r->access.is_direct() ? r->peer_of(*user_id) : std::string()});
       }
       // Only a page (and one more, to know there is a next page) leaves the shard.
       if (mine.size() > page + 1) {
@@ -302,7 +308,7 @@ void Requests::do_rooms(Client& s, protocol::Request& req) {
           std::vector<protocol::RoomSummary> list;
           list.reserve(g->rooms.size());
           for (const auto& r : g->rooms)
-            list.push_back(protocol::RoomSummary{r.room, r.members, r.last_seq, r.private_room});
+            list.push_back(protocol::RoomSummary{r.room, r.members, r.last_seq, r.private_room, r.direct, r.with});
           if (Client* target = home.find_client(g->who.id)) {
             if (target->in_flight > 0) --target->in_flight;
             target->send(protocol::rooms_event(list, next, g->ref));
@@ -332,6 +338,8 @@ void Requests::do_create(Client& s, protocol::Request& req) {
   if (req.private_room && !account) return send_error(s, errc::forbidden, req.ref, "sign in to create a private room");
   if (!req.password.empty() && !req.private_room)
     return send_error(s, errc::bad_request, req.ref, "only a private room has a password");
+  if (core::is_direct_room_id(req.room))
+    return send_error(s, errc::bad_room, req.ref, "ids starting with dm- are direct conversations' (see dm)");
   // Room creations are budgeted per address and per user (limits.room_create_rate), and rooms in
   // all (limits.max_rooms, checked by the owner): a room is a lasting cost.
   const std::int64_t now = ctx_.now_ms();
@@ -380,6 +388,42 @@ void Requests::do_join(Client& s, protocol::Request& req) {
               ref = std::move(req.ref), auth = std::move(auth)]() mutable {
     owner_.join(owner, room, std::move(user), who, since, std::move(ref), std::move(auth));
   });
+}
+
+void Requests::do_dm(Client& s, protocol::Request& req) {
+  if (!core::is_account_id(s.user_id))
+    return send_error(s, errc::forbidden, req.ref, "sign in to talk with someone directly");
+  core::NameError why{};
+  auto name = core::normalize_name(req.user, &why);
+  if (!name) return send_error(s, errc::bad_name, req.ref, core::describe(why));
+  // A conversation may be made: the room budget of `create` applies.
+  const std::int64_t now = ctx_.now_ms();
+  std::int64_t wait_ms = 0;
+  using A = core::KeyedLimits::Action;
+  if (!ctx_.per_address.take(s.connection().peer_address(), A::create_room, now, wait_ms) ||
+      !ctx_.per_user.take(s.user, A::create_room, now, wait_ms)) {
+    s.shard().metrics().rate_limited.add();
+    return send_error(s, errc::rate_limited, req.ref, "too many conversations started; wait", retry_after(wait_ms));
+  }
+  ++s.in_flight;
+  ctx_.store.find_user_by_name_key(
+      core::name_skeleton(*name), [this, me = s.user_id, my_name = s.user, who = ref_of(s), ref = req.ref](
+                                      std::error_code ec, const std::optional<store::StoredUser>& them) {
+        if (ec) return delivery_.answer(who, protocol::error_event(errc::store_failed, {}, ref));
+        if (!them)
+          return delivery_.answer(who, protocol::error_event(errc::no_such_user, "no account of that name", ref));
+        if (them->id == me) return delivery_.answer(who, protocol::error_event(errc::bad_request, "that is you", ref));
+        store::StoredRoom spec{.id = auth::direct_room_id(me, them->id), .created_by = my_name};
+        spec.kind = core::RoomKind::direct;
+        spec.peers = me + '\t' + my_name + '\n' + them->id + '\t' + them->name;
+        spec.members = {store::StoredMember{me, core::Role::member, 0},
+                        store::StoredMember{them->id, core::Role::member, 0}};
+        std::string answer = protocol::dm_event(spec.id, them->name, ref);
+        Shard& owner = ctx_.owner_of(spec.id);
+        owner.post([this, &owner, spec = std::move(spec), who, ref, answer = std::move(answer)]() mutable {
+          rooms_.open_direct(owner, std::move(spec), who, ref, std::move(answer));
+        });
+      });
 }
 
 void Requests::do_moderate(Client& s, protocol::Request& req) {

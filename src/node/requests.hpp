@@ -60,6 +60,8 @@ class Requests final : public net::ConnectionHandler {
   void do_members(Client& s, protocol::Request& r);
   // invite, remove, unban, set_role: the target account by name, then Moderation on the owner.
   void do_moderate(Client& s, protocol::Request& r);
+  // dm: the direct conversation with an account, made on the first request.
+  void do_dm(Client& s, protocol::Request& r);
   // Handles the requests held behind a join that has just been answered.
   void replay_held(Client& s);
 

@@ -104,7 +104,23 @@ void RoomDirectory::load(Shard& owner, OwnedRoom& r) {
   });
 }
 
-void RoomDirectory::create(Shard& owner, store::StoredRoom spec, SessionRef who, const std::string& ref) {
+void RoomDirectory::open_direct(Shard& owner, store::StoredRoom spec, SessionRef who, const std::string& ref,
+                                std::string answer) {
+  if (!owner.find_owned(spec.id)) return create(owner, std::move(spec), who, ref, std::move(answer));
+  // Made before (here, or on another node: then its access is read on first use, as any room's).
+  const std::string requester = spec.members.empty() ? std::string() : spec.members.front().user_id;
+  with_room(owner, spec.id, [this, who, ref, requester, answer = std::move(answer)](OwnedRoom* r, errc missing) {
+    if (!r) return delivery_.answer(who, protocol::error_event(missing, {}, ref));
+    if (r->state != OwnedRoom::State::ready)
+      return delivery_.answer(who, protocol::error_event(errc::store_failed, {}, ref));
+    if (!r->access.is_direct() || !r->access.may(requester, core::RoomAction::join))
+      return delivery_.answer(who, protocol::error_event(errc::forbidden, "not a member of this conversation", ref));
+    delivery_.answer(who, answer);
+  });
+}
+
+void RoomDirectory::create(Shard& owner, store::StoredRoom spec, SessionRef who, const std::string& ref,
+                           std::string answer) {
   const std::string room = spec.id;
   const std::string user = spec.created_by;
   if (owner.find_owned(room)) return delivery_.answer(who, protocol::error_event(errc::room_exists, {}, ref));
@@ -121,13 +137,13 @@ void RoomDirectory::create(Shard& owner, store::StoredRoom spec, SessionRef who,
   r->set_access(rows);
   owner.owned().emplace(room, std::move(r));
   owner.metrics().rooms_owned.add();
-  ctx_.store.create_room(std::move(spec), [this, &owner, room, user, who, ref](std::error_code ec) {
-    owner.post([this, &owner, room, user, who, ref, ec] {
+  ctx_.store.create_room(std::move(spec), [this, &owner, room, user, who, ref, answer](std::error_code ec) {
+    owner.post([this, &owner, room, user, who, ref, answer, ec] {
       OwnedRoom* r = owner.find_owned(room);
       if (!r) return delivery_.answer(who, protocol::error_event(errc::store_failed, {}, ref));
       // The store has the room already: another node's creation (in a cluster; its announcement
       // is on its way, or Redis lost its record). One node on its own knows every stored room.
-      if (ec == errc::room_exists) return create_lost(owner, room, who, ref);
+      if (ec == errc::room_exists) return create_lost(owner, room, who, ref, answer);
       if (ec) {
         auto waiting = std::move(r->waiting);
         owner.owned().erase(room);
@@ -135,14 +151,14 @@ void RoomDirectory::create(Shard& owner, store::StoredRoom spec, SessionRef who,
         for (auto& f : waiting) f(nullptr);
         return delivery_.answer(who, protocol::error_event(errc::store_failed, {}, ref));
       }
-      if (!ctx_.broker) return created(owner, room, user, who, ref);
+      if (!ctx_.broker) return created(owner, room, user, who, ref, answer);
       // Cluster: `created` once the broker's room index has the room, so that a join anywhere
       // after it finds the room even before the announcement reaches that node. Without the
       // broker's word (an outage) the room is created all the same: the record goes out later.
-      ctx_.broker->announce_room(room, user, [this, &owner, room, user, who, ref](std::error_code ec) {
-        owner.post([this, &owner, room, user, who, ref, ec] {
-          if (ec == errc::room_exists) return create_lost(owner, room, who, ref);
-          created(owner, room, user, who, ref);
+      ctx_.broker->announce_room(room, user, [this, &owner, room, user, who, ref, answer](std::error_code ec) {
+        owner.post([this, &owner, room, user, who, ref, answer, ec] {
+          if (ec == errc::room_exists) return create_lost(owner, room, who, ref, answer);
+          created(owner, room, user, who, ref, answer);
         });
       });
     });
@@ -150,7 +166,7 @@ void RoomDirectory::create(Shard& owner, store::StoredRoom spec, SessionRef who,
 }
 
 void RoomDirectory::created(Shard& owner, const std::string& room, const std::string& user, SessionRef who,
-                            const std::string& ref) {
+                            const std::string& ref, const std::string& answer) {
   OwnedRoom* r = owner.find_owned(room);
   if (!r) return delivery_.answer(who, protocol::error_event(errc::store_failed, {}, ref));
   r->log.restore(0, {});
@@ -160,36 +176,43 @@ void RoomDirectory::created(Shard& owner, const std::string& room, const std::st
   auto waiting = std::move(r->waiting);
   r->waiting.clear();
   for (auto& f : waiting) f(r);
-  // The creator gets it with its ref; every other welcomed session learns of a public room.
-  delivery_.answer(who, protocol::created_event(room, user, ref, r->access.is_private()));
-  if (!r->access.is_private()) delivery_.tell_created(room, user, who.id);
+  // The creator gets it with its ref; every other welcomed session learns of a public room, the
+  // other account of a direct conversation of theirs.
+  delivery_.answer(who, answer.empty() ? protocol::created_event(room, user, ref, r->access.is_private()) : answer);
+  told(*r, user, who.id);
 }
 
-void RoomDirectory::create_lost(Shard& owner, const std::string& room, SessionRef who, const std::string& ref) {
+void RoomDirectory::create_lost(Shard& owner, const std::string& room, SessionRef who, const std::string& ref,
+                                const std::string& answer) {
   // Another node created the room first (this node had not heard of it yet): the store had it
   // already, or the broker's room index did. It is a room like any learnt one, loaded on first
   // use. Its creator's announcement tells this node's sessions of it: now, if it came during the
   // create, or when it comes (never, if Redis lost it: the room is still listed and joinable).
   OwnedRoom* r = owner.find_owned(room);
-  if (!r) return delivery_.answer(who, protocol::error_event(errc::room_exists, {}, ref));
+  // A direct conversation made first elsewhere is the same conversation: its answer stands.
+  const std::string lost = answer.empty() ? protocol::error_event(errc::room_exists, {}, ref) : answer;
+  if (!r) return delivery_.answer(who, lost);
   r->state = OwnedRoom::State::unloaded;
   // Its access is the other creation's, not the one this node set up: read it (load() does).
   r->access = core::RoomAccess(core::RoomKind::private_room);
   r->access_known = false;
   if (!r->waiting.empty()) load(owner, *r);
-  delivery_.answer(who, protocol::error_event(errc::room_exists, {}, ref));
+  delivery_.answer(who, lost);
   if (!r->cluster.heard_by.empty()) {
     const std::string by = std::exchange(r->cluster.heard_by, {});
     return refresh_access(owner, room, [this, &owner, by](OwnedRoom* got) {
-      if (got) told(owner, *got, by);
+      if (got) told(*got, by);
     });
   }
   r->cluster.untold = true;
 }
 
-void RoomDirectory::told(Shard& owner, OwnedRoom& r, const std::string& by) {
-  (void)owner;
-  if (!r.access.is_private()) delivery_.tell_created(r.id, by, 0);
+void RoomDirectory::told(OwnedRoom& r, const std::string& by, std::uint64_t except) {
+  if (!r.access.is_private()) return delivery_.tell_created(r.id, by, except);
+  if (!r.access.is_direct()) return;
+  std::vector<std::string> ids;
+  r.access.for_each_member([&ids](const std::string& id, core::Role) { ids.push_back(id); });
+  delivery_.tell_users(protocol::created_event(r.id, by, {}, true, true), std::move(ids), except);
 }
 
 void RoomDirectory::learn(Shard& owner, const std::string& room, const std::string& by,
@@ -200,10 +223,10 @@ void RoomDirectory::learn(Shard& owner, const std::string& room, const std::stri
     if (known->cluster.untold) {
       known->cluster.untold = false;
       if (known->access_known) {
-        told(owner, *known, by);
+        told(*known, by);
       } else {
         refresh_access(owner, room, [this, &owner, by](OwnedRoom* got) {
-          if (got) told(owner, *got, by);
+          if (got) told(*got, by);
         });
       }
     }
@@ -215,13 +238,13 @@ void RoomDirectory::learn(Shard& owner, const std::string& room, const std::stri
   owner.metrics().rooms_owned.add();
   if (stored) {
     learnt.set_access(*stored);
-    return told(owner, learnt, by);
+    return told(learnt, by);
   }
   // Not listed, and not told, until its access is read: a private room is for its members only.
   learnt.access = core::RoomAccess(core::RoomKind::private_room);
   learnt.access_known = false;
   refresh_access(owner, room, [this, &owner, by](OwnedRoom* got) {
-    if (got) told(owner, *got, by);
+    if (got) told(*got, by);
   });
 }
 

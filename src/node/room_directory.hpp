@@ -35,7 +35,13 @@ class RoomDirectory {
   // (and, in a cluster, recorded in the broker's room index) before its creator hears `created`
   // and, for a public room, every other welcomed session of the node learns of it. On the room's
   // owner shard.
-  void create(Shard& owner, store::StoredRoom spec, SessionRef who, const std::string& ref);
+  // `answer`, if not empty, is what the creator hears instead of `created` (or of room_exists,
+  // when another node made the room first): a direct conversation's `dm`.
+  void create(Shard& owner, store::StoredRoom spec, SessionRef who, const std::string& ref, std::string answer = {});
+  // `dm`: the direct conversation `spec` describes (kind direct, its two members and peers) is
+  // answered with `answer` once it exists, made now if it does not. The requester is
+  // spec.members[0]. On the room's owner shard.
+  void open_direct(Shard& owner, store::StoredRoom spec, SessionRef who, const std::string& ref, std::string answer);
   // A room created elsewhere in the cluster is known here from now on (its log loads on first
   // use); once its access is read from the store (`stored`, if the caller has it), every
   // welcomed local session hears of it if it is public. Nothing if the room is known already
@@ -56,13 +62,16 @@ class RoomDirectory {
 
  private:
   void load(Shard& owner, OwnedRoom& r);
-  // learn's second half: the access is known; public rooms are told.
-  void told(Shard& owner, OwnedRoom& r, const std::string& by);
+  // learn's second half: the access is known; public rooms are told to everyone, direct
+  // conversations to their two accounts (but `except`), private rooms to nobody.
+  void told(OwnedRoom& r, const std::string& by, std::uint64_t except = 0);
   // The room is in the store (and, in a cluster, in the broker's room index): ready, and said.
-  void created(Shard& owner, const std::string& room, const std::string& user, SessionRef who, const std::string& ref);
+  void created(Shard& owner, const std::string& room, const std::string& user, SessionRef who, const std::string& ref,
+               const std::string& answer);
   // Cluster: the broker's room index or the store had the room already, from another node's
   // create: the creator is told room_exists, and the room is a learnt one.
-  void create_lost(Shard& owner, const std::string& room, SessionRef who, const std::string& ref);
+  void create_lost(Shard& owner, const std::string& room, SessionRef who, const std::string& ref,
+                   const std::string& answer);
   // A room this node has not heard of may have been created on another node a moment ago (its
   // announcement still on the way): asks the broker's room index and, if the index does not have
   // it or does not answer, the store; learns the room if either has it, then runs `then` (see

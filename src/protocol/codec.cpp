@@ -28,6 +28,7 @@ std::string_view type_name(RequestType t) noexcept {
     case RequestType::remove: return "remove";
     case RequestType::unban: return "unban";
     case RequestType::set_role: return "set_role";
+    case RequestType::dm: return "dm";
   }
   return "?";
 }
@@ -40,7 +41,7 @@ std::optional<RequestType> lookup_type(std::string_view s) {
       {"join", RequestType::join},       {"leave", RequestType::leave},       {"send", RequestType::send},
       {"typing", RequestType::typing},   {"history", RequestType::history},   {"ping", RequestType::ping},
       {"members", RequestType::members}, {"invite", RequestType::invite},     {"remove", RequestType::remove},
-      {"unban", RequestType::unban},     {"set_role", RequestType::set_role},
+      {"unban", RequestType::unban},     {"set_role", RequestType::set_role}, {"dm", RequestType::dm},
   };
   for (const auto& [name, type] : table)
     if (name == s) return type;
@@ -143,6 +144,7 @@ std::variant<Request, RequestError> parse_request(std::string_view frame) {
       ok = f.string("room", req.room) && f.flag("private", req.private_room) &&
            f.string("password", req.password, false);
       break;
+    case RequestType::dm: ok = f.string("user", req.user); break;
     case RequestType::invite:
     case RequestType::unban: ok = f.string("room", req.room) && f.string("user", req.user); break;
     case RequestType::remove:

@@ -27,6 +27,7 @@ enum class RequestType {
   remove,
   unban,
   set_role,
+  dm,
 };
 
 std::string_view type_name(RequestType t) noexcept;
@@ -46,7 +47,7 @@ struct Request {
   std::string query;                    // rooms: only ids that contain it (`q`)
   std::string password;                 // create (a private room's), join (a private room)
   bool private_room = false;            // create (`private`)
-  std::string user;                     // invite, remove, unban, set_role: the account, by name
+  std::string user;                     // invite, remove, unban, set_role, dm: the account, by name
   std::string role;                     // set_role: "moderator" or "member"
   bool ban = false;                     // remove: and may not come back
 };

@@ -46,7 +46,11 @@ std::string rooms_event(std::span<const RoomSummary> rooms, std::string_view nex
     if (list.size() > 1) list.push_back(',');
     JsonWriter item;
     item.str("room", r.room).unum("members", r.members).unum("last_seq", r.last_seq);
-    if (r.private_room) item.boolean("private", true);
+    if (r.direct) {
+      item.boolean("direct", true).str("with", r.with);
+    } else if (r.private_room) {
+      item.boolean("private", true);
+    }
     list += std::move(item).done();
   }
   list.push_back(']');
@@ -57,10 +61,15 @@ std::string rooms_event(std::span<const RoomSummary> rooms, std::string_view nex
   return std::move(w).done();
 }
 
-std::string created_event(std::string_view room, std::string_view by, std::string_view ref, bool private_room) {
+std::string created_event(std::string_view room, std::string_view by, std::string_view ref, bool private_room,
+                          bool direct) {
   JsonWriter w("created");
   w.str("room", room).str("by", by);
-  if (private_room) w.boolean("private", true);
+  if (direct) {
+    w.boolean("direct", true);
+  } else if (private_room) {
+    w.boolean("private", true);
+  }
   with_ref(w, ref);
   return std::move(w).done();
 }
@@ -117,6 +126,13 @@ std::string removed_event(std::string_view room, std::string_view user, std::str
   w.str("room", room).str("user", user);
   if (!by.empty()) w.str("by", by);
   if (banned) w.boolean("banned", true);
+  with_ref(w, ref);
+  return std::move(w).done();
+}
+
+std::string dm_event(std::string_view room, std::string_view user, std::string_view ref) {
+  JsonWriter w("dm");
+  w.str("room", room).str("user", user);
   with_ref(w, ref);
   return std::move(w).done();
 }

@@ -41,6 +41,8 @@ struct RoomSummary {
   std::uint64_t members = 0;
   std::uint64_t last_seq = 0;
   bool private_room = false;  // "private": true (listed to its members only)
+  bool direct = false;        // "direct": true, "with": the other account's name (a conversation of two)
+  std::string_view with{};
 };
 
 std::string welcome_event(std::string_view user, std::string_view session, std::int64_t server_time,
@@ -50,7 +52,11 @@ std::string pong_event(std::int64_t server_time, std::string_view ref);
 std::string rooms_event(std::span<const RoomSummary> rooms, std::string_view next, std::string_view ref);
 // To the creator (with its ref) and to every other welcomed session (without).
 // A private room's creation is told to its creator only ("private": true).
-std::string created_event(std::string_view room, std::string_view by, std::string_view ref, bool private_room = false);
+// A direct conversation's creation ("direct": true) is told to its two accounts only.
+std::string created_event(std::string_view room, std::string_view by, std::string_view ref, bool private_room = false,
+                          bool direct = false);
+// The answer to `dm`: the direct conversation's room with `user` (made on the first request).
+std::string dm_event(std::string_view room, std::string_view user, std::string_view ref);
 // `members`: the room's first members, in the order given (the owner keeps them in name order);
 // `member_count`: all of them (a client pages through the rest with `members`).
 std::string joined_event(std::string_view room, std::uint64_t last_seq, std::span<const std::string_view> members,

@@ -73,6 +73,7 @@ constexpr const char* migrations[] = {
     R"sql(
     ALTER TABLE rooms ADD COLUMN kind text NOT NULL DEFAULT 'public';
     ALTER TABLE rooms ADD COLUMN password_hash text NOT NULL DEFAULT '';
+    ALTER TABLE rooms ADD COLUMN peers text NOT NULL DEFAULT '';
     CREATE TABLE room_members (
       room text NOT NULL,
       user_id text NOT NULL,
@@ -186,12 +187,14 @@ bool PostgresStore::connect_once(std::string& err) {
       // The room and its owner in one statement: a private room never exists without its owner.
       // Answers how many rooms it inserted (0: the id is taken).
       {"parley_insert_room",
-       "WITH r AS (INSERT INTO rooms(id, created_at, created_by, kind, password_hash) VALUES ($1, $2, $3, $4, $5) "
-       "ON CONFLICT DO NOTHING RETURNING id), m AS (INSERT INTO room_members(room, user_id, role, since) "
-       "SELECT id, $6::text, 'owner', $2 FROM r WHERE $6::text <> '' RETURNING 1) SELECT count(*) FROM r"},
+       "WITH r AS (INSERT INTO rooms(id, created_at, created_by, kind, password_hash, peers) VALUES ($1, $2, $3, $4, "
+       "$5, $8) ON CONFLICT DO NOTHING RETURNING id), o AS (INSERT INTO room_members(room, user_id, role, since) "
+       "SELECT id, $6::text, 'owner', $2 FROM r WHERE $6::text <> '' RETURNING 1), m AS (INSERT INTO "
+       "room_members(room, user_id, role, since) SELECT id, u, 'member', $2 FROM r, string_to_table($7::text, E'\\n') "
+       "AS u WHERE $7::text <> '' RETURNING 1) SELECT count(*) FROM r"},
       {"parley_select_room",
        "SELECT created_at, created_by, COALESCE((SELECT MAX(seq) FROM messages WHERE room = $1), 0), kind, "
-       "password_hash FROM rooms WHERE id = $1"},
+       "password_hash, peers FROM rooms WHERE id = $1"},
       {"parley_delete_messages", "DELETE FROM messages WHERE room = $1"},
       {"parley_delete_room_members", "DELETE FROM room_members WHERE room = $1"},
       {"parley_delete_room_bans", "DELETE FROM room_bans WHERE room = $1"},
@@ -273,8 +276,8 @@ std::vector<StoredRoom> PostgresStore::load_rooms_now() {
     if (!ensure_connected(err)) continue;
     Result r(PQexec(conn_,
                     "SELECT id, created_at, created_by, "
-                    "COALESCE((SELECT MAX(seq) FROM messages m WHERE m.room = r.id), 0), kind, password_hash "
-                    "FROM rooms r ORDER BY id"));
+                    "COALESCE((SELECT MAX(seq) FROM messages m WHERE m.room = r.id), 0), kind, password_hash, "
+                    "peers FROM rooms r ORDER BY id"));
     if (PQresultStatus(r.get()) == PGRES_TUPLES_OK) {
       std::vector<StoredRoom> rooms;
       rooms.reserve(static_cast<std::size_t>(PQntuples(r.get())));
@@ -284,13 +287,15 @@ std::vector<StoredRoom> PostgresStore::load_rooms_now() {
                         .created_at = int_column(r.get(), i, 1),
                         .created_by = column(r.get(), i, 2),
                         .kind = core::parse_kind(column(r.get(), i, 4)).value_or(core::RoomKind::private_room),
-                        .password_hash = column(r.get(), i, 5)};
+                        .password_hash = column(r.get(), i, 5),
+                        .peers = column(r.get(), i, 6)};
         rooms.push_back(std::move(room));
       }
       // Every room's access rows, two queries for all: rooms are few next to their messages.
       std::unordered_map<std::string, std::size_t> at;
       for (std::size_t i = 0; i < rooms.size(); ++i) at.emplace(rooms[i].id, i);
-      Result members(PQexec(conn_, "SELECT room, user_id, role, since FROM room_members ORDER BY room, since, user_id"));
+      Result members(
+          PQexec(conn_, "SELECT room, user_id, role, since FROM room_members ORDER BY room, since, user_id"));
       Result bans(PQexec(conn_, "SELECT room, user_id FROM room_bans ORDER BY room, user_id"));
       if (PQresultStatus(members.get()) == PGRES_TUPLES_OK && PQresultStatus(bans.get()) == PGRES_TUPLES_OK) {
         for (int i = 0; i < PQntuples(members.get()); ++i) {
@@ -470,6 +475,10 @@ StoreBackend::Outcome PostgresStore::try_create_room(const StoredRoom& room, std
   p.text(kind);
   p.text(room.password_hash);
   p.text(room.owner_id);
+  std::string members;  // one id per line
+  for (const auto& m : room.members) members += (members.empty() ? "" : "\n") + m.user_id;
+  p.text(members);
+  p.text(room.peers);
   Result r(PQexecPrepared(conn_, "parley_insert_room", p.size(), p.values(), p.lengths(), p.formats(), 0));
   if (PQresultStatus(r.get()) == PGRES_TUPLES_OK) {
     if (int_column(r.get(), 0, 0) != 0) return Outcome::ok;
@@ -560,7 +569,8 @@ std::error_code PostgresStore::find_room_now(const std::string& room, std::optio
                          .created_at = int_column(r.get(), 0, 0),
                          .created_by = column(r.get(), 0, 1),
                          .kind = core::parse_kind(column(r.get(), 0, 3)).value_or(core::RoomKind::private_room),
-                         .password_hash = column(r.get(), 0, 4)};
+                         .password_hash = column(r.get(), 0, 4),
+                         .peers = column(r.get(), 0, 5)};
       if (!out) return {};
       StoredAccess access;
       if (auto ec = load_access_now(room, access)) {

@@ -63,6 +63,7 @@ constexpr const char* migrations[] = {
     R"sql(
     ALTER TABLE rooms ADD COLUMN kind TEXT NOT NULL DEFAULT 'public';
     ALTER TABLE rooms ADD COLUMN password_hash TEXT NOT NULL DEFAULT '';
+    ALTER TABLE rooms ADD COLUMN peers TEXT NOT NULL DEFAULT '';
     CREATE TABLE room_members (
       room TEXT NOT NULL,
       user_id TEXT NOT NULL,
@@ -120,10 +121,11 @@ SqliteStore::SqliteStore(SqliteOptions options)
   };
   prepare(insert_sql(1).c_str(), &insert_message_);
   prepare(insert_sql(insert_rows).c_str(), &insert_messages_);
-  prepare("INSERT OR IGNORE INTO rooms(id, created_at, created_by, kind, password_hash) VALUES (?1, ?2, ?3, ?4, ?5)",
-          &insert_room_);
-  prepare("INSERT OR IGNORE INTO room_members(room, user_id, role, since) VALUES (?1, ?2, 'owner', ?3)",
-          &insert_owner_);
+  prepare(
+      "INSERT OR IGNORE INTO rooms(id, created_at, created_by, kind, password_hash, peers) VALUES (?1, ?2, ?3, ?4, ?5, "
+      "?6)",
+      &insert_room_);
+  prepare("INSERT OR IGNORE INTO room_members(room, user_id, role, since) VALUES (?1, ?2, ?4, ?3)", &insert_owner_);
   prepare("DELETE FROM room_members WHERE room = ?1", &delete_room_members_);
   prepare("DELETE FROM room_bans WHERE room = ?1", &delete_room_bans_);
   prepare(
@@ -132,7 +134,7 @@ SqliteStore::SqliteStore(SqliteOptions options)
       &select_range_);
   prepare(
       "SELECT created_at, created_by, COALESCE((SELECT MAX(seq) FROM messages WHERE room = ?1), 0), kind, "
-      "password_hash FROM rooms WHERE id = ?1",
+      "password_hash, peers FROM rooms WHERE id = ?1",
       &select_room_);
   prepare("DELETE FROM messages WHERE room = ?1", &delete_messages_);
   prepare("DELETE FROM rooms WHERE id = ?1", &delete_room_);
@@ -207,8 +209,8 @@ std::vector<StoredRoom> SqliteStore::load_rooms_now() {
   sqlite3_stmt* st = nullptr;
   sqlite3_prepare_v2(db_,
                      "SELECT id, created_at, created_by, "
-                     "COALESCE((SELECT MAX(seq) FROM messages m WHERE m.room = r.id), 0), kind, password_hash "
-                     "FROM rooms r ORDER BY id",
+                     "COALESCE((SELECT MAX(seq) FROM messages m WHERE m.room = r.id), 0), kind, password_hash, "
+                     "peers FROM rooms r ORDER BY id",
                      -1, &st, nullptr);
   while (sqlite3_step(st) == SQLITE_ROW) {
     StoredRoom room{.id = text_column(st, 0),
@@ -216,15 +218,16 @@ std::vector<StoredRoom> SqliteStore::load_rooms_now() {
                     .created_at = sqlite3_column_int64(st, 1),
                     .created_by = text_column(st, 2),
                     .kind = core::parse_kind(text_column(st, 4)).value_or(core::RoomKind::private_room),
-                    .password_hash = text_column(st, 5)};
+                    .password_hash = text_column(st, 5),
+                    .peers = text_column(st, 6)};
     rooms.push_back(std::move(room));
   }
   sqlite3_finalize(st);
   // Every room's access rows, two queries for all: rooms are few next to their messages.
   std::unordered_map<std::string, std::size_t> at;
   for (std::size_t i = 0; i < rooms.size(); ++i) at.emplace(rooms[i].id, i);
-  sqlite3_prepare_v2(db_, "SELECT room, user_id, role, since FROM room_members ORDER BY room, since, user_id", -1,
-                     &st, nullptr);
+  sqlite3_prepare_v2(db_, "SELECT room, user_id, role, since FROM room_members ORDER BY room, since, user_id", -1, &st,
+                     nullptr);
   while (sqlite3_step(st) == SQLITE_ROW) {
     auto it = at.find(text_column(st, 0));
     if (it == at.end() || rooms[it->second].members.size() >= max_loaded_members) continue;
@@ -449,17 +452,26 @@ StoreBackend::Outcome SqliteStore::try_create_room(const StoredRoom& room, std::
         bind_text(insert_room_, 3, room.created_by);
         bind_text(insert_room_, 4, kind);
         bind_text(insert_room_, 5, room.password_hash);
+        bind_text(insert_room_, 6, room.peers);
         if (sqlite3_step(insert_room_) != SQLITE_DONE) return false;
         inserted = sqlite3_changes(db_) > 0;
         return true;
       },
       [&] {
-        if (!inserted || room.owner_id.empty()) return true;
-        sqlite3_reset(insert_owner_);
-        bind_text(insert_owner_, 1, room.id);
-        bind_text(insert_owner_, 2, room.owner_id);
-        sqlite3_bind_int64(insert_owner_, 3, room.created_at);
-        return sqlite3_step(insert_owner_) == SQLITE_DONE;
+        if (!inserted) return true;
+        auto add = [&](const std::string& user_id, const std::string& role) {
+          sqlite3_reset(insert_owner_);
+          bind_text(insert_owner_, 1, room.id);
+          bind_text(insert_owner_, 2, user_id);
+          sqlite3_bind_int64(insert_owner_, 3, room.created_at);
+          bind_text(insert_owner_, 4, role);
+          return sqlite3_step(insert_owner_) == SQLITE_DONE;
+        };
+        const std::string owner = "owner", member = "member";
+        if (!room.owner_id.empty() && !add(room.owner_id, owner)) return false;
+        for (const auto& m : room.members)
+          if (!add(m.user_id, member)) return false;
+        return true;
       },
   });
   if (!stored_ok) {
@@ -532,7 +544,8 @@ std::error_code SqliteStore::find_room_now(const std::string& room, std::optiona
                      .created_at = sqlite3_column_int64(st, 0),
                      .created_by = text_column(st, 1),
                      .kind = core::parse_kind(text_column(st, 3)).value_or(core::RoomKind::private_room),
-                     .password_hash = text_column(st, 4)};
+                     .password_hash = text_column(st, 4),
+                     .peers = text_column(st, 5)};
     sqlite3_reset(st);  // ends its read transaction: an open one would hold back every checkpoint
     StoredAccess access;
     if (auto ec = load_access_now(room, access)) {

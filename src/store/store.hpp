@@ -42,8 +42,12 @@ struct StoredRoom {
   // its password (an argon2id hash; empty: by invitation only).
   core::RoomKind kind = core::RoomKind::public_room;
   std::string password_hash{};
+  // A direct conversation's two accounts, "id\tname" per line (the names as they were when it
+  // began): who it is with, for the room list. Empty for other rooms.
+  std::string peers{};
   // create_room: the creator's account id, made the room's owner in the same step (empty: a
-  // guest's or the operator's room, without an owner).
+  // guest's or the operator's room, without an owner); and `members` are made members (a direct
+  // conversation's two), in the same step too.
   std::string owner_id{};
   // load_rooms and find_room: the room's members (oldest first, at most max_loaded_members) and
   // bans, as load_access answers them.

@@ -151,5 +151,22 @@ TYPED_TEST(StoreAccess, ADeletedRoomTakesItsMembersAndBansWithIt) {
   EXPECT_TRUE(this->access("gone").members.empty());
 }
 
+TYPED_TEST(StoreAccess, ADirectConversationIsCreatedWithItsTwoMembersAndPeers) {
+  StoredRoom dm{"dm-0123456789abcdef01234567", 0, 1'700'000'000'000, "ada"};
+  dm.kind = RoomKind::direct;
+  dm.peers = "u_ada\tada\nu_bob\tbob";
+  dm.members = {{"u_ada", Role::member, 0}, {"u_bob", Role::member, 0}};
+  ASSERT_FALSE(this->create(dm));
+  this->reopen();
+  auto found = this->find(dm.id);
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->kind, RoomKind::direct);
+  EXPECT_EQ(found->peers, dm.peers);
+  EXPECT_EQ(roles(this->access(dm.id)),
+            (std::vector<std::pair<std::string, Role>>{{"u_ada", Role::member}, {"u_bob", Role::member}}));
+  // The same creation again (a retry after a lost answer) is that creation.
+  EXPECT_FALSE(this->create(dm));
+}
+
 }  // namespace
 }  // namespace parley::contract

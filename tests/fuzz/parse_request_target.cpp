@@ -92,6 +92,7 @@ int parse_request(const std::uint8_t* data, std::size_t size) {
         FUZZ_CHECK(string_field(o, "room", req->room));
         FUZZ_CHECK(count_field(o, "since", req->since) && optional_string_field(o, "password", req->password));
         break;
+      case T::dm: FUZZ_CHECK(string_field(o, "user", req->user)); break;
       case T::invite:
       case T::unban: FUZZ_CHECK(string_field(o, "room", req->room) && string_field(o, "user", req->user)); break;
       case T::remove:

@@ -192,5 +192,51 @@ TEST(RoomAccess, RoomPasswordGuessesSpendTheSignInBudget) {
   EXPECT_GT(u64(r, "retry_after_ms"), 0u);
 }
 
+TEST(RoomAccess, ADirectConversationIsItsTwoAccountsOnly) {
+  ServerProcess server(with_accounts({}));
+  auto ada = account(server, "ada");
+  auto bob = account(server, "bob");
+  auto cy = account(server, "cy");
+  auto dm = ada->request({{"type", "dm"}, {"user", "Bob"}});
+  ASSERT_EQ(type_of(dm), "dm") << dump(dm);
+  const std::string room = str(dm, "room");
+  EXPECT_TRUE(room.starts_with("dm-")) << room;
+  EXPECT_EQ(str(dm, "user"), "bob");
+  // bob hears of it; cy does not, and does not see it listed.
+  auto told = bob->wait_for("created", [&](const json::object& e) { return str(e, "room") == room; });
+  ASSERT_TRUE(told);
+  EXPECT_EQ(str(*told, "by"), "ada");
+  EXPECT_TRUE(told->at("direct").as_bool());
+  EXPECT_FALSE(cy->wait_for("created", {}, 200ms));
+  EXPECT_FALSE(listed(*cy).contains(room));
+  // One per pair, whoever asks.
+  auto back = bob->request({{"type", "dm"}, {"user", "ada"}});
+  EXPECT_EQ(str(back, "room"), room) << dump(back);
+  auto rooms = bob->request({{"type", "rooms"}});
+  bool found = false;
+  for (const auto& v : rooms.at("rooms").as_array()) {
+    const auto& r = v.as_object();
+    if (str(r, "room") != room) continue;
+    found = true;
+    EXPECT_TRUE(r.at("direct").as_bool());
+    EXPECT_EQ(str(r, "with"), "ada");
+  }
+  EXPECT_TRUE(found) << dump(rooms);
+  ada->join(room);
+  bob->join(room);
+  ada->send_message(room, "d1", "just us");
+  ASSERT_TRUE(bob->wait_for("message", [](const json::object& m) { return str(m, "text") == "just us"; }));
+  // A third account: no join, no invitation, no moderation; a guest: no conversation at all.
+  expect_error(*cy, {{"type", "join"}, {"room", room}}, "forbidden");
+  expect_error(*ada, {{"type", "invite"}, {"room", room}, {"user", "cy"}}, "forbidden");
+  expect_error(*ada, {{"type", "remove"}, {"room", room}, {"user", "bob"}}, "forbidden");
+  expect_error(*ada, {{"type", "dm"}, {"user", "ada"}}, "bad_request");
+  expect_error(*ada, {{"type", "dm"}, {"user", "nobody"}}, "no_such_user");
+  expect_error(*cy, {{"type", "create"}, {"room", room}}, "bad_room");
+  WsClient guest(server.port());
+  guest.hello("dora");
+  expect_error(guest, {{"type", "dm"}, {"user", "ada"}}, "forbidden");
+}
+
 }  // namespace
 }  // namespace parley::it

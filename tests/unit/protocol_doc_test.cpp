@@ -214,10 +214,14 @@ std::optional<std::string> encode_like(const json::object& o) {
     std::vector<p::RoomSummary> rooms;
     for (const auto& r : o.at("rooms").as_array())
       rooms.push_back({str(r.as_object(), "room"), r.at("members").to_number<std::uint64_t>(),
-                       r.at("last_seq").to_number<std::uint64_t>(), flag(r.as_object(), "private")});
+                       r.at("last_seq").to_number<std::uint64_t>(), flag(r.as_object(), "private"),
+                       flag(r.as_object(), "direct"),
+                       r.as_object().contains("with") ? str(r.as_object(), "with") : ""});
     return p::rooms_event(rooms, o.contains("next") ? str(o, "next") : std::string_view(), ref);
   }
-  if (type == "created") return p::created_event(str(o, "room"), str(o, "by"), ref, flag(o, "private"));
+  if (type == "created")
+    return p::created_event(str(o, "room"), str(o, "by"), ref, flag(o, "private"), flag(o, "direct"));
+  if (type == "dm") return p::dm_event(str(o, "room"), str(o, "user"), ref);
   if (type == "room_deleted") return p::room_deleted_event(str(o, "room"));
   if (type == "joined") {
     std::vector<std::string_view> members;
@@ -279,7 +283,7 @@ TEST_F(ProtocolDoc, ServerExamplesAreWhatTheirEncodersWrite) {
   // Every event type the server sends has an example.
   for (const char* type :
        {"welcome", "pong", "rooms", "created", "room_deleted", "joined", "members", "left", "ack", "message",
-        "presence", "typing", "history", "error", "removed", "invited", "unbanned", "role"})
+        "presence", "typing", "history", "error", "removed", "invited", "unbanned", "role", "dm"})
     EXPECT_TRUE(types.count(type)) << "docs/protocol.md has no example of " << type;
 }
 

@@ -68,8 +68,23 @@ TEST(RoomAccess, OnlyAHigherRoleActsOnAnother) {
   EXPECT_FALSE(r.may_act_on("u_owner", "u_owner", A::remove)) << "not oneself";
 }
 
+TEST(RoomAccess, ADirectConversationIsItsTwoMembersWithNoPowers) {
+  RoomAccess r(RoomKind::direct);
+  r.set_role("u_ada", Role::member);
+  r.set_role("u_bob", Role::member);
+  EXPECT_TRUE(r.is_private());
+  EXPECT_TRUE(r.is_direct());
+  EXPECT_TRUE(r.may("u_ada", A::join));
+  EXPECT_FALSE(r.may("u_cy", A::join));
+  EXPECT_FALSE(r.may("u_cy", A::see));
+  EXPECT_FALSE(r.may("u_ada", A::invite));
+  EXPECT_FALSE(r.may_act_on("u_ada", "u_bob", A::remove));
+  EXPECT_FALSE(r.may_act_on("u_ada", "u_bob", A::set_role));
+}
+
 TEST(RoomAccess, NamesRoundTripAndUnknownOnesAreRefused) {
-  for (auto k : {RoomKind::public_room, RoomKind::private_room}) EXPECT_EQ(parse_kind(kind_name(k)), k);
+  for (auto k : {RoomKind::public_room, RoomKind::private_room, RoomKind::direct})
+    EXPECT_EQ(parse_kind(kind_name(k)), k);
   for (auto role : {Role::member, Role::moderator, Role::owner}) EXPECT_EQ(parse_role(role_name(role)), role);
   EXPECT_FALSE(parse_kind("secret"));
   EXPECT_FALSE(parse_role("admin"));
