@@ -40,4 +40,9 @@ bool constant_time_equal(std::string_view a, std::string_view b) noexcept;
 // reused: 128 random bits do not repeat, and a deleted account's id is not given out again.
 std::string new_user_id();
 
+// A guest's id: "g_" and 8 random bytes in lowercase hex (18 chars), made at its welcome, one per
+// connection: not stable (a guest is its name; the same guest reconnecting gets another id), only
+// distinct between connections. 64 bits: ids of connections live at once do not meet.
+std::string new_guest_id();
+
 }  // namespace parley::auth

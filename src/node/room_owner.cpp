@@ -146,7 +146,7 @@ void RoomOwner::send(Shard& owner, core::Message m, SessionRef who, std::string 
                      if (r->state != OwnedRoom::State::ready)
                        return delivery_.reply_now(who, protocol::error_event(errc::store_failed, {}, ref));
                      if (ctx_.broker) return cluster_.send(owner, *r, std::move(m), who, std::move(ref));
-                     if (auto hit = r->log.find_cid(m.from, m.cid)) {
+                     if (auto hit = r->log.find_cid(m)) {
                        // A cid already used for another text is not a retry: its sender would
                        // believe the new text stored. A retry gets the original ack, nothing stored
                        // twice.

@@ -30,7 +30,8 @@ using protocol::errc;
 
 std::vector<core::Message> batch(std::uint64_t first, std::uint64_t count) {
   std::vector<core::Message> out;
-  for (auto seq = first; seq < first + count; ++seq) out.push_back(core::Message{"r", seq, "ada", "hi", 1, "c"});
+  for (auto seq = first; seq < first + count; ++seq)
+    out.push_back(core::Message{"r", seq, "ada", "hi", 1, "c", "u_ada"});
   return out;
 }
 
