@@ -220,8 +220,8 @@ void SqliteStore::set_password(std::string user_id, std::string password_hash, s
 void SqliteStore::delete_user(std::string user_id, Done done) {
   worker_.delete_user(std::move(user_id), std::move(done));
 }
-void SqliteStore::create_session(StoredSession session, Done done) {
-  worker_.create_session(std::move(session), std::move(done));
+void SqliteStore::create_session(StoredSession session, std::size_t max_per_user, CreateSessionDone done) {
+  worker_.create_session(std::move(session), max_per_user, std::move(done));
 }
 void SqliteStore::find_session(std::string token_digest, std::int64_t now_ms, FindSessionDone done) {
   worker_.find_session(std::move(token_digest), now_ms, std::move(done));
