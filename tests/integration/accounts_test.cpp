@@ -330,6 +330,25 @@ TEST(Accounts, MessagesCarryTheSendersUid) {
   EXPECT_EQ(str(stored[1], "uid"), bob_id);
 }
 
+// auth.max_sessions_per_user: a sign-in past it ends the oldest session, and the metric counts it.
+TEST(Accounts, SigningInPastTheSessionCapEndsTheOldest) {
+  ServerProcess server(with({"auth.max_sessions_per_user=2"}));
+  auto first = register_user(server.port(), "ada", "correct horse");
+  ASSERT_EQ(first.status, 201);
+  std::this_thread::sleep_for(5ms);  // created_at is in ms: three sessions, three instants
+  auto second = login(server.port(), "ada", "correct horse");
+  std::this_thread::sleep_for(5ms);
+  auto third = login(server.port(), "ada", "correct horse");
+  ASSERT_EQ(third.status, 200);
+  auto me = [&](const HttpResponse& r) {
+    return api(server.port(), "GET", "/api/me", {}, cookie_header(session_cookie(r))).status;
+  };
+  EXPECT_EQ(me(first), 401) << "the oldest session ended";
+  EXPECT_EQ(me(second), 200);
+  EXPECT_EQ(me(third), 200);
+  EXPECT_EQ(fetch_metric(server.port(), "parley_auth_sessions_evicted_total"), 1.0);
+}
+
 TEST(Accounts, AnEndedSessionClosesItsOpenSockets) {
   ServerProcess server(with({}));
   auto a = register_user(server.port(), "ada", "correct horse", true);
