@@ -184,6 +184,8 @@ std::vector<ConfigKey> config_keys(Config& c) {
       number_key("auth.hash_threads", "password hashes at once, each on a thread of its own", c.auth.hash_threads),
       number_key("auth.hash_queue", "password hashes waiting for a thread (503 past it)", c.auth.hash_queue),
       number_key("auth.session_ttl_ms", "a sign-in session unused this long ends", c.auth.session_ttl_ms),
+      number_key("auth.max_sessions_per_user", "sessions one account keeps; signing in past it ends the oldest",
+                 c.auth.max_sessions_per_user),
       number_key("auth.signin_rate_per_address", "sign-in attempts per second per client address, after the burst",
                  c.auth.signin_rate_per_address),
       number_key("auth.signin_burst_per_address", "sign-in attempts an address may make at once (429 past it)",

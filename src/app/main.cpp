@@ -77,6 +77,7 @@ int main(int argc, char** argv) try {
     config.auth.password.validate();
     if (config.auth.hash_threads == 0) throw std::invalid_argument("auth.hash_threads: at least 1");
     if (config.auth.hash_queue == 0) throw std::invalid_argument("auth.hash_queue: at least 1");
+    if (config.auth.max_sessions_per_user == 0) throw std::invalid_argument("auth.max_sessions_per_user: at least 1");
     spdlog::set_default_logger(spdlog::stderr_color_mt("parley"));
     spdlog::set_level(level);
     if (print_config) {

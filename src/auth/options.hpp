@@ -15,7 +15,10 @@ struct AuthOptions {
   unsigned hash_threads = 1;    // auth.hash_threads: hashes at once (each holds password.memlimit)
   std::size_t hash_queue = 64;  // auth.hash_queue: hashes waiting; past it 503
   std::int64_t session_ttl_ms = std::int64_t{30} * 24 * 3600 * 1000;  // unused this long, a session ends
-  double signin_rate_per_address = 0.2;                               // attempts per second, after the burst
+  // auth.max_sessions_per_user: signing in past it ends the user's oldest sessions. 50: a person's
+  // browsers and devices, with room to spare; a script signing in in a loop cannot grow the table.
+  std::size_t max_sessions_per_user = 50;
+  double signin_rate_per_address = 0.2;  // attempts per second, after the burst
   double signin_burst_per_address = 20;
   double signin_rate_per_account = 0.05;  // one attempt per 20 s after the burst
   double signin_burst_per_account = 5;

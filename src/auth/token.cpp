@@ -16,6 +16,7 @@ static_assert(sodium_base64_ENCODED_LEN(token_bytes, token_variant) == token_len
 static_assert(crypto_generichash_BYTES == token_digest_length / 2);
 
 constexpr std::size_t user_id_bytes = 16;
+constexpr std::size_t guest_id_bytes = 8;
 
 }  // namespace
 
@@ -72,6 +73,15 @@ std::string direct_room_id(std::string_view a, std::string_view b) {
   both.append(a).push_back('\n');
   both.append(b);
   return "dm-" + token_digest(both).substr(0, 24);
+}
+
+std::string new_guest_id() {
+  ensure_sodium();
+  std::array<unsigned char, guest_id_bytes> bytes{};
+  randombytes_buf(bytes.data(), bytes.size());
+  std::array<char, guest_id_bytes * 2 + 1> hex{};
+  sodium_bin2hex(hex.data(), hex.size(), bytes.data(), bytes.size());
+  return "g_" + std::string(hex.data(), guest_id_bytes * 2);
 }
 
 }  // namespace parley::auth

@@ -46,4 +46,9 @@ std::string new_user_id();
 // room's members decide its access, not its id.
 std::string direct_room_id(std::string_view a, std::string_view b);
 
+// A guest's id: "g_" and 8 random bytes in lowercase hex (18 chars), made at its welcome, one per
+// connection: not stable (a guest is its name; the same guest reconnecting gets another id), only
+// distinct between connections. 64 bits: ids of connections live at once do not meet.
+std::string new_guest_id();
+
 }  // namespace parley::auth

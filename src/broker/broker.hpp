@@ -5,7 +5,8 @@
 //
 //   publish()  assigns the room's next seq (one atomic step for the whole cluster), appends the
 //              message to the room's log (a capped stream) and publishes it to every node
-//              subscribed to the room. A repeated (from, cid) returns the original seq instead.
+//              subscribed to the room. A repeated (sender, cid) returns the original seq instead: the
+//              sender as core::sender_key() names it (the user id; a guest's name).
 //   delivery   at most once, in seq order per room *as published*; a node may miss messages
 //              (Pub/Sub is fire-and-forget), so receivers check seqs and repair gaps with fetch().
 //   fetch()    the room's logged messages with seq > after, ascending. The log is capped: it may
@@ -41,7 +42,7 @@ struct PresenceSnapshot {
 struct Published {
   std::uint64_t seq = 0;
   std::int64_t ts = 0;
-  bool duplicate = false;  // (from, cid) was published before: seq and ts are the original's
+  bool duplicate = false;  // (sender, cid) was published before: seq and ts are the original's
 };
 
 class Handler {

@@ -173,7 +173,7 @@ void MemoryBroker::publish(const core::Message& msg, PublishDone done) {
   boost::asio::post(cluster_.ctx_, [this, m = msg, done = std::move(done)]() mutable {
     if (!cluster_.up_) return done(errc::unavailable, {});
     auto& room = cluster_.rooms_[m.room];
-    const std::string key = m.from + '\0' + m.cid;
+    const std::string key = core::sender_key(m) + '\0' + m.cid;
     if (auto it = room.cids.find(key); it != room.cids.end())
       return done({}, Published{it->second.first, it->second.second, true});
     room.seq = std::max(room.seq, m.seq);  // the caller's floor

@@ -15,8 +15,8 @@ namespace parley::broker {
 
 namespace {
 
-// KEYS: seq, log, cids, cidq. ARGV: channel, cidkey, entry-without-seq ("ts\nfrom\ncid\ntext"),
-// ts, log capacity, floor.
+// KEYS: seq, log, cids, cidq. ARGV: channel, cidkey (core::sender_key '\0' cid), entry without its
+// seq (encode_entry_after_seq), ts, log capacity, floor.
 constexpr const char* publish_lua = R"lua(
 local dup = redis.call('HGET', KEYS[3], ARGV[2])
 if dup then return {0, dup} end
@@ -68,9 +68,16 @@ RedisOptions parse_redis_url(const std::string& url) {
   return o;
 }
 
-std::string encode_entry(const core::Message& m) {
-  return std::to_string(m.seq) + '\n' + std::to_string(m.ts) + '\n' + m.from + '\n' + m.cid + '\n' + m.text;
+std::string encode_entry_after_seq(const core::Message& m) {
+  std::string e = std::to_string(m.ts);
+  if (!m.from_id.empty()) e += ':' + std::to_string(m.from_id.size());
+  e += '\n' + m.from + '\n' + m.cid + '\n';
+  e += m.from_id;
+  e += m.text;
+  return e;
 }
+
+std::string encode_entry(const core::Message& m) { return std::to_string(m.seq) + '\n' + encode_entry_after_seq(m); }
 
 std::optional<core::Message> decode_entry(const std::string& room, std::string_view e) {
   core::Message m;
@@ -82,10 +89,17 @@ std::optional<core::Message> decode_entry(const std::string& room, std::string_v
     f = e.substr(0, nl);
     e.remove_prefix(nl + 1);
   }
-  if (!parse_number(fields[0], m.seq) || !parse_number(fields[1], m.ts)) return std::nullopt;
+  std::size_t id_bytes = 0;
+  std::string_view ts = fields[1];
+  if (const auto colon = ts.find(':'); colon != std::string_view::npos) {
+    if (!parse_number(ts.substr(colon + 1), id_bytes) || id_bytes > e.size()) return std::nullopt;
+    ts = ts.substr(0, colon);
+  }
+  if (!parse_number(fields[0], m.seq) || !parse_number(ts, m.ts)) return std::nullopt;
   m.from = fields[2];
   m.cid = fields[3];
-  m.text = e;
+  m.from_id = e.substr(0, id_bytes);
+  m.text = e.substr(id_bytes);
   return m;
 }
 
@@ -169,10 +183,11 @@ void RedisBroker::on_channel_message(std::string_view ch, std::string_view paylo
 }
 
 void RedisBroker::publish(const core::Message& m, PublishDone done) {
-  std::string cidkey = m.from;
+  // Retries are deduplicated per sender (its id; a guest's name: core::sender_key).
+  std::string cidkey = core::sender_key(m);
   cidkey.push_back('\0');
   cidkey += m.cid;
-  std::string rest = std::to_string(m.ts) + '\n' + m.from + '\n' + m.cid + '\n' + m.text;
+  std::string rest = encode_entry_after_seq(m);
   const std::uint64_t floor = m.seq;  // a Redis that lost its data must not reuse seqs
   // A send during an outage is refused at once, and one Redis does not answer in time is refused
   // then: the client retries with the same cid, which the script dedupes if this one ran after

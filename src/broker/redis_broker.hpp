@@ -59,8 +59,13 @@ std::string random_node_id();
 // "redis://host:port" or "host:port" → options; throws std::invalid_argument.
 RedisOptions parse_redis_url(const std::string& url);
 
-// Encoding of a message in a stream entry and on a channel: "seq\nts\nfrom\ncid\ntext".
+// Encoding of a message in a stream entry and on a channel: "seq\nts\nfrom\ncid\ntext", and
+// with a sender id "seq\nts:N\nfrom\ncid\n" + the id's N bytes + text. The length, not a line:
+// an id is opaque (it may hold a newline), and an entry without one (written before messages
+// carried ids) is the first form, which decodes with an empty from_id.
 std::string encode_entry(const core::Message& m);
+// The entry without its seq (what the publish script prefixes with the seq it assigns).
+std::string encode_entry_after_seq(const core::Message& m);
 std::optional<core::Message> decode_entry(const std::string& room, std::string_view entry);
 
 class RedisBroker final : public Broker {

@@ -6,10 +6,10 @@
 namespace parley::core {
 
 namespace {
-std::string cid_key(std::string_view from, std::string_view cid) {
+std::string cid_key(std::string_view sender, std::string_view cid) {
   std::string key;
-  key.reserve(from.size() + 1 + cid.size());
-  key.append(from).push_back('\0');
+  key.reserve(sender.size() + 1 + cid.size());
+  key.append(sender).push_back('\0');
   key.append(cid);
   return key;
 }
@@ -46,8 +46,8 @@ void RoomLog::assign(Message& m) {
   if (!m.cid.empty()) remember_cid(m);
 }
 
-std::optional<RoomLog::CidHit> RoomLog::find_cid(std::string_view from, std::string_view cid) const {
-  auto it = cids_.find(cid_key(from, cid));
+std::optional<RoomLog::CidHit> RoomLog::find_cid(std::string_view sender, std::string_view cid) const {
+  auto it = cids_.find(cid_key(sender, cid));
   if (it == cids_.end()) return std::nullopt;
   return it->second;
 }
@@ -56,7 +56,7 @@ std::uint64_t RoomLog::text_hash(std::string_view text) noexcept { return std::h
 
 void RoomLog::remember_cid(const Message& m) {
   if (dedupe_window_ == 0) return;
-  auto [it, inserted] = cids_.try_emplace(cid_key(m.from, m.cid), CidHit{m.seq, m.ts, text_hash(m.text)});
+  auto [it, inserted] = cids_.try_emplace(cid_key(sender_key(m), m.cid), CidHit{m.seq, m.ts, text_hash(m.text)});
   if (!inserted) return;
   cid_order_.push_back(it->first);
   while (cid_order_.size() > dedupe_window_) {

@@ -46,7 +46,9 @@ class RoomLog {
 
   // Assigns the next seq to `m` and remembers its cid; the caller commits it later, in order.
   void assign(Message& m);
-  std::optional<CidHit> find_cid(std::string_view from, std::string_view cid) const;
+  // The send of `cid` by the sender of `sender` (sender_key(): an id, or a guest's name).
+  std::optional<CidHit> find_cid(std::string_view sender, std::string_view cid) const;
+  std::optional<CidHit> find_cid(const Message& m) const { return find_cid(sender_key(m), m.cid); }
 
   // Records that the message with the next committed seq is durable; returns its entry.
   const Entry& commit(Message m);
@@ -72,7 +74,7 @@ class RoomLog {
   std::uint64_t assigned_ = 0;
   std::uint64_t committed_ = 0;
   std::deque<Entry> ring_;
-  std::unordered_map<std::string, CidHit> cids_;  // key: from '\0' cid
+  std::unordered_map<std::string, CidHit> cids_;  // key: sender_key '\0' cid
   std::deque<std::string> cid_order_;             // eviction order, oldest first
 };
 

@@ -311,16 +311,20 @@ void Accounts::start_session(store::StoredUser user, const ApiRequest& req, bool
   s.expires_at = s.created_at + options_.session_ttl_ms;
   s.label = req.user_agent.substr(0, std::min<std::size_t>(req.user_agent.size(), 200));
   const bool secure = req.secure;
-  store_.create_session(s, [this, token, want_token, status, secure, user = std::move(user),
-                            respond = std::move(respond)](std::error_code ec) {
-    if (ec) return respond(store_error(ec));
-    protocol::JsonWriter w;
-    w.raw("user", user_json(user));
-    if (want_token) w.str("token", token);
-    ApiResponse r{status, std::move(w).done(), {}};
-    r.headers.emplace_back("Set-Cookie", cookie(token, options_.session_ttl_ms, secure));
-    respond(std::move(r));
-  });
+  // Past auth.max_sessions_per_user the user's oldest sessions end, in the same transaction. (A
+  // WebSocket open with one of them stays until it closes: the store does not say which ended.)
+  store_.create_session(s, options_.max_sessions_per_user,
+                        [this, token, want_token, status, secure, user = std::move(user), respond = std::move(respond)](
+                            std::error_code ec, std::size_t evicted) {
+                          if (evicted > 0) counters_.sessions_evicted.add(evicted);
+                          if (ec) return respond(store_error(ec));
+                          protocol::JsonWriter w;
+                          w.raw("user", user_json(user));
+                          if (want_token) w.str("token", token);
+                          ApiResponse r{status, std::move(w).done(), {}};
+                          r.headers.emplace_back("Set-Cookie", cookie(token, options_.session_ttl_ms, secure));
+                          respond(std::move(r));
+                        });
 }
 
 void Accounts::authenticate(std::string_view token, AuthDone done) {

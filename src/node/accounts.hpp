@@ -95,13 +95,14 @@ class Accounts final : public net::ApiService {
   void sweep(std::int64_t now_ms);
 
   struct Counters {
-    core::SharedCounter registered;       // accounts made
-    core::SharedCounter signins;          // sign-ins that succeeded
-    core::SharedCounter signin_failures;  // wrong name or password
-    core::SharedCounter throttled;        // attempts refused by a budget (429)
-    core::SharedCounter jwt_ok;           // hellos with a valid JWT
-    core::SharedCounter jwt_expired;      // with a JWT past its exp
-    core::SharedCounter jwt_invalid;      // with a JWT refused for any other reason
+    core::SharedCounter registered;        // accounts made
+    core::SharedCounter signins;           // sign-ins that succeeded
+    core::SharedCounter signin_failures;   // wrong name or password
+    core::SharedCounter throttled;         // attempts refused by a budget (429)
+    core::SharedCounter jwt_ok;            // hellos with a valid JWT
+    core::SharedCounter jwt_expired;       // with a JWT past its exp
+    core::SharedCounter jwt_invalid;       // with a JWT refused for any other reason
+    core::SharedCounter sessions_evicted;  // oldest sessions ended by auth.max_sessions_per_user
   };
   const Counters& counters() const noexcept { return counters_; }
   const auth::HashPool& pool() const noexcept { return pool_; }

@@ -48,8 +48,10 @@ class Client final : public net::ConnectionState, public hub::Member {
   void deliver_shared(const std::shared_ptr<const std::string>& events) override { connection_.enqueue_shared(events); }
 
   // Protocol state, for the session side (node/requests.cpp).
-  std::string user;     // empty until hello
-  std::string user_id;  // the account's id when signed in, "x_" + sub for a JWT; empty for a guest
+  std::string user;  // empty until hello
+  // The user's id once welcomed: the account's ("u_…") when signed in, "x_" + sub for a JWT, else
+  // a guest's made for this connection ("g_…", core::is_guest_id). Messages carry it as "uid".
+  std::string user_id;
   std::string session;  // the digest of the session it signed in with (Accounts::set_on_ended); a
                         // JWT has none: nothing ends it before its exp
   // A hello is being checked (a session token, a JWT, or a guest's name against the accounts): requests

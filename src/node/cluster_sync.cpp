@@ -17,7 +17,7 @@ namespace parley::node {
 using protocol::errc;
 
 void ClusterSync::send(Shard& owner, OwnedRoom& r, core::Message m, SessionRef who, std::string ref) {
-  if (auto hit = r.log.find_cid(m.from, m.cid)) {
+  if (auto hit = r.log.find_cid(m)) {
     if (hit->text_hash != core::RoomLog::text_hash(m.text))
       return delivery_.reply_now(who, protocol::error_event(errc::cid_conflict, {}, ref));
     // A retry of a message this node has applied: applied means published, not committed (its

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "core/message.hpp"
 #include "core/names.hpp"
 #include "node/client.hpp"
 
@@ -66,7 +67,7 @@ Node::Node(NodeOptions options, store::Store& store, broker::Broker* broker) : c
   // reconnect.)
   ctx_.accounts.set_on_registered([this](const std::string& key) {
     close_clients("name registered", [key](const Client& s) {
-      return !s.user.empty() && s.user_id.empty() && core::name_skeleton(s.user) == key;
+      return !s.user.empty() && core::is_guest_id(s.user_id) && core::name_skeleton(s.user) == key;
     });
   });
 }

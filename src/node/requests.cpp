@@ -8,6 +8,7 @@
 
 #include "auth/jwt.hpp"
 #include "auth/token.hpp"
+#include "core/message.hpp"
 #include "core/names.hpp"
 #include "core/validate.hpp"
 #include "node/delivery.hpp"
@@ -24,6 +25,11 @@ using protocol::RequestType;
 
 namespace {
 SessionRef ref_of(const Client& s) { return SessionRef{s.shard().index(), s.id()}; }
+
+// The key of the user's send and room-creation budgets (and its cids: core::sender_key): an
+// account's id, so that its budget follows it whatever its name; a guest's name, as a guest's id
+// is new with every connection and a budget keyed on it would be one per reconnect.
+std::string budget_key(const Client& s) { return core::sender_key(s.user_id, s.user); }
 
 std::string retry_after(std::int64_t ms) { return "\"retry_after_ms\":" + std::to_string(ms); }
 
@@ -234,8 +240,10 @@ void Requests::welcomed(SessionRef who, std::function<void(Client&)> finish) {
 }
 
 void Requests::welcome(Client& s, std::string name, const std::string& ref) {
-  // The normalised name is the user's name from here on; `welcome` tells the client.
+  // The normalised name is the user's name from here on; `welcome` tells the client. A guest
+  // gets its id now, for this connection (an account's came with its session).
   s.user = std::move(name);
+  if (s.user_id.empty()) s.user_id = auth::new_guest_id();
   const auto& l = ctx_.options.limits;
   const protocol::WelcomeLimits limits{l.max_text_length,
                                        l.max_frame_bytes,
@@ -246,7 +254,7 @@ void Requests::welcome(Client& s, std::string name, const std::string& ref) {
                                        l.typing_interval_ms};
   char sid[24];
   std::snprintf(sid, sizeof sid, "s-%llx", static_cast<unsigned long long>(s.id()));
-  s.send(protocol::welcome_event(s.user, sid, ctx_.now_ms(), limits, ref));
+  s.send(protocol::welcome_event(s.user, s.user_id, sid, ctx_.now_ms(), limits, ref));
 }
 
 void Requests::do_rooms(Client& s, protocol::Request& req) {
@@ -346,7 +354,7 @@ void Requests::do_create(Client& s, protocol::Request& req) {
   std::int64_t wait_ms = 0;
   using A = core::KeyedLimits::Action;
   if (!ctx_.per_address.take(s.connection().peer_address(), A::create_room, now, wait_ms) ||
-      !ctx_.per_user.take(s.user, A::create_room, now, wait_ms)) {
+      !ctx_.per_user.take(budget_key(s), A::create_room, now, wait_ms)) {
     s.shard().metrics().rate_limited.add();
     return send_error(s, errc::rate_limited, req.ref, "too many rooms created; wait before creating another",
                       retry_after(wait_ms));
@@ -480,12 +488,17 @@ void Requests::do_send(Client& s, protocol::Request& req) {
   using A = core::KeyedLimits::Action;
   if (!s.send_bucket().take(now, wait_ms) ||
       !ctx_.per_address.take(s.connection().peer_address(), A::send, now, wait_ms) ||
-      !ctx_.per_user.take(s.user, A::send, now, wait_ms)) {
+      !ctx_.per_user.take(budget_key(s), A::send, now, wait_ms)) {
     s.shard().metrics().rate_limited.add();
     return send_error(s, errc::rate_limited, req.ref, {}, retry_after(wait_ms));
   }
-  core::Message m{std::move(req.room),     0, s.user, std::move(req.text), now, std::move(req.cid),
-                  ctx_.clock().steady_ns()};
+  core::Message m{.room = std::move(req.room),
+                  .from = s.user,
+                  .text = std::move(req.text),
+                  .ts = now,
+                  .cid = std::move(req.cid),
+                  .from_id = s.user_id,
+                  .arrived_ns = ctx_.clock().steady_ns()};
   Shard& owner = ctx_.owner_of(m.room);
   owner.post([this, &owner, m = std::move(m), who = ref_of(s), ref = std::move(req.ref)]() mutable {
     owner_.send(owner, std::move(m), who, std::move(ref));

@@ -209,29 +209,35 @@ void RoomOwner::leave(Shard& owner, const std::string& room, const std::string& 
 
 void RoomOwner::send(Shard& owner, core::Message m, SessionRef who, std::string ref) {
   const std::string room = m.room;
-  rooms_.with_room(owner, room,
-                   [this, &owner, m = std::move(m), who, ref = std::move(ref)](OwnedRoom* r, errc missing) mutable {
-                     if (!r) return delivery_.reply_now(who, protocol::error_event(missing, {}, ref));
-                     if (r->state != OwnedRoom::State::ready)
-                       return delivery_.reply_now(who, protocol::error_event(errc::store_failed, {}, ref));
-                     if (ctx_.broker) return cluster_.send(owner, *r, std::move(m), who, std::move(ref));
-                     if (auto hit = r->log.find_cid(m.from, m.cid)) {
-                       // A cid already used for another text is not a retry: its sender would
-                       // believe the new text stored. A retry gets the original ack, nothing stored
-                       // twice.
-                       if (hit->text_hash != core::RoomLog::text_hash(m.text))
-                         return delivery_.reply_now(who, protocol::error_event(errc::cid_conflict, {}, ref));
-                       if (hit->seq <= r->log.last_committed())
-                         return delivery_.reply_now(who, protocol::ack_event(r->id, m.cid, hit->seq, hit->ts, ref));
-                       r->dup_acks.push_back(OwnedRoom::DupAck{hit->seq, hit->ts, who, m.cid, ref});
-                       return;
-                     }
-                     if (!ctx_.store.has_capacity())
-                       return delivery_.reply_now(who, protocol::error_event(errc::overloaded, {}, ref));
-                     r->log.assign(m);
-                     owner.metrics().messages_in.add();
-                     owner.queue_append(PendingAppend{std::move(m), who, std::move(ref)});
-                   });
+  rooms_.with_room(
+      owner, room, [this, &owner, m = std::move(m), who, ref = std::move(ref)](OwnedRoom* r, errc missing) mutable {
+        if (!r) return delivery_.reply_now(who, protocol::error_event(missing, {}, ref));
+        if (r->state != OwnedRoom::State::ready)
+          return delivery_.reply_now(who, protocol::error_event(errc::store_failed, {}, ref));
+        // The room's access decides here too: a send from a session whose user was
+        // removed a moment ago (its shard has not taken it out yet) is not stored.
+        if (!r->access.may(m.from_id, core::RoomAction::join)) {
+          owner.metrics().access_denied.add();
+          return delivery_.reply_now(who, protocol::error_event(errc::forbidden, "not a member of this room", ref));
+        }
+        if (ctx_.broker) return cluster_.send(owner, *r, std::move(m), who, std::move(ref));
+        if (auto hit = r->log.find_cid(m)) {
+          // A cid already used for another text is not a retry: its sender would
+          // believe the new text stored. A retry gets the original ack, nothing stored
+          // twice.
+          if (hit->text_hash != core::RoomLog::text_hash(m.text))
+            return delivery_.reply_now(who, protocol::error_event(errc::cid_conflict, {}, ref));
+          if (hit->seq <= r->log.last_committed())
+            return delivery_.reply_now(who, protocol::ack_event(r->id, m.cid, hit->seq, hit->ts, ref));
+          r->dup_acks.push_back(OwnedRoom::DupAck{hit->seq, hit->ts, who, m.cid, ref});
+          return;
+        }
+        if (!ctx_.store.has_capacity())
+          return delivery_.reply_now(who, protocol::error_event(errc::overloaded, {}, ref));
+        r->log.assign(m);
+        owner.metrics().messages_in.add();
+        owner.queue_append(PendingAppend{std::move(m), who, std::move(ref)});
+      });
 }
 
 void RoomOwner::submit_appends(Shard& owner, std::vector<PendingAppend> batch) {

@@ -11,14 +11,16 @@ void with_ref(JsonWriter& w, std::string_view ref) {
 }
 
 void message_members(JsonWriter& w, const MessageFields& m) {
-  w.str("room", m.room).unum("seq", m.seq).str("from", m.from).str("text", m.text).num("ts", m.ts);
+  w.str("room", m.room).unum("seq", m.seq).str("from", m.from);
+  if (!m.from_id.empty()) w.str("uid", m.from_id);
+  w.str("text", m.text).num("ts", m.ts);
   if (!m.cid.empty()) w.str("cid", m.cid);
 }
 
 }  // namespace
 
-std::string welcome_event(std::string_view user, std::string_view session, std::int64_t server_time,
-                          const WelcomeLimits& l, std::string_view ref) {
+std::string welcome_event(std::string_view user, std::string_view uid, std::string_view session,
+                          std::int64_t server_time, const WelcomeLimits& l, std::string_view ref) {
   JsonWriter limits;
   limits.unum("max_text_length", l.max_text_length)
       .unum("max_frame_bytes", l.max_frame_bytes)
@@ -28,7 +30,11 @@ std::string welcome_event(std::string_view user, std::string_view session, std::
       .unum("max_rooms", l.max_rooms)
       .unum("typing_interval_ms", l.typing_interval_ms);
   JsonWriter w("welcome");
-  w.str("user", user).str("session", session).num("server_time", server_time).raw("limits", std::move(limits).done());
+  w.str("user", user)
+      .str("uid", uid)
+      .str("session", session)
+      .num("server_time", server_time)
+      .raw("limits", std::move(limits).done());
   with_ref(w, ref);
   return std::move(w).done();
 }

@@ -21,7 +21,8 @@ struct MessageFields {
   std::string_view from;
   std::string_view text;
   std::int64_t ts = 0;
-  std::string_view cid;  // empty: not sent
+  std::string_view cid;      // empty: not sent
+  std::string_view from_id;  // "uid" on the wire; empty (a message stored before ids): not sent
 };
 
 // What `welcome` tells a client of the limits it must keep.
@@ -45,8 +46,9 @@ struct RoomSummary {
   std::string_view with{};
 };
 
-std::string welcome_event(std::string_view user, std::string_view session, std::int64_t server_time,
-                          const WelcomeLimits& limits, std::string_view ref);
+// `uid`: the user's id (an account's, stable; a guest's, this connection's).
+std::string welcome_event(std::string_view user, std::string_view uid, std::string_view session,
+                          std::int64_t server_time, const WelcomeLimits& limits, std::string_view ref);
 std::string pong_event(std::int64_t server_time, std::string_view ref);
 // One page of the room list: `next` is the cursor of the page after it (empty: the last page).
 std::string rooms_event(std::span<const RoomSummary> rooms, std::string_view next, std::string_view ref);

@@ -5,6 +5,9 @@
 #include <libpq-fe.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
 #include <optional>
 #include <string_view>
 
@@ -97,6 +100,10 @@ std::vector<std::pair<const char*, std::string>> PostgresStore::account_statemen
        "ORDER BY created_at DESC, token_digest LIMIT " +
            std::to_string(Store::max_listed_sessions)},
       {"parley_delete_session", "DELETE FROM sessions WHERE user_id = $1 AND token_digest = $2"},
+      // The user's sessions but $2 (the new one, kept), oldest first beyond the $3 newest.
+      {"parley_evict_sessions",
+       "DELETE FROM sessions WHERE token_digest IN (SELECT token_digest FROM sessions WHERE user_id = $1 AND "
+       "token_digest <> $2 ORDER BY created_at DESC, last_seen_at DESC, token_digest DESC OFFSET $3)"},
       {"parley_sweep_sessions",
        "DELETE FROM sessions WHERE token_digest IN (SELECT token_digest FROM sessions WHERE expires_at <= $1 LIMIT " +
            std::to_string(Store::max_swept_sessions) + ")"},
@@ -212,8 +219,11 @@ std::error_code PostgresStore::delete_user_now(const std::string& user_id) {
   });
 }
 
-std::error_code PostgresStore::create_session_now(const StoredSession& session) {
+std::error_code PostgresStore::create_session_now(const StoredSession& session, std::size_t max_per_user,
+                                                  std::size_t& evicted) {
+  evicted = 0;
   return account_call("create_session", [&]() -> std::optional<std::error_code> {
+    if (!exec(conn_, "BEGIN")) return std::nullopt;
     Params p;
     p.text(session.token_digest);
     p.text(session.user_id);
@@ -223,8 +233,22 @@ std::error_code PostgresStore::create_session_now(const StoredSession& session) 
     p.text(session.label);
     bool ok = false;
     Result r = run_keep(conn_, "parley_insert_session", p, ok);
-    if (ok) return changed(r) ? std::error_code() : make_error_code(errc::no_such_user);
+    if (ok) {
+      if (!changed(r)) {
+        rollback();
+        return make_error_code(errc::no_such_user);
+      }
+      Params q;
+      q.text(session.user_id);
+      q.text(session.token_digest);
+      q.int8(static_cast<std::int64_t>(std::min<std::size_t>(max_per_user > 0 ? max_per_user - 1 : 0, INT64_MAX)));
+      Result gone = run(conn_, "parley_evict_sessions", q);
+      if (!gone || !exec(conn_, "COMMIT")) return std::nullopt;
+      evicted = static_cast<std::size_t>(std::strtoull(PQcmdTuples(gone.get()), nullptr, 10));
+      return std::error_code();
+    }
     if (pg::sqlstate(r.get()) != unique_violation) return std::nullopt;
+    rollback();  // the transaction is aborted: the lookup below runs on its own
     // The digest is stored: by a first attempt whose answer was lost (the same session), or a
     // bug (a digest of a fresh random token does not repeat).
     Params q;

@@ -88,27 +88,32 @@ constexpr const char* migrations[] = {
       PRIMARY KEY (room, user_id)
     );
     )sql",
+    // 4: a message's sender id beside its name. Messages stored before have '' (the wire then
+    // sends no "uid" for them). A constant default: no table rewrite.
+    R"sql(
+    ALTER TABLE messages ADD COLUMN sender_id text NOT NULL DEFAULT '';
+    )sql",
 };
 
-// A statement over a table of the newest migration: prepared once that migration has run.
-constexpr const char* newest_statement = "parley_insert_room";
+// A statement over a column of the newest migration: prepared once that migration has run.
+constexpr const char* newest_statement = "parley_insert_messages";
 
 // Nodes starting together against one database take this advisory lock around their migrations.
 constexpr const char* migration_lock = "SELECT pg_advisory_xact_lock(7079686568)";  // "parley" digits
 
-// 500 rows x 6 parameters: far below the protocol's 65,535 parameters per statement, large enough
+// 500 rows x 7 parameters: far below the protocol's 65,535 parameters per statement, large enough
 // that a 10,000-message batch is 20 statements.
 constexpr std::size_t chunk_rows = 500;
 
 std::int64_t clamp64(std::uint64_t v) { return static_cast<std::int64_t>(std::min<std::uint64_t>(v, INT64_MAX)); }
 
 std::string insert_sql(std::size_t rows) {
-  std::string sql = "INSERT INTO messages(room, seq, sender, text, ts, cid) VALUES ";
+  constexpr std::size_t columns = 7;
+  std::string sql = "INSERT INTO messages(room, seq, sender, text, ts, cid, sender_id) VALUES ";
   for (std::size_t i = 0; i < rows; ++i) {
-    const std::size_t p = i * 6;
-    if (i) sql += ',';
-    sql += "($" + std::to_string(p + 1) + ",$" + std::to_string(p + 2) + ",$" + std::to_string(p + 3) + ",$" +
-           std::to_string(p + 4) + ",$" + std::to_string(p + 5) + ",$" + std::to_string(p + 6) + ")";
+    sql += i ? ",(" : "(";
+    for (std::size_t c = 1; c <= columns; ++c) sql += (c > 1 ? ",$" : "$") + std::to_string(i * columns + c);
+    sql += ')';
   }
   sql += " ON CONFLICT (room, seq) DO NOTHING";
   return sql;
@@ -180,9 +185,9 @@ bool PostgresStore::connect_once(std::string& err) {
   // Prepared per connection: a reconnect prepares them again.
   const std::pair<const char*, std::string> statements[] = {
       {"parley_insert_messages", insert_sql(chunk_rows)},
-      {"parley_select_one", "SELECT sender, text, ts, cid FROM messages WHERE room = $1 AND seq = $2"},
+      {"parley_select_one", "SELECT sender, text, ts, cid, sender_id FROM messages WHERE room = $1 AND seq = $2"},
       {"parley_select_range",
-       "SELECT seq, sender, text, ts, cid FROM messages WHERE room = $1 AND seq > $2 AND seq < $3 "
+       "SELECT seq, sender, text, ts, cid, sender_id FROM messages WHERE room = $1 AND seq > $2 AND seq < $3 "
        "ORDER BY seq DESC LIMIT $4"},
       // The room and its owner in one statement: a private room never exists without its owner.
       // Answers how many rooms it inserted (0: the id is taken).
@@ -206,7 +211,7 @@ bool PostgresStore::connect_once(std::string& err) {
     Result r(PQprepare(conn_, name, sql.c_str(), 0, nullptr));
     if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) {
       const std::string state = sqlstate(r.get());
-      // 42P01 (no such table) or 42703 (no such column) before the migration that makes it:
+      // 42P01 (no such table), 42703 (no such column) before the migration that adds it:
       // prepared again after it.
       if (state == "42P01" || state == "42703") continue;
       err = std::string("prepare ") + name + ": " + trimmed(PQerrorMessage(conn_));
@@ -345,8 +350,8 @@ void PostgresStore::set_password(std::string user_id, std::string password_hash,
 void PostgresStore::delete_user(std::string user_id, Done done) {
   worker_.delete_user(std::move(user_id), std::move(done));
 }
-void PostgresStore::create_session(StoredSession session, Done done) {
-  worker_.create_session(std::move(session), std::move(done));
+void PostgresStore::create_session(StoredSession session, std::size_t max_per_user, CreateSessionDone done) {
+  worker_.create_session(std::move(session), max_per_user, std::move(done));
 }
 void PostgresStore::find_session(std::string token_digest, std::int64_t now_ms, FindSessionDone done) {
   worker_.find_session(std::move(token_digest), now_ms, std::move(done));
@@ -427,7 +432,7 @@ StoreBackend::Outcome PostgresStore::try_commit(std::span<Append> appends, std::
 StoreBackend::Outcome PostgresStore::insert_chunk(const core::Message* const* rows, std::size_t n,
                                                   std::vector<Append*>& owners, std::string& err) {
   Params p;
-  p.reserve(n * 6);
+  p.reserve(n * 7);
   for (std::size_t i = 0; i < n; ++i) {
     const core::Message& m = *rows[i];
     p.text(m.room);
@@ -436,6 +441,7 @@ StoreBackend::Outcome PostgresStore::insert_chunk(const core::Message* const* ro
     p.text(m.text);
     p.int8(m.ts);
     p.text(m.cid);
+    p.text(m.from_id);
   }
   Result r(
       n == chunk_rows
@@ -455,7 +461,9 @@ StoreBackend::Outcome PostgresStore::insert_chunk(const core::Message* const* ro
     Result s(PQexecPrepared(conn_, "parley_select_one", q.size(), q.values(), q.lengths(), q.formats(), 0));
     if (PQresultStatus(s.get()) != PGRES_TUPLES_OK) return classify_failure(s.get(), err);
     const bool same = PQntuples(s.get()) == 1 && column(s.get(), 0, 0) == m.from && column(s.get(), 0, 1) == m.text &&
-                      int_column(s.get(), 0, 2) == m.ts && column(s.get(), 0, 3) == m.cid;
+                      int_column(s.get(), 0, 2) == m.ts && column(s.get(), 0, 3) == m.cid &&
+                      // '': stored before messages carried ids (the same message, retried since)
+                      (column(s.get(), 0, 4) == m.from_id || column(s.get(), 0, 4).empty());
     if (!same) {
       spdlog::error("store: {} seq {} is already stored with a different message; append refused", m.room, m.seq);
       owners[i]->result = errc::store_failed;
@@ -542,8 +550,13 @@ std::error_code PostgresStore::read_now(const std::string& room, std::uint64_t a
       const int rows = PQntuples(r.get());
       out.reserve(static_cast<std::size_t>(rows));
       for (int i = rows - 1; i >= 0; --i)
-        out.push_back(core::Message{room, static_cast<std::uint64_t>(int_column(r.get(), i, 0)), column(r.get(), i, 1),
-                                    column(r.get(), i, 2), int_column(r.get(), i, 3), column(r.get(), i, 4)});
+        out.push_back(core::Message{.room = room,
+                                    .seq = static_cast<std::uint64_t>(int_column(r.get(), i, 0)),
+                                    .from = column(r.get(), i, 1),
+                                    .text = column(r.get(), i, 2),
+                                    .ts = int_column(r.get(), i, 3),
+                                    .cid = column(r.get(), i, 4),
+                                    .from_id = column(r.get(), i, 5)});
       return {};
     }
     err = trimmed(PQerrorMessage(conn_));

@@ -59,7 +59,7 @@ class PostgresStore final : public Store, private StoreBackend {
   void set_password(std::string user_id, std::string password_hash, std::string keep_session_digest,
                     Done done) override;
   void delete_user(std::string user_id, Done done) override;
-  void create_session(StoredSession session, Done done) override;
+  void create_session(StoredSession session, std::size_t max_per_user, CreateSessionDone done) override;
   void find_session(std::string token_digest, std::int64_t now_ms, FindSessionDone done) override;
   void touch_session(std::string token_digest, std::int64_t last_seen_at, std::int64_t expires_at, Done done) override;
   void list_sessions(std::string user_id, ListSessionsDone done) override;
@@ -89,7 +89,8 @@ class PostgresStore final : public Store, private StoreBackend {
   std::error_code set_password_now(const std::string& user_id, const std::string& password_hash,
                                    const std::string& keep_session_digest) override;
   std::error_code delete_user_now(const std::string& user_id) override;
-  std::error_code create_session_now(const StoredSession& session) override;
+  std::error_code create_session_now(const StoredSession& session, std::size_t max_per_user,
+                                     std::size_t& evicted) override;
   std::error_code find_session_now(const std::string& token_digest, std::int64_t now_ms,
                                    std::optional<std::pair<StoredSession, StoredUser>>& out) override;
   std::error_code touch_session_now(const std::string& token_digest, std::int64_t last_seen_at,

@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <stdexcept>
 
 #include "protocol/errc.hpp"
@@ -70,12 +72,17 @@ void SqliteStore::prepare_accounts() {
       "DELETE FROM sessions WHERE token_digest IN (SELECT token_digest FROM sessions WHERE expires_at <= ?1 LIMIT " +
           std::to_string(Store::max_swept_sessions) + ")",
       &sweep_sessions_);
+  // The user's sessions but ?2 (the new one, kept), oldest first beyond the ?3 newest.
+  prepare(
+      "DELETE FROM sessions WHERE token_digest IN (SELECT token_digest FROM sessions WHERE user_id = ?1 AND "
+      "token_digest <> ?2 ORDER BY created_at DESC, last_seen_at DESC, token_digest DESC LIMIT -1 OFFSET ?3)",
+      &evict_sessions_);
 }
 
 std::vector<sqlite3_stmt*> SqliteStore::account_statements() const {
   return {insert_user_,           select_user_by_key_,   select_user_,    update_password_, mark_user_deleted_,
           delete_other_sessions_, delete_user_sessions_, insert_session_, select_session_,  delete_expired_session_,
-          touch_session_,         select_sessions_,      delete_session_, sweep_sessions_};
+          touch_session_,         select_sessions_,      delete_session_, sweep_sessions_,  evict_sessions_};
 }
 
 std::error_code SqliteStore::failed(const char* what) {
@@ -186,16 +193,39 @@ std::error_code SqliteStore::delete_user_now(const std::string& user_id) {
   return known ? std::error_code() : make_error_code(errc::no_such_user);
 }
 
-std::error_code SqliteStore::create_session_now(const StoredSession& session) {
-  Reset reset(insert_session_);
-  bind_text(insert_session_, 1, session.token_digest);
-  bind_text(insert_session_, 2, session.user_id);
-  sqlite3_bind_int64(insert_session_, 3, session.created_at);
-  sqlite3_bind_int64(insert_session_, 4, session.last_seen_at);
-  sqlite3_bind_int64(insert_session_, 5, session.expires_at);
-  bind_text(insert_session_, 6, session.label);
-  if (sqlite3_step(insert_session_) != SQLITE_DONE) return failed("create_session");
-  return sqlite3_changes(db_) > 0 ? std::error_code() : make_error_code(errc::no_such_user);
+std::error_code SqliteStore::create_session_now(const StoredSession& session, std::size_t max_per_user,
+                                                std::size_t& evicted) {
+  bool live = false;
+  const bool ok = in_transaction({
+      [&] {
+        Reset reset(insert_session_);
+        bind_text(insert_session_, 1, session.token_digest);
+        bind_text(insert_session_, 2, session.user_id);
+        sqlite3_bind_int64(insert_session_, 3, session.created_at);
+        sqlite3_bind_int64(insert_session_, 4, session.last_seen_at);
+        sqlite3_bind_int64(insert_session_, 5, session.expires_at);
+        bind_text(insert_session_, 6, session.label);
+        if (sqlite3_step(insert_session_) != SQLITE_DONE) return false;
+        live = sqlite3_changes(db_) > 0;
+        return true;
+      },
+      [&] {
+        if (!live) return true;  // nothing stored, nothing to make room for
+        Reset reset(evict_sessions_);
+        bind_text(evict_sessions_, 1, session.user_id);
+        bind_text(evict_sessions_, 2, session.token_digest);
+        const std::size_t others = max_per_user > 0 ? max_per_user - 1 : 0;
+        sqlite3_bind_int64(evict_sessions_, 3, static_cast<sqlite3_int64>(std::min<std::size_t>(others, INT64_MAX)));
+        if (sqlite3_step(evict_sessions_) != SQLITE_DONE) return false;
+        evicted = static_cast<std::size_t>(sqlite3_changes(db_));
+        return true;
+      },
+  });
+  if (!ok) {
+    evicted = 0;
+    return errc::store_failed;  // in_transaction said why
+  }
+  return live ? std::error_code() : make_error_code(errc::no_such_user);
 }
 
 std::error_code SqliteStore::find_session_now(const std::string& token_digest, std::int64_t now_ms,

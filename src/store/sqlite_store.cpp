@@ -78,6 +78,11 @@ constexpr const char* migrations[] = {
       PRIMARY KEY (room, user_id)
     ) WITHOUT ROWID;
     )sql",
+    // 4: a message's sender id beside its name. Messages stored before have '' (the wire then
+    // sends no "uid" for them).
+    R"sql(
+    ALTER TABLE messages ADD COLUMN sender_id TEXT NOT NULL DEFAULT '';
+    )sql",
 };
 
 using sqlite_rows::bind_text;
@@ -115,8 +120,8 @@ SqliteStore::SqliteStore(SqliteOptions options)
   // One row per statement, and insert_rows rows per statement (a batch then spends its time in
   // the B-tree, not in the statement machinery).
   auto insert_sql = [](std::size_t rows) {
-    std::string sql = "INSERT INTO messages(room, seq, sender, text, ts, cid) VALUES ";
-    for (std::size_t i = 0; i < rows; ++i) sql += i ? ",(?,?,?,?,?,?)" : "(?,?,?,?,?,?)";
+    std::string sql = "INSERT INTO messages(room, seq, sender, text, ts, cid, sender_id) VALUES ";
+    for (std::size_t i = 0; i < rows; ++i) sql += i ? ",(?,?,?,?,?,?,?)" : "(?,?,?,?,?,?,?)";
     return sql + " ON CONFLICT(room, seq) DO NOTHING";
   };
   prepare(insert_sql(1).c_str(), &insert_message_);
@@ -129,7 +134,7 @@ SqliteStore::SqliteStore(SqliteOptions options)
   prepare("DELETE FROM room_members WHERE room = ?1", &delete_room_members_);
   prepare("DELETE FROM room_bans WHERE room = ?1", &delete_room_bans_);
   prepare(
-      "SELECT seq, sender, text, ts, cid FROM messages WHERE room = ?1 AND seq > ?2 AND seq < ?3 "
+      "SELECT seq, sender, text, ts, cid, sender_id FROM messages WHERE room = ?1 AND seq > ?2 AND seq < ?3 "
       "ORDER BY seq DESC LIMIT ?4",
       &select_range_);
   prepare(
@@ -270,8 +275,8 @@ void SqliteStore::set_password(std::string user_id, std::string password_hash, s
 void SqliteStore::delete_user(std::string user_id, Done done) {
   worker_.delete_user(std::move(user_id), std::move(done));
 }
-void SqliteStore::create_session(StoredSession session, Done done) {
-  worker_.create_session(std::move(session), std::move(done));
+void SqliteStore::create_session(StoredSession session, std::size_t max_per_user, CreateSessionDone done) {
+  worker_.create_session(std::move(session), max_per_user, std::move(done));
 }
 void SqliteStore::find_session(std::string token_digest, std::int64_t now_ms, FindSessionDone done) {
   worker_.find_session(std::move(token_digest), now_ms, std::move(done));
@@ -411,6 +416,7 @@ StoreBackend::Outcome SqliteStore::try_commit(std::span<Append> appends, std::st
   std::stable_sort(rows.begin(), rows.end(),
                    [](const core::Message* a, const core::Message* b) { return a->room < b->room; });
   const std::size_t n = rows.size();
+  constexpr std::size_t columns = 7;
   auto bind_row = [](sqlite3_stmt* st, int at, const core::Message& m) {
     bind_text(st, at + 1, m.room);
     sqlite3_bind_int64(st, at + 2, static_cast<sqlite3_int64>(m.seq));
@@ -418,12 +424,14 @@ StoreBackend::Outcome SqliteStore::try_commit(std::span<Append> appends, std::st
     bind_text(st, at + 4, m.text);
     sqlite3_bind_int64(st, at + 5, m.ts);
     bind_text(st, at + 6, m.cid);
+    bind_text(st, at + 7, m.from_id);
   };
   bool ok = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK;
   std::size_t i = 0;
   for (; ok && i + insert_rows <= n; i += insert_rows) {
     sqlite3_reset(insert_messages_);
-    for (std::size_t k = 0; k < insert_rows; ++k) bind_row(insert_messages_, static_cast<int>(6 * k), *rows[i + k]);
+    for (std::size_t k = 0; k < insert_rows; ++k)
+      bind_row(insert_messages_, static_cast<int>(columns * k), *rows[i + k]);
     ok = sqlite3_step(insert_messages_) == SQLITE_DONE;
   }
   for (; ok && i < n; ++i) {
@@ -521,8 +529,13 @@ std::error_code SqliteStore::read_now(const std::string& room, std::uint64_t aft
   sqlite3_bind_int64(st, 4, static_cast<sqlite3_int64>(std::min<std::size_t>(limit, INT64_MAX)));
   int rc;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    out.push_back(core::Message{room, static_cast<std::uint64_t>(sqlite3_column_int64(st, 0)), text_column(st, 1),
-                                text_column(st, 2), sqlite3_column_int64(st, 3), text_column(st, 4)});
+    out.push_back(core::Message{.room = room,
+                                .seq = static_cast<std::uint64_t>(sqlite3_column_int64(st, 0)),
+                                .from = text_column(st, 1),
+                                .text = text_column(st, 2),
+                                .ts = sqlite3_column_int64(st, 3),
+                                .cid = text_column(st, 4),
+                                .from_id = text_column(st, 5)});
   }
   if (rc != SQLITE_DONE) {
     spdlog::error("store: read of {} failed: {}", room, sqlite3_errmsg(db_));

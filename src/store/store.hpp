@@ -98,6 +98,8 @@ class Store {
   using FindSessionDone = std::function<void(std::error_code, std::optional<std::pair<StoredSession, StoredUser>>)>;
   using ListSessionsDone = std::function<void(std::error_code, std::vector<StoredSession>)>;
   using AccessDone = std::function<void(std::error_code, StoredAccess)>;
+  // `evicted`: the user's older sessions deleted to keep it within its cap.
+  using CreateSessionDone = std::function<void(std::error_code, std::size_t evicted)>;
 
   // list_sessions answers at most this many: a budget on one reply, whatever a user piled up.
   static constexpr std::size_t max_listed_sessions = 100;
@@ -156,8 +158,13 @@ class Store {
   // deleted already; errc::no_such_user if no user ever had that id.
   virtual void delete_user(std::string user_id, Done done) = 0;
 
-  // Stores a new session. errc::no_such_user if its user is not live (deleted since it signed in).
-  virtual void create_session(StoredSession session, Done done) = 0;
+  // Stores a new session and, in the same transaction, deletes the user's oldest sessions (by
+  // created_at, then last_seen_at) so that it keeps at most max_per_user (at least 1) counting the
+  // new one, which is always kept; `done` hears how many were deleted. Sessions otherwise grow
+  // until they expire: one account signing in from a script must not fill the table. Two nodes
+  // creating sessions of one user at once may leave one over the cap until the next sign-in.
+  // errc::no_such_user if its user is not live (deleted since it signed in); nothing is deleted.
+  virtual void create_session(StoredSession session, std::size_t max_per_user, CreateSessionDone done) = 0;
   // The session and its user; nullopt without an error if there is no such session, if it has
   // expired (expires_at <= now_ms: the row is deleted then), or if its user is deleted.
   virtual void find_session(std::string token_digest, std::int64_t now_ms, FindSessionDone done) = 0;

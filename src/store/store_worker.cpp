@@ -119,8 +119,10 @@ void StoreWorker::delete_user(std::string user_id, Store::Done done) {
   account(std::move(done), [user_id = std::move(user_id)](StoreBackend& b) { return b.delete_user_now(user_id); });
 }
 
-void StoreWorker::create_session(StoredSession session, Store::Done done) {
-  account(std::move(done), [session = std::move(session)](StoreBackend& b) { return b.create_session_now(session); });
+void StoreWorker::create_session(StoredSession session, std::size_t max_per_user, Store::CreateSessionDone done) {
+  account(std::move(done), [session = std::move(session), max_per_user](StoreBackend& b, std::size_t& evicted) {
+    return b.create_session_now(session, max_per_user, evicted);
+  });
 }
 
 void StoreWorker::find_session(std::string token_digest, std::int64_t now_ms, Store::FindSessionDone done) {

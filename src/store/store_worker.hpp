@@ -82,7 +82,9 @@ class StoreBackend {
   virtual std::error_code set_password_now(const std::string& user_id, const std::string& password_hash,
                                            const std::string& keep_session_digest) = 0;
   virtual std::error_code delete_user_now(const std::string& user_id) = 0;
-  virtual std::error_code create_session_now(const StoredSession& session) = 0;
+  // Store::create_session; `evicted` as its CreateSessionDone hears it.
+  virtual std::error_code create_session_now(const StoredSession& session, std::size_t max_per_user,
+                                             std::size_t& evicted) = 0;
   virtual std::error_code find_session_now(const std::string& token_digest, std::int64_t now_ms,
                                            std::optional<std::pair<StoredSession, StoredUser>>& out) = 0;
   virtual std::error_code touch_session_now(const std::string& token_digest, std::int64_t last_seen_at,
@@ -132,7 +134,7 @@ class StoreWorker {
   void find_user(std::string id, Store::FindUserDone done);
   void set_password(std::string user_id, std::string password_hash, std::string keep_session_digest, Store::Done done);
   void delete_user(std::string user_id, Store::Done done);
-  void create_session(StoredSession session, Store::Done done);
+  void create_session(StoredSession session, std::size_t max_per_user, Store::CreateSessionDone done);
   void find_session(std::string token_digest, std::int64_t now_ms, Store::FindSessionDone done);
   void touch_session(std::string token_digest, std::int64_t last_seen_at, std::int64_t expires_at, Store::Done done);
   void list_sessions(std::string user_id, Store::ListSessionsDone done);

@@ -150,10 +150,11 @@ test('fake socket: without a name the hello is bare (the session cookie speaks) 
     sockets[0].open();
     assert.deepEqual(sockets[0].sent, [{ type: 'hello', ref: 1 }], 'no name key at all');
     assert.equal(JSON.stringify(sockets[0].sent[0]), '{"type":"hello","ref":1}');
-    sockets[0].receive({ ...WELCOME, user: 'ada', ref: 1 });
+    sockets[0].receive({ ...WELCOME, user: 'ada', uid: 'u_0123', ref: 1 });
     const welcome = await welcomed;
     assert.equal(welcome.user, 'ada');
     assert.equal(client.user, 'ada');
+    assert.equal(client.uid, 'u_0123', 'the welcome\'s uid is kept');
     assert.equal(client.state, State.CONNECTED);
     // A reconnect says the same bare hello again.
     sockets[0].drop();

@@ -202,10 +202,11 @@ TEST_F(PostgresStoreTest, MigrationsAreVersionedAndAppliedOnce) {
   { PostgresStore a(options(shared_pg().conninfo(db))); }
   { PostgresStore b(options(shared_pg().conninfo(db))); }
   auto rows = shared_pg().query(db, "SELECT version FROM schema_version ORDER BY version");
-  ASSERT_EQ(rows.size(), 3u);  // 1: rooms and messages; 2: users and sessions; 3: room access
+  ASSERT_EQ(rows.size(), 4u);  // 1: rooms and messages; 2: users and sessions; 3: room access; 4: sender ids
   EXPECT_EQ(rows[0][0], "1");
   EXPECT_EQ(rows[1][0], "2");
   EXPECT_EQ(rows[2][0], "3");
+  EXPECT_EQ(rows[3][0], "4");
 
   shared_pg().query(db, "INSERT INTO schema_version VALUES (99, 0)");
   try {
@@ -214,6 +215,30 @@ TEST_F(PostgresStoreTest, MigrationsAreVersionedAndAppliedOnce) {
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("newer"), std::string::npos) << e.what();
   }
+}
+
+// A database of schema 2 (before messages carried a sender id) is migrated on open, though the
+// statements naming the new column cannot be prepared before: its messages read back with an
+// empty from_id, and new ones store theirs.
+TEST_F(PostgresStoreTest, MessagesStoredBeforeSenderIdsReadBackWithoutOne) {
+  const auto db = fresh_database();
+  {
+    PostgresStore s(options(shared_pg().conninfo(db)));
+    s.create_room_now(StoredRoom{"old", 0, 1, "system"});
+  }
+  shared_pg().query(db, "ALTER TABLE messages DROP COLUMN sender_id");
+  shared_pg().query(db, "DELETE FROM schema_version WHERE version = 4");
+  shared_pg().query(db,
+                    "INSERT INTO messages(room, seq, sender, text, ts, cid) VALUES ('old', 1, 'ada', 'hi', 5, 'c1')");
+  PostgresStore s(options(shared_pg().conninfo(db)));
+  auto m = make_message("old", 2);
+  ASSERT_FALSE(append_sync(s, {m}));
+  auto [ec, got] = read_sync(s, "old", 0, 0, 10);
+  ASSERT_FALSE(ec);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].from, "ada");
+  EXPECT_EQ(got[0].from_id, "");
+  EXPECT_EQ(got[1].from_id, m.from_id);
 }
 
 TEST_F(PostgresStoreTest, StopGivesUpOnAnUnreachableServerAfterStopTimeout) {

@@ -1,6 +1,7 @@
 // SqliteStore beyond the contract: its checkpoints run on a background connection, and the WAL
 // stays bounded while commits go on without a pause.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -75,6 +76,35 @@ TEST_F(SqliteStoreTest, ZeroCheckpointPagesIsRefused) {
   store::SqliteOptions options{dir_ / "parley.db"};
   options.checkpoint_pages = 0;
   EXPECT_THROW(store::SqliteStore{options}, std::runtime_error);
+}
+
+// A database of schema 2 (before messages carried a sender id) is migrated on open: its messages
+// read back with an empty from_id, and new ones store theirs.
+TEST_F(SqliteStoreTest, MessagesStoredBeforeSenderIdsReadBackWithoutOne) {
+  const auto path = dir_ / "parley.db";
+  {
+    store::SqliteStore s{store::SqliteOptions{path}};
+    s.create_room_now(store::StoredRoom{"old", 0, 1, "system"});
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(
+      sqlite3_exec(db,
+                   "ALTER TABLE messages DROP COLUMN sender_id; PRAGMA user_version=3; "
+                   "INSERT INTO messages(room, seq, sender, text, ts, cid) VALUES ('old', 1, 'ada', 'hi', 5, 'c1')",
+                   nullptr, nullptr, nullptr),
+      SQLITE_OK)
+      << sqlite3_errmsg(db);
+  sqlite3_close(db);
+  store::SqliteStore s{store::SqliteOptions{path}};
+  auto m = make_message("old", 2);
+  ASSERT_FALSE(append_sync(s, {m}));
+  auto [ec, got] = read_sync(s, "old", 0, 0, 10);
+  ASSERT_FALSE(ec);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].from, "ada");
+  EXPECT_EQ(got[0].from_id, "");
+  EXPECT_EQ(got[1].from_id, m.from_id);
 }
 
 }  // namespace

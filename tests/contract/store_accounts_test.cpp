@@ -64,8 +64,12 @@ class StoreAccounts : public StoreFixture<Backend> {
   std::error_code delete_user(const std::string& id) {
     return done_sync([&](Store::Done d) { s().delete_user(id, std::move(d)); });
   }
-  std::error_code create_session(const StoredSession& x) {
-    return done_sync([&](Store::Done d) { s().create_session(x, std::move(d)); });
+  std::error_code create_session(const StoredSession& x, std::size_t cap = 50) {
+    return create_session_evicting(x, cap).first;
+  }
+  // The answer and how many older sessions it ended.
+  std::pair<std::error_code, std::size_t> create_session_evicting(const StoredSession& x, std::size_t cap) {
+    return value_sync<std::size_t>([&](Store::CreateSessionDone d) { s().create_session(x, cap, std::move(d)); });
   }
   std::optional<SessionAndUser> find_session(const std::string& digest, std::int64_t now) {
     auto [ec, found] = value_sync<std::optional<SessionAndUser>>(
@@ -269,10 +273,14 @@ TYPED_TEST(StoreAccounts, ListSessionsIsNewestFirstAndAtMostTheBudget) {
   ASSERT_FALSE(this->create_user(user("u_ada", "ada")));
   ASSERT_FALSE(this->create_user(user("u_bob", "bob")));
   const int n = static_cast<int>(Store::max_listed_sessions) + 5;
-  // Submitted out of created_at order, without waiting: the answers come in order anyway.
+  // Submitted out of created_at order, without waiting: the answers come in order anyway. A cap
+  // above them all: this is about listing, not the cap.
   for (int i = n; i >= 1; --i)
-    this->s().create_session(session("ada-" + std::to_string(i), "u_ada", i, 1'000'000),
-                             [](std::error_code ec) { EXPECT_FALSE(ec); });
+    this->s().create_session(session("ada-" + std::to_string(i), "u_ada", i, 1'000'000), n,
+                             [](std::error_code ec, std::size_t evicted) {
+                               EXPECT_FALSE(ec);
+                               EXPECT_EQ(evicted, 0u);
+                             });
   ASSERT_FALSE(this->create_session(session("bob-1", "u_bob", 50, 1'000'000)));
   const auto sessions = this->list("u_ada");
   ASSERT_EQ(sessions.size(), Store::max_listed_sessions);
@@ -378,6 +386,46 @@ TYPED_TEST(StoreAccounts, OfTwoConcurrentRegistrationsOfOneNameExactlyOneSucceed
     ASSERT_TRUE(found) << key;
     EXPECT_EQ(found->id, first ? "u_b" + std::to_string(round) : "u_a" + std::to_string(round));
   }
+}
+
+// auth.max_sessions_per_user: creating a session past the cap ends the user's oldest (by
+// created_at, then last_seen_at), in the same call; the new one is always kept, other users'
+// sessions are not touched, and a refused creation ends nothing.
+TYPED_TEST(StoreAccounts, CreatingASessionPastTheCapEndsTheOldest) {
+  constexpr std::size_t cap = 4;
+  ASSERT_FALSE(this->create_user(user("u_ada", "ada")));
+  ASSERT_FALSE(this->create_user(user("u_bob", "bob")));
+  ASSERT_FALSE(this->create_session(session("bob-1", "u_bob", 5, 100000), cap));
+  // Created out of order: the oldest are by created_at, not by insertion. Two share created_at
+  // 10; of them the one seen less recently is the older.
+  StoredSession tie_old = session("t-old", "u_ada", 10, 100000), tie_new = session("t-new", "u_ada", 10, 100000);
+  tie_old.last_seen_at = 11;
+  tie_new.last_seen_at = 50;
+  for (const auto& x : {session("s-30", "u_ada", 30, 100000), tie_new, session("s-40", "u_ada", 40, 100000), tie_old})
+    ASSERT_EQ(this->create_session_evicting(x, cap), std::make_pair(std::error_code(), std::size_t{0}));
+  // cap + 2 sessions in all: the two oldest go.
+  EXPECT_EQ(this->create_session_evicting(session("s-50", "u_ada", 50, 100000), cap),
+            std::make_pair(std::error_code(), std::size_t{1}));
+  EXPECT_EQ(this->create_session_evicting(session("s-60", "u_ada", 60, 100000), cap),
+            std::make_pair(std::error_code(), std::size_t{1}));
+  EXPECT_EQ(this->digests("u_ada"), (std::vector<std::string>{"s-60", "s-50", "s-40", "s-30"}));
+  EXPECT_FALSE(this->find_session("t-old", 1)) << "the oldest is gone";
+  EXPECT_FALSE(this->find_session("t-new", 1));
+  EXPECT_TRUE(this->find_session("s-60", 1)) << "the newest is kept";
+  EXPECT_EQ(this->digests("u_bob"), std::vector<std::string>{"bob-1"}) << "another user's are not touched";
+  // The new session is kept even if its times say it is the oldest (a clock stepped back).
+  EXPECT_EQ(this->create_session_evicting(session("s-1", "u_ada", 1, 100000), cap),
+            std::make_pair(std::error_code(), std::size_t{1}));
+  EXPECT_EQ(this->digests("u_ada"), (std::vector<std::string>{"s-60", "s-50", "s-40", "s-1"}));
+  // A cap of 1: the one new session alone.
+  EXPECT_EQ(this->create_session_evicting(session("only", "u_ada", 70, 100000), 1),
+            std::make_pair(std::error_code(), std::size_t{4}));
+  EXPECT_EQ(this->digests("u_ada"), std::vector<std::string>{"only"});
+  // A refused creation (its user deleted) ends nothing.
+  ASSERT_FALSE(this->create_session(session("bob-2", "u_bob", 6, 100000), 1)) << "bob-1 goes";
+  ASSERT_FALSE(this->delete_user("u_ada"));
+  EXPECT_EQ(this->create_session_evicting(session("late", "u_ada", 80, 100000), 1).first, errc::no_such_user);
+  EXPECT_EQ(this->digests("u_bob"), std::vector<std::string>{"bob-2"});
 }
 
 TYPED_TEST(StoreAccounts, AfterStopEveryAccountCallFailsAtOnce) {

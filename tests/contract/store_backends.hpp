@@ -97,7 +97,8 @@ inline core::Message make_message(const std::string& room, std::uint64_t seq, st
                        "ada",
                        std::move(text),
                        1'700'000'000'000 + static_cast<std::int64_t>(seq),
-                       "c-" + room + "-" + std::to_string(seq)};
+                       "c-" + room + "-" + std::to_string(seq),
+                       "u_ada"};
 }
 
 inline std::vector<core::Message> make_batch(const std::string& room, std::uint64_t first, std::uint64_t count) {

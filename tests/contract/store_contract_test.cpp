@@ -115,6 +115,32 @@ TYPED_TEST(StoreContract, ReadReturnsNewestLimitBetweenAfterAndBeforeAscending) 
   EXPECT_EQ(one[0].text, want.text);
   EXPECT_EQ(one[0].ts, want.ts);
   EXPECT_EQ(one[0].cid, want.cid);
+  EXPECT_EQ(one[0].from_id, want.from_id);
+}
+
+// The sender's id is stored beside its name, whatever its shape (an account's, a guest's, a JWT
+// user's "x_<sub>" up to 140 bytes), and a message without one reads back without one.
+TYPED_TEST(StoreContract, SenderIdRoundTripsAndMayBeEmpty) {
+  auto& s = *this->store_;
+  const std::vector<std::string> ids = {"u_0123456789abcdef0123456789abcdef", "g_0123456789abcdef", "",
+                                        "x_" + std::string(138, 'z'), "x_'\"\\ \n\t|:é"};
+  std::vector<core::Message> batch;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    auto m = make_message("ids", i + 1);
+    m.from_id = ids[i];
+    batch.push_back(m);
+  }
+  ASSERT_FALSE(append_sync(s, batch));
+  for (int round = 0; round < 2; ++round) {
+    auto [ec, got] = read_sync(*this->store_, "ids", 0, 0, 100);
+    ASSERT_FALSE(ec);
+    ASSERT_EQ(got.size(), ids.size());
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      EXPECT_EQ(got[i].from_id, ids[i]) << i;
+      EXPECT_EQ(got[i].from, "ada") << i;
+    }
+    this->reopen();
+  }
 }
 
 TYPED_TEST(StoreContract, FindRoomReportsTheRoomAsStoredOrNothing) {
@@ -417,6 +443,7 @@ TYPED_TEST(StoreContract, UnicodeQuotesAndControlCharactersRoundTrip) {
     m.text = texts[i];
     m.from = i % 2 ? "Zoë 👋" : "o'brien \"q\"";
     m.cid = "c'\"\\-" + std::to_string(i);
+    m.from_id = i % 2 ? "x_'\"\\" + texts[i].substr(0, 100) : "";
     batch.push_back(m);
   }
   ASSERT_FALSE(append_sync(s, batch));
@@ -428,6 +455,7 @@ TYPED_TEST(StoreContract, UnicodeQuotesAndControlCharactersRoundTrip) {
       EXPECT_EQ(got[i].text, batch[i].text) << i;
       EXPECT_EQ(got[i].from, batch[i].from) << i;
       EXPECT_EQ(got[i].cid, batch[i].cid) << i;
+      EXPECT_EQ(got[i].from_id, batch[i].from_id) << i;
       EXPECT_EQ(got[i].ts, batch[i].ts) << i;
     }
   };

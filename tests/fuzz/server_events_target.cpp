@@ -55,7 +55,7 @@ int server_events(const std::uint8_t* data, std::size_t size) {
   const std::string ref = (number & 1) ? std::to_string(signed_number) : json::serialize(json::string(f[5]));
   const json::value ref_value = json::parse(ref);
 
-  const protocol::MessageFields m{f[0], number, f[1], f[2], signed_number, f[3]};
+  const protocol::MessageFields m{f[0], number, f[1], f[2], signed_number, f[3], f[4]};
   for (const bool typed : {true, false}) {
     const std::string out = typed ? protocol::message_event(m) : protocol::message_object(m);
     FUZZ_CHECK(out.find('\n') == std::string::npos);
@@ -65,6 +65,7 @@ int server_events(const std::uint8_t* data, std::size_t size) {
     FUZZ_CHECK(same(o.at("room"), m.room) && same(o.at("from"), m.from) && same(o.at("text"), m.text));
     FUZZ_CHECK(o.at("seq").to_number<std::uint64_t>() == m.seq && o.at("ts").to_number<std::int64_t>() == m.ts);
     FUZZ_CHECK(m.cid.empty() ? !o.contains("cid") : same(o.at("cid"), m.cid));
+    FUZZ_CHECK(m.from_id.empty() ? !o.contains("uid") : same(o.at("uid"), m.from_id));
   }
 
   {
@@ -113,8 +114,9 @@ int server_events(const std::uint8_t* data, std::size_t size) {
   }
   {
     const protocol::WelcomeLimits limits{number, number, signed_number, signed_number, 1, 2, 3};
-    auto o = parse_event(protocol::welcome_event(f[0], f[1], signed_number, limits, ref), "welcome");
-    FUZZ_CHECK(same(o.at("user"), f[0]) && o.at("limits").at("max_text_length").to_number<std::uint64_t>() == number);
+    auto o = parse_event(protocol::welcome_event(f[0], f[2], f[1], signed_number, limits, ref), "welcome");
+    FUZZ_CHECK(same(o.at("user"), f[0]) && same(o.at("uid"), f[2]) &&
+               o.at("limits").at("max_text_length").to_number<std::uint64_t>() == number);
   }
   {
     auto o = parse_event(protocol::pong_event(signed_number, ref), "pong");

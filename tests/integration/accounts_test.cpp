@@ -222,6 +222,84 @@ TEST(Accounts, HelloWithATokenIsTheAccountsUser) {
   EXPECT_EQ(type_of(again), "welcome") << dump(again);
 }
 
+// Issue 16: messages carry the sender's id beside its name. An account's is its stable id (the
+// same on every connection, in every event and in history); a guest's is made for its connection.
+TEST(Accounts, MessagesCarryTheSendersUid) {
+  ServerProcess server(with_accounts({}));
+  auto reg = register_user(server.port(), "ada", "correct horse", true);
+  ASSERT_EQ(reg.status, 201);
+  const std::string id(reg.json().as_object().at("user").as_object().at("id").as_string());
+  const std::string token(reg.json().as_object().at("token").as_string());
+  WsClient ada(server.port()), bob(server.port()), bob2(server.port()), eve(server.port());
+  auto welcome = ada.request({{"type", "hello"}, {"token", token}});
+  ASSERT_EQ(type_of(welcome), "welcome") << dump(welcome);
+  EXPECT_EQ(str(welcome, "uid"), id);
+  const std::string bob_id(str(bob.hello("bob"), "uid"));
+  const std::string bob2_id(str(bob2.hello("bob"), "uid"));
+  const std::string eve_id(str(eve.hello("eve"), "uid"));
+  for (const auto& g : {bob_id, bob2_id, eve_id}) {
+    EXPECT_TRUE(g.starts_with("g_")) << g;
+    EXPECT_EQ(g.size(), 18u) << g;
+  }
+  EXPECT_NE(bob_id, bob2_id) << "a guest's id is its connection's";
+  EXPECT_NE(bob_id, eve_id);
+  for (WsClient* c : {&ada, &bob, &eve}) c->join("general");
+
+  ada.send_message("general", "a1", "from an account");
+  auto m = bob.wait_for("message", [](const json::object& e) { return str(e, "cid") == "a1"; });
+  ASSERT_TRUE(m);
+  EXPECT_EQ(str(*m, "from"), "ada");
+  EXPECT_EQ(str(*m, "uid"), id);
+  bob.send_message("general", "b1", "from a guest");
+  auto g = ada.wait_for("message", [](const json::object& e) { return str(e, "cid") == "b1"; });
+  ASSERT_TRUE(g);
+  EXPECT_EQ(str(*g, "uid"), bob_id);
+  // The same cid from another user is another message.
+  auto e1 = eve.send_message("general", "a1", "same cid, another user");
+  EXPECT_NE(u64(e1, "seq"), u64(*m, "seq"));
+
+  // On a new connection the account is the same id, and its retry is still a retry.
+  WsClient again(server.port());
+  EXPECT_EQ(str(again.request({{"type", "hello"}, {"token", token}}), "uid"), id);
+  again.join("general");
+  EXPECT_EQ(u64(again.send_message("general", "a1", "from an account"), "seq"), u64(*m, "seq"));
+  auto h = again.full_history("general");
+  ASSERT_EQ(h.size(), 3u);
+  EXPECT_EQ(str(h[0], "uid"), id);
+  EXPECT_EQ(str(h[1], "uid"), bob_id);
+  EXPECT_EQ(str(h[2], "uid"), eve_id);
+  // And after a restart, from the store.
+  server.stop();
+  server.restart();
+  WsClient later(server.port());
+  later.hello("zed");
+  later.join("general");
+  auto stored = later.full_history("general");
+  ASSERT_EQ(stored.size(), 3u);
+  EXPECT_EQ(str(stored[0], "uid"), id);
+  EXPECT_EQ(str(stored[0], "from"), "ada");
+  EXPECT_EQ(str(stored[1], "uid"), bob_id);
+}
+
+// auth.max_sessions_per_user: a sign-in past it ends the oldest session, and the metric counts it.
+TEST(Accounts, SigningInPastTheSessionCapEndsTheOldest) {
+  ServerProcess server(with_accounts({"auth.max_sessions_per_user=2"}));
+  auto first = register_user(server.port(), "ada", "correct horse");
+  ASSERT_EQ(first.status, 201);
+  std::this_thread::sleep_for(5ms);  // created_at is in ms: three sessions, three instants
+  auto second = login(server.port(), "ada", "correct horse");
+  std::this_thread::sleep_for(5ms);
+  auto third = login(server.port(), "ada", "correct horse");
+  ASSERT_EQ(third.status, 200);
+  auto me = [&](const HttpResponse& r) {
+    return api(server.port(), "GET", "/api/me", {}, cookie_header(session_cookie(r))).status;
+  };
+  EXPECT_EQ(me(first), 401) << "the oldest session ended";
+  EXPECT_EQ(me(second), 200);
+  EXPECT_EQ(me(third), 200);
+  EXPECT_EQ(fetch_metric(server.port(), "parley_auth_sessions_evicted_total"), 1.0);
+}
+
 TEST(Accounts, AnEndedSessionClosesItsOpenSockets) {
   ServerProcess server(with_accounts({}));
   auto a = register_user(server.port(), "ada", "correct horse", true);

@@ -310,11 +310,15 @@ class ClusterFixture : public ::testing::Test {
   }
 
   // A welcomed session on node `n`, joined to `room`.
-  std::shared_ptr<TestSession> client(int n, const std::string& name, const std::string& room = "general") {
+  // `welcome`, if given, gets its welcome event.
+  std::shared_ptr<TestSession> client(int n, const std::string& name, const std::string& room = "general",
+                                      json::object* welcome = nullptr) {
     auto s = open_session(nodes_[n].node->shard(0));
     say(s, R"({"type":"hello","name":")" + name + R"("})");
     say(s, R"({"type":"join","room":")" + room + R"("})");
-    EXPECT_FALSE(s->next("welcome").empty());
+    auto w = s->next("welcome");
+    EXPECT_FALSE(w.empty());
+    if (welcome) *welcome = std::move(w);
     s->joined = s->next("joined");
     EXPECT_FALSE(s->joined.empty());
     return s;
@@ -332,7 +336,7 @@ class ClusterFixture : public ::testing::Test {
     std::promise<std::error_code> made;
     store_->create_user(user, [&](std::error_code ec) {
       if (ec) return made.set_value(ec);
-      store_->create_session(session, [&](std::error_code ec2) { made.set_value(ec2); });
+      store_->create_session(session, 50, [&](std::error_code ec2, std::size_t) { made.set_value(ec2); });
     });
     EXPECT_FALSE(made.get_future().get());
     auto s = open_session(nodes_[n].node->shard(0));
@@ -453,7 +457,8 @@ TEST_P(ClusterTest, MessagesReachEveryNodeInSeqOrder) {
 }
 
 TEST_P(ClusterTest, MissedMessageIsRepairedBeforeLaterOnes) {
-  auto a = client(0, "ada");
+  json::object a_welcome;
+  auto a = client(0, "ada", "general", &a_welcome);
   auto b = client(1, "bob");
   drop_next(1, 2);  // node 1 misses seq 1 and 2
   for (int i = 0; i < 5; ++i) say(a, send("c" + std::to_string(i), "m"));
@@ -461,7 +466,72 @@ TEST_P(ClusterTest, MissedMessageIsRepairedBeforeLaterOnes) {
     auto m = b->next("message");
     ASSERT_FALSE(m.empty()) << "missing seq " << seq;
     EXPECT_EQ(m.at("seq").as_int64(), static_cast<std::int64_t>(seq));
+    // The sender's id crosses the broker, published (3..5) and fetched to repair a gap (1, 2).
+    EXPECT_EQ(m.at("uid"), a_welcome.at("uid")) << seq;
   }
+}
+
+// The Redis entry: an id of any bytes (a newline too) round-trips, and an entry written before
+// messages carried ids decodes with none.
+TEST(RedisEntry, SenderIdRoundTripsAndOldEntriesDecodeWithoutOne) {
+  const parley::core::Message m{
+      .room = "r", .seq = 7, .from = "ada", .text = "two\nlines", .ts = 5, .cid = "c1", .from_id = "x_a\nb:3"};
+  auto back = parley::broker::decode_entry("r", parley::broker::encode_entry(m));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->from_id, m.from_id);
+  EXPECT_EQ(back->text, m.text);
+  EXPECT_EQ(back->from, "ada");
+  EXPECT_EQ(back->seq, 7u);
+  EXPECT_EQ(back->ts, 5);
+  auto old = parley::broker::decode_entry("r", "7\n5\nada\nc1\ntwo\nlines");
+  ASSERT_TRUE(old);
+  EXPECT_EQ(old->from_id, "");
+  EXPECT_EQ(old->text, "two\nlines");
+  EXPECT_EQ(old->cid, "c1");
+  EXPECT_FALSE(parley::broker::decode_entry("r", "7\n5:99\nada\nc1\nshort"));
+}
+
+// The broker itself: a message's sender id survives publish and fetch, and a cid is deduplicated
+// per sender id (an account renamed still dedupes; two users of one name do not collide), a
+// guest's by its name (its id is per connection: core::sender_key).
+TEST_P(ClusterTest, BrokerKeepsSenderIdsAndDedupesCidsPerId) {
+  parley::broker::Broker& b = *nodes_[0].inner;
+  auto publish = [&](std::string from, std::string from_id) {
+    parley::core::Message m{
+        .room = "ids", .from = std::move(from), .text = "same", .ts = 1, .cid = "c", .from_id = std::move(from_id)};
+    std::promise<std::pair<std::error_code, parley::broker::Published>> done;
+    b.publish(m, [&](std::error_code ec, parley::broker::Published p) { done.set_value({ec, p}); });
+    auto [ec, p] = done.get_future().get();
+    EXPECT_FALSE(ec) << ec.message();
+    return p;
+  };
+  const auto first = publish("ada", "u_1");
+  EXPECT_FALSE(first.duplicate);
+  const auto renamed = publish("ada lovelace", "u_1");
+  EXPECT_TRUE(renamed.duplicate);
+  EXPECT_EQ(renamed.seq, first.seq);
+  const auto other = publish("ada", "u_2");
+  EXPECT_FALSE(other.duplicate) << "another user of the same name";
+  const auto guest = publish("bob", "g_00000000000000aa");
+  EXPECT_FALSE(guest.duplicate);
+  const auto guest_again = publish("bob", "g_00000000000000bb");
+  EXPECT_TRUE(guest_again.duplicate) << "a guest's retry from its next connection";
+  const auto old = publish("u_1", "");
+  EXPECT_FALSE(old.duplicate) << "a name never meets an id";
+
+  std::promise<std::vector<parley::core::Message>> fetched;
+  b.fetch("ids", 0, 100, [&](std::error_code ec, std::vector<parley::core::Message> ms) {
+    EXPECT_FALSE(ec);
+    fetched.set_value(std::move(ms));
+  });
+  const auto ms = fetched.get_future().get();
+  ASSERT_EQ(ms.size(), 4u);
+  EXPECT_EQ(ms[0].from_id, "u_1");
+  EXPECT_EQ(ms[1].from_id, "u_2");
+  EXPECT_EQ(ms[2].from_id, "g_00000000000000aa");
+  EXPECT_EQ(ms[3].from_id, "");
+  EXPECT_EQ(ms[3].from, "u_1");
+  for (const auto& m : ms) EXPECT_EQ(m.text, "same");
 }
 
 TEST_P(ClusterTest, MissedLastMessageIsFoundByThePeriodicCheck) {
@@ -1032,7 +1102,7 @@ class RoomLookupTest : public ClusterFixture, public ::testing::WithParamInterfa
     std::vector<parley::core::Message> batch;
     for (std::uint64_t seq = 1; seq <= messages; ++seq)
       batch.push_back(parley::core::Message{room, seq, by, "old " + std::to_string(seq), created_at + 1,
-                                            "c" + std::to_string(seq)});
+                                            "c" + std::to_string(seq), ""});
     if (batch.empty()) return;
     std::promise<std::error_code> stored;
     store_->append(std::move(batch), [&](std::error_code ec) { stored.set_value(ec); });

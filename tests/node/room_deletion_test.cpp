@@ -46,8 +46,8 @@ class FlakyDeleteStore final : public store::Store {
     real_.set_password(std::move(user), std::move(hash), std::move(keep), std::move(done));
   }
   void delete_user(std::string user, Done done) override { real_.delete_user(std::move(user), std::move(done)); }
-  void create_session(store::StoredSession session, Done done) override {
-    real_.create_session(std::move(session), std::move(done));
+  void create_session(store::StoredSession session, std::size_t max_per_user, CreateSessionDone done) override {
+    real_.create_session(std::move(session), max_per_user, std::move(done));
   }
   void find_session(std::string digest, std::int64_t now_ms, FindSessionDone done) override {
     real_.find_session(std::move(digest), now_ms, std::move(done));

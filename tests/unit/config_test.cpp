@@ -65,6 +65,14 @@ TEST(Config, NumbersAndStrings) {
   EXPECT_EQ(c.store_synchronous, "FULL");
 }
 
+TEST(Config, MaxSessionsPerUser) {
+  Config c;
+  EXPECT_EQ(c.auth.max_sessions_per_user, 50u);
+  apply_setting(c, "auth.max_sessions_per_user", "3");
+  EXPECT_EQ(c.auth.max_sessions_per_user, 3u);
+  EXPECT_THROW(apply_setting(c, "auth.max_sessions_per_user", "-1"), std::invalid_argument);
+}
+
 TEST(Config, StringsAreTakenVerbatim) {
   Config c;
   apply_setting(c, "server.data_dir", " /tmp/with space = and=equals ");

@@ -148,6 +148,7 @@ TEST_F(ProtocolDoc, MessageExamplesAreWhatMessageEventWrites) {
     m.text = std::string(o.at("text").as_string());
     m.ts = o.at("ts").to_number<std::int64_t>();
     if (o.contains("cid")) m.cid = std::string(o.at("cid").as_string());
+    if (o.contains("uid")) m.from_id = std::string(o.at("uid").as_string());
     EXPECT_EQ(parley::core::message_event(m), s.text);
     ++checked;
   }
@@ -185,9 +186,13 @@ bool flag(const json::object& o, std::string_view key) { return o.contains(key) 
 std::string ref_of(const json::object& o) { return o.contains("ref") ? json::serialize(o.at("ref")) : std::string(); }
 
 parley::protocol::MessageFields message_of(const json::object& o) {
-  return {
-      str(o, "room"), o.at("seq").to_number<std::uint64_t>(), str(o, "from"),
-      str(o, "text"), o.at("ts").to_number<std::int64_t>(),   o.contains("cid") ? str(o, "cid") : std::string_view()};
+  return {str(o, "room"),
+          o.at("seq").to_number<std::uint64_t>(),
+          str(o, "from"),
+          str(o, "text"),
+          o.at("ts").to_number<std::int64_t>(),
+          o.contains("cid") ? str(o, "cid") : std::string_view(),
+          o.contains("uid") ? str(o, "uid") : std::string_view()};
 }
 
 // What the encoder of the event's type writes from the event's own values; nullopt for a type
@@ -206,8 +211,8 @@ std::optional<std::string> encode_like(const json::object& o) {
                                   n("history_limit"),
                                   n("max_rooms"),
                                   n("typing_interval_ms")};
-    return p::welcome_event(str(o, "user"), str(o, "session"), o.at("server_time").to_number<std::int64_t>(), limits,
-                            ref);
+    return p::welcome_event(str(o, "user"), str(o, "uid"), str(o, "session"),
+                            o.at("server_time").to_number<std::int64_t>(), limits, ref);
   }
   if (type == "pong") return p::pong_event(o.at("server_time").to_number<std::int64_t>(), ref);
   if (type == "rooms") {

@@ -11,6 +11,7 @@ namespace {
 namespace json = boost::json;
 using parley::core::Message;
 using parley::core::RoomLog;
+using parley::core::sender_key;
 
 Message msg(std::string text, std::string cid = {}, std::string from = "ada") {
   Message m;
@@ -255,36 +256,36 @@ TEST(RoomLog, FindCidAfterAssign) {
   Message m = msg("hi", "c-17");
   m.ts = 1234;
   log.assign(m);
-  auto hit = log.find_cid("ada", "c-17");
+  auto hit = log.find_cid(sender_key("", "ada"), "c-17");
   ASSERT_TRUE(hit);
   EXPECT_EQ(hit->seq, 1u);
   EXPECT_EQ(hit->ts, 1234);
-  EXPECT_FALSE(log.find_cid("bob", "c-17"));  // cids are per sender
-  EXPECT_FALSE(log.find_cid("ada", "c-18"));
+  EXPECT_FALSE(log.find_cid(sender_key("", "bob"), "c-17"));  // cids are per sender
+  EXPECT_FALSE(log.find_cid(sender_key("", "ada"), "c-18"));
 }
 
 TEST(RoomLog, CidKeyCannotBeForgedByConcatenation) {
   RoomLog log(8, 8);
   Message m = msg("hi", "bc", "a");
   log.assign(m);
-  EXPECT_TRUE(log.find_cid("a", "bc"));
-  EXPECT_FALSE(log.find_cid("ab", "c"));
+  EXPECT_TRUE(log.find_cid(sender_key("", "a"), "bc"));
+  EXPECT_FALSE(log.find_cid(sender_key("", "ab"), "c"));
 }
 
 TEST(RoomLog, EmptyCidIsNotRemembered) {
   RoomLog log(8, 8);
   Message m = msg("hi", "");
   log.assign(m);
-  EXPECT_FALSE(log.find_cid("ada", ""));
+  EXPECT_FALSE(log.find_cid(sender_key("", "ada"), ""));
 }
 
 TEST(RoomLog, DedupeWindowEvictsOldest) {
   RoomLog log(100, 3);
   add(log, 5);  // cids c1..c5
-  EXPECT_FALSE(log.find_cid("ada", "c1"));
-  EXPECT_FALSE(log.find_cid("ada", "c2"));
+  EXPECT_FALSE(log.find_cid(sender_key("", "ada"), "c1"));
+  EXPECT_FALSE(log.find_cid(sender_key("", "ada"), "c2"));
   for (int s = 3; s <= 5; ++s) {
-    auto hit = log.find_cid("ada", "c" + std::to_string(s));
+    auto hit = log.find_cid(sender_key("", "ada"), "c" + std::to_string(s));
     ASSERT_TRUE(hit) << s;
     EXPECT_EQ(hit->seq, static_cast<std::uint64_t>(s));
   }
@@ -293,8 +294,8 @@ TEST(RoomLog, DedupeWindowEvictsOldest) {
 TEST(RoomLog, DedupeWindowZeroRemembersNothing) {
   RoomLog log(100, 0);
   add(log, 2);
-  EXPECT_FALSE(log.find_cid("ada", "c1"));
-  EXPECT_FALSE(log.find_cid("ada", "c2"));
+  EXPECT_FALSE(log.find_cid(sender_key("", "ada"), "c1"));
+  EXPECT_FALSE(log.find_cid(sender_key("", "ada"), "c2"));
 }
 
 TEST(RoomLog, RepeatedCidKeepsTheFirstSeq) {
@@ -303,7 +304,7 @@ TEST(RoomLog, RepeatedCidKeepsTheFirstSeq) {
   Message b = msg("b", "same");
   log.assign(a);
   log.assign(b);
-  EXPECT_EQ(log.find_cid("ada", "same")->seq, 1u);
+  EXPECT_EQ(log.find_cid(sender_key("", "ada"), "same")->seq, 1u);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -328,19 +329,19 @@ TEST(RoomLog, RestoreSetsSeqsAndRing) {
 TEST(RoomLog, RestoreRemembersCidsBeyondTheRing) {
   RoomLog log(2, 100);
   log.restore(10, stored(3, 10));
-  auto hit = log.find_cid("ada", "c3");  // not in the ring, still deduplicated
+  auto hit = log.find_cid(sender_key("", "ada"), "c3");  // not in the ring, still deduplicated
   ASSERT_TRUE(hit);
   EXPECT_EQ(hit->seq, 3u);
-  EXPECT_TRUE(log.find_cid("ada", "c10"));
-  EXPECT_FALSE(log.find_cid("ada", "c2"));
+  EXPECT_TRUE(log.find_cid(sender_key("", "ada"), "c10"));
+  EXPECT_FALSE(log.find_cid(sender_key("", "ada"), "c2"));
 }
 
 TEST(RoomLog, RestoreRespectsTheDedupeWindow) {
   RoomLog log(100, 2);
   log.restore(10, stored(3, 10));
-  EXPECT_FALSE(log.find_cid("ada", "c8"));
-  EXPECT_TRUE(log.find_cid("ada", "c9"));
-  EXPECT_TRUE(log.find_cid("ada", "c10"));
+  EXPECT_FALSE(log.find_cid(sender_key("", "ada"), "c8"));
+  EXPECT_TRUE(log.find_cid(sender_key("", "ada"), "c9"));
+  EXPECT_TRUE(log.find_cid(sender_key("", "ada"), "c10"));
 }
 
 TEST(RoomLog, RestoreReplacesEverything) {
@@ -350,7 +351,7 @@ TEST(RoomLog, RestoreReplacesEverything) {
   EXPECT_EQ(log.last_assigned(), 0u);
   EXPECT_EQ(log.last_committed(), 0u);
   EXPECT_TRUE(log.events_after(0).empty());
-  EXPECT_FALSE(log.find_cid("ada", "c1"));
+  EXPECT_FALSE(log.find_cid(sender_key("", "ada"), "c1"));
 }
 
 TEST(RoomLog, RestoreWithoutMessagesButWithASeq) {
@@ -384,8 +385,8 @@ TEST(RoomLog, RestoreWithLastSeqAheadOfTheMessagesStaysInBounds) {
   EXPECT_FALSE(log.covers_after(0));       // seqs 6..10 are not in memory: read the store
   EXPECT_FALSE(log.newest_before(11, 3));  // same for history
   EXPECT_TRUE(log.covers_after(10));
-  ASSERT_TRUE(log.find_cid("ada", "c3"));  // the cids of what was returned are still remembered
-  EXPECT_EQ(log.find_cid("ada", "c3")->seq, 3u);
+  ASSERT_TRUE(log.find_cid(sender_key("", "ada"), "c3"));  // the cids of what was returned are still remembered
+  EXPECT_EQ(log.find_cid(sender_key("", "ada"), "c3")->seq, 3u);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -405,6 +406,42 @@ TEST(Message, EventParsesBack) {
   EXPECT_EQ(o.at("ts").to_number<std::int64_t>(), 1'700'000'000'123);
   EXPECT_EQ(o.at("cid"), "c-1");
   EXPECT_EQ(o.size(), 7u);
+}
+
+TEST(Message, EventCarriesTheSendersUidAfterFrom) {
+  Message m = msg("x", "c", "ada");
+  m.seq = 3;
+  m.ts = 9;
+  m.from_id = "u_0123";
+  EXPECT_EQ(parley::core::message_event(m),
+            R"({"type":"message","room":"general","seq":3,"from":"ada","uid":"u_0123","text":"x","ts":9,"cid":"c"})");
+  m.from_id = "x_\"odd\"\n";
+  const json::value v = json::parse(parley::core::message_object(m));
+  EXPECT_EQ(v.at("uid"), "x_\"odd\"\n");
+}
+
+TEST(Message, EventWithoutUidOmitsIt) {
+  Message m = msg("x", "c");  // stored before messages carried ids
+  m.seq = 1;
+  const json::value v = json::parse(parley::core::message_event(m));
+  EXPECT_FALSE(v.as_object().contains("uid"));
+}
+
+TEST(Message, WelcomeCarriesTheUid) {
+  const parley::protocol::WelcomeLimits limits{1, 2, 3, 4, 5, 6, 7};
+  const json::value v = json::parse(parley::protocol::welcome_event("ada", "g_00ff", "s-1", 10, limits, {}));
+  EXPECT_EQ(v.at("user"), "ada");
+  EXPECT_EQ(v.at("uid"), "g_00ff");
+}
+
+TEST(Message, SenderKeyIsTheIdOrAGuestsName) {
+  using parley::core::sender_key;
+  EXPECT_EQ(sender_key("u_1", "ada"), "u_1");
+  EXPECT_EQ(sender_key("u_1", "ada lovelace"), sender_key("u_1", "ada")) << "an account's follows it";
+  EXPECT_NE(sender_key("u_1", "ada"), sender_key("u_2", "ada")) << "one name, two users";
+  EXPECT_EQ(sender_key("g_aa", "bob"), sender_key("g_bb", "bob")) << "a guest is its name";
+  EXPECT_EQ(sender_key("", "bob"), sender_key("g_aa", "bob"));
+  EXPECT_NE(sender_key("", "u_1"), sender_key("u_1", "ada")) << "a name never equals an id";
 }
 
 TEST(Message, EventWithoutCidOmitsIt) {

@@ -30,7 +30,8 @@ using protocol::errc;
 
 std::vector<core::Message> batch(std::uint64_t first, std::uint64_t count) {
   std::vector<core::Message> out;
-  for (auto seq = first; seq < first + count; ++seq) out.push_back(core::Message{"r", seq, "ada", "hi", 1, "c"});
+  for (auto seq = first; seq < first + count; ++seq)
+    out.push_back(core::Message{"r", seq, "ada", "hi", 1, "c", "u_ada"});
   return out;
 }
 
@@ -88,7 +89,10 @@ class FakeBackend final : public StoreBackend {
     return account("set_password " + user);
   }
   std::error_code delete_user_now(const std::string& user) override { return account("delete_user " + user); }
-  std::error_code create_session_now(const StoredSession& s) override { return account("create_session " + s.user_id); }
+  std::error_code create_session_now(const StoredSession& s, std::size_t, std::size_t& evicted) override {
+    evicted = 0;
+    return account("create_session " + s.user_id);
+  }
   std::error_code find_session_now(const std::string&, std::int64_t,
                                    std::optional<std::pair<StoredSession, StoredUser>>&) override {
     return account("find_session");

@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 
 // format.js builds its Intl formatters on load, so the zone is set first.
 process.env.TZ = 'America/New_York';
-const { formatTime, formatFull, dayKey, dayLabel, textLength, initial, hue, plural, listNames } = await import('../../web/js/ui/format.js');
+const { formatTime, formatFull, dayKey, dayLabel, textLength, initial, hue, plural, listNames, sameSender } = await import('../../web/js/ui/format.js');
 
 const EN = new Intl.DateTimeFormat().resolvedOptions().locale === 'en-US';
 const enOnly = { skip: EN ? false : 'the default locale is not en-US' };
@@ -224,4 +224,16 @@ test('listNames: "", "a", "a and b", "a, b and c"', () => {
   assert.equal(listNames(['ada', 'bob', 'carol']), 'ada, bob and carol');
   assert.equal(listNames(['a', 'b', 'c', 'd']), 'a, b, c and d');
   assert.equal(listNames(['<b>x</b>', 'y']), '<b>x</b> and y', 'plain text; the caller puts it in textContent');
+});
+
+test('sameSender: by uid for accounts, by name for guests and messages without a uid', () => {
+  const acct = { from: 'ada', uid: 'u_1' };
+  assert.equal(sameSender(acct, { from: 'ada', uid: 'u_1' }), true);
+  assert.equal(sameSender(acct, { from: 'ada', uid: 'u_2' }), false, 'two accounts that look alike');
+  assert.equal(sameSender(acct, { from: 'ada', uid: 'g_00ff' }), false, 'a guest under the same name');
+  assert.equal(sameSender({ from: 'bob', uid: 'g_aa' }, { from: 'bob', uid: 'g_bb' }), true, 'a guest reconnected');
+  assert.equal(sameSender({ from: 'bob', uid: 'g_aa' }, { from: 'eve', uid: 'g_aa' }), false);
+  assert.equal(sameSender(acct, { from: 'ada' }), true, 'stored before uids: by name');
+  assert.equal(sameSender(acct, { from: 'bob' }), false);
+  assert.equal(sameSender(acct, null), false);
 });

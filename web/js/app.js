@@ -11,7 +11,7 @@ import { Composer } from './ui/composer.js';
 import { ConnectionBanner } from './ui/banner.js';
 import { TypingIndicator } from './ui/typing.js';
 import { Sidebar } from './ui/sidebar.js';
-import { plural } from './ui/format.js';
+import { plural, sameSender } from './ui/format.js';
 import { showJoin, validateName, rememberJoinError, pendingJoinError } from './ui/join.js';
 import * as account from './account.js';
 
@@ -24,6 +24,7 @@ const rooms = new Map(); // joined rooms: name -> RoomState
 let client = null;
 let active = null;
 let me = null;
+let myUid = null; // welcome's uid: an account's id, or this connection's guest id
 let signedIn = false; // an account's session (the cookie), not a guest's name
 let directoryTimer = null;
 
@@ -218,7 +219,7 @@ function openRoom(name, { focus = false } = {}) {
   active = name;
   rememberRooms();
   if (!document.hidden) markRead(room);
-  view.setRoom(room, me);
+  view.setRoom(room, { from: me, uid: myUid });
   composer.setRoom(name);
   typing.render(room);
   renderPending();
@@ -348,6 +349,8 @@ function wire(c) {
 
   c.on('welcome', (w) => {
     me = w.user;
+    myUid = w.uid ?? null;
+    view.me = { from: me, uid: myUid }; // the shown room's "mine" from now on
     // A guest's name is asked for again by the next hello; an account's session is the cookie's.
     if (signedIn) {
       prefs.set('account', me);
@@ -386,7 +389,7 @@ function wire(c) {
     const room = rooms.get(m.room);
     if (!room || room.add([m]).length === 0) return;
     const wasTyping = room.stopTyping(m.from);
-    const mine = m.from === me;
+    const mine = sameSender(m, { from: me, uid: myUid });
     if (m.room === active) {
       if (mine) renderPending(); // drop the "Sending…" copy before the real one appears
       view.add(m);

@@ -114,6 +114,7 @@ export class ParleyClient {
 
     this.state = State.IDLE;
     this.user = null;
+    this.uid = null; // welcome's uid: an account's stable id, or a guest's for this connection
     this.session = null;
     this.limits = null;
     this.serverTimeOffset = 0;
@@ -267,6 +268,7 @@ export class ParleyClient {
       clearTimeout(this._timers.connect);
       this._welcome = welcome;
       this.user = welcome.user;
+      this.uid = welcome.uid ?? null;
       this.session = welcome.session;
       this.limits = welcome.limits ?? null;
       this._bucket = undefined; // the server's send bucket is per connection

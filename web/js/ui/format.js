@@ -72,3 +72,17 @@ export function listNames(names) {
   if (names.length === 2) return `${names[0]} and ${names[1]}`;
   return `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
 }
+
+/**
+ * Whether two messages (or a message and the user: `{ from, uid }`) have one sender. By `uid`
+ * where both have one and either is an account's (two accounts may look alike; a guest may use
+ * the name an account had); a guest's `uid` ("g_…") is its connection's, and a guest is its
+ * name, so two guests' are compared by name, as is anything without a `uid` (stored before
+ * messages carried one).
+ */
+export function sameSender(a, b) {
+  if (!a || !b) return false;
+  const guest = (uid) => uid.startsWith('g_');
+  if (a.uid && b.uid && !(guest(a.uid) && guest(b.uid))) return a.uid === b.uid;
+  return a.from === b.from;
+}

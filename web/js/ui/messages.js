@@ -4,7 +4,7 @@
 
 import { h } from './dom.js';
 import { renderText } from './linkify.js';
-import { dayKey, dayLabel, formatFull, formatTime, hue, initial } from './format.js';
+import { dayKey, dayLabel, formatFull, formatTime, hue, initial, sameSender } from './format.js';
 
 const GROUP_GAP_MS = 5 * 60 * 1000;
 const NEAR_TOP_PX = 160;
@@ -15,15 +15,16 @@ export function avatar(name, extraClass = '') {
 }
 
 function sameGroup(prev, m) {
-  return prev && prev.from === m.from && m.ts - prev.ts < GROUP_GAP_MS && dayKey(prev.ts) === dayKey(m.ts);
+  return prev && sameSender(prev, m) && m.ts - prev.ts < GROUP_GAP_MS && dayKey(prev.ts) === dayKey(m.ts);
 }
 
 function timeEl(ts) {
   return h('time', { class: 'time', datetime: new Date(ts).toISOString(), title: formatFull(ts) }, formatTime(ts));
 }
 
+// `me`: the user, as { from: name, uid }.
 function messageNode(m, me, prev) {
-  const own = m.from === me;
+  const own = sameSender(m, me);
   const cont = sameGroup(prev, m);
   const text = renderText(h('div', { class: 'text' }), m.text);
   const bubble = h('div', { class: 'bubble' },
@@ -33,7 +34,7 @@ function messageNode(m, me, prev) {
     timeEl(m.ts));
   return h('li', {
     class: `msg${own ? ' own' : ''}${cont ? ' cont' : ''}`,
-    dataset: { seq: String(m.seq), from: m.from, ...(m.cid ? { cid: m.cid } : {}) },
+    dataset: { seq: String(m.seq), from: m.from, ...(m.uid ? { uid: m.uid } : {}), ...(m.cid ? { cid: m.cid } : {}) },
     vars: { '--hue': String(hue(m.from)) },
   }, own ? null : (cont ? h('span', { class: 'avatar-gap', 'aria-hidden': 'true' }) : avatar(m.from)), bubble);
 }
@@ -85,7 +86,7 @@ export class MessageView {
     });
   }
 
-  /** Show a room (full render, scrolled to the newest message). */
+  /** Show a room (full render, scrolled to the newest message). `me`: { from: name, uid }. */
   setRoom(room, me) {
     this.room = room;
     this.me = me;
@@ -120,7 +121,7 @@ export class MessageView {
   /** A live message for the shown room. Returns true if it was appended. */
   add(m) {
     if (this.last && m.seq < this.last.seq) { this.render(); return true; }
-    const stick = this.atBottom() || m.from === this.me;
+    const stick = this.atBottom() || sameSender(m, this.me);
     let prev = this.last;
     if (!prev || dayKey(prev.ts) !== dayKey(m.ts)) { this.list.append(daySeparator(m.ts)); prev = null; }
     this.list.append(messageNode(m, this.me, prev));
