@@ -93,6 +93,18 @@ test('a private room: unlisted to strangers, joined with its password, and a ban
   await send(ada, 'welcome, bob');
   await waitForTexts(bob, ['hello from bob', 'welcome, bob']);
 
+  // bob's settings: a member invites, moderates nothing; refusals are said in place.
+  await bob.getByRole('button', { name: 'Settings of #club' }).click();
+  const bobSettings = bob.getByRole('dialog', { name: 'Settings of #club' });
+  await bobSettings.getByText('You are a member of #club.').waitFor();
+  assert.equal(await bobSettings.getByRole('button', { name: /^(Remove|Ban) / }).count(), 0);
+  assert.equal(await bobSettings.getByLabel('Lift a ban (name)').isVisible(), false);
+  await bobSettings.getByLabel('Invite by name').fill('nobody');
+  await bobSettings.getByRole('button', { name: 'Invite' }).click();
+  await bobSettings.getByRole('alert').filter({ hasText: 'There is no account of that name.' }).waitFor();
+  await bobSettings.getByRole('button', { name: 'Close room settings' }).click();
+  await bobSettings.waitFor({ state: 'hidden' });
+
   // ada bans bob from the settings panel, confirmed in place.
   await ada.locator('#member-list li[data-user="bob"]').waitFor();
   await ada.getByRole('button', { name: 'Settings of #club' }).click();
@@ -103,14 +115,23 @@ test('a private room: unlisted to strangers, joined with its password, and a ban
   await settings.getByRole('button', { name: 'Yes, ban' }).click();
   await settings.getByRole('status').filter({ hasText: 'bob was banned from #club.' }).waitFor();
   assert.equal(await settings.getByRole('button', { name: 'Ban bob' }).count(), 0);
-  await ada.keyboard.press('Escape');
-  await settings.waitFor({ state: 'hidden' });
 
   // bob is told, back in #general, and club is gone from his list.
   await bob.locator('#room-notice', { hasText: 'You were banned from #club by ada.' }).waitFor();
   await bob.locator('#room-name', { hasText: /^general$/ }).waitFor();
   assert.equal(await bob.locator('#room-list button[data-room="club"]').count(), 0);
   assert.deepEqual(await bob.evaluate(() => window.parley.client.joinedRooms()), ['general']);
+  // Banned, the password no longer opens it.
+  await bob.getByRole('button', { name: 'Join #club' }).click();
+  await bob.locator('#room-notice', { hasText: 'You are banned from #club.' }).waitFor();
+  assert.equal(await bob.getByRole('dialog').count(), 0);
+
+  // ada lifts the ban by name.
+  await settings.getByLabel('Lift a ban (name)').fill('bob');
+  await settings.getByRole('button', { name: 'Unban' }).click();
+  await settings.getByRole('status').filter({ hasText: 'bob may come back to #club.' }).waitFor();
+  await ada.keyboard.press('Escape');
+  await settings.waitFor({ state: 'hidden' });
 
   assert.deepEqual(ada.errors, []);
   assert.deepEqual(bob.errors, []);

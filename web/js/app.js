@@ -503,7 +503,7 @@ function wire(c) {
 
   c.on('send-failed', (e) => {
     const room = rooms.get(e.room);
-    if (!room || ['left', 'cancelled', 'room_deleted'].includes(e.error.code)) return;
+    if (!room || ['left', 'cancelled', 'room_deleted', 'removed'].includes(e.error.code)) return;
     const permanent = ['text_too_long', 'empty_text', 'frame_too_large', 'bad_request', 'bad_cid'].includes(e.error.code);
     room.failed.set(e.cid, { text: e.text, reason: SEND_ERRORS[e.error.code] ?? 'Not sent', retryable: !permanent });
     if (e.room === active) {
