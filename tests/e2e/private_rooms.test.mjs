@@ -111,6 +111,12 @@ test('a private room: unlisted to strangers, joined with its password, and a ban
   const settings = ada.getByRole('dialog', { name: 'Settings of #club' });
   await settings.waitFor();
   await settings.getByText('You are the owner of #club.').waitFor();
+  assert.equal(await ada.evaluate(() => document.activeElement?.id), 'invite-name', 'focus starts in the dialog');
+  // The owner makes moderators, and members of them again.
+  await settings.getByRole('button', { name: 'Make bob a moderator' }).click();
+  await settings.getByRole('status').filter({ hasText: 'bob is now a moderator of #club.' }).waitFor();
+  await settings.getByRole('button', { name: 'Make bob a member' }).click();
+  await settings.getByRole('status').filter({ hasText: 'bob is now a member of #club.' }).waitFor();
   await settings.getByRole('button', { name: 'Ban bob' }).click();
   await settings.getByRole('button', { name: 'Yes, ban' }).click();
   await settings.getByRole('status').filter({ hasText: 'bob was banned from #club.' }).waitFor();

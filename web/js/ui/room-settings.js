@@ -55,8 +55,8 @@ export class RoomSettings {
     this.unbanInput.value = '';
     this.update(info, names, me);
     if (!this.dialog.open) this.dialog.showModal();
-    const first = this.dialog.querySelector('input:not([hidden]), [data-action]');
-    (first && !first.closest('[hidden]') ? first : this.close).focus();
+    const first = [...this.dialog.querySelectorAll('input, button[data-action]')].find((el) => !el.closest('[hidden]'));
+    (first ?? this.close).focus();
   }
 
   hide() {
