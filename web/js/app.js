@@ -13,6 +13,9 @@ import { TypingIndicator } from './ui/typing.js';
 import { Sidebar } from './ui/sidebar.js';
 import { plural, sameSender } from './ui/format.js';
 import { showJoin, validateName, rememberJoinError, pendingJoinError } from './ui/join.js';
+import { PasswordPrompt } from './ui/password-prompt.js';
+import { RoomSettings } from './ui/room-settings.js';
+import { removalNotice, needsPassword, joinErrorText } from './moderation.js';
 import * as account from './account.js';
 
 const DEFAULT_ROOM = 'general';
@@ -68,10 +71,43 @@ const roomList = new RoomList({
   error: $('#create-room-error'),
   search: $('#room-search'),
   more: $('#more-rooms'),
+  privateBox: $('#create-room-private'),
+  privateHint: $('#create-room-private-hint'),
+  passwordRow: $('#create-room-password-row'),
+  password: $('#create-room-password'),
   onOpen: (room) => openRoom(room, { focus: true }),
-  onCreate: (room) => createRoom(room),
+  onCreate: (room, options) => createRoom(room, options),
   onSearch: () => refreshDirectory(),
   onMore: (q, after) => refreshDirectory({ after }),
+});
+
+const passwordPrompt = new PasswordPrompt({
+  dialog: $('#password-dialog'),
+  form: $('#password-form'),
+  title: $('#password-dialog-title'),
+  input: $('#password-input'),
+  error: $('#password-error'),
+  cancel: $('#password-cancel'),
+});
+
+const settings = new RoomSettings({
+  dialog: $('#room-settings'),
+  title: $('#room-settings-title'),
+  role: $('#room-settings-role'),
+  status: $('#room-settings-status'),
+  error: $('#room-settings-error'),
+  close: $('#room-settings-close'),
+  inviteForm: $('#invite-form'),
+  inviteInput: $('#invite-name'),
+  unbanForm: $('#unban-form'),
+  unbanInput: $('#unban-name'),
+  membersSection: $('#settings-members-section'),
+  members: $('#settings-members'),
+  act: (kind, user, options) => moderate(settings.room, kind, user, options),
+});
+$('#room-settings-open').addEventListener('click', () => {
+  if (!active) return;
+  settings.show(active, client?.roomInfo(active), memberNames(active), me);
 });
 
 const members = new MemberList({ list: $('#member-list'), count: $('#member-count'), heading: $('#members-heading') });
@@ -144,6 +180,8 @@ function renderRooms() {
 function renderHeader() {
   const room = rooms.get(active);
   $('#room-name').textContent = active ?? '';
+  $('#room-private').hidden = !room?.private;
+  $('#room-settings-open').setAttribute('aria-label', active ? `Settings of #${active}` : 'Room settings');
   const online = room ? room.memberList().filter((m) => m.online).length : 0;
   let sub = `${plural(online, 'member', 'members')} online`;
   if (client && client.state !== State.CONNECTED) sub = 'Waiting for the connection…';
@@ -188,14 +226,37 @@ function ensureRoom(name) {
   if (!room) {
     room = new RoomState(name);
     rooms.set(name, room);
-    client.join(name).catch((err) => onJoinFailed(name, err));
+    client.join(name).catch((err) => onJoinFailed(name, err, { prompt: true }));
     rememberRooms();
   }
   return room;
 }
 
-function onJoinFailed(name, err) {
+function onJoinFailed(name, err, { prompt = false } = {}) {
   if (err.code === 'disconnected' || err.code === 'closed') return; // re-joined on reconnect
+  // #general refused us (banned): stay out of it, told why, rather than re-open it in a loop.
+  if (name === DEFAULT_ROOM && ['forbidden', 'bad_password', 'no_such_room'].includes(err.code)) {
+    const room = rooms.get(name);
+    if (room) room.joined = false;
+    notice(joinErrorText(err, name));
+    return renderMembers();
+  }
+  // A private room: asked for its password when it takes one and the user just opened it;
+  // otherwise told why it is out of reach.
+  if (['forbidden', 'bad_password', 'rate_limited'].includes(err.code)) {
+    const opened = active === name;
+    rooms.delete(name);
+    rememberRooms();
+    if (opened) openRoom(DEFAULT_ROOM);
+    else renderRooms();
+    if (prompt && opened && needsPassword(err)) {
+      passwordPrompt.ask(name, (password) => joinWithPassword(name, password), { returnFocus: $('#composer-input') });
+    } else {
+      notice(joinErrorText(err, name));
+      announce(joinErrorText(err, name));
+    }
+    return;
+  }
   // Someone in the room has a name that looks like ours. #general is always joined, so there a
   // guest's name cannot be used: back to the join screen, with the server's explanation. An
   // account keeps its name (and its session): it stays out of #general, told why, until a reload.
@@ -230,16 +291,48 @@ function openRoom(name, { focus = false } = {}) {
   if (room.loaded) fillScreen(room);
 }
 
-async function createRoom(name) {
+async function createRoom(name, options = {}) {
   try {
-    await client.create(name);
+    await client.create(name, options);
   } catch (err) {
     if (err.code === 'bad_room') return 'That name is not allowed. Use letters, digits, “.”, “_” or “-”.';
-    if (err.code !== 'room_exists') return err.code === 'disconnected' ? 'Not connected. Try again in a moment.' : err.message;
+    if (err.code === 'forbidden') return 'Sign in to create a private room.';
+    if (err.code === 'room_exists' && options.private) return `#${name} exists already: choose another name.`;
+    if (err.code !== 'room_exists') return err.code === 'disconnected' ? 'Not connected. Try again in a moment.' : account.sentence(err.message);
   }
-  roomList.addRoom(name);
+  roomList.addRoom(name, { private: Boolean(options.private) });
   openRoom(name, { focus: true });
   return null;
+}
+
+// The password prompt's join: the password goes with this one join and is kept nowhere (a
+// member's later joins need none). null once in, else the sentence for the prompt.
+async function joinWithPassword(name, password) {
+  if (!client?.connected) return 'Not connected. Try again in a moment.';
+  const room = rooms.get(name) ?? new RoomState(name);
+  rooms.set(name, room);
+  try {
+    await client.join(name, { password });
+  } catch (err) {
+    if (rooms.get(name) === room && !room.joined) rooms.delete(name);
+    return joinErrorText(err, name);
+  }
+  roomList.addRoom(name, { private: true });
+  openRoom(name);
+  return null;
+}
+
+function memberNames(name) {
+  return rooms.get(name)?.memberList().map((m) => m.name) ?? [];
+}
+
+// The settings panel's requests, for the room it was opened for.
+function moderate(room, kind, user, options = {}) {
+  if (!client) return Promise.reject(Object.assign(new Error('not connected'), { code: 'disconnected' }));
+  if (kind === 'invite') return client.invite(room, user);
+  if (kind === 'remove') return client.remove(room, user, options);
+  if (kind === 'unban') return client.unban(room, user);
+  return client.setRole(room, user, options.role);
 }
 
 // The room directory, a page at a time (the server's: limits.rooms_page), filtered by the search
@@ -370,6 +463,9 @@ function wire(c) {
     const room = rooms.get(e.room);
     if (!room) return;
     room.joined = true;
+    room.private = Boolean(e.private);
+    room.role = e.role ?? null;
+    if (room.private) roomList.addRoom(e.room, { private: true });
     room.setMembers(e.members ?? [], me);
     if (e.truncated) room.clearMessages();
     if (!e.resumed) {
@@ -410,7 +506,7 @@ function wire(c) {
 
   c.on('send-failed', (e) => {
     const room = rooms.get(e.room);
-    if (!room || ['left', 'cancelled', 'room_deleted'].includes(e.error.code)) return;
+    if (!room || ['left', 'cancelled', 'room_deleted', 'removed'].includes(e.error.code)) return;
     const permanent = ['text_too_long', 'empty_text', 'frame_too_large', 'bad_request', 'bad_cid'].includes(e.error.code);
     room.failed.set(e.cid, { text: e.text, reason: SEND_ERRORS[e.error.code] ?? 'Not sent', retryable: !permanent });
     if (e.room === active) {
@@ -438,6 +534,25 @@ function wire(c) {
     renderRooms();
   });
 
+  // Removed or banned: this user's own removal takes the room away (a private one leaves the
+  // list too), told why; someone else's leaves the members list.
+  c.on('removed', (e) => {
+    const room = rooms.get(e.room);
+    if (!e.self) {
+      if (room?.members.delete(e.user) && e.room === active) renderMembers();
+      return;
+    }
+    if (room?.private || roomList.directory.get(e.room)?.private) roomList.removeRoom(e.room);
+    rooms.delete(e.room);
+    rememberRooms();
+    if (settings.isOpen && settings.room === e.room) settings.hide();
+    const text = removalNotice(e);
+    if (active === e.room) openRoom(DEFAULT_ROOM);
+    else renderRooms();
+    notice(text);
+    announce(text);
+  });
+
   c.on('room_deleted', (e) => {
     roomList.removeRoom(e.room);
     if (!rooms.has(e.room)) return renderRooms();
@@ -452,6 +567,7 @@ function wire(c) {
     if (['bad_name', 'unauthorized', 'name_taken'].includes(e.code)) helloRefused(e);
     else if (e.room && e.code === 'no_such_room') onJoinFailed(e.room, { code: e.code, message: 'the room does not exist' });
     else if (e.room && e.code === 'confusable_name') onJoinFailed(e.room, { code: e.code, message: e.message });
+    else if (e.room && ['forbidden', 'bad_password'].includes(e.code)) onJoinFailed(e.room, { code: e.code, message: e.message });
     else console.warn('parley:', e.code, e.message);
   });
 }
@@ -490,6 +606,7 @@ function enterApp(name, { asAccount = false } = {}) {
   }
   $('#join-screen').hidden = true;
   $('#app').hidden = false;
+  roomList.setAccount(asAccount);
   renderMe();
   client = new ParleyClient({ url: wsUrl(), name: asAccount ? undefined : name });
   wire(client);

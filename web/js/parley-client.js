@@ -43,6 +43,13 @@ const PERMANENT_SEND_ERRORS = new Set([
 // unauthorized: no session (or it has ended), or a guest where the server has none;
 // name_taken: a guest's name belongs to an account (or looks like one).
 const FATAL_HELLO_ERRORS = new Set(['bad_name', 'bad_request', 'unauthorized', 'name_taken']);
+// Join errors after which the room is forgotten (not re-joined on every reconnect).
+const FORGET_ON_JOIN = new Set(['no_such_room', 'bad_room', 'confusable_name', 'forbidden', 'bad_password']);
+
+// Names as the server compares them for one user (case folds; look-alikes are the server's).
+function sameName(a, b) {
+  return typeof a === 'string' && typeof b === 'string' && a.toLowerCase() === b.toLowerCase();
+}
 
 /**
  * Split one text frame into events: the server may batch several JSON
@@ -392,11 +399,14 @@ export class ParleyClient {
     for (const evt of events) this._dispatch(evt);
   }
 
-  _dispatch(evt) {
+  _dispatch(event) {
+    let evt = event;
     switch (evt.type) {
       case 'joined': this._onJoined(evt); break;
       case 'left': this._rooms.delete(evt.room); break;
       case 'room_deleted': this._onRoomDeleted(evt); break;
+      case 'removed': evt = this._onRemoved(evt); break;
+      case 'role': this._onRole(evt); break;
       case 'message': if (!this._onMessage(evt)) return; break;
       case 'ack': this._onAck(evt); break;
       case 'pong':
@@ -471,16 +481,26 @@ export class ParleyClient {
     return { members: reply.members ?? [], next: reply.next ?? null };
   }
 
-  create(room) {
-    return this.request({ type: 'create', room });
+  /**
+   * Create a room (does not join it). `private`: listed to and joined by its members only (an
+   * account's; a guest is refused with forbidden); `password`: with one (8 characters or more)
+   * an account joins with it, without one by invitation only.
+   */
+  create(room, { private: isPrivate = false, password } = {}) {
+    const msg = { type: 'create', room };
+    if (isPrivate) msg.private = true;
+    if (isPrivate && password) msg.password = password;
+    return this.request(msg);
   }
 
   /**
    * Join a room. The client remembers it and re-joins it after every
    * reconnect with `since` = the last seq it saw, so no message is lost or
-   * repeated. Pass `since` to get a backlog right away.
+   * repeated. Pass `since` to get a backlog right away. `password`: a private
+   * room's, sent with this join only and never kept: joining with it makes the
+   * account a member, and a member's re-joins need none.
    */
-  join(room, { since } = {}) {
+  join(room, { since, password } = {}) {
     let rec = this._rooms.get(room);
     if (!rec) {
       rec = { lastSeq: null, live: false, joining: false };
@@ -491,28 +511,40 @@ export class ParleyClient {
       // Already in the room on this connection (the server would say already_joined).
       return Promise.resolve(rec.joinedEvent);
     }
-    if (this.state !== State.CONNECTED || rec.joining) {
+    if (password && this.state !== State.CONNECTED) {
+      // A password goes out on this connection or not at all: it is never queued or kept.
+      if (!rec.joinedEvent) this._rooms.delete(room);
+      return Promise.reject(new ParleyError({ code: 'disconnected', message: 'not connected' }));
+    }
+    if (this.state !== State.CONNECTED || (rec.joining && !password)) {
       // Joined when the connection comes back.
       return this.once('joined', (e) => e.room === room);
     }
-    return this._sendJoin(room, rec);
+    return this._sendJoin(room, rec, password);
   }
 
-  _sendJoin(room, rec) {
+  _sendJoin(room, rec, password) {
     const msg = { type: 'join', room };
     if (rec.lastSeq !== null) msg.since = rec.lastSeq;
+    if (password) msg.password = password;
     rec.joining = true;
     rec.resuming = rec.lastSeq !== null;
     return this.request(msg).catch((err) => {
       rec.joining = false;
       // A room this client cannot be in: forgotten, not joined again on every reconnect.
-      // (confusable_name: another user there has a name that looks like this client's.)
-      if (err.code === 'no_such_room' || err.code === 'bad_room' || err.code === 'confusable_name') {
-        this._rooms.delete(room);
-        this._failQueued((item) => item.room === room, err);
+      // (confusable_name: another user there has a name that looks like this client's;
+      // forbidden, bad_password: a private room that will not have us, or not yet. A password
+      // join refused for now — rate_limited — is forgotten too: a re-join would carry none.)
+      if (FORGET_ON_JOIN.has(err.code) || (password && err.code !== 'disconnected' && !rec.joinedEvent)) {
+        this._forget(room, err);
       }
       throw err;
     });
+  }
+
+  _forget(room, err) {
+    this._rooms.delete(room);
+    this._failQueued((item) => item.room === room, err);
   }
 
   _rejoinAll() {
@@ -534,6 +566,7 @@ export class ParleyClient {
     rec.live = true;
     rec.joining = false;
     rec.joinedEvent = evt;
+    rec.role = evt.role ?? null;
     this._emit('joined', { ...evt, resumed, truncated: !!evt.truncated });
     this._flush();
   }
@@ -553,6 +586,57 @@ export class ParleyClient {
     this._failQueued((item) => item.room === evt.room,
       new ParleyError({ code: 'room_deleted', message: 'the room was deleted' }));
     this._rooms.delete(evt.room);
+  }
+
+  // Removed (or banned) from a room: when it is this client's user, the room is forgotten (a
+  // re-join would be refused) and its queued sends fail. The event passed on says `self`.
+  _onRemoved(evt) {
+    const self = sameName(evt.user, this.user);
+    if (self) {
+      this._forget(evt.room, new ParleyError({ code: 'removed', message: 'removed from the room' }));
+    }
+    return { ...evt, self };
+  }
+
+  // A role given to this client's user (the answer to the owner's own set_role, say).
+  _onRole(evt) {
+    const rec = this._rooms.get(evt.room);
+    if (rec?.joinedEvent && sameName(evt.user, this.user)) rec.role = evt.role;
+  }
+
+  /**
+   * What the server said of a joined room: {private, role} (role: owner, moderator, member, or
+   * null for none — a guest, or a public room's visitor), or null for a room not joined.
+   */
+  roomInfo(room) {
+    const rec = this._rooms.get(room);
+    if (!rec?.joinedEvent) return null;
+    return { private: !!rec.joinedEvent.private, role: rec.role ?? null };
+  }
+
+  /** Invite an account to a private room (any member may): `Promise<invited>`. */
+  invite(room, user) {
+    return this.request({ type: 'invite', room, user });
+  }
+
+  /**
+   * Remove a member (the owner, or a moderator a lower role): `Promise<removed>`; `ban` also
+   * keeps them out until unban().
+   */
+  remove(room, user, { ban = false } = {}) {
+    const msg = { type: 'remove', room, user };
+    if (ban) msg.ban = true;
+    return this.request(msg);
+  }
+
+  /** Lift a ban (the owner, moderators): `Promise<unbanned>`. */
+  unban(room, user) {
+    return this.request({ type: 'unban', room, user });
+  }
+
+  /** The owner makes a member a `moderator` or a `member` again: `Promise<role>`. */
+  setRole(room, user, role) {
+    return this.request({ type: 'set_role', room, user, role });
   }
 
   /** Rooms this client is in (it re-joins them on reconnect). */

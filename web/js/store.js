@@ -14,6 +14,8 @@ export class RoomState {
     this.loadingOlder = false;
     this.loaded = false;       // first history page fetched
     this.joined = false;
+    this.private = false;      // joined says so
+    this.role = null;          // owner, moderator, member (joined), or none
     this.unread = 0;
     this.members = new Map();  // name -> { online: boolean }
     this.typing = new Map();   // name -> expiry (ms)

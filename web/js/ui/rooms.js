@@ -1,12 +1,15 @@
-// Room list (with unread badges) and the "create a room" form.
+// Room list (with unread badges and a lock on private rooms), the "create a room" form (private,
+// with an optional password, for accounts), and "Join #name" for a room the directory does not
+// show (a private room is listed to its members only).
 
 import { h } from './dom.js';
+import { validatePassword } from './join.js';
 
 export const ROOM_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 
 export class RoomList {
-  constructor({ list, toggle, form, input, error, search, more, onOpen, onCreate, onSearch, onMore }) {
-    Object.assign(this, { list, toggle, form, input, error, search, more, onOpen, onCreate, onSearch, onMore });
+  constructor({ list, toggle, form, input, error, search, more, privateBox, privateHint, passwordRow, password, onOpen, onCreate, onSearch, onMore }) {
+    Object.assign(this, { list, toggle, form, input, error, search, more, privateBox, privateHint, passwordRow, password, onOpen, onCreate, onSearch, onMore });
     this.directory = new Map(); // room -> { members, last_seq }
     this.next = null;            // the cursor of the directory's next page, if any
     this.query = '';
@@ -23,9 +26,14 @@ export class RoomList {
     more?.addEventListener('click', () => this.onMore?.(this.query, this.next));
 
     list.addEventListener('click', (e) => {
-      const btn = e.target.closest('button[data-room]');
-      if (btn) this.onOpen(btn.dataset.room);
+      const btn = e.target.closest('button[data-room], button[data-join]');
+      if (btn) this.onOpen(btn.dataset.room ?? btn.dataset.join);
     });
+    privateBox?.addEventListener('change', () => {
+      this.passwordRow.hidden = !privateBox.checked;
+      if (!privateBox.checked) this.password.value = '';
+    });
+    password?.addEventListener('input', () => { this.showError(''); });
     toggle.addEventListener('click', () => this.setFormOpen(form.hidden));
     form.addEventListener('keydown', (e) => {
       if (e.key === 'Escape') { this.setFormOpen(false); toggle.focus(); }
@@ -41,13 +49,28 @@ export class RoomList {
     this.form.hidden = !open;
     this.toggle.setAttribute('aria-expanded', String(open));
     if (open) this.input.focus();
-    else { this.input.value = ''; this.showError(''); }
+    else {
+      this.input.value = '';
+      this.showError('');
+      if (this.privateBox) { this.privateBox.checked = false; this.password.value = ''; this.passwordRow.hidden = true; }
+    }
+  }
+
+  /** Private rooms are an account's: a guest sees the box disabled, and the reason. */
+  setAccount(signedIn) {
+    if (!this.privateBox) return;
+    this.privateBox.disabled = !signedIn;
+    if (!signedIn) { this.privateBox.checked = false; this.passwordRow.hidden = true; this.password.value = ''; }
+    this.privateHint.textContent = signedIn
+      ? 'Only its members see it and join it.'
+      : 'Sign in to create a private room: guests cannot hold a place in one.';
   }
 
   showError(message) {
     this.error.textContent = message;
     this.error.hidden = !message;
     this.input.setAttribute('aria-invalid', message ? 'true' : 'false');
+    if (!message) this.password?.setAttribute('aria-invalid', 'false');
   }
 
   async _submit() {
@@ -57,10 +80,21 @@ export class RoomList {
       this.input.focus();
       return;
     }
+    const isPrivate = Boolean(this.privateBox?.checked);
+    const password = isPrivate ? this.password.value : '';
+    if (password) {
+      const problem = validatePassword(password);
+      if (problem) {
+        this.showError(problem.replace('A password', 'A room’s password'));
+        this.password.setAttribute('aria-invalid', 'true');
+        this.password.focus();
+        return;
+      }
+    }
     const submit = this.form.querySelector('button[type="submit"]');
     submit.disabled = true;
     try {
-      const message = await this.onCreate(name);
+      const message = await this.onCreate(name, { private: isPrivate, password: password || undefined });
       if (message) { this.showError(message); this.input.focus(); } else this.setFormOpen(false);
     } finally {
       submit.disabled = false;
@@ -70,13 +104,15 @@ export class RoomList {
   /** Merge the server's room directory ([{room, members, last_seq}]). */
   setDirectory(rooms, { next = null, append = false } = {}) {
     if (!append) this.directory.clear();
-    for (const r of rooms) this.directory.set(r.room, { members: r.members, last_seq: r.last_seq });
+    for (const r of rooms) this.directory.set(r.room, { members: r.members, last_seq: r.last_seq, private: Boolean(r.private) });
     this.next = next;
     if (this.more) this.more.hidden = !next;
   }
 
-  addRoom(room) {
-    if (!this.directory.has(room)) this.directory.set(room, { members: 0, last_seq: 0 });
+  addRoom(room, { private: isPrivate = false } = {}) {
+    const known = this.directory.get(room);
+    if (!known) this.directory.set(room, { members: 0, last_seq: 0, private: isPrivate });
+    else if (isPrivate) known.private = true;
   }
 
   removeRoom(room) {
@@ -90,6 +126,7 @@ export class RoomList {
     this.list.replaceChildren(...sorted.map((room) => {
       const unread = states.get(room)?.unread ?? 0;
       const current = room === active;
+      const locked = this.directory.get(room)?.private || states.get(room)?.private;
       return h('li', {},
         h('button', {
           type: 'button',
@@ -98,10 +135,21 @@ export class RoomList {
           'aria-current': current ? 'page' : null,
         },
         h('span', { class: 'hash', 'aria-hidden': 'true' }, '#'),
-        h('span', { class: 'room-label' }, room),
+        // The words inside the label's box: the button's flex items would be read apart.
+        h('span', { class: 'room-label' }, room, locked ? h('span', { class: 'sr-only' }, ', private') : null),
+        locked ? h('span', { class: 'lock', title: 'Private room', 'aria-hidden': 'true' }, h('span', { class: 'lock-icon' })) : null,
         unread ? h('span', { class: 'badge' },
           h('span', { 'aria-hidden': 'true' }, unread > 99 ? '99+' : String(unread)),
           h('span', { class: 'sr-only' }, `, ${unread} unread`)) : null));
     }));
+    // A room searched for by its exact name that the directory does not show (a private room
+    // shows to its members only): offer to join it by that name.
+    const wanted = this.query.replace(/^#/, '');
+    if (ROOM_RE.test(wanted) && !names.has(wanted)) {
+      this.list.append(h('li', {},
+        h('button', { type: 'button', class: 'room-btn join-by-name', dataset: { join: wanted } },
+          h('span', { class: 'hash', 'aria-hidden': 'true' }, '#'),
+          h('span', { class: 'room-label' }, `Join #${wanted}`))));
+    }
   }
 }
