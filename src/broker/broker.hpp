@@ -55,6 +55,12 @@ class Handler {
   // A node changed the access of `user_id` to `room` (a member added, removed or banned, a role
   // changed): it is in the store; read it again. Not for the node that announced it.
   virtual void on_access_changed(std::string /*room*/, std::string /*user_id*/) {}  // NOLINT
+  // A node ended sessions of `user_id` (signed out, revoked, a password changed, the account
+  // deleted): `digest` the one that ended, or empty for all of them but `keep`. Close the
+  // WebSockets that said hello with them.
+  virtual void on_sessions_ended(std::string /*user_id*/, std::string /*digest*/, std::string /*keep*/) {}  // NOLINT
+  // A node registered an account of this name key: close the guests using that name.
+  virtual void on_name_registered(std::string /*name_key*/) {}  // NOLINT
   // The connection to the broker went down or came back; after `up`, subscribed rooms may have
   // missed messages: repair them.
   virtual void on_state(bool up) = 0;
@@ -108,6 +114,12 @@ class Broker {
   // Fire and forget, at most once: a node that misses it (its subscriber was down) reads every
   // room's access again when it is back (on_state up).
   virtual void announce_access(const std::string& room, const std::string& user_id) = 0;
+  // Tells every other node of ended sessions (on_sessions_ended) or a registered name
+  // (on_name_registered). Fire and forget, at most once, as announce_access; a node that misses
+  // one (its subscriber was down) leaves those WebSockets open until they close (operations.md).
+  virtual void announce_sessions_ended(const std::string& user_id, const std::string& digest,
+                                       const std::string& keep) = 0;
+  virtual void announce_name_registered(const std::string& name_key) = 0;
   // `done` runs once the subscription is live (after a reconnect if need be): from then on no
   // published message is missed unless the connection drops, so a fetch() then finds the rest.
   virtual void subscribe(const std::string& room, std::function<void(std::error_code)> done) = 0;

@@ -221,6 +221,23 @@ void MemoryBroker::announce_access(const std::string& room, const std::string& u
   });
 }
 
+void MemoryBroker::announce_sessions_ended(const std::string& user_id, const std::string& digest,
+                                           const std::string& keep) {
+  boost::asio::post(cluster_.ctx_, [this, user_id, digest, keep] {
+    if (!cluster_.up_) return;
+    for (auto* e : cluster_.endpoints_)
+      if (e != this && e->handler_ && !e->crashed_) e->handler_->on_sessions_ended(user_id, digest, keep);
+  });
+}
+
+void MemoryBroker::announce_name_registered(const std::string& name_key) {
+  boost::asio::post(cluster_.ctx_, [this, name_key] {
+    if (!cluster_.up_) return;
+    for (auto* e : cluster_.endpoints_)
+      if (e != this && e->handler_ && !e->crashed_) e->handler_->on_name_registered(name_key);
+  });
+}
+
 void MemoryBroker::lookup_room(const std::string& room, LookupDone done) {
   boost::asio::post(cluster_.ctx_, [this, room, done = std::move(done)] {
     if (!cluster_.up_) return done(errc::unavailable, std::nullopt);

@@ -93,6 +93,8 @@ class MemoryBroker final : public Broker {
   void announce_room(const std::string& room, const std::string& by, AnnounceDone done) override;
   void lookup_room(const std::string& room, LookupDone done) override;
   void announce_access(const std::string& room, const std::string& user_id) override;
+  void announce_sessions_ended(const std::string& user_id, const std::string& digest, const std::string& keep) override;
+  void announce_name_registered(const std::string& name_key) override;
   void subscribe(const std::string& room, std::function<void(std::error_code)> done) override;
   void unsubscribe(const std::string& room) override;
   void fetch(const std::string& room, std::uint64_t after, std::size_t limit, FetchDone done) override;

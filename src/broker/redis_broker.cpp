@@ -141,7 +141,7 @@ void RedisBroker::start() {
       [this](std::string_view ch, std::string_view payload) { on_channel_message(ch, payload); });
   client_.start();
   client_.subscribe(options_.prefix + ":rooms");
-  client_.subscribe(options_.prefix + ":access");
+  client_.subscribe(options_.prefix + ":control");
   start_heartbeat();
   thread_ = std::thread([this] { ctx_.run(); });
 }
@@ -162,12 +162,7 @@ void RedisBroker::on_channel_message(std::string_view ch, std::string_view paylo
     handler_->on_room_created(std::string(payload.substr(0, nl)), std::string(payload.substr(nl + 1)));
     return;
   }
-  if (ch == options_.prefix + ":access") {
-    const auto nl = payload.find('\n');
-    if (nl == std::string_view::npos) return;
-    handler_->on_access_changed(std::string(payload.substr(0, nl)), std::string(payload.substr(nl + 1)));
-    return;
-  }
+  if (ch == options_.prefix + ":control") return on_control(payload);
   const std::string prefix = options_.prefix + ":room:";
   if (ch.substr(0, prefix.size()) != prefix) return;
   if (!payload.empty() && payload[0] == 'P') {  // a presence change (messages start with their seq)
@@ -282,9 +277,38 @@ void RedisBroker::lookup_room(const std::string& room, LookupDone done) {
   });
 }
 
+// <prefix>:control carries the announcements between nodes that are not a room's, one per
+// message: a letter, then its fields, '\n'-separated (none holds a newline: room ids, user ids,
+// digests and name keys never do).
 void RedisBroker::announce_access(const std::string& room, const std::string& user_id) {
-  client_.command({"PUBLISH", options_.prefix + ":access", room + '\n' + user_id},
+  control("A\n" + room + '\n' + user_id);
+}
+
+void RedisBroker::announce_sessions_ended(const std::string& user_id, const std::string& digest,
+                                          const std::string& keep) {
+  control("E\n" + user_id + '\n' + digest + '\n' + keep);
+}
+
+void RedisBroker::announce_name_registered(const std::string& name_key) { control("R\n" + name_key); }
+
+void RedisBroker::control(std::string payload) {
+  client_.command({"PUBLISH", options_.prefix + ":control", std::move(payload)},
                   [](std::error_code, const RedisReply&) {});
+}
+
+void RedisBroker::on_control(std::string_view payload) {
+  std::vector<std::string> f;
+  while (true) {
+    const auto nl = payload.find('\n');
+    f.emplace_back(payload.substr(0, nl));
+    if (nl == std::string_view::npos) break;
+    payload.remove_prefix(nl + 1);
+  }
+  if (f[0] == "A" && f.size() == 3) return handler_->on_access_changed(std::move(f[1]), std::move(f[2]));
+  if (f[0] == "E" && f.size() == 4)
+    return handler_->on_sessions_ended(std::move(f[1]), std::move(f[2]), std::move(f[3]));
+  if (f[0] == "R" && f.size() == 2) return handler_->on_name_registered(std::move(f[1]));
+  spdlog::warn("broker: undecodable announcement on {}:control", options_.prefix);
 }
 
 void RedisBroker::replay_rooms() {

@@ -10,7 +10,8 @@
 //   <prefix>:room-index   hash room→creator: every announced room, re-read after a resubscribe
 //                         and looked up (HGET) for a room a node has not heard of
 // Channels: <prefix>:room:<room> (messages, and presence changes: "P\n<version>\n+|-\n<user>"),
-// <prefix>:rooms (room announcements), <prefix>:access (room access changes: "room\nuser_id").
+// <prefix>:rooms (room announcements), <prefix>:control (room access changes, ended sessions,
+// registered names: RedisBroker::on_control).
 //
 // Presence (broker/redis_presence.cpp; one Lua script, so that a room's presence calls apply in
 // call order even across a NOSCRIPT retry; each call carries this node's op counter and a late one
@@ -81,6 +82,8 @@ class RedisBroker final : public Broker {
   void announce_room(const std::string& room, const std::string& by, AnnounceDone done) override;
   void lookup_room(const std::string& room, LookupDone done) override;
   void announce_access(const std::string& room, const std::string& user_id) override;
+  void announce_sessions_ended(const std::string& user_id, const std::string& digest, const std::string& keep) override;
+  void announce_name_registered(const std::string& name_key) override;
   void subscribe(const std::string& room, std::function<void(std::error_code)> done) override;
   void unsubscribe(const std::string& room) override;
   void fetch(const std::string& room, std::uint64_t after, std::size_t limit, FetchDone done) override;
@@ -115,6 +118,9 @@ class RedisBroker final : public Broker {
   std::string key(const std::string& room, const char* what) const;
   std::string channel(const std::string& room) const { return options_.prefix + ":room:" + room; }
   void on_channel_message(std::string_view channel, std::string_view payload);
+  // Publishes one announcement on <prefix>:control; on_control decodes one (for the handler).
+  void control(std::string payload);
+  void on_control(std::string_view payload);
   // Tells the handler of every room ever announced (<prefix>:room-index), after a resubscribe.
   void replay_rooms();
 

@@ -56,21 +56,38 @@ Node::Node(NodeOptions options, store::Store& store, broker::Broker* broker) : c
   }
   // A session that ends closes the WebSockets signed in with it, on this node. (In a cluster, a
   // socket on another node stays until it closes: the broker does not carry this yet.)
+  // Sessions that ended are closed here and, in a cluster, on every other node (the broker
+  // announces it).
   ctx_.accounts.set_on_ended([this](const std::string& user, const std::string& digest, const std::string& keep) {
-    close_clients("signed out", [user, digest, keep](const Client& s) {
-      if (s.user_id != user || s.session.empty()) return false;
-      return digest.empty() ? s.session != keep : s.session == digest;
-    });
+    close_ended_sessions(user, digest, keep);
+    if (ctx_.broker) ctx_.broker->announce_sessions_ended(user, digest, keep);
   });
-  // A name just registered: guests using it (or a look-alike) on this node are closed; saying
-  // hello again, they hear name_taken. (Guests on other nodes of a cluster keep it until they
-  // reconnect.)
+  // A name just registered: guests using it (or a look-alike) are closed, here and on every
+  // other node; saying hello again, they hear name_taken.
   ctx_.accounts.set_on_registered([this](const std::string& key) {
-    close_clients("name registered", [key](const Client& s) {
-      return !s.user.empty() && core::is_guest_id(s.user_id) && core::name_skeleton(s.user) == key;
-    });
+    close_guests_named(key);
+    if (ctx_.broker) ctx_.broker->announce_name_registered(key);
   });
 }
+
+void Node::close_ended_sessions(const std::string& user_id, const std::string& digest, const std::string& keep) {
+  close_clients("signed out", [user_id, digest, keep](const Client& s) {
+    if (s.user_id != user_id || s.session.empty()) return false;
+    return digest.empty() ? s.session != keep : s.session == digest;
+  });
+}
+
+void Node::close_guests_named(const std::string& name_key) {
+  close_clients("name registered", [name_key](const Client& s) {
+    return !s.user.empty() && core::is_guest_id(s.user_id) && core::name_skeleton(s.user) == name_key;
+  });
+}
+
+void Node::on_sessions_ended(std::string user_id, std::string digest, std::string keep) {
+  close_ended_sessions(user_id, digest, keep);
+}
+
+void Node::on_name_registered(std::string name_key) { close_guests_named(name_key); }
 
 Node::~Node() {
   try {

@@ -84,6 +84,8 @@ class Node final : public broker::Handler, public net::HttpService, private Shar
   void on_message(core::Message m) override;
   void on_room_created(std::string room, std::string by) override;
   void on_access_changed(std::string room, std::string user_id) override;
+  void on_sessions_ended(std::string user_id, std::string digest, std::string keep) override;
+  void on_name_registered(std::string name_key) override;
   void on_state(bool up) override;
   void on_presence(std::string room, std::uint64_t version, std::string user, bool joined) override;
   void on_presence_reset() override;
@@ -96,6 +98,9 @@ class Node final : public broker::Handler, public net::HttpService, private Shar
   void check_memory();
   // On every shard: closes (1008, `reason`) the clients `which` picks. From any thread.
   void close_clients(const char* reason, std::function<bool(const Client&)> which);
+  // The WebSockets of ended sessions, and the guests of a registered name, on this node.
+  void close_ended_sessions(const std::string& user_id, const std::string& digest, const std::string& keep);
+  void close_guests_named(const std::string& name_key);
 
   NodeContext ctx_;
   Delivery delivery_{ctx_};

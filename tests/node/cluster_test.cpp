@@ -66,6 +66,11 @@ class ForwardingBroker : public parley::broker::Broker, public parley::broker::H
   void announce_access(const std::string& room, const std::string& user_id) override {
     inner_->announce_access(room, user_id);
   }
+  void announce_sessions_ended(const std::string& user_id, const std::string& digest,
+                               const std::string& keep) override {
+    inner_->announce_sessions_ended(user_id, digest, keep);
+  }
+  void announce_name_registered(const std::string& name_key) override { inner_->announce_name_registered(name_key); }
   void subscribe(const std::string& room, std::function<void(std::error_code)> done) override {
     inner_->subscribe(room, std::move(done));
   }
@@ -100,6 +105,10 @@ class ForwardingBroker : public parley::broker::Broker, public parley::broker::H
   void on_access_changed(std::string room, std::string user_id) override {
     handler_->on_access_changed(std::move(room), std::move(user_id));
   }
+  void on_sessions_ended(std::string user_id, std::string digest, std::string keep) override {
+    handler_->on_sessions_ended(std::move(user_id), std::move(digest), std::move(keep));
+  }
+  void on_name_registered(std::string name_key) override { handler_->on_name_registered(std::move(name_key)); }
   void on_state(bool up) override { handler_->on_state(up); }
   void on_presence(std::string room, std::uint64_t version, std::string user, bool joined) override {
     handler_->on_presence(std::move(room), version, std::move(user), joined);
@@ -324,23 +333,25 @@ class ClusterFixture : public ::testing::Test {
     return s;
   }
 
-  // A signed-in session of account `name` on node `n` (the account and its session are put in
-  // the cluster's store directly: the API is not what these tests are about).
-  std::shared_ptr<TestSession> account(int n, const std::string& name) {
+  // A signed-in session of account `name` on node `n` (the account, made if need be, and its
+  // session are put in the cluster's store directly: the API is not what these tests are
+  // about). `token`, if given, gets the session's token.
+  std::shared_ptr<TestSession> account(int n, const std::string& name, std::string* token = nullptr) {
     const std::int64_t now = 1'700'000'000'000;
     parley::store::StoredUser user{"u_" + name,        name, parley::core::name_skeleton(name),
                                    "$argon2id$unused", now,  false};
-    const std::string token = parley::auth::mint_token();
-    parley::store::StoredSession session{
-        parley::auth::token_digest(token), user.id, now, now, std::numeric_limits<std::int64_t>::max() / 2, "test"};
+    const std::string minted = parley::auth::mint_token();
+    parley::store::StoredSession session{parley::auth::token_digest(minted),           user.id, now, now,
+                                         std::numeric_limits<std::int64_t>::max() / 2, "test"};
     std::promise<std::error_code> made;
     store_->create_user(user, [&](std::error_code ec) {
-      if (ec) return made.set_value(ec);
+      if (ec && ec != parley::protocol::errc::name_taken) return made.set_value(ec);
       store_->create_session(session, 50, [&](std::error_code ec2, std::size_t) { made.set_value(ec2); });
     });
     EXPECT_FALSE(made.get_future().get());
+    if (token) *token = minted;
     auto s = open_session(nodes_[n].node->shard(0));
-    say(s, R"({"type":"hello","token":")" + token + R"("})");
+    say(s, R"({"type":"hello","token":")" + minted + R"("})");
     EXPECT_FALSE(s->next("welcome").empty());
     return s;
   }
@@ -579,6 +590,42 @@ TEST_P(ClusterTest, AMemberRemovedOnOneNodeIsOutOnTheOther) {
   EXPECT_EQ(bob->next("error").at("code").as_string(), "not_joined");
   say(bob, R"({"type":"join","room":"club"})");
   EXPECT_EQ(bob->next("error").at("code").as_string(), "forbidden");
+}
+
+// Signing out on one node ends the session everywhere: its WebSocket on another node is closed
+// (1008) at once, and a guest on another node using a name just registered is closed too.
+TEST_P(ClusterTest, SigningOutOnOneNodeClosesTheSessionsWebSocketOnTheOther) {
+  std::string token;
+  auto on_b = account(1, "ada", &token);
+  auto other = account(1, "ada");  // another session of the same account: it stays
+  auto guest = open_session(nodes_[1].node->shard(0));
+  say(guest, R"({"type":"hello","name":"bob"})");
+  ASSERT_FALSE(guest->next("welcome").empty());
+
+  parley::net::ApiRequest out;
+  out.method = "POST";
+  out.path = "/api/logout";
+  out.authorization = "Bearer " + token;
+  out.address = "127.0.0.1";
+  std::promise<unsigned> answered;
+  on_shard(nodes_[0].node->shard(0), [&] {
+    nodes_[0].node->accounts().handle_api(out, [&](parley::net::ApiResponse r) { answered.set_value(r.status); });
+  });
+  EXPECT_EQ(answered.get_future().get(), 204u);
+  EXPECT_EQ(on_b->closed(5s), parley::protocol::CloseCode::policy_violation) << "node 1 kept the ended session";
+  EXPECT_FALSE(other->closed(200ms)) << "another session of the account was closed";
+
+  parley::net::ApiRequest reg;
+  reg.method = "POST";
+  reg.path = "/api/register";
+  reg.body = R"({"name":"Bob","password":"correct horse"})";
+  reg.address = "127.0.0.1";
+  std::promise<unsigned> registered;
+  on_shard(nodes_[0].node->shard(0), [&] {
+    nodes_[0].node->accounts().handle_api(reg, [&](parley::net::ApiResponse r) { registered.set_value(r.status); });
+  });
+  EXPECT_EQ(registered.get_future().get(), 201u);
+  EXPECT_EQ(guest->closed(5s), parley::protocol::CloseCode::policy_violation) << "node 1 kept a guest named bob";
 }
 
 TEST_P(ClusterTest, RetryThroughAnotherNodeIsDeduplicated) {
