@@ -164,6 +164,8 @@ std::vector<ConfigKey> config_keys(Config& c) {
                  l.room_create_rate),
       number_key("limits.room_create_burst", "rooms an address or user may create at once", l.room_create_burst),
       number_key("limits.max_rooms", "rooms of the node (room_limit past it)", l.max_rooms),
+      number_key("limits.max_room_members", "members and bans a room may hold (forbidden past it)",
+                 l.max_room_members),
       number_key("limits.max_memory_bytes", "resident memory past which the node sheds load (0: 80% of the limit)",
                  l.max_memory_bytes),
       number_key("limits.max_tracked_keys", "addresses and users the per-key budgets remember", l.max_tracked_keys),

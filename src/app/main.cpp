@@ -10,6 +10,7 @@
 #include "app/config.hpp"
 #include "app/server.hpp"
 #include "net/upgrade.hpp"
+#include "store/store.hpp"
 
 int main(int argc, char** argv) try {
   using parley::app::Config;
@@ -78,6 +79,9 @@ int main(int argc, char** argv) try {
     if (config.auth.hash_threads == 0) throw std::invalid_argument("auth.hash_threads: at least 1");
     if (config.auth.hash_queue == 0) throw std::invalid_argument("auth.hash_queue: at least 1");
     if (config.auth.max_sessions_per_user == 0) throw std::invalid_argument("auth.max_sessions_per_user: at least 1");
+    if (config.limits.max_room_members > parley::store::Store::max_loaded_members)
+      throw std::invalid_argument("limits.max_room_members: at most " +
+                                  std::to_string(parley::store::Store::max_loaded_members));
     spdlog::set_default_logger(spdlog::stderr_color_mt("parley"));
     spdlog::set_level(level);
     if (print_config) {

@@ -70,6 +70,10 @@ struct Limits {
   double room_create_rate = 0.1;
   double room_create_burst = 10;
   std::size_t max_rooms = 10000;
+  // Rows of a room's access (members with a role, and bans) the node keeps: a joiner by password,
+  // an invitation, a ban or a role past it is refused (forbidden). At most
+  // store::Store::max_loaded_members.
+  std::size_t max_room_members = 10000;
   // Resident memory past which the node sheds load: new connections get 503 and new work
   // `overloaded`, until it is under 90% of this again. 0: 80% of the cgroup's memory limit, or
   // of the machine's memory.

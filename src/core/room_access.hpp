@@ -66,6 +66,10 @@ class RoomAccess {
   void unban(const std::string& user_id) { banned_.erase(user_id); }
 
   std::size_t member_count() const noexcept { return roles_.size(); }
+  // Rows it holds (members with a role, and bans): what limits.max_room_members bounds.
+  std::size_t rows() const noexcept { return roles_.size() + banned_.size(); }
+  // Whether giving `user_id` a role or a ban adds a row (it holds none yet).
+  bool is_new(const std::string& user_id) const { return !roles_.contains(user_id) && !banned_.contains(user_id); }
   std::size_t ban_count() const noexcept { return banned_.size(); }
   template <class F>
   void for_each_member(F&& f) const {

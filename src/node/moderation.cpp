@@ -54,7 +54,7 @@ void Moderation::apply(Shard& owner, const protocol::Request& req, Actor actor, 
             if (access.banned(target_id)) return refuse(actor, errc::forbidden, "that user is banned from this room");
             if (access.role_of(target_id) != Role::none)
               return answer(actor, protocol::invited_event(room, target_name, actor.ref));
-            if (access.member_count() >= store::Store::max_loaded_members)
+            if (access.rows() >= ctx_.limits().max_room_members)
               return refuse(actor, errc::forbidden, "the room has as many members as it may have");
             ctx_.store.set_member(room, store::StoredMember{target_id, Role::member, now},
                                   [this, &owner, room, actor, target_id, target_name](std::error_code ec) {
@@ -73,6 +73,8 @@ void Moderation::apply(Shard& owner, const protocol::Request& req, Actor actor, 
             if (!access.may_act_on(actor.user_id, target_id, RoomAction::remove))
               return refuse(actor, errc::forbidden,
                             "only the owner and moderators remove members, and not one of their own role or higher");
+            if (ban && access.is_new(target_id) && access.rows() >= ctx_.limits().max_room_members)
+              return refuse(actor, errc::forbidden, "the room holds as many members and bans as it may");
             ctx_.store.remove_member(
                 room, target_id, ban, [this, &owner, room, actor, target_id, target_name, ban](std::error_code ec) {
                   owner.post([this, &owner, room, actor, target_id, target_name, ban, ec] {
@@ -113,6 +115,8 @@ void Moderation::apply(Shard& owner, const protocol::Request& req, Actor actor, 
             if (access.banned(target_id)) return refuse(actor, errc::forbidden, "that user is banned from this room");
             if (access.is_private() && access.role_of(target_id) == Role::none)
               return refuse(actor, errc::forbidden, "not a member of this room: invite them first");
+            if (access.is_new(target_id) && access.rows() >= ctx_.limits().max_room_members)
+              return refuse(actor, errc::forbidden, "the room holds as many members and bans as it may");
             const Role want = *role;
             ctx_.store.set_member(room, store::StoredMember{target_id, want, now},
                                   [this, &owner, room, actor, target_id, target_name, want](std::error_code ec) {

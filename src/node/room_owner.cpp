@@ -39,6 +39,9 @@ void RoomOwner::join(Shard& owner, const std::string& room, std::string user, Se
           if (auth.password.empty())
             return delivery_.join_failed(who, room, errc::forbidden, ref,
                                          "a private room: join with its password, or be invited");
+          if (access.rows() >= ctx_.limits().max_room_members)
+            return delivery_.join_failed(who, room, errc::forbidden, ref,
+                                         "the room has as many members as it may have");
           return admit(owner, room, std::move(user), who, since, std::move(ref), std::move(auth));
         }
         if (ctx_.broker && !r->cluster.link.synced()) {

@@ -190,7 +190,7 @@ class Store {
   //
   // A room can hold at most this many members (the node refuses more); load_access reads at most
   // as many, the oldest first.
-  static constexpr std::size_t max_loaded_members = 10000;
+  static constexpr std::size_t max_loaded_members = 100000;
   // The room's members (oldest first) and bans.
   virtual void load_access(std::string room, AccessDone done) = 0;
   // Makes the user a member of the room with member.role (a member already: the role changes).
