@@ -6,6 +6,7 @@ import { RoomState, prefs } from './store.js';
 import { $, h } from './ui/dom.js';
 import { MessageView, avatar } from './ui/messages.js';
 import { RoomList } from './ui/rooms.js';
+import { DmList } from './ui/dms.js';
 import { MemberList } from './ui/members.js';
 import { Composer } from './ui/composer.js';
 import { ConnectionBanner } from './ui/banner.js';
@@ -16,12 +17,14 @@ import { showJoin, validateName, rememberJoinError, pendingJoinError } from './u
 import { PasswordPrompt } from './ui/password-prompt.js';
 import { RoomSettings } from './ui/room-settings.js';
 import { removalNotice, needsPassword, joinErrorText } from './moderation.js';
+import { isDirectRoom, canMessage, dmErrorText } from './direct.js';
 import * as account from './account.js';
 
 const DEFAULT_ROOM = 'general';
 const PAGE_SIZE = 50;
 const MAX_AUTO_PAGES = 5;          // pages loaded just to fill the screen
 const DIRECTORY_REFRESH_MS = 60000;
+const MAX_DM_PAGES = 5;            // pages of conversations listed (and joined) at each welcome
 
 const rooms = new Map(); // joined rooms: name -> RoomState
 let client = null;
@@ -81,6 +84,17 @@ const roomList = new RoomList({
   onMore: (q, after) => refreshDirectory({ after }),
 });
 
+const dmList = new DmList({
+  list: $('#dm-list'),
+  toggle: $('#new-dm-toggle'),
+  form: $('#new-dm-form'),
+  input: $('#new-dm-name'),
+  error: $('#new-dm-error'),
+  hint: $('#dm-hint'),
+  onOpen: (room) => openRoom(room, { focus: true }),
+  onStart: (name) => startDm(name),
+});
+
 const passwordPrompt = new PasswordPrompt({
   dialog: $('#password-dialog'),
   form: $('#password-form'),
@@ -106,11 +120,16 @@ const settings = new RoomSettings({
   act: (kind, user, options) => moderate(settings.room, kind, user, options),
 });
 $('#room-settings-open').addEventListener('click', () => {
-  if (!active) return;
+  if (!active || isDirectRoom(active)) return; // a conversation has no one to invite or remove
   settings.show(active, client?.roomInfo(active), memberNames(active), me);
 });
 
-const members = new MemberList({ list: $('#member-list'), count: $('#member-count'), heading: $('#members-heading') });
+const members = new MemberList({
+  list: $('#member-list'),
+  count: $('#member-count'),
+  heading: $('#members-heading'),
+  onMessage: (name) => messageMember(name),
+});
 const typing = new TypingIndicator($('#typing'));
 const banner = new ConnectionBanner({
   el: $('#banner'),
@@ -171,26 +190,40 @@ function invalidate(...parts) {
 
 function renderRooms() {
   roomList.render(active, rooms);
+  dmList.render(active, rooms);
   const unreadElsewhere = [...rooms.values()].some((r) => r.name !== active && r.unread > 0);
   $('#menu-unread').hidden = !unreadElsewhere;
   const total = [...rooms.values()].reduce((n, r) => n + r.unread, 0);
-  document.title = `${total ? `(${total}) ` : ''}${active ? `#${active} · ` : ''}Parley`;
+  const shown = rooms.get(active);
+  document.title = `${total ? `(${total}) ` : ''}${shown ? `${shown.label} · ` : ''}Parley`;
 }
 
+// A conversation's header is the other's name (no "#", no id), with no settings: nobody can be
+// invited to one, removed from it or given a role there.
 function renderHeader() {
   const room = rooms.get(active);
-  $('#room-name').textContent = active ?? '';
-  $('#room-private').hidden = !room?.private;
+  const direct = Boolean(room?.direct);
+  $('#room-title .hash').hidden = direct;
+  $('#room-name').textContent = direct ? room.label : (active ?? '');
+  $('#room-private').hidden = !room?.private || direct;
+  $('#room-settings-open').hidden = direct;
   $('#room-settings-open').setAttribute('aria-label', active ? `Settings of #${active}` : 'Room settings');
   const online = room ? room.memberList().filter((m) => m.online).length : 0;
   let sub = `${plural(online, 'member', 'members')} online`;
+  if (direct) {
+    const them = room.with ? room.members.get(room.with) : null;
+    sub = `Direct messages · ${them?.online ? `${room.with} is online` : 'only the two of you see them'}`;
+  }
   if (client && client.state !== State.CONNECTED) sub = 'Waiting for the connection…';
   else if (!room?.joined) sub = 'Joining…';
   $('#room-sub').textContent = sub;
 }
 
 function renderMembers() {
-  members.render(rooms.get(active), me);
+  const room = rooms.get(active);
+  members.render(room, me, {
+    canMessage: (name) => canMessage({ name, me, signedIn, uid: room?.uids.get(name), inDirect: room?.direct }),
+  });
   renderHeader();
 }
 
@@ -225,6 +258,7 @@ function ensureRoom(name) {
   let room = rooms.get(name);
   if (!room) {
     room = new RoomState(name);
+    room.with = dmList.nameOf(name);
     rooms.set(name, room);
     client.join(name).catch((err) => onJoinFailed(name, err, { prompt: true }));
     rememberRooms();
@@ -234,6 +268,7 @@ function ensureRoom(name) {
 
 function onJoinFailed(name, err, { prompt = false } = {}) {
   if (err.code === 'disconnected' || err.code === 'closed') return; // re-joined on reconnect
+  if (isDirectRoom(name)) return directJoinFailed(name, err);
   // #general refused us (banned): stay out of it, told why, rather than re-open it in a loop.
   if (name === DEFAULT_ROOM && ['forbidden', 'bad_password', 'no_such_room'].includes(err.code)) {
     const room = rooms.get(name);
@@ -281,7 +316,7 @@ function openRoom(name, { focus = false } = {}) {
   rememberRooms();
   if (!document.hidden) markRead(room);
   view.setRoom(room, { from: me, uid: myUid });
-  composer.setRoom(name);
+  composer.setRoom(room.label);
   typing.render(room);
   renderPending();
   renderMembers();
@@ -322,6 +357,76 @@ async function joinWithPassword(name, password) {
   return null;
 }
 
+// ------------------------------------------------------- direct conversations
+
+// Whom a conversation is with: its list entry, its room's header and labels, and this browser's
+// memory (so that a reload shows the name before the server's list arrives).
+function learnDm(room, name) {
+  if (!dmList.learn(room, name)) return;
+  prefs.set('dms', dmList.toJSON());
+  const state = rooms.get(room);
+  if (!state) return;
+  state.with = name;
+  if (room === active) { composer.setRoom(state.label); view.setRoom(state, { from: me, uid: myUid }); renderMembers(); }
+}
+
+// A conversation is joined as soon as it is known, as #general and the remembered rooms are: its
+// messages arrive, and count as unread, without opening it.
+function knowDm(room, name) {
+  learnDm(room, name);
+  ensureRoom(room);
+}
+
+// The user's conversations: the directory's items with direct (those whose ids contain "dm-"
+// are asked for; the ids of conversations start with it), a few pages at most.
+async function refreshDms() {
+  if (!signedIn || !client) return;
+  let after;
+  try {
+    for (let page = 0; page < MAX_DM_PAGES; page++) {
+      const got = await client.roomsPage({ q: 'dm-', after });
+      for (const r of got.rooms) if (r.direct && isDirectRoom(r.room)) knowDm(r.room, r.with);
+      if (!got.next) break;
+      after = got.next;
+    }
+  } catch { /* not connected; listed again on the next welcome */ }
+  renderRooms();
+}
+
+// "New message" and a member's "Message": the conversation with that account, opened. null once
+// open, else the sentence saying why not.
+async function startDm(name) {
+  if (!client) return 'Not connected. Try again in a moment.';
+  let answer;
+  try {
+    answer = await client.dm(name);
+  } catch (err) {
+    return dmErrorText(err);
+  }
+  knowDm(answer.room, answer.user);
+  openRoom(answer.room, { focus: true });
+  return null;
+}
+
+async function messageMember(name) {
+  const problem = await startDm(name);
+  if (problem) { notice(problem); announce(problem); }
+}
+
+// A conversation that will not have us (it was deleted, say): out of the list, told why.
+function directJoinFailed(name, err) {
+  const who = dmList.nameOf(name);
+  dmList.forget(name);
+  prefs.set('dms', dmList.toJSON());
+  rooms.delete(name);
+  rememberRooms();
+  const text = `Could not open the conversation${who ? ` with ${who}` : ''}: ${account.sentence(err.message || err.code)}`;
+  notice(text);
+  announce(text);
+  if (active === name) openRoom(DEFAULT_ROOM);
+  else renderRooms();
+}
+
 function memberNames(name) {
   return rooms.get(name)?.memberList().map((m) => m.name) ?? [];
 }
@@ -341,6 +446,7 @@ async function refreshDirectory({ after } = {}) {
   try {
     const page = await client.roomsPage({ q: roomList.query || undefined, after });
     roomList.setDirectory(page.rooms, { next: page.next, append: Boolean(after) });
+    for (const r of page.rooms) if (r.direct && isDirectRoom(r.room)) knowDm(r.room, r.with);
     renderRooms();
   } catch { /* not connected; refreshed on the next welcome */ }
 }
@@ -455,8 +561,9 @@ function wire(c) {
     renderMe();
     composer.setLimit(w.limits?.max_text_length);
     refreshDirectory();
+    refreshDms();
     clearInterval(directoryTimer);
-    directoryTimer = setInterval(refreshDirectory, DIRECTORY_REFRESH_MS);
+    directoryTimer = setInterval(() => { refreshDirectory(); refreshDms(); }, DIRECTORY_REFRESH_MS);
   });
 
   c.on('joined', (e) => {
@@ -469,7 +576,9 @@ function wire(c) {
     room.setMembers(e.members ?? [], me);
     if (e.truncated) room.clearMessages();
     if (!e.resumed) {
-      const lastRead = prefs.get('read', {})[e.room];
+      // A conversation never read in this browser is unread from its first message: it was
+      // written to this user (a room's backlog is not).
+      const lastRead = prefs.get('read', {})[e.room] ?? (room.direct ? 0 : undefined);
       if (e.room !== active && typeof lastRead === 'number') room.unread = Math.max(0, (e.last_seq ?? 0) - lastRead);
     }
     if (!e.resumed || e.truncated) loadLatest(room);
@@ -483,7 +592,9 @@ function wire(c) {
 
   c.on('message', (m) => {
     const room = rooms.get(m.room);
+    const unknown = room && !room.uids.has(m.from); // a new name, or one not yet known a guest's
     if (!room || room.add([m]).length === 0) return;
+    if (unknown && m.room === active) invalidate('members');
     const wasTyping = room.stopTyping(m.from);
     const mine = sameSender(m, { from: me, uid: myUid });
     if (m.room === active) {
@@ -530,6 +641,16 @@ function wire(c) {
   });
 
   c.on('created', (e) => {
+    if (e.direct && isDirectRoom(e.room)) {
+      // Begun by the other account: listed and joined at once. Begun by this account in another
+      // session: whom it is with comes from the list.
+      if (e.by && e.by.toLowerCase() !== me?.toLowerCase()) {
+        const fresh = !dmList.has(e.room);
+        knowDm(e.room, e.by);
+        if (fresh) announce(`${e.by} started a conversation with you.`);
+      } else refreshDms();
+      return renderRooms();
+    }
     roomList.addRoom(e.room);
     renderRooms();
   });
@@ -555,10 +676,12 @@ function wire(c) {
 
   c.on('room_deleted', (e) => {
     roomList.removeRoom(e.room);
+    const label = rooms.get(e.room)?.label ?? `#${e.room}`;
+    if (dmList.forget(e.room)) prefs.set('dms', dmList.toJSON());
     if (!rooms.has(e.room)) return renderRooms();
     rooms.delete(e.room);
     rememberRooms();
-    notice(`#${e.room} was deleted by the server's operator.`);
+    notice(isDirectRoom(e.room) ? `The conversation with ${label} was deleted by the server's operator.` : `${label} was deleted by the server's operator.`);
     if (active === e.room) openRoom(DEFAULT_ROOM);
     else renderRooms();
   });
@@ -607,6 +730,9 @@ function enterApp(name, { asAccount = false } = {}) {
   $('#join-screen').hidden = true;
   $('#app').hidden = false;
   roomList.setAccount(asAccount);
+  // The conversations this browser knew by name (the server's list follows the welcome).
+  if (asAccount) for (const [room, name] of Object.entries(prefs.get('dms', {}) ?? {})) if (isDirectRoom(room)) dmList.learn(room, name);
+  dmList.setAccount(asAccount);
   renderMe();
   client = new ParleyClient({ url: wsUrl(), name: asAccount ? undefined : name });
   wire(client);
@@ -626,6 +752,7 @@ function leaveApp(error) {
   prefs.remove('account');
   prefs.remove('rooms');
   prefs.remove('active');
+  prefs.remove('dms');
   if (typeof error === 'string') rememberJoinError(error);
   else if (error) rememberJoinError(error.message, error);
   location.reload();
@@ -652,7 +779,7 @@ document.addEventListener('visibilitychange', () => {
 document.addEventListener('keydown', (e) => {
   // Alt+ArrowUp / Alt+ArrowDown: previous / next room.
   if (!e.altKey || (e.key !== 'ArrowUp' && e.key !== 'ArrowDown') || !active) return;
-  const names = [...$('#room-list').querySelectorAll('button[data-room]')].map((b) => b.dataset.room);
+  const names = [...document.querySelectorAll('#room-list button[data-room], #dm-list button[data-room]')].map((b) => b.dataset.room);
   const i = names.indexOf(active);
   const next = names[(i + (e.key === 'ArrowDown' ? 1 : names.length - 1)) % names.length];
   if (next && next !== active) { e.preventDefault(); openRoom(next, { focus: true }); }
