@@ -2,7 +2,7 @@
 // seq, so history pages, resume gaps and live events merge without
 // duplicates), members with presence, typing users, unread counts.
 
-import { isDirectRoom } from './parley-client.js';
+import { isDirectRoom, conversationTitle } from './direct.js';
 
 const TYPING_TTL_MS = 5000;
 
@@ -44,7 +44,7 @@ export class RoomState {
 
   /** How the room is named to people: "#general", or a conversation's other account. */
   get label() {
-    return this.direct ? (this.with || 'Direct message') : `#${this.name}`;
+    return this.direct ? conversationTitle(this.with) : `#${this.name}`;
   }
 
   clearMessages() {
