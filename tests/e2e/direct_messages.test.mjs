@@ -84,8 +84,19 @@ test('a direct conversation: begun from a member\'s name, unread for the other, 
   await say(bob, 'ada', 'sure, ada');
   await waitForTexts(ada, ['hi bob, a word in private?', 'sure, ada']);
   await waitForTexts(bob, ['hi bob, a word in private?', 'sure, ada']);
+  assert.equal(await ada.title(), 'bob · Parley', 'the tab names the conversation by the other, too');
   // Inside the conversation there is no "Message" to offer.
   assert.equal(await bob.locator('#member-list button[data-dm]').count(), 0);
+
+  // bob back in #general; ada writes again; after a reload bob still has the conversation, by
+  // ada's name, unread by that one message (the read marks are this browser's).
+  await bob.locator('#room-list button[data-room="general"]').click();
+  await bob.locator('#room-name', { hasText: /^general$/ }).waitFor();
+  await say(ada, 'bob', 'one more thing');
+  await bobsDm.locator('.badge', { hasText: /^1/ }).waitFor();
+  await bob.reload();
+  await waitConnected(bob);
+  await bobsDm.filter({ hasText: 'ada' }).locator('.badge', { hasText: /^1/ }).waitFor();
 
   // cy never sees it: not in the server's list for cy, nor in either of cy's lists after a reload.
   await cy.reload();

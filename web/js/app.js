@@ -413,11 +413,11 @@ async function messageMember(name) {
   if (problem) { notice(problem); announce(problem); }
 }
 
-// A conversation that will not have us (it was deleted, say): out of the list, told why.
+// A conversation that will not have us: told why, and out of the list when that is for good (it
+// was deleted, say); after a refusal for now it stays listed, and opening it tries again.
 function directJoinFailed(name, err) {
   const who = dmList.nameOf(name);
-  dmList.forget(name);
-  prefs.set('dms', dmList.toJSON());
+  if (['no_such_room', 'forbidden', 'bad_room'].includes(err.code) && dmList.forget(name)) prefs.set('dms', dmList.toJSON());
   rooms.delete(name);
   rememberRooms();
   const text = `Could not open the conversation${who ? ` with ${who}` : ''}: ${account.sentence(err.message || err.code)}`;
