@@ -7,6 +7,7 @@ import { $, h } from './ui/dom.js';
 import { MessageView, avatar } from './ui/messages.js';
 import { RoomList } from './ui/rooms.js';
 import { DmList } from './ui/dms.js';
+import { Conversations } from './conversations.js';
 import { MemberList } from './ui/members.js';
 import { Composer } from './ui/composer.js';
 import { ConnectionBanner } from './ui/banner.js';
@@ -17,14 +18,13 @@ import { showJoin, validateName, rememberJoinError, pendingJoinError } from './u
 import { PasswordPrompt } from './ui/password-prompt.js';
 import { RoomSettings } from './ui/room-settings.js';
 import { removalNotice, needsPassword, joinErrorText } from './moderation.js';
-import { isDirectRoom, canMessage, dmErrorText } from './direct.js';
+import { isDirectRoom, canMessage } from './direct.js';
 import * as account from './account.js';
 
 const DEFAULT_ROOM = 'general';
 const PAGE_SIZE = 50;
 const MAX_AUTO_PAGES = 5;          // pages loaded just to fill the screen
 const DIRECTORY_REFRESH_MS = 60000;
-const MAX_DM_PAGES = 5;            // pages of conversations listed (and joined) at each welcome
 
 const rooms = new Map(); // joined rooms: name -> RoomState
 let client = null;
@@ -92,7 +92,19 @@ const dmList = new DmList({
   error: $('#new-dm-error'),
   hint: $('#dm-hint'),
   onOpen: (room) => openRoom(room, { focus: true }),
-  onStart: (name) => startDm(name),
+  onStart: (name) => dms.start(name),
+});
+const dms = new Conversations(dmList, {
+  client: () => client,
+  signedIn: () => signedIn,
+  me: () => me,
+  rooms,
+  ensureRoom: (room) => ensureRoom(room),
+  openRoom: (room, options) => openRoom(room, options),
+  dropRoom: (room) => dropRoom(room),
+  relabel: (room) => relabel(room),
+  render: () => renderRooms(),
+  tell: (text, { quiet = false } = {}) => { if (!quiet) notice(text); announce(text); },
 });
 
 const passwordPrompt = new PasswordPrompt({
@@ -128,7 +140,7 @@ const members = new MemberList({
   list: $('#member-list'),
   count: $('#member-count'),
   heading: $('#members-heading'),
-  onMessage: (name) => messageMember(name),
+  onMessage: (name) => dms.message(name),
 });
 const typing = new TypingIndicator($('#typing'));
 const banner = new ConnectionBanner({
@@ -258,7 +270,7 @@ function ensureRoom(name) {
   let room = rooms.get(name);
   if (!room) {
     room = new RoomState(name);
-    room.with = dmList.nameOf(name);
+    room.with = dms.nameOf(name);
     rooms.set(name, room);
     client.join(name).catch((err) => onJoinFailed(name, err, { prompt: true }));
     rememberRooms();
@@ -268,7 +280,7 @@ function ensureRoom(name) {
 
 function onJoinFailed(name, err, { prompt = false } = {}) {
   if (err.code === 'disconnected' || err.code === 'closed') return; // re-joined on reconnect
-  if (isDirectRoom(name)) return directJoinFailed(name, err);
+  if (isDirectRoom(name)) return dms.joinFailed(name, err);
   // #general refused us (banned): stay out of it, told why, rather than re-open it in a loop.
   if (name === DEFAULT_ROOM && ['forbidden', 'bad_password', 'no_such_room'].includes(err.code)) {
     const room = rooms.get(name);
@@ -357,74 +369,21 @@ async function joinWithPassword(name, password) {
   return null;
 }
 
-// ------------------------------------------------------- direct conversations
-
-// Whom a conversation is with: its list entry, its room's header and labels, and this browser's
-// memory (so that a reload shows the name before the server's list arrives).
-function learnDm(room, name) {
-  if (!dmList.learn(room, name)) return;
-  prefs.set('dms', dmList.toJSON());
-  const state = rooms.get(room);
-  if (!state) return;
-  state.with = name;
-  if (room === active) { composer.setRoom(state.label); view.setRoom(state, { from: me, uid: myUid }); renderMembers(); }
-}
-
-// A conversation is joined as soon as it is known, as #general and the remembered rooms are: its
-// messages arrive, and count as unread, without opening it.
-function knowDm(room, name) {
-  learnDm(room, name);
-  ensureRoom(room);
-}
-
-// The user's conversations: the directory's items with direct (those whose ids contain "dm-"
-// are asked for; the ids of conversations start with it), a few pages at most.
-async function refreshDms() {
-  if (!signedIn || !client) return;
-  let after;
-  try {
-    for (let page = 0; page < MAX_DM_PAGES; page++) {
-      const got = await client.roomsPage({ q: 'dm-', after });
-      for (const r of got.rooms) if (r.direct && isDirectRoom(r.room)) knowDm(r.room, r.with);
-      if (!got.next) break;
-      after = got.next;
-    }
-  } catch { /* not connected; listed again on the next welcome */ }
-  renderRooms();
-}
-
-// "New message" and a member's "Message": the conversation with that account, opened. null once
-// open, else the sentence saying why not.
-async function startDm(name) {
-  if (!client) return 'Not connected. Try again in a moment.';
-  let answer;
-  try {
-    answer = await client.dm(name);
-  } catch (err) {
-    return dmErrorText(err);
-  }
-  knowDm(answer.room, answer.user);
-  openRoom(answer.room, { focus: true });
-  return null;
-}
-
-async function messageMember(name) {
-  const problem = await startDm(name);
-  if (problem) { notice(problem); announce(problem); }
-}
-
-// A conversation that will not have us: told why, and out of the list when that is for good (it
-// was deleted, say); after a refusal for now it stays listed, and opening it tries again.
-function directJoinFailed(name, err) {
-  const who = dmList.nameOf(name);
-  if (['no_such_room', 'forbidden', 'bad_room'].includes(err.code) && dmList.forget(name)) prefs.set('dms', dmList.toJSON());
+// A room out of the joined ones (refused, deleted): forgotten, and #general shown if it was.
+function dropRoom(name) {
   rooms.delete(name);
   rememberRooms();
-  const text = `Could not open the conversation${who ? ` with ${who}` : ''}: ${account.sentence(err.message || err.code)}`;
-  notice(text);
-  announce(text);
   if (active === name) openRoom(DEFAULT_ROOM);
   else renderRooms();
+}
+
+// A conversation's other account became known: the shown room's labels follow.
+function relabel(name) {
+  const room = rooms.get(name);
+  if (!room || name !== active) return;
+  composer.setRoom(room.label);
+  view.setRoom(room, { from: me, uid: myUid });
+  renderMembers();
 }
 
 function memberNames(name) {
@@ -446,7 +405,7 @@ async function refreshDirectory({ after } = {}) {
   try {
     const page = await client.roomsPage({ q: roomList.query || undefined, after });
     roomList.setDirectory(page.rooms, { next: page.next, append: Boolean(after) });
-    for (const r of page.rooms) if (r.direct && isDirectRoom(r.room)) knowDm(r.room, r.with);
+    dms.fromDirectory(page.rooms);
     renderRooms();
   } catch { /* not connected; refreshed on the next welcome */ }
 }
@@ -561,9 +520,9 @@ function wire(c) {
     renderMe();
     composer.setLimit(w.limits?.max_text_length);
     refreshDirectory();
-    refreshDms();
+    dms.refresh();
     clearInterval(directoryTimer);
-    directoryTimer = setInterval(() => { refreshDirectory(); refreshDms(); }, DIRECTORY_REFRESH_MS);
+    directoryTimer = setInterval(() => { refreshDirectory(); dms.refresh(); }, DIRECTORY_REFRESH_MS);
   });
 
   c.on('joined', (e) => {
@@ -641,16 +600,7 @@ function wire(c) {
   });
 
   c.on('created', (e) => {
-    if (e.direct && isDirectRoom(e.room)) {
-      // Begun by the other account: listed and joined at once. Begun by this account in another
-      // session: whom it is with comes from the list.
-      if (e.by && e.by.toLowerCase() !== me?.toLowerCase()) {
-        const fresh = !dmList.has(e.room);
-        knowDm(e.room, e.by);
-        if (fresh) announce(`${e.by} started a conversation with you.`);
-      } else refreshDms();
-      return renderRooms();
-    }
+    if (e.direct && isDirectRoom(e.room)) return dms.onCreated(e);
     roomList.addRoom(e.room);
     renderRooms();
   });
@@ -677,7 +627,7 @@ function wire(c) {
   c.on('room_deleted', (e) => {
     roomList.removeRoom(e.room);
     const label = rooms.get(e.room)?.label ?? `#${e.room}`;
-    if (dmList.forget(e.room)) prefs.set('dms', dmList.toJSON());
+    dms.onDeleted(e.room);
     if (!rooms.has(e.room)) return renderRooms();
     rooms.delete(e.room);
     rememberRooms();
@@ -731,7 +681,7 @@ function enterApp(name, { asAccount = false } = {}) {
   $('#app').hidden = false;
   roomList.setAccount(asAccount);
   // The conversations this browser knew by name (the server's list follows the welcome).
-  if (asAccount) for (const [room, name] of Object.entries(prefs.get('dms', {}) ?? {})) if (isDirectRoom(room)) dmList.learn(room, name);
+  if (asAccount) dms.restore();
   dmList.setAccount(asAccount);
   renderMe();
   client = new ParleyClient({ url: wsUrl(), name: asAccount ? undefined : name });
@@ -752,7 +702,7 @@ function leaveApp(error) {
   prefs.remove('account');
   prefs.remove('rooms');
   prefs.remove('active');
-  prefs.remove('dms');
+  Conversations.clear();
   if (typeof error === 'string') rememberJoinError(error);
   else if (error) rememberJoinError(error.message, error);
   location.reload();
