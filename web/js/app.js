@@ -6,6 +6,8 @@ import { RoomState, prefs } from './store.js';
 import { $, h } from './ui/dom.js';
 import { MessageView, avatar } from './ui/messages.js';
 import { RoomList } from './ui/rooms.js';
+import { DmList } from './ui/dms.js';
+import { Conversations } from './conversations.js';
 import { MemberList } from './ui/members.js';
 import { Composer } from './ui/composer.js';
 import { ConnectionBanner } from './ui/banner.js';
@@ -16,6 +18,7 @@ import { showJoin, validateName, rememberJoinError, pendingJoinError } from './u
 import { PasswordPrompt } from './ui/password-prompt.js';
 import { RoomSettings } from './ui/room-settings.js';
 import { removalNotice, needsPassword, joinErrorText } from './moderation.js';
+import { isDirectRoom, canMessage } from './direct.js';
 import * as account from './account.js';
 
 const DEFAULT_ROOM = 'general';
@@ -81,6 +84,29 @@ const roomList = new RoomList({
   onMore: (q, after) => refreshDirectory({ after }),
 });
 
+const dmList = new DmList({
+  list: $('#dm-list'),
+  toggle: $('#new-dm-toggle'),
+  form: $('#new-dm-form'),
+  input: $('#new-dm-name'),
+  error: $('#new-dm-error'),
+  hint: $('#dm-hint'),
+  onOpen: (room) => openRoom(room, { focus: true }),
+  onStart: (name) => dms.start(name),
+});
+const dms = new Conversations(dmList, {
+  client: () => client,
+  signedIn: () => signedIn,
+  me: () => me,
+  rooms,
+  ensureRoom: (room) => ensureRoom(room),
+  openRoom: (room, options) => openRoom(room, options),
+  dropRoom: (room) => dropRoom(room),
+  relabel: (room) => relabel(room),
+  render: () => renderRooms(),
+  tell: (text, { quiet = false } = {}) => { if (!quiet) notice(text); announce(text); },
+});
+
 const passwordPrompt = new PasswordPrompt({
   dialog: $('#password-dialog'),
   form: $('#password-form'),
@@ -106,11 +132,16 @@ const settings = new RoomSettings({
   act: (kind, user, options) => moderate(settings.room, kind, user, options),
 });
 $('#room-settings-open').addEventListener('click', () => {
-  if (!active) return;
+  if (!active || isDirectRoom(active)) return; // a conversation has no one to invite or remove
   settings.show(active, client?.roomInfo(active), memberNames(active), me);
 });
 
-const members = new MemberList({ list: $('#member-list'), count: $('#member-count'), heading: $('#members-heading') });
+const members = new MemberList({
+  list: $('#member-list'),
+  count: $('#member-count'),
+  heading: $('#members-heading'),
+  onMessage: (name) => dms.message(name),
+});
 const typing = new TypingIndicator($('#typing'));
 const banner = new ConnectionBanner({
   el: $('#banner'),
@@ -171,26 +202,40 @@ function invalidate(...parts) {
 
 function renderRooms() {
   roomList.render(active, rooms);
+  dmList.render(active, rooms);
   const unreadElsewhere = [...rooms.values()].some((r) => r.name !== active && r.unread > 0);
   $('#menu-unread').hidden = !unreadElsewhere;
   const total = [...rooms.values()].reduce((n, r) => n + r.unread, 0);
-  document.title = `${total ? `(${total}) ` : ''}${active ? `#${active} · ` : ''}Parley`;
+  const shown = rooms.get(active);
+  document.title = `${total ? `(${total}) ` : ''}${shown ? `${shown.label} · ` : ''}Parley`;
 }
 
+// A conversation's header is the other's name (no "#", no id), with no settings: nobody can be
+// invited to one, removed from it or given a role there.
 function renderHeader() {
   const room = rooms.get(active);
-  $('#room-name').textContent = active ?? '';
-  $('#room-private').hidden = !room?.private;
+  const direct = Boolean(room?.direct);
+  $('#room-title .hash').hidden = direct;
+  $('#room-name').textContent = direct ? room.label : (active ?? '');
+  $('#room-private').hidden = !room?.private || direct;
+  $('#room-settings-open').hidden = direct;
   $('#room-settings-open').setAttribute('aria-label', active ? `Settings of #${active}` : 'Room settings');
   const online = room ? room.memberList().filter((m) => m.online).length : 0;
   let sub = `${plural(online, 'member', 'members')} online`;
+  if (direct) {
+    const them = room.with ? room.members.get(room.with) : null;
+    sub = `Direct messages · ${them?.online ? `${room.with} is online` : 'only the two of you see them'}`;
+  }
   if (client && client.state !== State.CONNECTED) sub = 'Waiting for the connection…';
   else if (!room?.joined) sub = 'Joining…';
   $('#room-sub').textContent = sub;
 }
 
 function renderMembers() {
-  members.render(rooms.get(active), me);
+  const room = rooms.get(active);
+  members.render(room, me, {
+    canMessage: (name) => canMessage({ name, me, signedIn, uid: room?.uids.get(name), inDirect: room?.direct }),
+  });
   renderHeader();
 }
 
@@ -225,6 +270,7 @@ function ensureRoom(name) {
   let room = rooms.get(name);
   if (!room) {
     room = new RoomState(name);
+    room.with = dms.nameOf(name);
     rooms.set(name, room);
     client.join(name).catch((err) => onJoinFailed(name, err, { prompt: true }));
     rememberRooms();
@@ -234,6 +280,7 @@ function ensureRoom(name) {
 
 function onJoinFailed(name, err, { prompt = false } = {}) {
   if (err.code === 'disconnected' || err.code === 'closed') return; // re-joined on reconnect
+  if (isDirectRoom(name)) return dms.joinFailed(name, err);
   // #general refused us (banned): stay out of it, told why, rather than re-open it in a loop.
   if (name === DEFAULT_ROOM && ['forbidden', 'bad_password', 'no_such_room'].includes(err.code)) {
     const room = rooms.get(name);
@@ -281,7 +328,7 @@ function openRoom(name, { focus = false } = {}) {
   rememberRooms();
   if (!document.hidden) markRead(room);
   view.setRoom(room, { from: me, uid: myUid });
-  composer.setRoom(name);
+  composer.setRoom(room.label);
   typing.render(room);
   renderPending();
   renderMembers();
@@ -322,6 +369,23 @@ async function joinWithPassword(name, password) {
   return null;
 }
 
+// A room out of the joined ones (refused, deleted): forgotten, and #general shown if it was.
+function dropRoom(name) {
+  rooms.delete(name);
+  rememberRooms();
+  if (active === name) openRoom(DEFAULT_ROOM);
+  else renderRooms();
+}
+
+// A conversation's other account became known: the shown room's labels follow.
+function relabel(name) {
+  const room = rooms.get(name);
+  if (!room || name !== active) return;
+  composer.setRoom(room.label);
+  view.setRoom(room, { from: me, uid: myUid });
+  renderMembers();
+}
+
 function memberNames(name) {
   return rooms.get(name)?.memberList().map((m) => m.name) ?? [];
 }
@@ -341,6 +405,7 @@ async function refreshDirectory({ after } = {}) {
   try {
     const page = await client.roomsPage({ q: roomList.query || undefined, after });
     roomList.setDirectory(page.rooms, { next: page.next, append: Boolean(after) });
+    dms.fromDirectory(page.rooms);
     renderRooms();
   } catch { /* not connected; refreshed on the next welcome */ }
 }
@@ -455,8 +520,9 @@ function wire(c) {
     renderMe();
     composer.setLimit(w.limits?.max_text_length);
     refreshDirectory();
+    dms.refresh();
     clearInterval(directoryTimer);
-    directoryTimer = setInterval(refreshDirectory, DIRECTORY_REFRESH_MS);
+    directoryTimer = setInterval(() => { refreshDirectory(); dms.refresh(); }, DIRECTORY_REFRESH_MS);
   });
 
   c.on('joined', (e) => {
@@ -469,7 +535,9 @@ function wire(c) {
     room.setMembers(e.members ?? [], me);
     if (e.truncated) room.clearMessages();
     if (!e.resumed) {
-      const lastRead = prefs.get('read', {})[e.room];
+      // A conversation never read in this browser is unread from its first message: it was
+      // written to this user (a room's backlog is not).
+      const lastRead = prefs.get('read', {})[e.room] ?? (room.direct ? 0 : undefined);
       if (e.room !== active && typeof lastRead === 'number') room.unread = Math.max(0, (e.last_seq ?? 0) - lastRead);
     }
     if (!e.resumed || e.truncated) loadLatest(room);
@@ -483,7 +551,9 @@ function wire(c) {
 
   c.on('message', (m) => {
     const room = rooms.get(m.room);
+    const unknown = room && !room.uids.has(m.from); // a new name, or one not yet known a guest's
     if (!room || room.add([m]).length === 0) return;
+    if (unknown && m.room === active) invalidate('members');
     const wasTyping = room.stopTyping(m.from);
     const mine = sameSender(m, { from: me, uid: myUid });
     if (m.room === active) {
@@ -530,6 +600,7 @@ function wire(c) {
   });
 
   c.on('created', (e) => {
+    if (e.direct && isDirectRoom(e.room)) return dms.onCreated(e);
     roomList.addRoom(e.room);
     renderRooms();
   });
@@ -555,10 +626,12 @@ function wire(c) {
 
   c.on('room_deleted', (e) => {
     roomList.removeRoom(e.room);
+    const label = rooms.get(e.room)?.label ?? `#${e.room}`;
+    dms.onDeleted(e.room);
     if (!rooms.has(e.room)) return renderRooms();
     rooms.delete(e.room);
     rememberRooms();
-    notice(`#${e.room} was deleted by the server's operator.`);
+    notice(isDirectRoom(e.room) ? `The conversation with ${label} was deleted by the server's operator.` : `${label} was deleted by the server's operator.`);
     if (active === e.room) openRoom(DEFAULT_ROOM);
     else renderRooms();
   });
@@ -607,6 +680,9 @@ function enterApp(name, { asAccount = false } = {}) {
   $('#join-screen').hidden = true;
   $('#app').hidden = false;
   roomList.setAccount(asAccount);
+  // The conversations this browser knew by name (the server's list follows the welcome).
+  if (asAccount) dms.restore();
+  dmList.setAccount(asAccount);
   renderMe();
   client = new ParleyClient({ url: wsUrl(), name: asAccount ? undefined : name });
   wire(client);
@@ -626,6 +702,7 @@ function leaveApp(error) {
   prefs.remove('account');
   prefs.remove('rooms');
   prefs.remove('active');
+  Conversations.clear();
   if (typeof error === 'string') rememberJoinError(error);
   else if (error) rememberJoinError(error.message, error);
   location.reload();
@@ -652,7 +729,7 @@ document.addEventListener('visibilitychange', () => {
 document.addEventListener('keydown', (e) => {
   // Alt+ArrowUp / Alt+ArrowDown: previous / next room.
   if (!e.altKey || (e.key !== 'ArrowUp' && e.key !== 'ArrowDown') || !active) return;
-  const names = [...$('#room-list').querySelectorAll('button[data-room]')].map((b) => b.dataset.room);
+  const names = [...document.querySelectorAll('#room-list button[data-room], #dm-list button[data-room]')].map((b) => b.dataset.room);
   const i = names.indexOf(active);
   const next = names[(i + (e.key === 'ArrowDown' ? 1 : names.length - 1)) % names.length];
   if (next && next !== active) { e.preventDefault(); openRoom(next, { focus: true }); }

@@ -46,6 +46,14 @@ const FATAL_HELLO_ERRORS = new Set(['bad_name', 'bad_request', 'unauthorized', '
 // Join errors after which the room is forgotten (not re-joined on every reconnect).
 const FORGET_ON_JOIN = new Set(['no_such_room', 'bad_room', 'confusable_name', 'forbidden', 'bad_password']);
 
+/**
+ * Is this room id a direct conversation's? Ids starting `dm-` are theirs only (protocol.md
+ * "Direct conversations": `create` refuses them), so an app can tell one from its id alone.
+ */
+export function isDirectRoom(room) {
+  return typeof room === 'string' && room.startsWith('dm-');
+}
+
 // Names as the server compares them for one user (case folds; look-alikes are the server's).
 function sameName(a, b) {
   return typeof a === 'string' && typeof b === 'string' && a.toLowerCase() === b.toLowerCase();
@@ -612,6 +620,17 @@ export class ParleyClient {
     const rec = this._rooms.get(room);
     if (!rec?.joinedEvent) return null;
     return { private: !!rec.joinedEvent.private, role: rec.role ?? null };
+  }
+
+  /**
+   * The direct conversation with another account: `Promise<dm>` ({room, user}: its room id, and
+   * the other's name as the server spells it). Made on the first request of either of the two,
+   * the same room ever after; not joined (join() it as any room). The other account's sessions
+   * hear `created` with `direct: true` and `by`. Refused: a guest (`forbidden`), oneself
+   * (`bad_request`), a name no account has (`no_such_user`), too many at once (`rate_limited`).
+   */
+  dm(user) {
+    return this.request({ type: 'dm', user });
   }
 
   /** Invite an account to a private room (any member may): `Promise<invited>`. */

@@ -2,6 +2,8 @@
 // seq, so history pages, resume gaps and live events merge without
 // duplicates), members with presence, typing users, unread counts.
 
+import { isDirectRoom, conversationTitle } from './direct.js';
+
 const TYPING_TTL_MS = 5000;
 
 export class RoomState {
@@ -15,9 +17,12 @@ export class RoomState {
     this.loaded = false;       // first history page fetched
     this.joined = false;
     this.private = false;      // joined says so
+    this.direct = isDirectRoom(name); // a direct conversation (its id says so)
+    this.with = null;          // a conversation's other account, when known (never its id)
     this.role = null;          // owner, moderator, member (joined), or none
     this.unread = 0;
     this.members = new Map();  // name -> { online: boolean }
+    this.uids = new Map();     // name -> uid, from their messages (g_…: a guest)
     this.typing = new Map();   // name -> expiry (ms)
     this.failed = new Map();   // cid -> { text, error }
   }
@@ -31,9 +36,15 @@ export class RoomState {
       if (m.cid) this.cids.add(m.cid);
       added.push(m);
       if (!this.members.has(m.from)) this.members.set(m.from, { online: false });
+      if (typeof m.uid === 'string') this.uids.set(m.from, m.uid);
     }
     if (added.length) this._sorted = null;
     return added;
+  }
+
+  /** How the room is named to people: "#general", or a conversation's other account. */
+  get label() {
+    return this.direct ? conversationTitle(this.with) : `#${this.name}`;
   }
 
   clearMessages() {

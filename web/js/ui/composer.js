@@ -33,9 +33,10 @@ export class Composer {
     this.update();
   }
 
-  setRoom(name) {
-    this.label.textContent = `Message #${name}`;
-    this.input.placeholder = `Message #${name}`;
+  /** label: how the room is named ("#general", or a conversation's other account). */
+  setRoom(label) {
+    this.label.textContent = `Message ${label}`;
+    this.input.placeholder = `Message ${label}`;
   }
 
   focus() { this.input.focus({ preventScroll: true }); }

@@ -1,17 +1,24 @@
-// Members of the active room, with online/offline presence.
+// Members of the active room, with online/offline presence, and "Message" beside the names the
+// user may start a direct conversation with (canMessage decides which: app.js).
 
 import { h } from './dom.js';
 import { avatar } from './messages.js';
 
 export class MemberList {
-  constructor({ list, count, heading }) {
-    Object.assign(this, { list, count, heading });
+  /** onMessage(name): the user chose "Message" beside a member's name. */
+  constructor({ list, count, heading, onMessage }) {
+    Object.assign(this, { list, count, heading, onMessage });
+    list.addEventListener('click', (e) => {
+      const btn = e.target.closest('button[data-dm]');
+      if (btn) this.onMessage?.(btn.dataset.dm);
+    });
   }
 
-  render(room, me) {
+  /** canMessage(name): whether to offer "Message" for that member. */
+  render(room, me, { canMessage = () => false } = {}) {
     const members = room ? room.memberList() : [];
     const online = members.filter((m) => m.online).length;
-    this.heading.textContent = room ? `Members of #${room.name}` : 'Members';
+    this.heading.textContent = !room ? 'Members' : room.direct ? 'In this conversation' : `Members of ${room.label}`;
     this.count.textContent = `${online} online`;
     this.list.replaceChildren(...members.map((m) => h('li', {
       class: `member${m.online ? ' online' : ''}`,
@@ -20,6 +27,9 @@ export class MemberList {
     h('span', { class: 'avatar-wrap' }, avatar(m.name, 'small'), h('span', { class: 'presence-dot', 'aria-hidden': 'true' })),
     h('span', { class: 'member-name' }, m.name),
     m.name === me ? h('span', { class: 'you-tag' }, 'you') : null,
-    h('span', { class: 'sr-only' }, m.online ? ', online' : ', offline'))));
+    h('span', { class: 'sr-only' }, m.online ? ', online' : ', offline'),
+    canMessage(m.name)
+      ? h('button', { type: 'button', class: 'link-btn member-dm', dataset: { dm: m.name }, 'aria-label': `Message ${m.name}` }, 'Message')
+      : null)));
   }
 }

@@ -90,7 +90,7 @@ export class MessageView {
   setRoom(room, me) {
     this.room = room;
     this.me = me;
-    this.scroller.setAttribute('aria-label', `Messages in #${room.name}`);
+    this.scroller.setAttribute('aria-label', room.direct ? `Messages with ${room.label}` : `Messages in ${room.label}`);
     this.unseen = 0;
     this.render({ keep: 'bottom' });
   }
@@ -162,7 +162,9 @@ export class MessageView {
     this.loadOlderBtn.hidden = !(room.hasMore && !room.loadingOlder);
     let status = '';
     if (room.loadingOlder || !room.loaded) status = 'Loading messages…';
-    else if (room.hasMore === false) status = empty ? `No messages in #${room.name} yet. Say hello!` : `This is the beginning of #${room.name}.`;
+    else if (room.hasMore === false && room.direct) {
+      status = empty ? `No messages with ${room.label} yet. Say hello!` : `This is the beginning of your conversation with ${room.label}.`;
+    } else if (room.hasMore === false) status = empty ? `No messages in ${room.label} yet. Say hello!` : `This is the beginning of ${room.label}.`;
     this.historyStatus.textContent = status;
     this.historyStatus.classList.toggle('start', room.hasMore === false);
   }

@@ -4,6 +4,7 @@
 
 import { h } from './dom.js';
 import { validatePassword } from './join.js';
+import { isDirectRoom } from '../direct.js';
 
 export const ROOM_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 
@@ -101,15 +102,19 @@ export class RoomList {
     }
   }
 
-  /** Merge the server's room directory ([{room, members, last_seq}]). */
+  /**
+   * Merge the server's room directory ([{room, members, last_seq}]). Direct conversations are
+   * the "Direct messages" list's (dms.js), not rooms: left out.
+   */
   setDirectory(rooms, { next = null, append = false } = {}) {
     if (!append) this.directory.clear();
-    for (const r of rooms) this.directory.set(r.room, { members: r.members, last_seq: r.last_seq, private: Boolean(r.private) });
+    for (const r of rooms) if (!r.direct && !isDirectRoom(r.room)) this.directory.set(r.room, { members: r.members, last_seq: r.last_seq, private: Boolean(r.private) });
     this.next = next;
     if (this.more) this.more.hidden = !next;
   }
 
   addRoom(room, { private: isPrivate = false } = {}) {
+    if (isDirectRoom(room)) return; // a conversation is listed under "Direct messages"
     const known = this.directory.get(room);
     if (!known) this.directory.set(room, { members: 0, last_seq: 0, private: isPrivate });
     else if (isPrivate) known.private = true;
@@ -121,7 +126,7 @@ export class RoomList {
 
   /** Render; states: Map room -> RoomState for joined rooms. */
   render(active, states) {
-    const names = new Set([...this.directory.keys(), ...states.keys()]);
+    const names = new Set([...this.directory.keys(), ...states.keys()].filter((room) => !isDirectRoom(room)));
     const sorted = [...names].sort((a, b) => (b === 'general') - (a === 'general') || a.localeCompare(b));
     this.list.replaceChildren(...sorted.map((room) => {
       const unread = states.get(room)?.unread ?? 0;
@@ -145,7 +150,7 @@ export class RoomList {
     // A room searched for by its exact name that the directory does not show (a private room
     // shows to its members only): offer to join it by that name.
     const wanted = this.query.replace(/^#/, '');
-    if (ROOM_RE.test(wanted) && !names.has(wanted)) {
+    if (ROOM_RE.test(wanted) && !names.has(wanted) && !isDirectRoom(wanted)) {
       this.list.append(h('li', {},
         h('button', { type: 'button', class: 'room-btn join-by-name', dataset: { join: wanted } },
           h('span', { class: 'hash', 'aria-hidden': 'true' }, '#'),
