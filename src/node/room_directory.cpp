@@ -106,7 +106,7 @@ void RoomDirectory::load(Shard& owner, OwnedRoom& r) {
 
 void RoomDirectory::open_direct(Shard& owner, store::StoredRoom spec, SessionRef who, const std::string& ref,
                                 std::string answer) {
-  if (!owner.find_owned(spec.id)) return create(owner, std::move(spec), who, ref, std::move(answer));
+  if (!owner.find_owned(spec.id)) return create(owner, std::move(spec), who, ref, answer);
   // Made before (here, or on another node: then its access is read on first use, as any room's).
   const std::string requester = spec.members.empty() ? std::string() : spec.members.front().user_id;
   with_room(owner, spec.id, [this, who, ref, requester, answer = std::move(answer)](OwnedRoom* r, errc missing) {
@@ -120,7 +120,7 @@ void RoomDirectory::open_direct(Shard& owner, store::StoredRoom spec, SessionRef
 }
 
 void RoomDirectory::create(Shard& owner, store::StoredRoom spec, SessionRef who, const std::string& ref,
-                           std::string answer) {
+                           const std::string& answer) {
   const std::string room = spec.id;
   const std::string user = spec.created_by;
   if (owner.find_owned(room)) return delivery_.answer(who, protocol::error_event(errc::room_exists, {}, ref));

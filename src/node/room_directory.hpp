@@ -37,7 +37,8 @@ class RoomDirectory {
   // owner shard.
   // `answer`, if not empty, is what the creator hears instead of `created` (or of room_exists,
   // when another node made the room first): a direct conversation's `dm`.
-  void create(Shard& owner, store::StoredRoom spec, SessionRef who, const std::string& ref, std::string answer = {});
+  void create(Shard& owner, store::StoredRoom spec, SessionRef who, const std::string& ref,
+              const std::string& answer = {});
   // `dm`: the direct conversation `spec` describes (kind direct, its two members and peers) is
   // answered with `answer` once it exists, made now if it does not. The requester is
   // spec.members[0]. On the room's owner shard.

@@ -82,7 +82,7 @@ void RoomOwner::join(Shard& owner, const std::string& room, std::string user, Se
         const std::uint64_t from = std::min(since.value_or(committed), committed);
         const std::size_t limit = ctx_.options.limits.resume_limit;
         if (committed - from <= limit && r->log.covers_after(from)) {
-          return finish_join(owner, *r, std::move(user), who, ref, from, {}, false, std::move(role));
+          return finish_join(owner, *r, std::move(user), who, ref, from, {}, false, role);
         }
         // The gap reaches past the ring: read it from the store, then add what committed meanwhile.
         ctx_.store.read(
@@ -111,8 +111,10 @@ void RoomOwner::admit(Shard& owner, const std::string& room, std::string user, S
   OwnedRoom* r = owner.find_owned(room);
   if (!r) return delivery_.join_failed(who, room, errc::no_such_room, ref);
   std::string password = std::exchange(auth.password, {});
+  // Copied before the call: the callback below takes `auth`, and argument order is unspecified.
+  const std::string address = auth.address, user_id = auth.user_id;
   ctx_.accounts.check_room_password(
-      auth.address, auth.user_id, std::move(password), r->access.password_hash(),
+      address, user_id, std::move(password), r->access.password_hash(),
       [this, &owner, room, user = std::move(user), who, since, ref = std::move(ref), auth = std::move(auth)](
           std::error_code ec, std::int64_t retry_ms, bool matches) mutable {
         owner.post([this, &owner, room, user = std::move(user), who, since, ref = std::move(ref),
@@ -152,7 +154,7 @@ void RoomOwner::admit(Shard& owner, const std::string& room, std::string user, S
 
 void RoomOwner::finish_join(Shard& owner, OwnedRoom& r, std::string user, SessionRef who, const std::string& ref,
                             std::uint64_t since, std::vector<core::Message> from_store, bool truncated,
-                            std::string role) {
+                            const std::string& role) {
   std::vector<core::EventPtr> gap;
   std::uint64_t last = since;
   for (const auto& m : from_store) {

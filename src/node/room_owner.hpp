@@ -61,7 +61,7 @@ class RoomOwner {
 
  private:
   void finish_join(Shard& owner, OwnedRoom& r, std::string user, SessionRef who, const std::string& ref,
-                   std::uint64_t since, std::vector<core::Message> from_store, bool truncated, std::string role);
+                   std::uint64_t since, std::vector<core::Message> from_store, bool truncated, const std::string& role);
   // A private room's password, right: the user is a member (stored), and the join goes on.
   void admit(Shard& owner, const std::string& room, std::string user, SessionRef who,
              std::optional<std::uint64_t> since, std::string ref, JoinAuth auth);
