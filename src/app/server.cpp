@@ -110,10 +110,6 @@ int run_server(Config config) {
       endpoint.address().is_v6() ? "[" + endpoint.address().to_string() + "]" : endpoint.address().to_string();
   spdlog::info("parley {} serving http://{}:{} (web {}, data {})", PARLEY_VERSION, where, port, config.web_dir,
                config.data_dir);
-  // A fixed line on stdout, for scripts and tests that started us with port 0.
-  std::printf("parley: listening on %s:%u\n", where.c_str(), static_cast<unsigned>(port));
-  std::fflush(stdout);
-
   boost::asio::io_context main_ctx;
   // The operator's socket; a node that cannot make one (a read-only data directory, a path
   // longer than a socket address holds) still serves, without `parley admin`.
@@ -125,6 +121,10 @@ int run_server(Config config) {
   } catch (const std::exception& e) {
     spdlog::warn("no admin socket: {}", e.what());
   }
+  // A fixed line on stdout, for scripts and tests that started us with port 0: once everything a
+  // script may use is there (the admin socket too).
+  std::printf("parley: listening on %s:%u\n", where.c_str(), static_cast<unsigned>(port));
+  std::fflush(stdout);
   boost::asio::signal_set signals(main_ctx, SIGINT, SIGTERM);
   int signal_number = 0;
   signals.async_wait([&](const boost::system::error_code&, int sig) {

@@ -26,6 +26,17 @@ void RoomOwner::join(Shard& owner, const std::string& room, std::string user, Se
         if (r->state != OwnedRoom::State::ready) return delivery_.join_failed(who, room, errc::store_failed, ref);
         const core::RoomAccess& access = r->access;
         if (!access.may(auth.user_id, core::RoomAction::join)) {
+          // In a cluster this node's copy of the access may be a moment behind the store (an
+          // invitation or an unban on another node, its announcement on the way): the store
+          // decides a refusal. On one node the copy is the store's.
+          if (ctx_.broker && core::is_account_id(auth.user_id) && !auth.reread) {
+            auth.reread = true;
+            return rooms_.refresh_access(
+                owner, room, [this, &owner, room, user, who, since, ref, auth](OwnedRoom* got) mutable {
+                  if (!got) return delivery_.join_failed(who, room, errc::store_failed, ref);
+                  join(owner, room, std::move(user), who, since, std::move(ref), std::move(auth));
+                });
+          }
           owner.metrics().access_denied.add();
           // A private room answers its name to a stranger (as `create` would, with room_exists),
           // nothing more: not its members, not its messages.

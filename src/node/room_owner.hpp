@@ -27,6 +27,9 @@ struct JoinAuth {
   std::string user_id;
   std::string password;
   std::string address;
+  // In a cluster, a join the room's access refuses is decided again after reading the access
+  // from the store (another node may have invited the user a moment ago): done once.
+  bool reread = false;
 };
 
 class RoomOwner {

@@ -506,6 +506,7 @@ TEST(RedisEntry, SenderIdRoundTripsAndOldEntriesDecodeWithoutOne) {
 // per sender id (an account renamed still dedupes; two users of one name do not collide), a
 // guest's by its name (its id is per connection: core::sender_key).
 TEST_P(ClusterTest, BrokerKeepsSenderIdsAndDedupesCidsPerId) {
+  ASSERT_TRUE(both_ready()) << "a publish before the broker is connected is refused";
   parley::broker::Broker& b = *nodes_[0].inner;
   auto publish = [&](std::string from, std::string from_id) {
     parley::core::Message m{
@@ -559,6 +560,7 @@ TEST_P(ClusterTest, MissedLastMessageIsFoundByThePeriodicCheck) {
 // room on node 1 at once (its session hears `removed` and receives nothing more), and cannot
 // come back there.
 TEST_P(ClusterTest, AMemberRemovedOnOneNodeIsOutOnTheOther) {
+  ASSERT_TRUE(both_ready());
   auto ada = account(0, "ada");
   auto bob = account(1, "bob");
   say(ada, R"({"type":"create","room":"club","private":true})");
@@ -595,6 +597,7 @@ TEST_P(ClusterTest, AMemberRemovedOnOneNodeIsOutOnTheOther) {
 // Signing out on one node ends the session everywhere: its WebSocket on another node is closed
 // (1008) at once, and a guest on another node using a name just registered is closed too.
 TEST_P(ClusterTest, SigningOutOnOneNodeClosesTheSessionsWebSocketOnTheOther) {
+  ASSERT_TRUE(both_ready());  // announcements are fire and forget: the subscriptions must be up
   std::string token;
   auto on_b = account(1, "ada", &token);
   auto other = account(1, "ada");  // another session of the same account: it stays
