@@ -50,7 +50,9 @@ void Moderation::apply(Shard& owner, const protocol::Request& req, Actor actor, 
           case RequestType::invite: {
             if (!access.may(actor.user_id, RoomAction::invite))
               return refuse(actor, errc::forbidden,
-                            access.is_private() ? "only a member can invite" : "a public room needs no invitation");
+                            access.is_direct()    ? "a direct conversation has its two members only"
+                            : access.is_private() ? "only a member can invite"
+                                                  : "a public room needs no invitation");
             if (access.banned(target_id)) return refuse(actor, errc::forbidden, "that user is banned from this room");
             if (access.role_of(target_id) != Role::none)
               return answer(actor, protocol::invited_event(room, target_name, actor.ref));

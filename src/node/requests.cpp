@@ -409,7 +409,7 @@ void Requests::do_dm(Client& s, protocol::Request& req) {
   std::int64_t wait_ms = 0;
   using A = core::KeyedLimits::Action;
   if (!ctx_.per_address.take(s.connection().peer_address(), A::create_room, now, wait_ms) ||
-      !ctx_.per_user.take(s.user, A::create_room, now, wait_ms)) {
+      !ctx_.per_user.take(budget_key(s), A::create_room, now, wait_ms)) {
     s.shard().metrics().rate_limited.add();
     return send_error(s, errc::rate_limited, req.ref, "too many conversations started; wait", retry_after(wait_ms));
   }
