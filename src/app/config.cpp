@@ -86,6 +86,11 @@ std::vector<ConfigKey> config_keys(Config& c) {
       string_key("server.trusted_proxies",
                  "proxies whose PROXY v2 header names the client (addresses or CIDR blocks, comma-separated)",
                  c.trusted_proxies),
+      string_key("server.tls_cert",
+                 "PEM file of the certificate and its chain: the port then serves https and wss only "
+                 "(with server.tls_key; both read again on SIGHUP)",
+                 c.tls_cert),
+      string_key("server.tls_key", "PEM file of the certificate's private key (see server.tls_cert)", c.tls_key),
       string_key("server.allowed_origins",
                  "web pages that may open a WebSocket: empty = the same origin as the request's Host, * = any, or "
                  "origins, comma-separated (https://chat.example.com)",

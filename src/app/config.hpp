@@ -25,6 +25,8 @@ struct Config {
   std::string default_room = "general";
   std::string trusted_proxies;           // server.trusted_proxies: "127.0.0.1, 10.0.0.0/8"
   std::string allowed_origins;           // server.allowed_origins: "" same origin, "*", or a list
+  std::string tls_cert;                  // server.tls_cert: PEM chain; set: the port speaks only TLS
+  std::string tls_key;                   // server.tls_key: its PEM private key
   std::string store_backend = "sqlite";  // sqlite | postgres
   std::string store_postgres_url;        // libpq conninfo or postgresql:// URI
   std::string broker_backend = "local";  // local (this node alone) | redis (a cluster)

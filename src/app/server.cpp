@@ -8,12 +8,14 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <memory>
 
 #include "app/admin.hpp"
 #include "app/cores.hpp"
 #include "broker/redis_broker.hpp"
 #include "net/listener.hpp"
+#include "net/tls.hpp"
 #include "node/node.hpp"
 #include "store/postgres_store.hpp"
 #include "store/sqlite_store.hpp"
@@ -49,6 +51,17 @@ int run_server(Config config) {
   const auto endpoint = parse_endpoint(config.listen);
   // Before anything opens: a key that does not fit is a configuration error (exit 2).
   auto jwt = load_jwt_verifier(config.auth);
+  // The same for TLS: a certificate that does not load, or a key that does not match it.
+  std::unique_ptr<net::TlsContext> tls;
+  if (!config.tls_cert.empty() || !config.tls_key.empty()) {
+    if (config.tls_cert.empty() || config.tls_key.empty())
+      throw std::invalid_argument("server.tls_cert and server.tls_key go together: set both, or neither");
+    try {
+      tls = std::make_unique<net::TlsContext>(net::TlsOptions{config.tls_cert, config.tls_key});
+    } catch (const std::runtime_error& e) {
+      throw std::invalid_argument(std::string("server.tls_cert/server.tls_key: ") + e.what());
+    }
+  }
 
   std::unique_ptr<store::Store> store_owner;
   if (config.store_backend == "sqlite") {
@@ -96,6 +109,10 @@ int run_server(Config config) {
   node.admission().set_trusted_proxies(config.trusted_proxies);
   net::HttpOptions http{config.web_dir, &node, &node.admission(), net::OriginPolicy(config.allowed_origins),
                         &node.accounts()};
+  if (tls) {
+    http.tls = tls.get();
+    node.set_tls(tls.get());
+  }
   std::vector<std::shared_ptr<net::Listener>> listeners;
   auto first = std::make_shared<net::Listener>(node.shard(0).loop(), http, endpoint);
   const unsigned short port = first->port();
@@ -108,8 +125,8 @@ int run_server(Config config) {
   for (unsigned i = 0; i < node.shard_count(); ++i) node.shard(i).post([l = listeners[i]] { l->start(); });
   const std::string where =
       endpoint.address().is_v6() ? "[" + endpoint.address().to_string() + "]" : endpoint.address().to_string();
-  spdlog::info("parley {} serving http://{}:{} (web {}, data {})", PARLEY_VERSION, where, port, config.web_dir,
-               config.data_dir);
+  spdlog::info("parley {} serving {}://{}:{} (web {}, data {})", PARLEY_VERSION, tls ? "https" : "http", where, port,
+               config.web_dir, config.data_dir);
   boost::asio::io_context main_ctx;
   // The operator's socket; a node that cannot make one (a read-only data directory, a path
   // longer than a socket address holds) still serves, without `parley admin`.
@@ -127,9 +144,29 @@ int run_server(Config config) {
   std::fflush(stdout);
   boost::asio::signal_set signals(main_ctx, SIGINT, SIGTERM);
   int signal_number = 0;
+  // SIGHUP: the certificate and key are read again (a renewed certificate); connections open
+  // keep the one they started with. A pair that does not load leaves the old one in use.
+  boost::asio::signal_set hangups(main_ctx, SIGHUP);
+  std::function<void()> await_hangup = [&] {
+    hangups.async_wait([&](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      if (tls) {
+        std::string error;
+        if (tls->reload(error))
+          spdlog::info("SIGHUP: TLS certificate {} reloaded", config.tls_cert);
+        else
+          spdlog::error("SIGHUP: TLS certificate not reloaded, the old one stays in use: {}", error);
+      } else {
+        spdlog::info("SIGHUP: no TLS certificate to reload");
+      }
+      await_hangup();
+    });
+  };
+  await_hangup();
   signals.async_wait([&](const boost::system::error_code&, int sig) {
     signal_number = sig;
     if (admin) admin->close();
+    hangups.cancel();
   });
   main_ctx.run();
 

@@ -42,6 +42,7 @@ Admission::Ticket& Admission::Ticket::operator=(Ticket&& o) noexcept {
     socket_ = std::exchange(o.socket_, false);
     upgraded_ = std::exchange(o.upgraded_, false);
     proxied_ = std::exchange(o.proxied_, false);
+    secure_ = std::exchange(o.secure_, false);
   }
   return *this;
 }

@@ -38,6 +38,10 @@ class Admission {
     const std::string& address() const noexcept { return address_; }
     // Accepted from a trusted proxy: its first bytes may be a PROXY v2 header naming the client.
     bool from_trusted_proxy() const noexcept { return proxied_; }
+    // The client's connection is encrypted: TLS to this node, or to the trusted proxy that says
+    // so in its PROXY header (HAProxy's send-proxy-v2-ssl). Cookies are then Secure.
+    bool secure() const noexcept { return secure_; }
+    void set_secure() noexcept { secure_ = true; }
 
    private:
     friend class Admission;
@@ -46,6 +50,7 @@ class Admission {
     bool socket_ = false;
     bool upgraded_ = false;
     bool proxied_ = false;
+    bool secure_ = false;
   };
 
   struct Counters {

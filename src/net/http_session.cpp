@@ -1,6 +1,9 @@
 #include "net/http_session.hpp"
 
+#include <openssl/bio.h>
+#include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
@@ -15,6 +18,7 @@
 
 #include "net/loop.hpp"
 #include "net/static_files.hpp"
+#include "net/tls.hpp"
 #include "net/upgrade.hpp"
 #include "net/ws_session.hpp"
 #include "protocol/events.hpp"
@@ -74,16 +78,43 @@ protocol::RequestFraming framing_of(const http::request<http::string_body>& req,
   return f;
 }
 
-class HttpSession : public std::enable_shared_from_this<HttpSession> {
+using TlsStream = boost::asio::ssl::stream<beast::tcp_stream>;
+
+// The socket of a session's stream, and what times its operations out.
+beast::tcp_stream& lowest(beast::tcp_stream& s) { return s; }
+beast::tcp_stream& lowest(TlsStream& s) { return s.next_layer(); }
+
+// A TLS stream's SSL object, to go on with the WebSocket session on the bare socket `fd`: the
+// records Asio has read and not decrypted yet are decrypted into `leftover` first. Null (the
+// connection is dropped) if a record is only partly here: nothing after Asio could finish it.
+SSL* take_ssl(TlsStream& s, int fd, std::string& leftover) {
+  SSL* ssl = s.native_handle();
+  char buf[4096];
+  while (SSL_has_pending(ssl) == 1 || BIO_ctrl_pending(SSL_get_rbio(ssl)) > 0) {
+    std::size_t n = 0;
+    if (SSL_read_ex(ssl, buf, sizeof buf, &n) != 1) break;
+    leftover.append(buf, n);
+  }
+  if (BIO_ctrl_pending(SSL_get_rbio(ssl)) > 0) return nullptr;
+  SSL_up_ref(ssl);                 // the stream frees its reference when the session goes
+  if (SSL_set_fd(ssl, fd) != 1) {  // the socket itself, instead of Asio's BIO pair
+    SSL_free(ssl);
+    return nullptr;
+  }
+  return ssl;
+}
+
+template <class Stream>
+class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
  public:
   using Clock = std::chrono::steady_clock;
 
   // `initial`: bytes of the first request already read; `deadline`: when it must be complete.
-  HttpSession(Loop& loop, const HttpOptions& options, tcp::socket socket, std::string_view initial,
+  HttpSession(Loop& loop, const HttpOptions& options, Stream stream, std::string_view initial,
               Clock::time_point deadline, Admission::Ticket ticket)
       : loop_(loop),
         options_(options),
-        stream_(std::move(socket)),
+        stream_(std::move(stream)),
         first_deadline_(deadline),
         ticket_(std::move(ticket)) {
     buffer_.commit(boost::asio::buffer_copy(buffer_.prepare(initial.size()), boost::asio::buffer(initial)));
@@ -100,10 +131,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     parser_->body_limit(std::uint64_t{16} * 1024);  // /api/ bodies are small JSON objects
     // Bounds the whole request, so that a client trickling headers cannot hold the connection.
     if (first_deadline_) {
-      stream_.expires_at(*first_deadline_);
+      lowest(stream_).expires_at(*first_deadline_);
       first_deadline_.reset();
     } else {
-      stream_.expires_after(std::chrono::milliseconds(limits().handshake_timeout_ms));
+      lowest(stream_).expires_after(std::chrono::milliseconds(limits().handshake_timeout_ms));
     }
     read_header();
   }
@@ -128,7 +159,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
   void read_more() {
     stream_.async_read_some(buffer_.prepare(beast::read_size(buffer_, 65536)),
-                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                            [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
                               self->buffer_.commit(n);
                               if (ec == boost::asio::error::eof)
                                 return self->on_error(self->parser_->got_some() ? http::error::partial_message
@@ -149,7 +180,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (framing.transfer_encoding_lines > 0 && !parser_->chunked())
       return refuse(protocol::answer_for(protocol::RequestRefusal::bad_transfer_encoding));
     if (parser_->is_done()) return on_request();
-    http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+    http::async_read(stream_, buffer_, *parser_, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
       if (ec) return self->on_error(ec);
       self->on_request();
     });
@@ -234,8 +265,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     r.authorization = std::string(req[http::field::authorization]);
     r.user_agent = std::string(req[http::field::user_agent]);
     r.address = ticket_.address();
+    r.secure = ticket_.secure();
     // The answer comes back to this connection's loop (the loop outlives the node's Accounts).
-    options_.api->handle_api(std::move(r), [self = shared_from_this(), keep](ApiResponse res) {
+    options_.api->handle_api(std::move(r), [self = this->shared_from_this(), keep](ApiResponse res) {
       auto& context = self->loop_.context();
       boost::asio::post(context,
                         [self, keep, res = std::move(res)]() mutable { self->api_answer(std::move(res), keep); });
@@ -332,22 +364,32 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       if (!cookies.empty()) cookies += "; ";
       cookies += std::string_view(field.value().data(), field.value().size());
     }
-    stream_.expires_after(std::chrono::milliseconds(limits().handshake_timeout_ms));
+    lowest(stream_).expires_after(std::chrono::milliseconds(limits().handshake_timeout_ms));
     http::async_write(stream_, *res,
-                      [self = shared_from_this(), res, credential = upgrade_credential(cookies)](beast::error_code ec,
-                                                                                                 std::size_t) mutable {
+                      [self = this->shared_from_this(), res, credential = upgrade_credential(cookies)](
+                          beast::error_code ec, std::size_t) mutable {
                         if (ec) return self->close();
-                        self->stream_.expires_never();
+                        lowest(self->stream_).expires_never();
                         // Bytes after the request (a client may send its first frame at once) go to the session.
                         auto data = self->buffer_.data();
                         std::string leftover(static_cast<const char*>(data.data()), data.size());
                         auto& loop = self->loop_;
                         // The socket leaves Asio's reactor for the loop's poller.
                         boost::system::error_code release_ec;
-                        const int fd = self->stream_.release_socket().release(release_ec);
+                        const int fd = lowest(self->stream_).release_socket().release(release_ec);
                         if (release_ec) return;
-                        auto session = std::make_shared<WsSession>(loop, loop.next_connection_id(), fd, 0,
-                                                                   std::move(leftover), std::move(self->ticket_));
+                        std::unique_ptr<TlsLink> tls;
+                        if constexpr (std::is_same_v<Stream, TlsStream>) {
+                          SSL* ssl = take_ssl(self->stream_, fd, leftover);
+                          if (ssl == nullptr) {
+                            ::close(fd);
+                            return;
+                          }
+                          tls = std::make_unique<TlsLink>(ssl, *self->options_.tls);
+                        }
+                        auto session =
+                            std::make_shared<WsSession>(loop, loop.next_connection_id(), fd, 0, std::move(leftover),
+                                                        std::move(self->ticket_), std::move(tls));
                         session->set_credential(std::move(credential));
                         session->start();
                       });
@@ -390,7 +432,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
         return write(head, keep);
       }
     }
-    http::async_write(stream_, *res, [self = shared_from_this(), res, keep](beast::error_code ec, std::size_t) {
+    http::async_write(stream_, *res, [self = this->shared_from_this(), res, keep](beast::error_code ec, std::size_t) {
       if (ec) return self->close();
       if (!keep) return self->linger();
       self->do_read();
@@ -405,30 +447,31 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   // (nothing of it is parsed), and close when the client does.
   void linger() {
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    lowest(stream_).socket().shutdown(tcp::socket::shutdown_send, ec);
     if (ec) return close();
     buffer_.clear();
-    stream_.expires_after(linger_time);
+    lowest(stream_).expires_after(linger_time);
     drain();
   }
 
   void drain() {
-    stream_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-      self->lingered_ += n;
-      if (ec || self->lingered_ > linger_bytes) return self->close();
-      self->drain();
-    });
+    stream_.async_read_some(buffer_.prepare(4096),
+                            [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
+                              self->lingered_ += n;
+                              if (ec || self->lingered_ > linger_bytes) return self->close();
+                              self->drain();
+                            });
   }
 
   void close() {
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.close();
+    lowest(stream_).socket().shutdown(tcp::socket::shutdown_send, ec);
+    lowest(stream_).close();
   }
 
   Loop& loop_;
   const HttpOptions& options_;
-  beast::tcp_stream stream_;
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<Clock::time_point> first_deadline_;
@@ -440,7 +483,17 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
 void serve_http(Loop& loop, const HttpOptions& options, tcp::socket socket, std::string_view initial,
                 std::chrono::steady_clock::time_point deadline, Admission::Ticket ticket) {
-  std::make_shared<HttpSession>(loop, options, std::move(socket), initial, deadline, std::move(ticket))->run();
+  std::make_shared<HttpSession<beast::tcp_stream>>(loop, options, beast::tcp_stream(std::move(socket)), initial,
+                                                   deadline, std::move(ticket))
+      ->run();
+}
+
+void serve_https(Loop& loop, const HttpOptions& options, tcp::socket socket, SSL* ssl, std::string_view initial,
+                 std::chrono::steady_clock::time_point deadline, Admission::Ticket ticket) {
+  // The stream takes `ssl` over (its handshake done) and reads through a BIO pair of its own.
+  std::make_shared<HttpSession<TlsStream>>(loop, options, TlsStream(beast::tcp_stream(std::move(socket)), ssl), initial,
+                                           deadline, std::move(ticket))
+      ->run();
 }
 
 }  // namespace parley::net

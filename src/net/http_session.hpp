@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include <openssl/types.h>
 #include <boost/asio/ip/tcp.hpp>
 
 #include "net/admission.hpp"
@@ -19,6 +20,7 @@
 namespace parley::net {
 
 class Loop;
+class TlsContext;
 
 // What HTTP asks of the layer above (the node): whether to take new clients, and the metrics.
 // Called on any loop thread.
@@ -75,6 +77,7 @@ struct HttpOptions {
   Admission* admission = nullptr;  // shared by every loop of the node
   OriginPolicy origins;            // which pages may open a WebSocket or call /api/ (server.allowed_origins)
   ApiService* api = nullptr;       // /api/; none: 404
+  TlsContext* tls = nullptr;       // server.tls_cert: every connection speaks TLS (https, wss)
 };
 
 // Takes a connected, non-blocking socket of the given protocol (IPv4 or IPv6): reads its first
@@ -88,5 +91,8 @@ void start_http_session(Loop& loop, const HttpOptions& options, int fd, boost::a
 // must be whole by `deadline`.
 void serve_http(Loop& loop, const HttpOptions& options, boost::asio::ip::tcp::socket socket, std::string_view initial,
                 std::chrono::steady_clock::time_point deadline, Admission::Ticket ticket);
+// The same over TLS: `ssl` is the connection's, its handshake done; `initial` is plaintext.
+void serve_https(Loop& loop, const HttpOptions& options, boost::asio::ip::tcp::socket socket, SSL* ssl,
+                 std::string_view initial, std::chrono::steady_clock::time_point deadline, Admission::Ticket ticket);
 
 }  // namespace parley::net

@@ -44,9 +44,10 @@ std::string_view reason_for(std::uint16_t code) {
 }  // namespace
 
 WsSession::WsSession(Loop& loop, std::uint64_t id, int fd, Poller::Handle watched, std::string leftover,
-                     Admission::Ticket ticket)
+                     Admission::Ticket ticket, std::unique_ptr<TlsLink> tls)
     : Connection(loop, id),
       fd_(fd),
+      tls_(std::move(tls)),
       watched_(watched),
       leftover_(std::move(leftover)),
       ticket_(std::move(ticket)),
@@ -56,6 +57,7 @@ WsSession::WsSession(Loop& loop, std::uint64_t id, int fd, Poller::Handle watche
       last_seen_ms_(loop.clock().now_ms()) {}
 
 WsSession::~WsSession() {
+  tls_.reset();
   if (fd_ >= 0) ::close(fd_);  // a session dropped without hard_close (the server stopping)
 }
 
@@ -65,7 +67,8 @@ void WsSession::start() {
   if (watched_ != 0) {
     poller.rebind(watched_, *this);
     // The handshake may have been told of bytes it left unread (a frame that came while it was
-    // still sending its 101): the poller reports changes only, so look once.
+    // still sending its 101), or TLS may hold records it read with the request: the poller
+    // reports changes only, so look once.
     loop().post([self = self()] { self->read_ready(); });
   } else if ((watched_ = poller.add(fd_, *this)) == 0) {
     spdlog::warn("epoll_ctl: {}", std::strerror(errno));
@@ -83,21 +86,28 @@ void WsSession::on_ready(std::uint32_t events) {
   auto keep = self();  // closing drops the loop's reference
   if (state_ == State::closed) return;
   if ((events & EPOLLOUT) && writing_) continue_write();
-  if (state_ != State::closed && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) read_ready();
+  // TLS may have had to send (a key update's answer) before it could read on.
+  const bool tls_read_waits = tls_ && (events & EPOLLOUT) && tls_->read_wants_write();
+  if (state_ != State::closed && (tls_read_waits || (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))))
+    read_ready();
 }
 
 void WsSession::read_ready() {
   auto& buf = loop().read_buffer();
   // Read what the socket has, a few buffers at most per wake-up so that one busy client cannot
   // starve the others on this thread. The poller reports changes only: a read that stops early
-  // goes on next turn; one that got less than a buffer emptied the socket.
-  for (int i = 0; i < 4; ++i) {
+  // goes on next turn; one that got less than a buffer emptied the socket (not so with TLS, which
+  // reads a record at a time: it goes on until the socket would block).
+  for (int i = 0; i < (tls_ ? 8 : 4); ++i) {
     if (state_ == State::closed) return;
-    const Received got = recv_now(fd_, buf);
-    if (got.state == Received::State::would_block) return;
+    const Received got = tls_ ? tls_->read(buf) : recv_now(fd_, buf);
+    if (got.state == Received::State::would_block) {
+      if (tls_ && tls_->read_wants_write()) loop().poller().want_writable(watched_, fd_);
+      return;
+    }
     if (got.state == Received::State::closed) return hard_close();  // EOF or reset
     on_bytes(std::span<char>(buf.data(), got.bytes));
-    if (got.bytes < buf.size()) return;
+    if (!tls_ && got.bytes < buf.size()) return;
   }
   if (state_ != State::closed) loop().post([self = self()] { self->read_ready(); });
 }
@@ -218,6 +228,10 @@ void WsSession::flush() {
 }
 
 bool WsSession::flush_into(SendBatch& batch) {
+  if (tls_) {  // a TLS record is written through OpenSSL, not the batch
+    flush();
+    return false;
+  }
   dirty_ = false;
   if (state_ == State::closed) return false;
   if (!start_flush()) {
@@ -306,6 +320,20 @@ void WsSession::wrote(std::size_t n, std::size_t total, int error) {
 
 void WsSession::continue_write() {
   const std::string_view bytes = inflight_.seal();  // sealed already: the same bytes
+  if (tls_) {
+    // The same bytes from where the last write stopped, as OpenSSL wants a retry to be.
+    iovec rest{const_cast<char*>(bytes.data() + inflight_sent_), bytes.size() - inflight_sent_};
+    int error = 0;
+    const std::size_t n = tls_->write(std::span<const iovec>(&rest, 1), error);
+    loop().metrics().bytes_out.add(n);
+    inflight_sent_ += n;
+    written_ += n;
+    if (inflight_sent_ < bytes.size()) {
+      if (error != 0) return hard_close();
+      return account();  // still full: wait for more room
+    }
+    return on_written();
+  }
   while (inflight_sent_ < bytes.size()) {
     const ssize_t n =
         ::send(fd_, bytes.data() + inflight_sent_, bytes.size() - inflight_sent_, MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -323,6 +351,7 @@ void WsSession::continue_write() {
 }
 
 std::size_t WsSession::send_now(std::span<iovec> iov, int& error) {
+  if (tls_) return tls_->write(iov, error);
   // sendmsg() takes at most IOV_MAX pieces: go on while the kernel takes whole chunks.
   std::size_t sent = 0;
   while (!iov.empty()) {
@@ -451,6 +480,7 @@ void WsSession::hard_close() {
   state_ = State::closed;
   loop().poller().remove(watched_, fd_);
   watched_ = 0;
+  tls_.reset();
   ::shutdown(fd_, SHUT_RDWR);
   ::close(fd_);
   fd_ = -1;

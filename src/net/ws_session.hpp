@@ -16,6 +16,7 @@
 #include "net/admission.hpp"
 #include "net/connection.hpp"
 #include "net/poller.hpp"
+#include "net/tls.hpp"
 #include "protocol/frame_buffer.hpp"
 #include "protocol/ws_frame.hpp"
 
@@ -24,9 +25,10 @@ namespace parley::net {
 class WsSession final : public Connection, private Poller::Watcher {
  public:
   // Takes the connected, non-blocking socket `fd`; `watched`: its registration with the loop's
-  // poller if the handshake made one (0: none yet).
+  // poller if the handshake made one (0: none yet); `tls`: its TLS state, if it speaks TLS (then
+  // every byte goes through it, and writes are not batched).
   WsSession(Loop& loop, std::uint64_t id, int fd, Poller::Handle watched, std::string leftover,
-            Admission::Ticket ticket);
+            Admission::Ticket ticket, std::unique_ptr<TlsLink> tls = nullptr);
   ~WsSession() override;
 
   // Registers with the loop and its poller, handles bytes that arrived with the handshake.
@@ -71,6 +73,7 @@ class WsSession final : public Connection, private Poller::Watcher {
   void account();     // keeps the loop's outbound-bytes gauge true
 
   int fd_;
+  std::unique_ptr<TlsLink> tls_;
   Poller::Handle watched_;
   std::string leftover_;
   Admission::Ticket ticket_;  // its place in the node's connection budgets, given back at the end

@@ -3,6 +3,7 @@
 #include <array>
 #include <cstdio>
 
+#include "net/tls.hpp"
 #include "node/node.hpp"
 
 namespace parley::node {
@@ -132,6 +133,26 @@ std::string Node::metrics_text() const {
   out += "parley_auth_jwt_total{result=\"ok\"} " + std::to_string(acc.jwt_ok.get()) + "\n";
   out += "parley_auth_jwt_total{result=\"expired\"} " + std::to_string(acc.jwt_expired.get()) + "\n";
   out += "parley_auth_jwt_total{result=\"invalid\"} " + std::to_string(acc.jwt_invalid.get()) + "\n";
+  if (tls_ != nullptr) {
+    const auto& t = tls_->metrics();
+    const auto n = [](const std::atomic<std::uint64_t>& c) {
+      return std::to_string(c.load(std::memory_order_relaxed));
+    };
+    out +=
+        "# HELP parley_tls_handshakes_total TLS handshakes on the node's port, by result (failed: the peer broke "
+        "off or spoke no TLS).\n# TYPE parley_tls_handshakes_total counter\n";
+    out += "parley_tls_handshakes_total{result=\"ok\"} " + n(t.handshakes) + "\n";
+    out += "parley_tls_handshakes_total{result=\"failed\"} " + n(t.handshake_failures) + "\n";
+    out +=
+        "# HELP parley_tls_ktls_total Handshakes after which the kernel encrypts (kTLS).\n# TYPE "
+        "parley_tls_ktls_total counter\n";
+    out += "parley_tls_ktls_total " + n(t.ktls_send) + "\n";
+    out +=
+        "# HELP parley_tls_reloads_total Certificate reloads (SIGHUP), by result.\n# TYPE parley_tls_reloads_total "
+        "counter\n";
+    out += "parley_tls_reloads_total{result=\"ok\"} " + n(t.reloads) + "\n";
+    out += "parley_tls_reloads_total{result=\"failed\"} " + n(t.reload_failures) + "\n";
+  }
   const auto st = ctx_.store.stats();
   out +=
       "# HELP parley_store_batches_total Store commits (group commit batches).\n# TYPE parley_store_batches_total "

@@ -62,6 +62,9 @@ class Node final : public broker::Handler, public net::HttpService, private Shar
   // the room's owner thread.
   void delete_room(const std::string& room, std::function<void(std::error_code, std::string)> done);
 
+  // The TLS of the node's port (server.tls_cert), for its counters in /metrics; set before start().
+  void set_tls(const net::TlsContext* tls) noexcept { tls_ = tls; }
+
   // Draining: /readyz turns false; sessions are closed with 1001 by the server.
   void set_draining() noexcept { draining_.store(true); }
   bool clustered() const noexcept { return ctx_.broker != nullptr; }
@@ -113,6 +116,7 @@ class Node final : public broker::Handler, public net::HttpService, private Shar
   std::vector<std::thread> threads_;
   std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guards_;
   std::atomic<bool> draining_{false};
+  const net::TlsContext* tls_ = nullptr;
   std::atomic<std::size_t> rss_bytes_{0};  // the last check_memory() reading
 };
 

@@ -62,17 +62,23 @@ ProxyParse parse_proxy_header(std::string_view bytes, ProxyHeader& out, std::siz
   if (bytes.size() < length) return ProxyParse::incomplete;
 
   // After known addresses, TLVs (type, 16-bit length, value) fill the rest exactly.
+  bool client_tls = false;
   if (addresses > 0) {
     std::size_t tlv = fixed_bytes + addresses;
     while (tlv < length) {
       if (length - tlv < tlv_header_bytes) return ProxyParse::invalid;
       const std::size_t size = tlv_header_bytes + be16(bytes, tlv + 1);
       if (size > length - tlv) return ProxyParse::invalid;
+      // PP2_TYPE_SSL: its first byte holds the client flags; PP2_CLIENT_SSL (bit 0) says the
+      // client spoke TLS to the proxy.
+      if (static_cast<std::uint8_t>(bytes[tlv]) == 0x20 && size > tlv_header_bytes)
+        client_tls = (static_cast<std::uint8_t>(bytes[tlv + tlv_header_bytes]) & 0x01) != 0;
       tlv += size;
     }
   }
 
   out.length = length;
+  out.client_tls = client_tls;
   out.command = proxy ? ProxyCommand::proxy : ProxyCommand::local;
   if (proxy && family_protocol == 0x11) {  // TCP over IPv4: src, dst (4 each), src port, dst port
     out.family = ProxyFamily::ipv4;

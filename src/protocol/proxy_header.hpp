@@ -12,9 +12,10 @@
 //             IPv4, 36 for IPv6, 216 for UNIX: no ports), then TLVs up to the length
 //
 // Pure: no I/O, no allocation. Only version 2: a version 1 header (the text line "PROXY TCP4 ...")
-// is `invalid`, as is anything else that is not a v2 header. TLVs are skipped (their contents are
-// not read, so a CRC32C TLV is not verified), but they must tile the space after the addresses
-// exactly: a TLV that runs past the header's length makes it `invalid`, as HAProxy does.
+// is `invalid`, as is anything else that is not a v2 header. Of the TLVs only PP2_TYPE_SSL's
+// client flags are read (was the client's connection TLS?); the others are skipped (so a CRC32C
+// TLV is not verified), but they must tile the space after the addresses exactly: a TLV that runs
+// past the header's length makes it `invalid`, as HAProxy does.
 //
 // Only a connection from a trusted proxy may carry this header (the caller checks the peer's
 // address before it parses): anybody else could claim any address with it.
@@ -56,6 +57,7 @@ struct ProxyHeader {
   ProxyFamily family = ProxyFamily::none;
   std::array<std::uint8_t, 16> source{};  // the client's address, network byte order (IPv4: the first 4)
   std::uint16_t source_port = 0;          // host byte order
+  bool client_tls = false;                // a PP2_TYPE_SSL TLV with PP2_CLIENT_SSL (HAProxy: send-proxy-v2-ssl)
 
   bool operator==(const ProxyHeader&) const = default;
 };

@@ -11,20 +11,6 @@
 namespace parley::it {
 namespace {
 
-// A PROXY v2 header for a TCP/IPv4 client `a.b.c.d`, as HAProxy's send-proxy-v2 writes it.
-std::string proxy_v2(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d, std::uint16_t port = 40000) {
-  std::string h("\r\n\r\n\0\r\nQUIT\n", 12);
-  h += static_cast<char>(0x21);  // v2, PROXY
-  h += static_cast<char>(0x11);  // TCP over IPv4
-  h += std::string("\0\x0c", 2);
-  for (std::uint8_t x : {a, b, c, d}) h += static_cast<char>(x);
-  h += std::string("\x7f\0\0\x01", 4);  // destination 127.0.0.1
-  h += static_cast<char>(port >> 8);
-  h += static_cast<char>(port & 0xFF);
-  h += std::string("\x1f\x90", 2);  // destination port 8080
-  return h;
-}
-
 std::string upgrade_request() {
   return "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";

@@ -50,6 +50,24 @@ inline std::vector<std::uint64_t> range(std::uint64_t first, std::uint64_t last)
   return out;
 }
 
+// A PROXY v2 header for a TCP/IPv4 client `a.b.c.d`, as HAProxy's send-proxy-v2 writes it; with
+// `client_tls`, as send-proxy-v2-ssl writes it for a client that spoke TLS to the proxy (a
+// PP2_TYPE_SSL TLV with PP2_CLIENT_SSL).
+inline std::string proxy_v2(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d, std::uint16_t port = 40000,
+                            bool client_tls = false) {
+  std::string h("\r\n\r\n\0\r\nQUIT\n", 12);
+  h += static_cast<char>(0x21);                                           // v2, PROXY
+  h += static_cast<char>(0x11);                                           // TCP over IPv4
+  h += client_tls ? std::string("\0\x14", 2) : std::string("\0\x0c", 2);  // 12 + the TLV's 3 + 5
+  for (std::uint8_t x : {a, b, c, d}) h += static_cast<char>(x);
+  h += std::string("\x7f\0\0\x01", 4);  // destination 127.0.0.1
+  h += static_cast<char>(port >> 8);
+  h += static_cast<char>(port & 0xFF);
+  h += std::string("\x1f\x90", 2);                                // destination port 8080
+  if (client_tls) h += std::string("\x20\0\x05\x01\0\0\0\0", 8);  // SSL: client flags, verify 0
+  return h;
+}
+
 // Accounts (/api/, docs/api.md).
 
 // The cheapest argon2id libsodium allows: the tests exercise the paths, not the cost.

@@ -150,6 +150,31 @@ TEST(ProxyHeader, TlvsAreSkipped) {
   EXPECT_EQ(address_text(h), "172.19.0.1:42578");
 }
 
+// HAProxy's send-proxy-v2-ssl: PP2_TYPE_SSL (0x20) with client flags, verify (4 bytes), and a
+// sub-TLV (PP2_SUBTYPE_SSL_VERSION "TLSv1.3").
+std::string with_ssl_tlv(std::uint8_t client_flags) {
+  const std::string ssl_value = bytes({client_flags, 0, 0, 0, 0}) + bytes({0x21, 0x00, 0x07}) + "TLSv1.3";
+  const auto ssl_len = static_cast<unsigned char>(ssl_value.size());
+  return sig + bytes({0x21, 0x11, 0x00, static_cast<unsigned char>(12 + 3 + ssl_len)}) + tcp4.substr(16) +
+         bytes({0x20, 0x00, ssl_len}) + ssl_value;
+}
+
+TEST(ProxyHeader, AnSslTlvSaysWhetherTheClientSpokeTls) {
+  ProxyHeader h;
+  ASSERT_EQ(parse(with_ssl_tlv(0x01), h), ProxyParse::complete);  // PP2_CLIENT_SSL
+  EXPECT_TRUE(h.client_tls);
+  EXPECT_EQ(address_text(h), "172.19.0.1:42578");
+  ASSERT_EQ(parse(with_ssl_tlv(0x00), h), ProxyParse::complete);  // the TLV, the client in the clear
+  EXPECT_FALSE(h.client_tls);
+  ASSERT_EQ(parse(tcp4_tlvs, h), ProxyParse::complete);  // no SSL TLV
+  EXPECT_FALSE(h.client_tls);
+  // A truncated SSL TLV leaves nothing set.
+  std::string broken = with_ssl_tlv(0x01);
+  broken[15] = static_cast<char>(broken[15] + 1);
+  ASSERT_EQ(parse(broken + "x", h), ProxyParse::invalid);
+  EXPECT_FALSE(h.client_tls);
+}
+
 TEST(ProxyHeader, ATlvPastTheLengthIsInvalid) {
   const std::string head = sig + bytes({0x21, 0x11, 0x00});
   const std::string addresses = tcp4.substr(16);
