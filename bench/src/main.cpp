@@ -86,6 +86,7 @@ struct Options {
   std::size_t members = 5;
   double member_rate = 0.2;  // messages/s per member (rooms)
   bool shared_names = false;
+  bool tls = false;  // --tls: wss:// and https://
   double max_seconds = 300;
   double storm_timeout = 60;
   double drain_timeout = 10;  // after sending stops: how long to wait for every delivery  // storm: how long to wait
@@ -102,7 +103,7 @@ struct Options {
                "  --out-dir DIR (default %s; '-' for none)  --procs N  --concurrency N\n"
                "  --room ID  --subscribers N  --publishers N  --rate MSGS_PER_S  --bytes N\n"
                "  --duration S  --warmup S  --windows 1,4,16  --window N  --connections N  --hold S\n"
-               "  --rooms N  --members N  --member-rate R  --shared-names  --max-seconds S  --storm-timeout S  "
+               "  --rooms N  --members N  --member-rate R  --shared-names  --tls  --max-seconds S  --storm-timeout S  "
                "--drain-timeout S\n",
                why.c_str(), PARLEY_BENCH_RESULTS_DIR);
   std::exit(2);
@@ -182,6 +183,8 @@ Options parse(int argc, char** argv) {
         o.member_rate = std::stod(val());
       else if (a == "--shared-names")
         o.shared_names = true;
+      else if (a == "--tls")
+        o.tls = true;
       else if (a == "--max-seconds")
         o.max_seconds = std::stod(val());
       else if (a == "--storm-timeout")
@@ -483,6 +486,7 @@ class Run {
     inet_pton(AF_INET, o_.host.c_str(), &target_.addr.sin_addr);
     target_.host_header = o_.host + ":" + std::to_string(o_.port);
     target_.path = o_.path;
+    target_.tls = o_.tls;
     char prefix[16];
     std::snprintf(prefix, sizeof prefix, "b%04x", static_cast<unsigned>(now_ns() / 1000) & 0xFFFF);
     layout_.name_prefix = prefix;

@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -84,6 +86,12 @@ Worker::Worker(WorkerConfig cfg, int control_fd) : cfg_(std::move(cfg)), ctl_(co
     setrlimit(RLIMIT_NOFILE, &rl);
   }
   ep_ = epoll_create1(EPOLL_CLOEXEC);
+  if (cfg_.target.tls) {
+    // wss: what a browser's TLS costs the server (the certificate is the test's own, not checked).
+    tls_ctx_ = SSL_CTX_new(TLS_client_method());
+    SSL_CTX_set_verify(tls_ctx_, SSL_VERIFY_NONE, nullptr);
+    SSL_CTX_set_mode(tls_ctx_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  }
   if (ctl_ >= 0) {
     epoll_event ev{};
     ev.events = EPOLLIN;
@@ -114,8 +122,11 @@ Worker::Worker(WorkerConfig cfg, int control_fd) : cfg_(std::move(cfg)), ctl_(co
 }
 
 Worker::~Worker() {
-  for (auto& c : conns_)
+  for (auto& c : conns_) {
+    if (c.ssl != nullptr) SSL_free(c.ssl);
     if (c.fd >= 0) ::close(c.fd);
+  }
+  if (tls_ctx_ != nullptr) SSL_CTX_free(tls_ctx_);
   if (ep_ >= 0) ::close(ep_);
 }
 
@@ -161,6 +172,17 @@ void Worker::open_conn(Conn& c) {
   const int r = ::connect(c.fd, reinterpret_cast<const sockaddr*>(&cfg_.target.addr), sizeof cfg_.target.addr);
   if (r != 0 && errno != EINPROGRESS) return fail(c, strerrorname_np(errno));
   c.state = ConnState::connecting;
+  if (tls_ctx_ != nullptr) {
+    c.ssl = SSL_new(tls_ctx_);
+    SSL_set_fd(c.ssl, c.fd);
+    SSL_set_connect_state(c.ssl);
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLOUT;
+    ev.data.u64 = static_cast<std::uint64_t>(&c - conns_.data());
+    epoll_ctl(ep_, EPOLL_CTL_ADD, c.fd, &ev);
+    c.want_out = true;
+    return;
+  }
   // Over loopback the kernel usually completes the handshake inside connect(): then the request
   // goes at once, as a browser's would, and the socket is watched for input only. Otherwise it
   // waits for EPOLLOUT (connected) first.
@@ -176,7 +198,7 @@ void Worker::open_conn(Conn& c) {
 bool Worker::send_upgrade(Conn& c) {
   // False if the socket is not connected yet (nothing sent); on any other error the connection fails.
   const std::string& req = upgrade_request();
-  const ssize_t n = ::send(c.fd, req.data(), req.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  const ssize_t n = io_send(c, req.data(), req.size());
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOTCONN)) return false;
   if (n < 0) {
     fail(c, strerrorname_np(errno));
@@ -189,6 +211,60 @@ bool Worker::send_upgrade(Conn& c) {
     return false;
   }
   return true;
+}
+
+void Worker::watch(Conn& c, bool out) {
+  if (c.want_out == out) return;
+  c.want_out = out;
+  epoll_event ev{};
+  ev.events = out ? EPOLLIN | EPOLLOUT : EPOLLIN;
+  ev.data.u64 = static_cast<std::uint64_t>(&c - conns_.data());
+  epoll_ctl(ep_, EPOLL_CTL_MOD, c.fd, &ev);
+}
+
+void Worker::tls_step(Conn& c) {
+  c.state = ConnState::tls;
+  ERR_clear_error();
+  const int r = SSL_do_handshake(c.ssl);
+  if (r == 1) {
+    if (send_upgrade(c)) return watch(c, false);
+    if (c.fd >= 0) flush(c);  // a part sent: the rest now or on EPOLLOUT
+    return;
+  }
+  switch (SSL_get_error(c.ssl, r)) {
+    case SSL_ERROR_WANT_READ: return watch(c, false);
+    case SSL_ERROR_WANT_WRITE: return watch(c, true);
+    default: ERR_clear_error(); return fail(c, "tls");
+  }
+}
+
+ssize_t Worker::io_send(Conn& c, const char* p, std::size_t n) {
+  if (c.ssl == nullptr) return ::send(c.fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+  ERR_clear_error();
+  std::size_t done = 0;
+  const int r = SSL_write_ex(c.ssl, p, n, &done);
+  if (r == 1) return static_cast<ssize_t>(done);
+  const int e = SSL_get_error(c.ssl, r);
+  ERR_clear_error();
+  errno = e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? EAGAIN : EPIPE;
+  return -1;
+}
+
+ssize_t Worker::io_recv(Conn& c, char* p, std::size_t n) {
+  if (c.ssl == nullptr) return ::recv(c.fd, p, n, 0);
+  ERR_clear_error();
+  std::size_t got = 0;
+  const int r = SSL_read_ex(c.ssl, p, n, &got);
+  if (r == 1) return static_cast<ssize_t>(got);
+  const int e = SSL_get_error(c.ssl, r);
+  ERR_clear_error();
+  if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+    errno = EAGAIN;
+    return -1;
+  }
+  if (e == SSL_ERROR_ZERO_RETURN) return 0;
+  errno = ECONNRESET;
+  return -1;
 }
 
 const std::string& Worker::upgrade_request() {
@@ -213,6 +289,8 @@ void Worker::fail(Conn& c, const char* why) {
   } else {
     ++st_.failed;
   }
+  if (c.ssl != nullptr) SSL_free(c.ssl);
+  c.ssl = nullptr;
   if (c.fd >= 0) ::close(c.fd);
   c.fd = -1;
   c.state = ConnState::closed;
@@ -261,7 +339,7 @@ void Worker::flush(Conn& c) {
   c.dirty = false;
   if (c.fd < 0 || c.out_off >= c.out.size()) return;
   while (c.out_off < c.out.size()) {
-    const ssize_t n = ::send(c.fd, c.out.data() + c.out_off, c.out.size() - c.out_off, MSG_NOSIGNAL);
+    const ssize_t n = io_send(c, c.out.data() + c.out_off, c.out.size() - c.out_off);
     if (n > 0) {
       c.out_off += static_cast<std::size_t>(n);
       continue;
@@ -303,6 +381,7 @@ void Worker::on_event_fd(Conn& c, std::uint32_t events) {
     socklen_t len = sizeof err;
     getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len);
     if (err != 0) return fail(c, strerrorname_np(err));
+    if (c.ssl != nullptr) return tls_step(c);
     if (send_upgrade(c)) {
       c.want_out = false;  // all sent: input only from now on
       epoll_event ev{};
@@ -316,17 +395,23 @@ void Worker::on_event_fd(Conn& c, std::uint32_t events) {
     flush(c);  // a part sent: the rest now or on EPOLLOUT
     return;
   }
+  if (c.state == ConnState::tls) {
+    if (events & (EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP)) tls_step(c);
+    return;
+  }
   if (events & EPOLLIN) on_readable(c);
   if (c.fd >= 0 && (events & EPOLLOUT)) flush(c);
   if (c.fd >= 0 && (events & (EPOLLERR | EPOLLHUP)) && !(events & EPOLLIN)) fail(c);
 }
 
 void Worker::on_readable(Conn& c) {
-  for (int i = 0; i < 4 && c.fd >= 0; ++i) {
-    const ssize_t n = ::recv(c.fd, rbuf_.data(), rbuf_.size(), 0);
+  // TLS reads a record at a time, and what it has decrypted raises no epoll event: read on until
+  // it would block.
+  for (int i = 0; (c.ssl != nullptr || i < 4) && c.fd >= 0; ++i) {
+    const ssize_t n = io_recv(c, rbuf_.data(), rbuf_.size());
     if (n > 0) {
       consume(c, rbuf_.data(), static_cast<std::size_t>(n));
-      if (static_cast<std::size_t>(n) < rbuf_.size()) return;
+      if (c.ssl == nullptr && static_cast<std::size_t>(n) < rbuf_.size()) return;
       continue;
     }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;

@@ -3,6 +3,7 @@
 // hand-written minimal WebSocket client speaking protocol v1. Controlled by the coordinator
 // through a line protocol on a socketpair (see main.cpp).
 #include <netinet/in.h>
+#include <sys/types.h>
 
 #include <cstdint>
 #include <map>
@@ -11,6 +12,9 @@
 #include <vector>
 
 #include "histogram.hpp"
+
+struct ssl_st;
+struct ssl_ctx_st;
 
 namespace bench {
 
@@ -31,6 +35,7 @@ struct Target {
   sockaddr_in addr{};
   std::string host_header;  // "127.0.0.1:8080"
   std::string path = "/ws";
+  bool tls = false;  // wss:// (and https:// for /metrics): the server's certificate is not checked
 };
 
 struct WorkerConfig {
@@ -43,10 +48,12 @@ struct WorkerConfig {
   bool setup_only = false;  // the coordinator's own connection that creates rooms
 };
 
-enum class ConnState : std::uint8_t { idle, connecting, handshake, hello, joining, ready, closing, closed };
+// tls: the TLS handshake is under way (then the upgrade, as over TCP).
+enum class ConnState : std::uint8_t { idle, connecting, tls, handshake, hello, joining, ready, closing, closed };
 
 struct Conn {
   int fd = -1;
+  ssl_st* ssl = nullptr;  // with Target::tls
   std::uint32_t global = 0;
   std::int32_t room = -1;
   bool pub = false;
@@ -83,6 +90,11 @@ class Worker {
   void start_connects();
   void open_conn(Conn& c);
   bool send_upgrade(Conn& c);  // sends the upgrade request if connected; false if it must wait
+  void tls_step(Conn& c);      // drives the TLS handshake on; sends the upgrade once it is done
+  void watch(Conn& c, bool out);
+  // send/recv, or through the connection's TLS: -1 with errno EAGAIN when it would block.
+  ssize_t io_send(Conn& c, const char* p, std::size_t n);
+  ssize_t io_recv(Conn& c, char* p, std::size_t n);
   const std::string& upgrade_request();
   void on_event_fd(Conn& c, std::uint32_t events);
   void on_writable(Conn& c);
@@ -108,6 +120,7 @@ class Worker {
   std::uint64_t cpu_us() const;
 
   WorkerConfig cfg_;
+  ssl_ctx_st* tls_ctx_ = nullptr;  // with Target::tls
   int ctl_;
   int ep_ = -1;
   std::vector<Conn> conns_;
