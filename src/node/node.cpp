@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <set>
 #include <vector>
 
 #include "core/message.hpp"
@@ -54,10 +55,8 @@ Node::Node(NodeOptions options, store::Store& store, broker::Broker* broker) : c
     ctx_.shards.push_back(std::make_unique<Shard>(loop, static_cast<ShardWork&>(*this)));
     ctx_.shards.back()->loop().set_handler(requests_);
   }
-  // A session that ends closes the WebSockets signed in with it, on this node. (In a cluster, a
-  // socket on another node stays until it closes: the broker does not carry this yet.)
-  // Sessions that ended are closed here and, in a cluster, on every other node (the broker
-  // announces it).
+  // A session that ends closes the WebSockets signed in with it, here and, in a cluster, on every
+  // other node (the broker announces it; one lost in an outage is found by recheck_sessions).
   ctx_.accounts.set_on_ended([this](const std::string& user, const std::string& digest, const std::string& keep) {
     close_ended_sessions(user, digest, keep);
     if (ctx_.broker) ctx_.broker->announce_sessions_ended(user, digest, keep);
@@ -235,12 +234,49 @@ void Node::on_state(bool up) {
   cluster_.on_state(up);
   // Access changes announced while the broker was away are lost: every owner reads its rooms'
   // access again and takes out whoever may no longer be in one.
+  // So are sessions that ended meanwhile: each shard asks the store about its clients' sessions.
   if (up) {
     for (auto& sh : ctx_.shards) {
       Shard* shard = sh.get();
-      shard->post([this, shard] { moderation_.recheck_all(*shard); });
+      shard->post([this, shard] {
+        moderation_.recheck_all(*shard);
+        recheck_sessions(*shard);
+      });
     }
   }
+}
+
+void Node::recheck_sessions(Shard& shard) {
+  std::set<std::string> seen;
+  auto digests = std::make_shared<std::vector<std::string>>();
+  shard.for_each_client([&](Client& s) {
+    if (!s.session.empty() && seen.insert(s.session).second) digests->push_back(s.session);
+  });
+  if (!digests->empty()) spdlog::info("shard {}: the broker is back: checking {} sessions", shard.index(), digests->size());
+  check_session(shard, std::move(digests), 0);
+}
+
+void Node::check_session(Shard& shard, std::shared_ptr<std::vector<std::string>> digests, std::size_t i) {
+  // One at a time: thousands of sessions must not flood the store's queue at once, and the
+  // answer comes back to the shard, so that a node stopping ends the walk.
+  if (i >= digests->size()) return;
+  std::string digest = (*digests)[i];
+  ctx_.store.find_session(
+      digest, ctx_.now_ms(),
+      [this, &shard, digests = std::move(digests), i, digest](
+          std::error_code ec, std::optional<std::pair<store::StoredSession, store::StoredUser>> found) mutable {
+        const bool ended = !ec && !found;  // a store error proves nothing: the session stays
+        shard.post([this, &shard, digests = std::move(digests), i, digest = std::move(digest), ended]() mutable {
+          if (ended) {
+            std::vector<net::Connection*> matched;
+            shard.loop().for_each([&](net::Connection& c) {
+              if (c.state() && Client::of(c).session == digest) matched.push_back(&c);
+            });
+            for (auto* c : matched) c->close(protocol::CloseCode::policy_violation, "signed out");
+          }
+          check_session(shard, std::move(digests), i + 1);
+        });
+      });
 }
 
 void Node::on_presence(std::string room, std::uint64_t version, std::string user, bool joined) {

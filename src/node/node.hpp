@@ -101,6 +101,11 @@ class Node final : public broker::Handler, public net::HttpService, private Shar
   void check_memory();
   // On every shard: closes (1008, `reason`) the clients `which` picks. From any thread.
   void close_clients(const char* reason, std::function<bool(const Client&)> which);
+  // After a broker outage: the sessions this shard's clients signed in with are looked up in the
+  // store, one after another; a client whose session has ended meanwhile (its announcement lost)
+  // is closed as on a sign-out.
+  void recheck_sessions(Shard& shard);
+  void check_session(Shard& shard, std::shared_ptr<std::vector<std::string>> digests, std::size_t i);
   // The WebSockets of ended sessions, and the guests of a registered name, on this node.
   void close_ended_sessions(const std::string& user_id, const std::string& digest, const std::string& keep);
   void close_guests_named(const std::string& name_key);

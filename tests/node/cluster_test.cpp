@@ -631,6 +631,32 @@ TEST_P(ClusterTest, SigningOutOnOneNodeClosesTheSessionsWebSocketOnTheOther) {
   EXPECT_EQ(guest->closed(5s), parley::protocol::CloseCode::policy_violation) << "node 1 kept a guest named bob";
 }
 
+// A sign-out while the broker is away: its announcement is lost, and node 1 learns of it when the
+// broker is back, by asking the store about its clients' sessions.
+TEST_P(ClusterTest, ASessionEndedDuringABrokerOutageIsClosedOnceTheBrokerIsBack) {
+  ASSERT_TRUE(both_ready());
+  std::string token;
+  auto on_b = account(1, "ada", &token);
+  auto other = account(1, "ada");  // another session of the same account: it stays
+  broker_down();
+  ASSERT_TRUE(eventually([&] { return !nodes_[1].node->ready(); }));
+  parley::net::ApiRequest out;
+  out.method = "POST";
+  out.path = "/api/logout";
+  out.authorization = "Bearer " + token;
+  out.address = "127.0.0.1";
+  std::promise<unsigned> answered;
+  on_shard(nodes_[0].node->shard(0), [&] {
+    nodes_[0].node->accounts().handle_api(out, [&](parley::net::ApiResponse r) { answered.set_value(r.status); });
+  });
+  EXPECT_EQ(answered.get_future().get(), 204u);
+  EXPECT_FALSE(on_b->closed(300ms)) << "closed without the broker: this test proves nothing";
+  broker_up();
+  EXPECT_EQ(on_b->closed(10s), parley::protocol::CloseCode::policy_violation)
+      << "node 1 kept a session that ended during the outage";
+  EXPECT_FALSE(other->closed(300ms)) << "another session of the account was closed";
+}
+
 TEST_P(ClusterTest, RetryThroughAnotherNodeIsDeduplicated) {
   auto a1 = client(0, "ada");
   auto a2 = client(1, "ada");
