@@ -188,6 +188,10 @@ std::vector<ConfigKey> config_keys(Config& c) {
       number_key("auth.hash_memlimit", "argon2id memory per password hash, bytes (libsodium memlimit)",
                  c.auth.password.memlimit),
       number_key("auth.hash_threads", "password hashes at once, each on a thread of its own", c.auth.hash_threads),
+      number_key("auth.hash_nice",
+                 "niceness of the hash threads above the I/O threads (0-19): where cores are short, "
+                 "sign-ins wait rather than message delivery",
+                 c.auth.hash_nice),
       number_key("auth.hash_queue", "password hashes waiting for a thread (503 past it)", c.auth.hash_queue),
       number_key("auth.session_ttl_ms", "a sign-in session unused this long ends", c.auth.session_ttl_ms),
       number_key("auth.max_sessions_per_user", "sessions one account keeps; signing in past it ends the oldest",

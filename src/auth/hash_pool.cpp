@@ -1,16 +1,33 @@
 #include "auth/hash_pool.hpp"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <stdexcept>
 #include <utility>
 
 namespace parley::auth {
 
-HashPool::HashPool(unsigned threads, std::size_t max_queue) : max_queue_(max_queue) {
+HashPool::HashPool(unsigned threads, std::size_t max_queue, int nice) : max_queue_(max_queue) {
   if (threads == 0) throw std::invalid_argument("HashPool needs at least one thread");
   if (max_queue == 0) throw std::invalid_argument("HashPool needs a queue of at least one job");
+  if (nice < 0 || nice > 19) throw std::invalid_argument("HashPool: nice must be 0 to 19");
   threads_.reserve(threads);
   try {
-    for (unsigned i = 0; i < threads; ++i) threads_.emplace_back([this] { run(); });
+    for (unsigned i = 0; i < threads; ++i)
+      threads_.emplace_back([this, nice] {
+        // Linux keeps a niceness per thread: this one only. Raising it needs no privilege; where
+        // it fails (a seccomp profile), the thread runs at the process's.
+        if (nice > 0) {
+          const auto tid = static_cast<id_t>(::gettid());
+          errno = 0;
+          const int now = ::getpriority(PRIO_PROCESS, tid);
+          if (errno == 0) ::setpriority(PRIO_PROCESS, tid, std::min(19, now + nice));
+        }
+        run();
+      });
   } catch (...) {
     stop();  // join those that started
     throw;

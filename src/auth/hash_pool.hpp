@@ -33,7 +33,10 @@ class HashPool {
  public:
   // Starts `threads` threads (at least 1) and accepts up to `max_queue` (at least 1) jobs waiting
   // for one. Throws std::invalid_argument for 0, std::system_error if a thread cannot start.
-  HashPool(unsigned threads, std::size_t max_queue);
+  // `nice`: the threads' niceness above the process's (0-19; auth.hash_nice), so that on a machine
+  // short of cores the scheduler prefers the I/O threads: a burst of sign-ins then slows sign-ins,
+  // not message delivery.
+  HashPool(unsigned threads, std::size_t max_queue, int nice = 0);
   ~HashPool();
   HashPool(const HashPool&) = delete;
   HashPool& operator=(const HashPool&) = delete;

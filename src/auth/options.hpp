@@ -14,6 +14,7 @@ struct AuthOptions {
   PasswordParams password;      // argon2id cost: auth.hash_opslimit, auth.hash_memlimit
   unsigned hash_threads = 1;    // auth.hash_threads: hashes at once (each holds password.memlimit)
   std::size_t hash_queue = 64;  // auth.hash_queue: hashes waiting; past it 503
+  int hash_nice = 10;           // auth.hash_nice: the hash threads' niceness above the I/O threads
   std::int64_t session_ttl_ms = std::int64_t{30} * 24 * 3600 * 1000;  // unused this long, a session ends
   // auth.max_sessions_per_user: signing in past it ends the user's oldest sessions. 50: a person's
   // browsers and devices, with room to spare; a script signing in in a loop cannot grow the table.

@@ -147,7 +147,7 @@ Accounts::Accounts(const auth::AuthOptions& options, store::Store& store, const 
           budget(options.signin_rate_per_account, options.signin_burst_per_account, options.max_tracked_keys)),
       register_by_address_(
           budget(options.register_rate_per_address, options.register_burst_per_address, options.max_tracked_keys)),
-      pool_(std::max(1U, options.hash_threads), std::max<std::size_t>(1, options.hash_queue)) {
+      pool_(std::max(1U, options.hash_threads), std::max<std::size_t>(1, options.hash_queue), options.hash_nice) {
   options_.password.validate();
 }
 
