@@ -629,6 +629,12 @@ if (nRuns("cluster") || nRuns("cluster-saturate")) {
     line("Parley only (the baselines have no accounts); `bench/run` lifts the per-address and per-account sign-in and registration " +
       "budgets for these runs (`auth.signin_*`, `auth.register_*` = 1,000,000), and the generator still spreads its requests over " +
       "several source addresses (127.0.4.x for registrations, 127.0.5.x for logins) and accounts: no run should see a 429.");
+    const aLoads = rows.filter((r) => ["fanout-auth", "saturate-auth", "signin", "fanout-signin"].includes(r.scenario))
+      .map((r) => r.loadavg_start).filter((x) => typeof x === "number");
+    if (aLoads.length)
+      line(`Load average at the start of these runs: median ${median(aLoads).toFixed(1)} (${Math.min(...aLoads).toFixed(1)}–${Math.max(...aLoads).toFixed(1)}) on ` +
+        `${execFileSync("nproc").toString().trim()} cores: above the core count, absolute latencies here are the machine's, not Parley's; ` +
+        "only the paired differences mean something.");
     line();
   }
   const headline = [];
@@ -681,8 +687,8 @@ if (nRuns("cluster") || nRuns("cluster-saturate")) {
     line();
     line("`fanout` with every connection signed in: the generator registers one account per connection (`POST /api/register` with " +
       "`\"token\":true`, 32 at once) and each connection says hello with its session token; **parley, guests** is the same server " +
-      "(same flags) driven by guests, in turn with it. Registering 1,010 accounts at the default cost would spend ~1,010 × the hash " +
-      "time on setup, so these servers run with `auth.hash_opslimit=1`, `auth.hash_memlimit=8192` (libsodium's minimum): the runs " +
+      "(same flags) driven by guests, in turn with it. Registering 1,000 accounts at the default cost would take about a minute of a " +
+      "core per run (see signin), so these servers run with `auth.hash_opslimit=1`, `auth.hash_memlimit=8192` (libsodium's minimum): the runs " +
       `measure the message paths of signed-in sessions, not hashing. Params: ${param("fanout-auth")}.`);
     line();
     table(
@@ -740,6 +746,12 @@ if (nRuns("cluster") || nRuns("cluster-saturate")) {
         `${us(ph(name)("server_delivery_us.p50"))} / ${us(ph(name)("server_delivery_us.p99"))}`, fmt(ph(name)("server_cpu_pct")),
         fmt(ph(name)("signin.logins_per_s"), 1), fmt(ph(name)("signin.overloaded_503"))])
     );
+    line("Hashing never runs on an I/O thread (`auth::HashPool`), so a rise here is the hash thread taking a core from the I/O threads and " +
+      "the generator, on a machine with 2 cores and more runnable threads than that. By hand on 2026-12-06 (one pair each, load average ~8): " +
+      "with the pool's thread reniced to 19 (`renice -n 19 -p <tid>`) the loaded phase's p50 was the phases' alone (21.8 ms against 22.8 and " +
+      "22.3 ms; 2.1 logins/s), as is it rose (37.2 ms against 24.4 and 21.8 ms; 3.0 logins/s): running the pool's threads at a lower priority " +
+      "(nice, SCHED_BATCH) would keep sign-ins off the message path where cores are short, at the price of slower sign-ins then.");
+    line();
   }
 }
 
