@@ -631,10 +631,12 @@ if (nRuns("cluster") || nRuns("cluster-saturate")) {
       "several source addresses (127.0.4.x for registrations, 127.0.5.x for logins) and accounts: no run should see a 429.");
     const aLoads = rows.filter((r) => ["fanout-auth", "saturate-auth", "signin", "fanout-signin"].includes(r.scenario))
       .map((r) => r.loadavg_start).filter((x) => typeof x === "number");
-    if (aLoads.length)
+    if (aLoads.length) {
+      line();
       line(`Load average at the start of these runs: median ${median(aLoads).toFixed(1)} (${Math.min(...aLoads).toFixed(1)}–${Math.max(...aLoads).toFixed(1)}) on ` +
         `${execFileSync("nproc").toString().trim()} cores: above the core count, absolute latencies here are the machine's, not Parley's; ` +
         "only the paired differences mean something.");
+    }
     line();
   }
   const headline = [];
