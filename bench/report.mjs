@@ -15,15 +15,18 @@ const CHARTS = path.join(BENCH, "charts");
 const SERVERS = ["parley", "bun", "node-ws-redis"];
 // Rows only in some tables and the bar: Parley on PostgreSQL instead of SQLite (store), and
 // Parley on one I/O thread (fanout), Parley over TLS (saturate).
-const EXTRA_SERVERS = ["parley-pg", "parley-1t", "bun-durable", "parley-wss"];
+// Parley on guests (fanout-auth, saturate-auth: the pair of its signed-in runs).
+const EXTRA_SERVERS = ["parley-pg", "parley-1t", "bun-durable", "parley-wss", "parley-guest"];
 const LABEL = {
   "parley-wss": "parley over wss (TLS on the node)",
   "parley-pg": "parley (PostgreSQL store)",
   "parley-1t": "parley, 1 I/O thread",
   "bun-durable": "bun, durable (SQLite commit per message)",
+  "parley-guest": "parley, guests",
 };
 const label = (s) => LABEL[s] ?? s;
-const SCENARIOS = ["fanout", "fanout-core", "saturate", "idle", "idle-scale", "rooms", "storm", "storm-names", "store", "cluster", "cluster-saturate"];
+const SCENARIOS = ["fanout", "fanout-core", "saturate", "idle", "idle-scale", "rooms", "storm", "storm-names", "store", "cluster", "cluster-saturate",
+  "fanout-auth", "saturate-auth", "signin", "fanout-signin"];
 
 const args = process.argv.slice(2);
 const runArg = args.includes("--run") ? args[args.indexOf("--run") + 1] : "";
@@ -611,6 +614,174 @@ if (nRuns("cluster") || nRuns("cluster-saturate")) {
   line();
 }
 
+// --- accounts (issue 16) ------------------------------------------------------------------------
+// fanout-auth / saturate-auth: Parley with every connection signed in (server "parley") and the
+// same server on guests ("parley-guest"), taking turns within each run; signin: logins at the
+// default argon2id cost; fanout-signin: fanout alone, then with sign-ins alongside, in one run.
+{
+  // Run i of a and run i of b of one tag (time order): [a value, b value] pairs.
+  const pairsOf = (sc, a, b, pa, pb = pa) => {
+    const byTime = (s) => runsOf(sc, s).slice().sort((x, y) => String(x.time).localeCompare(String(y.time)));
+    const ra = byTime(a), rb = byTime(b);
+    const out = [];
+    for (const tag of new Set(ra.map((r) => r.tag))) {
+      const xa = ra.filter((r) => r.tag === tag), xb = rb.filter((r) => r.tag === tag);
+      for (let i = 0; i < Math.min(xa.length, xb.length); i++) {
+        const va = get(xa[i], pa), vb = get(xb[i], pb);
+        if (typeof va === "number" && typeof vb === "number") out.push([va, vb]);
+      }
+    }
+    return out;
+  };
+  const signedUs = (v) => (v < 0 ? "−" : "+") + us(Math.abs(v));
+  const pct = (v) => (v === undefined ? "–" : `${v >= 0 ? "+" : "−"}${Math.abs(v).toFixed(1)}%`);
+  // "auth − guest": the median of the paired relative differences, their range, and the guest
+  // runs' own spread (the noise to compare it with).
+  const relative = (pairs) => {
+    const d = pairs.filter(([, b]) => b).map(([a, b]) => (100 * (a - b)) / b).sort((x, y) => x - y);
+    return d.length ? { med: median(d), lo: d[0], hi: d[d.length - 1], n: d.length } : undefined;
+  };
+  const spread = (sc, s, p) => {
+    const v = runsOf(sc, s).map((r) => get(r, p)).filter((x) => typeof x === "number");
+    const m = median(v);
+    return v.length > 1 && m ? (100 * (Math.max(...v) - Math.min(...v))) / m : undefined;
+  };
+  const relText = (r) => (r ? `${pct(r.med)} <sub>(${pct(r.lo)} to ${pct(r.hi)}, ${r.n} pair${r.n === 1 ? "" : "s"})</sub>` : "–");
+  const haveAuth = ["fanout-auth", "saturate-auth", "signin", "fanout-signin"].some((sc) => runsOf(sc, "parley").length);
+  if (haveAuth) {
+    line("## Accounts (issue 16)");
+    line();
+    line("Parley only (the baselines have no accounts); `bench/run` lifts the per-address and per-account sign-in and registration " +
+      "budgets for these runs (`auth.signin_*`, `auth.register_*` = 1,000,000), and the generator still spreads its requests over " +
+      "several source addresses (127.0.4.x for registrations, 127.0.5.x for logins) and accounts: no run should see a 429.");
+    const aLoads = rows.filter((r) => ["fanout-auth", "saturate-auth", "signin", "fanout-signin"].includes(r.scenario))
+      .map((r) => r.loadavg_start).filter((x) => typeof x === "number");
+    if (aLoads.length) {
+      line();
+      line(`Load average at the start of these runs: median ${median(aLoads).toFixed(1)} (${Math.min(...aLoads).toFixed(1)}–${Math.max(...aLoads).toFixed(1)}) on ` +
+        `${execFileSync("nproc").toString().trim()} cores: above the core count, absolute latencies here are the machine's, not Parley's; ` +
+        "only the paired differences mean something.");
+    }
+    line();
+  }
+  const headline = [];
+  const sat = relative(pairsOf("saturate-auth", "parley", "parley-guest", "result.best_delivered_per_s"));
+  if (sat)
+    headline.push(["saturate, signed in vs guests: best zero-loss deliveries/s", `${fmt(med("saturate-auth", "parley", "result.best_delivered_per_s"))} vs ${fmt(med("saturate-auth", "parley-guest", "result.best_delivered_per_s"))}`,
+      relText(sat), spread("saturate-auth", "parley-guest", "result.best_delivered_per_s") === undefined ? "–" : `${spread("saturate-auth", "parley-guest", "result.best_delivered_per_s").toFixed(1)}%`]);
+  const fo = relative(pairsOf("fanout-auth", "parley", "parley-guest", "latency_us.p99"));
+  if (fo)
+    headline.push(["fanout p99, signed in vs guests (~100,000 deliveries/s)", `${us(med("fanout-auth", "parley", "latency_us.p99"))} vs ${us(med("fanout-auth", "parley-guest", "latency_us.p99"))}`,
+      relText(fo), spread("fanout-auth", "parley-guest", "latency_us.p99") === undefined ? "–" : `${spread("fanout-auth", "parley-guest", "latency_us.p99").toFixed(1)}%`]);
+  const fo50 = relative(pairsOf("fanout-auth", "parley", "parley-guest", "latency_us.p50"));
+  if (fo50)
+    headline.push(["fanout p50, signed in vs guests", `${us(med("fanout-auth", "parley", "latency_us.p50"))} vs ${us(med("fanout-auth", "parley-guest", "latency_us.p50"))}`,
+      relText(fo50), spread("fanout-auth", "parley-guest", "latency_us.p50") === undefined ? "–" : `${spread("fanout-auth", "parley-guest", "latency_us.p50").toFixed(1)}%`]);
+  if (runsOf("signin", "parley").length)
+    headline.push(["sign-in throughput per core at the default argon2id cost (logins per server CPU-second)",
+      fmt(med("signin", "parley", "result.logins_per_cpu_s"), 1), `${fmt(med("signin", "parley", "result.logins_per_s"), 1)} logins/s on ${fmt(med("signin", "parley", "server_stats.cpu_pct"))}% of a core`, "–"]);
+  // fanout-signin: each run against itself: the loaded phase minus the mean of the phases alone
+  // before and after it.
+  const fsRuns = runsOf("fanout-signin", "parley");
+  const alone = (r, p) => {
+    const v = [get(r, `result.quiet.${p}`), get(r, `result.after.${p}`)].filter((x) => typeof x === "number");
+    return v.length ? v.reduce((a, b) => a + b, 0) / v.length : undefined;
+  };
+  const fsDiff = (p) => fsRuns.map((r) => get(r, `result.signin.${p}`) - alone(r, p)).filter(Number.isFinite).sort((x, y) => x - y);
+  const fsSpan = (d) => (d.length ? `${signedUs(median(d))} <sub>(${signedUs(d[0])} to ${signedUs(d[d.length - 1])}, ${d.length} run${d.length === 1 ? "" : "s"})</sub>` : "–");
+  const fsAloneSpread = (p) => {
+    // The two alone phases of a run differ by this much (median over runs): the noise.
+    const v = fsRuns.map((r) => Math.abs(get(r, `result.quiet.${p}`) - get(r, `result.after.${p}`))).filter(Number.isFinite);
+    return v.length ? `±${us(median(v))} between the two alone phases` : "–";
+  };
+  for (const [what, p] of [["p99", "latency_us.p99"], ["p50", "latency_us.p50"]]) {
+    const d = fsDiff(p);
+    if (!d.length) continue;
+    headline.push([`fanout ${what} with sign-ins at the hash pool's limit vs alone (same run)`,
+      `${us(median(fsRuns.map((r) => get(r, `result.signin.${p}`))))} vs ${us(median(fsRuns.map((r) => alone(r, p))))}`,
+      fsSpan(d), fsAloneSpread(p)]);
+  }
+  if (headline.length) {
+    table(["measure", "median (signed in vs guests; loaded vs alone)", "paired difference: median (range)", "noise: the baseline's own spread"], headline);
+    line("Paired: signed in vs guests compares run i of each within a run of `bench/run` (they take turns, so the machine's load is alike), " +
+      "as a relative difference; its noise is the guest runs' (max − min) / median. Loaded vs alone compares, within each fanout-signin run, " +
+      "the phase with sign-ins to the mean of the phases alone before and after it; its noise is how far those two alone phases differ. " +
+      "A paired difference inside that noise is within noise.");
+    line();
+  }
+  if (runsOf("fanout-auth", "parley").length) {
+    line(`### fanout-auth (n=${runsOf("fanout-auth", "parley").length})`);
+    line();
+    line("`fanout` with every connection signed in: the generator registers one account per connection (`POST /api/register` with " +
+      "`\"token\":true`, 32 at once) and each connection says hello with its session token; **parley, guests** is the same server " +
+      "(same flags) driven by guests, in turn with it. Registering 1,000 accounts at the default cost would take about a minute of a " +
+      "core per run (see signin), so these servers run with `auth.hash_opslimit=1`, `auth.hash_memlimit=8192` (libsodium's minimum): the runs " +
+      `measure the message paths of signed-in sessions, not hashing. Params: ${param("fanout-auth")}.`);
+    line();
+    table(
+      ["server", "delivered/s", "p50", "p90", "p99", "p99.9", "lost", "server CPU %", "in the server: p50 / p99", "accounts registered in"],
+      ["parley", "parley-guest"].filter((s) => runsOf("fanout-auth", s).length).map((s) => [s === "parley" ? "parley, signed in" : "parley, guests",
+        withRange("fanout-auth", s, "result.delivered_per_s"), us(med("fanout-auth", s, "latency_us.p50")), us(med("fanout-auth", s, "latency_us.p90")),
+        withRange("fanout-auth", s, "latency_us.p99", us), us(med("fanout-auth", s, "latency_us.p999")), fmt(med("fanout-auth", s, "delivery.lost")),
+        fmt(med("fanout-auth", s, "server_stats.cpu_pct")),
+        `${us(med("fanout-auth", s, "server_delivery_us.p50"))} / ${us(med("fanout-auth", s, "server_delivery_us.p99"))}`,
+        s === "parley" ? `${fmt(med("fanout-auth", s, "register_connections.seconds"), 2)} s` : "–"])
+    );
+  }
+  if (runsOf("saturate-auth", "parley").length) {
+    line(`### saturate-auth (n=${runsOf("saturate-auth", "parley").length})`);
+    line();
+    line(`\`saturate\` with every connection signed in (accounts as in fanout-auth), in turn with the same on guests. Params: ${param("saturate-auth")}.`);
+    line();
+    table(
+      ["server", "best deliveries/s", "server CPU s / M deliveries", "lost", "generator CPU %"],
+      ["parley", "parley-guest"].filter((s) => runsOf("saturate-auth", s).length).map((s) => [s === "parley" ? "parley, signed in" : "parley, guests",
+        withRange("saturate-auth", s, "result.best_delivered_per_s", satFmt), withRange("saturate-auth", s, "result.server_cpu_s_per_million_deliveries", (v) => fmt(v, 3)),
+        fmt(med("saturate-auth", s, "delivery.lost")), fmt(med("saturate-auth", s, "generator.cpu_pct"))])
+    );
+  }
+  if (runsOf("signin", "parley").length) {
+    line(`### signin (n=${runsOf("signin", "parley").length})`);
+    line();
+    line("Concurrent `POST /api/login` (Connection: close, each from one of several 127.0.5.x addresses) on a few accounts registered at the " +
+      "server's default argon2id cost (`auth.hash_opslimit` 2, `auth.hash_memlimit` 64 MiB, `auth.hash_threads` 1, `auth.hash_queue` 64), " +
+      "enough in flight to keep the hash pool busy without overflowing its queue. Server CPU from /proc/<pid>/stat (every thread: HTTP, " +
+      "the hash pool, the session's commit); per core = logins per server CPU-second. Past `auth.max_sessions_per_user` (50) each sign-in " +
+      `also ends the account's oldest session, in the same transaction. Params: ${param("signin")}.`);
+    line();
+    table(
+      ["server", "logins/s", "server CPU %", "logins per CPU-second", "login p50", "login p99", "401", "429", "503", "no answer"],
+      [["parley", withRange("signin", "parley", "result.logins_per_s", (v) => fmt(v, 1)), fmt(med("signin", "parley", "server_stats.cpu_pct")),
+        withRange("signin", "parley", "result.logins_per_cpu_s", (v) => fmt(v, 1)), us(med("signin", "parley", "latency_us.p50")),
+        us(med("signin", "parley", "latency_us.p99")), fmt(med("signin", "parley", "result.bad_credentials")), fmt(med("signin", "parley", "result.rate_limited_429")),
+        fmt(med("signin", "parley", "result.overloaded_503")), fmt(med("signin", "parley", "result.no_answer"))]]
+    );
+  }
+  if (runsOf("fanout-signin", "parley").length) {
+    line(`### fanout-signin (n=${runsOf("fanout-signin", "parley").length})`);
+    line();
+    line("One run of `fanout` on guests, measured three times on the same connections: alone, with the `signin` load alongside (logins kept " +
+      "in flight so that the hash pool is always busy: sign-ins at the pool's limit), and alone again once the queued logins are done. " +
+      "Does a burst of sign-ins stall message delivery? Same server flags as `signin` (default argon2id cost, 1 hash thread). " +
+      `Params: ${param("fanout-signin")}.`);
+    line();
+    const ph = (name) => (p) => med("fanout-signin", "parley", `result.${name}.${p}`);
+    table(
+      ["phase", "delivered/s", "p50", "p99", "p99.9", "in the server: p50 / p99", "server CPU %", "logins/s", "503"],
+      [["fanout alone (before)", "quiet"], ["fanout + sign-ins", "signin"], ["fanout alone (after)", "after"]].map(([label, name]) => [label, fmt(ph(name)("delivered_per_s")),
+        us(ph(name)("latency_us.p50")), withRange("fanout-signin", "parley", `result.${name}.latency_us.p99`, us), us(ph(name)("latency_us.p999")),
+        `${us(ph(name)("server_delivery_us.p50"))} / ${us(ph(name)("server_delivery_us.p99"))}`, fmt(ph(name)("server_cpu_pct")),
+        fmt(ph(name)("signin.logins_per_s"), 1), fmt(ph(name)("signin.overloaded_503"))])
+    );
+    line("Hashing never runs on an I/O thread (`auth::HashPool`), so a rise here is the hash thread taking a core from the I/O threads and " +
+      "the generator, on a machine with 2 cores and more runnable threads than that. By hand on 2026-12-06 (one pair each, load average ~8): " +
+      "with the pool's thread reniced to 19 (`renice -n 19 -p <tid>`) the loaded phase's p50 was the phases' alone (21.8 ms against 22.8 and " +
+      "22.3 ms; 2.1 logins/s), as is it rose (37.2 ms against 24.4 and 21.8 ms; 3.0 logins/s): running the pool's threads at a lower priority " +
+      "(nice, SCHED_BATCH) would keep sign-ins off the message path where cores are short, at the price of slower sign-ins then.");
+    line();
+  }
+}
+
 const prof = path.join(RESULTS, "profile-parley.txt");
 if (fs.existsSync(prof)) {
   line("## Profile of Parley under saturate");
@@ -632,6 +803,7 @@ line("bench/run --quick          # everything, small sizes, < 5 minutes");
 line("bench/run                  # full sizes, 3 runs each; bench/run --profile adds the perf profile");
 line("bench/run --scenarios cluster --servers parley,node-ws-redis   # cluster + cluster-saturate, both stacks");
 line("bench/run --scenarios fanout,fanout-core --servers parley,bun --runs 16   # the fanout rows again, 16 paired runs");
+line("bench/run --scenarios fanout-auth,saturate-auth,signin,fanout-signin --servers parley   # the account rows (issue 16)");
 if (pairRuns.length) line(`node bench/report.mjs --run ${chosen.join(",")} --pair-runs ${pairRuns.join(",")}   # this report`);
 line("build-bench/bench/parley-bench saturate --port <port> --server-pid <pid>   # one scenario by hand");
 line("```");

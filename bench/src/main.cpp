@@ -3,7 +3,12 @@
 //   parley-bench <scenario> --port P [--server-pid PID[,PID...]] [options]
 //
 // Scenarios: fanout, fanout-core, saturate, idle, rooms, storm, storm-names, store, cluster,
-// cluster-saturate (storm-names: storm with a name per client, whatever --shared-names says).
+// cluster-saturate (storm-names: storm with a name per client, whatever --shared-names says),
+// fanout-auth, saturate-auth (fanout and saturate with every connection signed in: the generator
+// registers an account per connection over /api/register and says hello with its session token;
+// --guest runs the same scenario with guests, for the paired comparison), signin (concurrent
+// POST /api/login on a few accounts: logins/s and logins per server CPU-second) and fanout-signin
+// (fanout measured without, then with, that sign-in load running alongside).
 // Each prints one JSON line on stdout (also appended to <out-dir>/<scenario>.json) and a human
 // summary on stderr. cluster and cluster-saturate are fanout and saturate pointed at a load
 // balancer in front of several nodes; fanout-core is fanout with the server on one core and the
@@ -24,6 +29,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -40,6 +46,7 @@
 #include <vector>
 
 #include "histogram.hpp"
+#include "http_load.hpp"
 #include "server_metrics.hpp"
 #include "worker.hpp"
 
@@ -91,20 +98,31 @@ struct Options {
   double storm_timeout = 60;
   double drain_timeout = 10;  // after sending stops: how long to wait for every delivery  // storm: how long to wait
                               // for every client to be back and caught up
+  // Accounts (fanout-auth, saturate-auth, --auth; signin, fanout-signin).
+  bool auth = false;        // every connection says hello with a session token
+  std::string tokens_file;  // the tokens, one per line, instead of registering accounts
+  unsigned register_concurrency = 32;
+  std::size_t accounts = 16;        // signin: the accounts signed in to, in turn
+  unsigned signin_concurrency = 8;  // signin: logins in flight
+  unsigned signin_addresses = 8;    // signin: source addresses 127.0.5.2, .3, …
 };
+
+constexpr const char* kPassword = "parley-bench password";
 
 [[noreturn]] void usage(const std::string& why) {
   std::fprintf(stderr,
                "parley-bench: %s\n"
                "usage: parley-bench "
-               "<fanout|fanout-core|saturate|idle|idle-scale|rooms|storm|storm-names|store|cluster|cluster-saturate> "
-               "--port P [options]\n"
+               "<fanout|fanout-core|saturate|idle|idle-scale|rooms|storm|storm-names|store|cluster|cluster-saturate|"
+               "fanout-auth|saturate-auth|signin|fanout-signin> --port P [options]\n"
                "  --host 127.x.y.z  --path /ws  --server NAME  --tag TEXT  --server-pid PID[,PID..]\n"
                "  --out-dir DIR (default %s; '-' for none)  --procs N  --concurrency N\n"
                "  --room ID  --subscribers N  --publishers N  --rate MSGS_PER_S  --bytes N\n"
                "  --duration S  --warmup S  --windows 1,4,16  --window N  --connections N  --hold S\n"
                "  --rooms N  --members N  --member-rate R  --shared-names  --tls  --max-seconds S  --storm-timeout S  "
-               "--drain-timeout S\n",
+               "--drain-timeout S\n"
+               "  --auth | --guest  --tokens FILE  --register-concurrency N  --accounts N  --signin-concurrency N  "
+               "--signin-addresses N\n",
                why.c_str(), PARLEY_BENCH_RESULTS_DIR);
   std::exit(2);
 }
@@ -122,9 +140,10 @@ Options parse(int argc, char** argv) {
   if (argc < 2) usage("missing scenario");
   Options o;
   o.scenario = argv[1];
-  static const char* known[] = {"fanout",    "fanout-core", "saturate", "idle",    "rooms",
-                                "storm",     "storm-names", "store",    "cluster", "cluster-saturate",
-                                "idle-scale"};
+  o.auth = o.scenario == "fanout-auth" || o.scenario == "saturate-auth";
+  static const char* known[] = {"fanout",     "fanout-core", "saturate",      "idle",    "rooms",
+                                "storm",      "storm-names", "store",         "cluster", "cluster-saturate",
+                                "idle-scale", "fanout-auth", "saturate-auth", "signin",  "fanout-signin"};
   if (std::none_of(std::begin(known), std::end(known), [&](const char* k) { return o.scenario == k; }))
     usage("unknown scenario '" + o.scenario + "'");
   for (int i = 2; i < argc; ++i) {
@@ -191,6 +210,21 @@ Options parse(int argc, char** argv) {
         o.storm_timeout = std::stod(val());
       else if (a == "--drain-timeout")
         o.drain_timeout = std::stod(val());
+      else if (a == "--auth")
+        o.auth = true;
+      else if (a == "--guest")
+        o.auth = false;
+      else if (a == "--tokens") {
+        o.tokens_file = val();
+        o.auth = true;
+      } else if (a == "--register-concurrency")
+        o.register_concurrency = static_cast<unsigned>(std::stoul(val()));
+      else if (a == "--accounts")
+        o.accounts = std::stoul(val());
+      else if (a == "--signin-concurrency")
+        o.signin_concurrency = static_cast<unsigned>(std::stoul(val()));
+      else if (a == "--signin-addresses")
+        o.signin_addresses = static_cast<unsigned>(std::stoul(val()));
       else
         usage("unknown option " + a);
     } catch (const std::logic_error&) {
@@ -204,6 +238,8 @@ Options parse(int argc, char** argv) {
     usage("--host must be an IPv4 loopback address (127.0.0.0/8)");
   if (o.bytes < 21) o.bytes = 21;
   if (o.scenario == "storm-names") o.shared_names = false;  // its point: a name per client
+  if (o.accounts == 0) o.accounts = 1;
+  if (o.signin_addresses == 0 || o.signin_addresses > 250) usage("--signin-addresses: 1 to 250");
   return o;
 }
 
@@ -506,8 +542,9 @@ class Run {
         return 3;
       }
     }
-    const bool closed_loop = sc == "saturate" || sc == "cluster-saturate";
-    if (sc == "fanout" || sc == "fanout-core" || sc == "cluster" || closed_loop || sc == "storm" || sc == "storm-names")
+    const bool closed_loop = sc == "saturate" || sc == "cluster-saturate" || sc == "saturate-auth";
+    const bool fanout = sc == "fanout" || sc == "fanout-core" || sc == "cluster" || sc == "fanout-auth";
+    if (fanout || closed_loop || sc == "storm" || sc == "storm-names" || sc == "fanout-signin")
       one_room_layout(o_.subscribers, o_.publishers);
     else if (sc == "idle" || sc == "idle-scale")
       no_room_layout(o_.connections);
@@ -518,8 +555,12 @@ class Run {
     json_.str("scenario", sc).str("server", o_.server).str("tag", o_.tag).str("time", iso_now());
     params();
     try {
-      if (sc == "fanout" || sc == "fanout-core" || sc == "cluster" || sc == "rooms")
+      if (fanout || sc == "rooms")
         open_loop();
+      else if (sc == "fanout-signin")
+        fanout_signin();
+      else if (sc == "signin")
+        signin();
       else if (closed_loop)
         saturate();
       else if (sc == "idle" || sc == "idle-scale")
@@ -584,6 +625,17 @@ class Run {
     Json p;
     p.str("host", o_.host).num("port", o_.port).num("procs", o_.procs);
     const std::string& sc = o_.scenario;
+    // Who the connections are: guests (a name) or accounts (a session token in hello).
+    if (sc != "signin") p.str("auth", o_.auth ? (o_.tokens_file.empty() ? "tokens" : "tokens-file") : "guest");
+    if (sc == "signin" || sc == "fanout-signin")
+      p.num("accounts", static_cast<double>(o_.accounts))
+          .num("signin_concurrency", o_.signin_concurrency)
+          .num("signin_addresses", o_.signin_addresses);
+    if (sc == "signin") {
+      p.num("duration_s", o_.duration).num("warmup_s", o_.warmup);
+      json_.raw("params", p.done());
+      return;
+    }
     if (sc == "idle" || sc == "idle-scale") {
       p.num("connections", static_cast<double>(o_.connections)).num("hold_s", o_.hold);
     } else if (sc == "rooms") {
@@ -604,7 +656,7 @@ class Run {
           .num("publishers", static_cast<double>(o_.publishers))
           .num("bytes", static_cast<double>(o_.bytes))
           .num("duration_s", o_.duration);
-      if (sc == "saturate" || sc == "cluster-saturate") {
+      if (sc == "saturate" || sc == "cluster-saturate" || sc == "saturate-auth") {
         std::string w = "[";
         for (auto x : o_.windows) w += (w.size() > 1 ? "," : "") + std::to_string(x);
         p.raw("windows", w + "]");
@@ -630,6 +682,7 @@ class Run {
   }
 
   void start_workers() {
+    if (o_.auth) authenticate_all();
     if (create_) {
       std::string err;
       bench::WorkerConfig cfg;
@@ -971,6 +1024,285 @@ class Run {
                fmt(static_cast<double>(b.s.errs - a.s.errs) / dt);
   }
 
+  // --- accounts
+
+  static std::uint32_t loopback(unsigned third, unsigned fourth) { return (127u << 24) | (third << 8) | fourth; }
+
+  // Registers each of `names` (password kPassword) over /api/register and returns their session
+  // tokens, in order. The requests come from 250 source addresses (127.0.4.x), so that the
+  // server's default registration budget per address (5 at once) holds up to 1,250 accounts; a
+  // 503 (the hash pool's queue is full) or a 429 is retried; any other refusal, or the time limit,
+  // ends the run: the scenario needs every account.
+  std::vector<std::string> register_accounts(const std::vector<std::string>& names, double timeout_s,
+                                             const char* what) {
+    std::vector<std::string> tokens(names.size());
+    std::vector<std::size_t> todo;
+    for (std::size_t i = names.size(); i-- > 0;) todo.push_back(i);
+    std::size_t got = 0, retries = 0;
+    std::string refusal;
+    const auto t0 = now_ns();
+    const double cpu0 = probe_.cpu_s();
+    std::atomic<bool> stop{false};
+    const auto deadline = std::min(deadline_, t0 + static_cast<std::uint64_t>(timeout_s * 1e9));
+    bench::run_http(
+        target_, o_.register_concurrency,
+        [&](bench::HttpRequest& r) {
+          if (todo.empty() || !refusal.empty()) return false;
+          const std::size_t i = todo.back();
+          todo.pop_back();
+          r.id = i;
+          r.path = "/api/register";
+          r.body = "{\"name\":\"" + names[i] + "\",\"password\":\"" + kPassword + "\",\"token\":true}";
+          r.source = loopback(4, 2 + static_cast<unsigned>(i % 250));
+          return true;
+        },
+        [&](const bench::HttpRequest& r, bench::HttpAnswer&& a) {
+          if (a.status == 201) {
+            tokens[r.id] = bench::json_string(a.body, "token");
+            ++got;
+          } else if (a.status == 503 || a.status == 429 || a.status == 0) {
+            ++retries;
+            todo.push_back(r.id);
+            // A full queue empties at the pool's pace; do not spin on it.
+            if (a.status != 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+          } else if (refusal.empty()) {
+            refusal = "register " + names[r.id] + ": " + std::to_string(a.status) + " " + a.body;
+          }
+        },
+        stop, deadline);
+    const double dt = secs(t0, now_ns());
+    Json j;
+    j.num("accounts", static_cast<double>(names.size()))
+        .num("registered", static_cast<double>(got))
+        .num("retries", static_cast<double>(retries))
+        .num("seconds", dt)
+        .num("per_s", dt > 0 ? static_cast<double>(got) / dt : 0);
+    if (probe_.any()) j.num("server_cpu_s", probe_.cpu_s() - cpu0);
+    json_.raw(std::string("register_") + what, j.done());
+    std::fprintf(stderr, "registered %zu accounts (%s) in %.2f s, %zu retries\n", got, what, dt, retries);
+    if (!refusal.empty()) throw std::runtime_error(refusal);
+    if (got < names.size())
+      throw std::runtime_error("registered " + std::to_string(got) + " of " + std::to_string(names.size()) +
+                               " accounts within " + fmt(timeout_s) + " s");
+    for (const auto& t : tokens)
+      if (t.empty()) throw std::runtime_error("/api/register answered without a token");
+    return tokens;
+  }
+
+  // One account per connection, named as that connection's guest would be: its token from
+  // --tokens, or from registering it.
+  void authenticate_all() {
+    const std::size_t n = layout_.size();
+    if (!o_.tokens_file.empty()) {
+      std::ifstream f(o_.tokens_file);
+      std::string line;
+      while (layout_.tokens.size() < n && std::getline(f, line))
+        if (!line.empty()) layout_.tokens.push_back(line);
+      if (layout_.tokens.size() < n)
+        throw std::runtime_error(o_.tokens_file + ": " + std::to_string(layout_.tokens.size()) + " tokens for " +
+                                 std::to_string(n) + " connections");
+      return;
+    }
+    std::vector<std::string> names;
+    for (std::size_t i = 0; i < n; ++i)
+      names.push_back(layout_.name_prefix + (layout_.conn_pub[i] ? "p" : "") + std::to_string(i));
+    layout_.tokens = register_accounts(names, 120, "connections");
+  }
+
+  // The sign-in load: POST /api/login on signin_accounts_ in turn, signin_concurrency at once,
+  // from signin_addresses source addresses (127.0.5.x), on a thread of the coordinator until
+  // stopped. Counters are read while it runs; the latency histogram only after stop().
+  struct SigninLoad {
+    std::atomic<bool> stop{false};
+    std::atomic<bool> measuring{false};
+    std::atomic<std::uint64_t> ok{0}, bad_credentials{0}, rate_limited{0}, overloaded{0}, other{0}, failed{0};
+    Histogram lat;  // sign-in latency while measuring
+    std::thread thread;
+  };
+  struct SigninCounts {
+    std::uint64_t ok = 0, bad_credentials = 0, rate_limited = 0, overloaded = 0, other = 0, failed = 0;
+    std::uint64_t t = 0;
+    double server_cpu = 0;
+  };
+  SigninCounts signin_counts(const SigninLoad& l) {
+    check_deadline();
+    SigninCounts c;
+    c.ok = l.ok.load();
+    c.bad_credentials = l.bad_credentials.load();
+    c.rate_limited = l.rate_limited.load();
+    c.overloaded = l.overloaded.load();
+    c.other = l.other.load();
+    c.failed = l.failed.load();
+    c.t = now_ns();
+    c.server_cpu = probe_.cpu_s();
+    return c;
+  }
+  void prepare_signin_accounts() {
+    std::vector<std::string> names;
+    for (std::size_t i = 0; i < o_.accounts; ++i) names.push_back(layout_.name_prefix + "a" + std::to_string(i));
+    // At the server's cost (by default argon2id's interactive: ~tens of ms each): few accounts.
+    register_accounts(names, 120, "signin_accounts");
+    signin_names_ = std::move(names);
+  }
+  void start_signin(SigninLoad& l) {
+    l.thread = std::thread([this, &l] {
+      std::uint64_t i = 0;
+      bench::run_http(
+          target_, o_.signin_concurrency,
+          [&](bench::HttpRequest& r) {
+            r.path = "/api/login";
+            r.body = "{\"name\":\"" + signin_names_[i % signin_names_.size()] + "\",\"password\":\"" + kPassword +
+                     "\",\"token\":true}";
+            r.source = loopback(5, 2 + static_cast<unsigned>(i % o_.signin_addresses));
+            r.id = i++;
+            return true;
+          },
+          [&](const bench::HttpRequest&, bench::HttpAnswer&& a) {
+            switch (a.status) {
+              case 200: ++l.ok; break;
+              case 401: ++l.bad_credentials; break;
+              case 429: ++l.rate_limited; break;
+              case 503: ++l.overloaded; break;
+              case 0: ++l.failed; break;
+              default: ++l.other; break;
+            }
+            if (l.measuring.load(std::memory_order_relaxed)) l.lat.record(a.latency_ns);
+            // Refused at once: wait as a client told Retry-After would, a little, rather than spin.
+            if (a.status == 429 || a.status == 503) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+          },
+          l.stop, deadline_);
+    });
+  }
+  static void stop_signin(SigninLoad& l) {
+    l.stop = true;
+    if (l.thread.joinable()) l.thread.join();
+  }
+  // Sign-ins between two counts: logins/s, server CPU, logins per server CPU-second, refusals.
+  static std::string signin_json(const SigninCounts& a, const SigninCounts& b, const Histogram* lat) {
+    const double dt = secs(a.t, b.t);
+    const double cpu = b.server_cpu - a.server_cpu;
+    const auto ok = static_cast<double>(b.ok - a.ok);
+    Json j;
+    j.num("logins", ok)
+        .num("logins_per_s", ok / dt)
+        .num("seconds", dt)
+        .num("server_cpu_s", cpu)
+        .num("server_cpu_pct", 100.0 * cpu / dt)
+        .num("logins_per_cpu_s", cpu > 0 ? ok / cpu : 0)
+        .num("bad_credentials", static_cast<double>(b.bad_credentials - a.bad_credentials))
+        .num("rate_limited_429", static_cast<double>(b.rate_limited - a.rate_limited))
+        .num("overloaded_503", static_cast<double>(b.overloaded - a.overloaded))
+        .num("other_status", static_cast<double>(b.other - a.other))
+        .num("no_answer", static_cast<double>(b.failed - a.failed));
+    if (lat) j.raw("latency_us", latency_json(*lat));
+    return j.done();
+  }
+
+  // signin: sign-ins at the hash pool's pace for --duration after --warmup. Per core: logins per
+  // server CPU-second (all of the server's threads: HTTP, hashing, the session's commit).
+  void signin() {
+    prepare_signin_accounts();
+    SigninLoad l;
+    start_signin(l);
+    try {
+      sleep_s(o_.warmup);
+      const SigninCounts a = signin_counts(l);
+      l.measuring = true;
+      sleep_s(o_.duration);
+      const SigninCounts b = signin_counts(l);
+      stop_signin(l);
+      json_.raw("result", signin_json(a, b, nullptr)).raw("latency_us", latency_json(l.lat));
+      if (probe_.any()) {
+        Json s;
+        s.num("cpu_s", b.server_cpu - a.server_cpu)
+            .num("cpu_pct", 100.0 * (b.server_cpu - a.server_cpu) / secs(a.t, b.t))
+            .num("rss_kb", probe_.rss_kb());
+        json_.raw("server_stats", s.done());
+      }
+      const double dt = secs(a.t, b.t), cpu = b.server_cpu - a.server_cpu;
+      const auto ok = static_cast<double>(b.ok - a.ok);
+      if (ok == 0 || b.failed > a.failed || b.other > a.other) ok_ = false;
+      summary_ = "signin " + o_.server + ": " + fmt(ok / dt) + " logins/s, server CPU " + fmt(cpu) + " s in " +
+                 fmt(dt) + " s: " + (cpu > 0 ? fmt(ok / cpu) : std::string("-")) + " logins per CPU-second; p50 " +
+                 fmt(l.lat.quantile(0.5) / 1e6) + " ms p99 " + fmt(l.lat.quantile(0.99) / 1e6) + " ms; 401 " +
+                 std::to_string(b.bad_credentials - a.bad_credentials) + ", 429 " +
+                 std::to_string(b.rate_limited - a.rate_limited) + ", 503 " +
+                 std::to_string(b.overloaded - a.overloaded);
+    } catch (...) {
+      stop_signin(l);
+      throw;
+    }
+  }
+
+  // fanout-signin: the fanout open loop measured three times on the same connections: alone
+  // ("quiet"), with the sign-in load running alongside ("signin"), alone again ("after"): paired
+  // within the run, so the machine's load is alike for all. Does a burst of sign-ins stall
+  // message delivery?
+  void fanout_signin() {
+    prepare_signin_accounts();
+    start_workers();
+    wait_connected(120);
+    const double total_rate = o_.rate;
+    fleet_.send_all("rate " +
+                    std::to_string(total_rate / static_cast<double>(std::max<std::size_t>(o_.publishers, 1))));
+    sleep_s(o_.warmup);
+    SigninLoad l;
+    auto phase = [&](const char* name, std::string& out_summary) {
+      fleet_.send_all("hreset");
+      const auto m0 = bench::scrape_latency(target_);
+      const Snapshot a = snap();
+      const SigninCounts la = signin_counts(l);
+      l.measuring = true;
+      sleep_s(o_.duration);
+      const Snapshot b = snap();
+      const SigninCounts lb = signin_counts(l);
+      l.measuring = false;
+      const auto m1 = m0 ? bench::scrape_latency(target_) : std::nullopt;
+      const auto h = fleet_.hist();
+      const double dt = secs(a.t, b.t);
+      const double delivered = static_cast<double>(b.s.delivered - a.s.delivered);
+      Json p;
+      p.num("delivered_per_s", delivered / dt).num("seconds", dt).raw("latency_us", latency_json(h.lat));
+      if (m0 && m1) {
+        const auto d = m1->delivery.since(m0->delivery);
+        Json s;
+        s.num("count", static_cast<double>(d.count()))
+            .num("p50", d.quantile(0.5) * 1e6)
+            .num("p99", d.quantile(0.99) * 1e6);
+        p.raw("server_delivery_us", s.done());
+      }
+      if (probe_.any()) p.num("server_cpu_pct", 100.0 * (b.server_cpu - a.server_cpu) / dt);
+      if (l.thread.joinable()) p.raw("signin", signin_json(la, lb, nullptr));
+      out_summary += std::string("  ") + name + ": " + fmt(delivered / dt) + " deliveries/s, p50 " +
+                     fmt(h.lat.quantile(0.5) / 1e3) + " us p99 " + fmt(h.lat.quantile(0.99) / 1e3) + " us p99.9 " +
+                     fmt(h.lat.quantile(0.999) / 1e3) + " us; " + fmt(static_cast<double>(lb.ok - la.ok) / dt) +
+                     " logins/s, 503 " + std::to_string(lb.overloaded - la.overloaded) + "\n";
+      return p.done();
+    };
+    std::string lines;
+    try {
+      const std::string quiet = phase("quiet", lines);
+      start_signin(l);
+      sleep_s(1);  // the pool's queue fills within the first few logins
+      const std::string loaded = phase("signin", lines);
+      stop_signin(l);
+      // Alone again, once the logins still queued on the server are done: with one phase on
+      // each side of the loaded one, a drift in the machine's load does not pass for an effect.
+      sleep_s(1);
+      const std::string after = phase("after", lines);
+      json_.raw("result", "{\"quiet\":" + quiet + ",\"signin\":" + loaded + ",\"after\":" + after + "}");
+      json_.raw("login_latency_us", latency_json(l.lat));
+    } catch (...) {
+      stop_signin(l);
+      throw;
+    }
+    fleet_.send_all("rate 0");
+    const Snapshot c = drain(o_.drain_timeout);
+    loss_json(c, fleet_.hist());
+    summary_ = "fanout-signin " + o_.server + ": fanout alone, with sign-ins at the hash pool's limit, alone again\n" +
+               lines + "  lost " + fmt(lost_) + ", dups " + fmt(static_cast<double>(c.s.dups));
+  }
+
   static std::string fmt(double v) {
     char buf[32];
     if (std::fabs(v) >= 100)
@@ -1022,6 +1354,7 @@ class Run {
   double load_start_ = 0;
   std::string summary_;
   std::uint64_t deadline_ = 0;
+  std::vector<std::string> signin_names_;  // signin, fanout-signin: the accounts signed in to
   struct {
     std::uint64_t ready = 0, failed = 0;
     double seconds = 0;

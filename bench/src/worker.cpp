@@ -434,15 +434,21 @@ void Worker::consume(Conn& c, const char* data, std::size_t n) {
     std::string rest = c.in.substr(end + 4);
     c.in.clear();
     c.state = ConnState::hello;
-    std::string hello = "{\"type\":\"hello\",\"name\":\"" + cfg_.layout->name_prefix;
-    if (cfg_.setup_only)
-      hello += "setup";
-    else if (c.pub)
-      hello += "p" + std::to_string(c.global);
-    else if (cfg_.layout->shared_names)
-      hello += "s";
-    else
-      hello += std::to_string(c.global);
+    std::string hello;
+    if (!cfg_.setup_only && !cfg_.layout->tokens.empty()) {
+      // An account: its session token says who it is.
+      hello = "{\"type\":\"hello\",\"token\":\"" + cfg_.layout->tokens[c.global];
+    } else {
+      hello = "{\"type\":\"hello\",\"name\":\"" + cfg_.layout->name_prefix;
+      if (cfg_.setup_only)
+        hello += "setup";
+      else if (c.pub)
+        hello += "p" + std::to_string(c.global);
+      else if (cfg_.layout->shared_names)
+        hello += "s";
+      else
+        hello += std::to_string(c.global);
+    }
     hello += "\"}";
     send_frame(c, hello);
     if (!rest.empty()) consume(c, rest.data(), rest.size());

@@ -28,6 +28,9 @@ struct Layout {
   std::vector<bool> conn_pub;
   std::string name_prefix = "b";
   bool shared_names = false;  // every subscriber says hello with the same name
+  // Non-empty: connection i says hello with the session token tokens[i] (an account's) instead
+  // of a guest's name.
+  std::vector<std::string> tokens;
   std::size_t size() const { return conn_room.size(); }
 };
 
