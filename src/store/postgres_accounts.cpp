@@ -419,4 +419,16 @@ std::error_code PostgresStore::unban_now(const std::string& room, const std::str
   });
 }
 
+std::error_code PostgresStore::set_room_info_now(const std::string& room, const std::string& title,
+                                                 const std::string& topic) {
+  return account_call("set_room_info", [&]() -> std::optional<std::error_code> {
+    Params p;
+    p.text(room);
+    p.text(title);
+    p.text(topic);
+    if (!run_sql(conn_, "UPDATE rooms SET title = $2, topic = $3 WHERE id = $1", p)) return std::nullopt;
+    return std::error_code();
+  });
+}
+
 }  // namespace parley::store

@@ -95,4 +95,14 @@ std::error_code SqliteStore::unban_now(const std::string& room, const std::strin
                                                                                                 : failed("unban");
 }
 
+std::error_code SqliteStore::set_room_info_now(const std::string& room, const std::string& title,
+                                               const std::string& topic) {
+  Statement st(db_, "UPDATE rooms SET title = ?2, topic = ?3 WHERE id = ?1");
+  if (!st) return failed("set_room_info");
+  bind_text(st.get(), 1, room);
+  bind_text(st.get(), 2, title);
+  bind_text(st.get(), 3, topic);
+  return sqlite3_step(st.get()) == SQLITE_DONE ? std::error_code() : failed("set_room_info");
+}
+
 }  // namespace parley::store

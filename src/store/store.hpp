@@ -45,6 +45,10 @@ struct StoredRoom {
   // A direct conversation's two accounts, "id\tname" per line (the names as they were when it
   // began): who it is with, for the room list. Empty for other rooms.
   std::string peers{};
+  // What members see of it (set_room_info, `update_room`): a display title (empty: the id is shown)
+  // and a topic. Stored with the room; create_room stores them too.
+  std::string title{};
+  std::string topic{};
   // create_room: the creator's account id, made the room's owner in the same step (empty: a
   // guest's or the operator's room, without an owner); and `members` are made members (a direct
   // conversation's two), in the same step too.
@@ -200,6 +204,9 @@ class Store {
   virtual void remove_member(std::string room, std::string user_id, bool ban, Done done) = 0;
   // Lifts the user's ban (success if there was none).
   virtual void unban(std::string room, std::string user_id, Done done) = 0;
+  // Sets the room's title and topic (both: the caller passes the ones it keeps). Answered at once
+  // like the access calls; success if there is no such room (deleted meanwhile: nothing to show).
+  virtual void set_room_info(std::string room, std::string title, std::string topic, Done done) = 0;
 
   // Blocks until everything queued so far has committed and its completions ran.
   virtual void flush() = 0;

@@ -182,6 +182,11 @@ void StoreWorker::unban(std::string room, std::string user_id, Store::Done done)
   });
 }
 
+void StoreWorker::set_room_info(std::string room, std::string title, std::string topic, Store::Done done) {
+  account(std::move(done), [room = std::move(room), title = std::move(title), topic = std::move(topic)](
+                               StoreBackend& b) { return b.set_room_info_now(room, title, topic); });
+}
+
 void StoreWorker::flush() {
   std::promise<void> done;
   submit(CallJob{[&] { done.set_value(); }});

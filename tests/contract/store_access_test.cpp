@@ -99,6 +99,52 @@ TYPED_TEST(StoreAccess, APrivateRoomKeepsItsKindPasswordAndOwnerAcrossARestart) 
   }
 }
 
+// A room's title and topic (update_room): stored with the room when created, changed by
+// set_room_info (both at once; "" clears), carried by find_room and load_rooms, kept across a
+// restart; setting them for a room that is gone is no error and makes no room.
+TYPED_TEST(StoreAccess, ARoomsTitleAndTopicAreStoredChangedAndSurviveARestart) {
+  StoredRoom ops{"ops", 0, 1'700'000'000'000, "ada"};
+  ops.title = "Operations";
+  ops.topic = "deploys at 14:00 \u00b7 \xe2\x9c\x93";
+  ASSERT_FALSE(this->create(ops));
+  ASSERT_FALSE(this->create(StoredRoom{"plain", 0, 1'700'000'000'000, "bob"}));
+  auto found = this->find("ops");
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->title, "Operations");
+  EXPECT_EQ(found->topic, ops.topic);
+  auto plain = this->find("plain");
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->title, "");
+  EXPECT_EQ(plain->topic, "");
+
+  ASSERT_FALSE(this->call([&](Store::Done d) { this->s().set_room_info("ops", "Ops \xe2\x80\x94 EU", "", d); }));
+  ASSERT_FALSE(this->call([&](Store::Done d) { this->s().set_room_info("plain", "", "just a topic", d); }));
+  ASSERT_FALSE(this->call([&](Store::Done d) { this->s().set_room_info("gone", "a title", "a topic", d); }));
+  EXPECT_FALSE(this->find("gone"));
+  for (int round = 0; round < 2; ++round) {
+    found = this->find("ops");
+    ASSERT_TRUE(found);
+    EXPECT_EQ(found->title, "Ops \xe2\x80\x94 EU");
+    EXPECT_EQ(found->topic, "");
+    plain = this->find("plain");
+    ASSERT_TRUE(plain);
+    EXPECT_EQ(plain->title, "");
+    EXPECT_EQ(plain->topic, "just a topic");
+    const auto loaded = this->s().load_rooms();
+    auto it = std::find_if(loaded.begin(), loaded.end(), [](const StoredRoom& r) { return r.id == "ops"; });
+    ASSERT_NE(it, loaded.end());
+    EXPECT_EQ(it->title, "Ops \xe2\x80\x94 EU");
+    EXPECT_EQ(it->topic, "");
+    this->reopen();
+  }
+  // A deleted room takes its title with it: a new room of the id starts without one.
+  ASSERT_FALSE(this->call([&](Store::Done d) { this->s().delete_room("ops", d); }));
+  ASSERT_FALSE(this->create(StoredRoom{"ops", 0, 1'700'000'005'000, "cy"}));
+  found = this->find("ops");
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->title, "");
+}
+
 TYPED_TEST(StoreAccess, MembersRolesAndBansChangeAsAskedAndSurviveARestart) {
   ASSERT_FALSE(this->create(private_room("club", "u_ada")));
   ASSERT_FALSE(this->call([&](Store::Done d) {
