@@ -201,7 +201,7 @@ void RoomOwner::finish_join(Shard& owner, OwnedRoom& r, std::string user, Sessio
     if (members.size() < page) members.push_back(u);
   });
   std::string joined = protocol::joined_event(r.id, r.log.last_committed(), members, r.presence.size(), truncated, ref,
-                                              role, r.access.is_private());
+                                              role, r.access.is_private(), r.title, r.topic);
   // `members` shows every presence change so far: the session gets only the later ones of the
   // batch that is waiting (Delivery::flush_presence).
   if (!r.batch.lines.empty()) r.batch.late[who.id] = PresenceBatch::LateJoiner{who, r.batch.starts.size()};

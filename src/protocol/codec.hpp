@@ -28,6 +28,8 @@ enum class RequestType {
   unban,
   set_role,
   dm,
+  update_room,
+  delete_room,
 };
 
 std::string_view type_name(RequestType t) noexcept;
@@ -50,6 +52,10 @@ struct Request {
   std::string user;                     // invite, remove, unban, set_role, dm: the account, by name
   std::string role;                     // set_role: "moderator" or "member"
   bool ban = false;                     // remove: and may not come back
+  // create, update_room: the room's display title and topic; absent (nullopt) leaves it as it is,
+  // "" clears it. Checked by the node (length, UTF-8, something visible).
+  std::optional<std::string> title;
+  std::optional<std::string> topic;
 };
 
 struct RequestError {
