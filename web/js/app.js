@@ -68,6 +68,9 @@ const view = new MessageView({
 
 const roomList = new RoomList({
   list: $('#room-list'),
+  mine: $('#my-room-list'),
+  browse: $('#directory-list'),
+  browseHead: $('#directory-heading'),
   toggle: $('#new-room-toggle'),
   form: $('#create-room-form'),
   input: $('#create-room-name'),
@@ -129,11 +132,21 @@ const settings = new RoomSettings({
   unbanInput: $('#unban-name'),
   membersSection: $('#settings-members-section'),
   members: $('#settings-members'),
+  detailsForm: $('#room-details-form'),
+  titleInput: $('#room-title-input'),
+  topicInput: $('#room-topic-input'),
+  leaveButton: $('#room-leave'),
+  deleteButton: $('#room-delete'),
+  endButtons: $('#room-end-buttons'),
+  deleteConfirm: $('#room-delete-confirm'),
+  deleteYes: $('#room-delete-yes'),
+  deleteNo: $('#room-delete-no'),
   act: (kind, user, options) => moderate(settings.room, kind, user, options),
+  leave: (room) => leaveRoom(room),
 });
 $('#room-settings-open').addEventListener('click', () => {
   if (!active || isDirectRoom(active)) return; // a conversation has no one to invite or remove
-  settings.show(active, client?.roomInfo(active), memberNames(active), me);
+  settings.show(active, client?.roomInfo(active), memberPeople(active), me);
 });
 
 const members = new MemberList({
@@ -220,6 +233,12 @@ function renderHeader() {
   $('#room-private').hidden = !room?.private || direct;
   $('#room-settings-open').hidden = direct;
   $('#room-settings-open').setAttribute('aria-label', active ? `Settings of #${active}` : 'Room settings');
+  // The owner's title beside the id, and the topic under it (update_room).
+  const info = direct ? null : client?.roomInfo(active);
+  $('#room-display-title').textContent = info?.title ?? '';
+  $('#room-display-title').hidden = !info?.title;
+  $('#room-topic').textContent = info?.topic ?? '';
+  $('#room-topic').hidden = !info?.topic;
   const online = room ? room.memberList().filter((m) => m.online).length : 0;
   let sub = `${plural(online, 'member', 'members')} online`;
   if (direct) {
@@ -386,8 +405,18 @@ function relabel(name) {
   renderMembers();
 }
 
-function memberNames(name) {
-  return rooms.get(name)?.memberList().map((m) => m.name) ?? [];
+function memberPeople(name) {
+  return rooms.get(name)?.memberList().map((m) => ({ name: m.name, online: Boolean(m.online) })) ?? [];
+}
+
+// Leave a room (the settings' "Leave room"): out of it, forgotten by this page, still listed if
+// public (the directory), and #general shown if it was.
+async function leaveRoom(name) {
+  if (!name || name === DEFAULT_ROOM) return;
+  try { await client?.leave(name); } catch { /* gone either way: the server forgets a closed session's rooms */ }
+  roomList.forget(name);
+  dropRoom(name);
+  announce(`You left #${name}.`);
 }
 
 // The settings panel's requests, for the room it was opened for.
@@ -396,6 +425,8 @@ function moderate(room, kind, user, options = {}) {
   if (kind === 'invite') return client.invite(room, user);
   if (kind === 'remove') return client.remove(room, user, options);
   if (kind === 'unban') return client.unban(room, user);
+  if (kind === 'update') return client.updateRoom(room, options);
+  if (kind === 'delete') return client.deleteRoom(room);
   return client.setRole(room, user, options.role);
 }
 
@@ -531,7 +562,8 @@ function wire(c) {
     room.joined = true;
     room.private = Boolean(e.private);
     room.role = e.role ?? null;
-    if (room.private) roomList.addRoom(e.room, { private: true });
+    room.title = e.title ?? '';
+    if (room.private || room.role) roomList.addRoom(e.room, { private: room.private, role: room.role });
     room.setMembers(e.members ?? [], me);
     if (e.truncated) room.clearMessages();
     if (!e.resumed) {
@@ -599,6 +631,26 @@ function wire(c) {
     if (e.room === active) typing.render(room);
   });
 
+  // The owner's new title or topic: the lists and the header follow.
+  c.on('room_updated', (e) => {
+    roomList.setInfo(e.room, e);
+    const room = rooms.get(e.room);
+    if (room) room.title = e.title;
+    if (e.room === active) renderHeader();
+    if (settings.isOpen && settings.room === e.room) settings.update(client.roomInfo(e.room), memberPeople(e.room), me);
+    invalidate('rooms');
+  });
+
+  // Invited (told without a ref; the inviter's own answer has one): the room is listed at once.
+  c.on('invited', (e) => {
+    if (e.ref !== undefined || e.user?.toLowerCase() !== me?.toLowerCase()) return;
+    roomList.addRoom(e.room, { private: true, role: 'member' });
+    renderRooms();
+    const text = `You were invited to #${e.room}${e.by ? ` by ${e.by}` : ''}.`;
+    notice(text);
+    announce(text);
+  });
+
   c.on('created', (e) => {
     if (e.direct && isDirectRoom(e.room)) return dms.onCreated(e);
     roomList.addRoom(e.room);
@@ -614,6 +666,7 @@ function wire(c) {
       return;
     }
     if (room?.private || roomList.directory.get(e.room)?.private) roomList.removeRoom(e.room);
+    else roomList.forget(e.room); // a public room: browsable again (unless banned: the next refresh)
     rooms.delete(e.room);
     rememberRooms();
     if (settings.isOpen && settings.room === e.room) settings.hide();
@@ -631,7 +684,9 @@ function wire(c) {
     if (!rooms.has(e.room)) return renderRooms();
     rooms.delete(e.room);
     rememberRooms();
-    notice(isDirectRoom(e.room) ? `The conversation with ${label} was deleted by the server's operator.` : `${label} was deleted by the server's operator.`);
+    if (settings.isOpen && settings.room === e.room) settings.hide();
+    const who = e.by ? (e.by === me ? 'you' : `its owner ${e.by}`) : "the server's operator";
+    notice(isDirectRoom(e.room) ? `The conversation with ${label} was deleted by ${who}.` : `${label} was deleted by ${who}.`);
     if (active === e.room) openRoom(DEFAULT_ROOM);
     else renderRooms();
   });
