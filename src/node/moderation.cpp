@@ -76,9 +76,18 @@ void Moderation::apply(Shard& owner, const protocol::Request& req, Actor actor, 
             return;
           }
           case RequestType::remove: {
-            if (!access.may_act_on(actor.user_id, target_id, RoomAction::remove))
+            // Oneself: leaving for good (a private room's member gives up its place; a public
+            // room's moderator its role). The owner stays (a room keeps its owner: delete it
+            // instead); a conversation keeps its two.
+            if (target_id == actor.user_id) {
+              if (access.is_direct() || ban || access.role_of(actor.user_id) == Role::none)
+                return refuse(actor, errc::forbidden, "you hold no place here to give up");
+              if (access.role_of(actor.user_id) == Role::owner)
+                return refuse(actor, errc::forbidden, "the owner cannot leave the room: delete it instead");
+            } else if (!access.may_act_on(actor.user_id, target_id, RoomAction::remove)) {
               return refuse(actor, errc::forbidden,
                             "only the owner and moderators remove members, and not one of their own role or higher");
+            }
             if (ban && access.is_new(target_id) && access.rows() >= ctx_.limits().max_room_members)
               return refuse(actor, errc::forbidden, "the room holds as many members and bans as it may");
             ctx_.store.remove_member(

@@ -157,7 +157,8 @@ void Requests::handle_frame(Client& s, std::string_view frame) {
   if (req.type == RequestType::join || req.type == RequestType::history || req.type == RequestType::rooms ||
       req.type == RequestType::members || req.type == RequestType::create || req.type == RequestType::invite ||
       req.type == RequestType::remove || req.type == RequestType::unban || req.type == RequestType::set_role ||
-      req.type == RequestType::dm || req.type == RequestType::update_room || req.type == RequestType::delete_room) {
+      req.type == RequestType::dm || req.type == RequestType::update_room || req.type == RequestType::delete_room ||
+      req.type == RequestType::roster) {
     const auto& l = ctx_.limits();
     if (s.in_flight >= l.max_requests_in_flight) {
       shard.metrics().rate_limited.add();
@@ -185,6 +186,7 @@ void Requests::handle_frame(Client& s, std::string_view frame) {
     case RequestType::typing: return do_typing(s, req);
     case RequestType::history: return do_history(s, req);
     case RequestType::members: return do_members(s, req);
+    case RequestType::roster: return do_roster(s, req);
     case RequestType::invite:
     case RequestType::remove:
     case RequestType::unban:
@@ -592,6 +594,17 @@ void Requests::do_members(Client& s, protocol::Request& req) {
   owner.post([this, &owner, room = std::move(req.room), after = std::move(req.after), limit, who = ref_of(s),
               ref = std::move(req.ref),
               user_id = s.user_id]() mutable { owner_.members(owner, room, after, limit, who, ref, user_id); });
+}
+
+void Requests::do_roster(Client& s, protocol::Request& req) {
+  if (!s.find_room(req.room)) return send_error(s, errc::not_joined, req.ref);
+  const std::size_t max = ctx_.limits().members_page;
+  const std::size_t limit = std::clamp<std::uint64_t>(req.limit.value_or(max), 1, max);
+  ++s.in_flight;
+  Shard& owner = ctx_.owner_of(req.room);
+  owner.post([this, &owner, room = std::move(req.room), after = std::move(req.after), limit, who = ref_of(s),
+              ref = std::move(req.ref),
+              user_id = s.user_id]() mutable { owner_.roster(owner, room, after, limit, who, ref, user_id); });
 }
 
 void Requests::replay_held(Client& s) {

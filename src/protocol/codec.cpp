@@ -30,6 +30,7 @@ std::string_view type_name(RequestType t) noexcept {
     case RequestType::set_role: return "set_role";
     case RequestType::update_room: return "update_room";
     case RequestType::delete_room: return "delete_room";
+    case RequestType::roster: return "roster";
     case RequestType::dm: return "dm";
   }
   return "?";
@@ -56,6 +57,7 @@ std::optional<RequestType> lookup_type(std::string_view s) {
       {"dm", RequestType::dm},
       {"update_room", RequestType::update_room},
       {"delete_room", RequestType::delete_room},
+      {"roster", RequestType::roster},
   };
   for (const auto& [name, type] : table)
     if (name == s) return type;
@@ -161,6 +163,7 @@ std::variant<Request, RequestError> parse_request(std::string_view frame) {
       ok = f.string("after", req.after, false) && f.string("q", req.query, false) && f.count("limit", req.limit);
       break;
     case RequestType::members:
+    case RequestType::roster:
       ok = f.string("room", req.room) && f.string("after", req.after, false) && f.count("limit", req.limit);
       break;
     case RequestType::ping: break;

@@ -30,6 +30,7 @@ enum class RequestType {
   dm,
   update_room,
   delete_room,
+  roster,
 };
 
 std::string_view type_name(RequestType t) noexcept;
@@ -45,7 +46,7 @@ struct Request {
   std::optional<std::uint64_t> since;   // join
   std::optional<std::uint64_t> before;  // history
   std::optional<std::uint64_t> limit;   // history, rooms, members
-  std::string after;                    // rooms (a room id), members (a name): the page after it
+  std::string after;                    // rooms (a room id), members (a name), roster (its `next`): the page after it
   std::string query;                    // rooms: only ids that contain it (`q`)
   std::string password;                 // create (a private room's), join (a private room)
   bool private_room = false;            // create (`private`)

@@ -120,6 +120,25 @@ std::string members_event(std::string_view room, std::span<const std::string_vie
   return std::move(w).done();
 }
 
+std::string roster_event(std::string_view room, std::span<const RosterEntry> members, std::string_view next,
+                         std::string_view ref) {
+  std::string list = "[";
+  for (const auto& m : members) {
+    if (list.size() > 1) list.push_back(',');
+    JsonWriter item;
+    item.str("user", m.user);
+    if (!m.role.empty()) item.str("role", m.role);
+    item.boolean("online", m.online);
+    list += std::move(item).done();
+  }
+  list.push_back(']');
+  JsonWriter w("roster");
+  w.str("room", room).raw("members", list);
+  if (!next.empty()) w.str("next", next);
+  with_ref(w, ref);
+  return std::move(w).done();
+}
+
 std::string room_deleted_event(std::string_view room, std::string_view by, std::string_view ref) {
   JsonWriter w("room_deleted");
   w.str("room", room);

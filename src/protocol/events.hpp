@@ -49,6 +49,14 @@ struct RoomSummary {
   std::string_view topic{};  // empty: not sent
 };
 
+// One member in a room's roster: its name, its role (empty: none, not sent) and whether it is in
+// the room now (on any node).
+struct RosterEntry {
+  std::string_view user;
+  std::string_view role{};
+  bool online = false;
+};
+
 // `uid`: the user's id (an account's, stable; a guest's, this connection's).
 std::string welcome_event(std::string_view user, std::string_view uid, std::string_view session,
                           std::int64_t server_time, const WelcomeLimits& limits, std::string_view ref);
@@ -71,6 +79,10 @@ std::string joined_event(std::string_view room, std::uint64_t last_seq, std::spa
 // One page of a room's members, in name order; `next` as for rooms.
 std::string members_event(std::string_view room, std::span<const std::string_view> members, std::string_view next,
                           std::string_view ref);
+// One page of a room's roster: those in it now, then the members who are not, each in name
+// order; `next` as for rooms (an opaque cursor).
+std::string roster_event(std::string_view room, std::span<const RosterEntry> members, std::string_view next,
+                         std::string_view ref);
 std::string left_event(std::string_view room, std::string_view ref);
 // Room access (docs/protocol.md, "Private rooms and moderation"). `removed` goes to the one who
 // removed (with its ref) and to every session of the removed user in the room (without): they

@@ -314,6 +314,9 @@ void SqliteStore::remove_member(std::string room, std::string user_id, bool ban,
 void SqliteStore::unban(std::string room, std::string user_id, Done done) {
   worker_.unban(std::move(room), std::move(user_id), std::move(done));
 }
+void SqliteStore::load_roster(std::string room, std::size_t limit, RosterDone done) {
+  worker_.load_roster(std::move(room), limit, std::move(done));
+}
 void SqliteStore::set_room_info(std::string room, std::string title, std::string topic, Done done) {
   worker_.set_room_info(std::move(room), std::move(title), std::move(topic), std::move(done));
 }

@@ -65,6 +65,13 @@ struct StoredAccess {
   std::vector<std::string> banned;
 };
 
+// A room's member as the room's roster shows it: its account's name (as registered) and role.
+struct StoredRosterEntry {
+  std::string user_id;
+  std::string name;
+  core::Role role = core::Role::member;
+};
+
 // An account. Kept when deleted (messages refer to its id), without its name key and hash.
 struct StoredUser {
   std::string id;               // opaque, stable ("u_..."), never reused
@@ -102,6 +109,7 @@ class Store {
   using FindSessionDone = std::function<void(std::error_code, std::optional<std::pair<StoredSession, StoredUser>>)>;
   using ListSessionsDone = std::function<void(std::error_code, std::vector<StoredSession>)>;
   using AccessDone = std::function<void(std::error_code, StoredAccess)>;
+  using RosterDone = std::function<void(std::error_code, std::vector<StoredRosterEntry>)>;
   // `evicted`: the user's older sessions deleted to keep it within its cap.
   using CreateSessionDone = std::function<void(std::error_code, std::size_t evicted)>;
 
@@ -204,6 +212,9 @@ class Store {
   virtual void remove_member(std::string room, std::string user_id, bool ban, Done done) = 0;
   // Lifts the user's ban (success if there was none).
   virtual void unban(std::string room, std::string user_id, Done done) = 0;
+  // The room's members with their accounts' names, in name order (then id), at most `limit`:
+  // those whose account is deleted, or has no row here (an operator's JWT account), are left out.
+  virtual void load_roster(std::string room, std::size_t limit, RosterDone done) = 0;
   // Sets the room's title and topic (both: the caller passes the ones it keeps). Answered at once
   // like the access calls; success if there is no such room (deleted meanwhile: nothing to show).
   virtual void set_room_info(std::string room, std::string title, std::string topic, Done done) = 0;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <functional>
 #include <optional>
+#include <tuple>
 
 #include "protocol/errc.hpp"
 #include "store_backends.hpp"
@@ -143,6 +144,40 @@ TYPED_TEST(StoreAccess, ARoomsTitleAndTopicAreStoredChangedAndSurviveARestart) {
   found = this->find("ops");
   ASSERT_TRUE(found);
   EXPECT_EQ(found->title, "");
+}
+
+// The roster: a room's members with their accounts' names and roles, in name order, bounded;
+// a deleted account and a member without an account row (an operator's JWT id) are left out.
+TYPED_TEST(StoreAccess, TheRosterNamesTheMembersInNameOrder) {
+  for (const auto& [id, name] :
+       {std::pair<std::string, std::string>{"u_ada", "ada"}, {"u_bob", "Bob"}, {"u_cy", "cy"}, {"u_dee", "dee"}}) {
+    ASSERT_FALSE(this->call([&](Store::Done d) {
+      this->s().create_user(store::StoredUser{id, name, name + "-key", "$argon2id$hash", 1, false}, d);
+    }));
+  }
+  ASSERT_FALSE(this->create(private_room("club", "u_ada")));
+  ASSERT_FALSE(this->call([&](Store::Done d) { this->s().set_member("club", {"u_cy", Role::moderator, 2}, d); }));
+  ASSERT_FALSE(this->call([&](Store::Done d) { this->s().set_member("club", {"u_bob", Role::member, 3}, d); }));
+  ASSERT_FALSE(this->call([&](Store::Done d) { this->s().set_member("club", {"u_dee", Role::member, 4}, d); }));
+  ASSERT_FALSE(this->call([&](Store::Done d) { this->s().set_member("club", {"x_jwt", Role::member, 5}, d); }));
+  ASSERT_FALSE(this->call([&](Store::Done d) { this->s().delete_user("u_dee", d); }));
+  auto roster = [&](std::size_t limit) {
+    auto p = std::make_shared<std::promise<std::vector<store::StoredRosterEntry>>>();
+    auto fut = p->get_future();
+    this->s().load_roster("club", limit, [p](std::error_code ec, std::vector<store::StoredRosterEntry> rows) {
+      EXPECT_FALSE(ec) << ec.message();
+      p->set_value(std::move(rows));
+    });
+    std::vector<std::tuple<std::string, std::string, Role>> out;
+    for (const auto& r : wait_for(fut)) out.emplace_back(r.user_id, r.name, r.role);
+    return out;
+  };
+  // Byte order: "Bob" before "ada".
+  using Row = std::tuple<std::string, std::string, Role>;
+  EXPECT_EQ(roster(100),
+            (std::vector<Row>{
+                {"u_bob", "Bob", Role::member}, {"u_ada", "ada", Role::owner}, {"u_cy", "cy", Role::moderator}}));
+  EXPECT_EQ(roster(2).size(), 2u);
 }
 
 TYPED_TEST(StoreAccess, MembersRolesAndBansChangeAsAskedAndSurviveARestart) {

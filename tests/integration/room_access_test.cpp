@@ -372,6 +372,83 @@ TEST(RoomAccess, OnlyTheOwnerDeletesTheRoom) {
   EXPECT_EQ(u64(fresh, "last_seq"), 0u) << dump(fresh);
 }
 
+// The roster: who is in the room (with roles; a guest without one), then the members who are not,
+// each in name order, in pages; only for those in the room.
+TEST(RoomAccess, TheRosterListsWhoIsInTheRoomThenTheOtherMembers) {
+  ServerProcess server(with_accounts({}));
+  auto ada = account(server, "ada");
+  auto bob = account(server, "bob");
+  auto cy = account(server, "cy");
+  auto eve = account(server, "eve");
+  ASSERT_EQ(type_of(create_private(*ada, "team")), "created");
+  for (const char* who : {"bob", "cy"})
+    ASSERT_EQ(type_of(ada->request({{"type", "invite"}, {"room", "team"}, {"user", who}})), "invited");
+  ASSERT_EQ(type_of(ada->request({{"type", "set_role"}, {"room", "team"}, {"user", "bob"}, {"role", "moderator"}})),
+            "role");
+  ada->join("team");
+  cy->join("team");
+  auto rows = [](const json::object& r) {
+    std::vector<std::string> out;
+    for (const auto& v : r.at("members").as_array()) {
+      const auto& m = v.as_object();
+      out.push_back(std::string(m.at("user").as_string()) + ":" +
+                    (m.contains("role") ? std::string(m.at("role").as_string()) : std::string("-")) + ":" +
+                    (m.at("online").as_bool() ? "online" : "offline"));
+    }
+    return out;
+  };
+  auto all = ada->request({{"type", "roster"}, {"room", "team"}});
+  ASSERT_EQ(type_of(all), "roster") << dump(all);
+  EXPECT_EQ(rows(all), (std::vector<std::string>{"ada:owner:online", "cy:member:online", "bob:moderator:offline"}));
+  EXPECT_FALSE(all.contains("next"));
+  // In pages: the cursor crosses from those in the room to the others.
+  auto first = cy->request({{"type", "roster"}, {"room", "team"}, {"limit", 2}});
+  EXPECT_EQ(rows(first), (std::vector<std::string>{"ada:owner:online", "cy:member:online"}));
+  auto second = cy->request({{"type", "roster"}, {"room", "team"}, {"limit", 2}, {"after", str(first, "next")}});
+  EXPECT_EQ(rows(second), (std::vector<std::string>{"bob:moderator:offline"})) << dump(second);
+  EXPECT_FALSE(second.contains("next"));
+  // bob arrives: online now, in name order among those in the room.
+  bob->join("team");
+  EXPECT_EQ(rows(ada->request({{"type", "roster"}, {"room", "team"}})),
+            (std::vector<std::string>{"ada:owner:online", "bob:moderator:online", "cy:member:online"}));
+  // Only from within the room.
+  expect_error(*eve, {{"type", "roster"}, {"room", "team"}}, "not_joined");
+  // A public room: a guest in it is listed without a role.
+  ASSERT_EQ(type_of(ada->create("agora")), "created");
+  ada->join("agora");
+  WsClient guest(server.port());
+  guest.hello("dora");
+  guest.join("agora");
+  EXPECT_EQ(rows(guest.request({{"type", "roster"}, {"room", "agora"}})),
+            (std::vector<std::string>{"ada:owner:online", "dora:-:online"}));
+}
+
+// Leaving for good: a member removes themselves (every session of theirs is out, and only an
+// invitation brings them back); the owner cannot, nor can anyone ban themselves.
+TEST(RoomAccess, AMemberLeavesForGoodButTheOwnerCannot) {
+  ServerProcess server(with_accounts({}));
+  auto ada = account(server, "ada");
+  auto bob = account(server, "bob");
+  ASSERT_EQ(type_of(create_private(*ada, "team")), "created");
+  ASSERT_EQ(type_of(ada->request({{"type", "invite"}, {"room", "team"}, {"user", "bob"}})), "invited");
+  ada->join("team");
+  bob->join("team");
+  expect_error(*ada, {{"type", "remove"}, {"room", "team"}, {"user", "ada"}}, "forbidden");
+  expect_error(*bob, {{"type", "remove"}, {"room", "team"}, {"user", "bob"}, {"ban", true}}, "forbidden");
+  bob->clear();
+  auto left = bob->request({{"type", "remove"}, {"room", "team"}, {"user", "bob"}});
+  ASSERT_EQ(type_of(left), "removed") << dump(left);
+  EXPECT_EQ(str(left, "by"), "bob");
+  ASSERT_TRUE(bob->wait_for("removed", [](const json::object& e) { return !e.contains("ref"); }));
+  expect_error(*bob, {{"type", "send"}, {"room", "team"}, {"cid", "b1"}, {"text", "still here?"}}, "not_joined");
+  expect_error(*bob, {{"type", "join"}, {"room", "team"}}, "forbidden");
+  EXPECT_FALSE(listed(*bob).contains("team"));
+  // Not a member any more: nothing left to give up.
+  expect_error(*bob, {{"type", "remove"}, {"room", "team"}, {"user", "bob"}}, "forbidden");
+  ASSERT_EQ(type_of(ada->request({{"type", "invite"}, {"room", "team"}, {"user", "bob"}})), "invited");
+  EXPECT_EQ(type_of(bob->join("team")), "joined");
+}
+
 // An invited user's open sessions hear of it at once, so that their room list shows the room.
 TEST(RoomAccess, AnInvitedUsersSessionsHearOfIt) {
   ServerProcess server(with_accounts({}));

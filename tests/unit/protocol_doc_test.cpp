@@ -248,6 +248,12 @@ std::optional<std::string> encode_like(const json::object& o) {
     for (const auto& m : o.at("members").as_array()) members.push_back(m.as_string());
     return p::members_event(str(o, "room"), members, o.contains("next") ? str(o, "next") : std::string_view(), ref);
   }
+  if (type == "roster") {
+    std::vector<p::RosterEntry> members;
+    for (const auto& m : o.at("members").as_array())
+      members.push_back({str(m.as_object(), "user"), opt(m.as_object(), "role"), flag(m.as_object(), "online")});
+    return p::roster_event(str(o, "room"), members, opt(o, "next"), ref);
+  }
   if (type == "left") return p::left_event(str(o, "room"), ref);
   if (type == "removed")
     return p::removed_event(str(o, "room"), str(o, "user"), o.contains("by") ? str(o, "by") : std::string_view(),
@@ -294,9 +300,9 @@ TEST_F(ProtocolDoc, ServerExamplesAreWhatTheirEncodersWrite) {
     types.insert(std::string(v.at("type").as_string()));
   }
   // Every event type the server sends has an example.
-  for (const char* type : {"welcome", "pong",    "rooms",    "created",  "room_deleted", "joined",      "members",
-                           "left",    "ack",     "message",  "presence", "typing",       "history",     "error",
-                           "removed", "invited", "unbanned", "role",     "dm",           "room_updated"})
+  for (const char* type : {"welcome", "pong",    "rooms",    "created",  "room_deleted", "joined",       "members",
+                           "left",    "ack",     "message",  "presence", "typing",       "history",      "error",
+                           "removed", "invited", "unbanned", "role",     "dm",           "room_updated", "roster"})
     EXPECT_TRUE(types.count(type)) << "docs/protocol.md has no example of " << type;
 }
 
