@@ -167,6 +167,11 @@ test('invite, remove (ban), unban, set_role: the requests and their answers; the
     assert.equal(got.type, answer.type);
   }
   assert.deepEqual(client.joinedRooms(), ['vault'], 'removing someone else keeps the room');
+  // The roster, a page at a time.
+  const roster = client.roster('vault', { after: '+ada', limit: 1 });
+  assert.deepEqual(ws.sent.at(-1), { type: 'roster', room: 'vault', after: '+ada', limit: 1, ref: ws.sent.at(-1).ref });
+  ws.receive({ type: 'roster', room: 'vault', members: [{ user: 'eve', role: 'moderator', online: false }], ref: ws.sent.at(-1).ref });
+  assert.deepEqual(await roster, { members: [{ user: 'eve', role: 'moderator', online: false }], next: null });
   // room_updated (the owner's answer, or another member's broadcast) is what roomInfo tells.
   ws.receive({ type: 'room_updated', room: 'vault', title: 'The Vault', topic: 'gold only' });
   assert.deepEqual(client.roomInfo('vault'), { private: true, role: 'owner', title: 'The Vault', topic: 'gold only' });

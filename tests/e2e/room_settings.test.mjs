@@ -81,6 +81,8 @@ test('the owner sets a topic, removes a member and deletes the room; a member le
   const bobSettings = await openSettings(bob, 'team');
   assert.equal(await bobSettings.getByLabel('Title').isVisible(), false);
   assert.equal(await bobSettings.getByRole('button', { name: 'Delete room…' }).isVisible(), false);
+  // The roster: ada is the owner, and in the room.
+  await bobSettings.locator('li[data-user="ada"]', { hasText: 'owner' }).waitFor();
   await bobSettings.locator('li[data-user="ada"]', { hasText: 'online' }).waitFor();
   await bobSettings.getByRole('button', { name: 'Close room settings' }).click();
 
@@ -96,6 +98,10 @@ test('the owner sets a topic, removes a member and deletes the room; a member le
 
   // Invited again, bob opens it again; then the owner deletes it, and it leaves bob's list.
   await invite(ada, 'team', 'bob');
+  // Invited but not in it yet: the roster lists bob as an offline member.
+  settings = await openSettings(ada, 'team');
+  await settings.locator('li.offline[data-user="bob"]').waitFor();
+  await settings.getByRole('button', { name: 'Close room settings' }).click();
   await bob.locator('#my-room-list button[data-room="team"]').click();
   await bob.locator('#room-name', { hasText: /^team$/ }).waitFor();
   await send(bob, 'back again');
@@ -130,6 +136,19 @@ test('the owner sets a topic, removes a member and deletes the room; a member le
   await waitConnected(bob);
   await bob.locator('#directory-list button[data-room="lobby"]').waitFor();
   assert.deepEqual(await bob.evaluate(() => window.parley.client.joinedRooms()), ['general']);
+
+  // Leaving a private room is for good: bob gives up his place, the room leaves his list, and
+  // the owner's roster no longer has him.
+  await createRoom(ada, 'side', { private: true });
+  await invite(ada, 'side', 'bob');
+  await bob.locator('#my-room-list button[data-room="side"]').click();
+  await bob.locator('#room-name', { hasText: /^side$/ }).waitFor();
+  const sideSettings = await openSettings(bob, 'side');
+  await sideSettings.getByRole('button', { name: 'Leave room' }).click();
+  await bob.locator('#room-notice', { hasText: 'You left #side.' }).waitFor();
+  await bob.locator('#room-list button[data-room="side"]').waitFor({ state: 'detached' });
+  const adaSide = await openSettings(ada, 'side');
+  await adaSide.getByText('No one else is here.').waitFor();
   assert.deepEqual(ada.errors, []);
   assert.deepEqual(bob.errors, []);
 });

@@ -17,7 +17,7 @@ import { plural, sameSender } from './ui/format.js';
 import { showJoin, validateName, rememberJoinError, pendingJoinError } from './ui/join.js';
 import { PasswordPrompt } from './ui/password-prompt.js';
 import { RoomSettings } from './ui/room-settings.js';
-import { removalNotice, needsPassword, joinErrorText } from './moderation.js';
+import { removalNotice, needsPassword, joinErrorText, actionErrorText } from './moderation.js';
 import { isDirectRoom, canMessage } from './direct.js';
 import * as account from './account.js';
 
@@ -146,8 +146,27 @@ const settings = new RoomSettings({
 });
 $('#room-settings-open').addEventListener('click', () => {
   if (!active || isDirectRoom(active)) return; // a conversation has no one to invite or remove
-  settings.show(active, client?.roomInfo(active), memberPeople(active), me);
+  const room = active;
+  settings.show(room, client?.roomInfo(room), memberPeople(room), me);
+  loadRoster(room);
 });
+
+// The settings' member list from the server's roster (offline members and roles included), a
+// few pages at most; until it answers, the members this page knows.
+const ROSTER_PAGES = 10;
+async function loadRoster(room) {
+  const all = [];
+  let after;
+  try {
+    for (let i = 0; i < ROSTER_PAGES; i++) {
+      const page = await client.roster(room, { after });
+      all.push(...page.members);
+      if (!page.next) break;
+      after = page.next;
+    }
+  } catch { return; /* not joined yet, or not connected: the page's own list stays */ }
+  if (settings.isOpen && settings.room === room) settings.setRoster(all);
+}
 
 const members = new MemberList({
   list: $('#member-list'),
@@ -413,6 +432,13 @@ function memberPeople(name) {
 // public (the directory), and #general shown if it was.
 async function leaveRoom(name) {
   if (!name || name === DEFAULT_ROOM) return;
+  // A private room's member (not its owner) gives up its place for good: the server takes every
+  // session of theirs out, and the `removed` event says "You left" and lets the room go.
+  const info = client?.roomInfo(name);
+  if (info?.private && info.role && info.role !== 'owner') {
+    try { await client.remove(name, me); } catch (err) { notice(actionErrorText(err)); }
+    return;
+  }
   try { await client?.leave(name); } catch { /* gone either way: the server forgets a closed session's rooms */ }
   roomList.forget(name);
   dropRoom(name);

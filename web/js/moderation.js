@@ -36,6 +36,7 @@ export function roleSentence(room, role) {
 
 /** The notice for this user's own removal (the `removed` event, self). */
 export function removalNotice(evt) {
+  if (evt.by && evt.by.toLowerCase() === evt.user?.toLowerCase()) return `You left #${evt.room}.`;
   const how = evt.banned ? 'banned from' : 'removed from';
   return `You were ${how} #${evt.room}${evt.by ? ` by ${evt.by}` : ''}.`;
 }

@@ -491,6 +491,18 @@ export class ParleyClient {
   }
 
   /**
+   * One page of a joined room's roster: {members: [{user, role?, online}], next} — those in it
+   * now, then its members who are not, each in name order, with their roles.
+   */
+  async roster(room, { after, limit } = {}) {
+    const req = { type: 'roster', room };
+    if (after) req.after = after;
+    if (limit) req.limit = limit;
+    const reply = await this.request(req);
+    return { members: reply.members ?? [], next: reply.next ?? null };
+  }
+
+  /**
    * Create a room (does not join it). `private`: listed to and joined by its members only (an
    * account's; a guest is refused with forbidden); `password`: with one (8 characters or more)
    * an account joins with it, without one by invitation only.

@@ -120,6 +120,17 @@ export class RoomSettings {
     this._renderMembers();
   }
 
+  /**
+   * The server's roster ([{user, role, online}], those in the room first): who is listed, with
+   * the roles the server says (the roles this page gave stay until then).
+   */
+  setRoster(entries) {
+    this.people = entries.map((m) => ({ name: m.user, online: Boolean(m.online) }));
+    this.names = this.people.map((p) => p.name);
+    for (const m of entries) if (m.role) this.roles.set(m.user, m.role);
+    this._renderMembers();
+  }
+
   _renderTitle() {
     const t = this.info?.title;
     this.title.textContent = t ? `Settings of ${t} (#${this.room})` : `Settings of #${this.room}`;
@@ -170,7 +181,9 @@ export class RoomSettings {
         h('span', { class: 'member-name' }, user),
         theirs && theirs !== 'member' ? h('span', { class: 'role-tag' }, ROLE_LABELS[theirs].toLowerCase()) : null,
         h('span', { class: 'presence-tag' }, online ? 'online' : 'offline'));
-      if (!canModerate(role)) return row;
+      // Nothing to offer on a role as high as one's own (the server would refuse it).
+      const rank = { owner: 3, moderator: 2 };
+      if (!canModerate(role) || (rank[theirs] ?? 1) >= rank[role]) return row;
       const c = this.confirming;
       if (c && c.user === user) {
         const verb = c.ban ? 'Ban' : 'Remove';
