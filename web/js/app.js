@@ -663,7 +663,8 @@ function wire(c) {
     const room = rooms.get(e.room);
     if (room) room.title = e.title;
     if (e.room === active) renderHeader();
-    if (settings.isOpen && settings.room === e.room) settings.update(client.roomInfo(e.room), memberPeople(e.room), me);
+    // The open settings keep the roster they show (offline members too); their title follows.
+    if (settings.isOpen && settings.room === e.room) settings.update(client.roomInfo(e.room), settings.people, me);
     invalidate('rooms');
   });
 

@@ -78,7 +78,7 @@ export class RoomSettings {
 
   get isOpen() { return this.dialog.open; }
 
-  /** Open for a room: info = client.roomInfo(room) ({private, role}), names = its members. */
+  /** Open for a room: info = client.roomInfo(room) ({private, role, title, topic}), names = its members. */
   show(room, info, names, me) {
     this.returnFocus = document.activeElement;
     if (this.room !== room) this.roles.clear();
