@@ -52,7 +52,8 @@ bool RoomAccess::may(const std::string& user_id, RoomAction action) const {
     case RoomAction::join: return !is_private() || role >= Role::member;
     case RoomAction::invite: return kind_ == RoomKind::private_room && role >= Role::member;
     case RoomAction::remove: return role >= Role::moderator;
-    case RoomAction::set_role: return role == Role::owner;
+    case RoomAction::set_role:
+    case RoomAction::configure: return role == Role::owner;
   }
   return false;
 }

@@ -33,11 +33,12 @@ bool is_account_id(std::string_view user_id) noexcept;
 inline bool is_direct_room_id(std::string_view room) noexcept { return room.starts_with("dm-"); }
 
 enum class RoomAction : std::uint8_t {
-  see,       // listed in `rooms`, told of by `created`
-  join,      // join, and so send, typing, history and members while joined
-  invite,    // make an account a member (private rooms)
-  remove,    // kick a member of a lower role (and ban: the same right)
-  set_role,  // make a member a moderator or a moderator a member
+  see,        // listed in `rooms`, told of by `created`
+  join,       // join, and so send, typing, history and members while joined
+  invite,     // make an account a member (private rooms)
+  remove,     // kick a member of a lower role (and ban: the same right)
+  set_role,   // make a member a moderator or a moderator a member
+  configure,  // rename, set the topic, delete the room: its owner's alone
 };
 
 class RoomAccess {

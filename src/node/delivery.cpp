@@ -62,8 +62,9 @@ void Delivery::fan_out(Outbox& out, OwnedRoom& r, const core::EventPtr& event, s
     if (r.shard_members[i] > 0) out.deliver(i, r.id, event, except, arrived_ns);
 }
 
-void Delivery::tell_created(const std::string& room, const std::string& by, std::uint64_t except) {
-  auto event = std::make_shared<const std::string>(protocol::created_event(room, by, {}));
+void Delivery::tell_created(const std::string& room, const std::string& by, std::uint64_t except,
+                            const std::string& title, const std::string& topic) {
+  auto event = std::make_shared<const std::string>(protocol::created_event(room, by, {}, false, false, title, topic));
   for (auto& sh : ctx_.shards) {
     Shard* shard = sh.get();
     shard->post([shard, event, except] {
@@ -88,17 +89,24 @@ void Delivery::tell_users(std::string event, std::vector<std::string> user_ids, 
   }
 }
 
-void Delivery::tell_deleted(const std::string& room) {
-  auto event = std::make_shared<const std::string>(protocol::room_deleted_event(room));
+void Delivery::tell_deleted(const std::string& room, const std::string& by, std::uint64_t except,
+                            std::shared_ptr<const core::RoomAccess> access) {
+  auto event = std::make_shared<const std::string>(protocol::room_deleted_event(room, by));
   for (auto& sh : ctx_.shards) {
     Shard* shard = sh.get();
-    shard->post([shard, room, event] {
+    shard->post([shard, room, event, except, access] {
+      std::vector<const Client*> in_room;
       for (hub::Member* m : shard->hub().remove_room(room)) {
-        auto& rooms = static_cast<Client*>(m)->rooms;
-        std::erase_if(rooms, [&](const Client::JoinedRoom& j) { return j.room == room; });
+        auto* c = static_cast<Client*>(m);
+        std::erase_if(c->rooms, [&](const Client::JoinedRoom& j) { return j.room == room; });
+        in_room.push_back(c);
       }
       shard->for_each_client([&](Client& s) {
-        if (!s.user.empty()) s.send(*event);
+        if (s.user.empty() || s.id() == except) return;
+        if (access && access->is_private() && !access->may(s.user_id, core::RoomAction::see) &&
+            std::find(in_room.begin(), in_room.end(), &s) == in_room.end())
+          return;
+        s.send(*event);
       });
     });
   }

@@ -6,10 +6,12 @@
 // event through the hub (appended to its queue, written at the end of the turn), a reply goes to
 // its one session, and the answer to a join goes back to the session side (Requests).
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "core/room_access.hpp"
 #include "core/room_log.hpp"
 #include "node/context.hpp"
 #include "node/outbox.hpp"
@@ -46,12 +48,16 @@ class Delivery {
   void broadcast_message(Outbox& out, OwnedRoom& r, const core::RoomLog::Entry& e) {
     broadcast(out, r, e.event, 0, e.message.arrived_ns);
   }
-  // `created` to every welcomed session of this node but `except`.
-  void tell_created(const std::string& room, const std::string& by, std::uint64_t except);
+  // `created` to every welcomed session of this node but `except` (with the room's title and topic).
+  void tell_created(const std::string& room, const std::string& by, std::uint64_t except, const std::string& title = {},
+                    const std::string& topic = {});
   // `event` (a `created`) to every session of this node whose user is one of `user_ids`, but `except`.
   void tell_users(std::string event, std::vector<std::string> user_ids, std::uint64_t except);
-  // `room_deleted` to every welcomed session of this node; its members are out of it.
-  void tell_deleted(const std::string& room);
+  // `room_deleted` (by its owner `by`, or the operator: empty) to every welcomed session of this
+  // node but `except` (answered on its own), and, for a private room or a conversation, only to
+  // those `access` lets see it (a stranger does not learn that it existed); its members are out of it.
+  void tell_deleted(const std::string& room, const std::string& by, std::uint64_t except,
+                    std::shared_ptr<const core::RoomAccess> access);
 
   // Presence batches: a change of the room's members waits, with the others of the next
   // rooms.presence_batch_ms, and goes to every member as one shared buffer (one write each).

@@ -63,18 +63,31 @@ void Moderation::apply(Shard& owner, const protocol::Request& req, Actor actor, 
                                     owner.post([this, &owner, room, actor, target_id, target_name, ec] {
                                       OwnedRoom* r = owner.find_owned(room);
                                       if (!r || ec) return refuse(actor, r ? errc::store_failed : errc::no_such_room);
-                                      if (r->access.role_of(target_id) == Role::none && !r->access.banned(target_id))
-                                        r->access.set_role(target_id, Role::member);
+                                      const bool fresh =
+                                          r->access.role_of(target_id) == Role::none && !r->access.banned(target_id);
+                                      if (fresh) r->access.set_role(target_id, Role::member);
                                       owner_.access_changed(*r, target_id);
                                       answer(actor, protocol::invited_event(room, target_name, actor.ref));
+                                      // The invitee's open sessions list the room at once (on other
+                                      // nodes: on_access_changed).
+                                      if (fresh) tell_invited(room, target_id, actor.name);
                                     });
                                   });
             return;
           }
           case RequestType::remove: {
-            if (!access.may_act_on(actor.user_id, target_id, RoomAction::remove))
+            // Oneself: leaving for good (a private room's member gives up its place; a public
+            // room's moderator its role). The owner stays (a room keeps its owner: delete it
+            // instead); a conversation keeps its two.
+            if (target_id == actor.user_id) {
+              if (access.is_direct() || ban || access.role_of(actor.user_id) == Role::none)
+                return refuse(actor, errc::forbidden, "you hold no place here to give up");
+              if (access.role_of(actor.user_id) == Role::owner)
+                return refuse(actor, errc::forbidden, "the owner cannot leave the room: delete it instead");
+            } else if (!access.may_act_on(actor.user_id, target_id, RoomAction::remove)) {
               return refuse(actor, errc::forbidden,
                             "only the owner and moderators remove members, and not one of their own role or higher");
+            }
             if (ban && access.is_new(target_id) && access.rows() >= ctx_.limits().max_room_members)
               return refuse(actor, errc::forbidden, "the room holds as many members and bans as it may");
             ctx_.store.remove_member(
@@ -138,10 +151,72 @@ void Moderation::apply(Shard& owner, const protocol::Request& req, Actor actor, 
       });
 }
 
+void Moderation::configure(Shard& owner, const protocol::Request& req, Actor actor) {
+  actor.owner = &owner;
+  rooms_.with_room(owner, req.room, [this, &owner, req, actor = std::move(actor)](OwnedRoom* r, errc missing) mutable {
+    if (!r) return refuse(actor, missing);
+    if (r->state != OwnedRoom::State::ready) return refuse(actor, errc::store_failed);
+    if (!r->access.may(actor.user_id, RoomAction::see))
+      return refuse(actor, errc::forbidden, "not a member of this room");
+    if (!r->access.may(actor.user_id, RoomAction::configure))
+      return refuse(actor, errc::forbidden,
+                    r->access.is_direct() ? "a direct conversation has no owner"
+                                          : "only the room's owner renames it, sets its topic or deletes it");
+    const std::string room = r->id;
+    if (req.type == RequestType::delete_room) {
+      // The operator's path (RoomDirectory::remove): the same refusals (in a cluster: not yet), and
+      // every session that may see the room hears room_deleted, the owner's with its ref.
+      const std::string by = actor.name;
+      return rooms_.remove(
+          owner, room,
+          [this, room, actor](std::error_code ec, const std::string& message) {
+            if (ec) return refuse(actor, static_cast<errc>(ec.value()), message);
+            answer(actor, protocol::room_deleted_event(room, actor.name, actor.ref));
+          },
+          by, actor.who.id);
+    }
+    std::string title = req.title.value_or(r->title), topic = req.topic.value_or(r->topic);
+    ctx_.store.set_room_info(room, title, topic, [this, &owner, room, title, topic, actor](std::error_code ec) {
+      owner.post([this, &owner, room, title, topic, actor, ec] {
+        OwnedRoom* r = owner.find_owned(room);
+        if (!r || ec) return refuse(actor, r ? errc::store_failed : errc::no_such_room);
+        r->title = title;
+        r->topic = topic;
+        // The room's members here hear it (the owner with its ref, not twice); other nodes read
+        // the room again and tell theirs (an access announcement without a user).
+        Outbox out(ctx_.shard_count());
+        delivery_.broadcast(
+            out, *r,
+            std::make_shared<const std::string>(protocol::room_updated_event(room, title, topic, actor.name, {})),
+            actor.who.id);
+        delivery_.dispatch(out);
+        if (ctx_.broker) ctx_.broker->announce_access(room, {});
+        answer(actor, protocol::room_updated_event(room, title, topic, actor.name, actor.ref));
+      });
+    });
+  });
+}
+
 void Moderation::on_access_changed(Shard& owner, const std::string& room, const std::string& user_id) {
   OwnedRoom* r = owner.find_owned(room);
   if (!r) return;
-  rooms_.refresh_access(owner, room, [this, room, user_id](OwnedRoom* r) {
+  if (user_id.empty()) {
+    // The title or topic: read again, and told to the members here as they are now.
+    return rooms_.refresh_access(owner, room, [this, room](OwnedRoom* r) {
+      if (!r) return;
+      Outbox out(ctx_.shard_count());
+      delivery_.broadcast(
+          out, *r, std::make_shared<const std::string>(protocol::room_updated_event(room, r->title, r->topic, {}, {})));
+      delivery_.dispatch(out);
+    });
+  }
+  // A member now who was none before (as far as this node knew: a room whose access it had not
+  // read yet tells nobody) has been invited, or joined with the password elsewhere.
+  const bool was_member = !r->access_known || r->access.role_of(user_id) != Role::none;
+  rooms_.refresh_access(owner, room, [this, room, user_id, was_member](OwnedRoom* r) {
+    if (r && !was_member && r->access.kind() == core::RoomKind::private_room &&
+        r->access.role_of(user_id) != Role::none)
+      return tell_invited(room, user_id, {});
     if (!r || r->access.may(user_id, RoomAction::join)) return;
     const bool banned = r->access.banned(user_id);
     take_out_where(
@@ -157,6 +232,17 @@ void Moderation::recheck_all(Shard& owner) {
   for (const auto& room : rooms) {
     rooms_.refresh_access(owner, room, [this, room](OwnedRoom* r) {
       if (r) take_out_unwelcome(room, r->access);
+    });
+  }
+}
+
+void Moderation::tell_invited(const std::string& room, const std::string& user_id, const std::string& by) {
+  for (auto& sh : ctx_.shards) {
+    Shard* shard = sh.get();
+    shard->post([shard, room, user_id, by] {
+      shard->for_each_client([&](Client& s) {
+        if (s.user_id == user_id) s.send(protocol::invited_event(room, s.user, {}, by));
+      });
     });
   }
 }

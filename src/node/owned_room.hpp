@@ -102,6 +102,7 @@ struct OwnedRoom {
   core::RoomAccess access;
   bool access_known = true;
   std::string peers;              // a direct conversation's two accounts (store::StoredRoom::peers)
+  std::string title, topic;       // what members see of it beside its id (update_room; "": none)
   std::int64_t last_used_ms = 0;  // the last request for it (RoomDirectory::unload_idle)
   core::RoomLog log;
   // Members: this node's sessions, and in cluster mode every node's (see ClusterPresence).
@@ -128,12 +129,14 @@ struct OwnedRoom {
     return n;
   }
 
-  // The room's access as the store has it (kind, password, members, bans).
+  // The room's access as the store has it (kind, password, members, bans), and its title and topic.
   void set_access(const store::StoredRoom& stored) {
     access = core::RoomAccess(stored.kind, stored.password_hash);
     for (const auto& m : stored.members) access.set_role(m.user_id, m.role);
     for (const auto& b : stored.banned) access.ban(b);
     peers = stored.peers;
+    title = stored.title;
+    topic = stored.topic;
     access_known = true;
   }
 

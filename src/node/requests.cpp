@@ -37,6 +37,32 @@ std::string retry_after(std::int64_t ms) { return "\"retry_after_ms\":" + std::t
 constexpr std::size_t max_held = 64;
 constexpr std::size_t max_held_bytes = std::size_t{256} * 1024;
 
+// A room's title and topic: at most these many characters (code points), and as texts are: valid
+// UTF-8, no control characters (one line; NUL cannot be stored in PostgreSQL), and, unless empty
+// (which clears it), something to see (not only spaces or invisible characters).
+constexpr std::size_t max_title_length = 64;
+constexpr std::size_t max_topic_length = 256;
+
+// Why `text` cannot be a room's `what` (empty: it can).
+std::string room_text_problem(std::string_view text, std::size_t max, std::string_view what) {
+  if (!protocol::is_valid_utf8(text)) return std::string(what) + " is not valid UTF-8";
+  if (std::any_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
+    return std::string(what) + " must be one line, without control characters";
+  if (!text.empty() && !core::visible_text(text)) return std::string(what) + " has nothing to see";
+  if (protocol::utf8_length(text) > max)
+    return std::string(what) + " is longer than " + std::to_string(max) + " characters";
+  return {};
+}
+
+// The problem with a request's title and topic, if any (absent ones are fine).
+std::string title_topic_problem(const protocol::Request& req) {
+  if (req.title) {
+    if (auto why = room_text_problem(*req.title, max_title_length, "the title"); !why.empty()) return why;
+  }
+  if (req.topic) return room_text_problem(*req.topic, max_topic_length, "the topic");
+  return {};
+}
+
 // Whether `id` contains `lower` (lower-case ASCII) in any case: room ids are ASCII.
 bool contains_folded(std::string_view id, std::string_view lower) {
   if (lower.size() > id.size()) return false;
@@ -131,7 +157,8 @@ void Requests::handle_frame(Client& s, std::string_view frame) {
   if (req.type == RequestType::join || req.type == RequestType::history || req.type == RequestType::rooms ||
       req.type == RequestType::members || req.type == RequestType::create || req.type == RequestType::invite ||
       req.type == RequestType::remove || req.type == RequestType::unban || req.type == RequestType::set_role ||
-      req.type == RequestType::dm) {
+      req.type == RequestType::dm || req.type == RequestType::update_room || req.type == RequestType::delete_room ||
+      req.type == RequestType::roster) {
     const auto& l = ctx_.limits();
     if (s.in_flight >= l.max_requests_in_flight) {
       shard.metrics().rate_limited.add();
@@ -159,11 +186,14 @@ void Requests::handle_frame(Client& s, std::string_view frame) {
     case RequestType::typing: return do_typing(s, req);
     case RequestType::history: return do_history(s, req);
     case RequestType::members: return do_members(s, req);
+    case RequestType::roster: return do_roster(s, req);
     case RequestType::invite:
     case RequestType::remove:
     case RequestType::unban:
     case RequestType::set_role: return do_moderate(s, req);
     case RequestType::dm: return do_dm(s, req);
+    case RequestType::update_room:
+    case RequestType::delete_room: return do_configure(s, req);
     case RequestType::ping: return;
   }
 }
@@ -267,6 +297,8 @@ void Requests::do_rooms(Client& s, protocol::Request& req) {
     bool private_room;
     bool direct;
     std::string with;
+    std::string_view role;  // a static name (core::role_name)
+    std::string title, topic;
   };
   struct Gather {
     unsigned pending;
@@ -295,8 +327,12 @@ void Requests::do_rooms(Client& s, protocol::Request& req) {
         // banned from it, a room whose access is not read yet to nobody.
         if (!r->access_known || !r->access.may(*user_id, core::RoomAction::see)) continue;
         if (!q->empty() && !contains_folded(id, *q)) continue;
-        mine.push_back(Summary{id, r->presence.size(), r->last_seq(), r->access.is_private(), r->access.is_direct(),
-                               r->access.is_direct() ? r->peer_of(*user_id) : std::string()});
+        mine.push_back(
+            Summary{id, r->presence.size(), r->last_seq(), r->access.is_private(), r->access.is_direct(),
+                    r->access.is_direct() ? r->peer_of(*user_id) : std::string(),
+                    // A conversation's two have no roles to show.
+                    r->access.is_direct() ? std::string_view() : core::role_name(r->access.role_of(*user_id)), r->title,
+                    r->topic});
       }
       // Only a page (and one more, to know there is a next page) leaves the shard.
       if (mine.size() > page + 1) {
@@ -316,7 +352,8 @@ void Requests::do_rooms(Client& s, protocol::Request& req) {
           std::vector<protocol::RoomSummary> list;
           list.reserve(g->rooms.size());
           for (const auto& r : g->rooms)
-            list.push_back(protocol::RoomSummary{r.room, r.members, r.last_seq, r.private_room, r.direct, r.with});
+            list.push_back(protocol::RoomSummary{r.room, r.members, r.last_seq, r.private_room, r.direct, r.with,
+                                                 r.role, r.title, r.topic});
           if (Client* target = home.find_client(g->who.id)) {
             if (target->in_flight > 0) --target->in_flight;
             target->send(protocol::rooms_event(list, next, g->ref));
@@ -348,6 +385,7 @@ void Requests::do_create(Client& s, protocol::Request& req) {
     return send_error(s, errc::bad_request, req.ref, "only a private room has a password");
   if (core::is_direct_room_id(req.room))
     return send_error(s, errc::bad_room, req.ref, "ids starting with dm- are direct conversations' (see dm)");
+  if (auto why = title_topic_problem(req); !why.empty()) return send_error(s, errc::bad_request, req.ref, why);
   // Room creations are budgeted per address and per user (limits.room_create_rate), and rooms in
   // all (limits.max_rooms, checked by the owner): a room is a lasting cost.
   const std::int64_t now = ctx_.now_ms();
@@ -362,6 +400,8 @@ void Requests::do_create(Client& s, protocol::Request& req) {
   ++s.in_flight;
   store::StoredRoom spec{.id = std::move(req.room), .created_by = s.user};
   spec.kind = req.private_room ? core::RoomKind::private_room : core::RoomKind::public_room;
+  spec.title = req.title.value_or(std::string());
+  spec.topic = req.topic.value_or(std::string());
   // An account's room has an owner (who may moderate it); a guest's public room has none.
   if (account) spec.owner_id = s.user_id;
   auto create = [this, who = ref_of(s), ref = req.ref](store::StoredRoom spec) mutable {
@@ -455,6 +495,21 @@ void Requests::do_moderate(Client& s, protocol::Request& req) {
       });
 }
 
+void Requests::do_configure(Client& s, protocol::Request& req) {
+  // Only an owner may, and only accounts own rooms: a guest is refused here, without a post.
+  if (!core::is_account_id(s.user_id)) return send_error(s, errc::forbidden, req.ref, "sign in to manage a room");
+  if (req.type == RequestType::update_room) {
+    if (!req.title && !req.topic) return send_error(s, errc::bad_request, req.ref, "give a title, a topic or both");
+    if (auto why = title_topic_problem(req); !why.empty()) return send_error(s, errc::bad_request, req.ref, why);
+  }
+  ++s.in_flight;
+  Actor actor{s.user_id, s.user, ref_of(s), req.ref};
+  Shard& owner = ctx_.owner_of(req.room);
+  owner.post([this, &owner, req = std::move(req), actor = std::move(actor)]() mutable {
+    moderation_.configure(owner, req, std::move(actor));
+  });
+}
+
 void Requests::do_leave(Client& s, protocol::Request& req) {
   auto it = std::find_if(s.rooms.begin(), s.rooms.end(), [&](const auto& r) { return r.room == req.room; });
   if (it == s.rooms.end()) return send_error(s, errc::not_joined, req.ref);
@@ -539,6 +594,17 @@ void Requests::do_members(Client& s, protocol::Request& req) {
   owner.post([this, &owner, room = std::move(req.room), after = std::move(req.after), limit, who = ref_of(s),
               ref = std::move(req.ref),
               user_id = s.user_id]() mutable { owner_.members(owner, room, after, limit, who, ref, user_id); });
+}
+
+void Requests::do_roster(Client& s, protocol::Request& req) {
+  if (!s.find_room(req.room)) return send_error(s, errc::not_joined, req.ref);
+  const std::size_t max = ctx_.limits().members_page;
+  const std::size_t limit = std::clamp<std::uint64_t>(req.limit.value_or(max), 1, max);
+  ++s.in_flight;
+  Shard& owner = ctx_.owner_of(req.room);
+  owner.post([this, &owner, room = std::move(req.room), after = std::move(req.after), limit, who = ref_of(s),
+              ref = std::move(req.ref),
+              user_id = s.user_id]() mutable { owner_.roster(owner, room, after, limit, who, ref, user_id); });
 }
 
 void Requests::replay_held(Client& s) {

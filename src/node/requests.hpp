@@ -58,8 +58,12 @@ class Requests final : public net::ConnectionHandler {
   void do_typing(Client& s, protocol::Request& r);
   void do_history(Client& s, protocol::Request& r);
   void do_members(Client& s, protocol::Request& r);
+  void do_roster(Client& s, protocol::Request& r);
   // invite, remove, unban, set_role: the target account by name, then Moderation on the owner.
   void do_moderate(Client& s, protocol::Request& r);
+  // update_room, delete_room: checked here (a guest, the title and topic), decided by the owner
+  // (Moderation::configure).
+  void do_configure(Client& s, protocol::Request& req);
   // dm: the direct conversation with an account, made on the first request.
   void do_dm(Client& s, protocol::Request& r);
   // Handles the requests held behind a join that has just been answered.

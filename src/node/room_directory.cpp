@@ -178,7 +178,9 @@ void RoomDirectory::created(Shard& owner, const std::string& room, const std::st
   for (auto& f : waiting) f(r);
   // The creator gets it with its ref; every other welcomed session learns of a public room, the
   // other account of a direct conversation of theirs.
-  delivery_.answer(who, answer.empty() ? protocol::created_event(room, user, ref, r->access.is_private()) : answer);
+  delivery_.answer(
+      who, answer.empty() ? protocol::created_event(room, user, ref, r->access.is_private(), false, r->title, r->topic)
+                          : answer);
   told(*r, user, who.id);
 }
 
@@ -208,7 +210,7 @@ void RoomDirectory::create_lost(Shard& owner, const std::string& room, SessionRe
 }
 
 void RoomDirectory::told(OwnedRoom& r, const std::string& by, std::uint64_t except) {
-  if (!r.access.is_private()) return delivery_.tell_created(r.id, by, except);
+  if (!r.access.is_private()) return delivery_.tell_created(r.id, by, except, r.title, r.topic);
   if (!r.access.is_direct()) return;
   std::vector<std::string> ids;
   r.access.for_each_member([&ids](const std::string& id, core::Role) { ids.push_back(id); });
@@ -319,7 +321,8 @@ void RoomDirectory::unload_idle(Shard& shard, std::int64_t now_ms) {
 }
 
 void RoomDirectory::remove(Shard& owner, const std::string& room,
-                           std::function<void(std::error_code, std::string)> done) {
+                           std::function<void(std::error_code, std::string)> done, std::string by,
+                           std::uint64_t except) {
   OwnedRoom* r = owner.find_owned(room);
   if (!r || r->state == OwnedRoom::State::deleting) return done(errc::no_such_room, "no such room");
   if (ctx_.broker) return done(errc::unavailable, "deleting a room is not supported in a cluster yet");
@@ -331,9 +334,10 @@ void RoomDirectory::remove(Shard& owner, const std::string& room,
   // From now on the room answers as if it were gone. The store deletes it after this turn's
   // appends, which the end of the turn hands it first: nothing of the room outlives it there.
   r->state = OwnedRoom::State::deleting;
-  owner.post([this, &owner, room, loaded, done = std::move(done)]() mutable {
-    ctx_.store.delete_room(room, [this, &owner, room, loaded, done = std::move(done)](std::error_code ec) mutable {
-      owner.post([this, &owner, room, loaded, ec, done = std::move(done)] {
+  owner.post([this, &owner, room, loaded, done = std::move(done), by = std::move(by), except]() mutable {
+    ctx_.store.delete_room(room, [this, &owner, room, loaded, done = std::move(done), by = std::move(by),
+                                  except](std::error_code ec) mutable {
+      owner.post([this, &owner, room, loaded, ec, done = std::move(done), by = std::move(by), except] {
         OwnedRoom* r = owner.find_owned(room);
         if (!r) return done(errc::no_such_room, "no such room");
         if (ec) {
@@ -341,11 +345,16 @@ void RoomDirectory::remove(Shard& owner, const std::string& room,
           r->state = loaded ? OwnedRoom::State::ready : OwnedRoom::State::unloaded;
           return done(errc::store_failed, "the store could not delete it; try again");
         }
+        // Told before the room is forgotten: a private room's deletion only to those who saw it.
+        delivery_.tell_deleted(room, by, except, std::make_shared<const core::RoomAccess>(r->access));
         owner.owned().erase(room);
         owner.metrics().rooms_owned.sub();
         if (loaded) owner.metrics().rooms_loaded.sub();
-        delivery_.tell_deleted(room);
-        spdlog::info("room {}: deleted by the operator", room);
+        if (by.empty()) {
+          spdlog::info("room {}: deleted by the operator", room);
+        } else {
+          spdlog::info("room {}: deleted by its owner {}", room, by);
+        }
         done({}, {});
       });
     });

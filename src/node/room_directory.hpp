@@ -52,12 +52,14 @@ class RoomDirectory {
   // Reads the room's access from the store again (its members, bans, kind); `then(r)` with the
   // room once it is set, or with null if the store could not answer or the room is gone.
   void refresh_access(Shard& owner, const std::string& room, std::function<void(OwnedRoom*)> then);
-  // An operator deletes `room` (on its owner shard): its messages leave the store, its members the
-  // room (`room_deleted` to every welcomed session), and the node forgets it. `done` gets {} or
-  // the reason it was not: no_such_room; bad_request (the default room, which start-up would
-  // create again); unavailable (a cluster: not supported yet; or the room is being created or
-  // loaded: try again); store_failed. Called on the owner shard, answered there.
-  void remove(Shard& owner, const std::string& room, std::function<void(std::error_code, std::string)> done);
+  // An operator (or the room's owner, `by`, whose session `except` is answered by `done`'s caller)
+  // deletes `room` (on its owner shard): its messages leave the store, its members the room
+  // (`room_deleted` to every welcomed session that may see it), and the node forgets it. `done`
+  // gets {} or the reason it was not: no_such_room; bad_request (the default room, which start-up
+  // would create again); unavailable (a cluster: not supported yet; or the room is being created
+  // or loaded: try again); store_failed. Called on the owner shard, answered there.
+  void remove(Shard& owner, const std::string& room, std::function<void(std::error_code, std::string)> done,
+              std::string by = {}, std::uint64_t except = 0);
   // Once a second on each shard: rooms idle for rooms.idle_unload_ms give their log back.
   void unload_idle(Shard& shard, std::int64_t now_ms);
 

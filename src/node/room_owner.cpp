@@ -3,7 +3,10 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <string_view>
+#include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "core/names.hpp"
 #include "node/cluster_sync.hpp"
@@ -201,7 +204,7 @@ void RoomOwner::finish_join(Shard& owner, OwnedRoom& r, std::string user, Sessio
     if (members.size() < page) members.push_back(u);
   });
   std::string joined = protocol::joined_event(r.id, r.log.last_committed(), members, r.presence.size(), truncated, ref,
-                                              role, r.access.is_private());
+                                              role, r.access.is_private(), r.title, r.topic);
   // `members` shows every presence change so far: the session gets only the later ones of the
   // batch that is waiting (Delivery::flush_presence).
   if (!r.batch.lines.empty()) r.batch.late[who.id] = PresenceBatch::LateJoiner{who, r.batch.starts.size()};
@@ -349,6 +352,67 @@ void RoomOwner::history(Shard& owner, const std::string& room, std::uint64_t bef
                             respond(ptrs);
                           });
                         });
+      });
+}
+
+void RoomOwner::roster(Shard& owner, const std::string& room, const std::string& after, std::size_t limit,
+                       SessionRef who, const std::string& ref, const std::string& user_id) {
+  OwnedRoom* r = owner.find_owned(room);
+  if (!r || r->state != OwnedRoom::State::ready)
+    return delivery_.answer(who, protocol::error_event(errc::no_such_room, {}, ref));
+  if (!r->access.may(user_id, core::RoomAction::join)) {
+    owner.metrics().access_denied.add();
+    return delivery_.answer(who, protocol::error_event(errc::forbidden, "not a member of this room", ref));
+  }
+  ctx_.store.load_roster(
+      room, ctx_.limits().max_room_members,
+      [this, &owner, room, after, limit, who, ref, user_id](std::error_code ec,
+                                                            std::vector<store::StoredRosterEntry> rows) {
+        owner.post([this, &owner, room, after, limit, who, ref, user_id, ec, rows = std::move(rows)] {
+          OwnedRoom* r = owner.find_owned(room);
+          if (!r || r->state != OwnedRoom::State::ready)
+            return delivery_.answer(who, protocol::error_event(errc::no_such_room, {}, ref));
+          if (ec) return delivery_.answer(who, protocol::error_event(errc::store_failed, {}, ref));
+          // Removed while the store answered: the access here decides, as for every request.
+          if (!r->access.may(user_id, core::RoomAction::join))
+            return delivery_.answer(who, protocol::error_event(errc::forbidden, "not a member of this room", ref));
+          // Roles by name, as the room's access has them now (a row the store still had for a
+          // user removed a moment ago is no member).
+          std::unordered_map<std::string_view, core::Role> roles;
+          for (const auto& row : rows)
+            if (const auto role = r->access.role_of(row.user_id); role != core::Role::none)
+              roles.emplace(row.name, role);
+          auto role_of = [&roles](std::string_view name) {
+            auto it = roles.find(name);
+            return it == roles.end() ? std::string_view() : core::role_name(it->second);
+          };
+          // The cursor: "+name" (in the room: after name) or "-name" (the others: after name).
+          const bool in_others = after.starts_with('-');
+          const std::string_view from = after.empty() ? std::string_view() : std::string_view(after).substr(1);
+          std::vector<protocol::RosterEntry> page;
+          bool more = false;
+          auto add = [&](std::string_view name, bool online) {
+            if (page.size() < limit) {
+              page.push_back(protocol::RosterEntry{name, role_of(name), online});
+            } else {
+              more = true;
+            }
+          };
+          if (!in_others) {
+            r->presence.for_each_user([&](const std::string& u) {
+              if (!more && (from.empty() || u > from)) add(u, true);
+            });
+          }
+          for (const auto& row : rows) {
+            if (more) break;
+            if (r->presence.contains(row.name) || !roles.contains(row.name)) continue;
+            if (in_others && !from.empty() && row.name <= from) continue;
+            add(row.name, false);
+          }
+          std::string next;
+          if (more) next = std::string(page.back().online ? "+" : "-") + std::string(page.back().user);
+          delivery_.answer(who, protocol::roster_event(room, page, next, ref));
+        });
       });
 }
 

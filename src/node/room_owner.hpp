@@ -51,6 +51,11 @@ class RoomOwner {
               std::uint64_t from_session);
   void history(Shard& owner, const std::string& room, std::uint64_t before, std::size_t limit, SessionRef who,
                std::string ref, std::string user_id);
+  // A page of the room's roster (`roster`): who is in it now, then its members who are not, each
+  // in name order, with their roles; `after` is the previous page's cursor. The members and their
+  // names come from the store (at most limits.max_room_members), their roles from the room's access.
+  void roster(Shard& owner, const std::string& room, const std::string& after, std::size_t limit, SessionRef who,
+              const std::string& ref, const std::string& user_id);
   // A page of the room's members in name order, after `after`.
   void members(Shard& owner, const std::string& room, const std::string& after, std::size_t limit, SessionRef who,
                const std::string& ref, const std::string& user_id);

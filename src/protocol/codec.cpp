@@ -28,6 +28,9 @@ std::string_view type_name(RequestType t) noexcept {
     case RequestType::remove: return "remove";
     case RequestType::unban: return "unban";
     case RequestType::set_role: return "set_role";
+    case RequestType::update_room: return "update_room";
+    case RequestType::delete_room: return "delete_room";
+    case RequestType::roster: return "roster";
     case RequestType::dm: return "dm";
   }
   return "?";
@@ -37,11 +40,24 @@ namespace {
 
 std::optional<RequestType> lookup_type(std::string_view s) {
   static constexpr std::pair<std::string_view, RequestType> table[] = {
-      {"hello", RequestType::hello},     {"rooms", RequestType::rooms},       {"create", RequestType::create},
-      {"join", RequestType::join},       {"leave", RequestType::leave},       {"send", RequestType::send},
-      {"typing", RequestType::typing},   {"history", RequestType::history},   {"ping", RequestType::ping},
-      {"members", RequestType::members}, {"invite", RequestType::invite},     {"remove", RequestType::remove},
-      {"unban", RequestType::unban},     {"set_role", RequestType::set_role}, {"dm", RequestType::dm},
+      {"hello", RequestType::hello},
+      {"rooms", RequestType::rooms},
+      {"create", RequestType::create},
+      {"join", RequestType::join},
+      {"leave", RequestType::leave},
+      {"send", RequestType::send},
+      {"typing", RequestType::typing},
+      {"history", RequestType::history},
+      {"ping", RequestType::ping},
+      {"members", RequestType::members},
+      {"invite", RequestType::invite},
+      {"remove", RequestType::remove},
+      {"unban", RequestType::unban},
+      {"set_role", RequestType::set_role},
+      {"dm", RequestType::dm},
+      {"update_room", RequestType::update_room},
+      {"delete_room", RequestType::delete_room},
+      {"roster", RequestType::roster},
   };
   for (const auto& [name, type] : table)
     if (name == s) return type;
@@ -63,6 +79,16 @@ struct Fields {
       return false;
     }
     out.assign(v->get_string().data(), v->get_string().size());
+    return true;
+  }
+
+  // An optional string whose absence differs from "" (title, topic).
+  bool maybe_string(std::string_view key, std::optional<std::string>& out) {
+    const json::value* v = obj.if_contains(key);
+    if (!v || v->is_null()) return true;
+    std::string s;
+    if (!string(key, s)) return false;
+    out = std::move(s);
     return true;
   }
 
@@ -137,13 +163,19 @@ std::variant<Request, RequestError> parse_request(std::string_view frame) {
       ok = f.string("after", req.after, false) && f.string("q", req.query, false) && f.count("limit", req.limit);
       break;
     case RequestType::members:
+    case RequestType::roster:
       ok = f.string("room", req.room) && f.string("after", req.after, false) && f.count("limit", req.limit);
       break;
     case RequestType::ping: break;
     case RequestType::create:
       ok = f.string("room", req.room) && f.flag("private", req.private_room) &&
-           f.string("password", req.password, false);
+           f.string("password", req.password, false) && f.maybe_string("title", req.title) &&
+           f.maybe_string("topic", req.topic);
       break;
+    case RequestType::update_room:
+      ok = f.string("room", req.room) && f.maybe_string("title", req.title) && f.maybe_string("topic", req.topic);
+      break;
+    case RequestType::delete_room: ok = f.string("room", req.room); break;
     case RequestType::dm: ok = f.string("user", req.user); break;
     case RequestType::invite:
     case RequestType::unban: ok = f.string("room", req.room) && f.string("user", req.user); break;

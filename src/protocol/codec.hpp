@@ -28,6 +28,9 @@ enum class RequestType {
   unban,
   set_role,
   dm,
+  update_room,
+  delete_room,
+  roster,
 };
 
 std::string_view type_name(RequestType t) noexcept;
@@ -43,13 +46,17 @@ struct Request {
   std::optional<std::uint64_t> since;   // join
   std::optional<std::uint64_t> before;  // history
   std::optional<std::uint64_t> limit;   // history, rooms, members
-  std::string after;                    // rooms (a room id), members (a name): the page after it
+  std::string after;                    // rooms (a room id), members (a name), roster (its `next`): the page after it
   std::string query;                    // rooms: only ids that contain it (`q`)
   std::string password;                 // create (a private room's), join (a private room)
   bool private_room = false;            // create (`private`)
   std::string user;                     // invite, remove, unban, set_role, dm: the account, by name
   std::string role;                     // set_role: "moderator" or "member"
   bool ban = false;                     // remove: and may not come back
+  // create, update_room: the room's display title and topic; absent (nullopt) leaves it as it is,
+  // "" clears it. Checked by the node (length, UTF-8, something visible).
+  std::optional<std::string> title;
+  std::optional<std::string> topic;
 };
 
 struct RequestError {

@@ -57,6 +57,9 @@ std::string rooms_event(std::span<const RoomSummary> rooms, std::string_view nex
     } else if (r.private_room) {
       item.boolean("private", true);
     }
+    if (!r.role.empty()) item.str("role", r.role);
+    if (!r.title.empty()) item.str("title", r.title);
+    if (!r.topic.empty()) item.str("topic", r.topic);
     list += std::move(item).done();
   }
   list.push_back(']');
@@ -68,7 +71,7 @@ std::string rooms_event(std::span<const RoomSummary> rooms, std::string_view nex
 }
 
 std::string created_event(std::string_view room, std::string_view by, std::string_view ref, bool private_room,
-                          bool direct) {
+                          bool direct, std::string_view title, std::string_view topic) {
   JsonWriter w("created");
   w.str("room", room).str("by", by);
   if (direct) {
@@ -76,6 +79,8 @@ std::string created_event(std::string_view room, std::string_view by, std::strin
   } else if (private_room) {
     w.boolean("private", true);
   }
+  if (!title.empty()) w.str("title", title);
+  if (!topic.empty()) w.str("topic", topic);
   with_ref(w, ref);
   return std::move(w).done();
 }
@@ -94,12 +99,14 @@ std::string name_list(std::span<const std::string_view> names) {
 
 std::string joined_event(std::string_view room, std::uint64_t last_seq, std::span<const std::string_view> members,
                          std::uint64_t member_count, bool truncated, std::string_view ref, std::string_view role,
-                         bool private_room) {
+                         bool private_room, std::string_view title, std::string_view topic) {
   JsonWriter w("joined");
   w.str("room", room).unum("last_seq", last_seq).raw("members", name_list(members)).unum("member_count", member_count);
   if (truncated) w.boolean("truncated", true);
   if (private_room) w.boolean("private", true);
   if (!role.empty()) w.str("role", role);
+  if (!title.empty()) w.str("title", title);
+  if (!topic.empty()) w.str("topic", topic);
   with_ref(w, ref);
   return std::move(w).done();
 }
@@ -113,9 +120,39 @@ std::string members_event(std::string_view room, std::span<const std::string_vie
   return std::move(w).done();
 }
 
-std::string room_deleted_event(std::string_view room) {
+std::string roster_event(std::string_view room, std::span<const RosterEntry> members, std::string_view next,
+                         std::string_view ref) {
+  std::string list = "[";
+  for (const auto& m : members) {
+    if (list.size() > 1) list.push_back(',');
+    JsonWriter item;
+    item.str("user", m.user);
+    if (!m.role.empty()) item.str("role", m.role);
+    item.boolean("online", m.online);
+    list += std::move(item).done();
+  }
+  list.push_back(']');
+  JsonWriter w("roster");
+  w.str("room", room).raw("members", list);
+  if (!next.empty()) w.str("next", next);
+  with_ref(w, ref);
+  return std::move(w).done();
+}
+
+std::string room_deleted_event(std::string_view room, std::string_view by, std::string_view ref) {
   JsonWriter w("room_deleted");
   w.str("room", room);
+  if (!by.empty()) w.str("by", by);
+  with_ref(w, ref);
+  return std::move(w).done();
+}
+
+std::string room_updated_event(std::string_view room, std::string_view title, std::string_view topic,
+                               std::string_view by, std::string_view ref) {
+  JsonWriter w("room_updated");
+  w.str("room", room).str("title", title).str("topic", topic);
+  if (!by.empty()) w.str("by", by);
+  with_ref(w, ref);
   return std::move(w).done();
 }
 
@@ -143,9 +180,10 @@ std::string dm_event(std::string_view room, std::string_view user, std::string_v
   return std::move(w).done();
 }
 
-std::string invited_event(std::string_view room, std::string_view user, std::string_view ref) {
+std::string invited_event(std::string_view room, std::string_view user, std::string_view ref, std::string_view by) {
   JsonWriter w("invited");
   w.str("room", room).str("user", user);
+  if (!by.empty()) w.str("by", by);
   with_ref(w, ref);
   return std::move(w).done();
 }

@@ -44,6 +44,17 @@ struct RoomSummary {
   bool private_room = false;  // "private": true (listed to its members only)
   bool direct = false;        // "direct": true, "with": the other account's name (a conversation of two)
   std::string_view with{};
+  std::string_view role{};   // the asking user's role in it (empty: none, not sent)
+  std::string_view title{};  // empty: not sent
+  std::string_view topic{};  // empty: not sent
+};
+
+// One member in a room's roster: its name, its role (empty: none, not sent) and whether it is in
+// the room now (on any node).
+struct RosterEntry {
+  std::string_view user;
+  std::string_view role{};
+  bool online = false;
 };
 
 // `uid`: the user's id (an account's, stable; a guest's, this connection's).
@@ -55,29 +66,42 @@ std::string rooms_event(std::span<const RoomSummary> rooms, std::string_view nex
 // To the creator (with its ref) and to every other welcomed session (without).
 // A private room's creation is told to its creator only ("private": true).
 // A direct conversation's creation ("direct": true) is told to its two accounts only.
+// `title` and `topic`, if the creator gave them (empty: not sent).
 std::string created_event(std::string_view room, std::string_view by, std::string_view ref, bool private_room = false,
-                          bool direct = false);
+                          bool direct = false, std::string_view title = {}, std::string_view topic = {});
 // The answer to `dm`: the direct conversation's room with `user` (made on the first request).
 std::string dm_event(std::string_view room, std::string_view user, std::string_view ref);
 // `members`: the room's first members, in the order given (the owner keeps them in name order);
 // `member_count`: all of them (a client pages through the rest with `members`).
 std::string joined_event(std::string_view room, std::uint64_t last_seq, std::span<const std::string_view> members,
                          std::uint64_t member_count, bool truncated, std::string_view ref, std::string_view role = {},
-                         bool private_room = false);
+                         bool private_room = false, std::string_view title = {}, std::string_view topic = {});
 // One page of a room's members, in name order; `next` as for rooms.
 std::string members_event(std::string_view room, std::span<const std::string_view> members, std::string_view next,
                           std::string_view ref);
+// One page of a room's roster: those in it now, then the members who are not, each in name
+// order; `next` as for rooms (an opaque cursor).
+std::string roster_event(std::string_view room, std::span<const RosterEntry> members, std::string_view next,
+                         std::string_view ref);
 std::string left_event(std::string_view room, std::string_view ref);
 // Room access (docs/protocol.md, "Private rooms and moderation"). `removed` goes to the one who
 // removed (with its ref) and to every session of the removed user in the room (without): they
 // are out of it from then on.
 std::string removed_event(std::string_view room, std::string_view user, std::string_view by, bool banned,
                           std::string_view ref);
-std::string invited_event(std::string_view room, std::string_view user, std::string_view ref);
+// To the one who invited (with its ref), and to the invited user's sessions (without ref, with
+// `by` when the invitation was made on their node): the room is theirs to join from now on.
+std::string invited_event(std::string_view room, std::string_view user, std::string_view ref, std::string_view by = {});
 std::string unbanned_event(std::string_view room, std::string_view user, std::string_view ref);
 std::string role_event(std::string_view room, std::string_view user, std::string_view role, std::string_view ref);
-// To every welcomed session: the room is gone (an operator deleted it), and its members are out.
-std::string room_deleted_event(std::string_view room);
+// To every welcomed session that may see the room: it is gone (an operator deleted it, or its
+// owner: `by`), and its members are out. The owner's request gets it with its ref.
+std::string room_deleted_event(std::string_view room, std::string_view by = {}, std::string_view ref = {});
+// The room's title and topic as they are now (both always sent, "" when unset): to the owner who
+// changed them (with its ref) and to every member session in the room (`by` absent when the
+// change was made on another node of a cluster).
+std::string room_updated_event(std::string_view room, std::string_view title, std::string_view topic,
+                               std::string_view by, std::string_view ref);
 std::string ack_event(std::string_view room, std::string_view cid, std::uint64_t seq, std::int64_t ts,
                       std::string_view ref);
 // The `message` event members receive, and the same object without "type" (a history entry).

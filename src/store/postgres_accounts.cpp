@@ -419,4 +419,37 @@ std::error_code PostgresStore::unban_now(const std::string& room, const std::str
   });
 }
 
+std::error_code PostgresStore::load_roster_now(const std::string& room, std::size_t limit,
+                                               std::vector<StoredRosterEntry>& out) {
+  return account_call("load_roster", [&]() -> std::optional<std::error_code> {
+    Params p;
+    p.text(room);
+    p.int8(static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX)));
+    // COLLATE "C": name order by bytes, as SQLite's and the node's (std::string) are.
+    Result rows = run_sql(conn_,
+                          "SELECT m.user_id, u.name, m.role FROM room_members m JOIN users u ON u.id = m.user_id "
+                          "WHERE m.room = $1 AND NOT u.deleted ORDER BY u.name COLLATE \"C\", m.user_id LIMIT $2",
+                          p);
+    if (!rows) return std::nullopt;
+    out.clear();
+    for (int i = 0; i < PQntuples(rows.get()); ++i) {
+      const auto role = core::parse_role(column(rows.get(), i, 2)).value_or(core::Role::member);
+      out.push_back(StoredRosterEntry{column(rows.get(), i, 0), column(rows.get(), i, 1), role});
+    }
+    return std::error_code();
+  });
+}
+
+std::error_code PostgresStore::set_room_info_now(const std::string& room, const std::string& title,
+                                                 const std::string& topic) {
+  return account_call("set_room_info", [&]() -> std::optional<std::error_code> {
+    Params p;
+    p.text(room);
+    p.text(title);
+    p.text(topic);
+    if (!run_sql(conn_, "UPDATE rooms SET title = $2, topic = $3 WHERE id = $1", p)) return std::nullopt;
+    return std::error_code();
+  });
+}
+
 }  // namespace parley::store

@@ -93,10 +93,16 @@ constexpr const char* migrations[] = {
     R"sql(
     ALTER TABLE messages ADD COLUMN sender_id text NOT NULL DEFAULT '';
     )sql",
+    // 5: room titles and topics (update_room): what members see of a room beside its id.
+    // Constant defaults: no table rewrite.
+    R"sql(
+    ALTER TABLE rooms ADD COLUMN title text NOT NULL DEFAULT '';
+    ALTER TABLE rooms ADD COLUMN topic text NOT NULL DEFAULT '';
+    )sql",
 };
 
 // A statement over a column of the newest migration: prepared once that migration has run.
-constexpr const char* newest_statement = "parley_insert_messages";
+constexpr const char* newest_statement = "parley_select_room";
 
 // Nodes starting together against one database take this advisory lock around their migrations.
 constexpr const char* migration_lock = "SELECT pg_advisory_xact_lock(7079686568)";  // "parley" digits
@@ -192,14 +198,15 @@ bool PostgresStore::connect_once(std::string& err) {
       // The room and its owner in one statement: a private room never exists without its owner.
       // Answers how many rooms it inserted (0: the id is taken).
       {"parley_insert_room",
-       "WITH r AS (INSERT INTO rooms(id, created_at, created_by, kind, password_hash, peers) VALUES ($1, $2, $3, $4, "
-       "$5, $8) ON CONFLICT DO NOTHING RETURNING id), o AS (INSERT INTO room_members(room, user_id, role, since) "
+       "WITH r AS (INSERT INTO rooms(id, created_at, created_by, kind, password_hash, peers, title, topic) VALUES ($1, "
+       "$2, $3, $4, $5, $8, $9, $10) ON CONFLICT DO NOTHING RETURNING id), o AS (INSERT INTO room_members(room, "
+       "user_id, role, since) "
        "SELECT id, $6::text, 'owner', $2 FROM r WHERE $6::text <> '' RETURNING 1), m AS (INSERT INTO "
        "room_members(room, user_id, role, since) SELECT id, u, 'member', $2 FROM r, string_to_table($7::text, E'\\n') "
        "AS u WHERE $7::text <> '' RETURNING 1) SELECT count(*) FROM r"},
       {"parley_select_room",
        "SELECT created_at, created_by, COALESCE((SELECT MAX(seq) FROM messages WHERE room = $1), 0), kind, "
-       "password_hash, peers FROM rooms WHERE id = $1"},
+       "password_hash, peers, title, topic FROM rooms WHERE id = $1"},
       {"parley_delete_messages", "DELETE FROM messages WHERE room = $1"},
       {"parley_delete_room_members", "DELETE FROM room_members WHERE room = $1"},
       {"parley_delete_room_bans", "DELETE FROM room_bans WHERE room = $1"},
@@ -282,7 +289,7 @@ std::vector<StoredRoom> PostgresStore::load_rooms_now() {
     Result r(PQexec(conn_,
                     "SELECT id, created_at, created_by, "
                     "COALESCE((SELECT MAX(seq) FROM messages m WHERE m.room = r.id), 0), kind, password_hash, "
-                    "peers FROM rooms r ORDER BY id"));
+                    "peers, title, topic FROM rooms r ORDER BY id"));
     if (PQresultStatus(r.get()) == PGRES_TUPLES_OK) {
       std::vector<StoredRoom> rooms;
       rooms.reserve(static_cast<std::size_t>(PQntuples(r.get())));
@@ -293,7 +300,9 @@ std::vector<StoredRoom> PostgresStore::load_rooms_now() {
                         .created_by = column(r.get(), i, 2),
                         .kind = core::parse_kind(column(r.get(), i, 4)).value_or(core::RoomKind::private_room),
                         .password_hash = column(r.get(), i, 5),
-                        .peers = column(r.get(), i, 6)};
+                        .peers = column(r.get(), i, 6),
+                        .title = column(r.get(), i, 7),
+                        .topic = column(r.get(), i, 8)};
         rooms.push_back(std::move(room));
       }
       // Every room's access rows, two queries for all: rooms are few next to their messages.
@@ -381,6 +390,12 @@ void PostgresStore::remove_member(std::string room, std::string user_id, bool ba
 }
 void PostgresStore::unban(std::string room, std::string user_id, Done done) {
   worker_.unban(std::move(room), std::move(user_id), std::move(done));
+}
+void PostgresStore::load_roster(std::string room, std::size_t limit, RosterDone done) {
+  worker_.load_roster(std::move(room), limit, std::move(done));
+}
+void PostgresStore::set_room_info(std::string room, std::string title, std::string topic, Done done) {
+  worker_.set_room_info(std::move(room), std::move(title), std::move(topic), std::move(done));
 }
 void PostgresStore::flush() { worker_.flush(); }
 void PostgresStore::stop() { worker_.stop(); }
@@ -487,6 +502,8 @@ StoreBackend::Outcome PostgresStore::try_create_room(const StoredRoom& room, std
   for (const auto& m : room.members) members += (members.empty() ? "" : "\n") + m.user_id;
   p.text(members);
   p.text(room.peers);
+  p.text(room.title);
+  p.text(room.topic);
   Result r(PQexecPrepared(conn_, "parley_insert_room", p.size(), p.values(), p.lengths(), p.formats(), 0));
   if (PQresultStatus(r.get()) == PGRES_TUPLES_OK) {
     if (int_column(r.get(), 0, 0) != 0) return Outcome::ok;
@@ -583,7 +600,9 @@ std::error_code PostgresStore::find_room_now(const std::string& room, std::optio
                          .created_by = column(r.get(), 0, 1),
                          .kind = core::parse_kind(column(r.get(), 0, 3)).value_or(core::RoomKind::private_room),
                          .password_hash = column(r.get(), 0, 4),
-                         .peers = column(r.get(), 0, 5)};
+                         .peers = column(r.get(), 0, 5),
+                         .title = column(r.get(), 0, 6),
+                         .topic = column(r.get(), 0, 7)};
       if (!out) return {};
       StoredAccess access;
       if (auto ec = load_access_now(room, access)) {

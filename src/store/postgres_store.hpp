@@ -70,6 +70,8 @@ class PostgresStore final : public Store, private StoreBackend {
   void set_member(std::string room, StoredMember member, Done done) override;
   void remove_member(std::string room, std::string user_id, bool ban, Done done) override;
   void unban(std::string room, std::string user_id, Done done) override;
+  void load_roster(std::string room, std::size_t limit, RosterDone done) override;
+  void set_room_info(std::string room, std::string title, std::string topic, Done done) override;
   void flush() override;
   void stop() override;
   StoreStats stats() const override;
@@ -104,6 +106,10 @@ class PostgresStore final : public Store, private StoreBackend {
   std::error_code set_member_now(const std::string& room, const StoredMember& member) override;
   std::error_code remove_member_now(const std::string& room, const std::string& user_id, bool ban) override;
   std::error_code unban_now(const std::string& room, const std::string& user_id) override;
+  std::error_code load_roster_now(const std::string& room, std::size_t limit,
+                                  std::vector<StoredRosterEntry>& out) override;
+  std::error_code set_room_info_now(const std::string& room, const std::string& title,
+                                    const std::string& topic) override;
   // The account statements, prepared with the others on every connection.
   static std::vector<std::pair<const char*, std::string>> account_statements();
   // Runs an account operation (op() answers, or nullopt when a statement failed) on a live

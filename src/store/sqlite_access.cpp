@@ -3,6 +3,8 @@
 // room's load, an invitation, a removal): their statements are prepared per call.
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <string>
 
 #include "protocol/errc.hpp"
@@ -93,6 +95,34 @@ std::error_code SqliteStore::remove_member_now(const std::string& room, const st
 std::error_code SqliteStore::unban_now(const std::string& room, const std::string& user_id) {
   return run_pair(db_, "DELETE FROM room_bans WHERE room = ?1 AND user_id = ?2", room, user_id) ? std::error_code()
                                                                                                 : failed("unban");
+}
+
+std::error_code SqliteStore::load_roster_now(const std::string& room, std::size_t limit,
+                                             std::vector<StoredRosterEntry>& out) {
+  Statement st(db_,
+               "SELECT m.user_id, u.name, m.role FROM room_members m JOIN users u ON u.id = m.user_id "
+               "WHERE m.room = ?1 AND u.deleted = 0 ORDER BY u.name, m.user_id LIMIT ?2");
+  if (!st) return failed("load_roster");
+  bind_text(st.get(), 1, room);
+  sqlite3_bind_int64(st.get(), 2, static_cast<sqlite3_int64>(std::min<std::size_t>(limit, INT64_MAX)));
+  int rc;
+  while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
+    const auto role = core::parse_role(text_column(st.get(), 2)).value_or(core::Role::member);
+    out.push_back(StoredRosterEntry{text_column(st.get(), 0), text_column(st.get(), 1), role});
+  }
+  if (rc == SQLITE_DONE) return {};
+  out.clear();
+  return failed("load_roster");
+}
+
+std::error_code SqliteStore::set_room_info_now(const std::string& room, const std::string& title,
+                                               const std::string& topic) {
+  Statement st(db_, "UPDATE rooms SET title = ?2, topic = ?3 WHERE id = ?1");
+  if (!st) return failed("set_room_info");
+  bind_text(st.get(), 1, room);
+  bind_text(st.get(), 2, title);
+  bind_text(st.get(), 3, topic);
+  return sqlite3_step(st.get()) == SQLITE_DONE ? std::error_code() : failed("set_room_info");
 }
 
 }  // namespace parley::store

@@ -83,6 +83,11 @@ constexpr const char* migrations[] = {
     R"sql(
     ALTER TABLE messages ADD COLUMN sender_id TEXT NOT NULL DEFAULT '';
     )sql",
+    // 5: room titles and topics (update_room): what members see of a room beside its id.
+    R"sql(
+    ALTER TABLE rooms ADD COLUMN title TEXT NOT NULL DEFAULT '';
+    ALTER TABLE rooms ADD COLUMN topic TEXT NOT NULL DEFAULT '';
+    )sql",
 };
 
 using sqlite_rows::bind_text;
@@ -127,8 +132,8 @@ SqliteStore::SqliteStore(SqliteOptions options)
   prepare(insert_sql(1).c_str(), &insert_message_);
   prepare(insert_sql(insert_rows).c_str(), &insert_messages_);
   prepare(
-      "INSERT OR IGNORE INTO rooms(id, created_at, created_by, kind, password_hash, peers) VALUES (?1, ?2, ?3, ?4, ?5, "
-      "?6)",
+      "INSERT OR IGNORE INTO rooms(id, created_at, created_by, kind, password_hash, peers, title, topic) VALUES (?1, "
+      "?2, ?3, ?4, ?5, ?6, ?7, ?8)",
       &insert_room_);
   prepare("INSERT OR IGNORE INTO room_members(room, user_id, role, since) VALUES (?1, ?2, ?4, ?3)", &insert_owner_);
   prepare("DELETE FROM room_members WHERE room = ?1", &delete_room_members_);
@@ -139,7 +144,7 @@ SqliteStore::SqliteStore(SqliteOptions options)
       &select_range_);
   prepare(
       "SELECT created_at, created_by, COALESCE((SELECT MAX(seq) FROM messages WHERE room = ?1), 0), kind, "
-      "password_hash, peers FROM rooms WHERE id = ?1",
+      "password_hash, peers, title, topic FROM rooms WHERE id = ?1",
       &select_room_);
   prepare("DELETE FROM messages WHERE room = ?1", &delete_messages_);
   prepare("DELETE FROM rooms WHERE id = ?1", &delete_room_);
@@ -215,7 +220,7 @@ std::vector<StoredRoom> SqliteStore::load_rooms_now() {
   sqlite3_prepare_v2(db_,
                      "SELECT id, created_at, created_by, "
                      "COALESCE((SELECT MAX(seq) FROM messages m WHERE m.room = r.id), 0), kind, password_hash, "
-                     "peers FROM rooms r ORDER BY id",
+                     "peers, title, topic FROM rooms r ORDER BY id",
                      -1, &st, nullptr);
   while (sqlite3_step(st) == SQLITE_ROW) {
     StoredRoom room{.id = text_column(st, 0),
@@ -224,7 +229,9 @@ std::vector<StoredRoom> SqliteStore::load_rooms_now() {
                     .created_by = text_column(st, 2),
                     .kind = core::parse_kind(text_column(st, 4)).value_or(core::RoomKind::private_room),
                     .password_hash = text_column(st, 5),
-                    .peers = text_column(st, 6)};
+                    .peers = text_column(st, 6),
+                    .title = text_column(st, 7),
+                    .topic = text_column(st, 8)};
     rooms.push_back(std::move(room));
   }
   sqlite3_finalize(st);
@@ -306,6 +313,12 @@ void SqliteStore::remove_member(std::string room, std::string user_id, bool ban,
 }
 void SqliteStore::unban(std::string room, std::string user_id, Done done) {
   worker_.unban(std::move(room), std::move(user_id), std::move(done));
+}
+void SqliteStore::load_roster(std::string room, std::size_t limit, RosterDone done) {
+  worker_.load_roster(std::move(room), limit, std::move(done));
+}
+void SqliteStore::set_room_info(std::string room, std::string title, std::string topic, Done done) {
+  worker_.set_room_info(std::move(room), std::move(title), std::move(topic), std::move(done));
 }
 void SqliteStore::flush() { worker_.flush(); }
 StoreStats SqliteStore::stats() const { return worker_.stats(); }
@@ -461,6 +474,8 @@ StoreBackend::Outcome SqliteStore::try_create_room(const StoredRoom& room, std::
         bind_text(insert_room_, 4, kind);
         bind_text(insert_room_, 5, room.password_hash);
         bind_text(insert_room_, 6, room.peers);
+        bind_text(insert_room_, 7, room.title);
+        bind_text(insert_room_, 8, room.topic);
         if (sqlite3_step(insert_room_) != SQLITE_DONE) return false;
         inserted = sqlite3_changes(db_) > 0;
         return true;
@@ -558,7 +573,9 @@ std::error_code SqliteStore::find_room_now(const std::string& room, std::optiona
                      .created_by = text_column(st, 1),
                      .kind = core::parse_kind(text_column(st, 3)).value_or(core::RoomKind::private_room),
                      .password_hash = text_column(st, 4),
-                     .peers = text_column(st, 5)};
+                     .peers = text_column(st, 5),
+                     .title = text_column(st, 6),
+                     .topic = text_column(st, 7)};
     sqlite3_reset(st);  // ends its read transaction: an open one would hold back every checkpoint
     StoredAccess access;
     if (auto ec = load_access_now(room, access)) {

@@ -45,6 +45,10 @@ struct StoredRoom {
   // A direct conversation's two accounts, "id\tname" per line (the names as they were when it
   // began): who it is with, for the room list. Empty for other rooms.
   std::string peers{};
+  // What members see of it (set_room_info, `update_room`): a display title (empty: the id is shown)
+  // and a topic. Stored with the room; create_room stores them too.
+  std::string title{};
+  std::string topic{};
   // create_room: the creator's account id, made the room's owner in the same step (empty: a
   // guest's or the operator's room, without an owner); and `members` are made members (a direct
   // conversation's two), in the same step too.
@@ -59,6 +63,13 @@ struct StoredRoom {
 struct StoredAccess {
   std::vector<StoredMember> members;
   std::vector<std::string> banned;
+};
+
+// A room's member as the room's roster shows it: its account's name (as registered) and role.
+struct StoredRosterEntry {
+  std::string user_id;
+  std::string name;
+  core::Role role = core::Role::member;
 };
 
 // An account. Kept when deleted (messages refer to its id), without its name key and hash.
@@ -98,6 +109,7 @@ class Store {
   using FindSessionDone = std::function<void(std::error_code, std::optional<std::pair<StoredSession, StoredUser>>)>;
   using ListSessionsDone = std::function<void(std::error_code, std::vector<StoredSession>)>;
   using AccessDone = std::function<void(std::error_code, StoredAccess)>;
+  using RosterDone = std::function<void(std::error_code, std::vector<StoredRosterEntry>)>;
   // `evicted`: the user's older sessions deleted to keep it within its cap.
   using CreateSessionDone = std::function<void(std::error_code, std::size_t evicted)>;
 
@@ -200,6 +212,12 @@ class Store {
   virtual void remove_member(std::string room, std::string user_id, bool ban, Done done) = 0;
   // Lifts the user's ban (success if there was none).
   virtual void unban(std::string room, std::string user_id, Done done) = 0;
+  // The room's members with their accounts' names, in name order (then id), at most `limit`:
+  // those whose account is deleted, or has no row here (an operator's JWT account), are left out.
+  virtual void load_roster(std::string room, std::size_t limit, RosterDone done) = 0;
+  // Sets the room's title and topic (both: the caller passes the ones it keeps). Answered at once
+  // like the access calls; success if there is no such room (deleted meanwhile: nothing to show).
+  virtual void set_room_info(std::string room, std::string title, std::string topic, Done done) = 0;
 
   // Blocks until everything queued so far has committed and its completions ran.
   virtual void flush() = 0;

@@ -182,6 +182,17 @@ void StoreWorker::unban(std::string room, std::string user_id, Store::Done done)
   });
 }
 
+void StoreWorker::load_roster(std::string room, std::size_t limit, Store::RosterDone done) {
+  account(std::move(done), [room = std::move(room), limit](StoreBackend& b, std::vector<StoredRosterEntry>& out) {
+    return b.load_roster_now(room, limit, out);
+  });
+}
+
+void StoreWorker::set_room_info(std::string room, std::string title, std::string topic, Store::Done done) {
+  account(std::move(done), [room = std::move(room), title = std::move(title), topic = std::move(topic)](
+                               StoreBackend& b) { return b.set_room_info_now(room, title, topic); });
+}
+
 void StoreWorker::flush() {
   std::promise<void> done;
   submit(CallJob{[&] { done.set_value(); }});

@@ -97,6 +97,10 @@ class StoreBackend {
   virtual std::error_code set_member_now(const std::string& room, const StoredMember& member) = 0;
   virtual std::error_code remove_member_now(const std::string& room, const std::string& user_id, bool ban) = 0;
   virtual std::error_code unban_now(const std::string& room, const std::string& user_id) = 0;
+  virtual std::error_code load_roster_now(const std::string& room, std::size_t limit,
+                                          std::vector<StoredRosterEntry>& out) = 0;
+  virtual std::error_code set_room_info_now(const std::string& room, const std::string& title,
+                                            const std::string& topic) = 0;
 };
 
 struct StoreWorkerOptions {
@@ -145,6 +149,8 @@ class StoreWorker {
   void set_member(std::string room, StoredMember member, Store::Done done);
   void remove_member(std::string room, std::string user_id, bool ban, Store::Done done);
   void unban(std::string room, std::string user_id, Store::Done done);
+  void load_roster(std::string room, std::size_t limit, Store::RosterDone done);
+  void set_room_info(std::string room, std::string title, std::string topic, Store::Done done);
   void flush();
   void stop();
   StoreStats stats() const;

@@ -77,7 +77,7 @@ test('join with a password: sent once, never kept; the re-join after a reconnect
   sockets[0].receive({ type: 'joined', room: 'club', last_seq: 4, members: ['ada', 'bob'], member_count: 2, private: true, role: 'member', ref: first.ref });
   const evt = await joined;
   assert.equal(evt.role, 'member');
-  assert.deepEqual(client.roomInfo('club'), { private: true, role: 'member' });
+  assert.deepEqual(client.roomInfo('club'), { private: true, role: 'member', title: '', topic: '' });
   assert.equal(JSON.stringify([...client._rooms]).includes('open sesame'), false, 'the room record keeps no password');
 
   const ws = await reconnect(client, sockets);
@@ -147,7 +147,7 @@ test('invite, remove (ban), unban, set_role: the requests and their answers; the
   const p = client.join('vault');
   ws.receive({ type: 'joined', room: 'vault', last_seq: 0, members: ['bob'], member_count: 1, private: true, role: 'owner', ref: ws.last('join').ref });
   await p;
-  assert.deepEqual(client.roomInfo('vault'), { private: true, role: 'owner' });
+  assert.deepEqual(client.roomInfo('vault'), { private: true, role: 'owner', title: '', topic: '' });
 
   const calls = [
     [() => client.invite('vault', 'eve'), { type: 'invite', room: 'vault', user: 'eve' }, { type: 'invited', room: 'vault', user: 'eve' }],
@@ -155,6 +155,8 @@ test('invite, remove (ban), unban, set_role: the requests and their answers; the
     [() => client.remove('vault', 'eve', { ban: true }), { type: 'remove', room: 'vault', user: 'eve', ban: true }, { type: 'removed', room: 'vault', user: 'eve', by: 'bob', banned: true }],
     [() => client.unban('vault', 'eve'), { type: 'unban', room: 'vault', user: 'eve' }, { type: 'unbanned', room: 'vault', user: 'eve' }],
     [() => client.setRole('vault', 'eve', 'moderator'), { type: 'set_role', room: 'vault', user: 'eve', role: 'moderator' }, { type: 'role', room: 'vault', user: 'eve', role: 'moderator' }],
+    [() => client.updateRoom('vault', { title: 'The Vault' }), { type: 'update_room', room: 'vault', title: 'The Vault' }, { type: 'room_updated', room: 'vault', title: 'The Vault', topic: '', by: 'bob' }],
+    [() => client.updateRoom('vault', { topic: '' }), { type: 'update_room', room: 'vault', topic: '' }, { type: 'room_updated', room: 'vault', title: 'The Vault', topic: '', by: 'bob' }],
   ];
   for (const [call, want, answer] of calls) {
     const reply = call();
@@ -165,6 +167,14 @@ test('invite, remove (ban), unban, set_role: the requests and their answers; the
     assert.equal(got.type, answer.type);
   }
   assert.deepEqual(client.joinedRooms(), ['vault'], 'removing someone else keeps the room');
+  // The roster, a page at a time.
+  const roster = client.roster('vault', { after: '+ada', limit: 1 });
+  assert.deepEqual(ws.sent.at(-1), { type: 'roster', room: 'vault', after: '+ada', limit: 1, ref: ws.sent.at(-1).ref });
+  ws.receive({ type: 'roster', room: 'vault', members: [{ user: 'eve', role: 'moderator', online: false }], ref: ws.sent.at(-1).ref });
+  assert.deepEqual(await roster, { members: [{ user: 'eve', role: 'moderator', online: false }], next: null });
+  // room_updated (the owner's answer, or another member's broadcast) is what roomInfo tells.
+  ws.receive({ type: 'room_updated', room: 'vault', title: 'The Vault', topic: 'gold only' });
+  assert.deepEqual(client.roomInfo('vault'), { private: true, role: 'owner', title: 'The Vault', topic: 'gold only' });
 
   const refused = client.setRole('vault', 'eve', 'owner');
   ws.receive({ type: 'error', code: 'bad_request', message: 'role must be "moderator" or "member"', ref: ws.sent.at(-1).ref });
@@ -172,4 +182,22 @@ test('invite, remove (ban), unban, set_role: the requests and their answers; the
   const forbidden = client.remove('vault', 'ada');
   ws.receive({ type: 'error', code: 'forbidden', message: 'only the owner and moderators remove members', ref: ws.sent.at(-1).ref });
   await assert.rejects(forbidden, { code: 'forbidden' });
+});
+
+test('the owner deletes a room: the answer is room_deleted with its ref, and the room is forgotten', async (t) => {
+  const { client, sockets } = await connected(t);
+  const ws = sockets[0];
+  const p = client.join('vault');
+  ws.receive({ type: 'joined', room: 'vault', last_seq: 3, members: ['bob'], member_count: 1, private: true, role: 'owner', ref: ws.last('join').ref });
+  await p;
+  const refused = client.deleteRoom('general');
+  ws.receive({ type: 'error', code: 'forbidden', message: 'only the room\'s owner renames it, sets its topic or deletes it', ref: ws.last('delete_room').ref });
+  await assert.rejects(refused, { code: 'forbidden' });
+  const deleted = client.deleteRoom('vault');
+  assert.deepEqual(ws.last('delete_room'), { type: 'delete_room', room: 'vault', ref: ws.last('delete_room').ref });
+  ws.receive({ type: 'room_deleted', room: 'vault', by: 'bob', ref: ws.last('delete_room').ref });
+  const got = await deleted;
+  assert.equal(got.by, 'bob');
+  assert.equal(client.roomInfo('vault'), null);
+  assert.equal(client.joinedRooms().includes('vault'), false);
 });

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <functional>
 #include <optional>
+#include <tuple>
 
 #include "protocol/errc.hpp"
 #include "store_backends.hpp"
@@ -97,6 +98,86 @@ TYPED_TEST(StoreAccess, APrivateRoomKeepsItsKindPasswordAndOwnerAcrossARestart) 
     EXPECT_TRUE(this->access("lobby").members.empty());
     this->reopen();
   }
+}
+
+// A room's title and topic (update_room): stored with the room when created, changed by
+// set_room_info (both at once; "" clears), carried by find_room and load_rooms, kept across a
+// restart; setting them for a room that is gone is no error and makes no room.
+TYPED_TEST(StoreAccess, ARoomsTitleAndTopicAreStoredChangedAndSurviveARestart) {
+  StoredRoom ops{"ops", 0, 1'700'000'000'000, "ada"};
+  ops.title = "Operations";
+  ops.topic = "deploys at 14:00 \u00b7 \xe2\x9c\x93";
+  ASSERT_FALSE(this->create(ops));
+  ASSERT_FALSE(this->create(StoredRoom{"plain", 0, 1'700'000'000'000, "bob"}));
+  auto found = this->find("ops");
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->title, "Operations");
+  EXPECT_EQ(found->topic, ops.topic);
+  auto plain = this->find("plain");
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->title, "");
+  EXPECT_EQ(plain->topic, "");
+
+  ASSERT_FALSE(this->call([&](Store::Done d) { this->s().set_room_info("ops", "Ops \xe2\x80\x94 EU", "", d); }));
+  ASSERT_FALSE(this->call([&](Store::Done d) { this->s().set_room_info("plain", "", "just a topic", d); }));
+  ASSERT_FALSE(this->call([&](Store::Done d) { this->s().set_room_info("gone", "a title", "a topic", d); }));
+  EXPECT_FALSE(this->find("gone"));
+  for (int round = 0; round < 2; ++round) {
+    found = this->find("ops");
+    ASSERT_TRUE(found);
+    EXPECT_EQ(found->title, "Ops \xe2\x80\x94 EU");
+    EXPECT_EQ(found->topic, "");
+    plain = this->find("plain");
+    ASSERT_TRUE(plain);
+    EXPECT_EQ(plain->title, "");
+    EXPECT_EQ(plain->topic, "just a topic");
+    const auto loaded = this->s().load_rooms();
+    auto it = std::find_if(loaded.begin(), loaded.end(), [](const StoredRoom& r) { return r.id == "ops"; });
+    ASSERT_NE(it, loaded.end());
+    EXPECT_EQ(it->title, "Ops \xe2\x80\x94 EU");
+    EXPECT_EQ(it->topic, "");
+    this->reopen();
+  }
+  // A deleted room takes its title with it: a new room of the id starts without one.
+  ASSERT_FALSE(this->call([&](Store::Done d) { this->s().delete_room("ops", d); }));
+  ASSERT_FALSE(this->create(StoredRoom{"ops", 0, 1'700'000'005'000, "cy"}));
+  found = this->find("ops");
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->title, "");
+}
+
+// The roster: a room's members with their accounts' names and roles, in name order, bounded;
+// a deleted account and a member without an account row (an operator's JWT id) are left out.
+TYPED_TEST(StoreAccess, TheRosterNamesTheMembersInNameOrder) {
+  for (const auto& [id, name] :
+       {std::pair<std::string, std::string>{"u_ada", "ada"}, {"u_bob", "Bob"}, {"u_cy", "cy"}, {"u_dee", "dee"}}) {
+    ASSERT_FALSE(this->call([&](Store::Done d) {
+      this->s().create_user(store::StoredUser{id, name, name + "-key", "$argon2id$hash", 1, false}, d);
+    }));
+  }
+  ASSERT_FALSE(this->create(private_room("club", "u_ada")));
+  ASSERT_FALSE(this->call([&](Store::Done d) { this->s().set_member("club", {"u_cy", Role::moderator, 2}, d); }));
+  ASSERT_FALSE(this->call([&](Store::Done d) { this->s().set_member("club", {"u_bob", Role::member, 3}, d); }));
+  ASSERT_FALSE(this->call([&](Store::Done d) { this->s().set_member("club", {"u_dee", Role::member, 4}, d); }));
+  ASSERT_FALSE(this->call([&](Store::Done d) { this->s().set_member("club", {"x_jwt", Role::member, 5}, d); }));
+  ASSERT_FALSE(this->call([&](Store::Done d) { this->s().delete_user("u_dee", d); }));
+  auto roster = [&](std::size_t limit) {
+    auto p = std::make_shared<std::promise<std::vector<store::StoredRosterEntry>>>();
+    auto fut = p->get_future();
+    this->s().load_roster("club", limit, [p](std::error_code ec, std::vector<store::StoredRosterEntry> rows) {
+      EXPECT_FALSE(ec) << ec.message();
+      p->set_value(std::move(rows));
+    });
+    std::vector<std::tuple<std::string, std::string, Role>> out;
+    for (const auto& r : wait_for(fut)) out.emplace_back(r.user_id, r.name, r.role);
+    return out;
+  };
+  // Byte order: "Bob" before "ada".
+  using Row = std::tuple<std::string, std::string, Role>;
+  EXPECT_EQ(roster(100),
+            (std::vector<Row>{
+                {"u_bob", "Bob", Role::member}, {"u_ada", "ada", Role::owner}, {"u_cy", "cy", Role::moderator}}));
+  EXPECT_EQ(roster(2).size(), 2u);
 }
 
 TYPED_TEST(StoreAccess, MembersRolesAndBansChangeAsAskedAndSurviveARestart) {

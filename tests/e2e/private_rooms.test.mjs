@@ -85,7 +85,7 @@ test('a private room: unlisted to strangers, joined with its password, and a ban
   await dialog.waitFor({ state: 'hidden' });
   await bob.locator('#room-name', { hasText: /^club$/ }).waitFor();
   await bob.locator('#app[data-connection="connected"] #room-private').waitFor({ state: 'visible' });
-  assert.equal(await bob.evaluate(() => JSON.stringify(window.parley.client.roomInfo('club'))), '{"private":true,"role":"member"}');
+  assert.equal(await bob.evaluate(() => JSON.stringify(window.parley.client.roomInfo('club'))), '{"private":true,"role":"member","title":"","topic":""}');
 
   // They chat.
   await send(bob, 'hello from bob');
@@ -111,7 +111,8 @@ test('a private room: unlisted to strangers, joined with its password, and a ban
   const settings = ada.getByRole('dialog', { name: 'Settings of #club' });
   await settings.waitFor();
   await settings.getByText('You are the owner of #club.').waitFor();
-  assert.equal(await ada.evaluate(() => document.activeElement?.id), 'invite-name', 'focus starts in the dialog');
+  // The owner's first field is the room's title.
+  assert.equal(await ada.evaluate(() => document.activeElement?.id), 'room-title-input', 'focus starts in the dialog');
   // The owner makes moderators, and members of them again.
   await settings.getByRole('button', { name: 'Make bob a moderator' }).click();
   await settings.getByRole('status').filter({ hasText: 'bob is now a moderator of #club.' }).waitFor();

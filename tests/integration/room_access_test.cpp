@@ -238,5 +238,236 @@ TEST(RoomAccess, ADirectConversationIsItsTwoAccountsOnly) {
   expect_error(guest, {{"type", "dm"}, {"user", "ada"}}, "forbidden");
 }
 
+// Room settings (docs/protocol.md, "Room settings"): the owner alone renames the room and sets
+// its topic, which every member in the room hears and `rooms` and `joined` carry from then on.
+TEST(RoomAccess, OnlyTheOwnerSetsATitleAndATopicAndTheMembersHearIt) {
+  ServerProcess server(with_accounts({}));
+  auto ada = account(server, "ada");
+  auto bob = account(server, "bob");
+  auto cy = account(server, "cy");
+  auto eve = account(server, "eve");
+  ASSERT_EQ(type_of(create_private(*ada, "team")), "created");
+  for (const char* who : {"bob", "cy"})
+    ASSERT_EQ(type_of(ada->request({{"type", "invite"}, {"room", "team"}, {"user", who}})), "invited");
+  ASSERT_EQ(type_of(ada->request({{"type", "set_role"}, {"room", "team"}, {"user", "bob"}, {"role", "moderator"}})),
+            "role");
+  ada->join("team");
+  bob->join("team");
+  cy->join("team");
+  bob->clear();
+  cy->clear();
+
+  auto updated = ada->request({{"type", "update_room"}, {"room", "team"}, {"title", "The Team"}, {"topic", "ship it"}});
+  ASSERT_EQ(type_of(updated), "room_updated") << dump(updated);
+  EXPECT_EQ(str(updated, "title"), "The Team");
+  EXPECT_EQ(str(updated, "topic"), "ship it");
+  EXPECT_EQ(str(updated, "by"), "ada");
+  for (auto* member : {bob.get(), cy.get()}) {
+    auto heard = member->wait_for("room_updated");
+    ASSERT_TRUE(heard);
+    EXPECT_EQ(str(*heard, "title"), "The Team");
+    EXPECT_EQ(str(*heard, "topic"), "ship it");
+    EXPECT_EQ(str(*heard, "by"), "ada");
+    EXPECT_FALSE(heard->contains("ref"));
+  }
+  // The owner hears it once: its answer, not the broadcast as well.
+  EXPECT_FALSE(ada->wait_for("room_updated", {}, 200ms));
+  // A field left out stays; "" clears.
+  auto cleared = ada->request({{"type", "update_room"}, {"room", "team"}, {"topic", ""}});
+  EXPECT_EQ(str(cleared, "title"), "The Team") << dump(cleared);
+  EXPECT_EQ(str(cleared, "topic"), "");
+
+  // A moderator, a member, a stranger and a guest may not; nor may anyone in a guest's room.
+  for (auto* other : {bob.get(), cy.get(), eve.get()})
+    expect_error(*other, {{"type", "update_room"}, {"room", "team"}, {"title", "mine now"}}, "forbidden");
+  WsClient guest(server.port());
+  guest.hello("dora");
+  expect_error(guest, {{"type", "update_room"}, {"room", "team"}, {"title", "mine now"}}, "forbidden");
+  ASSERT_EQ(type_of(guest.create("lounge")), "created");
+  expect_error(*ada, {{"type", "update_room"}, {"room", "lounge"}, {"title", "mine now"}}, "forbidden");
+  expect_error(*ada, {{"type", "update_room"}, {"room", "nowhere"}, {"title", "x"}}, "no_such_room");
+
+  // What a title and a topic may be.
+  expect_error(*ada, {{"type", "update_room"}, {"room", "team"}}, "bad_request");
+  expect_error(*ada, {{"type", "update_room"}, {"room", "team"}, {"title", std::string(65, 'x')}}, "bad_request");
+  expect_error(*ada, {{"type", "update_room"}, {"room", "team"}, {"topic", std::string(257, 'x')}}, "bad_request");
+  expect_error(*ada, {{"type", "update_room"}, {"room", "team"}, {"title", "two\nlines"}}, "bad_request");
+  expect_error(*ada, {{"type", "update_room"}, {"room", "team"}, {"title", "\u200b\u2060 "}}, "bad_request");
+  expect_error(*ada, {{"type", "update_room"}, {"room", "team"}, {"title", 7}}, "bad_request");
+  // 64 characters that take more bytes are fine.
+  std::string wide;
+  for (int i = 0; i < 64; ++i) wide += "\xc3\xa9";
+  EXPECT_EQ(type_of(ada->request({{"type", "update_room"}, {"room", "team"}, {"title", wide}})), "room_updated");
+
+  // Carried by `rooms` (with the user's role) and `joined`, and kept across a restart.
+  ada.reset();
+  bob.reset();
+  cy.reset();
+  server.stop();
+  server.restart();
+  auto bob_again = std::make_unique<WsClient>(server.port());
+  auto tok = login(server.port(), "bob", "correct horse", true);
+  ASSERT_EQ(type_of(bob_again->request({{"type", "hello"}, {"token", tok.json().as_object().at("token").as_string()}})),
+            "welcome");
+  auto rooms = bob_again->request({{"type", "rooms"}});
+  bool found = false;
+  for (const auto& v : rooms.at("rooms").as_array()) {
+    const auto& r = v.as_object();
+    if (str(r, "room") != "team") continue;
+    found = true;
+    EXPECT_EQ(str(r, "title"), wide);
+    EXPECT_FALSE(r.contains("topic"));
+    EXPECT_EQ(str(r, "role"), "moderator");
+  }
+  EXPECT_TRUE(found) << dump(rooms);
+  auto joined = bob_again->join("team");
+  EXPECT_EQ(str(joined, "title"), wide) << dump(joined);
+}
+
+// The owner deletes the room: everyone in it is out and told, a stranger to a private room hears
+// nothing of it, the id is free again; nobody else may, and the default room stays.
+TEST(RoomAccess, OnlyTheOwnerDeletesTheRoom) {
+  ServerProcess server(with_accounts({}));
+  auto ada = account(server, "ada");
+  auto bob = account(server, "bob");
+  auto cy = account(server, "cy");
+  auto eve = account(server, "eve");
+  ASSERT_EQ(type_of(create_private(*ada, "team")), "created");
+  for (const char* who : {"bob", "cy"})
+    ASSERT_EQ(type_of(ada->request({{"type", "invite"}, {"room", "team"}, {"user", who}})), "invited");
+  ASSERT_EQ(type_of(ada->request({{"type", "set_role"}, {"room", "team"}, {"user", "bob"}, {"role", "moderator"}})),
+            "role");
+  ada->join("team");
+  bob->join("team");
+  ada->send_message("team", "a1", "soon gone");
+  for (auto* other : {bob.get(), cy.get(), eve.get()})
+    expect_error(*other, {{"type", "delete_room"}, {"room", "team"}}, "forbidden");
+  WsClient guest(server.port());
+  guest.hello("dora");
+  expect_error(guest, {{"type", "delete_room"}, {"room", "team"}}, "forbidden");
+  expect_error(*ada, {{"type", "delete_room"}, {"room", "general"}}, "forbidden");  // the operator's, no owner
+  expect_error(*ada, {{"type", "delete_room"}, {"room", "nowhere"}}, "no_such_room");
+  bob->clear();
+  cy->clear();
+  eve->clear();
+
+  auto deleted = ada->request({{"type", "delete_room"}, {"room", "team"}});
+  ASSERT_EQ(type_of(deleted), "room_deleted") << dump(deleted);
+  EXPECT_EQ(str(deleted, "by"), "ada");
+  // The member in it and the member who was not both hear it; the stranger does not.
+  for (auto* member : {bob.get(), cy.get()}) {
+    auto told = member->wait_for("room_deleted");
+    ASSERT_TRUE(told);
+    EXPECT_EQ(str(*told, "room"), "team");
+    EXPECT_EQ(str(*told, "by"), "ada");
+  }
+  EXPECT_FALSE(eve->wait_for("room_deleted", {}, 300ms));
+  EXPECT_FALSE(ada->wait_for("room_deleted", {}, 100ms)) << "the owner heard it twice";
+  expect_error(*bob, {{"type", "send"}, {"room", "team"}, {"cid", "b1"}, {"text", "hello?"}}, "not_joined");
+  expect_error(*bob, {{"type", "join"}, {"room", "team"}}, "no_such_room");
+  EXPECT_FALSE(listed(*bob).contains("team"));
+  // The id is free: a new room, without the old one's messages.
+  ASSERT_EQ(type_of(eve->create("team")), "created");
+  auto fresh = eve->join("team");
+  EXPECT_EQ(u64(fresh, "last_seq"), 0u) << dump(fresh);
+}
+
+// The roster: who is in the room (with roles; a guest without one), then the members who are not,
+// each in name order, in pages; only for those in the room.
+TEST(RoomAccess, TheRosterListsWhoIsInTheRoomThenTheOtherMembers) {
+  ServerProcess server(with_accounts({}));
+  auto ada = account(server, "ada");
+  auto bob = account(server, "bob");
+  auto cy = account(server, "cy");
+  auto eve = account(server, "eve");
+  ASSERT_EQ(type_of(create_private(*ada, "team")), "created");
+  for (const char* who : {"bob", "cy"})
+    ASSERT_EQ(type_of(ada->request({{"type", "invite"}, {"room", "team"}, {"user", who}})), "invited");
+  ASSERT_EQ(type_of(ada->request({{"type", "set_role"}, {"room", "team"}, {"user", "bob"}, {"role", "moderator"}})),
+            "role");
+  ada->join("team");
+  cy->join("team");
+  auto rows = [](const json::object& r) {
+    std::vector<std::string> out;
+    for (const auto& v : r.at("members").as_array()) {
+      const auto& m = v.as_object();
+      out.push_back(std::string(m.at("user").as_string()) + ":" +
+                    (m.contains("role") ? std::string(m.at("role").as_string()) : std::string("-")) + ":" +
+                    (m.at("online").as_bool() ? "online" : "offline"));
+    }
+    return out;
+  };
+  auto all = ada->request({{"type", "roster"}, {"room", "team"}});
+  ASSERT_EQ(type_of(all), "roster") << dump(all);
+  EXPECT_EQ(rows(all), (std::vector<std::string>{"ada:owner:online", "cy:member:online", "bob:moderator:offline"}));
+  EXPECT_FALSE(all.contains("next"));
+  // In pages: the cursor crosses from those in the room to the others.
+  auto first = cy->request({{"type", "roster"}, {"room", "team"}, {"limit", 2}});
+  EXPECT_EQ(rows(first), (std::vector<std::string>{"ada:owner:online", "cy:member:online"}));
+  auto second = cy->request({{"type", "roster"}, {"room", "team"}, {"limit", 2}, {"after", str(first, "next")}});
+  EXPECT_EQ(rows(second), (std::vector<std::string>{"bob:moderator:offline"})) << dump(second);
+  EXPECT_FALSE(second.contains("next"));
+  // bob arrives: online now, in name order among those in the room.
+  bob->join("team");
+  EXPECT_EQ(rows(ada->request({{"type", "roster"}, {"room", "team"}})),
+            (std::vector<std::string>{"ada:owner:online", "bob:moderator:online", "cy:member:online"}));
+  // Only from within the room.
+  expect_error(*eve, {{"type", "roster"}, {"room", "team"}}, "not_joined");
+  // A public room: a guest in it is listed without a role.
+  ASSERT_EQ(type_of(ada->create("agora")), "created");
+  ada->join("agora");
+  WsClient guest(server.port());
+  guest.hello("dora");
+  guest.join("agora");
+  EXPECT_EQ(rows(guest.request({{"type", "roster"}, {"room", "agora"}})),
+            (std::vector<std::string>{"ada:owner:online", "dora:-:online"}));
+}
+
+// Leaving for good: a member removes themselves (every session of theirs is out, and only an
+// invitation brings them back); the owner cannot, nor can anyone ban themselves.
+TEST(RoomAccess, AMemberLeavesForGoodButTheOwnerCannot) {
+  ServerProcess server(with_accounts({}));
+  auto ada = account(server, "ada");
+  auto bob = account(server, "bob");
+  ASSERT_EQ(type_of(create_private(*ada, "team")), "created");
+  ASSERT_EQ(type_of(ada->request({{"type", "invite"}, {"room", "team"}, {"user", "bob"}})), "invited");
+  ada->join("team");
+  bob->join("team");
+  expect_error(*ada, {{"type", "remove"}, {"room", "team"}, {"user", "ada"}}, "forbidden");
+  expect_error(*bob, {{"type", "remove"}, {"room", "team"}, {"user", "bob"}, {"ban", true}}, "forbidden");
+  bob->clear();
+  auto left = bob->request({{"type", "remove"}, {"room", "team"}, {"user", "bob"}});
+  ASSERT_EQ(type_of(left), "removed") << dump(left);
+  EXPECT_EQ(str(left, "by"), "bob");
+  ASSERT_TRUE(bob->wait_for("removed", [](const json::object& e) { return !e.contains("ref"); }));
+  expect_error(*bob, {{"type", "send"}, {"room", "team"}, {"cid", "b1"}, {"text", "still here?"}}, "not_joined");
+  expect_error(*bob, {{"type", "join"}, {"room", "team"}}, "forbidden");
+  EXPECT_FALSE(listed(*bob).contains("team"));
+  // Not a member any more: nothing left to give up.
+  expect_error(*bob, {{"type", "remove"}, {"room", "team"}, {"user", "bob"}}, "forbidden");
+  ASSERT_EQ(type_of(ada->request({{"type", "invite"}, {"room", "team"}, {"user", "bob"}})), "invited");
+  EXPECT_EQ(type_of(bob->join("team")), "joined");
+}
+
+// An invited user's open sessions hear of it at once, so that their room list shows the room.
+TEST(RoomAccess, AnInvitedUsersSessionsHearOfIt) {
+  ServerProcess server(with_accounts({}));
+  auto ada = account(server, "ada");
+  auto bob = account(server, "bob");
+  auto cy = account(server, "cy");
+  ASSERT_EQ(type_of(create_private(*ada, "team")), "created");
+  ASSERT_EQ(type_of(ada->request({{"type", "invite"}, {"room", "team"}, {"user", "bob"}})), "invited");
+  auto told = bob->wait_for("invited");
+  ASSERT_TRUE(told);
+  EXPECT_EQ(str(*told, "room"), "team");
+  EXPECT_EQ(str(*told, "user"), "bob");
+  EXPECT_EQ(str(*told, "by"), "ada");
+  EXPECT_FALSE(told->contains("ref"));
+  EXPECT_FALSE(cy->wait_for("invited", {}, 200ms));
+  // Invited again: already a member, nothing new to hear.
+  ASSERT_EQ(type_of(ada->request({{"type", "invite"}, {"room", "team"}, {"user", "bob"}})), "invited");
+  EXPECT_FALSE(bob->wait_for("invited", {}, 200ms));
+}
+
 }  // namespace
 }  // namespace parley::it

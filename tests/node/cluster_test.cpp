@@ -594,6 +594,55 @@ TEST_P(ClusterTest, AMemberRemovedOnOneNodeIsOutOnTheOther) {
   EXPECT_EQ(bob->next("error").at("code").as_string(), "forbidden");
 }
 
+// A room's title and topic are the room's on every node: set by its owner on node 0, they reach
+// a member in the room on node 1 at once (without `by`: the change was made elsewhere), and an
+// invitation on node 0 reaches the invitee's session on node 1. Deleting a room is refused in a
+// cluster, for its owner as for the operator.
+TEST_P(ClusterTest, ATopicSetOnOneNodeReachesAMemberOnTheOther) {
+  ASSERT_TRUE(both_ready());
+  auto ada = account(0, "ada");
+  auto bob = account(1, "bob");
+  say(ada, R"({"type":"create","room":"club","private":true})");
+  ASSERT_FALSE(ada->next("created").empty());
+  say(ada, R"({"type":"invite","room":"club","user":"bob"})");
+  ASSERT_FALSE(ada->next("invited").empty());
+  auto told = bob->next("invited");
+  ASSERT_FALSE(told.empty()) << "node 1 did not tell bob of the invitation";
+  EXPECT_EQ(told.at("room").as_string(), "club");
+  EXPECT_EQ(told.at("user").as_string(), "bob");
+  say(ada, R"({"type":"join","room":"club"})");
+  ASSERT_FALSE(ada->next("joined").empty());
+  say(bob, R"({"type":"join","room":"club"})");
+  ASSERT_FALSE(bob->next("joined").empty());
+
+  say(ada, R"({"type":"update_room","room":"club","title":"The Club","topic":"members only"})");
+  auto answer = ada->next("room_updated");
+  ASSERT_FALSE(answer.empty());
+  EXPECT_EQ(answer.at("by").as_string(), "ada");
+  auto heard = bob->next("room_updated");
+  ASSERT_FALSE(heard.empty()) << "node 1 did not tell bob of the new topic";
+  EXPECT_EQ(heard.at("title").as_string(), "The Club");
+  EXPECT_EQ(heard.at("topic").as_string(), "members only");
+  EXPECT_FALSE(heard.contains("by"));
+  // Node 1 lists the room with them, and a moderator there may not change them.
+  say(bob, R"({"type":"rooms"})");
+  auto rooms = bob->next("rooms");
+  ASSERT_FALSE(rooms.empty());
+  bool found = false;
+  for (const auto& v : rooms.at("rooms").as_array())
+    if (v.as_object().at("room").as_string() == "club") {
+      found = true;
+      EXPECT_EQ(v.as_object().at("topic").as_string(), "members only");
+    }
+  EXPECT_TRUE(found);
+  say(bob, R"({"type":"update_room","room":"club","topic":"mine"})");
+  EXPECT_EQ(bob->next("error").at("code").as_string(), "forbidden");
+
+  say(ada, R"({"type":"delete_room","room":"club"})");
+  auto refused = ada->next("error");
+  EXPECT_EQ(refused.at("code").as_string(), "unavailable");
+}
+
 // Signing out on one node ends the session everywhere: its WebSocket on another node is closed
 // (1008) at once, and a guest on another node using a name just registered is closed too.
 TEST_P(ClusterTest, SigningOutOnOneNodeClosesTheSessionsWebSocketOnTheOther) {

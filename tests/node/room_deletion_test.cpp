@@ -68,6 +68,12 @@ class FlakyDeleteStore final : public store::Store {
   void unban(std::string room, std::string user, Done done) override {
     real_.unban(std::move(room), std::move(user), std::move(done));
   }
+  void load_roster(std::string room, std::size_t limit, RosterDone done) override {
+    real_.load_roster(std::move(room), limit, std::move(done));
+  }
+  void set_room_info(std::string room, std::string title, std::string topic, Done done) override {
+    real_.set_room_info(std::move(room), std::move(title), std::move(topic), std::move(done));
+  }
   void revoke_session(std::string user, std::string digest, Done done) override {
     real_.revoke_session(std::move(user), std::move(digest), std::move(done));
   }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <optional>
 #include <string>
 #include <variant>
 
@@ -117,9 +118,36 @@ TEST(Codec, HistoryWithoutBeforeAndLimit) {
   EXPECT_FALSE(r.limit.has_value());
 }
 
+// update_room: a title or topic left out is nullopt (stays as it is), "" clears it.
+TEST(Codec, UpdateRoomTellsAnAbsentFieldFromAnEmptyOne) {
+  Request r = ok(R"({"type":"update_room","room":"ops","title":"Operations"})");
+  EXPECT_EQ(r.type, RequestType::update_room);
+  EXPECT_EQ(r.room, "ops");
+  EXPECT_EQ(r.title, std::optional<std::string>("Operations"));
+  EXPECT_FALSE(r.topic.has_value());
+  r = ok(R"({"type":"update_room","room":"ops","topic":"","title":null})");
+  EXPECT_FALSE(r.title.has_value());
+  EXPECT_EQ(r.topic, std::optional<std::string>(""));
+  EXPECT_EQ(err(R"({"type":"update_room","room":"ops","title":7})").code, errc::bad_request);
+  EXPECT_EQ(err(R"({"type":"update_room","title":"x"})").code, errc::bad_request);
+  r = ok(R"({"type":"create","room":"ops","title":"Operations","topic":"deploys"})");
+  EXPECT_EQ(r.title, std::optional<std::string>("Operations"));
+  EXPECT_EQ(r.topic, std::optional<std::string>("deploys"));
+}
+
+TEST(Codec, DeleteRoomAndRoster) {
+  EXPECT_EQ(ok(R"({"type":"delete_room","room":"ops"})").type, RequestType::delete_room);
+  EXPECT_EQ(err(R"({"type":"delete_room"})").code, errc::bad_request);
+  const Request r = ok(R"({"type":"roster","room":"ops","after":"+ada","limit":2})");
+  EXPECT_EQ(r.type, RequestType::roster);
+  EXPECT_EQ(r.after, "+ada");
+  EXPECT_EQ(r.limit, std::optional<std::uint64_t>(2));
+}
+
 TEST(Codec, TypeNames) {
   for (auto t : {RequestType::hello, RequestType::rooms, RequestType::create, RequestType::join, RequestType::leave,
-                 RequestType::send, RequestType::typing, RequestType::history, RequestType::ping}) {
+                 RequestType::send, RequestType::typing, RequestType::history, RequestType::ping,
+                 RequestType::delete_room, RequestType::roster}) {
     const std::string name(parley::protocol::type_name(t));
     std::string frame = R"({"type":")" + name + R"(","name":"n","room":"r","cid":"c","text":"t"})";
     EXPECT_EQ(ok(frame).type, t) << name;

@@ -182,6 +182,10 @@ TEST_F(ProtocolDoc, ErrorExamplesAreWhatErrorEventWrites) {
 namespace {
 
 std::string_view str(const json::object& o, std::string_view key) { return o.at(key).as_string(); }
+// An optional string member: empty when absent.
+std::string_view opt(const json::object& o, std::string_view key) {
+  return o.contains(key) ? str(o, key) : std::string_view();
+}
 bool flag(const json::object& o, std::string_view key) { return o.contains(key) && o.at(key).as_bool(); }
 std::string ref_of(const json::object& o) { return o.contains("ref") ? json::serialize(o.at("ref")) : std::string(); }
 
@@ -220,31 +224,41 @@ std::optional<std::string> encode_like(const json::object& o) {
     for (const auto& r : o.at("rooms").as_array())
       rooms.push_back({str(r.as_object(), "room"), r.at("members").to_number<std::uint64_t>(),
                        r.at("last_seq").to_number<std::uint64_t>(), flag(r.as_object(), "private"),
-                       flag(r.as_object(), "direct"),
-                       r.as_object().contains("with") ? str(r.as_object(), "with") : ""});
+                       flag(r.as_object(), "direct"), opt(r.as_object(), "with"), opt(r.as_object(), "role"),
+                       opt(r.as_object(), "title"), opt(r.as_object(), "topic")});
     return p::rooms_event(rooms, o.contains("next") ? str(o, "next") : std::string_view(), ref);
   }
   if (type == "created")
-    return p::created_event(str(o, "room"), str(o, "by"), ref, flag(o, "private"), flag(o, "direct"));
+    return p::created_event(str(o, "room"), str(o, "by"), ref, flag(o, "private"), flag(o, "direct"), opt(o, "title"),
+                            opt(o, "topic"));
   if (type == "dm") return p::dm_event(str(o, "room"), str(o, "user"), ref);
-  if (type == "room_deleted") return p::room_deleted_event(str(o, "room"));
+  if (type == "room_deleted") return p::room_deleted_event(str(o, "room"), opt(o, "by"), ref);
+  if (type == "room_updated")
+    return p::room_updated_event(str(o, "room"), str(o, "title"), str(o, "topic"), opt(o, "by"), ref);
   if (type == "joined") {
     std::vector<std::string_view> members;
     for (const auto& m : o.at("members").as_array()) members.push_back(m.as_string());
     return p::joined_event(str(o, "room"), o.at("last_seq").to_number<std::uint64_t>(), members,
                            o.at("member_count").to_number<std::uint64_t>(), flag(o, "truncated"), ref,
-                           o.contains("role") ? str(o, "role") : std::string_view(), flag(o, "private"));
+                           o.contains("role") ? str(o, "role") : std::string_view(), flag(o, "private"),
+                           opt(o, "title"), opt(o, "topic"));
   }
   if (type == "members") {
     std::vector<std::string_view> members;
     for (const auto& m : o.at("members").as_array()) members.push_back(m.as_string());
     return p::members_event(str(o, "room"), members, o.contains("next") ? str(o, "next") : std::string_view(), ref);
   }
+  if (type == "roster") {
+    std::vector<p::RosterEntry> members;
+    for (const auto& m : o.at("members").as_array())
+      members.push_back({str(m.as_object(), "user"), opt(m.as_object(), "role"), flag(m.as_object(), "online")});
+    return p::roster_event(str(o, "room"), members, opt(o, "next"), ref);
+  }
   if (type == "left") return p::left_event(str(o, "room"), ref);
   if (type == "removed")
     return p::removed_event(str(o, "room"), str(o, "user"), o.contains("by") ? str(o, "by") : std::string_view(),
                             flag(o, "banned"), ref);
-  if (type == "invited") return p::invited_event(str(o, "room"), str(o, "user"), ref);
+  if (type == "invited") return p::invited_event(str(o, "room"), str(o, "user"), ref, opt(o, "by"));
   if (type == "unbanned") return p::unbanned_event(str(o, "room"), str(o, "user"), ref);
   if (type == "role") return p::role_event(str(o, "room"), str(o, "user"), str(o, "role"), ref);
   if (type == "ack")
@@ -286,9 +300,9 @@ TEST_F(ProtocolDoc, ServerExamplesAreWhatTheirEncodersWrite) {
     types.insert(std::string(v.at("type").as_string()));
   }
   // Every event type the server sends has an example.
-  for (const char* type :
-       {"welcome", "pong", "rooms", "created", "room_deleted", "joined", "members", "left", "ack", "message",
-        "presence", "typing", "history", "error", "removed", "invited", "unbanned", "role", "dm"})
+  for (const char* type : {"welcome", "pong",    "rooms",    "created",  "room_deleted", "joined",       "members",
+                           "left",    "ack",     "message",  "presence", "typing",       "history",      "error",
+                           "removed", "invited", "unbanned", "role",     "dm",           "room_updated", "roster"})
     EXPECT_TRUE(types.count(type)) << "docs/protocol.md has no example of " << type;
 }
 

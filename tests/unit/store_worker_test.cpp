@@ -119,6 +119,12 @@ class FakeBackend final : public StoreBackend {
     return account("remove_member " + room);
   }
   std::error_code unban_now(const std::string& room, const std::string&) override { return account("unban " + room); }
+  std::error_code load_roster_now(const std::string& room, std::size_t, std::vector<StoredRosterEntry>&) override {
+    return account("load_roster " + room);
+  }
+  std::error_code set_room_info_now(const std::string& room, const std::string&, const std::string&) override {
+    return account("set_room_info " + room);
+  }
 
   std::vector<std::string> log() {
     std::lock_guard lock(mutex_);

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  canModerate, canInvite, canSetRoles, roleSentence, removalNotice, doneText, actionErrorText, needsPassword, joinErrorText,
+  canModerate, canInvite, canSetRoles, canConfigure, roleSentence, removalNotice, doneText, actionErrorText, needsPassword, joinErrorText,
 } from '../../web/js/moderation.js';
 
 test('roles: the owner and moderators moderate, the owner sets roles, a private room\'s members invite', () => {
@@ -29,6 +29,12 @@ test('removalNotice: removed or banned, by whom when the server says', () => {
   assert.equal(removalNotice({ room: 'club', user: 'bob', by: 'ada', banned: false }), 'You were removed from #club by ada.');
   assert.equal(removalNotice({ room: 'club', user: 'bob', by: 'ada', banned: true }), 'You were banned from #club by ada.');
   assert.equal(removalNotice({ room: 'club', user: 'bob' }), 'You were removed from #club.', 'another node\'s event has no by');
+  assert.equal(removalNotice({ room: 'club', user: 'bob', by: 'Bob' }), 'You left #club.', 'removed by oneself: left for good');
+});
+
+test('canConfigure: the owner alone renames, sets the topic and deletes', () => {
+  assert.equal(canConfigure('owner'), true);
+  for (const role of ['moderator', 'member', null, undefined]) assert.equal(canConfigure(role), false);
 });
 
 test('doneText for each answer', () => {

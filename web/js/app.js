@@ -17,7 +17,7 @@ import { plural, sameSender } from './ui/format.js';
 import { showJoin, validateName, rememberJoinError, pendingJoinError } from './ui/join.js';
 import { PasswordPrompt } from './ui/password-prompt.js';
 import { RoomSettings } from './ui/room-settings.js';
-import { removalNotice, needsPassword, joinErrorText } from './moderation.js';
+import { removalNotice, needsPassword, joinErrorText, actionErrorText } from './moderation.js';
 import { isDirectRoom, canMessage } from './direct.js';
 import * as account from './account.js';
 
@@ -68,6 +68,9 @@ const view = new MessageView({
 
 const roomList = new RoomList({
   list: $('#room-list'),
+  mine: $('#my-room-list'),
+  browse: $('#directory-list'),
+  browseHead: $('#directory-heading'),
   toggle: $('#new-room-toggle'),
   form: $('#create-room-form'),
   input: $('#create-room-name'),
@@ -129,12 +132,41 @@ const settings = new RoomSettings({
   unbanInput: $('#unban-name'),
   membersSection: $('#settings-members-section'),
   members: $('#settings-members'),
+  detailsForm: $('#room-details-form'),
+  titleInput: $('#room-title-input'),
+  topicInput: $('#room-topic-input'),
+  leaveButton: $('#room-leave'),
+  deleteButton: $('#room-delete'),
+  endButtons: $('#room-end-buttons'),
+  deleteConfirm: $('#room-delete-confirm'),
+  deleteYes: $('#room-delete-yes'),
+  deleteNo: $('#room-delete-no'),
   act: (kind, user, options) => moderate(settings.room, kind, user, options),
+  leave: (room) => leaveRoom(room),
 });
 $('#room-settings-open').addEventListener('click', () => {
   if (!active || isDirectRoom(active)) return; // a conversation has no one to invite or remove
-  settings.show(active, client?.roomInfo(active), memberNames(active), me);
+  const room = active;
+  settings.show(room, client?.roomInfo(room), memberPeople(room), me);
+  loadRoster(room);
 });
+
+// The settings' member list from the server's roster (offline members and roles included), a
+// few pages at most; until it answers, the members this page knows.
+const ROSTER_PAGES = 10;
+async function loadRoster(room) {
+  const all = [];
+  let after;
+  try {
+    for (let i = 0; i < ROSTER_PAGES; i++) {
+      const page = await client.roster(room, { after });
+      all.push(...page.members);
+      if (!page.next) break;
+      after = page.next;
+    }
+  } catch { return; /* not joined yet, or not connected: the page's own list stays */ }
+  if (settings.isOpen && settings.room === room) settings.setRoster(all);
+}
 
 const members = new MemberList({
   list: $('#member-list'),
@@ -220,6 +252,12 @@ function renderHeader() {
   $('#room-private').hidden = !room?.private || direct;
   $('#room-settings-open').hidden = direct;
   $('#room-settings-open').setAttribute('aria-label', active ? `Settings of #${active}` : 'Room settings');
+  // The owner's title beside the id, and the topic under it (update_room).
+  const info = direct ? null : client?.roomInfo(active);
+  $('#room-display-title').textContent = info?.title ?? '';
+  $('#room-display-title').hidden = !info?.title;
+  $('#room-topic').textContent = info?.topic ?? '';
+  $('#room-topic').hidden = !info?.topic;
   const online = room ? room.memberList().filter((m) => m.online).length : 0;
   let sub = `${plural(online, 'member', 'members')} online`;
   if (direct) {
@@ -386,8 +424,25 @@ function relabel(name) {
   renderMembers();
 }
 
-function memberNames(name) {
-  return rooms.get(name)?.memberList().map((m) => m.name) ?? [];
+function memberPeople(name) {
+  return rooms.get(name)?.memberList().map((m) => ({ name: m.name, online: Boolean(m.online) })) ?? [];
+}
+
+// Leave a room (the settings' "Leave room"): out of it, forgotten by this page, still listed if
+// public (the directory), and #general shown if it was.
+async function leaveRoom(name) {
+  if (!name || name === DEFAULT_ROOM) return;
+  // A private room's member (not its owner) gives up its place for good: the server takes every
+  // session of theirs out, and the `removed` event says "You left" and lets the room go.
+  const info = client?.roomInfo(name);
+  if (info?.private && info.role && info.role !== 'owner') {
+    try { await client.remove(name, me); } catch (err) { notice(actionErrorText(err)); }
+    return;
+  }
+  try { await client?.leave(name); } catch { /* gone either way: the server forgets a closed session's rooms */ }
+  roomList.forget(name);
+  dropRoom(name);
+  announce(`You left #${name}.`);
 }
 
 // The settings panel's requests, for the room it was opened for.
@@ -396,6 +451,8 @@ function moderate(room, kind, user, options = {}) {
   if (kind === 'invite') return client.invite(room, user);
   if (kind === 'remove') return client.remove(room, user, options);
   if (kind === 'unban') return client.unban(room, user);
+  if (kind === 'update') return client.updateRoom(room, options);
+  if (kind === 'delete') return client.deleteRoom(room);
   return client.setRole(room, user, options.role);
 }
 
@@ -531,7 +588,8 @@ function wire(c) {
     room.joined = true;
     room.private = Boolean(e.private);
     room.role = e.role ?? null;
-    if (room.private) roomList.addRoom(e.room, { private: true });
+    room.title = e.title ?? '';
+    if (room.private || room.role) roomList.addRoom(e.room, { private: room.private, role: room.role });
     room.setMembers(e.members ?? [], me);
     if (e.truncated) room.clearMessages();
     if (!e.resumed) {
@@ -599,6 +657,27 @@ function wire(c) {
     if (e.room === active) typing.render(room);
   });
 
+  // The owner's new title or topic: the lists and the header follow.
+  c.on('room_updated', (e) => {
+    roomList.setInfo(e.room, e);
+    const room = rooms.get(e.room);
+    if (room) room.title = e.title;
+    if (e.room === active) renderHeader();
+    // The open settings keep the roster they show (offline members too); their title follows.
+    if (settings.isOpen && settings.room === e.room) settings.update(client.roomInfo(e.room), settings.people, me);
+    invalidate('rooms');
+  });
+
+  // Invited (told without a ref; the inviter's own answer has one): the room is listed at once.
+  c.on('invited', (e) => {
+    if (e.ref !== undefined || e.user?.toLowerCase() !== me?.toLowerCase()) return;
+    roomList.addRoom(e.room, { private: true, role: 'member' });
+    renderRooms();
+    const text = `You were invited to #${e.room}${e.by ? ` by ${e.by}` : ''}.`;
+    notice(text);
+    announce(text);
+  });
+
   c.on('created', (e) => {
     if (e.direct && isDirectRoom(e.room)) return dms.onCreated(e);
     roomList.addRoom(e.room);
@@ -614,6 +693,7 @@ function wire(c) {
       return;
     }
     if (room?.private || roomList.directory.get(e.room)?.private) roomList.removeRoom(e.room);
+    else roomList.forget(e.room); // a public room: browsable again (unless banned: the next refresh)
     rooms.delete(e.room);
     rememberRooms();
     if (settings.isOpen && settings.room === e.room) settings.hide();
@@ -631,7 +711,9 @@ function wire(c) {
     if (!rooms.has(e.room)) return renderRooms();
     rooms.delete(e.room);
     rememberRooms();
-    notice(isDirectRoom(e.room) ? `The conversation with ${label} was deleted by the server's operator.` : `${label} was deleted by the server's operator.`);
+    if (settings.isOpen && settings.room === e.room) settings.hide();
+    const who = e.by ? (e.by === me ? 'you' : `its owner ${e.by}`) : "the server's operator";
+    notice(isDirectRoom(e.room) ? `The conversation with ${label} was deleted by ${who}.` : `${label} was deleted by ${who}.`);
     if (active === e.room) openRoom(DEFAULT_ROOM);
     else renderRooms();
   });

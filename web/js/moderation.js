@@ -21,6 +21,11 @@ export function canSetRoles(role) {
   return role === 'owner';
 }
 
+/** The owner alone renames the room, sets its topic and deletes it. */
+export function canConfigure(role) {
+  return role === 'owner';
+}
+
 /** "You are the owner of #club." — or what a visitor of a public room is. */
 export function roleSentence(room, role) {
   if (role === 'owner') return `You are the owner of #${room}.`;
@@ -31,6 +36,7 @@ export function roleSentence(room, role) {
 
 /** The notice for this user's own removal (the `removed` event, self). */
 export function removalNotice(evt) {
+  if (evt.by && evt.by.toLowerCase() === evt.user?.toLowerCase()) return `You left #${evt.room}.`;
   const how = evt.banned ? 'banned from' : 'removed from';
   return `You were ${how} #${evt.room}${evt.by ? ` by ${evt.by}` : ''}.`;
 }
@@ -42,6 +48,7 @@ export function doneText(evt) {
     case 'removed': return `${evt.user} was ${evt.banned ? 'banned from' : 'removed from'} #${evt.room}.`;
     case 'unbanned': return `${evt.user} may come back to #${evt.room}.`;
     case 'role': return `${evt.user} is now ${evt.role === 'moderator' ? 'a moderator' : 'a member'} of #${evt.room}.`;
+    case 'room_updated': return 'Saved.';
     default: return 'Done.';
   }
 }
@@ -51,9 +58,11 @@ function waitText(err) {
   return typeof ms === 'number' ? ` Try again in ${Math.max(1, Math.ceil(ms / 1000))} s.` : ' Try again later.';
 }
 
-/** A refused moderation request (invite, remove, unban, set_role) as a sentence. */
+/** A refused moderation request (invite, remove, unban, set_role, update_room, delete_room) as a sentence. */
 export function actionErrorText(err) {
   switch (err?.code) {
+    case 'bad_request': return sentence(err.message || 'That is not allowed.');
+    case 'unavailable': return sentence(err.message || 'Not possible now. Try again later.');
     case 'forbidden': return `You are not allowed to do that here: ${lower(sentence(err.message || 'not allowed in this room'))}`;
     case 'no_such_user': return 'There is no account of that name.';
     case 'rate_limited': return `Too many requests.${waitText(err)}`;

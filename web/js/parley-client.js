@@ -413,6 +413,7 @@ export class ParleyClient {
       case 'joined': this._onJoined(evt); break;
       case 'left': this._rooms.delete(evt.room); break;
       case 'room_deleted': this._onRoomDeleted(evt); break;
+      case 'room_updated': this._onRoomUpdated(evt); break;
       case 'removed': evt = this._onRemoved(evt); break;
       case 'role': this._onRole(evt); break;
       case 'message': if (!this._onMessage(evt)) return; break;
@@ -490,14 +491,28 @@ export class ParleyClient {
   }
 
   /**
+   * One page of a joined room's roster: {members: [{user, role?, online}], next} — those in it
+   * now, then its members who are not, each in name order, with their roles.
+   */
+  async roster(room, { after, limit } = {}) {
+    const req = { type: 'roster', room };
+    if (after) req.after = after;
+    if (limit) req.limit = limit;
+    const reply = await this.request(req);
+    return { members: reply.members ?? [], next: reply.next ?? null };
+  }
+
+  /**
    * Create a room (does not join it). `private`: listed to and joined by its members only (an
    * account's; a guest is refused with forbidden); `password`: with one (8 characters or more)
    * an account joins with it, without one by invitation only.
    */
-  create(room, { private: isPrivate = false, password } = {}) {
+  create(room, { private: isPrivate = false, password, title, topic } = {}) {
     const msg = { type: 'create', room };
     if (isPrivate) msg.private = true;
     if (isPrivate && password) msg.password = password;
+    if (title) msg.title = title;
+    if (topic) msg.topic = topic;
     return this.request(msg);
   }
 
@@ -588,7 +603,13 @@ export class ParleyClient {
     return this.request({ type: 'leave', room });
   }
 
-  // The operator deleted a room: it is not re-joined on reconnect, its seq is forgotten (a room
+  // The owner changed a joined room's title or topic: roomInfo() tells them from now on.
+  _onRoomUpdated(evt) {
+    const rec = this._rooms.get(evt.room);
+    if (rec?.joinedEvent) rec.joinedEvent = { ...rec.joinedEvent, title: evt.title, topic: evt.topic };
+  }
+
+  // The operator (or its owner) deleted a room: it is not re-joined on reconnect, its seq is forgotten (a room
   // created again with the same id starts at 1), and sends queued for it fail.
   _onRoomDeleted(evt) {
     this._failQueued((item) => item.room === evt.room,
@@ -613,13 +634,36 @@ export class ParleyClient {
   }
 
   /**
-   * What the server said of a joined room: {private, role} (role: owner, moderator, member, or
-   * null for none — a guest, or a public room's visitor), or null for a room not joined.
+   * What the server said of a joined room: {private, role, title, topic} (role: owner,
+   * moderator, member, or null for none — a guest, or a public room's visitor; title and topic:
+   * '' when unset), or null for a room not joined.
    */
   roomInfo(room) {
     const rec = this._rooms.get(room);
     if (!rec?.joinedEvent) return null;
-    return { private: !!rec.joinedEvent.private, role: rec.role ?? null };
+    const e = rec.joinedEvent;
+    return { private: !!e.private, role: rec.role ?? null, title: e.title ?? '', topic: e.topic ?? '' };
+  }
+
+  /**
+   * The owner renames a room or sets its topic (a field left undefined stays; '' clears it):
+   * `Promise<room_updated>`. Every member in the room hears `room_updated`. Refused: anyone but
+   * the owner (`forbidden`), a title over 64 or a topic over 256 characters (`bad_request`).
+   */
+  updateRoom(room, { title, topic } = {}) {
+    const msg = { type: 'update_room', room };
+    if (title !== undefined) msg.title = title;
+    if (topic !== undefined) msg.topic = topic;
+    return this.request(msg);
+  }
+
+  /**
+   * The owner deletes a room, its messages with it: `Promise<room_deleted>`. Everyone who could
+   * see it hears `room_deleted`. Refused: anyone but the owner (`forbidden`); in a cluster, not
+   * yet (`unavailable`).
+   */
+  deleteRoom(room) {
+    return this.request({ type: 'delete_room', room });
   }
 
   /**

@@ -1,6 +1,8 @@
-// Room list (with unread badges and a lock on private rooms), the "create a room" form (private,
-// with an optional password, for accounts), and "Join #name" for a room the directory does not
-// show (a private room is listed to its members only).
+// Room lists (with unread badges, a lock on private rooms and their titles): "Your rooms" (the
+// rooms this page is in, and those the server says the user holds a role in: its private rooms
+// among them) apart from the public rooms to browse; the "create a room" form (private, with an
+// optional password, for accounts), and "Join #name" for a room the directory does not show (a
+// private room is listed to its members only).
 
 import { h } from './dom.js';
 import { validatePassword } from './join.js';
@@ -9,9 +11,10 @@ import { isDirectRoom } from '../direct.js';
 export const ROOM_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 
 export class RoomList {
-  constructor({ list, toggle, form, input, error, search, more, privateBox, privateHint, passwordRow, password, onOpen, onCreate, onSearch, onMore }) {
-    Object.assign(this, { list, toggle, form, input, error, search, more, privateBox, privateHint, passwordRow, password, onOpen, onCreate, onSearch, onMore });
-    this.directory = new Map(); // room -> { members, last_seq }
+  /** list: the box of both lists (clicks); mine, browse: their <ul>s; browseHead: its heading. */
+  constructor({ list, mine, browse, browseHead, toggle, form, input, error, search, more, privateBox, privateHint, passwordRow, password, onOpen, onCreate, onSearch, onMore }) {
+    Object.assign(this, { list, mine, browse, browseHead, toggle, form, input, error, search, more, privateBox, privateHint, passwordRow, password, onOpen, onCreate, onSearch, onMore });
+    this.directory = new Map(); // room -> { members, last_seq, private, role, title, topic }
     this.next = null;            // the cursor of the directory's next page, if any
     this.query = '';
 
@@ -108,16 +111,39 @@ export class RoomList {
    */
   setDirectory(rooms, { next = null, append = false } = {}) {
     if (!append) this.directory.clear();
-    for (const r of rooms) if (!r.direct && !isDirectRoom(r.room)) this.directory.set(r.room, { members: r.members, last_seq: r.last_seq, private: Boolean(r.private) });
+    for (const r of rooms) {
+      if (r.direct || isDirectRoom(r.room)) continue;
+      this.directory.set(r.room, {
+        members: r.members, last_seq: r.last_seq, private: Boolean(r.private), role: r.role ?? null, title: r.title ?? '', topic: r.topic ?? '',
+      });
+    }
     this.next = next;
     if (this.more) this.more.hidden = !next;
   }
 
-  addRoom(room, { private: isPrivate = false } = {}) {
+  addRoom(room, { private: isPrivate = false, role = null, title = '', topic = '' } = {}) {
     if (isDirectRoom(room)) return; // a conversation is listed under "Direct messages"
     const known = this.directory.get(room);
-    if (!known) this.directory.set(room, { members: 0, last_seq: 0, private: isPrivate });
-    else if (isPrivate) known.private = true;
+    if (!known) this.directory.set(room, { members: 0, last_seq: 0, private: isPrivate, role, title, topic });
+    else {
+      if (isPrivate) known.private = true;
+      if (role) known.role = role;
+    }
+  }
+
+  /** A room's new title and topic (room_updated), for the list's labels. */
+  setInfo(room, { title = '', topic = '' } = {}) {
+    const known = this.directory.get(room);
+    if (known) Object.assign(known, { title, topic });
+  }
+
+  /**
+   * Left: a public room goes back to the directory (the role the user may hold there shows again
+   * on the next refresh); a private room stays theirs (its membership outlasts a leave).
+   */
+  forget(room) {
+    const known = this.directory.get(room);
+    if (known && !known.private) known.role = null;
   }
 
   removeRoom(room) {
@@ -128,10 +154,14 @@ export class RoomList {
   render(active, states) {
     const names = new Set([...this.directory.keys(), ...states.keys()].filter((room) => !isDirectRoom(room)));
     const sorted = [...names].sort((a, b) => (b === 'general') - (a === 'general') || a.localeCompare(b));
-    this.list.replaceChildren(...sorted.map((room) => {
+    // Yours: in it here, or a role there (a private room's members all have one).
+    const isMine = (room) => states.has(room) || Boolean(this.directory.get(room)?.role) || Boolean(this.directory.get(room)?.private);
+    const item = (room) => {
       const unread = states.get(room)?.unread ?? 0;
       const current = room === active;
-      const locked = this.directory.get(room)?.private || states.get(room)?.private;
+      const known = this.directory.get(room);
+      const locked = known?.private || states.get(room)?.private;
+      const title = known?.title || states.get(room)?.title || '';
       return h('li', {},
         h('button', {
           type: 'button',
@@ -141,17 +171,22 @@ export class RoomList {
         },
         h('span', { class: 'hash', 'aria-hidden': 'true' }, '#'),
         // The words inside the label's box: the button's flex items would be read apart.
-        h('span', { class: 'room-label' }, room, locked ? h('span', { class: 'sr-only' }, ', private') : null),
+        h('span', { class: 'room-label' }, room, title ? h('span', { class: 'room-title' }, title) : null,
+          locked ? h('span', { class: 'sr-only' }, ', private') : null),
         locked ? h('span', { class: 'lock', title: 'Private room', 'aria-hidden': 'true' }, h('span', { class: 'lock-icon' })) : null,
         unread ? h('span', { class: 'badge' },
           h('span', { 'aria-hidden': 'true' }, unread > 99 ? '99+' : String(unread)),
           h('span', { class: 'sr-only' }, `, ${unread} unread`)) : null));
-    }));
+    };
+    const browse = sorted.filter((room) => !isMine(room));
+    this.mine.replaceChildren(...sorted.filter(isMine).map(item));
+    this.browse.replaceChildren(...browse.map(item));
+    if (this.browseHead) this.browseHead.hidden = browse.length === 0 && !this.query;
     // A room searched for by its exact name that the directory does not show (a private room
     // shows to its members only): offer to join it by that name.
     const wanted = this.query.replace(/^#/, '');
     if (ROOM_RE.test(wanted) && !names.has(wanted) && !isDirectRoom(wanted)) {
-      this.list.append(h('li', {},
+      this.browse.append(h('li', {},
         h('button', { type: 'button', class: 'room-btn join-by-name', dataset: { join: wanted } },
           h('span', { class: 'hash', 'aria-hidden': 'true' }, '#'),
           h('span', { class: 'room-label' }, `Join #${wanted}`))));
