@@ -30,6 +30,13 @@ bool optional_string_field(const json::object& o, std::string_view key, const st
   return o.contains(key) ? string_field(o, key, got) : got.empty();
 }
 
+// A string that may be left out: absent or null is no value (update_room keeps the old one).
+bool maybe_string_field(const json::object& o, std::string_view key, const std::optional<std::string>& got) {
+  const json::value* v = o.if_contains(key);
+  if (!v || v->is_null()) return !got.has_value();
+  return got.has_value() && string_field(o, key, *got);
+}
+
 // An optional flag: absent or null reads as false.
 bool flag_field(const json::object& o, std::string_view key, bool got) {
   const json::value* v = o.if_contains(key);
@@ -85,7 +92,13 @@ int parse_request(const std::uint8_t* data, std::size_t size) {
       case T::create:
         FUZZ_CHECK(string_field(o, "room", req->room) && flag_field(o, "private", req->private_room));
         FUZZ_CHECK(optional_string_field(o, "password", req->password));
+        FUZZ_CHECK(maybe_string_field(o, "title", req->title) && maybe_string_field(o, "topic", req->topic));
         break;
+      case T::update_room:
+        FUZZ_CHECK(string_field(o, "room", req->room));
+        FUZZ_CHECK(maybe_string_field(o, "title", req->title) && maybe_string_field(o, "topic", req->topic));
+        break;
+      case T::delete_room:
       case T::leave:
       case T::typing: FUZZ_CHECK(string_field(o, "room", req->room)); break;
       case T::join:
@@ -116,6 +129,7 @@ int parse_request(const std::uint8_t* data, std::size_t size) {
         FUZZ_CHECK(count_field(o, "limit", req->limit));
         break;
       case T::members:
+      case T::roster:
         FUZZ_CHECK(string_field(o, "room", req->room) && optional_string_field(o, "after", req->after));
         FUZZ_CHECK(count_field(o, "limit", req->limit));
         break;
