@@ -16,9 +16,10 @@ const SERVERS = ["parley", "bun", "node-ws-redis"];
 // Rows only in some tables and the bar: Parley on PostgreSQL instead of SQLite (store), and
 // Parley on one I/O thread (fanout), Parley over TLS (saturate).
 // Parley on guests (fanout-auth, saturate-auth: the pair of its signed-in runs).
-const EXTRA_SERVERS = ["parley-pg", "parley-1t", "bun-durable", "parley-wss", "parley-guest"];
+const EXTRA_SERVERS = ["parley-pg", "parley-1t", "bun-durable", "parley-wss", "parley-guest", "parley-nice0"];
 const LABEL = {
   "parley-wss": "parley over wss (TLS on the node)",
+  "parley-nice0": "parley, hash threads at the I/O threads' priority (auth.hash_nice=0)",
   "parley-pg": "parley (PostgreSQL store)",
   "parley-1t": "parley, 1 I/O thread",
   "bun-durable": "bun, durable (SQLite commit per message)",
@@ -682,7 +683,7 @@ if (nRuns("cluster") || nRuns("cluster-saturate")) {
       fmt(med("signin", "parley", "result.logins_per_cpu_s"), 1), `${fmt(med("signin", "parley", "result.logins_per_s"), 1)} logins/s on ${fmt(med("signin", "parley", "server_stats.cpu_pct"))}% of a core`, "–"]);
   // fanout-signin: each run against itself: the loaded phase minus the mean of the phases alone
   // before and after it.
-  const fsRuns = runsOf("fanout-signin", "parley");
+  let fsRuns = runsOf("fanout-signin", "parley");
   const alone = (r, p) => {
     const v = [get(r, `result.quiet.${p}`), get(r, `result.after.${p}`)].filter((x) => typeof x === "number");
     return v.length ? v.reduce((a, b) => a + b, 0) / v.length : undefined;
@@ -694,12 +695,15 @@ if (nRuns("cluster") || nRuns("cluster-saturate")) {
     const v = fsRuns.map((r) => Math.abs(get(r, `result.quiet.${p}`) - get(r, `result.after.${p}`))).filter(Number.isFinite);
     return v.length ? `±${us(median(v))} between the two alone phases` : "–";
   };
-  for (const [what, p] of [["p99", "latency_us.p99"], ["p50", "latency_us.p50"]]) {
-    const d = fsDiff(p);
-    if (!d.length) continue;
-    headline.push([`fanout ${what} with sign-ins at the hash pool's limit vs alone (same run)`,
-      `${us(median(fsRuns.map((r) => get(r, `result.signin.${p}`))))} vs ${us(median(fsRuns.map((r) => alone(r, p))))}`,
-      fsSpan(d), fsAloneSpread(p)]);
+  for (const [server, how] of [["parley", ""], ["parley-nice0", ", hash threads at the I/O threads' priority (auth.hash_nice=0)"]]) {
+    fsRuns = runsOf("fanout-signin", server);
+    for (const [what, p] of [["p99", "latency_us.p99"], ["p50", "latency_us.p50"]]) {
+      const d = fsDiff(p);
+      if (!d.length) continue;
+      headline.push([`fanout ${what} with sign-ins at the hash pool's limit vs alone (same run)${how}`,
+        `${us(median(fsRuns.map((r) => get(r, `result.signin.${p}`))))} vs ${us(median(fsRuns.map((r) => alone(r, p))))}`,
+        fsSpan(d), fsAloneSpread(p)]);
+    }
   }
   if (headline.length) {
     table(["measure", "median (signed in vs guests; loaded vs alone)", "paired difference: median (range)", "noise: the baseline's own spread"], headline);
@@ -765,19 +769,20 @@ if (nRuns("cluster") || nRuns("cluster-saturate")) {
       "Does a burst of sign-ins stall message delivery? Same server flags as `signin` (default argon2id cost, 1 hash thread). " +
       `Params: ${param("fanout-signin")}.`);
     line();
-    const ph = (name) => (p) => med("fanout-signin", "parley", `result.${name}.${p}`);
-    table(
-      ["phase", "delivered/s", "p50", "p99", "p99.9", "in the server: p50 / p99", "server CPU %", "logins/s", "503"],
-      [["fanout alone (before)", "quiet"], ["fanout + sign-ins", "signin"], ["fanout alone (after)", "after"]].map(([label, name]) => [label, fmt(ph(name)("delivered_per_s")),
-        us(ph(name)("latency_us.p50")), withRange("fanout-signin", "parley", `result.${name}.latency_us.p99`, us), us(ph(name)("latency_us.p999")),
-        `${us(ph(name)("server_delivery_us.p50"))} / ${us(ph(name)("server_delivery_us.p99"))}`, fmt(ph(name)("server_cpu_pct")),
-        fmt(ph(name)("signin.logins_per_s"), 1), fmt(ph(name)("signin.overloaded_503"))])
-    );
+    const rows = [];
+    for (const server of ["parley", "parley-nice0"]) {
+      if (!runsOf("fanout-signin", server).length) continue;
+      const ph = (name) => (p) => med("fanout-signin", server, `result.${name}.${p}`);
+      for (const [label, name] of [["fanout alone (before)", "quiet"], ["fanout + sign-ins", "signin"], ["fanout alone (after)", "after"]])
+        rows.push([`${server === "parley" ? "" : "hash_nice=0: "}${label}`, fmt(ph(name)("delivered_per_s")),
+          us(ph(name)("latency_us.p50")), withRange("fanout-signin", server, `result.${name}.latency_us.p99`, us), us(ph(name)("latency_us.p999")),
+          `${us(ph(name)("server_delivery_us.p50"))} / ${us(ph(name)("server_delivery_us.p99"))}`, fmt(ph(name)("server_cpu_pct")),
+          fmt(ph(name)("signin.logins_per_s"), 1), fmt(ph(name)("signin.overloaded_503"))]);
+    }
+    table(["phase", "delivered/s", "p50", "p99", "p99.9", "in the server: p50 / p99", "server CPU %", "logins/s", "503"], rows);
     line("Hashing never runs on an I/O thread (`auth::HashPool`), so a rise here is the hash thread taking a core from the I/O threads and " +
-      "the generator, on a machine with 2 cores and more runnable threads than that. By hand on 2026-12-06 (one pair each, load average ~8): " +
-      "with the pool's thread reniced to 19 (`renice -n 19 -p <tid>`) the loaded phase's p50 was the phases' alone (21.8 ms against 22.8 and " +
-      "22.3 ms; 2.1 logins/s), as is it rose (37.2 ms against 24.4 and 21.8 ms; 3.0 logins/s): running the pool's threads at a lower priority " +
-      "(nice, SCHED_BATCH) would keep sign-ins off the message path where cores are short, at the price of slower sign-ins then.");
+      "the generator, on a machine with 2 cores and more runnable threads than that. The pool's threads run `auth.hash_nice` (10) above " +
+      "the I/O threads; the `hash_nice=0` rows are the same server with them at the I/O threads' priority, in turn with it (paired runs).");
     line();
   }
 }
