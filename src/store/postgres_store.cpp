@@ -93,6 +93,19 @@ constexpr const char* migrations[] = {
     R"sql(
     ALTER TABLE messages ADD COLUMN sender_id text NOT NULL DEFAULT '';
     )sql",
+    // 5: API keys of the server API: the digest of each key's secret, never the secret; a
+    // revoked key keeps its row (revoked_at > 0), so that its id is not given out again.
+    R"sql(
+    CREATE TABLE api_keys (
+      id text PRIMARY KEY,
+      secret_digest text NOT NULL,
+      name text NOT NULL,
+      scopes text NOT NULL,
+      created_at bigint NOT NULL,
+      revoked_at bigint NOT NULL DEFAULT 0,
+      last_used_at bigint NOT NULL DEFAULT 0
+    );
+    )sql",
 };
 
 // A statement over a column of the newest migration: prepared once that migration has run.
@@ -381,6 +394,19 @@ void PostgresStore::remove_member(std::string room, std::string user_id, bool ba
 }
 void PostgresStore::unban(std::string room, std::string user_id, Done done) {
   worker_.unban(std::move(room), std::move(user_id), std::move(done));
+}
+void PostgresStore::create_api_key(StoredApiKey key, Done done) {
+  worker_.create_api_key(std::move(key), std::move(done));
+}
+void PostgresStore::find_api_key(std::string id, FindApiKeyDone done) {
+  worker_.find_api_key(std::move(id), std::move(done));
+}
+void PostgresStore::list_api_keys(ListApiKeysDone done) { worker_.list_api_keys(std::move(done)); }
+void PostgresStore::revoke_api_key(std::string id, std::int64_t now_ms, RevokeApiKeyDone done) {
+  worker_.revoke_api_key(std::move(id), now_ms, std::move(done));
+}
+void PostgresStore::touch_api_key(std::string id, std::int64_t now_ms, Done done) {
+  worker_.touch_api_key(std::move(id), now_ms, std::move(done));
 }
 void PostgresStore::flush() { worker_.flush(); }
 void PostgresStore::stop() { worker_.stop(); }

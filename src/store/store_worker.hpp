@@ -97,6 +97,11 @@ class StoreBackend {
   virtual std::error_code set_member_now(const std::string& room, const StoredMember& member) = 0;
   virtual std::error_code remove_member_now(const std::string& room, const std::string& user_id, bool ban) = 0;
   virtual std::error_code unban_now(const std::string& room, const std::string& user_id) = 0;
+  virtual std::error_code create_api_key_now(const StoredApiKey& key) = 0;
+  virtual std::error_code find_api_key_now(const std::string& id, std::optional<StoredApiKey>& out) = 0;
+  virtual std::error_code list_api_keys_now(std::vector<StoredApiKey>& out) = 0;
+  virtual std::error_code revoke_api_key_now(const std::string& id, std::int64_t now_ms, bool& revoked) = 0;
+  virtual std::error_code touch_api_key_now(const std::string& id, std::int64_t now_ms) = 0;
 };
 
 struct StoreWorkerOptions {
@@ -145,6 +150,11 @@ class StoreWorker {
   void set_member(std::string room, StoredMember member, Store::Done done);
   void remove_member(std::string room, std::string user_id, bool ban, Store::Done done);
   void unban(std::string room, std::string user_id, Store::Done done);
+  void create_api_key(StoredApiKey key, Store::Done done);
+  void find_api_key(std::string id, Store::FindApiKeyDone done);
+  void list_api_keys(Store::ListApiKeysDone done);
+  void revoke_api_key(std::string id, std::int64_t now_ms, Store::RevokeApiKeyDone done);
+  void touch_api_key(std::string id, std::int64_t now_ms, Store::Done done);
   void flush();
   void stop();
   StoreStats stats() const;

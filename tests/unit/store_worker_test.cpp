@@ -119,6 +119,19 @@ class FakeBackend final : public StoreBackend {
     return account("remove_member " + room);
   }
   std::error_code unban_now(const std::string& room, const std::string&) override { return account("unban " + room); }
+  std::error_code create_api_key_now(const store::StoredApiKey& key) override {
+    return account("create_api_key " + key.id);
+  }
+  std::error_code find_api_key_now(const std::string& id, std::optional<store::StoredApiKey>&) override {
+    return account("find_api_key " + id);
+  }
+  std::error_code list_api_keys_now(std::vector<store::StoredApiKey>&) override { return account("list_api_keys"); }
+  std::error_code revoke_api_key_now(const std::string& id, std::int64_t, bool&) override {
+    return account("revoke_api_key " + id);
+  }
+  std::error_code touch_api_key_now(const std::string& id, std::int64_t) override {
+    return account("touch_api_key " + id);
+  }
 
   std::vector<std::string> log() {
     std::lock_guard lock(mutex_);
