@@ -261,7 +261,7 @@ void ServerApi::handle_api(ApiRequest req, Respond respond) {
                       [this, req](const Key&, Respond r) { do_publish(req, std::move(r)); });
     case Call::create_room:
       return with_key(req, auth::ApiScope::rooms, std::move(done),
-                      [this, req](const Key& key, Respond r) { do_create_room(req, key, std::move(r)); });
+                      [this, req](const Key& key, const Respond& r) { do_create_room(req, key, r); });
     case Call::delete_room:
       return with_key(req, auth::ApiScope::rooms, std::move(done),
                       [this, room](const Key&, Respond r) { do_delete_room(room, std::move(r)); });
@@ -370,7 +370,7 @@ void ServerApi::do_publish(const ApiRequest& req, Respond respond) {
       });
 }
 
-void ServerApi::do_create_room(const ApiRequest& req, const Key& key, Respond respond) {
+void ServerApi::do_create_room(const ApiRequest& req, const Key& key, const Respond& respond) {
   auto body = body_object(req, respond);
   if (!body) return;
   auto room = string_field(*body, "room", true, respond);

@@ -78,7 +78,7 @@ class ServerApi final : public net::ApiService {
   // Checks the request's key (401) and its scope (403) on the store's thread, then runs `then`.
   void with_key(const net::ApiRequest& req, auth::ApiScope scope, Respond respond, Then then);
   void do_publish(const net::ApiRequest& req, Respond respond);
-  void do_create_room(const net::ApiRequest& req, const Key& key, Respond respond);
+  void do_create_room(const net::ApiRequest& req, const Key& key, const Respond& respond);
   void do_delete_room(const std::string& room, Respond respond);
   void do_member(const net::ApiRequest& req, const std::string& room, const Key& key, Respond respond);
   void do_remove(const net::ApiRequest& req, const std::string& room, const std::string& user, bool unban,

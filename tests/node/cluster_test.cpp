@@ -613,10 +613,11 @@ TEST_P(ClusterTest, TheServerApiOnOneNodeActsOnEveryNodeAndARevokedKeyIsRefusedE
     command(node.server_api(), [&](std::error_code ec, std::string text) { p.set_value({ec, std::move(text)}); });
     return p.get_future().get();
   };
-  auto [made, key] = admin(*nodes_[0].node, [](parley::node::ServerApi& api, auto done) {
+  const auto made = admin(*nodes_[0].node, [](parley::node::ServerApi& api, auto done) {
     api.create_key("ops", "publish,members", std::move(done));
   });
-  ASSERT_FALSE(made) << key;
+  ASSERT_FALSE(made.first) << made.second;
+  const std::string key = made.second;
   auto call = [&](int n, const std::string& method, const std::string& path, const std::string& body) {
     parley::net::ApiRequest req;
     req.method = method;
@@ -645,10 +646,10 @@ TEST_P(ClusterTest, TheServerApiOnOneNodeActsOnEveryNodeAndARevokedKeyIsRefusedE
   ASSERT_FALSE(told.empty()) << "node 1 did not take bob out";
   EXPECT_EQ(told.at("room").as_string(), "club");
 
-  auto [revoked, none] = admin(*nodes_[0].node, [&](parley::node::ServerApi& api, auto done) {
+  const auto revoked = admin(*nodes_[0].node, [&](parley::node::ServerApi& api, auto done) {
     api.revoke_key(key.substr(0, key.find('.')), std::move(done));
   });
-  ASSERT_FALSE(revoked) << none;
+  ASSERT_FALSE(revoked.first) << revoked.second;
   auto refused = call(1, "POST", "/api/server/publish", R"({"room":"club","text":"after","as":"news"})");
   EXPECT_EQ(refused.status, 401u) << refused.body;
 }
