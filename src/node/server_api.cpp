@@ -307,7 +307,12 @@ void ServerApi::with_key(const ApiRequest& req, auth::ApiScope scope, Respond re
                            "this key lacks the scope \"" + auth::scopes_text(static_cast<std::uint8_t>(scope)) + "\""));
     const std::int64_t now = ctx_.now_ms();
     if (now - row->last_used_at >= touch_interval_ms) ctx_.store.touch_api_key(row->id, now, [](std::error_code) {});
-    then(Key{row->id, row->name, scopes}, std::move(respond));
+    // The call itself (its body parsed, names checked with ICU) runs on an I/O thread: the store's
+    // thread serves every commit of the node, and is not held by a request's parsing.
+    Shard& shard = ctx_.shard(static_cast<unsigned>(std::hash<std::string>{}(row->id) % ctx_.shard_count()));
+    shard.post([then = std::move(then), key = Key{row->id, row->name, scopes}, respond = std::move(respond)] {
+      then(key, respond);
+    });
   });
 }
 

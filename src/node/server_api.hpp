@@ -14,7 +14,8 @@
 // turned into HTTP here.
 //
 // Threads: handle_api() runs on a connection's loop thread; the key check on the store's thread;
-// the call on the room's owner shard; the answer is posted to the connection by `respond`. The
+// the call's parsing and checks on an I/O thread (a shard picked by the key), its work on the
+// room's owner shard; the answer is posted to the connection by `respond`. The
 // state here is thread-safe: budgets, counters and the in-flight count.
 // Budgets: requests per key (auth.api_rate_per_key, a burst then a rate: 429 with Retry-After),
 // and requests in flight on the node (auth.api_max_in_flight: 503).
