@@ -280,6 +280,15 @@ void ServerApi::handle_api(ApiRequest req, Respond respond) {
 }
 
 void ServerApi::with_key(const ApiRequest& req, auth::ApiScope scope, Respond respond, Then then) {
+  // Every request counts against its address's request budget (limits.request_rate_per_address,
+  // with its WebSocket frames): well-formed keys of made-up ids each cost a store lookup, and
+  // varying the id must not make them free.
+  std::int64_t retry_ms = 0;
+  if (!ctx_.per_address.take(req.address, core::KeyedLimits::Action::request, ctx_.now_ms(), retry_ms)) {
+    auto r = error(429, "rate_limited", "too many requests from this address; wait");
+    r.headers.emplace_back("Retry-After", retry_header(retry_ms));
+    return respond(std::move(r));
+  }
   const std::string_view text = apikey(req.authorization);
   if (text.empty())
     return respond(error(401, "unauthorized", "send the key as the header \"Authorization: apikey <key>\""));
@@ -287,7 +296,6 @@ void ServerApi::with_key(const ApiRequest& req, auth::ApiScope scope, Respond re
   if (!key) return respond(error(401, "unauthorized", "the API key is malformed, unknown or revoked"));
   // The budget is the key's (by its id): a backend in a loop slows itself down, not the node.
   // An id that names no key spends its own budget, not a real key's.
-  std::int64_t retry_ms = 0;
   if (!per_key_.take(key->id, core::KeyedLimits::Action::request, ctx_.now_ms(), retry_ms)) {
     auto r = error(429, "rate_limited", "too many requests with this key; wait");
     r.headers.emplace_back("Retry-After", retry_header(retry_ms));

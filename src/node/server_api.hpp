@@ -17,8 +17,9 @@
 // the call's parsing and checks on an I/O thread (a shard picked by the key), its work on the
 // room's owner shard; the answer is posted to the connection by `respond`. The
 // state here is thread-safe: budgets, counters and the in-flight count.
-// Budgets: requests per key (auth.api_rate_per_key, a burst then a rate: 429 with Retry-After),
-// and requests in flight on the node (auth.api_max_in_flight: 503).
+// Budgets: requests per client address (limits.request_rate_per_address, shared with its
+// WebSocket frames) and per key (auth.api_rate_per_key), each a burst then a rate (429 with
+// Retry-After); requests in flight on the node (auth.api_max_in_flight: 503).
 #include <array>
 #include <atomic>
 #include <cstdint>

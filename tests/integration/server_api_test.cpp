@@ -306,6 +306,21 @@ TEST(ServerApi, AKeysRequestsAreBudgetedAndCounted) {
   EXPECT_EQ(metric(text, "parley_api_in_flight"), 0.0) << text;
 }
 
+// Keys of made-up ids each cost a lookup: an address's requests are budgeted whatever the key.
+TEST(ServerApi, AnAddresssRequestsAreBudgetedWhateverTheKey) {
+  ServerProcess server(with_accounts({"limits.request_rate_per_address=0.01", "limits.request_burst_per_address=3"}));
+  const std::string key = make_key(server, "publish");
+  const json::object msg{{"room", "general"}, {"text", "x"}, {"as", "bot"}};
+  for (int i = 0; i < 3; ++i) {
+    std::string made_up = key;
+    made_up[3 + i] = made_up[3 + i] == 'a' ? 'b' : 'a';
+    expect_refused(call(server, made_up, "POST", "/api/server/publish", msg), 401, "unauthorized");
+  }
+  auto over = call(server, key, "POST", "/api/server/publish", msg);
+  expect_refused(over, 429, "rate_limited");
+  EXPECT_FALSE(over.header("retry-after").empty());
+}
+
 TEST(ServerApi, PastItsRequestsInFlightTheNodeAnswersOverloaded) {
   ServerProcess server(with_accounts({"auth.api_max_in_flight=0"}));
   const std::string key = make_key(server, "publish");
