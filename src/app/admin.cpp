@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <boost/asio/post.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/streambuf.hpp>
@@ -54,17 +55,36 @@ class AdminConnection : public std::enable_shared_from_this<AdminConnection> {
     const auto space = line.find(' ');
     const std::string command = line.substr(0, space);
     const std::string arg = space == std::string::npos ? std::string() : line.substr(space + 1);
+    // Answers come from another thread (a room's owner, the store's): posted back here.
+    auto reply = [self = shared_from_this()](std::error_code ec, std::string text) {
+      asio::post(self->ctx_, [self, ec, text = std::move(text)] {
+        if (ec)
+          return self->answer("error " + std::string(protocol::code_name(static_cast<protocol::errc>(ec.value()))) +
+                              ": " + text);
+        self->answer(text.empty() ? "ok" : "ok\n" + text);
+      });
+    };
     if (command == "delete-room" && !arg.empty()) {
       spdlog::info("admin: delete-room {}", arg);
-      return node_.delete_room(arg, [self = shared_from_this()](std::error_code ec, std::string message) {
-        asio::post(self->ctx_, [self, ec, message = std::move(message)] {
-          self->answer(ec ? "error " + std::string(protocol::code_name(static_cast<protocol::errc>(ec.value()))) +
-                                ": " + message
-                          : "ok");
-        });
-      });
+      return node_.delete_room(arg, reply);
     }
-    answer("error bad_request: unknown command; the commands are: delete-room ROOM");
+    if (command == "api-key-create") {
+      const auto split = arg.rfind(' ');
+      if (split == std::string::npos || split == 0)
+        return answer("error bad_request: api-key-create NAME SCOPE[,SCOPE] (publish, rooms, members)");
+      const std::string name = arg.substr(0, split), scopes = arg.substr(split + 1);
+      // The key itself is never logged: only who made one, and its scopes.
+      spdlog::info("admin: api-key-create {} {}", name, scopes);
+      return node_.server_api().create_key(name, scopes, reply);
+    }
+    if (command == "api-key-list" && arg.empty()) return node_.server_api().list_keys(reply);
+    if (command == "api-key-revoke" && !arg.empty()) {
+      spdlog::info("admin: api-key-revoke {}", arg);
+      return node_.server_api().revoke_key(arg, reply);
+    }
+    answer(
+        "error bad_request: unknown command; the commands are: delete-room ROOM, api-key-create NAME "
+        "SCOPE[,SCOPE], api-key-list, api-key-revoke ID");
   }
 
   void answer(std::string text) {
@@ -131,12 +151,18 @@ int run_admin(const std::vector<std::string>& args, const std::string& data_dir)
     local::socket socket(ctx);
     socket.connect(local::endpoint(path.string()));
     asio::write(socket, asio::buffer(line + "\n"));
+    // The answer may span lines (api-key-list): read until the node closes the connection. A
+    // node that closes with part of a refused command unread resets the connection: what was
+    // read by then is the answer.
     asio::streambuf reply;
-    asio::read_until(socket, reply, '\n');
+    boost::system::error_code ec;
+    asio::read(socket, reply, ec);
+    if (ec && ec != asio::error::eof && reply.size() == 0) throw boost::system::system_error(ec);
     std::string answer((std::istreambuf_iterator<char>(&reply)), std::istreambuf_iterator<char>());
     while (!answer.empty() && answer.back() == '\n') answer.pop_back();
+    if (answer.empty()) throw std::runtime_error("no answer");
     std::cout << answer << "\n";
-    return answer == "ok" ? 0 : 1;
+    return answer == "ok" || answer.starts_with("ok\n") ? 0 : 1;
   } catch (const std::exception& e) {
     std::cerr << "parley admin: cannot reach the node at " << path.string() << ": " << e.what() << "\n";
     return 2;

@@ -208,6 +208,12 @@ std::vector<ConfigKey> config_keys(Config& c) {
                  c.auth.register_rate_per_address),
       number_key("auth.register_burst_per_address", "registrations an address may make at once (429 past it)",
                  c.auth.register_burst_per_address),
+      number_key("auth.api_rate_per_key", "server API requests per second per API key, after the burst",
+                 c.auth.api_rate_per_key),
+      number_key("auth.api_burst_per_key", "server API requests one API key may make at once (429 past it)",
+                 c.auth.api_burst_per_key),
+      number_key("auth.api_max_in_flight", "server API requests the node holds at once, from every key (503 past it)",
+                 c.auth.api_max_in_flight),
       string_key("auth.jwt_algorithm",
                  "the one algorithm of the operator's JWTs in hello: HS256, HS384, HS512, RS256, RS384, RS512, ES256 "
                  "or ES384 (required with a key file)",

@@ -41,7 +41,10 @@ int main(int argc, char** argv) try {
   auto* admin = app.add_subcommand("admin", "send a command to the node running on a data directory");
   std::vector<std::string> admin_args;
   std::string admin_data = "./data";
-  admin->add_option("command", admin_args, "delete-room ROOM")->required();
+  admin
+      ->add_option("command", admin_args,
+                   "delete-room ROOM | api-key-create NAME SCOPES | api-key-list | api-key-revoke ID")
+      ->required();
   admin->add_option("--data", admin_data, "the node's data directory (default ./data)");
 
   CLI11_PARSE(app, argc, argv);

@@ -26,6 +26,12 @@ struct AuthOptions {
   double register_rate_per_address = 0.02;  // one registration per 50 s after the burst
   double register_burst_per_address = 5;
   std::size_t max_tracked_keys = 100000;
+  // The server API (docs/api.md): requests per API key, a burst then a rate (429 past it), and
+  // requests the node holds at once from every key (503 past it: each holds a connection and a
+  // waiter on a room's owner thread).
+  double api_rate_per_key = 100;
+  double api_burst_per_key = 200;
+  std::size_t api_max_in_flight = 1024;
   // JWTs from the operator's backend in hello (auth/jwt.hpp; docs/security.md). Off unless a key
   // file is set; app/ reads the file once at start-up into an auth::JwtVerifier.
   std::string jwt_algorithm;           // auth.jwt_algorithm: HS256 … ES384, required with a key file

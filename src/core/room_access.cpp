@@ -39,7 +39,10 @@ bool is_account_id(std::string_view user_id) noexcept {
   return user_id.size() > 2 && (user_id.starts_with("u_") || user_id.starts_with("x_"));
 }
 
+bool is_server_id(std::string_view user_id) noexcept { return user_id.size() > 2 && user_id.starts_with("b_"); }
+
 Role RoomAccess::role_of(const std::string& user_id) const {
+  if (is_server_id(user_id)) return is_direct() ? Role::none : Role::owner;
   auto it = roles_.find(user_id);
   return it == roles_.end() ? Role::none : it->second;
 }

@@ -4,7 +4,8 @@
 // request by it, and the store keeps the rows (store::StoredAccess).
 //
 // Only accounts (ids with a stable prefix: "u_" registered here, "x_" from an operator's JWT) hold
-// a role or a ban; a guest's id lasts a connection, so a guest is never a member of a private
+// a role or a ban (the server API's ids, "b_", act as each room's owner without one; see
+// is_server_id); a guest's id lasts a connection, so a guest is never a member of a private
 // room and cannot be banned for longer than it stays.
 #include <cstddef>
 #include <cstdint>
@@ -28,6 +29,11 @@ std::optional<Role> parse_role(std::string_view s) noexcept;
 
 // Whether `user_id` is an account's (stable) id, which may hold roles and bans.
 bool is_account_id(std::string_view user_id) noexcept;
+// Whether `user_id` is the server API's ("b_" and a name: a bot publishing through an operator's
+// API key, or the key itself moderating). No client can say hello with one. It has the rights of
+// a room's owner in every room but a direct conversation, where it has none: the operator runs
+// the rooms, and two people's conversation is theirs. It holds no row (no role stored, no ban).
+bool is_server_id(std::string_view user_id) noexcept;
 
 // Ids starting "dm-" are direct conversations' only (auth::direct_room_id; `create` refuses them).
 inline bool is_direct_room_id(std::string_view room) noexcept { return room.starts_with("dm-"); }

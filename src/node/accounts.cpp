@@ -164,6 +164,7 @@ void Accounts::sweep(std::int64_t now_ms) {
 void Accounts::handle_api(ApiRequest req, Respond respond) {
   const std::string& m = req.method;
   const std::string& p = req.path;
+  if (p.starts_with("/api/server/") && server_api_) return server_api_->handle_api(std::move(req), std::move(respond));
   if (p == "/api/register") {
     if (m == "POST") return do_register(req, std::move(respond));
   } else if (p == "/api/login") {

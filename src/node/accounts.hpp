@@ -89,6 +89,10 @@ class Accounts final : public net::ApiService {
   void check_room_password(std::string_view address, std::string_view user_id, std::string password, std::string hash,
                            RoomCheckDone done);
 
+  // Requests under /api/server/ go to `api` (the server API: node/server_api.hpp), not to the
+  // accounts. Set before the node serves.
+  void set_server_api(net::ApiService* api) noexcept { server_api_ = api; }
+
   // Stops the hashing pool (what it holds still answers). Before the store stops.
   void stop();
   // Called about once a second (one thread): every ten minutes, expired sessions leave the store.
@@ -137,6 +141,7 @@ class Accounts final : public net::ApiService {
   std::int64_t next_sweep_ms_ = 0;  // sweep()'s thread only
   EndedHook on_ended_;
   RegisteredHook on_registered_;
+  net::ApiService* server_api_ = nullptr;
   void ended(const std::string& user_id, const std::string& digest, const std::string& keep = {}) const {
     if (on_ended_) on_ended_(user_id, digest, keep);
   }

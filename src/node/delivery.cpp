@@ -22,7 +22,8 @@ void Delivery::dispatch(Outbox& out) {
 void Delivery::reply_now(SessionRef who, std::string event) {
   Shard& target = ctx_.shard(who.shard);
   target.post([&target, id = who.id, event = std::move(event)] {
-    if (Client* s = target.find_client(id)) s->send(event);
+    if (Client* s = target.find_client(id)) return s->send(event);
+    target.answer_waiter(id, event);
   });
 }
 
@@ -30,7 +31,7 @@ void Delivery::answer(SessionRef who, std::string event) {
   Shard& target = ctx_.shard(who.shard);
   target.post([&target, id = who.id, event = std::move(event)] {
     Client* s = target.find_client(id);
-    if (!s) return;
+    if (!s) return static_cast<void>(target.answer_waiter(id, event));
     if (s->in_flight > 0) --s->in_flight;
     s->send(event);
   });
@@ -209,6 +210,8 @@ std::size_t Delivery::deliver_run(Shard& shard, std::vector<ShardItem>& items, s
       delivered += members.size();
     } else if (Client* s = shard.find_client(it.session)) {
       s->send(it.text);
+    } else {
+      shard.answer_waiter(it.session, it.text);
     }
   }
   shard.metrics().deliveries.add(delivered);
@@ -228,7 +231,11 @@ void Delivery::apply(Shard& shard, std::vector<ShardItem>& items) {
         shard.delivered(item.arrived_ns);
         break;
       case ShardItem::Kind::reply:
-        if (Client* s = shard.find_client(item.session)) s->send(item.text);
+        if (Client* s = shard.find_client(item.session)) {
+          s->send(item.text);
+        } else {
+          shard.answer_waiter(item.session, item.text);  // a server API request's
+        }
         break;
       case ShardItem::Kind::batch: {
         const auto events = static_cast<std::size_t>(std::count(item.event->begin(), item.event->end(), '\n')) + 1;

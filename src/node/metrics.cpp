@@ -153,6 +153,23 @@ std::string Node::metrics_text() const {
     out += "parley_tls_reloads_total{result=\"ok\"} " + n(t.reloads) + "\n";
     out += "parley_tls_reloads_total{result=\"failed\"} " + n(t.reload_failures) + "\n";
   }
+  // The server API: a series per call and status that has been answered at least once.
+  out +=
+      "# HELP parley_api_requests_total Server API requests answered, by call and HTTP status.\n# TYPE "
+      "parley_api_requests_total counter\n";
+  for (std::size_t c = 0; c < static_cast<std::size_t>(ServerApi::Call::count); ++c) {
+    const auto call = static_cast<ServerApi::Call>(c);
+    for (std::size_t i = 0; i < ServerApi::statuses.size(); ++i) {
+      const std::uint64_t n = server_api_.requests(call, i);
+      if (n == 0) continue;
+      out += "parley_api_requests_total{call=\"" + std::string(ServerApi::call_name(call)) + "\",status=\"" +
+             std::to_string(ServerApi::statuses[i]) + "\"} " + std::to_string(n) + "\n";
+    }
+  }
+  out +=
+      "# HELP parley_api_in_flight Server API requests being answered (auth.api_max_in_flight).\n# TYPE "
+      "parley_api_in_flight gauge\n";
+  out += "parley_api_in_flight " + std::to_string(server_api_.in_flight()) + "\n";
   const auto st = ctx_.store.stats();
   out +=
       "# HELP parley_store_batches_total Store commits (group commit batches).\n# TYPE parley_store_batches_total "

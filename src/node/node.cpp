@@ -49,6 +49,7 @@ NodeContext::NodeContext(NodeOptions o, store::Store& s, broker::Broker* b)
 Node::Node(NodeOptions options, store::Store& store, broker::Broker* broker) : ctx_(std::move(options), store, broker) {
   if (ctx_.options.threads == 0) ctx_.options.threads = 1;
   delivery_.set_session_side(requests_);
+  ctx_.accounts.set_server_api(&server_api_);
   ctx_.shards.reserve(ctx_.options.threads);
   for (unsigned i = 0; i < ctx_.options.threads; ++i) {
     net::LoopOptions loop{i, ctx_.options.limits, ctx_.options.clock, ctx_.options.io_uring_writes};

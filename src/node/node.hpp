@@ -8,6 +8,7 @@
 //   Delivery       what an owner decided, to the member shards and their clients
 //   ClusterSync    with a broker: publishing, following and repairing each room
 //   PresenceSync   who is in a room, on this node and (with a broker) on every node
+//   ServerApi      the operator's backend and bots, over HTTP with API keys
 //
 // Nothing is locked: work crosses threads by post(). docs/architecture.md walks a `send` through
 // these files in the order it happens.
@@ -29,6 +30,7 @@
 #include "node/requests.hpp"
 #include "node/room_directory.hpp"
 #include "node/room_owner.hpp"
+#include "node/server_api.hpp"
 #include "store/store.hpp"
 
 namespace parley::node {
@@ -57,6 +59,9 @@ class Node final : public broker::Handler, public net::HttpService, private Shar
   net::Admission& admission() noexcept { return ctx_.admission; }
   // Registration, sign-in and sessions: the /api/ of every loop's HTTP sessions.
   Accounts& accounts() noexcept { return ctx_.accounts; }
+
+  // The server API (/api/server/, API keys), and the operator's commands for its keys.
+  ServerApi& server_api() noexcept { return server_api_; }
 
   // An operator's command (app/admin.cpp): deletes a room (RoomDirectory::remove). `done` runs on
   // the room's owner thread.
@@ -117,6 +122,7 @@ class Node final : public broker::Handler, public net::HttpService, private Shar
   ClusterSync cluster_{ctx_, delivery_, presence_};
   RoomOwner owner_{ctx_, rooms_, cluster_, presence_, delivery_};
   Moderation moderation_{ctx_, rooms_, owner_, delivery_};
+  ServerApi server_api_{ctx_, rooms_, owner_, moderation_};
   Requests requests_{ctx_, owner_, rooms_, delivery_, moderation_};
   std::vector<std::thread> threads_;
   std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guards_;

@@ -1,5 +1,7 @@
 #include "node/shard.hpp"
 
+#include "protocol/events.hpp"
+
 namespace parley::node {
 
 Shard::Shard(const net::LoopOptions& loop, ShardWork& work) : loop_(loop), work_(work) { loop_.set_hooks(*this); }
@@ -44,6 +46,28 @@ void Shard::after_writes() {
   arrivals_.clear();
 }
 
-void Shard::on_tick(std::int64_t now_ms) { work_.on_tick(*this, now_ms); }
+void Shard::on_tick(std::int64_t now_ms) {
+  std::vector<std::uint64_t> late;
+  for (const auto& [id, w] : waiters_)
+    if (w.deadline_ms <= now_ms) late.push_back(id);
+  for (const std::uint64_t id : late)
+    answer_waiter(id, protocol::error_event(protocol::errc::unavailable, "no answer in time; try again", {}));
+  work_.on_tick(*this, now_ms);
+}
+
+std::uint64_t Shard::add_waiter(Waiter w, std::int64_t deadline_ms) {
+  const std::uint64_t id = (std::uint64_t{1} << 63) | ++next_waiter_;
+  waiters_.emplace(id, PendingWaiter{std::move(w), deadline_ms});
+  return id;
+}
+
+bool Shard::answer_waiter(std::uint64_t id, const std::string& event) {
+  auto it = waiters_.find(id);
+  if (it == waiters_.end()) return false;
+  Waiter answer = std::move(it->second.answer);
+  waiters_.erase(it);
+  answer(event);
+  return true;
+}
 
 }  // namespace parley::node

@@ -118,6 +118,16 @@ class Shard final : private net::Loop::TurnHooks {
   std::vector<std::string>& presence_rooms() noexcept { return presence_rooms_; }
   boost::asio::steady_timer& presence_timer() noexcept { return presence_timer_; }
 
+  // Server API requests (node/server_api.cpp) waiting on this shard for an owner's answer, each
+  // under an id of its own in place of a session's (the high bit set: never a connection's), so
+  // that owners answer them as they answer a client (Delivery), without knowing the difference.
+  // How many wait is ServerApi's budget (auth.api_max_in_flight). One that has not been answered
+  // by `deadline_ms` hears an `unavailable` error at the next tick.
+  using Waiter = std::function<void(const std::string& event)>;
+  std::uint64_t add_waiter(Waiter w, std::int64_t deadline_ms);
+  // Calls and forgets the waiter `id`; false if there is none (answered already, or expired).
+  bool answer_waiter(std::uint64_t id, const std::string& event);
+
   // The once-a-second tick; stop on the shard's thread.
   void start_ticker() { loop_.start_ticker(); }
   void stop_ticker();
@@ -136,6 +146,12 @@ class Shard final : private net::Loop::TurnHooks {
   hub::LocalRooms hub_;
   std::unordered_map<std::string, std::unique_ptr<OwnedRoom>> owned_;
   std::unordered_map<std::string, std::vector<LookupWaiter>> lookups_;
+  struct PendingWaiter {
+    Waiter answer;
+    std::int64_t deadline_ms;
+  };
+  std::unordered_map<std::uint64_t, PendingWaiter> waiters_;
+  std::uint64_t next_waiter_ = 0;
   ShardMetrics metrics_;
 };
 

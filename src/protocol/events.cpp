@@ -13,6 +13,9 @@ void with_ref(JsonWriter& w, std::string_view ref) {
 void message_members(JsonWriter& w, const MessageFields& m) {
   w.str("room", m.room).unum("seq", m.seq).str("from", m.from);
   if (!m.from_id.empty()) w.str("uid", m.from_id);
+  // A bot of the server API (core::is_server_id: "b_"), so that a client can mark it: its name
+  // may be anything, and a reader must not take it for a person's.
+  if (m.from_id.size() > 2 && m.from_id.starts_with("b_")) w.boolean("bot", true);
   w.str("text", m.text).num("ts", m.ts);
   if (!m.cid.empty()) w.str("cid", m.cid);
 }

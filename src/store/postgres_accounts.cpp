@@ -440,6 +440,61 @@ std::error_code PostgresStore::load_roster_now(const std::string& room, std::siz
   });
 }
 
+namespace {
+constexpr const char* key_columns = "id, secret_digest, name, scopes, created_at, revoked_at, last_used_at";
+
+StoredApiKey key_row(const PGresult* r, int row) {
+  return StoredApiKey{column(r, row, 0),     column(r, row, 1),     column(r, row, 2),    column(r, row, 3),
+                      int_column(r, row, 4), int_column(r, row, 5), int_column(r, row, 6)};
+}
+}  // namespace
+
+// Server API keys: one-off statements, like room access (a key is looked up once per request of
+// the server API, which is the operator's backend, not every client).
+std::error_code PostgresStore::create_api_key_now(const StoredApiKey& key) {
+  return account_call("create_api_key", [&]() -> std::optional<std::error_code> {
+    Params p;
+    p.text(key.id);
+    p.text(key.secret_digest);
+    p.text(key.name);
+    p.text(key.scopes);
+    p.int8(key.created_at);
+    if (!run_sql(conn_,
+                 "INSERT INTO api_keys(id, secret_digest, name, scopes, created_at, revoked_at, last_used_at) "
+                 "VALUES ($1, $2, $3, $4, $5, 0, 0)",
+                 p))
+      return std::nullopt;
+    return std::error_code();
+  });
+}
+
+std::error_code PostgresStore::find_api_key_now(const std::string& id, std::optional<StoredApiKey>& out) {
+  return account_call("find_api_key", [&]() -> std::optional<std::error_code> {
+    Params p;
+    p.text(id);
+    const std::string sql = std::string("SELECT ") + key_columns + " FROM api_keys WHERE id = $1";
+    Result r = run_sql(conn_, sql.c_str(), p);
+    if (!r) return std::nullopt;
+    out.reset();
+    if (PQntuples(r.get()) == 1) out = key_row(r.get(), 0);
+    return std::error_code();
+  });
+}
+
+std::error_code PostgresStore::list_api_keys_now(std::vector<StoredApiKey>& out) {
+  return account_call("list_api_keys", [&]() -> std::optional<std::error_code> {
+    Params p;
+    p.int8(static_cast<std::int64_t>(Store::max_listed_api_keys));
+    const std::string sql =
+        std::string("SELECT ") + key_columns + " FROM api_keys ORDER BY created_at DESC, id LIMIT $1";
+    Result r = run_sql(conn_, sql.c_str(), p);
+    if (!r) return std::nullopt;
+    out.clear();
+    for (int i = 0; i < PQntuples(r.get()); ++i) out.push_back(key_row(r.get(), i));
+    return std::error_code();
+  });
+}
+
 std::error_code PostgresStore::set_room_info_now(const std::string& room, const std::string& title,
                                                  const std::string& topic) {
   return account_call("set_room_info", [&]() -> std::optional<std::error_code> {
@@ -448,6 +503,28 @@ std::error_code PostgresStore::set_room_info_now(const std::string& room, const 
     p.text(title);
     p.text(topic);
     if (!run_sql(conn_, "UPDATE rooms SET title = $2, topic = $3 WHERE id = $1", p)) return std::nullopt;
+    return std::error_code();
+  });
+}
+
+std::error_code PostgresStore::revoke_api_key_now(const std::string& id, std::int64_t now_ms, bool& revoked) {
+  return account_call("revoke_api_key", [&]() -> std::optional<std::error_code> {
+    Params p;
+    p.text(id);
+    p.int8(now_ms > 0 ? now_ms : 1);  // 0 means live
+    Result r = run_sql(conn_, "UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at = 0", p);
+    if (!r) return std::nullopt;
+    revoked = std::strtol(PQcmdTuples(r.get()), nullptr, 10) > 0;
+    return std::error_code();
+  });
+}
+
+std::error_code PostgresStore::touch_api_key_now(const std::string& id, std::int64_t now_ms) {
+  return account_call("touch_api_key", [&]() -> std::optional<std::error_code> {
+    Params p;
+    p.text(id);
+    p.int8(now_ms);
+    if (!run_sql(conn_, "UPDATE api_keys SET last_used_at = $2 WHERE id = $1", p)) return std::nullopt;
     return std::error_code();
   });
 }

@@ -99,6 +99,19 @@ constexpr const char* migrations[] = {
     ALTER TABLE rooms ADD COLUMN title text NOT NULL DEFAULT '';
     ALTER TABLE rooms ADD COLUMN topic text NOT NULL DEFAULT '';
     )sql",
+    // 6: API keys of the server API: the digest of each key's secret, never the secret; a
+    // revoked key keeps its row (revoked_at > 0), so that its id is not given out again.
+    R"sql(
+    CREATE TABLE api_keys (
+      id text PRIMARY KEY,
+      secret_digest text NOT NULL,
+      name text NOT NULL,
+      scopes text NOT NULL,
+      created_at bigint NOT NULL,
+      revoked_at bigint NOT NULL DEFAULT 0,
+      last_used_at bigint NOT NULL DEFAULT 0
+    );
+    )sql",
 };
 
 // A statement over a column of the newest migration: prepared once that migration has run.
@@ -396,6 +409,20 @@ void PostgresStore::load_roster(std::string room, std::size_t limit, RosterDone 
 }
 void PostgresStore::set_room_info(std::string room, std::string title, std::string topic, Done done) {
   worker_.set_room_info(std::move(room), std::move(title), std::move(topic), std::move(done));
+}
+
+void PostgresStore::create_api_key(StoredApiKey key, Done done) {
+  worker_.create_api_key(std::move(key), std::move(done));
+}
+void PostgresStore::find_api_key(std::string id, FindApiKeyDone done) {
+  worker_.find_api_key(std::move(id), std::move(done));
+}
+void PostgresStore::list_api_keys(ListApiKeysDone done) { worker_.list_api_keys(std::move(done)); }
+void PostgresStore::revoke_api_key(std::string id, std::int64_t now_ms, RevokeApiKeyDone done) {
+  worker_.revoke_api_key(std::move(id), now_ms, std::move(done));
+}
+void PostgresStore::touch_api_key(std::string id, std::int64_t now_ms, Done done) {
+  worker_.touch_api_key(std::move(id), now_ms, std::move(done));
 }
 void PostgresStore::flush() { worker_.flush(); }
 void PostgresStore::stop() { worker_.stop(); }

@@ -72,6 +72,11 @@ class PostgresStore final : public Store, private StoreBackend {
   void unban(std::string room, std::string user_id, Done done) override;
   void load_roster(std::string room, std::size_t limit, RosterDone done) override;
   void set_room_info(std::string room, std::string title, std::string topic, Done done) override;
+  void create_api_key(StoredApiKey key, Done done) override;
+  void find_api_key(std::string id, FindApiKeyDone done) override;
+  void list_api_keys(ListApiKeysDone done) override;
+  void revoke_api_key(std::string id, std::int64_t now_ms, RevokeApiKeyDone done) override;
+  void touch_api_key(std::string id, std::int64_t now_ms, Done done) override;
   void flush() override;
   void stop() override;
   StoreStats stats() const override;
@@ -110,6 +115,12 @@ class PostgresStore final : public Store, private StoreBackend {
                                   std::vector<StoredRosterEntry>& out) override;
   std::error_code set_room_info_now(const std::string& room, const std::string& title,
                                     const std::string& topic) override;
+  // Server API keys: postgres_accounts.cpp.
+  std::error_code create_api_key_now(const StoredApiKey& key) override;
+  std::error_code find_api_key_now(const std::string& id, std::optional<StoredApiKey>& out) override;
+  std::error_code list_api_keys_now(std::vector<StoredApiKey>& out) override;
+  std::error_code revoke_api_key_now(const std::string& id, std::int64_t now_ms, bool& revoked) override;
+  std::error_code touch_api_key_now(const std::string& id, std::int64_t now_ms) override;
   // The account statements, prepared with the others on every connection.
   static std::vector<std::pair<const char*, std::string>> account_statements();
   // Runs an account operation (op() answers, or nullopt when a statement failed) on a live

@@ -16,21 +16,8 @@ namespace parley::store {
 namespace {
 
 using sqlite_rows::bind_text;
+using sqlite_rows::Statement;
 using sqlite_rows::text_column;
-
-// One statement, prepared for one call and finalized with it.
-class Statement {
- public:
-  Statement(sqlite3* db, const char* sql) { sqlite3_prepare_v2(db, sql, -1, &st_, nullptr); }
-  ~Statement() { sqlite3_finalize(st_); }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-  sqlite3_stmt* get() const noexcept { return st_; }
-  explicit operator bool() const noexcept { return st_ != nullptr; }
-
- private:
-  sqlite3_stmt* st_ = nullptr;
-};
 
 // Runs a statement whose first two placeholders are the room and the user.
 bool run_pair(sqlite3* db, const char* sql, const std::string& room, const std::string& user_id) {

@@ -33,4 +33,18 @@ class Reset {
   sqlite3_stmt* st_;
 };
 
+// One statement, prepared for one call and finalized with it (rare calls: room access, API keys).
+class Statement {
+ public:
+  Statement(sqlite3* db, const char* sql) { sqlite3_prepare_v2(db, sql, -1, &st_, nullptr); }
+  ~Statement() { sqlite3_finalize(st_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  sqlite3_stmt* get() const noexcept { return st_; }
+  explicit operator bool() const noexcept { return st_ != nullptr; }
+
+ private:
+  sqlite3_stmt* st_ = nullptr;
+};
+
 }  // namespace parley::store::sqlite_rows

@@ -88,6 +88,19 @@ constexpr const char* migrations[] = {
     ALTER TABLE rooms ADD COLUMN title TEXT NOT NULL DEFAULT '';
     ALTER TABLE rooms ADD COLUMN topic TEXT NOT NULL DEFAULT '';
     )sql",
+    // 6: API keys of the server API: the digest of each key's secret, never the secret; a
+    // revoked key keeps its row (revoked_at > 0), so that its id is not given out again.
+    R"sql(
+    CREATE TABLE api_keys (
+      id TEXT PRIMARY KEY,
+      secret_digest TEXT NOT NULL,
+      name TEXT NOT NULL,
+      scopes TEXT NOT NULL,
+      created_at INTEGER NOT NULL,
+      revoked_at INTEGER NOT NULL DEFAULT 0,
+      last_used_at INTEGER NOT NULL DEFAULT 0
+    );
+    )sql",
 };
 
 using sqlite_rows::bind_text;
@@ -319,6 +332,20 @@ void SqliteStore::load_roster(std::string room, std::size_t limit, RosterDone do
 }
 void SqliteStore::set_room_info(std::string room, std::string title, std::string topic, Done done) {
   worker_.set_room_info(std::move(room), std::move(title), std::move(topic), std::move(done));
+}
+
+void SqliteStore::create_api_key(StoredApiKey key, Done done) {
+  worker_.create_api_key(std::move(key), std::move(done));
+}
+void SqliteStore::find_api_key(std::string id, FindApiKeyDone done) {
+  worker_.find_api_key(std::move(id), std::move(done));
+}
+void SqliteStore::list_api_keys(ListApiKeysDone done) { worker_.list_api_keys(std::move(done)); }
+void SqliteStore::revoke_api_key(std::string id, std::int64_t now_ms, RevokeApiKeyDone done) {
+  worker_.revoke_api_key(std::move(id), now_ms, std::move(done));
+}
+void SqliteStore::touch_api_key(std::string id, std::int64_t now_ms, Done done) {
+  worker_.touch_api_key(std::move(id), now_ms, std::move(done));
 }
 void SqliteStore::flush() { worker_.flush(); }
 StoreStats SqliteStore::stats() const { return worker_.stats(); }

@@ -64,6 +64,11 @@ class SqliteStore final : public Store, private StoreBackend {
   void unban(std::string room, std::string user_id, Done done) override;
   void load_roster(std::string room, std::size_t limit, RosterDone done) override;
   void set_room_info(std::string room, std::string title, std::string topic, Done done) override;
+  void create_api_key(StoredApiKey key, Done done) override;
+  void find_api_key(std::string id, FindApiKeyDone done) override;
+  void list_api_keys(ListApiKeysDone done) override;
+  void revoke_api_key(std::string id, std::int64_t now_ms, RevokeApiKeyDone done) override;
+  void touch_api_key(std::string id, std::int64_t now_ms, Done done) override;
   void flush() override;
   void stop() override;
   StoreStats stats() const override;
@@ -106,6 +111,12 @@ class SqliteStore final : public Store, private StoreBackend {
                                   std::vector<StoredRosterEntry>& out) override;
   std::error_code set_room_info_now(const std::string& room, const std::string& title,
                                     const std::string& topic) override;
+  // Server API keys: sqlite_api_keys.cpp.
+  std::error_code create_api_key_now(const StoredApiKey& key) override;
+  std::error_code find_api_key_now(const std::string& id, std::optional<StoredApiKey>& out) override;
+  std::error_code list_api_keys_now(std::vector<StoredApiKey>& out) override;
+  std::error_code revoke_api_key_now(const std::string& id, std::int64_t now_ms, bool& revoked) override;
+  std::error_code touch_api_key_now(const std::string& id, std::int64_t now_ms) override;
   void prepare_accounts();
   std::vector<sqlite3_stmt*> account_statements() const;
   // Runs `steps` (each true on success) in one write transaction; false (rolled back) if any fails.

@@ -92,6 +92,19 @@ struct StoredSession {
   std::string label;  // e.g. the User-Agent, at most 200 bytes (the caller truncates)
 };
 
+// A key of the server API (docs/api.md): the operator's backend, or a bot. Only the digest of its
+// secret is stored; a revoked key keeps its row (revoked_at set), so that the list still shows
+// it and its id is never given out again.
+struct StoredApiKey {
+  std::string id;             // public: "pk_" and random hex; the key is "<id>.<secret>"
+  std::string secret_digest;  // hex digest of the secret (auth::token_digest); never the secret
+  std::string name;           // the operator's label: what moderation through it is done by
+  std::string scopes;         // comma-separated: publish, rooms, members
+  std::int64_t created_at = 0;
+  std::int64_t revoked_at = 0;    // 0: live
+  std::int64_t last_used_at = 0;  // 0: never (written at most once a minute: touch_api_key)
+};
+
 struct StoreStats {
   std::uint64_t batches = 0;
   std::uint64_t messages = 0;
@@ -110,6 +123,10 @@ class Store {
   using ListSessionsDone = std::function<void(std::error_code, std::vector<StoredSession>)>;
   using AccessDone = std::function<void(std::error_code, StoredAccess)>;
   using RosterDone = std::function<void(std::error_code, std::vector<StoredRosterEntry>)>;
+  using FindApiKeyDone = std::function<void(std::error_code, std::optional<StoredApiKey>)>;
+  using ListApiKeysDone = std::function<void(std::error_code, std::vector<StoredApiKey>)>;
+  // `revoked`: a live key of that id was revoked now (false: none, or revoked already).
+  using RevokeApiKeyDone = std::function<void(std::error_code, bool revoked)>;
   // `evicted`: the user's older sessions deleted to keep it within its cap.
   using CreateSessionDone = std::function<void(std::error_code, std::size_t evicted)>;
 
@@ -218,6 +235,24 @@ class Store {
   // Sets the room's title and topic (both: the caller passes the ones it keeps). Answered at once
   // like the access calls; success if there is no such room (deleted meanwhile: nothing to show).
   virtual void set_room_info(std::string room, std::string title, std::string topic, Done done) = 0;
+
+  // Server API keys: rows only, answered at once like the account calls. The node checks a key
+  // by its id and the digest of its secret on every request (no cache: a revocation holds on
+  // every node at once).
+  //
+  // list_api_keys answers at most this many: keys are the operator's, made by hand.
+  static constexpr std::size_t max_listed_api_keys = 1000;
+  // Stores a new key (revoked_at 0). Another key of the same id is store_failed (ids are random).
+  virtual void create_api_key(StoredApiKey key, Done done) = 0;
+  // The key of that id, revoked ones too (the caller checks revoked_at); nullopt without an
+  // error if none.
+  virtual void find_api_key(std::string id, FindApiKeyDone done) = 0;
+  // Every key, newest (created_at) first, at most max_listed_api_keys.
+  virtual void list_api_keys(ListApiKeysDone done) = 0;
+  // Sets revoked_at of the live key of that id.
+  virtual void revoke_api_key(std::string id, std::int64_t now_ms, RevokeApiKeyDone done) = 0;
+  // Sets last_used_at (a key that is gone is no error).
+  virtual void touch_api_key(std::string id, std::int64_t now_ms, Done done) = 0;
 
   // Blocks until everything queued so far has committed and its completions ran.
   virtual void flush() = 0;

@@ -193,6 +193,30 @@ void StoreWorker::set_room_info(std::string room, std::string title, std::string
                                StoreBackend& b) { return b.set_room_info_now(room, title, topic); });
 }
 
+void StoreWorker::create_api_key(StoredApiKey key, Store::Done done) {
+  account(std::move(done), [key = std::move(key)](StoreBackend& b) { return b.create_api_key_now(key); });
+}
+
+void StoreWorker::find_api_key(std::string id, Store::FindApiKeyDone done) {
+  account(std::move(done), [id = std::move(id)](StoreBackend& b, std::optional<StoredApiKey>& out) {
+    return b.find_api_key_now(id, out);
+  });
+}
+
+void StoreWorker::list_api_keys(Store::ListApiKeysDone done) {
+  account(std::move(done), [](StoreBackend& b, std::vector<StoredApiKey>& out) { return b.list_api_keys_now(out); });
+}
+
+void StoreWorker::revoke_api_key(std::string id, std::int64_t now_ms, Store::RevokeApiKeyDone done) {
+  account(std::move(done), [id = std::move(id), now_ms](StoreBackend& b, bool& revoked) {
+    return b.revoke_api_key_now(id, now_ms, revoked);
+  });
+}
+
+void StoreWorker::touch_api_key(std::string id, std::int64_t now_ms, Store::Done done) {
+  account(std::move(done), [id = std::move(id), now_ms](StoreBackend& b) { return b.touch_api_key_now(id, now_ms); });
+}
+
 void StoreWorker::flush() {
   std::promise<void> done;
   submit(CallJob{[&] { done.set_value(); }});

@@ -101,6 +101,11 @@ class StoreBackend {
                                           std::vector<StoredRosterEntry>& out) = 0;
   virtual std::error_code set_room_info_now(const std::string& room, const std::string& title,
                                             const std::string& topic) = 0;
+  virtual std::error_code create_api_key_now(const StoredApiKey& key) = 0;
+  virtual std::error_code find_api_key_now(const std::string& id, std::optional<StoredApiKey>& out) = 0;
+  virtual std::error_code list_api_keys_now(std::vector<StoredApiKey>& out) = 0;
+  virtual std::error_code revoke_api_key_now(const std::string& id, std::int64_t now_ms, bool& revoked) = 0;
+  virtual std::error_code touch_api_key_now(const std::string& id, std::int64_t now_ms) = 0;
 };
 
 struct StoreWorkerOptions {
@@ -151,6 +156,11 @@ class StoreWorker {
   void unban(std::string room, std::string user_id, Store::Done done);
   void load_roster(std::string room, std::size_t limit, Store::RosterDone done);
   void set_room_info(std::string room, std::string title, std::string topic, Store::Done done);
+  void create_api_key(StoredApiKey key, Store::Done done);
+  void find_api_key(std::string id, Store::FindApiKeyDone done);
+  void list_api_keys(Store::ListApiKeysDone done);
+  void revoke_api_key(std::string id, std::int64_t now_ms, Store::RevokeApiKeyDone done);
+  void touch_api_key(std::string id, std::int64_t now_ms, Store::Done done);
   void flush();
   void stop();
   StoreStats stats() const;

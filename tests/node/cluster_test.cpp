@@ -643,6 +643,66 @@ TEST_P(ClusterTest, ATopicSetOnOneNodeReachesAMemberOnTheOther) {
   EXPECT_EQ(refused.at("code").as_string(), "unavailable");
 }
 
+// The server API is the cluster's: a bot's message published through node 0's API reaches a
+// member on node 1, a member removed through it is out on node 1 at once, and a key revoked
+// through node 0 is refused by node 1 from its next request (no node keeps a copy of a key).
+TEST_P(ClusterTest, TheServerApiOnOneNodeActsOnEveryNodeAndARevokedKeyIsRefusedEverywhere) {
+  ASSERT_TRUE(both_ready());
+  auto ada = account(0, "ada");
+  auto bob = account(1, "bob");
+  say(ada, R"({"type":"create","room":"club","private":true})");
+  ASSERT_FALSE(ada->next("created").empty());
+  say(ada, R"({"type":"invite","room":"club","user":"bob"})");
+  ASSERT_FALSE(ada->next("invited").empty());
+  say(bob, R"({"type":"join","room":"club"})");
+  ASSERT_FALSE(bob->next("joined").empty());
+
+  auto admin = [](Node& node, auto command) {
+    std::promise<std::pair<std::error_code, std::string>> p;
+    command(node.server_api(), [&](std::error_code ec, std::string text) { p.set_value({ec, std::move(text)}); });
+    return p.get_future().get();
+  };
+  const auto made = admin(*nodes_[0].node, [](parley::node::ServerApi& api, auto done) {
+    api.create_key("ops", "publish,members", std::move(done));
+  });
+  ASSERT_FALSE(made.first) << made.second;
+  const std::string key = made.second;
+  auto call = [&](int n, const std::string& method, const std::string& path, const std::string& body) {
+    parley::net::ApiRequest req;
+    req.method = method;
+    req.path = path;
+    req.body = body;
+    req.authorization = "apikey " + key;
+    req.address = "127.0.0.1";
+    std::promise<parley::net::ApiResponse> answered;
+    on_shard(nodes_[n].node->shard(0), [&] {
+      nodes_[n].node->accounts().handle_api(req, [&](parley::net::ApiResponse r) { answered.set_value(std::move(r)); });
+    });
+    return answered.get_future().get();
+  };
+
+  auto published = call(0, "POST", "/api/server/publish", R"({"room":"club","text":"from the backend","as":"news"})");
+  ASSERT_EQ(published.status, 200u) << published.body;
+  auto m =
+      bob->next_if("message", [](const json::object& e) { return e.at("text").as_string() == "from the backend"; });
+  ASSERT_FALSE(m.empty()) << "node 1's member did not get the bot's message";
+  EXPECT_EQ(m.at("from").as_string(), "news");
+  EXPECT_EQ(m.at("uid").as_string(), "b_news");
+
+  auto removed = call(0, "DELETE", "/api/server/rooms/club/members/bob", {});
+  ASSERT_EQ(removed.status, 200u) << removed.body;
+  auto told = bob->next("removed");
+  ASSERT_FALSE(told.empty()) << "node 1 did not take bob out";
+  EXPECT_EQ(told.at("room").as_string(), "club");
+
+  const auto revoked = admin(*nodes_[0].node, [&](parley::node::ServerApi& api, auto done) {
+    api.revoke_key(key.substr(0, key.find('.')), std::move(done));
+  });
+  ASSERT_FALSE(revoked.first) << revoked.second;
+  auto refused = call(1, "POST", "/api/server/publish", R"({"room":"club","text":"after","as":"news"})");
+  EXPECT_EQ(refused.status, 401u) << refused.body;
+}
+
 // Signing out on one node ends the session everywhere: its WebSocket on another node is closed
 // (1008) at once, and a guest on another node using a name just registered is closed too.
 TEST_P(ClusterTest, SigningOutOnOneNodeClosesTheSessionsWebSocketOnTheOther) {

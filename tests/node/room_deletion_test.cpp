@@ -81,6 +81,19 @@ class FlakyDeleteStore final : public store::Store {
     real_.revoke_sessions(std::move(user), std::move(done));
   }
   void sweep_sessions(std::int64_t now_ms, Done done) override { real_.sweep_sessions(now_ms, std::move(done)); }
+  void create_api_key(store::StoredApiKey key, Done done) override {
+    real_.create_api_key(std::move(key), std::move(done));
+  }
+  void find_api_key(std::string id, FindApiKeyDone done) override {
+    real_.find_api_key(std::move(id), std::move(done));
+  }
+  void list_api_keys(ListApiKeysDone done) override { real_.list_api_keys(std::move(done)); }
+  void revoke_api_key(std::string id, std::int64_t now_ms, RevokeApiKeyDone done) override {
+    real_.revoke_api_key(std::move(id), now_ms, std::move(done));
+  }
+  void touch_api_key(std::string id, std::int64_t now_ms, Done done) override {
+    real_.touch_api_key(std::move(id), now_ms, std::move(done));
+  }
   void flush() override { real_.flush(); }
   void stop() override { real_.stop(); }
   store::StoreStats stats() const override { return real_.stats(); }

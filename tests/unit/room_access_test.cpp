@@ -82,6 +82,32 @@ TEST(RoomAccess, ADirectConversationIsItsTwoMembersWithNoPowers) {
   EXPECT_FALSE(r.may_act_on("u_ada", "u_bob", A::set_role));
 }
 
+// The server API (an operator's key, its bots) acts as each room's owner, holding no row, and
+// has no say in a direct conversation.
+TEST(RoomAccess, TheServerApiHasAnOwnersRightsButNotInADirectConversation) {
+  EXPECT_TRUE(is_server_id("b_news"));
+  EXPECT_FALSE(is_server_id("b_"));
+  EXPECT_FALSE(is_account_id("b_news"));
+  RoomAccess club(RoomKind::private_room);
+  club.set_role("u_ada", Role::owner);
+  club.set_role("u_bob", Role::moderator);
+  EXPECT_TRUE(club.may("b_news", A::join));
+  EXPECT_TRUE(club.may("b_news", A::invite));
+  EXPECT_TRUE(club.may_act_on("b_ops", "u_bob", A::remove));
+  EXPECT_TRUE(club.may_act_on("b_ops", "u_bob", A::set_role));
+  EXPECT_FALSE(club.may_act_on("b_ops", "u_ada", A::remove));  // not the owner: a peer
+  club.set_role("b_news", Role::member);                       // no row for it
+  club.ban("b_news");
+  EXPECT_FALSE(club.banned("b_news"));
+  EXPECT_EQ(club.member_count(), 2u);
+  RoomAccess lobby(RoomKind::public_room);
+  EXPECT_FALSE(lobby.may("b_ops", A::invite));  // a public room needs no invitation
+  RoomAccess dm(RoomKind::direct);
+  dm.set_role("u_ada", Role::member);
+  EXPECT_FALSE(dm.may("b_news", A::see));
+  EXPECT_FALSE(dm.may_act_on("b_ops", "u_ada", A::remove));
+}
+
 TEST(RoomAccess, NamesRoundTripAndUnknownOnesAreRefused) {
   for (auto k : {RoomKind::public_room, RoomKind::private_room, RoomKind::direct})
     EXPECT_EQ(parse_kind(kind_name(k)), k);

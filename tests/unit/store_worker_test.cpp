@@ -125,6 +125,19 @@ class FakeBackend final : public StoreBackend {
   std::error_code set_room_info_now(const std::string& room, const std::string&, const std::string&) override {
     return account("set_room_info " + room);
   }
+  std::error_code create_api_key_now(const store::StoredApiKey& key) override {
+    return account("create_api_key " + key.id);
+  }
+  std::error_code find_api_key_now(const std::string& id, std::optional<store::StoredApiKey>&) override {
+    return account("find_api_key " + id);
+  }
+  std::error_code list_api_keys_now(std::vector<store::StoredApiKey>&) override { return account("list_api_keys"); }
+  std::error_code revoke_api_key_now(const std::string& id, std::int64_t, bool&) override {
+    return account("revoke_api_key " + id);
+  }
+  std::error_code touch_api_key_now(const std::string& id, std::int64_t) override {
+    return account("touch_api_key " + id);
+  }
 
   std::vector<std::string> log() {
     std::lock_guard lock(mutex_);

@@ -22,13 +22,15 @@ function timeEl(ts) {
   return h('time', { class: 'time', datetime: new Date(ts).toISOString(), title: formatFull(ts) }, formatTime(ts));
 }
 
-// `me`: the user, as { from: name, uid }.
-function messageNode(m, me, prev) {
+// One message's list item. `me`: the user, as { from: name, uid }; `prev`: the message above it.
+export function messageNode(m, me, prev) {
   const own = sameSender(m, me);
   const cont = sameGroup(prev, m);
   const text = renderText(h('div', { class: 'text' }), m.text);
   const bubble = h('div', { class: 'bubble' },
-    h('span', { class: own || cont ? 'from sr-only' : 'from' }, own ? 'You' : m.from),
+    h('span', { class: own || cont ? 'from sr-only' : 'from' }, own ? 'You' : m.from,
+      // A bot of the operator's server API (api.md): its name is whatever the backend chose.
+      m.bot === true && !own ? h('span', { class: 'role-tag bot-tag' }, 'bot') : null),
     own || cont ? h('span', { class: 'sr-only' }, ': ') : null,
     text,
     timeEl(m.ts));
