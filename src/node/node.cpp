@@ -253,7 +253,8 @@ void Node::recheck_sessions(Shard& shard) {
   shard.for_each_client([&](Client& s) {
     if (!s.session.empty() && seen.insert(s.session).second) digests->push_back(s.session);
   });
-  if (!digests->empty()) spdlog::info("shard {}: the broker is back: checking {} sessions", shard.index(), digests->size());
+  if (!digests->empty())
+    spdlog::info("shard {}: the broker is back: checking {} sessions", shard.index(), digests->size());
   check_session(shard, std::move(digests), 0);
 }
 
