@@ -266,7 +266,7 @@ void Node::check_session(Shard& shard, std::shared_ptr<std::vector<std::string>>
   ctx_.store.find_session(
       digest, ctx_.now_ms(),
       [this, &shard, digests = std::move(digests), i, digest](
-          std::error_code ec, std::optional<std::pair<store::StoredSession, store::StoredUser>> found) mutable {
+          std::error_code ec, const std::optional<std::pair<store::StoredSession, store::StoredUser>>& found) mutable {
         const bool ended = !ec && !found;  // a store error proves nothing: the session stays
         shard.post([this, &shard, digests = std::move(digests), i, digest = std::move(digest), ended]() mutable {
           if (ended) {
