@@ -91,6 +91,14 @@ std::vector<ConfigKey> config_keys(Config& c) {
                  "(with server.tls_key; both read again on SIGHUP)",
                  c.tls_cert),
       string_key("server.tls_key", "PEM file of the certificate's private key (see server.tls_cert)", c.tls_key),
+      number_key("server.drain_notice_ms",
+                 "on SIGTERM, /readyz fails and new clients are still served this long before the listeners close "
+                 "(the load balancer's time to notice: its check interval times its fall count)",
+                 c.drain_notice_ms),
+      number_key("server.drain_window_ms",
+                 "then the sessions are closed with 1012 spread over this long, so that they reconnect to the other "
+                 "nodes a few at a time (0: all at once)",
+                 c.drain_window_ms),
       string_key("server.allowed_origins",
                  "web pages that may open a WebSocket: empty = the same origin as the request's Host, * = any, or "
                  "origins, comma-separated (https://chat.example.com)",

@@ -23,10 +23,15 @@ struct Config {
   std::string log_level = "info";
   bool fail_fast = false;  // abort on a handler's exception (tests), instead of logging and going on
   std::string default_room = "general";
-  std::string trusted_proxies;           // server.trusted_proxies: "127.0.0.1, 10.0.0.0/8"
-  std::string allowed_origins;           // server.allowed_origins: "" same origin, "*", or a list
-  std::string tls_cert;                  // server.tls_cert: PEM chain; set: the port speaks only TLS
-  std::string tls_key;                   // server.tls_key: its PEM private key
+  std::string trusted_proxies;  // server.trusted_proxies: "127.0.0.1, 10.0.0.0/8"
+  std::string allowed_origins;  // server.allowed_origins: "" same origin, "*", or a list
+  std::string tls_cert;         // server.tls_cert: PEM chain; set: the port speaks only TLS
+  std::string tls_key;          // server.tls_key: its PEM private key
+  // The drain on SIGTERM (docs/operations.md, "Rolling restarts"): /readyz fails, new clients are
+  // still served for drain_notice_ms (the load balancer's time to notice), then the sessions are
+  // closed with 1012 spread over drain_window_ms. Both 0: one node alone, nobody to hand over to.
+  std::uint32_t drain_notice_ms = 0;
+  std::uint32_t drain_window_ms = 0;
   std::string store_backend = "sqlite";  // sqlite | postgres
   std::string store_postgres_url;        // libpq conninfo or postgresql:// URI
   std::string broker_backend = "local";  // local (this node alone) | redis (a cluster)

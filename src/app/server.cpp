@@ -5,11 +5,17 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
 
+#include <chrono>
+#include <cmath>
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <thread>
+#include <unordered_set>
+#include <vector>
 
 #include "app/admin.hpp"
 #include "app/cores.hpp"
@@ -41,6 +47,83 @@ boost::asio::ip::tcp::endpoint parse_endpoint(const std::string& s) {
   auto addr = boost::asio::ip::make_address(host, ec);
   if (ec) throw std::invalid_argument("server.listen: bad address '" + host + "'");
   return {addr, static_cast<unsigned short>(port)};
+}
+
+// The drain (docs/operations.md, "Rolling restarts"). /readyz fails at once, and new clients are
+// still served for server.drain_notice_ms: the load balancer's time to see it and send them
+// elsewhere (refused, they would only reconnect, perhaps to this node again). Then the listeners
+// close, and the sessions are closed with 1012 (service restart) spread evenly over
+// server.drain_window_ms, so that the other nodes take them (and their resumes) a few at a time
+// rather than all in the same second. A second SIGTERM or SIGINT cuts both waits short.
+void drain(node::Node& node, const std::vector<std::shared_ptr<net::Listener>>& listeners, const Config& config,
+           boost::asio::io_context& main_ctx, int signal_number) {
+  using Clock = std::chrono::steady_clock;
+  spdlog::info("signal {}: draining ({} sessions; notice {} ms, window {} ms)", signal_number, node.session_count(),
+               config.drain_notice_ms, config.drain_window_ms);
+  node.set_draining();
+  bool hurry = false;
+  boost::asio::signal_set again(main_ctx, SIGINT, SIGTERM);
+  again.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    hurry = true;
+    spdlog::info("signal {} again: closing every session now", sig);
+  });
+  main_ctx.restart();
+  const auto wait_until = [&](Clock::time_point until) {
+    while (!hurry && Clock::now() < until)
+      main_ctx.run_for(std::min<Clock::duration>(until - Clock::now(), std::chrono::milliseconds(20)));
+  };
+  if (config.drain_notice_ms > 0) wait_until(Clock::now() + std::chrono::milliseconds(config.drain_notice_ms));
+
+  node.set_closing();
+  // Per shard, touched on its thread only: the sessions it had when the window opened, and those
+  // it has closed (a closed session stays in the loop until its closing handshake ends).
+  struct Progress {
+    std::size_t initial = 0;
+    std::unordered_set<std::uint64_t> closed;
+  };
+  std::vector<Progress> progress(node.shard_count());
+  // Closes enough of each shard's sessions that `fraction` of them are closed (1: all, and any
+  // that arrived since the window opened).
+  const auto close_share = [&](double fraction) {
+    for (unsigned i = 0; i < node.shard_count(); ++i) {
+      node::Shard& shard = node.shard(i);
+      shard.post([&shard, &p = progress[i], fraction] {
+        const std::size_t quota =
+            fraction >= 1.0 ? SIZE_MAX : static_cast<std::size_t>(std::ceil(fraction * static_cast<double>(p.initial)));
+        std::vector<net::Connection*> now;  // closed after the walk: a close may change the loop's map
+        shard.loop().for_each([&](net::Connection& c) {
+          if (p.closed.size() + now.size() < quota && !p.closed.contains(c.id())) now.push_back(&c);
+        });
+        for (auto* c : now) {
+          p.closed.insert(c->id());
+          c->close(protocol::CloseCode::service_restart, "server restarting");
+        }
+      });
+    }
+  };
+  for (unsigned i = 0; i < node.shard_count(); ++i) {
+    node::Shard& shard = node.shard(i);
+    shard.post([&shard, &p = progress[i], l = listeners[i]] {
+      l->stop();
+      p.initial = shard.loop().size();
+    });
+  }
+  const auto window = std::chrono::milliseconds(config.drain_window_ms);
+  const auto opened = Clock::now();
+  // A step every 50 ms: at 20,000 sessions over 10 s, 100 closes a step, a few milliseconds of a
+  // loop's time.
+  while (!hurry && window.count() > 0 && Clock::now() - opened < window) {
+    close_share(std::chrono::duration<double>(Clock::now() - opened) / window);
+    wait_until(std::min(opened + window, Clock::now() + std::chrono::milliseconds(50)));
+  }
+  close_share(1.0);
+  // Closing handshakes complete, or time out after close_timeout_ms (the shard ticker).
+  const auto deadline = Clock::now() + std::chrono::milliseconds(config.limits.close_timeout_ms + 1500);
+  while (node.session_count() > 0 && Clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  // The shards' posted closes refer to `progress`: they have all run once every session is gone;
+  // node.stop() (after this) discards any that have not.
 }
 
 }  // namespace
@@ -170,22 +253,7 @@ int run_server(Config config) {
   });
   main_ctx.run();
 
-  spdlog::info("signal {}: draining", signal_number);
-  node.set_draining();
-  for (unsigned i = 0; i < node.shard_count(); ++i) {
-    node::Shard& shard = node.shard(i);
-    shard.post([&shard, l = listeners[i]] {
-      l->stop();
-      std::vector<net::Connection*> all;
-      shard.loop().for_each([&](net::Connection& c) { all.push_back(&c); });
-      for (auto* c : all) c->close(protocol::CloseCode::going_away, "server shutting down");
-    });
-  }
-  // Closing handshakes complete, or time out after close_timeout_ms (the shard ticker).
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::milliseconds(config.limits.close_timeout_ms + 1500);
-  while (node.session_count() > 0 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  drain(node, listeners, config, main_ctx, signal_number);
   store.flush();
   node.stop();
   store.stop();

@@ -140,7 +140,7 @@ class Handshake : public std::enable_shared_from_this<Handshake>, private Poller
   bool upgrade(std::string_view bytes, const protocol::UpgradeRequest& req) {
     const std::string_view path = req.target.substr(0, req.target.find('?'));
     const bool origin_ok = options_.origins.allows(req.has_origin ? std::optional(req.origin) : std::nullopt, req.host);
-    if (refusal_of(path, req.version, req.key, options_.service->draining(), origin_ok) != Refusal::none) return false;
+    if (refusal_of(path, req.version, req.key, options_.service->closing(), origin_ok) != Refusal::none) return false;
     // Over a budget (the address's, the node's memory): HttpSession says which, with its status.
     if (options_.admission->admit(ticket_) != Admission::Verdict::ok) return false;
     loop_.metrics().http_requests.add();

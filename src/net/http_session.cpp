@@ -312,7 +312,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
         origins <= 1 &&
         options_.origins.allows(origins ? std::optional(std::string_view(req[http::field::origin])) : std::nullopt,
                                 req[http::field::host]);
-    switch (refusal_of(path, req[http::field::sec_websocket_version], key, options_.service->draining(), origin_ok)) {
+    switch (refusal_of(path, req[http::field::sec_websocket_version], key, options_.service->closing(), origin_ok)) {
       case Refusal::none: break;
       case Refusal::not_found:
         return send_error(http::status::not_found, "not_found", "WebSocket endpoint is /ws", false);

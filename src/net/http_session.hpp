@@ -26,8 +26,10 @@ class TlsContext;
 // Called on any loop thread.
 class HttpService {
  public:
-  // Draining: /readyz fails and upgrades are refused with 503, so that clients go elsewhere.
+  // Draining: /readyz fails, so that the load balancer sends new clients elsewhere.
   virtual bool draining() const = 0;
+  // Closing (the end of a drain): upgrades are refused with 503 as well.
+  virtual bool closing() const = 0;
   // Accepting new clients: not draining, and whatever the node depends on reachable.
   virtual bool ready() const = 0;
   // Why not ready (not draining), for /readyz: "broker unreachable", "overloaded".

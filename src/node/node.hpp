@@ -70,13 +70,19 @@ class Node final : public broker::Handler, public net::HttpService, private Shar
   // The TLS of the node's port (server.tls_cert), for its counters in /metrics; set before start().
   void set_tls(const net::TlsContext* tls) noexcept { tls_ = tls; }
 
-  // Draining: /readyz turns false; sessions are closed with 1001 by the server.
+  // Draining (app/server.cpp): /readyz turns false, and new clients are still taken; closing: the
+  // upgrades are refused too, while the server closes the sessions with 1012.
   void set_draining() noexcept { draining_.store(true); }
+  void set_closing() noexcept {
+    draining_.store(true);
+    closing_.store(true);
+  }
   bool clustered() const noexcept { return ctx_.broker != nullptr; }
   std::size_t session_count() const;
 
   // net::HttpService, on any thread.
   bool draining() const override { return draining_.load(); }
+  bool closing() const override { return closing_.load(); }
   // Accepting new clients: not draining, not over the memory budget, and the broker (if any)
   // reachable.
   bool ready() const override {
@@ -127,6 +133,7 @@ class Node final : public broker::Handler, public net::HttpService, private Shar
   std::vector<std::thread> threads_;
   std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guards_;
   std::atomic<bool> draining_{false};
+  std::atomic<bool> closing_{false};
   const net::TlsContext* tls_ = nullptr;
   std::atomic<std::size_t> rss_bytes_{0};  // the last check_memory() reading
 };

@@ -32,6 +32,7 @@ enum class CloseCode : std::uint16_t {
   policy_violation = 1008,
   message_too_big = 1009,
   internal_error = 1011,
+  service_restart = 1012,
   try_again_later = 1013,
 };
 

@@ -348,7 +348,7 @@ test('after a server restart the client resumes every room from its last seq', a
     assert.ok(seen.includes(State.RECONNECTING), `states: ${seen}`);
     assert.equal(seen.at(-1), State.CONNECTED);
     const closed = states.find((s) => s.state === State.RECONNECTING);
-    assert.equal(closed.code, 1001, 'a draining server closes with 1001');
+    assert.equal(closed.code, 1012, 'a draining server closes with 1012 (service restart)');
   });
 });
 

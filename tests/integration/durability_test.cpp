@@ -1,5 +1,6 @@
 // Durability: restart keeps history and seq, kill -9 loses nothing acked, idempotent retries
-// (also across a restart), and SIGTERM drains: 1001 to clients, queued messages committed, exit 0.
+// (also across a restart), and SIGTERM drains: 1012 to clients, queued messages committed, exit 0.
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <mutex>
@@ -238,7 +239,7 @@ TEST(Idempotency, SameCidTwiceGivesTheOriginalAck) {
   EXPECT_EQ(u64(next, "seq"), 3u);
 }
 
-TEST(Drain, SigtermClosesClientsWith1001AndExitsZero) {
+TEST(Drain, SigtermClosesClientsWith1012AndExitsZero) {
   ServerProcess server(ServerOptions{{"limits.close_timeout_ms=3000"}});
   WsClient a(server.port()), b(server.port());
   a.hello("ada");
@@ -259,9 +260,9 @@ TEST(Drain, SigtermClosesClientsWith1001AndExitsZero) {
   ASSERT_TRUE(stubborn.read_frame(scaled(3s)));  // welcome
 
   server.signal_term();
-  EXPECT_EQ(a.expect_close(scaled(5s)), std::optional<std::uint16_t>(1001));
-  EXPECT_EQ(b.expect_close(scaled(5s)), std::optional<std::uint16_t>(1001));
-  EXPECT_EQ(stubborn.read_close(scaled(5s)), std::optional<std::uint16_t>(1001));
+  EXPECT_EQ(a.expect_close(scaled(5s)), std::optional<std::uint16_t>(1012));
+  EXPECT_EQ(b.expect_close(scaled(5s)), std::optional<std::uint16_t>(1012));
+  EXPECT_EQ(stubborn.read_close(scaled(5s)), std::optional<std::uint16_t>(1012));
   // Draining: not ready, and no new connection is taken.
   http.send("GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n");
   auto draining = http.read_http_response(scaled(2s));
@@ -280,6 +281,57 @@ TEST(Drain, SigtermClosesClientsWith1001AndExitsZero) {
   EXPECT_EQ(server.wait_exit(scaled(10s)), 0);
 }
 
+// A rolling restart's drain (server.drain_notice_ms, server.drain_window_ms): /readyz fails at
+// once while new clients are still served for the notice; then the sessions are closed with 1012
+// a few at a time over the window, not all in the same instant.
+TEST(Drain, NoticeThenClosesSpreadOverTheWindow) {
+  ServerProcess server(ServerOptions{{"server.drain_notice_ms=1500", "server.drain_window_ms=2000"}});
+  std::vector<std::unique_ptr<WsClient>> clients;
+  for (int i = 0; i < 12; ++i) {
+    clients.push_back(std::make_unique<WsClient>(server.port()));
+    clients.back()->hello("u" + std::to_string(i));
+  }
+  server.signal_term();
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(eventually([&] { return http_get(server.port(), "/readyz", scaled(1s)).status == 503; }, scaled(1s)))
+      << "/readyz still 200 after SIGTERM";
+  // The notice: the load balancer has not seen it yet, and a client it sends is served.
+  auto late = std::make_unique<WsClient>(server.port());
+  EXPECT_EQ(str(late->hello("late"), "type"), "welcome");
+  clients.push_back(std::move(late));
+  std::vector<std::chrono::steady_clock::duration> closed_at(clients.size());
+  std::size_t open = clients.size();
+  while (open > 0 && std::chrono::steady_clock::now() - t0 < scaled(15s)) {
+    for (std::size_t i = 0; i < clients.size(); ++i) {
+      if (closed_at[i] != std::chrono::steady_clock::duration{}) continue;
+      clients[i]->pump(2ms);
+      if (!clients[i]->closed()) continue;
+      closed_at[i] = std::chrono::steady_clock::now() - t0;
+      --open;
+      EXPECT_EQ(clients[i]->close_code(), std::optional<std::uint16_t>(1012)) << "client " << i;
+    }
+  }
+  ASSERT_EQ(open, 0u) << "sessions still open after the drain";
+  const auto [first, last] = std::minmax_element(closed_at.begin(), closed_at.end());
+  // Loose bounds, so that a loaded machine cannot fail them: nobody closed before most of the
+  // notice, and the closes spread over more than a quarter of the window.
+  EXPECT_GE(*first, 1200ms) << "a session was closed during the notice";
+  EXPECT_GE(*last - *first, 500ms) << "every session was closed at once, not spread over the window";
+  EXPECT_EQ(server.wait_exit(scaled(10s)), 0);
+}
+
+// A second SIGTERM cuts the notice and the window short: an operator in a hurry.
+TEST(Drain, SecondSigtermClosesEveryoneAtOnce) {
+  ServerProcess server(ServerOptions{{"server.drain_notice_ms=60000", "server.drain_window_ms=60000"}});
+  WsClient a(server.port());
+  a.hello("ada");
+  server.signal_term();
+  EXPECT_TRUE(eventually([&] { return http_get(server.port(), "/readyz", scaled(1s)).status == 503; }, scaled(1s)));
+  server.signal_term();
+  EXPECT_EQ(a.expect_close(scaled(5s)), std::optional<std::uint16_t>(1012));
+  EXPECT_EQ(server.wait_exit(scaled(10s)), 0);
+}
+
 TEST(Drain, AcceptedMessagesAreCommittedOnSigterm) {
   ServerProcess server(ServerOptions{kFast});
   std::map<std::string, std::uint64_t> acked;
@@ -290,7 +342,7 @@ TEST(Drain, AcceptedMessagesAreCommittedOnSigterm) {
     for (int i = 0; i < 300; ++i)
       a.send_json({{"type", "send"}, {"room", "general"}, {"cid", "q" + std::to_string(i)}, {"text", "queued"}});
     server.signal_term();
-    EXPECT_EQ(a.expect_close(scaled(5s)), std::optional<std::uint16_t>(1001));
+    EXPECT_EQ(a.expect_close(scaled(5s)), std::optional<std::uint16_t>(1012));
     for (const auto& e : a.events())
       if (type_of(e) == "ack") acked[str(e, "cid")] = u64(e, "seq");
   }
