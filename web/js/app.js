@@ -5,12 +5,13 @@ import { ParleyClient, State } from './parley-client.js';
 import { RoomState, prefs } from './store.js';
 import { $, h } from './ui/dom.js';
 import { MessageView, avatar } from './ui/messages.js';
-import { RoomList } from './ui/rooms.js';
+import { RoomList, createRoomError } from './ui/rooms.js';
 import { DmList } from './ui/dms.js';
 import { Conversations } from './conversations.js';
 import { MemberList } from './ui/members.js';
 import { Composer } from './ui/composer.js';
-import { ConnectionBanner } from './ui/banner.js';
+import { ConnectionBanner, statusText } from './ui/banner.js';
+import { UserSettings } from './ui/theme.js';
 import { TypingIndicator } from './ui/typing.js';
 import { Sidebar } from './ui/sidebar.js';
 import { plural, sameSender } from './ui/format.js';
@@ -75,6 +76,7 @@ const roomList = new RoomList({
   form: $('#create-room-form'),
   input: $('#create-room-name'),
   error: $('#create-room-error'),
+  openExisting: $('#create-room-open'),
   search: $('#room-search'),
   more: $('#more-rooms'),
   privateBox: $('#create-room-private'),
@@ -148,25 +150,8 @@ $('#room-settings-open').addEventListener('click', () => {
   if (!active || isDirectRoom(active)) return; // a conversation has no one to invite or remove
   const room = active;
   settings.show(room, client?.roomInfo(room), memberPeople(room), me);
-  loadRoster(room);
+  settings.loadRoster(client, room);
 });
-
-// The settings' member list from the server's roster (offline members and roles included), a
-// few pages at most; until it answers, the members this page knows.
-const ROSTER_PAGES = 10;
-async function loadRoster(room) {
-  const all = [];
-  let after;
-  try {
-    for (let i = 0; i < ROSTER_PAGES; i++) {
-      const page = await client.roster(room, { after });
-      all.push(...page.members);
-      if (!page.next) break;
-      after = page.next;
-    }
-  } catch { return; /* not joined yet, or not connected: the page's own list stays */ }
-  if (settings.isOpen && settings.room === room) settings.setRoster(all);
-}
 
 const members = new MemberList({
   list: $('#member-list'),
@@ -182,6 +167,7 @@ const banner = new ConnectionBanner({
   retry: $('#banner-retry'),
   onRetry: () => client?.reconnectNow(),
 });
+new UserSettings({ dialog: $('#user-settings'), open: $('#user-settings-open'), close: $('#user-settings-close'), form: $('#theme-form') });
 const sidebar = new Sidebar({
   app: $('#app'),
   sidebar: $('#sidebar'),
@@ -195,6 +181,7 @@ const composer = new Composer({
   input: $('#composer-input'),
   send: $('#composer-send'),
   count: $('#composer-count'),
+  error: $('#composer-error'),
   label: $('#composer-label'),
   announce,
   onTyping: () => { if (active) client?.typing(active); },
@@ -273,6 +260,7 @@ function renderMembers() {
   const room = rooms.get(active);
   members.render(room, me, {
     canMessage: (name) => canMessage({ name, me, signedIn, uid: room?.uids.get(name), inDirect: room?.direct }),
+    known: Boolean(client?.connected && room?.joined), // else nobody's presence is known
   });
   renderHeader();
 }
@@ -376,14 +364,13 @@ function openRoom(name, { focus = false } = {}) {
   if (room.loaded) fillScreen(room);
 }
 
+// null once created and opened, else what the form says (createRoomError: a taken name is
+// offered to open, never opened silently).
 async function createRoom(name, options = {}) {
   try {
     await client.create(name, options);
   } catch (err) {
-    if (err.code === 'bad_room') return 'That name is not allowed. Use letters, digits, “.”, “_” or “-”.';
-    if (err.code === 'forbidden') return 'Sign in to create a private room.';
-    if (err.code === 'room_exists' && options.private) return `#${name} exists already: choose another name.`;
-    if (err.code !== 'room_exists') return err.code === 'disconnected' ? 'Not connected. Try again in a moment.' : account.sentence(err.message);
+    return createRoomError(err, name, options);
   }
   roomList.addRoom(name, { private: Boolean(options.private) });
   openRoom(name, { focus: true });
@@ -548,9 +535,7 @@ const SEND_ERRORS = {
 function wire(c) {
   c.on('state', (e) => {
     banner.set(e.state, { nextRetryAt: e.nextRetryAt, reconnected: e.reconnected });
-    $('#me-status').textContent = {
-      connected: 'Online', connecting: 'Connecting…', reconnecting: 'Reconnecting…', offline: 'Offline', closed: 'Disconnected',
-    }[e.state] ?? '';
+    $('#me-status').textContent = statusText(e.state);
     $('#app').dataset.connection = e.state;
     if (e.state !== State.CONNECTED) {
       clearInterval(directoryTimer);
