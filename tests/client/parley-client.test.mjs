@@ -165,6 +165,27 @@ test('fake socket: without a name the hello is bare (the session cookie speaks) 
   }
 });
 
+test('fake socket: the browser going offline drops an open socket at once and says offline; online pings at once', async (t) => {
+  const { client, sockets } = fakeClient(t, { name: 'ada' });
+  const states = record(client, ['state']);
+  const welcomed = client.connect();
+  sockets[0].open();
+  sockets[0].receive({ ...WELCOME, user: 'ada', ref: 1 });
+  await welcomed;
+  // Back online with the socket still open: it is checked by a ping now, not in pingIntervalMs.
+  client._onOnline(); // the window's "online" listener
+  await waitFor(() => sockets[0].sent.some((f) => f.type === 'ping'), { timeout: 2000, what: 'a ping at once' });
+  // The network goes: no waiting for a heartbeat to fail.
+  client._onOffline(); // the window's "offline" listener
+  assert.equal(sockets[0].readyState, 3, 'the socket is closed');
+  assert.equal(client.state, State.OFFLINE);
+  assert.equal(states.at(-1).state, 'offline');
+  assert.ok(states.some((e) => e.code === 4002 && e.reason === 'network offline'), 'the drop says why');
+  // It keeps trying (and the online event would try at once).
+  await waitFor(() => sockets.length === 2, { timeout: 2000, what: 'a new attempt' });
+  client.close();
+});
+
 for (const [code, message] of [
   ['unauthorized', 'the session has ended or the token is wrong; sign in again'],
   ['name_taken', 'this name belongs to an account: sign in, or choose another'],

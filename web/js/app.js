@@ -5,26 +5,27 @@ import { ParleyClient, State } from './parley-client.js';
 import { RoomState, prefs } from './store.js';
 import { $, h } from './ui/dom.js';
 import { MessageView, avatar } from './ui/messages.js';
-import { RoomList } from './ui/rooms.js';
+import { RoomList, createRoomError } from './ui/rooms.js';
 import { DmList } from './ui/dms.js';
 import { Conversations } from './conversations.js';
 import { MemberList } from './ui/members.js';
 import { Composer } from './ui/composer.js';
 import { ConnectionBanner } from './ui/banner.js';
+import { UserSettings } from './ui/theme.js';
 import { TypingIndicator } from './ui/typing.js';
 import { Sidebar } from './ui/sidebar.js';
-import { plural, sameSender } from './ui/format.js';
+import { plural } from './ui/format.js';
 import { showJoin, validateName, rememberJoinError, pendingJoinError } from './ui/join.js';
 import { PasswordPrompt } from './ui/password-prompt.js';
 import { RoomSettings } from './ui/room-settings.js';
-import { removalNotice, needsPassword, joinErrorText, actionErrorText } from './moderation.js';
+import { needsPassword, joinErrorText, actionErrorText } from './moderation.js';
 import { isDirectRoom, canMessage } from './direct.js';
 import * as account from './account.js';
+import { wire } from './client-events.js';
 
 const DEFAULT_ROOM = 'general';
 const PAGE_SIZE = 50;
 const MAX_AUTO_PAGES = 5;          // pages loaded just to fill the screen
-const DIRECTORY_REFRESH_MS = 60000;
 
 const rooms = new Map(); // joined rooms: name -> RoomState
 let client = null;
@@ -75,6 +76,7 @@ const roomList = new RoomList({
   form: $('#create-room-form'),
   input: $('#create-room-name'),
   error: $('#create-room-error'),
+  openExisting: $('#create-room-open'),
   search: $('#room-search'),
   more: $('#more-rooms'),
   privateBox: $('#create-room-private'),
@@ -148,25 +150,8 @@ $('#room-settings-open').addEventListener('click', () => {
   if (!active || isDirectRoom(active)) return; // a conversation has no one to invite or remove
   const room = active;
   settings.show(room, client?.roomInfo(room), memberPeople(room), me);
-  loadRoster(room);
+  settings.loadRoster(client, room);
 });
-
-// The settings' member list from the server's roster (offline members and roles included), a
-// few pages at most; until it answers, the members this page knows.
-const ROSTER_PAGES = 10;
-async function loadRoster(room) {
-  const all = [];
-  let after;
-  try {
-    for (let i = 0; i < ROSTER_PAGES; i++) {
-      const page = await client.roster(room, { after });
-      all.push(...page.members);
-      if (!page.next) break;
-      after = page.next;
-    }
-  } catch { return; /* not joined yet, or not connected: the page's own list stays */ }
-  if (settings.isOpen && settings.room === room) settings.setRoster(all);
-}
 
 const members = new MemberList({
   list: $('#member-list'),
@@ -182,6 +167,7 @@ const banner = new ConnectionBanner({
   retry: $('#banner-retry'),
   onRetry: () => client?.reconnectNow(),
 });
+new UserSettings({ dialog: $('#user-settings'), open: $('#user-settings-open'), close: $('#user-settings-close'), form: $('#theme-form') });
 const sidebar = new Sidebar({
   app: $('#app'),
   sidebar: $('#sidebar'),
@@ -195,6 +181,7 @@ const composer = new Composer({
   input: $('#composer-input'),
   send: $('#composer-send'),
   count: $('#composer-count'),
+  error: $('#composer-error'),
   label: $('#composer-label'),
   announce,
   onTyping: () => { if (active) client?.typing(active); },
@@ -273,6 +260,7 @@ function renderMembers() {
   const room = rooms.get(active);
   members.render(room, me, {
     canMessage: (name) => canMessage({ name, me, signedIn, uid: room?.uids.get(name), inDirect: room?.direct }),
+    known: Boolean(client?.connected && room?.joined), // else nobody's presence is known
   });
   renderHeader();
 }
@@ -376,14 +364,13 @@ function openRoom(name, { focus = false } = {}) {
   if (room.loaded) fillScreen(room);
 }
 
+// null once created and opened, else what the form says (createRoomError: a taken name is
+// offered to open, never opened silently).
 async function createRoom(name, options = {}) {
   try {
     await client.create(name, options);
   } catch (err) {
-    if (err.code === 'bad_room') return 'That name is not allowed. Use letters, digits, “.”, “_” or “-”.';
-    if (err.code === 'forbidden') return 'Sign in to create a private room.';
-    if (err.code === 'room_exists' && options.private) return `#${name} exists already: choose another name.`;
-    if (err.code !== 'room_exists') return err.code === 'disconnected' ? 'Not connected. Try again in a moment.' : account.sentence(err.message);
+    return createRoomError(err, name, options);
   }
   roomList.addRoom(name, { private: Boolean(options.private) });
   openRoom(name, { focus: true });
@@ -537,195 +524,22 @@ function retryFailed(cid) {
 
 // -------------------------------------------------------------- client events
 
-const SEND_ERRORS = {
-  text_too_long: 'Too long',
-  empty_text: 'Empty message',
-  frame_too_large: 'Too large',
-  no_such_room: 'Room no longer exists',
-  rate_limited: 'Sending too fast',
+// What client-events.js works on: this page's state (read through getters, so it is always the
+// current one) and its views.
+const app = {
+  get me() { return me; },
+  set me(name) { me = name; },
+  get myUid() { return myUid; },
+  set myUid(uid) { myUid = uid; },
+  get active() { return active; },
+  get signedIn() { return signedIn; },
+  get client() { return client; },
+  get directoryTimer() { return directoryTimer; },
+  set directoryTimer(timer) { directoryTimer = timer; },
+  rooms, view, banner, composer, roomList, typing, settings, dms,
+  invalidate, renderMe, renderMembers, renderPending, renderRooms, renderHeader,
+  refreshDirectory, loadLatest, rememberRooms, openRoom, onJoinFailed, helloRefused, notice, announce,
 };
-
-function wire(c) {
-  c.on('state', (e) => {
-    banner.set(e.state, { nextRetryAt: e.nextRetryAt, reconnected: e.reconnected });
-    $('#me-status').textContent = {
-      connected: 'Online', connecting: 'Connecting…', reconnecting: 'Reconnecting…', offline: 'Offline', closed: 'Disconnected',
-    }[e.state] ?? '';
-    $('#app').dataset.connection = e.state;
-    if (e.state !== State.CONNECTED) {
-      clearInterval(directoryTimer);
-      for (const room of rooms.values()) {
-        room.joined = false;
-        if (me) room.presence(me, 'left'); // we cannot vouch for anyone's presence now
-      }
-      invalidate('members');
-    }
-  });
-
-  c.on('welcome', (w) => {
-    me = w.user;
-    myUid = w.uid ?? null;
-    view.me = { from: me, uid: myUid }; // the shown room's "mine" from now on
-    // A guest's name is asked for again by the next hello; an account's session is the cookie's.
-    if (signedIn) {
-      prefs.set('account', me);
-      prefs.set('lastAccount', me);
-    } else {
-      prefs.set('name', me);
-      prefs.remove('guests'); // this server has guests after all
-    }
-    renderMe();
-    composer.setLimit(w.limits?.max_text_length);
-    refreshDirectory();
-    dms.refresh();
-    clearInterval(directoryTimer);
-    directoryTimer = setInterval(() => { refreshDirectory(); dms.refresh(); }, DIRECTORY_REFRESH_MS);
-  });
-
-  c.on('joined', (e) => {
-    const room = rooms.get(e.room);
-    if (!room) return;
-    room.joined = true;
-    room.private = Boolean(e.private);
-    room.role = e.role ?? null;
-    room.title = e.title ?? '';
-    if (room.private || room.role) roomList.addRoom(e.room, { private: room.private, role: room.role });
-    room.setMembers(e.members ?? [], me);
-    if (e.truncated) room.clearMessages();
-    if (!e.resumed) {
-      // A conversation never read in this browser is unread from its first message: it was
-      // written to this user (a room's backlog is not).
-      const lastRead = prefs.get('read', {})[e.room] ?? (room.direct ? 0 : undefined);
-      if (e.room !== active && typeof lastRead === 'number') room.unread = Math.max(0, (e.last_seq ?? 0) - lastRead);
-    }
-    if (!e.resumed || e.truncated) loadLatest(room);
-    if (e.room === active) {
-      if (e.truncated) view.render({ keep: 'bottom' });
-      renderMembers();
-      renderPending();
-    }
-    renderRooms();
-  });
-
-  c.on('message', (m) => {
-    const room = rooms.get(m.room);
-    const unknown = room && !room.uids.has(m.from); // a new name, or one not yet known a guest's
-    if (!room || room.add([m]).length === 0) return;
-    if (unknown && m.room === active) invalidate('members');
-    const wasTyping = room.stopTyping(m.from);
-    const mine = sameSender(m, { from: me, uid: myUid });
-    if (m.room === active) {
-      if (mine) renderPending(); // drop the "Sending…" copy before the real one appears
-      view.add(m);
-      if (wasTyping) typing.render(room);
-      if (!mine) announce(`${m.from}: ${m.text}`);
-      if (document.hidden && !mine) room.unread++;
-      else invalidate('read');
-    } else if (!mine) {
-      room.unread++;
-    }
-    invalidate('rooms');
-  });
-
-  c.on('queue', (e) => {
-    banner.setPending(e.pending);
-    invalidate('pending');
-  });
-
-  c.on('send-failed', (e) => {
-    const room = rooms.get(e.room);
-    if (!room || ['left', 'cancelled', 'room_deleted', 'removed'].includes(e.error.code)) return;
-    const permanent = ['text_too_long', 'empty_text', 'frame_too_large', 'bad_request', 'bad_cid'].includes(e.error.code);
-    room.failed.set(e.cid, { text: e.text, reason: SEND_ERRORS[e.error.code] ?? 'Not sent', retryable: !permanent });
-    if (e.room === active) {
-      renderPending();
-      announce(`Message not sent: ${SEND_ERRORS[e.error.code] ?? e.error.message}`);
-    }
-  });
-
-  c.on('presence', (e) => {
-    const room = rooms.get(e.room);
-    if (!room || e.user === me) return;
-    room.presence(e.user, e.state);
-    if (e.room === active) { renderMembers(); typing.render(room); }
-  });
-
-  c.on('typing', (e) => {
-    const room = rooms.get(e.room);
-    if (!room || e.user === me) return;
-    room.setTyping(e.user);
-    if (e.room === active) typing.render(room);
-  });
-
-  // The owner's new title or topic: the lists and the header follow.
-  c.on('room_updated', (e) => {
-    roomList.setInfo(e.room, e);
-    const room = rooms.get(e.room);
-    if (room) room.title = e.title;
-    if (e.room === active) renderHeader();
-    // The open settings keep the roster they show (offline members too); their title follows.
-    if (settings.isOpen && settings.room === e.room) settings.update(client.roomInfo(e.room), settings.people, me);
-    invalidate('rooms');
-  });
-
-  // Invited (told without a ref; the inviter's own answer has one): the room is listed at once.
-  c.on('invited', (e) => {
-    if (e.ref !== undefined || e.user?.toLowerCase() !== me?.toLowerCase()) return;
-    roomList.addRoom(e.room, { private: true, role: 'member' });
-    renderRooms();
-    const text = `You were invited to #${e.room}${e.by ? ` by ${e.by}` : ''}.`;
-    notice(text);
-    announce(text);
-  });
-
-  c.on('created', (e) => {
-    if (e.direct && isDirectRoom(e.room)) return dms.onCreated(e);
-    roomList.addRoom(e.room);
-    renderRooms();
-  });
-
-  // Removed or banned: this user's own removal takes the room away (a private one leaves the
-  // list too), told why; someone else's leaves the members list.
-  c.on('removed', (e) => {
-    const room = rooms.get(e.room);
-    if (!e.self) {
-      if (room?.members.delete(e.user) && e.room === active) renderMembers();
-      return;
-    }
-    if (room?.private || roomList.directory.get(e.room)?.private) roomList.removeRoom(e.room);
-    else roomList.forget(e.room); // a public room: browsable again (unless banned: the next refresh)
-    rooms.delete(e.room);
-    rememberRooms();
-    if (settings.isOpen && settings.room === e.room) settings.hide();
-    const text = removalNotice(e);
-    if (active === e.room) openRoom(DEFAULT_ROOM);
-    else renderRooms();
-    notice(text);
-    announce(text);
-  });
-
-  c.on('room_deleted', (e) => {
-    roomList.removeRoom(e.room);
-    const label = rooms.get(e.room)?.label ?? `#${e.room}`;
-    dms.onDeleted(e.room);
-    if (!rooms.has(e.room)) return renderRooms();
-    rooms.delete(e.room);
-    rememberRooms();
-    if (settings.isOpen && settings.room === e.room) settings.hide();
-    const who = e.by ? (e.by === me ? 'you' : `its owner ${e.by}`) : "the server's operator";
-    notice(isDirectRoom(e.room) ? `The conversation with ${label} was deleted by ${who}.` : `${label} was deleted by ${who}.`);
-    if (active === e.room) openRoom(DEFAULT_ROOM);
-    else renderRooms();
-  });
-
-  c.on('error', (e) => {
-    if (['bad_name', 'unauthorized', 'name_taken'].includes(e.code)) helloRefused(e);
-    else if (e.room && e.code === 'no_such_room') onJoinFailed(e.room, { code: e.code, message: 'the room does not exist' });
-    else if (e.room && e.code === 'confusable_name') onJoinFailed(e.room, { code: e.code, message: e.message });
-    else if (e.room && ['forbidden', 'bad_password'].includes(e.code)) onJoinFailed(e.room, { code: e.code, message: e.message });
-    else console.warn('parley:', e.code, e.message);
-  });
-}
 
 // ----------------------------------------------------------------- join/leave
 
@@ -767,7 +581,7 @@ function enterApp(name, { asAccount = false } = {}) {
   dmList.setAccount(asAccount);
   renderMe();
   client = new ParleyClient({ url: wsUrl(), name: asAccount ? undefined : name });
-  wire(client);
+  wire(client, app);
   client.connect().catch(() => { /* reported through events */ });
   const saved = prefs.get('rooms', []);
   for (const r of [DEFAULT_ROOM, ...saved]) if (typeof r === 'string') ensureRoom(r);

@@ -149,8 +149,18 @@ export class ParleyClient {
     this._cidCounter = 0;
     this._lastTyping = new Map();
     this._welcomeWaiters = [];
-    this._onOnline = () => { if (this.state === State.OFFLINE || this.state === State.RECONNECTING) this.reconnectNow(); };
-    this._onOffline = () => { if (this.state === State.RECONNECTING) this._setState(State.OFFLINE); };
+    // The browser's network events. Offline: an open (or opening) socket cannot be trusted — the
+    // browser may keep it "open" until a heartbeat fails, half a minute later — so it is dropped
+    // now and the state says offline at once. Online: reconnect now, or, if the socket survived,
+    // check it with a ping at once.
+    this._onOnline = () => {
+      if (this.state === State.OFFLINE || this.state === State.RECONNECTING) this.reconnectNow();
+      else if (this.state === State.CONNECTED) this._startHeartbeat(0);
+    };
+    this._onOffline = () => {
+      if (this._ws) this._dropSocket(this._ws, { code: 4002, reason: 'network offline' });
+      if (this.state === State.RECONNECTING) this._setState(State.OFFLINE);
+    };
   }
 
   // ---------------------------------------------------------------- events
@@ -373,8 +383,10 @@ export class ParleyClient {
     for (const item of this._queue) clearTimeout(item.timer);
   }
 
-  _startHeartbeat() {
+  // A ping every pingIntervalMs (delayMs the first time); no pong within pongTimeoutMs drops the socket.
+  _startHeartbeat(delayMs = this.options.pingIntervalMs) {
     clearTimeout(this._timers.ping);
+    clearTimeout(this._timers.pong);
     const ws = this._ws;
     this._timers.ping = setTimeout(() => {
       if (this._ws !== ws || !ws) return;
@@ -385,7 +397,7 @@ export class ParleyClient {
         clearTimeout(this._timers.pong);
         this._startHeartbeat();
       }, () => { /* connection lost; handled elsewhere */ });
-    }, this.options.pingIntervalMs);
+    }, delayMs);
   }
 
   // --------------------------------------------------------------- framing

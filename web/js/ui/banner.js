@@ -5,6 +5,16 @@
 
 import { plural } from './format.js';
 
+/**
+ * The user's own status under their name, by the client's state. Anything but connected is
+ * "Offline" to the user: the page cannot send or hear anything until the connection is back.
+ */
+export function statusText(state) {
+  return {
+    connected: 'Online', connecting: 'Connecting…', reconnecting: 'Offline · reconnecting…', offline: 'Offline', closed: 'Offline',
+  }[state] ?? '';
+}
+
 export class ConnectionBanner {
   constructor({ el, text, countdown, retry, onRetry }) {
     Object.assign(this, { el, text, countdown, retry });

@@ -1,13 +1,23 @@
 // Message composer: Enter sends, Shift+Enter adds a line, grows with its
 // content, shows the length limit, and reports typing (the client throttles).
+// Over the limit, a message under the box says so (and the live region, once
+// when the text goes over and again on each Enter), and Enter draws the eye to
+// it rather than doing nothing.
 
 import { hasVisible, textLength } from './format.js';
 
 const MAX_HEIGHT_PX = 200;
 
+const count = (n) => n.toLocaleString('en');
+
+/** The sentence under the composer when the text is over the limit (code points, like the server). */
+export function overLimitText(length, limit) {
+  return `Message is ${count(length)} characters; the limit is ${count(limit)}`;
+}
+
 export class Composer {
-  constructor({ form, input, send, count, label, onSend, onTyping, announce }) {
-    Object.assign(this, { form, input, sendBtn: send, count, label, onSend, onTyping, announce });
+  constructor({ form, input, send, count, error, label, onSend, onTyping, announce }) {
+    Object.assign(this, { form, input, sendBtn: send, count, error, label, onSend, onTyping, announce });
     this.limit = 4000;
     this.over = false;
 
@@ -49,25 +59,36 @@ export class Composer {
 
   submit() {
     const text = this.input.value;
-    if (!hasVisible(text) || this.over) {
-      if (this.over) this.announce(`Message is too long: the limit is ${this.limit} characters.`);
-      return;
-    }
+    if (this.over) return this.pointAtError();
+    if (!hasVisible(text)) return;
     if (this.onSend(text) === false) return;
     this.input.value = '';
     this.update();
+  }
+
+  // Enter (or Send) over the limit: the message is shown already; say it again, and make it blink
+  // twice (not under reduced motion), with the focus left in the box to shorten the text.
+  pointAtError() {
+    this.announce(this.error.textContent);
+    this.error.classList.remove('attention');
+    void this.error.offsetWidth; // restart the animation
+    this.error.classList.add('attention');
+    this.error.scrollIntoView?.({ block: 'nearest' });
   }
 
   update() {
     const len = textLength(this.input.value);
     const wasOver = this.over;
     this.over = len > this.limit;
-    this.count.textContent = `${len.toLocaleString()} / ${this.limit.toLocaleString()}`;
+    this.count.textContent = `${count(len)} / ${count(this.limit)}`;
     this.count.classList.toggle('near', len >= this.limit * 0.9 && !this.over);
     this.count.classList.toggle('over', this.over);
     this.count.title = `Messages can be up to ${this.limit} characters`;
     this.input.setAttribute('aria-invalid', String(this.over));
-    if (this.over && !wasOver) this.announce(`Message is too long: the limit is ${this.limit} characters.`);
+    this.error.hidden = !this.over;
+    this.error.textContent = this.over ? overLimitText(len, this.limit) : '';
+    if (!this.over) this.error.classList.remove('attention');
+    if (this.over && !wasOver) this.announce(this.error.textContent);
     this.sendBtn.disabled = !hasVisible(this.input.value) || this.over;
     // Grow with the content, up to a limit.
     this.input.style.height = 'auto';

@@ -11,6 +11,8 @@ import {
   canModerate, canInvite, canSetRoles, canConfigure, roleSentence, doneText, actionErrorText, ROLE_LABELS,
 } from '../moderation.js';
 
+const ROSTER_PAGES = 10;
+
 export class RoomSettings {
   /**
    * act(kind, user, options) performs a request — kind: invite, remove (options.ban), unban,
@@ -77,6 +79,24 @@ export class RoomSettings {
   }
 
   get isOpen() { return this.dialog.open; }
+
+  /**
+   * The member list from the server's roster (offline members and roles included), a few pages at
+   * most; until it answers, the members the page knows stay. Nothing if the dialog has moved on.
+   */
+  async loadRoster(client, room) {
+    const all = [];
+    let after;
+    try {
+      for (let i = 0; i < ROSTER_PAGES; i++) {
+        const page = await client.roster(room, { after });
+        all.push(...page.members);
+        if (!page.next) break;
+        after = page.next;
+      }
+    } catch { return; /* not joined yet, or not connected: the page's own list stays */ }
+    if (this.isOpen && this.room === room) this.setRoster(all);
+  }
 
   /** Open for a room: info = client.roomInfo(room) ({private, role, title, topic}), names = its members. */
   show(room, info, names, me) {

@@ -7,13 +7,30 @@
 import { h } from './dom.js';
 import { validatePassword } from './join.js';
 import { isDirectRoom } from '../direct.js';
+import { sentence } from '../account.js';
 
 export const ROOM_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 
+/**
+ * A refused `create` in words: a sentence, or {message, open} for a public room whose name is
+ * taken (the server says `room_exists`: docs/protocol.md), which the form offers to open instead.
+ * A private room's taken name is only refused: the room there may not be one the user can join.
+ */
+export function createRoomError(err, name, { private: isPrivate = false } = {}) {
+  switch (err?.code) {
+    case 'bad_room': return 'That name is not allowed. Use letters, digits, “.”, “_” or “-”.';
+    case 'forbidden': return 'Sign in to create a private room.';
+    case 'room_exists': return isPrivate ? `#${name} already exists: choose another name.` : { message: `#${name} already exists.`, open: name };
+    case 'disconnected': return 'Not connected. Try again in a moment.';
+    default: return sentence(err?.message ?? 'Could not create the room.');
+  }
+}
+
 export class RoomList {
   /** list: the box of both lists (clicks); mine, browse: their <ul>s; browseHead: its heading. */
-  constructor({ list, mine, browse, browseHead, toggle, form, input, error, search, more, privateBox, privateHint, passwordRow, password, onOpen, onCreate, onSearch, onMore }) {
-    Object.assign(this, { list, mine, browse, browseHead, toggle, form, input, error, search, more, privateBox, privateHint, passwordRow, password, onOpen, onCreate, onSearch, onMore });
+  /** openExisting: the button that opens the room a refused name belongs to. */
+  constructor({ list, mine, browse, browseHead, toggle, form, input, error, openExisting, search, more, privateBox, privateHint, passwordRow, password, onOpen, onCreate, onSearch, onMore }) {
+    Object.assign(this, { list, mine, browse, browseHead, toggle, form, input, error, openExisting, search, more, privateBox, privateHint, passwordRow, password, onOpen, onCreate, onSearch, onMore });
     this.directory = new Map(); // room -> { members, last_seq, private, role, title, topic }
     this.next = null;            // the cursor of the directory's next page, if any
     this.query = '';
@@ -47,6 +64,11 @@ export class RoomList {
       this._submit();
     });
     input.addEventListener('input', () => { this.showError(''); });
+    openExisting?.addEventListener('click', () => {
+      const room = openExisting.dataset.room;
+      this.setFormOpen(false);
+      if (room) this.onOpen(room);
+    });
   }
 
   setFormOpen(open) {
@@ -70,9 +92,16 @@ export class RoomList {
       : 'Sign in to create a private room: guests cannot hold a place in one.';
   }
 
-  showError(message) {
+  /** open: a room to offer to open instead (its name was taken). */
+  showError(message, { open = null } = {}) {
     this.error.textContent = message;
     this.error.hidden = !message;
+    if (this.openExisting) {
+      this.openExisting.hidden = !open;
+      this.openExisting.textContent = open ? `Open #${open}` : '';
+      if (open) this.openExisting.dataset.room = open;
+      else delete this.openExisting.dataset.room;
+    }
     this.input.setAttribute('aria-invalid', message ? 'true' : 'false');
     if (!message) this.password?.setAttribute('aria-invalid', 'false');
   }
@@ -98,8 +127,12 @@ export class RoomList {
     const submit = this.form.querySelector('button[type="submit"]');
     submit.disabled = true;
     try {
-      const message = await this.onCreate(name, { private: isPrivate, password: password || undefined });
-      if (message) { this.showError(message); this.input.focus(); } else this.setFormOpen(false);
+      const refused = await this.onCreate(name, { private: isPrivate, password: password || undefined });
+      if (!refused) this.setFormOpen(false);
+      else if (typeof refused === 'string') { this.showError(refused); this.input.focus(); } else {
+        this.showError(refused.message, { open: refused.open });
+        this.input.focus();
+      }
     } finally {
       submit.disabled = false;
     }
