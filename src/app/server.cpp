@@ -113,7 +113,7 @@ void drain(node::Node& node, const std::vector<std::shared_ptr<net::Listener>>& 
   const auto opened = Clock::now();
   // A step every 50 ms: at 20,000 sessions over 10 s, 100 closes a step, a few milliseconds of a
   // loop's time.
-  while (!hurry && window.count() > 0 && Clock::now() - opened < window) {
+  while (!hurry && window.count() > 0 && Clock::now() - opened < window && node.session_count() > 0) {
     close_share(std::chrono::duration<double>(Clock::now() - opened) / window);
     wait_until(std::min(opened + window, Clock::now() + std::chrono::milliseconds(50)));
   }
