@@ -172,6 +172,7 @@ void ClusterSync::receive(Shard& owner, core::Message m) {
   if (m.seq <= r->log.last_committed()) return;  // already applied (from a repair)
   auto& link = r->cluster.link;
   if (link.fetching() || !link.synced() || m.seq != r->log.last_committed() + 1) {
+    if (!link.fetching() && link.synced()) owner.metrics().broker_catchups.add();  // a gap: behind
     if (r->cluster.early.size() >= max_early) {
       r->cluster.early.clear();  // too far behind to buffer: re-read from the log
       link.lost_track();
@@ -283,7 +284,10 @@ void ClusterSync::tick(Shard& shard) {
     shard.post([this, &shard, rooms, seqs = std::move(seqs)] {
       for (std::size_t i = 0; i < rooms.size() && i < seqs.size(); ++i) {
         OwnedRoom* r = shard.find_owned(rooms[i]);
-        if (r && r->cluster.link.subscribed() && seqs[i] > r->log.last_committed()) repair(shard, *r);
+        if (r && r->cluster.link.subscribed() && seqs[i] > r->log.last_committed()) {
+          shard.metrics().broker_catchups.add();  // behind the broker's last seq
+          repair(shard, *r);
+        }
       }
     });
   });

@@ -78,6 +78,9 @@ std::string Node::metrics_text() const {
        &S::rooms_loaded},
       {"parley_room_lookups_total", "Unknown rooms looked up in the cluster's room index.", "counter", nullptr,
        &S::room_lookups},
+      {"parley_broker_catchups_total",
+       "Times a room here was found behind the broker's sequence and caught up from its log (cluster).", "counter",
+       nullptr, &S::broker_catchups},
       {"parley_access_denied_total", "Requests a room's access refused (forbidden, bad_password).", "counter", nullptr,
        &S::access_denied},
       {"parley_removed_sessions_total", "Sessions taken out of a room by a removal or a ban.", "counter", nullptr,
@@ -212,6 +215,10 @@ std::string Node::metrics_text() const {
                    ctx_.shedding.load(std::memory_order_relaxed) ? 1 : 0);
   out += "# HELP parley_ready 1 while the node accepts new connections.\n# TYPE parley_ready gauge\n";
   out += std::string("parley_ready ") + (ready() ? "1" : "0") + "\n";
+  // Tells a deliberate drain (SIGTERM) apart from a node that is not ready for a fault.
+  out +=
+      "# HELP parley_draining 1 while the node drains (SIGTERM): not ready by intent.\n# TYPE parley_draining gauge\n";
+  out += std::string("parley_draining ") + (draining() ? "1" : "0") + "\n";
   if (ctx_.broker) {
     out += "# HELP parley_broker_up 1 while the cluster broker is reachable.\n# TYPE parley_broker_up gauge\n";
     out += std::string("parley_broker_up ") + (ctx_.broker->ready() ? "1" : "0") + "\n";

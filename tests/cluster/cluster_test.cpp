@@ -903,6 +903,12 @@ TEST_F(ClusterTest, MissedMessageIsRepairedFromTheStreamInOrder) {
     return std::stoull(seq);
   };
 
+  // Each gap below counts once on each node (parley_broker_catchups_total: the dashboard's lag).
+  std::vector<double> catchups_before;
+  for (int i : {0, 1})
+    catchups_before.push_back(fetch_metric(c->nodes[i]->port(), "parley_broker_catchups_total").value_or(-1));
+  ASSERT_GE(catchups_before[0], 0) << "no parley_broker_catchups_total in node1's /metrics";
+
   // 1. Missed, then a later one published: the later one reveals the gap.
   const auto missed = inject("ghost-1", false);
   auto later = a.send_message(room, "e2", "two");
@@ -916,6 +922,9 @@ TEST_F(ClusterTest, MissedMessageIsRepairedFromTheStreamInOrder) {
   // 2. Missed with nothing after it: the periodic check finds it.
   const auto lonely = inject("ghost-2", false);
   for (WsClient* w : {&a, &b}) expect_message(*w, lonely, 5s);
+  for (int i : {0, 1})
+    EXPECT_GE(fetch_metric(c->nodes[i]->port(), "parley_broker_catchups_total").value_or(-1), catchups_before[i] + 2)
+        << "node" << i + 1 << " did not count its two catch-ups";
 
   // 3. The subscriber connections are cut (CLIENT KILL): what is published meanwhile arrives
   // after the resubscribe, from the stream, in order.

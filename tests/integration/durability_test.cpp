@@ -269,6 +269,12 @@ TEST(Drain, SigtermClosesClientsWith1012AndExitsZero) {
   ASSERT_TRUE(draining) << "no /readyz answer during the drain";
   EXPECT_EQ(draining->status, 503);
   EXPECT_FALSE(draining->json().as_object().at("ready").as_bool());
+  // The metrics say why: draining by intent (the readiness alerts leave such a node alone).
+  http.send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto metrics = http.read_http_response(scaled(2s));
+  ASSERT_TRUE(metrics) << "no /metrics answer during the drain";
+  EXPECT_NE(metrics->body.find("\nparley_draining 1\n"), std::string::npos) << metrics->body;
+  EXPECT_NE(metrics->body.find("\nparley_ready 0\n"), std::string::npos) << metrics->body;
   EXPECT_TRUE(eventually(
       [&] {
         RawClient n;

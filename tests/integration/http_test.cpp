@@ -73,11 +73,12 @@ TEST_F(Http, MetricsArePrometheusText) {
     EXPECT_EQ(r.status, 200);
     EXPECT_NE(r.header("content-type").find("text/plain"), std::string::npos);
     for (const char* name : {"parley_connections", "parley_messages_acked_total", "parley_slow_consumer_closes_total",
-                             "parley_connections_total", "parley_rooms", "parley_ready"})
+                             "parley_connections_total", "parley_rooms", "parley_ready", "parley_draining"})
       EXPECT_TRUE(metric(r.body, name).has_value()) << name << " missing in\n" << r.body;
     EXPECT_EQ(metric(r.body, "parley_connections"), 1.0);
     EXPECT_EQ(metric(r.body, "parley_messages_acked_total"), 1.0);
     EXPECT_EQ(metric(r.body, "parley_slow_consumer_closes_total"), 0.0);
+    EXPECT_EQ(metric(r.body, "parley_draining"), 0.0);
     EXPECT_NE(r.body.find("# TYPE parley_connections gauge"), std::string::npos);
   }
   // The connection gauge goes back down once the client is gone.
