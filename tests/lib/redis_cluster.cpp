@@ -30,25 +30,6 @@ pid_t spawn(std::vector<std::string> args) {
   return pid;
 }
 
-// A blocking command's reply as hiredis gives it (nullptr on failure); the caller frees it.
-redisReply* raw_command(std::uint16_t port, const std::vector<std::string>& args) {
-  redisContext* c = redisConnectWithTimeout("127.0.0.1", port, timeval{0, 300'000});
-  if (c == nullptr || c->err) {
-    if (c) redisFree(c);
-    return nullptr;
-  }
-  redisSetTimeout(c, timeval{2, 0});
-  std::vector<const char*> argv;
-  std::vector<size_t> lens;
-  for (const auto& a : args) {
-    argv.push_back(a.c_str());
-    lens.push_back(a.size());
-  }
-  auto* r = static_cast<redisReply*>(redisCommandArgv(c, static_cast<int>(args.size()), argv.data(), lens.data()));
-  redisFree(c);
-  return r;
-}
-
 }  // namespace
 
 const std::string& redis_cli_path() {
@@ -179,7 +160,7 @@ bool RedisCluster::wait_ok(int timeout_ms) const {
 std::optional<std::uint16_t> RedisCluster::primary_of(int slot) const {
   for (std::size_t i = 0; i < ports_.size(); ++i) {
     if (pids_[i] < 0) continue;
-    redisReply* r = raw_command(ports_[i], {"CLUSTER", "SLOTS"});
+    auto* r = static_cast<redisReply*>(redis_command_reply(ports_[i], {"CLUSTER", "SLOTS"}));
     if (r == nullptr) continue;
     std::optional<std::uint16_t> out;
     if (r->type == REDIS_REPLY_ARRAY) {
