@@ -42,6 +42,10 @@ class RedisCluster {
   // Waits (bounded) until every live node reports cluster_state:ok and `slot` is served by a
   // primary other than `not_port`.
   bool wait_failover(int slot, std::uint16_t not_port, int timeout_ms = 10000) const;
+  // Moves `slot` with its keys to the primary on `to` (CLUSTER SETSLOT IMPORTING/MIGRATING,
+  // MIGRATE, SETSLOT NODE on every primary), as redis-cli --cluster reshard does. False if a step
+  // fails.
+  bool migrate_slot(int slot, std::uint16_t to);
   // The keys of every live primary removed (FLUSHALL), between tests sharing one cluster.
   void flush_all() const;
 

@@ -6,6 +6,7 @@
 // one body of tests, two brokers, so that the RedisBroker is held to the contract the MemoryBroker is the reference of
 // (broker/broker.hpp).
 #include <gtest/gtest.h>
+#include <hiredis/hiredis.h>
 
 #include <atomic>
 #include <boost/json.hpp>
@@ -1092,6 +1093,60 @@ TEST_P(ClusterTest, ShardFailoverKeepsTheRoomGoing) {
   EXPECT_TRUE(eventually([&] { return nodes_[0].node->ready() && nodes_[1].node->ready(); }, 10s));
   // The failover was seen (what the seq-reuse protection to come will act on).
   EXPECT_GT(static_cast<parley::broker::RedisClusterBroker*>(nodes_[0].inner.get())->primary_changes(), 0u);
+}
+
+// Redis Cluster: the room's slot is moved to another primary (a reshard) while both nodes follow
+// the room. The sender's node is answered MOVED and follows it (and re-reads the slot map); the
+// old shard ends the nodes' subscriptions of the room's channel (sunsubscribe) and they subscribe
+// on the new one. The room goes on with its seqs and its log.
+TEST_P(ClusterTest, SlotMigrationMovesTheRoomToItsNewShard) {
+  if (GetParam() != Backend::redis_cluster) GTEST_SKIP() << "Redis Cluster only: a slot is migrated";
+  auto a = client(0, "ada");
+  auto b = client(1, "bob");
+  for (int i = 0; i < 2; ++i) say(a, send("c" + std::to_string(i), "m" + std::to_string(i + 1)));
+  for (std::int64_t seq = 1; seq <= 2; ++seq) ASSERT_EQ(b->next("message").at("seq").as_int64(), seq);
+  for (std::int64_t seq = 1; seq <= 2; ++seq) ASSERT_EQ(a->next("ack").at("seq").as_int64(), seq);
+  const auto slot = static_cast<int>(parley::broker::key_slot("parley:{general}:seq"));
+  const auto from = redis_cluster_->primary_of(slot);
+  ASSERT_TRUE(from);
+  std::optional<std::uint16_t> to;
+  for (int other : {0, 5460, 10922, 16383})  // a slot of each primary: one of them is another one
+    if (auto p = redis_cluster_->primary_of(other); p && *p != *from) to = p;
+  ASSERT_TRUE(to);
+  ASSERT_TRUE(redis_cluster_->migrate_slot(slot, *to)) << "the slot did not move";
+  ASSERT_EQ(parley::test::redis_command(*to, {"GET", "parley:{general}:seq"}), "2");
+  json::object answer;
+  EXPECT_TRUE(eventually(
+      [&] {
+        say(a, send("c2", "moved"));
+        answer = a->next_any({"ack", "error"});
+        return !answer.empty() && answer.at("type") == "ack";
+      },
+      10s, 100ms))
+      << json::serialize(answer);
+  ASSERT_FALSE(answer.empty());
+  EXPECT_EQ(answer.at("seq").as_int64(), 3);
+  auto m = b->next("message", 10s);
+  ASSERT_FALSE(m.empty()) << "node 1 did not receive after the move";
+  EXPECT_EQ(m.at("seq").as_int64(), 3);
+  EXPECT_EQ(m.at("text").as_string(), "moved");
+  // Both nodes follow the room on its new shard (not only repaired by their periodic checks).
+  auto followers = [&](std::uint16_t port) {
+    auto* r = static_cast<redisReply*>(
+        parley::test::redis_command_reply(port, {"PUBSUB", "SHARDNUMSUB", "parley:{general}:ch"}));
+    long long n = -1;
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2) n = r->element[1]->integer;
+    if (r) freeReplyObject(r);
+    return n;
+  };
+  EXPECT_TRUE(eventually([&] { return followers(*to) == 2; })) << followers(*to) << " on the new shard";
+  EXPECT_EQ(followers(*from), 0);
+  // A member who joins now is served from the new shard, log included.
+  auto c = client(0, "cy");
+  say(c, R"({"type":"history","room":"general"})");
+  auto history = c->next("history");
+  ASSERT_FALSE(history.empty());
+  EXPECT_EQ(history.at("messages").as_array().size(), 3u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Brokers, ClusterTest, all_backends, backend_name);
