@@ -20,6 +20,7 @@
 #include "app/admin.hpp"
 #include "app/cores.hpp"
 #include "broker/redis_broker.hpp"
+#include "broker/redis_cluster_broker.hpp"
 #include "net/listener.hpp"
 #include "net/tls.hpp"
 #include "node/node.hpp"
@@ -173,8 +174,23 @@ int run_server(Config config) {
     bo.node_timeout_ms = config.broker_node_timeout_ms;
     bo.request_timeout_ms = config.broker_request_timeout_ms;
     broker = std::make_unique<broker::RedisBroker>(bo);
+  } else if (config.broker_backend == "redis-cluster") {
+    broker::RedisClusterBrokerOptions bo;
+    for (std::size_t from = 0; from <= config.broker_redis_cluster_seeds.size();) {
+      auto comma = config.broker_redis_cluster_seeds.find(',', from);
+      if (comma == std::string::npos) comma = config.broker_redis_cluster_seeds.size();
+      if (comma > from) bo.seeds.push_back(config.broker_redis_cluster_seeds.substr(from, comma - from));
+      from = comma + 1;
+    }
+    bo.prefix = config.broker_prefix;
+    bo.log_capacity = config.broker_log_capacity;
+    if (config.broker_node_timeout_ms < 500) throw std::invalid_argument("broker.node_timeout_ms must be at least 500");
+    bo.node_timeout_ms = config.broker_node_timeout_ms;
+    bo.request_timeout_ms = config.broker_request_timeout_ms;
+    broker = std::make_unique<broker::RedisClusterBroker>(bo);  // throws on a bad seed
   } else if (config.broker_backend != "local") {
-    throw std::invalid_argument("broker.backend must be local or redis, not '" + config.broker_backend + "'");
+    throw std::invalid_argument("broker.backend must be local, redis or redis-cluster, not '" + config.broker_backend +
+                                "'");
   }
   node::NodeOptions options;
   options.threads = threads;

@@ -16,8 +16,8 @@ namespace parley::broker {
 namespace {
 
 // KEYS: seq, log, cids, cidq. ARGV: channel, cidkey (core::sender_key '\0' cid), entry without its
-// seq (encode_entry_after_seq), ts, log capacity, floor.
-constexpr const char* publish_lua = R"lua(
+// seq (encode_entry_after_seq), ts, log capacity, floor, publish command (PUBLISH or SPUBLISH).
+constexpr const char* publish_lua_source = R"lua(
 local dup = redis.call('HGET', KEYS[3], ARGV[2])
 if dup then return {0, dup} end
 local seq = redis.call('INCR', KEYS[1])
@@ -33,7 +33,7 @@ redis.call('RPUSH', KEYS[4], ARGV[2])
 if redis.call('LLEN', KEYS[4]) > tonumber(ARGV[5]) then
   redis.call('HDEL', KEYS[3], redis.call('LPOP', KEYS[4]))
 end
-redis.call('PUBLISH', ARGV[1], entry)
+redis.call(ARGV[7], ARGV[1], entry)
 return {1, seq .. ':' .. ARGV[4]}
 )lua";
 
@@ -107,7 +107,7 @@ RedisBroker::RedisBroker(RedisBrokerOptions options)
     : options_(std::move(options)),
       guard_(boost::asio::make_work_guard(ctx_)),
       client_(ctx_, options_.redis),
-      publish_script_(publish_lua),
+      publish_script_(detail::publish_lua()),
       presence_script_(detail::presence_lua()) {
   if (options_.node_id.empty()) options_.node_id = detail::random_node_id();
   client_.load_on_connect(publish_script_);
@@ -178,46 +178,74 @@ void RedisBroker::on_channel_message(std::string_view ch, std::string_view paylo
 }
 
 void RedisBroker::publish(const core::Message& m, PublishDone done) {
-  // Retries are deduplicated per sender (its id; a guest's name: core::sender_key).
-  std::string cidkey = core::sender_key(m);
-  cidkey.push_back('\0');
-  cidkey += m.cid;
-  std::string rest = encode_entry_after_seq(m);
-  const std::uint64_t floor = m.seq;  // a Redis that lost its data must not reuse seqs
   // A send during an outage is refused at once, and one Redis does not answer in time is refused
   // then: the client retries with the same cid, which the script dedupes if this one ran after
   // all. Queued for the reconnect instead, it would go out, unanswered, after the client's retry.
   if (!client_.connected()) return done(unavailable(), {});
   client_.eval_script(publish_script_,
                       {key(m.room, "seq"), key(m.room, "log"), key(m.room, "cids"), key(m.room, "cidq")},
-                      {channel(m.room), std::move(cidkey), std::move(rest), std::to_string(m.ts),
-                       std::to_string(options_.log_capacity), std::to_string(floor)},
+                      detail::publish_args(m, channel(m.room), options_.log_capacity, "PUBLISH"),
                       bounded([done = std::move(done)](std::error_code ec, const RedisReply& reply) {
-                        if (ec) {
-                          if (ec == redis_errc::server_error) spdlog::error("broker: publish script: {}", reply.str);
-                          return done(unavailable(), {});
-                        }
                         Published p;
-                        if (reply.type != RedisReply::Type::array || reply.elements.size() != 2)
-                          return done(unavailable(), {});
-                        p.duplicate = reply.elements[0].integer == 0;
-                        const std::string& st = reply.elements[1].str;
-                        const auto colon = st.find(':');
-                        if (colon == std::string::npos || !parse_number(std::string_view(st).substr(0, colon), p.seq) ||
-                            !parse_number(std::string_view(st).substr(colon + 1), p.ts))
-                          return done(unavailable(), {});
-                        done({}, p);
+                        ec = detail::decode_published(ec, reply, p);
+                        done(ec, ec ? Published{} : p);
                       }));
 }
 
-RedisClient::Callback RedisBroker::bounded(RedisClient::Callback done) {
+namespace detail {
+
+const char* publish_lua() { return publish_lua_source; }
+
+std::vector<std::string> publish_args(const core::Message& m, const std::string& channel, std::size_t log_capacity,
+                                      const char* publish_command) {
+  // Retries are deduplicated per sender (its id; a guest's name: core::sender_key).
+  std::string cidkey = core::sender_key(m);
+  cidkey.push_back('\0');
+  cidkey += m.cid;
+  // m.seq is the floor: a Redis that lost its data must not reuse seqs.
+  return {channel,
+          std::move(cidkey),
+          encode_entry_after_seq(m),
+          std::to_string(m.ts),
+          std::to_string(log_capacity),
+          std::to_string(m.seq),
+          publish_command};
+}
+
+std::error_code decode_published(std::error_code ec, const RedisReply& reply, Published& p) {
+  if (ec) {
+    if (ec == redis_errc::server_error) spdlog::error("broker: publish script: {}", reply.str);
+    return unavailable();
+  }
+  if (reply.type != RedisReply::Type::array || reply.elements.size() != 2) return unavailable();
+  p.duplicate = reply.elements[0].integer == 0;
+  const std::string& st = reply.elements[1].str;
+  const auto colon = st.find(':');
+  if (colon == std::string::npos || !parse_number(std::string_view(st).substr(0, colon), p.seq) ||
+      !parse_number(std::string_view(st).substr(colon + 1), p.ts))
+    return unavailable();
+  return {};
+}
+
+bool decode_log(const std::string& room, const RedisReply& reply, std::vector<core::Message>& out) {
+  if (reply.type != RedisReply::Type::array) return false;
+  out.reserve(reply.elements.size());
+  for (const auto& entry : reply.elements) {
+    // [id, [field, value]]
+    if (entry.elements.size() != 2 || entry.elements[1].elements.size() < 2) continue;
+    if (auto m = decode_entry(room, entry.elements[1].elements[1].str)) out.push_back(std::move(*m));
+  }
+  return true;
+}
+
+RedisClient::Callback bounded(boost::asio::io_context& ctx, std::uint32_t timeout_ms, RedisClient::Callback done) {
   struct Pending {
     Pending(boost::asio::io_context& ctx, RedisClient::Callback cb) : timer(ctx), done(std::move(cb)) {}
     boost::asio::steady_timer timer;
     RedisClient::Callback done;  // empty once called
   };
-  auto p = std::make_shared<Pending>(ctx_, std::move(done));
-  p->timer.expires_after(std::chrono::milliseconds(options_.request_timeout_ms));
+  auto p = std::make_shared<Pending>(ctx, std::move(done));
+  p->timer.expires_after(std::chrono::milliseconds(timeout_ms));
   p->timer.async_wait([p](const boost::system::error_code& ec) {
     if (ec || !p->done) return;
     auto f = std::move(p->done);
@@ -231,6 +259,48 @@ RedisClient::Callback RedisBroker::bounded(RedisClient::Callback done) {
     p->done = nullptr;
     f(ec, std::move(reply));
   };
+}
+
+// <prefix>:control carries the announcements between nodes that are not a room's, one per
+// message: a letter, then its fields, '\n'-separated (none holds a newline: room ids, user ids,
+// digests and name keys never do).
+std::string control_access(const std::string& room, const std::string& user_id) {
+  return "A\n" + room + '\n' + user_id;
+}
+
+std::string control_sessions_ended(const std::string& user_id, const std::string& digest, const std::string& keep) {
+  return "E\n" + user_id + '\n' + digest + '\n' + keep;
+}
+
+std::string control_name_registered(const std::string& name_key) { return "R\n" + name_key; }
+
+bool dispatch_control(Handler& handler, std::string_view payload) {
+  std::vector<std::string> f;
+  while (true) {
+    const auto nl = payload.find('\n');
+    f.emplace_back(payload.substr(0, nl));
+    if (nl == std::string_view::npos) break;
+    payload.remove_prefix(nl + 1);
+  }
+  if (f[0] == "A" && f.size() == 3) {
+    handler.on_access_changed(std::move(f[1]), std::move(f[2]));
+    return true;
+  }
+  if (f[0] == "E" && f.size() == 4) {
+    handler.on_sessions_ended(std::move(f[1]), std::move(f[2]), std::move(f[3]));
+    return true;
+  }
+  if (f[0] == "R" && f.size() == 2) {
+    handler.on_name_registered(std::move(f[1]));
+    return true;
+  }
+  return false;
+}
+
+}  // namespace detail
+
+RedisClient::Callback RedisBroker::bounded(RedisClient::Callback done) {
+  return detail::bounded(ctx_, options_.request_timeout_ms, std::move(done));
 }
 
 void RedisBroker::bounded_command(const std::vector<std::string>& args, RedisClient::Callback done) {
@@ -277,19 +347,18 @@ void RedisBroker::lookup_room(const std::string& room, LookupDone done) {
   });
 }
 
-// <prefix>:control carries the announcements between nodes that are not a room's, one per
-// message: a letter, then its fields, '\n'-separated (none holds a newline: room ids, user ids,
-// digests and name keys never do).
 void RedisBroker::announce_access(const std::string& room, const std::string& user_id) {
-  control("A\n" + room + '\n' + user_id);
+  control(detail::control_access(room, user_id));
 }
 
 void RedisBroker::announce_sessions_ended(const std::string& user_id, const std::string& digest,
                                           const std::string& keep) {
-  control("E\n" + user_id + '\n' + digest + '\n' + keep);
+  control(detail::control_sessions_ended(user_id, digest, keep));
 }
 
-void RedisBroker::announce_name_registered(const std::string& name_key) { control("R\n" + name_key); }
+void RedisBroker::announce_name_registered(const std::string& name_key) {
+  control(detail::control_name_registered(name_key));
+}
 
 void RedisBroker::control(std::string payload) {
   client_.command({"PUBLISH", options_.prefix + ":control", std::move(payload)},
@@ -297,18 +366,8 @@ void RedisBroker::control(std::string payload) {
 }
 
 void RedisBroker::on_control(std::string_view payload) {
-  std::vector<std::string> f;
-  while (true) {
-    const auto nl = payload.find('\n');
-    f.emplace_back(payload.substr(0, nl));
-    if (nl == std::string_view::npos) break;
-    payload.remove_prefix(nl + 1);
-  }
-  if (f[0] == "A" && f.size() == 3) return handler_->on_access_changed(std::move(f[1]), std::move(f[2]));
-  if (f[0] == "E" && f.size() == 4)
-    return handler_->on_sessions_ended(std::move(f[1]), std::move(f[2]), std::move(f[3]));
-  if (f[0] == "R" && f.size() == 2) return handler_->on_name_registered(std::move(f[1]));
-  spdlog::warn("broker: undecodable announcement on {}:control", options_.prefix);
+  if (!detail::dispatch_control(*handler_, payload))
+    spdlog::warn("broker: undecodable announcement on {}:control", options_.prefix);
 }
 
 void RedisBroker::replay_rooms() {
@@ -330,14 +389,8 @@ void RedisBroker::unsubscribe(const std::string& room) { client_.unsubscribe(cha
 void RedisBroker::fetch(const std::string& room, std::uint64_t after, std::size_t limit, FetchDone done) {
   client_.command({"XRANGE", key(room, "log"), std::to_string(after + 1), "+", "COUNT", std::to_string(limit)},
                   [room, done = std::move(done)](std::error_code ec, const RedisReply& reply) {
-                    if (ec || reply.type != RedisReply::Type::array) return done(unavailable(), {});
                     std::vector<core::Message> out;
-                    out.reserve(reply.elements.size());
-                    for (const auto& entry : reply.elements) {
-                      // [id, [field, value]]
-                      if (entry.elements.size() != 2 || entry.elements[1].elements.size() < 2) continue;
-                      if (auto m = decode_entry(room, entry.elements[1].elements[1].str)) out.push_back(std::move(*m));
-                    }
+                    if (ec || !detail::decode_log(room, reply, out)) return done(unavailable(), {});
                     done({}, std::move(out));
                   });
 }

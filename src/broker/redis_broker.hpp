@@ -54,7 +54,32 @@ struct RedisBrokerOptions {
 
 namespace detail {
 const char* presence_lua();  // the presence script (redis_presence.cpp)
+// The room's publish script: all its keys in the room's slot, so Redis Cluster runs it as it is.
+// Its last argument is the publish command: PUBLISH (standalone) or SPUBLISH (sharded Pub/Sub).
+const char* publish_lua();
 std::string random_node_id();
+
+// Pieces both Redis brokers (RedisBroker, RedisClusterBroker) share.
+// The arguments of the publish script for `m` (KEYS: the room's seq, log, cids, cidq keys).
+std::vector<std::string> publish_args(const core::Message& m, const std::string& channel, std::size_t log_capacity,
+                                      const char* publish_command);
+// The publish script's reply; unavailable for anything else.
+std::error_code decode_published(std::error_code ec, const RedisReply& reply, Published& out);
+// XRANGE's reply as the room's messages; false if it is not an XRANGE reply.
+bool decode_log(const std::string& room, const RedisReply& reply, std::vector<core::Message>& out);
+// `done`, called once: with the reply, or with std::errc::timed_out after `timeout_ms` (a late
+// reply is dropped; the command may still have run). Timer on `ctx`.
+RedisClient::Callback bounded(boost::asio::io_context& ctx, std::uint32_t timeout_ms, RedisClient::Callback done);
+// The control channel's payloads: a letter, then its fields, '\n'-separated.
+std::string control_access(const std::string& room, const std::string& user_id);
+std::string control_sessions_ended(const std::string& user_id, const std::string& digest, const std::string& keep);
+std::string control_name_registered(const std::string& name_key);
+// Decodes one control payload for `handler`; false if undecodable.
+bool dispatch_control(Handler& handler, std::string_view payload);
+// Decodes a presence change ("P\n<version>\n+|-\n<user>") for `handler`; false if it is not one.
+bool dispatch_presence(Handler* handler, const std::string& room, std::string_view payload);
+// The members reply ([version, users...]) as a snapshot; false if it is not one.
+bool decode_members(RedisReply reply, PresenceSnapshot& out);
 }  // namespace detail
 
 // "redis://host:port" or "host:port" → options; throws std::invalid_argument.

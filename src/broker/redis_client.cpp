@@ -84,6 +84,10 @@ void RedisClient::set_message_handler(MessageHandler handler) {
   post_to(sub_, [h = std::move(handler)](auto& l) mutable { l.set_message_handler(std::move(h)); });
 }
 
+void RedisClient::set_lost_handler(LostHandler handler) {
+  post_to(sub_, [h = std::move(handler)](auto& l) mutable { l.set_lost_handler(std::move(h)); });
+}
+
 void RedisClient::start() {
   post_to(cmd_, [](auto& l) { l.start(); });
 }
@@ -98,6 +102,15 @@ void RedisClient::command(const std::vector<std::string>& args, Callback cb) {
   std::string wire = args.empty() ? std::string{} : format_command(args);
   post_to(cmd_, [wire = std::move(wire), cb = std::move(cb)](auto& l) mutable {
     if (wire.empty()) return cb(std::make_error_code(std::errc::invalid_argument), {});
+    l.enqueue(std::move(wire), std::move(cb));
+  });
+}
+
+void RedisClient::command_asking(const std::vector<std::string>& args, Callback cb) {
+  std::string wire = args.empty() ? std::string{} : format_command(args);
+  post_to(cmd_, [wire = std::move(wire), cb = std::move(cb)](auto& l) mutable {
+    if (wire.empty()) return cb(std::make_error_code(std::errc::invalid_argument), {});
+    l.enqueue(format_command({"ASKING"}), [](std::error_code, const RedisReply&) {});
     l.enqueue(std::move(wire), std::move(cb));
   });
 }

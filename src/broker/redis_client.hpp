@@ -102,6 +102,8 @@ struct RedisOptions {
   std::size_t max_write_bytes = std::size_t{1} << 20;     // 1 MiB per write keeps latency flat
   std::size_t max_reply_bytes = std::size_t{64} << 20;    // one reply, on the wire
   bool queue_while_disconnected = true;                   // false: commands fail at once with not_connected
+  // Redis Cluster: the subscriber uses sharded Pub/Sub (SSUBSCRIBE, one channel per command).
+  bool sharded_pubsub = false;
 };
 
 // Counters since construction; read with relaxed atomics, for metrics.
@@ -130,6 +132,9 @@ class RedisClient {
   // The views are valid only during the call.
   using MessageHandler = std::function<void(std::string_view channel, std::string_view payload)>;
   using SubscribeDone = std::function<void(std::error_code)>;
+  // Sharded Pub/Sub: the server ended the subscription of `channel` (its slot moved), or refused
+  // one (channel empty: an error reply, e.g. MOVED).
+  using LostHandler = std::function<void(std::string channel)>;
 
   // Does no I/O: call the set_* handlers, then start().
   RedisClient(boost::asio::io_context& ctx, RedisOptions options = {});
@@ -147,6 +152,8 @@ class RedisClient {
   void set_subscriber_state_handler(StateHandler handler);
   // Called for each message on a channel that is wanted at the time it arrives.
   void set_message_handler(MessageHandler handler);
+  // Sharded Pub/Sub only: see LostHandler. The channel is no longer wanted by this client.
+  void set_lost_handler(LostHandler handler);
 
   // Starts connecting the command connection. Idempotent.
   void start();
@@ -158,6 +165,9 @@ class RedisClient {
   // A Redis error reply is ec == redis_errc::server_error with the message in reply.str. Empty
   // args fail with std::errc::invalid_argument.
   void command(const std::vector<std::string>& args, Callback cb);
+  // Redis Cluster's ASK redirection: ASKING then args, adjacent on the connection (nothing of
+  // this client's between them); cb gets the reply of args.
+  void command_asking(const std::vector<std::string>& args, Callback cb);
 
   // Loads `script` (SCRIPT LOAD) first thing on every command connection, before anything queued:
   // a Redis that restarted or is new has an empty script cache, and eval_script's NOSCRIPT

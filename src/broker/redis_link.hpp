@@ -360,6 +360,7 @@ class RedisSubscriberLink final : public RedisLink {
 
   void set_state_handler(RedisClient::StateHandler h) { state_ = std::move(h); }
   void set_message_handler(RedisClient::MessageHandler h) { handler_ = std::move(h); }
+  void set_lost_handler(RedisClient::LostHandler h) { lost_ = std::move(h); }
   bool resubscribed() const noexcept { return sub_up_.load(std::memory_order_acquire); }
 
   void subscribe(std::string channel, Done done) {
@@ -391,10 +392,13 @@ class RedisSubscriberLink final : public RedisLink {
  private:
   static constexpr std::size_t kChannelsPerCommand = 512;
 
-  static void append_command(std::string& out, const char* verb, std::vector<std::string>& chans) {
-    for (std::size_t i = 0; i < chans.size(); i += kChannelsPerCommand) {
+  // Sharded Pub/Sub (opts_.sharded_pubsub) takes one channel per command: a command's channels
+  // must share a hash slot.
+  void append_command(std::string& out, const char* verb, std::vector<std::string>& chans) const {
+    const std::size_t per = opts_.sharded_pubsub ? 1 : kChannelsPerCommand;
+    for (std::size_t i = 0; i < chans.size(); i += per) {
       std::vector<std::string> args{verb};
-      auto end = std::min(chans.size(), i + kChannelsPerCommand);
+      auto end = std::min(chans.size(), i + per);
       args.insert(args.end(), std::make_move_iterator(chans.begin() + static_cast<std::ptrdiff_t>(i)),
                   std::make_move_iterator(chans.begin() + static_cast<std::ptrdiff_t>(end)));
       out += format_command(args);
@@ -411,8 +415,8 @@ class RedisSubscriberLink final : public RedisLink {
     sent_ = wanted_;
     for (const auto& ch : subs) ++outstanding_[ch];
     std::string out;
-    append_command(out, "UNSUBSCRIBE", unsubs);
-    append_command(out, "SUBSCRIBE", subs);
+    append_command(out, opts_.sharded_pubsub ? "SUNSUBSCRIBE" : "UNSUBSCRIBE", unsubs);
+    append_command(out, opts_.sharded_pubsub ? "SSUBSCRIBE" : "SUBSCRIBE", subs);
     if (resync_) {  // its PONG comes after every confirmation above
       resync_ = false;
       awaiting_pong_ = true;
@@ -430,15 +434,19 @@ class RedisSubscriberLink final : public RedisLink {
 
   void on_reply(RedisReply reply) override {
     if (reply.type == RedisReply::Type::status && reply.str == "PONG") return on_pong();
+    // A refused SSUBSCRIBE (MOVED: the slot is served elsewhere now): the owner re-routes.
+    if (reply.type == RedisReply::Type::error && lost_) return lost_({});
     if (reply.type != RedisReply::Type::array || reply.elements.empty()) return;
     const auto& e = reply.elements;
     const std::string& kind = e[0].str;
-    if (kind == "message" && e.size() == 3) {
+    if ((kind == "message" || kind == "smessage") && e.size() == 3) {
       if (!wanted_.count(e[1].str)) return;  // unsubscribed since: stop delivery at once
       counters_->messages.fetch_add(1, std::memory_order_relaxed);
       if (handler_) handler_(e[1].str, e[2].str);
-    } else if (kind == "subscribe" && e.size() >= 2) {
+    } else if ((kind == "subscribe" || kind == "ssubscribe") && e.size() >= 2) {
       on_confirmed(e[1].str);
+    } else if (kind == "sunsubscribe" && e.size() >= 2 && wanted_.count(e[1].str) && sent_.count(e[1].str)) {
+      on_server_unsubscribed(e[1].str);
     } else if (kind == "pong") {
       on_pong();
     }
@@ -454,6 +462,15 @@ class RedisSubscriberLink final : public RedisLink {
     auto dones = std::move(w->second);
     waiters_.erase(w);
     for (auto& d : dones) d({});
+  }
+
+  // The server ended a wanted shard channel's subscription (its slot moved to another shard): the
+  // channel is no longer this connection's; the owner subscribes it where it lives now.
+  void on_server_unsubscribed(const std::string& channel) {
+    sent_.erase(channel);
+    outstanding_.erase(channel);
+    unsubscribe(channel);
+    if (lost_) lost_(channel);
   }
 
   void on_pong() {
@@ -486,6 +503,7 @@ class RedisSubscriberLink final : public RedisLink {
   std::atomic<bool> sub_up_{false};
   RedisClient::StateHandler state_;
   RedisClient::MessageHandler handler_;
+  RedisClient::LostHandler lost_;
 };
 
 }  // namespace parley::broker::detail

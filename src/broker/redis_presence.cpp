@@ -226,13 +226,9 @@ void RedisBroker::presence_sync(const std::string& room, std::vector<std::string
 void RedisBroker::presence_members(const std::string& room, MembersDone done) {
   client_.eval_script(presence_script_, {}, {"members", options_.prefix, options_.node_id, room},
                       [done = std::move(done)](std::error_code ec, RedisReply reply) {
-                        if (ec || reply.type != RedisReply::Type::array || reply.elements.empty())
-                          return done(protocol::errc::unavailable, {});
                         PresenceSnapshot snap;
-                        snap.version = static_cast<std::uint64_t>(std::max(0LL, reply.elements[0].integer));
-                        for (std::size_t i = 1; i < reply.elements.size(); ++i)
-                          snap.users.push_back(std::move(reply.elements[i].str));
-                        std::sort(snap.users.begin(), snap.users.end());
+                        if (ec || !detail::decode_members(std::move(reply), snap))
+                          return done(protocol::errc::unavailable, {});
                         done({}, std::move(snap));
                       });
 }
@@ -253,6 +249,18 @@ void RedisBroker::presence_counts(const std::vector<std::string>& rooms, CountsD
 }
 
 bool RedisBroker::on_presence_message(const std::string& room, std::string_view payload) {
+  return detail::dispatch_presence(handler_, room, payload);
+}
+
+bool detail::decode_members(RedisReply reply, PresenceSnapshot& snap) {
+  if (reply.type != RedisReply::Type::array || reply.elements.empty()) return false;
+  snap.version = static_cast<std::uint64_t>(std::max(0LL, reply.elements[0].integer));
+  for (std::size_t i = 1; i < reply.elements.size(); ++i) snap.users.push_back(std::move(reply.elements[i].str));
+  std::sort(snap.users.begin(), snap.users.end());
+  return true;
+}
+
+bool detail::dispatch_presence(Handler* handler, const std::string& room, std::string_view payload) {
   // "P\n<version>\n+|-\n<user>"
   if (payload.size() < 2 || payload[0] != 'P' || payload[1] != '\n') return false;
   payload.remove_prefix(2);
@@ -263,7 +271,7 @@ bool RedisBroker::on_presence_message(const std::string& room, std::string_view 
   if (payload.size() < 3 || (payload[0] != '+' && payload[0] != '-') || payload[1] != '\n') return true;
   const bool joined = payload[0] == '+';
   payload.remove_prefix(2);
-  if (handler_) handler_->on_presence(room, version, std::string(payload), joined);
+  if (handler) handler->on_presence(room, version, std::string(payload), joined);
   return true;
 }
 

@@ -37,12 +37,12 @@ std::uint16_t free_loopback_port() {
   return ntohs(a.sin_port);
 }
 
-std::optional<std::string> redis_command(std::uint16_t port, const std::vector<std::string>& args) {
+void* redis_command_reply(std::uint16_t port, const std::vector<std::string>& args) {
   timeval tv{0, 300'000};
   redisContext* c = redisConnectWithTimeout("127.0.0.1", port, tv);
   if (c == nullptr || c->err) {
     if (c) redisFree(c);
-    return std::nullopt;
+    return nullptr;
   }
   redisSetTimeout(c, timeval{2, 0});
   std::vector<const char*> argv;
@@ -51,14 +51,19 @@ std::optional<std::string> redis_command(std::uint16_t port, const std::vector<s
     argv.push_back(a.c_str());
     lens.push_back(a.size());
   }
-  auto* r = static_cast<redisReply*>(redisCommandArgv(c, static_cast<int>(args.size()), argv.data(), lens.data()));
+  void* r = redisCommandArgv(c, static_cast<int>(args.size()), argv.data(), lens.data());
+  redisFree(c);
+  return r;
+}
+
+std::optional<std::string> redis_command(std::uint16_t port, const std::vector<std::string>& args) {
+  auto* r = static_cast<redisReply*>(redis_command_reply(port, args));
   std::optional<std::string> out;
   if (r && r->str)
     out = std::string(r->str, r->len);
   else if (r && r->type == REDIS_REPLY_INTEGER)
     out = std::to_string(r->integer);
   if (r) freeReplyObject(r);
-  redisFree(c);
   return out;
 }
 

@@ -21,6 +21,9 @@ std::uint16_t free_loopback_port();
 // One command over a fresh blocking connection (300 ms to connect, 2 s to answer): the reply's
 // string, or an integer reply as text; nullopt on failure or for other reply types.
 std::optional<std::string> redis_command(std::uint16_t port, const std::vector<std::string>& args);
+// The same command's whole reply (a hiredis redisReply*, to free with freeReplyObject), or
+// nullptr on failure: for replies that are not one string (CLUSTER SLOTS).
+void* redis_command_reply(std::uint16_t port, const std::vector<std::string>& args);
 
 class RedisServer {
  public:

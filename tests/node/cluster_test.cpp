@@ -1,10 +1,12 @@
-// Several nodes in one process sharing one store, over each broker: the MemoryBroker and a
-// RedisBroker on a real redis-server (tests/lib/redis_server). The cluster path of the node (seq
-// from the broker, delivery on every node, gap repair, broker outages and restarts, dedupe across
-// nodes, resume), presence across nodes, and the lookup of a room a node has not heard of, with
-// real shards and real threads: one body of tests, two brokers, so that the RedisBroker is held
-// to the contract the MemoryBroker is the reference of (broker/broker.hpp).
+// Several nodes in one process sharing one store, over each broker: the MemoryBroker, a
+// RedisBroker on a real redis-server (tests/lib/redis_server) and a RedisClusterBroker on a real
+// Redis Cluster of 3 primaries and 3 replicas (tests/lib/redis_cluster, started once per process). The cluster path of
+// the node (seq from the broker, delivery on every node, gap repair, broker outages and restarts, dedupe across nodes,
+// resume), presence across nodes, and the lookup of a room a node has not heard of, with real shards and real threads:
+// one body of tests, two brokers, so that the RedisBroker is held to the contract the MemoryBroker is the reference of
+// (broker/broker.hpp).
 #include <gtest/gtest.h>
+#include <hiredis/hiredis.h>
 
 #include <atomic>
 #include <boost/json.hpp>
@@ -23,8 +25,11 @@
 #include "auth/token.hpp"
 #include "broker/memory_broker.hpp"
 #include "broker/redis_broker.hpp"
+#include "broker/redis_cluster_broker.hpp"
+#include "broker/redis_slots.hpp"
 #include "core/names.hpp"
 #include "node/node.hpp"
+#include "redis_cluster.hpp"
 #include "redis_server.hpp"
 #include "store/sqlite_store.hpp"
 #include "test_session.hpp"
@@ -225,10 +230,54 @@ struct TestNode {
   parley::broker::Broker* broker() const { return decorator ? decorator.get() : inner.get(); }
 };
 
-enum class Backend { memory, redis };
+enum class Backend { memory, redis, redis_cluster };
 
 std::string backend_name(const ::testing::TestParamInfo<Backend>& info) {
-  return info.param == Backend::memory ? "Memory" : "Redis";
+  switch (info.param) {
+    case Backend::memory: return "Memory";
+    case Backend::redis: return "Redis";
+    case Backend::redis_cluster: return "RedisCluster";
+  }
+  return "?";
+}
+
+// Every backend of the contract.
+const auto all_backends = ::testing::Values(Backend::memory, Backend::redis, Backend::redis_cluster);
+
+// The Redis Cluster of this process: started by the first test that needs it (a few seconds),
+// shared by the rest (each starts on a flushed one), killed at exit. Null if it did not start.
+parley::test::RedisCluster* shared_redis_cluster(std::string* why) {
+  static std::unique_ptr<parley::test::RedisCluster> cluster;
+  static std::string error;
+  static bool tried = false;
+  // Three attempts, as RedisServer::start_any: a free port may be taken before a node binds it.
+  for (int attempt = 0; !tried && attempt < 3; ++attempt) {
+    cluster = std::make_unique<parley::test::RedisCluster>();
+    if (cluster->start()) break;
+    error = cluster->error();
+    cluster.reset();
+  }
+  tried = true;
+  if (why) *why = error;
+  return cluster.get();
+}
+
+// Tests that cannot apply to the Redis Cluster as they are, and why (see SetUp).
+const std::map<std::string, std::string>& not_for_redis_cluster() {
+  static const std::map<std::string, std::string> tests{
+      {"ASessionEndedDuringABrokerOutageIsClosedOnceTheBrokerIsBack",
+       "an outage of the whole cluster keeping its data is not simulated: a shard's failover is "
+       "(ClusterTest.ShardFailoverKeepsTheRoomGoing)"},
+      {"BrokerOutageRefusesSendsAndCatchesUp", "as above: no whole-cluster outage; see ShardFailoverKeepsTheRoomGoing"},
+      {"BrokerRestartedWithoutItsDataReusesNoSeq",
+       "a cluster restarted empty needs a new cluster (seconds): the seq floor is the publish script's, "
+       "the same as Redis's, tested there"},
+      {"JoinsWhileALookupIsInFlightWaitForIt", "Redis only: CLIENT PAUSE of the one server"},
+      {"BrokerDownDuringALookupIsAnsweredByTheStoreNotAHang",
+       "the shared cluster is not killed whole; a lookup's bound is the same detail::bounded as Redis's"},
+      {"JoinWhileTheBrokerIsDownIsUnavailableNotHeld", "as above: the shared cluster is not killed whole"},
+  };
+  return tests;
 }
 
 // Two nodes (each with two shards) on one store and one broker of `backend()`. The test's
@@ -252,6 +301,17 @@ class ClusterFixture : public ::testing::Test {
 
   std::unique_ptr<parley::broker::Broker> make_broker() {
     if (backend() == Backend::memory) return cluster_.endpoint();
+    if (backend() == Backend::redis_cluster) {
+      parley::broker::RedisClusterBrokerOptions o;
+      o.seeds = redis_cluster_->seeds();
+      o.redis.backoff_min_ms = 50;
+      o.redis.backoff_max_ms = 400;
+      o.node_timeout_ms = static_cast<std::uint32_t>(node_timeout.count());
+      o.request_timeout_ms = static_cast<std::uint32_t>(request_timeout.count());
+      o.refresh_ms = 500;
+      o.log_capacity = log_capacity_;
+      return std::make_unique<parley::broker::RedisClusterBroker>(o);
+    }
     parley::broker::RedisBrokerOptions o;
     o.redis.port = redis_.port();
     o.redis.backoff_min_ms = 50;
@@ -270,6 +330,8 @@ class ClusterFixture : public ::testing::Test {
   void crash(int n) {
     if (backend() == Backend::memory)
       cluster_.crash(memory(n));
+    else if (backend() == Backend::redis_cluster)
+      static_cast<parley::broker::RedisClusterBroker*>(nodes_[n].inner.get())->abandon();
     else
       static_cast<parley::broker::RedisBroker*>(nodes_[n].inner.get())->abandon();
   }
@@ -278,6 +340,19 @@ class ClusterFixture : public ::testing::Test {
     if (backend() == Backend::redis) {
       if (parley::test::redis_server_path().empty()) GTEST_SKIP() << "redis-server not installed";
       ASSERT_TRUE(redis_.start_any()) << "redis-server did not start";
+    }
+    if (backend() == Backend::redis_cluster) {
+      const std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+      const auto& skip = not_for_redis_cluster();
+      if (auto it = skip.find(test.substr(0, test.find('/'))); it != skip.end()) GTEST_SKIP() << it->second;
+      std::string why;
+      redis_cluster_ = shared_redis_cluster(&why);
+      if (redis_cluster_ == nullptr) {
+        if (parley::test::redis_server_path().empty() || parley::test::redis_cli_path().empty())
+          GTEST_SKIP() << "redis-server or redis-cli not installed";
+        FAIL() << "the Redis Cluster did not start: " << why;
+      }
+      redis_cluster_->flush_all();
     }
     std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
     for (auto& ch : name)
@@ -396,8 +471,23 @@ class ClusterFixture : public ::testing::Test {
     return [room](const json::object& e) { return e.at("room").as_string() == room; };
   }
 
+  // A command about `args[1]` (a key) to the Redis of the test: the one server, or the primary
+  // that serves the key's slot in the cluster.
+  std::optional<std::string> redis(const std::vector<std::string>& args) {
+    if (backend() != Backend::redis_cluster) return parley::test::redis_command(redis_.port(), args);
+    auto port = redis_cluster_->primary_of(parley::broker::key_slot(args.at(1)));
+    if (!port) return std::nullopt;
+    return parley::test::redis_command(*port, args);
+  }
+  bool on_redis() const { return backend() == Backend::redis || backend() == Backend::redis_cluster; }
+  // The room index's key (the cluster keeps the cluster-wide keys under one hash tag).
+  std::string room_index() const {
+    return backend() == Backend::redis_cluster ? "parley:{parley}:room-index" : "parley:room-index";
+  }
+
   std::filesystem::path dir_;
   parley::test::RedisServer redis_;
+  parley::test::RedisCluster* redis_cluster_ = nullptr;
   std::size_t log_capacity_;
   parley::broker::MemoryCluster cluster_;
   std::unique_ptr<parley::store::SqliteStore> store_;
@@ -966,7 +1056,100 @@ TEST_P(ClusterTest, BrokerRestartedWithoutItsDataReusesNoSeq) {
   EXPECT_TRUE(b->next("message", 300ms).empty()) << "a retry was published again";
 }
 
-INSTANTIATE_TEST_SUITE_P(Brokers, ClusterTest, ::testing::Values(Backend::memory, Backend::redis), backend_name);
+// Redis Cluster: the primary of the room's shard dies; its replica is promoted (within the
+// cluster's node timeout and an election). The nodes find the new primary in the slot map,
+// subscribe the room's channel there and go on: the room's seqs continue (the replica had them:
+// WAIT), the other node receives what is sent after. The one test that kills a node of the shared
+// cluster (a second kill of the same shard would leave its slots without a primary).
+TEST_P(ClusterTest, ShardFailoverKeepsTheRoomGoing) {
+  if (GetParam() != Backend::redis_cluster) GTEST_SKIP() << "Redis Cluster only: a shard's primary is killed";
+  auto a = client(0, "ada");
+  auto b = client(1, "bob");
+  for (int i = 0; i < 3; ++i) say(a, send("c" + std::to_string(i), "m" + std::to_string(i + 1)));
+  for (std::int64_t seq = 1; seq <= 3; ++seq) ASSERT_EQ(b->next("message").at("seq").as_int64(), seq);
+  for (std::int64_t seq = 1; seq <= 3; ++seq) ASSERT_EQ(a->next("ack").at("seq").as_int64(), seq);
+  const auto slot = static_cast<int>(parley::broker::key_slot("parley:{general}:seq"));
+  const auto primary = redis_cluster_->primary_of(slot);
+  ASSERT_TRUE(primary);
+  ASSERT_EQ(parley::test::redis_command(*primary, {"WAIT", "1", "2000"}), "1") << "the replica is behind";
+  redis_cluster_->kill(*primary);
+  ASSERT_TRUE(redis_cluster_->wait_failover(slot, *primary)) << "no replica promoted within 10 s";
+  // As a client does after `unavailable`: the same message again, with the same cid.
+  json::object answer;
+  EXPECT_TRUE(eventually(
+      [&] {
+        say(a, send("c3", "after"));
+        answer = a->next_any({"ack", "error"});
+        return !answer.empty() && answer.at("type") == "ack";
+      },
+      10s, 100ms))
+      << json::serialize(answer);
+  ASSERT_FALSE(answer.empty());
+  EXPECT_EQ(answer.at("seq").as_int64(), 4);
+  auto m = b->next("message", 10s);
+  ASSERT_FALSE(m.empty()) << "node 1 did not receive after the failover";
+  EXPECT_EQ(m.at("seq").as_int64(), 4);
+  EXPECT_EQ(m.at("text").as_string(), "after");
+  EXPECT_TRUE(eventually([&] { return nodes_[0].node->ready() && nodes_[1].node->ready(); }, 10s));
+  // The failover was seen (what the seq-reuse protection to come will act on).
+  EXPECT_GT(static_cast<parley::broker::RedisClusterBroker*>(nodes_[0].inner.get())->primary_changes(), 0u);
+}
+
+// Redis Cluster: the room's slot is moved to another primary (a reshard) while both nodes follow
+// the room. The sender's node is answered MOVED and follows it (and re-reads the slot map); the
+// old shard ends the nodes' subscriptions of the room's channel (sunsubscribe) and they subscribe
+// on the new one. The room goes on with its seqs and its log.
+TEST_P(ClusterTest, SlotMigrationMovesTheRoomToItsNewShard) {
+  if (GetParam() != Backend::redis_cluster) GTEST_SKIP() << "Redis Cluster only: a slot is migrated";
+  auto a = client(0, "ada");
+  auto b = client(1, "bob");
+  for (int i = 0; i < 2; ++i) say(a, send("c" + std::to_string(i), "m" + std::to_string(i + 1)));
+  for (std::int64_t seq = 1; seq <= 2; ++seq) ASSERT_EQ(b->next("message").at("seq").as_int64(), seq);
+  for (std::int64_t seq = 1; seq <= 2; ++seq) ASSERT_EQ(a->next("ack").at("seq").as_int64(), seq);
+  const auto slot = static_cast<int>(parley::broker::key_slot("parley:{general}:seq"));
+  const auto from = redis_cluster_->primary_of(slot);
+  ASSERT_TRUE(from);
+  std::optional<std::uint16_t> to;
+  for (int other : {0, 5460, 10922, 16383})  // a slot of each primary: one of them is another one
+    if (auto p = redis_cluster_->primary_of(other); p && *p != *from) to = p;
+  ASSERT_TRUE(to);
+  ASSERT_TRUE(redis_cluster_->migrate_slot(slot, *to)) << "the slot did not move";
+  ASSERT_EQ(parley::test::redis_command(*to, {"GET", "parley:{general}:seq"}), "2");
+  json::object answer;
+  EXPECT_TRUE(eventually(
+      [&] {
+        say(a, send("c2", "moved"));
+        answer = a->next_any({"ack", "error"});
+        return !answer.empty() && answer.at("type") == "ack";
+      },
+      10s, 100ms))
+      << json::serialize(answer);
+  ASSERT_FALSE(answer.empty());
+  EXPECT_EQ(answer.at("seq").as_int64(), 3);
+  auto m = b->next("message", 10s);
+  ASSERT_FALSE(m.empty()) << "node 1 did not receive after the move";
+  EXPECT_EQ(m.at("seq").as_int64(), 3);
+  EXPECT_EQ(m.at("text").as_string(), "moved");
+  // Both nodes follow the room on its new shard (not only repaired by their periodic checks).
+  auto followers = [&](std::uint16_t port) {
+    auto* r = static_cast<redisReply*>(
+        parley::test::redis_command_reply(port, {"PUBSUB", "SHARDNUMSUB", "parley:{general}:ch"}));
+    long long n = -1;
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2) n = r->element[1]->integer;
+    if (r) freeReplyObject(r);
+    return n;
+  };
+  EXPECT_TRUE(eventually([&] { return followers(*to) == 2; })) << followers(*to) << " on the new shard";
+  EXPECT_EQ(followers(*from), 0);
+  // A member who joins now is served from the new shard, log included.
+  auto c = client(0, "cy");
+  say(c, R"({"type":"history","room":"general"})");
+  auto history = c->next("history");
+  ASSERT_FALSE(history.empty());
+  EXPECT_EQ(history.at("messages").as_array().size(), 3u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Brokers, ClusterTest, all_backends, backend_name);
 
 // "fetch(): the log is capped: it may start after `after + 1`; the store has the rest." A node that
 // misses more messages than the log keeps repairs the older ones from the store. (It crashed once:
@@ -980,6 +1163,9 @@ TEST_P(SmallLogTest, GapOlderThanTheLogIsRepairedFromTheStore) {
   if (GetParam() == Backend::redis) {  // MAXLEN ~ trims whole stream nodes: make them one entry
     ASSERT_EQ(parley::test::redis_command(redis_.port(), {"CONFIG", "SET", "stream-node-max-entries", "1"}), "OK");
   }
+  if (GetParam() == Backend::redis_cluster)  // on every node (a later failover keeps it)
+    for (auto port : redis_cluster_->ports())
+      parley::test::redis_command(port, {"CONFIG", "SET", "stream-node-max-entries", "1"});
   auto a = client(0, "ada");
   auto b = client(1, "bob");
   for (int i = 0; i < 3; ++i) say(a, send("c" + std::to_string(i), "m" + std::to_string(i + 1)));
@@ -994,7 +1180,7 @@ TEST_P(SmallLogTest, GapOlderThanTheLogIsRepairedFromTheStore) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Brokers, SmallLogTest, ::testing::Values(Backend::memory, Backend::redis), backend_name);
+INSTANTIATE_TEST_SUITE_P(Brokers, SmallLogTest, all_backends, backend_name);
 
 // "A broker that lost its data must not reuse seqs" (broker.hpp); "no gaps, no reuse", "nothing
 // acknowledged is lost" (protocol.md). Node 0 misses seq 4 and 5 and the broker loses its data
@@ -1220,11 +1406,14 @@ TEST_P(PresenceTest, RoomsCountMembersOnEveryNode) {
 }
 
 TEST_P(PresenceTest, RestatedAfterTheBrokerLosesItsData) {
-  if (GetParam() != Backend::redis) GTEST_SKIP() << "Redis only: FLUSHALL";
+  if (!on_redis()) GTEST_SKIP() << "Redis only: FLUSHALL";
   auto a = client(0, "ada");
   auto b = client(1, "bob");
   ASSERT_TRUE(sees(*a, {"ada", "bob"}));
-  ASSERT_EQ(parley::test::redis_command(redis_.port(), {"FLUSHALL"}), "OK");
+  if (GetParam() == Backend::redis_cluster)
+    redis_cluster_->flush_all();
+  else
+    ASSERT_EQ(parley::test::redis_command(redis_.port(), {"FLUSHALL"}), "OK");
   // Each node finds its heartbeat gone at its next beat, restates its users and re-reads the
   // members; presence versions start again from 1.
   auto c = client(1, "cy");
@@ -1232,7 +1421,7 @@ TEST_P(PresenceTest, RestatedAfterTheBrokerLosesItsData) {
   // Both nodes have restated (ada is only there again once node 0 has, bob once node 1 has); each
   // asked for the members after its restatement.
   ASSERT_TRUE(eventually([&] {
-    return parley::test::redis_command(redis_.port(), {"HLEN", "parley:{general}:users"}) == "3";
+    return redis({"HLEN", "parley:{general}:users"}) == "3";
   })) << "the nodes did not restate their users";
   auto d = client(0, "di");
   EXPECT_TRUE(sees(*d, {"ada", "bob", "cy", "di"}));
@@ -1242,7 +1431,7 @@ TEST_P(PresenceTest, RestatedAfterTheBrokerLosesItsData) {
   EXPECT_EQ(left.at("state"), "left");
 }
 
-INSTANTIATE_TEST_SUITE_P(Brokers, PresenceTest, ::testing::Values(Backend::memory, Backend::redis), backend_name);
+INSTANTIATE_TEST_SUITE_P(Brokers, PresenceTest, all_backends, backend_name);
 
 // A join for a room this node has not heard of: the node asks the broker's room index (created on
 // another node a moment ago?), then the store (the index lost it, or did not answer), before it
@@ -1311,9 +1500,7 @@ class RoomLookupTest : public ClusterFixture, public ::testing::WithParamInterfa
   }
 
   // Whether Redis's room index holds `room` ("1" or "0"; Redis only).
-  std::optional<std::string> in_index(const std::string& room) {
-    return parley::test::redis_command(redis_.port(), {"HEXISTS", "parley:room-index", room});
-  }
+  std::optional<std::string> in_index(const std::string& room) { return redis({"HEXISTS", room_index(), room}); }
 
   HoldingBroker* holding_ = nullptr;
 };
@@ -1322,8 +1509,8 @@ TEST_P(RoomLookupTest, JoinRightAfterACreationElsewhereFindsTheRoom) {
   auto a = client(0, "ada");
   auto b = client(1, "bob");
   create(a, "ops");
-  if (GetParam() == Backend::redis) {  // `created` came once the room index had the room
-    EXPECT_EQ(parley::test::redis_command(redis_.port(), {"HGET", "parley:room-index", "ops"}), "ada");
+  if (on_redis()) {  // `created` came once the room index had the room
+    EXPECT_EQ(redis({"HGET", room_index(), "ops"}), "ada");
   }
   EXPECT_EQ(metric(1, "parley_room_lookups_total"), 0u);
   // Node 1 has not heard of ops (its announcement is held back), yet the join finds it.
@@ -1363,8 +1550,8 @@ TEST_P(RoomLookupTest, CreateOfARoomJustCreatedElsewhereIsRoomExists) {
   ASSERT_EQ(r.at("type").as_string(), "error") << json::serialize(r);
   EXPECT_EQ(r.at("code").as_string(), "room_exists");
   EXPECT_EQ(r.at("ref").as_string(), "r1") << json::serialize(r);
-  if (GetParam() == Backend::redis) {
-    EXPECT_EQ(parley::test::redis_command(redis_.port(), {"HGET", "parley:room-index", "ops"}), "ada");
+  if (on_redis()) {
+    EXPECT_EQ(redis({"HGET", room_index(), "ops"}), "ada");
   }
   // Node 1's sessions hear of the room once, from its creator's announcement.
   ASSERT_TRUE(eventually([&] { return holding_->held() >= 1; }));
@@ -1530,7 +1717,7 @@ TEST_P(RoomLookupTest, JoinOfARoomOnlyInTheStoreFindsItAndRecordsItInTheIndexAga
   auto a = client(0, "ada");
   auto b = client(1, "bob");
   store_room("archive", "cy", 3);
-  if (GetParam() == Backend::redis) {
+  if (on_redis()) {
     ASSERT_EQ(in_index("archive"), "0");
   }
   auto joined = join(b, "archive");
@@ -1543,7 +1730,7 @@ TEST_P(RoomLookupTest, JoinOfARoomOnlyInTheStoreFindsItAndRecordsItInTheIndexAga
   EXPECT_EQ(created.at("by").as_string(), "cy");
   // The index holds it again, and the other nodes hear of it as of a new room: node 0 had not
   // heard of it either, and now joins it without a lookup.
-  if (GetParam() == Backend::redis) {
+  if (on_redis()) {
     EXPECT_TRUE(eventually([&] { return in_index("archive") == "1"; }));
   }
   auto heard = a->next_if("created", about("archive"));
@@ -1559,7 +1746,7 @@ TEST_P(RoomLookupTest, JoinOfARoomOnlyInTheStoreFindsItAndRecordsItInTheIndexAga
   EXPECT_EQ(m.at("seq").as_int64(), 4);
   // Node 1's own announcement (Redis sends it to every node; it is held here) changes nothing:
   // nobody is told of the room twice.
-  if (GetParam() == Backend::redis) {
+  if (on_redis()) {
     ASSERT_TRUE(eventually([&] { return holding_->held() >= 1; }));
   }
   holding_->release();
@@ -1578,7 +1765,7 @@ TEST_P(RoomLookupTest, RoomStoredMomentsAgoIsLeftToItsCreatorToRecord) {
   ASSERT_EQ(joined.at("type").as_string(), "joined") << json::serialize(joined);
   EXPECT_FALSE(b->next_if("created", about("fresh")).empty());
   EXPECT_TRUE(a->next_if("created", about("fresh"), 300ms).empty()) << "announced from node 1";
-  if (GetParam() == Backend::redis) {
+  if (on_redis()) {
     EXPECT_EQ(in_index("fresh"), "0");
   }
 }
@@ -1598,7 +1785,7 @@ TEST_P(RoomLookupTest, BrokerFailingItsLookupLeavesTheAnswerToTheStore) {
   EXPECT_EQ(created.at("by").as_string(), "cy");
   // Without the index's answer nothing is recorded there (it is not known to have lost anything).
   EXPECT_TRUE(a->next_if("created", about("archive"), 300ms).empty()) << "announced from node 1";
-  if (GetParam() == Backend::redis) {
+  if (on_redis()) {
     EXPECT_EQ(in_index("archive"), "0");
   }
   // The store does not have it: no_such_room.
@@ -1615,5 +1802,28 @@ TEST_P(RoomLookupTest, BrokerFailingItsLookupLeavesTheAnswerToTheStore) {
   EXPECT_EQ(metric(1, "parley_room_lookups_total"), 3u);  // one per lookup, store or not
 }
 
-INSTANTIATE_TEST_SUITE_P(Brokers, RoomLookupTest, ::testing::Values(Backend::memory, Backend::redis), backend_name);
+INSTANTIATE_TEST_SUITE_P(Brokers, RoomLookupTest, all_backends, backend_name);
+}  // namespace
+
+namespace {
+
+// broker.redis_cluster_seeds is read at start-up: a bad seed is an error then, never a broker
+// that tries nothing or a malformed address forever.
+TEST(RedisClusterBrokerOptions, BadSeedsAreRefusedAtConstruction) {
+  for (const std::vector<std::string>& seeds : std::vector<std::vector<std::string>>{{},
+                                                                                     {"127.0.0.1"},
+                                                                                     {"127.0.0.1:"},
+                                                                                     {":7000"},
+                                                                                     {"127.0.0.1:0"},
+                                                                                     {"127.0.0.1:70000"},
+                                                                                     {"127.0.0.1:7000", "h:x"}}) {
+    parley::broker::RedisClusterBrokerOptions o;
+    o.seeds = seeds;
+    EXPECT_THROW(parley::broker::RedisClusterBroker{o}, std::invalid_argument) << ::testing::PrintToString(seeds);
+  }
+  parley::broker::RedisClusterBrokerOptions o;
+  o.seeds = {"127.0.0.1:7000", "localhost:7001"};
+  EXPECT_NO_THROW(parley::broker::RedisClusterBroker{o});  // no I/O until start()
+}
+
 }  // namespace
