@@ -27,6 +27,7 @@ class RedisCategory final : public std::error_category {
       case redis_errc::server_error: return "redis error reply";
       case redis_errc::protocol_error: return "redis protocol error";
       case redis_errc::stopped: return "redis client stopped";
+      case redis_errc::loading: return "redis is loading its data";
     }
     return "unknown redis error";
   }

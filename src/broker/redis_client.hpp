@@ -58,6 +58,7 @@ enum class redis_errc {
   server_error,         // Redis answered with an error reply; the RedisReply carries its text
   protocol_error,       // unparsable or oversized reply, or a reply nobody asked for
   stopped,              // stop() was called: never sent, or its reply will never come
+  loading,              // Redis is loading its data after a restart (-LOADING): not run, retry later
 };
 
 const std::error_category& redis_category() noexcept;

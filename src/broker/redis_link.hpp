@@ -307,7 +307,8 @@ class RedisCommandLink final : public RedisLink {
     for (auto it = loads_.rbegin(); it != loads_.rend(); ++it) {
       queue_bytes_ += it->size();
       queue_.push_front(Pending{*it, [](std::error_code ec, const RedisReply& reply) {
-                                  if (ec) spdlog::warn("redis: SCRIPT LOAD failed: {}", reply.str);
+                                  if (ec && ec != redis_errc::loading)
+                                    spdlog::warn("redis: SCRIPT LOAD failed: {}", reply.str);
                                 }});
     }
     if (state_) state_(true);
@@ -319,11 +320,22 @@ class RedisCommandLink final : public RedisLink {
     Callback cb = std::move(inflight_.front());
     inflight_.pop_front();
     std::error_code ec;
-    if (reply.type == RedisReply::Type::error) ec = redis_errc::server_error;
+    if (reply.type == RedisReply::Type::error && reply.str.starts_with("LOADING")) {
+      // A restarted Redis answers every command so until its RDB/AOF is read: the expected end of
+      // an outage, said once (each command fails as "retry later", not as an error reply).
+      ec = redis_errc::loading;
+      if (!loading_) spdlog::warn("redis: Redis is loading its data; commands fail until it has");
+      loading_ = true;
+    } else {
+      if (loading_) spdlog::info("redis: Redis has loaded its data");
+      loading_ = false;
+      if (reply.type == RedisReply::Type::error) ec = redis_errc::server_error;
+    }
     cb(ec, std::move(reply));
   }
 
   void on_down(std::error_code why) override {
+    loading_ = false;
     if (state_) state_(false);
     fail(inflight_, why == redis_errc::protocol_error ? why : redis_errc::connection_lost);
   }
@@ -348,6 +360,7 @@ class RedisCommandLink final : public RedisLink {
   std::deque<Callback> inflight_;
   std::vector<std::string> loads_;  // SCRIPT LOAD commands, sent first on every connection
   RedisClient::StateHandler state_;
+  bool loading_ = false;  // the last reply was -LOADING (logged once until another reply)
 };
 
 // The subscriber connection. wanted_ is the truth; flush() reconciles the server with it (sent_

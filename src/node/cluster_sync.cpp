@@ -196,7 +196,12 @@ void ClusterSync::maybe_unsubscribe(OwnedRoom& r) {
   r.presence.forget_view();  // presence changes are no longer followed
 }
 
-void ClusterSync::on_state(bool up) {
+void ClusterSync::on_state(bool up, bool stopping) {
+  if (stopping) {
+    // This node closed the connection itself: the expected end, not an outage.
+    if (!up) spdlog::debug("broker connection closed: this node is stopping");
+    return;
+  }
   spdlog::log(up ? spdlog::level::info : spdlog::level::warn, "broker {}", up ? "reachable" : "unreachable");
   if (!up) return;
   // Whatever was published while we were away is in the broker's log: catch every room up.

@@ -40,7 +40,8 @@ class ClusterSync {
   void receive(Shard& owner, core::Message m);
   // The broker is reachable again (`up`) or not: whatever was published while this node was
   // away is in the broker's log, so every subscribed room catches up.
-  void on_state(bool up);
+  // The broker's connection came up or went down; `stopping`: this node's own stop closed it.
+  void on_state(bool up, bool stopping = false);
   // Once a second on each shard: the durability sweep, and a check of every subscribed room's
   // last seq against the broker's (Pub/Sub may drop a message with nothing after it to show the
   // gap).

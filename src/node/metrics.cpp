@@ -187,6 +187,14 @@ std::string Node::metrics_text() const {
   out += "# HELP parley_store_queue Messages waiting for commit.\n# TYPE parley_store_queue gauge\n";
   out += "parley_store_queue " + std::to_string(st.queued) + "\n";
   out +=
+      "# HELP parley_store_up 1 while the store can serve reads and commits (0 turns /readyz 503).\n# TYPE "
+      "parley_store_up gauge\n";
+  out += std::string("parley_store_up ") + (store::store_serving(st) ? "1" : "0") + "\n";
+  out +=
+      "# HELP parley_store_failing Store operations in a row that could not reach the database.\n# TYPE "
+      "parley_store_failing gauge\n";
+  out += "parley_store_failing " + std::to_string(st.failing) + "\n";
+  out +=
       "# HELP parley_store_failures_total Failed commits (each retried).\n# TYPE parley_store_failures_total counter\n";
   out += "parley_store_failures_total " + std::to_string(st.failures) + "\n";
   // Budgets (docs/security.md): what was refused, and what the node holds.

@@ -148,6 +148,7 @@ void Node::stop() {
   // The hashing pool first: what it runs answers through the loops, which must still be there.
   ctx_.accounts.stop();
   if (threads_.empty()) return;
+  stopping_.store(true);  // the broker's "down" that follows is this stop, not an outage
   if (ctx_.broker) ctx_.broker->stop();
   for (auto& sh : ctx_.shards) sh->post([s = sh.get()] { s->stop_ticker(); });
   guards_.clear();
@@ -232,7 +233,9 @@ void Node::on_access_changed(std::string room, std::string user_id) {
 }
 
 void Node::on_state(bool up) {
-  cluster_.on_state(up);
+  const bool stopping = stopping_.load();
+  cluster_.on_state(up, stopping);
+  if (stopping) return;
   // Access changes announced while the broker was away are lost: every owner reads its rooms'
   // access again and takes out whoever may no longer be in one.
   // So are sessions that ended meanwhile: each shard asks the store about its clients' sessions.

@@ -83,13 +83,17 @@ class Node final : public broker::Handler, public net::HttpService, private Shar
   // net::HttpService, on any thread.
   bool draining() const override { return draining_.load(); }
   bool closing() const override { return closing_.load(); }
-  // Accepting new clients: not draining, not over the memory budget, and the broker (if any)
-  // reachable.
+  // Accepting new clients: not draining, not over the memory budget, the broker (if any)
+  // reachable, and the store able to serve reads and commits (store::store_serving: its last
+  // operation or idle probe reached the database, and none has been stuck for 5 s).
   bool ready() const override {
-    return !draining() && !ctx_.shedding.load(std::memory_order_relaxed) && (!ctx_.broker || ctx_.broker->ready());
+    return !draining() && !ctx_.shedding.load(std::memory_order_relaxed) && (!ctx_.broker || ctx_.broker->ready()) &&
+           store::store_serving(ctx_.store.stats());
   }
   std::string_view unready_reason() const override {
-    return ctx_.shedding.load(std::memory_order_relaxed) ? "overloaded" : "broker unreachable";
+    if (ctx_.shedding.load(std::memory_order_relaxed)) return "overloaded";
+    if (ctx_.broker && !ctx_.broker->ready()) return "broker unreachable";
+    return "store unavailable";
   }
   // Prometheus text exposition of every shard's counters and the store's (node/metrics.cpp).
   std::string metrics_text() const override;
@@ -122,6 +126,7 @@ class Node final : public broker::Handler, public net::HttpService, private Shar
   void close_guests_named(const std::string& name_key);
 
   NodeContext ctx_;
+  std::atomic<bool> stopping_{false};  // stop() has begun
   Delivery delivery_{ctx_};
   PresenceSync presence_{ctx_, delivery_};
   RoomDirectory rooms_{ctx_, delivery_};

@@ -19,6 +19,9 @@ namespace parley::node {
 
 using protocol::errc;
 
+// A send's store_failed (the code's own text speaks of any request: a read, a lookup).
+constexpr std::string_view message_not_stored = "the message could not be stored; send it again with the same cid";
+
 void RoomOwner::join(Shard& owner, const std::string& room, std::string user, SessionRef who,
                      std::optional<std::uint64_t> since, std::string ref, JoinAuth auth) {
   rooms_.with_room(
@@ -232,7 +235,7 @@ void RoomOwner::send(Shard& owner, core::Message m, SessionRef who, std::string 
       owner, room, [this, &owner, m = std::move(m), who, ref = std::move(ref)](OwnedRoom* r, errc missing) mutable {
         if (!r) return delivery_.reply_now(who, protocol::error_event(missing, {}, ref));
         if (r->state != OwnedRoom::State::ready)
-          return delivery_.reply_now(who, protocol::error_event(errc::store_failed, {}, ref));
+          return delivery_.reply_now(who, protocol::error_event(errc::store_failed, message_not_stored, ref));
         // The room's access decides here too: a send from a session whose user was
         // removed a moment ago (its shard has not taken it out yet) is not stored.
         if (!r->access.may(m.from_id, core::RoomAction::join)) {
@@ -273,7 +276,7 @@ void RoomOwner::on_committed(Shard& owner, std::vector<PendingAppend> batch, std
   Outbox out(ctx_.shard_count());
   if (ec) {
     // Only at shutdown: never acked, never delivered; the client retries with the same cid.
-    for (auto& p : batch) out.reply(p.who, protocol::error_event(errc::store_failed, {}, p.ref));
+    for (auto& p : batch) out.reply(p.who, protocol::error_event(errc::store_failed, message_not_stored, p.ref));
     return delivery_.dispatch(out);
   }
   const std::int64_t now = ctx_.clock().steady_ns();

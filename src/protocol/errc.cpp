@@ -57,7 +57,7 @@ std::string_view default_message(errc e) noexcept {
     case errc::bad_cid: return "a cid is 1 to 64 printable ASCII characters";
     case errc::rate_limited: return "too many messages; slow down";
     case errc::overloaded: return "the server is busy; nothing was stored, retry later";
-    case errc::store_failed: return "the message could not be stored";
+    case errc::store_failed: return "the store could not be reached; try again";
     case errc::unavailable: return "the cluster is unreachable; nothing was sent, retry later";
     case errc::cid_conflict: return "this cid was used for another text; send it with a new cid";
     case errc::room_limit: return "the server has as many rooms as it may hold";

@@ -118,8 +118,10 @@ std::error_code PostgresStore::account_call(const char* what, Op&& op) {
     if (std::optional<std::error_code> answer = op()) return *answer;
     err = pg::trimmed(PQerrorMessage(conn_));
     if (PQstatus(conn_) == CONNECTION_OK) {
-      rollback();  // a statement refused (a query error, not a lost connection): no second try
-      break;
+      rollback();
+      // A statement this connection lacks (it would fail every time): once more on a new one,
+      // which prepares them all. Else a query error: no second try.
+      if (!statements_missing()) break;
     }
     disconnect();
   }

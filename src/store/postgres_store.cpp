@@ -9,6 +9,7 @@
 #include <limits>
 #include <stdexcept>
 #include <thread>
+#include <tuple>
 #include <unordered_map>
 
 #include "protocol/errc.hpp"
@@ -114,11 +115,13 @@ constexpr const char* migrations[] = {
     )sql",
 };
 
-// A statement over a column of the newest migration: prepared once that migration has run.
-constexpr const char* newest_statement = "parley_select_room";
-
-// Nodes starting together against one database take this advisory lock around their migrations.
+// Nodes starting together against one database take this advisory lock around their migrations:
+// the second waits for the first's COMMIT, then finds the schema current. Statements are prepared
+// only after it (never against a schema another node is changing).
 constexpr const char* migration_lock = "SELECT pg_advisory_xact_lock(7079686568)";  // "parley" digits
+
+// How many of this connection's prepared statements the server holds.
+constexpr const char* count_prepared = "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'parley\\_%'";
 
 // 500 rows x 7 parameters: far below the protocol's 65,535 parameters per statement, large enough
 // that a 10,000-message batch is 20 statements.
@@ -164,10 +167,13 @@ PostgresStore::PostgresStore(PostgresOptions options)
       worker_(*this, StoreWorkerOptions{.max_queue = options_.max_queue,
                                         .max_batch = options_.max_batch,
                                         .stop_timeout = options_.stop_timeout}) {
+  if (const char* pause = std::getenv("PARLEY_TEST_PG_PREPARE_PAUSE_MS"))
+    prepare_pause_ = std::chrono::milliseconds(std::strtol(pause, nullptr, 10));
   const auto deadline = Clock::now() + options_.connect_timeout;
   auto backoff = std::chrono::milliseconds(100);
   std::string err;
-  while (!connect_once(err)) {
+  // No statements yet: the schema may be older than they need, or being migrated by another node.
+  while (!connect_once(err, false)) {
     if (Clock::now() + backoff > deadline)
       throw std::runtime_error("cannot connect to PostgreSQL (" + describe(options_.conninfo) + ") within " +
                                std::to_string(options_.connect_timeout.count()) + " ms: " + err);
@@ -177,6 +183,7 @@ PostgresStore::PostgresStore(PostgresOptions options)
   }
   try {
     migrate();
+    if (!prepare_statements(err)) throw std::runtime_error("PostgreSQL: " + err);
   } catch (...) {
     disconnect();
     throw;
@@ -189,7 +196,7 @@ PostgresStore::~PostgresStore() {
   disconnect();
 }
 
-bool PostgresStore::connect_once(std::string& err) {
+bool PostgresStore::connect_once(std::string& err, bool prepare) {
   disconnect();
   // Defaults first: the operator's conninfo (expanded from "dbname") overrides any of them.
   const char* keys[] = {"connect_timeout",     "client_encoding",  "application_name", "keepalives", "keepalives_idle",
@@ -201,7 +208,13 @@ bool PostgresStore::connect_once(std::string& err) {
     disconnect();
     return false;
   }
-  // Prepared per connection: a reconnect prepares them again.
+  return !prepare || prepare_statements(err);
+}
+
+bool PostgresStore::prepare_statements(std::string& err) {
+  // Prepared per connection: a reconnect prepares them again. Every one of them, after the
+  // migrations (the constructor's, or another node's: the schema only grows): a statement that
+  // fails here fails the connection, never a later call that needs it.
   const std::pair<const char*, std::string> statements[] = {
       {"parley_insert_messages", insert_sql(chunk_rows)},
       {"parley_select_one", "SELECT sender, text, ts, cid, sender_id FROM messages WHERE room = $1 AND seq = $2"},
@@ -228,18 +241,43 @@ bool PostgresStore::connect_once(std::string& err) {
   std::vector<std::pair<const char*, std::string>> all(std::begin(statements), std::end(statements));
   for (auto& statement : account_statements()) all.push_back(std::move(statement));
   for (const auto& [name, sql] : all) {
+    if (prepare_pause_.count() > 0 && std::strcmp(name, "parley_insert_room") == 0)
+      std::this_thread::sleep_for(prepare_pause_);
     Result r(PQprepare(conn_, name, sql.c_str(), 0, nullptr));
     if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) {
-      const std::string state = sqlstate(r.get());
-      // 42P01 (no such table), 42703 (no such column) before the migration that adds it:
-      // prepared again after it.
-      if (state == "42P01" || state == "42703") continue;
       err = std::string("prepare ") + name + ": " + trimmed(PQerrorMessage(conn_));
       disconnect();
       return false;
     }
   }
+  prepared_ = static_cast<std::int64_t>(all.size());
   return true;
+}
+
+bool PostgresStore::statements_missing() {
+  Result r(PQexec(conn_, count_prepared));
+  return PQresultStatus(r.get()) != PGRES_TUPLES_OK || int_column(r.get(), 0, 0) != prepared_;
+}
+
+bool PostgresStore::reconnect_after(const PGresult* r) {
+  if (PQstatus(conn_) != CONNECTION_OK) return true;
+  const std::string state = sqlstate(r);
+  // 26000: a statement this connection does not have; 42P01/42703: a table or column it does
+  // not see (a schema changed under it); 0A000: a cached plan whose result type changed. A fresh
+  // connection prepares every statement against the schema as it is now.
+  return state == "26000" || state == "42P01" || state == "42703" || state == "0A000";
+}
+
+bool PostgresStore::probe_now(std::string& err) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (!ensure_connected(err)) return false;
+    Result r(PQexec(conn_, count_prepared));
+    if (PQresultStatus(r.get()) == PGRES_TUPLES_OK && int_column(r.get(), 0, 0) == prepared_) return true;
+    err = PQresultStatus(r.get()) == PGRES_TUPLES_OK ? "prepared statements missing" : trimmed(PQerrorMessage(conn_));
+    spdlog::warn("store: PostgreSQL connection unusable ({}); connecting again", err);
+    disconnect();
+  }
+  return false;
 }
 
 bool PostgresStore::ensure_connected(std::string& err) {
@@ -286,13 +324,6 @@ void PostgresStore::migrate() {
     spdlog::info("store: applied PostgreSQL schema migration {}", n + 1);
   }
   exec("COMMIT");
-  // Statements over tables the migrations just created: here, or by another node while this one
-  // connected (connect_once skipped them while the tables did not exist yet).
-  Result described(PQdescribePrepared(conn_, newest_statement));
-  if (version < latest || PQresultStatus(described.get()) != PGRES_COMMAND_OK) {
-    std::string err;
-    if (!connect_once(err)) throw std::runtime_error("PostgreSQL reconnect after migration failed: " + err);
-  }
 }
 
 std::vector<StoredRoom> PostgresStore::load_rooms_now() {
@@ -450,20 +481,27 @@ StoreBackend::Outcome PostgresStore::try_commit(std::span<Append> appends, std::
     Result r(PQexec(conn_, "BEGIN"));
     if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) return classify_failure(r.get(), err);
   }
+  // Every row in (room, seq) order, across the whole batch and its chunks (a multi-row INSERT
+  // takes its rows in VALUES order). A transaction waits for another only on a key the other
+  // inserted first (the same (room, seq), not yet committed: a recovery writing what another node
+  // writes too); with every node going up the same order, the one waited for never waits back
+  // for a smaller key, so two commits cannot deadlock.
+  std::vector<std::pair<const core::Message*, Append*>> sorted;
+  for (Append& a : appends)
+    for (const auto& m : *a.messages) sorted.emplace_back(&m, &a);
+  std::ranges::sort(sorted, [](const auto& x, const auto& y) {
+    return std::tie(x.first->room, x.first->seq) < std::tie(y.first->room, y.first->seq);
+  });
   std::vector<const core::Message*> rows;
   std::vector<Append*> owners;
-  for (Append& a : appends) {
-    for (const auto& m : *a.messages) {
-      rows.push_back(&m);
-      owners.push_back(&a);
-      if (rows.size() == chunk_rows) {
-        if (auto o = insert_chunk(rows.data(), rows.size(), owners, err); o != Outcome::ok) return o;
-        rows.clear();
-        owners.clear();
-      }
+  for (std::size_t at = 0; at < sorted.size(); at += chunk_rows) {
+    const std::size_t n = std::min(chunk_rows, sorted.size() - at);
+    rows.clear();
+    owners.clear();
+    for (std::size_t i = at; i < at + n; ++i) {
+      rows.push_back(sorted[i].first);
+      owners.push_back(sorted[i].second);
     }
-  }
-  if (!rows.empty()) {
     if (auto o = insert_chunk(rows.data(), rows.size(), owners, err); o != Outcome::ok) return o;
   }
   Result r(PQexec(conn_, "COMMIT"));
@@ -558,11 +596,13 @@ StoreBackend::Outcome PostgresStore::try_delete_room(const std::string& room, st
   p.text(room);
   Result begin(PQexec(conn_, "BEGIN"));
   bool ok = PQresultStatus(begin.get()) == PGRES_COMMAND_OK;
+  bool stale = false;
   for (const char* statement :
        {"parley_delete_messages", "parley_delete_room_members", "parley_delete_room_bans", "parley_delete_room"}) {
     if (!ok) break;
     Result r(PQexecPrepared(conn_, statement, p.size(), p.values(), p.lengths(), p.formats(), 0));
     ok = PQresultStatus(r.get()) == PGRES_COMMAND_OK;
+    stale = !ok && reconnect_after(r.get());
   }
   if (ok) {
     Result commit(PQexec(conn_, "COMMIT"));
@@ -570,7 +610,7 @@ StoreBackend::Outcome PostgresStore::try_delete_room(const std::string& room, st
   }
   if (ok) return Outcome::ok;
   err = trimmed(PQerrorMessage(conn_));
-  if (PQstatus(conn_) == CONNECTION_OK) {
+  if (PQstatus(conn_) == CONNECTION_OK && !stale) {
     rollback();
   } else {
     disconnect();
@@ -604,7 +644,7 @@ std::error_code PostgresStore::read_now(const std::string& room, std::uint64_t a
       return {};
     }
     err = trimmed(PQerrorMessage(conn_));
-    if (PQstatus(conn_) == CONNECTION_OK) break;  // a query error, not a lost connection
+    if (!reconnect_after(r.get())) break;  // a query error a new connection would not mend
     disconnect();
   }
   spdlog::error("store: read of {} failed: {}", room, err);
@@ -641,7 +681,7 @@ std::error_code PostgresStore::find_room_now(const std::string& room, std::optio
       return {};
     }
     err = trimmed(PQerrorMessage(conn_));
-    if (PQstatus(conn_) == CONNECTION_OK) break;  // a query error, not a lost connection
+    if (!reconnect_after(r.get())) break;  // a query error a new connection would not mend
     disconnect();
   }
   spdlog::error("store: lookup of room {} failed: {}", room, err);

@@ -4,6 +4,11 @@
 // one transaction (group commit, multi-row INSERTs). Several nodes share one database; each node's
 // store only writes the (room, seq) pairs its broker assigned to it.
 //
+// Start: the migrations run in one transaction under an advisory lock (nodes starting together
+// serialise: the later ones find the schema current), and only then are the statements prepared,
+// all of them or the start fails. A statement that later fails because the connection lacks it
+// (26000) or sees a changed schema (42P01, 42703, 0A000) is run again once on a new connection,
+// on every call path; an idle store checks its connection once a second (probe_now).
 // Failures: a lost connection is re-opened with backoff and the batch is retried with the same
 // seqs; nothing is acked before its COMMIT returned. Inserts are `ON CONFLICT DO NOTHING` and every
 // skipped row is compared with the stored one: a commit that succeeded just before the connection
@@ -134,7 +139,16 @@ class PostgresStore final : public Store, private StoreBackend {
   // or drops the connection accordingly.
   Outcome classify_failure(const pg_result* r, std::string& err);
 
-  bool connect_once(std::string& err);
+  // Connects; with `prepare`, prepares every statement (the schema must be current: after
+  // migrate()) and fails unless all of them are.
+  bool connect_once(std::string& err, bool prepare = true);
+  bool prepare_statements(std::string& err);
+  // Whether the connection lacks any of the statements prepare_statements() prepared (one query).
+  bool statements_missing();
+  // Whether a failed statement's cure is a new connection: the connection is lost, or it lacks
+  // a prepared statement or sees a schema its statements do not fit.
+  bool reconnect_after(const pg_result* r);
+  bool probe_now(std::string& err) override;
   bool ensure_connected(std::string& err);
   void disconnect();
   // Ends the open transaction; its answer does not matter (an error leaves nothing open).
@@ -142,8 +156,13 @@ class PostgresStore final : public Store, private StoreBackend {
   void migrate();
 
   PostgresOptions options_;
-  pg_conn* conn_ = nullptr;  // touched by the store thread only (and the constructor before it)
-  StoreWorker worker_;       // the store thread
+  pg_conn* conn_ = nullptr;    // touched by the store thread only (and the constructor before it)
+  std::int64_t prepared_ = 0;  // statements prepare_statements() prepared on conn_
+  // Tests (PARLEY_TEST_PG_PREPARE_PAUSE_MS): a pause while preparing, after the statements a join
+  // reads with and before the others: the window in which another node's migration once
+  // committed (tests/cluster/cold_start_test.cpp). Unset in production: no pause.
+  std::chrono::milliseconds prepare_pause_{0};
+  StoreWorker worker_;  // the store thread
 };
 
 }  // namespace parley::store

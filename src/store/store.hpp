@@ -111,7 +111,18 @@ struct StoreStats {
   std::uint64_t batch_micros_total = 0;  // sum of commit times
   std::uint64_t queued = 0;              // messages waiting for commit now
   std::uint64_t failures = 0;            // failed commits (each retried)
+  // Health: operations in a row (commits, reads, lookups, idle probes) that could not reach the
+  // database (0: the last one did), and how long the operation under way has run (0: idle).
+  std::uint64_t failing = 0;
+  std::uint64_t busy_ms = 0;
 };
+
+// 5 s: longer than any commit of max_batch messages takes on a healthy database; a stopped
+// (SIGSTOP) or unreachable server holds the store thread in a call that long.
+inline constexpr std::uint64_t store_stall_ms = 5000;
+
+// Whether a store with these stats can serve reads and commits now (/readyz).
+inline bool store_serving(const StoreStats& s) { return s.failing == 0 && s.busy_ms < store_stall_ms; }
 
 class Store {
  public:

@@ -18,6 +18,13 @@ using Clock = std::chrono::steady_clock;
 
 constexpr auto first_backoff = std::chrono::milliseconds(50);
 constexpr auto max_backoff = std::chrono::milliseconds(2000);
+// An idle worker checks its database this often (one round trip): /readyz follows an outage
+// within about this long with no traffic at all.
+constexpr auto probe_every = std::chrono::milliseconds(1000);
+
+std::int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+}
 
 }  // namespace
 
@@ -77,16 +84,19 @@ void StoreWorker::find_room(std::string room, Store::FindRoomDone done) {
 
 template <class Attempt>
 void StoreWorker::account(Store::Done done, Attempt attempt) {
-  submit(AccountJob{[done = std::move(done), attempt = std::move(attempt)](StoreBackend* backend) {
-    done(backend ? attempt(*backend) : make_error_code(errc::store_failed));
+  submit(AccountJob{[this, done = std::move(done), attempt = std::move(attempt)](StoreBackend* backend) {
+    const std::error_code ec = backend ? attempt(*backend) : make_error_code(errc::store_failed);
+    if (backend) note(ec != errc::store_failed);
+    done(ec);
   }});
 }
 
 template <class Out, class Attempt>
 void StoreWorker::account(std::function<void(std::error_code, Out)> done, Attempt attempt) {
-  submit(AccountJob{[done = std::move(done), attempt = std::move(attempt)](StoreBackend* backend) {
+  submit(AccountJob{[this, done = std::move(done), attempt = std::move(attempt)](StoreBackend* backend) {
     Out out{};
     const std::error_code ec = backend ? attempt(*backend, out) : make_error_code(errc::store_failed);
+    if (backend) note(ec != errc::store_failed);
     if (ec) out = Out{};
     done(ec, std::move(out));
   }});
@@ -242,9 +252,27 @@ void StoreWorker::join() {
 }
 
 StoreStats StoreWorker::stats() const {
-  return StoreStats{batches_.load(std::memory_order_relaxed), messages_.load(std::memory_order_relaxed),
-                    batch_micros_.load(std::memory_order_relaxed), queued_.load(std::memory_order_relaxed),
-                    failures_.load(std::memory_order_relaxed)};
+  const std::int64_t since = busy_since_ns_.load(std::memory_order_relaxed);
+  const std::int64_t now = steady_ns();
+  const auto busy_ns = since == 0 || now < since ? 0 : now - since;
+  return StoreStats{.batches = batches_.load(std::memory_order_relaxed),
+                    .messages = messages_.load(std::memory_order_relaxed),
+                    .batch_micros_total = batch_micros_.load(std::memory_order_relaxed),
+                    .queued = queued_.load(std::memory_order_relaxed),
+                    .failures = failures_.load(std::memory_order_relaxed),
+                    .failing = failing_.load(std::memory_order_relaxed),
+                    .busy_ms = static_cast<std::uint64_t>(busy_ns / 1000000)};
+}
+
+void StoreWorker::note(bool ok) {
+  if (ok)
+    failing_.store(0, std::memory_order_relaxed);
+  else
+    failing_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void StoreWorker::busy(bool on) {
+  busy_since_ns_.store(on ? std::max<std::int64_t>(steady_ns(), 1) : 0, std::memory_order_relaxed);
 }
 
 void StoreWorker::submit(Job job) {
@@ -304,11 +332,26 @@ void StoreWorker::wait_backoff(std::chrono::milliseconds& backoff) {
 void StoreWorker::run() {
   std::deque<Job> work;
   for (;;) {
+    bool idle = false;
     {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
-      if (jobs_.empty() && stopping_) return;
-      work.swap(jobs_);
+      idle = !wake_.wait_for(lock, probe_every, [&] { return stopping_ || !jobs_.empty(); });
+      if (!idle) {
+        if (jobs_.empty() && stopping_) return;
+        work.swap(jobs_);
+      }
+    }
+    if (idle) {
+      // Nothing to do for a second: check that the database could serve the next job, so that
+      // the store's health (/readyz) follows it without traffic, and comes back after an outage.
+      std::string err;
+      busy(true);
+      const bool ok = backend_.probe_now(err);
+      busy(false);
+      if (!ok && failing_.load(std::memory_order_relaxed) == 0)
+        spdlog::warn("store: the database cannot serve: {}", err);
+      note(ok);
+      continue;
     }
     // Consecutive appends share one transaction; other jobs run in between, in order.
     std::vector<AppendJob*> appends;
@@ -319,6 +362,7 @@ void StoreWorker::run() {
       batched = 0;
     };
     for (Job& job : work) {
+      busy(true);
       if (auto* a = std::get_if<AppendJob>(&job)) {
         if (batched + a->batch.size() > options_.max_batch) commit_pending();
         appends.push_back(a);
@@ -333,18 +377,23 @@ void StoreWorker::run() {
       } else if (auto* r = std::get_if<ReadJob>(&job)) {
         std::vector<core::Message> out;
         auto ec = backend_.read_now(r->room, r->after, r->before, r->limit, out);
+        note(!ec);
         r->done(ec, std::move(out));
       } else if (auto* fr = std::get_if<FindRoomJob>(&job)) {
         std::optional<StoredRoom> found;
         auto ec = backend_.find_room_now(fr->room, found);
+        note(!ec);
         fr->done(ec, std::move(found));
       } else if (auto* f = std::get_if<CallJob>(&job)) {
         f->fn();
       } else if (auto* acc = std::get_if<AccountJob>(&job)) {
         acc->fn(&backend_);
       }
+      busy(false);
     }
+    busy(true);
     commit_pending();
+    busy(false);
     work.clear();
   }
 }
@@ -369,10 +418,12 @@ void StoreWorker::commit(std::span<AppendJob*> jobs) {
       messages_.fetch_add(n, std::memory_order_relaxed);
       batch_micros_.fetch_add(static_cast<std::uint64_t>(us.count()), std::memory_order_relaxed);
       queued_.fetch_sub(n);
+      note(true);
       for (std::size_t i = 0; i < jobs.size(); ++i) jobs[i]->done(appends[i].result);
       return;
     }
     failures_.fetch_add(1, std::memory_order_relaxed);
+    if (outcome == StoreBackend::Outcome::retry) note(false);
     if (outcome == StoreBackend::Outcome::rejected) {
       // Retrying the batch would fail forever. Commit each append on its own so only the one
       // holding the bad row fails.
@@ -404,12 +455,14 @@ std::error_code StoreWorker::retried(const char* what, const std::string& room, 
   for (;;) {
     std::string err;
     const auto outcome = attempt(err);
+    if (outcome != StoreBackend::Outcome::retry) note(true);  // the database answered
     if (outcome == StoreBackend::Outcome::ok) return {};
     if (outcome == StoreBackend::Outcome::rejected) {
       spdlog::error("store: cannot {} room {}: {}", what, room, err);
       return errc::store_failed;
     }
     failures_.fetch_add(1, std::memory_order_relaxed);
+    note(false);
     if (!keep_retrying()) {
       spdlog::error("store: cannot {} room {}: {}", what, room, err);
       return errc::store_failed;

@@ -73,6 +73,13 @@ class StoreBackend {
   virtual std::error_code find_room_now(const std::string& room, std::optional<StoredRoom>& out) = 0;
   // Start-up; throws std::runtime_error when the rooms cannot be read.
   virtual std::vector<StoredRoom> load_rooms_now() = 0;
+  // Whether the database can serve now (a cheap round trip; a connection that cannot serve is
+  // opened again); err says why not. The worker calls it while idle, to keep Store::stats()'s
+  // health true without traffic. A backend with nothing to check (a local file) keeps this one.
+  virtual bool probe_now(std::string& err) {
+    (void)err;
+    return true;
+  }
 
   // Account rows (store.hpp states each contract). One answer, not retried through an outage:
   // the caller is waiting. Errors are logged here, never with a hash or a digest in them.
@@ -217,6 +224,10 @@ class StoreWorker {
   bool keep_retrying();
   void join();
   void wait_backoff(std::chrono::milliseconds& backoff);
+  // Health (StoreStats::failing, busy_ms): an operation that reached the database or not; the
+  // worker at work on a job (or a probe) from now, or idle.
+  void note(bool ok);
+  void busy(bool on);
 
   StoreBackend& backend_;
   StoreWorkerOptions options_;
@@ -231,6 +242,8 @@ class StoreWorker {
   std::once_flag joined_;
 
   std::atomic<std::uint64_t> queued_{0};
+  std::atomic<std::uint64_t> failing_{0};
+  std::atomic<std::int64_t> busy_since_ns_{0};  // steady clock; 0: idle
   std::atomic<std::uint64_t> batches_{0};
   std::atomic<std::uint64_t> messages_{0};
   std::atomic<std::uint64_t> batch_micros_{0};

@@ -2,6 +2,8 @@
 // ambiguous commit, a row the server rejects, an unreachable server at start-up, migrations.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -214,6 +216,64 @@ TEST_F(PostgresStoreTest, MigrationsAreVersionedAndAppliedOnce) {
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("newer"), std::string::npos) << e.what();
   }
+}
+
+// Stores opening one fresh database together: one starts preparing its statements and pauses
+// there (PARLEY_TEST_PG_PREPARE_PAUSE_MS, after the statements a read uses), another migrates the
+// database meanwhile. The first used to prepare before migrating, skip the statements whose
+// tables did not exist yet, and then fail every read for good; each must read and write.
+TEST_F(PostgresStoreTest, StoresOpeningAFreshDatabaseTogetherAllServe) {
+  const auto db = fresh_database();
+  std::unique_ptr<PostgresStore> paused, other;
+  ::setenv("PARLEY_TEST_PG_PREPARE_PAUSE_MS", "700", 1);
+  std::thread opener([&] { paused = std::make_unique<PostgresStore>(options(shared_pg().conninfo(db))); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // its constructor read the variable
+  ::unsetenv("PARLEY_TEST_PG_PREPARE_PAUSE_MS");
+  other = std::make_unique<PostgresStore>(options(shared_pg().conninfo(db)));
+  opener.join();
+  ASSERT_TRUE(paused && other);
+  std::uint64_t next = 1;
+  for (PostgresStore* store : {paused.get(), other.get()}) {
+    EXPECT_FALSE(append_sync(*store, make_batch("r", next, 2)));
+    next += 2;
+    auto [ec, all] = read_sync(*store, "r", 0, 0, 100);
+    EXPECT_FALSE(ec) << ec.message();
+    EXPECT_EQ(seqs(all), seq_range(1, next - 1));
+    EXPECT_EQ(store->stats().failing, 0u);
+  }
+}
+
+// Two nodes committing the same (room, seq) keys at once (a message recovered by one while its
+// sender's node commits it), their batches in opposite room order: rows go in (room, seq) order
+// on both, so neither waits for the other while holding a key the other needs. A deadlock would
+// fail one commit (retried, counted in failures).
+TEST_F(PostgresStoreTest, CrossingBatchesFromTwoStoresDoNotDeadlock) {
+  const auto db = fresh_database();
+  PostgresStore a(options(shared_pg().conninfo(db)));
+  PostgresStore b(options(shared_pg().conninfo(db)));
+  for (int round = 0; round < 10; ++round) {
+    const std::string x = "x" + std::to_string(round), y = "y" + std::to_string(round);
+    auto xs = make_batch(x, 1, 600), ys = make_batch(y, 1, 600);
+    std::vector<core::Message> forward = xs, backward = ys;
+    forward.insert(forward.end(), ys.begin(), ys.end());
+    backward.insert(backward.end(), xs.begin(), xs.end());
+    std::mutex mutex;
+    std::vector<std::error_code> results;
+    auto done = [&](std::error_code ec) {
+      std::lock_guard lock(mutex);
+      results.push_back(ec);
+    };
+    a.append(std::move(forward), done);
+    b.append(std::move(backward), done);
+    a.flush();
+    b.flush();
+    ASSERT_EQ(results.size(), 2u);
+    EXPECT_FALSE(results[0]);
+    EXPECT_FALSE(results[1]);
+  }
+  EXPECT_EQ(a.stats().failures + b.stats().failures, 0u) << "a commit failed (a deadlock?)";
+  auto rows = shared_pg().query(db, "SELECT count(*) FROM messages");
+  EXPECT_EQ(rows[0][0], "12000");
 }
 
 // A database of schema 3 (before messages carried a sender id) is migrated on open, though the

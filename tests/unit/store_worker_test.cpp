@@ -153,6 +153,14 @@ class FakeBackend final : public StoreBackend {
   }
 
   bool load_throws = false;
+  // probe_now (the idle worker's check): answers probe_ok, counts itself (not in the log).
+  bool probe_now(std::string& err) override {
+    probes.fetch_add(1);
+    if (!probe_ok.load()) err = "down";
+    return probe_ok.load();
+  }
+  std::atomic<bool> probe_ok{true};
+  std::atomic<int> probes{0};
 
  private:
   std::error_code account(std::string entry) {
@@ -366,6 +374,44 @@ TEST(StoreWorker, AccountCallsRunInOrderBetweenCommitsAnswerOnceAndFailAtOnceAft
   EXPECT_EQ(late.results(), std::vector<std::error_code>(2, store_failed));
   EXPECT_EQ(late.threads(), std::set<std::thread::id>{std::this_thread::get_id()});
   EXPECT_EQ(backend.calls(), calls + 2);
+}
+
+// Health (/readyz): an operation that cannot reach the database makes the store not serving; an
+// idle worker's probe, or any later operation that succeeds, makes it serving again; a failing
+// probe alone (no traffic) makes it not serving.
+TEST(StoreWorker, HealthFollowsOperationsAndIdleProbes) {
+  FakeBackend backend;
+  StoreWorker worker(backend, StoreWorkerOptions{});
+  worker.start();
+  EXPECT_TRUE(store::store_serving(worker.stats()));
+  backend.probe_ok = false;
+  backend.account_result = make_error_code(errc::store_failed);
+  std::error_code got;
+  worker.create_user(StoredUser{"u1", "ada", "ada", "h", 1, false}, [&](std::error_code ec) { got = ec; });
+  worker.flush();
+  EXPECT_EQ(got, make_error_code(errc::store_failed));
+  EXPECT_GE(worker.stats().failing, 1u);
+  EXPECT_FALSE(store::store_serving(worker.stats()));
+  // Idle, probing a database that is still down: still not serving.
+  const int before = backend.probes.load();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (backend.probes.load() == before && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_GT(backend.probes.load(), before) << "no probe while idle";
+  EXPECT_FALSE(store::store_serving(worker.stats()));
+  // The database is back: the next probe says so, with no traffic.
+  backend.probe_ok = true;
+  while (!store::store_serving(worker.stats()) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_TRUE(store::store_serving(worker.stats()));
+  EXPECT_EQ(worker.stats().failing, 0u);
+  // A successful operation counts too.
+  backend.account_result = {};
+  worker.create_user(StoredUser{"u2", "bob", "bob", "h", 1, false}, [&](std::error_code ec) { got = ec; });
+  worker.flush();
+  EXPECT_FALSE(got);
+  EXPECT_TRUE(store::store_serving(worker.stats()));
+  worker.stop();
 }
 
 TEST(StoreWorker, AFailedCommitIsRetriedWithTheSameRowsAfterABackoffThatDoublesTo2s) {
