@@ -3,9 +3,10 @@
 // default, is for a person at a terminal; JSON (one object per line: ts, level, msg, node, then
 // the line's fields) is for a log collector. A line's structured fields (room, user, conn, code,
 // rid, ...) are passed apart from its message, so that a JSON line carries them as members and a
-// text line appends them as key=value. Whatever a field or message holds (a room or user name
-// is a client's choice: quotes, newlines, control bytes, invalid UTF-8), a line stays one line,
-// and in JSON one valid object.
+// text line appends them as key=value. Whatever a field holds (a room or user name is a
+// client's choice: quotes, newlines, control bytes, invalid UTF-8), the line stays one line; in
+// JSON the message is escaped too, and every line is one valid object (a text message is
+// written as it is: the start-up configuration is several lines on purpose).
 //
 // Threads: write() may be called from any thread (spdlog's logger is thread-safe; the fields go
 // to the formatter through a thread-local while the calling thread formats its own line).
