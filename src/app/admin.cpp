@@ -14,6 +14,7 @@
 #include <iostream>
 #include <stdexcept>
 
+#include "net/log.hpp"
 #include "node/node.hpp"
 #include "protocol/errc.hpp"
 
@@ -78,13 +79,22 @@ class AdminConnection : public std::enable_shared_from_this<AdminConnection> {
       return node_.server_api().create_key(name, scopes, reply);
     }
     if (command == "api-key-list" && arg.empty()) return node_.server_api().list_keys(reply);
+    // The log level of this node (not the others of a cluster: each has its own socket), until
+    // the next SIGHUP or restart reads the configuration's again.
+    if (command == "log-level" && arg.empty())
+      return answer("ok\n" + std::string(net::log::level_name(spdlog::default_logger_raw()->level())));
+    if (command == "log-level") {
+      if (!net::log::change_level(arg, "admin socket"))
+        return answer("error bad_request: log-level trace|debug|info|warn|error|critical|off");
+      return answer("ok");
+    }
     if (command == "api-key-revoke" && !arg.empty()) {
       spdlog::info("admin: api-key-revoke {}", arg);
       return node_.server_api().revoke_key(arg, reply);
     }
     answer(
         "error bad_request: unknown command; the commands are: delete-room ROOM, api-key-create NAME "
-        "SCOPE[,SCOPE], api-key-list, api-key-revoke ID");
+        "SCOPE[,SCOPE], api-key-list, api-key-revoke ID, log-level [LEVEL]");
   }
 
   void answer(std::string text) {

@@ -6,6 +6,8 @@
 // speaks it.
 //
 //   delete-room ROOM   the room, its messages and its members' membership go (room_deleted)
+//   log-level [LEVEL]  this node's log level: without LEVEL, the level now; with it, changed
+//                      until the next SIGHUP or restart (logged at warn)
 //
 // Runs on the main thread's io_context; commands are handed to the node, which answers on the
 // room's owner thread, and the answer is posted back here.

@@ -20,8 +20,9 @@ struct Config {
   std::string web_dir;              // empty: ./web if present, else the source tree's web/
   unsigned threads = 0;             // 0: one per core
   std::string writes = "io_uring";  // io_uring (one submission per loop turn) | sendmsg
-  std::string log_level = "info";
-  bool fail_fast = false;  // abort on a handler's exception (tests), instead of logging and going on
+  std::string log_level = "info";   // changed at run time by SIGHUP (re-read) or `parley admin log-level`
+  std::string log_format = "text";  // text (a person reads it) | json (one object per line, a collector)
+  bool fail_fast = false;           // abort on a handler's exception (tests), instead of logging and going on
   std::string default_room = "general";
   std::string trusted_proxies;  // server.trusted_proxies: "127.0.0.1, 10.0.0.0/8"
   std::string allowed_origins;  // server.allowed_origins: "" same origin, "*", or a list

@@ -1,5 +1,4 @@
 // parley: the chat server. `parley serve` runs a node; see README.md and docs/operations.md.
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
@@ -9,6 +8,7 @@
 #include "app/admin.hpp"
 #include "app/config.hpp"
 #include "app/server.hpp"
+#include "net/log.hpp"
 #include "net/upgrade.hpp"
 #include "store/store.hpp"
 
@@ -20,7 +20,7 @@ int main(int argc, char** argv) try {
 
   Config config;
   std::string config_file;
-  std::string listen, data_dir, web_dir, log_level;
+  std::string listen, data_dir, web_dir, log_level, log_format;
   unsigned threads = 0;
   bool threads_set = false;
   std::vector<std::string> settings;
@@ -35,6 +35,7 @@ int main(int argc, char** argv) try {
     threads_set = true;
   });
   serve->add_option("--log-level", log_level, "trace, debug, info, warn, error");
+  serve->add_option("--log-format", log_format, "text (default) or json");
   serve->add_option("--set", settings, "any setting, as key=value (e.g. limits.send_rate=20); repeatable");
   serve->add_flag("--print-config", print_config, "print the effective configuration and exit");
   auto* keys = app.add_subcommand("config-keys", "list every configuration key with its default");
@@ -42,8 +43,9 @@ int main(int argc, char** argv) try {
   std::vector<std::string> admin_args;
   std::string admin_data = "./data";
   admin
-      ->add_option("command", admin_args,
-                   "delete-room ROOM | api-key-create NAME SCOPES | api-key-list | api-key-revoke ID")
+      ->add_option(
+          "command", admin_args,
+          "delete-room ROOM | api-key-create NAME SCOPES | api-key-list | api-key-revoke ID | log-level [LEVEL]")
       ->required();
   admin->add_option("--data", admin_data, "the node's data directory (default ./data)");
 
@@ -55,24 +57,34 @@ int main(int argc, char** argv) try {
       std::cout << k.key << " = " << k.get() << "    # " << k.help << "\n";
     return 0;
   }
-  try {
-    if (!config_file.empty()) parley::app::apply_file(config, config_file);
-    parley::app::apply_environment(config);
-    if (!listen.empty()) config.listen = listen;
-    if (!data_dir.empty()) config.data_dir = data_dir;
-    if (!web_dir.empty()) config.web_dir = web_dir;
-    if (threads_set) config.threads = threads;
-    if (!log_level.empty()) config.log_level = log_level;
+  // The settings in their order of precedence: file < environment < flags. Run once at start-up,
+  // and again on SIGHUP for the log level (a fresh Config: a setting removed from the file since
+  // falls back to its default).
+  const auto configure = [&](Config& c) {
+    if (!config_file.empty()) parley::app::apply_file(c, config_file);
+    parley::app::apply_environment(c);
+    if (!listen.empty()) c.listen = listen;
+    if (!data_dir.empty()) c.data_dir = data_dir;
+    if (!web_dir.empty()) c.web_dir = web_dir;
+    if (threads_set) c.threads = threads;
+    if (!log_level.empty()) c.log_level = log_level;
+    if (!log_format.empty()) c.log_format = log_format;
     for (const auto& s : settings) {
       const auto eq = s.find('=');
       if (eq == std::string::npos) throw std::invalid_argument("--set needs key=value, got '" + s + "'");
-      parley::app::apply_setting(config, s.substr(0, eq), s.substr(eq + 1));
+      parley::app::apply_setting(c, s.substr(0, eq), s.substr(eq + 1));
     }
+  };
+  try {
+    configure(config);
     if (config.web_dir.empty())
       config.web_dir = std::filesystem::exists("web/index.html") ? "web" : PARLEY_SOURCE_WEB_DIR;
-    const auto level = spdlog::level::from_str(config.log_level);
-    if (level == spdlog::level::off && config.log_level != "off")
+    spdlog::level::level_enum level{};
+    if (!parley::net::log::parse_level(config.log_level, level))
       throw std::invalid_argument("server.log_level: unknown level '" + config.log_level + "'");
+    parley::net::log::Format format{};
+    if (!parley::net::log::parse_format(config.log_format, format))
+      throw std::invalid_argument("server.log_format: text or json, not '" + config.log_format + "'");
     if (config.store_checkpoint_pages == 0) throw std::invalid_argument("store.checkpoint_pages: at least 1");
     if (config.broker_request_timeout_ms < 100) throw std::invalid_argument("broker.request_timeout_ms: at least 100");
     if (config.writes != "io_uring" && config.writes != "sendmsg")
@@ -86,14 +98,19 @@ int main(int argc, char** argv) try {
     if (config.limits.max_room_members > parley::store::Store::max_loaded_members)
       throw std::invalid_argument("limits.max_room_members: at most " +
                                   std::to_string(parley::store::Store::max_loaded_members));
-    spdlog::set_default_logger(spdlog::stderr_color_mt("parley"));
-    spdlog::set_level(level);
+    parley::net::log::install(format, level);
     if (print_config) {
       std::cout << parley::app::describe(config);
       return 0;
     }
     spdlog::info("effective configuration:\n{}", parley::app::describe(config));
-    return parley::app::run_server(std::move(config));
+    // SIGHUP: the log level as the file, the environment and the flags say now.
+    auto reread_log_level = [configure]() {
+      Config fresh;
+      configure(fresh);
+      return fresh.log_level;
+    };
+    return parley::app::run_server(std::move(config), reread_log_level);
   } catch (const std::exception& e) {
     std::cerr << "parley: " << e.what() << "\n";
     return 2;

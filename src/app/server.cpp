@@ -22,6 +22,7 @@
 #include "broker/redis_broker.hpp"
 #include "broker/redis_cluster_broker.hpp"
 #include "net/listener.hpp"
+#include "net/log.hpp"
 #include "net/tls.hpp"
 #include "node/node.hpp"
 #include "store/postgres_store.hpp"
@@ -129,7 +130,7 @@ void drain(node::Node& node, const std::vector<std::shared_ptr<net::Listener>>& 
 
 }  // namespace
 
-int run_server(Config config) {
+int run_server(Config config, std::function<std::string()> reread_log_level) {
   std::signal(SIGPIPE, SIG_IGN);
   const unsigned threads = config.threads ? config.threads : usable_cores();
   const auto endpoint = parse_endpoint(config.listen);
@@ -173,7 +174,10 @@ int run_server(Config config) {
     if (config.broker_node_timeout_ms < 500) throw std::invalid_argument("broker.node_timeout_ms must be at least 500");
     bo.node_timeout_ms = config.broker_node_timeout_ms;
     bo.request_timeout_ms = config.broker_request_timeout_ms;
-    broker = std::make_unique<broker::RedisBroker>(bo);
+    auto redis = std::make_unique<broker::RedisBroker>(bo);
+    // A cluster's log lines say which node wrote them (JSON: "node").
+    net::log::set_node(redis->node_id());
+    broker = std::move(redis);
   } else if (config.broker_backend == "redis-cluster") {
     broker::RedisClusterBrokerOptions bo;
     for (std::size_t from = 0; from <= config.broker_redis_cluster_seeds.size();) {
@@ -187,7 +191,9 @@ int run_server(Config config) {
     if (config.broker_node_timeout_ms < 500) throw std::invalid_argument("broker.node_timeout_ms must be at least 500");
     bo.node_timeout_ms = config.broker_node_timeout_ms;
     bo.request_timeout_ms = config.broker_request_timeout_ms;
-    broker = std::make_unique<broker::RedisClusterBroker>(bo);  // throws on a bad seed
+    auto redis = std::make_unique<broker::RedisClusterBroker>(bo);  // throws on a bad seed
+    net::log::set_node(redis->node_id());
+    broker = std::move(redis);
   } else if (config.broker_backend != "local") {
     throw std::invalid_argument("broker.backend must be local, redis or redis-cluster, not '" + config.broker_backend +
                                 "'");
@@ -244,11 +250,22 @@ int run_server(Config config) {
   boost::asio::signal_set signals(main_ctx, SIGINT, SIGTERM);
   int signal_number = 0;
   // SIGHUP: the certificate and key are read again (a renewed certificate); connections open
-  // keep the one they started with. A pair that does not load leaves the old one in use.
+  // keep the one they started with. A pair that does not load leaves the old one in use. The
+  // log level is read again too (the configuration file, the environment, the flags); a file
+  // that no longer parses, or an unknown level, leaves the level as it was.
   boost::asio::signal_set hangups(main_ctx, SIGHUP);
   std::function<void()> await_hangup = [&] {
     hangups.async_wait([&](const boost::system::error_code& ec, int) {
       if (ec) return;
+      if (reread_log_level) {
+        try {
+          const std::string level = reread_log_level();
+          if (!net::log::change_level(level, "SIGHUP"))
+            spdlog::error("SIGHUP: server.log_level: unknown level '{}'; the level stays", level);
+        } catch (const std::exception& e) {
+          spdlog::error("SIGHUP: the configuration was not read again, the log level stays: {}", e.what());
+        }
+      }
       if (tls) {
         std::string error;
         if (tls->reload(error))

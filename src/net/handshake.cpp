@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "net/http_session.hpp"
+#include "net/log.hpp"
 #include "net/loop.hpp"
 #include "net/recv_now.hpp"
 #include "net/tls.hpp"
@@ -206,12 +207,15 @@ class Handshake : public std::enable_shared_from_this<Handshake>, private Poller
     }
     if (n == 1 && first == 0x16) return true;
     if (n == 1 && first >= 'A' && first <= 'Z') {
-      const std::string body =
-          protocol::http_error_body("tls_required", "this port speaks https and wss only: use https:// or wss://");
+      const std::string rid = log::new_request_id();
+      log::write(spdlog::level::debug, "http error", {{"code", "tls_required"}, {"rid", rid}, {"status", 400}});
+      const std::string body = protocol::with_request_id(
+          protocol::http_error_body("tls_required", "this port speaks https and wss only: use https:// or wss://"),
+          rid);
       const std::string answer =
           "HTTP/1.1 400 Bad Request\r\nServer: parley\r\nContent-Type: application/json\r\n"
           "Content-Length: " +
-          std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+          std::to_string(body.size()) + "\r\nX-Request-Id: " + rid + "\r\nConnection: close\r\n\r\n" + body;
       (void)::send(fd_, answer.data(), answer.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
       // The request read and dropped: closing on unread bytes would reset the connection, and a
       // reset can destroy the answer before the client has read it.

@@ -16,6 +16,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "net/log.hpp"
 #include "net/loop.hpp"
 #include "net/static_files.hpp"
 #include "net/tls.hpp"
@@ -37,6 +38,8 @@ namespace {
 // sends is read and dropped before the socket is closed (see linger()).
 constexpr std::chrono::seconds linger_time{2};
 constexpr std::size_t linger_bytes = std::size_t{64} * 1024;
+// An error's log line quotes at most this much of the path (a client chooses its length).
+constexpr std::size_t max_logged_path = 256;
 
 // Beast's own refusals of a request's framing (Content-Length with chunked, in either order;
 // Transfer-Encoding after Content-Length; a bad or repeated Content-Length).
@@ -213,6 +216,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
     auto& req = parser_->get();
     const std::string_view target(req.target().data(), req.target().size());
     const std::string_view path = target.substr(0, target.find('?'));
+    request_path_.assign(path.substr(0, max_logged_path));
     if (beast::websocket::is_upgrade(req)) return upgrade(req, path);
     const bool keep = req.keep_alive();
     if (path.starts_with("/api/")) return api(req, target, path, keep);
@@ -275,7 +279,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   }
 
   void api_answer(ApiResponse res, bool keep) {
+    std::string rid;
+    if (res.status >= 400) {
+      rid = res.rid.empty() ? log_error(res.status, protocol::http_error_code(res.body)) : res.rid;
+      res.body = protocol::with_request_id(std::move(res.body), rid);
+    }
     auto out = make_json(static_cast<http::status>(res.status), std::move(res.body), keep);
+    if (!rid.empty()) out->set("X-Request-Id", rid);
     if (res.status == 204) {
       out->erase(http::field::content_type);
       out->body().clear();
@@ -320,8 +330,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
         return send_error(http::status::service_unavailable, "draining", "the server is shutting down; reconnect",
                           false);
       case Refusal::bad_version: {
-        auto res = make_json(http::status::upgrade_required,
-                             protocol::http_error_body("bad_version", "WebSocket version 13 is required"), false);
+        auto res = make_error(http::status::upgrade_required, "bad_version", "WebSocket version 13 is required", false);
         res->set(http::field::sec_websocket_version, "13");
         return write(res, false);
       }
@@ -335,17 +344,14 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
     switch (options_.admission->admit(ticket_)) {
       case Admission::Verdict::ok: break;
       case Admission::Verdict::address_limit: {
-        auto res = make_json(http::status::too_many_requests,
-                             protocol::http_error_body("too_many_connections",
-                                                       "too many connections from your address; try again later"),
-                             false);
+        auto res = make_error(http::status::too_many_requests, "too_many_connections",
+                              "too many connections from your address; try again later", false);
         res->set(http::field::retry_after, "1");
         return write(res, false);
       }
       case Admission::Verdict::shedding: {
-        auto res =
-            make_json(http::status::service_unavailable,
-                      protocol::http_error_body("overloaded", "the server is overloaded; try again later"), false);
+        auto res = make_error(http::status::service_unavailable, "overloaded",
+                              "the server is overloaded; try again later", false);
         res->set(http::field::retry_after, "1");
         return write(res, false);
       }
@@ -412,7 +418,28 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   }
 
   void send_error(http::status status, std::string_view code, std::string_view message, bool keep) {
-    write(make_json(status, protocol::http_error_body(code, message), keep), keep);
+    write(make_error(status, code, message, keep), keep);
+  }
+
+  // An error answer: its body and X-Request-Id carry a new request id, which its log line has.
+  std::shared_ptr<http::response<http::string_body>> make_error(http::status status, std::string_view code,
+                                                                std::string_view message, bool keep) {
+    const std::string rid = log_error(static_cast<unsigned>(status), code);
+    auto res = make_json(status, protocol::with_request_id(protocol::http_error_body(code, message), rid), keep);
+    res->set("X-Request-Id", rid);
+    return res;
+  }
+
+  // An error answer's request id, new, and its log line (net/log.hpp). Level: the server's
+  // failure (5xx) warn; a client's mistake at /api/ info; a budget's refusal (429) and any other
+  // path's 4xx (a scanner's 404s) debug.
+  std::string log_error(unsigned status, std::string_view code) {
+    std::string rid = log::new_request_id();
+    const auto level = status >= 500                                         ? spdlog::level::warn
+                       : status != 429 && request_path_.starts_with("/api/") ? spdlog::level::info
+                                                                             : spdlog::level::debug;
+    log::write(level, "http error", {{"code", code}, {"rid", rid}, {"status", status}, {"path", request_path_}});
+    return rid;
   }
 
   void send_text(http::status status, std::string body, std::string_view type, bool keep) {
@@ -477,6 +504,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   std::optional<Clock::time_point> first_deadline_;
   Admission::Ticket ticket_;  // the socket's place in the node's budget, handed to the WsSession
   std::size_t lingered_ = 0;  // bytes dropped after the last answer
+  std::string request_path_;  // the path of the request being answered (its error's log line)
 };
 
 }  // namespace

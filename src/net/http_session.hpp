@@ -58,6 +58,10 @@ struct ApiResponse {
   unsigned status = 200;
   std::string body;                                          // JSON; empty with 204
   std::vector<std::pair<std::string, std::string>> headers;  // Set-Cookie, Retry-After, ...
+  // An error's request id when the layer above has logged it already (an owner's error event);
+  // empty: the session mints one and logs the error. Either way an error's body and its
+  // X-Request-Id header carry it.
+  std::string rid = {};
 };
 
 // What /api/ asks of the layer above (the node's accounts). Called on the connection's loop

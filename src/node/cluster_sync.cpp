@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "node/delivery.hpp"
+#include "node/errors.hpp"
 #include "node/presence_sync.hpp"
 #include "protocol/events.hpp"
 
@@ -19,7 +20,8 @@ using protocol::errc;
 void ClusterSync::send(Shard& owner, OwnedRoom& r, core::Message m, SessionRef who, std::string ref) {
   if (auto hit = r.log.find_cid(m)) {
     if (hit->text_hash != core::RoomLog::text_hash(m.text))
-      return delivery_.reply_now(who, protocol::error_event(errc::cid_conflict, {}, ref));
+      return delivery_.reply_now(
+          who, error_reply(errc::cid_conflict, {}, ref, ErrorContext{.room = m.room, .conn = who.id}));
     // A retry of a message this node has applied: applied means published, not committed (its
     // sender's node may have died before the commit), so the original is stored (again: a store
     // takes the same row twice as success) and acked after that commit.
@@ -32,12 +34,16 @@ void ClusterSync::send(Shard& owner, OwnedRoom& r, core::Message m, SessionRef w
     }
     return owner.queue_append(PendingAppend{std::move(m), who, std::move(ref)});
   }
-  if (!ctx_.store.has_capacity()) return delivery_.reply_now(who, protocol::error_event(errc::overloaded, {}, ref));
+  if (!ctx_.store.has_capacity())
+    return delivery_.reply_now(who,
+                               error_reply(errc::overloaded, {}, ref, ErrorContext{.room = m.room, .conn = who.id}));
   owner.metrics().messages_in.add();
   m.seq = r.log.last_committed();  // the floor: never a seq below what this node has seen
   ctx_.broker->publish(m, [this, &owner, m, who, ref](std::error_code ec, broker::Published p) mutable {
     owner.post([this, &owner, m = std::move(m), who, ref = std::move(ref), ec, p]() mutable {
-      if (ec) return delivery_.reply_now(who, protocol::error_event(errc::unavailable, {}, ref));
+      if (ec)
+        return delivery_.reply_now(
+            who, error_reply(errc::unavailable, {}, ref, ErrorContext{.room = m.room, .conn = who.id}));
       // A retry of a message published before (perhaps through another node, perhaps one that
       // crashed before its commit): the ack must mean "durable", so store the published message
       // (from the broker's log) again and ack after that commit; a store holding it already
@@ -55,14 +61,17 @@ void ClusterSync::store_duplicate(Shard& owner, core::Message m, broker::Publish
                      [this, &owner, m, p, who, ref](std::error_code ec, std::vector<core::Message> msgs) mutable {
                        owner.post([this, &owner, m = std::move(m), p, who, ref = std::move(ref), ec,
                                    msgs = std::move(msgs)]() mutable {
-                         if (ec) return delivery_.reply_now(who, protocol::error_event(errc::unavailable, {}, ref));
+                         if (ec)
+                           return delivery_.reply_now(who, error_reply(errc::unavailable, {}, ref,
+                                                                       ErrorContext{.room = m.room, .conn = who.id}));
                          if (msgs.empty() || msgs.front().seq != p.seq) {
                            // Trimmed from the broker's log (broker.log_capacity messages ago): committed long since.
                            return delivery_.reply_now(who, protocol::ack_event(m.room, m.cid, p.seq, p.ts, ref));
                          }
                          // The cid was published with another text: not a retry.
                          if (msgs.front().text != m.text)
-                           return delivery_.reply_now(who, protocol::error_event(errc::cid_conflict, {}, ref));
+                           return delivery_.reply_now(who, error_reply(errc::cid_conflict, {}, ref,
+                                                                       ErrorContext{.room = m.room, .conn = who.id}));
                          owner.queue_append(PendingAppend{std::move(msgs.front()), who, std::move(ref)});
                        });
                      });

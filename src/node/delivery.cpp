@@ -4,6 +4,7 @@
 #include <chrono>
 #include <utility>
 
+#include "node/errors.hpp"
 #include "node/requests.hpp"
 #include "protocol/events.hpp"
 
@@ -43,7 +44,7 @@ void Delivery::join_failed(SessionRef who, const std::string& room, protocol::er
   out.add(who.shard, ShardItem{ShardItem::Kind::join_failed,
                                room,
                                nullptr,
-                               protocol::error_event(code, message, ref, extra),
+                               error_reply(code, message, ref, extra, ErrorContext{.room = room, .conn = who.id}),
                                who.id,
                                {},
                                {},

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "node/delivery.hpp"
+#include "node/errors.hpp"
 #include "node/room_directory.hpp"
 #include "node/room_owner.hpp"
 #include "protocol/events.hpp"
@@ -23,7 +24,7 @@ void Moderation::answer(const Actor& a, std::string event) { delivery_.answer(a.
 void Moderation::refuse(const Actor& a, errc code, std::string_view message) {
   // On the room's owner shard (apply's callbacks), whose counters these are.
   if (code == errc::forbidden && a.owner) a.owner->metrics().access_denied.add();
-  delivery_.answer(a.who, protocol::error_event(code, message, a.ref));
+  delivery_.answer(a.who, error_reply(code, message, a.ref, ErrorContext{.user = a.user_id, .conn = a.who.id}));
 }
 
 void Moderation::apply(Shard& owner, const protocol::Request& req, Actor actor, std::string target_id,

@@ -11,7 +11,9 @@
 #include "core/message.hpp"
 #include "core/names.hpp"
 #include "core/validate.hpp"
+#include "net/log.hpp"
 #include "node/delivery.hpp"
+#include "node/errors.hpp"
 #include "node/moderation.hpp"
 #include "node/room_directory.hpp"
 #include "node/room_owner.hpp"
@@ -93,7 +95,7 @@ void Requests::tick(Shard& shard, std::int64_t now_ms) {
 void Requests::send_error(Client& s, errc code, std::string_view ref, std::string_view message,
                           std::string_view extra) {
   s.shard().metrics().errors_sent.add();
-  s.send(protocol::error_event(code, message, ref, extra));
+  s.send(error_reply(code, message, ref, extra, ErrorContext{.user = s.user_id, .conn = s.id()}));
 }
 
 void Requests::on_text(net::Connection& c, std::string_view frame) {
@@ -284,6 +286,7 @@ void Requests::welcome(Client& s, std::string name, const std::string& ref) {
                                        l.typing_interval_ms};
   char sid[24];
   std::snprintf(sid, sizeof sid, "s-%llx", static_cast<unsigned long long>(s.id()));
+  net::log::write(spdlog::level::debug, "welcome", {{"conn", s.id()}, {"uid", s.user_id}, {"user", s.user}});
   s.send(protocol::welcome_event(s.user, s.user_id, sid, ctx_.now_ms(), limits, ref));
 }
 
@@ -415,10 +418,11 @@ void Requests::do_create(Client& s, protocol::Request& req) {
   ctx_.accounts.hash_room_password(
       std::move(req.password), [this, create = std::move(create), spec = std::move(spec), who = ref_of(s),
                                 ref = req.ref](std::error_code ec, std::int64_t retry_ms, std::string hash) mutable {
-        if (ec == errc::bad_password) return delivery_.answer(who, protocol::error_event(errc::bad_request, hash, ref));
+        if (ec == errc::bad_password)
+          return delivery_.answer(who, error_reply(errc::bad_request, hash, ref, ErrorContext{.conn = who.id}));
         if (ec)
-          return delivery_.answer(who, protocol::error_event(errc::overloaded, "the server is busy; try again", ref,
-                                                             retry_after(retry_ms)));
+          return delivery_.answer(who, error_reply(errc::overloaded, "the server is busy; try again", ref,
+                                                   retry_after(retry_ms), ErrorContext{.conn = who.id}));
         spec.password_hash = std::move(hash);
         create(std::move(spec));
       });
@@ -457,10 +461,15 @@ void Requests::do_dm(Client& s, protocol::Request& req) {
   ctx_.store.find_user_by_name_key(
       core::name_skeleton(*name), [this, me = s.user_id, my_name = s.user, who = ref_of(s), ref = req.ref](
                                       std::error_code ec, const std::optional<store::StoredUser>& them) {
-        if (ec) return delivery_.answer(who, protocol::error_event(errc::store_failed, {}, ref));
+        if (ec)
+          return delivery_.answer(who,
+                                  error_reply(errc::store_failed, {}, ref, ErrorContext{.user = me, .conn = who.id}));
         if (!them)
-          return delivery_.answer(who, protocol::error_event(errc::no_such_user, "no account of that name", ref));
-        if (them->id == me) return delivery_.answer(who, protocol::error_event(errc::bad_request, "that is you", ref));
+          return delivery_.answer(who, error_reply(errc::no_such_user, "no account of that name", ref,
+                                                   ErrorContext{.user = me, .conn = who.id}));
+        if (them->id == me)
+          return delivery_.answer(
+              who, error_reply(errc::bad_request, "that is you", ref, ErrorContext{.user = me, .conn = who.id}));
         store::StoredRoom spec{.id = auth::direct_room_id(me, them->id), .created_by = my_name};
         spec.kind = core::RoomKind::direct;
         spec.peers = me + '\t' + my_name + '\n' + them->id + '\t' + them->name;
@@ -485,10 +494,12 @@ void Requests::do_moderate(Client& s, protocol::Request& req) {
   ctx_.store.find_user_by_name_key(
       core::name_skeleton(*name), [this, req = std::move(req), actor = std::move(actor)](
                                       std::error_code ec, const std::optional<store::StoredUser>& user) mutable {
-        if (ec) return delivery_.answer(actor.who, protocol::error_event(errc::store_failed, {}, actor.ref));
+        if (ec)
+          return delivery_.answer(actor.who, error_reply(errc::store_failed, {}, actor.ref,
+                                                         ErrorContext{.user = actor.user_id, .conn = actor.who.id}));
         if (!user)
-          return delivery_.answer(actor.who,
-                                  protocol::error_event(errc::no_such_user, "no account of that name", actor.ref));
+          return delivery_.answer(actor.who, error_reply(errc::no_such_user, "no account of that name", actor.ref,
+                                                         ErrorContext{.user = actor.user_id, .conn = actor.who.id}));
         Shard& owner = ctx_.owner_of(req.room);
         owner.post([this, &owner, req = std::move(req), actor = std::move(actor), id = user->id,
                     name = user->name]() mutable { moderation_.apply(owner, req, std::move(actor), id, name); });

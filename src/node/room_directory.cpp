@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "node/delivery.hpp"
+#include "node/errors.hpp"
 #include "protocol/events.hpp"
 
 namespace parley::node {
@@ -110,11 +111,14 @@ void RoomDirectory::open_direct(Shard& owner, store::StoredRoom spec, SessionRef
   // Made before (here, or on another node: then its access is read on first use, as any room's).
   const std::string requester = spec.members.empty() ? std::string() : spec.members.front().user_id;
   with_room(owner, spec.id, [this, who, ref, requester, answer = std::move(answer)](OwnedRoom* r, errc missing) {
-    if (!r) return delivery_.answer(who, protocol::error_event(missing, {}, ref));
+    if (!r)
+      return delivery_.answer(who, error_reply(missing, {}, ref, ErrorContext{.user = requester, .conn = who.id}));
     if (r->state != OwnedRoom::State::ready)
-      return delivery_.answer(who, protocol::error_event(errc::store_failed, {}, ref));
+      return delivery_.answer(
+          who, error_reply(errc::store_failed, {}, ref, ErrorContext{.user = requester, .conn = who.id}));
     if (!r->access.is_direct() || !r->access.may(requester, core::RoomAction::join))
-      return delivery_.answer(who, protocol::error_event(errc::forbidden, "not a member of this conversation", ref));
+      return delivery_.answer(who, error_reply(errc::forbidden, "not a member of this conversation", ref,
+                                               ErrorContext{.user = requester, .conn = who.id}));
     delivery_.answer(who, answer);
   });
 }
@@ -123,12 +127,14 @@ void RoomDirectory::create(Shard& owner, store::StoredRoom spec, SessionRef who,
                            const std::string& answer) {
   const std::string room = spec.id;
   const std::string user = spec.created_by;
-  if (owner.find_owned(room)) return delivery_.answer(who, protocol::error_event(errc::room_exists, {}, ref));
+  if (owner.find_owned(room))
+    return delivery_.answer(who, error_reply(errc::room_exists, {}, ref, ErrorContext{.room = room, .conn = who.id}));
   // Rooms in all (limits.max_rooms): counted over the shards' gauges, so a turn's creations on
   // several shards may overshoot by a few.
   std::size_t rooms = 0;
   for (const auto& sh : ctx_.shards) rooms += sh->metrics().rooms_owned.get();
-  if (rooms >= ctx_.limits().max_rooms) return delivery_.answer(who, protocol::error_event(errc::room_limit, {}, ref));
+  if (rooms >= ctx_.limits().max_rooms)
+    return delivery_.answer(who, error_reply(errc::room_limit, {}, ref, ErrorContext{.room = room, .conn = who.id}));
   auto r = std::make_unique<OwnedRoom>(room, ctx_.options.rooms, ctx_.shard_count(), OwnedRoom::State::creating);
   spec.created_at = ctx_.now_ms();
   store::StoredRoom rows = spec;
@@ -140,7 +146,9 @@ void RoomDirectory::create(Shard& owner, store::StoredRoom spec, SessionRef who,
   ctx_.store.create_room(std::move(spec), [this, &owner, room, user, who, ref, answer](std::error_code ec) {
     owner.post([this, &owner, room, user, who, ref, answer, ec] {
       OwnedRoom* r = owner.find_owned(room);
-      if (!r) return delivery_.answer(who, protocol::error_event(errc::store_failed, {}, ref));
+      if (!r)
+        return delivery_.answer(who,
+                                error_reply(errc::store_failed, {}, ref, ErrorContext{.room = room, .conn = who.id}));
       // The store has the room already: another node's creation (in a cluster; its announcement
       // is on its way, or Redis lost its record). One node on its own knows every stored room.
       if (ec == errc::room_exists) return create_lost(owner, room, who, ref, answer);
@@ -149,7 +157,8 @@ void RoomDirectory::create(Shard& owner, store::StoredRoom spec, SessionRef who,
         owner.owned().erase(room);
         owner.metrics().rooms_owned.sub();
         for (auto& f : waiting) f(nullptr);
-        return delivery_.answer(who, protocol::error_event(errc::store_failed, {}, ref));
+        return delivery_.answer(who,
+                                error_reply(errc::store_failed, {}, ref, ErrorContext{.room = room, .conn = who.id}));
       }
       if (!ctx_.broker) return created(owner, room, user, who, ref, answer);
       // Cluster: `created` once the broker's room index has the room, so that a join anywhere
@@ -168,7 +177,8 @@ void RoomDirectory::create(Shard& owner, store::StoredRoom spec, SessionRef who,
 void RoomDirectory::created(Shard& owner, const std::string& room, const std::string& user, SessionRef who,
                             const std::string& ref, const std::string& answer) {
   OwnedRoom* r = owner.find_owned(room);
-  if (!r) return delivery_.answer(who, protocol::error_event(errc::store_failed, {}, ref));
+  if (!r)
+    return delivery_.answer(who, error_reply(errc::store_failed, {}, ref, ErrorContext{.room = room, .conn = who.id}));
   r->log.restore(0, {});
   r->state = OwnedRoom::State::ready;
   r->last_used_ms = ctx_.now_ms();
@@ -192,7 +202,7 @@ void RoomDirectory::create_lost(Shard& owner, const std::string& room, SessionRe
   // create, or when it comes (never, if Redis lost it: the room is still listed and joinable).
   OwnedRoom* r = owner.find_owned(room);
   // A direct conversation made first elsewhere is the same conversation: its answer stands.
-  const std::string lost = answer.empty() ? protocol::error_event(errc::room_exists, {}, ref) : answer;
+  const std::string lost = answer.empty() ? error_reply(errc::room_exists, {}, ref) : answer;
   if (!r) return delivery_.answer(who, lost);
   r->state = OwnedRoom::State::unloaded;
   // Its access is the other creation's, not the one this node set up: read it (load() does).

@@ -11,6 +11,7 @@
 #include "core/names.hpp"
 #include "node/cluster_sync.hpp"
 #include "node/delivery.hpp"
+#include "node/errors.hpp"
 #include "node/presence_sync.hpp"
 #include "node/room_directory.hpp"
 #include "protocol/events.hpp"
@@ -233,14 +234,17 @@ void RoomOwner::send(Shard& owner, core::Message m, SessionRef who, std::string 
   const std::string room = m.room;
   rooms_.with_room(
       owner, room, [this, &owner, m = std::move(m), who, ref = std::move(ref)](OwnedRoom* r, errc missing) mutable {
-        if (!r) return delivery_.reply_now(who, protocol::error_event(missing, {}, ref));
+        if (!r)
+          return delivery_.reply_now(who, error_reply(missing, {}, ref, ErrorContext{.room = m.room, .conn = who.id}));
         if (r->state != OwnedRoom::State::ready)
-          return delivery_.reply_now(who, protocol::error_event(errc::store_failed, message_not_stored, ref));
+          return delivery_.reply_now(who, error_reply(errc::store_failed, message_not_stored, ref,
+                                                      ErrorContext{.room = m.room, .conn = who.id}));
         // The room's access decides here too: a send from a session whose user was
         // removed a moment ago (its shard has not taken it out yet) is not stored.
         if (!r->access.may(m.from_id, core::RoomAction::join)) {
           owner.metrics().access_denied.add();
-          return delivery_.reply_now(who, protocol::error_event(errc::forbidden, "not a member of this room", ref));
+          return delivery_.reply_now(who, error_reply(errc::forbidden, "not a member of this room", ref,
+                                                      ErrorContext{.room = m.room, .conn = who.id}));
         }
         if (ctx_.broker) return cluster_.send(owner, *r, std::move(m), who, std::move(ref));
         if (auto hit = r->log.find_cid(m)) {
@@ -248,14 +252,16 @@ void RoomOwner::send(Shard& owner, core::Message m, SessionRef who, std::string 
           // believe the new text stored. A retry gets the original ack, nothing stored
           // twice.
           if (hit->text_hash != core::RoomLog::text_hash(m.text))
-            return delivery_.reply_now(who, protocol::error_event(errc::cid_conflict, {}, ref));
+            return delivery_.reply_now(
+                who, error_reply(errc::cid_conflict, {}, ref, ErrorContext{.room = m.room, .conn = who.id}));
           if (hit->seq <= r->log.last_committed())
             return delivery_.reply_now(who, protocol::ack_event(r->id, m.cid, hit->seq, hit->ts, ref));
           r->dup_acks.push_back(OwnedRoom::DupAck{hit->seq, hit->ts, who, m.cid, ref});
           return;
         }
         if (!ctx_.store.has_capacity())
-          return delivery_.reply_now(who, protocol::error_event(errc::overloaded, {}, ref));
+          return delivery_.reply_now(
+              who, error_reply(errc::overloaded, {}, ref, ErrorContext{.room = m.room, .conn = who.id}));
         r->log.assign(m);
         owner.metrics().messages_in.add();
         owner.queue_append(PendingAppend{std::move(m), who, std::move(ref)});
@@ -276,7 +282,9 @@ void RoomOwner::on_committed(Shard& owner, std::vector<PendingAppend> batch, std
   Outbox out(ctx_.shard_count());
   if (ec) {
     // Only at shutdown: never acked, never delivered; the client retries with the same cid.
-    for (auto& p : batch) out.reply(p.who, protocol::error_event(errc::store_failed, message_not_stored, p.ref));
+    for (auto& p : batch)
+      out.reply(p.who, error_reply(errc::store_failed, message_not_stored, p.ref,
+                                   ErrorContext{.room = p.message.room, .conn = p.who.id}));
     return delivery_.dispatch(out);
   }
   const std::int64_t now = ctx_.clock().steady_ns();
@@ -327,14 +335,16 @@ void RoomOwner::history(Shard& owner, const std::string& room, std::uint64_t bef
       owner, room,
       [this, &owner, room, before, limit, who, ref = std::move(ref), user_id = std::move(user_id)](
           OwnedRoom* r, errc missing) mutable {
-        if (!r) return delivery_.answer(who, protocol::error_event(missing, {}, ref));
+        if (!r) return delivery_.answer(who, error_reply(missing, {}, ref, ErrorContext{.room = room, .conn = who.id}));
         if (r->state != OwnedRoom::State::ready)
-          return delivery_.answer(who, protocol::error_event(errc::store_failed, {}, ref));
+          return delivery_.answer(who,
+                                  error_reply(errc::store_failed, {}, ref, ErrorContext{.room = room, .conn = who.id}));
         // Checked here, where access changes, and not only by the session's membership: a request
         // sent the moment its user was removed reads nothing.
         if (!r->access.may(user_id, core::RoomAction::join)) {
           owner.metrics().access_denied.add();
-          return delivery_.answer(who, protocol::error_event(errc::forbidden, "not a member of this room", ref));
+          return delivery_.answer(who, error_reply(errc::forbidden, "not a member of this room", ref,
+                                                   ErrorContext{.room = room, .conn = who.id}));
         }
         auto respond = [this, who, room, ref](const std::vector<const core::Message*>& msgs) {
           std::vector<protocol::MessageFields> list;
@@ -347,9 +357,11 @@ void RoomOwner::history(Shard& owner, const std::string& room, std::uint64_t bef
             before == 0 || before > r->log.last_committed() ? r->log.last_committed() + 1 : before;
         if (auto hit = r->log.newest_before(upper, limit)) return respond(*hit);
         ctx_.store.read(room, 0, upper, limit,
-                        [&owner, respond, who, ref, this](std::error_code ec, std::vector<core::Message> msgs) {
-                          owner.post([respond, ec, msgs = std::move(msgs), who, ref, this] {
-                            if (ec) return delivery_.answer(who, protocol::error_event(errc::store_failed, {}, ref));
+                        [&owner, respond, room, who, ref, this](std::error_code ec, std::vector<core::Message> msgs) {
+                          owner.post([respond, ec, msgs = std::move(msgs), room, who, ref, this] {
+                            if (ec)
+                              return delivery_.answer(who, error_reply(errc::store_failed, {}, ref,
+                                                                       ErrorContext{.room = room, .conn = who.id}));
                             std::vector<const core::Message*> ptrs;
                             for (const auto& m : msgs) ptrs.push_back(&m);
                             respond(ptrs);
@@ -362,10 +374,11 @@ void RoomOwner::roster(Shard& owner, const std::string& room, const std::string&
                        SessionRef who, const std::string& ref, const std::string& user_id) {
   OwnedRoom* r = owner.find_owned(room);
   if (!r || r->state != OwnedRoom::State::ready)
-    return delivery_.answer(who, protocol::error_event(errc::no_such_room, {}, ref));
+    return delivery_.answer(who, error_reply(errc::no_such_room, {}, ref, ErrorContext{.room = room, .conn = who.id}));
   if (!r->access.may(user_id, core::RoomAction::join)) {
     owner.metrics().access_denied.add();
-    return delivery_.answer(who, protocol::error_event(errc::forbidden, "not a member of this room", ref));
+    return delivery_.answer(who, error_reply(errc::forbidden, "not a member of this room", ref,
+                                             ErrorContext{.room = room, .conn = who.id}));
   }
   ctx_.store.load_roster(
       room, ctx_.limits().max_room_members,
@@ -374,11 +387,15 @@ void RoomOwner::roster(Shard& owner, const std::string& room, const std::string&
         owner.post([this, &owner, room, after, limit, who, ref, user_id, ec, rows = std::move(rows)] {
           OwnedRoom* r = owner.find_owned(room);
           if (!r || r->state != OwnedRoom::State::ready)
-            return delivery_.answer(who, protocol::error_event(errc::no_such_room, {}, ref));
-          if (ec) return delivery_.answer(who, protocol::error_event(errc::store_failed, {}, ref));
+            return delivery_.answer(
+                who, error_reply(errc::no_such_room, {}, ref, ErrorContext{.room = room, .conn = who.id}));
+          if (ec)
+            return delivery_.answer(
+                who, error_reply(errc::store_failed, {}, ref, ErrorContext{.room = room, .conn = who.id}));
           // Removed while the store answered: the access here decides, as for every request.
           if (!r->access.may(user_id, core::RoomAction::join))
-            return delivery_.answer(who, protocol::error_event(errc::forbidden, "not a member of this room", ref));
+            return delivery_.answer(who, error_reply(errc::forbidden, "not a member of this room", ref,
+                                                     ErrorContext{.room = room, .conn = who.id}));
           // Roles by name, as the room's access has them now (a row the store still had for a
           // user removed a moment ago is no member).
           std::unordered_map<std::string_view, core::Role> roles;
@@ -423,10 +440,11 @@ void RoomOwner::members(Shard& owner, const std::string& room, const std::string
                         SessionRef who, const std::string& ref, const std::string& user_id) {
   OwnedRoom* r = owner.find_owned(room);
   if (!r || r->state != OwnedRoom::State::ready)
-    return delivery_.answer(who, protocol::error_event(errc::no_such_room, {}, ref));
+    return delivery_.answer(who, error_reply(errc::no_such_room, {}, ref, ErrorContext{.room = room, .conn = who.id}));
   if (!r->access.may(user_id, core::RoomAction::join)) {
     owner.metrics().access_denied.add();
-    return delivery_.answer(who, protocol::error_event(errc::forbidden, "not a member of this room", ref));
+    return delivery_.answer(who, error_reply(errc::forbidden, "not a member of this room", ref,
+                                             ErrorContext{.room = room, .conn = who.id}));
   }
   std::vector<std::string_view> page;
   bool more = false;

@@ -74,6 +74,8 @@ ApiResponse from_event(const std::string& event, const std::function<ApiResponse
     const std::string_view c = code && code->is_string() ? std::string_view(code->as_string()) : "internal";
     const std::string_view m = message && message->is_string() ? std::string_view(message->as_string()) : "";
     auto r = error(status_of(c), c, m);
+    // The owner logged the error with this id (node/errors.hpp): the answer carries the same.
+    if (const auto* rid = o.if_contains("rid"); rid && rid->is_string()) r.rid = std::string(rid->as_string());
     if (r.status == 503) r.headers.emplace_back("Retry-After", "1");
     if (const auto* retry = o.if_contains("retry_after_ms"); retry && retry->is_int64() && r.status == 429)
       r.headers.emplace_back("Retry-After",

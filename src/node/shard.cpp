@@ -1,5 +1,6 @@
 #include "node/shard.hpp"
 
+#include "node/errors.hpp"
 #include "protocol/events.hpp"
 
 namespace parley::node {
@@ -51,7 +52,7 @@ void Shard::on_tick(std::int64_t now_ms) {
   for (const auto& [id, w] : waiters_)
     if (w.deadline_ms <= now_ms) late.push_back(id);
   for (const std::uint64_t id : late)
-    answer_waiter(id, protocol::error_event(protocol::errc::unavailable, "no answer in time; try again", {}));
+    answer_waiter(id, error_reply(protocol::errc::unavailable, "no answer in time; try again", {}));
   work_.on_tick(*this, now_ms);
 }
 

@@ -251,10 +251,12 @@ std::string history_event(std::string_view room, std::span<const MessageFields> 
   return std::move(w).done();
 }
 
-std::string error_event(errc code, std::string_view message, std::string_view ref, std::string_view extra) {
+std::string error_event(errc code, std::string_view message, std::string_view ref, std::string_view extra,
+                        std::string_view rid) {
   JsonWriter w("error");
   w.str("code", code_name(code)).str("message", message.empty() ? default_message(code) : message);
   with_ref(w, ref);
+  if (!rid.empty()) w.str("rid", rid);
   std::string out = std::move(w).done();
   if (!extra.empty()) {
     out.pop_back();
@@ -269,6 +271,25 @@ std::string http_error_body(std::string_view code, std::string_view message) {
   JsonWriter w;
   w.str("code", code).str("message", message);
   return std::move(w).done();
+}
+
+std::string_view http_error_code(std::string_view body) {
+  constexpr std::string_view head = R"({"code":")";
+  if (!body.starts_with(head)) return {};
+  body.remove_prefix(head.size());
+  const auto end = body.find_first_of("\"\\");
+  if (end == std::string_view::npos || body[end] != '"') return {};
+  return body.substr(0, end);
+}
+
+std::string with_request_id(std::string body, std::string_view rid) {
+  if (body.size() < 2 || body.front() != '{' || body.back() != '}') return body;
+  body.pop_back();
+  if (body.size() > 1) body.push_back(',');
+  body += R"("rid":)";
+  append_json_string(body, rid);
+  body.push_back('}');
+  return body;
 }
 
 }  // namespace parley::protocol

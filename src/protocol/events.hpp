@@ -111,13 +111,18 @@ std::string presence_event(std::string_view room, std::string_view user, bool jo
 std::string typing_event(std::string_view room, std::string_view user);
 std::string history_event(std::string_view room, std::span<const MessageFields> messages, bool has_more,
                           std::string_view ref);
-// {"type":"error","code":…,"message":…,"ref":…,…extra members}. An empty message is the code's
-// default_message(); `extra_json_members` is JSON text of members without braces
-// (`"retry_after_ms":500`).
+// {"type":"error","code":…,"message":…,"ref":…,"rid":…,…extra members}. An empty message is the
+// code's default_message(); `extra_json_members` is JSON text of members without braces
+// (`"retry_after_ms":500`); `rid` is the request id the node logged the error with (node/errors.hpp),
+// absent when empty.
 std::string error_event(errc code, std::string_view message, std::string_view ref,
-                        std::string_view extra_json_members = {});
+                        std::string_view extra_json_members = {}, std::string_view rid = {});
 
 // The JSON body of an HTTP error answer: {"code":…,"message":…}.
 std::string http_error_body(std::string_view code, std::string_view message);
+// The `code` of an http_error_body() (its first member), or "" for a body of another shape.
+std::string_view http_error_code(std::string_view body);
+// `body` (a JSON object) with "rid":`rid` as its last member; a body that is not an object, unchanged.
+std::string with_request_id(std::string body, std::string_view rid);
 
 }  // namespace parley::protocol

@@ -9,6 +9,12 @@ namespace parley::protocol {
 
 // Appends `s` as a JSON string literal (quotes included). `s` must be valid UTF-8.
 void append_json_string(std::string& out, std::string_view s);
+// The same for bytes that may not be UTF-8 (a log line quoting what a client sent): each byte
+// that does not start a valid sequence becomes U+FFFD, so that the output is always one valid
+// JSON string, whatever the input.
+void append_json_string_lossy(std::string& out, std::string_view s);
+// `s` with each byte that does not start a valid UTF-8 sequence replaced by U+FFFD.
+std::string valid_utf8(std::string_view s);
 
 class JsonWriter {
  public:

@@ -457,6 +457,8 @@ test('errors: a permanent send error rejects that send only; the connection stay
     assert.equal(ada.state, State.CONNECTED);
     await assert.rejects(ada.request({ type: 'history', room: 'nope' }), (err) => typeof err.code === 'string');
     await assert.rejects(ada.create('bad room!'), { code: 'bad_room' });
+    // The server's request id of the error (its log line has it), for the UI to show.
+    await assert.rejects(ada.request({ type: 'history', room: 'nope' }), (err) => typeof err.rid === 'string' && err.rid.length > 0);
     const ok = await ada.send('general', 'still here').promise;
     assert.equal(ok.seq, 1);
   });

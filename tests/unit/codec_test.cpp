@@ -385,6 +385,26 @@ TEST(Codec, ErrorEventDefaultsTheMessageAndOmitsAnEmptyRef) {
   EXPECT_EQ(o.size(), 3u);
 }
 
+TEST(Codec, ErrorEventCarriesItsRequestIdBeforeTheExtraMembers) {
+  const std::string out = parley::protocol::error_event(errc::rate_limited, "", "7", R"("retry_after_ms":5)", "ab-1");
+  EXPECT_NE(out.find(R"("ref":7,"rid":"ab-1","retry_after_ms":5})"), std::string::npos) << out;
+  EXPECT_EQ(json::parse(out).at("rid"), "ab-1");
+}
+
+TEST(Codec, HttpErrorBodyCodeAndRequestId) {
+  const std::string body = parley::protocol::http_error_body("not_found", "no \"such\" thing");
+  EXPECT_EQ(parley::protocol::http_error_code(body), "not_found");
+  EXPECT_EQ(parley::protocol::http_error_code(R"({"ready":false})"), "");
+  EXPECT_EQ(parley::protocol::http_error_code(R"({"code":"unterminated)"), "");
+  const std::string with = parley::protocol::with_request_id(body, "ab-2");
+  const json::value v = json::parse(with);
+  EXPECT_EQ(v.at("code"), "not_found");
+  EXPECT_EQ(v.at("message"), "no \"such\" thing");
+  EXPECT_EQ(v.at("rid"), "ab-2");
+  EXPECT_EQ(parley::protocol::with_request_id("{}", "x"), R"({"rid":"x"})");
+  EXPECT_EQ(parley::protocol::with_request_id("", "x"), "");  // not an object: unchanged
+}
+
 TEST(Codec, ErrorEventWithIntegerRef) {
   const json::value v = json::parse(parley::protocol::error_event(errc::not_joined, "x", "42"));
   EXPECT_EQ(v.at("ref").to_number<int>(), 42);

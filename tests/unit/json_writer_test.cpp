@@ -7,6 +7,9 @@
 #include <limits>
 #include <string>
 #include <utility>
+#include <vector>
+
+#include "protocol/utf8.hpp"
 
 namespace {
 
@@ -25,6 +28,51 @@ std::string json_quoted(std::string_view s) {
   std::string out;
   append_json_string(out, s);
   return out;
+}
+
+std::string lossy_quoted(std::string_view s) {
+  std::string out;
+  parley::protocol::append_json_string_lossy(out, s);
+  return out;
+}
+
+TEST(JsonStringLossy, ValidUtf8IsAsTheStrictOne) {
+  for (std::string_view s : {"", "hello", "a\"b\\c\n\x01", "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"})
+    EXPECT_EQ(lossy_quoted(s), json_quoted(s));
+}
+
+TEST(JsonStringLossy, EachBadByteIsOneReplacementCharacter) {
+  const std::string fffd = "\xef\xbf\xbd";
+  EXPECT_EQ(lossy_quoted("\xff"), "\"" + fffd + "\"");
+  EXPECT_EQ(lossy_quoted("a\xc3"), "\"a" + fffd + "\"");                                 // truncated at the end
+  EXPECT_EQ(lossy_quoted("\xe2\x82x"), "\"" + fffd + fffd + "x\"");                      // truncated in the middle
+  EXPECT_EQ(lossy_quoted("\xc0\xaf"), "\"" + fffd + fffd + "\"");                        // overlong '/'
+  EXPECT_EQ(lossy_quoted("\xed\xa0\x80"), "\"" + fffd + fffd + fffd + "\"");             // a surrogate
+  EXPECT_EQ(lossy_quoted("\xf4\x90\x80\x80"), "\"" + fffd + fffd + fffd + fffd + "\"");  // past U+10FFFF
+  EXPECT_EQ(lossy_quoted("\x80\"\n"), "\"" + fffd + "\\\"\\n\"");
+}
+
+TEST(JsonStringLossy, EveryShortByteStringParsesBack) {
+  // Every string of one and two bytes, and three-byte strings around the UTF-8 boundaries.
+  std::vector<std::string> inputs;
+  for (int a = 0; a < 256; ++a) {
+    inputs.emplace_back(1, static_cast<char>(a));
+    for (int b = 0; b < 256; ++b) inputs.push_back({static_cast<char>(a), static_cast<char>(b)});
+  }
+  for (int a : {0xE0, 0xED, 0xEF, 0xF0, 0xF4, 0xF5})
+    for (int b = 0x70; b < 0xD0; ++b)
+      for (int c : {0x22, 0x5C, 0x7F, 0x80, 0xBF, 0xC0}) inputs.push_back({char(a), char(b), char(c)});
+  for (const auto& s : inputs) {
+    const std::string out = lossy_quoted(s);
+    boost::system::error_code ec;
+    const json::value v = json::parse(out, ec);
+    ASSERT_FALSE(ec) << "input of " << s.size() << " bytes: " << out;
+    ASSERT_TRUE(v.is_string());
+    ASSERT_EQ(out.find('\n'), std::string::npos);
+    if (parley::protocol::is_valid_utf8(s)) {
+      ASSERT_EQ(v.as_string(), s);
+    }
+  }
 }
 
 TEST(JsonString, PlainText) { EXPECT_EQ(json_quoted("hello"), "\"hello\""); }

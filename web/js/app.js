@@ -40,9 +40,12 @@ let directoryTimer = null;
 const announcer = $('#announcer');
 // A notice above the messages that goes away after a while (a room the operator deleted).
 let noticeTimer = null;
-function notice(text) {
+// `ref`: a server error's request id (protocol.md, Errors), shown small after the text, so that
+// a user's screenshot names the server's log line of that error.
+function notice(text, ref) {
   const el = $('#room-notice');
   el.textContent = text;
+  if (typeof ref === 'string' && ref) el.append(' ', h('small', { class: 'ref' }, `ref ${ref}`));
   el.hidden = false;
   clearTimeout(noticeTimer);
   noticeTimer = setTimeout(() => { el.hidden = true; }, 10000);
@@ -311,7 +314,7 @@ function onJoinFailed(name, err, { prompt = false } = {}) {
   if (name === DEFAULT_ROOM && ['forbidden', 'bad_password', 'no_such_room'].includes(err.code)) {
     const room = rooms.get(name);
     if (room) room.joined = false;
-    notice(joinErrorText(err, name));
+    notice(joinErrorText(err, name), err.rid);
     return renderMembers();
   }
   // A private room: asked for its password when it takes one and the user just opened it;
@@ -325,7 +328,7 @@ function onJoinFailed(name, err, { prompt = false } = {}) {
     if (prompt && opened && needsPassword(err)) {
       passwordPrompt.ask(name, (password) => joinWithPassword(name, password), { returnFocus: $('#composer-input') });
     } else {
-      notice(joinErrorText(err, name));
+      notice(joinErrorText(err, name), err.rid);
       announce(joinErrorText(err, name));
     }
     return;
@@ -337,7 +340,7 @@ function onJoinFailed(name, err, { prompt = false } = {}) {
     if (!signedIn) return leaveApp(`Your name cannot be used in #${name}: ${err.message}`);
     const room = rooms.get(name);
     if (room) room.joined = false;
-    notice(`You cannot be in #${name} now: ${err.message}`);
+    notice(`You cannot be in #${name} now: ${err.message}`, err.rid);
     announce(`Could not join #${name}: ${err.message}`);
     return renderMembers();
   }
@@ -423,7 +426,7 @@ async function leaveRoom(name) {
   // session of theirs out, and the `removed` event says "You left" and lets the room go.
   const info = client?.roomInfo(name);
   if (info?.private && info.role && info.role !== 'owner') {
-    try { await client.remove(name, me); } catch (err) { notice(actionErrorText(err)); }
+    try { await client.remove(name, me); } catch (err) { notice(actionErrorText(err), err.rid); }
     return;
   }
   try { await client?.leave(name); } catch { /* gone either way: the server forgets a closed session's rooms */ }

@@ -200,10 +200,10 @@ export function wire(c, app) {
 
   c.on('error', (e) => {
     if (['bad_name', 'unauthorized', 'name_taken'].includes(e.code)) app.helloRefused(e);
-    else if (e.room && e.code === 'no_such_room') app.onJoinFailed(e.room, { code: e.code, message: 'the room does not exist' });
-    else if (e.room && e.code === 'confusable_name') app.onJoinFailed(e.room, { code: e.code, message: e.message });
-    else if (e.room && ['forbidden', 'bad_password'].includes(e.code)) app.onJoinFailed(e.room, { code: e.code, message: e.message });
-    else console.warn('parley:', e.code, e.message);
+    else if (e.room && e.code === 'no_such_room') app.onJoinFailed(e.room, { code: e.code, message: 'the room does not exist', rid: e.rid });
+    else if (e.room && e.code === 'confusable_name') app.onJoinFailed(e.room, { code: e.code, message: e.message, rid: e.rid });
+    else if (e.room && ['forbidden', 'bad_password'].includes(e.code)) app.onJoinFailed(e.room, { code: e.code, message: e.message, rid: e.rid });
+    else console.warn('parley:', e.code, e.message, e.rid ? `ref ${e.rid}` : '');
   });
 }
 

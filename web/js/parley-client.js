@@ -99,6 +99,8 @@ export class ParleyError extends Error {
     this.name = 'ParleyError';
     this.code = evt.code;
     this.event = evt;
+    // The server's request id of this error (protocol.md, Errors): its log line has the same.
+    if (typeof evt.rid === 'string') this.rid = evt.rid;
     if (evt.retry_after_ms !== undefined) this.retryAfterMs = evt.retry_after_ms;
   }
 }
