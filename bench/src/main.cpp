@@ -1047,11 +1047,13 @@ class Run {
     for (std::size_t k = 0; k < o_.node_pids.size(); ++k) node[k].pids = {o_.node_pids[k]};
     auto node_rss = [&] {
       std::vector<double> v;
+      v.reserve(node.size());
       for (const auto& p : node) v.push_back(p.rss_kb());
       return v;
     };
     auto node_cpu = [&] {
       std::vector<double> v;
+      v.reserve(node.size());
       for (const auto& p : node) v.push_back(p.cpu_s());
       return v;
     };

@@ -27,7 +27,7 @@ std::uint64_t now_ns() noexcept {
 namespace {
 
 constexpr std::uint64_t kControlTag = ~0ull;
-constexpr std::size_t kReadBuffer = 512 * 1024;
+constexpr std::size_t kReadBuffer = std::size_t{512} * 1024;
 
 // Parses the unsigned decimal number right after `key` in [p, p+n); false if absent.
 bool find_number(const char* p, std::size_t n, std::string_view key, std::uint64_t& out) {
