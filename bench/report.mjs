@@ -669,7 +669,8 @@ if (nRuns("cluster") || nRuns("cluster-saturate")) {
         fmt(M("result.delivered_per_s")), fmt(M("delivery.lost")), fmt(M("result.room_cpu_pct"), 1)]]
     );
     const perDelivery = median(cs.map((r) => (r.nodes || []).map((n) => (n.room_cpu_pct / 100) / (n.connections * (r.params?.rate ?? 1)) * 1e6)).flat());
-    line("Idle, a node's CPU is mostly its pings: it pings each silent client every `limits.ping_interval_ms` (20 s), 875 pings/s for 17,500 clients. While sending, each node spends " +
+    line("Idle, a node's CPU is mostly its pings: it pings each silent client every `limits.ping_interval_ms` (20 s), " +
+      `${fmt(r0.params?.connections / r0.params?.nodes / 20)} pings/s for ${fmt(r0.params?.connections / r0.params?.nodes)} clients. While sending, each node spends ` +
       `~${fmt(perDelivery, 1)} µs of CPU per delivery (its CPU share over its members × the message rate; one write per member per message, ` +
       "the loopback receiver's TCP work included). The time to all is that sweep, " +
       "made longer by the machine: the four nodes sweep at the same time on 2 cores while the generator reads every delivery on the same cores, " +
