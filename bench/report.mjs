@@ -657,7 +657,7 @@ if (nRuns("cluster") || nRuns("cluster-saturate")) {
       `${r0.params?.concurrency} in flight per generator process), then one client sends ${r0.params?.rate} message${r0.params?.rate === 1 ? "" : "s"}/s ` +
       `of ${r0.params?.bytes} bytes for ${r0.params?.duration_s} s. ` +
       "Joins are not O(n²) here because the members share one user name (the sender has its own): presence is per user, so only the first " +
-      "session's join is a presence change (and the later ones cost the owner one hash lookup, `confusable_name`); with a name per client every " +
+      "session's join is a presence change (and a further session of a member skips even the look-alike name check, `confusable_name`); with a name per client every " +
       "join would be a presence line to every member — batched per `rooms.presence_batch_ms`, but still n² bytes over the ramp (the `storm-names` row shows that cost at 5,000). " +
       "*To all*: per message, the time from its send until the last of the members had it (the latest member's send → receive), over the messages; " +
       "*per delivery*: send → receive of every delivery.");
