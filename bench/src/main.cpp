@@ -39,6 +39,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -1091,6 +1092,12 @@ class Run {
     const std::uint64_t members = j.s.joined;
     fleet_.send_all("hreset");
     fleet_.send_all("sreset");
+    // Each node's own view of its sweeps (parley_delivery_seconds: from a message's arrival from
+    // Redis to the last of its writes handed to the kernel), apart from the generator's reading.
+    std::vector<bench::Target> node_target(nodes, target_);
+    for (std::size_t k = 0; k < nodes; ++k) node_target[k].addr = target_.spread[k];
+    std::vector<std::optional<bench::ServerLatency>> m0(nodes);
+    for (std::size_t k = 0; k < nodes; ++k) m0[k] = bench::scrape_latency(node_target[k]);
     const std::vector<double> cpu_c = node_cpu();
     const Snapshot c = snap();
     fleet_.send_all("rate " + std::to_string(o_.rate));  // one sender
@@ -1099,6 +1106,9 @@ class Run {
     const Snapshot d = snap();
     const std::vector<double> cpu_d = node_cpu();
     const std::vector<double> rss2 = node_rss();
+    std::vector<std::optional<bench::ServerLatency>> m1(nodes);
+    for (std::size_t k = 0; k < nodes; ++k)
+      if (m0[k]) m1[k] = bench::scrape_latency(node_target[k]);
     // Drain: every acked message to every member, or the timeout.
     Snapshot e = d;
     const auto want = [&](const Snapshot& s) { return (s.s.acked - c.s.acked) * members; };
@@ -1131,6 +1141,14 @@ class Run {
     for (std::size_t k = 0; k < nodes; ++k) {
       Json n;
       n.num("port", o_.ports[k]).num("connections", conns[k]);
+      if (m0[k] && m1[k]) {
+        const auto dh = m1[k]->delivery.since(m0[k]->delivery);
+        Json sd;
+        sd.num("count", static_cast<double>(dh.count()))
+            .num("p50", dh.quantile(0.5) * 1e6)
+            .num("p99", dh.quantile(0.99) * 1e6);
+        n.raw("server_delivery_us", sd.done());
+      }
       if (node[k].any()) {
         const double per_conn = conns[k] > 0 ? (rss1[k] - rss0[k]) * 1024.0 / conns[k] : 0;
         rss_sum += rss1[k] - rss0[k];
