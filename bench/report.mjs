@@ -649,10 +649,15 @@ if (nRuns("cluster") || nRuns("cluster-saturate")) {
     line(`Per node (run \`${r0.tag}\`):`);
     line();
     table(
-      ["node", "connections", "RSS before", "RSS idle", "RSS per connection", "idle CPU %", "RSS in the room", "CPU % while sending"],
+      ["node", "connections", "RSS before", "RSS idle", "RSS per connection", "idle CPU %", "RSS in the room", "CPU % while sending", "its sweep p50 / p99"],
       (r0.nodes || []).map((n, i) => [`node${i + 1}`, fmt(n.connections), kb(n.rss_before_kb), kb(n.rss_idle_kb), `${fmt(n.rss_per_conn_bytes)} B`,
-        fmt(n.idle_cpu_pct, 1), kb(n.rss_in_room_kb), fmt(n.room_cpu_pct, 1)])
+        fmt(n.idle_cpu_pct, 1), kb(n.rss_in_room_kb), fmt(n.room_cpu_pct, 1),
+        n.server_delivery_us ? `${ms(n.server_delivery_us.p50)} / ${ms(n.server_delivery_us.p99)}` : "–"])
     );
+    if ((r0.nodes || []).some((n) => n.server_delivery_us))
+      line("*Its sweep*: the node's own `parley_delivery_seconds` over the sending phase (from its `/metrics`): from a message's arrival from Redis " +
+        "to the last of its writes to its members handed to the kernel — the node's share of the time to all, without the generator's reading " +
+        "(Prometheus buckets, interpolated: indicative).\n");
     line("**Phase 2, one room of all of them**: every client joins `" + (r0.params?.room ?? "general") + "` (joins kept " +
       `${r0.params?.concurrency} in flight per generator process), then one client sends ${r0.params?.rate} message${r0.params?.rate === 1 ? "" : "s"}/s ` +
       `of ${r0.params?.bytes} bytes for ${r0.params?.duration_s} s. ` +
@@ -664,7 +669,7 @@ if (nRuns("cluster") || nRuns("cluster-saturate")) {
     line();
     table(
       ["members", "joins", "messages", "to all p50", "to all p99", "to all max", "per delivery p50", "per delivery p99", "deliveries/s", "lost", "cluster CPU % while sending"],
-      [[fmt(M("result.members")), `${fmt(M("result.join_seconds"), 1)} s (${fmt(M("result.joins_per_s"))}/s)`, fmt(M("result.messages_to_all")) + " of " + fmt(M("result.messages")),
+      [[fmt(M("result.members")), `${fmt(M("result.join_seconds"), 1)} s (${fmt(M("result.joins_per_s"))}/s)`, `${cs.reduce((a, r) => a + (r.result?.messages_to_all ?? 0), 0)} of ${cs.reduce((a, r) => a + (r.result?.messages_seen ?? 0), 0)}` + (cs.length > 1 ? ` (${cs.length} runs)` : ""),
         R("all_members_us.p50", ms), R("all_members_us.p99", ms), R("all_members_us.max", ms), R("latency_us.p50", ms), R("latency_us.p99", ms),
         fmt(M("result.delivered_per_s")), fmt(M("delivery.lost")), fmt(M("result.room_cpu_pct"), 1)]]
     );
@@ -672,10 +677,11 @@ if (nRuns("cluster") || nRuns("cluster-saturate")) {
     line("Idle, a node's CPU is mostly its pings: it pings each silent client every `limits.ping_interval_ms` (20 s), " +
       `${fmt(r0.params?.connections / r0.params?.nodes / 20)} pings/s for ${fmt(r0.params?.connections / r0.params?.nodes)} clients. While sending, each node spends ` +
       `~${fmt(perDelivery, 1)} µs of CPU per delivery (its CPU share over its members × the message rate; one write per member per message, ` +
-      "the loopback receiver's TCP work included). The time to all is that sweep, " +
-      "made longer by the machine: the four nodes sweep at the same time on 2 cores while the generator reads every delivery on the same cores, " +
-      "so a sweep can outlast the second between two messages and the next waits behind it (the p99). With a core per I/O thread a sweep is " +
-      "members on the node ÷ its I/O threads × that figure.");
+      "the loopback receiver's TCP work included): a sweep of a node's members is that many times ~" + fmt(perDelivery, 1) + " µs of CPU. " +
+      "Here it took longer: the four nodes swept at the same time on 2 cores, with the generator reading every delivery on the same cores " +
+      "and the machine's other work (see the load average), so each node's sweep (*its sweep* above) took several times its CPU. " +
+      "The time to all is that sweep plus the generator's reading, which is most of the p99; a sweep that outlasts the second " +
+      "between two messages also makes the next one wait. With a core per I/O thread a sweep is members on the node ÷ its I/O threads × that figure.");
     line();
     const l0 = cs.map((r) => r.loadavg_start), l1 = cs.map((r) => r.loadavg_end);
     line(`Load average (1 min) at the start of the run${cs.length > 1 ? "s" : ""}: ${l0.map((x) => x.toFixed(1)).join(", ")}; at the end: ${l1.map((x) => x.toFixed(1)).join(", ")} ` +
