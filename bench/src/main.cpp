@@ -1642,5 +1642,12 @@ int main(int argc, char** argv) {
     rl.rlim_cur = rl.rlim_max;
     setrlimit(RLIMIT_NOFILE, &rl);
   }
+  // Each worker process holds its share of the connections: past its descriptor limit the last
+  // connects would fail with EMFILE, which says nothing about the server.
+  const bool many = o.scenario == "idle" || o.scenario == "idle-scale" || o.scenario == "cluster-scale";
+  if (many && getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+      (o.connections + o.procs - 1) / o.procs + 64 > rl.rlim_cur)
+    usage("--procs " + std::to_string(o.procs) + ": " + std::to_string((o.connections + o.procs - 1) / o.procs) +
+          " connections a process, past its descriptor limit of " + std::to_string(rl.rlim_cur) + ": use more --procs");
   return Run(std::move(o)).main();
 }
