@@ -8,7 +8,9 @@
 // registers an account per connection over /api/register and says hello with its session token;
 // --guest runs the same scenario with guests, for the paired comparison), signin (concurrent
 // POST /api/login on a few accounts: logins/s and logins per server CPU-second) and fanout-signin
-// (fanout measured without, then with, that sign-in load running alongside).
+// (fanout measured without, then with, that sign-in load running alongside), and cluster-scale
+// (issue 18: tens of thousands of clients straight to several nodes' ports, idle, then all in one
+// room with one sender: per message, the time until every member has it).
 // Each prints one JSON line on stdout (also appended to <out-dir>/<scenario>.json) and a human
 // summary on stderr. cluster and cluster-saturate are fanout and saturate pointed at a load
 // balancer in front of several nodes; fanout-core is fanout with the server on one core and the
@@ -16,7 +18,7 @@
 //
 // The coordinator (this process) forks --procs worker processes; each owns connections
 // i % procs == its index and runs one epoll loop. They are driven through a line protocol on a
-// socketpair: stat, rate R, window W, hreset, storm, target SEQ, hist, quit.
+// socketpair: stat, rate R, window W, hreset, storm, target SEQ, hist, join, sreset, seqs, quit.
 // Every run connects only to 127.0.0.0/8 and is bounded in time (--max-seconds).
 #include <arpa/inet.h>
 #include <poll.h>
