@@ -680,7 +680,7 @@ if (nRuns("cluster") || nRuns("cluster-saturate")) {
       "the loopback receiver's TCP work included): a sweep of a node's members is that many times ~" + fmt(perDelivery, 1) + " µs of CPU. " +
       "Here it took longer: the four nodes swept at the same time on 2 cores, with the generator reading every delivery on the same cores " +
       "and the machine's other work (see the load average), so each node's sweep (*its sweep* above) took several times its CPU. " +
-      "The time to all is that sweep plus the generator's reading, which is most of the p99; a sweep that outlasts the second " +
+      "The time to all is that sweep plus the generator's reading, a large part of the p99; a sweep that outlasts the second " +
       "between two messages also makes the next one wait. With a core per I/O thread a sweep is members on the node ÷ its I/O threads × that figure.");
     line();
     const l0 = cs.map((r) => r.loadavg_start), l1 = cs.map((r) => r.loadavg_end);
