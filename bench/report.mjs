@@ -27,7 +27,7 @@ const LABEL = {
 };
 const label = (s) => LABEL[s] ?? s;
 const SCENARIOS = ["fanout", "fanout-core", "saturate", "idle", "idle-scale", "rooms", "storm", "storm-names", "store", "cluster", "cluster-saturate",
-  "fanout-auth", "saturate-auth", "signin", "fanout-signin"];
+  "cluster-scale", "fanout-auth", "saturate-auth", "signin", "fanout-signin"];
 
 const args = process.argv.slice(2);
 const runArg = args.includes("--run") ? args[args.indexOf("--run") + 1] : "";
@@ -556,7 +556,7 @@ if (nRuns("cluster") || nRuns("cluster-saturate")) {
     "(Lua script: seq, history, PUBLISH; no AOF, nothing durable). Each measurement starts a fresh cluster. Every process and the generator share the same 2 cores; " +
     "server CPU is summed over every process of the stack (nodes and their workers, Redis, PostgreSQL with its backends, HAProxy).");
   line();
-  const clLoads = rows.filter((r) => r.scenario.startsWith("cluster")).map((r) => r.loadavg_start).filter((x) => typeof x === "number");
+  const clLoads = rows.filter((r) => r.scenario === "cluster" || r.scenario === "cluster-saturate").map((r) => r.loadavg_start).filter((x) => typeof x === "number");
   if (clLoads.length)
     line(`Load average at the start of these runs: median ${median(clLoads).toFixed(1)} (${Math.min(...clLoads).toFixed(1)}–${Math.max(...clLoads).toFixed(1)}); ` +
       "it counts the benchmark's own processes too (about 5 while a cluster is driven); the servers took turns within each run, so the ratio is fairer than the absolute numbers.");
@@ -613,6 +613,84 @@ if (nRuns("cluster") || nRuns("cluster-saturate")) {
   line();
   line("Not run: `bench/run --scenarios cluster` starts the loopback cluster (scripts/cluster) and drives it.");
   line();
+}
+
+// --- 70,000 connections across a cluster (issue 18) ---------------------------------------------
+{
+  const cs = runsOf("cluster-scale", "parley");
+  line("## 70,000 connections across a cluster (issue 18)");
+  line();
+  if (!cs.length) {
+    line("Not run: `bench/run --scenarios cluster-scale` starts a fresh 4-node cluster and drives it.");
+    line();
+  } else {
+    const M = (p) => med("cluster-scale", "parley", p);
+    const R = (p, f = fmt) => withRange("cluster-scale", "parley", p, f);
+    const ms = (v) => (v === undefined ? "–" : (v / 1000).toFixed(v >= 100000 ? 0 : 1) + " ms");
+    const kb = (v) => (v === undefined ? "–" : (v / 1024).toFixed(1) + " MiB");
+    const r0 = cs[cs.length - 1];
+    line(`A fresh \`scripts/cluster up --nodes 4\` (one I/O thread per node, Redis broker, PostgreSQL store, the per-address budgets lifted as in \`cluster\`), ` +
+      `${fmt(r0.params?.connections)} WebSocket clients (upgrade + hello, guests) connected **straight to the four nodes' own ports** (client i to node i mod 4), ` +
+      `from source addresses 127.1.x.y (8,000 a source address, bound before connect), by ${r0.params?.procs} generator processes of ` +
+      `${fmt(r0.params?.connections / r0.params?.procs)} connections each, under the 20,000 descriptors a process may have here (and so is each node: ` +
+      `${fmt(r0.params?.connections / r0.params?.nodes)} clients a node, under its default \`limits.max_connections\` of the descriptor limit less 256 = 19,744). ` +
+      "HAProxy is not in the path: it holds two descriptors per connection " +
+      "(client and node side) and is capped at 20,000 too, so one HAProxy process would carry about 10,000 clients; a deployment of this size " +
+      "needs several balancers or an L4 balancer that holds no socket per client (LVS/IPVS, a cloud NLB).");
+    line();
+    line("**Phase 1, idle** (held " + `${r0.params?.hold_s} s): the connect rate over the whole ramp (${r0.params?.concurrency} connects in flight per generator process), ` +
+      "each node's VmRSS after the ramp minus before it, over its connections, and CPU while idle: of the four nodes, and of the whole cluster (nodes, Redis, PostgreSQL with its backends, HAProxy).");
+    line();
+    table(
+      ["connections", "connect/s (ramp)", "ramp", "RSS per connection (all nodes)", "nodes' idle CPU %", "cluster idle CPU %", "kernel slab per socket"],
+      [[fmt(M("result.connections")), R("result.connect_per_s"), `${fmt(M("result.connect_seconds"), 1)} s`, `${R("result.rss_per_conn_bytes")} B`,
+        fmt(M("result.node_idle_cpu_pct"), 1), fmt(M("result.idle_cpu_pct"), 1), `${fmt(M("result.kernel_slab_per_socket_bytes"))} B`]]
+    );
+    line(`Per node (run \`${r0.tag}\`):`);
+    line();
+    table(
+      ["node", "connections", "RSS before", "RSS idle", "RSS per connection", "idle CPU %", "RSS in the room", "CPU % while sending", "its sweep p50 / p99"],
+      (r0.nodes || []).map((n, i) => [`node${i + 1}`, fmt(n.connections), kb(n.rss_before_kb), kb(n.rss_idle_kb), `${fmt(n.rss_per_conn_bytes)} B`,
+        fmt(n.idle_cpu_pct, 1), kb(n.rss_in_room_kb), fmt(n.room_cpu_pct, 1),
+        n.server_delivery_us ? `${ms(n.server_delivery_us.p50)} / ${ms(n.server_delivery_us.p99)}` : "–"])
+    );
+    if ((r0.nodes || []).some((n) => n.server_delivery_us))
+      line("*Its sweep*: the node's own `parley_delivery_seconds` over the sending phase (from its `/metrics`): from a message's arrival from Redis " +
+        "to the last of its writes to its members handed to the kernel — the node's share of the time to all, without the generator's reading " +
+        "(Prometheus buckets, interpolated: indicative).\n");
+    line("**Phase 2, one room of all of them**: every client joins `" + (r0.params?.room ?? "general") + "` (joins kept " +
+      `${r0.params?.concurrency} in flight per generator process), then one client sends ${r0.params?.rate} message${r0.params?.rate === 1 ? "" : "s"}/s ` +
+      `of ${r0.params?.bytes} bytes for ${r0.params?.duration_s} s. ` +
+      "Joins are not O(n²) here because the members share one user name (the sender has its own): presence is per user, so only the first " +
+      "session's join is a presence change (and a further session of a member skips even the look-alike name check, `confusable_name`); with a name per client every " +
+      "join would be a presence line to every member — batched per `rooms.presence_batch_ms`, but still n² bytes over the ramp (the `storm-names` row shows that cost at 5,000). " +
+      "*To all*: per message, the time from its send until the last of the members had it (the latest member's send → receive), over the messages; " +
+      "*per delivery*: send → receive of every delivery.");
+    line();
+    table(
+      ["members", "joins", "messages", "to all p50", "to all p99", "to all max", "per delivery p50", "per delivery p99", "deliveries/s", "lost", "cluster CPU % while sending"],
+      [[fmt(M("result.members")), `${fmt(M("result.join_seconds"), 1)} s (${fmt(M("result.joins_per_s"))}/s)`, `${cs.reduce((a, r) => a + (r.result?.messages_to_all ?? 0), 0)} of ${cs.reduce((a, r) => a + (r.result?.messages_seen ?? 0), 0)}` + (cs.length > 1 ? ` (${cs.length} runs)` : ""),
+        R("all_members_us.p50", ms), R("all_members_us.p99", ms), R("all_members_us.max", ms), R("latency_us.p50", ms), R("latency_us.p99", ms),
+        fmt(M("result.delivered_per_s")), fmt(M("delivery.lost")), fmt(M("result.room_cpu_pct"), 1)]]
+    );
+    const perDelivery = median(cs.map((r) => (r.nodes || []).map((n) => (n.room_cpu_pct / 100) / (n.connections * (r.params?.rate ?? 1)) * 1e6)).flat());
+    line("Idle, a node's CPU is mostly its pings: it pings each silent client every `limits.ping_interval_ms` (20 s), " +
+      `${fmt(r0.params?.connections / r0.params?.nodes / 20)} pings/s for ${fmt(r0.params?.connections / r0.params?.nodes)} clients. While sending, each node spends ` +
+      `~${fmt(perDelivery, 1)} µs of CPU per delivery (its CPU share over its members × the message rate; one write per member per message, ` +
+      "the loopback receiver's TCP work included): a sweep of a node's members is that many times ~" + fmt(perDelivery, 1) + " µs of CPU. " +
+      "Here it took longer: the four nodes swept at the same time on 2 cores, with the generator reading every delivery on the same cores " +
+      "and the machine's other work (see the load average), so each node's sweep (*its sweep* above) took several times its CPU. " +
+      "The time to all is that sweep plus the generator's reading, a large part of the p99; a sweep that outlasts the second " +
+      "between two messages also makes the next one wait. With a core per I/O thread a sweep is members on the node ÷ its I/O threads × that figure.");
+    line();
+    const l0 = cs.map((r) => r.loadavg_start), l1 = cs.map((r) => r.loadavg_end);
+    line(`Load average (1 min) at the start of the run${cs.length > 1 ? "s" : ""}: ${l0.map((x) => x.toFixed(1)).join(", ")}; at the end: ${l1.map((x) => x.toFixed(1)).join(", ")} ` +
+      "(2 cores; the end counts the run's own processes: 4 nodes, Redis, PostgreSQL and the generator). " +
+      (cs.some((r) => !r.ok) ? "**A run reported a problem** (ok=false: failed connects or joins, loss, or a message not every member got): see its JSON line." : "Every run: no failed connect or join, no loss, every message reached every member."));
+    line();
+    line("`docs/architecture.md` (*A million connections*) takes its arithmetic from these figures.");
+    line();
+  }
 }
 
 // --- accounts (issue 16) ------------------------------------------------------------------------
@@ -809,6 +887,7 @@ line("bench/run                  # full sizes, 3 runs each; bench/run --profile 
 line("bench/run --scenarios cluster --servers parley,node-ws-redis   # cluster + cluster-saturate, both stacks");
 line("bench/run --scenarios fanout,fanout-core --servers parley,bun --runs 16   # the fanout rows again, 16 paired runs");
 line("bench/run --scenarios fanout-auth,saturate-auth,signin,fanout-signin --servers parley   # the account rows (issue 16)");
+line("bench/run --scenarios cluster-scale --servers parley   # 70,000 clients on a fresh 4-node cluster (issue 18), one run");
 if (pairRuns.length) line(`node bench/report.mjs --run ${chosen.join(",")} --pair-runs ${pairRuns.join(",")}   # this report`);
 line("build-bench/bench/parley-bench saturate --port <port> --server-pid <pid>   # one scenario by hand");
 line("```");

@@ -8,7 +8,9 @@
 // registers an account per connection over /api/register and says hello with its session token;
 // --guest runs the same scenario with guests, for the paired comparison), signin (concurrent
 // POST /api/login on a few accounts: logins/s and logins per server CPU-second) and fanout-signin
-// (fanout measured without, then with, that sign-in load running alongside).
+// (fanout measured without, then with, that sign-in load running alongside), and cluster-scale
+// (issue 18: tens of thousands of clients straight to several nodes' ports, idle, then all in one
+// room with one sender: per message, the time until every member has it).
 // Each prints one JSON line on stdout (also appended to <out-dir>/<scenario>.json) and a human
 // summary on stderr. cluster and cluster-saturate are fanout and saturate pointed at a load
 // balancer in front of several nodes; fanout-core is fanout with the server on one core and the
@@ -16,7 +18,7 @@
 //
 // The coordinator (this process) forks --procs worker processes; each owns connections
 // i % procs == its index and runs one epoll loop. They are driven through a line protocol on a
-// socketpair: stat, rate R, window W, hreset, storm, target SEQ, hist, quit.
+// socketpair: stat, rate R, window W, hreset, storm, target SEQ, hist, join, sreset, seqs, quit.
 // Every run connects only to 127.0.0.0/8 and is bounded in time (--max-seconds).
 #include <arpa/inet.h>
 #include <poll.h>
@@ -39,6 +41,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -75,6 +78,11 @@ struct Options {
   std::string server = "parley";  // label of the server under test
   std::string tag;                // free-form run label
   std::vector<int> server_pids;
+  // cluster-scale: each node's port and its pid, in the same order (connection i goes to node
+  // i % nodes); --server-pid then names every process of the cluster (the total CPU).
+  std::vector<int> ports;
+  std::vector<int> node_pids;
+  double join_timeout = 180;  // cluster-scale: how long every connection may take to join
   std::string out_dir = PARLEY_BENCH_RESULTS_DIR;
   unsigned procs = 1;
   unsigned concurrency = 512;  // connects in flight per process
@@ -114,7 +122,7 @@ constexpr const char* kPassword = "parley-bench password";
                "parley-bench: %s\n"
                "usage: parley-bench "
                "<fanout|fanout-core|saturate|idle|idle-scale|rooms|storm|storm-names|store|cluster|cluster-saturate|"
-               "fanout-auth|saturate-auth|signin|fanout-signin> --port P [options]\n"
+               "fanout-auth|saturate-auth|signin|fanout-signin|cluster-scale> --port P [options]\n"
                "  --host 127.x.y.z  --path /ws  --server NAME  --tag TEXT  --server-pid PID[,PID..]\n"
                "  --out-dir DIR (default %s; '-' for none)  --procs N  --concurrency N\n"
                "  --room ID  --subscribers N  --publishers N  --rate MSGS_PER_S  --bytes N\n"
@@ -122,7 +130,8 @@ constexpr const char* kPassword = "parley-bench password";
                "  --rooms N  --members N  --member-rate R  --shared-names  --tls  --max-seconds S  --storm-timeout S  "
                "--drain-timeout S\n"
                "  --auth | --guest  --tokens FILE  --register-concurrency N  --accounts N  --signin-concurrency N  "
-               "--signin-addresses N\n",
+               "--signin-addresses N\n"
+               "  cluster-scale: --ports P,P,..  --node-pids PID,PID,..  --join-timeout S\n",
                why.c_str(), PARLEY_BENCH_RESULTS_DIR);
   std::exit(2);
 }
@@ -141,9 +150,10 @@ Options parse(int argc, char** argv) {
   Options o;
   o.scenario = argv[1];
   o.auth = o.scenario == "fanout-auth" || o.scenario == "saturate-auth";
-  static const char* known[] = {"fanout",     "fanout-core", "saturate",      "idle",    "rooms",
-                                "storm",      "storm-names", "store",         "cluster", "cluster-saturate",
-                                "idle-scale", "fanout-auth", "saturate-auth", "signin",  "fanout-signin"};
+  static const char* known[] = {"fanout",       "fanout-core", "saturate",      "idle",    "rooms",
+                                "storm",        "storm-names", "store",         "cluster", "cluster-saturate",
+                                "idle-scale",   "fanout-auth", "saturate-auth", "signin",  "fanout-signin",
+                                "cluster-scale"};
   if (std::none_of(std::begin(known), std::end(known), [&](const char* k) { return o.scenario == k; }))
     usage("unknown scenario '" + o.scenario + "'");
   for (int i = 2; i < argc; ++i) {
@@ -165,6 +175,12 @@ Options parse(int argc, char** argv) {
         o.tag = val();
       else if (a == "--server-pid")
         for (auto& p : split(val(), ',')) o.server_pids.push_back(std::stoi(p));
+      else if (a == "--ports")
+        for (auto& p : split(val(), ',')) o.ports.push_back(std::stoi(p));
+      else if (a == "--node-pids")
+        for (auto& p : split(val(), ',')) o.node_pids.push_back(std::stoi(p));
+      else if (a == "--join-timeout")
+        o.join_timeout = std::stod(val());
       else if (a == "--out-dir")
         o.out_dir = val();
       else if (a == "--procs")
@@ -231,6 +247,14 @@ Options parse(int argc, char** argv) {
       usage("bad value for " + a);
     }
   }
+  if (o.scenario == "cluster-scale") {
+    if (o.ports.empty()) usage("cluster-scale needs --ports P,P,... (each node's port)");
+    if (!o.node_pids.empty() && o.node_pids.size() != o.ports.size())
+      usage("--node-pids: one pid per port of --ports, in the same order");
+    if (o.port == 0) o.port = o.ports[0];
+  }
+  for (int p : o.ports)
+    if (p <= 0 || p > 65535) usage("bad port in --ports");
   if (o.port <= 0 || o.port > 65535) usage("--port is required");
   if (o.procs == 0) o.procs = 1;
   in_addr a{};
@@ -354,8 +378,9 @@ struct Fleet {
       std::string head;
       in >> head;
       WorkerStats s;
-      for (std::uint64_t* f : {&s.ready, &s.failed, &s.closed, &s.sent, &s.acked, &s.errs, &s.delivered, &s.expected,
-                               &s.dups, &s.gaps, &s.maxack, &s.caught, &s.rejoined, &s.cpu_us, &s.events})
+      for (std::uint64_t* f :
+           {&s.ready, &s.failed, &s.closed, &s.sent, &s.acked, &s.errs, &s.delivered, &s.expected, &s.dups, &s.gaps,
+            &s.maxack, &s.caught, &s.rejoined, &s.cpu_us, &s.events, &s.joined, &s.join_failed})
         in >> *f;
       sum.ready += s.ready;
       sum.failed += s.failed;
@@ -372,8 +397,33 @@ struct Fleet {
       sum.rejoined += s.rejoined;
       sum.cpu_us += s.cpu_us;
       sum.events += s.events;
+      sum.joined += s.joined;
+      sum.join_failed += s.join_failed;
     }
     return sum;
+  }
+
+  // cluster-scale: per message (seq), the members that got it and the latest latency among them
+  // (nanoseconds), over every worker.
+  struct Seen {
+    std::uint64_t count = 0, max_ns = 0;
+  };
+  std::map<std::uint64_t, Seen> seqs() {
+    send_all("seqs");
+    std::map<std::uint64_t, Seen> out;
+    for (std::size_t w = 0; w < fds.size(); ++w) {
+      std::istringstream in(read_line(w));
+      std::string head, list;
+      in >> head >> list;
+      if (list == "-") continue;
+      for (const auto& item : split(list, ',')) {
+        const auto a = item.find(':'), b = item.rfind(':');
+        Seen& s = out[std::stoull(item.substr(0, a))];
+        s.count += std::stoull(item.substr(a + 1, b - a - 1));
+        s.max_ns = std::max<std::uint64_t>(s.max_ns, std::stoull(item.substr(b + 1)));
+      }
+    }
+    return out;
   }
 
   struct Hist {
@@ -523,6 +573,14 @@ class Run {
     target_.host_header = o_.host + ":" + std::to_string(o_.port);
     target_.path = o_.path;
     target_.tls = o_.tls;
+    for (int port : o_.ports) {
+      sockaddr_in a = target_.addr;
+      a.sin_port = htons(static_cast<std::uint16_t>(port));
+      target_.spread.push_back(a);
+    }
+    // cluster-scale: clients from 127.1.x.y (not 127.0.0.1, which the nodes trust as their load
+    // balancer's address and so expect a PROXY header from).
+    if (o_.scenario == "cluster-scale") target_.source_second = 1;
     char prefix[16];
     std::snprintf(prefix, sizeof prefix, "b%04x", static_cast<unsigned>(now_ns() / 1000) & 0xFFFF);
     layout_.name_prefix = prefix;
@@ -552,6 +610,8 @@ class Run {
       rooms_layout();
     else if (sc == "store")
       store_layout();
+    else if (sc == "cluster-scale")
+      scale_layout();
     json_.str("scenario", sc).str("server", o_.server).str("tag", o_.tag).str("time", iso_now());
     params();
     try {
@@ -569,6 +629,8 @@ class Run {
         storm();
       else if (sc == "store")
         store();
+      else if (sc == "cluster-scale")
+        cluster_scale();
     } catch (const std::exception& e) {
       fleet_.stop();
       std::fprintf(stderr, "parley-bench %s: %s\n", sc.c_str(), e.what());
@@ -607,6 +669,16 @@ class Run {
     }
     create_ = true;
   }
+  // cluster-scale: every connection a member of one room (joined later, by the `join` command);
+  // the first is the one that sends. The members share one name, so that a join is a presence
+  // change only for the first of them (see cluster_scale()).
+  void scale_layout() {
+    one_room_layout(o_.connections, 1);
+    layout_.defer_join = true;
+    layout_.per_message = true;
+    layout_.shared_names = true;
+    o_.shared_names = true;
+  }
   void store_layout() {
     const std::size_t k = std::max<std::size_t>(1, std::min(o_.rooms, o_.publishers));
     for (std::size_t r = 0; r < k; ++r) {
@@ -636,7 +708,17 @@ class Run {
       json_.raw("params", p.done());
       return;
     }
-    if (sc == "idle" || sc == "idle-scale") {
+    if (sc == "cluster-scale") {
+      p.num("connections", static_cast<double>(o_.connections))
+          .num("nodes", static_cast<double>(o_.ports.size()))
+          .num("hold_s", o_.hold)
+          .num("rate", o_.rate)
+          .num("bytes", static_cast<double>(o_.bytes))
+          .num("duration_s", o_.duration)
+          .num("concurrency", o_.concurrency)
+          .str("room", o_.room)
+          .str("sources", "127.1.x.y");
+    } else if (sc == "idle" || sc == "idle-scale") {
       p.num("connections", static_cast<double>(o_.connections)).num("hold_s", o_.hold);
     } else if (sc == "rooms") {
       p.num("rooms", static_cast<double>(o_.rooms))
@@ -952,6 +1034,195 @@ class Run {
                (probe_.any() ? ", " + fmt((rss1 - rss0) * 1024.0 / n) + " B server RSS per connection, idle CPU " +
                                    fmt(100.0 * (b.server_cpu - a.server_cpu) / secs(a.t, b.t)) + "%"
                              : "");
+  }
+
+  // cluster-scale (issue 18): --connections clients connected straight to the nodes' own ports
+  // (connection i to node i % nodes; a load balancer would need two descriptors per client), from
+  // source addresses 127.1.x.y. Phase 1, idle: the connect rate over the whole ramp, each node's
+  // RSS per connection (VmRSS after − before, over its connections), the cluster's CPU while
+  // idle for --hold. Phase 2: every client joins one room (connect_concurrency joins in flight
+  // per worker; one user name for all but the sender, so that only the first join is a presence
+  // change), then one client sends --rate messages/s for --duration: per message the time until
+  // every member has it (the latest of the members' send → receive), and per delivery.
+  void cluster_scale() {
+    const std::size_t nodes = o_.ports.size();
+    std::vector<Probe> node(nodes);
+    for (std::size_t k = 0; k < o_.node_pids.size(); ++k) node[k].pids = {o_.node_pids[k]};
+    auto node_rss = [&] {
+      std::vector<double> v;
+      v.reserve(node.size());
+      for (const auto& p : node) v.push_back(p.rss_kb());
+      return v;
+    };
+    auto node_cpu = [&] {
+      std::vector<double> v;
+      v.reserve(node.size());
+      for (const auto& p : node) v.push_back(p.cpu_s());
+      return v;
+    };
+    const std::vector<double> rss0 = node_rss();
+    const double slab0 = slab_kb();
+    start_workers();
+    wait_connected(std::min(300.0, o_.max_seconds));
+    sleep_s(2);  // let the nodes settle (allocator, timers)
+    const std::vector<double> rss1 = node_rss();
+    const double slab1 = slab_kb();
+    const std::vector<double> cpu_a = node_cpu();
+    const Snapshot a = snap();
+    sleep_s(o_.hold);
+    const Snapshot b = snap();
+    const std::vector<double> cpu_b = node_cpu();
+    const double idle_dt = secs(a.t, b.t);
+    // Connections per node: connection i went to node i % nodes (a failed one is counted, and
+    // the run then reports ok=false).
+    std::vector<double> conns(nodes, 0);
+    for (std::size_t i = 0; i < layout_.size(); ++i) conns[i % nodes] += 1;
+
+    // Phase 2: everyone into one room.
+    const std::vector<double> cpu_j0 = node_cpu();
+    const double cluster_j0 = probe_.cpu_s();
+    const auto j0 = now_ns();
+    fleet_.send_all("join");
+    Snapshot j = snap();
+    while (j.s.joined < j.s.ready && secs(j0, j.t) < o_.join_timeout) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      j = snap();
+    }
+    const double join_s = secs(j0, j.t);
+    const double join_cluster_cpu = probe_.cpu_s() - cluster_j0;
+    const std::vector<double> cpu_j1 = node_cpu();
+    const std::uint64_t members = j.s.joined;
+    fleet_.send_all("hreset");
+    fleet_.send_all("sreset");
+    // Each node's own view of its sweeps (parley_delivery_seconds: from a message's arrival from
+    // Redis to the last of its writes handed to the kernel), apart from the generator's reading.
+    std::vector<bench::Target> node_target(nodes, target_);
+    for (std::size_t k = 0; k < nodes; ++k) node_target[k].addr = target_.spread[k];
+    std::vector<std::optional<bench::ServerLatency>> m0(nodes);
+    for (std::size_t k = 0; k < nodes; ++k) m0[k] = bench::scrape_latency(node_target[k]);
+    const std::vector<double> cpu_c = node_cpu();
+    const Snapshot c = snap();
+    fleet_.send_all("rate " + std::to_string(o_.rate));  // one sender
+    sleep_s(o_.duration);
+    fleet_.send_all("rate 0");
+    const Snapshot d = snap();
+    const std::vector<double> cpu_d = node_cpu();
+    const std::vector<double> rss2 = node_rss();
+    std::vector<std::optional<bench::ServerLatency>> m1(nodes);
+    for (std::size_t k = 0; k < nodes; ++k)
+      if (m0[k]) m1[k] = bench::scrape_latency(node_target[k]);
+    // Drain: every acked message to every member, or the timeout.
+    Snapshot e = d;
+    const auto want = [&](const Snapshot& s) { return (s.s.acked - c.s.acked) * members; };
+    while (e.s.delivered - c.s.delivered < want(e) && secs(d.t, e.t) < o_.drain_timeout) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      e = snap();
+    }
+    const auto seen = fleet_.seqs();
+    const auto h = fleet_.hist();
+    const double send_dt = secs(c.t, d.t);
+
+    // Per message: the latest member's latency, for the messages every member got.
+    std::vector<double> all_ms;
+    std::uint64_t incomplete = 0;
+    for (const auto& [seq, s] : seen) {
+      if (s.count >= members)
+        all_ms.push_back(static_cast<double>(s.max_ns) / 1e3);
+      else
+        ++incomplete;
+    }
+    std::sort(all_ms.begin(), all_ms.end());
+    auto rank = [&](double q) {  // nearest rank
+      if (all_ms.empty()) return 0.0;
+      const auto i = static_cast<std::size_t>(std::ceil(q * static_cast<double>(all_ms.size())));
+      return all_ms[std::min(all_ms.size() - 1, i == 0 ? 0 : i - 1)];
+    };
+
+    double rss_sum = 0, conn_sum = 0, node_idle_cpu = 0;
+    std::string per_node = "[";
+    for (std::size_t k = 0; k < nodes; ++k) {
+      Json n;
+      n.num("port", o_.ports[k]).num("connections", conns[k]);
+      if (m0[k] && m1[k]) {
+        const auto dh = m1[k]->delivery.since(m0[k]->delivery);
+        Json sd;
+        sd.num("count", static_cast<double>(dh.count()))
+            .num("p50", dh.quantile(0.5) * 1e6)
+            .num("p99", dh.quantile(0.99) * 1e6);
+        n.raw("server_delivery_us", sd.done());
+      }
+      if (node[k].any()) {
+        const double per_conn = conns[k] > 0 ? (rss1[k] - rss0[k]) * 1024.0 / conns[k] : 0;
+        rss_sum += rss1[k] - rss0[k];
+        conn_sum += conns[k];
+        node_idle_cpu += 100.0 * (cpu_b[k] - cpu_a[k]) / idle_dt;
+        n.num("pid", o_.node_pids[k])
+            .num("rss_before_kb", rss0[k])
+            .num("rss_idle_kb", rss1[k])
+            .num("rss_per_conn_bytes", per_conn)
+            .num("idle_cpu_pct", 100.0 * (cpu_b[k] - cpu_a[k]) / idle_dt)
+            .num("join_cpu_s", cpu_j1[k] - cpu_j0[k])
+            .num("rss_in_room_kb", rss2[k])
+            .num("room_cpu_pct", 100.0 * (cpu_d[k] - cpu_c[k]) / send_dt);
+      }
+      per_node += (k ? "," : "") + n.done();
+    }
+    per_node += "]";
+    const double n_ready = static_cast<double>(connect_.ready);
+    const double delivered = static_cast<double>(e.s.delivered - c.s.delivered);
+    const double expected = static_cast<double>(want(e));
+    const double lost = expected > delivered ? expected - delivered : 0;
+    Json r;
+    r.num("connections", n_ready)
+        .num("connect_seconds", connect_.seconds)
+        .num("connect_per_s", n_ready / connect_.seconds);
+    if (conn_sum > 0) r.num("rss_per_conn_bytes", rss_sum * 1024.0 / conn_sum).num("node_idle_cpu_pct", node_idle_cpu);
+    if (probe_.any()) r.num("idle_cpu_pct", 100.0 * (b.server_cpu - a.server_cpu) / idle_dt);
+    if (slab1 > 0) r.num("kernel_slab_per_socket_bytes", (slab1 - slab0) * 1024.0 / (2 * n_ready));
+    r.num("members", static_cast<double>(members))
+        .num("join_failed", static_cast<double>(j.s.join_failed))
+        .num("join_seconds", join_s)
+        .num("joins_per_s", join_s > 0 ? static_cast<double>(members) / join_s : 0);
+    if (probe_.any()) r.num("join_cluster_cpu_s", join_cluster_cpu);
+    r.num("messages", static_cast<double>(d.s.acked - c.s.acked))
+        .num("messages_seen", static_cast<double>(seen.size()))
+        .num("messages_to_all", static_cast<double>(all_ms.size()))
+        .num("delivered_per_s", static_cast<double>(d.s.delivered - c.s.delivered) / send_dt);
+    if (probe_.any()) r.num("room_cpu_pct", 100.0 * (d.server_cpu - c.server_cpu) / send_dt);
+    Json all;
+    all.num("count", static_cast<double>(all_ms.size()))
+        .num("p50", rank(0.5))
+        .num("p99", rank(0.99))
+        .num("max", all_ms.empty() ? 0 : all_ms.back());
+    json_.raw("result", r.done())
+        .raw("nodes", per_node)
+        .raw("all_members_us", all.done())
+        .raw("latency_us", latency_json(h.lat));
+    Json l;
+    l.num("expected", expected)
+        .num("delivered", delivered)
+        .num("lost", lost)
+        .num("gaps", static_cast<double>(e.s.gaps))
+        .num("duplicates", static_cast<double>(e.s.dups))
+        .num("incomplete_messages", static_cast<double>(incomplete))
+        .num("send_errors", static_cast<double>(e.s.errs - c.s.errs))
+        .num("closed", static_cast<double>(e.s.closed));
+    json_.raw("delivery", l.done()).raw("errors", map_json(h.errors)).raw("close_codes", map_json(h.closes));
+    generator_json(a, e);
+    lost_ = lost;
+    if (connect_.failed > 0 || j.s.join_failed > 0 || members < j.s.ready || lost > 0 || incomplete > 0 ||
+        e.s.dups > 0 || all_ms.empty())
+      ok_ = false;
+    summary_ = "cluster-scale " + o_.server + ": " + fmt(n_ready) + " connections on " + std::to_string(nodes) +
+               " nodes at " + fmt(n_ready / connect_.seconds) + "/s" +
+               (conn_sum > 0 ? ", " + fmt(rss_sum * 1024.0 / conn_sum) +
+                                   " B node RSS per connection, nodes' idle CPU " + fmt(node_idle_cpu) + "%"
+                             : "") +
+               "\n  " + std::to_string(members) + " members joined in " + fmt(join_s) + " s; " +
+               std::to_string(all_ms.size()) + " messages to all: p50 " + fmt(rank(0.5) / 1e3) + " ms p99 " +
+               fmt(rank(0.99) / 1e3) + " ms; per delivery p50 " + fmt(h.lat.quantile(0.5) / 1e6) + " ms p99 " +
+               fmt(h.lat.quantile(0.99) / 1e6) + " ms; lost " + fmt(lost) + ", incomplete " +
+               std::to_string(incomplete);
   }
 
   void storm() {
@@ -1373,5 +1644,12 @@ int main(int argc, char** argv) {
     rl.rlim_cur = rl.rlim_max;
     setrlimit(RLIMIT_NOFILE, &rl);
   }
+  // Each worker process holds its share of the connections: past its descriptor limit the last
+  // connects would fail with EMFILE, which says nothing about the server.
+  const bool many = o.scenario == "idle" || o.scenario == "idle-scale" || o.scenario == "cluster-scale";
+  if (many && getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+      (o.connections + o.procs - 1) / o.procs + 64 > rl.rlim_cur)
+    usage("--procs " + std::to_string(o.procs) + ": " + std::to_string((o.connections + o.procs - 1) / o.procs) +
+          " connections a process, past its descriptor limit of " + std::to_string(rl.rlim_cur) + ": use more --procs");
   return Run(std::move(o)).main();
 }

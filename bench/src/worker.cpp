@@ -27,7 +27,7 @@ std::uint64_t now_ns() noexcept {
 namespace {
 
 constexpr std::uint64_t kControlTag = ~0ull;
-constexpr std::size_t kReadBuffer = 512 * 1024;
+constexpr std::size_t kReadBuffer = std::size_t{512} * 1024;
 
 // Parses the unsigned decimal number right after `key` in [p, p+n); false if absent.
 bool find_number(const char* p, std::size_t n, std::string_view key, std::uint64_t& out) {
@@ -167,9 +167,12 @@ void Worker::open_conn(Conn& c) {
   const std::uint32_t slot = c.global / 8000 + c.epoch * 16;
   sockaddr_in src{};
   src.sin_family = AF_INET;
-  src.sin_addr.s_addr = htonl((127u << 24) | ((slot / 250) << 8) | (2u + slot % 250));  // 127.0.0.2, .3, …
+  src.sin_addr.s_addr = htonl((127u << 24) | ((cfg_.target.source_second & 0xFF) << 16) | ((slot / 250) << 8) |
+                              (2u + slot % 250));  // 127.0.0.2, .3, … (127.<source_second>.x.y)
   if (::bind(c.fd, reinterpret_cast<sockaddr*>(&src), sizeof src) != 0) return fail(c, strerrorname_np(errno));
-  const int r = ::connect(c.fd, reinterpret_cast<const sockaddr*>(&cfg_.target.addr), sizeof cfg_.target.addr);
+  const auto& spread = cfg_.target.spread;
+  const sockaddr_in& to = spread.empty() ? cfg_.target.addr : spread[c.global % spread.size()];
+  const int r = ::connect(c.fd, reinterpret_cast<const sockaddr*>(&to), sizeof to);
   if (r != 0 && errno != EINPROGRESS) return fail(c, strerrorname_np(errno));
   c.state = ConnState::connecting;
   if (tls_ctx_ != nullptr) {
@@ -281,6 +284,11 @@ void Worker::fail(Conn& c, const char* why) {
   if (why && c.state != ConnState::ready) ++error_codes_[std::string("connect_") + why];
   const bool was_connecting =
       c.state != ConnState::ready && c.state != ConnState::closing && c.state != ConnState::closed;
+  if (c.late_join) {
+    c.late_join = false;
+    ++st_.join_failed;
+    if (joins_in_flight_ > 0) --joins_in_flight_;
+  }
   if (c.state == ConnState::ready) {
     --st_.ready;
     ++st_.closed;
@@ -553,7 +561,13 @@ void Worker::on_line(Conn& c, const char* p, std::size_t n) {
     std::uint64_t sent_ns = 0;
     if (find_number(p, n, "\"text\":\"t", sent_ns)) {
       const std::uint64_t now = now_ns();
-      lat_.record(now > sent_ns ? now - sent_ns : 0);
+      const std::uint64_t lat = now > sent_ns ? now - sent_ns : 0;
+      lat_.record(lat);
+      if (cfg_.layout->per_message) {
+        SeqSeen& s = seen_[seq];
+        ++s.count;
+        s.max_ns = std::max(s.max_ns, lat);
+      }
     }
     return;
   }
@@ -581,7 +595,7 @@ void Worker::on_line(Conn& c, const char* p, std::size_t n) {
       c.state = ConnState::ready;
       return;
     }
-    if (c.room < 0) return on_ready(c);
+    if (c.room < 0 || cfg_.layout->defer_join) return on_ready(c);
     c.state = ConnState::joining;
     std::string join = "{\"type\":\"join\",\"room\":\"" + cfg_.layout->rooms[static_cast<std::size_t>(c.room)] + "\"";
     if (c.resuming && c.has_seq) {
@@ -593,6 +607,16 @@ void Worker::on_line(Conn& c, const char* p, std::size_t n) {
     return;
   }
   if (type == "joined") {
+    if (c.late_join) {  // defer_join: a ready connection's join, asked by the coordinator
+      std::uint64_t last = 0;
+      find_number(p, n, "\"last_seq\":", last);
+      c.last_seq = last;
+      c.has_seq = true;
+      c.late_join = false;
+      ++st_.joined;
+      if (joins_in_flight_ > 0) --joins_in_flight_;
+      return start_joins();
+    }
     if (!c.resuming || !c.has_seq) {
       std::uint64_t last = 0;
       find_number(p, n, "\"last_seq\":", last);
@@ -617,6 +641,10 @@ void Worker::on_line(Conn& c, const char* p, std::size_t n) {
         setup_error_ = std::string(p, n);
       }
       return;
+    }
+    if (c.late_join) {  // its join refused: the connection is no member
+      ++error_codes_["join_" + std::string(code)];
+      return fail(c);
     }
     if (c.state == ConnState::ready && c.pub && c.sent > c.acked + c.errs) {
       ++c.errs;
@@ -703,6 +731,17 @@ void Worker::storm() {
   start_connects();
 }
 
+void Worker::start_joins() {
+  const Layout& L = *cfg_.layout;
+  while (joins_in_flight_ < cfg_.connect_concurrency && join_next_ < to_join_.size()) {
+    Conn& c = conns_[to_join_[join_next_++]];
+    if (c.state != ConnState::ready || c.room < 0 || c.late_join) continue;
+    c.late_join = true;
+    ++joins_in_flight_;
+    send_frame(c, "{\"type\":\"join\",\"room\":\"" + L.rooms[static_cast<std::size_t>(c.room)] + "\"}");
+  }
+}
+
 WorkerStats Worker::stats() {
   WorkerStats s = st_;
   s.cpu_us = cpu_us();
@@ -736,7 +775,7 @@ void Worker::handle_command(const std::string& line) {
     const WorkerStats s = stats();
     std::string o = "stat";
     for (std::uint64_t v : {s.ready, s.failed, s.closed, s.sent, s.acked, s.errs, s.delivered, s.expected, s.dups,
-                            s.gaps, s.maxack, s.caught, s.rejoined, s.cpu_us, s.events}) {
+                            s.gaps, s.maxack, s.caught, s.rejoined, s.cpu_us, s.events, s.joined, s.join_failed}) {
       o += ' ';
       append_u64(o, v);
     }
@@ -766,6 +805,27 @@ void Worker::handle_command(const std::string& line) {
       closes += (closes.empty() ? "" : ",") + std::to_string(code) + ":" + std::to_string(count);
     reply("hist " + lat_.serialize() + " " + ack_lat_.serialize() + " " + (errors.empty() ? "-" : errors) + " " +
           (closes.empty() ? "-" : closes));
+  } else if (cmd == "join") {
+    to_join_.clear();
+    join_next_ = 0;
+    for (std::uint32_t i = 0; i < conns_.size(); ++i)
+      if (conns_[i].state == ConnState::ready && conns_[i].room >= 0) to_join_.push_back(i);
+    start_joins();
+  } else if (cmd == "sreset") {
+    seen_.clear();
+  } else if (cmd == "seqs") {
+    // seq:count:max_ns for every message seen since sreset ("-": none).
+    std::string o = "seqs ";
+    for (const auto& [seq, s] : seen_) {
+      if (o.size() > 5) o += ',';
+      append_u64(o, seq);
+      o += ':';
+      append_u64(o, s.count);
+      o += ':';
+      append_u64(o, s.max_ns);
+    }
+    if (o.size() == 5) o += '-';
+    reply(o);
   } else if (cmd == "quit") {
     quit_ = true;
   }
@@ -807,6 +867,7 @@ int Worker::run() {
     }
     if (rate_per_pub_ > 0) pace(now_ns());
     if (!to_connect_.empty()) start_connects();
+    if (join_next_ < to_join_.size()) start_joins();
     if (cfg_.setup_only && (setup_failed_ || setup_answers_ >= setup_rooms_.size())) break;
   }
   flush_dirty();

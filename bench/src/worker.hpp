@@ -31,6 +31,11 @@ struct Layout {
   // Non-empty: connection i says hello with the session token tokens[i] (an account's) instead
   // of a guest's name.
   std::vector<std::string> tokens;
+  // cluster-scale: a connection with a room goes ready after hello without joining it; the
+  // coordinator's `join` command joins them later (a bounded number in flight per worker).
+  bool defer_join = false;
+  // cluster-scale: per message (seq), how many members got it and the latest of their latencies.
+  bool per_message = false;
   std::size_t size() const { return conn_room.size(); }
 };
 
@@ -39,6 +44,11 @@ struct Target {
   std::string host_header;  // "127.0.0.1:8080"
   std::string path = "/ws";
   bool tls = false;  // wss:// (and https:// for /metrics): the server's certificate is not checked
+  // Non-empty (cluster-scale): connection i connects to spread[i % size] instead of addr, each a
+  // node's own port, not a load balancer's.
+  std::vector<sockaddr_in> spread;
+  // The second octet of the clients' source addresses: 127.<source_second>.x.y.
+  unsigned source_second = 0;
 };
 
 struct WorkerConfig {
@@ -64,6 +74,7 @@ struct Conn {
   bool dirty = false;
   bool want_out = false;
   bool resuming = false;
+  bool late_join = false;  // defer_join: its join is in flight
   bool has_seq = false;
   std::uint32_t mask = 0;
   std::uint32_t epoch = 0;  // reconnects so far
@@ -77,7 +88,7 @@ struct Conn {
 
 struct WorkerStats {
   std::uint64_t ready = 0, failed = 0, closed = 0, sent = 0, acked = 0, errs = 0, delivered = 0, expected = 0, dups = 0,
-                gaps = 0, maxack = 0, caught = 0, rejoined = 0, cpu_us = 0, events = 0;
+                gaps = 0, maxack = 0, caught = 0, rejoined = 0, cpu_us = 0, events = 0, joined = 0, join_failed = 0;
 };
 
 class Worker {
@@ -116,6 +127,7 @@ class Worker {
   void pace(std::uint64_t now);
   void refill(Conn& c, std::uint64_t now);
   void storm();
+  void start_joins();  // defer_join: joins up to connect_concurrency at once
   bool on_control();
   void handle_command(const std::string& line);
   void reply(const std::string& line);
@@ -139,6 +151,15 @@ class Worker {
   Histogram ack_lat_;  // send → ack
   std::map<std::string, std::uint64_t> error_codes_;
   std::map<int, std::uint64_t> close_codes_;
+  // defer_join: connections still to join, and joins in flight.
+  std::vector<std::uint32_t> to_join_;
+  std::size_t join_next_ = 0;
+  unsigned joins_in_flight_ = 0;
+  // per_message: seq → members that got it, and the latest send → receive latency among them.
+  struct SeqSeen {
+    std::uint64_t count = 0, max_ns = 0;
+  };
+  std::map<std::uint64_t, SeqSeen> seen_;
   // Sending.
   double rate_per_pub_ = 0;  // open loop (msgs/s per publisher)
   std::uint64_t rate_t0_ = 0, rate_sent_ = 0;
