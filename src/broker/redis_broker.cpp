@@ -291,6 +291,16 @@ void RedisBroker::announce_sessions_ended(const std::string& user_id, const std:
 
 void RedisBroker::announce_name_registered(const std::string& name_key) { control("R\n" + name_key); }
 
+// The admin API's: S a node's stats, X a name whose sessions every node closes, D a node to
+// drain. Every node hears these, the announcer too (it is subscribed to the channel).
+void RedisBroker::announce_node_stats(const std::string& stats) { control("S\n" + options_.node_id + '\n' + stats); }
+
+void RedisBroker::announce_disconnect(const std::string& name_key, const std::string& reason) {
+  control("X\n" + name_key + '\n' + reason);
+}
+
+void RedisBroker::announce_drain(const std::string& node_id) { control("D\n" + node_id); }
+
 void RedisBroker::control(std::string payload) {
   client_.command({"PUBLISH", options_.prefix + ":control", std::move(payload)},
                   [](std::error_code, const RedisReply&) {});
@@ -308,6 +318,9 @@ void RedisBroker::on_control(std::string_view payload) {
   if (f[0] == "E" && f.size() == 4)
     return handler_->on_sessions_ended(std::move(f[1]), std::move(f[2]), std::move(f[3]));
   if (f[0] == "R" && f.size() == 2) return handler_->on_name_registered(std::move(f[1]));
+  if (f[0] == "S" && f.size() == 3) return handler_->on_node_stats(std::move(f[1]), std::move(f[2]));
+  if (f[0] == "X" && f.size() == 3) return handler_->on_disconnect_requested(std::move(f[1]), std::move(f[2]));
+  if (f[0] == "D" && f.size() == 2) return handler_->on_drain_requested(std::move(f[1]));
   spdlog::warn("broker: undecodable announcement on {}:control", options_.prefix);
 }
 
