@@ -1,7 +1,7 @@
 // The admin API (docs/api.md, "Admin API") against the real binary: who may (an admin's session,
 // an admin-scoped key; not a session of another account, a key without the scope, nobody), what
 // each call does (nodes, busiest rooms, delete a room, disconnect a user, drain the node), its
-// refusals.
+// refusals, and `parley admin --url` over it.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -54,6 +54,13 @@ json::array nodes_when_listed(const ServerProcess& server, const std::string& au
     std::this_thread::sleep_for(50ms);
   }
   return {};
+}
+
+RunResult cli(const ServerProcess& server, const std::vector<std::string>& command, const std::string& token) {
+  std::vector<std::string> args = {"admin", "--url", "http://127.0.0.1:" + std::to_string(server.port())};
+  if (!token.empty()) args.insert(args.end(), {"--token", token});
+  args.insert(args.end(), command.begin(), command.end());
+  return run_parley(args);
 }
 
 TEST(AdminApi, OnlyAdminsSessionsAndAdminKeysGetIn) {
@@ -202,6 +209,46 @@ TEST(AdminApi, DrainIsASigterm) {
   // As on SIGTERM: the sessions close with 1012 and the server exits 0.
   EXPECT_EQ(ada.expect_close(10s), std::optional<std::uint16_t>(1012));
   EXPECT_EQ(server.wait_exit(15s), 0);
+}
+
+TEST(AdminApi, TheCommandLineSpeaksIt) {
+  ServerProcess server(admin_server());
+  const std::string key = make_key(server, "admin");
+  WsClient bob(server.port());
+  bob.hello("bob");
+  bob.create("ops");
+
+  auto nodes = cli(server, {"nodes"}, key);
+  EXPECT_EQ(nodes.exit_code, 0) << nodes.output;
+  EXPECT_NE(nodes.output.find("\"nodes\""), std::string::npos) << nodes.output;
+  auto rooms = cli(server, {"rooms", "5"}, key);
+  EXPECT_EQ(rooms.exit_code, 0) << rooms.output;
+  EXPECT_NE(rooms.output.find("\"ops\""), std::string::npos) << rooms.output;
+  auto del = cli(server, {"delete-room", "ops"}, key);
+  EXPECT_EQ(del.exit_code, 0) << del.output;
+  EXPECT_NE(del.output.find("ok"), std::string::npos) << del.output;
+  auto gone = cli(server, {"delete-room", "ops"}, key);
+  EXPECT_EQ(gone.exit_code, 1) << gone.output;
+  EXPECT_NE(gone.output.find("error no_such_room"), std::string::npos) << gone.output;
+  EXPECT_EQ(cli(server, {"disconnect", "bob"}, key).exit_code, 0);
+  EXPECT_EQ(bob.expect_close(), std::optional<std::uint16_t>(1008));
+  auto no_one = cli(server, {"ban", "nobody"}, key);
+  EXPECT_EQ(no_one.exit_code, 1) << no_one.output;
+  EXPECT_NE(no_one.output.find("error no_such_user"), std::string::npos) << no_one.output;
+
+  // Refusals: a key without the scope (1), no token, a bad command, an unreachable node (2).
+  const std::string weak = make_key(server, "rooms");
+  auto refused = cli(server, {"nodes"}, weak);
+  EXPECT_EQ(refused.exit_code, 1) << refused.output;
+  EXPECT_NE(refused.output.find("error forbidden"), std::string::npos) << refused.output;
+  EXPECT_EQ(cli(server, {"nodes"}, "").exit_code, 2);
+  EXPECT_EQ(cli(server, {"frobnicate"}, key).exit_code, 2);
+  EXPECT_EQ(run_parley({"admin", "--url", "http://127.0.0.1:1", "--token", key, "nodes"}).exit_code, 2);
+  // The token from the environment.
+  ::setenv("PARLEY_ADMIN_TOKEN", key.c_str(), 1);
+  auto env = cli(server, {"nodes"}, "");
+  ::unsetenv("PARLEY_ADMIN_TOKEN");
+  EXPECT_EQ(env.exit_code, 0) << env.output;
 }
 
 }  // namespace
