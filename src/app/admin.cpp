@@ -72,7 +72,7 @@ class AdminConnection : public std::enable_shared_from_this<AdminConnection> {
     if (command == "api-key-create") {
       const auto split = arg.rfind(' ');
       if (split == std::string::npos || split == 0)
-        return answer("error bad_request: api-key-create NAME SCOPE[,SCOPE] (publish, rooms, members)");
+        return answer("error bad_request: api-key-create NAME SCOPE[,SCOPE] (publish, rooms, members, admin)");
       const std::string name = arg.substr(0, split), scopes = arg.substr(split + 1);
       // The key itself is never logged: only who made one, and its scopes.
       spdlog::info("admin: api-key-create {} {}", name, scopes);

@@ -51,4 +51,10 @@ class AdminSocket {
 // the node cannot be reached.
 int run_admin(const std::vector<std::string>& args, const std::string& data_dir);
 
+// `parley admin --url http://HOST:PORT --token TOKEN ARGS...`: the admin API over HTTP
+// (app/admin_http.cpp): nodes, rooms [LIMIT], delete-room ROOM, disconnect USER, ban USER, drain NODE.
+// The
+// same exit codes: 0 done, 1 refused (the answer's code and message printed), 2 not asked.
+int run_admin_http(const std::vector<std::string>& args, const std::string& url, const std::string& token);
+
 }  // namespace parley::app

@@ -245,6 +245,10 @@ std::vector<ConfigKey> config_keys(Config& c) {
                  c.auth.jwt_public_key_file),
       string_key("auth.jwt_issuer", "if set, a JWT's iss must equal it", c.auth.jwt_issuer),
       string_key("auth.jwt_audience", "if set, a JWT's aud must be it or hold it", c.auth.jwt_audience),
+      string_key("auth.admins",
+                 "accounts whose sessions may use the admin API and console (/admin), by name or id, comma-separated "
+                 "(empty: the console is off; API keys with the admin scope work either way)",
+                 c.auth.admins),
       number_key("auth.jwt_leeway_ms", "clock skew allowed on a JWT's exp, nbf and iat", c.auth.jwt_leeway_ms),
   };
 }

@@ -2,6 +2,7 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 
@@ -48,9 +49,21 @@ int main(int argc, char** argv) try {
           "delete-room ROOM | api-key-create NAME SCOPES | api-key-list | api-key-revoke ID | log-level [LEVEL]")
       ->required();
   admin->add_option("--data", admin_data, "the node's data directory (default ./data)");
+  std::string admin_url, admin_token;
+  admin->add_option("--url", admin_url,
+                    "the admin API of a node, http://HOST:PORT, instead of the data directory's socket: nodes | rooms "
+                    "[LIMIT] | delete-room ROOM | disconnect USER | ban USER | drain NODE");
+  admin->add_option("--token", admin_token,
+                    "with --url: an API key with the admin scope, or an admin's session token (default: "
+                    "$PARLEY_ADMIN_TOKEN)");
 
   CLI11_PARSE(app, argc, argv);
 
+  if (admin->parsed() && !admin_url.empty()) {
+    if (admin_token.empty())
+      if (const char* t = std::getenv("PARLEY_ADMIN_TOKEN")) admin_token = t;
+    return parley::app::run_admin_http(admin_args, admin_url, admin_token);
+  }
   if (admin->parsed()) return parley::app::run_admin(admin_args, admin_data);
   if (keys->parsed()) {
     for (auto& k : parley::app::config_keys(config))

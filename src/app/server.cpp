@@ -5,6 +5,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
 
+#include <signal.h>
+#include <unistd.h>
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -210,6 +212,8 @@ int run_server(Config config, std::function<std::string()> reread_log_level) {
   options.auth = config.auth;
   options.jwt = std::move(jwt);
   node::Node node(options, store, broker.get());
+  // The admin API's drain of this node is a SIGTERM's: the same drain, below, from the same place.
+  node.set_on_drain([] { ::kill(::getpid(), SIGTERM); });
 
   node.admission().set_trusted_proxies(config.trusted_proxies);
   net::HttpOptions http{config.web_dir, &node, &node.admission(), net::OriginPolicy(config.allowed_origins),

@@ -21,6 +21,7 @@ constexpr ScopeName scope_names[] = {
     {ApiScope::publish, "publish"},
     {ApiScope::rooms, "rooms"},
     {ApiScope::members, "members"},
+    {ApiScope::admin, "admin"},
 };
 
 bool is_lower_hex(char c) noexcept { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }

@@ -21,6 +21,7 @@ enum class ApiScope : std::uint8_t {
   publish = 1,  // post messages as a bot
   rooms = 2,    // create and delete rooms
   members = 4,  // invite, remove, ban, unban and set roles
+  admin = 8,    // the admin API (/api/admin/: node/admin_api.hpp), what an admin account may do
 };
 
 struct ApiKey {

@@ -40,6 +40,9 @@ struct AuthOptions {
   std::string jwt_issuer;              // auth.jwt_issuer: if set, iss must equal it
   std::string jwt_audience;            // auth.jwt_audience: if set, aud must hold it
   std::int64_t jwt_leeway_ms = 30000;  // auth.jwt_leeway_ms: clock skew allowed on exp, nbf, iat
+  // auth.admins: the accounts (names, or ids "u_...") whose sessions may use the admin API and
+  // console (node/admin_api.hpp), comma-separated; empty: no session may (the console is off).
+  std::string admins;
 };
 
 }  // namespace parley::auth

@@ -68,4 +68,11 @@ bool needs_rehash(std::string_view encoded, const PasswordParams& params) noexce
 // tell which names have accounts. Throws as hash_password() does.
 std::string dummy_hash(const PasswordParams& params);
 
+// A banned account's stored hash is its hash behind this prefix (as `usermod -L` locks an account
+// in /etc/shadow): no password verifies against it, the ban needs no column of its own in either
+// store, and the hash is still there to tell the account's owner, with the right password, that
+// the account is banned rather than that the password is wrong.
+inline constexpr std::string_view banned_hash_prefix = "!";
+inline bool is_banned_hash(std::string_view encoded) noexcept { return encoded.starts_with(banned_hash_prefix); }
+
 }  // namespace parley::auth

@@ -61,6 +61,12 @@ class Handler {
   virtual void on_sessions_ended(std::string /*user_id*/, std::string /*digest*/, std::string /*keep*/) {}  // NOLINT
   // A node registered an account of this name key: close the guests using that name.
   virtual void on_name_registered(std::string /*name_key*/) {}  // NOLINT
+  // The admin API (node/admin_api.hpp): a node's stats of the last second (`stats`, one line of
+  // JSON), about once a second from every node, this one's own included; an admin's request that
+  // every node close the sessions of a name (its name key); and that node `node_id` drain.
+  virtual void on_node_stats(std::string /*node_id*/, std::string /*stats*/) {}              // NOLINT
+  virtual void on_disconnect_requested(std::string /*name_key*/, std::string /*reason*/) {}  // NOLINT
+  virtual void on_drain_requested(std::string /*node_id*/) {}                                // NOLINT
   // The connection to the broker went down or came back; after `up`, subscribed rooms may have
   // missed messages: repair them.
   virtual void on_state(bool up) = 0;
@@ -120,6 +126,13 @@ class Broker {
   virtual void announce_sessions_ended(const std::string& user_id, const std::string& digest,
                                        const std::string& keep) = 0;
   virtual void announce_name_registered(const std::string& name_key) = 0;
+  // The admin API's announcements (Handler::on_node_stats and the two after it), to every node,
+  // this one included; fire and forget, at most once, as announce_access. None holds a newline.
+  virtual void announce_node_stats(const std::string& stats) = 0;
+  virtual void announce_disconnect(const std::string& name_key, const std::string& reason) = 0;
+  virtual void announce_drain(const std::string& node_id) = 0;
+  // This node's id in the cluster (its heartbeat's, its presence entries').
+  virtual std::string node_id() const = 0;
   // `done` runs once the subscription is live (after a reconnect if need be): from then on no
   // published message is missed unless the connection drops, so a fetch() then finds the rest.
   virtual void subscribe(const std::string& room, std::function<void(std::error_code)> done) = 0;

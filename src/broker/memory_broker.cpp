@@ -230,6 +230,33 @@ void MemoryBroker::announce_sessions_ended(const std::string& user_id, const std
   });
 }
 
+// The admin API's announcements reach every endpoint, this one too (as Redis Pub/Sub does).
+void MemoryBroker::announce_node_stats(const std::string& stats) {
+  boost::asio::post(cluster_.ctx_, [this, stats] {
+    if (!cluster_.up_ || crashed_) return;
+    for (auto* e : cluster_.endpoints_)
+      if (e->handler_ && !e->crashed_) e->handler_->on_node_stats(id_, stats);
+  });
+}
+
+void MemoryBroker::announce_disconnect(const std::string& name_key, const std::string& reason) {
+  boost::asio::post(cluster_.ctx_, [this, name_key, reason] {
+    if (!cluster_.up_) return;
+    for (auto* e : cluster_.endpoints_)
+      if (e->handler_ && !e->crashed_) e->handler_->on_disconnect_requested(name_key, reason);
+  });
+}
+
+void MemoryBroker::announce_drain(const std::string& node_id) {
+  boost::asio::post(cluster_.ctx_, [this, node_id] {
+    if (!cluster_.up_) return;
+    for (auto* e : cluster_.endpoints_)
+      if (e->handler_ && !e->crashed_) e->handler_->on_drain_requested(node_id);
+  });
+}
+
+std::string MemoryBroker::node_id() const { return id_; }
+
 void MemoryBroker::announce_name_registered(const std::string& name_key) {
   boost::asio::post(cluster_.ctx_, [this, name_key] {
     if (!cluster_.up_) return;

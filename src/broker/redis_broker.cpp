@@ -274,6 +274,18 @@ std::string control_sessions_ended(const std::string& user_id, const std::string
 
 std::string control_name_registered(const std::string& name_key) { return "R\n" + name_key; }
 
+// The admin API's: S a node's stats (one line of JSON), X a name whose sessions every node
+// closes, D a node to drain. Every node hears these, the announcer too.
+std::string control_node_stats(const std::string& node_id, const std::string& stats) {
+  return "S\n" + node_id + '\n' + stats;
+}
+
+std::string control_disconnect(const std::string& name_key, const std::string& reason) {
+  return "X\n" + name_key + '\n' + reason;
+}
+
+std::string control_drain(const std::string& node_id) { return "D\n" + node_id; }
+
 bool dispatch_control(Handler& handler, std::string_view payload) {
   std::vector<std::string> f;
   while (true) {
@@ -292,6 +304,18 @@ bool dispatch_control(Handler& handler, std::string_view payload) {
   }
   if (f[0] == "R" && f.size() == 2) {
     handler.on_name_registered(std::move(f[1]));
+    return true;
+  }
+  if (f[0] == "S" && f.size() == 3) {
+    handler.on_node_stats(std::move(f[1]), std::move(f[2]));
+    return true;
+  }
+  if (f[0] == "X" && f.size() == 3) {
+    handler.on_disconnect_requested(std::move(f[1]), std::move(f[2]));
+    return true;
+  }
+  if (f[0] == "D" && f.size() == 2) {
+    handler.on_drain_requested(std::move(f[1]));
     return true;
   }
   return false;
@@ -359,6 +383,16 @@ void RedisBroker::announce_sessions_ended(const std::string& user_id, const std:
 void RedisBroker::announce_name_registered(const std::string& name_key) {
   control(detail::control_name_registered(name_key));
 }
+
+void RedisBroker::announce_node_stats(const std::string& stats) {
+  control(detail::control_node_stats(options_.node_id, stats));
+}
+
+void RedisBroker::announce_disconnect(const std::string& name_key, const std::string& reason) {
+  control(detail::control_disconnect(name_key, reason));
+}
+
+void RedisBroker::announce_drain(const std::string& node_id) { control(detail::control_drain(node_id)); }
 
 void RedisBroker::control(std::string payload) {
   client_.command({"PUBLISH", options_.prefix + ":control", std::move(payload)},

@@ -74,6 +74,9 @@ RedisClient::Callback bounded(boost::asio::io_context& ctx, std::uint32_t timeou
 std::string control_access(const std::string& room, const std::string& user_id);
 std::string control_sessions_ended(const std::string& user_id, const std::string& digest, const std::string& keep);
 std::string control_name_registered(const std::string& name_key);
+std::string control_node_stats(const std::string& node_id, const std::string& stats);
+std::string control_disconnect(const std::string& name_key, const std::string& reason);
+std::string control_drain(const std::string& node_id);
 // Decodes one control payload for `handler`; false if undecodable.
 bool dispatch_control(Handler& handler, std::string_view payload);
 // Decodes a presence change ("P\n<version>\n+|-\n<user>") for `handler`; false if it is not one.
@@ -109,6 +112,9 @@ class RedisBroker final : public Broker {
   void announce_access(const std::string& room, const std::string& user_id) override;
   void announce_sessions_ended(const std::string& user_id, const std::string& digest, const std::string& keep) override;
   void announce_name_registered(const std::string& name_key) override;
+  void announce_node_stats(const std::string& stats) override;
+  void announce_disconnect(const std::string& name_key, const std::string& reason) override;
+  void announce_drain(const std::string& node_id) override;
   void subscribe(const std::string& room, std::function<void(std::error_code)> done) override;
   void unsubscribe(const std::string& room) override;
   void fetch(const std::string& room, std::uint64_t after, std::size_t limit, FetchDone done) override;
@@ -119,7 +125,7 @@ class RedisBroker final : public Broker {
   void presence_members(const std::string& room, MembersDone done) override;
   void presence_counts(const std::vector<std::string>& rooms, CountsDone done) override;
 
-  const std::string& node_id() const noexcept { return options_.node_id; }
+  std::string node_id() const override { return options_.node_id; }
   // Test hook: drop both connections and stop the heartbeat without removing this node's
   // presence, as a killed process would. The broker is stopped afterwards.
   void abandon();

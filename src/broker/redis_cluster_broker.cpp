@@ -472,20 +472,30 @@ void RedisClusterBroker::lookup_room(const std::string& room, LookupDone done) {
 }
 
 void RedisClusterBroker::announce_access(const std::string& room, const std::string& user_id) {
-  boost::asio::post(ctx_, [this, p = detail::control_access(room, user_id)]() mutable {
-    command({"SPUBLISH", global("control"), std::move(p)}, [](std::error_code, const RedisReply&) {});
-  });
+  control(detail::control_access(room, user_id));
 }
 
 void RedisClusterBroker::announce_sessions_ended(const std::string& user_id, const std::string& digest,
                                                  const std::string& keep) {
-  boost::asio::post(ctx_, [this, p = detail::control_sessions_ended(user_id, digest, keep)]() mutable {
-    command({"SPUBLISH", global("control"), std::move(p)}, [](std::error_code, const RedisReply&) {});
-  });
+  control(detail::control_sessions_ended(user_id, digest, keep));
 }
 
 void RedisClusterBroker::announce_name_registered(const std::string& name_key) {
-  boost::asio::post(ctx_, [this, p = detail::control_name_registered(name_key)]() mutable {
+  control(detail::control_name_registered(name_key));
+}
+
+void RedisClusterBroker::announce_node_stats(const std::string& stats) {
+  control(detail::control_node_stats(options_.node_id, stats));
+}
+
+void RedisClusterBroker::announce_disconnect(const std::string& name_key, const std::string& reason) {
+  control(detail::control_disconnect(name_key, reason));
+}
+
+void RedisClusterBroker::announce_drain(const std::string& node_id) { control(detail::control_drain(node_id)); }
+
+void RedisClusterBroker::control(std::string payload) {
+  boost::asio::post(ctx_, [this, p = std::move(payload)]() mutable {
     command({"SPUBLISH", global("control"), std::move(p)}, [](std::error_code, const RedisReply&) {});
   });
 }

@@ -88,6 +88,9 @@ class RedisClusterBroker final : public Broker {
   void announce_access(const std::string& room, const std::string& user_id) override;
   void announce_sessions_ended(const std::string& user_id, const std::string& digest, const std::string& keep) override;
   void announce_name_registered(const std::string& name_key) override;
+  void announce_node_stats(const std::string& stats) override;
+  void announce_disconnect(const std::string& name_key, const std::string& reason) override;
+  void announce_drain(const std::string& node_id) override;
   void subscribe(const std::string& room, std::function<void(std::error_code)> done) override;
   void unsubscribe(const std::string& room) override;
   void fetch(const std::string& room, std::uint64_t after, std::size_t limit, FetchDone done) override;
@@ -122,6 +125,8 @@ class RedisClusterBroker final : public Broker {
   void on_reply(const std::shared_ptr<Request>& r, std::error_code ec, RedisReply reply);
   // Convenience: a command (args[1] the routing key) or the presence/publish script on `key`'s shard.
   void command(std::vector<std::string> args, RedisClient::Callback done);
+  // Publishes one <prefix>:control announcement (detail::control_*) on the {prefix} shard.
+  void control(std::string payload);
   void eval(const RedisScript& script, std::vector<std::string> keys, std::vector<std::string> args,
             RedisClient::Callback done);
 

@@ -165,6 +165,7 @@ void Accounts::handle_api(ApiRequest req, Respond respond) {
   const std::string& m = req.method;
   const std::string& p = req.path;
   if (p.starts_with("/api/server/") && server_api_) return server_api_->handle_api(std::move(req), std::move(respond));
+  if (p.starts_with("/api/admin/") && admin_api_) return admin_api_->handle_api(std::move(req), std::move(respond));
   if (p == "/api/register") {
     if (m == "POST") return do_register(req, std::move(respond));
   } else if (p == "/api/login") {
@@ -289,12 +290,17 @@ void Accounts::do_login(const ApiRequest& req, Respond respond) {
     hash(
         [this, req, respond, want_token, password = std::move(password), user = std::move(user)]() mutable {
           // An unknown name costs a verification too, so that timing does not tell which names exist.
-          const std::string encoded = user ? user->password_hash : auth::dummy_hash(options_.password);
+          // A banned account's hash is behind a prefix (auth::is_banned_hash): the password is
+          // checked against the hash itself, so that only its owner learns of the ban.
+          const bool banned = user && auth::is_banned_hash(user->password_hash);
+          const std::string encoded = user ? user->password_hash.substr(banned ? auth::banned_hash_prefix.size() : 0)
+                                           : auth::dummy_hash(options_.password);
           const bool ok = auth::verify_password(encoded, password) && user;
           if (!ok) {
             counters_.signin_failures.add();
             return respond(error(401, "bad_credentials", "wrong name or password"));
           }
+          if (banned) return respond(error(403, "banned", "this account is banned"));
           counters_.signins.add();
           start_session(std::move(*user), req, want_token, 200, std::move(respond));
         },

@@ -92,6 +92,8 @@ class Accounts final : public net::ApiService {
   // Requests under /api/server/ go to `api` (the server API: node/server_api.hpp), not to the
   // accounts. Set before the node serves.
   void set_server_api(net::ApiService* api) noexcept { server_api_ = api; }
+  // And those under /api/admin/ to the admin API (node/admin_api.hpp).
+  void set_admin_api(net::ApiService* api) noexcept { admin_api_ = api; }
 
   // Stops the hashing pool (what it holds still answers). Before the store stops.
   void stop();
@@ -142,6 +144,7 @@ class Accounts final : public net::ApiService {
   EndedHook on_ended_;
   RegisteredHook on_registered_;
   net::ApiService* server_api_ = nullptr;
+  net::ApiService* admin_api_ = nullptr;
   void ended(const std::string& user_id, const std::string& digest, const std::string& keep = {}) const {
     if (on_ended_) on_ended_(user_id, digest, keep);
   }

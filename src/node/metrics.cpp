@@ -173,6 +173,18 @@ std::string Node::metrics_text() const {
       "# HELP parley_api_in_flight Server API requests being answered (auth.api_max_in_flight).\n# TYPE "
       "parley_api_in_flight gauge\n";
   out += "parley_api_in_flight " + std::to_string(server_api_.in_flight()) + "\n";
+  // The admin API: a series per status answered at least once, and the node table's size.
+  out +=
+      "# HELP parley_admin_requests_total Admin API requests answered, by HTTP status.\n# TYPE "
+      "parley_admin_requests_total counter\n";
+  for (std::size_t i = 0; i < AdminApi::statuses.size(); ++i) {
+    const std::uint64_t n = admin_.requests(i);
+    if (n == 0) continue;
+    out += "parley_admin_requests_total{status=\"" + std::to_string(AdminApi::statuses[i]) + "\"} " +
+           std::to_string(n) + "\n";
+  }
+  out += "# HELP parley_admin_nodes Nodes in the admin API's table (at most 256).\n# TYPE parley_admin_nodes gauge\n";
+  out += "parley_admin_nodes " + std::to_string(admin_.nodes_known()) + "\n";
   const auto st = ctx_.store.stats();
   out +=
       "# HELP parley_store_batches_total Store commits (group commit batches).\n# TYPE parley_store_batches_total "

@@ -50,6 +50,7 @@ Node::Node(NodeOptions options, store::Store& store, broker::Broker* broker) : c
   if (ctx_.options.threads == 0) ctx_.options.threads = 1;
   delivery_.set_session_side(requests_);
   ctx_.accounts.set_server_api(&server_api_);
+  ctx_.accounts.set_admin_api(&admin_);
   ctx_.shards.reserve(ctx_.options.threads);
   for (unsigned i = 0; i < ctx_.options.threads; ++i) {
     net::LoopOptions loop{i, ctx_.options.limits, ctx_.options.clock, ctx_.options.io_uring_writes};
@@ -88,6 +89,32 @@ void Node::on_sessions_ended(std::string user_id, std::string digest, std::strin
 }
 
 void Node::on_name_registered(std::string name_key) { close_guests_named(name_key); }
+
+void Node::close_named(const std::string& name_key) {
+  close_clients("disconnected by an admin",
+                [name_key](const Client& s) { return !s.user.empty() && core::name_skeleton(s.user) == name_key; });
+}
+
+void Node::on_node_stats(std::string node_id, std::string stats) { admin_.on_node_stats(node_id, stats); }
+
+void Node::on_disconnect_requested(std::string name_key, std::string /*reason*/) { close_named(name_key); }
+
+void Node::on_drain_requested(std::string node_id) { admin_.on_drain_requested(node_id); }
+
+AdminApi::Sample Node::admin_sample() const {
+  AdminApi::Sample s;
+  for (const auto& sh : ctx_.shards) {
+    const auto& lm = sh->loop().metrics();
+    const auto& m = sh->metrics();
+    s.connections += lm.connections.get();
+    s.slow_consumer_closes += lm.slow_consumer_closes.get();
+    s.rooms += m.rooms_owned.get();
+    s.deliveries += m.deliveries.get();
+    s.rate_limited += m.rate_limited.get();
+    for (std::size_t i = 0; i < s.commit.size(); ++i) s.commit[i] += m.commit.buckets[i].get();
+  }
+  return s;
+}
 
 Node::~Node() {
   try {
@@ -173,6 +200,7 @@ void Node::on_tick(Shard& shard, std::int64_t now_ms) {
   if (shard.index() == 0) {
     check_memory();
     ctx_.accounts.sweep(now_ms);
+    admin_.tick(now_ms, admin_sample());
   }
   if (!ctx_.broker) return;
   presence_.tick(shard);

@@ -22,6 +22,7 @@
 
 #include "broker/broker.hpp"
 #include "net/http_session.hpp"
+#include "node/admin_api.hpp"
 #include "node/cluster_sync.hpp"
 #include "node/context.hpp"
 #include "node/delivery.hpp"
@@ -62,6 +63,11 @@ class Node final : public broker::Handler, public net::HttpService, private Shar
 
   // The server API (/api/server/, API keys), and the operator's commands for its keys.
   ServerApi& server_api() noexcept { return server_api_; }
+  // The admin API (/api/admin/: auth.admins' sessions, admin-scoped keys).
+  AdminApi& admin_api() noexcept { return admin_; }
+  // What draining this node means (app/server.cpp: as on SIGTERM), for the admin API's drain.
+  // Set before start().
+  void set_on_drain(std::function<void()> drain) { on_drain_ = std::move(drain); }
 
   // An operator's command (app/admin.cpp): deletes a room (RoomDirectory::remove). `done` runs on
   // the room's owner thread.
@@ -104,6 +110,9 @@ class Node final : public broker::Handler, public net::HttpService, private Shar
   void on_access_changed(std::string room, std::string user_id) override;
   void on_sessions_ended(std::string user_id, std::string digest, std::string keep) override;
   void on_name_registered(std::string name_key) override;
+  void on_node_stats(std::string node_id, std::string stats) override;
+  void on_disconnect_requested(std::string name_key, std::string reason) override;
+  void on_drain_requested(std::string node_id) override;
   void on_state(bool up) override;
   void on_presence(std::string room, std::uint64_t version, std::string user, bool joined) override;
   void on_presence_reset() override;
@@ -124,6 +133,10 @@ class Node final : public broker::Handler, public net::HttpService, private Shar
   // The WebSockets of ended sessions, and the guests of a registered name, on this node.
   void close_ended_sessions(const std::string& user_id, const std::string& digest, const std::string& keep);
   void close_guests_named(const std::string& name_key);
+  // The sessions, accounts' and guests', whose name has the key `name_key` (an admin's disconnect).
+  void close_named(const std::string& name_key);
+  // This second's counters, for the admin API's node stats.
+  AdminApi::Sample admin_sample() const;
 
   NodeContext ctx_;
   std::atomic<bool> stopping_{false};  // stop() has begun
@@ -135,6 +148,17 @@ class Node final : public broker::Handler, public net::HttpService, private Shar
   Moderation moderation_{ctx_, rooms_, owner_, delivery_};
   ServerApi server_api_{ctx_, rooms_, owner_, moderation_};
   Requests requests_{ctx_, owner_, rooms_, delivery_, moderation_};
+  std::function<void()> on_drain_;
+  AdminApi admin_{ctx_, rooms_, server_api_,
+                  AdminApi::Hooks{[this] { return draining(); },
+                                  [this] {
+                                    if (on_drain_) on_drain_();
+                                  },
+                                  [this](const std::string& key, const std::string&) { close_named(key); },
+                                  [this](const std::string& user_id) {
+                                    close_ended_sessions(user_id, {}, {});
+                                    if (ctx_.broker) ctx_.broker->announce_sessions_ended(user_id, {}, {});
+                                  }}};
   std::vector<std::thread> threads_;
   std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guards_;
   std::atomic<bool> draining_{false};

@@ -529,7 +529,7 @@ void ServerApi::create_key(const std::string& name, const std::string& scopes, A
   auto normal = core::normalize_name(name, &why);
   if (!normal) return done(errc::bad_name, std::string(core::describe(why)));
   const auto bits = auth::parse_scopes(scopes);
-  if (!bits) return done(errc::bad_request, "scopes are a comma-separated list of publish, rooms, members");
+  if (!bits) return done(errc::bad_request, "scopes are a comma-separated list of publish, rooms, members, admin");
   auth::ApiKey key = auth::mint_api_key();
   store::StoredApiKey row{key.id, auth::token_digest(key.secret), *normal, auth::scopes_text(*bits), ctx_.now_ms(), 0,
                           0};

@@ -70,7 +70,8 @@ class ServerApi final : public net::ApiService {
   }
   std::size_t in_flight() const noexcept { return in_flight_.load(std::memory_order_relaxed); }
 
- private:
+ public:
+  // A checked key (the admin API checks its keys here too: node/admin_api.hpp).
   struct Key {
     std::string id;
     std::string name;
@@ -78,7 +79,10 @@ class ServerApi final : public net::ApiService {
   };
   using Then = std::function<void(const Key&, Respond)>;
   // Checks the request's key (401) and its scope (403) on the store's thread, then runs `then`.
+  // Counts against the address's request budget and the key's; `then` runs on an I/O thread.
   void with_key(const net::ApiRequest& req, auth::ApiScope scope, Respond respond, Then then);
+
+ private:
   void do_publish(const net::ApiRequest& req, Respond respond);
   void do_create_room(const net::ApiRequest& req, const Key& key, const Respond& respond);
   void do_delete_room(const std::string& room, Respond respond);

@@ -99,7 +99,7 @@ struct StoredApiKey {
   std::string id;             // public: "pk_" and random hex; the key is "<id>.<secret>"
   std::string secret_digest;  // hex digest of the secret (auth::token_digest); never the secret
   std::string name;           // the operator's label: what moderation through it is done by
-  std::string scopes;         // comma-separated: publish, rooms, members
+  std::string scopes;         // comma-separated: publish, rooms, members, admin
   std::int64_t created_at = 0;
   std::int64_t revoked_at = 0;    // 0: live
   std::int64_t last_used_at = 0;  // 0: never (written at most once a minute: touch_api_key)

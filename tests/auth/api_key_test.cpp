@@ -57,7 +57,13 @@ TEST(ApiKey, ScopesParseToABitSetAndBack) {
   EXPECT_TRUE(has_scope(*all, ApiScope::members));
   EXPECT_FALSE(has_scope(*parse_scopes("rooms"), ApiScope::publish));
   EXPECT_FALSE(parse_scopes(""));
-  EXPECT_FALSE(parse_scopes("admin"));
+  EXPECT_FALSE(parse_scopes("root"));
+  // The admin API's scope, on its own: it implies none of the others.
+  const auto admin = parse_scopes("admin");
+  ASSERT_TRUE(admin);
+  EXPECT_TRUE(has_scope(*admin, ApiScope::admin));
+  EXPECT_FALSE(has_scope(*admin, ApiScope::rooms));
+  EXPECT_EQ(scopes_text(*parse_scopes("admin,publish")), "publish,admin");
   EXPECT_FALSE(parse_scopes("publish,"));
   EXPECT_FALSE(parse_scopes("publish,publish"));
   EXPECT_FALSE(parse_scopes("Publish"));

@@ -81,7 +81,7 @@ TEST(ServerApi, KeysAreIssuedOnceListedWithoutSecretsAndRevoked) {
   EXPECT_NE(again.output.find("no live key"), std::string::npos) << again.output;
 
   // What the operator gets wrong is refused with a reason.
-  for (const auto& bad : std::vector<std::vector<std::string>>{{"api-key-create", "ops", "admin"},
+  for (const auto& bad : std::vector<std::vector<std::string>>{{"api-key-create", "ops", "root"},
                                                                {"api-key-create", "ops", "publish,publish"},
                                                                {"api-key-create", "publish"},
                                                                {"api-key-revoke", "pk_nothex"}}) {

@@ -76,6 +76,12 @@ class ForwardingBroker : public parley::broker::Broker, public parley::broker::H
     inner_->announce_sessions_ended(user_id, digest, keep);
   }
   void announce_name_registered(const std::string& name_key) override { inner_->announce_name_registered(name_key); }
+  void announce_node_stats(const std::string& stats) override { inner_->announce_node_stats(stats); }
+  void announce_disconnect(const std::string& name_key, const std::string& reason) override {
+    inner_->announce_disconnect(name_key, reason);
+  }
+  void announce_drain(const std::string& node_id) override { inner_->announce_drain(node_id); }
+  std::string node_id() const override { return inner_->node_id(); }
   void subscribe(const std::string& room, std::function<void(std::error_code)> done) override {
     inner_->subscribe(room, std::move(done));
   }
@@ -114,6 +120,13 @@ class ForwardingBroker : public parley::broker::Broker, public parley::broker::H
     handler_->on_sessions_ended(std::move(user_id), std::move(digest), std::move(keep));
   }
   void on_name_registered(std::string name_key) override { handler_->on_name_registered(std::move(name_key)); }
+  void on_node_stats(std::string node_id, std::string stats) override {
+    handler_->on_node_stats(std::move(node_id), std::move(stats));
+  }
+  void on_disconnect_requested(std::string name_key, std::string reason) override {
+    handler_->on_disconnect_requested(std::move(name_key), std::move(reason));
+  }
+  void on_drain_requested(std::string node_id) override { handler_->on_drain_requested(std::move(node_id)); }
   void on_state(bool up) override { handler_->on_state(up); }
   void on_presence(std::string room, std::uint64_t version, std::string user, bool joined) override {
     handler_->on_presence(std::move(room), version, std::move(user), joined);
@@ -796,6 +809,62 @@ TEST_P(ClusterTest, TheServerApiOnOneNodeActsOnEveryNodeAndARevokedKeyIsRefusedE
   ASSERT_FALSE(revoked.first) << revoked.second;
   auto refused = call(1, "POST", "/api/server/publish", R"({"room":"club","text":"after","as":"news"})");
   EXPECT_EQ(refused.status, 401u) << refused.body;
+}
+
+// The admin API on one node sees every node (each publishes its stats about once a second) and
+// acts on every node: a disconnect and a ban close the user's session on the other node (1008),
+// and a drain addressed to the other node reaches it, and only it.
+TEST_P(ClusterTest, TheAdminApiSeesEveryNodeAndActsOnEach) {
+  ASSERT_TRUE(both_ready());
+  auto bob = account(1, "bob");
+  auto ada = account(1, "ada");
+  std::promise<std::pair<std::error_code, std::string>> made;
+  nodes_[0].node->server_api().create_key("ops", "admin", [&](std::error_code ec, std::string text) {
+    made.set_value({ec, text});
+  });
+  const auto [ec, key] = made.get_future().get();
+  ASSERT_FALSE(ec) << key;
+  auto call = [&](const std::string& method, const std::string& path) {
+    parley::net::ApiRequest req;
+    req.method = method;
+    req.path = path;
+    req.authorization = "apikey " + key;
+    req.address = "127.0.0.1";
+    std::promise<parley::net::ApiResponse> answered;
+    on_shard(nodes_[0].node->shard(0), [&] {
+      nodes_[0].node->accounts().handle_api(req, [&](parley::net::ApiResponse r) { answered.set_value(std::move(r)); });
+    });
+    return answered.get_future().get();
+  };
+  const std::string other = nodes_[1].broker()->node_id();
+  ASSERT_FALSE(other.empty());
+  ASSERT_NE(other, nodes_[0].broker()->node_id());
+  ASSERT_TRUE(eventually([&] {
+    auto r = call("GET", "/api/admin/nodes");
+    return r.status == 200 && r.body.find("\"id\":\"" + other + "\"") != std::string::npos &&
+           r.body.find("\"id\":\"" + nodes_[0].broker()->node_id() + "\"") != std::string::npos;
+  })) << "node 0 did not list both nodes";
+
+  auto dis = call("POST", "/api/admin/users/bob/disconnect");
+  EXPECT_EQ(dis.status, 202u) << dis.body;
+  EXPECT_EQ(bob->closed(5s), parley::protocol::CloseCode::policy_violation) << "node 1 kept bob's session";
+  EXPECT_FALSE(ada->closed(200ms)) << "another user was closed";
+
+  // A ban on node 0 ends the account's sessions: its WebSocket on node 1 closes.
+  std::string token;
+  auto carol = account(1, "carol", &token);
+  auto ban = call("POST", "/api/admin/users/carol/ban");
+  EXPECT_EQ(ban.status, 200u) << ban.body;
+  EXPECT_EQ(carol->closed(5s), parley::protocol::CloseCode::policy_violation) << "node 1 kept the banned session";
+
+  std::atomic<int> drained0{0}, drained1{0};
+  nodes_[0].node->set_on_drain([&] { ++drained0; });
+  nodes_[1].node->set_on_drain([&] { ++drained1; });
+  auto drain = call("POST", "/api/admin/nodes/" + other + "/drain");
+  EXPECT_EQ(drain.status, 202u) << drain.body;
+  EXPECT_TRUE(eventually([&] { return drained1.load() == 1; })) << "node 1 was not asked to drain";
+  EXPECT_EQ(drained0.load(), 0);
+  EXPECT_EQ(call("POST", "/api/admin/nodes/nosuchnode/drain").status, 404u);
 }
 
 // Signing out on one node ends the session everywhere: its WebSocket on another node is closed
