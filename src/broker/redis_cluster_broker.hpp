@@ -101,7 +101,7 @@ class RedisClusterBroker final : public Broker {
   void presence_members(const std::string& room, MembersDone done) override;
   void presence_counts(const std::vector<std::string>& rooms, CountsDone done) override;
 
-  const std::string& node_id() const noexcept { return options_.node_id; }
+  std::string node_id() const override { return options_.node_id; }
   // Slots whose primary's node id changed since start (failovers, migrations), for metrics and
   // for the failover protection to come (a promoted replica may lack the last seqs).
   std::uint64_t primary_changes() const noexcept { return primary_changes_.load(std::memory_order_relaxed); }
