@@ -10,6 +10,7 @@
 #include "auth/token.hpp"
 #include "core/names.hpp"
 #include "net/upgrade.hpp"
+#include "node/api_request.hpp"
 #include "protocol/errc.hpp"
 #include "protocol/events.hpp"
 #include "protocol/json_writer.hpp"
@@ -19,6 +20,9 @@ namespace parley::node {
 namespace json = boost::json;
 using net::ApiRequest;
 using net::ApiResponse;
+
+using api::body_object;
+using api::error;
 
 namespace {
 
@@ -32,11 +36,6 @@ core::KeyedLimits::Options budget(double rate, double burst, std::size_t keys) {
   o.max_keys = keys;
   return o;
 }
-
-ApiResponse error(unsigned status, std::string_view code, std::string_view message) {
-  return ApiResponse{status, protocol::http_error_body(code, message), {}};
-}
-
 ApiResponse store_error(std::error_code) {
   return error(503, "store_failed", "the accounts could not be reached; try again");
 }
@@ -60,17 +59,6 @@ std::string cookie(std::string_view token, std::int64_t max_age_ms, bool secure)
   c += "; Path=/; HttpOnly; SameSite=Lax; Max-Age=" + std::to_string(max_age_ms / 1000);
   if (secure) c += "; Secure";
   return c;
-}
-
-// The JSON object of a request body, or nullopt (answered 400).
-std::optional<json::object> body_object(const ApiRequest& req, const net::ApiService::Respond& respond) {
-  boost::system::error_code ec;
-  auto v = json::parse(req.body, ec);
-  if (ec || !v.is_object()) {
-    respond(error(400, "bad_json", "the body must be a JSON object"));
-    return std::nullopt;
-  }
-  return std::move(v.as_object());
 }
 
 // A string field, or nullopt (answered 400 naming it).

@@ -14,6 +14,7 @@
 #include "core/names.hpp"
 #include "core/validate.hpp"
 #include "net/upgrade.hpp"
+#include "node/api_request.hpp"
 #include "node/room_directory.hpp"
 #include "node/server_api.hpp"
 #include "protocol/errc.hpp"
@@ -27,47 +28,14 @@ using net::ApiRequest;
 using net::ApiResponse;
 using protocol::errc;
 
+using api::error;
+using api::has_scheme;
+using api::percent_decoded;
+
 namespace {
 
 constexpr std::string_view prefix = "/api/admin/";
-
-ApiResponse error(unsigned status, std::string_view code, std::string_view message) {
-  return ApiResponse{status, protocol::http_error_body(code, message), {}};
-}
-
 ApiResponse json_response(unsigned status, std::string body) { return ApiResponse{status, std::move(body), {}}; }
-
-// Whether `authorization` uses the scheme `scheme` ("apikey ", "bearer "), in any case.
-bool has_scheme(std::string_view authorization, std::string_view scheme) {
-  if (authorization.size() <= scheme.size()) return false;
-  for (std::size_t i = 0; i < scheme.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(authorization[i])) != scheme[i]) return false;
-  return true;
-}
-
-// A path segment as sent (percent-encoded), decoded; nullopt if malformed.
-std::optional<std::string> percent_decoded(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '%') {
-      out += s[i];
-      continue;
-    }
-    if (i + 2 >= s.size()) return std::nullopt;
-    auto hex = [](char c) -> int {
-      if (c >= '0' && c <= '9') return c - '0';
-      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-      return -1;
-    };
-    const int hi = hex(s[i + 1]), lo = hex(s[i + 2]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out += static_cast<char>(hi * 16 + lo);
-    i += 2;
-  }
-  return out;
-}
 
 // The value of `name` in a query string, or nullopt.
 std::optional<std::string_view> query_value(std::string_view query, std::string_view name) {

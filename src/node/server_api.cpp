@@ -10,6 +10,7 @@
 #include "auth/token.hpp"
 #include "core/names.hpp"
 #include "core/validate.hpp"
+#include "node/api_request.hpp"
 #include "node/moderation.hpp"
 #include "node/room_directory.hpp"
 #include "node/room_owner.hpp"
@@ -26,6 +27,10 @@ using net::ApiResponse;
 using protocol::errc;
 using Call = ServerApi::Call;
 
+using api::body_object;
+using api::error;
+using api::percent_decoded;
+
 namespace {
 
 constexpr std::string_view prefix = "/api/server/";
@@ -34,11 +39,6 @@ constexpr std::string_view prefix = "/api/server/";
 constexpr std::int64_t answer_timeout_ms = 30000;
 // last_used_at is written at most this often per key (not on every request).
 constexpr std::int64_t touch_interval_ms = 60000;
-
-ApiResponse error(unsigned status, std::string_view code, std::string_view message) {
-  return ApiResponse{status, protocol::http_error_body(code, message), {}};
-}
-
 // The HTTP status of an error a room's owner answered with (the codes of protocol.md).
 unsigned status_of(std::string_view code) {
   static constexpr std::pair<std::string_view, unsigned> table[] = {
@@ -84,17 +84,6 @@ ApiResponse from_event(const std::string& event, const std::function<ApiResponse
   }
   return ok(o);
 }
-
-std::optional<json::object> body_object(const ApiRequest& req, const net::ApiService::Respond& respond) {
-  boost::system::error_code ec;
-  auto v = json::parse(req.body, ec);
-  if (ec || !v.is_object()) {
-    respond(error(400, "bad_json", "the body must be a JSON object"));
-    return std::nullopt;
-  }
-  return std::move(v.as_object());
-}
-
 // A string field: nullopt after answering 400 if it is missing (and `required`) or not a string;
 // "" if it is absent and optional.
 std::optional<std::string> string_field(const json::object& o, std::string_view key, bool required,
@@ -111,35 +100,7 @@ std::optional<std::string> string_field(const json::object& o, std::string_view 
 // The key of an `Authorization: apikey <key>` header (the scheme in any case), or "".
 std::string_view apikey(std::string_view authorization) {
   constexpr std::string_view scheme = "apikey ";
-  if (authorization.size() <= scheme.size()) return {};
-  for (std::size_t i = 0; i < scheme.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(authorization[i])) != scheme[i]) return {};
-  return authorization.substr(scheme.size());
-}
-
-// A path segment as sent (percent-encoded: names may be any Unicode), decoded; nullopt if
-// malformed.
-std::optional<std::string> percent_decoded(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '%') {
-      out += s[i];
-      continue;
-    }
-    if (i + 2 >= s.size()) return std::nullopt;
-    auto hex = [](char c) -> int {
-      if (c >= '0' && c <= '9') return c - '0';
-      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-      return -1;
-    };
-    const int hi = hex(s[i + 1]), lo = hex(s[i + 2]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out += static_cast<char>(hi * 16 + lo);
-    i += 2;
-  }
-  return out;
+  return api::has_scheme(authorization, scheme) ? authorization.substr(scheme.size()) : std::string_view{};
 }
 
 // Whether the query string has `name=1` or `name=true`.
