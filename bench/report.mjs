@@ -16,7 +16,7 @@ const SERVERS = ["parley", "bun", "node-ws-redis"];
 // Rows only in some tables and the bar: Parley on PostgreSQL instead of SQLite (store), and
 // Parley on one I/O thread (fanout), Parley over TLS (saturate).
 // Parley on guests (fanout-auth, saturate-auth: the pair of its signed-in runs).
-const EXTRA_SERVERS = ["parley-pg", "parley-1t", "bun-durable", "parley-wss", "parley-guest", "parley-nice0"];
+const EXTRA_SERVERS = ["parley-redis", "parley-redis-cluster", "parley-pg", "parley-1t", "bun-durable", "parley-wss", "parley-guest", "parley-nice0"];
 const LABEL = {
   "parley-wss": "parley over wss (TLS on the node)",
   "parley-nice0": "parley, hash threads at the I/O threads' priority (auth.hash_nice=0)",
@@ -24,10 +24,12 @@ const LABEL = {
   "parley-1t": "parley, 1 I/O thread",
   "bun-durable": "bun, durable (SQLite commit per message)",
   "parley-guest": "parley, guests",
+  "parley-redis": "one Redis",
+  "parley-redis-cluster": "Redis Cluster (3 primaries + 3 replicas)",
 };
 const label = (s) => LABEL[s] ?? s;
 const SCENARIOS = ["fanout", "fanout-core", "saturate", "idle", "idle-scale", "rooms", "storm", "storm-names", "store", "cluster", "cluster-saturate",
-  "cluster-scale", "fanout-auth", "saturate-auth", "signin", "fanout-signin"];
+  "cluster-scale", "cluster-broker", "fanout-auth", "saturate-auth", "signin", "fanout-signin"];
 
 const args = process.argv.slice(2);
 const runArg = args.includes("--run") ? args[args.indexOf("--run") + 1] : "";
@@ -689,6 +691,136 @@ if (nRuns("cluster") || nRuns("cluster-saturate")) {
       (cs.some((r) => !r.ok) ? "**A run reported a problem** (ok=false: failed connects or joins, loss, or a message not every member got): see its JSON line." : "Every run: no failed connect or join, no loss, every message reached every member."));
     line();
     line("`docs/architecture.md` (*A million connections*) takes its arithmetic from these figures.");
+    line();
+  }
+}
+
+// --- broker: one Redis against a Redis Cluster (issue 18) ---------------------------------------
+// cluster-broker: the same closed-loop load on a fresh 4-node cluster over one Redis
+// (parley-redis) and over a 3-primary Redis Cluster (parley-redis-cluster), back to back in a run.
+{
+  line("## Broker: one Redis against a Redis Cluster (issue 18)");
+  line();
+  const sets = ["parley-redis", "parley-redis-cluster"];
+  const runs = Object.fromEntries(sets.map((s) => [s, runsOf("cluster-broker", s)]));
+  if (!runs["parley-redis"].length || !runs["parley-redis-cluster"].length) {
+    line("Not run: `bench/run --scenarios cluster-broker` starts a fresh 4-node cluster on one Redis, then one on a Redis Cluster, and drives both.");
+    line();
+  } else {
+    // Per run: the CPU % of the processes whose label starts with a prefix, summed.
+    const cpuOf = (r, pre) => (r.processes || []).filter((p) => p.label.startsWith(pre)).reduce((a, p) => a + p.cpu_pct, 0);
+    const redisCpuS = (r) => (r.processes || []).filter((p) => p.label.startsWith("redis")).reduce((a, p) => a + p.cpu_s, 0);
+    const perRedisS = (r) => (redisCpuS(r) > 0 ? (r.result?.acked_per_s * r.result?.seconds) / redisCpuS(r) : undefined);
+    // What the busiest redis-server would carry at a full core, if the rest kept up: the figure of
+    // the sharding (one Redis: all of it on one process; a Redis Cluster: a third on each primary).
+    const atFullCore = (r) => {
+      const b = Math.max(0, ...(r.processes || []).filter((p) => p.label.startsWith("redis")).map((p) => p.cpu_pct));
+      return b > 0 ? r.result?.acked_per_s / (b / 100) : undefined;
+    };
+    const top = (r) => (r.processes || []).slice().sort((a, b) => b.cpu_pct - a.cpu_pct)[0];
+    const m = (s, f) => median(runs[s].map(f).filter((v) => typeof v === "number"));
+    const r0 = runs["parley-redis"][runs["parley-redis"].length - 1];
+    const pr = r0.params || {};
+    line(`Two fresh \`scripts/cluster up --nodes 4\` clusters (one I/O thread per node, PostgreSQL store, the per-address budgets lifted as in \`cluster\`), ` +
+      "one with `--redis single` (one redis-server, `broker.backend=redis`) and one with `--redis cluster` (3 primaries + 3 replicas, `broker.backend=redis-cluster`), " +
+      `measured back to back in one \`bench/run\` (the order alternates from run to run), each driven the same way: ${fmt(pr.rooms)} rooms of ${pr.members} members, ` +
+      `one member of each room on each of the ${pr.nodes} nodes (client i to node i mod ${pr.nodes}, straight to the nodes' ports, from 127.1.x.y), every member ` +
+      `sending ${pr.bytes}-byte messages closed loop with ${pr.window} un-acked at a time, for ${pr.duration_s} s after a warm-up: so every message crosses the broker ` +
+      `to the ${pr.nodes - 1} other nodes. *Acked*: messages/s acked to their senders (a node acks after the store's commit); *delivered*: deliveries/s to members. ` +
+      "CPU: each process's utime + stime from /proc over the measured window (100% = one core).");
+    line();
+    table(
+      ["set-up", "runs", "acked msgs/s", "delivered/s", "ack p50", "ack p99", "lost", "Redis CPU % (all redis-servers)", "nodes CPU %", "PostgreSQL CPU %", "generator CPU %", "msgs per Redis CPU-s", "busiest redis-server at a full core", "busiest process"],
+      sets.map((s) => {
+        const b = runs[s].map(top).filter(Boolean);
+        const busiest = b.length ? b[b.length - 1] : undefined;
+        return [label(s), runs[s].length, withRange("cluster-broker", s, "result.acked_per_s"), fmt(m(s, (r) => r.result?.delivered_per_s)),
+          us(m(s, (r) => r.ack_latency_us?.p50)), us(m(s, (r) => r.ack_latency_us?.p99)), fmt(m(s, (r) => r.delivery?.lost)),
+          fmt(m(s, (r) => cpuOf(r, "redis")), 1), fmt(m(s, (r) => cpuOf(r, "node")), 1), fmt(m(s, (r) => cpuOf(r, "postgres")), 1),
+          fmt(m(s, (r) => r.generator?.cpu_pct), 1), fmt(m(s, perRedisS)), `${fmt(m(s, atFullCore))} msgs/s`, busiest ? `${busiest.label} ${fmt(busiest.cpu_pct, 1)}%` : "–"];
+      })
+    );
+    // The ratio, from the runs paired within each tag (run i of each set-up).
+    const ratios = (f) => {
+      const out = [];
+      for (const t of chosen) {
+        const a = runs["parley-redis"].filter((r) => r.tag === t), b = runs["parley-redis-cluster"].filter((r) => r.tag === t);
+        for (let i = 0; i < Math.min(a.length, b.length); ++i) {
+          const va = f(a[i]), vb = f(b[i]);
+          if (typeof va === "number" && typeof vb === "number" && va > 0) out.push(vb / va);
+        }
+      }
+      return out;
+    };
+    const rt = ratios((r) => r.result?.acked_per_s), rr = ratios(perRedisS), rf = ratios(atFullCore);
+    const rs = (xs) => (xs.length ? `${median(xs).toFixed(2)}×` + (xs.length > 1 ? ` (${xs.map((x) => x.toFixed(2)).join(", ")})` : "") : "–");
+    line(`**Redis Cluster ÷ one Redis, paired in the same run**: acked messages/s ${rs(rt)}; messages per Redis CPU-second ${rs(rr)}; ` +
+      `what the busiest redis-server would carry at a full core ${rs(rf)}. *msgs per Redis CPU-s* is the acked rate over the CPU of every redis-server ` +
+      "(replicas included): the cost of a message to Redis as a whole; *busiest redis-server at a full core* is the acked rate over the busiest one's share of a core: " +
+      "the rate at which the first redis-server would saturate if everything else kept up — the figure that shows the sharding.");
+    line();
+    for (const s of sets) {
+      const r = runs[s][runs[s].length - 1];
+      line(`Every process, ${label(s)} (run \`${r.tag}\`; CPU % of one core over the ${fmt(r.result?.seconds, 1)} s window; the machine has 2 cores):`);
+      line();
+      const procs = (r.processes || []).slice().sort((a, b) => b.cpu_pct - a.cpu_pct);
+      const backends = procs.filter((p) => /^postgres-/.test(p.label));
+      const shown = procs.filter((p) => !/^postgres-/.test(p.label));
+      const body = shown.map((p) => [p.label, fmt(p.cpu_pct, 1)]);
+      if (backends.length) body.push([`PostgreSQL backends and helpers (${backends.length})`, fmt(backends.reduce((a, p) => a + p.cpu_pct, 0), 1)]);
+      body.push(["parley-bench (the generator)", fmt(r.generator?.cpu_pct, 1)]);
+      const total = procs.reduce((a, p) => a + p.cpu_pct, 0) + (r.generator?.cpu_pct ?? 0);
+      body.push(["**all of the above**", `**${fmt(total, 1)}** of 200`]);
+      table(["process", "CPU %"], body);
+    }
+    // The profiles: the top entries of each, as bench/run wrote them.
+    const prof = [];
+    for (const mode of ["single", "cluster"])
+      for (const what of ["redis", "node1"]) {
+        const f = path.join(RESULTS, `profile-cluster-broker-${mode}-${what}.txt`);
+        if (!fs.existsSync(f)) continue;
+        const text = fs.readFileSync(f, "utf8");
+        const part = (h, n) => (text.split(h)[1] ?? "").split("\n## ")[0].split("\n").filter((l) => /^\s+[0-9.]+%/.test(l)).slice(0, n);
+        const entries = [...part("## by shared object (self)", 5), "…", ...part("## top symbols (self)", 8)];
+        if (entries.length) prof.push([mode, what, entries]);
+      }
+    if (prof.length) {
+      line("Profiles (`perf record -e cpu-clock -F 499 -g` over the warm-up and the window, self time, `--sort dso` and `--sort dso,sym`; \`redis-check-rdb\` is the redis-server binary's name on Debian, where redis-server is a link to it; " +
+        "the files are `results/profile-cluster-broker-<set-up>-<process>.txt`): the top shared objects, then the top symbols.");
+      line();
+      for (const [mode, what, entries] of prof) {
+        line(`*${mode === "single" ? "one Redis" : "Redis Cluster"}, ${what === "redis" ? (mode === "single" ? "the redis-server" : "every redis-server") : "node1"}:*`);
+        line();
+        line("```");
+        for (const e of entries) line(e.replace(/\s+$/, ""));
+        line("```");
+        line();
+      }
+    }
+    const l0 = [...runs["parley-redis"], ...runs["parley-redis-cluster"]].map((r) => r.loadavg_start).filter((x) => typeof x === "number");
+    if (l0.length) line(`Load average (1 min) at the start of each measurement: ${l0.map((x) => x.toFixed(1)).join(", ")}.`);
+    if ([...runs["parley-redis"], ...runs["parley-redis-cluster"]].some((r) => !r.ok)) line("**A measurement reported a problem** (ok=false): see its JSON line.");
+    line();
+    // Where the bottleneck is, from the newest run of each set-up.
+    const last = Object.fromEntries(sets.map((s) => [s, runs[s][runs[s].length - 1]]));
+    const total = (r) => (r.processes || []).reduce((a, p) => a + p.cpu_pct, 0) + (r.generator?.cpu_pct ?? 0);
+    const redisList = (r) => (r.processes || []).filter((p) => p.label.startsWith("redis")).map((p) => `${p.label} ${fmt(p.cpu_pct, 1)}%`).join(", ");
+    const inflight = (pr.rooms ?? 0) * (pr.members ?? 0) * (pr.window ?? 0);
+    line("**Where the bottleneck is.** " + sets.map((s) => {
+      const r = last[s], t = top(r);
+      return `${label(s)}: ${redisList(r)}; the busiest process ${t ? `${t.label} at ${fmt(t.cpu_pct, 1)}%` : "–"} of a core; ` +
+        `everything together (nodes, Redis, PostgreSQL, HAProxy, the generator) ${fmt(total(r), 0)}% of the machine's 200%` +
+        (r.machine ? `, the whole machine (with whatever else ran on it) busy ${fmt(r.machine.busy_pct, 0)}%` : "");
+    }).join(". ") + ". " +
+      (sets.some((s) => (last[s].machine?.busy_pct ?? total(last[s])) >= 170)
+        ? (sets.every((s) => (top(last[s])?.cpu_pct ?? 0) < 80) ? "No process of the cluster is near a core, yet the" : "The") + " two cores are (nearly) all in use, shared by the four nodes, Redis, PostgreSQL, the generator and the machine's other work: " +
+          "the acked rate is bounded by the machine, not by Redis, and the ratio of the two rows says little about Redis's own ceiling. "
+        : "The machine's two cores are not all in use either, so neither Redis nor the machine is the bound: the loop is. ") +
+      `A closed loop keeps ${fmt(inflight)} messages in flight (rooms × members × window), so acked/s = ${fmt(inflight)} ÷ the mean time to an ack: ` +
+      sets.map((s) => `${label(s)} ${fmt(inflight / Math.max(1, last[s].result?.acked_per_s ?? 1) * 1000, 0)} ms`).join(", ") +
+      " (the ack waits for the message's commit to PostgreSQL and for the node's turn on a shared core). " +
+      "The figure that shows the sharding is *msgs per Redis CPU-second*: the Redis Cluster spreads the publishes over three primaries " +
+      "(each room's channel hashes to one slot) and adds replication to three replicas, so its Redis CPU per message is the sum over six processes.");
     line();
   }
 }

@@ -82,6 +82,8 @@ struct Options {
   // i % nodes); --server-pid then names every process of the cluster (the total CPU).
   std::vector<int> ports;
   std::vector<int> node_pids;
+  // cluster-broker: a name for each --server-pid (same order), for the per-process CPU.
+  std::vector<std::string> labels;
   double join_timeout = 180;  // cluster-scale: how long every connection may take to join
   std::string out_dir = PARLEY_BENCH_RESULTS_DIR;
   unsigned procs = 1;
@@ -122,7 +124,7 @@ constexpr const char* kPassword = "parley-bench password";
                "parley-bench: %s\n"
                "usage: parley-bench "
                "<fanout|fanout-core|saturate|idle|idle-scale|rooms|storm|storm-names|store|cluster|cluster-saturate|"
-               "fanout-auth|saturate-auth|signin|fanout-signin|cluster-scale> --port P [options]\n"
+               "fanout-auth|saturate-auth|signin|fanout-signin|cluster-scale|cluster-broker> --port P [options]\n"
                "  --host 127.x.y.z  --path /ws  --server NAME  --tag TEXT  --server-pid PID[,PID..]\n"
                "  --out-dir DIR (default %s; '-' for none)  --procs N  --concurrency N\n"
                "  --room ID  --subscribers N  --publishers N  --rate MSGS_PER_S  --bytes N\n"
@@ -131,7 +133,9 @@ constexpr const char* kPassword = "parley-bench password";
                "--drain-timeout S\n"
                "  --auth | --guest  --tokens FILE  --register-concurrency N  --accounts N  --signin-concurrency N  "
                "--signin-addresses N\n"
-               "  cluster-scale: --ports P,P,..  --node-pids PID,PID,..  --join-timeout S\n",
+               "  cluster-scale: --ports P,P,..  --node-pids PID,PID,..  --join-timeout S\n"
+               "  cluster-broker: --ports P,P,..  --rooms N  --members N  --window N  --labels NAME,NAME,.. (one a "
+               "--server-pid)\n",
                why.c_str(), PARLEY_BENCH_RESULTS_DIR);
   std::exit(2);
 }
@@ -150,10 +154,10 @@ Options parse(int argc, char** argv) {
   Options o;
   o.scenario = argv[1];
   o.auth = o.scenario == "fanout-auth" || o.scenario == "saturate-auth";
-  static const char* known[] = {"fanout",       "fanout-core", "saturate",      "idle",    "rooms",
-                                "storm",        "storm-names", "store",         "cluster", "cluster-saturate",
-                                "idle-scale",   "fanout-auth", "saturate-auth", "signin",  "fanout-signin",
-                                "cluster-scale"};
+  static const char* known[] = {"fanout",        "fanout-core",   "saturate",      "idle",    "rooms",
+                                "storm",         "storm-names",   "store",         "cluster", "cluster-saturate",
+                                "idle-scale",    "fanout-auth",   "saturate-auth", "signin",  "fanout-signin",
+                                "cluster-scale", "cluster-broker"};
   if (std::none_of(std::begin(known), std::end(known), [&](const char* k) { return o.scenario == k; }))
     usage("unknown scenario '" + o.scenario + "'");
   for (int i = 2; i < argc; ++i) {
@@ -179,6 +183,8 @@ Options parse(int argc, char** argv) {
         for (auto& p : split(val(), ',')) o.ports.push_back(std::stoi(p));
       else if (a == "--node-pids")
         for (auto& p : split(val(), ',')) o.node_pids.push_back(std::stoi(p));
+      else if (a == "--labels")
+        o.labels = split(val(), ',');
       else if (a == "--join-timeout")
         o.join_timeout = std::stod(val());
       else if (a == "--out-dir")
@@ -252,6 +258,13 @@ Options parse(int argc, char** argv) {
     if (!o.node_pids.empty() && o.node_pids.size() != o.ports.size())
       usage("--node-pids: one pid per port of --ports, in the same order");
     if (o.port == 0) o.port = o.ports[0];
+  }
+  if (o.scenario == "cluster-broker") {
+    if (o.ports.empty()) usage("cluster-broker needs --ports P,P,... (each node's port)");
+    if (!o.labels.empty() && o.labels.size() != o.server_pids.size())
+      usage("--labels: one name per pid of --server-pid, in the same order");
+    if (o.port == 0) o.port = o.ports[0];
+    if (o.members == 0 || o.rooms == 0) usage("cluster-broker needs --rooms and --members above 0");
   }
   for (int p : o.ports)
     if (p <= 0 || p > 65535) usage("bad port in --ports");
@@ -580,7 +593,7 @@ class Run {
     }
     // cluster-scale: clients from 127.1.x.y (not 127.0.0.1, which the nodes trust as their load
     // balancer's address and so expect a PROXY header from).
-    if (o_.scenario == "cluster-scale") target_.source_second = 1;
+    if (o_.scenario == "cluster-scale" || o_.scenario == "cluster-broker") target_.source_second = 1;
     char prefix[16];
     std::snprintf(prefix, sizeof prefix, "b%04x", static_cast<unsigned>(now_ns() / 1000) & 0xFFFF);
     layout_.name_prefix = prefix;
@@ -606,7 +619,7 @@ class Run {
       one_room_layout(o_.subscribers, o_.publishers);
     else if (sc == "idle" || sc == "idle-scale")
       no_room_layout(o_.connections);
-    else if (sc == "rooms")
+    else if (sc == "rooms" || sc == "cluster-broker")
       rooms_layout();
     else if (sc == "store")
       store_layout();
@@ -627,7 +640,7 @@ class Run {
         idle();
       else if (sc == "storm" || sc == "storm-names")
         storm();
-      else if (sc == "store")
+      else if (sc == "store" || sc == "cluster-broker")
         store();
       else if (sc == "cluster-scale")
         cluster_scale();
@@ -726,6 +739,14 @@ class Run {
           .num("member_rate", o_.member_rate)
           .num("bytes", static_cast<double>(o_.bytes))
           .num("duration_s", o_.duration);
+    } else if (sc == "cluster-broker") {
+      p.num("rooms", static_cast<double>(o_.rooms))
+          .num("members", static_cast<double>(o_.members))
+          .num("nodes", static_cast<double>(o_.ports.size()))
+          .num("window", o_.window)
+          .num("bytes", static_cast<double>(o_.bytes))
+          .num("duration_s", o_.duration)
+          .str("sources", "127.1.x.y");
     } else if (sc == "store") {
       p.num("publishers", static_cast<double>(o_.publishers))
           .num("rooms", static_cast<double>(layout_.rooms.size()))
@@ -849,6 +870,43 @@ class Run {
     if (deliveries > 0) s.num("cpu_s_per_million_deliveries", cpu / (deliveries / 1e6));
     s.num("rss_kb", probe_.rss_kb());
     json_.raw("server_stats", s.done());
+  }
+
+  // The machine's CPU time from /proc/stat, in clock ticks: busy (all but idle and iowait) and total.
+  struct MachineCpu {
+    double busy = 0, total = 0;
+  };
+  static MachineCpu machine_cpu() {
+    std::ifstream f("/proc/stat");
+    std::string cpu;
+    f >> cpu;
+    MachineCpu m;
+    double v = 0;
+    for (int i = 0; i < 8 && f >> v; ++i) {  // user … steal (guest is inside user)
+      m.total += v;
+      if (i != 3 && i != 4) m.busy += v;  // fields 4 and 5: idle, iowait
+    }
+    return m;
+  }
+  // cluster-broker: each --server-pid's CPU seconds (utime + stime), read now.
+  std::vector<double> per_process_cpu() const {
+    std::vector<double> out;
+    out.reserve(o_.server_pids.size());
+    for (int pid : o_.server_pids) out.push_back(Probe{{pid}}.cpu_s());
+    return out;
+  }
+  // `processes`: every --server-pid's share of a core over the measured window, with its label.
+  void processes_json(const std::vector<double>& before, const std::vector<double>& after, double dt) {
+    std::string arr = "[";
+    for (std::size_t i = 0; i < o_.server_pids.size() && i < before.size() && i < after.size(); ++i) {
+      Json p;
+      p.num("pid", o_.server_pids[i])
+          .str("label", i < o_.labels.size() ? o_.labels[i] : std::to_string(o_.server_pids[i]))
+          .num("cpu_s", after[i] - before[i])
+          .num("cpu_pct", dt > 0 ? 100.0 * (after[i] - before[i]) / dt : 0);
+      arr += (i ? "," : "") + p.done();
+    }
+    json_.raw("processes", arr + "]");
   }
 
   void loss_json(const Snapshot& end, const Fleet::Hist& h) {
@@ -1274,8 +1332,12 @@ class Run {
     sleep_s(o_.warmup);
     fleet_.send_all("hreset");
     const Snapshot a = snap();
+    const std::vector<double> per0 = per_process_cpu();
+    const MachineCpu m0 = machine_cpu();
     sleep_s(o_.duration);
     const Snapshot b = snap();
+    const std::vector<double> per1 = per_process_cpu();
+    const MachineCpu m1 = machine_cpu();
     fleet_.send_all("window 0");
     const Snapshot c = drain(o_.drain_timeout);
     const auto h = fleet_.hist();
@@ -1290,6 +1352,20 @@ class Run {
     loss_json(c, h);
     server_json(a, b, static_cast<double>(b.s.acked - a.s.acked));
     generator_json(a, b);
+    if (o_.scenario == "cluster-broker") {
+      processes_json(per0, per1, secs(a.t, b.t));
+      // The whole machine over the window (every process, this run's and anyone else's): whether
+      // the cores were the bound.
+      const double busy = m1.busy - m0.busy, all = m1.total - m0.total;
+      Json mj;
+      mj.num("cores", static_cast<double>(std::thread::hardware_concurrency()))
+          .num("busy_pct", all > 0 ? 100.0 * busy / all * std::thread::hardware_concurrency() : 0);
+      json_.raw("machine", mj.done());
+      summary_ = "cluster-broker " + o_.server + ": " + fmt(acks) + " acked messages/s, " +
+                 fmt(static_cast<double>(b.s.delivered - a.s.delivered) / dt) + " delivered/s, ack p50 " +
+                 fmt(h.ack.quantile(0.5) / 1e3) + " us p99 " + fmt(h.ack.quantile(0.99) / 1e3) + " us";
+      return;
+    }
     summary_ = "store " + o_.server + ": " + fmt(acks) + " acked messages/s, ack latency p50 " +
                fmt(h.ack.quantile(0.5) / 1e3) + " us p99 " + fmt(h.ack.quantile(0.99) / 1e3) + " us, errors/s " +
                fmt(static_cast<double>(b.s.errs - a.s.errs) / dt);
