@@ -86,13 +86,16 @@ void drain(node::Node& node, const std::vector<std::shared_ptr<net::Listener>>& 
     std::size_t initial = 0;
     std::unordered_set<std::uint64_t> closed;
   };
-  std::vector<Progress> progress(node.shard_count());
+  // Shared with the posted closes: with no session left, this function returns before a shard has
+  // run them (a use after free, once, in a test that stopped a node just after it started).
+  const auto progress = std::make_shared<std::vector<Progress>>(node.shard_count());
   // Closes enough of each shard's sessions that `fraction` of them are closed (1: all, and any
   // that arrived since the window opened).
   const auto close_share = [&](double fraction) {
     for (unsigned i = 0; i < node.shard_count(); ++i) {
       node::Shard& shard = node.shard(i);
-      shard.post([&shard, &p = progress[i], fraction] {
+      shard.post([&shard, progress, i, fraction] {
+        Progress& p = (*progress)[i];
         const std::size_t quota =
             fraction >= 1.0 ? SIZE_MAX : static_cast<std::size_t>(std::ceil(fraction * static_cast<double>(p.initial)));
         std::vector<net::Connection*> now;  // closed after the walk: a close may change the loop's map
@@ -108,7 +111,8 @@ void drain(node::Node& node, const std::vector<std::shared_ptr<net::Listener>>& 
   };
   for (unsigned i = 0; i < node.shard_count(); ++i) {
     node::Shard& shard = node.shard(i);
-    shard.post([&shard, &p = progress[i], l = listeners[i]] {
+    shard.post([&shard, progress, i, l = listeners[i]] {
+      Progress& p = (*progress)[i];
       l->stop();
       p.initial = shard.loop().size();
     });
@@ -126,8 +130,8 @@ void drain(node::Node& node, const std::vector<std::shared_ptr<net::Listener>>& 
   const auto deadline = Clock::now() + std::chrono::milliseconds(config.limits.close_timeout_ms + 1500);
   while (node.session_count() > 0 && Clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  // The shards' posted closes refer to `progress`: they have all run once every session is gone;
-  // node.stop() (after this) discards any that have not.
+  // A posted close that has not run yet keeps `progress` alive; node.stop() (after this) discards
+  // it with its loop.
 }
 
 }  // namespace
