@@ -14,7 +14,7 @@ const count = (s, ch) => s.split(ch).length - 1;
 // character at a time, but keep a closing bracket that balances one inside it
 // (Wikipedia links such as .../Union_Station_(Washington,_D.C.)). Linear in
 // the URL's length, however much punctuation it ends with.
-function trimUrl(raw) {
+export function trimUrl(raw) {
   const opens = {};
   const closes = {};
   let end = raw.length;
@@ -32,7 +32,7 @@ function trimUrl(raw) {
   return raw.slice(0, end);
 }
 
-function safeHref(text) {
+export function safeHref(text) {
   try {
     const u = new URL(text);
     return u.protocol === 'http:' || u.protocol === 'https:' ? u.href : null;

@@ -1,9 +1,9 @@
 // The message list of the active room: day separators, sender grouping,
 // own messages set apart, pending/failed sends, scroll-back and "jump to
-// latest". Message text is rendered with text nodes only (see linkify.js).
+// latest". Message text is rendered with text nodes only (see markdown.js).
 
 import { h } from './dom.js';
-import { renderText } from './linkify.js';
+import { renderMarkdown } from './markdown.js';
 import { dayKey, dayLabel, formatFull, formatTime, hue, initial, sameSender } from './format.js';
 
 const GROUP_GAP_MS = 5 * 60 * 1000;
@@ -26,7 +26,7 @@ function timeEl(ts) {
 export function messageNode(m, me, prev) {
   const own = sameSender(m, me);
   const cont = sameGroup(prev, m);
-  const text = renderText(h('div', { class: 'text' }), m.text);
+  const text = renderMarkdown(h('div', { class: 'text' }), m.text);
   const bubble = h('div', { class: 'bubble' },
     h('span', { class: own || cont ? 'from sr-only' : 'from' }, own ? 'You' : m.from,
       // A bot of the operator's server API (api.md): its name is whatever the backend chose.
@@ -49,7 +49,7 @@ function pendingNode(p) {
   return h('li', { class: 'msg own pending', dataset: { cid: p.cid } },
     h('div', { class: 'bubble' },
       h('span', { class: 'sr-only' }, 'You (sending): '),
-      renderText(h('div', { class: 'text' }), p.text),
+      renderMarkdown(h('div', { class: 'text' }), p.text),
       h('span', { class: 'time status' }, 'Sending…')));
 }
 
@@ -57,7 +57,7 @@ function failedNode(cid, f) {
   return h('li', { class: 'msg own failed', dataset: { cid } },
     h('div', { class: 'bubble' },
       h('span', { class: 'sr-only' }, 'You (not sent): '),
-      renderText(h('div', { class: 'text' }), f.text)),
+      renderMarkdown(h('div', { class: 'text' }), f.text)),
     h('div', { class: 'failed-row' },
       h('span', { class: 'failed-reason' }, f.reason),
       f.retryable
