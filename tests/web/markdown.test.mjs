@@ -269,3 +269,17 @@ test('suggestions for a typed prefix: names that start with it first, at most th
   assert.deepEqual(suggestEmoji(''), []);
   assert.equal(suggestEmoji('SMI')[0].emoji, EMOJI.smile, 'any case');
 });
+
+test('the composer\'s completion query: a colon at the start or after a space, then 2+ name characters, at the caret', async () => {
+  const { emojiQuery } = await import('../../web/js/ui/emoji-complete.js');
+  assert.equal(emojiQuery(':sh', 3), ':sh');
+  assert.equal(emojiQuery('hi :thu', 7), ':thu');
+  assert.equal(emojiQuery('hi (:+1', 7), ':+1');
+  assert.equal(emojiQuery('hi :s', 5), null, 'one character is too few');
+  assert.equal(emojiQuery('at 10:30', 8), null, 'not after a digit');
+  assert.equal(emojiQuery('https://x', 9), null);
+  assert.equal(emojiQuery(':sh and more', 3), ':sh', 'only what is before the caret');
+  assert.equal(emojiQuery(':sh and more', 12), null);
+  assert.equal(emojiQuery(':smile: ', 8), null, 'a finished code is not a query');
+  assert.equal(emojiQuery(`x :${'a'.repeat(5000)}`, 5003), null, 'long runs are not scanned');
+});

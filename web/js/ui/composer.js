@@ -1,10 +1,12 @@
 // Message composer: Enter sends, Shift+Enter adds a line, grows with its
 // content, shows the length limit, and reports typing (the client throttles).
+// ":sh" offers emoji (emoji-complete.js); while that list is open, it has the keys.
 // Over the limit, a message under the box says so (and the live region, once
 // when the text goes over and again on each Enter), and Enter draws the eye to
 // it rather than doing nothing.
 
 import { hasVisible, textLength } from './format.js';
+import { EmojiCompletion } from './emoji-complete.js';
 
 const MAX_HEIGHT_PX = 200;
 
@@ -20,8 +22,10 @@ export class Composer {
     Object.assign(this, { form, input, sendBtn: send, count, error, label, onSend, onTyping, announce });
     this.limit = 4000;
     this.over = false;
+    this.emoji = new EmojiCompletion(input, () => this.update());
 
     input.addEventListener('keydown', (e) => {
+      if (this.emoji.onKeyDown(e)) return; // the emoji list's keys (↑ ↓ Enter Tab Escape) while it is open
       if (e.key !== 'Enter' || e.shiftKey || e.altKey || e.ctrlKey || e.metaKey) return;
       if (e.isComposing || e.keyCode === 229) return; // IME candidate selection
       e.preventDefault();
@@ -63,6 +67,7 @@ export class Composer {
     if (!hasVisible(text)) return;
     if (this.onSend(text) === false) return;
     this.input.value = '';
+    this.emoji.close();
     this.update();
   }
 
