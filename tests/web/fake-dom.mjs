@@ -38,6 +38,27 @@ export class FakeElement extends FakeNode {
     for (const item of items) this.childNodes.push(item instanceof FakeNode ? item : new FakeText(String(item)));
   }
   get children() { return this.childNodes.filter((n) => n instanceof FakeElement); }
+  get firstElementChild() { return this.children[0] ?? null; }
+  /** Descendants matching a simple selector: `tag.class[data-key]`, each part optional; a list with `,`. */
+  querySelectorAll(selectors) {
+    const tests = selectors.split(',').map((sel) => {
+      const m = /^\s*([a-z0-9]*)((?:\.[\w-]+)*)(?:\[data-([\w-]+)\])?\s*$/i.exec(sel);
+      if (!m) throw new Error(`fake DOM: unsupported selector ${sel}`);
+      const classes = m[2].split('.').filter(Boolean);
+      return (el) => (!m[1] || el.tagName === m[1].toUpperCase())
+        && classes.every((c) => el.className.split(' ').includes(c))
+        && (!m[3] || m[3] in el.dataset);
+    });
+    const found = [];
+    const walk = (el) => {
+      for (const c of el.children) {
+        if (tests.some((t) => t(c))) found.push(c);
+        walk(c);
+      }
+    };
+    walk(this);
+    return found;
+  }
   get textContent() { return this.childNodes.map((n) => n.textContent).join(''); }
   set textContent(v) { this.childNodes = v === '' || v === null ? [] : [new FakeText(String(v))]; }
   set innerHTML(_) { htmlParsing('innerHTML')(); }

@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 
 // format.js builds its Intl formatters on load, so the zone is set first.
 process.env.TZ = 'America/New_York';
-const { formatTime, formatFull, dayKey, dayLabel, textLength, initial, hue, plural, listNames, sameSender } = await import('../../web/js/ui/format.js');
+const { formatTime, formatFull, relativeTime, dayKey, dayLabel, textLength, initial, hue, plural, listNames, sameSender } = await import('../../web/js/ui/format.js');
 
 const EN = new Intl.DateTimeFormat().resolvedOptions().locale === 'en-US';
 const enOnly = { skip: EN ? false : 'the default locale is not en-US' };
@@ -53,6 +53,18 @@ test('formatTime across daylight saving: the skipped and the repeated hour', enO
 test('formatFull (the tooltip): weekday, date with year, and time', enOnly, () => {
   assert.match(spaces(formatFull(at(2024, 3, 10, 9, 5))), /^Sunday, March 10, 2024(,| at) 9:05 AM$/);
   assert.match(spaces(formatFull(at(2000, 1, 1, 0, 0))), /^Saturday, January 1, 2000(,| at) 12:00 AM$/);
+});
+
+test('relativeTime: "just now" in the first minute, minutes within the hour, then the clock time', () => {
+  const t = at(2024, 3, 10, 9, 5);
+  assert.equal(relativeTime(t, t), 'just now');
+  assert.equal(relativeTime(t, t + 59_999), 'just now');
+  assert.equal(relativeTime(t, t - 90_000), 'just now', 'a time a little ahead of this clock (skew)');
+  assert.equal(relativeTime(t, t + 60_000), '1 min');
+  assert.equal(relativeTime(t, t + 5 * 60_000 + 30_000), '5 min');
+  assert.equal(relativeTime(t, t + 3600e3 - 1), '59 min');
+  assert.equal(relativeTime(t, t + 3600e3), formatTime(t));
+  assert.equal(relativeTime(t, t + 30 * 86400e3), formatTime(t), 'older: the clock time (the day separator says the day)');
 });
 
 // ----------------------------------------------------------------------- days

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { installFakeDom } from './fake-dom.mjs';
 
 installFakeDom();
-const { messageNode } = await import('../../web/js/ui/messages.js');
+const { messageNode, refreshTimes } = await import('../../web/js/ui/messages.js');
 
 function find(el, cls) {
   if (el.className?.split(' ').includes(cls)) return el;
@@ -32,4 +32,38 @@ test('a person\'s message has no bot tag, nor does a message that only claims a 
   assert.equal(find(messageNode({ ...base, from: 'bob', uid: 'u_2' }, me, null), 'bot-tag'), null);
   assert.equal(find(messageNode({ ...base, from: 'bot', uid: 'g_1' }, me, null), 'bot-tag'), null);
   assert.equal(find(messageNode({ ...base, from: 'CI', uid: 'b_CI', bot: 'yes' }, me, null), 'bot-tag'), null);
+});
+
+test('a message\'s time is relative at first; refreshTimes updates it and the day labels in place', () => {
+  const now = base.ts + 30_000;
+  const list = document.createElement('ul');
+  const sep = document.createElement('li');
+  sep.className = 'day-sep';
+  sep.dataset.ts = String(base.ts);
+  const label = document.createElement('span');
+  label.append('Today');
+  sep.append(label);
+  const li = messageNode({ ...base, from: 'bob', uid: 'u_2' }, me, null, now);
+  list.append(sep, li);
+  const [time] = list.querySelectorAll('time.time[data-ts]');
+  assert.equal(time.textContent, 'just now');
+  assert.match(time.getAttribute('datetime'), /^2026-01-02T10:00:00/);
+  assert.ok(time.getAttribute('title').length > 10, 'the full date in the title');
+
+  refreshTimes(list, base.ts + 5 * 60e3);
+  assert.equal(list.querySelectorAll('time.time[data-ts]')[0], time, 'the same node');
+  assert.equal(time.textContent, '5 min');
+  assert.equal(label.textContent, 'Today');
+  refreshTimes(list, base.ts + 86400e3);
+  assert.notEqual(time.textContent, '5 min');
+  assert.doesNotMatch(time.textContent, /min|now/);
+  assert.equal(label.textContent, 'Yesterday');
+  assert.equal(list.children.length, 2, 'nothing added or removed');
+});
+
+test('message text is rendered as Markdown (markdown.js), as text nodes and elements', () => {
+  const li = messageNode({ ...base, from: 'bob', uid: 'u_2', text: '**hi** <b>x</b>' }, me, null);
+  const text = find(li, 'text');
+  assert.equal(text.children[0].tagName, 'STRONG');
+  assert.equal(text.textContent, 'hi <b>x</b>');
 });

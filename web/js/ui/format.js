@@ -9,6 +9,18 @@ const segmenter = typeof Intl.Segmenter === 'function' ? new Intl.Segmenter(unde
 export const formatTime = (ts) => timeFmt.format(new Date(ts));
 export const formatFull = (ts) => fullFmt.format(new Date(ts));
 
+/**
+ * A message's time as the list shows it: "just now" in its first minute (and for a time a little
+ * ahead of this clock), "5 min" within the hour, then the clock time (the day separator above says
+ * which day). The full date and time go in the <time>'s title and datetime.
+ */
+export function relativeTime(ts, now = Date.now()) {
+  const ago = now - ts;
+  if (ago < 60e3) return 'just now';
+  if (ago < 3600e3) return `${Math.floor(ago / 60e3)} min`;
+  return formatTime(ts);
+}
+
 /** Local calendar day key, e.g. "2024-11-23". */
 export function dayKey(ts) {
   const d = new Date(ts);

@@ -4,11 +4,12 @@
 
 import { h } from './dom.js';
 import { renderMarkdown } from './markdown.js';
-import { dayKey, dayLabel, formatFull, formatTime, hue, initial, sameSender } from './format.js';
+import { dayKey, dayLabel, formatFull, hue, initial, relativeTime, sameSender } from './format.js';
 
 const GROUP_GAP_MS = 5 * 60 * 1000;
 const NEAR_TOP_PX = 160;
 const NEAR_BOTTOM_PX = 80;
+const TICK_MS = 60e3; // relative times and day labels are brought up to date once a minute
 
 export function avatar(name, extraClass = '') {
   return h('span', { class: `avatar ${extraClass}`.trim(), 'aria-hidden': 'true', vars: { '--hue': String(hue(name)) } }, initial(name));
@@ -18,12 +19,12 @@ function sameGroup(prev, m) {
   return prev && sameSender(prev, m) && m.ts - prev.ts < GROUP_GAP_MS && dayKey(prev.ts) === dayKey(m.ts);
 }
 
-function timeEl(ts) {
-  return h('time', { class: 'time', datetime: new Date(ts).toISOString(), title: formatFull(ts) }, formatTime(ts));
+function timeEl(ts, now) {
+  return h('time', { class: 'time', datetime: new Date(ts).toISOString(), title: formatFull(ts), dataset: { ts: String(ts) } }, relativeTime(ts, now));
 }
 
 // One message's list item. `me`: the user, as { from: name, uid }; `prev`: the message above it.
-export function messageNode(m, me, prev) {
+export function messageNode(m, me, prev, now = Date.now()) {
   const own = sameSender(m, me);
   const cont = sameGroup(prev, m);
   const text = renderMarkdown(h('div', { class: 'text' }), m.text);
@@ -33,7 +34,7 @@ export function messageNode(m, me, prev) {
       m.bot === true && !own ? h('span', { class: 'role-tag bot-tag' }, 'bot') : null),
     own || cont ? h('span', { class: 'sr-only' }, ': ') : null,
     text,
-    timeEl(m.ts));
+    timeEl(m.ts, now));
   return h('li', {
     class: `msg${own ? ' own' : ''}${cont ? ' cont' : ''}`,
     dataset: { seq: String(m.seq), from: m.from, ...(m.uid ? { uid: m.uid } : {}), ...(m.cid ? { cid: m.cid } : {}) },
@@ -42,7 +43,24 @@ export function messageNode(m, me, prev) {
 }
 
 function daySeparator(ts) {
-  return h('li', { class: 'day-sep', dataset: { day: dayKey(ts) } }, h('span', {}, dayLabel(ts)));
+  return h('li', { class: 'day-sep', dataset: { day: dayKey(ts), ts: String(ts) } }, h('span', {}, dayLabel(ts)));
+}
+
+/**
+ * Bring the shown times ("just now" → "1 min" → "9:41 AM") and day labels ("Today" →
+ * "Yesterday") up to date in place: text only, no node made or moved, so the list is not
+ * re-rendered, its scroll position is kept and a screen reader hears nothing. Exported for tests.
+ */
+export function refreshTimes(list, now = Date.now()) {
+  for (const t of list.querySelectorAll('time.time[data-ts]')) {
+    const text = relativeTime(Number(t.dataset.ts), now);
+    if (t.textContent !== text) t.textContent = text;
+  }
+  for (const sep of list.querySelectorAll('li.day-sep[data-ts]')) {
+    const span = sep.firstElementChild;
+    const text = dayLabel(Number(sep.dataset.ts), now);
+    if (span && span.textContent !== text) span.textContent = text;
+  }
 }
 
 function pendingNode(p) {
@@ -76,6 +94,7 @@ export class MessageView {
     this.unseen = 0;      // new messages below the fold
 
     scroller.addEventListener('scroll', () => this._onScroll(), { passive: true });
+    setInterval(() => refreshTimes(this.list), TICK_MS);
     loadOlder.addEventListener('click', () => this.onLoadOlder());
     jump.addEventListener('click', () => { this.scrollToBottom(); this.scroller.focus({ preventScroll: true }); });
     pendingList.addEventListener('click', (e) => {
