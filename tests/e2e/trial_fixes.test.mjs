@@ -4,7 +4,8 @@
 //   points at it rather than doing nothing;
 // - the browser going offline shows the banner at once, the user "Offline", and the others'
 //   presence as unknown until the connection is back;
-// - secondary text has WCAG AA contrast (4.5:1) against its actual background, light and dark;
+// - secondary text, and formatted text (code, code blocks, quotes, links), has WCAG AA contrast
+//   (4.5:1) against its actual background, light and dark;
 // - the theme setting (light / dark / system), kept in localStorage and applied before the page's
 //   modules run (no flash), from the keyboard;
 // - creating a room whose name exists says so, and offers to open it.
@@ -137,16 +138,20 @@ const SECONDARY = [
   { selector: '#composer-input', placeholder: true }, { selector: '#room-search', placeholder: true },
   { selector: '#create-room-name', placeholder: true }, { selector: '#new-dm-name', placeholder: true },
   { selector: '#message-list li.msg:not(.own) .time' }, { selector: '#message-list li.msg.own .time' },
+  // Formatting (markdown.js): code, code blocks, quotes and links, in others' and one's own bubbles.
+  ...['li.msg:not(.own)', 'li.msg.own'].flatMap((msg) => ['.md-code', '.md-pre code', '.md-quote', '.text a']
+    .map((part) => ({ selector: `#message-list ${msg} ${part}` }))),
 ];
+const FORMATTED = '`code` and [a link](https://example.com/)\n> quoted\n```\nblock\n```';
 
 test('contrast: secondary text is at least 4.5:1 against its background, light and dark', async (t) => {
   const { page: light } = await person(t, { colorScheme: 'light' });
   const { page: dark } = await person(t, { colorScheme: 'dark' });
   await joinAs(light, server.url, 'lucia');
   await joinAs(dark, server.url, 'dmitri');
-  await send(light, 'from lucia');
+  await send(light, `from lucia ${FORMATTED}`);
   await dark.locator('#message-list li.msg', { hasText: 'from lucia' }).waitFor();
-  await send(dark, 'from dmitri');
+  await send(dark, `from dmitri ${FORMATTED}`);
   for (const page of [light, dark]) {
     await page.locator('#message-list li.msg.own').first().waitFor();
     await page.locator('#message-list li.msg:not(.own)').first().waitFor();
