@@ -68,6 +68,7 @@ const view = new MessageView({
   onRetry: (cid) => retryFailed(cid),
   onEdit: (cid) => editFailed(cid),
   onDiscard: (cid) => { rooms.get(active)?.failed.delete(cid); renderPending(); composer.focus(); },
+  now: () => Date.now() + (client?.serverTimeOffset ?? 0),
 });
 
 const roomList = new RoomList({

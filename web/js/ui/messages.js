@@ -85,8 +85,9 @@ function failedNode(cid, f) {
 }
 
 export class MessageView {
-  constructor({ scroller, list, pendingList, loadOlder, historyStatus, jump, jumpText, onLoadOlder, onRetry, onEdit, onDiscard }) {
-    Object.assign(this, { scroller, list, pendingList, loadOlderBtn: loadOlder, historyStatus, jump, jumpText });
+  // now: the time on the server's clock (messages' ts are the server's), for "just now".
+  constructor({ scroller, list, pendingList, loadOlder, historyStatus, jump, jumpText, onLoadOlder, onRetry, onEdit, onDiscard, now = Date.now }) {
+    Object.assign(this, { scroller, list, pendingList, loadOlderBtn: loadOlder, historyStatus, jump, jumpText, now });
     this.onLoadOlder = onLoadOlder;
     this.room = null;
     this.me = null;
@@ -94,7 +95,7 @@ export class MessageView {
     this.unseen = 0;      // new messages below the fold
 
     scroller.addEventListener('scroll', () => this._onScroll(), { passive: true });
-    setInterval(() => refreshTimes(this.list), TICK_MS);
+    setInterval(() => refreshTimes(this.list, this.now()), TICK_MS);
     loadOlder.addEventListener('click', () => this.onLoadOlder());
     jump.addEventListener('click', () => { this.scrollToBottom(); this.scroller.focus({ preventScroll: true }); });
     pendingList.addEventListener('click', (e) => {
@@ -129,7 +130,7 @@ export class MessageView {
     let prev = null;
     for (const m of this.room.sorted()) {
       if (!prev || dayKey(prev.ts) !== dayKey(m.ts)) { items.push(daySeparator(m.ts)); prev = null; }
-      items.push(messageNode(m, this.me, prev));
+      items.push(messageNode(m, this.me, prev, this.now()));
       prev = m;
     }
     this.last = prev;
@@ -145,7 +146,7 @@ export class MessageView {
     const stick = this.atBottom() || sameSender(m, this.me);
     let prev = this.last;
     if (!prev || dayKey(prev.ts) !== dayKey(m.ts)) { this.list.append(daySeparator(m.ts)); prev = null; }
-    this.list.append(messageNode(m, this.me, prev));
+    this.list.append(messageNode(m, this.me, prev, this.now()));
     this.last = m;
     if (this.room.messages.size === 1) this.updateHistoryTop();
     if (stick) this.scrollToBottom();
