@@ -29,7 +29,7 @@ const isWordChar = (ch) => ch !== undefined && /[\p{L}\p{N}_]/u.test(ch);
 // ------------------------------------------------------------------ blocks
 
 const FENCE = /^ {0,3}```/;
-const FENCE_CLOSE = /^ {0,3}```[ \t]*$/;
+const FENCE_CLOSE = /^ {0,3}```[ \t\r]*$/;
 const QUOTE = /^ {0,3}>/;
 const QUOTE_MARK = /^ {0,3}> ?/;
 
