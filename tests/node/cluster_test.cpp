@@ -1158,7 +1158,14 @@ TEST_P(ClusterTest, BrokerRestartedWithoutItsDataReusesNoSeq) {
 // sent in its room: state from before the shared cluster's FLUSHALL surfaced after the failover,
 // although WAIT said the replica had the writes. Not understood yet: a failover that hands out
 // another history is exactly what issue 18's seq-reuse protection is about. Run it by hand with
-// --gtest_also_run_disabled_tests until it is.
+// --gtest_also_run_disabled_tests until it is. (Passed by hand after the seq-reuse work, after
+// the whole RedisCluster suite. A suspect not ruled out: a spurious failover of that shard on a
+// loaded machine — the nodes time out after 1 s and inherit the test's nice level — during an
+// earlier test's FLUSHALL, promoting a replica that had not received it; the re-seed cannot
+// help then: the counter is ahead, not behind. A key prefix per test would isolate the tests.
+// Seen by hand once, and fixed in tests/lib: run first on a new cluster, WAIT timed out, the
+// replica still waiting for its first sync (5 s of repl-diskless-sync-delay after the cluster
+// reported ok); the cluster now starts with no delay and is ready once every replica has synced.)
 TEST_P(ClusterTest, DISABLED_ShardFailoverKeepsTheRoomGoing) {
   if (GetParam() != Backend::redis_cluster) GTEST_SKIP() << "Redis Cluster only: a shard's primary is killed";
   auto a = client(0, "ada");
@@ -1170,6 +1177,7 @@ TEST_P(ClusterTest, DISABLED_ShardFailoverKeepsTheRoomGoing) {
   const auto primary = redis_cluster_->primary_of(slot);
   ASSERT_TRUE(primary);
   ASSERT_EQ(parley::test::redis_command(*primary, {"WAIT", "1", "2000"}), "1") << "the replica is behind";
+  const auto epoch = nodes_[0].broker()->epoch("general");
   redis_cluster_->kill(*primary);
   ASSERT_TRUE(redis_cluster_->wait_failover(slot, *primary)) << "no replica promoted within 10 s";
   // As a client does after `unavailable`: the same message again, with the same cid.
@@ -1189,8 +1197,10 @@ TEST_P(ClusterTest, DISABLED_ShardFailoverKeepsTheRoomGoing) {
   EXPECT_EQ(m.at("seq").as_int64(), 4);
   EXPECT_EQ(m.at("text").as_string(), "after");
   EXPECT_TRUE(eventually([&] { return nodes_[0].node->ready() && nodes_[1].node->ready(); }, 10s));
-  // The failover was seen (what the seq-reuse protection to come will act on).
+  // The failover was seen, and moved the room's epoch: node 0 re-seeded the room's floor from the
+  // store before it published seq 4 (docs/architecture.md, "Failover without seq reuse").
   EXPECT_GT(static_cast<parley::broker::RedisClusterBroker*>(nodes_[0].inner.get())->primary_changes(), 0u);
+  EXPECT_NE(nodes_[0].broker()->epoch("general"), epoch);
 }
 
 // Redis Cluster: the room's slot is moved to another primary (a reshard) while both nodes follow
