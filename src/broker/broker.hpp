@@ -105,6 +105,19 @@ class Broker {
   // m.seq: the highest seq the caller has seen in the room; the broker never assigns a seq at or
   // below it (a broker that lost its data must not reuse seqs). m.ts: the sender's node time.
   virtual void publish(const core::Message& m, PublishDone done) = 0;
+  // The room's epoch: changes whenever the broker's counter for the room may have gone back (the
+  // Redis that holds it was replaced: a replica promoted by a failover may lag its primary, a
+  // Redis restarted empty, a slot moved). A caller that publishes in a new epoch first raises its
+  // floor to every seq that may have been acknowledged (the store's last seq for the room:
+  // docs/architecture.md, "Failover without seq reuse"). 0 for a broker whose counters never go
+  // back. Any thread.
+  virtual std::uint64_t epoch(const std::string& /*room*/) const { return 0; }  // NOLINT
+  // publish() with a floor (m.seq) computed in `epoch`: refused with unavailable, not sent, if
+  // the room's epoch is another by the time the script would be sent; and never sent again to
+  // another Redis (a MOVED reply, a failed-over shard): the client retries with the same cid.
+  virtual void publish_in_epoch(const core::Message& m, std::uint64_t /*epoch*/, PublishDone done) {  // NOLINT
+    publish(m, std::move(done));
+  }
   // Records the room in the broker's room index, then tells every other node (on_room_created).
   // `done` (may be empty) runs once the index holds the room, so that from then on lookup_room()
   // finds it on every node; with errc::room_exists if the index held it already (another node

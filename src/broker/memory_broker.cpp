@@ -55,6 +55,7 @@ void MemoryCluster::restart_empty() {
     presence_.clear();
     node_users_.clear();
     heartbeats_.clear();
+    epoch_.fetch_add(1);
     done.set_value();
   });
   done.get_future().wait();
@@ -170,8 +171,12 @@ void MemoryBroker::stop() {
 }
 
 void MemoryBroker::publish(const core::Message& msg, PublishDone done) {
-  boost::asio::post(cluster_.ctx_, [this, m = msg, done = std::move(done)]() mutable {
-    if (!cluster_.up_) return done(errc::unavailable, {});
+  publish_in_epoch(msg, epoch(msg.room), std::move(done));
+}
+
+void MemoryBroker::publish_in_epoch(const core::Message& msg, std::uint64_t epoch, PublishDone done) {
+  boost::asio::post(cluster_.ctx_, [this, m = msg, epoch, done = std::move(done)]() mutable {
+    if (!cluster_.up_ || epoch != cluster_.epoch_.load()) return done(errc::unavailable, {});
     auto& room = cluster_.rooms_[m.room];
     const std::string key = core::sender_key(m) + '\0' + m.cid;
     if (auto it = room.cids.find(key); it != room.cids.end())

@@ -39,7 +39,8 @@ class MemoryCluster {
   void set_up(bool up);
   // Test hook: the broker restarts without its data, as a Redis without persistence killed and
   // started again: every endpoint sees it go down and come back with no seq counters, logs,
-  // cids, room index, presence or heartbeats (subscriptions are the endpoints': they stay).
+  // cids, room index, presence or heartbeats (subscriptions are the endpoints': they stay), and
+  // in a new epoch().
   void restart_empty();
   // Test hook: `node` dies as a killed process would: no more heartbeats, requests or deliveries;
   // the others remove its presence within node_timeout plus a beat.
@@ -77,6 +78,7 @@ class MemoryCluster {
   std::map<std::string, std::chrono::steady_clock::time_point> heartbeats_;         // node → expiry
   std::uint64_t next_id_ = 0;
   std::atomic<bool> up_{true};
+  std::atomic<std::uint64_t> epoch_{0};  // restarts without data (restart_empty)
   std::thread thread_;
 };
 
@@ -90,6 +92,9 @@ class MemoryBroker final : public Broker {
   void stop() override;
   bool ready() const override { return cluster_.up_.load(); }
   void publish(const core::Message& m, PublishDone done) override;
+  // Moves on at each restart_empty(), as a Redis's run id does.
+  std::uint64_t epoch(const std::string& /*room*/) const override { return cluster_.epoch_.load(); }
+  void publish_in_epoch(const core::Message& m, std::uint64_t epoch, PublishDone done) override;
   void announce_room(const std::string& room, const std::string& by, AnnounceDone done) override;
   void lookup_room(const std::string& room, LookupDone done) override;
   void announce_access(const std::string& room, const std::string& user_id) override;

@@ -130,6 +130,8 @@ std::string RedisBroker::key(const std::string& room, const char* what) const {
 void RedisBroker::start() {
   if (started_.exchange(true)) return;
   client_.set_state_handler([this](bool up) {
+    run_id_checked_ = false;
+    if (up) check_run_id();
     if (!up && handler_) handler_->on_state(false);
   });
   // Up means every wanted channel is subscribed again: now a fetch sees whatever was missed.
@@ -178,23 +180,61 @@ void RedisBroker::on_channel_message(std::string_view ch, std::string_view paylo
 }
 
 void RedisBroker::publish(const core::Message& m, PublishDone done) {
+  publish_in_epoch(m, epoch(m.room), std::move(done));
+}
+
+void RedisBroker::publish_in_epoch(const core::Message& m, std::uint64_t epoch, PublishDone done) {
   // A send during an outage is refused at once, and one Redis does not answer in time is refused
   // then: the client retries with the same cid, which the script dedupes if this one ran after
   // all. Queued for the reconnect instead, it would go out, unanswered, after the client's retry.
   if (!client_.connected()) return done(unavailable(), {});
-  client_.eval_script(publish_script_,
-                      {key(m.room, "seq"), key(m.room, "log"), key(m.room, "cids"), key(m.room, "cidq")},
-                      detail::publish_args(m, channel(m.room), options_.log_capacity, "PUBLISH"),
-                      bounded([done = std::move(done)](std::error_code ec, const RedisReply& reply) {
-                        Published p;
-                        ec = detail::decode_published(ec, reply, p);
-                        done(ec, ec ? Published{} : p);
-                      }));
+  boost::asio::post(ctx_, [this, m, epoch, done = std::move(done)]() mutable {
+    // Refused too until the reconnected server's run id is known, and if the epoch moved since the
+    // caller computed its floor (m.seq): the caller re-seeds from the store first.
+    if (!client_.connected() || !run_id_checked_ || epoch != epoch_.load(std::memory_order_acquire))
+      return done(unavailable(), {});
+    client_.eval_script(publish_script_,
+                        {key(m.room, "seq"), key(m.room, "log"), key(m.room, "cids"), key(m.room, "cidq")},
+                        detail::publish_args(m, channel(m.room), options_.log_capacity, "PUBLISH"),
+                        bounded([done = std::move(done)](std::error_code ec, const RedisReply& reply) {
+                          Published p;
+                          ec = detail::decode_published(ec, reply, p);
+                          done(ec, ec ? Published{} : p);
+                        }));
+  });
+}
+
+void RedisBroker::check_run_id() {
+  client_.command({"INFO", "server"}, [this](std::error_code ec, const RedisReply& reply) {
+    if (ec || !client_.connected()) return;  // the next connection asks again
+    const std::string id = detail::parse_run_id(reply.str);
+    if (id.empty()) {
+      spdlog::warn("broker: no run_id in the server's INFO: publishing without a failover check");
+    } else if (!run_id_.empty() && id != run_id_) {
+      epoch_.fetch_add(1, std::memory_order_acq_rel);
+      spdlog::warn(
+          "broker: Redis has another run id ({} was {}): a restart or a failover; every room re-seeds "
+          "its seq floor from the store before its next message",
+          id, run_id_);
+    }
+    if (!id.empty()) run_id_ = id;
+    run_id_checked_ = true;
+  });
 }
 
 namespace detail {
 
 const char* publish_lua() { return publish_lua_source; }
+
+std::string parse_run_id(std::string_view info) {
+  constexpr std::string_view field = "run_id:";
+  auto at = info.find(field);
+  while (at != std::string_view::npos && at != 0 && info[at - 1] != '\n') at = info.find(field, at + 1);
+  if (at == std::string_view::npos) return {};
+  info.remove_prefix(at + field.size());
+  const auto end = info.find_first_of("\r\n");
+  return std::string(info.substr(0, end));
+}
 
 std::vector<std::string> publish_args(const core::Message& m, const std::string& channel, std::size_t log_capacity,
                                       const char* publish_command) {

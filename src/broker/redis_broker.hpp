@@ -58,6 +58,8 @@ const char* presence_lua();  // the presence script (redis_presence.cpp)
 // Its last argument is the publish command: PUBLISH (standalone) or SPUBLISH (sharded Pub/Sub).
 const char* publish_lua();
 std::string random_node_id();
+// The run_id field of an INFO server reply ("" if it has none).
+std::string parse_run_id(std::string_view info);
 
 // Pieces both Redis brokers (RedisBroker, RedisClusterBroker) share.
 // The arguments of the publish script for `m` (KEYS: the room's seq, log, cids, cidq keys).
@@ -107,6 +109,10 @@ class RedisBroker final : public Broker {
   void stop() override;
   bool ready() const override;
   void publish(const core::Message& m, PublishDone done) override;
+  // Bumped when the Redis answering after a reconnect has another run id (INFO server) than the
+  // one before: restarted (perhaps empty), or another server (a promoted replica) at the address.
+  std::uint64_t epoch(const std::string& /*room*/) const override { return epoch_.load(std::memory_order_acquire); }
+  void publish_in_epoch(const core::Message& m, std::uint64_t epoch, PublishDone done) override;
   void announce_room(const std::string& room, const std::string& by, AnnounceDone done) override;
   void lookup_room(const std::string& room, LookupDone done) override;
   void announce_access(const std::string& room, const std::string& user_id) override;
@@ -154,6 +160,9 @@ class RedisBroker final : public Broker {
   void on_control(std::string_view payload);
   // Tells the handler of every room ever announced (<prefix>:room-index), after a resubscribe.
   void replay_rooms();
+  // On ctx_'s thread, once the command connection is up: reads the server's run id; publishes
+  // are refused until it has answered (the epoch may be about to move).
+  void check_run_id();
 
   RedisBrokerOptions options_;
   boost::asio::io_context ctx_;
@@ -164,6 +173,9 @@ class RedisBroker final : public Broker {
   std::atomic<std::uint64_t> presence_ops_{0};
   std::shared_ptr<Beat> beat_;  // the heartbeat timer, on ctx_'s thread
   Handler* handler_ = nullptr;
+  std::atomic<std::uint64_t> epoch_{0};
+  std::string run_id_;           // ctx_'s thread: the run id of the Redis last connected to ("" none yet)
+  bool run_id_checked_ = false;  // ctx_'s thread: the connection's run id is known
   std::thread thread_;
   std::atomic<bool> started_{false};
 };

@@ -43,6 +43,9 @@ struct RedisClusterBroker::Request {
   std::vector<std::string> keys;        // the script's keys
   std::vector<std::string> args;        // the command, or the script's arguments
   std::string route;                    // the key whose slot picks the shard
+  // A publish: its floor was computed for the Redis the slot map named, so never sent to another
+  // (a MOVED reply, a shard dropped by a failover): it fails with unavailable instead.
+  bool pinned = false;
   RedisClient::Callback done;
   int redirects = 0;
 };
@@ -54,6 +57,7 @@ RedisClusterBroker::RedisClusterBroker(RedisClusterBrokerOptions options)
       presence_script_(detail::cluster_presence_lua()),
       slot_owner_(kClusterSlots, kNone),
       slot_node_(kClusterSlots),
+      slot_epoch_(std::make_unique<std::atomic<std::uint64_t>[]>(kClusterSlots)),
       refresh_timer_(ctx_) {
   if (options_.seeds.empty()) throw std::invalid_argument("broker.redis_cluster_seeds: no seed node");
   for (const auto& s : options_.seeds) {
@@ -196,12 +200,15 @@ void RedisClusterBroker::on_reply(const std::shared_ptr<Request>& r, std::error_
     if (auto red = parse_redirect(reply.str)) {
       ++r->redirects;
       if (!red->ask) refresh();  // the map is stale
+      // An ASK is a migration under way: the room's keys move whole, its counter with them.
+      if (!red->ask && r->pinned) return r->done(unavailable(), {});
       return dispatch(shard(red->target), r, red->ask);
     }
   }
   // Its shard's client was dropped (no longer a primary: a failover) while the broker runs: sent
   // again where the new map says. Safe to repeat: the scripts are deduplicated (cid, op counter),
-  // the commands idempotent or, for the announcements, harmless twice.
+  // the commands idempotent or, for the announcements, harmless twice. Not a publish (pinned).
+  if (ec == redis_errc::stopped && !stopped_ && r->pinned) return r->done(unavailable(), {});
   if (ec == redis_errc::stopped && !stopped_ && r->redirects < 3) {
     ++r->redirects;
     return send(r);
@@ -282,7 +289,11 @@ void RedisClusterBroker::on_slots(const std::string& from, std::error_code ec, c
     if (it == primaries.end()) primaries.push_back(r.primary);
     for (std::uint32_t slot = r.first; slot <= r.last; ++slot) {
       owner_of[slot] = index;
-      if (map_known_ && slot_node_[slot] != r.node_id) ++changed;
+      if (map_known_ && slot_node_[slot] != r.node_id) {
+        ++changed;
+        // Before this map routes anything: a publish checks its epoch when it is dispatched.
+        slot_epoch_[slot].fetch_add(1, std::memory_order_acq_rel);
+      }
       slot_node_[slot] = r.node_id;
     }
   }
@@ -422,19 +433,35 @@ void RedisClusterBroker::replay_rooms() {
 
 // ---- the Broker ----
 
+std::uint64_t RedisClusterBroker::epoch(const std::string& room) const {
+  return slot_epoch_[key_slot(key(room, "seq"))].load(std::memory_order_acquire);
+}
+
 void RedisClusterBroker::publish(const core::Message& m, PublishDone done) {
-  boost::asio::post(ctx_, [this, m, done = std::move(done)]() mutable {
-    // Refused at once while the room's shard is down (see RedisBroker::publish).
-    Shard* s = map_known_ ? owner(key_slot(key(m.room, "seq"))) : nullptr;
-    if (s == nullptr || !s->client.connected()) return done(unavailable(), {});
-    eval(publish_script_, {key(m.room, "seq"), key(m.room, "log"), key(m.room, "cids"), key(m.room, "cidq")},
-         detail::publish_args(m, channel(m.room), options_.log_capacity, "SPUBLISH"),
-         detail::bounded(ctx_, options_.request_timeout_ms,
-                         [done = std::move(done)](std::error_code ec, const RedisReply& reply) {
-                           Published p;
-                           ec = detail::decode_published(ec, reply, p);
-                           done(ec, ec ? Published{} : p);
-                         }));
+  publish_in_epoch(m, epoch(m.room), std::move(done));
+}
+
+void RedisClusterBroker::publish_in_epoch(const core::Message& m, std::uint64_t epoch, PublishDone done) {
+  boost::asio::post(ctx_, [this, m, epoch, done = std::move(done)]() mutable {
+    // Refused at once while the room's shard is down (see RedisBroker::publish), and when its slot
+    // changed primary since the caller computed the floor (m.seq): the caller re-seeds first.
+    const std::uint16_t slot = key_slot(key(m.room, "seq"));
+    Shard* s = map_known_ ? owner(slot) : nullptr;
+    if (s == nullptr || !s->client.connected() || slot_epoch_[slot].load(std::memory_order_acquire) != epoch)
+      return done(unavailable(), {});
+    auto r = std::make_shared<Request>();
+    r->script = &publish_script_;
+    r->route = key(m.room, "seq");
+    r->keys = {key(m.room, "seq"), key(m.room, "log"), key(m.room, "cids"), key(m.room, "cidq")};
+    r->args = detail::publish_args(m, channel(m.room), options_.log_capacity, "SPUBLISH");
+    r->pinned = true;
+    r->done = detail::bounded(ctx_, options_.request_timeout_ms,
+                              [done = std::move(done)](std::error_code ec, const RedisReply& reply) {
+                                Published p;
+                                ec = detail::decode_published(ec, reply, p);
+                                done(ec, ec ? Published{} : p);
+                              });
+    dispatch(*s, r, false);
   });
 }
 

@@ -33,7 +33,10 @@
 // refresh_ms, at once on a MOVED reply, a lost connection or a subscription the server ended; a
 // MOVED command is retried on the named node, an ASK one once with ASKING first. One RedisClient
 // (command and subscriber connections, reconnecting on their own) per primary. A slot whose
-// primary's node id changes is a failover (or a migration): counted in primary_changes(), logged.
+// primary's node id changes is a failover (or a migration): counted in primary_changes(), logged,
+// and the slot's epoch() moves on, so that a room's next publish re-seeds its floor from the store
+// (a promoted replica may lack the last seqs). A publish is never redirected or sent again to
+// another shard: its floor was for the Redis it was meant for.
 //
 // Threads: owns one thread running every shard's client; every public member posts to it.
 #include <boost/asio/executor_work_guard.hpp>
@@ -83,6 +86,9 @@ class RedisClusterBroker final : public Broker {
   void stop() override;
   bool ready() const override { return ready_.load(std::memory_order_acquire); }
   void publish(const core::Message& m, PublishDone done) override;
+  // Per slot: bumped when the slot's primary changes (a failover, a migration).
+  std::uint64_t epoch(const std::string& room) const override;
+  void publish_in_epoch(const core::Message& m, std::uint64_t epoch, PublishDone done) override;
   void announce_room(const std::string& room, const std::string& by, AnnounceDone done) override;
   void lookup_room(const std::string& room, LookupDone done) override;
   void announce_access(const std::string& room, const std::string& user_id) override;
@@ -168,6 +174,8 @@ class RedisClusterBroker final : public Broker {
   std::vector<std::uint16_t> slot_owner_;
   std::vector<std::string> primaries_;  // "host:port"
   std::vector<std::string> slot_node_;  // per slot, its primary's node id
+  // Per slot: how many times its primary changed (epoch()); written on ctx_'s thread, read by any.
+  std::unique_ptr<std::atomic<std::uint64_t>[]> slot_epoch_;
   bool map_known_ = false;
   bool refreshing_ = false, refresh_again_ = false;
   std::size_t next_seed_ = 0;

@@ -37,9 +37,16 @@ void ClusterSync::send(Shard& owner, OwnedRoom& r, core::Message m, SessionRef w
   if (!ctx_.store.has_capacity())
     return delivery_.reply_now(who,
                                error_reply(errc::overloaded, {}, ref, ErrorContext{.room = m.room, .conn = who.id}));
+  // The room's Redis changed (a failover, a restart): it may lack seqs that were acked. Read the
+  // store's last seq before the first publish there (docs/architecture.md, "Failover without seq
+  // reuse").
+  const std::uint64_t epoch = ctx_.broker->epoch(m.room);
+  if (epoch != r.cluster.epoch) return reseed(owner, r, std::move(m), who, std::move(ref), epoch);
   owner.metrics().messages_in.add();
-  m.seq = r.log.last_committed();  // the floor: never a seq below what this node has seen
-  ctx_.broker->publish(m, [this, &owner, m, who, ref](std::error_code ec, broker::Published p) mutable {
+  // The floor: never a seq below what this node has seen, nor below what the store held when the
+  // room's Redis last changed.
+  m.seq = std::max(r.log.last_committed(), r.cluster.store_floor);
+  ctx_.broker->publish_in_epoch(m, epoch, [this, &owner, m, who, ref](std::error_code ec, broker::Published p) mutable {
     owner.post([this, &owner, m = std::move(m), who, ref = std::move(ref), ec, p]() mutable {
       if (ec)
         return delivery_.reply_now(
@@ -52,6 +59,39 @@ void ClusterSync::send(Shard& owner, OwnedRoom& r, core::Message m, SessionRef w
       m.seq = p.seq;
       m.ts = p.ts;
       owner.queue_append(PendingAppend{std::move(m), who, std::move(ref)});
+    });
+  });
+}
+
+void ClusterSync::reseed(Shard& owner, OwnedRoom& r, core::Message m, SessionRef who, std::string ref,
+                         std::uint64_t epoch) {
+  // One read per room at a time; a send meanwhile is refused (the client retries, same cid).
+  if (r.cluster.reseeding)
+    return delivery_.reply_now(who,
+                               error_reply(errc::unavailable, {}, ref, ErrorContext{.room = m.room, .conn = who.id}));
+  r.cluster.reseeding = true;
+  owner.metrics().seq_reseeds.add();
+  ctx_.store.find_room(r.id, [this, &owner, m = std::move(m), who, ref = std::move(ref), epoch](
+                                 std::error_code ec, std::optional<store::StoredRoom> stored) mutable {
+    owner.post([this, &owner, m = std::move(m), who, ref = std::move(ref), epoch, ec,
+                last = stored ? stored->last_seq : 0]() mutable {
+      OwnedRoom* r = owner.find_owned(m.room);
+      if (!r)
+        return delivery_.reply_now(
+            who, error_reply(errc::unavailable, {}, ref, ErrorContext{.room = m.room, .conn = who.id}));
+      r->cluster.reseeding = false;
+      if (ec) {
+        spdlog::warn("room {}: cannot read its last stored seq after a broker failover: {}", m.room, ec.message());
+        return delivery_.reply_now(
+            who, error_reply(errc::unavailable, {}, ref, ErrorContext{.room = m.room, .conn = who.id}));
+      }
+      // Read after the epoch moved: every seq acked before then is in the store (an ack follows
+      // its commit), so no publish in this epoch goes at or below it.
+      r->cluster.store_floor = std::max(r->cluster.store_floor, last);
+      r->cluster.epoch = epoch;
+      spdlog::info("room {}: broker epoch {}: seq floor {} (store), {} (seen here)", m.room, epoch, last,
+                   r->log.last_committed());
+      send(owner, *r, std::move(m), who, std::move(ref));
     });
   });
 }

@@ -48,6 +48,9 @@ class ClusterSync {
   void tick(Shard& shard);
 
  private:
+  // The room's broker epoch moved (broker::Broker::epoch): reads the store's last seq for the
+  // room as its floor, then sends `m`.
+  void reseed(Shard& owner, OwnedRoom& r, core::Message m, SessionRef who, std::string ref, std::uint64_t epoch);
   void store_duplicate(Shard& owner, core::Message m, broker::Published p, SessionRef who, std::string ref);
   // Hands the room's sync waiters their answer: the room (synced) or null (failed).
   void finish_sync(OwnedRoom& r, OwnedRoom* result);

@@ -76,6 +76,11 @@ struct ClusterRoom {
   std::uint64_t durable_checked = 0;
   bool sweeping = false;
   unsigned sweep_ticks = 0;
+  // Failover (ClusterSync::send): the broker epoch this room's floor was seeded in, the store's
+  // last seq read then (no publish goes below it), and whether that read is in flight.
+  std::uint64_t epoch = 0;
+  std::uint64_t store_floor = 0;
+  bool reseeding = false;
   // Presence: joins waiting for the room's member snapshot, and whether the broker may not hold
   // this node's users of the room as they are (a failed call): restated by the next tick.
   std::vector<std::function<void(OwnedRoom*)>> presence_waiting;

@@ -39,6 +39,7 @@ struct ShardMetrics {
   core::Counter rooms_loaded;      // gauge: rooms with their log in memory
   core::Counter room_lookups;      // rooms looked up in the broker's room index (cluster)
   core::Counter broker_catchups;   // rooms found behind the broker's seq and caught up (cluster)
+  core::Counter seq_reseeds;       // rooms whose seq floor was read from the store after a broker failover
   core::Counter access_denied;     // requests refused by a room's access (forbidden, bad_password)
   core::Counter removed_sessions;  // sessions taken out of a room (removed or banned)
   core::Counter handler_errors;    // exceptions a handler let out (logged; see NodeOptions::fail_fast)

@@ -26,7 +26,8 @@ class RedisCluster {
   RedisCluster& operator=(const RedisCluster&) = delete;
 
   // Starts the six nodes, creates the cluster and waits (10 s at most) until every node reports
-  // cluster_state:ok. False, with the nodes killed, if any step fails; `error()` says which.
+  // cluster_state:ok and every replica has synced with its primary. False, with the nodes killed, if any step fails;
+  // `error()` says which.
   bool start();
   const std::string& error() const { return error_; }
 

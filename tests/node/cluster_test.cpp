@@ -64,6 +64,10 @@ class ForwardingBroker : public parley::broker::Broker, public parley::broker::H
   void stop() override { inner_->stop(); }
   bool ready() const override { return inner_->ready(); }
   void publish(const parley::core::Message& m, PublishDone done) override { inner_->publish(m, std::move(done)); }
+  std::uint64_t epoch(const std::string& room) const override { return inner_->epoch(room); }
+  void publish_in_epoch(const parley::core::Message& m, std::uint64_t epoch, PublishDone done) override {
+    inner_->publish_in_epoch(m, epoch, std::move(done));
+  }
   void announce_room(const std::string& room, const std::string& by, AnnounceDone done) override {
     inner_->announce_room(room, by, std::move(done));
   }
@@ -197,7 +201,10 @@ class DroppingBroker final : public ForwardingBroker {
   int duplicates() const { return duplicates_.load(); }
 
   void publish(const parley::core::Message& m, PublishDone done) override {
-    inner_->publish(m, [this, done = std::move(done)](std::error_code ec, parley::broker::Published p) {
+    publish_in_epoch(m, inner_->epoch(m.room), std::move(done));
+  }
+  void publish_in_epoch(const parley::core::Message& m, std::uint64_t epoch, PublishDone done) override {
+    inner_->publish_in_epoch(m, epoch, [this, done = std::move(done)](std::error_code ec, parley::broker::Published p) {
       if (!ec && p.duplicate) duplicates_.fetch_add(1);
       done(ec, p);
     });
@@ -285,6 +292,9 @@ const std::map<std::string, std::string>& not_for_redis_cluster() {
       {"BrokerRestartedWithoutItsDataReusesNoSeq",
        "a cluster restarted empty needs a new cluster (seconds): the seq floor is the publish script's, "
        "the same as Redis's, tested there"},
+      {"NodeBehindWhenTheBrokerLosesItsDataReusesNoSeq",
+       "as above: a cluster restarted empty needs a new cluster; a failover moves the slot's epoch instead "
+       "(ClusterTest.ShardFailoverKeepsTheRoomGoing)"},
       {"JoinsWhileALookupIsInFlightWaitForIt", "Redis only: CLIENT PAUSE of the one server"},
       {"BrokerDownDuringALookupIsAnsweredByTheStoreNotAHang",
        "the shared cluster is not killed whole; a lookup's bound is the same detail::bounded as Redis's"},
@@ -608,6 +618,18 @@ TEST(RedisEntry, SenderIdRoundTripsAndOldEntriesDecodeWithoutOne) {
 // The broker itself: a message's sender id survives publish and fetch, and a cid is deduplicated
 // per sender id (an account renamed still dedupes; two users of one name do not collide), a
 // guest's by its name (its id is per connection: core::sender_key).
+// The run id the RedisBroker compares after a reconnect (a new one moves its epoch): the field of
+// INFO server, not a look-alike inside another field's value.
+TEST(RedisRunId, IsReadFromInfoServer) {
+  EXPECT_EQ(parley::broker::detail::parse_run_id("# Server\r\nredis_version:7.0.15\r\nrun_id:"
+                                                 "0a1b2c\r\ntcp_port:6379\r\n"),
+            "0a1b2c");
+  EXPECT_EQ(parley::broker::detail::parse_run_id("# Server\r\nexecutable:/x/run_id:no\r\nrun_id:abc\r\n"), "abc");
+  EXPECT_EQ(parley::broker::detail::parse_run_id("run_id:first\r\n"), "first");
+  EXPECT_EQ(parley::broker::detail::parse_run_id("# Server\r\nredis_version:7.0.15\r\n"), "");
+  EXPECT_EQ(parley::broker::detail::parse_run_id(""), "");
+}
+
 TEST_P(ClusterTest, BrokerKeepsSenderIdsAndDedupesCidsPerId) {
   ASSERT_TRUE(both_ready()) << "a publish before the broker is connected is refused";
   parley::broker::Broker& b = *nodes_[0].inner;
@@ -1136,7 +1158,14 @@ TEST_P(ClusterTest, BrokerRestartedWithoutItsDataReusesNoSeq) {
 // sent in its room: state from before the shared cluster's FLUSHALL surfaced after the failover,
 // although WAIT said the replica had the writes. Not understood yet: a failover that hands out
 // another history is exactly what issue 18's seq-reuse protection is about. Run it by hand with
-// --gtest_also_run_disabled_tests until it is.
+// --gtest_also_run_disabled_tests until it is. (Passed by hand after the seq-reuse work, after
+// the whole RedisCluster suite. A suspect not ruled out: a spurious failover of that shard on a
+// loaded machine — the nodes time out after 1 s and inherit the test's nice level — during an
+// earlier test's FLUSHALL, promoting a replica that had not received it; the re-seed cannot
+// help then: the counter is ahead, not behind. A key prefix per test would isolate the tests.
+// Seen by hand once, and fixed in tests/lib: run first on a new cluster, WAIT timed out, the
+// replica still waiting for its first sync (5 s of repl-diskless-sync-delay after the cluster
+// reported ok); the cluster now starts with no delay and is ready once every replica has synced.)
 TEST_P(ClusterTest, DISABLED_ShardFailoverKeepsTheRoomGoing) {
   if (GetParam() != Backend::redis_cluster) GTEST_SKIP() << "Redis Cluster only: a shard's primary is killed";
   auto a = client(0, "ada");
@@ -1148,6 +1177,7 @@ TEST_P(ClusterTest, DISABLED_ShardFailoverKeepsTheRoomGoing) {
   const auto primary = redis_cluster_->primary_of(slot);
   ASSERT_TRUE(primary);
   ASSERT_EQ(parley::test::redis_command(*primary, {"WAIT", "1", "2000"}), "1") << "the replica is behind";
+  const auto epoch = nodes_[0].broker()->epoch("general");
   redis_cluster_->kill(*primary);
   ASSERT_TRUE(redis_cluster_->wait_failover(slot, *primary)) << "no replica promoted within 10 s";
   // As a client does after `unavailable`: the same message again, with the same cid.
@@ -1167,8 +1197,10 @@ TEST_P(ClusterTest, DISABLED_ShardFailoverKeepsTheRoomGoing) {
   EXPECT_EQ(m.at("seq").as_int64(), 4);
   EXPECT_EQ(m.at("text").as_string(), "after");
   EXPECT_TRUE(eventually([&] { return nodes_[0].node->ready() && nodes_[1].node->ready(); }, 10s));
-  // The failover was seen (what the seq-reuse protection to come will act on).
+  // The failover was seen, and moved the room's epoch: node 0 re-seeded the room's floor from the
+  // store before it published seq 4 (docs/architecture.md, "Failover without seq reuse").
   EXPECT_GT(static_cast<parley::broker::RedisClusterBroker*>(nodes_[0].inner.get())->primary_changes(), 0u);
+  EXPECT_NE(nodes_[0].broker()->epoch("general"), epoch);
 }
 
 // Redis Cluster: the room's slot is moved to another primary (a reshard) while both nodes follow
@@ -1265,11 +1297,12 @@ INSTANTIATE_TEST_SUITE_P(Brokers, SmallLogTest, all_backends, backend_name);
 
 // "A broker that lost its data must not reuse seqs" (broker.hpp); "no gaps, no reuse", "nothing
 // acknowledged is lost" (protocol.md). Node 0 misses seq 4 and 5 and the broker loses its data
-// before node 0 repairs them: node 0's next send has floor 3 and gets seq 4 again, acked, never
-// delivered on node 1 and never stored (the store keeps bob's seq 4). NOT KEPT YET: the floor of a
-// publish after the broker lost its data must come from the store, which is the failover work of
-// the "past one Redis" issue; this test is the bar for it, disabled until then.
-TEST_P(ClusterTest, DISABLED_NodeBehindWhenTheBrokerLosesItsDataReusesNoSeq) {
+// before node 0 repairs them: with its own floor (3) node 0's next send would get seq 4 again,
+// acked, never delivered on node 1 and never stored (the store keeps bob's seq 4). The broker's
+// epoch moved (a new run id; MemoryCluster::restart_empty), so node 0 first reads the store's last
+// seq (5) as the room's floor: its message is seq 6, and node 0 repairs 4 and 5 from the store.
+// (Failed without the re-seed: seq 4.)
+TEST_P(ClusterTest, NodeBehindWhenTheBrokerLosesItsDataReusesNoSeq) {
   auto a = client(0, "ada");
   auto b = client(1, "bob");
   for (int i = 0; i < 3; ++i) say(b, send("b" + std::to_string(i), "m" + std::to_string(i + 1)));
@@ -1279,20 +1312,39 @@ TEST_P(ClusterTest, DISABLED_NodeBehindWhenTheBrokerLosesItsDataReusesNoSeq) {
   drop_next(0, 2);
   for (int i = 3; i < 5; ++i) say(b, send("b" + std::to_string(i), "m" + std::to_string(i + 1)));
   for (std::int64_t seq = 4; seq <= 5; ++seq) ASSERT_EQ(b->next("message").at("seq").as_int64(), seq);
+  for (std::int64_t seq = 1; seq <= 5; ++seq) ASSERT_EQ(b->next("ack").at("seq").as_int64(), seq);
   ASSERT_TRUE(eventually([&] { return dropping_[0]->dropped() == 2; }));
+  const auto epoch = nodes_[0].broker()->epoch("general");
   broker_restart_empty();
   dropping_[0]->fail_repairs(false);
   ASSERT_TRUE(both_ready());
-  say(a, send("a0", "from node 0"));
-  auto ack = a->next_any({"ack", "error"});
-  ASSERT_FALSE(ack.empty()) << "no answer";
-  if (ack.at("type").as_string() == "ack") {
-    EXPECT_GT(ack.at("seq").as_int64(), 5) << "seq reused: node 1 and the store have seen it";
-    auto m = b->next_if("message", [](const json::object& e) { return e.at("cid") == "a0"; });
-    EXPECT_FALSE(m.empty()) << "acked, never delivered on node 1";
+  EXPECT_NE(nodes_[0].broker()->epoch("general"), epoch) << "the broker did not see its data go";
+  // As a client does after `unavailable` (the reconnected Redis's run id not read yet): again,
+  // with the same cid.
+  json::object ack;
+  EXPECT_TRUE(eventually(
+      [&] {
+        say(a, send("a0", "from node 0"));
+        ack = a->next_any({"ack", "error"});
+        return !ack.empty() && ack.at("type") == "ack";
+      },
+      5s, 100ms))
+      << json::serialize(ack);
+  ASSERT_FALSE(ack.empty());
+  EXPECT_EQ(ack.at("seq").as_int64(), 6) << "seq reused: node 1 and the store have seen it";
+  auto m = b->next_if("message", [](const json::object& e) { return e.at("cid") == "a0"; });
+  ASSERT_FALSE(m.empty()) << "acked, never delivered on node 1";
+  EXPECT_EQ(m.at("seq").as_int64(), 6);
+  // Node 0 has the two it missed, from the store, before its own.
+  for (std::int64_t seq = 4; seq <= 6; ++seq) {
+    auto e = a->next("message");
+    ASSERT_FALSE(e.empty()) << "missing seq " << seq << " on node 0";
+    EXPECT_EQ(e.at("seq").as_int64(), seq);
   }
   say(b, send("b5", "from node 1"));
-  EXPECT_FALSE(b->next("ack").empty());
+  auto next = b->next("ack");
+  ASSERT_FALSE(next.empty());
+  EXPECT_EQ(next.at("seq").as_int64(), 7);
 }
 
 // protocol.md: "Requests on one connection are handled in order". One client's sends get seqs in
