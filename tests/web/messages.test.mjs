@@ -33,3 +33,18 @@ test('a person\'s message has no bot tag, nor does a message that only claims a 
   assert.equal(find(messageNode({ ...base, from: 'bot', uid: 'g_1' }, me, null), 'bot-tag'), null);
   assert.equal(find(messageNode({ ...base, from: 'CI', uid: 'b_CI', bot: 'yes' }, me, null), 'bot-tag'), null);
 });
+
+test('Edit and Delete on one\'s own message; Delete only on another\'s for a moderator; none on a deleted one', () => {
+  const actions = (node) => (find(node, 'msg-actions')?.children ?? []).map((b) => b.textContent);
+  assert.deepEqual(actions(messageNode({ ...base, from: 'ada', uid: 'u_1' }, me, null)), ['Edit', 'Delete']);
+  assert.deepEqual(actions(messageNode({ ...base, from: 'bob', uid: 'u_2' }, me, null)), []);
+  assert.deepEqual(actions(messageNode({ ...base, from: 'bob', uid: 'u_2' }, me, null, true)), ['Delete']);
+  assert.deepEqual(actions(messageNode({ ...base, from: 'ada', uid: 'u_1', deleted: true, text: '' }, me, null, true)), []);
+});
+
+test('an edited message says "(edited)"; a deleted one "message deleted"', () => {
+  const edited = messageNode({ ...base, from: 'bob', uid: 'u_2', text: 'new text', edited: base.ts + 1000 }, me, null);
+  assert.match(find(edited, 'text').textContent, /^new text \(edited\)$/);
+  const gone = messageNode({ ...base, from: 'bob', uid: 'u_2', text: '', deleted: true }, me, null);
+  assert.equal(find(gone, 'text').textContent, 'message deleted');
+});
