@@ -348,12 +348,12 @@ void ServerApi::do_publish(const ApiRequest& req, Respond respond) {
 }
 
 void ServerApi::delete_message(const std::string& room, std::uint64_t seq, const std::string& actor, Respond respond) {
-  // The actor is named, with no uid (an admin may be a key, not an account); the cid makes a
-  // retry of the same admin's delete of the same message one delete.
+  // The actor is named, with no uid (an admin may be a key, not an account). Each request is a
+  // delete of its own: a repeated one finds the message deleted (409), whoever deleted it.
   core::Message m{.room = room,
                   .from = actor,
                   .ts = ctx_.now_ms(),
-                  .cid = "admin-delete-" + std::to_string(seq),
+                  .cid = "admin-" + auth::mint_token().substr(0, 22),
                   .arrived_ns = ctx_.clock().steady_ns(),
                   .kind = core::MessageKind::remove,
                   .target = seq};
