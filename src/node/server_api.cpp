@@ -352,8 +352,10 @@ void ServerApi::delete_message(const std::string& room, std::uint64_t seq, const
   // delete of its own: a repeated one finds the message deleted (409), whoever deleted it.
   core::Message m{.room = room,
                   .from = actor,
+                  .text = {},
                   .ts = ctx_.now_ms(),
                   .cid = "admin-" + auth::mint_token().substr(0, 22),
+                  .from_id = {},
                   .arrived_ns = ctx_.clock().steady_ns(),
                   .kind = core::MessageKind::remove,
                   .target = seq};
