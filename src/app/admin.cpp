@@ -10,13 +10,16 @@
 #include <boost/asio/write.hpp>
 
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <iostream>
 #include <stdexcept>
 
+#include "core/validate.hpp"
 #include "net/log.hpp"
 #include "node/node.hpp"
 #include "protocol/errc.hpp"
+#include "protocol/events.hpp"
 
 namespace parley::app {
 
@@ -69,6 +72,25 @@ class AdminConnection : public std::enable_shared_from_this<AdminConnection> {
       spdlog::info("admin: delete-room {}", arg);
       return node_.delete_room(arg, reply);
     }
+    if (command == "delete-message") {
+      // ROOM SEQ: as the admin API's delete, by "admin socket".
+      const auto split = arg.find(' ');
+      std::uint64_t seq = 0;
+      const std::string room = arg.substr(0, split);
+      const std::string number = split == std::string::npos ? std::string() : arg.substr(split + 1);
+      const auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), seq);
+      if (room.empty() || ec != std::errc() || end != number.data() + number.size() || seq == 0)
+        return answer("error bad_request: delete-message ROOM SEQ (SEQ a positive integer)");
+      if (!core::valid_room_id(room)) return answer("error bad_room: not a room id");
+      spdlog::info("admin: delete-message {} {}", room, seq);
+      return node_.server_api().delete_message(
+          room, seq, "admin socket", [self = shared_from_this()](const net::ApiResponse& r) {
+            std::string text = r.status == 200
+                                   ? "ok\n" + r.body
+                                   : "error " + std::string(protocol::http_error_code(r.body)) + ": " + r.body;
+            asio::post(self->ctx_, [self, text = std::move(text)] { self->answer(text); });
+          });
+    }
     if (command == "api-key-create") {
       const auto split = arg.rfind(' ');
       if (split == std::string::npos || split == 0)
@@ -93,7 +115,8 @@ class AdminConnection : public std::enable_shared_from_this<AdminConnection> {
       return node_.server_api().revoke_key(arg, reply);
     }
     answer(
-        "error bad_request: unknown command; the commands are: delete-room ROOM, api-key-create NAME "
+        "error bad_request: unknown command; the commands are: delete-room ROOM, delete-message ROOM SEQ, "
+        "api-key-create NAME "
         "SCOPE[,SCOPE], api-key-list, api-key-revoke ID, log-level [LEVEL]");
   }
 

@@ -53,6 +53,9 @@ std::optional<Target> target_of(const std::vector<std::string>& args) {
   if (c == "rooms" && n <= 2)
     return Target{http::verb::get, "/api/admin/rooms" + (n == 2 ? "?limit=" + percent_encoded(args[1]) : "")};
   if (c == "delete-room" && n == 2) return Target{http::verb::delete_, "/api/admin/rooms/" + percent_encoded(args[1])};
+  if (c == "delete-message" && n == 3)
+    return Target{http::verb::delete_,
+                  "/api/admin/rooms/" + percent_encoded(args[1]) + "/messages/" + percent_encoded(args[2])};
   if (c == "disconnect" && n == 2)
     return Target{http::verb::post, "/api/admin/users/" + percent_encoded(args[1]) + "/disconnect"};
   if (c == "ban" && n == 2) return Target{http::verb::post, "/api/admin/users/" + percent_encoded(args[1]) + "/ban"};
@@ -66,8 +69,10 @@ std::optional<Target> target_of(const std::vector<std::string>& args) {
 int run_admin_http(const std::vector<std::string>& args, const std::string& url, const std::string& token) {
   const auto target = target_of(args);
   if (!target) {
-    std::cerr << "parley admin --url: the commands are: nodes, rooms [LIMIT], delete-room ROOM, disconnect USER, "
-                 "ban USER, drain NODE\n";
+    std::cerr
+        << "parley admin --url: the commands are: nodes, rooms [LIMIT], delete-room ROOM, delete-message ROOM SEQ, "
+           "disconnect USER, "
+           "ban USER, drain NODE\n";
     return 2;
   }
   if (token.empty()) {

@@ -44,15 +44,15 @@ int main(int argc, char** argv) try {
   std::vector<std::string> admin_args;
   std::string admin_data = "./data";
   admin
-      ->add_option(
-          "command", admin_args,
-          "delete-room ROOM | api-key-create NAME SCOPES | api-key-list | api-key-revoke ID | log-level [LEVEL]")
+      ->add_option("command", admin_args,
+                   "delete-room ROOM | delete-message ROOM SEQ | api-key-create NAME SCOPES | api-key-list | "
+                   "api-key-revoke ID | log-level [LEVEL]")
       ->required();
   admin->add_option("--data", admin_data, "the node's data directory (default ./data)");
   std::string admin_url, admin_token;
   admin->add_option("--url", admin_url,
                     "the admin API of a node, http://HOST:PORT, instead of the data directory's socket: nodes | rooms "
-                    "[LIMIT] | delete-room ROOM | disconnect USER | ban USER | drain NODE");
+                    "[LIMIT] | delete-room ROOM | delete-message ROOM SEQ | disconnect USER | ban USER | drain NODE");
   admin->add_option("--token", admin_token,
                     "with --url: an API key with the admin scope, or an admin's session token (default: "
                     "$PARLEY_ADMIN_TOKEN)");

@@ -71,6 +71,9 @@ RedisOptions parse_redis_url(const std::string& url) {
 std::string encode_entry_after_seq(const core::Message& m) {
   std::string e = std::to_string(m.ts);
   if (!m.from_id.empty()) e += ':' + std::to_string(m.from_id.size());
+  // An edit or a delete: "|kind.target" (kind 1 or 2). A message has none, as before.
+  if (m.kind != core::MessageKind::message)
+    e += '|' + std::to_string(static_cast<int>(m.kind)) + '.' + std::to_string(m.target);
   e += '\n' + m.from + '\n' + m.cid + '\n';
   e += m.from_id;
   e += m.text;
@@ -91,6 +94,16 @@ std::optional<core::Message> decode_entry(const std::string& room, std::string_v
   }
   std::size_t id_bytes = 0;
   std::string_view ts = fields[1];
+  if (const auto bar = ts.find('|'); bar != std::string_view::npos) {
+    const std::string_view change = ts.substr(bar + 1);
+    const auto dot = change.find('.');
+    int kind = 0;
+    if (dot == std::string_view::npos || !parse_number(change.substr(0, dot), kind) || kind < 1 || kind > 2 ||
+        !parse_number(change.substr(dot + 1), m.target))
+      return std::nullopt;
+    m.kind = static_cast<core::MessageKind>(kind);
+    ts = ts.substr(0, bar);
+  }
   if (const auto colon = ts.find(':'); colon != std::string_view::npos) {
     if (!parse_number(ts.substr(colon + 1), id_bytes) || id_bytes > e.size()) return std::nullopt;
     ts = ts.substr(0, colon);

@@ -8,7 +8,13 @@
 
 namespace parley::core {
 
-// One chat message, identified by (room, seq). Immutable once its seq is assigned.
+// What an entry of a room's sequence is: a message, or a change to an earlier one (an edit or
+// a delete, docs/protocol.md "edit and delete"), which names the message's seq as `target`.
+enum class MessageKind : std::uint8_t { message = 0, edit = 1, remove = 2 };
+
+// One entry of a room's sequence, identified by (room, seq). Its seq, sender and kind never change
+// once assigned; a message's text changes only by the edits and deletes that name it, applied in
+// seq order (`edited`, `deleted`).
 struct Message {
   std::string room;
   std::uint64_t seq = 0;
@@ -22,7 +28,24 @@ struct Message {
   // When this node got the message (steady clock, ns; 0: unknown), for the delivery latency
   // metric. Not part of the message: never stored, sent or compared.
   std::int64_t arrived_ns = 0;
+  MessageKind kind = MessageKind::message;
+  std::uint64_t target = 0;  // an edit or a delete: the seq of the message it changes
+  std::int64_t edited = 0;   // a message: the ts of its latest edit (0: never edited)
+  bool deleted = false;      // a message: deleted (its text is gone, "" here and in the store)
 };
+
+// The wire name of a kind: "" for a message, "edit", "delete".
+inline std::string_view kind_name(MessageKind k) noexcept {
+  return k == MessageKind::edit ? "edit" : k == MessageKind::remove ? "delete" : "";
+}
+
+// Why a change (an edit or a delete) of `target` may not be made, or none: the rules of
+// docs/protocol.md "edit and delete". `target` is null when the room has no entry of that seq.
+// Only the author edits; the author, a room moderator or owner (`moderator`), or an admin deletes;
+// nothing changes a deleted message; only messages are changed (not edits or deletes).
+enum class ChangeRefusal : std::uint8_t { none, no_such_message, deleted, forbidden };
+ChangeRefusal may_change(MessageKind change, std::string_view sender_key_of_actor, const Message* target,
+                         bool moderator);
 
 // User ids are opaque strings of at most this many bytes (a JWT user's "x_<sub>" among them).
 inline constexpr std::size_t max_user_id_bytes = 140;
@@ -46,7 +69,8 @@ inline std::string sender_key(const Message& m) { return sender_key(m.from_id, m
 
 // `m` as it goes on the wire (views into m).
 inline protocol::MessageFields fields(const Message& m) noexcept {
-  return protocol::MessageFields{m.room, m.seq, m.from, m.text, m.ts, m.cid, m.from_id};
+  return protocol::MessageFields{m.room,   m.seq,    m.from,   m.text, m.ts, m.cid, m.from_id, kind_name(m.kind),
+                                 m.target, m.edited, m.deleted};
 }
 
 // The `message` event for `m` (what members receive), and the same object without "type" (as in

@@ -54,9 +54,45 @@ std::optional<RoomLog::CidHit> RoomLog::find_cid(std::string_view sender, std::s
 
 std::uint64_t RoomLog::text_hash(std::string_view text) noexcept { return std::hash<std::string_view>{}(text); }
 
+std::uint64_t RoomLog::content_hash(const Message& m) noexcept {
+  const std::uint64_t h = text_hash(m.text);
+  if (m.kind == MessageKind::message) return h;
+  return h ^ (std::hash<std::uint64_t>{}((m.target << 2) | static_cast<std::uint64_t>(m.kind)) * 0x9e3779b97f4a7c15ULL);
+}
+
+const Message* RoomLog::find(std::uint64_t seq) const noexcept {
+  const std::uint64_t first = ring_first_seq();
+  if (ring_.empty() || seq < first || seq > committed_) return nullptr;
+  return &ring_[static_cast<std::size_t>(seq - first)].message;
+}
+
+void RoomLog::apply_change(const Message& change) {
+  const std::uint64_t first = ring_first_seq();
+  if (ring_.empty() || change.target < first || change.target > committed_) return;
+  Entry& target = ring_[static_cast<std::size_t>(change.target - first)];
+  if (target.message.kind != MessageKind::message || target.message.deleted) return;
+  auto encode = [](Entry& e) { e.event = std::make_shared<const std::string>(message_event(e.message)); };
+  if (change.kind == MessageKind::edit) {
+    target.message.text = change.text;
+    target.message.edited = change.ts;
+    return encode(target);
+  }
+  target.message.text.clear();
+  target.message.deleted = true;
+  encode(target);
+  // The target's edits hold texts of it: gone with it.
+  for (std::size_t i = static_cast<std::size_t>(change.target - first) + 1; i < ring_.size(); ++i) {
+    Entry& e = ring_[i];
+    if (e.message.kind == MessageKind::edit && e.message.target == change.target && !e.message.text.empty()) {
+      e.message.text.clear();
+      encode(e);
+    }
+  }
+}
+
 void RoomLog::remember_cid(const Message& m) {
   if (dedupe_window_ == 0) return;
-  auto [it, inserted] = cids_.try_emplace(cid_key(sender_key(m), m.cid), CidHit{m.seq, m.ts, text_hash(m.text)});
+  auto [it, inserted] = cids_.try_emplace(cid_key(sender_key(m), m.cid), CidHit{m.seq, m.ts, content_hash(m)});
   if (!inserted) return;
   cid_order_.push_back(it->first);
   while (cid_order_.size() > dedupe_window_) {
@@ -78,6 +114,7 @@ const RoomLog::Entry& RoomLog::apply(Message m) {
 }
 
 void RoomLog::push_ring(Message m) {
+  if (m.kind != MessageKind::message) apply_change(m);
   auto event = std::make_shared<const std::string>(message_event(m));
   ring_.push_back(Entry{std::move(m), std::move(event)});
   while (ring_.size() > ring_capacity_) ring_.pop_front();

@@ -32,6 +32,9 @@ class RoomLog {
   };
   // A hash of a message's text, to tell a retry (same text) from a cid reused for another text.
   static std::uint64_t text_hash(std::string_view text) noexcept;
+  // The same for any entry: a message's text; an edit's or a delete's kind, target and text too
+  // (one cid is not a retry of an edit of another message).
+  static std::uint64_t content_hash(const Message& m) noexcept;
 
   RoomLog(std::size_t ring_capacity, std::size_t dedupe_window)
       : ring_capacity_(ring_capacity ? ring_capacity : 1), dedupe_window_(dedupe_window) {}
@@ -63,11 +66,18 @@ class RoomLog {
   // The newest `limit` ring messages with seq < before, ascending; nullopt when the ring cannot
   // answer without the store (it does not reach back far enough).
   std::optional<std::vector<const Message*>> newest_before(std::uint64_t before, std::size_t limit) const;
+  // The committed ring entry of `seq` as it is now (edited, deleted), or null when the ring does
+  // not hold it (ask the store).
+  const Message* find(std::uint64_t seq) const noexcept;
   std::uint64_t ring_first_seq() const noexcept { return ring_.empty() ? committed_ + 1 : ring_.front().message.seq; }
 
  private:
   void remember_cid(const Message& m);
   void push_ring(Message m);
+  // An edit or a delete committed: the ring's copy of its target (and, for a delete, of the
+  // target's earlier edits) is changed and its event encoded again, so that a resume or a history
+  // page from the ring shows the message as it is now, never a deleted text.
+  void apply_change(const Message& change);
 
   std::size_t ring_capacity_;
   std::size_t dedupe_window_;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cstdio>
 #include <memory>
 #include <utility>
@@ -180,7 +181,16 @@ void AdminApi::handle_api(ApiRequest req, Respond respond) {
   };
   const std::string& m = req.method;
   const auto n = parts.size();
-  enum class Call : std::uint8_t { nodes, rooms, delete_room, disconnect, ban, drain, none } call = Call::none;
+  enum class Call : std::uint8_t {
+    nodes,
+    rooms,
+    delete_room,
+    delete_message,
+    disconnect,
+    ban,
+    drain,
+    none
+  } call = Call::none;
   std::string_view method = "GET";
   if (n == 1 && parts[0] == "nodes") {
     call = Call::nodes;
@@ -188,6 +198,8 @@ void AdminApi::handle_api(ApiRequest req, Respond respond) {
     call = Call::rooms;
   } else if (n == 2 && parts[0] == "rooms") {
     call = Call::delete_room, method = "DELETE";
+  } else if (n == 4 && parts[0] == "rooms" && parts[2] == "messages") {
+    call = Call::delete_message, method = "DELETE";
   } else if (n == 3 && parts[0] == "users" && parts[2] == "disconnect") {
     call = Call::disconnect, method = "POST";
   } else if (n == 3 && parts[0] == "users" && parts[2] == "ban") {
@@ -199,11 +211,13 @@ void AdminApi::handle_api(ApiRequest req, Respond respond) {
   if (m != method && !(method == "GET" && m == "HEAD"))
     return counted(error(405, "method_not_allowed", "this endpoint does not take " + m));
   const std::string arg = n >= 2 ? parts[1] : std::string();
-  with_admin(req, std::move(counted), [this, call, arg, query = req.query](const Who& who, Respond respond) {
+  const std::string arg2 = n >= 4 ? parts[3] : std::string();
+  with_admin(req, std::move(counted), [this, call, arg, arg2, query = req.query](const Who& who, Respond respond) {
     switch (call) {
       case Call::nodes: return do_nodes(respond);
       case Call::rooms: return do_rooms(query, respond);
       case Call::delete_room: return do_delete_room(arg, who, std::move(respond));
+      case Call::delete_message: return do_delete_message(arg, arg2, who, std::move(respond));
       case Call::disconnect: return do_disconnect(arg, who, respond);
       case Call::ban: return do_ban(arg, who, std::move(respond));
       case Call::drain: return do_drain(arg, who, respond);
@@ -351,6 +365,16 @@ void AdminApi::do_delete_room(const std::string& room, const Who& who, Respond r
       respond(std::move(r));
     });
   });
+}
+
+void AdminApi::do_delete_message(const std::string& room, const std::string& seq, const Who& who, Respond respond) {
+  if (!core::valid_room_id(room)) return respond(error(400, "bad_room", "not a room id"));
+  std::uint64_t n = 0;
+  const auto [end, ec] = std::from_chars(seq.data(), seq.data() + seq.size(), n);
+  if (ec != std::errc() || end != seq.data() + seq.size() || n == 0)
+    return respond(error(400, "bad_request", "a message's seq is a positive integer"));
+  spdlog::info("admin: delete-message {} {} by {}", room, n, who.name);
+  keys_.delete_message(room, n, who.name, std::move(respond));
 }
 
 void AdminApi::do_disconnect(const std::string& user, const Who& who, const Respond& respond) {

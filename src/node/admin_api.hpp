@@ -93,6 +93,7 @@ class AdminApi final : public net::ApiService {
   void do_nodes(const Respond& respond) const;
   void do_rooms(const std::string& query, const Respond& respond);
   void do_delete_room(const std::string& room, const Who& who, Respond respond);
+  void do_delete_message(const std::string& room, const std::string& seq, const Who& who, Respond respond);
   void do_disconnect(const std::string& user, const Who& who, const Respond& respond);
   void do_ban(const std::string& user, const Who& who, Respond respond);
   void do_drain(const std::string& node, const Who& who, const Respond& respond);

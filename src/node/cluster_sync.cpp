@@ -19,7 +19,7 @@ using protocol::errc;
 
 void ClusterSync::send(Shard& owner, OwnedRoom& r, core::Message m, SessionRef who, std::string ref) {
   if (auto hit = r.log.find_cid(m)) {
-    if (hit->text_hash != core::RoomLog::text_hash(m.text))
+    if (hit->text_hash != core::RoomLog::content_hash(m))
       return delivery_.reply_now(
           who, error_reply(errc::cid_conflict, {}, ref, ErrorContext{.room = m.room, .conn = who.id}));
     // A retry of a message this node has applied: applied means published, not committed (its

@@ -185,6 +185,8 @@ void Requests::handle_frame(Client& s, std::string_view frame) {
     case RequestType::join: return do_join(s, req);
     case RequestType::leave: return do_leave(s, req);
     case RequestType::send: return do_send(s, req);
+    case RequestType::edit:
+    case RequestType::delete_message: return do_change(s, req);
     case RequestType::typing: return do_typing(s, req);
     case RequestType::history: return do_history(s, req);
     case RequestType::members: return do_members(s, req);
@@ -536,28 +538,9 @@ void Requests::do_leave(Client& s, protocol::Request& req) {
 void Requests::do_send(Client& s, protocol::Request& req) {
   if (!s.find_room(req.room)) return send_error(s, errc::not_joined, req.ref);
   if (!core::valid_cid(req.cid)) return send_error(s, errc::bad_cid, req.ref);
-  // JSON escapes can spell lone surrogates and NUL; stored text is valid UTF-8 without NUL
-  // (PostgreSQL cannot store NUL, and a refused commit would leave a hole in the room's seqs).
-  if (!protocol::is_valid_utf8(req.text)) return send_error(s, errc::bad_request, req.ref, "text is not valid UTF-8");
-  if (req.text.find('\0') != std::string::npos)
-    return send_error(s, errc::bad_request, req.ref, "text must not contain U+0000");
-  // Nothing to see (whitespace, zero-width, format and control characters only): by Unicode's
-  // properties, so that U+200B or U+2060 do not make an empty message look like one.
-  if (!core::visible_text(req.text)) return send_error(s, errc::empty_text, req.ref);
-  if (protocol::utf8_length(req.text) > ctx_.options.limits.max_text_length) {
-    return send_error(s, errc::text_too_long, req.ref,
-                      "the text is longer than " + std::to_string(ctx_.options.limits.max_text_length) + " characters");
-  }
-  std::int64_t wait_ms = 0;
+  if (!check_text(s, req)) return;
   const auto now = ctx_.now_ms();
-  // Per connection, per client address, per user: a crowd of connections is one sender.
-  using A = core::KeyedLimits::Action;
-  if (!s.send_bucket().take(now, wait_ms) ||
-      !ctx_.per_address.take(s.connection().peer_address(), A::send, now, wait_ms) ||
-      !ctx_.per_user.take(budget_key(s), A::send, now, wait_ms)) {
-    s.shard().metrics().rate_limited.add();
-    return send_error(s, errc::rate_limited, req.ref, {}, retry_after(wait_ms));
-  }
+  if (!take_send_budget(s, req, now)) return;
   core::Message m{.room = std::move(req.room),
                   .from = s.user,
                   .text = std::move(req.text),
@@ -568,6 +551,67 @@ void Requests::do_send(Client& s, protocol::Request& req) {
   Shard& owner = ctx_.owner_of(m.room);
   owner.post([this, &owner, m = std::move(m), who = ref_of(s), ref = std::move(req.ref)]() mutable {
     owner_.send(owner, std::move(m), who, std::move(ref));
+  });
+}
+
+bool Requests::check_text(Client& s, const protocol::Request& req) {
+  // JSON escapes can spell lone surrogates and NUL; stored text is valid UTF-8 without NUL
+  // (PostgreSQL cannot store NUL, and a refused commit would leave a hole in the room's seqs).
+  if (!protocol::is_valid_utf8(req.text)) {
+    send_error(s, errc::bad_request, req.ref, "text is not valid UTF-8");
+  } else if (req.text.find('\0') != std::string::npos) {
+    send_error(s, errc::bad_request, req.ref, "text must not contain U+0000");
+  } else if (!core::visible_text(req.text)) {
+    // Nothing to see (whitespace, zero-width, format and control characters only): by Unicode's
+    // properties, so that U+200B or U+2060 do not make an empty message look like one.
+    send_error(s, errc::empty_text, req.ref);
+  } else if (protocol::utf8_length(req.text) > ctx_.options.limits.max_text_length) {
+    send_error(s, errc::text_too_long, req.ref,
+               "the text is longer than " + std::to_string(ctx_.options.limits.max_text_length) + " characters");
+  } else {
+    return true;
+  }
+  return false;
+}
+
+bool Requests::take_send_budget(Client& s, const protocol::Request& req, std::int64_t now) {
+  std::int64_t wait_ms = 0;
+  // Per connection, per client address, per user: a crowd of connections is one sender.
+  using A = core::KeyedLimits::Action;
+  if (s.send_bucket().take(now, wait_ms) &&
+      ctx_.per_address.take(s.connection().peer_address(), A::send, now, wait_ms) &&
+      ctx_.per_user.take(budget_key(s), A::send, now, wait_ms))
+    return true;
+  s.shard().metrics().rate_limited.add();
+  send_error(s, errc::rate_limited, req.ref, {}, retry_after(wait_ms));
+  return false;
+}
+
+void Requests::do_change(Client& s, protocol::Request& req) {
+  if (!s.find_room(req.room)) return send_error(s, errc::not_joined, req.ref);
+  // Without a cid a retry cannot be recognised: the server makes one, and the ack carries it.
+  if (req.cid.empty()) {
+    req.cid = "srv-" + auth::mint_token().substr(0, 22);
+  } else if (!core::valid_cid(req.cid)) {
+    return send_error(s, errc::bad_cid, req.ref);
+  }
+  const bool edit = req.type == RequestType::edit;
+  if (edit && !check_text(s, req)) return;
+  const auto now = ctx_.now_ms();
+  // An edit or a delete costs what a send does: it is one more entry of the room's sequence.
+  if (!take_send_budget(s, req, now)) return;
+  core::Message m{.room = std::move(req.room),
+                  .from = s.user,
+                  .text = edit ? std::move(req.text) : std::string(),
+                  .ts = now,
+                  .cid = std::move(req.cid),
+                  .from_id = s.user_id,
+                  .arrived_ns = ctx_.clock().steady_ns(),
+                  .kind = edit ? core::MessageKind::edit : core::MessageKind::remove,
+                  .target = req.seq};
+  Shard& owner = ctx_.owner_of(m.room);
+  owner.post([this, &owner, m = std::move(m), who = ref_of(s), ref = std::move(req.ref)]() mutable {
+    owner_.change(owner, std::move(m), who, std::move(ref));
   });
 }
 

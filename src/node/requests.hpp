@@ -55,6 +55,12 @@ class Requests final : public net::ConnectionHandler {
   void do_join(Client& s, protocol::Request& r);
   void do_leave(Client& s, protocol::Request& r);
   void do_send(Client& s, protocol::Request& r);
+  // edit and delete: checked as a send is (text, budgets), then decided by the room's owner.
+  void do_change(Client& s, protocol::Request& r);
+  // The text rules of a send and an edit; false: refused, the error sent.
+  bool check_text(Client& s, const protocol::Request& r);
+  // The send budgets (per connection, address, user); false: refused, the error sent.
+  bool take_send_budget(Client& s, const protocol::Request& r, std::int64_t now);
   void do_typing(Client& s, protocol::Request& r);
   void do_history(Client& s, protocol::Request& r);
   void do_members(Client& s, protocol::Request& r);

@@ -246,26 +246,93 @@ void RoomOwner::send(Shard& owner, core::Message m, SessionRef who, std::string 
           return delivery_.reply_now(who, error_reply(errc::forbidden, "not a member of this room", ref,
                                                       ErrorContext{.room = m.room, .conn = who.id}));
         }
-        if (ctx_.broker) return cluster_.send(owner, *r, std::move(m), who, std::move(ref));
-        if (auto hit = r->log.find_cid(m)) {
-          // A cid already used for another text is not a retry: its sender would
-          // believe the new text stored. A retry gets the original ack, nothing stored
-          // twice.
-          if (hit->text_hash != core::RoomLog::text_hash(m.text))
-            return delivery_.reply_now(
-                who, error_reply(errc::cid_conflict, {}, ref, ErrorContext{.room = m.room, .conn = who.id}));
-          if (hit->seq <= r->log.last_committed())
-            return delivery_.reply_now(who, protocol::ack_event(r->id, m.cid, hit->seq, hit->ts, ref));
-          r->dup_acks.push_back(OwnedRoom::DupAck{hit->seq, hit->ts, who, m.cid, ref});
-          return;
-        }
-        if (!ctx_.store.has_capacity())
-          return delivery_.reply_now(
-              who, error_reply(errc::overloaded, {}, ref, ErrorContext{.room = m.room, .conn = who.id}));
-        r->log.assign(m);
-        owner.metrics().messages_in.add();
-        owner.queue_append(PendingAppend{std::move(m), who, std::move(ref)});
+        accept(owner, *r, std::move(m), who, std::move(ref));
       });
+}
+
+void RoomOwner::change(Shard& owner, core::Message m, SessionRef who, std::string ref, bool admin) {
+  const std::string room = m.room;
+  rooms_.with_room(
+      owner, room,
+      [this, &owner, m = std::move(m), who, ref = std::move(ref), admin](OwnedRoom* r, errc missing) mutable {
+        auto fail = [&](errc code, std::string_view why) {
+          delivery_.reply_now(who, error_reply(code, why, ref, ErrorContext{.room = m.room, .conn = who.id}));
+        };
+        if (!r) return fail(missing, {});
+        if (r->state != OwnedRoom::State::ready) return fail(errc::store_failed, message_not_stored);
+        if (!admin && !r->access.may(m.from_id, core::RoomAction::join)) {
+          owner.metrics().access_denied.add();
+          return fail(errc::forbidden, "not a member of this room");
+        }
+        // A retry (its cid seen) is answered as a send's is, whatever became of the message.
+        if (!m.cid.empty() && r->log.find_cid(m)) return accept(owner, *r, std::move(m), who, std::move(ref));
+        if (m.target > r->log.last_committed()) return fail(errc::no_such_message, {});
+        if (const core::Message* t = r->log.find(m.target))
+          return decide_change(owner, *r, std::move(m), t, who, std::move(ref), admin);
+        // Older than the ring: the store has it as it is now.
+        const std::uint64_t seq = m.target;
+        std::string room_id = m.room;  // before the callback takes m
+        ctx_.store.read(
+            std::move(room_id), seq - 1, seq + 1, 1,
+            [this, &owner, m = std::move(m), who, ref = std::move(ref), admin](std::error_code ec,
+                                                                               std::vector<core::Message> got) mutable {
+              owner.post([this, &owner, m = std::move(m), who, ref = std::move(ref), admin, ec,
+                          got = std::move(got)]() mutable {
+                OwnedRoom* r = owner.find_owned(m.room);
+                if (ec || !r || r->state != OwnedRoom::State::ready)
+                  return delivery_.reply_now(
+                      who, error_reply(errc::store_failed, {}, ref, ErrorContext{.room = m.room, .conn = who.id}));
+                const core::Message* t = !got.empty() && got.front().seq == m.target ? &got.front() : nullptr;
+                decide_change(owner, *r, std::move(m), t, who, std::move(ref), admin);
+              });
+            });
+      });
+}
+
+void RoomOwner::decide_change(Shard& owner, OwnedRoom& r, core::Message m, const core::Message* target, SessionRef who,
+                              std::string ref, bool admin) {
+  const core::Role role = r.access.role_of(m.from_id);
+  const bool moderator = admin || role == core::Role::moderator || role == core::Role::owner;
+  switch (core::may_change(m.kind, core::sender_key(m), target, moderator)) {
+    case core::ChangeRefusal::none: return accept(owner, r, std::move(m), who, std::move(ref));
+    case core::ChangeRefusal::no_such_message:
+      return delivery_.reply_now(
+          who, error_reply(errc::no_such_message, {}, ref, ErrorContext{.room = m.room, .conn = who.id}));
+    case core::ChangeRefusal::deleted:
+      return delivery_.reply_now(who,
+                                 error_reply(errc::deleted, {}, ref, ErrorContext{.room = m.room, .conn = who.id}));
+    case core::ChangeRefusal::forbidden:
+      owner.metrics().access_denied.add();
+      return delivery_.reply_now(who,
+                                 error_reply(errc::forbidden,
+                                             m.kind == core::MessageKind::edit
+                                                 ? "only its author edits a message"
+                                                 : "only its author, a moderator or the room's owner deletes a message",
+                                             ref, ErrorContext{.room = m.room, .conn = who.id}));
+  }
+}
+
+void RoomOwner::accept(Shard& owner, OwnedRoom& room, core::Message m, SessionRef who, std::string ref) {
+  OwnedRoom* r = &room;
+  if (ctx_.broker) return cluster_.send(owner, *r, std::move(m), who, std::move(ref));
+  if (auto hit = r->log.find_cid(m)) {
+    // A cid already used for another text is not a retry: its sender would
+    // believe the new text stored. A retry gets the original ack, nothing stored
+    // twice.
+    if (hit->text_hash != core::RoomLog::content_hash(m))
+      return delivery_.reply_now(
+          who, error_reply(errc::cid_conflict, {}, ref, ErrorContext{.room = m.room, .conn = who.id}));
+    if (hit->seq <= r->log.last_committed())
+      return delivery_.reply_now(who, protocol::ack_event(r->id, m.cid, hit->seq, hit->ts, ref));
+    r->dup_acks.push_back(OwnedRoom::DupAck{hit->seq, hit->ts, who, m.cid, ref});
+    return;
+  }
+  if (!ctx_.store.has_capacity())
+    return delivery_.reply_now(who,
+                               error_reply(errc::overloaded, {}, ref, ErrorContext{.room = m.room, .conn = who.id}));
+  r->log.assign(m);
+  owner.metrics().messages_in.add();
+  owner.queue_append(PendingAppend{std::move(m), who, std::move(ref)});
 }
 
 void RoomOwner::submit_appends(Shard& owner, std::vector<PendingAppend> batch) {

@@ -45,6 +45,10 @@ class RoomOwner {
             std::string ref, JoinAuth auth);
   void leave(Shard& owner, const std::string& room, const std::string& user, SessionRef who);
   void send(Shard& owner, core::Message m, SessionRef who, std::string ref);
+  // An edit or a delete (m.kind, m.target), decided here against the message as the room has it
+  // now (core::may_change: the ring, else the store), then ordered, stored and delivered as a send
+  // is, with its own seq. `admin`: an operator's delete (the admin API), allowed on any message.
+  void change(Shard& owner, core::Message m, SessionRef who, std::string ref, bool admin = false);
   // Typing, history and members are checked against the room's access again here (user_id): a
   // session whose user was removed may still send them until its shard takes it out.
   void typing(Shard& owner, const std::string& room, const std::string& user, const std::string& user_id,
@@ -73,6 +77,11 @@ class RoomOwner {
   // A private room's password, right: the user is a member (stored), and the join goes on.
   void admit(Shard& owner, const std::string& room, std::string user, SessionRef who,
              std::optional<std::uint64_t> since, std::string ref, JoinAuth auth);
+  // A send or a change that may be made: deduplicated by its cid, given its seq (or published, in
+  // a cluster), queued for the store.
+  void accept(Shard& owner, OwnedRoom& r, core::Message m, SessionRef who, std::string ref);
+  void decide_change(Shard& owner, OwnedRoom& r, core::Message m, const core::Message* target, SessionRef who,
+                     std::string ref, bool admin);
   void on_committed(Shard& owner, std::vector<PendingAppend> batch, std::error_code ec);
 
   NodeContext& ctx_;

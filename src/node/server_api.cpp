@@ -46,7 +46,8 @@ unsigned status_of(std::string_view code) {
       {"empty_text", 400},   {"text_too_long", 400}, {"bad_cid", 400},      {"bad_password", 400},
       {"unauthorized", 401}, {"forbidden", 403},     {"no_such_room", 404}, {"no_such_user", 404},
       {"room_exists", 409},  {"cid_conflict", 409},  {"rate_limited", 429}, {"overloaded", 503},
-      {"store_failed", 503}, {"unavailable", 503},   {"room_limit", 503},
+      {"store_failed", 503}, {"unavailable", 503},   {"room_limit", 503},   {"no_such_message", 404},
+      {"deleted", 409},
   };
   for (const auto& [name, status] : table)
     if (name == code) return status;
@@ -341,6 +342,34 @@ void ServerApi::do_publish(const ApiRequest& req, Respond respond) {
           protocol::JsonWriter w;
           w.str("room", ack.at("room").as_string()).unum("seq", ack.at("seq").to_number<std::uint64_t>());
           if (const auto* cid = ack.if_contains("cid"); cid && cid->is_string()) w.str("cid", cid->as_string());
+          return ApiResponse{200, std::move(w).done(), {}};
+        }));
+      });
+}
+
+void ServerApi::delete_message(const std::string& room, std::uint64_t seq, const std::string& actor, Respond respond) {
+  // The actor is named, with no uid (an admin may be a key, not an account). Each request is a
+  // delete of its own: a repeated one finds the message deleted (409), whoever deleted it.
+  core::Message m{.room = room,
+                  .from = actor,
+                  .text = {},
+                  .ts = ctx_.now_ms(),
+                  .cid = "admin-" + auth::mint_token().substr(0, 22),
+                  .from_id = {},
+                  .arrived_ns = ctx_.clock().steady_ns(),
+                  .kind = core::MessageKind::remove,
+                  .target = seq};
+  on_owner(
+      room,
+      [this, m = std::move(m)](Shard& owner, SessionRef who) mutable {
+        owner_.change(owner, std::move(m), who, {}, /*admin=*/true);
+      },
+      [respond = std::move(respond), seq](const std::string& event) {
+        respond(from_event(event, [seq](const json::object& ack) {
+          protocol::JsonWriter w;
+          w.str("room", ack.at("room").as_string())
+              .unum("seq", ack.at("seq").to_number<std::uint64_t>())
+              .unum("target", seq);
           return ApiResponse{200, std::move(w).done(), {}};
         }));
       });

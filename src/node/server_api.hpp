@@ -81,6 +81,10 @@ class ServerApi final : public net::ApiService {
   // Checks the request's key (401) and its scope (403) on the store's thread, then runs `then`.
   // Counts against the address's request budget and the key's; `then` runs on an I/O thread.
   void with_key(const net::ApiRequest& req, auth::ApiScope scope, Respond respond, Then then);
+  // An admin's delete of message `seq` of `room` (AdminApi: DELETE /api/admin/rooms/{room}/
+  // messages/{seq}), by `actor` (the admin's name, or "key NAME"), decided as a moderator's delete
+  // is (RoomOwner::change) with any message allowed; answered 200 {room, seq, target}, or the error.
+  void delete_message(const std::string& room, std::uint64_t seq, const std::string& actor, Respond respond);
 
  private:
   void do_publish(const net::ApiRequest& req, Respond respond);

@@ -32,6 +32,8 @@ std::string_view type_name(RequestType t) noexcept {
     case RequestType::delete_room: return "delete_room";
     case RequestType::roster: return "roster";
     case RequestType::dm: return "dm";
+    case RequestType::edit: return "edit";
+    case RequestType::delete_message: return "delete";
   }
   return "?";
 }
@@ -58,6 +60,8 @@ std::optional<RequestType> lookup_type(std::string_view s) {
       {"update_room", RequestType::update_room},
       {"delete_room", RequestType::delete_room},
       {"roster", RequestType::roster},
+      {"edit", RequestType::edit},
+      {"delete", RequestType::delete_message},
   };
   for (const auto& [name, type] : table)
     if (name == s) return type;
@@ -196,6 +200,21 @@ std::variant<Request, RequestError> parse_request(std::string_view frame) {
     case RequestType::history:
       ok = f.string("room", req.room) && f.count("before", req.before) && f.count("limit", req.limit);
       break;
+    case RequestType::edit:
+    case RequestType::delete_message: {
+      std::optional<std::uint64_t> seq;
+      ok = f.string("room", req.room) && f.count("seq", seq) && f.string("cid", req.cid, false) &&
+           (req.type == RequestType::delete_message || f.string("text", req.text));
+      if (ok && !seq) {
+        ok = false;
+        f.missing = "missing field: seq";
+      } else if (ok && *seq == 0) {
+        ok = false;
+        f.missing = "seq must be at least 1";
+      }
+      if (ok) req.seq = *seq;
+      break;
+    }
   }
   if (!ok) return RequestError{errc::bad_request, std::move(f.missing), req.ref};
   return req;

@@ -31,6 +31,8 @@ enum class RequestType {
   update_room,
   delete_room,
   roster,
+  edit,            // edit {room, seq, text, cid?}
+  delete_message,  // delete {room, seq, cid?}
 };
 
 std::string_view type_name(RequestType t) noexcept;
@@ -41,8 +43,9 @@ struct Request {
   std::string name;                     // hello (a guest's name; none with a token)
   std::string token;                    // hello: a session token (signed in)
   std::string room;                     // create, join, leave, send, typing, history, members
-  std::string cid;                      // send
-  std::string text;                     // send
+  std::string cid;                      // send, edit, delete
+  std::string text;                     // send, edit
+  std::uint64_t seq = 0;                // edit, delete: the message's seq
   std::optional<std::uint64_t> since;   // join
   std::optional<std::uint64_t> before;  // history
   std::optional<std::uint64_t> limit;   // history, rooms, members

@@ -33,6 +33,8 @@ std::string_view code_name(errc e) noexcept {
     case errc::unauthorized: return "unauthorized";
     case errc::forbidden: return "forbidden";
     case errc::bad_password: return "bad_password";
+    case errc::no_such_message: return "no_such_message";
+    case errc::deleted: return "deleted";
     case errc::internal: return "internal";
   }
   return "internal";
@@ -67,6 +69,8 @@ std::string_view default_message(errc e) noexcept {
     case errc::unauthorized: return "sign in first";
     case errc::forbidden: return "not allowed in this room";
     case errc::bad_password: return "wrong password for this room";
+    case errc::no_such_message: return "this room has no message of that seq";
+    case errc::deleted: return "the message has been deleted";
     case errc::internal: return "internal error";
   }
   return "internal error";

@@ -34,6 +34,8 @@ enum class errc {
   unauthorized,     // hello: the session token names no session, or guests are off
   forbidden,        // the user may not do this in this room (not a member, banned, not its owner, ...)
   bad_password,     // join: a private room's password is wrong
+  no_such_message,  // edit, delete: the room has no message of that seq (or it is an edit or a delete)
+  deleted,          // edit, delete: the message has been deleted
   internal,
 };
 

@@ -10,14 +10,22 @@ void with_ref(JsonWriter& w, std::string_view ref) {
   if (!ref.empty()) w.raw("ref", ref);
 }
 
-void message_members(JsonWriter& w, const MessageFields& m) {
-  w.str("room", m.room).unum("seq", m.seq).str("from", m.from);
+void message_members(JsonWriter& w, const MessageFields& m, bool with_kind) {
+  w.str("room", m.room).unum("seq", m.seq);
+  // An edit or a delete in a history reply says what it is (an event says it by its type).
+  if (with_kind && !m.kind.empty()) w.str("kind", m.kind);
+  if (!m.kind.empty()) w.unum("target", m.target);
+  w.str("from", m.from);
   if (!m.from_id.empty()) w.str("uid", m.from_id);
   // A bot of the server API (core::is_server_id: "b_"), so that a client can mark it: its name
   // may be anything, and a reader must not take it for a person's.
   if (m.from_id.size() > 2 && m.from_id.starts_with("b_")) w.boolean("bot", true);
-  w.str("text", m.text).num("ts", m.ts);
+  // A delete carries no text; a deleted message "" (the store no longer has it).
+  if (m.kind != "delete") w.str("text", m.text);
+  w.num("ts", m.ts);
   if (!m.cid.empty()) w.str("cid", m.cid);
+  if (m.edited != 0) w.num("edited", m.edited);
+  if (m.deleted) w.boolean("deleted", true);
 }
 
 }  // namespace
@@ -214,14 +222,14 @@ std::string ack_event(std::string_view room, std::string_view cid, std::uint64_t
 }
 
 std::string message_event(const MessageFields& m) {
-  JsonWriter w("message");
-  message_members(w, m);
+  JsonWriter w(m.kind.empty() ? std::string_view("message") : m.kind);
+  message_members(w, m, false);
   return std::move(w).done();
 }
 
 std::string message_object(const MessageFields& m) {
   JsonWriter w;
-  message_members(w, m);
+  message_members(w, m, true);
   return std::move(w).done();
 }
 

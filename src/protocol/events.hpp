@@ -23,6 +23,12 @@ struct MessageFields {
   std::int64_t ts = 0;
   std::string_view cid;      // empty: not sent
   std::string_view from_id;  // "uid" on the wire; empty (a message stored before ids): not sent
+  // "" a message; "edit" or "delete": a change of the message `target` (the event's type, and
+  // `kind` in a history reply).
+  std::string_view kind = {};
+  std::uint64_t target = 0;
+  std::int64_t edited = 0;  // a message: the time of its latest edit, sent as `edited` (0: not sent)
+  bool deleted = false;     // a message: deleted (`"deleted":true`, its text "")
 };
 
 // What `welcome` tells a client of the limits it must keep.

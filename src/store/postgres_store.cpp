@@ -113,6 +113,18 @@ constexpr const char* migrations[] = {
       last_used_at bigint NOT NULL DEFAULT 0
     );
     )sql",
+    // 7: edits and deletes (docs/protocol.md, "edit and delete"): an entry of the sequence that
+    // changes an earlier message (kind 1: edit, 2: delete; target: its seq), and on the message
+    // its current state: the time of its latest edit, and whether it is deleted (its text then
+    // ''). The index finds a message's edits, whose texts a delete removes too. Constant
+    // defaults: no table rewrite.
+    R"sql(
+    ALTER TABLE messages ADD COLUMN kind smallint NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN target bigint NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN edited bigint NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN deleted boolean NOT NULL DEFAULT false;
+    CREATE INDEX messages_target ON messages(room, target) WHERE target > 0;
+    )sql",
 };
 
 // Nodes starting together against one database take this advisory lock around their migrations:
@@ -123,15 +135,15 @@ constexpr const char* migration_lock = "SELECT pg_advisory_xact_lock(7079686568)
 // How many of this connection's prepared statements the server holds.
 constexpr const char* count_prepared = "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'parley\\_%'";
 
-// 500 rows x 7 parameters: far below the protocol's 65,535 parameters per statement, large enough
+// 500 rows x 9 parameters: far below the protocol's 65,535 parameters per statement, large enough
 // that a 10,000-message batch is 20 statements.
 constexpr std::size_t chunk_rows = 500;
 
 std::int64_t clamp64(std::uint64_t v) { return static_cast<std::int64_t>(std::min<std::uint64_t>(v, INT64_MAX)); }
 
 std::string insert_sql(std::size_t rows) {
-  constexpr std::size_t columns = 7;
-  std::string sql = "INSERT INTO messages(room, seq, sender, text, ts, cid, sender_id) VALUES ";
+  constexpr std::size_t columns = 9;
+  std::string sql = "INSERT INTO messages(room, seq, sender, text, ts, cid, sender_id, kind, target) VALUES ";
   for (std::size_t i = 0; i < rows; ++i) {
     sql += i ? ",(" : "(";
     for (std::size_t c = 1; c <= columns; ++c) sql += (c > 1 ? ",$" : "$") + std::to_string(i * columns + c);
@@ -139,6 +151,19 @@ std::string insert_sql(std::size_t rows) {
   }
   sql += " ON CONFLICT (room, seq) DO NOTHING";
   return sql;
+}
+
+// One row of insert_sql().
+void add_row(Params& p, const core::Message& m) {
+  p.text(m.room);
+  p.int8(clamp64(m.seq));
+  p.text(m.from);
+  p.text(m.text);
+  p.int8(m.ts);
+  p.text(m.cid);
+  p.text(m.from_id);
+  p.int8(static_cast<std::int64_t>(m.kind));
+  p.int8(clamp64(m.target));
 }
 
 // The conninfo without its password, for messages.
@@ -217,10 +242,18 @@ bool PostgresStore::prepare_statements(std::string& err) {
   // fails here fails the connection, never a later call that needs it.
   const std::pair<const char*, std::string> statements[] = {
       {"parley_insert_messages", insert_sql(chunk_rows)},
-      {"parley_select_one", "SELECT sender, text, ts, cid, sender_id FROM messages WHERE room = $1 AND seq = $2"},
+      {"parley_select_one",
+       "SELECT sender, text, ts, cid, sender_id, kind, edited, deleted FROM messages WHERE room = $1 AND seq = $2"},
       {"parley_select_range",
-       "SELECT seq, sender, text, ts, cid, sender_id FROM messages WHERE room = $1 AND seq > $2 AND seq < $3 "
-       "ORDER BY seq DESC LIMIT $4"},
+       "SELECT seq, sender, text, ts, cid, sender_id, kind, target, edited, deleted FROM messages WHERE room = $1 AND "
+       "seq > $2 AND seq < $3 ORDER BY seq DESC LIMIT $4"},
+      // An edit changes a message that is not deleted; kind 0: never another edit or a delete.
+      {"parley_apply_edit",
+       "UPDATE messages SET text = $3, edited = $4 WHERE room = $1 AND seq = $2 AND kind = 0 AND NOT deleted"},
+      {"parley_apply_delete",
+       "UPDATE messages SET text = '', deleted = true WHERE room = $1 AND seq = $2 AND kind = 0"},
+      {"parley_clear_edits",
+       "UPDATE messages SET text = '' WHERE room = $1 AND target = $2 AND kind = 1 AND target > 0"},
       // The room and its owner in one statement: a private room never exists without its owner.
       // Answers how many rooms it inserted (0: the id is taken).
       {"parley_insert_room",
@@ -486,12 +519,16 @@ StoreBackend::Outcome PostgresStore::try_commit(std::span<Append> appends, std::
   // inserted first (the same (room, seq), not yet committed: a recovery writing what another node
   // writes too); with every node going up the same order, the one waited for never waits back
   // for a smaller key, so two commits cannot deadlock.
-  std::vector<std::pair<const core::Message*, Append*>> sorted;
+  // Edits and deletes go one by one after the messages (their targets, of lower seqs, are
+  // stored by then), in the same (room, seq) order on every node.
+  std::vector<std::pair<const core::Message*, Append*>> sorted, changes;
   for (Append& a : appends)
-    for (const auto& m : *a.messages) sorted.emplace_back(&m, &a);
-  std::ranges::sort(sorted, [](const auto& x, const auto& y) {
+    for (const auto& m : *a.messages) (m.kind == core::MessageKind::message ? sorted : changes).emplace_back(&m, &a);
+  auto by_key = [](const auto& x, const auto& y) {
     return std::tie(x.first->room, x.first->seq) < std::tie(y.first->room, y.first->seq);
-  });
+  };
+  std::ranges::sort(sorted, by_key);
+  std::ranges::sort(changes, by_key);
   std::vector<const core::Message*> rows;
   std::vector<Append*> owners;
   for (std::size_t at = 0; at < sorted.size(); at += chunk_rows) {
@@ -504,6 +541,8 @@ StoreBackend::Outcome PostgresStore::try_commit(std::span<Append> appends, std::
     }
     if (auto o = insert_chunk(rows.data(), rows.size(), owners, err); o != Outcome::ok) return o;
   }
+  for (auto& [m, owner] : changes)
+    if (auto o = insert_change(*m, *owner, err); o != Outcome::ok) return o;
   Result r(PQexec(conn_, "COMMIT"));
   if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) return classify_failure(r.get(), err);
   return Outcome::ok;
@@ -512,24 +551,19 @@ StoreBackend::Outcome PostgresStore::try_commit(std::span<Append> appends, std::
 StoreBackend::Outcome PostgresStore::insert_chunk(const core::Message* const* rows, std::size_t n,
                                                   std::vector<Append*>& owners, std::string& err) {
   Params p;
-  p.reserve(n * 7);
-  for (std::size_t i = 0; i < n; ++i) {
-    const core::Message& m = *rows[i];
-    p.text(m.room);
-    p.int8(clamp64(m.seq));
-    p.text(m.from);
-    p.text(m.text);
-    p.int8(m.ts);
-    p.text(m.cid);
-    p.text(m.from_id);
-  }
+  p.reserve(n * 9);
+  for (std::size_t i = 0; i < n; ++i) add_row(p, *rows[i]);
   Result r(
       n == chunk_rows
           ? PQexecPrepared(conn_, "parley_insert_messages", p.size(), p.values(), p.lengths(), p.formats(), 0)
           : PQexecParams(conn_, insert_sql(n).c_str(), p.size(), p.types(), p.values(), p.lengths(), p.formats(), 0));
   if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) return classify_failure(r.get(), err);
   if (static_cast<std::size_t>(std::strtoull(PQcmdTuples(r.get()), nullptr, 10)) == n) return Outcome::ok;
+  return check_stored(rows, n, owners, err);
+}
 
+StoreBackend::Outcome PostgresStore::check_stored(const core::Message* const* rows, std::size_t n,
+                                                  std::vector<Append*>& owners, std::string& err) {
   // Some (room, seq) were already stored: by this very batch before its connection died (an
   // ambiguous commit, now retried), or by another node recovering the same message. The same
   // message is fine; a different one under the same seq fails the append that carried it.
@@ -540,8 +574,13 @@ StoreBackend::Outcome PostgresStore::insert_chunk(const core::Message* const* ro
     q.int8(clamp64(m.seq));
     Result s(PQexecPrepared(conn_, "parley_select_one", q.size(), q.values(), q.lengths(), q.formats(), 0));
     if (PQresultStatus(s.get()) != PGRES_TUPLES_OK) return classify_failure(s.get(), err);
-    const bool same = PQntuples(s.get()) == 1 && column(s.get(), 0, 0) == m.from && column(s.get(), 0, 1) == m.text &&
-                      int_column(s.get(), 0, 2) == m.ts && column(s.get(), 0, 3) == m.cid &&
+    // A message edited or deleted since (or an edit whose text a delete removed) has another
+    // text now: the rest says whether it is the same entry.
+    const bool changed = PQntuples(s.get()) == 1 &&
+                         (column(s.get(), 0, 5) != "0" || column(s.get(), 0, 6) != "0" || column(s.get(), 0, 7) == "t");
+    const bool same = PQntuples(s.get()) == 1 && column(s.get(), 0, 0) == m.from &&
+                      (changed || column(s.get(), 0, 1) == m.text) && int_column(s.get(), 0, 2) == m.ts &&
+                      column(s.get(), 0, 3) == m.cid &&
                       // '': stored before messages carried ids (the same message, retried since)
                       (column(s.get(), 0, 4) == m.from_id || column(s.get(), 0, 4).empty());
     if (!same) {
@@ -550,6 +589,35 @@ StoreBackend::Outcome PostgresStore::insert_chunk(const core::Message* const* ro
     }
   }
   return Outcome::ok;
+}
+
+StoreBackend::Outcome PostgresStore::insert_change(const core::Message& m, Append& owner, std::string& err) {
+  Params p;
+  add_row(p, m);
+  Result r(PQexecParams(conn_, insert_sql(1).c_str(), p.size(), p.types(), p.values(), p.lengths(), p.formats(), 0));
+  if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) return classify_failure(r.get(), err);
+  if (std::strtoull(PQcmdTuples(r.get()), nullptr, 10) == 0) {
+    // Stored already (a retry, a recovery): applied then, not again; a different entry under
+    // its seq fails the append, as a message's does.
+    std::vector<Append*> owners{&owner};
+    const core::Message* row = &m;
+    return check_stored(&row, 1, owners, err);
+  }
+  // Stored now: applied to its target now, once (an older edit never overwrites a newer one).
+  auto run = [&](const char* statement, bool with_text) {
+    Params q;
+    q.text(m.room);
+    q.int8(clamp64(m.target));
+    if (with_text) {
+      q.text(m.text);
+      q.int8(m.ts);
+    }
+    Result u(PQexecPrepared(conn_, statement, q.size(), q.values(), q.lengths(), q.formats(), 0));
+    return PQresultStatus(u.get()) == PGRES_COMMAND_OK ? Outcome::ok : classify_failure(u.get(), err);
+  };
+  if (m.kind == core::MessageKind::edit) return run("parley_apply_edit", true);
+  if (auto o = run("parley_apply_delete", false); o != Outcome::ok) return o;
+  return run("parley_clear_edits", false);
 }
 
 StoreBackend::Outcome PostgresStore::try_create_room(const StoredRoom& room, std::error_code& result,
@@ -640,7 +708,11 @@ std::error_code PostgresStore::read_now(const std::string& room, std::uint64_t a
                                     .text = column(r.get(), i, 2),
                                     .ts = int_column(r.get(), i, 3),
                                     .cid = column(r.get(), i, 4),
-                                    .from_id = column(r.get(), i, 5)});
+                                    .from_id = column(r.get(), i, 5),
+                                    .kind = static_cast<core::MessageKind>(int_column(r.get(), i, 6) & 3),
+                                    .target = static_cast<std::uint64_t>(int_column(r.get(), i, 7)),
+                                    .edited = int_column(r.get(), i, 8),
+                                    .deleted = column(r.get(), i, 9) == "t"});
       return {};
     }
     err = trimmed(PQerrorMessage(conn_));

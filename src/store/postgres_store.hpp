@@ -135,6 +135,10 @@ class PostgresStore final : public Store, private StoreBackend {
   std::error_code account_call(const char* what, Op&& op);
 
   Outcome insert_chunk(const core::Message* const* rows, std::size_t n, std::vector<Append*>& owners, std::string& err);
+  // Rows an INSERT found stored already: the same entry is fine, another one fails its append.
+  Outcome check_stored(const core::Message* const* rows, std::size_t n, std::vector<Append*>& owners, std::string& err);
+  // An edit or a delete: stored, and applied to its target if it was not stored before.
+  Outcome insert_change(const core::Message& m, Append& owner, std::string& err);
   // Classifies a failed statement (a row refused as data, or anything else: retried); rolls back
   // or drops the connection accordingly.
   Outcome classify_failure(const pg_result* r, std::string& err);

@@ -101,6 +101,17 @@ constexpr const char* migrations[] = {
       last_used_at INTEGER NOT NULL DEFAULT 0
     );
     )sql",
+    // 7: edits and deletes (docs/protocol.md, "edit and delete"): an entry of the sequence that
+    // changes an earlier message (kind 1: edit, 2: delete; target: its seq), and on the message
+    // its current state: the time of its latest edit, and whether it is deleted (its text then
+    // ''). The index finds a message's edits, whose texts a delete removes too.
+    R"sql(
+    ALTER TABLE messages ADD COLUMN kind INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN target INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN edited INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX messages_target ON messages(room, target) WHERE target > 0;
+    )sql",
 };
 
 using sqlite_rows::bind_text;
@@ -138,12 +149,17 @@ SqliteStore::SqliteStore(SqliteOptions options)
   // One row per statement, and insert_rows rows per statement (a batch then spends its time in
   // the B-tree, not in the statement machinery).
   auto insert_sql = [](std::size_t rows) {
-    std::string sql = "INSERT INTO messages(room, seq, sender, text, ts, cid, sender_id) VALUES ";
-    for (std::size_t i = 0; i < rows; ++i) sql += i ? ",(?,?,?,?,?,?,?)" : "(?,?,?,?,?,?,?)";
+    std::string sql = "INSERT INTO messages(room, seq, sender, text, ts, cid, sender_id, kind, target) VALUES ";
+    for (std::size_t i = 0; i < rows; ++i) sql += i ? ",(?,?,?,?,?,?,?,?,?)" : "(?,?,?,?,?,?,?,?,?)";
     return sql + " ON CONFLICT(room, seq) DO NOTHING";
   };
   prepare(insert_sql(1).c_str(), &insert_message_);
   prepare(insert_sql(insert_rows).c_str(), &insert_messages_);
+  // An edit changes a message that is not deleted; kind 0: never another edit or a delete.
+  prepare("UPDATE messages SET text = ?3, edited = ?4 WHERE room = ?1 AND seq = ?2 AND kind = 0 AND deleted = 0",
+          &apply_edit_);
+  prepare("UPDATE messages SET text = '', deleted = 1 WHERE room = ?1 AND seq = ?2 AND kind = 0", &apply_delete_);
+  prepare("UPDATE messages SET text = '' WHERE room = ?1 AND target = ?2 AND kind = 1 AND target > 0", &clear_edits_);
   prepare(
       "INSERT OR IGNORE INTO rooms(id, created_at, created_by, kind, password_hash, peers, title, topic) VALUES (?1, "
       "?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -152,7 +168,8 @@ SqliteStore::SqliteStore(SqliteOptions options)
   prepare("DELETE FROM room_members WHERE room = ?1", &delete_room_members_);
   prepare("DELETE FROM room_bans WHERE room = ?1", &delete_room_bans_);
   prepare(
-      "SELECT seq, sender, text, ts, cid, sender_id FROM messages WHERE room = ?1 AND seq > ?2 AND seq < ?3 "
+      "SELECT seq, sender, text, ts, cid, sender_id, kind, target, edited, deleted FROM messages WHERE room = ?1 AND "
+      "seq > ?2 AND seq < ?3 "
       "ORDER BY seq DESC LIMIT ?4",
       &select_range_);
   prepare(
@@ -187,6 +204,9 @@ SqliteStore::~SqliteStore() {
   sqlite3_close(checkpoint_db_);
   sqlite3_finalize(insert_message_);
   sqlite3_finalize(insert_messages_);
+  sqlite3_finalize(apply_edit_);
+  sqlite3_finalize(apply_delete_);
+  sqlite3_finalize(clear_edits_);
   sqlite3_finalize(insert_room_);
   sqlite3_finalize(select_range_);
   sqlite3_finalize(select_room_);
@@ -450,13 +470,18 @@ StoreBackend::Outcome SqliteStore::try_commit(std::span<Append> appends, std::st
   // Rows in (room, seq) order: consecutive inserts land on the same leaf page. A room's messages
   // are in seq order within an append and across appends (one owner submits them in order); the
   // sort is stable.
-  std::vector<const core::Message*> rows;
+  // Edits and deletes go one by one after the messages (their targets, of lower seqs, are stored
+  // by then), each applied to its target only if it was stored now: a row stored again (a
+  // retry) changes nothing twice, and an older edit never overwrites a newer one.
+  std::vector<const core::Message*> rows, changes;
   for (const Append& a : appends)
-    for (const core::Message& m : *a.messages) rows.push_back(&m);
+    for (const core::Message& m : *a.messages) (m.kind == core::MessageKind::message ? rows : changes).push_back(&m);
   std::stable_sort(rows.begin(), rows.end(),
                    [](const core::Message* a, const core::Message* b) { return a->room < b->room; });
+  std::stable_sort(changes.begin(), changes.end(),
+                   [](const core::Message* a, const core::Message* b) { return a->room < b->room; });
   const std::size_t n = rows.size();
-  constexpr std::size_t columns = 7;
+  constexpr std::size_t columns = 9;
   auto bind_row = [](sqlite3_stmt* st, int at, const core::Message& m) {
     bind_text(st, at + 1, m.room);
     sqlite3_bind_int64(st, at + 2, static_cast<sqlite3_int64>(m.seq));
@@ -465,6 +490,23 @@ StoreBackend::Outcome SqliteStore::try_commit(std::span<Append> appends, std::st
     sqlite3_bind_int64(st, at + 5, m.ts);
     bind_text(st, at + 6, m.cid);
     bind_text(st, at + 7, m.from_id);
+    sqlite3_bind_int(st, at + 8, static_cast<int>(m.kind));
+    sqlite3_bind_int64(st, at + 9, static_cast<sqlite3_int64>(m.target));
+  };
+  auto apply_change = [this](const core::Message& m) {
+    const auto target = static_cast<sqlite3_int64>(m.target);
+    auto step = [&](sqlite3_stmt* st) {
+      sqlite3_reset(st);
+      bind_text(st, 1, m.room);
+      sqlite3_bind_int64(st, 2, target);
+      if (st == apply_edit_) {
+        bind_text(st, 3, m.text);
+        sqlite3_bind_int64(st, 4, m.ts);
+      }
+      return sqlite3_step(st) == SQLITE_DONE;
+    };
+    if (m.kind == core::MessageKind::edit) return step(apply_edit_);
+    return step(apply_delete_) && step(clear_edits_);
   };
   bool ok = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK;
   std::size_t i = 0;
@@ -478,6 +520,13 @@ StoreBackend::Outcome SqliteStore::try_commit(std::span<Append> appends, std::st
     sqlite3_reset(insert_message_);
     bind_row(insert_message_, 0, *rows[i]);
     ok = sqlite3_step(insert_message_) == SQLITE_DONE;
+  }
+  for (const core::Message* m : changes) {
+    if (!ok) break;
+    sqlite3_reset(insert_message_);
+    bind_row(insert_message_, 0, *m);
+    ok = sqlite3_step(insert_message_) == SQLITE_DONE;
+    if (ok && sqlite3_changes(db_) > 0) ok = apply_change(*m);
   }
   if (ok) ok = sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK;
   if (ok) return Outcome::ok;
@@ -577,7 +626,11 @@ std::error_code SqliteStore::read_now(const std::string& room, std::uint64_t aft
                                 .text = text_column(st, 2),
                                 .ts = sqlite3_column_int64(st, 3),
                                 .cid = text_column(st, 4),
-                                .from_id = text_column(st, 5)});
+                                .from_id = text_column(st, 5),
+                                .kind = static_cast<core::MessageKind>(sqlite3_column_int(st, 6) & 3),
+                                .target = static_cast<std::uint64_t>(sqlite3_column_int64(st, 7)),
+                                .edited = sqlite3_column_int64(st, 8),
+                                .deleted = sqlite3_column_int(st, 9) != 0});
   }
   if (rc != SQLITE_DONE) {
     spdlog::error("store: read of {} failed: {}", room, sqlite3_errmsg(db_));

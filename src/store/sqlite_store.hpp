@@ -137,6 +137,9 @@ class SqliteStore final : public Store, private StoreBackend {
   static constexpr std::size_t insert_rows = 32;
   sqlite3_stmt* insert_message_ = nullptr;
   sqlite3_stmt* insert_messages_ = nullptr;  // insert_rows rows at once
+  sqlite3_stmt* apply_edit_ = nullptr;       // an edit stored: its target's text and edited time
+  sqlite3_stmt* apply_delete_ = nullptr;     // a delete stored: its target's text gone, deleted
+  sqlite3_stmt* clear_edits_ = nullptr;      // ... and the texts of the target's edits
   sqlite3_stmt* insert_room_ = nullptr;
   sqlite3_stmt* select_range_ = nullptr;
   sqlite3_stmt* select_room_ = nullptr;

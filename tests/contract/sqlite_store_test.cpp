@@ -91,6 +91,9 @@ TEST_F(SqliteStoreTest, MessagesStoredBeforeSenderIdsReadBackWithoutOne) {
   ASSERT_EQ(
       sqlite3_exec(db,
                    // Back to schema 3: every later migration undone.
+                   "DROP INDEX messages_target; ALTER TABLE messages DROP COLUMN kind; "
+                   "ALTER TABLE messages DROP COLUMN target; ALTER TABLE messages DROP COLUMN edited; "
+                   "ALTER TABLE messages DROP COLUMN deleted; "
                    "ALTER TABLE messages DROP COLUMN sender_id; ALTER TABLE rooms DROP COLUMN title; "
                    "ALTER TABLE rooms DROP COLUMN topic; DROP TABLE api_keys; PRAGMA user_version=3; "
                    "INSERT INTO messages(room, seq, sender, text, ts, cid) VALUES ('old', 1, 'ada', 'hi', 5, 'c1')",

@@ -464,5 +464,53 @@ TYPED_TEST(StoreContract, UnicodeQuotesAndControlCharactersRoundTrip) {
   check();
 }
 
+// Edits and deletes (docs/protocol.md, "edit and delete"): stored as entries of their own, and
+// applied to their message in seq order, once: a message and its change in one batch, an edit
+// after a delete (nothing), a retried change (not applied twice: an older edit stored again does not
+// overwrite a newer one), and the text of a deleted message gone, its edits' too, after a restart.
+TYPED_TEST(StoreContract, EditsAndDeletesChangeTheirMessageOnceAndADeleteLeavesNoText) {
+  auto& s = *this->store_;
+  s.create_room_now(StoredRoom{"r", 0, 1, "x"});
+  auto change = [](std::uint64_t seq, core::MessageKind kind, std::uint64_t target, std::string text) {
+    auto m = make_message("r", seq, std::move(text));
+    m.kind = kind;
+    m.target = target;
+    return m;
+  };
+  using K = core::MessageKind;
+  auto batch = make_batch("r", 1, 3);
+  batch.push_back(change(4, K::edit, 1, "first edit"));  // its message in the same batch
+  ASSERT_FALSE(append_sync(s, batch));
+  const auto edit5 = change(5, K::edit, 1, "second edit");
+  ASSERT_FALSE(append_sync(s, {edit5, change(6, K::edit, 2, "secret edit")}));
+  ASSERT_FALSE(append_sync(s, {change(7, K::remove, 2, ""), change(8, K::edit, 2, "after the delete")}));
+  // The first edit stored again (a retry): the newer edit stays.
+  ASSERT_FALSE(append_sync(s, {change(4, K::edit, 1, "first edit")}));
+
+  auto check = [&] {
+    auto [ec, got] = read_sync(s, "r", 0, 0, 100);
+    ASSERT_FALSE(ec);
+    ASSERT_EQ(seqs(got), seq_range(1, 8));
+    EXPECT_EQ(got[0].text, "second edit");
+    EXPECT_EQ(got[0].edited, edit5.ts);
+    EXPECT_FALSE(got[0].deleted);
+    EXPECT_EQ(got[1].text, "");
+    EXPECT_TRUE(got[1].deleted);
+    EXPECT_EQ(got[2].text, make_message("r", 3).text);
+    EXPECT_EQ(got[2].edited, 0);
+    EXPECT_EQ(got[3].kind, K::edit);
+    EXPECT_EQ(got[3].target, 1u);
+    EXPECT_EQ(got[3].text, "first edit");
+    EXPECT_EQ(got[5].text, "") << "the deleted message's edit keeps no text of it";
+    EXPECT_EQ(got[6].kind, K::remove);
+    EXPECT_EQ(got[6].target, 2u);
+    EXPECT_EQ(got[7].kind, K::edit);
+    for (const auto& m : got) EXPECT_EQ(m.text.find("secret"), std::string::npos) << m.seq;
+  };
+  check();
+  this->reopen();
+  check();
+}
+
 }  // namespace
 }  // namespace parley::contract

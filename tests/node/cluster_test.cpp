@@ -613,6 +613,17 @@ TEST(RedisEntry, SenderIdRoundTripsAndOldEntriesDecodeWithoutOne) {
   EXPECT_EQ(old->text, "two\nlines");
   EXPECT_EQ(old->cid, "c1");
   EXPECT_FALSE(parley::broker::decode_entry("r", "7\n5:99\nada\nc1\nshort"));
+  // An edit or a delete carries its kind and target; a message none.
+  parley::core::Message e = m;
+  e.kind = parley::core::MessageKind::edit;
+  e.target = 3;
+  auto edit = parley::broker::decode_entry("r", parley::broker::encode_entry(e));
+  ASSERT_TRUE(edit);
+  EXPECT_EQ(edit->kind, parley::core::MessageKind::edit);
+  EXPECT_EQ(edit->target, 3u);
+  EXPECT_EQ(edit->from_id, m.from_id);
+  EXPECT_EQ(back->kind, parley::core::MessageKind::message);
+  EXPECT_FALSE(parley::broker::decode_entry("r", "7\n5|9.3\nada\nc1\nx"));
 }
 
 // The broker itself: a message's sender id survives publish and fetch, and a cid is deduplicated
@@ -1017,6 +1028,49 @@ TEST_P(ClusterTest, ResumeOnAnotherNodeHasNoHoleAndNoDuplicate) {
     EXPECT_EQ(m.at("seq").as_int64(), static_cast<std::int64_t>(seq));
   }
   EXPECT_TRUE(b->next("message", 300ms).empty());
+}
+
+// Edits and deletes (docs/protocol.md, "edit and delete") cross the broker as entries of the
+// room's sequence: made on node 0, seen on node 1 in seq order; decided on the node that takes
+// the request; a resume on node 1 shows the messages as they are now, then the changes.
+TEST_P(ClusterTest, AnEditAndADeleteOnOneNodeAreSeenOnTheOtherAndOnResume) {
+  auto a = client(0, "ada");
+  auto b = client(1, "bob");
+  say(a, send("c1", "helo"));
+  say(a, send("c2", "a secret"));
+  for (int i = 0; i < 2; ++i) ASSERT_FALSE(a->next("ack").empty());
+  say(a, R"({"type":"edit","room":"general","seq":1,"text":"hello","cid":"e1"})");
+  say(a, R"({"type":"delete","room":"general","seq":2,"cid":"d1"})");
+  for (int i = 0; i < 2; ++i) ASSERT_FALSE(a->next("ack").empty());
+  for (std::int64_t seq = 1; seq <= 2; ++seq) EXPECT_EQ(b->next("message").at("seq").as_int64(), seq);
+  auto edit = b->next("edit");
+  ASSERT_FALSE(edit.empty());
+  EXPECT_EQ(edit.at("seq").as_int64(), 3);
+  EXPECT_EQ(edit.at("target").as_int64(), 1);
+  EXPECT_EQ(edit.at("text").as_string(), "hello");
+  auto del = b->next("delete");
+  ASSERT_FALSE(del.empty());
+  EXPECT_EQ(del.at("seq").as_int64(), 4);
+  EXPECT_EQ(del.at("target").as_int64(), 2);
+  // Node 1 decides too: not bob's message; deleted already.
+  say(b, R"({"type":"edit","room":"general","seq":1,"text":"mine","ref":"x"})");
+  EXPECT_EQ(b->next("error").at("code").as_string(), "forbidden");
+  say(a, R"({"type":"edit","room":"general","seq":2,"text":"back","ref":"y"})");
+  EXPECT_EQ(a->next("error").at("code").as_string(), "deleted");
+
+  auto c = open_session(nodes_[1].node->shard(1));
+  say(c, R"({"type":"hello","name":"cy"})");
+  say(c, R"({"type":"join","room":"general","since":0})");
+  ASSERT_FALSE(c->next("joined").empty());
+  auto first = c->next("message");
+  auto second = c->next("message");
+  ASSERT_FALSE(second.empty());
+  EXPECT_EQ(first.at("text").as_string(), "hello");
+  EXPECT_TRUE(first.contains("edited"));
+  EXPECT_EQ(second.at("text").as_string(), "");
+  EXPECT_TRUE(second.at("deleted").as_bool());
+  EXPECT_EQ(c->next("edit").at("seq").as_int64(), 3);
+  EXPECT_EQ(c->next("delete").at("seq").as_int64(), 4);
 }
 
 TEST_P(ClusterTest, RoomCreatedOnOneNodeIsKnownOnTheOthers) {

@@ -189,14 +189,20 @@ std::string_view opt(const json::object& o, std::string_view key) {
 bool flag(const json::object& o, std::string_view key) { return o.contains(key) && o.at(key).as_bool(); }
 std::string ref_of(const json::object& o) { return o.contains("ref") ? json::serialize(o.at("ref")) : std::string(); }
 
-parley::protocol::MessageFields message_of(const json::object& o) {
+// A message, an edit or a delete (`kind`: the event's type, or a history entry's `kind`).
+parley::protocol::MessageFields message_of(const json::object& o, std::string_view kind = {}) {
+  if (o.contains("kind")) kind = str(o, "kind");
   return {str(o, "room"),
           o.at("seq").to_number<std::uint64_t>(),
           str(o, "from"),
-          str(o, "text"),
+          opt(o, "text"),
           o.at("ts").to_number<std::int64_t>(),
-          o.contains("cid") ? str(o, "cid") : std::string_view(),
-          o.contains("uid") ? str(o, "uid") : std::string_view()};
+          opt(o, "cid"),
+          opt(o, "uid"),
+          kind,
+          o.contains("target") ? o.at("target").to_number<std::uint64_t>() : 0,
+          o.contains("edited") ? o.at("edited").to_number<std::int64_t>() : 0,
+          flag(o, "deleted")};
 }
 
 // What the encoder of the event's type writes from the event's own values; nullopt for a type
@@ -265,6 +271,7 @@ std::optional<std::string> encode_like(const json::object& o) {
     return p::ack_event(str(o, "room"), str(o, "cid"), o.at("seq").to_number<std::uint64_t>(),
                         o.at("ts").to_number<std::int64_t>(), ref);
   if (type == "message") return p::message_event(message_of(o));
+  if (type == "edit" || type == "delete") return p::message_event(message_of(o, type));
   if (type == "presence") return p::presence_event(str(o, "room"), str(o, "user"), str(o, "state") == "joined");
   if (type == "typing") return p::typing_event(str(o, "room"), str(o, "user"));
   if (type == "history") {
@@ -300,9 +307,10 @@ TEST_F(ProtocolDoc, ServerExamplesAreWhatTheirEncodersWrite) {
     types.insert(std::string(v.at("type").as_string()));
   }
   // Every event type the server sends has an example.
-  for (const char* type : {"welcome", "pong",    "rooms",    "created",  "room_deleted", "joined",       "members",
-                           "left",    "ack",     "message",  "presence", "typing",       "history",      "error",
-                           "removed", "invited", "unbanned", "role",     "dm",           "room_updated", "roster"})
+  for (const char* type :
+       {"welcome",  "pong",    "rooms",    "created",      "room_deleted", "joined", "members", "left",
+        "ack",      "message", "presence", "typing",       "history",      "error",  "removed", "invited",
+        "unbanned", "role",    "dm",       "room_updated", "roster",       "edit",   "delete"})
     EXPECT_TRUE(types.count(type)) << "docs/protocol.md has no example of " << type;
 }
 

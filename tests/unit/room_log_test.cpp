@@ -470,3 +470,69 @@ TEST(Message, RingEventIsTheMessageEvent) {
 }
 
 }  // namespace
+
+namespace {
+
+using parley::core::ChangeRefusal;
+using parley::core::MessageKind;
+
+Message change(MessageKind kind, std::uint64_t target, std::string text, std::string cid, std::string from = "ada") {
+  Message m = msg(std::move(text), std::move(cid), std::move(from));
+  m.kind = kind;
+  m.target = target;
+  return m;
+}
+
+// Edits and deletes in the ring: the target as it is now, its event encoded again (a resume from
+// the ring sends no deleted text), the change's own event typed after its kind.
+TEST(RoomLogChanges, TheRingShowsTheMessageAsItsChangesLeftIt) {
+  RoomLog log(16, 100);
+  add(log, 2);
+  Message e = change(MessageKind::edit, 1, "m1 edited", "e1");
+  e.ts += 5;
+  log.assign(e);
+  const auto& edit = log.commit(e);
+  EXPECT_EQ(json::parse(*edit.event).at("type"), "edit");
+  EXPECT_EQ(log.find(1)->text, "m1 edited");
+  EXPECT_EQ(log.find(1)->edited, e.ts);
+  EXPECT_EQ(json::parse(*log.events_after(0)[0]).at("text"), "m1 edited");
+  Message d = change(MessageKind::remove, 1, "", "d1");
+  log.assign(d);
+  log.commit(d);
+  EXPECT_TRUE(log.find(1)->deleted);
+  EXPECT_EQ(log.find(1)->text, "");
+  EXPECT_EQ(log.find(3)->text, "") << "the deleted message's edit keeps no text of it";
+  for (const auto& ev : log.events_after(0)) EXPECT_EQ(ev->find("m1 edited"), std::string::npos) << *ev;
+  // An edit after the delete changes nothing; nothing past the ring is found.
+  Message late = change(MessageKind::edit, 1, "back", "e2");
+  log.assign(late);
+  log.commit(late);
+  EXPECT_EQ(log.find(1)->text, "");
+  EXPECT_EQ(log.find(99), nullptr);
+  // A cid is one change: the same cid for another target is not a retry.
+  Message other = change(MessageKind::edit, 2, "m1 edited", "x");
+  EXPECT_NE(RoomLog::content_hash(e), RoomLog::content_hash(other));
+}
+
+TEST(RoomLogChanges, WhoMayChangeAMessage) {
+  Message m = msg("hi", "c1", "bob");
+  m.seq = 1;
+  m.from_id = "u_bob";
+  const std::string bob = sender_key("u_bob", "bob"), ada = sender_key("u_ada", "ada");
+  EXPECT_EQ(parley::core::may_change(MessageKind::edit, bob, &m, false), ChangeRefusal::none);
+  EXPECT_EQ(parley::core::may_change(MessageKind::edit, ada, &m, true), ChangeRefusal::forbidden);
+  EXPECT_EQ(parley::core::may_change(MessageKind::remove, ada, &m, false), ChangeRefusal::forbidden);
+  EXPECT_EQ(parley::core::may_change(MessageKind::remove, ada, &m, true), ChangeRefusal::none);
+  EXPECT_EQ(parley::core::may_change(MessageKind::edit, bob, nullptr, false), ChangeRefusal::no_such_message);
+  Message edit = change(MessageKind::edit, 1, "x", "e");
+  EXPECT_EQ(parley::core::may_change(MessageKind::remove, ada, &edit, true), ChangeRefusal::no_such_message);
+  m.deleted = true;
+  EXPECT_EQ(parley::core::may_change(MessageKind::remove, bob, &m, false), ChangeRefusal::deleted);
+  // A guest is its name: another connection of the same guest name is the author.
+  Message guest = msg("hi", "c2", "cy");
+  guest.from_id = "g_0123456789abcdef";
+  EXPECT_EQ(parley::core::may_change(MessageKind::edit, sender_key("g_fedcba9876543210", "cy"), &guest, false),
+            ChangeRefusal::none);
+}
+
+}  // namespace

@@ -43,7 +43,7 @@ test('a message\'s time is relative at first; refreshTimes updates it and the da
   const label = document.createElement('span');
   label.append('Today');
   sep.append(label);
-  const li = messageNode({ ...base, from: 'bob', uid: 'u_2' }, me, null, now);
+  const li = messageNode({ ...base, from: 'bob', uid: 'u_2' }, me, null, false, now);
   list.append(sep, li);
   const [time] = list.querySelectorAll('time.time[data-ts]');
   assert.equal(time.textContent, 'just now');
@@ -66,4 +66,19 @@ test('message text is rendered as Markdown (markdown.js), as text nodes and elem
   const text = find(li, 'text');
   assert.equal(text.children[0].tagName, 'STRONG');
   assert.equal(text.textContent, 'hi <b>x</b>');
+});
+
+test('Edit and Delete on one\'s own message; Delete only on another\'s for a moderator; none on a deleted one', () => {
+  const actions = (node) => (find(node, 'msg-actions')?.children ?? []).map((b) => b.textContent);
+  assert.deepEqual(actions(messageNode({ ...base, from: 'ada', uid: 'u_1' }, me, null)), ['Edit', 'Delete']);
+  assert.deepEqual(actions(messageNode({ ...base, from: 'bob', uid: 'u_2' }, me, null)), []);
+  assert.deepEqual(actions(messageNode({ ...base, from: 'bob', uid: 'u_2' }, me, null, true)), ['Delete']);
+  assert.deepEqual(actions(messageNode({ ...base, from: 'ada', uid: 'u_1', deleted: true, text: '' }, me, null, true)), []);
+});
+
+test('an edited message says "(edited)"; a deleted one "message deleted"', () => {
+  const edited = messageNode({ ...base, from: 'bob', uid: 'u_2', text: 'new text', edited: base.ts + 1000 }, me, null);
+  assert.match(find(edited, 'text').textContent, /^new text \(edited\)$/);
+  const gone = messageNode({ ...base, from: 'bob', uid: 'u_2', text: '', deleted: true }, me, null);
+  assert.equal(find(gone, 'text').textContent, 'message deleted');
 });

@@ -317,3 +317,30 @@ test('prefs work without any localStorage global (plain Node): the fallback, no 
   assert.doesNotThrow(() => prefs.set('name', 'ada'));
   assert.doesNotThrow(() => prefs.remove('name'));
 });
+
+// ------------------------------------------------------------ edits and deletes
+
+test('edits and deletes change the message they name, in any arrival order, and are never shown', () => {
+  const edit = (seq, target, text) => ({ type: 'edit', room: 'general', seq, target, from: 'ada', text, ts: T0 + seq * 1000 });
+  const del = (seq, target) => ({ type: 'delete', room: 'general', seq, target, from: 'ada', ts: T0 + seq * 1000 });
+  // Live: the message, then its edits, then a delete; an edit after the delete changes nothing.
+  const live = new RoomState('general');
+  live.add([msg(1), msg(2)]);
+  assert.equal(live.change({ ...edit(3, 1, 'first edit'), kind: 'edit' }).text, 'first edit');
+  live.add([edit(4, 1, 'second edit')]);
+  assert.deepEqual(seqs(live), [1, 2]);
+  assert.equal(live.messages.get(1).text, 'second edit');
+  assert.equal(live.messages.get(1).edited, T0 + 4000);
+  live.add([del(5, 2), edit(6, 2, 'too late')]);
+  assert.equal(live.messages.get(2).deleted, true);
+  assert.equal(live.messages.get(2).text, '');
+  // A history page: the message as it is now and the changes (with kind), an older page later.
+  const paged = new RoomState('general');
+  paged.add([{ ...edit(4, 1, 'second edit'), kind: 'edit', type: undefined }, { ...del(5, 2), kind: 'delete', type: undefined }]);
+  assert.deepEqual(seqs(paged), []);
+  paged.add([msg(1, 'ada', { text: 'second edit', edited: T0 + 4000 }), msg(2, 'ada', { text: '', deleted: true })]);
+  // The older edit, seen after the newer one, does not win.
+  paged.add([{ ...edit(3, 1, 'first edit'), kind: 'edit', type: undefined }]);
+  assert.equal(paged.messages.get(1).text, 'second edit');
+  assert.equal(paged.messages.get(2).deleted, true);
+});

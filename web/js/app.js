@@ -69,7 +69,24 @@ const view = new MessageView({
   onEdit: (cid) => editFailed(cid),
   onDiscard: (cid) => { rooms.get(active)?.failed.delete(cid); renderPending(); composer.focus(); },
   now: () => Date.now() + (client?.serverTimeOffset ?? 0),
+  onEditMessage: (seq, text) => changeMessage(() => client.edit(active, seq, text), 'edited'),
+  onDeleteMessage: (seq) => {
+    if (window.confirm('Delete this message for everyone?')) changeMessage(() => client.deleteMessage(active, seq), 'deleted');
+  },
 });
+
+// An edit or a delete: the `edit` or `delete` event that every member gets changes the list; a
+// refusal is said.
+async function changeMessage(request, done) {
+  try {
+    await request();
+    announce(`Message ${done}.`);
+  } catch (err) {
+    const why = { forbidden: 'not allowed', deleted: 'it was deleted', no_such_message: 'no such message' }[err.code] ?? err.message;
+    notice(`Could not change the message: ${why}`);
+    announce(`Could not change the message: ${why}`);
+  }
+}
 
 const roomList = new RoomList({
   list: $('#room-list'),

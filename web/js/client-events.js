@@ -107,6 +107,16 @@ export function wire(c, app) {
     app.invalidate('rooms');
   });
 
+  // An edit or a delete of a message: shown in place ("(edited)", "message deleted").
+  const onChange = (e) => {
+    const room = app.rooms.get(e.room);
+    if (!room) return;
+    const changed = room.change({ ...e, kind: e.type });
+    if (changed && e.room === app.active) app.view.render();
+  };
+  c.on('edit', onChange);
+  c.on('delete', onChange);
+
   c.on('queue', (e) => {
     app.banner.setPending(e.pending);
     app.invalidate('pending');

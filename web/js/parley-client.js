@@ -430,7 +430,9 @@ export class ParleyClient {
       case 'room_updated': this._onRoomUpdated(evt); break;
       case 'removed': evt = this._onRemoved(evt); break;
       case 'role': this._onRole(evt); break;
-      case 'message': if (!this._onMessage(evt)) return; break;
+      case 'message':
+      case 'edit':
+      case 'delete': if (!this._onMessage(evt)) return; break;
       case 'ack': this._onAck(evt); break;
       case 'pong':
         if (typeof evt.server_time === 'number') this.serverTimeOffset = evt.server_time - Date.now();
@@ -732,6 +734,21 @@ export class ParleyClient {
       rec.lastSeq = evt.seq;
     }
     return true;
+  }
+
+  /**
+   * Edit one's own message `seq` of `room`: resolves with the ack once the edit is durable (it has
+   * a seq of its own; every member, this client too, also gets an `edit` event naming `seq`).
+   * Rejects with the server's error: forbidden (not the author), deleted, no_such_message, ...
+   * Not queued across a reconnect: the caller retries (the same cid makes a retry one edit).
+   */
+  edit(room, seq, text, { cid = `e-${this._cidTag}-${++this._cidCounter}` } = {}) {
+    return this.request({ type: 'edit', room, seq, text, cid });
+  }
+
+  /** Delete message `seq` of `room` (one's own, or any as a moderator or owner); as edit(). */
+  deleteMessage(room, seq, { cid = `d-${this._cidTag}-${++this._cidCounter}` } = {}) {
+    return this.request({ type: 'delete', room, seq, cid });
   }
 
   /** Older messages: resolves {messages, has_more} (ascending seq). */

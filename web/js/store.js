@@ -6,10 +6,23 @@ import { isDirectRoom, conversationTitle } from './direct.js';
 
 const TYPING_TTL_MS = 5000;
 
+// A message as an edit or a delete leaves it: its text and `edited` time, or a tombstone.
+function applyChange(m, c) {
+  if (c.kind === 'delete') {
+    m.deleted = true;
+    m.text = '';
+  } else if (!m.deleted && (m.editedBy ?? 0) < c.seq) {
+    m.text = c.text;
+    m.edited = c.ts;
+    m.editedBy = c.seq;
+  }
+}
+
 export class RoomState {
   constructor(name) {
     this.name = name;
     this.messages = new Map(); // seq -> message
+    this.changes = new Map();  // seq -> the latest edit or delete of that message seen
     this.cids = new Set();     // client ids of loaded messages
     this._sorted = null;
     this.hasMore = null;       // null = unknown until the first history page
@@ -27,11 +40,21 @@ export class RoomState {
     this.failed = new Map();   // cid -> { text, error }
   }
 
-  /** Add messages; returns the ones that were new. */
+  /**
+   * Add messages; returns the ones that were new. Edits and deletes (an `edit` or `delete` event,
+   * or a history entry with `kind`) are not shown: they change the message they name, now or
+   * when it is loaded (history pages hold the message as it is now and the changes too; applying
+   * a change twice changes nothing).
+   */
   add(messages) {
     const added = [];
     for (const m of messages) {
-      if (typeof m.seq !== 'number' || this.messages.has(m.seq)) continue;
+      if (typeof m.seq !== 'number') continue;
+      const kind = m.kind ?? (m.type === 'edit' || m.type === 'delete' ? m.type : null);
+      if (kind) { this.change({ ...m, kind }); continue; }
+      if (this.messages.has(m.seq)) continue;
+      const pending = this.changes.get(m.seq);
+      if (pending) applyChange(m, pending);
       this.messages.set(m.seq, m);
       if (m.cid) this.cids.add(m.cid);
       added.push(m);
@@ -42,6 +65,18 @@ export class RoomState {
     return added;
   }
 
+  /** Apply an edit or a delete ({kind, target, text, ts, seq}); returns the message it changed, if loaded. */
+  change(c) {
+    const known = this.changes.get(c.target);
+    // The latest change wins, and a delete for good (an edit after it changes nothing).
+    if (!known || (known.kind !== 'delete' && known.seq < c.seq)) this.changes.set(c.target, c);
+    const target = this.messages.get(c.target);
+    if (!target) return null;
+    applyChange(target, this.changes.get(c.target));
+    this._sorted = null;
+    return target;
+  }
+
   /** How the room is named to people: "#general", or a conversation's other account. */
   get label() {
     return this.direct ? conversationTitle(this.with) : `#${this.name}`;
@@ -49,6 +84,7 @@ export class RoomState {
 
   clearMessages() {
     this.messages.clear();
+    this.changes.clear();
     this.cids.clear();
     this._sorted = null;
     this.hasMore = null;

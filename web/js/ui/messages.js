@@ -23,11 +23,24 @@ function timeEl(ts, now) {
   return h('time', { class: 'time', datetime: new Date(ts).toISOString(), title: formatFull(ts), dataset: { ts: String(ts) } }, relativeTime(ts, now));
 }
 
-// One message's list item. `me`: the user, as { from: name, uid }; `prev`: the message above it.
-export function messageNode(m, me, prev, now = Date.now()) {
+// What one may do to a message: edit and delete one's own; delete any as a moderator or owner
+// (`moderator`). The server decides again (docs/protocol.md, "edit and delete").
+function messageActions(m, own, moderator) {
+  if (m.deleted || (!own && !moderator)) return null;
+  return h('div', { class: 'msg-actions' },
+    own ? h('button', { type: 'button', class: 'link-btn', dataset: { action: 'edit-message' }, 'aria-label': 'Edit message' }, 'Edit') : null,
+    h('button', { type: 'button', class: 'link-btn', dataset: { action: 'delete-message' }, 'aria-label': 'Delete message' }, 'Delete'));
+}
+
+// One message's list item. `me`: the user, as { from: name, uid }; `prev`: the message above it;
+// `moderator`: the user may delete anyone's; `now`: for relative times, on the server's clock.
+export function messageNode(m, me, prev, moderator = false, now = Date.now()) {
   const own = sameSender(m, me);
   const cont = sameGroup(prev, m);
-  const text = renderMarkdown(h('div', { class: 'text' }), m.text);
+  const text = m.deleted
+    ? h('div', { class: 'text deleted' }, 'message deleted')
+    : renderMarkdown(h('div', { class: 'text' }), m.text);
+  if (m.edited && !m.deleted) text.append(' ', h('span', { class: 'edited', title: `edited ${formatFull(m.edited)}` }, '(edited)'));
   const bubble = h('div', { class: 'bubble' },
     h('span', { class: own || cont ? 'from sr-only' : 'from' }, own ? 'You' : m.from,
       // A bot of the operator's server API (api.md): its name is whatever the backend chose.
@@ -35,11 +48,14 @@ export function messageNode(m, me, prev, now = Date.now()) {
     own || cont ? h('span', { class: 'sr-only' }, ': ') : null,
     text,
     timeEl(m.ts, now));
+  // Beside the bubble, on the side away from the edge.
+  const actions = messageActions(m, own, moderator);
   return h('li', {
-    class: `msg${own ? ' own' : ''}${cont ? ' cont' : ''}`,
+    class: `msg${own ? ' own' : ''}${cont ? ' cont' : ''}${m.deleted ? ' deleted' : ''}`,
     dataset: { seq: String(m.seq), from: m.from, ...(m.uid ? { uid: m.uid } : {}), ...(m.cid ? { cid: m.cid } : {}) },
     vars: { '--hue': String(hue(m.from)) },
-  }, own ? null : (cont ? h('span', { class: 'avatar-gap', 'aria-hidden': 'true' }) : avatar(m.from)), bubble);
+  }, own ? actions : (cont ? h('span', { class: 'avatar-gap', 'aria-hidden': 'true' }) : avatar(m.from)), bubble,
+  own ? null : actions);
 }
 
 function daySeparator(ts) {
@@ -86,7 +102,7 @@ function failedNode(cid, f) {
 
 export class MessageView {
   // now: the time on the server's clock (messages' ts are the server's), for "just now".
-  constructor({ scroller, list, pendingList, loadOlder, historyStatus, jump, jumpText, onLoadOlder, onRetry, onEdit, onDiscard, now = Date.now }) {
+  constructor({ scroller, list, pendingList, loadOlder, historyStatus, jump, jumpText, onLoadOlder, onRetry, onEdit, onDiscard, onEditMessage, onDeleteMessage, now = Date.now }) {
     Object.assign(this, { scroller, list, pendingList, loadOlderBtn: loadOlder, historyStatus, jump, jumpText, now });
     this.onLoadOlder = onLoadOlder;
     this.room = null;
@@ -98,6 +114,16 @@ export class MessageView {
     setInterval(() => refreshTimes(this.list, this.now()), TICK_MS);
     loadOlder.addEventListener('click', () => this.onLoadOlder());
     jump.addEventListener('click', () => { this.scrollToBottom(); this.scroller.focus({ preventScroll: true }); });
+    // A message's Edit opens a form in its place (Enter saves, Escape cancels); Delete asks first.
+    list.addEventListener('click', (e) => {
+      const btn = e.target.closest('button[data-action]');
+      const li = btn?.closest('li.msg');
+      if (!li) return;
+      const seq = Number(li.dataset.seq);
+      if (btn.dataset.action === 'edit-message') this._openEdit(li, seq, onEditMessage);
+      else if (btn.dataset.action === 'delete-message') onDeleteMessage(seq);
+      else if (btn.dataset.action === 'cancel-edit') this.render();
+    });
     pendingList.addEventListener('click', (e) => {
       const btn = e.target.closest('button[data-action]');
       if (!btn) return;
@@ -130,7 +156,7 @@ export class MessageView {
     let prev = null;
     for (const m of this.room.sorted()) {
       if (!prev || dayKey(prev.ts) !== dayKey(m.ts)) { items.push(daySeparator(m.ts)); prev = null; }
-      items.push(messageNode(m, this.me, prev, this.now()));
+      items.push(messageNode(m, this.me, prev, this.moderator, this.now()));
       prev = m;
     }
     this.last = prev;
@@ -146,7 +172,7 @@ export class MessageView {
     const stick = this.atBottom() || sameSender(m, this.me);
     let prev = this.last;
     if (!prev || dayKey(prev.ts) !== dayKey(m.ts)) { this.list.append(daySeparator(m.ts)); prev = null; }
-    this.list.append(messageNode(m, this.me, prev, this.now()));
+    this.list.append(messageNode(m, this.me, prev, this.moderator, this.now()));
     this.last = m;
     if (this.room.messages.size === 1) this.updateHistoryTop();
     if (stick) this.scrollToBottom();
@@ -156,6 +182,31 @@ export class MessageView {
       this.jump.hidden = false;
     }
     return true;
+  }
+
+  _openEdit(li, seq, onEditMessage) {
+    const m = this.room?.messages.get(seq);
+    const textEl = li.querySelector('.text');
+    if (!m || !textEl) return;
+    const input = h('textarea', { class: 'edit-input', rows: '2', 'aria-label': 'Edit message' });
+    input.value = m.text;
+    const form = h('form', { class: 'edit-form' }, input,
+      h('div', { class: 'edit-row' },
+        h('button', { type: 'submit', class: 'link-btn' }, 'Save'),
+        h('button', { type: 'button', class: 'link-btn', dataset: { action: 'cancel-edit' } }, 'Cancel')));
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      const text = input.value;
+      if (text.trim() && text !== m.text) onEditMessage(seq, text);
+      this.render();
+    });
+    input.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); form.requestSubmit(); }
+      else if (e.key === 'Escape') { e.preventDefault(); this.render(); }
+    });
+    textEl.replaceWith(form);
+    li.querySelector('.msg-actions')?.remove();
+    input.focus();
   }
 
   /** Render the sends that are queued (not acked yet) or failed; keyed by cid. */
@@ -201,6 +252,9 @@ export class MessageView {
     this.unseen = 0;
     this.jump.hidden = true;
   }
+
+  /** May the user delete anyone's message here (the room's owner or a moderator)? */
+  get moderator() { return this.room?.role === 'owner' || this.room?.role === 'moderator'; }
 
   /** Is there room to scroll? (If not, the app loads more history.) */
   get scrollable() { return this.scroller.scrollHeight > this.scroller.clientHeight + 8; }
