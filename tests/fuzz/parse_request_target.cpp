@@ -120,6 +120,14 @@ int parse_request(const std::uint8_t* data, std::size_t size) {
         FUZZ_CHECK(string_field(o, "room", req->room) && string_field(o, "cid", req->cid) &&
                    string_field(o, "text", req->text));
         break;
+      case T::edit:
+      case T::delete_message:
+        // seq: a count of at least 1; cid: optional; text: the edit's, required.
+        FUZZ_CHECK(string_field(o, "room", req->room) && req->seq > 0);
+        FUZZ_CHECK(count_field(o, "seq", std::optional<std::uint64_t>(req->seq)));
+        FUZZ_CHECK(optional_string_field(o, "cid", req->cid));
+        FUZZ_CHECK(req->type == T::delete_message ? req->text.empty() : string_field(o, "text", req->text));
+        break;
       case T::history:
         FUZZ_CHECK(string_field(o, "room", req->room));
         FUZZ_CHECK(count_field(o, "before", req->before) && count_field(o, "limit", req->limit));
