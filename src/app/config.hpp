@@ -35,9 +35,11 @@ struct Config {
   std::uint32_t drain_window_ms = 0;
   std::string store_backend = "sqlite";  // sqlite | postgres
   std::string store_postgres_url;        // libpq conninfo or postgresql:// URI
-  std::string broker_backend = "local";  // local (this node alone) | redis | redis-cluster (a cluster)
+  std::string broker_backend = "local";  // local (this node alone) | redis | redis-cluster | redis-sentinel
   std::string broker_redis_url = "redis://127.0.0.1:6379";
   std::string broker_redis_cluster_seeds = "127.0.0.1:7000";  // host:port,host:port,...
+  std::string broker_redis_sentinels = "127.0.0.1:26379";     // host:port,host:port,...
+  std::string broker_redis_sentinel_master = "parley";        // the name the sentinels monitor
   std::string broker_prefix = "parley";
   std::size_t broker_log_capacity = 10000;
   std::uint32_t broker_node_timeout_ms = 5000;

@@ -172,26 +172,39 @@ int run_server(Config config, std::function<std::string()> reread_log_level) {
   }
   store::Store& store = *store_owner;
   std::unique_ptr<broker::Broker> broker;
-  if (config.broker_backend == "redis") {
+  // "a,b,c" as its non-empty items.
+  const auto list = [](const std::string& csv) {
+    std::vector<std::string> out;
+    for (std::size_t from = 0; from <= csv.size();) {
+      auto comma = csv.find(',', from);
+      if (comma == std::string::npos) comma = csv.size();
+      if (comma > from) out.push_back(csv.substr(from, comma - from));
+      from = comma + 1;
+    }
+    return out;
+  };
+  if (config.broker_backend == "redis" || config.broker_backend == "redis-sentinel") {
     broker::RedisBrokerOptions bo;
-    bo.redis = broker::parse_redis_url(config.broker_redis_url);
+    if (config.broker_backend == "redis") {
+      bo.redis = broker::parse_redis_url(config.broker_redis_url);
+    } else {
+      bo.sentinel.sentinels = list(config.broker_redis_sentinels);
+      if (bo.sentinel.sentinels.empty())
+        throw std::invalid_argument("broker.redis_sentinels: no sentinel (host:port, comma-separated)");
+      bo.sentinel.master = config.broker_redis_sentinel_master;
+    }
     bo.prefix = config.broker_prefix;
     bo.log_capacity = config.broker_log_capacity;
     if (config.broker_node_timeout_ms < 500) throw std::invalid_argument("broker.node_timeout_ms must be at least 500");
     bo.node_timeout_ms = config.broker_node_timeout_ms;
     bo.request_timeout_ms = config.broker_request_timeout_ms;
-    auto redis = std::make_unique<broker::RedisBroker>(bo);
+    auto redis = std::make_unique<broker::RedisBroker>(bo);  // throws on a bad sentinel or master name
     // A cluster's log lines say which node wrote them (JSON: "node").
     net::log::set_node(redis->node_id());
     broker = std::move(redis);
   } else if (config.broker_backend == "redis-cluster") {
     broker::RedisClusterBrokerOptions bo;
-    for (std::size_t from = 0; from <= config.broker_redis_cluster_seeds.size();) {
-      auto comma = config.broker_redis_cluster_seeds.find(',', from);
-      if (comma == std::string::npos) comma = config.broker_redis_cluster_seeds.size();
-      if (comma > from) bo.seeds.push_back(config.broker_redis_cluster_seeds.substr(from, comma - from));
-      from = comma + 1;
-    }
+    bo.seeds = list(config.broker_redis_cluster_seeds);
     bo.prefix = config.broker_prefix;
     bo.log_capacity = config.broker_log_capacity;
     if (config.broker_node_timeout_ms < 500) throw std::invalid_argument("broker.node_timeout_ms must be at least 500");
@@ -201,8 +214,8 @@ int run_server(Config config, std::function<std::string()> reread_log_level) {
     net::log::set_node(redis->node_id());
     broker = std::move(redis);
   } else if (config.broker_backend != "local") {
-    throw std::invalid_argument("broker.backend must be local, redis or redis-cluster, not '" + config.broker_backend +
-                                "'");
+    throw std::invalid_argument("broker.backend must be local, redis, redis-cluster or redis-sentinel, not '" +
+                                config.broker_backend + "'");
   }
   node::NodeOptions options;
   options.threads = threads;

@@ -45,6 +45,16 @@ bool parse_number(std::string_view s, T& out) {
 
 std::error_code unavailable() { return protocol::errc::unavailable; }
 
+std::unique_ptr<SentinelLocator> make_locator(boost::asio::io_context& ctx, const RedisBrokerOptions& o) {
+  if (o.sentinel.sentinels.empty()) return nullptr;
+  return std::make_unique<SentinelLocator>(ctx, o.sentinel, o.redis);
+}
+
+RedisOptions with_locator(RedisOptions o, SentinelLocator* locator) {
+  o.locator = locator;
+  return o;
+}
+
 }  // namespace
 
 RedisOptions parse_redis_url(const std::string& url) {
@@ -119,7 +129,8 @@ std::optional<core::Message> decode_entry(const std::string& room, std::string_v
 RedisBroker::RedisBroker(RedisBrokerOptions options)
     : options_(std::move(options)),
       guard_(boost::asio::make_work_guard(ctx_)),
-      client_(ctx_, options_.redis),
+      sentinel_(make_locator(ctx_, options_)),
+      client_(ctx_, with_locator(options_.redis, sentinel_.get())),
       publish_script_(detail::publish_lua()),
       presence_script_(detail::presence_lua()) {
   if (options_.node_id.empty()) options_.node_id = detail::random_node_id();
@@ -154,6 +165,12 @@ void RedisBroker::start() {
   });
   client_.set_message_handler(
       [this](std::string_view ch, std::string_view payload) { on_channel_message(ch, payload); });
+  if (sentinel_) {
+    // A failover: both connections go to the new primary, through the usual set-up (the scripts
+    // loaded, the state handlers told, every channel subscribed again).
+    sentinel_->set_on_change([this] { client_.reconnect(); });
+    sentinel_->start();
+  }
   client_.start();
   client_.subscribe(options_.prefix + ":rooms");
   client_.subscribe(options_.prefix + ":control");
@@ -165,6 +182,7 @@ void RedisBroker::stop() {
   if (!started_.exchange(false)) return;
   presence_goodbye();  // a drain: this node's members leave now
   client_.stop();
+  if (sentinel_) sentinel_->stop();
 }
 
 bool RedisBroker::ready() const { return client_.connected() && client_.subscriber_connected(); }

@@ -39,11 +39,15 @@
 
 #include "broker/broker.hpp"
 #include "broker/redis_client.hpp"
+#include "broker/redis_sentinel.hpp"
 
 namespace parley::broker {
 
 struct RedisBrokerOptions {
-  RedisOptions redis;
+  RedisOptions redis;  // with sentinel: timeouts, backoff and budgets only (host and port unused)
+  // broker.backend=redis-sentinel: the primary is the one the sentinels name, followed through
+  // failovers (broker/redis_sentinel.hpp). No sentinels: redis.host and redis.port.
+  SentinelOptions sentinel;
   std::string prefix = "parley";
   std::size_t log_capacity = 10000;      // messages per room kept in its stream, and cids remembered
   std::uint32_t node_timeout_ms = 5000;  // a node silent this long loses its presence entries
@@ -132,6 +136,8 @@ class RedisBroker final : public Broker {
   void presence_counts(const std::vector<std::string>& rooms, CountsDone done) override;
 
   std::string node_id() const override { return options_.node_id; }
+  // With sentinels: times the primary moved (a failover followed); 0 otherwise.
+  std::uint64_t primary_switches() const noexcept { return sentinel_ ? sentinel_->switches() : 0; }
   // Test hook: drop both connections and stop the heartbeat without removing this node's
   // presence, as a killed process would. The broker is stopped afterwards.
   void abandon();
@@ -167,6 +173,7 @@ class RedisBroker final : public Broker {
   RedisBrokerOptions options_;
   boost::asio::io_context ctx_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
+  std::unique_ptr<SentinelLocator> sentinel_;  // with sentinels; before client_, which refers to it
   RedisClient client_;
   RedisScript publish_script_;
   RedisScript presence_script_;

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/post.hpp>
+#include <charconv>
 #include <utility>
 
 #include "broker/redis_link.hpp"
@@ -46,6 +47,16 @@ class RedisCategory final : public std::error_category {
 const std::error_category& redis_category() noexcept {
   static const RedisCategory category;
   return category;
+}
+
+bool parse_host_port(const std::string& addr, RedisOptions& o) {
+  const auto colon = addr.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  o.host = addr.substr(0, colon);
+  const char* b = addr.data() + colon + 1;
+  const char* e = addr.data() + addr.size();
+  auto r = std::from_chars(b, e, o.port);
+  return r.ec == std::errc() && r.ptr == e && o.port != 0;
 }
 
 RedisScript::RedisScript(std::string source) : source_(std::move(source)), sha1_(detail::sha1_hex(source_)) {}
@@ -155,6 +166,11 @@ void RedisClient::subscribe(std::string channel, SubscribeDone done) {
 
 void RedisClient::unsubscribe(std::string channel) {
   post_to(sub_, [ch = std::move(channel)](auto& l) { l.unsubscribe(ch); });
+}
+
+void RedisClient::reconnect() {
+  post_to(cmd_, [](auto& l) { l.restart(); });
+  post_to(sub_, [](auto& l) { l.restart(); });
 }
 
 bool RedisClient::connected() const noexcept { return cmd_->up(); }

@@ -39,6 +39,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -89,9 +90,34 @@ class RedisScript {
   std::string sha1_;
 };
 
+// Where a client's connections go when the primary can move (Redis Sentinel:
+// broker/redis_sentinel.hpp). With one in RedisOptions, every connection attempt asks primary()
+// for the address instead of using host and port, and a new connection is used only once the
+// server says it is a primary (ROLE answers "master"); the client reports an address that let it
+// down with stale(): a connection refused, timed out or lost, a server that is not a primary, a
+// READONLY reply (a primary demoted under the connection, which then drops). The locator calls
+// RedisClient::reconnect() when it learns that the primary moved.
+// Threads: primary() and stale() are called on the client's strand; they must not block.
+class RedisLocator {
+ public:
+  struct Address {
+    std::string host;
+    std::uint16_t port = 0;
+    bool operator==(const Address&) const = default;
+  };
+  virtual ~RedisLocator() = default;
+  // The primary's address as last learnt; nullopt while none is known (the client retries with
+  // its backoff).
+  virtual std::optional<Address> primary() = 0;
+  virtual void stale() = 0;
+};
+
 struct RedisOptions {
   std::string host = "127.0.0.1";  // an IP address, or a name resolved asynchronously
   std::uint16_t port = 6379;
+  // Set: host and port are ignored, the locator names the primary (see RedisLocator). Not owned:
+  // it must outlive the client and every run of its io_context.
+  RedisLocator* locator = nullptr;
   std::uint32_t connect_timeout_ms = 2000;
   // A peer gone without a reset is detected within about this long (TCP keepalive and
   // TCP_USER_TIMEOUT); 0 leaves the kernel defaults (hours). Long-running commands are unaffected.
@@ -106,6 +132,10 @@ struct RedisOptions {
   // Redis Cluster: the subscriber uses sharded Pub/Sub (SSUBSCRIBE, one channel per command).
   bool sharded_pubsub = false;
 };
+
+// The "host:port" of `addr` into o.host and o.port; false if it is not one (no host, a port that is
+// not 1-65535). For configured addresses (cluster seeds, sentinels) and those Redis names.
+bool parse_host_port(const std::string& addr, RedisOptions& o);
 
 // Counters since construction; read with relaxed atomics, for metrics.
 struct RedisStats {
@@ -187,6 +217,12 @@ class RedisClient {
   void subscribe(std::string channel, SubscribeDone done = {});
   // Removes channel from the wanted set: no message of it is delivered from now on.
   void unsubscribe(std::string channel);
+
+  // Drops both connections and connects again at once, to the locator's address (the primary
+  // moved): as after a lost connection, written commands fail with connection_lost, queued ones
+  // go out on the new connection, the wanted channels are subscribed there. A connection already
+  // to that address is kept. Nothing without a locator.
+  void reconnect();
 
   bool connected() const noexcept;             // command connection up
   bool subscriber_connected() const noexcept;  // subscriber up and resubscribed

@@ -18,17 +18,6 @@ namespace {
 
 std::error_code unavailable() { return protocol::errc::unavailable; }
 
-// The "host:port" of `addr` as connection options; false if it is not one.
-bool parse_addr(const std::string& addr, RedisOptions& o) {
-  const auto colon = addr.rfind(':');
-  if (colon == std::string::npos || colon == 0) return false;
-  o.host = addr.substr(0, colon);
-  const char* b = addr.data() + colon + 1;
-  const char* e = addr.data() + addr.size();
-  auto r = std::from_chars(b, e, o.port);
-  return r.ec == std::errc() && r.ptr == e && o.port != 0;
-}
-
 }  // namespace
 
 struct RedisClusterBroker::Shard {
@@ -62,7 +51,7 @@ RedisClusterBroker::RedisClusterBroker(RedisClusterBrokerOptions options)
   if (options_.seeds.empty()) throw std::invalid_argument("broker.redis_cluster_seeds: no seed node");
   for (const auto& s : options_.seeds) {
     RedisOptions o;
-    if (!parse_addr(s, o)) throw std::invalid_argument("broker.redis_cluster_seeds: bad host:port '" + s + "'");
+    if (!parse_host_port(s, o)) throw std::invalid_argument("broker.redis_cluster_seeds: bad host:port '" + s + "'");
   }
   if (options_.node_id.empty()) options_.node_id = detail::random_node_id();
 }
@@ -137,7 +126,7 @@ RedisClusterBroker::Shard& RedisClusterBroker::shard(const std::string& addr) {
   auto it = shards_.find(addr);
   if (it != shards_.end()) return *it->second;
   RedisOptions o = options_.redis;
-  if (!parse_addr(addr, o)) o.port = 0;  // a bad address from the cluster: it never connects
+  if (!parse_host_port(addr, o)) o.port = 0;  // a bad address from the cluster: it never connects
   o.sharded_pubsub = true;
   auto s = std::make_unique<Shard>(ctx_, o, addr);
   Shard& ref = *s;

@@ -64,6 +64,20 @@ class RedisLink : public std::enable_shared_from_this<RedisLink> {
     do_connect();
   }
 
+  // Drops the connection and connects again at once, unless the connection is already to the
+  // locator's address (RedisClient::reconnect: the primary moved).
+  void restart() {
+    if (stopped_ || !started_ || !opts_.locator) return;
+    if (conn_ && opts_.locator->primary() == target_) return;
+    connect_timer_.cancel();
+    retry_timer_.cancel();
+    resolver_.cancel();
+    close_conn();
+    if (up_.exchange(false, std::memory_order_acq_rel)) on_down(redis_errc::connection_lost);
+    backoff_ms_ = opts_.backoff_min_ms;
+    do_connect();
+  }
+
   // Closes the connection for good; on_stop() fails what is pending.
   void stop() {
     if (stopped_) return;
@@ -108,11 +122,17 @@ class RedisLink : public std::enable_shared_from_this<RedisLink> {
                       });
   }
 
-  // Drops the current connection and schedules a reconnect.
+  // Drops the current connection and schedules a reconnect (with a locator: to the address it
+  // names then, which it is told to check).
   void lose(std::error_code why) {
     close_conn();
     if (up_.exchange(false, std::memory_order_acq_rel)) on_down(why);
+    report_stale();
     schedule_retry();
+  }
+
+  void report_stale() {
+    if (opts_.locator) opts_.locator->stale();
   }
 
   Strand strand_;
@@ -131,6 +151,7 @@ class RedisLink : public std::enable_shared_from_this<RedisLink> {
     std::unique_ptr<char[]> rbuf = std::make_unique<char[]>(kReadSize);
     std::size_t partial = 0;  // wire bytes of the reply being parsed, roughly
     bool established = false;
+    bool checking_role = false;  // with a locator: ROLE sent, its reply awaited before use
   };
   void close_conn() {
     if (!conn_) return;
@@ -142,6 +163,18 @@ class RedisLink : public std::enable_shared_from_this<RedisLink> {
 
   void do_connect() {
     if (stopped_) return;
+    std::string host = opts_.host;
+    std::uint16_t port = opts_.port;
+    if (opts_.locator) {
+      auto where = opts_.locator->primary();
+      if (!where) {  // no primary known yet: asked for, tried again after the backoff
+        report_stale();
+        return schedule_retry();
+      }
+      target_ = *where;
+      host = where->host;
+      port = where->port;
+    }
     auto conn = std::make_shared<Conn>(strand_);
     conn_ = conn;
     if (!conn->reader) return on_connect(conn, asio::error::no_memory);
@@ -152,42 +185,66 @@ class RedisLink : public std::enable_shared_from_this<RedisLink> {
       // Abandon this attempt: its late completions see conn_ != conn and return.
       self->resolver_.cancel();
       self->close_conn();
+      self->report_stale();
       self->schedule_retry();
     });
     boost::system::error_code ec;
-    auto addr = asio::ip::make_address(opts_.host, ec);
+    auto addr = asio::ip::make_address(host, ec);
     if (!ec) {
-      conn->sock.async_connect(tcp::endpoint(addr, opts_.port),
+      conn->sock.async_connect(tcp::endpoint(addr, port),
                                [self, conn](boost::system::error_code e) { self->on_connect(conn, e); });
       return;
     }
-    resolver_.async_resolve(opts_.host, std::to_string(opts_.port),
-                            [self, conn](boost::system::error_code e, const tcp::resolver::results_type& eps) {
-                              if (e || self->conn_ != conn) return self->on_connect(conn, e);
-                              asio::async_connect(conn->sock, eps,
-                                                  [self, conn](boost::system::error_code e2, const tcp::endpoint&) {
-                                                    self->on_connect(conn, e2);
-                                                  });
-                            });
+    resolver_.async_resolve(
+        host, std::to_string(port), [self, conn](boost::system::error_code e, const tcp::resolver::results_type& eps) {
+          if (e || self->conn_ != conn) return self->on_connect(conn, e);
+          asio::async_connect(conn->sock, eps, [self, conn](boost::system::error_code e2, const tcp::endpoint&) {
+            self->on_connect(conn, e2);
+          });
+        });
   }
 
   void on_connect(const std::shared_ptr<Conn>& conn, boost::system::error_code ec) {
     if (stopped_ || conn_ != conn) return;
-    connect_timer_.cancel();
     if (ec) {
+      connect_timer_.cancel();
       conn_.reset();
+      report_stale();
       return schedule_retry();
     }
     boost::system::error_code ignored;
     conn->sock.set_option(tcp::no_delay(true), ignored);
     conn->sock.set_option(asio::socket_base::keep_alive(true), ignored);
     set_dead_peer_timeout(conn->sock.native_handle(), opts_.dead_peer_timeout_ms);
+    do_read(conn);
+    if (opts_.locator) {
+      // The address may be a primary no more (demoted, or a Sentinel's stale answer): nothing is
+      // sent on this connection before ROLE says "master". The connect timer bounds the wait.
+      conn->checking_role = true;
+      return do_write(format_command({"ROLE"}));
+    }
+    establish(conn);
+  }
+
+  void establish(const std::shared_ptr<Conn>& conn) {
+    connect_timer_.cancel();
     conn->established = true;
     backoff_ms_ = opts_.backoff_min_ms;
     counters_->connects.fetch_add(1, std::memory_order_relaxed);
     up_.store(true, std::memory_order_release);
-    do_read(conn);
     on_up();
+  }
+
+  // ROLE's reply on a new connection (with a locator): a primary's is ["master", offset, replicas].
+  void on_role(const std::shared_ptr<Conn>& conn, const RedisReply& reply) {
+    conn->checking_role = false;
+    if (reply.type == RedisReply::Type::array && !reply.elements.empty() && reply.elements[0].str == "master")
+      return establish(conn);
+    spdlog::warn("redis: {}:{} is not a primary ({}): asking where the primary is", target_.host, target_.port,
+                 reply.type == RedisReply::Type::array && !reply.elements.empty() ? reply.elements[0].str : reply.str);
+    close_conn();
+    report_stale();
+    schedule_retry();
   }
 
   void schedule_retry() {
@@ -228,7 +285,10 @@ class RedisLink : public std::enable_shared_from_this<RedisLink> {
       RedisReply reply = convert(static_cast<redisReply*>(raw));
       freeReplyObject(raw);
       counters_->replies.fetch_add(1, std::memory_order_relaxed);
-      on_reply(std::move(reply));
+      if (conn->checking_role)
+        on_role(conn, reply);
+      else
+        on_reply(std::move(reply));
       if (stopped_ || conn_ != conn) return;  // on_reply found a protocol error
     }
     // Bounds the reader: the buffered bytes plus the part of a reply already parsed into objects.
@@ -241,6 +301,7 @@ class RedisLink : public std::enable_shared_from_this<RedisLink> {
   asio::steady_timer retry_timer_;
   tcp::resolver resolver_;
   std::shared_ptr<Conn> conn_;
+  RedisLocator::Address target_;  // with a locator: the address of conn_
   std::atomic<bool> up_{false};
   bool writing_ = false;
   bool flush_posted_ = false;
@@ -320,6 +381,13 @@ class RedisCommandLink final : public RedisLink {
     Callback cb = std::move(inflight_.front());
     inflight_.pop_front();
     std::error_code ec;
+    if (opts_.locator && reply.type == RedisReply::Type::error && reply.str.starts_with("READONLY")) {
+      // The primary was demoted under this connection (a failover): not run here, and nothing
+      // after it will be; the connection goes, and the next one goes where the locator says.
+      spdlog::warn("redis: the server is a replica now (READONLY): asking where the primary is");
+      cb(redis_errc::server_error, std::move(reply));
+      return lose(redis_errc::connection_lost);
+    }
     if (reply.type == RedisReply::Type::error && reply.str.starts_with("LOADING")) {
       // A restarted Redis answers every command so until its RDB/AOF is read: the expected end of
       // an outage, said once (each command fails as "retry later", not as an error reply).

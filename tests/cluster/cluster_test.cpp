@@ -39,6 +39,7 @@
 #include "cluster_support.hpp"
 #include "harness.hpp"
 #include "pg_server.hpp"
+#include "redis_sentinel.hpp"
 
 namespace parley::cluster_test {
 namespace {
@@ -235,7 +236,8 @@ std::string ClusterEnv::skip_, ClusterEnv::start_error_;
 
 struct Stats {
   int reconnects = 0;
-  std::map<std::string, int> errors;  // error code → count (sends refused and retried)
+  std::map<std::string, int> errors;     // error code → count (sends refused and retried)
+  Clock::time_point last_unavailable{};  // the last send refused `unavailable`
 };
 
 // One member of a room: connects through `port` (HAProxy), reconnects when dropped, resumes
@@ -349,6 +351,7 @@ class Member {
       } else if (type == "error") {
         const std::string code = str(e, "code");
         st.errors[code]++;
+        if (code == "unavailable") st.last_unavailable = Clock::now();
         const std::string cid = str(e, "ref");
         if (auto it = pending_.find(cid); it != pending_.end()) {
           const auto after = e.contains("retry_after_ms") ? Ms(i64(e, "retry_after_ms")) : 300ms;
@@ -484,8 +487,8 @@ class Traffic {
     return os.str();
   }
 
-  // The ledger check, against what the members saw and what PostgreSQL holds.
-  void check(test::PgServer& pg) {
+  // The ledger check, against what the members saw and what PostgreSQL (database `db`) holds.
+  void check(test::PgServer& pg, const std::string& db = "parley") {
     SCOPED_TRACE(describe());
     std::map<std::uint64_t, std::string> by_seq;  // acked seq → "from|cid"
     for (auto& m : members_) {
@@ -517,8 +520,7 @@ class Traffic {
     const auto deadline = Clock::now() + 15s;
     for (;;) {
       stored.clear();
-      for (auto& row :
-           pg.query("parley", "SELECT seq, sender, cid FROM messages WHERE room = '" + room_ + "' ORDER BY seq"))
+      for (auto& row : pg.query(db, "SELECT seq, sender, cid FROM messages WHERE room = '" + room_ + "' ORDER BY seq"))
         stored[std::stoull(row[0])] = row[1] + "|" + row[2];
       if ((!stored.empty() && stored.rbegin()->first >= top_seen && stored.size() == stored.rbegin()->first) ||
           Clock::now() > deadline)
@@ -938,6 +940,82 @@ TEST_F(ClusterTest, RollingRestartUnderTraffic) {
   // closes reconnects through HAProxy to a node in the rotation at once (its retry is 200 ms).
   EXPECT_LT(t.longest_gap(), 5s) << t.describe();
   t.check(*c->pg);
+}
+
+// (f) Redis Sentinel (issue 18): two nodes of their own on broker.backend=redis-sentinel (a
+// primary, two replicas and three sentinels: tests/lib/redis_sentinel; the suite's PostgreSQL,
+// another database), members straight on the nodes, and the primary killed (SIGKILL) under the
+// ledger. Sends are refused `unavailable` until the sentinels promote a replica; the nodes follow
+// it, and the ledger holds: lost 0, duplicated 0, reordered 0, no seq acked for two messages.
+// Prints how long sends were refused and how long until every member was served again.
+TEST_F(ClusterTest, SentinelPrimaryKilledUnderTraffic) {
+  std::unique_ptr<test::RedisSentinelSet> sentinel;
+  std::string why;
+  for (int attempt = 0; attempt < 3 && !sentinel; ++attempt) {  // a free port may be taken meanwhile
+    sentinel = std::make_unique<test::RedisSentinelSet>();
+    if (!sentinel->start()) {
+      why = sentinel->error();
+      sentinel.reset();
+    }
+  }
+  ASSERT_TRUE(sentinel) << "the Sentinel deployment did not start: " << why;
+  c->pg->create_database("parley_sentinel");
+  std::string sentinels;
+  for (const auto& s : sentinel->sentinels()) sentinels += (sentinels.empty() ? "" : ",") + s;
+  std::vector<std::unique_ptr<ServerProcess>> nodes;
+  for (int i = 0; i < 2; ++i) {
+    ServerOptions o;
+    o.settings = {
+        "store.backend=postgres",
+        "store.postgres_url=postgresql://postgres@127.0.0.1:" + std::to_string(c->pg->port()) + "/parley_sentinel",
+        "broker.backend=redis-sentinel",
+        "broker.redis_sentinels=" + sentinels,
+        "limits.send_rate=50",
+        "limits.send_burst=100"};
+    o.threads = 2;
+    nodes.push_back(std::make_unique<ServerProcess>(o));
+  }
+  for (auto& n : nodes)
+    ASSERT_TRUE(eventually([&] { return readyz(n->port()) == 200; }, 15s)) << tail(n->stderr_text());
+  const auto n1 = nodes[0]->port(), n2 = nodes[1]->port();
+  {
+    WsClient creator(n1);
+    creator.hello("creator");
+    creator.create("f-sentinel");
+  }
+  Traffic t("f-sentinel", n1, 6, {n1, n2, n1, n2, n1, n2});
+  t.connect_all();
+  t.run(1500ms);
+  ASSERT_TRUE(sentinel->wait_ready()) << sentinel->error();
+  const auto primary = sentinel->primary();
+  ASSERT_TRUE(primary);
+  const std::uint64_t top = t.max_acked();
+  log("kill -9 the Redis primary (port " + std::to_string(*primary) + "), top acked seq " + std::to_string(top));
+  sentinel->kill(*primary);
+  const auto killed = Clock::now();
+  // Served again: each member has an ack, and has received a message, of a seq above `top`.
+  const auto served = [&] {
+    for (auto& m : t.members()) {
+      std::uint64_t mine = 0;
+      for (auto& [cid, seq] : m->acked()) mine = std::max(mine, seq);
+      if (mine <= top || m->last() <= top) return false;
+    }
+    return true;
+  };
+  while (!served() && Clock::now() < killed + 20s) t.tick(true);
+  ASSERT_TRUE(served()) << "not every member was served within 20 s of the kill\n" << t.describe();
+  const auto served_after = std::chrono::duration_cast<Ms>(Clock::now() - killed);
+  t.run(1s);
+  ASSERT_TRUE(t.settle(30s)) << t.describe();
+  ASSERT_GT(t.stats().errors["unavailable"], 0) << "no send was refused while there was no primary";
+  const auto refused_for = std::chrono::duration_cast<Ms>(t.stats().last_unavailable - killed);
+  log(t.describe());
+  log("sentinel failover: sends refused for " + std::to_string(refused_for.count()) +
+      " ms after the kill; every member served again after " + std::to_string(served_after.count()) + " ms");
+  std::fprintf(stderr, "[ sentinel ] sends refused for %lld ms; every member served again after %lld ms\n",
+               static_cast<long long>(refused_for.count()), static_cast<long long>(served_after.count()));
+  t.check(*c->pg, "parley_sentinel");
+  for (auto& n : nodes) n->kill9();
 }
 
 }  // namespace

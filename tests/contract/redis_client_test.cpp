@@ -4,8 +4,11 @@
 
 #include "redis_server.hpp"
 
+#include <hiredis/hiredis.h>
+
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -13,6 +16,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -41,6 +45,35 @@ struct Result {
   std::error_code ec;
   RedisReply reply;
 };
+
+// A locator the test moves by hand, as broker/redis_sentinel's does from the sentinels' answers.
+class TestLocator final : public parley::broker::RedisLocator {
+ public:
+  void set(std::uint16_t port) {
+    std::lock_guard lock(mu_);
+    where_ = Address{"127.0.0.1", port};
+  }
+  std::optional<Address> primary() override {
+    std::lock_guard lock(mu_);
+    return where_;
+  }
+  void stale() override { stale_.fetch_add(1); }
+  int stale_count() const { return stale_.load(); }
+
+ private:
+  std::mutex mu_;
+  std::optional<Address> where_;
+  std::atomic<int> stale_{0};
+};
+
+bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 5000ms) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(10ms);
+  }
+  return true;
+}
 
 // Values recorded on the io thread, awaited on the test thread.
 template <class T>
@@ -141,6 +174,7 @@ class RedisClientTest : public ::testing::Test {
   std::vector<std::thread> extra_io_threads_;  // end when the io_context runs out of work
   std::promise<void> io_done_;
   RedisServer server_;
+  TestLocator locator_;  // outlives client_ (TearDown stops it)
   std::unique_ptr<RedisClient> client_;
   Recorder<bool> states_;
   Recorder<bool> sub_states_;
@@ -447,6 +481,63 @@ TEST_F(RedisClientTest, DestroyWithoutStopFailsPendingCallbacks) {
   client_.reset();  // the destructor stops; the callback still runs, on the io thread
   EXPECT_EQ(await(std::move(pending)).ec, redis_errc::stopped);
   (void)c;
+}
+
+}  // namespace
+
+namespace {
+
+// With a locator (broker.backend=redis-sentinel), a connection is used only once ROLE says
+// "master"; a READONLY reply (the primary demoted under the connection) drops it; the locator is
+// told each time (stale) and reconnect() follows its new answer, subscriptions included.
+TEST_F(RedisClientTest, WithALocatorOnlyAPrimaryIsUsedAndItsMoveIsFollowed) {
+  RedisServer other;
+  ASSERT_TRUE(other.start_any());
+  ASSERT_EQ(sync_command(other.port(), {"REPLICAOF", "127.0.0.1", std::to_string(server_.port())}), "OK");
+  locator_.set(other.port());  // a replica: never used
+  RedisOptions o = options();
+  o.port = 1;  // ignored: the locator names the address
+  o.locator = &locator_;
+  auto& c = make_client(o);
+  auto queued = send(c, {"SET", "k", "first"});
+  EXPECT_TRUE(eventually([&] { return locator_.stale_count() >= 2; })) << "the replica was not reported";
+  EXPECT_EQ(queued.wait_for(100ms), std::future_status::timeout) << "a command went to a replica";
+  EXPECT_FALSE(c.connected());
+
+  locator_.set(server_.port());
+  c.reconnect();
+  Result first = await(std::move(queued));
+  ASSERT_FALSE(first.ec) << first.ec.message() << " " << first.reply.str;
+  EXPECT_EQ(sync_command(server_.port(), {"GET", "k"}), "first");
+  Recorder<std::error_code> confirmed;
+  c.subscribe("ch", [&](std::error_code ec) { confirmed.push(ec); });
+  ASSERT_TRUE(confirmed.wait_size(1));
+  ASSERT_TRUE(sub_states_.wait_size(1));
+
+  // A failover: `other` is the primary now, and server_ its replica.
+  ASSERT_EQ(sync_command(other.port(), {"REPLICAOF", "NO", "ONE"}), "OK");
+  ASSERT_EQ(sync_command(server_.port(), {"REPLICAOF", "127.0.0.1", std::to_string(other.port())}), "OK");
+  const int stale_before = locator_.stale_count();
+  Result readonly = await(send(c, {"SET", "k", "second"}));
+  EXPECT_EQ(readonly.ec, redis_errc::server_error);
+  EXPECT_TRUE(readonly.reply.str.starts_with("READONLY")) << readonly.reply.str;
+  ASSERT_TRUE(states_.wait_size(2));
+  EXPECT_FALSE(states_.values()[1]) << "the connection to a demoted primary stayed";
+  EXPECT_TRUE(eventually([&] { return locator_.stale_count() > stale_before; }));
+  locator_.set(other.port());  // as a sentinel would answer now
+  c.reconnect();               // and as its +switch-master would make the broker do
+  Result second = await(send(c, {"SET", "k", "second"}), 10s);
+  ASSERT_FALSE(second.ec) << second.ec.message() << " " << second.reply.str;
+  EXPECT_EQ(sync_command(other.port(), {"GET", "k"}), "second");
+  // The subscriber moved too: down, up again, and subscribed on the new primary.
+  ASSERT_TRUE(sub_states_.wait_size(3));
+  EXPECT_FALSE(sub_states_.values()[1]);
+  EXPECT_TRUE(sub_states_.values()[2]);
+  auto* numsub = static_cast<redisReply*>(parley::test::redis_command_reply(other.port(), {"PUBSUB", "NUMSUB", "ch"}));
+  ASSERT_NE(numsub, nullptr);
+  ASSERT_EQ(numsub->elements, 2u);
+  EXPECT_EQ(numsub->element[1]->integer, 1);
+  freeReplyObject(numsub);
 }
 
 }  // namespace

@@ -50,6 +50,34 @@ TEST(Cli, UnknownSettingIsRefused) {
   EXPECT_NE(timeout.output.find("broker.request_timeout_ms"), std::string::npos) << timeout.output;
 }
 
+// broker.backend=redis-sentinel's settings are read at start-up: a bad one is a configuration
+// error then (exit 2, naming the setting), never a broker that asks nothing or the wrong name.
+TEST(Cli, SentinelSettingsAreChecked) {
+  const std::vector<std::vector<std::string>> bad{
+      {"broker.redis_sentinels="},
+      {"broker.redis_sentinels=127.0.0.1"},
+      {"broker.redis_sentinels=127.0.0.1:26379,127.0.0.1:0"},
+      {"broker.redis_sentinel_master="},
+      {"broker.redis_sentinel_master=my master"},
+  };
+  for (const auto& settings : bad) {
+    std::vector<std::string> args{
+        "serve", "--listen", "127.0.0.1:0", "--data", "/tmp/parley-it-never", "--set", "broker.backend=redis-sentinel"};
+    for (const auto& s : settings) {
+      args.emplace_back("--set");
+      args.push_back(s);
+    }
+    auto r = run_parley(args);
+    EXPECT_EQ(r.exit_code, 2) << settings[0] << ": " << r.output;
+    const std::string key = settings[0].substr(0, settings[0].find('='));
+    EXPECT_NE(r.output.find(key), std::string::npos) << settings[0] << ": " << r.output;
+  }
+  auto backend = run_parley(
+      {"serve", "--listen", "127.0.0.1:0", "--data", "/tmp/parley-it-never", "--set", "broker.backend=sentinel"});
+  EXPECT_EQ(backend.exit_code, 2) << backend.output;
+  EXPECT_NE(backend.output.find("redis-sentinel"), std::string::npos) << backend.output;
+}
+
 TEST_F(Http, Healthz) {
   auto r = http_get(port(), "/healthz");
   EXPECT_EQ(r.status, 200);

@@ -12,6 +12,7 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <filesystem>
 #include <functional>
 #include <future>
@@ -30,6 +31,7 @@
 #include "core/names.hpp"
 #include "node/node.hpp"
 #include "redis_cluster.hpp"
+#include "redis_sentinel.hpp"
 #include "redis_server.hpp"
 #include "store/sqlite_store.hpp"
 #include "test_session.hpp"
@@ -250,13 +252,16 @@ struct TestNode {
   parley::broker::Broker* broker() const { return decorator ? decorator.get() : inner.get(); }
 };
 
-enum class Backend { memory, redis, redis_cluster };
+// redis_sentinel: a RedisBroker following a Sentinel deployment's primary (SentinelTest only: the
+// contract itself is the Redis one's).
+enum class Backend { memory, redis, redis_cluster, redis_sentinel };
 
 std::string backend_name(const ::testing::TestParamInfo<Backend>& info) {
   switch (info.param) {
     case Backend::memory: return "Memory";
     case Backend::redis: return "Redis";
     case Backend::redis_cluster: return "RedisCluster";
+    case Backend::redis_sentinel: return "RedisSentinel";
   }
   return "?";
 }
@@ -336,7 +341,10 @@ class ClusterFixture : public ::testing::Test {
       return std::make_unique<parley::broker::RedisClusterBroker>(o);
     }
     parley::broker::RedisBrokerOptions o;
-    o.redis.port = redis_.port();
+    if (backend() == Backend::redis_sentinel)
+      o.sentinel.sentinels = sentinel_->sentinels();
+    else
+      o.redis.port = redis_.port();
     o.redis.backoff_min_ms = 50;
     o.redis.backoff_max_ms = 400;
     o.node_timeout_ms = static_cast<std::uint32_t>(node_timeout.count());
@@ -363,6 +371,19 @@ class ClusterFixture : public ::testing::Test {
     if (backend() == Backend::redis) {
       if (parley::test::redis_server_path().empty()) GTEST_SKIP() << "redis-server not installed";
       ASSERT_TRUE(redis_.start_any()) << "redis-server did not start";
+    }
+    if (backend() == Backend::redis_sentinel) {
+      if (parley::test::redis_server_path().empty()) GTEST_SKIP() << "redis-server not installed";
+      // Three attempts, as RedisServer::start_any: a free port may be taken before it is bound.
+      std::string why;
+      for (int attempt = 0; attempt < 3 && !sentinel_; ++attempt) {
+        sentinel_ = std::make_unique<parley::test::RedisSentinelSet>();
+        if (!sentinel_->start()) {
+          why = sentinel_->error();
+          sentinel_.reset();
+        }
+      }
+      ASSERT_TRUE(sentinel_) << "the Sentinel deployment did not start: " << why;
     }
     if (backend() == Backend::redis_cluster) {
       const std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
@@ -511,6 +532,7 @@ class ClusterFixture : public ::testing::Test {
   std::filesystem::path dir_;
   parley::test::RedisServer redis_;
   parley::test::RedisCluster* redis_cluster_ = nullptr;
+  std::unique_ptr<parley::test::RedisSentinelSet> sentinel_;  // Backend::redis_sentinel: per test
   std::size_t log_capacity_;
   parley::broker::MemoryCluster cluster_;
   std::unique_ptr<parley::store::SqliteStore> store_;
@@ -1990,6 +2012,94 @@ TEST_P(RoomLookupTest, BrokerFailingItsLookupLeavesTheAnswerToTheStore) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Brokers, RoomLookupTest, all_backends, backend_name);
+
+// broker.backend=redis-sentinel (a RedisBroker whose primary Redis Sentinel names): two nodes on a
+// primary with two replicas and three sentinels, started per test (tests/lib/redis_sentinel).
+class SentinelTest : public ClusterFixture {
+ protected:
+  Backend backend() const override { return Backend::redis_sentinel; }
+
+  parley::broker::RedisBroker& redis_broker(int n) {
+    return *static_cast<parley::broker::RedisBroker*>(nodes_[n].inner.get());
+  }
+
+  // Sends `cid` from `s` until it is acked, as a client does: the same cid and text again after
+  // `unavailable` (counted in refused_). Its seq, or 0 if it was not acked within `within`.
+  std::uint64_t deliver(const std::shared_ptr<TestSession>& s, const std::string& cid,
+                        std::chrono::milliseconds within) {
+    const auto deadline = std::chrono::steady_clock::now() + within;
+    for (int attempt = 0; attempt < 500 && std::chrono::steady_clock::now() < deadline; ++attempt) {
+      say(s, send(cid, "text of " + cid));
+      auto answer = s->next_any({"ack", "error"});
+      if (answer.empty()) continue;
+      if (answer.at("type") == "ack") return answer.at("seq").to_number<std::uint64_t>();
+      EXPECT_EQ(answer.at("code").as_string(), "unavailable") << json::serialize(answer);
+      ++refused_;
+      std::this_thread::sleep_for(100ms);
+    }
+    return 0;
+  }
+
+  int refused_ = 0;
+};
+
+// The primary is killed (SIGKILL) while node 0 sends: its sends are refused `unavailable` until
+// the sentinels have promoted a replica; then both nodes follow it (+switch-master, or their own
+// question after the lost connection), node 0's sends are acked again, and node 1's member has
+// every acked message, in seq order, once.
+TEST_F(SentinelTest, AKilledPrimaryIsReplacedAndEveryAckedMessageArrives) {
+  auto a = client(0, "ada");
+  auto b = client(1, "bob");
+  std::vector<std::pair<std::string, std::uint64_t>> acked;  // (cid, seq) in the order acked
+  for (int i = 1; i <= 3; ++i) {
+    const std::string cid = "before-" + std::to_string(i);
+    acked.emplace_back(cid, deliver(a, cid, 5s));
+    ASSERT_NE(acked.back().second, 0u) << cid << " not acked";
+  }
+  ASSERT_TRUE(sentinel_->wait_ready()) << sentinel_->error();
+  const auto old_primary = sentinel_->primary();
+  ASSERT_TRUE(old_primary);
+  // This test is about following the failover, so the replicas have every write first; whether a
+  // promoted replica that lacks the last writes hands a seq out again is the re-seed's to test.
+  ASSERT_EQ(parley::test::redis_command(*old_primary, {"WAIT", "2", "2000"}), "2");
+  sentinel_->kill(*old_primary);
+  const auto killed = std::chrono::steady_clock::now();
+
+  std::optional<std::chrono::milliseconds> back_after;
+  for (int i = 1; i <= 3; ++i) {
+    const std::string cid = "after-" + std::to_string(i);
+    acked.emplace_back(cid, deliver(a, cid, 20s));
+    ASSERT_NE(acked.back().second, 0u) << cid << " not acked after the failover";
+    if (!back_after)
+      back_after = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - killed);
+  }
+  EXPECT_GT(refused_, 0) << "no send was refused while there was no primary";
+  std::printf("[ sentinel ] sends refused for %lld ms after the kill (%d refusals)\n",
+              static_cast<long long>(back_after->count()), refused_);
+  const auto new_primary = sentinel_->wait_failover(*old_primary);
+  ASSERT_TRUE(new_primary) << "the sentinels name no new primary";
+  for (int n = 0; n < 2; ++n)
+    EXPECT_TRUE(eventually([&] { return redis_broker(n).primary_switches() >= 1; }, 10s)) << "node " << n;
+  // The acks came from the promoted replica, and no seq was handed out twice.
+  for (std::size_t i = 1; i < acked.size(); ++i)
+    EXPECT_GT(acked[i].second, acked[i - 1].second) << acked[i].first << " after " << acked[i - 1].first;
+  EXPECT_EQ(parley::test::redis_command(*new_primary, {"GET", "parley:{general}:seq"}),
+            std::to_string(acked.back().second));
+  // Node 1's member: every acked message, in order, once (repaired from the stream if its
+  // subscriber missed one during the switch).
+  std::map<std::uint64_t, std::string> seen;  // seq → cid
+  std::uint64_t last = 0;
+  while (last < acked.back().second) {
+    auto m = b->next_if("message", about("general"), 10s);
+    ASSERT_FALSE(m.empty()) << "bob has seqs up to " << last << " of " << acked.back().second;
+    const auto seq = m.at("seq").to_number<std::uint64_t>();
+    EXPECT_EQ(seq, last + 1) << "hole or duplicate";
+    last = std::max(last, seq);
+    seen[seq] = std::string(m.at("cid").as_string());
+  }
+  for (const auto& [cid, seq] : acked) EXPECT_EQ(seen[seq], cid) << "seq " << seq;
+}
+
 }  // namespace
 
 namespace {
