@@ -32,6 +32,8 @@ std::string_view type_name(RequestType t) noexcept {
     case RequestType::delete_room: return "delete_room";
     case RequestType::roster: return "roster";
     case RequestType::dm: return "dm";
+    case RequestType::admin_watch: return "admin_watch";
+    case RequestType::admin_unwatch: return "admin_unwatch";
   }
   return "?";
 }
@@ -58,6 +60,8 @@ std::optional<RequestType> lookup_type(std::string_view s) {
       {"update_room", RequestType::update_room},
       {"delete_room", RequestType::delete_room},
       {"roster", RequestType::roster},
+      {"admin_watch", RequestType::admin_watch},
+      {"admin_unwatch", RequestType::admin_unwatch},
   };
   for (const auto& [name, type] : table)
     if (name == s) return type;
@@ -166,7 +170,9 @@ std::variant<Request, RequestError> parse_request(std::string_view frame) {
     case RequestType::roster:
       ok = f.string("room", req.room) && f.string("after", req.after, false) && f.count("limit", req.limit);
       break;
-    case RequestType::ping: break;
+    case RequestType::ping:
+    case RequestType::admin_watch:
+    case RequestType::admin_unwatch: break;
     case RequestType::create:
       ok = f.string("room", req.room) && f.flag("private", req.private_room) &&
            f.string("password", req.password, false) && f.maybe_string("title", req.title) &&

@@ -31,6 +31,8 @@ enum class RequestType {
   update_room,
   delete_room,
   roster,
+  admin_watch,    // an admin's session: admin_stats once a second (docs/protocol.md, "Admin channel")
+  admin_unwatch,  // …until this
 };
 
 std::string_view type_name(RequestType t) noexcept;

@@ -33,6 +33,7 @@ std::string_view code_name(errc e) noexcept {
     case errc::unauthorized: return "unauthorized";
     case errc::forbidden: return "forbidden";
     case errc::bad_password: return "bad_password";
+    case errc::too_many_watchers: return "too_many_watchers";
     case errc::internal: return "internal";
   }
   return "internal";
@@ -67,6 +68,7 @@ std::string_view default_message(errc e) noexcept {
     case errc::unauthorized: return "sign in first";
     case errc::forbidden: return "not allowed in this room";
     case errc::bad_password: return "wrong password for this room";
+    case errc::too_many_watchers: return "this server has as many admin watchers as it may hold; try again later";
     case errc::internal: return "internal error";
   }
   return "internal error";
