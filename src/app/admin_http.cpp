@@ -59,6 +59,8 @@ std::optional<Target> target_of(const std::vector<std::string>& args) {
   if (c == "disconnect" && n == 2)
     return Target{http::verb::post, "/api/admin/users/" + percent_encoded(args[1]) + "/disconnect"};
   if (c == "ban" && n == 2) return Target{http::verb::post, "/api/admin/users/" + percent_encoded(args[1]) + "/ban"};
+  if (c == "unban" && n == 2)
+    return Target{http::verb::post, "/api/admin/users/" + percent_encoded(args[1]) + "/unban"};
   if (c == "drain" && n == 2)
     return Target{http::verb::post, "/api/admin/nodes/" + percent_encoded(args[1]) + "/drain"};
   return std::nullopt;
@@ -69,10 +71,8 @@ std::optional<Target> target_of(const std::vector<std::string>& args) {
 int run_admin_http(const std::vector<std::string>& args, const std::string& url, const std::string& token) {
   const auto target = target_of(args);
   if (!target) {
-    std::cerr
-        << "parley admin --url: the commands are: nodes, rooms [LIMIT], delete-room ROOM, delete-message ROOM SEQ, "
-           "disconnect USER, "
-           "ban USER, drain NODE\n";
+    std::cerr << "parley admin --url: the commands are: nodes, rooms [LIMIT], delete-room ROOM, delete-message ROOM "
+                 "SEQ, disconnect USER, ban USER, unban USER, drain NODE\n";
     return 2;
   }
   if (token.empty()) {

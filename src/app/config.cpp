@@ -195,6 +195,8 @@ std::vector<ConfigKey> config_keys(Config& c) {
       number_key("limits.max_memory_bytes", "resident memory past which the node sheds load (0: 80% of the limit)",
                  l.max_memory_bytes),
       number_key("limits.max_tracked_keys", "addresses and users the per-key budgets remember", l.max_tracked_keys),
+      number_key("limits.admin_watchers",
+                 "admin sessions watching the admin channel at once (too_many_watchers past it)", l.admin_watchers),
       number_key("rooms.recent_messages", "messages per room kept in memory", c.rooms.recent_messages),
       number_key("rooms.dedupe_window", "client ids per room remembered for idempotent retries", c.rooms.dedupe_window),
       number_key("rooms.idle_unload_ms", "an idle room's log leaves memory after this (0: never)",

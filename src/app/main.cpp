@@ -52,7 +52,8 @@ int main(int argc, char** argv) try {
   std::string admin_url, admin_token;
   admin->add_option("--url", admin_url,
                     "the admin API of a node, http://HOST:PORT, instead of the data directory's socket: nodes | rooms "
-                    "[LIMIT] | delete-room ROOM | delete-message ROOM SEQ | disconnect USER | ban USER | drain NODE");
+                    "[LIMIT] | delete-room ROOM | delete-message ROOM SEQ | disconnect USER | ban USER | unban USER | "
+                    "drain NODE");
   admin->add_option("--token", admin_token,
                     "with --url: an API key with the admin scope, or an admin's session token (default: "
                     "$PARLEY_ADMIN_TOKEN)");

@@ -80,6 +80,10 @@ struct Limits {
   std::size_t max_memory_bytes = 0;
   // Keys (addresses, users) the per-key budgets remember; see core::KeyedLimits.
   std::size_t max_tracked_keys = 100000;
+  // Admin sessions watching the admin channel (admin_watch) at once on this node: each costs a
+  // stats event a second, a gather over every shard for its first one. A console or two per
+  // operator; past it, too_many_watchers.
+  std::size_t admin_watchers = 8;
 };
 
 // Per room, on its owner thread.

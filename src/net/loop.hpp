@@ -39,6 +39,7 @@ struct LoopMetrics {
   core::Counter outbound_bytes;  // gauge: queued and in flight
   core::Counter slow_consumer_closes;
   core::Counter protocol_closes;  // closes for 1002/1003/1007/1009
+  core::Counter flood_closes;     // of those, 1008 for a frame flood (limits.frame_rate): the rate-limit closes
   core::Counter origin_refusals;  // upgrades refused for their Origin (403)
 };
 

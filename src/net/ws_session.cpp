@@ -150,6 +150,7 @@ void WsSession::on_bytes(std::span<char> bytes) {
   });
   if (flooding && state_ == State::open) {
     loop().metrics().protocol_closes.add();
+    loop().metrics().flood_closes.add();
     return fail(CloseCode::policy_violation, "too many frames");
   }
   if (violation && state_ == State::open) {

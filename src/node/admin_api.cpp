@@ -80,6 +80,33 @@ double p99_ms(const AdminApi::Sample& now, const AdminApi::Sample& before) {
   return 0;
 }
 
+// A node's published stats as values (a member missing or of another type: 0).
+protocol::AdminNode parsed_stats(const std::string& id, const json::object& o) {
+  const auto count = [&o](std::string_view key) -> std::uint64_t {
+    const json::value* v = o.if_contains(key);
+    if (v && v->is_uint64()) return v->get_uint64();
+    if (v && v->is_int64() && v->get_int64() >= 0) return static_cast<std::uint64_t>(v->get_int64());
+    return 0;
+  };
+  const auto real = [&o](std::string_view key) -> double {
+    const json::value* v = o.if_contains(key);
+    return v && v->is_number() ? v->to_number<double>() : 0.0;
+  };
+  protocol::AdminNode n;
+  n.id = id;
+  const json::value* draining = o.if_contains("draining");
+  n.draining = draining && draining->is_bool() && draining->get_bool();
+  n.connections = count("connections");
+  n.rooms = count("rooms");
+  n.deliveries_per_s = real("deliveries_per_s");
+  n.commit_p99_ms = real("commit_p99_ms");
+  n.broker_catchups = count("broker_catchups");
+  n.rate_limited = count("rate_limited");
+  n.rate_limit_closes = count("flood_closes");
+  n.slow_consumer_closes = count("slow_consumer_closes");
+  return n;
+}
+
 std::size_t status_index(unsigned status) {
   const auto& s = AdminApi::statuses;
   const auto* it = std::find(s.begin(), s.end(), status);
@@ -112,6 +139,11 @@ bool AdminApi::is_admin(const store::StoredUser& user) const {
   return admin_ids_.contains(user.id) || admin_keys_.contains(core::name_skeleton(user.name));
 }
 
+bool AdminApi::is_admin_session(std::string_view user_id, std::string_view name) const {
+  if (!core::is_account_id(user_id)) return false;
+  return admin_ids_.contains(std::string(user_id)) || admin_keys_.contains(core::name_skeleton(name));
+}
+
 std::string AdminApi::node_id() const { return ctx_.broker ? ctx_.broker->node_id() : std::string("local"); }
 
 std::size_t AdminApi::nodes_known() const {
@@ -133,6 +165,8 @@ void AdminApi::tick(std::int64_t now_ms, const Sample& sample) {
       .raw("commit_p99_ms", fixed(p99_ms(sample, last_)))
       .unum("slow_consumer_closes", sample.slow_consumer_closes)
       .unum("rate_limited", sample.rate_limited)
+      .unum("flood_closes", sample.flood_closes)
+      .unum("broker_catchups", sample.broker_catchups)
       .num("time", now_ms);
   std::string stats = std::move(w).done();
   last_ = sample;
@@ -151,11 +185,12 @@ void AdminApi::on_node_stats(const std::string& node_id, const std::string& stat
   const auto v = json::parse(stats, ec);
   if (ec || !v.is_object()) return;
   const std::int64_t now = ctx_.now_ms();
+  NodeEntry entry{stats, parsed_stats(node_id, v.as_object()), now};
   const std::lock_guard lock(mutex_);
   for (auto it = nodes_.begin(); it != nodes_.end();)
     it = now - it->second.heard_ms > node_forget_ms ? nodes_.erase(it) : std::next(it);
   if (!nodes_.contains(node_id) && nodes_.size() >= max_nodes) return;
-  nodes_[node_id] = NodeEntry{stats, now};
+  nodes_[node_id] = std::move(entry);
 }
 
 void AdminApi::on_drain_requested(const std::string& node_id) {
@@ -188,6 +223,7 @@ void AdminApi::handle_api(ApiRequest req, Respond respond) {
     delete_message,
     disconnect,
     ban,
+    unban,
     drain,
     none
   } call = Call::none;
@@ -204,6 +240,8 @@ void AdminApi::handle_api(ApiRequest req, Respond respond) {
     call = Call::disconnect, method = "POST";
   } else if (n == 3 && parts[0] == "users" && parts[2] == "ban") {
     call = Call::ban, method = "POST";
+  } else if (n == 3 && parts[0] == "users" && parts[2] == "unban") {
+    call = Call::unban, method = "POST";
   } else if (n == 3 && parts[0] == "nodes" && parts[2] == "drain") {
     call = Call::drain, method = "POST";
   }
@@ -220,6 +258,7 @@ void AdminApi::handle_api(ApiRequest req, Respond respond) {
       case Call::delete_message: return do_delete_message(arg, arg2, who, std::move(respond));
       case Call::disconnect: return do_disconnect(arg, who, respond);
       case Call::ban: return do_ban(arg, who, std::move(respond));
+      case Call::unban: return do_unban(arg, who, std::move(respond));
       case Call::drain: return do_drain(arg, who, respond);
       case Call::none: break;
     }
@@ -285,6 +324,22 @@ void AdminApi::do_nodes(const Respond& respond) const {
   respond(json_response(200, std::move(body)));
 }
 
+std::vector<protocol::AdminNode> AdminApi::nodes_snapshot() const {
+  const std::int64_t now = ctx_.now_ms();
+  const std::string self = node_id();
+  std::vector<protocol::AdminNode> out;
+  const std::lock_guard lock(mutex_);
+  out.reserve(nodes_.size());
+  for (const auto& [id, e] : nodes_) {
+    if (now - e.heard_ms > node_forget_ms) continue;
+    out.push_back(e.parsed);
+    out.back().up = now - e.heard_ms <= node_quiet_ms;
+    out.back().self = id == self;
+    out.back().heard_ms_ago = now - e.heard_ms;
+  }
+  return out;
+}
+
 void AdminApi::do_rooms(const std::string& query, const Respond& respond) {
   std::size_t limit = default_rooms;
   if (auto v = query_value(query, "limit")) {
@@ -296,6 +351,23 @@ void AdminApi::do_rooms(const std::string& query, const Respond& respond) {
       return respond(error(400, "bad_request", "limit is a number from 1 to " + std::to_string(max_rooms)));
     limit = parsed;
   }
+  busiest_rooms(limit, [respond](std::vector<protocol::AdminRoom> rooms) {
+    std::string body = "{\"rooms\":[";
+    for (std::size_t i = 0; i < rooms.size(); ++i) {
+      protocol::JsonWriter w;
+      w.str("room", rooms[i].room)
+          .unum("members", rooms[i].members)
+          .unum("members_here", rooms[i].members_here)
+          .unum("last_seq", rooms[i].last_seq);
+      if (i) body += ',';
+      body += std::move(w).done();
+    }
+    body += "]}";
+    respond(json_response(200, std::move(body)));
+  });
+}
+
+void AdminApi::busiest_rooms(std::size_t limit, std::function<void(std::vector<protocol::AdminRoom>)> done) {
   // Each shard's busiest owned rooms (by members on this node, then by messages), merged here.
   struct Row {
     std::string id;
@@ -309,29 +381,28 @@ void AdminApi::do_rooms(const std::string& query, const Respond& respond) {
   struct Gather {
     std::mutex mutex;  // each shard adds its rows once, on its own thread
     std::vector<Row> rows;
-    std::size_t left = 0;
     std::size_t limit = 0;
-    Respond respond;
+    std::size_t left = 0;  // shards still to answer (guarded by mutex)
+    std::function<void(std::vector<protocol::AdminRoom>)> done;
+    Gather() = default;
+    Gather(const Gather&) = delete;
+    Gather& operator=(const Gather&) = delete;
     ~Gather() {
+      // A shard's part dropped unrun (the node is stopping): no answer, and nothing posted to
+      // shards that may be gone.
+      if (left > 0) return;
       std::sort(rows.begin(), rows.end());
       if (rows.size() > limit) rows.resize(limit);
-      std::string body = "{\"rooms\":[";
-      for (std::size_t i = 0; i < rows.size(); ++i) {
-        protocol::JsonWriter w;
-        w.str("room", rows[i].id)
-            .unum("members", rows[i].members)
-            .unum("members_here", rows[i].local)
-            .unum("last_seq", rows[i].last_seq);
-        if (i) body += ',';
-        body += std::move(w).done();
-      }
-      body += "]}";
-      respond(json_response(200, std::move(body)));
+      std::vector<protocol::AdminRoom> out;
+      out.reserve(rows.size());
+      for (auto& r : rows) out.push_back(protocol::AdminRoom{std::move(r.id), r.members, r.local, r.last_seq});
+      done(std::move(out));
     }
   };
   auto gather = std::make_shared<Gather>();
   gather->limit = limit;
-  gather->respond = respond;
+  gather->done = std::move(done);
+  gather->left = ctx_.shard_count();
   for (unsigned i = 0; i < ctx_.shard_count(); ++i) {
     Shard& shard = ctx_.shard(i);
     shard.post([&shard, gather, limit] {
@@ -346,6 +417,7 @@ void AdminApi::do_rooms(const std::string& query, const Respond& respond) {
       for (auto& row : rows) row.members = std::max<std::size_t>(shard.owned().at(row.id)->presence.size(), row.local);
       const std::lock_guard lock(gather->mutex);
       gather->rows.insert(gather->rows.end(), rows.begin(), rows.end());
+      --gather->left;
     });
   }
 }
@@ -429,6 +501,42 @@ void AdminApi::do_ban(const std::string& user, const Who& who, Respond respond) 
               w.str("user", name).boolean("banned", true);
               respond(json_response(200, std::move(w).done()));
             });
+      });
+}
+
+void AdminApi::do_unban(const std::string& user, const Who& who, Respond respond) {
+  core::NameError why{};
+  auto name = core::normalize_name(user, &why);
+  if (!name) return respond(error(400, "bad_name", core::describe(why)));
+  ctx_.store.find_user_by_name_key(
+      core::name_skeleton(*name), [this, actor = who.name, respond = std::move(respond)](
+                                      std::error_code ec, const std::optional<store::StoredUser>& found) mutable {
+        if (ec) {
+          auto r = error(503, "store_failed", "the accounts could not be reached; try again");
+          r.headers.emplace_back("Retry-After", "1");
+          return respond(std::move(r));
+        }
+        if (!found) return respond(error(404, "no_such_user", "no account of that name"));
+        const auto answer = [respond](const std::string& name) {
+          protocol::JsonWriter w;
+          w.str("user", name).boolean("banned", false);
+          respond(json_response(200, std::move(w).done()));
+        };
+        // Not banned: nothing to lift (success, as banning twice is).
+        if (!auth::is_banned_hash(found->password_hash)) return answer(found->name);
+        std::string hash = found->password_hash.substr(auth::banned_hash_prefix.size());
+        spdlog::info("admin: unban {} by {}", found->name, actor);
+        ctx_.store.set_password(found->id, std::move(hash), {},
+                                [name = found->name, respond, answer](std::error_code ec) {
+                                  if (ec == errc::no_such_user)
+                                    return respond(error(404, "no_such_user", "no account of that name"));
+                                  if (ec) {
+                                    auto r = error(503, "store_failed", "the unban could not be stored; try again");
+                                    r.headers.emplace_back("Retry-After", "1");
+                                    return respond(std::move(r));
+                                  }
+                                  answer(name);
+                                });
       });
 }
 

@@ -30,10 +30,13 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "core/metrics.hpp"
 #include "net/http_session.hpp"
 #include "node/context.hpp"
+#include "protocol/events.hpp"
 
 namespace parley::node {
 
@@ -55,6 +58,7 @@ class AdminApi final : public net::ApiService {
   // One second's sample of this node's counters (Node::admin_sample).
   struct Sample {
     std::uint64_t connections = 0, rooms = 0, deliveries = 0, slow_consumer_closes = 0, rate_limited = 0;
+    std::uint64_t flood_closes = 0, broker_catchups = 0;
     std::array<std::uint64_t, core::Histogram::bounded + 1> commit{};  // the commit histogram's buckets
   };
 
@@ -77,6 +81,14 @@ class AdminApi final : public net::ApiService {
   std::string node_id() const;
   // Whether the account may use the admin API (auth.admins lists its name or id).
   bool is_admin(const store::StoredUser& user) const;
+  // The same for a WebSocket session (the admin channel): an account's (user_id "u_…": a guest
+  // may hold a listed name no account has taken), listed by id or name.
+  bool is_admin_session(std::string_view user_id, std::string_view name) const;
+
+  // The admin channel's data (node/admin_watch.hpp): the node table as GET nodes lists it, and the
+  // busiest rooms as GET rooms; `done` runs on the shard that answers last.
+  std::vector<protocol::AdminNode> nodes_snapshot() const;
+  void busiest_rooms(std::size_t limit, std::function<void(std::vector<protocol::AdminRoom>)> done);
 
   // parley_admin_requests_total{status}: every answer, by HTTP status (the others as 500).
   static constexpr std::array<unsigned, 10> statuses{200, 202, 204, 400, 401, 403, 404, 405, 429, 503};
@@ -96,10 +108,13 @@ class AdminApi final : public net::ApiService {
   void do_delete_message(const std::string& room, const std::string& seq, const Who& who, Respond respond);
   void do_disconnect(const std::string& user, const Who& who, const Respond& respond);
   void do_ban(const std::string& user, const Who& who, Respond respond);
+  // Lifts a ban: the account's hash without its prefix, so that its password verifies again.
+  void do_unban(const std::string& user, const Who& who, Respond respond);
   void do_drain(const std::string& node, const Who& who, const Respond& respond);
 
   struct NodeEntry {
-    std::string stats;  // a JSON object, as published
+    std::string stats;           // a JSON object, as published
+    protocol::AdminNode parsed;  // its values (the admin channel's)
     std::int64_t heard_ms = 0;
   };
 

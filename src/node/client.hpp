@@ -57,6 +57,7 @@ class Client final : public net::ConnectionState, public hub::Member {
   // A hello is being checked (a session token, a JWT, or a guest's name against the accounts): requests
   // that arrive meanwhile are held, as behind a join.
   bool welcoming = false;
+  bool admin_watching = false;  // on the admin channel (node/admin_watch.hpp)
   std::vector<JoinedRoom> rooms;
   std::vector<std::string> joining;  // join sent to the owner, not answered yet
   // Requests that arrived while a join was pending: replayed in order once it is answered, so

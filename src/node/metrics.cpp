@@ -71,6 +71,8 @@ std::string Node::metrics_text() const {
        &L::slow_consumer_closes, nullptr},
       {"parley_protocol_closes_total", "Sessions closed for a WebSocket protocol violation.", "counter",
        &L::protocol_closes, nullptr},
+      {"parley_flood_closes_total", "Sessions closed with 1008 for a frame flood (limits.frame_rate).", "counter",
+       &L::flood_closes, nullptr},
       {"parley_errors_sent_total", "Error events sent.", "counter", nullptr, &S::errors_sent},
       {"parley_rate_limited_total", "Requests refused by a rate limit.", "counter", nullptr, &S::rate_limited},
       {"parley_rooms", "Rooms known to this node.", "gauge", nullptr, &S::rooms_owned},
@@ -188,6 +190,10 @@ std::string Node::metrics_text() const {
   }
   out += "# HELP parley_admin_nodes Nodes in the admin API's table (at most 256).\n# TYPE parley_admin_nodes gauge\n";
   out += "parley_admin_nodes " + std::to_string(admin_.nodes_known()) + "\n";
+  out +=
+      "# HELP parley_admin_watchers Sessions watching the admin channel (at most limits.admin_watchers).\n# TYPE "
+      "parley_admin_watchers gauge\n";
+  out += "parley_admin_watchers " + std::to_string(admin_watch_.watchers()) + "\n";
   const auto st = ctx_.store.stats();
   out +=
       "# HELP parley_store_batches_total Store commits (group commit batches).\n# TYPE parley_store_batches_total "

@@ -57,6 +57,8 @@ Node::Node(NodeOptions options, store::Store& store, broker::Broker* broker) : c
     ctx_.shards.push_back(std::make_unique<Shard>(loop, static_cast<ShardWork&>(*this)));
     ctx_.shards.back()->loop().set_handler(requests_);
   }
+  admin_watch_.set_shards(ctx_.options.threads);
+  requests_.set_admin_watch(&admin_watch_);
   // A session that ends closes the WebSockets signed in with it, here and, in a cluster, on every
   // other node (the broker announces it; one lost in an outage is found by recheck_sessions).
   ctx_.accounts.set_on_ended([this](const std::string& user, const std::string& digest, const std::string& keep) {
@@ -111,6 +113,8 @@ AdminApi::Sample Node::admin_sample() const {
     s.rooms += m.rooms_owned.get();
     s.deliveries += m.deliveries.get();
     s.rate_limited += m.rate_limited.get();
+    s.flood_closes += lm.flood_closes.get();
+    s.broker_catchups += m.broker_catchups.get();
     for (std::size_t i = 0; i < s.commit.size(); ++i) s.commit[i] += m.commit.buckets[i].get();
   }
   return s;
@@ -201,6 +205,7 @@ void Node::on_tick(Shard& shard, std::int64_t now_ms) {
     check_memory();
     ctx_.accounts.sweep(now_ms);
     admin_.tick(now_ms, admin_sample());
+    admin_watch_.tick(now_ms);
   }
   if (!ctx_.broker) return;
   presence_.tick(shard);

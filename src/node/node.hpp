@@ -23,6 +23,7 @@
 #include "broker/broker.hpp"
 #include "net/http_session.hpp"
 #include "node/admin_api.hpp"
+#include "node/admin_watch.hpp"
 #include "node/cluster_sync.hpp"
 #include "node/context.hpp"
 #include "node/delivery.hpp"
@@ -159,6 +160,7 @@ class Node final : public broker::Handler, public net::HttpService, private Shar
                                     close_ended_sessions(user_id, {}, {});
                                     if (ctx_.broker) ctx_.broker->announce_sessions_ended(user_id, {}, {});
                                   }}};
+  AdminWatch admin_watch_{ctx_, admin_};
   std::vector<std::thread> threads_;
   std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guards_;
   std::atomic<bool> draining_{false};

@@ -12,6 +12,7 @@
 #include "core/names.hpp"
 #include "core/validate.hpp"
 #include "net/log.hpp"
+#include "node/admin_watch.hpp"
 #include "node/delivery.hpp"
 #include "node/errors.hpp"
 #include "node/moderation.hpp"
@@ -174,7 +175,8 @@ void Requests::handle_frame(Client& s, std::string_view frame) {
   }
   // Room ids are checked here once for every request that names one.
   if (req.type != RequestType::hello && req.type != RequestType::rooms && req.type != RequestType::ping &&
-      req.type != RequestType::dm && !core::valid_room_id(req.room)) {
+      req.type != RequestType::dm && req.type != RequestType::admin_watch && req.type != RequestType::admin_unwatch &&
+      !core::valid_room_id(req.room)) {
     send_error(s, errc::bad_room, req.ref);
     return;
   }
@@ -198,6 +200,8 @@ void Requests::handle_frame(Client& s, std::string_view frame) {
     case RequestType::dm: return do_dm(s, req);
     case RequestType::update_room:
     case RequestType::delete_room: return do_configure(s, req);
+    case RequestType::admin_watch:
+    case RequestType::admin_unwatch: return do_admin_watch(s, req);
     case RequestType::ping: return;
   }
 }
@@ -662,6 +666,21 @@ void Requests::do_roster(Client& s, protocol::Request& req) {
               user_id = s.user_id]() mutable { owner_.roster(owner, room, after, limit, who, ref, user_id); });
 }
 
+void Requests::do_admin_watch(Client& s, protocol::Request& req) {
+  if (req.type == RequestType::admin_unwatch) {
+    if (admin_watch_) admin_watch_->unwatch(s);
+    return s.send(protocol::admin_unwatched_event(req.ref));
+  }
+  const std::error_code ec = admin_watch_ ? admin_watch_->watch(s, req.ref) : make_error_code(errc::forbidden);
+  if (ec == errc::forbidden)
+    return send_error(s, errc::forbidden, req.ref, "only a session of an admin account (auth.admins) may watch");
+  if (ec == errc::too_many_watchers)
+    return send_error(s, errc::too_many_watchers, req.ref,
+                      "this node has " + std::to_string(ctx_.limits().admin_watchers) +
+                          " admin watchers (limits.admin_watchers); try again later",
+                      retry_after(5000));
+}
+
 void Requests::replay_held(Client& s) {
   // Stops as soon as a replayed request starts another join: the rest waits for that one.
   while (s.joining.empty() && !s.welcoming && !s.held.empty()) {
@@ -683,6 +702,7 @@ void Requests::on_closed(net::Connection& c) {
     });
   }
   s.rooms.clear();
+  if (admin_watch_) admin_watch_->unwatch(s);
   s.held.clear();
   s.held_bytes = 0;
   // Joins still in flight are undone when their answer finds the session gone (see joined()).

@@ -17,6 +17,7 @@
 
 namespace parley::node {
 
+class AdminWatch;
 class Delivery;
 class Moderation;
 class RoomDirectory;
@@ -38,6 +39,10 @@ class Requests final : public net::ConnectionHandler {
   void join_refused(Shard& shard, ShardItem& item);
   // Once a second: sessions that have not said hello within limits.hello_timeout_ms are closed.
   void tick(Shard& shard, std::int64_t now_ms);
+
+  // The admin channel's (admin_watch, admin_unwatch); set before the shards run. Without one,
+  // admin_watch is forbidden.
+  void set_admin_watch(AdminWatch* watch) noexcept { admin_watch_ = watch; }
 
   void send_error(Client& s, protocol::errc code, std::string_view ref, std::string_view message = {},
                   std::string_view extra = {});
@@ -72,6 +77,8 @@ class Requests final : public net::ConnectionHandler {
   void do_configure(Client& s, protocol::Request& req);
   // dm: the direct conversation with an account, made on the first request.
   void do_dm(Client& s, protocol::Request& r);
+  // admin_watch, admin_unwatch (node/admin_watch.hpp).
+  void do_admin_watch(Client& s, protocol::Request& r);
   // Handles the requests held behind a join that has just been answered.
   void replay_held(Client& s);
 
@@ -80,6 +87,7 @@ class Requests final : public net::ConnectionHandler {
   RoomDirectory& rooms_;
   Delivery& delivery_;
   Moderation& moderation_;
+  AdminWatch* admin_watch_ = nullptr;
 };
 
 }  // namespace parley::node

@@ -34,6 +34,8 @@ std::string_view type_name(RequestType t) noexcept {
     case RequestType::dm: return "dm";
     case RequestType::edit: return "edit";
     case RequestType::delete_message: return "delete";
+    case RequestType::admin_watch: return "admin_watch";
+    case RequestType::admin_unwatch: return "admin_unwatch";
   }
   return "?";
 }
@@ -62,6 +64,8 @@ std::optional<RequestType> lookup_type(std::string_view s) {
       {"roster", RequestType::roster},
       {"edit", RequestType::edit},
       {"delete", RequestType::delete_message},
+      {"admin_watch", RequestType::admin_watch},
+      {"admin_unwatch", RequestType::admin_unwatch},
   };
   for (const auto& [name, type] : table)
     if (name == s) return type;
@@ -170,7 +174,9 @@ std::variant<Request, RequestError> parse_request(std::string_view frame) {
     case RequestType::roster:
       ok = f.string("room", req.room) && f.string("after", req.after, false) && f.count("limit", req.limit);
       break;
-    case RequestType::ping: break;
+    case RequestType::ping:
+    case RequestType::admin_watch:
+    case RequestType::admin_unwatch: break;
     case RequestType::create:
       ok = f.string("room", req.room) && f.flag("private", req.private_room) &&
            f.string("password", req.password, false) && f.maybe_string("title", req.title) &&

@@ -33,6 +33,8 @@ enum class RequestType {
   roster,
   edit,            // edit {room, seq, text, cid?}
   delete_message,  // delete {room, seq, cid?}
+  admin_watch,     // an admin's session: admin_stats once a second (docs/protocol.md, "Admin channel")
+  admin_unwatch,   // …until this
 };
 
 std::string_view type_name(RequestType t) noexcept;

@@ -35,6 +35,7 @@ std::string_view code_name(errc e) noexcept {
     case errc::bad_password: return "bad_password";
     case errc::no_such_message: return "no_such_message";
     case errc::deleted: return "deleted";
+    case errc::too_many_watchers: return "too_many_watchers";
     case errc::internal: return "internal";
   }
   return "internal";
@@ -71,6 +72,7 @@ std::string_view default_message(errc e) noexcept {
     case errc::bad_password: return "wrong password for this room";
     case errc::no_such_message: return "this room has no message of that seq";
     case errc::deleted: return "the message has been deleted";
+    case errc::too_many_watchers: return "this server has as many admin watchers as it may hold; try again later";
     case errc::internal: return "internal error";
   }
   return "internal error";

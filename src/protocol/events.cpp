@@ -1,5 +1,7 @@
 #include "protocol/events.hpp"
 
+#include <cstdio>
+
 #include "protocol/json_writer.hpp"
 
 namespace parley::protocol {
@@ -298,6 +300,62 @@ std::string with_request_id(std::string body, std::string_view rid) {
   append_json_string(body, rid);
   body.push_back('}');
   return body;
+}
+
+namespace {
+std::string two_decimals(double v) {
+  if (!(v >= 0) || v > 1e15) v = 0;  // NaN, negative or absurd (a bad peer's stats): 0
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", v);
+  return buf;
+}
+}  // namespace
+
+std::string admin_stats_event(std::int64_t time, std::span<const AdminNode> nodes, std::span<const AdminRoom> rooms,
+                              std::string_view ref) {
+  std::uint64_t rate_limit = 0, slow = 0;
+  std::string list = "[";
+  for (const auto& n : nodes) {
+    if (n.up) rate_limit += n.rate_limit_closes, slow += n.slow_consumer_closes;
+    JsonWriter closes;
+    closes.unum("rate_limit", n.rate_limit_closes).unum("slow_consumer", n.slow_consumer_closes);
+    JsonWriter w;
+    w.str("id", n.id)
+        .boolean("up", n.up)
+        .boolean("self", n.self)
+        .boolean("draining", n.draining)
+        .num("heard_ms_ago", n.heard_ms_ago)
+        .unum("connections", n.connections)
+        .unum("rooms", n.rooms)
+        .raw("deliveries_per_s", two_decimals(n.deliveries_per_s))
+        .raw("commit_p99_ms", two_decimals(n.commit_p99_ms))
+        .unum("broker_catchups", n.broker_catchups)
+        .unum("rate_limited", n.rate_limited)
+        .raw("closes", std::move(closes).done());
+    if (list.size() > 1) list += ',';
+    list += std::move(w).done();
+  }
+  list += ']';
+  std::string room_list = "[";
+  for (const auto& r : rooms) {
+    JsonWriter w;
+    w.str("room", r.room).unum("members", r.members).unum("members_here", r.members_here).unum("last_seq", r.last_seq);
+    if (room_list.size() > 1) room_list += ',';
+    room_list += std::move(w).done();
+  }
+  room_list += ']';
+  JsonWriter closes;
+  closes.unum("rate_limit", rate_limit).unum("slow_consumer", slow);
+  JsonWriter w("admin_stats");
+  w.num("time", time).raw("nodes", list).raw("rooms", room_list).raw("closes", std::move(closes).done());
+  with_ref(w, ref);
+  return std::move(w).done();
+}
+
+std::string admin_unwatched_event(std::string_view ref) {
+  JsonWriter w("admin_unwatched");
+  with_ref(w, ref);
+  return std::move(w).done();
 }
 
 }  // namespace parley::protocol

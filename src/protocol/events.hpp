@@ -124,6 +124,28 @@ std::string history_event(std::string_view room, std::span<const MessageFields> 
 std::string error_event(errc code, std::string_view message, std::string_view ref,
                         std::string_view extra_json_members = {}, std::string_view rid = {});
 
+// The admin channel (docs/protocol.md, "Admin channel"): what an admin's watching session hears
+// about once a second. A node as the admin API's GET nodes lists it (node/admin_api.hpp), its
+// stats parsed; closes are totals since that node started.
+struct AdminNode {
+  std::string id;
+  bool up = false, self = false, draining = false;
+  std::int64_t heard_ms_ago = 0;
+  std::uint64_t connections = 0, rooms = 0;
+  double deliveries_per_s = 0, commit_p99_ms = 0;  // written with two decimals
+  std::uint64_t broker_catchups = 0, rate_limited = 0;
+  std::uint64_t rate_limit_closes = 0, slow_consumer_closes = 0;
+};
+struct AdminRoom {
+  std::string room;
+  std::uint64_t members = 0, members_here = 0, last_seq = 0;
+};
+// {"type":"admin_stats","time":…,"nodes":[…],"rooms":[…],"closes":{"rate_limit":…,"slow_consumer":…}}:
+// `closes` sums the nodes' that are up. The first after admin_watch carries its ref.
+std::string admin_stats_event(std::int64_t time, std::span<const AdminNode> nodes, std::span<const AdminRoom> rooms,
+                              std::string_view ref = {});
+std::string admin_unwatched_event(std::string_view ref);
+
 // The JSON body of an HTTP error answer: {"code":…,"message":…}.
 std::string http_error_body(std::string_view code, std::string_view message);
 // The `code` of an http_error_body() (its first member), or "" for a body of another shape.

@@ -80,6 +80,7 @@ TEST(AdminApi, OnlyAdminsSessionsAndAdminKeysGetIn) {
                                                         {"DELETE", "/api/admin/rooms/general"},
                                                         {"POST", "/api/admin/users/bob/disconnect"},
                                                         {"POST", "/api/admin/users/bob/ban"},
+                                                        {"POST", "/api/admin/users/bob/unban"},
                                                         {"POST", "/api/admin/nodes/local/drain"}}) {
     SCOPED_TRACE(method + " " + path);
     expect_refused(api(server.port(), method, path), 401, "unauthorized");
@@ -195,6 +196,96 @@ TEST(AdminApi, ABanEndsTheSessionsAndRefusesSignInAndTheName) {
   EXPECT_EQ(api(server.port(), "POST", "/api/admin/users/bob/ban", {}, root).status, 200);
   expect_refused(api(server.port(), "POST", "/api/admin/users/nobody/ban", {}, root), 404, "no_such_user");
   expect_refused(api(server.port(), "POST", "/api/admin/users/%E2%80%8B/ban", {}, root), 400, "bad_name");
+
+  // Unban: the password verifies again (and a wrong one still does not); twice is success.
+  for (int i = 0; i < 2; ++i) {
+    auto un = api(server.port(), "POST", "/api/admin/users/BOB/unban", {}, root);
+    EXPECT_EQ(un.status, 200) << un.body;
+    EXPECT_FALSE(un.json().as_object().at("banned").as_bool()) << un.body;
+  }
+  EXPECT_EQ(login(server.port(), "bob", "correct horse").status, 200);
+  expect_refused(login(server.port(), "bob", "wrong horse!"), 401, "bad_credentials");
+  expect_refused(api(server.port(), "POST", "/api/admin/users/nobody/unban", {}, root), 404, "no_such_user");
+  expect_refused(api(server.port(), "POST", "/api/admin/users/bob/unban", {}, ""), 401, "unauthorized");
+  // Banned again after an unban: refused again.
+  EXPECT_EQ(api(server.port(), "POST", "/api/admin/users/bob/ban", {}, root).status, 200);
+  expect_refused(login(server.port(), "bob", "correct horse"), 403, "banned");
+}
+
+// An account's session token, for a hello.
+std::string token_of(ServerProcess& server, const std::string& name) {
+  auto reg = register_user(server.port(), name, "correct horse", true);
+  EXPECT_EQ(reg.status, 201) << reg.body;
+  return reg.status == 201 ? std::string(reg.json().as_object().at("token").as_string()) : std::string();
+}
+
+void say_hello(WsClient& c, const std::string& token) {
+  auto w = c.request({{"type", "hello"}, {"token", token}});
+  EXPECT_EQ(type_of(w), "welcome") << dump(w);
+}
+
+const json::array& array_of(const json::object& e, std::string_view key) { return e.at(key).as_array(); }
+
+TEST(AdminApi, TheAdminChannel) {
+  ServerProcess server(admin_server({"limits.admin_watchers=2"}));
+  const std::string root = token_of(server, "root");
+  const std::string ada = token_of(server, "ada");
+  const json::object watch{{"type", "admin_watch"}};
+
+  // Nobody but an admin's session: not before hello, not a guest, not another account.
+  WsClient anonymous(server.port());
+  expect_error(anonymous, watch, "hello_required");
+  WsClient guest(server.port());
+  guest.hello("carol");
+  expect_error(guest, watch, "forbidden");
+  WsClient other(server.port());
+  say_hello(other, ada);
+  expect_error(other, watch, "forbidden");
+
+  // The admin: the first admin_stats at once (with the ref), with the busiest rooms.
+  WsClient admin(server.port());
+  say_hello(admin, root);
+  admin.create("busy");
+  admin.join("busy");
+  auto first = admin.request(watch);
+  ASSERT_EQ(type_of(first), "admin_stats") << dump(first);
+  EXPECT_FALSE(array_of(first, "rooms").empty()) << dump(first);
+  EXPECT_EQ(str(array_of(first, "rooms")[0].as_object(), "room"), "busy") << dump(first);
+  ASSERT_TRUE(first.at("closes").is_object()) << dump(first);
+  for (const char* reason : {"rate_limit", "slow_consumer"})
+    EXPECT_TRUE(first.at("closes").as_object().contains(reason)) << reason;
+  // Then about once a second, unasked, with this node in the table.
+  auto later = admin.wait_for(
+      "admin_stats", [](const json::object& e) { return !has(e, "ref") && !e.at("nodes").as_array().empty(); }, 5s);
+  ASSERT_TRUE(later);
+  const auto& node = array_of(*later, "nodes")[0].as_object();
+  EXPECT_EQ(str(node, "id"), "local") << dump(*later);
+  EXPECT_TRUE(node.at("up").as_bool()) << dump(*later);
+  EXPECT_TRUE(node.at("self").as_bool()) << dump(*later);
+  EXPECT_GE(u64(node, "connections"), 4u) << dump(*later);
+  for (const char* field : {"deliveries_per_s", "commit_p99_ms", "broker_catchups", "draining", "closes"})
+    EXPECT_TRUE(node.contains(field)) << field;
+  EXPECT_EQ(fetch_metric(server.port(), "parley_admin_watchers"), std::optional<double>(1));
+
+  // The budget: a second watcher fits (limits.admin_watchers=2), a third is refused.
+  WsClient second(server.port()), third(server.port());
+  say_hello(second, root);
+  say_hello(third, root);
+  EXPECT_EQ(type_of(second.request(watch)), "admin_stats");
+  expect_error(third, watch, "too_many_watchers");
+  // Watching again is a fresh admin_stats, not another place.
+  EXPECT_EQ(type_of(second.request(watch)), "admin_stats");
+  EXPECT_EQ(fetch_metric(server.port(), "parley_admin_watchers"), std::optional<double>(2));
+
+  // Unwatch: admin_unwatched, and no admin_stats after it (one comes every second while watching).
+  auto un = second.request({{"type", "admin_unwatch"}});
+  EXPECT_EQ(type_of(un), "admin_unwatched") << dump(un);
+  EXPECT_TRUE(second.expect_no_event(2500ms)) << dump(second.events().front());
+  // Its place is free again; a watcher that closes frees its own.
+  EXPECT_EQ(type_of(third.request(watch)), "admin_stats");
+  admin.close();
+  EXPECT_TRUE(eventually([&] { return fetch_metric(server.port(), "parley_admin_watchers") == 1.0; }, 5s));
+  expect_alive(third);
 }
 
 TEST(AdminApi, DrainIsASigterm) {
@@ -232,6 +323,9 @@ TEST(AdminApi, TheCommandLineSpeaksIt) {
   EXPECT_NE(gone.output.find("error no_such_room"), std::string::npos) << gone.output;
   EXPECT_EQ(cli(server, {"disconnect", "bob"}, key).exit_code, 0);
   EXPECT_EQ(bob.expect_close(), std::optional<std::uint16_t>(1008));
+  auto unban = cli(server, {"unban", "nobody"}, key);
+  EXPECT_EQ(unban.exit_code, 1) << unban.output;
+  EXPECT_NE(unban.output.find("error no_such_user"), std::string::npos) << unban.output;
   auto no_one = cli(server, {"ban", "nobody"}, key);
   EXPECT_EQ(no_one.exit_code, 1) << no_one.output;
   EXPECT_NE(no_one.output.find("error no_such_user"), std::string::npos) << no_one.output;

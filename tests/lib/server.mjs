@@ -36,13 +36,16 @@ export class ParleyServer {
    * @param {object} [opts]
    * @param {Record<string,string|number>} [opts.set] extra config, passed as --set key=value
    * @param {string} [opts.bin] server binary
+   * @param {string} [opts.dataDir] another node's data directory, shared (SQLite in WAL mode takes
+   *   two processes): a second node of a test cluster. Left for that node to delete.
    */
-  constructor({ bin = PARLEY_BIN, webDir = WEB_DIR, set = {} } = {}) {
+  constructor({ bin = PARLEY_BIN, webDir = WEB_DIR, set = {}, dataDir = null } = {}) {
     this.bin = bin;
     this.webDir = webDir;
     this.set = set;
     this.port = 0;
-    this.dataDir = null;
+    this.dataDir = dataDir;
+    this.sharedDataDir = dataDir !== null;
     this.child = null;
     this.log = [];     // stdout/stderr lines of every run, for diagnostics
     this.exits = [];   // { code, signal } of each run
@@ -157,7 +160,7 @@ export class ParleyServer {
   /** Stop (if running) and delete the data directory. Safe to call twice. */
   async cleanup() {
     await this.stop();
-    if (this.dataDir) await rm(this.dataDir, { recursive: true, force: true });
+    if (this.dataDir && !this.sharedDataDir) await rm(this.dataDir, { recursive: true, force: true });
     this.dataDir = null;
   }
 

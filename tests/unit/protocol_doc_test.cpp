@@ -279,6 +279,28 @@ std::optional<std::string> encode_like(const json::object& o) {
     for (const auto& m : o.at("messages").as_array()) page.push_back(message_of(m.as_object()));
     return p::history_event(str(o, "room"), page, o.at("has_more").as_bool(), ref);
   }
+  if (type == "admin_unwatched") return p::admin_unwatched_event(ref);
+  if (type == "admin_stats") {
+    std::vector<p::AdminNode> nodes;
+    for (const auto& v : o.at("nodes").as_array()) {
+      const auto& n = v.as_object();
+      const auto& closes = n.at("closes").as_object();
+      nodes.push_back({std::string(str(n, "id")), flag(n, "up"), flag(n, "self"), flag(n, "draining"),
+                       n.at("heard_ms_ago").to_number<std::int64_t>(), n.at("connections").to_number<std::uint64_t>(),
+                       n.at("rooms").to_number<std::uint64_t>(), n.at("deliveries_per_s").to_number<double>(),
+                       n.at("commit_p99_ms").to_number<double>(), n.at("broker_catchups").to_number<std::uint64_t>(),
+                       n.at("rate_limited").to_number<std::uint64_t>(),
+                       closes.at("rate_limit").to_number<std::uint64_t>(),
+                       closes.at("slow_consumer").to_number<std::uint64_t>()});
+    }
+    std::vector<p::AdminRoom> rooms;
+    for (const auto& v : o.at("rooms").as_array()) {
+      const auto& r = v.as_object();
+      rooms.push_back({std::string(str(r, "room")), r.at("members").to_number<std::uint64_t>(),
+                       r.at("members_here").to_number<std::uint64_t>(), r.at("last_seq").to_number<std::uint64_t>()});
+    }
+    return p::admin_stats_event(o.at("time").to_number<std::int64_t>(), nodes, rooms, ref);
+  }
   if (type == "error") {
     std::string extra;
     for (const auto& kv : o) {
@@ -308,9 +330,10 @@ TEST_F(ProtocolDoc, ServerExamplesAreWhatTheirEncodersWrite) {
   }
   // Every event type the server sends has an example.
   for (const char* type :
-       {"welcome",  "pong",    "rooms",    "created",      "room_deleted", "joined", "members", "left",
-        "ack",      "message", "presence", "typing",       "history",      "error",  "removed", "invited",
-        "unbanned", "role",    "dm",       "room_updated", "roster",       "edit",   "delete"})
+       {"welcome", "pong",    "rooms",       "created",        "room_deleted", "joined",       "members",
+        "left",    "ack",     "message",     "presence",       "typing",       "history",      "error",
+        "removed", "invited", "unbanned",    "role",           "dm",           "room_updated", "roster",
+        "edit",    "delete",  "admin_stats", "admin_unwatched"})
     EXPECT_TRUE(types.count(type)) << "docs/protocol.md has no example of " << type;
 }
 
