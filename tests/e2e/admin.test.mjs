@@ -5,13 +5,14 @@
 //   bans a user whose open chat session on the OTHER node is closed, and lifts the ban; deleting a
 //   room there is refused, and says why (not built for a cluster yet);
 // - one node alone (shared by the remaining cases): the admin deletes a room (a member in the chat
-//   UI sees it go); deleting a message says "not available" while the server has no such endpoint;
+//   UI sees it go) and one of the member's messages by its seq (she sees "message deleted"; a seq
+//   the room does not have is refused with its code);
 //   a non-admin account opening /admin sees "Forbidden" and no data, and the admin API answers 403;
 //   a browser that is not signed in is told to sign in.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchBrowser, personFor, joinAs, waitConnected } from '../lib/browser.mjs';
+import { launchBrowser, personFor, joinAs, waitConnected, send, waitForTexts } from '../lib/browser.mjs';
 import { ParleyServer, startServer } from '../lib/server.mjs';
 import { startRedis } from '../lib/redis.mjs';
 
@@ -95,7 +96,7 @@ test('a cluster: the admin sees the second node appear, and a ban closes a sessi
   assert.deepEqual(admin.errors, []);
 });
 
-test('one node: the admin deletes a room (its member sees it go); deleting a message is not available', async (t) => {
+test('one node: the admin deletes a room and a message (its member sees each go)', async (t) => {
   const { page: admin } = await person(t);
   await registered(admin, 'root');
   await admin.goto(server.url + '/admin');
@@ -116,11 +117,21 @@ test('one node: the admin deletes a room (its member sees it go); deleting a mes
   await carol.locator('#room-name', { hasText: 'general' }).waitFor();
   await roomRow.waitFor({ state: 'detached' });
 
-  // Deleting a message: not on this server (another branch builds it): said so, not an error page.
+  // A message of carol's in #general, deleted by the admin by its seq: carol sees it go.
+  await send(carol, 'an unwanted message');
+  const msg = carol.locator('#message-list li.msg', { hasText: 'an unwanted message' });
+  await msg.waitFor();
+  const seq = await msg.getAttribute('data-seq');
   await admin.getByLabel('Message: room').fill('general');
-  await admin.getByLabel('seq', { exact: true }).fill('1');
+  await admin.getByLabel('seq', { exact: true }).fill(seq);
   await admin.getByRole('button', { name: 'Delete message' }).click();
-  await confirmAndWait(admin, /not available|deleted/);
+  await confirmAndWait(admin, `message ${seq} of general deleted`);
+  await waitForTexts(carol, ['message deleted']);
+  assert.equal(await carol.getByText('an unwanted message').count(), 0);
+  // A seq the room does not have: refused, with the reason.
+  await admin.getByLabel('seq', { exact: true }).fill('999');
+  await admin.getByRole('button', { name: 'Delete message' }).click();
+  await confirmAndWait(admin, /Refused \(404 no_such_message\)/);
 
   assert.deepEqual(admin.errors, []);
   assert.deepEqual(carol.errors, []);
