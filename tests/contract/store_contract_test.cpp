@@ -487,8 +487,9 @@ TYPED_TEST(StoreContract, EditsAndDeletesChangeTheirMessageOnceAndADeleteLeavesN
   // The first edit stored again (a retry): the newer edit stays.
   ASSERT_FALSE(append_sync(s, {change(4, K::edit, 1, "first edit")}));
 
+  // The store is read through the fixture: reopen() replaces it (`s` names the first one).
   auto check = [&] {
-    auto [ec, got] = read_sync(s, "r", 0, 0, 100);
+    auto [ec, got] = read_sync(*this->store_, "r", 0, 0, 100);
     ASSERT_FALSE(ec);
     ASSERT_EQ(seqs(got), seq_range(1, 8));
     EXPECT_EQ(got[0].text, "second edit");
