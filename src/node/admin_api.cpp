@@ -468,12 +468,13 @@ void AdminApi::do_disconnect(const std::string& user, const Who& who, const Resp
   respond(json_response(202, std::move(w).done()));
 }
 
-void AdminApi::do_ban(const std::string& user, const Who& who, Respond respond) {
+void AdminApi::with_account(const std::string& user, Respond respond,
+                            std::function<void(const store::StoredUser&, Respond)> then) {
   core::NameError why{};
   auto name = core::normalize_name(user, &why);
   if (!name) return respond(error(400, "bad_name", core::describe(why)));
   ctx_.store.find_user_by_name_key(
-      core::name_skeleton(*name), [this, actor = who.name, respond = std::move(respond)](
+      core::name_skeleton(*name), [respond = std::move(respond), then = std::move(then)](
                                       std::error_code ec, const std::optional<store::StoredUser>& found) mutable {
         if (ec) {
           auto r = error(503, "store_failed", "the accounts could not be reached; try again");
@@ -481,63 +482,59 @@ void AdminApi::do_ban(const std::string& user, const Who& who, Respond respond) 
           return respond(std::move(r));
         }
         if (!found) return respond(error(404, "no_such_user", "no account of that name"));
-        // The ban is the account's hash behind a prefix (auth::is_banned_hash): no password
-        // verifies, and the store ends every session of the account in the same transaction.
-        // Banning again is success, and ends any session made meanwhile.
-        std::string locked(auth::is_banned_hash(found->password_hash) ? "" : auth::banned_hash_prefix);
-        locked.append(found->password_hash);
-        spdlog::info("admin: ban {} by {}", found->name, actor);
-        ctx_.store.set_password(
-            found->id, std::move(locked), {},
-            [this, id = found->id, name = found->name, respond = std::move(respond)](std::error_code ec) {
-              if (ec == errc::no_such_user) return respond(error(404, "no_such_user", "no account of that name"));
-              if (ec) {
-                auto r = error(503, "store_failed", "the ban could not be stored; try again");
-                r.headers.emplace_back("Retry-After", "1");
-                return respond(std::move(r));
-              }
-              if (hooks_.sessions_ended) hooks_.sessions_ended(id);
-              protocol::JsonWriter w;
-              w.str("user", name).boolean("banned", true);
-              respond(json_response(200, std::move(w).done()));
-            });
+        then(*found, std::move(respond));
       });
 }
 
+void AdminApi::do_ban(const std::string& user, const Who& who, Respond respond) {
+  with_account(user, std::move(respond), [this, actor = who.name](const store::StoredUser& found, Respond respond) {
+    // The ban is the account's hash behind a prefix (auth::is_banned_hash): no password
+    // verifies, and the store ends every session of the account in the same transaction.
+    // Banning again is success, and ends any session made meanwhile.
+    std::string locked(auth::is_banned_hash(found.password_hash) ? "" : auth::banned_hash_prefix);
+    locked.append(found.password_hash);
+    spdlog::info("admin: ban {} by {}", found.name, actor);
+    ctx_.store.set_password(found.id, std::move(locked), {},
+                            [this, id = found.id, name = found.name, respond = std::move(respond)](std::error_code ec) {
+                              if (ec == errc::no_such_user)
+                                return respond(error(404, "no_such_user", "no account of that name"));
+                              if (ec) {
+                                auto r = error(503, "store_failed", "the ban could not be stored; try again");
+                                r.headers.emplace_back("Retry-After", "1");
+                                return respond(std::move(r));
+                              }
+                              if (hooks_.sessions_ended) hooks_.sessions_ended(id);
+                              protocol::JsonWriter w;
+                              w.str("user", name).boolean("banned", true);
+                              respond(json_response(200, std::move(w).done()));
+                            });
+  });
+}
+
 void AdminApi::do_unban(const std::string& user, const Who& who, Respond respond) {
-  core::NameError why{};
-  auto name = core::normalize_name(user, &why);
-  if (!name) return respond(error(400, "bad_name", core::describe(why)));
-  ctx_.store.find_user_by_name_key(
-      core::name_skeleton(*name), [this, actor = who.name, respond = std::move(respond)](
-                                      std::error_code ec, const std::optional<store::StoredUser>& found) mutable {
-        if (ec) {
-          auto r = error(503, "store_failed", "the accounts could not be reached; try again");
-          r.headers.emplace_back("Retry-After", "1");
-          return respond(std::move(r));
-        }
-        if (!found) return respond(error(404, "no_such_user", "no account of that name"));
-        const auto answer = [respond](const std::string& name) {
-          protocol::JsonWriter w;
-          w.str("user", name).boolean("banned", false);
-          respond(json_response(200, std::move(w).done()));
-        };
-        // Not banned: nothing to lift (success, as banning twice is).
-        if (!auth::is_banned_hash(found->password_hash)) return answer(found->name);
-        std::string hash = found->password_hash.substr(auth::banned_hash_prefix.size());
-        spdlog::info("admin: unban {} by {}", found->name, actor);
-        ctx_.store.set_password(found->id, std::move(hash), {},
-                                [name = found->name, respond, answer](std::error_code ec) {
-                                  if (ec == errc::no_such_user)
-                                    return respond(error(404, "no_such_user", "no account of that name"));
-                                  if (ec) {
-                                    auto r = error(503, "store_failed", "the unban could not be stored; try again");
-                                    r.headers.emplace_back("Retry-After", "1");
-                                    return respond(std::move(r));
-                                  }
-                                  answer(name);
-                                });
-      });
+  with_account(user, std::move(respond),
+               [this, actor = who.name](const store::StoredUser& found, const Respond& respond) {
+                 const auto answer = [respond](const std::string& name) {
+                   protocol::JsonWriter w;
+                   w.str("user", name).boolean("banned", false);
+                   respond(json_response(200, std::move(w).done()));
+                 };
+                 // Not banned: nothing to lift (success, as banning twice is).
+                 if (!auth::is_banned_hash(found.password_hash)) return answer(found.name);
+                 std::string hash = found.password_hash.substr(auth::banned_hash_prefix.size());
+                 spdlog::info("admin: unban {} by {}", found.name, actor);
+                 ctx_.store.set_password(
+                     found.id, std::move(hash), {}, [name = found.name, respond, answer](std::error_code ec) {
+                       if (ec == errc::no_such_user)
+                         return respond(error(404, "no_such_user", "no account of that name"));
+                       if (ec) {
+                         auto r = error(503, "store_failed", "the unban could not be stored; try again");
+                         r.headers.emplace_back("Retry-After", "1");
+                         return respond(std::move(r));
+                       }
+                       answer(name);
+                     });
+               });
 }
 
 void AdminApi::do_drain(const std::string& node, const Who& who, const Respond& respond) {

@@ -110,6 +110,10 @@ class AdminApi final : public net::ApiService {
   void do_ban(const std::string& user, const Who& who, Respond respond);
   // Lifts a ban: the account's hash without its prefix, so that its password verifies again.
   void do_unban(const std::string& user, const Who& who, Respond respond);
+  // Ban and unban: the account named `user`, looked up by its name's skeleton; a bad name is 400,
+  // a store failure 503, no such account 404, each answered here; `then` gets the account.
+  void with_account(const std::string& user, Respond respond,
+                    std::function<void(const store::StoredUser&, Respond)> then);
   void do_drain(const std::string& node, const Who& who, const Respond& respond);
 
   struct NodeEntry {
