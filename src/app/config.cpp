@@ -157,6 +157,10 @@ std::vector<ConfigKey> config_keys(Config& c) {
       number_key("limits.typing_interval_ms", "at most one typing event per room per connection per this",
                  l.typing_interval_ms),
       number_key("limits.history_limit", "largest history page", l.history_limit),
+      number_key("limits.max_reaction_emoji", "distinct emoji on one message (error too_many_reactions)",
+                 l.max_reaction_emoji),
+      number_key("limits.max_reactions_per_user", "emoji one user puts on one message (error too_many_reactions)",
+                 l.max_reactions_per_user),
       number_key("limits.resume_limit", "most messages sent on a join with since", l.resume_limit),
       number_key("limits.max_header_bytes", "HTTP request header size (431)", l.max_header_bytes),
       number_key("limits.rooms_page", "largest page of the room list (and its default)", l.rooms_page),
@@ -197,6 +201,55 @@ std::vector<ConfigKey> config_keys(Config& c) {
       number_key("limits.max_tracked_keys", "addresses and users the per-key budgets remember", l.max_tracked_keys),
       number_key("limits.admin_watchers",
                  "admin sessions watching the admin channel at once (too_many_watchers past it)", l.admin_watchers),
+      number_key("limits.seen_by_members", "members of a private room up to which it shows \"seen by\"",
+                 l.seen_by_members),
+      number_key("limits.max_search_length", "characters of a search query", l.max_search_length),
+      number_key("limits.search_limit", "largest page of search hits", l.search_limit),
+      number_key("limits.search_rate", "searches per second per connection", l.search_rate),
+      number_key("limits.search_burst", "searches a connection may make at once", l.search_burst),
+      number_key("limits.max_searches_in_flight", "searches of the node under way at once (overloaded past it)",
+                 l.max_searches_in_flight),
+      number_key("limits.max_files_per_message", "files one message may carry (send's files)", l.max_files_per_message),
+      string_key("files.dir",
+                 "directory of uploaded files (empty: <server.data_dir>/files; a cluster's nodes share one)",
+                 c.files.dir),
+      number_key("files.max_bytes", "bytes of one upload (413 file_too_large past it)", c.files.max_bytes),
+      number_key("files.max_in_flight", "uploads received or examined at once on this node (503 past it)",
+                 c.files.max_in_flight),
+      number_key("files.max_uploads_per_address", "uploads from one client address at once (429 past it)",
+                 c.files.max_uploads_per_address),
+      number_key("files.upload_timeout_ms", "an upload's body must be whole within this", c.files.upload_timeout_ms),
+      ConfigKey{"files.allowed_types",
+                "types (by content) an upload may have, comma-separated; type/* takes a whole family (415 otherwise)",
+                [&c](const std::string& v) {
+                  std::vector<std::string> types;
+                  std::size_t at = 0;
+                  while (at <= v.size()) {
+                    auto comma = v.find(',', at);
+                    if (comma == std::string::npos) comma = v.size();
+                    std::string t = v.substr(at, comma - at);
+                    t.erase(0, t.find_first_not_of(' '));
+                    t.erase(t.find_last_not_of(' ') + 1);
+                    if (!t.empty()) types.push_back(std::move(t));
+                    at = comma + 1;
+                  }
+                  c.files.allowed_types = std::move(types);
+                },
+                [&c] {
+                  std::string s;
+                  for (const auto& t : c.files.allowed_types) s += (s.empty() ? "" : ",") + t;
+                  return s;
+                }},
+      number_key("files.upload_rate", "uploads per second per account (429 past the burst)", c.files.upload_rate),
+      number_key("files.upload_burst", "uploads an account may make at once", c.files.upload_burst),
+      number_key("files.max_bytes_per_account", "bytes of files one account may have stored (413 quota_exceeded)",
+                 c.files.max_bytes_per_account),
+      number_key("files.unattached_ttl_ms", "an upload no message has taken is removed after this",
+                 c.files.unattached_ttl_ms),
+      number_key("files.workers", "threads examining uploads (type, images, thumbnails)", c.files.workers),
+      number_key("files.worker_queue", "uploads waiting for those threads (503 past it)", c.files.worker_queue),
+      number_key("files.thumb_size", "largest side of a thumbnail, in pixels", c.files.thumb_size),
+      number_key("files.cache_max_age_s", "how long a browser may keep a fetched file", c.files.cache_max_age_s),
       number_key("rooms.recent_messages", "messages per room kept in memory", c.rooms.recent_messages),
       number_key("rooms.dedupe_window", "client ids per room remembered for idempotent retries", c.rooms.dedupe_window),
       number_key("rooms.idle_unload_ms", "an idle room's log leaves memory after this (0: never)",

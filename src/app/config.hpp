@@ -50,6 +50,7 @@ struct Config {
   std::size_t store_checkpoint_pages = 1000;
   core::Limits limits;
   core::RoomOptions rooms;
+  core::FileOptions files;
   auth::AuthOptions auth;
 };
 

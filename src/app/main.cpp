@@ -13,6 +13,63 @@
 #include "net/upgrade.hpp"
 #include "store/store.hpp"
 
+// The sanitizer builds (CMakeLists.txt PARLEY_SANITIZE) read these before main. libvips and the
+// GLib under it are not instrumented, and GLib locks with its own futex calls, which
+// ThreadSanitizer cannot see: every hand-over between the files pool's threads and libvips's own
+// would be reported as a race (seen in Files.* under TSan), in its codecs' code too (libpng, zlib,
+// ...). Reports with a frame in those libraries are suppressed, and the interceptors leave their
+// calls alone; a race in Parley's own code still shows (Parley itself calls none of them but
+// libvips). LeakSanitizer: libvips keeps its caches (operations, types) for the process.
+#if defined(__SANITIZE_THREAD__)
+extern "C" const char* __tsan_default_suppressions() {
+  return "called_from_lib:libvips.so\n"
+         "race:libvips.so\n"
+         "called_from_lib:libglib-2.0.so\n"
+         "race:libglib-2.0.so\n"
+         "called_from_lib:libgobject-2.0.so\n"
+         "race:libgobject-2.0.so\n"
+         "called_from_lib:libgio-2.0.so\n"
+         "race:libgio-2.0.so\n"
+         "called_from_lib:libgmodule-2.0.so\n"
+         "race:libgmodule-2.0.so\n"
+         "called_from_lib:libpng16.so\n"
+         "race:libpng16.so\n"
+         "called_from_lib:libspng.so\n"
+         "race:libspng.so\n"
+         "called_from_lib:libjpeg.so\n"
+         "race:libjpeg.so\n"
+         "called_from_lib:libwebp.so\n"
+         "race:libwebp.so\n"
+         "called_from_lib:libwebpmux.so\n"
+         "race:libwebpmux.so\n"
+         "called_from_lib:libwebpdemux.so\n"
+         "race:libwebpdemux.so\n"
+         "called_from_lib:libsharpyuv.so\n"
+         "race:libsharpyuv.so\n"
+         "called_from_lib:libexif.so\n"
+         "race:libexif.so\n"
+         "called_from_lib:liblcms2.so\n"
+         "race:liblcms2.so\n"
+         "called_from_lib:libtiff.so\n"
+         "race:libtiff.so\n"
+         "called_from_lib:libheif.so\n"
+         "race:libheif.so\n"
+         "called_from_lib:libcgif.so\n"
+         "race:libcgif.so\n"
+         "called_from_lib:libexpat.so\n"
+         "race:libexpat.so\n"
+         "called_from_lib:liborc-0.4.so\n"
+         "race:liborc-0.4.so\n"
+         "called_from_lib:libz.so\n"
+         "race:libz.so\n";
+}
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+extern "C" const char* __lsan_default_suppressions() {
+  return "leak:libvips.so.42\nleak:libglib-2.0.so.0\nleak:libgobject-2.0.so.0\n";
+}
+#endif
+
 int main(int argc, char** argv) try {
   using parley::app::Config;
   CLI::App app{"Parley: a real-time chat server"};

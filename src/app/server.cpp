@@ -227,6 +227,8 @@ int run_server(Config config, std::function<std::string()> reread_log_level) {
   options.broker_wait_ms = config.broker_request_timeout_ms;
   options.fail_fast = config.fail_fast;
   options.auth = config.auth;
+  options.files = config.files;
+  if (options.files.dir.empty()) options.files.dir = (std::filesystem::path(config.data_dir) / "files").string();
   options.jwt = std::move(jwt);
   node::Node node(options, store, broker.get());
   // The admin API's drain of this node is a SIGTERM's: the same drain, below, from the same place.

@@ -45,6 +45,17 @@ struct Published {
   bool duplicate = false;  // (sender, cid) was published before: seq and ts are the original's
 };
 
+// A user's read mark moved in a room (docs/protocol.md, "Read state"), told to every node so that
+// the user's sessions there agree: from node `node`, the mark `seq` and what is unread after it;
+// `name` (the user's name) only when the room shows "seen by", whose members hear it too.
+struct ReadNotice {
+  std::string node;
+  std::string user_id;
+  std::string room;
+  std::uint64_t seq = 0, unread = 0, mentions = 0;
+  std::string name;
+};
+
 class Handler {
  public:
   virtual ~Handler() = default;
@@ -61,12 +72,19 @@ class Handler {
   virtual void on_sessions_ended(std::string /*user_id*/, std::string /*digest*/, std::string /*keep*/) {}  // NOLINT
   // A node registered an account of this name key: close the guests using that name.
   virtual void on_name_registered(std::string /*name_key*/) {}  // NOLINT
+  // A read mark moved on another node (its `node`; a node may hear its own: ignore it).
+  virtual void on_read(ReadNotice /*notice*/) {}  // NOLINT
   // The admin API (node/admin_api.hpp): a node's stats of the last second (`stats`, one line of
   // JSON), about once a second from every node, this one's own included; an admin's request that
   // every node close the sessions of a name (its name key); and that node `node_id` drain.
   virtual void on_node_stats(std::string /*node_id*/, std::string /*stats*/) {}              // NOLINT
   virtual void on_disconnect_requested(std::string /*name_key*/, std::string /*reason*/) {}  // NOLINT
   virtual void on_drain_requested(std::string /*node_id*/) {}                                // NOLINT
+  // A node deleted `room` (an operator's or its owner's deletion, `by` the owner or empty): it is
+  // gone from the store and the broker; every node, the deleting one too, unloads it and tells
+  // its sessions. A node that misses it (its subscriber was down) finds the room gone from the
+  // store when it reads its rooms again (node/room_directory.hpp, recheck_existence).
+  virtual void on_room_deleted(std::string /*room*/, std::string /*by*/) {}  // NOLINT
   // The connection to the broker went down or came back; after `up`, subscribed rooms may have
   // missed messages: repair them.
   virtual void on_state(bool up) = 0;
@@ -139,11 +157,23 @@ class Broker {
   virtual void announce_sessions_ended(const std::string& user_id, const std::string& digest,
                                        const std::string& keep) = 0;
   virtual void announce_name_registered(const std::string& name_key) = 0;
+  // Tells every other node of a moved read mark (on_read); fire and forget, at most once, as
+  // announce_access: a session that misses one shows the old counts until its next room list.
+  // No field holds a newline (ids, room ids and names never do).
+  virtual void announce_read(const ReadNotice& notice) = 0;
   // The admin API's announcements (Handler::on_node_stats and the two after it), to every node,
   // this one included; fire and forget, at most once, as announce_access. None holds a newline.
   virtual void announce_node_stats(const std::string& stats) = 0;
   virtual void announce_disconnect(const std::string& name_key, const std::string& reason) = 0;
   virtual void announce_drain(const std::string& node_id) = 0;
+  // Deletes `room` from the broker: its record in the room index (lookup_room no longer finds it),
+  // its seq counter, log and cids (a room created again under this id starts at seq 1, and a gap
+  // repair finds none of the old entries), then tells every node, this one included
+  // (Handler::on_room_deleted). `done` runs once, within a bounded time: {} once the broker has
+  // deleted the room (the announcement then goes out, at most once, as announce_access's), or
+  // unavailable (nothing announced; what the broker ran before it failed may stand). Refused at
+  // once, nothing sent, while the broker is unreachable.
+  virtual void delete_room(const std::string& room, const std::string& by, AnnounceDone done) = 0;
   // This node's id in the cluster (its heartbeat's, its presence entries').
   virtual std::string node_id() const = 0;
   // `done` runs once the subscription is live (after a reconnect if need be): from then on no

@@ -260,7 +260,28 @@ void MemoryBroker::announce_drain(const std::string& node_id) {
   });
 }
 
+void MemoryBroker::delete_room(const std::string& room, const std::string& by, AnnounceDone done) {
+  boost::asio::post(cluster_.ctx_, [this, room, by, done = std::move(done)] {
+    if (!cluster_.up_ || crashed_) return done(errc::unavailable);
+    // As Redis: the room's counter, log and cids, and its record in the index; then announced to
+    // every endpoint, this one too.
+    cluster_.rooms_.erase(room);
+    cluster_.room_index_.erase(room);
+    done({});
+    for (auto* e : cluster_.endpoints_)
+      if (e->handler_ && !e->crashed_) e->handler_->on_room_deleted(room, by);
+  });
+}
+
 std::string MemoryBroker::node_id() const { return id_; }
+
+void MemoryBroker::announce_read(const ReadNotice& notice) {
+  boost::asio::post(cluster_.ctx_, [this, notice] {
+    if (!cluster_.up_) return;
+    for (auto* e : cluster_.endpoints_)
+      if (e != this && e->handler_ && !e->crashed_) e->handler_->on_read(notice);
+  });
+}
 
 void MemoryBroker::announce_name_registered(const std::string& name_key) {
   boost::asio::post(cluster_.ctx_, [this, name_key] {

@@ -100,9 +100,11 @@ class MemoryBroker final : public Broker {
   void announce_access(const std::string& room, const std::string& user_id) override;
   void announce_sessions_ended(const std::string& user_id, const std::string& digest, const std::string& keep) override;
   void announce_name_registered(const std::string& name_key) override;
+  void announce_read(const ReadNotice& notice) override;
   void announce_node_stats(const std::string& stats) override;
   void announce_disconnect(const std::string& name_key, const std::string& reason) override;
   void announce_drain(const std::string& node_id) override;
+  void delete_room(const std::string& room, const std::string& by, AnnounceDone done) override;
   void subscribe(const std::string& room, std::function<void(std::error_code)> done) override;
   void unsubscribe(const std::string& room) override;
   void fetch(const std::string& room, std::uint64_t after, std::size_t limit, FetchDone done) override;

@@ -81,11 +81,15 @@ RedisOptions parse_redis_url(const std::string& url) {
 std::string encode_entry_after_seq(const core::Message& m) {
   std::string e = std::to_string(m.ts);
   if (!m.from_id.empty()) e += ':' + std::to_string(m.from_id.size());
-  // An edit or a delete: "|kind.target" (kind 1 or 2). A message has none, as before.
-  if (m.kind != core::MessageKind::message)
+  // Attachments: "^<bytes>" of their JSON, after the sender id and before the text.
+  if (!m.files.empty()) e += '^' + std::to_string(m.files.size());
+  // A change: "|kind.target" (kind 1 to 4: edit, delete, react, unreact; a reaction's emoji is
+  // its text); a reply "|0.target" (the message it answers). Another message has none, as before.
+  if (m.kind != core::MessageKind::message || m.target != 0)
     e += '|' + std::to_string(static_cast<int>(m.kind)) + '.' + std::to_string(m.target);
   e += '\n' + m.from + '\n' + m.cid + '\n';
   e += m.from_id;
+  e += m.files;
   e += m.text;
   return e;
 }
@@ -108,21 +112,27 @@ std::optional<core::Message> decode_entry(const std::string& room, std::string_v
     const std::string_view change = ts.substr(bar + 1);
     const auto dot = change.find('.');
     int kind = 0;
-    if (dot == std::string_view::npos || !parse_number(change.substr(0, dot), kind) || kind < 1 || kind > 2 ||
-        !parse_number(change.substr(dot + 1), m.target))
+    if (dot == std::string_view::npos || !parse_number(change.substr(0, dot), kind) || kind < 0 ||
+        kind > core::max_message_kind || !parse_number(change.substr(dot + 1), m.target))
       return std::nullopt;
     m.kind = static_cast<core::MessageKind>(kind);
     ts = ts.substr(0, bar);
   }
+  std::size_t file_bytes = 0;
+  if (const auto caret = ts.find('^'); caret != std::string_view::npos) {
+    if (!parse_number(ts.substr(caret + 1), file_bytes) || file_bytes > e.size()) return std::nullopt;
+    ts = ts.substr(0, caret);
+  }
   if (const auto colon = ts.find(':'); colon != std::string_view::npos) {
-    if (!parse_number(ts.substr(colon + 1), id_bytes) || id_bytes > e.size()) return std::nullopt;
+    if (!parse_number(ts.substr(colon + 1), id_bytes) || id_bytes > e.size() - file_bytes) return std::nullopt;
     ts = ts.substr(0, colon);
   }
   if (!parse_number(fields[0], m.seq) || !parse_number(ts, m.ts)) return std::nullopt;
   m.from = fields[2];
   m.cid = fields[3];
   m.from_id = e.substr(0, id_bytes);
-  m.text = e.substr(id_bytes);
+  m.files = e.substr(id_bytes, file_bytes);
+  m.text = e.substr(id_bytes + file_bytes);
   return m;
 }
 
@@ -154,7 +164,7 @@ std::string RedisBroker::key(const std::string& room, const char* what) const {
 void RedisBroker::start() {
   if (started_.exchange(true)) return;
   client_.set_state_handler([this](bool up) {
-    run_id_checked_ = false;
+    run_id_checked_.store(false, std::memory_order_release);
     if (up) check_run_id();
     if (!up && handler_) handler_->on_state(false);
   });
@@ -185,7 +195,9 @@ void RedisBroker::stop() {
   if (sentinel_) sentinel_->stop();
 }
 
-bool RedisBroker::ready() const { return client_.connected() && client_.subscriber_connected(); }
+bool RedisBroker::ready() const {
+  return client_.connected() && client_.subscriber_connected() && run_id_checked_.load(std::memory_order_acquire);
+}
 
 void RedisBroker::on_channel_message(std::string_view ch, std::string_view payload) {
   if (!handler_) return;
@@ -249,7 +261,7 @@ void RedisBroker::check_run_id() {
           id, run_id_);
     }
     if (!id.empty()) run_id_ = id;
-    run_id_checked_ = true;
+    run_id_checked_.store(true, std::memory_order_release);
   });
 }
 
@@ -345,6 +357,12 @@ std::string control_sessions_ended(const std::string& user_id, const std::string
 
 std::string control_name_registered(const std::string& name_key) { return "R\n" + name_key; }
 
+// M: a moved read mark (Handler::on_read).
+std::string control_read(const ReadNotice& n) {
+  return "M\n" + n.node + '\n' + n.user_id + '\n' + n.room + '\n' + std::to_string(n.seq) + '\n' +
+         std::to_string(n.unread) + '\n' + std::to_string(n.mentions) + '\n' + n.name;
+}
+
 // The admin API's: S a node's stats (one line of JSON), X a name whose sessions every node
 // closes, D a node to drain. Every node hears these, the announcer too.
 std::string control_node_stats(const std::string& node_id, const std::string& stats) {
@@ -356,6 +374,10 @@ std::string control_disconnect(const std::string& name_key, const std::string& r
 }
 
 std::string control_drain(const std::string& node_id) { return "D\n" + node_id; }
+
+// K: a room deleted (Broker::delete_room), and by whom (its owner; empty: an operator). Every
+// node hears it, the deleting one too.
+std::string control_room_deleted(const std::string& room, const std::string& by) { return "K\n" + room + '\n' + by; }
 
 bool dispatch_control(Handler& handler, std::string_view payload) {
   std::vector<std::string> f;
@@ -377,6 +399,20 @@ bool dispatch_control(Handler& handler, std::string_view payload) {
     handler.on_name_registered(std::move(f[1]));
     return true;
   }
+  if (f[0] == "M" && f.size() == 8) {
+    ReadNotice n;
+    n.node = std::move(f[1]);
+    n.user_id = std::move(f[2]);
+    n.room = std::move(f[3]);
+    const auto number = [](const std::string& s, std::uint64_t& out) {
+      const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+      return ec == std::errc() && end == s.data() + s.size() && !s.empty();
+    };
+    if (!number(f[4], n.seq) || !number(f[5], n.unread) || !number(f[6], n.mentions)) return false;
+    n.name = std::move(f[7]);
+    handler.on_read(std::move(n));
+    return true;
+  }
   if (f[0] == "S" && f.size() == 3) {
     handler.on_node_stats(std::move(f[1]), std::move(f[2]));
     return true;
@@ -387,6 +423,10 @@ bool dispatch_control(Handler& handler, std::string_view payload) {
   }
   if (f[0] == "D" && f.size() == 2) {
     handler.on_drain_requested(std::move(f[1]));
+    return true;
+  }
+  if (f[0] == "K" && f.size() == 3) {
+    handler.on_room_deleted(std::move(f[1]), std::move(f[2]));
     return true;
   }
   return false;
@@ -451,6 +491,8 @@ void RedisBroker::announce_sessions_ended(const std::string& user_id, const std:
   control(detail::control_sessions_ended(user_id, digest, keep));
 }
 
+void RedisBroker::announce_read(const ReadNotice& notice) { control(detail::control_read(notice)); }
+
 void RedisBroker::announce_name_registered(const std::string& name_key) {
   control(detail::control_name_registered(name_key));
 }
@@ -464,6 +506,30 @@ void RedisBroker::announce_disconnect(const std::string& name_key, const std::st
 }
 
 void RedisBroker::announce_drain(const std::string& node_id) { control(detail::control_drain(node_id)); }
+
+void RedisBroker::delete_room(const std::string& room, const std::string& by, AnnounceDone done) {
+  boost::asio::post(ctx_, [this, room, by, done = std::move(done)]() mutable {
+    // Refused while down, not queued: the caller deletes nothing then.
+    if (!client_.connected()) return done(unavailable());
+    // The room's keys first, then its record in the index: one connection answers in order, so
+    // once HDEL has answered, DEL has too. Announced once both ran.
+    auto del_failed = std::make_shared<bool>(false);
+    client_.command({"DEL", key(room, "seq"), key(room, "log"), key(room, "cids"), key(room, "cidq")},
+                    [del_failed](std::error_code ec, const RedisReply& reply) {
+                      *del_failed = ec || reply.type != RedisReply::Type::integer;
+                    });
+    client_.command(
+        {"HDEL", options_.prefix + ":room-index", room},
+        bounded([this, room, by, del_failed, done = std::move(done)](std::error_code ec, const RedisReply& reply) {
+          if (ec || *del_failed || reply.type != RedisReply::Type::integer) {
+            spdlog::warn("broker: room {}: its deletion was not confirmed", room);
+            return done(unavailable());
+          }
+          control(detail::control_room_deleted(room, by));
+          done({});
+        }));
+  });
+}
 
 void RedisBroker::control(std::string payload) {
   client_.command({"PUBLISH", options_.prefix + ":control", std::move(payload)},

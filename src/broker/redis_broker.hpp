@@ -80,9 +80,11 @@ RedisClient::Callback bounded(boost::asio::io_context& ctx, std::uint32_t timeou
 std::string control_access(const std::string& room, const std::string& user_id);
 std::string control_sessions_ended(const std::string& user_id, const std::string& digest, const std::string& keep);
 std::string control_name_registered(const std::string& name_key);
+std::string control_read(const ReadNotice& notice);
 std::string control_node_stats(const std::string& node_id, const std::string& stats);
 std::string control_disconnect(const std::string& name_key, const std::string& reason);
 std::string control_drain(const std::string& node_id);
+std::string control_room_deleted(const std::string& room, const std::string& by);
 // Decodes one control payload for `handler`; false if undecodable.
 bool dispatch_control(Handler& handler, std::string_view payload);
 // Decodes a presence change ("P\n<version>\n+|-\n<user>") for `handler`; false if it is not one.
@@ -122,9 +124,11 @@ class RedisBroker final : public Broker {
   void announce_access(const std::string& room, const std::string& user_id) override;
   void announce_sessions_ended(const std::string& user_id, const std::string& digest, const std::string& keep) override;
   void announce_name_registered(const std::string& name_key) override;
+  void announce_read(const ReadNotice& notice) override;
   void announce_node_stats(const std::string& stats) override;
   void announce_disconnect(const std::string& name_key, const std::string& reason) override;
   void announce_drain(const std::string& node_id) override;
+  void delete_room(const std::string& room, const std::string& by, AnnounceDone done) override;
   void subscribe(const std::string& room, std::function<void(std::error_code)> done) override;
   void unsubscribe(const std::string& room) override;
   void fetch(const std::string& room, std::uint64_t after, std::size_t limit, FetchDone done) override;
@@ -181,8 +185,11 @@ class RedisBroker final : public Broker {
   std::shared_ptr<Beat> beat_;  // the heartbeat timer, on ctx_'s thread
   Handler* handler_ = nullptr;
   std::atomic<std::uint64_t> epoch_{0};
-  std::string run_id_;           // ctx_'s thread: the run id of the Redis last connected to ("" none yet)
-  bool run_id_checked_ = false;  // ctx_'s thread: the connection's run id is known
+  std::string run_id_;  // ctx_'s thread: the run id of the Redis last connected to ("" none yet)
+  // Written on ctx_'s thread: the connection's run id is known. Read by ready() too: until then a
+  // publish is refused, so the broker is not ready (a reconnect used to look ready to /readyz and
+  // to callers while every publish was still refused unavailable).
+  std::atomic<bool> run_id_checked_{false};
   std::thread thread_;
   std::atomic<bool> started_{false};
 };

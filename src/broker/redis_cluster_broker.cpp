@@ -47,7 +47,8 @@ RedisClusterBroker::RedisClusterBroker(RedisClusterBrokerOptions options)
       slot_owner_(kClusterSlots, kNone),
       slot_node_(kClusterSlots),
       slot_epoch_(std::make_unique<std::atomic<std::uint64_t>[]>(kClusterSlots)),
-      refresh_timer_(ctx_) {
+      refresh_timer_(ctx_),
+      replace_timer_(ctx_) {
   if (options_.seeds.empty()) throw std::invalid_argument("broker.redis_cluster_seeds: no seed node");
   for (const auto& s : options_.seeds) {
     RedisOptions o;
@@ -97,6 +98,7 @@ void RedisClusterBroker::stop() {
   boost::asio::post(ctx_, [this, &done] {
     stopped_ = true;
     refresh_timer_.cancel();
+    replace_timer_.cancel();
     for (auto& [addr, s] : shards_) s->client.stop();
     for (auto& r : waiting_) r->done(redis_errc::stopped, {});
     waiting_.clear();
@@ -113,6 +115,7 @@ void RedisClusterBroker::abandon() {
     stop_beat();
     stopped_ = true;
     refresh_timer_.cancel();
+    replace_timer_.cancel();
     for (auto& [addr, s] : shards_) s->client.stop();
     ready_ = false;
     done.set_value();
@@ -138,7 +141,12 @@ RedisClusterBroker::Shard& RedisClusterBroker::shard(const std::string& addr) {
   });
   ref.client.set_subscriber_state_handler([this, addr](bool up) {
     on_shard_state();
-    if (!up) return;
+    if (!up) {
+      // Subscribed again on the next connection, each SSUBSCRIBE answered anew.
+      for (auto& [ch, sub] : subs_)
+        if (sub.addr == addr) sub.confirmed = false;
+      return;
+    }
     // Announcements published while the subscriber was down (or not yet up) are lost: re-read.
     if (auto it2 = subs_.find(global("rooms")); it2 != subs_.end() && it2->second.addr == addr) replay_rooms();
     // Up means this shard's channels are subscribed again: what was missed is in the logs.
@@ -345,6 +353,7 @@ void RedisClusterBroker::place(const std::string& channel, Sub& sub, bool force)
     spdlog::info("broker: channel {} moves from {} to {}", channel, sub.addr, addr);
   }
   sub.addr = addr;
+  sub.confirmed = false;
   const auto gen = ++sub.gen;
   shard(addr).client.subscribe(channel, [this, channel, gen](std::error_code ec) { on_subscribed(channel, gen, ec); });
 }
@@ -354,6 +363,7 @@ void RedisClusterBroker::on_subscribed(const std::string& channel, std::uint64_t
   if (it == subs_.end() || it->second.gen != gen) return;  // unsubscribed, or placed again since
   // Moved away from that shard (not our unsubscribe, which erased it): the new place answers.
   if (ec == std::make_error_code(std::errc::operation_canceled)) return;
+  if (!ec) it->second.confirmed = true;
   auto dones = std::move(it->second.dones);
   it->second.dones.clear();
   for (auto& d : dones) d(ec);
@@ -363,8 +373,30 @@ void RedisClusterBroker::on_lost(const std::string& addr, const std::string& cha
   if (!channel.empty()) {
     spdlog::info("broker: {} ended the subscription of {} (its slot moved)", addr, channel);
     if (auto it = subs_.find(channel); it != subs_.end() && it->second.addr == addr) it->second.addr.clear();
+    return refresh();  // then every wanted channel is placed where its slot lives now
   }
-  refresh();  // then every wanted channel is placed where its slot lives now
+  // A refused SSUBSCRIBE (MOVED, TRYAGAIN, CLUSTERDOWN): that shard does not serve the channel's
+  // slot although the map said so. Seen in a reshard: the map was read from a node that knew the
+  // slot's new owner before the owner itself did (still importing, it answers MOVED to the old
+  // one); the next map names the same shard, so placing again there would do nothing and the
+  // channel would stay unsubscribed. The reply does not name its channel, and the link forgot
+  // every SSUBSCRIBE it had not seen confirmed: each of those channels leaves that shard here and
+  // is placed again from a map read a moment later (not at once: until the cluster agrees, the
+  // same shard may refuse again).
+  std::size_t again = 0;
+  auto s = shards_.find(addr);
+  for (auto& [ch, sub] : subs_) {
+    if (sub.addr != addr || sub.confirmed) continue;
+    if (s != shards_.end()) s->second->client.unsubscribe(ch);
+    sub.addr.clear();
+    ++again;
+  }
+  spdlog::info("broker: {} refused a subscription (its slot is served elsewhere now); {} channel(s) to place again",
+               addr, again);
+  replace_timer_.expires_after(std::chrono::milliseconds(100));
+  replace_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec && !stopped_) refresh();
+  });
 }
 
 void RedisClusterBroker::on_shard_state() {
@@ -496,6 +528,8 @@ void RedisClusterBroker::announce_sessions_ended(const std::string& user_id, con
   control(detail::control_sessions_ended(user_id, digest, keep));
 }
 
+void RedisClusterBroker::announce_read(const ReadNotice& notice) { control(detail::control_read(notice)); }
+
 void RedisClusterBroker::announce_name_registered(const std::string& name_key) {
   control(detail::control_name_registered(name_key));
 }
@@ -509,6 +543,40 @@ void RedisClusterBroker::announce_disconnect(const std::string& name_key, const 
 }
 
 void RedisClusterBroker::announce_drain(const std::string& node_id) { control(detail::control_drain(node_id)); }
+
+void RedisClusterBroker::delete_room(const std::string& room, const std::string& by, AnnounceDone done) {
+  boost::asio::post(ctx_, [this, room, by, done = std::move(done)]() mutable {
+    // Refused while the room's shard or the index's is down, not queued: the caller deletes
+    // nothing then.
+    auto up = [this](const std::string& k) {
+      Shard* s = map_known_ ? owner(key_slot(k)) : nullptr;
+      return s != nullptr && s->client.connected();
+    };
+    if (!up(key(room, "seq")) || !up(global("room-index"))) return done(unavailable());
+    // Two slots: the room's keys (one slot, through {room}) and the index's. Both answered, in
+    // whichever order, the deletion is announced; the first failure (or the bound) answers.
+    struct Both {
+      int left = 2;
+      bool failed = false;
+      AnnounceDone done;
+    };
+    auto both = std::make_shared<Both>();
+    both->done = std::move(done);
+    auto one = [this, room, by, both](std::error_code ec, const RedisReply& reply) {
+      if (ec || reply.type != RedisReply::Type::integer) both->failed = true;
+      if (--both->left > 0) return;
+      if (both->failed) {
+        spdlog::warn("broker: room {}: its deletion was not confirmed", room);
+        return both->done(unavailable());
+      }
+      control(detail::control_room_deleted(room, by));
+      both->done({});
+    };
+    command({"DEL", key(room, "seq"), key(room, "log"), key(room, "cids"), key(room, "cidq")},
+            detail::bounded(ctx_, options_.request_timeout_ms, one));
+    command({"HDEL", global("room-index"), room}, detail::bounded(ctx_, options_.request_timeout_ms, one));
+  });
+}
 
 void RedisClusterBroker::control(std::string payload) {
   boost::asio::post(ctx_, [this, p = std::move(payload)]() mutable {

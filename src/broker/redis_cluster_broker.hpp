@@ -94,9 +94,11 @@ class RedisClusterBroker final : public Broker {
   void announce_access(const std::string& room, const std::string& user_id) override;
   void announce_sessions_ended(const std::string& user_id, const std::string& digest, const std::string& keep) override;
   void announce_name_registered(const std::string& name_key) override;
+  void announce_read(const ReadNotice& notice) override;
   void announce_node_stats(const std::string& stats) override;
   void announce_disconnect(const std::string& name_key, const std::string& reason) override;
   void announce_drain(const std::string& node_id) override;
+  void delete_room(const std::string& room, const std::string& by, AnnounceDone done) override;
   void subscribe(const std::string& room, std::function<void(std::error_code)> done) override;
   void unsubscribe(const std::string& room) override;
   void fetch(const std::string& room, std::uint64_t after, std::size_t limit, FetchDone done) override;
@@ -120,6 +122,9 @@ class RedisClusterBroker final : public Broker {
   struct Sub {
     std::string addr;  // the shard it is subscribed on ("" none)
     std::uint64_t gen = 0;
+    // That shard confirmed the SSUBSCRIBE (since its subscriber connection last came up): a
+    // refused SSUBSCRIBE there re-places the channels not confirmed (on_lost).
+    bool confirmed = false;
     std::vector<std::function<void(std::error_code)>> dones;
   };
 
@@ -180,6 +185,7 @@ class RedisClusterBroker final : public Broker {
   bool refreshing_ = false, refresh_again_ = false;
   std::size_t next_seed_ = 0;
   boost::asio::steady_timer refresh_timer_;
+  boost::asio::steady_timer replace_timer_;                      // re-places channels a shard refused, a moment later
   std::deque<std::shared_ptr<Request>> waiting_;                 // until the first slot map
   std::map<std::string, Sub, std::less<>> subs_;                 // wanted channels
   std::map<std::string, std::set<std::string>> local_presence_;  // room → this node's users there

@@ -515,8 +515,14 @@ class RedisSubscriberLink final : public RedisLink {
 
   void on_reply(RedisReply reply) override {
     if (reply.type == RedisReply::Type::status && reply.str == "PONG") return on_pong();
-    // A refused SSUBSCRIBE (MOVED: the slot is served elsewhere now): the owner re-routes.
-    if (reply.type == RedisReply::Type::error && lost_) return lost_({});
+    // A refused SSUBSCRIBE (MOVED: the slot is served elsewhere now): the owner re-routes. The
+    // error does not say which channel: every one not confirmed yet is forgotten as sent (a late
+    // confirmation of one is ignored), so that the owner can place it again, here or elsewhere.
+    if (reply.type == RedisReply::Type::error && lost_) {
+      for (const auto& [ch, n] : outstanding_) sent_.erase(ch);
+      outstanding_.clear();
+      return lost_({});
+    }
     if (reply.type != RedisReply::Type::array || reply.elements.empty()) return;
     const auto& e = reply.elements;
     const std::string& kind = e[0].str;

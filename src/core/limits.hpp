@@ -3,6 +3,8 @@
 // (see docs/operations.md); each is enforced with a clear error and has a test.
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <vector>
 
 namespace parley::core {
 
@@ -28,7 +30,10 @@ struct Limits {
   std::uint32_t close_timeout_ms = 2000;      // wait for the peer's close frame
   std::uint32_t typing_interval_ms = 1000;    // at most one typing event per room per this
   std::size_t history_limit = 100;            // largest page of history
-  std::size_t rooms_page = 100;               // largest page of `rooms` (and the default)
+  // Reactions one message may hold: distinct emoji, and emoji of one user (too_many_reactions).
+  std::size_t max_reaction_emoji = 20;
+  std::size_t max_reactions_per_user = 10;
+  std::size_t rooms_page = 100;      // largest page of `rooms` (and the default)
   std::size_t members_page = 100;    // members listed in `joined` (the rest by `members`), and its largest page
   std::size_t resume_limit = 10000;  // most messages sent for a join with since
   std::size_t max_header_bytes = std::size_t{8} * 1024;  // HTTP request header
@@ -84,6 +89,56 @@ struct Limits {
   // stats event a second, a gather over every shard for its first one. A console or two per
   // operator; past it, too_many_watchers.
   std::size_t admin_watchers = 8;
+  // "Seen by" (docs/protocol.md, "Read state"): a private room with at most this many members
+  // shows its members' read marks to each other (a direct conversation always does); past it a
+  // read is told to the reader's own sessions only, as a crowd's reads would be a crowd's fan-out.
+  std::size_t seen_by_members = 20;
+  // Search (docs/protocol.md, "search"): a query's length in code points (bad_request past it),
+  // the largest page of hits (and a search's default page is 20, or this if smaller), searches
+  // per second per connection and at once (rate_limited), and searches the node's store works on
+  // at once, from every connection (overloaded past it): a search of a common word reads many
+  // index entries (SQLite has one search thread; PostgreSQL runs them between its commits).
+  std::size_t max_search_length = 200;
+  std::size_t search_limit = 50;
+  double search_rate = 1;
+  double search_burst = 5;
+  std::size_t max_searches_in_flight = 4;
+  // Files one message may carry (send's `files`; bad_request past it).
+  std::size_t max_files_per_message = 10;
+};
+
+// Files and images (docs/api.md "Files"): `files.<name>` in the configuration.
+struct FileOptions {
+  // Where uploads are kept (their bytes, and the temporary files of uploads under way); "": the
+  // directory `files` beside the SQLite database. A cluster needs one directory every node shares.
+  std::string dir;
+  // Bytes of one upload: past it 413 file_too_large, by Content-Length before any is read.
+  std::uint64_t max_bytes = std::uint64_t{25} * 1024 * 1024;
+  // Uploads being received or processed at once on this node: past it 503 overloaded.
+  std::size_t max_in_flight = 16;
+  // Of those, uploads from one client address at once (429 past it): one address cannot hold
+  // every slot of the node with slow bodies.
+  std::size_t max_uploads_per_address = 4;
+  // An upload must be whole within this (its body is read no longer).
+  std::uint32_t upload_timeout_ms = 300000;
+  // Types (by content, libmagic) an upload may have; "audio/*" takes every audio type.
+  std::vector<std::string> allowed_types = {"image/png",       "image/jpeg", "image/gif",       "image/webp",
+                                            "application/pdf", "text/plain", "application/zip", "audio/*",
+                                            "video/mp4",       "video/webm"};
+  // Uploads per account: a rate per second and a burst (429 rate_limited past it).
+  double upload_rate = 0.5;
+  double upload_burst = 10;
+  // Bytes one account may have stored in all (its files attached or not): 413 quota_exceeded.
+  std::uint64_t max_bytes_per_account = std::uint64_t{1024} * 1024 * 1024;
+  // An upload no message has taken within this is removed.
+  std::uint64_t unattached_ttl_ms = std::uint64_t{3600} * 1000;
+  // Threads that examine uploads (type, image decoding, thumbnails) and the jobs that may wait.
+  std::size_t workers = 2;
+  std::size_t worker_queue = 64;
+  // A thumbnail's largest side, in pixels.
+  unsigned thumb_size = 320;
+  // How long a browser may keep a fetched file (Cache-Control: private, max-age).
+  std::uint32_t cache_max_age_s = 3600;
 };
 
 // Per room, on its owner thread.

@@ -3,14 +3,27 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "protocol/events.hpp"
 
 namespace parley::core {
 
-// What an entry of a room's sequence is: a message, or a change to an earlier one (an edit or
-// a delete, docs/protocol.md "edit and delete"), which names the message's seq as `target`.
-enum class MessageKind : std::uint8_t { message = 0, edit = 1, remove = 2 };
+// What an entry of a room's sequence is: a message, or a change to an earlier one (an edit, a
+// delete, a reaction added or removed: docs/protocol.md "edit and delete", "reactions"), which
+// names the message's seq as `target`.
+enum class MessageKind : std::uint8_t { message = 0, edit = 1, remove = 2, react = 3, unreact = 4 };
+inline constexpr int max_message_kind = 4;
+
+// Who reacted (a message's reactions, in the order they were made).
+struct Reactor {
+  std::string from;
+  std::string from_id;  // "" for a guest stored without one
+};
+struct Reaction {
+  std::string emoji;
+  std::vector<Reactor> who;
+};
 
 // One entry of a room's sequence, identified by (room, seq). Its seq, sender and kind never change
 // once assigned; a message's text changes only by the edits and deletes that name it, applied in
@@ -29,20 +42,49 @@ struct Message {
   // metric. Not part of the message: never stored, sent or compared.
   std::int64_t arrived_ns = 0;
   MessageKind kind = MessageKind::message;
-  std::uint64_t target = 0;  // an edit or a delete: the seq of the message it changes
-  std::int64_t edited = 0;   // a message: the ts of its latest edit (0: never edited)
-  bool deleted = false;      // a message: deleted (its text is gone, "" here and in the store)
+  // A change: the seq of the message it changes. A message: the seq of the message it replies
+  // to (`reply_to` on the wire; 0: none).
+  std::uint64_t target = 0;
+  std::int64_t edited = 0;  // a message: the ts of its latest edit (0: never edited)
+  bool deleted = false;     // a message: deleted (its text is gone, "" here and in the store)
+  // A message: its reactions now (emoji in the order first used, each with who, in order). A
+  // react or an unreact carries its emoji as `text`.
+  std::vector<Reaction> reactions = {};
+  // A message: its attachments, the JSON array the wire sends as `files` (docs/protocol.md,
+  // "files"; "": none). Made once, when the send's files are taken (store::Store::claim_files);
+  // "" again once the message is deleted.
+  std::string files = {};
 };
 
-// The wire name of a kind: "" for a message, "edit", "delete".
+// The wire name of a kind: "" for a message, "edit", "delete", "react", "unreact".
 inline std::string_view kind_name(MessageKind k) noexcept {
-  return k == MessageKind::edit ? "edit" : k == MessageKind::remove ? "delete" : "";
+  switch (k) {
+    case MessageKind::message: return "";
+    case MessageKind::edit: return "edit";
+    case MessageKind::remove: return "delete";
+    case MessageKind::react: return "react";
+    case MessageKind::unreact: return "unreact";
+  }
+  return "";
 }
+
+// A react or an unreact applied to `target` (a message): adds or removes (from, from_id)'s
+// reaction `emoji`, idempotently (one per user, emoji and message; a user is sender_key).
+// Answers whether the reactions changed.
+bool apply_reaction(Message& target, const Message& change);
+
+// Reactions as the stores keep them in one column: records "emoji\x1Fuid\x1Fname" joined by
+// \x1E, in order (names and emoji never hold those control characters), and back.
+void parse_reactions(std::string_view stored, std::vector<Reaction>& out);
+
+// The `reactions` array of the wire: [{"emoji","count","users":[{"from","uid"?}]}].
+std::string reactions_json(const std::vector<Reaction>& reactions);
 
 // Why a change (an edit or a delete) of `target` may not be made, or none: the rules of
 // docs/protocol.md "edit and delete". `target` is null when the room has no entry of that seq.
 // Only the author edits; the author, a room moderator or owner (`moderator`), or an admin deletes;
-// nothing changes a deleted message; only messages are changed (not edits or deletes).
+// any member reacts, unreacts and replies (kind message: a reply, `target` what it answers);
+// nothing changes or answers a deleted message; only messages are changed (not edits or deletes).
 enum class ChangeRefusal : std::uint8_t { none, no_such_message, deleted, forbidden };
 ChangeRefusal may_change(MessageKind change, std::string_view sender_key_of_actor, const Message* target,
                          bool moderator);
@@ -68,14 +110,23 @@ inline std::string sender_key(std::string_view from_id, std::string_view from) {
 inline std::string sender_key(const Message& m) { return sender_key(m.from_id, m.from); }
 
 // `m` as it goes on the wire (views into m).
-inline protocol::MessageFields fields(const Message& m) noexcept {
-  return protocol::MessageFields{m.room,   m.seq,    m.from,   m.text, m.ts, m.cid, m.from_id, kind_name(m.kind),
-                                 m.target, m.edited, m.deleted};
+// `reactions`: reactions_json(m.reactions) when m has any, kept alive by the caller.
+inline protocol::MessageFields fields(const Message& m, std::string_view reactions = {}) noexcept {
+  return protocol::MessageFields{m.room,   m.seq,    m.from,    m.text,    m.ts,   m.cid, m.from_id, kind_name(m.kind),
+                                 m.target, m.edited, m.deleted, reactions, m.files};
 }
 
 // The `message` event for `m` (what members receive), and the same object without "type" (as in
 // a history reply): protocol/events.hpp encodes both.
-inline std::string message_event(const Message& m) { return protocol::message_event(fields(m)); }
-inline std::string message_object(const Message& m) { return protocol::message_object(fields(m)); }
+inline std::string message_event(const Message& m) {
+  if (m.reactions.empty()) return protocol::message_event(fields(m));
+  const std::string r = reactions_json(m.reactions);
+  return protocol::message_event(fields(m, r));
+}
+inline std::string message_object(const Message& m) {
+  if (m.reactions.empty()) return protocol::message_object(fields(m));
+  const std::string r = reactions_json(m.reactions);
+  return protocol::message_object(fields(m, r));
+}
 
 }  // namespace parley::core

@@ -355,4 +355,11 @@ bool visible_text(std::string_view text) noexcept {
   return false;
 }
 
+bool valid_emoji(std::string_view emoji) noexcept {
+  if (emoji.empty() || emoji.size() > max_emoji_bytes || !protocol::is_valid_utf8(emoji)) return false;
+  const icu::UnicodeString s =
+      icu::UnicodeString::fromUTF8(icu::StringPiece(emoji.data(), static_cast<int32_t>(emoji.size())));
+  return u_stringHasBinaryProperty(s.getBuffer(), s.length(), UCHAR_RGI_EMOJI) != 0;
+}
+
 }  // namespace parley::core

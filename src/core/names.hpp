@@ -54,4 +54,12 @@ std::string name_skeleton(std::string_view name);
 // Default_Ignorable_Code_Point, general category Cf (format) or Cc (control).
 bool visible_text(std::string_view text) noexcept;
 
+// Bytes of a reaction's emoji, at most (the longest RGI sequences, family ZWJ sequences with skin
+// tones, are about 35).
+inline constexpr std::size_t max_emoji_bytes = 64;
+// True if `emoji` is one emoji as Unicode recommends them for interchange (UTS #51's RGI_Emoji,
+// ICU's set: a character, a keycap, a flag, a modifier or ZWJ sequence, fully qualified), and at
+// most max_emoji_bytes. A reaction's emoji (docs/protocol.md "reactions").
+bool valid_emoji(std::string_view emoji) noexcept;
+
 }  // namespace parley::core

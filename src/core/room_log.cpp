@@ -55,8 +55,10 @@ std::optional<RoomLog::CidHit> RoomLog::find_cid(std::string_view sender, std::s
 std::uint64_t RoomLog::text_hash(std::string_view text) noexcept { return std::hash<std::string_view>{}(text); }
 
 std::uint64_t RoomLog::content_hash(const Message& m) noexcept {
-  const std::uint64_t h = text_hash(m.text);
-  if (m.kind == MessageKind::message) return h;
+  std::uint64_t h = text_hash(m.text);
+  // Files: a retry names the same ones; other files under the same cid are another message.
+  if (!m.files.empty()) h ^= text_hash(m.files) * 0xff51afd7ed558ccdULL;
+  if (m.kind == MessageKind::message && m.target == 0) return h;
   return h ^ (std::hash<std::uint64_t>{}((m.target << 2) | static_cast<std::uint64_t>(m.kind)) * 0x9e3779b97f4a7c15ULL);
 }
 
@@ -72,12 +74,18 @@ void RoomLog::apply_change(const Message& change) {
   Entry& target = ring_[static_cast<std::size_t>(change.target - first)];
   if (target.message.kind != MessageKind::message || target.message.deleted) return;
   auto encode = [](Entry& e) { e.event = std::make_shared<const std::string>(message_event(e.message)); };
+  if (change.kind == MessageKind::react || change.kind == MessageKind::unreact) {
+    if (apply_reaction(target.message, change)) encode(target);
+    return;
+  }
   if (change.kind == MessageKind::edit) {
     target.message.text = change.text;
     target.message.edited = change.ts;
     return encode(target);
   }
   target.message.text.clear();
+  target.message.reactions.clear();  // a deleted message loses its reactions
+  target.message.files.clear();      // and its files (the store removes them)
   target.message.deleted = true;
   encode(target);
   // The target's edits hold texts of it: gone with it.
@@ -88,6 +96,16 @@ void RoomLog::apply_change(const Message& change) {
       encode(e);
     }
   }
+}
+
+void RoomLog::move_cid(const Message& m) {
+  if (dedupe_window_ == 0 || m.cid.empty()) return;
+  const std::string key = cid_key(sender_key(m), m.cid);
+  if (auto it = cids_.find(key); it != cids_.end()) {
+    it->second = CidHit{m.seq, m.ts, content_hash(m)};
+    return;
+  }
+  remember_cid(m);
 }
 
 void RoomLog::remember_cid(const Message& m) {

@@ -51,6 +51,9 @@ class RoomLog {
   void assign(Message& m);
   // The send of `cid` by the sender of `sender` (sender_key(): an id, or a guest's name).
   std::optional<CidHit> find_cid(std::string_view sender, std::string_view cid) const;
+  // m's cid now names m's seq (and ts), whatever it named before: a message published again under
+  // a new seq because its first one was stored with another message (store_errc::seq_taken).
+  void move_cid(const Message& m);
   std::optional<CidHit> find_cid(const Message& m) const { return find_cid(sender_key(m), m.cid); }
 
   // Records that the message with the next committed seq is durable; returns its entry.

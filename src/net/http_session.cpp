@@ -9,7 +9,10 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -40,6 +43,8 @@ constexpr std::chrono::seconds linger_time{2};
 constexpr std::size_t linger_bytes = std::size_t{64} * 1024;
 // An error's log line quotes at most this much of the path (a client chooses its length).
 constexpr std::size_t max_logged_path = 256;
+// A request body but an upload's (ApiService::upload_path): /api/ bodies are small JSON objects.
+constexpr std::uint64_t api_body_limit = std::uint64_t{16} * 1024;
 
 // Beast's own refusals of a request's framing (Content-Length with chunked, in either order;
 // Transfer-Encoding after Content-Length; a bad or repeated Content-Length).
@@ -131,7 +136,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   void do_read() {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(limits().max_header_bytes));
-    parser_->body_limit(std::uint64_t{16} * 1024);  // /api/ bodies are small JSON objects
+    // /api/ bodies are small JSON objects (api_body_limit), set once the header is read: an
+    // upload's is another (its Content-Length must not be refused by this one first).
+    parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
     // Bounds the whole request, so that a client trickling headers cannot hold the connection.
     if (first_deadline_) {
       lowest(stream_).expires_at(*first_deadline_);
@@ -182,6 +189,17 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
     // Accepted, a Transfer-Encoding is "chunked": Beast must read the body as chunked too.
     if (framing.transfer_encoding_lines > 0 && !parser_->chunked())
       return refuse(protocol::answer_for(protocol::RequestRefusal::bad_transfer_encoding));
+    if (options_.api) {
+      const auto& req = parser_->get();
+      const std::string_view target(req.target().data(), req.target().size());
+      const std::string_view path = target.substr(0, target.find('?'));
+      if (path.starts_with("/api/") && !beast::websocket::is_upgrade(req) &&
+          options_.api->upload_path(std::string_view(req.method_string()), path))
+        return start_upload(target, path);
+    }
+    if (const auto length = parser_->content_length(); length && *length > api_body_limit)
+      return send_error(http::status::payload_too_large, "body_too_large", "request body too large", false);
+    parser_->body_limit(api_body_limit);
     if (parser_->is_done()) return on_request();
     http::async_read(stream_, buffer_, *parser_, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
       if (ec) return self->on_error(ec);
@@ -202,7 +220,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
       return send_error(http::status::payload_too_large, "body_too_large", "request body too large", false);
     if (ec == http::error::bad_transfer_encoding) return refuse(conflicting_framing);
     if (ec == http::error::bad_content_length || ec == http::error::multiple_content_length)
-      return refuse(parser_->chunked() ? conflicting_framing : bad_content_length);
+      return refuse(parser_ && parser_->chunked() ? conflicting_framing : bad_content_length);
     send_error(http::status::bad_request, "bad_request", "malformed HTTP request", false);
   }
 
@@ -249,18 +267,28 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   // for sessions, that is the defence against cross-site request forgery, beside SameSite.
   void api(http::request<http::string_body>& req, std::string_view target, std::string_view path, bool keep) {
     if (!options_.api) return send_error(http::status::not_found, "not_found", "no such endpoint", keep);
-    const auto origins = req.count(http::field::origin);
-    if (origins > 1 ||
-        !options_.origins.allows(origins ? std::optional(std::string_view(req[http::field::origin])) : std::nullopt,
-                                 req[http::field::host])) {
+    if (!origin_allowed(req)) {
       loop_.metrics().origin_refusals.add();
       return send_error(http::status::forbidden, "forbidden_origin", "this page's origin may not call this API", keep);
     }
+    ApiRequest r = api_request(req, target, path);
+    r.body = std::move(req.body());
+    dispatch_api(std::move(r), keep);
+  }
+
+  bool origin_allowed(const http::request_header<>& req) const {
+    const auto origins = req.count(http::field::origin);
+    return origins <= 1 &&
+           options_.origins.allows(origins ? std::optional(std::string_view(req[http::field::origin])) : std::nullopt,
+                                   req[http::field::host]);
+  }
+
+  // What the layer above reads of a request (its body aside).
+  ApiRequest api_request(const http::request_header<>& req, std::string_view target, std::string_view path) const {
     ApiRequest r;
     r.method = std::string(req.method_string());
     r.path = std::string(path);
     if (const auto q = target.find('?'); q != std::string_view::npos) r.query = std::string(target.substr(q + 1));
-    r.body = std::move(req.body());
     for (const auto& field : req) {
       if (field.name() != http::field::cookie) continue;
       if (!r.cookie.empty()) r.cookie += "; ";
@@ -270,6 +298,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
     r.user_agent = std::string(req[http::field::user_agent]);
     r.address = ticket_.address();
     r.secure = ticket_.secure();
+    return r;
+  }
+
+  void dispatch_api(ApiRequest&& r, bool keep) {
     // The answer comes back to this connection's loop (the loop outlives the node's Accounts).
     options_.api->handle_api(std::move(r), [self = this->shared_from_this(), keep](ApiResponse res) {
       auto& context = self->loop_.context();
@@ -278,7 +310,76 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
     });
   }
 
+  // An upload (ApiService::upload_path): its header is here, its body not read. Refused at once
+  // (the connection then closes: the body is never read) or read into the file the layer above
+  // names, in pieces, then handed over as any /api/ request is.
+  void start_upload(std::string_view target, std::string_view path) {
+    loop_.metrics().http_requests.add();
+    auto& req = parser_->get();
+    request_path_.assign(path.substr(0, max_logged_path));
+    if (!origin_allowed(req)) {
+      loop_.metrics().origin_refusals.add();
+      return send_error(http::status::forbidden, "forbidden_origin", "this page's origin may not call this API", false);
+    }
+    const auto length = parser_->content_length();
+    if (parser_->chunked() || !length)
+      return send_error(http::status::length_required, "length_required",
+                        "an upload needs a Content-Length (chunked bodies are refused)", false);
+    const bool keep = req.keep_alive();
+    if (*length == 0) return send_error(http::status::bad_request, "bad_request", "the file is empty", keep);
+    ApiRequest r = api_request(req, target, path);
+    UploadAdmission a = options_.api->admit_upload(r, *length);
+    if (a.refusal) return api_answer(std::move(*a.refusal), false);
+    upload_.emplace(std::move(*parser_));
+    parser_.reset();
+    upload_->body_limit(a.max_bytes);
+    beast::error_code ec;
+    upload_->get().body().open(a.file.c_str(), beast::file_mode::write, ec);
+    if (ec) {
+      upload_.reset();
+      return send_error(http::status::service_unavailable, "store_failed", "the upload could not be stored", false);
+    }
+    r.body_file = a.file;
+    r.body_size = *length;
+    r.slot = std::move(a.slot);
+    lowest(stream_).expires_after(a.timeout);
+    // A client that waits to be told to send the body (curl does, past 1 MiB) is told so now.
+    if (beast::iequals(upload_->get()[http::field::expect], "100-continue")) {
+      auto go = std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
+      return http::async_write(
+          stream_, *go,
+          [self = this->shared_from_this(), go, r = std::move(r), keep](beast::error_code ec, std::size_t) mutable {
+            if (!ec) return self->read_upload(std::move(r), keep);
+            self->upload_.reset();
+            std::error_code ignored;
+            std::filesystem::remove(r.body_file, ignored);
+            self->close();
+          });
+    }
+    read_upload(std::move(r), keep);
+  }
+
+  void read_upload(ApiRequest r, bool keep) {
+    http::async_read(
+        stream_, buffer_, *upload_,
+        [self = this->shared_from_this(), r = std::move(r), keep](beast::error_code ec, std::size_t) mutable {
+          self->upload_->get().body().close();
+          self->upload_.reset();
+          if (ec) {
+            std::error_code ignored;
+            std::filesystem::remove(r.body_file, ignored);
+            if (ec == http::error::body_limit)
+              return self->send_error(http::status::payload_too_large, "file_too_large",
+                                      "the file is larger than this server takes", false);
+            return self->on_error(ec);
+          }
+          lowest(self->stream_).expires_never();
+          self->dispatch_api(std::move(r), keep);
+        });
+  }
+
   void api_answer(ApiResponse res, bool keep) {
+    if (!res.file.empty() && res.status < 300) return file_answer(res, keep);
     std::string rid;
     if (res.status >= 400) {
       rid = res.rid.empty() ? log_error(res.status, protocol::http_error_code(res.body)) : res.rid;
@@ -292,6 +393,36 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
       out->prepare_payload();
     }
     for (auto& [name, value] : res.headers) out->insert(name, value);
+    write(out, keep);  // without the body for HEAD
+  }
+
+  // An uploaded file (ApiResponse::file), from disk in pieces, under file_policy.
+  void file_answer(const ApiResponse& res, bool keep) {
+    http::file_body::value_type body;
+    beast::error_code ec;
+    body.open(res.file.c_str(), beast::file_mode::scan, ec);
+    if (ec) {
+      // The store has the file and this node's files.dir has not its bytes: in a cluster, most
+      // likely a files.dir the nodes do not share. Said to the operator once a minute at most.
+      static std::atomic<std::int64_t> last_said{0};
+      const std::int64_t now =
+          std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+      std::int64_t said = last_said.load(std::memory_order_relaxed);
+      if ((said == 0 || now - said >= 60) && last_said.compare_exchange_strong(said, now, std::memory_order_relaxed)) {
+        spdlog::warn("files: {} is in the store but cannot be read here ({}); is files.dir shared by every node?",
+                     res.file.string(), ec.message());
+      }
+      return send_error(http::status::not_found, "no_such_file", "no such file", keep);
+    }
+    const auto size = body.size();
+    auto out =
+        std::make_shared<http::response<http::file_body>>(std::piecewise_construct, std::make_tuple(std::move(body)),
+                                                          std::make_tuple(static_cast<http::status>(res.status), 11));
+    out->set(http::field::server, "parley");
+    set_security_headers(*out, file_policy);
+    for (auto& [name, value] : res.headers) out->set(name, value);
+    out->content_length(size);
+    out->keep_alive(keep);
     write(out, keep);  // without the body for HEAD
   }
 
@@ -501,6 +632,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<http::request_parser<http::file_body>> upload_;  // an upload's, while its body is read
   std::optional<Clock::time_point> first_deadline_;
   Admission::Ticket ticket_;  // the socket's place in the node's budget, handed to the WsSession
   std::size_t lingered_ = 0;  // bytes dropped after the last answer

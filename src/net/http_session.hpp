@@ -1,8 +1,10 @@
 #pragma once
 // One HTTP/1.1 connection: health, readiness and metrics endpoints, the static web UI, and the
 // WebSocket upgrade on /ws, after which the socket is handed to a WsSession.
+#include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <openssl/types.h>
@@ -52,6 +54,11 @@ struct ApiRequest {
   std::string user_agent;
   std::string address;  // the client's address key (Admission::address_key), for its budgets
   bool secure = false;  // came over TLS: cookies are Secure
+  // An upload (ApiService::upload_path): its body, whole, in this file (the receiver removes or
+  // keeps it), of body_size bytes; `slot` is what admit_upload answered (held until the answer).
+  std::filesystem::path body_file = {};
+  std::uint64_t body_size = 0;
+  std::shared_ptr<void> slot = {};
 };
 
 struct ApiResponse {
@@ -62,6 +69,19 @@ struct ApiResponse {
   // empty: the session mints one and logs the error. Either way an error's body and its
   // X-Request-Id header carry it.
   std::string rid = {};
+  // A file to answer with instead of `body` (a 200 of GET /api/files/{id}): sent from disk in
+  // pieces, under file_policy, its Content-Type and other headers in `headers`.
+  std::filesystem::path file = {};
+};
+
+// What admit_upload answers: a refusal (sent at once, the body not read), or where to write the
+// body and the budget's slot the upload holds until its answer.
+struct UploadAdmission {
+  std::optional<ApiResponse> refusal;
+  std::filesystem::path file = {};
+  std::shared_ptr<void> slot = {};
+  std::chrono::milliseconds timeout{300000};  // the whole body must be read within this
+  std::uint64_t max_bytes = 0;                // refused while reading past it (Content-Length is checked first)
 };
 
 // What /api/ asks of the layer above (the node's accounts). Called on the connection's loop
@@ -72,6 +92,20 @@ class ApiService {
  public:
   using Respond = std::function<void(ApiResponse)>;
   virtual void handle_api(ApiRequest request, Respond respond) = 0;
+  // Uploads (docs/api.md, "Files"): a request to `path` by `method` whose body is a file, read
+  // into a file as it arrives instead of into `body` (the 16 KiB limit is for the others). It
+  // must have a Content-Length (else 411; chunked too); admit_upload decides from its header
+  // (`request` has no body yet) whether it is read, on the loop thread.
+  virtual bool upload_path(std::string_view method, std::string_view path) const {
+    (void)method;
+    (void)path;
+    return false;
+  }
+  virtual UploadAdmission admit_upload(const ApiRequest& request, std::uint64_t content_length) {
+    (void)request;
+    (void)content_length;
+    return UploadAdmission{ApiResponse{404, {}, {}}};
+  }
 
  protected:
   ~ApiService() = default;

@@ -17,6 +17,8 @@ inline constexpr std::string_view page_policy =
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 // ... of every other answer (JSON, metrics, errors): it loads nothing and nothing may frame it.
 inline constexpr std::string_view data_policy = "default-src 'none'; frame-ancestors 'none'";
+// An uploaded file's (GET /api/files/{id}): nothing it holds runs, even opened on its own.
+inline constexpr std::string_view file_policy = "sandbox; default-src 'none'; frame-ancestors 'none'";
 
 // The file for `target` ("/", "/js/app.js?v=2"), or nullopt when the path is unsafe or absent.
 std::optional<std::filesystem::path> resolve_static(const std::filesystem::path& root, std::string_view target);

@@ -11,6 +11,7 @@
 #include "core/names.hpp"
 #include "net/upgrade.hpp"
 #include "node/api_request.hpp"
+#include "node/files.hpp"
 #include "protocol/errc.hpp"
 #include "protocol/events.hpp"
 #include "protocol/json_writer.hpp"
@@ -85,21 +86,6 @@ ApiResponse signed_out(bool secure) {
   return r;
 }
 
-std::string_view bearer(std::string_view authorization) {
-  constexpr std::string_view prefix = "Bearer ";
-  if (authorization.size() <= prefix.size()) return {};
-  std::string lowered(authorization.substr(0, prefix.size()));
-  std::transform(lowered.begin(), lowered.end(), lowered.begin(), [](unsigned char c) { return std::tolower(c); });
-  if (lowered != "bearer ") return {};
-  return authorization.substr(prefix.size());
-}
-
-// The session token of a request: its Bearer token, else its session cookie (empty if neither).
-std::string_view session_token(const ApiRequest& req) {
-  const std::string_view token = bearer(req.authorization);
-  return token.empty() ? net::cookie_value(req.cookie, net::session_cookie) : token;
-}
-
 // The credentials of a register or login body, or nullopt (answered 400).
 std::optional<Credentials> credentials(const ApiRequest& req, const net::ApiService::Respond& respond) {
   auto body = body_object(req, respond);
@@ -154,6 +140,7 @@ void Accounts::handle_api(ApiRequest req, Respond respond) {
   const std::string& p = req.path;
   if (p.starts_with("/api/server/") && server_api_) return server_api_->handle_api(std::move(req), std::move(respond));
   if (p.starts_with("/api/admin/") && admin_api_) return admin_api_->handle_api(std::move(req), std::move(respond));
+  if (files_ && files_->handles(p)) return files_->handle_api(std::move(req), std::move(respond));
   if (p == "/api/register") {
     if (m == "POST") return do_register(req, std::move(respond));
   } else if (p == "/api/login") {
@@ -174,6 +161,15 @@ void Accounts::handle_api(ApiRequest req, Respond respond) {
     return respond(error(404, "not_found", "no such endpoint"));
   }
   respond(error(405, "method_not_allowed", "this endpoint does not take " + m));
+}
+
+bool Accounts::upload_path(std::string_view method, std::string_view path) const {
+  return files_ && files_->upload_path(method, path);
+}
+
+net::UploadAdmission Accounts::admit_upload(const ApiRequest& request, std::uint64_t content_length) {
+  if (!files_) return net::UploadAdmission{error(404, "not_found", "no such endpoint")};
+  return files_->admit_upload(request, content_length);
 }
 
 bool Accounts::take(core::KeyedLimits& limits, std::string_view key, const Respond& respond) {
@@ -358,7 +354,7 @@ void Accounts::verify_jwt(std::string token, JwtDone done) {
 }
 
 void Accounts::with_user(const ApiRequest& req, Respond respond, std::function<void(SignedIn, Respond)> then) {
-  const std::string_view token = session_token(req);
+  const std::string_view token = api::session_token(req);
   if (token.empty()) return respond(error(401, "unauthorized", "sign in first"));
   authenticate(token, [respond = std::move(respond), then = std::move(then)](std::error_code ec,
                                                                              std::optional<SignedIn> who) mutable {
@@ -380,17 +376,17 @@ void Accounts::do_logout(const ApiRequest& req, Respond respond) {
   const bool secure = req.secure;
   // Signing out is idempotent: without a live session (none sent, a malformed one, one already
   // ended) the answer is the same 204, and the cookie a browser still holds is cleared.
-  authenticate(
-      session_token(req), [this, secure, respond = std::move(respond)](std::error_code ec, std::optional<SignedIn> in) {
-        if (ec) return respond(store_error(ec));
-        if (!in) return respond(signed_out(secure));
-        const SignedIn& who = *in;
-        store_.revoke_session(who.user.id, who.session.token_digest, [this, who, respond, secure](std::error_code ec) {
-          if (ec) return respond(store_error(ec));
-          ended(who.user.id, who.session.token_digest);
-          respond(signed_out(secure));
-        });
-      });
+  authenticate(api::session_token(req), [this, secure, respond = std::move(respond)](std::error_code ec,
+                                                                                     std::optional<SignedIn> in) {
+    if (ec) return respond(store_error(ec));
+    if (!in) return respond(signed_out(secure));
+    const SignedIn& who = *in;
+    store_.revoke_session(who.user.id, who.session.token_digest, [this, who, respond, secure](std::error_code ec) {
+      if (ec) return respond(store_error(ec));
+      ended(who.user.id, who.session.token_digest);
+      respond(signed_out(secure));
+    });
+  });
 }
 
 void Accounts::do_sessions(const ApiRequest& req, Respond respond) {

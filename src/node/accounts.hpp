@@ -32,6 +32,8 @@
 
 namespace parley::node {
 
+class Files;
+
 // A signed-in user, as a session token proves.
 struct SignedIn {
   store::StoredUser user;
@@ -48,6 +50,8 @@ class Accounts final : public net::ApiService {
   Accounts& operator=(const Accounts&) = delete;
 
   void handle_api(net::ApiRequest request, Respond respond) override;
+  bool upload_path(std::string_view method, std::string_view path) const override;
+  net::UploadAdmission admit_upload(const net::ApiRequest& request, std::uint64_t content_length) override;
 
   // The user a session token names (from hello, or the cookie of an upgrade), or nullopt if it
   // names none: malformed, unknown, expired, revoked, or its user deleted. `done` runs on the
@@ -94,6 +98,8 @@ class Accounts final : public net::ApiService {
   void set_server_api(net::ApiService* api) noexcept { server_api_ = api; }
   // And those under /api/admin/ to the admin API (node/admin_api.hpp).
   void set_admin_api(net::ApiService* api) noexcept { admin_api_ = api; }
+  // And uploads and fetches of files (node/files.hpp).
+  void set_files(Files* files) noexcept { files_ = files; }
 
   // Stops the hashing pool (what it holds still answers). Before the store stops.
   void stop();
@@ -145,6 +151,7 @@ class Accounts final : public net::ApiService {
   RegisteredHook on_registered_;
   net::ApiService* server_api_ = nullptr;
   net::ApiService* admin_api_ = nullptr;
+  Files* files_ = nullptr;
   void ended(const std::string& user_id, const std::string& digest, const std::string& keep = {}) const {
     if (on_ended_) on_ended_(user_id, digest, keep);
   }

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <utility>
 
+#include "net/upgrade.hpp"
 #include "protocol/events.hpp"
 
 namespace parley::node::api {
@@ -51,6 +52,12 @@ bool has_scheme(std::string_view authorization, std::string_view scheme) {
   for (std::size_t i = 0; i < scheme.size(); ++i)
     if (std::tolower(static_cast<unsigned char>(authorization[i])) != scheme[i]) return false;
   return true;
+}
+
+std::string_view session_token(const net::ApiRequest& req) {
+  constexpr std::string_view scheme = "bearer ";
+  if (has_scheme(req.authorization, scheme)) return std::string_view(req.authorization).substr(scheme.size());
+  return net::cookie_value(req.cookie, net::session_cookie);
 }
 
 }  // namespace parley::node::api

@@ -26,4 +26,7 @@ std::optional<std::string> percent_decoded(std::string_view s);
 // space), compared in any case, and has something after it.
 bool has_scheme(std::string_view authorization, std::string_view scheme);
 
+// The session token of a request: its Bearer token, else its session cookie (empty if neither).
+std::string_view session_token(const net::ApiRequest& req);
+
 }  // namespace parley::node::api

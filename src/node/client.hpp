@@ -29,7 +29,8 @@ class Client final : public net::ConnectionState, public hub::Member {
         shard_(shard),
         opened_ms_(opened_ms),
         send_bucket_(limits.send_rate, limits.send_burst),
-        request_bucket_(limits.request_rate, limits.request_burst) {}
+        request_bucket_(limits.request_rate, limits.request_burst),
+        search_bucket_(limits.search_rate, limits.search_burst) {}
 
   // The client of a connection the node has seen open.
   static Client& of(net::Connection& c) noexcept { return static_cast<Client&>(*c.state()); }
@@ -72,6 +73,7 @@ class Client final : public net::ConnectionState, public hub::Member {
   std::uint32_t in_flight = 0;
   core::TokenBucket& send_bucket() noexcept { return send_bucket_; }
   core::TokenBucket& request_bucket() noexcept { return request_bucket_; }
+  core::TokenBucket& search_bucket() noexcept { return search_bucket_; }
   JoinedRoom* find_room(std::string_view room) noexcept {
     for (auto& r : rooms)
       if (r.room == room) return &r;
@@ -89,6 +91,7 @@ class Client final : public net::ConnectionState, public hub::Member {
   std::int64_t opened_ms_;
   core::TokenBucket send_bucket_;
   core::TokenBucket request_bucket_;
+  core::TokenBucket search_bucket_;  // limits.search_rate, search_burst
 };
 
 // How another thread names a client: its shard and id. The client may be gone by the time a

@@ -51,6 +51,13 @@ void ClusterSync::send(Shard& owner, OwnedRoom& r, core::Message m, SessionRef w
       if (ec)
         return delivery_.reply_now(
             who, error_reply(errc::unavailable, {}, ref, ErrorContext{.room = m.room, .conn = who.id}));
+      // Deleted meanwhile (here, or on another node whose announcement came first): not stored,
+      // not acked. Its store deletion may have been handed over already, and an append after it
+      // would outlive the room; the broker's part deletes what the publish left there.
+      const OwnedRoom* r = owner.find_owned(m.room);
+      if (!r || r->state == OwnedRoom::State::deleting)
+        return delivery_.reply_now(
+            who, error_reply(errc::no_such_room, {}, ref, ErrorContext{.room = m.room, .conn = who.id}));
       // A retry of a message published before (perhaps through another node, perhaps one that
       // crashed before its commit): the ack must mean "durable", so store the published message
       // (from the broker's log) again and ack after that commit; a store holding it already
@@ -96,25 +103,91 @@ void ClusterSync::reseed(Shard& owner, OwnedRoom& r, core::Message m, SessionRef
   });
 }
 
-void ClusterSync::store_duplicate(Shard& owner, core::Message m, broker::Published p, SessionRef who, std::string ref) {
-  ctx_.broker->fetch(m.room, p.seq - 1, 1,
-                     [this, &owner, m, p, who, ref](std::error_code ec, std::vector<core::Message> msgs) mutable {
-                       owner.post([this, &owner, m = std::move(m), p, who, ref = std::move(ref), ec,
-                                   msgs = std::move(msgs)]() mutable {
-                         if (ec)
-                           return delivery_.reply_now(who, error_reply(errc::unavailable, {}, ref,
-                                                                       ErrorContext{.room = m.room, .conn = who.id}));
-                         if (msgs.empty() || msgs.front().seq != p.seq) {
-                           // Trimmed from the broker's log (broker.log_capacity messages ago): committed long since.
-                           return delivery_.reply_now(who, protocol::ack_event(m.room, m.cid, p.seq, p.ts, ref));
-                         }
-                         // The cid was published with another text: not a retry.
-                         if (msgs.front().text != m.text)
-                           return delivery_.reply_now(who, error_reply(errc::cid_conflict, {}, ref,
-                                                                       ErrorContext{.room = m.room, .conn = who.id}));
-                         owner.queue_append(PendingAppend{std::move(msgs.front()), who, std::move(ref)});
-                       });
-                     });
+void ClusterSync::republish(Shard& owner, PendingAppend p) {
+  core::Message& m = p.message;
+  auto refuse = [&](errc code, std::string_view why) {
+    delivery_.reply_now(p.who, error_reply(code, why, p.ref, ErrorContext{.room = m.room, .conn = p.who.id}));
+  };
+  OwnedRoom* r = owner.find_owned(m.room);
+  if (!r || r->state != OwnedRoom::State::ready) return refuse(errc::unavailable, {});
+  if (p.republished) {
+    owner.metrics().seq_taken.add();
+    spdlog::warn("room {}: seq {} is stored with another message again after a re-publish: send refused", m.room,
+                 m.seq);
+    return refuse(errc::store_failed, "the message could not be stored; send it again with the same cid");
+  }
+  // Its floor as send's: the new seq comes after every seq this node has seen and the store's
+  // floor, read again first if the room's epoch moved since this node last read it (as the
+  // commit that failed was in flight across a failover, it usually has). The client's retry of
+  // the cid would not do it: it is answered from the cid table, under the taken seq.
+  const std::uint64_t epoch = ctx_.broker->epoch(m.room);
+  if (epoch != r->cluster.epoch) {
+    if (r->cluster.reseeding) return refuse(errc::unavailable, {});
+    r->cluster.reseeding = true;
+    owner.metrics().seq_reseeds.add();
+    std::string room = m.room;  // before the callback takes p
+    ctx_.store.find_room(std::move(room), [this, &owner, p = std::move(p), epoch](
+                                              std::error_code ec, std::optional<store::StoredRoom> stored) mutable {
+      owner.post([this, &owner, p = std::move(p), epoch, ec, last = stored ? stored->last_seq : 0]() mutable {
+        OwnedRoom* r = owner.find_owned(p.message.room);
+        if (r) r->cluster.reseeding = false;
+        if (!r || ec)
+          return delivery_.reply_now(
+              p.who, error_reply(errc::unavailable, {}, p.ref, ErrorContext{.room = p.message.room, .conn = p.who.id}));
+        r->cluster.store_floor = std::max(r->cluster.store_floor, last);
+        r->cluster.epoch = epoch;
+        republish(owner, std::move(p));
+      });
+    });
+    return;
+  }
+  owner.metrics().seq_taken.add();
+  spdlog::warn(
+      "room {}: seq {} is stored with another message (handed out twice across a broker failover): "
+      "publishing the message again",
+      m.room, m.seq);
+  m.seq = std::max({r->log.last_committed(), r->cluster.store_floor, m.seq});
+  ctx_.broker->publish_in_epoch(
+      m, epoch, [this, &owner, m, who = p.who, ref = p.ref](std::error_code ec, broker::Published got) mutable {
+        owner.post([this, &owner, m = std::move(m), who, ref = std::move(ref), ec, got]() mutable {
+          if (ec)
+            return delivery_.reply_now(
+                who, error_reply(errc::unavailable, {}, ref, ErrorContext{.room = m.room, .conn = who.id}));
+          // The broker has this cid already (this message re-published through another node):
+          // stored as published there, as any retry is.
+          if (got.duplicate) return store_duplicate(owner, std::move(m), got, who, std::move(ref), true);
+          m.seq = got.seq;
+          m.ts = got.ts;
+          // A retry of the cid here now finds its new seq, not the one another message holds.
+          if (OwnedRoom* r = owner.find_owned(m.room)) r->log.move_cid(m);
+          owner.queue_append(PendingAppend{std::move(m), who, std::move(ref), true});
+        });
+      });
+}
+
+void ClusterSync::store_duplicate(Shard& owner, core::Message m, broker::Published p, SessionRef who, std::string ref,
+                                  bool republished) {
+  ctx_.broker->fetch(
+      m.room, p.seq - 1, 1,
+      [this, &owner, m, p, who, ref, republished](std::error_code ec, std::vector<core::Message> msgs) mutable {
+        owner.post([this, &owner, m = std::move(m), p, who, ref = std::move(ref), ec, msgs = std::move(msgs),
+                    republished]() mutable {
+          if (ec)
+            return delivery_.reply_now(
+                who, error_reply(errc::unavailable, {}, ref, ErrorContext{.room = m.room, .conn = who.id}));
+          if (msgs.empty() || msgs.front().seq != p.seq) {
+            // Trimmed from the broker's log (broker.log_capacity messages ago): committed long since.
+            return delivery_.reply_now(who, protocol::ack_event(m.room, m.cid, p.seq, p.ts, ref));
+          }
+          // The cid was published with another text: not a retry.
+          if (msgs.front().text != m.text)
+            return delivery_.reply_now(
+                who, error_reply(errc::cid_conflict, {}, ref, ErrorContext{.room = m.room, .conn = who.id}));
+          if (republished)
+            if (OwnedRoom* r = owner.find_owned(m.room)) r->log.move_cid(msgs.front());
+          owner.queue_append(PendingAppend{std::move(msgs.front()), who, std::move(ref), republished});
+        });
+      });
 }
 
 void ClusterSync::when_synced(Shard& owner, OwnedRoom& r, std::function<void(OwnedRoom*)> f) {

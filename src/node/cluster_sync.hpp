@@ -29,6 +29,12 @@ class ClusterSync {
   // A client's message for room `r`: published (the broker assigns its seq and tells every
   // node), then committed here and acked after the commit (RoomOwner::on_committed).
   void send(Shard& owner, OwnedRoom& r, core::Message m, SessionRef who, std::string ref);
+  // The store answered seq_taken for this append of one message: its seq was handed out twice
+  // (a failover while its commit was in flight) and another message holds it. Published again
+  // under a new seq (its cid re-pointed there; the room's store floor read first if its broker
+  // epoch moved), then committed and acked; refused (store_failed: the client retries with its
+  // cid) if that happened once already. docs/architecture.md, "Failover without seq reuse".
+  void republish(Shard& owner, PendingAppend p);
   // Runs `f` once the room is subscribed and caught up with the broker, or with null if that
   // failed or has not happened within options.broker_wait_ms (the subscription goes on: a later
   // request finds the room synced).
@@ -51,7 +57,8 @@ class ClusterSync {
   // The room's broker epoch moved (broker::Broker::epoch): reads the store's last seq for the
   // room as its floor, then sends `m`.
   void reseed(Shard& owner, OwnedRoom& r, core::Message m, SessionRef who, std::string ref, std::uint64_t epoch);
-  void store_duplicate(Shard& owner, core::Message m, broker::Published p, SessionRef who, std::string ref);
+  void store_duplicate(Shard& owner, core::Message m, broker::Published p, SessionRef who, std::string ref,
+                       bool republished = false);
   // Hands the room's sync waiters their answer: the room (synced) or null (failed).
   void finish_sync(OwnedRoom& r, OwnedRoom* result);
   void repair(Shard& owner, OwnedRoom& r);

@@ -36,7 +36,8 @@ struct NodeOptions {
   // (parley_handler_errors_total) and the thread goes on serving its other clients. On (tests,
   // server.fail_fast): the process aborts, so that the bug cannot hide behind a passing test.
   bool fail_fast = false;
-  auth::AuthOptions auth;  // accounts, sign-in, guests (auth.*)
+  auth::AuthOptions auth;   // accounts, sign-in, guests (auth.*)
+  core::FileOptions files;  // uploads (files.*; node/files.hpp)
   // The operator's JWTs in hello (auth.jwt_*: app/ reads the key once and builds it); null: none.
   std::shared_ptr<const auth::JwtVerifier> jwt;
 };
@@ -59,6 +60,8 @@ struct NodeContext {
   std::vector<std::unique_ptr<Shard>> shards;
   // Over limits.max_memory_bytes (Node's tick): new work gets `overloaded`, new connections 503.
   std::atomic<bool> shedding{false};
+  // Searches sent to the store and not answered yet, from every shard (limits.max_searches_in_flight).
+  std::atomic<std::size_t> searches_in_flight{0};
 
   unsigned shard_count() const noexcept { return static_cast<unsigned>(shards.size()); }
   Shard& shard(unsigned i) const noexcept { return *shards[i]; }

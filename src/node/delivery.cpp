@@ -91,6 +91,14 @@ void Delivery::tell_users(std::string event, std::vector<std::string> user_ids, 
   }
 }
 
+void Delivery::tell_room(const std::string& room, std::string event) {
+  auto shared = std::make_shared<const std::string>(std::move(event));
+  for (auto& sh : ctx_.shards) {
+    Shard* shard = sh.get();
+    shard->post([shard, room, shared] { shard->hub().deliver(room, *shared); });
+  }
+}
+
 void Delivery::tell_deleted(const std::string& room, const std::string& by, std::uint64_t except,
                             std::shared_ptr<const core::RoomAccess> access) {
   auto event = std::make_shared<const std::string>(protocol::room_deleted_event(room, by));

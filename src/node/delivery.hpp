@@ -53,6 +53,8 @@ class Delivery {
                     const std::string& topic = {});
   // `event` (a `created`) to every session of this node whose user is one of `user_ids`, but `except`.
   void tell_users(std::string event, std::vector<std::string> user_ids, std::uint64_t except);
+  // `event` to every session of this node in `room` (each shard's hub), from any thread.
+  void tell_room(const std::string& room, std::string event);
   // `room_deleted` (by its owner `by`, or the operator: empty) to every welcomed session of this
   // node but `except` (answered on its own), and, for a private room or a conversation, only to
   // those `access` lets see it (a stranger does not learn that it existed); its members are out of it.

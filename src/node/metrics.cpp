@@ -63,6 +63,9 @@ std::string Node::metrics_text() const {
       {"parley_messages_in_total", "Chat messages accepted (seq assigned).", "counter", nullptr, &S::messages_in},
       {"parley_messages_acked_total", "Chat messages durable and acknowledged.", "counter", nullptr,
        &S::messages_acked},
+      {"parley_resume_rereads_total",
+       "A join's resume read from the store again: it had a hole, another node's commit still in flight.", "counter",
+       nullptr, &S::resume_rereads},
       {"parley_deliveries_total", "Events queued to sessions by room fan-out.", "counter", nullptr, &S::deliveries},
       {"parley_bytes_out_total", "WebSocket bytes written.", "counter", &L::bytes_out, nullptr},
       {"parley_writes_total", "Socket writes.", "counter", &L::writes, nullptr},
@@ -74,6 +77,12 @@ std::string Node::metrics_text() const {
       {"parley_flood_closes_total", "Sessions closed with 1008 for a frame flood (limits.frame_rate).", "counter",
        &L::flood_closes, nullptr},
       {"parley_errors_sent_total", "Error events sent.", "counter", nullptr, &S::errors_sent},
+      {"parley_reads_stored_total", "Read marks written (read requests that reached the store).", "counter", nullptr,
+       &S::reads_stored},
+      {"parley_searches_total", "Searches answered with results.", "counter", nullptr, &S::searches},
+      {"parley_searches_refused_total",
+       "Searches refused by a budget (limits.search_rate: rate_limited; limits.max_searches_in_flight: overloaded).",
+       "counter", nullptr, &S::searches_refused},
       {"parley_rate_limited_total", "Requests refused by a rate limit.", "counter", nullptr, &S::rate_limited},
       {"parley_rooms", "Rooms known to this node.", "gauge", nullptr, &S::rooms_owned},
       {"parley_rooms_loaded", "Rooms with their log in memory (the others load on use).", "gauge", nullptr,
@@ -86,8 +95,15 @@ std::string Node::metrics_text() const {
       {"parley_seq_reseeds_total",
        "Times a room's seq floor was read from the store because its Redis changed (a failover, a restart).", "counter",
        nullptr, &S::seq_reseeds},
+      {"parley_seq_taken_total",
+       "Sends whose seq the store held with another message (handed out twice across a broker failover while the "
+       "commit was in flight), published again under a new seq.",
+       "counter", nullptr, &S::seq_taken},
       {"parley_access_denied_total", "Requests a room's access refused (forbidden, bad_password).", "counter", nullptr,
        &S::access_denied},
+      {"parley_reactions_refused_total",
+       "Reacts refused by the reaction budgets (limits.max_reaction_emoji, max_reactions_per_user).", "counter",
+       nullptr, &S::reactions_refused},
       {"parley_removed_sessions_total", "Sessions taken out of a room by a removal or a ban.", "counter", nullptr,
        &S::removed_sessions},
       {"parley_handler_errors_total", "Exceptions a request handler let out (bugs; logged).", "counter", nullptr,
@@ -110,6 +126,14 @@ std::string Node::metrics_text() const {
                    "From a chat message's arrival on this node to its commit known to its room's owner thread: on one "
                    "node its fan-out starts then, in a cluster its ack is sent then.",
                    &ShardMetrics::commit);
+  append_histogram(out, shards, "parley_search_seconds",
+                   "From a search request's arrival to its results sent: the rooms gathered, the store's search.",
+                   &ShardMetrics::search);
+  {
+    const std::string n = "parley_searches_in_flight";
+    out += "# HELP " + n + " Searches sent to the store and not answered yet.\n# TYPE " + n + " gauge\n" + n + " " +
+           std::to_string(ctx_.searches_in_flight.load(std::memory_order_relaxed)) + "\n";
+  }
   const auto& acc = ctx_.accounts.counters();
   const auto& pool = ctx_.accounts.pool();
   const struct {
@@ -135,6 +159,43 @@ std::string Node::metrics_text() const {
     out += std::string("# HELP ") + row.name + " " + row.help + "\n# TYPE " + row.name + " " + row.type + "\n";
     out += std::string(row.name) + " " + std::to_string(row.value) + "\n";
   }
+  const auto& fc = files_.counters();
+  const auto& fpool = files_.pool();
+  const struct {
+    const char* name;
+    const char* help;
+    const char* type;
+    std::uint64_t value;
+  } file_rows[] = {
+      {"parley_files_uploads_total", "Uploads stored.", "counter", fc.uploads.get()},
+      {"parley_files_upload_bytes_total", "Bytes of the uploads stored (as served: images re-encoded).", "counter",
+       fc.upload_bytes.get()},
+      {"parley_files_fetches_total", "Files and thumbnails served.", "counter", fc.fetches.get()},
+      {"parley_files_removed_total", "Files whose bytes were removed (deleted messages and rooms, expired uploads).",
+       "counter", fc.removed.get()},
+      {"parley_files_in_flight", "Uploads being received or examined now (files.max_in_flight).", "gauge",
+       files_.in_flight()},
+      {"parley_files_queue", "Uploads waiting for a thread of the files pool (files.worker_queue).", "gauge",
+       fpool.queued()},
+  };
+  for (const auto& row : file_rows) {
+    out += std::string("# HELP ") + row.name + " " + row.help + "\n# TYPE " + row.name + " " + row.type + "\n";
+    out += std::string(row.name) + " " + std::to_string(row.value) + "\n";
+  }
+  out +=
+      "# HELP parley_files_image_seconds_total Time spent decoding, re-encoding and thumbnailing images.\n"
+      "# TYPE parley_files_image_seconds_total counter\nparley_files_image_seconds_total " +
+      std::to_string(static_cast<double>(fc.thumb_ns.get()) / 1e9) + "\n";
+  out +=
+      "# HELP parley_files_refusals_total Uploads and fetches refused, by reason.\n"
+      "# TYPE parley_files_refusals_total counter\n";
+  const std::pair<const char*, std::uint64_t> refusals[] = {
+      {"too_large", fc.too_large.get()},     {"type", fc.bad_type.get()},         {"rate", fc.rate_limited.get()},
+      {"quota", fc.over_quota.get()},        {"overloaded", fc.overloaded.get()}, {"forbidden", fc.forbidden.get()},
+      {"per_address", fc.per_address.get()}, {"anonymous", fc.anonymous.get()},
+  };
+  for (const auto& [reason, n] : refusals)
+    out += std::string("parley_files_refusals_total{reason=\"") + reason + "\"} " + std::to_string(n) + "\n";
   out +=
       "# HELP parley_auth_jwt_total Hellos with an operator's JWT, by result (expired: past exp and the leeway; "
       "invalid: any other refusal).\n# TYPE parley_auth_jwt_total counter\n";

@@ -165,7 +165,7 @@ void Moderation::configure(Shard& owner, const protocol::Request& req, Actor act
                                           : "only the room's owner renames it, sets its topic or deletes it");
     const std::string room = r->id;
     if (req.type == RequestType::delete_room) {
-      // The operator's path (RoomDirectory::remove): the same refusals (in a cluster: not yet), and
+      // The operator's path (RoomDirectory::remove): the same refusals, on every node of a cluster, and
       // every session that may see the room hears room_deleted, the owner's with its ref.
       const std::string by = actor.name;
       return rooms_.remove(

@@ -51,6 +51,7 @@ Node::Node(NodeOptions options, store::Store& store, broker::Broker* broker) : c
   delivery_.set_session_side(requests_);
   ctx_.accounts.set_server_api(&server_api_);
   ctx_.accounts.set_admin_api(&admin_);
+  ctx_.accounts.set_files(&files_);
   ctx_.shards.reserve(ctx_.options.threads);
   for (unsigned i = 0; i < ctx_.options.threads; ++i) {
     net::LoopOptions loop{i, ctx_.options.limits, ctx_.options.clock, ctx_.options.io_uring_writes};
@@ -91,6 +92,8 @@ void Node::on_sessions_ended(std::string user_id, std::string digest, std::strin
 }
 
 void Node::on_name_registered(std::string name_key) { close_guests_named(name_key); }
+
+void Node::on_read(broker::ReadNotice notice) { read_marks_.on_read(notice); }
 
 void Node::close_named(const std::string& name_key) {
   close_clients("disconnected by an admin",
@@ -178,6 +181,7 @@ void Node::close_clients(const char* reason, std::function<bool(const Client&)> 
 void Node::stop() {
   // The hashing pool first: what it runs answers through the loops, which must still be there.
   ctx_.accounts.stop();
+  files_.stop();
   if (threads_.empty()) return;
   stopping_.store(true);  // the broker's "down" that follows is this stop, not an outage
   if (ctx_.broker) ctx_.broker->stop();
@@ -204,6 +208,7 @@ void Node::on_tick(Shard& shard, std::int64_t now_ms) {
   if (shard.index() == 0) {
     check_memory();
     ctx_.accounts.sweep(now_ms);
+    files_.sweep(now_ms);
     admin_.tick(now_ms, admin_sample());
     admin_watch_.tick(now_ms);
   }
@@ -265,6 +270,11 @@ void Node::on_access_changed(std::string room, std::string user_id) {
   });
 }
 
+void Node::on_room_deleted(std::string room, std::string by) {
+  Shard& owner = ctx_.owner_of(room);
+  owner.post([this, &owner, room = std::move(room), by = std::move(by)] { rooms_.deleted_elsewhere(owner, room, by); });
+}
+
 void Node::on_state(bool up) {
   const bool stopping = stopping_.load();
   cluster_.on_state(up, stopping);
@@ -272,12 +282,14 @@ void Node::on_state(bool up) {
   // Access changes announced while the broker was away are lost: every owner reads its rooms'
   // access again and takes out whoever may no longer be in one.
   // So are sessions that ended meanwhile: each shard asks the store about its clients' sessions.
+  // And rooms deleted meanwhile: each shard asks the store about its rooms.
   if (up) {
     for (auto& sh : ctx_.shards) {
       Shard* shard = sh.get();
       shard->post([this, shard] {
         moderation_.recheck_all(*shard);
         recheck_sessions(*shard);
+        rooms_.recheck_existence(*shard);
       });
     }
   }

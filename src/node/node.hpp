@@ -27,8 +27,10 @@
 #include "node/cluster_sync.hpp"
 #include "node/context.hpp"
 #include "node/delivery.hpp"
+#include "node/files.hpp"
 #include "node/moderation.hpp"
 #include "node/presence_sync.hpp"
+#include "node/read_marks.hpp"
 #include "node/requests.hpp"
 #include "node/room_directory.hpp"
 #include "node/room_owner.hpp"
@@ -111,9 +113,11 @@ class Node final : public broker::Handler, public net::HttpService, private Shar
   void on_access_changed(std::string room, std::string user_id) override;
   void on_sessions_ended(std::string user_id, std::string digest, std::string keep) override;
   void on_name_registered(std::string name_key) override;
+  void on_read(broker::ReadNotice notice) override;
   void on_node_stats(std::string node_id, std::string stats) override;
   void on_disconnect_requested(std::string name_key, std::string reason) override;
   void on_drain_requested(std::string node_id) override;
+  void on_room_deleted(std::string room, std::string by) override;
   void on_state(bool up) override;
   void on_presence(std::string room, std::uint64_t version, std::string user, bool joined) override;
   void on_presence_reset() override;
@@ -148,7 +152,9 @@ class Node final : public broker::Handler, public net::HttpService, private Shar
   RoomOwner owner_{ctx_, rooms_, cluster_, presence_, delivery_};
   Moderation moderation_{ctx_, rooms_, owner_, delivery_};
   ServerApi server_api_{ctx_, rooms_, owner_, moderation_};
-  Requests requests_{ctx_, owner_, rooms_, delivery_, moderation_};
+  ReadMarks read_marks_{ctx_, rooms_, delivery_};
+  Files files_{ctx_, rooms_};
+  Requests requests_{ctx_, owner_, rooms_, delivery_, moderation_, read_marks_};
   std::function<void()> on_drain_;
   AdminApi admin_{ctx_, rooms_, server_api_,
                   AdminApi::Hooks{[this] { return draining(); },

@@ -15,7 +15,9 @@
 #include "node/admin_watch.hpp"
 #include "node/delivery.hpp"
 #include "node/errors.hpp"
+#include "node/files.hpp"
 #include "node/moderation.hpp"
+#include "node/read_marks.hpp"
 #include "node/room_directory.hpp"
 #include "node/room_owner.hpp"
 #include "protocol/events.hpp"
@@ -161,7 +163,7 @@ void Requests::handle_frame(Client& s, std::string_view frame) {
       req.type == RequestType::members || req.type == RequestType::create || req.type == RequestType::invite ||
       req.type == RequestType::remove || req.type == RequestType::unban || req.type == RequestType::set_role ||
       req.type == RequestType::dm || req.type == RequestType::update_room || req.type == RequestType::delete_room ||
-      req.type == RequestType::roster) {
+      req.type == RequestType::roster || req.type == RequestType::read || req.type == RequestType::search) {
     const auto& l = ctx_.limits();
     if (s.in_flight >= l.max_requests_in_flight) {
       shard.metrics().rate_limited.add();
@@ -176,7 +178,7 @@ void Requests::handle_frame(Client& s, std::string_view frame) {
   // Room ids are checked here once for every request that names one.
   if (req.type != RequestType::hello && req.type != RequestType::rooms && req.type != RequestType::ping &&
       req.type != RequestType::dm && req.type != RequestType::admin_watch && req.type != RequestType::admin_unwatch &&
-      !core::valid_room_id(req.room)) {
+      !(req.type == RequestType::search && req.room.empty()) && !core::valid_room_id(req.room)) {
     send_error(s, errc::bad_room, req.ref);
     return;
   }
@@ -188,7 +190,9 @@ void Requests::handle_frame(Client& s, std::string_view frame) {
     case RequestType::leave: return do_leave(s, req);
     case RequestType::send: return do_send(s, req);
     case RequestType::edit:
-    case RequestType::delete_message: return do_change(s, req);
+    case RequestType::delete_message:
+    case RequestType::react:
+    case RequestType::unreact: return do_change(s, req);
     case RequestType::typing: return do_typing(s, req);
     case RequestType::history: return do_history(s, req);
     case RequestType::members: return do_members(s, req);
@@ -202,6 +206,8 @@ void Requests::handle_frame(Client& s, std::string_view frame) {
     case RequestType::delete_room: return do_configure(s, req);
     case RequestType::admin_watch:
     case RequestType::admin_unwatch: return do_admin_watch(s, req);
+    case RequestType::read: return do_read(s, req);
+    case RequestType::search: return do_search(s, req);
     case RequestType::ping: return;
   }
 }
@@ -289,7 +295,11 @@ void Requests::welcome(Client& s, std::string name, const std::string& ref) {
                                        static_cast<std::int64_t>(l.send_burst),
                                        l.history_limit,
                                        l.max_rooms_per_connection,
-                                       l.typing_interval_ms};
+                                       l.typing_interval_ms,
+                                       ctx_.options.files.max_bytes,
+                                       l.max_files_per_message,
+                                       l.max_reaction_emoji,
+                                       l.max_reactions_per_user};
   char sid[24];
   std::snprintf(sid, sizeof sid, "s-%llx", static_cast<unsigned long long>(s.id()));
   net::log::write(spdlog::level::debug, "welcome", {{"conn", s.id()}, {"uid", s.user_id}, {"user", s.user}});
@@ -308,24 +318,32 @@ void Requests::do_rooms(Client& s, protocol::Request& req) {
     std::string with;
     std::string_view role;  // a static name (core::role_name)
     std::string title, topic;
+    std::optional<store::StoredReadState> read{};
   };
   struct Gather {
     unsigned pending;
     std::vector<Summary> rooms;
     SessionRef who;
     std::string ref;
+    std::shared_ptr<const std::string> user_id;
+    std::string name_key;  // an account's (mentions); empty for a guest: no read state
   };
   const std::size_t page =
       std::clamp<std::uint64_t>(req.limit.value_or(ctx_.limits().rooms_page), 1, ctx_.limits().rooms_page);
   std::string query = std::move(req.query);
   std::transform(query.begin(), query.end(), query.begin(), [](unsigned char c) { return std::tolower(c); });
-  auto g = std::make_shared<Gather>(Gather{ctx_.shard_count(), {}, ref_of(s), std::move(req.ref)});
+  auto user_id = std::make_shared<const std::string>(s.user_id);
+  auto g = std::make_shared<Gather>(Gather{ctx_.shard_count(),
+                                           {},
+                                           ref_of(s),
+                                           std::move(req.ref),
+                                           user_id,
+                                           core::is_account_id(s.user_id) ? core::name_skeleton(s.user) : ""});
   auto after = std::make_shared<const std::string>(std::move(req.after));
   auto q = std::make_shared<const std::string>(std::move(query));
   ++s.in_flight;
   Shard& home = s.shard();
   const auto by_id = [](const Summary& a, const Summary& b) { return a.room < b.room; };
-  auto user_id = std::make_shared<const std::string>(s.user_id);
   for (auto& sh : ctx_.shards) {
     Shard* shard = sh.get();
     shard->post([this, shard, &home, g, after, q, page, by_id, user_id] {
@@ -337,11 +355,17 @@ void Requests::do_rooms(Client& s, protocol::Request& req) {
         if (!r->access_known || !r->access.may(*user_id, core::RoomAction::see)) continue;
         if (!q->empty() && !contains_folded(id, *q)) continue;
         mine.push_back(
-            Summary{id, r->presence.size(), r->last_seq(), r->access.is_private(), r->access.is_direct(),
+            Summary{id,
+                    r->presence.size(),
+                    r->last_seq(),
+                    r->access.is_private(),
+                    r->access.is_direct(),
                     r->access.is_direct() ? r->peer_of(*user_id) : std::string(),
                     // A conversation's two have no roles to show.
-                    r->access.is_direct() ? std::string_view() : core::role_name(r->access.role_of(*user_id)), r->title,
-                    r->topic});
+                    r->access.is_direct() ? std::string_view() : core::role_name(r->access.role_of(*user_id)),
+                    r->title,
+                    r->topic,
+                    {}});
       }
       // Only a page (and one more, to know there is a next page) leaves the shard.
       if (mine.size() > page + 1) {
@@ -357,16 +381,41 @@ void Requests::do_rooms(Client& s, protocol::Request& req) {
           g->rooms.resize(page);
           next = g->rooms.back().room;
         }
-        auto answer = [this, &home, g, next] {
+        auto send_list = [&home, g, next] {
           std::vector<protocol::RoomSummary> list;
           list.reserve(g->rooms.size());
-          for (const auto& r : g->rooms)
-            list.push_back(protocol::RoomSummary{r.room, r.members, r.last_seq, r.private_room, r.direct, r.with,
-                                                 r.role, r.title, r.topic});
+          for (const auto& r : g->rooms) {
+            protocol::RoomSummary item{r.room, r.members, r.last_seq, r.private_room, r.direct,
+                                       r.with, r.role,    r.title,    r.topic};
+            if (r.read) {
+              item.read_state = true;
+              item.last_read = std::min(r.read->last_read, r.last_seq);
+              item.unread = r.read->unread;
+              item.mentions = r.read->mentions;
+            }
+            list.push_back(item);
+          }
           if (Client* target = home.find_client(g->who.id)) {
             if (target->in_flight > 0) --target->in_flight;
             target->send(protocol::rooms_event(list, next, g->ref));
           }
+        };
+        // An account's read state in each listed room, from the store; without it (a guest, or
+        // the store failing), the list goes without.
+        auto answer = [this, &home, g, send_list] {
+          if (g->name_key.empty() || g->rooms.empty()) return send_list();
+          std::vector<std::string> ids;
+          ids.reserve(g->rooms.size());
+          for (const auto& r : g->rooms) ids.push_back(r.room);
+          ctx_.store.read_states(*g->user_id, g->name_key, std::move(ids),
+                                 [&home, g, send_list](std::error_code ec, std::vector<store::StoredReadState> st) {
+                                   home.post([g, send_list, ec, st = std::move(st)]() mutable {
+                                     if (!ec)
+                                       for (std::size_t i = 0; i < st.size() && i < g->rooms.size(); ++i)
+                                         g->rooms[i].read = std::move(st[i]);
+                                     send_list();
+                                   });
+                                 });
         };
         if (!ctx_.broker || g->rooms.empty()) return answer();
         // Cluster: members on every node, from the broker (this node's count if it cannot answer).
@@ -542,7 +591,22 @@ void Requests::do_leave(Client& s, protocol::Request& req) {
 void Requests::do_send(Client& s, protocol::Request& req) {
   if (!s.find_room(req.room)) return send_error(s, errc::not_joined, req.ref);
   if (!core::valid_cid(req.cid)) return send_error(s, errc::bad_cid, req.ref);
-  if (!check_text(s, req)) return;
+  const bool with_files = !req.files.empty();
+  if (with_files) {
+    const std::size_t max = ctx_.options.limits.max_files_per_message;
+    if (req.files.size() > max)
+      return send_error(s, errc::bad_request, req.ref, "a message carries at most " + std::to_string(max) + " files");
+    auto ids = req.files;
+    std::sort(ids.begin(), ids.end());
+    if (std::adjacent_find(ids.begin(), ids.end()) != ids.end())
+      return send_error(s, errc::bad_request, req.ref, "files names the same file twice");
+    // Only accounts upload: a guest has no file to send.
+    if (!core::is_account_id(s.user_id)) return send_error(s, errc::no_such_file, req.ref, "sign in to send files");
+    // With files the text may be empty (""); any text there is must pass as a message's.
+    if (!req.text.empty() && !check_text(s, req)) return;
+  } else if (!check_text(s, req)) {
+    return;
+  }
   const auto now = ctx_.now_ms();
   if (!take_send_budget(s, req, now)) return;
   core::Message m{.room = std::move(req.room),
@@ -551,11 +615,33 @@ void Requests::do_send(Client& s, protocol::Request& req) {
                   .ts = now,
                   .cid = std::move(req.cid),
                   .from_id = s.user_id,
-                  .arrived_ns = ctx_.clock().steady_ns()};
+                  .arrived_ns = ctx_.clock().steady_ns(),
+                  .target = req.seq};  // reply_to: the owner checks the message it answers
   Shard& owner = ctx_.owner_of(m.room);
-  owner.post([this, &owner, m = std::move(m), who = ref_of(s), ref = std::move(req.ref)]() mutable {
-    owner_.send(owner, std::move(m), who, std::move(ref));
-  });
+  if (!with_files) {
+    owner.post([this, &owner, m = std::move(m), who = ref_of(s), ref = std::move(req.ref)]() mutable {
+      if (m.target != 0) return owner_.change(owner, std::move(m), who, std::move(ref));
+      owner_.send(owner, std::move(m), who, std::move(ref));
+    });
+    return;
+  }
+  // The files are taken for this message (its cid) first, in the store: each must be this
+  // account's upload to this room, not taken by another message; a retry takes them again.
+  std::string room = m.room, uploader = m.from_id, cid = m.cid;
+  ctx_.store.claim_files(
+      std::move(room), std::move(uploader), std::move(cid), std::move(req.files),
+      [this, &owner, m = std::move(m), who = ref_of(s), ref = std::move(req.ref)](
+          std::error_code ec, std::vector<store::StoredFile> files) mutable {
+        owner.post([this, &owner, m = std::move(m), who, ref = std::move(ref), ec, files = std::move(files)]() mutable {
+          if (ec)
+            return delivery_.reply_now(
+                who, error_reply(ec == errc::no_such_file ? errc::no_such_file : errc::store_failed, {}, ref,
+                                 ErrorContext{.room = m.room, .conn = who.id}));
+          m.files = Files::files_json(files);
+          if (m.target != 0) return owner_.change(owner, std::move(m), who, std::move(ref));
+          owner_.send(owner, std::move(m), who, std::move(ref));
+        });
+      });
 }
 
 bool Requests::check_text(Client& s, const protocol::Request& req) {
@@ -600,18 +686,26 @@ void Requests::do_change(Client& s, protocol::Request& req) {
     return send_error(s, errc::bad_cid, req.ref);
   }
   const bool edit = req.type == RequestType::edit;
+  const bool reaction = req.type == RequestType::react || req.type == RequestType::unreact;
   if (edit && !check_text(s, req)) return;
+  if (reaction && !core::valid_emoji(req.text))
+    return send_error(s, errc::bad_emoji, req.ref,
+                      "emoji must be one fully qualified Unicode emoji (RGI), at most " +
+                          std::to_string(core::max_emoji_bytes) + " bytes; send the character, not a :shortcode:");
   const auto now = ctx_.now_ms();
   // An edit or a delete costs what a send does: it is one more entry of the room's sequence.
   if (!take_send_budget(s, req, now)) return;
   core::Message m{.room = std::move(req.room),
                   .from = s.user,
-                  .text = edit ? std::move(req.text) : std::string(),
+                  .text = edit || reaction ? std::move(req.text) : std::string(),
                   .ts = now,
                   .cid = std::move(req.cid),
                   .from_id = s.user_id,
                   .arrived_ns = ctx_.clock().steady_ns(),
-                  .kind = edit ? core::MessageKind::edit : core::MessageKind::remove,
+                  .kind = edit ? core::MessageKind::edit
+                          : reaction
+                              ? (req.type == RequestType::react ? core::MessageKind::react : core::MessageKind::unreact)
+                              : core::MessageKind::remove,
                   .target = req.seq};
   Shard& owner = ctx_.owner_of(m.room);
   owner.post([this, &owner, m = std::move(m), who = ref_of(s), ref = std::move(req.ref)]() mutable {
@@ -664,6 +758,19 @@ void Requests::do_roster(Client& s, protocol::Request& req) {
   owner.post([this, &owner, room = std::move(req.room), after = std::move(req.after), limit, who = ref_of(s),
               ref = std::move(req.ref),
               user_id = s.user_id]() mutable { owner_.roster(owner, room, after, limit, who, ref, user_id); });
+}
+
+void Requests::do_read(Client& s, protocol::Request& req) {
+  // A guest's id lasts a connection: a mark would be kept for nobody.
+  if (!core::is_account_id(s.user_id))
+    return send_error(s, errc::forbidden, req.ref, "sign in to keep read state; guests have none");
+  if (!s.find_room(req.room)) return send_error(s, errc::not_joined, req.ref);
+  ++s.in_flight;
+  Shard& owner = ctx_.owner_of(req.room);
+  Reader reader{s.user_id, s.user, core::name_skeleton(s.user), ref_of(s), std::move(req.ref)};
+  owner.post([this, &owner, room = std::move(req.room), seq = req.seq, reader = std::move(reader)]() mutable {
+    read_marks_.read(owner, room, seq, std::move(reader));
+  });
 }
 
 void Requests::do_admin_watch(Client& s, protocol::Request& req) {
@@ -727,6 +834,14 @@ void Requests::joined(Shard& shard, ShardItem& item) {
   shard.hub().add(item.room, s);
   s->send(item.text);
   for (const auto& e : item.gap) s->send(*e);
+  // An account hears its read state in the room next (and, in a small room, its members' marks).
+  if (core::is_account_id(s->user_id)) {
+    Shard& owner = ctx_.owner_of(item.room);
+    Reader reader{s->user_id, s->user, core::name_skeleton(s->user), ref_of(*s), {}};
+    owner.post([this, &owner, room = item.room, reader = std::move(reader)]() mutable {
+      read_marks_.joined(owner, room, std::move(reader));
+    });
+  }
   replay_held(*s);
 }
 

@@ -20,13 +20,20 @@ namespace parley::node {
 class AdminWatch;
 class Delivery;
 class Moderation;
+class ReadMarks;
 class RoomDirectory;
 class RoomOwner;
 
 class Requests final : public net::ConnectionHandler {
  public:
-  Requests(NodeContext& ctx, RoomOwner& owner, RoomDirectory& rooms, Delivery& delivery, Moderation& moderation)
-      : ctx_(ctx), owner_(owner), rooms_(rooms), delivery_(delivery), moderation_(moderation) {}
+  Requests(NodeContext& ctx, RoomOwner& owner, RoomDirectory& rooms, Delivery& delivery, Moderation& moderation,
+           ReadMarks& read_marks)
+      : ctx_(ctx),
+        owner_(owner),
+        rooms_(rooms),
+        delivery_(delivery),
+        moderation_(moderation),
+        read_marks_(read_marks) {}
 
   // net::ConnectionHandler, on the connection's thread.
   void on_open(net::Connection& c) override;
@@ -77,6 +84,12 @@ class Requests final : public net::ConnectionHandler {
   void do_configure(Client& s, protocol::Request& req);
   // dm: the direct conversation with an account, made on the first request.
   void do_dm(Client& s, protocol::Request& r);
+  // read: an account's mark in a room it is joined to (node/read_marks.hpp).
+  void do_read(Client& s, protocol::Request& r);
+  // search: the messages of the rooms the user may read (node/search.cpp; docs/protocol.md, "search").
+  void do_search(Client& s, protocol::Request& r);
+  // The search's rooms decided (on the client's shard): the store's search, then the answer.
+  void run_search(SessionRef who, std::string ref, std::string q, store::SearchQuery query, std::int64_t started_ns);
   // admin_watch, admin_unwatch (node/admin_watch.hpp).
   void do_admin_watch(Client& s, protocol::Request& r);
   // Handles the requests held behind a join that has just been answered.
@@ -87,6 +100,7 @@ class Requests final : public net::ConnectionHandler {
   RoomDirectory& rooms_;
   Delivery& delivery_;
   Moderation& moderation_;
+  ReadMarks& read_marks_;
   AdminWatch* admin_watch_ = nullptr;
 };
 

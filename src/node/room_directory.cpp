@@ -52,18 +52,27 @@ std::size_t RoomDirectory::load_all() {
 }
 
 void RoomDirectory::refresh_access(Shard& owner, const std::string& room, std::function<void(OwnedRoom*)> then) {
-  ctx_.store.find_room(
-      room, [&owner, room, then = std::move(then)](std::error_code ec, std::optional<store::StoredRoom> found) mutable {
-        owner.post([&owner, room, ec, found = std::move(found), then = std::move(then)] {
-          OwnedRoom* r = owner.find_owned(room);
-          if (!r || ec || !found) {
-            if (ec) spdlog::warn("room {}: cannot read its access from the store: {}", room, ec.message());
-            return then(nullptr);
-          }
-          r->set_access(*found);
-          then(r);
-        });
-      });
+  ctx_.store.find_room(room, [this, &owner, room, then = std::move(then)](
+                                 std::error_code ec, std::optional<store::StoredRoom> found) mutable {
+    owner.post([this, &owner, room, ec, found = std::move(found), then = std::move(then)] {
+      OwnedRoom* r = owner.find_owned(room);
+      // Cluster: a room the shared store no longer has was deleted by another node (its
+      // announcement not here yet, or lost): forgotten here too. Not one being created here.
+      if (r && !ec && !found && ctx_.broker &&
+          (r->state == OwnedRoom::State::ready || r->state == OwnedRoom::State::unloaded ||
+           r->state == OwnedRoom::State::loading)) {
+        spdlog::info("room {}: no longer in the store (deleted on another node)", room);
+        forget(owner, room, {}, 0, r->state == OwnedRoom::State::ready);
+        r = nullptr;
+      }
+      if (!r || ec || !found) {
+        if (ec) spdlog::warn("room {}: cannot read its access from the store: {}", room, ec.message());
+        return then(nullptr);
+      }
+      r->set_access(*found);
+      then(r);
+    });
+  });
 }
 
 void RoomDirectory::load(Shard& owner, OwnedRoom& r) {
@@ -334,12 +343,25 @@ void RoomDirectory::remove(Shard& owner, const std::string& room,
                            std::function<void(std::error_code, std::string)> done, std::string by,
                            std::uint64_t except) {
   OwnedRoom* r = owner.find_owned(room);
+  if (!r && ctx_.broker) {
+    // Cluster: a room this node has not heard of may exist (its announcement missed): looked up
+    // as a join's would be, then deleted if found.
+    return find(owner, room,
+                [this, &owner, room, done = std::move(done), by = std::move(by), except](errc missing) mutable {
+                  if (!owner.find_owned(room))
+                    return done(missing, missing == errc::no_such_room ? "no such room" : std::string());
+                  remove(owner, room, std::move(done), std::move(by), except);
+                });
+  }
   if (!r || r->state == OwnedRoom::State::deleting) return done(errc::no_such_room, "no such room");
-  if (ctx_.broker) return done(errc::unavailable, "deleting a room is not supported in a cluster yet");
   if (room == ctx_.options.default_room)
     return done(errc::bad_request, "the default room (server.default_room) is created again at start-up");
   if (r->state == OwnedRoom::State::loading || r->state == OwnedRoom::State::creating)
     return done(errc::unavailable, "the room is being created or loaded; try again");
+  // Cluster: nothing is deleted while the broker is unreachable: the other nodes would not hear
+  // of it, and the room's counter and log would outlive it there.
+  if (ctx_.broker && !ctx_.broker->ready())
+    return done(errc::unavailable, "the broker is unreachable: nothing was deleted; try again");
   const bool loaded = r->state == OwnedRoom::State::ready;
   // From now on the room answers as if it were gone. The store deletes it after this turn's
   // appends, which the end of the turn hands it first: nothing of the room outlives it there.
@@ -347,7 +369,7 @@ void RoomDirectory::remove(Shard& owner, const std::string& room,
   owner.post([this, &owner, room, loaded, done = std::move(done), by = std::move(by), except]() mutable {
     ctx_.store.delete_room(room, [this, &owner, room, loaded, done = std::move(done), by = std::move(by),
                                   except](std::error_code ec) mutable {
-      owner.post([this, &owner, room, loaded, ec, done = std::move(done), by = std::move(by), except] {
+      owner.post([this, &owner, room, loaded, ec, done = std::move(done), by = std::move(by), except]() mutable {
         OwnedRoom* r = owner.find_owned(room);
         if (!r) return done(errc::no_such_room, "no such room");
         if (ec) {
@@ -355,18 +377,87 @@ void RoomDirectory::remove(Shard& owner, const std::string& room,
           r->state = loaded ? OwnedRoom::State::ready : OwnedRoom::State::unloaded;
           return done(errc::store_failed, "the store could not delete it; try again");
         }
-        // Told before the room is forgotten: a private room's deletion only to those who saw it.
-        delivery_.tell_deleted(room, by, except, std::make_shared<const core::RoomAccess>(r->access));
-        owner.owned().erase(room);
-        owner.metrics().rooms_owned.sub();
-        if (loaded) owner.metrics().rooms_loaded.sub();
-        if (by.empty()) {
-          spdlog::info("room {}: deleted by the operator", room);
-        } else {
-          spdlog::info("room {}: deleted by its owner {}", room, by);
+        const std::string who = by.empty() ? std::string("the operator") : "its owner " + by;
+        if (!ctx_.broker) {
+          forget(owner, room, by, except, loaded);
+          spdlog::info("room {}: deleted by {}", room, who);
+          return done({}, {});
         }
-        done({}, {});
+        // Cluster: the store no longer has the room (the truth every node falls back on), so
+        // the broker's part comes second: its record, counter and log go, and its announcement
+        // has every node forget the room (this one answers `done` from here).
+        ctx_.broker->delete_room(
+            room, by,
+            [this, &owner, room, loaded, done = std::move(done), by, except, who](std::error_code bec) mutable {
+              owner.post([this, &owner, room, loaded, bec, done = std::move(done), by, except, who] {
+                OwnedRoom* r = owner.find_owned(room);
+                if (r && r->state == OwnedRoom::State::deleting) forget(owner, room, by, except, loaded);
+                if (bec) {
+                  spdlog::warn("room {}: deleted by {} from the store, but the broker did not confirm its part", room,
+                               who);
+                  return done(errc::unavailable,
+                              "deleted from the store and on this node, but the broker did not confirm its part: other "
+                              "nodes may hold the room until they reconnect to the broker; delete it again there");
+                }
+                spdlog::info("room {}: deleted by {} on every node", room, who);
+                done({}, {});
+              });
+            });
       });
+    });
+  });
+}
+
+void RoomDirectory::forget(Shard& owner, const std::string& room, const std::string& by, std::uint64_t except,
+                           bool loaded) {
+  auto it = owner.owned().find(room);
+  if (it == owner.owned().end()) return;
+  std::unique_ptr<OwnedRoom> gone = std::move(it->second);
+  owner.owned().erase(it);
+  owner.metrics().rooms_owned.sub();
+  if (loaded) owner.metrics().rooms_loaded.sub();
+  // Told before anything else is answered: a private room's deletion only to those who saw it.
+  delivery_.tell_deleted(room, by, except, std::make_shared<const core::RoomAccess>(gone->access));
+  if (ctx_.broker) {
+    // No longer followed: its channel, and this node's presence entries in it.
+    if (gone->cluster.link.subscribed()) ctx_.broker->unsubscribe(room);
+    if (!gone->presence.local_users().empty()) ctx_.broker->presence_sync(room, {}, {});
+    for (auto& w : gone->cluster.sync_waiting) w->answer(nullptr);
+  }
+  // Requests waiting for its load: with_room answers them no_such_room.
+  for (auto& f : gone->waiting) f(nullptr);
+}
+
+void RoomDirectory::deleted_elsewhere(Shard& owner, const std::string& room, const std::string& by) {
+  OwnedRoom* r = owner.find_owned(room);
+  // Being created here: a new room of the same id, made after the deletion. Being deleted here:
+  // this node's own deletion, which forgets it.
+  if (!r || r->state == OwnedRoom::State::creating || r->state == OwnedRoom::State::deleting) return;
+  spdlog::info("room {}: deleted on another node", room);
+  forget(owner, room, by, 0, r->state == OwnedRoom::State::ready);
+}
+
+void RoomDirectory::recheck_existence(Shard& shard) {
+  auto rooms = std::make_shared<std::vector<std::string>>();
+  for (const auto& [id, r] : shard.owned())
+    if (r->state == OwnedRoom::State::ready || r->state == OwnedRoom::State::unloaded) rooms->push_back(id);
+  check_next(shard, std::move(rooms), 0);
+}
+
+void RoomDirectory::check_next(Shard& shard, std::shared_ptr<std::vector<std::string>> rooms, std::size_t i) {
+  // One at a time, as Node::check_session: thousands of rooms must not flood the store's queue.
+  if (i >= rooms->size()) return;
+  std::string room = (*rooms)[i];
+  ctx_.store.find_room(room, [this, &shard, rooms = std::move(rooms), i, room](
+                                 std::error_code ec, const std::optional<store::StoredRoom>& found) mutable {
+    const bool gone = !ec && !found;  // a store error proves nothing: the room stays
+    shard.post([this, &shard, rooms = std::move(rooms), i, room, gone]() mutable {
+      OwnedRoom* r = shard.find_owned(room);
+      if (gone && r && (r->state == OwnedRoom::State::ready || r->state == OwnedRoom::State::unloaded)) {
+        spdlog::info("room {}: no longer in the store (deleted on another node while the broker was away)", room);
+        forget(shard, room, {}, 0, r->state == OwnedRoom::State::ready);
+      }
+      check_next(shard, std::move(rooms), i + 1);
     });
   });
 }

@@ -4,10 +4,12 @@
 // announcement, or a lookup in the broker's room index and then the store when a client names a
 // room this node has not heard of yet).
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 #include "node/context.hpp"
 #include "protocol/errc.hpp"
@@ -56,10 +58,21 @@ class RoomDirectory {
   // deletes `room` (on its owner shard): its messages leave the store, its members the room
   // (`room_deleted` to every welcomed session that may see it), and the node forgets it. `done`
   // gets {} or the reason it was not: no_such_room; bad_request (the default room, which start-up
-  // would create again); unavailable (a cluster: not supported yet; or the room is being created
-  // or loaded: try again); store_failed. Called on the owner shard, answered there.
+  // would create again); unavailable (the room is being created or loaded: try again; in a
+  // cluster, the broker is unreachable: nothing was deleted; or the broker did not confirm its
+  // part after the store's: see the message); store_failed. Called on the owner shard, answered
+  // there. In a cluster the store is shared: this node deletes the room from it, then from the
+  // broker (Broker::delete_room), whose announcement has every node, this one too, forget it.
   void remove(Shard& owner, const std::string& room, std::function<void(std::error_code, std::string)> done,
               std::string by = {}, std::uint64_t except = 0);
+  // Cluster: a node deleted `room` (Broker::delete_room, on_room_deleted): this node forgets it
+  // and tells its sessions, as the deleting node does (nothing if it does not know the room, or
+  // the room is being created or deleted here). On the room's owner shard.
+  void deleted_elsewhere(Shard& owner, const std::string& room, const std::string& by);
+  // Cluster, after a broker outage (announcements may have been lost): asks the store about each
+  // room of the shard, one after another, and forgets those it no longer has (deleted by another
+  // node meanwhile). On the shard.
+  void recheck_existence(Shard& shard);
   // Once a second on each shard: rooms idle for rooms.idle_unload_ms give their log back.
   void unload_idle(Shard& shard, std::int64_t now_ms);
 
@@ -84,6 +97,12 @@ class RoomDirectory {
   // find's second step. `index_answered`: the index said it does not have the room (not an
   // error): a room the store has is then recorded in the index again.
   void find_in_store(Shard& owner, const std::string& room, bool index_answered);
+  // The room is gone: its sessions hear room_deleted (but `except`; a private room's only those
+  // who may see it), its waiters are answered with null, this node stops following it through
+  // the broker (and drops its presence entries there), and it is forgotten. `loaded`: it was
+  // ready (counted in rooms_loaded).
+  void forget(Shard& owner, const std::string& room, const std::string& by, std::uint64_t except, bool loaded);
+  void check_next(Shard& shard, std::shared_ptr<std::vector<std::string>> rooms, std::size_t i);
 
   NodeContext& ctx_;
   Delivery& delivery_;

@@ -103,20 +103,65 @@ void RoomOwner::join(Shard& owner, const std::string& room, std::string user, Se
           return finish_join(owner, *r, std::move(user), who, ref, from, {}, false, role);
         }
         // The gap reaches past the ring: read it from the store, then add what committed meanwhile.
-        ctx_.store.read(
-            r->id, from, 0, limit,
-            [this, &owner, room, user, who, ref, from, role](std::error_code ec, std::vector<core::Message> msgs) {
-              owner.post([this, &owner, room, user, who, ref, from, role, ec, msgs = std::move(msgs)]() mutable {
-                OwnedRoom* r = owner.find_owned(room);
-                if (!r) return;
-                if (ec) {
-                  leave(owner, room, user, who);
-                  return delivery_.join_failed(who, room, errc::store_failed, ref);
-                }
-                const bool truncated = !msgs.empty() && msgs.front().seq > from + 1;
-                finish_join(owner, *r, user, who, ref, from, std::move(msgs), truncated, role);
-              });
+        resume_from_store(owner, room, std::move(user), who, std::move(ref), from, std::move(role), 0);
+      });
+}
+
+namespace {
+
+constexpr auto kResumeReread = std::chrono::milliseconds(100);
+constexpr int kResumeRereads = 30;
+
+// A store answer (seqs after `from`, the newest `limit`) with a seq missing inside it, or
+// starting after from + 1 although it holds fewer than `limit` (so not cut by the limit).
+bool has_hole(const std::vector<core::Message>& msgs, std::uint64_t from, std::size_t limit) {
+  if (msgs.empty()) return false;
+  if (msgs.size() < limit && msgs.front().seq != from + 1) return true;
+  for (std::size_t i = 1; i < msgs.size(); ++i)
+    if (msgs[i].seq != msgs[i - 1].seq + 1) return true;
+  return false;
+}
+
+}  // namespace
+
+void RoomOwner::resume_from_store(Shard& owner, const std::string& room, std::string user, SessionRef who,
+                                  std::string ref, std::uint64_t from, std::string role, int attempt) {
+  const std::size_t limit = ctx_.options.limits.resume_limit;
+  ctx_.store.read(
+      room, from, 0, limit,
+      [this, &owner, room, user = std::move(user), who, ref = std::move(ref), from, role = std::move(role), attempt,
+       limit](std::error_code ec, std::vector<core::Message> msgs) mutable {
+        owner.post([this, &owner, room, user = std::move(user), who, ref = std::move(ref), from, role = std::move(role),
+                    attempt, limit, ec, msgs = std::move(msgs)]() mutable {
+          OwnedRoom* r = owner.find_owned(room);
+          if (!r) return;
+          if (ec) {
+            leave(owner, room, user, who);
+            return delivery_.join_failed(who, room, errc::store_failed, ref);
+          }
+          // Only in a cluster: one node's store commits in seq order, so a hole there
+          // is not one that fills.
+          // The answer must also reach the ring, which starts at a seq the broker
+          // sequenced: else the store lags it (the same in-flight commit).
+          const std::uint64_t last = msgs.empty() ? from : msgs.back().seq;
+          const bool lags = msgs.size() < limit && !r->log.covers_after(last);
+          if (ctx_.broker && (has_hole(msgs, from, limit) || lags)) {
+            if (attempt >= kResumeRereads) {
+              spdlog::warn("room {}: the store still has a hole after seq {}: resume refused", room, from);
+              leave(owner, room, user, who);
+              return delivery_.join_failed(who, room, errc::unavailable, ref);
+            }
+            owner.metrics().resume_rereads.add();
+            auto timer = std::make_shared<boost::asio::steady_timer>(owner.context(), kResumeReread);
+            timer->async_wait([this, &owner, timer, room, user = std::move(user), who, ref = std::move(ref), from,
+                               role = std::move(role), attempt](const boost::system::error_code&) mutable {
+              resume_from_store(owner, room, std::move(user), who, std::move(ref), from, std::move(role), attempt + 1);
             });
+            return;
+          }
+          const bool truncated = !msgs.empty() && msgs.front().seq > from + 1;
+          finish_join(owner, *r, user, who, ref, from, std::move(msgs), truncated, role);
+        });
       });
 }
 
@@ -266,10 +311,14 @@ void RoomOwner::change(Shard& owner, core::Message m, SessionRef who, std::strin
         }
         // A retry (its cid seen) is answered as a send's is, whatever became of the message.
         if (!m.cid.empty() && r->log.find_cid(m)) return accept(owner, *r, std::move(m), who, std::move(ref));
-        if (m.target > r->log.last_committed()) return fail(errc::no_such_message, {});
+        // Past what this node holds. On one node: no such message. In a cluster the ack (sent
+        // after the commit) can reach the sender before the broker's copy reaches this node, and
+        // an edit or a react at once names a seq not applied here yet: the store answers.
+        if (m.target > r->log.last_committed() && !ctx_.broker) return fail(errc::no_such_message, {});
         if (const core::Message* t = r->log.find(m.target))
           return decide_change(owner, *r, std::move(m), t, who, std::move(ref), admin);
-        // Older than the ring: the store has it as it is now.
+        // Older than the ring, or (a cluster) newer than what was applied here: the store has it as
+        // it is now.
         const std::uint64_t seq = m.target;
         std::string room_id = m.room;  // before the callback takes m
         ctx_.store.read(
@@ -294,7 +343,15 @@ void RoomOwner::decide_change(Shard& owner, OwnedRoom& r, core::Message m, const
   const core::Role role = r.access.role_of(m.from_id);
   const bool moderator = admin || role == core::Role::moderator || role == core::Role::owner;
   switch (core::may_change(m.kind, core::sender_key(m), target, moderator)) {
-    case core::ChangeRefusal::none: return accept(owner, r, std::move(m), who, std::move(ref));
+    case core::ChangeRefusal::none:
+      if (m.kind == core::MessageKind::react && target) {  // none: there is a target
+        if (const std::string why = reaction_over_budget(*target, m); !why.empty()) {
+          owner.metrics().reactions_refused.add();
+          return delivery_.reply_now(
+              who, error_reply(errc::too_many_reactions, why, ref, ErrorContext{.room = m.room, .conn = who.id}));
+        }
+      }
+      return accept(owner, r, std::move(m), who, std::move(ref));
     case core::ChangeRefusal::no_such_message:
       return delivery_.reply_now(
           who, error_reply(errc::no_such_message, {}, ref, ErrorContext{.room = m.room, .conn = who.id}));
@@ -310,6 +367,26 @@ void RoomOwner::decide_change(Shard& owner, OwnedRoom& r, core::Message m, const
                                                  : "only its author, a moderator or the room's owner deletes a message",
                                              ref, ErrorContext{.room = m.room, .conn = who.id}));
   }
+}
+
+std::string RoomOwner::reaction_over_budget(const core::Message& target, const core::Message& react) const {
+  // Against the message as committed: a react already there changes nothing and passes.
+  const auto& limits = ctx_.options.limits;
+  const std::string key = core::sender_key(react);
+  std::size_t mine = 0;
+  for (const core::Reaction& r : target.reactions)
+    for (const core::Reactor& who : r.who)
+      if (core::sender_key(who.from_id, who.from) == key) {
+        if (r.emoji == react.text) return {};
+        ++mine;
+      }
+  const bool new_emoji = std::none_of(target.reactions.begin(), target.reactions.end(),
+                                      [&](const core::Reaction& r) { return r.emoji == react.text; });
+  if (new_emoji && target.reactions.size() >= limits.max_reaction_emoji)
+    return "the message has " + std::to_string(limits.max_reaction_emoji) + " different emoji, as many as it may";
+  if (mine >= limits.max_reactions_per_user)
+    return "you have " + std::to_string(limits.max_reactions_per_user) + " emoji on this message, as many as you may";
+  return {};
 }
 
 void RoomOwner::accept(Shard& owner, OwnedRoom& room, core::Message m, SessionRef who, std::string ref) {
@@ -347,8 +424,18 @@ void RoomOwner::submit_appends(Shard& owner, std::vector<PendingAppend> batch) {
 
 void RoomOwner::on_committed(Shard& owner, std::vector<PendingAppend> batch, std::error_code ec) {
   Outbox out(ctx_.shard_count());
+  if (ec == store::store_errc::seq_taken && ctx_.broker) {
+    // A seq of this turn's was handed out twice (a broker failover while the commit was in
+    // flight) and another message holds it; the rest of the batch is stored. Each message again
+    // alone: the stored ones are found stored (success, acked), the one whose seq is taken is
+    // published again under a new seq (ClusterSync::republish).
+    if (batch.size() == 1) return cluster_.republish(owner, std::move(batch.front()));
+    for (auto& p : batch) submit_appends(owner, {std::move(p)});
+    return;
+  }
   if (ec) {
-    // Only at shutdown: never acked, never delivered; the client retries with the same cid.
+    // At shutdown (or seq_taken on one node, which assigns its seqs itself: a bug): never acked,
+    // never delivered; the client retries with the same cid.
     for (auto& p : batch)
       out.reply(p.who, error_reply(errc::store_failed, message_not_stored, p.ref,
                                    ErrorContext{.room = p.message.room, .conn = p.who.id}));
@@ -415,8 +502,12 @@ void RoomOwner::history(Shard& owner, const std::string& room, std::uint64_t bef
         }
         auto respond = [this, who, room, ref](const std::vector<const core::Message*>& msgs) {
           std::vector<protocol::MessageFields> list;
+          std::vector<std::string> reactions(msgs.size());  // the fields' reactions point into it
           list.reserve(msgs.size());
-          for (const auto* m : msgs) list.push_back(core::fields(*m));
+          for (std::size_t i = 0; i < msgs.size(); ++i) {
+            if (!msgs[i]->reactions.empty()) reactions[i] = core::reactions_json(msgs[i]->reactions);
+            list.push_back(core::fields(*msgs[i], reactions[i]));
+          }
           delivery_.answer(who, protocol::history_event(room, list, !msgs.empty() && msgs.front()->seq > 1, ref));
         };
         // Only committed messages are history; the ring answers most pages without the store.

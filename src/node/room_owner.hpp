@@ -45,7 +45,8 @@ class RoomOwner {
             std::string ref, JoinAuth auth);
   void leave(Shard& owner, const std::string& room, const std::string& user, SessionRef who);
   void send(Shard& owner, core::Message m, SessionRef who, std::string ref);
-  // An edit or a delete (m.kind, m.target), decided here against the message as the room has it
+  // An edit, a delete, a react or an unreact (m.kind, m.target), or a reply (a message whose
+  // target is the message it answers), decided here against the message as the room has it
   // now (core::may_change: the ring, else the store), then ordered, stored and delivered as a send
   // is, with its own seq. `admin`: an operator's delete (the admin API), allowed on any message.
   void change(Shard& owner, core::Message m, SessionRef who, std::string ref, bool admin = false);
@@ -74,6 +75,12 @@ class RoomOwner {
  private:
   void finish_join(Shard& owner, OwnedRoom& r, std::string user, SessionRef who, const std::string& ref,
                    std::uint64_t since, std::vector<core::Message> from_store, bool truncated, const std::string& role);
+  // A join's gap past the ring, read from the store (seqs after `from`). In a cluster the store
+  // can lag the broker: another node's commit of an earlier seq may still be in flight while a
+  // later one is stored. An answer with such a hole is read again (every kResumeReread, at most
+  // kResumeRereads times), then refused `unavailable`: a resume never skips a seq.
+  void resume_from_store(Shard& owner, const std::string& room, std::string user, SessionRef who, std::string ref,
+                         std::uint64_t from, std::string role, int attempt);
   // A private room's password, right: the user is a member (stored), and the join goes on.
   void admit(Shard& owner, const std::string& room, std::string user, SessionRef who,
              std::optional<std::uint64_t> since, std::string ref, JoinAuth auth);
@@ -82,6 +89,9 @@ class RoomOwner {
   void accept(Shard& owner, OwnedRoom& r, core::Message m, SessionRef who, std::string ref);
   void decide_change(Shard& owner, OwnedRoom& r, core::Message m, const core::Message* target, SessionRef who,
                      std::string ref, bool admin);
+  // Why a react may not be added to `target` (limits.max_reaction_emoji, max_reactions_per_user),
+  // or "".
+  std::string reaction_over_budget(const core::Message& target, const core::Message& react) const;
   void on_committed(Shard& owner, std::vector<PendingAppend> batch, std::error_code ec);
 
   NodeContext& ctx_;

@@ -32,17 +32,23 @@ struct ShardMetrics {
   core::Counter frames_in;
   core::Counter messages_in;  // sends accepted (seq assigned)
   core::Counter messages_acked;
-  core::Counter deliveries;  // events queued to sessions by fan-out
+  core::Counter resume_rereads;  // a resume's store read again: it had a hole (a cluster's commit in flight)
+  core::Counter deliveries;      // events queued to sessions by fan-out
   core::Counter errors_sent;
   core::Counter rate_limited;
-  core::Counter rooms_owned;       // gauge
-  core::Counter rooms_loaded;      // gauge: rooms with their log in memory
-  core::Counter room_lookups;      // rooms looked up in the broker's room index (cluster)
-  core::Counter broker_catchups;   // rooms found behind the broker's seq and caught up (cluster)
-  core::Counter seq_reseeds;       // rooms whose seq floor was read from the store after a broker failover
-  core::Counter access_denied;     // requests refused by a room's access (forbidden, bad_password)
-  core::Counter removed_sessions;  // sessions taken out of a room (removed or banned)
-  core::Counter handler_errors;    // exceptions a handler let out (logged; see NodeOptions::fail_fast)
+  core::Counter rooms_owned;        // gauge
+  core::Counter rooms_loaded;       // gauge: rooms with their log in memory
+  core::Counter room_lookups;       // rooms looked up in the broker's room index (cluster)
+  core::Counter broker_catchups;    // rooms found behind the broker's seq and caught up (cluster)
+  core::Counter seq_reseeds;        // rooms whose seq floor was read from the store after a broker failover
+  core::Counter seq_taken;          // sends whose seq the store held with another message (re-published)
+  core::Counter access_denied;      // requests refused by a room's access (forbidden, bad_password)
+  core::Counter removed_sessions;   // sessions taken out of a room (removed or banned)
+  core::Counter reactions_refused;  // reacts refused by the reaction budgets (too_many_reactions)
+  core::Counter handler_errors;     // exceptions a handler let out (logged; see NodeOptions::fail_fast)
+  core::Counter reads_stored;       // read marks written (`read`: one store write each)
+  core::Counter searches;           // searches answered with results
+  core::Counter searches_refused;   // searches refused by a budget (rate_limited, overloaded)
   // From a chat message's arrival on this node (a client's send read, or its publication from
   // the broker in a cluster) to its fan-out writes on this shard handed to the kernel: one
   // observation per message per shard with members.
@@ -51,6 +57,8 @@ struct ShardMetrics {
   // to the room's owner thread: on one node the fan-out starts there, so this is the store's
   // share of `delivery`; in a cluster the sender's ack is sent there. One observation per message.
   core::Histogram commit;
+  // From a search's request read to its results sent (the store's work, most of it).
+  core::Histogram search;
 };
 
 // A message a room's owner assigned a seq to, waiting for the end of the turn to go to the store.
@@ -58,6 +66,9 @@ struct PendingAppend {
   core::Message message;
   SessionRef who;
   std::string ref;
+  // Published again under a new seq after the store answered seq_taken (ClusterSync::republish):
+  // a second seq_taken refuses the send instead of publishing it a third time.
+  bool republished = false;
 };
 
 // What a shard asks of the node, on the shard's thread.

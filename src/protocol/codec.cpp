@@ -34,8 +34,12 @@ std::string_view type_name(RequestType t) noexcept {
     case RequestType::dm: return "dm";
     case RequestType::edit: return "edit";
     case RequestType::delete_message: return "delete";
+    case RequestType::react: return "react";
+    case RequestType::unreact: return "unreact";
     case RequestType::admin_watch: return "admin_watch";
     case RequestType::admin_unwatch: return "admin_unwatch";
+    case RequestType::read: return "read";
+    case RequestType::search: return "search";
   }
   return "?";
 }
@@ -64,8 +68,12 @@ std::optional<RequestType> lookup_type(std::string_view s) {
       {"roster", RequestType::roster},
       {"edit", RequestType::edit},
       {"delete", RequestType::delete_message},
+      {"react", RequestType::react},
+      {"unreact", RequestType::unreact},
       {"admin_watch", RequestType::admin_watch},
       {"admin_unwatch", RequestType::admin_unwatch},
+      {"read", RequestType::read},
+      {"search", RequestType::search},
   };
   for (const auto& [name, type] : table)
     if (name == s) return type;
@@ -108,6 +116,25 @@ struct Fields {
       return false;
     }
     out = v->get_bool();
+    return true;
+  }
+
+  // An optional array of strings, each 1..128 bytes, at most `max` of them.
+  bool strings(std::string_view key, std::vector<std::string>& out, std::size_t max) {
+    const json::value* v = obj.if_contains(key);
+    if (!v || v->is_null()) return true;
+    if (!v->is_array() || v->get_array().size() > max) {
+      if (missing.empty())
+        missing = "field must be an array of at most " + std::to_string(max) + " strings: " + std::string(key);
+      return false;
+    }
+    for (const json::value& e : v->get_array()) {
+      if (!e.is_string() || e.get_string().empty() || e.get_string().size() > 128) {
+        if (missing.empty()) missing = "field must be an array of non-empty strings: " + std::string(key);
+        return false;
+      }
+      out.emplace_back(e.get_string().data(), e.get_string().size());
+    }
     return true;
   }
 
@@ -200,17 +227,34 @@ std::variant<Request, RequestError> parse_request(std::string_view frame) {
     case RequestType::join:
       ok = f.string("room", req.room) && f.count("since", req.since) && f.string("password", req.password, false);
       break;
-    case RequestType::send:
-      ok = f.string("room", req.room) && f.string("cid", req.cid) && f.string("text", req.text);
+    case RequestType::send: {
+      std::optional<std::uint64_t> reply_to;
+      ok = f.string("room", req.room) && f.string("cid", req.cid) && f.string("text", req.text) &&
+           f.count("reply_to", reply_to) && f.strings("files", req.files, max_request_files);
+      if (ok && reply_to && *reply_to == 0) {
+        ok = false;
+        f.missing = "reply_to must be at least 1";
+      }
+      if (ok) req.seq = reply_to.value_or(0);
       break;
+    }
     case RequestType::history:
       ok = f.string("room", req.room) && f.count("before", req.before) && f.count("limit", req.limit);
       break;
+    case RequestType::search:
+      ok = f.string("q", req.query) && f.string("room", req.room, false) && f.string("before", req.after, false) &&
+           f.count("limit", req.limit);
+      break;
+    case RequestType::read:
     case RequestType::edit:
-    case RequestType::delete_message: {
+    case RequestType::delete_message:
+    case RequestType::react:
+    case RequestType::unreact: {
       std::optional<std::uint64_t> seq;
-      ok = f.string("room", req.room) && f.count("seq", seq) && f.string("cid", req.cid, false) &&
-           (req.type == RequestType::delete_message || f.string("text", req.text));
+      const bool change = req.type != RequestType::read;
+      const bool reaction = req.type == RequestType::react || req.type == RequestType::unreact;
+      ok = f.string("room", req.room) && f.count("seq", seq) && (!change || f.string("cid", req.cid, false)) &&
+           (req.type != RequestType::edit || f.string("text", req.text)) && (!reaction || f.string("emoji", req.text));
       if (ok && !seq) {
         ok = false;
         f.missing = "missing field: seq";

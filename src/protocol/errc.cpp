@@ -35,7 +35,10 @@ std::string_view code_name(errc e) noexcept {
     case errc::bad_password: return "bad_password";
     case errc::no_such_message: return "no_such_message";
     case errc::deleted: return "deleted";
+    case errc::bad_emoji: return "bad_emoji";
+    case errc::too_many_reactions: return "too_many_reactions";
     case errc::too_many_watchers: return "too_many_watchers";
+    case errc::no_such_file: return "no_such_file";
     case errc::internal: return "internal";
   }
   return "internal";
@@ -72,7 +75,10 @@ std::string_view default_message(errc e) noexcept {
     case errc::bad_password: return "wrong password for this room";
     case errc::no_such_message: return "this room has no message of that seq";
     case errc::deleted: return "the message has been deleted";
+    case errc::bad_emoji: return "not one emoji (a fully qualified Unicode emoji, not a shortcode)";
+    case errc::too_many_reactions: return "the message has as many reactions as it may";
     case errc::too_many_watchers: return "this server has as many admin watchers as it may hold; try again later";
+    case errc::no_such_file: return "no such file: upload it to this room first (each upload goes with one message)";
     case errc::internal: return "internal error";
   }
   return "internal error";

@@ -25,18 +25,21 @@ enum class errc {
   rate_limited,
   overloaded,  // the store's queue is full: retry later, nothing was stored
   store_failed,
-  unavailable,        // the cluster broker is unreachable: retry with the same cid
-  cid_conflict,       // a send reuses a cid of this user with another text
-  room_limit,         // the node holds limits.max_rooms rooms: no more can be created
-  confusable_name,    // join: another user in the room has a name that looks like this one
-  name_taken,         // register: another account has this name, or one that looks like it
-  no_such_user,       // the account does not exist (or was deleted)
-  unauthorized,       // hello: the session token names no session, or guests are off
-  forbidden,          // the user may not do this in this room (not a member, banned, not its owner, ...)
-  bad_password,       // join: a private room's password is wrong
-  no_such_message,    // edit, delete: the room has no message of that seq (or it is an edit or a delete)
-  deleted,            // edit, delete: the message has been deleted
-  too_many_watchers,  // admin_watch: the node has limits.admin_watchers admin watchers already
+  unavailable,         // the cluster broker is unreachable: retry with the same cid
+  cid_conflict,        // a send reuses a cid of this user with another text
+  room_limit,          // the node holds limits.max_rooms rooms: no more can be created
+  confusable_name,     // join: another user in the room has a name that looks like this one
+  name_taken,          // register: another account has this name, or one that looks like it
+  no_such_user,        // the account does not exist (or was deleted)
+  unauthorized,        // hello: the session token names no session, or guests are off
+  forbidden,           // the user may not do this in this room (not a member, banned, not its owner, ...)
+  bad_password,        // join: a private room's password is wrong
+  no_such_message,     // edit, delete: the room has no message of that seq (or it is an edit or a delete)
+  deleted,             // edit, delete, react, unreact, send's reply_to: the message has been deleted
+  bad_emoji,           // react, unreact: not one emoji (core::valid_emoji)
+  too_many_reactions,  // react: the message's distinct emoji, or the user's emoji on it, at their limit
+  too_many_watchers,   // admin_watch: the node has limits.admin_watchers admin watchers already
+  no_such_file,        // send's files: not an upload of this account to this room, or attached to another message
   internal,
 };
 

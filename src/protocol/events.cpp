@@ -14,20 +14,29 @@ void with_ref(JsonWriter& w, std::string_view ref) {
 
 void message_members(JsonWriter& w, const MessageFields& m, bool with_kind) {
   w.str("room", m.room).unum("seq", m.seq);
-  // An edit or a delete in a history reply says what it is (an event says it by its type).
+  // A change in a history reply says what it is (an event says it by its type). A message that
+  // answers another names it as reply_to.
   if (with_kind && !m.kind.empty()) w.str("kind", m.kind);
   if (!m.kind.empty()) w.unum("target", m.target);
+  if (m.kind.empty() && m.target != 0) w.unum("reply_to", m.target);
   w.str("from", m.from);
   if (!m.from_id.empty()) w.str("uid", m.from_id);
   // A bot of the server API (core::is_server_id: "b_"), so that a client can mark it: its name
   // may be anything, and a reader must not take it for a person's.
   if (m.from_id.size() > 2 && m.from_id.starts_with("b_")) w.boolean("bot", true);
-  // A delete carries no text; a deleted message "" (the store no longer has it).
-  if (m.kind != "delete") w.str("text", m.text);
+  // A delete carries no text; a deleted message "" (the store no longer has it); a react or an
+  // unreact its emoji.
+  if (m.kind == "react" || m.kind == "unreact") {
+    w.str("emoji", m.text);
+  } else if (m.kind != "delete") {
+    w.str("text", m.text);
+  }
   w.num("ts", m.ts);
   if (!m.cid.empty()) w.str("cid", m.cid);
   if (m.edited != 0) w.num("edited", m.edited);
   if (m.deleted) w.boolean("deleted", true);
+  if (!m.reactions.empty()) w.raw("reactions", m.reactions);
+  if (!m.files.empty()) w.raw("files", m.files);
 }
 
 }  // namespace
@@ -41,7 +50,11 @@ std::string welcome_event(std::string_view user, std::string_view uid, std::stri
       .num("send_burst", l.send_burst)
       .unum("history_limit", l.history_limit)
       .unum("max_rooms", l.max_rooms)
-      .unum("typing_interval_ms", l.typing_interval_ms);
+      .unum("typing_interval_ms", l.typing_interval_ms)
+      .unum("max_file_bytes", l.max_file_bytes)
+      .unum("max_files_per_message", l.max_files_per_message)
+      .unum("max_reaction_emoji", l.max_reaction_emoji)
+      .unum("max_reactions_per_user", l.max_reactions_per_user);
   JsonWriter w("welcome");
   w.str("user", user)
       .str("uid", uid)
@@ -73,6 +86,7 @@ std::string rooms_event(std::span<const RoomSummary> rooms, std::string_view nex
     if (!r.role.empty()) item.str("role", r.role);
     if (!r.title.empty()) item.str("title", r.title);
     if (!r.topic.empty()) item.str("topic", r.topic);
+    if (r.read_state) item.unum("last_read", r.last_read).unum("unread", r.unread).unum("mentions", r.mentions);
     list += std::move(item).done();
   }
   list.push_back(']');
@@ -176,6 +190,28 @@ std::string left_event(std::string_view room, std::string_view ref) {
   return std::move(w).done();
 }
 
+std::string read_event(std::string_view room, std::uint64_t seq, std::uint64_t unread, std::uint64_t mentions,
+                       std::string_view ref) {
+  JsonWriter w("read");
+  w.str("room", room).unum("seq", seq).unum("unread", unread).unum("mentions", mentions);
+  with_ref(w, ref);
+  return std::move(w).done();
+}
+
+std::string seen_event(std::string_view room, std::span<const SeenEntry> reads) {
+  std::string list = "[";
+  for (const auto& r : reads) {
+    if (list.size() > 1) list.push_back(',');
+    JsonWriter item;
+    item.str("user", r.user).unum("seq", r.seq);
+    list += std::move(item).done();
+  }
+  list.push_back(']');
+  JsonWriter w("seen");
+  w.str("room", room).raw("reads", list);
+  return std::move(w).done();
+}
+
 std::string removed_event(std::string_view room, std::string_view user, std::string_view by, bool banned,
                           std::string_view ref) {
   JsonWriter w("removed");
@@ -257,6 +293,25 @@ std::string history_event(std::string_view room, std::span<const MessageFields> 
   list.push_back(']');
   JsonWriter w("history");
   w.str("room", room).raw("messages", list).boolean("has_more", has_more);
+  with_ref(w, ref);
+  return std::move(w).done();
+}
+
+std::string search_results_event(std::string_view q, std::span<const SearchHitFields> hits, std::string_view next,
+                                 std::string_view ref) {
+  std::string list = "[";
+  for (const auto& h : hits) {
+    if (list.size() > 1) list.push_back(',');
+    JsonWriter item;
+    item.str("room", h.room).unum("seq", h.seq).str("from", h.from);
+    if (!h.from_id.empty()) item.str("uid", h.from_id);
+    item.str("text", h.text).num("ts", h.ts);
+    list += std::move(item).done();
+  }
+  list.push_back(']');
+  JsonWriter w("search_results");
+  w.str("q", q).raw("hits", list);
+  if (!next.empty()) w.str("next", next);
   with_ref(w, ref);
   return std::move(w).done();
 }

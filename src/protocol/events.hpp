@@ -23,12 +23,17 @@ struct MessageFields {
   std::int64_t ts = 0;
   std::string_view cid;      // empty: not sent
   std::string_view from_id;  // "uid" on the wire; empty (a message stored before ids): not sent
-  // "" a message; "edit" or "delete": a change of the message `target` (the event's type, and
-  // `kind` in a history reply).
+  // "" a message (`target`: the seq it replies to, 0: none); "edit", "delete", "react" or
+  // "unreact": a change of the message `target` (the event's type, and `kind` in a history reply).
   std::string_view kind = {};
   std::uint64_t target = 0;
   std::int64_t edited = 0;  // a message: the time of its latest edit, sent as `edited` (0: not sent)
   bool deleted = false;     // a message: deleted (`"deleted":true`, its text "")
+  // A message: its reactions as a JSON array (core::reactions_json; empty: none, not sent).
+  std::string_view reactions = {};
+  // A message: its attachments as a JSON array of file objects (docs/protocol.md, "files"; empty:
+  // none, not sent).
+  std::string_view files = {};
 };
 
 // What `welcome` tells a client of the limits it must keep.
@@ -40,6 +45,11 @@ struct WelcomeLimits {
   std::uint64_t history_limit = 0;
   std::uint64_t max_rooms = 0;
   std::uint64_t typing_interval_ms = 0;
+  // Files (send's `files`; the upload's 413 past max_file_bytes) and reactions (too_many_reactions).
+  std::uint64_t max_file_bytes = 0;
+  std::uint64_t max_files_per_message = 0;
+  std::uint64_t max_reaction_emoji = 0;
+  std::uint64_t max_reactions_per_user = 0;
 };
 
 // One row of the `rooms` list.
@@ -53,6 +63,15 @@ struct RoomSummary {
   std::string_view role{};   // the asking user's role in it (empty: none, not sent)
   std::string_view title{};  // empty: not sent
   std::string_view topic{};  // empty: not sent
+  // The asking account's read state (docs/protocol.md, "Read state"); not sent for a guest.
+  bool read_state = false;
+  std::uint64_t last_read = 0, unread = 0, mentions = 0;
+};
+
+// One member's read mark, for "seen by".
+struct SeenEntry {
+  std::string_view user;
+  std::uint64_t seq = 0;
 };
 
 // One member in a room's roster: its name, its role (empty: none, not sent) and whether it is in
@@ -90,6 +109,14 @@ std::string members_event(std::string_view room, std::span<const std::string_vie
 std::string roster_event(std::string_view room, std::span<const RosterEntry> members, std::string_view next,
                          std::string_view ref);
 std::string left_event(std::string_view room, std::string_view ref);
+// Read state (docs/protocol.md, "Read state"): the user's mark in the room and what is unread
+// after it; to the session that read (with its ref), to the user's other sessions on every node
+// (without), and after `joined` to an account's session.
+std::string read_event(std::string_view room, std::uint64_t seq, std::uint64_t unread, std::uint64_t mentions,
+                       std::string_view ref);
+// "Seen by" in a small room: members' read marks (after `joined`: every member's who has one; live:
+// the one that moved).
+std::string seen_event(std::string_view room, std::span<const SeenEntry> reads);
 // Room access (docs/protocol.md, "Private rooms and moderation"). `removed` goes to the one who
 // removed (with its ref) and to every session of the removed user in the room (without): they
 // are out of it from then on.
@@ -117,6 +144,19 @@ std::string presence_event(std::string_view room, std::string_view user, bool jo
 std::string typing_event(std::string_view room, std::string_view user);
 std::string history_event(std::string_view room, std::span<const MessageFields> messages, bool has_more,
                           std::string_view ref);
+// One hit of a search (search_results): a message as it is now.
+struct SearchHitFields {
+  std::string_view room;
+  std::uint64_t seq = 0;
+  std::string_view from;
+  std::string_view from_id;  // "uid"; empty: not sent
+  std::string_view text;
+  std::int64_t ts = 0;
+};
+// {"type":"search_results","q":…,"hits":[{room,seq,from,uid?,text,ts}…],"next"?:…,"ref":…}; `next`
+// (the cursor of the next page) is left out when empty.
+std::string search_results_event(std::string_view q, std::span<const SearchHitFields> hits, std::string_view next,
+                                 std::string_view ref);
 // {"type":"error","code":…,"message":…,"ref":…,"rid":…,…extra members}. An empty message is the
 // code's default_message(); `extra_json_members` is JSON text of members without braces
 // (`"retry_after_ms":500`); `rid` is the request id the node logged the error with (node/errors.hpp),

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string_view>
 
+#include "core/mentions.hpp"
 #include "protocol/errc.hpp"
 #include "store/pg_rows.hpp"
 #include "store/postgres_store.hpp"
@@ -128,6 +129,11 @@ std::error_code PostgresStore::account_call(const char* what, Op&& op) {
   // The message names no value (PQexecPrepared's parameters are not in it): no hash, no digest.
   spdlog::error("store: {} failed: {}", what, err);
   return errc::store_failed;
+}
+
+std::error_code PostgresStore::account_call_fn(const char* what,
+                                               const std::function<std::optional<std::error_code>()>& op) {
+  return account_call(what, op);
 }
 
 std::error_code PostgresStore::create_user_now(const StoredUser& user) {
@@ -529,6 +535,211 @@ std::error_code PostgresStore::touch_api_key_now(const std::string& id, std::int
     if (!run_sql(conn_, "UPDATE api_keys SET last_used_at = $2 WHERE id = $1", p)) return std::nullopt;
     return std::error_code();
   });
+}
+
+// Read state: one-off statements, like room access.
+std::error_code PostgresStore::set_read_now(const std::string& user_id, const std::string& room, std::uint64_t seq,
+                                            std::uint64_t& stored) {
+  return account_call("set_read", [&]() -> std::optional<std::error_code> {
+    Params p;
+    p.text(user_id);
+    p.text(room);
+    p.int8(static_cast<std::int64_t>(std::min<std::uint64_t>(seq, INT64_MAX)));
+    Result r = run_sql(conn_,
+                       "INSERT INTO read_marks(user_id, room, seq) VALUES ($1, $2, $3) ON CONFLICT (user_id, room) DO "
+                       "UPDATE SET seq = GREATEST(read_marks.seq, excluded.seq) RETURNING seq",
+                       p);
+    if (!r || PQntuples(r.get()) != 1) return std::nullopt;
+    stored = static_cast<std::uint64_t>(int_column(r.get(), 0, 0));
+    return std::error_code();
+  });
+}
+
+std::error_code PostgresStore::read_states_now(const std::string& user_id, const std::string& name_key,
+                                               const std::vector<std::string>& rooms,
+                                               std::vector<StoredReadState>& out) {
+  return account_call("read_states", [&]() -> std::optional<std::error_code> {
+    out.clear();
+    for (const auto& room : rooms) {
+      StoredReadState state{.room = room};
+      Params p;
+      p.text(user_id);
+      p.text(room);
+      p.int8(static_cast<std::int64_t>(Store::max_counted_unread));
+      // The mark, then the newest unread messages by others; the text only of those that may
+      // mention someone.
+      Result r = run_sql(
+          conn_,
+          "WITH m AS (SELECT COALESCE((SELECT seq FROM read_marks WHERE user_id = $1 AND room = $2), 0) AS seq) "
+          "SELECT m.seq, x.t FROM m LEFT JOIN LATERAL (SELECT CASE WHEN strpos(text, '@') > 0 THEN text ELSE '' END "
+          "AS t FROM messages WHERE room = $2 AND seq > m.seq AND kind = 0 AND NOT deleted AND sender_id <> $1 "
+          "ORDER BY seq DESC LIMIT $3) x ON true",
+          p);
+      if (!r) return std::nullopt;
+      const int n = PQntuples(r.get());
+      if (n > 0) state.last_read = static_cast<std::uint64_t>(int_column(r.get(), 0, 0));
+      for (int i = 0; i < n; ++i) {
+        if (PQgetisnull(r.get(), i, 1)) continue;  // no unread message: the LEFT JOIN's one empty row
+        ++state.unread;
+        const std::string text = column(r.get(), i, 1);
+        if (!text.empty() && core::mentions(text, name_key)) ++state.mentions;
+      }
+      out.push_back(std::move(state));
+    }
+    return std::error_code();
+  });
+}
+
+std::error_code PostgresStore::room_reads_now(const std::string& room, std::size_t limit,
+                                              std::vector<StoredSeen>& out) {
+  return account_call("room_reads", [&]() -> std::optional<std::error_code> {
+    Params p;
+    p.text(room);
+    p.int8(static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX)));
+    Result r = run_sql(conn_,
+                       "SELECT r.user_id, u.name, r.seq FROM read_marks r JOIN users u ON u.id = r.user_id "
+                       "WHERE r.room = $1 AND NOT u.deleted ORDER BY r.seq DESC, r.user_id COLLATE \"C\" LIMIT $2",
+                       p);
+    if (!r) return std::nullopt;
+    out.clear();
+    for (int i = 0; i < PQntuples(r.get()); ++i)
+      out.push_back(StoredSeen{column(r.get(), i, 0), column(r.get(), i, 1),
+                               static_cast<std::uint64_t>(int_column(r.get(), i, 2))});
+    return std::error_code();
+  });
+}
+
+// Files (store.hpp): rows only.
+
+namespace {
+constexpr const char* file_columns = "id, room, uploader, name, type, size, width, height, thumb, claim, created_at";
+
+StoredFile file_row(const PGresult* r, int i) {
+  StoredFile f;
+  f.id = column(r, i, 0);
+  f.room = column(r, i, 1);
+  f.uploader_id = column(r, i, 2);
+  f.name = column(r, i, 3);
+  f.type = column(r, i, 4);
+  f.size = static_cast<std::uint64_t>(int_column(r, i, 5));
+  f.width = static_cast<unsigned>(int_column(r, i, 6));
+  f.height = static_cast<unsigned>(int_column(r, i, 7));
+  f.thumb = column(r, i, 8) == "t";
+  f.claim = column(r, i, 9);
+  f.created_at = int_column(r, i, 10);
+  return f;
+}
+}  // namespace
+
+std::error_code PostgresStore::put_file_now(const StoredFile& file, std::uint64_t quota_bytes) {
+  return account_call("put_file", [&]() -> std::optional<std::error_code> {
+    Params p;
+    p.text(file.id);
+    p.text(file.room);
+    p.text(file.uploader_id);
+    p.text(file.name);
+    p.text(file.type);
+    p.int8(static_cast<std::int64_t>(std::min<std::uint64_t>(file.size, INT64_MAX)));
+    p.int8(file.width);
+    p.int8(file.height);
+    p.int8(file.thumb ? 1 : 0);
+    p.int8(file.created_at);
+    p.int8(static_cast<std::int64_t>(std::min<std::uint64_t>(quota_bytes, INT64_MAX)));
+    // The uploader's rows are locked first, so that two uploads at once cannot both pass the quota.
+    if (!exec(conn_, "BEGIN")) return std::nullopt;
+    Params q;
+    q.text(file.uploader_id);
+    if (!run_sql(conn_, "SELECT pg_advisory_xact_lock(hashtext($1))", q)) return std::nullopt;
+    Result r = run_sql(conn_,
+                       "INSERT INTO files(id, room, uploader, name, type, size, width, height, thumb, claim, "
+                       "created_at) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 <> 0, '', $10 WHERE COALESCE((SELECT "
+                       "SUM(size) FROM files WHERE uploader = $3), 0) + $6 <= $11",
+                       p);
+    if (!r) return std::nullopt;
+    const bool stored = changed(r);
+    if (!exec(conn_, "COMMIT")) return std::nullopt;
+    return stored ? std::error_code() : make_error_code(store_errc::over_quota);
+  });
+}
+
+std::error_code PostgresStore::find_file_now(const std::string& id, std::optional<StoredFile>& out) {
+  return account_call("find_file", [&]() -> std::optional<std::error_code> {
+    Params p;
+    p.text(id);
+    const std::string sql = std::string("SELECT ") + file_columns + " FROM files WHERE id = $1";
+    Result r = run_sql(conn_, sql.c_str(), p);
+    if (!r) return std::nullopt;
+    out.reset();
+    if (PQntuples(r.get()) == 1) out = file_row(r.get(), 0);
+    return std::error_code();
+  });
+}
+
+std::error_code PostgresStore::claim_files_now(const std::string& room, const std::string& uploader_id,
+                                               const std::string& cid, const std::vector<std::string>& ids,
+                                               std::vector<StoredFile>& out) {
+  return account_call("claim_files", [&]() -> std::optional<std::error_code> {
+    out.clear();
+    if (!exec(conn_, "BEGIN")) return std::nullopt;
+    const std::string sql = std::string(
+                                "UPDATE files SET claim = $4 WHERE id = $1 AND room = $2 AND uploader = $3 "
+                                "AND (claim = '' OR claim = $4) RETURNING ") +
+                            file_columns;
+    for (const std::string& id : ids) {
+      Params p;
+      p.text(id);
+      p.text(room);
+      p.text(uploader_id);
+      p.text(cid);
+      Result r = run_sql(conn_, sql.c_str(), p);
+      if (!r) return std::nullopt;
+      if (PQntuples(r.get()) != 1) {
+        rollback();
+        out.clear();
+        return make_error_code(errc::no_such_file);
+      }
+      out.push_back(file_row(r.get(), 0));
+    }
+    if (!exec(conn_, "COMMIT")) return std::nullopt;
+    return std::error_code();
+  });
+}
+
+std::error_code PostgresStore::take_file_trash_now(std::int64_t unattached_before, std::size_t limit,
+                                                   std::vector<std::string>& out) {
+  return account_call("take_file_trash", [&]() -> std::optional<std::error_code> {
+    out.clear();
+    if (!exec(conn_, "BEGIN")) return std::nullopt;
+    Params p;
+    p.int8(unattached_before);
+    if (!run_sql(conn_,
+                 "WITH gone AS (DELETE FROM files WHERE claim = '' AND created_at < $1 RETURNING id) INSERT INTO "
+                 "file_trash(id) SELECT id FROM gone ON CONFLICT DO NOTHING",
+                 p))
+      return std::nullopt;
+    Params q;
+    q.int8(static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX)));
+    Result r = run_sql(conn_,
+                       "DELETE FROM file_trash WHERE id IN (SELECT id FROM file_trash LIMIT $1 FOR UPDATE SKIP "
+                       "LOCKED) RETURNING id",
+                       q);
+    if (!r) return std::nullopt;
+    for (int i = 0; i < PQntuples(r.get()); ++i) out.push_back(column(r.get(), i, 0));
+    if (!exec(conn_, "COMMIT")) return std::nullopt;
+    return std::error_code();
+  });
+}
+
+void PostgresStore::put_file(StoredFile file, std::uint64_t quota_bytes, Done done) {
+  worker_.put_file(std::move(file), quota_bytes, std::move(done));
+}
+void PostgresStore::find_file(std::string id, FindFileDone done) { worker_.find_file(std::move(id), std::move(done)); }
+void PostgresStore::claim_files(std::string room, std::string uploader_id, std::string cid,
+                                std::vector<std::string> ids, FilesDone done) {
+  worker_.claim_files(std::move(room), std::move(uploader_id), std::move(cid), std::move(ids), std::move(done));
+}
+void PostgresStore::take_file_trash(std::int64_t unattached_before, std::size_t limit, FileIdsDone done) {
+  worker_.take_file_trash(unattached_before, limit, std::move(done));
 }
 
 }  // namespace parley::store

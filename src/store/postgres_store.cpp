@@ -125,6 +125,68 @@ constexpr const char* migrations[] = {
     ALTER TABLE messages ADD COLUMN deleted boolean NOT NULL DEFAULT false;
     CREATE INDEX messages_target ON messages(room, target) WHERE target > 0;
     )sql",
+    // 8: read state (docs/protocol.md, "Read state"): each account's last-read seq per room,
+    // raised only. The index finds a room's marks ("seen by") and those a room's deletion drops.
+    R"sql(
+    CREATE TABLE read_marks (
+      user_id text NOT NULL,
+      room text NOT NULL,
+      seq bigint NOT NULL,
+      PRIMARY KEY (user_id, room)
+    );
+    CREATE INDEX read_marks_room ON read_marks(room, seq);
+    )sql",
+    // 9: reactions (docs/protocol.md, "reactions"): a message's reactions now, one row per
+    // (message, emoji, user), made and removed by the react and unreact entries of the sequence
+    // (kinds 3 and 4, the emoji as their text) as they are stored, and by a delete. `made_seq`: the
+    // seq of the react that made it (their order). A reply is a message whose target is the seq
+    // it answers (no column of its own).
+    R"sql(
+    CREATE TABLE reactions (
+      room text NOT NULL,
+      seq bigint NOT NULL,
+      emoji text NOT NULL,
+      user_key text NOT NULL,
+      sender text NOT NULL,
+      sender_id text NOT NULL,
+      made_seq bigint NOT NULL,
+      PRIMARY KEY (room, seq, emoji, user_key)
+    );
+    )sql",
+    // 10: search (docs/protocol.md, "search"): each message's words as history shows them (a
+    // message, kind 0, while it is not deleted, by its text now), a column the database computes
+    // on every insert and update (an edit, a delete), under the 'simple' configuration (no
+    // language: words are lowercased, never stemmed). Punctuation is made a space first, so that
+    // words are split where core::search_terms and SQLite split them ("1.5" is "1" and "5", an
+    // address its parts). Adding it rewrites the table once: that is the fill.
+    R"sql(
+    ALTER TABLE messages ADD COLUMN search tsvector GENERATED ALWAYS AS (
+      CASE WHEN kind = 0 AND NOT deleted
+        THEN to_tsvector('simple'::regconfig, regexp_replace(text, '[[:punct:][:space:][:cntrl:]]+', ' ', 'g'))
+      END) STORED;
+    CREATE INDEX messages_search ON messages USING gin (search);
+    )sql",
+    // 11: files (docs/api.md, "Files"), as in SQLite's migration 11.
+    R"sql(
+    ALTER TABLE messages ADD COLUMN files text NOT NULL DEFAULT '';
+    CREATE TABLE files (
+      id text PRIMARY KEY,
+      room text NOT NULL,
+      uploader text NOT NULL,
+      name text NOT NULL,
+      type text NOT NULL,
+      size bigint NOT NULL,
+      width bigint NOT NULL,
+      height bigint NOT NULL,
+      thumb boolean NOT NULL,
+      claim text NOT NULL DEFAULT '',
+      created_at bigint NOT NULL
+    );
+    CREATE INDEX files_room ON files(room, uploader, claim);
+    CREATE INDEX files_uploader ON files(uploader);
+    CREATE INDEX files_unattached ON files(created_at) WHERE claim = '';
+    CREATE TABLE file_trash (id text PRIMARY KEY);
+    )sql",
 };
 
 // Nodes starting together against one database take this advisory lock around their migrations:
@@ -142,8 +204,8 @@ constexpr std::size_t chunk_rows = 500;
 std::int64_t clamp64(std::uint64_t v) { return static_cast<std::int64_t>(std::min<std::uint64_t>(v, INT64_MAX)); }
 
 std::string insert_sql(std::size_t rows) {
-  constexpr std::size_t columns = 9;
-  std::string sql = "INSERT INTO messages(room, seq, sender, text, ts, cid, sender_id, kind, target) VALUES ";
+  constexpr std::size_t columns = 10;
+  std::string sql = "INSERT INTO messages(room, seq, sender, text, ts, cid, sender_id, kind, target, files) VALUES ";
   for (std::size_t i = 0; i < rows; ++i) {
     sql += i ? ",(" : "(";
     for (std::size_t c = 1; c <= columns; ++c) sql += (c > 1 ? ",$" : "$") + std::to_string(i * columns + c);
@@ -164,6 +226,7 @@ void add_row(Params& p, const core::Message& m) {
   p.text(m.from_id);
   p.int8(static_cast<std::int64_t>(m.kind));
   p.int8(clamp64(m.target));
+  p.text(m.files);
 }
 
 // The conninfo without its password, for messages.
@@ -233,6 +296,11 @@ bool PostgresStore::connect_once(std::string& err, bool prepare) {
     disconnect();
     return false;
   }
+  // The server's notices (a search whose words hold no lexeme: "text-search query doesn't contain
+  // lexemes") go to the log at debug, not to stderr as libpq's default does.
+  PQsetNoticeProcessor(
+      conn_, [](void*, const char* message) { spdlog::debug("store: postgres notice: {}", trimmed(message)); },
+      nullptr);
   return !prepare || prepare_statements(err);
 }
 
@@ -245,15 +313,35 @@ bool PostgresStore::prepare_statements(std::string& err) {
       {"parley_select_one",
        "SELECT sender, text, ts, cid, sender_id, kind, edited, deleted FROM messages WHERE room = $1 AND seq = $2"},
       {"parley_select_range",
-       "SELECT seq, sender, text, ts, cid, sender_id, kind, target, edited, deleted FROM messages WHERE room = $1 AND "
-       "seq > $2 AND seq < $3 ORDER BY seq DESC LIMIT $4"},
+       "SELECT seq, sender, text, ts, cid, sender_id, kind, target, edited, deleted, (SELECT string_agg(emoji || "
+       "E'\\x1f' || sender_id || E'\\x1f' || sender, E'\\x1e' ORDER BY made_seq) FROM reactions r WHERE r.room = "
+       "m.room AND "
+       "r.seq = m.seq), files FROM messages m WHERE room = $1 AND seq > $2 AND seq < $3 ORDER BY seq DESC LIMIT $4"},
       // An edit changes a message that is not deleted; kind 0: never another edit or a delete.
       {"parley_apply_edit",
        "UPDATE messages SET text = $3, edited = $4 WHERE room = $1 AND seq = $2 AND kind = 0 AND NOT deleted"},
       {"parley_apply_delete",
-       "UPDATE messages SET text = '', deleted = true WHERE room = $1 AND seq = $2 AND kind = 0"},
+       "UPDATE messages SET text = '', files = '', deleted = true WHERE room = $1 AND seq = $2 AND kind = 0"},
+      // A deleted message's files, and a deleted room's, go to the trash (the node removes their bytes).
+      {"parley_trash_message_files",
+       "WITH gone AS (DELETE FROM files WHERE room = $1 AND claim <> '' AND (uploader, claim) IN (SELECT sender_id, "
+       "cid FROM messages WHERE room = $1 AND seq = $2 AND kind = 0) RETURNING id) INSERT INTO file_trash(id) SELECT "
+       "id FROM gone ON CONFLICT DO NOTHING"},
+      {"parley_trash_room_files",
+       "WITH gone AS (DELETE FROM files WHERE room = $1 RETURNING id) INSERT INTO file_trash(id) SELECT id FROM gone "
+       "ON CONFLICT DO NOTHING"},
       {"parley_clear_edits",
        "UPDATE messages SET text = '' WHERE room = $1 AND target = $2 AND kind = 1 AND target > 0"},
+      // A react adds its reaction to a message that is not deleted, once; an unreact removes it;
+      // a delete removes them all.
+      {"parley_apply_react",
+       "INSERT INTO reactions(room, seq, emoji, user_key, sender, sender_id, made_seq) SELECT $1::text, $2::bigint, "
+       "$3::text, $4::text, $5::text, $6::text, $7::bigint WHERE EXISTS (SELECT 1 FROM messages WHERE room = $1 AND "
+       "seq = $2 AND kind = 0 AND NOT deleted) "
+       "ON CONFLICT DO NOTHING"},
+      {"parley_apply_unreact", "DELETE FROM reactions WHERE room = $1 AND seq = $2 AND emoji = $3 AND user_key = $4"},
+      {"parley_clear_reactions", "DELETE FROM reactions WHERE room = $1 AND seq = $2"},
+      {"parley_delete_room_reactions", "DELETE FROM reactions WHERE room = $1"},
       // The room and its owner in one statement: a private room never exists without its owner.
       // Answers how many rooms it inserted (0: the id is taken).
       {"parley_insert_room",
@@ -269,6 +357,7 @@ bool PostgresStore::prepare_statements(std::string& err) {
       {"parley_delete_messages", "DELETE FROM messages WHERE room = $1"},
       {"parley_delete_room_members", "DELETE FROM room_members WHERE room = $1"},
       {"parley_delete_room_bans", "DELETE FROM room_bans WHERE room = $1"},
+      {"parley_delete_read_marks", "DELETE FROM read_marks WHERE room = $1"},
       {"parley_delete_room", "DELETE FROM rooms WHERE id = $1"},
   };
   std::vector<std::pair<const char*, std::string>> all(std::begin(statements), std::end(statements));
@@ -474,6 +563,17 @@ void PostgresStore::load_roster(std::string room, std::size_t limit, RosterDone 
 void PostgresStore::set_room_info(std::string room, std::string title, std::string topic, Done done) {
   worker_.set_room_info(std::move(room), std::move(title), std::move(topic), std::move(done));
 }
+void PostgresStore::set_read(std::string user_id, std::string room, std::uint64_t seq, SetReadDone done) {
+  worker_.set_read(std::move(user_id), std::move(room), seq, std::move(done));
+}
+void PostgresStore::read_states(std::string user_id, std::string name_key, std::vector<std::string> rooms,
+                                ReadStatesDone done) {
+  worker_.read_states(std::move(user_id), std::move(name_key), std::move(rooms), std::move(done));
+}
+void PostgresStore::room_reads(std::string room, std::size_t limit, SeenDone done) {
+  worker_.room_reads(std::move(room), limit, std::move(done));
+}
+void PostgresStore::search(SearchQuery query, SearchDone done) { worker_.search(std::move(query), std::move(done)); }
 
 void PostgresStore::create_api_key(StoredApiKey key, Done done) {
   worker_.create_api_key(std::move(key), std::move(done));
@@ -551,7 +651,7 @@ StoreBackend::Outcome PostgresStore::try_commit(std::span<Append> appends, std::
 StoreBackend::Outcome PostgresStore::insert_chunk(const core::Message* const* rows, std::size_t n,
                                                   std::vector<Append*>& owners, std::string& err) {
   Params p;
-  p.reserve(n * 9);
+  p.reserve(n * 10);
   for (std::size_t i = 0; i < n; ++i) add_row(p, *rows[i]);
   Result r(
       n == chunk_rows
@@ -566,7 +666,8 @@ StoreBackend::Outcome PostgresStore::check_stored(const core::Message* const* ro
                                                   std::vector<Append*>& owners, std::string& err) {
   // Some (room, seq) were already stored: by this very batch before its connection died (an
   // ambiguous commit, now retried), or by another node recovering the same message. The same
-  // message is fine; a different one under the same seq fails the append that carried it.
+  // message is fine; a different one under the same seq fails the append that carried it
+  // (seq_taken), whose other rows are stored.
   for (std::size_t i = 0; i < n; ++i) {
     const core::Message& m = *rows[i];
     Params q;
@@ -584,8 +685,10 @@ StoreBackend::Outcome PostgresStore::check_stored(const core::Message* const* ro
                       // '': stored before messages carried ids (the same message, retried since)
                       (column(s.get(), 0, 4) == m.from_id || column(s.get(), 0, 4).empty());
     if (!same) {
-      spdlog::error("store: {} seq {} is already stored with a different message; append refused", m.room, m.seq);
-      owners[i]->result = errc::store_failed;
+      // Its seq was handed out twice (store.hpp, store_errc::seq_taken): the caller publishes it
+      // again under a new one. The stored message stays.
+      spdlog::warn("store: {} seq {} is already stored with another message; append answered seq_taken", m.room, m.seq);
+      owners[i]->result = store_errc::seq_taken;
     }
   }
   return Outcome::ok;
@@ -604,19 +707,36 @@ StoreBackend::Outcome PostgresStore::insert_change(const core::Message& m, Appen
     return check_stored(&row, 1, owners, err);
   }
   // Stored now: applied to its target now, once (an older edit never overwrites a newer one).
+  const std::string user = core::sender_key(m);  // Params keeps a pointer to it
   auto run = [&](const char* statement, bool with_text) {
     Params q;
     q.text(m.room);
     q.int8(clamp64(m.target));
-    if (with_text) {
+    if (with_text && (m.kind == core::MessageKind::react || m.kind == core::MessageKind::unreact)) {
+      q.text(m.text);
+      q.text(user);
+      if (m.kind == core::MessageKind::react) {
+        q.text(m.from);
+        q.text(m.from_id);
+        q.int8(clamp64(m.seq));
+      }
+    } else if (with_text) {
       q.text(m.text);
       q.int8(m.ts);
     }
     Result u(PQexecPrepared(conn_, statement, q.size(), q.values(), q.lengths(), q.formats(), 0));
     return PQresultStatus(u.get()) == PGRES_COMMAND_OK ? Outcome::ok : classify_failure(u.get(), err);
   };
-  if (m.kind == core::MessageKind::edit) return run("parley_apply_edit", true);
+  switch (m.kind) {
+    case core::MessageKind::edit: return run("parley_apply_edit", true);
+    case core::MessageKind::react: return run("parley_apply_react", true);
+    case core::MessageKind::unreact: return run("parley_apply_unreact", true);
+    case core::MessageKind::message: return Outcome::ok;
+    case core::MessageKind::remove: break;
+  }
+  if (auto o = run("parley_trash_message_files", false); o != Outcome::ok) return o;
   if (auto o = run("parley_apply_delete", false); o != Outcome::ok) return o;
+  if (auto o = run("parley_clear_reactions", false); o != Outcome::ok) return o;
   return run("parley_clear_edits", false);
 }
 
@@ -666,7 +786,8 @@ StoreBackend::Outcome PostgresStore::try_delete_room(const std::string& room, st
   bool ok = PQresultStatus(begin.get()) == PGRES_COMMAND_OK;
   bool stale = false;
   for (const char* statement :
-       {"parley_delete_messages", "parley_delete_room_members", "parley_delete_room_bans", "parley_delete_room"}) {
+       {"parley_trash_room_files", "parley_delete_room_reactions", "parley_delete_messages",
+        "parley_delete_room_members", "parley_delete_room_bans", "parley_delete_read_marks", "parley_delete_room"}) {
     if (!ok) break;
     Result r(PQexecPrepared(conn_, statement, p.size(), p.values(), p.lengths(), p.formats(), 0));
     ok = PQresultStatus(r.get()) == PGRES_COMMAND_OK;
@@ -701,7 +822,9 @@ std::error_code PostgresStore::read_now(const std::string& room, std::uint64_t a
     if (PQresultStatus(r.get()) == PGRES_TUPLES_OK) {
       const int rows = PQntuples(r.get());
       out.reserve(static_cast<std::size_t>(rows));
-      for (int i = rows - 1; i >= 0; --i)
+      for (int i = rows - 1; i >= 0; --i) {
+        std::vector<core::Reaction> reactions;
+        core::parse_reactions(column(r.get(), i, 10), reactions);
         out.push_back(core::Message{.room = room,
                                     .seq = static_cast<std::uint64_t>(int_column(r.get(), i, 0)),
                                     .from = column(r.get(), i, 1),
@@ -709,10 +832,13 @@ std::error_code PostgresStore::read_now(const std::string& room, std::uint64_t a
                                     .ts = int_column(r.get(), i, 3),
                                     .cid = column(r.get(), i, 4),
                                     .from_id = column(r.get(), i, 5),
-                                    .kind = static_cast<core::MessageKind>(int_column(r.get(), i, 6) & 3),
+                                    .kind = static_cast<core::MessageKind>(int_column(r.get(), i, 6) & 7),
                                     .target = static_cast<std::uint64_t>(int_column(r.get(), i, 7)),
                                     .edited = int_column(r.get(), i, 8),
-                                    .deleted = column(r.get(), i, 9) == "t"});
+                                    .deleted = column(r.get(), i, 9) == "t",
+                                    .reactions = std::move(reactions),
+                                    .files = column(r.get(), i, 11)});
+      }
       return {};
     }
     err = trimmed(PQerrorMessage(conn_));

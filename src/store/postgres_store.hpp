@@ -13,13 +13,15 @@
 // seqs; nothing is acked before its COMMIT returned. Inserts are `ON CONFLICT DO NOTHING` and every
 // skipped row is compared with the stored one: a commit that succeeded just before the connection
 // died (an ambiguous commit) is recognised on the retry and not duplicated; a *different* message
-// already stored under the same (room, seq) fails only its own append (errc::store_failed). A row
+// already stored under the same (room, seq) fails only its own append (store_errc::seq_taken). A row
 // the server rejects as data (class 22, e.g. a NUL byte in the text) fails only its own append too,
 // so one bad message cannot wedge the queue.
 // Account calls (postgres_accounts.cpp) run once more on a fresh connection when theirs was lost
 // during the call (a server restarted while the node was idle), then answer store_failed: every
 // one of them may run twice, a creation recognising its own row as rooms do.
 #include <chrono>
+#include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -77,11 +79,21 @@ class PostgresStore final : public Store, private StoreBackend {
   void unban(std::string room, std::string user_id, Done done) override;
   void load_roster(std::string room, std::size_t limit, RosterDone done) override;
   void set_room_info(std::string room, std::string title, std::string topic, Done done) override;
+  void set_read(std::string user_id, std::string room, std::uint64_t seq, SetReadDone done) override;
+  void read_states(std::string user_id, std::string name_key, std::vector<std::string> rooms,
+                   ReadStatesDone done) override;
+  void room_reads(std::string room, std::size_t limit, SeenDone done) override;
+  void search(SearchQuery query, SearchDone done) override;
   void create_api_key(StoredApiKey key, Done done) override;
   void find_api_key(std::string id, FindApiKeyDone done) override;
   void list_api_keys(ListApiKeysDone done) override;
   void revoke_api_key(std::string id, std::int64_t now_ms, RevokeApiKeyDone done) override;
   void touch_api_key(std::string id, std::int64_t now_ms, Done done) override;
+  void put_file(StoredFile file, std::uint64_t quota_bytes, Done done) override;
+  void find_file(std::string id, FindFileDone done) override;
+  void claim_files(std::string room, std::string uploader_id, std::string cid, std::vector<std::string> ids,
+                   FilesDone done) override;
+  void take_file_trash(std::int64_t unattached_before, std::size_t limit, FileIdsDone done) override;
   void flush() override;
   void stop() override;
   StoreStats stats() const override;
@@ -121,11 +133,24 @@ class PostgresStore final : public Store, private StoreBackend {
   std::error_code set_room_info_now(const std::string& room, const std::string& title,
                                     const std::string& topic) override;
   // Server API keys: postgres_accounts.cpp.
+  std::error_code set_read_now(const std::string& user_id, const std::string& room, std::uint64_t seq,
+                               std::uint64_t& stored) override;
+  std::error_code read_states_now(const std::string& user_id, const std::string& name_key,
+                                  const std::vector<std::string>& rooms, std::vector<StoredReadState>& out) override;
+  std::error_code room_reads_now(const std::string& room, std::size_t limit, std::vector<StoredSeen>& out) override;
+  std::error_code search_now(const SearchQuery& query, SearchPage& out) override;
   std::error_code create_api_key_now(const StoredApiKey& key) override;
   std::error_code find_api_key_now(const std::string& id, std::optional<StoredApiKey>& out) override;
   std::error_code list_api_keys_now(std::vector<StoredApiKey>& out) override;
   std::error_code revoke_api_key_now(const std::string& id, std::int64_t now_ms, bool& revoked) override;
   std::error_code touch_api_key_now(const std::string& id, std::int64_t now_ms) override;
+  // Files: postgres_accounts.cpp.
+  std::error_code put_file_now(const StoredFile& file, std::uint64_t quota_bytes) override;
+  std::error_code find_file_now(const std::string& id, std::optional<StoredFile>& out) override;
+  std::error_code claim_files_now(const std::string& room, const std::string& uploader_id, const std::string& cid,
+                                  const std::vector<std::string>& ids, std::vector<StoredFile>& out) override;
+  std::error_code take_file_trash_now(std::int64_t unattached_before, std::size_t limit,
+                                      std::vector<std::string>& out) override;
   // The account statements, prepared with the others on every connection.
   static std::vector<std::pair<const char*, std::string>> account_statements();
   // Runs an account operation (op() answers, or nullopt when a statement failed) on a live
@@ -133,6 +158,8 @@ class PostgresStore final : public Store, private StoreBackend {
   // operation may run twice (a creation recognises its own row). Not more: a user is waiting.
   template <class Op>
   std::error_code account_call(const char* what, Op&& op);
+  // account_call for a file that does not see its definition (postgres_search.cpp).
+  std::error_code account_call_fn(const char* what, const std::function<std::optional<std::error_code>()>& op);
 
   Outcome insert_chunk(const core::Message* const* rows, std::size_t n, std::vector<Append*>& owners, std::string& err);
   // Rows an INSERT found stored already: the same entry is fine, another one fails its append.

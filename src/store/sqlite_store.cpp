@@ -112,6 +112,94 @@ constexpr const char* migrations[] = {
     ALTER TABLE messages ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX messages_target ON messages(room, target) WHERE target > 0;
     )sql",
+    // 8: read state (docs/protocol.md, "Read state"): each account's last-read seq per room,
+    // raised only. The index finds a room's marks ("seen by") and those a room's deletion drops.
+    R"sql(
+    CREATE TABLE read_marks (
+      user_id TEXT NOT NULL,
+      room TEXT NOT NULL,
+      seq INTEGER NOT NULL,
+      PRIMARY KEY (user_id, room)
+    ) WITHOUT ROWID;
+    CREATE INDEX read_marks_room ON read_marks(room, seq);
+    )sql",
+    // 9: reactions (docs/protocol.md, "reactions"): a message's reactions now, one row per
+    // (message, emoji, user), made and removed by the react and unreact entries of the sequence
+    // (kinds 3 and 4, the emoji as their text) as they are stored, and by a delete. `made_seq`: the
+    // seq of the react that made it (their order). A reply is a message whose target is the seq
+    // it answers (no column of its own).
+    R"sql(
+    CREATE TABLE reactions (
+      room TEXT NOT NULL,
+      seq INTEGER NOT NULL,
+      emoji TEXT NOT NULL,
+      user_key TEXT NOT NULL,
+      sender TEXT NOT NULL,
+      sender_id TEXT NOT NULL,
+      made_seq INTEGER NOT NULL,
+      PRIMARY KEY (room, seq, emoji, user_key)
+    ) WITHOUT ROWID;
+    )sql",
+    // 10: search (docs/protocol.md, "search"). An FTS5 index of the messages' texts as history
+    // shows them: a message (kind 0) while it is not deleted, by its text now. Contentless (the
+    // text is kept once, in messages); its rowid is a search_docs row naming the message, as
+    // messages has no rowid. Triggers keep it in step with every change of a message's text: an
+    // insert, an edit (the old text out, the new in), a delete (out), a room's deletion (out). A
+    // contentless index forgets a text by being told it again ('delete'): the triggers tell it
+    // OLD.text, the text it was given. The fill indexes the messages stored before.
+    R"sql(
+    CREATE TABLE search_docs (
+      id INTEGER PRIMARY KEY,
+      room TEXT NOT NULL,
+      seq INTEGER NOT NULL,
+      ts INTEGER NOT NULL,
+      UNIQUE (room, seq)
+    );
+    CREATE VIRTUAL TABLE message_search USING fts5(text, content='', tokenize='unicode61 remove_diacritics 2');
+    INSERT INTO search_docs(room, seq, ts) SELECT room, seq, ts FROM messages WHERE kind = 0 AND deleted = 0;
+    INSERT INTO message_search(rowid, text)
+      SELECT d.id, m.text FROM search_docs d JOIN messages m ON m.room = d.room AND m.seq = d.seq;
+    CREATE TRIGGER messages_search_insert AFTER INSERT ON messages WHEN NEW.kind = 0 AND NEW.deleted = 0 BEGIN
+      INSERT INTO search_docs(room, seq, ts) VALUES (NEW.room, NEW.seq, NEW.ts);
+      INSERT INTO message_search(rowid, text) VALUES (last_insert_rowid(), NEW.text);
+    END;
+    CREATE TRIGGER messages_search_update AFTER UPDATE OF text, deleted ON messages WHEN OLD.kind = 0 BEGIN
+      INSERT INTO message_search(message_search, rowid, text)
+        SELECT 'delete', id, OLD.text FROM search_docs WHERE room = OLD.room AND seq = OLD.seq;
+      DELETE FROM search_docs WHERE room = OLD.room AND seq = OLD.seq AND NEW.deleted != 0;
+      INSERT INTO message_search(rowid, text)
+        SELECT id, NEW.text FROM search_docs WHERE room = NEW.room AND seq = NEW.seq;
+    END;
+    CREATE TRIGGER messages_search_delete AFTER DELETE ON messages WHEN OLD.kind = 0 BEGIN
+      INSERT INTO message_search(message_search, rowid, text)
+        SELECT 'delete', id, OLD.text FROM search_docs WHERE room = OLD.room AND seq = OLD.seq;
+      DELETE FROM search_docs WHERE room = OLD.room AND seq = OLD.seq;
+    END;
+    )sql",
+    // 11: files (docs/api.md, "Files"): a message's attachments as the JSON array the wire sends;
+    // each upload's row (its bytes are the node's file store's), `claim` the cid of the send that
+    // took it ('' while unattached: the message is its uploader's with that cid in its room); the
+    // ids of removed files whose bytes are still to be removed.
+    R"sql(
+    ALTER TABLE messages ADD COLUMN files TEXT NOT NULL DEFAULT '';
+    CREATE TABLE files (
+      id TEXT PRIMARY KEY,
+      room TEXT NOT NULL,
+      uploader TEXT NOT NULL,
+      name TEXT NOT NULL,
+      type TEXT NOT NULL,
+      size INTEGER NOT NULL,
+      width INTEGER NOT NULL,
+      height INTEGER NOT NULL,
+      thumb INTEGER NOT NULL,
+      claim TEXT NOT NULL DEFAULT '',
+      created_at INTEGER NOT NULL
+    );
+    CREATE INDEX files_room ON files(room, uploader, claim);
+    CREATE INDEX files_uploader ON files(uploader);
+    CREATE INDEX files_unattached ON files(created_at) WHERE claim = '';
+    CREATE TABLE file_trash (id TEXT PRIMARY KEY) WITHOUT ROWID;
+    )sql",
 };
 
 using sqlite_rows::bind_text;
@@ -144,22 +232,38 @@ SqliteStore::SqliteStore(SqliteOptions options)
     if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, st, nullptr) != SQLITE_OK)
       throw std::runtime_error(std::string("sqlite prepare: ") + sqlite3_errmsg(db_));
   };
-  // A seq stored already is the same message stored again (a retry acked after a cluster node
-  // crashed before its commit): never a constraint failure, which would be retried forever.
+  // A seq stored already is never a constraint failure, which would be retried forever: the
+  // skipped row is compared with the stored one (same_as_stored), and is either the same message
+  // stored again (a retry acked after a cluster node crashed before its commit) or another
+  // message under its seq (store_errc::seq_taken).
   // One row per statement, and insert_rows rows per statement (a batch then spends its time in
   // the B-tree, not in the statement machinery).
   auto insert_sql = [](std::size_t rows) {
-    std::string sql = "INSERT INTO messages(room, seq, sender, text, ts, cid, sender_id, kind, target) VALUES ";
-    for (std::size_t i = 0; i < rows; ++i) sql += i ? ",(?,?,?,?,?,?,?,?,?)" : "(?,?,?,?,?,?,?,?,?)";
+    std::string sql = "INSERT INTO messages(room, seq, sender, text, ts, cid, sender_id, kind, target, files) VALUES ";
+    for (std::size_t i = 0; i < rows; ++i) sql += i ? ",(?,?,?,?,?,?,?,?,?,?)" : "(?,?,?,?,?,?,?,?,?,?)";
     return sql + " ON CONFLICT(room, seq) DO NOTHING";
   };
   prepare(insert_sql(1).c_str(), &insert_message_);
   prepare(insert_sql(insert_rows).c_str(), &insert_messages_);
   // An edit changes a message that is not deleted; kind 0: never another edit or a delete.
+  prepare("SELECT sender, text, ts, cid, sender_id, kind, edited, deleted FROM messages WHERE room = ?1 AND seq = ?2",
+          &select_one_);
   prepare("UPDATE messages SET text = ?3, edited = ?4 WHERE room = ?1 AND seq = ?2 AND kind = 0 AND deleted = 0",
           &apply_edit_);
-  prepare("UPDATE messages SET text = '', deleted = 1 WHERE room = ?1 AND seq = ?2 AND kind = 0", &apply_delete_);
+  prepare("UPDATE messages SET text = '', files = '', deleted = 1 WHERE room = ?1 AND seq = ?2 AND kind = 0",
+          &apply_delete_);
   prepare("UPDATE messages SET text = '' WHERE room = ?1 AND target = ?2 AND kind = 1 AND target > 0", &clear_edits_);
+  // A react adds its reaction to a message that is not deleted, once; an unreact removes it; a
+  // delete removes them all.
+  prepare(
+      "INSERT INTO reactions(room, seq, emoji, user_key, sender, sender_id, made_seq) SELECT ?1, ?2, ?3, ?4, ?5, ?6, "
+      "?7 "
+      "WHERE EXISTS (SELECT 1 FROM messages WHERE room = ?1 AND seq = ?2 AND kind = 0 AND deleted = 0) "
+      "ON CONFLICT DO NOTHING",
+      &apply_react_);
+  prepare("DELETE FROM reactions WHERE room = ?1 AND seq = ?2 AND emoji = ?3 AND user_key = ?4", &apply_unreact_);
+  prepare("DELETE FROM reactions WHERE room = ?1 AND seq = ?2", &clear_reactions_);
+  prepare("DELETE FROM reactions WHERE room = ?1", &delete_room_reactions_);
   prepare(
       "INSERT OR IGNORE INTO rooms(id, created_at, created_by, kind, password_hash, peers, title, topic) VALUES (?1, "
       "?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -167,8 +271,11 @@ SqliteStore::SqliteStore(SqliteOptions options)
   prepare("INSERT OR IGNORE INTO room_members(room, user_id, role, since) VALUES (?1, ?2, ?4, ?3)", &insert_owner_);
   prepare("DELETE FROM room_members WHERE room = ?1", &delete_room_members_);
   prepare("DELETE FROM room_bans WHERE room = ?1", &delete_room_bans_);
+  prepare("DELETE FROM read_marks WHERE room = ?1", &delete_read_marks_);
   prepare(
-      "SELECT seq, sender, text, ts, cid, sender_id, kind, target, edited, deleted FROM messages WHERE room = ?1 AND "
+      "SELECT seq, sender, text, ts, cid, sender_id, kind, target, edited, deleted, (SELECT group_concat(emoji || "
+      "char(31) || sender_id || char(31) || sender, char(30)) FROM (SELECT emoji, sender_id, sender FROM reactions r "
+      "WHERE r.room = m.room AND r.seq = m.seq ORDER BY made_seq)), files FROM messages m WHERE room = ?1 AND "
       "seq > ?2 AND seq < ?3 "
       "ORDER BY seq DESC LIMIT ?4",
       &select_range_);
@@ -196,17 +303,33 @@ SqliteStore::SqliteStore(SqliteOptions options)
   // checkpoint size.
   exec(("PRAGMA journal_size_limit=" + std::to_string(4 * options_.checkpoint_pages * 4096)).c_str());
   checkpointer_ = std::thread([this] { run_checkpointer(); });
+  if (sqlite3_open_v2(options_.path.c_str(), &search_db_, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr) !=
+      SQLITE_OK) {
+    std::string msg = search_db_ ? sqlite3_errmsg(search_db_) : "out of memory";
+    sqlite3_close(search_db_);
+    search_db_ = nullptr;
+    stop();
+    throw std::runtime_error("cannot open " + options_.path.string() + " for searches: " + msg);
+  }
+  sqlite3_busy_timeout(search_db_, 5000);
+  searcher_ = std::thread([this] { run_searcher(); });
   worker_.start();
 }
 
 SqliteStore::~SqliteStore() {
   stop();
+  sqlite3_close(search_db_);
   sqlite3_close(checkpoint_db_);
   sqlite3_finalize(insert_message_);
   sqlite3_finalize(insert_messages_);
+  sqlite3_finalize(select_one_);
   sqlite3_finalize(apply_edit_);
   sqlite3_finalize(apply_delete_);
   sqlite3_finalize(clear_edits_);
+  sqlite3_finalize(apply_react_);
+  sqlite3_finalize(apply_unreact_);
+  sqlite3_finalize(clear_reactions_);
+  sqlite3_finalize(delete_room_reactions_);
   sqlite3_finalize(insert_room_);
   sqlite3_finalize(select_range_);
   sqlite3_finalize(select_room_);
@@ -215,6 +338,7 @@ SqliteStore::~SqliteStore() {
   sqlite3_finalize(insert_owner_);
   sqlite3_finalize(delete_room_members_);
   sqlite3_finalize(delete_room_bans_);
+  sqlite3_finalize(delete_read_marks_);
   for (sqlite3_stmt* st : account_statements()) sqlite3_finalize(st);
   sqlite3_close(db_);
 }
@@ -353,6 +477,48 @@ void SqliteStore::load_roster(std::string room, std::size_t limit, RosterDone do
 void SqliteStore::set_room_info(std::string room, std::string title, std::string topic, Done done) {
   worker_.set_room_info(std::move(room), std::move(title), std::move(topic), std::move(done));
 }
+void SqliteStore::set_read(std::string user_id, std::string room, std::uint64_t seq, SetReadDone done) {
+  worker_.set_read(std::move(user_id), std::move(room), seq, std::move(done));
+}
+void SqliteStore::read_states(std::string user_id, std::string name_key, std::vector<std::string> rooms,
+                              ReadStatesDone done) {
+  worker_.read_states(std::move(user_id), std::move(name_key), std::move(rooms), std::move(done));
+}
+void SqliteStore::room_reads(std::string room, std::size_t limit, SeenDone done) {
+  worker_.room_reads(std::move(room), limit, std::move(done));
+}
+void SqliteStore::search(SearchQuery query, SearchDone done) {
+  if (query.rooms.size() > max_searched_rooms) query.rooms.resize(max_searched_rooms);
+  {
+    std::lock_guard lock(search_mutex_);
+    if (!search_stopping_) {
+      search_jobs_.push_back(SearchJob{std::move(query), std::move(done)});
+      search_cv_.notify_one();
+      return;
+    }
+  }
+  done(make_error_code(errc::store_failed), SearchPage{});
+}
+
+void SqliteStore::run_searcher() {
+  for (;;) {
+    SearchJob job;
+    {
+      std::unique_lock lock(search_mutex_);
+      search_cv_.wait(lock, [&] { return search_stopping_ || !search_jobs_.empty(); });
+      // Stopping: the searches queued are still answered.
+      if (search_jobs_.empty()) return;
+      job = std::move(search_jobs_.front());
+      search_jobs_.pop_front();
+    }
+    SearchPage page;
+    std::error_code ec;
+    if (!job.query.terms.empty() && !job.query.rooms.empty() && job.query.limit > 0)
+      ec = search_on(search_db_, job.query, page);
+    if (ec) page = {};
+    job.done(ec, std::move(page));
+  }
+}
 
 void SqliteStore::create_api_key(StoredApiKey key, Done done) {
   worker_.create_api_key(std::move(key), std::move(done));
@@ -371,6 +537,12 @@ void SqliteStore::flush() { worker_.flush(); }
 StoreStats SqliteStore::stats() const { return worker_.stats(); }
 
 void SqliteStore::stop() {
+  {
+    std::lock_guard lock(search_mutex_);
+    search_stopping_ = true;
+  }
+  search_cv_.notify_all();
+  if (searcher_.joinable()) searcher_.join();
   worker_.stop();
   {
     std::lock_guard lock(checkpoint_mutex_);
@@ -473,15 +645,18 @@ StoreBackend::Outcome SqliteStore::try_commit(std::span<Append> appends, std::st
   // Edits and deletes go one by one after the messages (their targets, of lower seqs, are stored
   // by then), each applied to its target only if it was stored now: a row stored again (a
   // retry) changes nothing twice, and an older edit never overwrites a newer one.
-  std::vector<const core::Message*> rows, changes;
-  for (const Append& a : appends)
-    for (const core::Message& m : *a.messages) (m.kind == core::MessageKind::message ? rows : changes).push_back(&m);
-  std::stable_sort(rows.begin(), rows.end(),
-                   [](const core::Message* a, const core::Message* b) { return a->room < b->room; });
-  std::stable_sort(changes.begin(), changes.end(),
-                   [](const core::Message* a, const core::Message* b) { return a->room < b->room; });
+  // A row that was not inserted (its (room, seq) stored already) is compared with the stored one:
+  // another message there fails the append that carried it (seq_taken), the rest commits.
+  using Row = std::pair<const core::Message*, Append*>;
+  std::vector<Row> rows, changes;
+  for (Append& a : appends)
+    for (const core::Message& m : *a.messages)
+      (m.kind == core::MessageKind::message ? rows : changes).emplace_back(&m, &a);
+  auto by_room = [](const Row& a, const Row& b) { return a.first->room < b.first->room; };
+  std::stable_sort(rows.begin(), rows.end(), by_room);
+  std::stable_sort(changes.begin(), changes.end(), by_room);
   const std::size_t n = rows.size();
-  constexpr std::size_t columns = 9;
+  constexpr std::size_t columns = 10;
   auto bind_row = [](sqlite3_stmt* st, int at, const core::Message& m) {
     bind_text(st, at + 1, m.room);
     sqlite3_bind_int64(st, at + 2, static_cast<sqlite3_int64>(m.seq));
@@ -492,9 +667,11 @@ StoreBackend::Outcome SqliteStore::try_commit(std::span<Append> appends, std::st
     bind_text(st, at + 7, m.from_id);
     sqlite3_bind_int(st, at + 8, static_cast<int>(m.kind));
     sqlite3_bind_int64(st, at + 9, static_cast<sqlite3_int64>(m.target));
+    bind_text(st, at + 10, m.files);
   };
   auto apply_change = [this](const core::Message& m) {
     const auto target = static_cast<sqlite3_int64>(m.target);
+    const std::string user = core::sender_key(m);  // bound SQLITE_STATIC: outlives the steps
     auto step = [&](sqlite3_stmt* st) {
       sqlite3_reset(st);
       bind_text(st, 1, m.room);
@@ -502,31 +679,71 @@ StoreBackend::Outcome SqliteStore::try_commit(std::span<Append> appends, std::st
       if (st == apply_edit_) {
         bind_text(st, 3, m.text);
         sqlite3_bind_int64(st, 4, m.ts);
+      } else if (st == apply_react_ || st == apply_unreact_) {
+        bind_text(st, 3, m.text);
+        bind_text(st, 4, user);
+        if (st == apply_react_) {
+          bind_text(st, 5, m.from);
+          bind_text(st, 6, m.from_id);
+          sqlite3_bind_int64(st, 7, static_cast<sqlite3_int64>(m.seq));
+        }
       }
       return sqlite3_step(st) == SQLITE_DONE;
     };
-    if (m.kind == core::MessageKind::edit) return step(apply_edit_);
-    return step(apply_delete_) && step(clear_edits_);
+    switch (m.kind) {
+      case core::MessageKind::edit: return step(apply_edit_);
+      case core::MessageKind::react: return step(apply_react_);
+      case core::MessageKind::unreact: return step(apply_unreact_);
+      case core::MessageKind::remove:
+        // Its files go (before the row loses them): to the trash, whose bytes the node removes.
+        return trash_message_files(m.room, target) && step(apply_delete_) && step(clear_edits_) &&
+               step(clear_reactions_);
+      case core::MessageKind::message: return true;
+    }
+    return true;
+  };
+  // Some of rows [from, to) were not inserted: each is compared with the row stored under its
+  // seq (this very message for those inserted now).
+  auto check_skipped = [this, &rows](std::size_t from, std::size_t to) {
+    for (std::size_t k = from; k < to; ++k) {
+      const auto [m, owner] = rows[k];
+      const Stored was = stored_as(*m);
+      if (was == Stored::failed) return false;
+      if (was == Stored::taken) owner->result = store_errc::seq_taken;
+    }
+    return true;
   };
   bool ok = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK;
   std::size_t i = 0;
   for (; ok && i + insert_rows <= n; i += insert_rows) {
     sqlite3_reset(insert_messages_);
     for (std::size_t k = 0; k < insert_rows; ++k)
-      bind_row(insert_messages_, static_cast<int>(columns * k), *rows[i + k]);
+      bind_row(insert_messages_, static_cast<int>(columns * k), *rows[i + k].first);
     ok = sqlite3_step(insert_messages_) == SQLITE_DONE;
+    const auto inserted = static_cast<std::size_t>(sqlite3_changes(db_));
+    if (ok && inserted < insert_rows) ok = check_skipped(i, i + insert_rows);
   }
   for (; ok && i < n; ++i) {
     sqlite3_reset(insert_message_);
-    bind_row(insert_message_, 0, *rows[i]);
+    bind_row(insert_message_, 0, *rows[i].first);
     ok = sqlite3_step(insert_message_) == SQLITE_DONE;
+    if (ok && sqlite3_changes(db_) == 0) ok = check_skipped(i, i + 1);
   }
-  for (const core::Message* m : changes) {
+  for (const auto& [m, owner] : changes) {
     if (!ok) break;
     sqlite3_reset(insert_message_);
     bind_row(insert_message_, 0, *m);
     ok = sqlite3_step(insert_message_) == SQLITE_DONE;
-    if (ok && sqlite3_changes(db_) > 0) ok = apply_change(*m);
+    if (!ok) break;
+    if (sqlite3_changes(db_) > 0) {
+      ok = apply_change(*m);
+    } else {
+      // Stored already (a retry): applied then, not again; another entry under its seq fails the
+      // append, as a message's does.
+      const Stored was = stored_as(*m);
+      ok = was != Stored::failed;
+      if (was == Stored::taken) owner->result = store_errc::seq_taken;
+    }
   }
   if (ok) ok = sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK;
   if (ok) return Outcome::ok;
@@ -535,6 +752,26 @@ StoreBackend::Outcome SqliteStore::try_commit(std::span<Append> appends, std::st
   err = sqlite3_errmsg(db_);
   sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
   return Outcome::retry;
+}
+
+SqliteStore::Stored SqliteStore::stored_as(const core::Message& m) {
+  sqlite3_reset(select_one_);
+  bind_text(select_one_, 1, m.room);
+  sqlite3_bind_int64(select_one_, 2, static_cast<sqlite3_int64>(m.seq));
+  if (sqlite3_step(select_one_) != SQLITE_ROW) return Stored::failed;  // an error (the row is there)
+  // A message edited or deleted since (or an edit whose text a delete removed) has another text
+  // now: the rest says whether it is the same entry.
+  const bool changed = sqlite3_column_int(select_one_, 5) != 0 || sqlite3_column_int64(select_one_, 6) != 0 ||
+                       sqlite3_column_int(select_one_, 7) != 0;
+  const std::string stored_from_id = text_column(select_one_, 4);
+  const bool same = text_column(select_one_, 0) == m.from && (changed || text_column(select_one_, 1) == m.text) &&
+                    sqlite3_column_int64(select_one_, 2) == m.ts && text_column(select_one_, 3) == m.cid &&
+                    // '': stored before messages carried ids (the same message, retried since)
+                    (stored_from_id == m.from_id || stored_from_id.empty());
+  sqlite3_reset(select_one_);
+  if (!same)
+    spdlog::warn("store: {} seq {} is already stored with another message; append answered seq_taken", m.room, m.seq);
+  return same ? Stored::same : Stored::taken;
 }
 
 StoreBackend::Outcome SqliteStore::try_create_room(const StoredRoom& room, std::error_code& result, std::string& err) {
@@ -595,7 +832,9 @@ StoreBackend::Outcome SqliteStore::try_create_room(const StoredRoom& room, std::
 StoreBackend::Outcome SqliteStore::try_delete_room(const std::string& room, std::string& err) {
   // One transaction: the room never loses its messages without itself, or the reverse.
   bool ok = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK;
-  for (sqlite3_stmt* st : {delete_messages_, delete_room_members_, delete_room_bans_, delete_room_}) {
+  if (ok) ok = trash_room_files(room);  // its files go with it
+  for (sqlite3_stmt* st : {delete_room_reactions_, delete_messages_, delete_room_members_, delete_room_bans_,
+                           delete_read_marks_, delete_room_}) {
     if (!ok) break;
     sqlite3_reset(st);
     bind_text(st, 1, room);
@@ -620,6 +859,8 @@ std::error_code SqliteStore::read_now(const std::string& room, std::uint64_t aft
   sqlite3_bind_int64(st, 4, static_cast<sqlite3_int64>(std::min<std::size_t>(limit, INT64_MAX)));
   int rc;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    std::vector<core::Reaction> reactions;
+    core::parse_reactions(text_column(st, 10), reactions);
     out.push_back(core::Message{.room = room,
                                 .seq = static_cast<std::uint64_t>(sqlite3_column_int64(st, 0)),
                                 .from = text_column(st, 1),
@@ -627,10 +868,12 @@ std::error_code SqliteStore::read_now(const std::string& room, std::uint64_t aft
                                 .ts = sqlite3_column_int64(st, 3),
                                 .cid = text_column(st, 4),
                                 .from_id = text_column(st, 5),
-                                .kind = static_cast<core::MessageKind>(sqlite3_column_int(st, 6) & 3),
+                                .kind = static_cast<core::MessageKind>(sqlite3_column_int(st, 6) & 7),
                                 .target = static_cast<std::uint64_t>(sqlite3_column_int64(st, 7)),
                                 .edited = sqlite3_column_int64(st, 8),
-                                .deleted = sqlite3_column_int(st, 9) != 0});
+                                .deleted = sqlite3_column_int(st, 9) != 0,
+                                .reactions = std::move(reactions),
+                                .files = text_column(st, 11)});
   }
   if (rc != SQLITE_DONE) {
     spdlog::error("store: read of {} failed: {}", room, sqlite3_errmsg(db_));

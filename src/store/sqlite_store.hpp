@@ -9,6 +9,7 @@
 // does the writer finish a checkpoint's last few pages itself, which lets the WAL start over.
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <filesystem>
 #include <functional>
 #include <initializer_list>
@@ -64,11 +65,21 @@ class SqliteStore final : public Store, private StoreBackend {
   void unban(std::string room, std::string user_id, Done done) override;
   void load_roster(std::string room, std::size_t limit, RosterDone done) override;
   void set_room_info(std::string room, std::string title, std::string topic, Done done) override;
+  void set_read(std::string user_id, std::string room, std::uint64_t seq, SetReadDone done) override;
+  void read_states(std::string user_id, std::string name_key, std::vector<std::string> rooms,
+                   ReadStatesDone done) override;
+  void room_reads(std::string room, std::size_t limit, SeenDone done) override;
+  void search(SearchQuery query, SearchDone done) override;
   void create_api_key(StoredApiKey key, Done done) override;
   void find_api_key(std::string id, FindApiKeyDone done) override;
   void list_api_keys(ListApiKeysDone done) override;
   void revoke_api_key(std::string id, std::int64_t now_ms, RevokeApiKeyDone done) override;
   void touch_api_key(std::string id, std::int64_t now_ms, Done done) override;
+  void put_file(StoredFile file, std::uint64_t quota_bytes, Done done) override;
+  void find_file(std::string id, FindFileDone done) override;
+  void claim_files(std::string room, std::string uploader_id, std::string cid, std::vector<std::string> ids,
+                   FilesDone done) override;
+  void take_file_trash(std::int64_t unattached_before, std::size_t limit, FileIdsDone done) override;
   void flush() override;
   void stop() override;
   StoreStats stats() const override;
@@ -79,6 +90,10 @@ class SqliteStore final : public Store, private StoreBackend {
 
  private:
   Outcome try_commit(std::span<Append> appends, std::string& err) override;
+  // The row stored under m's (room, seq), compared with m (try_commit, after an insert skipped
+  // it): this very message (a retry), another one (seq_taken), or the read failed.
+  enum class Stored { same, taken, failed };
+  Stored stored_as(const core::Message& m);
   Outcome try_create_room(const StoredRoom& room, std::error_code& result, std::string& err) override;
   Outcome try_delete_room(const std::string& room, std::string& err) override;
   std::error_code read_now(const std::string& room, std::uint64_t after, std::uint64_t before, std::size_t limit,
@@ -112,11 +127,27 @@ class SqliteStore final : public Store, private StoreBackend {
   std::error_code set_room_info_now(const std::string& room, const std::string& title,
                                     const std::string& topic) override;
   // Server API keys: sqlite_api_keys.cpp.
+  std::error_code set_read_now(const std::string& user_id, const std::string& room, std::uint64_t seq,
+                               std::uint64_t& stored) override;
+  std::error_code read_states_now(const std::string& user_id, const std::string& name_key,
+                                  const std::vector<std::string>& rooms, std::vector<StoredReadState>& out) override;
+  std::error_code room_reads_now(const std::string& room, std::size_t limit, std::vector<StoredSeen>& out) override;
+  std::error_code search_now(const SearchQuery& query, SearchPage& out) override;
   std::error_code create_api_key_now(const StoredApiKey& key) override;
   std::error_code find_api_key_now(const std::string& id, std::optional<StoredApiKey>& out) override;
   std::error_code list_api_keys_now(std::vector<StoredApiKey>& out) override;
   std::error_code revoke_api_key_now(const std::string& id, std::int64_t now_ms, bool& revoked) override;
   std::error_code touch_api_key_now(const std::string& id, std::int64_t now_ms) override;
+  // Files: sqlite_files.cpp. Inside a transaction: the files of a message (a delete entry's
+  // target) or of a room to the trash, their rows gone.
+  bool trash_message_files(const std::string& room, std::int64_t seq);
+  bool trash_room_files(const std::string& room);
+  std::error_code put_file_now(const StoredFile& file, std::uint64_t quota_bytes) override;
+  std::error_code find_file_now(const std::string& id, std::optional<StoredFile>& out) override;
+  std::error_code claim_files_now(const std::string& room, const std::string& uploader_id, const std::string& cid,
+                                  const std::vector<std::string>& ids, std::vector<StoredFile>& out) override;
+  std::error_code take_file_trash_now(std::int64_t unattached_before, std::size_t limit,
+                                      std::vector<std::string>& out) override;
   void prepare_accounts();
   std::vector<sqlite3_stmt*> account_statements() const;
   // Runs `steps` (each true on success) in one write transaction; false (rolled back) if any fails.
@@ -140,6 +171,11 @@ class SqliteStore final : public Store, private StoreBackend {
   sqlite3_stmt* apply_edit_ = nullptr;       // an edit stored: its target's text and edited time
   sqlite3_stmt* apply_delete_ = nullptr;     // a delete stored: its target's text gone, deleted
   sqlite3_stmt* clear_edits_ = nullptr;      // ... and the texts of the target's edits
+  sqlite3_stmt* select_one_ = nullptr;       // a stored row, compared with one whose insert it skipped
+  sqlite3_stmt* apply_react_ = nullptr;      // a react stored: its reaction made
+  sqlite3_stmt* apply_unreact_ = nullptr;    // an unreact stored: its reaction removed
+  sqlite3_stmt* clear_reactions_ = nullptr;  // a delete stored: the target's reactions removed
+  sqlite3_stmt* delete_room_reactions_ = nullptr;
   sqlite3_stmt* insert_room_ = nullptr;
   sqlite3_stmt* select_range_ = nullptr;
   sqlite3_stmt* select_room_ = nullptr;
@@ -148,6 +184,7 @@ class SqliteStore final : public Store, private StoreBackend {
   sqlite3_stmt* insert_owner_ = nullptr;
   sqlite3_stmt* delete_room_members_ = nullptr;
   sqlite3_stmt* delete_room_bans_ = nullptr;
+  sqlite3_stmt* delete_read_marks_ = nullptr;
   sqlite3_stmt* insert_user_ = nullptr;
   sqlite3_stmt* select_user_by_key_ = nullptr;
   sqlite3_stmt* select_user_ = nullptr;
@@ -182,6 +219,24 @@ class SqliteStore final : public Store, private StoreBackend {
   std::atomic<std::size_t> backfilled_{0};  // WAL frames in the database after the last pass
   std::atomic<std::uint64_t> checkpoint_passes_{0};
   std::atomic<std::uint64_t> checkpoint_finishes_{0};
+
+  // The searcher: its own read-only connection and thread. A search of a common word reads many
+  // index entries (some 100 ms in a room of a million messages); on the writer's thread it held
+  // every commit queued behind it. A reader of the WAL sees every commit made before it began,
+  // so a message is found as soon as its send is acked. The node bounds the searches in flight
+  // (limits.max_searches_in_flight), and so this queue.
+  struct SearchJob {
+    SearchQuery query;
+    SearchDone done;
+  };
+  void run_searcher();
+  std::error_code search_on(sqlite3* db, const SearchQuery& query, SearchPage& out);
+  sqlite3* search_db_ = nullptr;
+  std::thread searcher_;
+  std::mutex search_mutex_;
+  std::condition_variable search_cv_;
+  std::deque<SearchJob> search_jobs_;  // guarded by search_mutex_
+  bool search_stopping_ = false;       // guarded by search_mutex_
 };
 
 }  // namespace parley::store

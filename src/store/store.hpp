@@ -23,8 +23,22 @@
 
 #include "core/message.hpp"
 #include "core/room_access.hpp"
+#include "core/search.hpp"
 
 namespace parley::store {
+
+// Answers of the store that are not protocol errors (protocol::errc): what its caller must act on.
+enum class store_errc {
+  // append: a message's (room, seq) is already stored with another message (another sender or
+  // cid): its seq was handed out twice (a broker failover while its commit was in flight; see
+  // docs/architecture.md, "Failover without seq reuse"). This message is not stored.
+  seq_taken = 1,
+  // put_file: the uploader's files would pass its quota of bytes (files.max_bytes_per_account).
+  over_quota = 2,
+};
+
+const std::error_category& store_category() noexcept;
+inline std::error_code make_error_code(store_errc e) noexcept { return {static_cast<int>(e), store_category()}; }
 
 // A member of a room with a role (core::Role), and since when (ms since epoch).
 struct StoredMember {
@@ -105,6 +119,48 @@ struct StoredApiKey {
   std::int64_t last_used_at = 0;  // 0: never (written at most once a minute: touch_api_key)
 };
 
+// A user's read state in a room (read_states): the last seq it read, and what came after it.
+struct StoredReadState {
+  std::string room;
+  std::uint64_t last_read = 0;  // 0: never read (or not stored)
+  // Messages after last_read by others (not edits, deletes or deleted messages), counting the
+  // newest Store::max_counted_unread of them at most; and how many of those mention the user.
+  std::uint64_t unread = 0;
+  std::uint64_t mentions = 0;
+};
+
+// One user's read mark in a room (room_reads): for "seen by".
+struct StoredSeen {
+  std::string user_id;
+  std::string name;  // the account's name (a deleted account's marks are left out)
+  std::uint64_t seq = 0;
+};
+
+// A search (Store::search): every term (core::search_terms) in a message's text, the last one as
+// a prefix; in these rooms only (the caller decides which the user may read); at most `limit`
+// hits, before `before` if set.
+struct SearchQuery {
+  std::vector<std::string> terms;
+  std::vector<std::string> rooms;
+  std::size_t limit = 20;
+  std::optional<core::SearchCursor> before{};
+};
+
+// A message a search found, as it is now (its text after its latest edit).
+struct SearchHit {
+  std::string room;
+  std::uint64_t seq = 0;
+  std::string from;
+  std::string from_id;
+  std::string text;
+  std::int64_t ts = 0;
+};
+
+struct SearchPage {
+  std::vector<SearchHit> hits;
+  std::optional<core::SearchCursor> next{};  // set when there may be more hits: the last one's place
+};
+
 struct StoreStats {
   std::uint64_t batches = 0;
   std::uint64_t messages = 0;
@@ -124,6 +180,23 @@ inline constexpr std::uint64_t store_stall_ms = 5000;
 // Whether a store with these stats can serve reads and commits now (/readyz).
 inline bool store_serving(const StoreStats& s) { return s.failing == 0 && s.busy_ms < store_stall_ms; }
 
+// An uploaded file (docs/api.md, "Files"): its row; its bytes are the node's FileStore's.
+struct StoredFile {
+  std::string id;  // "f_" and 32 hex
+  std::string room;
+  std::string uploader_id;  // an account's id
+  std::string name;         // as uploaded, 1..255 bytes of UTF-8
+  std::string type;         // by content (libmagic), e.g. "image/png"
+  std::uint64_t size = 0;   // bytes as served (an image re-encoded without its metadata)
+  unsigned width = 0;       // an image's size in pixels, else 0
+  unsigned height = 0;
+  bool thumb = false;  // has a thumbnail
+  // "" while no message carries it; then the cid of the send that took it (the message is the
+  // one of its uploader with that cid in its room).
+  std::string claim;
+  std::int64_t created_at = 0;
+};
+
 class Store {
  public:
   using Done = std::function<void(std::error_code)>;
@@ -136,6 +209,10 @@ class Store {
   using RosterDone = std::function<void(std::error_code, std::vector<StoredRosterEntry>)>;
   using FindApiKeyDone = std::function<void(std::error_code, std::optional<StoredApiKey>)>;
   using ListApiKeysDone = std::function<void(std::error_code, std::vector<StoredApiKey>)>;
+  using SetReadDone = std::function<void(std::error_code, std::uint64_t stored)>;
+  using ReadStatesDone = std::function<void(std::error_code, std::vector<StoredReadState>)>;
+  using SeenDone = std::function<void(std::error_code, std::vector<StoredSeen>)>;
+  using SearchDone = std::function<void(std::error_code, SearchPage)>;
   // `revoked`: a live key of that id was revoked now (false: none, or revoked already).
   using RevokeApiKeyDone = std::function<void(std::error_code, bool revoked)>;
   // `evicted`: the user's older sessions deleted to keep it within its cap.
@@ -165,7 +242,10 @@ class Store {
   // before assigning a seq. Checked, not reserved: a turn's worth of appends may overshoot.
   virtual bool has_capacity() const = 0;
   // Queues a batch of messages (seqs assigned, any rooms). A failed commit is retried until it
-  // succeeds or the store stops: an assigned seq is never skipped.
+  // succeeds or the store stops: an assigned seq is never skipped. A (room, seq) already stored
+  // is checked to hold this very message (same sender, sender id, cid, time and text, or the
+  // text it was edited to): then it is success (a retry, or another node's recovery of it);
+  // otherwise the append answers store_errc::seq_taken, its other messages stored nonetheless.
   virtual void append(std::vector<core::Message> batch, Done done) = 0;
   // The newest `limit` messages of `room` with after < seq < before, ascending. before = 0 means
   // no upper bound.
@@ -247,6 +327,33 @@ class Store {
   // like the access calls; success if there is no such room (deleted meanwhile: nothing to show).
   virtual void set_room_info(std::string room, std::string title, std::string topic, Done done) = 0;
 
+  // Read state (docs/protocol.md, "Read state"): one mark per (account, room), rows only, answered
+  // at once like the access calls. Guests have none (their ids last a connection).
+  //
+  // read_states counts at most this many of a room's unread messages (the newest): a user who
+  // never read a busy room costs one bounded scan, and clients show "99+".
+  static constexpr std::size_t max_counted_unread = 100;
+  // read_states answers for at most this many rooms per call (a page of the room list).
+  static constexpr std::size_t max_read_state_rooms = 200;
+  // Raises the user's mark in the room to `seq` (never lowers it: a late or repeated call
+  // changes nothing); `done` hears the mark as stored now.
+  virtual void set_read(std::string user_id, std::string room, std::uint64_t seq, SetReadDone done) = 0;
+  // The user's read state in each of `rooms` (in that order; past max_read_state_rooms, the rest
+  // are left out): its mark, and the messages after it by others, and those mentioning the
+  // account whose name key is `name_key` (core::mentions; empty: none counted).
+  virtual void read_states(std::string user_id, std::string name_key, std::vector<std::string> rooms,
+                           ReadStatesDone done) = 0;
+  // The room's read marks with their accounts' names, highest seq first, at most `limit`.
+  virtual void room_reads(std::string room, std::size_t limit, SeenDone done) = 0;
+
+  // Search (docs/protocol.md, "search"), answered at once like the access calls (never retried
+  // through an outage). The messages of `query.rooms` (kind message, not deleted; an edited one by
+  // its text now, never an earlier one) holding every term, newest first (ts, then room, then seq,
+  // all descending), at most query.limit of them. Rooms past max_searched_rooms are left out;
+  // no terms or no rooms: no hits. Case is folded; SQLite also folds diacritics, PostgreSQL not.
+  static constexpr std::size_t max_searched_rooms = 1000;
+  virtual void search(SearchQuery query, SearchDone done) = 0;
+
   // Server API keys: rows only, answered at once like the account calls. The node checks a key
   // by its id and the digest of its secret on every request (no cache: a revocation holds on
   // every node at once).
@@ -265,6 +372,27 @@ class Store {
   // Sets last_used_at (a key that is gone is no error).
   virtual void touch_api_key(std::string id, std::int64_t now_ms, Done done) = 0;
 
+  // Files (docs/api.md, "Files"): rows only (the bytes are the node's), answered at once like
+  // the account calls. A file leaves with the message that carries it (a delete entry of its
+  // sequence, the room's deletion), and unattached after files.unattached_ttl_ms; its id then
+  // goes to a trash that take_file_trash empties, so that the node removes its bytes.
+  using FindFileDone = std::function<void(std::error_code, std::optional<StoredFile>)>;
+  using FilesDone = std::function<void(std::error_code, std::vector<StoredFile>)>;
+  using FileIdsDone = std::function<void(std::error_code, std::vector<std::string>)>;
+  // Stores a new upload (claim ""), unless its uploader's files would then hold more than
+  // `quota_bytes` (store_errc::over_quota).
+  virtual void put_file(StoredFile file, std::uint64_t quota_bytes, Done done) = 0;
+  // The file of that id, or nullopt without an error.
+  virtual void find_file(std::string id, FindFileDone done) = 0;
+  // A send's files, taken for the message `cid` of `uploader_id` in `room`, in one transaction:
+  // each must be that user's upload to that room, unattached or taken by the same cid (a retry);
+  // else errc::no_such_file and none is taken. Answers the files in the order of `ids`.
+  virtual void claim_files(std::string room, std::string uploader_id, std::string cid, std::vector<std::string> ids,
+                           FilesDone done) = 0;
+  // Moves the files unattached since before `unattached_before` (ms) to the trash, then answers
+  // (and removes from the trash) at most `limit` of its ids.
+  virtual void take_file_trash(std::int64_t unattached_before, std::size_t limit, FileIdsDone done) = 0;
+
   // Blocks until everything queued so far has committed and its completions ran.
   virtual void flush() = 0;
   // Flushes, then stops the store thread. Later calls fail with errc::store_failed.
@@ -273,3 +401,6 @@ class Store {
 };
 
 }  // namespace parley::store
+
+template <>
+struct std::is_error_code_enum<parley::store::store_errc> : std::true_type {};

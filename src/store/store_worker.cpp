@@ -26,7 +26,24 @@ std::int64_t steady_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
 }
 
+class StoreCategory final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "store"; }
+  std::string message(int value) const override {
+    switch (static_cast<store_errc>(value)) {
+      case store_errc::seq_taken: return "the seq is already stored with another message";
+      case store_errc::over_quota: return "the uploader's files would pass its quota";
+    }
+    return "unknown store error";
+  }
+};
+
 }  // namespace
+
+const std::error_category& store_category() noexcept {
+  static const StoreCategory category;
+  return category;
+}
 
 StoreWorker::StoreWorker(StoreBackend& backend, StoreWorkerOptions options)
     : backend_(backend), options_(std::move(options)) {}
@@ -203,6 +220,36 @@ void StoreWorker::set_room_info(std::string room, std::string title, std::string
                                StoreBackend& b) { return b.set_room_info_now(room, title, topic); });
 }
 
+void StoreWorker::set_read(std::string user_id, std::string room, std::uint64_t seq, Store::SetReadDone done) {
+  account(std::move(done),
+          [user_id = std::move(user_id), room = std::move(room), seq](StoreBackend& b, std::uint64_t& stored) {
+            return b.set_read_now(user_id, room, seq, stored);
+          });
+}
+
+void StoreWorker::read_states(std::string user_id, std::string name_key, std::vector<std::string> rooms,
+                              Store::ReadStatesDone done) {
+  if (rooms.size() > Store::max_read_state_rooms) rooms.resize(Store::max_read_state_rooms);
+  account(std::move(done), [user_id = std::move(user_id), name_key = std::move(name_key), rooms = std::move(rooms)](
+                               StoreBackend& b, std::vector<StoredReadState>& out) {
+    return b.read_states_now(user_id, name_key, rooms, out);
+  });
+}
+
+void StoreWorker::room_reads(std::string room, std::size_t limit, Store::SeenDone done) {
+  account(std::move(done), [room = std::move(room), limit](StoreBackend& b, std::vector<StoredSeen>& out) {
+    return b.room_reads_now(room, limit, out);
+  });
+}
+
+void StoreWorker::search(SearchQuery query, Store::SearchDone done) {
+  if (query.rooms.size() > Store::max_searched_rooms) query.rooms.resize(Store::max_searched_rooms);
+  account(std::move(done), [query = std::move(query)](StoreBackend& b, SearchPage& out) {
+    if (query.terms.empty() || query.rooms.empty() || query.limit == 0) return std::error_code();
+    return b.search_now(query, out);
+  });
+}
+
 void StoreWorker::create_api_key(StoredApiKey key, Store::Done done) {
   account(std::move(done), [key = std::move(key)](StoreBackend& b) { return b.create_api_key_now(key); });
 }
@@ -225,6 +272,30 @@ void StoreWorker::revoke_api_key(std::string id, std::int64_t now_ms, Store::Rev
 
 void StoreWorker::touch_api_key(std::string id, std::int64_t now_ms, Store::Done done) {
   account(std::move(done), [id = std::move(id), now_ms](StoreBackend& b) { return b.touch_api_key_now(id, now_ms); });
+}
+
+void StoreWorker::put_file(StoredFile file, std::uint64_t quota_bytes, Store::Done done) {
+  account(std::move(done),
+          [file = std::move(file), quota_bytes](StoreBackend& b) { return b.put_file_now(file, quota_bytes); });
+}
+
+void StoreWorker::find_file(std::string id, Store::FindFileDone done) {
+  account(std::move(done),
+          [id = std::move(id)](StoreBackend& b, std::optional<StoredFile>& out) { return b.find_file_now(id, out); });
+}
+
+void StoreWorker::claim_files(std::string room, std::string uploader_id, std::string cid, std::vector<std::string> ids,
+                              Store::FilesDone done) {
+  account(std::move(done), [room = std::move(room), uploader_id = std::move(uploader_id), cid = std::move(cid),
+                            ids = std::move(ids)](StoreBackend& b, std::vector<StoredFile>& out) {
+    return b.claim_files_now(room, uploader_id, cid, ids, out);
+  });
+}
+
+void StoreWorker::take_file_trash(std::int64_t unattached_before, std::size_t limit, Store::FileIdsDone done) {
+  account(std::move(done), [unattached_before, limit](StoreBackend& b, std::vector<std::string>& out) {
+    return b.take_file_trash_now(unattached_before, limit, out);
+  });
 }
 
 void StoreWorker::flush() {

@@ -108,11 +108,26 @@ class StoreBackend {
                                           std::vector<StoredRosterEntry>& out) = 0;
   virtual std::error_code set_room_info_now(const std::string& room, const std::string& title,
                                             const std::string& topic) = 0;
+  virtual std::error_code set_read_now(const std::string& user_id, const std::string& room, std::uint64_t seq,
+                                       std::uint64_t& stored) = 0;
+  virtual std::error_code read_states_now(const std::string& user_id, const std::string& name_key,
+                                          const std::vector<std::string>& rooms, std::vector<StoredReadState>& out) = 0;
+  virtual std::error_code room_reads_now(const std::string& room, std::size_t limit, std::vector<StoredSeen>& out) = 0;
+  // Store::search; the worker has cut query.rooms to max_searched_rooms, and answers an empty
+  // query (no terms, no rooms, limit 0) itself.
+  virtual std::error_code search_now(const SearchQuery& query, SearchPage& out) = 0;
   virtual std::error_code create_api_key_now(const StoredApiKey& key) = 0;
   virtual std::error_code find_api_key_now(const std::string& id, std::optional<StoredApiKey>& out) = 0;
   virtual std::error_code list_api_keys_now(std::vector<StoredApiKey>& out) = 0;
   virtual std::error_code revoke_api_key_now(const std::string& id, std::int64_t now_ms, bool& revoked) = 0;
   virtual std::error_code touch_api_key_now(const std::string& id, std::int64_t now_ms) = 0;
+  virtual std::error_code put_file_now(const StoredFile& file, std::uint64_t quota_bytes) = 0;
+  virtual std::error_code find_file_now(const std::string& id, std::optional<StoredFile>& out) = 0;
+  virtual std::error_code claim_files_now(const std::string& room, const std::string& uploader_id,
+                                          const std::string& cid, const std::vector<std::string>& ids,
+                                          std::vector<StoredFile>& out) = 0;
+  virtual std::error_code take_file_trash_now(std::int64_t unattached_before, std::size_t limit,
+                                              std::vector<std::string>& out) = 0;
 };
 
 struct StoreWorkerOptions {
@@ -163,11 +178,21 @@ class StoreWorker {
   void unban(std::string room, std::string user_id, Store::Done done);
   void load_roster(std::string room, std::size_t limit, Store::RosterDone done);
   void set_room_info(std::string room, std::string title, std::string topic, Store::Done done);
+  void set_read(std::string user_id, std::string room, std::uint64_t seq, Store::SetReadDone done);
+  void read_states(std::string user_id, std::string name_key, std::vector<std::string> rooms,
+                   Store::ReadStatesDone done);
+  void room_reads(std::string room, std::size_t limit, Store::SeenDone done);
+  void search(SearchQuery query, Store::SearchDone done);
   void create_api_key(StoredApiKey key, Store::Done done);
   void find_api_key(std::string id, Store::FindApiKeyDone done);
   void list_api_keys(Store::ListApiKeysDone done);
   void revoke_api_key(std::string id, std::int64_t now_ms, Store::RevokeApiKeyDone done);
   void touch_api_key(std::string id, std::int64_t now_ms, Store::Done done);
+  void put_file(StoredFile file, std::uint64_t quota_bytes, Store::Done done);
+  void find_file(std::string id, Store::FindFileDone done);
+  void claim_files(std::string room, std::string uploader_id, std::string cid, std::vector<std::string> ids,
+                   Store::FilesDone done);
+  void take_file_trash(std::int64_t unattached_before, std::size_t limit, Store::FileIdsDone done);
   void flush();
   void stop();
   StoreStats stats() const;
