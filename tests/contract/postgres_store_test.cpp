@@ -151,7 +151,7 @@ TEST_F(PostgresStoreTest, ADifferentMessageUnderAStoredSeqFailsOnlyItsAppend) {
     });
   store.flush();
   EXPECT_FALSE(results[0]);
-  EXPECT_EQ(results[1], make_error_code(errc::store_failed));
+  EXPECT_EQ(results[1], make_error_code(store::store_errc::seq_taken));
   EXPECT_FALSE(results[2]);
   auto [ec, all] = read_sync(store, "r", 0, 0, 100);
   ASSERT_EQ(seqs(all), seq_range(1, 3));
@@ -205,8 +205,8 @@ TEST_F(PostgresStoreTest, MigrationsAreVersionedAndAppliedOnce) {
   { PostgresStore b(options(shared_pg().conninfo(db))); }
   auto rows = shared_pg().query(db, "SELECT version FROM schema_version ORDER BY version");
   // 1: rooms and messages; 2: users and sessions; 3: room access; 4: sender ids; 5: room titles and topics;
-  // 6: API keys; 7: edits and deletes
-  ASSERT_EQ(rows.size(), 7u);
+  // 6: API keys; 7: edits and deletes; 8: read marks; 9: reactions; 10: search; 11: files
+  ASSERT_EQ(rows.size(), 11u);
   for (std::size_t i = 0; i < rows.size(); ++i) EXPECT_EQ(rows[i][0], std::to_string(i + 1));
 
   shared_pg().query(db, "INSERT INTO schema_version VALUES (99, 0)");
@@ -286,11 +286,17 @@ TEST_F(PostgresStoreTest, MessagesStoredBeforeSenderIdsReadBackWithoutOne) {
     s.create_room_now(StoredRoom{"old", 0, 1, "system"});
   }
   // Back to schema 3: every later migration undone.
+  shared_pg().query(db, "ALTER TABLE messages DROP COLUMN files");
+  shared_pg().query(db, "DROP TABLE files");
+  shared_pg().query(db, "DROP TABLE file_trash");
+  shared_pg().query(db, "ALTER TABLE messages DROP COLUMN search");
+  shared_pg().query(db, "DROP TABLE reactions");
   shared_pg().query(
       db, "ALTER TABLE messages DROP COLUMN kind, DROP COLUMN target, DROP COLUMN edited, DROP COLUMN deleted");
   shared_pg().query(db, "ALTER TABLE messages DROP COLUMN sender_id");
   shared_pg().query(db, "ALTER TABLE rooms DROP COLUMN title, DROP COLUMN topic");
   shared_pg().query(db, "DROP TABLE api_keys");
+  shared_pg().query(db, "DROP TABLE read_marks");
   shared_pg().query(db, "DELETE FROM schema_version WHERE version >= 4");
   shared_pg().query(db,
                     "INSERT INTO messages(room, seq, sender, text, ts, cid) VALUES ('old', 1, 'ada', 'hi', 5, 'c1')");

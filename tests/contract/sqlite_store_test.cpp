@@ -4,9 +4,12 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
+#include <future>
 #include <string>
 
+#include "core/search.hpp"
 #include "store_backends.hpp"
 
 namespace parley::contract {
@@ -41,24 +44,30 @@ TEST_F(SqliteStoreTest, CheckpointsInTheBackgroundKeepTheWalBoundedAndLoseNothin
   // 1,500 commits of 10 messages of ~400 bytes: some 6,000 pages of WAL without checkpoints.
   const std::string filler(400, 'x');
   constexpr std::uint64_t commits = 1500, per_commit = 10;
-  std::uintmax_t largest = 0;
+  std::uintmax_t largest = 0, largest_commit = 0;
   for (std::uint64_t c = 0; c < commits; ++c) {
     std::vector<core::Message> batch;
     for (std::uint64_t k = 1; k <= per_commit; ++k) {
       const std::uint64_t seq = c * per_commit + k;
       batch.push_back(make_message("general", seq, filler + std::to_string(seq)));
     }
+    const std::uintmax_t before = wal_bytes();
     ASSERT_FALSE(append_sync(*s, std::move(batch)));
-    largest = std::max(largest, wal_bytes());
+    const std::uintmax_t after = wal_bytes();
+    if (after > before) largest_commit = std::max(largest_commit, after - before);
+    largest = std::max(largest, after);
   }
   auto* sqlite = static_cast<store::SqliteStore*>(s.get());
   EXPECT_GT(sqlite->checkpoint_passes(), 0u);
   // The writer finished checkpoints, so the WAL started over from its beginning.
   EXPECT_GT(sqlite->checkpoint_finishes(), 0u);
   // The writer finishes at 4 × every pages, or at the latest at 16 × (waiting for a pass if one
-  // is running); a frame is a page plus a 24-byte header. The slack: one commit's frames.
+  // is running); a frame is a page plus a 24-byte header. The slack: one commit's frames, the
+  // largest seen (the search index's merges make a few commits much larger than the rest, and
+  // on a loaded machine the checkpointer may be behind when one of them comes).
   const std::uintmax_t frame = 4096 + 24;
-  EXPECT_LE(largest, (16 * every + 32) * frame) << "the WAL grew to " << largest << " bytes";
+  EXPECT_LE(largest, 16 * every * frame + largest_commit)
+      << "the WAL grew to " << largest << " bytes; the largest commit wrote " << largest_commit;
 
   s.reset();  // closing checkpoints the rest and removes the WAL
   EXPECT_EQ(wal_bytes(), 0u);
@@ -72,10 +81,70 @@ TEST_F(SqliteStoreTest, CheckpointsInTheBackgroundKeepTheWalBoundedAndLoseNothin
   EXPECT_EQ(newest.back().text, filler + std::to_string(commits * per_commit));
 }
 
+// Searches have their own connection and thread: one is answered while the writer waits on
+// the database's write lock (held here by another connection, as a long commit would), and it
+// finds every message whose append completed before it.
+TEST_F(SqliteStoreTest, ASearchIsAnsweredWhileTheWriterIsHeld) {
+  store::SqliteOptions options{dir_ / "parley.db"};
+  auto s = std::make_unique<store::SqliteStore>(options);
+  ASSERT_FALSE(create_sync(*s, store::StoredRoom{"general", 0, 1, "ada"}));
+  ASSERT_FALSE(append_sync(*s, {make_message("general", 1, "the quokka smiles")}));
+
+  sqlite3* holder = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ / "parley.db").c_str(), &holder), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(holder, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  std::promise<std::error_code> appended;
+  auto append_done = appended.get_future();
+  s->append({make_message("general", 2, "a second quokka")},
+            [&appended](std::error_code ec) { appended.set_value(ec); });
+
+  std::promise<std::pair<std::error_code, store::SearchPage>> searched;
+  auto search_done = searched.get_future();
+  s->search(store::SearchQuery{.terms = core::search_terms("quokka"), .rooms = {"general"}},
+            [&searched](std::error_code ec, store::SearchPage page) {
+              searched.set_value({ec, std::move(page)});
+            });
+  // The writer's busy wait is 5 s: the search comes back long before it.
+  ASSERT_EQ(search_done.wait_for(std::chrono::seconds(4)), std::future_status::ready);
+  EXPECT_EQ(append_done.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout);
+  auto [ec, page] = search_done.get();
+  ASSERT_FALSE(ec) << ec.message();
+  ASSERT_EQ(page.hits.size(), 1u);
+  EXPECT_EQ(page.hits[0].seq, 1u);
+
+  ASSERT_EQ(sqlite3_exec(holder, "ROLLBACK", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(holder);
+  ASSERT_FALSE(wait_for(append_done));
+  auto again = std::make_shared<std::promise<std::pair<std::error_code, store::SearchPage>>>();
+  auto again_done = again->get_future();
+  s->search(store::SearchQuery{.terms = core::search_terms("quokka"), .rooms = {"general"}},
+            [again](std::error_code ec, store::SearchPage page) {
+              again->set_value({ec, std::move(page)});
+            });
+  EXPECT_EQ(wait_for(again_done).second.hits.size(), 2u);
+}
+
 TEST_F(SqliteStoreTest, ZeroCheckpointPagesIsRefused) {
   store::SqliteOptions options{dir_ / "parley.db"};
   options.checkpoint_pages = 0;
   EXPECT_THROW(store::SqliteStore{options}, std::runtime_error);
+}
+
+// The schema version (PRAGMA user_version) is the last migration's, applied once: 1 rooms and
+// messages; 2 users and sessions; 3 room access; 4 sender ids; 5 titles and topics; 6 API keys;
+// 7 edits and deletes; 8 read marks; 9 reactions; 10 search; 11 files.
+TEST_F(SqliteStoreTest, MigrationsAreVersionedAndAppliedOnce) {
+  const auto path = dir_ / "parley.db";
+  { store::SqliteStore a{store::SqliteOptions{path}}; }
+  { store::SqliteStore b{store::SqliteOptions{path}}; }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(st, 0), 11);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
 }
 
 // A database of schema 3 (before messages carried a sender id; every later migration undone) is migrated on open: its
@@ -91,7 +160,11 @@ TEST_F(SqliteStoreTest, MessagesStoredBeforeSenderIdsReadBackWithoutOne) {
   ASSERT_EQ(
       sqlite3_exec(db,
                    // Back to schema 3: every later migration undone.
-                   "DROP INDEX messages_target; ALTER TABLE messages DROP COLUMN kind; "
+                   "DROP TABLE files; DROP TABLE file_trash; ALTER TABLE messages DROP COLUMN files; "
+                   "DROP TRIGGER messages_search_insert; DROP TRIGGER messages_search_update; DROP TRIGGER "
+                   "messages_search_delete; DROP TABLE message_search; DROP TABLE search_docs; "
+                   "DROP TABLE reactions; DROP TABLE read_marks; DROP INDEX messages_target; ALTER TABLE messages DROP "
+                   "COLUMN kind; "
                    "ALTER TABLE messages DROP COLUMN target; ALTER TABLE messages DROP COLUMN edited; "
                    "ALTER TABLE messages DROP COLUMN deleted; "
                    "ALTER TABLE messages DROP COLUMN sender_id; ALTER TABLE rooms DROP COLUMN title; "

@@ -143,6 +143,67 @@ TYPED_TEST(StoreContract, SenderIdRoundTripsAndMayBeEmpty) {
   }
 }
 
+// A seq handed out twice (a broker failover while a commit was in flight, docs/architecture.md,
+// "Failover without seq reuse"): the append whose message finds another one under its (room, seq)
+// answers seq_taken, whatever else it holds is stored, and the stored message stays. The same
+// message again (a retry, another node's recovery of it) is success.
+TYPED_TEST(StoreContract, AnotherMessageUnderAStoredSeqIsSeqTakenNotStored) {
+  auto& s = *this->store_;
+  const auto seq_taken = make_error_code(store::store_errc::seq_taken);
+  auto eve = make_message("r", 2, "eve's message, which took seq 2");
+  eve.from = "eve";
+  eve.from_id = "u_eve";
+  eve.cid = "c-eve";
+  ASSERT_FALSE(append_sync(s, {eve}));
+  EXPECT_EQ(append_sync(s, make_batch("r", 1, 3)), seq_taken);
+  EXPECT_FALSE(append_sync(s, {eve}));                                         // its own row: a retry
+  EXPECT_FALSE(append_sync(s, {make_message("r", 1), make_message("r", 3)}));  // stored with the append
+
+  // The sender's own seq, but another cid; another sender with the same cid; each alone in its
+  // append, queued in one group with appends that succeed.
+  auto other_cid = make_message("r", 3);
+  other_cid.cid = "c-another";
+  auto other_sender = make_message("r", 3);
+  other_sender.from_id = "u_mallory";
+  std::mutex mutex;
+  std::vector<std::error_code> results(4);
+  const std::vector<std::vector<core::Message>> batches = {
+      {other_cid}, make_batch("r", 4, 1), {other_sender}, make_batch("r", 5, 1)};
+  for (std::size_t i = 0; i < batches.size(); ++i)
+    s.append(batches[i], [&, i](std::error_code ec) {
+      std::lock_guard lock(mutex);
+      results[i] = ec;
+    });
+  s.flush();
+  EXPECT_EQ(results[0], seq_taken);
+  EXPECT_FALSE(results[1]);
+  EXPECT_EQ(results[2], seq_taken);
+  EXPECT_FALSE(results[3]);
+
+  // In a batch of more rows than SQLite inserts with one statement (32).
+  auto bob = make_message("big", 20, "bob's");
+  bob.from_id = "u_bob";
+  ASSERT_FALSE(append_sync(s, {bob}));
+  EXPECT_EQ(append_sync(s, make_batch("big", 1, 40)), seq_taken);
+
+  for (int round = 0; round < 2; ++round) {
+    auto& now = *this->store_;  // reopen() replaces it
+    auto [ec, got] = read_sync(now, "r", 0, 0, 100);
+    ASSERT_FALSE(ec);
+    ASSERT_EQ(seqs(got), seq_range(1, 5));
+    EXPECT_EQ(got[0].from_id, "u_ada");
+    EXPECT_EQ(got[1].from_id, "u_eve");
+    EXPECT_EQ(got[1].text, eve.text);
+    EXPECT_EQ(got[2].cid, "c-r-3");
+    EXPECT_EQ(got[2].from_id, "u_ada");
+    auto [ec2, big] = read_sync(now, "big", 0, 0, 100);
+    ASSERT_FALSE(ec2);
+    ASSERT_EQ(seqs(big), seq_range(1, 40));
+    EXPECT_EQ(big[19].from_id, "u_bob");
+    this->reopen();
+  }
+}
+
 TYPED_TEST(StoreContract, FindRoomReportsTheRoomAsStoredOrNothing) {
   auto& s = *this->store_;
   s.create_room_now(StoredRoom{"general", 0, 1000, "system"});
@@ -511,6 +572,78 @@ TYPED_TEST(StoreContract, EditsAndDeletesChangeTheirMessageOnceAndADeleteLeavesN
   check();
   this->reopen();
   check();
+}
+
+// Reactions and replies (docs/protocol.md, "reactions", "replies"): a react or an unreact is stored
+// as an entry of its own and changes its message's reactions once (a retried react does not bring
+// back a reaction taken back since), per user and emoji; a delete takes them all; a reply keeps
+// the seq it answers; reactions read back in the order they were made, after a restart too, and
+// go with their room.
+TYPED_TEST(StoreContract, ReactionsChangeTheirMessageOnceAndGoWithItsDeleteAndRepliesKeepTheirTarget) {
+  auto& s = *this->store_;
+  s.create_room_now(StoredRoom{"r", 0, 1, "x"});
+  using K = core::MessageKind;
+  auto change = [](std::uint64_t seq, K kind, std::uint64_t target, std::string text, std::string from,
+                   std::string from_id) {
+    auto m = make_message("r", seq, std::move(text));
+    m.kind = kind;
+    m.target = target;
+    m.from = std::move(from);
+    m.from_id = std::move(from_id);
+    return m;
+  };
+  const std::string thumbs = "\U0001F44D", party = "\U0001F389";
+  auto batch = make_batch("r", 1, 2);
+  batch[1].target = 1;  // a reply to 1
+  const auto react3 = change(3, K::react, 1, thumbs, "ada", "u_ada");
+  batch.push_back(react3);  // its message in the same batch
+  ASSERT_FALSE(append_sync(s, batch));
+  ASSERT_FALSE(
+      append_sync(s, {change(4, K::react, 1, thumbs, "bob", "u_bob"), change(5, K::react, 1, party, "ada", "u_ada"),
+                      change(6, K::react, 1, party, "ada", "u_ada"),  // again: no second
+                      change(7, K::react, 2, thumbs, "dora", "g_0123456789abcdef")}));
+  ASSERT_FALSE(append_sync(s, {change(8, K::unreact, 1, thumbs, "ada", "u_ada"),
+                               change(9, K::unreact, 1, party, "bob", "u_bob")}));  // not bob's: nothing
+  // The first react stored again (a retry): ada's thumbs stays taken back.
+  ASSERT_FALSE(append_sync(s, {react3}));
+  ASSERT_FALSE(append_sync(s, {change(10, K::remove, 2, "", "ada", "u_ada"),
+                               change(11, K::react, 2, party, "bob", "u_bob")}));  // after the delete: nothing
+
+  auto check = [&] {  // through the fixture: reopen() replaces the store `s` names
+    auto [ec, got] = read_sync(*this->store_, "r", 0, 0, 100);
+    ASSERT_FALSE(ec);
+    ASSERT_EQ(seqs(got), seq_range(1, 11));
+    ASSERT_EQ(got[0].reactions.size(), 2u);
+    EXPECT_EQ(got[0].reactions[0].emoji, thumbs);
+    ASSERT_EQ(got[0].reactions[0].who.size(), 1u);
+    EXPECT_EQ(got[0].reactions[0].who[0].from, "bob");
+    EXPECT_EQ(got[0].reactions[0].who[0].from_id, "u_bob");
+    EXPECT_EQ(got[0].reactions[1].emoji, party);
+    ASSERT_EQ(got[0].reactions[1].who.size(), 1u);
+    EXPECT_EQ(got[0].reactions[1].who[0].from, "ada");
+    EXPECT_EQ(got[1].kind, K::message);
+    EXPECT_EQ(got[1].target, 1u) << "a reply keeps what it answers";
+    EXPECT_TRUE(got[1].deleted);
+    EXPECT_TRUE(got[1].reactions.empty()) << "a deleted message has no reactions";
+    EXPECT_EQ(got[2].kind, K::react);
+    EXPECT_EQ(got[2].target, 1u);
+    EXPECT_EQ(got[2].text, thumbs);
+    EXPECT_EQ(got[7].kind, K::unreact);
+    EXPECT_EQ(got[7].from, "ada");
+    for (std::size_t i = 2; i < got.size(); ++i) EXPECT_TRUE(got[i].reactions.empty()) << got[i].seq;
+  };
+  check();
+  this->reopen();
+  check();
+
+  // A room deleted takes its reactions: a new room of that name starts without them.
+  ASSERT_FALSE(delete_sync(*this->store_, "r"));
+  this->store_->create_room_now(StoredRoom{"r", 0, 1, "x"});
+  ASSERT_FALSE(append_sync(*this->store_, make_batch("r", 1, 1)));
+  auto [ec, got] = read_sync(*this->store_, "r", 0, 0, 100);
+  ASSERT_FALSE(ec);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_TRUE(got[0].reactions.empty());
 }
 
 }  // namespace

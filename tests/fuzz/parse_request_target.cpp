@@ -119,6 +119,9 @@ int parse_request(const std::uint8_t* data, std::size_t size) {
       case T::send:
         FUZZ_CHECK(string_field(o, "room", req->room) && string_field(o, "cid", req->cid) &&
                    string_field(o, "text", req->text));
+        // reply_to: absent (0) or a count of at least 1.
+        FUZZ_CHECK(req->seq == 0 ? count_field(o, "reply_to", std::nullopt)
+                                 : count_field(o, "reply_to", std::optional<std::uint64_t>(req->seq)));
         break;
       case T::edit:
       case T::delete_message:
@@ -128,6 +131,19 @@ int parse_request(const std::uint8_t* data, std::size_t size) {
         FUZZ_CHECK(optional_string_field(o, "cid", req->cid));
         FUZZ_CHECK(req->type == T::delete_message ? req->text.empty() : string_field(o, "text", req->text));
         break;
+      case T::read:
+        // seq: a count of at least 1; no cid, no text.
+        FUZZ_CHECK(string_field(o, "room", req->room) && req->seq > 0);
+        FUZZ_CHECK(count_field(o, "seq", std::optional<std::uint64_t>(req->seq)));
+        FUZZ_CHECK(req->cid.empty() && req->text.empty());
+        break;
+      case T::react:
+      case T::unreact:
+        // seq: a count of at least 1; cid: optional; emoji: required (checked later, not here).
+        FUZZ_CHECK(string_field(o, "room", req->room) && req->seq > 0);
+        FUZZ_CHECK(count_field(o, "seq", std::optional<std::uint64_t>(req->seq)));
+        FUZZ_CHECK(optional_string_field(o, "cid", req->cid) && string_field(o, "emoji", req->text));
+        break;
       case T::history:
         FUZZ_CHECK(string_field(o, "room", req->room));
         FUZZ_CHECK(count_field(o, "before", req->before) && count_field(o, "limit", req->limit));
@@ -135,6 +151,11 @@ int parse_request(const std::uint8_t* data, std::size_t size) {
       case T::rooms:
         FUZZ_CHECK(optional_string_field(o, "after", req->after) && optional_string_field(o, "q", req->query));
         FUZZ_CHECK(count_field(o, "limit", req->limit));
+        break;
+      case T::search:
+        // q: required; room (one room, or all one may read) and before (a page's `next`): optional.
+        FUZZ_CHECK(string_field(o, "q", req->query) && optional_string_field(o, "room", req->room));
+        FUZZ_CHECK(optional_string_field(o, "before", req->after) && count_field(o, "limit", req->limit));
         break;
       case T::members:
       case T::roster:

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <memory>
 #include <set>
 #include <thread>
 
@@ -112,6 +113,17 @@ inline HttpResponse register_user(unsigned short port, const std::string& name, 
                                   bool want_token = false) {
   return api(port, "POST", "/api/register",
              dump(json::object{{"name", name}, {"password", password}, {"token", want_token}}));
+}
+
+// A new account `name` (password "correct horse") and a connection signed in with its session
+// token.
+inline std::unique_ptr<WsClient> account(ServerProcess& server, const std::string& name) {
+  auto reg = register_user(server.port(), name, "correct horse", true);
+  EXPECT_EQ(reg.status, 201) << reg.body;
+  auto c = std::make_unique<WsClient>(server.port());
+  auto w = c->request({{"type", "hello"}, {"token", reg.json().as_object().at("token").as_string()}});
+  EXPECT_EQ(type_of(w), "welcome") << dump(w);
+  return c;
 }
 
 inline HttpResponse login(unsigned short port, const std::string& name, const std::string& password,

@@ -20,7 +20,9 @@ class Protocol : public ::testing::Test {
 TEST(Hello, WelcomeCarriesUserSessionTimeAndLimits) {
   ServerProcess server(
       {{"limits.max_text_length=500", "limits.send_rate=7", "limits.send_burst=9", "limits.history_limit=33",
-        "limits.max_rooms_per_connection=12", "limits.typing_interval_ms=1500", "limits.max_frame_bytes=30000"}});
+        "limits.max_rooms_per_connection=12", "limits.typing_interval_ms=1500", "limits.max_frame_bytes=30000",
+        "files.max_bytes=123456", "limits.max_files_per_message=3", "limits.max_reaction_emoji=7",
+        "limits.max_reactions_per_user=2"}});
   WsClient a(server.port()), b(server.port());
   auto w = a.hello("ada");
   EXPECT_EQ(str(w, "user"), "ada");
@@ -35,6 +37,10 @@ TEST(Hello, WelcomeCarriesUserSessionTimeAndLimits) {
   EXPECT_EQ(u64(l, "history_limit"), 33u);
   EXPECT_EQ(u64(l, "max_rooms"), 12u);
   EXPECT_EQ(u64(l, "typing_interval_ms"), 1500u);
+  EXPECT_EQ(u64(l, "max_file_bytes"), 123456u);
+  EXPECT_EQ(u64(l, "max_files_per_message"), 3u);
+  EXPECT_EQ(u64(l, "max_reaction_emoji"), 7u);
+  EXPECT_EQ(u64(l, "max_reactions_per_user"), 2u);
   auto w2 = b.hello("ada");  // the same name on a second connection: a second session
   EXPECT_NE(str(w2, "session"), str(w, "session"));
 }

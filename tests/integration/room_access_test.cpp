@@ -11,15 +11,6 @@ namespace parley::it {
 namespace {
 
 // A registered account's WebSocket client, welcomed with its token.
-std::unique_ptr<WsClient> account(ServerProcess& server, const std::string& name) {
-  auto reg = register_user(server.port(), name, "correct horse", true);
-  EXPECT_EQ(reg.status, 201) << reg.body;
-  auto c = std::make_unique<WsClient>(server.port());
-  auto w = c->request({{"type", "hello"}, {"token", reg.json().as_object().at("token").as_string()}});
-  EXPECT_EQ(type_of(w), "welcome") << dump(w);
-  return c;
-}
-
 // The ids of the rooms `c` is shown.
 std::set<std::string> listed(WsClient& c) {
   auto r = c.request({{"type", "rooms"}});

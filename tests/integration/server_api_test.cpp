@@ -39,15 +39,6 @@ HttpResponse call(const ServerProcess& server, const std::string& key, const std
 }
 
 // A registered account's WebSocket client, welcomed with its token.
-std::unique_ptr<WsClient> account(ServerProcess& server, const std::string& name) {
-  auto reg = register_user(server.port(), name, "correct horse", true);
-  EXPECT_EQ(reg.status, 201) << reg.body;
-  auto c = std::make_unique<WsClient>(server.port());
-  auto w = c->request({{"type", "hello"}, {"token", reg.json().as_object().at("token").as_string()}});
-  EXPECT_EQ(type_of(w), "welcome") << dump(w);
-  return c;
-}
-
 void expect_refused(const HttpResponse& r, int status, const std::string& error_code) {
   EXPECT_EQ(r.status, status) << r.body;
   EXPECT_EQ(code(r), error_code) << r.body;

@@ -23,6 +23,7 @@ namespace {
 
 pid_t spawn(std::vector<std::string> args) {
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   pid_t pid = -1;
@@ -63,40 +64,11 @@ bool RedisCluster::start() {
     error_ = "redis-server or redis-cli not installed";
     return false;
   }
-  for (int i = 0; i < kNodes; ++i) {
-    // The cluster bus on a free port of its own: the default (port + 10000) may be taken or
-    // past 65535.
-    const std::uint16_t port = free_loopback_port();
-    const std::uint16_t bus = free_loopback_port();
-    const std::string dir = dir_ + "/" + std::to_string(i);
-    std::filesystem::create_directories(dir);
-    pid_t pid =
-        spawn({redis_server_path(), "--port", std::to_string(port), "--cluster-port", std::to_string(bus), "--bind",
-               "127.0.0.1", "--cluster-enabled", "yes", "--cluster-config-file", dir + "/nodes.conf",
-               "--cluster-node-timeout", std::to_string(kNodeTimeoutMs), "--save", "", "--appendonly", "no",
-               // A replica's first sync at once, not after the default 5 s wait for others.
-               "--repl-diskless-sync-delay", "0", "--dir", dir, "--logfile", dir + "/redis.log", "--daemonize", "no"});
-    if (pid < 0) {
-      error_ = "could not spawn redis-server";
+  for (int i = 0; i < kNodes; ++i)
+    if (!spawn_node()) {
       stop_all();
       return false;
     }
-    ports_.push_back(port);
-    pids_.push_back(pid);
-  }
-  for (std::size_t i = 0; i < ports_.size(); ++i) {
-    const auto deadline = std::chrono::steady_clock::now() + 5s;
-    while (redis_command(ports_[i], {"PING"}) != "PONG") {
-      int status = 0;
-      if (std::chrono::steady_clock::now() > deadline || ::waitpid(pids_[i], &status, WNOHANG) == pids_[i]) {
-        if (::waitpid(pids_[i], &status, WNOHANG) == pids_[i]) pids_[i] = -1;
-        error_ = "node on port " + std::to_string(ports_[i]) + " did not start (port taken?)";
-        stop_all();
-        return false;
-      }
-      std::this_thread::sleep_for(20ms);
-    }
-  }
   std::vector<std::string> create{redis_cli_path(), "--cluster", "create"};
   for (const auto& s : seeds()) create.push_back(s);
   for (const char* a : {"--cluster-replicas", "1", "--cluster-yes"}) create.emplace_back(a);
@@ -106,6 +78,7 @@ bool RedisCluster::start() {
   posix_spawn_file_actions_addopen(&fa, 1, (dir_ + "/create.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
   posix_spawn_file_actions_adddup2(&fa, 1, 2);
   std::vector<char*> argv;
+  argv.reserve(create.size() + 1);
   for (auto& a : create) argv.push_back(a.data());
   argv.push_back(nullptr);
   pid_t cli = -1;
@@ -123,6 +96,98 @@ bool RedisCluster::start() {
     return false;
   }
   return true;
+}
+
+bool RedisCluster::spawn_node() {
+  // The cluster bus on a free port of its own: the default (port + 10000) may be taken or past
+  // 65535.
+  const std::uint16_t port = free_loopback_port();
+  const std::uint16_t bus = free_loopback_port();
+  const std::string dir = dir_ + "/" + std::to_string(ports_.size());
+  std::filesystem::create_directories(dir);
+  const pid_t pid =
+      spawn({redis_server_path(), "--port", std::to_string(port), "--cluster-port", std::to_string(bus), "--bind",
+             "127.0.0.1", "--cluster-enabled", "yes", "--cluster-config-file", dir + "/nodes.conf",
+             "--cluster-node-timeout", std::to_string(kNodeTimeoutMs), "--save", "", "--appendonly", "no",
+             // A replica's first sync at once, not after the default 5 s wait for others.
+             "--repl-diskless-sync-delay", "0", "--dir", dir, "--logfile", dir + "/redis.log", "--daemonize", "no"});
+  if (pid < 0) {
+    error_ = "could not spawn redis-server";
+    return false;
+  }
+  ports_.push_back(port);
+  buses_.push_back(bus);
+  pids_.push_back(pid);
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (redis_command(port, {"PING"}) != "PONG") {
+    int status = 0;
+    if (std::chrono::steady_clock::now() > deadline || ::waitpid(pid, &status, WNOHANG) == pid) {
+      if (::waitpid(pid, &status, WNOHANG) == pid) pids_.back() = -1;
+      error_ = "node on port " + std::to_string(port) + " did not start (port taken?)";
+      return false;
+    }
+    std::this_thread::sleep_for(20ms);
+  }
+  return true;
+}
+
+pid_t RedisCluster::pid_of(std::uint16_t port) const {
+  for (std::size_t i = 0; i < ports_.size(); ++i)
+    if (ports_[i] == port) return pids_[i];
+  return -1;
+}
+
+void RedisCluster::pause(std::uint16_t port) {
+  if (const pid_t pid = pid_of(port); pid > 0) ::kill(pid, SIGSTOP);
+}
+
+void RedisCluster::resume(std::uint16_t port) {
+  if (const pid_t pid = pid_of(port); pid > 0) ::kill(pid, SIGCONT);
+}
+
+bool RedisCluster::set_node_timeout(int ms) {
+  bool ok = true;
+  for (std::size_t i = 0; i < ports_.size(); ++i)
+    if (pids_[i] > 0)
+      ok = redis_command(ports_[i], {"CONFIG", "SET", "cluster-node-timeout", std::to_string(ms)}) == "OK" && ok;
+  return ok;
+}
+
+std::optional<std::uint16_t> RedisCluster::add_primary() {
+  std::optional<std::uint16_t> via;  // a live node to introduce it to
+  for (std::size_t i = 0; i < ports_.size() && !via; ++i)
+    if (pids_[i] > 0) via = ports_[i];
+  if (!via) {
+    error_ = "no live node to meet";
+    return std::nullopt;
+  }
+  if (!spawn_node()) return std::nullopt;
+  const std::uint16_t port = ports_.back();
+  if (redis_command(*via, {"CLUSTER", "MEET", "127.0.0.1", std::to_string(port), std::to_string(buses_.back())}) !=
+      "OK") {
+    error_ = "CLUSTER MEET refused";
+    return std::nullopt;
+  }
+  const auto id = redis_command(port, {"CLUSTER", "MYID"});
+  if (!id) {
+    error_ = "the new node has no id";
+    return std::nullopt;
+  }
+  // Known (past the handshake) by every live node, and it knows them all.
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    bool known = true;
+    for (std::size_t i = 0; i < ports_.size() && known; ++i) {
+      if (pids_[i] < 0) continue;
+      auto nodes = redis_command(ports_[i], {"CLUSTER", "NODES"});
+      known = nodes && nodes->find(*id) != std::string::npos && nodes->find("handshake") == std::string::npos &&
+              nodes->find("noaddr") == std::string::npos;
+    }
+    if (known && wait_ok(1000)) return port;
+    std::this_thread::sleep_for(50ms);
+  }
+  error_ = "the new node was not known to every node within 10 s";
+  return std::nullopt;
 }
 
 bool RedisCluster::wait_ok(int timeout_ms) const {

@@ -50,16 +50,30 @@ class RedisCluster {
   // The keys of every live primary removed (FLUSHALL), between tests sharing one cluster.
   void flush_all() const;
 
+  // SIGSTOP / SIGCONT of the node on `port`: a hung server, its connections open and silent.
+  void pause(std::uint16_t port);
+  void resume(std::uint16_t port);
+  // CONFIG SET cluster-node-timeout on every live node (a paused one must not be among them):
+  // whether a pause that long makes the cluster fail the node over. False if a node refused.
+  bool set_node_timeout(int ms);
+  // Starts one more node (a primary without slots), introduces it (CLUSTER MEET) and waits
+  // (bounded) until every live node knows it. Its port, or nullopt (error() says why).
+  std::optional<std::uint16_t> add_primary();
+
   // Node timeout: a primary silent this long is failed over to its replica.
   static constexpr int kNodeTimeoutMs = 1000;
 
  private:
   bool wait_ok(int timeout_ms) const;
   void stop_all();
+  // Spawns node number ports_.size() (cluster-enabled, no slots yet) and waits for its PING.
+  bool spawn_node();
+  pid_t pid_of(std::uint16_t port) const;
 
   std::string dir_;
   std::string error_;
   std::vector<std::uint16_t> ports_;
+  std::vector<std::uint16_t> buses_;  // each node's cluster bus port
   std::vector<pid_t> pids_;
 };
 

@@ -82,11 +82,15 @@ class ForwardingBroker : public parley::broker::Broker, public parley::broker::H
     inner_->announce_sessions_ended(user_id, digest, keep);
   }
   void announce_name_registered(const std::string& name_key) override { inner_->announce_name_registered(name_key); }
+  void announce_read(const parley::broker::ReadNotice& notice) override { inner_->announce_read(notice); }
   void announce_node_stats(const std::string& stats) override { inner_->announce_node_stats(stats); }
   void announce_disconnect(const std::string& name_key, const std::string& reason) override {
     inner_->announce_disconnect(name_key, reason);
   }
   void announce_drain(const std::string& node_id) override { inner_->announce_drain(node_id); }
+  void delete_room(const std::string& room, const std::string& by, AnnounceDone done) override {
+    inner_->delete_room(room, by, std::move(done));
+  }
   std::string node_id() const override { return inner_->node_id(); }
   void subscribe(const std::string& room, std::function<void(std::error_code)> done) override {
     inner_->subscribe(room, std::move(done));
@@ -126,6 +130,7 @@ class ForwardingBroker : public parley::broker::Broker, public parley::broker::H
     handler_->on_sessions_ended(std::move(user_id), std::move(digest), std::move(keep));
   }
   void on_name_registered(std::string name_key) override { handler_->on_name_registered(std::move(name_key)); }
+  void on_read(parley::broker::ReadNotice notice) override { handler_->on_read(std::move(notice)); }
   void on_node_stats(std::string node_id, std::string stats) override {
     handler_->on_node_stats(std::move(node_id), std::move(stats));
   }
@@ -133,6 +138,9 @@ class ForwardingBroker : public parley::broker::Broker, public parley::broker::H
     handler_->on_disconnect_requested(std::move(name_key), std::move(reason));
   }
   void on_drain_requested(std::string node_id) override { handler_->on_drain_requested(std::move(node_id)); }
+  void on_room_deleted(std::string room, std::string by) override {
+    handler_->on_room_deleted(std::move(room), std::move(by));
+  }
   void on_state(bool up) override { handler_->on_state(up); }
   void on_presence(std::string room, std::uint64_t version, std::string user, bool joined) override {
     handler_->on_presence(std::move(room), version, std::move(user), joined);
@@ -208,8 +216,34 @@ class DroppingBroker final : public ForwardingBroker {
   void publish_in_epoch(const parley::core::Message& m, std::uint64_t epoch, PublishDone done) override {
     inner_->publish_in_epoch(m, epoch, [this, done = std::move(done)](std::error_code ec, parley::broker::Published p) {
       if (!ec && p.duplicate) duplicates_.fetch_add(1);
+      {
+        std::lock_guard lock(mutex_);
+        if (hold_replies_) {
+          held_.emplace_back([done, ec, p] { done(ec, p); });
+          return;
+        }
+      }
       done(ec, p);
     });
+  }
+  // Until release_replies(), the broker's answers to publishes wait (the messages are published):
+  // a node whose publish is answered late.
+  void hold_replies() {
+    std::lock_guard lock(mutex_);
+    hold_replies_ = true;
+  }
+  std::size_t held_replies() {
+    std::lock_guard lock(mutex_);
+    return held_.size();
+  }
+  void release_replies() {
+    std::vector<std::function<void()>> held;
+    {
+      std::lock_guard lock(mutex_);
+      hold_replies_ = false;
+      held.swap(held_);
+    }
+    for (auto& f : held) f();
   }
 
   // Until told otherwise, fetch() and last_seqs() fail: the node cannot repair a gap yet.
@@ -221,6 +255,13 @@ class DroppingBroker final : public ForwardingBroker {
   void last_seqs(const std::vector<std::string>& rooms, SeqDone done) override {
     if (fail_repairs_.load()) return done(parley::protocol::errc::unavailable, {});
     inner_->last_seqs(rooms, std::move(done));
+  }
+
+  // Until told otherwise, room deletions (on_room_deleted) are lost, as a Pub/Sub message is.
+  void drop_deletions(bool drop) { drop_deletions_.store(drop); }
+  void on_room_deleted(std::string room, std::string by) override {
+    if (drop_deletions_.load()) return;
+    handler_->on_room_deleted(std::move(room), std::move(by));
   }
 
   void on_message(parley::core::Message m) override {
@@ -239,6 +280,10 @@ class DroppingBroker final : public ForwardingBroker {
   std::atomic<int> dropped_{0};
   std::atomic<int> duplicates_{0};
   std::atomic<bool> fail_repairs_{false};
+  std::atomic<bool> drop_deletions_{false};
+  std::mutex mutex_;
+  bool hold_replies_ = false;
+  std::vector<std::function<void()>> held_;
 };
 
 struct TestNode {
@@ -300,6 +345,8 @@ const std::map<std::string, std::string>& not_for_redis_cluster() {
       {"NodeBehindWhenTheBrokerLosesItsDataReusesNoSeq",
        "as above: a cluster restarted empty needs a new cluster; a failover moves the slot's epoch instead "
        "(ClusterTest.ShardFailoverKeepsTheRoomGoing)"},
+      {"ADeletionWhileTheBrokerIsDownDeletesNothingAndOneMissedIsMadeGoodOnceBack",
+       "as above: no whole-cluster outage; the cluster's deletion itself is in ARoomDeletedOnOneNodeIsGoneEverywhere"},
       {"JoinsWhileALookupIsInFlightWaitForIt", "Redis only: CLIENT PAUSE of the one server"},
       {"BrokerDownDuringALookupIsAnsweredByTheStoreNotAHang",
        "the shared cluster is not killed whole; a lookup's bound is the same detail::bounded as Redis's"},
@@ -325,6 +372,8 @@ class ClusterFixture : public ::testing::Test {
   static constexpr auto node_timeout = 1500ms;
 
   virtual Backend backend() const = 0;
+  // The store node `n` runs on: the shared one, or a test's wrapper around it.
+  virtual parley::store::Store& store_of(int /*n*/) { return *store_; }
   // A decorator for node `n` to run on instead of `inner` itself, or none.
   virtual std::unique_ptr<parley::broker::Broker> wrap(int /*n*/, parley::broker::Broker& /*inner*/) { return nullptr; }
 
@@ -421,7 +470,7 @@ class ClusterFixture : public ::testing::Test {
       opts.broker_wait_ms = static_cast<std::uint32_t>(request_timeout.count());
       opts.limits.send_rate = opts.limits.send_burst = 1e6;
       opts.limits.request_rate = opts.limits.request_burst = 1e6;
-      n.node = std::make_unique<Node>(opts, *store_, n.broker());
+      n.node = std::make_unique<Node>(opts, store_of(i), n.broker());
       n.node->start();
       nodes_.push_back(std::move(n));
     }
@@ -429,6 +478,10 @@ class ClusterFixture : public ::testing::Test {
   void TearDown() override {
     sessions_.clear();
     for (auto& n : nodes_) n.node->stop();
+    // As src/app/server.cpp does: the store's queued work and its completions (a commit's ack,
+    // posted to a shard) end before the shards go. The store here is shared and outlives the
+    // nodes: destroyed first, a node's shard was freed under a commit's completion (ASan).
+    if (store_) store_->flush();
     nodes_.clear();
     store_.reset();
     if (!dir_.empty()) std::filesystem::remove_all(dir_);
@@ -650,6 +703,18 @@ TEST(RedisEntry, SenderIdRoundTripsAndOldEntriesDecodeWithoutOne) {
   EXPECT_EQ(edit->from_id, m.from_id);
   EXPECT_EQ(back->kind, parley::core::MessageKind::message);
   EXPECT_FALSE(parley::broker::decode_entry("r", "7\n5|9.3\nada\nc1\nx"));
+  // Files (a message's attachments, their JSON) between the sender id and the text, with a reply.
+  parley::core::Message f = m;
+  f.files = R"([{"id":"f_1","name":"a\nb.png"}])";
+  f.target = 2;
+  auto with_files = parley::broker::decode_entry("r", parley::broker::encode_entry(f));
+  ASSERT_TRUE(with_files);
+  EXPECT_EQ(with_files->files, f.files);
+  EXPECT_EQ(with_files->from_id, m.from_id);
+  EXPECT_EQ(with_files->text, m.text);
+  EXPECT_EQ(with_files->target, 2u);
+  EXPECT_EQ(back->files, "");
+  EXPECT_FALSE(parley::broker::decode_entry("r", "7\n5:1^99\nada\nc1\nxshort"));
 }
 
 // The broker itself: a message's sender id survives publish and fetch, and a cid is deduplicated
@@ -657,6 +722,24 @@ TEST(RedisEntry, SenderIdRoundTripsAndOldEntriesDecodeWithoutOne) {
 // guest's by its name (its id is per connection: core::sender_key).
 // The run id the RedisBroker compares after a reconnect (a new one moves its epoch): the field of
 // INFO server, not a look-alike inside another field's value.
+// A room's deletion on the control channel: decoded for the handler, an owner's name or none.
+TEST(RedisControl, RoomDeletedRoundTrips) {
+  struct Heard : parley::broker::Handler {
+    void on_message(parley::core::Message) override {}
+    void on_room_created(std::string, std::string) override {}
+    void on_state(bool) override {}
+    void on_room_deleted(std::string room, std::string by) override { got.emplace_back(room, by); }
+    std::vector<std::pair<std::string, std::string>> got;
+  } heard;
+  namespace d = parley::broker::detail;
+  EXPECT_TRUE(d::dispatch_control(heard, d::control_room_deleted("ops", "ada")));
+  EXPECT_TRUE(d::dispatch_control(heard, d::control_room_deleted("spam-42", "")));
+  EXPECT_FALSE(d::dispatch_control(heard, "K\nops"));
+  ASSERT_EQ(heard.got.size(), 2u);
+  EXPECT_EQ(heard.got[0], std::make_pair(std::string("ops"), std::string("ada")));
+  EXPECT_EQ(heard.got[1], std::make_pair(std::string("spam-42"), std::string()));
+}
+
 TEST(RedisRunId, IsReadFromInfoServer) {
   EXPECT_EQ(parley::broker::detail::parse_run_id("# Server\r\nredis_version:7.0.15\r\nrun_id:"
                                                  "0a1b2c\r\ntcp_port:6379\r\n"),
@@ -805,9 +888,15 @@ TEST_P(ClusterTest, ATopicSetOnOneNodeReachesAMemberOnTheOther) {
   say(bob, R"({"type":"update_room","room":"club","topic":"mine"})");
   EXPECT_EQ(bob->next("error").at("code").as_string(), "forbidden");
 
-  say(ada, R"({"type":"delete_room","room":"club"})");
-  auto refused = ada->next("error");
-  EXPECT_EQ(refused.at("code").as_string(), "unavailable");
+  // The owner deletes it (as the operator's deletion, on every node): bob, a member on node 1,
+  // is told who did.
+  say(ada, R"({"type":"delete_room","room":"club","ref":"d1"})");
+  auto deleted = ada->next_any({"room_deleted", "error"});
+  ASSERT_FALSE(deleted.empty());
+  EXPECT_EQ(deleted.at("type").as_string(), "room_deleted") << json::serialize(deleted);
+  auto gone = bob->next_if("room_deleted", about("club"));
+  ASSERT_FALSE(gone.empty()) << "node 1 did not tell its member";
+  EXPECT_EQ(gone.at("by").as_string(), "ada");
 }
 
 // The server API is the cluster's: a bot's message published through node 0's API reaches a
@@ -916,6 +1005,16 @@ TEST_P(ClusterTest, TheAdminApiSeesEveryNodeAndActsOnEach) {
   EXPECT_EQ(ban.status, 200u) << ban.body;
   EXPECT_EQ(carol->closed(5s), parley::protocol::CloseCode::policy_violation) << "node 1 kept the banned session";
 
+  // A room made on node 1, deleted through node 0's admin API: its member on node 1 sees it go.
+  say(ada, R"({"type":"create","room":"desk"})");
+  ASSERT_FALSE(ada->next_if("created", about("desk")).empty());
+  say(ada, R"({"type":"join","room":"desk"})");
+  ASSERT_FALSE(ada->next_if("joined", about("desk")).empty());
+  ASSERT_TRUE(eventually([&] { return call("DELETE", "/api/admin/rooms/desk").status != 404; }))
+      << "node 0 never heard of the room";  // its announcement may still be on its way
+  EXPECT_FALSE(ada->next_if("room_deleted", about("desk")).empty()) << "node 1 kept the deleted room";
+  EXPECT_EQ(call("DELETE", "/api/admin/rooms/desk").status, 404u);
+
   std::atomic<int> drained0{0}, drained1{0};
   nodes_[0].node->set_on_drain([&] { ++drained0; });
   nodes_[1].node->set_on_drain([&] { ++drained1; });
@@ -961,6 +1060,43 @@ TEST_P(ClusterTest, SigningOutOnOneNodeClosesTheSessionsWebSocketOnTheOther) {
   });
   EXPECT_EQ(registered.get_future().get(), 201u);
   EXPECT_EQ(guest->closed(5s), parley::protocol::CloseCode::policy_violation) << "node 1 kept a guest named bob";
+}
+
+// Read state: a read on one node reaches the reader's session on the other (Broker::announce_read),
+// so that two devices of one user agree on the counts; in a direct conversation the other member
+// there hears it as "seen by".
+TEST_P(ClusterTest, AReadOnOneNodeReachesTheUsersSessionOnTheOther) {
+  ASSERT_TRUE(both_ready());
+  auto on_a = account(0, "ada");
+  auto on_b = account(1, "ada");
+  auto bob = account(1, "bob");
+  say(on_a, R"({"type":"dm","user":"bob"})");
+  auto dm = on_a->next("dm");
+  ASSERT_FALSE(dm.empty());
+  const std::string room(dm.at("room").as_string());
+  for (const auto& s : {on_a, on_b, bob}) {
+    say(s, R"({"type":"join","room":")" + room + R"("})");
+    ASSERT_FALSE(s->next("joined").empty());
+  }
+  say(bob, R"({"type":"send","room":")" + room + R"(","cid":"b1","text":"hi @ada"})");
+  ASSERT_FALSE(bob->next("ack").empty());
+  ASSERT_FALSE(on_a->next("message").empty());
+
+  // (Each join was followed by the state so far: mark 0.)
+  const auto moved = [](const boost::json::object& e) { return e.at("seq").to_number<std::uint64_t>() == 1; };
+  say(on_a, R"({"type":"read","room":")" + room + R"(","seq":1})");
+  auto answer = on_a->next_if("read", moved);
+  ASSERT_FALSE(answer.empty());
+  auto heard = on_b->next_if("read", moved);
+  ASSERT_FALSE(heard.empty()) << "node 1 did not tell ada's other session";
+  EXPECT_EQ(heard.at("unread").to_number<std::uint64_t>(), 0u);
+  EXPECT_EQ(heard.at("mentions").to_number<std::uint64_t>(), 0u);
+  // (bob's join was followed by the marks so far: none.)
+  auto seen = bob->next_if("seen", [](const boost::json::object& e) { return !e.at("reads").as_array().empty(); });
+  ASSERT_FALSE(seen.empty()) << "node 1 did not tell bob that ada has seen it";
+  const auto& mark = seen.at("reads").as_array().at(0).as_object();
+  EXPECT_EQ(mark.at("user").as_string(), "ada");
+  EXPECT_EQ(mark.at("seq").to_number<std::uint64_t>(), 1u);
 }
 
 // A sign-out while the broker is away: its announcement is lost, and node 1 learns of it when the
@@ -1099,6 +1235,100 @@ TEST_P(ClusterTest, AnEditAndADeleteOnOneNodeAreSeenOnTheOtherAndOnResume) {
   EXPECT_EQ(c->next("delete").at("seq").as_int64(), 4);
 }
 
+// The ack of a send follows its commit, not the broker's copy reaching the sender's node: an edit
+// and a react sent at once name a seq this node has not applied yet, and the store answers for it.
+// (Refused no_such_message before: the test above failed so in a clean-clone CI run, the node's
+// Pub/Sub copy slower than the commit.) Node 0 misses its own two messages here until a repair.
+TEST_P(ClusterTest, AnEditAndAReactRightAfterTheAckNameASeqNotYetHeardHere) {
+  auto a = client(0, "ada");
+  auto b = client(1, "bob");
+  drop_next(0, 2);
+  say(a, send("c1", "helo"));
+  say(a, send("c2", "ship it?"));
+  std::int64_t seqs[2] = {};
+  for (auto& seq : seqs) {
+    auto ack = a->next("ack");
+    ASSERT_FALSE(ack.empty());
+    seq = ack.at("seq").as_int64();
+  }
+  ASSERT_TRUE(eventually([&] { return dropping_[0]->dropped() == 2; }));
+  say(a, R"({"type":"edit","room":"general","seq":)" + std::to_string(seqs[0]) + R"(,"text":"hello","cid":"e1"})");
+  auto edited = a->next_any({"ack", "error"});
+  ASSERT_FALSE(edited.empty());
+  EXPECT_EQ(edited.at("type").as_string(), "ack") << json::serialize(edited);
+  say(a, R"({"type":"react","room":"general","seq":)" + std::to_string(seqs[1]) +
+             R"(,"emoji":"\ud83d\udc4d","cid":"r1"})");
+  auto reacted = a->next_any({"ack", "error"});
+  ASSERT_FALSE(reacted.empty());
+  EXPECT_EQ(reacted.at("type").as_string(), "ack") << json::serialize(reacted);
+  // Node 1 sees them; node 0 repairs the two it missed and shows them before the edit.
+  auto edit = b->next("edit");
+  ASSERT_FALSE(edit.empty());
+  EXPECT_EQ(edit.at("target").as_int64(), seqs[0]);
+  EXPECT_EQ(b->next("react").at("target").as_int64(), seqs[1]);
+  for (const auto seq : seqs) {
+    auto m = a->next("message");
+    ASSERT_FALSE(m.empty()) << "node 0 never repaired seq " << seq;
+    EXPECT_EQ(m.at("seq").as_int64(), seq);
+  }
+  EXPECT_EQ(a->next("edit").at("target").as_int64(), seqs[0]);
+  // A seq nobody published is still no message, asked of the store.
+  say(b, R"({"type":"edit","room":"general","seq":999999,"text":"x","ref":"z"})");
+  EXPECT_EQ(b->next("error").at("code").as_string(), "no_such_message");
+}
+
+// Reactions and replies cross the broker as entries of the sequence (kind and target; a reply's
+// target with kind 0): seen on the other node, decided there too, and on a resume there the message
+// comes with its reactions. Seqs are taken from the acks, not assumed (the shared Redis Cluster's
+// rooms may have earlier tests' messages).
+TEST_P(ClusterTest, AReactionAndAReplyOnOneNodeAreSeenOnTheOtherAndOnResume) {
+  const std::string thumbs = "\U0001F44D";
+  auto a = client(0, "ada");
+  auto b = client(1, "bob");
+  say(a, send("c1", "ship it?"));
+  auto sent = a->next("ack");
+  ASSERT_FALSE(sent.empty());
+  const std::int64_t seq = sent.at("seq").as_int64();
+  ASSERT_FALSE(
+      b->next_if("message", [&](const boost::json::object& m) { return m.at("seq").as_int64() == seq; }).empty());
+  say(b, R"({"type":"react","room":"general","seq":)" + std::to_string(seq) + R"(,"emoji":"\ud83d\udc4d","cid":"r1"})");
+  auto reacted = b->next("ack");
+  ASSERT_FALSE(reacted.empty());
+  const std::int64_t react_seq = reacted.at("seq").as_int64();
+  auto seen = a->next("react");
+  ASSERT_FALSE(seen.empty());
+  EXPECT_EQ(seen.at("seq").as_int64(), react_seq);
+  EXPECT_EQ(seen.at("target").as_int64(), seq);
+  EXPECT_EQ(seen.at("emoji").as_string(), thumbs);
+  EXPECT_EQ(seen.at("from").as_string(), "bob");
+  say(b, R"({"type":"send","room":"general","cid":"c2","text":"yes","reply_to":)" + std::to_string(seq) + "}");
+  auto replied = b->next("ack");
+  ASSERT_FALSE(replied.empty());
+  auto reply = a->next_if(
+      "message", [&](const boost::json::object& m) { return m.at("seq").as_int64() == replied.at("seq").as_int64(); });
+  ASSERT_FALSE(reply.empty());
+  EXPECT_EQ(reply.at("reply_to").as_int64(), seq);
+  // Node 0 decides too: a react is not a message to react to.
+  say(a, R"({"type":"react","room":"general","seq":)" + std::to_string(react_seq) +
+             R"(,"emoji":"\ud83d\udc4d","ref":"x"})");
+  EXPECT_EQ(a->next("error").at("code").as_string(), "no_such_message");
+
+  auto c = open_session(nodes_[1].node->shard(1));
+  say(c, R"({"type":"hello","name":"cy"})");
+  say(c, R"({"type":"join","room":"general","since":)" + std::to_string(seq - 1) + "}");
+  ASSERT_FALSE(c->next("joined").empty());
+  auto first = c->next("message");
+  ASSERT_FALSE(first.empty());
+  EXPECT_EQ(first.at("seq").as_int64(), seq);
+  ASSERT_TRUE(first.contains("reactions")) << boost::json::serialize(first);
+  const auto& r = first.at("reactions").as_array().at(0).as_object();
+  EXPECT_EQ(r.at("emoji").as_string(), thumbs);
+  EXPECT_EQ(r.at("count").as_int64(), 1);
+  EXPECT_EQ(r.at("users").as_array().at(0).as_object().at("from").as_string(), "bob");
+  EXPECT_EQ(c->next("react").at("seq").as_int64(), react_seq);
+  EXPECT_EQ(c->next("message").at("reply_to").as_int64(), seq);
+}
+
 TEST_P(ClusterTest, RoomCreatedOnOneNodeIsKnownOnTheOthers) {
   auto a = client(0, "ada");
   auto b = client(1, "bob");
@@ -1109,6 +1339,141 @@ TEST_P(ClusterTest, RoomCreatedOnOneNodeIsKnownOnTheOthers) {
   EXPECT_EQ(seen.at("room").as_string(), "ops");
   say(b, R"({"type":"join","room":"ops"})");
   EXPECT_FALSE(b->next("joined").empty());
+}
+
+// An operator's deletion on node 0 (Node::delete_room, as the admin API and `parley admin
+// delete-room` call it) reaches every node: a member on node 1 hears room_deleted and node 1
+// forgets the room; the broker's room index, counter and log no longer hold it, so that the same
+// name created again on node 1 starts at seq 1, and a join with `since` finds nothing old.
+TEST_P(ClusterTest, ARoomDeletedOnOneNodeIsGoneEverywhere) {
+  ASSERT_TRUE(both_ready());
+  const std::string room = "gone-room";  // a name of this test's own: the Redis Cluster is shared
+  auto a = client(0, "ada");
+  auto b = client(1, "bob");
+  say(a, R"({"type":"create","room":")" + room + R"("})");
+  ASSERT_FALSE(a->next_if("created", about(room)).empty());
+  ASSERT_FALSE(b->next_if("created", about(room)).empty());
+  say(a, R"({"type":"join","room":")" + room + R"("})");
+  ASSERT_FALSE(a->next_if("joined", about(room)).empty());
+  say(b, R"({"type":"join","room":")" + room + R"("})");
+  ASSERT_FALSE(b->next_if("joined", about(room)).empty());
+  for (int i = 1; i <= 3; ++i)
+    say(a, R"({"type":"send","room":")" + room + R"(","cid":"old)" + std::to_string(i) + R"(","text":"old"})");
+  for (std::int64_t seq = 1; seq <= 3; ++seq) {
+    auto m = b->next_if("message", about(room));
+    ASSERT_FALSE(m.empty()) << "message " << seq << " did not arrive";
+    ASSERT_EQ(m.at("seq").as_int64(), seq);
+  }
+  for (const char* cid : {"old1", "old2", "old3"})  // answered (Pub/Sub may come before the answer)
+    ASSERT_FALSE(a->next_if("ack", [&](const json::object& e) { return e.at("cid") == cid; }).empty()) << cid;
+  // A fourth is published, and node 1 has it, but node 0 hears the broker's answer only after
+  // the deletion: it must not store it then (the row would outlive the room) nor ack it.
+  dropping_[0]->hold_replies();
+  say(a, R"({"type":"send","room":")" + room + R"(","cid":"old4","text":"old"})");
+  ASSERT_FALSE(b->next_if("message", about(room)).empty());
+  ASSERT_TRUE(eventually([&] { return dropping_[0]->held_replies() == 1; }));
+
+  std::promise<std::pair<std::error_code, std::string>> deleted;
+  nodes_[0].node->delete_room(room, [&](std::error_code ec, std::string why) { deleted.set_value({ec, why}); });
+  const auto [ec, why] = deleted.get_future().get();
+  ASSERT_FALSE(ec) << why;
+  dropping_[0]->release_replies();
+  auto late = a->next_if("", [](const json::object& e) {
+    return e.at("type") == "error" || (e.at("type") == "ack" && e.at("cid") == "old4");
+  });
+  ASSERT_FALSE(late.empty());
+  EXPECT_EQ(late.at("type"), "error") << "acked after the deletion: " << json::serialize(late);
+  EXPECT_FALSE(a->next_if("room_deleted", about(room)).empty()) << "the member on node 0 was not told";
+  EXPECT_FALSE(b->next_if("room_deleted", about(room)).empty()) << "the member on node 1 was not told";
+  if (on_redis()) {
+    EXPECT_EQ(redis({"HEXISTS", room_index(), room}), "0") << "still in the room index";
+    for (const char* what : {"seq", "log", "cids", "cidq"}) {
+      const std::string k = "parley:{" + room + "}:" + what;
+      EXPECT_EQ(redis({"EXISTS", k}), "0") << k << " outlived the room";
+    }
+  }
+  // Node 1 forgot it: neither its memory nor the index nor the store has it.
+  say(b, R"({"type":"join","room":")" + room + R"(","ref":"j1"})");
+  auto refused = b->next_any({"joined", "error"});
+  ASSERT_FALSE(refused.empty());
+  EXPECT_EQ(refused.at("type").as_string(), "error") << json::serialize(refused);
+  EXPECT_EQ(refused.at("code").as_string(), "no_such_room") << json::serialize(refused);
+
+  // Made again, on node 1: a new room, from seq 1.
+  say(b, R"({"type":"create","room":")" + room + R"("})");
+  ASSERT_FALSE(b->next_if("created", about(room)).empty());
+  say(b, R"({"type":"join","room":")" + room + R"("})");
+  auto rejoined = b->next_if("joined", about(room));
+  ASSERT_FALSE(rejoined.empty());
+  EXPECT_EQ(rejoined.at("last_seq").as_int64(), 0) << json::serialize(rejoined);
+  say(b, R"({"type":"send","room":")" + room + R"(","cid":"new1","text":"new"})");
+  auto ack = b->next_if("ack", about(room));
+  ASSERT_FALSE(ack.empty());
+  EXPECT_EQ(ack.at("seq").as_int64(), 1);
+  // On node 0, a resume from before the deletion finds the new message only.
+  auto c = client(0, "cy");
+  say(c, R"({"type":"join","room":")" + room + R"(","since":0})");
+  auto resumed = c->next_if("joined", about(room));
+  ASSERT_FALSE(resumed.empty());
+  EXPECT_EQ(resumed.at("last_seq").as_int64(), 1) << json::serialize(resumed);
+  auto first = c->next_if("message", about(room));
+  ASSERT_FALSE(first.empty());
+  EXPECT_EQ(first.at("seq").as_int64(), 1);
+  EXPECT_EQ(first.at("text").as_string(), "new");
+  say(c, R"({"type":"history","room":")" + room + R"("})");
+  auto history = c->next_if("history", about(room));
+  ASSERT_FALSE(history.empty());
+  ASSERT_EQ(history.at("messages").as_array().size(), 1u) << json::serialize(history);
+}
+
+// While the broker is unreachable a deletion is refused and deletes nothing (the store keeps the
+// room). A node that misses the deletion's announcement forgets the room once its broker
+// connection is back: it asks the store, which no longer has the room.
+TEST_P(ClusterTest, ADeletionWhileTheBrokerIsDownDeletesNothingAndOneMissedIsMadeGoodOnceBack) {
+  ASSERT_TRUE(both_ready());
+  auto a = client(0, "ada");
+  auto b = client(1, "bob");
+  say(a, R"({"type":"create","room":"ops"})");
+  ASSERT_FALSE(a->next_if("created", about("ops")).empty());
+  ASSERT_FALSE(b->next_if("created", about("ops")).empty());
+  say(b, R"({"type":"join","room":"ops"})");
+  ASSERT_FALSE(b->next_if("joined", about("ops")).empty());
+  auto remove = [&] {
+    std::promise<std::pair<std::error_code, std::string>> deleted;
+    nodes_[0].node->delete_room("ops", [&](std::error_code ec, std::string why) { deleted.set_value({ec, why}); });
+    return deleted.get_future().get();
+  };
+  auto stored = [&] {
+    std::promise<bool> found;
+    store_->find_room("ops", [&](std::error_code ec, std::optional<parley::store::StoredRoom> r) {
+      found.set_value(!ec && r.has_value());
+    });
+    return found.get_future().get();
+  };
+
+  broker_down();
+  ASSERT_TRUE(eventually([&] { return !nodes_[0].node->ready(); }));
+  const auto [down_ec, down_why] = remove();
+  EXPECT_EQ(down_ec, parley::protocol::errc::unavailable) << down_why;
+  EXPECT_TRUE(stored()) << "deleted from the store while the broker was down";
+  broker_up();
+  ASSERT_TRUE(both_ready());
+
+  // Node 1 loses the announcement: it still has the room, and bob in it.
+  dropping_[1]->drop_deletions(true);
+  const auto [ec, why] = remove();
+  ASSERT_FALSE(ec) << why;
+  EXPECT_FALSE(stored());
+  // Its broker connection drops and comes back: it asks the store, and bob hears the room go.
+  broker_down();
+  ASSERT_TRUE(eventually([&] { return !nodes_[1].node->ready(); }));
+  broker_up();
+  ASSERT_TRUE(both_ready());
+  EXPECT_FALSE(b->next_if("room_deleted", about("ops")).empty()) << "node 1 still serves the deleted room";
+  say(b, R"({"type":"join","room":"ops"})");
+  auto refused = b->next_any({"joined", "error"});
+  ASSERT_FALSE(refused.empty());
+  EXPECT_EQ(refused.at("type").as_string(), "error") << json::serialize(refused);
 }
 
 // A gap of several messages in the middle of a room: repaired from the log, in order, each once.
@@ -1246,6 +1611,10 @@ TEST_P(ClusterTest, BrokerRestartedWithoutItsDataReusesNoSeq) {
 // Seen by hand once, and fixed in tests/lib: run first on a new cluster, WAIT timed out, the
 // replica still waiting for its first sync (5 s of repl-diskless-sync-delay after the cluster
 // reported ok); the cluster now starts with no delay and is ready once every replica has synced.)
+// Not reproduced by tests/cluster's ShardPrimaryKilledUnderTraffic (issue 18: a primary killed
+// under a ledger, without WAIT, on a Redis Cluster of its own that no earlier test wrote to; clean
+// in every run so far), which points at the shared cluster's leftovers rather than the broker's
+// failover path; still disabled until that is shown.
 TEST_P(ClusterTest, DISABLED_ShardFailoverKeepsTheRoomGoing) {
   if (GetParam() != Backend::redis_cluster) GTEST_SKIP() << "Redis Cluster only: a shard's primary is killed";
   auto a = client(0, "ada");
@@ -1287,12 +1656,14 @@ TEST_P(ClusterTest, DISABLED_ShardFailoverKeepsTheRoomGoing) {
 // the room. The sender's node is answered MOVED and follows it (and re-reads the slot map); the
 // old shard ends the nodes' subscriptions of the room's channel (sunsubscribe) and they subscribe
 // on the new one. The room goes on with its seqs and its log.
-// DISABLED: failed once in a clean-clone CI run on a loaded machine (of several passing runs):
-// the old shard ended the subscription ("its slot moved") but neither node had subscribed on the
-// new shard 5 s later. A race to find (a slot map read from a node that had not yet seen the
-// move, then a refused SSUBSCRIBE not retried?) before live resharding is trusted. Run it by hand
-// with --gtest_also_run_disabled_tests.
-TEST_P(ClusterTest, DISABLED_SlotMigrationMovesTheRoomToItsNewShard) {
+// (Disabled for a while: in a clean-clone CI run neither node had subscribed on the new shard 5 s
+// after the old one ended the subscription. The cause, reproduced 3 times in 3 by the reshard
+// scenario of tests/cluster (issue 18): the map read after the old shard's sunsubscribe named
+// the new owner before the new owner knew it (still importing: it answered the SSUBSCRIBE with
+// MOVED), the next map named it again, and the channel was never placed again. Fixed in the
+// broker: a refused SSUBSCRIBE is placed again from a map read a moment later. The log line
+// "refused a subscription" shows this test taking that path.)
+TEST_P(ClusterTest, SlotMigrationMovesTheRoomToItsNewShard) {
   if (GetParam() != Backend::redis_cluster) GTEST_SKIP() << "Redis Cluster only: a slot is migrated";
   auto a = client(0, "ada");
   auto b = client(1, "bob");
@@ -1334,12 +1705,20 @@ TEST_P(ClusterTest, DISABLED_SlotMigrationMovesTheRoomToItsNewShard) {
   };
   EXPECT_TRUE(eventually([&] { return followers(*to) == 2; })) << followers(*to) << " on the new shard";
   EXPECT_EQ(followers(*from), 0);
-  // A member who joins now is served from the new shard, log included.
+  // A member who joins now is served from the new shard, log included: at once, or once node 0
+  // has applied seq 3 (its own message reaches its room log through the channel, which a refused
+  // SSUBSCRIBE re-places 100 ms later; the periodic check repairs what it missed meanwhile).
   auto c = client(0, "cy");
-  say(c, R"({"type":"history","room":"general"})");
-  auto history = c->next("history");
-  ASSERT_FALSE(history.empty());
-  EXPECT_EQ(history.at("messages").as_array().size(), 3u);
+  std::size_t seen = 0;
+  EXPECT_TRUE(eventually(
+      [&] {
+        say(c, R"({"type":"history","room":"general"})");
+        auto history = c->next("history");
+        seen = history.empty() ? 0 : history.at("messages").as_array().size();
+        return seen == 3;
+      },
+      5s, 100ms))
+      << seen << " message(s) in the history";
 }
 
 INSTANTIATE_TEST_SUITE_P(Brokers, ClusterTest, all_backends, backend_name);
@@ -1425,6 +1804,213 @@ TEST_P(ClusterTest, NodeBehindWhenTheBrokerLosesItsDataReusesNoSeq) {
   auto next = b->next("ack");
   ASSERT_FALSE(next.empty());
   EXPECT_EQ(next.at("seq").as_int64(), 7);
+}
+
+// The shared store as one node sees it, with its appends held while `hold` is set: a commit in
+// flight for as long as a test needs (a slow store on one node of a cluster).
+class HoldingStore final : public parley::store::Store {
+ public:
+  explicit HoldingStore(parley::store::Store& real) : real_(real) {}
+
+  void hold(bool on) {
+    std::vector<std::pair<std::vector<parley::core::Message>, Done>> go;
+    {
+      std::lock_guard lock(mutex_);
+      holding_ = on;
+      if (!on) go.swap(held_);
+    }
+    for (auto& [batch, done] : go) real_.append(std::move(batch), std::move(done));
+  }
+  std::size_t held() const {
+    std::lock_guard lock(mutex_);
+    return held_.size();
+  }
+
+  std::vector<parley::store::StoredRoom> load_rooms() override { return real_.load_rooms(); }
+  void create_room_now(const parley::store::StoredRoom& room) override { real_.create_room_now(room); }
+  void create_room(parley::store::StoredRoom room, Done done) override {
+    real_.create_room(std::move(room), std::move(done));
+  }
+  void delete_room(std::string room, Done done) override { real_.delete_room(std::move(room), std::move(done)); }
+  bool has_capacity() const override { return real_.has_capacity(); }
+  void append(std::vector<parley::core::Message> batch, Done done) override {
+    {
+      std::lock_guard lock(mutex_);
+      if (holding_) return held_.emplace_back(std::move(batch), std::move(done)), void();
+    }
+    real_.append(std::move(batch), std::move(done));
+  }
+  void read(std::string room, std::uint64_t after, std::uint64_t before, std::size_t limit, ReadDone done) override {
+    real_.read(std::move(room), after, before, limit, std::move(done));
+  }
+  void find_room(std::string room, FindRoomDone done) override { real_.find_room(std::move(room), std::move(done)); }
+  void create_user(parley::store::StoredUser user, Done done) override {
+    real_.create_user(std::move(user), std::move(done));
+  }
+  void find_user_by_name_key(std::string key, FindUserDone done) override {
+    real_.find_user_by_name_key(std::move(key), std::move(done));
+  }
+  void find_user(std::string id, FindUserDone done) override { real_.find_user(std::move(id), std::move(done)); }
+  void set_password(std::string user, std::string hash, std::string keep, Done done) override {
+    real_.set_password(std::move(user), std::move(hash), std::move(keep), std::move(done));
+  }
+  void delete_user(std::string user, Done done) override { real_.delete_user(std::move(user), std::move(done)); }
+  void create_session(parley::store::StoredSession session, std::size_t max_per_user, CreateSessionDone done) override {
+    real_.create_session(std::move(session), max_per_user, std::move(done));
+  }
+  void find_session(std::string digest, std::int64_t now_ms, FindSessionDone done) override {
+    real_.find_session(std::move(digest), now_ms, std::move(done));
+  }
+  void touch_session(std::string digest, std::int64_t seen, std::int64_t expires, Done done) override {
+    real_.touch_session(std::move(digest), seen, expires, std::move(done));
+  }
+  void list_sessions(std::string user, ListSessionsDone done) override {
+    real_.list_sessions(std::move(user), std::move(done));
+  }
+  void load_access(std::string room, AccessDone done) override { real_.load_access(std::move(room), std::move(done)); }
+  void set_member(std::string room, parley::store::StoredMember m, Done done) override {
+    real_.set_member(std::move(room), std::move(m), std::move(done));
+  }
+  void remove_member(std::string room, std::string user, bool ban, Done done) override {
+    real_.remove_member(std::move(room), std::move(user), ban, std::move(done));
+  }
+  void unban(std::string room, std::string user, Done done) override {
+    real_.unban(std::move(room), std::move(user), std::move(done));
+  }
+  void load_roster(std::string room, std::size_t limit, RosterDone done) override {
+    real_.load_roster(std::move(room), limit, std::move(done));
+  }
+  void set_room_info(std::string room, std::string title, std::string topic, Done done) override {
+    real_.set_room_info(std::move(room), std::move(title), std::move(topic), std::move(done));
+  }
+  void revoke_session(std::string user, std::string digest, Done done) override {
+    real_.revoke_session(std::move(user), std::move(digest), std::move(done));
+  }
+  void revoke_sessions(std::string user, Done done) override {
+    real_.revoke_sessions(std::move(user), std::move(done));
+  }
+  void sweep_sessions(std::int64_t now_ms, Done done) override { real_.sweep_sessions(now_ms, std::move(done)); }
+  void set_read(std::string user_id, std::string room, std::uint64_t seq, SetReadDone done) override {
+    real_.set_read(std::move(user_id), std::move(room), seq, std::move(done));
+  }
+  void read_states(std::string user_id, std::string name_key, std::vector<std::string> rooms,
+                   ReadStatesDone done) override {
+    real_.read_states(std::move(user_id), std::move(name_key), std::move(rooms), std::move(done));
+  }
+  void room_reads(std::string room, std::size_t limit, SeenDone done) override {
+    real_.room_reads(std::move(room), limit, std::move(done));
+  }
+  void search(parley::store::SearchQuery query, SearchDone done) override {
+    real_.search(std::move(query), std::move(done));
+  }
+  void create_api_key(parley::store::StoredApiKey key, Done done) override {
+    real_.create_api_key(std::move(key), std::move(done));
+  }
+  void find_api_key(std::string id, FindApiKeyDone done) override {
+    real_.find_api_key(std::move(id), std::move(done));
+  }
+  void list_api_keys(ListApiKeysDone done) override { real_.list_api_keys(std::move(done)); }
+  void revoke_api_key(std::string id, std::int64_t now_ms, RevokeApiKeyDone done) override {
+    real_.revoke_api_key(std::move(id), now_ms, std::move(done));
+  }
+  void touch_api_key(std::string id, std::int64_t now_ms, Done done) override {
+    real_.touch_api_key(std::move(id), now_ms, std::move(done));
+  }
+  void put_file(parley::store::StoredFile file, std::uint64_t quota, Done done) override {
+    real_.put_file(std::move(file), quota, std::move(done));
+  }
+  void find_file(std::string id, FindFileDone done) override { real_.find_file(std::move(id), std::move(done)); }
+  void claim_files(std::string room, std::string uploader, std::string cid, std::vector<std::string> ids,
+                   FilesDone done) override {
+    real_.claim_files(std::move(room), std::move(uploader), std::move(cid), std::move(ids), std::move(done));
+  }
+  void take_file_trash(std::int64_t before, std::size_t limit, FileIdsDone done) override {
+    real_.take_file_trash(before, limit, std::move(done));
+  }
+  void flush() override {
+    hold(false);
+    real_.flush();
+  }
+  void stop() override { real_.stop(); }
+  parley::store::StoreStats stats() const override { return real_.stats(); }
+
+ private:
+  parley::store::Store& real_;
+  mutable std::mutex mutex_;
+  bool holding_ = false;
+  std::vector<std::pair<std::vector<parley::core::Message>, Done>> held_;
+};
+
+// Node 0 on a store whose commits the test holds; the MemoryBroker (the reference broker: the
+// mechanism is the node's and the store's).
+class InFlightCommitTest : public ClusterFixture {
+ protected:
+  Backend backend() const override { return Backend::memory; }
+  parley::store::Store& store_of(int n) override {
+    if (n != 0) return *store_;
+    holding_ = std::make_unique<HoldingStore>(*store_);
+    return *holding_;
+  }
+  void TearDown() override {
+    if (holding_) holding_->hold(false);
+    ClusterFixture::TearDown();
+  }
+  std::unique_ptr<HoldingStore> holding_;
+};
+
+// docs/architecture.md, "Failover without seq reuse": a commit in flight across an epoch change.
+// Ada's message gets seq 2 from the broker; its commit is slow (held). The broker loses its data
+// (a promoted replica that lacked seq 2). Node 1, which had not followed the room, re-seeds from
+// the store (last seq 1) and bob's message gets seq 2 again, committed first. Ada's commit then
+// finds seq 2 holding bob's message: the store answers seq_taken, and node 0 publishes her
+// message again under a new seq (3) and acks that; a retry of her cid on either node is acked with
+// seq 3 and stores nothing again. (Failed without the check: acked seq 2, stored nowhere.)
+TEST_F(InFlightCommitTest, ACommitWhoseSeqWasHandedOutAgainIsPublishedAgainNotAckedUnstored) {
+  auto a = client(0, "ada");
+  say(a, send("a0", "first"));
+  ASSERT_EQ(a->next("ack").at("seq").as_int64(), 1);
+  holding_->hold(true);
+  say(a, send("a1", "ada's, in flight"));
+  ASSERT_TRUE(eventually([&] { return holding_->held() == 1; })) << "the commit was not submitted";
+  auto published = a->next_if("message", [](const json::object& e) { return e.at("cid") == "a1"; });
+  ASSERT_FALSE(published.empty());
+  ASSERT_EQ(published.at("seq").as_int64(), 2);  // the broker's seq 2, not committed yet
+  cluster_.restart_empty();
+  ASSERT_TRUE(eventually([&] { return nodes_[0].node->ready() && nodes_[1].node->ready(); }));
+  auto b = client(1, "bob");
+  json::object bobs;
+  EXPECT_TRUE(eventually(  // `unavailable` until the node has the new epoch: again, same cid
+      [&] {
+        say(b, send("b1", "bob's"));
+        bobs = b->next_any({"ack", "error"});
+        return !bobs.empty() && bobs.at("type") == "ack";
+      },
+      5s, 50ms))
+      << json::serialize(bobs);
+  ASSERT_EQ(bobs.at("seq").as_int64(), 2) << "this test needs seq 2 handed out again";
+  holding_->hold(false);
+  auto ack = a->next("ack");
+  ASSERT_FALSE(ack.empty());
+  EXPECT_EQ(ack.at("cid"), "a1");
+  EXPECT_EQ(ack.at("seq").as_int64(), 3) << "acked under a seq the store holds with another message";
+  say(a, send("a1", "ada's, in flight"));
+  EXPECT_EQ(a->next("ack").at("seq").as_int64(), 3);
+  auto a2 = client(1, "ada");
+  say(a2, send("a1", "ada's, in flight"));
+  EXPECT_EQ(a2->next("ack").at("seq").as_int64(), 3);
+  // Each message stored once, under the seq its sender was acked with.
+  std::promise<std::pair<std::error_code, std::vector<parley::core::Message>>> read;
+  store_->read("general", 0, 0, 100, [&](std::error_code ec, std::vector<parley::core::Message> got) {
+    read.set_value({ec, std::move(got)});
+  });
+  auto [ec, stored] = read.get_future().get();
+  ASSERT_FALSE(ec);
+  ASSERT_EQ(stored.size(), 3u);
+  EXPECT_EQ(stored[0].cid, "a0");
+  EXPECT_EQ(stored[1].cid, "b1");
+  EXPECT_EQ(stored[1].seq, 2u);
+  EXPECT_EQ(stored[2].cid, "a1");
+  EXPECT_EQ(stored[2].seq, 3u);
 }
 
 // protocol.md: "Requests on one connection are handled in order". One client's sends get seqs in
@@ -1965,6 +2551,37 @@ TEST_P(RoomLookupTest, JoinOfARoomOnlyInTheStoreFindsItAndRecordsItInTheIndexAga
   holding_->release();
   EXPECT_TRUE(b->next_if("created", about("archive"), 300ms).empty()) << "node 1 told of the room twice";
   EXPECT_TRUE(a->next_if("created", about("archive"), 300ms).empty()) << "node 0 told of the room twice";
+}
+
+// In a cluster the store can lag the broker: another node's commit of seq 4 still in flight while
+// seq 5 is stored. A resume read from the store then has a hole, and must not hand it out (a
+// rolling restart under load once gave a member seq 516 right after 513): the node reads again
+// until the hole fills (parley_resume_rereads_total), and the member gets 3, 4, 5 in order.
+TEST_P(RoomLookupTest, AResumeWaitsForAHoleInTheStoreToFill) {
+  auto b = client(1, "bob");
+  store_room("gappy", "cy", 3);
+  const auto created_at = parley::core::system_clock().now_ms();
+  auto store_one = [&](std::uint64_t seq) {
+    std::promise<std::error_code> stored;
+    store_->append({parley::core::Message{"gappy", seq, "cy", "m" + std::to_string(seq), created_at,
+                                          "c" + std::to_string(seq), ""}},
+                   [&](std::error_code ec) { stored.set_value(ec); });
+    ASSERT_FALSE(stored.get_future().get());
+  };
+  store_one(5);  // seq 4's commit is "in flight"
+  say(b, R"({"type":"join","room":"gappy","since":2})");
+  EXPECT_TRUE(b->next("joined", 500ms).empty()) << "joined with a hole at seq 4";
+  EXPECT_GT(metric(1, "parley_resume_rereads_total"), 0u);
+  store_one(4);
+  auto joined = b->next("joined", 5s);
+  ASSERT_FALSE(joined.empty()) << "no joined once the hole filled";
+  EXPECT_EQ(joined.at("last_seq").as_int64(), 5);
+  for (std::int64_t seq = 3; seq <= 5; ++seq) {
+    auto m = b->next("message");
+    ASSERT_FALSE(m.empty()) << seq;
+    EXPECT_EQ(m.at("seq").as_int64(), seq);
+  }
+  holding_->release();
 }
 
 TEST_P(RoomLookupTest, RoomStoredMomentsAgoIsLeftToItsCreatorToRecord) {

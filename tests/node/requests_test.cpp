@@ -43,6 +43,7 @@ class RequestsTest : public ::testing::Test {
   void stop() {
     sessions_.clear();
     if (node_) node_->stop();
+    if (store_) store_->flush();  // its completions post to the node's shards: they run before the node goes
     node_.reset();
     store_.reset();
     std::filesystem::remove_all(dir_);

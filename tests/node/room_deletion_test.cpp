@@ -81,6 +81,19 @@ class FlakyDeleteStore final : public store::Store {
     real_.revoke_sessions(std::move(user), std::move(done));
   }
   void sweep_sessions(std::int64_t now_ms, Done done) override { real_.sweep_sessions(now_ms, std::move(done)); }
+  void set_read(std::string user_id, std::string room, std::uint64_t seq, SetReadDone done) override {
+    real_.set_read(std::move(user_id), std::move(room), seq, std::move(done));
+  }
+  void read_states(std::string user_id, std::string name_key, std::vector<std::string> rooms,
+                   ReadStatesDone done) override {
+    real_.read_states(std::move(user_id), std::move(name_key), std::move(rooms), std::move(done));
+  }
+  void room_reads(std::string room, std::size_t limit, SeenDone done) override {
+    real_.room_reads(std::move(room), limit, std::move(done));
+  }
+  void search(parley::store::SearchQuery query, SearchDone done) override {
+    real_.search(std::move(query), std::move(done));
+  }
   void create_api_key(store::StoredApiKey key, Done done) override {
     real_.create_api_key(std::move(key), std::move(done));
   }
@@ -93,6 +106,17 @@ class FlakyDeleteStore final : public store::Store {
   }
   void touch_api_key(std::string id, std::int64_t now_ms, Done done) override {
     real_.touch_api_key(std::move(id), now_ms, std::move(done));
+  }
+  void put_file(store::StoredFile file, std::uint64_t quota, Done done) override {
+    real_.put_file(std::move(file), quota, std::move(done));
+  }
+  void find_file(std::string id, FindFileDone done) override { real_.find_file(std::move(id), std::move(done)); }
+  void claim_files(std::string room, std::string uploader, std::string cid, std::vector<std::string> ids,
+                   FilesDone done) override {
+    real_.claim_files(std::move(room), std::move(uploader), std::move(cid), std::move(ids), std::move(done));
+  }
+  void take_file_trash(std::int64_t before, std::size_t limit, FileIdsDone done) override {
+    real_.take_file_trash(before, limit, std::move(done));
   }
   void flush() override { real_.flush(); }
   void stop() override { real_.stop(); }
@@ -118,6 +142,7 @@ class RoomDeletionTest : public ::testing::Test {
   void TearDown() override {
     sessions_.clear();
     node_->stop();
+    store_->flush();  // its completions post to the node's shards: they run before the node goes
     node_.reset();
     store_.reset();
     std::filesystem::remove_all(dir_);

@@ -135,6 +135,18 @@ TEST(Codec, UpdateRoomTellsAnAbsentFieldFromAnEmptyOne) {
   EXPECT_EQ(r.topic, std::optional<std::string>("deploys"));
 }
 
+TEST(Codec, Read) {
+  auto r = ok(R"({"type":"read","room":"desk","seq":41,"ref":5})");
+  EXPECT_EQ(r.type, RequestType::read);
+  EXPECT_EQ(r.room, "desk");
+  EXPECT_EQ(r.seq, 41u);
+  EXPECT_EQ(r.ref, "5");
+  EXPECT_EQ(err(R"({"type":"read","room":"desk","seq":0})").code, errc::bad_request);
+  EXPECT_EQ(err(R"({"type":"read","room":"desk"})").code, errc::bad_request);
+  EXPECT_EQ(err(R"({"type":"read","room":"desk","seq":"41"})").code, errc::bad_request);
+  EXPECT_EQ(err(R"({"type":"read","seq":41})").code, errc::bad_request);
+}
+
 TEST(Codec, DeleteRoomAndRoster) {
   EXPECT_EQ(ok(R"({"type":"delete_room","room":"ops"})").type, RequestType::delete_room);
   EXPECT_EQ(err(R"({"type":"delete_room"})").code, errc::bad_request);

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <unicode/uspoof.h>
 
+#include <fstream>
+#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -277,6 +279,44 @@ TEST(VisibleText, AnythingToSeeIsVisible) {
   EXPECT_TRUE(visible_text("\xE6\x97\xA5"));
   EXPECT_TRUE(visible_text("\xCC\x81"));  // a combining mark shows (on a dotted circle)
   EXPECT_TRUE(visible_text(repeat(" ", 3999) + "x"));
+}
+
+}  // namespace
+
+namespace {
+
+// A reaction's emoji (docs/protocol.md, "reactions"): one RGI emoji, fully qualified.
+TEST(ValidEmoji, OneFullyQualifiedEmojiOfAnyKindAndNothingElse) {
+  using parley::core::valid_emoji;
+  for (const char* ok : {"\U0001F44D", "\U0001F44D\U0001F3FD", "\u2764\uFE0F", "\U0001F1EB\U0001F1F7", "#\uFE0F\u20E3",
+                         "\U0001F469\u200D\U0001F469\u200D\U0001F467", "\U0001F3F3\uFE0F\u200D\U0001F308",
+                         "\U0001F3F4\U000E0067\U000E0062\U000E0065\U000E006E\U000E0067\U000E007F", "\u2B50"})
+    EXPECT_TRUE(valid_emoji(ok)) << ok;
+  for (const char* bad :
+       {"", "x", ":smile:", "\U0001F44D\U0001F44D", "\u2764" /* not fully qualified */, "\U0001F44D ", " \U0001F44D",
+        "\U0001F1EB" /* half a flag */, "\u200D", "\uFE0F", "\U0001F44D\u200D", "1", "\xF0\x9F\x91" /* cut UTF-8 */})
+    EXPECT_FALSE(valid_emoji(bad)) << bad;
+  // Longer than max_emoji_bytes, though each part is an emoji.
+  std::string long_one = "\U0001F469";
+  while (long_one.size() <= parley::core::max_emoji_bytes) long_one += "\u200D\U0001F469";
+  EXPECT_FALSE(valid_emoji(long_one));
+}
+
+// The web UI's picker and `:shortcode:` list (web/js/ui/emoji.js) offers only emoji the server
+// takes: a reaction picked there is never refused as bad_emoji.
+TEST(ValidEmoji, EveryEmojiOfTheWebUisShortcodesIsAccepted) {
+  std::ifstream in(PARLEY_WEB_DIR "/js/ui/emoji.js");
+  ASSERT_TRUE(in) << "cannot read " PARLEY_WEB_DIR "/js/ui/emoji.js";
+  const std::regex entry(R"(^\s+[a-z0-9_+\-]+: '([^']+)',)");
+  std::string line;
+  int seen = 0;
+  while (std::getline(in, line)) {
+    std::smatch m;
+    if (!std::regex_search(line, m, entry)) continue;
+    ++seen;
+    EXPECT_TRUE(parley::core::valid_emoji(m[1].str())) << line;
+  }
+  EXPECT_GT(seen, 300);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <deque>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -149,6 +150,8 @@ TEST_F(ProtocolDoc, MessageExamplesAreWhatMessageEventWrites) {
     m.ts = o.at("ts").to_number<std::int64_t>();
     if (o.contains("cid")) m.cid = std::string(o.at("cid").as_string());
     if (o.contains("uid")) m.from_id = std::string(o.at("uid").as_string());
+    if (o.contains("reply_to")) m.target = o.at("reply_to").to_number<std::uint64_t>();  // a reply
+    if (o.contains("files")) m.files = json::serialize(o.at("files"));                   // attachments
     EXPECT_EQ(parley::core::message_event(m), s.text);
     ++checked;
   }
@@ -189,20 +192,28 @@ std::string_view opt(const json::object& o, std::string_view key) {
 bool flag(const json::object& o, std::string_view key) { return o.contains(key) && o.at(key).as_bool(); }
 std::string ref_of(const json::object& o) { return o.contains("ref") ? json::serialize(o.at("ref")) : std::string(); }
 
-// A message, an edit or a delete (`kind`: the event's type, or a history entry's `kind`).
+// A message, an edit, a delete, a react or an unreact (`kind`: the event's type, or a history
+// entry's `kind`). A message's target is its reply_to; a reaction's text its emoji.
 parley::protocol::MessageFields message_of(const json::object& o, std::string_view kind = {}) {
+  static std::deque<std::string> reactions;  // the fields' views of them outlive the call
+  static std::deque<std::string> files;
   if (o.contains("kind")) kind = str(o, "kind");
+  const char* target = kind.empty() ? "reply_to" : "target";
+  reactions.push_back(o.contains("reactions") ? json::serialize(o.at("reactions")) : std::string());
+  files.push_back(o.contains("files") ? json::serialize(o.at("files")) : std::string());
   return {str(o, "room"),
           o.at("seq").to_number<std::uint64_t>(),
           str(o, "from"),
-          opt(o, "text"),
+          o.contains("emoji") ? opt(o, "emoji") : opt(o, "text"),
           o.at("ts").to_number<std::int64_t>(),
           opt(o, "cid"),
           opt(o, "uid"),
           kind,
-          o.contains("target") ? o.at("target").to_number<std::uint64_t>() : 0,
+          o.contains(target) ? o.at(target).to_number<std::uint64_t>() : 0,
           o.contains("edited") ? o.at("edited").to_number<std::int64_t>() : 0,
-          flag(o, "deleted")};
+          flag(o, "deleted"),
+          reactions.back(),
+          files.back()};
 }
 
 // What the encoder of the event's type writes from the event's own values; nullopt for a type
@@ -220,18 +231,35 @@ std::optional<std::string> encode_like(const json::object& o) {
                                   l.at("send_burst").to_number<std::int64_t>(),
                                   n("history_limit"),
                                   n("max_rooms"),
-                                  n("typing_interval_ms")};
+                                  n("typing_interval_ms"),
+                                  n("max_file_bytes"),
+                                  n("max_files_per_message"),
+                                  n("max_reaction_emoji"),
+                                  n("max_reactions_per_user")};
     return p::welcome_event(str(o, "user"), str(o, "uid"), str(o, "session"),
                             o.at("server_time").to_number<std::int64_t>(), limits, ref);
   }
   if (type == "pong") return p::pong_event(o.at("server_time").to_number<std::int64_t>(), ref);
   if (type == "rooms") {
     std::vector<p::RoomSummary> rooms;
-    for (const auto& r : o.at("rooms").as_array())
-      rooms.push_back({str(r.as_object(), "room"), r.at("members").to_number<std::uint64_t>(),
-                       r.at("last_seq").to_number<std::uint64_t>(), flag(r.as_object(), "private"),
-                       flag(r.as_object(), "direct"), opt(r.as_object(), "with"), opt(r.as_object(), "role"),
-                       opt(r.as_object(), "title"), opt(r.as_object(), "topic")});
+    for (const auto& r : o.at("rooms").as_array()) {
+      p::RoomSummary item{str(r.as_object(), "room"),
+                          r.at("members").to_number<std::uint64_t>(),
+                          r.at("last_seq").to_number<std::uint64_t>(),
+                          flag(r.as_object(), "private"),
+                          flag(r.as_object(), "direct"),
+                          opt(r.as_object(), "with"),
+                          opt(r.as_object(), "role"),
+                          opt(r.as_object(), "title"),
+                          opt(r.as_object(), "topic")};
+      if (r.as_object().contains("last_read")) {
+        item.read_state = true;
+        item.last_read = r.at("last_read").to_number<std::uint64_t>();
+        item.unread = r.at("unread").to_number<std::uint64_t>();
+        item.mentions = r.at("mentions").to_number<std::uint64_t>();
+      }
+      rooms.push_back(item);
+    }
     return p::rooms_event(rooms, o.contains("next") ? str(o, "next") : std::string_view(), ref);
   }
   if (type == "created")
@@ -261,6 +289,15 @@ std::optional<std::string> encode_like(const json::object& o) {
     return p::roster_event(str(o, "room"), members, opt(o, "next"), ref);
   }
   if (type == "left") return p::left_event(str(o, "room"), ref);
+  if (type == "read")
+    return p::read_event(str(o, "room"), o.at("seq").to_number<std::uint64_t>(),
+                         o.at("unread").to_number<std::uint64_t>(), o.at("mentions").to_number<std::uint64_t>(), ref);
+  if (type == "seen") {
+    std::vector<p::SeenEntry> reads;
+    for (const auto& r : o.at("reads").as_array())
+      reads.push_back({str(r.as_object(), "user"), r.at("seq").to_number<std::uint64_t>()});
+    return p::seen_event(str(o, "room"), reads);
+  }
   if (type == "removed")
     return p::removed_event(str(o, "room"), str(o, "user"), o.contains("by") ? str(o, "by") : std::string_view(),
                             flag(o, "banned"), ref);
@@ -271,13 +308,24 @@ std::optional<std::string> encode_like(const json::object& o) {
     return p::ack_event(str(o, "room"), str(o, "cid"), o.at("seq").to_number<std::uint64_t>(),
                         o.at("ts").to_number<std::int64_t>(), ref);
   if (type == "message") return p::message_event(message_of(o));
-  if (type == "edit" || type == "delete") return p::message_event(message_of(o, type));
+  if (type == "edit" || type == "delete" || type == "react" || type == "unreact")
+    return p::message_event(message_of(o, type));
   if (type == "presence") return p::presence_event(str(o, "room"), str(o, "user"), str(o, "state") == "joined");
   if (type == "typing") return p::typing_event(str(o, "room"), str(o, "user"));
   if (type == "history") {
     std::vector<p::MessageFields> page;
     for (const auto& m : o.at("messages").as_array()) page.push_back(message_of(m.as_object()));
     return p::history_event(str(o, "room"), page, o.at("has_more").as_bool(), ref);
+  }
+  if (type == "search_results") {
+    std::vector<p::SearchHitFields> hits;
+    for (const auto& v : o.at("hits").as_array()) {
+      const auto& h = v.as_object();
+      hits.push_back({str(h, "room"), h.at("seq").to_number<std::uint64_t>(), str(h, "from"),
+                      h.contains("uid") ? str(h, "uid") : std::string_view(), str(h, "text"),
+                      h.at("ts").to_number<std::int64_t>()});
+    }
+    return p::search_results_event(str(o, "q"), hits, o.contains("next") ? str(o, "next") : std::string_view(), ref);
   }
   if (type == "admin_unwatched") return p::admin_unwatched_event(ref);
   if (type == "admin_stats") {
@@ -329,11 +377,12 @@ TEST_F(ProtocolDoc, ServerExamplesAreWhatTheirEncodersWrite) {
     types.insert(std::string(v.at("type").as_string()));
   }
   // Every event type the server sends has an example.
-  for (const char* type :
-       {"welcome", "pong",    "rooms",       "created",        "room_deleted", "joined",       "members",
-        "left",    "ack",     "message",     "presence",       "typing",       "history",      "error",
-        "removed", "invited", "unbanned",    "role",           "dm",           "room_updated", "roster",
-        "edit",    "delete",  "admin_stats", "admin_unwatched"})
+  for (const char* type : {"welcome",  "pong",     "rooms",   "created",     "room_deleted",
+                           "joined",   "members",  "left",    "ack",         "message",
+                           "presence", "typing",   "history", "error",       "removed",
+                           "invited",  "unbanned", "role",    "dm",          "room_updated",
+                           "roster",   "edit",     "delete",  "admin_stats", "admin_unwatched",
+                           "read",     "seen",     "react",   "unreact",     "search_results"})
     EXPECT_TRUE(types.count(type)) << "docs/protocol.md has no example of " << type;
 }
 

@@ -536,3 +536,78 @@ TEST(RoomLogChanges, WhoMayChangeAMessage) {
 }
 
 }  // namespace
+
+namespace {
+
+// Reactions in the ring: each react or unreact changes the target's reactions once per user and
+// emoji, the target's event is encoded again with them (a resume from the ring shows them), and
+// a delete drops them; the stores' column form parses back to the same.
+TEST(RoomLogChanges, TheRingKeepsEachMessagesReactionsOncePerUserAndEmoji) {
+  RoomLog log(16, 100);
+  add(log, 1);
+  auto apply = [&](MessageKind kind, std::string emoji, std::string cid, std::string from, std::string id) {
+    Message r = change(kind, 1, std::move(emoji), std::move(cid), std::move(from));
+    r.from_id = std::move(id);
+    log.assign(r);
+    return log.commit(r).event;
+  };
+  const std::string thumbs = "\U0001F44D", party = "\U0001F389";
+  auto event = apply(MessageKind::react, thumbs, "r1", "bob", "u_bob");
+  EXPECT_EQ(json::parse(*event).at("type"), "react");
+  EXPECT_EQ(std::string(json::parse(*event).at("emoji").as_string()), thumbs);
+  apply(MessageKind::react, thumbs, "r2", "bob", "u_bob");  // again: once
+  apply(MessageKind::react, thumbs, "r3", "cy", "g_0123456789abcdef");
+  apply(MessageKind::react, party, "r4", "bob", "u_bob");
+  // A guest is its name: cy's other connection takes cy's back.
+  apply(MessageKind::unreact, thumbs, "r5", "cy", "g_fedcba9876543210");
+  apply(MessageKind::unreact, party, "r6", "ada", "u_ada");  // not ada's: nothing
+  const auto& reactions = log.find(1)->reactions;
+  ASSERT_EQ(reactions.size(), 2u);
+  EXPECT_EQ(reactions[0].emoji, thumbs);
+  ASSERT_EQ(reactions[0].who.size(), 1u);
+  EXPECT_EQ(reactions[0].who[0].from, "bob");
+  EXPECT_EQ(reactions[1].emoji, party);
+  const auto ring = json::parse(*log.events_after(0)[0]).as_object();
+  EXPECT_EQ(json::serialize(ring.at("reactions")),
+            R"([{"emoji":")" + thumbs + R"(","count":1,"users":[{"from":"bob","uid":"u_bob"}]},{"emoji":")" + party +
+                R"(","count":1,"users":[{"from":"bob","uid":"u_bob"}]}])");
+  // The stores' form of them parses back to the same.
+  std::vector<parley::core::Reaction> parsed;
+  parley::core::parse_reactions(thumbs +
+                                    "\x1fu_bob\x1f"
+                                    "bob\x1e" +
+                                    party +
+                                    "\x1fu_bob\x1f"
+                                    "bob",
+                                parsed);
+  EXPECT_EQ(parley::core::reactions_json(parsed), parley::core::reactions_json(reactions));
+  // A delete drops them; nothing reacts to it after.
+  Message d = change(MessageKind::remove, 1, "", "d1");
+  log.assign(d);
+  log.commit(d);
+  EXPECT_TRUE(log.find(1)->reactions.empty());
+  apply(MessageKind::react, thumbs, "r7", "bob", "u_bob");
+  EXPECT_TRUE(log.find(1)->reactions.empty());
+  EXPECT_FALSE(json::parse(*log.events_after(0)[0]).as_object().contains("reactions"));
+}
+
+TEST(RoomLogChanges, AnyMemberReactsAndRepliesButNotToADeletedMessageOrAChange) {
+  Message m = msg("hi", "c1", "bob");
+  m.seq = 1;
+  const std::string ada = sender_key("u_ada", "ada");
+  for (auto kind : {MessageKind::react, MessageKind::unreact, MessageKind::message})
+    EXPECT_EQ(parley::core::may_change(kind, ada, &m, false), ChangeRefusal::none);
+  Message react = change(MessageKind::react, 1, "\U0001F44D", "r");
+  EXPECT_EQ(parley::core::may_change(MessageKind::react, ada, &react, false), ChangeRefusal::no_such_message);
+  EXPECT_EQ(parley::core::may_change(MessageKind::message, ada, nullptr, false), ChangeRefusal::no_such_message);
+  m.deleted = true;
+  EXPECT_EQ(parley::core::may_change(MessageKind::message, ada, &m, false), ChangeRefusal::deleted);
+  // A reply's cid with another reply_to (or none) is not a retry.
+  Message reply = msg("yes", "c2", "ada");
+  reply.target = 1;
+  Message plain = msg("yes", "c2", "ada");
+  EXPECT_NE(RoomLog::content_hash(reply), RoomLog::content_hash(plain));
+  EXPECT_EQ(RoomLog::content_hash(plain), RoomLog::text_hash("yes"));
+}
+
+}  // namespace

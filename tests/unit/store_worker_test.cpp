@@ -125,6 +125,21 @@ class FakeBackend final : public StoreBackend {
   std::error_code set_room_info_now(const std::string& room, const std::string&, const std::string&) override {
     return account("set_room_info " + room);
   }
+  std::error_code set_read_now(const std::string& user_id, const std::string& room, std::uint64_t seq,
+                               std::uint64_t& stored) override {
+    stored = seq;
+    return account("set_read " + user_id + " " + room);
+  }
+  std::error_code read_states_now(const std::string& user_id, const std::string&, const std::vector<std::string>&,
+                                  std::vector<store::StoredReadState>&) override {
+    return account("read_states " + user_id);
+  }
+  std::error_code room_reads_now(const std::string& room, std::size_t, std::vector<store::StoredSeen>&) override {
+    return account("room_reads " + room);
+  }
+  std::error_code search_now(const store::SearchQuery& query, store::SearchPage&) override {
+    return account("search " + (query.terms.empty() ? std::string() : query.terms.front()));
+  }
   std::error_code create_api_key_now(const store::StoredApiKey& key) override {
     return account("create_api_key " + key.id);
   }
@@ -137,6 +152,19 @@ class FakeBackend final : public StoreBackend {
   }
   std::error_code touch_api_key_now(const std::string& id, std::int64_t) override {
     return account("touch_api_key " + id);
+  }
+  std::error_code put_file_now(const store::StoredFile& file, std::uint64_t) override {
+    return account("put_file " + file.id);
+  }
+  std::error_code find_file_now(const std::string& id, std::optional<store::StoredFile>&) override {
+    return account("find_file " + id);
+  }
+  std::error_code claim_files_now(const std::string& room, const std::string&, const std::string&,
+                                  const std::vector<std::string>&, std::vector<store::StoredFile>&) override {
+    return account("claim_files " + room);
+  }
+  std::error_code take_file_trash_now(std::int64_t, std::size_t, std::vector<std::string>&) override {
+    return account("take_file_trash");
   }
 
   std::vector<std::string> log() {
