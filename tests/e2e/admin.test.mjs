@@ -2,8 +2,8 @@
 // (auth.admins=root):
 // - two nodes on one redis-server (sharing one SQLite data directory, so that accounts are one):
 //   an admin on the first sees the second node appear, live over the admin channel (no polling),
-//   bans a user whose open chat session on the OTHER node is closed, and lifts the ban; deleting a
-//   room there is refused, and says why (not built for a cluster yet);
+//   bans a user whose open chat session on the OTHER node is closed, and lifts the ban; deletes a
+//   room made on the other node, whose member there sees it go;
 // - one node alone (shared by the remaining cases): the admin deletes a room (a member in the chat
 //   UI sees it go) and one of the member's messages by its seq (she sees "message deleted"; a seq
 //   the room does not have is refused with its code);
@@ -48,7 +48,7 @@ async function confirmAndWait(page, result) {
   await page.locator('#action-result', { hasText: result }).waitFor();
 }
 
-test('a cluster: the admin sees the second node appear, and a ban closes a session on the other node', async (t) => {
+test('a cluster: the admin sees the second node appear, a ban closes a session on the other node, a deleted room leaves it', async (t) => {
   const redis = await startRedis();
   t.after(() => redis.stop());
   const cluster = { ...CHEAP_HASH, 'auth.admins': 'root', 'broker.backend': 'redis', 'broker.redis_url': redis.url };
@@ -89,11 +89,20 @@ test('a cluster: the admin sees the second node appear, and a ban closes a sessi
   await confirmAndWait(admin, 'dave may sign in again');
   assert.equal(await login(dave), 200);
 
-  // Deleting a room in a cluster is refused, and the console says why.
-  await admin.getByLabel('Room', { exact: true }).fill('general');
+  // erin makes a room on the second node; the admin on the first deletes it: erin sees it go.
+  const { page: erin } = await person(t);
+  await joinAs(erin, b.url, 'erin');
+  await erin.getByRole('button', { name: 'Create a room' }).click();
+  await erin.getByLabel('New room name').fill('ops');
+  await erin.getByLabel('New room name').press('Enter');
+  await erin.locator('#room-name', { hasText: 'ops' }).waitFor();
+  await admin.getByLabel('Room', { exact: true }).fill('ops');
   await admin.getByRole('button', { name: 'Delete room' }).click();
-  await confirmAndWait(admin, 'Refused (503 unavailable)');
+  await confirmAndWait(admin, 'room ops deleted');
+  await erin.locator('#room-list button[data-room="ops"]').waitFor({ state: 'detached' });
+  await erin.locator('#room-name', { hasText: 'general' }).waitFor();
   assert.deepEqual(admin.errors, []);
+  assert.deepEqual(erin.errors, []);
 });
 
 test('one node: the admin deletes a room and a message (its member sees each go)', async (t) => {

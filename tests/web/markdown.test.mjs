@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { installFakeDom, FakeElement, FakeText } from './fake-dom.mjs';
 
 installFakeDom();
-const { renderMarkdown, MAX_QUOTE_DEPTH } = await import('../../web/js/ui/markdown.js');
+const { renderMarkdown, markdownText, MAX_QUOTE_DEPTH } = await import('../../web/js/ui/markdown.js');
 const { EMOJI, emojiFor, suggestEmoji } = await import('../../web/js/ui/emoji.js');
 
 const REL = 'noopener noreferrer nofollow';
@@ -282,4 +282,11 @@ test('the composer\'s completion query: a colon at the start or after a space, t
   assert.equal(emojiQuery(':sh and more', 12), null);
   assert.equal(emojiQuery(':smile: ', 8), null, 'a finished code is not a query');
   assert.equal(emojiQuery(`x :${'a'.repeat(5000)}`, 5003), null, 'long runs are not scanned');
+});
+
+test('markdownText: what a screen reader announces is the text as shown, without the markers', () => {
+  assert.equal(markdownText('**hi** _there_ `x` :smile:'), 'hi there x \u{1F604}');
+  assert.equal(markdownText('see [the docs](https://example.com/d) <b>'), 'see the docs <b>');
+  assert.equal(markdownText('> quoted\nplain'), 'quoted\nplain');
+  assert.equal(markdownText('**unclosed'), '**unclosed');
 });

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { installFakeDom } from './fake-dom.mjs';
 
 installFakeDom();
-const { messageNode, refreshTimes } = await import('../../web/js/ui/messages.js');
+const { messageNode, refreshTimes, excerpt } = await import('../../web/js/ui/messages.js');
 
 function find(el, cls) {
   if (el.className?.split(' ').includes(cls)) return el;
@@ -68,11 +68,11 @@ test('message text is rendered as Markdown (markdown.js), as text nodes and elem
   assert.equal(text.textContent, 'hi <b>x</b>');
 });
 
-test('Edit and Delete on one\'s own message; Delete only on another\'s for a moderator; none on a deleted one', () => {
+test('React and Reply on any message; Edit and Delete on one\'s own; Delete on another\'s for a moderator; none on a deleted one', () => {
   const actions = (node) => (find(node, 'msg-actions')?.children ?? []).map((b) => b.textContent);
-  assert.deepEqual(actions(messageNode({ ...base, from: 'ada', uid: 'u_1' }, me, null)), ['Edit', 'Delete']);
-  assert.deepEqual(actions(messageNode({ ...base, from: 'bob', uid: 'u_2' }, me, null)), []);
-  assert.deepEqual(actions(messageNode({ ...base, from: 'bob', uid: 'u_2' }, me, null, true)), ['Delete']);
+  assert.deepEqual(actions(messageNode({ ...base, from: 'ada', uid: 'u_1' }, me, null)), ['React', 'Reply', 'Edit', 'Delete']);
+  assert.deepEqual(actions(messageNode({ ...base, from: 'bob', uid: 'u_2' }, me, null)), ['React', 'Reply']);
+  assert.deepEqual(actions(messageNode({ ...base, from: 'bob', uid: 'u_2' }, me, null, true)), ['React', 'Reply', 'Delete']);
   assert.deepEqual(actions(messageNode({ ...base, from: 'ada', uid: 'u_1', deleted: true, text: '' }, me, null, true)), []);
 });
 
@@ -81,4 +81,29 @@ test('an edited message says "(edited)"; a deleted one "message deleted"', () =>
   assert.match(find(edited, 'text').textContent, /^new text \(edited\)$/);
   const gone = messageNode({ ...base, from: 'bob', uid: 'u_2', text: '', deleted: true }, me, null);
   assert.equal(find(gone, 'text').textContent, 'message deleted');
+});
+
+test('reactions are chips with their count, who reacted in the tooltip, and one\'s own pressed', () => {
+  const li = messageNode({
+    ...base, from: 'bob', uid: 'u_2',
+    reactions: [{ emoji: '👍', count: 2, users: [{ from: 'bob', uid: 'u_2' }, { from: 'ada', uid: 'u_1' }] }, { emoji: '🎉', count: 1, users: [{ from: 'cy' }] }],
+  }, me, null);
+  const chips = find(li, 'reactions').children;
+  assert.equal(chips.length, 2);
+  assert.equal(chips[0].textContent, '👍2');
+  assert.equal(chips[0].getAttribute('title'), 'Reacted by bob, ada');
+  assert.equal(chips[0].getAttribute('aria-pressed'), 'true');
+  assert.equal(chips[1].getAttribute('aria-pressed'), 'false');
+  assert.equal(find(messageNode({ ...base, from: 'bob', uid: 'u_2', deleted: true, text: '', reactions: [] }, me, null), 'reactions'), null);
+});
+
+test('a reply quotes the message it answers (author and excerpt, or deleted), or says it is an earlier one', () => {
+  const answered = { ...base, seq: 3, from: 'bob', uid: 'u_2', text: 'ship it?\nsecond line' };
+  const quote = (q) => find(messageNode({ ...base, reply_to: 3, from: 'ada', uid: 'u_1' }, me, null, false, Date.now(), () => q), 'reply-quote');
+  assert.equal(quote(answered).textContent, 'bobship it?');
+  assert.equal(quote(answered).dataset.seq, '3');
+  assert.equal(quote({ ...answered, deleted: true, text: '' }).textContent, 'bobmessage deleted');
+  assert.equal(quote(null).textContent, 'an earlier message');
+  assert.equal(find(messageNode({ ...base, from: 'ada', uid: 'u_1' }, me, null), 'reply-quote'), null);
+  assert.equal(excerpt('x'.repeat(100), 10), `${'x'.repeat(9)}…`);
 });

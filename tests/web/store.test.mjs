@@ -344,3 +344,31 @@ test('edits and deletes change the message they name, in any arrival order, and 
   assert.equal(paged.messages.get(1).text, 'second edit');
   assert.equal(paged.messages.get(2).deleted, true);
 });
+
+// ------------------------------------------------------------------ reactions
+
+test('reactions: react and unreact change their message once per user and emoji, in any arrival order; a delete drops them', () => {
+  const op = (type, seq, target, emoji, from, uid) => ({ type, room: 'general', seq, target, emoji, from, uid, ts: T0 + seq * 1000 });
+  const shown = (m) => (m.reactions ?? []).map((r) => `${r.emoji}${r.count}:${r.users.map((u) => u.from).join(',')}`);
+  // Live: two users, one twice (idempotent), one taken back.
+  const live = new RoomState('general');
+  live.add([msg(1), msg(2)]);
+  live.add([op('react', 3, 1, '👍', 'bob', 'u_2'), op('react', 4, 1, '👍', 'bob', 'u_2'), op('react', 5, 1, '👍', 'cy', 'g_9')]);
+  live.add([op('react', 6, 1, '🎉', 'bob', 'u_2'), op('unreact', 7, 1, '👍', 'bob', 'u_2')]);
+  assert.deepEqual(seqs(live), [1, 2], 'reactions are not shown as messages');
+  assert.deepEqual(shown(live.messages.get(1)), ['👍1:cy', '🎉1:bob']);
+  // A guest is its name: another connection (another g_ id) of cy takes cy's back.
+  live.add([op('unreact', 8, 1, '👍', 'cy', 'g_other')]);
+  assert.deepEqual(shown(live.messages.get(1)), ['🎉1:bob']);
+  // A delete drops them.
+  live.add([{ type: 'delete', room: 'general', seq: 9, target: 1, from: 'ada', ts: T0 }]);
+  assert.deepEqual(shown(live.messages.get(1)), []);
+
+  // A history page: the message as it is now and the entries (kind), then its older page; an
+  // older entry seen after a newer one of the same user and emoji does not win.
+  const paged = new RoomState('general');
+  paged.add([{ ...op('unreact', 7, 1, '👍', 'bob', 'u_2'), kind: 'unreact', type: undefined }]);
+  paged.add([msg(1, 'ada', { reactions: [{ emoji: '🎉', count: 1, users: [{ from: 'bob', uid: 'u_2' }] }] })]);
+  paged.add([{ ...op('react', 3, 1, '👍', 'bob', 'u_2'), kind: 'react', type: undefined }]);
+  assert.deepEqual(shown(paged.messages.get(1)), ['🎉1:bob']);
+});

@@ -4,7 +4,7 @@
 import { ParleyClient, State } from './parley-client.js';
 import { RoomState, prefs } from './store.js';
 import { $, h } from './ui/dom.js';
-import { MessageView, avatar } from './ui/messages.js';
+import { MessageView, avatar, excerpt } from './ui/messages.js';
 import { RoomList, createRoomError } from './ui/rooms.js';
 import { DmList } from './ui/dms.js';
 import { Conversations } from './conversations.js';
@@ -18,14 +18,19 @@ import { plural } from './ui/format.js';
 import { showJoin, validateName, rememberJoinError, pendingJoinError } from './ui/join.js';
 import { PasswordPrompt } from './ui/password-prompt.js';
 import { RoomSettings } from './ui/room-settings.js';
+import { SearchPanel } from './ui/search-panel.js';
 import { needsPassword, joinErrorText, actionErrorText } from './moderation.js';
 import { isDirectRoom, canMessage } from './direct.js';
 import * as account from './account.js';
 import { wire } from './client-events.js';
+import * as notifications from './notifications.js';
+import { AttachBar } from './ui/attach-bar.js';
+import { FileViewer } from './ui/file-viewer.js';
 
 const DEFAULT_ROOM = 'general';
 const PAGE_SIZE = 50;
 const MAX_AUTO_PAGES = 5;          // pages loaded just to fill the screen
+const MAX_JUMP_PAGES = 20;         // pages loaded back to a reply's answered message, at most
 
 const rooms = new Map(); // joined rooms: name -> RoomState
 let client = null;
@@ -73,6 +78,103 @@ const view = new MessageView({
   onDeleteMessage: (seq) => {
     if (window.confirm('Delete this message for everyone?')) changeMessage(() => client.deleteMessage(active, seq), 'deleted');
   },
+  onReact: (seq, emoji, add) => react(seq, emoji, add),
+  onReply: (seq) => startReply(seq),
+  onJumpTo: (seq) => jumpTo(seq),
+  onViewFile: (file, opener) => viewer.show(file, opener),
+});
+
+// Files: an image attachment's viewer, and the files being attached to the next message.
+const viewer = new FileViewer({
+  dialog: $('#file-viewer'),
+  img: $('#viewer-img'),
+  name: $('#viewer-name'),
+  meta: $('#viewer-meta'),
+  download: $('#viewer-download'),
+  close: $('#viewer-close'),
+});
+const attachBar = new AttachBar({
+  button: $('#attach-btn'),
+  input: $('#attach-input'),
+  chips: $('#attach-chips'),
+  dropTarget: $('#chat'),
+  dropZone: $('#drop-zone'),
+  pasteTarget: $('#composer-input'),
+  onChange: () => composer.update(), // called on events only, after the composer exists
+  tell: (text) => { notice(text); announce(text); },
+  // The server's limits when the welcome names them (else it says so when refusing an upload).
+  limits: () => ({ maxBytes: client?.limits?.max_file_bytes, maxFiles: client?.limits?.max_files_per_message }),
+});
+
+// A reaction added or taken back: the `react` or `unreact` event every member gets changes the
+// chips; a refusal is said.
+async function react(seq, emoji, add) {
+  try {
+    await (add ? client.react(active, seq, emoji) : client.unreact(active, seq, emoji));
+    announce(add ? `Reacted with ${emoji}.` : `Reaction ${emoji} removed.`);
+  } catch (err) {
+    const why = {
+      too_many_reactions: err.message, deleted: 'it was deleted', no_such_message: 'no such message', bad_emoji: 'not an emoji',
+    }[err.code] ?? err.message;
+    notice(`Could not react: ${why}`);
+    announce(`Could not react: ${why}`);
+  }
+}
+
+// Replying: what the next send answers, shown above the composer until sent or cancelled.
+let replyTo = null; // { room, seq }
+const replyBar = $('#reply-bar');
+function startReply(seq) {
+  const m = rooms.get(active)?.messages.get(seq);
+  if (!m || m.deleted) return;
+  replyTo = { room: active, seq };
+  $('#reply-bar-from').textContent = m.from;
+  $('#reply-bar-excerpt').textContent = excerpt(m.text, 60);
+  replyBar.hidden = false;
+  composer.focus();
+}
+function cancelReply() {
+  replyTo = null;
+  replyBar.hidden = true;
+}
+$('#reply-bar-cancel').addEventListener('click', () => { cancelReply(); composer.focus(); });
+
+// A reply's quote clicked: the answered message, loading older pages back to it (bounded).
+async function jumpTo(seq) {
+  const room = rooms.get(active);
+  if (!room) return;
+  for (let pages = 0; !room.messages.has(seq) && room.hasMore && pages < MAX_JUMP_PAGES; pages++) {
+    const before = room.oldestSeq;
+    await loadOlder();
+    if (room.name !== active || room.oldestSeq === before) break;
+  }
+  if (!view.showMessage(seq)) announce('That message is no longer available.');
+}
+
+// A search hit chosen: its room opened (joined if need be), its history loaded back to the message
+// (bounded), the message scrolled to and flashed.
+const MAX_OPEN_WAITS = 50; // × 100 ms for the room's join and first page
+async function openHit(name, seq) {
+  openRoom(name, { focus: false });
+  const room = rooms.get(name);
+  for (let i = 0; room && !room.loaded && i < MAX_OPEN_WAITS && active === name && rooms.get(name) === room; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  if (active !== name || !room?.loaded) return;
+  await jumpTo(seq);
+}
+
+const search = new SearchPanel({
+  form: $('#search-form'),
+  input: $('#search-input'),
+  panel: $('#search-panel'),
+  status: $('#search-status'),
+  results: $('#search-results'),
+  more: $('#search-more'),
+  close: $('#search-close'),
+  search: (q, options) => (client ? client.search(q, options) : Promise.reject(new Error('not connected'))),
+  label: (name) => rooms.get(name)?.label ?? (isDirectRoom(name) ? `@${dms.nameOf(name) ?? 'direct'}` : `#${name}`),
+  onOpen: (name, seq) => { openHit(name, seq); },
 });
 
 // An edit or a delete: the `edit` or `delete` event that every member gets changes the list; a
@@ -189,6 +291,24 @@ const banner = new ConnectionBanner({
   onRetry: () => client?.reconnectNow(),
 });
 new UserSettings({ dialog: $('#user-settings'), open: $('#user-settings-open'), close: $('#user-settings-close'), form: $('#theme-form') });
+
+// Notifications: asked for from this button (a user gesture), turned off from it too.
+function renderNotifySetting() {
+  const button = $('#notify-toggle');
+  const on = notifications.enabled();
+  button.textContent = on ? 'Turn off notifications' : 'Turn on notifications';
+  button.setAttribute('aria-pressed', String(on));
+  button.disabled = !notifications.supported();
+  let status = on ? 'On: mentions and direct messages notify you while Parley is hidden.' : 'Off.';
+  if (!notifications.supported()) status = 'This browser cannot show notifications.';
+  else if (Notification.permission === 'denied') status = 'Blocked by the browser: allow notifications for this site in its settings.';
+  $('#notify-status').textContent = status;
+}
+$('#notify-toggle').addEventListener('click', async () => {
+  await notifications.toggle();
+  renderNotifySetting();
+});
+renderNotifySetting();
 const sidebar = new Sidebar({
   app: $('#app'),
   sidebar: $('#sidebar'),
@@ -205,10 +325,15 @@ const composer = new Composer({
   error: $('#composer-error'),
   label: $('#composer-label'),
   announce,
+  memberNames: () => [...(rooms.get(active)?.members.keys() ?? [])].filter((n) => n !== me),
+  files: () => attachBar.status(),
   onTyping: () => { if (active) client?.typing(active); },
   onSend: (text) => {
     if (!client || !active) return false;
-    client.send(active, text);
+    const files = attachBar.ready();
+    client.send(active, text, { ...(replyTo?.room === active ? { replyTo: replyTo.seq } : {}), ...(files.length ? { files } : {}) });
+    attachBar.clear();
+    cancelReply();
     renderPending();
     view.scrollToBottom();
     return true;
@@ -303,9 +428,29 @@ function renderMe() {
 
 function markRead(room) {
   room.unread = 0;
+  room.mentions = 0;
   const read = prefs.get('read', {});
-  read[room.name] = Math.max(read[room.name] ?? 0, client?.lastSeq(room.name) ?? room.newestSeq);
+  const seq = Math.max(read[room.name] ?? 0, client?.lastSeq(room.name) ?? room.newestSeq);
+  read[room.name] = seq;
   prefs.set('read', read);
+  sendRead(room, seq);
+}
+
+// An account's mark is the server's too, so that its other devices agree (docs/protocol.md,
+// "Read state"): one request at a time per room, for the newest seq seen meanwhile, while joined.
+function sendRead(room, seq) {
+  if (!signedIn || !room.joined || !client?.connected || !(seq > (room.serverRead ?? 0))) return;
+  if (room.readSending) { room.readWanted = Math.max(room.readWanted ?? 0, seq); return; }
+  room.readSending = true;
+  client.markRead(room.name, seq)
+    .then((r) => { room.serverRead = Math.max(room.serverRead ?? 0, r.seq ?? seq); })
+    .catch(() => { /* sent again on the next look */ })
+    .finally(() => {
+      room.readSending = false;
+      const wanted = room.readWanted ?? 0;
+      room.readWanted = 0;
+      if (wanted) sendRead(room, wanted);
+    });
 }
 
 function rememberRooms() {
@@ -371,11 +516,15 @@ function onJoinFailed(name, err, { prompt = false } = {}) {
 
 function openRoom(name, { focus = false } = {}) {
   const room = ensureRoom(name);
+  // "New messages" under the last one read, for as long as the room stays open.
+  room.divider = room.unread > 0 ? (room.serverRead || prefs.get('read', {})[name] || 0) : null;
   active = name;
+  if (replyTo && replyTo.room !== name) cancelReply();
   rememberRooms();
   if (!document.hidden) markRead(room);
   view.setRoom(room, { from: me, uid: myUid });
   composer.setRoom(room.label);
+  attachBar.setRoom(name);
   typing.render(room);
   renderPending();
   renderMembers();
@@ -471,6 +620,14 @@ async function refreshDirectory({ after } = {}) {
     const page = await client.roomsPage({ q: roomList.query || undefined, after });
     roomList.setDirectory(page.rooms, { next: page.next, append: Boolean(after) });
     dms.fromDirectory(page.rooms);
+    // An account's counts from the server (read state): the same on every device.
+    for (const r of page.rooms) {
+      const room = rooms.get(r.room);
+      if (!room || typeof r.unread !== 'number' || (r.room === active && !document.hidden)) continue;
+      room.unread = r.unread;
+      room.mentions = r.mentions ?? 0;
+      room.serverRead = Math.max(room.serverRead ?? 0, r.last_read ?? 0);
+    }
     renderRooms();
   } catch { /* not connected; refreshed on the next welcome */ }
 }
@@ -530,6 +687,8 @@ function editFailed(cid) {
   const failed = room?.failed.get(cid);
   if (!failed) return;
   room.failed.delete(cid);
+  // Its files go back too, unless the server no longer has them.
+  if (failed.files?.length && failed.code !== 'no_such_file') attachBar.restore(room.name, failed.files);
   composer.setText(failed.text);
   renderPending();
 }
@@ -539,7 +698,7 @@ function retryFailed(cid) {
   const failed = room?.failed.get(cid);
   if (!failed) return;
   room.failed.delete(cid);
-  client.send(room.name, failed.text);
+  client.send(room.name, failed.text, failed.files?.length ? { files: failed.files } : {});
   renderPending();
 }
 
@@ -597,6 +756,7 @@ function enterApp(name, { asAccount = false } = {}) {
   $('#join-screen').hidden = true;
   $('#app').hidden = false;
   roomList.setAccount(asAccount);
+  attachBar.setEnabled(asAccount); // guests cannot upload (the server answers 401)
   // The conversations this browser knew by name (the server's list follows the welcome).
   if (asAccount) dms.restore();
   dmList.setAccount(asAccount);

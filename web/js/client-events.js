@@ -9,7 +9,11 @@ import { $ } from './ui/dom.js';
 import { statusText } from './ui/banner.js';
 import { sameSender } from './ui/format.js';
 import { removalNotice } from './moderation.js';
+import { markdownText } from './ui/markdown.js';
 import { isDirectRoom } from './direct.js';
+import { mentions } from './mentions.js';
+import { notify } from './notifications.js';
+import { messageFiles } from './files.js';
 
 const DEFAULT_ROOM = 'general'; // as app.js: the room everyone is in
 const DIRECTORY_REFRESH_MS = 60000;
@@ -20,7 +24,15 @@ const SEND_ERRORS = {
   frame_too_large: 'Too large',
   no_such_room: 'Room no longer exists',
   rate_limited: 'Sending too fast',
+  no_such_file: 'A file is no longer available',
 };
+
+// A message's files for the live region: "(a file: cat.png)", "(3 files)".
+function filesText(m) {
+  const files = messageFiles(m);
+  if (!files.length) return '';
+  return files.length === 1 ? `(a file: ${files[0].name})` : `(${files.length} files)`;
+}
 
 /**
  * Subscribe the page to the client's events. app: the page's state and views (app.js builds it:
@@ -80,6 +92,7 @@ export function wire(c, app) {
     }
     if (!e.resumed || e.truncated) app.loadLatest(room);
     if (e.room === app.active) {
+      if (!document.hidden) app.invalidate('read'); // the server's mark too, now that it is joined
       if (e.truncated) app.view.render({ keep: 'bottom' });
       app.renderMembers();
       app.renderPending();
@@ -94,17 +107,55 @@ export function wire(c, app) {
     if (unknown && m.room === app.active) app.invalidate('members');
     const wasTyping = room.stopTyping(m.from);
     const mine = sameSender(m, { from: app.me, uid: app.myUid });
+    const toMe = !mine && mentions(m.text, app.me);
+    // A mention or a conversation's message while the tab is hidden: a notification (if allowed).
+    if (!mine && document.hidden && (toMe || room.direct)) notify(m, room);
+    if (toMe && (m.room !== app.active || document.hidden)) room.mentions++;
     if (m.room === app.active) {
       if (mine) app.renderPending(); // drop the "Sending…" copy before the real one appears
       app.view.add(m);
       if (wasTyping) app.typing.render(room);
-      if (!mine) app.announce(`${m.from}: ${m.text}`);
+      if (!mine) app.announce(`${m.from}: ${[markdownText(m.text), filesText(m)].filter(Boolean).join(' ')}`);
       if (document.hidden && !mine) room.unread++;
       else app.invalidate('read');
     } else if (!mine) {
       room.unread++;
     }
     app.invalidate('rooms');
+  });
+
+  // The account's read state in a room, from the server: after a join, the answer to a read, or
+  // another session's read (on any device): every tab shows the same counts.
+  c.on('read', (e) => {
+    const room = app.rooms.get(e.room);
+    if (!room || typeof e.seq !== 'number') return;
+    room.serverRead = Math.max(room.serverRead ?? 0, e.seq);
+    const read = prefs.get('read', {});
+    read[e.room] = Math.max(read[e.room] ?? 0, e.seq);
+    prefs.set('read', read);
+    // Messages by others this tab has after the mark: the server counted them too, unless they
+    // arrived after it answered.
+    const me = { from: app.me, uid: app.myUid };
+    const later = room.sorted().filter((m) => m.seq > e.seq && !m.deleted && !sameSender(m, me)).length;
+    if (e.room === app.active && !document.hidden) {
+      room.unread = 0;
+      room.mentions = 0;
+    } else {
+      room.unread = e.unread ?? 0;
+      room.mentions = e.mentions ?? 0;
+      if (room.divider === null && e.room === app.active && e.unread > 0) room.divider = e.seq;
+      if (later > room.unread) room.unread = later;
+    }
+    if (e.room === app.active) app.view.render();
+    app.invalidate('rooms');
+  });
+
+  // "Seen by" in a small room: the members' marks (after a join: all; live: the one that moved).
+  c.on('seen', (e) => {
+    const room = app.rooms.get(e.room);
+    if (!room || !Array.isArray(e.reads)) return;
+    for (const r of e.reads) if (typeof r.user === 'string' && typeof r.seq === 'number') room.seen.set(r.user, r.seq);
+    if (e.room === app.active) app.view.render();
   });
 
   // An edit or a delete of a message: shown in place ("(edited)", "message deleted").
@@ -116,6 +167,8 @@ export function wire(c, app) {
   };
   c.on('edit', onChange);
   c.on('delete', onChange);
+  c.on('react', onChange);
+  c.on('unreact', onChange);
 
   c.on('queue', (e) => {
     app.banner.setPending(e.pending);
@@ -125,8 +178,10 @@ export function wire(c, app) {
   c.on('send-failed', (e) => {
     const room = app.rooms.get(e.room);
     if (!room || ['left', 'cancelled', 'room_deleted', 'removed'].includes(e.error.code)) return;
-    const permanent = ['text_too_long', 'empty_text', 'frame_too_large', 'bad_request', 'bad_cid'].includes(e.error.code);
-    room.failed.set(e.cid, { text: e.text, reason: SEND_ERRORS[e.error.code] ?? 'Not sent', retryable: !permanent });
+    const permanent = ['text_too_long', 'empty_text', 'frame_too_large', 'bad_request', 'bad_cid', 'no_such_file'].includes(e.error.code);
+    room.failed.set(e.cid, {
+      text: e.text, files: e.files ?? [], code: e.error.code, reason: SEND_ERRORS[e.error.code] ?? 'Not sent', retryable: !permanent,
+    });
     if (e.room === app.active) {
       app.renderPending();
       app.announce(`Message not sent: ${SEND_ERRORS[e.error.code] ?? e.error.message}`);

@@ -37,7 +37,8 @@ const CLIENT_BUG_CODES = new Set([1002, 1003, 1007, 1009]);
 // retried with the same cid.
 const PERMANENT_SEND_ERRORS = new Set([
   'text_too_long', 'empty_text', 'bad_request', 'bad_room', 'bad_cid', 'no_such_room', 'bad_json',
-  'frame_too_large', 'unknown_type', 'internal',
+  'frame_too_large', 'unknown_type', 'internal', 'no_such_message', 'deleted', 'cid_conflict',
+  'no_such_file',
 ]);
 // Errors to a hello that mean "stop trying": the same hello would get the same answer.
 // unauthorized: no session (or it has ended), or a guest where the server has none;
@@ -432,7 +433,9 @@ export class ParleyClient {
       case 'role': this._onRole(evt); break;
       case 'message':
       case 'edit':
-      case 'delete': if (!this._onMessage(evt)) return; break;
+      case 'delete':
+      case 'react':
+      case 'unreact': if (!this._onMessage(evt)) return; break;
       case 'ack': this._onAck(evt); break;
       case 'pong':
         if (typeof evt.server_time === 'number') this.serverTimeOffset = evt.server_time - Date.now();
@@ -495,6 +498,14 @@ export class ParleyClient {
     if (q) req.q = q;
     const reply = await this.request(req);
     return { rooms: reply.rooms ?? [], next: reply.next ?? null };
+  }
+
+  /**
+   * Mark a joined room read up to `seq` (an account's; docs/protocol.md, "Read state"): resolves
+   * with the `read` answer {seq, unread, mentions}; the user's other sessions hear a `read` too.
+   */
+  markRead(room, seq) {
+    return this.request({ type: 'read', room, seq });
   }
 
   /** One page of a joined room's members, in name order: {members: [names], next}. */
@@ -675,8 +686,8 @@ export class ParleyClient {
 
   /**
    * The owner deletes a room, its messages with it: `Promise<room_deleted>`. Everyone who could
-   * see it hears `room_deleted`. Refused: anyone but the owner (`forbidden`); in a cluster, not
-   * yet (`unavailable`).
+   * see it hears `room_deleted`, on every node of a cluster. Refused: anyone but the owner
+   * (`forbidden`); while a cluster node cannot reach its broker (`unavailable`: try again).
    */
   deleteRoom(room) {
     return this.request({ type: 'delete_room', room });
@@ -751,6 +762,34 @@ export class ParleyClient {
     return this.request({ type: 'delete', room, seq, cid });
   }
 
+  /**
+   * React to message `seq` of `room` with one emoji character (not a :shortcode:): resolves with
+   * the ack; every member gets a `react` event naming `seq`. Idempotent: a reaction already there
+   * is acked. Rejects with the server's error: bad_emoji, too_many_reactions, deleted, ...
+   */
+  react(room, seq, emoji, { cid = `r-${this._cidTag}-${++this._cidCounter}` } = {}) {
+    return this.request({ type: 'react', room, seq, emoji, cid });
+  }
+
+  /** Take back one's reaction `emoji` to message `seq`; as react(). */
+  unreact(room, seq, emoji, { cid = `u-${this._cidTag}-${++this._cidCounter}` } = {}) {
+    return this.request({ type: 'unreact', room, seq, emoji, cid });
+  }
+
+  /**
+   * Search the messages of the rooms this user may read (docs/protocol.md, "search"): resolves
+   * {hits, next}, hits newest first ({room, seq, from, uid, text, ts}); `next` (null: no more)
+   * is the `before` of the next page. Rejects with the server's error (bad_request, rate_limited…).
+   */
+  async search(q, { room, before, limit } = {}) {
+    const msg = { type: 'search', q };
+    if (room) msg.room = room;
+    if (before) msg.before = before;
+    if (limit) msg.limit = limit;
+    const reply = await this.request(msg);
+    return { hits: reply.hits ?? [], next: reply.next ?? null };
+  }
+
   /** Older messages: resolves {messages, has_more} (ascending seq). */
   async history(room, { before, limit = 50 } = {}) {
     const msg = { type: 'history', room, limit };
@@ -779,19 +818,23 @@ export class ParleyClient {
    * promise}. The promise resolves with the ack once the message is durable;
    * it survives disconnects (the entry is re-sent with the same cid after
    * reconnect, and the server dedupes it) and rejects only on a permanent
-   * error (e.g. text_too_long) or leave().
+   * error (e.g. text_too_long) or leave(). `replyTo`: the seq of the message it answers.
+   * `files`: uploaded files it carries (docs/api.md "Files"), as ids or as the upload's answers
+   * ({id, name, ...}); the same ones go with every retry of the cid. With files, text may be "".
    */
-  send(room, text) {
+  send(room, text, { replyTo, files } = {}) {
     const cid = `c-${this._cidTag}-${++this._cidCounter}`;
     const item = { cid, room, text, createdAt: Date.now(), attempts: 0, inflight: false, timer: null };
+    if (typeof replyTo === 'number' && replyTo > 0) item.replyTo = replyTo;
+    if (Array.isArray(files) && files.length) item.files = files.map((f) => (typeof f === 'string' ? { id: f, name: f } : f));
     item.promise = new Promise((resolve, reject) => { item.resolve = resolve; item.reject = reject; });
     item.promise.catch(() => { /* callers may ignore failures; the "send-failed" event reports them */ });
     if (this.limits?.max_frame_bytes) {
-      const bytes = new TextEncoder().encode(JSON.stringify({ type: 'send', room, cid, text, ref: cid })).length;
+      const bytes = new TextEncoder().encode(JSON.stringify(this._frame(item))).length;
       if (bytes > this.limits.max_frame_bytes) {
         const err = new ParleyError({ code: 'frame_too_large', message: 'message too large' });
         item.reject(err);
-        this._emit('send-failed', { cid, room, text, error: err });
+        this._emit('send-failed', { cid, room, text, files: item.files, error: err });
         return item;
       }
     }
@@ -804,7 +847,7 @@ export class ParleyClient {
   /** Queued sends not yet acknowledged (optionally for one room). */
   pending(room) {
     return this._queue.filter((item) => room === undefined || item.room === room)
-      .map(({ cid, room: r, text, createdAt, inflight }) => ({ cid, room: r, text, createdAt, inflight }));
+      .map(({ cid, room: r, text, createdAt, inflight, files }) => ({ cid, room: r, text, createdAt, inflight, ...(files ? { files } : {}) }));
   }
 
   /** Drop a queued (not yet acknowledged) send. */
@@ -855,13 +898,21 @@ export class ParleyClient {
     item.inflight = true;
     item.attempts++;
     item.notBefore = 0;
-    this._write({ type: 'send', room: item.room, cid: item.cid, text: item.text, ref: item.cid });
+    this._write(this._frame(item));
     clearTimeout(item.timer);
     item.timer = setTimeout(() => {
       // No ack: send the same cid again (the server dedupes).
       item.inflight = false;
       this._flush();
     }, this.options.ackTimeoutMs);
+  }
+
+  // A queued send's frame: the same cid, text, reply and files on every attempt.
+  _frame(item) {
+    const msg = { type: 'send', room: item.room, cid: item.cid, text: item.text, ref: item.cid };
+    if (item.replyTo) msg.reply_to = item.replyTo;
+    if (item.files) msg.files = item.files.map((f) => f.id);
+    return msg;
   }
 
   _onAck(evt) {
@@ -906,7 +957,7 @@ export class ParleyClient {
     for (const item of failed) {
       clearTimeout(item.timer);
       item.reject(err);
-      this._emit('send-failed', { cid: item.cid, room: item.room, text: item.text, error: err });
+      this._emit('send-failed', { cid: item.cid, room: item.room, text: item.text, files: item.files, error: err });
     }
     this._emit('queue', { pending: this._queue.length });
     this._flush();

@@ -6,11 +6,37 @@ import { isDirectRoom, conversationTitle } from './direct.js';
 
 const TYPING_TTL_MS = 5000;
 
+const CHANGE_KINDS = new Set(['edit', 'delete', 'react', 'unreact']);
+
+// Who reacted, as the server counts people: an account's uid, a guest's name.
+export function reactorKey(r) {
+  return typeof r.uid === 'string' && !r.uid.startsWith('g_') ? r.uid : `\u0001${r.from}`;
+}
+
+// A react or an unreact applied to message `m`'s reactions ([{emoji, count, users: [{from, uid}]}]):
+// idempotent, so that a history page's entries and the live events may both be applied.
+function applyReaction(m, op) {
+  if (m.deleted) return;
+  const list = m.reactions ?? (m.reactions = []);
+  const key = reactorKey(op);
+  let r = list.find((x) => x.emoji === op.emoji);
+  if (op.kind === 'react') {
+    if (!r) { r = { emoji: op.emoji, count: 0, users: [] }; list.push(r); }
+    if (!r.users.some((u) => reactorKey(u) === key)) r.users.push(op.uid ? { from: op.from, uid: op.uid } : { from: op.from });
+  } else if (r) {
+    r.users = r.users.filter((u) => reactorKey(u) !== key);
+    if (!r.users.length) list.splice(list.indexOf(r), 1);
+  }
+  if (r) r.count = r.users.length;
+}
+
 // A message as an edit or a delete leaves it: its text and `edited` time, or a tombstone.
 function applyChange(m, c) {
   if (c.kind === 'delete') {
     m.deleted = true;
     m.text = '';
+    m.reactions = [];
+    m.files = []; // the server deletes a deleted message's files
   } else if (!m.deleted && (m.editedBy ?? 0) < c.seq) {
     m.text = c.text;
     m.edited = c.ts;
@@ -23,6 +49,7 @@ export class RoomState {
     this.name = name;
     this.messages = new Map(); // seq -> message
     this.changes = new Map();  // seq -> the latest edit or delete of that message seen
+    this.reactionOps = new Map(); // seq -> Map(user + emoji -> the latest react or unreact of it seen)
     this.cids = new Set();     // client ids of loaded messages
     this._sorted = null;
     this.hasMore = null;       // null = unknown until the first history page
@@ -34,6 +61,10 @@ export class RoomState {
     this.with = null;          // a conversation's other account, when known (never its id)
     this.role = null;          // owner, moderator, member (joined), or none
     this.unread = 0;
+    this.mentions = 0;         // unread messages mentioning the user
+    this.serverRead = 0;       // the account's mark as the server has it (read state)
+    this.divider = null;       // "new messages" after this seq (set when the room is opened)
+    this.seen = new Map();     // "seen by" in a small room: name -> seq
     this.members = new Map();  // name -> { online: boolean }
     this.uids = new Map();     // name -> uid, from their messages (g_…: a guest)
     this.typing = new Map();   // name -> expiry (ms)
@@ -50,11 +81,13 @@ export class RoomState {
     const added = [];
     for (const m of messages) {
       if (typeof m.seq !== 'number') continue;
-      const kind = m.kind ?? (m.type === 'edit' || m.type === 'delete' ? m.type : null);
+      const kind = m.kind ?? (CHANGE_KINDS.has(m.type) ? m.type : null);
       if (kind) { this.change({ ...m, kind }); continue; }
       if (this.messages.has(m.seq)) continue;
       const pending = this.changes.get(m.seq);
       if (pending) applyChange(m, pending);
+      const ops = this.reactionOps.get(m.seq);
+      if (ops) for (const op of [...ops.values()].sort((a, b) => a.seq - b.seq)) applyReaction(m, op);
       this.messages.set(m.seq, m);
       if (m.cid) this.cids.add(m.cid);
       added.push(m);
@@ -65,8 +98,12 @@ export class RoomState {
     return added;
   }
 
-  /** Apply an edit or a delete ({kind, target, text, ts, seq}); returns the message it changed, if loaded. */
+  /**
+   * Apply an edit, a delete, a react or an unreact ({kind, target, text or emoji, ts, seq});
+   * returns the message it changed, if loaded.
+   */
   change(c) {
+    if (c.kind === 'react' || c.kind === 'unreact') return this._react(c);
     const known = this.changes.get(c.target);
     // The latest change wins, and a delete for good (an edit after it changes nothing).
     if (!known || (known.kind !== 'delete' && known.seq < c.seq)) this.changes.set(c.target, c);
@@ -74,6 +111,21 @@ export class RoomState {
     if (!target) return null;
     applyChange(target, this.changes.get(c.target));
     this._sorted = null;
+    return target;
+  }
+
+  // The latest react or unreact of each (user, emoji) wins, by seq: applied now if its message is
+  // loaded, and when it is (a history page's message is as it is now; applying again is harmless).
+  _react(op) {
+    let ops = this.reactionOps.get(op.target);
+    if (!ops) this.reactionOps.set(op.target, ops = new Map());
+    const key = `${reactorKey(op)}\n${op.emoji}`;
+    const known = ops.get(key);
+    if (known && known.seq >= op.seq) return null;
+    ops.set(key, op);
+    const target = this.messages.get(op.target);
+    if (!target) return null;
+    applyReaction(target, op);
     return target;
   }
 
@@ -85,6 +137,7 @@ export class RoomState {
   clearMessages() {
     this.messages.clear();
     this.changes.clear();
+    this.reactionOps.clear();
     this.cids.clear();
     this._sorted = null;
     this.hasMore = null;

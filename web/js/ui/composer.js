@@ -1,12 +1,14 @@
 // Message composer: Enter sends, Shift+Enter adds a line, grows with its
 // content, shows the length limit, and reports typing (the client throttles).
-// ":sh" offers emoji (emoji-complete.js); while that list is open, it has the keys.
+// ":sh" offers emoji (emoji-complete.js) and "@na" the room's members (mention-complete.js);
+// while such a list is open, it has the keys.
 // Over the limit, a message under the box says so (and the live region, once
 // when the text goes over and again on each Enter), and Enter draws the eye to
 // it rather than doing nothing.
 
 import { hasVisible, textLength } from './format.js';
 import { EmojiCompletion } from './emoji-complete.js';
+import { MentionCompletion } from './mention-complete.js';
 
 const MAX_HEIGHT_PX = 200;
 
@@ -18,14 +20,18 @@ export function overLimitText(length, limit) {
 }
 
 export class Composer {
-  constructor({ form, input, send, count, error, label, onSend, onTyping, announce }) {
-    Object.assign(this, { form, input, sendBtn: send, count, error, label, onSend, onTyping, announce });
+  // files(): the attachments' { count, busy, failed } (attach-bar.js): with files the text may be
+  // empty; while one uploads, or one was refused (until removed), nothing is sent.
+  constructor({ form, input, send, count, error, label, onSend, onTyping, announce, memberNames = () => [], files = () => ({ count: 0, busy: false, failed: false }) }) {
+    Object.assign(this, { form, input, sendBtn: send, count, error, label, onSend, onTyping, announce, files });
     this.limit = 4000;
     this.over = false;
     this.emoji = new EmojiCompletion(input, () => this.update());
+    this.mention = new MentionCompletion(input, memberNames, () => this.update());
 
     input.addEventListener('keydown', (e) => {
       if (this.emoji.onKeyDown(e)) return; // the emoji list's keys (↑ ↓ Enter Tab Escape) while it is open
+      if (this.mention.onKeyDown(e)) return; // the same for the members list
       if (e.key !== 'Enter' || e.shiftKey || e.altKey || e.ctrlKey || e.metaKey) return;
       if (e.isComposing || e.keyCode === 229) return; // IME candidate selection
       e.preventDefault();
@@ -64,10 +70,13 @@ export class Composer {
   submit() {
     const text = this.input.value;
     if (this.over) return this.pointAtError();
-    if (!hasVisible(text)) return;
-    if (this.onSend(text) === false) return;
+    const files = this.files();
+    if (files.busy || files.failed) return;
+    if (!hasVisible(text) && files.count === 0) return;
+    if (this.onSend(hasVisible(text) ? text : '') === false) return;
     this.input.value = '';
     this.emoji.close();
+    this.mention.close();
     this.update();
   }
 
@@ -94,7 +103,9 @@ export class Composer {
     this.error.textContent = this.over ? overLimitText(len, this.limit) : '';
     if (!this.over) this.error.classList.remove('attention');
     if (this.over && !wasOver) this.announce(this.error.textContent);
-    this.sendBtn.disabled = !hasVisible(this.input.value) || this.over;
+    const files = this.files();
+    this.sendBtn.disabled = (!hasVisible(this.input.value) && files.count === 0) || this.over || files.busy || files.failed;
+    this.sendBtn.title = files.busy ? 'Waiting for the uploads' : (files.failed ? 'Remove the files that could not be uploaded' : '');
     // Grow with the content, up to a limit.
     this.input.style.height = 'auto';
     this.input.style.height = `${Math.min(this.input.scrollHeight, MAX_HEIGHT_PX)}px`;

@@ -2,6 +2,7 @@
 // name (never its dm-… id), with unread badges as rooms have; "New message" asks for a name. A
 // guest sees why there are none instead (guests cannot hold a conversation).
 
+import { badges } from './badges.js';
 import { h } from './dom.js';
 import { avatar } from './messages.js';
 import { conversationTitle, GUEST_REASON } from '../direct.js';
@@ -107,9 +108,7 @@ export class DmList {
         },
         avatar(name, 'tiny'),
         h('span', { class: 'room-label' }, name),
-        unread ? h('span', { class: 'badge' },
-          h('span', { 'aria-hidden': 'true' }, unread > 99 ? '99+' : String(unread)),
-          h('span', { class: 'sr-only' }, `, ${unread} unread`)) : null));
+        ...badges(states.get(room))));
     }));
   }
 }

@@ -39,6 +39,23 @@ export function renderMarkdown(parent, text) {
   return parent;
 }
 
+/**
+ * The text a reader of the rendered message sees, without the markers (`**hi**` → `hi`, `:smile:`
+ * → 😄, `[docs](https://…)` → `docs`): what the screen-reader announcement of a new message says.
+ */
+export function markdownText(text) {
+  const parts = [];
+  const walk = (node) => {
+    if (node.nodeType === 3) return void parts.push(node.data);
+    for (const child of node.childNodes) walk(child);
+    // A quote or a code block ends its line: the next block does not run on into its last word.
+    if (BLOCK_TAGS.has(node.tagName) && !/\s$/u.test(parts.at(-1) ?? '')) parts.push('\n');
+  };
+  walk(renderMarkdown(h('span'), text));
+  return parts.join('').trimEnd();
+}
+const BLOCK_TAGS = new Set(['BLOCKQUOTE', 'PRE']);
+
 function renderBlocks(parent, lines, depth) {
   // Lines that close a fence, in order: an opening fence with no closing one after it is text,
   // and the look-up is a pointer that only moves forward (linear however many fences are open).

@@ -4,6 +4,7 @@
 // optional password, for accounts), and "Join #name" for a room the directory does not show (a
 // private room is listed to its members only).
 
+import { badges } from './badges.js';
 import { h } from './dom.js';
 import { validatePassword } from './join.js';
 import { isDirectRoom } from '../direct.js';
@@ -207,9 +208,7 @@ export class RoomList {
         h('span', { class: 'room-label' }, room, title ? h('span', { class: 'room-title' }, title) : null,
           locked ? h('span', { class: 'sr-only' }, ', private') : null),
         locked ? h('span', { class: 'lock', title: 'Private room', 'aria-hidden': 'true' }, h('span', { class: 'lock-icon' })) : null,
-        unread ? h('span', { class: 'badge' },
-          h('span', { 'aria-hidden': 'true' }, unread > 99 ? '99+' : String(unread)),
-          h('span', { class: 'sr-only' }, `, ${unread} unread`)) : null));
+        ...badges(states.get(room))));
     };
     const browse = sorted.filter((room) => !isMine(room));
     this.mine.replaceChildren(...sorted.filter(isMine).map(item));
