@@ -5,6 +5,7 @@
 // e.g. every run since bench/run rotates the servers' order.
 // Every number in a table is the median over the repeated runs of that scenario and server.
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -16,7 +17,7 @@ const SERVERS = ["parley", "bun", "node-ws-redis"];
 // Rows only in some tables and the bar: Parley on PostgreSQL instead of SQLite (store), and
 // Parley on one I/O thread (fanout), Parley over TLS (saturate).
 // Parley on guests (fanout-auth, saturate-auth: the pair of its signed-in runs).
-const EXTRA_SERVERS = ["parley-redis", "parley-redis-cluster", "parley-pg", "parley-1t", "bun-durable", "parley-wss", "parley-guest", "parley-nice0"];
+const EXTRA_SERVERS = ["parley-redis", "parley-redis-cluster", "parley-redis-sentinel", "parley-pg", "parley-1t", "bun-durable", "parley-wss", "parley-guest", "parley-nice0"];
 const LABEL = {
   "parley-wss": "parley over wss (TLS on the node)",
   "parley-nice0": "parley, hash threads at the I/O threads' priority (auth.hash_nice=0)",
@@ -26,10 +27,11 @@ const LABEL = {
   "parley-guest": "parley, guests",
   "parley-redis": "one Redis",
   "parley-redis-cluster": "Redis Cluster (3 primaries + 3 replicas)",
+  "parley-redis-sentinel": "Redis Sentinel (1 primary + 2 replicas + 3 sentinels)",
 };
 const label = (s) => LABEL[s] ?? s;
 const SCENARIOS = ["fanout", "fanout-core", "saturate", "idle", "idle-scale", "rooms", "storm", "storm-names", "store", "cluster", "cluster-saturate",
-  "cluster-scale", "cluster-broker", "fanout-auth", "saturate-auth", "signin", "fanout-signin"];
+  "cluster-scale", "cluster-broker", "failover", "fanout-auth", "saturate-auth", "signin", "fanout-signin"];
 
 const args = process.argv.slice(2);
 const runArg = args.includes("--run") ? args[args.indexOf("--run") + 1] : "";
@@ -825,6 +827,62 @@ if (nRuns("cluster") || nRuns("cluster-saturate")) {
   }
 }
 
+// --- failover: the Redis primary killed under steady sends (issue 18) -----------------------------
+// failover: bench/failover.mjs on a fresh 3-node cluster over Redis Sentinel (parley-redis-sentinel)
+// and over a Redis Cluster (parley-redis-cluster), back to back in a run; times from the kill -9.
+{
+  line("## Redis failover: sends refused, and every client served again (issue 18)");
+  line();
+  const sets = ["parley-redis-sentinel", "parley-redis-cluster"];
+  const runs = Object.fromEntries(sets.map((s) => [s, runsOf("failover", s)]));
+  if (!sets.some((s) => runs[s].length)) {
+    line("Not run: `bench/run --scenarios failover --servers parley` starts a fresh 3-node cluster on Redis Sentinel, then one on a Redis Cluster, kills the Redis primary under steady sends and measures both.");
+    line();
+  } else {
+    const any = sets.map((s) => runs[s][runs[s].length - 1]).find(Boolean);
+    const pr = any.params || {};
+    line(`Two fresh \`scripts/cluster up --nodes ${pr.nodes}\` clusters (PostgreSQL store), one with \`--redis sentinel\` (1 primary + 2 replicas + 3 sentinels, ` +
+      "`down-after-milliseconds` 2000, `broker.backend=redis-sentinel`) and one with `--redis cluster` (3 primaries + 3 replicas, `cluster-node-timeout` 2000, " +
+      `\`broker.backend=redis-cluster\`), measured back to back in one \`bench/run\` (the order alternates from run to run). ${pr.clients} clients (client i to node i mod ${pr.nodes}, ` +
+      `on their own ports) in ${pr.rooms} rooms each send a message every ${fmt(1000 / (pr.rate_per_client ?? 1))} ms, one at a time, with a cid; a refused send ` +
+      `is sent again with the same cid at the next tick, as a client's retry loop does. After ${pr.warmup_s} s the Redis primary that orders the rooms is killed ` +
+      "(`kill -9`; on the Redis Cluster the primary of the shard that holds every room), and from that moment: *first refused* and *last refused*: when the first and the last " +
+      "send was answered `unavailable` (the *refused window* between them); *every client served*: when the last client had an ack for a send made after its last refusal; " +
+      "the ledger, from the store's history after the run: acked messages missing (*lost*), stored twice (*duplicated*) or stored under another seq than their ack's. " +
+      "Medians over the runs, the range below each.");
+    line();
+    const s3 = (v) => (v === undefined || v === null ? "–" : `${v.toFixed(2)} s`);
+    const wr = (s, p) => {
+      const m = med("failover", s, p), r = range("failover", s, p);
+      return r && r[0] !== r[1] ? `${s3(m)} <sub>(${s3(r[0])}–${s3(r[1])})</sub>` : s3(m);
+    };
+    const sum = (s, f) => runs[s].reduce((a, r) => a + (f(r) ?? 0), 0);
+    table(
+      ["set-up", "runs", "first refused", "last refused", "refused window", "every client served", "sends refused", "clients refused", "acked", "lost", "duplicated", "under another seq", "ok"],
+      sets.filter((s) => runs[s].length).map((s) => [label(s), runs[s].length, wr(s, "result.first_refused_s"), wr(s, "result.last_refused_s"),
+        wr(s, "result.refused_window_s"), wr(s, "result.all_served_s"), fmt(med("failover", s, "result.refused_sends")),
+        `${fmt(med("failover", s, "result.clients_refused"))} of ${fmt(med("failover", s, "params.clients"))}`, fmt(med("failover", s, "result.acked")),
+        fmt(sum(s, (r) => r.delivery?.lost)), fmt(sum(s, (r) => r.delivery?.duplicated)), fmt(sum(s, (r) => r.delivery?.acked_under_another_seq)),
+        `${runs[s].filter((r) => r.ok).length} of ${runs[s].length}`])
+    );
+    line("*lost*, *duplicated* and *under another seq* are summed over the runs (each must be 0). Figures measured by hand before this scenario existed: " +
+      "Sentinel refused 2.25–2.44 s, every client served again 2.31–2.56 s; Redis Cluster about 2.0 s.");
+    line();
+    const errs = {};
+    for (const s of sets) for (const r of runs[s]) for (const [k, v] of Object.entries(r.errors || {})) errs[`${label(s)}: ${k}`] = (errs[`${label(s)}: ${k}`] ?? 0) + v;
+    if (Object.keys(errs).length)
+      line("Answers other than an ack, over all runs: " + Object.entries(errs).map(([k, v]) => `${k} ${fmt(v)}`).join("; ") + ".");
+    const l0 = sets.flatMap((s) => runs[s]).map((r) => r.loadavg_start).filter((x) => typeof x === "number");
+    if (l0.length) line(`Load average (1 min) at the start of each measurement: ${l0.map((x) => x.toFixed(1)).join(", ")}.` +
+      (median(l0) > 2 * os.cpus().length
+        ? ` That is over twice the machine's ${os.cpus().length} cores: other work shared them with the cluster, and the windows include the nodes', ` +
+          "the sentinels' and the Redis servers' waits for a core (detection and election are timers; what follows them is CPU). Expect shorter windows on a quiet machine."
+        : ""));
+    if (sets.some((s) => runs[s].some((r) => !r.ok))) line("**A measurement reported a problem** (ok=false): see its JSON line.");
+    line();
+  }
+}
+
 // --- accounts (issue 16) ------------------------------------------------------------------------
 // fanout-auth / saturate-auth: Parley with every connection signed in (server "parley") and the
 // same server on guests ("parley-guest"), taking turns within each run; signin: logins at the
@@ -1011,6 +1069,13 @@ if (fs.existsSync(prof)) {
   line();
 }
 
+// Uploads (issue 17): bench/files.sh writes its own section; the report carries it as written.
+const filesSection = path.join(BENCH, "results", "files.md");
+if (fs.existsSync(filesSection)) {
+  for (const l of fs.readFileSync(filesSection, "utf8").trimEnd().split("\n")) line(l);
+  line();
+}
+
 line("## How to reproduce");
 line();
 line("```");
@@ -1020,8 +1085,10 @@ line("bench/run --scenarios cluster --servers parley,node-ws-redis   # cluster +
 line("bench/run --scenarios fanout,fanout-core --servers parley,bun --runs 16   # the fanout rows again, 16 paired runs");
 line("bench/run --scenarios fanout-auth,saturate-auth,signin,fanout-signin --servers parley   # the account rows (issue 16)");
 line("bench/run --scenarios cluster-scale --servers parley   # 70,000 clients on a fresh 4-node cluster (issue 18), one run");
+line("bench/run --scenarios failover --servers parley   # the Redis primary killed, Sentinel and Cluster (issue 18), 3 runs");
 if (pairRuns.length) line(`node bench/report.mjs --run ${chosen.join(",")} --pair-runs ${pairRuns.join(",")}   # this report`);
 line("build-bench/bench/parley-bench saturate --port <port> --server-pid <pid>   # one scenario by hand");
+line("bench/files.sh build/parley   # uploads: MB/s and time per image (issue 17); its section is bench/results/files.md");
 line("```");
 fs.writeFileSync(path.join(BENCH, "REPORT.md"), out.join("\n") + "\n");
 console.error(`report: wrote bench/REPORT.md (${rows.length} results, runs ${chosen.join(", ")}; charts: ${charts.join(", ") || "none"})`);

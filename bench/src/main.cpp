@@ -97,6 +97,7 @@ struct Options {
   double warmup = 1;
   std::vector<unsigned> windows{1, 4, 16, 64};
   unsigned window = 32;  // store
+  unsigned mix = 0;      // store: every Nth send a change (edit, react, unreact); 0: messages only
   std::size_t connections = 18000;
   double hold = 5;
   std::size_t rooms = 2000;
@@ -128,7 +129,7 @@ constexpr const char* kPassword = "parley-bench password";
                "  --host 127.x.y.z  --path /ws  --server NAME  --tag TEXT  --server-pid PID[,PID..]\n"
                "  --out-dir DIR (default %s; '-' for none)  --procs N  --concurrency N\n"
                "  --room ID  --subscribers N  --publishers N  --rate MSGS_PER_S  --bytes N\n"
-               "  --duration S  --warmup S  --windows 1,4,16  --window N  --connections N  --hold S\n"
+               "  --duration S  --warmup S  --windows 1,4,16  --window N  --mix N  --connections N  --hold S\n"
                "  --rooms N  --members N  --member-rate R  --shared-names  --tls  --max-seconds S  --storm-timeout S  "
                "--drain-timeout S\n"
                "  --auth | --guest  --tokens FILE  --register-concurrency N  --accounts N  --signin-concurrency N  "
@@ -212,6 +213,8 @@ Options parse(int argc, char** argv) {
         for (auto& w : split(val(), ',')) o.windows.push_back(static_cast<unsigned>(std::stoul(w)));
       } else if (a == "--window")
         o.window = static_cast<unsigned>(std::stoul(val()));
+      else if (a == "--mix")
+        o.mix = static_cast<unsigned>(std::stoul(val()));
       else if (a == "--connections")
         o.connections = std::stoul(val());
       else if (a == "--hold")
@@ -343,6 +346,7 @@ struct Fleet {
         cfg.workers = o.procs;
         cfg.connect_concurrency = o.concurrency;
         cfg.bytes = o.bytes;
+        cfg.mix = o.mix;
         int rc = 1;
         {
           bench::Worker worker(cfg, sv[1]);
@@ -751,6 +755,7 @@ class Run {
       p.num("publishers", static_cast<double>(o_.publishers))
           .num("rooms", static_cast<double>(layout_.rooms.size()))
           .num("window", o_.window)
+          .num("mix", o_.mix)
           .num("bytes", static_cast<double>(o_.bytes))
           .num("duration_s", o_.duration);
     } else {

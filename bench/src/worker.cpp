@@ -580,6 +580,11 @@ void Worker::on_line(Conn& c, const char* p, std::size_t n) {
     if (c.room >= 0) st_.expected += cfg_.layout->room_members[static_cast<std::size_t>(c.room)];
     const std::string_view cid = find_string(p, n, "\"cid\":\"");
     const auto dot = cid.find('.');
+    if (cfg_.mix > 0 && dot != std::string_view::npos) {
+      std::uint64_t k = 0;
+      std::from_chars(cid.data(), cid.data() + dot, k);
+      if (!is_change(k) && seq > c.own_seq) c.own_seq = seq;
+    }
     if (dot != std::string_view::npos) {
       std::uint64_t sent_ns = 0;
       std::from_chars(cid.data() + dot + 1, cid.data() + cid.size(), sent_ns);
@@ -591,7 +596,9 @@ void Worker::on_line(Conn& c, const char* p, std::size_t n) {
   }
   if (type == "welcome") {
     if (cfg_.setup_only) {
-      for (const auto& r : setup_rooms_) send_frame(c, "{\"type\":\"create\",\"room\":\"" + r + "\"}");
+      // A few at a time: the server answers at most limits.max_requests_in_flight (8) at once
+      // per connection and refuses the rest.
+      while (setup_sent_ < setup_rooms_.size() && setup_sent_ < 4) setup_create(c);
       c.state = ConnState::ready;
       return;
     }
@@ -627,16 +634,20 @@ void Worker::on_line(Conn& c, const char* p, std::size_t n) {
     return on_ready(c);
   }
   if (type == "created") {
-    if (cfg_.setup_only) ++setup_answers_;
+    if (cfg_.setup_only) {
+      ++setup_answers_;
+      if (setup_sent_ < setup_rooms_.size()) setup_create(c);
+    }
     return;
   }
   if (type == "error") {
     const std::string_view code = find_string(p, n, "\"code\":\"");
     ++error_codes_[std::string(code)];
     if (cfg_.setup_only) {
-      if (code == "room_exists")
+      if (code == "room_exists") {
         ++setup_answers_;
-      else {
+        if (setup_sent_ < setup_rooms_.size()) setup_create(c);
+      } else {
         setup_failed_ = true;
         setup_error_ = std::string(p, n);
       }
@@ -658,6 +669,10 @@ void Worker::on_line(Conn& c, const char* p, std::size_t n) {
   // presence, typing, pong, rooms, ...: ignored.
 }
 
+void Worker::setup_create(Conn& c) {
+  send_frame(c, "{\"type\":\"create\",\"room\":\"" + setup_rooms_[setup_sent_++] + "\"}");
+}
+
 void Worker::on_ready(Conn& c) {
   c.state = ConnState::ready;
   c.resuming = false;
@@ -666,9 +681,40 @@ void Worker::on_ready(Conn& c) {
   if (window_ > 0 && c.pub) refill(c, now_ns());
 }
 
+bool Worker::is_change(std::uint64_t k) const { return cfg_.mix > 0 && k % cfg_.mix == cfg_.mix - 1; }
+
 void Worker::send_message(Conn& c, std::uint64_t now) {
   std::string m;
   m.reserve(96 + pad_.size());
+  if (is_change(c.sent) && c.own_seq > 0) {
+    // An edit (a text of the same length), a react or an unreact of the newest acked message:
+    // each a new entry of the room's sequence, stored and acked like a message.
+    static constexpr const char* kinds[] = {"edit", "react", "unreact"};
+    const std::uint64_t kind = c.changes++ % 3;
+    m += "{\"type\":\"";
+    m += kinds[kind];
+    m += "\",\"room\":\"";
+    m += cfg_.layout->rooms[static_cast<std::size_t>(c.room)];
+    m += "\",\"seq\":";
+    append_u64(m, c.own_seq);
+    m += ",\"cid\":\"";
+    append_u64(m, c.sent);
+    m += '.';
+    append_u64(m, now);
+    if (kind == 0) {
+      m += "\",\"text\":\"e";
+      m.append(19, '0');
+      m += ' ';
+      m += pad_;
+      m += "\"}";
+    } else {
+      m += "\",\"emoji\":\"\\ud83d\\udc4d\"}";
+    }
+    ++c.sent;
+    ++st_.sent;
+    return send_frame(c, m);
+  }
+  // (A change's turn before anything was acked goes to a message; its ack is not taken as one.)
   m += "{\"type\":\"send\",\"room\":\"";
   m += cfg_.layout->rooms[static_cast<std::size_t>(c.room)];
   m += "\",\"cid\":\"";

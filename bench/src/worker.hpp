@@ -58,6 +58,9 @@ struct WorkerConfig {
   unsigned workers = 1;  // connection i belongs to worker i % workers
   unsigned connect_concurrency = 512;
   std::size_t bytes = 100;  // message text length
+  // --mix N (0: off): every Nth send of a publisher is a change of its newest acked message
+  // instead, in turn an edit, a react and an unreact (issue 17's events in the store's mix).
+  unsigned mix = 0;
   bool setup_only = false;  // the coordinator's own connection that creates rooms
 };
 
@@ -80,8 +83,10 @@ struct Conn {
   std::uint32_t epoch = 0;  // reconnects so far
   std::uint64_t last_seq = 0;
   std::uint64_t sent = 0, acked = 0, errs = 0;
-  std::string in;    // a partial frame (or the HTTP response while upgrading)
-  std::string frag;  // a fragmented message
+  std::uint64_t own_seq = 0;  // --mix: the seq of this publisher's newest acked message (not a change)
+  std::uint64_t changes = 0;  // --mix: changes sent so far (which one comes next)
+  std::string in;             // a partial frame (or the HTTP response while upgrading)
+  std::string frag;           // a fragmented message
   std::string out;
   std::size_t out_off = 0;
 };
@@ -124,6 +129,8 @@ class Worker {
   void flush_dirty();
   void flush(Conn& c);
   void send_message(Conn& c, std::uint64_t now);
+  void setup_create(Conn& c);             // the setup connection's next create
+  bool is_change(std::uint64_t k) const;  // --mix: whether a publisher's k-th send is a change
   void pace(std::uint64_t now);
   void refill(Conn& c, std::uint64_t now);
   void storm();
@@ -172,6 +179,7 @@ class Worker {
   // Setup mode (room creation).
   std::vector<std::string> setup_rooms_;
   std::size_t setup_answers_ = 0;
+  std::size_t setup_sent_ = 0;  // creates sent so far (a few in flight at a time)
   bool setup_failed_ = false;
   std::string setup_error_;
 };
