@@ -302,8 +302,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   }
 
   void dispatch_api(ApiRequest&& r, bool keep) {
+    // An upload's budget slot is given back when the answer comes, before it is written: the
+    // layer above copies the request into its steps, and a copy dying after the answer would hold
+    // the slot past it (a client's next upload, sent on the answer, refused 429).
+    auto slot = std::make_shared<std::shared_ptr<void>>(std::move(r.slot));
     // The answer comes back to this connection's loop (the loop outlives the node's Accounts).
-    options_.api->handle_api(std::move(r), [self = this->shared_from_this(), keep](ApiResponse res) {
+    options_.api->handle_api(std::move(r), [self = this->shared_from_this(), keep, slot](ApiResponse res) {
+      slot->reset();
       auto& context = self->loop_.context();
       boost::asio::post(context,
                         [self, keep, res = std::move(res)]() mutable { self->api_answer(std::move(res), keep); });

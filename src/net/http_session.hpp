@@ -55,7 +55,8 @@ struct ApiRequest {
   std::string address;  // the client's address key (Admission::address_key), for its budgets
   bool secure = false;  // came over TLS: cookies are Secure
   // An upload (ApiService::upload_path): its body, whole, in this file (the receiver removes or
-  // keeps it), of body_size bytes; `slot` is what admit_upload answered (held until the answer).
+  // keeps it), of body_size bytes; `slot` is what admit_upload answered, held by the session until
+  // the answer comes (the handler gets the request without it).
   std::filesystem::path body_file = {};
   std::uint64_t body_size = 0;
   std::shared_ptr<void> slot = {};
