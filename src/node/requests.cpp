@@ -629,7 +629,7 @@ void Requests::do_send(Client& s, protocol::Request& req) {
   // account's upload to this room, not taken by another message; a retry takes them again.
   std::string room = m.room, uploader = m.from_id, cid = m.cid;
   ctx_.store.claim_files(
-      std::move(room), std::move(uploader), std::move(cid), std::move(req.files),
+      std::move(room), std::move(uploader), std::move(cid), std::move(req.files), now,
       [this, &owner, m = std::move(m), who = ref_of(s), ref = std::move(req.ref)](
           std::error_code ec, std::vector<store::StoredFile> files) mutable {
         owner.post([this, &owner, m = std::move(m), who, ref = std::move(ref), ec, files = std::move(files)]() mutable {

@@ -677,20 +677,22 @@ std::error_code PostgresStore::find_file_now(const std::string& id, std::optiona
 
 std::error_code PostgresStore::claim_files_now(const std::string& room, const std::string& uploader_id,
                                                const std::string& cid, const std::vector<std::string>& ids,
-                                               std::vector<StoredFile>& out) {
+                                               std::int64_t now_ms, std::vector<StoredFile>& out) {
   return account_call("claim_files", [&]() -> std::optional<std::error_code> {
     out.clear();
     if (!exec(conn_, "BEGIN")) return std::nullopt;
-    const std::string sql = std::string(
-                                "UPDATE files SET claim = $4 WHERE id = $1 AND room = $2 AND uploader = $3 "
-                                "AND (claim = '' OR claim = $4) RETURNING ") +
-                            file_columns;
+    const std::string sql =
+        std::string(
+            "UPDATE files SET claim = $4, claimed_at = $5 WHERE id = $1 AND room = $2 AND uploader = $3 "
+            "AND (claim = '' OR claim = $4) RETURNING ") +
+        file_columns;
     for (const std::string& id : ids) {
       Params p;
       p.text(id);
       p.text(room);
       p.text(uploader_id);
       p.text(cid);
+      p.int8(now_ms);
       Result r = run_sql(conn_, sql.c_str(), p);
       if (!r) return std::nullopt;
       if (PQntuples(r.get()) != 1) {
@@ -713,8 +715,9 @@ std::error_code PostgresStore::take_file_trash_now(std::int64_t unattached_befor
     Params p;
     p.int8(unattached_before);
     if (!run_sql(conn_,
-                 "WITH gone AS (DELETE FROM files WHERE claim = '' AND created_at < $1 RETURNING id) INSERT INTO "
-                 "file_trash(id) SELECT id FROM gone ON CONFLICT DO NOTHING",
+                 "WITH gone AS (DELETE FROM files WHERE (claim = '' AND created_at < $1) OR (claim <> '' AND NOT "
+                 "attached AND claimed_at < $1) RETURNING id) INSERT INTO file_trash(id) SELECT id FROM gone ON "
+                 "CONFLICT DO NOTHING",
                  p))
       return std::nullopt;
     Params q;
@@ -735,8 +738,8 @@ void PostgresStore::put_file(StoredFile file, std::uint64_t quota_bytes, Done do
 }
 void PostgresStore::find_file(std::string id, FindFileDone done) { worker_.find_file(std::move(id), std::move(done)); }
 void PostgresStore::claim_files(std::string room, std::string uploader_id, std::string cid,
-                                std::vector<std::string> ids, FilesDone done) {
-  worker_.claim_files(std::move(room), std::move(uploader_id), std::move(cid), std::move(ids), std::move(done));
+                                std::vector<std::string> ids, std::int64_t now_ms, FilesDone done) {
+  worker_.claim_files(std::move(room), std::move(uploader_id), std::move(cid), std::move(ids), now_ms, std::move(done));
 }
 void PostgresStore::take_file_trash(std::int64_t unattached_before, std::size_t limit, FileIdsDone done) {
   worker_.take_file_trash(unattached_before, limit, std::move(done));

@@ -187,6 +187,20 @@ constexpr const char* migrations[] = {
     CREATE INDEX files_unattached ON files(created_at) WHERE claim = '';
     CREATE TABLE file_trash (id text PRIMARY KEY);
     )sql",
+    // 12: a taken file is attached when its message is stored; as in SQLite's migration 12.
+    R"sql(
+    ALTER TABLE files ADD COLUMN claimed_at bigint NOT NULL DEFAULT 0;
+    ALTER TABLE files ADD COLUMN attached boolean NOT NULL DEFAULT false;
+    UPDATE files SET attached = true WHERE claim <> '';
+    CREATE INDEX files_unsent ON files(claimed_at) WHERE claim <> '' AND NOT attached;
+    CREATE FUNCTION parley_attach_files() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      UPDATE files SET attached = true WHERE room = NEW.room AND uploader = NEW.sender_id AND claim = NEW.cid;
+      RETURN NULL;
+    END $$;
+    CREATE TRIGGER messages_files_attach AFTER INSERT ON messages FOR EACH ROW WHEN (NEW.files <> '')
+      EXECUTE FUNCTION parley_attach_files();
+    )sql",
 };
 
 // Nodes starting together against one database take this advisory lock around their migrations:

@@ -43,8 +43,8 @@ void SqliteStore::put_file(StoredFile file, std::uint64_t quota_bytes, Done done
 }
 void SqliteStore::find_file(std::string id, FindFileDone done) { worker_.find_file(std::move(id), std::move(done)); }
 void SqliteStore::claim_files(std::string room, std::string uploader_id, std::string cid, std::vector<std::string> ids,
-                              FilesDone done) {
-  worker_.claim_files(std::move(room), std::move(uploader_id), std::move(cid), std::move(ids), std::move(done));
+                              std::int64_t now_ms, FilesDone done) {
+  worker_.claim_files(std::move(room), std::move(uploader_id), std::move(cid), std::move(ids), now_ms, std::move(done));
 }
 void SqliteStore::take_file_trash(std::int64_t unattached_before, std::size_t limit, FileIdsDone done) {
   worker_.take_file_trash(unattached_before, limit, std::move(done));
@@ -84,14 +84,16 @@ std::error_code SqliteStore::find_file_now(const std::string& id, std::optional<
 
 std::error_code SqliteStore::claim_files_now(const std::string& room, const std::string& uploader_id,
                                              const std::string& cid, const std::vector<std::string>& ids,
-                                             std::vector<StoredFile>& out) {
+                                             std::int64_t now_ms, std::vector<StoredFile>& out) {
   const std::string sql = std::string("SELECT ") + file_columns +
                           " FROM files WHERE id = ?1 AND room = ?2 AND uploader = ?3 AND (claim = '' OR claim = ?4)";
   bool missing = false;
   const bool ok = in_transaction({
       [&] {
         Statement find(db_, sql.c_str());
-        Statement take(db_, "UPDATE files SET claim = ?2 WHERE id = ?1");
+        // claimed_at: when the messages_files_attach trigger has not marked it attached by
+        // unattached_ttl_ms after this, its send was refused (take_file_trash_now).
+        Statement take(db_, "UPDATE files SET claim = ?2, claimed_at = ?3 WHERE id = ?1");
         if (!find || !take) return false;
         for (const std::string& id : ids) {
           sqlite3_reset(find.get());
@@ -110,6 +112,7 @@ std::error_code SqliteStore::claim_files_now(const std::string& room, const std:
           sqlite3_reset(take.get());
           bind_text(take.get(), 1, id);
           bind_text(take.get(), 2, cid);
+          sqlite3_bind_int64(take.get(), 3, now_ms);
           if (sqlite3_step(take.get()) != SQLITE_DONE) return false;
         }
         return true;
@@ -126,10 +129,12 @@ std::error_code SqliteStore::take_file_trash_now(std::int64_t unattached_before,
                                                  std::vector<std::string>& out) {
   const bool ok = in_transaction({
       [&] {
-        Statement move(db_,
-                       "INSERT OR IGNORE INTO file_trash(id) SELECT id FROM files WHERE claim = '' AND "
-                       "created_at < ?1");
-        Statement drop(db_, "DELETE FROM files WHERE claim = '' AND created_at < ?1");
+        // Unattached uploads, and files taken by a send whose message never came (each by its
+        // partial index).
+        constexpr const char* which =
+            "FROM files WHERE (claim = '' AND created_at < ?1) OR (claim <> '' AND attached = 0 AND claimed_at < ?1)";
+        Statement move(db_, (std::string("INSERT OR IGNORE INTO file_trash(id) SELECT id ") + which).c_str());
+        Statement drop(db_, (std::string("DELETE ") + which).c_str());
         if (!move || !drop) return false;
         sqlite3_bind_int64(move.get(), 1, unattached_before);
         sqlite3_bind_int64(drop.get(), 1, unattached_before);

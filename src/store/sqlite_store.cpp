@@ -200,6 +200,19 @@ constexpr const char* migrations[] = {
     CREATE INDEX files_unattached ON files(created_at) WHERE claim = '';
     CREATE TABLE file_trash (id TEXT PRIMARY KEY) WITHOUT ROWID;
     )sql",
+    // 12: a taken file is attached when its message is stored (the trigger, on the files_room
+    // index; only messages with files pay for it); one taken but never attached (the send was
+    // refused after the take and not retried) is swept unattached_ttl_ms after `claimed_at`.
+    // Files taken before this migration count as attached.
+    R"sql(
+    ALTER TABLE files ADD COLUMN claimed_at INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE files ADD COLUMN attached INTEGER NOT NULL DEFAULT 0;
+    UPDATE files SET attached = 1 WHERE claim <> '';
+    CREATE INDEX files_unsent ON files(claimed_at) WHERE claim <> '' AND attached = 0;
+    CREATE TRIGGER messages_files_attach AFTER INSERT ON messages WHEN NEW.files <> '' BEGIN
+      UPDATE files SET attached = 1 WHERE room = NEW.room AND uploader = NEW.sender_id AND claim = NEW.cid;
+    END;
+    )sql",
 };
 
 using sqlite_rows::bind_text;

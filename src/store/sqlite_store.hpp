@@ -78,7 +78,7 @@ class SqliteStore final : public Store, private StoreBackend {
   void put_file(StoredFile file, std::uint64_t quota_bytes, Done done) override;
   void find_file(std::string id, FindFileDone done) override;
   void claim_files(std::string room, std::string uploader_id, std::string cid, std::vector<std::string> ids,
-                   FilesDone done) override;
+                   std::int64_t now_ms, FilesDone done) override;
   void take_file_trash(std::int64_t unattached_before, std::size_t limit, FileIdsDone done) override;
   void flush() override;
   void stop() override;
@@ -145,7 +145,8 @@ class SqliteStore final : public Store, private StoreBackend {
   std::error_code put_file_now(const StoredFile& file, std::uint64_t quota_bytes) override;
   std::error_code find_file_now(const std::string& id, std::optional<StoredFile>& out) override;
   std::error_code claim_files_now(const std::string& room, const std::string& uploader_id, const std::string& cid,
-                                  const std::vector<std::string>& ids, std::vector<StoredFile>& out) override;
+                                  const std::vector<std::string>& ids, std::int64_t now_ms,
+                                  std::vector<StoredFile>& out) override;
   std::error_code take_file_trash_now(std::int64_t unattached_before, std::size_t limit,
                                       std::vector<std::string>& out) override;
   void prepare_accounts();

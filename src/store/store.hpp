@@ -386,11 +386,15 @@ class Store {
   virtual void find_file(std::string id, FindFileDone done) = 0;
   // A send's files, taken for the message `cid` of `uploader_id` in `room`, in one transaction:
   // each must be that user's upload to that room, unattached or taken by the same cid (a retry);
-  // else errc::no_such_file and none is taken. Answers the files in the order of `ids`.
+  // else errc::no_such_file and none is taken. Answers the files in the order of `ids`. A taken
+  // file is attached when a message of its uploader with that cid is stored in its room; until
+  // then it counts as taken at `now_ms` (a retry takes it again, at its own time).
   virtual void claim_files(std::string room, std::string uploader_id, std::string cid, std::vector<std::string> ids,
-                           FilesDone done) = 0;
-  // Moves the files unattached since before `unattached_before` (ms) to the trash, then answers
-  // (and removes from the trash) at most `limit` of its ids.
+                           std::int64_t now_ms, FilesDone done) = 0;
+  // Moves to the trash the files unattached since before `unattached_before` (ms), and those taken
+  // before it by a send whose message was never stored (refused after the take: rate, access,
+  // overload; the client never retried), then answers (and removes from the trash) at most `limit`
+  // of its ids.
   virtual void take_file_trash(std::int64_t unattached_before, std::size_t limit, FileIdsDone done) = 0;
 
   // Blocks until everything queued so far has committed and its completions ran.

@@ -285,10 +285,10 @@ void StoreWorker::find_file(std::string id, Store::FindFileDone done) {
 }
 
 void StoreWorker::claim_files(std::string room, std::string uploader_id, std::string cid, std::vector<std::string> ids,
-                              Store::FilesDone done) {
+                              std::int64_t now_ms, Store::FilesDone done) {
   account(std::move(done), [room = std::move(room), uploader_id = std::move(uploader_id), cid = std::move(cid),
-                            ids = std::move(ids)](StoreBackend& b, std::vector<StoredFile>& out) {
-    return b.claim_files_now(room, uploader_id, cid, ids, out);
+                            ids = std::move(ids), now_ms](StoreBackend& b, std::vector<StoredFile>& out) {
+    return b.claim_files_now(room, uploader_id, cid, ids, now_ms, out);
   });
 }
 

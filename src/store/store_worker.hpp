@@ -125,7 +125,7 @@ class StoreBackend {
   virtual std::error_code find_file_now(const std::string& id, std::optional<StoredFile>& out) = 0;
   virtual std::error_code claim_files_now(const std::string& room, const std::string& uploader_id,
                                           const std::string& cid, const std::vector<std::string>& ids,
-                                          std::vector<StoredFile>& out) = 0;
+                                          std::int64_t now_ms, std::vector<StoredFile>& out) = 0;
   virtual std::error_code take_file_trash_now(std::int64_t unattached_before, std::size_t limit,
                                               std::vector<std::string>& out) = 0;
 };
@@ -191,7 +191,7 @@ class StoreWorker {
   void put_file(StoredFile file, std::uint64_t quota_bytes, Store::Done done);
   void find_file(std::string id, Store::FindFileDone done);
   void claim_files(std::string room, std::string uploader_id, std::string cid, std::vector<std::string> ids,
-                   Store::FilesDone done);
+                   std::int64_t now_ms, Store::FilesDone done);
   void take_file_trash(std::int64_t unattached_before, std::size_t limit, Store::FileIdsDone done);
   void flush();
   void stop();

@@ -205,8 +205,8 @@ TEST_F(PostgresStoreTest, MigrationsAreVersionedAndAppliedOnce) {
   { PostgresStore b(options(shared_pg().conninfo(db))); }
   auto rows = shared_pg().query(db, "SELECT version FROM schema_version ORDER BY version");
   // 1: rooms and messages; 2: users and sessions; 3: room access; 4: sender ids; 5: room titles and topics;
-  // 6: API keys; 7: edits and deletes; 8: read marks; 9: reactions; 10: search; 11: files
-  ASSERT_EQ(rows.size(), 11u);
+  // 6: API keys; 7: edits and deletes; 8: read marks; 9: reactions; 10: search; 11: files; 12: files attached
+  ASSERT_EQ(rows.size(), 12u);
   for (std::size_t i = 0; i < rows.size(); ++i) EXPECT_EQ(rows[i][0], std::to_string(i + 1));
 
   shared_pg().query(db, "INSERT INTO schema_version VALUES (99, 0)");
@@ -286,6 +286,8 @@ TEST_F(PostgresStoreTest, MessagesStoredBeforeSenderIdsReadBackWithoutOne) {
     s.create_room_now(StoredRoom{"old", 0, 1, "system"});
   }
   // Back to schema 3: every later migration undone.
+  shared_pg().query(db, "DROP TRIGGER messages_files_attach ON messages");
+  shared_pg().query(db, "DROP FUNCTION parley_attach_files()");
   shared_pg().query(db, "ALTER TABLE messages DROP COLUMN files");
   shared_pg().query(db, "DROP TABLE files");
   shared_pg().query(db, "DROP TABLE file_trash");

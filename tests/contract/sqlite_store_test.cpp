@@ -132,7 +132,7 @@ TEST_F(SqliteStoreTest, ZeroCheckpointPagesIsRefused) {
 
 // The schema version (PRAGMA user_version) is the last migration's, applied once: 1 rooms and
 // messages; 2 users and sessions; 3 room access; 4 sender ids; 5 titles and topics; 6 API keys;
-// 7 edits and deletes; 8 read marks; 9 reactions; 10 search; 11 files.
+// 7 edits and deletes; 8 read marks; 9 reactions; 10 search; 11 files; 12 files attached.
 TEST_F(SqliteStoreTest, MigrationsAreVersionedAndAppliedOnce) {
   const auto path = dir_ / "parley.db";
   { store::SqliteStore a{store::SqliteOptions{path}}; }
@@ -142,7 +142,7 @@ TEST_F(SqliteStoreTest, MigrationsAreVersionedAndAppliedOnce) {
   sqlite3_stmt* st = nullptr;
   ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, nullptr), SQLITE_OK);
   ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(st, 0), 11);
+  EXPECT_EQ(sqlite3_column_int(st, 0), 12);
   sqlite3_finalize(st);
   sqlite3_close(db);
 }
@@ -160,7 +160,8 @@ TEST_F(SqliteStoreTest, MessagesStoredBeforeSenderIdsReadBackWithoutOne) {
   ASSERT_EQ(
       sqlite3_exec(db,
                    // Back to schema 3: every later migration undone.
-                   "DROP TABLE files; DROP TABLE file_trash; ALTER TABLE messages DROP COLUMN files; "
+                   "DROP TRIGGER messages_files_attach; DROP TABLE files; DROP TABLE file_trash; ALTER TABLE messages "
+                   "DROP COLUMN files; "
                    "DROP TRIGGER messages_search_insert; DROP TRIGGER messages_search_update; DROP TRIGGER "
                    "messages_search_delete; DROP TABLE message_search; DROP TABLE search_docs; "
                    "DROP TABLE reactions; DROP TABLE read_marks; DROP INDEX messages_target; ALTER TABLE messages DROP "

@@ -36,10 +36,11 @@ class StoreFiles : public StoreFixture<Backend> {
     return wait_for(fut);
   }
   std::pair<std::error_code, std::vector<StoredFile>> claim(const std::string& room, const std::string& uploader,
-                                                            const std::string& cid, std::vector<std::string> ids) {
+                                                            const std::string& cid, std::vector<std::string> ids,
+                                                            std::int64_t now_ms = 6000) {
     auto p = std::make_shared<std::promise<std::pair<std::error_code, std::vector<StoredFile>>>>();
     auto fut = p->get_future();
-    s().claim_files(room, uploader, cid, std::move(ids), [p](std::error_code ec, std::vector<StoredFile> f) {
+    s().claim_files(room, uploader, cid, std::move(ids), now_ms, [p](std::error_code ec, std::vector<StoredFile> f) {
       p->set_value({ec, std::move(f)});
     });
     return wait_for(fut);
@@ -173,6 +174,48 @@ TYPED_TEST(StoreFiles, FilesLeaveWithTheirMessageTheirRoomOrUnattachedAfterTheir
   ASSERT_FALSE(delete_sync(s, "gone"));
   EXPECT_FALSE(this->find("f_room"));
   EXPECT_EQ(this->trash(0), std::vector<std::string>{"f_room"});
+}
+
+// A send takes its files, then the room's owner refuses the message (rate, access, overload) and
+// the client never retries: the files are swept as an unattached upload would be, counted from the
+// take. A message stored with them attaches them for good, and a retry's take restarts the count.
+TYPED_TEST(StoreFiles, FilesTakenByASendWhoseMessageNeverCameAreSweptAfterTheirTime) {
+  auto& s = this->s();
+  s.create_room_now(store::StoredRoom{"general", 0, 1, "system"});
+  for (const char* id : {"f_sent", "f_refused", "f_retried", "f_late"})
+    ASSERT_FALSE(this->put(file(id, "general", "u_ada", 10, 1000)));
+  ASSERT_FALSE(this->claim("general", "u_ada", "c-sent", {"f_sent"}, 2000).first);
+  ASSERT_FALSE(this->claim("general", "u_ada", "c-refused", {"f_refused"}, 2000).first);
+  ASSERT_FALSE(this->claim("general", "u_ada", "c-retried", {"f_retried"}, 2000).first);
+  ASSERT_FALSE(this->claim("general", "u_ada", "c-late", {"f_late"}, 9000).first);
+  core::Message m{.room = "general", .seq = 1, .from = "ada", .text = "", .ts = 3, .cid = "c-sent", .from_id = "u_ada"};
+  m.files = R"([{"id":"f_sent"}])";
+  ASSERT_FALSE(append_sync(s, {m}));
+  // A message of another sender with the same cid attaches nothing of ada's.
+  core::Message other{
+      .room = "general", .seq = 2, .from = "bob", .text = "", .ts = 4, .cid = "c-refused", .from_id = "u_bob"};
+  other.files = R"([{"id":"f_refused"}])";
+  ASSERT_FALSE(append_sync(s, {other}));
+  // The retry takes f_retried again, later: its time starts again.
+  ASSERT_FALSE(this->claim("general", "u_ada", "c-retried", {"f_retried"}, 8000).first);
+  EXPECT_TRUE(this->trash(1500).empty());  // nothing taken before 1500
+  EXPECT_EQ(this->trash(5000), std::vector<std::string>{"f_refused"});
+  EXPECT_FALSE(this->find("f_refused"));
+  EXPECT_TRUE(this->find("f_sent"));
+  EXPECT_TRUE(this->find("f_retried"));
+  EXPECT_TRUE(this->find("f_late"));
+  // Its message stored at last, the late one is attached: no time sweeps it.
+  core::Message late{
+      .room = "general", .seq = 3, .from = "ada", .text = "", .ts = 10, .cid = "c-late", .from_id = "u_ada"};
+  late.files = R"([{"id":"f_late"}])";
+  ASSERT_FALSE(append_sync(s, {late}));
+  EXPECT_EQ(this->trash(100'000), std::vector<std::string>{"f_retried"});
+  EXPECT_TRUE(this->find("f_sent"));
+  EXPECT_TRUE(this->find("f_late"));
+  // The store's restart keeps what is attached.
+  this->reopen();
+  EXPECT_TRUE(this->trash(100'000).empty());
+  EXPECT_TRUE(this->find("f_sent"));
 }
 
 }  // namespace

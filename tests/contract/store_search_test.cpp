@@ -225,7 +225,8 @@ TEST(SqliteSearchMigration, IndexesTheMessagesStoredBefore) {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
     ASSERT_EQ(sqlite3_exec(db,
-                           "DROP TABLE files; DROP TABLE file_trash; ALTER TABLE messages DROP COLUMN files; "
+                           "DROP TRIGGER messages_files_attach; DROP TABLE files; DROP TABLE file_trash; ALTER TABLE "
+                           "messages DROP COLUMN files; "
                            "DROP TRIGGER messages_search_insert; DROP TRIGGER messages_search_update; DROP TRIGGER "
                            "messages_search_delete; DROP TABLE message_search; DROP TABLE search_docs; PRAGMA "
                            "user_version = 9",

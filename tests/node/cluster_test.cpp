@@ -1921,8 +1921,8 @@ class HoldingStore final : public parley::store::Store {
   }
   void find_file(std::string id, FindFileDone done) override { real_.find_file(std::move(id), std::move(done)); }
   void claim_files(std::string room, std::string uploader, std::string cid, std::vector<std::string> ids,
-                   FilesDone done) override {
-    real_.claim_files(std::move(room), std::move(uploader), std::move(cid), std::move(ids), std::move(done));
+                   std::int64_t now_ms, FilesDone done) override {
+    real_.claim_files(std::move(room), std::move(uploader), std::move(cid), std::move(ids), now_ms, std::move(done));
   }
   void take_file_trash(std::int64_t before, std::size_t limit, FileIdsDone done) override {
     real_.take_file_trash(before, limit, std::move(done));

@@ -160,7 +160,8 @@ class FakeBackend final : public StoreBackend {
     return account("find_file " + id);
   }
   std::error_code claim_files_now(const std::string& room, const std::string&, const std::string&,
-                                  const std::vector<std::string>&, std::vector<store::StoredFile>&) override {
+                                  const std::vector<std::string>&, std::int64_t,
+                                  std::vector<store::StoredFile>&) override {
     return account("claim_files " + room);
   }
   std::error_code take_file_trash_now(std::int64_t, std::size_t, std::vector<std::string>&) override {
