@@ -1069,10 +1069,12 @@ if (fs.existsSync(prof)) {
   line();
 }
 
-// Uploads (issue 17): bench/files.sh writes its own section; the report carries it as written.
-const filesSection = path.join(BENCH, "results", "files.md");
-if (fs.existsSync(filesSection)) {
-  for (const l of fs.readFileSync(filesSection, "utf8").trimEnd().split("\n")) line(l);
+// Uploads, and the store and fan-out with rich chat in the mix (issue 17): bench/files.sh and
+// bench/mix.sh write their own sections; the report carries them as written.
+for (const name of ["files.md", "mix.md"]) {
+  const section = path.join(BENCH, "results", name);
+  if (!fs.existsSync(section)) continue;
+  for (const l of fs.readFileSync(section, "utf8").trimEnd().split("\n")) line(l);
   line();
 }
 
@@ -1088,6 +1090,7 @@ line("bench/run --scenarios cluster-scale --servers parley   # 70,000 clients on
 line("bench/run --scenarios failover --servers parley   # the Redis primary killed, Sentinel and Cluster (issue 18), 3 runs");
 if (pairRuns.length) line(`node bench/report.mjs --run ${chosen.join(",")} --pair-runs ${pairRuns.join(",")}   # this report`);
 line("build-bench/bench/parley-bench saturate --port <port> --server-pid <pid>   # one scenario by hand");
+line("bench/mix.sh <previous parley> build/parley   # store and fanout with edits and reactions in the mix, against the previous binary (issue 17)");
 line("bench/files.sh build/parley   # uploads: MB/s and time per image (issue 17); its section is bench/results/files.md");
 line("```");
 fs.writeFileSync(path.join(BENCH, "REPORT.md"), out.join("\n") + "\n");

@@ -547,7 +547,9 @@ void Worker::on_text(Conn& c, const char* p, std::size_t n) {
 void Worker::on_line(Conn& c, const char* p, std::size_t n) {
   ++st_.events;
   const std::string_view type = event_type(p, n);
-  if (type == "message") {
+  // An edit, delete or reaction (--mix) is an entry of the room's sequence too: delivered in its
+  // order like a message (its text carries no send time, so it adds no latency sample).
+  if (type == "message" || type == "edit" || type == "delete" || type == "react" || type == "unreact") {
     std::uint64_t seq = 0;
     if (!find_number(p, n, "\"seq\":", seq)) return;
     if (c.has_seq && seq <= c.last_seq) {
@@ -559,7 +561,7 @@ void Worker::on_line(Conn& c, const char* p, std::size_t n) {
     c.has_seq = true;
     ++st_.delivered;
     std::uint64_t sent_ns = 0;
-    if (find_number(p, n, "\"text\":\"t", sent_ns)) {
+    if (type == "message" && find_number(p, n, "\"text\":\"t", sent_ns)) {
       const std::uint64_t now = now_ns();
       const std::uint64_t lat = now > sent_ns ? now - sent_ns : 0;
       lat_.record(lat);
