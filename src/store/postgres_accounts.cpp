@@ -716,8 +716,8 @@ std::error_code PostgresStore::take_file_trash_now(std::int64_t unattached_befor
     p.int8(unattached_before);
     if (!run_sql(conn_,
                  "WITH gone AS (DELETE FROM files WHERE (claim = '' AND created_at < $1) OR (claim <> '' AND NOT "
-                 "attached AND claimed_at < $1) RETURNING id) INSERT INTO file_trash(id) SELECT id FROM gone ON "
-                 "CONFLICT DO NOTHING",
+                 "attached AND claimed_at > 0 AND claimed_at < $1) RETURNING id) "
+                 "INSERT INTO file_trash(id) SELECT id FROM gone ON CONFLICT DO NOTHING",
                  p))
       return std::nullopt;
     Params q;

@@ -130,9 +130,11 @@ std::error_code SqliteStore::take_file_trash_now(std::int64_t unattached_before,
   const bool ok = in_transaction({
       [&] {
         // Unattached uploads, and files taken by a send whose message never came (each by its
-        // partial index).
+        // partial index). A take without a time (claimed_at 0) was made by a node older than
+        // migration 12 during a rolling upgrade, its message perhaps still on the way: not swept.
         constexpr const char* which =
-            "FROM files WHERE (claim = '' AND created_at < ?1) OR (claim <> '' AND attached = 0 AND claimed_at < ?1)";
+            "FROM files WHERE (claim = '' AND created_at < ?1) OR (claim <> '' AND attached = 0 AND claimed_at > 0 AND "
+            "claimed_at < ?1)";
         Statement move(db_, (std::string("INSERT OR IGNORE INTO file_trash(id) SELECT id ") + which).c_str());
         Statement drop(db_, (std::string("DELETE ") + which).c_str());
         if (!move || !drop) return false;

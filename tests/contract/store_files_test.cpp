@@ -188,6 +188,10 @@ TYPED_TEST(StoreFiles, FilesTakenByASendWhoseMessageNeverCameAreSweptAfterTheirT
   ASSERT_FALSE(this->claim("general", "u_ada", "c-refused", {"f_refused"}, 2000).first);
   ASSERT_FALSE(this->claim("general", "u_ada", "c-retried", {"f_retried"}, 2000).first);
   ASSERT_FALSE(this->claim("general", "u_ada", "c-late", {"f_late"}, 9000).first);
+  // A take without a time: a node older than migration 12 made it (a rolling upgrade), its
+  // message perhaps still on the way. It is never swept this way.
+  ASSERT_FALSE(this->put(file("f_legacy", "general", "u_ada", 10, 1000)));
+  ASSERT_FALSE(this->claim("general", "u_ada", "c-legacy", {"f_legacy"}, 0).first);
   core::Message m{.room = "general", .seq = 1, .from = "ada", .text = "", .ts = 3, .cid = "c-sent", .from_id = "u_ada"};
   m.files = R"([{"id":"f_sent"}])";
   ASSERT_FALSE(append_sync(s, {m}));
@@ -212,6 +216,7 @@ TYPED_TEST(StoreFiles, FilesTakenByASendWhoseMessageNeverCameAreSweptAfterTheirT
   EXPECT_EQ(this->trash(100'000), std::vector<std::string>{"f_retried"});
   EXPECT_TRUE(this->find("f_sent"));
   EXPECT_TRUE(this->find("f_late"));
+  EXPECT_TRUE(this->find("f_legacy"));
   // The store's restart keeps what is attached.
   this->reopen();
   EXPECT_TRUE(this->trash(100'000).empty());
