@@ -52,7 +52,12 @@ test('reactions with counts and who reacted, toggled by their chips; a reply quo
   // Ada adds hers by its chip; Bob takes his 🎉 back by his.
   await ada.locator('#message-list li.msg').first().locator('.reaction', { hasText: '🎉' }).click();
   await waitForChips(bob, 0, ['🎉2 (bob, ada)', '🚀1 (bob)']);
-  assert.equal(await ada.locator('#message-list li.msg').first().locator('.reaction.mine').count(), 1);
+  // Ada's page marks her chip once her own reaction comes back, which may be after Bob's page
+  // shows it (a clean-clone CI run read it in between): waited for, not read at once.
+  await waitForChips(ada, 0, ['🎉2 (bob, ada)', '🚀1 (bob)']);
+  await ada.waitForFunction(
+    () => document.querySelectorAll('#message-list li.msg')[0]?.querySelectorAll('.reaction.mine').length === 1,
+    null, { timeout: 5000, polling: 100 });
   await first.locator('.reaction', { hasText: '🎉' }).click();
   await waitForChips(ada, 0, ['🎉1 (ada)', '🚀1 (bob)']);
 
