@@ -140,6 +140,10 @@ std::vector<ConfigKey> config_keys(Config& c) {
       number_key("store.checkpoint_pages",
                  "SQLite WAL pages that start a background checkpoint (x4: the writer finishes one)",
                  c.store_checkpoint_pages),
+      number_key("store.search_nice",
+                 "niceness of the search index's thread above the I/O threads (0-19): where cores are short, "
+                 "the index falls behind rather than message delivery",
+                 c.store_search_nice),
       number_key("limits.max_frame_bytes", "largest client message (close 1009)", l.max_frame_bytes),
       number_key("limits.max_text_length", "characters of a chat message (error text_too_long)", l.max_text_length),
       number_key("limits.send_rate", "messages per second per connection (error rate_limited)", l.send_rate),

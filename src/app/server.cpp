@@ -156,9 +156,9 @@ int run_server(Config config, std::function<std::string()> reread_log_level) {
 
   std::unique_ptr<store::Store> store_owner;
   if (config.store_backend == "sqlite") {
-    store_owner = std::make_unique<store::SqliteStore>(
-        store::SqliteOptions{std::filesystem::path(config.data_dir) / "parley.db", config.store_synchronous,
-                             config.store_max_queue, config.store_max_batch, config.store_checkpoint_pages});
+    store_owner = std::make_unique<store::SqliteStore>(store::SqliteOptions{
+        std::filesystem::path(config.data_dir) / "parley.db", config.store_synchronous, config.store_max_queue,
+        config.store_max_batch, config.store_checkpoint_pages, config.store_search_nice});
   } else if (config.store_backend == "postgres") {
     if (config.store_postgres_url.empty())
       throw std::invalid_argument("store.backend=postgres needs store.postgres_url");
@@ -166,6 +166,7 @@ int run_server(Config config, std::function<std::string()> reread_log_level) {
     po.conninfo = config.store_postgres_url;
     po.max_queue = config.store_max_queue;
     po.max_batch = config.store_max_batch;
+    po.search_nice = config.store_search_nice;
     store_owner = std::make_unique<store::PostgresStore>(po);
   } else {
     throw std::invalid_argument("store.backend must be sqlite or postgres, not '" + config.store_backend + "'");

@@ -1,12 +1,9 @@
 #include "auth/hash_pool.hpp"
 
-#include <sys/resource.h>
-#include <unistd.h>
-
-#include <algorithm>
-#include <cerrno>
 #include <stdexcept>
 #include <utility>
+
+#include "core/thread_priority.hpp"
 
 namespace parley::auth {
 
@@ -18,14 +15,7 @@ HashPool::HashPool(unsigned threads, std::size_t max_queue, int nice) : max_queu
   try {
     for (unsigned i = 0; i < threads; ++i)
       threads_.emplace_back([this, nice] {
-        // Linux keeps a niceness per thread: this one only. Raising it needs no privilege; where
-        // it fails (a seccomp profile), the thread runs at the process's.
-        if (nice > 0) {
-          const auto tid = static_cast<id_t>(::gettid());
-          errno = 0;
-          const int now = ::getpriority(PRIO_PROCESS, tid);
-          if (errno == 0) ::setpriority(PRIO_PROCESS, tid, std::min(19, now + nice));
-        }
+        core::raise_thread_niceness(nice);
         run();
       });
   } catch (...) {

@@ -2,6 +2,7 @@
 // Small helpers for PostgresStore's statements (postgres_store.cpp, postgres_accounts.cpp). Store
 // thread only, as the connection they use.
 #include <libpq-fe.h>
+#include <spdlog/spdlog.h>
 
 #include <cstdint>
 #include <cstdlib>
@@ -68,6 +69,22 @@ inline std::string trimmed(const char* msg) {
   }
   while (!s.empty() && s.back() == ' ') s.pop_back();
   return s.empty() ? "unknown error" : s;
+}
+
+// A connection with Parley's defaults (the operator's conninfo, expanded from "dbname",
+// overrides any of them). Check PQstatus; PQfinish it either way.
+inline PGconn* connect(const std::string& conninfo, const char* application_name = "parley") {
+  const char* keys[] = {"connect_timeout",     "client_encoding",  "application_name", "keepalives", "keepalives_idle",
+                        "keepalives_interval", "keepalives_count", "dbname",           nullptr};
+  const char* values[] = {"5", "UTF8", application_name, "1", "10", "5", "3", conninfo.c_str(), nullptr};
+  PGconn* conn = PQconnectdbParams(keys, values, 1);
+  // The server's notices (a search whose words hold no lexeme: "text-search query doesn't contain
+  // lexemes") go to the log at debug, not to stderr as libpq's default does.
+  if (conn)
+    PQsetNoticeProcessor(
+        conn, [](void*, const char* message) { spdlog::debug("store: postgres notice: {}", trimmed(message)); },
+        nullptr);
+  return conn;
 }
 
 inline std::string sqlstate(const PGresult* r) {

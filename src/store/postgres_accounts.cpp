@@ -131,11 +131,6 @@ std::error_code PostgresStore::account_call(const char* what, Op&& op) {
   return errc::store_failed;
 }
 
-std::error_code PostgresStore::account_call_fn(const char* what,
-                                               const std::function<std::optional<std::error_code>()>& op) {
-  return account_call(what, op);
-}
-
 std::error_code PostgresStore::create_user_now(const StoredUser& user) {
   return account_call("create_user", [&]() -> std::optional<std::error_code> {
     Params p;

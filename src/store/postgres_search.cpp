@@ -1,11 +1,13 @@
-// PostgresStore's search (store.hpp, Store::search): the tsvector column and GIN index of
-// migration 10.
+// PostgresStore's search index (searcher.hpp, SearchIndex): the search_docs table of migration 13,
+// written by parley_search_catch_up, on a connection of its own (the searcher's thread).
 #include <libpq-fe.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <string>
 
+#include "protocol/errc.hpp"
 #include "store/pg_rows.hpp"
 #include "store/postgres_store.hpp"
 
@@ -17,6 +19,7 @@ using pg::column;
 using pg::int_column;
 using pg::Params;
 using pg::Result;
+using pg::trimmed;
 
 // The terms as to_tsquery text: each a quoted lexeme, all required (&), the last one a prefix
 // (:*). A term never holds a quote or a backslash (core::search_terms splits on punctuation);
@@ -36,7 +39,7 @@ std::string ts_query(const std::vector<std::string>& terms) {
   return q;
 }
 
-// The rooms as a text[] literal: each element quoted, '"' and '\' escaped.
+// A text[] literal: each element quoted, '"' and '\' escaped.
 std::string array_literal(const std::vector<std::string>& items) {
   std::string a = "{";
   for (std::size_t i = 0; i < items.size(); ++i) {
@@ -51,31 +54,70 @@ std::string array_literal(const std::vector<std::string>& items) {
   return a + "}";
 }
 
-}  // namespace
+class PostgresSearchIndex final : public SearchIndex {
+ public:
+  explicit PostgresSearchIndex(std::string conninfo) : conninfo_(std::move(conninfo)) {}
+  ~PostgresSearchIndex() override {
+    if (conn_) PQfinish(conn_);
+  }
+  PostgresSearchIndex(const PostgresSearchIndex&) = delete;
+  PostgresSearchIndex& operator=(const PostgresSearchIndex&) = delete;
 
-std::error_code PostgresStore::search_now(const SearchQuery& query, SearchPage& out) {
-  return account_call_fn("search", [&]() -> std::optional<std::error_code> {
+  // Every room, and every room with a mark (a room deleted while no searcher read it).
+  std::vector<std::string> rooms() override {
+    std::vector<std::string> out;
+    Result r = exec("SELECT id FROM rooms UNION SELECT room FROM search_marks", Params{});
+    if (!r) return out;
+    for (int i = 0; i < PQntuples(r.get()); ++i) out.push_back(column(r.get(), i, 0));
+    return out;
+  }
+
+  // One statement, one transaction: parley_search_catch_up.
+  bool catch_up(const std::vector<std::string>& rooms, std::size_t budget, std::vector<std::string>& unfinished,
+                std::size_t& read) override {
+    Params p;
+    const std::string wanted = array_literal(rooms);
+    p.text(wanted);
+    p.int8(static_cast<std::int64_t>(budget));
+    Result r = exec("SELECT left_room, indexed FROM parley_search_catch_up($1::text[], $2)", p);
+    if (!r) return false;
+    for (int i = 0; i < PQntuples(r.get()); ++i) {
+      if (PQgetisnull(r.get(), i, 0)) {
+        read = static_cast<std::size_t>(int_column(r.get(), i, 1));  // the last row: the count
+      } else {
+        unfinished.push_back(column(r.get(), i, 0));
+      }
+    }
+    return true;
+  }
+
+  // Every node writes to every room's sequence, and any may have left a room unread.
+  bool shared() const override { return true; }
+
+  std::error_code search(const SearchQuery& query, SearchPage& out) override {
+    out = {};
     const std::size_t limit = std::min<std::size_t>(query.limit, 10000);
     Params p;
     const std::string tsq = ts_query(query.terms);
     const std::string rooms = array_literal(query.rooms);
     p.text(tsq);
     p.text(rooms);
-    p.int8(static_cast<std::int64_t>(limit + 1));
-    // Rooms compare byte by byte (COLLATE "C"), as SQLite's do: the same order on both stores.
+    p.int8(static_cast<std::int64_t>(limit + 1));  // one more: whether there is a next page
+    // Each hit as the message is now: one deleted since it was indexed is left out. Rooms compare
+    // byte by byte (COLLATE "C"), as SQLite's do: the same order on both stores.
     std::string sql =
-        "SELECT room, seq, sender, sender_id, text, ts FROM messages WHERE search @@ to_tsquery('simple', $1) AND "
-        "room = ANY($2::text[])";
+        "SELECT m.room, m.seq, m.sender, m.sender_id, m.text, m.ts FROM search_docs d JOIN messages m ON m.room = "
+        "d.room AND m.seq = d.seq WHERE d.words @@ to_tsquery('simple', $1) AND d.room = ANY($2::text[]) AND "
+        "m.kind = 0 AND NOT m.deleted";
     if (query.before) {
       p.int8(query.before->ts);
       p.text(query.before->room);
       p.int8(static_cast<std::int64_t>(std::min<std::uint64_t>(query.before->seq, INT64_MAX)));
-      sql += " AND (ts, room COLLATE \"C\", seq) < ($4, $5::text COLLATE \"C\", $6)";
+      sql += " AND (d.ts, d.room COLLATE \"C\", d.seq) < ($4, $5::text COLLATE \"C\", $6)";
     }
-    sql += " ORDER BY ts DESC, room COLLATE \"C\" DESC, seq DESC LIMIT $3";
-    Result r(PQexecParams(conn_, sql.c_str(), p.size(), p.types(), p.values(), p.lengths(), p.formats(), 0));
-    if (PQresultStatus(r.get()) != PGRES_TUPLES_OK) return std::nullopt;
-    out = {};
+    sql += " ORDER BY d.ts DESC, d.room COLLATE \"C\" DESC, d.seq DESC LIMIT $3";
+    Result r = exec(sql.c_str(), p);
+    if (!r) return make_error_code(protocol::errc::store_failed);
     const int rows = PQntuples(r.get());
     for (int i = 0; i < rows; ++i) {
       if (out.hits.size() == limit) {
@@ -90,8 +132,38 @@ std::error_code PostgresStore::search_now(const SearchQuery& query, SearchPage& 
                                    .text = column(r.get(), i, 4),
                                    .ts = int_column(r.get(), i, 5)});
     }
-    return std::error_code();
-  });
+    return {};
+  }
+
+ private:
+  // A statement's rows (or its success), or null after logging the failure. A lost connection is
+  // made again at the next call.
+  Result exec(const char* sql, const Params& p) {
+    if (!conn_ || PQstatus(conn_) != CONNECTION_OK) {
+      if (conn_) PQfinish(conn_);
+      conn_ = pg::connect(conninfo_, "parley-search");
+      if (PQstatus(conn_) != CONNECTION_OK) {
+        spdlog::error("store: search cannot reach PostgreSQL: {}", trimmed(PQerrorMessage(conn_)));
+        PQfinish(conn_);
+        conn_ = nullptr;
+        return nullptr;
+      }
+    }
+    Result r(PQexecParams(conn_, sql, p.size(), p.types(), p.values(), p.lengths(), p.formats(), 0));
+    const auto st = PQresultStatus(r.get());
+    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) return r;
+    spdlog::error("store: search failed: {}", trimmed(PQerrorMessage(conn_)));
+    return nullptr;
+  }
+
+  std::string conninfo_;
+  PGconn* conn_ = nullptr;
+};
+
+}  // namespace
+
+std::unique_ptr<SearchIndex> postgres_search_index(const std::string& conninfo) {
+  return std::make_unique<PostgresSearchIndex>(conninfo);
 }
 
 }  // namespace parley::store

@@ -153,18 +153,10 @@ constexpr const char* migrations[] = {
       PRIMARY KEY (room, seq, emoji, user_key)
     );
     )sql",
-    // 10: search (docs/protocol.md, "search"): each message's words as history shows them (a
-    // message, kind 0, while it is not deleted, by its text now), a column the database computes
-    // on every insert and update (an edit, a delete), under the 'simple' configuration (no
-    // language: words are lowercased, never stemmed). Punctuation is made a space first, so that
-    // words are split where core::search_terms and SQLite split them ("1.5" is "1" and "5", an
-    // address its parts). Adding it rewrites the table once: that is the fill.
+    // 10: search, once a tsvector column of messages the database computed in every commit, and
+    // its GIN index. It is kept out of the commits now (13).
     R"sql(
-    ALTER TABLE messages ADD COLUMN search tsvector GENERATED ALWAYS AS (
-      CASE WHEN kind = 0 AND NOT deleted
-        THEN to_tsvector('simple'::regconfig, regexp_replace(text, '[[:punct:][:space:][:cntrl:]]+', ' ', 'g'))
-      END) STORED;
-    CREATE INDEX messages_search ON messages USING gin (search);
+    SELECT 1;
     )sql",
     // 11: files (docs/api.md, "Files"), as in SQLite's migration 11.
     R"sql(
@@ -200,6 +192,99 @@ constexpr const char* migrations[] = {
     END $$;
     CREATE TRIGGER messages_files_attach AFTER INSERT ON messages FOR EACH ROW WHEN (NEW.files <> '')
       EXECUTE FUNCTION parley_attach_files();
+    )sql",
+    // 13: search (docs/protocol.md, "search") out of the commits: each message's words in a table
+    // of their own, written by the nodes' searchers (searcher.hpp) after the commits, as SQLite's
+    // index is (sqlite_search_index.hpp): `search_marks` holds each room's last seq read (and its
+    // creation time then: a room deleted and made again starts over), and catching a room up reads
+    // the entries past it, a message by its text now, an edit's or a delete's target brought to
+    // its state now. Any node catches up any room (a search catches up its rooms first); the mark's
+    // row lock makes them take turns, and every node locks rooms in the same order.
+    // Words under the 'simple' configuration (no language: lowercased, never stemmed), punctuation
+    // made a space first, so that words are split where core::search_terms and SQLite split them
+    // ("1.5" is "1" and "5", an address its parts).
+    R"sql(
+    DROP INDEX IF EXISTS messages_search;
+    ALTER TABLE messages DROP COLUMN IF EXISTS search;
+    CREATE TABLE search_docs (
+      room text NOT NULL,
+      seq bigint NOT NULL,
+      ts bigint NOT NULL,
+      words tsvector NOT NULL,
+      PRIMARY KEY (room, seq)
+    );
+    CREATE INDEX search_docs_words ON search_docs USING gin (words);
+    CREATE TABLE search_marks (
+      room text PRIMARY KEY,
+      created_at bigint NOT NULL,
+      seq bigint NOT NULL
+    );
+    CREATE FUNCTION parley_search_words(t text) RETURNS tsvector LANGUAGE sql IMMUTABLE AS $$
+      SELECT to_tsvector('simple'::regconfig, regexp_replace(t, '[[:punct:][:space:][:cntrl:]]+', ' ', 'g'))
+    $$;
+    -- Reads about `budget` entries of `wanted` past their marks into search_docs; returns a row
+    -- for each room with entries left (indexed NULL), then one with the entries read (left_room
+    -- NULL).
+    CREATE FUNCTION parley_search_catch_up(wanted text[], budget bigint)
+      RETURNS TABLE (left_room text, indexed bigint) LANGUAGE plpgsql AS $$
+    DECLARE
+      v_read bigint := 0;
+      v_room text;
+      v_mark bigint;
+      v_marked_created bigint;
+      v_created bigint;
+      v_last bigint;
+      v_upto bigint;
+    BEGIN
+      FOR v_room IN
+        SELECT q.room FROM unnest(wanted) AS q(room) LEFT JOIN search_marks s ON s.room = q.room
+        WHERE s.seq IS DISTINCT FROM (SELECT MAX(m.seq) FROM messages m WHERE m.room = q.room)
+           OR (s.room IS NOT NULL AND s.created_at <> COALESCE((SELECT o.created_at FROM rooms o WHERE o.id = q.room), 0))
+        GROUP BY q.room ORDER BY q.room COLLATE "C"
+      LOOP
+        IF budget <= 0 THEN
+          left_room := v_room;
+          RETURN NEXT;
+          CONTINUE;
+        END IF;
+        INSERT INTO search_marks(room, created_at, seq) VALUES (v_room, 0, 0) ON CONFLICT DO NOTHING;
+        SELECT s.seq, s.created_at INTO v_mark, v_marked_created FROM search_marks s WHERE s.room = v_room FOR UPDATE;
+        v_created := COALESCE((SELECT o.created_at FROM rooms o WHERE o.id = v_room), 0);
+        v_last := COALESCE((SELECT MAX(m.seq) FROM messages m WHERE m.room = v_room), 0);
+        IF v_marked_created <> v_created OR v_last < v_mark THEN
+          DELETE FROM search_docs d WHERE d.room = v_room;
+          v_mark := 0;
+        END IF;
+        IF v_last = 0 THEN
+          DELETE FROM search_marks s WHERE s.room = v_room;
+          CONTINUE;
+        END IF;
+        v_upto := COALESCE((SELECT m.seq FROM messages m WHERE m.room = v_room AND m.seq > v_mark
+                            ORDER BY m.seq OFFSET budget - 1 LIMIT 1), v_last);
+        INSERT INTO search_docs(room, seq, ts, words)
+          SELECT m.room, m.seq, m.ts, parley_search_words(m.text) FROM messages m
+          WHERE m.room = v_room AND m.seq > v_mark AND m.seq <= v_upto AND m.kind = 0 AND NOT m.deleted
+          ON CONFLICT (room, seq) DO UPDATE SET words = EXCLUDED.words;
+        DELETE FROM search_docs d USING messages e
+          WHERE e.room = v_room AND e.seq > v_mark AND e.seq <= v_upto AND e.kind IN (1, 2)
+            AND d.room = v_room AND d.seq = e.target;
+        INSERT INTO search_docs(room, seq, ts, words)
+          SELECT t.room, t.seq, t.ts, parley_search_words(t.text) FROM messages t
+          WHERE t.room = v_room AND t.kind = 0 AND NOT t.deleted AND t.seq IN
+            (SELECT e.target FROM messages e WHERE e.room = v_room AND e.seq > v_mark AND e.seq <= v_upto AND e.kind = 1)
+          ON CONFLICT (room, seq) DO UPDATE SET words = EXCLUDED.words;
+        UPDATE search_marks s SET seq = v_upto, created_at = v_created WHERE s.room = v_room;
+        budget := budget - (v_upto - v_mark);
+        v_read := v_read + (v_upto - v_mark);
+        IF v_upto < v_last THEN
+          left_room := v_room;
+          RETURN NEXT;
+        END IF;
+      END LOOP;
+      left_room := NULL;
+      indexed := v_read;
+      RETURN NEXT;
+    END $$;
     )sql",
 };
 
@@ -290,31 +375,24 @@ PostgresStore::PostgresStore(PostgresOptions options)
     disconnect();
     throw;
   }
+  searcher_ = std::make_unique<Searcher>(postgres_search_index(options_.conninfo), options_.search_nice);
   worker_.start();
 }
 
 PostgresStore::~PostgresStore() {
+  if (searcher_) searcher_->stop();
   worker_.stop();
   disconnect();
 }
 
 bool PostgresStore::connect_once(std::string& err, bool prepare) {
   disconnect();
-  // Defaults first: the operator's conninfo (expanded from "dbname") overrides any of them.
-  const char* keys[] = {"connect_timeout",     "client_encoding",  "application_name", "keepalives", "keepalives_idle",
-                        "keepalives_interval", "keepalives_count", "dbname",           nullptr};
-  const char* values[] = {"5", "UTF8", "parley", "1", "10", "5", "3", options_.conninfo.c_str(), nullptr};
-  conn_ = PQconnectdbParams(keys, values, 1);
+  conn_ = pg::connect(options_.conninfo);
   if (!conn_ || PQstatus(conn_) != CONNECTION_OK) {
     err = conn_ ? trimmed(PQerrorMessage(conn_)) : "out of memory";
     disconnect();
     return false;
   }
-  // The server's notices (a search whose words hold no lexeme: "text-search query doesn't contain
-  // lexemes") go to the log at debug, not to stderr as libpq's default does.
-  PQsetNoticeProcessor(
-      conn_, [](void*, const char* message) { spdlog::debug("store: postgres notice: {}", trimmed(message)); },
-      nullptr);
   return !prepare || prepare_statements(err);
 }
 
@@ -587,7 +665,7 @@ void PostgresStore::read_states(std::string user_id, std::string name_key, std::
 void PostgresStore::room_reads(std::string room, std::size_t limit, SeenDone done) {
   worker_.room_reads(std::move(room), limit, std::move(done));
 }
-void PostgresStore::search(SearchQuery query, SearchDone done) { worker_.search(std::move(query), std::move(done)); }
+void PostgresStore::search(SearchQuery query, SearchDone done) { searcher_->search(std::move(query), std::move(done)); }
 
 void PostgresStore::create_api_key(StoredApiKey key, Done done) {
   worker_.create_api_key(std::move(key), std::move(done));
@@ -603,8 +681,16 @@ void PostgresStore::touch_api_key(std::string id, std::int64_t now_ms, Done done
   worker_.touch_api_key(std::move(id), now_ms, std::move(done));
 }
 void PostgresStore::flush() { worker_.flush(); }
-void PostgresStore::stop() { worker_.stop(); }
-StoreStats PostgresStore::stats() const { return worker_.stats(); }
+void PostgresStore::stop() {
+  searcher_->stop();
+  worker_.stop();
+}
+StoreStats PostgresStore::stats() const {
+  StoreStats st = worker_.stats();
+  st.search_unindexed_rooms = searcher_->unindexed_rooms();
+  st.search_indexed = searcher_->indexed();
+  return st;
+}
 
 StoreBackend::Outcome PostgresStore::classify_failure(const PGresult* r, std::string& err) {
   err = trimmed(PQerrorMessage(conn_));
@@ -659,6 +745,7 @@ StoreBackend::Outcome PostgresStore::try_commit(std::span<Append> appends, std::
     if (auto o = insert_change(*m, *owner, err); o != Outcome::ok) return o;
   Result r(PQexec(conn_, "COMMIT"));
   if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) return classify_failure(r.get(), err);
+  searcher_->index_later_of(sorted, changes);  // each in room order
   return Outcome::ok;
 }
 
@@ -811,7 +898,11 @@ StoreBackend::Outcome PostgresStore::try_delete_room(const std::string& room, st
     Result commit(PQexec(conn_, "COMMIT"));
     ok = PQresultStatus(commit.get()) == PGRES_COMMAND_OK;
   }
-  if (ok) return Outcome::ok;
+  if (ok) {
+    const std::string* gone[] = {&room};  // its words leave the search index
+    searcher_->index_later(gone);
+    return Outcome::ok;
+  }
   err = trimmed(PQerrorMessage(conn_));
   if (PQstatus(conn_) == CONNECTION_OK && !stale) {
     rollback();

@@ -26,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "store/searcher.hpp"
 #include "store/store.hpp"
 #include "store/store_worker.hpp"
 
@@ -38,12 +39,16 @@ struct PostgresOptions {
   std::string conninfo;            // libpq key=value string or postgresql:// URI
   std::size_t max_queue = 100000;  // messages waiting for commit before sends are refused
   std::size_t max_batch = 10000;   // messages per transaction
+  int search_nice = 0;             // the searcher thread's niceness above the process's (Searcher)
   // Start-up: how long the constructor keeps trying to reach the server before it throws.
   std::chrono::milliseconds connect_timeout{10000};
   // stop(): how long queued writes keep being retried against an unreachable server before they
   // fail with errc::store_failed (nothing unacknowledged is claimed to be stored).
   std::chrono::milliseconds stop_timeout{10000};
 };
+
+// The search index of migration 13 (postgres_search.cpp), on a connection of its own.
+std::unique_ptr<SearchIndex> postgres_search_index(const std::string& conninfo);
 
 class PostgresStore final : public Store, private StoreBackend {
  public:
@@ -138,7 +143,6 @@ class PostgresStore final : public Store, private StoreBackend {
   std::error_code read_states_now(const std::string& user_id, const std::string& name_key,
                                   const std::vector<std::string>& rooms, std::vector<StoredReadState>& out) override;
   std::error_code room_reads_now(const std::string& room, std::size_t limit, std::vector<StoredSeen>& out) override;
-  std::error_code search_now(const SearchQuery& query, SearchPage& out) override;
   std::error_code create_api_key_now(const StoredApiKey& key) override;
   std::error_code find_api_key_now(const std::string& id, std::optional<StoredApiKey>& out) override;
   std::error_code list_api_keys_now(std::vector<StoredApiKey>& out) override;
@@ -159,8 +163,6 @@ class PostgresStore final : public Store, private StoreBackend {
   // operation may run twice (a creation recognises its own row). Not more: a user is waiting.
   template <class Op>
   std::error_code account_call(const char* what, Op&& op);
-  // account_call for a file that does not see its definition (postgres_search.cpp).
-  std::error_code account_call_fn(const char* what, const std::function<std::optional<std::error_code>()>& op);
 
   Outcome insert_chunk(const core::Message* const* rows, std::size_t n, std::vector<Append*>& owners, std::string& err);
   // Rows an INSERT found stored already: the same entry is fine, another one fails its append.
@@ -195,6 +197,9 @@ class PostgresStore final : public Store, private StoreBackend {
   // committed (tests/cluster/cold_start_test.cpp). Unset in production: no pause.
   std::chrono::milliseconds prepare_pause_{0};
   StoreWorker worker_;  // the store thread
+  // Searches and the search index (searcher.hpp, postgres_search.cpp): out of the commits, which
+  // mark their rooms for it; a connection of its own.
+  std::unique_ptr<Searcher> searcher_;
 };
 
 }  // namespace parley::store

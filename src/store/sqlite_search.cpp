@@ -1,14 +1,16 @@
-// SqliteStore's search (store.hpp, Store::search): the FTS5 index of migration 10.
+// SqliteStore's search index (sqlite_search_index.hpp) and its searches (store.hpp,
+// Store::search).
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 
 #include "protocol/errc.hpp"
 #include "store/sqlite_rows.hpp"
-#include "store/sqlite_store.hpp"
+#include "store/sqlite_search_index.hpp"
 
 namespace parley::store {
 
@@ -16,8 +18,33 @@ namespace {
 
 using protocol::errc;
 using sqlite_rows::bind_text;
+using sqlite_rows::Reset;
 using sqlite_rows::Statement;
 using sqlite_rows::text_column;
+
+// The index's schema. A file of another version is made again (it is derived from the messages).
+// `docs`: each indexed message, with the text it was indexed by (FTS5 forgets a text by being
+// told it again: external content); `marks`: each room's last seq read, and its creation time
+// then (a room made again under the same id starts over).
+constexpr int index_version = 1;
+constexpr const char* index_schema = R"sql(
+  CREATE TABLE docs (
+    id INTEGER PRIMARY KEY,
+    room TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    ts INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    UNIQUE (room, seq)
+  );
+  CREATE VIRTUAL TABLE docs_fts USING fts5(text, content='docs', content_rowid='id', columnsize=0,
+                                           tokenize='unicode61 remove_diacritics 2');
+  CREATE TABLE marks (
+    room TEXT PRIMARY KEY,
+    created_at INTEGER NOT NULL,
+    seq INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  PRAGMA user_version = 1;
+)sql";
 
 // The terms as an FTS5 query: each a quoted string ('"' doubled, although a term never holds one:
 // core::search_terms splits on punctuation), all required, the last one a prefix.
@@ -36,21 +63,340 @@ std::string fts_query(const std::vector<std::string>& terms) {
   return q;
 }
 
-}  // namespace
-
-// The worker's search (StoreBackend): on the writer's connection. SqliteStore::search never
-// sends one there; the searcher runs search_on with its own connection.
-std::error_code SqliteStore::search_now(const SearchQuery& query, SearchPage& out) {
-  return search_on(db_, query, out);
+sqlite3* open_db(const std::filesystem::path& path, int flags, const char* what) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    throw std::runtime_error(std::string("cannot open ") + path.string() + " " + what + ": " + msg);
+  }
+  sqlite3_busy_timeout(db, 5000);
+  return db;
 }
 
-std::error_code SqliteStore::search_on(sqlite3* db, const SearchQuery& query, SearchPage& out) {
-  // The hits' places first, from the index and search_docs (newest first, one more than a page:
-  // whether there is a next one); then their messages. The rooms are the statement's own
-  // placeholders: at most max_searched_rooms.
+int user_version(sqlite3* db) {
+  Statement st(db, "PRAGMA user_version");
+  return st && sqlite3_step(st.get()) == SQLITE_ROW ? sqlite3_column_int(st.get(), 0) : -1;
+}
+
+}  // namespace
+
+std::filesystem::path SqliteSearchIndex::path_for(const std::filesystem::path& messages) {
+  return messages.parent_path() / (messages.stem().string() + ".search" + messages.extension().string());
+}
+
+SqliteSearchIndex::SqliteSearchIndex(const std::filesystem::path& messages, const std::string& synchronous) {
+  const auto path = path_for(messages);
+  try {
+    messages_ = open_db(messages, SQLITE_OPEN_READONLY, "for searches");
+    index_ = open_db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, "(the search index)");
+    if (!exec(index_, "PRAGMA journal_mode=WAL") || !exec(index_, ("PRAGMA synchronous=" + synchronous).c_str()))
+      throw std::runtime_error("cannot set up " + path.string());
+    const int version = user_version(index_);
+    if (version != index_version) {
+      if (version != 0) {
+        // Another version's (or unreadable): made again from the messages.
+        spdlog::warn("store: search index {} is of version {}, not {}: made again", path.string(), version,
+                     index_version);
+        sqlite3_close(index_);
+        index_ = nullptr;
+        for (const char* tail : {"", "-wal", "-shm"}) std::filesystem::remove(path.string() + tail);
+        index_ = open_db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, "(the search index)");
+        if (!exec(index_, "PRAGMA journal_mode=WAL") || !exec(index_, ("PRAGMA synchronous=" + synchronous).c_str()))
+          throw std::runtime_error("cannot set up " + path.string());
+      }
+      if (!exec(index_, "BEGIN") || !exec(index_, index_schema) || !exec(index_, "COMMIT"))
+        throw std::runtime_error("cannot make the search index " + path.string());
+    }
+    // The index's pages, and the messages' newest (those it reads), stay in memory.
+    exec(index_, "PRAGMA cache_size=-32768");
+    exec(messages_, "PRAGMA cache_size=-16384");
+    prepare(messages_, "SELECT room FROM messages WHERE room > ?1 ORDER BY room LIMIT 1", &next_room_);
+    prepare(messages_,
+            "SELECT COALESCE((SELECT created_at FROM rooms WHERE id = ?1), 0), COALESCE((SELECT MAX(seq) FROM "
+            "messages WHERE room = ?1), 0)",
+            &room_state_);
+    prepare(messages_,
+            "SELECT seq, kind, target, ts, text, deleted FROM messages WHERE room = ?1 AND seq > ?2 ORDER BY seq "
+            "LIMIT ?3",
+            &entries_);
+    prepare(messages_, "SELECT text, ts FROM messages WHERE room = ?1 AND seq = ?2 AND kind = 0 AND deleted = 0",
+            &message_now_);
+    prepare(messages_,
+            "SELECT sender, sender_id, text, ts FROM messages WHERE room = ?1 AND seq = ?2 AND kind = 0 AND "
+            "deleted = 0",
+            &hit_);
+    prepare(index_, "SELECT room FROM marks", &marked_rooms_);
+    prepare(index_, "SELECT created_at, seq FROM marks WHERE room = ?1", &mark_);
+    prepare(index_,
+            "INSERT INTO marks(room, created_at, seq) VALUES (?1, ?2, ?3) ON CONFLICT(room) DO UPDATE SET "
+            "created_at = excluded.created_at, seq = excluded.seq",
+            &set_mark_);
+    prepare(index_, "DELETE FROM marks WHERE room = ?1", &drop_mark_);
+    prepare(index_, "INSERT INTO docs_fts(docs_fts, rowid, text) SELECT 'delete', id, text FROM docs WHERE room = ?1",
+            &unindex_room_);
+    prepare(index_, "DELETE FROM docs WHERE room = ?1", &drop_docs_);
+    prepare(index_, "INSERT INTO docs(room, seq, ts, text) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+            &insert_doc_);
+    prepare(index_, "INSERT INTO docs_fts(rowid, text) VALUES (?1, ?2)", &index_text_);
+    prepare(index_, "INSERT INTO docs_fts(docs_fts, rowid, text) VALUES ('delete', ?1, ?2)", &unindex_text_);
+    prepare(index_, "SELECT id, text FROM docs WHERE room = ?1 AND seq = ?2", &doc_);
+    prepare(index_, "UPDATE docs SET text = ?2 WHERE id = ?1", &update_doc_);
+    prepare(index_, "DELETE FROM docs WHERE id = ?1", &delete_doc_);
+  } catch (...) {
+    for (sqlite3_stmt* st : statements_) sqlite3_finalize(st);
+    sqlite3_close(index_);
+    sqlite3_close(messages_);
+    throw;
+  }
+}
+
+SqliteSearchIndex::~SqliteSearchIndex() {
+  for (sqlite3_stmt* st : statements_) sqlite3_finalize(st);
+  sqlite3_close(index_);
+  sqlite3_close(messages_);
+}
+
+void SqliteSearchIndex::prepare(sqlite3* db, const char* sql, sqlite3_stmt** st) {
+  if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, nullptr) != SQLITE_OK)
+    throw std::runtime_error(std::string("sqlite prepare (search index): ") + sqlite3_errmsg(db));
+  statements_.push_back(*st);
+}
+
+bool SqliteSearchIndex::exec(sqlite3* db, const char* sql) {
+  return sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK;
+}
+
+std::error_code SqliteSearchIndex::failed(const char* what, sqlite3* db) {
+  spdlog::error("store: {} failed: {}", what, sqlite3_errmsg(db));
+  return make_error_code(errc::store_failed);
+}
+
+std::vector<std::string> SqliteSearchIndex::rooms() {
+  std::vector<std::string> out;
+  // The rooms with entries, one index seek each (messages' key starts with the room).
+  std::string after;
+  for (;;) {
+    Reset r(next_room_);
+    bind_text(next_room_, 1, after);
+    if (sqlite3_step(next_room_) != SQLITE_ROW) break;
+    after = text_column(next_room_, 0);
+    out.push_back(after);
+  }
+  {
+    Reset r(marked_rooms_);
+    while (sqlite3_step(marked_rooms_) == SQLITE_ROW) out.push_back(text_column(marked_rooms_, 0));
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+bool SqliteSearchIndex::catch_up(const std::vector<std::string>& rooms, std::size_t budget,
+                                 std::vector<std::string>& unfinished, std::size_t& read) {
+  // First what to index: a read of the messages for each room (its state and entries as of one
+  // commit), of at most read_entries of them: a reader of the WAL holds back its checkpoints, so
+  // none is long. Then the index, in one transaction.
+  constexpr std::size_t read_entries = 2048;
+  std::vector<RoomRead> reads;
+  for (const std::string& room : rooms) {
+    if (budget == 0) {
+      unfinished.push_back(room);  // not looked at
+      continue;
+    }
+    reads.push_back(RoomRead{.room = room});
+    std::size_t allowed = std::min(budget, read_entries);
+    budget -= allowed;
+    const bool ok = exec(messages_, "BEGIN") && read_room(reads.back(), allowed);
+    exec(messages_, "COMMIT");  // a read: ends the snapshot
+    if (!ok) {
+      failed("search index: read", messages_);
+      return false;
+    }
+    budget += allowed;  // what the room left
+  }
+  if (!exec(index_, "BEGIN IMMEDIATE")) {
+    failed("search index: write", index_);
+    return false;
+  }
+  std::size_t entries = 0;
+  bool ok = true;
+  for (const RoomRead& read : reads) {
+    ok = write_room(read);
+    if (!ok) break;
+    entries += read.entries;
+  }
+  if (ok && exec(index_, "COMMIT")) {
+    read = entries;
+    for (const RoomRead& read : reads)
+      if (read.more) unfinished.push_back(read.room);
+    return true;
+  }
+  failed("search index: write", index_);
+  exec(index_, "ROLLBACK");
+  return false;
+}
+
+bool SqliteSearchIndex::read_room(RoomRead& read, std::size_t& budget) {
+  {
+    Reset r(mark_);
+    bind_text(mark_, 1, read.room);
+    const int rc = sqlite3_step(mark_);
+    if (rc == SQLITE_ROW) {
+      read.mark = Mark{true, sqlite3_column_int64(mark_, 0), sqlite3_column_int64(mark_, 1)};
+    } else if (rc != SQLITE_DONE) {
+      return false;
+    }
+  }
+  std::int64_t last = 0;
+  {
+    Reset r(room_state_);
+    bind_text(room_state_, 1, read.room);
+    if (sqlite3_step(room_state_) != SQLITE_ROW) return false;
+    read.created_at = sqlite3_column_int64(room_state_, 0);
+    last = sqlite3_column_int64(room_state_, 1);
+  }
+  // Deleted (its entries gone), perhaps made again since: what the index holds of it is stale.
+  read.drop = read.mark.found && (read.mark.created_at != read.created_at || last < read.mark.seq);
+  read.seq = read.drop ? 0 : read.mark.seq;
+  read.empty = last == 0;
+  if (read.empty) return true;  // no entries: a room deleted, or one nothing was said in yet
+  {
+    Reset r(entries_);
+    bind_text(entries_, 1, read.room);
+    sqlite3_bind_int64(entries_, 2, read.seq);
+    sqlite3_bind_int64(entries_, 3, static_cast<sqlite3_int64>(budget));
+    int rc;
+    while ((rc = sqlite3_step(entries_)) == SQLITE_ROW) {
+      read.seq = sqlite3_column_int64(entries_, 0);
+      ++read.entries;
+      --budget;
+      switch (static_cast<core::MessageKind>(sqlite3_column_int(entries_, 1) & 7)) {
+        case core::MessageKind::message:
+          if (sqlite3_column_int(entries_, 5) == 0)
+            read.ops.push_back(Op{.refresh = false,
+                                  .seq = read.seq,
+                                  .ts = sqlite3_column_int64(entries_, 3),
+                                  .text = text_column(entries_, 4)});
+          break;
+        case core::MessageKind::edit:
+        case core::MessageKind::remove:
+          // Its target as it is now (its text, or gone), read below.
+          read.ops.push_back(Op{.refresh = true, .seq = sqlite3_column_int64(entries_, 2)});
+          break;
+        case core::MessageKind::react:
+        case core::MessageKind::unreact: break;
+      }
+    }
+    if (rc != SQLITE_DONE) return false;
+  }
+  for (Op& op : read.ops) {
+    if (!op.refresh) continue;
+    Reset r(message_now_);
+    bind_text(message_now_, 1, read.room);
+    sqlite3_bind_int64(message_now_, 2, op.seq);
+    const int rc = sqlite3_step(message_now_);
+    if (rc == SQLITE_ROW) {
+      op.live = true;
+      op.text = text_column(message_now_, 0);
+    } else if (rc != SQLITE_DONE) {
+      return false;
+    }
+  }
+  read.more = read.seq < last;
+  return true;
+}
+
+bool SqliteSearchIndex::write_room(const RoomRead& read) {
+  if (read.drop && !drop_room(read.room)) return false;
+  for (const Op& op : read.ops)
+    if (!(op.refresh ? refresh_doc(read.room, op.seq, op.live, op.text) : add_doc(read.room, op.seq, op.ts, op.text)))
+      return false;
+  if (read.empty) {
+    if (!read.mark.found) return true;
+    Reset r(drop_mark_);
+    bind_text(drop_mark_, 1, read.room);
+    return sqlite3_step(drop_mark_) == SQLITE_DONE;
+  }
+  Reset r(set_mark_);
+  bind_text(set_mark_, 1, read.room);
+  sqlite3_bind_int64(set_mark_, 2, read.created_at);
+  sqlite3_bind_int64(set_mark_, 3, read.seq);
+  return sqlite3_step(set_mark_) == SQLITE_DONE;
+}
+
+bool SqliteSearchIndex::drop_room(const std::string& room) {
+  for (sqlite3_stmt* st : {unindex_room_, drop_docs_}) {
+    Reset r(st);
+    bind_text(st, 1, room);
+    if (sqlite3_step(st) != SQLITE_DONE) return false;
+  }
+  return true;
+}
+
+bool SqliteSearchIndex::add_doc(const std::string& room, std::int64_t seq, std::int64_t ts, const std::string& text) {
+  {
+    Reset r(insert_doc_);
+    bind_text(insert_doc_, 1, room);
+    sqlite3_bind_int64(insert_doc_, 2, seq);
+    sqlite3_bind_int64(insert_doc_, 3, ts);
+    bind_text(insert_doc_, 4, text);
+    if (sqlite3_step(insert_doc_) != SQLITE_DONE) return false;
+    if (sqlite3_changes(index_) == 0) return true;  // indexed already
+  }
+  Reset r(index_text_);
+  sqlite3_bind_int64(index_text_, 1, sqlite3_last_insert_rowid(index_));
+  bind_text(index_text_, 2, text);
+  return sqlite3_step(index_text_) == SQLITE_DONE;
+}
+
+bool SqliteSearchIndex::refresh_doc(const std::string& room, std::int64_t seq, bool live, const std::string& now) {
+  std::int64_t id = 0;
+  std::string indexed;
+  {
+    Reset r(doc_);
+    bind_text(doc_, 1, room);
+    sqlite3_bind_int64(doc_, 2, seq);
+    const int rc = sqlite3_step(doc_);
+    if (rc == SQLITE_DONE) return true;  // not indexed: deleted before it was read
+    if (rc != SQLITE_ROW) return false;
+    id = sqlite3_column_int64(doc_, 0);
+    indexed = text_column(doc_, 1);
+  }
+  if (live && now == indexed) return true;
+  if (!remove_doc(id, indexed)) return false;
+  if (!live) {
+    Reset r(delete_doc_);
+    sqlite3_bind_int64(delete_doc_, 1, id);
+    return sqlite3_step(delete_doc_) == SQLITE_DONE;
+  }
+  {
+    Reset r(update_doc_);
+    sqlite3_bind_int64(update_doc_, 1, id);
+    bind_text(update_doc_, 2, now);
+    if (sqlite3_step(update_doc_) != SQLITE_DONE) return false;
+  }
+  Reset r(index_text_);
+  sqlite3_bind_int64(index_text_, 1, id);
+  bind_text(index_text_, 2, now);
+  return sqlite3_step(index_text_) == SQLITE_DONE;
+}
+
+bool SqliteSearchIndex::remove_doc(std::int64_t id, const std::string& text) {
+  Reset r(unindex_text_);
+  sqlite3_bind_int64(unindex_text_, 1, id);
+  bind_text(unindex_text_, 2, text);
+  return sqlite3_step(unindex_text_) == SQLITE_DONE;
+}
+
+std::error_code SqliteSearchIndex::search(const SearchQuery& query, SearchPage& out) {
+  out = {};
+  // The hits' places from the index (newest first, one more than a page: whether there is a next
+  // one); then each message as it is now. The rooms are the statement's own placeholders: at most
+  // max_searched_rooms.
   std::string sql =
-      "SELECT m.room, m.seq, m.sender, m.sender_id, m.text, m.ts FROM (SELECT d.room, d.seq, d.ts FROM "
-      "message_search f CROSS JOIN search_docs d ON d.id = f.rowid WHERE message_search MATCH ?1 AND d.room IN (";
+      "SELECT d.room, d.seq, d.ts FROM docs_fts f CROSS JOIN docs d ON d.id = f.rowid WHERE docs_fts MATCH ?1 AND "
+      "d.room IN (";
   for (std::size_t i = 0; i < query.rooms.size(); ++i) sql += i ? ",?" : "?";
   sql += ")";
   const int first_room = 2;
@@ -60,14 +406,9 @@ std::error_code SqliteStore::search_on(sqlite3* db, const SearchQuery& query, Se
            ", ?" + std::to_string(after_rooms + 2) + ")";
   }
   const int limit_at = after_rooms + (query.before ? 3 : 0);
-  sql += " ORDER BY d.ts DESC, d.room DESC, d.seq DESC LIMIT ?" + std::to_string(limit_at) +
-         ") h JOIN messages m ON m.room = h.room AND m.seq = h.seq ORDER BY h.ts DESC, h.room DESC, h.seq DESC";
-  Statement st(db, sql.c_str());
-  auto failed_here = [&] {
-    spdlog::error("store: search failed: {}", sqlite3_errmsg(db));
-    return make_error_code(errc::store_failed);
-  };
-  if (!st) return failed_here();
+  sql += " ORDER BY d.ts DESC, d.room DESC, d.seq DESC LIMIT ?" + std::to_string(limit_at);
+  Statement st(index_, sql.c_str());
+  if (!st) return failed("search", index_);
   const std::string match = fts_query(query.terms);
   bind_text(st.get(), 1, match);
   for (std::size_t i = 0; i < query.rooms.size(); ++i)
@@ -79,26 +420,42 @@ std::error_code SqliteStore::search_on(sqlite3* db, const SearchQuery& query, Se
                        static_cast<sqlite3_int64>(std::min<std::uint64_t>(query.before->seq, INT64_MAX)));
   }
   const std::size_t limit = std::min<std::size_t>(query.limit, 10000);
-  const std::size_t wanted = limit + 1;  // one more: whether there is a next page
-  sqlite3_bind_int64(st.get(), limit_at, static_cast<sqlite3_int64>(wanted));
-  out = {};
+  sqlite3_bind_int64(st.get(), limit_at, static_cast<sqlite3_int64>(limit) + 1);
+  if (!exec(messages_, "BEGIN")) return failed("search", messages_);
+  std::size_t rows = 0;
+  sqlite3* failing = index_;  // the connection whose step failed
   int rc;
   while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
-    if (out.hits.size() == limit) {
-      const SearchHit& last = out.hits.back();
-      out.next = core::SearchCursor{.ts = last.ts, .room = last.room, .seq = last.seq};
+    const std::string room = text_column(st.get(), 0);
+    const std::int64_t seq = sqlite3_column_int64(st.get(), 1);
+    const std::int64_t ts = sqlite3_column_int64(st.get(), 2);
+    if (++rows > limit) break;
+    // The message now: one deleted since it was indexed is left out, the page's place kept.
+    Reset r(hit_);
+    bind_text(hit_, 1, room);
+    sqlite3_bind_int64(hit_, 2, seq);
+    const int hrc = sqlite3_step(hit_);
+    if (hrc == SQLITE_ROW) {
+      out.hits.push_back(SearchHit{.room = room,
+                                   .seq = static_cast<std::uint64_t>(seq),
+                                   .from = text_column(hit_, 0),
+                                   .from_id = text_column(hit_, 1),
+                                   .text = text_column(hit_, 2),
+                                   .ts = sqlite3_column_int64(hit_, 3)});
+    } else if (hrc != SQLITE_DONE) {
+      rc = hrc;
+      failing = messages_;
       break;
     }
-    out.hits.push_back(SearchHit{.room = text_column(st.get(), 0),
-                                 .seq = static_cast<std::uint64_t>(sqlite3_column_int64(st.get(), 1)),
-                                 .from = text_column(st.get(), 2),
-                                 .from_id = text_column(st.get(), 3),
-                                 .text = text_column(st.get(), 4),
-                                 .ts = sqlite3_column_int64(st.get(), 5)});
+    if (rows == limit) out.next = core::SearchCursor{.ts = ts, .room = room, .seq = static_cast<std::uint64_t>(seq)};
   }
-  if (rc == SQLITE_ROW || rc == SQLITE_DONE) return {};
-  out = {};
-  return failed_here();
+  exec(messages_, "COMMIT");
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    out = {};
+    return failed("search", failing);
+  }
+  if (rows <= limit) out.next.reset();  // no row past the page: no next one
+  return {};
 }
 
 }  // namespace parley::store

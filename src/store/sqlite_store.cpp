@@ -11,6 +11,7 @@
 
 #include "protocol/errc.hpp"
 #include "store/sqlite_rows.hpp"
+#include "store/sqlite_search_index.hpp"
 
 namespace parley::store {
 
@@ -140,41 +141,11 @@ constexpr const char* migrations[] = {
       PRIMARY KEY (room, seq, emoji, user_key)
     ) WITHOUT ROWID;
     )sql",
-    // 10: search (docs/protocol.md, "search"). An FTS5 index of the messages' texts as history
-    // shows them: a message (kind 0) while it is not deleted, by its text now. Contentless (the
-    // text is kept once, in messages); its rowid is a search_docs row naming the message, as
-    // messages has no rowid. Triggers keep it in step with every change of a message's text: an
-    // insert, an edit (the old text out, the new in), a delete (out), a room's deletion (out). A
-    // contentless index forgets a text by being told it again ('delete'): the triggers tell it
-    // OLD.text, the text it was given. The fill indexes the messages stored before.
+    // 10: search, once an FTS5 index kept in step with the messages by triggers, in every commit.
+    // It is a database of its own now, out of the commits (sqlite_search_index.hpp); 13 removes it
+    // from the databases that had it.
     R"sql(
-    CREATE TABLE search_docs (
-      id INTEGER PRIMARY KEY,
-      room TEXT NOT NULL,
-      seq INTEGER NOT NULL,
-      ts INTEGER NOT NULL,
-      UNIQUE (room, seq)
-    );
-    CREATE VIRTUAL TABLE message_search USING fts5(text, content='', tokenize='unicode61 remove_diacritics 2');
-    INSERT INTO search_docs(room, seq, ts) SELECT room, seq, ts FROM messages WHERE kind = 0 AND deleted = 0;
-    INSERT INTO message_search(rowid, text)
-      SELECT d.id, m.text FROM search_docs d JOIN messages m ON m.room = d.room AND m.seq = d.seq;
-    CREATE TRIGGER messages_search_insert AFTER INSERT ON messages WHEN NEW.kind = 0 AND NEW.deleted = 0 BEGIN
-      INSERT INTO search_docs(room, seq, ts) VALUES (NEW.room, NEW.seq, NEW.ts);
-      INSERT INTO message_search(rowid, text) VALUES (last_insert_rowid(), NEW.text);
-    END;
-    CREATE TRIGGER messages_search_update AFTER UPDATE OF text, deleted ON messages WHEN OLD.kind = 0 BEGIN
-      INSERT INTO message_search(message_search, rowid, text)
-        SELECT 'delete', id, OLD.text FROM search_docs WHERE room = OLD.room AND seq = OLD.seq;
-      DELETE FROM search_docs WHERE room = OLD.room AND seq = OLD.seq AND NEW.deleted != 0;
-      INSERT INTO message_search(rowid, text)
-        SELECT id, NEW.text FROM search_docs WHERE room = NEW.room AND seq = NEW.seq;
-    END;
-    CREATE TRIGGER messages_search_delete AFTER DELETE ON messages WHEN OLD.kind = 0 BEGIN
-      INSERT INTO message_search(message_search, rowid, text)
-        SELECT 'delete', id, OLD.text FROM search_docs WHERE room = OLD.room AND seq = OLD.seq;
-      DELETE FROM search_docs WHERE room = OLD.room AND seq = OLD.seq;
-    END;
+    SELECT 1;
     )sql",
     // 11: files (docs/api.md, "Files"): a message's attachments as the JSON array the wire sends;
     // each upload's row (its bytes are the node's file store's), `claim` the cid of the send that
@@ -212,6 +183,15 @@ constexpr const char* migrations[] = {
     CREATE TRIGGER messages_files_attach AFTER INSERT ON messages WHEN NEW.files <> '' BEGIN
       UPDATE files SET attached = 1 WHERE room = NEW.room AND uploader = NEW.sender_id AND claim = NEW.cid;
     END;
+    )sql",
+    // 13: migration 10's search index out of the commits: the search index is a database of its
+    // own (sqlite_search_index.hpp), which reads the messages after they are committed.
+    R"sql(
+    DROP TRIGGER IF EXISTS messages_search_insert;
+    DROP TRIGGER IF EXISTS messages_search_update;
+    DROP TRIGGER IF EXISTS messages_search_delete;
+    DROP TABLE IF EXISTS message_search;
+    DROP TABLE IF EXISTS search_docs;
     )sql",
 };
 
@@ -316,22 +296,19 @@ SqliteStore::SqliteStore(SqliteOptions options)
   // checkpoint size.
   exec(("PRAGMA journal_size_limit=" + std::to_string(4 * options_.checkpoint_pages * 4096)).c_str());
   checkpointer_ = std::thread([this] { run_checkpointer(); });
-  if (sqlite3_open_v2(options_.path.c_str(), &search_db_, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr) !=
-      SQLITE_OK) {
-    std::string msg = search_db_ ? sqlite3_errmsg(search_db_) : "out of memory";
-    sqlite3_close(search_db_);
-    search_db_ = nullptr;
+  try {
+    searcher_ = std::make_unique<Searcher>(std::make_unique<SqliteSearchIndex>(options_.path, options_.synchronous),
+                                           options_.search_nice);
+  } catch (...) {
     stop();
-    throw std::runtime_error("cannot open " + options_.path.string() + " for searches: " + msg);
+    throw;
   }
-  sqlite3_busy_timeout(search_db_, 5000);
-  searcher_ = std::thread([this] { run_searcher(); });
   worker_.start();
 }
 
 SqliteStore::~SqliteStore() {
   stop();
-  sqlite3_close(search_db_);
+  searcher_.reset();
   sqlite3_close(checkpoint_db_);
   sqlite3_finalize(insert_message_);
   sqlite3_finalize(insert_messages_);
@@ -500,38 +477,7 @@ void SqliteStore::read_states(std::string user_id, std::string name_key, std::ve
 void SqliteStore::room_reads(std::string room, std::size_t limit, SeenDone done) {
   worker_.room_reads(std::move(room), limit, std::move(done));
 }
-void SqliteStore::search(SearchQuery query, SearchDone done) {
-  if (query.rooms.size() > max_searched_rooms) query.rooms.resize(max_searched_rooms);
-  {
-    std::lock_guard lock(search_mutex_);
-    if (!search_stopping_) {
-      search_jobs_.push_back(SearchJob{std::move(query), std::move(done)});
-      search_cv_.notify_one();
-      return;
-    }
-  }
-  done(make_error_code(errc::store_failed), SearchPage{});
-}
-
-void SqliteStore::run_searcher() {
-  for (;;) {
-    SearchJob job;
-    {
-      std::unique_lock lock(search_mutex_);
-      search_cv_.wait(lock, [&] { return search_stopping_ || !search_jobs_.empty(); });
-      // Stopping: the searches queued are still answered.
-      if (search_jobs_.empty()) return;
-      job = std::move(search_jobs_.front());
-      search_jobs_.pop_front();
-    }
-    SearchPage page;
-    std::error_code ec;
-    if (!job.query.terms.empty() && !job.query.rooms.empty() && job.query.limit > 0)
-      ec = search_on(search_db_, job.query, page);
-    if (ec) page = {};
-    job.done(ec, std::move(page));
-  }
-}
+void SqliteStore::search(SearchQuery query, SearchDone done) { searcher_->search(std::move(query), std::move(done)); }
 
 void SqliteStore::create_api_key(StoredApiKey key, Done done) {
   worker_.create_api_key(std::move(key), std::move(done));
@@ -547,15 +493,15 @@ void SqliteStore::touch_api_key(std::string id, std::int64_t now_ms, Done done) 
   worker_.touch_api_key(std::move(id), now_ms, std::move(done));
 }
 void SqliteStore::flush() { worker_.flush(); }
-StoreStats SqliteStore::stats() const { return worker_.stats(); }
+StoreStats SqliteStore::stats() const {
+  StoreStats st = worker_.stats();
+  st.search_unindexed_rooms = searcher_->unindexed_rooms();
+  st.search_indexed = searcher_->indexed();
+  return st;
+}
 
 void SqliteStore::stop() {
-  {
-    std::lock_guard lock(search_mutex_);
-    search_stopping_ = true;
-  }
-  search_cv_.notify_all();
-  if (searcher_.joinable()) searcher_.join();
+  if (searcher_) searcher_->stop();
   worker_.stop();
   {
     std::lock_guard lock(checkpoint_mutex_);
@@ -759,7 +705,10 @@ StoreBackend::Outcome SqliteStore::try_commit(std::span<Append> appends, std::st
     }
   }
   if (ok) ok = sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK;
-  if (ok) return Outcome::ok;
+  if (ok) {
+    searcher_->index_later_of(rows, changes);  // each in room order
+    return Outcome::ok;
+  }
   // Busy, full or an I/O error: SQLite stores any text and integer as given and skips a stored
   // seq, so nothing is refused as data, and the same rows are tried again.
   err = sqlite3_errmsg(db_);
@@ -854,7 +803,11 @@ StoreBackend::Outcome SqliteStore::try_delete_room(const std::string& room, std:
     ok = sqlite3_step(st) == SQLITE_DONE;
   }
   if (ok) ok = sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK;
-  if (ok) return Outcome::ok;
+  if (ok) {
+    const std::string* gone[] = {&room};  // its documents leave the index
+    searcher_->index_later(gone);
+    return Outcome::ok;
+  }
   err = sqlite3_errmsg(db_);
   sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
   return Outcome::retry;

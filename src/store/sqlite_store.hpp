@@ -9,13 +9,14 @@
 // does the writer finish a checkpoint's last few pages itself, which lets the WAL start over.
 #include <atomic>
 #include <condition_variable>
-#include <deque>
 #include <filesystem>
 #include <functional>
 #include <initializer_list>
+#include <memory>
 #include <mutex>
 #include <thread>
 
+#include "store/searcher.hpp"
 #include "store/store.hpp"
 #include "store/store_worker.hpp"
 
@@ -30,6 +31,7 @@ struct SqliteOptions {
   std::size_t max_queue = 100000;       // messages waiting for commit before sends are refused
   std::size_t max_batch = 10000;        // messages per transaction
   std::size_t checkpoint_pages = 1000;  // WAL pages that start a background checkpoint (SQLite's default)
+  int search_nice = 0;                  // the searcher thread's niceness above the process's (Searcher)
 };
 
 class SqliteStore final : public Store, private StoreBackend {
@@ -132,7 +134,6 @@ class SqliteStore final : public Store, private StoreBackend {
   std::error_code read_states_now(const std::string& user_id, const std::string& name_key,
                                   const std::vector<std::string>& rooms, std::vector<StoredReadState>& out) override;
   std::error_code room_reads_now(const std::string& room, std::size_t limit, std::vector<StoredSeen>& out) override;
-  std::error_code search_now(const SearchQuery& query, SearchPage& out) override;
   std::error_code create_api_key_now(const StoredApiKey& key) override;
   std::error_code find_api_key_now(const std::string& id, std::optional<StoredApiKey>& out) override;
   std::error_code list_api_keys_now(std::vector<StoredApiKey>& out) override;
@@ -221,23 +222,9 @@ class SqliteStore final : public Store, private StoreBackend {
   std::atomic<std::uint64_t> checkpoint_passes_{0};
   std::atomic<std::uint64_t> checkpoint_finishes_{0};
 
-  // The searcher: its own read-only connection and thread. A search of a common word reads many
-  // index entries (some 100 ms in a room of a million messages); on the writer's thread it held
-  // every commit queued behind it. A reader of the WAL sees every commit made before it began,
-  // so a message is found as soon as its send is acked. The node bounds the searches in flight
-  // (limits.max_searches_in_flight), and so this queue.
-  struct SearchJob {
-    SearchQuery query;
-    SearchDone done;
-  };
-  void run_searcher();
-  std::error_code search_on(sqlite3* db, const SearchQuery& query, SearchPage& out);
-  sqlite3* search_db_ = nullptr;
-  std::thread searcher_;
-  std::mutex search_mutex_;
-  std::condition_variable search_cv_;
-  std::deque<SearchJob> search_jobs_;  // guarded by search_mutex_
-  bool search_stopping_ = false;       // guarded by search_mutex_
+  // Searches and the search index (searcher.hpp, sqlite_search_index.hpp): out of the commits,
+  // which mark their rooms for it.
+  std::unique_ptr<Searcher> searcher_;
 };
 
 }  // namespace parley::store

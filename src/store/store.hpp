@@ -171,6 +171,9 @@ struct StoreStats {
   // database (0: the last one did), and how long the operation under way has run (0: idle).
   std::uint64_t failing = 0;
   std::uint64_t busy_ms = 0;
+  // The search index (store/searcher.hpp): rooms with entries it has not read, entries read.
+  std::uint64_t search_unindexed_rooms = 0;
+  std::uint64_t search_indexed = 0;
 };
 
 // 5 s: longer than any commit of max_batch messages takes on a healthy database; a stopped

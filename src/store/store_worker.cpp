@@ -242,14 +242,6 @@ void StoreWorker::room_reads(std::string room, std::size_t limit, Store::SeenDon
   });
 }
 
-void StoreWorker::search(SearchQuery query, Store::SearchDone done) {
-  if (query.rooms.size() > Store::max_searched_rooms) query.rooms.resize(Store::max_searched_rooms);
-  account(std::move(done), [query = std::move(query)](StoreBackend& b, SearchPage& out) {
-    if (query.terms.empty() || query.rooms.empty() || query.limit == 0) return std::error_code();
-    return b.search_now(query, out);
-  });
-}
-
 void StoreWorker::create_api_key(StoredApiKey key, Store::Done done) {
   account(std::move(done), [key = std::move(key)](StoreBackend& b) { return b.create_api_key_now(key); });
 }

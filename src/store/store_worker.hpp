@@ -113,9 +113,6 @@ class StoreBackend {
   virtual std::error_code read_states_now(const std::string& user_id, const std::string& name_key,
                                           const std::vector<std::string>& rooms, std::vector<StoredReadState>& out) = 0;
   virtual std::error_code room_reads_now(const std::string& room, std::size_t limit, std::vector<StoredSeen>& out) = 0;
-  // Store::search; the worker has cut query.rooms to max_searched_rooms, and answers an empty
-  // query (no terms, no rooms, limit 0) itself.
-  virtual std::error_code search_now(const SearchQuery& query, SearchPage& out) = 0;
   virtual std::error_code create_api_key_now(const StoredApiKey& key) = 0;
   virtual std::error_code find_api_key_now(const std::string& id, std::optional<StoredApiKey>& out) = 0;
   virtual std::error_code list_api_keys_now(std::vector<StoredApiKey>& out) = 0;
@@ -182,7 +179,6 @@ class StoreWorker {
   void read_states(std::string user_id, std::string name_key, std::vector<std::string> rooms,
                    Store::ReadStatesDone done);
   void room_reads(std::string room, std::size_t limit, Store::SeenDone done);
-  void search(SearchQuery query, Store::SearchDone done);
   void create_api_key(StoredApiKey key, Store::Done done);
   void find_api_key(std::string id, Store::FindApiKeyDone done);
   void list_api_keys(Store::ListApiKeysDone done);

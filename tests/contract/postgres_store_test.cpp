@@ -205,8 +205,9 @@ TEST_F(PostgresStoreTest, MigrationsAreVersionedAndAppliedOnce) {
   { PostgresStore b(options(shared_pg().conninfo(db))); }
   auto rows = shared_pg().query(db, "SELECT version FROM schema_version ORDER BY version");
   // 1: rooms and messages; 2: users and sessions; 3: room access; 4: sender ids; 5: room titles and topics;
-  // 6: API keys; 7: edits and deletes; 8: read marks; 9: reactions; 10: search; 11: files; 12: files attached
-  ASSERT_EQ(rows.size(), 12u);
+  // 6: API keys; 7: edits and deletes; 8: read marks; 9: reactions; 10: search (in the commits); 11: files;
+  // 12: files attached; 13: search out of the commits
+  ASSERT_EQ(rows.size(), 13u);
   for (std::size_t i = 0; i < rows.size(); ++i) EXPECT_EQ(rows[i][0], std::to_string(i + 1));
 
   shared_pg().query(db, "INSERT INTO schema_version VALUES (99, 0)");
@@ -276,6 +277,88 @@ TEST_F(PostgresStoreTest, CrossingBatchesFromTwoStoresDoNotDeadlock) {
   EXPECT_EQ(rows[0][0], "12000");
 }
 
+// Search in a cluster: what one node commits, another finds at once (its search catches the rooms
+// up: the committing node's searcher may not have read them yet), edits and deletes included; and
+// two nodes catching up the same rooms at once index each message once.
+TEST_F(PostgresStoreTest, ASearchOnOneNodeFindsWhatAnotherCommitted) {
+  const auto db = fresh_database();
+  PostgresStore a(options(shared_pg().conninfo(db)));
+  PostgresStore b(options(shared_pg().conninfo(db)));
+  auto search = [](PostgresStore& s, std::vector<std::string> terms, std::vector<std::string> rooms) {
+    auto p = std::make_shared<std::promise<store::SearchPage>>();
+    auto fut = p->get_future();
+    s.search(store::SearchQuery{.terms = std::move(terms), .rooms = std::move(rooms), .limit = 500},
+             [p](std::error_code ec, store::SearchPage page) {
+               EXPECT_FALSE(ec);
+               p->set_value(std::move(page));
+             });
+    return wait_for(fut);
+  };
+  std::vector<std::string> rooms;
+  for (int r = 0; r < 20; ++r) {
+    rooms.push_back("room" + std::to_string(r));
+    a.create_room_now(StoredRoom{rooms.back(), 0, 1, "x"});
+  }
+  for (int round = 1; round <= 5; ++round) {
+    std::vector<core::Message> batch;
+    for (const auto& room : rooms) {
+      batch.push_back(make_message(room, static_cast<std::uint64_t>(round), "quebec " + std::to_string(round)));
+      if (round == 5) {
+        auto edit = make_message(room, 6, "romeo");
+        edit.kind = core::MessageKind::edit;
+        edit.target = 1;
+        auto del = make_message(room, 7, "");
+        del.kind = core::MessageKind::remove;
+        del.target = 2;
+        batch.push_back(edit);
+        batch.push_back(del);
+      }
+    }
+    (round % 2 ? a : b).append(std::move(batch), [](std::error_code ec) { EXPECT_FALSE(ec); });
+    (round % 2 ? a : b).flush();
+    // Both nodes search at once, each catching up the rooms the other may be reading.
+    std::thread other([&] { search(a, {"quebec"}, rooms); });
+    const auto page = search(b, {"quebec"}, rooms);
+    other.join();
+    const std::size_t expected = round < 5 ? rooms.size() * static_cast<std::size_t>(round) : rooms.size() * 3;
+    EXPECT_EQ(page.hits.size(), expected) << "round " << round;
+  }
+  EXPECT_EQ(search(a, {"romeo"}, rooms).hits.size(), rooms.size());
+  auto rows = shared_pg().query(db, "SELECT count(*), count(DISTINCT (room, seq)) FROM search_docs");
+  EXPECT_EQ(rows[0][0], std::to_string(rooms.size() * 4));  // 5 messages a room, one deleted
+  EXPECT_EQ(rows[0][1], rows[0][0]);
+}
+
+// Migration 13 removes migration 10's column and index (computed in every commit), and the
+// messages stored before are found through the new index.
+TEST_F(PostgresStoreTest, TheOldInCommitSearchColumnIsRemoved) {
+  const auto db = fresh_database();
+  {
+    PostgresStore s(options(shared_pg().conninfo(db)));
+    s.create_room_now(StoredRoom{"r", 0, 1, "x"});
+    ASSERT_FALSE(append_sync(s, {make_message("r", 1, "sierra tango")}));
+  }
+  // Back to schema 12, migration 10's column as it was.
+  shared_pg().query(db, "DROP FUNCTION parley_search_catch_up(text[], bigint)");
+  shared_pg().query(db, "DROP FUNCTION parley_search_words(text)");
+  shared_pg().query(db, "DROP TABLE search_docs");
+  shared_pg().query(db, "DROP TABLE search_marks");
+  shared_pg().query(db,
+                    "ALTER TABLE messages ADD COLUMN search tsvector GENERATED ALWAYS AS (CASE WHEN kind = 0 AND NOT "
+                    "deleted THEN to_tsvector('simple'::regconfig, text) END) STORED");
+  shared_pg().query(db, "CREATE INDEX messages_search ON messages USING gin (search)");
+  shared_pg().query(db, "DELETE FROM schema_version WHERE version = 13");
+  PostgresStore s(options(shared_pg().conninfo(db)));
+  auto p = std::make_shared<std::promise<store::SearchPage>>();
+  auto fut = p->get_future();
+  s.search(store::SearchQuery{.terms = {"tango"}, .rooms = {"r"}, .limit = 5},
+           [p](std::error_code, store::SearchPage page) { p->set_value(std::move(page)); });
+  EXPECT_EQ(wait_for(fut).hits.size(), 1u);
+  auto cols = shared_pg().query(
+      db, "SELECT count(*) FROM information_schema.columns WHERE table_name = 'messages' AND column_name = 'search'");
+  EXPECT_EQ(cols[0][0], "0");
+}
+
 // A database of schema 3 (before messages carried a sender id) is migrated on open, though the
 // statements naming the new column cannot be prepared before: its messages read back with an
 // empty from_id, and new ones store theirs.
@@ -291,7 +374,10 @@ TEST_F(PostgresStoreTest, MessagesStoredBeforeSenderIdsReadBackWithoutOne) {
   shared_pg().query(db, "ALTER TABLE messages DROP COLUMN files");
   shared_pg().query(db, "DROP TABLE files");
   shared_pg().query(db, "DROP TABLE file_trash");
-  shared_pg().query(db, "ALTER TABLE messages DROP COLUMN search");
+  shared_pg().query(db, "DROP FUNCTION parley_search_catch_up(text[], bigint)");
+  shared_pg().query(db, "DROP FUNCTION parley_search_words(text)");
+  shared_pg().query(db, "DROP TABLE search_docs");
+  shared_pg().query(db, "DROP TABLE search_marks");
   shared_pg().query(db, "DROP TABLE reactions");
   shared_pg().query(
       db, "ALTER TABLE messages DROP COLUMN kind, DROP COLUMN target, DROP COLUMN edited, DROP COLUMN deleted");

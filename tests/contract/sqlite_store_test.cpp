@@ -62,11 +62,12 @@ TEST_F(SqliteStoreTest, CheckpointsInTheBackgroundKeepTheWalBoundedAndLoseNothin
   // The writer finished checkpoints, so the WAL started over from its beginning.
   EXPECT_GT(sqlite->checkpoint_finishes(), 0u);
   // The writer finishes at 4 × every pages, or at the latest at 16 × (waiting for a pass if one
-  // is running); a frame is a page plus a 24-byte header. The slack: one commit's frames, the
-  // largest seen (the search index's merges make a few commits much larger than the rest, and
-  // on a loaded machine the checkpointer may be behind when one of them comes).
+  // is running); a frame is a page plus a 24-byte header. The slack: two commits' frames, the
+  // largest seen: on a loaded machine the checkpointer may be behind when one comes, and the
+  // search index's reader (a read of at most 512 entries, sqlite_search.cpp) may be in the WAL
+  // when the writer would start it over, which waits for the next commit.
   const std::uintmax_t frame = 4096 + 24;
-  EXPECT_LE(largest, 16 * every * frame + largest_commit)
+  EXPECT_LE(largest, 16 * every * frame + 2 * largest_commit)
       << "the WAL grew to " << largest << " bytes; the largest commit wrote " << largest_commit;
 
   s.reset();  // closing checkpoints the rest and removes the WAL
@@ -132,7 +133,8 @@ TEST_F(SqliteStoreTest, ZeroCheckpointPagesIsRefused) {
 
 // The schema version (PRAGMA user_version) is the last migration's, applied once: 1 rooms and
 // messages; 2 users and sessions; 3 room access; 4 sender ids; 5 titles and topics; 6 API keys;
-// 7 edits and deletes; 8 read marks; 9 reactions; 10 search; 11 files; 12 files attached.
+// 7 edits and deletes; 8 read marks; 9 reactions; 10 search (in the database); 11 files; 12 files
+// attached; 13 search out of the database.
 TEST_F(SqliteStoreTest, MigrationsAreVersionedAndAppliedOnce) {
   const auto path = dir_ / "parley.db";
   { store::SqliteStore a{store::SqliteOptions{path}}; }
@@ -142,7 +144,7 @@ TEST_F(SqliteStoreTest, MigrationsAreVersionedAndAppliedOnce) {
   sqlite3_stmt* st = nullptr;
   ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, nullptr), SQLITE_OK);
   ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(st, 0), 12);
+  EXPECT_EQ(sqlite3_column_int(st, 0), 13);
   sqlite3_finalize(st);
   sqlite3_close(db);
 }
@@ -162,8 +164,6 @@ TEST_F(SqliteStoreTest, MessagesStoredBeforeSenderIdsReadBackWithoutOne) {
                    // Back to schema 3: every later migration undone.
                    "DROP TRIGGER messages_files_attach; DROP TABLE files; DROP TABLE file_trash; ALTER TABLE messages "
                    "DROP COLUMN files; "
-                   "DROP TRIGGER messages_search_insert; DROP TRIGGER messages_search_update; DROP TRIGGER "
-                   "messages_search_delete; DROP TABLE message_search; DROP TABLE search_docs; "
                    "DROP TABLE reactions; DROP TABLE read_marks; DROP INDEX messages_target; ALTER TABLE messages DROP "
                    "COLUMN kind; "
                    "ALTER TABLE messages DROP COLUMN target; ALTER TABLE messages DROP COLUMN edited; "

@@ -4,7 +4,10 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <chrono>
+#include <filesystem>
 #include <functional>
+#include <thread>
 
 #include "core/search.hpp"
 #include "store_backends.hpp"
@@ -206,45 +209,191 @@ TYPED_TEST(StoreSearch, RoomsAreTakenAsTheyAreNeverAsSyntax) {
   EXPECT_EQ(this->places(this->search("kilo", {"r\",\"a"})), Places{});
 }
 
-// SQLite: migration 10 indexes the messages stored before it (a database of an older version).
-TEST(SqliteSearchMigration, IndexesTheMessagesStoredBefore) {
-  char tmpl[] = "/tmp/parley-search-XXXXXX";
-  ASSERT_TRUE(::mkdtemp(tmpl));
-  const std::filesystem::path path = std::filesystem::path(tmpl) / "parley.db";
-  auto open = [&] { return std::make_unique<store::SqliteStore>(store::SqliteOptions{path, "NORMAL", 100000, 10000}); };
-  {
-    auto s = open();
-    s->create_room_now(StoredRoom{"r", 0, 1, "x"});
+// SQLite's index is a database of its own (sqlite_search_index.hpp), read from the messages after
+// their commits: these are its own cases.
+class SqliteSearchIndexTest : public ::testing::Test {
+ protected:
+  SqliteSearchIndexTest() {
+    char tmpl[] = "/tmp/parley-search-XXXXXX";
+    if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+    dir_ = tmpl;
+  }
+  ~SqliteSearchIndexTest() override {
+    s_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  std::filesystem::path path() const { return dir_ / "parley.db"; }
+  std::filesystem::path index_path() const { return dir_ / "parley.search.db"; }
+  void open() { s_ = std::make_unique<store::SqliteStore>(store::SqliteOptions{path(), "NORMAL", 100000, 10000}); }
+  void close() { s_.reset(); }
+  SearchPage search(std::vector<std::string> terms, std::vector<std::string> rooms, std::size_t limit = 10) {
+    auto p = std::make_shared<std::promise<std::pair<std::error_code, SearchPage>>>();
+    auto fut = p->get_future();
+    s_->search(SearchQuery{.terms = std::move(terms), .rooms = std::move(rooms), .limit = limit},
+               [p](std::error_code ec, SearchPage page) {
+                 p->set_value({ec, std::move(page)});
+               });
+    auto [ec, page] = wait_for(fut);
+    EXPECT_FALSE(ec) << ec.message();
+    return page;
+  }
+  // Runs SQL on a file with no store open.
+  static void sql(const std::filesystem::path& file, const char* text) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
+    EXPECT_EQ(sqlite3_exec(db, text, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db) << " in " << text;
+    sqlite3_close(db);
+  }
+  static int count(const std::filesystem::path& file, const char* query) {
+    sqlite3* db = nullptr;
+    int n = -1;
+    if (sqlite3_open(file.c_str(), &db) == SQLITE_OK) {
+      sqlite3_stmt* st = nullptr;
+      if (sqlite3_prepare_v2(db, query, -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int(st, 0);
+      sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+    return n;
+  }
+  void store_lima() {
+    s_->create_room_now(StoredRoom{"r", 0, 1, "x"});
     auto edit = make_message("r", 3, "lima new");
     edit.kind = K::edit;
     edit.target = 1;
-    ASSERT_FALSE(append_sync(*s, {make_message("r", 1, "lima old"), make_message("r", 2, "lima mike"), edit}));
+    ASSERT_FALSE(append_sync(*s_, {make_message("r", 1, "lima old"), make_message("r", 2, "lima mike"), edit}));
   }
-  {
-    // Back to version 9: no index (and migration 11's files undone).
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(db,
-                           "DROP TRIGGER messages_files_attach; DROP TABLE files; DROP TABLE file_trash; ALTER TABLE "
-                           "messages DROP COLUMN files; "
-                           "DROP TRIGGER messages_search_insert; DROP TRIGGER messages_search_update; DROP TRIGGER "
-                           "messages_search_delete; DROP TABLE message_search; DROP TABLE search_docs; PRAGMA "
-                           "user_version = 9",
-                           nullptr, nullptr, nullptr),
-              SQLITE_OK);
-    sqlite3_close(db);
+  void expect_lima() {
+    const auto page = search({"lima"}, {"r"});
+    ASSERT_EQ(page.hits.size(), 2u);
+    EXPECT_EQ(page.hits[0].text, "lima mike");
+    EXPECT_EQ(page.hits[1].text, "lima new");
+    EXPECT_TRUE(search({"old"}, {"r"}).hits.empty());
   }
-  auto s = open();
+
+  std::filesystem::path dir_;
+  std::unique_ptr<store::SqliteStore> s_;
+};
+
+// The commits never touch the index: it is its own file, and the messages' database has none.
+TEST_F(SqliteSearchIndexTest, IsAFileOfItsOwnBesideTheMessages) {
+  open();
+  store_lima();
+  expect_lima();
+  close();
+  EXPECT_TRUE(std::filesystem::exists(index_path()));
+  EXPECT_EQ(count(path(), "SELECT COUNT(*) FROM sqlite_master WHERE name LIKE '%search%'"), 0);
+  EXPECT_EQ(count(index_path(), "SELECT COUNT(*) FROM docs"), 2);
+  EXPECT_EQ(count(index_path(), "SELECT seq FROM marks WHERE room = 'r'"), 3);
+}
+
+// The searcher reads new entries on its own (no search needed), and says how far it is: the rooms
+// it has still to read (parley_search_unindexed_rooms) and the entries it read.
+TEST_F(SqliteSearchIndexTest, ReadsNewEntriesOnItsOwnAndCountsThem) {
+  open();
+  s_->create_room_now(StoredRoom{"x", 0, 1, "x"});
+  s_->create_room_now(StoredRoom{"y", 0, 1, "x"});
+  auto react = make_message("x", 3, "thumbsup");
+  react.kind = K::react;
+  react.target = 1;
+  ASSERT_FALSE(append_sync(*s_, {make_message("x", 1, "one"), make_message("y", 1, "two"), make_message("x", 2, "three"),
+                                 react}));
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < until &&
+         (s_->stats().search_indexed < 4 || s_->stats().search_unindexed_rooms > 0))
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(s_->stats().search_indexed, 4u);  // every entry, the react included (it indexes nothing)
+  EXPECT_EQ(s_->stats().search_unindexed_rooms, 0u);
+  close();
+  EXPECT_EQ(count(index_path(), "SELECT COUNT(*) FROM docs"), 3);
+}
+
+// A lost index, or one of another version, is made again from the messages.
+TEST_F(SqliteSearchIndexTest, ALostOrForeignIndexIsMadeAgain) {
+  open();
+  store_lima();
+  close();
+  for (const char* tail : {"", "-wal", "-shm"}) std::filesystem::remove(index_path().string() + tail);
+  open();
+  expect_lima();
+  close();
+  sql(index_path(), "DELETE FROM docs; PRAGMA user_version = 99");
+  open();
+  expect_lima();
+}
+
+// What a search returns is the messages' now: a message changed behind the index's back (here by
+// hand, with no entry for the index to read) is shown as it is, or not at all.
+TEST_F(SqliteSearchIndexTest, AHitIsTheMessageAsItIsNowNeverTheIndexsCopy) {
+  open();
+  store_lima();
+  expect_lima();
+  close();
+  sql(path(), "UPDATE messages SET text = 'lima changed' WHERE room = 'r' AND seq = 2");
+  open();
+  auto page = search({"mike"}, {"r"});  // found by its indexed text, shown by its text now
+  ASSERT_EQ(page.hits.size(), 1u);
+  EXPECT_EQ(page.hits[0].text, "lima changed");
+  close();
+  sql(path(), "UPDATE messages SET text = '', deleted = 1 WHERE room = 'r' AND seq = 2");
+  open();
+  page = search({"lima"}, {"r"}, 1);
+  ASSERT_EQ(page.hits.size(), 0u);  // the newest hit is gone: left out, its place kept for the next page
+  ASSERT_TRUE(page.next);
   auto p = std::make_shared<std::promise<SearchPage>>();
   auto fut = p->get_future();
-  s->search(SearchQuery{.terms = {"lima"}, .rooms = {"r"}, .limit = 10},
-            [p](std::error_code, SearchPage page) { p->set_value(std::move(page)); });
-  const auto page = wait_for(fut);
-  ASSERT_EQ(page.hits.size(), 2u);
-  EXPECT_EQ(page.hits[0].text, "lima mike");
-  EXPECT_EQ(page.hits[1].text, "lima new");
-  s.reset();
-  std::filesystem::remove_all(tmpl);
+  s_->search(SearchQuery{.terms = {"lima"}, .rooms = {"r"}, .limit = 1, .before = page.next},
+             [p](std::error_code, SearchPage next) { p->set_value(std::move(next)); });
+  const auto next = wait_for(fut);
+  ASSERT_EQ(next.hits.size(), 1u);
+  EXPECT_EQ(next.hits[0].text, "lima new");
+}
+
+// A room of more entries than the searcher reads in one transaction is caught up to its end before
+// a search of it, its oldest message found; a stop in the middle of reading loses nothing.
+TEST_F(SqliteSearchIndexTest, ALongBacklogIsReadToItsEndBeforeASearch) {
+  open();
+  s_->create_room_now(StoredRoom{"big", 0, 1, "x"});
+  std::vector<core::Message> batch;
+  for (std::uint64_t seq = 1; seq <= 20000; ++seq)
+    batch.push_back(make_message("big", seq, seq == 1 ? "oldest november" : "filler " + std::to_string(seq)));
+  ASSERT_FALSE(append_sync(*s_, batch));
+  close();  // perhaps before the searcher read them all
+  open();
+  const auto page = search({"november"}, {"big"});
+  ASSERT_EQ(page.hits.size(), 1u);
+  EXPECT_EQ(page.hits[0].seq, 1u);
+  close();
+  EXPECT_EQ(count(index_path(), "SELECT COUNT(*) FROM docs"), 20000);
+}
+
+// Migration 13 removes the index migration 10 kept in the messages' database (triggers and all),
+// and the messages it indexed are found through the new one.
+TEST_F(SqliteSearchIndexTest, TheOldInDatabaseIndexIsRemoved) {
+  open();
+  store_lima();
+  close();
+  for (const char* tail : {"", "-wal", "-shm"}) std::filesystem::remove(index_path().string() + tail);
+  // Back to version 12: migration 10's index as it was.
+  sql(path(),
+      "CREATE TABLE search_docs (id INTEGER PRIMARY KEY, room TEXT NOT NULL, seq INTEGER NOT NULL, ts INTEGER NOT "
+      "NULL, UNIQUE (room, seq)); "
+      "CREATE VIRTUAL TABLE message_search USING fts5(text, content='', tokenize='unicode61 remove_diacritics 2'); "
+      "CREATE TRIGGER messages_search_insert AFTER INSERT ON messages WHEN NEW.kind = 0 AND NEW.deleted = 0 BEGIN "
+      "INSERT INTO search_docs(room, seq, ts) VALUES (NEW.room, NEW.seq, NEW.ts); "
+      "INSERT INTO message_search(rowid, text) VALUES (last_insert_rowid(), NEW.text); END; "
+      "CREATE TRIGGER messages_search_update AFTER UPDATE OF text, deleted ON messages WHEN OLD.kind = 0 BEGIN "
+      "SELECT 1; END; "
+      "CREATE TRIGGER messages_search_delete AFTER DELETE ON messages WHEN OLD.kind = 0 BEGIN SELECT 1; END; "
+      "PRAGMA user_version = 12");
+  open();
+  expect_lima();
+  ASSERT_FALSE(append_sync(*s_, {make_message("r", 4, "lima oscar")}));
+  EXPECT_EQ(search({"oscar"}, {"r"}).hits.size(), 1u);
+  close();
+  EXPECT_EQ(count(path(), "SELECT COUNT(*) FROM sqlite_master WHERE name LIKE '%search%'"), 0);
+  EXPECT_EQ(count(path(), "PRAGMA user_version"), 13);
 }
 
 }  // namespace

@@ -137,9 +137,6 @@ class FakeBackend final : public StoreBackend {
   std::error_code room_reads_now(const std::string& room, std::size_t, std::vector<store::StoredSeen>&) override {
     return account("room_reads " + room);
   }
-  std::error_code search_now(const store::SearchQuery& query, store::SearchPage&) override {
-    return account("search " + (query.terms.empty() ? std::string() : query.terms.front()));
-  }
   std::error_code create_api_key_now(const store::StoredApiKey& key) override {
     return account("create_api_key " + key.id);
   }

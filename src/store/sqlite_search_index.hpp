@@ -1,0 +1,114 @@
+#pragma once
+// SqliteSearchIndex: SqliteStore's search index (docs/architecture.md, "Search"), kept out of the
+// commits. It is a database of its own beside the messages' (parley.search.db beside parley.db:
+// an FTS5 index, its documents, and each room's mark), read and written by one thread, the
+// store's searcher; it reads the messages through a read-only connection of its own.
+//
+// The index follows each room's sequence: its mark is the last seq it has read, and catching a
+// room up reads the entries past it in seq order (a room's entries are committed in seq order,
+// each commit whole), indexing a message by its text now, an edit by its target's text now, a
+// delete by taking its target out. A room deleted (no entries past its mark, or its creation
+// time changed: deleted and made again) loses its documents and starts over. So the index is
+// derived from the messages alone: a lost or damaged file is made again from them, and nothing
+// in a commit waits for it (in the rooms benchmark the in-commit index of migration 10 cost the
+// store 40% of its acked messages per second).
+//
+// What a search returns is the messages database's, never the index's: each hit is read from
+// messages as it is now (and left out if deleted since), so an index behind the commits can miss
+// a message, never show a changed one. The searcher catches up the rooms of a search first.
+#include <sqlite3.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "store/searcher.hpp"
+#include "store/store.hpp"
+
+namespace parley::store {
+
+class SqliteSearchIndex final : public SearchIndex {
+ public:
+  // The index file for a messages database: "parley.search.db" for "parley.db".
+  static std::filesystem::path path_for(const std::filesystem::path& messages);
+
+  // Opens the messages database read-only and the index (made if missing, or made again if it is
+  // not this version's). Throws std::runtime_error.
+  SqliteSearchIndex(const std::filesystem::path& messages, const std::string& synchronous);
+  ~SqliteSearchIndex() override;
+  SqliteSearchIndex(const SqliteSearchIndex&) = delete;
+  SqliteSearchIndex& operator=(const SqliteSearchIndex&) = delete;
+
+  // Every room with entries or with a mark.
+  std::vector<std::string> rooms() override;
+  // In one transaction of the index.
+  bool catch_up(const std::vector<std::string>& rooms, std::size_t budget, std::vector<std::string>& unfinished,
+                std::size_t& read) override;
+  std::error_code search(const SearchQuery& query, SearchPage& out) override;
+
+ private:
+  struct Mark {
+    bool found = false;
+    std::int64_t created_at = 0;
+    std::int64_t seq = 0;
+  };
+  // What an entry does to the index: a message added, or a message's document brought to its
+  // state now (an edit's or a delete's target: its text now, or gone).
+  struct Op {
+    bool refresh = false;
+    std::int64_t seq = 0;  // the message's
+    std::int64_t ts = 0;
+    std::string text{};
+    bool live = false;  // refresh: the message is there, not deleted
+  };
+  // A room's entries past its mark, as read from the messages.
+  struct RoomRead {
+    std::string room;
+    Mark mark{};
+    std::int64_t created_at = 0;
+    bool drop = false;     // its documents are stale: out, and start over
+    bool empty = false;    // no entries: no mark
+    bool more = false;     // entries left past `seq`
+    std::int64_t seq = 0;  // the mark after these
+    std::size_t entries = 0;
+    std::vector<Op> ops{};
+  };
+  bool read_room(RoomRead& read, std::size_t& budget);
+  bool write_room(const RoomRead& read);
+  bool drop_room(const std::string& room);
+  bool add_doc(const std::string& room, std::int64_t seq, std::int64_t ts, const std::string& text);
+  // A message's document brought to its state now: its text (live), or out.
+  bool refresh_doc(const std::string& room, std::int64_t seq, bool live, const std::string& now);
+  bool remove_doc(std::int64_t id, const std::string& text);
+  void prepare(sqlite3* db, const char* sql, sqlite3_stmt** st);
+  bool exec(sqlite3* db, const char* sql);
+  std::error_code failed(const char* what, sqlite3* db);
+
+  sqlite3* messages_ = nullptr;  // read-only
+  sqlite3* index_ = nullptr;
+  std::vector<sqlite3_stmt*> statements_;
+  // messages
+  sqlite3_stmt* next_room_ = nullptr;
+  sqlite3_stmt* room_state_ = nullptr;  // created_at, last seq
+  sqlite3_stmt* entries_ = nullptr;     // past a seq, in order
+  sqlite3_stmt* message_now_ = nullptr;
+  sqlite3_stmt* hit_ = nullptr;
+  // index
+  sqlite3_stmt* marked_rooms_ = nullptr;
+  sqlite3_stmt* mark_ = nullptr;
+  sqlite3_stmt* set_mark_ = nullptr;
+  sqlite3_stmt* drop_mark_ = nullptr;
+  sqlite3_stmt* unindex_room_ = nullptr;
+  sqlite3_stmt* drop_docs_ = nullptr;
+  sqlite3_stmt* insert_doc_ = nullptr;
+  sqlite3_stmt* index_text_ = nullptr;
+  sqlite3_stmt* unindex_text_ = nullptr;
+  sqlite3_stmt* doc_ = nullptr;
+  sqlite3_stmt* update_doc_ = nullptr;
+  sqlite3_stmt* delete_doc_ = nullptr;
+};
+
+}  // namespace parley::store
