@@ -120,6 +120,10 @@ void RoomLog::remember_cid(const Message& m) {
 }
 
 const RoomLog::Entry& RoomLog::commit(Message m) {
+  // A hole (seqs assigned and never stored: an append the store refused, its senders told
+  // store_failed) ends the run the ring holds, which find, events_after and newest_before index
+  // by seq: the ring starts again here, and what came before is read from the store.
+  if (!ring_.empty() && m.seq != ring_.back().message.seq + 1) ring_.clear();
   committed_ = m.seq;
   push_ring(std::move(m));
   return ring_.back();
