@@ -87,6 +87,37 @@ inline PGconn* connect(const std::string& conninfo, const char* application_name
   return conn;
 }
 
+// A text[] literal (for a $n::text[] parameter): each element quoted, '"' and '\\' escaped.
+template <class Items, class Get>
+std::string text_array(const Items& items, Get get) {
+  std::string a = "{";
+  bool first = true;
+  for (const auto& item : items) {
+    if (!first) a += ',';
+    first = false;
+    a += '"';
+    for (char c : get(item)) {
+      if (c == '"' || c == '\\') a += '\\';
+      a += c;
+    }
+    a += '"';
+  }
+  return a + "}";
+}
+
+// A bigint[] literal.
+template <class Items, class Get>
+std::string int_array(const Items& items, Get get) {
+  std::string a = "{";
+  bool first = true;
+  for (const auto& item : items) {
+    if (!first) a += ',';
+    first = false;
+    a += std::to_string(get(item));
+  }
+  return a + "}";
+}
+
 inline std::string sqlstate(const PGresult* r) {
   const char* s = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
   return s ? s : "";

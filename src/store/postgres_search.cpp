@@ -39,19 +39,8 @@ std::string ts_query(const std::vector<std::string>& terms) {
   return q;
 }
 
-// A text[] literal: each element quoted, '"' and '\' escaped.
 std::string array_literal(const std::vector<std::string>& items) {
-  std::string a = "{";
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (i) a += ',';
-    a += '"';
-    for (char c : items[i]) {
-      if (c == '"' || c == '\\') a += '\\';
-      a += c;
-    }
-    a += '"';
-  }
-  return a + "}";
+  return pg::text_array(items, [](const std::string& s) -> const std::string& { return s; });
 }
 
 class PostgresSearchIndex final : public SearchIndex {

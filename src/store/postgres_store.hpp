@@ -167,8 +167,9 @@ class PostgresStore final : public Store, private StoreBackend {
   Outcome insert_chunk(const core::Message* const* rows, std::size_t n, std::vector<Append*>& owners, std::string& err);
   // Rows an INSERT found stored already: the same entry is fine, another one fails its append.
   Outcome check_stored(const core::Message* const* rows, std::size_t n, std::vector<Append*>& owners, std::string& err);
-  // An edit or a delete: stored, and applied to its target if it was not stored before.
-  Outcome insert_change(const core::Message& m, Append& owner, std::string& err);
+  // A batch's edits, deletes, reacts and unreacts, in (room, seq) order: each stored, and applied
+  // to its target if it was not stored before (one call: parley_apply_changes).
+  Outcome insert_changes(std::span<const std::pair<const core::Message*, Append*>> changes, std::string& err);
   // Classifies a failed statement (a row refused as data, or anything else: retried); rolls back
   // or drops the connection accordingly.
   Outcome classify_failure(const pg_result* r, std::string& err);
