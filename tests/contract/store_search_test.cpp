@@ -297,8 +297,8 @@ TEST_F(SqliteSearchIndexTest, ReadsNewEntriesOnItsOwnAndCountsThem) {
   auto react = make_message("x", 3, "thumbsup");
   react.kind = K::react;
   react.target = 1;
-  ASSERT_FALSE(append_sync(*s_, {make_message("x", 1, "one"), make_message("y", 1, "two"), make_message("x", 2, "three"),
-                                 react}));
+  ASSERT_FALSE(append_sync(
+      *s_, {make_message("x", 1, "one"), make_message("y", 1, "two"), make_message("x", 2, "three"), react}));
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (std::chrono::steady_clock::now() < until &&
          (s_->stats().search_indexed < 4 || s_->stats().search_unindexed_rooms > 0))
