@@ -1,9 +1,10 @@
 #pragma once
-// SqliteStore: the embedded default. One file in the data directory, WAL mode, one thread (a
-// StoreWorker) that owns the connection and commits every append queued since its last commit in
-// one transaction (group commit): under load a batch holds thousands of messages for the price of
-// one commit. A failed commit is retried until it succeeds; at stop() it fails at once (a local
-// file that fails is not waited for).
+// SqliteStore: the embedded default. One file in the data directory (and the search index, a
+// file beside it: sqlite_search_index.hpp), WAL mode, one thread (a StoreWorker) that owns the
+// connection and commits every append queued since its last commit in one transaction (group
+// commit): under load a batch holds thousands of messages for the price of one commit. A failed
+// commit is retried until it succeeds; at stop() it fails at once (a local file that fails is not
+// waited for).
 // Checkpoints (copying the WAL into the database file, with two fsyncs) run on a second thread
 // with its own connection, so that commits rarely wait for the disk: only every 4,000 WAL pages
 // does the writer finish a checkpoint's last few pages itself, which lets the WAL start over.
