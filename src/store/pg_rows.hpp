@@ -87,35 +87,37 @@ inline PGconn* connect(const std::string& conninfo, const char* application_name
   return conn;
 }
 
-// A text[] literal (for a $n::text[] parameter): each element quoted, '"' and '\\' escaped.
-template <class Items, class Get>
-std::string text_array(const Items& items, Get get) {
+// An array literal, to travel as text ("$n::text::bigint[]"): `put(out, item)` appends each
+// element.
+template <class Items, class Put>
+std::string array_of(const Items& items, Put put) {
   std::string a = "{";
   bool first = true;
   for (const auto& item : items) {
     if (!first) a += ',';
     first = false;
+    put(a, item);
+  }
+  return a + "}";
+}
+
+// A text[] literal: each element quoted, '"' and '\\' escaped.
+template <class Items, class Get>
+std::string text_array(const Items& items, Get get) {
+  return array_of(items, [&get](std::string& a, const auto& item) {
     a += '"';
     for (char c : get(item)) {
       if (c == '"' || c == '\\') a += '\\';
       a += c;
     }
     a += '"';
-  }
-  return a + "}";
+  });
 }
 
 // A bigint[] literal.
 template <class Items, class Get>
 std::string int_array(const Items& items, Get get) {
-  std::string a = "{";
-  bool first = true;
-  for (const auto& item : items) {
-    if (!first) a += ',';
-    first = false;
-    a += std::to_string(get(item));
-  }
-  return a + "}";
+  return array_of(items, [&get](std::string& a, const auto& item) { a += std::to_string(get(item)); });
 }
 
 inline std::string sqlstate(const PGresult* r) {

@@ -723,12 +723,7 @@ void PostgresStore::stop() {
   searcher_->stop();
   worker_.stop();
 }
-StoreStats PostgresStore::stats() const {
-  StoreStats st = worker_.stats();
-  st.search_unindexed_rooms = searcher_->unindexed_rooms();
-  st.search_indexed = searcher_->indexed();
-  return st;
-}
+StoreStats PostgresStore::stats() const { return searcher_->with_stats(worker_.stats()); }
 
 StoreBackend::Outcome PostgresStore::classify_failure(const PGresult* r, std::string& err) {
   err = trimmed(PQerrorMessage(conn_));

@@ -86,6 +86,12 @@ class Searcher {
   // Rooms with entries the index has not read (its backlog), and entries read into it so far.
   std::uint64_t unindexed_rooms() const;
   std::uint64_t indexed() const noexcept { return indexed_.load(std::memory_order_relaxed); }
+  // A store's stats (its worker's) with these two (Store::stats).
+  StoreStats with_stats(StoreStats st) const {
+    st.search_unindexed_rooms = unindexed_rooms();
+    st.search_indexed = indexed();
+    return st;
+  }
 
  private:
   struct Job {

@@ -3,9 +3,24 @@
 // thread only, as the statements they touch.
 #include <sqlite3.h>
 
+#include <filesystem>
+#include <stdexcept>
 #include <string>
 
 namespace parley::store::sqlite_rows {
+
+// A connection (SQLITE_OPEN_NOMUTEX: one thread uses it) that waits up to 5 s for a lock; throws
+// std::runtime_error "cannot open <path> <purpose>: <why>".
+inline sqlite3* open(const std::filesystem::path& path, int flags, const std::string& purpose = {}) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    throw std::runtime_error("cannot open " + path.string() + (purpose.empty() ? "" : " " + purpose) + ": " + msg);
+  }
+  sqlite3_busy_timeout(db, 5000);
+  return db;
+}
 
 inline std::string text_column(sqlite3_stmt* st, int col) {
   const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st, col));

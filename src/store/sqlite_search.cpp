@@ -63,17 +63,6 @@ std::string fts_query(const std::vector<std::string>& terms) {
   return q;
 }
 
-sqlite3* open_db(const std::filesystem::path& path, int flags, const char* what) {
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
-    std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
-    sqlite3_close(db);
-    throw std::runtime_error(std::string("cannot open ") + path.string() + " " + what + ": " + msg);
-  }
-  sqlite3_busy_timeout(db, 5000);
-  return db;
-}
-
 int user_version(sqlite3* db) {
   Statement st(db, "PRAGMA user_version");
   return st && sqlite3_step(st.get()) == SQLITE_ROW ? sqlite3_column_int(st.get(), 0) : -1;
@@ -87,11 +76,14 @@ std::filesystem::path SqliteSearchIndex::path_for(const std::filesystem::path& m
 
 SqliteSearchIndex::SqliteSearchIndex(const std::filesystem::path& messages, const std::string& synchronous) {
   const auto path = path_for(messages);
-  try {
-    messages_ = open_db(messages, SQLITE_OPEN_READONLY, "for searches");
-    index_ = open_db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, "(the search index)");
+  auto open_index = [&] {
+    index_ = sqlite_rows::open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, "(the search index)");
     if (!exec(index_, "PRAGMA journal_mode=WAL") || !exec(index_, ("PRAGMA synchronous=" + synchronous).c_str()))
       throw std::runtime_error("cannot set up " + path.string());
+  };
+  try {
+    messages_ = sqlite_rows::open(messages, SQLITE_OPEN_READONLY, "for searches");
+    open_index();
     const int version = user_version(index_);
     if (version != index_version) {
       if (version != 0) {
@@ -101,9 +93,7 @@ SqliteSearchIndex::SqliteSearchIndex(const std::filesystem::path& messages, cons
         sqlite3_close(index_);
         index_ = nullptr;
         for (const char* tail : {"", "-wal", "-shm"}) std::filesystem::remove(path.string() + tail);
-        index_ = open_db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, "(the search index)");
-        if (!exec(index_, "PRAGMA journal_mode=WAL") || !exec(index_, ("PRAGMA synchronous=" + synchronous).c_str()))
-          throw std::runtime_error("cannot set up " + path.string());
+        open_index();
       }
       if (!exec(index_, "BEGIN") || !exec(index_, index_schema) || !exec(index_, "COMMIT"))
         throw std::runtime_error("cannot make the search index " + path.string());
@@ -120,8 +110,6 @@ SqliteSearchIndex::SqliteSearchIndex(const std::filesystem::path& messages, cons
             "SELECT seq, kind, target, ts, text, deleted FROM messages WHERE room = ?1 AND seq > ?2 ORDER BY seq "
             "LIMIT ?3",
             &entries_);
-    prepare(messages_, "SELECT text, ts FROM messages WHERE room = ?1 AND seq = ?2 AND kind = 0 AND deleted = 0",
-            &message_now_);
     prepare(messages_,
             "SELECT sender, sender_id, text, ts FROM messages WHERE room = ?1 AND seq = ?2 AND kind = 0 AND "
             "deleted = 0",
@@ -292,13 +280,13 @@ bool SqliteSearchIndex::read_room(RoomRead& read, std::size_t& budget) {
   }
   for (Op& op : read.ops) {
     if (!op.refresh) continue;
-    Reset r(message_now_);
-    bind_text(message_now_, 1, read.room);
-    sqlite3_bind_int64(message_now_, 2, op.seq);
-    const int rc = sqlite3_step(message_now_);
+    Reset r(hit_);
+    bind_text(hit_, 1, read.room);
+    sqlite3_bind_int64(hit_, 2, op.seq);
+    const int rc = sqlite3_step(hit_);
     if (rc == SQLITE_ROW) {
       op.live = true;
-      op.text = text_column(message_now_, 0);
+      op.text = text_column(hit_, 2);
     } else if (rc != SQLITE_DONE) {
       return false;
     }

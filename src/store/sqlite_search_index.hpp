@@ -94,8 +94,7 @@ class SqliteSearchIndex final : public SearchIndex {
   sqlite3_stmt* next_room_ = nullptr;
   sqlite3_stmt* room_state_ = nullptr;  // created_at, last seq
   sqlite3_stmt* entries_ = nullptr;     // past a seq, in order
-  sqlite3_stmt* message_now_ = nullptr;
-  sqlite3_stmt* hit_ = nullptr;
+  sqlite3_stmt* hit_ = nullptr;         // a message as it is now (none if deleted): a hit, an edit's target
   // index
   sqlite3_stmt* marked_rooms_ = nullptr;
   sqlite3_stmt* mark_ = nullptr;

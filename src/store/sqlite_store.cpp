@@ -207,13 +207,7 @@ SqliteStore::SqliteStore(SqliteOptions options)
       worker_(*this, StoreWorkerOptions{.max_queue = options_.max_queue, .max_batch = options_.max_batch}) {
   if (options_.checkpoint_pages == 0) throw std::runtime_error("store: checkpoint_pages must be at least 1");
   if (options_.path.has_parent_path()) std::filesystem::create_directories(options_.path.parent_path());
-  if (sqlite3_open_v2(options_.path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                      nullptr) != SQLITE_OK) {
-    std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
-    sqlite3_close(db_);
-    throw std::runtime_error("cannot open " + options_.path.string() + ": " + msg);
-  }
-  sqlite3_busy_timeout(db_, 5000);
+  db_ = sqlite_rows::open(options_.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   exec("PRAGMA journal_mode=WAL");
   if (options_.synchronous != "NORMAL" && options_.synchronous != "FULL")
     throw std::runtime_error("store.synchronous must be NORMAL or FULL");
@@ -282,14 +276,7 @@ SqliteStore::SqliteStore(SqliteOptions options)
   // SQLite's automatic checkpoint runs in the committing thread: every checkpoint_pages pages a
   // commit also copies the WAL into the database and fsyncs both, which held a commit (and every
   // message waiting on it) for up to 10 ms in the rooms benchmark. This hook replaces it.
-  if (sqlite3_open_v2(options_.path.c_str(), &checkpoint_db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) !=
-      SQLITE_OK) {
-    std::string msg = checkpoint_db_ ? sqlite3_errmsg(checkpoint_db_) : "out of memory";
-    sqlite3_close(checkpoint_db_);
-    checkpoint_db_ = nullptr;
-    throw std::runtime_error("cannot open " + options_.path.string() + " for checkpoints: " + msg);
-  }
-  sqlite3_busy_timeout(checkpoint_db_, 5000);
+  checkpoint_db_ = sqlite_rows::open(options_.path, SQLITE_OPEN_READWRITE, "for checkpoints");
   sqlite3_exec(checkpoint_db_, ("PRAGMA synchronous=" + options_.synchronous).c_str(), nullptr, nullptr, nullptr);
   sqlite3_wal_hook(db_, &SqliteStore::on_wal_commit, this);
   // A burst may leave a long WAL file behind; once it starts over it is cut back to 4 × the
@@ -493,12 +480,7 @@ void SqliteStore::touch_api_key(std::string id, std::int64_t now_ms, Done done) 
   worker_.touch_api_key(std::move(id), now_ms, std::move(done));
 }
 void SqliteStore::flush() { worker_.flush(); }
-StoreStats SqliteStore::stats() const {
-  StoreStats st = worker_.stats();
-  st.search_unindexed_rooms = searcher_->unindexed_rooms();
-  st.search_indexed = searcher_->indexed();
-  return st;
-}
+StoreStats SqliteStore::stats() const { return searcher_->with_stats(worker_.stats()); }
 
 void SqliteStore::stop() {
   if (searcher_) searcher_->stop();
