@@ -5,21 +5,18 @@
 
 namespace parley::core {
 
-namespace {
-std::string cid_key(std::string_view sender, std::string_view cid) {
-  std::string key;
-  key.reserve(sender.size() + 1 + cid.size());
-  key.append(sender).push_back('\0');
-  key.append(cid);
-  return key;
+std::size_t RoomLog::CidKeyHash::operator()(const CidKey& k) const noexcept {
+  const std::size_t a = std::hash<std::string_view>{}(k.sender);
+  const std::size_t b = std::hash<std::string_view>{}(k.cid);
+  return a ^ (b + 0x9e3779b97f4a7c15ULL + (a << 6) + (a >> 2));
 }
-}  // namespace
 
 void RoomLog::restore(std::uint64_t last_seq, const std::vector<Message>& newest) {
   assigned_ = committed_ = last_seq;
   ring_.clear();
   cids_.clear();
-  cid_order_.clear();
+  cid_slots_.clear();
+  cid_next_ = 0;
   for (const Message& m : newest)
     if (!m.cid.empty()) remember_cid(m);
   // The ring holds a run of seqs that ends at last_committed() with no hole (events_after and
@@ -37,8 +34,9 @@ void RoomLog::restore(std::uint64_t last_seq, const std::vector<Message>& newest
 
 void RoomLog::release() noexcept {
   std::deque<Entry>().swap(ring_);
-  std::unordered_map<std::string, CidHit>().swap(cids_);
-  std::deque<std::string>().swap(cid_order_);
+  decltype(cids_)().swap(cids_);
+  std::deque<CidSlot>().swap(cid_slots_);
+  cid_next_ = 0;
 }
 
 void RoomLog::assign(Message& m) {
@@ -47,9 +45,9 @@ void RoomLog::assign(Message& m) {
 }
 
 std::optional<RoomLog::CidHit> RoomLog::find_cid(std::string_view sender, std::string_view cid) const {
-  auto it = cids_.find(cid_key(sender, cid));
+  auto it = cids_.find(CidKey{sender, cid});
   if (it == cids_.end()) return std::nullopt;
-  return it->second;
+  return cid_slots_[it->second].hit;
 }
 
 std::uint64_t RoomLog::text_hash(std::string_view text) noexcept { return std::hash<std::string_view>{}(text); }
@@ -100,9 +98,9 @@ void RoomLog::apply_change(const Message& change) {
 
 void RoomLog::move_cid(const Message& m) {
   if (dedupe_window_ == 0 || m.cid.empty()) return;
-  const std::string key = cid_key(sender_key(m), m.cid);
-  if (auto it = cids_.find(key); it != cids_.end()) {
-    it->second = CidHit{m.seq, m.ts, content_hash(m)};
+  const std::string sender = sender_key(m);
+  if (auto it = cids_.find(CidKey{sender, m.cid}); it != cids_.end()) {
+    cid_slots_[it->second].hit = CidHit{m.seq, m.ts, content_hash(m)};
     return;
   }
   remember_cid(m);
@@ -110,13 +108,21 @@ void RoomLog::move_cid(const Message& m) {
 
 void RoomLog::remember_cid(const Message& m) {
   if (dedupe_window_ == 0) return;
-  auto [it, inserted] = cids_.try_emplace(cid_key(sender_key(m), m.cid), CidHit{m.seq, m.ts, content_hash(m)});
-  if (!inserted) return;
-  cid_order_.push_back(it->first);
-  while (cid_order_.size() > dedupe_window_) {
-    cids_.erase(cid_order_.front());
-    cid_order_.pop_front();
+  const std::string sender = sender_key(m);
+  if (cids_.contains(CidKey{sender, m.cid})) return;  // the first send of a cid keeps it
+  std::size_t i = cid_slots_.size();
+  if (i < dedupe_window_) {
+    cid_slots_.emplace_back();
+  } else {
+    i = cid_next_;
+    cid_next_ = (cid_next_ + 1) % dedupe_window_;
+    cids_.erase(cid_slots_[i].view());
   }
+  CidSlot& slot = cid_slots_[i];
+  slot.key.assign(sender).append(m.cid);
+  slot.sender_size = sender.size();
+  slot.hit = CidHit{m.seq, m.ts, content_hash(m)};
+  cids_.emplace(slot.view(), i);
 }
 
 const RoomLog::Entry& RoomLog::commit(Message m) {

@@ -10,8 +10,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
+
+#include <boost/unordered/unordered_flat_map.hpp>
 
 #include "core/message.hpp"
 
@@ -87,8 +88,29 @@ class RoomLog {
   std::uint64_t assigned_ = 0;
   std::uint64_t committed_ = 0;
   std::deque<Entry> ring_;
-  std::unordered_map<std::string, CidHit> cids_;  // key: sender_key '\0' cid
-  std::deque<std::string> cid_order_;             // eviction order, oldest first
+  // The cid window: its last dedupe_window_ cids in slots that are reused in turn once it is full
+  // (the oldest goes), each slot's key string overwritten in place, so that a full window takes no
+  // allocation per message; and an open-addressing index into them, keyed by views of the slots.
+  struct CidKey {
+    std::string_view sender;
+    std::string_view cid;
+    bool operator==(const CidKey&) const = default;
+  };
+  struct CidKeyHash {
+    std::size_t operator()(const CidKey& k) const noexcept;
+  };
+  struct CidSlot {
+    std::string key;  // sender_key then cid
+    std::size_t sender_size = 0;
+    CidHit hit{};
+    CidKey view() const noexcept {
+      const std::string_view all(key);
+      return CidKey{all.substr(0, sender_size), all.substr(sender_size)};
+    }
+  };
+  std::deque<CidSlot> cid_slots_;  // grows to dedupe_window_; a deque keeps the keys in place
+  std::size_t cid_next_ = 0;       // once full: the oldest slot, the next one reused
+  boost::unordered_flat_map<CidKey, std::size_t, CidKeyHash> cids_;  // value: index in cid_slots_
 };
 
 }  // namespace parley::core

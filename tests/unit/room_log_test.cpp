@@ -319,6 +319,39 @@ TEST(RoomLog, DedupeWindowEvictsOldest) {
   }
 }
 
+// The window's slots are reused in turn, each key overwritten in place by one of another length
+// (a short key in a slot that held a long one, and back): after many turns it still holds exactly
+// the newest cids, and a released log starts over.
+TEST(RoomLog, DedupeWindowReusesItsSlotsOverManyTurns) {
+  RoomLog log(4, 5);
+  const auto cid = [](int i) { return (i % 2 ? std::string(40, 'x') : std::string("s")) + std::to_string(i); };
+  const auto sender = [](int i) { return i % 3 ? std::string("ada") : std::string(30, 'b'); };
+  for (int i = 1; i <= 53; ++i) {
+    Message m = msg("t", cid(i), sender(i));
+    log.assign(m);
+    log.commit(m);
+  }
+  for (int i = 1; i <= 53; ++i) {
+    auto hit = log.find_cid(sender_key("", sender(i)), cid(i));
+    if (i <= 48) {
+      EXPECT_FALSE(hit) << i;
+    } else {
+      ASSERT_TRUE(hit) << i;
+      EXPECT_EQ(hit->seq, static_cast<std::uint64_t>(i));
+    }
+    EXPECT_FALSE(log.find_cid(sender_key("", sender(i) + "z"), cid(i))) << i;  // another sender's
+  }
+  Message moved = msg("t", cid(50), sender(50));
+  moved.seq = 99;
+  log.move_cid(moved);
+  EXPECT_EQ(log.find_cid(sender_key("", sender(50)), cid(50))->seq, 99u);
+  log.release();
+  EXPECT_FALSE(log.find_cid(sender_key("", sender(53)), cid(53)));
+  Message again = msg("t", cid(53), sender(53));
+  log.assign(again);
+  EXPECT_EQ(log.find_cid(sender_key("", sender(53)), cid(53))->seq, again.seq);
+}
+
 TEST(RoomLog, DedupeWindowZeroRemembersNothing) {
   RoomLog log(100, 0);
   add(log, 2);
