@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "app/admin.hpp"
+#include "app/allocator.hpp"
 #include "app/config.hpp"
 #include "app/server.hpp"
 #include "net/log.hpp"
@@ -73,7 +74,8 @@ extern "C" const char* __lsan_default_suppressions() {
 int main(int argc, char** argv) try {
   using parley::app::Config;
   CLI::App app{"Parley: a real-time chat server"};
-  app.set_version_flag("--version", std::string("parley ") + PARLEY_VERSION);
+  app.set_version_flag(
+      "--version", std::string("parley ") + PARLEY_VERSION + "\nallocator: " + parley::app::allocator_description());
   app.require_subcommand(1);
 
   Config config;
@@ -176,6 +178,7 @@ int main(int argc, char** argv) try {
       std::cout << parley::app::describe(config);
       return 0;
     }
+    spdlog::info("allocator: {}", parley::app::allocator_description());
     spdlog::info("effective configuration:\n{}", parley::app::describe(config));
     // SIGHUP: the log level as the file, the environment and the flags say now.
     auto reread_log_level = [configure]() {
