@@ -670,22 +670,39 @@ StoreBackend::Outcome SqliteStore::try_commit(std::span<Append> appends, std::st
     ok = sqlite3_step(insert_message_) == SQLITE_DONE;
     if (ok && sqlite3_changes(db_) == 0) ok = check_skipped(i, i + 1);
   }
-  for (const auto& [m, owner] : changes) {
-    if (!ok) break;
+  auto one_change = [&](const Row& row) {
+    const auto [m, owner] = row;
     sqlite3_reset(insert_message_);
     bind_row(insert_message_, 0, *m);
-    ok = sqlite3_step(insert_message_) == SQLITE_DONE;
+    if (sqlite3_step(insert_message_) != SQLITE_DONE) return false;
+    if (sqlite3_changes(db_) > 0) return apply_change(*m);
+    // Stored already (a retry): applied then, not again; another entry under its seq fails the
+    // append, as a message's does.
+    const Stored was = stored_as(*m);
+    if (was == Stored::taken) owner->result = store_errc::seq_taken;
+    return was != Stored::failed;
+  };
+  // The changes go in insert_rows at a time, then each is applied in order. A group of which some
+  // row was stored already (a retry, rare) is undone to its savepoint and goes again one by one:
+  // only a change stored now is applied. (Within a group, a delete's clearing of its message's
+  // edits also clears an edit stored after it in the same group: the owner refuses such an edit,
+  // and it would be a text the delete means to remove.)
+  const std::size_t nc = changes.size();
+  std::size_t c = 0;
+  for (; ok && c + insert_rows <= nc; c += insert_rows) {
+    ok = sqlite3_exec(db_, "SAVEPOINT changes", nullptr, nullptr, nullptr) == SQLITE_OK;
     if (!ok) break;
-    if (sqlite3_changes(db_) > 0) {
-      ok = apply_change(*m);
-    } else {
-      // Stored already (a retry): applied then, not again; another entry under its seq fails the
-      // append, as a message's does.
-      const Stored was = stored_as(*m);
-      ok = was != Stored::failed;
-      if (was == Stored::taken) owner->result = store_errc::seq_taken;
-    }
+    sqlite3_reset(insert_messages_);
+    for (std::size_t k = 0; k < insert_rows; ++k)
+      bind_row(insert_messages_, static_cast<int>(columns * k), *changes[c + k].first);
+    ok = sqlite3_step(insert_messages_) == SQLITE_DONE;
+    const bool all = ok && static_cast<std::size_t>(sqlite3_changes(db_)) == insert_rows;
+    if (ok && !all) ok = sqlite3_exec(db_, "ROLLBACK TO changes", nullptr, nullptr, nullptr) == SQLITE_OK;
+    for (std::size_t k = 0; ok && k < insert_rows; ++k)
+      ok = all ? apply_change(*changes[c + k].first) : one_change(changes[c + k]);
+    if (ok) ok = sqlite3_exec(db_, "RELEASE changes", nullptr, nullptr, nullptr) == SQLITE_OK;
   }
+  for (; ok && c < nc; ++c) ok = one_change(changes[c]);
   if (ok) ok = sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK;
   if (ok) {
     searcher_->index_later_of(rows, changes);  // each in room order

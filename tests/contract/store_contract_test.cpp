@@ -574,6 +574,37 @@ TYPED_TEST(StoreContract, EditsAndDeletesChangeTheirMessageOnceAndADeleteLeavesN
   check();
 }
 
+// Many changes in one append (SQLite stores them insert_rows at a time, PostgreSQL in one call):
+// each applied once; a retried group is not applied again, and a group that mixes retried and new
+// changes applies only the new ones.
+TYPED_TEST(StoreContract, ManyChangesInOneAppendEachAppliedOnceAndRetriesNotAgain) {
+  auto& s = *this->store_;
+  s.create_room_now(StoredRoom{"r", 0, 1, "x"});
+  using K = core::MessageKind;
+  auto edit = [](std::uint64_t seq, std::uint64_t target, const std::string& text) {
+    auto m = make_message("r", seq, text + " " + std::to_string(target));
+    m.kind = K::edit;
+    m.target = target;
+    return m;
+  };
+  ASSERT_FALSE(append_sync(s, make_batch("r", 1, 40)));
+  std::vector<core::Message> first, second, mixed;
+  for (std::uint64_t i = 1; i <= 40; ++i) first.push_back(edit(40 + i, i, "first"));    // seqs 41-80
+  for (std::uint64_t i = 1; i <= 40; ++i) second.push_back(edit(80 + i, i, "second"));  // seqs 81-120
+  ASSERT_FALSE(append_sync(s, first));
+  ASSERT_FALSE(append_sync(s, second));
+  ASSERT_FALSE(append_sync(s, first)) << "a retry of stored changes";
+  // Seqs 61-80 again, then 121-132 new: one group of both.
+  mixed.assign(first.begin() + 20, first.end());
+  for (std::uint64_t i = 1; i <= 12; ++i) mixed.push_back(edit(120 + i, i, "third"));
+  ASSERT_FALSE(append_sync(s, mixed));
+  auto [ec, got] = read_sync(s, "r", 0, 0, 200);
+  ASSERT_FALSE(ec);
+  ASSERT_EQ(seqs(got), seq_range(1, 132));
+  for (std::uint64_t i = 1; i <= 40; ++i)
+    EXPECT_EQ(got[i - 1].text, (i <= 12 ? "third " : "second ") + std::to_string(i)) << i;
+}
+
 // Reactions and replies (docs/protocol.md, "reactions", "replies"): a react or an unreact is stored
 // as an entry of its own and changes its message's reactions once (a retried react does not bring
 // back a reaction taken back since), per user and emoji; a delete takes them all; a reply keeps
