@@ -128,8 +128,7 @@ SqliteSearchIndex::SqliteSearchIndex(const std::filesystem::path& messages, cons
             &insert_doc_);
     prepare(index_, "INSERT INTO docs_fts(rowid, text) VALUES (?1, ?2)", &index_text_);
     prepare(index_, "INSERT INTO docs_fts(docs_fts, rowid, text) VALUES ('delete', ?1, ?2)", &unindex_text_);
-    prepare(index_, "SELECT id, text FROM docs WHERE room = ?1 AND seq = ?2", &doc_);
-    prepare(index_, "UPDATE docs SET text = ?2 WHERE id = ?1", &update_doc_);
+    prepare(index_, "SELECT id, ts, text FROM docs WHERE room = ?1 AND seq = ?2", &doc_);
     prepare(index_, "DELETE FROM docs WHERE id = ?1", &delete_doc_);
   } catch (...) {
     for (sqlite3_stmt* st : statements_) sqlite3_finalize(st);
@@ -208,13 +207,8 @@ bool SqliteSearchIndex::catch_up(const std::vector<std::string>& rooms, std::siz
     return false;
   }
   std::size_t entries = 0;
-  bool ok = true;
-  for (const RoomRead& read : reads) {
-    ok = write_room(read);
-    if (!ok) break;
-    entries += read.entries;
-  }
-  if (ok && exec(index_, "COMMIT")) {
+  for (const RoomRead& read : reads) entries += read.entries;
+  if (write(reads) && exec(index_, "COMMIT")) {
     read = entries;
     for (const RoomRead& read : reads)
       if (read.more) unfinished.push_back(read.room);
@@ -295,11 +289,51 @@ bool SqliteSearchIndex::read_room(RoomRead& read, std::size_t& budget) {
   return true;
 }
 
-bool SqliteSearchIndex::write_room(const RoomRead& read) {
-  if (read.drop && !drop_room(read.room)) return false;
-  for (const Op& op : read.ops)
-    if (!(op.refresh ? refresh_doc(read.room, op.seq, op.live, op.text) : add_doc(read.room, op.seq, op.ts, op.text)))
-      return false;
+bool SqliteSearchIndex::write(const std::vector<RoomRead>& reads) {
+  // FTS5 buffers a transaction's postings in memory and writes them out as a new segment (to be
+  // merged later) whenever a row id comes that is not above the last one it took, or a delete
+  // follows an insert: one edit at a time, delete and insert again under the same id, made a
+  // segment per edit. So every document out first, by id, and then every one in, each under a new
+  // id: the ids ascend, and a catch-up writes one or two segments.
+  std::vector<Gone> gone;
+  std::vector<Doc> docs;
+  for (const RoomRead& read : reads)
+    if ((read.drop && !drop_room(read.room)) || !plan(read, gone, docs)) return false;
+  std::sort(gone.begin(), gone.end(), [](const Gone& a, const Gone& b) { return a.id < b.id; });
+  for (const Gone& g : gone)
+    if (!remove_doc(g)) return false;
+  for (const Doc& d : docs)
+    if (!add_doc(d)) return false;
+  for (const RoomRead& read : reads)
+    if (!set_mark(read)) return false;
+  return true;
+}
+
+bool SqliteSearchIndex::plan(const RoomRead& read, std::vector<Gone>& gone, std::vector<Doc>& docs) {
+  std::vector<std::int64_t> refreshed;  // a message edited twice in the read is brought up to date once
+  for (const Op& op : read.ops) {
+    if (!op.refresh) {
+      docs.push_back(Doc{&read.room, op.seq, op.ts, &op.text});
+      continue;
+    }
+    if (std::find(refreshed.begin(), refreshed.end(), op.seq) != refreshed.end()) continue;
+    refreshed.push_back(op.seq);
+    // Its document as indexed. None: its message is read in this catch-up (as it is now) or was
+    // deleted before it was ever read.
+    Reset r(doc_);
+    bind_text(doc_, 1, read.room);
+    sqlite3_bind_int64(doc_, 2, op.seq);
+    const int rc = sqlite3_step(doc_);
+    if (rc == SQLITE_DONE) continue;
+    if (rc != SQLITE_ROW) return false;
+    if (op.live && op.text == text_column(doc_, 2)) continue;
+    gone.push_back(Gone{sqlite3_column_int64(doc_, 0), text_column(doc_, 2)});
+    if (op.live) docs.push_back(Doc{&read.room, op.seq, sqlite3_column_int64(doc_, 1), &op.text});
+  }
+  return true;
+}
+
+bool SqliteSearchIndex::set_mark(const RoomRead& read) {
   if (read.empty) {
     if (!read.mark.found) return true;
     Reset r(drop_mark_);
@@ -322,59 +356,32 @@ bool SqliteSearchIndex::drop_room(const std::string& room) {
   return true;
 }
 
-bool SqliteSearchIndex::add_doc(const std::string& room, std::int64_t seq, std::int64_t ts, const std::string& text) {
+bool SqliteSearchIndex::add_doc(const Doc& doc) {
   {
     Reset r(insert_doc_);
-    bind_text(insert_doc_, 1, room);
-    sqlite3_bind_int64(insert_doc_, 2, seq);
-    sqlite3_bind_int64(insert_doc_, 3, ts);
-    bind_text(insert_doc_, 4, text);
+    bind_text(insert_doc_, 1, *doc.room);
+    sqlite3_bind_int64(insert_doc_, 2, doc.seq);
+    sqlite3_bind_int64(insert_doc_, 3, doc.ts);
+    bind_text(insert_doc_, 4, *doc.text);
     if (sqlite3_step(insert_doc_) != SQLITE_DONE) return false;
     if (sqlite3_changes(index_) == 0) return true;  // indexed already
   }
   Reset r(index_text_);
   sqlite3_bind_int64(index_text_, 1, sqlite3_last_insert_rowid(index_));
-  bind_text(index_text_, 2, text);
+  bind_text(index_text_, 2, *doc.text);
   return sqlite3_step(index_text_) == SQLITE_DONE;
 }
 
-bool SqliteSearchIndex::refresh_doc(const std::string& room, std::int64_t seq, bool live, const std::string& now) {
-  std::int64_t id = 0;
-  std::string indexed;
+bool SqliteSearchIndex::remove_doc(const Gone& doc) {
   {
-    Reset r(doc_);
-    bind_text(doc_, 1, room);
-    sqlite3_bind_int64(doc_, 2, seq);
-    const int rc = sqlite3_step(doc_);
-    if (rc == SQLITE_DONE) return true;  // not indexed: deleted before it was read
-    if (rc != SQLITE_ROW) return false;
-    id = sqlite3_column_int64(doc_, 0);
-    indexed = text_column(doc_, 1);
+    Reset r(unindex_text_);
+    sqlite3_bind_int64(unindex_text_, 1, doc.id);
+    bind_text(unindex_text_, 2, doc.text);
+    if (sqlite3_step(unindex_text_) != SQLITE_DONE) return false;
   }
-  if (live && now == indexed) return true;
-  if (!remove_doc(id, indexed)) return false;
-  if (!live) {
-    Reset r(delete_doc_);
-    sqlite3_bind_int64(delete_doc_, 1, id);
-    return sqlite3_step(delete_doc_) == SQLITE_DONE;
-  }
-  {
-    Reset r(update_doc_);
-    sqlite3_bind_int64(update_doc_, 1, id);
-    bind_text(update_doc_, 2, now);
-    if (sqlite3_step(update_doc_) != SQLITE_DONE) return false;
-  }
-  Reset r(index_text_);
-  sqlite3_bind_int64(index_text_, 1, id);
-  bind_text(index_text_, 2, now);
-  return sqlite3_step(index_text_) == SQLITE_DONE;
-}
-
-bool SqliteSearchIndex::remove_doc(std::int64_t id, const std::string& text) {
-  Reset r(unindex_text_);
-  sqlite3_bind_int64(unindex_text_, 1, id);
-  bind_text(unindex_text_, 2, text);
-  return sqlite3_step(unindex_text_) == SQLITE_DONE;
+  Reset r(delete_doc_);
+  sqlite3_bind_int64(delete_doc_, 1, doc.id);
+  return sqlite3_step(delete_doc_) == SQLITE_DONE;
 }
 
 std::error_code SqliteSearchIndex::search(const SearchQuery& query, SearchPage& out) {

@@ -76,13 +76,27 @@ class SqliteSearchIndex final : public SearchIndex {
     std::size_t entries = 0;
     std::vector<Op> ops{};
   };
+  // A document to take out of the index (its row id and the text it was indexed by), and one to
+  // put in.
+  struct Gone {
+    std::int64_t id = 0;
+    std::string text{};
+  };
+  struct Doc {
+    const std::string* room = nullptr;
+    std::int64_t seq = 0;
+    std::int64_t ts = 0;
+    const std::string* text = nullptr;
+  };
   bool read_room(RoomRead& read, std::size_t& budget);
-  bool write_room(const RoomRead& read);
+  // The reads into the index, in one transaction (the caller's).
+  bool write(const std::vector<RoomRead>& reads);
+  // What a read changes: documents out (a message's refresh finds it changed or deleted) and in.
+  bool plan(const RoomRead& read, std::vector<Gone>& gone, std::vector<Doc>& docs);
+  bool set_mark(const RoomRead& read);
   bool drop_room(const std::string& room);
-  bool add_doc(const std::string& room, std::int64_t seq, std::int64_t ts, const std::string& text);
-  // A message's document brought to its state now: its text (live), or out.
-  bool refresh_doc(const std::string& room, std::int64_t seq, bool live, const std::string& now);
-  bool remove_doc(std::int64_t id, const std::string& text);
+  bool add_doc(const Doc& doc);
+  bool remove_doc(const Gone& doc);
   void prepare(sqlite3* db, const char* sql, sqlite3_stmt** st);
   bool exec(sqlite3* db, const char* sql);
   std::error_code failed(const char* what, sqlite3* db);
@@ -106,7 +120,6 @@ class SqliteSearchIndex final : public SearchIndex {
   sqlite3_stmt* index_text_ = nullptr;
   sqlite3_stmt* unindex_text_ = nullptr;
   sqlite3_stmt* doc_ = nullptr;
-  sqlite3_stmt* update_doc_ = nullptr;
   sqlite3_stmt* delete_doc_ = nullptr;
 };
 
