@@ -4,6 +4,9 @@
 #   prev  the binary before the rich-chat features (messages only: no FTS triggers, no files,
 #         reactions or read state), given as PREV_BIN;
 #   now   this tree's binary, messages only;
+#   prev-jemalloc  PREV_BIN with the allocator and settings this tree's binary links
+#         (src/app/allocator.cpp; LD_PRELOAD and MALLOC_CONF): what the features cost at the same
+#         allocator;
 #   mix   this tree's binary, every 4th send of each publisher a change of its newest acked
 #         message instead: in turn an edit, a react and an unreact (parley-bench --mix 4), each an
 #         entry of the room's sequence, stored, indexed for search and acked like a message.
@@ -52,10 +55,14 @@ budgets=(--set limits.send_rate=1000000 --set limits.send_burst=1000000 --set li
 # run SCENARIO BACKEND SERVER ROUND: one server started fresh, one generator run, one JSON line.
 run() {
   local scenario=$1 backend=$2 server=$3 round=$4 bin=$NOW extra=() store=() args
+  local env=()
   [ "$server" = prev ] && bin=$PREV
+  # The settings of src/app/allocator.cpp's malloc_conf.
+  [ "$server" = prev-jemalloc ] && bin=$PREV &&
+    env=(LD_PRELOAD="$jemalloc" MALLOC_CONF=background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0)
   [ "$server" = mix ] && extra=(--mix "$MIX")
   if [ "$backend" = postgres ]; then
-    local db="mix_${round}_${server}_$RANDOM"
+    local db="mix_${round}_${server//-/_}_$RANDOM"
     psql_ "CREATE DATABASE $db"
     store=(--set store.backend=postgres --set "store.postgres_url=postgresql://postgres@127.0.0.1:$pgport/$db")
   fi
@@ -65,7 +72,7 @@ run() {
   esac
   local data="$tmp/data-$RANDOM"
   mkdir -p "$data"
-  "$bin" serve --listen 127.0.0.1:0 --data "$data" --log-level warn "${budgets[@]}" "${store[@]}" \
+  env "${env[@]}" "$bin" serve --listen 127.0.0.1:0 --data "$data" --log-level warn "${budgets[@]}" "${store[@]}" \
     >"$tmp/out" 2>"$tmp/err" &
   server_pid=$!
   local port="" i
@@ -91,10 +98,12 @@ run() {
   server_pid=""
 }
 
-servers=(prev now mix)
+jemalloc=$(ldconfig -p | awk '/libjemalloc\.so\.2 /{print $NF; exit}')
+[ -n "$jemalloc" ] || { echo "bench/mix.sh: libjemalloc.so.2 not found (apt-get install libjemalloc2)" >&2; exit 1; }
+servers=(prev prev-jemalloc now mix)
 for round in $(seq "$ROUNDS"); do
-  # Rotated: round 1 prev now mix, round 2 now mix prev, ...
-  order=("${servers[@]:$(( (round - 1) % 3 ))}" "${servers[@]:0:$(( (round - 1) % 3 ))}")
+  # Rotated: round 1 prev prev-jemalloc now mix, round 2 prev-jemalloc now mix prev, ...
+  order=("${servers[@]:$(( (round - 1) % 4 ))}" "${servers[@]:0:$(( (round - 1) % 4 ))}")
   for s in "${order[@]}"; do
     echo "bench/mix.sh: round $round/$ROUNDS: $s" >&2
     run store sqlite "$s" "$round"
@@ -121,6 +130,7 @@ def paired(a, b, key):  # median over rounds of b/a - 1
 lines = [f"## Rich chat in the mix (issue 17)", "",
   f"`bench/mix.sh <previous parley> build/parley` ({rounds} rounds, each server once per round in a rotated order; tree {rev}). "
   "**prev** is the binary before the rich-chat features (messages only in its schema: no search index, files, reactions or read state); "
+  "**prev-jemalloc** the same binary with the allocator this tree links (jemalloc with the settings of src/app/allocator.cpp, by LD_PRELOAD and MALLOC_CONF): what the features cost at the same allocator; "
   f"**now** this tree, messages only; **mix** this tree with every {mix}th send of each publisher an edit, a react or an unreact "
   "of its newest acked message instead (each an entry of the room's sequence: stored, indexed for search, acked). "
   "Medians over the rounds; *vs prev* is the median of the per-round ratios (the pairs share the machine's load).", ""]
@@ -128,7 +138,8 @@ for backend in ("sqlite", "postgres"):
     lines += [f"**store ({'SQLite' if backend == 'sqlite' else 'PostgreSQL'})**: 100 publishers, 100 rooms, window 32, 10 s.", "",
               "| server | acked entries/s | vs prev | ack p50 | ack p99 | server CPU s per 100k acks |", "|---|---|---|---|---|---|"]
     prev = sel("store", backend, "prev")
-    for s in ("prev", "now", "mix"):
+    pj = sel("store", backend, "prev-jemalloc")
+    for s in ("prev", "prev-jemalloc", "now", "mix"):
         cur = sel("store", backend, s)
         rate = med([get(r, "result.acked_per_s") for r in cur.values() if get(r, "result.acked_per_s") is not None])
         p50 = med([get(r, "ack_latency_us.p50") for r in cur.values() if get(r, "ack_latency_us.p50") is not None])
@@ -139,11 +150,14 @@ for backend in ("sqlite", "postgres"):
         vs = "–" if s == "prev" else "%+.1f%% (%d pairs)" % (100 * paired(prev, cur, "result.acked_per_s")[0], paired(prev, cur, "result.acked_per_s")[1])
         lines.append(f"| {s} | {rate:,.0f} | {vs} | {p50/1000:.2f} ms | {p99/1000:.2f} ms | {cpu:.2f} |"
                      + (f" ({bad} runs not ok)" if bad else ""))
+    for s in ("now", "mix"):
+        d, n = paired(pj, sel("store", backend, s), "result.acked_per_s")
+        lines.append(f"{'' if s == 'now' else ' '}*{s} vs prev-jemalloc*: {100 * d:+.1f}% ({n} pairs).")
     lines.append("")
 lines += ["**fanout (SQLite)**: 1 room × 1,000 members, 10 publishers at 100 messages/s (100,000 deliveries/s), 10 s.", "",
           "| server | delivered/s | p50 | p99 | p99 vs prev | lost |", "|---|---|---|---|---|---|"]
 prev = sel("fanout", "sqlite", "prev")
-for s in ("prev", "now"):
+for s in ("prev", "prev-jemalloc", "now"):
     cur = sel("fanout", "sqlite", s)
     dl = med([get(r, "result.delivered_per_s") for r in cur.values() if get(r, "result.delivered_per_s") is not None])
     p50 = med([get(r, "latency_us.p50") for r in cur.values() if get(r, "latency_us.p50") is not None])
