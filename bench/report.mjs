@@ -1069,9 +1069,11 @@ if (fs.existsSync(prof)) {
   line();
 }
 
-// Uploads, and the store and fan-out with rich chat in the mix (issue 17): bench/files.sh and
-// bench/mix.sh write their own sections; the report carries them as written.
-for (const name of ["files.md", "mix.md"]) {
+// Search latency, uploads, and the store and fan-out with rich chat in the mix (issue 17): their
+// sections are written by hand from build/bench/parley-search-bench (search.md), by bench/files.sh
+// (files.md) and by bench/mix.sh (mix.md, then what it shows: mix-notes.md, by hand); the report
+// carries them as written.
+for (const name of ["search.md", "files.md", "mix.md", "mix-notes.md"]) {
   const section = path.join(BENCH, "results", name);
   if (!fs.existsSync(section)) continue;
   for (const l of fs.readFileSync(section, "utf8").trimEnd().split("\n")) line(l);
@@ -1092,6 +1094,7 @@ if (pairRuns.length) line(`node bench/report.mjs --run ${chosen.join(",")} --pai
 line("build-bench/bench/parley-bench saturate --port <port> --server-pid <pid>   # one scenario by hand");
 line("bench/mix.sh <previous parley> build/parley   # store and fanout with edits and reactions in the mix, against the previous binary (issue 17)");
 line("bench/files.sh build/parley   # uploads: MB/s and time per image (issue 17); its section is bench/results/files.md");
+line("build/bench/parley-search-bench --backend sqlite --messages 1000000   # search latency (issue 17); --backend postgres");
 line("```");
 fs.writeFileSync(path.join(BENCH, "REPORT.md"), out.join("\n") + "\n");
 console.error(`report: wrote bench/REPORT.md (${rows.length} results, runs ${chosen.join(", ")}; charts: ${charts.join(", ") || "none"})`);
