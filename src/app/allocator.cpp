@@ -10,7 +10,7 @@
 #include <string>
 
 // jemalloc's settings, read once before the first allocation; MALLOC_CONF in the environment
-// overrides any of them (docs/operations.md, "Memory").
+// overrides any of them (docs/operations.md, "File descriptors and memory").
 //  - background_thread: a thread of jemalloc's own gives freed pages back to the kernel on time,
 //    not only when the server next allocates (an idle node would otherwise keep the pages of its
 //    last burst);

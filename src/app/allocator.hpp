@@ -1,6 +1,7 @@
 #pragma once
 // The server's memory allocator: jemalloc in the builds without sanitizers (CMakeLists.txt,
-// PARLEY_JEMALLOC), else the C library's. docs/operations.md, "Memory", says why and how to tune it.
+// PARLEY_JEMALLOC), else the C library's. docs/operations.md ("File descriptors and memory") says
+// why, and how to tune it.
 #include <string>
 
 namespace parley::app {

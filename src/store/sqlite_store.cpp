@@ -685,8 +685,8 @@ StoreBackend::Outcome SqliteStore::try_commit(std::span<Append> appends, std::st
   // The changes go in insert_rows at a time, then each is applied in order. A group of which some
   // row was stored already (a retry, rare) is undone to its savepoint and goes again one by one:
   // only a change stored now is applied. (Within a group, a delete's clearing of its message's
-  // edits also clears an edit stored after it in the same group: the owner refuses such an edit,
-  // and it would be a text the delete means to remove.)
+  // edits also clears an edit stored after it in the same group, one by one it would not: such an
+  // edit changes nothing either way, and its text is one the delete means to remove.)
   const std::size_t nc = changes.size();
   std::size_t c = 0;
   for (; ok && c + insert_rows <= nc; c += insert_rows) {
