@@ -123,13 +123,20 @@ void Searcher::run() {
       next_batch = now + std::chrono::seconds(1);
     else if (!job)
       next_batch = behind ? now : now + index_pause;
-    if (!job) continue;
-    SearchPage page;
-    std::error_code ec;
-    if (!job->query.terms.empty() && !job->query.rooms.empty() && job->query.limit > 0)
-      ec = index_->search(job->query, page);
-    if (ec) page = {};
-    job->done(ec, std::move(page));
+    if (job) {
+      SearchPage page;
+      std::error_code ec;
+      if (!job->query.terms.empty() && !job->query.rooms.empty() && job->query.limit > 0)
+        ec = index_->search(job->query, page);
+      if (ec) page = {};
+      job->done(ec, std::move(page));
+    }
+    // An index made again (it was damaged) is read again from the start, beginning now.
+    if (auto lost = index_->take_lost_rooms(); !lost.empty()) {
+      std::lock_guard lock(mutex_);
+      unindexed_.insert(std::make_move_iterator(lost.begin()), std::make_move_iterator(lost.end()));
+      next_batch = now;
+    }
   }
 }
 

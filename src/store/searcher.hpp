@@ -43,6 +43,9 @@ class SearchIndex {
   // Whether other stores (the other nodes of a cluster) write the rooms too: a search then catches
   // up every room it searches (catch_up finds which lack entries), not only those this one wrote.
   virtual bool shared() const { return false; }
+  // Asked after each catch_up and search: rooms whose documents the index lost since (it found
+  // itself damaged and was made again), to be read again from their start.
+  virtual std::vector<std::string> take_lost_rooms() { return {}; }
 };
 
 class Searcher {

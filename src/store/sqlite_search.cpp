@@ -74,32 +74,11 @@ std::filesystem::path SqliteSearchIndex::path_for(const std::filesystem::path& m
   return messages.parent_path() / (messages.stem().string() + ".search" + messages.extension().string());
 }
 
-SqliteSearchIndex::SqliteSearchIndex(const std::filesystem::path& messages, const std::string& synchronous) {
-  const auto path = path_for(messages);
-  auto open_index = [&] {
-    index_ = sqlite_rows::open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, "(the search index)");
-    if (!exec(index_, "PRAGMA journal_mode=WAL") || !exec(index_, ("PRAGMA synchronous=" + synchronous).c_str()))
-      throw std::runtime_error("cannot set up " + path.string());
-  };
+SqliteSearchIndex::SqliteSearchIndex(const std::filesystem::path& messages, const std::string& synchronous)
+    : path_(path_for(messages)), synchronous_(synchronous) {
   try {
     messages_ = sqlite_rows::open(messages, SQLITE_OPEN_READONLY, "for searches");
-    open_index();
-    const int version = user_version(index_);
-    if (version != index_version) {
-      if (version != 0) {
-        // Another version's (or unreadable): made again from the messages.
-        spdlog::warn("store: search index {} is of version {}, not {}: made again", path.string(), version,
-                     index_version);
-        sqlite3_close(index_);
-        index_ = nullptr;
-        for (const char* tail : {"", "-wal", "-shm"}) std::filesystem::remove(path.string() + tail);
-        open_index();
-      }
-      if (!exec(index_, "BEGIN") || !exec(index_, index_schema) || !exec(index_, "COMMIT"))
-        throw std::runtime_error("cannot make the search index " + path.string());
-    }
-    // The index's pages, and the messages' newest (those it reads), stay in memory.
-    exec(index_, "PRAGMA cache_size=-32768");
+    // The messages' newest pages (those the index reads) stay in memory.
     exec(messages_, "PRAGMA cache_size=-16384");
     prepare(messages_, "SELECT room FROM messages WHERE room > ?1 ORDER BY room LIMIT 1", &next_room_);
     prepare(messages_,
@@ -114,34 +93,112 @@ SqliteSearchIndex::SqliteSearchIndex(const std::filesystem::path& messages, cons
             "SELECT sender, sender_id, text, ts FROM messages WHERE room = ?1 AND seq = ?2 AND kind = 0 AND "
             "deleted = 0",
             &hit_);
-    prepare(index_, "SELECT room FROM marks", &marked_rooms_);
-    prepare(index_, "SELECT created_at, seq FROM marks WHERE room = ?1", &mark_);
-    prepare(index_,
-            "INSERT INTO marks(room, created_at, seq) VALUES (?1, ?2, ?3) ON CONFLICT(room) DO UPDATE SET "
-            "created_at = excluded.created_at, seq = excluded.seq",
-            &set_mark_);
-    prepare(index_, "DELETE FROM marks WHERE room = ?1", &drop_mark_);
-    prepare(index_, "INSERT INTO docs_fts(docs_fts, rowid, text) SELECT 'delete', id, text FROM docs WHERE room = ?1",
-            &unindex_room_);
-    prepare(index_, "DELETE FROM docs WHERE room = ?1", &drop_docs_);
-    prepare(index_, "INSERT INTO docs(room, seq, ts, text) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
-            &insert_doc_);
-    prepare(index_, "INSERT INTO docs_fts(rowid, text) VALUES (?1, ?2)", &index_text_);
-    prepare(index_, "INSERT INTO docs_fts(docs_fts, rowid, text) VALUES ('delete', ?1, ?2)", &unindex_text_);
-    prepare(index_, "SELECT id, ts, text FROM docs WHERE room = ?1 AND seq = ?2", &doc_);
-    prepare(index_, "DELETE FROM docs WHERE id = ?1", &delete_doc_);
+    try {
+      open_index(false);
+    } catch (const std::exception& e) {
+      // Unreadable past its header (a damaged page under FTS5's own tables fails their prepare):
+      // made again from the messages rather than keeping the store from opening.
+      spdlog::error("store: search index {} cannot be opened ({}): made again from the messages", path_.string(),
+                    e.what());
+      close_index();
+      open_index(true);
+    }
   } catch (...) {
+    close_index();
     for (sqlite3_stmt* st : statements_) sqlite3_finalize(st);
-    sqlite3_close(index_);
     sqlite3_close(messages_);
     throw;
   }
 }
 
 SqliteSearchIndex::~SqliteSearchIndex() {
+  close_index();
   for (sqlite3_stmt* st : statements_) sqlite3_finalize(st);
-  sqlite3_close(index_);
   sqlite3_close(messages_);
+}
+
+void SqliteSearchIndex::open_index(bool fresh) {
+  auto open = [&] {
+    if (fresh)
+      for (const char* tail : {"", "-wal", "-shm"}) std::filesystem::remove(path_.string() + tail);
+    index_ = sqlite_rows::open(path_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, "(the search index)");
+    if (!exec(index_, "PRAGMA journal_mode=WAL") || !exec(index_, ("PRAGMA synchronous=" + synchronous_).c_str()))
+      throw std::runtime_error("cannot set up " + path_.string());
+  };
+  open();
+  const int version = user_version(index_);
+  if (version != index_version) {
+    if (version != 0) {
+      // Another version's (or unreadable): made again from the messages.
+      spdlog::warn("store: search index {} is of version {}, not {}: made again", path_.string(), version,
+                   index_version);
+      close_index();
+      fresh = true;
+      open();
+    }
+    if (!exec(index_, "BEGIN") || !exec(index_, index_schema) || !exec(index_, "COMMIT"))
+      throw std::runtime_error("cannot make the search index " + path_.string());
+  }
+  // The index's pages stay in memory.
+  exec(index_, "PRAGMA cache_size=-32768");
+  auto prepare_index = [&](const char* sql, sqlite3_stmt** st) {
+    prepare(index_, sql, st);
+    index_statements_.push_back(statements_.back());
+    statements_.pop_back();
+  };
+  prepare_index("SELECT room FROM marks", &marked_rooms_);
+  prepare_index("SELECT created_at, seq FROM marks WHERE room = ?1", &mark_);
+  prepare_index(
+      "INSERT INTO marks(room, created_at, seq) VALUES (?1, ?2, ?3) ON CONFLICT(room) DO UPDATE SET "
+      "created_at = excluded.created_at, seq = excluded.seq",
+      &set_mark_);
+  prepare_index("DELETE FROM marks WHERE room = ?1", &drop_mark_);
+  prepare_index("INSERT INTO docs_fts(docs_fts, rowid, text) SELECT 'delete', id, text FROM docs WHERE room = ?1",
+                &unindex_room_);
+  prepare_index("DELETE FROM docs WHERE room = ?1", &drop_docs_);
+  prepare_index("INSERT INTO docs(room, seq, ts, text) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING", &insert_doc_);
+  prepare_index("INSERT INTO docs_fts(rowid, text) VALUES (?1, ?2)", &index_text_);
+  prepare_index("INSERT INTO docs_fts(docs_fts, rowid, text) VALUES ('delete', ?1, ?2)", &unindex_text_);
+  prepare_index("SELECT id, ts, text FROM docs WHERE room = ?1 AND seq = ?2", &doc_);
+  prepare_index("DELETE FROM docs WHERE id = ?1", &delete_doc_);
+  if (fresh) lost_ = true;  // marks gone with the old file: every room is read again
+}
+
+void SqliteSearchIndex::close_index() noexcept {
+  for (sqlite3_stmt* st : index_statements_) sqlite3_finalize(st);
+  index_statements_.clear();
+  sqlite3_close(index_);
+  index_ = nullptr;
+}
+
+bool SqliteSearchIndex::usable() {
+  if (index_) return true;
+  try {
+    open_index(true);
+    return true;
+  } catch (const std::exception& e) {
+    close_index();
+    spdlog::error("store: search index {} cannot be made again: {}", path_.string(), e.what());
+    return false;
+  }
+}
+
+void SqliteSearchIndex::note_failure() {
+  const int code = sqlite3_extended_errcode(index_) & 0xff;
+  damaged_ = damaged_ || code == SQLITE_CORRUPT || code == SQLITE_NOTADB;
+}
+
+std::vector<std::string> SqliteSearchIndex::take_lost_rooms() {
+  if (damaged_) {
+    // Made again from the messages, here between two calls (no statement of the index is open).
+    damaged_ = false;
+    spdlog::error("store: search index {} is damaged: made again from the messages", path_.string());
+    close_index();
+    usable();  // else at the next call, each a second apart
+  }
+  if (!lost_ || !index_) return {};
+  lost_ = false;
+  return rooms();
 }
 
 void SqliteSearchIndex::prepare(sqlite3* db, const char* sql, sqlite3_stmt** st) {
@@ -170,7 +227,7 @@ std::vector<std::string> SqliteSearchIndex::rooms() {
     after = text_column(next_room_, 0);
     out.push_back(after);
   }
-  {
+  if (index_) {
     Reset r(marked_rooms_);
     while (sqlite3_step(marked_rooms_) == SQLITE_ROW) out.push_back(text_column(marked_rooms_, 0));
   }
@@ -185,6 +242,7 @@ bool SqliteSearchIndex::catch_up(const std::vector<std::string>& rooms, std::siz
   // commit), of at most read_entries of them: a reader of the WAL holds back its checkpoints, so
   // none is long. Then the index, in one transaction.
   constexpr std::size_t read_entries = 2048;
+  if (!usable()) return false;
   std::vector<RoomRead> reads;
   for (const std::string& room : rooms) {
     if (budget == 0) {
@@ -204,6 +262,7 @@ bool SqliteSearchIndex::catch_up(const std::vector<std::string>& rooms, std::siz
   }
   if (!exec(index_, "BEGIN IMMEDIATE")) {
     failed("search index: write", index_);
+    note_failure();
     return false;
   }
   std::size_t entries = 0;
@@ -215,6 +274,7 @@ bool SqliteSearchIndex::catch_up(const std::vector<std::string>& rooms, std::siz
     return true;
   }
   failed("search index: write", index_);
+  note_failure();
   exec(index_, "ROLLBACK");
   return false;
 }
@@ -227,6 +287,8 @@ bool SqliteSearchIndex::read_room(RoomRead& read, std::size_t& budget) {
     if (rc == SQLITE_ROW) {
       read.mark = Mark{true, sqlite3_column_int64(mark_, 0), sqlite3_column_int64(mark_, 1)};
     } else if (rc != SQLITE_DONE) {
+      spdlog::error("store: search index: read of a mark failed: {}", sqlite3_errmsg(index_));
+      note_failure();
       return false;
     }
   }
@@ -291,10 +353,10 @@ bool SqliteSearchIndex::read_room(RoomRead& read, std::size_t& budget) {
 
 bool SqliteSearchIndex::write(const std::vector<RoomRead>& reads) {
   // FTS5 buffers a transaction's postings in memory and writes them out as a new segment (to be
-  // merged later) whenever a row id comes that is not above the last one it took, or a delete
-  // follows an insert: one edit at a time, delete and insert again under the same id, made a
-  // segment per edit. So every document out first, by id, and then every one in, each under a new
-  // id: the ids ascend, and a catch-up writes one or two segments.
+  // merged later) whenever a row id comes below the last one it took (or equal to it, after an
+  // insert; sqlite3Fts5IndexBeginWrite): an edit's delete of its older id among the inserts of
+  // new ones made a segment per edit. So every document out first, by id, and then every one in,
+  // each under a new id: the ids ascend, and a catch-up writes one or two segments.
   std::vector<Gone> gone;
   std::vector<Doc> docs;
   for (const RoomRead& read : reads)
@@ -386,6 +448,7 @@ bool SqliteSearchIndex::remove_doc(const Gone& doc) {
 
 std::error_code SqliteSearchIndex::search(const SearchQuery& query, SearchPage& out) {
   out = {};
+  if (!usable()) return make_error_code(errc::store_failed);
   // The hits' places from the index (newest first, one more than a page: whether there is a next
   // one); then each message as it is now. The rooms are the statement's own placeholders: at most
   // max_searched_rooms.
@@ -447,7 +510,9 @@ std::error_code SqliteSearchIndex::search(const SearchQuery& query, SearchPage& 
   exec(messages_, "COMMIT");
   if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
     out = {};
-    return failed("search", failing);
+    const auto ec = failed("search", failing);
+    if (failing == index_) note_failure();
+    return ec;
   }
   if (rows <= limit) out.next.reset();  // no row past the page: no next one
   return {};

@@ -48,6 +48,9 @@ class SqliteSearchIndex final : public SearchIndex {
   bool catch_up(const std::vector<std::string>& rooms, std::size_t budget, std::vector<std::string>& unfinished,
                 std::size_t& read) override;
   std::error_code search(const SearchQuery& query, SearchPage& out) override;
+  // After a call that found the index damaged (SQLITE_CORRUPT, SQLITE_NOTADB: broken pages behind
+  // a readable header), the index is made again here, empty, and every room is to be read again.
+  std::vector<std::string> take_lost_rooms() override;
 
  private:
   struct Mark {
@@ -97,13 +100,27 @@ class SqliteSearchIndex final : public SearchIndex {
   bool drop_room(const std::string& room);
   bool add_doc(const Doc& doc);
   bool remove_doc(const Gone& doc);
+  // The index file opened, made if new or of another version (or, `fresh`, made again from
+  // nothing), and its statements prepared. Throws std::runtime_error.
+  void open_index(bool fresh);
+  void close_index() noexcept;
+  // Whether the index is open (opened again, new, if it was closed). False: it cannot be made now.
+  bool usable();
+  // After a failed statement of the index: whether the file is damaged (made again by
+  // take_lost_rooms, between two calls).
+  void note_failure();
   void prepare(sqlite3* db, const char* sql, sqlite3_stmt** st);
   bool exec(sqlite3* db, const char* sql);
   std::error_code failed(const char* what, sqlite3* db);
 
-  sqlite3* messages_ = nullptr;  // read-only
-  sqlite3* index_ = nullptr;
-  std::vector<sqlite3_stmt*> statements_;
+  std::filesystem::path path_;
+  std::string synchronous_;
+  sqlite3* messages_ = nullptr;                  // read-only
+  sqlite3* index_ = nullptr;                     // null: closed, to be made again
+  std::vector<sqlite3_stmt*> statements_;        // of messages_
+  std::vector<sqlite3_stmt*> index_statements_;  // of index_
+  bool damaged_ = false;                         // a statement of the index found it damaged
+  bool lost_ = false;                            // the index was made again: its marks are gone
   // messages
   sqlite3_stmt* next_room_ = nullptr;
   sqlite3_stmt* room_state_ = nullptr;  // created_at, last seq
