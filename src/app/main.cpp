@@ -166,7 +166,7 @@ int main(int argc, char** argv) try {
     config.auth.password.validate();
     if (config.auth.hash_threads == 0) throw std::invalid_argument("auth.hash_threads: at least 1");
     if (config.auth.hash_queue == 0) throw std::invalid_argument("auth.hash_queue: at least 1");
-    if (config.auth.hash_nice > 19) throw std::invalid_argument("auth.hash_nice: 0 to 19");
+    if (config.auth.hash_nice < 0 || config.auth.hash_nice > 19) throw std::invalid_argument("auth.hash_nice: 0 to 19");
     if (config.store_search_nice < 0 || config.store_search_nice > 19)
       throw std::invalid_argument("store.search_nice: 0 to 19");
     if (config.auth.max_sessions_per_user == 0) throw std::invalid_argument("auth.max_sessions_per_user: at least 1");
