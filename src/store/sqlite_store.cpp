@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -654,28 +655,28 @@ StoreBackend::Outcome SqliteStore::try_commit(std::span<Append> appends, std::st
     }
     return true;
   };
+  // Rows [from, from + count) of `list` in one statement (count: insert_rows or 1): how many went
+  // in (the others are stored already), or nothing on a failure.
+  auto insert = [this, &bind_row](const std::vector<Row>& list, std::size_t from,
+                                  std::size_t count) -> std::optional<std::size_t> {
+    sqlite3_stmt* st = count == 1 ? insert_message_ : insert_messages_;
+    sqlite3_reset(st);
+    for (std::size_t k = 0; k < count; ++k) bind_row(st, static_cast<int>(columns * k), *list[from + k].first);
+    if (sqlite3_step(st) != SQLITE_DONE) return std::nullopt;
+    return static_cast<std::size_t>(sqlite3_changes(db_));
+  };
   bool ok = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK;
-  std::size_t i = 0;
-  for (; ok && i + insert_rows <= n; i += insert_rows) {
-    sqlite3_reset(insert_messages_);
-    for (std::size_t k = 0; k < insert_rows; ++k)
-      bind_row(insert_messages_, static_cast<int>(columns * k), *rows[i + k].first);
-    ok = sqlite3_step(insert_messages_) == SQLITE_DONE;
-    const auto inserted = static_cast<std::size_t>(sqlite3_changes(db_));
-    if (ok && inserted < insert_rows) ok = check_skipped(i, i + insert_rows);
+  for (std::size_t i = 0; ok && i < n;) {
+    const std::size_t count = i + insert_rows <= n ? insert_rows : 1;
+    const auto inserted = insert(rows, i, count);
+    ok = inserted && (*inserted == count || check_skipped(i, i + count));
+    i += count;
   }
-  for (; ok && i < n; ++i) {
-    sqlite3_reset(insert_message_);
-    bind_row(insert_message_, 0, *rows[i].first);
-    ok = sqlite3_step(insert_message_) == SQLITE_DONE;
-    if (ok && sqlite3_changes(db_) == 0) ok = check_skipped(i, i + 1);
-  }
-  auto one_change = [&](const Row& row) {
-    const auto [m, owner] = row;
-    sqlite3_reset(insert_message_);
-    bind_row(insert_message_, 0, *m);
-    if (sqlite3_step(insert_message_) != SQLITE_DONE) return false;
-    if (sqlite3_changes(db_) > 0) return apply_change(*m);
+  auto one_change = [&](std::size_t c) {
+    const auto [m, owner] = changes[c];
+    const auto inserted = insert(changes, c, 1);
+    if (!inserted) return false;
+    if (*inserted > 0) return apply_change(*m);
     // Stored already (a retry): applied then, not again; another entry under its seq fails the
     // append, as a message's does.
     const Stored was = stored_as(*m);
@@ -692,17 +693,15 @@ StoreBackend::Outcome SqliteStore::try_commit(std::span<Append> appends, std::st
   for (; ok && c + insert_rows <= nc; c += insert_rows) {
     ok = sqlite3_exec(db_, "SAVEPOINT changes", nullptr, nullptr, nullptr) == SQLITE_OK;
     if (!ok) break;
-    sqlite3_reset(insert_messages_);
-    for (std::size_t k = 0; k < insert_rows; ++k)
-      bind_row(insert_messages_, static_cast<int>(columns * k), *changes[c + k].first);
-    ok = sqlite3_step(insert_messages_) == SQLITE_DONE;
-    const bool all = ok && static_cast<std::size_t>(sqlite3_changes(db_)) == insert_rows;
+    const auto inserted = insert(changes, c, insert_rows);
+    ok = inserted.has_value();
+    const bool all = ok && *inserted == insert_rows;
     if (ok && !all) ok = sqlite3_exec(db_, "ROLLBACK TO changes", nullptr, nullptr, nullptr) == SQLITE_OK;
     for (std::size_t k = 0; ok && k < insert_rows; ++k)
-      ok = all ? apply_change(*changes[c + k].first) : one_change(changes[c + k]);
+      ok = all ? apply_change(*changes[c + k].first) : one_change(c + k);
     if (ok) ok = sqlite3_exec(db_, "RELEASE changes", nullptr, nullptr, nullptr) == SQLITE_OK;
   }
-  for (; ok && c < nc; ++c) ok = one_change(changes[c]);
+  for (; ok && c < nc; ++c) ok = one_change(c);
   if (ok) ok = sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK;
   if (ok) {
     searcher_->index_later_of(rows, changes);  // each in room order
