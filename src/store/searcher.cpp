@@ -54,13 +54,14 @@ void Searcher::index_later(std::span<const std::string* const> rooms) {
   cv_.notify_one();
 }
 
+void Searcher::mark_unindexed(std::vector<std::string> rooms) {
+  std::lock_guard lock(mutex_);
+  unindexed_.insert(std::make_move_iterator(rooms.begin()), std::make_move_iterator(rooms.end()));
+}
+
 void Searcher::run() {
   core::raise_thread_niceness(nice_);
-  {
-    auto rooms = index_->rooms();
-    std::lock_guard lock(mutex_);
-    unindexed_.insert(std::make_move_iterator(rooms.begin()), std::make_move_iterator(rooms.end()));
-  }
+  mark_unindexed(index_->rooms());
   // Caught up, the searcher reads new entries every index_pause (a batch of them, not a read after
   // each commit: a SQLite reader holds back the WAL's checkpoints); behind, at once; after a
   // failure (a full disk, a lost server), in a second or at the next search.
@@ -112,8 +113,7 @@ void Searcher::run() {
       }
       if (failing || !job || batch + 1 == max_search_batches) {
         behind = behind || !unfinished.empty();
-        std::lock_guard lock(mutex_);
-        unindexed_.insert(std::make_move_iterator(unfinished.begin()), std::make_move_iterator(unfinished.end()));
+        mark_unindexed(std::move(unfinished));
         break;
       }
       rooms = std::move(unfinished);
@@ -133,8 +133,7 @@ void Searcher::run() {
     }
     // An index made again (it was damaged) is read again from the start, beginning now.
     if (auto lost = index_->take_lost_rooms(); !lost.empty()) {
-      std::lock_guard lock(mutex_);
-      unindexed_.insert(std::make_move_iterator(lost.begin()), std::make_move_iterator(lost.end()));
+      mark_unindexed(std::move(lost));
       next_batch = now;
     }
   }

@@ -102,6 +102,8 @@ class Searcher {
     Store::SearchDone done;
   };
   void run();
+  // The searcher's own rooms back into the backlog (no wake-up: it is the thread that reads it).
+  void mark_unindexed(std::vector<std::string> rooms);
 
   std::unique_ptr<SearchIndex> index_;  // the thread's
   int nice_;

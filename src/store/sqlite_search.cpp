@@ -141,26 +141,21 @@ void SqliteSearchIndex::open_index(bool fresh) {
   }
   // The index's pages stay in memory.
   exec(index_, "PRAGMA cache_size=-32768");
-  auto prepare_index = [&](const char* sql, sqlite3_stmt** st) {
-    prepare(index_, sql, st);
-    index_statements_.push_back(statements_.back());
-    statements_.pop_back();
-  };
-  prepare_index("SELECT room FROM marks", &marked_rooms_);
-  prepare_index("SELECT created_at, seq FROM marks WHERE room = ?1", &mark_);
-  prepare_index(
-      "INSERT INTO marks(room, created_at, seq) VALUES (?1, ?2, ?3) ON CONFLICT(room) DO UPDATE SET "
-      "created_at = excluded.created_at, seq = excluded.seq",
-      &set_mark_);
-  prepare_index("DELETE FROM marks WHERE room = ?1", &drop_mark_);
-  prepare_index("INSERT INTO docs_fts(docs_fts, rowid, text) SELECT 'delete', id, text FROM docs WHERE room = ?1",
-                &unindex_room_);
-  prepare_index("DELETE FROM docs WHERE room = ?1", &drop_docs_);
-  prepare_index("INSERT INTO docs(room, seq, ts, text) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING", &insert_doc_);
-  prepare_index("INSERT INTO docs_fts(rowid, text) VALUES (?1, ?2)", &index_text_);
-  prepare_index("INSERT INTO docs_fts(docs_fts, rowid, text) VALUES ('delete', ?1, ?2)", &unindex_text_);
-  prepare_index("SELECT id, ts, text FROM docs WHERE room = ?1 AND seq = ?2", &doc_);
-  prepare_index("DELETE FROM docs WHERE id = ?1", &delete_doc_);
+  prepare(index_, "SELECT room FROM marks", &marked_rooms_);
+  prepare(index_, "SELECT created_at, seq FROM marks WHERE room = ?1", &mark_);
+  prepare(index_,
+          "INSERT INTO marks(room, created_at, seq) VALUES (?1, ?2, ?3) ON CONFLICT(room) DO UPDATE SET "
+          "created_at = excluded.created_at, seq = excluded.seq",
+          &set_mark_);
+  prepare(index_, "DELETE FROM marks WHERE room = ?1", &drop_mark_);
+  prepare(index_, "INSERT INTO docs_fts(docs_fts, rowid, text) SELECT 'delete', id, text FROM docs WHERE room = ?1",
+          &unindex_room_);
+  prepare(index_, "DELETE FROM docs WHERE room = ?1", &drop_docs_);
+  prepare(index_, "INSERT INTO docs(room, seq, ts, text) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING", &insert_doc_);
+  prepare(index_, "INSERT INTO docs_fts(rowid, text) VALUES (?1, ?2)", &index_text_);
+  prepare(index_, "INSERT INTO docs_fts(docs_fts, rowid, text) VALUES ('delete', ?1, ?2)", &unindex_text_);
+  prepare(index_, "SELECT id, ts, text FROM docs WHERE room = ?1 AND seq = ?2", &doc_);
+  prepare(index_, "DELETE FROM docs WHERE id = ?1", &delete_doc_);
   if (fresh) lost_ = true;  // marks gone with the old file: every room is read again
 }
 
@@ -204,7 +199,7 @@ std::vector<std::string> SqliteSearchIndex::take_lost_rooms() {
 void SqliteSearchIndex::prepare(sqlite3* db, const char* sql, sqlite3_stmt** st) {
   if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, nullptr) != SQLITE_OK)
     throw std::runtime_error(std::string("sqlite prepare (search index): ") + sqlite3_errmsg(db));
-  statements_.push_back(*st);
+  (db == index_ ? index_statements_ : statements_).push_back(*st);
 }
 
 bool SqliteSearchIndex::exec(sqlite3* db, const char* sql) {
