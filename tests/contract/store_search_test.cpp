@@ -228,14 +228,18 @@ class SqliteSearchIndexTest : public ::testing::Test {
   std::filesystem::path index_path() const { return dir_ / "parley.search.db"; }
   void open() { s_ = std::make_unique<store::SqliteStore>(store::SqliteOptions{path(), "NORMAL", 100000, 10000}); }
   void close() { s_.reset(); }
-  SearchPage search(std::vector<std::string> terms, std::vector<std::string> rooms, std::size_t limit = 10) {
+  std::pair<std::error_code, SearchPage> try_search(std::vector<std::string> terms, std::vector<std::string> rooms,
+                                                    std::size_t limit = 10) {
     auto p = std::make_shared<std::promise<std::pair<std::error_code, SearchPage>>>();
     auto fut = p->get_future();
     s_->search(SearchQuery{.terms = std::move(terms), .rooms = std::move(rooms), .limit = limit},
                [p](std::error_code ec, SearchPage page) {
                  p->set_value({ec, std::move(page)});
                });
-    auto [ec, page] = wait_for(fut);
+    return wait_for(fut);
+  }
+  SearchPage search(std::vector<std::string> terms, std::vector<std::string> rooms, std::size_t limit = 10) {
+    auto [ec, page] = try_search(std::move(terms), std::move(rooms), limit);
     EXPECT_FALSE(ec) << ec.message();
     return page;
   }
@@ -398,12 +402,7 @@ TEST_F(SqliteSearchIndexTest, ADamagedIndexIsMadeAgainFromTheMessages) {
     std::size_t hits = 0;
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (hits != 2 && std::chrono::steady_clock::now() < until) {
-      auto p = std::make_shared<std::promise<std::pair<std::error_code, SearchPage>>>();
-      auto fut = p->get_future();
-      s_->search(SearchQuery{.terms = {"lima"}, .rooms = {"r"}, .limit = 10}, [p](std::error_code ec, SearchPage page) {
-        p->set_value({ec, std::move(page)});
-      });
-      auto [ec, page] = wait_for(fut);
+      auto [ec, page] = try_search({"lima"}, {"r"});
       hits = ec ? 0 : page.hits.size();  // the call that finds the damage answers store_failed
       if (hits != 2) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
