@@ -3,14 +3,16 @@
 // Which rooms is decided here, at the time of the search, never by the client: with `room`, that
 // room if the session has joined it and the room's access lets the user in (history's check,
 // and history's errors); without, every room of the node that the room's access lets the user
-// into and that the user either has joined on this connection or holds a role in (is a member
-// of: private rooms and direct conversations, and public rooms it was made a member of). A
-// guest holds no role: the rooms its connection has joined. A user removed or banned from a
+// into and that the user either has joined on this connection, or is in on another session of
+// the same account now (another tab or device, on any node: the room's presence), or holds a role
+// in (is a member of: private rooms and direct conversations, and public rooms it was made a
+// member of). A guest holds no role: the rooms its connection has joined. A user removed or banned from a
 // room has no role there, and its sessions have left it: its messages are never searched for it
 // again. Each room is checked on its owner shard, where its access changes.
 #include <algorithm>
 #include <memory>
 
+#include "core/room_access.hpp"
 #include "core/search.hpp"
 #include "node/errors.hpp"
 #include "node/requests.hpp"
@@ -86,10 +88,13 @@ void Requests::do_search(Client& s, protocol::Request& req) {
   for (const auto& r : s.rooms) joined->push_back(r.room);
   std::sort(joined->begin(), joined->end());
   const std::string only = req.room;
+  // An account's sessions elsewhere (another tab, device or node) are in the rooms' presence under
+  // its name, which no one else holds; a guest's or a JWT's name is not its own alone.
+  const bool signed_in = core::is_account_id(s.user_id);
   Shard& home = s.shard();
   for (auto& sh : ctx_.shards) {
     Shard* shard = sh.get();
-    shard->post([this, shard, &home, g, joined, only, user_id = s.user_id] {
+    shard->post([this, shard, &home, g, joined, only, user_id = s.user_id, name = signed_in ? s.user : std::string()] {
       std::vector<std::string> mine;
       bool refused = false;
       auto readable = [&](const OwnedRoom& r) {
@@ -110,7 +115,8 @@ void Requests::do_search(Client& s, protocol::Request& req) {
       } else {
         for (auto& [id, r] : shard->owned()) {
           if (!readable(*r)) continue;
-          if (r->access.role_of(user_id) == core::Role::none && !std::binary_search(joined->begin(), joined->end(), id))
+          if (r->access.role_of(user_id) == core::Role::none &&
+              !std::binary_search(joined->begin(), joined->end(), id) && (name.empty() || !r->presence.contains(name)))
             continue;
           mine.push_back(id);
         }

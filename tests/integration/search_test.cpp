@@ -1,7 +1,7 @@
 // Search (docs/protocol.md, "search") against the real binary: words and a prefix, newest first
 // page by page, what history shows (an edit by its new text, a delete never), only the rooms the
-// user may read (never a private room of others, nor one it was removed from), hostile queries,
-// and the budgets.
+// user may read (never a private room of others, nor one it was removed from) and is in (on this
+// connection or another of its account's), hostile queries, and the budgets.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -147,9 +147,13 @@ TEST(Search, OnlyTheRoomsTheUserMayRead) {
   EXPECT_EQ(places(*bob, {{"q", "launch"}}), (Places{"general/1"}));
   expect_error(*bob, {{"type", "search"}, {"q", "launch"}, {"room", "secret"}}, "not_joined");
   EXPECT_EQ(any_order(*ada, {{"q", "launch"}}), (Places{"general/1", "secret/1"}));
-  // ada's new connection has joined nothing: the rooms she is a member of (her private room).
+  // ada's new connection has joined nothing: the rooms she is a member of (her private room) and
+  // those her other session is in (general), until it leaves.
   auto ada2 = connect(server, ada_token);
+  EXPECT_EQ(any_order(*ada2, {{"q", "launch"}}), (Places{"general/1", "secret/1"}));
+  ASSERT_EQ(type_of(ada->request({{"type", "leave"}, {"room", "general"}})), "left");
   EXPECT_EQ(places(*ada2, {{"q", "launch"}}), (Places{"secret/1"}));
+  ASSERT_EQ(type_of(ada->join("general")), "joined");
 
   // Invited, bob finds secret's messages (a member), joined or not.
   ASSERT_EQ(type_of(ada->request({{"type", "invite"}, {"room", "secret"}, {"user", "bob"}})), "invited");
@@ -168,11 +172,14 @@ TEST(Search, OnlyTheRoomsTheUserMayRead) {
   ASSERT_EQ(type_of(ada->request({{"type", "remove"}, {"room", "secret"}, {"user", "bob"}, {"ban", true}})), "removed");
   EXPECT_EQ(places(*bob, {{"q", "alpha"}}), Places{});
 
-  // A guest: the rooms its connection joined.
+  // A guest: the rooms its connection joined; another guest's under the same name are not its own.
   EXPECT_EQ(places(guest, {{"q", "launch"}}), Places{});
   ASSERT_EQ(type_of(guest.join("general")), "joined");
   EXPECT_EQ(places(guest, {{"q", "launch"}}), (Places{"general/1"}));
   expect_error(guest, {{"type", "search"}, {"q", "alpha"}, {"room", "secret"}}, "not_joined");
+  WsClient guest2(server.port());
+  guest2.hello("dora");
+  EXPECT_EQ(places(guest2, {{"q", "launch"}}), Places{});
 }
 
 TEST(Search, HostileQueriesAreWordsOrBadRequestsNeverFailures) {
