@@ -144,6 +144,10 @@ std::vector<ConfigKey> config_keys(Config& c) {
                  "niceness of the search index's thread above the I/O threads (0-19): where cores are short, "
                  "the index falls behind rather than message delivery",
                  c.store_search_nice),
+      number_key("store.search_share",
+                 "percent of its time the search index's thread spends indexing while it is behind (1-100): the "
+                 "rest goes to the commits, on either store",
+                 c.store_search_share),
       number_key("limits.max_frame_bytes", "largest client message (close 1009)", l.max_frame_bytes),
       number_key("limits.max_text_length", "characters of a chat message (error text_too_long)", l.max_text_length),
       number_key("limits.send_rate", "messages per second per connection (error rate_limited)", l.send_rate),

@@ -48,7 +48,8 @@ struct Config {
   std::size_t store_max_queue = 100000;
   std::size_t store_max_batch = 10000;
   std::size_t store_checkpoint_pages = 1000;
-  int store_search_nice = 10;  // store.search_nice: the searcher's niceness above the I/O threads
+  int store_search_nice = 10;   // store.search_nice: the searcher's niceness above the I/O threads
+  int store_search_share = 50;  // store.search_share: percent of its time the searcher indexes while behind
   core::Limits limits;
   core::RoomOptions rooms;
   core::FileOptions files;

@@ -169,6 +169,8 @@ int main(int argc, char** argv) try {
     if (config.auth.hash_nice < 0 || config.auth.hash_nice > 19) throw std::invalid_argument("auth.hash_nice: 0 to 19");
     if (config.store_search_nice < 0 || config.store_search_nice > 19)
       throw std::invalid_argument("store.search_nice: 0 to 19");
+    if (config.store_search_share < 1 || config.store_search_share > 100)
+      throw std::invalid_argument("store.search_share: 1 to 100");
     if (config.auth.max_sessions_per_user == 0) throw std::invalid_argument("auth.max_sessions_per_user: at least 1");
     if (config.limits.max_room_members > parley::store::Store::max_loaded_members)
       throw std::invalid_argument("limits.max_room_members: at most " +

@@ -158,7 +158,7 @@ int run_server(Config config, std::function<std::string()> reread_log_level) {
   if (config.store_backend == "sqlite") {
     store_owner = std::make_unique<store::SqliteStore>(store::SqliteOptions{
         std::filesystem::path(config.data_dir) / "parley.db", config.store_synchronous, config.store_max_queue,
-        config.store_max_batch, config.store_checkpoint_pages, config.store_search_nice});
+        config.store_max_batch, config.store_checkpoint_pages, config.store_search_nice, config.store_search_share});
   } else if (config.store_backend == "postgres") {
     if (config.store_postgres_url.empty())
       throw std::invalid_argument("store.backend=postgres needs store.postgres_url");
@@ -167,6 +167,7 @@ int run_server(Config config, std::function<std::string()> reread_log_level) {
     po.max_queue = config.store_max_queue;
     po.max_batch = config.store_max_batch;
     po.search_nice = config.store_search_nice;
+    po.search_share = config.store_search_share;
     store_owner = std::make_unique<store::PostgresStore>(po);
   } else {
     throw std::invalid_argument("store.backend must be sqlite or postgres, not '" + config.store_backend + "'");

@@ -287,6 +287,11 @@ std::string Node::metrics_text() const {
       "# HELP parley_search_indexed_total Entries read into the search index.\n# TYPE parley_search_indexed_total "
       "counter\n";
   out += "parley_search_indexed_total " + std::to_string(st.search_indexed) + "\n";
+  out +=
+      "# HELP parley_search_index_seconds_total Time the searcher spent reading into the search index (at most "
+      "store.search_share of it while behind).\n# TYPE parley_search_index_seconds_total counter\n";
+  out +=
+      "parley_search_index_seconds_total " + std::to_string(static_cast<double>(st.search_index_micros) / 1e6) + "\n";
   // Budgets (docs/security.md): what was refused, and what the node holds.
   const auto gauge_or_counter = [&out](const char* name, const char* help, const char* type, std::uint64_t v) {
     out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";

@@ -427,7 +427,8 @@ PostgresStore::PostgresStore(PostgresOptions options)
     disconnect();
     throw;
   }
-  searcher_ = std::make_unique<Searcher>(postgres_search_index(options_.conninfo), options_.search_nice);
+  searcher_ =
+      std::make_unique<Searcher>(postgres_search_index(options_.conninfo), options_.search_nice, options_.search_share);
   worker_.start();
 }
 

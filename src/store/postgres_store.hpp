@@ -40,6 +40,7 @@ struct PostgresOptions {
   std::size_t max_queue = 100000;  // messages waiting for commit before sends are refused
   std::size_t max_batch = 10000;   // messages per transaction
   int search_nice = 0;             // the searcher thread's niceness above the process's (Searcher)
+  int search_share = 100;          // percent of its time the searcher indexes while behind (Searcher)
   // Start-up: how long the constructor keeps trying to reach the server before it throws.
   std::chrono::milliseconds connect_timeout{10000};
   // stop(): how long queued writes keep being retried against an unreachable server before they

@@ -11,8 +11,10 @@
 
 namespace parley::store {
 
-Searcher::Searcher(std::unique_ptr<SearchIndex> index, int nice) : index_(std::move(index)), nice_(nice) {
+Searcher::Searcher(std::unique_ptr<SearchIndex> index, int nice, int share)
+    : index_(std::move(index)), nice_(nice), share_(share) {
   if (nice < 0 || nice > 19) throw std::invalid_argument("Searcher: nice must be 0 to 19");
+  if (share < 1 || share > 100) throw std::invalid_argument("Searcher: share must be 1 to 100");
   thread_ = std::thread([this] { run(); });
 }
 
@@ -63,8 +65,9 @@ void Searcher::run() {
   core::raise_thread_niceness(nice_);
   mark_unindexed(index_->rooms());
   // Caught up, the searcher reads new entries every index_pause (a batch of them, not a read after
-  // each commit: a SQLite reader holds back the WAL's checkpoints); behind, at once; after a
-  // failure (a full disk, a lost server), in a second or at the next search.
+  // each commit: a SQLite reader holds back the WAL's checkpoints); behind, after a pause in
+  // proportion to the batch (share_), at once at 100; after a failure (a full disk, a lost
+  // server), in a second or at the next search.
   auto next_batch = std::chrono::steady_clock::now();
   for (;;) {
     std::optional<Job> job;
@@ -102,6 +105,7 @@ void Searcher::run() {
     }
     // A search's rooms are read to their ends (or max_search_batches); between searches, a batch.
     bool failing = false, behind = rooms.size() == batch_rooms;
+    const auto started = std::chrono::steady_clock::now();
     for (int batch = 0; !rooms.empty(); ++batch) {
       std::vector<std::string> unfinished;
       std::size_t read = 0;
@@ -119,10 +123,13 @@ void Searcher::run() {
       rooms = std::move(unfinished);
     }
     const auto now = std::chrono::steady_clock::now();
+    index_micros_.fetch_add(
+        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(now - started).count()),
+        std::memory_order_relaxed);
     if (failing)
       next_batch = now + std::chrono::seconds(1);
     else if (!job)
-      next_batch = behind ? now : now + index_pause;
+      next_batch = behind ? now + (now - started) * (100 - share_) / share_ : now + index_pause;
     if (job) {
       SearchPage page;
       std::error_code ec;

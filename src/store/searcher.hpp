@@ -2,12 +2,12 @@
 // Searcher: a store's searches and search index, on a thread of their own (SqliteStore,
 // PostgresStore). The index (a SearchIndex) is kept out of the commits: each commit marks its
 // rooms unindexed (index_later), and between searches the searcher reads their new entries into
-// the index, a batch per transaction, every index_pause while it keeps up and at once while it is
-// behind. A search first catches up the rooms it searches, so a message is found as soon as its
-// send is acked. A search of a common word reads many index entries (some 100 ms in a room of a
-// million messages): on the committing thread it held every commit queued behind it.
-// The node bounds the searches in flight (limits.max_searches_in_flight), and so the queue; the
-// unindexed rooms are at most the rooms there are.
+// the index, a batch per transaction, every index_pause while it keeps up and, while it is
+// behind, for `share` of the time (Searcher's constructor). A search first catches up the rooms it searches, so a
+// message is found as soon as its send is acked. A search of a common word reads many index entries (some 100 ms in a
+// room of a million messages): on the committing thread it held every commit queued behind it. The node bounds the
+// searches in flight (limits.max_searches_in_flight), and so the queue; the unindexed rooms are at most the rooms there
+// are.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -61,8 +61,11 @@ class Searcher {
 
   // `nice`: the thread's niceness above the process's (0-19). Indexing is background work: where
   // cores are short it waits rather than message delivery, and falls behind (a search still
-  // catches up its own rooms first).
-  explicit Searcher(std::unique_ptr<SearchIndex> index, int nice = 0);
+  // catches up its own rooms first). `share`: while it is behind, the percentage of its time
+  // the searcher spends reading into the index (1-100); after a batch that took t it waits
+  // t × (100 − share) / share. Niceness cannot reach a PostgreSQL backend, whose CPU the index's
+  // writes use (and the commits' too); the share does, on either store.
+  explicit Searcher(std::unique_ptr<SearchIndex> index, int nice = 0, int share = 100);
   ~Searcher();
   Searcher(const Searcher&) = delete;
   Searcher& operator=(const Searcher&) = delete;
@@ -89,10 +92,13 @@ class Searcher {
   // Rooms with entries the index has not read (its backlog), and entries read into it so far.
   std::uint64_t unindexed_rooms() const;
   std::uint64_t indexed() const noexcept { return indexed_.load(std::memory_order_relaxed); }
-  // A store's stats (its worker's) with these two (Store::stats).
+  // Time spent reading into the index (between searches and for them), in microseconds.
+  std::uint64_t index_micros() const noexcept { return index_micros_.load(std::memory_order_relaxed); }
+  // A store's stats (its worker's) with these three (Store::stats).
   StoreStats with_stats(StoreStats st) const {
     st.search_unindexed_rooms = unindexed_rooms();
     st.search_indexed = indexed();
+    st.search_index_micros = index_micros();
     return st;
   }
 
@@ -107,7 +113,9 @@ class Searcher {
 
   std::unique_ptr<SearchIndex> index_;  // the thread's
   int nice_;
+  int share_;
   std::atomic<std::uint64_t> indexed_{0};
+  std::atomic<std::uint64_t> index_micros_{0};
   mutable std::mutex mutex_;
   std::condition_variable cv_;
   std::deque<Job> jobs_;                       // guarded by mutex_

@@ -291,7 +291,7 @@ SqliteStore::SqliteStore(SqliteOptions options)
   checkpointer_ = std::thread([this] { run_checkpointer(); });
   try {
     searcher_ = std::make_unique<Searcher>(std::make_unique<SqliteSearchIndex>(options_.path, options_.synchronous),
-                                           options_.search_nice);
+                                           options_.search_nice, options_.search_share);
   } catch (...) {
     stop();
     throw;

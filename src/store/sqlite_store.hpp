@@ -33,6 +33,7 @@ struct SqliteOptions {
   std::size_t max_batch = 10000;        // messages per transaction
   std::size_t checkpoint_pages = 1000;  // WAL pages that start a background checkpoint (SQLite's default)
   int search_nice = 0;                  // the searcher thread's niceness above the process's (Searcher)
+  int search_share = 100;               // percent of its time the searcher indexes while behind (Searcher)
 };
 
 class SqliteStore final : public Store, private StoreBackend {

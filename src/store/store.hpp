@@ -174,6 +174,7 @@ struct StoreStats {
   // The search index (store/searcher.hpp): rooms with entries it has not read, entries read.
   std::uint64_t search_unindexed_rooms = 0;
   std::uint64_t search_indexed = 0;
+  std::uint64_t search_index_micros = 0;  // time spent reading into the index
 };
 
 // 5 s: longer than any commit of max_batch messages takes on a healthy database; a stopped

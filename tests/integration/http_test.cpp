@@ -31,16 +31,18 @@ TEST(Cli, VersionAndConfigKeys) {
 
 // The background threads' niceness (auth.hash_nice, store.search_nice) is 0 to 19 above the I/O
 // threads: anything else refuses to start, naming the key (a negative one would raise them above
-// message delivery, which an unprivileged process cannot, and a privileged one should not).
-TEST(Cli, NicenessOutsideZeroToNineteenIsRefused) {
-  for (const char* setting :
-       {"auth.hash_nice=20", "auth.hash_nice=-1", "store.search_nice=20", "store.search_nice=-1"}) {
+// message delivery, which an unprivileged process cannot, and a privileged one should not). The
+// searcher's share of its time (store.search_share) is 1 to 100 percent.
+TEST(Cli, BackgroundPrioritiesOutOfRangeAreRefused) {
+  for (const char* setting : {"auth.hash_nice=20", "auth.hash_nice=-1", "store.search_nice=20", "store.search_nice=-1",
+                              "store.search_share=0", "store.search_share=101"}) {
     auto r = run_parley({"serve", "--listen", "127.0.0.1:0", "--data", "/tmp/parley-it-never", "--set", setting});
     EXPECT_EQ(r.exit_code, 2) << setting << ": " << r.output;
     const std::string key = std::string(setting).substr(0, std::string(setting).find('='));
     EXPECT_NE(r.output.find(key), std::string::npos) << setting << ": " << r.output;
   }
-  auto ok = run_parley({"serve", "--print-config", "--set", "auth.hash_nice=19", "--set", "store.search_nice=0"});
+  auto ok = run_parley({"serve", "--print-config", "--set", "auth.hash_nice=19", "--set", "store.search_nice=0",
+                        "--set", "store.search_share=100"});
   EXPECT_EQ(ok.exit_code, 0) << ok.output;
 }
 

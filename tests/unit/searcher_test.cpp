@@ -31,6 +31,8 @@ class ScriptedIndex final : public SearchIndex {
     std::vector<std::vector<std::string>> calls;  // the rooms of each catch_up
     std::vector<std::string> start_rooms;
     bool fail = false;
+    std::chrono::milliseconds delay{0};  // each catch_up takes this long
+    std::vector<std::pair<std::chrono::steady_clock::time_point, std::chrono::steady_clock::time_point>> spans;
     std::atomic<int> searches{0};
     std::size_t calls_at_search = 0;  // catch_up calls before the last search ran
   };
@@ -41,7 +43,10 @@ class ScriptedIndex final : public SearchIndex {
   }
   bool catch_up(const std::vector<std::string>& rooms, std::size_t budget, std::vector<std::string>& unfinished,
                 std::size_t& read) override {
+    const auto began = std::chrono::steady_clock::now();
     std::lock_guard lock(st_.mutex);
+    if (st_.delay.count() > 0) std::this_thread::sleep_for(st_.delay);
+    st_.spans.emplace_back(began, std::chrono::steady_clock::now());
     st_.calls.push_back(rooms);
     if (st_.fail) return false;
     for (const auto& room : rooms) {
@@ -152,6 +157,32 @@ TEST(Searcher, ASearchWaitsForAtMostMaxSearchBatches) {
   EXPECT_GE(st.calls_at_search, static_cast<std::size_t>(Searcher::max_search_batches));
 }
 
+// Behind, the searcher reads for its share of the time: after a batch that took t, it waits
+// t × (100 − share) / share (share 25: 3 t) before the next, whatever wakes it meanwhile.
+TEST(Searcher, BehindItReadsForItsShareOfTheTime) {
+  ScriptedIndex::State st;
+  st.delay = 20ms;
+  st.endless.insert("busy");
+  st.backlog["busy"] = 1;
+  Searcher s(std::make_unique<ScriptedIndex>(st), 0, 25);
+  const std::string busy = "busy";
+  const std::string* rooms[] = {&busy};
+  for (int i = 0; i < 5; ++i) s.index_later(rooms);  // commits: wake-ups, not batches
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard lock(st.mutex);
+    for (int i = 0; i < 20; ++i) s.index_later(rooms);
+    return st.spans.size() >= 4;
+  }));
+  s.stop();
+  std::lock_guard lock(st.mutex);
+  for (std::size_t i = 0; i + 1 < st.spans.size(); ++i) {
+    const auto took = st.spans[i].second - st.spans[i].first;
+    const auto pause = st.spans[i + 1].first - st.spans[i].second;
+    EXPECT_GE(pause, 3 * took) << "after batch " << i;
+  }
+  EXPECT_GE(s.index_micros(), 4u * 20000u);
+}
+
 // A failing index (a full disk, a lost server) is tried again a second later, not in a loop; a
 // search still answers from the index as it is.
 TEST(Searcher, AFailingIndexIsRetriedAfterASecond) {
@@ -178,7 +209,7 @@ TEST(Searcher, AFailingIndexIsRetriedAfterASecond) {
   EXPECT_TRUE(eventually([&] { return s.unindexed_rooms() == 0; }, 3000ms));
 }
 
-// Stopped, it answers store_failed at once; a bad niceness is refused.
+// Stopped, it answers store_failed at once; a bad niceness or share is refused.
 TEST(Searcher, AfterStopSearchesFailAndNicenessIsChecked) {
   ScriptedIndex::State st;
   Searcher s(std::make_unique<ScriptedIndex>(st), 19);
@@ -189,6 +220,8 @@ TEST(Searcher, AfterStopSearchesFailAndNicenessIsChecked) {
   EXPECT_TRUE(ec);
   EXPECT_THROW(Searcher(std::make_unique<ScriptedIndex>(st), 20), std::invalid_argument);
   EXPECT_THROW(Searcher(std::make_unique<ScriptedIndex>(st), -1), std::invalid_argument);
+  EXPECT_THROW(Searcher(std::make_unique<ScriptedIndex>(st), 0, 0), std::invalid_argument);
+  EXPECT_THROW(Searcher(std::make_unique<ScriptedIndex>(st), 0, 101), std::invalid_argument);
 }
 
 }  // namespace
