@@ -9,6 +9,7 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace parley::store::pg {
@@ -79,10 +80,17 @@ inline PGconn* connect(const std::string& conninfo, const char* application_name
   const char* values[] = {"5", "UTF8", application_name, "1", "10", "5", "3", conninfo.c_str(), nullptr};
   PGconn* conn = PQconnectdbParams(keys, values, 1);
   // The server's notices (a search whose words hold no lexeme: "text-search query doesn't contain
-  // lexemes") go to the log at debug, not to stderr as libpq's default does.
+  // lexemes") go to the log at debug, not to stderr as libpq's default does; its warnings (a
+  // migration's: no unaccent extension) at warn.
   if (conn)
     PQsetNoticeProcessor(
-        conn, [](void*, const char* message) { spdlog::debug("store: postgres notice: {}", trimmed(message)); },
+        conn,
+        [](void*, const char* message) {
+          if (std::string_view(message).starts_with("WARNING"))
+            spdlog::warn("store: postgres: {}", trimmed(message));
+          else
+            spdlog::debug("store: postgres notice: {}", trimmed(message));
+        },
         nullptr);
   return conn;
 }

@@ -21,24 +21,6 @@ using pg::Params;
 using pg::Result;
 using pg::trimmed;
 
-// The terms as to_tsquery text: each a quoted lexeme, all required (&), the last one a prefix
-// (:*). A term never holds a quote or a backslash (core::search_terms splits on punctuation);
-// they are escaped all the same.
-std::string ts_query(const std::vector<std::string>& terms) {
-  std::string q;
-  for (std::size_t i = 0; i < terms.size(); ++i) {
-    if (i) q += " & ";
-    q += '\'';
-    for (char c : terms[i]) {
-      if (c == '\'' || c == '\\') q += '\\';
-      q += c;
-    }
-    q += '\'';
-    if (i + 1 == terms.size()) q += ":*";
-  }
-  return q;
-}
-
 std::string array_literal(const std::vector<std::string>& items) {
   return pg::text_array(items, [](const std::string& s) -> const std::string& { return s; });
 }
@@ -87,16 +69,16 @@ class PostgresSearchIndex final : public SearchIndex {
     out = {};
     const std::size_t limit = std::min<std::size_t>(query.limit, 10000);
     Params p;
-    const std::string tsq = ts_query(query.terms);
+    const std::string terms = array_literal(query.terms);
     const std::string rooms = array_literal(query.rooms);
-    p.text(tsq);
+    p.text(terms);
     p.text(rooms);
     p.int8(static_cast<std::int64_t>(limit + 1));  // one more: whether there is a next page
     // Each hit as the message is now: one deleted since it was indexed is left out. Rooms compare
     // byte by byte (COLLATE "C"), as SQLite's do: the same order on both stores.
     std::string sql =
         "SELECT m.room, m.seq, m.sender, m.sender_id, m.text, m.ts FROM search_docs d JOIN messages m ON m.room = "
-        "d.room AND m.seq = d.seq WHERE d.words @@ to_tsquery('simple', $1) AND d.room = ANY($2::text[]) AND "
+        "d.room AND m.seq = d.seq WHERE d.words @@ parley_search_query($1::text[]) AND d.room = ANY($2::text[]) AND "
         "m.kind = 0 AND NOT m.deleted";
     if (query.before) {
       p.int8(query.before->ts);

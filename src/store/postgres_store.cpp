@@ -338,6 +338,44 @@ constexpr const char* migrations[] = {
       END LOOP;
     END $$;
     )sql",
+    // 15: accents folded in search, as SQLite's index folds them ("deploiement" finds
+    // "déploiement"), by the unaccent extension (PostgreSQL's contrib; trusted: a database owner
+    // may create it). Where it cannot be created the texts stay as typed, with a warning in the
+    // server's log. Words and queries go through the same parley_search_fold; the query's terms
+    // are made words in SQL (parley_search_query: folded, punctuation a space, each quoted, the
+    // last a prefix) since folding may yield punctuation ("ŉ" is "'n"). The index is read again.
+    R"sql(
+    DO $$
+    DECLARE
+      v_schema text;
+    BEGIN
+      BEGIN
+        CREATE EXTENSION IF NOT EXISTS unaccent;
+      EXCEPTION WHEN OTHERS THEN
+        RAISE WARNING 'parley: no unaccent extension (%): search compares accents as typed', SQLERRM;
+      END;
+      SELECT n.nspname INTO v_schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+        WHERE e.extname = 'unaccent';
+      IF v_schema IS NULL THEN
+        CREATE OR REPLACE FUNCTION parley_search_fold(t text) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT t';
+      ELSE
+        EXECUTE format('CREATE OR REPLACE FUNCTION parley_search_fold(t text) RETURNS text LANGUAGE sql IMMUTABLE AS '
+                       '%L', format('SELECT %I.unaccent(%L::regdictionary, t)', v_schema,
+                                    quote_ident(v_schema) || '.unaccent'));
+      END IF;
+    END $$;
+    CREATE OR REPLACE FUNCTION parley_search_words(t text) RETURNS tsvector LANGUAGE sql IMMUTABLE AS $$
+      SELECT to_tsvector('simple'::regconfig, regexp_replace(parley_search_fold(t), '[[:punct:][:space:][:cntrl:]]+', ' ', 'g'))
+    $$;
+    CREATE OR REPLACE FUNCTION parley_search_query(terms text[]) RETURNS tsquery LANGUAGE sql IMMUTABLE AS $$
+      SELECT to_tsquery('simple', COALESCE(string_agg(
+               chr(39) || w || chr(39) || CASE WHEN i = cardinality(terms) THEN ':*' ELSE '' END, ' & ' ORDER BY i), ''))
+      FROM (SELECT i, btrim(regexp_replace(parley_search_fold(t), '[[:punct:][:space:][:cntrl:]]+', ' ', 'g')) AS w
+            FROM unnest(terms) WITH ORDINALITY AS u(t, i)) x
+      WHERE w <> ''
+    $$;
+    TRUNCATE search_docs, search_marks;
+    )sql",
 };
 
 // Nodes starting together against one database take this advisory lock around their migrations:

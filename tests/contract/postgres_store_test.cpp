@@ -206,8 +206,8 @@ TEST_F(PostgresStoreTest, MigrationsAreVersionedAndAppliedOnce) {
   auto rows = shared_pg().query(db, "SELECT version FROM schema_version ORDER BY version");
   // 1: rooms and messages; 2: users and sessions; 3: room access; 4: sender ids; 5: room titles and topics;
   // 6: API keys; 7: edits and deletes; 8: read marks; 9: reactions; 10: search (in the commits); 11: files;
-  // 12: files attached; 13: search out of the commits; 14: a batch's changes in one call
-  ASSERT_EQ(rows.size(), 14u);
+  // 12: files attached; 13: search out of the commits; 14: a batch's changes in one call; 15: accents folded
+  ASSERT_EQ(rows.size(), 15u);
   for (std::size_t i = 0; i < rows.size(); ++i) EXPECT_EQ(rows[i][0], std::to_string(i + 1));
 
   shared_pg().query(db, "INSERT INTO schema_version VALUES (99, 0)");
@@ -338,9 +338,11 @@ TEST_F(PostgresStoreTest, TheOldInCommitSearchColumnIsRemoved) {
     s.create_room_now(StoredRoom{"r", 0, 1, "x"});
     ASSERT_FALSE(append_sync(s, {make_message("r", 1, "sierra tango")}));
   }
-  // Back to schema 12 (13 and 14 undone), migration 10's column as it was.
+  // Back to schema 12 (13, 14 and 15 undone), migration 10's column as it was.
   shared_pg().query(db, "DROP FUNCTION parley_search_catch_up(text[], bigint)");
   shared_pg().query(db, "DROP FUNCTION parley_search_words(text)");
+  shared_pg().query(db, "DROP FUNCTION parley_search_query(text[])");
+  shared_pg().query(db, "DROP FUNCTION parley_search_fold(text)");
   shared_pg().query(db, "DROP TABLE search_docs");
   shared_pg().query(db, "DROP TABLE search_marks");
   shared_pg().query(db,
@@ -358,6 +360,39 @@ TEST_F(PostgresStoreTest, TheOldInCommitSearchColumnIsRemoved) {
   auto cols = shared_pg().query(
       db, "SELECT count(*) FROM information_schema.columns WHERE table_name = 'messages' AND column_name = 'search'");
   EXPECT_EQ(cols[0][0], "0");
+}
+
+// Migration 15 folds accents in the words and the queries, and has the index read again: a
+// message indexed before (its accents as typed) is found without them after.
+TEST_F(PostgresStoreTest, MigrationFifteenFoldsAccentsAndReadsTheIndexAgain) {
+  const auto db = fresh_database();
+  auto search = [](PostgresStore& s, std::vector<std::string> terms) {
+    auto p = std::make_shared<std::promise<store::SearchPage>>();
+    auto fut = p->get_future();
+    s.search(store::SearchQuery{.terms = std::move(terms), .rooms = {"r"}, .limit = 5},
+             [p](std::error_code, store::SearchPage page) { p->set_value(std::move(page)); });
+    return wait_for(fut).hits.size();
+  };
+  {
+    PostgresStore s(options(shared_pg().conninfo(db)));
+    s.create_room_now(StoredRoom{"r", 0, 1, "x"});
+    ASSERT_FALSE(append_sync(s, {make_message("r", 1, "café crème")}));
+  }
+  // Back to schema 14: words as typed, and the message indexed so.
+  shared_pg().query(db, "DROP FUNCTION parley_search_query(text[])");
+  shared_pg().query(db,
+                    "CREATE OR REPLACE FUNCTION parley_search_words(t text) RETURNS tsvector LANGUAGE sql IMMUTABLE AS "
+                    "$$ SELECT to_tsvector('simple'::regconfig, regexp_replace(t, '[[:punct:][:space:][:cntrl:]]+', "
+                    "' ', 'g')) $$");
+  shared_pg().query(db, "DROP FUNCTION parley_search_fold(text)");
+  shared_pg().query(db, "TRUNCATE search_docs, search_marks");
+  shared_pg().query(db, "SELECT * FROM parley_search_catch_up(ARRAY['r'], 100)");
+  EXPECT_EQ(shared_pg().query(db, "SELECT count(*) FROM search_docs WHERE words @@ 'creme'::tsquery")[0][0], "0");
+  shared_pg().query(db, "DELETE FROM schema_version WHERE version >= 15");
+  PostgresStore s(options(shared_pg().conninfo(db)));
+  EXPECT_EQ(search(s, {"creme"}), 1u);
+  EXPECT_EQ(search(s, {"CAFÉ"}), 1u);
+  EXPECT_EQ(search(s, {"cafe", "crè"}), 1u);
 }
 
 // A database of schema 3 (before messages carried a sender id) is migrated on open, though the
@@ -378,6 +413,8 @@ TEST_F(PostgresStoreTest, MessagesStoredBeforeSenderIdsReadBackWithoutOne) {
   shared_pg().query(db, "DROP TABLE file_trash");
   shared_pg().query(db, "DROP FUNCTION parley_search_catch_up(text[], bigint)");
   shared_pg().query(db, "DROP FUNCTION parley_search_words(text)");
+  shared_pg().query(db, "DROP FUNCTION parley_search_query(text[])");
+  shared_pg().query(db, "DROP FUNCTION parley_search_fold(text)");
   shared_pg().query(db, "DROP TABLE search_docs");
   shared_pg().query(db, "DROP TABLE search_marks");
   shared_pg().query(db, "DROP TABLE reactions");

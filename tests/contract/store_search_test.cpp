@@ -97,6 +97,18 @@ TYPED_TEST(StoreSearch, FindsEveryTermByWordOrPrefixInTheRoomsAskedForOnly) {
   EXPECT_FALSE(page.next);
 }
 
+// Accents are folded on both stores (SQLite's remove_diacritics, PostgreSQL's unaccent), in the
+// texts and in the terms.
+TYPED_TEST(StoreSearch, AccentsAreFoldedInTextsAndTerms) {
+  this->rooms({"f"});
+  ASSERT_FALSE(append_sync(this->s(), {this->msg("f", 1, "Le DÉPLOIEMENT a échoué"), this->msg("f", 2, "deja vu")}));
+  EXPECT_EQ(this->places(this->search("deploiement", {"f"})), (Places{"f/1"}));
+  EXPECT_EQ(this->places(this->search("ECHOUE", {"f"})), (Places{"f/1"}));
+  EXPECT_EQ(this->places(this->search("échou", {"f"})), (Places{"f/1"}));  // a prefix, accented
+  EXPECT_EQ(this->places(this->search("déjà", {"f"})), (Places{"f/2"}));
+  EXPECT_TRUE(this->search("deployment", {"f"}).hits.empty());
+}
+
 TYPED_TEST(StoreSearch, NewestFirstPageByPage) {
   this->rooms({"p", "q"});
   std::vector<core::Message> batch;
@@ -191,8 +203,19 @@ TYPED_TEST(StoreSearch, AnyTermIsAWordNeverSyntax) {
   EXPECT_EQ(this->places(this->search("text:near", {"r"})), (Places{"r/1"}));  // two words, no column filter
   EXPECT_EQ(this->places(this->search("\"quotes\"", {"r"})), (Places{"r/1"}));
   // Terms straight to the store (not through search_terms): quotes and operators stay words.
-  for (std::vector<std::string> terms : std::vector<std::vector<std::string>>{
-           {"a\"b"}, {"\""}, {"x*"}, {"NEAR("}, {"it's"}, {"\\"}, {"a:*"}, {"'", "&", "|"}, {"text:near"}}) {
+  for (std::vector<std::string> terms :
+       std::vector<std::vector<std::string>>{{"a\"b"},
+                                             {"\""},
+                                             {"x*"},
+                                             {"NEAR("},
+                                             {"it's"},
+                                             {"\\"},
+                                             {"a:*"},
+                                             {"'", "&", "|"},
+                                             {"text:near"},
+                                             {"ŉ"},
+                                             {"ʼ", "gate"},
+                                             {"gate", "ʼ"}}) {  // letters that unaccent makes "'n" and "'"
     auto p = std::make_shared<std::promise<std::error_code>>();
     auto fut = p->get_future();
     this->s().search(SearchQuery{.terms = terms, .rooms = {"r"}, .limit = 5},
