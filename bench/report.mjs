@@ -271,7 +271,7 @@ const signTestInterval = (d) => {
   }
   return j ? [d[j - 1], d[n - j]] : undefined;
 };
-const paired = (sc, a, b, p) => {
+const pairedStats = (sc, a, b, p) => {
   const source = (s) =>
     pairRuns.length ? all.filter((r) => r.scenario === sc && r.server === s && !r.error && pairRuns.includes(r.tag)) : runsOf(sc, s);
   const byTag = (s) => source(s).slice().sort((x, y) => String(x.time).localeCompare(String(y.time)));
@@ -288,14 +288,26 @@ const paired = (sc, a, b, p) => {
     }
   }
   const n = diffs.length;
-  if (!n) return "";
+  if (!n) return { text: "" };
   diffs.sort((x, y) => x - y);
   const ci = signTestInterval(diffs);
   const signed = (v) => (v > 0 ? "+" : v < 0 ? "−" : "") + us(Math.abs(v));
-  return ` (ahead in ${k} of ${n} paired runs` +
-    (ci ? `; median difference ${signed(median(diffs))}, 95% CI ${signed(ci[0])} to ${signed(ci[1])}` : "") + ")";
+  return {
+    ci,
+    text: ` (ahead in ${k} of ${n} paired runs` +
+      (ci ? `; median difference ${signed(median(diffs))}, 95% CI ${signed(ci[0])} to ${signed(ci[1])}` : "") + ")",
+  };
 };
-const pairedVerdict = (ok, sc, a, p) => (ok === undefined ? "–" : verdict(ok) + paired(sc, a, "bun", p));
+// A latency row against Bun: with a confidence interval, the paired runs decide (an interval that
+// holds 0 is parity, which meets the bar and is no win; wholly below 0, met; above, not met);
+// without one (fewer than 6 pairs), the medians.
+const pairedVerdict = (ok, sc, a, p) => {
+  if (ok === undefined) return "–";
+  const { ci, text } = pairedStats(sc, a, "bun", p);
+  if (!ci) return verdict(ok) + text;
+  if (ci[0] <= 0 && ci[1] >= 0) return "✅ parity (CI holds 0)" + text;
+  return verdict(ci[1] < 0) + text;
+};
 const satP = P("saturate", "result.best_delivered_per_s"), satB = B("saturate", "result.best_delivered_per_s");
 const cpuP = P("saturate", "result.server_cpu_s_per_million_deliveries"), cpuB = B("saturate", "result.server_cpu_s_per_million_deliveries");
 const p99P = P("fanout", "latency_us.p99"), p99B = B("fanout", "latency_us.p99");
@@ -338,8 +350,10 @@ table(
 );
 line("Idle sizes in the bar are at 18,000 connections; a quick run uses fewer, so its per-connection figures are indicative only.");
 line();
-line("The fanout verdicts compare the medians of the columns. Their paired figures (in brackets) compare Parley and Bun within each run, " +
-  "where the machine's load was alike: a 95% confidence interval that holds 0 means the runs cannot tell the two apart." +
+line("The fanout verdicts come from the paired figures (in brackets), which compare Parley and Bun within each run, " +
+  "where the machine's load was alike: a 95% confidence interval that holds 0 means the runs cannot tell the two apart, " +
+  "which is parity: it meets the bar (≤ Bun) and is no win. An interval wholly below 0 is met, wholly above not met; " +
+  "with fewer than 6 pairs (no interval), the medians of the columns decide." +
   (pairRuns.length ? ` They pool the runs ${pairRuns.map((t) => `\`${t}\``).join(", ")} (${"`"}--pair-runs${"`"}).` : ""));
 line();
 
