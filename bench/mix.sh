@@ -52,6 +52,23 @@ budgets=(--set limits.send_rate=1000000 --set limits.send_burst=1000000 --set li
   --set limits.send_rate_per_address=0 --set limits.request_rate_per_address=0 --set limits.send_rate_per_user=0
   --set limits.room_create_rate=0 --set limits.max_outbound_bytes=67108864)
 
+# index_catch_up PORT: {"behind": entries stored but not yet read into the search index, "caught_up_s":
+# seconds until they were} from the node's metrics (at most 120 s).
+index_catch_up() {
+  python3 - "$1" <<'PY'
+import json, sys, time, urllib.request
+def metrics():
+    text = urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/metrics", timeout=5).read().decode()
+    return {l.split(" ")[0]: float(l.split(" ")[1]) for l in text.splitlines() if l and not l.startswith("#")}
+start = time.monotonic()
+m = metrics()
+stored, behind = m["parley_store_messages_total"], m["parley_store_messages_total"] - m["parley_search_indexed_total"]
+while metrics()["parley_search_indexed_total"] < stored and time.monotonic() - start < 120:
+    time.sleep(0.1)
+print(json.dumps({"behind": int(behind), "caught_up_s": round(time.monotonic() - start, 2)}))
+PY
+}
+
 # run SCENARIO BACKEND SERVER ROUND: one server started fresh, one generator run, one JSON line.
 run() {
   local scenario=$1 backend=$2 server=$3 round=$4 bin=$NOW extra=() store=() args
@@ -89,10 +106,15 @@ run() {
     pids="$server_pid,$pm,$(pgrep -P "$pm" | paste -sd, -)"
   fi
   # A run that reports a problem (ok=false: loss, errors) is kept and counted in the table.
-  { "$GEN" "$scenario" --port "$port" --server "$server" --server-pid "$pids" --out-dir - --max-seconds 120 \
-    "${args[@]}" "${extra[@]}" 2>/dev/null || true; } |
-    python3 -c 'import json,sys; r=json.loads(sys.stdin.readline()); r["mix_backend"]=sys.argv[1]; r["mix_round"]=int(sys.argv[2]); print(json.dumps(r))' \
-      "$backend" "$round" >>"$tmp/runs.json"
+  local line catch_up="{}"
+  line=$("$GEN" "$scenario" --port "$port" --server "$server" --server-pid "$pids" --out-dir - --max-seconds 120 \
+    "${args[@]}" "${extra[@]}" 2>/dev/null | head -1 || true)
+  # This tree's search index is written after the commits, paced by store.search_share: how far
+  # behind the stored entries it was when the load stopped, and how long it took to catch up.
+  [ "$scenario" = store ] && [ "$bin" = "$NOW" ] && catch_up=$(index_catch_up "$port")
+  printf '%s\n' "$line" |
+    python3 -c 'import json,sys; r=json.loads(sys.stdin.readline()); r["mix_backend"]=sys.argv[1]; r["mix_round"]=int(sys.argv[2]); r["search_index"]=json.loads(sys.argv[3]); print(json.dumps(r))' \
+      "$backend" "$round" "$catch_up" >>"$tmp/runs.json"
   kill "$server_pid"
   wait "$server_pid" 2>/dev/null || true
   server_pid=""
@@ -136,7 +158,7 @@ lines = [f"## Rich chat in the mix (issue 17)", "",
   "Medians over the rounds; *vs prev* is the median of the per-round ratios (the pairs share the machine's load).", ""]
 for backend in ("sqlite", "postgres"):
     lines += [f"**store ({'SQLite' if backend == 'sqlite' else 'PostgreSQL'})**: 100 publishers, 100 rooms, window 32, 10 s.", "",
-              "| server | acked entries/s | vs prev | ack p50 | ack p99 | server CPU s per 100k acks |", "|---|---|---|---|---|---|"]
+              "| server | acked entries/s | vs prev | ack p50 | ack p99 | server CPU s per 100k acks | search index behind at the end (caught up after) |", "|---|---|---|---|---|---|---|"]
     prev = sel("store", backend, "prev")
     pj = sel("store", backend, "prev-jemalloc")
     for s in ("prev", "prev-jemalloc", "now", "mix"):
@@ -148,7 +170,10 @@ for backend in ("sqlite", "postgres"):
                    for r in cur.values() if get(r, "server_stats.cpu_s") is not None and get(r, "result.acked_per_s")])
         bad = sum(1 for r in cur.values() if not r.get("ok"))
         vs = "–" if s == "prev" else "%+.1f%% (%d pairs)" % (100 * paired(prev, cur, "result.acked_per_s")[0], paired(prev, cur, "result.acked_per_s")[1])
-        lines.append(f"| {s} | {rate:,.0f} | {vs} | {p50/1000:.2f} ms | {p99/1000:.2f} ms | {cpu:.2f} |"
+        behind = [r["search_index"]["behind"] for r in cur.values() if r.get("search_index", {}).get("behind") is not None]
+        caught = [r["search_index"]["caught_up_s"] for r in cur.values() if r.get("search_index", {}).get("caught_up_s") is not None]
+        index = f"{med(behind):,.0f} entries ({med(caught):.1f} s)" if behind else "– (no index)"
+        lines.append(f"| {s} | {rate:,.0f} | {vs} | {p50/1000:.2f} ms | {p99/1000:.2f} ms | {cpu:.2f} | {index} |"
                      + (f" ({bad} runs not ok)" if bad else ""))
     for s in ("now", "mix"):
         d, n = paired(pj, sel("store", backend, s), "result.acked_per_s")
