@@ -280,8 +280,8 @@ std::string Node::metrics_text() const {
       "# HELP parley_store_failures_total Failed commits (each retried).\n# TYPE parley_store_failures_total counter\n";
   out += "parley_store_failures_total " + std::to_string(st.failures) + "\n";
   out +=
-      "# HELP parley_search_unindexed_rooms Rooms with messages the search index has not read yet (its "
-      "backlog).\n# TYPE parley_search_unindexed_rooms gauge\n";
+      "# HELP parley_search_unindexed_rooms Rooms with messages the search index has not read yet, those being "
+      "read included (its backlog).\n# TYPE parley_search_unindexed_rooms gauge\n";
   out += "parley_search_unindexed_rooms " + std::to_string(st.search_unindexed_rooms) + "\n";
   out +=
       "# HELP parley_search_indexed_total Entries read into the search index.\n# TYPE parley_search_indexed_total "

@@ -20,7 +20,9 @@ Searcher::Searcher(std::unique_ptr<SearchIndex> index, int nice, int share)
 
 std::uint64_t Searcher::unindexed_rooms() const {
   std::lock_guard lock(mutex_);
-  return unindexed_.size();
+  std::uint64_t n = unindexed_.size();
+  for (const std::string& room : reading_) n += unindexed_.count(room) == 0 ? 1 : 0;
+  return n;
 }
 
 Searcher::~Searcher() { stop(); }
@@ -89,8 +91,11 @@ void Searcher::run() {
         jobs_.pop_front();
         // Stopping: the searches queued are still answered, from the index as it is.
         if (!stopping_) {
-          for (const std::string& room : job->query.rooms)
-            if (unindexed_.erase(room) || index_->shared()) rooms.push_back(room);
+          for (const std::string& room : job->query.rooms) {
+            const bool taken = unindexed_.erase(room) > 0;
+            if (taken) reading_.push_back(room);
+            if (taken || index_->shared()) rooms.push_back(room);
+          }
           if (index_->shared()) {
             std::sort(rooms.begin(), rooms.end());
             rooms.erase(std::unique(rooms.begin(), rooms.end()), rooms.end());
@@ -101,6 +106,7 @@ void Searcher::run() {
       } else {
         for (auto it = unindexed_.begin(); it != unindexed_.end() && rooms.size() < batch_rooms;)
           rooms.push_back(std::move(unindexed_.extract(it++).value()));
+        reading_ = rooms;
       }
     }
     // A search's rooms are read to their ends (or max_search_batches); between searches, a batch.
@@ -117,10 +123,17 @@ void Searcher::run() {
       }
       if (failing || !job || batch + 1 == max_search_batches) {
         behind = behind || !unfinished.empty();
-        mark_unindexed(std::move(unfinished));
+        rooms = std::move(unfinished);
         break;
       }
       rooms = std::move(unfinished);
+    }
+    {
+      // What is left goes back to the backlog as the batch stops counting (rooms a search read to
+      // their ends, nothing).
+      std::lock_guard lock(mutex_);
+      unindexed_.insert(std::make_move_iterator(rooms.begin()), std::make_move_iterator(rooms.end()));
+      reading_.clear();
     }
     const auto now = std::chrono::steady_clock::now();
     index_micros_.fetch_add(

@@ -89,7 +89,8 @@ class Searcher {
   // Answers the searches queued (from the index as it is) and ends the thread. Idempotent.
   void stop();
 
-  // Rooms with entries the index has not read (its backlog), and entries read into it so far.
+  // Rooms with entries the index has not read (its backlog, with those being read now), and
+  // entries read into it so far.
   std::uint64_t unindexed_rooms() const;
   std::uint64_t indexed() const noexcept { return indexed_.load(std::memory_order_relaxed); }
   // Time spent reading into the index (between searches and for them), in microseconds.
@@ -120,7 +121,10 @@ class Searcher {
   std::condition_variable cv_;
   std::deque<Job> jobs_;                       // guarded by mutex_
   std::unordered_set<std::string> unindexed_;  // guarded by mutex_
-  bool stopping_ = false;                      // guarded by mutex_
+  // The rooms the thread took from unindexed_ and is reading (guarded by mutex_): still unindexed
+  // for unindexed_rooms() until the batch ends.
+  std::vector<std::string> reading_;
+  bool stopping_ = false;  // guarded by mutex_
   std::thread thread_;
 };
 

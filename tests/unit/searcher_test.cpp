@@ -32,6 +32,8 @@ class ScriptedIndex final : public SearchIndex {
     std::vector<std::string> start_rooms;
     bool fail = false;
     std::chrono::milliseconds delay{0};  // each catch_up takes this long
+    std::atomic<bool> hold{false};       // catch_up waits while it is set
+    std::atomic<int> entered{0};         // catch_up calls begun
     std::vector<std::pair<std::chrono::steady_clock::time_point, std::chrono::steady_clock::time_point>> spans;
     std::atomic<int> searches{0};
     std::size_t calls_at_search = 0;  // catch_up calls before the last search ran
@@ -44,6 +46,8 @@ class ScriptedIndex final : public SearchIndex {
   bool catch_up(const std::vector<std::string>& rooms, std::size_t budget, std::vector<std::string>& unfinished,
                 std::size_t& read) override {
     const auto began = std::chrono::steady_clock::now();
+    ++st_.entered;
+    while (st_.hold) std::this_thread::sleep_for(1ms);
     std::lock_guard lock(st_.mutex);
     if (st_.delay.count() > 0) std::this_thread::sleep_for(st_.delay);
     st_.spans.emplace_back(began, std::chrono::steady_clock::now());
@@ -181,6 +185,24 @@ TEST(Searcher, BehindItReadsForItsShareOfTheTime) {
     EXPECT_GE(pause, 3 * took) << "after batch " << i;
   }
   EXPECT_GE(s.index_micros(), 4u * 20000u);
+}
+
+// The backlog gauge counts the rooms being read: a batch that took every room does not read 0.
+TEST(Searcher, RoomsBeingReadStillCountAsUnindexed) {
+  ScriptedIndex::State st;
+  st.backlog["a"] = 1;
+  st.backlog["b"] = 1;
+  st.hold = true;
+  Searcher s(std::make_unique<ScriptedIndex>(st));
+  const std::string a = "a", b = "b";
+  const std::string* rooms[] = {&a, &b};
+  s.index_later(rooms);
+  ASSERT_TRUE(eventually([&] { return st.entered.load() >= 1; }));
+  EXPECT_EQ(s.unindexed_rooms(), 2u);
+  s.index_later(rooms);  // marked again meanwhile: still two rooms, not four
+  EXPECT_EQ(s.unindexed_rooms(), 2u);
+  st.hold = false;
+  EXPECT_TRUE(eventually([&] { return s.unindexed_rooms() == 0; }));
 }
 
 // A failing index (a full disk, a lost server) is tried again a second later, not in a loop; a
