@@ -6,9 +6,9 @@
 // into and that the user either has joined on this connection, or is in on another session of
 // the same account now (another tab or device, on any node: the room's presence), or holds a role
 // in (is a member of: private rooms and direct conversations, and public rooms it was made a
-// member of). A guest holds no role: the rooms its connection has joined. A user removed or banned from a
-// room has no role there, and its sessions have left it: its messages are never searched for it
-// again. Each room is checked on its owner shard, where its access changes.
+// member of). A guest holds no role: the rooms its connection has joined. A user removed or
+// banned from a room has no role there, and its sessions have left it: its messages are never
+// searched for it again. Each room is checked on its owner shard, where its access changes.
 #include <algorithm>
 #include <memory>
 

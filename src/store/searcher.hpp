@@ -3,11 +3,12 @@
 // PostgresStore). The index (a SearchIndex) is kept out of the commits: each commit marks its
 // rooms unindexed (index_later), and between searches the searcher reads their new entries into
 // the index, a batch per transaction, every index_pause while it keeps up and, while it is
-// behind, for `share` of the time (Searcher's constructor). A search first catches up the rooms it searches, so a
-// message is found as soon as its send is acked. A search of a common word reads many index entries (some 100 ms in a
-// room of a million messages): on the committing thread it held every commit queued behind it. The node bounds the
-// searches in flight (limits.max_searches_in_flight), and so the queue; the unindexed rooms are at most the rooms there
-// are.
+// behind, for `share` of the time (Searcher's constructor). A search first catches up the rooms
+// it searches, so a message is found as soon as its send is acked. A search of a common word
+// reads many index entries (some 100 ms in a room of a million messages): on the committing
+// thread it held every commit queued behind it. The node bounds the searches in flight
+// (limits.max_searches_in_flight), and so the queue; the unindexed rooms are at most the rooms
+// there are.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
