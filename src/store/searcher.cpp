@@ -61,6 +61,7 @@ void Searcher::index_later(std::span<const std::string* const> rooms) {
 void Searcher::mark_unindexed(std::vector<std::string> rooms) {
   std::lock_guard lock(mutex_);
   unindexed_.insert(std::make_move_iterator(rooms.begin()), std::make_move_iterator(rooms.end()));
+  reading_.clear();
 }
 
 void Searcher::run() {
@@ -117,24 +118,16 @@ void Searcher::run() {
       std::size_t read = 0;
       const bool ok = index_->catch_up(rooms, batch_entries, unfinished, read);
       indexed_.fetch_add(read, std::memory_order_relaxed);
-      if (!ok) {
-        failing = true;
-        unfinished = std::move(rooms);
-      }
-      if (failing || !job || batch + 1 == max_search_batches) {
-        behind = behind || !unfinished.empty();
+      if (ok)
         rooms = std::move(unfinished);
+      else
+        failing = true;  // every room is left
+      if (failing || !job || batch + 1 == max_search_batches) {
+        behind = behind || !rooms.empty();
         break;
       }
-      rooms = std::move(unfinished);
     }
-    {
-      // What is left goes back to the backlog as the batch stops counting (rooms a search read to
-      // their ends, nothing).
-      std::lock_guard lock(mutex_);
-      unindexed_.insert(std::make_move_iterator(rooms.begin()), std::make_move_iterator(rooms.end()));
-      reading_.clear();
-    }
+    mark_unindexed(std::move(rooms));  // what is left (a search read its rooms to their ends: nothing)
     const auto now = std::chrono::steady_clock::now();
     index_micros_.fetch_add(
         static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(now - started).count()),

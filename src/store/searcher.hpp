@@ -110,7 +110,8 @@ class Searcher {
     Store::SearchDone done;
   };
   void run();
-  // The searcher's own rooms back into the backlog (no wake-up: it is the thread that reads it).
+  // The searcher's own rooms back into the backlog (no wake-up: it is the thread that reads it);
+  // the batch it was reading, if any, is over.
   void mark_unindexed(std::vector<std::string> rooms);
 
   std::unique_ptr<SearchIndex> index_;  // the thread's
