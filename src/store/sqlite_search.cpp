@@ -383,8 +383,9 @@ bool SqliteSearchIndex::plan(const RoomRead& read, std::vector<Gone>& gone, std:
     const int rc = sqlite3_step(doc_);
     if (rc == SQLITE_DONE) continue;
     if (rc != SQLITE_ROW) return false;
-    if (op.live && op.text == text_column(doc_, 2)) continue;
-    gone.push_back(Gone{sqlite3_column_int64(doc_, 0), text_column(doc_, 2)});
+    std::string indexed = text_column(doc_, 2);
+    if (op.live && op.text == indexed) continue;
+    gone.push_back(Gone{sqlite3_column_int64(doc_, 0), std::move(indexed)});
     if (op.live) docs.push_back(Doc{&read.room, op.seq, sqlite3_column_int64(doc_, 1), &op.text});
   }
   return true;
