@@ -341,9 +341,9 @@ constexpr const char* migrations[] = {
     // 15: accents folded in search, as SQLite's index folds them ("deploiement" finds
     // "déploiement"), by the unaccent extension (PostgreSQL's contrib; trusted: a database owner
     // may create it). Where it cannot be created the texts stay as typed, with a warning in the
-    // server's log. Words and queries go through the same parley_search_fold; the query's terms
-    // are made words in SQL (parley_search_query: folded, punctuation a space, each quoted, the
-    // last a prefix) since folding may yield punctuation ("ŉ" is "'n"). The index is read again.
+    // server's log. Texts and terms go through the same parley_search_text (folded, punctuation a
+    // space); the query is made from the terms in SQL (parley_search_query: each quoted, the last
+    // a prefix) since folding may yield punctuation ("ŉ" is "'n"). The index is read again.
     R"sql(
     DO $$
     DECLARE
@@ -364,13 +364,16 @@ constexpr const char* migrations[] = {
                                     quote_ident(v_schema) || '.unaccent'));
       END IF;
     END $$;
+    CREATE OR REPLACE FUNCTION parley_search_text(t text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+      SELECT regexp_replace(parley_search_fold(t), '[[:punct:][:space:][:cntrl:]]+', ' ', 'g')
+    $$;
     CREATE OR REPLACE FUNCTION parley_search_words(t text) RETURNS tsvector LANGUAGE sql IMMUTABLE AS $$
-      SELECT to_tsvector('simple'::regconfig, regexp_replace(parley_search_fold(t), '[[:punct:][:space:][:cntrl:]]+', ' ', 'g'))
+      SELECT to_tsvector('simple'::regconfig, parley_search_text(t))
     $$;
     CREATE OR REPLACE FUNCTION parley_search_query(terms text[]) RETURNS tsquery LANGUAGE sql IMMUTABLE AS $$
       SELECT to_tsquery('simple', COALESCE(string_agg(
                chr(39) || w || chr(39) || CASE WHEN i = cardinality(terms) THEN ':*' ELSE '' END, ' & ' ORDER BY i), ''))
-      FROM (SELECT i, btrim(regexp_replace(parley_search_fold(t), '[[:punct:][:space:][:cntrl:]]+', ' ', 'g')) AS w
+      FROM (SELECT i, btrim(parley_search_text(t)) AS w
             FROM unnest(terms) WITH ORDINALITY AS u(t, i)) x
       WHERE w <> ''
     $$;

@@ -342,6 +342,7 @@ TEST_F(PostgresStoreTest, TheOldInCommitSearchColumnIsRemoved) {
   shared_pg().query(db, "DROP FUNCTION parley_search_catch_up(text[], bigint)");
   shared_pg().query(db, "DROP FUNCTION parley_search_words(text)");
   shared_pg().query(db, "DROP FUNCTION parley_search_query(text[])");
+  shared_pg().query(db, "DROP FUNCTION parley_search_text(text)");
   shared_pg().query(db, "DROP FUNCTION parley_search_fold(text)");
   shared_pg().query(db, "DROP TABLE search_docs");
   shared_pg().query(db, "DROP TABLE search_marks");
@@ -384,6 +385,7 @@ TEST_F(PostgresStoreTest, MigrationFifteenFoldsAccentsAndReadsTheIndexAgain) {
                     "CREATE OR REPLACE FUNCTION parley_search_words(t text) RETURNS tsvector LANGUAGE sql IMMUTABLE AS "
                     "$$ SELECT to_tsvector('simple'::regconfig, regexp_replace(t, '[[:punct:][:space:][:cntrl:]]+', "
                     "' ', 'g')) $$");
+  shared_pg().query(db, "DROP FUNCTION parley_search_text(text)");
   shared_pg().query(db, "DROP FUNCTION parley_search_fold(text)");
   shared_pg().query(db, "TRUNCATE search_docs, search_marks");
   shared_pg().query(db, "SELECT * FROM parley_search_catch_up(ARRAY['r'], 100)");
@@ -414,6 +416,7 @@ TEST_F(PostgresStoreTest, MessagesStoredBeforeSenderIdsReadBackWithoutOne) {
   shared_pg().query(db, "DROP FUNCTION parley_search_catch_up(text[], bigint)");
   shared_pg().query(db, "DROP FUNCTION parley_search_words(text)");
   shared_pg().query(db, "DROP FUNCTION parley_search_query(text[])");
+  shared_pg().query(db, "DROP FUNCTION parley_search_text(text)");
   shared_pg().query(db, "DROP FUNCTION parley_search_fold(text)");
   shared_pg().query(db, "DROP TABLE search_docs");
   shared_pg().query(db, "DROP TABLE search_marks");
