@@ -97,3 +97,79 @@ test('search: hits of the rooms one may read, words marked; a hit opens its room
   assert.deepEqual(ada.errors, []);
   assert.deepEqual(bob.errors, []);
 });
+
+// A hit far back in a long room: no paging back through everything between. The page around it is
+// shown as a window back in history; live messages meanwhile are counted, not shown after it;
+// scrolling down loads the pages between until the window is the room's list again, each message
+// once; "Jump to latest" goes back to the newest at once.
+test('search: a hit hundreds of messages back opens a window around it that reaches the newest as one scrolls', async (t) => {
+  const server = await serverFor(t, { set: {
+    ...CHEAP_HASH, 'limits.search_rate': 100, 'limits.search_burst': 100, 'limits.send_rate': 1000, 'limits.send_burst': 1000,
+  } });
+  const { page: ada } = await personFor(t, browser);
+  const { page: bob } = await personFor(t, browser);
+  await register(ada, server.url, 'ada', 'correct horse');
+  await register(bob, server.url, 'bob', 'battery staple');
+  await send(ada, 'the needle in the haystack');
+  const CHATTER = 400;
+  await bob.evaluate(async (n) => {
+    for (let i = 1; i <= n; i++) await window.parley.client.send('general', `chatter ${i}`).promise;
+  }, CHATTER);
+  await bob.waitForFunction((last) => [...document.querySelectorAll('#message-list li.msg .text')].at(-1)?.textContent === last,
+    `chatter ${CHATTER}`, { timeout: 30000, polling: 100 });
+  // A fresh page: the newest messages only, as for anyone coming back to a long room.
+  await bob.reload();
+  await waitConnected(bob);
+  await bob.waitForFunction((last) => [...document.querySelectorAll('#message-list li.msg .text')].at(-1)?.textContent === last,
+    `chatter ${CHATTER}`, { timeout: 30000, polling: 100 });
+  const texts = () => bob.locator('#message-list li.msg .text').allTextContents();
+
+  const openNeedle = async () => {
+    await bob.getByRole('searchbox', { name: 'Search messages' }).fill('needle');
+    await bob.getByRole('searchbox', { name: 'Search messages' }).press('Enter');
+    await bob.locator('#search-results .search-hit').first().click();
+    await bob.waitForFunction(() => document.activeElement?.matches('#message-list li.msg.flash')
+      && document.activeElement.querySelector('.text')?.textContent === 'the needle in the haystack', null, { timeout: 20000 });
+  };
+  await openNeedle();
+  // The window: the needle with the messages after it, not the newest.
+  let shown = await texts();
+  assert.ok(shown.length <= 60, `a page around the hit, not the room (${shown.length})`);
+  assert.equal(shown[0], 'the needle in the haystack');
+  assert.ok(!shown.includes(`chatter ${CHATTER}`));
+  await bob.locator('#jump-latest', { hasText: 'Jump to latest' }).waitFor();
+
+  // ada writes meanwhile: counted on the button, not shown after the window.
+  await send(ada, 'live while you were away');
+  await bob.locator('#jump-latest', { hasText: '1 new message' }).waitFor();
+  assert.ok(!(await texts()).includes('live while you were away'));
+
+  // Scrolling down loads the pages between, until the newest: every message once, in order.
+  for (let i = 0; i < 40 && (await texts()).at(-1) !== 'live while you were away'; i++) {
+    await bob.locator('#scroller').evaluate((s) => { s.scrollTop = s.scrollHeight; });
+    await bob.waitForTimeout(150);
+  }
+  shown = await texts();
+  assert.deepEqual(shown, ['the needle in the haystack', ...Array.from({ length: CHATTER }, (_, i) => `chatter ${i + 1}`), 'live while you were away']);
+  assert.equal(await bob.evaluate(() => window.parley.rooms.get('general').hasNewer), false);
+  // At the bottom, nothing is left below: the button goes.
+  await bob.locator('#scroller').evaluate((s) => { s.scrollTop = s.scrollHeight; });
+  await bob.locator('#jump-latest').waitFor({ state: 'hidden' });
+  // Live messages are the list's again.
+  await send(ada, 'and now live');
+  await bob.waitForFunction(() => [...document.querySelectorAll('#message-list li.msg .text')].at(-1)?.textContent === 'and now live');
+
+  // Again from a fresh page (this one has every message now), then straight back to the newest.
+  await bob.reload();
+  await waitConnected(bob);
+  await bob.waitForFunction(() => [...document.querySelectorAll('#message-list li.msg .text')].at(-1)?.textContent === 'and now live',
+    null, { timeout: 30000, polling: 100 });
+  await openNeedle();
+  await bob.locator('#jump-latest', { hasText: 'Jump to latest' }).click();
+  await bob.waitForFunction(() => [...document.querySelectorAll('#message-list li.msg .text')].at(-1)?.textContent === 'and now live'
+    && !window.parley.rooms.get('general').hasNewer, null, { timeout: 20000 });
+  shown = await texts();
+  assert.ok(!shown.includes('the needle in the haystack'), 'the newest page, not the window');
+  assert.deepEqual(ada.errors, []);
+  assert.deepEqual(bob.errors, []);
+});

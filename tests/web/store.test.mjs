@@ -162,6 +162,64 @@ test('clearMessages (truncated resume) forgets messages and history state but ke
 
 // ------------------------------------------------------------------- members
 
+// ------------------------------------------------------------------ a window back in history
+
+const range = (from, to, extra) => Array.from({ length: to - from + 1 }, (_, i) => msg(from + i, 'ada', extra));
+
+test('a window back in history replaces the messages; live ones wait outside it until its pages reach them', () => {
+  const room = new RoomState('general');
+  room.add(range(951, 1000));
+  room.hasMore = true;
+  room.loaded = true;
+  // A search hit at seq 100: a page of 50 entries up to 125, the newest known 1000.
+  room.showWindow(range(76, 125), 125, true, 1000);
+  assert.equal(room.hasNewer, true);
+  assert.equal(room.windowTop, 125);
+  assert.equal(room.hasMore, true);
+  assert.deepEqual([room.oldestSeq, room.newestSeq], [76, 125]);
+  // A live message is new (counted, notified) but not in the list: shown after 125 it would
+  // read as the next one.
+  assert.equal(room.add([msg(1001, 'bob')]).length, 1);
+  assert.equal(room.add([msg(1001, 'bob')]).length, 0, 'a repeat is still a repeat');
+  assert.equal(room.newestSeq, 125);
+  // An edit of it meanwhile is kept for when it is shown.
+  room.change({ kind: 'edit', target: 1001, text: 'fixed', ts: T0, seq: 1002 });
+  // Newer pages extend the window; it stays one until it reaches the newest known.
+  assert.equal(room.extendWindow(range(126, 175), 175, 1002), false);
+  assert.deepEqual([room.oldestSeq, room.newestSeq, room.messages.size], [76, 175, 100]);
+  // The last page reaches 1002 (the read may or may not have held 1001: it arrived during it).
+  assert.equal(room.extendWindow(range(176, 1000), 1002, 1002), true);
+  assert.equal(room.hasNewer, false);
+  assert.equal(room.arrived.size, 0);
+  assert.deepEqual(seqs(room), Array.from({ length: 926 }, (_, i) => 76 + i));
+  assert.equal(room.messages.get(1001).text, 'fixed');
+  // From now on live messages are the list's again.
+  room.add([msg(1003)]);
+  assert.equal(room.newestSeq, 1003);
+});
+
+test('a window that reaches the newest known at once is the list; clearMessages ends a window', () => {
+  const room = new RoomState('general');
+  room.showWindow(range(1, 40), 50, false, 40);
+  assert.equal(room.hasNewer, false);
+  room.add([msg(41)]);
+  assert.equal(room.newestSeq, 41);
+  room.showWindow(range(1, 10), 10, false, 41);
+  room.add([msg(42)]);
+  assert.equal(room.arrived.size, 1);
+  room.clearMessages();
+  assert.deepEqual([room.hasNewer, room.windowTop, room.arrived.size, room.loaded], [false, 0, 0, false]);
+});
+
+test('live messages kept outside a window are bounded: the oldest go first', () => {
+  const room = new RoomState('general');
+  room.showWindow(range(1, 50), 50, false, 60);
+  for (let seq = 61; seq <= 1260; seq++) room.add([msg(seq)]);
+  assert.equal(room.arrived.size, 1000);
+  assert.equal(room.arrived.keys().next().value, 261);
+  assert.equal(room.messages.size, 50);
+});
+
 test('authors of loaded messages become members, offline until presence says otherwise', () => {
   const room = new RoomState('general');
   room.setMembers(['bob'], 'ada');

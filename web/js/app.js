@@ -30,7 +30,6 @@ import { FileViewer } from './ui/file-viewer.js';
 const DEFAULT_ROOM = 'general';
 const PAGE_SIZE = 50;
 const MAX_AUTO_PAGES = 5;          // pages loaded just to fill the screen
-const MAX_JUMP_PAGES = 20;         // pages loaded back to a reply's answered message, at most
 
 const rooms = new Map(); // joined rooms: name -> RoomState
 let client = null;
@@ -67,9 +66,13 @@ const view = new MessageView({
   pendingList: $('#pending-list'),
   loadOlder: $('#load-older'),
   historyStatus: $('#history-status'),
+  loadNewer: $('#load-newer'),
+  newerStatus: $('#history-newer-status'),
   jump: $('#jump-latest'),
   jumpText: $('#jump-latest-text'),
   onLoadOlder: () => loadOlder(),
+  onLoadNewer: () => loadNewer(),
+  onJumpLatest: () => { const room = rooms.get(active); if (room) returnToLatest(room); },
   onRetry: (cid) => retryFailed(cid),
   onEdit: (cid) => editFailed(cid),
   onDiscard: (cid) => { rooms.get(active)?.failed.delete(cid); renderPending(); composer.focus(); },
@@ -139,20 +142,74 @@ function cancelReply() {
 }
 $('#reply-bar-cancel').addEventListener('click', () => { cancelReply(); composer.focus(); });
 
-// A reply's quote clicked: the answered message, loading older pages back to it (bounded).
+// A reply's quote or a search hit: the message shown with its context. Not loaded, a page of
+// history around it is; the message scrolled to and flashed.
 async function jumpTo(seq) {
   const room = rooms.get(active);
   if (!room) return;
-  for (let pages = 0; !room.messages.has(seq) && room.hasMore && pages < MAX_JUMP_PAGES; pages++) {
-    const before = room.oldestSeq;
-    await loadOlder();
-    if (room.name !== active || room.oldestSeq === before) break;
-  }
-  if (!view.showMessage(seq)) announce('That message is no longer available.');
+  if (!room.messages.has(seq)) await loadAround(room, seq);
+  if (room.name === active && !view.showMessage(seq)) announce('That message is no longer available.');
 }
 
-// A search hit chosen: its room opened (joined if need be), its history loaded back to the message
-// (bounded), the message scrolled to and flashed.
+// A page of history around message `seq` (half a page after it). Where it meets the loaded
+// messages it joins them; else it replaces them as a window back in history (RoomState
+// showWindow), which loads newer pages as the user scrolls down and leaves for the newest
+// messages by "Jump to latest" or a send. Paging back through the history between was bounded,
+// and could not reach a search hit among a million messages.
+async function loadAround(room, seq) {
+  const top = seq + PAGE_SIZE / 2;
+  let page;
+  try {
+    page = await client.history(room.name, { before: top + 1, limit: PAGE_SIZE });
+  } catch (err) {
+    if (err.code !== 'disconnected') announce(`Could not load the message: ${err.message}`);
+    return;
+  }
+  if (rooms.get(room.name) !== room || !page.messages.length) return;
+  const low = Math.min(...page.messages.map((m) => m.seq));
+  const oldest = room.oldestSeq ?? Infinity;
+  const newest = client.lastSeq(room.name) ?? top;
+  const meets = room.loaded && top + 1 >= oldest && low <= (room.hasNewer ? room.windowTop + 1 : Infinity);
+  if (meets) {
+    if (room.hasNewer && top > room.windowTop) room.extendWindow(page.messages, top, newest);
+    else room.add(page.messages);
+    if (low < oldest) room.hasMore = page.has_more;
+  } else {
+    room.showWindow(page.messages, top, page.has_more, newest);
+  }
+  if (room.name === active) view.render({ keep: 'top' });
+}
+
+// The next page of a window back in history, as the user scrolls down to it.
+async function loadNewer() {
+  const room = rooms.get(active);
+  if (!room?.hasNewer || room.loadingNewer) return;
+  room.loadingNewer = true;
+  view.updateHistoryBottom();
+  const top = room.windowTop + PAGE_SIZE;
+  try {
+    const page = await client.history(room.name, { before: top + 1, limit: PAGE_SIZE });
+    if (rooms.get(room.name) === room) room.extendWindow(page.messages, top, client.lastSeq(room.name) ?? top);
+  } catch (err) {
+    if (err.code !== 'disconnected') announce(`Could not load newer messages: ${err.message}`);
+  } finally {
+    room.loadingNewer = false;
+  }
+  if (room.name === active) {
+    view.render({ keep: 'top' });
+    renderMembers();
+  }
+}
+
+// From a window back in history to the newest messages ("Jump to latest", a send).
+function returnToLatest(room) {
+  if (!room.hasNewer) return;
+  room.clearMessages();
+  if (room.name === active) view.render({ keep: 'bottom' });
+  loadLatest(room);
+}
+
+// A search hit chosen: its room opened (joined if need be), the message shown with its context.
 const MAX_OPEN_WAITS = 50; // × 100 ms for the room's join and first page
 async function openHit(name, seq) {
   openRoom(name, { focus: false });
@@ -330,6 +387,8 @@ const composer = new Composer({
   onTyping: () => { if (active) client?.typing(active); },
   onSend: (text) => {
     if (!client || !active) return false;
+    const room = rooms.get(active);
+    if (room) returnToLatest(room); // what is sent goes under the newest messages
     const files = attachBar.ready();
     client.send(active, text, { ...(replyTo?.room === active ? { replyTo: replyTo.seq } : {}), ...(files.length ? { files } : {}) });
     attachBar.clear();
@@ -635,6 +694,7 @@ async function refreshDirectory({ after } = {}) {
 // ------------------------------------------------------------------- history
 
 async function loadLatest(room) {
+  if (room.hasNewer) room.clearMessages(); // a window back in history: the newest replace it
   room.loaded = false;
   if (room.name === active) view.updateHistoryTop();
   try {

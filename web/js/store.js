@@ -8,6 +8,11 @@ const TYPING_TTL_MS = 5000;
 
 const CHANGE_KINDS = new Set(['edit', 'delete', 'react', 'unreact']);
 
+// Live messages kept while a window back in history is shown, merged when it reaches them. The
+// oldest go first past this: they were stored before the window's next pages are read, which
+// bring them (protocol.md: every message anyone has seen is in history).
+const MAX_ARRIVED = 1000;
+
 // Who reacted, as the server counts people: an account's uid, a guest's name.
 export function reactorKey(r) {
   return typeof r.uid === 'string' && !r.uid.startsWith('g_') ? r.uid : `\u0001${r.from}`;
@@ -54,6 +59,13 @@ export class RoomState {
     this._sorted = null;
     this.hasMore = null;       // null = unknown until the first history page
     this.loadingOlder = false;
+    // A window back in history (a search hit, a reply's quote far up): the loaded messages end at
+    // seq `windowTop` and newer ones exist that are not loaded; pages are loaded down to the
+    // newest. Live messages meanwhile wait in `arrived` (they would be shown after a gap).
+    this.hasNewer = false;
+    this.windowTop = 0;
+    this.loadingNewer = false;
+    this.arrived = new Map();  // seq -> message
     this.loaded = false;       // first history page fetched
     this.joined = false;
     this.private = false;      // joined says so
@@ -84,6 +96,13 @@ export class RoomState {
       const kind = m.kind ?? (CHANGE_KINDS.has(m.type) ? m.type : null);
       if (kind) { this.change({ ...m, kind }); continue; }
       if (this.messages.has(m.seq)) continue;
+      if (this.hasNewer && m.seq > this.windowTop) {
+        if (this.arrived.has(m.seq)) continue;
+        this.arrived.set(m.seq, m);
+        if (this.arrived.size > MAX_ARRIVED) this.arrived.delete(this.arrived.keys().next().value);
+        added.push(m);
+        continue;
+      }
       const pending = this.changes.get(m.seq);
       if (pending) applyChange(m, pending);
       const ops = this.reactionOps.get(m.seq);
@@ -129,6 +148,42 @@ export class RoomState {
     return target;
   }
 
+  /**
+   * Show a window of history instead of the newest messages: `entries` (a history page) cover
+   * the seqs up to `top`, older ones exist if `hasMore`; `newest`: the room's newest seq known.
+   */
+  showWindow(entries, top, hasMore, newest) {
+    this.clearMessages();
+    this.hasNewer = true;
+    this.windowTop = top;
+    this.add(entries);
+    this.hasMore = hasMore;
+    this.loaded = true;
+    if (top >= newest) this._attach();
+  }
+
+  /**
+   * A newer page of the window: `entries` cover the seqs up to `top`. Once the window reaches
+   * `newest` (the room's newest seq known) it is the room's list again, with the messages that
+   * arrived meanwhile. Returns true then.
+   */
+  extendWindow(entries, top, newest) {
+    if (!this.hasNewer) return true;
+    this.windowTop = Math.max(this.windowTop, top);
+    this.add(entries);
+    if (this.windowTop < newest) return false;
+    this._attach();
+    return true;
+  }
+
+  _attach() {
+    const arrived = [...this.arrived.values()];
+    this.hasNewer = false;
+    this.windowTop = 0;
+    this.arrived.clear();
+    this.add(arrived);
+  }
+
   /** How the room is named to people: "#general", or a conversation's other account. */
   get label() {
     return this.direct ? conversationTitle(this.with) : `#${this.name}`;
@@ -142,6 +197,9 @@ export class RoomState {
     this._sorted = null;
     this.hasMore = null;
     this.loaded = false;
+    this.hasNewer = false;
+    this.windowTop = 0;
+    this.arrived.clear();
   }
 
   /** Messages in ascending seq order. */

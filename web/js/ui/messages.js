@@ -202,9 +202,10 @@ function failedNode(cid, f) {
 
 export class MessageView {
   // now: the time on the server's clock (messages' ts are the server's), for "just now".
-  constructor({ scroller, list, pendingList, loadOlder, historyStatus, jump, jumpText, onLoadOlder, onRetry, onEdit, onDiscard, onEditMessage, onDeleteMessage, onReact = () => {}, onReply = () => {}, onJumpTo = () => {}, onViewFile = () => {}, now = Date.now }) {
-    Object.assign(this, { scroller, list, pendingList, loadOlderBtn: loadOlder, historyStatus, jump, jumpText, now });
+  constructor({ scroller, list, pendingList, loadOlder, historyStatus, loadNewer, newerStatus, jump, jumpText, onLoadOlder, onLoadNewer = () => {}, onJumpLatest = () => {}, onRetry, onEdit, onDiscard, onEditMessage, onDeleteMessage, onReact = () => {}, onReply = () => {}, onJumpTo = () => {}, onViewFile = () => {}, now = Date.now }) {
+    Object.assign(this, { scroller, list, pendingList, loadOlderBtn: loadOlder, historyStatus, loadNewerBtn: loadNewer, newerStatus, jump, jumpText, now });
     this.onLoadOlder = onLoadOlder;
+    this.onLoadNewer = onLoadNewer;
     this.room = null;
     this.me = null;
     this.last = null;     // last rendered message
@@ -213,7 +214,13 @@ export class MessageView {
     scroller.addEventListener('scroll', () => this._onScroll(), { passive: true });
     setInterval(() => refreshTimes(this.list, this.now()), TICK_MS);
     loadOlder.addEventListener('click', () => this.onLoadOlder());
-    jump.addEventListener('click', () => { this.scrollToBottom(); this.scroller.focus({ preventScroll: true }); });
+    loadNewer?.addEventListener('click', () => this.onLoadNewer());
+    // Back in history (a window: RoomState.hasNewer), "Jump to latest" loads the newest messages.
+    jump.addEventListener('click', () => {
+      if (this.room?.hasNewer) onJumpLatest();
+      else this.scrollToBottom();
+      this.scroller.focus({ preventScroll: true });
+    });
     // A message's Edit opens a form in its place (Enter saves, Escape cancels); Delete asks first.
     list.addEventListener('click', (e) => {
       const btn = e.target.closest('button[data-action]');
@@ -259,12 +266,14 @@ export class MessageView {
   /**
    * Re-render every loaded message. keep: 'bottom' sticks to the newest
    * message, 'anchor' keeps what is on screen where it is (used when older
-   * history is inserted above).
+   * history is inserted above), 'top' keeps the scroll position (newer
+   * history appended below, in a window back in history).
    */
   render({ keep = 'anchor' } = {}) {
     const { scroller } = this;
     const fromBottom = scroller.scrollHeight - scroller.scrollTop;
-    const stick = keep === 'bottom' || this.atBottom();
+    const { scrollTop } = scroller;
+    const stick = keep === 'bottom' || (keep === 'anchor' && !this.room.hasNewer && this.atBottom());
     const items = [];
     let prev = null;
     const { divider, seen } = this.room;
@@ -289,12 +298,20 @@ export class MessageView {
     this.last = prev;
     this.list.replaceChildren(...items);
     this.updateHistoryTop();
+    this.updateHistoryBottom();
     if (stick) this.scrollToBottom();
-    else scroller.scrollTop = scroller.scrollHeight - fromBottom;
+    else scroller.scrollTop = keep === 'top' ? scrollTop : scroller.scrollHeight - fromBottom;
+    this._updateJump();
   }
 
   /** A live message for the shown room. Returns true if it was appended. */
   add(m) {
+    // Back in history, a live message is not shown (it would follow the window as if next): said.
+    if (this.room.hasNewer) {
+      this.unseen++;
+      this._updateJump();
+      return false;
+    }
     // Out of order, or a "seen by" line that must move under one's newest message: all again.
     if ((this.last && m.seq < this.last.seq) || this.room.seen?.size) { this.render(); return true; }
     const stick = this.atBottom() || sameSender(m, this.me);
@@ -306,10 +323,18 @@ export class MessageView {
     if (stick) this.scrollToBottom();
     else {
       this.unseen++;
-      this.jumpText.textContent = this.unseen === 1 ? '1 new message' : `${this.unseen} new messages`;
-      this.jump.hidden = false;
+      this._updateJump();
     }
     return true;
+  }
+
+  // The button to the newest messages: shown with the count of those below the fold, and always
+  // while a window back in history is shown.
+  _updateJump() {
+    const away = Boolean(this.room?.hasNewer);
+    this.jump.hidden = !away && this.unseen === 0;
+    if (this.unseen) this.jumpText.textContent = this.unseen === 1 ? '1 new message' : `${this.unseen} new messages`;
+    else this.jumpText.textContent = away ? 'Jump to latest' : 'New messages';
   }
 
   get _quoteOf() { return (seq) => this.room?.messages.get(seq) ?? null; }
@@ -409,6 +434,13 @@ export class MessageView {
     this.historyStatus.classList.toggle('start', room.hasMore === false);
   }
 
+  updateHistoryBottom() {
+    const room = this.room;
+    if (!room || !this.loadNewerBtn) return;
+    this.loadNewerBtn.hidden = !(room.hasNewer && !room.loadingNewer);
+    this.newerStatus.textContent = room.hasNewer && room.loadingNewer ? 'Loading newer messages…' : '';
+  }
+
   atBottom() {
     const s = this.scroller;
     return s.scrollHeight - s.scrollTop - s.clientHeight < NEAR_BOTTOM_PX;
@@ -416,8 +448,9 @@ export class MessageView {
 
   scrollToBottom() {
     this.scroller.scrollTop = this.scroller.scrollHeight;
+    if (this.room?.hasNewer) return; // newer pages load from here; the count stays
     this.unseen = 0;
-    this.jump.hidden = true;
+    this._updateJump();
   }
 
   /** May the user delete anyone's message here (the room's owner or a moderator)? */
@@ -427,7 +460,8 @@ export class MessageView {
   get scrollable() { return this.scroller.scrollHeight > this.scroller.clientHeight + 8; }
 
   _onScroll() {
-    if (this.atBottom()) { this.unseen = 0; this.jump.hidden = true; }
+    if (this.atBottom() && !this.room?.hasNewer) { this.unseen = 0; this._updateJump(); }
+    if (this.atBottom() && this.room?.hasNewer && !this.room.loadingNewer) this.onLoadNewer();
     if (this.scroller.scrollTop < NEAR_TOP_PX && this.room?.hasMore && !this.room.loadingOlder) this.onLoadOlder();
   }
 }
