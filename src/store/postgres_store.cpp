@@ -379,6 +379,94 @@ constexpr const char* migrations[] = {
     $$;
     TRUNCATE search_docs, search_marks;
     )sql",
+    // 16: parley_apply_changes set-based: a statement for each kind of change in the batch, not
+    // for each change (with a quarter of the entries changes, pg_stat_statements over a mix run
+    // had the function 4.9 s of the backend's time: 1.6 s of it PL/pgSQL running the loop, and
+    // 8.1 µs for each change's own INSERT against 4.5 µs for a message's in a multi-row one).
+    // The same state as applying each in turn: only those stored now are applied; a message's
+    // latest edit of the batch wins (where not deleted); per user and emoji the reactions after
+    // its last unreact of the batch count, the first of them making the row (made_seq); deletes
+    // go last, for good, taking the message's files, reactions and edits' texts, also those an
+    // earlier entry of the batch made.
+    R"sql(
+    CREATE OR REPLACE FUNCTION parley_apply_changes(p_rooms text[], p_seqs bigint[], p_senders text[], p_texts text[],
+        p_tss bigint[], p_cids text[], p_sender_ids text[], p_kinds bigint[], p_targets bigint[], p_files text[],
+        p_user_keys text[])
+      RETURNS SETOF integer LANGUAGE plpgsql AS $$
+    DECLARE
+      v_new boolean[];
+      v_del_rooms text[];
+      v_del_seqs bigint[];
+    BEGIN
+      WITH input AS (
+        SELECT * FROM unnest(p_rooms, p_seqs, p_senders, p_texts, p_tss, p_cids, p_sender_ids, p_kinds, p_targets,
+                             p_files) WITH ORDINALITY
+          AS u(room, seq, sender, text, ts, cid, sender_id, kind, target, files, i)),
+      stored AS (
+        INSERT INTO messages(room, seq, sender, text, ts, cid, sender_id, kind, target, files)
+          SELECT room, seq, sender, text, ts, cid, sender_id, kind, target, files FROM input ORDER BY i
+          ON CONFLICT (room, seq) DO NOTHING
+          RETURNING room, seq)
+      SELECT array_agg(s.seq IS NOT NULL ORDER BY input.i) INTO v_new
+        FROM input LEFT JOIN stored s ON s.room = input.room AND s.seq = input.seq;
+      IF v_new IS NULL THEN
+        RETURN;
+      END IF;
+      RETURN QUERY SELECT i::integer FROM generate_subscripts(v_new, 1) AS g(i) WHERE NOT v_new[i];
+
+      IF 1 = ANY(p_kinds) THEN
+        UPDATE messages m SET text = e.text, edited = e.ts
+          FROM (SELECT DISTINCT ON (p_rooms[i], p_targets[i]) p_rooms[i] AS room, p_targets[i] AS target,
+                       p_texts[i] AS text, p_tss[i] AS ts
+                  FROM generate_subscripts(v_new, 1) AS g(i) WHERE v_new[i] AND p_kinds[i] = 1
+                  ORDER BY p_rooms[i], p_targets[i], p_seqs[i] DESC) e
+          WHERE m.room = e.room AND m.seq = e.target AND m.kind = 0 AND NOT m.deleted;
+      END IF;
+
+      IF 3 = ANY(p_kinds) OR 4 = ANY(p_kinds) THEN
+        -- Per (message, emoji, user): a row there before an unreact of the batch goes.
+        DELETE FROM reactions r
+          USING (SELECT DISTINCT p_rooms[i] AS room, p_targets[i] AS target, p_texts[i] AS emoji,
+                        p_user_keys[i] AS user_key
+                   FROM generate_subscripts(v_new, 1) AS g(i) WHERE v_new[i] AND p_kinds[i] = 4) u
+          WHERE r.room = u.room AND r.seq = u.target AND r.emoji = u.emoji AND r.user_key = u.user_key;
+        -- The first react after the last unreact of the batch makes the row (one there stays).
+        INSERT INTO reactions(room, seq, emoji, user_key, sender, sender_id, made_seq)
+          SELECT DISTINCT ON (o.room, o.target, o.emoji, o.user_key) o.room, o.target, o.emoji, o.user_key, o.sender,
+                 o.sender_id, o.seq
+            FROM (SELECT p_rooms[i] AS room, p_targets[i] AS target, p_texts[i] AS emoji, p_user_keys[i] AS user_key,
+                         p_senders[i] AS sender, p_sender_ids[i] AS sender_id, p_seqs[i] AS seq, p_kinds[i] AS kind,
+                         max(CASE WHEN p_kinds[i] = 4 THEN p_seqs[i] END)
+                           OVER (PARTITION BY p_rooms[i], p_targets[i], p_texts[i], p_user_keys[i]) AS last_unreact
+                    FROM generate_subscripts(v_new, 1) AS g(i) WHERE v_new[i] AND p_kinds[i] IN (3, 4)) o
+            WHERE o.kind = 3 AND o.seq > COALESCE(o.last_unreact, -1)
+              AND EXISTS (SELECT 1 FROM messages m WHERE m.room = o.room AND m.seq = o.target AND m.kind = 0
+                          AND NOT m.deleted)
+            ORDER BY o.room, o.target, o.emoji, o.user_key, o.seq
+          ON CONFLICT DO NOTHING;
+      END IF;
+
+      IF 2 = ANY(p_kinds) THEN
+        SELECT array_agg(p_rooms[i]), array_agg(p_targets[i]) INTO v_del_rooms, v_del_seqs
+          FROM generate_subscripts(v_new, 1) AS g(i) WHERE v_new[i] AND p_kinds[i] = 2;
+        -- Its files go (before the row loses them): to the trash, whose bytes the node removes.
+        WITH gone AS (
+          DELETE FROM files f USING unnest(v_del_rooms, v_del_seqs) AS d(room, seq), messages m
+            WHERE m.room = d.room AND m.seq = d.seq AND m.kind = 0 AND f.room = d.room AND f.claim <> ''
+              AND f.uploader = m.sender_id AND f.claim = m.cid
+            RETURNING f.id)
+        INSERT INTO file_trash(id) SELECT id FROM gone ON CONFLICT DO NOTHING;
+        UPDATE messages m SET text = '', files = '', deleted = true
+          FROM unnest(v_del_rooms, v_del_seqs) AS d(room, seq)
+          WHERE m.room = d.room AND m.seq = d.seq AND m.kind = 0;
+        DELETE FROM reactions r USING unnest(v_del_rooms, v_del_seqs) AS d(room, seq)
+          WHERE r.room = d.room AND r.seq = d.seq;
+        UPDATE messages m SET text = ''
+          FROM unnest(v_del_rooms, v_del_seqs) AS d(room, seq)
+          WHERE m.room = d.room AND m.target = d.seq AND m.kind = 1 AND m.target > 0;
+      END IF;
+    END $$;
+    )sql",
 };
 
 // Nodes starting together against one database take this advisory lock around their migrations:
@@ -872,7 +960,8 @@ StoreBackend::Outcome PostgresStore::check_stored(const core::Message* const* ro
 
 StoreBackend::Outcome PostgresStore::insert_changes(std::span<const std::pair<const core::Message*, Append*>> changes,
                                                     std::string& err) {
-  // One call for all of them (migration 14: parley_apply_changes), each column an array.
+  // One call for all of them (parley_apply_changes: migration 14, set-based since 16), each column an
+  // array.
   auto texts = [&](auto get) {
     return pg::text_array(changes, [&](const auto& c) -> const std::string& { return get(*c.first); });
   };

@@ -677,5 +677,61 @@ TYPED_TEST(StoreContract, ReactionsChangeTheirMessageOnceAndGoWithItsDeleteAndRe
   EXPECT_TRUE(got[0].reactions.empty());
 }
 
+// Several changes of one message in one append end as applying them one after another does
+// (PostgreSQL applies a batch a statement per kind, migration 16): the latest edit wins; per user
+// and emoji the react after the last unreact makes the reaction, which then counts from that
+// react (reactions read back in the order they were made); a delete takes the message's text,
+// reactions and its edits' texts, whatever came before it in the batch. Stored again, nothing
+// changes.
+TYPED_TEST(StoreContract, ChangesOfOneMessageInOneAppendEndAsAppliedInTurn) {
+  auto& s = *this->store_;
+  s.create_room_now(StoredRoom{"r", 0, 1, "x"});
+  using K = core::MessageKind;
+  auto change = [](std::uint64_t seq, K kind, std::uint64_t target, std::string text, std::string from) {
+    auto m = make_message("r", seq, std::move(text));
+    m.kind = kind;
+    m.target = target;
+    m.from_id = "u_" + from;
+    m.from = std::move(from);
+    return m;
+  };
+  const std::string thumbs = "\U0001F44D", party = "\U0001F389";
+  ASSERT_FALSE(append_sync(s, make_batch("r", 1, 3)));
+  const std::vector<core::Message> changes = {
+      change(4, K::edit, 1, "first edit", "ada"), change(5, K::react, 1, thumbs, "ada"),
+      change(6, K::react, 1, party, "bob"),       change(7, K::unreact, 1, thumbs, "ada"),
+      change(8, K::react, 1, thumbs, "ada"),      change(9, K::react, 1, thumbs, "carol"),
+      change(10, K::react, 1, thumbs, "carol"),   change(11, K::edit, 1, "second edit", "ada"),
+      change(12, K::react, 2, party, "ada"),      change(13, K::edit, 2, "gone soon", "ada"),
+      change(14, K::remove, 2, "", "ada"),        change(15, K::unreact, 3, party, "dora"),
+      change(16, K::react, 3, party, "dora"),
+  };
+  ASSERT_FALSE(append_sync(s, changes));
+  auto check = [&] {
+    auto [ec, got] = read_sync(s, "r", 0, 0, 100);
+    ASSERT_FALSE(ec);
+    ASSERT_EQ(seqs(got), seq_range(1, 16));
+    EXPECT_EQ(got[0].text, "second edit");
+    EXPECT_EQ(got[0].edited, changes[7].ts);
+    ASSERT_EQ(got[0].reactions.size(), 2u);
+    EXPECT_EQ(got[0].reactions[0].emoji, party) << "ada's thumbs counts from her react after the unreact";
+    ASSERT_EQ(got[0].reactions[0].who.size(), 1u);
+    EXPECT_EQ(got[0].reactions[0].who[0].from, "bob");
+    EXPECT_EQ(got[0].reactions[1].emoji, thumbs);
+    ASSERT_EQ(got[0].reactions[1].who.size(), 2u);
+    EXPECT_EQ(got[0].reactions[1].who[0].from, "ada");
+    EXPECT_EQ(got[0].reactions[1].who[1].from, "carol");
+    EXPECT_TRUE(got[1].deleted);
+    EXPECT_EQ(got[1].text, "");
+    EXPECT_TRUE(got[1].reactions.empty());
+    EXPECT_EQ(got[12].text, "") << "a deleted message's edit keeps no text";
+    ASSERT_EQ(got[2].reactions.size(), 1u);
+    EXPECT_EQ(got[2].reactions[0].who.at(0).from, "dora");
+  };
+  check();
+  ASSERT_FALSE(append_sync(s, changes)) << "stored again";
+  check();
+}
+
 }  // namespace
 }  // namespace parley::contract
