@@ -186,10 +186,14 @@ async function loadNewer() {
   if (!room?.hasNewer || room.loadingNewer) return;
   room.loadingNewer = true;
   view.updateHistoryBottom();
-  const top = room.windowTop + PAGE_SIZE;
+  const from = room.windowTop;
+  const top = from + PAGE_SIZE;
   try {
     const page = await client.history(room.name, { before: top + 1, limit: PAGE_SIZE });
-    if (rooms.get(room.name) === room) room.extendWindow(page.messages, top, client.lastSeq(room.name) ?? top);
+    // Unless the window was left or replaced meanwhile (a jump elsewhere, "Jump to latest").
+    if (rooms.get(room.name) === room && room.hasNewer && room.windowTop === from) {
+      room.extendWindow(page.messages, top, client.lastSeq(room.name) ?? top);
+    }
   } catch (err) {
     if (err.code !== 'disconnected') announce(`Could not load newer messages: ${err.message}`);
   } finally {
