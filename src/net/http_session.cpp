@@ -19,6 +19,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "net/byte_range.hpp"
 #include "net/log.hpp"
 #include "net/loop.hpp"
 #include "net/static_files.hpp"
@@ -401,11 +402,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
     write(out, keep);  // without the body for HEAD
   }
 
-  // An uploaded file (ApiResponse::file), from disk in pieces, under file_policy.
+  // An uploaded file (ApiResponse::file), from disk in pieces, under file_policy: the whole file,
+  // or the one byte range a GET or HEAD asks (RFC 9110 14; a video's seek, a resumed download).
   void file_answer(const ApiResponse& res, bool keep) {
-    http::file_body::value_type body;
+    FileRangeBody::value_type body;
     beast::error_code ec;
-    body.open(res.file.c_str(), beast::file_mode::scan, ec);
+    body.file.open(res.file.c_str(), beast::file_mode::scan, ec);
+    const std::uint64_t size = ec ? 0 : body.file.size(ec);
     if (ec) {
       // The store has the file and this node's files.dir has not its bytes: in a cluster, most
       // likely a files.dir the nodes do not share. Said to the operator once a minute at most.
@@ -419,14 +422,35 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
       }
       return send_error(http::status::not_found, "no_such_file", "no such file", keep);
     }
-    const auto size = body.size();
-    auto out =
-        std::make_shared<http::response<http::file_body>>(std::piecewise_construct, std::make_tuple(std::move(body)),
-                                                          std::make_tuple(static_cast<http::status>(res.status), 11));
+    // An uploaded file's bytes never change once stored: its name on disk (the file's id, its
+    // thumbnail's) is a strong validator, the ETag an If-Range must name for its Range to count.
+    const std::string etag = "\"" + res.file.filename().string() + "\"";
+    ByteRange range;
+    if (parser_ && parser_->is_header_done()) {
+      const auto& req = parser_->get();
+      if (req.count(http::field::range) == 1 &&
+          (req.count(http::field::if_range) == 0 || req[http::field::if_range] == etag))
+        range = parse_byte_range(req[http::field::range], size);
+    }
+    if (range.kind == ByteRange::Kind::unsatisfiable) {
+      auto out = make_error(http::status::range_not_satisfiable, "bad_range",
+                            "the range asked starts past the file's end (" + std::to_string(size) + " bytes)", keep);
+      out->set(http::field::content_range, content_range(range, size));
+      return write(out, keep);
+    }
+    const bool part = range.kind == ByteRange::Kind::part;
+    body.offset = part ? range.first : 0;
+    body.length = part ? range.last - range.first + 1 : size;
+    auto out = std::make_shared<http::response<FileRangeBody>>(
+        std::piecewise_construct, std::make_tuple(std::move(body)),
+        std::make_tuple(part ? http::status::partial_content : static_cast<http::status>(res.status), 11));
     out->set(http::field::server, "parley");
     set_security_headers(*out, file_policy);
     for (auto& [name, value] : res.headers) out->set(name, value);
-    out->content_length(size);
+    out->set(http::field::accept_ranges, "bytes");
+    out->set(http::field::etag, etag);
+    if (part) out->set(http::field::content_range, content_range(range, size));
+    out->content_length(out->body().length);
     out->keep_alive(keep);
     write(out, keep);  // without the body for HEAD
   }

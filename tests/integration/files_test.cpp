@@ -423,6 +423,88 @@ TEST(Files, DeletingTheMessageDeletesItsFiles) {
   EXPECT_TRUE(eventually([&] { return ::access(path.c_str(), F_OK) != 0; }, 30s));
 }
 
+// One byte range of a file (RFC 9110 14): a video's seek, a resumed download. 206 with the bytes
+// and Content-Range; past the end 416 with "bytes */size" and a JSON error; what this server does
+// not take (several ranges, bad syntax) or an If-Range naming another version: the whole file.
+// Access is checked as for the whole file.
+TEST(Files, ARangeIsThoseBytesAndOnePastTheEndIsRefused) {
+  ServerProcess server(with_accounts({}));
+  auto ada = account_with_cookie(server, "ada");
+  auto eve = account_with_cookie(server, "eve");
+  ada.ws->join("general");
+  std::string text;
+  for (int i = 0; i < 3000; ++i) text += "line " + std::to_string(i) + "\n";
+  const std::string id = id_of(upload(server, ada.cookie, "general", "notes.txt", text));
+  ASSERT_FALSE(id.empty());
+  ASSERT_EQ(type_of(send_files(*ada.ws, "general", "c-1", "", {id})), "ack");
+  const std::string path = "/api/files/" + id;
+  auto get = [&](const std::string& cookie, const std::string& headers, const std::string& method = "GET") {
+    std::string req = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(server.port()) +
+                      "\r\nConnection: close\r\n" + cookie_header(cookie) + headers + "\r\n";
+    if (method == "HEAD") {
+      RawClient c;
+      EXPECT_TRUE(c.connect(server.port()));
+      c.send(req);
+      bool eof = false;
+      auto r = parse_http_response(c.read_until_eof(5s, &eof), nullptr, true);
+      return r ? *r : HttpResponse{};
+    }
+    return http_raw(server.port(), req, 20s);
+  };
+  const std::string size = std::to_string(text.size());
+
+  auto whole = get(ada.cookie, "");
+  ASSERT_EQ(whole.status, 200) << whole.body;
+  EXPECT_EQ(whole.body, text);
+  EXPECT_EQ(whole.header("accept-ranges"), "bytes");
+  const std::string etag = whole.header("etag");
+  EXPECT_EQ(etag, "\"" + id + "\"");
+
+  auto part = get(ada.cookie, "Range: bytes=100-199\r\n");
+  ASSERT_EQ(part.status, 206) << part.body;
+  EXPECT_EQ(part.body, text.substr(100, 100));
+  EXPECT_EQ(part.header("content-range"), "bytes 100-199/" + size);
+  EXPECT_EQ(part.header("content-length"), "100");
+  EXPECT_EQ(part.header("x-content-type-options"), "nosniff");
+  EXPECT_EQ(part.header("content-disposition"), "attachment; filename*=UTF-8''notes.txt");
+  auto tail = get(ada.cookie, "Range: bytes=-10\r\n");
+  ASSERT_EQ(tail.status, 206);
+  EXPECT_EQ(tail.body, text.substr(text.size() - 10));
+  auto rest = get(ada.cookie, "Range: bytes=20000-\r\n");
+  ASSERT_EQ(rest.status, 206);
+  EXPECT_EQ(rest.body, text.substr(20000));
+  auto head = get(ada.cookie, "Range: bytes=0-9\r\n", "HEAD");
+  EXPECT_EQ(head.status, 206);
+  EXPECT_EQ(head.header("content-length"), "10");
+  EXPECT_EQ(head.header("content-range"), "bytes 0-9/" + size);
+
+  auto past = get(ada.cookie, "Range: bytes=" + size + "-\r\n");
+  ASSERT_EQ(past.status, 416) << past.body;
+  EXPECT_EQ(past.header("content-range"), "bytes */" + size);
+  EXPECT_EQ(str(past.json().as_object(), "code"), "bad_range") << past.body;
+
+  // Several ranges, a unit or syntax not taken, an If-Range of another version: every byte.
+  for (const std::string h : {"Range: bytes=0-1,5-6\r\n", "Range: lines=1-2\r\n", "Range: bytes=9-1\r\n",
+                              "Range: bytes=0-9\r\nIf-Range: \"f_other\"\r\n"}) {
+    auto r = get(ada.cookie, h);
+    EXPECT_EQ(r.status, 200) << h;
+    EXPECT_EQ(r.body.size(), text.size()) << h;
+  }
+  auto same = get(ada.cookie, "Range: bytes=0-9\r\nIf-Range: " + etag + "\r\n");
+  EXPECT_EQ(same.status, 206);
+  EXPECT_EQ(same.body, text.substr(0, 10));
+
+  // A range of a file of a room eve may not read is refused as the whole file is.
+  ASSERT_EQ(type_of(ada.ws->request({{"type", "create"}, {"room", "club"}, {"private", true}})), "created");
+  ada.ws->join("club");
+  const std::string secret = id_of(upload(server, ada.cookie, "club", "secret.txt", text));
+  ASSERT_FALSE(secret.empty());
+  ASSERT_EQ(type_of(send_files(*ada.ws, "club", "c-2", "", {secret})), "ack");
+  std::string req = "GET /api/files/" + secret + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(server.port()) +
+                    "\r\nConnection: close\r\n" + cookie_header(eve.cookie) + "Range: bytes=0-9\r\n\r\n";
+  EXPECT_EQ(http_raw(server.port(), req, 20s).status, 403);
+}
+
 // A guest (no session) sees what any guest may read: the files of a public room's messages, as
 // its history; never an upload not yet sent, nor a private room's (401: signing in may help).
 // With auth.guests off, files are for accounts only.
