@@ -158,7 +158,7 @@ int main(int argc, char** argv) {
   // The planner's statistics a running database has: autovacuum analyzes a table once a tenth of
   // it has changed, during a real fill; here the searches would start before it has. Without them
   // PostgreSQL ANDs the primary key's million entries of the room into every search's bitmap (a
-  // rare word: 27 ms instead of 1).
+  // rare word: 27 ms instead of 2).
   if (pg) pg->query("search_bench", "ANALYZE");
   std::printf(
       "%s: %zu messages in %zu room(s) stored in %.1f s (%.0f messages/s); the search index, written beside the "
