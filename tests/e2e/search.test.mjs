@@ -143,6 +143,14 @@ test('search: a hit hundreds of messages back opens a window around it that reac
   await send(ada, 'live while you were away');
   await bob.locator('#jump-latest', { hasText: '1 new message' }).waitFor();
   assert.ok(!(await texts()).includes('live while you were away'));
+  // Nor is it marked read (on the server either, for bob's other devices): he has not seen it.
+  const marks = () => bob.evaluate(() => {
+    const room = window.parley.rooms.get('general');
+    return { read: room.serverRead, last: window.parley.client.lastSeq('general') };
+  });
+  await bob.waitForTimeout(300);
+  const m = await marks();
+  assert.ok(m.read < m.last, JSON.stringify(m));
 
   // Scrolling down loads the pages between, until the newest: every message once, in order.
   for (let i = 0; i < 40 && (await texts()).at(-1) !== 'live while you were away'; i++) {
@@ -152,6 +160,7 @@ test('search: a hit hundreds of messages back opens a window around it that reac
   shown = await texts();
   assert.deepEqual(shown, ['the needle in the haystack', ...Array.from({ length: CHATTER }, (_, i) => `chatter ${i + 1}`), 'live while you were away']);
   assert.equal(await bob.evaluate(() => window.parley.rooms.get('general').hasNewer), false);
+  await bob.waitForFunction(() => window.parley.rooms.get('general').serverRead === window.parley.client.lastSeq('general'));
   // At the bottom, nothing is left below: the button goes.
   await bob.locator('#scroller').evaluate((s) => { s.scrollTop = s.scrollHeight; });
   await bob.locator('#jump-latest').waitFor({ state: 'hidden' });

@@ -202,6 +202,7 @@ async function loadNewer() {
   if (room.name === active) {
     view.render({ keep: 'top' });
     renderMembers();
+    if (!document.hidden) markRead(room); // as far as the window now reaches
   }
 }
 
@@ -493,7 +494,9 @@ function markRead(room) {
   room.unread = 0;
   room.mentions = 0;
   const read = prefs.get('read', {});
-  const seq = Math.max(read[room.name] ?? 0, client?.lastSeq(room.name) ?? room.newestSeq);
+  // Back in history (a window), read up to what it shows: what arrived meanwhile is not seen yet.
+  const shown = room.hasNewer ? room.windowTop : (client?.lastSeq(room.name) ?? room.newestSeq);
+  const seq = Math.max(read[room.name] ?? 0, shown);
   read[room.name] = seq;
   prefs.set('read', read);
   sendRead(room, seq);
@@ -715,6 +718,7 @@ async function loadLatest(room) {
     renderPending();
     renderMembers();
     fillScreen(room);
+    if (!document.hidden) markRead(room);
   }
 }
 
