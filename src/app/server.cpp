@@ -268,10 +268,9 @@ int run_server(Config config, std::function<std::string()> reread_log_level) {
   } catch (const std::exception& e) {
     spdlog::warn("no admin socket: {}", e.what());
   }
-  // A fixed line on stdout, for scripts and tests that started us with port 0: once everything a
-  // script may use is there (the admin socket too).
-  std::printf("parley: listening on %s:%u\n", where.c_str(), static_cast<unsigned>(port));
-  std::fflush(stdout);
+  // The signals are ours (a signal_set catches from its construction, and keeps what arrives
+  // before it is waited for) before the line below says we are up: a script that reads it and
+  // sends SIGTERM at once gets the drain, not the default action's death (exit 143).
   boost::asio::signal_set signals(main_ctx, SIGINT, SIGTERM);
   int signal_number = 0;
   // SIGHUP: the certificate and key are read again (a renewed certificate); connections open
@@ -279,6 +278,10 @@ int run_server(Config config, std::function<std::string()> reread_log_level) {
   // log level is read again too (the configuration file, the environment, the flags); a file
   // that no longer parses, or an unknown level, leaves the level as it was.
   boost::asio::signal_set hangups(main_ctx, SIGHUP);
+  // A fixed line on stdout, for scripts and tests that started us with port 0: once everything a
+  // script may use is there (the admin socket too).
+  std::printf("parley: listening on %s:%u\n", where.c_str(), static_cast<unsigned>(port));
+  std::fflush(stdout);
   std::function<void()> await_hangup = [&] {
     hangups.async_wait([&](const boost::system::error_code& ec, int) {
       if (ec) return;
