@@ -105,11 +105,11 @@ HttpResponse upload(const ServerProcess& server, const std::string& cookie, cons
 }
 
 HttpResponse fetch(const ServerProcess& server, const std::string& cookie, const std::string& path,
-                   const std::string& method = "GET") {
+                   const std::string& method = "GET", const std::string& extra = {}) {
   std::string req = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(server.port()) +
                     "\r\nConnection: close\r\n";
   if (!cookie.empty()) req += cookie_header(cookie);
-  req += "\r\n";
+  req += extra + "\r\n";
   if (method == "HEAD") {
     RawClient c;
     EXPECT_TRUE(c.connect(server.port()));
@@ -439,17 +439,7 @@ TEST(Files, ARangeIsThoseBytesAndOnePastTheEndIsRefused) {
   ASSERT_EQ(type_of(send_files(*ada.ws, "general", "c-1", "", {id})), "ack");
   const std::string path = "/api/files/" + id;
   auto get = [&](const std::string& cookie, const std::string& headers, const std::string& method = "GET") {
-    std::string req = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(server.port()) +
-                      "\r\nConnection: close\r\n" + cookie_header(cookie) + headers + "\r\n";
-    if (method == "HEAD") {
-      RawClient c;
-      EXPECT_TRUE(c.connect(server.port()));
-      c.send(req);
-      bool eof = false;
-      auto r = parse_http_response(c.read_until_eof(5s, &eof), nullptr, true);
-      return r ? *r : HttpResponse{};
-    }
-    return http_raw(server.port(), req, 20s);
+    return fetch(server, cookie, path, method, headers);
   };
   const std::string size = std::to_string(text.size());
 
@@ -500,9 +490,7 @@ TEST(Files, ARangeIsThoseBytesAndOnePastTheEndIsRefused) {
   const std::string secret = id_of(upload(server, ada.cookie, "club", "secret.txt", text));
   ASSERT_FALSE(secret.empty());
   ASSERT_EQ(type_of(send_files(*ada.ws, "club", "c-2", "", {secret})), "ack");
-  std::string req = "GET /api/files/" + secret + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(server.port()) +
-                    "\r\nConnection: close\r\n" + cookie_header(eve.cookie) + "Range: bytes=0-9\r\n\r\n";
-  EXPECT_EQ(http_raw(server.port(), req, 20s).status, 403);
+  EXPECT_EQ(fetch(server, eve.cookie, "/api/files/" + secret, "GET", "Range: bytes=0-9\r\n").status, 403);
 }
 
 // A guest (no session) sees what any guest may read: the files of a public room's messages, as
