@@ -33,6 +33,18 @@ async function createRoom(page, name, { private: priv = false } = {}) {
   await page.locator('#room-name', { hasText: new RegExp(`^${name}$`) }).waitFor();
 }
 
+// A server with generous search and send budgets, and two accounts signed in, each in a page.
+async function adaAndBob(t) {
+  const server = await serverFor(t, { set: {
+    ...CHEAP_HASH, 'limits.search_rate': 100, 'limits.search_burst': 100, 'limits.send_rate': 1000, 'limits.send_burst': 1000,
+  } });
+  const { page: ada } = await personFor(t, browser);
+  const { page: bob } = await personFor(t, browser);
+  await register(ada, server.url, 'ada', 'correct horse');
+  await register(bob, server.url, 'bob', 'battery staple');
+  return { ada, bob };
+}
+
 // The hits shown, as "room | from | text" (marks as [word]).
 async function hits(page) {
   return page.locator('#search-results .search-hit').evaluateAll((items) => items.map((b) => {
@@ -43,13 +55,7 @@ async function hits(page) {
 }
 
 test('search: hits of the rooms one may read, words marked; a hit opens its room at the message', async (t) => {
-  const server = await serverFor(t, { set: {
-    ...CHEAP_HASH, 'limits.search_rate': 100, 'limits.search_burst': 100, 'limits.send_rate': 1000, 'limits.send_burst': 1000,
-  } });
-  const { page: ada } = await personFor(t, browser);
-  const { page: bob } = await personFor(t, browser);
-  await register(ada, server.url, 'ada', 'correct horse');
-  await register(bob, server.url, 'bob', 'battery staple');
+  const { ada, bob } = await adaAndBob(t);
 
   // ada's private room: never bob's to find.
   await createRoom(ada, 'vault', { private: true });
@@ -103,13 +109,7 @@ test('search: hits of the rooms one may read, words marked; a hit opens its room
 // scrolling down loads the pages between until the window is the room's list again, each message
 // once; "Jump to latest" goes back to the newest at once.
 test('search: a hit hundreds of messages back opens a window around it that reaches the newest as one scrolls', async (t) => {
-  const server = await serverFor(t, { set: {
-    ...CHEAP_HASH, 'limits.search_rate': 100, 'limits.search_burst': 100, 'limits.send_rate': 1000, 'limits.send_burst': 1000,
-  } });
-  const { page: ada } = await personFor(t, browser);
-  const { page: bob } = await personFor(t, browser);
-  await register(ada, server.url, 'ada', 'correct horse');
-  await register(bob, server.url, 'bob', 'battery staple');
+  const { ada, bob } = await adaAndBob(t);
   await send(ada, 'the needle in the haystack');
   const CHATTER = 400;
   await bob.evaluate(async (n) => {
