@@ -208,10 +208,7 @@ async function loadNewer() {
 
 // From a window back in history to the newest messages ("Jump to latest", a send).
 function returnToLatest(room) {
-  if (!room.hasNewer) return;
-  room.clearMessages();
-  if (room.name === active) view.render({ keep: 'bottom' });
-  loadLatest(room);
+  if (room.hasNewer) loadLatest(room);
 }
 
 // A search hit chosen: its room opened (joined if need be), the message shown with its context.
@@ -701,7 +698,10 @@ async function refreshDirectory({ after } = {}) {
 // ------------------------------------------------------------------- history
 
 async function loadLatest(room) {
-  if (room.hasNewer) room.clearMessages(); // a window back in history: the newest replace it
+  if (room.hasNewer) { // a window back in history: the newest replace it, gone from the screen at once
+    room.clearMessages();
+    if (room.name === active) view.render({ keep: 'bottom' });
+  }
   room.loaded = false;
   if (room.name === active) view.updateHistoryTop();
   try {
