@@ -80,6 +80,10 @@ void Listener::accept_pending() {
     bool refused = false;
     {
       std::lock_guard lock(accept_mutex);
+      // A reserve lost (its number taken by another open while it was given up) is taken back
+      // before any connection can have the next free descriptor: else each descriptor freed would
+      // go to a connection first, and the reserve would never be had again while they last.
+      if (reserve_fd < 0) reserve_fd = open_reserve();
       fd = ::accept4(acceptor_.native_handle(), reinterpret_cast<sockaddr*>(&peer), &peer_len,
                      SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) err = errno;
@@ -128,7 +132,6 @@ bool Listener::refuse_with_reserve() {
   // Out of descriptors (accept_mutex held): the reserve gives one back for as long as it takes to
   // accept a waiting connection and answer it 503, so that clients are refused at once, not left
   // in the backlog (and the listener is not woken for them again and again).
-  if (reserve_fd < 0) reserve_fd = open_reserve();  // lost last time: a descriptor may be free now
   if (reserve_fd < 0) return false;
   ::close(reserve_fd);
   const int fd = ::accept4(acceptor_.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <fcntl.h>
 #include <malloc.h>
 #include <unistd.h>
 
@@ -48,6 +49,7 @@ NodeContext::NodeContext(NodeOptions o, store::Store& s, broker::Broker* b)
 
 Node::Node(NodeOptions options, store::Store& store, broker::Broker* broker) : ctx_(std::move(options), store, broker) {
   if (ctx_.options.threads == 0) ctx_.options.threads = 1;
+  statm_fd_ = ::open("/proc/self/statm", O_RDONLY | O_CLOEXEC);  // before any connection
   delivery_.set_session_side(requests_);
   ctx_.accounts.set_server_api(&server_api_);
   ctx_.accounts.set_admin_api(&admin_);
@@ -129,6 +131,7 @@ Node::~Node() {
   } catch (const std::exception& e) {  // a thread that would not join: nothing left to do but say so
     spdlog::error("node: stopping failed: {}", e.what());
   }
+  if (statm_fd_ >= 0) ::close(statm_fd_);
 }
 
 void Node::start() {
@@ -219,13 +222,19 @@ void Node::on_tick(Shard& shard, std::int64_t now_ms) {
 
 void Node::check_memory() {
   const std::size_t budget = ctx_.limits().max_memory_bytes;
-  // Resident set, from the second field of /proc/self/statm (pages): one small read a second.
+  // Resident set, from the second field of /proc/self/statm (pages): one small read a second, from
+  // a descriptor opened once. Opening it each time took a descriptor number for a moment, which
+  // could be the one the listeners' reserve had just given up to refuse a connection (see
+  // net/listener.cpp), leaving the node out of descriptors without its reserve.
   std::size_t rss = 0;
-  if (std::FILE* f = std::fopen("/proc/self/statm", "r")) {
+  if (statm_fd_ < 0) statm_fd_ = ::open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+  char text[128];
+  const ssize_t got = statm_fd_ < 0 ? -1 : ::pread(statm_fd_, text, sizeof text - 1, 0);
+  if (got > 0) {
+    text[got] = '\0';
     unsigned long long size = 0, resident = 0;
-    if (std::fscanf(f, "%llu %llu", &size, &resident) == 2)
+    if (std::sscanf(text, "%llu %llu", &size, &resident) == 2)
       rss = static_cast<std::size_t>(resident) * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-    std::fclose(f);
   }
   rss_bytes_.store(rss, std::memory_order_relaxed);
   if (budget == 0 || rss == 0) return;

@@ -173,6 +173,7 @@ class Node final : public broker::Handler, public net::HttpService, private Shar
   std::atomic<bool> closing_{false};
   const net::TlsContext* tls_ = nullptr;
   std::atomic<std::size_t> rss_bytes_{0};  // the last check_memory() reading
+  int statm_fd_ = -1;                      // /proc/self/statm, read by check_memory() alone
 };
 
 }  // namespace parley::node
