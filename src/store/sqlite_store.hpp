@@ -174,7 +174,9 @@ class SqliteStore final : public Store, private StoreBackend {
   sqlite3_stmt* insert_messages_ = nullptr;  // insert_rows rows at once
   sqlite3_stmt* apply_edit_ = nullptr;       // an edit stored: its target's text and edited time
   sqlite3_stmt* apply_delete_ = nullptr;     // a delete stored: its target's text gone, deleted
-  sqlite3_stmt* clear_edits_ = nullptr;      // ... and the texts of the target's edits
+  sqlite3_stmt* clear_edit_ = nullptr;       // ... and the texts of its edits, one by one
+  sqlite3_stmt* edit_before_ = nullptr;      // an edit's message (not deleted): its newest edit
+  sqlite3_stmt* link_edit_ = nullptr;        // an edit: the edit of its message before it
   sqlite3_stmt* select_one_ = nullptr;       // a stored row, compared with one whose insert it skipped
   sqlite3_stmt* apply_react_ = nullptr;      // a react stored: its reaction made
   sqlite3_stmt* apply_unreact_ = nullptr;    // an unreact stored: its reaction removed

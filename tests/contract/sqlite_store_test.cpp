@@ -136,7 +136,7 @@ TEST_F(SqliteStoreTest, ZeroCheckpointPagesIsRefused) {
 // The schema version (PRAGMA user_version) is the last migration's, applied once: 1 rooms and
 // messages; 2 users and sessions; 3 room access; 4 sender ids; 5 titles and topics; 6 API keys;
 // 7 edits and deletes; 8 read marks; 9 reactions; 10 search (in the database); 11 files; 12 files
-// attached; 13 search out of the database.
+// attached; 13 search out of the database; 14 a message's edits found through it.
 TEST_F(SqliteStoreTest, MigrationsAreVersionedAndAppliedOnce) {
   const auto path = dir_ / "parley.db";
   { store::SqliteStore a{store::SqliteOptions{path}}; }
@@ -146,7 +146,7 @@ TEST_F(SqliteStoreTest, MigrationsAreVersionedAndAppliedOnce) {
   sqlite3_stmt* st = nullptr;
   ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, nullptr), SQLITE_OK);
   ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(st, 0), 13);
+  EXPECT_EQ(sqlite3_column_int(st, 0), 14);
   sqlite3_finalize(st);
   sqlite3_close(db);
 }
@@ -166,8 +166,8 @@ TEST_F(SqliteStoreTest, MessagesStoredBeforeSenderIdsReadBackWithoutOne) {
                    // Back to schema 3: every later migration undone.
                    "DROP TRIGGER messages_files_attach; DROP TABLE files; DROP TABLE file_trash; ALTER TABLE messages "
                    "DROP COLUMN files; "
-                   "DROP TABLE reactions; DROP TABLE read_marks; DROP INDEX messages_target; ALTER TABLE messages DROP "
-                   "COLUMN kind; "
+                   "DROP TABLE reactions; DROP TABLE read_marks; ALTER TABLE messages DROP COLUMN last_edit; "
+                   "ALTER TABLE messages DROP COLUMN kind; "
                    "ALTER TABLE messages DROP COLUMN target; ALTER TABLE messages DROP COLUMN edited; "
                    "ALTER TABLE messages DROP COLUMN deleted; "
                    "ALTER TABLE messages DROP COLUMN sender_id; ALTER TABLE rooms DROP COLUMN title; "
@@ -186,6 +186,47 @@ TEST_F(SqliteStoreTest, MessagesStoredBeforeSenderIdsReadBackWithoutOne) {
   EXPECT_EQ(got[0].from, "ada");
   EXPECT_EQ(got[0].from_id, "");
   EXPECT_EQ(got[1].from_id, m.from_id);
+}
+
+// A database of schema 13 (its edits found by an index of targets, not linked) is migrated on
+// open: a delete then takes the texts of every edit its message had before, and of none other.
+TEST_F(SqliteStoreTest, EditsStoredBeforeTheirChainGoWithTheirMessagesDelete) {
+  const auto path = dir_ / "parley.db";
+  using K = core::MessageKind;
+  auto change = [](std::uint64_t seq, K kind, std::uint64_t target, std::string text) {
+    auto m = make_message("r", seq, std::move(text));
+    m.kind = kind;
+    m.target = target;
+    return m;
+  };
+  {
+    store::SqliteStore s{store::SqliteOptions{path}};
+    s.create_room_now(store::StoredRoom{"r", 0, 1, "x"});
+    auto batch = make_batch("r", 1, 2);
+    for (const auto& m : {change(3, K::edit, 1, "secret one"), change(4, K::edit, 2, "kept"),
+                          change(5, K::edit, 1, "secret two"), change(6, K::edit, 1, "secret three")})
+      batch.push_back(m);
+    ASSERT_FALSE(append_sync(s, batch));
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         // Back to schema 13.
+                         "ALTER TABLE messages DROP COLUMN last_edit; CREATE INDEX messages_target ON messages(room, "
+                         "target) WHERE target > 0; PRAGMA user_version=13",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK)
+      << sqlite3_errmsg(db);
+  sqlite3_close(db);
+  store::SqliteStore s{store::SqliteOptions{path}};
+  ASSERT_FALSE(append_sync(s, {change(7, K::edit, 1, "secret four"), change(8, K::remove, 1, "")}));
+  auto [ec, got] = read_sync(s, "r", 0, 0, 10);
+  ASSERT_FALSE(ec);
+  ASSERT_EQ(got.size(), 8u);
+  EXPECT_TRUE(got[0].deleted);
+  for (const auto& m : got) EXPECT_EQ(m.text.find("secret"), std::string::npos) << m.seq;
+  EXPECT_EQ(got[1].text, "kept");
+  EXPECT_EQ(got[3].text, "kept");
 }
 
 }  // namespace

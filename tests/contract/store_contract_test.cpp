@@ -544,7 +544,11 @@ TYPED_TEST(StoreContract, EditsAndDeletesChangeTheirMessageOnceAndADeleteLeavesN
   ASSERT_FALSE(append_sync(s, batch));
   const auto edit5 = change(5, K::edit, 1, "second edit");
   ASSERT_FALSE(append_sync(s, {edit5, change(6, K::edit, 2, "secret edit")}));
-  ASSERT_FALSE(append_sync(s, {change(7, K::remove, 2, ""), change(8, K::edit, 2, "after the delete")}));
+  // Message 2 edited twice more (an append of its own, then one with an edit of another message
+  // between), then deleted: none of its three edits keeps its text.
+  ASSERT_FALSE(append_sync(s, {change(7, K::edit, 2, "secret edit two")}));
+  ASSERT_FALSE(append_sync(s, {change(8, K::edit, 3, "third's edit"), change(9, K::edit, 2, "secret edit three")}));
+  ASSERT_FALSE(append_sync(s, {change(10, K::remove, 2, ""), change(11, K::edit, 2, "after the delete")}));
   // The first edit stored again (a retry): the newer edit stays.
   ASSERT_FALSE(append_sync(s, {change(4, K::edit, 1, "first edit")}));
 
@@ -552,21 +556,24 @@ TYPED_TEST(StoreContract, EditsAndDeletesChangeTheirMessageOnceAndADeleteLeavesN
   auto check = [&] {
     auto [ec, got] = read_sync(*this->store_, "r", 0, 0, 100);
     ASSERT_FALSE(ec);
-    ASSERT_EQ(seqs(got), seq_range(1, 8));
+    ASSERT_EQ(seqs(got), seq_range(1, 11));
     EXPECT_EQ(got[0].text, "second edit");
     EXPECT_EQ(got[0].edited, edit5.ts);
     EXPECT_FALSE(got[0].deleted);
     EXPECT_EQ(got[1].text, "");
     EXPECT_TRUE(got[1].deleted);
-    EXPECT_EQ(got[2].text, make_message("r", 3).text);
-    EXPECT_EQ(got[2].edited, 0);
+    EXPECT_EQ(got[2].text, "third's edit");
+    EXPECT_NE(got[2].edited, 0);
     EXPECT_EQ(got[3].kind, K::edit);
     EXPECT_EQ(got[3].target, 1u);
     EXPECT_EQ(got[3].text, "first edit");
-    EXPECT_EQ(got[5].text, "") << "the deleted message's edit keeps no text of it";
-    EXPECT_EQ(got[6].kind, K::remove);
-    EXPECT_EQ(got[6].target, 2u);
-    EXPECT_EQ(got[7].kind, K::edit);
+    EXPECT_EQ(got[4].text, "second edit");
+    for (const std::size_t i : {5, 6, 8})
+      EXPECT_EQ(got[i].text, "") << "the deleted message's edit keeps no text of it";
+    EXPECT_EQ(got[7].text, "third's edit") << "another message's edit between them keeps its text";
+    EXPECT_EQ(got[9].kind, K::remove);
+    EXPECT_EQ(got[9].target, 2u);
+    EXPECT_EQ(got[10].kind, K::edit);
     for (const auto& m : got) EXPECT_EQ(m.text.find("secret"), std::string::npos) << m.seq;
   };
   check();

@@ -507,8 +507,10 @@ TEST_F(SqliteSearchIndexTest, TheOldInDatabaseIndexIsRemoved) {
   store_lima();
   close();
   for (const char* tail : {"", "-wal", "-shm"}) std::filesystem::remove(index_path().string() + tail);
-  // Back to version 12: migration 10's index as it was.
+  // Back to version 12: migration 10's index as it was (and 14 undone).
   sql(path(),
+      "ALTER TABLE messages DROP COLUMN last_edit; CREATE INDEX messages_target ON messages(room, target) WHERE target "
+      "> 0; "
       "CREATE TABLE search_docs (id INTEGER PRIMARY KEY, room TEXT NOT NULL, seq INTEGER NOT NULL, ts INTEGER NOT "
       "NULL, UNIQUE (room, seq)); "
       "CREATE VIRTUAL TABLE message_search USING fts5(text, content='', tokenize='unicode61 remove_diacritics 2'); "
@@ -525,7 +527,7 @@ TEST_F(SqliteSearchIndexTest, TheOldInDatabaseIndexIsRemoved) {
   EXPECT_EQ(search({"oscar"}, {"r"}).hits.size(), 1u);
   close();
   EXPECT_EQ(count(path(), "SELECT COUNT(*) FROM sqlite_master WHERE name LIKE '%search%'"), 0);
-  EXPECT_EQ(count(path(), "PRAGMA user_version"), 13);
+  EXPECT_EQ(count(path(), "PRAGMA user_version"), 14);
 }
 
 }  // namespace
