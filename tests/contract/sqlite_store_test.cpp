@@ -136,7 +136,8 @@ TEST_F(SqliteStoreTest, ZeroCheckpointPagesIsRefused) {
 // The schema version (PRAGMA user_version) is the last migration's, applied once: 1 rooms and
 // messages; 2 users and sessions; 3 room access; 4 sender ids; 5 titles and topics; 6 API keys;
 // 7 edits and deletes; 8 read marks; 9 reactions; 10 search (in the database); 11 files; 12 files
-// attached; 13 search out of the database; 14 a message's edits found through it.
+// attached; 13 search out of the database; 14 a message's edits found through it; 15 its first
+// reactions on its row.
 TEST_F(SqliteStoreTest, MigrationsAreVersionedAndAppliedOnce) {
   const auto path = dir_ / "parley.db";
   { store::SqliteStore a{store::SqliteOptions{path}}; }
@@ -146,7 +147,7 @@ TEST_F(SqliteStoreTest, MigrationsAreVersionedAndAppliedOnce) {
   sqlite3_stmt* st = nullptr;
   ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, nullptr), SQLITE_OK);
   ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(st, 0), 14);
+  EXPECT_EQ(sqlite3_column_int(st, 0), 15);
   sqlite3_finalize(st);
   sqlite3_close(db);
 }
@@ -166,6 +167,7 @@ TEST_F(SqliteStoreTest, MessagesStoredBeforeSenderIdsReadBackWithoutOne) {
                    // Back to schema 3: every later migration undone.
                    "DROP TRIGGER messages_files_attach; DROP TABLE files; DROP TABLE file_trash; ALTER TABLE messages "
                    "DROP COLUMN files; "
+                   "ALTER TABLE messages DROP COLUMN reactions; ALTER TABLE messages DROP COLUMN reactions_spill; "
                    "DROP TABLE reactions; DROP TABLE read_marks; ALTER TABLE messages DROP COLUMN last_edit; "
                    "ALTER TABLE messages DROP COLUMN kind; "
                    "ALTER TABLE messages DROP COLUMN target; ALTER TABLE messages DROP COLUMN edited; "
@@ -210,12 +212,15 @@ TEST_F(SqliteStoreTest, EditsStoredBeforeTheirChainGoWithTheirMessagesDelete) {
   }
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db,
-                         // Back to schema 13.
-                         "ALTER TABLE messages DROP COLUMN last_edit; CREATE INDEX messages_target ON messages(room, "
-                         "target) WHERE target > 0; PRAGMA user_version=13",
-                         nullptr, nullptr, nullptr),
-            SQLITE_OK)
+  ASSERT_EQ(
+      sqlite3_exec(
+          db,
+          // Back to schema 13.
+          "ALTER TABLE messages DROP COLUMN reactions; ALTER TABLE messages DROP COLUMN "
+          "reactions_spill; ALTER TABLE messages DROP COLUMN last_edit; CREATE INDEX messages_target ON messages(room, "
+          "target) WHERE target > 0; PRAGMA user_version=13",
+          nullptr, nullptr, nullptr),
+      SQLITE_OK)
       << sqlite3_errmsg(db);
   sqlite3_close(db);
   store::SqliteStore s{store::SqliteOptions{path}};
@@ -227,6 +232,49 @@ TEST_F(SqliteStoreTest, EditsStoredBeforeTheirChainGoWithTheirMessagesDelete) {
   for (const auto& m : got) EXPECT_EQ(m.text.find("secret"), std::string::npos) << m.seq;
   EXPECT_EQ(got[1].text, "kept");
   EXPECT_EQ(got[3].text, "kept");
+}
+
+// A database of schema 14 (every reaction a row of `reactions`) is migrated on open: its
+// reactions read back as they were, in the order they were made, with those made after (rows
+// too, after them), and an unreact takes one away.
+TEST_F(SqliteStoreTest, ReactionsStoredAsRowsReadBackFirstAfterTheMigration) {
+  const auto path = dir_ / "parley.db";
+  using K = core::MessageKind;
+  auto react = [](std::uint64_t seq, K kind, const std::string& who, const std::string& emoji) {
+    auto m = make_message("r", seq, emoji);
+    m.kind = kind;
+    m.target = 1;
+    m.from = who;
+    m.from_id = "id-" + who;
+    return m;
+  };
+  {
+    store::SqliteStore s{store::SqliteOptions{path}};
+    s.create_room_now(store::StoredRoom{"r", 0, 1, "x"});
+    ASSERT_FALSE(append_sync(s, make_batch("r", 1, 1)));
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         // Back to schema 14, with two reactions as it stored them.
+                         "ALTER TABLE messages DROP COLUMN reactions; ALTER TABLE messages DROP COLUMN "
+                         "reactions_spill; PRAGMA user_version=14; "
+                         "INSERT INTO reactions VALUES ('r', 1, 'A', 'id-ada', 'ada', 'id-ada', 2), ('r', 1, 'B', "
+                         "'id-bob', 'bob', 'id-bob', 3)",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK)
+      << sqlite3_errmsg(db);
+  sqlite3_close(db);
+  store::SqliteStore s{store::SqliteOptions{path}};
+  ASSERT_FALSE(append_sync(s, {react(2, K::react, "ada", "A"), react(3, K::react, "bob", "B"),
+                               react(4, K::react, "cy", "C"), react(5, K::unreact, "ada", "A")}));
+  auto [ec, got] = read_sync(s, "r", 0, 0, 10);
+  ASSERT_FALSE(ec);
+  ASSERT_FALSE(got.empty());
+  ASSERT_EQ(got[0].reactions.size(), 2u);
+  EXPECT_EQ(got[0].reactions[0].emoji, "B");
+  EXPECT_EQ(got[0].reactions[1].emoji, "C");
+  EXPECT_EQ(got[0].reactions[1].who.at(0).from, "cy");
 }
 
 }  // namespace

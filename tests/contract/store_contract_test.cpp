@@ -684,6 +684,63 @@ TYPED_TEST(StoreContract, ReactionsChangeTheirMessageOnceAndGoWithItsDeleteAndRe
   EXPECT_TRUE(got[0].reactions.empty());
 }
 
+// A message with more reactions than SQLite keeps on its row (the rest are rows of their own):
+// all read back in the order they were made, whichever side each is on; an unreact takes one
+// from either side, and a react made again counts from then; a delete takes them all.
+TYPED_TEST(StoreContract, ManyReactionsOnOneMessageReadBackInTheOrderTheyWereMade) {
+  auto& s = *this->store_;
+  s.create_room_now(StoredRoom{"r", 0, 1, "x"});
+  using K = core::MessageKind;
+  std::uint64_t seq = 2;
+  auto change = [&seq](K kind, std::uint64_t target, const std::string& emoji, int user) {
+    auto m = make_message("r", seq++, emoji);
+    m.kind = kind;
+    m.target = target;
+    m.from = "user" + std::to_string(user);
+    m.from_id = "u_" + std::to_string(user);
+    return m;
+  };
+  const std::string thumbs = "\U0001F44D", party = "\U0001F389";
+  ASSERT_FALSE(append_sync(s, make_batch("r", 1, 1)));
+  std::vector<int> expected;  // thumbs, by user, in order
+  for (int u = 0; u < 30; ++u) {
+    std::vector<core::Message> batch{change(K::react, 1, thumbs, u)};
+    if (u == 12) batch.push_back(change(K::react, 1, party, u));      // party first made by 12
+    if (u % 3 == 0) batch.push_back(change(K::react, 1, thumbs, u));  // again: no second
+    ASSERT_FALSE(append_sync(s, batch));
+    expected.push_back(u);
+  }
+  ASSERT_FALSE(append_sync(s, {change(K::unreact, 1, thumbs, 1), change(K::unreact, 1, thumbs, 25),
+                               change(K::unreact, 1, thumbs, 40)}));  // 40's: none
+  ASSERT_FALSE(append_sync(s, {change(K::react, 1, thumbs, 1)}));
+  std::erase(expected, 1);
+  std::erase(expected, 25);
+  expected.push_back(1);
+  auto check = [&] {
+    auto [ec, got] = read_sync(*this->store_, "r", 0, 2, 1);
+    ASSERT_FALSE(ec);
+    ASSERT_EQ(got.size(), 1u);
+    ASSERT_EQ(got[0].reactions.size(), 2u);
+    EXPECT_EQ(got[0].reactions[0].emoji, thumbs);
+    std::vector<std::string> who, want;
+    for (const auto& r : got[0].reactions[0].who) who.push_back(r.from_id);
+    for (int u : expected) want.push_back("u_" + std::to_string(u));
+    EXPECT_EQ(who, want);
+    EXPECT_EQ(got[0].reactions[1].emoji, party);
+    ASSERT_EQ(got[0].reactions[1].who.size(), 1u);
+    EXPECT_EQ(got[0].reactions[1].who[0].from, "user12");
+  };
+  check();
+  this->reopen();
+  check();
+  ASSERT_FALSE(append_sync(*this->store_, {change(K::remove, 1, "", 0), change(K::react, 1, party, 3)}));
+  auto [ec, got] = read_sync(*this->store_, "r", 0, 2, 1);
+  ASSERT_FALSE(ec);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_TRUE(got[0].deleted);
+  EXPECT_TRUE(got[0].reactions.empty());
+}
+
 // Several changes of one message in one append end as applying them one after another does
 // (PostgreSQL applies a batch a statement per kind, migration 16): the latest edit wins; per user
 // and emoji the react after the last unreact makes the reaction, which then counts from that

@@ -507,8 +507,9 @@ TEST_F(SqliteSearchIndexTest, TheOldInDatabaseIndexIsRemoved) {
   store_lima();
   close();
   for (const char* tail : {"", "-wal", "-shm"}) std::filesystem::remove(index_path().string() + tail);
-  // Back to version 12: migration 10's index as it was (and 14 undone).
+  // Back to version 12: migration 10's index as it was (and 14 and 15 undone).
   sql(path(),
+      "ALTER TABLE messages DROP COLUMN reactions; ALTER TABLE messages DROP COLUMN reactions_spill; "
       "ALTER TABLE messages DROP COLUMN last_edit; CREATE INDEX messages_target ON messages(room, target) WHERE target "
       "> 0; "
       "CREATE TABLE search_docs (id INTEGER PRIMARY KEY, room TEXT NOT NULL, seq INTEGER NOT NULL, ts INTEGER NOT "
@@ -527,7 +528,7 @@ TEST_F(SqliteSearchIndexTest, TheOldInDatabaseIndexIsRemoved) {
   EXPECT_EQ(search({"oscar"}, {"r"}).hits.size(), 1u);
   close();
   EXPECT_EQ(count(path(), "SELECT COUNT(*) FROM sqlite_master WHERE name LIKE '%search%'"), 0);
-  EXPECT_EQ(count(path(), "PRAGMA user_version"), 14);
+  EXPECT_EQ(count(path(), "PRAGMA user_version"), 15);
 }
 
 }  // namespace
