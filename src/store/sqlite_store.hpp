@@ -170,18 +170,18 @@ class SqliteStore final : public Store, private StoreBackend {
   SqliteOptions options_;
   sqlite3* db_ = nullptr;
   static constexpr std::size_t insert_rows = 32;
-  // A message's reactions on its row up to this many bytes (about eight, with ids), the rest rows of their
-  // own: a row past about 1 KB spills to overflow pages, each one more page a commit writes.
+  // A message's reactions on its row up to this many bytes (about eight, with ids), the rest rows
+  // of their own: a row past about 1 KB spills to overflow pages, each one more page to write.
   static constexpr std::size_t inline_reactions_bytes = 480;
   sqlite3_stmt* insert_message_ = nullptr;
   sqlite3_stmt* insert_messages_ = nullptr;  // insert_rows rows at once
   sqlite3_stmt* apply_edit_ = nullptr;       // an edit stored: its target's text and edited time
   sqlite3_stmt* apply_delete_ = nullptr;     // a delete stored: its target's text gone, deleted
-  sqlite3_stmt* reactions_of_ = nullptr;     // a message's reactions on its row, and whether it spilled
-  sqlite3_stmt* set_reactions_ = nullptr;    // ... changed
   sqlite3_stmt* clear_edit_ = nullptr;       // ... and the texts of its edits, one by one
   sqlite3_stmt* edit_before_ = nullptr;      // an edit's message (not deleted): its newest edit
   sqlite3_stmt* link_edit_ = nullptr;        // an edit: the edit of its message before it
+  sqlite3_stmt* reactions_of_ = nullptr;     // a message's reactions on its row, and whether it spilled
+  sqlite3_stmt* set_reactions_ = nullptr;    // ... changed
   sqlite3_stmt* select_one_ = nullptr;       // a stored row, compared with one whose insert it skipped
   sqlite3_stmt* apply_react_ = nullptr;      // a react stored: its reaction made
   sqlite3_stmt* apply_unreact_ = nullptr;    // an unreact stored: its reaction removed
