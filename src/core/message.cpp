@@ -41,22 +41,22 @@ bool apply_reaction(Message& target, const Message& change) {
 }
 
 void parse_reactions(std::string_view stored, std::vector<Reaction>& out) {
-  while (!stored.empty()) {
-    const auto end = stored.find('\x1e');
-    std::string_view record = stored.substr(0, end);
-    stored = end == std::string_view::npos ? std::string_view() : stored.substr(end + 1);
-    const auto a = record.find('\x1f');
-    const auto b = a == std::string_view::npos ? a : record.find('\x1f', a + 1);
-    if (b == std::string_view::npos) continue;  // not written by a store: skipped
-    const std::string_view emoji = record.substr(0, a);
-    auto reaction = std::find_if(out.begin(), out.end(), [&](const Reaction& r) { return r.emoji == emoji; });
+  for_each_stored_reaction(stored, [&](const StoredReaction& r) {
+    auto reaction = std::find_if(out.begin(), out.end(), [&](const Reaction& x) { return x.emoji == r.emoji; });
     if (reaction == out.end()) {
-      out.push_back(Reaction{.emoji = std::string(emoji), .who = {}});
+      out.push_back(Reaction{.emoji = std::string(r.emoji), .who = {}});
       reaction = out.end() - 1;
     }
-    reaction->who.push_back(
-        Reactor{.from = std::string(record.substr(b + 1)), .from_id = std::string(record.substr(a + 1, b - a - 1))});
-  }
+    reaction->who.push_back(Reactor{.from = std::string(r.from), .from_id = std::string(r.from_id)});
+    return true;
+  });
+}
+
+void append_stored_reaction(std::string& stored, const Message& react) {
+  if (!stored.empty()) stored.push_back('\x1e');
+  stored.append(react.text).push_back('\x1f');
+  stored.append(react.from_id).push_back('\x1f');
+  stored.append(react.from);
 }
 
 std::string reactions_json(const std::vector<Reaction>& reactions) {

@@ -1,4 +1,5 @@
 #pragma once
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -76,6 +77,32 @@ bool apply_reaction(Message& target, const Message& change);
 // Reactions as the stores keep them in one column: records "emoji\x1Fuid\x1Fname" joined by
 // \x1E, in order (names and emoji never hold those control characters), and back.
 void parse_reactions(std::string_view stored, std::vector<Reaction>& out);
+
+// One record of such a column: its fields, and where it stands ([begin, end), without the
+// separators).
+struct StoredReaction {
+  std::string_view emoji, from_id, from;
+  std::size_t begin = 0, end = 0;
+};
+
+// Each record of `stored`, in order, until `fn` returns false. A record without its three
+// fields was not written by a store: skipped.
+template <class Fn>
+void for_each_stored_reaction(std::string_view stored, Fn&& fn) {
+  for (std::size_t begin = 0; begin < stored.size();) {
+    const std::size_t end = std::min(stored.find('\x1e', begin), stored.size());
+    const std::string_view record = stored.substr(begin, end - begin);
+    const auto a = record.find('\x1f');
+    const auto b = a == std::string_view::npos ? a : record.find('\x1f', a + 1);
+    if (b != std::string_view::npos &&
+        !fn(StoredReaction{record.substr(0, a), record.substr(a + 1, b - a - 1), record.substr(b + 1), begin, end}))
+      return;
+    begin = end + 1;
+  }
+}
+
+// `react` (its text the emoji) as the column's last record.
+void append_stored_reaction(std::string& stored, const Message& react);
 
 // The `reactions` array of the wire: [{"emoji","count","users":[{"from","uid"?}]}].
 std::string reactions_json(const std::vector<Reaction>& reactions);

@@ -225,40 +225,24 @@ constexpr const char* migrations[] = {
 using sqlite_rows::bind_text;
 using sqlite_rows::text_column;
 
-// A message's reactions on its row (migration 15): records "emoji\x1fsender id\x1fsender" apart
-// by '\x1e', in the order they were made, as core::parse_reactions reads them.
-struct RecordSpan {
-  std::size_t begin, end;  // [begin, end) of the record, without its separators
-};
-
-// The record of `emoji` by the user whose sender_key is `user`, if there is one.
-std::optional<RecordSpan> find_reaction(std::string_view list, std::string_view emoji, std::string_view user) {
-  for (std::size_t begin = 0; begin < list.size();) {
-    const std::size_t end = std::min(list.find('\x1e', begin), list.size());
-    const std::string_view record = list.substr(begin, end - begin);
-    const auto a = record.find('\x1f');
-    const auto b = a == std::string_view::npos ? a : record.find('\x1f', a + 1);
-    if (b != std::string_view::npos && record.substr(0, a) == emoji &&
-        core::sender_key(record.substr(a + 1, b - a - 1), record.substr(b + 1)) == user)
-      return RecordSpan{begin, end};
-    begin = end + 1;
-  }
-  return std::nullopt;
+// The record of `emoji` by the user whose sender_key is `user` in a message's reactions on its
+// row (migration 15, the format of core::parse_reactions), if there is one.
+std::optional<core::StoredReaction> find_reaction(std::string_view list, std::string_view emoji,
+                                                  std::string_view user) {
+  std::optional<core::StoredReaction> found;
+  core::for_each_stored_reaction(list, [&](const core::StoredReaction& r) {
+    if (r.emoji == emoji && core::sender_key(r.from_id, r.from) == user) found = r;
+    return !found;
+  });
+  return found;
 }
 
-void erase_reaction(std::string& list, RecordSpan at) {
+void erase_reaction(std::string& list, const core::StoredReaction& at) {
   // With the separator after it, or (the last one) the one before it.
   if (at.end < list.size())
     list.erase(at.begin, at.end + 1 - at.begin);
   else
     list.erase(at.begin == 0 ? 0 : at.begin - 1);
-}
-
-void append_reaction(std::string& list, const core::Message& react) {
-  if (!list.empty()) list.push_back('\x1e');
-  list.append(react.text).push_back('\x1f');
-  list.append(react.from_id).push_back('\x1f');
-  list.append(react.from);
 }
 
 }  // namespace
@@ -764,7 +748,7 @@ StoreBackend::Outcome SqliteStore::try_commit(std::span<Append> appends, std::st
         if (at) return true;  // made already
         if (spill) return step(apply_react_);
         const std::size_t size_before = inline_list.size();
-        append_reaction(inline_list, m);
+        core::append_stored_reaction(inline_list, m);
         if (inline_list.size() <= inline_reactions_bytes) return keep(false);
         inline_list.resize(size_before);  // too long for the row: this one and later ones are rows
         return keep(true) && step(apply_react_);
