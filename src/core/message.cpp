@@ -40,6 +40,26 @@ bool apply_reaction(Message& target, const Message& change) {
   return true;
 }
 
+bool apply_change(Message& target, const Message& change) {
+  if (target.kind != MessageKind::message || target.deleted) return false;
+  switch (change.kind) {
+    case MessageKind::message: return false;
+    case MessageKind::react:
+    case MessageKind::unreact: return apply_reaction(target, change);
+    case MessageKind::edit:
+      target.text = change.text;
+      target.edited = change.ts;
+      return true;
+    case MessageKind::remove:
+      target.text.clear();
+      target.reactions.clear();  // a deleted message loses its reactions
+      target.files.clear();      // and its files (the store removes them)
+      target.deleted = true;
+      return true;
+  }
+  return false;
+}
+
 void parse_reactions(std::string_view stored, std::vector<Reaction>& out) {
   for_each_stored_reaction(stored, [&](const StoredReaction& r) {
     auto reaction = std::find_if(out.begin(), out.end(), [&](const Reaction& x) { return x.emoji == r.emoji; });

@@ -74,6 +74,11 @@ inline std::string_view kind_name(MessageKind k) noexcept {
 // Answers whether the reactions changed.
 bool apply_reaction(Message& target, const Message& change);
 
+// A committed change (an edit, a delete, a react or an unreact) applied to its target, a message
+// not deleted: its text and edit time, its deletion (text, reactions and files gone) or its
+// reactions. Answers whether the target changed (its event is to be encoded again).
+bool apply_change(Message& target, const Message& change);
+
 // Reactions as the stores keep them in one column: records "emoji\x1Fuid\x1Fname" joined by
 // \x1E, in order (names and emoji never hold those control characters), and back.
 void parse_reactions(std::string_view stored, std::vector<Reaction>& out);

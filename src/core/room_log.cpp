@@ -70,22 +70,10 @@ void RoomLog::apply_change(const Message& change) {
   const std::uint64_t first = ring_first_seq();
   if (ring_.empty() || change.target < first || change.target > committed_) return;
   Entry& target = ring_[static_cast<std::size_t>(change.target - first)];
-  if (target.message.kind != MessageKind::message || target.message.deleted) return;
   auto encode = [](Entry& e) { e.event = std::make_shared<const std::string>(message_event(e.message)); };
-  if (change.kind == MessageKind::react || change.kind == MessageKind::unreact) {
-    if (apply_reaction(target.message, change)) encode(target);
-    return;
-  }
-  if (change.kind == MessageKind::edit) {
-    target.message.text = change.text;
-    target.message.edited = change.ts;
-    return encode(target);
-  }
-  target.message.text.clear();
-  target.message.reactions.clear();  // a deleted message loses its reactions
-  target.message.files.clear();      // and its files (the store removes them)
-  target.message.deleted = true;
+  if (!core::apply_change(target.message, change)) return;
   encode(target);
+  if (change.kind != MessageKind::remove) return;
   // The target's edits hold texts of it: gone with it.
   for (std::size_t i = static_cast<std::size_t>(change.target - first) + 1; i < ring_.size(); ++i) {
     Entry& e = ring_[i];

@@ -70,6 +70,31 @@ void ClusterSync::send(Shard& owner, OwnedRoom& r, core::Message m, SessionRef w
   });
 }
 
+void ClusterSync::acked(OwnedRoom& r, const core::Message& change) {
+  auto& ahead = r.cluster.acked_ahead;
+  const std::uint64_t applied = r.log.last_committed();
+  std::erase_if(ahead, [applied](const core::Message& c) { return c.seq <= applied; });
+  if (change.seq <= applied) return;
+  if (ahead.size() >= max_acked_ahead) ahead.erase(ahead.begin());
+  ahead.push_back(change);
+}
+
+const core::Message* ClusterSync::as_acked(OwnedRoom& r, const core::Message* target, core::Message& scratch) {
+  auto& ahead = r.cluster.acked_ahead;
+  if (ahead.empty() || !target) return target;
+  const std::uint64_t applied = r.log.last_committed();
+  std::erase_if(ahead, [applied](const core::Message& c) { return c.seq <= applied; });
+  // In seq order (commits of one room are acked in order, but a batch split after seq_taken is not).
+  std::sort(ahead.begin(), ahead.end(), [](const core::Message& a, const core::Message& b) { return a.seq < b.seq; });
+  const core::Message* seen = target;
+  for (const core::Message& c : ahead) {
+    if (c.target != target->seq) continue;
+    if (seen == target) seen = &(scratch = *target);
+    core::apply_change(scratch, c);
+  }
+  return seen;
+}
+
 void ClusterSync::reseed(Shard& owner, OwnedRoom& r, core::Message m, SessionRef who, std::string ref,
                          std::uint64_t epoch) {
   // One read per room at a time; a send meanwhile is refused (the client retries, same cid).

@@ -22,6 +22,9 @@ class ClusterSync {
   // Messages published past a gap that wait for its repair; past this the room re-syncs from
   // the log.
   static constexpr std::size_t max_early = 10000;
+  // This node's changes acked and not yet applied here that a decision takes into account (the
+  // oldest go first: the broker's copy of a change acked so long ago has almost always come).
+  static constexpr std::size_t max_acked_ahead = 256;
 
   ClusterSync(NodeContext& ctx, Delivery& delivery, PresenceSync& presence)
       : ctx_(ctx), delivery_(delivery), presence_(presence) {}
@@ -39,6 +42,13 @@ class ClusterSync {
   // failed or has not happened within options.broker_wait_ms (the subscription goes on: a later
   // request finds the room synced).
   void when_synced(Shard& owner, OwnedRoom& r, std::function<void(OwnedRoom*)> f);
+  // A change of this node's was committed and is acked: until the broker's copy of it is applied
+  // here, as_acked() shows its target with it.
+  void acked(OwnedRoom& r, const core::Message& change);
+  // `target` (the ring's copy, or null) as this node's clients were told it is: with the changes
+  // acked here and not applied yet (in `scratch`, then returned). A delete acked must refuse an
+  // edit of its message sent at once, before the broker's copy of the delete has come back.
+  const core::Message* as_acked(OwnedRoom& r, const core::Message* target, core::Message& scratch);
   // Unsubscribes the room if nothing here needs it any more (no member, no waiter, no fetch).
   void maybe_unsubscribe(OwnedRoom& r);
 

@@ -315,8 +315,11 @@ void RoomOwner::change(Shard& owner, core::Message m, SessionRef who, std::strin
         // after the commit) can reach the sender before the broker's copy reaches this node, and
         // an edit or a react at once names a seq not applied here yet: the store answers.
         if (m.target > r->log.last_committed() && !ctx_.broker) return fail(errc::no_such_message, {});
-        if (const core::Message* t = r->log.find(m.target))
+        if (const core::Message* t = r->log.find(m.target)) {
+          core::Message acked;
+          if (ctx_.broker) t = cluster_.as_acked(*r, t, acked);
           return decide_change(owner, *r, std::move(m), t, who, std::move(ref), admin);
+        }
         // Older than the ring, or (a cluster) newer than what was applied here: the store has it as
         // it is now.
         const std::uint64_t seq = m.target;
@@ -447,6 +450,8 @@ void RoomOwner::on_committed(Shard& owner, std::vector<PendingAppend> batch, std
   if (ctx_.broker) {
     // Cluster: members got the message from the broker; the ack says it is durable.
     for (auto& p : batch) {
+      if (p.message.kind != core::MessageKind::message)
+        if (OwnedRoom* r = owner.find_owned(p.message.room)) cluster_.acked(*r, p.message);
       out.reply(p.who, protocol::ack_event(p.message.room, p.message.cid, p.message.seq, p.message.ts, p.ref));
       owner.metrics().messages_acked.add();
     }
