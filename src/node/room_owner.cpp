@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <deque>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
@@ -518,7 +519,18 @@ void RoomOwner::history(Shard& owner, const std::string& room, std::uint64_t bef
         // Only committed messages are history; the ring answers most pages without the store.
         const std::uint64_t upper =
             before == 0 || before > r->log.last_committed() ? r->log.last_committed() + 1 : before;
-        if (auto hit = r->log.newest_before(upper, limit)) return respond(*hit);
+        if (auto hit = r->log.newest_before(upper, limit)) {
+          if (!ctx_.broker || r->cluster.acked_ahead.empty()) return respond(*hit);
+          // A cluster: as this node's clients were told, with its own changes acked and not yet
+          // applied here (a delete acked a moment ago shows as a tombstone, not its text).
+          std::deque<core::Message> acked;  // stable addresses for the page's pointers
+          for (const core::Message*& m : *hit) {
+            const core::Message* seen = cluster_.as_acked(*r, m, acked.emplace_back());
+            if (seen == m) acked.pop_back();
+            m = seen;
+          }
+          return respond(*hit);
+        }
         ctx_.store.read(room, 0, upper, limit,
                         [&owner, respond, room, who, ref, this](std::error_code ec, std::vector<core::Message> msgs) {
                           owner.post([respond, ec, msgs = std::move(msgs), room, who, ref, this] {

@@ -1305,6 +1305,16 @@ TEST_P(ClusterTest, AChangeRightAfterADeletesAckIsDecidedAgainstTheDelete) {
   EXPECT_EQ(answer(R"({"type":"react","room":"general","seq":)" + seq + R"(,"emoji":"\ud83d\udc4d","cid":"r1"})"),
             "deleted");
   EXPECT_EQ(answer(R"({"type":"delete","room":"general","seq":)" + seq + R"(,"cid":"d2"})"), "deleted");
+  // A history page from node 0's ring shows the tombstone, not the text.
+  say(a, R"({"type":"history","room":"general"})");
+  auto history = a->next("history");
+  ASSERT_FALSE(history.empty());
+  const auto& page = history.at("messages").as_array();
+  ASSERT_FALSE(page.empty());
+  const auto& gone = page.back().as_object();
+  EXPECT_EQ(gone.at("seq").as_int64(), ack.at("seq").as_int64());
+  EXPECT_EQ(gone.at("text").as_string(), "") << json::serialize(gone);
+  EXPECT_TRUE(gone.contains("deleted")) << json::serialize(gone);
   // Node 1 applied the delete and nothing after it; node 0 repairs the delete it missed.
   EXPECT_EQ(b->next("delete").at("target").as_int64(), ack.at("seq").as_int64());
   say(a, send("c2", "after"));
