@@ -70,24 +70,35 @@ void ClusterSync::send(Shard& owner, OwnedRoom& r, core::Message m, SessionRef w
   });
 }
 
-void ClusterSync::acked(OwnedRoom& r, const core::Message& change) {
-  auto& ahead = r.cluster.acked_ahead;
+namespace {
+
+// The room's acked changes whose broker copies are applied by now: gone (the ring shows them).
+void forget_applied(OwnedRoom& r) {
+  auto& ahead = r.cluster.acked_ahead;  // in seq order: those applied are a prefix
   const std::uint64_t applied = r.log.last_committed();
-  std::erase_if(ahead, [applied](const core::Message& c) { return c.seq <= applied; });
-  if (change.seq <= applied) return;
+  ahead.erase(ahead.begin(),
+              std::find_if(ahead.begin(), ahead.end(), [applied](const core::Message& c) { return c.seq > applied; }));
+}
+
+}  // namespace
+
+void ClusterSync::acked(OwnedRoom& r, const core::Message& change) {
+  forget_applied(r);
+  if (change.seq <= r.log.last_committed()) return;
+  auto& ahead = r.cluster.acked_ahead;
   if (ahead.size() >= max_acked_ahead) ahead.erase(ahead.begin());
-  ahead.push_back(change);
+  // Kept in seq order: one room's commits are acked in order, except a batch split after
+  // seq_taken, whose appends are acked one by one as each commits.
+  ahead.insert(std::upper_bound(ahead.begin(), ahead.end(), change.seq,
+                                [](std::uint64_t seq, const core::Message& c) { return seq < c.seq; }),
+               change);
 }
 
 const core::Message* ClusterSync::as_acked(OwnedRoom& r, const core::Message* target, core::Message& scratch) {
-  auto& ahead = r.cluster.acked_ahead;
-  if (ahead.empty() || !target) return target;
-  const std::uint64_t applied = r.log.last_committed();
-  std::erase_if(ahead, [applied](const core::Message& c) { return c.seq <= applied; });
-  // In seq order (commits of one room are acked in order, but a batch split after seq_taken is not).
-  std::sort(ahead.begin(), ahead.end(), [](const core::Message& a, const core::Message& b) { return a.seq < b.seq; });
+  if (r.cluster.acked_ahead.empty() || !target) return target;
+  forget_applied(r);
   const core::Message* seen = target;
-  for (const core::Message& c : ahead) {
+  for (const core::Message& c : r.cluster.acked_ahead) {
     if (c.target != target->seq) continue;
     if (seen == target) seen = &(scratch = *target);
     core::apply_change(scratch, c);

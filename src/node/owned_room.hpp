@@ -67,8 +67,8 @@ struct ClusterRoom {
   std::map<std::uint64_t, core::Message> early;  // bounded: ClusterSync::max_early
   // This node's changes (edits, deletes, reactions) committed and acked whose broker copy has not
   // been applied here yet (seq > log.last_committed()): a change decided meanwhile sees its
-  // target as acked, not as the ring still holds it (ClusterSync::as_acked). Bounded:
-  // ClusterSync::max_acked_ahead.
+  // target as acked, not as the ring still holds it (ClusterSync::as_acked). In seq order;
+  // bounded: ClusterSync::max_acked_ahead.
   std::vector<core::Message> acked_ahead;
   std::vector<std::shared_ptr<SyncWaiter>> sync_waiting;  // ClusterSync::when_synced
   // A create here that loses to another node's (RoomDirectory::create_lost): that node's
