@@ -727,7 +727,10 @@ TEST_F(ClusterTest, ChatAcrossNodesAndResumeOnAnotherNode) {
   WsClient carol(n3);
   carol.hello("carol");
   auto joined = carol.join("a-chat", carol_last);
-  EXPECT_EQ(u64(joined, "last_seq"), sent.back());
+  // The room's last seq as node 3 has heard it: a send acked on another node a moment ago may not
+  // have reached it yet through Redis (seen once in CI, under load: 17 of 18); it comes live below.
+  EXPECT_GE(u64(joined, "last_seq"), carol_last);
+  EXPECT_LE(u64(joined, "last_seq"), sent.back());
   // Live messages while the gap is served must neither overtake it nor repeat it.
   auto live = bob.send_message("a-chat", "f0", "live");
   std::uint64_t expect = carol_last + 1;
