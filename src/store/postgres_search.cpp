@@ -68,46 +68,51 @@ class PostgresSearchIndex final : public SearchIndex {
   std::error_code search(const SearchQuery& query, SearchPage& out) override {
     out = {};
     const std::size_t limit = std::min<std::size_t>(query.limit, 10000);
-    Params p;
     const std::string terms = array_literal(query.terms);
     const std::string rooms = array_literal(query.rooms);
+    // The page's places first, then each looked up in messages as it is now: one deleted since
+    // it was indexed is left out (LEFT: its place still comes, with no message). The places are
+    // taken from search_docs_time (migration 17: newest back, stopping once a page is found) or,
+    // for a word too rare for that, from the words' index and sorted: the planner's choice, by
+    // the word's frequency in the table's statistics. Rooms compare byte by byte (COLLATE "C"), as SQLite's do: the
+    // same order on both stores. The order again outside: a join may not keep its input's (the nested loop does, and no
+    // sort is added).
+    std::string sql =
+        "SELECT d.room, d.seq, d.ts, m.sender, m.sender_id, m.text, m.ts FROM (SELECT d.room, d.seq, d.ts FROM "
+        "search_docs d WHERE d.words @@ parley_search_query($1::text[]) AND d.room = ANY($2::text[])";
+    if (query.before) sql += " AND (d.ts, d.room COLLATE \"C\", d.seq) < ($4, $5::text COLLATE \"C\", $6)";
+    sql +=
+        " ORDER BY d.ts DESC, d.room COLLATE \"C\" DESC, d.seq DESC LIMIT $3) d LEFT JOIN LATERAL (SELECT * FROM "
+        "messages m WHERE m.room = d.room AND m.seq = d.seq AND m.kind = 0 AND NOT m.deleted) m ON true ORDER BY "
+        "d.ts DESC, d.room COLLATE \"C\" DESC, d.seq DESC";
+    // One more place than a page: whether there is a next one. A place whose message is gone
+    // keeps its place in the page (as SQLite's does): the page is short, the cursor past it.
+    Params p;
     p.text(terms);
     p.text(rooms);
-    p.int8(static_cast<std::int64_t>(limit + 1));  // one more: whether there is a next page
-    // Each hit as the message is now: one deleted since it was indexed is left out. Rooms compare
-    // byte by byte (COLLATE "C"), as SQLite's do: the same order on both stores. The matches are
-    // ordered first and each looked up in messages (LATERAL) only until the page is full: joined
-    // before the LIMIT, the planner hashed every match against a scan of all the messages (a
-    // common word's page over 1,000,000 messages: 245 ms warm, 84 ms this way). The order again
-    // outside: a join may not keep its input's (the nested loop does, and no sort is added).
-    std::string sql =
-        "SELECT m.room, m.seq, m.sender, m.sender_id, m.text, m.ts FROM (SELECT d.room, d.seq, d.ts FROM search_docs "
-        "d WHERE d.words @@ parley_search_query($1::text[]) AND d.room = ANY($2::text[])";
+    p.int8(static_cast<std::int64_t>(limit + 1));
     if (query.before) {
       p.int8(query.before->ts);
       p.text(query.before->room);
       p.int8(static_cast<std::int64_t>(std::min<std::uint64_t>(query.before->seq, INT64_MAX)));
-      sql += " AND (d.ts, d.room COLLATE \"C\", d.seq) < ($4, $5::text COLLATE \"C\", $6)";
     }
-    sql +=
-        " ORDER BY d.ts DESC, d.room COLLATE \"C\" DESC, d.seq DESC) d CROSS JOIN LATERAL (SELECT * FROM messages m "
-        "WHERE m.room = d.room AND m.seq = d.seq AND m.kind = 0 AND NOT m.deleted) m ORDER BY d.ts DESC, d.room "
-        "COLLATE \"C\" DESC, d.seq DESC LIMIT $3";
     Result r = exec(sql.c_str(), p);
     if (!r) return make_error_code(protocol::errc::store_failed);
-    const int rows = PQntuples(r.get());
-    for (int i = 0; i < rows; ++i) {
-      if (out.hits.size() == limit) {
-        const SearchHit& last = out.hits.back();
-        out.next = core::SearchCursor{.ts = last.ts, .room = last.room, .seq = last.seq};
-        break;
+    const auto rows = static_cast<std::size_t>(PQntuples(r.get()));
+    for (std::size_t i = 0; i < std::min(rows, limit); ++i) {
+      const int row = static_cast<int>(i);
+      if (!PQgetisnull(r.get(), row, 3)) {
+        out.hits.push_back(SearchHit{.room = column(r.get(), row, 0),
+                                     .seq = static_cast<std::uint64_t>(int_column(r.get(), row, 1)),
+                                     .from = column(r.get(), row, 3),
+                                     .from_id = column(r.get(), row, 4),
+                                     .text = column(r.get(), row, 5),
+                                     .ts = int_column(r.get(), row, 6)});
       }
-      out.hits.push_back(SearchHit{.room = column(r.get(), i, 0),
-                                   .seq = static_cast<std::uint64_t>(int_column(r.get(), i, 1)),
-                                   .from = column(r.get(), i, 2),
-                                   .from_id = column(r.get(), i, 3),
-                                   .text = column(r.get(), i, 4),
-                                   .ts = int_column(r.get(), i, 5)});
+      if (i + 1 == limit && rows > limit)
+        out.next = core::SearchCursor{.ts = int_column(r.get(), row, 2),
+                                      .room = column(r.get(), row, 0),
+                                      .seq = static_cast<std::uint64_t>(int_column(r.get(), row, 1))};
     }
     return {};
   }

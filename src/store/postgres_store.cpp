@@ -467,6 +467,13 @@ constexpr const char* migrations[] = {
       END IF;
     END $$;
     )sql",
+    // 17: search_docs in a search's order, newest first (postgres_search.cpp, search): a common
+    // word's page is read from the newest documents back until it is full (the planner picks it
+    // by the word's frequency, from the table's statistics) instead of every match read through
+    // the words' index and sorted (119 ms for a word in ~10% of 1,000,000 messages).
+    R"sql(
+    CREATE INDEX search_docs_time ON search_docs (ts, room COLLATE "C", seq);
+    )sql",
 };
 
 // Nodes starting together against one database take this advisory lock around their migrations:

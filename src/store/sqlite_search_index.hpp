@@ -88,7 +88,7 @@ class SqliteSearchIndex final : public SearchIndex {
   struct Doc {
     const std::string* room = nullptr;
     std::int64_t seq = 0;
-    std::int64_t ts = 0;
+    std::int64_t ts = 0;  // its message's (its id's block: block_bits)
     const std::string* text = nullptr;
   };
   bool read_room(RoomRead& read, std::size_t& budget);
@@ -98,7 +98,8 @@ class SqliteSearchIndex final : public SearchIndex {
   bool plan(const RoomRead& read, std::vector<Gone>& gone, std::vector<Doc>& docs);
   bool set_mark(const RoomRead& read);
   bool drop_room(const std::string& room);
-  bool add_doc(const Doc& doc);
+  // Under a new id, past `last_id` where it can be (the last id FTS5 took; set to this one's).
+  bool add_doc(const Doc& doc, std::int64_t& last_id);
   bool remove_doc(const Gone& doc);
   // The index file opened, made if new or of another version (or, `fresh`, made again from
   // nothing), and its statements prepared. Throws std::runtime_error.
@@ -121,6 +122,9 @@ class SqliteSearchIndex final : public SearchIndex {
   std::vector<sqlite3_stmt*> index_statements_;  // of index_
   bool damaged_ = false;                         // a statement of the index found it damaged
   bool lost_ = false;                            // the index was made again: its marks are gone
+  // At least the highest document id (more after a rolled-back write: an id above it is still
+  // free).
+  std::int64_t top_ = -1;
   // messages
   sqlite3_stmt* next_room_ = nullptr;
   sqlite3_stmt* room_state_ = nullptr;  // created_at, last seq
@@ -133,6 +137,7 @@ class SqliteSearchIndex final : public SearchIndex {
   sqlite3_stmt* drop_mark_ = nullptr;
   sqlite3_stmt* unindex_room_ = nullptr;
   sqlite3_stmt* drop_docs_ = nullptr;
+  sqlite3_stmt* block_end_ = nullptr;  // the last id in a range
   sqlite3_stmt* insert_doc_ = nullptr;
   sqlite3_stmt* index_text_ = nullptr;
   sqlite3_stmt* unindex_text_ = nullptr;

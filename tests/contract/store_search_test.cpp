@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <optional>
+#include <set>
 #include <thread>
 
 #include "core/search.hpp"
@@ -140,6 +142,53 @@ TYPED_TEST(StoreSearch, NewestFirstPageByPage) {
   // Exactly a page's worth: no next.
   EXPECT_FALSE(this->search("ping", {"q"}, 5).next);
   EXPECT_TRUE(this->search("ping", {"q"}, 4).next);
+}
+
+// The order is the messages' times, whatever order they were indexed in: a room whose older
+// messages come after another's newer ones, an old message edited (its new text at its old
+// place), many messages of one millisecond in several rooms, cut by pages anywhere.
+TYPED_TEST(StoreSearch, TheOrderIsTheMessagesTimesWhicheverWasIndexedFirst) {
+  this->rooms({"new", "old", "tie1", "tie2", "tie3"});
+  using T = StoreSearch<TypeParam>;
+  const std::int64_t t = 1'700'000'000'000;
+  std::vector<core::Message> batch;
+  for (std::uint64_t seq = 1; seq <= 6; ++seq)
+    batch.push_back(T::msg("new", seq, "oscar new " + std::to_string(seq), t + 100 + static_cast<std::int64_t>(seq)));
+  ASSERT_FALSE(append_sync(this->s(), batch));
+  ASSERT_EQ(this->search("oscar", {"new"}).hits.size(), 6u);  // indexed before the older ones below
+  batch.clear();
+  for (std::uint64_t seq = 1; seq <= 4; ++seq)
+    batch.push_back(T::msg("old", seq, "oscar old " + std::to_string(seq), t + static_cast<std::int64_t>(seq)));
+  for (const char* room : {"tie1", "tie2", "tie3"})
+    for (std::uint64_t seq = 1; seq <= 12; ++seq) batch.push_back(T::msg(room, seq, "oscar tie", t + 50));
+  ASSERT_FALSE(append_sync(this->s(), batch));
+  ASSERT_FALSE(append_sync(this->s(), {T::change("old", 5, K::edit, 2, "oscar old two, edited")}));
+
+  Places expected;
+  for (std::uint64_t seq = 6; seq >= 1; --seq) expected.push_back("new/" + std::to_string(seq));
+  for (const char* room : {"tie3", "tie2", "tie1"})
+    for (std::uint64_t seq = 12; seq >= 1; --seq) expected.push_back(std::string(room) + "/" + std::to_string(seq));
+  for (std::uint64_t seq = 4; seq >= 1; --seq) expected.push_back("old/" + std::to_string(seq));
+  const std::vector<std::string> all_rooms{"new", "old", "tie1", "tie2", "tie3"};
+  EXPECT_EQ(this->places(this->search("oscar", all_rooms, 100)), expected);
+  for (const std::size_t limit : {1u, 5u, 7u, 13u}) {
+    Places paged;
+    std::optional<core::SearchCursor> before;
+    for (int pages = 0; pages < 100; ++pages) {
+      const auto page = this->search("oscar", all_rooms, limit, before);
+      for (const auto& p : this->places(page)) paged.push_back(p);
+      if (!page.next) break;
+      before = page.next;
+    }
+    EXPECT_EQ(paged, expected) << "pages of " << limit;
+  }
+  EXPECT_EQ(this->places(this->search("edited", all_rooms)), (Places{"old/2"}));
+  // A cursor from before every message, and one past them all: nothing, and everything.
+  EXPECT_TRUE(this->search("oscar", all_rooms, 10, core::SearchCursor{.ts = 0, .room = "", .seq = 0}).hits.empty());
+  EXPECT_TRUE(this->search("oscar", all_rooms, 10, core::SearchCursor{.ts = -5, .room = "", .seq = 0}).hits.empty());
+  EXPECT_EQ(
+      this->search("oscar", all_rooms, 100, core::SearchCursor{.ts = INT64_MAX, .room = "", .seq = 0}).hits.size(),
+      expected.size());
 }
 
 TYPED_TEST(StoreSearch, AnEditedMessageByItsNewTextOnlyAndADeletedOneNever) {
@@ -314,6 +363,49 @@ TEST_F(SqliteSearchIndexTest, IsAFileOfItsOwnBesideTheMessages) {
   EXPECT_EQ(count(path(), "SELECT COUNT(*) FROM sqlite_master WHERE name LIKE '%search%'"), 0);
   EXPECT_EQ(count(index_path(), "SELECT COUNT(*) FROM docs"), 2);
   EXPECT_EQ(count(index_path(), "SELECT seq FROM marks WHERE room = 'r'"), 3);
+}
+
+// A document's id holds its message's millisecond (sqlite_search.cpp, block_bits): a millisecond
+// holds 1,024 of them, the rest go on into the next one. Every message of a crowded millisecond is
+// found, once, page by page, and those of the millisecond before still follow them.
+TEST_F(SqliteSearchIndexTest, AMillisecondOfMoreMessagesThanItsIdsHoldIsFoundWhole) {
+  open();
+  s_->create_room_now(StoredRoom{"r", 0, 1, "x"});
+  const std::int64_t t = 1'700'000'000'000;
+  std::vector<core::Message> batch;
+  for (std::uint64_t seq = 1; seq <= 3; ++seq) {
+    auto m = make_message("r", seq, "romeo early");
+    m.ts = t - 1;
+    batch.push_back(std::move(m));
+  }
+  for (std::uint64_t seq = 4; seq <= 1203; ++seq) {
+    auto m = make_message("r", seq, "romeo crowd");
+    m.ts = t;
+    batch.push_back(std::move(m));
+  }
+  ASSERT_FALSE(append_sync(*s_, batch));
+  std::set<std::uint64_t> seen;
+  std::vector<std::uint64_t> order;
+  std::optional<core::SearchCursor> before;
+  for (int pages = 0; pages < 100; ++pages) {
+    auto p = std::make_shared<std::promise<std::pair<std::error_code, SearchPage>>>();
+    auto fut = p->get_future();
+    s_->search(SearchQuery{.terms = {"romeo"}, .rooms = {"r"}, .limit = 50, .before = before},
+               [p](std::error_code ec, SearchPage page) {
+                 p->set_value({ec, std::move(page)});
+               });
+    auto [ec, page] = wait_for(fut);
+    ASSERT_FALSE(ec);
+    for (const auto& h : page.hits) {
+      EXPECT_TRUE(seen.insert(h.seq).second) << "seq " << h.seq << " twice";
+      order.push_back(h.seq);
+    }
+    if (!page.next) break;
+    before = page.next;
+  }
+  EXPECT_EQ(seen.size(), 1203u);
+  ASSERT_EQ(order.size(), 1203u);
+  EXPECT_EQ((std::vector<std::uint64_t>(order.end() - 3, order.end())), (std::vector<std::uint64_t>{3, 2, 1}));
 }
 
 // The searcher reads new entries on its own (no search needed), and says how far it is: the rooms
